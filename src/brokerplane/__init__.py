@@ -1,0 +1,3 @@
+"""brokerplane: the open management plane for brokers (one core, many manager API dialects)."""
+
+__version__ = "0.1.0"

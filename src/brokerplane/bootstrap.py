@@ -1,0 +1,34 @@
+"""bootstrap.build: settings in, a Runtime (settings, storage, services) out; imports do nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.services import Services
+from brokerplane.settings import Settings
+from brokerplane.storage import migrate
+from brokerplane.storage.database import Storage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    storage: Storage
+    services: Services
+
+    def close(self) -> None:
+        self.storage.dispose()
+
+
+def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> Runtime:
+    settings = settings or Settings()
+    storage = Storage(settings.effective_database_url, pool_size=settings.pool_size)
+    if migrate_schema:
+        migrate.upgrade(storage.engine)
+    config = CoreConfig(
+        login_range_from=settings.login_range_from,
+        login_range_to=settings.login_range_to,
+        server_currency=settings.server_currency.upper(),
+    )
+    return Runtime(settings, storage, Services(storage.uow, config))

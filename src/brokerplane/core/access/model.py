@@ -1,0 +1,57 @@
+"""Managers (back-office principals) and ApiKeys (bearer secrets for the native API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Manager:
+    login: int
+    name: str = ""
+    enabled: bool = True
+    rights: frozenset[str] = field(default_factory=frozenset)
+    group_mask: str = "*"
+    white_labels: str = "*"
+    # Per-dialect password verifiers (never the plain password); filled by the access service.
+    verifiers: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "login": self.login,
+            "name": self.name,
+            "enabled": self.enabled,
+            "rights": sorted(self.rights),
+            "group_mask": self.group_mask,
+            "white_labels": self.white_labels,
+            "password": "set" if self.verifiers else None,
+        }
+
+
+@dataclass
+class ApiKey:
+    id: str
+    manager_login: int
+    prefix: str
+    secret_hash: str
+    scopes: frozenset[str]
+    name: str = ""
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "manager_login": self.manager_login,
+            "prefix": self.prefix,
+            "scopes": sorted(self.scopes),
+            "name": self.name,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }

@@ -1,0 +1,1 @@
+"""Trading accounts: opening, changing, disabling and reading them."""

@@ -1,0 +1,153 @@
+"""The Account: one trading account as every dialect sees it (MT5 user, cTrader trader, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+# IMTUser::EnUsersRights flags (seed 002).
+RIGHT_ENABLED = 0x1
+RIGHT_PASSWORD = 0x2
+RIGHT_TRADE_DISABLED = 0x4
+RIGHT_TRAILING = 0x20
+RIGHT_EXPERT = 0x40
+RIGHT_REPORTS = 0x100
+RIGHTS_MAX = 0x3FFFF
+DEFAULT_RIGHTS = RIGHT_ENABLED | RIGHT_PASSWORD | RIGHT_TRAILING | RIGHT_EXPERT | RIGHT_REPORTS
+
+ACCESS_RIGHTS = ("FULL_ACCESS", "CLOSE_ONLY", "NO_TRADING", "NO_LOGIN")
+LIMITED_RISK_STRATEGIES = (
+    "ACCORDING_TO_LEVERAGE",
+    "ACCORDING_TO_GSL",
+    "ACCORDING_TO_GSL_AND_LEVERAGE",
+)
+
+# Longest value each text field holds (MT5 limits less the terminator). The native API refuses
+# longer values; the MT5 dialect truncates them first, as MT5 does.
+TEXT_LIMITS: dict[str, int] = {
+    "name": 127,
+    "first_name": 127,
+    "last_name": 127,
+    "middle_name": 127,
+    "company": 63,
+    "address": 127,
+    "comment": 63,
+    "email": 63,
+    "phone": 31,
+    "country": 31,
+    "city": 31,
+    "state": 31,
+    "zip_code": 15,
+    "id_document": 31,
+    "status": 15,
+    "lead_source": 31,
+    "lead_campaign": 31,
+    "bank_account": 31,
+    "mqid": 15,
+    "description": 255,
+    "broker": 63,
+    "introducing_broker1": 63,
+    "introducing_broker2": 63,
+    "trade_accounts": 127,
+}
+
+# Fields holding personal data; hidden from managers without the personal_data right.
+PERSONAL_FIELDS = (
+    "first_name", "last_name", "middle_name", "email", "phone", "country", "city", "state",
+    "zip_code", "address", "id_document", "bank_account",
+)  # fmt: skip
+
+
+@dataclass
+class Account:
+    login: int
+    group_id: int
+    group: str
+    currency: str
+    currency_digits: int
+    leverage: int
+    name: str = ""
+    rights: int = DEFAULT_RIGHTS
+    access_rights: str = "FULL_ACCESS"
+    account_type: str = "HEDGED"
+    margin_mode: str | None = None
+    user_id: int | None = None
+    first_name: str = ""
+    last_name: str = ""
+    middle_name: str = ""
+    company: str = ""
+    email: str = ""
+    phone: str = ""
+    country: str = ""
+    country_id: int | None = None
+    city: str = ""
+    state: str = ""
+    zip_code: str = ""
+    address: str = ""
+    id_document: str = ""
+    status: str = ""
+    comment: str = ""
+    color: int = 0xFF000000
+    language: int = 0
+    lead_source: str = ""
+    lead_campaign: str = ""
+    agent: int = 0
+    bank_account: str = ""
+    mqid: str = ""
+    client_id: int = 0
+    broker: str = ""
+    description: str = ""
+    introducing_broker1: str = ""
+    introducing_broker2: str = ""
+    limited_risk: bool = False
+    limited_risk_strategy: str = "ACCORDING_TO_LEVERAGE"
+    max_leverage: int | None = None
+    send_own_statement: bool = False
+    send_statement_to_broker: bool = False
+    swap_free: bool = False
+    limit_orders: int = 0
+    limit_positions: int = 0
+    trade_accounts: str = ""
+    api_data: list[dict[str, Any]] = field(default_factory=list)
+    attributes: dict[str, str] = field(default_factory=dict)
+    main_password: str | None = None
+    investor_password: str | None = None
+    phone_password: str | None = None
+    balance: int = 0
+    credit: int = 0
+    bonus: int = 0
+    disabled_reason: str = ""
+    disabled_at: datetime | None = None
+    registered_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_access: datetime | None = None
+    last_ip: str = ""
+    last_pass_change: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.rights & RIGHT_ENABLED)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The audit view: every field, passwords reduced to whether they are set."""
+        data = asdict(self)
+        for key in ("main_password", "investor_password", "phone_password"):
+            data[key] = "set" if data[key] else None
+        for key, value in list(data.items()):
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class AccountQuery:
+    """Which accounts a listing asks for; `after_login` is the keyset cursor."""
+
+    group_ids: tuple[int, ...] | None = None
+    email: str | None = None
+    logins: tuple[int, ...] | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    after_login: int | None = None
+    limit: int = 100

@@ -1,0 +1,334 @@
+"""Account commands (open, update, disable, enable) and reads, with their rules."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from brokerplane.core import masks, passwords
+from brokerplane.core.account.model import (
+    ACCESS_RIGHTS,
+    LIMITED_RISK_STRATEGIES,
+    RIGHT_ENABLED,
+    RIGHTS_MAX,
+    TEXT_LIMITS,
+    Account,
+    AccountQuery,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.model import AuditRecord
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import (
+    AccountNotFound,
+    CurrencyMismatch,
+    GroupNotFound,
+    LeverageOutOfRange,
+    LoginAlreadyExists,
+    LoginRangeExhausted,
+    ValidationError,
+)
+from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group
+from brokerplane.core.money import currency
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import MAX_LOGIN, Problems
+
+# Fields a command may set on an account, beyond login, group, leverage and passwords.
+PROFILE_FIELDS: frozenset[str] = frozenset(TEXT_LIMITS) | {
+    "country_id", "color", "language", "agent", "client_id", "limited_risk",
+    "limited_risk_strategy", "max_leverage", "send_own_statement", "send_statement_to_broker",
+    "swap_free", "limit_orders", "limit_positions", "api_data", "attributes", "rights",
+    "access_rights", "account_type", "margin_mode", "user_id",
+}  # fmt: skip
+UPDATABLE_FIELDS: frozenset[str] = PROFILE_FIELDS | {"group", "leverage"}
+READ_ONLY_FIELDS: frozenset[str] = frozenset({
+    "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
+    "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
+    "disabled_at", "group_id", "enabled", "main_password", "investor_password",
+    "phone_password",
+})  # fmt: skip
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_INT_FIELDS = {
+    "country_id": (0, 999), "color": (0, 0xFFFFFFFF), "language": (0, 0xFFFF),
+    "agent": (0, MAX_LOGIN), "client_id": (0, MAX_LOGIN), "limit_orders": (0, 1_000_000),
+    "limit_positions": (0, 1_000_000), "rights": (0, RIGHTS_MAX),
+}  # fmt: skip
+_BOOL_FIELDS = ("limited_risk", "send_own_statement", "send_statement_to_broker", "swap_free")
+
+
+@dataclass(frozen=True)
+class OpenAccount:
+    """Open a trading account in `group`; login 0 or None allocates one from the range."""
+
+    group: str
+    leverage: int | None = None
+    name: str = ""
+    login: int | None = None
+    currency: str | None = None
+    main_password: str | None = None
+    investor_password: str | None = None
+    phone_password: str | None = None
+    main_password_md5: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateAccount:
+    login: int
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DisableAccount:
+    login: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EnableAccount:
+    login: int
+
+
+def _field_names_problem(names: set[str], allowed: frozenset[str]) -> None:
+    p = Problems()
+    for name in sorted(names - allowed):
+        p.add(name, "is read-only" if name in READ_ONLY_FIELDS else "is not an account field")
+    p.raise_if_any()
+
+
+def _check(acc: Account, group: Group) -> None:
+    p = Problems()
+    for name, limit in TEXT_LIMITS.items():
+        p.text(name, getattr(acc, name), limit)
+    if isinstance(acc.email, str) and acc.email and not _EMAIL.match(acc.email):
+        p.add("email", "is not an email address")
+    for name, (low, high) in _INT_FIELDS.items():
+        value = getattr(acc, name)
+        if value is not None or name != "country_id":
+            p.integer(name, value, low, high)
+    for name in _BOOL_FIELDS:
+        p.boolean(name, getattr(acc, name))
+    p.choice("access_rights", acc.access_rights, ACCESS_RIGHTS)
+    p.choice("account_type", acc.account_type, ACCOUNT_TYPES)
+    p.choice("limited_risk_strategy", acc.limited_risk_strategy, LIMITED_RISK_STRATEGIES)
+    if acc.margin_mode is not None:
+        p.choice("margin_mode", acc.margin_mode, MARGIN_MODES)
+    if acc.max_leverage is not None:
+        p.integer("max_leverage", acc.max_leverage, 1, 100_000_000)
+    if acc.user_id is not None:
+        p.integer("user_id", acc.user_id, 1, MAX_LOGIN)
+    if not isinstance(acc.api_data, list) or len(acc.api_data) > 16:
+        p.add("api_data", "must be a list of at most 16 cells")
+    elif not all(isinstance(c, dict) for c in acc.api_data):
+        p.add("api_data", "cells must be objects")
+    if not isinstance(acc.attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in acc.attributes.items()
+    ):
+        p.add("attributes", "must map names to string values")
+    p.raise_if_any()
+    if isinstance(acc.leverage, bool) or not isinstance(acc.leverage, int):
+        raise LeverageOutOfRange.field("leverage", "must be an integer")
+    if not 1 <= acc.leverage <= group.max_leverage:
+        raise LeverageOutOfRange.field(
+            "leverage", f"must be between 1 and {group.max_leverage} (group {group.name})"
+        )
+
+
+def _group(uow: UnitOfWork, name: Any, field_name: str = "group") -> Group:
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError.field(field_name, "is required")
+    group = uow.groups.get(name.strip())
+    if group is None:
+        raise GroupNotFound(name)
+    return group
+
+
+def _allocate(uow: UnitOfWork, group: Group, config: CoreConfig) -> int:
+    if group.login_range_from is not None and group.login_range_to is not None:
+        low, high = group.login_range_from, group.login_range_to
+    else:
+        low, high = config.login_range_from, config.login_range_to
+    login = uow.accounts.allocate_login(low, high)
+    if login is None:
+        raise LoginRangeExhausted(low, high)
+    return login
+
+
+def open_account(
+    uow: UnitOfWork, cmd: OpenAccount, actor: Actor, clock: Clock, config: CoreConfig
+) -> Account:
+    actor.require("users:write")
+    _field_names_problem(set(cmd.profile), PROFILE_FIELDS)
+    group = _group(uow, cmd.group)
+    leverage = group.default_leverage if cmd.leverage is None else cmd.leverage
+    cur = (
+        currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
+    )
+    profile = dict(cmd.profile)
+    profile.setdefault("rights", group.default_rights)
+    profile.setdefault("account_type", group.default_account_type)
+    profile.setdefault("broker", group.broker)
+    acc = Account(
+        login=0,
+        group_id=group.id,
+        group=group.name,
+        currency=cur.code,
+        currency_digits=cur.digits,
+        leverage=leverage,
+        name=cmd.name,
+        **profile,
+    )
+    _check(acc, group)
+    for pw_field in ("main_password", "investor_password"):
+        value = getattr(cmd, pw_field)
+        if value is not None:
+            passwords.check_policy(value, pw_field, group.password_min_length)
+    if cmd.login not in (None, 0):
+        login = cmd.login
+        if isinstance(login, bool) or not isinstance(login, int) or not 1 <= login <= MAX_LOGIN:
+            raise ValidationError.field("login", f"must be between 1 and {MAX_LOGIN}")
+        if uow.accounts.exists(login):
+            raise LoginAlreadyExists(login)
+    else:
+        login = _allocate(uow, group, config)
+    now = clock()
+    acc.login = login
+    acc.registered_at = acc.updated_at = now
+    if cmd.main_password is not None:
+        acc.main_password = passwords.make_verifier(cmd.main_password)
+        acc.last_pass_change = now
+    elif cmd.main_password_md5 is not None:
+        acc.main_password = passwords.verifier_from_md5(cmd.main_password_md5)
+        acc.last_pass_change = now
+    if cmd.investor_password is not None:
+        acc.investor_password = passwords.make_verifier(cmd.investor_password)
+    if cmd.phone_password:
+        acc.phone_password = passwords.make_verifier(cmd.phone_password)
+    uow.accounts.add(acc)
+    record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
+    return acc
+
+
+def _load(uow: UnitOfWork, login: int, *, for_update: bool = False) -> Account:
+    acc = uow.accounts.get(login, for_update=for_update)
+    if acc is None:
+        raise AccountNotFound(login)
+    return acc
+
+
+def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
+    actor.require("users:write")
+    if not cmd.changes:
+        raise ValidationError("nothing to change: the body names no field")
+    _field_names_problem(set(cmd.changes), UPDATABLE_FIELDS)
+    acc = _load(uow, cmd.login, for_update=True)
+    changes = dict(cmd.changes)
+    group = uow.groups.get_by_id(acc.group_id)
+    if group is None:  # pragma: no cover - foreign key keeps it
+        raise GroupNotFound(acc.group)
+    if "group" in changes:
+        target = _group(uow, changes.pop("group"))
+        if target.id != group.id:
+            if currency(target.currency, target.currency_digits).code != acc.currency:
+                raise CurrencyMismatch.field(
+                    "group",
+                    f"group {target.name} is in {target.currency}; "
+                    f"account {acc.login} is in {acc.currency}",
+                )
+            changes["group_id"], changes["group"] = target.id, target.name
+            group = target
+    before = acc.snapshot()
+    updated = replace(acc, **changes)
+    _check(updated, group)
+    if updated.snapshot() == before:
+        return acc
+    updated.updated_at = clock()
+    uow.accounts.update(updated)
+    record(uow, actor, updated.updated_at, "account.updated", "account", acc.login, before,
+           updated.snapshot())  # fmt: skip
+    return updated
+
+
+def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: Clock) -> Account:
+    actor.require("users:write")
+    p = Problems()
+    p.text("reason", cmd.reason, 255)
+    p.raise_if_any()
+    acc = _load(uow, cmd.login, for_update=True)
+    if not acc.enabled:
+        return acc
+    before = acc.snapshot()
+    now = clock()
+    updated = replace(acc, rights=acc.rights & ~RIGHT_ENABLED, disabled_reason=cmd.reason,
+                      disabled_at=now, updated_at=now)  # fmt: skip
+    uow.accounts.update(updated)
+    record(uow, actor, now, "account.disabled", "account", acc.login, before, updated.snapshot())
+    return updated
+
+
+def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clock) -> Account:
+    actor.require("users:write")
+    acc = _load(uow, cmd.login, for_update=True)
+    if acc.enabled:
+        return acc
+    before = acc.snapshot()
+    now = clock()
+    updated = replace(acc, rights=acc.rights | RIGHT_ENABLED, disabled_reason="",
+                      disabled_at=None, updated_at=now)  # fmt: skip
+    uow.accounts.update(updated)
+    record(uow, actor, now, "account.enabled", "account", acc.login, before, updated.snapshot())
+    return updated
+
+
+def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
+    actor.require("users:read")
+    return _load(uow, login)
+
+
+def account_history(uow: UnitOfWork, login: int, actor: Actor) -> list[AuditRecord]:
+    actor.require("users:read")
+    _load(uow, login)
+    return uow.audit.for_entity("account", str(login))
+
+
+@dataclass(frozen=True)
+class ListAccounts:
+    group_mask: str | None = None
+    email: str | None = None
+    logins: tuple[int, ...] | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    after_login: int | None = None
+    limit: int = 100
+
+
+MAX_PAGE = 1000
+
+
+def list_accounts(
+    uow: UnitOfWork, cmd: ListAccounts, actor: Actor, *, scope: str = "users:read"
+) -> list[Account]:
+    """One page of accounts in login order, after `after_login`."""
+    actor.require(scope)
+    if not 1 <= cmd.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    return uow.accounts.list(_query(uow, cmd))
+
+
+def _query(uow: UnitOfWork, cmd: ListAccounts) -> AccountQuery:
+    group_ids = None
+    if cmd.group_mask:
+        group_ids = tuple(g.id for g in uow.groups.list() if masks.matches(cmd.group_mask, g.name))
+    return AccountQuery(
+        group_ids=group_ids,
+        email=cmd.email,
+        logins=cmd.logins,
+        registered_from=cmd.registered_from,
+        registered_to=cmd.registered_to,
+        after_login=cmd.after_login,
+        limit=cmd.limit,
+    )

@@ -1,0 +1,45 @@
+"""Actor: who performs a command, through which credential, dialect and request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from brokerplane.core.errors import MissingScope
+
+# Scopes a native API key may hold; the access issue gives managers the same names as rights.
+SCOPES: tuple[str, ...] = (
+    "users:read",
+    "users:write",
+    "users:delete",
+    "balances:write",
+    "balances:approve",
+    "reports:read",
+    "personal_data",
+    "admin",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated principal of one request; every audit record names it."""
+
+    manager_login: int | None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: str | None = None
+    operator_id: str | None = None
+    request_id: str | None = None
+    dialect: str = "system"
+    ip: str | None = None
+
+    def has(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+    def require(self, scope: str) -> None:
+        if not self.has(scope):
+            raise MissingScope(scope)
+
+
+def system_actor(operator_id: str = "brokerplane-cli") -> Actor:
+    """The actor of commands run by an operator from the command line."""
+    return Actor(manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id,
+                 dialect="cli")  # fmt: skip

@@ -1,0 +1,73 @@
+"""Writing audit records for commands, and verifying the hash chain end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord, chain_hash
+from brokerplane.core.ports import UnitOfWork
+
+
+def record(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    uow.audit.append(
+        AuditRecord(
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+            at=now,
+            manager_login=actor.manager_login,
+            key_id=actor.key_id,
+            operator_id=actor.operator_id,
+            request_id=actor.request_id,
+            dialect=actor.dialect,
+            ip=actor.ip,
+        )
+    )
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The fields that changed, as {field: [old, new]} (for summaries, not for the chain)."""
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    ok: bool
+    first_bad_id: int | None = None
+    reason: str = ""
+
+
+def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
+    """Re-hash every record in id order; any edit, deletion or reordering breaks the chain."""
+    prev = GENESIS_HASH
+    count = 0
+    last_id = 0
+    for rec in records:
+        count += 1
+        if rec.id <= last_id:
+            return ChainReport(count, False, rec.id, "records out of order")
+        if rec.prev_hash != prev:
+            return ChainReport(
+                count, False, rec.id, "previous hash does not match (deleted record?)"
+            )
+        if chain_hash(prev, rec.content()) != rec.hash:
+            return ChainReport(count, False, rec.id, "content does not match its hash (edited?)")
+        prev = rec.hash
+        last_id = rec.id
+    return ChainReport(count, True)

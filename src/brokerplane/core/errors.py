@@ -1,0 +1,216 @@
+"""The CoreError tree: every failure the core can report, each with a stable dotted code.
+
+    CoreError
+    ├── ValidationError              validation.*          bad input, named by field
+    │   ├── PasswordPolicyViolation  validation.password
+    │   ├── LeverageOutOfRange       validation.leverage
+    │   └── CurrencyMismatch         validation.currency_mismatch
+    ├── NotFound                     *.not_found
+    │   ├── AccountNotFound          account.not_found
+    │   ├── GroupNotFound            group.not_found
+    │   ├── SymbolNotFound           symbol.not_found
+    │   ├── ManagerNotFound          manager.not_found
+    │   └── ApiKeyNotFound           api_key.not_found
+    ├── Conflict                     *.exists / *.conflict
+    │   ├── LoginAlreadyExists       account.login_exists
+    │   ├── GroupAlreadyExists       group.exists
+    │   ├── SymbolAlreadyExists      symbol.exists
+    │   ├── ManagerAlreadyExists     manager.exists
+    │   ├── GroupInUse               group.in_use
+    │   └── AlreadyApplied           request.already_applied
+    ├── LoginRangeExhausted          account.login_range_exhausted
+    ├── Unauthorized                 auth.unauthorized
+    ├── PermissionDenied             auth.permission_denied
+    │   └── MissingScope             auth.missing_scope
+    └── StorageUnavailable           storage.unavailable
+
+Dialects never invent errors of their own for core failures: each keeps one table mapping these
+classes to its wire vocabulary, and a test checks that every class here is in every table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field; `field` is a dotted path in the caller's names."""
+
+    field: str
+    message: str
+
+
+class CoreError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    code: ClassVar[str] = "core.error"
+    title: ClassVar[str] = "Error"
+
+    def __init__(
+        self, detail: str | None = None, *, fields: list[FieldError] | None = None, **context: Any
+    ) -> None:
+        self.detail = detail or self.title
+        self.fields: list[FieldError] = list(fields or [])
+        self.context: dict[str, Any] = context
+        super().__init__(self.detail)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.detail!r}, {self.context!r})"
+
+
+class ValidationError(CoreError):
+    code = "validation.invalid"
+    title = "ValidationError"
+
+    @classmethod
+    def field(cls, field: str, message: str, **context: Any) -> ValidationError:
+        return cls(f"{field}: {message}", fields=[FieldError(field, message)], **context)
+
+
+class PasswordPolicyViolation(ValidationError):
+    code = "validation.password"
+
+
+class LeverageOutOfRange(ValidationError):
+    code = "validation.leverage"
+
+
+class CurrencyMismatch(ValidationError):
+    code = "validation.currency_mismatch"
+
+
+class NotFound(CoreError):
+    code = "core.not_found"
+    title = "NotFound"
+
+
+class AccountNotFound(NotFound):
+    code = "account.not_found"
+
+    def __init__(self, login: int) -> None:
+        super().__init__(f"account {login} does not exist", login=login)
+
+
+class GroupNotFound(NotFound):
+    code = "group.not_found"
+
+    def __init__(self, group: str | int) -> None:
+        super().__init__(f"group {group!s} does not exist", group=group)
+
+
+class SymbolNotFound(NotFound):
+    code = "symbol.not_found"
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(f"symbol {symbol} does not exist", symbol=symbol)
+
+
+class ManagerNotFound(NotFound):
+    code = "manager.not_found"
+
+    def __init__(self, login: int) -> None:
+        super().__init__(f"manager {login} does not exist", login=login)
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key.not_found"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"API key {key_id} does not exist", key_id=key_id)
+
+
+class Conflict(CoreError):
+    code = "core.conflict"
+    title = "Conflict"
+
+
+class LoginAlreadyExists(Conflict):
+    code = "account.login_exists"
+
+    def __init__(self, login: int) -> None:
+        super().__init__(
+            f"login {login} is already in use",
+            fields=[FieldError("login", "already in use")],
+            login=login,
+        )
+
+
+class GroupAlreadyExists(Conflict):
+    code = "group.exists"
+
+    def __init__(self, group: str) -> None:
+        super().__init__(
+            f"group {group} already exists", fields=[FieldError("name", "already exists")]
+        )
+
+
+class SymbolAlreadyExists(Conflict):
+    code = "symbol.exists"
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(
+            f"symbol {symbol} already exists", fields=[FieldError("name", "already exists")]
+        )
+
+
+class ManagerAlreadyExists(Conflict):
+    code = "manager.exists"
+
+    def __init__(self, login: int) -> None:
+        super().__init__(
+            f"manager {login} already exists", fields=[FieldError("login", "already exists")]
+        )
+
+
+class GroupInUse(Conflict):
+    code = "group.in_use"
+
+
+class AlreadyApplied(Conflict):
+    code = "request.already_applied"
+    title = "AlreadyApplied"
+
+
+class LoginRangeExhausted(CoreError):
+    code = "account.login_range_exhausted"
+    title = "LoginRangeExhausted"
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(
+            f"no free login left in the range {low}-{high}", range_from=low, range_to=high
+        )
+
+
+class Unauthorized(CoreError):
+    code = "auth.unauthorized"
+    title = "Unauthorized"
+
+
+class PermissionDenied(CoreError):
+    code = "auth.permission_denied"
+    title = "PermissionDenied"
+
+
+class MissingScope(PermissionDenied):
+    code = "auth.missing_scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this credential lacks the scope {scope}", scope=scope)
+
+
+class StorageUnavailable(CoreError):
+    code = "storage.unavailable"
+    title = "ManagerOffline"
+
+
+def all_error_classes() -> list[type[CoreError]]:
+    """Every CoreError class, for the dialects' completeness tests."""
+    seen: list[type[CoreError]] = []
+    stack: list[type[CoreError]] = [CoreError]
+    while stack:
+        cls = stack.pop()
+        seen.append(cls)
+        stack.extend(cls.__subclasses__())
+    return seen

@@ -1,0 +1,1 @@
+"""Groups: the templates trading accounts inherit (currency, leverage, margin, password policy)."""

@@ -1,0 +1,42 @@
+"""MT5-style name masks (`demo\\*,!demo\\vip`): which group or symbol names a mask admits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1024)
+def _compile(mask: str) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    include: list[re.Pattern[str]] = []
+    exclude: list[re.Pattern[str]] = []
+    for raw in mask.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        negate = part.startswith("!")
+        if negate:
+            part = part[1:].strip()
+        pattern = re.compile(
+            "^" + ".*".join(re.escape(piece) for piece in part.split("*")) + "$", re.IGNORECASE
+        )
+        (exclude if negate else include).append(pattern)
+    return tuple(include), tuple(exclude)
+
+
+def matches(mask: str, name: str) -> bool:
+    """True when `name` is admitted: some positive part matches and no `!` part does.
+
+    A mask made only of exclusions admits everything else, as MT5 does for `!demo\\*`.
+    """
+    include, exclude = _compile(mask)
+    if any(p.match(name) for p in exclude):
+        return False
+    if not include:
+        return True
+    return any(p.match(name) for p in include)
+
+
+def select(mask: str, names: Iterable[str]) -> list[str]:
+    return [n for n in names if matches(mask, n)]

@@ -1,0 +1,101 @@
+"""Money: currencies with their digits, Decimal amounts, and the one conversion to minor units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from brokerplane.core.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Currency:
+    """An ISO-like currency code and the number of decimal digits its amounts carry."""
+
+    code: str
+    digits: int
+
+    def quantum(self) -> Decimal:
+        return Decimal(1).scaleb(-self.digits)
+
+
+# Digits of the currencies brokerplane knows without configuration; others default to 2.
+KNOWN_DIGITS: dict[str, int] = {
+    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "AUD": 2, "CAD": 2, "NZD": 2, "SGD": 2,
+    "HKD": 2, "CNH": 2, "PLN": 2, "CZK": 2, "ZAR": 2, "TRY": 2, "MXN": 2, "SEK": 2,
+    "NOK": 2, "DKK": 2, "RUB": 2, "INR": 2, "AED": 2, "JPY": 0, "KRW": 0, "HUF": 2,
+    "BTC": 8, "ETH": 8, "USDT": 2, "USC": 2, "XAU": 2,
+}  # fmt: skip
+
+
+def currency(code: str, digits: int | None = None) -> Currency:
+    code = code.strip().upper()
+    if not code or len(code) > 8 or not code.isalnum():
+        raise ValidationError.field("currency", f"{code!r} is not a currency code")
+    if digits is None:
+        digits = KNOWN_DIGITS.get(code, 2)
+    if not 0 <= digits <= 8:
+        raise ValidationError.field("currency_digits", "must be between 0 and 8")
+    return Currency(code, digits)
+
+
+@dataclass(frozen=True)
+class Money:
+    """An exact amount in one currency; never a float."""
+
+    amount: Decimal
+    currency: Currency
+
+    @classmethod
+    def from_minor(cls, units: int, cur: Currency) -> Money:
+        return cls(Decimal(units).scaleb(-cur.digits).quantize(cur.quantum()), cur)
+
+    def to_minor(self) -> int:
+        return to_minor(self.amount, self.currency)
+
+    def __str__(self) -> str:
+        return format_amount(self.amount, self.currency)
+
+
+def to_minor(amount: Decimal, cur: Currency) -> int:
+    """Exact conversion to integer minor units; refuses amounts finer than the currency's digits."""
+    scaled = amount.scaleb(cur.digits)
+    if scaled != scaled.to_integral_value():
+        raise ValidationError.field(
+            "amount", f"has more than {cur.digits} decimal digits for {cur.code}"
+        )
+    return int(scaled)
+
+
+def from_minor(units: int, cur: Currency) -> Decimal:
+    return Decimal(units).scaleb(-cur.digits).quantize(cur.quantum())
+
+
+def format_amount(amount: Decimal, cur: Currency) -> str:
+    return str(amount.quantize(cur.quantum(), rounding=ROUND_HALF_EVEN))
+
+
+def format_minor(units: int, cur: Currency) -> str:
+    return str(from_minor(units, cur))
+
+
+def parse_decimal(value: object, field: str = "amount") -> Decimal:
+    """A Decimal from a string, int or float as sent on the wire (floats via their repr)."""
+    if isinstance(value, bool) or value is None:
+        raise ValidationError.field(field, "must be a decimal number")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, float):
+        result = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValidationError.field(field, f"{value!r} is not a decimal number") from None
+    else:
+        raise ValidationError.field(field, "must be a decimal number")
+    if not result.is_finite():
+        raise ValidationError.field(field, "must be a finite decimal number")
+    return result

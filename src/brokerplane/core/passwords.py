@@ -1,0 +1,70 @@
+"""Password policy of seed 002 and the salted verifiers brokerplane keeps instead of passwords.
+
+A verifier is derived from the MD5 hex digest of the password, so one stored value answers
+every dialect: MT5 and TraderEvolution send the password (we hash it), cTrader sends the MD5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+
+from brokerplane.core.errors import PasswordPolicyViolation
+
+MIN_LENGTH = 8
+MAX_LENGTH = 16
+_ITERATIONS = 20_000
+_SPECIALS = set(string.punctuation) | {" "}
+
+
+def check_policy(password: str, field: str, group_min_length: int = MIN_LENGTH) -> None:
+    """Seed 002: 8-16 characters (minimum raised by the group), lower, upper, digit, special."""
+    low = max(MIN_LENGTH, group_min_length)
+    problems: list[str] = []
+    if not low <= len(password) <= MAX_LENGTH:
+        problems.append(f"must be {low} to {MAX_LENGTH} characters long")
+    if not any(c.islower() for c in password):
+        problems.append("needs a lowercase letter")
+    if not any(c.isupper() for c in password):
+        problems.append("needs an uppercase letter")
+    if not any(c.isdigit() for c in password):
+        problems.append("needs a digit")
+    if not any(c in _SPECIALS or not c.isalnum() for c in password):
+        problems.append("needs a special character such as # @ !")
+    if problems:
+        raise PasswordPolicyViolation.field(field, "; ".join(problems))
+
+
+def md5_hex(password: str) -> str:
+    return hashlib.md5(password.encode("utf-8")).hexdigest()
+
+
+def make_verifier(password: str) -> str:
+    return verifier_from_md5(md5_hex(password))
+
+
+def verifier_from_md5(md5hex: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", md5hex.lower().encode(), salt, _ITERATIONS)
+    return f"pbkdf2_sha256${_ITERATIONS}${salt.hex()}${digest.hex()}"
+
+
+def verify_md5(verifier: str | None, md5hex: str) -> bool:
+    if not verifier:
+        return False
+    try:
+        scheme, iterations, salt, digest = verifier.split("$")
+    except ValueError:
+        return False
+    if scheme != "pbkdf2_sha256":
+        return False
+    candidate = hashlib.pbkdf2_hmac(
+        "sha256", md5hex.lower().encode(), bytes.fromhex(salt), int(iterations)
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def verify(verifier: str | None, password: str) -> bool:
+    return verify_md5(verifier, md5_hex(password))

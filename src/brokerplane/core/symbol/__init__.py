@@ -1,0 +1,1 @@
+"""Symbols: instrument settings shared by every dialect."""

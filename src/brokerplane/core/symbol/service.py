@@ -1,0 +1,127 @@
+"""Symbol commands: create and update instrument settings; reads with masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from brokerplane.core import masks
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.errors import SymbolAlreadyExists, SymbolNotFound
+from brokerplane.core.money import parse_decimal
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.symbol.model import TRADE_MODES, Symbol
+from brokerplane.core.validate import Problems
+
+_FIXED = {"id", "created_at", "updated_at"}
+EDITABLE_FIELDS = tuple(f.name for f in fields(Symbol) if f.name not in _FIXED)
+_DECIMALS = ("contract_size", "volume_min", "volume_max", "volume_step")
+
+
+@dataclass(frozen=True)
+class CreateSymbol:
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateSymbol:
+    name: str
+    changes: dict[str, Any]
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in _DECIMALS:
+        if key in out:
+            out[key] = parse_decimal(out[key], key)
+    for key in ("currency_base", "currency_profit", "currency_margin"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].strip().upper()
+    if isinstance(out.get("trade_mode"), str):
+        out["trade_mode"] = out["trade_mode"].upper()
+    return out
+
+
+def _check(symbol: Symbol) -> None:
+    p = Problems()
+    p.text("name", symbol.name, 31, required=True)
+    p.text("path", symbol.path, 127)
+    p.text("description", symbol.description, 127)
+    p.text("isin", symbol.isin, 15)
+    for key in ("currency_base", "currency_profit", "currency_margin"):
+        p.text(key, getattr(symbol, key), 8, required=True)
+    p.integer("digits", symbol.digits, 0, 10)
+    p.choice("trade_mode", symbol.trade_mode, TRADE_MODES)
+    for key in _DECIMALS:
+        if getattr(symbol, key) <= 0:
+            p.add(key, "must be positive")
+    if symbol.volume_min > symbol.volume_max:
+        p.add("volume_min", "must not exceed volume_max")
+    p.raise_if_any()
+
+
+def _unknown(names: set[str]) -> None:
+    p = Problems()
+    for name in sorted(names):
+        p.add(name, "is read-only" if name in _FIXED else "is not a symbol setting")
+    p.raise_if_any()
+
+
+def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock) -> Symbol:
+    actor.require("admin")
+    _unknown(set(cmd.settings) - set(EDITABLE_FIELDS))
+    settings = _coerce({k: v for k, v in cmd.settings.items() if k != "name"})
+    base = str(settings.get("currency_base", cmd.name[:3])).upper()
+    profit = str(settings.get("currency_profit", cmd.name[3:6] or base)).upper()
+    settings.setdefault("currency_base", base)
+    settings.setdefault("currency_profit", profit)
+    settings.setdefault("currency_margin", base)
+    settings.setdefault("path", cmd.name)
+    symbol = Symbol(name=cmd.name.strip(), **settings)
+    _check(symbol)
+    if uow.symbols.get(symbol.name) is not None:
+        raise SymbolAlreadyExists(symbol.name)
+    symbol.created_at = symbol.updated_at = clock()
+    symbol = uow.symbols.add(symbol)
+    record(uow, actor, symbol.created_at, "symbol.created", "symbol", symbol.name, None,
+           symbol.snapshot())  # fmt: skip
+    return symbol
+
+
+def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock) -> Symbol:
+    actor.require("admin")
+    symbol = uow.symbols.get(cmd.name)
+    if symbol is None:
+        raise SymbolNotFound(cmd.name)
+    _unknown(set(cmd.changes) - set(EDITABLE_FIELDS))
+    changes = _coerce(cmd.changes)
+    renamed = "name" in changes and changes["name"] != symbol.name
+    if renamed and uow.symbols.get(changes["name"]) is not None:
+        raise SymbolAlreadyExists(changes["name"])
+    before = symbol.snapshot()
+    updated = replace(symbol, **changes)
+    _check(updated)
+    updated.updated_at = clock()
+    uow.symbols.update(updated)
+    record(uow, actor, updated.updated_at, "symbol.updated", "symbol", symbol.name, before,
+           updated.snapshot())  # fmt: skip
+    return updated
+
+
+def get_symbol(uow: UnitOfWork, name: str, actor: Actor) -> Symbol:
+    actor.require("users:read")
+    symbol = uow.symbols.get(name)
+    if symbol is None:
+        raise SymbolNotFound(name)
+    return symbol
+
+
+def list_symbols(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[Symbol]:
+    actor.require("users:read")
+    symbols = uow.symbols.list()
+    if mask:
+        symbols = [s for s in symbols if masks.matches(mask, s.name) or masks.matches(mask, s.path)]
+    return symbols

@@ -1,0 +1,1 @@
+"""Users: the people (cTID users, TraderEvolution users) who own trading accounts."""

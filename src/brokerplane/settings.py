@@ -1,0 +1,50 @@
+"""Settings: every knob of brokerplane, read from BROKERPLANE_* variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BROKERPLANE_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var"), description="where the embedded database lives")
+    database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite under data_dir")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    login_range_from: int = Field(100_000, ge=1)
+    login_range_to: int = Field(99_999_999, ge=1)
+    server_currency: str = "USD"
+    dialects: str = Field("native", description="comma list of enabled dialects")
+    pool_size: int = Field(20, ge=1, le=500)
+    log_level: str = "info"
+
+    @field_validator("dialects")
+    @classmethod
+    def _known_dialects(cls, value: str) -> str:
+        names = [d.strip() for d in value.split(",") if d.strip()]
+        unknown = [d for d in names if d not in DIALECTS]
+        if unknown:
+            raise ValueError(f"unknown dialects {unknown}; known: {', '.join(DIALECTS)}")
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _range(self) -> Settings:
+        if self.login_range_from > self.login_range_to:
+            raise ValueError("login_range_from must not exceed login_range_to")
+        return self
+
+    @property
+    def enabled_dialects(self) -> tuple[str, ...]:
+        return tuple(d for d in self.dialects.split(",") if d)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'brokerplane.db').as_posix()}"

@@ -1,0 +1,55 @@
+"""Schema migrations: upgrade, current revision, and a drift check of models against revisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+
+from brokerplane.storage.tables import metadata
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    rev = ScriptDirectory.from_config(_config()).get_current_head()
+    assert rev is not None
+    return rev
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.connect().execution_options(bp_write=True) as conn:
+        command.upgrade(_config(conn), revision)
+        if conn.in_transaction():
+            conn.commit()
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect().execution_options(bp_write=False) as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def drift(engine: Engine) -> list[Any]:
+    """Differences between the tables in code and the migrated database (empty when in step)."""
+    with engine.connect().execution_options(bp_write=False) as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(ctx, metadata))
+
+
+def revision(engine: Engine, message: str) -> None:
+    """Write a new revision from the drift (developers' tool: `brokerplane db revision`)."""
+    with engine.connect() as conn:
+        command.revision(_config(conn), message=message, autogenerate=True)

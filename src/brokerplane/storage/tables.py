@@ -1,0 +1,240 @@
+"""The schema: SQLAlchemy Core tables; Alembic revisions under migrations/ must match them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from brokerplane.storage.types import DecimalText, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+currencies = Table(
+    "currencies",
+    metadata,
+    Column("code", String(8), primary_key=True),
+    Column("digits", Integer, nullable=False),
+)
+
+brokers = Table(
+    "brokers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("currency", String(8), nullable=False),
+    Column("currency_digits", Integer, nullable=False),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("company", String(63), nullable=False, server_default=""),
+    Column("broker", String(63), nullable=False, server_default=""),
+    Column("default_leverage", Integer, nullable=False),
+    Column("max_leverage", Integer, nullable=False),
+    Column("margin_mode", String(8), nullable=False),
+    Column("default_account_type", String(16), nullable=False),
+    Column("default_rights", BigInteger, nullable=False),
+    Column("password_min_length", Integer, nullable=False),
+    Column("login_range_from", BigInteger),
+    Column("login_range_to", BigInteger),
+    Column("margin_call", DecimalText, nullable=False),
+    Column("stop_out", DecimalText, nullable=False),
+    Column("permissions", BigInteger, nullable=False, server_default="0"),
+    Column("plan_id", Integer),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+symbols = Table(
+    "symbols",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(31), nullable=False, unique=True),
+    Column("path", String(127), nullable=False),
+    Column("description", String(127), nullable=False, server_default=""),
+    Column("isin", String(15), nullable=False, server_default=""),
+    Column("digits", Integer, nullable=False),
+    Column("contract_size", DecimalText, nullable=False),
+    Column("currency_base", String(8), nullable=False),
+    Column("currency_profit", String(8), nullable=False),
+    Column("currency_margin", String(8), nullable=False),
+    Column("trade_mode", String(16), nullable=False),
+    Column("volume_min", DecimalText, nullable=False),
+    Column("volume_max", DecimalText, nullable=False),
+    Column("volume_step", DecimalText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("email", String(127), nullable=False, index=True),
+    Column("login", String(63), nullable=False, server_default=""),
+    Column("first_name", String(127), nullable=False, server_default=""),
+    Column("last_name", String(127), nullable=False, server_default=""),
+    Column("nickname", String(63), nullable=False, server_default=""),
+    Column("language", String(8), nullable=False, server_default=""),
+    Column("status", Integer, nullable=False, server_default="0"),
+    Column("group_id", Integer, ForeignKey("groups.id")),
+    Column("broker", String(63), nullable=False, server_default=""),
+    Column("password", String(200)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("login", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_id", Integer, ForeignKey("groups.id"), nullable=False, index=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), index=True),
+    Column("currency", String(8), nullable=False),
+    Column("currency_digits", Integer, nullable=False),
+    Column("leverage", Integer, nullable=False),
+    Column("rights", BigInteger, nullable=False),
+    Column("access_rights", String(16), nullable=False),
+    Column("account_type", String(16), nullable=False),
+    Column("margin_mode", String(8)),
+    Column("name", String(127), nullable=False, server_default=""),
+    Column("first_name", String(127), nullable=False, server_default=""),
+    Column("last_name", String(127), nullable=False, server_default=""),
+    Column("middle_name", String(127), nullable=False, server_default=""),
+    Column("company", String(63), nullable=False, server_default=""),
+    Column("email", String(63), nullable=False, server_default="", index=True),
+    Column("phone", String(31), nullable=False, server_default=""),
+    Column("country", String(31), nullable=False, server_default=""),
+    Column("country_id", Integer),
+    Column("city", String(31), nullable=False, server_default=""),
+    Column("state", String(31), nullable=False, server_default=""),
+    Column("zip_code", String(15), nullable=False, server_default=""),
+    Column("address", String(127), nullable=False, server_default=""),
+    Column("id_document", String(31), nullable=False, server_default=""),
+    Column("status", String(15), nullable=False, server_default=""),
+    Column("comment", String(63), nullable=False, server_default=""),
+    Column("color", BigInteger, nullable=False),
+    Column("language", Integer, nullable=False, server_default="0"),
+    Column("lead_source", String(31), nullable=False, server_default=""),
+    Column("lead_campaign", String(31), nullable=False, server_default=""),
+    Column("agent", BigInteger, nullable=False, server_default="0"),
+    Column("bank_account", String(31), nullable=False, server_default=""),
+    Column("mqid", String(15), nullable=False, server_default=""),
+    Column("client_id", BigInteger, nullable=False, server_default="0"),
+    Column("broker", String(63), nullable=False, server_default=""),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("introducing_broker1", String(63), nullable=False, server_default=""),
+    Column("introducing_broker2", String(63), nullable=False, server_default=""),
+    Column("limited_risk", Boolean, nullable=False),
+    Column("limited_risk_strategy", String(32), nullable=False),
+    Column("max_leverage", BigInteger),
+    Column("send_own_statement", Boolean, nullable=False),
+    Column("send_statement_to_broker", Boolean, nullable=False),
+    Column("swap_free", Boolean, nullable=False),
+    Column("limit_orders", Integer, nullable=False, server_default="0"),
+    Column("limit_positions", Integer, nullable=False, server_default="0"),
+    Column("trade_accounts", String(127), nullable=False, server_default=""),
+    Column("api_data", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("main_password", String(200)),
+    Column("investor_password", String(200)),
+    Column("phone_password", String(200)),
+    # Money in integer minor units of `currency`; the ledger (money issue) moves these.
+    Column("balance", BigInteger, nullable=False, server_default="0"),
+    Column("credit", BigInteger, nullable=False, server_default="0"),
+    Column("bonus", BigInteger, nullable=False, server_default="0"),
+    Column("disabled_reason", String(255), nullable=False, server_default=""),
+    Column("disabled_at", UTCDateTime),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("last_access", UTCDateTime),
+    Column("last_ip", String(45), nullable=False, server_default=""),
+    Column("last_pass_change", UTCDateTime),
+)
+Index("ix_accounts_registered_at_login", accounts.c.registered_at, accounts.c.login)
+
+managers = Table(
+    "managers",
+    metadata,
+    Column("login", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(127), nullable=False, server_default=""),
+    Column("enabled", Boolean, nullable=False),
+    Column("rights", JSON, nullable=False),
+    Column("group_mask", Text, nullable=False),
+    Column("white_labels", Text, nullable=False),
+    Column("verifiers", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("manager_login", BigInteger, ForeignKey("managers.login"), nullable=False, index=True),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("name", String(127), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),  # fmt: skip
+    Column("at", UTCDateTime, nullable=False),
+    Column("action", String(63), nullable=False),
+    Column("entity_type", String(31), nullable=False),
+    Column("entity_id", String(63), nullable=False),
+    Column("before", JSON),
+    Column("after", JSON),
+    Column("manager_login", BigInteger),
+    Column("key_id", String(32)),
+    Column("operator_id", String(127)),
+    Column("request_id", String(127)),
+    Column("dialect", String(16), nullable=False),
+    Column("ip", String(45)),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_records_entity", audit_records.c.entity_type, audit_records.c.entity_id)
+
+# One row: the id and hash of the newest audit record. Locking it orders concurrent appends.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
