@@ -212,7 +212,7 @@ audit_records = Table(
     metadata,
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),  # fmt: skip
+    ),
     Column("at", UTCDateTime, nullable=False),
     Column("action", String(63), nullable=False),
     Column("entity_type", String(31), nullable=False),

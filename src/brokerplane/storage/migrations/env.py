@@ -1,4 +1,4 @@
-"""Alembic environment: runs revisions on the connection handed in by brokerplane.storage.migrate."""
+"""Alembic environment: runs revisions on the connection that storage.migrate hands in."""
 
 from alembic import context
 
