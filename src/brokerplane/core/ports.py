@@ -67,12 +67,18 @@ class AuditLog(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: repositories share it; nothing is visible to others before commit."""
 
-    groups: GroupRepository
-    accounts: AccountRepository
-    symbols: SymbolRepository
-    managers: ManagerRepository
-    api_keys: ApiKeyRepository
-    audit: AuditLog
+    @property
+    def groups(self) -> GroupRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def symbols(self) -> SymbolRepository: ...
+    @property
+    def managers(self) -> ManagerRepository: ...
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, exists, func, insert, select, text, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
@@ -156,7 +157,7 @@ class SqlAccounts:
 
     def list(self, query: AccountQuery) -> list[Account]:
         a = t.accounts.c
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         if query.group_ids is not None:
             if not query.group_ids:
                 return []
@@ -309,6 +310,13 @@ class SqlAudit:
 
 
 class SqlUnitOfWork:
+    groups: SqlGroups
+    accounts: SqlAccounts
+    symbols: SqlSymbols
+    managers: SqlManagers
+    api_keys: SqlApiKeys
+    audit: SqlAudit
+
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
         self._write = write

@@ -121,7 +121,7 @@ class KeyIdentity:
 
 def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdentity:
     """The key's manager and effective scopes (key scopes within the manager's rights)."""
-    parts = presented.split("_")
+    parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("the bearer key is malformed")
     key = uow.api_keys.get_by_prefix(parts[1])

@@ -84,9 +84,10 @@ def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock
     _check(symbol)
     if uow.symbols.get(symbol.name) is not None:
         raise SymbolAlreadyExists(symbol.name)
-    symbol.created_at = symbol.updated_at = clock()
+    now = clock()
+    symbol.created_at = symbol.updated_at = now
     symbol = uow.symbols.add(symbol)
-    record(uow, actor, symbol.created_at, "symbol.created", "symbol", symbol.name, None,
+    record(uow, actor, now, "symbol.created", "symbol", symbol.name, None,
            symbol.snapshot())  # fmt: skip
     return symbol
 

@@ -1,0 +1,122 @@
+"""create_app: the one ASGI app; mounts the enabled dialects, health probes and request ids."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import brokerplane
+from brokerplane.api.native.errors import problem
+from brokerplane.api.native.route import validation_problem
+from brokerplane.api.native.routes import router as native_router
+from brokerplane.bootstrap import Runtime
+
+log = logging.getLogger("brokerplane.api")
+
+REQUEST_ID_HEADER = "x-request-id"
+MAX_REQUEST_ID = 127
+
+DESCRIPTION = """\
+The native manager API of brokerplane, shaped like seed 000's MT4 Manager API.
+
+Authenticate with `Authorization: Bearer <key>`. Send `x-operator-id` to name the worker or
+person in the audit trail and `x-request-id` to correlate (it is echoed back).
+Every endpoint is served at `/v1/...` and, identically, at `/mt4/manager/...`.
+Errors are `application/problem+json` with a stable `code` and field errors.
+Money amounts are decimal strings in the account currency.
+"""
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the client's x-request-id, else a new one) and echoes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:MAX_REQUEST_ID]
+                break
+        if not request_id:
+            request_id = "req_" + secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="brokerplane",
+        version=brokerplane.__version__,
+        description=DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    enabled = runtime.settings.enabled_dialects
+    if "native" in enabled:
+        app.include_router(native_router, prefix="/v1")
+        app.include_router(native_router, prefix="/mt4/manager", include_in_schema=False)
+
+    @app.get("/health", tags=["probes"], summary="The process is up")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": brokerplane.__version__}
+
+    @app.get(
+        "/ready",
+        tags=["probes"],
+        summary="The database is reachable (503 ManagerOffline when not)",
+    )
+    async def ready(request: Request) -> Response:
+        ok = await run_in_threadpool(runtime.storage.ping)
+        if not ok:
+            return problem(
+                503, "ManagerOffline", "the database is unreachable", "storage.unavailable",
+                _rid(request), headers={"Retry-After": "5"},
+            )  # fmt: skip
+        return JSONResponse({"status": "ready", "database": runtime.storage.backend})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "NotFound", 405: "MethodNotAllowed"}
+        code = {404: "http.not_found", 405: "http.method_not_allowed"}.get(exc.status_code, "http")
+        detail = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, code,
+                       _rid(request), headers=getattr(exc, "headers", None))  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return validation_problem(exc, _rid(request))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in request %s", _rid(request))
+        return problem(500, "InternalError", "an unexpected error occurred; it has been logged",
+                       "internal", _rid(request))  # fmt: skip
+
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _rid(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)

@@ -1,0 +1,78 @@
+"""The native dialect's one table from CoreError to HTTP status and problem+json title."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from brokerplane.core import errors as e
+
+PROBLEM_TYPE_BASE = "https://brokerplane.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Every CoreError class, explicitly: tests/dialects/native checks nothing is missing.
+ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
+    e.CoreError: (400, "ValidationError"),
+    e.ValidationError: (400, "ValidationError"),
+    e.PasswordPolicyViolation: (400, "ValidationError"),
+    e.LeverageOutOfRange: (400, "ValidationError"),
+    e.CurrencyMismatch: (400, "ValidationError"),
+    e.NotFound: (404, "NotFound"),
+    e.AccountNotFound: (404, "NotFound"),
+    e.GroupNotFound: (404, "NotFound"),
+    e.SymbolNotFound: (404, "NotFound"),
+    e.ManagerNotFound: (404, "NotFound"),
+    e.ApiKeyNotFound: (404, "NotFound"),
+    e.Conflict: (409, "Conflict"),
+    e.LoginAlreadyExists: (409, "Conflict"),
+    e.GroupAlreadyExists: (409, "Conflict"),
+    e.SymbolAlreadyExists: (409, "Conflict"),
+    e.ManagerAlreadyExists: (409, "Conflict"),
+    e.GroupInUse: (409, "Conflict"),
+    e.AlreadyApplied: (409, "AlreadyApplied"),
+    e.LoginRangeExhausted: (409, "Conflict"),
+    e.Unauthorized: (401, "Unauthorized"),
+    e.PermissionDenied: (403, "PermissionDenied"),
+    e.MissingScope: (403, "PermissionDenied"),
+    e.StorageUnavailable: (503, "ManagerOffline"),
+}
+
+
+def status_and_title(err: e.CoreError) -> tuple[int, str]:
+    for cls in type(err).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return 400, "ValidationError"  # pragma: no cover - the table covers CoreError itself
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    request_id: str | None,
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": fields or [],
+        "request_id": request_id,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def core_problem(err: e.CoreError, request_id: str | None) -> JSONResponse:
+    status, title = status_and_title(err)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 503:
+        headers["Retry-After"] = "5"
+    fields = [{"field": f.field, "message": f.message} for f in err.fields]
+    return problem(status, title, err.detail, err.code, request_id, fields, headers)

@@ -1,0 +1,55 @@
+"""NativeRoute: every native endpoint renders core and validation errors as problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from brokerplane.api.native.errors import core_problem, problem
+from brokerplane.core.errors import CoreError
+
+log = logging.getLogger("brokerplane.native")
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def validation_problem(err: RequestValidationError, request_id: str | None) -> Response:
+    fields = []
+    for item in err.errors():
+        kind = item.get("type", "")
+        message = item.get("msg", "is invalid")
+        if kind == "json_invalid":
+            message = "the body is not valid JSON"
+        elif kind == "missing":
+            message = "is required"
+        elif kind == "model_attributes_type" or kind == "dict_type":
+            message = "the body must be a JSON object"
+        field = "body" if kind == "json_invalid" else _field_name(tuple(item.get("loc", ())))
+        fields.append({"field": field, "message": message})
+    names = ", ".join(dict.fromkeys(f["field"] for f in fields))
+    return problem(400, "ValidationError", f"invalid fields: {names}", "validation.invalid",
+                   request_id, fields)  # fmt: skip
+
+
+class NativeRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            request_id = getattr(request.state, "request_id", None)
+            try:
+                return await handler(request)
+            except CoreError as err:
+                return core_problem(err, request_id)
+            except RequestValidationError as err:
+                return validation_problem(err, request_id)
+
+        return route
