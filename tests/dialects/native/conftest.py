@@ -1,0 +1,74 @@
+"""Fixtures for the native API: a real app over a real database, keys built by the services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brokerplane.api.app import create_app
+from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.symbol.service import CreateSymbol
+
+
+@dataclass
+class Api:
+    client: TestClient
+    runtime: Runtime
+    admin: Actor
+    admin_key: str
+    _keys: dict[frozenset[str], str] = field(default_factory=dict)
+
+    def key(self, *scopes: str) -> str:
+        wanted = frozenset(scopes)
+        if wanted not in self._keys:
+            issued = self.runtime.services.create_api_key(CreateApiKey(1000, wanted), self.admin)
+            self._keys[wanted] = issued.secret
+        return self._keys[wanted]
+
+    def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.admin_key}", **extra}
+
+    def post(self, path: str, json: Any = None, key: str | None = None, **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers(key), **kw)
+
+    def patch(self, path: str, json: Any = None, key: str | None = None) -> Any:
+        return self.client.patch(path, json=json, headers=self.headers(key))
+
+    def get(self, path: str, key: str | None = None, **kw: Any) -> Any:
+        headers = {**self.headers(key), **kw.pop("headers", {})}
+        return self.client.get(path, headers=headers, **kw)
+
+    def open(self, **body: Any) -> dict[str, Any]:
+        payload = {"name": "Test User", "group": "demo-usd", "leverage": 100, **body}
+        response = self.post("/v1/users", payload)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+@pytest.fixture
+def api(runtime: Runtime, admin: Actor) -> Iterator[Api]:
+    services = runtime.services
+    services.create_manager(CreateManager(1000, "Test Manager", "Manag3r!pw"), admin)
+    admin_key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
+    services.create_group(CreateGroup("demo-usd", "USD", {"max_leverage": 500}), admin)
+    services.create_group(CreateGroup("demo-eur", "EUR"), admin)
+    services.create_group(CreateGroup("demo\\vip", "USD", {"password_min_length": 10}), admin)
+    services.create_group(
+        CreateGroup("real\\standard", "USD", {"login_range_from": 5000, "login_range_to": 5002}),
+        admin,
+    )
+    services.create_symbol(CreateSymbol("EURUSD", {"path": "Forex\\Major\\EURUSD"}), admin)
+    services.create_symbol(
+        CreateSymbol("XAUUSD", {"path": "Metals\\XAUUSD", "digits": 2, "contract_size": "100"}),
+        admin,
+    )
+    with TestClient(create_app(runtime)) as client:
+        yield Api(client, runtime, admin, admin_key)
