@@ -1,0 +1,74 @@
+# brokerplane developer tasks. Needs only python3 (3.11+) and make; everything else goes in .venv.
+#   make serve   run the API on http://127.0.0.1:8080 with demo data (SQLite under ./var)
+#   make test    the test suite (PostgreSQL tests too when a server is available)
+#   make check   format, lint, types, import layers and schema drift, as CI runs them
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SERVE_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv serve test check fmt bench clean distclean
+
+help:
+	@echo "make venv       create .venv and install brokerplane with its dev tools"
+	@echo "make serve      serve the API with demo data in ./var (SERVE_ARGS='--port 9000')"
+	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
+	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
+	@echo "make fmt        format and autofix"
+	@echo "make bench      run bench/run.sh"
+	@echo "make clean      remove caches and build output (keeps .venv and ./var)"
+	@echo "make distclean  clean, and remove .venv"
+
+venv: $(STAMP)
+
+# Re-installs only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "python3 not found: install Python 3.11 or newer" >&2; exit 1; }
+	@if [ ! -x $(BIN)/python ]; then \
+	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	    || { echo "brokerplane needs Python 3.11+; $(PYTHON) is older (set PYTHON=...)" >&2; exit 1; }; \
+	  echo "creating $(VENV) with $(PYTHON)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+serve: venv
+	$(BIN)/brokerplane serve --demo $(SERVE_ARGS)
+
+# PostgreSQL tests use BROKERPLANE_TEST_DATABASE_URL when set, else a throwaway cluster when
+# PostgreSQL binaries are installed, else they skip (BROKERPLANE_REQUIRE_POSTGRES=1 makes that
+# a failure, as in CI).
+test: venv
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+check: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  url="sqlite:///$$tmp/check.db"; \
+	  echo "brokerplane db upgrade && brokerplane db check (fresh SQLite)"; \
+	  $(BIN)/brokerplane db upgrade --database-url "$$url" >/dev/null && \
+	  $(BIN)/brokerplane db check --database-url "$$url"
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench/run.sh does not exist yet"; fi
+
+clean:
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .import_linter_cache src/*.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

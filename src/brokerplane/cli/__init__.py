@@ -1,0 +1,1 @@
+"""The `brokerplane` command line: serve, db, demo, manager, key and audit commands."""

@@ -1,0 +1,134 @@
+"""What every command shares: settings from flags, opening the runtime, and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pydantic
+from rich.console import Console
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from brokerplane import bootstrap
+from brokerplane.bootstrap import Runtime
+from brokerplane.core.errors import CoreError
+from brokerplane.settings import Settings
+from brokerplane.storage import migrate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Exit codes: 0 fine, 1 a check found a problem (db check, audit verify), 2 an error.
+EXIT_CHECK_FAILED = 1
+EXIT_ERROR = 2
+
+
+class CliFailure(click.ClickException):
+    """A failure shown as one line on stderr with exit code 2, never a traceback."""
+
+    exit_code = EXIT_ERROR
+
+
+def core_failure(exc: CoreError) -> CliFailure:
+    message = f"{exc.code}: {exc.detail}"
+    extra = [f"{f.field}: {f.message}" for f in exc.fields if f.message not in exc.detail]
+    if extra:
+        message += " (" + "; ".join(extra) + ")"
+    return CliFailure(message)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class BrokerplaneGroup(click.Group):
+    """The root group: turns core and database errors into one-line messages (exit 2)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CoreError as exc:
+            raise core_failure(exc) from None
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise CliFailure(f"storage.unavailable: {_first_line(exc)}") from None
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on the current stdout/stderr (looked up late, so CliRunner captures it)."""
+    return Console(stderr=stderr, highlight=False)
+
+
+def safe_url(url: str) -> str:
+    """The database URL with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return url
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from BROKERPLANE_* variables, with every flag that was given on top."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CliFailure(f"settings: {problems}") from None
+
+
+def database_options(fn: F) -> F:
+    """--database-url and --data-dir, for every command that opens the database."""
+    fn = click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Directory of the embedded SQLite database [env BROKERPLANE_DATA_DIR; ./var].",
+    )(fn)
+    fn = click.option(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="sqlite:///path or postgresql://user:pass@host/db "
+        "[env BROKERPLANE_DATABASE_URL; default SQLite under the data dir].",
+    )(fn)
+    return fn
+
+
+def open_runtime(settings: Settings, *, migrate_schema: bool = False) -> Runtime:
+    """bootstrap.build with bad URLs reported as one line instead of a traceback."""
+    try:
+        return bootstrap.build(settings, migrate_schema=migrate_schema)
+    except (ValueError, sa_exc.ArgumentError) as exc:
+        url = safe_url(settings.effective_database_url)
+        raise CliFailure(f"database URL {url}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def runtime_for(
+    settings: Settings, *, migrate_schema: bool = False, require_head: bool = True
+) -> Iterator[Runtime]:
+    """A runtime that is closed afterwards; refuses a database not migrated to head."""
+    runtime = open_runtime(settings, migrate_schema=migrate_schema)
+    try:
+        if require_head and not migrate_schema:
+            ensure_at_head(runtime)
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def ensure_at_head(runtime: Runtime) -> None:
+    at, head = migrate.current(runtime.storage.engine), migrate.head()
+    if at != head:
+        url = safe_url(runtime.settings.effective_database_url)
+        raise CliFailure(
+            f"the database {url} is at revision {at or 'none'}, not {head}: "
+            "run `brokerplane db upgrade` first"
+        )

@@ -1,0 +1,367 @@
+"""Demo data: the groups, symbols, manager and admin key every seed example runs against."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import string
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from brokerplane.bootstrap import Runtime
+from brokerplane.core import passwords
+from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.actor import SCOPES, Actor, system_actor
+from brokerplane.core.errors import (
+    GroupAlreadyExists,
+    PasswordPolicyViolation,
+    SymbolAlreadyExists,
+)
+from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.symbol.service import CreateSymbol
+
+DEMO_MANAGER_LOGIN = 1000
+DEMO_MANAGER_NAME = "Demo Manager"
+DEMO_ACCOUNTS_GROUP = "demo-usd"
+
+# Punctuation that survives copy-paste into a shell or a JSON string unquoted.
+_PASSWORD_SPECIALS = "#@%+=-_"
+
+
+def generate_password(length: int = 14) -> str:
+    """A random password meeting seed 002's policy (lower, upper, digit, special; 8-16 long)."""
+    if not passwords.MIN_LENGTH <= length <= passwords.MAX_LENGTH:
+        raise ValueError(f"length must be {passwords.MIN_LENGTH}-{passwords.MAX_LENGTH}")
+    alphabet = string.ascii_letters + string.digits + _PASSWORD_SPECIALS
+    while True:
+        first = secrets.choice(string.ascii_letters)
+        rest = "".join(secrets.choice(alphabet) for _ in range(length - 1))
+        candidate = first + rest
+        try:
+            passwords.check_policy(candidate, "password")
+        except PasswordPolicyViolation:
+            continue
+        return candidate
+
+
+# (name, currency, settings). Every seed example names one of these groups.
+DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    # Seed 000: `POST /mt4/manager/users {"login": 910024, "group": "demo-usd", ...}`.
+    # No login range of its own: allocations come from the server range (100000-99999999).
+    (
+        "demo-usd",
+        "USD",
+        {
+            "description": "Demo accounts in USD (seed 000 quick start)",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    # Seed 002: `POST /api/user/add?group=demoforex&name=JohnSmith&leverage=100`; its reply shows
+    # login 954402, so the group allocates from 950000-959999.
+    (
+        "demoforex",
+        "USD",
+        {
+            "description": "MT5 demo forex (seed 002 example)",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "login_range_from": 950_000,
+            "login_range_to": 959_999,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    # Seed 002's JSON user record: `"Group": "demo\\demoforex"`.
+    (
+        "demo\\demoforex",
+        "USD",
+        {
+            "description": "MT5 demo forex, path-style name (seed 002 user record)",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    # Kept out by masks such as `demo\*,!demo\vip`.
+    (
+        "demo\\vip",
+        "USD",
+        {
+            "description": "Demo VIP accounts (excluded by `demo\\*,!demo\\vip` masks)",
+            "default_leverage": 200,
+            "max_leverage": 1000,
+            "margin_call": "80",
+            "stop_out": "30",
+        },
+    ),
+    # Seed 003 (cTrader use cases): traders are created in `Default` and moved to `DX_452`, both
+    # with depositCurrency EUR and brokerName BESTBROKER; the first two created get 8035344 and
+    # 8035345, hence the range. The seed's white-label example also opens a *USD* account in
+    # `Default` (brokerName BESTBROKER_UK): an account may carry a deposit currency other than
+    # its group's, but it cannot then move to a group in another currency.
+    (
+        "Default",
+        "EUR",
+        {
+            "description": "cTrader default trader group (seed 003)",
+            "broker": "BESTBROKER",
+            "default_leverage": 100,
+            "max_leverage": 1000,
+            "login_range_from": 8_035_344,
+            "login_range_to": 8_999_999,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    (
+        "DX_452",
+        "EUR",
+        {
+            "description": "cTrader trader group traders are moved to (seed 003)",
+            "broker": "BESTBROKER",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "login_range_from": 8_035_344,
+            "login_range_to": 8_999_999,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    # Live-style groups for mask examples (`real\*`, `!real\vip`).
+    (
+        "real\\standard",
+        "USD",
+        {
+            "description": "Live standard accounts",
+            "default_leverage": 100,
+            "max_leverage": 200,
+            "login_range_from": 2_000_000,
+            "login_range_to": 2_999_999,
+            "password_min_length": 10,
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    (
+        "real\\vip",
+        "USD",
+        {
+            "description": "Live VIP accounts",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "login_range_from": 3_000_000,
+            "login_range_to": 3_999_999,
+            "password_min_length": 10,
+            "margin_call": "80",
+            "stop_out": "30",
+        },
+    ),
+    # Seed 004 (TraderEvolution): users belong to user groups and inherit their settings.
+    (
+        "TE Retail",
+        "USD",
+        {
+            "description": "TraderEvolution retail user group (seed 004)",
+            "default_leverage": 30,
+            "max_leverage": 100,
+            "default_account_type": "NETTED",
+            "margin_mode": "NET",
+            "margin_call": "100",
+            "stop_out": "50",
+        },
+    ),
+    (
+        "TE Professional",
+        "USD",
+        {
+            "description": "TraderEvolution professional user group (seed 004)",
+            "default_leverage": 100,
+            "max_leverage": 500,
+            "default_account_type": "NETTED",
+            "margin_mode": "NET",
+            "margin_call": "80",
+            "stop_out": "30",
+        },
+    ),
+)
+
+
+def _fx(name: str, description: str, path: str, digits: int = 5) -> tuple[str, dict[str, Any]]:
+    base, quote = name[:3], name[3:]
+    return name, {
+        "path": f"{path}\\{name}",
+        "description": description,
+        "digits": digits,
+        "contract_size": "100000",
+        "currency_base": base,
+        "currency_profit": quote,
+        "currency_margin": base,
+        "volume_min": "0.01",
+        "volume_max": "100",
+        "volume_step": "0.01",
+    }
+
+
+def _cfd(
+    name: str, description: str, path: str, digits: int, contract_size: str, base: str
+) -> tuple[str, dict[str, Any]]:
+    return name, {
+        "path": f"{path}\\{name}",
+        "description": description,
+        "digits": digits,
+        "contract_size": contract_size,
+        "currency_base": base,
+        "currency_profit": "USD",
+        "currency_margin": "USD",
+        "volume_min": "0.01",
+        "volume_max": "50",
+        "volume_step": "0.01",
+    }
+
+
+DEMO_SYMBOLS: tuple[tuple[str, dict[str, Any]], ...] = (
+    _fx("EURUSD", "Euro vs US Dollar", "Forex\\Major"),
+    _fx("GBPUSD", "Great Britain Pound vs US Dollar", "Forex\\Major"),
+    _fx("USDJPY", "US Dollar vs Japanese Yen", "Forex\\Major", digits=3),
+    _fx("USDCHF", "US Dollar vs Swiss Franc", "Forex\\Major"),
+    _fx("AUDUSD", "Australian Dollar vs US Dollar", "Forex\\Major"),
+    _fx("USDCAD", "US Dollar vs Canadian Dollar", "Forex\\Major"),
+    _fx("NZDUSD", "New Zealand Dollar vs US Dollar", "Forex\\Major"),
+    _fx("EURGBP", "Euro vs Great Britain Pound", "Forex\\Cross"),
+    _fx("EURJPY", "Euro vs Japanese Yen", "Forex\\Cross", digits=3),
+    _cfd("XAUUSD", "Gold vs US Dollar", "Metals", 2, "100", "XAU"),
+    _cfd("XAGUSD", "Silver vs US Dollar", "Metals", 3, "5000", "XAG"),
+    _cfd("BTCUSD", "Bitcoin vs US Dollar", "Crypto", 2, "1", "BTC"),
+    _cfd("US500", "US 500 Cash Index", "Indices", 1, "1", "USD"),
+)
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    """What `load_demo` created and the secrets it shows exactly once."""
+
+    manager_login: int
+    manager_password: str
+    admin_key: str
+    admin_key_id: str
+    groups: list[str] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manager": {"login": self.manager_login, "password": self.manager_password},
+            "admin_key": self.admin_key,
+            "admin_key_id": self.admin_key_id,
+            "already_loaded": False,
+            "groups": self.groups,
+            "symbols": self.symbols,
+        }
+
+
+def is_loaded(runtime: Runtime) -> bool:
+    """True once the demo manager exists (the last-but-one thing `load_demo` creates)."""
+    return runtime.services.get_manager(DEMO_MANAGER_LOGIN) is not None
+
+
+def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | None:
+    """Create the demo data through the services; None when it is already loaded.
+
+    Groups and symbols that already exist are left as they are, so a run that stopped halfway
+    can be repeated. Each object is one command, so rules and the audit chain hold.
+    """
+    if is_loaded(runtime):
+        return None
+    actor = actor or system_actor()
+    services = runtime.services
+    for name, cur, settings in DEMO_GROUPS:
+        with contextlib.suppress(GroupAlreadyExists):
+            services.create_group(CreateGroup(name=name, currency=cur, settings=settings), actor)
+    for name, sym_settings in DEMO_SYMBOLS:
+        with contextlib.suppress(SymbolAlreadyExists):
+            services.create_symbol(CreateSymbol(name=name, settings=sym_settings), actor)
+    password = generate_password()
+    services.create_manager(
+        CreateManager(
+            login=DEMO_MANAGER_LOGIN,
+            name=DEMO_MANAGER_NAME,
+            password=password,
+            rights=frozenset(SCOPES),
+            group_mask="*",
+        ),
+        actor,
+    )
+    issued = services.create_api_key(
+        CreateApiKey(manager_login=DEMO_MANAGER_LOGIN, scopes=frozenset(SCOPES), name="demo admin"),
+        actor,
+    )
+    return DemoSecrets(
+        manager_login=DEMO_MANAGER_LOGIN,
+        manager_password=password,
+        admin_key=issued.secret,
+        admin_key_id=issued.key.id,
+        groups=[name for name, _, _ in DEMO_GROUPS],
+        symbols=[name for name, _ in DEMO_SYMBOLS],
+    )
+
+
+_FIRST = ("Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jana")
+_LAST = ("Smith", "Rossi", "Wang", "Novak", "Okafor", "Haddad", "Petrov", "Sato", "Silva", "Berg")
+_PLACES = (
+    ("United States", "New York"),
+    ("United Kingdom", "London"),
+    ("Germany", "Berlin"),
+    ("Cyprus", "Limassol"),
+    ("Japan", "Tokyo"),
+)
+
+
+def open_demo_accounts(
+    runtime: Runtime,
+    count: int,
+    group: str = DEMO_ACCOUNTS_GROUP,
+    actor: Actor | None = None,
+    on_opened: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Open `count` demo accounts in `group` through the services, one command each.
+
+    One transaction per account keeps the rules and the audit chain honest, at the price of
+    speed: on SQLite every commit is a durable fsync, so thousands of accounts take a while.
+    """
+    actor = actor or system_actor()
+    logins: list[int] = []
+    commands = _demo_account_commands(group)
+    for done in range(1, count + 1):
+        account = runtime.services.open_account(next(commands), actor)
+        logins.append(account.login)
+        if on_opened is not None:
+            on_opened(done)
+    return logins
+
+
+def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
+    n = 0
+    while True:
+        first = _FIRST[n % len(_FIRST)]
+        last = _LAST[(n // len(_FIRST)) % len(_LAST)]
+        country, city = _PLACES[n % len(_PLACES)]
+        tag = secrets.token_hex(4)
+        yield OpenAccount(
+            group=group,
+            name=f"{first} {last}",
+            profile={
+                "first_name": first,
+                "last_name": last,
+                "email": f"{first.lower()}.{last.lower()}.{tag}@demo.brokerplane.test",
+                "country": country,
+                "city": city,
+                "comment": "demo account",
+                "lead_source": "brokerplane demo",
+            },
+        )
+        n += 1

@@ -1,0 +1,451 @@
+"""The `brokerplane` commands: serve, db, demo, manager, key and audit, acting as the system."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from brokerplane.bootstrap import Runtime
+from brokerplane.cli.common import (
+    EXIT_CHECK_FAILED,
+    BrokerplaneGroup,
+    CliFailure,
+    build_settings,
+    console,
+    database_options,
+    open_runtime,
+    runtime_for,
+    safe_url,
+)
+from brokerplane.cli.demo import (
+    DEMO_ACCOUNTS_GROUP,
+    DEMO_MANAGER_LOGIN,
+    DemoSecrets,
+    generate_password,
+    load_demo,
+    open_demo_accounts,
+)
+from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.actor import SCOPES, system_actor
+from brokerplane.settings import DIALECTS
+from brokerplane.storage import migrate
+
+
+def _csv(value: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+@click.group(cls=BrokerplaneGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="brokerplane", prog_name="brokerplane")
+def main() -> None:
+    """brokerplane: the open management plane for brokers.
+
+    Settings come from BROKERPLANE_* environment variables; flags override them.
+    """
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@main.command()
+@click.option(
+    "--host", default=None, help="Interface to listen on [env BROKERPLANE_HOST; 127.0.0.1]."
+)
+@click.option(
+    "--port", type=int, default=None, help="Port to listen on [env BROKERPLANE_PORT; 8080]."
+)
+@database_options
+@click.option(
+    "--dialects",
+    default=None,
+    metavar="LIST",
+    help=f"Comma list of dialects to mount, of {', '.join(DIALECTS)} "
+    "[env BROKERPLANE_DIALECTS; native].",
+)
+@click.option(
+    "--demo/--no-demo",
+    default=False,
+    show_default=True,
+    help="Load the demo data (and print its secrets once) when the database has no manager yet.",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    database_url: str | None,
+    data_dir: Path | None,
+    dialects: str | None,
+    demo: bool,
+) -> None:
+    """Migrate the database to head and serve the API."""
+    settings = build_settings(
+        host=host, port=port, database_url=database_url, data_dir=data_dir, dialects=dialects
+    )
+    try:
+        import uvicorn
+
+        from brokerplane.api.app import create_app
+    except ImportError as exc:
+        raise CliFailure(f"the HTTP API cannot be loaded: {exc}") from None
+
+    out = console()
+    runtime = open_runtime(settings, migrate_schema=True)
+    try:
+        app = create_app(runtime)
+        if demo and runtime.services.is_empty():
+            secrets = load_demo(runtime)
+            if secrets is not None:
+                _show_secrets(secrets, runtime, out)
+        out.print(
+            f"brokerplane on [bold]http://{settings.host}:{settings.port}[/] "
+            f"(dialects: {', '.join(settings.enabled_dialects)}; "
+            f"database: {safe_url(settings.effective_database_url)})",
+            soft_wrap=True,
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    finally:
+        runtime.close()
+
+
+def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
+    settings = runtime.settings
+    body = (
+        f"Manager login     [bold]{secrets.manager_login}[/]\n"
+        f"Manager password  [bold]{secrets.manager_password}[/]\n"
+        f"Admin API key (all scopes):\n[bold]{secrets.admin_key}[/]\n\n"
+        "These secrets are shown once. Try:\n"
+        f"export KEY={secrets.admin_key}\n"
+        f'curl -H "Authorization: Bearer $KEY" http://{settings.host}:{settings.port}/v1/groups'
+    )
+    out.print(Panel(body, title="demo data loaded", border_style="green", expand=False))
+
+
+# --------------------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations: upgrade, current revision, drift check."""
+
+
+@db.command("upgrade")
+@database_options
+def db_upgrade(database_url: str | None, data_dir: Path | None) -> None:
+    """Migrate the database to the newest revision."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings, require_head=False) as runtime:
+        engine = runtime.storage.engine
+        before = migrate.current(engine)
+        migrate.upgrade(engine)
+        after = migrate.current(engine)
+    url = safe_url(settings.effective_database_url)
+    if before == after:
+        click.echo(f"{url}: already at head {after}")
+    else:
+        click.echo(f"{url}: upgraded {before or 'empty'} -> {after}")
+
+
+@db.command("current")
+@database_options
+def db_current(database_url: str | None, data_dir: Path | None) -> None:
+    """Print the database's revision and whether it is the newest."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings, require_head=False) as runtime:
+        at = migrate.current(runtime.storage.engine)
+    head = migrate.head()
+    if at == head:
+        click.echo(f"{at} (head)")
+    else:
+        click.echo(f"{at or 'none'} (head is {head})")
+
+
+@db.command("check")
+@database_options
+def db_check(database_url: str | None, data_dir: Path | None) -> None:
+    """Fail unless the database is at head and the models match the migrations."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    problems: list[str] = []
+    with runtime_for(settings, require_head=False) as runtime:
+        engine = runtime.storage.engine
+        at, head = migrate.current(engine), migrate.head()
+        if at != head:
+            problems.append(
+                f"the database is at revision {at or 'none'}, not head {head} "
+                "(run `brokerplane db upgrade`)"
+            )
+        else:
+            diffs = migrate.drift(engine)
+            if diffs:
+                problems.append(
+                    f"models and migrations differ in {len(diffs)} place(s) "
+                    "(add a revision: every schema change is one Alembic revision):"
+                )
+                problems.extend(f"  {_describe_diff(diff)}" for diff in diffs)
+    url = safe_url(settings.effective_database_url)
+    if problems:
+        click.echo(f"{url}: schema check failed", err=True)
+        for line in problems:
+            click.echo(line, err=True)
+        click.get_current_context().exit(EXIT_CHECK_FAILED)
+    click.echo(f"{url}: at head {head}; models match migrations")
+
+
+def _describe_diff(diff: Any) -> str:
+    """One line for one autogenerate difference (Alembic's tuples, or lists of them)."""
+    if isinstance(diff, list):
+        return "; ".join(_describe_diff(d) for d in diff)
+    op, *args = diff
+    if op in ("add_table", "remove_table"):
+        return f"{op} {args[0].name}"
+    if op in ("add_index", "remove_index"):
+        return f"{op} {args[0].name} on {args[0].table.name}"
+    if op in ("add_column", "remove_column"):
+        return f"{op} {args[1]}.{args[2].name}"
+    if op.startswith("modify_") and len(args) == 6:
+        _schema, table, column, _info, old, new = args
+        return f"{op} {table}.{column}: {old!r} -> {new!r}"
+    text = repr(diff)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --------------------------------------------------------------------------- demo
+
+
+@main.command()
+@database_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also open this many demo accounts (one command each; slow for large numbers).",
+)
+@click.option(
+    "--group",
+    default=DEMO_ACCOUNTS_GROUP,
+    show_default=True,
+    help="Group of the accounts opened by --accounts.",
+)
+def demo(
+    database_url: str | None, data_dir: Path | None, as_json: bool, accounts: int, group: str
+) -> None:
+    """Migrate, load the demo groups, symbols, manager 1000 and an admin key (once)."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings, migrate_schema=True) as runtime:
+        secrets = load_demo(runtime)
+        logins = _open_accounts(runtime, accounts, group, quiet=as_json)
+        if as_json:
+            payload: dict[str, Any]
+            if secrets is None:
+                payload = {"already_loaded": True, "manager": {"login": DEMO_MANAGER_LOGIN}}
+            else:
+                payload = secrets.to_json()
+            payload["accounts_opened"] = len(logins)
+            if logins:
+                payload["account_logins"] = {"first": logins[0], "last": logins[-1]}
+            click.echo(json.dumps(payload))
+            return
+        out = console()
+        if secrets is None:
+            out.print(
+                f"Demo data is already loaded (manager {DEMO_MANAGER_LOGIN} exists); its "
+                "secrets were shown when it was loaded.\nA new key: brokerplane key create "
+                f"--manager {DEMO_MANAGER_LOGIN} --scopes admin"
+            )
+        else:
+            out.print(_groups_table(runtime))
+            out.print(_symbols_table(runtime))
+            _show_secrets(secrets, runtime, out)
+        if logins:
+            out.print(f"Opened {len(logins)} accounts in {group}: {logins[0]}..{logins[-1]}")
+
+
+def _open_accounts(runtime: Runtime, count: int, group: str, *, quiet: bool) -> list[int]:
+    if count == 0:
+        return []
+    columns = (
+        TextColumn("opening accounts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console(stderr=True), disable=quiet) as progress:
+        task = progress.add_task("accounts", total=count)
+        return open_demo_accounts(
+            runtime, count, group, on_opened=lambda done: progress.update(task, completed=done)
+        )
+
+
+def _groups_table(runtime: Runtime) -> Table:
+    table = Table(title="groups")
+    for col in ("name", "currency", "leverage", "logins", "broker"):
+        table.add_column(col, no_wrap=True)
+    for g in runtime.services.list_groups(system_actor()):
+        logins = f"{g.login_range_from}-{g.login_range_to}" if g.login_range_from else "server"
+        leverage = f"1:{g.default_leverage} (max {g.max_leverage})"
+        table.add_row(escape(g.name), g.currency, leverage, logins, escape(g.broker))
+    return table
+
+
+def _symbols_table(runtime: Runtime) -> Table:
+    table = Table(title="symbols")
+    for col in ("name", "path", "digits", "contract size", "base/profit/margin"):
+        table.add_column(col)
+    for s in runtime.services.list_symbols(system_actor()):
+        currencies = f"{s.currency_base}/{s.currency_profit}/{s.currency_margin}"
+        table.add_row(
+            escape(s.name), escape(s.path), str(s.digits), str(s.contract_size), currencies
+        )
+    return table
+
+
+# --------------------------------------------------------------------------- manager
+
+
+@main.group()
+def manager() -> None:
+    """Back-office managers (the owners of API keys)."""
+
+
+@manager.command("create")
+@database_options
+@click.option("--login", type=int, required=True, help="Manager login (a number).")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--password", default=None, help="API password; generated and printed if omitted.")
+@click.option(
+    "--rights",
+    default=",".join(SCOPES),
+    show_default=True,
+    help="Comma list of rights.",
+)
+@click.option(
+    "--group-mask",
+    default="*",
+    show_default=True,
+    help="Groups the manager may touch, e.g. 'demo\\*,!demo\\vip'.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def manager_create(
+    database_url: str | None,
+    data_dir: Path | None,
+    login: int,
+    name: str,
+    password: str | None,
+    rights: str,
+    group_mask: str,
+    as_json: bool,
+) -> None:
+    """Create a manager."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    generated = password is None
+    secret = password if password is not None else generate_password()
+    cmd = CreateManager(
+        login=login, name=name, password=secret, rights=_csv(rights), group_mask=group_mask
+    )
+    with runtime_for(settings) as runtime:
+        created = runtime.services.create_manager(cmd, system_actor())
+    if as_json:
+        payload: dict[str, Any] = created.snapshot()
+        if generated:
+            payload["password"] = secret
+        click.echo(json.dumps(payload))
+        return
+    out = console()
+    table = Table(title=f"manager {created.login} created", show_header=False)
+    table.add_row("login", str(created.login))
+    table.add_row("name", escape(created.name))
+    table.add_row("rights", ", ".join(sorted(created.rights)))
+    table.add_row("group mask", escape(created.group_mask))
+    out.print(table)
+    if generated:
+        out.print(Panel(f"[bold]{secret}[/]", title="password (shown once)", expand=False))
+
+
+# --------------------------------------------------------------------------- key
+
+
+@main.group()
+def key() -> None:
+    """Native API keys."""
+
+
+@key.command("create")
+@database_options
+@click.option("--manager", "manager_login", type=int, required=True, help="Owner's login.")
+@click.option(
+    "--scopes",
+    required=True,
+    help=f"Comma list of scopes, of: {', '.join(SCOPES)}.",
+)
+@click.option("--name", default="", help="A label for the key.")
+@click.option(
+    "--expires-in-days", type=click.IntRange(min=1), default=None, help="Expiry (default never)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def key_create(
+    database_url: str | None,
+    data_dir: Path | None,
+    manager_login: int,
+    scopes: str,
+    name: str,
+    expires_in_days: int | None,
+    as_json: bool,
+) -> None:
+    """Issue an API key for a manager; the secret is printed once."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        expires_at = None
+        if expires_in_days is not None:
+            expires_at = runtime.services.clock() + timedelta(days=expires_in_days)
+        cmd = CreateApiKey(
+            manager_login=manager_login, scopes=_csv(scopes), name=name, expires_at=expires_at
+        )
+        issued = runtime.services.create_api_key(cmd, system_actor())
+    if as_json:
+        click.echo(json.dumps({**issued.key.snapshot(), "secret": issued.secret}))
+        return
+    out = console()
+    table = Table(title=f"key {issued.key.id} created", show_header=False)
+    table.add_row("manager", str(issued.key.manager_login))
+    table.add_row("scopes", ", ".join(sorted(issued.key.scopes)))
+    table.add_row("name", escape(issued.key.name))
+    table.add_row(
+        "expires", issued.key.expires_at.isoformat() if issued.key.expires_at else "never"
+    )
+    out.print(table)
+    out.print(Panel(f"[bold]{issued.secret}[/]", title="secret (shown once)", expand=False))
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit.command("verify")
+@database_options
+def audit_verify(database_url: str | None, data_dir: Path | None) -> None:
+    """Re-hash the audit chain; exit 1 naming the first bad record when it is broken."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        report = runtime.services.verify_audit()
+    if report.ok:
+        click.echo(f"audit chain intact: {report.records} records")
+        return
+    click.echo(f"audit chain broken at record {report.first_bad_id}: {report.reason}", err=True)
+    click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
