@@ -72,11 +72,12 @@ def from_minor(units: int, cur: Currency) -> Decimal:
 
 
 def format_amount(amount: Decimal, cur: Currency) -> str:
-    return str(amount.quantize(cur.quantum(), rounding=ROUND_HALF_EVEN))
+    # Fixed-point always: str() would give "7E-8" for small amounts of 8-digit currencies.
+    return f"{amount.quantize(cur.quantum(), rounding=ROUND_HALF_EVEN):f}"
 
 
 def format_minor(units: int, cur: Currency) -> str:
-    return str(from_minor(units, cur))
+    return f"{from_minor(units, cur):f}"
 
 
 def parse_decimal(value: object, field: str = "amount") -> Decimal:

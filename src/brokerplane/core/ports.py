@@ -62,6 +62,9 @@ class AuditLog(Protocol):
 
     def for_entity(self, entity_type: str, entity_id: str) -> list[AuditRecord]: ...
     def iter_all(self) -> Iterator[AuditRecord]: ...
+    def head(self) -> tuple[int, str]:
+        """The id and hash of the newest sealed record: (0, GENESIS_HASH) when there is none."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -130,7 +130,11 @@ class Services:
 
     # audit
     def verify_audit(self) -> audit.ChainReport:
-        return self._read(lambda u: audit.verify_chain(u.audit.iter_all()))
+        def verify(u: UnitOfWork) -> audit.ChainReport:
+            head = u.audit.head()  # first: records committed after it are not judged
+            return audit.verify_chain(u.audit.iter_all(), head)
+
+        return self._read(verify)
 
     def is_empty(self) -> bool:
         return self._read(lambda u: not u.managers.list())

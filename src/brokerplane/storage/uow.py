@@ -286,6 +286,11 @@ class SqlAudit:
                 return
             last = rows[-1].id
 
+    def head(self) -> tuple[int, str]:
+        head = t.audit_head
+        row = self.c.execute(select(head.c.last_id, head.c.last_hash).where(head.c.id == 1)).one()
+        return int(row.last_id), str(row.last_hash)
+
     def flush(self) -> None:
         """Seal the queued records onto the chain; the head row's lock orders writers."""
         if not self.pending:

@@ -169,6 +169,9 @@ def open_account(
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
     )
     profile = dict(cmd.profile)
+    if cmd.name and profile.get("name", cmd.name) != cmd.name:
+        raise ValidationError.field("name", "is given twice with different values")
+    profile.setdefault("name", cmd.name)  # `name` is a profile field too; either place will do
     profile.setdefault("rights", group.default_rights)
     profile.setdefault("account_type", group.default_account_type)
     profile.setdefault("broker", group.broker)
@@ -179,7 +182,6 @@ def open_account(
         currency=cur.code,
         currency_digits=cur.digits,
         leverage=leverage,
-        name=cmd.name,
         **profile,
     )
     _check(acc, group)

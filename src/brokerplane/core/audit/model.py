@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 GENESIS_HASH = "0" * 64
@@ -39,7 +39,8 @@ class AuditRecord:
             "entity_id": self.entity_id,
             "before": self.before,
             "after": self.after,
-            "at": self.at.isoformat(timespec="microseconds"),
+            # In UTC, as storage hands it back: a clock in another zone must not break the chain.
+            "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
             "manager_login": self.manager_login,
             "key_id": self.key_id,
             "operator_id": self.operator_id,

@@ -53,12 +53,21 @@ class ChainReport:
     reason: str = ""
 
 
-def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
-    """Re-hash every record in id order; any edit, deletion or reordering breaks the chain."""
+def verify_chain(
+    records: Iterable[AuditRecord], head: tuple[int, str] | None = None
+) -> ChainReport:
+    """Re-hash every record in id order; any edit, deletion or reordering breaks the chain.
+
+    With `head` (the id and hash the log says are newest, read before the records), records
+    after it are left for the next run and a chain ending short of it (newest records deleted)
+    is reported.
+    """
     prev = GENESIS_HASH
     count = 0
     last_id = 0
     for rec in records:
+        if head is not None and rec.id > head[0]:
+            break
         count += 1
         if rec.id <= last_id:
             return ChainReport(count, False, rec.id, "records out of order")
@@ -70,4 +79,8 @@ def verify_chain(records: Iterable[AuditRecord]) -> ChainReport:
             return ChainReport(count, False, rec.id, "content does not match its hash (edited?)")
         prev = rec.hash
         last_id = rec.id
+    if head is not None and (last_id, prev) != head:
+        return ChainReport(
+            count, False, head[0], "the chain ends before the newest record (deleted record?)"
+        )
     return ChainReport(count, True)
