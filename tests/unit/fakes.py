@@ -1,0 +1,335 @@
+"""In-memory fakes of the core's ports (core/ports.py) and its clock, for unit tests of the rules.
+
+A unit of work works on a deep copy of the committed state: commit swaps the copy in, leaving
+the with-block without commit discards it, as a database transaction would. Objects handed in
+or out are copies too, so a caller mutating one changes nothing stored. Audit records are queued
+and sealed onto the hash chain at commit, as SqlUnitOfWork does.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import TypeVar
+
+from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.account.model import Account, AccountQuery
+from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord
+from brokerplane.core.errors import Conflict, LoginAlreadyExists
+from brokerplane.core.group.model import Group
+from brokerplane.core.symbol.model import Symbol
+
+T = TypeVar("T")
+
+
+def _copy(obj: T) -> T:
+    return copy.deepcopy(obj)
+
+
+class FakeClock:
+    """A clock that stands still until told to move; always timezone-aware UTC."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class FakeState:
+    """Everything committed: what the database would hold."""
+
+    groups: dict[int, Group] = field(default_factory=dict)
+    accounts: dict[int, Account] = field(default_factory=dict)
+    symbols: dict[int, Symbol] = field(default_factory=dict)
+    managers: dict[int, Manager] = field(default_factory=dict)
+    api_keys: dict[str, ApiKey] = field(default_factory=dict)
+    audit: list[AuditRecord] = field(default_factory=list)
+    next_group_id: int = 1
+    next_symbol_id: int = 1
+    head_id: int = 0
+    head_hash: str = GENESIS_HASH
+
+
+class ReadOnlyViolation(AssertionError):
+    """The core wrote through a unit of work opened for reading."""
+
+
+class _Repo:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> FakeState:
+        return self._uow.work
+
+    def _writing(self) -> None:
+        if not self._uow.write:
+            raise ReadOnlyViolation("write through a read-only unit of work")
+
+
+class FakeGroups(_Repo):
+    def get(self, name: str) -> Group | None:
+        return next((_copy(g) for g in self._s.groups.values() if g.name == name), None)
+
+    def get_by_id(self, group_id: int) -> Group | None:
+        group = self._s.groups.get(group_id)
+        return _copy(group) if group else None
+
+    def list(self) -> list[Group]:
+        return [_copy(g) for g in sorted(self._s.groups.values(), key=lambda g: g.name)]
+
+    def add(self, group: Group) -> Group:
+        self._writing()
+        if any(g.name == group.name for g in self._s.groups.values()):
+            raise Conflict("unique constraint: groups.name")
+        group.id = self._s.next_group_id
+        self._s.next_group_id += 1
+        self._s.groups[group.id] = _copy(group)
+        return group
+
+    def update(self, group: Group) -> None:
+        self._writing()
+        if group.id in self._s.groups:
+            self._s.groups[group.id] = _copy(group)
+
+    def count_accounts(self, group_id: int) -> int:
+        return sum(1 for a in self._s.accounts.values() if a.group_id == group_id)
+
+
+class FakeAccounts(_Repo):
+    def _out(self, acc: Account) -> Account:
+        out = _copy(acc)
+        out.group = self._s.groups[acc.group_id].name  # the join the SQL repository makes
+        return out
+
+    def get(self, login: int, *, for_update: bool = False) -> Account | None:
+        acc = self._s.accounts.get(login)
+        return self._out(acc) if acc else None
+
+    def exists(self, login: int) -> bool:
+        return login in self._s.accounts
+
+    def add(self, account: Account) -> None:
+        self._writing()
+        if account.login in self._s.accounts:
+            raise LoginAlreadyExists(account.login)
+        if account.group_id not in self._s.groups:
+            raise Conflict("foreign key: accounts.group_id")
+        self._s.accounts[account.login] = _copy(account)
+
+    def update(self, account: Account) -> None:
+        self._writing()
+        if account.login in self._s.accounts:
+            if account.group_id not in self._s.groups:
+                raise Conflict("foreign key: accounts.group_id")
+            self._s.accounts[account.login] = _copy(account)
+
+    def allocate_login(self, low: int, high: int) -> int | None:
+        """The same answer as the SQL repository: after the highest used, else the lowest gap."""
+        used = sorted(login for login in self._s.accounts if low <= login <= high)
+        if not used:
+            return low
+        if used[-1] < high:
+            return used[-1] + 1
+        expected = low
+        for login in used:
+            if login != expected:
+                return expected
+            expected += 1
+        return None
+
+    def list(self, query: AccountQuery) -> list[Account]:
+        out = []
+        for login in sorted(self._s.accounts):
+            acc = self._s.accounts[login]
+            if query.group_ids is not None and acc.group_id not in query.group_ids:
+                continue
+            if query.email and acc.email.lower() != query.email.lower():
+                continue
+            if query.logins is not None and login not in query.logins:
+                continue
+            registered = acc.registered_at
+            assert registered is not None
+            if query.registered_from is not None and registered < query.registered_from:
+                continue
+            if query.registered_to is not None and registered >= query.registered_to:
+                continue
+            if query.after_login is not None and login <= query.after_login:
+                continue
+            out.append(self._out(acc))
+            if len(out) == query.limit:
+                break
+        return out
+
+
+class FakeSymbols(_Repo):
+    def get(self, name: str) -> Symbol | None:
+        return next((_copy(s) for s in self._s.symbols.values() if s.name == name), None)
+
+    def list(self) -> list[Symbol]:
+        return [_copy(s) for s in sorted(self._s.symbols.values(), key=lambda s: s.name)]
+
+    def add(self, symbol: Symbol) -> Symbol:
+        self._writing()
+        if any(s.name == symbol.name for s in self._s.symbols.values()):
+            raise Conflict("unique constraint: symbols.name")
+        symbol.id = self._s.next_symbol_id
+        self._s.next_symbol_id += 1
+        self._s.symbols[symbol.id] = _copy(symbol)
+        return symbol
+
+    def update(self, symbol: Symbol) -> None:
+        self._writing()
+        if symbol.id in self._s.symbols:
+            self._s.symbols[symbol.id] = _copy(symbol)
+
+
+class FakeManagers(_Repo):
+    def get(self, login: int) -> Manager | None:
+        manager = self._s.managers.get(login)
+        return _copy(manager) if manager else None
+
+    def list(self) -> list[Manager]:
+        return [_copy(self._s.managers[k]) for k in sorted(self._s.managers)]
+
+    def add(self, manager: Manager) -> None:
+        self._writing()
+        if manager.login in self._s.managers:
+            raise Conflict("unique constraint: managers.login")
+        self._s.managers[manager.login] = _copy(manager)
+
+    def update(self, manager: Manager) -> None:
+        self._writing()
+        if manager.login in self._s.managers:
+            self._s.managers[manager.login] = _copy(manager)
+
+
+class FakeApiKeys(_Repo):
+    def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        return next((_copy(k) for k in self._s.api_keys.values() if k.prefix == prefix), None)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        key = self._s.api_keys.get(key_id)
+        return _copy(key) if key else None
+
+    def list(self, manager_login: int | None = None) -> list[ApiKey]:
+        keys = [k for k in self._s.api_keys.values()
+                if manager_login is None or k.manager_login == manager_login]  # fmt: skip
+        return [_copy(k) for k in sorted(keys, key=lambda k: k.created_at or datetime.min)]
+
+    def add(self, key: ApiKey) -> None:
+        self._writing()
+        if key.manager_login not in self._s.managers:
+            raise Conflict("foreign key: api_keys.manager_login")
+        if key.id in self._s.api_keys or any(
+            k.prefix == key.prefix for k in self._s.api_keys.values()
+        ):
+            raise Conflict("unique constraint: api_keys")
+        self._s.api_keys[key.id] = _copy(key)
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        self._writing()
+        if key_id in self._s.api_keys:
+            self._s.api_keys[key_id].last_used_at = at
+
+    def update(self, key: ApiKey) -> None:
+        self._writing()
+        if key.id in self._s.api_keys:
+            self._s.api_keys[key.id] = _copy(key)
+
+
+class FakeAudit(_Repo):
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        super().__init__(uow)
+        self.pending: list[AuditRecord] = []
+
+    def append(self, record: AuditRecord) -> None:
+        self._writing()
+        self.pending.append(_copy(record))
+
+    def for_entity(self, entity_type: str, entity_id: str) -> list[AuditRecord]:
+        return [_copy(r) for r in self._s.audit
+                if r.entity_type == entity_type and r.entity_id == entity_id]  # fmt: skip
+
+    def iter_all(self) -> Iterator[AuditRecord]:
+        for rec in sorted(self._s.audit, key=lambda r: r.id):
+            yield _copy(rec)
+
+    def head(self) -> tuple[int, str]:
+        return self._s.head_id, self._s.head_hash
+
+    def seal(self) -> None:
+        """Chain the queued records after the head, as SqlAudit.flush does at commit."""
+        for rec in self.pending:
+            self._s.head_id += 1
+            rec.id = self._s.head_id
+            rec.seal(self._s.head_hash)
+            self._s.head_hash = rec.hash
+            self._s.audit.append(rec)
+        self.pending = []
+
+
+class FakeUnitOfWork:
+    def __init__(self, factory: FakeUowFactory, write: bool) -> None:
+        self._factory = factory
+        self.write = write
+        self.work = FakeState()
+        self.committed = False
+        self.groups = FakeGroups(self)
+        self.accounts = FakeAccounts(self)
+        self.symbols = FakeSymbols(self)
+        self.managers = FakeManagers(self)
+        self.api_keys = FakeApiKeys(self)
+        self.audit = FakeAudit(self)
+
+    def __enter__(self) -> FakeUnitOfWork:
+        if self.write:
+            self._factory.write_lock.acquire()  # writers take turns, like BEGIN IMMEDIATE
+        self.work = _copy(self._factory.state)
+        self._factory.opened += 1
+        return self
+
+    def commit(self) -> None:
+        if self._factory.fail_next_commit is not None:
+            error, self._factory.fail_next_commit = self._factory.fail_next_commit, None
+            raise error
+        self.audit.seal()
+        self._factory.state = self.work
+        self._factory.commits += 1
+        self.committed = True
+        self.work = _copy(self.work)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.work = FakeState()  # whatever was not committed is gone
+        self.audit.pending = []
+        if self.write:
+            self._factory.write_lock.release()
+
+
+class FakeUowFactory:
+    """The UnitOfWorkFactory port over one in-memory state; tests may inspect `state`."""
+
+    def __init__(self) -> None:
+        self.state = FakeState()
+        self.write_lock = threading.RLock()
+        self.opened = 0
+        self.commits = 0
+        self.fail_next_commit: BaseException | None = None
+
+    def __call__(self, *, write: bool = True) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, write)

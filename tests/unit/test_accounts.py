@@ -1,0 +1,483 @@
+"""Account rules over the fakes: passwords, leverage, logins, updates, group moves, disabling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from brokerplane.core import passwords
+from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_PASSWORD, Account
+from brokerplane.core.account.service import (
+    DisableAccount,
+    EnableAccount,
+    OpenAccount,
+    UpdateAccount,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import (
+    AccountNotFound,
+    CurrencyMismatch,
+    FieldError,
+    LeverageOutOfRange,
+    LoginAlreadyExists,
+    LoginRangeExhausted,
+    PasswordPolicyViolation,
+    ValidationError,
+)
+from brokerplane.core.group.model import Group
+from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.services import Services
+from tests.unit.conftest import SERVER_RANGE
+from tests.unit.fakes import FakeClock, FakeUowFactory
+
+GOOD_PASSWORD = "1Ar#pqkj"  # seed 002's example: four character types, 8 characters
+
+
+def _ranged_group(services: Services, admin: Actor, low: int, high: int) -> Group:
+    settings = {"login_range_from": low, "login_range_to": high}
+    return services.create_group(CreateGroup("real\\ranged", "USD", settings), admin)
+
+
+def _open(services: Services, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
+    return services.open_account(OpenAccount(group=group, **kw), admin)
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def test_main_password_is_kept_only_as_a_verifier(
+    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, uows: FakeUowFactory
+) -> None:
+    acc = _open(services, admin, main_password=GOOD_PASSWORD)
+
+    stored = uows.state.accounts[acc.login].main_password
+    assert stored is not None and GOOD_PASSWORD not in stored
+    assert passwords.verify(stored, GOOD_PASSWORD)
+    assert not passwords.verify(stored, "1Ar#pqkJ")
+    assert acc.last_pass_change == clock.now
+
+
+@pytest.mark.parametrize(
+    ("password", "complaint"),
+    [
+        ("1Ar#pqk", "must be 8 to 16 characters long"),
+        ("1Ar#pqkjabcdefghi", "must be 8 to 16 characters long"),
+        ("1AR#PQKJ", "needs a lowercase letter"),
+        ("1ar#pqkj", "needs an uppercase letter"),
+        ("Aar#pqkj", "needs a digit"),
+        ("1Arxpqkj", "needs a special character"),
+    ],
+    ids=["7-chars", "17-chars", "no-lower", "no-upper", "no-digit", "no-special"],
+)
+def test_weak_main_password_is_refused_on_its_field_and_opens_nothing(
+    services: Services,
+    admin: Actor,
+    usd_group: Group,
+    uows: FakeUowFactory,
+    password: str,
+    complaint: str,
+) -> None:
+    with pytest.raises(PasswordPolicyViolation) as caught:
+        _open(services, admin, main_password=password)
+
+    assert caught.value.code == "validation.password"
+    [problem] = caught.value.fields
+    assert problem.field == "main_password"
+    assert complaint in problem.message
+    assert uows.state.accounts == {}
+    assert [r.action for r in uows.state.audit] == ["group.created"]
+
+
+def test_sixteen_character_password_is_the_longest_accepted(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin, main_password="1Ar#pqkjabcdefgh")
+
+    assert passwords.verify(acc.main_password, "1Ar#pqkjabcdefgh")
+
+
+def test_investor_password_obeys_the_same_policy(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    with pytest.raises(PasswordPolicyViolation) as caught:
+        _open(services, admin, main_password=GOOD_PASSWORD, investor_password="password")
+
+    assert [f.field for f in caught.value.fields] == ["investor_password"]
+
+
+def test_group_minimum_password_length_raises_the_floor(services: Services, admin: Actor) -> None:
+    services.create_group(CreateGroup("real\\strict", "USD", {"password_min_length": 12}), admin)
+
+    with pytest.raises(PasswordPolicyViolation) as caught:
+        _open(services, admin, group="real\\strict", main_password="1Ar#pqkjabc")
+    acc = _open(services, admin, group="real\\strict", main_password="1Ar#pqkjabcd")
+
+    assert "must be 12 to 16 characters long" in caught.value.fields[0].message
+    assert passwords.verify(acc.main_password, "1Ar#pqkjabcd")
+
+
+# --- leverage --------------------------------------------------------------------------------
+
+
+def test_account_without_leverage_takes_the_group_default(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    assert _open(services, admin).leverage == 100
+
+
+def test_leverage_equal_to_the_group_maximum_is_accepted(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    assert _open(services, admin, leverage=500).leverage == 500
+
+
+@pytest.mark.parametrize("leverage", [0, -1, 501])
+def test_leverage_outside_one_to_group_maximum_is_refused(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, leverage: int
+) -> None:
+    with pytest.raises(LeverageOutOfRange) as caught:
+        _open(services, admin, leverage=leverage)
+
+    assert caught.value.code == "validation.leverage"
+    assert caught.value.fields == [
+        FieldError("leverage", "must be between 1 and 500 (group real\\standard)")
+    ]
+    assert uows.state.accounts == {}
+
+
+def test_raising_leverage_above_the_group_maximum_is_refused(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    acc = _open(services, admin)
+
+    with pytest.raises(LeverageOutOfRange):
+        services.update_account(UpdateAccount(acc.login, {"leverage": 1000}), admin)
+
+    assert uows.state.accounts[acc.login].leverage == 100
+
+
+# --- logins ----------------------------------------------------------------------------------
+
+
+def test_group_without_a_range_allocates_from_the_server_range(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    first, second = _open(services, admin), _open(services, admin)
+
+    assert (first.login, second.login) == (SERVER_RANGE[0], SERVER_RANGE[0] + 1)
+
+
+def test_group_with_a_range_allocates_from_its_own_range(services: Services, admin: Actor) -> None:
+    _ranged_group(services, admin, 5000, 5009)
+
+    logins = [_open(services, admin, group="real\\ranged").login for _ in range(3)]
+
+    assert logins == [5000, 5001, 5002]
+
+
+def test_explicit_login_is_used_even_outside_every_range(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    assert _open(services, admin, login=777).login == 777
+
+
+def test_login_zero_means_allocate(services: Services, admin: Actor, usd_group: Group) -> None:
+    assert _open(services, admin, login=0).login == SERVER_RANGE[0]
+
+
+def test_explicit_login_already_in_use_is_refused(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    _open(services, admin, login=777, name="first")
+
+    with pytest.raises(LoginAlreadyExists) as caught:
+        _open(services, admin, login=777, name="second")
+
+    assert caught.value.code == "account.login_exists"
+    assert caught.value.fields == [FieldError("login", "already in use")]
+    assert uows.state.accounts[777].name == "first"
+
+
+@pytest.mark.parametrize("login", [-5, 2**63, True])
+def test_explicit_login_outside_the_storable_range_is_refused(
+    services: Services, admin: Actor, usd_group: Group, login: int
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _open(services, admin, login=login)
+
+    assert [f.field for f in caught.value.fields] == ["login"]
+
+
+def test_exhausted_range_refuses_the_next_opening(
+    services: Services, admin: Actor, uows: FakeUowFactory
+) -> None:
+    _ranged_group(services, admin, 5000, 5001)
+    _open(services, admin, group="real\\ranged")
+    _open(services, admin, group="real\\ranged")
+
+    with pytest.raises(LoginRangeExhausted) as caught:
+        _open(services, admin, group="real\\ranged")
+
+    assert caught.value.code == "account.login_range_exhausted"
+    assert caught.value.context == {"range_from": 5000, "range_to": 5001}
+    assert sorted(uows.state.accounts) == [5000, 5001]
+
+
+def test_allocation_fills_the_lowest_gap_once_the_top_of_the_range_is_taken(
+    services: Services, admin: Actor
+) -> None:
+    _ranged_group(services, admin, 5000, 5004)
+    for _ in range(3):
+        _open(services, admin, group="real\\ranged")  # 5000, 5001, 5002
+    _open(services, admin, group="real\\ranged", login=5004)
+
+    assert _open(services, admin, group="real\\ranged").login == 5003
+    with pytest.raises(LoginRangeExhausted):
+        _open(services, admin, group="real\\ranged")
+
+
+def test_allocation_restarts_at_the_bottom_when_only_the_top_login_is_taken(
+    services: Services, admin: Actor
+) -> None:
+    _ranged_group(services, admin, 5000, 5004)
+    _open(services, admin, group="real\\ranged", login=5004)
+
+    assert _open(services, admin, group="real\\ranged").login == 5000
+    assert _open(services, admin, group="real\\ranged").login == 5001
+
+
+# --- updates ---------------------------------------------------------------------------------
+
+
+def test_update_names_every_unknown_and_read_only_field(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+
+    with pytest.raises(ValidationError) as caught:
+        services.update_account(
+            UpdateAccount(acc.login, {"balance": 5, "nonsense": 1, "login": 9, "comment": "ok"}),
+            admin,
+        )
+
+    assert caught.value.code == "validation.invalid"
+    assert caught.value.fields == [
+        FieldError("balance", "is read-only"),
+        FieldError("login", "is read-only"),
+        FieldError("nonsense", "is not an account field"),
+    ]
+    assert services.get_account(acc.login, admin).comment == ""
+
+
+def test_opening_refuses_read_only_fields_in_the_profile(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _open(services, admin, profile={"balance": 1_000_000, "colour": 1})
+
+    assert caught.value.fields == [
+        FieldError("balance", "is read-only"),
+        FieldError("colour", "is not an account field"),
+    ]
+    assert uows.state.accounts == {}
+
+
+def test_name_may_come_in_the_command_or_in_the_profile(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    assert _open(services, admin, name="Ann").name == "Ann"
+    assert _open(services, admin, profile={"name": "Bob"}).name == "Bob"
+    assert _open(services, admin, name="Cy", profile={"name": "Cy"}).name == "Cy"
+
+
+def test_two_different_names_in_one_opening_are_refused(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _open(services, admin, name="Ann", profile={"name": "Bob"})
+
+    assert [f.field for f in caught.value.fields] == ["name"]
+
+
+def test_update_without_fields_is_refused(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+
+    with pytest.raises(ValidationError, match="nothing to change"):
+        services.update_account(UpdateAccount(acc.login, {}), admin)
+
+
+def test_update_of_a_missing_account_reports_the_login(services: Services, admin: Actor) -> None:
+    with pytest.raises(AccountNotFound) as caught:
+        services.update_account(UpdateAccount(424242, {"comment": "x"}), admin)
+
+    assert caught.value.context == {"login": 424242}
+
+
+def test_text_at_its_limit_is_kept_and_one_character_more_is_refused(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin, profile={"comment": "c" * 63})
+
+    with pytest.raises(ValidationError) as caught:
+        services.update_account(UpdateAccount(acc.login, {"comment": "c" * 64}), admin)
+
+    assert caught.value.fields == [FieldError("comment", "is longer than 63 characters")]
+    assert services.get_account(acc.login, admin).comment == "c" * 63
+
+
+def test_every_bad_field_is_reported_at_once(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _open(
+            services,
+            admin,
+            name="n" * 128,
+            profile={"email": "not-an-email", "zip_code": "z" * 16, "swap_free": "yes"},
+        )
+
+    assert {f.field: f.message for f in caught.value.fields} == {
+        "name": "is longer than 127 characters",
+        "email": "is not an email address",
+        "zip_code": "is longer than 15 characters",
+        "swap_free": "must be true or false",
+    }
+
+
+def test_update_that_changes_nothing_writes_no_audit_record(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    acc = _open(services, admin, profile={"comment": "same"})
+    records_before = len(uows.state.audit)
+
+    services.update_account(UpdateAccount(acc.login, {"comment": "same"}), admin)
+
+    assert len(uows.state.audit) == records_before
+
+
+def test_update_stamps_updated_at_with_the_clock(
+    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+) -> None:
+    acc = _open(services, admin)
+    later = clock.advance(minutes=5)
+
+    updated = services.update_account(UpdateAccount(acc.login, {"city": "Limassol"}), admin)
+
+    assert (updated.registered_at, updated.updated_at) == (acc.registered_at, later)
+
+
+# --- group moves -----------------------------------------------------------------------------
+
+
+def test_moving_an_account_to_a_group_in_another_currency_is_refused(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    services.create_group(CreateGroup("real\\euro", "EUR"), admin)
+    acc = _open(services, admin)
+
+    with pytest.raises(CurrencyMismatch) as caught:
+        services.update_account(UpdateAccount(acc.login, {"group": "real\\euro"}), admin)
+
+    assert caught.value.code == "validation.currency_mismatch"
+    assert [f.field for f in caught.value.fields] == ["group"]
+    assert uows.state.accounts[acc.login].group_id == usd_group.id
+
+
+def test_moving_an_account_within_its_currency_changes_group_and_group_id(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    vip = services.create_group(CreateGroup("real\\vip", "USD"), admin)
+    acc = _open(services, admin)
+
+    moved = services.update_account(UpdateAccount(acc.login, {"group": "real\\vip"}), admin)
+
+    assert (moved.group, moved.group_id) == ("real\\vip", vip.id)
+    assert services.get_account(acc.login, admin).group == "real\\vip"
+
+
+def test_moving_to_an_unknown_group_is_refused(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+
+    with pytest.raises(Exception) as caught:
+        services.update_account(UpdateAccount(acc.login, {"group": "real\\nowhere"}), admin)
+
+    assert caught.value.code == "group.not_found"  # type: ignore[attr-defined]
+
+
+# --- disable / enable ------------------------------------------------------------------------
+
+
+def test_disabling_clears_only_the_enabled_right_and_records_the_reason(
+    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+) -> None:
+    acc = _open(services, admin)
+    assert acc.rights & RIGHT_ENABLED and acc.rights & RIGHT_PASSWORD
+    when = clock.advance(hours=1)
+
+    disabled = services.disable_account(DisableAccount(acc.login, reason="KYC expired"), admin)
+
+    assert not disabled.enabled
+    assert disabled.rights == acc.rights & ~RIGHT_ENABLED
+    assert (disabled.disabled_reason, disabled.disabled_at) == ("KYC expired", when)
+
+
+def test_enabling_sets_the_enabled_right_and_clears_the_reason(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+    services.disable_account(DisableAccount(acc.login, reason="KYC expired"), admin)
+
+    enabled = services.enable_account(EnableAccount(acc.login), admin)
+
+    assert enabled.enabled
+    assert enabled.rights == acc.rights
+    assert (enabled.disabled_reason, enabled.disabled_at) == ("", None)
+
+
+def test_disable_and_enable_keep_the_history_of_the_account(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+    services.disable_account(DisableAccount(acc.login, reason="fraud check"), admin)
+    services.enable_account(EnableAccount(acc.login), admin)
+
+    history = services.account_history(acc.login, admin)
+
+    assert [r.action for r in history] == ["account.opened", "account.disabled",
+                                           "account.enabled"]  # fmt: skip
+    disabled = history[1]
+    assert disabled.before is not None and disabled.after is not None
+    assert disabled.before["rights"] & RIGHT_ENABLED
+    assert not disabled.after["rights"] & RIGHT_ENABLED
+    assert disabled.after["disabled_reason"] == "fraud check"
+    assert history[2].after is not None and history[2].after["disabled_reason"] == ""
+
+
+def test_disabling_a_disabled_account_changes_and_records_nothing(
+    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+) -> None:
+    acc = _open(services, admin)
+    first = services.disable_account(DisableAccount(acc.login, reason="first"), admin)
+    records = len(uows.state.audit)
+
+    again = services.disable_account(DisableAccount(acc.login, reason="second"), admin)
+
+    assert again.disabled_reason == "first" == first.disabled_reason
+    assert len(uows.state.audit) == records
+
+
+def test_disable_reason_longer_than_255_characters_is_refused(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = _open(services, admin)
+
+    with pytest.raises(ValidationError) as caught:
+        services.disable_account(DisableAccount(acc.login, reason="r" * 256), admin)
+
+    assert caught.value.fields == [FieldError("reason", "is longer than 255 characters")]
+    assert services.get_account(acc.login, admin).enabled
