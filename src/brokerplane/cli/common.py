@@ -77,7 +77,7 @@ def build_settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
             for err in exc.errors()
         )
         raise CliFailure(f"settings: {problems}") from None

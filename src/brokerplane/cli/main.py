@@ -72,6 +72,13 @@ def main() -> None:
     "[env BROKERPLANE_DIALECTS; native].",
 )
 @click.option(
+    "--login-range",
+    default=None,
+    metavar="FROM-TO",
+    help="Server login range for groups without their own, e.g. 100000-99999999 "
+    "[env BROKERPLANE_LOGIN_RANGE_FROM / _TO].",
+)
+@click.option(
     "--demo/--no-demo",
     default=False,
     show_default=True,
@@ -83,11 +90,26 @@ def serve(
     database_url: str | None,
     data_dir: Path | None,
     dialects: str | None,
+    login_range: str | None,
     demo: bool,
 ) -> None:
     """Migrate the database to head and serve the API."""
+    low = high = None
+    if login_range is not None:
+        first, sep, last = login_range.partition("-")
+        if not sep or not first.strip().isdigit() or not last.strip().isdigit():
+            raise click.BadParameter(
+                "expected FROM-TO, e.g. 100000-99999999", param_hint="--login-range"
+            )
+        low, high = int(first), int(last)
     settings = build_settings(
-        host=host, port=port, database_url=database_url, data_dir=data_dir, dialects=dialects
+        host=host,
+        port=port,
+        database_url=database_url,
+        data_dir=data_dir,
+        dialects=dialects,
+        login_range_from=low,
+        login_range_to=high,
     )
     try:
         import uvicorn
