@@ -481,3 +481,20 @@ def test_disable_reason_longer_than_255_characters_is_refused(
 
     assert caught.value.fields == [FieldError("reason", "is longer than 255 characters")]
     assert services.get_account(acc.login, admin).enabled
+
+
+@pytest.mark.parametrize("login", [0, -1, 2**63])
+def test_a_login_outside_1_to_2_63_is_a_validation_error_in_every_read_and_write(
+    services: Services, admin: Actor, login: int
+) -> None:
+    from brokerplane.core.account.service import DisableAccount, ListAccounts
+    from brokerplane.core.errors import ValidationError
+
+    for call in (
+        lambda: services.get_account(login, admin),
+        lambda: services.disable_account(DisableAccount(login), admin),
+        lambda: services.list_accounts(ListAccounts(logins=(login,)), admin),
+    ):
+        with pytest.raises(ValidationError) as caught:
+            call()
+        assert caught.value.fields[0].field in ("login", "logins")

@@ -51,7 +51,6 @@ from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.service import CreateGroup, UpdateGroup
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol, UpdateSymbol
-from brokerplane.core.validate import MAX_LOGIN
 
 _PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
 _COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -68,12 +67,6 @@ router = APIRouter(route_class=NativeRoute, responses=_COMMON_ERRORS)
 
 def _services(request: Request) -> Services:
     return runtime_of(request).services
-
-
-def _login(value: int) -> int:
-    if not 1 <= value <= MAX_LOGIN:
-        raise ValidationError.field("login", f"must be between 1 and {MAX_LOGIN}")
-    return value
 
 
 def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
@@ -123,7 +116,7 @@ async def create_user(
     tags=["users"],
 )
 async def get_user(login: int, request: Request, actor: Actor = Depends(current_actor)) -> Response:
-    acc = await run_in_threadpool(_services(request).get_account, _login(login), actor)
+    acc = await run_in_threadpool(_services(request).get_account, login, actor)
     return JSONResponse(render_account(acc))
 
 
@@ -137,7 +130,7 @@ async def get_user(login: int, request: Request, actor: Actor = Depends(current_
 async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    cmd = UpdateAccount(_login(login), _set_fields(body))
+    cmd = UpdateAccount(login, _set_fields(body))
     acc = await run_in_threadpool(_services(request).update_account, cmd, actor)
     return JSONResponse(render_account(acc))
 
@@ -155,7 +148,7 @@ async def disable_user(
     body: DisableBody | None = None,
     actor: Actor = Depends(current_actor),
 ) -> Response:
-    cmd = DisableAccount(_login(login), body.reason if body else "")
+    cmd = DisableAccount(login, body.reason if body else "")
     acc = await run_in_threadpool(_services(request).disable_account, cmd, actor)
     return JSONResponse(render_account(acc))
 
@@ -170,9 +163,7 @@ async def disable_user(
 async def enable_user(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    acc = await run_in_threadpool(
-        _services(request).enable_account, EnableAccount(_login(login)), actor
-    )
+    acc = await run_in_threadpool(_services(request).enable_account, EnableAccount(login), actor)
     return JSONResponse(render_account(acc))
 
 
@@ -186,7 +177,7 @@ async def enable_user(
 async def user_history(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    records = await run_in_threadpool(_services(request).account_history, _login(login), actor)
+    records = await run_in_threadpool(_services(request).account_history, login, actor)
     return JSONResponse({"items": [render_audit(r) for r in records]})
 
 
@@ -213,7 +204,7 @@ def _logins(value: str | None) -> tuple[int, ...] | None:
     if value is None or not value.strip():
         return None
     try:
-        return tuple(_login(int(part)) for part in value.split(",") if part.strip())
+        return tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise ValidationError.field("logins", "must be a comma list of logins") from None
 

@@ -190,9 +190,7 @@ def open_account(
         if value is not None:
             passwords.check_policy(value, pw_field, group.password_min_length)
     if cmd.login not in (None, 0):
-        login = cmd.login
-        if isinstance(login, bool) or not isinstance(login, int) or not 1 <= login <= MAX_LOGIN:
-            raise ValidationError.field("login", f"must be between 1 and {MAX_LOGIN}")
+        login = check_login(cmd.login)
         if uow.accounts.exists(login):
             raise LoginAlreadyExists(login)
     else:
@@ -215,8 +213,15 @@ def open_account(
     return acc
 
 
+def check_login(login: object, field: str = "login") -> int:
+    """A login every dialect accepts: an integer from 1 to 2^63-1."""
+    if isinstance(login, bool) or not isinstance(login, int) or not 1 <= login <= MAX_LOGIN:
+        raise ValidationError.field(field, f"must be between 1 and {MAX_LOGIN}")
+    return login
+
+
 def _load(uow: UnitOfWork, login: int, *, for_update: bool = False) -> Account:
-    acc = uow.accounts.get(login, for_update=for_update)
+    acc = uow.accounts.get(check_login(login), for_update=for_update)
     if acc is None:
         raise AccountNotFound(login)
     return acc
@@ -318,6 +323,8 @@ def list_accounts(
     actor.require(scope)
     if not 1 <= cmd.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    for login in cmd.logins or ():
+        check_login(login, "logins")
     return uow.accounts.list(_query(uow, cmd))
 
 
