@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.services import Services
@@ -30,5 +31,8 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
         login_range_from=settings.login_range_from,
         login_range_to=settings.login_range_to,
         server_currency=settings.server_currency.upper(),
+        max_operation_amount=settings.max_operation_amount,
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
+        idempotency_retention=timedelta(days=settings.idempotency_retention_days),
     )
     return Runtime(settings, storage, Services(storage.uow, config))

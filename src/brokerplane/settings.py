@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -23,6 +24,16 @@ class Settings(BaseSettings):
     dialects: str = Field("native", description="comma list of enabled dialects")
     pool_size: int = Field(20, ge=1, le=500)
     log_level: str = "info"
+    max_operation_amount: Decimal = Field(
+        Decimal("100000000"), gt=0, description="largest amount one money operation may move"
+    )
+    approval_ttl_hours: float = Field(72, gt=0, description="how long held operations wait")
+    idempotency_retention_days: float = Field(
+        30, gt=0, description="how long request ids are remembered"
+    )
+    maintenance_interval_s: float = Field(
+        300, gt=0, description="how often the server purges request ids and expires approvals"
+    )
 
     @field_validator("dialects")
     @classmethod

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane.api.native.errors import problem
+from brokerplane.api.native.money import router as money_router
 from brokerplane.api.native.route import validation_problem
 from brokerplane.api.native.routes import router as native_router
 from brokerplane.bootstrap import Runtime
@@ -45,14 +49,15 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
+        client_id = None
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
-                request_id = value.decode("latin-1")[:MAX_REQUEST_ID]
+                client_id = value.decode("latin-1")
                 break
-        if not request_id:
-            request_id = "req_" + secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = client_id[:MAX_REQUEST_ID] if client_id else "req_" + secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_request_id"] = client_id or None  # whole, for idempotency keys
         header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
@@ -63,8 +68,33 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+async def _maintenance(runtime: Runtime) -> None:
+    """Purge expired request ids and expire overdue approvals, every few minutes."""
+    interval = runtime.settings.maintenance_interval_s
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
+        except Exception:
+            log.exception("maintenance failed; retrying in %ss", interval)
+            continue
+        if purged or expired:
+            log.info("maintenance: %d request ids purged, %d approvals expired", purged, expired)
+
+
 def create_app(runtime: Runtime) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_maintenance(runtime))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="brokerplane",
         version=brokerplane.__version__,
         description=DESCRIPTION,
@@ -75,8 +105,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     enabled = runtime.settings.enabled_dialects
     if "native" in enabled:
-        app.include_router(native_router, prefix="/v1")
-        app.include_router(native_router, prefix="/mt4/manager", include_in_schema=False)
+        for router in (native_router, money_router):
+            app.include_router(router, prefix="/v1")
+            app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
     @app.get("/health", tags=["probes"], summary="The process is up")
     async def health() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from brokerplane.core.errors import MissingScope
+from brokerplane.core.idempotency import Completion
 
 # Scopes a native API key may hold; the access issue gives managers the same names as rights.
 SCOPES: tuple[str, ...] = (
@@ -30,6 +31,8 @@ class Actor:
     request_id: str | None = None
     dialect: str = "system"
     ip: str | None = None
+    # Set when the request carries a client request id: the write stores its response with it.
+    idempotency: Completion | None = field(default=None, compare=False, repr=False)
 
     def has(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -37,6 +40,11 @@ class Actor:
     def require(self, scope: str) -> None:
         if not self.has(scope):
             raise MissingScope(scope)
+
+    def require_any(self, *scopes: str) -> None:
+        """Any one of `scopes` will do (e.g. history for finance or for reporting keys)."""
+        if not any(self.has(s) for s in scopes):
+            raise MissingScope(" or ".join(scopes))
 
 
 def system_actor(operator_id: str = "brokerplane-cli") -> Actor:

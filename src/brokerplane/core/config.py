@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -10,3 +12,10 @@ class CoreConfig:
     login_range_from: int = 100_000
     login_range_to: int = 99_999_999
     server_currency: str = "USD"
+    # The largest amount one money operation may move, in the account's currency.
+    max_operation_amount: Decimal = Decimal("100000000")
+    # How long a held (pending) high-value operation waits for a decision.
+    approval_ttl: timedelta = timedelta(hours=72)
+    # How long a request id is remembered, and how long a claim may run before it is stale.
+    idempotency_retention: timedelta = timedelta(days=30)
+    idempotency_lease: timedelta = timedelta(seconds=60)

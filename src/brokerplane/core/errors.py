@@ -2,6 +2,8 @@
 
     CoreError
     ├── ValidationError              validation.*          bad input, named by field
+    │   ├── InvalidAmount            validation.amount
+    │   ├── AmountLimitExceeded      ledger.amount_limit
     │   ├── PasswordPolicyViolation  validation.password
     │   ├── LeverageOutOfRange       validation.leverage
     │   └── CurrencyMismatch         validation.currency_mismatch
@@ -10,15 +12,20 @@
     │   ├── GroupNotFound            group.not_found
     │   ├── SymbolNotFound           symbol.not_found
     │   ├── ManagerNotFound          manager.not_found
-    │   └── ApiKeyNotFound           api_key.not_found
+    │   ├── ApiKeyNotFound           api_key.not_found
+    │   ├── ApprovalNotFound         approval.not_found
+    │   └── LedgerEntryNotFound      ledger.entry_not_found
     ├── Conflict                     *.exists / *.conflict
     │   ├── LoginAlreadyExists       account.login_exists
     │   ├── GroupAlreadyExists       group.exists
     │   ├── SymbolAlreadyExists      symbol.exists
     │   ├── ManagerAlreadyExists     manager.exists
     │   ├── GroupInUse               group.in_use
-    │   └── AlreadyApplied           request.already_applied
+    │   ├── AlreadyApplied           request.already_applied
+    │   ├── RequestInFlight          request.in_flight
+    │   └── ApprovalNotPending       approval.not_pending
     ├── LoginRangeExhausted          account.login_range_exhausted
+    ├── InsufficientFunds            ledger.insufficient_funds
     ├── Unauthorized                 auth.unauthorized
     ├── PermissionDenied             auth.permission_denied
     │   └── MissingScope             auth.missing_scope
@@ -67,6 +74,10 @@ class ValidationError(CoreError):
     @classmethod
     def field(cls, field: str, message: str, **context: Any) -> ValidationError:
         return cls(f"{field}: {message}", fields=[FieldError(field, message)], **context)
+
+
+class InvalidAmount(ValidationError):
+    code = "validation.amount"
 
 
 class PasswordPolicyViolation(ValidationError):
@@ -121,6 +132,20 @@ class ApiKeyNotFound(NotFound):
         super().__init__(f"API key {key_id} does not exist", key_id=key_id)
 
 
+class ApprovalNotFound(NotFound):
+    code = "approval.not_found"
+
+    def __init__(self, approval_id: int) -> None:
+        super().__init__(f"approval {approval_id} does not exist", approval_id=approval_id)
+
+
+class LedgerEntryNotFound(NotFound):
+    code = "ledger.entry_not_found"
+
+    def __init__(self, entry_id: int) -> None:
+        super().__init__(f"ledger entry {entry_id} does not exist", entry_id=entry_id)
+
+
 class Conflict(CoreError):
     code = "core.conflict"
     title = "Conflict"
@@ -169,8 +194,47 @@ class GroupInUse(Conflict):
 
 
 class AlreadyApplied(Conflict):
+    """The request id was used before for a different request; nothing new was applied."""
+
     code = "request.already_applied"
     title = "AlreadyApplied"
+
+
+class RequestInFlight(Conflict):
+    """The request id belongs to a request still running; retry after `retry_after` seconds."""
+
+    code = "request.in_flight"
+    title = "RequestInFlight"
+
+    def __init__(self, key: str, retry_after: int = 1) -> None:
+        super().__init__(
+            f"a request with id {key} is still being processed; retry shortly",
+            key=key,
+            retry_after=retry_after,
+        )
+
+
+class ApprovalNotPending(Conflict):
+    code = "approval.not_pending"
+
+    def __init__(self, approval_id: int, state: str) -> None:
+        super().__init__(
+            f"approval {approval_id} is {state}, not pending", approval_id=approval_id, state=state
+        )
+
+
+class InsufficientFunds(CoreError):
+    """A withdrawal, charge or removal would take a figure below zero (or below margin)."""
+
+    code = "ledger.insufficient_funds"
+    title = "InsufficientFunds"
+
+
+class AmountLimitExceeded(ValidationError):
+    """The amount is above the per-operation maximum."""
+
+    code = "ledger.amount_limit"
+    title = "AmountLimitExceeded"
 
 
 class LoginRangeExhausted(CoreError):

@@ -5,17 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from brokerplane.core import idempotency
 from brokerplane.core.access import service as access
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account import service as accounts
 from brokerplane.core.account.model import Account
-from brokerplane.core.actor import Actor
+from brokerplane.core.actor import Actor, system_actor
+from brokerplane.core.approval import service as approvals
+from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit import service as audit
-from brokerplane.core.audit.model import AuditRecord
+from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import RequestInFlight
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
+from brokerplane.core.ledger import service as ledger
+from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
@@ -31,11 +37,97 @@ class Services:
         self.config = config or CoreConfig()
         self.clock = clock
 
-    def _write(self, fn: Callable[[UnitOfWork], T]) -> T:
+    def _write(self, fn: Callable[[UnitOfWork], T], actor: Actor | None = None) -> T:
+        """Run a command in one transaction; with a claimed request id, its response is stored
+        in the same transaction, so the change and its memory commit together."""
+        completion = actor.idempotency if actor is not None else None
         with self._uow(write=True) as uow:
             result = fn(uow)
+            if completion is not None:
+                if completion.render is None:  # pragma: no cover - a dialect bug, not input
+                    raise RuntimeError("a write with a claimed request id has no renderer")
+                response = completion.render(result)
+                if not uow.idempotency.complete(completion.claim, response, self.clock()):
+                    raise RequestInFlight(completion.claim.key)  # our claim was taken over
             uow.commit()
             return result
+
+    # idempotency
+    def claim_request(
+        self, scope: str, key: str, fingerprint: str
+    ) -> idempotency.Claim | idempotency.StoredResponse:
+        """Claim a client request id, or get the stored response of its earlier use."""
+        return self._write(
+            lambda u: idempotency.claim(
+                u.idempotency, scope, key, fingerprint, self.clock(),
+                retention=self.config.idempotency_retention, lease=self.config.idempotency_lease,
+            )
+        )  # fmt: skip
+
+    def release_request(self, claim: idempotency.Claim) -> None:
+        """Forget a claim whose command failed, so the id may be used again."""
+        self._write(lambda u: u.idempotency.release(claim))
+
+    def run_maintenance(self) -> tuple[int, int]:
+        """Purge expired request ids and expire overdue approvals: (purged, expired)."""
+        now = self.clock()
+        purged = self._write(lambda u: u.idempotency.purge(now))
+        expired = self._write(lambda u: approvals.expire_due(u, system_actor("maintenance"), now))
+        return purged, expired
+
+    # ledger
+    def post_ledger_entry(self, cmd: ledger.PostLedgerEntry, actor: Actor) -> ledger.Posting:
+        return self._write(
+            lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
+        return self._read(lambda u: ledger.list_entries(u, query, actor))
+
+    def iter_ledger(self, query: LedgerQuery, actor: Actor) -> Iterator[LedgerEntry]:
+        """Every matching entry, page by page."""
+        after = query.after_id
+        while True:
+            page_query = LedgerQuery(
+                login=query.login, kinds=query.kinds, time_from=query.time_from,
+                time_to=query.time_to, reference=query.reference, after_id=after,
+                limit=ledger.MAX_PAGE,
+            )  # fmt: skip
+            page = self.list_ledger(page_query, actor)
+            yield from page
+            if len(page) < ledger.MAX_PAGE:
+                return
+            after = page[-1].id
+
+    def verify_ledger(self) -> list[FigureMismatch]:
+        return self._read(ledger.verify)
+
+    # approvals
+    def _expire_due(self) -> None:
+        now = self.clock()
+        self._write(lambda u: approvals.expire_due(u, system_actor("maintenance"), now))
+
+    def decide_approval(self, cmd: approvals.DecideApproval, actor: Actor) -> approvals.Decision:
+        self._expire_due()
+        return self._write(
+            lambda u: approvals.decide(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def get_approval(self, approval_id: int, actor: Actor) -> Approval:
+        self._expire_due()
+        return self._read(lambda u: approvals.get_approval(u, approval_id, actor))
+
+    def list_approvals(self, query: ApprovalQuery, actor: Actor) -> list[Approval]:
+        self._expire_due()
+        return self._read(lambda u: approvals.list_approvals(u, query, actor))
+
+    def set_approval_threshold(
+        self, cmd: approvals.SetApprovalThreshold, actor: Actor
+    ) -> ApprovalThreshold | None:
+        return self._write(lambda u: approvals.set_threshold(u, cmd, actor, self.clock), actor)
+
+    def list_approval_thresholds(self, actor: Actor) -> list[ApprovalThreshold]:
+        return self._read(lambda u: approvals.list_thresholds(u, actor))
 
     def _read(self, fn: Callable[[UnitOfWork], T]) -> T:
         with self._uow(write=False) as uow:
@@ -43,16 +135,18 @@ class Services:
 
     # accounts
     def open_account(self, cmd: accounts.OpenAccount, actor: Actor) -> Account:
-        return self._write(lambda u: accounts.open_account(u, cmd, actor, self.clock, self.config))
+        return self._write(
+            lambda u: accounts.open_account(u, cmd, actor, self.clock, self.config), actor
+        )
 
     def update_account(self, cmd: accounts.UpdateAccount, actor: Actor) -> Account:
-        return self._write(lambda u: accounts.update_account(u, cmd, actor, self.clock))
+        return self._write(lambda u: accounts.update_account(u, cmd, actor, self.clock), actor)
 
     def disable_account(self, cmd: accounts.DisableAccount, actor: Actor) -> Account:
-        return self._write(lambda u: accounts.disable_account(u, cmd, actor, self.clock))
+        return self._write(lambda u: accounts.disable_account(u, cmd, actor, self.clock), actor)
 
     def enable_account(self, cmd: accounts.EnableAccount, actor: Actor) -> Account:
-        return self._write(lambda u: accounts.enable_account(u, cmd, actor, self.clock))
+        return self._write(lambda u: accounts.enable_account(u, cmd, actor, self.clock), actor)
 
     def get_account(self, login: int, actor: Actor) -> Account:
         return self._read(lambda u: accounts.get_account(u, login, actor))
@@ -84,10 +178,10 @@ class Services:
 
     # groups
     def create_group(self, cmd: groups.CreateGroup, actor: Actor) -> Group:
-        return self._write(lambda u: groups.create_group(u, cmd, actor, self.clock))
+        return self._write(lambda u: groups.create_group(u, cmd, actor, self.clock), actor)
 
     def update_group(self, cmd: groups.UpdateGroup, actor: Actor) -> Group:
-        return self._write(lambda u: groups.update_group(u, cmd, actor, self.clock))
+        return self._write(lambda u: groups.update_group(u, cmd, actor, self.clock), actor)
 
     def get_group(self, name: str, actor: Actor) -> Group:
         return self._read(lambda u: groups.get_group(u, name, actor))
@@ -97,10 +191,10 @@ class Services:
 
     # symbols
     def create_symbol(self, cmd: symbols.CreateSymbol, actor: Actor) -> Symbol:
-        return self._write(lambda u: symbols.create_symbol(u, cmd, actor, self.clock))
+        return self._write(lambda u: symbols.create_symbol(u, cmd, actor, self.clock), actor)
 
     def update_symbol(self, cmd: symbols.UpdateSymbol, actor: Actor) -> Symbol:
-        return self._write(lambda u: symbols.update_symbol(u, cmd, actor, self.clock))
+        return self._write(lambda u: symbols.update_symbol(u, cmd, actor, self.clock), actor)
 
     def get_symbol(self, name: str, actor: Actor) -> Symbol:
         return self._read(lambda u: symbols.get_symbol(u, name, actor))
@@ -110,16 +204,16 @@ class Services:
 
     # access
     def create_manager(self, cmd: access.CreateManager, actor: Actor) -> Manager:
-        return self._write(lambda u: access.create_manager(u, cmd, actor, self.clock))
+        return self._write(lambda u: access.create_manager(u, cmd, actor, self.clock), actor)
 
     def get_manager(self, login: int) -> Manager | None:
         return self._read(lambda u: u.managers.get(login))
 
     def create_api_key(self, cmd: access.CreateApiKey, actor: Actor) -> access.IssuedKey:
-        return self._write(lambda u: access.create_api_key(u, cmd, actor, self.clock))
+        return self._write(lambda u: access.create_api_key(u, cmd, actor, self.clock), actor)
 
     def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
-        return self._write(lambda u: access.revoke_api_key(u, key_id, actor, self.clock))
+        return self._write(lambda u: access.revoke_api_key(u, key_id, actor, self.clock), actor)
 
     def authenticate_key(self, presented: str) -> access.KeyIdentity:
         now = self.clock()
@@ -129,6 +223,9 @@ class Services:
         return identity
 
     # audit
+    def query_audit(self, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
+        return self._read(lambda u: audit.query_audit(u, query, actor))
+
     def verify_audit(self) -> audit.ChainReport:
         def verify(u: UnitOfWork) -> audit.ChainReport:
             head = u.audit.head()  # first: records committed after it are not judged

@@ -31,7 +31,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
         connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -40,6 +40,15 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             connect_args=connect_args,
             isolation_level="READ COMMITTED",
         )
+
+        @event.listens_for(engine, "connect")
+        def _durable(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+            # An acknowledged write must survive a crash, whatever the server's default says.
+            with dbapi_conn.cursor() as cur:
+                cur.execute("SET synchronous_commit TO on")
+            dbapi_conn.commit()
+
+        return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
 
 

@@ -238,3 +238,88 @@ audit_head = Table(
     Column("last_id", BigInteger, nullable=False),
     Column("last_hash", String(64), nullable=False),
 )
+
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: the rowid, so autoincrement
+
+# Every money movement; the account row's balance, credit and bonus are the sums of these.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("login", BigInteger, ForeignKey("accounts.login"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("credit_after", BigInteger, nullable=False),
+    Column("bonus_after", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("currency_digits", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("comment", String(255), nullable=False, server_default=""),
+    Column("reference", String(127), nullable=False, server_default="", index=True),
+    Column("manager_login", BigInteger),
+    Column("key_id", String(32)),
+    Column("operator_id", String(127)),
+    Column("request_id", String(127)),
+    Column("dialect", String(16), nullable=False),
+    Column("approval_id", BigInteger),
+    Column("approved_by", BigInteger),
+)
+Index("ix_ledger_entries_login_id", ledger_entries.c.login, ledger_entries.c.id)
+
+# Money operations above their threshold, held for a second manager's decision.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("login", BigInteger, ForeignKey("accounts.login"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("currency_digits", Integer, nullable=False),
+    Column("comment", String(255), nullable=False, server_default=""),
+    Column("reference", String(127), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", BigInteger),
+    Column("requested_key", String(32)),
+    Column("requested_operator", String(127)),
+    Column("request_id", String(127)),
+    Column("dialect", String(16), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", BigInteger),
+    Column("decided_operator", String(127)),
+    Column("decided_at", UTCDateTime),
+    Column("decision_comment", String(255), nullable=False, server_default=""),
+    Column("entry_id", BigInteger),
+)
+Index("ix_approvals_state_expires_at", approvals.c.state, approvals.c.expires_at)
+
+# Amounts above which operations need approval: group_id 0 is the currency-wide default.
+approval_thresholds = Table(
+    "approval_thresholds",
+    metadata,
+    Column("currency", String(8), primary_key=True),
+    Column("group_id", Integer, primary_key=True, autoincrement=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency_digits", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Client request ids per manager: the claim, then the stored response of the applied request.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("scope", String(40), primary_key=True),
+    Column("key", String(127), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("token", String(32), nullable=False),
+    Column("state", String(8), nullable=False),
+    Column("status", Integer),
+    Column("body", Text),
+    Column("operation_id", String(40)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("completed_at", UTCDateTime),
+)

@@ -8,15 +8,33 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, exists, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
-from brokerplane.core.audit.model import AuditRecord
+from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.errors import Conflict, LoginAlreadyExists, StorageUnavailable
 from brokerplane.core.group.model import Group
+from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.storage import tables as t
 
@@ -130,6 +148,13 @@ class SqlAccounts:
         values = self._values(account)
         login = values.pop("login")
         self.c.execute(update(t.accounts).where(t.accounts.c.login == login).values(**values))
+
+    def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
+        self.c.execute(
+            update(t.accounts)
+            .where(t.accounts.c.login == login)
+            .values(balance=balance, credit=credit, bonus=bonus, updated_at=at)
+        )
 
     def allocate_login(self, low: int, high: int) -> int | None:
         """The next free login in [low, high]: after the highest used, else the lowest gap."""
@@ -252,6 +277,214 @@ class SqlApiKeys:
 
 
 _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]
+_LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
+
+
+class SqlLedger:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, entry: LedgerEntry) -> LedgerEntry:
+        values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
+        q = insert(t.ledger_entries).values(**values).returning(t.ledger_entries.c.id)
+        entry.id = int(self.c.execute(q).scalar_one())
+        return entry
+
+    def mismatches(self) -> list[FigureMismatch]:
+        e = t.ledger_entries.c
+        a = t.accounts.c
+
+        def total(figure: str) -> Any:
+            kinds = [k for k, (f, _) in KINDS.items() if f == figure]
+            return func.coalesce(func.sum(case((e.kind.in_(kinds), e.amount), else_=0)), 0)
+
+        sums = (
+            select(
+                e.login.label("login"),
+                total("balance").label("balance"),
+                total("credit").label("credit"),
+                total("bonus").label("bonus"),
+            )
+            .group_by(e.login)
+            .subquery()
+        )
+        zero = literal(0)
+        lb = func.coalesce(sums.c.balance, zero)
+        lc = func.coalesce(sums.c.credit, zero)
+        lx = func.coalesce(sums.c.bonus, zero)
+        q = (
+            select(a.login, a.balance, a.credit, a.bonus, a.currency, a.currency_digits,
+                   lb.label("l_balance"), lc.label("l_credit"), lx.label("l_bonus"))
+            .select_from(t.accounts.outerjoin(sums, sums.c.login == a.login))
+            .where(or_(a.balance != lb, a.credit != lc, a.bonus != lx))
+            .order_by(a.login)
+        )  # fmt: skip
+        found: list[FigureMismatch] = []
+        for row in self.c.execute(q):
+            for figure in ("balance", "credit", "bonus"):
+                cached, summed = int(getattr(row, figure)), int(getattr(row, "l_" + figure))
+                if cached != summed:
+                    found.append(FigureMismatch(row.login, figure, cached, summed, row.currency,
+                                                row.currency_digits))  # fmt: skip
+        return found
+
+    def list(self, query: LedgerQuery) -> list[LedgerEntry]:
+        e = t.ledger_entries.c
+        conds: list[ColumnElement[bool]] = []
+        if query.login is not None:
+            conds.append(e.login == query.login)
+        if query.kinds:
+            conds.append(e.kind.in_(query.kinds))
+        if query.time_from is not None:
+            conds.append(e.at >= query.time_from)
+        if query.time_to is not None:
+            conds.append(e.at < query.time_to)
+        if query.reference is not None:
+            conds.append(e.reference == query.reference)
+        if query.after_id is not None:
+            conds.append(e.id > query.after_id)
+        q = select(t.ledger_entries).where(and_(True, *conds)).order_by(e.id).limit(query.limit)
+        return [LedgerEntry(**_row(r)) for r in self.c.execute(q)]
+
+
+_APPROVAL_COLUMNS = [c.name for c in t.approvals.columns if c.name != "id"]
+
+
+class SqlApprovals:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def add(self, approval: Approval) -> Approval:
+        values = {name: getattr(approval, name) for name in _APPROVAL_COLUMNS}
+        q = insert(t.approvals).values(**values).returning(t.approvals.c.id)
+        approval.id = int(self.c.execute(q).scalar_one())
+        return approval
+
+    def get(self, approval_id: int, *, for_update: bool = False) -> Approval | None:
+        q = select(t.approvals).where(t.approvals.c.id == approval_id)
+        if for_update and self.c.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return Approval(**_row(row)) if row else None
+
+    def update(self, approval: Approval) -> None:
+        values = {name: getattr(approval, name) for name in _APPROVAL_COLUMNS}
+        self.c.execute(update(t.approvals).where(t.approvals.c.id == approval.id).values(**values))
+
+    def due(self, now: datetime) -> list[Approval]:
+        p = t.approvals.c
+        q = select(t.approvals).where(p.state == "pending", p.expires_at <= now).order_by(p.id)
+        if self.c.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        return [Approval(**_row(r)) for r in self.c.execute(q)]
+
+    def list(self, query: ApprovalQuery) -> list[Approval]:
+        p = t.approvals.c
+        conds: list[ColumnElement[bool]] = []
+        if query.state is not None:
+            conds.append(p.state == query.state)
+        if query.login is not None:
+            conds.append(p.login == query.login)
+        if query.after_id is not None:
+            conds.append(p.id > query.after_id)
+        q = select(t.approvals).where(and_(True, *conds)).order_by(p.id).limit(query.limit)
+        return [Approval(**_row(r)) for r in self.c.execute(q)]
+
+
+class SqlThresholds:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    _SELECT = select(t.approval_thresholds, t.groups.c.name.label("group")).outerjoin(
+        t.groups, t.groups.c.id == t.approval_thresholds.c.group_id
+    )
+
+    def find(self, currency: str, group_id: int) -> ApprovalThreshold | None:
+        h = t.approval_thresholds.c
+        row = self.c.execute(
+            self._SELECT.where(h.currency == currency, h.group_id == group_id)
+        ).first()
+        return ApprovalThreshold(**_row(row)) if row else None
+
+    def list(self) -> list[ApprovalThreshold]:
+        h = t.approval_thresholds.c
+        rows = self.c.execute(self._SELECT.order_by(h.currency, h.group_id))
+        return [ApprovalThreshold(**_row(r)) for r in rows]
+
+    def put(self, threshold: ApprovalThreshold) -> None:
+        self.delete(threshold.currency, threshold.group_id)
+        self.c.execute(
+            insert(t.approval_thresholds).values(
+                currency=threshold.currency, group_id=threshold.group_id,
+                amount=threshold.amount, currency_digits=threshold.currency_digits,
+                updated_at=threshold.updated_at,
+            )
+        )  # fmt: skip
+
+    def delete(self, currency: str, group_id: int) -> None:
+        h = t.approval_thresholds.c
+        self.c.execute(
+            delete(t.approval_thresholds).where(h.currency == currency, h.group_id == group_id)
+        )
+
+
+_IDEMPOTENCY_COLUMNS = [c.name for c in t.idempotency_records.columns]
+
+
+class SqlIdempotency:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def get(self, scope: str, key: str, *, for_update: bool = False) -> IdempotencyRecord | None:
+        r = t.idempotency_records.c
+        q = select(t.idempotency_records).where(r.scope == scope, r.key == key)
+        if for_update and self.c.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return IdempotencyRecord(**_row(row)) if row else None
+
+    def insert(self, record: IdempotencyRecord) -> bool:
+        values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
+        try:
+            with self.c.begin_nested():
+                self.c.execute(insert(t.idempotency_records).values(**values))
+        except sa_exc.IntegrityError:
+            return False
+        return True
+
+    def replace(self, record: IdempotencyRecord) -> None:
+        r = t.idempotency_records.c
+        values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
+        self.c.execute(
+            update(t.idempotency_records)
+            .where(r.scope == record.scope, r.key == record.key)
+            .values(**values)
+        )
+
+    def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
+        r = t.idempotency_records.c
+        result = self.c.execute(
+            update(t.idempotency_records)
+            .where(r.scope == claim.scope, r.key == claim.key, r.token == claim.token,
+                   r.state == "pending")
+            .values(state="done", status=response.status, body=response.body,
+                    operation_id=response.operation_id, completed_at=at)
+        )  # fmt: skip
+        return bool(result.rowcount == 1)
+
+    def release(self, claim: Claim) -> None:
+        r = t.idempotency_records.c
+        self.c.execute(
+            delete(t.idempotency_records).where(
+                r.scope == claim.scope, r.key == claim.key, r.token == claim.token,
+                r.state == "pending",
+            )
+        )  # fmt: skip
+
+    def purge(self, now: datetime) -> int:
+        r = t.idempotency_records.c
+        result = self.c.execute(delete(t.idempotency_records).where(r.expires_at <= now))
+        return int(result.rowcount or 0)
 
 
 class SqlAudit:
@@ -285,6 +518,33 @@ class SqlAudit:
             if len(rows) < 5000:
                 return
             last = rows[-1].id
+
+    def query(self, query: AuditQuery) -> list[AuditRecord]:
+        a = t.audit_records.c
+        conds: list[ColumnElement[bool]] = []
+        if query.entity_type is not None:
+            conds.append(a.entity_type == query.entity_type)
+        if query.entity_id is not None:
+            conds.append(a.entity_id == query.entity_id)
+        if query.action is not None:
+            if query.action.endswith("."):
+                conds.append(a.action.startswith(query.action, autoescape=True))
+            else:
+                conds.append(a.action == query.action)
+        if query.manager_login is not None:
+            conds.append(a.manager_login == query.manager_login)
+        if query.operator_id is not None:
+            conds.append(a.operator_id == query.operator_id)
+        if query.request_id is not None:
+            conds.append(a.request_id == query.request_id)
+        if query.time_from is not None:
+            conds.append(a.at >= query.time_from)
+        if query.time_to is not None:
+            conds.append(a.at < query.time_to)
+        if query.after_id is not None:
+            conds.append(a.id > query.after_id)
+        q = select(t.audit_records).where(and_(True, *conds)).order_by(a.id).limit(query.limit)
+        return [self._to(r) for r in self.c.execute(q)]
 
     def head(self) -> tuple[int, str]:
         head = t.audit_head
@@ -321,6 +581,10 @@ class SqlUnitOfWork:
     managers: SqlManagers
     api_keys: SqlApiKeys
     audit: SqlAudit
+    ledger: SqlLedger
+    approvals: SqlApprovals
+    thresholds: SqlThresholds
+    idempotency: SqlIdempotency
 
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
@@ -340,6 +604,10 @@ class SqlUnitOfWork:
         self.managers = SqlManagers(conn)
         self.api_keys = SqlApiKeys(conn)
         self.audit = SqlAudit(conn)
+        self.ledger = SqlLedger(conn)
+        self.approvals = SqlApprovals(conn)
+        self.thresholds = SqlThresholds(conn)
+        self.idempotency = SqlIdempotency(conn)
         return self
 
     @property

@@ -36,7 +36,12 @@ class Api:
         return {"Authorization": f"Bearer {key or self.admin_key}", **extra}
 
     def post(self, path: str, json: Any = None, key: str | None = None, **kw: Any) -> Any:
-        return self.client.post(path, json=json, headers=self.headers(key), **kw)
+        headers = {**self.headers(key), **kw.pop("headers", {})}
+        return self.client.post(path, json=json, headers=headers, **kw)
+
+    def put(self, path: str, json: Any = None, key: str | None = None, **kw: Any) -> Any:
+        headers = {**self.headers(key), **kw.pop("headers", {})}
+        return self.client.put(path, json=json, headers=headers, **kw)
 
     def patch(self, path: str, json: Any = None, key: str | None = None) -> Any:
         return self.client.patch(path, json=json, headers=self.headers(key))

@@ -31,6 +31,13 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ManagerAlreadyExists: (409, "Conflict"),
     e.GroupInUse: (409, "Conflict"),
     e.AlreadyApplied: (409, "AlreadyApplied"),
+    e.RequestInFlight: (409, "Conflict"),
+    e.ApprovalNotPending: (409, "Conflict"),
+    e.ApprovalNotFound: (404, "NotFound"),
+    e.LedgerEntryNotFound: (404, "NotFound"),
+    e.InvalidAmount: (400, "ValidationError"),
+    e.AmountLimitExceeded: (400, "ValidationError"),
+    e.InsufficientFunds: (400, "ValidationError"),
     e.LoginRangeExhausted: (409, "Conflict"),
     e.Unauthorized: (401, "Unauthorized"),
     e.PermissionDenied: (403, "PermissionDenied"),
@@ -54,8 +61,10 @@ def problem(
     request_id: str | None,
     fields: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extra or {}),
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
         "status": status,
@@ -74,5 +83,17 @@ def core_problem(err: e.CoreError, request_id: str | None) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
         headers["Retry-After"] = "5"
+    if isinstance(err, e.RequestInFlight):
+        headers["Retry-After"] = str(err.context.get("retry_after", 1))
     fields = [{"field": f.field, "message": f.message} for f in err.fields]
-    return problem(status, title, err.detail, err.code, request_id, fields, headers)
+    response = problem(status, title, err.detail, err.code, request_id, fields, headers,
+                       extra=_extensions(err))  # fmt: skip
+    return response
+
+
+# Context members safe and useful to show as problem extension members.
+_EXTENSIONS = ("operation_id", "original_status", "approval_id", "state", "available", "figure")
+
+
+def _extensions(err: e.CoreError) -> dict[str, Any]:
+    return {k: err.context[k] for k in _EXTENSIONS if err.context.get(k) is not None}

@@ -10,19 +10,27 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from brokerplane.api.native import idempotency
 from brokerplane.api.native.errors import core_problem, problem
 from brokerplane.core.errors import CoreError
 
 log = logging.getLogger("brokerplane.native")
 
 
+# Tags pydantic adds to the location of each member of a union that failed.
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "none", "function-plain[_coerce()]"})
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    while len(parts) > 1 and parts[-1] in _UNION_TAGS:
+        parts.pop()
     return ".".join(parts) or "body"
 
 
 def validation_problem(err: RequestValidationError, request_id: str | None) -> Response:
-    fields = []
+    fields: list[dict[str, str]] = []
+    seen: dict[str, dict[str, str]] = {}
     for item in err.errors():
         kind = item.get("type", "")
         message = item.get("msg", "is invalid")
@@ -33,7 +41,11 @@ def validation_problem(err: RequestValidationError, request_id: str | None) -> R
         elif kind == "model_attributes_type" or kind == "dict_type":
             message = "the body must be a JSON object"
         field = "body" if kind == "json_invalid" else _field_name(tuple(item.get("loc", ())))
-        fields.append({"field": field, "message": message})
+        if field in seen:  # one field failing every member of a union: say what it may be
+            seen[field]["message"] = "has the wrong type (a string or a number is expected)"
+            continue
+        seen[field] = {"field": field, "message": message}
+        fields.append(seen[field])
     names = ", ".join(dict.fromkeys(f["field"] for f in fields))
     return problem(400, "ValidationError", f"invalid fields: {names}", "validation.invalid",
                    request_id, fields)  # fmt: skip
@@ -47,9 +59,16 @@ class NativeRoute(APIRoute):
             request_id = getattr(request.state, "request_id", None)
             try:
                 return await handler(request)
+            except idempotency.Replayed as replay:
+                return idempotency.replay_response(replay.stored)
             except CoreError as err:
+                await idempotency.release(request)
                 return core_problem(err, request_id)
             except RequestValidationError as err:
+                await idempotency.release(request)
                 return validation_problem(err, request_id)
+            except Exception:
+                await idempotency.release(request)
+                raise
 
         return route

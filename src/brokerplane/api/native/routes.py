@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from brokerplane.api.native.auth import current_actor, runtime_of
-from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE
+from brokerplane.api.native.auth import current_actor
+from brokerplane.api.native.common import (
+    COMMON_ERRORS,
+    CONFLICT,
+    NOT_FOUND,
+    decode_cursor,
+    next_cursor,
+    parse_time,
+    services,
+    wants_csv,
+)
+from brokerplane.api.native.idempotency import write
 from brokerplane.api.native.route import NativeRoute
 from brokerplane.api.native.schemas import (
     AccountCreate,
@@ -28,7 +36,6 @@ from brokerplane.api.native.schemas import (
     GroupList,
     GroupOut,
     GroupPatch,
-    Problem,
     SymbolIn,
     SymbolList,
     SymbolOut,
@@ -49,24 +56,9 @@ from brokerplane.core.account.service import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.service import CreateGroup, UpdateGroup
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol, UpdateSymbol
 
-_PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
-_COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {**_PROBLEM, "description": "ValidationError: the input is invalid (fields named)"},
-    401: {**_PROBLEM, "description": "Unauthorized: missing or invalid bearer key"},
-    403: {**_PROBLEM, "description": "PermissionDenied: the key lacks the scope"},
-    503: {**_PROBLEM, "description": "ManagerOffline: the database is unreachable"},
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_PROBLEM, "description": "NotFound"}}
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {**_PROBLEM, "description": "Conflict"}}
-
-router = APIRouter(route_class=NativeRoute, responses=_COMMON_ERRORS)
-
-
-def _services(request: Request) -> Services:
-    return runtime_of(request).services
+router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 
 
 def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
@@ -76,6 +68,10 @@ def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
     return data
 
 
+def _ok_account(acc: Account) -> tuple[int, dict[str, Any]]:
+    return 200, render_account(acc)
+
+
 # ---- accounts -------------------------------------------------------------------------------
 
 
@@ -83,7 +79,7 @@ def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
     "/users",
     status_code=201,
     response_model=AccountOut,
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT},
     summary="Create a trading account (user) in a group",
     tags=["users"],
 )
@@ -104,26 +100,26 @@ async def create_user(
         phone_password=body.phone_password,
         profile={k: v for k, v in profile.items() if v is not None},
     )
-    acc = await run_in_threadpool(_services(request).open_account, cmd, actor)
-    return JSONResponse(render_account(acc), status_code=201)
+    return await write(request, actor, partial(services(request).open_account, cmd),
+                       lambda acc: (201, render_account(acc)))  # fmt: skip
 
 
 @router.get(
     "/users/{login}",
     response_model=AccountOut,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="Read an account profile",
     tags=["users"],
 )
 async def get_user(login: int, request: Request, actor: Actor = Depends(current_actor)) -> Response:
-    acc = await run_in_threadpool(_services(request).get_account, login, actor)
+    acc = await run_in_threadpool(services(request).get_account, login, actor)
     return JSONResponse(render_account(acc))
 
 
 @router.patch(
     "/users/{login}",
     response_model=AccountOut,
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT},
     summary="Update leverage, group, names, contacts, comment or rights",
     tags=["users"],
 )
@@ -131,14 +127,13 @@ async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateAccount(login, _set_fields(body))
-    acc = await run_in_threadpool(_services(request).update_account, cmd, actor)
-    return JSONResponse(render_account(acc))
+    return await write(request, actor, partial(services(request).update_account, cmd), _ok_account)
 
 
 @router.post(
     "/users/{login}/disable",
     response_model=AccountOut,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="Suspend an account without deleting its history",
     tags=["users"],
 )
@@ -149,55 +144,35 @@ async def disable_user(
     actor: Actor = Depends(current_actor),
 ) -> Response:
     cmd = DisableAccount(login, body.reason if body else "")
-    acc = await run_in_threadpool(_services(request).disable_account, cmd, actor)
-    return JSONResponse(render_account(acc))
+    return await write(request, actor, partial(services(request).disable_account, cmd), _ok_account)
 
 
 @router.post(
     "/users/{login}/enable",
     response_model=AccountOut,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="Re-enable a disabled account",
     tags=["users"],
 )
 async def enable_user(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    acc = await run_in_threadpool(_services(request).enable_account, EnableAccount(login), actor)
-    return JSONResponse(render_account(acc))
+    call = partial(services(request).enable_account, EnableAccount(login))
+    return await write(request, actor, call, _ok_account)
 
 
 @router.get(
     "/users/{login}/history",
     response_model=AuditPage,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="The audit trail of an account: every change with before/after and who made it",
     tags=["users"],
 )
 async def user_history(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    records = await run_in_threadpool(_services(request).account_history, login, actor)
+    records = await run_in_threadpool(services(request).account_history, login, actor)
     return JSONResponse({"items": [render_audit(r) for r in records]})
-
-
-def _cursor_out(page: list[Account], limit: int) -> str | None:
-    if len(page) < limit:
-        return None
-    return base64.urlsafe_b64encode(f"login:{page[-1].login}".encode()).decode().rstrip("=")
-
-
-def _cursor_in(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "login":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError.field("cursor", "is not a cursor this API returned") from None
 
 
 def _logins(value: str | None) -> tuple[int, ...] | None:
@@ -207,19 +182,6 @@ def _logins(value: str | None) -> tuple[int, ...] | None:
         return tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise ValidationError.field("logins", "must be a comma list of logins") from None
-
-
-def _when(name: str, value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        raise ValidationError.field(name, "must be an ISO 8601 time or unix seconds") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class _Filters:
@@ -239,9 +201,9 @@ class _Filters:
             group_mask=group,
             email=email,
             logins=_logins(logins),
-            registered_from=_when("registered_from", registered_from),
-            registered_to=_when("registered_to", registered_to),
-            after_login=_cursor_in(cursor),
+            registered_from=parse_time("registered_from", registered_from),
+            registered_to=parse_time("registered_to", registered_to),
+            after_login=decode_cursor("login", cursor),
             limit=limit,
         )
 
@@ -256,9 +218,12 @@ async def list_users(
     request: Request, actor: Actor = Depends(current_actor), filters: _Filters = Depends()
 ) -> Response:
     cmd = filters.command
-    page = await run_in_threadpool(_services(request).list_accounts, cmd, actor)
+    page = await run_in_threadpool(services(request).list_accounts, cmd, actor)
     return JSONResponse(
-        {"items": [render_account(a) for a in page], "next_cursor": _cursor_out(page, cmd.limit)}
+        {
+            "items": [render_account(a) for a in page],
+            "next_cursor": next_cursor("login", page, cmd.limit, "login"),
+        }
     )
 
 
@@ -305,23 +270,19 @@ async def report_users(
     format: str | None = Query(None, description="json (default) or csv"),
     filters: _Filters = Depends(),
 ) -> Response:
-    wants_csv = format == "csv" or (
-        format is None and "text/csv" in request.headers.get("accept", "")
-    )
-    if format not in (None, "json", "csv"):
-        raise ValidationError.field("format", "must be json or csv")
-    services = _services(request)
+    csv_wanted = wants_csv(request, format)
+    core = services(request)
     cmd = filters.command
-    if not wants_csv:
-        page = await run_in_threadpool(services.list_accounts, cmd, actor, "reports:read")
+    if not csv_wanted:
+        page = await run_in_threadpool(core.list_accounts, cmd, actor, "reports:read")
         return JSONResponse(
             {
                 "items": [render_account(a) for a in page],
-                "next_cursor": _cursor_out(page, cmd.limit),
+                "next_cursor": next_cursor("login", page, cmd.limit, "login"),
             }
         )
     # Read the first page now, so a refused or failing report is still a clean error response.
-    stream = services.iter_accounts(cmd, actor)
+    stream = core.iter_accounts(cmd, actor)
     first: list[Account] = []
     head = await run_in_threadpool(lambda: next(stream, None))
     if head is not None:
@@ -342,19 +303,19 @@ async def list_groups(
     name: str | None = Query(None, description="name mask, e.g. demo\\*,!demo\\vip"),
     actor: Actor = Depends(current_actor),
 ) -> Response:
-    groups = await run_in_threadpool(_services(request).list_groups, actor, name)
+    groups = await run_in_threadpool(services(request).list_groups, actor, name)
     return JSONResponse({"items": [render_group(g) for g in groups]})
 
 
 @router.get(
     "/groups/{name}",
     response_model=GroupOut,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="Read one group (encode a backslash as %5C)",
     tags=["groups"],
 )
 async def get_group(name: str, request: Request, actor: Actor = Depends(current_actor)) -> Response:
-    group = await run_in_threadpool(_services(request).get_group, name, actor)
+    group = await run_in_threadpool(services(request).get_group, name, actor)
     return JSONResponse(render_group(group))
 
 
@@ -362,7 +323,7 @@ async def get_group(name: str, request: Request, actor: Actor = Depends(current_
     "/groups",
     status_code=201,
     response_model=GroupOut,
-    responses=_CONFLICT,
+    responses=CONFLICT,
     summary="Create a group (admin)",
     tags=["groups"],
 )
@@ -371,14 +332,14 @@ async def create_group(
 ) -> Response:
     settings = {k: v for k, v in _set_fields(body, "name", "currency").items() if v is not None}
     cmd = CreateGroup(name=body.name, currency=body.currency, settings=settings)
-    group = await run_in_threadpool(_services(request).create_group, cmd, actor)
-    return JSONResponse(render_group(group), status_code=201)
+    return await write(request, actor, partial(services(request).create_group, cmd),
+                       lambda group: (201, render_group(group)))  # fmt: skip
 
 
 @router.patch(
     "/groups/{name}",
     response_model=GroupOut,
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT},
     summary="Update a group (admin)",
     tags=["groups"],
 )
@@ -386,8 +347,8 @@ async def update_group(
     name: str, body: GroupPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateGroup(name=name, changes=_set_fields(body))
-    group = await run_in_threadpool(_services(request).update_group, cmd, actor)
-    return JSONResponse(render_group(group))
+    return await write(request, actor, partial(services(request).update_group, cmd),
+                       lambda group: (200, render_group(group)))  # fmt: skip
 
 
 # ---- symbols --------------------------------------------------------------------------------
@@ -399,21 +360,21 @@ async def list_symbols(
     name: str | None = Query(None, description="name or path mask, e.g. Forex\\*,!*JPY"),
     actor: Actor = Depends(current_actor),
 ) -> Response:
-    symbols = await run_in_threadpool(_services(request).list_symbols, actor, name)
+    symbols = await run_in_threadpool(services(request).list_symbols, actor, name)
     return JSONResponse({"items": [render_symbol(s) for s in symbols]})
 
 
 @router.get(
     "/symbols/{name}",
     response_model=SymbolOut,
-    responses=_NOT_FOUND,
+    responses=NOT_FOUND,
     summary="Read one symbol",
     tags=["symbols"],
 )
 async def get_symbol(
     name: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    symbol = await run_in_threadpool(_services(request).get_symbol, name, actor)
+    symbol = await run_in_threadpool(services(request).get_symbol, name, actor)
     return JSONResponse(render_symbol(symbol))
 
 
@@ -421,7 +382,7 @@ async def get_symbol(
     "/symbols",
     status_code=201,
     response_model=SymbolOut,
-    responses=_CONFLICT,
+    responses=CONFLICT,
     summary="Create a symbol (admin)",
     tags=["symbols"],
 )
@@ -430,14 +391,14 @@ async def create_symbol(
 ) -> Response:
     settings = {k: v for k, v in _set_fields(body, "name").items() if v is not None}
     cmd = CreateSymbol(name=body.name, settings=settings)
-    symbol = await run_in_threadpool(_services(request).create_symbol, cmd, actor)
-    return JSONResponse(render_symbol(symbol), status_code=201)
+    return await write(request, actor, partial(services(request).create_symbol, cmd),
+                       lambda symbol: (201, render_symbol(symbol)))  # fmt: skip
 
 
 @router.patch(
     "/symbols/{name}",
     response_model=SymbolOut,
-    responses={**_NOT_FOUND, **_CONFLICT},
+    responses={**NOT_FOUND, **CONFLICT},
     summary="Update a symbol (admin)",
     tags=["symbols"],
 )
@@ -445,5 +406,5 @@ async def update_symbol(
     name: str, body: SymbolPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateSymbol(name=name, changes=_set_fields(body))
-    symbol = await run_in_threadpool(_services(request).update_symbol, cmd, actor)
-    return JSONResponse(render_symbol(symbol))
+    return await write(request, actor, partial(services(request).update_symbol, cmd),
+                       lambda symbol: (200, render_symbol(symbol)))  # fmt: skip

@@ -6,11 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from brokerplane.core.account.model import Account
+from brokerplane.core.approval.model import Approval, ApprovalThreshold
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.group.model import Group
+from brokerplane.core.ledger.model import LedgerEntry
+from brokerplane.core.ledger.service import Posting
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.symbol.model import Symbol
 
@@ -152,6 +155,8 @@ class AuditOut(BaseModel):
     id: int
     at: datetime
     action: str
+    entity_type: str = Field(examples=["account"])
+    entity_id: str = Field(examples=["910024"])
     manager_login: int | None
     key_id: str | None
     operator_id: str | None
@@ -165,6 +170,7 @@ class AuditOut(BaseModel):
 
 class AuditPage(BaseModel):
     items: list[AuditOut]
+    next_cursor: str | None = Field(None, description="for the next page; null at the end")
 
 
 class GroupIn(BaseModel):
@@ -310,6 +316,8 @@ def render_audit(rec: AuditRecord) -> dict[str, Any]:
         "id": rec.id,
         "at": _iso(rec.at),
         "action": rec.action,
+        "entity_type": rec.entity_type,
+        "entity_id": rec.entity_id,
         "manager_login": rec.manager_login,
         "key_id": rec.key_id,
         "operator_id": rec.operator_id,
@@ -319,4 +327,208 @@ def render_audit(rec: AuditRecord) -> dict[str, Any]:
         "before": rec.before,
         "after": rec.after,
         "hash": rec.hash,
+    }
+
+
+# ---- money ----------------------------------------------------------------------------------
+
+_AMOUNT_DOC = (
+    "a decimal string in the account currency (a JSON number is accepted too); at most the "
+    "currency's digits"
+)
+
+
+class BalanceIn(BaseModel):
+    """A money operation on one account; `reference` is your own id for reconciliation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"login": 910024, "amount": "100.00", "comment": "Deposit via card",
+                        "reference": "crm-pay-88213"}
+        },
+    )  # fmt: skip
+
+    login: int = Field(strict=True, description="the account's login")
+    amount: StrictStr | StrictInt | StrictFloat = Field(
+        description=_AMOUNT_DOC, examples=["100.00"]
+    )
+    comment: str = Field("", description="up to 255 characters, kept in the ledger")
+    reference: str = Field("", description="your reference id (up to 127), kept in the ledger")
+
+
+class BalanceOut(BaseModel):
+    operation_id: int | None = Field(
+        description="the ledger entry id; null while the operation awaits approval"
+    )
+    approval_id: int | None = Field(None, description="set when status is pending_approval")
+    login: int
+    kind: str = Field(
+        description="deposit, withdrawal, credit_in, credit_out, bonus_in, bonus_out, "
+        "correction or charge"
+    )
+    amount: str = Field(
+        description="signed change to the figure the kind moves", examples=["100.00"]
+    )
+    balance: str = Field(description="the account's balance after the operation")
+    credit: str
+    bonus: str
+    currency: str
+    status: str = Field(description="applied or pending_approval")
+    comment: str
+    reference: str
+
+
+class LedgerEntryOut(BaseModel):
+    operation_id: int
+    login: int
+    kind: str
+    amount: str = Field(description="signed change to the figure the kind moves")
+    balance: str = Field(description="balance after this entry")
+    credit: str = Field(description="credit after this entry")
+    bonus: str = Field(description="bonus after this entry")
+    currency: str
+    comment: str
+    reference: str
+    time: datetime
+    manager_login: int | None
+    operator_id: str | None
+    request_id: str | None
+    dialect: str
+    approval_id: int | None
+    approved_by: int | None
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field("", description="why (up to 255 characters), kept in the audit trail")
+
+
+class ApprovalOut(BaseModel):
+    id: int
+    state: str = Field(description="pending, approved, rejected or expired")
+    login: int
+    kind: str
+    amount: str
+    currency: str
+    comment: str
+    reference: str
+    requested_by: int | None
+    requested_operator: str | None
+    request_id: str | None
+    requested_at: datetime
+    expires_at: datetime
+    decided_by: int | None
+    decided_operator: str | None
+    decided_at: datetime | None
+    decision_comment: str
+    operation_id: int | None = Field(description="the ledger entry, once approved")
+    operation: BalanceOut | None = Field(
+        None, description="on approval: the applied operation, as the deposit answer shows it"
+    )
+
+
+class ApprovalPage(BaseModel):
+    items: list[ApprovalOut]
+    next_cursor: str | None
+
+
+class ThresholdIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"currency": "USD", "amount": "10000.00"}},
+    )
+    currency: str = Field("", description="ISO code; may be omitted when `group` is given")
+    group: str | None = Field(None, description="override for one group only")
+    amount: StrictStr | StrictInt | StrictFloat | None = Field(
+        description="operations moving more than this need approval; null removes the threshold",
+    )
+
+
+class ThresholdOut(BaseModel):
+    currency: str
+    group: str | None
+    amount: str
+
+
+class ThresholdList(BaseModel):
+    items: list[ThresholdOut]
+
+
+def render_posting(p: Posting) -> dict[str, Any]:
+    cur = p.currency
+    return {
+        "operation_id": p.operation_id,
+        "approval_id": p.approval.id if p.approval else None,
+        "login": p.login,
+        "kind": p.kind,
+        "amount": format_minor(p.amount, cur),
+        "balance": format_minor(p.balance, cur),
+        "credit": format_minor(p.credit, cur),
+        "bonus": format_minor(p.bonus, cur),
+        "currency": cur.code,
+        "status": p.status,
+        "comment": p.comment,
+        "reference": p.reference,
+    }
+
+
+def render_entry(e: LedgerEntry) -> dict[str, Any]:
+    cur = Currency(e.currency, e.currency_digits)
+    return {
+        "operation_id": e.id,
+        "login": e.login,
+        "kind": e.kind,
+        "amount": format_minor(e.amount, cur),
+        "balance": format_minor(e.balance_after, cur),
+        "credit": format_minor(e.credit_after, cur),
+        "bonus": format_minor(e.bonus_after, cur),
+        "currency": e.currency,
+        "comment": e.comment,
+        "reference": e.reference,
+        "time": _iso(e.at),
+        "manager_login": e.manager_login,
+        "operator_id": e.operator_id,
+        "request_id": e.request_id,
+        "dialect": e.dialect,
+        "approval_id": e.approval_id,
+        "approved_by": e.approved_by,
+    }
+
+
+def render_approval(a: Approval, posting: Posting | None = None) -> dict[str, Any]:
+    cur = Currency(a.currency, a.currency_digits)
+    return {
+        "id": a.id,
+        "state": a.state,
+        "login": a.login,
+        "kind": a.kind,
+        "amount": format_minor(a.amount, cur),
+        "currency": a.currency,
+        "comment": a.comment,
+        "reference": a.reference,
+        "requested_by": a.requested_by,
+        "requested_operator": a.requested_operator,
+        "request_id": a.request_id,
+        "requested_at": _iso(a.requested_at),
+        "expires_at": _iso(a.expires_at),
+        "decided_by": a.decided_by,
+        "decided_operator": a.decided_operator,
+        "decided_at": _iso(a.decided_at),
+        "decision_comment": a.decision_comment,
+        "operation_id": a.entry_id,
+        "operation": render_posting(posting) if posting else None,
+    }
+
+
+def render_threshold(t: ApprovalThreshold) -> dict[str, Any]:
+    return {
+        "currency": t.currency,
+        "group": t.group,
+        "amount": format_minor(t.amount, Currency(t.currency, t.currency_digits)),
     }

@@ -57,3 +57,19 @@ class AuditRecord:
 
 def chain_hash(prev_hash: str, content: bytes) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters for reading the audit trail; records come oldest first, after `after_id`."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    manager_login: int | None = None
+    operator_id: str | None = None
+    request_id: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    after_id: int | None = None
+    limit: int = 100

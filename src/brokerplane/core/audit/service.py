@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from brokerplane.core.actor import Actor
-from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord, chain_hash
+from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord, chain_hash
+from brokerplane.core.errors import ValidationError
 from brokerplane.core.ports import UnitOfWork
+
+MAX_PAGE = 1000
 
 
 def record(
@@ -84,3 +87,11 @@ def verify_chain(
             count, False, head[0], "the chain ends before the newest record (deleted record?)"
         )
     return ChainReport(count, True)
+
+
+def query_audit(uow: UnitOfWork, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
+    """One page of the audit trail, oldest first; `action` ending in `.` matches a prefix."""
+    actor.require_any("reports:read", "admin")
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    return uow.audit.query(query)

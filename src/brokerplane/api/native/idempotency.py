@@ -1,0 +1,139 @@
+"""Native idempotency: writes with `Idempotency-Key` or `x-request-id` apply at most once.
+
+The key is scoped to the credential's manager. A repeat with the same method, path, query and
+JSON body replays the stored answer with `Idempotent-Replay: true`; anything else with the
+same key is `409 AlreadyApplied`; a repeat while the first is still running is
+`409 RequestInFlight` with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from brokerplane.core.actor import Actor
+from brokerplane.core.idempotency import Claim, Completion, StoredResponse
+
+T = TypeVar("T")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NATIVE_PREFIXES = ("/v1", "/mt4/manager")
+REPLAY_HEADER = "Idempotent-Replay"
+
+
+class Replayed(Exception):
+    """Raised from authentication when the request id was already applied: answer from store."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        super().__init__("replayed")
+        self.stored = stored
+
+
+def client_key(request: Request) -> str | None:
+    """The idempotency key the client sent: Idempotency-Key, else its own x-request-id."""
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        return key
+    client_id: str | None = getattr(request.state, "client_request_id", None)
+    return client_id
+
+
+def _path(request: Request) -> str:
+    path = request.url.path
+    for prefix in NATIVE_PREFIXES:
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) :]
+    return path
+
+
+async def fingerprint(request: Request) -> str:
+    """What makes two requests "the same": method, path under the mount, query and body."""
+    raw = await request.body()
+    try:
+        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
+    except (ValueError, UnicodeDecodeError):
+        body = raw.hex()
+    query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
+    text = "\n".join((request.method, _path(request), query, body))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def claim(request: Request, actor: Actor) -> Actor:
+    """For a keyed write: claim the key (or raise Replayed) and arm the actor to store the
+    response with the command. Other requests pass through unchanged."""
+    if request.method not in WRITE_METHODS or actor.manager_login is None:
+        return actor
+    key = client_key(request)
+    if key is None:
+        return actor
+    services = request.app.state.runtime.services
+    scope = f"manager:{actor.manager_login}"
+    outcome = await run_in_threadpool(
+        services.claim_request, scope, key, await fingerprint(request)
+    )
+    if isinstance(outcome, StoredResponse):
+        raise Replayed(outcome)
+    request.state.idempotency_claim = outcome
+    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
+    return replace(actor, idempotency=Completion(outcome), request_id=request_id)
+
+
+async def release(request: Request) -> None:
+    """After a failed write: forget its claim so the key may be used again."""
+    held: Claim | None = getattr(request.state, "idempotency_claim", None)
+    if held is None:
+        return
+    request.state.idempotency_claim = None
+    try:
+        await run_in_threadpool(request.app.state.runtime.services.release_request, held)
+    except Exception:  # the lease runs out anyway; the original error is what matters
+        return
+
+
+def _encode(body: Any) -> str:
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _operation_id(body: Any) -> str | None:
+    if isinstance(body, dict):
+        for name in ("operation_id", "approval_id", "id", "login", "name"):
+            value = body.get(name)
+            if value is not None:
+                return (str(value) if name == "operation_id" else f"{name} {value}")[:40]
+    return None
+
+
+def replay_response(stored: StoredResponse) -> Response:
+    return Response(
+        content=stored.body.encode(),
+        status_code=stored.status,
+        media_type="application/json",
+        headers={REPLAY_HEADER: "true"},
+    )
+
+
+async def write(
+    request: Request,
+    actor: Actor,
+    call: Callable[[Actor], T],
+    render: Callable[[T], tuple[int, Any]],
+) -> Response:
+    """Run a write command and answer with its rendering; with a claimed key, the rendering
+    is stored in the command's own transaction."""
+
+    def stored(result: Any) -> StoredResponse:
+        status, body = render(result)
+        return StoredResponse(status, _encode(body), _operation_id(body))
+
+    if actor.idempotency is not None:
+        actor = replace(actor, idempotency=replace(actor.idempotency, render=stored))
+    result = await run_in_threadpool(call, actor)
+    status, body = render(result)
+    return JSONResponse(body, status_code=status)

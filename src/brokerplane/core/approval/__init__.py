@@ -1,0 +1,1 @@
+"""Approvals: a second manager signs off high-value money operations."""

@@ -1,0 +1,181 @@
+"""Approval commands: decide held operations (re-checking the rules), expire them, thresholds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from brokerplane.core.actor import Actor
+from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import (
+    ApprovalNotFound,
+    ApprovalNotPending,
+    InvalidAmount,
+    PermissionDenied,
+    ValidationError,
+)
+from brokerplane.core.group.service import get_group
+from brokerplane.core.ledger import service as ledger
+from brokerplane.core.money import currency, parse_decimal, to_minor
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import Problems
+
+MAX_PAGE = 1000
+DECISION_COMMENT_MAX = 255
+
+
+@dataclass(frozen=True)
+class DecideApproval:
+    approval_id: int
+    approve: bool
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class SetApprovalThreshold:
+    """Hold operations above `amount` in `currency` (for `group` only, when given);
+    `amount` None removes the threshold."""
+
+    currency: str
+    amount: object | None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    approval: Approval
+    posting: ledger.Posting | None = None
+
+
+def _load(uow: UnitOfWork, approval_id: int) -> Approval:
+    if isinstance(approval_id, bool) or not isinstance(approval_id, int) or approval_id < 1:
+        raise ValidationError.field("approval_id", "must be a positive integer")
+    found = uow.approvals.get(approval_id, for_update=True)
+    if found is None:
+        raise ApprovalNotFound(approval_id)
+    return found
+
+
+def decide(
+    uow: UnitOfWork, cmd: DecideApproval, actor: Actor, clock: Clock, config: CoreConfig
+) -> Decision:
+    """Approve (apply now, rules re-checked) or reject a pending operation."""
+    actor.require("balances:approve")
+    p = Problems()
+    p.text("comment", cmd.comment, DECISION_COMMENT_MAX)
+    p.raise_if_any()
+    held = _load(uow, cmd.approval_id)
+    now = clock()
+    if held.state != "pending":
+        raise ApprovalNotPending(held.id, held.state)
+    if held.expires_at <= now:
+        raise ApprovalNotPending(held.id, "expired")  # the sweep records the expiry
+    if actor.manager_login is None or actor.manager_login == held.requested_by:
+        raise PermissionDenied(
+            "a manager other than the one who requested the operation must decide it",
+            approval_id=held.id,
+        )
+    before = held.snapshot()
+    decided = replace(held, decided_by=actor.manager_login, decided_operator=actor.operator_id,
+                      decided_at=now, decision_comment=cmd.comment)  # fmt: skip
+    posting = None
+    if cmd.approve:
+        acc = ledger.load_for_update(uow, held.login)
+        cur = ledger.currency_of(acc)
+        magnitude = Decimal(abs(held.amount)).scaleb(-cur.digits)
+        move = ledger.movement(held.kind, magnitude, 1 if held.amount > 0 else -1, cur, config)
+        entry, updated = ledger.apply(uow, acc, move, actor, now, comment=held.comment,
+                                      reference=held.reference, origin=held)  # fmt: skip
+        decided.state, decided.entry_id = "approved", entry.id
+        posting = ledger.posting_of(entry, updated)
+        action = "approval.approved"
+    else:
+        decided.state = "rejected"
+        action = "approval.rejected"
+    uow.approvals.update(decided)
+    record(uow, actor, now, action, "approval", held.id, before, decided.snapshot())
+    return Decision(decided, posting)
+
+
+def expire_due(uow: UnitOfWork, actor: Actor, now: datetime) -> int:
+    """Mark every pending approval past its expiry as expired, each one audited."""
+    count = 0
+    for held in uow.approvals.due(now):
+        before = held.snapshot()
+        held.state, held.decided_at = "expired", now
+        uow.approvals.update(held)
+        record(uow, actor, now, "approval.expired", "approval", held.id, before, held.snapshot())
+        count += 1
+    return count
+
+
+def get_approval(uow: UnitOfWork, approval_id: int, actor: Actor) -> Approval:
+    actor.require_any("balances:write", "balances:approve")
+    if isinstance(approval_id, bool) or not isinstance(approval_id, int) or approval_id < 1:
+        raise ValidationError.field("approval_id", "must be a positive integer")
+    found = uow.approvals.get(approval_id)
+    if found is None:
+        raise ApprovalNotFound(approval_id)
+    return found
+
+
+def list_approvals(uow: UnitOfWork, query: ApprovalQuery, actor: Actor) -> list[Approval]:
+    actor.require_any("balances:write", "balances:approve")
+    if query.state is not None and query.state not in STATES:
+        raise ValidationError.field("state", f"must be one of {', '.join(STATES)}")
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    return uow.approvals.list(query)
+
+
+def set_threshold(
+    uow: UnitOfWork, cmd: SetApprovalThreshold, actor: Actor, clock: Clock
+) -> ApprovalThreshold | None:
+    actor.require("admin")
+    group = get_group(uow, cmd.group, actor) if cmd.group else None
+    cur = currency(cmd.currency if cmd.currency else (group.currency if group else ""))
+    if group is not None and cur.code == group.currency:
+        cur = currency(group.currency, group.currency_digits)
+    group_id = group.id if group else 0
+    existing = uow.thresholds.find(cur.code, group_id)
+    before = _threshold_snapshot(existing)
+    now = clock()
+    if cmd.amount is None:
+        if existing is None:
+            return None
+        uow.thresholds.delete(cur.code, group_id)
+        record(uow, actor, now, "approval_threshold.removed", "approval_threshold",
+               f"{cur.code}:{group_id}", before, None)  # fmt: skip
+        return None
+    try:
+        value = parse_decimal(cmd.amount, "amount")
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
+    if value < 0:
+        raise InvalidAmount.field("amount", "must be zero or positive")
+    try:
+        units = to_minor(value, cur)
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
+    threshold = ApprovalThreshold(currency=cur.code, amount=units, currency_digits=cur.digits,
+                                  group_id=group_id, group=group.name if group else None,
+                                  updated_at=now)  # fmt: skip
+    uow.thresholds.put(threshold)
+    record(uow, actor, now, "approval_threshold.set", "approval_threshold",
+           f"{cur.code}:{group_id}", before, _threshold_snapshot(threshold))  # fmt: skip
+    return threshold
+
+
+def _threshold_snapshot(t: ApprovalThreshold | None) -> dict[str, object] | None:
+    if t is None:
+        return None
+    return {"currency": t.currency, "group_id": t.group_id, "amount": t.amount}
+
+
+def list_thresholds(uow: UnitOfWork, actor: Actor) -> list[ApprovalThreshold]:
+    actor.require_any("balances:write", "balances:approve", "admin")
+    return uow.thresholds.list()

@@ -1,0 +1,134 @@
+"""Idempotency: a request id is applied at most once; repeats replay the stored response.
+
+A write carrying a client request id first *claims* the id in a short transaction of its own
+(so a concurrent repeat sees it in flight), then runs its command; the command's transaction
+also stores the response and marks the claim done, so "applied" and "remembered" commit
+together. A failed command releases its claim and nothing is remembered. A claim whose lease
+ran out (its process died) may be taken over; the late original then fails to complete and
+rolls back, so even then the command applies once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from brokerplane.core.errors import AlreadyApplied, RequestInFlight, ValidationError
+
+MAX_KEY = 127
+
+
+@dataclass
+class IdempotencyRecord:
+    scope: str
+    key: str
+    fingerprint: str
+    token: str
+    created_at: datetime
+    lease_until: datetime
+    expires_at: datetime
+    state: str = "pending"
+    status: int | None = None
+    body: str | None = None
+    operation_id: str | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the key; `token` proves it when completing or releasing."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    token: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Handed to a write through its Actor: renders the result to store with the command."""
+
+    claim: Claim
+    render: Callable[[Any], StoredResponse] | None = None
+
+
+class IdempotencyStore(Protocol):
+    def get(
+        self, scope: str, key: str, *, for_update: bool = False
+    ) -> IdempotencyRecord | None: ...
+
+    def insert(self, record: IdempotencyRecord) -> bool:
+        """Add a new record; False (and nothing written) when the key is already there."""
+        ...
+
+    def replace(self, record: IdempotencyRecord) -> None: ...
+
+    def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
+        """Mark the claim done with its response; False when the claim is no longer held."""
+        ...
+
+    def release(self, claim: Claim) -> None: ...
+
+    def purge(self, now: datetime) -> int: ...
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY or not key.isprintable():
+        raise ValidationError.field("x-request-id", f"must be 1 to {MAX_KEY} printable characters")
+    return key
+
+
+def claim(
+    store: IdempotencyStore,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    now: datetime,
+    *,
+    retention: timedelta,
+    lease: timedelta,
+) -> Claim | StoredResponse:
+    """Claim `key` for a new request, or answer how an earlier use of it stands."""
+    check_key(key)
+    for _ in range(2):
+        existing = store.get(scope, key, for_update=True)
+        fresh = IdempotencyRecord(
+            scope=scope, key=key, fingerprint=fingerprint, token=secrets.token_hex(16),
+            created_at=now, lease_until=now + lease, expires_at=now + retention,
+        )  # fmt: skip
+        held = Claim(scope, key, fingerprint, fresh.token)
+        if existing is None:
+            if store.insert(fresh):
+                return held
+            continue  # a concurrent request inserted it first: judge that one
+        if existing.expires_at <= now:
+            store.replace(fresh)
+            return held
+        if existing.state == "done":
+            if existing.fingerprint != fingerprint:
+                raise AlreadyApplied(
+                    f"request id {key} was already used for a different request"
+                    + (f" (operation {existing.operation_id})" if existing.operation_id else "")
+                    + "; nothing was applied",
+                    key=key,
+                    operation_id=existing.operation_id,
+                    original_status=existing.status,
+                )
+            assert existing.status is not None and existing.body is not None
+            return StoredResponse(existing.status, existing.body, existing.operation_id)
+        if existing.lease_until > now:
+            wait = max(1, int((existing.lease_until - now).total_seconds() + 0.999))
+            raise RequestInFlight(key, retry_after=min(wait, 5))
+        store.replace(fresh)  # the holder's lease ran out: its process is gone
+        return held
+    raise RequestInFlight(key)

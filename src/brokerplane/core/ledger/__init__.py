@@ -1,0 +1,1 @@
+"""The ledger: money movements on accounts."""

@@ -1,0 +1,98 @@
+"""LedgerEntry and the kinds of money movement, each moving one of balance, credit or bonus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+# kind -> (figure it moves, sign: +1 adds, -1 removes, 0 signed by the amount itself)
+KINDS: dict[str, tuple[str, int]] = {
+    "deposit": ("balance", 1),
+    "withdrawal": ("balance", -1),
+    "credit_in": ("credit", 1),
+    "credit_out": ("credit", -1),
+    "bonus_in": ("bonus", 1),
+    "bonus_out": ("bonus", -1),
+    "correction": ("balance", 0),
+    "charge": ("balance", -1),
+}
+FIGURES = ("balance", "credit", "bonus")
+
+# Operations a caller may ask for: every kind, plus signed shorthands that resolve to a kind
+# by the amount's sign (credit +50 is credit_in 50, credit -50 is credit_out 50).
+SIGNED_OPERATIONS: dict[str, tuple[str, str]] = {
+    "credit": ("credit_in", "credit_out"),
+    "bonus": ("bonus_in", "bonus_out"),
+}
+OPERATIONS: tuple[str, ...] = (*KINDS, *SIGNED_OPERATIONS)
+
+COMMENT_MAX = 255
+REFERENCE_MAX = 127
+
+
+@dataclass
+class LedgerEntry:
+    """One money movement on one account; `amount` is the signed change to the kind's figure."""
+
+    login: int
+    kind: str
+    amount: int
+    balance_after: int
+    credit_after: int
+    bonus_after: int
+    currency: str
+    currency_digits: int
+    at: datetime
+    comment: str = ""
+    reference: str = ""
+    manager_login: int | None = None
+    key_id: str | None = None
+    operator_id: str | None = None
+    request_id: str | None = None
+    dialect: str = "system"
+    approval_id: int | None = None
+    approved_by: int | None = None
+    id: int = 0
+
+    @property
+    def figure(self) -> str:
+        return KINDS[self.kind][0]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "login": self.login,
+            "kind": self.kind,
+            "amount": self.amount,
+            "currency": self.currency,
+            "balance_after": self.balance_after,
+            "credit_after": self.credit_after,
+            "bonus_after": self.bonus_after,
+            "comment": self.comment,
+            "reference": self.reference,
+            "approval_id": self.approval_id,
+        }
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    login: int | None = None
+    kinds: tuple[str, ...] | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    reference: str | None = None
+    after_id: int | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class FigureMismatch:
+    """An account whose cached figure differs from the sum of its ledger entries."""
+
+    login: int
+    figure: str
+    cached: int
+    ledger: int
+    currency: str
+    currency_digits: int

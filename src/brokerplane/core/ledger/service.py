@@ -1,0 +1,259 @@
+"""Ledger commands: post a money movement (or hold it for approval), read history, verify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from brokerplane.core.account.model import Account
+from brokerplane.core.account.service import check_login
+from brokerplane.core.actor import Actor
+from brokerplane.core.approval.model import Approval
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import (
+    AccountNotFound,
+    AmountLimitExceeded,
+    FieldError,
+    InsufficientFunds,
+    InvalidAmount,
+    ValidationError,
+)
+from brokerplane.core.ledger.model import (
+    COMMENT_MAX,
+    KINDS,
+    OPERATIONS,
+    REFERENCE_MAX,
+    SIGNED_OPERATIONS,
+    FigureMismatch,
+    LedgerEntry,
+    LedgerQuery,
+)
+from brokerplane.core.money import Currency, format_amount, format_minor, parse_decimal, to_minor
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import Problems
+
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PostLedgerEntry:
+    """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount."""
+
+    login: int
+    operation: str
+    amount: object
+    comment: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What a posting did: applied (with its entry) or held (with its approval)."""
+
+    status: str
+    login: int
+    kind: str
+    amount: int
+    currency: Currency
+    balance: int
+    credit: int
+    bonus: int
+    entry: LedgerEntry | None = None
+    approval: Approval | None = None
+    comment: str = ""
+    reference: str = ""
+
+    @property
+    def operation_id(self) -> int | None:
+        return self.entry.id if self.entry else None
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A checked request: kind and signed amount in minor units, not yet applied."""
+
+    kind: str
+    amount: int
+
+
+def _magnitude(operation: object, amount: object) -> tuple[str, Decimal, int]:
+    """The operation's kind-to-be (or shorthand), its magnitude and its sign."""
+    if not isinstance(operation, str) or operation not in OPERATIONS:
+        raise ValidationError.field("kind", f"must be one of {', '.join(OPERATIONS)}")
+    try:
+        value = parse_decimal(amount, "amount")
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
+    signed = operation in SIGNED_OPERATIONS or KINDS[operation][1] == 0
+    if signed:
+        if value == 0:
+            raise InvalidAmount.field("amount", "must not be zero")
+        return operation, abs(value), 1 if value > 0 else -1
+    if value <= 0:
+        raise InvalidAmount.field("amount", "must be positive")
+    return operation, value, 1
+
+
+def check_text(comment: object, reference: object) -> None:
+    p = Problems()
+    p.text("comment", comment, COMMENT_MAX)
+    p.text("reference", reference, REFERENCE_MAX)
+    p.raise_if_any()
+
+
+def movement(operation: str, magnitude: Decimal, sign: int, cur: Currency,
+             config: CoreConfig) -> Movement:  # fmt: skip
+    """Resolve shorthands and convert to minor units, within the currency's digits and limit."""
+    try:
+        units = to_minor(magnitude, cur)
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
+    if magnitude > config.max_operation_amount:
+        limit = format_amount(config.max_operation_amount, cur)
+        raise AmountLimitExceeded.field(
+            "amount", f"must be at most {limit} {cur.code} per operation"
+        )
+    kind = operation
+    if operation in SIGNED_OPERATIONS:
+        plus, minus = SIGNED_OPERATIONS[operation]
+        kind = plus if sign > 0 else minus
+    return Movement(kind, units * (KINDS[kind][1] or sign))
+
+
+def currency_of(acc: Account) -> Currency:
+    return Currency(acc.currency, acc.currency_digits)
+
+
+def figures(acc: Account) -> dict[str, int]:
+    return {"balance": acc.balance, "credit": acc.credit, "bonus": acc.bonus}
+
+
+def check_funds(acc: Account, move: Movement) -> dict[str, int]:
+    """The account's figures after the movement; refuses any figure going below zero."""
+    figure = KINDS[move.kind][0]
+    after = figures(acc)
+    after[figure] += move.amount
+    if move.amount < 0 and after[figure] < 0:
+        cur = currency_of(acc)
+        held = format_minor(getattr(acc, figure), cur)
+        wanted = format_minor(-move.amount, cur)
+        raise InsufficientFunds(
+            f"{move.kind} of {wanted} {cur.code} exceeds the account's {figure} of {held}",
+            fields=[FieldError("amount", f"exceeds the {figure} held ({held} {cur.code})")],
+            login=acc.login,
+            figure=figure,
+            available=held,
+        )
+    return after
+
+
+def load_for_update(uow: UnitOfWork, login: int) -> Account:
+    acc = uow.accounts.get(login, for_update=True)
+    if acc is None:
+        raise AccountNotFound(login)
+    return acc
+
+
+def apply(
+    uow: UnitOfWork,
+    acc: Account,
+    move: Movement,
+    actor: Actor,
+    now: datetime,
+    *,
+    comment: str,
+    reference: str,
+    origin: Approval | None = None,
+) -> tuple[LedgerEntry, Account]:
+    """Append the entry and move the cached figure in the same transaction, audited."""
+    after = check_funds(acc, move)
+    entry = LedgerEntry(
+        login=acc.login, kind=move.kind, amount=move.amount,
+        balance_after=after["balance"], credit_after=after["credit"], bonus_after=after["bonus"],
+        currency=acc.currency, currency_digits=acc.currency_digits, at=now,
+        comment=comment, reference=reference,
+        manager_login=origin.requested_by if origin else actor.manager_login,
+        key_id=origin.requested_key if origin else actor.key_id,
+        operator_id=origin.requested_operator if origin else actor.operator_id,
+        request_id=origin.request_id if origin else actor.request_id,
+        dialect=origin.dialect if origin else actor.dialect,
+        approval_id=origin.id if origin else None,
+        approved_by=actor.manager_login if origin else None,
+    )  # fmt: skip
+    uow.ledger.add(entry)
+    updated = replace(acc, balance=after["balance"], credit=after["credit"],
+                      bonus=after["bonus"], updated_at=now)  # fmt: skip
+    uow.accounts.set_figures(acc.login, after["balance"], after["credit"], after["bonus"], now)
+    record(uow, actor, now, "ledger.entry_posted", "account", acc.login, figures(acc),
+           {**after, "entry": entry.snapshot()})  # fmt: skip
+    return entry, updated
+
+
+def threshold_for(uow: UnitOfWork, acc: Account) -> int | None:
+    """The approval threshold (minor units) for this account: its group's, else its currency's."""
+    for group_id in (acc.group_id, 0):
+        found = uow.thresholds.find(acc.currency, group_id)
+        if found is not None:
+            return found.amount
+    return None
+
+
+def post_entry(
+    uow: UnitOfWork, cmd: PostLedgerEntry, actor: Actor, clock: Clock, config: CoreConfig
+) -> Posting:
+    actor.require("balances:write")
+    operation, magnitude, sign = _magnitude(cmd.operation, cmd.amount)
+    check_text(cmd.comment, cmd.reference)
+    login = check_login(cmd.login)
+    acc = load_for_update(uow, login)
+    cur = currency_of(acc)
+    move = movement(operation, magnitude, sign, cur, config)
+    now = clock()
+    threshold = threshold_for(uow, acc)
+    if threshold is not None and abs(move.amount) > threshold:
+        check_funds(acc, move)  # refuse now what could never be applied
+        approval = Approval(
+            login=login, kind=move.kind, amount=move.amount, currency=cur.code,
+            currency_digits=cur.digits, requested_at=now, expires_at=now + config.approval_ttl,
+            comment=cmd.comment, reference=cmd.reference, requested_by=actor.manager_login,
+            requested_key=actor.key_id, requested_operator=actor.operator_id,
+            request_id=actor.request_id, dialect=actor.dialect,
+        )  # fmt: skip
+        uow.approvals.add(approval)
+        record(uow, actor, now, "approval.requested", "approval", approval.id, None,
+               approval.snapshot())  # fmt: skip
+        return Posting("pending_approval", login, move.kind, move.amount, cur, acc.balance,
+                       acc.credit, acc.bonus, approval=approval, comment=cmd.comment,
+                       reference=cmd.reference)  # fmt: skip
+    entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
+                           reference=cmd.reference)  # fmt: skip
+    return posting_of(entry, updated)
+
+
+def posting_of(entry: LedgerEntry, acc: Account) -> Posting:
+    return Posting("applied", entry.login, entry.kind, entry.amount, currency_of(acc),
+                   entry.balance_after, entry.credit_after, entry.bonus_after, entry=entry,
+                   comment=entry.comment, reference=entry.reference)  # fmt: skip
+
+
+def list_entries(uow: UnitOfWork, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
+    """One page of entries, oldest first, after `after_id`."""
+    actor.require_any("balances:write", "reports:read")
+    if not 1 <= query.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    for kind in query.kinds or ():
+        if kind not in KINDS:
+            raise ValidationError.field("kind", f"must be among {', '.join(KINDS)}")
+    if query.reference is not None and len(query.reference) > REFERENCE_MAX:
+        raise ValidationError.field("reference", f"is longer than {REFERENCE_MAX} characters")
+    if query.login is not None and not uow.accounts.exists(check_login(query.login)):
+        raise AccountNotFound(query.login)
+    return uow.ledger.list(query)
+
+
+def verify(uow: UnitOfWork) -> list[FigureMismatch]:
+    """Accounts whose cached balance, credit or bonus is not the sum of their entries."""
+    return uow.ledger.mismatches()
