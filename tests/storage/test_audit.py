@@ -167,3 +167,20 @@ def test_the_newest_record_deleted_with_sql_is_reported(
     report = services.verify_audit()
     assert (report.ok, report.first_bad_id) == (False, 7)
     assert "deleted" in report.reason
+
+
+def test_a_record_inserted_with_sql_after_the_newest_is_reported(
+    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+) -> None:
+    _some_writes(services, admin)
+    last_id, last_hash = _head(runtime)
+    _sql(
+        runtime,
+        "INSERT INTO audit_records (id, at, action, entity_type, entity_id, dialect, prev_hash,"
+        f" hash) VALUES ({last_id + 1}, '2026-01-01 00:00:00+00:00', 'account.updated',"
+        f" 'account', '100000', 'native', '{last_hash}', '{'f' * 64}')",
+    )
+
+    report = services.verify_audit()
+    assert (report.ok, report.first_bad_id) == (False, last_id + 1)
+    assert "inserted" in report.reason

@@ -594,6 +594,9 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         try:
             conn = self._engine.connect().execution_options(bp_write=self._write)
+            if not self._write and conn.dialect.name == "postgresql":
+                # Reads see one snapshot across statements, as SQLite's WAL readers do.
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             conn.begin()
         except _CONNECTION_ERRORS as err:
             raise StorageUnavailable("the database is unreachable") from err

@@ -61,17 +61,19 @@ def verify_chain(
 ) -> ChainReport:
     """Re-hash every record in id order; any edit, deletion or reordering breaks the chain.
 
-    With `head` (the id and hash the log says are newest, read before the records), records
-    after it are left for the next run and a chain ending short of it (newest records deleted)
-    is reported.
+    With `head` (the id and hash the log says are newest, read in the same snapshot as the
+    records), a record after it (inserted behind the log's back) and a chain ending short of it
+    (newest records deleted) are both reported.
     """
     prev = GENESIS_HASH
     count = 0
     last_id = 0
     for rec in records:
-        if head is not None and rec.id > head[0]:
-            break
         count += 1
+        if head is not None and rec.id > head[0]:
+            return ChainReport(
+                count, False, rec.id, "record after the newest sealed one (inserted?)"
+            )
         if rec.id <= last_id:
             return ChainReport(count, False, rec.id, "records out of order")
         if rec.prev_hash != prev:
