@@ -3,7 +3,8 @@
 A unit of work works on a deep copy of the committed state: commit swaps the copy in, leaving
 the with-block without commit discards it, as a database transaction would. Objects handed in
 or out are copies too, so a caller mutating one changes nothing stored. Audit records are queued
-and sealed onto the hash chain at commit, as SqlUnitOfWork does.
+and sealed onto the hash chain at commit, as SqlUnitOfWork does. Each repository answers as its
+SQL twin in storage/uow.py does: the same filters, id order, joined names and token checks.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import TypeVar
 
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
-from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord
+from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
 from brokerplane.core.errors import Conflict, LoginAlreadyExists
 from brokerplane.core.group.model import Group
+from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.core.ledger.model import FIGURES, KINDS, FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
 
 T = TypeVar("T")
@@ -54,8 +58,16 @@ class FakeState:
     managers: dict[int, Manager] = field(default_factory=dict)
     api_keys: dict[str, ApiKey] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    approvals: dict[int, Approval] = field(default_factory=dict)
+    # (currency, group_id) -> threshold; `group` is not stored, it is joined on the way out
+    thresholds: dict[tuple[str, int], ApprovalThreshold] = field(default_factory=dict)
+    # (scope, key) -> record
+    idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     next_group_id: int = 1
     next_symbol_id: int = 1
+    next_ledger_id: int = 1
+    next_approval_id: int = 1
     head_id: int = 0
     head_hash: str = GENESIS_HASH
 
@@ -133,6 +145,12 @@ class FakeAccounts(_Repo):
             if account.group_id not in self._s.groups:
                 raise Conflict("foreign key: accounts.group_id")
             self._s.accounts[account.login] = _copy(account)
+
+    def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
+        self._writing()
+        acc = self._s.accounts.get(login)
+        if acc is not None:
+            acc.balance, acc.credit, acc.bonus, acc.updated_at = balance, credit, bonus, at
 
     def allocate_login(self, low: int, high: int) -> int | None:
         """The same answer as the SQL repository: after the highest used, else the lowest gap."""
@@ -248,6 +266,166 @@ class FakeApiKeys(_Repo):
             self._s.api_keys[key.id] = _copy(key)
 
 
+class FakeLedger(_Repo):
+    def add(self, entry: LedgerEntry) -> LedgerEntry:
+        self._writing()
+        if entry.login not in self._s.accounts:
+            raise Conflict("foreign key: ledger_entries.login")
+        entry.id = self._s.next_ledger_id
+        self._s.next_ledger_id += 1
+        self._s.ledger.append(_copy(entry))
+        return entry
+
+    def mismatches(self) -> list[FigureMismatch]:
+        """Per account in login order, each cached figure that is not the sum of its entries."""
+        sums: dict[int, dict[str, int]] = {}
+        for entry in self._s.ledger:
+            totals = sums.setdefault(entry.login, dict.fromkeys(FIGURES, 0))
+            totals[KINDS[entry.kind][0]] += entry.amount
+        found = []
+        for login in sorted(self._s.accounts):
+            acc = self._s.accounts[login]
+            totals = sums.get(login, dict.fromkeys(FIGURES, 0))
+            for figure in FIGURES:
+                cached = getattr(acc, figure)
+                if cached != totals[figure]:
+                    found.append(FigureMismatch(login, figure, cached, totals[figure],
+                                                acc.currency, acc.currency_digits))  # fmt: skip
+        return found
+
+    def list(self, query: LedgerQuery) -> list[LedgerEntry]:
+        out = []
+        for entry in sorted(self._s.ledger, key=lambda e: e.id):
+            if query.login is not None and entry.login != query.login:
+                continue
+            if query.kinds and entry.kind not in query.kinds:
+                continue
+            if query.time_from is not None and entry.at < query.time_from:
+                continue
+            if query.time_to is not None and entry.at >= query.time_to:
+                continue
+            if query.reference is not None and entry.reference != query.reference:
+                continue
+            if query.after_id is not None and entry.id <= query.after_id:
+                continue
+            out.append(_copy(entry))
+            if len(out) == query.limit:
+                break
+        return out
+
+
+class FakeApprovals(_Repo):
+    def add(self, approval: Approval) -> Approval:
+        self._writing()
+        if approval.login not in self._s.accounts:
+            raise Conflict("foreign key: approvals.login")
+        approval.id = self._s.next_approval_id
+        self._s.next_approval_id += 1
+        self._s.approvals[approval.id] = _copy(approval)
+        return approval
+
+    def get(self, approval_id: int, *, for_update: bool = False) -> Approval | None:
+        found = self._s.approvals.get(approval_id)
+        return _copy(found) if found else None
+
+    def update(self, approval: Approval) -> None:
+        self._writing()
+        if approval.id in self._s.approvals:
+            self._s.approvals[approval.id] = _copy(approval)
+
+    def due(self, now: datetime) -> list[Approval]:
+        return [_copy(self._s.approvals[i]) for i in sorted(self._s.approvals)
+                if self._s.approvals[i].state == "pending"
+                and self._s.approvals[i].expires_at <= now]  # fmt: skip
+
+    def list(self, query: ApprovalQuery) -> list[Approval]:
+        out = []
+        for approval_id in sorted(self._s.approvals):
+            held = self._s.approvals[approval_id]
+            if query.state is not None and held.state != query.state:
+                continue
+            if query.login is not None and held.login != query.login:
+                continue
+            if query.after_id is not None and approval_id <= query.after_id:
+                continue
+            out.append(_copy(held))
+            if len(out) == query.limit:
+                break
+        return out
+
+
+class FakeThresholds(_Repo):
+    def _out(self, threshold: ApprovalThreshold) -> ApprovalThreshold:
+        out = _copy(threshold)
+        group = self._s.groups.get(threshold.group_id)
+        out.group = group.name if group else None  # the outer join the SQL repository makes
+        return out
+
+    def find(self, currency: str, group_id: int) -> ApprovalThreshold | None:
+        found = self._s.thresholds.get((currency, group_id))
+        return self._out(found) if found else None
+
+    def list(self) -> list[ApprovalThreshold]:
+        return [self._out(self._s.thresholds[k]) for k in sorted(self._s.thresholds)]
+
+    def put(self, threshold: ApprovalThreshold) -> None:
+        self._writing()
+        stored = _copy(threshold)
+        stored.group = None
+        self._s.thresholds[(threshold.currency, threshold.group_id)] = stored
+
+    def delete(self, currency: str, group_id: int) -> None:
+        self._writing()
+        self._s.thresholds.pop((currency, group_id), None)
+
+
+class FakeIdempotency(_Repo):
+    """The IdempotencyStore port (core/idempotency.py)."""
+
+    def get(self, scope: str, key: str, *, for_update: bool = False) -> IdempotencyRecord | None:
+        found = self._s.idempotency.get((scope, key))
+        return _copy(found) if found else None
+
+    def insert(self, record: IdempotencyRecord) -> bool:
+        self._writing()
+        if (record.scope, record.key) in self._s.idempotency:
+            return False
+        self._s.idempotency[(record.scope, record.key)] = _copy(record)
+        return True
+
+    def replace(self, record: IdempotencyRecord) -> None:
+        self._writing()
+        if (record.scope, record.key) in self._s.idempotency:
+            self._s.idempotency[(record.scope, record.key)] = _copy(record)
+
+    def _held(self, claim: Claim) -> IdempotencyRecord | None:
+        found = self._s.idempotency.get((claim.scope, claim.key))
+        if found is None or found.token != claim.token or found.state != "pending":
+            return None
+        return found
+
+    def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
+        self._writing()
+        held = self._held(claim)
+        if held is None:
+            return False
+        held.state, held.status, held.body = "done", response.status, response.body
+        held.operation_id, held.completed_at = response.operation_id, at
+        return True
+
+    def release(self, claim: Claim) -> None:
+        self._writing()
+        if self._held(claim) is not None:
+            del self._s.idempotency[(claim.scope, claim.key)]
+
+    def purge(self, now: datetime) -> int:
+        self._writing()
+        gone = [k for k, r in self._s.idempotency.items() if r.expires_at <= now]
+        for k in gone:
+            del self._s.idempotency[k]
+        return len(gone)
+
+
 class FakeAudit(_Repo):
     def __init__(self, uow: FakeUnitOfWork) -> None:
         super().__init__(uow)
@@ -260,6 +438,37 @@ class FakeAudit(_Repo):
     def for_entity(self, entity_type: str, entity_id: str) -> list[AuditRecord]:
         return [_copy(r) for r in self._s.audit
                 if r.entity_type == entity_type and r.entity_id == entity_id]  # fmt: skip
+
+    def query(self, query: AuditQuery) -> list[AuditRecord]:
+        """Committed records only, oldest first; `action` ending in "." matches a prefix."""
+        out = []
+        for rec in sorted(self._s.audit, key=lambda r: r.id):
+            if query.entity_type is not None and rec.entity_type != query.entity_type:
+                continue
+            if query.entity_id is not None and rec.entity_id != query.entity_id:
+                continue
+            if query.action is not None and not (
+                rec.action.startswith(query.action)
+                if query.action.endswith(".")
+                else rec.action == query.action
+            ):
+                continue
+            if query.manager_login is not None and rec.manager_login != query.manager_login:
+                continue
+            if query.operator_id is not None and rec.operator_id != query.operator_id:
+                continue
+            if query.request_id is not None and rec.request_id != query.request_id:
+                continue
+            if query.time_from is not None and rec.at < query.time_from:
+                continue
+            if query.time_to is not None and rec.at >= query.time_to:
+                continue
+            if query.after_id is not None and rec.id <= query.after_id:
+                continue
+            out.append(_copy(rec))
+            if len(out) == query.limit:
+                break
+        return out
 
     def iter_all(self) -> Iterator[AuditRecord]:
         for rec in sorted(self._s.audit, key=lambda r: r.id):
@@ -291,6 +500,10 @@ class FakeUnitOfWork:
         self.managers = FakeManagers(self)
         self.api_keys = FakeApiKeys(self)
         self.audit = FakeAudit(self)
+        self.ledger = FakeLedger(self)
+        self.approvals = FakeApprovals(self)
+        self.thresholds = FakeThresholds(self)
+        self.idempotency = FakeIdempotency(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
 from brokerplane.core.errors import ValidationError
 
@@ -57,14 +57,30 @@ class Money:
         return format_amount(self.amount, self.currency)
 
 
+# The largest magnitude stored in minor units: a signed 64-bit column.
+MAX_MINOR = 2**63 - 1
+# Wide enough to hold any amount up to MAX_MINOR exactly, whatever the caller's context says.
+_EXACT = Context(prec=60, Emin=-999_999, Emax=999_999, traps=[InvalidOperation])
+
+
 def to_minor(amount: Decimal, cur: Currency) -> int:
-    """Exact conversion to integer minor units; refuses amounts finer than the currency's digits."""
-    scaled = amount.scaleb(cur.digits)
-    if scaled != scaled.to_integral_value():
+    """Exact conversion to integer minor units; refuses amounts finer than the currency's digits
+    and amounts too large to store."""
+    if not amount.is_finite():
+        raise ValidationError.field("amount", "must be a finite decimal number")
+    if amount.is_zero():
+        return 0
+    if amount.adjusted() + cur.digits >= 19:
+        raise ValidationError.field("amount", "is too large")
+    exact = amount.quantize(cur.quantum(), context=_EXACT)
+    if exact != amount:
         raise ValidationError.field(
             "amount", f"has more than {cur.digits} decimal digits for {cur.code}"
         )
-    return int(scaled)
+    units = int(exact.scaleb(cur.digits, context=_EXACT))
+    if abs(units) > MAX_MINOR:
+        raise ValidationError.field("amount", "is too large")
+    return units
 
 
 def from_minor(units: int, cur: Currency) -> Decimal:

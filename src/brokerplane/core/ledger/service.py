@@ -31,7 +31,14 @@ from brokerplane.core.ledger.model import (
     LedgerEntry,
     LedgerQuery,
 )
-from brokerplane.core.money import Currency, format_amount, format_minor, parse_decimal, to_minor
+from brokerplane.core.money import (
+    MAX_MINOR,
+    Currency,
+    format_amount,
+    format_minor,
+    parse_decimal,
+    to_minor,
+)
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import Problems
 
@@ -107,15 +114,15 @@ def check_text(comment: object, reference: object) -> None:
 def movement(operation: str, magnitude: Decimal, sign: int, cur: Currency,
              config: CoreConfig) -> Movement:  # fmt: skip
     """Resolve shorthands and convert to minor units, within the currency's digits and limit."""
-    try:
-        units = to_minor(magnitude, cur)
-    except ValidationError as err:
-        raise InvalidAmount(err.detail, fields=err.fields) from None
     if magnitude > config.max_operation_amount:
         limit = format_amount(config.max_operation_amount, cur)
         raise AmountLimitExceeded.field(
             "amount", f"must be at most {limit} {cur.code} per operation"
         )
+    try:
+        units = to_minor(magnitude, cur)
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
     kind = operation
     if operation in SIGNED_OPERATIONS:
         plus, minus = SIGNED_OPERATIONS[operation]
@@ -136,6 +143,10 @@ def check_funds(acc: Account, move: Movement) -> dict[str, int]:
     figure = KINDS[move.kind][0]
     after = figures(acc)
     after[figure] += move.amount
+    if after[figure] > MAX_MINOR:
+        raise AmountLimitExceeded.field(
+            "amount", f"would take the {figure} beyond the largest amount brokerplane stores"
+        )
     if move.amount < 0 and after[figure] < 0:
         cur = currency_of(acc)
         held = format_minor(getattr(acc, figure), cur)
