@@ -1,4 +1,4 @@
-"""Demo data: the groups, symbols, manager and admin key every seed example runs against."""
+"""Demo data: groups, symbols, managers, keys and the approval threshold the examples use."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from brokerplane.core import passwords
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
+from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.errors import (
     GroupAlreadyExists,
+    ManagerAlreadyExists,
     PasswordPolicyViolation,
     SymbolAlreadyExists,
 )
@@ -25,6 +27,15 @@ from brokerplane.core.symbol.service import CreateSymbol
 DEMO_MANAGER_LOGIN = 1000
 DEMO_MANAGER_NAME = "Demo Manager"
 DEMO_ACCOUNTS_GROUP = "demo-usd"
+# A second manager, so a held high-value operation has someone other than its requester to
+# approve it (seed 000: approval before high-value operations).
+DEMO_APPROVER_LOGIN = 1001
+DEMO_APPROVER_NAME = "Finance approver"
+DEMO_APPROVER_RIGHTS = frozenset(
+    {"users:read", "balances:write", "balances:approve", "reports:read"}
+)
+# USD operations above this amount wait for a second manager's approval.
+DEMO_APPROVAL_THRESHOLDS: tuple[tuple[str, str], ...] = (("USD", "10000.00"),)
 
 # Punctuation that survives copy-paste into a shell or a JSON string unquoted.
 _PASSWORD_SPECIALS = "#@%+=-_"
@@ -250,17 +261,28 @@ class DemoSecrets:
     manager_password: str
     admin_key: str
     admin_key_id: str
+    approver_login: int = DEMO_APPROVER_LOGIN
+    approver_key: str = ""
+    approver_key_id: str = ""
     groups: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
+    approval_thresholds: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "manager": {"login": self.manager_login, "password": self.manager_password},
             "admin_key": self.admin_key,
             "admin_key_id": self.admin_key_id,
+            "approver": {"login": self.approver_login, "name": DEMO_APPROVER_NAME},
+            "approver_key": self.approver_key,
+            "approver_key_id": self.approver_key_id,
             "already_loaded": False,
             "groups": self.groups,
             "symbols": self.symbols,
+            "approval_thresholds": [
+                {"currency": code, "group": None, "amount": amount}
+                for code, amount in self.approval_thresholds
+            ],
         }
 
 
@@ -272,8 +294,9 @@ def is_loaded(runtime: Runtime) -> bool:
 def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | None:
     """Create the demo data through the services; None when it is already loaded.
 
-    Groups and symbols that already exist are left as they are, so a run that stopped halfway
-    can be repeated. Each object is one command, so rules and the audit chain hold.
+    Groups, symbols and the approver that already exist are left as they are (thresholds are set
+    again), so a run that stopped halfway can be repeated. Each object is one command, so rules
+    and the audit chain hold.
     """
     if is_loaded(runtime):
         return None
@@ -285,6 +308,25 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     for name, sym_settings in DEMO_SYMBOLS:
         with contextlib.suppress(SymbolAlreadyExists):
             services.create_symbol(CreateSymbol(name=name, settings=sym_settings), actor)
+    for code, amount in DEMO_APPROVAL_THRESHOLDS:
+        services.set_approval_threshold(SetApprovalThreshold(currency=code, amount=amount), actor)
+    # The approver has no password: it works through its API key only.
+    with contextlib.suppress(ManagerAlreadyExists):
+        services.create_manager(
+            CreateManager(
+                login=DEMO_APPROVER_LOGIN,
+                name=DEMO_APPROVER_NAME,
+                rights=DEMO_APPROVER_RIGHTS,
+                group_mask="*",
+            ),
+            actor,
+        )
+    approver = services.create_api_key(
+        CreateApiKey(
+            manager_login=DEMO_APPROVER_LOGIN, scopes=DEMO_APPROVER_RIGHTS, name="demo approver"
+        ),
+        actor,
+    )
     password = generate_password()
     services.create_manager(
         CreateManager(
@@ -305,8 +347,12 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
         manager_password=password,
         admin_key=issued.secret,
         admin_key_id=issued.key.id,
+        approver_login=DEMO_APPROVER_LOGIN,
+        approver_key=approver.secret,
+        approver_key_id=approver.key.id,
         groups=[name for name, _, _ in DEMO_GROUPS],
         symbols=[name for name, _ in DEMO_SYMBOLS],
+        approval_thresholds=list(DEMO_APPROVAL_THRESHOLDS),
     )
 
 

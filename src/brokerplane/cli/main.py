@@ -1,4 +1,5 @@
-"""The `brokerplane` commands: serve, db, demo, manager, key and audit, acting as the system."""
+"""The `brokerplane` commands: serve, db, demo, manager, key, audit, ledger, approvals and
+maintenance, acting as the system."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from brokerplane.cli.common import (
 )
 from brokerplane.cli.demo import (
     DEMO_ACCOUNTS_GROUP,
+    DEMO_APPROVER_LOGIN,
     DEMO_MANAGER_LOGIN,
     DemoSecrets,
     generate_password,
@@ -35,7 +37,11 @@ from brokerplane.cli.demo import (
     open_demo_accounts,
 )
 from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import SCOPES, system_actor
+from brokerplane.core.approval.model import ApprovalThreshold
+from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.money import Currency, format_minor
 from brokerplane.settings import DIALECTS
 from brokerplane.storage import migrate
 
@@ -139,15 +145,28 @@ def serve(
 
 def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
     settings = runtime.settings
+    held = "".join(
+        f"\n{code} operations above {amount} wait for a second manager's approval."
+        for code, amount in secrets.approval_thresholds
+    )
     body = (
         f"Manager login     [bold]{secrets.manager_login}[/]\n"
         f"Manager password  [bold]{secrets.manager_password}[/]\n"
-        f"Admin API key (all scopes):\n[bold]{secrets.admin_key}[/]\n\n"
-        "These secrets are shown once. Try:\n"
-        f"export KEY={secrets.admin_key}\n"
-        f'curl -H "Authorization: Bearer $KEY" http://{settings.host}:{settings.port}/v1/groups'
+        f"Admin API key (manager {secrets.manager_login}, all scopes):\n"
+        f"[bold]{secrets.admin_key}[/]\n"
+        f"Approver API key (manager {secrets.approver_login}, balances:approve):\n"
+        f"[bold]{secrets.approver_key}[/]\n"
+        f"{held}\n\nThese secrets are shown once."
     )
     out.print(Panel(body, title="demo data loaded", border_style="green", expand=False))
+    # Outside the panel and never wrapped, so each line pastes into a shell whole.
+    out.print(
+        "Try:\n"
+        f"export KEY={secrets.admin_key}\n"
+        f"export APPROVER_KEY={secrets.approver_key}\n"
+        f'curl -H "Authorization: Bearer $KEY" http://{settings.host}:{settings.port}/v1/groups',
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------- db
@@ -260,7 +279,11 @@ def _describe_diff(diff: Any) -> str:
 def demo(
     database_url: str | None, data_dir: Path | None, as_json: bool, accounts: int, group: str
 ) -> None:
-    """Migrate, load the demo groups, symbols, manager 1000 and an admin key (once)."""
+    """Migrate and load the demo data once; print its secrets.
+
+    The demo data: groups, symbols, manager 1000 with an admin key, manager 1001 (the finance
+    approver) with its key, and the USD approval threshold of 10000.00.
+    """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings, migrate_schema=True) as runtime:
         secrets = load_demo(runtime)
@@ -281,7 +304,9 @@ def demo(
             out.print(
                 f"Demo data is already loaded (manager {DEMO_MANAGER_LOGIN} exists); its "
                 "secrets were shown when it was loaded.\nA new key: brokerplane key create "
-                f"--manager {DEMO_MANAGER_LOGIN} --scopes admin"
+                f"--manager {DEMO_MANAGER_LOGIN} --scopes admin\nA new approver key: brokerplane "
+                f"key create --manager {DEMO_APPROVER_LOGIN} --scopes balances:approve,"
+                "balances:write"
             )
         else:
             out.print(_groups_table(runtime))
@@ -467,6 +492,167 @@ def audit_verify(database_url: str | None, data_dir: Path | None) -> None:
         return
     click.echo(f"audit chain broken at record {report.first_bad_id}: {report.reason}", err=True)
     click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+@main.group()
+def ledger() -> None:
+    """The ledger of money operations."""
+
+
+@ledger.command("verify")
+@database_options
+def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
+    """Check every account's figures against its ledger entries.
+
+    Exit 1 naming each account whose cached balance, credit or bonus is not the sum of its
+    ledger entries.
+    """
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        services = runtime.services
+        checked = sum(1 for _ in services.iter_accounts(ListAccounts(), system_actor()))
+        mismatches = services.verify_ledger()
+    if not mismatches:
+        click.echo(f"ledger OK: {_count(checked, 'account')} checked")
+        return
+    for m in mismatches:
+        cur = Currency(m.currency, m.currency_digits)
+        click.echo(
+            f"ledger mismatch: account {m.login} {m.figure}: cached "
+            f"{format_minor(m.cached, cur)} {cur.code}, ledger sum "
+            f"{format_minor(m.ledger, cur)} {cur.code}",
+            err=True,
+        )
+    accounts = len({m.login for m in mismatches})
+    click.echo(
+        f"ledger check failed: {accounts} of {checked} accounts checked do not match "
+        "their ledger entries",
+        err=True,
+    )
+    click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+# --------------------------------------------------------------------------- approvals
+
+
+@main.group()
+def approvals() -> None:
+    """Approval of high-value money operations."""
+
+
+@approvals.group("thresholds")
+def thresholds() -> None:
+    """Amounts above which money operations wait for approval."""
+
+
+def _threshold_json(t: ApprovalThreshold) -> dict[str, Any]:
+    amount = format_minor(t.amount, Currency(t.currency, t.currency_digits))
+    return {"currency": t.currency, "group": t.group, "amount": amount}
+
+
+@thresholds.command("list")
+@database_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def thresholds_list(database_url: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """List the currency thresholds and the group overrides."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        found = runtime.services.list_approval_thresholds(system_actor())
+    items = [_threshold_json(t) for t in found]
+    if as_json:
+        click.echo(json.dumps({"items": items}))
+        return
+    out = console()
+    if not items:
+        out.print("No approval thresholds: every money operation applies at once.")
+        return
+    table = Table(title="approval thresholds")
+    for col in ("currency", "group", "held above"):
+        table.add_column(col, no_wrap=True)
+    for item in items:
+        group = escape(item["group"]) if item["group"] else "(every group)"
+        table.add_row(item["currency"], group, item["amount"])
+    out.print(table)
+
+
+@thresholds.command("set")
+@database_options
+@click.option("--currency", required=True, help="Currency code, e.g. USD.")
+@click.option("--amount", required=True, help="Operations above this amount are held, e.g. 10000.")
+@click.option("--group", default=None, help="Override for this group only.")
+def thresholds_set(
+    database_url: str | None, data_dir: Path | None, currency: str, amount: str, group: str | None
+) -> None:
+    """Hold operations above an amount for a second manager's approval.
+
+    Without --group the threshold holds for every account in the currency; with it, it
+    overrides that for the group's accounts.
+    """
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
+    with runtime_for(settings) as runtime:
+        t = runtime.services.set_approval_threshold(cmd, system_actor())
+    if t is None:  # pragma: no cover - a set always answers the threshold
+        raise CliFailure("the threshold was not set")
+    shown = _threshold_json(t)
+    where = f"group {shown['group']}" if shown["group"] else "every group"
+    click.echo(
+        f"{shown['currency']} operations above {shown['amount']} in {where} now wait for approval"
+    )
+
+
+@thresholds.command("remove")
+@database_options
+@click.option("--currency", required=True, help="Currency code, e.g. USD.")
+@click.option("--group", default=None, help="Remove this group's override only.")
+def thresholds_remove(
+    database_url: str | None, data_dir: Path | None, currency: str, group: str | None
+) -> None:
+    """Remove a currency's threshold or a group's override."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    cmd = SetApprovalThreshold(currency=currency, amount=None, group=group)
+    with runtime_for(settings) as runtime:
+        before = {
+            (t.currency, t.group) for t in runtime.services.list_approval_thresholds(system_actor())
+        }
+        runtime.services.set_approval_threshold(cmd, system_actor())
+    code = currency.strip().upper()
+    where = f"group {group}" if group else "every group"
+    if (code, group) in before:
+        click.echo(f"{code} threshold for {where} removed")
+    else:
+        click.echo(f"no {code} threshold for {where}: nothing to remove")
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+@main.group()
+def maintenance() -> None:
+    """Purge expired request ids and expire overdue approvals.
+
+    The server runs it every BROKERPLANE_MAINTENANCE_INTERVAL_S seconds.
+    """
+
+
+@maintenance.command("run")
+@database_options
+def maintenance_run(database_url: str | None, data_dir: Path | None) -> None:
+    """Purge expired request ids and expire overdue approvals, once."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        purged, expired = runtime.services.run_maintenance()
+    click.echo(
+        f"maintenance: {_count(purged, 'expired request id')} purged, "
+        f"{_count(expired, 'overdue approval')} expired"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -47,7 +47,7 @@ class Actor:
             raise MissingScope(" or ".join(scopes))
 
 
-def system_actor(operator_id: str = "brokerplane-cli") -> Actor:
-    """The actor of commands run by an operator from the command line."""
+def system_actor(operator_id: str = "brokerplane-cli", dialect: str = "cli") -> Actor:
+    """The actor of commands run by an operator from the command line (or by the server)."""
     return Actor(manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id,
-                 dialect="cli")  # fmt: skip
+                 dialect=dialect)  # fmt: skip

@@ -72,7 +72,9 @@ class Services:
         """Purge expired request ids and expire overdue approvals: (purged, expired)."""
         now = self.clock()
         purged = self._write(lambda u: u.idempotency.purge(now))
-        expired = self._write(lambda u: approvals.expire_due(u, system_actor("maintenance"), now))
+        expired = self._write(
+            lambda u: approvals.expire_due(u, system_actor("maintenance", "system"), now)
+        )
         return purged, expired
 
     # ledger
@@ -105,7 +107,7 @@ class Services:
     # approvals
     def _expire_due(self) -> None:
         now = self.clock()
-        self._write(lambda u: approvals.expire_due(u, system_actor("maintenance"), now))
+        self._write(lambda u: approvals.expire_due(u, system_actor("maintenance", "system"), now))
 
     def decide_approval(self, cmd: approvals.DecideApproval, actor: Actor) -> approvals.Decision:
         self._expire_due()

@@ -464,7 +464,7 @@ def render_posting(p: Posting) -> dict[str, Any]:
     cur = p.currency
     return {
         "operation_id": p.operation_id,
-        "approval_id": p.approval.id if p.approval else None,
+        "approval_id": p.approval.id if p.approval else (p.entry.approval_id if p.entry else None),
         "login": p.login,
         "kind": p.kind,
         "amount": format_minor(p.amount, cur),
