@@ -580,7 +580,7 @@ def test_maintenance_expires_pending_operations_past_their_ttl_and_audits_it(
     assert (rec.action, rec.before, rec.after) == (
         "approval.expired", held.snapshot(), expired.snapshot(),
     )  # fmt: skip
-    assert (rec.manager_login, rec.operator_id, rec.dialect) == (None, "maintenance", "cli")
+    assert (rec.manager_login, rec.operator_id, rec.dialect) == (None, "maintenance", "system")
     assert services.run_maintenance() == (0, 0)
 
 
