@@ -82,9 +82,10 @@ class IdempotencyStore(Protocol):
     def purge(self, now: datetime) -> int: ...
 
 
-def check_key(key: str) -> str:
+def check_key(key: str, field: str = "x-request-id") -> str:
+    """A usable key; `field` names where the caller sent it (a header, an external id...)."""
     if not key or len(key) > MAX_KEY or not key.isprintable():
-        raise ValidationError.field("x-request-id", f"must be 1 to {MAX_KEY} printable characters")
+        raise ValidationError.field(field, f"must be 1 to {MAX_KEY} printable characters")
     return key
 
 
@@ -97,9 +98,10 @@ def claim(
     *,
     retention: timedelta,
     lease: timedelta,
+    field: str = "x-request-id",
 ) -> Claim | StoredResponse:
     """Claim `key` for a new request, or answer how an earlier use of it stands."""
-    check_key(key)
+    check_key(key, field)
     for _ in range(2):
         existing = store.get(scope, key, for_update=True)
         fresh = IdempotencyRecord(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 
@@ -96,6 +97,9 @@ def format_minor(units: int, cur: Currency) -> str:
     return f"{from_minor(units, cur):f}"
 
 
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
+
+
 def parse_decimal(value: object, field: str = "amount") -> Decimal:
     """A Decimal from a string, int or float as sent on the wire (floats via their repr)."""
     if isinstance(value, bool) or value is None:
@@ -107,10 +111,14 @@ def parse_decimal(value: object, field: str = "amount") -> Decimal:
     elif isinstance(value, float):
         result = Decimal(repr(value))
     elif isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only: Decimal() also takes "1_000" and other scripts' digits.
+        if not _DECIMAL_TEXT.match(text):
+            raise ValidationError.field(field, f"{value[:40]!r} is not a decimal number")
         try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValidationError.field(field, f"{value!r} is not a decimal number") from None
+            result = Decimal(text)
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+            raise ValidationError.field(field, f"{value[:40]!r} is not a decimal number") from None
     else:
         raise ValidationError.field(field, "must be a decimal number")
     if not result.is_finite():

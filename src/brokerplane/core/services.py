@@ -54,13 +54,14 @@ class Services:
 
     # idempotency
     def claim_request(
-        self, scope: str, key: str, fingerprint: str
+        self, scope: str, key: str, fingerprint: str, field: str = "x-request-id"
     ) -> idempotency.Claim | idempotency.StoredResponse:
         """Claim a client request id, or get the stored response of its earlier use."""
         return self._write(
             lambda u: idempotency.claim(
                 u.idempotency, scope, key, fingerprint, self.clock(),
                 retention=self.config.idempotency_retention, lease=self.config.idempotency_lease,
+                field=field,
             )
         )  # fmt: skip
 

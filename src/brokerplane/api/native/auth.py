@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
-from brokerplane.api.native import idempotency
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Unauthorized, ValidationError
@@ -30,7 +29,7 @@ async def current_actor(request: Request) -> Actor:
         raise ValidationError.field("x-operator-id", f"is longer than {MAX_OPERATOR_ID} characters")
     services = runtime_of(request).services
     identity = await run_in_threadpool(services.authenticate_key, presented.strip())
-    actor = Actor(
+    return Actor(
         manager_login=identity.manager.login,
         scopes=identity.scopes,
         key_id=identity.key.id,
@@ -39,4 +38,3 @@ async def current_actor(request: Request) -> Actor:
         dialect="native",
         ip=request.client.host if request.client else None,
     )
-    return await idempotency.claim(request, actor)

@@ -28,21 +28,13 @@ NATIVE_PREFIXES = ("/v1", "/mt4/manager")
 REPLAY_HEADER = "Idempotent-Replay"
 
 
-class Replayed(Exception):
-    """Raised from authentication when the request id was already applied: answer from store."""
-
-    def __init__(self, stored: StoredResponse) -> None:
-        super().__init__("replayed")
-        self.stored = stored
-
-
-def client_key(request: Request) -> str | None:
-    """The idempotency key the client sent: Idempotency-Key, else its own x-request-id."""
+def client_key(request: Request) -> tuple[str, str] | None:
+    """The idempotency key the client sent and its header: Idempotency-Key, else x-request-id."""
     key = request.headers.get("idempotency-key")
     if key is not None:
-        return key
+        return key, "Idempotency-Key"
     client_id: str | None = getattr(request.state, "client_request_id", None)
-    return client_id
+    return (client_id, "x-request-id") if client_id is not None else None
 
 
 def _path(request: Request) -> str:
@@ -65,21 +57,22 @@ async def fingerprint(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def claim(request: Request, actor: Actor) -> Actor:
-    """For a keyed write: claim the key (or raise Replayed) and arm the actor to store the
-    response with the command. Other requests pass through unchanged."""
+async def claim(request: Request, actor: Actor) -> Actor | StoredResponse:
+    """For a keyed write: claim the key, arming the actor to store the response with the
+    command, or get the stored response of the key's earlier use. Others pass unchanged."""
     if request.method not in WRITE_METHODS or actor.manager_login is None:
         return actor
-    key = client_key(request)
-    if key is None:
+    sent = client_key(request)
+    if sent is None:
         return actor
+    key, header = sent
     services = request.app.state.runtime.services
     scope = f"manager:{actor.manager_login}"
     outcome = await run_in_threadpool(
-        services.claim_request, scope, key, await fingerprint(request)
+        services.claim_request, scope, key, await fingerprint(request), header
     )
     if isinstance(outcome, StoredResponse):
-        raise Replayed(outcome)
+        return outcome
     request.state.idempotency_claim = outcome
     request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
     return replace(actor, idempotency=Completion(outcome), request_id=request_id)
@@ -124,9 +117,20 @@ async def write(
     actor: Actor,
     call: Callable[[Actor], T],
     render: Callable[[T], tuple[int, Any]],
+    *,
+    scopes: tuple[str, ...] = (),
 ) -> Response:
     """Run a write command and answer with its rendering; with a claimed key, the rendering
-    is stored in the command's own transaction."""
+    is stored in the command's own transaction.
+
+    `scopes` (any one of them) are checked before a stored answer is replayed, so a key that
+    may not make the request cannot read its answer either; the command checks them again."""
+    if scopes:
+        actor.require_any(*scopes)
+    claimed = await claim(request, actor)
+    if isinstance(claimed, StoredResponse):
+        return replay_response(claimed)
+    actor = claimed
 
     def stored(result: Any) -> StoredResponse:
         status, body = render(result)

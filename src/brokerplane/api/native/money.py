@@ -71,7 +71,13 @@ def _posted(p: Posting) -> tuple[int, dict[str, Any]]:
 async def _post(request: Request, actor: Actor, operation: str, body: BalanceIn) -> Response:
     cmd = PostLedgerEntry(login=body.login, operation=operation, amount=body.amount,
                           comment=body.comment, reference=body.reference)  # fmt: skip
-    return await write(request, actor, partial(services(request).post_ledger_entry, cmd), _posted)
+    return await write(
+        request,
+        actor,
+        partial(services(request).post_ledger_entry, cmd),
+        _posted,
+        scopes=("balances:write",),
+    )
 
 
 @router.post("/balances/deposit", response_model=BalanceOut, responses=_POSTED,
@@ -255,7 +261,7 @@ async def put_threshold(
 ) -> Response:
     cmd = SetApprovalThreshold(currency=body.currency, amount=body.amount, group=body.group)
     call = partial(services(request).set_approval_threshold, cmd)
-    return await write(request, actor, call, _threshold_answer)
+    return await write(request, actor, call, _threshold_answer, scopes=("admin",))
 
 
 def _approval_id(value: str) -> int:
@@ -283,7 +289,13 @@ async def _decide(
     request: Request, actor: Actor, approval_id: str, body: DecisionIn | None, approve: bool
 ) -> Response:
     cmd = DecideApproval(_approval_id(approval_id), approve, body.comment if body else "")
-    return await write(request, actor, partial(services(request).decide_approval, cmd), _decided)
+    return await write(
+        request,
+        actor,
+        partial(services(request).decide_approval, cmd),
+        _decided,
+        scopes=("balances:approve",),
+    )
 
 
 @router.post(

@@ -59,8 +59,6 @@ class NativeRoute(APIRoute):
             request_id = getattr(request.state, "request_id", None)
             try:
                 return await handler(request)
-            except idempotency.Replayed as replay:
-                return idempotency.replay_response(replay.stored)
             except CoreError as err:
                 await idempotency.release(request)
                 return core_problem(err, request_id)

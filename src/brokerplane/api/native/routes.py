@@ -101,7 +101,7 @@ async def create_user(
         profile={k: v for k, v in profile.items() if v is not None},
     )
     return await write(request, actor, partial(services(request).open_account, cmd),
-                       lambda acc: (201, render_account(acc)))  # fmt: skip
+                       lambda acc: (201, render_account(acc)), scopes=("users:write",))  # fmt: skip
 
 
 @router.get(
@@ -127,7 +127,13 @@ async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateAccount(login, _set_fields(body))
-    return await write(request, actor, partial(services(request).update_account, cmd), _ok_account)
+    return await write(
+        request,
+        actor,
+        partial(services(request).update_account, cmd),
+        _ok_account,
+        scopes=("users:write",),
+    )
 
 
 @router.post(
@@ -144,7 +150,13 @@ async def disable_user(
     actor: Actor = Depends(current_actor),
 ) -> Response:
     cmd = DisableAccount(login, body.reason if body else "")
-    return await write(request, actor, partial(services(request).disable_account, cmd), _ok_account)
+    return await write(
+        request,
+        actor,
+        partial(services(request).disable_account, cmd),
+        _ok_account,
+        scopes=("users:write",),
+    )
 
 
 @router.post(
@@ -158,7 +170,7 @@ async def enable_user(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     call = partial(services(request).enable_account, EnableAccount(login))
-    return await write(request, actor, call, _ok_account)
+    return await write(request, actor, call, _ok_account, scopes=("users:write",))
 
 
 @router.get(
@@ -333,7 +345,7 @@ async def create_group(
     settings = {k: v for k, v in _set_fields(body, "name", "currency").items() if v is not None}
     cmd = CreateGroup(name=body.name, currency=body.currency, settings=settings)
     return await write(request, actor, partial(services(request).create_group, cmd),
-                       lambda group: (201, render_group(group)))  # fmt: skip
+                       lambda group: (201, render_group(group)), scopes=("admin",))  # fmt: skip
 
 
 @router.patch(
@@ -348,7 +360,7 @@ async def update_group(
 ) -> Response:
     cmd = UpdateGroup(name=name, changes=_set_fields(body))
     return await write(request, actor, partial(services(request).update_group, cmd),
-                       lambda group: (200, render_group(group)))  # fmt: skip
+                       lambda group: (200, render_group(group)), scopes=("admin",))  # fmt: skip
 
 
 # ---- symbols --------------------------------------------------------------------------------
@@ -392,7 +404,7 @@ async def create_symbol(
     settings = {k: v for k, v in _set_fields(body, "name").items() if v is not None}
     cmd = CreateSymbol(name=body.name, settings=settings)
     return await write(request, actor, partial(services(request).create_symbol, cmd),
-                       lambda symbol: (201, render_symbol(symbol)))  # fmt: skip
+                       lambda symbol: (201, render_symbol(symbol)), scopes=("admin",))  # fmt: skip
 
 
 @router.patch(
@@ -407,4 +419,4 @@ async def update_symbol(
 ) -> Response:
     cmd = UpdateSymbol(name=name, changes=_set_fields(body))
     return await write(request, actor, partial(services(request).update_symbol, cmd),
-                       lambda symbol: (200, render_symbol(symbol)))  # fmt: skip
+                       lambda symbol: (200, render_symbol(symbol)), scopes=("admin",))  # fmt: skip

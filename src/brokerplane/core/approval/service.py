@@ -14,6 +14,7 @@ from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (
     ApprovalNotFound,
     ApprovalNotPending,
+    CurrencyMismatch,
     InvalidAmount,
     PermissionDenied,
     ValidationError,
@@ -138,7 +139,11 @@ def set_threshold(
     actor.require("admin")
     group = get_group(uow, cmd.group, actor) if cmd.group else None
     cur = currency(cmd.currency if cmd.currency else (group.currency if group else ""))
-    if group is not None and cur.code == group.currency:
+    if group is not None:
+        if cur.code != group.currency:
+            raise CurrencyMismatch.field(
+                "currency", f"group {group.name} is in {group.currency}, not {cur.code}"
+            )
         cur = currency(group.currency, group.currency_digits)
     group_id = group.id if group else 0
     existing = uow.thresholds.find(cur.code, group_id)
