@@ -232,11 +232,21 @@ def test_key_without_scopes_is_refused(services: Services, admin: Actor, manager
 def test_manager_may_issue_its_own_key_without_the_admin_scope(
     services: Services, manager: Manager
 ) -> None:
-    self_actor = Actor(manager_login=1001, scopes=frozenset({"users:read"}))
+    self_actor = Actor(manager_login=1001, scopes=frozenset({"users:read", "reports:read"}))
 
     issued = services.create_api_key(CreateApiKey(1001, frozenset({"reports:read"})), self_actor)
 
     assert issued.key.manager_login == 1001
+
+
+def test_a_key_cannot_issue_a_key_with_scopes_it_lacks_itself(
+    services: Services, manager: Manager
+) -> None:
+    # the manager holds reports:read, but this credential of it does not: no escalation
+    self_actor = Actor(manager_login=1001, scopes=frozenset({"users:read"}))
+
+    with pytest.raises(PermissionDenied, match="reports:read"):
+        services.create_api_key(CreateApiKey(1001, frozenset({"reports:read"})), self_actor)
 
 
 def test_manager_may_not_issue_a_key_for_another_manager(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from brokerplane.core import masks
 from brokerplane.core.errors import MissingScope
 from brokerplane.core.idempotency import Completion
 
@@ -31,6 +32,10 @@ class Actor:
     request_id: str | None = None
     dialect: str = "system"
     ip: str | None = None
+    # Reach: the groups (MT5-style mask) and white labels (broker names, a mask too) the
+    # manager may see and touch; "*" is everything.
+    group_mask: str = "*"
+    white_labels: str = "*"
     # Set when the request carries a client request id: the write stores its response with it.
     idempotency: Completion | None = field(default=None, compare=False, repr=False)
 
@@ -40,6 +45,19 @@ class Actor:
     def require(self, scope: str) -> None:
         if not self.has(scope):
             raise MissingScope(scope)
+
+    @property
+    def unlimited_reach(self) -> bool:
+        return self.group_mask.strip() == "*" and self.white_labels.strip() == "*"
+
+    def reaches_group(self, group: str) -> bool:
+        return masks.matches(self.group_mask, group)
+
+    def reaches(self, group: str, broker: str) -> bool:
+        """Whether an account in `group` under white label `broker` is within reach."""
+        if not self.reaches_group(group):
+            return False
+        return self.white_labels.strip() == "*" or masks.matches(self.white_labels, broker)
 
     def require_any(self, *scopes: str) -> None:
         """Any one of `scopes` will do (e.g. history for finance or for reporting keys)."""

@@ -68,3 +68,11 @@ def verify_md5(verifier: str | None, md5hex: str) -> bool:
 
 def verify(verifier: str | None, password: str) -> bool:
     return verify_md5(verifier, md5_hex(password))
+
+
+def mt5_webapi_hash(password: str) -> str:
+    """What the MT5 Web API handshake needs of a manager's password, never the password itself:
+    hex(MD5(MD5(UTF-16LE(password)) || "WebAPI")). The server answers `srv_rand` challenges
+    with it (spec: mt5-webapi.md 2.2)."""
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()
+    return hashlib.md5(inner + b"WebAPI").hexdigest()

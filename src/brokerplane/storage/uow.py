@@ -46,6 +46,41 @@ def _row(row: Row[Any]) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+def _like(part: str) -> str:
+    escaped = part.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def mask_condition(column: Any, mask: str) -> ColumnElement[bool]:
+    """An MT5-style mask (`a*,!b`) as SQL: case-insensitive LIKEs, exclusions winning."""
+    include: list[ColumnElement[bool]] = []
+    exclude: list[ColumnElement[bool]] = []
+    for raw in mask.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        negate = part.startswith("!")
+        if negate:
+            part = part[1:].strip()
+        cond = func.lower(column).like(_like(part), escape="\\")
+        (exclude if negate else include).append(cond)
+    result: ColumnElement[bool] = or_(*include) if include else literal(True)
+    if exclude:
+        result = and_(result, ~or_(*exclude))
+    return result
+
+
+def _reach(login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None) -> Any:
+    """Logins of accounts within reach (by group ids and white-label mask), as a subquery."""
+    a = t.accounts.c
+    conds: list[ColumnElement[bool]] = []
+    if group_ids is not None:
+        conds.append(a.group_id.in_(group_ids))
+    if broker_mask is not None:
+        conds.append(mask_condition(a.broker, broker_mask))
+    return login.in_(select(a.login).where(and_(True, *conds)))
+
+
 class SqlGroups:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
@@ -187,6 +222,8 @@ class SqlAccounts:
             if not query.group_ids:
                 return []
             conds.append(a.group_id.in_(query.group_ids))
+        if query.broker_mask is not None:
+            conds.append(mask_condition(a.broker, query.broker_mask))
         if query.email:
             conds.append(func.lower(a.email) == query.email.lower())
         if query.logins is not None:
@@ -343,6 +380,10 @@ class SqlLedger:
             conds.append(e.reference == query.reference)
         if query.after_id is not None:
             conds.append(e.id > query.after_id)
+        if query.group_ids is not None or query.broker_mask is not None:
+            if query.group_ids is not None and not query.group_ids:
+                return []
+            conds.append(_reach(e.login, query.group_ids, query.broker_mask))
         q = select(t.ledger_entries).where(and_(True, *conds)).order_by(e.id).limit(query.limit)
         return [LedgerEntry(**_row(r)) for r in self.c.execute(q)]
 
@@ -387,6 +428,10 @@ class SqlApprovals:
             conds.append(p.login == query.login)
         if query.after_id is not None:
             conds.append(p.id > query.after_id)
+        if query.group_ids is not None or query.broker_mask is not None:
+            if query.group_ids is not None and not query.group_ids:
+                return []
+            conds.append(_reach(p.login, query.group_ids, query.broker_mask))
         q = select(t.approvals).where(and_(True, *conds)).order_by(p.id).limit(query.limit)
         return [Approval(**_row(r)) for r in self.c.execute(q)]
 

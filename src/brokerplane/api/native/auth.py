@@ -33,6 +33,8 @@ async def current_actor(request: Request) -> Actor:
         manager_login=identity.manager.login,
         scopes=identity.scopes,
         key_id=identity.key.id,
+        group_mask=identity.manager.group_mask,
+        white_labels=identity.manager.white_labels,
         operator_id=operator_id,
         request_id=getattr(request.state, "request_id", None),
         dialect="native",

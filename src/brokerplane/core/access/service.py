@@ -14,6 +14,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
+    ApiKeyNotFound,
     ManagerAlreadyExists,
     ManagerNotFound,
     PermissionDenied,
@@ -39,6 +40,20 @@ class CreateManager:
 
 
 @dataclass(frozen=True)
+class UpdateManager:
+    """Change a manager: any field left None stays as it is."""
+
+    login: int
+    name: str | None = None
+    enabled: bool | None = None
+    password: str | None = None
+    grant: frozenset[str] = frozenset()
+    revoke: frozenset[str] = frozenset()
+    group_mask: str | None = None
+    white_labels: str | None = None
+
+
+@dataclass(frozen=True)
 class CreateApiKey:
     manager_login: int
     scopes: frozenset[str]
@@ -60,6 +75,33 @@ def _check_scopes(field: str, scopes: frozenset[str]) -> None:
         raise ValidationError.field(field, "unknown: " + ", ".join(unknown))
 
 
+MASK_MAX = 1024
+
+
+def check_mask(field: str, mask: object) -> str:
+    """A well-formed MT5-style mask: comma-separated names with `*` wildcards and `!` negation."""
+    if not isinstance(mask, str) or not mask.strip():
+        raise ValidationError.field(field, "must be a mask such as * or demo\\*,!demo\\vip")
+    if len(mask) > MASK_MAX or not mask.isprintable():
+        raise ValidationError.field(field, f"must be printable and at most {MASK_MAX} characters")
+    for raw in mask.split(","):
+        part = raw.strip()
+        if part.startswith("!"):
+            part = part[1:].strip()
+        if not part or "!" in part:
+            raise ValidationError.field(field, f"has an empty or malformed part in {mask!r}")
+    return mask.strip()
+
+
+def _set_password(manager: Manager, password: str) -> None:
+    if not isinstance(password, str) or not 8 <= len(password) <= 64:
+        raise ValidationError.field("password", "must be 8 to 64 characters")
+    manager.verifiers = {
+        "password": passwords.make_verifier(password),
+        "mt5": passwords.mt5_webapi_hash(password),
+    }
+
+
 def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clock) -> Manager:
     actor.require("admin")
     p = Problems()
@@ -67,6 +109,8 @@ def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clo
     p.text("name", cmd.name, 127)
     p.raise_if_any()
     _check_scopes("rights", cmd.rights)
+    check_mask("groups", cmd.group_mask)
+    check_mask("brokers", cmd.white_labels)
     if uow.managers.get(cmd.login) is not None:
         raise ManagerAlreadyExists(cmd.login)
     now = clock()
@@ -74,12 +118,54 @@ def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clo
                       group_mask=cmd.group_mask, white_labels=cmd.white_labels,
                       created_at=now, updated_at=now)  # fmt: skip
     if cmd.password is not None:
-        if len(cmd.password) < 8:
-            raise ValidationError.field("password", "must be at least 8 characters")
-        manager.verifiers["password"] = passwords.make_verifier(cmd.password)
+        _set_password(manager, cmd.password)
     uow.managers.add(manager)
     record(uow, actor, now, "manager.created", "manager", manager.login, None, manager.snapshot())
     return manager
+
+
+def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clock) -> Manager:
+    """Rename, enable or disable, set the password, grant or revoke rights, change reach.
+
+    A disabled manager's keys and sessions stop at once: every request re-reads the manager."""
+    actor.require("admin")
+    manager = uow.managers.get(cmd.login)
+    if manager is None:
+        raise ManagerNotFound(cmd.login)
+    _check_scopes("grant", cmd.grant)
+    _check_scopes("revoke", cmd.revoke)
+    before = manager.snapshot()
+    verifiers_before = dict(manager.verifiers)
+    updated = replace(manager, verifiers=dict(manager.verifiers),
+                      rights=(manager.rights | cmd.grant) - cmd.revoke)  # fmt: skip
+    if cmd.name is not None:
+        p = Problems()
+        p.text("name", cmd.name, 127)
+        p.raise_if_any()
+        updated.name = cmd.name
+    if cmd.enabled is not None:
+        updated.enabled = bool(cmd.enabled)
+    if cmd.group_mask is not None:
+        updated.group_mask = check_mask("groups", cmd.group_mask)
+    if cmd.white_labels is not None:
+        updated.white_labels = check_mask("brokers", cmd.white_labels)
+    if cmd.password is not None:
+        _set_password(updated, cmd.password)
+    after = updated.snapshot()
+    if after == before and updated.verifiers == verifiers_before:
+        return manager
+    now = clock()
+    updated.updated_at = now
+    uow.managers.update(updated)
+    if updated.verifiers != verifiers_before:
+        after = {**after, "password": "changed"}
+    record(uow, actor, now, "manager.updated", "manager", manager.login, before, after)
+    return updated
+
+
+def list_managers(uow: UnitOfWork, actor: Actor) -> list[Manager]:
+    actor.require("admin")
+    return uow.managers.list()
 
 
 def _hash_secret(secret: str) -> str:
@@ -98,16 +184,35 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Cloc
     if "admin" not in manager.rights and not cmd.scopes <= manager.rights:
         missing = ", ".join(sorted(cmd.scopes - manager.rights))
         raise PermissionDenied(f"manager {manager.login} does not hold: {missing}")
+    if not actor.has("admin") and not cmd.scopes <= actor.scopes:
+        missing = ", ".join(sorted(cmd.scopes - actor.scopes))
+        raise PermissionDenied(f"this credential cannot hand out scopes it lacks: {missing}")
     now = clock()
     if cmd.expires_at is not None and cmd.expires_at <= now:
         raise ValidationError.field("expires_at", "must be in the future")
+    p = Problems()
+    p.text("name", cmd.name, 127)
+    p.raise_if_any()
+    issued = _issue(uow, manager, cmd.scopes, cmd.name, cmd.expires_at, now)
+    record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
+           issued.key.snapshot())  # fmt: skip
+    return issued
+
+
+def _issue(
+    uow: UnitOfWork,
+    manager: Manager,
+    scopes: frozenset[str],
+    name: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(id=secrets.token_hex(8), manager_login=manager.login, prefix=prefix,
-                 secret_hash=_hash_secret(secret), scopes=cmd.scopes, name=cmd.name,
-                 created_at=now, expires_at=cmd.expires_at)  # fmt: skip
+                 secret_hash=_hash_secret(secret), scopes=scopes, name=name,
+                 created_at=now, expires_at=expires_at)  # fmt: skip
     uow.api_keys.add(key)
-    record(uow, actor, now, "api_key.created", "api_key", key.id, None, key.snapshot())
     return IssuedKey(key, secret)
 
 
@@ -139,12 +244,51 @@ def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdent
     return KeyIdentity(key, manager, frozenset(scopes), needs_touch)
 
 
-def revoke_api_key(uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock) -> ApiKey:
-    from brokerplane.core.errors import ApiKeyNotFound
-
-    key = uow.api_keys.get(key_id)
+def _own_key(uow: UnitOfWork, key_id: str, actor: Actor) -> ApiKey:
+    """A key of the caller's manager (any key, for admins); others read as absent."""
+    key = uow.api_keys.get(key_id) if isinstance(key_id, str) else None
     if key is None or (key.manager_login != actor.manager_login and not actor.has("admin")):
-        raise ApiKeyNotFound(key_id)
+        raise ApiKeyNotFound(str(key_id))
+    return key
+
+
+def list_api_keys(uow: UnitOfWork, actor: Actor, manager_login: int | None = None) -> list[ApiKey]:
+    """The caller's manager's keys; admins may name any manager, or None for all."""
+    if not actor.has("admin"):
+        if manager_login is not None and manager_login != actor.manager_login:
+            raise PermissionDenied("only admins may list another manager's keys")
+        manager_login = actor.manager_login
+    return uow.api_keys.list(manager_login)
+
+
+def rotate_api_key(
+    uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock, overlap: timedelta
+) -> tuple[IssuedKey, ApiKey]:
+    """A new secret with the same scopes, name and expiry; the old secret keeps working for
+    `overlap` (so workers can be redeployed) and then expires."""
+    old = _own_key(uow, key_id, actor)
+    now = clock()
+    if old.revoked_at is not None and old.revoked_at <= now:
+        raise ValidationError.field("key_id", "the key is revoked; create a new one")
+    if old.expires_at is not None and old.expires_at <= now:
+        raise ValidationError.field("key_id", "the key has expired; create a new one")
+    manager = uow.managers.get(old.manager_login)
+    if manager is None:  # pragma: no cover - foreign key keeps it
+        raise ManagerNotFound(old.manager_login)
+    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now)
+    before = old.snapshot()
+    cutoff = now + overlap
+    retired = replace(old, expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff)
+    uow.api_keys.update(retired)
+    record(uow, actor, now, "api_key.rotated", "api_key", old.id, before,
+           {**retired.snapshot(), "replaced_by": issued.key.id})  # fmt: skip
+    record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
+           {**issued.key.snapshot(), "replaces": old.id})  # fmt: skip
+    return issued, retired
+
+
+def revoke_api_key(uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock) -> ApiKey:
+    key = _own_key(uow, key_id, actor)
     if key.revoked_at is not None:
         return key
     before = key.snapshot()

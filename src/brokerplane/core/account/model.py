@@ -145,6 +145,8 @@ class AccountQuery:
     """Which accounts a listing asks for; `after_login` is the keyset cursor."""
 
     group_ids: tuple[int, ...] | None = None
+    # White labels as a mask over broker names (None: any), for managers of some brands only.
+    broker_mask: str | None = None
     email: str | None = None
     logins: tuple[int, ...] | None = None
     registered_from: datetime | None = None

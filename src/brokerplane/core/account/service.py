@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from brokerplane.core import masks, passwords
+from brokerplane.core.access import reach
 from brokerplane.core.account.model import (
     ACCESS_RIGHTS,
     LIMITED_RISK_STRATEGIES,
@@ -163,7 +164,7 @@ def open_account(
 ) -> Account:
     actor.require("users:write")
     _field_names_problem(set(cmd.profile), PROFILE_FIELDS)
-    group = _group(uow, cmd.group)
+    group = reach.check_group(actor, _group(uow, cmd.group))
     leverage = group.default_leverage if cmd.leverage is None else cmd.leverage
     cur = (
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
@@ -185,6 +186,7 @@ def open_account(
         **profile,
     )
     _check(acc, group)
+    reach.check_broker(actor, group, acc.broker)
     for pw_field in ("main_password", "investor_password"):
         value = getattr(cmd, pw_field)
         if value is not None:
@@ -210,7 +212,7 @@ def open_account(
         acc.phone_password = passwords.make_verifier(cmd.phone_password)
     uow.accounts.add(acc)
     record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
-    return acc
+    return reach.redact(actor, acc)
 
 
 def check_login(login: object, field: str = "login") -> int:
@@ -220,11 +222,12 @@ def check_login(login: object, field: str = "login") -> int:
     return login
 
 
-def _load(uow: UnitOfWork, login: int, *, for_update: bool = False) -> Account:
+def _load(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool = False) -> Account:
+    """The account, if it exists and is within the actor's reach (else AccountNotFound)."""
     acc = uow.accounts.get(check_login(login), for_update=for_update)
     if acc is None:
         raise AccountNotFound(login)
-    return acc
+    return reach.check_account(actor, acc)
 
 
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
@@ -232,13 +235,13 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if not cmd.changes:
         raise ValidationError("nothing to change: the body names no field")
     _field_names_problem(set(cmd.changes), UPDATABLE_FIELDS)
-    acc = _load(uow, cmd.login, for_update=True)
+    acc = _load(uow, cmd.login, actor, for_update=True)
     changes = dict(cmd.changes)
     group = uow.groups.get_by_id(acc.group_id)
     if group is None:  # pragma: no cover - foreign key keeps it
         raise GroupNotFound(acc.group)
     if "group" in changes:
-        target = _group(uow, changes.pop("group"))
+        target = reach.check_group(actor, _group(uow, changes.pop("group")))
         if target.id != group.id:
             if currency(target.currency, target.currency_digits).code != acc.currency:
                 raise CurrencyMismatch.field(
@@ -251,13 +254,14 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     before = acc.snapshot()
     updated = replace(acc, **changes)
     _check(updated, group)
+    reach.check_broker(actor, group, updated.broker)
     if updated.snapshot() == before:
-        return acc
+        return reach.redact(actor, acc)
     updated.updated_at = clock()
     uow.accounts.update(updated)
     record(uow, actor, updated.updated_at, "account.updated", "account", acc.login, before,
            updated.snapshot())  # fmt: skip
-    return updated
+    return reach.redact(actor, updated)
 
 
 def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: Clock) -> Account:
@@ -265,41 +269,41 @@ def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: C
     p = Problems()
     p.text("reason", cmd.reason, 255)
     p.raise_if_any()
-    acc = _load(uow, cmd.login, for_update=True)
+    acc = _load(uow, cmd.login, actor, for_update=True)
     if not acc.enabled:
-        return acc
+        return reach.redact(actor, acc)
     before = acc.snapshot()
     now = clock()
     updated = replace(acc, rights=acc.rights & ~RIGHT_ENABLED, disabled_reason=cmd.reason,
                       disabled_at=now, updated_at=now)  # fmt: skip
     uow.accounts.update(updated)
     record(uow, actor, now, "account.disabled", "account", acc.login, before, updated.snapshot())
-    return updated
+    return reach.redact(actor, updated)
 
 
 def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clock) -> Account:
     actor.require("users:write")
-    acc = _load(uow, cmd.login, for_update=True)
+    acc = _load(uow, cmd.login, actor, for_update=True)
     if acc.enabled:
-        return acc
+        return reach.redact(actor, acc)
     before = acc.snapshot()
     now = clock()
     updated = replace(acc, rights=acc.rights | RIGHT_ENABLED, disabled_reason="",
                       disabled_at=None, updated_at=now)  # fmt: skip
     uow.accounts.update(updated)
     record(uow, actor, now, "account.enabled", "account", acc.login, before, updated.snapshot())
-    return updated
+    return reach.redact(actor, updated)
 
 
 def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
     actor.require("users:read")
-    return _load(uow, login)
+    return reach.redact(actor, _load(uow, login, actor))
 
 
 def account_history(uow: UnitOfWork, login: int, actor: Actor) -> list[AuditRecord]:
     actor.require("users:read")
-    _load(uow, login)
-    return uow.audit.for_entity("account", str(login))
+    _load(uow, login, actor)
+    return [reach.redact_record(actor, r) for r in uow.audit.for_entity("account", str(login))]
 
 
 @dataclass(frozen=True)
@@ -325,15 +329,24 @@ def list_accounts(
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
     for login in cmd.logins or ():
         check_login(login, "logins")
-    return uow.accounts.list(_query(uow, cmd))
+    if cmd.email:
+        actor.require("personal_data")  # searching by email would reveal it
+    return [reach.redact(actor, a) for a in uow.accounts.list(_query(uow, cmd, actor))]
 
 
-def _query(uow: UnitOfWork, cmd: ListAccounts) -> AccountQuery:
+def _query(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> AccountQuery:
     group_ids = None
-    if cmd.group_mask:
-        group_ids = tuple(g.id for g in uow.groups.list() if masks.matches(cmd.group_mask, g.name))
+    if cmd.group_mask or not actor.unlimited_reach:
+        group_ids = tuple(
+            g.id
+            for g in uow.groups.list()
+            if (not cmd.group_mask or masks.matches(cmd.group_mask, g.name))
+            and actor.reaches_group(g.name)
+        )
+    brokers = None if actor.white_labels.strip() == "*" else actor.white_labels
     return AccountQuery(
         group_ids=group_ids,
+        broker_mask=brokers,
         email=cmd.email,
         logins=cmd.logins,
         registered_from=cmd.registered_from,

@@ -56,6 +56,9 @@ class ApprovalQuery:
     login: int | None = None
     after_id: int | None = None
     limit: int = 100
+    # Reach: only accounts in these groups / under white labels matching this mask.
+    group_ids: tuple[int, ...] | None = None
+    broker_mask: str | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.service import record
@@ -52,11 +53,15 @@ class Decision:
     posting: ledger.Posting | None = None
 
 
-def _load(uow: UnitOfWork, approval_id: int) -> Approval:
+def _load(uow: UnitOfWork, approval_id: int, actor: Actor, *, for_update: bool = False) -> Approval:
+    """The approval, if it exists and its account is within the actor's reach."""
     if isinstance(approval_id, bool) or not isinstance(approval_id, int) or approval_id < 1:
         raise ValidationError.field("approval_id", "must be a positive integer")
-    found = uow.approvals.get(approval_id, for_update=True)
+    found = uow.approvals.get(approval_id, for_update=for_update)
     if found is None:
+        raise ApprovalNotFound(approval_id)
+    acc = uow.accounts.get(found.login)
+    if acc is None or not actor.reaches(acc.group, acc.broker):
         raise ApprovalNotFound(approval_id)
     return found
 
@@ -69,7 +74,7 @@ def decide(
     p = Problems()
     p.text("comment", cmd.comment, DECISION_COMMENT_MAX)
     p.raise_if_any()
-    held = _load(uow, cmd.approval_id)
+    held = _load(uow, cmd.approval_id, actor, for_update=True)
     now = clock()
     if held.state != "pending":
         raise ApprovalNotPending(held.id, held.state)
@@ -85,7 +90,7 @@ def decide(
                       decided_at=now, decision_comment=cmd.comment)  # fmt: skip
     posting = None
     if cmd.approve:
-        acc = ledger.load_for_update(uow, held.login)
+        acc = ledger.load_for_update(uow, held.login, actor)
         cur = ledger.currency_of(acc)
         magnitude = Decimal(abs(held.amount)).scaleb(-cur.digits)
         move = ledger.movement(held.kind, magnitude, 1 if held.amount > 0 else -1, cur, config)
@@ -116,12 +121,7 @@ def expire_due(uow: UnitOfWork, actor: Actor, now: datetime) -> int:
 
 def get_approval(uow: UnitOfWork, approval_id: int, actor: Actor) -> Approval:
     actor.require_any("balances:write", "balances:approve")
-    if isinstance(approval_id, bool) or not isinstance(approval_id, int) or approval_id < 1:
-        raise ValidationError.field("approval_id", "must be a positive integer")
-    found = uow.approvals.get(approval_id)
-    if found is None:
-        raise ApprovalNotFound(approval_id)
-    return found
+    return _load(uow, approval_id, actor)
 
 
 def list_approvals(uow: UnitOfWork, query: ApprovalQuery, actor: Actor) -> list[Approval]:
@@ -130,7 +130,8 @@ def list_approvals(uow: UnitOfWork, query: ApprovalQuery, actor: Actor) -> list[
         raise ValidationError.field("state", f"must be one of {', '.join(STATES)}")
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
-    return uow.approvals.list(query)
+    group_ids, brokers = reach.query_scope(uow, actor)
+    return uow.approvals.list(replace(query, group_ids=group_ids, broker_mask=brokers))
 
 
 def set_threshold(

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from brokerplane.core.access.reach import redact_record
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord, chain_hash
-from brokerplane.core.errors import ValidationError
+from brokerplane.core.errors import PermissionDenied, ValidationError
 from brokerplane.core.ports import UnitOfWork
 
 MAX_PAGE = 1000
@@ -94,6 +95,11 @@ def verify_chain(
 def query_audit(uow: UnitOfWork, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
     """One page of the audit trail, oldest first; `action` ending in `.` matches a prefix."""
     actor.require_any("reports:read", "admin")
+    if not actor.unlimited_reach:
+        raise PermissionDenied(
+            "the audit trail spans every group; a manager of limited reach reads an account's "
+            "trail at /users/{login}/history"
+        )
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
-    return uow.audit.query(query)
+    return [redact_record(actor, r) for r in uow.audit.query(query)]

@@ -155,14 +155,14 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
 def get_group(uow: UnitOfWork, name: str, actor: Actor) -> Group:
     actor.require("users:read")
     group = uow.groups.get(name)
-    if group is None:
-        raise GroupNotFound(name)
+    if group is None or not actor.reaches_group(group.name):
+        raise GroupNotFound(name)  # out of reach reads as absent, as accounts do
     return group
 
 
 def list_groups(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[Group]:
     actor.require("users:read")
-    groups = uow.groups.list()
+    groups = [g for g in uow.groups.list() if actor.reaches_group(g.name)]
     if mask:
         groups = [g for g in groups if masks.matches(mask, g.name)]
     return groups

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from brokerplane.core.access import reach
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
@@ -161,11 +162,12 @@ def check_funds(acc: Account, move: Movement) -> dict[str, int]:
     return after
 
 
-def load_for_update(uow: UnitOfWork, login: int) -> Account:
+def load_for_update(uow: UnitOfWork, login: int, actor: Actor) -> Account:
+    """The account, locked, if it exists and is within the actor's reach."""
     acc = uow.accounts.get(login, for_update=True)
     if acc is None:
         raise AccountNotFound(login)
-    return acc
+    return reach.check_account(actor, acc)
 
 
 def apply(
@@ -219,7 +221,7 @@ def post_entry(
     operation, magnitude, sign = _magnitude(cmd.operation, cmd.amount)
     check_text(cmd.comment, cmd.reference)
     login = check_login(cmd.login)
-    acc = load_for_update(uow, login)
+    acc = load_for_update(uow, login, actor)
     cur = currency_of(acc)
     move = movement(operation, magnitude, sign, cur, config)
     now = clock()
@@ -260,9 +262,13 @@ def list_entries(uow: UnitOfWork, query: LedgerQuery, actor: Actor) -> list[Ledg
             raise ValidationError.field("kind", f"must be among {', '.join(KINDS)}")
     if query.reference is not None and len(query.reference) > REFERENCE_MAX:
         raise ValidationError.field("reference", f"is longer than {REFERENCE_MAX} characters")
-    if query.login is not None and not uow.accounts.exists(check_login(query.login)):
-        raise AccountNotFound(query.login)
-    return uow.ledger.list(query)
+    if query.login is not None:
+        acc = uow.accounts.get(check_login(query.login))
+        if acc is None:
+            raise AccountNotFound(query.login)
+        reach.check_account(actor, acc)
+    group_ids, brokers = reach.query_scope(uow, actor)
+    return uow.ledger.list(replace(query, group_ids=group_ids, broker_mask=brokers))
 
 
 def verify(uow: UnitOfWork) -> list[FigureMismatch]:

@@ -1,0 +1,72 @@
+"""Reach: which accounts, groups and contact details an actor may see, enforced in the core.
+
+An account outside the actor's reach is answered exactly as an account that does not exist
+(NotFound), for reads and writes alike: a different answer would let a manager limited to
+`demo\\*` learn which logins exist in `real\\*`. Groups out of reach are likewise NotFound.
+Without the `personal_data` right, contact fields read back empty, as MT5 does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from brokerplane.core.account.model import Account
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.model import AuditRecord
+from brokerplane.core.errors import AccountNotFound, GroupNotFound
+from brokerplane.core.group.model import Group
+from brokerplane.core.ports import UnitOfWork
+
+# Contact and identity fields a manager without `personal_data` reads as empty.
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "email", "phone", "address", "city", "state", "zip_code", "id_document", "bank_account",
+    "mqid",
+)  # fmt: skip
+
+
+def check_account(actor: Actor, acc: Account) -> Account:
+    if not actor.reaches(acc.group, acc.broker):
+        raise AccountNotFound(acc.login)
+    return acc
+
+
+def check_group(actor: Actor, group: Group) -> Group:
+    if not actor.reaches_group(group.name):
+        raise GroupNotFound(group.name)
+    return group
+
+
+def check_broker(actor: Actor, group: Group, broker: str) -> None:
+    """Opening or moving an account under a white label out of reach: as if no such group."""
+    if not actor.reaches(group.name, broker):
+        raise GroupNotFound(group.name)
+
+
+def redact(actor: Actor, acc: Account) -> Account:
+    if actor.has("personal_data"):
+        return acc
+    blank: dict[str, Any] = {name: "" for name in PERSONAL_FIELDS}
+    return replace(acc, **blank)
+
+
+def redact_snapshot(actor: Actor, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None or actor.has("personal_data"):
+        return data
+    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
+
+
+def redact_record(actor: Actor, rec: AuditRecord) -> AuditRecord:
+    if actor.has("personal_data"):
+        return rec
+    return replace(rec, before=redact_snapshot(actor, rec.before),
+                   after=redact_snapshot(actor, rec.after))  # fmt: skip
+
+
+def query_scope(uow: UnitOfWork, actor: Actor) -> tuple[tuple[int, ...] | None, str | None]:
+    """(group ids, white-label mask) that limit a listing to the actor's reach; None: no limit."""
+    group_ids = None
+    if actor.group_mask.strip() != "*":
+        group_ids = tuple(g.id for g in uow.groups.list() if actor.reaches_group(g.name))
+    brokers = None if actor.white_labels.strip() == "*" else actor.white_labels
+    return group_ids, brokers
