@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     idempotency_retention_days: float = Field(
         30, gt=0, description="how long request ids are remembered"
     )
+    key_rotation_overlap_hours: float = Field(
+        24, ge=0, description="how long a rotated key's old secret keeps working"
+    )
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="native requests per key per minute (0: no limit)"
+    )
     maintenance_interval_s: float = Field(
         300, gt=0, description="how often the server purges request ids and expires approvals"
     )

@@ -17,8 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
+from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
+from brokerplane.api.native.keys import router as keys_router
 from brokerplane.api.native.money import router as money_router
+from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.api.native.route import validation_problem
 from brokerplane.api.native.routes import router as native_router
 from brokerplane.bootstrap import Runtime
@@ -103,9 +106,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
+    app.state.auth_failures = AuthFailures()
     enabled = runtime.settings.enabled_dialects
     if "native" in enabled:
-        for router in (native_router, money_router):
+        for router in (native_router, money_router, keys_router):
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 

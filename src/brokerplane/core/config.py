@@ -19,3 +19,5 @@ class CoreConfig:
     # How long a request id is remembered, and how long a claim may run before it is stale.
     idempotency_retention: timedelta = timedelta(days=30)
     idempotency_lease: timedelta = timedelta(seconds=60)
+    # How long the old secret of a rotated API key keeps working.
+    key_rotation_overlap: timedelta = timedelta(hours=24)

@@ -27,6 +27,7 @@
     ├── LoginRangeExhausted          account.login_range_exhausted
     ├── InsufficientFunds            ledger.insufficient_funds
     ├── Unauthorized                 auth.unauthorized
+    ├── RateLimited                  auth.rate_limited
     ├── PermissionDenied             auth.permission_denied
     │   └── MissingScope             auth.missing_scope
     └── StorageUnavailable           storage.unavailable
@@ -250,6 +251,18 @@ class LoginRangeExhausted(CoreError):
 class Unauthorized(CoreError):
     code = "auth.unauthorized"
     title = "Unauthorized"
+
+
+class RateLimited(CoreError):
+    """The credential sent more requests than its limit allows; retry after `retry_after` s."""
+
+    code = "auth.rate_limited"
+    title = "TooManyRequests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many requests for this key; retry after {retry_after} s", retry_after=retry_after
+        )
 
 
 class PermissionDenied(CoreError):

@@ -209,6 +209,21 @@ class Services:
     def create_manager(self, cmd: access.CreateManager, actor: Actor) -> Manager:
         return self._write(lambda u: access.create_manager(u, cmd, actor, self.clock), actor)
 
+    def update_manager(self, cmd: access.UpdateManager, actor: Actor) -> Manager:
+        return self._write(lambda u: access.update_manager(u, cmd, actor, self.clock), actor)
+
+    def list_managers(self, actor: Actor) -> list[Manager]:
+        return self._read(lambda u: access.list_managers(u, actor))
+
+    def list_api_keys(self, actor: Actor, manager_login: int | None = None) -> list[ApiKey]:
+        return self._read(lambda u: access.list_api_keys(u, actor, manager_login))
+
+    def rotate_api_key(self, key_id: str, actor: Actor) -> tuple[access.IssuedKey, ApiKey]:
+        overlap = self.config.key_rotation_overlap
+        return self._write(
+            lambda u: access.rotate_api_key(u, key_id, actor, self.clock, overlap), actor
+        )
+
     def get_manager(self, login: int) -> Manager | None:
         return self._read(lambda u: u.managers.get(login))
 

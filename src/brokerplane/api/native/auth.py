@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import Counter
+
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Unauthorized, ValidationError
 
 MAX_OPERATOR_ID = 127
+log = logging.getLogger("brokerplane.auth")
+
+
+class AuthFailures:
+    """Failed authentications by reason, counted for this process and logged without secrets."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def record(self, reason: str, presented: str, ip: str | None) -> None:
+        parts = presented.split("_", 2)
+        # Only the public prefix of a well-formed key is logged, never the secret part.
+        prefix = parts[1][:32] if len(parts) == 3 and parts[0] == "bpk" else "-"
+        with self._lock:
+            self.counts[reason] += 1
+            total = sum(self.counts.values())
+        log.warning("native authentication failed: %s (key prefix %s, ip %s; %d failures so far)",
+                    reason, prefix, ip or "-", total)  # fmt: skip
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -20,15 +44,25 @@ def runtime_of(request: Request) -> Runtime:
 async def current_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
+    ip = request.client.host if request.client else None
+    failures: AuthFailures = request.app.state.auth_failures
     if not header:
+        failures.record("no credential", "", ip)
         raise Unauthorized("send the manager key as 'Authorization: Bearer <key>'")
     if scheme.lower() != "bearer" or not presented.strip():
+        failures.record("not a bearer credential", "", ip)
         raise Unauthorized("the Authorization header must be 'Bearer <key>'")
     operator_id = request.headers.get("x-operator-id")
     if operator_id is not None and len(operator_id) > MAX_OPERATOR_ID:
         raise ValidationError.field("x-operator-id", f"is longer than {MAX_OPERATOR_ID} characters")
     services = runtime_of(request).services
-    identity = await run_in_threadpool(services.authenticate_key, presented.strip())
+    try:
+        identity = await run_in_threadpool(services.authenticate_key, presented.strip())
+    except Unauthorized as err:
+        failures.record(err.detail, presented.strip(), ip)
+        raise
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(identity.key.id)
     return Actor(
         manager_login=identity.manager.login,
         scopes=identity.scopes,
@@ -38,5 +72,5 @@ async def current_actor(request: Request) -> Actor:
         operator_id=operator_id,
         request_id=getattr(request.state, "request_id", None),
         dialect="native",
-        ip=request.client.host if request.client else None,
+        ip=ip,
     )

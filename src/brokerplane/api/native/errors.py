@@ -40,6 +40,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.InsufficientFunds: (400, "ValidationError"),
     e.LoginRangeExhausted: (409, "Conflict"),
     e.Unauthorized: (401, "Unauthorized"),
+    e.RateLimited: (429, "TooManyRequests"),
     e.PermissionDenied: (403, "PermissionDenied"),
     e.MissingScope: (403, "PermissionDenied"),
     e.StorageUnavailable: (503, "ManagerOffline"),
@@ -83,7 +84,7 @@ def core_problem(err: e.CoreError, request_id: str | None) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
         headers["Retry-After"] = "5"
-    if isinstance(err, e.RequestInFlight):
+    if isinstance(err, e.RequestInFlight | e.RateLimited):
         headers["Retry-After"] = str(err.context.get("retry_after", 1))
     fields = [{"field": f.field, "message": f.message} for f in err.fields]
     response = problem(status, title, err.detail, err.code, request_id, fields, headers,

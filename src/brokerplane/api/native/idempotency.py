@@ -119,12 +119,14 @@ async def write(
     render: Callable[[T], tuple[int, Any]],
     *,
     scopes: tuple[str, ...] = (),
+    secret_fields: tuple[str, ...] = (),
 ) -> Response:
     """Run a write command and answer with its rendering; with a claimed key, the rendering
     is stored in the command's own transaction.
 
     `scopes` (any one of them) are checked before a stored answer is replayed, so a key that
-    may not make the request cannot read its answer either; the command checks them again."""
+    may not make the request cannot read its answer either; the command checks them again.
+    `secret_fields` are shown once: the stored copy (and so any replay) has them null."""
     if scopes:
         actor.require_any(*scopes)
     claimed = await claim(request, actor)
@@ -134,6 +136,8 @@ async def write(
 
     def stored(result: Any) -> StoredResponse:
         status, body = render(result)
+        if secret_fields and isinstance(body, dict):
+            body = {k: (None if k in secret_fields else v) for k, v in body.items()}
         return StoredResponse(status, _encode(body), _operation_id(body))
 
     if actor.idempotency is not None:

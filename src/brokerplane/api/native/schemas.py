@@ -277,8 +277,12 @@ class SymbolList(BaseModel):
     items: list[SymbolOut]
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as ISO 8601 with Z, as every native answer writes times."""
     return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+_iso = iso
 
 
 ACCOUNT_OUT_FIELDS = tuple(AccountOut.model_fields)
