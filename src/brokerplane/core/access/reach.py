@@ -2,7 +2,9 @@
 
 An account outside the actor's reach is answered exactly as an account that does not exist
 (NotFound), for reads and writes alike: a different answer would let a manager limited to
-`demo\\*` learn which logins exist in `real\\*`. Groups out of reach are likewise NotFound.
+`demo\\*` learn which logins exist in `real\\*`. Groups out of reach are likewise NotFound. A
+white label out of reach, named by the caller when opening or editing an account, is
+PermissionDenied.
 Without the `personal_data` right, contact fields read back empty, as MT5 does.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
-from brokerplane.core.errors import AccountNotFound, GroupNotFound
+from brokerplane.core.errors import AccountNotFound, FieldError, GroupNotFound, PermissionDenied
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
 
@@ -38,9 +40,13 @@ def check_group(actor: Actor, group: Group) -> Group:
 
 
 def check_broker(actor: Actor, group: Group, broker: str) -> None:
-    """Opening or moving an account under a white label out of reach: as if no such group."""
+    """Opening an account (or moving one) under a white label out of reach is refused; the
+    caller named the white label, so saying so reveals nothing."""
     if not actor.reaches(group.name, broker):
-        raise GroupNotFound(group.name)
+        raise PermissionDenied(
+            f"white label {broker!r} is outside this manager's reach",
+            fields=[FieldError("broker", "is outside this manager's white labels")],
+        )
 
 
 def redact(actor: Actor, acc: Account) -> Account:
