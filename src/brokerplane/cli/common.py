@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.errors import CoreError
+from brokerplane.core.errors import CoreError, ValidationError
 from brokerplane.settings import Settings
 from brokerplane.storage import migrate
 
@@ -132,3 +134,38 @@ def ensure_at_head(runtime: Runtime) -> None:
             f"the database {url} is at revision {at or 'none'}, not {head}: "
             "run `brokerplane db upgrade` first"
         )
+
+
+def comma_list(value: str) -> frozenset[str]:
+    """`a, b,c` as a set of its non-empty, stripped parts."""
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def iso(value: datetime | None) -> str | None:
+    """A UTC time as ISO 8601 with Z, as the native API writes times."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([dh])\s*$", re.IGNORECASE)
+EXPIRY_HELP = (
+    "a date (2027-01-31, meaning 00:00 UTC), a time (2027-01-31T18:00:00Z) or a duration (30d, 12h)"
+)
+
+
+def parse_expiry(value: str, now: datetime) -> datetime:
+    """When a key expires: an ISO 8601 date or time (UTC unless it names an offset), or a
+    duration from now in days (`30d`) or hours (`12h`). A time not in the future is refused by
+    the core."""
+    duration = _DURATION.match(value)
+    if duration:
+        amount, unit = int(duration[1]), duration[2].lower()
+        return now + (timedelta(days=amount) if unit == "d" else timedelta(hours=amount))
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError.field(
+            "expires_at", f"expected {EXPIRY_HELP}, not {value!r}"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)

@@ -4,7 +4,8 @@ maintenance, acting as the system."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,16 @@ from rich.table import Table
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.common import (
     EXIT_CHECK_FAILED,
+    EXPIRY_HELP,
     BrokerplaneGroup,
     CliFailure,
     build_settings,
+    comma_list,
     console,
     database_options,
+    iso,
     open_runtime,
+    parse_expiry,
     runtime_for,
     safe_url,
 )
@@ -36,18 +41,16 @@ from brokerplane.cli.demo import (
     load_demo,
     open_demo_accounts,
 )
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.approval.model import ApprovalThreshold
 from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.errors import ApiKeyNotFound, ManagerNotFound, ValidationError
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.settings import DIALECTS
 from brokerplane.storage import migrate
-
-
-def _csv(value: str) -> frozenset[str]:
-    return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
 @click.group(cls=BrokerplaneGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -357,72 +360,370 @@ def _symbols_table(runtime: Runtime) -> Table:
 
 # --------------------------------------------------------------------------- manager
 
+RIGHTS_HELP = ", ".join(SCOPES)
+
+
+def _rights(value: str, field: str = "rights") -> frozenset[str]:
+    rights = comma_list(value)
+    if not rights:
+        raise ValidationError.field(field, f"name at least one, of: {RIGHTS_HELP}")
+    return rights
+
+
+def _key_state(key: ApiKey, now: datetime) -> str:
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _manager_json(m: Manager, active_keys: int | None = None) -> dict[str, Any]:
+    """A manager as the CLI shows it: never a password or a verifier, only whether one is set."""
+    shown: dict[str, Any] = {
+        "login": m.login,
+        "name": m.name,
+        "enabled": m.enabled,
+        "rights": sorted(m.rights),
+        "groups": m.group_mask,
+        "brokers": m.white_labels,
+        "password_set": bool(m.verifiers),
+        "created_at": iso(m.created_at),
+        "updated_at": iso(m.updated_at),
+    }
+    if active_keys is not None:
+        shown["active_keys"] = active_keys
+    return shown
+
+
+def _manager_table(m: Manager, title: str) -> Table:
+    table = Table(title=title, show_header=False)
+    table.add_row("login", str(m.login))
+    table.add_row("name", escape(m.name))
+    table.add_row("enabled", "yes" if m.enabled else "no (its keys do not work)")
+    table.add_row("rights", ", ".join(sorted(m.rights)) or "(none)")
+    table.add_row("groups", escape(m.group_mask))
+    table.add_row("brokers", escape(m.white_labels))
+    table.add_row("password", "set" if m.verifiers else "none")
+    return table
+
+
+def _existing_manager(runtime: Runtime, login: int) -> Manager:
+    found = runtime.services.get_manager(login)
+    if found is None:
+        raise ManagerNotFound(login)
+    return found
+
+
+def _update_manager(
+    database_url: str | None, data_dir: Path | None, cmd: UpdateManager
+) -> tuple[Manager, Manager]:
+    """(before, after) of one manager update, acting as the system."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        before = _existing_manager(runtime, cmd.login)
+        after = runtime.services.update_manager(cmd, system_actor())
+    return before, after
+
+
+def _show_manager(m: Manager, as_json: bool, line: str) -> None:
+    if as_json:
+        click.echo(json.dumps(_manager_json(m)))
+    else:
+        console().print(line, soft_wrap=True)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object and nothing else."
+)
+
 
 @main.group()
 def manager() -> None:
-    """Back-office managers (the owners of API keys)."""
+    """Back-office managers: their rights, reach and password (the owners of API keys)."""
 
 
 @manager.command("create")
 @database_options
 @click.option("--login", type=int, required=True, help="Manager login (a number).")
 @click.option("--name", required=True, help="Display name.")
-@click.option("--password", default=None, help="API password; generated and printed if omitted.")
+@click.option(
+    "--password",
+    default=None,
+    help="API password (8-64 characters) for the dialects' manager logins; generated and "
+    "printed once if omitted.",
+)
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="No API password: the manager works through its API keys only.",
+)
 @click.option(
     "--rights",
-    default=",".join(SCOPES),
-    show_default=True,
-    help="Comma list of rights.",
+    required=True,
+    metavar="R1,R2",
+    help=f"Comma list of rights, of: {RIGHTS_HELP} (admin implies every other).",
 )
 @click.option(
-    "--group-mask",
+    "--groups",
+    default=None,
+    metavar="MASKS",
+    help="Groups the manager may see and touch: MT5-style masks, e.g. '*' or "
+    "'demo\\*,!demo\\vip'.  [required]",
+)
+@click.option("--group-mask", default=None, hidden=True)  # the old name of --groups
+@click.option(
+    "--brokers",
     default="*",
     show_default=True,
-    help="Groups the manager may touch, e.g. 'demo\\*,!demo\\vip'.",
+    metavar="B1,B2",
+    help="White labels (broker names) the manager may touch: a comma list, masks allowed.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@json_option
 def manager_create(
     database_url: str | None,
     data_dir: Path | None,
     login: int,
     name: str,
     password: str | None,
+    no_password: bool,
     rights: str,
-    group_mask: str,
+    groups: str | None,
+    group_mask: str | None,
+    brokers: str,
     as_json: bool,
 ) -> None:
-    """Create a manager."""
+    """Create a manager with its rights and reach."""
+    if no_password and password is not None:
+        raise CliFailure("give --password or --no-password, not both")
+    if groups is not None and group_mask is not None and groups != group_mask:
+        raise CliFailure("--groups and --group-mask differ: give --groups only")
+    groups = groups if groups is not None else group_mask
+    if groups is None:
+        raise click.MissingParameter(param_hint="'--groups'", param_type="option")
     settings = build_settings(database_url=database_url, data_dir=data_dir)
-    generated = password is None
-    secret = password if password is not None else generate_password()
-    cmd = CreateManager(
-        login=login, name=name, password=secret, rights=_csv(rights), group_mask=group_mask
-    )
+    generated = password is None and not no_password
+    secret = generate_password() if generated else password
+    cmd = CreateManager(login=login, name=name, password=secret, rights=_rights(rights),
+                        group_mask=groups, white_labels=brokers)  # fmt: skip
     with runtime_for(settings) as runtime:
         created = runtime.services.create_manager(cmd, system_actor())
     if as_json:
-        payload: dict[str, Any] = created.snapshot()
+        payload = _manager_json(created)
         if generated:
             payload["password"] = secret
         click.echo(json.dumps(payload))
         return
     out = console()
-    table = Table(title=f"manager {created.login} created", show_header=False)
-    table.add_row("login", str(created.login))
-    table.add_row("name", escape(created.name))
-    table.add_row("rights", ", ".join(sorted(created.rights)))
-    table.add_row("group mask", escape(created.group_mask))
+    out.print(_manager_table(created, f"manager {created.login} created"))
+    if generated and secret is not None:
+        out.print(Panel(f"[bold]{escape(secret)}[/]", title="password (shown once)", expand=False))
+
+
+@manager.command("list")
+@database_options
+@json_option
+def manager_list(database_url: str | None, data_dir: Path | None, as_json: bool) -> None:
+    """List the managers with their rights, reach and number of active keys."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        services = runtime.services
+        found = services.list_managers(system_actor())
+        keys = services.list_api_keys(system_actor())
+        now = services.clock()
+    active = Counter(k.manager_login for k in keys if _key_state(k, now) == "active")
+    items = [_manager_json(m, active[m.login]) for m in sorted(found, key=lambda m: m.login)]
+    if as_json:
+        click.echo(json.dumps({"items": items}))
+        return
+    out = console()
+    if not items:
+        out.print("No managers yet: brokerplane manager create (or brokerplane demo).")
+        return
+    table = Table(title="managers", box=None, pad_edge=False, padding=(0, 1, 0, 0),
+                  header_style="bold underline")  # fmt: skip
+    for col in ("login", "name", "enabled", "rights", "groups", "brokers", "keys"):
+        table.add_column(col, no_wrap=col in ("login", "rights"), overflow="fold")
+    for n, m in enumerate(items):
+        if n:
+            table.add_row()  # a blank line between managers
+        table.add_row(
+            str(m["login"]), escape(m["name"]), "yes" if m["enabled"] else "no",
+            "\n".join(m["rights"]) or "(none)", escape(m["groups"]), escape(m["brokers"]),
+            str(m["active_keys"]),
+        )  # fmt: skip
     out.print(table)
+
+
+@manager.command("disable")
+@database_options
+@click.argument("login", type=int)
+@json_option
+def manager_disable(
+    database_url: str | None, data_dir: Path | None, login: int, as_json: bool
+) -> None:
+    """Disable a manager: all its keys and sessions stop working at once."""
+    before, after = _update_manager(database_url, data_dir, UpdateManager(login, enabled=False))
+    state = "was already disabled" if not before.enabled else "disabled"
+    _show_manager(after, as_json, f"manager {login} {state}: its API keys and sessions do not "
+                  "work until it is enabled")  # fmt: skip
+
+
+@manager.command("enable")
+@database_options
+@click.argument("login", type=int)
+@json_option
+def manager_enable(
+    database_url: str | None, data_dir: Path | None, login: int, as_json: bool
+) -> None:
+    """Enable a manager again: its keys that are neither revoked nor expired work again."""
+    before, after = _update_manager(database_url, data_dir, UpdateManager(login, enabled=True))
+    state = "was already enabled" if before.enabled else "enabled"
+    _show_manager(after, as_json, f"manager {login} {state}")
+
+
+@manager.command("set-password")
+@database_options
+@click.argument("login", type=int)
+@click.option(
+    "--password", default=None, help="The new password; generated and printed once if omitted."
+)
+@json_option
+def manager_set_password(
+    database_url: str | None, data_dir: Path | None, login: int, password: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Set a manager's API password (for the dialects' manager logins)."""
+    generated = password is None
+    secret = password if password is not None else generate_password()
+    _, after = _update_manager(database_url, data_dir, UpdateManager(login, password=secret))
+    if as_json:
+        payload = _manager_json(after)
+        if generated:
+            payload["password"] = secret
+        click.echo(json.dumps(payload))
+        return
+    out = console()
+    out.print(f"password of manager {login} changed")
     if generated:
-        out.print(Panel(f"[bold]{secret}[/]", title="password (shown once)", expand=False))
+        out.print(Panel(f"[bold]{escape(secret)}[/]", title="password (shown once)", expand=False))
+
+
+@manager.command("grant")
+@database_options
+@click.argument("login", type=int)
+@click.argument("rights", metavar="R1,R2")
+@json_option
+def manager_grant(
+    database_url: str | None, data_dir: Path | None, login: int, rights: str, as_json: bool
+) -> None:
+    """Give a manager more rights (comma list)."""
+    cmd = UpdateManager(login, grant=_rights(rights, "grant"))
+    _, after = _update_manager(database_url, data_dir, cmd)
+    _show_manager(after, as_json, f"manager {login} rights: {', '.join(sorted(after.rights))}")
+
+
+@manager.command("revoke")
+@database_options
+@click.argument("login", type=int)
+@click.argument("rights", metavar="R1,R2")
+@json_option
+def manager_revoke(
+    database_url: str | None, data_dir: Path | None, login: int, rights: str, as_json: bool
+) -> None:
+    """Take rights away from a manager (comma list); its keys lose them at once."""
+    cmd = UpdateManager(login, revoke=_rights(rights, "revoke"))
+    _, after = _update_manager(database_url, data_dir, cmd)
+    held = ", ".join(sorted(after.rights)) or "(none)"
+    _show_manager(after, as_json, f"manager {login} rights: {held}")
+
+
+@manager.command("set-reach")
+@database_options
+@click.argument("login", type=int)
+@click.option("--groups", default=None, metavar="MASKS", help="The new group masks.")
+@click.option("--brokers", default=None, metavar="B1,B2", help="The new white labels.")
+@json_option
+def manager_set_reach(
+    database_url: str | None, data_dir: Path | None, login: int, groups: str | None,
+    brokers: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Change the groups and white labels a manager may see and touch."""
+    if groups is None and brokers is None:
+        raise CliFailure("name --groups, --brokers or both")
+    cmd = UpdateManager(login, group_mask=groups, white_labels=brokers)
+    _, after = _update_manager(database_url, data_dir, cmd)
+    _show_manager(after, as_json, f"manager {login} reaches groups {escape(after.group_mask)} "
+                  f"and brokers {escape(after.white_labels)}")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- key
 
 
+def _key_json(key: ApiKey, now: datetime) -> dict[str, Any]:
+    """A key as `GET /keys` shows it: never its secret or the secret's hash."""
+    return {
+        "id": key.id,
+        "prefix": key.prefix,
+        "manager_login": key.manager_login,
+        "scopes": sorted(key.scopes),
+        "name": key.name,
+        "state": _key_state(key, now),
+        "created_at": iso(key.created_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
+        "last_used_at": iso(key.last_used_at),
+    }
+
+
+def _minute(stamp: str | None) -> str | None:
+    """An ISO time shortened for a table cell: 2027-01-31, 18:00Z below it."""
+    return f"{stamp[:10]}\n{stamp[11:16]}Z" if stamp else None
+
+
+def _issued_json(issued: IssuedKey, previous: ApiKey | None = None) -> dict[str, Any]:
+    """A new key as `POST /keys` answers it: `key` is the secret, shown this once."""
+    key = issued.key
+    return {
+        "id": key.id,
+        "key": issued.secret,
+        "prefix": key.prefix,
+        "manager_login": key.manager_login,
+        "scopes": sorted(key.scopes),
+        "name": key.name,
+        "expires_at": iso(key.expires_at),
+        "previous": {"id": previous.id, "expires_at": iso(previous.expires_at)}
+        if previous
+        else None,
+    }
+
+
+def _show_issued(issued: IssuedKey, title: str) -> None:
+    key = issued.key
+    out = console()
+    table = Table(title=title, show_header=False)
+    table.add_row("id", key.id)
+    table.add_row("prefix", key.prefix)
+    table.add_row("manager", str(key.manager_login))
+    table.add_row("scopes", ", ".join(sorted(key.scopes)))
+    table.add_row("name", escape(key.name))
+    table.add_row("expires", iso(key.expires_at) or "never")
+    out.print(table)
+    out.print(Panel(f"[bold]{issued.secret}[/]", title="key (shown once)", expand=False))
+
+
+def _key_id(runtime: Runtime, ref: str) -> str:
+    """A key's id from its id or its prefix (the part of the secret that logs show)."""
+    ref = ref.strip()
+    for k in runtime.services.list_api_keys(system_actor()):
+        if ref in (k.id, k.prefix):
+            return k.id
+    raise ApiKeyNotFound(ref)
+
+
 @main.group()
 def key() -> None:
-    """Native API keys."""
+    """Native API keys: create, list, rotate, revoke."""
 
 
 @key.command("create")
@@ -431,45 +732,145 @@ def key() -> None:
 @click.option(
     "--scopes",
     required=True,
-    help=f"Comma list of scopes, of: {', '.join(SCOPES)}.",
+    metavar="S1,S2",
+    help=f"Comma list of scopes, each a right of the manager, of: {RIGHTS_HELP}.",
 )
-@click.option("--name", default="", help="A label for the key.")
+@click.option("--name", default="", help="What the key is for, e.g. crm-provisioning.")
 @click.option(
-    "--expires-in-days", type=click.IntRange(min=1), default=None, help="Expiry (default never)."
+    "--expires", default=None, metavar="WHEN", help=f"Expiry: {EXPIRY_HELP}. Default: never."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None, hidden=True)
+@json_option
 def key_create(
     database_url: str | None,
     data_dir: Path | None,
     manager_login: int,
     scopes: str,
     name: str,
+    expires: str | None,
     expires_in_days: int | None,
     as_json: bool,
 ) -> None:
     """Issue an API key for a manager; the secret is printed once."""
+    if expires is not None and expires_in_days is not None:
+        raise CliFailure("give --expires only (--expires-in-days N is --expires Nd)")
+    if expires_in_days is not None:
+        expires = f"{expires_in_days}d"
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        expires_at = None
-        if expires_in_days is not None:
-            expires_at = runtime.services.clock() + timedelta(days=expires_in_days)
-        cmd = CreateApiKey(
-            manager_login=manager_login, scopes=_csv(scopes), name=name, expires_at=expires_at
+        services = runtime.services
+        expires_at = parse_expiry(expires, services.clock()) if expires is not None else None
+        cmd = CreateApiKey(manager_login=manager_login, scopes=comma_list(scopes), name=name,
+                           expires_at=expires_at)  # fmt: skip
+        issued = services.create_api_key(cmd, system_actor())
+        owner = _existing_manager(runtime, manager_login)
+    if not owner.enabled:
+        console(stderr=True).print(
+            f"note: manager {manager_login} is disabled; the key works once it is enabled"
         )
-        issued = runtime.services.create_api_key(cmd, system_actor())
     if as_json:
-        click.echo(json.dumps({**issued.key.snapshot(), "secret": issued.secret}))
+        click.echo(json.dumps(_issued_json(issued)))
+        return
+    _show_issued(issued, f"key {issued.key.id} created")
+
+
+@key.command("list")
+@database_options
+@click.option(
+    "--manager", "manager_login", type=int, default=None, help="Only this manager's keys."
+)
+@json_option
+def key_list(
+    database_url: str | None, data_dir: Path | None, manager_login: int | None, as_json: bool
+) -> None:
+    """List keys with their state and last use (never their secrets)."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        services = runtime.services
+        if manager_login is not None:
+            _existing_manager(runtime, manager_login)
+        keys = services.list_api_keys(system_actor(), manager_login)
+        disabled = {m.login for m in services.list_managers(system_actor()) if not m.enabled}
+        now = services.clock()
+    items = [_key_json(k, now) for k in keys]
+    if as_json:
+        click.echo(json.dumps({"items": items}))
         return
     out = console()
-    table = Table(title=f"key {issued.key.id} created", show_header=False)
-    table.add_row("manager", str(issued.key.manager_login))
-    table.add_row("scopes", ", ".join(sorted(issued.key.scopes)))
-    table.add_row("name", escape(issued.key.name))
-    table.add_row(
-        "expires", issued.key.expires_at.isoformat() if issued.key.expires_at else "never"
-    )
+    if not items:
+        out.print("No keys: brokerplane key create --manager L --scopes S1,S2")
+        return
+    table = Table(title="API keys", box=None, pad_edge=False, padding=(0, 1, 0, 0),
+                  header_style="bold underline")  # fmt: skip
+    table.add_column("id / prefix", no_wrap=True)
+    table.add_column("owner", no_wrap=True)
+    table.add_column("name", overflow="fold", ratio=1)
+    table.add_column("scopes", no_wrap=True)
+    table.add_column("state", overflow="fold", min_width=6)
+    table.add_column("expires", overflow="fold", min_width=10)
+    table.add_column("last used", overflow="fold", min_width=10)
+    for n, k in enumerate(items):
+        if n:
+            table.add_row()  # a blank line between keys
+        state = k["state"]
+        if state == "active" and k["manager_login"] in disabled:
+            state = "active (manager disabled)"
+        table.add_row(
+            f"{k['id']}\n{k['prefix']}", str(k["manager_login"]), escape(k["name"]),
+            "\n".join(k["scopes"]), state, _minute(k["expires_at"]) or "never",
+            _minute(k["last_used_at"]) or "-",
+        )  # fmt: skip
     out.print(table)
-    out.print(Panel(f"[bold]{issued.secret}[/]", title="secret (shown once)", expand=False))
+
+
+@key.command("rotate")
+@database_options
+@click.argument("key_ref", metavar="ID")
+@json_option
+def key_rotate(
+    database_url: str | None, data_dir: Path | None, key_ref: str, as_json: bool
+) -> None:
+    """Issue a new secret for a key (same scopes, name and expiry); the old secret keeps working
+    for BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS (24), then expires. ID may be the key's prefix."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        issued, previous = runtime.services.rotate_api_key(
+            _key_id(runtime, key_ref), system_actor()
+        )
+    if as_json:
+        click.echo(json.dumps(_issued_json(issued, previous)))
+        return
+    _show_issued(issued, f"key {issued.key.id} created")
+    console().print(
+        f"It replaces key {previous.id} (prefix {previous.prefix}), which keeps working until "
+        f"{iso(previous.expires_at)}; revoke it sooner with: brokerplane key revoke {previous.id}",
+        soft_wrap=True,
+    )
+
+
+@key.command("revoke")
+@database_options
+@click.argument("key_ref", metavar="ID")
+@json_option
+def key_revoke(
+    database_url: str | None, data_dir: Path | None, key_ref: str, as_json: bool
+) -> None:
+    """Revoke a key at once. ID may be the key's prefix."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        services = runtime.services
+        started = services.clock()
+        revoked = services.revoke_api_key(_key_id(runtime, key_ref), system_actor())
+        now = services.clock()
+    if as_json:
+        click.echo(json.dumps(_key_json(revoked, now)))
+        return
+    already = revoked.revoked_at is not None and revoked.revoked_at < started
+    verb = "was already revoked" if already else "revoked"
+    click.echo(
+        f"key {revoked.id} (prefix {revoked.prefix}, manager {revoked.manager_login}) {verb} "
+        f"at {iso(revoked.revoked_at)}"
+    )
 
 
 # --------------------------------------------------------------------------- audit
