@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TypeVar
 
+from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -83,6 +84,19 @@ class _Repo:
     @property
     def _s(self) -> FakeState:
         return self._uow.work
+
+    def _in_reach(
+        self, login: int, group_ids: tuple[int, ...] | None, broker_mask: str | None
+    ) -> bool:
+        """Whether the account `login` passes a query's reach filters, as `_reach` in SQL:
+        its group among `group_ids` (an empty tuple admits nothing) and its white label
+        admitted by `broker_mask` (None: no limit)."""
+        acc = self._s.accounts.get(login)
+        if acc is None:
+            return group_ids is None and broker_mask is None
+        if group_ids is not None and acc.group_id not in group_ids:
+            return False
+        return broker_mask is None or masks.matches(broker_mask, acc.broker)
 
     def _writing(self) -> None:
         if not self._uow.write:
@@ -170,7 +184,7 @@ class FakeAccounts(_Repo):
         out = []
         for login in sorted(self._s.accounts):
             acc = self._s.accounts[login]
-            if query.group_ids is not None and acc.group_id not in query.group_ids:
+            if not self._in_reach(login, query.group_ids, query.broker_mask):
                 continue
             if query.email and acc.email.lower() != query.email.lower():
                 continue
@@ -308,6 +322,8 @@ class FakeLedger(_Repo):
                 continue
             if query.after_id is not None and entry.id <= query.after_id:
                 continue
+            if not self._in_reach(entry.login, query.group_ids, query.broker_mask):
+                continue
             out.append(_copy(entry))
             if len(out) == query.limit:
                 break
@@ -347,6 +363,8 @@ class FakeApprovals(_Repo):
             if query.login is not None and held.login != query.login:
                 continue
             if query.after_id is not None and approval_id <= query.after_id:
+                continue
+            if not self._in_reach(held.login, query.group_ids, query.broker_mask):
                 continue
             out.append(_copy(held))
             if len(out) == query.limit:

@@ -1,4 +1,7 @@
-"""MT5-style name masks (`demo\\*,!demo\\vip`): which group or symbol names a mask admits."""
+"""MT5-style name masks (`demo\\*,!demo\\vip`): which group or symbol names a mask admits.
+
+Matching ignores the case of ASCII letters only, so storage can apply the same masks in SQL on
+every engine and locale (SQLite's lower() folds ASCII only)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ def _compile(mask: str) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[s
         if negate:
             part = part[1:].strip()
         pattern = re.compile(
-            "^" + ".*".join(re.escape(piece) for piece in part.split("*")) + "$", re.IGNORECASE
+            "^" + ".*".join(re.escape(piece) for piece in part.split("*")) + "$",
+            re.IGNORECASE | re.ASCII,
         )
         (exclude if negate else include).append(pattern)
     return tuple(include), tuple(exclude)

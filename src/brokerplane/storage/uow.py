@@ -46,13 +46,26 @@ def _row(row: Row[Any]) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_ASCII_LOWER = _ASCII_UPPER.lower()
+_TO_LOWER = str.maketrans(_ASCII_UPPER, _ASCII_LOWER)
+
+
 def _like(part: str) -> str:
-    escaped = part.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    folded = part.translate(_TO_LOWER)
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace("*", "%")
 
 
-def mask_condition(column: Any, mask: str) -> ColumnElement[bool]:
-    """An MT5-style mask (`a*,!b`) as SQL: case-insensitive LIKEs, exclusions winning."""
+def _fold(column: Any) -> Any:
+    """The column with ASCII letters lowered and nothing else, on every engine and locale."""
+    return func.translate(column, _ASCII_UPPER, _ASCII_LOWER)
+
+
+def mask_condition(column: Any, mask: str, dialect: str = "postgresql") -> ColumnElement[bool]:
+    """An MT5-style mask (`a*,!b`) as SQL: LIKEs ignoring ASCII case, exclusions winning,
+    exactly as core.masks.matches decides in Python."""
+    folded = func.lower(column) if dialect == "sqlite" else _fold(column)
     include: list[ColumnElement[bool]] = []
     exclude: list[ColumnElement[bool]] = []
     for raw in mask.split(","):
@@ -62,7 +75,7 @@ def mask_condition(column: Any, mask: str) -> ColumnElement[bool]:
         negate = part.startswith("!")
         if negate:
             part = part[1:].strip()
-        cond = func.lower(column).like(_like(part), escape="\\")
+        cond = folded.like(_like(part), escape="\\")
         (exclude if negate else include).append(cond)
     result: ColumnElement[bool] = or_(*include) if include else literal(True)
     if exclude:
@@ -70,14 +83,16 @@ def mask_condition(column: Any, mask: str) -> ColumnElement[bool]:
     return result
 
 
-def _reach(login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None) -> Any:
+def _reach(
+    login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None, dialect: str
+) -> Any:
     """Logins of accounts within reach (by group ids and white-label mask), as a subquery."""
     a = t.accounts.c
     conds: list[ColumnElement[bool]] = []
     if group_ids is not None:
         conds.append(a.group_id.in_(group_ids))
     if broker_mask is not None:
-        conds.append(mask_condition(a.broker, broker_mask))
+        conds.append(mask_condition(a.broker, broker_mask, dialect))
     return login.in_(select(a.login).where(and_(True, *conds)))
 
 
@@ -223,7 +238,7 @@ class SqlAccounts:
                 return []
             conds.append(a.group_id.in_(query.group_ids))
         if query.broker_mask is not None:
-            conds.append(mask_condition(a.broker, query.broker_mask))
+            conds.append(mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
         if query.email:
             conds.append(func.lower(a.email) == query.email.lower())
         if query.logins is not None:
@@ -383,7 +398,7 @@ class SqlLedger:
         if query.group_ids is not None or query.broker_mask is not None:
             if query.group_ids is not None and not query.group_ids:
                 return []
-            conds.append(_reach(e.login, query.group_ids, query.broker_mask))
+            conds.append(_reach(e.login, query.group_ids, query.broker_mask, self.c.dialect.name))
         q = select(t.ledger_entries).where(and_(True, *conds)).order_by(e.id).limit(query.limit)
         return [LedgerEntry(**_row(r)) for r in self.c.execute(q)]
 
@@ -431,7 +446,7 @@ class SqlApprovals:
         if query.group_ids is not None or query.broker_mask is not None:
             if query.group_ids is not None and not query.group_ids:
                 return []
-            conds.append(_reach(p.login, query.group_ids, query.broker_mask))
+            conds.append(_reach(p.login, query.group_ids, query.broker_mask, self.c.dialect.name))
         q = select(t.approvals).where(and_(True, *conds)).order_by(p.id).limit(query.limit)
         return [Approval(**_row(r)) for r in self.c.execute(q)]
 

@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.idempotency import Claim, Completion, StoredResponse
 
@@ -103,6 +104,18 @@ def _operation_id(body: Any) -> str | None:
     return None
 
 
+def _as_seen_by(stored: StoredResponse, actor: Actor) -> StoredResponse:
+    """A stored answer as this key may see it: another key of the same manager without
+    `personal_data` gets the contact fields empty, as a read would show them."""
+    if actor.has("personal_data"):
+        return stored
+    body = json.loads(stored.body)
+    if not isinstance(body, dict) or not any(body.get(f) for f in PERSONAL_FIELDS):
+        return stored
+    redacted = {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in body.items()}
+    return replace(stored, body=_encode(redacted))
+
+
 def replay_response(stored: StoredResponse) -> Response:
     return Response(
         content=stored.body.encode(),
@@ -131,7 +144,7 @@ async def write(
         actor.require_any(*scopes)
     claimed = await claim(request, actor)
     if isinstance(claimed, StoredResponse):
-        return replay_response(claimed)
+        return replay_response(_as_seen_by(claimed, actor))
     actor = claimed
 
     def stored(result: Any) -> StoredResponse:

@@ -102,20 +102,28 @@ def _set_password(manager: Manager, password: str) -> None:
     }
 
 
-def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clock) -> Manager:
+def _require_manager_admin(actor: Actor) -> None:
+    """Managing managers needs admin and unlimited reach: a manager of limited reach could
+    otherwise widen its own reach or mint an unlimited manager."""
     actor.require("admin")
+    if not actor.unlimited_reach:
+        raise PermissionDenied("managing managers needs unlimited reach (groups and brokers *)")
+
+
+def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clock) -> Manager:
+    _require_manager_admin(actor)
     p = Problems()
     p.integer("login", cmd.login, 1, MAX_LOGIN)
     p.text("name", cmd.name, 127)
     p.raise_if_any()
     _check_scopes("rights", cmd.rights)
-    check_mask("groups", cmd.group_mask)
-    check_mask("brokers", cmd.white_labels)
+    group_mask = check_mask("groups", cmd.group_mask)
+    white_labels = check_mask("brokers", cmd.white_labels)
     if uow.managers.get(cmd.login) is not None:
         raise ManagerAlreadyExists(cmd.login)
     now = clock()
     manager = Manager(login=cmd.login, name=cmd.name, rights=cmd.rights,
-                      group_mask=cmd.group_mask, white_labels=cmd.white_labels,
+                      group_mask=group_mask, white_labels=white_labels,
                       created_at=now, updated_at=now)  # fmt: skip
     if cmd.password is not None:
         _set_password(manager, cmd.password)
@@ -128,7 +136,7 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
     """Rename, enable or disable, set the password, grant or revoke rights, change reach.
 
     A disabled manager's keys and sessions stop at once: every request re-reads the manager."""
-    actor.require("admin")
+    _require_manager_admin(actor)
     manager = uow.managers.get(cmd.login)
     if manager is None:
         raise ManagerNotFound(cmd.login)
@@ -164,7 +172,7 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
 
 
 def list_managers(uow: UnitOfWork, actor: Actor) -> list[Manager]:
-    actor.require("admin")
+    _require_manager_admin(actor)
     return uow.managers.list()
 
 
@@ -174,7 +182,7 @@ def _hash_secret(secret: str) -> str:
 
 def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Clock) -> IssuedKey:
     if actor.manager_login != cmd.manager_login:
-        actor.require("admin")
+        _require_manager_admin(actor)
     manager = uow.managers.get(cmd.manager_login)
     if manager is None:
         raise ManagerNotFound(cmd.manager_login)
@@ -247,17 +255,22 @@ def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdent
 def _own_key(uow: UnitOfWork, key_id: str, actor: Actor) -> ApiKey:
     """A key of the caller's manager (any key, for admins); others read as absent."""
     key = uow.api_keys.get(key_id) if isinstance(key_id, str) else None
-    if key is None or (key.manager_login != actor.manager_login and not actor.has("admin")):
+    if key is None:
+        raise ApiKeyNotFound(str(key_id))
+    if key.manager_login != actor.manager_login and not (
+        actor.has("admin") and actor.unlimited_reach
+    ):
         raise ApiKeyNotFound(str(key_id))
     return key
 
 
 def list_api_keys(uow: UnitOfWork, actor: Actor, manager_login: int | None = None) -> list[ApiKey]:
     """The caller's manager's keys; admins may name any manager, or None for all."""
-    if not actor.has("admin"):
-        if manager_login is not None and manager_login != actor.manager_login:
-            raise PermissionDenied("only admins may list another manager's keys")
-        manager_login = actor.manager_login
+    if manager_login != actor.manager_login:
+        if manager_login is not None or actor.manager_login is None:
+            _require_manager_admin(actor)
+        elif not (actor.has("admin") and actor.unlimited_reach):
+            manager_login = actor.manager_login
     return uow.api_keys.list(manager_login)
 
 
@@ -267,6 +280,11 @@ def rotate_api_key(
     """A new secret with the same scopes, name and expiry; the old secret keeps working for
     `overlap` (so workers can be redeployed) and then expires."""
     old = _own_key(uow, key_id, actor)
+    if not actor.has("admin") and not old.scopes <= actor.scopes:
+        missing = ", ".join(sorted(old.scopes - actor.scopes))
+        raise PermissionDenied(
+            f"this credential cannot rotate a key holding scopes it lacks: {missing}"
+        )
     now = clock()
     if old.revoked_at is not None and old.revoked_at <= now:
         raise ValidationError.field("key_id", "the key is revoked; create a new one")

@@ -52,12 +52,6 @@ TEXT_LIMITS: dict[str, int] = {
     "trade_accounts": 127,
 }
 
-# Fields holding personal data; hidden from managers without the personal_data right.
-PERSONAL_FIELDS = (
-    "first_name", "last_name", "middle_name", "email", "phone", "country", "city", "state",
-    "zip_code", "address", "id_document", "bank_account",
-)  # fmt: skip
-
 
 @dataclass
 class Account:

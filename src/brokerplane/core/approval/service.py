@@ -184,4 +184,4 @@ def _threshold_snapshot(t: ApprovalThreshold | None) -> dict[str, object] | None
 
 def list_thresholds(uow: UnitOfWork, actor: Actor) -> list[ApprovalThreshold]:
     actor.require_any("balances:write", "balances:approve", "admin")
-    return uow.thresholds.list()
+    return [t for t in uow.thresholds.list() if t.group is None or actor.reaches_group(t.group)]
