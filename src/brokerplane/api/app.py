@@ -147,8 +147,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error in request %s", _rid(request))
+        # This handler runs outside RequestIdMiddleware, so it echoes the id itself.
+        rid = _rid(request)
+        echo = {REQUEST_ID_HEADER: rid} if rid else None
         return problem(500, "InternalError", "an unexpected error occurred; it has been logged",
-                       "internal", _rid(request))  # fmt: skip
+                       "internal", rid, headers=echo)  # fmt: skip
 
     app.add_middleware(RequestIdMiddleware)
     return app

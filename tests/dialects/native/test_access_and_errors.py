@@ -14,66 +14,8 @@ from brokerplane.core.errors import all_error_classes
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
 
-# (method, path, body, the scope it needs)
-ENDPOINTS = [
-    ("POST", "/v1/users", {"name": "A", "group": "demo-usd", "leverage": 100}, "users:write"),
-    ("GET", "/v1/users/910024", None, "users:read"),
-    ("PATCH", "/v1/users/910024", {"leverage": 50}, "users:write"),
-    ("GET", "/v1/users", None, "users:read"),
-    ("POST", "/v1/users/910024/disable", {"reason": "x"}, "users:write"),
-    ("POST", "/v1/users/910024/enable", None, "users:write"),
-    ("GET", "/v1/users/910024/history", None, "users:read"),
-    ("GET", "/v1/groups", None, "users:read"),
-    ("GET", "/v1/groups/demo-usd", None, "users:read"),
-    ("POST", "/v1/groups", {"name": "new", "currency": "USD"}, "admin"),
-    ("PATCH", "/v1/groups/demo-usd", {"max_leverage": 400}, "admin"),
-    ("GET", "/v1/symbols", None, "users:read"),
-    ("GET", "/v1/symbols/EURUSD", None, "users:read"),
-    ("POST", "/v1/symbols", {"name": "USDCAD"}, "admin"),
-    ("PATCH", "/v1/symbols/EURUSD", {"digits": 4}, "admin"),
-    ("GET", "/v1/reports/users", None, "reports:read"),
-    ("GET", "/v1/reports/users?format=csv", None, "reports:read"),
-]
-IDS = [f"{m} {p}" for m, p, _, _ in ENDPOINTS]
-
-
-@pytest.fixture
-def seeded(api: Api) -> Api:
-    api.open(login=910024)
-    return api
-
-
-@pytest.mark.parametrize(("method", "path", "body", "scope"), ENDPOINTS, ids=IDS)
-def test_every_endpoint_without_a_key_is_401(
-    seeded: Api, method: str, path: str, body: object, scope: str
-) -> None:
-    response = seeded.client.request(method, path, json=body)
-    assert response.status_code == 401
-    assert response.json()["title"] == "Unauthorized"
-    assert response.headers["www-authenticate"] == "Bearer"
-
-
-@pytest.mark.parametrize(("method", "path", "body", "scope"), ENDPOINTS, ids=IDS)
-def test_every_endpoint_with_a_key_lacking_its_scope_is_403(
-    seeded: Api, method: str, path: str, body: object, scope: str
-) -> None:
-    others = {"users:read", "users:write", "reports:read", "balances:write"} - {scope}
-    if scope == "users:write":
-        others.discard("users:read")  # keep the test about the write scope alone
-    key = seeded.key(*sorted(others - {scope}))
-    response = seeded.client.request(method, path, json=body, headers=seeded.headers(key))
-    assert response.status_code == 403, response.text
-    assert response.json()["title"] == "PermissionDenied"
-    assert scope in response.json()["detail"]
-
-
-@pytest.mark.parametrize(("method", "path", "body", "scope"), ENDPOINTS, ids=IDS)
-def test_every_endpoint_answers_a_key_holding_its_scope(
-    seeded: Api, method: str, path: str, body: object, scope: str
-) -> None:
-    key = seeded.key(scope)
-    response = seeded.client.request(method, path, json=body, headers=seeded.headers(key))
-    assert response.status_code in (200, 201), response.text
+# The scope table (every endpoint without a key is 401, lacking its scope is 403, holding it is
+# answered) is the matrix in test_scope_matrix.py, over every route the app serves.
 
 
 @pytest.mark.parametrize(

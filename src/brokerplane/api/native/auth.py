@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import Counter
 
@@ -15,6 +16,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Unauthorized, ValidationError
 
 MAX_OPERATOR_ID = 127
+_PREFIX = re.compile(r"[0-9a-f]{12}")
 log = logging.getLogger("brokerplane.auth")
 
 
@@ -28,7 +30,8 @@ class AuthFailures:
     def record(self, reason: str, presented: str, ip: str | None) -> None:
         parts = presented.split("_", 2)
         # Only the public prefix of a well-formed key is logged, never the secret part.
-        prefix = parts[1][:32] if len(parts) == 3 and parts[0] == "bpk" else "-"
+        well_formed = len(parts) == 3 and parts[0] == "bpk" and _PREFIX.fullmatch(parts[1])
+        prefix = parts[1] if well_formed else "-"
         with self._lock:
             self.counts[reason] += 1
             total = sum(self.counts.values())

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from brokerplane.core import passwords
 from brokerplane.core.access.model import ApiKey, Manager
@@ -196,12 +196,17 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Cloc
         missing = ", ".join(sorted(cmd.scopes - actor.scopes))
         raise PermissionDenied(f"this credential cannot hand out scopes it lacks: {missing}")
     now = clock()
-    if cmd.expires_at is not None and cmd.expires_at <= now:
-        raise ValidationError.field("expires_at", "must be in the future")
+    expires_at = cmd.expires_at
+    if expires_at is not None:
+        # A time without an offset is UTC; every time is kept and answered in UTC.
+        expires_at = expires_at.replace(tzinfo=UTC) if expires_at.tzinfo is None else expires_at
+        expires_at = expires_at.astimezone(UTC)
+        if expires_at <= now:
+            raise ValidationError.field("expires_at", "must be in the future")
     p = Problems()
     p.text("name", cmd.name, 127)
     p.raise_if_any()
-    issued = _issue(uow, manager, cmd.scopes, cmd.name, cmd.expires_at, now)
+    issued = _issue(uow, manager, cmd.scopes, cmd.name, expires_at, now)
     record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
            issued.key.snapshot())  # fmt: skip
     return issued
@@ -307,6 +312,12 @@ def rotate_api_key(
 
 def revoke_api_key(uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock) -> ApiKey:
     key = _own_key(uow, key_id, actor)
+    if not actor.has("admin") and not key.scopes <= actor.scopes:
+        # a stolen read-only key must not be able to switch off the finance or admin keys
+        missing = ", ".join(sorted(key.scopes - actor.scopes))
+        raise PermissionDenied(
+            f"this credential cannot revoke a key holding scopes it lacks: {missing}"
+        )
     if key.revoked_at is not None:
         return key
     before = key.snapshot()

@@ -1,0 +1,286 @@
+"""The scope matrix: every native endpoint against every scope, through real HTTP on both engines.
+
+Each row names the scopes that open an endpoint (`admin` opens everything) and builds requests
+valid enough that an allowed key reaches the core and succeeds. For every scope a key holding
+just that scope is answered (2xx) when the scope is in the row and refused 403 PermissionDenied
+when it is not; a key holding every other scope (and not admin) is refused too; no key is 401.
+The rows are checked against the app's own routes, so an endpoint without a row fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from brokerplane.api.app import create_app
+from brokerplane.bootstrap import build
+from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.actor import SCOPES
+from brokerplane.settings import Settings
+from tests.dialects.native.conftest import Api
+
+LOGIN = 910024
+MAKER = 2000  # a second manager: it requests held operations that manager 1000 decides
+ANY = frozenset(SCOPES)  # the /keys endpoints: any valid key
+
+Request = tuple[str, Any]  # (path with its query, JSON body or None)
+
+
+@dataclass
+class World:
+    """Manager 1000's keys (api.key) over a funded account, a threshold, a pending approval."""
+
+    api: Api
+    maker_key: str
+    approval_id: int
+    spare_key_id: str
+    names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def held(self) -> int:
+        """A fresh pending approval, requested by the maker (so manager 1000 may decide it)."""
+        response = self.api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "1500"},
+                                 key=self.maker_key)  # fmt: skip
+        assert response.status_code == 202, response.text
+        return int(response.json()["approval_id"])
+
+    def key_id(self, scopes: frozenset[str] = frozenset()) -> str:
+        """A fresh key of manager 1000, to rotate or revoke (holding `scopes`, so a caller
+        holding them may rotate it: rotation hands out no scope the caller lacks)."""
+        issued = self.api.runtime.services.create_api_key(
+            CreateApiKey(1000, scopes or frozenset({"users:read"}), "target"), self.api.admin
+        )
+        return issued.key.id
+
+    def name(self, stem: str) -> str:
+        return f"{stem}{next(self.names)}"
+
+
+# make(world, the calling key's scopes, whether the call should succeed) -> requests to send.
+# Fresh resources (approvals to decide, keys to rotate) are only spent on calls that succeed.
+Make = Callable[[World, frozenset[str], bool], list[Request]]
+
+
+@dataclass(frozen=True)
+class Row:
+    allowed: frozenset[str]
+    make: Make
+
+
+def row(*allowed: str, make: Make) -> Row:
+    return Row(frozenset(allowed), make)
+
+
+def fixed(path: str, body: Any = None, *more: Request) -> Make:
+    return lambda w, s, ok: [(path, body), *more]
+
+
+def _balance(op: str) -> Row:
+    return row("balances:write", make=fixed(f"/v1/balances/{op}", {"login": LOGIN, "amount": "1"}))
+
+
+def _decide(verb: str) -> Row:
+    def make(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
+        approval_id = w.held() if ok else w.approval_id
+        return [(f"/v1/approvals/{approval_id}/{verb}", {"comment": "checked"})]
+
+    return row("balances:approve", make=make)
+
+
+def _new_key(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
+    return [("/v1/keys", {"scopes": sorted(scopes or {"users:read"}), "name": "matrix"})]
+
+
+def _key_path(suffix: str) -> Make:
+    return lambda w, s, ok: [(f"/v1/keys/{w.key_id(s) if ok else w.spare_key_id}{suffix}", None)]
+
+
+MATRIX: dict[tuple[str, str], Row] = {
+    # accounts
+    ("GET", "/v1/users"): row("users:read", make=fixed("/v1/users")),
+    ("GET", "/v1/users/{login}"): row("users:read", make=fixed(f"/v1/users/{LOGIN}")),
+    ("GET", "/v1/users/{login}/history"): row(
+        "users:read", make=fixed(f"/v1/users/{LOGIN}/history")
+    ),
+    ("POST", "/v1/users"): row(
+        "users:write", make=fixed("/v1/users", {"name": "A", "group": "demo-usd", "leverage": 100})
+    ),
+    ("PATCH", "/v1/users/{login}"): row(
+        "users:write", make=fixed(f"/v1/users/{LOGIN}", {"leverage": 50})
+    ),
+    ("POST", "/v1/users/{login}/disable"): row(
+        "users:write", make=fixed(f"/v1/users/{LOGIN}/disable", {"reason": "matrix"})
+    ),
+    ("POST", "/v1/users/{login}/enable"): row(
+        "users:write", make=fixed(f"/v1/users/{LOGIN}/enable")
+    ),
+    # reports: JSON pages and the streamed CSV
+    ("GET", "/v1/reports/users"): row(
+        "reports:read",
+        make=fixed("/v1/reports/users", None, ("/v1/reports/users?format=csv", None)),
+    ),
+    # groups and symbols
+    ("GET", "/v1/groups"): row("users:read", make=fixed("/v1/groups")),
+    ("GET", "/v1/groups/{name}"): row("users:read", make=fixed("/v1/groups/demo-usd")),
+    ("POST", "/v1/groups"): row(
+        "admin", make=lambda w, s, ok: [("/v1/groups", {"name": w.name("mx"), "currency": "USD"})]
+    ),
+    ("PATCH", "/v1/groups/{name}"): row(
+        "admin", make=fixed("/v1/groups/demo-usd", {"max_leverage": 400})
+    ),
+    ("GET", "/v1/symbols"): row("users:read", make=fixed("/v1/symbols")),
+    ("GET", "/v1/symbols/{name}"): row("users:read", make=fixed("/v1/symbols/EURUSD")),
+    ("POST", "/v1/symbols"): row(
+        "admin", make=lambda w, s, ok: [("/v1/symbols", {"name": w.name("MTX")})]
+    ),
+    ("PATCH", "/v1/symbols/{name}"): row("admin", make=fixed("/v1/symbols/EURUSD", {"digits": 4})),
+    # money
+    ("POST", "/v1/balances/deposit"): _balance("deposit"),
+    ("POST", "/v1/balances/withdraw"): _balance("withdraw"),
+    ("POST", "/v1/balances/credit"): _balance("credit"),
+    ("POST", "/v1/balances/bonus"): _balance("bonus"),
+    ("POST", "/v1/balances/correction"): _balance("correction"),
+    ("POST", "/v1/balances/charge"): _balance("charge"),
+    ("GET", "/v1/balances/history"): row(
+        "balances:write",
+        "reports:read",
+        make=fixed(
+            f"/v1/balances/history?login={LOGIN}",
+            None,
+            (f"/v1/balances/history?login={LOGIN}&format=csv", None),
+        ),
+    ),
+    # approvals
+    ("GET", "/v1/approvals"): row(
+        "balances:write", "balances:approve", make=fixed("/v1/approvals")
+    ),
+    ("GET", "/v1/approvals/{approval_id}"): row(
+        "balances:write",
+        "balances:approve",
+        make=lambda w, s, ok: [(f"/v1/approvals/{w.approval_id}", None)],
+    ),
+    ("POST", "/v1/approvals/{approval_id}/approve"): _decide("approve"),
+    ("POST", "/v1/approvals/{approval_id}/reject"): _decide("reject"),
+    ("GET", "/v1/approval-thresholds"): row(
+        "balances:write", "balances:approve", make=fixed("/v1/approval-thresholds")
+    ),
+    ("PUT", "/v1/approval-thresholds"): row(
+        "admin", make=fixed("/v1/approval-thresholds", {"currency": "EUR", "amount": "5000"})
+    ),
+    # audit
+    ("GET", "/v1/audit"): row("reports:read", make=fixed("/v1/audit?entity_type=account")),
+    # keys: any valid key, for the caller's own manager
+    ("POST", "/v1/keys"): Row(ANY, _new_key),
+    ("GET", "/v1/keys"): Row(ANY, fixed("/v1/keys")),
+    ("POST", "/v1/keys/{key_id}/rotate"): Row(ANY, _key_path("/rotate")),
+    ("DELETE", "/v1/keys/{key_id}"): Row(ANY, _key_path("")),
+}
+
+
+def native_routes(app: FastAPI, prefix: str) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves under `prefix`, HEAD aside."""
+    try:  # FastAPI >= 0.16x keeps included routers as branches: walk them
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI flattens app.routes itself
+        contexts: Any = app.routes
+    else:
+        contexts = iter_route_contexts(app.routes)
+    found = set()
+    for route in contexts:
+        path = getattr(route, "path", None) or ""
+        if path.startswith(prefix + "/"):
+            found |= {(m, path) for m in (getattr(route, "methods", None) or ()) if m != "HEAD"}
+    return found
+
+
+def test_every_native_endpoint_has_a_row_in_the_scope_matrix(tmp_path: Path) -> None:
+    runtime = build(Settings(data_dir=tmp_path))  # the app is only inspected: no database use
+    try:
+        app = create_app(runtime)
+        served = native_routes(app, "/v1")
+        mirrored = {(m, "/v1" + p.removeprefix("/mt4/manager"))
+                    for m, p in native_routes(app, "/mt4/manager")}  # fmt: skip
+    finally:
+        runtime.close()
+    assert len(served) >= 30  # the walk found the routers, not nothing
+    assert sorted(served - set(MATRIX)) == [], "endpoints without a row in MATRIX"
+    assert sorted(set(MATRIX) - served) == [], "rows for endpoints the app does not serve"
+    assert mirrored == served  # /mt4/manager serves the same endpoints
+
+
+@pytest.fixture
+def world(api: Api) -> World:
+    services = api.runtime.services
+    api.open(login=LOGIN)
+    assert api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "100"}).status_code == 200
+    put = api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "1000"})
+    assert put.status_code == 200, put.text
+    services.create_manager(CreateManager(MAKER, "Maker", "Mak3r!pw"), api.admin)
+    maker = services.create_api_key(CreateApiKey(MAKER, frozenset({"balances:write"})), api.admin)
+    w = World(api, maker.secret, 0, "")
+    w.approval_id = w.held()
+    w.spare_key_id = w.key_id()
+    return w
+
+
+def _send(w: World, method: str, req: Request, key: str | None) -> Any:
+    path, body = req
+    headers = w.api.headers(key) if key is not None else {}
+    return w.api.client.request(method, path, json=body, headers=headers)
+
+
+def _check(response: Any, want: str, what: str, needed: frozenset[str] = ANY) -> str | None:
+    """None when the response is what `want` (2xx, 401 or 403) says; else why not. A 403
+    names a scope that would have opened the endpoint."""
+    status = response.status_code
+    rid = response.headers.get("x-request-id", "")
+    if not rid:
+        return f"{what}: no x-request-id on a {status}"
+    if want == "2xx":
+        return None if 200 <= status < 300 else f"{what}: {status} {response.text[:300]}"
+    problem = response.json() if "json" in response.headers.get("content-type", "") else {}
+    if want == "401":
+        ok = status == 401 and problem.get("title") == "Unauthorized"
+        ok = ok and response.headers.get("www-authenticate") == "Bearer"
+    else:
+        ok = status == 403 and problem.get("title") == "PermissionDenied"
+        ok = ok and problem.get("code") == "auth.missing_scope"
+        ok = ok and any(scope in str(problem.get("detail")) for scope in needed)
+    if not ok:
+        return f"{what}: wanted {want}, got {status} {response.text[:300]}"
+    if problem.get("request_id") != rid:
+        return f"{what}: the problem's request_id {problem.get('request_id')!r} is not {rid!r}"
+    return None
+
+
+@pytest.mark.parametrize("endpoint", list(MATRIX), ids=[f"{m} {p}" for m, p in MATRIX])
+def test_each_scope_opens_exactly_the_endpoints_its_row_names(
+    world: World, endpoint: tuple[str, str]
+) -> None:
+    method, _ = endpoint
+    entry = MATRIX[endpoint]
+    problems: list[str | None] = []
+    for req in entry.make(world, frozenset(), False):
+        problems.append(_check(_send(world, method, req, None), "401", f"no key {req[0]}"))
+    for scope in SCOPES:
+        scopes = frozenset({scope})
+        allowed = scope in entry.allowed or scope == "admin"
+        key = world.api.key(scope)
+        for req in entry.make(world, scopes, allowed):
+            got = _send(world, method, req, key)
+            want = "2xx" if allowed else "403"
+            problems.append(_check(got, want, f"[{scope}] {req[0]}", entry.allowed))
+    if entry.allowed != ANY:
+        rest = frozenset(SCOPES) - entry.allowed - {"admin"}
+        key = world.api.key(*rest)
+        for req in entry.make(world, rest, False):
+            got = _send(world, method, req, key)
+            what = f"[all but {sorted(entry.allowed)}] {req[0]}"
+            problems.append(_check(got, "403", what, entry.allowed))
+    failed = [p for p in problems if p]
+    assert failed == [], "\n".join(failed)
