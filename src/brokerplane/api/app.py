@@ -109,6 +109,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
     app.state.auth_failures = AuthFailures()
     enabled = runtime.settings.enabled_dialects
+    if "mt5" in enabled:
+        from brokerplane.api.mt5.mount import mount as mount_mt5
+
+        mount_mt5(app)
     if "native" in enabled:
         for router in (native_router, money_router, keys_router):
             app.include_router(router, prefix="/v1")

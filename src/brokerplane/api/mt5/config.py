@@ -1,0 +1,1 @@
+"""MT5 config commands."""

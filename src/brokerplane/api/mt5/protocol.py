@@ -1,0 +1,178 @@
+"""MT5 request parameters (lenient in) and answers (exact out), and the command registry.
+
+In: query parameters, a JSON body whatever the content type, or a form body; the body wins
+over the query; names match whatever their case, `_` or `-` (`pass_main`, `pass-main`,
+`PassMain`); numbers quoted or bare; MT5 escaping (`\\|`, `\\=`, `\\\\`) in query values.
+Out: `{"retcode": "0 Done", "answer": ...}` with every scalar a JSON string.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
+from brokerplane.core.actor import Actor
+from brokerplane.core.services import Services
+
+_ESCAPED = re.compile(r"\\([\\|=])")
+MAX_BODY = 1 << 20
+
+
+def norm(name: str) -> str:
+    """The form a parameter name is matched in: lower case, without `_` and `-`."""
+    return name.lower().replace("_", "").replace("-", "")
+
+
+def unescape(value: str) -> str:
+    return _ESCAPED.sub(r"\1", value)
+
+
+class Params:
+    """A request's parameters by normalised name; the JSON body (if an object) kept whole."""
+
+    def __init__(self, query: Iterable[tuple[str, str]], body: bytes) -> None:
+        self.values: dict[str, Any] = {norm(k): unescape(v) for k, v in query}
+        self.body: dict[str, Any] = {}
+        self.body_list: list[Any] | None = None
+        text = body.strip()
+        if not text:
+            return
+        if len(text) > MAX_BODY:
+            raise Mt5Error(ERR_PARAMS, "the body is larger than 1 MiB")
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Mt5Error(ERR_PARAMS, "the body is not UTF-8") from None
+        if decoded[:1] in "{[":
+            try:
+                parsed = json.loads(decoded)
+            except ValueError:
+                raise Mt5Error(ERR_PARAMS, "the body is not valid JSON") from None
+            if isinstance(parsed, dict):
+                self.body = parsed
+                self.values.update({norm(k): v for k, v in parsed.items()})
+            else:
+                self.body_list = parsed
+            return
+        self.values.update({norm(k): unescape(v) for k, v in parse_qsl(decoded)})
+
+    def has(self, *names: str) -> bool:
+        return any(norm(n) in self.values for n in names)
+
+    def raw(self, *names: str) -> Any:
+        for name in names:
+            key = norm(name)
+            if key in self.values:
+                return self.values[key]
+        return None
+
+    def text(self, *names: str, default: str | None = None) -> str | None:
+        value = self.raw(*names)
+        if value is None:
+            return default
+        if isinstance(value, (dict, list)):
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} must be a string")
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        return str(value)
+
+    def integer(self, *names: str, default: int | None = None, low: int | None = None,
+                high: int | None = None) -> int | None:  # fmt: skip
+        value = self.raw(*names)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        if isinstance(value, bool):
+            value = int(value)
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            try:
+                exact = Decimal(str(value).strip())
+            except InvalidOperation:
+                raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
+            if not exact.is_finite() or exact != exact.to_integral_value():
+                raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
+            number = int(exact)
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range")
+        return number
+
+    def require_integer(self, *names: str, low: int | None = None,
+                        high: int | None = None) -> int:  # fmt: skip
+        value = self.integer(*names, low=low, high=high)
+        if value is None:
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} is required")
+        return value
+
+    def require_text(self, *names: str) -> str:
+        value = self.text(*names)
+        if value is None or not value.strip():
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} is required")
+        return value
+
+    def logins(self, *names: str) -> list[int] | None:
+        value = self.raw(*names)
+        if value is None:
+            return None
+        parts = value if isinstance(value, list) else str(value).split(",")
+        try:
+            return [int(str(p).strip()) for p in parts if str(p).strip()]
+        except ValueError:
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} must be a comma list of logins") from None
+
+
+@dataclass
+class Context:
+    """What a command handler gets: parameters, the session's actor and the core."""
+
+    params: Params
+    actor: Actor
+    services: Services
+
+
+@dataclass
+class Answer:
+    """A successful command: `answer` (omitted when None) and top-level extras."""
+
+    answer: Any = None
+    top: dict[str, Any] = field(default_factory=dict)
+    code: int = 0
+
+
+Handler = Callable[[Context], Answer]
+COMMANDS: dict[str, Handler] = {}
+
+
+def command(*names: str) -> Callable[[Handler], Handler]:
+    """Register a handler under its command paths (`user/get`, ...)."""
+
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def stringify(value: Any) -> Any:
+    """Every scalar as a JSON string, as MT5 clients (Go's mt5tk among them) require."""
+    if isinstance(value, Mapping):
+        return {str(k): stringify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stringify(v) for v in value]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return str(int(value.timestamp()))
+    if isinstance(value, Decimal):
+        return f"{value:f}"
+    return str(value)

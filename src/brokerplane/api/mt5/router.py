@@ -1,0 +1,228 @@
+"""The MT5 Web API's HTTP face: `/api/<command>` (and legacy `/<command_with_underscores>`)
+for GET and POST, the handshake, sessions bound to the connection, and the retcode envelope."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from brokerplane.api.mt5 import retcodes
+from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, stringify
+from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
+from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import CoreError
+from brokerplane.core.services import Services
+
+log = logging.getLogger("brokerplane.mt5")
+router = APIRouter(include_in_schema=False)
+
+VERSION_ACCESS = "1290"
+VERSION_TRADE = "1290"
+MIN_CLIENT_VERSION = 484
+
+
+def envelope(code: int, answer: Any = None, **top: Any) -> JSONResponse:
+    body: dict[str, Any] = {"retcode": retcode(code)}
+    body.update({k: stringify(v) for k, v in top.items()})
+    if answer is not None:
+        body["answer"] = stringify(answer)
+    return JSONResponse(body)
+
+
+def forbidden(reason: str) -> Response:
+    """Transport-level refusal: clients treat any 403 as "session lost, authenticate again"."""
+    return JSONResponse({"retcode": retcode(retcodes.ERR_PERMISSIONS), "reason": reason},
+                        status_code=403)  # fmt: skip
+
+
+def _peer(request: Request) -> Peer:
+    client = request.client
+    return (client.host, client.port) if client else ("", 0)
+
+
+def _sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.mt5_sessions
+    return sessions
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.runtime.services
+    return services
+
+
+def _pw_hash_of(services: Services, login: int) -> bytes | None:
+    manager = services.get_manager(login)
+    if manager is None or not manager.enabled:
+        return None
+    stored = manager.verifiers.get("mt5")
+    if not stored:
+        return None
+    try:
+        return bytes.fromhex(stored)
+    except ValueError:
+        return None
+
+
+def _hex16(value: str | None) -> bytes | None:
+    if value is None or len(value.strip()) != 32:
+        return None
+    try:
+        return bytes.fromhex(value.strip())
+    except ValueError:
+        return None
+
+
+async def _auth_start(request: Request, params: Params) -> Response:
+    login = params.integer("login", low=1)
+    kind = (params.text("type") or "manager").strip().lower()
+    agent = params.text("agent")
+    version = params.integer("version", default=MIN_CLIENT_VERSION)
+    if login is None or kind != "manager" or not agent or " " in agent.strip():
+        return envelope(ERR_PARAMS)
+    if version is None or version < MIN_CLIENT_VERSION:
+        return envelope(ERR_PARAMS)
+    # Always a fresh challenge: whether the login exists is decided at /api/auth/answer.
+    rand = _sessions(request).start(_peer(request), login)
+    return envelope(0, version_access=VERSION_ACCESS, srv_rand=rand.hex())
+
+
+async def _auth_answer(request: Request, params: Params) -> Response:
+    cli_rand = _hex16(params.text("cli_rand"))
+    answer = params.text("srv_rand_answer") or ""
+    services = _services(request)
+    peer = _peer(request)
+    if cli_rand is None:
+        _sessions(request).end(peer)
+        return forbidden("cli_rand must be 32 hex characters")
+    try:
+        login, pw_hash = await run_in_threadpool(
+            _sessions(request).answer, peer, answer, lambda lg: _pw_hash_of(services, lg)
+        )
+    except HandshakeFailed as err:
+        log.warning("MT5 authentication failed from %s: %s", peer[0], err)
+        return forbidden(str(err))
+    log.info("MT5 manager %s authenticated from %s", login, peer[0])
+    return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
+                    cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
+
+
+def _actor(request: Request, services: Services, login: int) -> Actor | None:
+    manager = services.get_manager(login)
+    if manager is None or not manager.enabled:
+        return None
+    return Actor(
+        manager_login=manager.login,
+        scopes=frozenset(manager.rights),
+        group_mask=manager.group_mask,
+        white_labels=manager.white_labels,
+        request_id="mt5_" + secrets.token_hex(8),
+        dialect="mt5",
+        ip=request.client.host if request.client else None,
+    )
+
+
+async def dispatch(request: Request, name: str) -> Response:
+    try:
+        params = Params(request.query_params.multi_items(), await request.body())
+    except Mt5Error as err:
+        return envelope(err.code)
+    if name == "auth/start":
+        return await _auth_start(request, params)
+    if name == "auth/answer":
+        return await _auth_answer(request, params)
+    peer = _peer(request)
+    login = _sessions(request).current(peer)
+    if login is None:
+        return forbidden("not authenticated on this connection: run /api/auth/start first")
+    services = _services(request)
+    actor = await run_in_threadpool(_actor, request, services, login)
+    if actor is None:
+        _sessions(request).end(peer)
+        return forbidden("the manager is disabled")
+    if name == "quit":
+        _sessions(request).end(peer)
+        return envelope(0)
+    handler = COMMANDS.get(name)
+    if handler is None:
+        return envelope(ERR_NOTIMPLEMENT)
+    try:
+        result: Answer = await run_in_threadpool(handler, Context(params, actor, services))
+    except Mt5Error as err:
+        return envelope(err.code)
+    except CoreError as err:
+        return envelope(retcodes.code_for(err))
+    return envelope(result.code, result.answer, **result.top)
+
+
+@router.api_route("/api/{name:path}", methods=["GET", "POST"])
+async def api(name: str, request: Request) -> Response:
+    return await dispatch(request, name.strip("/").lower())
+
+
+# ---- service commands -----------------------------------------------------------------------
+
+
+@command("test/access")
+def test_access(ctx: Context) -> Answer:
+    return Answer()
+
+
+@command("time/server")
+def time_server(ctx: Context) -> Answer:
+    now = datetime.fromtimestamp(int(time.time()), UTC)
+    return Answer({"Time": f"{int(now.timestamp())} {now:%Y.%m.%d %H:%M:%S}"})
+
+
+@command("common/get")
+def common_get(ctx: Context) -> Answer:
+    settings_currency = ctx.services.config.server_currency
+    return Answer(
+        {
+            "Name": "brokerplane",
+            "Owner": "brokerplane",
+            "OwnerID": "brokerplane",
+            "OwnerHost": "",
+            "OwnerEmail": "",
+            "Product": "brokerplane",
+            "ExpirationLicense": "0",
+            "ExpirationSupport": "0",
+            "LimitTradeServers": "0",
+            "LimitWebServers": "0",
+            "LimitAccounts": "0",
+            "LimitDeals": "0",
+            "LimitSymbols": "0",
+            "LimitGroups": "0",
+            "AccountUrl": "",
+            "AccountAuto": "1",
+            "Currency": settings_currency,
+            "LoginsRangeFrom": ctx.services.config.login_range_from,
+            "LoginsRangeTo": ctx.services.config.login_range_to,
+        }
+    )
+
+
+def legacy_paths() -> dict[str, str]:
+    """Root aliases of the older REST paths: `/user_get` for `user/get`, `/auth_start`, ..."""
+    names = ["auth/start", "auth/answer", "quit", *COMMANDS]
+    return {"/" + n.replace("/", "_"): n for n in names}
+
+
+def _legacy_endpoint(name: str) -> Any:
+    async def legacy(request: Request) -> Response:
+        return await dispatch(request, name)
+
+    return legacy
+
+
+def add_legacy_routes(router_: APIRouter) -> None:
+    for path, name in legacy_paths().items():
+        router_.add_api_route(path, _legacy_endpoint(name), methods=["GET", "POST"],
+                              include_in_schema=False)  # fmt: skip

@@ -1,0 +1,114 @@
+"""MT5 sessions: the challenge-response handshake, bound to the client's connection.
+
+A session lives on one TCP connection (approximated by the peer's host and port), expires
+after 180 s without a command, and must finish its handshake within 10 s. A manager may hold
+any number of sessions; `/api/auth/start` on a live connection restarts the handshake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+IDLE_TIMEOUT_S = 180.0
+AUTH_WINDOW_S = 10.0
+MAX_SESSIONS = 100_000
+
+Peer = tuple[str, int]
+
+
+def password_hash(password: str) -> bytes:
+    """b2 of spec §2.2: MD5(MD5(UTF-16LE(password)) || "WebAPI"), raw bytes."""
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()
+    return hashlib.md5(inner + b"WebAPI").digest()
+
+
+def rand_answer(pw_hash: bytes, rand: bytes) -> str:
+    """hex(MD5(b2 || rand)) in lower case, as clients compare it."""
+    return hashlib.md5(pw_hash + rand).hexdigest()
+
+
+@dataclass
+class Session:
+    login: int | None = None  # the manager, once authenticated
+    challenge: bytes | None = None
+    challenge_login: int | None = None
+    challenge_at: float = 0.0
+    last_seen: float = 0.0
+
+
+class HandshakeFailed(Exception):
+    """The answer was wrong, late, unasked for, or the login cannot use the Web API."""
+
+
+class Sessions:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_peer: dict[Peer, Session] = {}
+
+    def _sweep(self, now: float) -> None:
+        if len(self._by_peer) > MAX_SESSIONS // 2:
+            self._by_peer = {
+                p: s for p, s in self._by_peer.items() if now - s.last_seen < IDLE_TIMEOUT_S
+            }
+
+    def start(self, peer: Peer, login: int) -> bytes:
+        """A fresh single-use challenge for `login` on this connection (any earlier session on
+        it is dropped: the client is authenticating again)."""
+        now = self._clock()
+        rand = secrets.token_bytes(16)
+        with self._lock:
+            self._sweep(now)
+            self._by_peer[peer] = Session(
+                challenge=rand, challenge_login=login, challenge_at=now, last_seen=now
+            )
+        return rand
+
+    def answer(
+        self, peer: Peer, srv_rand_answer: str, pw_hash_of: Callable[[int], bytes | None]
+    ) -> tuple[int, bytes]:
+        """Check the client's answer; on success the connection's session belongs to the
+        manager. Returns (login, password hash). The challenge is used up either way."""
+        now = self._clock()
+        with self._lock:
+            session = self._by_peer.get(peer)
+            if session is None or session.challenge is None or session.challenge_login is None:
+                raise HandshakeFailed("no challenge on this connection: call /api/auth/start")
+            challenge, login, at = session.challenge, session.challenge_login, session.challenge_at
+            self._by_peer.pop(peer, None)
+        if now - at > AUTH_WINDOW_S:
+            raise HandshakeFailed("more than 10 s passed since /api/auth/start")
+        pw_hash = pw_hash_of(login)
+        expected = rand_answer(pw_hash, challenge) if pw_hash is not None else "x"
+        if pw_hash is None or not hmac.compare_digest(expected, srv_rand_answer.strip().lower()):
+            raise HandshakeFailed("srv_rand_answer does not match")
+        with self._lock:
+            self._by_peer[peer] = Session(login=login, last_seen=now)
+        return login, pw_hash
+
+    def current(self, peer: Peer) -> int | None:
+        """The manager authenticated on this connection, touching the session; None if none."""
+        now = self._clock()
+        with self._lock:
+            session = self._by_peer.get(peer)
+            if session is None or session.login is None:
+                return None
+            if now - session.last_seen > IDLE_TIMEOUT_S:
+                del self._by_peer[peer]
+                return None
+            session.last_seen = now
+            return session.login
+
+    def end(self, peer: Peer) -> None:
+        with self._lock:
+            self._by_peer.pop(peer, None)
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._by_peer.values() if s.login is not None)

@@ -1,0 +1,1 @@
+"""MT5 users commands."""
