@@ -18,6 +18,11 @@ class Settings(BaseSettings):
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite under data_dir")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    mt5_tls_port: int | None = Field(
+        None, ge=1, le=65535, description="a second listener serving the API over HTTPS"
+    )
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) of the TLS listener")
+    tls_key: Path | None = Field(None, description="PEM private key of the TLS listener")
     login_range_from: int = Field(100_000, ge=1)
     login_range_to: int = Field(99_999_999, ge=1)
     server_currency: str = "USD"
@@ -40,6 +45,11 @@ class Settings(BaseSettings):
     maintenance_interval_s: float = Field(
         300, gt=0, description="how often the server purges request ids and expires approvals"
     )
+
+    @field_validator("mt5_tls_port", "tls_cert", "tls_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("dialects")
     @classmethod

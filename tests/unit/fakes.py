@@ -140,9 +140,10 @@ class FakeAccounts(_Repo):
 
     def get(self, login: int, *, for_update: bool = False) -> Account | None:
         acc = self._s.accounts.get(login)
-        return self._out(acc) if acc else None
+        return self._out(acc) if acc and acc.deleted_at is None else None
 
     def exists(self, login: int) -> bool:
+        """Deleted accounts keep their login taken, as in SQL."""
         return login in self._s.accounts
 
     def add(self, account: Account) -> None:
@@ -184,6 +185,8 @@ class FakeAccounts(_Repo):
         out = []
         for login in sorted(self._s.accounts):
             acc = self._s.accounts[login]
+            if acc.deleted_at is not None:
+                continue
             if not self._in_reach(login, query.group_ids, query.broker_mask):
                 continue
             if query.email and acc.email.lower() != query.email.lower():

@@ -3,8 +3,13 @@ maintenance, acting as the system."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import signal
+import socket
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from brokerplane.bootstrap import Runtime
+from brokerplane.cli import tls
 from brokerplane.cli.common import (
     EXIT_CHECK_FAILED,
     EXPIRY_HELP,
@@ -41,6 +47,7 @@ from brokerplane.cli.demo import (
     load_demo,
     open_demo_accounts,
 )
+from brokerplane.cli.tls import CertificateInfo
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.account.service import ListAccounts
@@ -49,7 +56,7 @@ from brokerplane.core.approval.model import ApprovalThreshold
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.errors import ApiKeyNotFound, ManagerNotFound, ValidationError
 from brokerplane.core.money import Currency, format_minor
-from brokerplane.settings import DIALECTS
+from brokerplane.settings import DIALECTS, Settings
 from brokerplane.storage import migrate
 
 
@@ -78,7 +85,7 @@ def main() -> None:
     default=None,
     metavar="LIST",
     help=f"Comma list of dialects to mount, of {', '.join(DIALECTS)} "
-    "[env BROKERPLANE_DIALECTS; native].",
+    "[env BROKERPLANE_DIALECTS; native,mt5].",
 )
 @click.option(
     "--login-range",
@@ -86,6 +93,28 @@ def main() -> None:
     metavar="FROM-TO",
     help="Server login range for groups without their own, e.g. 100000-99999999 "
     "[env BROKERPLANE_LOGIN_RANGE_FROM / _TO].",
+)
+@click.option(
+    "--mt5-tls-port",
+    type=int,
+    default=None,
+    metavar="PORT",
+    help="Also serve the API over HTTPS on this port, for MT5 Web API clients (which use "
+    "https); needs --tls-cert and --tls-key [env BROKERPLANE_MT5_TLS_PORT; off].",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="PEM certificate (chain) of the HTTPS listener [env BROKERPLANE_TLS_CERT].",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="PEM private key (unencrypted) of the HTTPS listener [env BROKERPLANE_TLS_KEY].",
 )
 @click.option(
     "--demo/--no-demo",
@@ -100,9 +129,16 @@ def serve(
     data_dir: Path | None,
     dialects: str | None,
     login_range: str | None,
+    mt5_tls_port: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     demo: bool,
 ) -> None:
-    """Migrate the database to head and serve the API."""
+    """Migrate the database to head and serve the API.
+
+    With --mt5-tls-port the same API is also served over HTTPS on a second port, in the same
+    process (`brokerplane tls self-signed` writes a certificate for localhost).
+    """
     low = high = None
     if login_range is not None:
         first, sep, last = login_range.partition("-")
@@ -119,31 +155,190 @@ def serve(
         dialects=dialects,
         login_range_from=low,
         login_range_to=high,
+        mt5_tls_port=mt5_tls_port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
+    certificate = _tls_settings(settings)
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - fail here, in one line, when the server cannot load
 
         from brokerplane.api.app import create_app
     except ImportError as exc:
         raise CliFailure(f"the HTTP API cannot be loaded: {exc}") from None
 
     out = console()
-    runtime = open_runtime(settings, migrate_schema=True)
+    listening: list[list[socket.socket]] = []
     try:
-        app = create_app(runtime)
-        if demo and runtime.services.is_empty():
-            secrets = load_demo(runtime)
-            if secrets is not None:
-                _show_secrets(secrets, runtime, out)
-        out.print(
-            f"brokerplane on [bold]http://{settings.host}:{settings.port}[/] "
-            f"(dialects: {', '.join(settings.enabled_dialects)}; "
-            f"database: {safe_url(settings.effective_database_url)})",
-            soft_wrap=True,
-        )
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+        # Bound before the database is touched, so a busy port fails fast, in one line.
+        listening.append(_listen(settings.host, settings.port))
+        if certificate is not None and settings.mt5_tls_port is not None:
+            listening.append(_listen(settings.host, settings.mt5_tls_port))
+        runtime = open_runtime(settings, migrate_schema=True)
+        try:
+            app = create_app(runtime)
+            if demo and runtime.services.is_empty():
+                secrets = load_demo(runtime)
+                if secrets is not None:
+                    _show_secrets(secrets, runtime, out)
+            shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            out.print(
+                f"brokerplane on [bold]http://{shown_host}:{settings.port}[/] "
+                f"(dialects: {', '.join(settings.enabled_dialects)}; "
+                f"database: {safe_url(settings.effective_database_url)})",
+                soft_wrap=True,
+            )
+            listener = _listener_class()
+            plain = uvicorn_config(app, settings)
+            servers = [(listener(plain), listening[0])]
+            if certificate is not None and settings.mt5_tls_port is not None:
+                names = ", ".join(certificate.names) or certificate.subject
+                out.print(
+                    f"MT5 Web API over TLS on [bold]https://{shown_host}:"
+                    f"{settings.mt5_tls_port}[/] (certificate {escape(str(settings.tls_cert))} "
+                    f"for {escape(names)}, valid until {certificate.not_after:%Y-%m-%d})",
+                    soft_wrap=True,
+                )
+                secure = uvicorn_config(app, settings, tls=True)
+                servers.append((listener(secure), listening[1]))
+            _run_listeners(servers, plain)
+        finally:
+            runtime.close()
     finally:
-        runtime.close()
+        for group in listening:
+            for sock in group:
+                sock.close()
+
+
+def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
+    """The uvicorn configuration of one listener: the plain one, or (tls) the HTTPS one, which
+    leaves the app's startup and shutdown to the plain one.
+
+    MT5 sessions live on the connection, and clients ping every 20 s and may stay silent for up
+    to 180 s: idle keep-alive connections are kept a little longer than that, where uvicorn's
+    default (5 s) would drop the connection, and with it the session, between two pings.
+    """
+    import uvicorn
+
+    from brokerplane.api.mt5.session import IDLE_TIMEOUT_S
+
+    keep_alive = int(IDLE_TIMEOUT_S) + 10 if "mt5" in settings.enabled_dialects else 5
+    common: dict[str, Any] = {"host": settings.host, "log_level": settings.log_level,
+                              "timeout_keep_alive": keep_alive}  # fmt: skip
+    if not tls:
+        return uvicorn.Config(app, port=settings.port, **common)
+    if settings.mt5_tls_port is None or settings.tls_cert is None or settings.tls_key is None:
+        raise ValueError("a TLS listener needs mt5_tls_port, tls_cert and tls_key")
+    return uvicorn.Config(
+        app, port=settings.mt5_tls_port, ssl_certfile=str(settings.tls_cert),
+        ssl_keyfile=str(settings.tls_key), lifespan="off", **common,
+    )  # fmt: skip
+
+
+def _tls_settings(settings: Settings) -> CertificateInfo | None:
+    """The TLS listener's certificate, checked; None when there is no TLS listener."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if settings.mt5_tls_port is None:
+        if cert is not None or key is not None:
+            console(stderr=True).print(
+                "note: --tls-cert and --tls-key are used only with --mt5-tls-port; serving plain "
+                "HTTP only"
+            )
+        return None
+    if cert is None or key is None:
+        raise CliFailure(
+            "--mt5-tls-port needs --tls-cert and --tls-key (or BROKERPLANE_TLS_CERT and "
+            "BROKERPLANE_TLS_KEY); `brokerplane tls self-signed` writes a pair for localhost"
+        )
+    if settings.mt5_tls_port == settings.port:
+        raise CliFailure(f"--mt5-tls-port and --port are both {settings.port}: give two ports")
+    if "mt5" not in settings.enabled_dialects:
+        raise CliFailure(
+            f"--mt5-tls-port serves the MT5 Web API, but the mt5 dialect is not enabled "
+            f"(dialects: {settings.dialects}); add mt5 to --dialects"
+        )
+    try:
+        info = tls.check_pair(cert, key)
+    except tls.TlsProblem as exc:
+        raise CliFailure(str(exc)) from None
+    if info.expired:
+        console(stderr=True).print(
+            f"note: the TLS certificate {escape(str(cert))} expired on {info.not_after:%Y-%m-%d}; "
+            "clients that verify certificates will refuse it"
+        )
+    return info
+
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of host:port (listening starts when served), so a busy
+    port is one line before anything else happens."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CliFailure(f"cannot listen on {host}: {exc.strerror}") from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        raise CliFailure(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return bound
+
+
+def _listener_class() -> type[Any]:
+    import uvicorn
+
+    class Listener(uvicorn.Server):
+        """One of the process's listeners: the signals are handled once, for all of them."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+        def install_signal_handlers(self) -> None:  # uvicorn before 0.29
+            pass
+
+    return Listener
+
+
+def _run_listeners(servers: list[tuple[Any, list[socket.socket]]], primary: Any) -> None:
+    """Run uvicorn servers in one event loop until a signal (or one of them stopping) stops
+    them all. Ctrl+C twice forces the exit, as with plain uvicorn."""
+
+    async def run_all() -> None:
+        loop = asyncio.get_running_loop()
+
+        def stop(sig: signal.Signals) -> None:
+            for server, _ in servers:
+                if server.should_exit and sig == signal.SIGINT:
+                    server.force_exit = True
+                server.should_exit = True
+
+        handled = (signal.SIGINT, signal.SIGTERM)
+        for sig in handled:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop, sig)
+        tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for server, _ in servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks)
+        finally:
+            for sig in handled:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+
+    factory = getattr(primary, "get_loop_factory", None)
+    with asyncio.Runner(loop_factory=factory() if factory else None) as runner:
+        runner.run(run_all())
 
 
 def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
@@ -170,6 +365,60 @@ def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
         f'curl -H "Authorization: Bearer $KEY" http://{settings.host}:{settings.port}/v1/groups',
         soft_wrap=True,
     )
+
+
+# --------------------------------------------------------------------------- tls
+
+
+@main.group("tls")
+def tls_group() -> None:
+    """Certificates for the HTTPS listener (brokerplane serve --mt5-tls-port)."""
+
+
+@tls_group.command("self-signed")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write cert.pem and key.pem [default: <data dir>/tls, i.e. var/tls].",
+)
+@click.option(
+    "--days",
+    type=int,
+    default=825,
+    show_default=True,
+    help=f"How long the certificate is valid (1-{tls.MAX_DAYS}).",
+)
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    metavar="HOST",
+    help="Another DNS name or IP address to put in the certificate (repeatable); localhost "
+    "and 127.0.0.1 are always in it.",
+)
+@click.option("--force", is_flag=True, help="Replace cert.pem and key.pem if they exist.")
+def tls_self_signed(out_dir: Path | None, days: int, names: tuple[str, ...], force: bool) -> None:
+    """Write a self-signed certificate and key for localhost.
+
+    The certificate has CN localhost and the subject alternative names DNS:localhost and
+    IP:127.0.0.1 (plus every --name); the key is readable by its owner only. Prints the serve
+    command that uses them.
+    """
+    if out_dir is None:
+        out_dir = build_settings().data_dir / "tls"
+    try:
+        cert, key, info = tls.self_signed(
+            out_dir, days=days, names=(*tls.DEFAULT_NAMES, *names), force=force
+        )
+    except tls.TlsProblem as exc:
+        raise CliFailure(str(exc)) from None
+    click.echo(f"wrote {cert}: {info.subject}; {', '.join(info.names)}; "
+               f"valid until {info.not_after:%Y-%m-%d}")  # fmt: skip
+    click.echo(f"wrote {key}: its private key, readable by its owner only")
+    click.echo(f"SHA-256 fingerprint {info.fingerprint}")
+    click.echo("Serve the API over HTTPS too (clients must allow this self-signed certificate):")
+    click.echo(f"brokerplane serve --mt5-tls-port 8443 --tls-cert {cert} --tls-key {key}")
 
 
 # --------------------------------------------------------------------------- db

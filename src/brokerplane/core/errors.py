@@ -26,6 +26,7 @@
     │   └── ApprovalNotPending       approval.not_pending
     ├── LoginRangeExhausted          account.login_range_exhausted
     ├── InsufficientFunds            ledger.insufficient_funds
+    ├── ApprovalRequired             ledger.approval_required
     ├── Unauthorized                 auth.unauthorized
     ├── RateLimited                  auth.rate_limited
     ├── PermissionDenied             auth.permission_denied
@@ -229,6 +230,14 @@ class InsufficientFunds(CoreError):
 
     code = "ledger.insufficient_funds"
     title = "InsufficientFunds"
+
+
+class ApprovalRequired(CoreError):
+    """An operation above the approval threshold, asked for by a dialect that cannot hold it
+    for a second manager (MT5 has no "held" answer), from a manager without balances:approve."""
+
+    code = "ledger.approval_required"
+    title = "ApprovalRequired"
 
 
 class AmountLimitExceeded(ValidationError):

@@ -42,5 +42,16 @@ def matches(mask: str, name: str) -> bool:
     return any(p.match(name) for p in include)
 
 
+def matches_any(mask: str, *names: str) -> bool:
+    """For things known by several names (a symbol's name and path): excluded when any `!`
+    part matches any of them, else admitted when some positive part matches one of them."""
+    include, exclude = _compile(mask)
+    if any(p.match(n) for p in exclude for n in names):
+        return False
+    if not include:
+        return True
+    return any(p.match(n) for p in include for n in names)
+
+
 def select(mask: str, names: Iterable[str]) -> list[str]:
     return [n for n in names if matches(mask, n)]

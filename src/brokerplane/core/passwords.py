@@ -23,6 +23,8 @@ def check_policy(password: str, field: str, group_min_length: int = MIN_LENGTH) 
     """Seed 002: 8-16 characters (minimum raised by the group), lower, upper, digit, special."""
     low = max(MIN_LENGTH, group_min_length)
     problems: list[str] = []
+    if not isinstance(password, str):
+        raise PasswordPolicyViolation.field(field, "must be a string")
     if not low <= len(password) <= MAX_LENGTH:
         problems.append(f"must be {low} to {MAX_LENGTH} characters long")
     if not any(c.islower() for c in password):
@@ -33,6 +35,24 @@ def check_policy(password: str, field: str, group_min_length: int = MIN_LENGTH) 
         problems.append("needs a digit")
     if not any(c in _SPECIALS or not c.isalnum() for c in password):
         problems.append("needs a special character such as # @ !")
+    if problems:
+        raise PasswordPolicyViolation.field(field, "; ".join(problems))
+
+
+def check_change_policy(password: str, field: str, group_min_length: int = MIN_LENGTH) -> None:
+    """A new password for an existing account (MT5 USER_PASS_CHANGE): the group's minimum
+    length (never below 8) up to 16 characters, with at least two of lower case, upper case and
+    digits."""
+    low = max(MIN_LENGTH, group_min_length)
+    problems: list[str] = []
+    if not isinstance(password, str):
+        raise PasswordPolicyViolation.field(field, "must be a string")
+    if not low <= len(password) <= MAX_LENGTH:
+        problems.append(f"must be {low} to {MAX_LENGTH} characters long")
+    classes = (any(c.islower() for c in password), any(c.isupper() for c in password),
+               any(c.isdigit() for c in password))  # fmt: skip
+    if sum(classes) < 2:
+        problems.append("needs two of: a lowercase letter, an uppercase letter, a digit")
     if problems:
         raise PasswordPolicyViolation.field(field, "; ".join(problems))
 

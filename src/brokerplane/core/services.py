@@ -9,7 +9,7 @@ from brokerplane.core import idempotency
 from brokerplane.core.access import service as access
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account import service as accounts
-from brokerplane.core.account.model import Account
+from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.approval import service as approvals
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -150,6 +150,18 @@ class Services:
 
     def enable_account(self, cmd: accounts.EnableAccount, actor: Actor) -> Account:
         return self._write(lambda u: accounts.enable_account(u, cmd, actor, self.clock), actor)
+
+    def delete_account(self, cmd: accounts.DeleteAccount, actor: Actor) -> Account:
+        return self._write(lambda u: accounts.delete_account(u, cmd, actor, self.clock), actor)
+
+    def check_password(self, cmd: accounts.CheckPassword, actor: Actor) -> bool:
+        return self._read(lambda u: accounts.check_password(u, cmd, actor))
+
+    def change_password(self, cmd: accounts.ChangePassword, actor: Actor) -> Account:
+        return self._write(lambda u: accounts.change_password(u, cmd, actor, self.clock), actor)
+
+    def get_trade_state(self, login: int, actor: Actor) -> TradeState:
+        return self._read(lambda u: accounts.trade_state(u, login, actor))
 
     def get_account(self, login: int, actor: Actor) -> Account:
         return self._read(lambda u: accounts.get_account(u, login, actor))

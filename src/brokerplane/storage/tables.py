@@ -164,6 +164,7 @@ accounts = Table(
     Column("main_password", String(200)),
     Column("investor_password", String(200)),
     Column("phone_password", String(200)),
+    Column("api_password", String(200)),
     # Money in integer minor units of `currency`; the ledger (money issue) moves these.
     Column("balance", BigInteger, nullable=False, server_default="0"),
     Column("credit", BigInteger, nullable=False, server_default="0"),
@@ -175,6 +176,8 @@ accounts = Table(
     Column("last_access", UTCDateTime),
     Column("last_ip", String(45), nullable=False, server_default=""),
     Column("last_pass_change", UTCDateTime),
+    # A deleted account keeps its row (ledger and audit refer to it) and reads as not found.
+    Column("deleted_at", UTCDateTime),
 )
 Index("ix_accounts_registered_at_login", accounts.c.registered_at, accounts.c.login)
 

@@ -157,8 +157,11 @@ class SqlSymbols:
 
 
 _ACCOUNT_COLUMNS = [f.name for f in fields(Account) if f.name != "group"]
-_ACCOUNT_SELECT = select(t.accounts, t.groups.c.name.label("group")).join(
-    t.groups, t.groups.c.id == t.accounts.c.group_id
+# Live accounts only: a deleted account reads as not found (its login still counts as used).
+_ACCOUNT_SELECT = (
+    select(t.accounts, t.groups.c.name.label("group"))
+    .join(t.groups, t.groups.c.id == t.accounts.c.group_id)
+    .where(t.accounts.c.deleted_at.is_(None))
 )
 
 
@@ -182,6 +185,7 @@ class SqlAccounts:
         return self._to(row) if row else None
 
     def exists(self, login: int) -> bool:
+        """Whether the login is taken, by a live account or a deleted one (never reused)."""
         q = select(exists().where(t.accounts.c.login == login))
         return bool(self.c.execute(q).scalar())
 

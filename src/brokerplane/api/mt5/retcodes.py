@@ -76,6 +76,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.ApprovalNotPending: 10006,
     e.LoginRangeExhausted: 3002,
     e.InsufficientFunds: 10019,
+    e.ApprovalRequired: 10006,  # above the approval threshold without the approve right
     e.Unauthorized: 8,
     e.RateLimited: 12,
     e.PermissionDenied: 8,

@@ -38,6 +38,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.InvalidAmount: (400, "ValidationError"),
     e.AmountLimitExceeded: (400, "ValidationError"),
     e.InsufficientFunds: (400, "ValidationError"),
+    # Only dialects that cannot hold an operation raise it; native holds (202) instead.
+    e.ApprovalRequired: (403, "PermissionDenied"),
     e.LoginRangeExhausted: (409, "Conflict"),
     e.Unauthorized: (401, "Unauthorized"),
     e.RateLimited: (429, "TooManyRequests"),

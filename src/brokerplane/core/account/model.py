@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+
+from brokerplane.core.money import Currency, from_minor
 
 # IMTUser::EnUsersRights flags (seed 002).
 RIGHT_ENABLED = 0x1
@@ -15,6 +18,15 @@ RIGHT_EXPERT = 0x40
 RIGHT_REPORTS = 0x100
 RIGHTS_MAX = 0x3FFFF
 DEFAULT_RIGHTS = RIGHT_ENABLED | RIGHT_PASSWORD | RIGHT_TRAILING | RIGHT_EXPERT | RIGHT_REPORTS
+
+# The passwords an account may hold, by the kind a caller names; stored as verifiers only.
+PASSWORD_KINDS: dict[str, str] = {
+    "main": "main_password",
+    "investor": "investor_password",
+    "api": "api_password",
+    "phone": "phone_password",
+}
+PASSWORD_FIELDS: tuple[str, ...] = tuple(PASSWORD_KINDS.values())
 
 ACCESS_RIGHTS = ("FULL_ACCESS", "CLOSE_ONLY", "NO_TRADING", "NO_LOGIN")
 LIMITED_RISK_STRATEGIES = (
@@ -108,6 +120,7 @@ class Account:
     main_password: str | None = None
     investor_password: str | None = None
     phone_password: str | None = None
+    api_password: str | None = None
     balance: int = 0
     credit: int = 0
     bonus: int = 0
@@ -118,6 +131,9 @@ class Account:
     last_access: datetime | None = None
     last_ip: str = ""
     last_pass_change: datetime | None = None
+    # Set when the account is deleted: the row stays (its ledger and audit refer to it), it
+    # reads as not found everywhere, and its login is never handed out again.
+    deleted_at: datetime | None = None
 
     @property
     def enabled(self) -> bool:
@@ -126,12 +142,66 @@ class Account:
     def snapshot(self) -> dict[str, Any]:
         """The audit view: every field, passwords reduced to whether they are set."""
         data = asdict(self)
-        for key in ("main_password", "investor_password", "phone_password"):
+        for key in PASSWORD_FIELDS:
             data[key] = "set" if data[key] else None
         for key, value in list(data.items()):
             if isinstance(value, datetime):
                 data[key] = value.isoformat()
         return data
+
+
+@dataclass(frozen=True)
+class TradeState:
+    """An account's money as trading platforms show it, in its currency's decimals.
+
+    Equity is balance + credit + bonus + floating profit: a bonus is money the client trades
+    with (MT5 books bonus deals into the balance). Until trading exists there are no positions,
+    so profit, storage and margin are zero, free margin is the equity and the margin level 0.
+    """
+
+    login: int
+    currency: str
+    currency_digits: int
+    leverage: int
+    balance: Decimal
+    credit: Decimal
+    bonus: Decimal
+    profit: Decimal = Decimal(0)
+    storage: Decimal = Decimal(0)
+    margin: Decimal = Decimal(0)
+
+    @classmethod
+    def of(cls, acc: Account) -> TradeState:
+        cur = Currency(acc.currency, acc.currency_digits)
+        return cls(login=acc.login, currency=acc.currency, currency_digits=acc.currency_digits,
+                   leverage=acc.leverage, balance=from_minor(acc.balance, cur),
+                   credit=from_minor(acc.credit, cur), bonus=from_minor(acc.bonus, cur),
+                   profit=from_minor(0, cur), storage=from_minor(0, cur),
+                   margin=from_minor(0, cur))  # fmt: skip
+
+    @property
+    def balance_with_bonus(self) -> Decimal:
+        """The balance of platforms that book bonus deals into it (MT5's `Balance`)."""
+        return self.balance + self.bonus
+
+    @property
+    def floating(self) -> Decimal:
+        return self.profit + self.storage
+
+    @property
+    def equity(self) -> Decimal:
+        return self.balance + self.credit + self.bonus + self.floating
+
+    @property
+    def margin_free(self) -> Decimal:
+        return self.equity - self.margin
+
+    @property
+    def margin_level(self) -> Decimal:
+        """Equity as a percentage of margin, to 2 places; 0 without margin (as MT5 shows)."""
+        if not self.margin:
+            return Decimal("0.00")
+        return (self.equity / self.margin * 100).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)

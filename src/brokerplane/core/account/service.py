@@ -1,7 +1,9 @@
-"""Account commands (open, update, disable, enable) and reads, with their rules."""
+"""Account commands (open, update, disable, enable, delete, passwords) and reads, with their
+rules."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -12,11 +14,13 @@ from brokerplane.core.access import reach
 from brokerplane.core.account.model import (
     ACCESS_RIGHTS,
     LIMITED_RISK_STRATEGIES,
+    PASSWORD_KINDS,
     RIGHT_ENABLED,
     RIGHTS_MAX,
     TEXT_LIMITS,
     Account,
     AccountQuery,
+    TradeState,
 )
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
@@ -30,6 +34,7 @@ from brokerplane.core.errors import (
     LeverageOutOfRange,
     LoginAlreadyExists,
     LoginRangeExhausted,
+    PasswordPolicyViolation,
     ValidationError,
 )
 from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group
@@ -49,7 +54,7 @@ READ_ONLY_FIELDS: frozenset[str] = frozenset({
     "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
     "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
     "disabled_at", "group_id", "enabled", "main_password", "investor_password",
-    "phone_password",
+    "phone_password", "api_password", "deleted_at",
 })  # fmt: skip
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -75,12 +80,21 @@ class OpenAccount:
     phone_password: str | None = None
     main_password_md5: str | None = None
     profile: dict[str, Any] = field(default_factory=dict)
+    # MT5 user/add: the main and investor passwords must both be given.
+    require_passwords: bool = False
 
 
 @dataclass(frozen=True)
 class UpdateAccount:
     login: int
     changes: dict[str, Any]
+    # MT5 user/update: names that are not updatable fields, values that would be invalid, and
+    # (without personal_data) the contact fields, are left out silently instead of refusing the
+    # whole change. A group that does not exist, is out of reach or in another currency is
+    # still refused.
+    skip_invalid: bool = False
+    # A new phone password ("" removes it); other passwords change through ChangePassword.
+    phone_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,111 @@ class DisableAccount:
 @dataclass(frozen=True)
 class EnableAccount:
     login: int
+
+
+@dataclass(frozen=True)
+class DeleteAccount:
+    """Delete an account: it reads as not found from then on, everywhere; its row, ledger and
+    audit records stay, and its login is never handed out again."""
+
+    login: int
+
+
+@dataclass(frozen=True)
+class CheckPassword:
+    """Whether `password` is the account's password of `kind` (main, investor or api)."""
+
+    login: int
+    kind: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    """Set the account's password of `kind` (main, investor or api)."""
+
+    login: int
+    kind: str
+    password: str
+
+
+CHECKABLE_PASSWORDS = ("main", "investor", "api")
+PHONE_PASSWORD_MAX = 31
+
+# ApiData (seed 002): at most 16 cells; each names AppID and ID and holds one value whose type is
+# the LAST of ValueInt, ValueUInt, ValueDouble present, looked for in that order.
+API_DATA_CELLS = 16
+API_APP_ID_MAX = 0xFFFF
+API_ID_MAX = 0xFF
+_API_INT = (-(2**63), 2**63 - 1)
+_API_UINT = (0, 2**64 - 1)
+API_VALUE_FIELDS = {"valueint": "ValueInt", "valueuint": "ValueUInt", "valuedouble": "ValueDouble"}
+
+
+def _cell_int(value: Any, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValidationError.field("api_data", f"{what} must be an integer")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            raise ValidationError.field("api_data", f"{what} must be an integer") from None
+    if not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError.field("api_data", f"{what} must be an integer from {low} to {high}")
+    return value
+
+
+def _cell_double(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValidationError.field("api_data", f"{what} must be a number")
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        raise ValidationError.field("api_data", f"{what} must be a number") from None
+    if not math.isfinite(number):
+        raise ValidationError.field("api_data", f"{what} must be a finite number")
+    return number
+
+
+def normalize_api_data(cells: Any) -> list[dict[str, Any]]:
+    """ApiData cells as MT5 clients send them (seed 002), in the one shape they are stored in:
+    {AppID, ID, <value field>: value}, the value field being the LAST of ValueInt, ValueUInt,
+    ValueDouble present (looked for in that order) and the only one kept, so the type survives
+    a read and a write back. Keys match whatever their case or `_`; empty cells (AppID and ID
+    0, no value or 0) are dropped, so the 16 cells read back and sent again store the same."""
+    if not isinstance(cells, list):
+        raise ValidationError.field("api_data", "must be a list of cells")
+    out: list[dict[str, Any]] = []
+    for n, raw in enumerate(cells):
+        if not isinstance(raw, dict):
+            raise ValidationError.field("api_data", "cells must be objects")
+        cell = {str(k).lower().replace("_", ""): v for k, v in raw.items()}
+        where = f"cell {n}"
+        app_id = _cell_int(cell.get("appid", 0), 0, API_APP_ID_MAX, f"{where}: AppID")
+        cell_id = _cell_int(cell.get("id", 0), 0, API_ID_MAX, f"{where}: ID")
+        kind = None
+        for key in ("valueint", "valueuint", "valuedouble"):
+            if cell.get(key) is not None:
+                kind = key
+        value: int | float = 0
+        if kind == "valueint":
+            value = _cell_int(cell[kind], *_API_INT, f"{where}: ValueInt")
+        elif kind == "valueuint":
+            value = _cell_int(cell[kind], *_API_UINT, f"{where}: ValueUInt")
+        elif kind == "valuedouble":
+            value = _cell_double(cell[kind], f"{where}: ValueDouble")
+        if not app_id and not cell_id and not value:
+            continue  # an empty slot
+        if kind is None:
+            raise ValidationError.field(
+                "api_data", f"{where}: needs one of ValueInt, ValueUInt, ValueDouble"
+            )
+        out.append({"AppID": app_id, "ID": cell_id, API_VALUE_FIELDS[kind]: value})
+    if len(out) > API_DATA_CELLS:
+        raise ValidationError.field("api_data", f"must be a list of at most {API_DATA_CELLS} cells")
+    return out
 
 
 def _field_names_problem(names: set[str], allowed: frozenset[str]) -> None:
@@ -191,6 +310,10 @@ def open_account(
         value = getattr(cmd, pw_field)
         if value is not None:
             passwords.check_policy(value, pw_field, group.password_min_length)
+        elif cmd.require_passwords and not (pw_field == "main_password" and cmd.main_password_md5):
+            raise PasswordPolicyViolation.field(pw_field, "is required")
+    if cmd.phone_password is not None:
+        _check_phone_password(cmd.phone_password)
     if cmd.login not in (None, 0):
         login = check_login(cmd.login)
         if uow.accounts.exists(login):
@@ -230,16 +353,51 @@ def _load(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool = False
     return reach.check_account(actor, acc)
 
 
+def _check_phone_password(value: Any) -> None:
+    p = Problems()
+    p.text("phone_password", value, PHONE_PASSWORD_MAX)
+    p.raise_if_any()
+
+
+def _valid_changes(base: Account, changes: dict[str, Any], group: Group) -> dict[str, Any]:
+    """The changes that keep the account valid, each tried on top of those kept before it
+    (leverage first, so a new leverage that fits is not judged by the old one)."""
+    kept: dict[str, Any] = {}
+    for name in sorted(changes, key=lambda n: n != "leverage"):
+        value = changes[name]
+        try:
+            _check(replace(base, **kept, **{name: value}), group)
+        except ValidationError:
+            continue
+        kept[name] = value
+    return kept
+
+
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
     actor.require("users:write")
-    if not cmd.changes:
-        raise ValidationError("nothing to change: the body names no field")
-    _field_names_problem(set(cmd.changes), UPDATABLE_FIELDS)
-    acc = _load(uow, cmd.login, actor, for_update=True)
     changes = dict(cmd.changes)
+    phone_password = cmd.phone_password
+    if cmd.skip_invalid:
+        # Without personal_data the contact fields read blank: what such a manager sends back
+        # in a read-modify-write is not data, so it does not overwrite them.
+        hidden = () if actor.has("personal_data") else reach.PERSONAL_FIELDS
+        changes = {k: v for k, v in changes.items() if k in UPDATABLE_FIELDS and k not in hidden}
+        if phone_password is not None:
+            try:
+                _check_phone_password(phone_password)
+            except ValidationError:
+                phone_password = None
+    else:
+        if not changes and phone_password is None:
+            raise ValidationError("nothing to change: the body names no field")
+        _field_names_problem(set(changes), UPDATABLE_FIELDS)
+        if phone_password is not None:
+            _check_phone_password(phone_password)
+    acc = _load(uow, cmd.login, actor, for_update=True)
     group = uow.groups.get_by_id(acc.group_id)
     if group is None:  # pragma: no cover - foreign key keeps it
         raise GroupNotFound(acc.group)
+    moved: dict[str, Any] = {}
     if "group" in changes:
         target = reach.check_group(actor, _group(uow, changes.pop("group")))
         if target.id != group.id:
@@ -249,18 +407,24 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
                     f"group {target.name} is in {target.currency}; "
                     f"account {acc.login} is in {acc.currency}",
                 )
-            changes["group_id"], changes["group"] = target.id, target.name
+            moved = {"group_id": target.id, "group": target.name}
             group = target
+    if cmd.skip_invalid:
+        changes = _valid_changes(replace(acc, **moved), changes, group)
     before = acc.snapshot()
-    updated = replace(acc, **changes)
+    updated = replace(acc, **moved, **changes)
     _check(updated, group)
     reach.check_broker(actor, group, updated.broker)
-    if updated.snapshot() == before:
+    if phone_password is not None:
+        updated.phone_password = passwords.make_verifier(phone_password) if phone_password else None
+    elif updated.snapshot() == before:
         return reach.redact(actor, acc)
     updated.updated_at = clock()
     uow.accounts.update(updated)
-    record(uow, actor, updated.updated_at, "account.updated", "account", acc.login, before,
-           updated.snapshot())  # fmt: skip
+    after = updated.snapshot()
+    if phone_password is not None:
+        after["phone_password"] = "changed" if phone_password else None
+    record(uow, actor, updated.updated_at, "account.updated", "account", acc.login, before, after)
     return reach.redact(actor, updated)
 
 
@@ -293,6 +457,62 @@ def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clo
     uow.accounts.update(updated)
     record(uow, actor, now, "account.enabled", "account", acc.login, before, updated.snapshot())
     return reach.redact(actor, updated)
+
+
+def delete_account(uow: UnitOfWork, cmd: DeleteAccount, actor: Actor, clock: Clock) -> Account:
+    """Mark the account deleted (see DeleteAccount); money it holds stays in its ledger."""
+    actor.require("users:delete")
+    acc = _load(uow, cmd.login, actor, for_update=True)
+    before = acc.snapshot()
+    now = clock()
+    deleted = replace(acc, deleted_at=now, updated_at=now)
+    uow.accounts.update(deleted)
+    record(uow, actor, now, "account.deleted", "account", acc.login, before, deleted.snapshot())
+    return reach.redact(actor, deleted)
+
+
+def _password_field(kind: Any, allowed: tuple[str, ...] = CHECKABLE_PASSWORDS) -> str:
+    name = kind.strip().lower() if isinstance(kind, str) else ""
+    if name not in allowed:
+        raise ValidationError.field("type", "must be one of " + ", ".join(allowed))
+    return PASSWORD_KINDS[name]
+
+
+def check_password(uow: UnitOfWork, cmd: CheckPassword, actor: Actor) -> bool:
+    """Whether the password matches; an account without a password of that kind never does."""
+    actor.require("users:read")
+    field_name = _password_field(cmd.kind)
+    acc = _load(uow, cmd.login, actor)
+    if not isinstance(cmd.password, str) or not cmd.password:
+        return False
+    return passwords.verify(getattr(acc, field_name), cmd.password)
+
+
+def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: Clock) -> Account:
+    """Set a password under the change policy of the account's group; audited as
+    `account.password_changed` naming which password, never its value."""
+    actor.require("users:write")
+    field_name = _password_field(cmd.kind)
+    acc = _load(uow, cmd.login, actor, for_update=True)
+    group = uow.groups.get_by_id(acc.group_id)
+    if group is None:  # pragma: no cover - foreign key keeps it
+        raise GroupNotFound(acc.group)
+    passwords.check_change_policy(cmd.password, field_name, group.password_min_length)
+    now = clock()
+    changes: dict[str, Any] = {field_name: passwords.make_verifier(cmd.password)}
+    updated = replace(acc, updated_at=now, **changes)
+    if field_name == "main_password":
+        updated.last_pass_change = now
+    uow.accounts.update(updated)
+    after = {**updated.snapshot(), field_name: "changed"}
+    record(uow, actor, now, "account.password_changed", "account", acc.login, acc.snapshot(),
+           after)  # fmt: skip
+    return reach.redact(actor, updated)
+
+
+def trade_state(uow: UnitOfWork, login: int, actor: Actor) -> TradeState:
+    actor.require("users:read")
+    return TradeState.of(_load(uow, login, actor))
 
 
 def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:

@@ -1,4 +1,11 @@
-"""Ledger commands: post a money movement (or hold it for approval), read history, verify."""
+"""Ledger commands: post a money movement (or hold it for approval), read history, verify.
+
+Above the approval threshold an operation is held for a second manager (`on_threshold="hold"`,
+the native API's 202). A dialect with no "held" answer (MT5) asks for `on_threshold="refuse"`:
+the operation is then refused with ApprovalRequired, unless the requesting manager holds
+balances:approve, in which case it is applied at once and the entry names that manager in
+`approved_by` (with no approval id: nothing was held).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (
     AccountNotFound,
     AmountLimitExceeded,
+    ApprovalRequired,
     FieldError,
     InsufficientFunds,
     InvalidAmount,
@@ -45,16 +53,24 @@ from brokerplane.core.validate import Problems
 
 MAX_PAGE = 1000
 
+# What happens to an operation above the approval threshold.
+ON_THRESHOLD = ("hold", "refuse")
+
 
 @dataclass(frozen=True)
 class PostLedgerEntry:
-    """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount."""
+    """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount.
+
+    `on_threshold`: above the approval threshold, "hold" the operation for a second manager, or
+    "refuse" it (ApprovalRequired) unless the actor holds balances:approve, who applies it.
+    """
 
     login: int
     operation: str
     amount: object
     comment: str = ""
     reference: str = ""
+    on_threshold: str = "hold"
 
 
 @dataclass(frozen=True)
@@ -180,8 +196,12 @@ def apply(
     comment: str,
     reference: str,
     origin: Approval | None = None,
+    approved_by: int | None = None,
 ) -> tuple[LedgerEntry, Account]:
-    """Append the entry and move the cached figure in the same transaction, audited."""
+    """Append the entry and move the cached figure in the same transaction, audited.
+
+    `origin`: the approval being carried out; `approved_by`: the manager who applied an
+    above-threshold operation at once on the strength of their own approve right."""
     after = check_funds(acc, move)
     entry = LedgerEntry(
         login=acc.login, kind=move.kind, amount=move.amount,
@@ -194,7 +214,7 @@ def apply(
         request_id=origin.request_id if origin else actor.request_id,
         dialect=origin.dialect if origin else actor.dialect,
         approval_id=origin.id if origin else None,
-        approved_by=actor.manager_login if origin else None,
+        approved_by=actor.manager_login if origin else approved_by,
     )  # fmt: skip
     uow.ledger.add(entry)
     updated = replace(acc, balance=after["balance"], credit=after["credit"],
@@ -218,6 +238,8 @@ def post_entry(
     uow: UnitOfWork, cmd: PostLedgerEntry, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Posting:
     actor.require("balances:write")
+    if cmd.on_threshold not in ON_THRESHOLD:
+        raise ValidationError.field("on_threshold", f"must be one of {', '.join(ON_THRESHOLD)}")
     operation, magnitude, sign = _magnitude(cmd.operation, cmd.amount)
     check_text(cmd.comment, cmd.reference)
     login = check_login(cmd.login)
@@ -228,6 +250,8 @@ def post_entry(
     threshold = threshold_for(uow, acc)
     if threshold is not None and abs(move.amount) > threshold:
         check_funds(acc, move)  # refuse now what could never be applied
+        if cmd.on_threshold == "refuse":
+            return _apply_or_refuse(uow, acc, move, actor, now, cmd, threshold)
         approval = Approval(
             login=login, kind=move.kind, amount=move.amount, currency=cur.code,
             currency_digits=cur.digits, requested_at=now, expires_at=now + config.approval_ttl,
@@ -243,6 +267,28 @@ def post_entry(
                        reference=cmd.reference)  # fmt: skip
     entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
                            reference=cmd.reference)  # fmt: skip
+    return posting_of(entry, updated)
+
+
+def _apply_or_refuse(
+    uow: UnitOfWork, acc: Account, move: Movement, actor: Actor, now: datetime,
+    cmd: PostLedgerEntry, threshold: int,
+) -> Posting:  # fmt: skip
+    """An above-threshold operation that may not be held: the approve right applies it at
+    once (the entry names the manager as its approver), anyone else is refused."""
+    if not actor.has("balances:approve"):
+        cur = currency_of(acc)
+        wanted = format_minor(abs(move.amount), cur)
+        limit = format_minor(threshold, cur)
+        raise ApprovalRequired(
+            f"{move.kind} of {wanted} {cur.code} is above the approval threshold of {limit} "
+            f"{cur.code} and cannot be held here; it needs a manager with balances:approve",
+            fields=[FieldError("amount", f"above the approval threshold ({limit} {cur.code})")],
+            login=acc.login,
+            threshold=limit,
+        )
+    entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
+                           reference=cmd.reference, approved_by=actor.manager_login)  # fmt: skip
     return posting_of(entry, updated)
 
 

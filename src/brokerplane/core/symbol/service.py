@@ -124,5 +124,5 @@ def list_symbols(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list
     actor.require("users:read")
     symbols = uow.symbols.list()
     if mask:
-        symbols = [s for s in symbols if masks.matches(mask, s.name) or masks.matches(mask, s.path)]
+        symbols = [s for s in symbols if masks.matches_any(mask, s.name, s.path)]
     return symbols

@@ -1,0 +1,187 @@
+"""The ledger's rule for dialects that cannot hold an operation (MT5), over the fakes: above
+the approval threshold `on_threshold="refuse"` refuses unless the manager may approve, who
+applies it at once; below it nothing differs; the native "hold" is unchanged."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerplane.core.account.model import Account
+from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.actor import Actor
+from brokerplane.core.approval.model import ApprovalQuery
+from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.errors import (
+    AmountLimitExceeded,
+    ApprovalRequired,
+    FieldError,
+    InsufficientFunds,
+    MissingScope,
+    ValidationError,
+)
+from brokerplane.core.group.model import Group
+from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.model import LedgerQuery
+from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.services import Services
+from tests.unit.fakes import FakeUowFactory
+
+TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect="mt5")
+APPROVER = Actor(
+    manager_login=1002, scopes=frozenset({"balances:write", "balances:approve"}), dialect="mt5"
+)
+APPROVE_ONLY = Actor(manager_login=1003, scopes=frozenset({"balances:approve"}), dialect="mt5")
+
+
+def _refuse(
+    services: Services, login: int, operation: str, amount: object, actor: Actor = TELLER
+) -> Posting:
+    cmd = PostLedgerEntry(login, operation, amount, comment="mt5", on_threshold="refuse")
+    return services.post_ledger_entry(cmd, actor)
+
+
+def _state(uows: FakeUowFactory) -> tuple[object, ...]:
+    s = uows.state
+    accounts = {k: (a.balance, a.credit, a.bonus, a.updated_at) for k, a in s.accounts.items()}
+    return accounts, list(s.ledger), list(s.audit), dict(s.approvals)
+
+
+@pytest.fixture
+def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+    """In real\\standard (USD), balance 5000.00; then USD operations above 1000.00 need approval."""
+    acc = services.open_account(OpenAccount(group="real\\standard"), admin)
+    services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "5000"), admin)
+    services.set_approval_threshold(SetApprovalThreshold("USD", "1000"), admin)
+    return acc
+
+
+def test_above_the_threshold_a_manager_without_the_approve_right_is_refused_and_nothing_changes(
+    services: Services, uows: FakeUowFactory, account: Account
+) -> None:
+    before = _state(uows)
+    with pytest.raises(ApprovalRequired) as err:
+        _refuse(services, account.login, "deposit", "2500")
+    assert err.value.code == "ledger.approval_required"
+    assert err.value.fields == [FieldError("amount", "above the approval threshold (1000.00 USD)")]
+    assert "balances:approve" in err.value.detail
+    assert _state(uows) == before  # no entry, no approval held, no audit record
+
+
+def test_above_the_threshold_a_manager_with_the_approve_right_applies_the_operation_at_once(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    posting = _refuse(services, account.login, "deposit", "2500", APPROVER)
+    assert posting.status == "applied" and posting.approval is None
+    assert posting.entry is not None and posting.balance == 750_000
+    assert services.get_account(account.login, admin).balance == 750_000
+    assert services.list_approvals(ApprovalQuery(), admin) == []
+
+
+def test_an_operation_applied_on_the_approve_right_names_that_manager_as_its_approver(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    posting = _refuse(services, account.login, "withdrawal", "1500", APPROVER)
+    assert posting.entry is not None
+    assert posting.entry.approved_by == 1002 and posting.entry.approval_id is None
+    assert posting.entry.manager_login == 1002 and posting.entry.dialect == "mt5"
+    [entry] = services.list_ledger(LedgerQuery(kinds=("withdrawal",)), admin)
+    assert entry.approved_by == 1002
+    [audit] = services.query_audit(
+        AuditQuery(action="ledger.entry_posted", manager_login=1002), admin
+    )
+    assert audit.after is not None and audit.after["balance"] == 350_000
+
+
+def test_below_or_at_the_threshold_the_refuse_rule_applies_like_any_posting(
+    services: Services, account: Account
+) -> None:
+    at_limit = _refuse(services, account.login, "deposit", "1000")
+    assert at_limit.status == "applied" and at_limit.entry is not None
+    assert at_limit.entry.approved_by is None  # nobody's approval was needed
+    assert _refuse(services, account.login, "withdrawal", "0.01").status == "applied"
+
+
+def test_without_any_threshold_every_amount_is_applied_for_any_manager(
+    services: Services, admin: Actor, usd_group: Group
+) -> None:
+    acc = services.open_account(OpenAccount(group="real\\standard"), admin)
+    posting = _refuse(services, acc.login, "deposit", "99999999")
+    assert posting.status == "applied" and posting.balance == 9_999_999_900
+
+
+def test_the_approve_right_alone_does_not_allow_posting(
+    services: Services, uows: FakeUowFactory, account: Account
+) -> None:
+    before = _state(uows)
+    with pytest.raises(MissingScope):
+        _refuse(services, account.login, "deposit", "2500", APPROVE_ONLY)
+    assert _state(uows) == before
+
+
+def test_the_admin_scope_counts_as_the_approve_right(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    posting = _refuse(services, account.login, "deposit", "2500", admin)
+    assert posting.status == "applied"
+
+
+def test_short_funds_are_reported_before_the_missing_approval(
+    services: Services, uows: FakeUowFactory, account: Account
+) -> None:
+    before = _state(uows)
+    with pytest.raises(InsufficientFunds):
+        _refuse(services, account.login, "withdrawal", "6000")
+    with pytest.raises(InsufficientFunds):
+        _refuse(services, account.login, "withdrawal", "6000", APPROVER)
+    assert _state(uows) == before
+
+
+def test_the_per_operation_maximum_still_applies_to_an_approver(
+    services: Services, account: Account
+) -> None:
+    with pytest.raises(AmountLimitExceeded):
+        _refuse(services, account.login, "deposit", "100000000.01", APPROVER)
+
+
+def test_a_group_threshold_decides_for_its_accounts_under_the_refuse_rule_too(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    services.set_approval_threshold(SetApprovalThreshold("USD", "5000", "real\\standard"), admin)
+    assert _refuse(services, account.login, "deposit", "2500").status == "applied"
+    services.create_group(CreateGroup("demo\\usd", "USD"), admin)
+    other = services.open_account(OpenAccount(group="demo\\usd"), admin)
+    with pytest.raises(ApprovalRequired):
+        _refuse(services, other.login, "deposit", "2500")
+
+
+def test_signed_operations_are_judged_by_their_magnitude(
+    services: Services, account: Account
+) -> None:
+    with pytest.raises(ApprovalRequired):
+        _refuse(services, account.login, "correction", "-1500")
+    with pytest.raises(ApprovalRequired):
+        _refuse(services, account.login, "credit", "1500")
+    assert _refuse(services, account.login, "correction", "-1000").status == "applied"
+
+
+def test_holding_stays_the_default_even_for_an_approver(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    posting = services.post_ledger_entry(
+        PostLedgerEntry(account.login, "deposit", "2500"), APPROVER
+    )
+    assert posting.status == "pending_approval" and posting.approval is not None
+    assert services.get_account(account.login, admin).balance == 500_000
+
+
+def test_an_unknown_threshold_rule_is_refused(
+    services: Services, uows: FakeUowFactory, account: Account
+) -> None:
+    before = _state(uows)
+    with pytest.raises(ValidationError) as err:
+        services.post_ledger_entry(
+            PostLedgerEntry(account.login, "deposit", "10", on_threshold="apply"), APPROVER
+        )
+    assert err.value.fields[0].field == "on_threshold"
+    assert _state(uows) == before
