@@ -27,6 +27,8 @@ class Problems:
     def text(self, field: str, value: Any, limit: int, *, required: bool = False) -> None:
         if not isinstance(value, str):
             self.add(field, "must be a string")
+        elif "\x00" in value:
+            self.add(field, "must not contain NUL characters")
         elif len(value) > limit:
             self.add(field, f"is longer than {limit} characters")
         elif required and not value.strip():

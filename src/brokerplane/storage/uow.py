@@ -31,7 +31,12 @@ from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.errors import Conflict, LoginAlreadyExists, StorageUnavailable
+from brokerplane.core.errors import (
+    Conflict,
+    LoginAlreadyExists,
+    StorageUnavailable,
+    ValidationError,
+)
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
@@ -708,3 +713,8 @@ class SqlUnitOfWork:
             raise StorageUnavailable("the database is unavailable") from exc
         if isinstance(exc, sa_exc.IntegrityError):
             raise Conflict("the change conflicts with data already stored") from exc
+        if isinstance(exc, sa_exc.DataError):
+            # e.g. a NUL character or a number out of range: bad input, not a server fault
+            raise ValidationError(
+                "a value cannot be stored (a NUL character, or out of range)"
+            ) from exc

@@ -551,6 +551,9 @@ def list_accounts(
         check_login(login, "logins")
     if cmd.email:
         actor.require("personal_data")  # searching by email would reveal it
+        p = Problems()
+        p.text("email", cmd.email, 255)
+        p.raise_if_any()
     return [reach.redact(actor, a) for a in uow.accounts.list(_query(uow, cmd, actor))]
 
 

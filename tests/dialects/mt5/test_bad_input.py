@@ -1,0 +1,48 @@
+"""Bad input to every MT5 command gets a retcode that explains it: no 500, no lost session."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerplane.api.mt5.protocol import COMMANDS
+from tests.dialects.mt5.conftest import Mt5
+
+# Parameter names the commands read, each given a garbage value at once.
+NAMES = (
+    "login", "group", "name", "leverage", "type", "balance", "comment", "ticket", "index",
+    "count", "mask", "symbol", "from", "to", "offset", "total", "password", "rights", "agent",
+    "check_margin", "email", "pass_main", "pass_investor",
+)  # fmt: skip
+GARBAGE = (
+    "x", "-1", "0", "1e999", "99999999999999999999999999", "", "\\|\\=\\\\", "NaN", "[]",
+    "9" * 400, "\u0000", "demo\\*,!", "1.5",
+)  # fmt: skip
+BODIES = (
+    b"[]", b'"text"', b"{not json", b'{"Login": {"a": 1}, "Group": [1, 2]}',
+    b'{"Login": 1e400, "Balance": "1e99999", "Type": true}', b"\xff\xfe", b"a=b&c",
+)  # fmt: skip
+
+
+def _is_answered(mt5: Mt5, response: object) -> None:
+    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+    code = response.json()["retcode"]  # type: ignore[attr-defined]
+    assert isinstance(code, str) and code.split(" ", 1)[0].isdigit()
+    # the session survives whatever was sent
+    assert mt5.retcode(mt5.get("test/access")) == "0 Done"
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+def test_garbage_parameters_get_a_retcode_from_every_command(mt5: Mt5, value: str) -> None:
+    for name in sorted(COMMANDS):
+        _is_answered(mt5, mt5.get(name, **{n: value for n in NAMES}))
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_garbage_bodies_get_a_retcode_from_every_command(mt5: Mt5, body: bytes) -> None:
+    for name in sorted(COMMANDS):
+        _is_answered(mt5, mt5.post(name, {"login": "1"}, content=body))
+
+
+def test_an_unknown_command_is_12000_and_the_session_lives_on(mt5: Mt5) -> None:
+    assert mt5.retcode(mt5.get("tick/last", symbol="EURUSD")) == "12000 Not implement yet"
+    assert mt5.retcode(mt5.get("test/access")) == "0 Done"
