@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     login_range_from: int = Field(100_000, ge=1)
     login_range_to: int = Field(99_999_999, ge=1)
     server_currency: str = "USD"
-    dialects: str = Field("native,mt5", description="comma list of enabled dialects")
+    dialects: str = Field("native,mt5,ctrader", description="comma list of enabled dialects")
     pool_size: int = Field(20, ge=1, le=500)
     log_level: str = "info"
     max_operation_amount: Decimal = Field(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -19,8 +19,10 @@ from typing import TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
 from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
 from brokerplane.core.errors import Conflict, LoginAlreadyExists
 from brokerplane.core.group.model import Group
@@ -65,6 +67,10 @@ class FakeState:
     thresholds: dict[tuple[str, int], ApprovalThreshold] = field(default_factory=dict)
     # (scope, key) -> record
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
+    # token hash -> stored manager token
+    tokens: dict[str, ManagerToken] = field(default_factory=dict)
+    # (kind, entity id) -> name -> attribute
+    attributes: dict[tuple[str, int], dict[str, Attribute]] = field(default_factory=dict)
     next_group_id: int = 1
     next_symbol_id: int = 1
     next_ledger_id: int = 1
@@ -281,6 +287,85 @@ class FakeApiKeys(_Repo):
         self._writing()
         if key.id in self._s.api_keys:
             self._s.api_keys[key.id] = _copy(key)
+
+
+class FakeManagerTokens(_Repo):
+    def get(self, token_hash: str) -> ManagerToken | None:
+        return self._s.tokens.get(token_hash)  # frozen: no copy needed
+
+    def add(self, token: ManagerToken) -> None:
+        self._writing()
+        if token.manager_login not in self._s.managers:
+            raise Conflict("foreign key: manager_tokens.manager_login")
+        if token.token_hash in self._s.tokens:
+            raise Conflict("unique constraint: manager_tokens")
+        self._s.tokens[token.token_hash] = token
+
+    def delete_for_manager(self, manager_login: int, dialect: str) -> None:
+        self._writing()
+        for key, tok in list(self._s.tokens.items()):
+            if tok.manager_login == manager_login and tok.dialect == dialect:
+                del self._s.tokens[key]
+
+
+class FakeAttributes(_Repo):
+    """The AttributeRepository port: rows keyed by (kind, entity id), as the three SQL tables."""
+
+    def _parent_exists(self, kind: str, entity_id: int) -> bool:
+        if kind == "account":
+            return entity_id in self._s.accounts
+        if kind == "group":
+            return entity_id in self._s.groups
+        return entity_id in self._s.managers
+
+    def list(self, query: AttributeQuery) -> list[AttributeSet]:
+        if query.ids is not None and not query.ids:
+            return []
+        out: list[AttributeSet] = []
+        for (kind, entity_id), rows in sorted(self._s.attributes.items()):
+            if kind != query.kind or not rows:
+                continue
+            if query.ids is not None and entity_id not in query.ids:
+                continue
+            if query.after_id is not None and entity_id <= query.after_id:
+                continue
+            if kind == "account":
+                acc = self._s.accounts.get(entity_id)
+                if acc is None or acc.deleted_at is not None:
+                    continue
+                if not self._in_reach(entity_id, query.group_ids, query.broker_mask):
+                    continue
+            found = [
+                rows[n]
+                for n in sorted(rows)
+                if not query.name_contains or query.name_contains in n.casefold()
+            ]
+            if not found:
+                continue
+            if query.since is not None and max(a.updated_at for a in found) < query.since:
+                continue
+            out.append(AttributeSet(entity_id, tuple(found)))
+            if query.limit is not None and len(out) == query.limit:
+                break
+        return out
+
+    def put(self, kind: str, entity_id: int, attributes: Sequence[Attribute]) -> None:
+        self._writing()
+        if not self._parent_exists(kind, entity_id):
+            raise Conflict(f"foreign key: {kind}_attributes")
+        rows = self._s.attributes.setdefault((kind, entity_id), {})
+        for attr in attributes:
+            rows[attr.name] = attr  # frozen: no copy needed
+
+    def delete(self, kind: str, entity_id: int, names: Sequence[str] | None) -> None:
+        self._writing()
+        rows = self._s.attributes.get((kind, entity_id), {})
+        for name in list(rows):
+            if names is None or name in names:
+                del rows[name]
+
+    def lock(self, kind: str, ids: Sequence[int]) -> None:
+        """Writers already take turns on the fake's write lock."""
 
 
 class FakeLedger(_Repo):
@@ -525,6 +610,8 @@ class FakeUnitOfWork:
         self.approvals = FakeApprovals(self)
         self.thresholds = FakeThresholds(self)
         self.idempotency = FakeIdempotency(self)
+        self.tokens = FakeManagerTokens(self)
+        self.attributes = FakeAttributes(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:

@@ -113,6 +113,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
+    if "ctrader" in enabled:
+        from brokerplane.api.ctrader.mount import mount as mount_ctrader
+
+        mount_ctrader(app)
     if "native" in enabled:
         for router in (native_router, money_router, keys_router):
             app.include_router(router, prefix="/v1")

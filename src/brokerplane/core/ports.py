@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
@@ -15,6 +15,10 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
+
+if TYPE_CHECKING:
+    from brokerplane.core.access.tokens import ManagerToken
+    from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
 
 
 class GroupRepository(Protocol):
@@ -88,6 +92,30 @@ class ApiKeyRepository(Protocol):
     def update(self, key: ApiKey) -> None: ...
 
 
+class ManagerTokenRepository(Protocol):
+    def get(self, token_hash: str) -> ManagerToken | None: ...
+    def add(self, token: ManagerToken) -> None: ...
+    def delete_for_manager(self, manager_login: int, dialect: str) -> None: ...
+
+
+class AttributeRepository(Protocol):
+    """Attributes of accounts, groups and managers (`kind` is one of core.attributes.KINDS)."""
+
+    def list(self, query: AttributeQuery) -> list[AttributeSet]: ...
+    def put(self, kind: str, entity_id: int, attributes: Sequence[Attribute]) -> None:
+        """Insert the attributes, or overwrite the value and time of those that exist."""
+        ...
+
+    def delete(self, kind: str, entity_id: int, names: Sequence[str] | None) -> None:
+        """Delete the named attributes of the entity, or all of them when `names` is None."""
+        ...
+
+    def lock(self, kind: str, ids: Sequence[int]) -> None:
+        """Hold the entities (in the order given) until commit, so changes to their
+        attributes take turns."""
+        ...
+
+
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None:
         """Queue a record; the unit of work seals it into the hash chain at commit."""
@@ -124,6 +152,10 @@ class UnitOfWork(Protocol):
     def thresholds(self) -> ThresholdRepository: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def tokens(self) -> ManagerTokenRepository: ...
+    @property
+    def attributes(self) -> AttributeRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

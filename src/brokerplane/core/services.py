@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from brokerplane.core import idempotency
+from brokerplane.core import attributes, idempotency
 from brokerplane.core.access import service as access
+from brokerplane.core.access import tokens
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account import service as accounts
 from brokerplane.core.account.model import Account, TradeState
@@ -265,3 +266,22 @@ class Services:
 
     def is_empty(self) -> bool:
         return self._read(lambda u: not u.managers.list())
+
+    # manager tokens (cTrader's webservToken)
+    def issue_manager_token(self, cmd: tokens.IssueToken, actor: Actor) -> str:
+        return self._write(lambda u: tokens.issue_token(u, cmd, actor, self.clock))
+
+    def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
+        return self._read(lambda u: tokens.authenticate_token(u, token, dialect))
+
+    # attributes of accounts, groups and managers (cTrader Web Services 4.14-4.22)
+    def list_attributes(
+        self, cmd: attributes.ListAttributes, actor: Actor
+    ) -> attributes.AttributePage:
+        return self._read(lambda u: attributes.list_attributes(u, cmd, actor))
+
+    def set_attributes(self, cmd: attributes.SetAttributes, actor: Actor) -> tuple[int, ...]:
+        return self._write(lambda u: attributes.set_attributes(u, cmd, actor, self.clock), actor)
+
+    def delete_attributes(self, cmd: attributes.DeleteAttributes, actor: Actor) -> tuple[int, ...]:
+        return self._write(lambda u: attributes.delete_attributes(u, cmd, actor, self.clock), actor)

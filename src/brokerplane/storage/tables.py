@@ -326,3 +326,49 @@ idempotency_records = Table(
     Column("expires_at", UTCDateTime, nullable=False, index=True),
     Column("completed_at", UTCDateTime),
 )
+
+# Dialect session tokens of managers (cTrader's webservToken): only a hash of the token is
+# kept, with a fingerprint of the password verifier it was issued under; a new password
+# changes the verifier, and every token issued under the old one stops working.
+manager_tokens = Table(
+    "manager_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("manager_login", BigInteger, ForeignKey("managers.login"), nullable=False, index=True),
+    Column("dialect", String(16), nullable=False),
+    Column("verifier_fingerprint", String(64), nullable=False),
+    Column("issued_at", UTCDateTime, nullable=False),
+)
+
+# Attributes (key/value metadata, cTrader's trader, trader group and manager attributes): one
+# row per name. `folded_name` is str.casefold of the name, for the case-insensitive name filter
+# on every engine (casefold may lengthen a name, hence the wider column).
+account_attributes = Table(
+    "account_attributes",
+    metadata,
+    Column("login", BigInteger, ForeignKey("accounts.login"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("folded_name", String(255), nullable=False),
+    Column("value", String(512), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+group_attributes = Table(
+    "group_attributes",
+    metadata,
+    Column("group_id", Integer, ForeignKey("groups.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("folded_name", String(255), nullable=False),
+    Column("value", String(512), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+manager_attributes = Table(
+    "manager_attributes",
+    metadata,
+    Column("manager_login", BigInteger, ForeignKey("managers.login"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("folded_name", String(255), nullable=False),
+    Column("value", String(512), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

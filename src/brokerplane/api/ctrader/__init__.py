@@ -1,0 +1,1 @@
+"""cTrader Web Services (`/v2/webserv/...`) served over the core."""

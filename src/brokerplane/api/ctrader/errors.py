@@ -1,0 +1,70 @@
+"""cTrader's error vocabulary: the one table from CoreError to (HTTP status, errorCode), and
+the error body `{"error": {"errorCode", "description"}}` (spec §5)."""
+
+from __future__ import annotations
+
+from brokerplane.core import errors as e
+
+# Every CoreError class, explicitly: tests/dialects/ctrader checks nothing is missing.
+ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
+    e.CoreError: (400, "INVALID_REQUEST"),
+    e.ValidationError: (400, "INVALID_REQUEST"),
+    e.InvalidAmount: (400, "CHANGE_BALANCE_BAD_AMOUNT"),
+    e.AmountLimitExceeded: (400, "CHANGE_BALANCE_BAD_AMOUNT"),
+    e.PasswordPolicyViolation: (400, "INVALID_REQUEST"),
+    e.LeverageOutOfRange: (400, "WRONG_LEVERAGE"),
+    e.CurrencyMismatch: (400, "DEPOSIT_CURRENCY_NOT_ALLOWED"),
+    e.NotFound: (404, "ENTITY_NOT_FOUND"),
+    e.AccountNotFound: (404, "TRADER_NOT_FOUND"),
+    e.GroupNotFound: (404, "TRADER_GROUP_NOT_FOUND"),
+    e.SymbolNotFound: (404, "SYMBOL_NOT_FOUND"),
+    e.ManagerNotFound: (404, "ENTITY_NOT_FOUND"),
+    e.ApiKeyNotFound: (404, "ENTITY_NOT_FOUND"),
+    e.ApprovalNotFound: (404, "ENTITY_NOT_FOUND"),
+    e.LedgerEntryNotFound: (404, "ENTITY_NOT_FOUND"),
+    e.Conflict: (409, "CONCURRENT_MODIFICATION"),
+    e.LoginAlreadyExists: (400, "INVALID_DATA"),
+    e.GroupAlreadyExists: (400, "INVALID_DATA"),
+    e.SymbolAlreadyExists: (400, "INVALID_DATA"),
+    e.ManagerAlreadyExists: (400, "INVALID_DATA"),
+    e.GroupInUse: (400, "OPERATION_NOT_ALLOWED"),
+    # An externalId used before for a different request: nothing was applied.
+    e.AlreadyApplied: (409, "INVALID_REQUEST"),
+    e.RequestInFlight: (409, "CONCURRENT_MODIFICATION"),
+    e.ApprovalNotPending: (400, "OPERATION_NOT_ALLOWED"),
+    e.LoginRangeExhausted: (400, "OPERATION_NOT_ALLOWED"),
+    e.InsufficientFunds: (400, "NOT_ENOUGH_MONEY"),
+    # cTrader has no "held for approval" answer: above the threshold without the approve
+    # right the operation is refused.
+    e.ApprovalRequired: (403, "NOT_ENOUGH_RIGHTS"),
+    e.Unauthorized: (401, "CH_CLIENT_AUTH_FAILURE"),
+    e.RateLimited: (429, "REQUEST_FREQUENCY_EXCEEDED"),
+    e.PermissionDenied: (403, "NOT_ENOUGH_RIGHTS"),
+    e.MissingScope: (403, "NOT_ENOUGH_RIGHTS"),
+    e.StorageUnavailable: (503, "DATASTORE_IS_NOT_AVAILABLE"),
+}
+
+
+def status_and_code(err: e.CoreError) -> tuple[int, str]:
+    for cls in type(err).__mro__:
+        if cls in ERROR_TABLE:
+            return ERROR_TABLE[cls]
+    return 400, "INVALID_REQUEST"  # pragma: no cover - the table covers CoreError itself
+
+
+class CTraderError(Exception):
+    """A failure in cTrader's own words that no core rule produced (a malformed body, say)."""
+
+    def __init__(self, status: int, code: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.code = code
+        self.description = description
+
+
+def invalid(description: str) -> CTraderError:
+    return CTraderError(400, "INVALID_REQUEST", description)
+
+
+def error_body(code: str, description: str) -> dict[str, dict[str, str]]:
+    return {"error": {"errorCode": code, "description": description}}

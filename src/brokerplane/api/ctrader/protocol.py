@@ -1,0 +1,233 @@
+"""cTrader Web Services in and out: lenient bodies, JSON or XML answers, tokens to actors.
+
+In: a JSON object; numbers may come quoted (`"balance": "00"`), booleans as `"true"`/`"1"`,
+enum values in any case; keys nobody asked for are ignored. Out: JSON when `Accept` names
+JSON (any case), XML otherwise, as the real server does for clients sending `*/*` (spec §0).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from xml.sax.saxutils import escape
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
+from brokerplane.core.actor import Actor
+from brokerplane.core.services import Services
+
+DIALECT = "ctrader"
+MAX_BODY = 1 << 20
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.runtime.services
+    return services
+
+
+def wants_json(request: Request) -> bool:
+    return "json" in request.headers.get("accept", "").lower()
+
+
+def _xml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return escape(str(value))
+
+
+def _xml_items(data: Mapping[str, Any]) -> str:
+    out: list[str] = []
+    for key, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, Mapping):
+                out.append(f"<{key}>{_xml_items(item)}</{key}>")
+            else:
+                out.append(f"<{key}>{_xml_value(item)}</{key}>")
+    return "".join(out)
+
+
+def to_xml(root: str, data: Mapping[str, Any]) -> str:
+    """A JSON-shaped answer as XML: objects are elements, lists repeat their element."""
+    return f'<?xml version="1.0" encoding="UTF-8"?><{root}>{_xml_items(data)}</{root}>'
+
+
+def answer(request: Request, body: Mapping[str, Any], root: str, status: int = 200) -> Response:
+    if wants_json(request):
+        return JSONResponse(dict(body), status_code=status)
+    return Response(to_xml(root, body), status_code=status, media_type="application/xml")
+
+
+def error_response(request: Request, status: int, code: str, description: str) -> Response:
+    body = error_body(code, description)
+    if wants_json(request) or request.url.path.startswith("/cid"):
+        return JSONResponse(body, status_code=status)
+    return Response(to_xml("error", body["error"]), status_code=status,
+                    media_type="application/xml")  # fmt: skip
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+# ---- reading bodies -------------------------------------------------------------------------
+
+
+class Body:
+    """A request's JSON object, read leniently by the names cTrader uses."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = dict(data)
+
+    @classmethod
+    async def of(cls, request: Request, *, required: bool = True) -> Body:
+        raw = (await request.body()).strip()
+        if not raw:
+            if required:
+                raise invalid("the request has no body; a JSON object is expected")
+            return cls({})
+        if len(raw) > MAX_BODY:
+            raise invalid("the body is larger than 1 MiB")
+        try:
+            parsed = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError):
+            raise invalid("the body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise invalid("the body must be a JSON object")
+        return cls(parsed)
+
+    def has(self, name: str) -> bool:
+        return self.data.get(name) is not None
+
+    def sub(self, name: str) -> Body:
+        value = self.data.get(name)
+        if value is None:
+            return Body({})
+        if not isinstance(value, dict):
+            raise invalid(f"{name} must be an object")
+        return Body(value)
+
+    def text(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, (dict, list)):
+            raise invalid(f"{name} must be a string")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, Decimal):
+            return f"{value:f}"
+        return str(value)
+
+    def require_text(self, name: str) -> str:
+        value = self.text(name)
+        if value is None or not value.strip():
+            raise invalid(f"{name} is required")
+        return value.strip()
+
+    def enum(self, name: str) -> str | None:
+        value = self.text(name)
+        return value.strip().upper() if value is not None else None
+
+    def integer(self, name: str) -> int | None:
+        return to_int(self.data.get(name), name)
+
+    def require_integer(self, name: str) -> int:
+        value = self.integer(name)
+        if value is None:
+            raise invalid(f"{name} is required")
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.data.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, (int, Decimal)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise invalid(f"{name} must be true or false")
+
+    def decimal(self, name: str) -> Decimal | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+            raise invalid(f"{name} must be a number")
+        try:
+            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        except InvalidOperation:
+            raise invalid(f"{name} must be a number") from None
+        if not number.is_finite():
+            raise invalid(f"{name} must be a finite number")
+        return number
+
+
+def to_int(value: Any, name: str) -> int | None:
+    """An integer from a number or numeric string (`"00"`, `"10000"`, `100.0`)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise invalid(f"{name} must be an integer")
+    if isinstance(value, int):
+        return value
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise invalid(f"{name} must be an integer") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise invalid(f"{name} must be an integer")
+    return int(number)
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """A query-string time: `yyyy-MM-ddTHH:mm:ss.SSS` in UTC (zone optional), or epoch ms."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid(f"{name} must be a time as yyyy-MM-ddTHH:mm:ss.SSS (UTC)") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def millis(value: datetime | None) -> int:
+    return int(value.timestamp() * 1000) if value is not None else 0
+
+
+# ---- the caller -----------------------------------------------------------------------------
+
+
+async def actor_of(request: Request) -> Actor:
+    """The manager behind `?token=` (a Bearer header beside it is ignored), as an actor."""
+    token = request.query_params.get("token")
+    if not token:
+        raise CTraderError(401, "CH_CLIENT_AUTH_FAILURE", "the token query parameter is missing")
+    services = services_of(request)
+    manager = await run_in_threadpool(services.authenticate_manager_token, token, DIALECT)
+    rid = getattr(request.state, "request_id", None) or "ct_" + secrets.token_hex(8)
+    return Actor(
+        manager_login=manager.login,
+        scopes=frozenset(manager.rights),
+        group_mask=manager.group_mask,
+        white_labels=manager.white_labels,
+        request_id=rid,
+        dialect=DIALECT,
+        ip=request.client.host if request.client else None,
+    )

@@ -1,0 +1,454 @@
+"""Traders (cTrader's trading accounts): create, read, list, full and partial update, delete,
+and their money (changebalance, changebonus), translated onto the core's accounts and ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from brokerplane.api.ctrader.errors import CTraderError, invalid
+from brokerplane.api.ctrader.protocol import (
+    Body,
+    actor_of,
+    answer,
+    millis,
+    no_content,
+    parse_time,
+    services_of,
+    to_int,
+)
+from brokerplane.core.account.model import Account
+from brokerplane.core.account.service import (
+    DeleteAccount,
+    ListAccounts,
+    OpenAccount,
+    UpdateAccount,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import AmountLimitExceeded, GroupNotFound, InvalidAmount
+from brokerplane.core.group.model import Group
+from brokerplane.core.idempotency import Completion, StoredResponse
+from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.services import Services
+
+router = APIRouter()
+
+# Traders in one list answer; more are announced with hasMore (spec §3.3).
+MAX_CHUNK = 100_000
+
+_KEEP = object()  # a field a full update leaves alone when omitted
+
+# cTrader name -> (core account field, how it is read, value a full update resets it to)
+TOP_FIELDS: dict[str, tuple[str, str, Any]] = {
+    "accessRights": ("access_rights", "enum", "FULL_ACCESS"),
+    "accountType": ("account_type", "enum", "HEDGED"),
+    "brokerName": ("broker", "text", _KEEP),  # the white label stays: a reset would leave reach
+    "description": ("description", "text", ""),
+    "isLimitedRisk": ("limited_risk", "bool", False),
+    "name": ("first_name", "text", ""),
+    "lastName": ("last_name", "text", ""),
+    "limitedRiskMarginCalculationStrategy": ("limited_risk_strategy", "enum",
+                                             "ACCORDING_TO_LEVERAGE"),
+    "maxLeverage": ("max_leverage", "int", None),
+    "sendOwnStatement": ("send_own_statement", "bool", False),
+    "sendStatementToBroker": ("send_statement_to_broker", "bool", False),
+    "swapFree": ("swap_free", "bool", False),
+    "totalMarginCalculationType": ("margin_mode", "enum", None),
+}  # fmt: skip
+CONTACT_FIELDS: dict[str, tuple[str, str, Any]] = {
+    "address": ("address", "text", ""),
+    "city": ("city", "text", ""),
+    "countryId": ("country_id", "int", None),
+    "documentId": ("id_document", "text", ""),
+    "email": ("email", "text", ""),
+    "phone": ("phone", "text", ""),
+    "state": ("state", "text", ""),
+    "zipCode": ("zip_code", "text", ""),
+    "introducingBroker1": ("introducing_broker1", "text", ""),
+    "introducingBroker2": ("introducing_broker2", "text", ""),
+}
+CREATE_REQUIRED = ("accessRights", "accountType", "balance", "depositCurrency", "groupName",
+                   "hashedPassword", "leverageInCents")  # fmt: skip
+UPDATE_REQUIRED = ("groupName", "leverageInCents")
+
+# Rates and flags strict clients (the Rust connector's TraderModel) require in every TraderTO.
+_IB_DEFAULTS: dict[str, Any] = {
+    "introducingBroker": False,
+    "introducingBrokerCommissionRate": 0.0,
+    "pocketCommissionRate": 0.0,
+    "pocketMarkupRate": 0.0,
+    "defaultIntroducingBrokerCommissionRate": 0.0,
+    "defaultPocketCommissionRate": 0.0,
+    "defaultPocketMarkupRate": 0.0,
+    "defaultRebateRate": 0.0,
+    "defaultSplitRevenue": False,
+    "splitRevenue": False,
+    "frenchRisk": False,
+    "defaultIbCommissionsType": "USD_PER_LOT",
+    "ibCommissionsType": "USD_PER_LOT",
+}
+
+
+def _read(body: Body, name: str, kind: str) -> Any:
+    if kind == "enum":
+        return body.enum(name)
+    if kind == "bool":
+        return body.boolean(name)
+    if kind == "int":
+        return body.integer(name)
+    return body.text(name)
+
+
+def _fields(body: Body, table: dict[str, tuple[str, str, Any]], full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (core, kind, reset) in table.items():
+        if body.has(name):
+            out[core] = _read(body, name, kind)
+        elif full and reset is not _KEEP:
+            out[core] = reset
+    return out
+
+
+def profile_changes(body: Body, *, full: bool) -> dict[str, Any]:
+    """The account fields a trader body sets (a full update also resets those omitted)."""
+    changes = _fields(body, TOP_FIELDS, full)
+    if full or body.has("contactDetails"):
+        changes.update(_fields(body.sub("contactDetails"), CONTACT_FIELDS, full))
+    return changes
+
+
+def leverage_of(cents: int) -> int:
+    """cTrader's leverageInCents (1:100 is 10000) as the core's leverage (100)."""
+    if cents <= 0 or cents % 100:
+        raise CTraderError(
+            400, "WRONG_LEVERAGE", "leverageInCents must be a positive multiple of 100"
+        )
+    return cents // 100
+
+
+def _missing(body: Body, names: tuple[str, ...]) -> None:
+    absent = [n for n in names if body.text(n) is None or not body.text(n).strip()]  # type: ignore[union-attr]
+    if absent:
+        raise invalid(", ".join(absent) + (" is" if len(absent) == 1 else " are") + " required")
+
+
+def _full_name(first: str, last: str) -> str:
+    return f"{first} {last}".strip()
+
+
+def trader_to(acc: Account, group: Group | None) -> dict[str, Any]:
+    """The TraderTO of spec §3.2: integer money in minor units with moneyDigits, ms times."""
+    equity = acc.balance + acc.credit + acc.bonus  # no positions yet: no floating profit
+    contact = {
+        "address": acc.address,
+        "city": acc.city,
+        "countryId": acc.country_id,
+        "documentId": acc.id_document,
+        "email": acc.email,
+        "phone": acc.phone,
+        "state": acc.state,
+        "zipCode": acc.zip_code,
+        "introducingBroker1": acc.introducing_broker1,
+        "introducingBroker2": acc.introducing_broker2,
+    }
+    margin_mode = acc.margin_mode or (group.margin_mode if group else "MAX")
+    out: dict[str, Any] = {
+        "login": acc.login,
+        "groupName": acc.group,
+        "depositCurrency": acc.currency,
+        "accessRights": acc.access_rights,
+        "accountType": acc.account_type,
+        "brokerName": acc.broker,
+        "balance": acc.balance,
+        "bonus": acc.bonus,
+        "nonWithdrawableBonus": acc.credit,
+        "cashEquity": acc.balance,
+        "equity": equity,
+        "usedMargin": 0,
+        "freeMargin": equity,
+        "minEquityDaily": equity,
+        "maxEquityDaily": equity,
+        "leverageInCents": acc.leverage * 100,
+        "moneyDigits": acc.currency_digits,
+        "name": acc.first_name,
+        "lastName": acc.last_name,
+        "description": acc.description,
+        "contactDetails": {k: v for k, v in contact.items() if v not in (None, "")},
+        "registrationTimestamp": millis(acc.registered_at),
+        "lastUpdateTimestamp": millis(acc.updated_at),
+        "lastConnectionTimestamp": millis(acc.last_access),
+        "isLimitedRisk": acc.limited_risk,
+        "limitedRisk": acc.limited_risk,
+        "limitedRiskMarginCalculationStrategy": acc.limited_risk_strategy,
+        "sendOwnStatement": acc.send_own_statement,
+        "sendStatementToBroker": acc.send_statement_to_broker,
+        "swapFree": acc.swap_free,
+        "totalMarginCalculationType": margin_mode,
+        **_IB_DEFAULTS,
+    }
+    if acc.max_leverage is not None:
+        out["maxLeverage"] = acc.max_leverage
+    return out
+
+
+def _group_of(services: Services, acc: Account, actor: Actor) -> Group | None:
+    return next((g for g in services.list_groups(actor) if g.id == acc.group_id), None)
+
+
+def _read_trader(services: Services, login: int, actor: Actor) -> dict[str, Any]:
+    acc = services.get_account(login, actor)
+    return trader_to(acc, _group_of(services, acc, actor))
+
+
+def _paths(path: str) -> list[str]:
+    """A trader path with and without the trailing slash clients send (seed 003 does)."""
+    return [path, path + "/"]
+
+
+# ---- create, read, list ---------------------------------------------------------------------
+
+
+def _create(services: Services, body: Body, actor: Actor) -> dict[str, Any]:
+    _missing(body, CREATE_REQUIRED)
+    balance = body.require_integer("balance")
+    if balance < 0:
+        raise invalid("balance must not be negative")
+    profile = profile_changes(body, full=False)
+    profile["name"] = _full_name(profile.get("first_name", ""), profile.get("last_name", ""))
+    cmd = OpenAccount(
+        group=body.require_text("groupName"),
+        leverage=leverage_of(body.require_integer("leverageInCents")),
+        currency=body.require_text("depositCurrency"),
+        main_password_md5=body.require_text("hashedPassword").lower(),
+        profile=profile,
+    )
+    acc = services.open_account(cmd, actor)
+    if balance:
+        amount = Decimal(balance).scaleb(-acc.currency_digits)
+        services.post_ledger_entry(
+            PostLedgerEntry(acc.login, "deposit", amount, comment="initial balance",
+                            on_threshold="refuse"), actor
+        )  # fmt: skip
+        acc = services.get_account(acc.login, actor)
+    return trader_to(acc, _group_of(services, acc, actor))
+
+
+@router.post("/traders")
+@router.post("/traders/", include_in_schema=False)
+async def create_trader(request: Request) -> Response:
+    actor = await actor_of(request)
+    body = await Body.of(request)
+    trader = await run_in_threadpool(_create, services_of(request), body, actor)
+    return answer(request, trader, "trader", status=201)
+
+
+@router.get("/traders/{login:int}")
+@router.get("/traders/{login:int}/", include_in_schema=False)
+async def get_trader(login: int, request: Request) -> Response:
+    actor = await actor_of(request)
+    trader = await run_in_threadpool(_read_trader, services_of(request), login, actor)
+    return answer(request, trader, "trader")
+
+
+def _list(services: Services, request: Request, actor: Actor) -> dict[str, Any]:
+    q = request.query_params
+    start = parse_time(q.get("from"), "from")
+    end = parse_time(q.get("to"), "to")
+    if start is None or end is None:
+        raise invalid("from and to are required")
+    groups = services.list_groups(actor)
+    mask = None
+    group_id = to_int(q.get("groupId"), "groupId")
+    if group_id is not None:
+        group = next((g for g in groups if g.id == group_id), None)
+        if group is None:
+            raise GroupNotFound(group_id)
+        mask = group.name
+    cmd = ListAccounts(group_mask=mask, registered_from=start, registered_to=end)
+    found = list(services.iter_accounts(cmd, actor, scope="users:read"))
+    # The newest first: when hasMore, clients ask again with `to` = the earliest received.
+    found.sort(key=lambda a: (millis(a.registered_at), a.login), reverse=True)
+    chunk = sorted(found[:MAX_CHUNK], key=lambda a: (millis(a.registered_at), a.login))
+    by_id = {g.id: g for g in groups}
+    traders = [trader_to(a, by_id.get(a.group_id)) for a in chunk]
+    fields = [f.strip() for f in (q.get("fields") or "").split(",") if f.strip()]
+    if fields:
+        traders = [{k: t[k] for k in fields if k in t} for t in traders]
+    return {"trader": traders, "hasMore": len(found) > MAX_CHUNK}
+
+
+@router.get("/traders")
+@router.get("/traders/", include_in_schema=False)
+async def list_traders(request: Request) -> Response:
+    actor = await actor_of(request)
+    result = await run_in_threadpool(_list, services_of(request), request, actor)
+    return answer(request, result, "traders")
+
+
+# ---- update and delete ----------------------------------------------------------------------
+
+
+def _update(services: Services, login: int, body: Body, actor: Actor, full: bool) -> None:
+    if full:
+        _missing(body, UPDATE_REQUIRED)
+    acc = services.get_account(login, actor)
+    currency = body.text("depositCurrency")
+    if currency is not None and currency.strip().upper() != acc.currency:
+        raise CTraderError(400, "DEPOSIT_CURRENCY_NOT_ALLOWED",
+                           f"the deposit currency of trader {login} is {acc.currency}")  # fmt: skip
+    changes = profile_changes(body, full=full)
+    if "first_name" in changes or "last_name" in changes:
+        changes["name"] = _full_name(changes.get("first_name", acc.first_name) or "",
+                                     changes.get("last_name", acc.last_name) or "")  # fmt: skip
+    if body.has("groupName"):
+        changes["group"] = body.require_text("groupName")
+    if body.has("leverageInCents"):
+        changes["leverage"] = leverage_of(body.require_integer("leverageInCents"))
+    if not changes:
+        raise invalid("the body names no trader field to change")
+    services.update_account(UpdateAccount(login, changes), actor)
+
+
+async def _update_route(login: int, request: Request, full: bool) -> Response:
+    actor = await actor_of(request)
+    body = await Body.of(request)
+    await run_in_threadpool(_update, services_of(request), login, body, actor, full)
+    return no_content()
+
+
+@router.api_route("/traders/{login:int}", methods=["PUT", "POST"])
+@router.api_route("/traders/{login:int}/", methods=["PUT", "POST"], include_in_schema=False)
+async def replace_trader(login: int, request: Request) -> Response:
+    """Full update: fields omitted are reset (spec §3.4); the docs use PUT and POST alike."""
+    return await _update_route(login, request, full=True)
+
+
+@router.patch("/traders/{login:int}")
+@router.patch("/traders/{login:int}/", include_in_schema=False)
+async def patch_trader(login: int, request: Request) -> Response:
+    return await _update_route(login, request, full=False)
+
+
+@router.delete("/traders/{login:int}")
+@router.delete("/traders/{login:int}/", include_in_schema=False)
+async def delete_trader(login: int, request: Request) -> Response:
+    actor = await actor_of(request)
+    await run_in_threadpool(services_of(request).delete_account, DeleteAccount(login), actor)
+    return no_content()
+
+
+# ---- money ----------------------------------------------------------------------------------
+
+BALANCE_TYPES = {
+    "DEPOSIT": "deposit",
+    "WITHDRAW": "withdrawal",
+    "WITHDRAWAL": "withdrawal",  # seed 003's spelling
+    "DEPOSIT_NONWITHDRAWABLE_BONUS": "credit_in",
+    "WITHDRAW_NONWITHDRAWABLE_BONUS": "credit_out",
+    "WITHDRAWAL_NONWITHDRAWABLE_BONUS": "credit_out",
+}
+BONUS_TYPES = {"DEPOSIT": "bonus_in", "WITHDRAW": "bonus_out", "WITHDRAWAL": "bonus_out"}
+
+
+def _posting_cmd(services: Services, login: int, body: Body, actor: Actor,
+                 types: dict[str, str], bad_amount: str) -> PostLedgerEntry:  # fmt: skip
+    sent = body.integer("login")
+    if sent is not None and sent != login:
+        raise invalid(f"login {sent} in the body differs from {login} in the path")
+    kind_name = body.enum("type")
+    if kind_name is None:
+        raise invalid("type is required")
+    if kind_name not in types:
+        raise invalid("type must be one of " + ", ".join(t for t in types if "WITHDRAWAL" not in t))
+    amount = body.decimal("preciseAmount")
+    if amount is None:
+        minor = body.integer("amount")
+        if minor is None:
+            raise invalid("preciseAmount is required")
+        digits = services.get_account(login, actor).currency_digits
+        amount = Decimal(minor).scaleb(-digits)
+    if amount <= 0:
+        raise CTraderError(400, bad_amount, "preciseAmount must be positive")
+    comment = body.text("comment") or body.text("externalNote") or ""
+    reference = body.text("externalId") or ""
+    return PostLedgerEntry(login, types[kind_name], amount, comment=comment,
+                           reference=reference, on_threshold="refuse")  # fmt: skip
+
+
+def _fingerprint(cmd: PostLedgerEntry) -> str:
+    amount = cmd.amount if isinstance(cmd.amount, Decimal) else Decimal(str(cmd.amount))
+    text = json.dumps([cmd.login, cmd.operation, f"{amount.normalize():f}", cmd.comment])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def _post(request: Request, login: int, family: str, types: dict[str, str],
+                bad_amount: str, id_key: str) -> Response:  # fmt: skip
+    actor = await actor_of(request)
+    body = await Body.of(request)
+    services = services_of(request)
+    cmd = await run_in_threadpool(_posting_cmd, services, login, body, actor, types, bad_amount)
+
+    def render(posting: Posting) -> dict[str, Any]:
+        return {id_key: posting.operation_id}
+
+    if cmd.reference:  # externalId: the operation applies at most once
+        scope = f"ct:{family}:{actor.manager_login}"
+        claimed = await run_in_threadpool(
+            services.claim_request, scope, cmd.reference, _fingerprint(cmd), "externalId"
+        )
+        if isinstance(claimed, StoredResponse):
+            return answer(request, json.loads(claimed.body), family)
+        store: Callable[[Any], StoredResponse] = lambda p: StoredResponse(  # noqa: E731
+            200, json.dumps(render(p)), str(p.operation_id)
+        )
+        actor = replace(actor, idempotency=Completion(claimed, store))
+    try:
+        posting = await run_in_threadpool(services.post_ledger_entry, cmd, actor)
+    except (InvalidAmount, AmountLimitExceeded) as err:
+        await _release(services, actor)
+        raise CTraderError(400, bad_amount, err.detail) from None
+    except BaseException:
+        await _release(services, actor)
+        raise
+    return answer(request, render(posting), family)
+
+
+async def _release(services: Services, actor: Actor) -> None:
+    if actor.idempotency is None:
+        return
+    try:
+        await run_in_threadpool(services.release_request, actor.idempotency.claim)
+    except Exception:  # the lease runs out anyway; the original error is what matters
+        return
+
+
+@router.post("/traders/{login:int}/changebalance")
+async def change_balance(login: int, request: Request) -> Response:
+    return await _post(request, login, "balance", BALANCE_TYPES, "CHANGE_BALANCE_BAD_AMOUNT",
+                       "balanceHistoryId")  # fmt: skip
+
+
+@router.post("/traders/{login:int}/changebonus")
+async def change_bonus(login: int, request: Request) -> Response:
+    return await _post(request, login, "bonus", BONUS_TYPES, "CHANGE_BONUS_BAD_AMOUNT",
+                       "bonusHistoryId")  # fmt: skip
+
+
+# ---- groups ---------------------------------------------------------------------------------
+
+
+@router.get("/tradergroups")
+@router.get("/tradergroups/", include_in_schema=False)
+async def trader_groups(request: Request) -> Response:
+    actor = await actor_of(request)
+    groups = await run_in_threadpool(services_of(request).list_groups, actor)
+    items = [{"id": g.id, "name": g.name, "description": g.description} for g in groups]
+    return answer(request, {"traderGroup": items}, "traderGroups")

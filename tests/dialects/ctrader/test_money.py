@@ -1,0 +1,111 @@
+"""changebalance and changebonus: seed 003's flows, the four balance types, preciseAmount as a
+number or a string or `amount` in minor units, externalId applied once, and the error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from brokerplane.core.ledger.model import LedgerQuery
+from tests.dialects.ctrader.conftest import CTrader
+
+
+def _balance(ct: CTrader, login: int, body: dict[str, Any]) -> httpx.Response:
+    return ct.post(f"/traders/{login}/changebalance", {"login": login, **body})
+
+
+def _bonus(ct: CTrader, login: int, body: dict[str, Any]) -> httpx.Response:
+    return ct.post(f"/traders/{login}/changebonus", {"login": login, **body})
+
+
+def test_seed_003_deposit_then_withdrawal(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    deposit = _balance(ct, login, {"preciseAmount": 123.45, "type": "DEPOSIT"})
+    assert deposit.status_code == 200
+    assert set(deposit.json()) == {"balanceHistoryId"}
+    assert isinstance(deposit.json()["balanceHistoryId"], int)
+    assert ct.trader(login)["balance"] == 12345
+    withdrawal = _balance(ct, login, {"preciseAmount": 111.11, "type": "WITHDRAWAL"})
+    assert withdrawal.status_code == 200
+    assert withdrawal.json()["balanceHistoryId"] > deposit.json()["balanceHistoryId"]
+    trader = ct.trader(login)
+    assert trader["balance"] == 1234 and trader["equity"] == 1234
+
+
+def test_seed_003_bonus_in_and_out(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    given = _bonus(ct, login, {"preciseAmount": 123.45, "type": "DEPOSIT"})
+    assert given.status_code == 200 and set(given.json()) == {"bonusHistoryId"}
+    assert ct.trader(login)["bonus"] == 12345
+    taken = _bonus(ct, login, {"preciseAmount": "111.11", "type": "WITHDRAW"})
+    assert taken.status_code == 200
+    assert ct.trader(login)["bonus"] == 1234
+
+
+def test_non_withdrawable_bonus_moves_the_credit(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    ok = _balance(ct, login, {"preciseAmount": "50", "type": "DEPOSIT_NONWITHDRAWABLE_BONUS"})
+    assert ok.status_code == 200
+    _balance(ct, login, {"preciseAmount": "20.5", "type": "WITHDRAW_NONWITHDRAWABLE_BONUS"})
+    trader = ct.trader(login)
+    assert trader["nonWithdrawableBonus"] == 2950 and trader["balance"] == 0
+    assert trader["equity"] == 2950
+
+
+def test_amount_in_minor_units_when_precise_amount_is_absent(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    assert _balance(ct, login, {"amount": "10050", "type": "deposit"}).status_code == 200
+    assert ct.trader(login)["balance"] == 10050
+
+
+def test_external_id_applies_the_operation_once(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    body = {"preciseAmount": "10", "type": "DEPOSIT", "externalId": "bank-77"}
+    first = _balance(ct, login, body)
+    again = _balance(ct, login, body)
+    assert first.status_code == again.status_code == 200
+    assert again.json() == first.json()
+    assert ct.trader(login)["balance"] == 1000
+    entries = ct.services.list_ledger(LedgerQuery(login=login), ct.admin)
+    assert [(e.reference, e.amount) for e in entries] == [("bank-77", 1000)]
+    other = _balance(ct, login, {**body, "preciseAmount": "11"})
+    assert ct.error(other, 409) == "INVALID_REQUEST"
+    assert ct.trader(login)["balance"] == 1000
+
+
+def test_a_failed_operation_leaves_its_external_id_free(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    body = {"preciseAmount": "10", "type": "WITHDRAW", "externalId": "w-1"}
+    assert ct.error(_balance(ct, login, body), 400) == "NOT_ENOUGH_MONEY"
+    _balance(ct, login, {"preciseAmount": "10", "type": "DEPOSIT"})
+    assert _balance(ct, login, body).status_code == 200
+    assert ct.trader(login)["balance"] == 0
+
+
+def test_bad_amounts_have_their_own_codes(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    for amount in (0, "-5", "0.001"):
+        body = {"preciseAmount": amount, "type": "DEPOSIT"}
+        assert ct.error(_balance(ct, login, body), 400) == "CHANGE_BALANCE_BAD_AMOUNT"
+        assert ct.error(_bonus(ct, login, body), 400) == "CHANGE_BONUS_BAD_AMOUNT"
+
+
+def test_money_errors(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    assert ct.error(_balance(ct, login, {"preciseAmount": 1, "type": "WITHDRAW"}), 400) == (
+        "NOT_ENOUGH_MONEY"
+    )
+    assert ct.error(_bonus(ct, login, {"preciseAmount": 1, "type": "WITHDRAW"}), 400) == (
+        "NOT_ENOUGH_MONEY"
+    )
+    assert ct.error(_balance(ct, login, {"preciseAmount": 1, "type": "GIFT"}), 400) == (
+        "INVALID_REQUEST"
+    )
+    assert ct.error(_balance(ct, login, {"type": "DEPOSIT"}), 400) == "INVALID_REQUEST"
+    other = ct.post(f"/traders/{login}/changebalance",
+                    {"login": login + 1, "preciseAmount": 1, "type": "DEPOSIT"})  # fmt: skip
+    assert ct.error(other, 400) == "INVALID_REQUEST"
+    assert ct.error(_balance(ct, 424242, {"preciseAmount": 1, "type": "DEPOSIT"}), 404) == (
+        "TRADER_NOT_FOUND"
+    )

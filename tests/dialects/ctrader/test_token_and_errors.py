@@ -1,0 +1,103 @@
+"""The manager token (deterministic, stored hashed, invalidated by a new password), the error
+body and the one table mapping every CoreError to an HTTP status and errorCode."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from brokerplane.api.ctrader.errors import ERROR_TABLE
+from brokerplane.core.access.service import UpdateManager
+from brokerplane.core.errors import all_error_classes
+from brokerplane.storage import tables
+from tests.dialects.ctrader.conftest import MANAGER, PASSWORD, CTrader, get_token, md5
+
+
+def test_every_core_error_class_has_a_status_and_an_error_code() -> None:
+    missing = [cls.__name__ for cls in all_error_classes() if cls not in ERROR_TABLE]
+    assert missing == []
+    for status, code in ERROR_TABLE.values():
+        assert 400 <= status < 600 and code.isupper()
+
+
+def test_the_same_credentials_always_get_the_same_token(ct: CTrader) -> None:
+    again = get_token(ct.client, MANAGER, PASSWORD)
+    assert again.status_code == 200
+    assert again.json() == {"webservToken": ct.token}
+    assert len(ct.token) == 36 and ct.token.count("-") == 4
+
+
+def test_the_database_keeps_only_a_hash_of_the_token(ct: CTrader) -> None:
+    with ct.runtime.storage.engine.connect() as conn:
+        rows = conn.execute(select(tables.manager_tokens)).all()
+    assert len(rows) == 1
+    assert rows[0].manager_login == MANAGER and rows[0].dialect == "ctrader"
+    assert ct.token not in str(tuple(rows[0]))
+
+
+def test_a_wrong_password_is_authentication_failed(ct: CTrader) -> None:
+    response = get_token(ct.client, MANAGER, "not the password")
+    assert ct.error(response, 401) == "AUTHENTICATION_FAILED"
+    assert ct.error(get_token(ct.client, 999, PASSWORD), 401) == "AUTHENTICATION_FAILED"
+
+
+def test_an_unknown_or_missing_token_is_401_with_the_error_body(ct: CTrader) -> None:
+    unknown = ct.get("/traders/1", token="00000000-0000-0000-0000-000000000000")
+    assert ct.error(unknown, 401) == "CH_CLIENT_AUTH_FAILURE"
+    missing = ct.client.get("/v2/webserv/traders/1", headers={"Accept": "application/json"})
+    assert ct.error(missing, 401) == "CH_CLIENT_AUTH_FAILURE"
+
+
+def test_a_bearer_header_beside_the_token_is_ignored(ct: CTrader) -> None:
+    headers = {"Accept": "application/json", "Authorization": "Bearer garbage"}
+    assert ct.get("/tradergroups", headers=headers).status_code == 200
+    bearer = {"Accept": "application/json", "Authorization": f"Bearer {ct.token}"}
+    alone = ct.client.get("/v2/webserv/tradergroups", headers=bearer)
+    assert ct.error(alone, 401) == "CH_CLIENT_AUTH_FAILURE"
+
+
+def test_a_new_manager_password_invalidates_the_token(ct: CTrader) -> None:
+    ct.services.update_manager(UpdateManager(MANAGER, password="Changed#2024"), ct.admin)
+    assert ct.error(ct.get("/tradergroups"), 401) == "CH_CLIENT_AUTH_FAILURE"
+    fresh = get_token(ct.client, MANAGER, "Changed#2024")
+    assert fresh.status_code == 200 and fresh.json()["webservToken"] != ct.token
+    assert ct.get("/tradergroups", token=fresh.json()["webservToken"]).status_code == 200
+    assert ct.error(get_token(ct.client, MANAGER, PASSWORD), 401) == "AUTHENTICATION_FAILED"
+
+
+def test_a_disabled_manager_token_stops_working(ct: CTrader) -> None:
+    ct.services.update_manager(UpdateManager(MANAGER, enabled=False), ct.admin)
+    assert ct.error(ct.get("/tradergroups"), 401) == "CH_CLIENT_AUTH_FAILURE"
+
+
+def test_the_token_answers_in_xml_unless_json_is_asked_for(ct: CTrader) -> None:
+    body = {"login": str(MANAGER), "hashedPassword": md5(PASSWORD)}
+    response = ct.client.post("/v2/webserv/managers/token", headers={"Accept": "*/*"}, json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert f"<webservToken>{ct.token}</webservToken>" in response.text
+
+
+def test_errors_answer_in_xml_for_xml_clients(ct: CTrader) -> None:
+    response = ct.get("/traders/424242", headers={"Accept": "*/*"})
+    assert response.status_code == 404
+    assert "<errorCode>TRADER_NOT_FOUND</errorCode>" in response.text
+
+
+def test_an_unknown_path_is_a_ctrader_error_not_a_problem(ct: CTrader) -> None:
+    assert ct.error(ct.get("/nothing/here"), 404) == "INVALID_REQUEST"
+
+
+def test_a_body_that_is_not_json_is_invalid_request(ct: CTrader) -> None:
+    response = ct.client.post(
+        "/v2/webserv/traders", params={"token": ct.token}, content=b"{not json",
+        headers={"Accept": "application/json"},
+    )  # fmt: skip
+    assert ct.error(response, 400) == "INVALID_REQUEST"
+
+
+def test_trader_groups_list_id_name_and_description(ct: CTrader) -> None:
+    body = ct.get("/tradergroups").json()
+    names = {g["name"] for g in body["traderGroup"]}
+    assert {"Default", "DX_452"} <= names
+    assert all(set(g) == {"id", "name", "description"} and isinstance(g["id"], int)
+               for g in body["traderGroup"])  # fmt: skip

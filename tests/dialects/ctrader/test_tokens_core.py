@@ -1,0 +1,35 @@
+"""The core's manager tokens over the in-memory fakes: derived, stored hashed, refused once the
+password changes; issuing twice stores one row."""
+
+from __future__ import annotations
+
+import pytest
+
+from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.tokens import IssueToken, hash_token
+from brokerplane.core.actor import system_actor
+from brokerplane.core.errors import Unauthorized
+from brokerplane.core.passwords import md5_hex
+from brokerplane.core.services import Services
+from tests.unit.fakes import FakeClock, FakeUowFactory
+
+
+def test_tokens_are_deterministic_hashed_and_die_with_the_password() -> None:
+    uow = FakeUowFactory()
+    services = Services(uow, clock=FakeClock())
+    admin = system_actor()
+    services.create_manager(CreateManager(7, "m", "Secret#123", frozenset({"admin"})), admin)
+    issue = IssueToken(7, md5_hex("Secret#123").upper(), "ctrader")
+    token = services.issue_manager_token(issue, admin)
+    assert services.issue_manager_token(issue, admin) == token
+    assert list(uow.state.tokens) == [hash_token(token)]
+    assert services.authenticate_manager_token(token, "ctrader").login == 7
+    with pytest.raises(Unauthorized):
+        services.authenticate_manager_token(token, "traderevolution")
+    with pytest.raises(Unauthorized):
+        services.issue_manager_token(IssueToken(7, md5_hex("wrong"), "ctrader"), admin)
+    services.update_manager(UpdateManager(7, password="Secret#456"), admin)
+    with pytest.raises(Unauthorized):
+        services.authenticate_manager_token(token, "ctrader")
+    fresh = services.issue_manager_token(IssueToken(7, md5_hex("Secret#456"), "ctrader"), admin)
+    assert fresh != token and list(uow.state.tokens) == [hash_token(fresh)]
