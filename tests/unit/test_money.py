@@ -15,6 +15,7 @@ from brokerplane.core.money import (
     format_minor,
     from_minor,
     parse_decimal,
+    parse_integer,
     to_minor,
 )
 
@@ -116,3 +117,17 @@ def test_currency_refuses_bad_codes_and_digits(code: str, digits: int | None, fi
         currency(code, digits)
 
     assert [f.field for f in caught.value.fields] == [field]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("00", 0), ("100.0", 100), ("1e3", 1000), (" 7 ", 7), (12, 12)]
+)
+def test_parse_integer_takes_what_dialect_clients_send(text: object, expected: int) -> None:
+    assert parse_integer(text, "login") == expected
+
+
+@pytest.mark.parametrize("text", ["1_000", "١٠٠", "１００", "1.5", "1e999", "", "x", True, None])
+def test_parse_integer_refuses_anything_else_naming_the_field(text: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_integer(text, "login")
+    assert caught.value.fields[0].field == "login"

@@ -97,6 +97,19 @@ def format_minor(units: int, cur: Currency) -> str:
     return f"{from_minor(units, cur):f}"
 
 
+def parse_integer(value: object, field: str) -> int:
+    """An integer as dialects receive it: a JSON integer, or a decimal written with ASCII digits
+    that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = parse_decimal(value, field)
+    if number != 0 and number.adjusted() > 30:
+        raise ValidationError.field(field, "is too large")
+    if number != number.to_integral_value():
+        raise ValidationError.field(field, "must be an integer")
+    return int(number)
+
+
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
 
 

@@ -109,3 +109,12 @@ def test_money_errors(ct: CTrader) -> None:
     assert ct.error(_balance(ct, 424242, {"preciseAmount": 1, "type": "DEPOSIT"}), 404) == (
         "TRADER_NOT_FOUND"
     )
+
+
+def test_amounts_written_with_underscores_or_other_scripts_digits_are_refused(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    for body in ({"preciseAmount": "1_000"}, {"preciseAmount": "١٠٠"}, {"amount": "1_000"}):
+        answer = _balance(ct, login, {**body, "type": "DEPOSIT"})
+        assert answer.status_code == 400, answer.text
+        assert "errorCode" in answer.json()["error"]
+    assert ct.trader(login)["balance"] == 0

@@ -46,3 +46,14 @@ def test_garbage_bodies_get_a_retcode_from_every_command(mt5: Mt5, body: bytes) 
 def test_an_unknown_command_is_12000_and_the_session_lives_on(mt5: Mt5) -> None:
     assert mt5.retcode(mt5.get("tick/last", symbol="EURUSD")) == "12000 Not implement yet"
     assert mt5.retcode(mt5.get("test/access")) == "0 Done"
+
+
+def test_numbers_written_with_underscores_or_other_scripts_digits_are_invalid(mt5: Mt5) -> None:
+    login = mt5.add_user()["Login"]
+    for amount in ("1_000", "١٠٠"):
+        answer = mt5.get("trade/balance", login=login, type="2", balance=amount)
+        assert mt5.retcode(answer) == "3 Invalid parameters"
+    assert mt5.retcode(mt5.get("user/get", login=f"{login[:2]}_{login[2:]}")) == (
+        "3 Invalid parameters"
+    )
+    assert mt5.ok(mt5.get("user/get", login=login))["Balance"] == "0.00"

@@ -11,7 +11,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
 from brokerplane.core.actor import Actor
+from brokerplane.core.errors import ValidationError
+from brokerplane.core.money import parse_decimal, parse_integer
 from brokerplane.core.services import Services
 
 DIALECT = "ctrader"
@@ -166,29 +168,21 @@ class Body:
         if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
             raise invalid(f"{name} must be a number")
         try:
-            number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-        except InvalidOperation:
-            raise invalid(f"{name} must be a number") from None
-        if not number.is_finite():
-            raise invalid(f"{name} must be a finite number")
-        return number
+            return parse_decimal(value, name)
+        except ValidationError:
+            raise invalid(f"{name} must be a finite number") from None
 
 
 def to_int(value: Any, name: str) -> int | None:
     """An integer from a number or numeric string (`"00"`, `"10000"`, `100.0`)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
         raise invalid(f"{name} must be an integer")
-    if isinstance(value, int):
-        return value
     try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
+        return parse_integer(value, name)
+    except ValidationError:
         raise invalid(f"{name} must be an integer") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise invalid(f"{name} must be an integer")
-    return int(number)
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:

@@ -13,12 +13,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
 from brokerplane.core.actor import Actor
+from brokerplane.core.errors import ValidationError
+from brokerplane.core.money import parse_integer
 from brokerplane.core.services import Services
 
 _ESCAPED = re.compile(r"\\([\\|=])")
@@ -91,15 +93,9 @@ class Params:
         if isinstance(value, bool):
             value = int(value)
         try:
-            number = int(str(value).strip())
-        except ValueError:
-            try:
-                exact = Decimal(str(value).strip())
-            except InvalidOperation:
-                raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
-            if not exact.is_finite() or exact != exact.to_integral_value():
-                raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
-            number = int(exact)
+            number = parse_integer(value if isinstance(value, int) else str(value), names[0])
+        except ValidationError:
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
         if (low is not None and number < low) or (high is not None and number > high):
             raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range")
         return number
