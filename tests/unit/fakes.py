@@ -29,6 +29,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import FIGURES, KINDS, FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.user.model import User, UserLink, UserQuery
 
 T = TypeVar("T")
 
@@ -71,6 +72,11 @@ class FakeState:
     tokens: dict[str, ManagerToken] = field(default_factory=dict)
     # (kind, entity id) -> name -> attribute
     attributes: dict[tuple[str, int], dict[str, Attribute]] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=dict)
+    # login -> link
+    user_links: dict[int, UserLink] = field(default_factory=dict)
+    next_user_id: int = 1
+    next_link_id: int = 1
     next_group_id: int = 1
     next_symbol_id: int = 1
     next_ledger_id: int = 1
@@ -306,6 +312,88 @@ class FakeManagerTokens(_Repo):
         for key, tok in list(self._s.tokens.items()):
             if tok.manager_login == manager_login and tok.dialect == dialect:
                 del self._s.tokens[key]
+
+
+class FakeUsers(_Repo):
+    """The UserRepository port: emails stored in lower case and unique when set."""
+
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        user = self._s.users.get(user_id)
+        return _copy(user) if user else None
+
+    def find_by_email(self, email: str) -> User | None:
+        folded = email.lower()
+        return next((_copy(u) for u in self._s.users.values() if u.email == folded), None)
+
+    def nickname_taken(self, nickname: str) -> bool:
+        return any(u.nickname.lower() == nickname.lower() for u in self._s.users.values())
+
+    def _check_email(self, user: User) -> None:
+        if user.email and any(
+            u.email == user.email and u.id != user.id for u in self._s.users.values()
+        ):
+            raise Conflict("unique constraint: users.email")
+
+    def add(self, user: User) -> User:
+        self._writing()
+        user.email = user.email.lower()
+        self._check_email(user)
+        user.id = self._s.next_user_id
+        self._s.next_user_id += 1
+        self._s.users[user.id] = _copy(user)
+        return user
+
+    def update(self, user: User) -> None:
+        self._writing()
+        user = _copy(user)
+        user.email = user.email.lower()
+        self._check_email(user)
+        if user.id in self._s.users:
+            self._s.users[user.id] = user
+
+    def list(self, query: UserQuery) -> list[User]:
+        out: list[User] = []
+        for user_id in sorted(self._s.users):
+            u = self._s.users[user_id]
+            if query.email is not None and u.email != query.email.lower():
+                continue
+            if query.nickname is not None and u.nickname.lower() != query.nickname.lower():
+                continue
+            if query.ids is not None and user_id not in query.ids:
+                continue
+            if (
+                query.group_ids is not None
+                and u.group_id is not None
+                and u.group_id not in query.group_ids
+            ):
+                continue
+            if (
+                query.broker_mask is not None
+                and u.broker
+                and not masks.matches(query.broker_mask, u.broker)
+            ):
+                continue
+            if query.after_id is not None and user_id <= query.after_id:
+                continue
+            out.append(_copy(u))
+            if len(out) >= query.limit:
+                break
+        return out
+
+    def link(self, link: UserLink) -> UserLink:
+        self._writing()
+        if link.login in self._s.user_links:
+            raise Conflict("unique constraint: user_links.login")
+        if link.login not in self._s.accounts or link.user_id not in self._s.users:
+            raise Conflict("foreign key: user_links")
+        link.id = self._s.next_link_id
+        self._s.next_link_id += 1
+        self._s.user_links[link.login] = _copy(link)
+        return link
+
+    def link_of(self, login: int) -> UserLink | None:
+        link = self._s.user_links.get(login)
+        return _copy(link) if link else None
 
 
 class FakeAttributes(_Repo):
@@ -612,6 +700,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency(self)
         self.tokens = FakeManagerTokens(self)
         self.attributes = FakeAttributes(self)
+        self.users = FakeUsers(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:

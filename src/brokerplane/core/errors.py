@@ -5,6 +5,7 @@
     │   ├── InvalidAmount            validation.amount
     │   ├── AmountLimitExceeded      ledger.amount_limit
     │   ├── PasswordPolicyViolation  validation.password
+    │   ├── WrongPassword            validation.wrong_password
     │   ├── LeverageOutOfRange       validation.leverage
     │   └── CurrencyMismatch         validation.currency_mismatch
     ├── NotFound                     *.not_found
@@ -12,6 +13,7 @@
     │   ├── GroupNotFound            group.not_found
     │   ├── SymbolNotFound           symbol.not_found
     │   ├── ManagerNotFound          manager.not_found
+    │   ├── UserNotFound             user.not_found
     │   ├── ApiKeyNotFound           api_key.not_found
     │   ├── ApprovalNotFound         approval.not_found
     │   └── LedgerEntryNotFound      ledger.entry_not_found
@@ -20,6 +22,8 @@
     │   ├── GroupAlreadyExists       group.exists
     │   ├── SymbolAlreadyExists      symbol.exists
     │   ├── ManagerAlreadyExists     manager.exists
+    │   ├── EmailAlreadyExists       user.email_exists
+    │   ├── AccountAlreadyLinked     user.account_linked
     │   ├── GroupInUse               group.in_use
     │   ├── AlreadyApplied           request.already_applied
     │   ├── RequestInFlight          request.in_flight
@@ -86,6 +90,13 @@ class PasswordPolicyViolation(ValidationError):
     code = "validation.password"
 
 
+class WrongPassword(ValidationError):
+    """A password presented as proof (linking an account to a user, say) does not match."""
+
+    code = "validation.wrong_password"
+    title = "WrongPassword"
+
+
 class LeverageOutOfRange(ValidationError):
     code = "validation.leverage"
 
@@ -125,6 +136,13 @@ class ManagerNotFound(NotFound):
 
     def __init__(self, login: int) -> None:
         super().__init__(f"manager {login} does not exist", login=login)
+
+
+class UserNotFound(NotFound):
+    code = "user.not_found"
+
+    def __init__(self, user_id: int | str) -> None:
+        super().__init__(f"user {user_id} does not exist", user_id=user_id)
 
 
 class ApiKeyNotFound(NotFound):
@@ -188,6 +206,28 @@ class ManagerAlreadyExists(Conflict):
     def __init__(self, login: int) -> None:
         super().__init__(
             f"manager {login} already exists", fields=[FieldError("login", "already exists")]
+        )
+
+
+class EmailAlreadyExists(Conflict):
+    code = "user.email_exists"
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            f"a user with email {email} already exists",
+            fields=[FieldError("email", "already in use")],
+            email=email,
+        )
+
+
+class AccountAlreadyLinked(Conflict):
+    """The account is linked to another user already."""
+
+    code = "user.account_linked"
+
+    def __init__(self, login: int, user_id: int) -> None:
+        super().__init__(
+            f"account {login} is already linked to another user", login=login, user_id=user_id
         )
 
 

@@ -57,6 +57,24 @@ def check_change_policy(password: str, field: str, group_min_length: int = MIN_L
         raise PasswordPolicyViolation.field(field, "; ".join(problems))
 
 
+MD5_FORM_MAX = 64
+
+
+def check_md5_form(value: str, field: str) -> None:
+    """A password hash sent in place of a password (cTrader's hashedPassword): printable
+    ASCII without spaces, at most 64 characters. Real clients send MD5 hex; seed 003's own
+    examples send 34 characters that are not hex, so the form is all that is checked."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MD5_FORM_MAX
+        or not all("!" <= c <= "~" for c in value)
+    ):
+        raise PasswordPolicyViolation.field(
+            field, f"must be the password's MD5: 1 to {MD5_FORM_MAX} printable characters"
+        )
+
+
 def md5_hex(password: str) -> str:
     return hashlib.md5(password.encode("utf-8")).hexdigest()
 

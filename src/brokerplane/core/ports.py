@@ -15,6 +15,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.user.model import User, UserLink, UserQuery
 
 if TYPE_CHECKING:
     from brokerplane.core.access.tokens import ManagerToken
@@ -116,6 +117,26 @@ class AttributeRepository(Protocol):
         ...
 
 
+class UserRepository(Protocol):
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None: ...
+    def find_by_email(self, email: str) -> User | None:
+        """The user whose email equals `email` ignoring case."""
+        ...
+
+    def nickname_taken(self, nickname: str) -> bool: ...
+    def add(self, user: User) -> User:
+        """Insert the user; its `id` is set from storage."""
+        ...
+
+    def update(self, user: User) -> None: ...
+    def list(self, query: UserQuery) -> list[User]: ...
+    def link(self, link: UserLink) -> UserLink:
+        """Record the link; its `id` is set from storage."""
+        ...
+
+    def link_of(self, login: int) -> UserLink | None: ...
+
+
 class AuditLog(Protocol):
     def append(self, record: AuditRecord) -> None:
         """Queue a record; the unit of work seals it into the hash chain at commit."""
@@ -156,6 +177,8 @@ class UnitOfWork(Protocol):
     def tokens(self) -> ManagerTokenRepository: ...
     @property
     def attributes(self) -> AttributeRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

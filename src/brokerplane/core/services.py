@@ -26,6 +26,8 @@ from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQue
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.user import service as users
+from brokerplane.core.user.model import User, UserQuery
 
 T = TypeVar("T")
 
@@ -285,3 +287,28 @@ class Services:
 
     def delete_attributes(self, cmd: attributes.DeleteAttributes, actor: Actor) -> tuple[int, ...]:
         return self._write(lambda u: attributes.delete_attributes(u, cmd, actor, self.clock), actor)
+
+    # users (cTID users, TraderEvolution users) and the accounts linked to them
+    def create_user(self, cmd: users.CreateUser, actor: Actor) -> users.CreatedUser:
+        return self._write(lambda u: users.create_user(u, cmd, actor, self.clock), actor)
+
+    def get_user(self, user_id: int, actor: Actor) -> User:
+        return self._read(lambda u: users.get_user(u, user_id, actor))
+
+    def find_user_by_email(self, email: str, actor: Actor) -> User | None:
+        return self._read(lambda u: users.find_user_by_email(u, email, actor))
+
+    def list_users(self, query: UserQuery, actor: Actor) -> list[User]:
+        return self._read(lambda u: users.list_users(u, query, actor))
+
+    def change_user_email(self, cmd: users.ChangeEmail, actor: Actor) -> User:
+        return self._write(lambda u: users.change_email(u, cmd, actor, self.clock), actor)
+
+    def link_account(self, cmd: users.LinkAccount, actor: Actor) -> users.Linked:
+        return self._write(lambda u: users.link_account(u, cmd, actor, self.clock), actor)
+
+    def accept_user_agreement(self, user_id: int, actor: Actor) -> User:
+        return self._write(lambda u: users.accept_agreement(u, user_id, actor, self.clock), actor)
+
+    def log_out_user(self, user_id: int, actor: Actor) -> User:
+        return self._write(lambda u: users.log_out(u, user_id, actor, self.clock), actor)

@@ -95,6 +95,7 @@ users = Table(
     "users",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # Stored in lower case: one email is one user (cTID is idempotent by email).
     Column("email", String(127), nullable=False, index=True),
     Column("login", String(63), nullable=False, server_default=""),
     Column("first_name", String(127), nullable=False, server_default=""),
@@ -107,7 +108,18 @@ users = Table(
     Column("password", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("agreement_accepted_at", UTCDateTime),
+    Column("logged_out_at", UTCDateTime),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
 )
+Index(
+    "uq_users_email_set",
+    users.c.email,
+    unique=True,
+    postgresql_where=users.c.email != "",
+    sqlite_where=users.c.email != "",
+)
+Index("ix_users_nickname", users.c.nickname)
 
 accounts = Table(
     "accounts",
@@ -372,3 +384,15 @@ manager_attributes = Table(
     Column("value", String(512), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Accounts linked to users (cTrader's ctidTraderAccountId is the link's id).
+user_links = Table(
+    "user_links",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("login", BigInteger, ForeignKey("accounts.login"), nullable=False, unique=True),
+    Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
+    Column("environment", String(63), nullable=False, server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+)  # fmt: skip

@@ -45,6 +45,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.user.model import User, UserLink, UserQuery
 from brokerplane.storage import tables as t
 
 _LOGIN_LOCK_KEY = 7_270_001
@@ -758,6 +759,76 @@ class SqlAttributes:
             self.c.execute(q.with_for_update(key_share=True)).all()
 
 
+class SqlUsers:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    @staticmethod
+    def _to(row: Row[Any]) -> User:
+        return User(**_row(row))
+
+    def get(self, user_id: int, *, for_update: bool = False) -> User | None:
+        q = select(t.users).where(t.users.c.id == user_id)
+        if for_update and self.c.dialect.name == "postgresql":
+            q = q.with_for_update()
+        row = self.c.execute(q).first()
+        return self._to(row) if row else None
+
+    def find_by_email(self, email: str) -> User | None:
+        row = self.c.execute(select(t.users).where(t.users.c.email == email.lower())).first()
+        return self._to(row) if row else None
+
+    def nickname_taken(self, nickname: str) -> bool:
+        q = select(exists().where(func.lower(t.users.c.nickname) == nickname.lower()))
+        return bool(self.c.execute(q).scalar())
+
+    def add(self, user: User) -> User:
+        values = {k: v for k, v in asdict(user).items() if k != "id"}
+        values["email"] = user.email.lower()
+        key = self.c.execute(insert(t.users).values(values)).inserted_primary_key
+        assert key is not None
+        user.id = int(key[0])
+        user.email = values["email"]
+        return user
+
+    def update(self, user: User) -> None:
+        values = {k: v for k, v in asdict(user).items() if k != "id"}
+        values["email"] = user.email.lower()
+        self.c.execute(update(t.users).where(t.users.c.id == user.id).values(values))
+
+    def list(self, query: UserQuery) -> list[User]:
+        u = t.users.c
+        conds: list[ColumnElement[bool]] = []
+        if query.email is not None:
+            conds.append(u.email == query.email.lower())
+        if query.nickname is not None:
+            conds.append(func.lower(u.nickname) == query.nickname.lower())
+        if query.ids is not None:
+            if not query.ids:
+                return []
+            conds.append(u.id.in_(query.ids))
+        if query.group_ids is not None:
+            conds.append(or_(u.group_id.is_(None), u.group_id.in_(query.group_ids)))
+        if query.broker_mask is not None:
+            dialect = self.c.dialect.name
+            conds.append(or_(u.broker == "", mask_condition(u.broker, query.broker_mask, dialect)))
+        if query.after_id is not None:
+            conds.append(u.id > query.after_id)
+        q = select(t.users).where(and_(True, *conds)).order_by(u.id).limit(query.limit)
+        return [self._to(r) for r in self.c.execute(q)]
+
+    def link(self, link: UserLink) -> UserLink:
+        values = {k: v for k, v in asdict(link).items() if k != "id"}
+        key = self.c.execute(insert(t.user_links).values(values)).inserted_primary_key
+        assert key is not None
+        link.id = int(key[0])
+        return link
+
+    def link_of(self, login: int) -> UserLink | None:
+        row = self.c.execute(select(t.user_links).where(t.user_links.c.login == login)).first()
+        return UserLink(**_row(row)) if row else None
+
+
 class SqlUnitOfWork:
     groups: SqlGroups
     accounts: SqlAccounts
@@ -771,6 +842,7 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotency
     attributes: SqlAttributes
     tokens: SqlManagerTokens
+    users: SqlUsers
 
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
@@ -799,6 +871,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(conn)
         self.attributes = SqlAttributes(conn)
         self.tokens = SqlManagerTokens(conn)
+        self.users = SqlUsers(conn)
         return self
 
     @property

@@ -1,5 +1,6 @@
 """Mounting the cTrader dialect: `/v2/webserv/...` (and the proxy spelling `/webserv/...`) as
-one sub-application whose every answer, errors and unknown paths included, speaks cTrader."""
+one sub-application, and the cID calls under `/cid/...` (and seed 003's `/v2/cid/...`) as
+another; every answer of both, errors and unknown paths included, speaks cTrader."""
 
 from __future__ import annotations
 
@@ -17,16 +18,35 @@ from brokerplane.core.errors import CoreError
 log = logging.getLogger("brokerplane.ctrader")
 
 WEBSERV_PREFIXES = ("/v2/webserv", "/webserv")
+CID_PREFIXES = ("/cid", "/v2/cid")
 
 
 def webserv_app(runtime: object) -> FastAPI:
+    from brokerplane.api.ctrader.attributes import router as attributes_router
+    from brokerplane.api.ctrader.catalog import router as catalog_router
     from brokerplane.api.ctrader.token import router as token_router
     from brokerplane.api.ctrader.traders import router as traders_router
 
+    sub = _sub_app(runtime)
+    sub.include_router(token_router)
+    # attributes first: /traders/attributes must not be read as a trader login
+    sub.include_router(attributes_router)
+    sub.include_router(traders_router)
+    sub.include_router(catalog_router)
+    return sub
+
+
+def cid_app(runtime: object) -> FastAPI:
+    from brokerplane.api.ctrader.cid import router as cid_router
+
+    sub = _sub_app(runtime)
+    sub.include_router(cid_router)
+    return sub
+
+
+def _sub_app(runtime: object) -> FastAPI:
     sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     sub.state.runtime = runtime
-    sub.include_router(token_router)
-    sub.include_router(traders_router)
 
     @sub.exception_handler(CTraderError)
     async def ctrader_error(request: Request, exc: CTraderError) -> Response:
@@ -57,6 +77,9 @@ def webserv_app(runtime: object) -> FastAPI:
 
 
 def mount(app: FastAPI) -> None:
-    sub = webserv_app(app.state.runtime)
+    webserv = webserv_app(app.state.runtime)
     for prefix in WEBSERV_PREFIXES:
-        app.mount(prefix, sub)
+        app.mount(prefix, webserv)
+    cid = cid_app(app.state.runtime)
+    for prefix in CID_PREFIXES:
+        app.mount(prefix, cid)

@@ -43,10 +43,14 @@ def check_broker(actor: Actor, group: Group, broker: str) -> None:
     """Opening an account (or moving one) under a white label out of reach is refused; the
     caller named the white label, so saying so reveals nothing."""
     if not actor.reaches(group.name, broker):
-        raise PermissionDenied(
-            f"white label {broker!r} is outside this manager's reach",
-            fields=[FieldError("broker", "is outside this manager's white labels")],
-        )
+        raise broker_denied(broker)
+
+
+def broker_denied(broker: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"white label {broker!r} is outside this manager's reach",
+        fields=[FieldError("broker", "is outside this manager's white labels")],
+    )
 
 
 def redact(actor: Actor, acc: Account) -> Account:

@@ -123,15 +123,19 @@ class CheckPassword:
     login: int
     kind: str
     password: str
+    # cTrader sends the MD5 hex of the password, never the password itself.
+    hashed: bool = False
 
 
 @dataclass(frozen=True)
 class ChangePassword:
-    """Set the account's password of `kind` (main, investor or api)."""
+    """Set the account's password of `kind` (main, investor or api). With `hashed`, the
+    password is its MD5 as cTrader sends it: no policy can judge it, only its form."""
 
     login: int
     kind: str
     password: str
+    hashed: bool = False
 
 
 CHECKABLE_PASSWORDS = ("main", "investor", "api")
@@ -314,6 +318,8 @@ def open_account(
             raise PasswordPolicyViolation.field(pw_field, "is required")
     if cmd.phone_password is not None:
         _check_phone_password(cmd.phone_password)
+    if cmd.main_password_md5 is not None:
+        passwords.check_md5_form(cmd.main_password_md5, "main_password")
     if cmd.login not in (None, 0):
         login = check_login(cmd.login)
         if uow.accounts.exists(login):
@@ -485,6 +491,8 @@ def check_password(uow: UnitOfWork, cmd: CheckPassword, actor: Actor) -> bool:
     acc = _load(uow, cmd.login, actor)
     if not isinstance(cmd.password, str) or not cmd.password:
         return False
+    if cmd.hashed:
+        return passwords.verify_md5(getattr(acc, field_name), cmd.password)
     return passwords.verify(getattr(acc, field_name), cmd.password)
 
 
@@ -497,9 +505,14 @@ def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: C
     group = uow.groups.get_by_id(acc.group_id)
     if group is None:  # pragma: no cover - foreign key keeps it
         raise GroupNotFound(acc.group)
-    passwords.check_change_policy(cmd.password, field_name, group.password_min_length)
+    if cmd.hashed:
+        passwords.check_md5_form(cmd.password, field_name)
+        verifier = passwords.verifier_from_md5(cmd.password)
+    else:
+        passwords.check_change_policy(cmd.password, field_name, group.password_min_length)
+        verifier = passwords.make_verifier(cmd.password)
     now = clock()
-    changes: dict[str, Any] = {field_name: passwords.make_verifier(cmd.password)}
+    changes: dict[str, Any] = {field_name: verifier}
     updated = replace(acc, updated_at=now, **changes)
     if field_name == "main_password":
         updated.last_pass_change = now

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 # TraderEvolution user statuses (seed 004 ruleValue); cTID users start as CTID_NEW.
 USER_STATUSES = {0: "UNLOCKED", 1: "LOCKED", 2: "LOCKED_BRUTE_FORCE", 3: "NEED_ACTIVATION",
@@ -25,3 +26,39 @@ class User:
     password: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    agreement_accepted_at: datetime | None = None
+    logged_out_at: datetime | None = None
+    failed_logins: int = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        """The user as an audit record shows it: never the password verifier."""
+        data = asdict(self)
+        data["password"] = "set" if self.password else ""
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
+        return data
+
+
+@dataclass
+class UserLink:
+    """An account linked to a user (cTrader's ctidTraderAccountId is its id)."""
+
+    id: int
+    user_id: int
+    login: int
+    environment: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    email: str | None = None
+    nickname: str | None = None
+    ids: tuple[int, ...] | None = None
+    # Reach: users in these groups or in no group (None: any), under white labels matching
+    # this mask or under none (None: any).
+    group_ids: tuple[int, ...] | None = None
+    broker_mask: str | None = None
+    after_id: int | None = None
+    limit: int = 1000

@@ -1,0 +1,298 @@
+"""Users: the people (cTID users, TraderEvolution users) who own trading accounts.
+
+One email is one user: creating a user for an email already in use either answers the existing
+user (cTrader's classic `ctid/create`) or fails with EmailAlreadyExists (its SSO create). A user
+is within a manager's reach when its white label (if any) is among the manager's white labels
+and its user group (if any) within the manager's group mask; out of reach it is UserNotFound,
+as an account out of reach is AccountNotFound. Linking an account proves the account's password
+(as its MD5) and makes the user the account's owner in every dialect.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from brokerplane.core import masks, passwords
+from brokerplane.core.access import reach
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.errors import (
+    AccountAlreadyLinked,
+    AccountNotFound,
+    EmailAlreadyExists,
+    UserNotFound,
+    ValidationError,
+    WrongPassword,
+)
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.model import User, UserLink, UserQuery
+from brokerplane.core.validate import Problems
+
+EMAIL_MAX = 127
+NAME_MAX = 127
+BROKER_MAX = 63
+ENVIRONMENT_MAX = 63
+NICKNAME_MIN = 3
+NICKNAME_MAX = 32
+# Apple's relay addresses cannot receive the mail a cTID needs (spec §4.2).
+REFUSED_EMAIL_DOMAINS = ("privaterelay.appleid.com",)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_NICKNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2}$")
+DEFAULT_NICKNAME_PREFIX = "ctid"
+
+
+def check_email(value: object, field: str = "email") -> str:
+    """An email address, folded to lower case: one `@`, a dotted domain, no spaces."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.field(field, "is required")
+    email = value.strip().lower()
+    if len(email) > EMAIL_MAX or not email.isascii() or not _EMAIL.match(email):
+        raise ValidationError.field(field, "is not an email address")
+    if email.rsplit("@", 1)[1] in REFUSED_EMAIL_DOMAINS:
+        raise ValidationError.field(field, "private relay addresses are not accepted")
+    return email
+
+
+def _valid_nickname(value: str) -> bool:
+    return NICKNAME_MIN <= len(value) <= NICKNAME_MAX and bool(_NICKNAME.match(value))
+
+
+def _nickname_from_email(email: str) -> str:
+    local = re.sub(r"[^A-Za-z0-9_.-]", "", email.split("@", 1)[0]).lstrip("_.-")
+    return local[:NICKNAME_MAX]
+
+
+def _white_label_reached(actor: Actor, broker: str) -> bool:
+    return actor.white_labels.strip() == "*" or masks.matches(actor.white_labels, broker)
+
+
+def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
+    if user.broker and not _white_label_reached(actor, user.broker):
+        return False
+    if user.group_id is not None and actor.group_mask.strip() != "*":
+        group = uow.groups.get_by_id(user.group_id)
+        if group is None or not actor.reaches_group(group.name):
+            return False
+    return True
+
+
+def _load(uow: UnitOfWork, user_id: int, actor: Actor, *, for_update: bool = False) -> User:
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+        raise UserNotFound(user_id)
+    user = uow.users.get(user_id, for_update=for_update)
+    if user is None or not in_reach(uow, actor, user):
+        raise UserNotFound(user_id)
+    return user
+
+
+def _redact(actor: Actor, user: User) -> User:
+    user = replace(user, password=None)
+    if actor.has("personal_data"):
+        return user
+    return replace(user, email="")
+
+
+@dataclass(frozen=True)
+class CreateUser:
+    email: str
+    broker: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    language: str = ""
+    # The nickname asked for: used when valid and free, else derived (see `create_user`).
+    nickname: str | None = None
+    # Where a nickname comes from when none is asked for: "user_id" (ctid<id>, classic cTID)
+    # or "email" (the email's local part when free, else ctid<id>, cTID SSO).
+    nickname_source: str = "user_id"
+    # What an email already in use gives: "error" (EmailAlreadyExists) or "existing".
+    if_exists: str = "error"
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: User
+    created: bool
+
+
+def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) -> CreatedUser:
+    actor.require("users:write")
+    email = check_email(cmd.email)
+    p = Problems()
+    p.text("broker", cmd.broker, BROKER_MAX)
+    p.text("first_name", cmd.first_name, NAME_MAX)
+    p.text("last_name", cmd.last_name, NAME_MAX)
+    p.raise_if_any()
+    language = (cmd.language or "").strip()
+    if language and not _LANGUAGE.match(language):
+        raise ValidationError.field("language", "must be a two-letter code such as EN")
+    broker = (cmd.broker or "").strip()
+    if broker and not _white_label_reached(actor, broker):
+        raise reach.broker_denied(broker)
+    existing = uow.users.find_by_email(email)
+    if existing is not None:
+        if cmd.if_exists == "existing" and in_reach(uow, actor, existing):
+            return CreatedUser(_redact(actor, existing), created=False)
+        raise EmailAlreadyExists(email)
+    now = clock()
+    user = uow.users.add(
+        User(id=0, email=email, first_name=cmd.first_name or "", last_name=cmd.last_name or "",
+             language=language.upper(), broker=broker, created_at=now, updated_at=now)
+    )  # fmt: skip
+    user.nickname = _nickname(uow, cmd, user)
+    uow.users.update(user)
+    record(uow, actor, now, "user.created", "user", user.id, None, user.snapshot())
+    return CreatedUser(_redact(actor, user), created=True)
+
+
+def _nickname(uow: UnitOfWork, cmd: CreateUser, user: User) -> str:
+    fallback = f"{DEFAULT_NICKNAME_PREFIX}{user.id}"
+    asked = (cmd.nickname or "").strip()
+    if asked:
+        return asked if _valid_nickname(asked) and not uow.users.nickname_taken(asked) else fallback
+    if cmd.nickname_source == "email":
+        derived = _nickname_from_email(user.email)
+        if _valid_nickname(derived) and not uow.users.nickname_taken(derived):
+            return derived
+    return fallback
+
+
+def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
+    actor.require("users:read")
+    return _redact(actor, _load(uow, user_id, actor))
+
+
+def find_user_by_email(uow: UnitOfWork, email: str, actor: Actor) -> User | None:
+    """The user with this email within reach, or None (an address that is not one: None)."""
+    actor.require("users:read")
+    try:
+        folded = check_email(email)
+    except ValidationError:
+        return None
+    user = uow.users.find_by_email(folded)
+    if user is None or not in_reach(uow, actor, user):
+        return None
+    return _redact(actor, user)
+
+
+def list_users(uow: UnitOfWork, query: UserQuery, actor: Actor) -> list[User]:
+    actor.require("users:read")
+    group_ids, brokers = reach.query_scope(uow, actor)
+    scoped = replace(query, group_ids=group_ids if query.group_ids is None else query.group_ids,
+                     broker_mask=brokers)  # fmt: skip
+    return [_redact(actor, u) for u in uow.users.list(scoped) if in_reach(uow, actor, u)]
+
+
+@dataclass(frozen=True)
+class ChangeEmail:
+    user_id: int
+    email: str
+
+
+def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) -> User:
+    actor.require("users:write")
+    email = check_email(cmd.email)
+    user = _load(uow, cmd.user_id, actor, for_update=True)
+    if user.email == email:
+        return _redact(actor, user)
+    other = uow.users.find_by_email(email)
+    if other is not None and other.id != user.id:
+        raise EmailAlreadyExists(email)
+    now = clock()
+    updated = replace(user, email=email, updated_at=now)
+    uow.users.update(updated)
+    record(uow, actor, now, "user.email_changed", "user", user.id, user.snapshot(),
+           updated.snapshot())  # fmt: skip
+    return _redact(actor, updated)
+
+
+@dataclass(frozen=True)
+class LinkAccount:
+    """Make the user the owner of the account, proven by the account's password MD5."""
+
+    user_id: int
+    login: int
+    password_md5: str
+    environment: str = ""
+    # The white label the caller believes the account is under; checked when given.
+    broker: str | None = None
+
+
+@dataclass(frozen=True)
+class Linked:
+    link: UserLink
+    created: bool
+
+
+def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) -> Linked:
+    actor.require("users:write")
+    p = Problems()
+    p.text("environment", cmd.environment, ENVIRONMENT_MAX)
+    p.raise_if_any()
+    user = _load(uow, cmd.user_id, actor, for_update=True)
+    acc = uow.accounts.get(cmd.login, for_update=True) if cmd.login > 0 else None
+    if acc is None:
+        raise AccountNotFound(cmd.login)
+    reach.check_account(actor, acc)
+    named = (cmd.broker or "").strip()
+    if named and named.casefold() != acc.broker.casefold():
+        raise ValidationError.field(
+            "broker", f"account {acc.login} is not under white label {named}"
+        )
+    if not isinstance(cmd.password_md5, str) or not passwords.verify_md5(
+        acc.main_password, cmd.password_md5
+    ):
+        raise WrongPassword("the password does not match the account's")
+    existing = uow.users.link_of(acc.login)
+    if existing is not None:
+        if existing.user_id != user.id:
+            raise AccountAlreadyLinked(acc.login, existing.user_id)
+        return Linked(existing, created=False)
+    if acc.user_id is not None and acc.user_id != user.id:
+        raise AccountAlreadyLinked(acc.login, acc.user_id)
+    now = clock()
+    link = uow.users.link(
+        UserLink(
+            id=0,
+            user_id=user.id,
+            login=acc.login,
+            environment=(cmd.environment or "").strip(),
+            created_at=now,
+        )
+    )
+    if acc.user_id != user.id:
+        uow.accounts.update(replace(acc, user_id=user.id, updated_at=now))
+    record(
+        uow,
+        actor,
+        now,
+        "user.account_linked",
+        "user",
+        user.id,
+        None,
+        {"login": acc.login, "link_id": link.id, "environment": link.environment},
+    )
+    return Linked(link, created=True)  # fmt: skip
+
+
+def _mark(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock, field: str,
+          action: str) -> User:  # fmt: skip
+    actor.require("users:write")
+    user = _load(uow, user_id, actor, for_update=True)
+    now = clock()
+    updated = replace(user, updated_at=now)
+    setattr(updated, field, now)
+    uow.users.update(updated)
+    record(uow, actor, now, action, "user", user.id, None, {field: now.isoformat()})
+    return _redact(actor, updated)
+
+
+def accept_agreement(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> User:
+    return _mark(uow, user_id, actor, clock, "agreement_accepted_at", "user.agreement_accepted")
+
+
+def log_out(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> User:
+    """Record that the user's sessions end now; sessions begun before are no longer valid."""
+    return _mark(uow, user_id, actor, clock, "logged_out_at", "user.logged_out")
