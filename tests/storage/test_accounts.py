@@ -43,7 +43,7 @@ def _full_profile() -> dict[str, Any]:
         "account_type": "NETTED", "margin_mode": "NET",
         "api_data": [{"AppID": 1, "ID": 2, "ValueInt": -5, "ValueDouble": 1.5,
                       "ValueString": "ü", "nested": {"list": [1, None, True]}}],
-        "attributes": {"kyc": "passed", "ünï": "çødé", "empty": ""},
+        "attributes": {"kyc": "passed", "ünï": "çødé"},
     }  # fmt: skip
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from alembic import command
+from sqlalchemy import select, update
+
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.actor import system_actor
 from brokerplane.core.audit.model import GENESIS_HASH
+from brokerplane.core.group.service import CreateGroup
 from brokerplane.storage import migrate
+from brokerplane.storage import tables as t
 
 
 def test_migrated_database_is_at_the_head_revision(runtime: Runtime) -> None:
@@ -33,3 +40,30 @@ def test_migrated_database_starts_an_empty_audit_chain(runtime: Runtime) -> None
 def test_storage_names_its_backend_and_answers_a_ping(runtime: Runtime, database_url: str) -> None:
     assert runtime.storage.backend == database_url.split(":")[0].split("+")[0]
     assert runtime.storage.ping() is True
+
+
+def test_revision_0008_moves_attributes_out_of_the_rows(runtime: Runtime) -> None:
+    """Attributes written into the rows' JSON before 0008 are in the attribute store after it
+    (pairs the store cannot hold are dropped) and the rows keep `{}`."""
+    services, admin = runtime.services, system_actor()
+    services.create_group(CreateGroup("real\\std", "USD"), admin)
+    login = services.open_account(OpenAccount(group="real\\std"), admin).login
+    engine = runtime.storage.engine
+    with engine.connect() as conn:
+        command.downgrade(migrate._config(conn), "0007")
+        conn.commit()
+    legacy = {"kyc": "passed", "empty": "", "n" * 65: "too long a name"}
+    with engine.begin() as conn:
+        conn.execute(update(t.accounts).where(t.accounts.c.login == login)
+                     .values(attributes=legacy))  # fmt: skip
+        conn.execute(update(t.groups).values(attributes={"desk": "ldn"}))
+
+    migrate.upgrade(engine)
+
+    assert services.get_account(login, admin).attributes == {"kyc": "passed"}
+    assert services.get_group("real\\std", admin).attributes == {"desk": "ldn"}
+    with engine.connect() as conn:
+        rows = [*conn.execute(select(t.accounts.c.attributes)), *conn.execute(
+            select(t.groups.c.attributes))]  # fmt: skip
+    assert [r[0] for r in rows] == [{}, {}]
+    assert migrate.drift(engine) == []

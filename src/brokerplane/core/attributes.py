@@ -386,3 +386,43 @@ def delete_attributes(
         record(uow, actor, now, f"{kind}.attributes_deleted", kind, audit_id,
                {"attributes": gone}, {"attributes": {}})  # fmt: skip
     return tuple(allowed)
+
+
+# --- the attribute set of one entity as a plain mapping ------------------------------------------
+# Accounts and groups carry `attributes` (name -> value) in the native API; those are the same
+# pairs the attribute calls read and write, kept only here, never in the entity's own row.
+
+
+def check_mapping(p: Problems, field: str, attributes: Any) -> None:
+    """An `attributes` mapping within the limits of the attribute calls."""
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
+    ):
+        p.add(field, "must map names to string values")
+        return
+    for name, value in attributes.items():
+        if not 1 <= len(name) <= NAME_MAX or "\x00" in name:
+            p.add(field, f"names must be 1 to {NAME_MAX} characters")
+        elif not 1 <= len(value) <= VALUE_MAX or "\x00" in value:
+            p.add(f"{field}.{name}", f"must be 1 to {VALUE_MAX} characters")
+
+
+def store_mapping(
+    uow: UnitOfWork, kind: str, entity_id: int, old: dict[str, str], new: dict[str, str],
+    now: datetime,
+) -> None:  # fmt: skip
+    """Make the entity's attributes `new` (they were `old`): names gone are deleted, values
+    new or changed are set at `now`, the others keep their time."""
+    gone = [name for name in old if name not in new]
+    if gone:
+        uow.attributes.delete(kind, entity_id, gone)
+    changed = [Attribute(n, v, now) for n, v in sorted(new.items()) if old.get(n) != v]
+    if changed:
+        uow.attributes.put(kind, entity_id, changed)
+
+
+def mappings(uow: UnitOfWork, kind: str, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """The attributes of each entity that has some, in one read."""
+    if not ids:
+        return {}
+    return {s.entity_id: s.as_dict() for s in uow.attributes.list(AttributeQuery(kind, tuple(ids)))}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.core import masks
+from brokerplane.core import attributes, masks
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -75,10 +75,7 @@ def _check(group: Group) -> None:
         value = getattr(group, name)
         if not isinstance(value, Decimal) or value < 0 or value > Decimal(100000):
             p.add(name, "must be a decimal between 0 and 100000")
-    if not isinstance(group.attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in group.attributes.items()
-    ):
-        p.add("attributes", "must map names to string values")
+    attributes.check_mapping(p, "attributes", group.attributes)
     p.raise_if_any()
 
 
@@ -112,7 +109,10 @@ def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) 
         raise GroupAlreadyExists(group.name)
     now = clock()
     group.created_at = group.updated_at = now
-    group = uow.groups.add(group)
+    wanted = group.attributes
+    group = uow.groups.add(replace(group, attributes={}))
+    attributes.store_mapping(uow, "group", group.id, {}, wanted, now)
+    group.attributes = wanted
     record(uow, actor, now, "group.created", "group", group.name, None, group.snapshot())
     return group
 
@@ -122,6 +122,7 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     group = uow.groups.get(cmd.name)
     if group is None:
         raise GroupNotFound(cmd.name)
+    group = with_attributes(uow, [group])[0]
     p = Problems()
     for name in sorted(cmd.changes):
         if name not in EDITABLE_FIELDS:
@@ -146,7 +147,9 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     updated = replace(group, **changes)
     _check(updated)
     updated.updated_at = clock()
-    uow.groups.update(updated)
+    uow.groups.update(replace(updated, attributes={}))
+    attributes.store_mapping(uow, "group", group.id, group.attributes, updated.attributes,
+                             updated.updated_at)  # fmt: skip
     record(uow, actor, updated.updated_at, "group.updated", "group", group.name, before,
            updated.snapshot())  # fmt: skip
     return updated
@@ -157,7 +160,7 @@ def get_group(uow: UnitOfWork, name: str, actor: Actor) -> Group:
     group = uow.groups.get(name)
     if group is None or not actor.reaches_group(group.name):
         raise GroupNotFound(name)  # out of reach reads as absent, as accounts do
-    return group
+    return with_attributes(uow, [group])[0]
 
 
 def list_groups(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[Group]:
@@ -165,4 +168,13 @@ def list_groups(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[
     groups = [g for g in uow.groups.list() if actor.reaches_group(g.name)]
     if mask:
         groups = [g for g in groups if masks.matches(mask, g.name)]
+    return with_attributes(uow, groups)
+
+
+def with_attributes(uow: UnitOfWork, groups: list[Group]) -> list[Group]:
+    """The groups with their attributes (cTrader's trader-group attributes) filled in: they are
+    kept in the attribute store, never in the group's row."""
+    found = attributes.mappings(uow, "group", [g.id for g in groups])
+    for group in groups:
+        group.attributes = found.get(group.id, {})
     return groups
