@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     login_range_from: int = Field(100_000, ge=1)
     login_range_to: int = Field(99_999_999, ge=1)
     server_currency: str = "USD"
-    dialects: str = Field("native,mt5,ctrader", description="comma list of enabled dialects")
+    dialects: str = Field(
+        "native,mt5,ctrader,traderevolution", description="comma list of enabled dialects"
+    )
     pool_size: int = Field(20, ge=1, le=500)
     log_level: str = "info"
     max_operation_amount: Decimal = Field(
@@ -44,6 +46,19 @@ class Settings(BaseSettings):
     )
     maintenance_interval_s: float = Field(
         300, gt=0, description="how often the server purges request ids and expires approvals"
+    )
+    te_access_token_lifetime_s: int = Field(
+        3600, ge=60, le=30 * 86400, description="TraderEvolution access token lifetime (seconds)"
+    )
+    te_refresh_token_lifetime_s: int = Field(
+        86400, ge=60, le=365 * 86400, description="TraderEvolution refresh token lifetime (s)"
+    )
+    te_lock_after_failed_logins: int = Field(
+        5, ge=0, le=1000,
+        description="failed sign-ins in a row that lock a TraderEvolution user (0: never)",
+    )  # fmt: skip
+    te_rate_limit_per_second: int = Field(
+        20, ge=0, description="TraderEvolution requests per caller and collection a second (0: off)"
     )
 
     @field_validator("mt5_tls_port", "tls_cert", "tls_key", mode="before")

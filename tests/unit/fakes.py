@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -24,7 +24,15 @@ from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
 from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
-from brokerplane.core.errors import Conflict, LoginAlreadyExists
+from brokerplane.core.backoffice.model import (
+    AccountPreset,
+    BackofficeToken,
+    Branding,
+    Plan,
+    UserSearch,
+    WebhookKey,
+)
+from brokerplane.core.errors import Conflict, EmailAlreadyExists, LoginAlreadyExists
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import FIGURES, KINDS, FigureMismatch, LedgerEntry, LedgerQuery
@@ -83,6 +91,17 @@ class FakeState:
     next_approval_id: int = 1
     head_id: int = 0
     head_hash: str = GENESIS_HASH
+    # the TraderEvolution back office
+    brandings: dict[int, Branding] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
+    presets: dict[int, AccountPreset] = field(default_factory=dict)
+    webhook_keys: dict[int, WebhookKey] = field(default_factory=dict)
+    # token hash -> stored back-office token
+    bo_tokens: dict[str, BackofficeToken] = field(default_factory=dict)
+    next_branding_id: int = 1
+    next_plan_id: int = 1
+    next_preset_id: int = 1
+    next_webhook_key_id: int = 1
 
 
 class ReadOnlyViolation(AssertionError):
@@ -337,7 +356,8 @@ class FakeUsers(_Repo):
     def add(self, user: User) -> User:
         self._writing()
         user.email = user.email.lower()
-        self._check_email(user)
+        if user.email and self.find_by_email(user.email) is not None:
+            raise EmailAlreadyExists(user.email)  # as SqlUsers.add on the unique index
         user.id = self._s.next_user_id
         self._s.next_user_id += 1
         self._s.users[user.id] = _copy(user)
@@ -682,6 +702,186 @@ class FakeAudit(_Repo):
         self.pending = []
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _folded(text: str) -> str:
+    """ASCII letters lowered and nothing else, as the SQL repository compares names."""
+    return text.translate(_ASCII_LOWER)
+
+
+class FakeBackoffice(_Repo):
+    """The BackofficeRepository port: unique names, ids counting up, tokens by hash, and the
+    user search and accounts of a user as the SQL twin answers them."""
+
+    def _unique(self, table: str, items: Iterator[tuple[int, str]], item_id: int,
+                value: str) -> None:  # fmt: skip
+        if any(name == value and i != item_id for i, name in items):
+            raise Conflict(f"unique constraint: {table}")
+
+    def add_branding(self, branding: Branding) -> Branding:
+        self._writing()
+        self._unique("brokers.name", ((b.id, b.name) for b in self._s.brandings.values()), 0,
+                     branding.name)  # fmt: skip
+        branding.id = self._s.next_branding_id
+        self._s.next_branding_id += 1
+        self._s.brandings[branding.id] = _copy(branding)
+        return branding
+
+    def get_branding(self, branding_id: int) -> Branding | None:
+        found = self._s.brandings.get(branding_id)
+        return _copy(found) if found else None
+
+    def branding_by_name(self, name: str) -> Branding | None:
+        return next((_copy(b) for _, b in sorted(self._s.brandings.items())
+                     if _folded(b.name) == _folded(name)), None)  # fmt: skip
+
+    def list_brandings(self) -> list[Branding]:
+        return [_copy(b) for _, b in sorted(self._s.brandings.items())]
+
+    def add_plan(self, plan: Plan) -> Plan:
+        self._writing()
+        self._unique("plans.name", ((p.id, p.name) for p in self._s.plans.values()), 0,
+                     plan.name)  # fmt: skip
+        plan.id = self._s.next_plan_id
+        self._s.next_plan_id += 1
+        self._s.plans[plan.id] = _copy(plan)
+        return plan
+
+    def get_plan(self, plan_id: int) -> Plan | None:
+        found = self._s.plans.get(plan_id)
+        return _copy(found) if found else None
+
+    def plan_by_name(self, name: str) -> Plan | None:
+        return next((_copy(p) for _, p in sorted(self._s.plans.items())
+                     if _folded(p.name) == _folded(name)), None)  # fmt: skip
+
+    def list_plans(self) -> list[Plan]:
+        return [_copy(p) for _, p in sorted(self._s.plans.items())]
+
+    def add_preset(self, preset: AccountPreset) -> AccountPreset:
+        self._writing()
+        names = ((p.id, p.name) for p in self._s.presets.values())
+        self._unique("account_presets.name", names, 0, preset.name)
+        preset.id = self._s.next_preset_id
+        self._s.next_preset_id += 1
+        self._s.presets[preset.id] = _copy(preset)
+        return preset
+
+    def get_preset(self, preset_id: int) -> AccountPreset | None:
+        found = self._s.presets.get(preset_id)
+        return _copy(found) if found else None
+
+    def preset_by_name(self, name: str) -> AccountPreset | None:
+        return next((_copy(p) for _, p in sorted(self._s.presets.items())
+                     if _folded(p.name) == _folded(name)), None)  # fmt: skip
+
+    def list_presets(self) -> list[AccountPreset]:
+        return [_copy(p) for _, p in sorted(self._s.presets.items())]
+
+    def add_webhook_key(self, key: WebhookKey) -> WebhookKey:
+        self._writing()
+        if key.user_id not in self._s.users:
+            raise Conflict("foreign key: webhook_keys.user_id")
+        self._unique("webhook_keys.api_key",
+                     ((k.id, k.api_key) for k in self._s.webhook_keys.values()), 0,
+                     key.api_key)  # fmt: skip
+        key.id = self._s.next_webhook_key_id
+        self._s.next_webhook_key_id += 1
+        self._s.webhook_keys[key.id] = _copy(key)
+        return key
+
+    def get_webhook_key(self, key_id: int) -> WebhookKey | None:
+        found = self._s.webhook_keys.get(key_id)
+        return _copy(found) if found else None
+
+    def webhook_key_by_api_key(self, api_key: str) -> WebhookKey | None:
+        return next((_copy(k) for k in self._s.webhook_keys.values() if k.api_key == api_key),
+                    None)  # fmt: skip
+
+    def list_webhook_keys(self, user_ids: Sequence[int] | None) -> list[WebhookKey]:
+        return [_copy(k) for _, k in sorted(self._s.webhook_keys.items())
+                if user_ids is None or k.user_id in user_ids]  # fmt: skip
+
+    def count_webhook_keys(self, user_id: int) -> int:
+        return sum(1 for k in self._s.webhook_keys.values() if k.user_id == user_id)
+
+    def delete_webhook_key(self, key_id: int) -> None:
+        self._writing()
+        self._s.webhook_keys.pop(key_id, None)
+
+    def touch_webhook_key(self, key_id: int, at: datetime) -> None:
+        self._writing()
+        key = self._s.webhook_keys.get(key_id)
+        if key is not None:
+            key.last_used_at = at
+
+    def add_token(self, token: BackofficeToken) -> None:
+        self._writing()
+        if token.token_hash in self._s.bo_tokens:
+            raise Conflict("unique constraint: backoffice_tokens")
+        self._s.bo_tokens[token.token_hash] = token  # frozen: no copy needed
+
+    def get_token(self, token_hash: str) -> BackofficeToken | None:
+        return self._s.bo_tokens.get(token_hash)
+
+    def _drop_tokens(self, keep: Callable[[BackofficeToken], bool]) -> int:
+        self._writing()
+        gone = [h for h, tok in self._s.bo_tokens.items() if not keep(tok)]
+        for token_hash in gone:
+            del self._s.bo_tokens[token_hash]
+        return len(gone)
+
+    def delete_session(self, session_id: str) -> None:
+        self._drop_tokens(lambda tok: tok.session_id != session_id)
+
+    def delete_tokens_of(self, principal: str, principal_id: int) -> None:
+        self._drop_tokens(
+            lambda tok: (tok.principal, tok.principal_id) != (principal, principal_id)
+        )
+
+    def purge_tokens(self, now: datetime) -> int:
+        return self._drop_tokens(lambda tok: tok.expires_at > now)
+
+    def user_by_login(self, login: str) -> User | None:
+        if not login:
+            return None
+        return next((_copy(u) for _, u in sorted(self._s.users.items())
+                     if u.login and _folded(u.login) == _folded(login)), None)  # fmt: skip
+
+    def search_users(self, search: UserSearch) -> list[User]:
+        logins = None if search.logins is None else {_folded(n) for n in search.logins}
+        found: list[User] = []
+        for _, u in sorted(self._s.users.items()):
+            if logins is not None and not (u.login and _folded(u.login) in logins):
+                continue
+            if search.email is not None and u.email != search.email.lower():
+                continue
+            if search.group_ids is not None and u.group_id not in search.group_ids:
+                continue
+            if search.broker is not None and _folded(u.broker) != _folded(search.broker):
+                continue
+            if (
+                search.reach_group_ids is not None
+                and u.group_id is not None
+                and u.group_id not in search.reach_group_ids
+            ):
+                continue
+            if (
+                search.broker_mask is not None
+                and u.broker
+                and not masks.matches(search.broker_mask, u.broker)
+            ):
+                continue
+            found.append(_copy(u))
+        return found[search.offset : search.offset + search.limit]
+
+    def accounts_of_user(self, user_id: int) -> list[Account]:
+        accounts = FakeAccounts(self._uow)
+        return [accounts._out(a) for _, a in sorted(self._s.accounts.items())
+                if a.user_id == user_id and a.deleted_at is None]  # fmt: skip
+
+
 class FakeUnitOfWork:
     def __init__(self, factory: FakeUowFactory, write: bool) -> None:
         self._factory = factory
@@ -701,6 +901,7 @@ class FakeUnitOfWork:
         self.tokens = FakeManagerTokens(self)
         self.attributes = FakeAttributes(self)
         self.users = FakeUsers(self)
+        self.backoffice = FakeBackoffice(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:

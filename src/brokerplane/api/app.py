@@ -117,6 +117,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
+    if "traderevolution" in enabled:
+        from brokerplane.api.traderevolution.mount import mount as mount_te
+
+        mount_te(app)
     if "native" in enabled:
         for router in (native_router, money_router, keys_router):
             app.include_router(router, prefix="/v1")

@@ -85,7 +85,7 @@ def main() -> None:
     default=None,
     metavar="LIST",
     help=f"Comma list of dialects to mount, of {', '.join(DIALECTS)} "
-    "[env BROKERPLANE_DIALECTS; native,mt5,ctrader].",
+    "[env BROKERPLANE_DIALECTS; native,mt5,ctrader,traderevolution].",
 )
 @click.option(
     "--login-range",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import TypeVar
 
 from brokerplane.core import attributes, idempotency
@@ -16,9 +17,14 @@ from brokerplane.core.approval import service as approvals
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit import service as audit
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
+from brokerplane.core.backoffice import catalog as bo_catalog
+from brokerplane.core.backoffice import sessions as bo_sessions
+from brokerplane.core.backoffice import users as bo_users
+from brokerplane.core.backoffice import webhooks as bo_webhooks
+from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import RequestInFlight
+from brokerplane.core.errors import RequestInFlight, Unauthorized
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import service as ledger
@@ -144,6 +150,25 @@ class Services:
         return self._write(
             lambda u: accounts.open_account(u, cmd, actor, self.clock, self.config), actor
         )
+
+    def open_funded_account(
+        self, cmd: accounts.OpenAccount, balance_minor: int, comment: str, actor: Actor
+    ) -> Account:
+        """Open an account with a starting balance (minor units of its currency) posted as a
+        deposit in the same transaction: both or neither. Above the approval threshold it is
+        refused unless the actor may approve."""
+
+        def run(u: UnitOfWork) -> Account:
+            acc = accounts.open_account(u, cmd, actor, self.clock, self.config)
+            if not balance_minor:
+                return acc
+            amount = Decimal(balance_minor).scaleb(-acc.currency_digits)
+            first = ledger.PostLedgerEntry(acc.login, "deposit", amount, comment=comment,
+                                           on_threshold="refuse")  # fmt: skip
+            ledger.post_entry(u, first, actor, self.clock, self.config)
+            return accounts.get_account(u, acc.login, actor)
+
+        return self._write(run, actor)
 
     def update_account(self, cmd: accounts.UpdateAccount, actor: Actor) -> Account:
         return self._write(lambda u: accounts.update_account(u, cmd, actor, self.clock), actor)
@@ -312,3 +337,114 @@ class Services:
 
     def log_out_user(self, user_id: int, actor: Actor) -> User:
         return self._write(lambda u: users.log_out(u, user_id, actor, self.clock), actor)
+
+    # the TraderEvolution back office: sessions, catalogue, users with accounts, webhook keys
+    def sign_in_backoffice(self, cmd: bo_sessions.SignIn, actor: Actor) -> bo_sessions.TokenPair:
+        """A session for a back-office user or a TE user; a failure is committed (it counts
+        towards the brute-force lock) and then raised as Unauthorized."""
+        outcome = self._write(lambda u: bo_sessions.sign_in(u, cmd, actor, self.clock))
+        if outcome.pair is None:
+            raise Unauthorized(outcome.reason)
+        return outcome.pair
+
+    def refresh_backoffice_session(
+        self, cmd: bo_sessions.RefreshSession, actor: Actor
+    ) -> bo_sessions.TokenPair:
+        return self._write(lambda u: bo_sessions.refresh(u, cmd, actor, self.clock))
+
+    def authenticate_backoffice_token(self, token: str) -> bo_sessions.Principal:
+        now = self.clock()
+        return self._read(lambda u: bo_sessions.authenticate(u, token, now))
+
+    def create_branding(self, cmd: bo_catalog.CreateBranding, actor: Actor) -> Branding:
+        return self._write(lambda u: bo_catalog.create_branding(u, cmd, actor, self.clock), actor)
+
+    def list_brandings(self, actor: Actor) -> list[Branding]:
+        return self._read(lambda u: bo_catalog.list_brandings(u, actor))
+
+    def get_branding(self, branding_id: int, actor: Actor) -> Branding:
+        return self._read(lambda u: bo_catalog.get_branding(u, branding_id, actor))
+
+    def create_plan(self, cmd: bo_catalog.CreatePlan, actor: Actor) -> Plan:
+        return self._write(lambda u: bo_catalog.create_plan(u, cmd, actor, self.clock), actor)
+
+    def list_plans(self, actor: Actor, kind: str | None = None) -> list[Plan]:
+        return self._read(lambda u: bo_catalog.list_plans(u, actor, kind))
+
+    def create_account_preset(self, cmd: bo_catalog.CreatePreset, actor: Actor) -> AccountPreset:
+        return self._write(lambda u: bo_catalog.create_preset(u, cmd, actor, self.clock), actor)
+
+    def list_account_presets(
+        self, actor: Actor, currency: str | None = None, name: str | None = None
+    ) -> list[AccountPreset]:
+        return self._read(lambda u: bo_catalog.list_presets(u, actor, currency, name))
+
+    def create_user_group(self, cmd: bo_catalog.CreateUserGroup, actor: Actor) -> Group:
+        return self._write(
+            lambda u: bo_catalog.create_user_group(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def list_user_groups(self, query: bo_catalog.GroupFilter, actor: Actor) -> list[Group]:
+        return self._read(lambda u: bo_catalog.list_user_groups(u, query, actor))
+
+    def get_user_group(self, group_id: int, actor: Actor) -> Group:
+        def read(u: UnitOfWork) -> Group:
+            actor.require("users:read")
+            return bo_catalog.group_by_id(u, group_id, actor)
+
+        return self._read(read)
+
+    def open_user_with_accounts(
+        self, cmd: bo_users.OpenUser, actor: Actor
+    ) -> bo_users.UserWithAccounts:
+        return self._write(
+            lambda u: bo_users.open_user(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def open_user_account(self, cmd: bo_users.AddAccount, actor: Actor) -> Account:
+        return self._write(
+            lambda u: bo_users.add_account(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def search_users(self, query: bo_users.UserFilter, actor: Actor) -> list[User]:
+        return self._read(lambda u: bo_users.search_users(u, query, actor))
+
+    def get_user_with_accounts(self, user_id: int, actor: Actor) -> bo_users.UserWithAccounts:
+        return self._read(lambda u: bo_users.get_user(u, user_id, actor))
+
+    def update_user_settings(self, cmd: bo_users.UpdateUser, actor: Actor) -> User:
+        return self._write(lambda u: bo_users.update_user(u, cmd, actor, self.clock), actor)
+
+    def change_user_password(self, cmd: bo_users.ChangeUserPassword, actor: Actor) -> User:
+        return self._write(lambda u: bo_users.change_password(u, cmd, actor, self.clock), actor)
+
+    def account_usable(self, login: int) -> bool:
+        """Whether the account's owner (if any) lets it be used (an Unlocked TE user)."""
+
+        def read(u: UnitOfWork) -> bool:
+            acc = u.accounts.get(login)
+            return acc is not None and bo_users.account_usable(u, acc)
+
+        return self._read(read)
+
+    def create_webhook_key(
+        self, cmd: bo_webhooks.CreateWebhookKey, actor: Actor
+    ) -> bo_webhooks.IssuedWebhookKey:
+        return self._write(lambda u: bo_webhooks.create_key(u, cmd, actor, self.clock), actor)
+
+    def list_webhook_keys(
+        self, query: bo_webhooks.ListWebhookKeys, actor: Actor
+    ) -> list[WebhookKey]:
+        return self._read(lambda u: bo_webhooks.list_keys(u, query, actor))
+
+    def delete_webhook_key(self, cmd: bo_webhooks.DeleteWebhookKey, actor: Actor) -> WebhookKey:
+        return self._write(lambda u: bo_webhooks.delete_key(u, cmd, actor, self.clock), actor)
+
+    def authenticate_webhook_key(self, api_key: str) -> bo_webhooks.WebhookIdentity:
+        """The key and its user for an inbound webhook (its secret or signature is the
+        caller's to check with core.backoffice.webhooks.verify_secret / verify_signature)."""
+        now = self.clock()
+        identity = self._read(lambda u: bo_webhooks.authenticate_key(u, api_key, now))
+        if identity.needs_touch:
+            self._write(lambda u: u.backoffice.touch_webhook_key(identity.key.id, now))
+        return identity

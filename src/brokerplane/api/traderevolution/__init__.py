@@ -1,0 +1,1 @@
+"""The TraderEvolution Back-Office dialect: `/proftrading/rest/...` (seed 004)."""

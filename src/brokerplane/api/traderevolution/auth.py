@@ -1,0 +1,97 @@
+"""POST /auth/token and GET /auth/token/refresh: back-office (or TE user) sign-in for an access
+token and a refresh token, and their renewal (spec 2)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, WRONG_CREDENTIALS, TEError
+from brokerplane.api.traderevolution.protocol import (
+    DIALECT,
+    Body,
+    answer,
+    client_ip,
+    request_id,
+    services_of,
+    settings_of,
+    throttle,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
+from brokerplane.core.errors import Unauthorized
+
+router = APIRouter()
+
+
+def _lifetimes(request: Request) -> tuple[timedelta, timedelta]:
+    settings = settings_of(request)
+    return (timedelta(seconds=settings.te_access_token_lifetime_s),
+            timedelta(seconds=settings.te_refresh_token_lifetime_s))  # fmt: skip
+
+
+def _pair(pair: TokenPair) -> dict[str, Any]:
+    return {
+        "accessToken": pair.access_token,
+        "refreshToken": pair.refresh_token,
+        "accessTokenLifeTime": int(pair.access_ttl.total_seconds()),
+        "refreshTokenLifeTime": int(pair.refresh_ttl.total_seconds()),
+    }
+
+
+def _anonymous(request: Request) -> Actor:
+    return Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
+                 ip=client_ip(request))  # fmt: skip
+
+
+@router.post("/auth/token")
+async def token(request: Request) -> Response:
+    """Sign in with `{login, password}`: a numeric login is a back-office user, any other a
+    TraderEvolution user (who may then manage its webhook keys)."""
+    throttle(request, f"ip:{client_ip(request)}")
+    body = await Body.of(request)
+    access_ttl, refresh_ttl = _lifetimes(request)
+    login = body.data.get("login")
+    login = str(login) if isinstance(login, int | str) and not isinstance(login, bool) else None
+    cmd = SignIn(login=login, password=body.data.get("password"), access_ttl=access_ttl,
+                 refresh_ttl=refresh_ttl,
+                 lock_after=settings_of(request).te_lock_after_failed_logins)  # fmt: skip
+    services = services_of(request)
+    try:
+        pair = await run_in_threadpool(services.sign_in_backoffice, cmd, _anonymous(request))
+    except Unauthorized as err:
+        raise TEError(401, WRONG_CREDENTIALS, err.detail) from None
+    return answer(_pair(pair))
+
+
+async def _refresh_token_of(request: Request) -> str:
+    """The refresh token: a `token` header (as working clients send it), a bearer header, or
+    the body (`refreshToken` or `token`, as the guide says)."""
+    header = request.headers.get("token", "").strip()
+    if header:
+        return header
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and bearer.strip():
+        return bearer.strip()
+    body = await Body.of(request, required=False)
+    value = body.text("refreshToken", "token")
+    if value and value.strip():
+        return value.strip()
+    raise TEError(
+        401, NOT_AUTHENTICATED, "send the refresh token in a 'token' header or as refreshToken"
+    )
+
+
+@router.api_route("/auth/token/refresh", methods=["GET", "POST"])
+async def refresh(request: Request) -> Response:
+    throttle(request, f"ip:{client_ip(request)}")
+    presented = await _refresh_token_of(request)
+    access_ttl, refresh_ttl = _lifetimes(request)
+    cmd = RefreshSession(presented, access_ttl, refresh_ttl)
+    services = services_of(request)
+    pair = await run_in_threadpool(services.refresh_backoffice_session, cmd, _anonymous(request))
+    return answer(_pair(pair))

@@ -1,0 +1,91 @@
+"""Mounting the TraderEvolution Back-Office dialect at `/proftrading/rest` as one
+sub-application: every answer, errors and unknown paths included, speaks TraderEvolution."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from brokerplane.api.traderevolution.errors import (
+    INTERNAL,
+    INVALID_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NO_SUCH_PATH,
+    NOT_ACCEPTABLE,
+    TEError,
+    message_of,
+    status_and_code,
+)
+from brokerplane.api.traderevolution.protocol import (
+    PREFIX,
+    Throttle,
+    accepts_json,
+    error_response,
+)
+from brokerplane.core.errors import CoreError, RateLimited
+
+log = logging.getLogger("brokerplane.traderevolution")
+
+
+def te_app(runtime: object) -> FastAPI:
+    from brokerplane.api.traderevolution.auth import router as auth_router
+    from brokerplane.api.traderevolution.catalog import router as catalog_router
+    from brokerplane.api.traderevolution.operations import router as operations_router
+    from brokerplane.api.traderevolution.users import router as users_router
+    from brokerplane.api.traderevolution.webhooks import router as webhooks_router
+
+    sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    sub.state.runtime = runtime
+    settings = getattr(runtime, "settings", None)
+    sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0))
+    for router in (auth_router, users_router, catalog_router, operations_router,
+                   webhooks_router):  # fmt: skip
+        sub.include_router(router)
+
+    @sub.exception_handler(TEError)
+    async def te_error(request: Request, exc: TEError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @sub.exception_handler(CoreError)
+    async def core_error(request: Request, exc: CoreError) -> Response:
+        status, code = status_and_code(exc)
+        headers = None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.context.get("retry_after", 1))}
+        return error_response(status, code, message_of(exc), headers)
+
+    @sub.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, INVALID_REQUEST, "the request is malformed")
+
+    @sub.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return error_response(405, METHOD_NOT_ALLOWED, "method not allowed on this path")
+        if exc.status_code == 404:
+            return error_response(404, NO_SUCH_PATH, "no such endpoint")
+        return error_response(exc.status_code, INVALID_REQUEST, str(exc.detail))
+
+    @sub.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if not accepts_json(request):
+            message = "this API answers in JSON only; accept application/json"
+            return error_response(406, NOT_ACCEPTABLE, message)
+        try:
+            return await call_next(request)
+        except Exception:
+            log.exception("unexpected error in a TraderEvolution request")
+            return error_response(500, INTERNAL, "an unexpected error occurred; it has been logged")
+
+    return sub
+
+
+def mount(app: FastAPI) -> None:
+    app.mount(PREFIX, te_app(app.state.runtime))

@@ -1,0 +1,134 @@
+"""Account operations (money): POST /accountOperations through the core ledger, GET with
+filters and offset/limit paging.
+
+Operation types posted: 2 Deposit (a positive amount), 3 Withdrawal (TraderEvolution signs a
+debit negative; a positive amount is read as the sum to take), 12 Adjustment (a signed balance
+correction). 1 Trading, 13 Dividends and 17 Transfer come from trading and transfers, which
+brokerplane does not run, and are refused. TraderEvolution has no "held for approval" answer:
+above an approval threshold the operation is refused (403, 2.3.0.2) unless the back-office user
+holds balances:approve, when it is applied at once and names them as its approver.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from brokerplane.api.traderevolution.errors import invalid
+from brokerplane.api.traderevolution.protocol import (
+    Body,
+    answer,
+    manager_of,
+    millis,
+    paging,
+    query_int,
+    query_time,
+    services_of,
+)
+from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.money import Currency, from_minor
+
+router = APIRouter()
+
+TYPE_NAMES = {1: "Trading", 2: "Deposit", 3: "Withdrawal", 12: "Adjustment", 13: "Dividends",
+              17: "Transfer"}  # fmt: skip
+# operation type -> ledger kind, for the types brokerplane posts and reads back
+KIND_OF_TYPE = {2: "deposit", 3: "withdrawal", 12: "correction"}
+TYPE_OF_KIND = {kind: type_id for type_id, kind in KIND_OF_TYPE.items()}
+
+
+def operation_json(entry: LedgerEntry) -> dict[str, Any]:
+    cur = Currency(entry.currency, entry.currency_digits)
+    type_id = TYPE_OF_KIND.get(entry.kind)
+    return {
+        "id": entry.id,
+        "accountId": entry.login,
+        "operationTypeId": type_id,
+        "operationType": TYPE_NAMES[type_id] if type_id is not None else entry.kind,
+        "amount": from_minor(entry.amount, cur),
+        "balance": from_minor(entry.balance_after, cur),
+        "credit": from_minor(entry.credit_after, cur),
+        "currency": entry.currency,
+        "comment": entry.comment,
+        "time": millis(entry.at),
+        "managerLogin": entry.manager_login,
+    }
+
+
+def _movement(type_id: int, amount: Decimal) -> tuple[str, Decimal]:
+    """(ledger operation, amount as the ledger takes it) for a TE operation type."""
+    if type_id == 2:
+        if amount <= 0:
+            raise invalid("a deposit (operationTypeId 2) takes a positive amount; use 3 to "
+                          "withdraw or 12 to adjust")  # fmt: skip
+        return "deposit", amount
+    if type_id == 3:
+        if amount == 0:
+            raise invalid("amount must not be zero")
+        return "withdrawal", abs(amount)
+    if type_id == 12:
+        if amount == 0:
+            raise invalid("amount must not be zero")
+        return "correction", amount
+    if type_id in TYPE_NAMES:
+        raise invalid(f"operationTypeId {type_id} ({TYPE_NAMES[type_id]}) cannot be posted "
+                      "here; post 2 Deposit, 3 Withdrawal or 12 Adjustment")  # fmt: skip
+    raise invalid(f"operationTypeId {type_id} is unknown; post 2 Deposit, 3 Withdrawal or "
+                  "12 Adjustment")  # fmt: skip
+
+
+@router.post("/accountOperations")
+async def post_operation(request: Request) -> Response:
+    actor = await manager_of(request)
+    body = await Body.of(request)
+    account_id = body.integer("accountId")
+    if account_id is None:
+        raise invalid("accountId is required")
+    amount = body.decimal("amount")
+    if amount is None:
+        raise invalid("amount is required: signed, a debit negative")
+    type_id = body.integer("operationTypeId")
+    if type_id is None:
+        raise invalid("operationTypeId is required: 2 Deposit, 3 Withdrawal, 12 Adjustment")
+    operation, value = _movement(type_id, amount)
+    comment = body.text("frontendComment", "comment") or ""
+    cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment,
+                          on_threshold="refuse")  # fmt: skip
+    posting = await run_in_threadpool(services_of(request).post_ledger_entry, cmd, actor)
+    assert posting.entry is not None  # "refuse" never holds
+    return answer(operation_json(posting.entry))
+
+
+@router.get("/accountOperations")
+async def list_operations(request: Request) -> Response:
+    """Operations, oldest first: by accountId, operationTypeId, startDate and endDate (epoch
+    milliseconds, both inclusive), offset and limit (default 100, at most 1000)."""
+    actor = await manager_of(request)
+    offset, limit = paging(request, default_limit=100)
+    account_id = query_int(request, "accountId", 1)
+    type_id = query_int(request, "operationTypeId")
+    start = query_time(request, "startDate")
+    end = query_time(request, "endDate")
+    if start is not None and end is not None and end < start:
+        raise invalid("endDate must not be before startDate")
+    kinds = None
+    if type_id is not None:
+        if type_id not in KIND_OF_TYPE:
+            return answer([])
+        kinds = (KIND_OF_TYPE[type_id],)
+    query = LedgerQuery(login=account_id, kinds=kinds, time_from=start,
+                        time_to=end + timedelta(milliseconds=1) if end else None)  # fmt: skip
+    services = services_of(request)
+
+    def run() -> list[dict[str, Any]]:
+        entries = services.iter_ledger(query, actor)
+        return [operation_json(e) for e in islice(entries, offset, offset + limit)]
+
+    return answer(await run_in_threadpool(run))

@@ -1,0 +1,362 @@
+"""TraderEvolution Back-Office in and out: lenient JSON bodies and query strings, JSON answers
+with amounts as exact JSON numbers, bearer tokens to callers, and per-collection rate limits.
+
+In: a JSON object; numbers may come quoted (`"userGroup": "42495"`), booleans as `"true"`;
+several TE spellings of one field are accepted where TE's own material uses both. Out: JSON;
+money is written as a number with the currency's decimals, straight from Decimal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from brokerplane.api.traderevolution.errors import (
+    NOT_ALLOWED,
+    NOT_AUTHENTICATED,
+    TEError,
+    error_body,
+    invalid,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import RateLimited, ValidationError
+from brokerplane.core.money import parse_decimal, parse_integer
+from brokerplane.core.services import Services
+from brokerplane.settings import Settings
+
+DIALECT = "traderevolution"
+PREFIX = "/proftrading/rest"
+MAX_BODY = 1 << 20
+MAX_INT = 2**63 - 1
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.runtime.services
+    return services
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.runtime.settings
+    return settings
+
+
+# ---- answers --------------------------------------------------------------------------------
+
+
+def to_json(data: Any) -> str:
+    """JSON text in which every Decimal is an exact number literal (never through a float)."""
+    nonce = secrets.token_hex(8)
+    literals: list[str] = []
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            literals.append(format(value, "f"))
+            return f"@{nonce}:{len(literals) - 1}@"
+        if isinstance(value, datetime):
+            return millis(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    text = json.dumps(data, default=default, ensure_ascii=False, separators=(",", ":"))
+    if not literals:
+        return text
+    return re.sub(rf'"@{nonce}:(\d+)@"', lambda m: literals[int(m.group(1))], text)
+
+
+def answer(data: Any, status: int = 200) -> Response:
+    return Response(to_json(data), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+    return Response(to_json(error_body(code, message)), status_code=status,
+                    media_type="application/json", headers=dict(headers or {}))  # fmt: skip
+
+
+def millis(value: datetime | None) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
+def accepts_json(request: Request) -> bool:
+    """Whether the Accept header (if any) admits a JSON answer."""
+    accept = request.headers.get("accept", "").strip().lower()
+    if not accept:
+        return True
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip()
+        if media in ("*/*", "application/*", "") or "json" in media:
+            return True
+    return False
+
+
+# ---- reading bodies and queries -------------------------------------------------------------
+
+
+def to_int(value: Any, name: str) -> int | None:
+    """An integer from a number or numeric string (`"42495"`, `42495.0`); None when absent."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise invalid(f"{name} must be an integer")
+    try:
+        number = parse_integer(value, name)
+    except ValidationError:
+        raise invalid(f"{name} must be an integer") from None
+    if not -MAX_INT <= number <= MAX_INT:
+        raise invalid(f"{name} is out of range")
+    return number
+
+
+class Body:
+    """A request's JSON object, read leniently by the names TraderEvolution uses."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = dict(data)
+
+    @classmethod
+    async def of(cls, request: Request, *, required: bool = True) -> Body:
+        raw = (await request.body()).strip()
+        if not raw:
+            if required:
+                raise invalid("the request has no body; a JSON object is expected")
+            return cls({})
+        if len(raw) > MAX_BODY:
+            raise invalid("the body is larger than 1 MiB")
+        try:
+            parsed = json.loads(raw.decode("utf-8"), parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise invalid("the body is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise invalid("the body must be a JSON object")
+        return cls(parsed)
+
+    def pick(self, *names: str) -> tuple[str, Any]:
+        """The first of `names` present (not null), with its value; (names[0], None) if none."""
+        for name in names:
+            if self.data.get(name) is not None:
+                return name, self.data[name]
+        return names[0], None
+
+    def has(self, *names: str) -> bool:
+        return self.pick(*names)[1] is not None
+
+    def text(self, *names: str) -> str | None:
+        name, value = self.pick(*names)
+        if value is None:
+            return None
+        if isinstance(value, dict | list | bool):
+            raise invalid(f"{name} must be a string")
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        return str(value)
+
+    def require_text(self, *names: str) -> str:
+        value = self.text(*names)
+        if value is None or not value.strip():
+            raise invalid(f"{names[0]} is required")
+        return value
+
+    def integer(self, *names: str) -> int | None:
+        name, value = self.pick(*names)
+        return to_int(value, name)
+
+    def require_integer(self, *names: str) -> int:
+        value = self.integer(*names)
+        if value is None:
+            raise invalid(f"{names[0]} is required")
+        return value
+
+    def decimal(self, *names: str) -> Decimal | None:
+        name, value = self.pick(*names)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+            raise invalid(f"{name} must be a number")
+        try:
+            return parse_decimal(value, name)
+        except ValidationError:
+            raise invalid(f"{name} must be a finite number") from None
+
+    def boolean(self, *names: str) -> bool | None:
+        name, value = self.pick(*names)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, int | Decimal) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise invalid(f"{name} must be true or false")
+
+    def unknown(self, known: set[str]) -> list[str]:
+        return sorted(k for k in self.data if k not in known)
+
+
+def query_text(request: Request, name: str) -> str | None:
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise invalid(f"{name} is given more than once")
+    value = values[0]
+    if "\x00" in value:
+        raise invalid(f"{name} must not contain NUL characters")
+    return value.strip() or None
+
+
+def query_int(request: Request, name: str, low: int = 0, high: int = MAX_INT) -> int | None:
+    value = to_int(query_text(request, name), name)
+    if value is not None and not low <= value <= high:
+        raise invalid(f"{name} must be between {low} and {high}")
+    return value
+
+
+def query_list(request: Request, name: str) -> tuple[str, ...] | None:
+    """A comma-separated list (the parameter may also repeat)."""
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    items = [item.strip() for value in values for item in value.split(",")]
+    if any("\x00" in item for item in items):
+        raise invalid(f"{name} must not contain NUL characters")
+    return tuple(item for item in items if item)
+
+
+def query_time(request: Request, name: str) -> datetime | None:
+    """A time as TraderEvolution sends it: epoch milliseconds."""
+    value = query_int(request, name, 0, 253_402_300_799_999)  # up to 9999-12-31
+    return datetime.fromtimestamp(value / 1000, UTC) if value is not None else None
+
+
+def paging(request: Request, default_limit: int = 1000, max_limit: int = 1000) -> tuple[int, int]:
+    """(offset, limit) from the query: limit 1..max_limit (default `default_limit`)."""
+    offset = query_int(request, "offset", 0, 10**9) or 0
+    limit = query_int(request, "limit", 1, max_limit)
+    return offset, default_limit if limit is None else limit
+
+
+def path_id(value: str, name: str = "id") -> int:
+    number = to_int(value, name)
+    if number is None or number <= 0:
+        raise invalid(f"{name} must be a positive integer")
+    return number
+
+
+# ---- rate limits ----------------------------------------------------------------------------
+
+
+class Throttle:
+    """A few requests a second per caller and collection (spec 4), in this process: a token
+    bucket of `per_second` tokens refilled every second. 0 turns the limit off."""
+
+    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def check(self, key: str) -> None:
+        if self.per_second <= 0:
+            return
+        rate = float(self.per_second)
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (rate, now))
+            tokens = min(rate, tokens + (now - last) * rate)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                raise RateLimited(max(1, math.ceil((1.0 - tokens) / rate)))
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:  # forget full buckets: full is the default
+                self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items()
+                                 if t + (now - at) * rate < rate}  # fmt: skip
+
+
+def throttle(request: Request, who: str) -> None:
+    """Count the request against `who` for its collection (the path's first segment)."""
+    path = request.url.path
+    rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path
+    collection = rest.strip("/").split("/", 1)[0].lower()
+    limiter: Throttle = request.app.state.throttle
+    limiter.check(f"{who}|{collection}")
+
+
+# ---- the caller -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a back-office user (a manager) or, with `user_id`, a signed-in TE user."""
+
+    actor: Actor
+    user_id: int | None = None
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return str(rid) if rid else "te_" + secrets.token_hex(8)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def caller_of(request: Request) -> Caller:
+    """The principal behind `Authorization: Bearer <accessToken>`, rate-limited."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header or scheme.lower() != "bearer" or not token.strip():
+        raise TEError(401, NOT_AUTHENTICATED,
+                      "send the access token as 'Authorization: Bearer <accessToken>'")  # fmt: skip
+    services = services_of(request)
+    principal = await run_in_threadpool(services.authenticate_backoffice_token, token.strip())
+    throttle(request, f"{principal.kind}:{principal.id}")
+    if principal.manager is not None:
+        manager = principal.manager
+        actor = Actor(
+            manager_login=manager.login,
+            scopes=frozenset(manager.rights),
+            group_mask=manager.group_mask,
+            white_labels=manager.white_labels,
+            request_id=request_id(request),
+            dialect=DIALECT,
+            ip=client_ip(request),
+        )
+        return Caller(actor)
+    assert principal.user is not None
+    actor = Actor(
+        manager_login=None,
+        operator_id=f"user {principal.user.id}",
+        request_id=request_id(request),
+        dialect=DIALECT,
+        ip=client_ip(request),
+    )
+    return Caller(actor, principal.user.id)
+
+
+async def manager_of(request: Request) -> Actor:
+    """A back-office user's actor; a TE user's session is refused (it manages webhook keys
+    only)."""
+    caller = await caller_of(request)
+    if caller.user_id is not None:
+        raise TEError(403, NOT_ALLOWED,
+                      "a trading user's session manages only its webhook keys; sign in as a "
+                      "back-office user")  # fmt: skip
+    return caller.actor

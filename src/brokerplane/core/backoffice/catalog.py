@@ -1,0 +1,308 @@
+"""Brandings, plans, account presets and user groups as the TraderEvolution back office sees
+them: admins create them; anyone who may read users lists them, within their reach.
+
+A branding is a white label: its name is the `broker` of the groups, accounts and users under
+it, so a manager's white-label mask limits which brandings (and whose users) it sees. A user
+group is a core Group; its branding is its `broker` and its plan is its `plan_id`. brokerplane
+is one server node, so every group is on server 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from brokerplane.core import masks
+from brokerplane.core.access import reach
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import PLAN_KINDS, AccountPreset, Branding, Plan
+from brokerplane.core.clock import Clock
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import (
+    Conflict,
+    FieldError,
+    GroupNotFound,
+    NotFound,
+    PermissionDenied,
+)
+from brokerplane.core.group import service as groups
+from brokerplane.core.group.model import ACCOUNT_TYPES, MAX_LEVERAGE_LIMIT, Group
+from brokerplane.core.money import currency
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import Problems
+
+SERVER_ID = 1
+NAME_MAX = 63
+DESCRIPTION_MAX = 255
+MAX_PAGE = 1000
+# Groups, brandings, plans and presets have 32-bit ids: a larger id names nothing.
+MAX_ID = 2**31 - 1
+# Characters a white-label name may not hold: they are a mask's syntax.
+_MASK_SYNTAX = set(",*!")
+
+
+def valid_id(value: object) -> bool:
+    """Whether `value` could be the id of a group, branding, plan or preset."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def branding_not_found(branding_id: object) -> NotFound:
+    return NotFound(f"branding {branding_id} does not exist", branding_id=branding_id)
+
+
+def plan_not_found(plan_id: object) -> NotFound:
+    return NotFound(f"plan {plan_id} does not exist", plan_id=plan_id)
+
+
+def preset_not_found(preset_id: object) -> NotFound:
+    return NotFound(f"account preset {preset_id} does not exist", preset_id=preset_id)
+
+
+def _already(what: str, name: str, field: str = "name") -> Conflict:
+    return Conflict(f"{what} {name!r} already exists", fields=[FieldError(field, "already exists")])
+
+
+def _require_admin(actor: Actor) -> None:
+    """Brandings, plans and presets are the server's configuration: admin, unlimited reach."""
+    actor.require("admin")
+    if not actor.unlimited_reach:
+        raise PermissionDenied("configuring the back office needs unlimited reach")
+
+
+def _name(p: Problems, value: object, field: str = "name") -> str:
+    p.text(field, value, NAME_MAX, required=True)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _white_label_reached(actor: Actor, name: str) -> bool:
+    return actor.white_labels.strip() == "*" or masks.matches(actor.white_labels, name)
+
+
+# ---- brandings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateBranding:
+    name: str
+    description: str = ""
+
+
+def create_branding(uow: UnitOfWork, cmd: CreateBranding, actor: Actor, clock: Clock) -> Branding:
+    _require_admin(actor)
+    p = Problems()
+    name = _name(p, cmd.name)
+    p.text("description", cmd.description, DESCRIPTION_MAX)
+    if name and (_MASK_SYNTAX & set(name) or not name.isprintable()):
+        p.add("name", "must be printable and hold none of , * !")
+    p.raise_if_any()
+    if uow.backoffice.branding_by_name(name) is not None:
+        raise _already("branding", name)
+    now = clock()
+    branding = uow.backoffice.add_branding(
+        Branding(id=0, name=name, description=cmd.description.strip(), created_at=now)
+    )
+    record(uow, actor, now, "branding.created", "branding", branding.id, None,
+           branding.snapshot())  # fmt: skip
+    return branding
+
+
+def list_brandings(uow: UnitOfWork, actor: Actor) -> list[Branding]:
+    actor.require("users:read")
+    return [b for b in uow.backoffice.list_brandings() if _white_label_reached(actor, b.name)]
+
+
+def get_branding(uow: UnitOfWork, branding_id: int, actor: Actor) -> Branding:
+    actor.require("users:read")
+    branding = uow.backoffice.get_branding(branding_id) if valid_id(branding_id) else None
+    if branding is None or not _white_label_reached(actor, branding.name):
+        raise branding_not_found(branding_id)
+    return branding
+
+
+def branding_of(uow: UnitOfWork, broker: str) -> Branding | None:
+    """The branding named by a `broker` field, if one was created for it."""
+    return uow.backoffice.branding_by_name(broker) if broker else None
+
+
+# ---- plans ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    name: str
+    kind: str = "risk"
+    description: str = ""
+
+
+def create_plan(uow: UnitOfWork, cmd: CreatePlan, actor: Actor, clock: Clock) -> Plan:
+    _require_admin(actor)
+    p = Problems()
+    name = _name(p, cmd.name)
+    p.text("description", cmd.description, DESCRIPTION_MAX)
+    kind = cmd.kind.strip().lower() if isinstance(cmd.kind, str) else cmd.kind
+    p.choice("type", kind, PLAN_KINDS)
+    p.raise_if_any()
+    if uow.backoffice.plan_by_name(name) is not None:
+        raise _already("plan", name)
+    now = clock()
+    plan = uow.backoffice.add_plan(
+        Plan(id=0, name=name, kind=str(kind), description=cmd.description.strip(), created_at=now)
+    )
+    record(uow, actor, now, "plan.created", "plan", plan.id, None, plan.snapshot())
+    return plan
+
+
+def list_plans(uow: UnitOfWork, actor: Actor, kind: str | None = None) -> list[Plan]:
+    actor.require("users:read")
+    plans = uow.backoffice.list_plans()
+    if kind is not None:
+        plans = [p for p in plans if p.kind == kind.strip().lower()]
+    return plans
+
+
+# ---- account presets ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatePreset:
+    name: str
+    currency: str | None = None
+    leverage: int | None = None
+    account_type: str | None = None
+    swap_free: bool | None = None
+    description: str = ""
+
+
+def create_preset(uow: UnitOfWork, cmd: CreatePreset, actor: Actor, clock: Clock) -> AccountPreset:
+    _require_admin(actor)
+    p = Problems()
+    name = _name(p, cmd.name, "presetName")
+    p.text("description", cmd.description, DESCRIPTION_MAX)
+    if cmd.leverage is not None:
+        p.integer("leverage", cmd.leverage, 1, MAX_LEVERAGE_LIMIT)
+    account_type = cmd.account_type.strip().upper() if isinstance(cmd.account_type, str) else None
+    if cmd.account_type is not None:
+        p.choice("accountType", account_type, ACCOUNT_TYPES)
+    if cmd.swap_free is not None:
+        p.boolean("swapFree", cmd.swap_free)
+    p.raise_if_any()
+    cur = currency(cmd.currency) if cmd.currency is not None else None
+    if uow.backoffice.preset_by_name(name) is not None:
+        raise _already("account preset", name, "presetName")
+    now = clock()
+    preset = uow.backoffice.add_preset(
+        AccountPreset(
+            id=0, name=name, currency=cur.code if cur else None,
+            currency_digits=cur.digits if cur else None, leverage=cmd.leverage,
+            account_type=account_type, swap_free=cmd.swap_free,
+            description=cmd.description.strip(), created_at=now,
+        )
+    )  # fmt: skip
+    record(uow, actor, now, "preset.created", "preset", preset.id, None, preset.snapshot())
+    return preset
+
+
+def list_presets(
+    uow: UnitOfWork, actor: Actor, currency_code: str | None = None, name: str | None = None
+) -> list[AccountPreset]:
+    """Presets, by currency (code, any case) and by name (exact, any case) when given."""
+    actor.require("users:read")
+    presets = uow.backoffice.list_presets()
+    if currency_code is not None:
+        code = currency_code.strip().upper()
+        presets = [p for p in presets if (p.currency or "") == code]
+    if name is not None:
+        folded = name.strip().casefold()
+        presets = [p for p in presets if p.name.casefold() == folded]
+    return presets
+
+
+def get_preset(uow: UnitOfWork, preset_id: int) -> AccountPreset:
+    preset = uow.backoffice.get_preset(preset_id) if valid_id(preset_id) else None
+    if preset is None:
+        raise preset_not_found(preset_id)
+    return preset
+
+
+# ---- user groups ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateUserGroup:
+    """A user group: currency None is the server currency; a branding or plan by id."""
+
+    name: str
+    currency: str | None = None
+    branding_id: int | None = None
+    plan_id: int | None = None
+    description: str = ""
+    default_leverage: int | None = None
+    max_leverage: int | None = None
+
+
+def create_user_group(
+    uow: UnitOfWork, cmd: CreateUserGroup, actor: Actor, clock: Clock, config: CoreConfig
+) -> Group:
+    _require_admin(actor)
+    settings: dict[str, Any] = {"description": cmd.description}
+    if cmd.branding_id is not None:
+        valid = valid_id(cmd.branding_id)
+        branding = uow.backoffice.get_branding(cmd.branding_id) if valid else None
+        if branding is None:
+            raise branding_not_found(cmd.branding_id)
+        settings["broker"] = branding.name
+    if cmd.plan_id is not None:
+        if not valid_id(cmd.plan_id) or uow.backoffice.get_plan(cmd.plan_id) is None:
+            raise plan_not_found(cmd.plan_id)
+        settings["plan_id"] = cmd.plan_id
+    for name in ("default_leverage", "max_leverage"):
+        value = getattr(cmd, name)
+        if value is not None:
+            settings[name] = value
+    if "default_leverage" in settings and "max_leverage" not in settings:
+        settings["max_leverage"] = max(settings["default_leverage"], Group.max_leverage)
+    code = cmd.currency if cmd.currency is not None else config.server_currency
+    return groups.create_group(
+        uow, groups.CreateGroup(name=cmd.name, currency=code, settings=settings), actor, clock
+    )
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    branding_id: int | None = None
+    name: str | None = None
+    plan_id: int | None = None
+    server_id: int | None = None
+    offset: int = 0
+    limit: int = MAX_PAGE
+
+
+def list_user_groups(uow: UnitOfWork, query: GroupFilter, actor: Actor) -> list[Group]:
+    """Groups within reach, by branding, name (any case), plan and server, in id order."""
+    actor.require("users:read")
+    found = sorted(groups.list_groups(uow, actor), key=lambda g: g.id)
+    if query.server_id is not None and query.server_id != SERVER_ID:
+        return []
+    if query.branding_id is not None:
+        branding = (
+            uow.backoffice.get_branding(query.branding_id) if valid_id(query.branding_id) else None
+        )
+        if branding is None:
+            return []
+        folded = branding.name.casefold()
+        found = [g for g in found if g.broker.casefold() == folded]
+    if query.name is not None:
+        folded = query.name.strip().casefold()
+        found = [g for g in found if g.name.casefold() == folded]
+    if query.plan_id is not None:
+        found = [g for g in found if g.plan_id == query.plan_id]
+    return found[query.offset : query.offset + query.limit]
+
+
+def group_by_id(uow: UnitOfWork, group_id: int, actor: Actor) -> Group:
+    """A group within reach by id (else GroupNotFound, as a group that does not exist)."""
+    group = uow.groups.get_by_id(group_id) if valid_id(group_id) else None
+    if group is None:
+        raise GroupNotFound(group_id)
+    return reach.check_group(actor, group)

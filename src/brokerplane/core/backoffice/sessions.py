@@ -1,0 +1,237 @@
+"""Back-office sessions: sign-in with a login and password for an access token and a refresh
+token, refresh, and the principal behind an access token; the brute-force lock of TE users.
+
+A numeric login is a back-office user (a core Manager, checked against its "password"
+verifier); any other login is a TE user (checked against the user's password). Tokens are
+random, shown once and stored as SHA-256 hashes with the session they belong to and a
+fingerprint of the password verifier they were issued under: a new password, a disabled manager
+or a user that is no longer Unlocked ends every session at once. Refreshing consumes the
+refresh token and its access token and hands out a new pair.
+
+Failed sign-ins of a TE user are counted on the user; after `lock_after` of them in a row the
+user gets status 2 (Locked after brute force) and only a manager unlocking it (status 0) lets
+it in again. A successful sign-in resets the count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from brokerplane.core import passwords
+from brokerplane.core.access.model import Manager
+from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import (
+    LOCKED_BRUTE_FORCE,
+    PRINCIPAL_MANAGER,
+    PRINCIPAL_USER,
+    STATUS_NAMES,
+    TOKEN_ACCESS,
+    TOKEN_REFRESH,
+    UNLOCKED,
+    BackofficeToken,
+    usable,
+)
+from brokerplane.core.clock import Clock
+from brokerplane.core.errors import Unauthorized
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.model import User
+from brokerplane.core.validate import MAX_LOGIN
+
+MAX_CREDENTIAL = 256
+WRONG_CREDENTIALS = "wrong login or password"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """`login` as sent (a number or a string); lifetimes and the lock count come from the
+    server's settings."""
+
+    login: object
+    password: object
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    lock_after: int = 5
+
+
+@dataclass(frozen=True)
+class RefreshSession:
+    refresh_token: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+    principal: str
+    principal_id: int
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """A sign-in's result: a pair, or why not (a failure is committed too: it counts)."""
+
+    pair: TokenPair | None
+    reason: str = WRONG_CREDENTIALS
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a session belongs to: a back-office user (manager) or a TE user."""
+
+    kind: str
+    manager: Manager | None = None
+    user: User | None = None
+
+    @property
+    def id(self) -> int:
+        if self.manager is not None:
+            return self.manager.login
+        assert self.user is not None
+        return self.user.id
+
+
+def _manager_verifier(manager: Manager | None) -> str | None:
+    if manager is None or not manager.enabled:
+        return None
+    return manager.verifiers.get(PASSWORD_VERIFIER) or None
+
+
+def _issue(
+    uow: UnitOfWork, principal: str, principal_id: int, verifier: str, now: datetime,
+    access_ttl: timedelta, refresh_ttl: timedelta,
+) -> TokenPair:  # fmt: skip
+    session = secrets.token_hex(16)
+    access = secrets.token_urlsafe(32)
+    refresh = secrets.token_urlsafe(48)
+    mark = fingerprint(verifier)
+    for kind, token, ttl in ((TOKEN_ACCESS, access, access_ttl),
+                             (TOKEN_REFRESH, refresh, refresh_ttl)):  # fmt: skip
+        uow.backoffice.add_token(BackofficeToken(hash_token(token), kind, session, principal,
+                                                 principal_id, mark, now, now + ttl))  # fmt: skip
+    return TokenPair(access, refresh, access_ttl, refresh_ttl, principal, principal_id)
+
+
+def _check_ttls(access_ttl: timedelta, refresh_ttl: timedelta) -> None:
+    if access_ttl <= timedelta(0) or refresh_ttl <= timedelta(0):  # pragma: no cover - settings
+        raise ValueError("token lifetimes must be positive")
+
+
+def sign_in(uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock) -> SignInOutcome:
+    _check_ttls(cmd.access_ttl, cmd.refresh_ttl)
+    login = cmd.login
+    if isinstance(login, int) and not isinstance(login, bool):
+        login = str(login)
+    password = cmd.password
+    if (
+        not isinstance(login, str) or not login.strip() or len(login) > MAX_CREDENTIAL
+        or not isinstance(password, str) or not password or len(password) > MAX_CREDENTIAL
+    ):  # fmt: skip
+        return SignInOutcome(None)
+    login = login.strip()
+    now = clock()
+    uow.backoffice.purge_tokens(now)
+    if login.isascii() and login.isdigit():
+        number = int(login)
+        manager = uow.managers.get(number) if 0 < number <= MAX_LOGIN else None
+        verifier = _manager_verifier(manager)
+        if manager is None or verifier is None or not passwords.verify(verifier, password):
+            return SignInOutcome(None)
+        pair = _issue(uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl,
+                      cmd.refresh_ttl)  # fmt: skip
+        record(uow, replace(actor, manager_login=manager.login), now, "manager.signed_in",
+               "manager", manager.login, None, {"dialect": actor.dialect})  # fmt: skip
+        return SignInOutcome(pair)
+    found = uow.backoffice.user_by_login(login)
+    user = uow.users.get(found.id, for_update=True) if found is not None else None
+    if user is None or not user.password:
+        return SignInOutcome(None)
+    if not passwords.verify(user.password, password):
+        _count_failure(uow, user, cmd.lock_after, actor, now)
+        return SignInOutcome(None)
+    if not usable(user.status):
+        return SignInOutcome(None, f"the user is {STATUS_NAMES.get(user.status, user.status)}")
+    if user.failed_logins:
+        uow.users.update(replace(user, failed_logins=0))
+    pair = _issue(uow, PRINCIPAL_USER, user.id, user.password, now, cmd.access_ttl,
+                  cmd.refresh_ttl)  # fmt: skip
+    record(uow, replace(actor, operator_id=f"user {user.id}"), now, "user.signed_in", "user",
+           user.id, None, {"dialect": actor.dialect})  # fmt: skip
+    return SignInOutcome(pair)
+
+
+def _count_failure(uow: UnitOfWork, user: User, lock_after: int, actor: Actor,
+                   now: datetime) -> None:  # fmt: skip
+    failed = user.failed_logins + 1
+    lock = lock_after > 0 and failed >= lock_after and user.status == UNLOCKED
+    updated = replace(user, failed_logins=failed)
+    if lock:
+        updated = replace(updated, status=LOCKED_BRUTE_FORCE, updated_at=now)
+    uow.users.update(updated)
+    if lock:
+        uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
+        record(uow, actor, now, "user.status_changed", "user", user.id, user.snapshot(),
+               {**updated.snapshot(), "reason": f"{failed} failed sign-ins"})  # fmt: skip
+
+
+def _current_verifier(uow: UnitOfWork, stored: BackofficeToken) -> tuple[Principal, str] | None:
+    """The principal of a stored token and its verifier now, while it may still sign in."""
+    if stored.principal == PRINCIPAL_MANAGER:
+        manager = uow.managers.get(stored.principal_id)
+        verifier = _manager_verifier(manager)
+        if manager is None or verifier is None:
+            return None
+        return Principal(PRINCIPAL_MANAGER, manager=manager), verifier
+    user = uow.users.get(stored.principal_id)
+    if user is None or not user.password or not usable(user.status):
+        return None
+    return Principal(PRINCIPAL_USER, user=replace(user, password=None)), user.password
+
+
+def _valid(uow: UnitOfWork, token: object, kind: str, now: datetime) -> tuple[
+    BackofficeToken, Principal
+]:  # fmt: skip
+    if not isinstance(token, str) or not token.strip() or len(token) > MAX_CREDENTIAL:
+        raise Unauthorized("the token is missing or not valid")
+    stored = uow.backoffice.get_token(hash_token(token.strip()))
+    if stored is None or stored.kind != kind:
+        raise Unauthorized("the token is not valid")
+    if stored.expires_at <= now:
+        raise Unauthorized("the token has expired")
+    current = _current_verifier(uow, stored)
+    if current is None:
+        raise Unauthorized("the token's user is disabled, locked or has no password")
+    principal, verifier = current
+    if not hmac.compare_digest(fingerprint(verifier), stored.verifier_fingerprint):
+        raise Unauthorized("the token was issued under a password that has since changed")
+    return stored, principal
+
+
+def authenticate(uow: UnitOfWork, token: str, now: datetime) -> Principal:
+    """The principal of a live access token (else Unauthorized)."""
+    return _valid(uow, token, TOKEN_ACCESS, now)[1]
+
+
+def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) -> TokenPair:
+    """A new pair for a live refresh token; the old pair stops working."""
+    _check_ttls(cmd.access_ttl, cmd.refresh_ttl)
+    now = clock()
+    stored, principal = _valid(uow, cmd.refresh_token, TOKEN_REFRESH, now)
+    current = _current_verifier(uow, stored)
+    assert current is not None  # checked by _valid in this transaction
+    uow.backoffice.delete_session(stored.session_id)
+    return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
+                  cmd.refresh_ttl)  # fmt: skip

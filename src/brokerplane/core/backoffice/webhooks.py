@@ -1,0 +1,209 @@
+"""Webhook keys: a TE user's keys for inbound trading webhooks, generated, listed, deleted, and
+checked when a webhook arrives.
+
+A key is a public `api_key` and a secret shown once. brokerplane keeps only the secret's
+SHA-256 (`secret_digest`), which serves two ways of proving a webhook:
+- presenting the secret itself (as alert tools that cannot compute a signature do): the
+  server compares digests, and a copy of the database does not reveal a usable secret;
+- signing the body: HMAC-SHA256 of the raw body keyed with SHA-256(secret) (the 32 bytes),
+  hex. The digest is the signing key, so whoever reads the database could sign as the user:
+  the trade-off taken so that no server-side encryption key has to be managed. Rotate keys
+  (delete and generate) after a suspected database leak.
+
+A signed-in TE user manages only its own keys (`as_user`); a back-office user manages the keys
+of users within its reach (users:read to list, users:write to generate and delete). A key works
+only while its user is Unlocked and the key has not expired.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import WebhookKey, usable
+from brokerplane.core.backoffice.users import load_user
+from brokerplane.core.clock import Clock
+from brokerplane.core.errors import NotFound, Unauthorized, ValidationError
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.model import User
+from brokerplane.core.user.service import in_reach
+
+NAME_MAX = 32
+MAX_KEYS_PER_USER = 50
+API_KEY_PREFIX = "whk_"
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def signing_key(secret: str) -> bytes:
+    """What a client keys its HMAC-SHA256 with: SHA-256 of the secret, as 32 bytes."""
+    return hashlib.sha256(secret.encode("utf-8")).digest()
+
+
+def sign(secret: str, body: bytes) -> str:
+    """A body's signature as a client computes it (hex)."""
+    return hmac.new(signing_key(secret), body, "sha256").hexdigest()
+
+
+def verify_signature(key: WebhookKey, body: bytes, signature: str) -> bool:
+    if not isinstance(signature, str):
+        return False
+    expected = hmac.new(bytes.fromhex(key.secret_digest), body, "sha256").hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def verify_secret(key: WebhookKey, presented: str) -> bool:
+    if not isinstance(presented, str) or not presented:
+        return False
+    return hmac.compare_digest(key.secret_digest, secret_digest(presented))
+
+
+def key_not_found(key_id: object) -> NotFound:
+    return NotFound(f"webhook key {key_id} does not exist", key_id=key_id)
+
+
+def _owner(uow: UnitOfWork, user_id: int, actor: Actor, as_user: int | None,
+           scope: str) -> User:  # fmt: skip
+    """The user whose keys are managed: the signed-in user itself, or one in the manager's
+    reach."""
+    if as_user is not None:
+        user = uow.users.get(as_user)
+        if user is None or user_id != as_user or not usable(user.status):
+            raise Unauthorized("the session's user may not manage webhook keys now")
+        return user
+    actor.require(scope)
+    return load_user(uow, user_id, actor)
+
+
+@dataclass(frozen=True)
+class CreateWebhookKey:
+    """`as_user`: the signed-in TE user acting for itself (None: a back-office user)."""
+
+    user_id: int
+    name: str | None = None
+    expires_at: datetime | None = None
+    as_user: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedWebhookKey:
+    """A new key: `secret` is shown once and never stored."""
+
+    key: WebhookKey
+    secret: str
+
+
+def create_key(
+    uow: UnitOfWork, cmd: CreateWebhookKey, actor: Actor, clock: Clock
+) -> IssuedWebhookKey:
+    name = cmd.name.strip() if isinstance(cmd.name, str) else cmd.name
+    if name is not None and not isinstance(name, str):
+        raise ValidationError.field("name", "must be a string")
+    if name and (len(name) > NAME_MAX or not name.isprintable()):
+        raise ValidationError.field("name", f"must be printable and at most {NAME_MAX} characters")
+    now = clock()
+    expires_at = cmd.expires_at
+    if expires_at is not None:
+        expires_at = expires_at.replace(tzinfo=UTC) if expires_at.tzinfo is None else expires_at
+        if expires_at.astimezone(UTC) <= now:
+            raise ValidationError.field("expirationDate", "must be in the future")
+    user = _owner(uow, cmd.user_id, actor, cmd.as_user, "users:write")
+    if uow.backoffice.count_webhook_keys(user.id) >= MAX_KEYS_PER_USER:
+        raise ValidationError.field(
+            "name", f"user {user.id} holds {MAX_KEYS_PER_USER} keys already; delete one first"
+        )
+    api_key = API_KEY_PREFIX + secrets.token_hex(16)
+    secret = secrets.token_urlsafe(32)
+    key = uow.backoffice.add_webhook_key(
+        WebhookKey(id=0, user_id=user.id, name=name or f"webhook-{api_key[4:12]}",
+                   api_key=api_key, secret_digest=secret_digest(secret), created_at=now,
+                   expires_at=expires_at.astimezone(UTC) if expires_at else None)
+    )  # fmt: skip
+    record(uow, actor, now, "webhook_key.created", "webhook_key", key.id, None, key.snapshot())
+    return IssuedWebhookKey(key, secret)
+
+
+@dataclass(frozen=True)
+class ListWebhookKeys:
+    """A user's keys (`user_id`), or, for a back-office user naming none, every key of the
+    users within its reach."""
+
+    user_id: int | None = None
+    as_user: int | None = None
+
+
+def list_keys(uow: UnitOfWork, query: ListWebhookKeys, actor: Actor) -> list[WebhookKey]:
+    if query.as_user is not None:
+        user = _owner(uow, query.as_user, actor, query.as_user, "users:read")
+        return uow.backoffice.list_webhook_keys([user.id])
+    if query.user_id is not None:
+        user = _owner(uow, query.user_id, actor, None, "users:read")
+        return uow.backoffice.list_webhook_keys([user.id])
+    actor.require("users:read")
+    keys = uow.backoffice.list_webhook_keys(None)
+    reached: dict[int, bool] = {}
+    for key in keys:
+        if key.user_id not in reached:
+            owner = uow.users.get(key.user_id)
+            reached[key.user_id] = owner is not None and in_reach(uow, actor, owner)
+    return [k for k in keys if reached[k.user_id]]
+
+
+@dataclass(frozen=True)
+class DeleteWebhookKey:
+    key_id: int
+    as_user: int | None = None
+
+
+def delete_key(uow: UnitOfWork, cmd: DeleteWebhookKey, actor: Actor, clock: Clock) -> WebhookKey:
+    """Delete a key of the caller's (or, for a manager, of a user in reach); any other key
+    reads as absent."""
+    key = uow.backoffice.get_webhook_key(cmd.key_id) if cmd.key_id > 0 else None
+    if key is None:
+        raise key_not_found(cmd.key_id)
+    if cmd.as_user is not None:
+        _owner(uow, cmd.as_user, actor, cmd.as_user, "users:write")
+        if key.user_id != cmd.as_user:
+            raise key_not_found(cmd.key_id)
+    else:
+        actor.require("users:write")
+        owner = uow.users.get(key.user_id)
+        if owner is None or not in_reach(uow, actor, owner):
+            raise key_not_found(cmd.key_id)
+    uow.backoffice.delete_webhook_key(key.id)
+    now = clock()
+    record(uow, actor, now, "webhook_key.deleted", "webhook_key", key.id, key.snapshot(), None)
+    return key
+
+
+@dataclass(frozen=True)
+class WebhookIdentity:
+    key: WebhookKey
+    user: User
+    needs_touch: bool
+
+
+def authenticate_key(uow: UnitOfWork, api_key: str, now: datetime) -> WebhookIdentity:
+    """The key and its user for an inbound webhook, before its secret or signature is checked
+    (verify_secret, verify_signature): Unauthorized for an unknown or expired key, or a user
+    that is not Unlocked."""
+    if not isinstance(api_key, str) or not api_key.startswith(API_KEY_PREFIX) or len(api_key) > 64:
+        raise Unauthorized("the webhook key is not valid")
+    key = uow.backoffice.webhook_key_by_api_key(api_key)
+    if key is None:
+        raise Unauthorized("the webhook key is not valid")
+    if key.expires_at is not None and key.expires_at <= now:
+        raise Unauthorized("the webhook key has expired")
+    user = uow.users.get(key.user_id)
+    if user is None or not usable(user.status):
+        raise Unauthorized("the webhook key's user is locked")
+    touch = key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL
+    return WebhookIdentity(key, replace(user, password=None), touch)

@@ -1,0 +1,222 @@
+"""Trading webhook keys (generated with the secret shown once, listed without it, deleted; a
+user manages only its own, under both path spellings) and the brute-force lock of users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from brokerplane import bootstrap
+from brokerplane.api.app import create_app
+from brokerplane.core.access.service import CreateManager
+from brokerplane.core.account.service import CheckPassword
+from brokerplane.core.actor import SCOPES, system_actor
+from brokerplane.core.backoffice import webhooks
+from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.errors import Unauthorized
+from brokerplane.settings import Settings
+from brokerplane.storage import tables
+from tests.dialects.traderevolution.conftest import (
+    BASE,
+    TE,
+    USER_PASSWORD,
+    make_catalog,
+    sign_in,
+)
+
+SPELLINGS = ("/webhookskeys", "/webhooksKeys")
+
+
+def _user_token(te: TE, login: str = "jsmith") -> str:
+    return str(te.ok(sign_in(te.client, login, USER_PASSWORD))["accessToken"])
+
+
+@pytest.mark.parametrize("path", SPELLINGS)
+def test_a_user_generates_lists_and_deletes_its_own_keys(te: TE, path: str) -> None:
+    uid = te.create_user()["id"]
+    token = _user_token(te)
+
+    named = te.ok(te.post(path, {"name": "TradingView alerts"}, token=token))
+    unnamed = te.ok(te.post(path, token=token))  # no body at all: the name is generated
+
+    assert set(named) == {"id", "name", "apiKey", "secretKey", "userId", "createdAt",
+                          "expirationDate", "lastUsedAt"}  # fmt: skip
+    assert (named["name"], named["userId"]) == ("TradingView alerts", uid)
+    assert unnamed["name"] and unnamed["name"] != named["name"]
+    assert named["apiKey"].startswith("whk_") and len(named["secretKey"]) >= 40
+    for spelling in SPELLINGS:
+        listed = te.ok(te.get(spelling, token=token))
+        assert [k["id"] for k in listed] == [named["id"], unnamed["id"]]
+        assert all("secretKey" not in k for k in listed)
+    deleted = te.delete(f"{path}/{named['id']}", token=token)
+    assert deleted.status_code == 200 and deleted.json()["id"] == named["id"]
+    assert [k["id"] for k in te.ok(te.get(path, token=token))] == [unnamed["id"]]
+    assert te.error(te.delete(f"{path}/{named['id']}", token=token), 404) == "1.4.0.0"
+
+
+def test_the_database_keeps_no_secret(te: TE) -> None:
+    te.create_user()
+    made = te.ok(te.post("/webhookskeys", {}, token=_user_token(te)))
+
+    with te.runtime.storage.engine.connect() as conn:
+        [row] = conn.execute(select(tables.webhook_keys)).all()
+
+    assert made["secretKey"] not in str(tuple(row))
+    assert row.secret_digest == webhooks.secret_digest(made["secretKey"])
+
+
+def test_a_user_cannot_see_or_delete_another_users_keys(te: TE) -> None:
+    te.create_user("alice")
+    te.create_user("bob")
+    alice, bob = _user_token(te, "alice"), _user_token(te, "bob")
+    key = te.ok(te.post("/webhookskeys", {"name": "mine"}, token=alice))
+
+    assert te.ok(te.get("/webhooksKeys", token=bob)) == []
+    assert te.error(te.delete(f"/webhooksKeys/{key['id']}", token=bob), 404) == "1.4.0.0"
+    foreign = te.post("/webhookskeys", {"userId": key["userId"]}, token=bob)
+    assert te.error(foreign, 400) == "1.0.0.1"
+    assert [k["id"] for k in te.ok(te.get("/webhooksKeys", token=alice))] == [key["id"]]
+
+
+def test_a_users_session_manages_webhook_keys_only(te: TE) -> None:
+    uid = te.create_user()["id"]
+    token = _user_token(te)
+
+    for method, path in (("GET", "/users"), ("GET", f"/users/{uid}"), ("GET", "/userGroups"),
+                         ("PATCH", f"/users/{uid}"), ("POST", "/accountOperations")):  # fmt: skip
+        assert te.error(te.call(method, path, json={}, token=token), 403) == "2.0.2.4", path
+
+
+def test_a_back_office_user_manages_the_keys_of_users_in_reach(te: TE) -> None:
+    alice = te.create_user("alice")["id"]
+    bob = te.create_user("bob")["id"]
+
+    made = te.ok(te.post("/webhookskeys", {"userId": alice, "name": "crm"}))
+    te.ok(te.post("/webhooksKeys", {"userId": str(bob)}))
+
+    assert made["userId"] == alice
+    assert [k["userId"] for k in te.ok(te.get("/webhooksKeys"))] == [alice, bob]
+    assert [k["userId"] for k in te.ok(te.get("/webhookskeys", params={"userId": bob}))] == [bob]
+    assert te.error(te.post("/webhookskeys", {"name": "x"}), 400) == "1.0.0.1"
+    assert te.error(te.post("/webhookskeys", {"userId": 424242}), 404) == "1.4.0.1"
+    assert te.delete(f"/webhookskeys/{made['id']}").status_code == 200
+    assert [k["userId"] for k in te.ok(te.get("/webhooksKeys"))] == [bob]
+
+
+def test_bad_key_requests_are_400(te: TE) -> None:
+    te.create_user()
+    token = _user_token(te)
+
+    bodies: list[Any] = [{"name": "x" * 33}, {"name": ["a"]}, {"name": "tab\there"},
+                         {"expirationDate": 1000}, {"expirationDate": "soon"}]  # fmt: skip
+    for body in bodies:
+        assert te.error(te.post("/webhookskeys", body, token=token), 400) == "1.0.0.1", body
+    assert te.error(te.post("/webhookskeys", [1], token=token), 400) == "1.0.0.1"
+    assert te.error(te.delete("/webhooksKeys/abc", token=token), 400) == "1.0.0.1"
+    assert te.error(te.call("PUT", "/webhooksKeys/1", token=token), 405) == "1.4.0.405"
+    assert te.ok(te.post("/webhookskeys", {"name": "x" * 32}, token=token))["name"] == "x" * 32
+
+
+def test_a_key_authenticates_webhooks_while_its_user_is_unlocked(te: TE) -> None:
+    uid = te.create_user()["id"]
+    made = te.ok(te.post("/webhookskeys", {"userId": uid}))
+    services = te.services
+
+    identity = services.authenticate_webhook_key(made["apiKey"])
+    body = b'{"symbol": "EURUSD", "side": "buy"}'
+
+    assert identity.user.id == uid and identity.user.password is None
+    assert webhooks.verify_secret(identity.key, made["secretKey"])
+    assert not webhooks.verify_secret(identity.key, made["secretKey"] + "x")
+    signature = webhooks.sign(made["secretKey"], body)
+    assert webhooks.verify_signature(identity.key, body, signature)
+    assert not webhooks.verify_signature(identity.key, body + b" ", signature)
+    assert te.ok(te.get("/webhooksKeys"))[0]["lastUsedAt"] is not None
+
+    assert te.patch(f"/users/{uid}", {"ruleValue": 1}).status_code == 204
+
+    with pytest.raises(Unauthorized):
+        services.authenticate_webhook_key(made["apiKey"])
+    with pytest.raises(Unauthorized):
+        services.authenticate_webhook_key("whk_" + "0" * 32)
+
+
+def test_failed_sign_ins_lock_the_user_after_brute_force(te: TE) -> None:
+    uid = te.create_user()["id"]
+    login = te.ok(te.get(f"/users/{uid}"))["accounts"][0]["id"]
+    for _ in range(4):
+        assert te.error(sign_in(te.client, "jsmith", "Wrong#123456"), 401) == "1.2.0.11"
+    assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200  # resets the count
+    for _ in range(5):
+        assert te.error(sign_in(te.client, "JSMITH", "Wrong#123456"), 401) == "1.2.0.11"
+
+    user = te.ok(te.get(f"/users/{uid}"))
+    assert (user["status"], user["statusName"]) == (2, "Locked after brute force")
+    assert te.error(sign_in(te.client, "jsmith", USER_PASSWORD), 401) == "1.2.0.11"
+    assert not te.services.account_usable(login)
+
+    assert te.patch(f"/users/{uid}", {"ruleValue": 0}).status_code == 204
+
+    assert te.services.account_usable(login)
+    assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200
+    assert te.services.check_password(CheckPassword(login, "main", USER_PASSWORD), te.admin)
+
+
+def test_the_lock_count_is_a_setting(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path,
+                        te_lock_after_failed_logins=2)  # fmt: skip
+    runtime = bootstrap.build(settings)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            ids = make_catalog(runtime.services, system_actor())
+            runtime.services.create_manager(
+                CreateManager(1020, "bo", "Backoffice#1020", frozenset(SCOPES)), system_actor()
+            )
+            token = sign_in(client, 1020, "Backoffice#1020").json()["accessToken"]
+            headers = {"Authorization": f"Bearer {token}"}
+            body = {"login": "eve", "password": USER_PASSWORD, "email": "eve@example.com",
+                    "userGroup": ids["retail"], "accounts": {"accountName": "A"}}  # fmt: skip
+            uid = client.post(BASE + "/users", json=body, headers=headers).json()["id"]
+            for _ in range(2):
+                assert sign_in(client, "eve", "Wrong#123456").status_code == 401
+            user = client.get(f"{BASE}/users/{uid}", headers=headers).json()
+            assert user["status"] == 2
+    finally:
+        runtime.close()
+
+
+def test_lock_count_zero_never_locks(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path,
+                        te_lock_after_failed_logins=0)  # fmt: skip
+    runtime = bootstrap.build(settings)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            ids = make_catalog(runtime.services, system_actor())
+            runtime.services.open_user_with_accounts(
+                OpenUser("eve", USER_PASSWORD, "eve@example.com", ids["retail"],
+                         accounts=(NewAccount("A"),)), system_actor(),
+            )  # fmt: skip
+            for _ in range(12):
+                assert sign_in(client, "eve", "Wrong#123456").status_code == 401
+            assert sign_in(client, "eve", USER_PASSWORD).status_code == 200
+    finally:
+        runtime.close()
+
+
+def test_a_locked_users_accounts_refuse_their_password_in_every_dialect(te: TE) -> None:
+    """MT5's user/check_password and cTrader's checkpassword ask the core the same question:
+    while the owner is not Unlocked, the right password does not open the account."""
+    uid = te.create_user()["id"]
+    login = te.ok(te.get(f"/users/{uid}"))["accounts"][0]["id"]
+    right = CheckPassword(login, "main", USER_PASSWORD)
+    assert te.services.check_password(right, te.admin)
+
+    for status in (1, 2, 3, 4):
+        assert te.patch(f"/users/{uid}", {"ruleValue": status}).status_code == 204
+        assert not te.services.check_password(right, te.admin)
+    assert te.patch(f"/users/{uid}", {"ruleValue": 0}).status_code == 204
+    assert te.services.check_password(right, te.admin)
