@@ -105,3 +105,38 @@ def ct(runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
         response = get_token(client, MANAGER, PASSWORD)
         assert response.status_code == 200, response.text
         yield CTrader(client, runtime, admin, response.json()["webservToken"])
+
+
+def as_manager(
+    ct: CTrader, login: int, *, rights: frozenset[str] = frozenset(SCOPES) - {"admin"},
+    group_mask: str = "*", white_labels: str = "*",
+) -> CTrader:  # fmt: skip
+    """Another manager (by default without the admin right) holding its own webservToken."""
+    password = f"Manager#{login}"
+    ct.services.create_manager(
+        CreateManager(login, f"Manager {login}", password, rights, group_mask, white_labels),
+        ct.admin,
+    )
+    response = get_token(ct.client, login, password)
+    assert response.status_code == 200, response.text
+    return CTrader(ct.client, ct.runtime, ct.admin, response.json()["webservToken"])
+
+
+# ---- cID calls (/cid and seed 003's /v2/cid) ------------------------------------------------
+
+CID_PREFIXES = ("/cid", "/v2/cid")
+
+
+def cid_call(
+    ct: CTrader,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    params: dict[str, Any] | None = None,
+    prefix: str = "/cid",
+    token: str | None = None,
+) -> httpx.Response:
+    """A cID call (path after the prefix, e.g. `/ctid/create`) with `?token=`, asking JSON."""
+    query = {"token": ct.token if token is None else token, **(params or {})}
+    return ct.client.request(method, prefix + path, params=query, json=json, headers=JSON)

@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 
+from brokerplane.core.account.service import ListAccounts
+from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerQuery
-from tests.dialects.ctrader.conftest import CTrader
+from tests.dialects.ctrader.conftest import MINIMAL, CTrader, as_manager
 
 
 def _balance(ct: CTrader, login: int, body: dict[str, Any]) -> httpx.Response:
@@ -118,3 +120,21 @@ def test_amounts_written_with_underscores_or_other_scripts_digits_are_refused(ct
         assert answer.status_code == 400, answer.text
         assert "errorCode" in answer.json()["error"]
     assert ct.trader(login)["balance"] == 0
+
+
+def test_a_starting_balance_is_posted_with_the_opening_or_nothing_opens(ct: CTrader) -> None:
+    """The initial balance of a create is a deposit in the same transaction: refused (above
+    the approval threshold, for a manager who may not approve), no trader is left behind."""
+    ct.services.set_approval_threshold(SetApprovalThreshold("EUR", "100"), ct.admin)
+    teller = as_manager(ct, 1031, rights=frozenset({"users:read", "users:write",
+                                                    "balances:write"}))  # fmt: skip
+    before = [a.login for a in ct.services.list_accounts(ListAccounts(), ct.admin)]
+    refused = teller.post("/traders", {**MINIMAL, "balance": "10001"})
+    assert ct.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
+    assert [a.login for a in ct.services.list_accounts(ListAccounts(), ct.admin)] == before
+    opened = teller.create(balance="10000")  # 100.00: at the threshold, not above it
+    assert opened["balance"] == 10000
+    entries = ct.services.list_ledger(LedgerQuery(login=opened["login"]), ct.admin)
+    assert [(e.kind, e.amount, e.comment) for e in entries] == [
+        ("deposit", 10000, "initial balance")
+    ]

@@ -148,6 +148,8 @@ def test_list_errors(ct: CTrader) -> None:
     )
     bad = {"from": "2018-01-01TCET12:00:00.000", "to": "2018-01-02T00:00:00.000"}
     assert ct.error(ct.get("/traders", params=bad), 400) == "INVALID_REQUEST"
+    huge = {"from": "9" * 20, "to": "2018-01-02T00:00:00.000"}
+    assert ct.error(ct.get("/traders", params=huge), 400) == "INVALID_REQUEST"
 
 
 def test_list_answers_repeated_trader_elements_in_xml(ct: CTrader) -> None:

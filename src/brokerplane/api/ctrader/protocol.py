@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
@@ -185,13 +185,19 @@ def to_int(value: Any, name: str) -> int | None:
         raise invalid(f"{name} must be an integer") from None
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: str | None, name: str) -> datetime | None:
     """A query-string time: `yyyy-MM-ddTHH:mm:ss.SSS` in UTC (zone optional), or epoch ms."""
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        return datetime.fromtimestamp(int(text) / 1000, UTC)
+    if text.isascii() and text.isdigit():
+        try:
+            return _EPOCH + timedelta(milliseconds=int(text))
+        except OverflowError:
+            raise invalid(f"{name} is out of range") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -27,13 +27,20 @@ from brokerplane.api.ctrader.protocol import (
 )
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import (
+    ChangePassword,
+    CheckPassword,
     DeleteAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
 )
 from brokerplane.core.actor import Actor
-from brokerplane.core.errors import AmountLimitExceeded, GroupNotFound, InvalidAmount
+from brokerplane.core.errors import (
+    AmountLimitExceeded,
+    GroupNotFound,
+    InvalidAmount,
+    WrongPassword,
+)
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
@@ -230,14 +237,8 @@ def _create(services: Services, body: Body, actor: Actor) -> dict[str, Any]:
         main_password_md5=body.require_text("hashedPassword").lower(),
         profile=profile,
     )
-    acc = services.open_account(cmd, actor)
-    if balance:
-        amount = Decimal(balance).scaleb(-acc.currency_digits)
-        services.post_ledger_entry(
-            PostLedgerEntry(acc.login, "deposit", amount, comment="initial balance",
-                            on_threshold="refuse"), actor
-        )  # fmt: skip
-        acc = services.get_account(acc.login, actor)
+    # a demo account's starting balance: posted with the opening, or neither
+    acc = services.open_funded_account(cmd, balance, "initial balance", actor)
     return trader_to(acc, _group_of(services, acc, actor))
 
 
@@ -314,7 +315,9 @@ def _update(services: Services, login: int, body: Body, actor: Actor, full: bool
         changes["leverage"] = leverage_of(body.require_integer("leverageInCents"))
     if not changes:
         raise invalid("the body names no trader field to change")
-    services.update_account(UpdateAccount(login, changes), actor)
+    # a full update carries the password's MD5: changed with the rest, in one transaction
+    new_hash = body.require_text("hashedPassword") if full and body.has("hashedPassword") else None
+    services.update_account(UpdateAccount(login, changes, main_password_md5=new_hash), actor)
 
 
 async def _update_route(login: int, request: Request, full: bool) -> Response:
@@ -335,6 +338,39 @@ async def replace_trader(login: int, request: Request) -> Response:
 @router.patch("/traders/{login:int}/", include_in_schema=False)
 async def patch_trader(login: int, request: Request) -> Response:
     return await _update_route(login, request, full=False)
+
+
+# ---- passwords ------------------------------------------------------------------------------
+
+
+def _password_cmd(login: int, body: Body) -> tuple[int, str]:
+    sent = body.integer("login")
+    if sent is not None and sent != login:
+        raise invalid(f"login {sent} in the body differs from {login} in the path")
+    return login, body.require_text("hashedPassword")
+
+
+@router.post("/traders/{login:int}/changepassword")
+@router.post("/traders/{login:int}/changepassword/", include_in_schema=False)
+async def change_password(login: int, request: Request) -> Response:
+    """Set the trader's password from its MD5 (4.8); the old one stops matching."""
+    actor = await actor_of(request)
+    login, hashed = _password_cmd(login, await Body.of(request))
+    cmd = ChangePassword(login, "main", hashed, hashed=True)
+    await run_in_threadpool(services_of(request).change_password, cmd, actor)
+    return no_content()
+
+
+@router.post("/traders/{login:int}/checkpassword")
+@router.post("/traders/{login:int}/checkpassword/", include_in_schema=False)
+async def check_password(login: int, request: Request) -> Response:
+    """204 when the MD5 is the trader's password's, WRONG_PASSWORD when not (4.9)."""
+    actor = await actor_of(request)
+    login, hashed = _password_cmd(login, await Body.of(request))
+    cmd = CheckPassword(login, "main", hashed, hashed=True)
+    if not await run_in_threadpool(services_of(request).check_password, cmd, actor):
+        raise WrongPassword.field("hashedPassword", f"is not the password of trader {login}")
+    return no_content()
 
 
 @router.delete("/traders/{login:int}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from brokerplane.core import masks, passwords
+from brokerplane.core import attributes, masks, passwords
 from brokerplane.core.access import reach
 from brokerplane.core.account.model import (
     ACCESS_RIGHTS,
@@ -25,6 +25,7 @@ from brokerplane.core.account.model import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import usable
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (
@@ -95,6 +96,9 @@ class UpdateAccount:
     skip_invalid: bool = False
     # A new phone password ("" removes it); other passwords change through ChangePassword.
     phone_password: str | None = None
+    # cTrader's full update carries the main password's MD5: set in the same transaction when
+    # it is not the current one.
+    main_password_md5: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,10 +253,7 @@ def _check(acc: Account, group: Group) -> None:
         p.add("api_data", "must be a list of at most 16 cells")
     elif not all(isinstance(c, dict) for c in acc.api_data):
         p.add("api_data", "cells must be objects")
-    if not isinstance(acc.attributes, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in acc.attributes.items()
-    ):
-        p.add("attributes", "must map names to string values")
+    attributes.check_mapping(p, "attributes", acc.attributes)
     p.raise_if_any()
     if isinstance(acc.leverage, bool) or not isinstance(acc.leverage, int):
         raise LeverageOutOfRange.field("leverage", "must be an integer")
@@ -339,9 +340,29 @@ def open_account(
         acc.investor_password = passwords.make_verifier(cmd.investor_password)
     if cmd.phone_password:
         acc.phone_password = passwords.make_verifier(cmd.phone_password)
-    uow.accounts.add(acc)
+    uow.accounts.add(replace(acc, attributes={}))
+    attributes.store_mapping(uow, "account", login, {}, acc.attributes, now)
     record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
     return reach.redact(actor, acc)
+
+
+# --- attributes: one store for every dialect ---------------------------------------------------
+# An account's attributes live in the attribute store (core.attributes; cTrader's trader
+# attributes), not in the account row: the native API's `attributes` object and cTrader's
+# attribute calls read and write the same name/value pairs.
+
+
+def _save(uow: UnitOfWork, acc: Account) -> None:
+    """Write the account row; its attributes are kept in the store, never in the row."""
+    uow.accounts.update(replace(acc, attributes={}))
+
+
+def with_attributes(uow: UnitOfWork, accounts: list[Account]) -> list[Account]:
+    """The accounts with their attributes filled in from the store (one read for all)."""
+    found = attributes.mappings(uow, "account", [a.login for a in accounts])
+    for acc in accounts:
+        acc.attributes = found.get(acc.login, {})
+    return accounts
 
 
 def check_login(login: object, field: str = "login") -> int:
@@ -356,7 +377,7 @@ def _load(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool = False
     acc = uow.accounts.get(check_login(login), for_update=for_update)
     if acc is None:
         raise AccountNotFound(login)
-    return reach.check_account(actor, acc)
+    return with_attributes(uow, [reach.check_account(actor, acc)])[0]
 
 
 def _check_phone_password(value: Any) -> None:
@@ -394,7 +415,7 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
             except ValidationError:
                 phone_password = None
     else:
-        if not changes and phone_password is None:
+        if not changes and phone_password is None and cmd.main_password_md5 is None:
             raise ValidationError("nothing to change: the body names no field")
         _field_names_problem(set(changes), UPDATABLE_FIELDS)
         if phone_password is not None:
@@ -421,15 +442,28 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     updated = replace(acc, **moved, **changes)
     _check(updated, group)
     reach.check_broker(actor, group, updated.broker)
+    new_main = cmd.main_password_md5
+    if new_main is not None:
+        passwords.check_md5_form(new_main, "main_password")
+        if passwords.verify_md5(acc.main_password, new_main):
+            new_main = None  # the password it already has
+        else:
+            updated.main_password = passwords.verifier_from_md5(new_main)
     if phone_password is not None:
         updated.phone_password = passwords.make_verifier(phone_password) if phone_password else None
-    elif updated.snapshot() == before:
+    elif new_main is None and updated.snapshot() == before:
         return reach.redact(actor, acc)
     updated.updated_at = clock()
-    uow.accounts.update(updated)
+    if new_main is not None:
+        updated.last_pass_change = updated.updated_at
+    _save(uow, updated)
+    attributes.store_mapping(uow, "account", acc.login, acc.attributes, updated.attributes,
+                             updated.updated_at)  # fmt: skip
     after = updated.snapshot()
     if phone_password is not None:
         after["phone_password"] = "changed" if phone_password else None
+    if new_main is not None:
+        after["main_password"] = "changed"
     record(uow, actor, updated.updated_at, "account.updated", "account", acc.login, before, after)
     return reach.redact(actor, updated)
 
@@ -446,7 +480,7 @@ def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: C
     now = clock()
     updated = replace(acc, rights=acc.rights & ~RIGHT_ENABLED, disabled_reason=cmd.reason,
                       disabled_at=now, updated_at=now)  # fmt: skip
-    uow.accounts.update(updated)
+    _save(uow, updated)
     record(uow, actor, now, "account.disabled", "account", acc.login, before, updated.snapshot())
     return reach.redact(actor, updated)
 
@@ -460,7 +494,7 @@ def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clo
     now = clock()
     updated = replace(acc, rights=acc.rights | RIGHT_ENABLED, disabled_reason="",
                       disabled_at=None, updated_at=now)  # fmt: skip
-    uow.accounts.update(updated)
+    _save(uow, updated)
     record(uow, actor, now, "account.enabled", "account", acc.login, before, updated.snapshot())
     return reach.redact(actor, updated)
 
@@ -472,7 +506,7 @@ def delete_account(uow: UnitOfWork, cmd: DeleteAccount, actor: Actor, clock: Clo
     before = acc.snapshot()
     now = clock()
     deleted = replace(acc, deleted_at=now, updated_at=now)
-    uow.accounts.update(deleted)
+    _save(uow, deleted)
     record(uow, actor, now, "account.deleted", "account", acc.login, before, deleted.snapshot())
     return reach.redact(actor, deleted)
 
@@ -491,6 +525,10 @@ def check_password(uow: UnitOfWork, cmd: CheckPassword, actor: Actor) -> bool:
     acc = _load(uow, cmd.login, actor)
     if not isinstance(cmd.password, str) or not cmd.password:
         return False
+    if acc.user_id is not None:  # a locked (or expired...) owner's accounts cannot be used
+        owner = uow.users.get(acc.user_id)
+        if owner is not None and not usable(owner.status):
+            return False
     if cmd.hashed:
         return passwords.verify_md5(getattr(acc, field_name), cmd.password)
     return passwords.verify(getattr(acc, field_name), cmd.password)
@@ -516,7 +554,7 @@ def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: C
     updated = replace(acc, updated_at=now, **changes)
     if field_name == "main_password":
         updated.last_pass_change = now
-    uow.accounts.update(updated)
+    _save(uow, updated)
     after = {**updated.snapshot(), field_name: "changed"}
     record(uow, actor, now, "account.password_changed", "account", acc.login, acc.snapshot(),
            after)  # fmt: skip
@@ -567,7 +605,8 @@ def list_accounts(
         p = Problems()
         p.text("email", cmd.email, 255)
         p.raise_if_any()
-    return [reach.redact(actor, a) for a in uow.accounts.list(_query(uow, cmd, actor))]
+    page = with_attributes(uow, uow.accounts.list(_query(uow, cmd, actor)))
+    return [reach.redact(actor, a) for a in page]
 
 
 def _query(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> AccountQuery:

@@ -28,7 +28,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.user.model import User, UserLink, UserQuery
-from brokerplane.core.validate import Problems
+from brokerplane.core.validate import MAX_LOGIN, Problems
 
 EMAIL_MAX = 127
 NAME_MAX = 127
@@ -42,6 +42,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _NICKNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2}$")
 DEFAULT_NICKNAME_PREFIX = "ctid"
+# The shape of derived nicknames (ctid<id>): never given from a request or an email, so the
+# nickname a later user derives from its id is never taken already.
+_RESERVED_NICKNAME = re.compile(rf"^{DEFAULT_NICKNAME_PREFIX}[0-9]+$", re.IGNORECASE)
 
 
 def check_email(value: object, field: str = "email") -> str:
@@ -49,7 +52,12 @@ def check_email(value: object, field: str = "email") -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValidationError.field(field, "is required")
     email = value.strip().lower()
-    if len(email) > EMAIL_MAX or not email.isascii() or not _EMAIL.match(email):
+    if (
+        len(email) > EMAIL_MAX
+        or not email.isascii()
+        or not email.isprintable()
+        or not _EMAIL.match(email)
+    ):
         raise ValidationError.field(field, "is not an email address")
     if email.rsplit("@", 1)[1] in REFUSED_EMAIL_DOMAINS:
         raise ValidationError.field(field, "private relay addresses are not accepted")
@@ -57,7 +65,11 @@ def check_email(value: object, field: str = "email") -> str:
 
 
 def _valid_nickname(value: str) -> bool:
-    return NICKNAME_MIN <= len(value) <= NICKNAME_MAX and bool(_NICKNAME.match(value))
+    return (
+        NICKNAME_MIN <= len(value) <= NICKNAME_MAX
+        and bool(_NICKNAME.match(value))
+        and not _RESERVED_NICKNAME.match(value)
+    )
 
 
 def _nickname_from_email(email: str) -> str:
@@ -80,7 +92,7 @@ def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
 
 
 def _load(uow: UnitOfWork, user_id: int, actor: Actor, *, for_update: bool = False) -> User:
-    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id <= MAX_LOGIN:
         raise UserNotFound(user_id)
     user = uow.users.get(user_id, for_update=for_update)
     if user is None or not in_reach(uow, actor, user):
@@ -137,10 +149,18 @@ def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) ->
             return CreatedUser(_redact(actor, existing), created=False)
         raise EmailAlreadyExists(email)
     now = clock()
-    user = uow.users.add(
-        User(id=0, email=email, first_name=cmd.first_name or "", last_name=cmd.last_name or "",
-             language=language.upper(), broker=broker, created_at=now, updated_at=now)
-    )  # fmt: skip
+    try:
+        user = uow.users.add(
+            User(id=0, email=email, first_name=cmd.first_name or "",
+                 last_name=cmd.last_name or "", language=language.upper(), broker=broker,
+                 created_at=now, updated_at=now)
+        )  # fmt: skip
+    except EmailAlreadyExists:
+        # Another request created this email between our look and our insert.
+        raced = uow.users.find_by_email(email)
+        if cmd.if_exists == "existing" and raced is not None and in_reach(uow, actor, raced):
+            return CreatedUser(_redact(actor, raced), created=False)
+        raise
     user.nickname = _nickname(uow, cmd, user)
     uow.users.update(user)
     record(uow, actor, now, "user.created", "user", user.id, None, user.snapshot())
@@ -232,7 +252,8 @@ def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) 
     p.text("environment", cmd.environment, ENVIRONMENT_MAX)
     p.raise_if_any()
     user = _load(uow, cmd.user_id, actor, for_update=True)
-    acc = uow.accounts.get(cmd.login, for_update=True) if cmd.login > 0 else None
+    valid_login = isinstance(cmd.login, int) and 0 < cmd.login <= MAX_LOGIN
+    acc = uow.accounts.get(cmd.login, for_update=True) if valid_login else None
     if acc is None:
         raise AccountNotFound(cmd.login)
     reach.check_account(actor, acc)
@@ -263,7 +284,10 @@ def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) 
         )
     )
     if acc.user_id != user.id:
-        uow.accounts.update(replace(acc, user_id=user.id, updated_at=now))
+        owned = replace(acc, user_id=user.id, updated_at=now)
+        uow.accounts.update(owned)
+        record(uow, actor, now, "account.updated", "account", acc.login, acc.snapshot(),
+               owned.snapshot())  # fmt: skip
     record(
         uow,
         actor,
