@@ -101,3 +101,12 @@ def test_trader_groups_list_id_name_and_description(ct: CTrader) -> None:
     assert {"Default", "DX_452"} <= names
     assert all(set(g) == {"id", "name", "description"} and isinstance(g["id"], int)
                for g in body["traderGroup"])  # fmt: skip
+
+
+def test_json_nested_past_the_recursion_limit_is_invalid_request_not_a_crash(ct: CTrader) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/v2/webserv/traders", "/v2/webserv/traders/attributes/list", "/cid/ctid/create"):
+        response = ct.client.post(path, params={"token": ct.token}, content=deep,
+                                  headers={"Accept": "application/json"})  # fmt: skip
+        assert ct.error(response, 400) == "INVALID_REQUEST", path
+        assert "not valid JSON" in response.json()["error"]["description"]

@@ -20,6 +20,7 @@ GARBAGE = (
 BODIES = (
     b"[]", b'"text"', b"{not json", b'{"Login": {"a": 1}, "Group": [1, 2]}',
     b'{"Login": 1e400, "Balance": "1e99999", "Type": true}', b"\xff\xfe", b"a=b&c",
+    b"[" * 100_000,  # nested past Python's recursion limit
 )  # fmt: skip
 
 

@@ -210,3 +210,11 @@ def test_ids_too_large_to_exist_are_not_found_on_every_engine(te: TE) -> None:
         assert te.ok(te.get("/users", params=params)) == [], params
     assert te.ok(te.get("/userGroups", params={"brandingId": big})) == []
     assert te.ok(te.get("/accountOperations", params={"offset": 10**9})) == []
+
+
+def test_json_nested_past_the_recursion_limit_is_a_malformed_body(te: TE) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/auth/token", "/users", "/accountOperations"):
+        response = te.client.post(BASE + path, content=deep, headers={
+            "Authorization": f"Bearer {te.token}", "Content-Type": "application/json"})  # fmt: skip
+        assert te.error(response, 400) == "1.0.0.1", path

@@ -7,7 +7,6 @@ JSON (any case), XML otherwise, as the real server does for clients sending `*/*
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -20,13 +19,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
+from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import parse_decimal, parse_integer
 from brokerplane.core.services import Services
 
 DIALECT = "ctrader"
-MAX_BODY = 1 << 20
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -94,20 +93,10 @@ class Body:
 
     @classmethod
     async def of(cls, request: Request, *, required: bool = True) -> Body:
-        raw = (await request.body()).strip()
-        if not raw:
-            if required:
-                raise invalid("the request has no body; a JSON object is expected")
-            return cls({})
-        if len(raw) > MAX_BODY:
-            raise invalid("the body is larger than 1 MiB")
         try:
-            parsed = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise invalid("the body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise invalid("the body must be a JSON object")
-        return cls(parsed)
+            return cls(json_object(await request.body(), required=required))
+        except BodyProblem as problem:
+            raise invalid(str(problem)) from None
 
     def has(self, name: str) -> bool:
         return self.data.get(name) is not None

@@ -8,7 +8,6 @@ Out: `{"retcode": "0 Done", "answer": ...}` with every scalar a JSON string.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from brokerplane.api import jsonbody
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
@@ -24,7 +24,7 @@ from brokerplane.core.money import parse_integer
 from brokerplane.core.services import Services
 
 _ESCAPED = re.compile(r"\\([\\|=])")
-MAX_BODY = 1 << 20
+MAX_BODY = jsonbody.MAX_BODY
 
 
 def norm(name: str) -> str:
@@ -54,7 +54,7 @@ class Params:
             raise Mt5Error(ERR_PARAMS, "the body is not UTF-8") from None
         if decoded[:1] in "{[":
             try:
-                parsed = json.loads(decoded)
+                parsed = jsonbody.loads(decoded)
             except ValueError:
                 raise Mt5Error(ERR_PARAMS, "the body is not valid JSON") from None
             if isinstance(parsed, dict):

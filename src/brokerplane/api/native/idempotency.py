@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api import jsonbody
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.idempotency import Claim, Completion, StoredResponse
@@ -50,8 +51,8 @@ async def fingerprint(request: Request) -> str:
     """What makes two requests "the same": method, path under the mount, query and body."""
     raw = await request.body()
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError):
+        body = json.dumps(jsonbody.loads(raw), sort_keys=True, separators=(",", ":"))
+    except ValueError:
         body = raw.hex()
     query = "&".join(sorted(request.url.query.split("&"))) if request.url.query else ""
     text = "\n".join((request.method, _path(request), query, body))

@@ -24,6 +24,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.api.traderevolution.errors import (
     NOT_ALLOWED,
     NOT_AUTHENTICATED,
@@ -39,7 +40,6 @@ from brokerplane.settings import Settings
 
 DIALECT = "traderevolution"
 PREFIX = "/proftrading/rest"
-MAX_BODY = 1 << 20
 MAX_INT = 2**63 - 1
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -133,20 +133,10 @@ class Body:
 
     @classmethod
     async def of(cls, request: Request, *, required: bool = True) -> Body:
-        raw = (await request.body()).strip()
-        if not raw:
-            if required:
-                raise invalid("the request has no body; a JSON object is expected")
-            return cls({})
-        if len(raw) > MAX_BODY:
-            raise invalid("the body is larger than 1 MiB")
         try:
-            parsed = json.loads(raw.decode("utf-8"), parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise invalid("the body is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise invalid("the body must be a JSON object")
-        return cls(parsed)
+            return cls(json_object(await request.body(), required=required))
+        except BodyProblem as problem:
+            raise invalid(str(problem)) from None
 
     def pick(self, *names: str) -> tuple[str, Any]:
         """The first of `names` present (not null), with its value; (names[0], None) if none."""
