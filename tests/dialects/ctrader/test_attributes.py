@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.actor import SCOPES
 from tests.dialects.ctrader.conftest import MANAGER, CTrader, as_manager
 
 # Seed 003's curl sends no Accept header and reads JSON back.
@@ -339,3 +341,31 @@ def test_xml_is_answered_to_clients_asking_for_xml_only(ct: CTrader) -> None:
     # and a missing token is the usual 401, in JSON for a client like seed 003's curl
     anonymous = ct.client.post("/v2/webserv/traders/attributes/list", json={})
     assert ct.error(anonymous, 401) == "CH_CLIENT_AUTH_FAILURE"
+
+
+def test_a_traders_attributes_are_the_native_accounts_attributes(ct: CTrader) -> None:
+    login = ct.create()["login"]
+    key = ct.services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), ct.admin).secret
+    native = {"Authorization": f"Bearer {key}"}
+
+    patched = ct.client.patch(f"/v1/users/{login}", headers=native,
+                              json={"attributes": {"kyc": "passed", "desk": "ldn"}})  # fmt: skip
+    assert patched.status_code == 200, patched.text
+    listed = ct.post("/traders/attributes/list", {"traderIds": [login]}).json()["results"]
+    assert listed[0]["attributes"] == [
+        {"name": "desk", "value": "ldn"}, {"name": "kyc", "value": "passed"},
+    ]  # fmt: skip
+
+    expired = [{"name": "kyc", "value": "expired"}]
+    put = {"attributeSets": [{"traderId": login, "attributes": expired}]}
+    assert ct.call("PUT", "/traders/attributes", json=put).json() == {}
+    read = ct.client.get(f"/v1/users/{login}", headers=native).json()
+    assert read["attributes"] == {"desk": "ldn", "kyc": "expired"}
+
+    empty = ct.client.patch(f"/v1/users/{login}", headers=native,
+                            json={"attributes": {"kyc": ""}})  # fmt: skip
+    assert empty.status_code == 400
+    assert [e["field"] for e in empty.json()["errors"]] == ["attributes.kyc"]
+    assert ct.client.get(f"/v1/users/{login}", headers=native).json()["attributes"] == {
+        "desk": "ldn", "kyc": "expired",
+    }  # fmt: skip

@@ -69,6 +69,11 @@ class _Profile(BaseModel):
         None, description="FULL_ACCESS, CLOSE_ONLY, NO_TRADING or NO_LOGIN"
     )
     account_type: str | None = Field(None, description="HEDGED, NETTED or SPREAD_BETTING")
+    attributes: dict[str, str] | None = Field(
+        None,
+        description="name (1-64 characters) -> value (1-512): the whole set, replacing the one "
+        "before; the same pairs cTrader's trader attribute calls read and write",
+    )
 
 
 class AccountCreate(_Profile):
@@ -137,6 +142,7 @@ class AccountOut(BaseModel):
     bank_account: str
     broker: str
     description: str
+    attributes: dict[str, str]
     user_id: int | None
     disabled_reason: str
     disabled_at: datetime | None
