@@ -16,6 +16,8 @@ SCOPES: tuple[str, ...] = (
     "balances:write",
     "balances:approve",
     "reports:read",
+    "trades:write",
+    "quotes:write",
     "personal_data",
     "admin",
 )

@@ -7,7 +7,8 @@
     │   ├── PasswordPolicyViolation  validation.password
     │   ├── WrongPassword            validation.wrong_password
     │   ├── LeverageOutOfRange       validation.leverage
-    │   └── CurrencyMismatch         validation.currency_mismatch
+    │   ├── CurrencyMismatch         validation.currency_mismatch
+    │   └── InvalidVolume            trade.invalid_volume
     ├── NotFound                     *.not_found
     │   ├── AccountNotFound          account.not_found
     │   ├── GroupNotFound            group.not_found
@@ -16,7 +17,9 @@
     │   ├── UserNotFound             user.not_found
     │   ├── ApiKeyNotFound           api_key.not_found
     │   ├── ApprovalNotFound         approval.not_found
-    │   └── LedgerEntryNotFound      ledger.entry_not_found
+    │   ├── LedgerEntryNotFound      ledger.entry_not_found
+    │   ├── PositionNotFound         trade.position_not_found
+    │   └── DealNotFound             trade.deal_not_found
     ├── Conflict                     *.exists / *.conflict
     │   ├── LoginAlreadyExists       account.login_exists
     │   ├── GroupAlreadyExists       group.exists
@@ -31,6 +34,8 @@
     ├── LoginRangeExhausted          account.login_range_exhausted
     ├── InsufficientFunds            ledger.insufficient_funds
     ├── ApprovalRequired             ledger.approval_required
+    ├── NoQuote                      trade.no_quote
+    ├── TradeDisabled                trade.disabled
     ├── Unauthorized                 auth.unauthorized
     ├── RateLimited                  auth.rate_limited
     ├── PermissionDenied             auth.permission_denied
@@ -105,6 +110,13 @@ class CurrencyMismatch(ValidationError):
     code = "validation.currency_mismatch"
 
 
+class InvalidVolume(ValidationError):
+    """A trade volume that is not positive, outside the symbol's limits or off its step."""
+
+    code = "trade.invalid_volume"
+    title = "InvalidVolume"
+
+
 class NotFound(CoreError):
     code = "core.not_found"
     title = "NotFound"
@@ -164,6 +176,20 @@ class LedgerEntryNotFound(NotFound):
 
     def __init__(self, entry_id: int) -> None:
         super().__init__(f"ledger entry {entry_id} does not exist", entry_id=entry_id)
+
+
+class PositionNotFound(NotFound):
+    code = "trade.position_not_found"
+
+    def __init__(self, position_id: int) -> None:
+        super().__init__(f"position {position_id} does not exist", position_id=position_id)
+
+
+class DealNotFound(NotFound):
+    code = "trade.deal_not_found"
+
+    def __init__(self, deal_id: int) -> None:
+        super().__init__(f"deal {deal_id} does not exist", deal_id=deal_id)
 
 
 class Conflict(CoreError):
@@ -278,6 +304,22 @@ class ApprovalRequired(CoreError):
 
     code = "ledger.approval_required"
     title = "ApprovalRequired"
+
+
+class NoQuote(CoreError):
+    """A trade or a conversion needs a price that no quote gives (none set for the symbol, or
+    no symbol converts between the two currencies)."""
+
+    code = "trade.no_quote"
+    title = "NoQuote"
+
+
+class TradeDisabled(CoreError):
+    """Trading is not allowed here: the account's rights (MT5 USER_RIGHT_TRADE_DISABLED,
+    cTrader NO_TRADING or CLOSE_ONLY), a locked owner, or the symbol's trade mode."""
+
+    code = "trade.disabled"
+    title = "TradeDisabled"
 
 
 class AmountLimitExceeded(ValidationError):

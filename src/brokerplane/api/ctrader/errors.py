@@ -38,6 +38,11 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ApprovalNotPending: (400, "OPERATION_NOT_ALLOWED"),
     e.LoginRangeExhausted: (400, "OPERATION_NOT_ALLOWED"),
     e.InsufficientFunds: (400, "NOT_ENOUGH_MONEY"),
+    e.InvalidVolume: (400, "TRADING_BAD_VOLUME"),
+    e.PositionNotFound: (404, "POSITION_NOT_FOUND"),
+    e.DealNotFound: (404, "DEAL_NOT_FOUND"),
+    e.NoQuote: (400, "NO_QUOTES"),
+    e.TradeDisabled: (403, "TRADING_DISABLED"),
     # cTrader has no "held for approval" answer: above the threshold without the approve
     # right the operation is refused.
     e.ApprovalRequired: (403, "NOT_ENOUGH_RIGHTS"),

@@ -31,7 +31,10 @@ TEXTS: dict[int, str] = {
     4005: "Money limit reached",
     10006: "Request rejected",
     10013: "Invalid request",
+    10014: "Invalid volume",
+    10017: "Trade disabled",
     10019: "Not enough money",
+    10021: "No prices",
     12000: "Not implement yet",
     12002: "Command doesn't supported",
 }
@@ -80,6 +83,11 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.ApprovalNotPending: 10006,
     e.LoginRangeExhausted: 3002,
     e.InsufficientFunds: 10019,
+    e.InvalidVolume: 10014,
+    e.PositionNotFound: 13,
+    e.DealNotFound: 13,
+    e.NoQuote: 10021,
+    e.TradeDisabled: 10017,
     e.ApprovalRequired: 10006,  # above the approval threshold without the approve right
     e.Unauthorized: 8,
     e.RateLimited: 12,

@@ -42,6 +42,11 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.InvalidAmount: (400, "ValidationError"),
     e.AmountLimitExceeded: (400, "ValidationError"),
     e.InsufficientFunds: (400, "ValidationError"),
+    e.InvalidVolume: (400, "ValidationError"),
+    e.PositionNotFound: (404, "NotFound"),
+    e.DealNotFound: (404, "NotFound"),
+    e.NoQuote: (409, "Conflict"),
+    e.TradeDisabled: (403, "PermissionDenied"),
     # Only dialects that cannot hold an operation raise it; native holds (202) instead.
     e.ApprovalRequired: (403, "PermissionDenied"),
     e.LoginRangeExhausted: (409, "Conflict"),

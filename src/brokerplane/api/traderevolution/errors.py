@@ -55,6 +55,11 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ApprovalNotPending: (400, "1.9.0.10"),
     e.LoginRangeExhausted: (400, "2.1.0.1"),
     e.InsufficientFunds: (400, "2.3.0.1"),
+    e.InvalidVolume: (400, "1.0.4.1"),
+    e.PositionNotFound: (404, "1.4.0.9"),
+    e.DealNotFound: (404, "1.4.0.10"),
+    e.NoQuote: (400, "2.4.0.1"),
+    e.TradeDisabled: (403, "2.4.0.2"),
     # TraderEvolution has no "held for approval" answer: above the threshold, without the
     # approve right, the operation is refused (with it, it is applied at once).
     e.ApprovalRequired: (403, "2.3.0.2"),

@@ -155,8 +155,9 @@ class TradeState:
     """An account's money as trading platforms show it, in its currency's decimals.
 
     Equity is balance + credit + bonus + floating profit: a bonus is money the client trades
-    with (MT5 books bonus deals into the balance). Until trading exists there are no positions,
-    so profit, storage and margin are zero, free margin is the equity and the margin level 0.
+    with (MT5 books bonus deals into the balance). Profit and margin come from the account's
+    open positions (core/trading/risk.py); without positions they are zero, the free margin is
+    the equity and the margin level 0.
     """
 
     login: int
@@ -171,13 +172,14 @@ class TradeState:
     margin: Decimal = Decimal(0)
 
     @classmethod
-    def of(cls, acc: Account) -> TradeState:
+    def of(cls, acc: Account, *, profit: int = 0, margin: int = 0) -> TradeState:
+        """The account's figures with floating `profit` and `margin` in minor units."""
         cur = Currency(acc.currency, acc.currency_digits)
         return cls(login=acc.login, currency=acc.currency, currency_digits=acc.currency_digits,
                    leverage=acc.leverage, balance=from_minor(acc.balance, cur),
                    credit=from_minor(acc.credit, cur), bonus=from_minor(acc.bonus, cur),
-                   profit=from_minor(0, cur), storage=from_minor(0, cur),
-                   margin=from_minor(0, cur))  # fmt: skip
+                   profit=from_minor(profit, cur), storage=from_minor(0, cur),
+                   margin=from_minor(margin, cur))  # fmt: skip
 
     @property
     def balance_with_bonus(self) -> Decimal:

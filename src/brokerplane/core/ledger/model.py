@@ -16,6 +16,9 @@ KINDS: dict[str, tuple[str, int]] = {
     "bonus_out": ("bonus", -1),
     "correction": ("balance", 0),
     "charge": ("balance", -1),
+    # A deal: its amount is the realised P/L (zero for a deal that opens), signed, and it may
+    # take the balance below zero. Only trading posts it (core/trading).
+    "trade": ("balance", 0),
 }
 FIGURES = ("balance", "credit", "bonus")
 
@@ -25,7 +28,7 @@ SIGNED_OPERATIONS: dict[str, tuple[str, str]] = {
     "credit": ("credit_in", "credit_out"),
     "bonus": ("bonus_in", "bonus_out"),
 }
-OPERATIONS: tuple[str, ...] = (*KINDS, *SIGNED_OPERATIONS)
+OPERATIONS: tuple[str, ...] = (*(k for k in KINDS if k != "trade"), *SIGNED_OPERATIONS)
 
 COMMENT_MAX = 255
 REFERENCE_MAX = 127

@@ -49,6 +49,7 @@ from brokerplane.core.money import (
     to_minor,
 )
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.trading import risk
 from brokerplane.core.validate import Problems
 
 MAX_PAGE = 1000
@@ -71,6 +72,9 @@ class PostLedgerEntry:
     comment: str = ""
     reference: str = ""
     on_threshold: str = "hold"
+    # Refuse taking money out beyond the free margin of an account with open positions (MT5's
+    # check_margin=1, the default). False checks only that no figure goes below zero.
+    check_margin: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,25 @@ def check_funds(acc: Account, move: Movement) -> dict[str, int]:
     return after
 
 
+def check_free_margin(uow: UnitOfWork, acc: Account, move: Movement) -> None:
+    """Money out of an account with open positions may not exceed its free margin."""
+    if move.amount >= 0:
+        return
+    state = risk.account_risk(uow, acc)
+    if not state.positions or -move.amount <= state.free_margin:
+        return
+    cur = currency_of(acc)
+    free = format_minor(max(state.free_margin, 0), cur)
+    wanted = format_minor(-move.amount, cur)
+    raise InsufficientFunds(
+        f"{move.kind} of {wanted} {cur.code} exceeds the account's free margin of {free}",
+        fields=[FieldError("amount", f"exceeds the free margin ({free} {cur.code})")],
+        login=acc.login,
+        figure="free_margin",
+        available=free,
+    )
+
+
 def load_for_update(uow: UnitOfWork, login: int, actor: Actor) -> Account:
     """The account, locked, if it exists and is within the actor's reach."""
     acc = uow.accounts.get(login, for_update=True)
@@ -197,12 +220,16 @@ def apply(
     reference: str,
     origin: Approval | None = None,
     approved_by: int | None = None,
+    margin: bool = True,
 ) -> tuple[LedgerEntry, Account]:
     """Append the entry and move the cached figure in the same transaction, audited.
 
     `origin`: the approval being carried out; `approved_by`: the manager who applied an
-    above-threshold operation at once on the strength of their own approve right."""
+    above-threshold operation at once on the strength of their own approve right; `margin`:
+    whether money out is limited by the free margin too."""
     after = check_funds(acc, move)
+    if margin:
+        check_free_margin(uow, acc, move)
     entry = LedgerEntry(
         login=acc.login, kind=move.kind, amount=move.amount,
         balance_after=after["balance"], credit_after=after["credit"], bonus_after=after["bonus"],
@@ -250,6 +277,8 @@ def post_entry(
     threshold = threshold_for(uow, acc)
     if threshold is not None and abs(move.amount) > threshold:
         check_funds(acc, move)  # refuse now what could never be applied
+        if cmd.check_margin:
+            check_free_margin(uow, acc, move)
         if cmd.on_threshold == "refuse":
             return _apply_or_refuse(uow, acc, move, actor, now, cmd, threshold)
         approval = Approval(
@@ -266,7 +295,7 @@ def post_entry(
                        acc.credit, acc.bonus, approval=approval, comment=cmd.comment,
                        reference=cmd.reference)  # fmt: skip
     entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
-                           reference=cmd.reference)  # fmt: skip
+                           reference=cmd.reference, margin=cmd.check_margin)  # fmt: skip
     return posting_of(entry, updated)
 
 
@@ -288,7 +317,8 @@ def _apply_or_refuse(
             threshold=limit,
         )
     entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
-                           reference=cmd.reference, approved_by=actor.manager_login)  # fmt: skip
+                           reference=cmd.reference, approved_by=actor.manager_login,
+                           margin=cmd.check_margin)  # fmt: skip
     return posting_of(entry, updated)
 
 

@@ -1,0 +1,171 @@
+"""Trading nouns: quotes, open positions, deals, and the figures risk reports are made of.
+
+Volumes are integers in MT5's unit, 1/10000 of a lot (1.00 lot = 10000). Prices are kept in
+points, integers at the symbol's digits (1.10250 at 5 digits = 110250). A position keeps
+`open_value`, the sum of volume x price points of what opened it, so the average open price of
+a netted position and the P/L of any part of it stay exact, and so SQL can sum them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+VOLUME_DIGITS = 4  # 1 lot = 10**4 volume units
+LOT = 10**VOLUME_DIGITS
+SIDES = ("buy", "sell")
+# What a deal did to its position (MT5 DEAL_ENTRY_*): opened or added to it, closed (part of)
+# it, or closed a netted position and opened the rest the other way.
+ENTRIES = ("in", "out", "inout")
+TRADE_KIND = "trade"  # the ledger kind of a deal's entry; its amount is the realised P/L
+
+
+def lots(volume: int) -> Decimal:
+    """Volume units as lots (10000 -> Decimal('1.0000'))."""
+    return Decimal(volume).scaleb(-VOLUME_DIGITS)
+
+
+def price_of(points: int, digits: int) -> Decimal:
+    return Decimal(points).scaleb(-digits)
+
+
+def sign_of(side: str) -> int:
+    return 1 if side == "buy" else -1
+
+
+def opposite(side: str) -> str:
+    return "sell" if side == "buy" else "buy"
+
+
+@dataclass(frozen=True)
+class Quote:
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    at: datetime
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.bid + self.ask) / 2
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "bid": str(self.bid), "ask": str(self.ask),
+                "at": self.at.isoformat()}  # fmt: skip
+
+
+@dataclass
+class Position:
+    login: int
+    symbol: str
+    side: str
+    volume: int
+    open_value: int
+    digits: int
+    contract_size: Decimal
+    opened_at: datetime
+    updated_at: datetime
+    comment: str = ""
+    id: int = 0
+
+    @property
+    def price_open(self) -> Decimal:
+        """The (average) open price at the symbol's digits."""
+        exact = Decimal(self.open_value) / Decimal(self.volume)
+        return price_of(int(exact.to_integral_value()), self.digits)
+
+    @property
+    def lots(self) -> Decimal:
+        return lots(self.volume)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"id": self.id, "login": self.login, "symbol": self.symbol, "side": self.side,
+                "volume": str(self.lots), "price_open": str(self.price_open)}  # fmt: skip
+
+
+@dataclass
+class Deal:
+    """One execution; its id is the id of the ledger entry that carries its realised P/L."""
+
+    login: int
+    position_id: int
+    symbol: str
+    side: str
+    entry: str
+    volume: int
+    price: int
+    price_position: int
+    digits: int
+    contract_size: Decimal
+    profit: int
+    currency: str
+    currency_digits: int
+    rate_profit: Decimal
+    opened_at: datetime
+    at: datetime
+    comment: str = ""
+    manager_login: int | None = None
+    id: int = 0
+
+    @property
+    def price_decimal(self) -> Decimal:
+        return price_of(self.price, self.digits)
+
+    @property
+    def price_position_decimal(self) -> Decimal:
+        return price_of(self.price_position, self.digits)
+
+
+@dataclass(frozen=True)
+class PositionQuery:
+    logins: tuple[int, ...] | None = None
+    symbol: str | None = None
+    after_id: int | None = None
+    limit: int = 1000
+    # Reach, as for accounts: the groups and white labels the actor may see.
+    group_ids: tuple[int, ...] | None = None
+    broker_mask: str | None = None
+
+
+@dataclass(frozen=True)
+class DealQuery:
+    login: int | None = None
+    position_id: int | None = None
+    entries: tuple[str, ...] | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    # Closed positions are chosen by when their position opened (cTrader's closedPositions).
+    opened_from: datetime | None = None
+    opened_to: datetime | None = None
+    after_id: int | None = None
+    limit: int = 1000
+    group_ids: tuple[int, ...] | None = None
+    broker_mask: str | None = None
+
+
+@dataclass(frozen=True)
+class ExposureFilter:
+    """What the exposure aggregate covers: groups (ids) and symbols (names); None is all."""
+
+    group_ids: tuple[int, ...] | None = None
+    symbols: tuple[str, ...] | None = None
+    broker_mask: str | None = None
+
+
+@dataclass(frozen=True)
+class ExposureSum:
+    """Open positions of one symbol in one group, summed in storage.
+
+    Volumes in volume units; `*_value` are sums of volume x open price points."""
+
+    symbol: str
+    group_id: int
+    digits: int
+    contract_size: Decimal
+    buy_volume: int
+    buy_value: int
+    sell_volume: int
+    sell_value: int
+    positions: int
+    accounts: int

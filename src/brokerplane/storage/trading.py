@@ -1,0 +1,210 @@
+"""The TradingRepository over SQL: quotes, open positions, deals and the exposure aggregate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.sql.elements import ColumnElement
+
+from brokerplane.core.trading.model import (
+    Deal,
+    DealQuery,
+    ExposureFilter,
+    ExposureSum,
+    Position,
+    PositionQuery,
+    Quote,
+)
+from brokerplane.storage import tables as t
+
+# uow imports this module; its helpers are looked up when called, not at import.
+from brokerplane.storage import uow as _uow  # isort: skip
+
+_POSITION_COLUMNS = [c.name for c in t.positions.columns if c.name != "id"]
+_DEAL_COLUMNS = [c.name for c in t.deals.columns]
+
+
+def _mapping(row: Row[Any]) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+class SqlTrading:
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    # quotes
+    def put_quotes(self, quotes: Sequence[Quote]) -> int:
+        latest: dict[str, Quote] = {}
+        for q in quotes:  # the newest of each symbol in the batch
+            if q.symbol not in latest or q.at >= latest[q.symbol].at:
+                latest[q.symbol] = q
+        if not latest:
+            return 0
+        held = self.quotes(sorted(latest), for_update=True)
+        stored = 0
+        for symbol, q in latest.items():
+            values = {"bid": q.bid, "ask": q.ask, "at": q.at}
+            old = held.get(symbol)
+            if old is None:
+                self.c.execute(insert(t.quotes).values(symbol=symbol, **values))
+            elif q.at >= old.at:
+                self.c.execute(update(t.quotes).where(t.quotes.c.symbol == symbol).values(values))
+            else:
+                continue
+            stored += 1
+        return stored
+
+    def quotes(
+        self, symbols: Sequence[str] | None = None, *, for_update: bool = False
+    ) -> dict[str, Quote]:
+        q = select(t.quotes)
+        if symbols is not None:
+            if not symbols:
+                return {}
+            q = q.where(t.quotes.c.symbol.in_(list(symbols)))
+        if for_update:
+            q = q.order_by(t.quotes.c.symbol).with_for_update()
+        return {r.symbol: Quote(**_mapping(r)) for r in self.c.execute(q)}
+
+    # positions
+    def positions_of(self, login: int) -> list[Position]:
+        p = t.positions.c
+        q = select(t.positions).where(p.login == login).order_by(p.id)
+        return [Position(**_mapping(r)) for r in self.c.execute(q)]
+
+    def get_position(self, position_id: int) -> Position | None:
+        row = self.c.execute(select(t.positions).where(t.positions.c.id == position_id)).first()
+        return Position(**_mapping(row)) if row else None
+
+    def add_position(self, position: Position) -> Position:
+        values = {name: getattr(position, name) for name in _POSITION_COLUMNS}
+        q = insert(t.positions).values(**values).returning(t.positions.c.id)
+        position.id = int(self.c.execute(q).scalar_one())
+        return position
+
+    def update_position(self, position: Position) -> None:
+        values = {name: getattr(position, name) for name in _POSITION_COLUMNS}
+        self.c.execute(update(t.positions).where(t.positions.c.id == position.id).values(values))
+
+    def delete_position(self, position_id: int) -> None:
+        self.c.execute(delete(t.positions).where(t.positions.c.id == position_id))
+
+    def _reach(
+        self, login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None
+    ) -> list[ColumnElement[bool]]:
+        if group_ids is None and broker_mask is None:
+            return []
+        return [_uow._reach(login, group_ids, broker_mask, self.c.dialect.name)]
+
+    def list_positions(self, query: PositionQuery) -> list[Position]:
+        p = t.positions.c
+        if (query.logins is not None and not query.logins) or query.group_ids == ():
+            return []
+        conds = self._reach(p.login, query.group_ids, query.broker_mask)
+        if query.logins is not None:
+            conds.append(p.login.in_(query.logins))
+        if query.symbol is not None:
+            conds.append(p.symbol == query.symbol)
+        if query.after_id is not None:
+            conds.append(p.id > query.after_id)
+        q = select(t.positions).where(and_(True, *conds)).order_by(p.id).limit(query.limit)
+        return [Position(**_mapping(r)) for r in self.c.execute(q)]
+
+    # deals
+    def add_deal(self, deal: Deal) -> None:
+        self.c.execute(insert(t.deals).values({n: getattr(deal, n) for n in _DEAL_COLUMNS}))
+
+    def get_deal(self, deal_id: int) -> Deal | None:
+        row = self.c.execute(select(t.deals).where(t.deals.c.id == deal_id)).first()
+        return Deal(**_mapping(row)) if row else None
+
+    def list_deals(self, query: DealQuery) -> list[Deal]:
+        d = t.deals.c
+        if query.group_ids == ():
+            return []
+        conds = self._reach(d.login, query.group_ids, query.broker_mask)
+        for column, value in (
+            (d.login, query.login),
+            (d.position_id, query.position_id),
+        ):
+            if value is not None:
+                conds.append(column == value)
+        if query.entries:
+            conds.append(d.entry.in_(query.entries))
+        bounds = (
+            (d.at, query.time_from, query.time_to),
+            (d.opened_at, query.opened_from, query.opened_to),
+        )
+        for column, low, high in bounds:
+            if low is not None:
+                conds.append(column >= low)
+            if high is not None:
+                conds.append(column < high)
+        if query.after_id is not None:
+            conds.append(d.id > query.after_id)
+        q = select(t.deals).where(and_(True, *conds)).order_by(d.id).limit(query.limit)
+        return [Deal(**_mapping(r)) for r in self.c.execute(q)]
+
+    # exposure
+    def _exposure_conds(self, query: ExposureFilter) -> list[ColumnElement[bool]]:
+        p, a = t.positions.c, t.accounts.c
+        conds: list[ColumnElement[bool]] = []
+        if query.group_ids is not None:
+            conds.append(a.group_id.in_(query.group_ids))
+        if query.broker_mask is not None:
+            conds.append(_uow.mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
+        if query.symbols is not None:
+            conds.append(p.symbol.in_(query.symbols))
+        return conds
+
+    def exposure(self, query: ExposureFilter) -> list[ExposureSum]:
+        if query.group_ids == () or query.symbols == ():
+            return []
+        p, a = t.positions.c, t.accounts.c
+        buy = p.side == "buy"
+
+        def total(column: Any, on_buy: bool) -> Any:
+            picked = case((buy if on_buy else ~buy, column), else_=0)
+            return func.coalesce(func.sum(picked), 0)
+
+        q = (
+            select(
+                p.symbol, a.group_id, p.digits, p.contract_size,
+                total(p.volume, True).label("buy_volume"),
+                total(p.open_value, True).label("buy_value"),
+                total(p.volume, False).label("sell_volume"),
+                total(p.open_value, False).label("sell_value"),
+                func.count().label("positions"),
+                func.count(func.distinct(p.login)).label("accounts"),
+            )
+            .select_from(t.positions.join(t.accounts, a.login == p.login))
+            .where(and_(True, *self._exposure_conds(query)))
+            .group_by(p.symbol, a.group_id, p.digits, p.contract_size)
+            .order_by(p.symbol, a.group_id)
+        )  # fmt: skip
+        return [_exposure_sum(r) for r in self.c.execute(q)]
+
+    def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
+        if query.group_ids == () or query.symbols == ():
+            return {}, 0
+        p, a = t.positions.c, t.accounts.c
+        joined = t.positions.join(t.accounts, a.login == p.login)
+        where = and_(True, *self._exposure_conds(query))
+        distinct = func.count(func.distinct(p.login))
+        per_group = select(a.group_id, distinct).select_from(joined).where(where)
+        by_group = {int(g): int(n) for g, n in self.c.execute(per_group.group_by(a.group_id))}
+        everyone = self.c.execute(select(distinct).select_from(joined).where(where)).scalar_one()
+        return by_group, int(everyone)
+
+
+def _exposure_sum(r: Row[Any]) -> ExposureSum:
+    return ExposureSum(
+        symbol=r.symbol, group_id=int(r.group_id), digits=int(r.digits),
+        contract_size=Decimal(r.contract_size), buy_volume=int(r.buy_volume),
+        buy_value=int(r.buy_value), sell_volume=int(r.sell_volume), sell_value=int(r.sell_value),
+        positions=int(r.positions), accounts=int(r.accounts),
+    )  # fmt: skip
