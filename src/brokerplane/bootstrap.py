@@ -34,6 +34,7 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
         max_operation_amount=settings.max_operation_amount,
         approval_ttl=timedelta(hours=settings.approval_ttl_hours),
         idempotency_retention=timedelta(days=settings.idempotency_retention_days),
+        idempotency_lease=timedelta(seconds=settings.idempotency_lease_s),
         key_rotation_overlap=timedelta(hours=settings.key_rotation_overlap_hours),
     )
     return Runtime(settings, storage, Services(storage.uow, config))

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     idempotency_retention_days: float = Field(
         30, gt=0, description="how long request ids are remembered"
     )
+    idempotency_lease_s: float = Field(
+        60,
+        gt=0,
+        description="how long a request id stays in flight before a retry may take it over",
+    )
     key_rotation_overlap_hours: float = Field(
         24, ge=0, description="how long a rotated key's old secret keeps working"
     )

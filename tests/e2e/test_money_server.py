@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,17 +140,23 @@ def test_one_deposit_fired_from_ten_clients_with_one_request_id_applies_once(
 # ---- a server killed outright ---------------------------------------------------------------
 
 
-class ServerProcess:
-    """`brokerplane serve` in a process of its own, on the given database."""
+SERVE = (sys.executable, "-m", "brokerplane.cli.main")
 
-    def __init__(self, url: str, log: Path) -> None:
-        self.port = _free_port()
+
+class ServerProcess:
+    """`brokerplane serve` (or `program serve`) in a process of its own, on the given database."""
+
+    def __init__(
+        self, url: str, log: Path, *, port: int | None = None, program: Sequence[str] = SERVE,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "BROKERPLANE_LOG_LEVEL": "warning"}
+        env = {**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **(extra_env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", str(self.port), "--database-url", url],
+            [*program, "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--database-url", url],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         self.log = log

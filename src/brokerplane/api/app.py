@@ -24,6 +24,7 @@ from brokerplane.api.native.money import router as money_router
 from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.api.native.route import validation_problem
 from brokerplane.api.native.routes import router as native_router
+from brokerplane.api.native.trading import router as trading_router
 from brokerplane.bootstrap import Runtime
 
 log = logging.getLogger("brokerplane.api")
@@ -122,7 +123,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         mount_te(app)
     if "native" in enabled:
-        for router in (native_router, money_router, keys_router):
+        for router in (native_router, money_router, keys_router, trading_router):
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 

@@ -47,6 +47,7 @@ from brokerplane.cli.demo import (
     load_demo,
     open_demo_accounts,
 )
+from brokerplane.cli.quotes import quotes
 from brokerplane.cli.tls import CertificateInfo
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
@@ -1303,6 +1304,9 @@ def maintenance_run(database_url: str | None, data_dir: Path | None) -> None:
         f"maintenance: {_count(purged, 'expired request id')} purged, "
         f"{_count(expired, 'overdue approval')} expired"
     )
+
+
+main.add_command(quotes)
 
 
 if __name__ == "__main__":  # pragma: no cover

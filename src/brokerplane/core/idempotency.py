@@ -103,16 +103,16 @@ def claim(
     """Claim `key` for a new request, or answer how an earlier use of it stands."""
     check_key(key, field)
     for _ in range(2):
-        existing = store.get(scope, key, for_update=True)
         fresh = IdempotencyRecord(
             scope=scope, key=key, fingerprint=fingerprint, token=secrets.token_hex(16),
             created_at=now, lease_until=now + lease, expires_at=now + retention,
         )  # fmt: skip
         held = Claim(scope, key, fingerprint, fresh.token)
+        if store.insert(fresh):  # a new key, the usual case: one write and no read
+            return held
+        existing = store.get(scope, key, for_update=True)
         if existing is None:
-            if store.insert(fresh):
-                return held
-            continue  # a concurrent request inserted it first: judge that one
+            continue  # released since the insert found it: try again
         if existing.expires_at <= now:
             store.replace(fresh)
             return held

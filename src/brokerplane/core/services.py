@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import TypeVar
 
@@ -32,6 +33,9 @@ from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQue
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.trading import service as trading
+from brokerplane.core.trading.model import Deal, DealQuery, Quote
+from brokerplane.core.trading.risk import Market, PositionFigures, Risk
 from brokerplane.core.user import service as users
 from brokerplane.core.user.model import User, UserQuery
 
@@ -151,6 +155,13 @@ class Services:
             lambda u: accounts.open_account(u, cmd, actor, self.clock, self.config), actor
         )
 
+    def open_accounts(self, cmds: list[accounts.OpenAccount], actor: Actor) -> list[Account]:
+        """Open a batch of accounts in one transaction, each checked and audited as
+        `open_account` does; any refusal opens none of them."""
+        return self._write(
+            lambda u: accounts.open_accounts(u, cmds, actor, self.clock, self.config), actor
+        )
+
     def open_funded_account(
         self, cmd: accounts.OpenAccount, balance_minor: int, comment: str, actor: Actor
     ) -> Account:
@@ -189,7 +200,77 @@ class Services:
         return self._write(lambda u: accounts.change_password(u, cmd, actor, self.clock), actor)
 
     def get_trade_state(self, login: int, actor: Actor) -> TradeState:
-        return self._read(lambda u: accounts.trade_state(u, login, actor))
+        """Balance, credit, bonus, floating profit, margin and equity at the latest quotes."""
+        return self.get_risk(login, actor).state()
+
+    # trading: quotes, market orders, positions, deals, exposure, margin calls
+    def set_quotes(self, items: Sequence[trading.QuoteInput], actor: Actor) -> list[Quote]:
+        return self._write(lambda u: trading.set_quotes(u, items, actor, self.clock()), actor)
+
+    def list_quotes(self, actor: Actor, symbols: Sequence[str] | None = None) -> list[Quote]:
+        return self._read(lambda u: trading.list_quotes(u, actor, symbols))
+
+    def get_market(self, actor: Actor) -> Market:
+        """The symbols and their latest quotes (currency conversions in reports)."""
+        return self._read(lambda u: trading.market(u, actor))
+
+    def open_position(self, cmd: trading.OpenPosition, actor: Actor) -> trading.Execution:
+        return self._write(lambda u: trading.open_position(u, cmd, actor, self.clock), actor)
+
+    def close_position(self, cmd: trading.ClosePosition, actor: Actor) -> trading.Execution:
+        return self._write(lambda u: trading.close_position(u, cmd, actor, self.clock), actor)
+
+    def get_risk(self, login: int, actor: Actor) -> Risk:
+        """The account's figures with its positions priced."""
+        return self._read(lambda u: trading.trade_state(u, login, actor))
+
+    def get_risks(self, accounts: Sequence[Account], actor: Actor) -> dict[int, Risk]:
+        """Figures of accounts a listing read, by login (one query for all their positions)."""
+        return self._read(lambda u: trading.risks(u, accounts, actor))
+
+    def list_positions(
+        self,
+        actor: Actor,
+        *,
+        logins: Sequence[int] | None = None,
+        group: str | None = None,
+        symbol: str | None = None,
+        after_id: int | None = None,
+        limit: int = trading.MAX_PAGE,
+    ) -> list[PositionFigures]:
+        return self._read(lambda u: trading.list_positions(
+            u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=limit
+        ))  # fmt: skip
+
+    def get_position(self, position_id: int, actor: Actor) -> PositionFigures:
+        return self._read(lambda u: trading.get_position(u, position_id, actor))
+
+    def list_deals(self, query: DealQuery, actor: Actor) -> list[Deal]:
+        return self._read(lambda u: trading.list_deals(u, query, actor))
+
+    def iter_deals(self, query: DealQuery, actor: Actor) -> Iterator[Deal]:
+        """Every matching deal, page by page."""
+        after = query.after_id
+        while True:
+            page = self.list_deals(replace(query, after_id=after, limit=trading.MAX_PAGE), actor)
+            yield from page
+            if len(page) < trading.MAX_PAGE:
+                return
+            after = page[-1].id
+
+    def get_deal(self, deal_id: int, actor: Actor) -> Deal:
+        return self._read(lambda u: trading.get_deal(u, deal_id, actor))
+
+    def exposure(
+        self, actor: Actor, *, group: str | None = None, symbol: str | None = None,
+        currency: str = "USD",
+    ) -> trading.ExposureReport:  # fmt: skip
+        return self._read(lambda u: trading.exposure(
+            u, actor, group=group, symbol=symbol, report_currency=currency
+        ))  # fmt: skip
+
+    def margin_calls(self, actor: Actor) -> list[trading.MarginStatus]:
+        return self._read(lambda u: trading.margin_calls(u, actor))
 
     def get_account(self, login: int, actor: Actor) -> Account:
         return self._read(lambda u: accounts.get_account(u, login, actor))
@@ -448,3 +529,10 @@ class Services:
         if identity.needs_touch:
             self._write(lambda u: u.backoffice.touch_webhook_key(identity.key.id, now))
         return identity
+
+    def trade_by_webhook(
+        self, order: bo_webhooks.WebhookOrder, actor: Actor
+    ) -> bo_webhooks.WebhookFill:
+        """A webhook's order on its key's user's account (the key checked again in the same
+        transaction); `actor` is the request's, reduced to the key's trades:write."""
+        return self._write(lambda u: bo_webhooks.trade(u, order, actor, self.clock), actor)

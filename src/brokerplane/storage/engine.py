@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PING_IDLE_S = 1.0
 CONNECT_TIMEOUT_S = 3
 
 
@@ -35,11 +39,11 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             pool_timeout=5,
             connect_args=connect_args,
             isolation_level="READ COMMITTED",
         )
+        _ping_when_idle(engine)
 
         @event.listens_for(engine, "connect")
         def _durable(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -50,6 +54,30 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         return engine
     raise ValueError(f"unsupported database URL {parsed.render_as_string(hide_password=True)}")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat idle for PING_IDLE_S or more (a
+    restarted server or a dropped link shows there), and replace it when dead. A connection
+    back in use within the second is not pinged: under load that saves a round trip on every
+    transaction, and a connection that broke in that second fails its one transaction with
+    StorageUnavailable, which also makes the pool replace every connection older than it."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["bp_idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_from = record.info.get("bp_idle_from")
+        if idle_from is None or time.monotonic() - idle_from < PING_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection is dead; connecting again")
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -75,13 +103,48 @@ def _sqlite_engine(url: URL) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")
         cur.close()
 
+    writers = _WriterQueue()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the write lock up front, so two writers never deadlock on upgrade.
-        mode = "IMMEDIATE" if conn.get_execution_options().get("bp_write", True) else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        write = conn.get_execution_options().get("bp_write", True)
+        if write:
+            writers.enter(conn.connection.dbapi_connection)
+        conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if write else 'DEFERRED'}")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        writers.leave(dbapi_conn)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_conn: Any, _record: ConnectionPoolEntry, _exc: Any) -> None:
+        writers.leave(dbapi_conn)
 
     return engine
+
+
+class _WriterQueue:
+    """This process's SQLite writers wait their turn here, each holding it from BEGIN until its
+    connection goes back to the pool. SQLite's own lock still decides who writes; this only
+    spares the writers its busy handler, which polls with sleeps of up to 100 ms, so under
+    concurrent writes the database would otherwise sit idle while writers sleep. A turn not
+    granted within the busy timeout is not taken: SQLite's lock then decides, as before."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: object | None = None
+
+    def enter(self, owner: object) -> None:
+        if self._holder is owner:  # the same connection's next transaction
+            return
+        if self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            self._holder = owner
+
+    def leave(self, owner: object) -> None:
+        if owner is not None and self._holder is owner:
+            self._holder = None
+            self._lock.release()
 
 
 def is_sqlite(engine: Engine) -> bool:

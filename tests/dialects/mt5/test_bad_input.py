@@ -45,7 +45,7 @@ def test_garbage_bodies_get_a_retcode_from_every_command(mt5: Mt5, body: bytes) 
 
 
 def test_an_unknown_command_is_12000_and_the_session_lives_on(mt5: Mt5) -> None:
-    assert mt5.retcode(mt5.get("tick/last", symbol="EURUSD")) == "12000 Not implement yet"
+    assert mt5.retcode(mt5.get("tick/history", symbol="EURUSD")) == "12000 Not implement yet"
     assert mt5.retcode(mt5.get("test/access")) == "0 Done"
 
 
@@ -58,3 +58,18 @@ def test_numbers_written_with_underscores_or_other_scripts_digits_are_invalid(mt
         "3 Invalid parameters"
     )
     assert mt5.ok(mt5.get("user/get", login=login))["Balance"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"login": "x"}, {"login": "1005", "version": "new"}, {"login": "99999999999999999999999"},
+     {"srv_rand_answer": "00", "cli_rand": ["a", "b"]}],
+)  # fmt: skip
+def test_garbage_in_the_handshake_gets_a_retcode(mt5: Mt5, params: dict[str, object]) -> None:
+    other = mt5.as_manager(1006)
+    for step in ("auth/start", "auth/answer"):
+        response = other.post(step, json=params)
+        assert response.json()["retcode"] == "3 Invalid parameters" or (
+            response.status_code == 403
+        ), response.text
+    assert mt5.retcode(mt5.get("test/access")) == "0 Done"

@@ -537,3 +537,10 @@ def test_a_key_cannot_revoke_a_key_holding_scopes_it_lacks(api: Api) -> None:
     assert "balances:write" in refused.json()["detail"]
     still = api.get("/v1/users", key=finance["key"])
     assert still.status_code != 401
+
+
+def test_a_manager_filter_out_of_range_is_a_validation_error(api: Api) -> None:
+    for manager in ("99999999999999999999", "0", "-5"):
+        response = api.get("/v1/keys", params={"manager": manager})
+        assert response.status_code == 400, response.text
+        assert response.json()["errors"][0]["field"] == "manager"

@@ -22,6 +22,7 @@ from brokerplane.api.app import create_app
 from brokerplane.bootstrap import build
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
 
@@ -98,6 +99,37 @@ def _new_key(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
 
 def _key_path(suffix: str) -> Make:
     return lambda w, s, ok: [(f"/v1/keys/{w.key_id(s) if ok else w.spare_key_id}{suffix}", None)]
+
+
+def _quoted(w: World) -> None:
+    quote = QuoteInput("EURUSD", "1.10000", "1.10020")
+    w.api.runtime.services.set_quotes([quote], w.api.admin)
+
+
+def _position(w: World) -> tuple[int, int]:
+    """A fresh 0.01 lot position of the account, and the id of the deal that opened it."""
+    _quoted(w)
+    order = OpenPosition(LOGIN, "EURUSD", "buy", "0.01")
+    done = w.api.runtime.services.open_position(order, w.api.admin)
+    assert done.position is not None
+    return done.position.id, done.deal.id
+
+
+def _order(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
+    if ok:
+        _quoted(w)
+    return [
+        ("/v1/positions", {"login": LOGIN, "symbol": "EURUSD", "side": "buy", "volume": "0.01"})
+    ]
+
+
+def _held(path: str, part: int) -> Make:
+    """A path naming a fresh position (part 0) or deal (part 1) when the call should succeed."""
+    return lambda w, s, ok: [(path.format(_position(w)[part] if ok else 1), None)]
+
+
+def _report(path: str) -> Make:
+    return fixed(path, None, (f"{path}?format=csv", None))
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -179,6 +211,33 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/keys"): Row(ANY, fixed("/v1/keys")),
     ("POST", "/v1/keys/{key_id}/rotate"): Row(ANY, _key_path("/rotate")),
     ("DELETE", "/v1/keys/{key_id}"): Row(ANY, _key_path("")),
+    # trading
+    ("PUT", "/v1/quotes"): row(
+        "quotes:write",
+        make=fixed("/v1/quotes", {"quotes": [{"symbol": "EURUSD", "bid": "1.1", "ask": "1.2"}]}),
+    ),
+    ("GET", "/v1/quotes"): row(
+        "users:read", "reports:read", "quotes:write", "trades:write", make=fixed("/v1/quotes")
+    ),
+    ("POST", "/v1/positions"): row("trades:write", make=_order),
+    ("POST", "/v1/positions/{position_id}/close"): row(
+        "trades:write", make=_held("/v1/positions/{}/close", 0)
+    ),
+    ("GET", "/v1/positions"): row("users:read", "reports:read", make=fixed("/v1/positions")),
+    ("GET", "/v1/positions/{position_id}"): row(
+        "users:read", "reports:read", make=_held("/v1/positions/{}", 0)
+    ),
+    ("GET", "/v1/deals"): row("users:read", "reports:read", make=fixed("/v1/deals")),
+    ("GET", "/v1/deals/{deal_id}"): row(
+        "users:read", "reports:read", make=_held("/v1/deals/{}", 1)
+    ),
+    ("GET", "/v1/users/{login}/trade-state"): row(
+        "users:read", make=fixed(f"/v1/users/{LOGIN}/trade-state")
+    ),
+    ("GET", "/v1/reports/exposure"): row("reports:read", make=_report("/v1/reports/exposure")),
+    ("GET", "/v1/reports/margin-calls"): row(
+        "reports:read", make=_report("/v1/reports/margin-calls")
+    ),
 }
 
 

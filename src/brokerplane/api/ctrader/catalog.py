@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, services_of, to_int
+from brokerplane.core.account.model import Account
+from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.trading.model import Deal, DealQuery, lots, opposite, sign_of
+from brokerplane.core.trading.risk import Market
 
 router = APIRouter()
 
@@ -33,6 +39,9 @@ CLOSED_POSITION_COLUMNS = (
 )  # fmt: skip
 # closedPositions answers at most this span of position creation times (spec §3.8).
 CLOSED_WINDOW = timedelta(days=2)
+CLOSING = ("out", "inout")  # the deals that close (part of) a position: one row each
+PAGE = 1000  # positions or deals read at a time while the CSV streams
+RATE_STEP = Decimal("1e-8")  # conversion rates in the CSV: at most 8 decimals
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,48 +130,139 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def csv_body(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    """The header and one line per row; a row names its cells by column (missing: empty)."""
-    header = list(columns)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in header])
-    return out.getvalue()
+def _login(request: Request) -> int | None:
+    """The optional `login` filter; the core's read answers TRADER_NOT_FOUND for a trader
+    unknown or out of reach."""
+    return to_int(request.query_params.get("login"), "login")
 
 
-def _csv(text: str) -> Response:
-    return Response(text, media_type="text/csv")
+def _money(minor: int, digits: int) -> Decimal:
+    """An amount of the deposit currency at its digits: the CSV carries no moneyDigits, so its
+    money cells are decimals in major units, as its prices are."""
+    return Decimal(minor).scaleb(-digits)
 
 
-def _login(services: Services, request: Request, actor: Actor) -> int | None:
-    """The optional `login` filter; a trader out of reach is one that does not exist."""
-    login = to_int(request.query_params.get("login"), "login")
-    if login is not None:
-        services.get_account(login, actor)  # TRADER_NOT_FOUND when unknown or out of reach
-    return login
+def _rate(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(RATE_STEP).normalize()
+
+
+def _units(volume: int, contract_size: Decimal) -> Decimal:
+    """Volume units as base-asset units: lots x contract size (1 lot of EURUSD: 100000)."""
+    return (lots(volume) * contract_size).normalize()
+
+
+def _accounts(services: Services, actor: Actor, logins: Iterable[int]) -> dict[int, Account]:
+    """The accounts behind one page of rows, in one read."""
+    wanted = tuple(sorted(set(logins)))
+    if not wanted:
+        return {}
+    scope = "users:read" if actor.has("users:read") else "reports:read"
+    cmd = ListAccounts(logins=wanted, limit=len(wanted))
+    return {a.login: a for a in services.list_accounts(cmd, actor, scope)}
+
+
+def _common(acc: Account | None) -> dict[str, Any]:
+    """The cells every row shares: brokerplane charges no commission or swap, books every
+    position itself (B book) and keeps no spread-bet stake (money per point): left empty."""
+    return {"commission": Decimal(0), "swap": Decimal(0), "bookType": "BOOK_B", "stake": None,
+            "spreadBetting": acc is not None and acc.account_type == "SPREAD_BETTING"}  # fmt: skip
 
 
 def open_position_rows(
     services: Services, actor: Actor, login: int | None
-) -> Iterable[Mapping[str, Any]]:
-    """One row per open position, by OPEN_POSITION_COLUMNS. brokerplane keeps no positions
-    yet: the trading issue fills this from the core's positions."""
-    return ()
+) -> Iterator[Mapping[str, Any]]:
+    """One row per open position (oldest first), by OPEN_POSITION_COLUMNS, page by page;
+    usedMargin is the position's own margin at the latest quotes."""
+    logins = [login] if login is not None else None
+    after: int | None = None
+    while True:
+        page = services.list_positions(actor, logins=logins, after_id=after, limit=PAGE)
+        accounts = _accounts(services, actor, (f.position.login for f in page))
+        for fig in page:
+            pos, acc = fig.position, accounts.get(fig.position.login)
+            digits = acc.currency_digits if acc is not None else 2
+            yield {"login": pos.login, "positionId": pos.id, "openTimestamp": pos.opened_at,
+                   "entryPrice": pos.price_open, "direction": pos.side.upper(),
+                   "volume": _units(pos.volume, pos.contract_size), "symbol": pos.symbol,
+                   "usedMargin": _money(fig.margin, digits), **_common(acc)}  # fmt: skip
+        if len(page) < PAGE:
+            return
+        after = page[-1].position.id
+
+
+def _closed_volume(services: Services, actor: Actor, deal: Deal) -> int:
+    """What a closing deal closed: all of it, or for a netted reversal ("inout") the volume
+    the position held before it (the rest opened the other way)."""
+    if deal.entry == "out":
+        return deal.volume
+    held = 0
+    for d in services.iter_deals(DealQuery(position_id=deal.position_id), actor):
+        if d.id >= deal.id:
+            break
+        held += sign_of(d.side) * d.volume
+    return abs(held)
 
 
 def closed_position_rows(
     services: Services, actor: Actor, login: int | None, start: datetime, end: datetime
-) -> Iterable[Mapping[str, Any]]:
+) -> Iterator[Mapping[str, Any]]:
     """One row per closing deal of positions opened in [start, end), by
-    CLOSED_POSITION_COLUMNS; none until brokerplane trades."""
-    return ()
+    CLOSED_POSITION_COLUMNS: the position's direction and open price, the deal's price and
+    realised P/L; depositConversionRate is the profit currency's rate to the deposit currency
+    the deal used, usdConversionRate the deposit currency's rate to USD at the latest quotes
+    (empty when no quote gives it)."""
+    query = DealQuery(login=login, entries=CLOSING, opened_from=start, opened_to=end,
+                      limit=PAGE)  # fmt: skip
+    market: Market | None = None
+    to_usd: dict[str, Decimal | None] = {}  # by deposit currency
+    while True:
+        page = services.list_deals(query, actor)
+        if page and market is None:
+            market = services.get_market(actor)
+        accounts = _accounts(services, actor, (d.login for d in page))
+        for deal in page:
+            volume = _closed_volume(services, actor, deal)
+            if market is not None and deal.currency not in to_usd:
+                to_usd[deal.currency] = market.rate(deal.currency, "USD")
+            usd = to_usd.get(deal.currency)
+            yield {"login": deal.login, "positionId": deal.position_id, "dealId": deal.id,
+                   "openTimestamp": deal.opened_at, "closeTimestamp": deal.at,
+                   "entryPrice": deal.price_position_decimal, "closePrice": deal.price_decimal,
+                   "direction": opposite(deal.side).upper(),
+                   "volume": _units(volume, deal.contract_size), "symbol": deal.symbol,
+                   "pnl": _money(deal.profit, deal.currency_digits),
+                   "depositConversionRate": _rate(deal.rate_profit),
+                   "usdConversionRate": _rate(usd),
+                   **_common(accounts.get(deal.login))}  # fmt: skip
+        if len(page) < PAGE:
+            return
+        query = replace(query, after_id=page[-1].id)
 
 
-def _open_positions(services: Services, request: Request, actor: Actor) -> str:
-    login = _login(services, request, actor)
-    return csv_body(OPEN_POSITION_COLUMNS, open_position_rows(services, actor, login))
+def csv_chunks(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The CSV in pieces of PAGE rows, the header with the first: producing the first piece
+    reads the first page, so a refused read is an error answer, not a broken stream."""
+    header = list(columns)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for count, row in enumerate(rows, 1):
+        writer.writerow([_cell(row.get(c)) for c in header])
+        if count % PAGE == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def csv_body(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """The header and one line per row; a row names its cells by column (missing: empty)."""
+    return "".join(csv_chunks(columns, rows))
+
+
+async def _csv(chunks: Iterator[str]) -> Response:
+    first = await run_in_threadpool(next, chunks)
+    return StreamingResponse(chain([first], chunks), media_type="text/csv")
 
 
 def _time(request: Request, name: str) -> datetime:
@@ -175,27 +275,28 @@ def _time(request: Request, name: str) -> datetime:
     return value
 
 
-def _closed_positions(services: Services, request: Request, actor: Actor) -> str:
+def _window(request: Request) -> tuple[datetime, datetime]:
     start, end = _time(request, "from"), _time(request, "to")
     if end <= start:
         raise invalid("to must be later than from")
     if end - start > CLOSED_WINDOW:
         raise invalid("from and to may be at most 2 days apart")
-    login = _login(services, request, actor)
-    rows = closed_position_rows(services, actor, login, start, end)
-    return csv_body(CLOSED_POSITION_COLUMNS, rows)
+    return start, end
 
 
 @_get("/openPositions")
 async def open_positions(request: Request) -> Response:
     actor = await actor_of(request)
-    return _csv(await run_in_threadpool(_open_positions, services_of(request), request, actor))
+    rows = open_position_rows(services_of(request), actor, _login(request))
+    return await _csv(csv_chunks(OPEN_POSITION_COLUMNS, rows))
 
 
 @_get("/closedPositions")
 async def closed_positions(request: Request) -> Response:
     actor = await actor_of(request)
-    return _csv(await run_in_threadpool(_closed_positions, services_of(request), request, actor))
+    start, end = _window(request)
+    rows = closed_position_rows(services_of(request), actor, _login(request), start, end)
+    return await _csv(csv_chunks(CLOSED_POSITION_COLUMNS, rows))
 
 
 # ---- cTrader Copy sub-accounts --------------------------------------------------------------

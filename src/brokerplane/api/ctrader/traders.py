@@ -45,6 +45,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
+from brokerplane.core.trading.risk import Risk
 
 router = APIRouter()
 
@@ -85,6 +86,9 @@ CONTACT_FIELDS: dict[str, tuple[str, str, Any]] = {
 CREATE_REQUIRED = ("accessRights", "accountType", "balance", "depositCurrency", "groupName",
                    "hashedPassword", "leverageInCents")  # fmt: skip
 UPDATE_REQUIRED = ("groupName", "leverageInCents")
+# TraderTO keys priced from the account's open positions.
+FIGURES = frozenset({"cashEquity", "equity", "usedMargin", "freeMargin", "minEquityDaily",
+                     "maxEquityDaily"})  # fmt: skip
 
 # Rates and flags strict clients (the Rust connector's TraderModel) require in every TraderTO.
 _IB_DEFAULTS: dict[str, Any] = {
@@ -151,9 +155,14 @@ def _full_name(first: str, last: str) -> str:
     return f"{first} {last}".strip()
 
 
-def trader_to(acc: Account, group: Group | None) -> dict[str, Any]:
-    """The TraderTO of spec §3.2: integer money in minor units with moneyDigits, ms times."""
-    equity = acc.balance + acc.credit + acc.bonus  # no positions yet: no floating profit
+def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> dict[str, Any]:
+    """The TraderTO of spec §3.2: integer money in minor units with moneyDigits, ms times.
+    The figures are the account's positions priced at the latest quotes (`risk`; None for an
+    account that holds none): equity = balance + credit + bonus + floating P/L, cashEquity =
+    balance + floating P/L; brokerplane keeps no equity history, so today's minimum and
+    maximum are the equity now."""
+    profit, margin = (risk.profit, risk.margin) if risk is not None else (0, 0)
+    equity = acc.balance + acc.credit + acc.bonus + profit
     contact = {
         "address": acc.address,
         "city": acc.city,
@@ -177,10 +186,10 @@ def trader_to(acc: Account, group: Group | None) -> dict[str, Any]:
         "balance": acc.balance,
         "bonus": acc.bonus,
         "nonWithdrawableBonus": acc.credit,
-        "cashEquity": acc.balance,
+        "cashEquity": acc.balance + profit,
         "equity": equity,
-        "usedMargin": 0,
-        "freeMargin": equity,
+        "usedMargin": margin,
+        "freeMargin": equity - margin,
         "minEquityDaily": equity,
         "maxEquityDaily": equity,
         "leverageInCents": acc.leverage * 100,
@@ -212,7 +221,8 @@ def _group_of(services: Services, acc: Account, actor: Actor) -> Group | None:
 
 def _read_trader(services: Services, login: int, actor: Actor) -> dict[str, Any]:
     acc = services.get_account(login, actor)
-    return trader_to(acc, _group_of(services, acc, actor))
+    risk = services.get_risk(login, actor)
+    return trader_to(acc, _group_of(services, acc, actor), risk)
 
 
 def _paths(path: str) -> list[str]:
@@ -279,8 +289,11 @@ def _list(services: Services, request: Request, actor: Actor) -> dict[str, Any]:
     found.sort(key=lambda a: (millis(a.registered_at), a.login), reverse=True)
     chunk = sorted(found[:MAX_CHUNK], key=lambda a: (millis(a.registered_at), a.login))
     by_id = {g.id: g for g in groups}
-    traders = [trader_to(a, by_id.get(a.group_id)) for a in chunk]
     fields = [f.strip() for f in (q.get("fields") or "").split(",") if f.strip()]
+    # the page's figures in one read, unless `fields` asks for none of them
+    priced = not fields or not FIGURES.isdisjoint(fields)
+    risks = services.get_risks(chunk, actor) if priced and chunk else {}
+    traders = [trader_to(a, by_id.get(a.group_id), risks.get(a.login)) for a in chunk]
     if fields:
         traders = [{k: t[k] for k in fields if k in t} for t in traders]
     return {"trader": traders, "hasMore": len(found) > MAX_CHUNK}
@@ -415,8 +428,13 @@ def _posting_cmd(services: Services, login: int, body: Body, actor: Actor,
         raise CTraderError(400, bad_amount, "preciseAmount must be positive")
     comment = body.text("comment") or body.text("externalNote") or ""
     reference = body.text("externalId") or ""
+    # The docs name a newer optional boolean that skips the margin checks (the withdrawal may
+    # then leave less equity than the margin needs) but its name is unreadable there; we read
+    # it as `skipMarginCheck`.
+    check_margin = not body.boolean("skipMarginCheck")
     return PostLedgerEntry(login, types[kind_name], amount, comment=comment,
-                           reference=reference, on_threshold="refuse")  # fmt: skip
+                           reference=reference, on_threshold="refuse",
+                           check_margin=check_margin)  # fmt: skip
 
 
 def _fingerprint(cmd: PostLedgerEntry) -> str:

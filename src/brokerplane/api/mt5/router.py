@@ -134,10 +134,13 @@ async def dispatch(request: Request, name: str) -> Response:
         params = Params(request.query_params.multi_items(), await request.body())
     except Mt5Error as err:
         return envelope(err.code)
-    if name == "auth/start":
-        return await _auth_start(request, params)
-    if name == "auth/answer":
-        return await _auth_answer(request, params)
+    try:
+        if name == "auth/start":
+            return await _auth_start(request, params)
+        if name == "auth/answer":
+            return await _auth_answer(request, params)
+    except Mt5Error as err:  # a parameter of the wrong type or out of range
+        return envelope(err.code)
     peer = _peer(request)
     login = _sessions(request).current(peer)
     if login is None:

@@ -1,5 +1,5 @@
-"""MT5 trade commands: balance operations into the core ledger, deals read back from it, and
-the position, order and history reads (empty: brokerplane has no trading yet).
+"""MT5 trade commands: balance operations into the core ledger, and the trading reads — deals
+(balance operations and trade deals), open positions, orders and the history of filled orders.
 
 trade/balance `type` → core operation, by the sign of `balance`:
 
@@ -12,22 +12,44 @@ trade/balance `type` → core operation, by the sign of `balance`:
 
 MT5's charge (4) is "additional adding/withdrawing": the core's `charge` only takes money away,
 so an adding charge is posted as a positive correction and reads back as deal action 5.
-Deals are the ledger's entries: `Deal`/`Ticket` = the entry id, `Action` by kind (the table
-above read backwards), `Profit` = the signed change as a decimal string in the account's
-currency digits, `Reason` 2 (DEAL_REASON_DEALER: placed by a manager).
 
-`check_margin` is accepted (0 or 1) and changes nothing: with no positions the free margin is
-balance + credit, never below the balance, and a withdrawal beyond the balance is refused
-(10019) whatever the flag says.
+`check_margin` 1 (the default) refuses money out of an account with open positions beyond its
+free margin (10019 Not enough money); 0 checks only that no figure goes below zero. Either way a
+withdrawal beyond the balance, or a credit out beyond the credit, is 10019.
 
 Approvals: MT5 has no "held" answer, so an operation above the approval threshold is refused
 with 10006 Request rejected, unless the manager holds balances:approve, when it is applied at
 once (the core's `on_threshold="refuse"` rule; the entry's `approved_by` names the manager).
+
+Deals are the ledger's entries in ticket order (MT5 deal and balance tickets share a sequence):
+`Deal` = the entry id, `Reason` 2 (DEAL_REASON_DEALER). A balance operation has `Action` by
+kind (the table above read backwards) and `Profit` = the signed change. A trade deal (ledger
+kind "trade") renders from its Deal: `Action` 0 buy / 1 sell, `Entry` 0 in / 1 out / 2 inout,
+`Order` = the deal ticket (a market order fills at once in one deal), `Profit` the realised P/L,
+`PricePosition` the position's (average) open price, `PositionID`/`ExpertPositionID` the
+position, `Value` the deal's notional in the deposit currency, `VolumeClosed` its volume when
+it only closes (an inout deal does not keep how much of it closed: 0). A page's trade deals are
+loaded in one query and joined by ticket.
+
+Positions (IMTPosition): `Action` 0 buy / 1 sell, `PriceCurrent` where it would close now (bid
+for a buy, ask for a sell), `Profit` floating at the latest quotes in the deposit currency,
+`RateProfit` the profit-to-deposit currency rate, `Reason` 2 (dealer). brokerplane keeps no
+stops, swaps or per-position margin rate: `PriceSL`, `PriceTP`, `Storage`, `RateMargin` are 0.
+`position/get` answers the first position of the symbol (a netted account holds one).
+
+Orders: a market order fills at once, so there are never open orders (`order/get` 13,
+`order/get_total` 0, `order/get_page` []). The history holds one filled order per trade deal
+(IMTOrder): `Order` = the deal ticket, `State` 4 (ORDER_STATE_FILLED), `Type` 0 buy / 1 sell,
+`TypeFill` 0 (fill or kill), `TimeSetup` = `TimeDone` = the deal's time, `PriceOrder` =
+`PriceCurrent` = the fill price, `VolumeInitial` = the deal's volume, `VolumeCurrent` 0 (nothing
+left unfilled), `PositionID` the position, `Reason` 2 (dealer).
+
+Volumes: `Volume` in 1/10000 lot, `VolumeExt` in 1/10^8 lot; prices at the symbol's digits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -35,16 +57,23 @@ from typing import Any
 
 from brokerplane.api.mt5.protocol import Answer, Context, command
 from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, Mt5Error
-from brokerplane.core.errors import LedgerEntryNotFound
+from brokerplane.api.mt5.users import _by_logins
+from brokerplane.core.errors import LedgerEntryNotFound, PositionNotFound
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.money import Currency, format_minor, parse_decimal
+from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery, price_of
+from brokerplane.core.trading.risk import PositionFigures, to_minor_half_up
 
 MAX_MONEY = Decimal(1_000_000_000)  # |balance| above this: 4005 Money limit reached
 TRADE_MAX_MONEY = 4005
 COMMENT_MAX = 31  # MT5 keeps 32 characters with the terminator; longer comments are cut
 PAGE_MAX = 100  # get_page answers at most this many; total=0 (or more) means this many
-DEAL_REASON_DEALER = 2
+DEAL_REASON_DEALER = 2  # also POSITION_REASON_DEALER and ORDER_REASON_DEALER
+ORDER_STATE_FILLED = 4
+VOLUME_EXT = 10**4  # VolumeExt (1/10^8 lot) per Volume unit (1/10^4 lot)
+RATE_QUANTUM = Decimal("1e-8")
+ENTRIES = {"in": 0, "out": 1, "inout": 2}  # IMTDeal::EnDealEntry
 MAX_TICKET = 2**63 - 1
 LATEST = 253_402_300_799  # 9999-12-31 23:59:59, the last second a datetime holds
 
@@ -94,9 +123,10 @@ def trade_balance(ctx: Context) -> Answer:
     if raw is None:
         raise Mt5Error(ERR_PARAMS, "balance is required")
     operation, amount = balance_operation(kind, parse_decimal(raw, "balance"))
-    p.integer("check_margin", default=1, low=0, high=1)  # see the module's note
+    check_margin = p.integer("check_margin", default=1, low=0, high=1) == 1
     comment = (p.text("comment") or "")[:COMMENT_MAX]
-    cmd = PostLedgerEntry(login, operation, amount, comment=comment, on_threshold="refuse")
+    cmd = PostLedgerEntry(login, operation, amount, comment=comment, on_threshold="refuse",
+                          check_margin=check_margin)  # fmt: skip
     posting = ctx.services.post_ledger_entry(cmd, ctx.actor)
     return Answer({"Ticket": posting.operation_id})
 
@@ -104,25 +134,43 @@ def trade_balance(ctx: Context) -> Answer:
 # ---- deals ----------------------------------------------------------------------------------
 
 
-def render_deal(e: LedgerEntry) -> dict[str, Any]:
-    """A ledger entry as an MT5 deal (field order as MT5 sends it); every value a string."""
+def unix(at: datetime) -> int:
+    return int(at.astimezone(UTC).timestamp())
+
+
+def millis(at: datetime) -> int:
+    return int(at.astimezone(UTC).timestamp() * 1000)
+
+
+def _rate(rate: Decimal) -> Decimal:
+    """A conversion rate as MT5's double shows it, to 8 decimals without trailing zeros."""
+    return rate.quantize(RATE_QUANTUM).normalize()
+
+
+def side_code(side: str) -> int:
+    """MT5's 0 buy / 1 sell (deal and position Action, order Type)."""
+    return 0 if side == "buy" else 1
+
+
+def render_deal(e: LedgerEntry, deal: Deal | None = None) -> dict[str, Any]:
+    """A ledger entry as an MT5 deal (field order as MT5 sends it); every value a string.
+    `deal`: the trade deal the entry carries the P/L of (an entry of kind "trade")."""
     cur = Currency(e.currency, e.currency_digits)
     profit = format_minor(e.amount, cur)
-    at = e.at.astimezone(UTC)
-    return {
+    out: dict[str, Any] = {
         "Deal": e.id,
         "ExternalID": e.reference,
         "Login": e.login,
         "Dealer": e.manager_login or 0,
         "Order": 0,
-        "Action": DEAL_ACTIONS[e.kind],
+        "Action": DEAL_ACTIONS.get(e.kind, 0),
         "Entry": 0,
         "Reason": DEAL_REASON_DEALER,
         "Digits": 0,
         "DigitsCurrency": e.currency_digits,
         "ContractSize": 0,
-        "Time": int(at.timestamp()),
-        "TimeMsc": int(at.timestamp() * 1000),
+        "Time": unix(e.at),
+        "TimeMsc": millis(e.at),
         "Symbol": "",
         "Price": 0,
         "Volume": 0,
@@ -155,6 +203,42 @@ def render_deal(e: LedgerEntry) -> dict[str, Any]:
         "MarketAsk": 0,
         "MarketLast": 0,
     }
+    if deal is not None:
+        out.update(_trade_fields(deal, cur))
+    return out
+
+
+def _trade_fields(d: Deal, cur: Currency) -> dict[str, Any]:
+    closed = d.volume if d.entry == "out" else 0
+    value = d.volume * d.contract_size * d.price_decimal * d.rate_profit / VOLUME_EXT
+    return {
+        "ExternalID": "", "Order": d.id, "Action": side_code(d.side), "Entry": ENTRIES[d.entry],
+        "Digits": d.digits, "ContractSize": d.contract_size.normalize(), "Symbol": d.symbol,
+        "Price": d.price_decimal, "Volume": d.volume, "VolumeExt": d.volume * VOLUME_EXT,
+        "RateProfit": _rate(d.rate_profit), "ExpertPositionID": d.position_id,
+        "PositionID": d.position_id, "Comment": d.comment,
+        "PricePosition": d.price_position_decimal, "VolumeClosed": closed,
+        "VolumeClosedExt": closed * VOLUME_EXT,
+        "Value": format_minor(to_minor_half_up(value, cur.digits), cur),
+    }  # fmt: skip
+
+
+def render_deals(ctx: Context, entries: list[LedgerEntry]) -> list[dict[str, Any]]:
+    """Entries as deals; the trade deals among them loaded in one query per account."""
+    trades: dict[int, list[LedgerEntry]] = {}
+    for e in entries:
+        if e.kind == TRADE_KIND:
+            trades.setdefault(e.login, []).append(e)
+    deals: dict[int, Deal] = {}
+    for login, held in trades.items():
+        query = DealQuery(login=login, time_from=min(e.at for e in held),
+                          time_to=max(e.at for e in held) + timedelta(microseconds=1),
+                          after_id=held[0].id - 1, limit=1000)  # fmt: skip
+        wanted = {e.id for e in held}
+        for d in ctx.services.list_deals(query, ctx.actor):
+            if d.id in wanted:
+                deals[d.id] = d
+    return [render_deal(e, deals.get(e.id)) for e in entries]
 
 
 def _moment(seconds: int) -> datetime:
@@ -191,7 +275,7 @@ def deal_get(ctx: Context) -> Answer:
     found = ctx.services.list_ledger(LedgerQuery(after_id=ticket - 1, limit=1), ctx.actor)
     if not found or found[0].id != ticket:
         raise LedgerEntryNotFound(ticket)
-    return Answer(render_deal(found[0]))
+    return Answer(render_deals(ctx, found)[0])
 
 
 @command("deal/get_total")
@@ -202,62 +286,222 @@ def deal_get_total(ctx: Context) -> Answer:
 @command("deal/get_page")
 def deal_get_page(ctx: Context) -> Answer:
     offset, count = _page(ctx)
-    return Answer([render_deal(e) for e in islice(_deals(ctx), offset, offset + count)])
+    return Answer(render_deals(ctx, list(islice(_deals(ctx), offset, offset + count))))
 
 
-# ---- positions, orders, closed orders: none until brokerplane trades ------------------------
+# ---- positions ------------------------------------------------------------------------------
+
+POSITIONS_PER_QUERY = 1000
 
 
-def _known_login(ctx: Context) -> None:
-    """The `login` exists and is within reach (else 13 Not found)."""
-    ctx.services.get_account(ctx.params.require_integer("login", low=1), ctx.actor)
+def render_position(f: PositionFigures, currency_digits: int) -> dict[str, Any]:
+    """An open position as IMTPosition (field order as MT5 sends it); every value a string."""
+    pos = f.position
+    cur = Currency("", currency_digits)
+    return {
+        "Position": pos.id,
+        "ExternalID": "",
+        "Login": pos.login,
+        "Dealer": 0,
+        "Symbol": pos.symbol,
+        "Action": side_code(pos.side),
+        "Digits": pos.digits,
+        "DigitsCurrency": currency_digits,
+        "Reason": DEAL_REASON_DEALER,
+        "ContractSize": pos.contract_size.normalize(),
+        "TimeCreate": unix(pos.opened_at),
+        "TimeUpdate": unix(pos.updated_at),
+        "TimeCreateMsc": millis(pos.opened_at),
+        "TimeUpdateMsc": millis(pos.updated_at),
+        "ModifyFlags": 0,
+        "PriceOpen": pos.price_open,
+        "PriceCurrent": price_of(f.price_current, pos.digits),
+        "PriceSL": 0,
+        "PriceTP": 0,
+        "Volume": pos.volume,
+        "VolumeExt": pos.volume * VOLUME_EXT,
+        "Profit": format_minor(f.profit, cur),
+        "Storage": format_minor(0, cur),
+        "RateProfit": _rate(f.rate_profit),
+        "RateMargin": 0,
+        "ExpertID": 0,
+        "ExpertPositionID": pos.id,
+        "Comment": pos.comment,
+        "ActivationMode": 0,
+        "ActivationTime": 0,
+        "ActivationPrice": 0,
+        "ActivationFlags": 0,
+    }
 
 
-def _known_logins(ctx: Context) -> None:
-    for login in ctx.params.logins("login") or []:
-        ctx.services.get_account(login, ctx.actor)
+def _account_digits(ctx: Context, login: int) -> int:
+    """The account's currency digits; 13 when it does not exist or is out of reach."""
+    return ctx.services.get_account(login, ctx.actor).currency_digits
 
 
-def _not_found(what: str) -> Mt5Error:
-    return Mt5Error(ERR_NOTFOUND, f"no such {what}: brokerplane holds no trading yet")
+def _render_positions(ctx: Context, figures: list[PositionFigures]) -> list[dict[str, Any]]:
+    """Positions of any accounts, their accounts read in one query per thousand logins."""
+    logins = [f.position.login for f in figures]
+    digits = {a.login: a.currency_digits for a in _by_logins(ctx, logins)} if logins else {}
+    return [render_position(f, digits.get(f.position.login, 2)) for f in figures]
+
+
+def _positions(ctx: Context, **scope: Any) -> Iterator[PositionFigures]:
+    """Every open position in scope (`logins`, `group`, `symbol`), oldest first."""
+    after: int | None = None
+    while True:
+        page = ctx.services.list_positions(ctx.actor, after_id=after, limit=POSITIONS_PER_QUERY,
+                                           **scope)  # fmt: skip
+        yield from page
+        if len(page) < POSITIONS_PER_QUERY:
+            return
+        after = page[-1].position.id
+
+
+def _login_positions(ctx: Context) -> tuple[int, Iterator[PositionFigures]]:
+    login = ctx.params.require_integer("login", low=1)
+    return login, _positions(ctx, logins=[login])
 
 
 @command("position/get")
 def position_get(ctx: Context) -> Answer:
-    _known_login(ctx)
-    raise _not_found("position")
+    login = ctx.params.require_integer("login", low=1)
+    symbol = ctx.params.require_text("symbol")
+    digits = _account_digits(ctx, login)
+    found = ctx.services.list_positions(ctx.actor, logins=[login], symbol=symbol, limit=1)
+    if not found:
+        raise Mt5Error(ERR_NOTFOUND, f"account {login} holds no {symbol} position")
+    return Answer(render_position(found[0], digits))
+
+
+def _tickets(values: Iterable[int]) -> list[int]:
+    return sorted({t for t in values if 0 < t <= MAX_TICKET})
 
 
 @command("position/get_batch")
 def position_get_batch(ctx: Context) -> Answer:
-    if not ctx.params.has("login", "group", "ticket"):
-        raise Mt5Error(ERR_PARAMS, "login or group is required")
-    _known_logins(ctx)
-    return Answer([])
+    p = ctx.params
+    if not p.has("login", "group", "ticket"):
+        raise Mt5Error(ERR_PARAMS, "login, group or ticket is required")
+    symbol = p.text("symbol") or None
+    tickets = p.logins("ticket")
+    if tickets is not None and not p.has("login", "group"):
+        found = []
+        for ticket in _tickets(tickets):
+            try:
+                found.append(ctx.services.get_position(ticket, ctx.actor))
+            except PositionNotFound:
+                continue
+        return Answer(_render_positions(ctx, found))
+    logins = p.logins("login")
+    group = p.text("group") or None
+    selected = _positions(ctx, logins=logins, group=group, symbol=symbol)
+    if tickets is not None:
+        wanted = set(tickets)
+        selected = (f for f in selected if f.position.id in wanted)
+    return Answer(_render_positions(ctx, list(selected)))
 
 
-@command("position/get_total", "order/get_total")
-def open_total(ctx: Context) -> Answer:
-    _known_login(ctx)
+@command("position/get_total")
+def position_get_total(ctx: Context) -> Answer:
+    return Answer({"Total": sum(1 for _ in _login_positions(ctx)[1])})
+
+
+@command("position/get_page")
+def position_get_page(ctx: Context) -> Answer:
+    login, positions = _login_positions(ctx)
+    offset, count = _page(ctx)
+    digits = _account_digits(ctx, login)
+    return Answer([render_position(f, digits) for f in islice(positions, offset, offset + count)])
+
+
+# ---- orders: none open; the history of filled orders -----------------------------------------
+
+
+def render_order(d: Deal) -> dict[str, Any]:
+    """The filled market order of a trade deal, as IMTOrder; every value a string."""
+    return {
+        "Order": d.id,
+        "ExternalID": "",
+        "Login": d.login,
+        "Dealer": d.manager_login or 0,
+        "Symbol": d.symbol,
+        "Digits": d.digits,
+        "DigitsCurrency": d.currency_digits,
+        "ContractSize": d.contract_size.normalize(),
+        "State": ORDER_STATE_FILLED,
+        "Reason": DEAL_REASON_DEALER,
+        "TimeSetup": unix(d.at),
+        "TimeExpiration": 0,
+        "TimeDone": unix(d.at),
+        "TimeSetupMsc": millis(d.at),
+        "TimeDoneMsc": millis(d.at),
+        "ModifyFlags": 0,
+        "Type": side_code(d.side),
+        "TypeFill": 0,
+        "TypeTime": 0,
+        "PriceOrder": d.price_decimal,
+        "PriceTrigger": 0,
+        "PriceCurrent": d.price_decimal,
+        "PriceSL": 0,
+        "PriceTP": 0,
+        "VolumeInitial": d.volume,
+        "VolumeInitialExt": d.volume * VOLUME_EXT,
+        "VolumeCurrent": 0,
+        "VolumeCurrentExt": 0,
+        "ExpertID": 0,
+        "PositionID": d.position_id,
+        "PositionByID": 0,
+        "Comment": d.comment,
+        "RateMargin": 0,
+        "ActivationMode": 0,
+        "ActivationTime": 0,
+        "ActivationPrice": 0,
+        "ActivationFlags": 0,
+    }
+
+
+def _ticket(ctx: Context) -> int:
+    return ctx.params.require_integer("ticket", "order", low=1, high=MAX_TICKET)
+
+
+def _history(ctx: Context) -> Iterator[Deal]:
+    login = ctx.params.require_integer("login", low=1)
+    start, end = _window(ctx)
+    return ctx.services.iter_deals(DealQuery(login=login, time_from=start, time_to=end),
+                                   ctx.actor)  # fmt: skip
+
+
+@command("order/get")
+def order_get(ctx: Context) -> Answer:
+    _ticket(ctx)
+    raise Mt5Error(ERR_NOTFOUND, "no open order: market orders fill at once")
+
+
+@command("order/get_total")
+def order_get_total(ctx: Context) -> Answer:
+    _account_digits(ctx, ctx.params.require_integer("login", low=1))
     return Answer({"Total": 0})
 
 
-@command("position/get_page", "order/get_page", "history/get_page")
-def empty_page(ctx: Context) -> Answer:
-    _known_login(ctx)
+@command("order/get_page")
+def order_get_page(ctx: Context) -> Answer:
+    _account_digits(ctx, ctx.params.require_integer("login", low=1))
     _page(ctx)
-    _window(ctx)  # history's from/to; positions and orders send none
     return Answer([])
+
+
+@command("history/get")
+def history_get(ctx: Context) -> Answer:
+    return Answer(render_order(ctx.services.get_deal(_ticket(ctx), ctx.actor)))
 
 
 @command("history/get_total")
 def history_get_total(ctx: Context) -> Answer:
-    _known_login(ctx)
-    _window(ctx)
-    return Answer({"Total": 0})
+    return Answer({"Total": sum(1 for _ in _history(ctx))})
 
 
-@command("order/get", "history/get")
-def order_get(ctx: Context) -> Answer:
-    ctx.params.require_integer("ticket", "order", low=1, high=MAX_TICKET)
-    raise _not_found("order")
+@command("history/get_page")
+def history_get_page(ctx: Context) -> Answer:
+    offset, count = _page(ctx)
+    return Answer([render_order(d) for d in islice(_history(ctx), offset, offset + count)])

@@ -16,8 +16,9 @@ Translation, in both directions:
 - `user/delete` is the core's soft delete: the account reads as 13 from then on (404 natively),
   its ledger and audit stay, and its login is never handed out again.
 - Out, every value is a string. `Balance` is the balance plus any bonus (MT5 books bonus deals
-  into the balance); `user/account/get`'s `Equity` is balance + credit + bonus; with no
-  positions `Margin` and `Profit` are 0, `MarginFree` is the equity and `MarginLevel` 0.
+  into the balance); `user/account/get`'s `Profit` (= `Floating`) and `Margin` are those of the
+  open positions at the latest quotes, `Equity` is balance + credit + bonus + profit,
+  `MarginFree` equity - margin, `MarginLevel` equity / margin in percent (0 without margin).
   Passwords are never answered (`PhonePassword` is ""). Fields brokerplane does not keep (the
   commissions, interest and previous-day/month figures) read 0. Without the `personal_data`
   right the core blanks the contact fields.

@@ -15,11 +15,16 @@ from brokerplane.api.native.schemas import Problem
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.services import Services
 
-PROBLEM = {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}}
+# Errors are sent as problem+json: the document gives that media type the Problem schema.
+PROBLEM = {
+    "model": Problem,
+    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {**PROBLEM, "description": "ValidationError: the input is invalid (fields named)"},
     401: {**PROBLEM, "description": "Unauthorized: missing or invalid bearer key"},
     403: {**PROBLEM, "description": "PermissionDenied: the key lacks the scope"},
+    429: {**PROBLEM, "description": "TooManyRequests: the key's rate limit; see Retry-After"},
     503: {**PROBLEM, "description": "ManagerOffline: the database is unreachable"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**PROBLEM, "description": "NotFound"}}

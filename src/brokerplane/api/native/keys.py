@@ -20,6 +20,7 @@ from brokerplane.core.access.model import ApiKey
 from brokerplane.core.access.service import CreateApiKey, IssuedKey
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.validate import MAX_LOGIN
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 
@@ -137,7 +138,9 @@ async def create_key(
 async def list_keys(
     request: Request,
     actor: Actor = Depends(current_actor),
-    manager: int | None = Query(None, description="admins only: this manager's keys"),
+    manager: int | None = Query(
+        None, ge=1, le=MAX_LOGIN, description="admins only: this manager's keys"
+    ),
 ) -> Response:
     core = services(request)
     keys = await run_in_threadpool(core.list_api_keys, actor, manager)

@@ -36,6 +36,7 @@ from brokerplane.api.native.schemas import (
     ThresholdIn,
     ThresholdList,
     ThresholdOut,
+    ThresholdRemoved,
     render_approval,
     render_audit,
     render_entry,
@@ -251,7 +252,7 @@ def _threshold_answer(t: ApprovalThreshold | None) -> tuple[int, dict[str, Any]]
 
 @router.put(
     "/approval-thresholds",
-    response_model=ThresholdOut,
+    response_model=ThresholdOut | ThresholdRemoved,
     responses=NOT_FOUND,
     tags=["approvals"],
     summary="Set (or with amount null remove) a currency's threshold or a group's override (admin)",
@@ -265,7 +266,7 @@ async def put_threshold(
 
 
 def _approval_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not "²" nor "١"
         raise ValidationError.field("approval_id", "must be a positive integer")
     return int(value)
 

@@ -39,7 +39,8 @@ class Problem(BaseModel):
 class _Profile(BaseModel):
     """Account fields a manager may set; unknown names are refused with a field error."""
 
-    model_config = ConfigDict(extra="allow")
+    # Extras reach the service, which names each unknown field; the document says they fail.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
     first_name: str | None = None
     last_name: str | None = None
@@ -90,7 +91,8 @@ class AccountCreate(_Profile):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
-            "example": {"login": 910024, "name": "Demo User", "group": "demo-usd", "leverage": 100}
+            "additionalProperties": False,
+            "example": {"login": 910024, "name": "Demo User", "group": "demo-usd", "leverage": 100},
         },
     )
 
@@ -180,25 +182,26 @@ class AuditPage(BaseModel):
 
 
 class GroupIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Whole numbers are StrictInt here and in SymbolIn: JSON true is not a setting of 1.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
     name: str = Field(examples=["real\\standard"])
     currency: str = Field(examples=["USD"])
     description: str | None = None
     company: str | None = None
     broker: str | None = None
-    default_leverage: int | None = None
-    max_leverage: int | None = None
+    default_leverage: StrictInt | None = None
+    max_leverage: StrictInt | None = None
     margin_mode: str | None = Field(None, description="MAX, SUM or NET")
     default_account_type: str | None = None
-    default_rights: int | None = None
-    password_min_length: int | None = Field(None, description="8 to 16")
-    login_range_from: int | None = None
-    login_range_to: int | None = None
+    default_rights: StrictInt | None = None
+    password_min_length: StrictInt | None = Field(None, description="8 to 16")
+    login_range_from: StrictInt | None = None
+    login_range_to: StrictInt | None = None
     margin_call: Decimal | None = Field(None, description="margin level %, decimal")
     stop_out: Decimal | None = None
-    permissions: int | None = None
-    plan_id: int | None = None
+    permissions: StrictInt | None = None
+    plan_id: StrictInt | None = None
     attributes: dict[str, str] | None = None
 
 
@@ -237,13 +240,13 @@ class GroupList(BaseModel):
 
 
 class SymbolIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
     name: str = Field(examples=["EURUSD"])
     path: str | None = None
     description: str | None = None
     isin: str | None = None
-    digits: int | None = None
+    digits: StrictInt | None = None
     contract_size: Decimal | None = None
     currency_base: str | None = None
     currency_profit: str | None = None
@@ -464,6 +467,12 @@ class ThresholdOut(BaseModel):
     currency: str
     group: str | None
     amount: str
+
+
+class ThresholdRemoved(BaseModel):
+    """The answer to a PUT with amount null: the threshold is gone."""
+
+    removed: bool
 
 
 class ThresholdList(BaseModel):

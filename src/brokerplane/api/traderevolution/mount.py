@@ -36,6 +36,7 @@ def te_app(runtime: object) -> FastAPI:
     from brokerplane.api.traderevolution.auth import router as auth_router
     from brokerplane.api.traderevolution.catalog import router as catalog_router
     from brokerplane.api.traderevolution.operations import router as operations_router
+    from brokerplane.api.traderevolution.trading import router as trading_router
     from brokerplane.api.traderevolution.users import router as users_router
     from brokerplane.api.traderevolution.webhooks import router as webhooks_router
 
@@ -44,7 +45,7 @@ def te_app(runtime: object) -> FastAPI:
     settings = getattr(runtime, "settings", None)
     sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0))
     for router in (auth_router, users_router, catalog_router, operations_router,
-                   webhooks_router):  # fmt: skip
+                   webhooks_router, trading_router):  # fmt: skip
         sub.include_router(router)
 
     @sub.exception_handler(TEError)

@@ -39,8 +39,9 @@ router = APIRouter()
 
 TYPE_NAMES = {1: "Trading", 2: "Deposit", 3: "Withdrawal", 12: "Adjustment", 13: "Dividends",
               17: "Transfer"}  # fmt: skip
-# operation type -> ledger kind, for the types brokerplane posts and reads back
-KIND_OF_TYPE = {2: "deposit", 3: "withdrawal", 12: "correction"}
+# operation type -> ledger kind, for the types brokerplane reads back (all but 1 may be posted
+# here; trading posts 1, a deal's realised P/L)
+KIND_OF_TYPE = {1: "trade", 2: "deposit", 3: "withdrawal", 12: "correction"}
 TYPE_OF_KIND = {kind: type_id for type_id, kind in KIND_OF_TYPE.items()}
 
 

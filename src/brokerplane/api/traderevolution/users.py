@@ -1,6 +1,9 @@
 """Users and their accounts (seed 004): POST/GET /users, GET/PATCH /users/{id} (group moves and
 status), PATCH /users/{id}/changePassword, GET /users/{id}/accounts, POST /accounts and
-GET /accounts/{id}."""
+GET /accounts/{id}.
+
+Accounts read back carry their equity, usedMargin and freeMargin priced from their open
+positions at the latest quotes."""
 
 from __future__ import annotations
 
@@ -65,8 +68,10 @@ def user_json(user: User, brandings: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def account_json(acc: Account) -> dict[str, Any]:
-    state = TradeState.of(acc)
+def account_json(acc: Account, state: TradeState | None = None) -> dict[str, Any]:
+    """An account with its figures: `state` priced from its positions (Services.get_risk or
+    get_risks); without it, as an account without positions."""
+    state = state or TradeState.of(acc)
     return {
         "id": acc.login,
         "accountName": acc.name,
@@ -81,8 +86,18 @@ def account_json(acc: Account) -> dict[str, Any]:
         "credit": state.credit,
         "bonus": state.bonus,
         "equity": state.equity,
+        "usedMargin": state.margin,
+        "freeMargin": state.margin_free,
         "createdAt": millis(acc.registered_at),
     }
+
+
+def accounts_json(
+    services: Services, accounts: list[Account], actor: Actor
+) -> list[dict[str, Any]]:
+    """Accounts with their figures priced at the latest quotes (one read for all)."""
+    risks = services.get_risks(accounts, actor)
+    return [account_json(a, risks[a.login].state()) for a in accounts]
 
 
 def _new_account(item: Any, where: str) -> NewAccount:
@@ -165,7 +180,7 @@ async def get_user(request: Request, user_id: str) -> Response:
     def run() -> dict[str, Any]:
         found = services.get_user_with_accounts(uid, actor)
         data = user_json(found.user, branding_ids(services, actor))
-        return {**data, "accounts": [account_json(a) for a in found.accounts]}
+        return {**data, "accounts": accounts_json(services, found.accounts, actor)}
 
     return answer(await run_in_threadpool(run))
 
@@ -175,8 +190,12 @@ async def user_accounts(request: Request, user_id: str) -> Response:
     actor = await manager_of(request)
     uid = path_id(user_id)
     services = services_of(request)
-    found = await run_in_threadpool(services.get_user_with_accounts, uid, actor)
-    return answer([account_json(a) for a in found.accounts])
+
+    def run() -> list[dict[str, Any]]:
+        found = services.get_user_with_accounts(uid, actor)
+        return accounts_json(services, found.accounts, actor)
+
+    return answer(await run_in_threadpool(run))
 
 
 _PATCHABLE = {"userGroup", "userGroupId", "ruleValue", "ruleName", "status", "id", "userId"}
@@ -241,5 +260,5 @@ async def create_account(request: Request) -> Response:
 async def get_account(request: Request, account_id: str) -> Response:
     actor = await manager_of(request)
     login = path_id(account_id, "accountId")
-    acc = await run_in_threadpool(services_of(request).get_account, login, actor)
-    return answer(account_json(acc))
+    risk = await run_in_threadpool(services_of(request).get_risk, login, actor)
+    return answer(account_json(risk.account, risk.state()))

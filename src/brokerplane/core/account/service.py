@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,6 @@ from brokerplane.core.account.model import (
     TEXT_LIMITS,
     Account,
     AccountQuery,
-    TradeState,
 )
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
@@ -289,6 +289,91 @@ def open_account(
     actor.require("users:write")
     _field_names_problem(set(cmd.profile), PROFILE_FIELDS)
     group = reach.check_group(actor, _group(uow, cmd.group))
+    acc = _checked_opening(cmd, actor, group)
+    if cmd.login not in (None, 0):
+        login = check_login(cmd.login)
+        if uow.accounts.exists(login):
+            raise LoginAlreadyExists(login)
+    else:
+        login = _allocate(uow, group, config)
+    now = clock()
+    _set_login_and_passwords(acc, cmd, login, now)
+    uow.accounts.add(replace(acc, attributes={}))
+    attributes.store_mapping(uow, "account", login, {}, acc.attributes, now)
+    record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
+    return reach.redact(actor, acc)
+
+
+def open_accounts(
+    uow: UnitOfWork, cmds: Sequence[OpenAccount], actor: Actor, clock: Clock, config: CoreConfig
+) -> list[Account]:
+    """Open many accounts in one transaction: each command is checked, allocated a login and
+    audited as `open_account` does, and the rows are written together. Any refusal refuses
+    the whole batch. Logins are the ones opening the accounts one by one would allocate."""
+    actor.require("users:write")
+    groups: dict[str, Group] = {}
+    runs: dict[tuple[int, int], int] = {}  # a login range -> its next free login, in a run
+    taken: set[int] = set()
+    pending: list[tuple[Account, datetime]] = []
+
+    def flush() -> None:
+        uow.accounts.add_many([replace(a, attributes={}) for a, _ in pending])
+        for acc, at in pending:
+            attributes.store_mapping(uow, "account", acc.login, {}, acc.attributes, at)
+        pending.clear()
+
+    opened: list[Account] = []
+    for cmd in cmds:
+        _field_names_problem(set(cmd.profile), PROFILE_FIELDS)
+        group = groups.get(cmd.group) if isinstance(cmd.group, str) else None
+        if group is None:
+            group = reach.check_group(actor, _group(uow, cmd.group))
+            groups[cmd.group] = group
+        acc = _checked_opening(cmd, actor, group)
+        if cmd.login not in (None, 0):
+            login = check_login(cmd.login)
+            if login in taken or uow.accounts.exists(login):
+                raise LoginAlreadyExists(login)
+        else:
+            login = _next_in_run(uow, group, config, runs, taken, flush)
+        taken.add(login)
+        now = clock()
+        _set_login_and_passwords(acc, cmd, login, now)
+        pending.append((acc, now))
+        record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
+        opened.append(reach.redact(actor, acc))
+    flush()
+    return opened
+
+
+def _next_in_run(
+    uow: UnitOfWork, group: Group, config: CoreConfig, runs: dict[tuple[int, int], int],
+    taken: set[int], flush: Callable[[], None],
+) -> int:  # fmt: skip
+    """The login `_allocate` would give once the batch so far is stored. While the top of the
+    range is free, every login above the highest used is free too, so they are handed out in
+    a run with one read; otherwise (or when the run reaches the top) one allocation each."""
+    if group.login_range_from is not None and group.login_range_to is not None:
+        span = (group.login_range_from, group.login_range_to)
+    else:
+        span = (config.login_range_from, config.login_range_to)
+    candidate = runs.pop(span, None)
+    if candidate is None:
+        flush()  # the allocation reads the stored logins
+        candidate = _allocate(uow, group, config)
+        if uow.accounts.exists(span[1]):
+            return candidate  # gaps only: the next one is allocated after this is stored
+    while candidate in taken:
+        candidate += 1
+    if candidate > span[1]:
+        flush()
+        return _allocate(uow, group, config)
+    runs[span] = candidate + 1
+    return candidate
+
+
+def _checked_opening(cmd: OpenAccount, actor: Actor, group: Group) -> Account:
+    """The account `cmd` would open in `group` (login not yet set), every rule checked."""
     leverage = group.default_leverage if cmd.leverage is None else cmd.leverage
     cur = (
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
@@ -321,13 +406,10 @@ def open_account(
         _check_phone_password(cmd.phone_password)
     if cmd.main_password_md5 is not None:
         passwords.check_md5_form(cmd.main_password_md5, "main_password")
-    if cmd.login not in (None, 0):
-        login = check_login(cmd.login)
-        if uow.accounts.exists(login):
-            raise LoginAlreadyExists(login)
-    else:
-        login = _allocate(uow, group, config)
-    now = clock()
+    return acc
+
+
+def _set_login_and_passwords(acc: Account, cmd: OpenAccount, login: int, now: datetime) -> None:
     acc.login = login
     acc.registered_at = acc.updated_at = now
     if cmd.main_password is not None:
@@ -340,10 +422,6 @@ def open_account(
         acc.investor_password = passwords.make_verifier(cmd.investor_password)
     if cmd.phone_password:
         acc.phone_password = passwords.make_verifier(cmd.phone_password)
-    uow.accounts.add(replace(acc, attributes={}))
-    attributes.store_mapping(uow, "account", login, {}, acc.attributes, now)
-    record(uow, actor, now, "account.opened", "account", login, None, acc.snapshot())
-    return reach.redact(actor, acc)
 
 
 # --- attributes: one store for every dialect ---------------------------------------------------
@@ -559,11 +637,6 @@ def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: C
     record(uow, actor, now, "account.password_changed", "account", acc.login, acc.snapshot(),
            after)  # fmt: skip
     return reach.redact(actor, updated)
-
-
-def trade_state(uow: UnitOfWork, login: int, actor: Actor) -> TradeState:
-    actor.require("users:read")
-    return TradeState.of(_load(uow, login, actor))
 
 
 def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:

@@ -13,6 +13,11 @@ SHA-256 (`secret_digest`), which serves two ways of proving a webhook:
 A signed-in TE user manages only its own keys (`as_user`); a back-office user manages the keys
 of users within its reach (users:read to list, users:write to generate and delete). A key works
 only while its user is Unlocked and the key has not expired.
+
+A webhook trades only its user's accounts (`trade`): the key is checked again in the order's
+own transaction, the account must belong to the key's user (another's reads as absent), and
+the order runs as an actor holding trades:write alone and named after the key, so the deal,
+its ledger entry and the audit record all say which key placed it.
 """
 
 from __future__ import annotations
@@ -23,13 +28,22 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import WebhookKey, usable
 from brokerplane.core.backoffice.users import load_user
 from brokerplane.core.clock import Clock
-from brokerplane.core.errors import NotFound, Unauthorized, ValidationError
+from brokerplane.core.errors import (
+    AccountNotFound,
+    NotFound,
+    SymbolNotFound,
+    Unauthorized,
+    ValidationError,
+)
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.trading import service as trading
+from brokerplane.core.trading.risk import Risk
 from brokerplane.core.user.model import User
 from brokerplane.core.user.service import in_reach
 
@@ -37,6 +51,8 @@ NAME_MAX = 32
 MAX_KEYS_PER_USER = 50
 API_KEY_PREFIX = "whk_"
 TOUCH_INTERVAL = timedelta(seconds=60)
+REPLAY_WINDOW = timedelta(minutes=5)  # how far a webhook's own timestamp may be from now
+ACTIONS = ("buy", "sell", "close")
 
 
 def secret_digest(secret: str) -> str:
@@ -207,3 +223,88 @@ def authenticate_key(uow: UnitOfWork, api_key: str, now: datetime) -> WebhookIde
         raise Unauthorized("the webhook key's user is locked")
     touch = key.last_used_at is None or now - key.last_used_at >= TOUCH_INTERVAL
     return WebhookIdentity(key, replace(user, password=None), touch)
+
+
+# ---- trading by webhook ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookOrder:
+    """An order placed through webhook key `api_key`, whose secret or signature the caller
+    has checked: buy or sell `volume` lots of `symbol`, or close every position of `symbol`
+    ("close"), on account `login` of the key's user (None: the user's first account, by
+    login). `sent_at`, when the webhook carries its own time, must be within REPLAY_WINDOW of
+    now."""
+
+    api_key: str
+    action: str
+    symbol: str
+    volume: object | None = None
+    login: int | None = None
+    comment: str = ""
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WebhookFill:
+    """What a webhook order did: the key, the account, each execution in order."""
+
+    key: WebhookKey
+    account: Account
+    executions: tuple[trading.Execution, ...]
+
+    @property
+    def risk(self) -> Risk:
+        """The account's figures after the order."""
+        return self.executions[-1].risk
+
+
+def webhook_account(uow: UnitOfWork, user: User, login: int | None) -> Account:
+    """The account a webhook of `user` trades: the one named, if the user's (any other reads
+    as absent), else the user's first account."""
+    if login is None:
+        owned = uow.backoffice.accounts_of_user(user.id)
+        if not owned:
+            raise ValidationError.field("accountId", f"user {user.id} has no trading account")
+        return owned[0]
+    acc = uow.accounts.get(login) if isinstance(login, int) and login > 0 else None
+    if acc is None or acc.user_id != user.id:
+        raise AccountNotFound(login)
+    return acc
+
+
+def trader_of(key: WebhookKey, actor: Actor) -> Actor:
+    """The request's actor reduced to placing orders, named after the key: the account is
+    chosen by `webhook_account`, never by reach."""
+    return replace(actor, manager_login=None, scopes=frozenset({"trades:write"}), key_id=None,
+                   operator_id=f"webhook key {key.id} of user {key.user_id}", group_mask="*",
+                   white_labels="*", idempotency=None)  # fmt: skip
+
+
+def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> WebhookFill:
+    """Run a webhook's order on its user's account, all in the caller's transaction."""
+    now = clock()
+    if order.action not in ACTIONS:
+        raise ValidationError.field("side", "must be one of " + ", ".join(ACTIONS))
+    if order.sent_at is not None and abs(now - order.sent_at) > REPLAY_WINDOW:
+        raise Unauthorized(
+            "the webhook's timestamp is more than "
+            f"{int(REPLAY_WINDOW.total_seconds() // 60)} minutes from the server's time"
+        )
+    identity = authenticate_key(uow, order.api_key, now)
+    acc = webhook_account(uow, identity.user, order.login)
+    trader = trader_of(identity.key, actor)
+    if order.action != "close":
+        cmd = trading.OpenPosition(acc.login, order.symbol, order.action, order.volume,
+                                   order.comment)  # fmt: skip
+        return WebhookFill(identity.key, acc, (trading.open_position(uow, cmd, trader, clock),))
+    sym = uow.symbols.get(order.symbol)
+    if sym is None:
+        raise SymbolNotFound(order.symbol[:64])
+    held = [p for p in uow.trading.positions_of(acc.login) if p.symbol == sym.name]
+    if not held:
+        raise NotFound(f"account {acc.login} holds no {sym.name} position; nothing was closed",
+                       login=acc.login, symbol=sym.name)  # fmt: skip
+    closes = [trading.ClosePosition(p.id, None, order.comment) for p in held]
+    done = tuple(trading.close_position(uow, c, trader, clock) for c in closes)
+    return WebhookFill(identity.key, acc, done)

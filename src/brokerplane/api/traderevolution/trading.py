@@ -1,0 +1,289 @@
+"""Trading: inbound trading webhooks placed with a user's webhook key, and the back office's
+positions list.
+
+POST /webhooks/orders (also POST /webhook) places a market order from an alert, TradingView's
+included. The body is a JSON object:
+    {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "accountId": 100000,
+     "comment": "...", "id": "...", "timestamp": 1718000000000}
+- `side` (or `action`): buy, sell (any case, as TradingView's {{strategy.order.action}} gives
+  them) or close: close every position of the symbol on the account; its volume is not used.
+- `volume` (or `quantity`): lots, more than zero, within the symbol's limits and step.
+- `accountId`: one of the key's user's accounts; without it, the user's first account (the
+  lowest id). Another user's account reads as absent.
+- The key: header `X-Api-Key: whk_...`, or the body's `apiKey`.
+- The proof, one of:
+  * header `X-Signature`: hex HMAC-SHA256 of the raw body bytes keyed with the 32 bytes of
+    SHA-256(secret) (an optional `sha256=` prefix is allowed). When a signature is sent, only
+    it counts.
+  * the body's `secret`: the secret itself, for alert tools that cannot sign (TradingView).
+    Whoever sees such a body holds the key: send it over HTTPS only.
+- Replays: the body's `id` (or `requestId`; else the `X-Request-Id` header) applies the order
+  at most once per key: a repeat answers the first answer again with `Idempotent-Replay: true`,
+  and the same id with another body is refused. A signed body's `timestamp` (epoch ms) must be
+  within 5 minutes of the server's time. Only the body is signed, so a signed webhook that
+  carries both `id` and `timestamp` cannot be replayed: within the window the id answers the
+  first answer, after it the timestamp is refused.
+The answer (200): the account, the deals the order made, the positions it left open (a netted
+account's order may close or reverse one) and the account's figures after it. Nothing is
+executed on any error: an unknown, expired or deleted key, a locked user, a bad signature, an
+account not the user's, an unknown symbol, a bad volume, no quote, trading disabled.
+
+GET /positions?accountId=&userId=&symbol=&offset=&limit= and GET /positions/{id}: open
+positions with their current figures, for back-office users with users:read or reports:read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from brokerplane.api.jsonbody import BodyProblem, json_object
+from brokerplane.api.native.idempotency import release, replay_response
+from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, TEError, invalid
+from brokerplane.api.traderevolution.protocol import (
+    DIALECT,
+    Body,
+    answer,
+    client_ip,
+    manager_of,
+    millis,
+    paging,
+    path_id,
+    query_int,
+    query_text,
+    request_id,
+    services_of,
+    throttle,
+    to_json,
+)
+from brokerplane.api.traderevolution.users import account_json
+from brokerplane.core.actor import Actor
+from brokerplane.core.backoffice.model import WebhookKey
+from brokerplane.core.backoffice.webhooks import (
+    ACTIONS,
+    WebhookFill,
+    WebhookOrder,
+    verify_secret,
+    verify_signature,
+)
+from brokerplane.core.idempotency import Completion, StoredResponse
+from brokerplane.core.money import Currency, from_minor
+from brokerplane.core.services import Services
+from brokerplane.core.trading.model import Deal, lots, price_of
+from brokerplane.core.trading.risk import PositionFigures
+from brokerplane.core.trading.service import MAX_PAGE
+
+router = APIRouter()
+
+WEBHOOK_PATHS = ("/webhooks/orders", "/webhook")
+MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31 in epoch milliseconds
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+
+def _quantity(volume: int) -> Any:
+    return lots(volume).normalize()
+
+
+def position_json(fig: PositionFigures) -> dict[str, Any]:
+    pos = fig.position
+    cur = Currency(fig.currency, fig.currency_digits)
+    return {
+        "id": pos.id,
+        "accountId": pos.login,
+        "symbol": pos.symbol,
+        "side": pos.side,
+        "quantity": _quantity(pos.volume),
+        "openPrice": pos.price_open,
+        "currentPrice": price_of(fig.price_current, pos.digits),
+        "profit": from_minor(fig.profit, cur),
+        "margin": from_minor(fig.margin, cur),
+        "currency": fig.currency,
+        "openTime": millis(pos.opened_at),
+        "comment": pos.comment,
+    }
+
+
+def deal_json(deal: Deal) -> dict[str, Any]:
+    return {
+        "id": deal.id,
+        "accountId": deal.login,
+        "positionId": deal.position_id,
+        "symbol": deal.symbol,
+        "side": deal.side,
+        "entry": deal.entry,
+        "quantity": _quantity(deal.volume),
+        "price": deal.price_decimal,
+        "profit": from_minor(deal.profit, Currency(deal.currency, deal.currency_digits)),
+        "currency": deal.currency,
+        "time": millis(deal.at),
+        "comment": deal.comment,
+    }
+
+
+def fill_json(fill: WebhookFill) -> dict[str, Any]:
+    risk = fill.risk
+    priced = {f.position.id: f for f in risk.positions}
+    left = [e.position.id for e in fill.executions if e.position is not None]
+    return {
+        "accountId": fill.account.login,
+        "webhookKeyId": fill.key.id,
+        "deals": [deal_json(e.deal) for e in fill.executions],
+        "positions": [position_json(priced[pid]) for pid in left if pid in priced],
+        "account": account_json(risk.account, risk.state()),
+    }
+
+
+# ---- the webhook ----------------------------------------------------------------------------
+
+
+def _prove(request: Request, key: WebhookKey, raw: bytes, body: Body) -> None:
+    """The signature of the raw body, else the secret in the body; 401 when neither holds."""
+    signature = request.headers.get("x-signature")
+    if signature is not None:
+        text = signature.strip()
+        if text.lower().startswith("sha256="):
+            text = text[len("sha256=") :]
+        if not verify_signature(key, raw, text):
+            raise TEError(401, NOT_AUTHENTICATED,
+                          "the X-Signature does not match the body: sign the raw body with "
+                          "HMAC-SHA256 keyed with SHA-256 of the secret, in hex")  # fmt: skip
+        return
+    secret = body.text("secret")
+    if secret is None:
+        raise TEError(401, NOT_AUTHENTICATED,
+                      "prove the webhook: send an X-Signature header (HMAC-SHA256 of the body) "
+                      "or the key's secret as 'secret'")  # fmt: skip
+    if not verify_secret(key, secret):
+        raise TEError(401, NOT_AUTHENTICATED, "the secret does not match the webhook key")
+
+
+def _order(api_key: str, body: Body) -> WebhookOrder:
+    side = body.text("side", "action")
+    if side is None or side.strip().lower() not in ACTIONS:
+        raise invalid("side is required: buy, sell or close")
+    symbol = body.text("symbol", "ticker")
+    if symbol is None or not symbol.strip():
+        raise invalid("symbol is required")
+    action = side.strip().lower()
+    _, volume = body.pick("volume", "quantity")
+    sent_at = None
+    stamp = body.integer("timestamp")
+    if stamp is not None:
+        if not 0 < stamp <= MAX_TIMESTAMP:
+            raise invalid("timestamp must be epoch milliseconds")
+        sent_at = datetime.fromtimestamp(stamp / 1000, UTC)
+    return WebhookOrder(api_key=api_key, action=action, symbol=symbol.strip(),
+                        volume=None if action == "close" else volume,
+                        login=body.integer("accountId", "account"),
+                        comment=body.text("comment") or "", sent_at=sent_at)  # fmt: skip
+
+
+def _request_key(request: Request, body: Body) -> str | None:
+    """The client's id for the order: the body's (signed) id, else the X-Request-Id header."""
+    sent = body.text("id", "requestId")
+    if sent is not None and sent.strip():
+        return sent.strip()
+    header: str | None = getattr(request.state, "client_request_id", None)
+    return header
+
+
+async def webhook(request: Request) -> Response:
+    raw = await request.body()
+    try:
+        body = Body(json_object(raw))
+    except BodyProblem as problem:
+        raise invalid(str(problem)) from None
+    api_key = request.headers.get("x-api-key") or body.text("apiKey")
+    if api_key is None or not api_key.strip():
+        raise TEError(401, NOT_AUTHENTICATED,
+                      "send the webhook key as 'X-Api-Key: whk_...' or as apiKey")  # fmt: skip
+    services = services_of(request)
+    identity = await run_in_threadpool(services.authenticate_webhook_key, api_key.strip())
+    throttle(request, f"webhook:{identity.key.id}")
+    _prove(request, identity.key, raw, body)
+    order = _order(api_key.strip(), body)
+    actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
+                  ip=client_ip(request))  # fmt: skip
+    key = _request_key(request, body)
+    if key is not None:
+        claimed = await run_in_threadpool(
+            services.claim_request, f"te-webhook:{identity.key.id}", key,
+            hashlib.sha256(raw).hexdigest(), "id",
+        )  # fmt: skip
+        if isinstance(claimed, StoredResponse):
+            return replay_response(claimed)
+        request.state.idempotency_claim = claimed
+        actor = replace(actor, idempotency=Completion(claimed, _stored), request_id=key[:127])
+    try:
+        fill = await run_in_threadpool(services.trade_by_webhook, order, actor)
+    except BaseException:
+        await release(request)
+        raise
+    return answer(fill_json(fill))
+
+
+def _stored(fill: WebhookFill) -> StoredResponse:
+    return StoredResponse(200, to_json(fill_json(fill)), str(fill.executions[0].deal.id))
+
+
+for _path in WEBHOOK_PATHS:
+    router.add_api_route(_path, webhook, methods=["POST"])
+
+
+# ---- positions ------------------------------------------------------------------------------
+
+
+def _positions(
+    services: Services, actor: Actor, logins: Sequence[int] | None, symbol: str | None
+) -> Iterator[PositionFigures]:
+    """Every matching open position, oldest first, page by page."""
+    after: int | None = None
+    while True:
+        page = services.list_positions(actor, logins=logins, symbol=symbol, after_id=after,
+                                       limit=MAX_PAGE)  # fmt: skip
+        yield from page
+        if len(page) < MAX_PAGE:
+            return
+        after = page[-1].position.id
+
+
+@router.get("/positions")
+async def list_positions(request: Request) -> Response:
+    """Open positions by accountId, userId (that user's accounts) and symbol, with offset and
+    limit (default and at most 1000)."""
+    actor = await manager_of(request)
+    offset, limit = paging(request)
+    account_id = query_int(request, "accountId", 1)
+    user_id = query_int(request, "userId", 1)
+    symbol = query_text(request, "symbol")
+    services = services_of(request)
+
+    def run() -> list[dict[str, Any]]:
+        logins = None if account_id is None else [account_id]
+        if user_id is not None:
+            owned = [a.login for a in services.get_user_with_accounts(user_id, actor).accounts]
+            logins = owned if logins is None else [x for x in logins if x in owned]
+            if not logins:
+                return []
+        found = _positions(services, actor, logins, symbol)
+        return [position_json(f) for f in islice(found, offset, offset + limit)]
+
+    return answer(await run_in_threadpool(run))
+
+
+@router.get("/positions/{position_id}")
+async def get_position(request: Request, position_id: str) -> Response:
+    actor = await manager_of(request)
+    pid = path_id(position_id, "positionId")
+    found = await run_in_threadpool(services_of(request).get_position, pid, actor)
+    return answer(position_json(found))
