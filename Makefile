@@ -13,12 +13,13 @@ STAMP := $(VENV)/.installed
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv serve test check fmt bench clean distclean
+.PHONY: help venv serve test soak check fmt bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
 	@echo "make serve      serve the API with demo data in ./var (SERVE_ARGS='--port 9000')"
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
+	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
 	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
 	@echo "make bench      run bench/run.sh"
@@ -48,6 +49,10 @@ serve: venv
 test: venv
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
+# The reliability scenarios in full (20 kills, 32 clients, longer outages), one at a time.
+soak: venv
+	BROKERPLANE_SOAK=1 $(BIN)/pytest -p no:xdist -v tests/reliability $(PYTEST_ARGS)
+
 check: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
@@ -63,8 +68,9 @@ fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Installs wrk and pgbench when missing; options are BENCH_* variables (bench/README.md).
 bench: venv
-	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench/run.sh does not exist yet"; fi
+	bash bench/run.sh
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .import_linter_cache src/*.egg-info
