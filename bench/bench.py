@@ -1,0 +1,1196 @@
+"""brokerplane benchmarks: each figure against a baseline measured in the same run.
+
+Run through `make bench` (bench/run.sh installs wrk and pgbench first). Every option is an
+environment variable; see bench/README.md. Measurements (BENCH_ONLY picks some):
+
+  deposit-pg      native deposits (wrk) on PostgreSQL vs pgbench running the captured SQL
+  deposit-sqlite  native deposits (wrk) on SQLite vs a sqlite3 loop running the captured SQL
+  accounts        POST /v1/users (wrk) on PostgreSQL vs the deposit figure
+  dialects        MT5 sessions and trade/balance, cTrader changebalance, native deposits,
+                  all from one Python client on PostgreSQL; baseline: its native deposits
+  report          GET /v1/reports/users as CSV over BENCH_REPORT_ACCOUNTS accounts (SQLite,
+                  prepared once under bench/.cache) vs a sqlite3 + csv loop over the same rows
+
+PostgreSQL work happens in a schema of its own (bench_<pid>), dropped at the end, also on
+Ctrl-C or SIGTERM; nothing else on the server is touched. Only loopback servers are used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+MEASUREMENTS = ("deposit-pg", "deposit-sqlite", "accounts", "dialects", "report")
+LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Config:
+    seconds: float = float(_env("BENCH_SECONDS", "20"))
+    warmup: float = float(_env("BENCH_WARMUP", "3"))
+    connections: int = int(_env("BENCH_CONNECTIONS", "32"))
+    threads: int = int(_env("BENCH_THREADS", "2"))
+    only: tuple[str, ...] = tuple(
+        m.strip() for m in _env("BENCH_ONLY", ",".join(MEASUREMENTS)).split(",") if m.strip()
+    )
+    database_url: str = _env("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    accounts: int = int(_env("BENCH_ACCOUNTS", "1000"))
+    report_accounts: int = int(_env("BENCH_REPORT_ACCOUNTS", "1000000"))
+    output: Path = Path(_env("BENCH_OUTPUT", str(ROOT / "bench" / "results" / "latest.json")))
+    cache: Path = Path(_env("BENCH_CACHE", str(ROOT / "bench" / ".cache")))
+    port: int = int(_env("BENCH_PORT", "0"))
+    keep_sql: bool = _env("BENCH_KEEP_SQL", "0") == "1"
+    group_probe: int = int(_env("BENCH_GROUP_PROBE", "8"))
+    profile: bool = _env("BENCH_PROFILE", "0") == "1"
+
+
+@dataclass
+class Row:
+    name: str
+    ops_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    baseline_ops_per_s: float | None
+    ratio: float | None
+    peak_rss_mb: float | None
+    database: str
+    notes: str
+
+
+@dataclass
+class Load:
+    """What a load generator measured."""
+
+    ops: int
+    seconds: float
+    p50_ms: float | None
+    p99_ms: float | None
+    errors: int = 0
+    peak_rss_mb: float | None = None
+    server_cpu_ms: float | None = None  # the server process's CPU time per operation
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds > 0 else 0.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---- the server under test -----------------------------------------------------------------
+
+
+class Server:
+    """`brokerplane serve` in its own process: one uvicorn process (MT5 sessions live in it)."""
+
+    def __init__(self, url: str, data_dir: Path, port: int) -> None:
+        self.url = url
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / f"serve-{self.port}.log"
+
+    def __enter__(self) -> Server:
+        env = dict(os.environ)
+        # No per-key rate limit (a benchmark sends far more than 600/min on one key) and no
+        # access log line per request: what an operator would run under load.
+        env.update(BROKERPLANE_RATE_LIMIT_PER_MINUTE="0", BROKERPLANE_LOG_LEVEL="warning")
+        cmd = [
+            str(BIN / "brokerplane"),
+            "serve",
+            "--database-url",
+            self.url,
+            "--data-dir",
+            str(self.data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        self.log_file = self.log_path.open("wb")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"brokerplane serve exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                status, _ = asyncio.run(one_request("127.0.0.1", self.port, "GET", "/health"))
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("brokerplane serve did not answer /health within 60 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def reset_peak_rss(self) -> None:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+
+@dataclass
+class Demo:
+    """What `brokerplane demo --json` printed: the secrets and the accounts it opened."""
+
+    admin_key: str
+    manager_login: int
+    manager_password: str
+    first_login: int
+    last_login: int
+
+    @classmethod
+    def load(cls, url: str, data_dir: Path, accounts: int) -> Demo:
+        """Load the demo data and open `accounts` more accounts. On a database that already
+        has it (a preparation that was interrupted), a new admin key stands in for the
+        secrets shown only the first time."""
+        where = ["--database-url", url, "--data-dir", str(data_dir)]
+        data = _cli_json("demo", "--accounts", str(accounts), *where)
+        opened = data.get("account_logins", {"first": 0, "last": 0})
+        if data.get("already_loaded"):
+            login = data["manager"]["login"]
+            issued = _cli_json("key", "create", "--manager", str(login), "--scopes", "admin",
+                               "--name", "bench", *where)  # fmt: skip
+            return cls(issued["key"], login, "", opened["first"], opened["last"])
+        return cls(data["admin_key"], data["manager"]["login"], data["manager"]["password"],
+                   opened["first"], opened["last"])  # fmt: skip
+
+
+def _cli_json(*args: str) -> dict[str, Any]:
+    cmd = [str(BIN / "brokerplane"), *args, "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"brokerplane {args[0]} failed: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ---- PostgreSQL: a scratch schema ----------------------------------------------------------
+
+
+class PgSchema:
+    """A schema of our own on the server; URLs that put it first on the search path."""
+
+    def __init__(self, server_url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.server = make_url(server_url.replace("postgres://", "postgresql://", 1))
+        if self.server.get_backend_name() != "postgresql":
+            raise SystemExit(f"BENCH_DATABASE_URL must be a PostgreSQL URL, not {server_url}")
+        if (self.server.host or "") not in LOOPBACK:
+            raise SystemExit(f"refusing a non-loopback PostgreSQL host: {self.server.host}")
+        self.name = f"bench_{os.getpid()}"
+
+    def _psql(self, sql: str) -> None:
+        import psycopg
+
+        plain = self.server.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(plain, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    def create(self) -> None:
+        self._psql(f'CREATE SCHEMA "{self.name}"')
+
+    def drop(self) -> None:
+        self._psql(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE')
+
+    @property
+    def url(self) -> str:
+        base = self.server.set(drivername="postgresql").render_as_string(hide_password=False)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options={quote(f'-csearch_path={self.name}')}"
+
+    def libpq_env(self) -> dict[str, str]:
+        s = self.server
+        env = dict(
+            os.environ,
+            PGHOST=s.host or "127.0.0.1",
+            PGPORT=str(s.port or 5432),
+            PGUSER=s.username or "postgres",
+            PGDATABASE=s.database or "postgres",
+            PGOPTIONS=f"-c search_path={self.name}",
+        )
+        if s.password:
+            env["PGPASSWORD"] = str(s.password)
+        return env
+
+
+# ---- a small HTTP/1.1 client (keep-alive, Content-Length or chunked) -----------------------
+
+
+class Http:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> Http:
+        reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        return cls(reader, writer)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        sink: Callable[[bytes], None] | None = None,
+    ) -> tuple[int, bytes]:
+        """One exchange; with `sink`, the body is handed over in pieces and not kept."""
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        if body or method in ("POST", "PUT"):
+            lines.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        fields = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            fields[name.strip().lower()] = value.strip()
+        parts: list[bytes] = []
+        keep = sink or parts.append
+        if fields.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                if size == 0:
+                    await self.reader.readuntil(b"\r\n")
+                    break
+                keep(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+        else:
+            keep(await self.reader.readexactly(int(fields.get("content-length", "0"))))
+        return status, b"".join(parts)
+
+
+async def one_request(
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> tuple[int, bytes]:
+    conn = await Http.open(host, port)
+    try:
+        return await conn.request(method, path, headers, body)
+    finally:
+        await conn.close()
+
+
+async def drive(
+    port: int,
+    connections: int,
+    seconds: float,
+    worker: Callable[[Http, Callable[[float], None]], Any],
+    fresh_connections: bool = False,
+) -> Load:
+    """Run `worker(conn, done)` in a loop on each connection for `seconds`; `done(started)`
+    counts one operation. With fresh_connections, each loop opens its own connection."""
+    latencies: list[float] = []
+    errors = 0
+    stop = time.monotonic() + seconds
+
+    def done(started: float) -> None:
+        latencies.append(time.monotonic() - started)
+
+    async def one() -> None:
+        nonlocal errors
+        conn = None if fresh_connections else await Http.open("127.0.0.1", port)
+        while time.monotonic() < stop:
+            c = await Http.open("127.0.0.1", port) if fresh_connections else conn
+            assert c is not None
+            try:
+                await worker(c, done)
+            except (AssertionError, OSError, asyncio.IncompleteReadError, ValueError):
+                errors += 1
+                if not fresh_connections:
+                    await c.close()
+                    conn = c = await Http.open("127.0.0.1", port)
+            if fresh_connections:
+                await c.close()
+        if conn is not None:
+            await conn.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(connections)))
+    elapsed = time.monotonic() - started
+    latencies.sort()
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return Load(len(latencies), elapsed, p50 and p50 * 1000, p99 and p99 * 1000, errors)
+
+
+# ---- capturing the SQL of one deposit ------------------------------------------------------
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: list[tuple[str, Any]]  # (bind name, DB-API value), in the statement's order
+    returns: bool = False
+
+    def column_of(self, name: str) -> str:
+        """The column an INSERT's anonymous bind (`param_3`) fills, else the bind's name."""
+        found = re.search(r"INSERT INTO \w+ \(([^)]*)\) VALUES \((.*?)\)\s*(?:\)|RETURNING|$)",
+                          " ".join(self.sql.split()))  # fmt: skip
+        if found:
+            columns = [c.strip() for c in found.group(1).split(",")]
+            binds = re.findall(r"%\((\w+)\)s", found.group(2))
+            return dict(zip(binds, columns, strict=False)).get(name, name)
+        return name
+
+
+@dataclass
+class Capture:
+    """Every statement brokerplane ran for one native deposit, with the values it sent."""
+
+    statements: list[Statement] = field(default_factory=list)
+    transactions: int = 0
+    login: int = 0
+    login_span: int = 1  # deposits pick a login in [login, login + login_span)
+    request_id: str = ""
+    audit_id: int = 0
+
+
+def capture_deposit(url: str, data_dir: Path, demo: Demo) -> Capture:
+    """One deposit through the real app in this process, its statements recorded by a
+    SQLAlchemy listener on the runtime's engine. A first deposit warms caches (and the key's
+    last-used stamp) and is not recorded."""
+    from sqlalchemy import event
+    from starlette.testclient import TestClient
+
+    from brokerplane import bootstrap
+    from brokerplane.api.app import create_app
+    from brokerplane.settings import Settings
+
+    runtime = bootstrap.build(
+        Settings(database_url=url, data_dir=data_dir, rate_limit_per_minute=0)
+    )
+    cap = Capture(login=demo.first_login, login_span=demo.last_login - demo.first_login + 1)
+    recording = False
+
+    def before(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        if not recording:
+            return
+        rows = parameters if executemany else [parameters]
+        names: list[str] | None = None
+        compiled = getattr(context, "compiled", None)
+        if compiled is not None and getattr(compiled, "positiontup", None):
+            names = list(compiled.positiontup)
+        for row in rows:
+            if isinstance(row, dict):
+                params = list(row.items())
+            else:
+                values = list(row or ())
+                params = list(
+                    zip(names or [f"p{n}" for n in range(len(values))], values, strict=False)
+                )
+            cap.statements.append(Statement(statement, params, "FROM audit_head" in statement))
+
+    def began(conn: Any) -> None:
+        if recording:
+            cap.transactions += 1
+
+    engine = runtime.storage.engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "begin", began)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            for n in range(2):
+                recording = n == 1
+                cap.request_id = f"capture-{secrets.token_hex(8)}"
+                answer = client.post(
+                    "/v1/balances/deposit",
+                    json={"login": cap.login, "amount": "1.00", "comment": "bench"},
+                    headers={
+                        "Authorization": f"Bearer {demo.admin_key}",
+                        "x-request-id": cap.request_id,
+                    },
+                )
+                if answer.status_code != 200:
+                    raise RuntimeError(
+                        f"capture deposit failed: {answer.status_code} {answer.text}"
+                    )
+        recording = False
+        with runtime.storage.uow(write=False) as uow:
+            cap.audit_id = uow.audit.head()[0]
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "begin", began)
+        runtime.close()
+    return cap
+
+
+def _is_txn_control(sql: str) -> bool:
+    """Transaction boundaries, and the claim transaction's lazy commit: replayed as one
+    transaction per deposit, that setting would make the whole deposit's commit lazy."""
+    words = sql.split()
+    return bool(words) and (
+        words[0].upper() in ("BEGIN", "COMMIT", "ROLLBACK")
+        or sql.upper().startswith("SET LOCAL SYNCHRONOUS_COMMIT")
+    )
+
+
+def _role(name: str, value: Any, cap: Capture) -> str | None:
+    """Which per-deposit variable a captured value stands for, if any."""
+    base = re.sub(r"(_m?\d+)+$", "", name)  # login_1, id_m0 (a multi-row VALUES) ...
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value == cap.login and base in ("login", "entity_id"):
+            return "login"
+        if value == cap.audit_id and base in ("id", "last_id"):
+            return "audit_id"
+    if isinstance(value, str):
+        if value == cap.request_id:
+            return "key"
+        if value == str(cap.login) and base == "entity_id":
+            return "login_text"
+    if base == "prev_hash":
+        return "prev_hash"
+    return None
+
+
+def pgbench_script(cap: Capture, literal: Callable[[Any], str], per_txn: int = 1) -> str:
+    """The captured statements as a pgbench script, `per_txn` deposits per transaction: each
+    with a random login among the demo accounts, a unique request id, and the audit chain's
+    next id read from its head row (`\\gset`) as brokerplane does."""
+    lines = [f"-- generated by bench/bench.py from the SQL of one brokerplane deposit, "
+             f"{per_txn} per transaction"]  # fmt: skip
+    for n in range(per_txn):
+        lines += [f"\\set login{n} random({cap.login}, {cap.login + cap.login_span - 1})",
+                  f"\\set rid{n} random(1, 9000000000000000000)"]  # fmt: skip
+    lines.append("BEGIN;")
+    work = [st for st in cap.statements if not _is_txn_control(st.sql)]
+    seal = next((i for i, st in enumerate(work) if st.returns), len(work))
+    # With several deposits, the audit chain is sealed once for all of them at the end, as a
+    # unit of work does at commit: the head row is locked only for that last part.
+    for part in (work[:seal], work[seal:]):
+        for n in range(per_txn):
+            exprs = {
+                "login": f":login{n}", "login_text": f"(:login{n})::text",
+                "key": f"('pgb-' || :client_id || '-' || :rid{n})",
+                "audit_id": ":next_id", "prev_hash": ":last_hash",
+            }  # fmt: skip
+            for st in part:
+                subs = {}
+                for name, value in st.params:
+                    role = _role(st.column_of(name), value, cap)
+                    subs[name] = exprs[role] if role else literal(value)
+                text = " ".join(st.sql.split())
+                sql = re.sub(r"%\((\w+)\)s", lambda m, s=subs: s[m.group(1)], text)
+                sql = sql.replace("%%", "%")
+                lines.append(sql + (" \\gset\n\\set next_id :last_id + 1" if st.returns else ";"))
+    lines.append("COMMIT;")
+    return "\n".join(lines) + "\n"
+
+
+def pgbench_literal(value: Any, conn: Any) -> str:
+    """A SQL literal pgbench leaves alone: it would read `:name` inside a string as one of
+    its variables, so colons in quoted text are written as the escape `\\x3a`."""
+    import psycopg
+
+    text: str = psycopg.sql.Literal(value).as_string(conn)
+    quoted = re.fullmatch(r"(?s)\s*(E?)'(.*)'((?:::[\w ]+)?)", text)
+    if ":" not in text or quoted is None:
+        return text
+    body = quoted.group(2) if quoted.group(1) else quoted.group(2).replace("\\", "\\\\")
+    return "E'" + body.replace(":", "\\x3a") + "'" + quoted.group(3)
+
+
+# ---- measurements --------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.rows: list[Row] = []
+        self.tmp = Path(tempfile.mkdtemp(prefix="brokerplane-bench-"))
+        self.deposit_pg: float | None = None
+
+    def add(self, name: str, load: Load, baseline: float | None, database: str, notes: str) -> None:
+        ratio = round(load.rate / baseline, 3) if baseline else None
+        if load.server_cpu_ms is not None:
+            notes += f"; server CPU {load.server_cpu_ms:.2f} ms/op"
+        if load.errors:
+            notes += f"; {load.errors} errors"
+        row = Row(
+            name,
+            round(load.rate, 1),
+            _r(load.p50_ms),
+            _r(load.p99_ms),
+            baseline and round(baseline, 1),
+            ratio,
+            _r(load.peak_rss_mb),
+            database,
+            notes,
+        )
+        self.rows.append(row)
+        log(f"{name}: {row.ops_per_s}/s (baseline {row.baseline_ops_per_s}, ratio {ratio})")
+
+    # wrk ----------------------------------------------------------------------------------
+
+    def wrk(self, server: Server, demo: Demo, kind: str, seconds: float) -> Load:
+        env = dict(
+            os.environ,
+            BENCH_KEY=demo.admin_key,
+            BENCH_KIND=kind,
+            BENCH_LOGIN_FIRST=str(demo.first_login),
+            BENCH_LOGIN_LAST=str(demo.last_login),
+        )
+        cmd = [
+            "wrk",
+            "-t",
+            str(self.cfg.threads),
+            "-c",
+            str(self.cfg.connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "deposit.lua"),
+            f"http://127.0.0.1:{server.port}",
+        ]
+        server.reset_peak_rss()
+        cpu = server.cpu_seconds()
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        cpu = server.cpu_seconds() - cpu
+        line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
+        data = json.loads(line[len("BENCH_JSON ") :])
+        ok = data["requests"] - data["status_errors"]
+        return Load(
+            ok,
+            data["duration_us"] / 1e6,
+            data["p50_us"] / 1000,
+            data["p99_us"] / 1000,
+            data["status_errors"] + data["socket_errors"],
+            server.peak_rss_mb(),
+            cpu * 1000 / ok if ok else None,
+        )
+
+    def wrk_measured(self, server: Server, demo: Demo, kind: str, db: str) -> Load:
+        if self.cfg.warmup > 0:
+            self.wrk(server, demo, kind, self.cfg.warmup)
+        if not self.cfg.profile:
+            return self.wrk(server, demo, kind, self.cfg.seconds)
+        # Sampled while wrk runs, only threads holding the GIL: where the server's CPU goes.
+        out = self.cfg.output.parent / f"profile-{kind}-{db}.txt"
+        spy = subprocess.Popen(
+            [str(BIN / "py-spy"), "record", "-p", str(server.pid), "-r", "200", "--gil",
+             "-d", str(round(self.cfg.seconds)), "-f", "raw", "-o", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            return self.wrk(server, demo, kind, self.cfg.seconds)
+        finally:
+            spy.wait()
+            log(f"profile (collapsed stacks) in {out}")
+
+    # deposits on PostgreSQL ---------------------------------------------------------------
+
+    def postgres(self) -> None:
+        wanted = {"deposit-pg", "accounts", "dialects"} & set(self.cfg.only)
+        if not wanted:
+            return
+        schema = PgSchema(self.cfg.database_url)
+        schema.create()
+        try:
+            demo = Demo.load(schema.url, self.tmp, self.cfg.accounts)
+            if "deposit-pg" in wanted:
+                self.deposit_on_postgres(schema, demo)
+            with Server(schema.url, self.tmp, self.cfg.port) as server:
+                if "accounts" in wanted:
+                    self.accounts(server, demo)
+                if "dialects" in wanted:
+                    self.dialects(server, demo)
+        finally:
+            schema.drop()
+
+    def deposit_on_postgres(self, schema: PgSchema, demo: Demo) -> None:
+        import psycopg
+
+        cap = capture_deposit(schema.url, self.tmp, demo)
+        scripts = []
+        with psycopg.connect(_plain(schema)) as conn:
+            for per_txn in (1, self.cfg.group_probe):
+                path = self.tmp / f"deposit-{per_txn}.pgbench.sql"
+                path.write_text(pgbench_script(cap, lambda v: pgbench_literal(v, conn), per_txn))
+                scripts.append(path)
+                if self.cfg.keep_sql:
+                    shutil.copy(path, self.cfg.output.parent / path.name)
+        with Server(schema.url, self.tmp, self.cfg.port) as server:
+            load = self.wrk_measured(server, demo, "deposit", "postgresql")
+        base = self.pgbench(schema, scripts[0])
+        self.deposit_pg = load.rate
+        statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
+        self.add(
+            "deposit (native API)",
+            load,
+            base.rate,
+            "postgresql",
+            f"wrk {self.cfg.connections} connections, unique x-request-id; baseline pgbench "
+            f"-M prepared -c {self.cfg.connections} running the {statements} captured "
+            f"statements ({cap.transactions} transactions in brokerplane) as one "
+            f"transaction per deposit, p50/p99 {_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
+        )
+        if self.cfg.group_probe > 1:
+            # As many deposits in flight as the other rows, grouped: connections / group size.
+            clients = str(max(1, self.cfg.connections // self.cfg.group_probe))
+            grouped = self.pgbench(schema, scripts[1], "-c", clients, "-j", "1", "--max-tries=50")
+            grouped.ops *= self.cfg.group_probe
+            self.add(
+                f"pgbench, {self.cfg.group_probe} captured deposits per transaction",
+                grouped,
+                base.rate,
+                "postgresql",
+                "what committing deposits together could reach in the database (a probe for "
+                "group commit, not brokerplane): the audit chain sealed once per "
+                f"transaction, {clients} clients, deadlocks retried; ops are deposits, latency "
+                "is per transaction",
+            )
+
+    def pgbench(self, schema: PgSchema, script: Path, *extra: str) -> Load:
+        logdir = self.tmp / f"pgbench-{secrets.token_hex(3)}"
+        logdir.mkdir()
+        env = schema.libpq_env()
+        common = [
+            "pgbench",
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(self.cfg.connections),
+            "-j",
+            str(self.cfg.threads),
+            "-f",
+            str(script),
+            *extra,
+        ]
+
+        def run(seconds: float, *extra: str) -> str:
+            cmd = [*common, "-T", str(max(1, round(seconds))), *extra]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=logdir)
+            if done.returncode != 0:
+                raise RuntimeError(f"pgbench failed: {done.stderr[-2000:]}")
+            return done.stdout
+
+        if self.cfg.warmup > 0:
+            run(self.cfg.warmup)
+        out = run(self.cfg.seconds, "-l", f"--log-prefix={logdir}/tx")
+        tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+        failed = re.search(r"number of failed transactions: (\d+)", out)
+        latencies: list[float] = []
+        for f in logdir.glob("tx.*"):
+            for line in f.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1000)
+        latencies.sort()
+        seconds = self.cfg.seconds
+        return Load(
+            round(tps * seconds),
+            seconds,
+            percentile(latencies, 50),
+            percentile(latencies, 99),
+            int(failed.group(1)) if failed else 0,
+        )
+
+    # deposits on SQLite -------------------------------------------------------------------
+
+    def sqlite(self) -> None:
+        if "deposit-sqlite" not in self.cfg.only:
+            return
+        path = self.tmp / "deposit.db"
+        url = f"sqlite:///{path}"
+        demo = Demo.load(url, self.tmp, self.cfg.accounts)
+        cap = capture_deposit(url, self.tmp, demo)
+        with Server(url, self.tmp, self.cfg.port) as server:
+            load = self.wrk_measured(server, demo, "deposit", "sqlite")
+        if self.cfg.warmup > 0:
+            sqlite_loop(path, cap, self.cfg.warmup)
+        base = sqlite_loop(path, cap, self.cfg.seconds)
+        statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
+        self.add(
+            "deposit (native API)",
+            load,
+            base.rate,
+            "sqlite",
+            f"wrk {self.cfg.connections} connections; baseline one sqlite3 connection "
+            f"running the {statements} captured statements as one transaction per deposit "
+            f"(BEGIN IMMEDIATE, WAL, synchronous=FULL), p50/p99 "
+            f"{_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
+        )
+
+    # accounts, dialects -------------------------------------------------------------------
+
+    def accounts(self, server: Server, demo: Demo) -> None:
+        load = self.wrk_measured(server, demo, "account", "postgresql")
+        self.add(
+            "account creation (native API)",
+            load,
+            self.deposit_pg,
+            "postgresql",
+            f"wrk POST /v1/users, {self.cfg.connections} connections, unique x-request-id;"
+            " baseline: the native deposit figure of this run (same stack, one audited "
+            "durable write each)",
+        )
+
+    def dialects(self, server: Server, demo: Demo) -> None:
+        c, s = self.cfg.connections, self.cfg.seconds
+        port, key = server.port, demo.admin_key
+        logins = (demo.first_login, demo.last_login)
+        measured: dict[str, Load] = {}
+        for name, job in (
+            ("native", native_deposit(key, logins)),
+            ("mt5-sessions", mt5_session(demo, logins)),
+            ("mt5-balance", mt5_balance(demo, logins)),
+            ("ctrader", ctrader_balance(port, demo, logins)),
+        ):
+            worker, fresh = job
+            if self.cfg.warmup > 0:
+                asyncio.run(drive(port, c, self.cfg.warmup, worker, fresh))
+            server.reset_peak_rss()
+            cpu = server.cpu_seconds()
+            load = asyncio.run(drive(port, c, s, worker, fresh))
+            load.peak_rss_mb = server.peak_rss_mb()
+            load.server_cpu_ms = (server.cpu_seconds() - cpu) * 1000 / max(1, load.ops)
+            measured[name] = load
+        native = measured["native"].rate
+        client = f"Python asyncio client, {c} connections"
+        self.add(
+            "deposit (native API, Python client)",
+            measured["native"],
+            None,
+            "postgresql",
+            f"{client}; the baseline of the dialect rows below",
+        )
+        self.add(
+            "MT5 handshake + user/get (sessions)",
+            measured["mt5-sessions"],
+            native,
+            "postgresql",
+            f"{client}, a new connection per session: auth/start, auth/answer, user/get",
+        )
+        self.add(
+            "MT5 trade/balance",
+            measured["mt5-balance"],
+            native,
+            "postgresql",
+            f"{client}, one authenticated session per connection, type=2 deposits",
+        )
+        self.add(
+            "cTrader changebalance",
+            measured["ctrader"],
+            native,
+            "postgresql",
+            f"{client}, DEPOSIT with a unique externalId (claimed like x-request-id)",
+        )
+
+    # report -------------------------------------------------------------------------------
+
+    def report(self) -> None:
+        if "report" not in self.cfg.only:
+            return
+        count = self.cfg.report_accounts
+        self.cfg.cache.mkdir(parents=True, exist_ok=True)
+        db = self.cfg.cache / f"report-{count}.db"
+        meta = self.cfg.cache / f"report-{count}.json"
+        if not meta.exists():  # not prepared yet, or interrupted: add what is missing
+            have = sqlite_count(db, "accounts") if db.exists() else 0
+            log(f"preparing {count} accounts for the report ({have} there; kept in "
+                f"{self.cfg.cache} for the next runs)")  # fmt: skip
+            started = time.monotonic()
+            demo = Demo.load(f"sqlite:///{db}", self.tmp, max(0, count - have))
+            spent = time.monotonic() - started
+            meta.write_text(json.dumps(asdict(demo) | {"seconds": spent, "resumed_at": have}))
+        prepared = json.loads(meta.read_text())
+        demo = Demo(**{k: v for k, v in prepared.items() if k not in ("seconds", "resumed_at")})
+        with Server(f"sqlite:///{db}", self.tmp, self.cfg.port) as server:
+            idle = server.peak_rss_mb()
+            server.reset_peak_rss()
+            rows, seconds = asyncio.run(fetch_report(server.port, demo.admin_key))
+            peak = server.peak_rss_mb()
+        base_rows, base_seconds = sqlite_report(db)
+        load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
+        self.add(
+            "report /v1/reports/users CSV (rows)",
+            load,
+            base_rows / base_seconds,
+            "sqlite",
+            f"{rows} rows streamed in {seconds:.1f} s; baseline: sqlite3 + csv.writer over "
+            f"the same columns; server RSS {_ms(idle)} MB before the report; {count} accounts "
+            f"made once by `brokerplane demo --accounts` and reused ({db.name})",
+        )
+
+    # --------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for unknown in set(self.cfg.only) - set(MEASUREMENTS):
+            raise SystemExit(f"BENCH_ONLY: unknown measurement {unknown}; use {MEASUREMENTS}")
+        try:
+            self.postgres()
+            self.sqlite()
+            self.report()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.cfg.output.parent.mkdir(parents=True, exist_ok=True)
+        self.cfg.output.write_text(json.dumps([asdict(r) for r in self.rows], indent=2) + "\n")
+        print(table(self.rows))
+        print(f"\nwritten to {self.cfg.output}")
+
+
+def _plain(schema: PgSchema) -> str:
+    return schema.server.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+# ---- the dialect workers -------------------------------------------------------------------
+
+Worker = tuple[Callable[[Http, Callable[[float], None]], Any], bool]
+JSON = {"Content-Type": "application/json"}
+
+
+def _rid() -> str:
+    return secrets.token_hex(12)
+
+
+def _login(logins: tuple[int, int]) -> int:
+    return secrets.randbelow(logins[1] - logins[0] + 1) + logins[0]
+
+
+def native_deposit(key: str, logins: tuple[int, int]) -> Worker:
+    auth = {"Authorization": f"Bearer {key}", **JSON}
+
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        body = json.dumps({"login": _login(logins), "amount": "1.00", "comment": "bench"})
+        started = time.monotonic()
+        status, _ = await conn.request(
+            "POST", "/v1/balances/deposit", {**auth, "x-request-id": _rid()}, body.encode()
+        )
+        assert status == 200, status
+        done(started)
+
+    return work, False
+
+
+def _mt5_hash(password: str, rand_hex: str) -> str:
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()
+    b2 = hashlib.md5(inner + b"WebAPI").digest()
+    return hashlib.md5(b2 + bytes.fromhex(rand_hex)).hexdigest()
+
+
+async def _mt5_call(conn: Http, path: str) -> dict[str, Any]:
+    status, body = await conn.request("GET", path)
+    assert status == 200, status
+    answer: dict[str, Any] = json.loads(body)
+    assert answer.get("retcode", "").startswith("0 "), answer
+    return answer
+
+
+async def _mt5_auth(conn: Http, demo: Demo) -> None:
+    started = await _mt5_call(
+        conn, f"/api/auth/start?version=484&agent=bench&login={demo.manager_login}&type=manager"
+    )
+    cli_rand = secrets.token_hex(16)
+    proof = _mt5_hash(demo.manager_password, started["srv_rand"])
+    await _mt5_call(conn, f"/api/auth/answer?srv_rand_answer={proof}&cli_rand={cli_rand}")
+
+
+def mt5_session(demo: Demo, logins: tuple[int, int]) -> Worker:
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        started = time.monotonic()
+        await _mt5_auth(conn, demo)
+        await _mt5_call(conn, f"/api/user/get?login={_login(logins)}")
+        done(started)
+
+    return work, True
+
+
+def mt5_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
+    authed: set[int] = set()
+
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        if id(conn) not in authed:
+            await _mt5_auth(conn, demo)
+            authed.add(id(conn))
+        started = time.monotonic()
+        await _mt5_call(
+            conn, f"/api/trade/balance?login={_login(logins)}&type=2&balance=1.00&comment=bench"
+        )
+        done(started)
+
+    return work, False
+
+
+def ctrader_balance(port: int, demo: Demo, logins: tuple[int, int]) -> Worker:
+    hashed = hashlib.md5(demo.manager_password.encode()).hexdigest()
+    body = json.dumps({"login": demo.manager_login, "hashedPassword": hashed}).encode()
+    status, answer = asyncio.run(
+        one_request(
+            "127.0.0.1",
+            port,
+            "POST",
+            "/v2/webserv/managers/token",
+            {**JSON, "Accept": "application/json"},
+            body,
+        )
+    )
+    if status != 200:
+        raise RuntimeError(f"cTrader token: {status} {answer[:200]!r}")
+    token = json.loads(answer)["webservToken"]
+    headers = {**JSON, "Accept": "application/json"}
+
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        login = _login(logins)
+        sent = json.dumps(
+            {
+                "login": login,
+                "type": "DEPOSIT",
+                "preciseAmount": 1.0,
+                "comment": "bench",
+                "externalId": _rid(),
+            }
+        )
+        started = time.monotonic()
+        status, _ = await conn.request(
+            "POST",
+            f"/v2/webserv/traders/{login}/changebalance?token={token}",
+            headers,
+            sent.encode(),
+        )
+        assert status == 200, status
+        done(started)
+
+    return work, False
+
+
+# ---- baselines that need no server ---------------------------------------------------------
+
+
+def sqlite_loop(path: Path, cap: Capture, seconds: float) -> Load:
+    """The captured statements on one sqlite3 connection, one durable transaction per
+    deposit, with brokerplane's settings (WAL, synchronous=FULL, foreign keys, BEGIN
+    IMMEDIATE); the same per-deposit values as the pgbench script."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=10000", "synchronous=FULL"):
+        conn.execute(f"PRAGMA {pragma}")
+    work = [s for s in cap.statements if not _is_txn_control(s.sql)]
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    started_all = time.monotonic()
+    n = 0
+    while time.monotonic() < stop:
+        n += 1
+        login = cap.login + (n % cap.login_span)
+        key = f"loop-{os.getpid()}-{n}-{secrets.token_hex(4)}"
+        last_id, last_hash = 0, ""
+        started = time.monotonic()
+        conn.execute("BEGIN IMMEDIATE")
+        for st in work:
+            values = []
+            for name, value in st.params:
+                role = _role(st.column_of(name), value, cap)
+                values.append(
+                    {
+                        "login": login,
+                        "login_text": str(login),
+                        "key": key,
+                        "audit_id": last_id + 1,
+                        "prev_hash": last_hash,
+                        None: value,
+                    }[role]
+                )
+            cur = conn.execute(st.sql, values)
+            if st.returns:
+                last_id, last_hash = cur.fetchone()
+            else:
+                cur.fetchall()
+        conn.execute("COMMIT")
+        latencies.append((time.monotonic() - started) * 1000)
+    elapsed = time.monotonic() - started_all
+    conn.close()
+    latencies.sort()
+    return Load(len(latencies), elapsed, percentile(latencies, 50), percentile(latencies, 99))
+
+
+async def fetch_report(port: int, key: str) -> tuple[int, float]:
+    """GET the CSV report, counting lines as they stream; (data rows, seconds)."""
+    conn = await Http.open("127.0.0.1", port)
+    lines = 0
+
+    def count(piece: bytes) -> None:
+        nonlocal lines
+        lines += piece.count(b"\n")
+
+    started = time.monotonic()
+    try:
+        status, _ = await conn.request(
+            "GET", "/v1/reports/users?format=csv", {"Authorization": f"Bearer {key}"}, sink=count
+        )
+    finally:
+        await conn.close()
+    if status != 200:
+        raise RuntimeError(f"report answered {status}")
+    return lines - 1, time.monotonic() - started
+
+
+def sqlite_count(db: Path, table: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.Error:  # not migrated yet
+        return 0
+    finally:
+        conn.close()
+
+
+def sqlite_report(db: Path) -> tuple[int, float]:
+    """The report's rows straight from SQLite into csv.writer: the same join and order, the
+    report's columns that are stored as they are (`enabled` is derived from the rights)."""
+    from brokerplane.api.native.routes import CSV_COLUMNS
+
+    stored = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(accounts)")}
+    columns = ", ".join("g.name" if c == "group" else f"a.{c}" for c in CSV_COLUMNS
+                        if c == "group" or c in stored)  # fmt: skip
+    conn = sqlite3.connect(db)
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    writer = csv.writer(sink, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    started = time.monotonic()
+    rows = 0
+    query = (
+        f"SELECT {columns} FROM accounts a JOIN groups g ON g.id = a.group_id "
+        "WHERE a.deleted_at IS NULL ORDER BY a.login"
+    )
+    for row in conn.execute(query):
+        writer.writerow(row)
+        rows += 1
+    elapsed = time.monotonic() - started
+    sink.close()
+    conn.close()
+    return rows, elapsed
+
+
+# ---- output --------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    head = ("measurement", "db", "ops/s", "p50 ms", "p99 ms", "baseline/s", "ratio", "RSS MB")
+    body = [
+        (
+            r.name,
+            r.database,
+            f"{r.ops_per_s:,.0f}",
+            _ms(r.p50_ms),
+            _ms(r.p99_ms),
+            "-" if r.baseline_ops_per_s is None else f"{r.baseline_ops_per_s:,.0f}",
+            "-" if r.ratio is None else f"{r.ratio:.2f}",
+            _ms(r.peak_rss_mb),
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    out = [
+        " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
+        for line in [head, *body]
+    ]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main() -> None:
+    cfg = Config()
+    bench = Bench(cfg)
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    log(
+        f"measurements: {', '.join(cfg.only)}; {cfg.seconds:g} s each, {cfg.connections} "
+        f"connections, load average {os.getloadavg()[0]:.1f}"
+    )
+    bench.run()
+
+
+if __name__ == "__main__":
+    main()
