@@ -37,7 +37,7 @@ FEED = """\
 # a comment, then a blank line
 
 EURUSD 1.10000 1.10020
-XAUUSD,2000.10,2000.60,2030-01-02T10:00:00Z
+XAUUSD,2000.10,2000.60,2026-01-02T10:00:00Z
 EURUSD 1.10050 1.10070 1893578400000
 NOPE 1 2
 EURUSD 1.2 1.1
@@ -65,7 +65,7 @@ def test_feed_from_a_file_keeps_the_latest_and_reports_bad_lines(
     quotes = listed(database_url)
     assert quotes["EURUSD"]["bid"] == "1.10123" and quotes["EURUSD"]["ask"] == "1.10140"
     assert quotes["XAUUSD"] == {"symbol": "XAUUSD", "bid": "2000.10", "ask": "2000.60",
-                                "time": "2030-01-02T10:00:00Z"}  # fmt: skip
+                                "time": "2026-01-02T10:00:00Z"}  # fmt: skip
 
 
 def test_feed_from_stdin_in_batches_and_a_bad_line(symbols: None, database_url: str) -> None:

@@ -130,6 +130,11 @@ def _actor(request: Request, services: Services, login: int) -> Actor | None:
 
 
 async def dispatch(request: Request, name: str) -> Response:
+    peer = _peer(request)
+    login = _sessions(request).current(peer)
+    if login is None and name not in ("auth/start", "auth/answer"):
+        # the session first: without one, even a malformed body is "authenticate again"
+        return forbidden("not authenticated on this connection: run /api/auth/start first")
     try:
         params = Params(request.query_params.multi_items(), await request.body())
     except Mt5Error as err:
@@ -141,7 +146,6 @@ async def dispatch(request: Request, name: str) -> Response:
             return await _auth_answer(request, params)
     except Mt5Error as err:  # a parameter of the wrong type or out of range
         return envelope(err.code)
-    peer = _peer(request)
     login = _sessions(request).current(peer)
     if login is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
