@@ -521,7 +521,7 @@ def _describe_diff(diff: Any) -> str:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also open this many demo accounts (checked and audited, 2,000 per transaction)."
+    help="Also open this many demo accounts (checked and audited, 2,000 per transaction).",
 )
 @click.option(
     "--group",
