@@ -21,6 +21,7 @@ from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, servi
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import Actor
+from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import Deal, DealQuery, lots, opposite, sign_of
@@ -139,7 +140,7 @@ def _login(request: Request) -> int | None:
 def _money(minor: int, digits: int) -> Decimal:
     """An amount of the deposit currency at its digits: the CSV carries no moneyDigits, so its
     money cells are decimals in major units, as its prices are."""
-    return Decimal(minor).scaleb(-digits)
+    return from_minor(minor, Currency("", digits))
 
 
 def _rate(value: Decimal | None) -> Decimal | None:
