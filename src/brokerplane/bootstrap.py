@@ -36,5 +36,6 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
         idempotency_retention=timedelta(days=settings.idempotency_retention_days),
         idempotency_lease=timedelta(seconds=settings.idempotency_lease_s),
         key_rotation_overlap=timedelta(hours=settings.key_rotation_overlap_hours),
+        group_commit_max=settings.group_commit_max,
     )
     return Runtime(settings, storage, Services(storage.uow, config))

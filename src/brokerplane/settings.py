@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         gt=0,
         description="how long a request id stays in flight before a retry may take it over",
     )
+    group_commit_max: int = Field(
+        64,
+        ge=1,
+        le=1000,
+        description="money commands that may share one transaction and commit (1: off)",
+    )
     key_rotation_overlap_hours: float = Field(
         24, ge=0, description="how long a rotated key's old secret keeps working"
     )

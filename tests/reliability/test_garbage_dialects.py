@@ -225,8 +225,8 @@ CT_NAMES = ["login", "balance", "amount", "preciseAmount", "type", "comment", "e
             "skipMarginCheck", "contactDetails", "fields"]  # fmt: skip
 CT_ACCEPT = ["application/json", "application/xml", "*/*", "text/html", "APPLICATION/JSON",
              "application/json;q=0.1, application/xml", "text/xml", ""]  # fmt: skip
-CT_WEBSERV = endpoints(ct_token.router, ct_attributes.router, ct_traders.router,
-                       ct_catalog.router)  # fmt: skip
+CT_WEBSERV = endpoints(ct_token.router, ct_attributes.router, ct_traders.money_router,
+                       ct_traders.router, ct_catalog.router)  # fmt: skip
 CT_CID = endpoints(ct_cid.router)
 XML_ERROR = re.compile(
     r"(<\?xml [^>]*\?>)?<error><errorCode>[A-Z_]+</errorCode><description>.*</description>"

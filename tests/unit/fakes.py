@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager
@@ -307,6 +308,13 @@ class FakeApiKeys(_Repo):
         key = self._s.api_keys.get(key_id)
         return _copy(key) if key else None
 
+    def with_manager(self, prefix: str) -> tuple[ApiKey, Manager | None] | None:
+        key = self.get_by_prefix(prefix)
+        if key is None:
+            return None
+        manager = self._s.managers.get(key.manager_login)
+        return key, _copy(manager) if manager else None
+
     def list(self, manager_login: int | None = None) -> list[ApiKey]:
         keys = [k for k in self._s.api_keys.values()
                 if manager_login is None or k.manager_login == manager_login]  # fmt: skip
@@ -336,6 +344,13 @@ class FakeApiKeys(_Repo):
 class FakeManagerTokens(_Repo):
     def get(self, token_hash: str) -> ManagerToken | None:
         return self._s.tokens.get(token_hash)  # frozen: no copy needed
+
+    def with_manager(self, token_hash: str) -> tuple[ManagerToken, Manager | None] | None:
+        token = self._s.tokens.get(token_hash)
+        if token is None:
+            return None
+        manager = self._s.managers.get(token.manager_login)
+        return token, _copy(manager) if manager else None
 
     def add(self, token: ManagerToken) -> None:
         self._writing()
@@ -597,6 +612,12 @@ class FakeThresholds(_Repo):
     def find(self, currency: str, group_id: int) -> ApprovalThreshold | None:
         found = self._s.thresholds.get((currency, group_id))
         return self._out(found) if found else None
+
+    def applicable(self, currency: str, group_id: int) -> int | None:
+        for key in ((currency, group_id), (currency, 0)):
+            if key in self._s.thresholds:
+                return self._s.thresholds[key].amount
+        return None
 
     def list(self) -> list[ApprovalThreshold]:
         return [self._out(self._s.thresholds[k]) for k in sorted(self._s.thresholds)]
@@ -901,6 +922,22 @@ class FakeBackoffice(_Repo):
                 if a.user_id == user_id and a.deleted_at is None]  # fmt: skip
 
 
+class FakeExports(_Repo):
+    """The ExportRepository port: the accounts FakeAccounts.list gives, as rows of the asked
+    columns with times as ISO text ending in Z, as SqlExports writes them."""
+
+    def account_rows(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str] = ()
+    ) -> list[Sequence[Any]]:
+        def value(acc: Account, column: str) -> Any:
+            found = "" if column in blank else getattr(acc, column)
+            if isinstance(found, datetime):
+                return found.isoformat().replace("+00:00", "Z")
+            return found
+
+        return [tuple(value(a, c) for c in columns) for a in FakeAccounts(self._uow).list(query)]
+
+
 class FakeTrading(_Repo):
     """The TradingRepository port: newest quote per symbol, positions by id, deals by the id of
     their ledger entry, and the exposure sums the SQL aggregate gives."""
@@ -1040,6 +1077,7 @@ class FakeUnitOfWork:
         self.users = FakeUsers(self)
         self.backoffice = FakeBackoffice(self)
         self.trading = FakeTrading(self)
+        self.exports = FakeExports(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:
@@ -1047,6 +1085,16 @@ class FakeUnitOfWork:
         self.work = _copy(self._factory.state)
         self._factory.opened += 1
         return self
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        saved, mark = _copy(self.work), len(self.audit.pending)
+        try:
+            yield
+        except BaseException:
+            self.work = saved
+            del self.audit.pending[mark:]
+            raise
 
     def commit(self) -> None:
         if self._factory.fail_next_commit is not None:

@@ -8,11 +8,13 @@ import pytest
 
 from brokerplane.core.errors import FieldError, ValidationError
 from brokerplane.core.money import (
+    MAX_MINOR,
     Currency,
     Money,
     currency,
     format_amount,
     format_minor,
+    format_units,
     from_minor,
     parse_decimal,
     parse_integer,
@@ -131,3 +133,14 @@ def test_parse_integer_refuses_anything_else_naming_the_field(text: object) -> N
     with pytest.raises(ValidationError) as caught:
         parse_integer(text, "login")
     assert caught.value.fields[0].field == "login"
+
+
+_UNITS = sorted({0, 1, 9, 10, 11, 99, 100, 101, 12_345, 10**8, 10**8 + 1, 123_456_789_012_345,
+                 MAX_MINOR} | {10**k - 1 for k in range(1, 19)})  # fmt: skip
+
+
+@pytest.mark.parametrize("digits", range(9))
+def test_format_units_writes_what_format_minor_writes(digits: int) -> None:
+    cur = Currency("XYZ", digits)
+    for units in _UNITS + [-u for u in _UNITS]:
+        assert format_units(units, digits) == format_minor(units, cur), units

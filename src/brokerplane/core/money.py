@@ -97,6 +97,18 @@ def format_minor(units: int, cur: Currency) -> str:
     return f"{from_minor(units, cur):f}"
 
 
+def format_units(units: int, digits: int) -> str:
+    """The text of format_minor for a currency of `digits`, from the integers alone: exports
+    format millions of amounts, and this builds no Currency and no Decimal."""
+    if not digits:
+        return str(units)
+    if units < 0:
+        text = str(-units).rjust(digits + 1, "0")
+        return f"-{text[:-digits]}.{text[-digits:]}"
+    text = str(units).rjust(digits + 1, "0")
+    return f"{text[:-digits]}.{text[-digits:]}"
+
+
 def parse_integer(value: object, field: str) -> int:
     """An integer as dialects receive it: a JSON integer, or a decimal written with ASCII digits
     that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`."""

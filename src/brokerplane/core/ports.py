@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account.model import Account, AccountQuery
@@ -61,6 +62,19 @@ class AccountRepository(Protocol):
     ) -> None: ...
 
 
+class ExportRepository(Protocol):
+    """Plain rows for bulk exports, read without building model objects."""
+
+    def account_rows(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str] = ()
+    ) -> list[Sequence[Any]]:
+        """One page of `query`'s accounts in login order, each a tuple of `columns` (Account
+        field names; `group` is the group's name): text and integers as stored, money in minor
+        units, times as ISO 8601 text in UTC ending in Z (microseconds only when not zero), the
+        `blank` columns as empty text."""
+        ...
+
+
 class LedgerRepository(Protocol):
     def add(self, entry: LedgerEntry) -> LedgerEntry:
         """Append the entry; its `id` is set from storage."""
@@ -83,6 +97,11 @@ class ApprovalRepository(Protocol):
 
 class ThresholdRepository(Protocol):
     def find(self, currency: str, group_id: int) -> ApprovalThreshold | None: ...
+    def applicable(self, currency: str, group_id: int) -> int | None:
+        """The amount of the group's threshold for the currency, else of the currency's own
+        (group 0), else None: one read on the money path."""
+        ...
+
     def list(self) -> list[ApprovalThreshold]: ...
     def put(self, threshold: ApprovalThreshold) -> None: ...
     def delete(self, currency: str, group_id: int) -> None: ...
@@ -104,6 +123,10 @@ class ManagerRepository(Protocol):
 
 class ApiKeyRepository(Protocol):
     def get_by_prefix(self, prefix: str) -> ApiKey | None: ...
+    def with_manager(self, prefix: str) -> tuple[ApiKey, Manager | None] | None:
+        """The key with this prefix and its manager, in one read (every request does it)."""
+        ...
+
     def get(self, key_id: str) -> ApiKey | None: ...
     def list(self, manager_login: int | None = None) -> list[ApiKey]: ...
     def add(self, key: ApiKey) -> None: ...
@@ -113,6 +136,10 @@ class ApiKeyRepository(Protocol):
 
 class ManagerTokenRepository(Protocol):
     def get(self, token_hash: str) -> ManagerToken | None: ...
+    def with_manager(self, token_hash: str) -> tuple[ManagerToken, Manager | None] | None:
+        """The token with this hash and its manager, in one read (every request does it)."""
+        ...
+
     def add(self, token: ManagerToken) -> None: ...
     def delete_for_manager(self, manager_login: int, dialect: str) -> None: ...
 
@@ -284,6 +311,13 @@ class UnitOfWork(Protocol):
     def backoffice(self) -> BackofficeRepository: ...
     @property
     def trading(self) -> TradingRepository: ...
+    @property
+    def exports(self) -> ExportRepository: ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: an exception inside rolls back only what was done inside,
+        queued audit records included, and is raised again (storage errors as core errors)."""
+        ...
 
     def __enter__(self) -> UnitOfWork: ...
 

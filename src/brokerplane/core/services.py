@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 from brokerplane.core import attributes, idempotency
 from brokerplane.core.access import service as access
@@ -24,6 +25,7 @@ from brokerplane.core.backoffice import users as bo_users
 from brokerplane.core.backoffice import webhooks as bo_webhooks
 from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
 from brokerplane.core.clock import Clock, utc_now
+from brokerplane.core.commit import GroupCommit
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import RequestInFlight, Unauthorized
 from brokerplane.core.group import service as groups
@@ -49,12 +51,19 @@ class Services:
         self._uow = uow
         self.config = config or CoreConfig()
         self.clock = clock
+        batch = self.config.group_commit_max
+        self.group_commit = GroupCommit(uow, batch) if batch > 1 else None
 
-    def _write(self, fn: Callable[[UnitOfWork], T], actor: Actor | None = None) -> T:
+    def _write(
+        self, fn: Callable[[UnitOfWork], T], actor: Actor | None = None, *, grouped: bool = False
+    ) -> T:
         """Run a command in one transaction; with a claimed request id, its response is stored
-        in the same transaction, so the change and its memory commit together."""
+        in the same transaction, so the change and its memory commit together. `grouped`
+        commands may share their transaction and commit with concurrent ones (core.commit),
+        each in a savepoint of its own."""
         completion = actor.idempotency if actor is not None else None
-        with self._uow(write=True) as uow:
+
+        def command(uow: UnitOfWork) -> T:
             result = fn(uow)
             if completion is not None:
                 if completion.render is None:  # pragma: no cover - a dialect bug, not input
@@ -62,6 +71,12 @@ class Services:
                 response = completion.render(result)
                 if not uow.idempotency.complete(completion.claim, response, self.clock()):
                     raise RequestInFlight(completion.claim.key)  # our claim was taken over
+            return result
+
+        if grouped and self.group_commit is not None:
+            return self.group_commit.run(command)
+        with self._uow(write=True) as uow:
+            result = command(uow)
             uow.commit()
             return result
 
@@ -94,7 +109,9 @@ class Services:
     # ledger
     def post_ledger_entry(self, cmd: ledger.PostLedgerEntry, actor: Actor) -> ledger.Posting:
         return self._write(
-            lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config), actor
+            lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config),
+            actor,
+            grouped=True,
         )
 
     def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
@@ -299,6 +316,32 @@ class Services:
             if len(page) < accounts.MAX_PAGE:
                 return
             after = page[-1].login
+
+    def export_accounts(
+        self,
+        cmd: accounts.ListAccounts,
+        actor: Actor,
+        columns: Sequence[str],
+        scope: str = "reports:read",
+    ) -> Iterator[list[Sequence[Any]]]:
+        """What `iter_accounts` lists, as pages of plain rows of `columns` (which must include
+        `login`): one short read per page, so memory stays flat and no snapshot is held while
+        a slow client reads. Nothing is read before the first `next()`."""
+        at = list(columns).index("login")
+        after = cmd.after_login
+        while True:
+            limit = accounts.EXPORT_PAGE
+            page = self._read(
+                partial(accounts.export_accounts, cmd=cmd, actor=actor, columns=columns,
+                        after_login=after, limit=limit, scope=scope)
+            )  # fmt: skip
+            count = len(page)
+            if count:
+                after = page[-1][at]
+                yield page
+            del page  # one page in memory at a time: not this one while reading the next
+            if count < limit:
+                return
 
     # groups
     def create_group(self, cmd: groups.CreateGroup, actor: Actor) -> Group:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime
+from operator import attrgetter
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     Row,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -56,6 +60,7 @@ from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, Le
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import User, UserLink, UserQuery
 from brokerplane.storage import tables as t
+from brokerplane.storage.exports import SqlExports
 from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
@@ -177,11 +182,43 @@ class SqlSymbols:
 
 
 _ACCOUNT_COLUMNS = [f.name for f in fields(Account) if f.name != "group"]
+# Bulk opening: those columns in the table's order, the values read from an Account in it,
+# the COPY that PostgreSQL takes them with, and the INSERT other engines take (per dialect).
+_ACCOUNT_TABLE_COLUMNS = [c for c in t.accounts.columns if c.name in _ACCOUNT_COLUMNS]
+_ACCOUNT_ROW_NAMES = [c.name for c in _ACCOUNT_TABLE_COLUMNS]
+_account_row = attrgetter(*_ACCOUNT_ROW_NAMES)
+_ACCOUNT_COPY = f"COPY accounts ({', '.join(_ACCOUNT_ROW_NAMES)}) FROM STDIN"
+_ACCOUNT_INSERT_SQL: dict[str, str] = {}
+
+
+def _account_insert_sql(dialect: Dialect) -> str:
+    """`INSERT INTO accounts (...) VALUES (?, ...)` in the dialect's positional style."""
+    sql = _ACCOUNT_INSERT_SQL.get(dialect.name)
+    if sql is None:
+        compiled = insert(t.accounts).compile(dialect=dialect, column_keys=_ACCOUNT_ROW_NAMES)
+        assert compiled.positiontup == _ACCOUNT_ROW_NAMES, "a positional paramstyle is needed"
+        sql = _ACCOUNT_INSERT_SQL[dialect.name] = compiled.string
+    return sql
+
+
 # Live accounts only: a deleted account reads as not found (its login still counts as used).
 _ACCOUNT_SELECT = (
     select(t.accounts, t.groups.c.name.label("group"))
     .join(t.groups, t.groups.c.id == t.accounts.c.group_id)
     .where(t.accounts.c.deleted_at.is_(None))
+)
+# The money path's statements are built once: building one costs more CPU than running it.
+_ACCOUNT_BY_LOGIN = _ACCOUNT_SELECT.where(t.accounts.c.login == bindparam("b_login"))
+_ACCOUNT_BY_LOGIN_LOCKED = _ACCOUNT_BY_LOGIN.with_for_update(of=t.accounts)
+_SET_FIGURES = (
+    update(t.accounts)
+    .where(t.accounts.c.login == bindparam("b_login"))
+    .values(
+        balance=bindparam("b_balance"),
+        credit=bindparam("b_credit"),
+        bonus=bindparam("b_bonus"),
+        updated_at=bindparam("b_at"),
+    )
 )
 
 
@@ -198,10 +235,9 @@ class SqlAccounts:
         return {name: getattr(account, name) for name in _ACCOUNT_COLUMNS}
 
     def get(self, login: int, *, for_update: bool = False) -> Account | None:
-        q = _ACCOUNT_SELECT.where(t.accounts.c.login == login)
-        if for_update and self.c.dialect.name == "postgresql":
-            q = q.with_for_update(of=t.accounts)
-        row = self.c.execute(q).first()
+        locked = for_update and self.c.dialect.name == "postgresql"
+        q = _ACCOUNT_BY_LOGIN_LOCKED if locked else _ACCOUNT_BY_LOGIN
+        row = self.c.execute(q, {"b_login": login}).first()
         return self._to(row) if row else None
 
     def exists(self, login: int) -> bool:
@@ -219,9 +255,44 @@ class SqlAccounts:
             raise
 
     def add_many(self, accounts: Sequence[Account]) -> None:
-        """Insert the accounts in one statement (their logins were checked by the caller)."""
-        if accounts:
-            self.c.execute(insert(t.accounts), [self._values(a) for a in accounts])
+        """Insert the accounts together (their logins were checked by the caller).
+
+        The rows go to the driver as they are: each value converted by its column type as
+        SQLAlchemy would, without its per-row statement work; PostgreSQL takes them as one
+        COPY, SQLite as one executemany. What is stored is the same as through `add`."""
+        if not accounts:
+            return
+        dialect = self.c.dialect
+        processors = [
+            (i, process)
+            for i, column in enumerate(_ACCOUNT_TABLE_COLUMNS)
+            if (process := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        rows = []
+        for account in accounts:
+            row = list(_account_row(account))
+            for i, process in processors:
+                row[i] = process(row[i])
+            rows.append(tuple(row))
+        if dialect.name == "postgresql":
+            self._copy_rows(rows)
+        else:
+            self.c.exec_driver_sql(_account_insert_sql(dialect), rows)
+
+    def _copy_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        dbapi = self.c.dialect.loaded_dbapi
+        driver = self.c.connection.driver_connection
+        assert driver is not None, "a live connection"
+        cursor = driver.cursor()
+        try:
+            with cursor.copy(_ACCOUNT_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi.Error as err:
+            # As a statement run through SQLAlchemy fails: IntegrityError for a taken login.
+            raise sa_exc.DBAPIError.instance(_ACCOUNT_COPY, None, err, dbapi.Error) from err
+        finally:
+            cursor.close()
 
     def update(self, account: Account) -> None:
         values = self._values(account)
@@ -230,10 +301,10 @@ class SqlAccounts:
 
     def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
         self.c.execute(
-            update(t.accounts)
-            .where(t.accounts.c.login == login)
-            .values(balance=balance, credit=credit, bonus=bonus, updated_at=at)
-        )
+            _SET_FIGURES,
+            {"b_login": login, "b_balance": balance, "b_credit": credit, "b_bonus": bonus,
+             "b_at": at},
+        )  # fmt: skip
 
     def allocate_login(self, low: int, high: int) -> int | None:
         """The next free login in [low, high]: after the highest used, else the lowest gap."""
@@ -284,6 +355,16 @@ class SqlAccounts:
         return [Account(**dict(zip(names, r, strict=True))) for r in result]
 
 
+_MANAGER_BY_LOGIN = select(t.managers).where(t.managers.c.login == bindparam("b_login"))
+_KEY_BY_PREFIX = select(t.api_keys).where(t.api_keys.c.prefix == bindparam("b_prefix"))
+_KEY_AND_MANAGER = (
+    select(t.api_keys, *(c.label(f"m_{c.name}") for c in t.managers.columns))
+    .outerjoin(t.managers, t.managers.c.login == t.api_keys.c.manager_login)
+    .where(t.api_keys.c.prefix == bindparam("b_prefix"))
+)
+_KEY_FIELDS = [c.name for c in t.api_keys.columns]
+
+
 class SqlManagers:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
@@ -301,7 +382,7 @@ class SqlManagers:
         return values
 
     def get(self, login: int) -> Manager | None:
-        row = self.c.execute(select(t.managers).where(t.managers.c.login == login)).first()
+        row = self.c.execute(_MANAGER_BY_LOGIN, {"b_login": login}).first()
         return self._to(row) if row else None
 
     def list(self) -> list[Manager]:
@@ -334,8 +415,22 @@ class SqlApiKeys:
         return values
 
     def get_by_prefix(self, prefix: str) -> ApiKey | None:
-        row = self.c.execute(select(t.api_keys).where(t.api_keys.c.prefix == prefix)).first()
+        row = self.c.execute(_KEY_BY_PREFIX, {"b_prefix": prefix}).first()
         return self._to(row) if row else None
+
+    def with_manager(self, prefix: str) -> tuple[ApiKey, Manager | None] | None:
+        row = self.c.execute(_KEY_AND_MANAGER, {"b_prefix": prefix}).first()
+        if row is None:
+            return None
+        data = row._mapping
+        values = {name: data[name] for name in _KEY_FIELDS}
+        values["scopes"] = frozenset(values["scopes"])
+        key = ApiKey(**values)
+        if data["m_login"] is None:
+            return key, None
+        manager = {c.name: data[f"m_{c.name}"] for c in t.managers.columns}
+        manager["rights"] = frozenset(manager["rights"])
+        return key, Manager(**manager)
 
     def get(self, key_id: str) -> ApiKey | None:
         row = self.c.execute(select(t.api_keys).where(t.api_keys.c.id == key_id)).first()
@@ -359,14 +454,36 @@ class SqlApiKeys:
         self.c.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(**values))
 
 
+_TOKEN_BY_HASH = select(t.manager_tokens).where(
+    t.manager_tokens.c.token_hash == bindparam("b_hash")
+)
+_TOKEN_AND_MANAGER = (
+    select(t.manager_tokens, *(c.label(f"m_{c.name}") for c in t.managers.columns))
+    .outerjoin(t.managers, t.managers.c.login == t.manager_tokens.c.manager_login)
+    .where(t.manager_tokens.c.token_hash == bindparam("b_hash"))
+)
+_TOKEN_FIELDS = [c.name for c in t.manager_tokens.columns]
+
+
 class SqlManagerTokens:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
 
     def get(self, token_hash: str) -> ManagerToken | None:
-        tt = t.manager_tokens
-        row = self.c.execute(select(tt).where(tt.c.token_hash == token_hash)).first()
+        row = self.c.execute(_TOKEN_BY_HASH, {"b_hash": token_hash}).first()
         return ManagerToken(**_row(row)) if row else None
+
+    def with_manager(self, token_hash: str) -> tuple[ManagerToken, Manager | None] | None:
+        row = self.c.execute(_TOKEN_AND_MANAGER, {"b_hash": token_hash}).first()
+        if row is None:
+            return None
+        data = row._mapping
+        token = ManagerToken(**{name: data[name] for name in _TOKEN_FIELDS})
+        if data["m_login"] is None:
+            return token, None
+        manager = {c.name: data[f"m_{c.name}"] for c in t.managers.columns}
+        manager["rights"] = frozenset(manager["rights"])
+        return token, Manager(**manager)
 
     def add(self, token: ManagerToken) -> None:
         self.c.execute(insert(t.manager_tokens).values(**asdict(token)))
@@ -380,6 +497,7 @@ class SqlManagerTokens:
 
 _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
+_LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 
 
 class SqlLedger:
@@ -388,8 +506,7 @@ class SqlLedger:
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:
         values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
-        q = insert(t.ledger_entries).values(**values).returning(t.ledger_entries.c.id)
-        entry.id = int(self.c.execute(q).scalar_one())
+        entry.id = int(self.c.execute(_LEDGER_INSERT, values).scalar_one())
         return entry
 
     def mismatches(self) -> list[FigureMismatch]:
@@ -516,6 +633,21 @@ class SqlThresholds:
         ).first()
         return ApprovalThreshold(**_row(row)) if row else None
 
+    _h = t.approval_thresholds.c
+    # The group's own threshold first (group 0 is the currency-wide one).
+    _APPLICABLE = (
+        select(_h.amount)
+        .where(_h.currency == bindparam("b_currency"), _h.group_id.in_([bindparam("b_group"), 0]))
+        .order_by((_h.group_id == 0).asc())
+        .limit(1)
+    )
+
+    def applicable(self, currency: str, group_id: int) -> int | None:
+        row = self.c.execute(
+            self._APPLICABLE, {"b_currency": currency, "b_group": group_id}
+        ).first()
+        return int(row[0]) if row else None
+
     def list(self) -> list[ApprovalThreshold]:
         h = t.approval_thresholds.c
         rows = self.c.execute(self._SELECT.order_by(h.currency, h.group_id))
@@ -539,6 +671,20 @@ class SqlThresholds:
 
 
 _IDEMPOTENCY_COLUMNS = [c.name for c in t.idempotency_records.columns]
+_r = t.idempotency_records.c
+_CLAIM_INSERT = {
+    # One statement, no savepoint: a key already there (or being inserted by a concurrent
+    # claim, which this waits for) inserts nothing.
+    name: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
+    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+_CLAIM_COMPLETE = (
+    update(t.idempotency_records)
+    .where(_r.scope == bindparam("b_scope"), _r.key == bindparam("b_key"),
+           _r.token == bindparam("b_token"), _r.state == "pending")
+    .values(state="done", status=bindparam("b_status"), body=bindparam("b_body"),
+            operation_id=bindparam("b_operation_id"), completed_at=bindparam("b_at"))
+)  # fmt: skip
 
 
 class SqlIdempotency:
@@ -565,11 +711,7 @@ class SqlIdempotency:
     def insert(self, record: IdempotencyRecord) -> bool:
         values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
         self._claim_commits_lazily()
-        # One statement, no savepoint: a key already there (or being inserted by a concurrent
-        # claim, which this waits for) inserts nothing.
-        dialect_insert = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
-        q = dialect_insert(t.idempotency_records).values(**values).on_conflict_do_nothing()
-        return self.c.execute(q.returning(t.idempotency_records.c.key)).first() is not None
+        return self.c.execute(_CLAIM_INSERT[self.c.dialect.name], values).first() is not None
 
     def replace(self, record: IdempotencyRecord) -> None:
         r = t.idempotency_records.c
@@ -582,13 +724,11 @@ class SqlIdempotency:
         )
 
     def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
-        r = t.idempotency_records.c
         result = self.c.execute(
-            update(t.idempotency_records)
-            .where(r.scope == claim.scope, r.key == claim.key, r.token == claim.token,
-                   r.state == "pending")
-            .values(state="done", status=response.status, body=response.body,
-                    operation_id=response.operation_id, completed_at=at)
+            _CLAIM_COMPLETE,
+            {"b_scope": claim.scope, "b_key": claim.key, "b_token": claim.token,
+             "b_status": response.status, "b_body": response.body,
+             "b_operation_id": response.operation_id, "b_at": at},
         )  # fmt: skip
         return bool(result.rowcount == 1)
 
@@ -605,6 +745,24 @@ class SqlIdempotency:
         r = t.idempotency_records.c
         result = self.c.execute(delete(t.idempotency_records).where(r.expires_at <= now))
         return int(result.rowcount or 0)
+
+
+_HEAD = t.audit_head.c
+_HEAD_READ = select(_HEAD.last_id, _HEAD.last_hash).where(_HEAD.id == 1)
+_HEAD_READ_LOCKED = _HEAD_READ.with_for_update()
+_HEAD_SEAL = (
+    update(t.audit_head)
+    .where(_HEAD.id == 1)
+    .values(last_id=bindparam("b_last_id"), last_hash=bindparam("b_last_hash"))
+)
+# PostgreSQL: one record inserted in a CTE of the head's update, one round trip while the head
+# row is locked (every money write waits for that lock). A multi-row VALUES cannot be cached
+# by SQLAlchemy, so more records go as one executemany and then the update.
+_SEAL_ONE = _HEAD_SEAL.add_cte(
+    insert(t.audit_records)
+    .values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in t.audit_records.columns})
+    .cte("sealed")
+)
 
 
 class SqlAudit:
@@ -675,11 +833,8 @@ class SqlAudit:
         """Seal the queued records onto the chain; the head row's lock orders writers."""
         if not self.pending:
             return
-        head = t.audit_head
-        q = select(head.c.last_id, head.c.last_hash).where(head.c.id == 1)
-        if self.c.dialect.name == "postgresql":
-            q = q.with_for_update()
-        last_id, last_hash = self.c.execute(q).one()
+        postgres = self.c.dialect.name == "postgresql"
+        last_id, last_hash = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
         rows = []
         for rec in self.pending:
             last_id += 1
@@ -687,13 +842,12 @@ class SqlAudit:
             rec.seal(last_hash)
             last_hash = rec.hash
             rows.append({name: getattr(rec, name) for name in _AUDIT_COLUMNS})
-        seal = update(head).where(head.c.id == 1).values(last_id=last_id, last_hash=last_hash)
-        if self.c.dialect.name == "postgresql":
-            # One round trip while the head row is locked: every money write waits for it.
-            self.c.execute(seal.add_cte(insert(t.audit_records).values(rows).cte("sealed")))
+        head = {"b_last_id": last_id, "b_last_hash": last_hash}
+        if postgres and len(rows) == 1:
+            self.c.execute(_SEAL_ONE, {**head, **{f"r_{k}": v for k, v in rows[0].items()}})
         else:
             self.c.execute(insert(t.audit_records), rows)
-            self.c.execute(seal)
+            self.c.execute(_HEAD_SEAL, head)
         self.pending.clear()
 
 
@@ -1050,6 +1204,18 @@ class SqlBackoffice:
         return [Account(**_row(r)) for r in self.c.execute(q)]
 
 
+def _storage_error(exc: BaseException | None) -> Exception | None:
+    """The core error a storage exception means, or None when it is not one."""
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return StorageUnavailable("the database is unavailable")
+    if isinstance(exc, sa_exc.IntegrityError):
+        return Conflict("the change conflicts with data already stored")
+    if isinstance(exc, sa_exc.DataError):
+        # e.g. a NUL character or a number out of range: bad input, not a server fault
+        return ValidationError("a value cannot be stored (a NUL character, or out of range)")
+    return None
+
+
 class SqlUnitOfWork:
     groups: SqlGroups
     accounts: SqlAccounts
@@ -1066,6 +1232,7 @@ class SqlUnitOfWork:
     users: SqlUsers
     backoffice: SqlBackoffice
     trading: SqlTrading
+    exports: SqlExports
 
     def __init__(self, engine: Engine, *, write: bool = True) -> None:
         self._engine = engine
@@ -1097,12 +1264,40 @@ class SqlUnitOfWork:
         self.users = SqlUsers(conn)
         self.backoffice = SqlBackoffice(conn)
         self.trading = SqlTrading(conn)
+        self.exports = SqlExports(conn)
         return self
 
     @property
     def connection(self) -> Connection:
         assert self._conn is not None, "unit of work used outside its with-block"
         return self._conn
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        conn = self.connection
+        mark = len(self.audit.pending)
+        try:
+            nested = conn.begin_nested()
+        except _CONNECTION_ERRORS as err:
+            raise StorageUnavailable("the database is unavailable") from err
+        try:
+            yield
+        except BaseException as exc:
+            del self.audit.pending[mark:]
+            try:
+                if nested.is_active:
+                    nested.rollback()
+            except sa_exc.DBAPIError as err:
+                raise StorageUnavailable("the database is unavailable") from err
+            translated = _storage_error(exc)
+            if translated is not None:
+                raise translated from exc
+            raise
+        try:
+            nested.commit()
+        except sa_exc.DBAPIError as exc:
+            translated = _storage_error(exc)
+            raise (translated or StorageUnavailable("the database is unavailable")) from exc
 
     def commit(self) -> None:
         try:
@@ -1126,12 +1321,6 @@ class SqlUnitOfWork:
                 conn.close()
             except sa_exc.DBAPIError:
                 conn.invalidate()
-        if isinstance(exc, _CONNECTION_ERRORS):
-            raise StorageUnavailable("the database is unavailable") from exc
-        if isinstance(exc, sa_exc.IntegrityError):
-            raise Conflict("the change conflicts with data already stored") from exc
-        if isinstance(exc, sa_exc.DataError):
-            # e.g. a NUL character or a number out of range: bad input, not a server fault
-            raise ValidationError(
-                "a value cannot be stored (a NUL character, or out of range)"
-            ) from exc
+        translated = _storage_error(exc)
+        if translated is not None:
+            raise translated from exc

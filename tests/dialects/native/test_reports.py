@@ -38,6 +38,7 @@ def test_csv_streams_across_pages_without_losing_or_repeating_rows(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("brokerplane.core.account.service.MAX_PAGE", 3)
+    monkeypatch.setattr("brokerplane.core.account.service.EXPORT_PAGE", 3)
     logins = sorted(api.open()["login"] for _ in range(8))
     rows = _rows(api.get("/v1/reports/users?format=csv").text)
     assert [int(r["login"]) for r in rows] == logins

@@ -5,11 +5,11 @@ another; every answer of both, errors and unknown paths included, speaks cTrader
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brokerplane.api.ctrader.errors import CTraderError, status_and_code
 from brokerplane.api.ctrader.protocol import error_response
@@ -25,9 +25,11 @@ def webserv_app(runtime: object) -> FastAPI:
     from brokerplane.api.ctrader.attributes import router as attributes_router
     from brokerplane.api.ctrader.catalog import router as catalog_router
     from brokerplane.api.ctrader.token import router as token_router
+    from brokerplane.api.ctrader.traders import money_router
     from brokerplane.api.ctrader.traders import router as traders_router
 
     sub = _sub_app(runtime)
+    sub.include_router(money_router)  # first: the most frequent calls
     sub.include_router(token_router)
     # attributes first: /traders/attributes must not be read as a trader login
     sub.include_router(attributes_router)
@@ -63,17 +65,40 @@ def _sub_app(runtime: object) -> FastAPI:
             return error_response(request, 405, "INVALID_REQUEST", "method not allowed here")
         return error_response(request, exc.status_code, "INVALID_REQUEST", "no such endpoint")
 
-    @sub.middleware("http")
-    async def unexpected(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        try:
-            return await call_next(request)
-        except Exception:
-            log.exception("unexpected error in a cTrader request")
-            return error_response(request, 500, "UNKNOWN_ERROR", "an unexpected error occurred")
-
+    sub.add_middleware(_UnexpectedErrors)
     return sub
+
+
+class _UnexpectedErrors:
+    """An error no handler answered becomes cTrader's 500 UNKNOWN_ERROR, and is logged. A
+    plain ASGI middleware: Starlette's `@app.middleware("http")` costs a task and a stream
+    per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:  # too late for an answer of our own
+                raise
+            log.exception("unexpected error in a cTrader request")
+            response = error_response(
+                Request(scope), 500, "UNKNOWN_ERROR", "an unexpected error occurred"
+            )
+            await response(scope, receive, send)
 
 
 def mount(app: FastAPI) -> None:

@@ -242,14 +242,14 @@ def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdent
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("the bearer key is malformed")
-    key = uow.api_keys.get_by_prefix(parts[1])
+    found = uow.api_keys.with_manager(parts[1])
+    key, manager = found if found is not None else (None, None)
     if key is None or not hmac.compare_digest(key.secret_hash, _hash_secret(presented)):
         raise Unauthorized("the bearer key is not valid")
     if key.revoked_at is not None and key.revoked_at <= now:
         raise Unauthorized("the bearer key has been revoked")
     if key.expires_at is not None and key.expires_at <= now:
         raise Unauthorized("the bearer key has expired")
-    manager = uow.managers.get(key.manager_login)
     if manager is None or not manager.enabled:
         raise Unauthorized("the key's manager is disabled")
     scopes = key.scopes if "admin" in manager.rights else key.scopes & manager.rights

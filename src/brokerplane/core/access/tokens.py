@@ -96,10 +96,10 @@ def authenticate_token(uow: UnitOfWork, token: str, dialect: str) -> Manager:
     """The enabled manager a token was issued to, while its password is unchanged."""
     if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN:
         raise Unauthorized("the token is missing or not valid")
-    stored = uow.tokens.get(hash_token(token))
-    if stored is None or stored.dialect != dialect:
+    found = uow.tokens.with_manager(hash_token(token))  # one read: every call does it
+    if found is None or found[0].dialect != dialect:
         raise Unauthorized("the token is not valid")
-    manager = uow.managers.get(stored.manager_login)
+    stored, manager = found
     verifier = _verifier(manager)
     if manager is None or verifier is None:
         raise Unauthorized("the token's manager is disabled or has no password")

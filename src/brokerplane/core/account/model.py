@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from brokerplane.core.money import Currency, from_minor
 
@@ -139,15 +140,46 @@ class Account:
     def enabled(self) -> bool:
         return bool(self.rights & RIGHT_ENABLED)
 
+    # Every field's name in declaration order (set below, once the class exists).
+    field_names: ClassVar[tuple[str, ...]] = ()
+
     def snapshot(self) -> dict[str, Any]:
-        """The audit view: every field, passwords reduced to whether they are set."""
-        data = asdict(self)
+        """The audit view: every field, passwords reduced to whether they are set, times in
+        ISO form. What `dataclasses.asdict` would give, but only containers are copied: the
+        other values are immutable, and deep-copying them dominated bulk opening."""
+        data: dict[str, Any] = {}
+        for name in self.field_names:
+            value = getattr(self, name)
+            if value is None or type(value) in _ATOMS:
+                data[name] = value
+            elif isinstance(value, datetime):
+                data[name] = value.isoformat()
+            else:
+                data[name] = _plain_copy(value)
         for key in PASSWORD_FIELDS:
             data[key] = "set" if data[key] else None
-        for key, value in list(data.items()):
-            if isinstance(value, datetime):
-                data[key] = value.isoformat()
         return data
+
+
+Account.field_names = tuple(f.name for f in fields(Account))
+
+# Values a snapshot shares rather than copies (as `copy.deepcopy` would return them).
+_ATOMS = frozenset({str, int, bool, float})
+
+
+def _plain_copy(value: Any) -> Any:
+    """`value` copied as `dataclasses.asdict` copies a field's value."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*[_plain_copy(v) for v in value])
+    if isinstance(value, list | tuple):
+        return type(value)(_plain_copy(v) for v in value)
+    if isinstance(value, dict):
+        if type(value) is dict and not value:
+            return {}
+        return type(value)((_plain_copy(k), _plain_copy(v)) for k, v in value.items())
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)

@@ -254,11 +254,7 @@ def apply(
 
 def threshold_for(uow: UnitOfWork, acc: Account) -> int | None:
     """The approval threshold (minor units) for this account: its group's, else its currency's."""
-    for group_id in (acc.group_id, 0):
-        found = uow.thresholds.find(acc.currency, group_id)
-        if found is not None:
-            return found.amount
-    return None
+    return uow.thresholds.applicable(acc.currency, acc.group_id)
 
 
 def post_entry(
