@@ -67,6 +67,7 @@ class Config:
     port: int = int(_env("BENCH_PORT", "0"))
     keep_sql: bool = _env("BENCH_KEEP_SQL", "0") == "1"
     group_probe: int = int(_env("BENCH_GROUP_PROBE", "8"))
+    ungrouped: bool = _env("BENCH_UNGROUPED", "1") == "1"
     profile: bool = _env("BENCH_PROFILE", "0") == "1"
 
 
@@ -123,8 +124,11 @@ def free_port() -> int:
 class Server:
     """`brokerplane serve` in its own process: one uvicorn process (MT5 sessions live in it)."""
 
-    def __init__(self, url: str, data_dir: Path, port: int) -> None:
+    def __init__(
+        self, url: str, data_dir: Path, port: int, env: dict[str, str] | None = None
+    ) -> None:
         self.url = url
+        self.extra_env = env or {}
         self.port = port or free_port()
         self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +139,7 @@ class Server:
         # No per-key rate limit (a benchmark sends far more than 600/min on one key) and no
         # access log line per request: what an operator would run under load.
         env.update(BROKERPLANE_RATE_LIMIT_PER_MINUTE="0", BROKERPLANE_LOG_LEVEL="warning")
+        env.update(self.extra_env)
         cmd = [
             str(BIN / "brokerplane"),
             "serve",
@@ -507,6 +512,7 @@ def _is_txn_control(sql: str) -> bool:
 def _role(name: str, value: Any, cap: Capture) -> str | None:
     """Which per-deposit variable a captured value stands for, if any."""
     base = re.sub(r"(_m?\d+)+$", "", name)  # login_1, id_m0 (a multi-row VALUES) ...
+    base = re.sub(r"^[br]_", "", base)  # prebuilt statements' binds: b_login, r_entity_id ...
     if isinstance(value, int) and not isinstance(value, bool):
         if value == cap.login and base in ("login", "entity_id"):
             return "login"
@@ -692,6 +698,7 @@ class Bench:
                     shutil.copy(path, self.cfg.output.parent / path.name)
         with Server(schema.url, self.tmp, self.cfg.port) as server:
             load = self.wrk_measured(server, demo, "deposit", "postgresql")
+        alone = self.ungrouped(schema.url, demo, "postgresql")
         base = self.pgbench(schema, scripts[0])
         self.deposit_pg = load.rate
         statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
@@ -705,6 +712,7 @@ class Bench:
             f"statements ({cap.transactions} transactions in brokerplane) as one "
             f"transaction per deposit, p50/p99 {_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
         )
+        self.add_ungrouped(alone, base.rate, "postgresql")
         if self.cfg.group_probe > 1:
             # As many deposits in flight as the other rows, grouped: connections / group size.
             clients = str(max(1, self.cfg.connections // self.cfg.group_probe))
@@ -778,6 +786,7 @@ class Bench:
         cap = capture_deposit(url, self.tmp, demo)
         with Server(url, self.tmp, self.cfg.port) as server:
             load = self.wrk_measured(server, demo, "deposit", "sqlite")
+        alone = self.ungrouped(url, demo, "sqlite")
         if self.cfg.warmup > 0:
             sqlite_loop(path, cap, self.cfg.warmup)
         base = sqlite_loop(path, cap, self.cfg.seconds)
@@ -792,6 +801,25 @@ class Bench:
             f"(BEGIN IMMEDIATE, WAL, synchronous=FULL), p50/p99 "
             f"{_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
         )
+        self.add_ungrouped(alone, base.rate, "sqlite")
+
+    def ungrouped(self, url: str, demo: Demo, db: str) -> Load | None:
+        """The same deposits with group commit off: what committing together gives."""
+        if not self.cfg.ungrouped:
+            return None
+        with Server(url, self.tmp, self.cfg.port, {"BROKERPLANE_GROUP_COMMIT_MAX": "1"}) as srv:
+            return self.wrk_measured(srv, demo, "deposit", f"{db}-ungrouped")
+
+    def add_ungrouped(self, load: Load | None, baseline: float, db: str) -> None:
+        if load is not None:
+            self.add(
+                "deposit (native API, group commit off)",
+                load,
+                baseline,
+                db,
+                "as the row above with BROKERPLANE_GROUP_COMMIT_MAX=1: every deposit commits "
+                "alone; same baseline",
+            )
 
     # accounts, dialects -------------------------------------------------------------------
 
