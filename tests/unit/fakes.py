@@ -640,14 +640,14 @@ class FakeIdempotency(_Repo):
         found = self._s.idempotency.get((scope, key))
         return _copy(found) if found else None
 
-    def insert(self, record: IdempotencyRecord) -> bool:
+    def insert(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> bool:
         self._writing()
         if (record.scope, record.key) in self._s.idempotency:
             return False
         self._s.idempotency[(record.scope, record.key)] = _copy(record)
         return True
 
-    def replace(self, record: IdempotencyRecord) -> None:
+    def replace(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> None:
         self._writing()
         if (record.scope, record.key) in self._s.idempotency:
             self._s.idempotency[(record.scope, record.key)] = _copy(record)

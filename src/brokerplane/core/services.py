@@ -64,13 +64,16 @@ class Services:
         completion = actor.idempotency if actor is not None else None
 
         def command(uow: UnitOfWork) -> T:
+            held = completion.claim if completion is not None else None
+            if completion is not None and held is None and completion.request is not None:
+                held = self._claim_here(uow, completion.request)
             result = fn(uow)
             if completion is not None:
-                if completion.render is None:  # pragma: no cover - a dialect bug, not input
-                    raise RuntimeError("a write with a claimed request id has no renderer")
+                if completion.render is None or held is None:  # pragma: no cover - a bug
+                    raise RuntimeError("a write with a request id has no claim or renderer")
                 response = completion.render(result)
-                if not uow.idempotency.complete(completion.claim, response, self.clock()):
-                    raise RequestInFlight(completion.claim.key)  # our claim was taken over
+                if not uow.idempotency.complete(held, response, self.clock()):
+                    raise RequestInFlight(held.key)  # our claim was taken over
             return result
 
         if grouped and self.group_commit is not None:
@@ -92,6 +95,18 @@ class Services:
                 field=field,
             )
         )  # fmt: skip
+
+    def _claim_here(self, uow: UnitOfWork, req: idempotency.ClaimRequest) -> idempotency.Claim:
+        """Claim the request id in the command's own transaction (durable with it); an
+        earlier use of it for the same request raises Replayed with its answer."""
+        outcome = idempotency.claim(
+            uow.idempotency, req.scope, req.key, req.fingerprint, self.clock(),
+            retention=self.config.idempotency_retention, lease=self.config.idempotency_lease,
+            field=req.field, lazy_commit=False,
+        )  # fmt: skip
+        if isinstance(outcome, idempotency.StoredResponse):
+            raise idempotency.Replayed(outcome)
+        return outcome
 
     def release_request(self, claim: idempotency.Claim) -> None:
         """Forget a claim whose command failed, so the id may be used again."""

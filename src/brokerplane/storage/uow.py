@@ -708,15 +708,17 @@ class SqlIdempotency:
         if self.c.dialect.name == "postgresql":
             self.c.exec_driver_sql("SET LOCAL synchronous_commit TO off")
 
-    def insert(self, record: IdempotencyRecord) -> bool:
+    def insert(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> bool:
         values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
-        self._claim_commits_lazily()
+        if lazy_commit:
+            self._claim_commits_lazily()
         return self.c.execute(_CLAIM_INSERT[self.c.dialect.name], values).first() is not None
 
-    def replace(self, record: IdempotencyRecord) -> None:
+    def replace(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> None:
         r = t.idempotency_records.c
         values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
-        self._claim_commits_lazily()
+        if lazy_commit:
+            self._claim_commits_lazily()
         self.c.execute(
             update(t.idempotency_records)
             .where(r.scope == record.scope, r.key == record.key)

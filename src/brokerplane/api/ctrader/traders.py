@@ -42,7 +42,7 @@ from brokerplane.core.errors import (
     WrongPassword,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Completion, StoredResponse
+from brokerplane.core.idempotency import ClaimRequest, Completion, Replayed, StoredResponse
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.trading.risk import Risk
@@ -461,34 +461,20 @@ async def _post(request: Request, login: int, family: str, types: dict[str, str]
         return {id_key: posting.operation_id}
 
     if cmd.reference:  # externalId: the operation applies at most once
-        scope = f"ct:{family}:{actor.manager_login}"
-        claimed = await run_in_threadpool(
-            services.claim_request, scope, cmd.reference, _fingerprint(cmd), "externalId"
-        )
-        if isinstance(claimed, StoredResponse):
-            return answer(request, json.loads(claimed.body), family)
+        # Claimed by the posting's own transaction, which a failure rolls back with it.
+        wanted = ClaimRequest(f"ct:{family}:{actor.manager_login}", cmd.reference,
+                              _fingerprint(cmd), "externalId")  # fmt: skip
         store: Callable[[Any], StoredResponse] = lambda p: StoredResponse(  # noqa: E731
             200, json.dumps(render(p)), str(p.operation_id)
         )
-        actor = replace(actor, idempotency=Completion(claimed, store))
+        actor = replace(actor, idempotency=Completion(None, store, wanted))
     try:
         posting = await run_in_threadpool(services.post_ledger_entry, cmd, actor)
+    except Replayed as earlier:
+        return answer(request, json.loads(earlier.stored.body), family)
     except (InvalidAmount, AmountLimitExceeded) as err:
-        await _release(services, actor)
         raise CTraderError(400, bad_amount, err.detail) from None
-    except BaseException:
-        await _release(services, actor)
-        raise
     return answer(request, render(posting), family)
-
-
-async def _release(services: Services, actor: Actor) -> None:
-    if actor.idempotency is None:
-        return
-    try:
-        await run_in_threadpool(services.release_request, actor.idempotency.claim)
-    except Exception:  # the lease runs out anyway; the original error is what matters
-        return
 
 
 @money_router.post("/traders/{login:int}/changebalance")

@@ -21,7 +21,13 @@ from fastapi.responses import JSONResponse, Response
 from brokerplane.api import jsonbody
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
-from brokerplane.core.idempotency import Claim, Completion, StoredResponse
+from brokerplane.core.idempotency import (
+    Claim,
+    ClaimRequest,
+    Completion,
+    Replayed,
+    StoredResponse,
+)
 
 T = TypeVar("T")
 
@@ -80,6 +86,20 @@ async def claim(request: Request, actor: Actor) -> Actor | StoredResponse:
     return replace(actor, idempotency=Completion(outcome), request_id=request_id)
 
 
+async def claim_with_command(request: Request, actor: Actor) -> Actor:
+    """For a keyed write whose command claims the key in its own transaction: the actor,
+    armed with what to claim. Nothing is read or written here."""
+    if request.method not in WRITE_METHODS or actor.manager_login is None:
+        return actor
+    sent = client_key(request)
+    if sent is None:
+        return actor
+    key, header = sent
+    wanted = ClaimRequest(f"manager:{actor.manager_login}", key, await fingerprint(request), header)
+    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
+    return replace(actor, idempotency=Completion(None, request=wanted), request_id=request_id)
+
+
 async def release(request: Request) -> None:
     """After a failed write: forget its claim so the key may be used again."""
     held: Claim | None = getattr(request.state, "idempotency_claim", None)
@@ -134,6 +154,7 @@ async def write(
     *,
     scopes: tuple[str, ...] = (),
     secret_fields: tuple[str, ...] = (),
+    claim_in_command: bool = False,
 ) -> Response:
     """Run a write command and answer with its rendering; with a claimed key, the rendering
     is stored in the command's own transaction.
@@ -143,10 +164,13 @@ async def write(
     `secret_fields` are shown once: the stored copy (and so any replay) has them null."""
     if scopes:
         actor.require_any(*scopes)
-    claimed = await claim(request, actor)
-    if isinstance(claimed, StoredResponse):
-        return replay_response(_as_seen_by(claimed, actor))
-    actor = claimed
+    if claim_in_command:
+        actor = await claim_with_command(request, actor)
+    else:
+        claimed = await claim(request, actor)
+        if isinstance(claimed, StoredResponse):
+            return replay_response(_as_seen_by(claimed, actor))
+        actor = claimed
 
     def stored(result: Any) -> StoredResponse:
         status, body = render(result)
@@ -156,6 +180,9 @@ async def write(
 
     if actor.idempotency is not None:
         actor = replace(actor, idempotency=replace(actor.idempotency, render=stored))
-    result = await run_in_threadpool(call, actor)
+    try:
+        result = await run_in_threadpool(call, actor)
+    except Replayed as earlier:
+        return replay_response(_as_seen_by(earlier.stored, actor))
     status, body = render(result)
     return JSONResponse(body, status_code=status)

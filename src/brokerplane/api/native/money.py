@@ -78,6 +78,7 @@ async def _post(request: Request, actor: Actor, operation: str, body: BalanceIn)
         partial(services(request).post_ledger_entry, cmd),
         _posted,
         scopes=("balances:write",),
+        claim_in_command=True,  # one transaction per deposit, and grouped with others
     )
 
 
