@@ -95,6 +95,7 @@ class Load:
     errors: int = 0
     peak_rss_mb: float | None = None
     server_cpu_ms: float | None = None  # the server process's CPU time per operation
+    first_error: str = ""  # what the first failed operation saw
 
     @property
     def rate(self) -> float:
@@ -293,6 +294,7 @@ class PgSchema:
 class Http:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.mt5_authenticated = False  # an MT5 session lives on its connection
 
     @classmethod
     async def open(cls, host: str, port: int) -> Http:
@@ -365,21 +367,23 @@ async def drive(
     counts one operation. With fresh_connections, each loop opens its own connection."""
     latencies: list[float] = []
     errors = 0
+    first_error = ""
     stop = time.monotonic() + seconds
 
     def done(started: float) -> None:
         latencies.append(time.monotonic() - started)
 
     async def one() -> None:
-        nonlocal errors
+        nonlocal errors, first_error
         conn = None if fresh_connections else await Http.open("127.0.0.1", port)
         while time.monotonic() < stop:
             c = await Http.open("127.0.0.1", port) if fresh_connections else conn
             assert c is not None
             try:
                 await worker(c, done)
-            except (AssertionError, OSError, asyncio.IncompleteReadError, ValueError):
+            except (AssertionError, OSError, asyncio.IncompleteReadError, ValueError) as err:
                 errors += 1
+                first_error = first_error or f"{type(err).__name__}: {err}"[:200]
                 if not fresh_connections:
                     await c.close()
                     conn = c = await Http.open("127.0.0.1", port)
@@ -393,7 +397,8 @@ async def drive(
     elapsed = time.monotonic() - started
     latencies.sort()
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    return Load(len(latencies), elapsed, p50 and p50 * 1000, p99 and p99 * 1000, errors)
+    return Load(len(latencies), elapsed, p50 and p50 * 1000, p99 and p99 * 1000, errors,
+                first_error=first_error)  # fmt: skip
 
 
 # ---- capturing the SQL of one deposit ------------------------------------------------------
@@ -590,7 +595,9 @@ class Bench:
         if load.server_cpu_ms is not None:
             notes += f"; server CPU {load.server_cpu_ms:.2f} ms/op"
         if load.errors:
-            notes += f"; {load.errors} errors"
+            notes += f"; {load.errors} errors" + (
+                f" (the first: {load.first_error})" if load.first_error else ""
+            )
         row = Row(
             name,
             round(load.rate, 1),
@@ -1014,12 +1021,10 @@ def mt5_session(demo: Demo, logins: tuple[int, int]) -> Worker:
 
 
 def mt5_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
-    authed: set[int] = set()
-
     async def work(conn: Http, done: Callable[[float], None]) -> None:
-        if id(conn) not in authed:
+        if not conn.mt5_authenticated:
             await _mt5_auth(conn, demo)
-            authed.add(id(conn))
+            conn.mt5_authenticated = True
         started = time.monotonic()
         await _mt5_call(
             conn, f"/api/trade/balance?login={_login(logins)}&type=2&balance=1.00&comment=bench"
