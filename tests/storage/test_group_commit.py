@@ -11,6 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import event
+
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -142,3 +144,32 @@ def test_group_commit_can_be_turned_off(
     assert plain.group_commit is None
     login = _open(plain, admin, usd_group, "3.00")
     assert plain.get_account(login, admin).balance == 300
+
+
+def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_after_one(
+    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+) -> None:
+    login = _open(services, admin, usd_group, "1.00")
+    sent: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        sent.append(statement.upper())
+
+    def post(operation: str, amount: str) -> Callable[[], Posting]:
+        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)
+
+    event.listen(runtime.storage.engine, "before_cursor_execute", seen)
+    try:
+        _behind_gate(services, [post("deposit", "1.00") for _ in range(3)])
+        clean = [s for s in sent if "SAVEPOINT" in s]
+        sent.clear()
+        futures = _behind_gate(services, [post("deposit", "1.00"), post("withdrawal", "99.00")])
+    finally:
+        event.remove(runtime.storage.engine, "before_cursor_execute", seen)
+    assert clean == []
+    assert any(s.startswith("SAVEPOINT") for s in sent)  # run again, one savepoint each
+    assert futures[0].result().balance == 500
+    assert isinstance(futures[1].exception(), InsufficientFunds)
+    assert services.get_account(login, admin).balance == 500
+    assert services.verify_ledger() == []
+    assert services.verify_audit().ok

@@ -1088,6 +1088,7 @@ class FakeUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
+        self._factory.savepoints += 1
         saved, mark = _copy(self.work), len(self.audit.pending)
         try:
             yield
@@ -1127,6 +1128,7 @@ class FakeUowFactory:
         self.opened = 0
         self.commits = 0
         self.fail_next_commit: BaseException | None = None
+        self.savepoints = 0  # savepoints opened, by every unit of work
 
     def __call__(self, *, write: bool = True) -> FakeUnitOfWork:
         return FakeUnitOfWork(self, write)

@@ -95,6 +95,19 @@ def test_a_refused_command_leaves_the_others_and_its_records_out() -> None:
         assert futures[2].result(10) == "b"
     assert (gc.batches, gc.commands) == (2, 4)
     assert sorted(_actions(factory)) == ["a", "b"]
+    # The batch ran again with a savepoint per command once the refusal showed.
+    assert factory.savepoints == 3
+    assert factory.commits == 2
+
+
+def test_a_batch_without_failures_needs_no_savepoints() -> None:
+    factory = FakeUowFactory()
+    gc = GroupCommit(factory)
+    with ThreadPoolExecutor(8) as pool:
+        _first, futures = _queue_behind_gate(gc, pool, [_note(f"c{i}") for i in range(4)])
+        assert sorted(f.result(10) for f in futures) == [f"c{i}" for i in range(4)]
+    assert factory.savepoints == 0
+    assert (factory.commits, gc.batches) == (2, 2)
 
 
 def test_a_commit_that_fails_answers_every_command_of_the_batch_with_the_error() -> None:
@@ -124,8 +137,9 @@ def test_a_transaction_lost_before_its_commit_runs_each_command_again_alone() ->
     tries = {"n": 0}
 
     def flaky(uow: UnitOfWork) -> str:
+        # Fails the batch's first run and its run with savepoints; alone, it goes through.
         tries["n"] += 1
-        if tries["n"] == 1:
+        if tries["n"] <= 2:
             raise StorageUnavailable("the database is unavailable")
         return _note("flaky")(uow)
 
@@ -137,7 +151,7 @@ def test_a_transaction_lost_before_its_commit_runs_each_command_again_alone() ->
             futures[2].result(10)
         assert futures[3].result(10) == "b"
     assert sorted(_actions(factory)) == ["a", "b", "flaky"]
-    assert tries["n"] == 2
+    assert tries["n"] == 3
     # the gate, then a, flaky, b each committed alone (the refused command commits nothing)
     assert factory.commits == 4
 

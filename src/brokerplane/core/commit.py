@@ -10,7 +10,9 @@ and commits once. Nothing is weaker than one transaction per command:
 - each command sees the effects of those before it in the batch, exactly as if they had run
   one after the other (which they do, on one connection);
 - a command that fails is rolled back to its savepoint, with the audit records it queued, and
-  the others go on; its caller gets its own error;
+  the others go on; its caller gets its own error. Savepoints cost two statements a command,
+  so a batch first runs without them; only when one of its commands fails is the transaction
+  rolled back and the whole batch run again with them;
 - nobody is answered before the shared commit is durable; if the transaction fails before
   the commit (a statement error that escapes a savepoint), every command that was not refused
   on its own runs again in a transaction of its own, so one command's trouble cannot fail
@@ -118,23 +120,10 @@ class GroupCommit:
             _alone(self._uow, batch[0])
             return
         try:
-            uow = self._uow(write=True)
-            with uow:
-                for job in batch:
-                    try:
-                        with uow.savepoint():
-                            job.result = job.work(uow)
-                    except StorageUnavailable:
-                        raise  # the connection is gone: the whole transaction with it
-                    except Exception as err:  # the command's own refusal or fault
-                        job.error = err
-                try:
-                    uow.commit()
-                except StorageUnavailable as err:
-                    for job in batch:  # unknown whether it landed: nobody may retry it here
-                        job.result, job.error = None, _own_copy(err)
-                for job in batch:  # from here on nothing of the batch runs again
-                    job.done = True
+            # Savepoints cost two statements a command: first without them, and only when a
+            # command fails, all again with one each (nothing of the first try is kept).
+            if not self._together(batch, isolated=False):
+                self._together(batch, isolated=True)
         except Exception:
             # The transaction failed before its commit: nothing of the batch landed. Every
             # command that was not refused on its own runs again, alone.
@@ -143,6 +132,35 @@ class GroupCommit:
                     continue
                 job.result, job.error = None, None
                 _alone(self._uow, job)
+
+    def _together(self, batch: list[_Job[object]], *, isolated: bool) -> bool:
+        """The batch in one transaction and one commit. Not `isolated`: the first command
+        that fails rolls the whole transaction back and this answers False."""
+        with self._uow(write=True) as uow:
+            for job in batch:
+                if not isolated:
+                    try:
+                        job.result = job.work(uow)
+                    except Exception:
+                        for each in batch:
+                            each.result = None
+                        return False  # leaving the block rolls the transaction back
+                    continue
+                try:
+                    with uow.savepoint():
+                        job.result = job.work(uow)
+                except StorageUnavailable:
+                    raise  # the connection is gone: the whole transaction with it
+                except Exception as err:  # the command's own refusal or fault
+                    job.result, job.error = None, err
+            try:
+                uow.commit()
+            except StorageUnavailable as err:
+                for job in batch:  # unknown whether it landed: nobody may retry it here
+                    job.result, job.error = None, _own_copy(err)
+            for job in batch:  # from here on nothing of the batch runs again
+                job.done = True
+        return True
 
 
 def _own_copy(err: StorageUnavailable) -> StorageUnavailable:
