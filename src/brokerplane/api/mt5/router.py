@@ -129,6 +129,10 @@ def _actor(request: Request, services: Services, login: int) -> Actor | None:
     )
 
 
+# What a command's thread answers instead of an Answer.
+_DISABLED, _QUIT, _UNKNOWN = object(), object(), object()
+
+
 async def dispatch(request: Request, name: str) -> Response:
     peer = _peer(request)
     login = _sessions(request).current(peer)
@@ -150,22 +154,32 @@ async def dispatch(request: Request, name: str) -> Response:
     if login is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
     services = _services(request)
-    actor = await run_in_threadpool(_actor, request, services, login)
-    if actor is None:
-        _sessions(request).end(peer)
-        return forbidden("the manager is disabled")
-    if name == "quit":
-        _sessions(request).end(peer)
-        return envelope(0)
     handler = COMMANDS.get(name)
-    if handler is None:
-        return envelope(ERR_NOTIMPLEMENT)
+
+    def run() -> Answer | object:  # the manager's check and the command: one trip to a thread
+        actor = _actor(request, services, login)
+        if actor is None:
+            return _DISABLED
+        if name == "quit":
+            return _QUIT
+        if handler is None:
+            return _UNKNOWN
+        return handler(Context(params, actor, services))
+
     try:
-        result: Answer = await run_in_threadpool(handler, Context(params, actor, services))
+        result = await run_in_threadpool(run)
     except Mt5Error as err:
         return envelope(err.code)
     except CoreError as err:
         return envelope(retcodes.code_for(err))
+    if result is _DISABLED:
+        _sessions(request).end(peer)
+        return forbidden("the manager is disabled")
+    if result is _QUIT:
+        _sessions(request).end(peer)
+        return envelope(0)
+    if not isinstance(result, Answer):
+        return envelope(ERR_NOTIMPLEMENT)
     return envelope(result.code, result.answer, **result.top)
 
 
