@@ -309,3 +309,11 @@ def test_an_overdue_operation_cannot_be_approved_even_before_the_sweep(
     assert client.get(f"/v1/approvals/{approval_id}", headers=auth).json()["state"] == "expired"
     assert _balance(funded) == "2000.00"
     assert _audit_actions(funded, approval_id) == ["approval.requested", "approval.expired"]
+
+
+def test_approvals_filtered_by_an_impossible_login_are_a_400(api: Api) -> None:
+    for login in ("0", "-5", "99999999999999999999999", "9223372036854775808"):
+        answer = api.get(f"/v1/approvals?login={login}")
+        assert answer.status_code == 400, (login, answer.text)
+        assert answer.json()["errors"][0]["field"] == "login"
+    assert api.get("/v1/approvals?login=9223372036854775807").json()["items"] == []

@@ -111,3 +111,16 @@ def test_bad_symbol_settings_are_400(api: Api) -> None:
         assert api.post("/v1/symbols", body).status_code == 400, body
     assert api.post("/v1/symbols", {"name": "EURUSD"}).status_code == 409
     assert api.patch("/v1/symbols/EURUSD", {"digits": -1}).status_code == 400
+
+
+def test_an_unknown_setting_is_refused_even_when_null(api: Api) -> None:
+    # A null declared field means "the default"; a null unknown one is still not a setting.
+    symbol = api.post("/v1/symbols", {"name": "NUL1", "digits": None, "": None})
+    assert symbol.status_code == 400, symbol.text
+    assert symbol.json()["errors"] == [{"field": "", "message": "is not a symbol setting"}]
+    group = api.post("/v1/groups", {"name": "nul-g", "currency": "USD", "bogus": None})
+    assert group.status_code == 400, group.text
+    assert group.json()["errors"][0]["field"] == "bogus"
+    assert api.get("/v1/symbols/NUL1").status_code == 404
+    assert api.get("/v1/groups/nul-g").status_code == 404
+    assert api.post("/v1/symbols", {"name": "NUL2", "digits": None}).status_code == 201

@@ -69,6 +69,14 @@ def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
     return data
 
 
+def _settings(body: Any, *exclude: str) -> dict[str, Any]:
+    """The settings sent: declared fields left null mean "the default"; any other name stays,
+    null or not, so the core refuses it as unknown instead of it passing unseen."""
+    declared = type(body).model_fields
+    return {k: v for k, v in _set_fields(body, *exclude).items()
+            if v is not None or k not in declared}  # fmt: skip
+
+
 def _ok_account(acc: Account) -> tuple[int, dict[str, Any]]:
     return 200, render_account(acc)
 
@@ -359,7 +367,7 @@ async def get_group(name: str, request: Request, actor: Actor = Depends(current_
 async def create_group(
     body: GroupIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    settings = {k: v for k, v in _set_fields(body, "name", "currency").items() if v is not None}
+    settings = _settings(body, "name", "currency")
     cmd = CreateGroup(name=body.name, currency=body.currency, settings=settings)
     return await write(request, actor, partial(services(request).create_group, cmd),
                        lambda group: (201, render_group(group)), scopes=("admin",))  # fmt: skip
@@ -418,7 +426,7 @@ async def get_symbol(
 async def create_symbol(
     body: SymbolIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    settings = {k: v for k, v in _set_fields(body, "name").items() if v is not None}
+    settings = _settings(body, "name")
     cmd = CreateSymbol(name=body.name, settings=settings)
     return await write(request, actor, partial(services(request).create_symbol, cmd),
                        lambda symbol: (201, render_symbol(symbol)), scopes=("admin",))  # fmt: skip

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
+from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.service import record
@@ -130,6 +131,8 @@ def list_approvals(uow: UnitOfWork, query: ApprovalQuery, actor: Actor) -> list[
         raise ValidationError.field("state", f"must be one of {', '.join(STATES)}")
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    if query.login is not None:
+        check_login(query.login)  # beyond what storage holds is bad input, not a fault
     group_ids, brokers = reach.query_scope(uow, actor)
     return uow.approvals.list(replace(query, group_ids=group_ids, broker_mask=brokers))
 
