@@ -45,8 +45,9 @@ def _account_column(name: str, dialect: str, blank: bool) -> Any:
     return column
 
 
-def _account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
-    """The filters of SqlAccounts.list: live accounts within reach matching the query."""
+def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
+    """The filters of account lists and exports: live accounts within reach matching the
+    query (an empty `group_ids` matches nothing: callers answer it without a query)."""
     from brokerplane.storage.uow import mask_condition  # uow imports this module
 
     a = t.accounts.c
@@ -87,7 +88,7 @@ class SqlExports:
         q = (
             select(*(_account_column(n, dialect, n in blank) for n in columns))
             .select_from(_ACCOUNTS_WITH_GROUP)
-            .where(and_(*_account_conditions(query, dialect)))
+            .where(and_(*account_conditions(query, dialect)))
             .order_by(t.accounts.c.login)
             .limit(query.limit)
         )

@@ -60,7 +60,7 @@ from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, Le
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import User, UserLink, UserQuery
 from brokerplane.storage import tables as t
-from brokerplane.storage.exports import SqlExports
+from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
@@ -331,25 +331,10 @@ class SqlAccounts:
         return int(gap) if gap is not None else None
 
     def list(self, query: AccountQuery) -> list[Account]:
-        a = t.accounts.c
-        conds: list[ColumnElement[bool]] = []
-        if query.group_ids is not None:
-            if not query.group_ids:
-                return []
-            conds.append(a.group_id.in_(query.group_ids))
-        if query.broker_mask is not None:
-            conds.append(mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
-        if query.email:
-            conds.append(func.lower(a.email) == query.email.lower())
-        if query.logins is not None:
-            conds.append(a.login.in_(query.logins))
-        if query.registered_from is not None:
-            conds.append(a.registered_at >= query.registered_from)
-        if query.registered_to is not None:
-            conds.append(a.registered_at < query.registered_to)
-        if query.after_login is not None:
-            conds.append(a.login > query.after_login)
-        q = _ACCOUNT_SELECT.where(and_(True, *conds)).order_by(a.login).limit(query.limit)
+        if query.group_ids is not None and not query.group_ids:
+            return []
+        conds = account_conditions(query, self.c.dialect.name)
+        q = _ACCOUNT_SELECT.where(and_(*conds)).order_by(t.accounts.c.login).limit(query.limit)
         result = self.c.execute(q)
         names = list(result.keys())  # once per page, not once per row as row._mapping does
         return [Account(**dict(zip(names, r, strict=True))) for r in result]

@@ -65,39 +65,45 @@ async def fingerprint(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+async def _wanted(request: Request, actor: Actor) -> ClaimRequest | None:
+    """The key a write sent and what makes it this request; None for unkeyed requests."""
+    if request.method not in WRITE_METHODS or actor.manager_login is None:
+        return None
+    sent = client_key(request)
+    if sent is None:
+        return None
+    key, header = sent
+    return ClaimRequest(f"manager:{actor.manager_login}", key, await fingerprint(request), header)
+
+
+def _armed(request: Request, actor: Actor, completion: Completion, key: str) -> Actor:
+    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
+    return replace(actor, idempotency=completion, request_id=request_id)
+
+
 async def claim(request: Request, actor: Actor) -> Actor | StoredResponse:
     """For a keyed write: claim the key, arming the actor to store the response with the
     command, or get the stored response of the key's earlier use. Others pass unchanged."""
-    if request.method not in WRITE_METHODS or actor.manager_login is None:
+    wanted = await _wanted(request, actor)
+    if wanted is None:
         return actor
-    sent = client_key(request)
-    if sent is None:
-        return actor
-    key, header = sent
     services = request.app.state.runtime.services
-    scope = f"manager:{actor.manager_login}"
     outcome = await run_in_threadpool(
-        services.claim_request, scope, key, await fingerprint(request), header
+        services.claim_request, wanted.scope, wanted.key, wanted.fingerprint, wanted.field
     )
     if isinstance(outcome, StoredResponse):
         return outcome
     request.state.idempotency_claim = outcome
-    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
-    return replace(actor, idempotency=Completion(outcome), request_id=request_id)
+    return _armed(request, actor, Completion(outcome), wanted.key)
 
 
 async def claim_with_command(request: Request, actor: Actor) -> Actor:
     """For a keyed write whose command claims the key in its own transaction: the actor,
     armed with what to claim. Nothing is read or written here."""
-    if request.method not in WRITE_METHODS or actor.manager_login is None:
+    wanted = await _wanted(request, actor)
+    if wanted is None:
         return actor
-    sent = client_key(request)
-    if sent is None:
-        return actor
-    key, header = sent
-    wanted = ClaimRequest(f"manager:{actor.manager_login}", key, await fingerprint(request), header)
-    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
-    return replace(actor, idempotency=Completion(None, request=wanted), request_id=request_id)
+    return _armed(request, actor, Completion(None, request=wanted), wanted.key)
 
 
 async def release(request: Request) -> None:
