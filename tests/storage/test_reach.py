@@ -28,6 +28,7 @@ NAMES = [
     "real\\x", "real_x", "REAL_X", "realax", "real\\eu\\vip", "real\\eu\\std", "real%x",
     "50%", "500", "5%", "50%off", "a\\b", "a\\\\b", "ab", "aXb", "a*b", "x%_\\y", "xa_\\y",
     "_", "%", "\\", "", "BEST_BROKER", "BESTXBROKER", "best_broker",
+    "a" * 200, "a" * 200 + "b", "a\nb", "aba", "abba",
 ]  # fmt: skip
 MASKS = [
     "*", "demo\\*", "DEMO\\*", "demo\\*,!demo\\vip", "!demo\\vip,demo\\*", "demo\\vip,!DEMO\\*",
@@ -36,6 +37,9 @@ MASKS = [
     "___________", "a\\b", "a\\\\b", "a*b", "a\\*", "*\\", "\\", "*\\*", "x%_\\y",
     "demo\\v*p", "*_*", "d*\\*i*", " demo\\vip , real_x ", "BEST_BROKER", "best_*",
     "*,!*_*,!*%*", "", ",", "!",
+    # runs of stars, and many stars in one part: the database is asked for each
+    "a**b", "***", "ab*ba", "a*a*a", "*a*a*a*a*a*a*a*a*a*a*a*a*b", "*a" * 15 + "*b",
+    ("*a" * 15 + "*b,") * 3 + "!" + "*a" * 15 + "*%",
 ]  # fmt: skip
 
 

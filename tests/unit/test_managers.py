@@ -237,6 +237,8 @@ MALFORMED = [
     pytest.param("demo\n", id="newline"),
     pytest.param("demo\x7f", id="delete"),
     pytest.param("a" * (MASK_MAX + 1), id="too-long"),
+    pytest.param("demo\\" + "*a" * 17, id="too-many-stars"),
+    pytest.param(",".join(f"g{n}" for n in range(129)), id="too-many-parts"),
 ]
 REACH_FIELDS = [("group_mask", "groups"), ("white_labels", "brokers")]
 
@@ -272,7 +274,7 @@ def test_a_malformed_mask_is_refused_on_update_and_changes_nothing(
 @pytest.mark.parametrize(
     "mask",
     ["*", "demo\\*,!demo\\vip", "!demo\\*", "real\\*\\vip", "BEST BROKER, Other*",
-     "50%,real_x", "a" * MASK_MAX],
+     "50%,real_x", "a" * MASK_MAX, "*a" * 16, ",".join(f"g{n}" for n in range(128))],
 )  # fmt: skip
 def test_well_formed_masks_are_accepted(services: Services, admin: Actor, mask: str) -> None:
     created = services.create_manager(CreateManager(1001, group_mask=mask, white_labels=mask),

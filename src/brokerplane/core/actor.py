@@ -53,13 +53,15 @@ class Actor:
         return self.group_mask.strip() == "*" and self.white_labels.strip() == "*"
 
     def reaches_group(self, group: str) -> bool:
-        return masks.matches(self.group_mask, group)
+        return masks.parse(self.group_mask, "groups").admits(group)
 
     def reaches(self, group: str, broker: str) -> bool:
         """Whether an account in `group` under white label `broker` is within reach."""
         if not self.reaches_group(group):
             return False
-        return self.white_labels.strip() == "*" or masks.matches(self.white_labels, broker)
+        return self.white_labels.strip() == "*" or masks.parse(self.white_labels, "brokers").admits(
+            broker
+        )
 
     def require_any(self, *scopes: str) -> None:
         """Any one of `scopes` will do (e.g. history for finance or for reporting keys)."""

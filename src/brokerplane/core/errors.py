@@ -8,7 +8,8 @@
     │   ├── WrongPassword            validation.wrong_password
     │   ├── LeverageOutOfRange       validation.leverage
     │   ├── CurrencyMismatch         validation.currency_mismatch
-    │   └── InvalidVolume            trade.invalid_volume
+    │   ├── InvalidVolume            trade.invalid_volume
+    │   └── InvalidMask              validation.mask
     ├── NotFound                     *.not_found
     │   ├── AccountNotFound          account.not_found
     │   ├── GroupNotFound            group.not_found
@@ -382,3 +383,11 @@ def all_error_classes() -> list[type[CoreError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
+
+
+class InvalidMask(ValidationError):
+    """A name mask (`demo\\*,!demo\\vip`) longer or with more parts or stars than allowed
+    (core.masks.MAX_LENGTH, MAX_PARTS, MAX_STARS)."""
+
+    code = "validation.mask"
+    title = "ValidationError"

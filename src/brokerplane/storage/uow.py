@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
@@ -76,10 +77,12 @@ _ASCII_LOWER = _ASCII_UPPER.lower()
 _TO_LOWER = str.maketrans(_ASCII_UPPER, _ASCII_LOWER)
 
 
-def _like(part: str) -> str:
-    folded = part.translate(_TO_LOWER)
-    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
+def _like(pattern: masks.Pattern) -> str:
+    """A parsed mask pattern (already folded) as a LIKE pattern escaped with backslashes."""
+    escaped = (
+        p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for p in pattern.pieces
+    )
+    return "%".join(escaped)
 
 
 def _fold(column: Any) -> Any:
@@ -89,19 +92,12 @@ def _fold(column: Any) -> Any:
 
 def mask_condition(column: Any, mask: str, dialect: str = "postgresql") -> ColumnElement[bool]:
     """An MT5-style mask (`a*,!b`) as SQL: LIKEs ignoring ASCII case, exclusions winning,
-    exactly as core.masks.matches decides in Python."""
+    exactly as core.masks.matches decides in Python. core.masks parses (and bounds) the mask;
+    this only renders its patterns, with runs of stars already collapsed to one."""
     folded = func.lower(column) if dialect == "sqlite" else _fold(column)
-    include: list[ColumnElement[bool]] = []
-    exclude: list[ColumnElement[bool]] = []
-    for raw in mask.split(","):
-        part = raw.strip()
-        if not part:
-            continue
-        negate = part.startswith("!")
-        if negate:
-            part = part[1:].strip()
-        cond = folded.like(_like(part), escape="\\")
-        (exclude if negate else include).append(cond)
+    parsed = masks.parse(mask)
+    include = [folded.like(_like(p), escape="\\") for p in parsed.include]
+    exclude = [folded.like(_like(p), escape="\\") for p in parsed.exclude]
     result: ColumnElement[bool] = or_(*include) if include else literal(True)
     if exclude:
         result = and_(result, ~or_(*exclude))

@@ -3,12 +3,18 @@ and sub-accounts, over HTTP."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from brokerplane.api.ctrader.catalog import OPEN_POSITION_COLUMNS, csv_body
+from brokerplane.api.ctrader.catalog import (
+    CLOSED_POSITION_COLUMNS,
+    OPEN_POSITION_COLUMNS,
+    csv_body,
+)
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.dialects.ctrader.conftest import CTrader, as_manager
@@ -125,3 +131,14 @@ def test_sub_accounts_of_a_trader_are_none(ct: CTrader) -> None:
             "totalSubAccountsEquity": 0,
         }
     assert ct.error(ct.get("/traders/987654/subaccounts"), 404) == "TRADER_NOT_FOUND"
+
+
+def test_a_symbol_named_like_a_formula_is_text_in_the_positions_csv_and_numbers_stay() -> None:
+    # the symbol is the one free-text cell (an operator names it); money keeps its sign
+    row = {"login": 100001, "positionId": 7, "entryPrice": Decimal("-1.5"), "direction": "SELL",
+           "symbol": "=cmd|' /C calc'!A0", "pnl": Decimal("-5.00")}  # fmt: skip
+    (header, line) = list(csv.reader(io.StringIO(csv_body(CLOSED_POSITION_COLUMNS, [row]))))
+
+    cells = dict(zip(header, line, strict=True))
+    assert cells["symbol"] == "'=cmd|' /C calc'!A0"
+    assert (cells["pnl"], cells["entryPrice"], cells["direction"]) == ("-5.00", "-1.5", "SELL")

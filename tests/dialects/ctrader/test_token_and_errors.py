@@ -110,3 +110,18 @@ def test_json_nested_past_the_recursion_limit_is_invalid_request_not_a_crash(ct:
                                   headers={"Accept": "application/json"})  # fmt: skip
         assert ct.error(response, 400) == "INVALID_REQUEST", path
         assert "not valid JSON" in response.json()["error"]["description"]
+
+
+def test_a_stored_reach_mask_past_the_limits_is_invalid_request_not_a_server_error(
+    ct: CTrader,
+) -> None:
+    # a reach written before masks had limits (or by hand): refused in cTrader's words
+    with ct.runtime.storage.engine.begin() as conn:
+        conn.execute(tables.managers.update().where(tables.managers.c.login == MANAGER)
+                     .values(group_mask="demo\\" + "*a" * 17))  # fmt: skip
+
+    response = ct.get("/traders", params={"from": "2020-01-01T00:00:00.000",
+                                                     "to": "2030-01-01T00:00:00.000"})  # fmt: skip
+
+    assert ct.error(response, 400) == "INVALID_REQUEST"
+    assert "at most 16" in response.json()["error"]["description"]

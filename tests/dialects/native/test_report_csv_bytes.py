@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,14 @@ AWKWARD: list[dict[str, Any]] = [
     {"name": "🚀 Rocket", "zip_code": "  ", "lead_campaign": ",", "phone": "+1 (555) 010"},
     {"name": "Tab\tand\\backslash", "comment": '"', "agent": 9_000_000_000_000},
     {"name": "plain"},  # every optional field empty
+    # text a spreadsheet would run as a formula, and a carriage return that would split the row
+    {"name": "=HYPERLINK(\"http://x\")", "comment": "@SUM(A1)", "company": "-2+3+cmd|'!A0",
+     "city": "\t=1", "address": "\r=1", "state": "x\r=1", "lead_source": "-5",
+     "lead_campaign": "+", "zip_code": "-", "email": "=a@example.com"},
 ]  # fmt: skip
+# What the report writes as numbers (or times); every other column is text a client typed.
+NOT_TEXT = {"login", "leverage", "balance", "credit", "bonus", "enabled", "rights", "agent",
+            "registered_at", "updated_at"}  # fmt: skip
 
 
 @dataclass
@@ -104,14 +112,27 @@ def seats(api: Api) -> dict[str, Seat]:
     }
 
 
+def _safe(column: str, value: Any) -> Any:
+    """A text cell starting like a formula, unless it is a plain number, gets a leading '."""
+    if column in NOT_TEXT or not isinstance(value, str):
+        return value
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+        return "'" + value
+    return value
+
+
 def _expected(api: Api, actor: Actor, cmd: ListAccounts) -> bytes:
-    """The report as it was written from Account objects: render_account per listed account."""
+    """The report as it was written from Account objects: render_account per listed account,
+    text made safe for spreadsheets, a row holding a carriage return quoted throughout."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
+    quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
     for acc in api.runtime.services.iter_accounts(cmd, actor):
         data = render_account(acc)
-        writer.writerow([data[c] if data[c] is not None else "" for c in CSV_COLUMNS])
+        row = [_safe(c, data[c]) if data[c] is not None else "" for c in CSV_COLUMNS]
+        cr = any(isinstance(cell, str) and "\r" in cell for cell in row)
+        (quoted if cr else writer).writerow(row)
     return buf.getvalue().encode("utf-8")
 
 
@@ -152,12 +173,20 @@ def test_csv_bytes_match_render_account(api: Api, seats: dict[str, Seat], query:
 def test_the_fixture_covers_what_it_says(api: Api, seats: dict[str, Seat]) -> None:
     text = _expected(api, seats["admin"].actor, ListAccounts()).decode()
     rows = {r["login"]: r for r in csv.DictReader(io.StringIO(text))}
-    assert "820005" not in rows and len(rows) == 17  # the deleted account is left out
+    assert "820005" not in rows and len(rows) == 20  # the deleted account is left out
     assert rows["820002"]["balance"] == "-10.50" and rows["820002"]["credit"] == "-0.01"
     assert rows["820003"]["bonus"] == "-92233720368547758.07"
     assert {rows[n]["currency"] for n in rows} == {"USD", "EUR", "JPY", "BTC", "XYZ"}
     assert rows["820004"]["enabled"] == "False" and rows["820001"]["enabled"] == "True"
     assert rows["820003"]["address"] == "line one\nline two"
+    formulas = rows["820007"]  # text a spreadsheet would run is written as text, in one row
+    assert (formulas["name"], formulas["comment"]) == ('\'=HYPERLINK("http://x")', "'@SUM(A1)")
+    assert (formulas["city"], formulas["address"]) == ("'\t=1", "'\r=1")
+    assert (formulas["state"], formulas["lead_source"], formulas["zip_code"]) == (
+        "x\r=1",
+        "-5",
+        "'-",
+    )
     assert rows["820001"]["registered_at"] == "2031-02-03T04:05:06Z"
     assert rows["820002"]["registered_at"] == "2031-02-04T04:05:06.000007Z"
     assert rows["820003"]["updated_at"] == "2031-02-03T04:05:06.000001Z"

@@ -218,3 +218,17 @@ def test_json_nested_past_the_recursion_limit_is_a_malformed_body(te: TE) -> Non
         response = te.client.post(BASE + path, content=deep, headers={
             "Authorization": f"Bearer {te.token}", "Content-Type": "application/json"})  # fmt: skip
         assert te.error(response, 400) == "1.0.0.1", path
+
+
+def test_a_stored_reach_mask_past_the_limits_is_a_bad_input_error_not_a_server_error(
+    te: TE,
+) -> None:
+    # a reach written before masks had limits (or by hand): refused in TraderEvolution's words
+    with te.runtime.storage.engine.begin() as conn:
+        conn.execute(update(tables.managers).where(tables.managers.c.login == MANAGER)
+                     .values(white_labels="brand*" + "*a" * 17))  # fmt: skip
+
+    response = te.get("/users")
+
+    assert te.error(response, 400) == "1.0.5.1"
+    assert "at most 16" in response.json()["errorMessage"]

@@ -3,8 +3,6 @@ sub-accounts (Web Services 4.4, 4.12, 4.13, 6.1, 6.2)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from brokerplane.api.csvcells import CsvOut, safe_text
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, services_of, to_int
 from brokerplane.core.account.model import Account
@@ -128,6 +127,8 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
     if isinstance(value, Decimal):
         return f"{value:f}"
+    if isinstance(value, str):  # the symbol's name, the one cell of text an operator sets
+        return safe_text(value)
     return str(value)
 
 
@@ -244,16 +245,13 @@ def csv_chunks(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> Ite
     """The CSV in pieces of PAGE rows, the header with the first: producing the first piece
     reads the first page, so a refused read is an error answer, not a broken stream."""
     header = list(columns)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = CsvOut()
     writer.writerow(header)
     for count, row in enumerate(rows, 1):
         writer.writerow([_cell(row.get(c)) for c in header])
         if count % PAGE == 0:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()
+            yield writer.take()
+    yield writer.take()
 
 
 def csv_body(columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> str:

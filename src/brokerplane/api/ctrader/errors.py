@@ -39,6 +39,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.LoginRangeExhausted: (400, "OPERATION_NOT_ALLOWED"),
     e.InsufficientFunds: (400, "NOT_ENOUGH_MONEY"),
     e.InvalidVolume: (400, "TRADING_BAD_VOLUME"),
+    e.InvalidMask: (400, "INVALID_REQUEST"),
     e.PositionNotFound: (404, "POSITION_NOT_FOUND"),
     e.DealNotFound: (404, "DEAL_NOT_FOUND"),
     e.NoQuote: (400, "NO_QUOTES"),

@@ -170,7 +170,8 @@ def render_tick(q: Quote) -> dict[str, Any]:
 def _ticks(ctx: Context) -> Answer:
     mask = ctx.params.require_text("symbol")
     since = ctx.params.integer("trans_id", default=0, low=0) or 0
-    chosen = [q for q in ctx.services.list_quotes(ctx.actor) if masks.matches(mask, q.symbol)]
+    wanted = masks.parse(mask, "symbol")
+    chosen = [q for q in ctx.services.list_quotes(ctx.actor) if wanted.admits(q.symbol)]
     if not chosen:
         raise Mt5Error(ERR_NOTFOUND, f"no quoted symbol matches {mask[:64]}")
     newest = max(max(millis(q.at) for q in chosen), since)

@@ -84,6 +84,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.LoginRangeExhausted: 3002,
     e.InsufficientFunds: 10019,
     e.InvalidVolume: 10014,
+    e.InvalidMask: 3,  # a name mask too long or with too many parts or stars
     e.PositionNotFound: 13,
     e.DealNotFound: 13,
     e.NoQuote: 10021,

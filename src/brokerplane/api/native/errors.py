@@ -43,6 +43,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.AmountLimitExceeded: (400, "ValidationError"),
     e.InsufficientFunds: (400, "ValidationError"),
     e.InvalidVolume: (400, "ValidationError"),
+    e.InvalidMask: (400, "ValidationError"),
     e.PositionNotFound: (404, "NotFound"),
     e.DealNotFound: (404, "NotFound"),
     e.NoQuote: (409, "Conflict"),

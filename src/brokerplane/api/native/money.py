@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from brokerplane.api.csvcells import CsvOut, safe_cell
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.common import (
     COMMON_ERRORS,
@@ -149,8 +148,7 @@ def _kinds(value: str | None) -> tuple[str, ...] | None:
 
 
 def _history_csv(first: list[LedgerEntry], rest: Iterator[LedgerEntry]) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvOut()
     writer.writerow(HISTORY_COLUMNS)
 
     def rows() -> Iterator[LedgerEntry]:
@@ -159,12 +157,10 @@ def _history_csv(first: list[LedgerEntry], rest: Iterator[LedgerEntry]) -> Itera
 
     for count, entry in enumerate(rows(), start=1):
         data = render_entry(entry)
-        writer.writerow(["" if data[c] is None else data[c] for c in HISTORY_COLUMNS])
+        writer.writerow(["" if data[c] is None else safe_cell(data[c]) for c in HISTORY_COLUMNS])
         if count % 1000 == 0:
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
-    yield buf.getvalue()
+            yield writer.take()
+    yield writer.take()
 
 
 @router.get(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from brokerplane.api.csvcells import FORMULA_STARTS, CsvOut, safe_text
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.common import (
     COMMON_ERRORS,
@@ -261,38 +260,44 @@ CSV_COLUMNS = (
 # What the export reads for each CSV column, then the currency's digits for the money columns;
 # `enabled` is derived from the rights. The export gives times already in the form of `iso`.
 _EXPORT_COLUMNS = (*("rights" if c == "enabled" else c for c in CSV_COLUMNS), "currency_digits")
+_NOT_TEXT = frozenset({"login", "leverage", "balance", "credit", "bonus", "enabled", "rights",
+                       "agent", "registered_at", "updated_at"})  # fmt: skip
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 _BALANCE, _CREDIT, _BONUS = (CSV_COLUMNS.index(c) for c in ("balance", "credit", "bonus"))
 _ENABLED = CSV_COLUMNS.index("enabled")
+# The free-text columns: a cell starting like a formula gets a leading ' (api/csvcells.py).
+_TEXT = tuple(i for i, c in enumerate(CSV_COLUMNS) if c not in _NOT_TEXT)
 _CSV_CHUNK = 1000  # rows per piece of the response
 
 
 def _csv_row(row: Sequence[Any]) -> list[Any]:
-    """An exported row as render_account writes it: money as decimal text, `enabled` a bool."""
+    """An exported row as render_account writes it: money as decimal text, `enabled` a bool,
+    text that a spreadsheet would run as a formula made safe."""
     out = list(row)
     digits = out.pop()
     out[_BALANCE] = format_units(out[_BALANCE], digits)
     out[_CREDIT] = format_units(out[_CREDIT], digits)
     out[_BONUS] = format_units(out[_BONUS], digits)
     out[_ENABLED] = bool(out[_ENABLED] & RIGHT_ENABLED)
+    for i in _TEXT:  # only the first character of each text cell is looked at
+        if (cell := out[i]) and cell[0] in _FORMULA_FIRST:
+            out[i] = safe_text(cell)
     return out
 
 
 def _csv_chunks(
     first: list[Sequence[Any]] | None, rest: Iterator[list[Sequence[Any]]]
 ) -> Iterator[str]:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvOut()
     writer.writerow(CSV_COLUMNS)
     page, first = first, None  # one page in memory at a time
     while page:
         for start in range(0, len(page), _CSV_CHUNK):
             writer.writerows(map(_csv_row, page[start : start + _CSV_CHUNK]))
-            yield buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+            yield writer.take()
         page = None  # let it go before the next one is read
         page = next(rest, None)
-    if tail := buf.getvalue():  # the header alone, when nothing matched
+    if tail := writer.take():  # the header alone, when nothing matched
         yield tail
 
 

@@ -3,8 +3,6 @@ and the exposure and margin-call reports."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -13,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.csvcells import CsvOut, safe_cell
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.common import (
     COMMON_ERRORS,
@@ -102,13 +101,12 @@ def _after(kind: str, cursor: str | None) -> int | None:
 
 
 def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvOut()
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+        writer.writerow(["" if row.get(c) is None else safe_cell(row[c]) for c in columns])
     return Response(
-        buf.getvalue(),
+        writer.take(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

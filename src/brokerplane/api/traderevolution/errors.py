@@ -56,6 +56,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.LoginRangeExhausted: (400, "2.1.0.1"),
     e.InsufficientFunds: (400, "2.3.0.1"),
     e.InvalidVolume: (400, "1.0.4.1"),
+    e.InvalidMask: (400, "1.0.5.1"),
     e.PositionNotFound: (404, "1.4.0.9"),
     e.DealNotFound: (404, "1.4.0.10"),
     e.NoQuote: (400, "2.4.0.1"),

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from brokerplane.core import passwords
+from brokerplane.core import masks, passwords
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
@@ -75,15 +75,17 @@ def _check_scopes(field: str, scopes: frozenset[str]) -> None:
         raise ValidationError.field(field, "unknown: " + ", ".join(unknown))
 
 
-MASK_MAX = 1024
+MASK_MAX = masks.MAX_LENGTH
 
 
 def check_mask(field: str, mask: object) -> str:
-    """A well-formed MT5-style mask: comma-separated names with `*` wildcards and `!` negation."""
+    """A well-formed MT5-style mask: comma-separated names with `*` wildcards and `!` negation,
+    within the limits of core.masks (InvalidMask beyond them)."""
     if not isinstance(mask, str) or not mask.strip():
         raise ValidationError.field(field, "must be a mask such as * or demo\\*,!demo\\vip")
     if len(mask) > MASK_MAX or not mask.isprintable():
         raise ValidationError.field(field, f"must be printable and at most {MASK_MAX} characters")
+    masks.parse(mask, field)
     for raw in mask.split(","):
         part = raw.strip()
         if part.startswith("!"):

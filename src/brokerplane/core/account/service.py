@@ -719,12 +719,12 @@ def export_accounts(
 
 def _query(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> AccountQuery:
     group_ids = None
-    if cmd.group_mask or not actor.unlimited_reach:
+    wanted = masks.parse(cmd.group_mask, "group") if cmd.group_mask else None
+    if wanted is not None or not actor.unlimited_reach:
         group_ids = tuple(
             g.id
             for g in uow.groups.list()
-            if (not cmd.group_mask or masks.matches(cmd.group_mask, g.name))
-            and actor.reaches_group(g.name)
+            if (wanted is None or wanted.admits(g.name)) and actor.reaches_group(g.name)
         )
     brokers = None if actor.white_labels.strip() == "*" else actor.white_labels
     return AccountQuery(

@@ -76,7 +76,9 @@ def _name(p: Problems, value: object, field: str = "name") -> str:
 
 
 def _white_label_reached(actor: Actor, name: str) -> bool:
-    return actor.white_labels.strip() == "*" or masks.matches(actor.white_labels, name)
+    return actor.white_labels.strip() == "*" or masks.parse(actor.white_labels, "brokers").admits(
+        name
+    )
 
 
 # ---- brandings ------------------------------------------------------------------------------

@@ -165,9 +165,10 @@ def get_group(uow: UnitOfWork, name: str, actor: Actor) -> Group:
 
 def list_groups(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[Group]:
     actor.require("users:read")
+    wanted = masks.parse(mask, "name") if mask else None
     groups = [g for g in uow.groups.list() if actor.reaches_group(g.name)]
-    if mask:
-        groups = [g for g in groups if masks.matches(mask, g.name)]
+    if wanted is not None:
+        groups = [g for g in groups if wanted.admits(g.name)]
     return with_attributes(uow, groups)
 
 

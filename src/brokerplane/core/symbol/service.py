@@ -122,7 +122,8 @@ def get_symbol(uow: UnitOfWork, name: str, actor: Actor) -> Symbol:
 
 def list_symbols(uow: UnitOfWork, actor: Actor, mask: str | None = None) -> list[Symbol]:
     actor.require("users:read")
+    wanted = masks.parse(mask, "name") if mask else None
     symbols = uow.symbols.list()
-    if mask:
-        symbols = [s for s in symbols if masks.matches_any(mask, s.name, s.path)]
+    if wanted is not None:
+        symbols = [s for s in symbols if wanted.admits_any(s.name, s.path)]
     return symbols

@@ -532,7 +532,8 @@ def get_deal(uow: UnitOfWork, deal_id: int, actor: Actor) -> Deal:
 
 
 def _groups_matching(uow: UnitOfWork, mask: str) -> list[Group]:
-    return [g for g in uow.groups.list() if masks.matches(mask, g.name)]
+    wanted = masks.parse(mask, "group")
+    return [g for g in uow.groups.list() if wanted.admits(g.name)]
 
 
 # ---- exposure -------------------------------------------------------------------------------
@@ -585,7 +586,7 @@ def exposure(
         group_ids = tuple(sorted(wanted if group_ids is None else wanted & set(group_ids)))
     names: tuple[str, ...] | None = None
     if symbol is not None:
-        names = tuple(masks.select(symbol, [s.name for s in uow.symbols.list()]))
+        names = tuple(masks.parse(symbol, "symbol").select(s.name for s in uow.symbols.list()))
     scope = ExposureFilter(group_ids=group_ids, symbols=names, broker_mask=brokers)
     market = load_market(uow)
     lines: list[ExposureLine] = []

@@ -78,7 +78,9 @@ def _nickname_from_email(email: str) -> str:
 
 
 def _white_label_reached(actor: Actor, broker: str) -> bool:
-    return actor.white_labels.strip() == "*" or masks.matches(actor.white_labels, broker)
+    return actor.white_labels.strip() == "*" or masks.parse(actor.white_labels, "brokers").admits(
+        broker
+    )
 
 
 def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
