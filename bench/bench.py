@@ -890,7 +890,7 @@ class Bench:
             measured["ctrader"],
             native,
             "postgresql",
-            f"{client}, DEPOSIT with a unique externalId (claimed like x-request-id)",
+            f"{client}, DEPOSIT with a unique Idempotency-Key (claimed like native x-request-id)",
         )
 
     # report -------------------------------------------------------------------------------
@@ -1060,14 +1060,14 @@ def ctrader_balance(port: int, demo: Demo, logins: tuple[int, int]) -> Worker:
                 "type": "DEPOSIT",
                 "preciseAmount": 1.0,
                 "comment": "bench",
-                "externalId": _rid(),
+                "externalId": "bench",
             }
         )
         started = time.monotonic()
         status, _ = await conn.request(
             "POST",
             f"/v2/webserv/traders/{login}/changebalance?token={token}",
-            headers,
+            {**headers, "Idempotency-Key": _rid()},
             sent.encode(),
         )
         assert status == 200, status

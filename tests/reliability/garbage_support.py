@@ -199,7 +199,7 @@ class Books:
 
 def check_books(runtime: Runtime, admin: Actor, before: Books, acknowledged: int) -> None:
     """After garbage: the ledger and the audit chain verify, the ledger grew by at most one
-    entry per money call acknowledged (a replayed externalId books nothing), and when none
+    entry per money call acknowledged (a replayed idempotency key books nothing), and when none
     was acknowledged nothing moved at all."""
     services = runtime.services
     assert services.verify_ledger() == []

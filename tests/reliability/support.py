@@ -57,6 +57,7 @@ SERVE = (sys.executable, "-m", "brokerplane.cli.main")  # `brokerplane serve`, a
 SERVER_ENV = {
     "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",  # the load is one key, flat out
     "BROKERPLANE_IDEMPOTENCY_LEASE_S": str(LEASE_S),
+    "BROKERPLANE_TE_RATE_LIMIT_PER_SECOND": "0",  # TraderEvolution's per-collection limit too
 }
 MANAGER, PASSWORD = 1000, "Reliab1lity!pw"
 GROUP = "reliability"

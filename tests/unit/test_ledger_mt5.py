@@ -1,6 +1,7 @@
-"""The ledger's rule for dialects that cannot hold an operation (MT5), over the fakes: above
-the approval threshold `on_threshold="refuse"` refuses unless the manager may approve, who
-applies it at once; below it nothing differs; the native "hold" is unchanged."""
+"""The ledger's four-eyes rule, over the fakes: above the approval threshold an operation is
+held for a second manager whoever asks (the approve right approves others' operations, never
+one's own); where it cannot be held (`on_threshold="refuse"`) it is refused for everyone;
+below the threshold nothing differs."""
 
 from __future__ import annotations
 
@@ -9,20 +10,18 @@ import pytest
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import SetApprovalThreshold
-from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import (
     AmountLimitExceeded,
     ApprovalRequired,
     FieldError,
     InsufficientFunds,
     MissingScope,
+    PermissionDenied,
     ValidationError,
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeUowFactory
@@ -64,33 +63,36 @@ def test_above_the_threshold_a_manager_without_the_approve_right_is_refused_and_
         _refuse(services, account.login, "deposit", "2500")
     assert err.value.code == "ledger.approval_required"
     assert err.value.fields == [FieldError("amount", "above the approval threshold (1000.00 USD)")]
-    assert "balances:approve" in err.value.detail
+    assert "second manager" in err.value.detail
     assert _state(uows) == before  # no entry, no approval held, no audit record
 
 
-def test_above_the_threshold_a_manager_with_the_approve_right_applies_the_operation_at_once(
-    services: Services, admin: Actor, account: Account
+def test_above_the_threshold_the_refuse_rule_refuses_a_manager_with_the_approve_right_too(
+    services: Services, uows: FakeUowFactory, account: Account
 ) -> None:
-    posting = _refuse(services, account.login, "deposit", "2500", APPROVER)
-    assert posting.status == "applied" and posting.approval is None
-    assert posting.entry is not None and posting.balance == 750_000
-    assert services.get_account(account.login, admin).balance == 750_000
-    assert services.list_approvals(ApprovalQuery(), admin) == []
+    before = _state(uows)
+    with pytest.raises(ApprovalRequired):
+        _refuse(services, account.login, "deposit", "2500", APPROVER)
+    assert _state(uows) == before
 
 
-def test_an_operation_applied_on_the_approve_right_names_that_manager_as_its_approver(
+def test_an_approver_s_own_operation_from_a_dialect_is_held_for_a_different_manager(
     services: Services, admin: Actor, account: Account
 ) -> None:
-    posting = _refuse(services, account.login, "withdrawal", "1500", APPROVER)
-    assert posting.entry is not None
-    assert posting.entry.approved_by == 1002 and posting.entry.approval_id is None
-    assert posting.entry.manager_login == 1002 and posting.entry.dialect == "mt5"
-    [entry] = services.list_ledger(LedgerQuery(kinds=("withdrawal",)), admin)
-    assert entry.approved_by == 1002
-    [audit] = services.query_audit(
-        AuditQuery(action="ledger.entry_posted", manager_login=1002), admin
+    posting = services.post_ledger_entry(
+        PostLedgerEntry(account.login, "withdrawal", "1500", comment="mt5"), APPROVER
     )
-    assert audit.after is not None and audit.after["balance"] == 350_000
+    assert posting.status == "pending_approval" and posting.entry is None
+    assert posting.approval is not None and posting.approval.dialect == "mt5"
+    assert services.get_account(account.login, admin).balance == 500_000
+    with pytest.raises(PermissionDenied):
+        services.decide_approval(DecideApproval(posting.approval.id, True), APPROVER)
+    other = Actor(manager_login=1004, scopes=frozenset({"balances:approve"}), dialect="native")
+    decision = services.decide_approval(DecideApproval(posting.approval.id, True), other)
+    assert decision.posting is not None and decision.posting.entry is not None
+    entry = decision.posting.entry
+    assert (entry.manager_login, entry.approved_by) == (1002, 1004)
+    assert services.get_account(account.login, admin).balance == 350_000
 
 
 def test_below_or_at_the_threshold_the_refuse_rule_applies_like_any_posting(
@@ -119,11 +121,14 @@ def test_the_approve_right_alone_does_not_allow_posting(
     assert _state(uows) == before
 
 
-def test_the_admin_scope_counts_as_the_approve_right(
+def test_even_the_admin_scope_does_not_apply_its_own_operation_above_the_threshold(
     services: Services, admin: Actor, account: Account
 ) -> None:
-    posting = _refuse(services, account.login, "deposit", "2500", admin)
-    assert posting.status == "applied"
+    with pytest.raises(ApprovalRequired):
+        _refuse(services, account.login, "deposit", "2500", admin)
+    held = services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "2500"), admin)
+    assert held.status == "pending_approval"
+    assert services.get_account(account.login, admin).balance == 500_000
 
 
 def test_short_funds_are_reported_before_the_missing_approval(

@@ -300,8 +300,9 @@ class InsufficientFunds(CoreError):
 
 
 class ApprovalRequired(CoreError):
-    """An operation above the approval threshold, asked for by a dialect that cannot hold it
-    for a second manager (MT5 has no "held" answer), from a manager without balances:approve."""
+    """An operation above the approval threshold where it cannot be held for a second manager
+    (a starting balance posted with the account's opening); whoever asks, with whatever
+    rights: nobody approves their own operation."""
 
     code = "ledger.approval_required"
     title = "ApprovalRequired"

@@ -199,7 +199,7 @@ class Services:
     ) -> Account:
         """Open an account with a starting balance (minor units of its currency) posted as a
         deposit in the same transaction: both or neither. Above the approval threshold it is
-        refused unless the actor may approve."""
+        refused for everyone (an opening cannot wait for a second manager)."""
 
         def run(u: UnitOfWork) -> Account:
             acc = accounts.open_account(u, cmd, actor, self.clock, self.config)

@@ -13,7 +13,6 @@ import pytest
 from brokerplane.core.access.service import CreateApiKey
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
@@ -282,33 +281,13 @@ def test_a_comment_of_31_characters_and_mt5_escapes_are_kept(mt5: Mt5) -> None:
     assert [e.comment for e in _entries(mt5, login)] == ["a" * 31, "wire|ref=7"]
 
 
-# --- approvals: MT5 cannot hold, so refuse unless the manager may approve --------------------
+# --- approvals (held operations: test_money_retries_and_four_eyes.py) ---------------------------
 
 
 @pytest.fixture
 def threshold(mt5: Mt5) -> None:
     """USD operations above 1500.00 need approval."""
     mt5.services.set_approval_threshold(SetApprovalThreshold("USD", "1500"), mt5.admin)
-
-
-def test_above_the_threshold_a_manager_without_approve_is_request_rejected(
-    mt5: Mt5, account: int, threshold: None
-) -> None:
-    teller = mt5.as_manager(1006, rights=frozenset({"balances:write", "users:read"}))
-    response = _balance(teller, account, 2, "2000")
-    assert response.json() == {"retcode": REJECTED}
-    assert _figures(mt5, account)[0] == Decimal("1000")
-    assert mt5.services.list_approvals(ApprovalQuery(), mt5.admin) == []  # nothing held
-
-
-def test_above_the_threshold_an_approver_applies_at_once_and_is_named_approver(
-    mt5: Mt5, account: int, threshold: None
-) -> None:
-    approver = mt5.as_manager(1006, rights=frozenset({"balances:write", "balances:approve"}))
-    ticket = _ticket(approver, account, 2, "2000")
-    assert _figures(mt5, account)[0] == Decimal("3000")
-    entry = _entries(mt5, account)[-1]
-    assert (entry.id, entry.approved_by, entry.approval_id) == (ticket, 1006, None)
 
 
 def test_at_the_threshold_any_manager_with_balances_write_posts(

@@ -85,7 +85,10 @@ def test_bad_operations_are_refused_and_move_nothing(te: TE) -> None:
     assert te.ok(te.get(f"/accounts/{acc}"))["balance"] == 100
 
 
-def test_above_the_approval_threshold_te_refuses_what_it_cannot_hold(te: TE) -> None:
+def test_above_the_approval_threshold_te_refuses_and_holds_for_any_back_office_user(
+    te: TE,
+) -> None:
+    """Retries and the second manager's approval: test_money_retries_and_four_eyes.py."""
     acc = _account(te)
     te.services.set_approval_threshold(SetApprovalThreshold("USD", Decimal(1000)), te.admin)
     rights = frozenset({"users:read", "users:write", "balances:write", "personal_data"})
@@ -96,7 +99,8 @@ def test_above_the_approval_threshold_te_refuses_what_it_cannot_hold(te: TE) -> 
     refused = te.post("/accountOperations", body, token=cashier)
 
     assert te.error(refused, 403) == "2.3.0.2"
-    assert te.ok(_post(te, acc, 5000, 2))["balance"] == 5000  # 1010 holds balances:approve
+    assert te.error(_post(te, acc, 5000, 2), 403) == "2.3.0.2"  # 1010 may approve: not its own
+    assert te.services.get_account(acc, te.admin).balance == 0
 
 
 def test_operations_are_listed_by_account_type_and_dates_with_paging(te: TE) -> None:

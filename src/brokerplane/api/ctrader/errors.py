@@ -32,7 +32,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.SymbolAlreadyExists: (400, "INVALID_DATA"),
     e.ManagerAlreadyExists: (400, "INVALID_DATA"),
     e.GroupInUse: (400, "OPERATION_NOT_ALLOWED"),
-    # An externalId used before for a different request: nothing was applied.
+    # An idempotency key (Idempotency-Key / x-request-id) used before for a different
+    # request: nothing was applied.
     e.AlreadyApplied: (409, "INVALID_REQUEST"),
     e.RequestInFlight: (409, "CONCURRENT_MODIFICATION"),
     e.ApprovalNotPending: (400, "OPERATION_NOT_ALLOWED"),
@@ -44,8 +45,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.DealNotFound: (404, "DEAL_NOT_FOUND"),
     e.NoQuote: (400, "NO_QUOTES"),
     e.TradeDisabled: (403, "TRADING_DISABLED"),
-    # cTrader has no "held for approval" answer: above the threshold without the approve
-    # right the operation is refused.
+    # cTrader has no "held for approval" answer: above the threshold the operation is held
+    # for a second manager and answered with this refusal, naming the approval.
     e.ApprovalRequired: (403, "NOT_ENOUGH_RIGHTS"),
     e.Unauthorized: (401, "CH_CLIENT_AUTH_FAILURE"),
     e.RateLimited: (429, "REQUEST_FREQUENCY_EXCEEDED"),

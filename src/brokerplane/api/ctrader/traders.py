@@ -3,10 +3,7 @@ and their money (changebalance, changebonus), translated onto the core's account
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,17 +11,20 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from brokerplane.api.ctrader.errors import CTraderError, invalid
+from brokerplane.api.ctrader.errors import ERROR_TABLE, CTraderError, error_body, invalid
 from brokerplane.api.ctrader.protocol import (
     Body,
     actor_of,
     answer,
+    error_response,
     millis,
     no_content,
     parse_time,
     services_of,
     to_int,
 )
+from brokerplane.api.kit import idempotency as keyed
+from brokerplane.api.kit.approvals import held_message, is_held
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import (
     ChangePassword,
@@ -37,12 +37,13 @@ from brokerplane.core.account.service import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AmountLimitExceeded,
+    ApprovalRequired,
     GroupNotFound,
     InvalidAmount,
     WrongPassword,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.trading.risk import Risk
@@ -436,14 +437,23 @@ def _posting_cmd(services: Services, login: int, body: Body, actor: Actor,
     # it as `skipMarginCheck`.
     check_margin = not body.boolean("skipMarginCheck")
     return PostLedgerEntry(login, types[kind_name], amount, comment=comment,
-                           reference=reference, on_threshold="refuse",
-                           check_margin=check_margin)  # fmt: skip
+                           reference=reference, check_margin=check_margin)  # fmt: skip
 
 
-def _fingerprint(cmd: PostLedgerEntry) -> str:
-    amount = cmd.amount if isinstance(cmd.amount, Decimal) else Decimal(str(cmd.amount))
-    text = json.dumps([cmd.login, cmd.operation, f"{amount.normalize():f}", cmd.comment])
-    return hashlib.sha256(text.encode()).hexdigest()
+def _rendered(posting: Posting, id_key: str) -> tuple[int, dict[str, Any]]:
+    """An applied operation: its history id. A held one: cTrader's refusal for an operation
+    above the approval threshold, naming the pending approval."""
+    if is_held(posting):
+        status, code = ERROR_TABLE[ApprovalRequired]
+        return status, error_body(code, held_message(posting))
+    return 200, {id_key: posting.operation_id}
+
+
+def _respond(request: Request, status: int, body: dict[str, Any], family: str) -> Response:
+    if status >= 400:
+        error = body["error"]
+        return error_response(request, status, error["errorCode"], error["description"])
+    return answer(request, body, family)
 
 
 async def _post(request: Request, login: int, family: str, types: dict[str, str],
@@ -457,24 +467,27 @@ async def _post(request: Request, login: int, family: str, types: dict[str, str]
         cmd = await run_in_threadpool(_posting_cmd, services, login, body, actor, types,
                                       bad_amount)  # fmt: skip
 
-    def render(posting: Posting) -> dict[str, Any]:
-        return {id_key: posting.operation_id}
+    def stored(posting: Posting) -> StoredResponse:
+        status, data = _rendered(posting, id_key)
+        return StoredResponse(status, keyed.encode(data), str(posting.operation_id or ""))
 
-    if cmd.reference:  # externalId: the operation applies at most once
-        # Claimed by the posting's own transaction, which a failure rolls back with it.
-        wanted = ClaimRequest(f"ct:{family}:{actor.manager_login}", cmd.reference,
-                              _fingerprint(cmd), "externalId")  # fmt: skip
-        store: Callable[[Any], StoredResponse] = lambda p: StoredResponse(  # noqa: E731
-            200, json.dumps(render(p)), str(p.operation_id)
-        )
-        actor = replace(actor, idempotency=Completion(None, store, wanted))
+    # The key comes from the headers only: externalId is the client's reference, which CRMs
+    # reuse as a label; an operation without a key applies each time it is sent.
+    request_print = keyed.fingerprint("ctrader", family, login, cmd.operation, cmd.amount,
+                                      cmd.comment, cmd.reference, cmd.check_margin)  # fmt: skip
+    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, stored)
     try:
-        posting = await run_in_threadpool(services.post_ledger_entry, cmd, actor)
-    except Replayed as earlier:
-        return answer(request, json.loads(earlier.stored.body), family)
+        outcome = await run_in_threadpool(
+            keyed.run, lambda a: services.post_ledger_entry(cmd, a), actor
+        )
     except (InvalidAmount, AmountLimitExceeded) as err:
         raise CTraderError(400, bad_amount, err.detail) from None
-    return answer(request, render(posting), family)
+    if isinstance(outcome, StoredResponse):
+        replay = _respond(request, outcome.status, json.loads(outcome.body), family)
+        replay.headers[keyed.REPLAY_HEADER] = "true"
+        return replay
+    status, data = _rendered(outcome, id_key)
+    return _respond(request, status, data, family)
 
 
 @money_router.post("/traders/{login:int}/changebalance")

@@ -17,9 +17,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from brokerplane.api import jsonbody
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
+from brokerplane.api.kit.idempotency import SentKey
+from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, retcode
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import parse_integer
 from brokerplane.core.services import Services
 
@@ -131,15 +133,32 @@ class Context:
     params: Params
     actor: Actor
     services: Services
+    # the idempotency key the request carried (Idempotency-Key / x-request-id headers)
+    key: SentKey | None = None
 
 
 @dataclass
 class Answer:
-    """A successful command: `answer` (omitted when None) and top-level extras."""
+    """A command's answer: `answer` (omitted when None) and top-level extras under `code`
+    (0 Done, or a refusal that is the command's outcome); `replayed`: the stored answer of an
+    idempotency key's earlier use, sent as it was."""
 
     answer: Any = None
     top: dict[str, Any] = field(default_factory=dict)
     code: int = 0
+    replayed: StoredResponse | None = None
+
+    def body(self) -> dict[str, Any]:
+        return envelope_body(self.code, self.answer, **self.top)
+
+
+def envelope_body(code: int, answer: Any = None, **top: Any) -> dict[str, Any]:
+    """`{"retcode": "0 Done", ...top, "answer": ...}` with every scalar a string."""
+    body: dict[str, Any] = {"retcode": retcode(code)}
+    body.update({k: stringify(v) for k, v in top.items()})
+    if answer is not None:
+        body["answer"] = stringify(answer)
+    return body
 
 
 Handler = Callable[[Context], Answer]

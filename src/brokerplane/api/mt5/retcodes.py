@@ -45,6 +45,7 @@ ERR_DATA = 4
 ERR_PERMISSIONS = 8
 ERR_NOTFOUND = 13
 ERR_NOTIMPLEMENT = 12000
+REQUEST_REJECTED = 10006
 
 
 def retcode(code: int) -> str:
@@ -89,7 +90,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.DealNotFound: 13,
     e.NoQuote: 10021,
     e.TradeDisabled: 10017,
-    e.ApprovalRequired: 10006,  # above the approval threshold without the approve right
+    e.ApprovalRequired: 10006,  # above the approval threshold where it cannot be held
     e.Unauthorized: 8,
     e.RateLimited: 12,
     e.PermissionDenied: 8,

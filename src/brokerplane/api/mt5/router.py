@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.kit.idempotency import REPLAY_HEADER, sent_key
 from brokerplane.api.mt5 import retcodes
-from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, stringify
+from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, envelope_body
 from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
 from brokerplane.core.actor import Actor
@@ -30,11 +31,7 @@ MIN_CLIENT_VERSION = 484
 
 
 def envelope(code: int, answer: Any = None, **top: Any) -> JSONResponse:
-    body: dict[str, Any] = {"retcode": retcode(code)}
-    body.update({k: stringify(v) for k, v in top.items()})
-    if answer is not None:
-        body["answer"] = stringify(answer)
-    return JSONResponse(body)
+    return JSONResponse(envelope_body(code, answer, **top))
 
 
 def forbidden(reason: str) -> Response:
@@ -155,6 +152,7 @@ async def dispatch(request: Request, name: str) -> Response:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
     services = _services(request)
     handler = COMMANDS.get(name)
+    key = sent_key(request.headers)
 
     def run() -> Answer | object:  # the manager's check and the command: one trip to a thread
         actor = _actor(request, services, login)
@@ -164,7 +162,7 @@ async def dispatch(request: Request, name: str) -> Response:
             return _QUIT
         if handler is None:
             return _UNKNOWN
-        return handler(Context(params, actor, services))
+        return handler(Context(params, actor, services, key))
 
     try:
         result = await run_in_threadpool(run)
@@ -180,6 +178,10 @@ async def dispatch(request: Request, name: str) -> Response:
         return envelope(0)
     if not isinstance(result, Answer):
         return envelope(ERR_NOTIMPLEMENT)
+    if result.replayed is not None:
+        stored = result.replayed
+        return Response(stored.body.encode(), status_code=stored.status,
+                        media_type="application/json", headers={REPLAY_HEADER: "true"})  # fmt: skip
     return envelope(result.code, result.answer, **result.top)
 
 

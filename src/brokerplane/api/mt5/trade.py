@@ -17,9 +17,16 @@ so an adding charge is posted as a positive correction and reads back as deal ac
 free margin (10019 Not enough money); 0 checks only that no figure goes below zero. Either way a
 withdrawal beyond the balance, or a credit out beyond the credit, is 10019.
 
-Approvals: MT5 has no "held" answer, so an operation above the approval threshold is refused
-with 10006 Request rejected, unless the manager holds balances:approve, when it is applied at
-once (the core's `on_threshold="refuse"` rule; the entry's `approved_by` names the manager).
+Approvals: MT5 has no "held" answer. An operation above the approval threshold is held as a
+pending approval exactly as the native API holds it (whoever asks: nobody approves their own
+operation) and answered 10006 Request rejected, with `approval_id` and a `reason` naming it; a
+different manager approves it through `/v1/approvals`, and it is applied then.
+
+Retries: trade/balance takes an optional idempotency key in the `Idempotency-Key` (or
+`x-request-id`) header. The same key and the same parameters replay the first answer, retcode
+and body as they were (10006 and the same approval too), with `Idempotent-Replay: true`; the
+same key with other parameters is 17 Duplicate data and nothing is applied; a repeat while the
+first is still running waits for it and replays its answer.
 
 Deals are the ledger's entries in ticket order (MT5 deal and balance tickets share a sequence):
 `Deal` = the entry id, `Reason` 2 (DEAL_REASON_DEALER). A balance operation has `Action` by
@@ -55,12 +62,15 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from brokerplane.api.kit import idempotency as keyed
+from brokerplane.api.kit.approvals import held_message, is_held
 from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, Mt5Error
+from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, REQUEST_REJECTED, Mt5Error
 from brokerplane.api.mt5.users import _by_logins
 from brokerplane.core.errors import LedgerEntryNotFound, PositionNotFound
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import Currency, format_minor, parse_decimal
 from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery, price_of
 from brokerplane.core.trading.risk import PositionFigures, to_minor_half_up
@@ -125,9 +135,27 @@ def trade_balance(ctx: Context) -> Answer:
     operation, amount = balance_operation(kind, parse_decimal(raw, "balance"))
     check_margin = p.integer("check_margin", default=1, low=0, high=1) == 1
     comment = (p.text("comment") or "")[:COMMENT_MAX]
-    cmd = PostLedgerEntry(login, operation, amount, comment=comment, on_threshold="refuse",
-                          check_margin=check_margin)  # fmt: skip
-    posting = ctx.services.post_ledger_entry(cmd, ctx.actor)
+    cmd = PostLedgerEntry(login, operation, amount, comment=comment, check_margin=check_margin)
+
+    def stored(posting: Posting) -> StoredResponse:
+        return StoredResponse(200, keyed.encode(_balance_answer(posting).body()),
+                              str(posting.operation_id or ""))  # fmt: skip
+
+    request = keyed.fingerprint("mt5", "trade/balance", login, operation, amount, comment,
+                                check_margin)  # fmt: skip
+    actor = keyed.arm(ctx.actor, ctx.key, request, stored)
+    outcome = keyed.run(lambda a: ctx.services.post_ledger_entry(cmd, a), actor)
+    if isinstance(outcome, StoredResponse):
+        return Answer(replayed=outcome)
+    return _balance_answer(outcome)
+
+
+def _balance_answer(posting: Posting) -> Answer:
+    """Applied: the deal's ticket. Held for approval: 10006 naming the approval."""
+    if is_held(posting):
+        assert posting.approval is not None
+        top = {"approval_id": posting.approval.id, "reason": held_message(posting)}
+        return Answer(top=top, code=REQUEST_REJECTED)
     return Answer({"Ticket": posting.operation_id})
 
 

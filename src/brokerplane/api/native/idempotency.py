@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api import jsonbody
+from brokerplane.api.kit import idempotency as keyed
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.idempotency import (
@@ -33,16 +34,14 @@ T = TypeVar("T")
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 NATIVE_PREFIXES = ("/v1", "/mt4/manager")
-REPLAY_HEADER = "Idempotent-Replay"
+REPLAY_HEADER = keyed.REPLAY_HEADER
 
 
 def client_key(request: Request) -> tuple[str, str] | None:
-    """The idempotency key the client sent and its header: Idempotency-Key, else x-request-id."""
-    key = request.headers.get("idempotency-key")
-    if key is not None:
-        return key, "Idempotency-Key"
-    client_id: str | None = getattr(request.state, "client_request_id", None)
-    return (client_id, "x-request-id") if client_id is not None else None
+    """The idempotency key the client sent and its header: Idempotency-Key, else x-request-id
+    (read as every dialect reads it, api.kit.idempotency)."""
+    sent = keyed.sent_key(request.headers)
+    return (sent.key, sent.header) if sent is not None else None
 
 
 def _path(request: Request) -> str:
@@ -73,7 +72,7 @@ async def _wanted(request: Request, actor: Actor) -> ClaimRequest | None:
     if sent is None:
         return None
     key, header = sent
-    return ClaimRequest(f"manager:{actor.manager_login}", key, await fingerprint(request), header)
+    return ClaimRequest(keyed.scope_of(actor), key, await fingerprint(request), header)
 
 
 def _armed(request: Request, actor: Actor, completion: Completion, key: str) -> Actor:

@@ -61,8 +61,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.DealNotFound: (404, "1.4.0.10"),
     e.NoQuote: (400, "2.4.0.1"),
     e.TradeDisabled: (403, "2.4.0.2"),
-    # TraderEvolution has no "held for approval" answer: above the threshold, without the
-    # approve right, the operation is refused (with it, it is applied at once).
+    # TraderEvolution has no "held for approval" answer: above the threshold the operation is
+    # held for a second manager and answered with this refusal, naming the approval.
     e.ApprovalRequired: (403, "2.3.0.2"),
     e.Unauthorized: (401, NOT_AUTHENTICATED),
     e.RateLimited: (429, RATE_LIMITED),

@@ -4,9 +4,17 @@ filters and offset/limit paging.
 Operation types posted: 2 Deposit (a positive amount), 3 Withdrawal (TraderEvolution signs a
 debit negative; a positive amount is read as the sum to take), 12 Adjustment (a signed balance
 correction). 1 Trading, 13 Dividends and 17 Transfer come from trading and transfers, which
-brokerplane does not run, and are refused. TraderEvolution has no "held for approval" answer:
-above an approval threshold the operation is refused (403, 2.3.0.2) unless the back-office user
-holds balances:approve, when it is applied at once and names them as its approver.
+brokerplane does not run, and are refused.
+
+TraderEvolution has no "held for approval" answer: above an approval threshold the operation
+is held as a pending approval exactly as the native API holds it (whoever asks: nobody approves
+their own operation) and answered 403 2.3.0.2, the message naming the approval; a different
+manager approves it through `/v1/approvals`, and it is applied then.
+
+Retries: POST takes an optional idempotency key in the `Idempotency-Key` (or `x-request-id`)
+header. The same key and the same operation replay the first answer, status and body as they
+were, with `Idempotent-Replay: true`; the same key with another operation is 400 1.9.0.8 and
+nothing is applied; a repeat while the first is still running waits and replays its answer.
 """
 
 from __future__ import annotations
@@ -20,7 +28,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from brokerplane.api.traderevolution.errors import invalid
+from brokerplane.api.kit import idempotency as keyed
+from brokerplane.api.kit.approvals import held_message, is_held
+from brokerplane.api.traderevolution.errors import ERROR_TABLE, error_body, invalid
 from brokerplane.api.traderevolution.protocol import (
     Body,
     answer,
@@ -30,9 +40,12 @@ from brokerplane.api.traderevolution.protocol import (
     query_int,
     query_time,
     services_of,
+    to_json,
 )
+from brokerplane.core.errors import ApprovalRequired
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import Currency, from_minor
 
 router = APIRouter()
@@ -100,11 +113,33 @@ async def post_operation(request: Request) -> Response:
         raise invalid("operationTypeId is required: 2 Deposit, 3 Withdrawal, 12 Adjustment")
     operation, value = _movement(type_id, amount)
     comment = body.text("frontendComment", "comment") or ""
-    cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment,
-                          on_threshold="refuse")  # fmt: skip
-    posting = await run_in_threadpool(services_of(request).post_ledger_entry, cmd, actor)
-    assert posting.entry is not None  # "refuse" never holds
-    return answer(operation_json(posting.entry))
+    cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment)
+    request_print = keyed.fingerprint("traderevolution", "accountOperations", account_id,
+                                      operation, value, comment)  # fmt: skip
+    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, _stored)
+    services = services_of(request)
+    outcome = await run_in_threadpool(
+        keyed.run, lambda a: services.post_ledger_entry(cmd, a), actor
+    )
+    if isinstance(outcome, StoredResponse):
+        return Response(outcome.body, status_code=outcome.status, media_type="application/json",
+                        headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
+    status, text = _rendered(outcome)
+    return Response(text, status_code=status, media_type="application/json")
+
+
+def _rendered(posting: Posting) -> tuple[int, str]:
+    """An applied operation as TE shows it; a held one as TE's refusal naming the approval."""
+    if is_held(posting):
+        status, code = ERROR_TABLE[ApprovalRequired]
+        return status, to_json(error_body(code, held_message(posting)))
+    assert posting.entry is not None
+    return 200, to_json(operation_json(posting.entry))
+
+
+def _stored(posting: Posting) -> StoredResponse:
+    status, text = _rendered(posting)
+    return StoredResponse(status, text, str(posting.operation_id or ""))
 
 
 @router.get("/accountOperations")

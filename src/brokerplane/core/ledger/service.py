@@ -1,10 +1,12 @@
 """Ledger commands: post a money movement (or hold it for approval), read history, verify.
 
-Above the approval threshold an operation is held for a second manager (`on_threshold="hold"`,
-the native API's 202). A dialect with no "held" answer (MT5) asks for `on_threshold="refuse"`:
-the operation is then refused with ApprovalRequired, unless the requesting manager holds
-balances:approve, in which case it is applied at once and the entry names that manager in
-`approved_by` (with no approval id: nothing was held).
+Above the approval threshold an operation is held for a second manager, whoever asks and
+through whichever dialect: nobody approves their own operation, not even a manager who holds
+balances:approve. The native API answers a held operation with its 202; a dialect with no
+"held" answer (MT5, cTrader, TraderEvolution) renders the same held posting as its refusal,
+naming the approval, which a different manager approves through `/v1/approvals`. Where nothing
+can be held (a starting balance posted with the account's opening, `on_threshold="refuse"`)
+an operation above the threshold is refused with ApprovalRequired, for everyone.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class PostLedgerEntry:
     """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount.
 
     `on_threshold`: above the approval threshold, "hold" the operation for a second manager, or
-    "refuse" it (ApprovalRequired) unless the actor holds balances:approve, who applies it.
+    "refuse" it (ApprovalRequired) where it cannot be held; never applied at once.
     """
 
     login: int
@@ -219,14 +221,12 @@ def apply(
     comment: str,
     reference: str,
     origin: Approval | None = None,
-    approved_by: int | None = None,
     margin: bool = True,
 ) -> tuple[LedgerEntry, Account]:
     """Append the entry and move the cached figure in the same transaction, audited.
 
-    `origin`: the approval being carried out; `approved_by`: the manager who applied an
-    above-threshold operation at once on the strength of their own approve right; `margin`:
-    whether money out is limited by the free margin too."""
+    `origin`: the approval being carried out (its approver is the actor); `margin`: whether
+    money out is limited by the free margin too."""
     after = check_funds(acc, move)
     if margin:
         check_free_margin(uow, acc, move)
@@ -241,7 +241,7 @@ def apply(
         request_id=origin.request_id if origin else actor.request_id,
         dialect=origin.dialect if origin else actor.dialect,
         approval_id=origin.id if origin else None,
-        approved_by=actor.manager_login if origin else approved_by,
+        approved_by=actor.manager_login if origin else None,
     )  # fmt: skip
     uow.ledger.add(entry)
     updated = replace(acc, balance=after["balance"], credit=after["credit"],
@@ -276,7 +276,7 @@ def post_entry(
         if cmd.check_margin:
             check_free_margin(uow, acc, move)
         if cmd.on_threshold == "refuse":
-            return _apply_or_refuse(uow, acc, move, actor, now, cmd, threshold)
+            raise _approval_required(acc, move, threshold)
         approval = Approval(
             login=login, kind=move.kind, amount=move.amount, currency=cur.code,
             currency_digits=cur.digits, requested_at=now, expires_at=now + config.approval_ttl,
@@ -295,27 +295,20 @@ def post_entry(
     return posting_of(entry, updated)
 
 
-def _apply_or_refuse(
-    uow: UnitOfWork, acc: Account, move: Movement, actor: Actor, now: datetime,
-    cmd: PostLedgerEntry, threshold: int,
-) -> Posting:  # fmt: skip
-    """An above-threshold operation that may not be held: the approve right applies it at
-    once (the entry names the manager as its approver), anyone else is refused."""
-    if not actor.has("balances:approve"):
-        cur = currency_of(acc)
-        wanted = format_minor(abs(move.amount), cur)
-        limit = format_minor(threshold, cur)
-        raise ApprovalRequired(
-            f"{move.kind} of {wanted} {cur.code} is above the approval threshold of {limit} "
-            f"{cur.code} and cannot be held here; it needs a manager with balances:approve",
-            fields=[FieldError("amount", f"above the approval threshold ({limit} {cur.code})")],
-            login=acc.login,
-            threshold=limit,
-        )
-    entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
-                           reference=cmd.reference, approved_by=actor.manager_login,
-                           margin=cmd.check_margin)  # fmt: skip
-    return posting_of(entry, updated)
+def _approval_required(acc: Account, move: Movement, threshold: int) -> ApprovalRequired:
+    """An above-threshold operation that cannot be held: refused, whatever the actor's rights
+    (the approve right approves others' operations, never one's own)."""
+    cur = currency_of(acc)
+    wanted = format_minor(abs(move.amount), cur)
+    limit = format_minor(threshold, cur)
+    return ApprovalRequired(
+        f"{move.kind} of {wanted} {cur.code} is above the approval threshold of {limit} "
+        f"{cur.code} and cannot be held here; post it on its own, where a second manager "
+        "approves it",
+        fields=[FieldError("amount", f"above the approval threshold ({limit} {cur.code})")],
+        login=acc.login,
+        threshold=limit,
+    )
 
 
 def posting_of(entry: LedgerEntry, acc: Account) -> Posting:

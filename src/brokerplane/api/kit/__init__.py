@@ -1,0 +1,1 @@
+"""What every dialect shares and none owns: idempotency wiring, the held-operation wording."""
