@@ -872,6 +872,9 @@ class FakeBackoffice(_Repo):
             del self._s.bo_tokens[token_hash]
         return len(gone)
 
+    def consume_token(self, token_hash: str) -> bool:
+        return self._drop_tokens(lambda tok: tok.token_hash != token_hash) == 1
+
     def delete_session(self, session_id: str) -> None:
         self._drop_tokens(lambda tok: tok.session_id != session_id)
 

@@ -1132,6 +1132,11 @@ class SqlBackoffice:
         row = self.c.execute(select(b).where(b.c.token_hash == token_hash)).first()
         return BackofficeToken(**_row(row)) if row else None
 
+    def consume_token(self, token_hash: str) -> bool:
+        b = t.backoffice_tokens
+        result = self.c.execute(delete(b).where(b.c.token_hash == token_hash))
+        return bool(result.rowcount)
+
     def delete_session(self, session_id: str) -> None:
         b = t.backoffice_tokens
         self.c.execute(delete(b).where(b.c.session_id == session_id))

@@ -232,6 +232,10 @@ def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) ->
     stored, principal = _valid(uow, cmd.refresh_token, TOKEN_REFRESH, now)
     current = _current_verifier(uow, stored)
     assert current is not None  # checked by _valid in this transaction
+    # Single use under concurrency: of refreshes racing with one token, only the one whose
+    # delete removes the row goes on (the others wait for its commit and delete nothing).
+    if not uow.backoffice.consume_token(stored.token_hash):
+        raise Unauthorized("the token is not valid")
     uow.backoffice.delete_session(stored.session_id)
     return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
                   cmd.refresh_ttl)  # fmt: skip
