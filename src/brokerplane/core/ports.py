@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -142,6 +142,26 @@ class ManagerTokenRepository(Protocol):
 
     def add(self, token: ManagerToken) -> None: ...
     def delete_for_manager(self, manager_login: int, dialect: str) -> None: ...
+
+
+class LockoutRepository(Protocol):
+    """The sign-in lockout's counters (core.access.lockout), shared by every process."""
+
+    def get(self, keys: Sequence[str]) -> list[Strike]: ...
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+        """Count one failure on `key` atomically (concurrent strikes all count), first
+        forgetting its failures when neither the last one nor its lock is at or after
+        `forget_before`; the failures now counted."""
+        ...
+
+    def lock(self, key: str, until: datetime) -> None:
+        """Lock `key` until `until` (a later lock already there stays)."""
+        ...
+
+    def clear(self, keys: Sequence[str]) -> None: ...
+    def purge(self, before: datetime) -> int:
+        """Delete counters whose last failure and lock are both before `before`."""
+        ...
 
 
 class AttributeRepository(Protocol):
@@ -308,6 +328,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def tokens(self) -> ManagerTokenRepository: ...
+    @property
+    def lockouts(self) -> LockoutRepository: ...
     @property
     def attributes(self) -> AttributeRepository: ...
     @property
