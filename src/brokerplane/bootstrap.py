@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
@@ -37,5 +38,13 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
         idempotency_lease=timedelta(seconds=settings.idempotency_lease_s),
         key_rotation_overlap=timedelta(hours=settings.key_rotation_overlap_hours),
         group_commit_max=settings.group_commit_max,
+        lockout=LockoutPolicy(
+            failures=settings.lockout_failures,
+            login_failures=settings.lockout_login_failures,
+            address_failures=settings.lockout_address_failures,
+            window=timedelta(seconds=settings.lockout_window_s),
+            base_delay=timedelta(seconds=settings.lockout_base_delay_s),
+            max_delay=timedelta(seconds=settings.lockout_max_delay_s),
+        ),
     )
     return Runtime(settings, storage, Services(storage.uow, config))

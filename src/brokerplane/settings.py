@@ -64,12 +64,31 @@ class Settings(BaseSettings):
     te_refresh_token_lifetime_s: int = Field(
         86400, ge=60, le=365 * 86400, description="TraderEvolution refresh token lifetime (s)"
     )
-    te_lock_after_failed_logins: int = Field(
-        5, ge=0, le=1000,
-        description="failed sign-ins in a row that lock a TraderEvolution user (0: never)",
-    )  # fmt: skip
     te_rate_limit_per_second: int = Field(
         20, ge=0, description="TraderEvolution requests per caller and collection a second (0: off)"
+    )
+
+    lockout_failures: int = Field(
+        5, ge=0, le=10_000,
+        description="failed sign-ins of one login from one address before it is locked (0: off)",
+    )  # fmt: skip
+    lockout_login_failures: int = Field(
+        50, ge=0, le=100_000,
+        description="failed sign-ins of one login from all addresses before it is locked (0: off)",
+    )  # fmt: skip
+    lockout_address_failures: int = Field(
+        50, ge=0, le=100_000,
+        description="failed sign-ins from one address, any login, before it is locked (0: off)",
+    )  # fmt: skip
+    lockout_window_s: float = Field(
+        900, gt=0, le=30 * 86400,
+        description="seconds after the last failure (or lock) when failures are forgotten",
+    )  # fmt: skip
+    lockout_base_delay_s: float = Field(
+        1, gt=0, le=86400, description="the first lock's length (s); each failure after doubles it"
+    )
+    lockout_max_delay_s: float = Field(
+        900, gt=0, le=86400, description="the longest a lock lasts (seconds)"
     )
 
     @field_validator("mt5_tls_port", "tls_cert", "tls_key", mode="before")

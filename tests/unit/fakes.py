@@ -13,14 +13,14 @@ import copy
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
 from brokerplane.core import masks
-from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -89,6 +89,8 @@ class FakeState:
     idempotency: dict[tuple[str, str], IdempotencyRecord] = field(default_factory=dict)
     # token hash -> stored manager token
     tokens: dict[str, ManagerToken] = field(default_factory=dict)
+    # sign-in lockout counters by key
+    strikes: dict[str, Strike] = field(default_factory=dict)
     # (kind, entity id) -> name -> attribute
     attributes: dict[tuple[str, int], dict[str, Attribute]] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
@@ -365,6 +367,44 @@ class FakeManagerTokens(_Repo):
         for key, tok in list(self._s.tokens.items()):
             if tok.manager_login == manager_login and tok.dialect == dialect:
                 del self._s.tokens[key]
+
+
+class FakeLockouts(_Repo):
+    def get(self, keys: Sequence[str]) -> list[Strike]:
+        return [self._s.strikes[k] for k in keys if k in self._s.strikes]
+
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+        self._writing()
+        old = self._s.strikes.get(key)
+        forgotten = old is None or (
+            old.last_failure_at < forget_before
+            and (old.locked_until is None or old.locked_until < forget_before)
+        )
+        if forgotten or old is None:
+            new = Strike(key, 1, now, None)
+        else:
+            new = replace(old, failures=old.failures + 1, last_failure_at=now)
+        self._s.strikes[key] = new
+        return new.failures
+
+    def lock(self, key: str, until: datetime) -> None:
+        self._writing()
+        old = self._s.strikes.get(key)
+        if old is not None and (old.locked_until is None or old.locked_until < until):
+            self._s.strikes[key] = replace(old, locked_until=until)
+
+    def clear(self, keys: Sequence[str]) -> None:
+        self._writing()
+        for key in keys:
+            self._s.strikes.pop(key, None)
+
+    def purge(self, before: datetime) -> int:
+        self._writing()
+        gone = [k for k, s in self._s.strikes.items() if s.last_failure_at < before
+                and (s.locked_until is None or s.locked_until < before)]  # fmt: skip
+        for key in gone:
+            del self._s.strikes[key]
+        return len(gone)
 
 
 class FakeUsers(_Repo):
@@ -872,6 +912,9 @@ class FakeBackoffice(_Repo):
             del self._s.bo_tokens[token_hash]
         return len(gone)
 
+    def consume_token(self, token_hash: str) -> bool:
+        return self._drop_tokens(lambda tok: tok.token_hash != token_hash) == 1
+
     def delete_session(self, session_id: str) -> None:
         self._drop_tokens(lambda tok: tok.session_id != session_id)
 
@@ -1073,6 +1116,7 @@ class FakeUnitOfWork:
         self.thresholds = FakeThresholds(self)
         self.idempotency = FakeIdempotency(self)
         self.tokens = FakeManagerTokens(self)
+        self.lockouts = FakeLockouts(self)
         self.attributes = FakeAttributes(self)
         self.users = FakeUsers(self)
         self.backoffice = FakeBackoffice(self)

@@ -22,7 +22,7 @@ from brokerplane.core.backoffice.catalog import (
     CreateUserGroup,
     GroupFilter,
 )
-from brokerplane.core.backoffice.model import LOCKED, LOCKED_BRUTE_FORCE, UNLOCKED
+from brokerplane.core.backoffice.model import LOCKED, UNLOCKED
 from brokerplane.core.backoffice.sessions import RefreshSession, SignIn
 from brokerplane.core.backoffice.users import (
     AddAccount,
@@ -78,9 +78,9 @@ def _open(services: Services, admin: Actor, group: Group, login: str = "jsmith",
 
 
 def _sign_in(services: Services, login: object, password: str = PASSWORD,
-             lock_after: int = 3) -> str:  # fmt: skip
-    actor = Actor(manager_login=None, dialect="traderevolution")
-    pair = services.sign_in_backoffice(SignIn(login, password, HOUR, DAY, lock_after), actor)
+             ip: str = "192.0.2.1") -> str:  # fmt: skip
+    actor = Actor(manager_login=None, dialect="traderevolution", ip=ip)
+    pair = services.sign_in_backoffice(SignIn(login, password, HOUR, DAY), actor)
     return pair.access_token
 
 
@@ -249,31 +249,27 @@ def test_expired_tokens_are_purged_at_the_next_sign_in(
     assert len(uows.state.bo_tokens) == 2
 
 
-def test_failed_sign_ins_lock_a_user_and_a_success_resets_the_count(
-    services: Services, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory
-) -> None:
+def test_failed_sign_ins_hold_the_login_back_from_that_address_and_never_lock_the_user(
+    services: Services, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory,
+    clock: FakeClock,
+) -> None:  # fmt: skip
     uid = _open(services, admin, groups["retail"])
-    for _ in range(2):
+    for _ in range(4):
         with pytest.raises(Unauthorized):
             _sign_in(services, "jsmith", "Wrong#00000")
-    assert uows.state.users[uid].failed_logins == 2
-    _sign_in(services, "jsmith")
-    assert uows.state.users[uid].failed_logins == 0
-    session = _sign_in(services, "jsmith")
-    for _ in range(3):
-        with pytest.raises(Unauthorized):
+    session = _sign_in(services, "jsmith")  # a success starts the count again
+    for _ in range(5):
+        with pytest.raises(Unauthorized, match="wrong login or password"):
             _sign_in(services, "jsmith", "Wrong#00000")
 
-    assert uows.state.users[uid].status == LOCKED_BRUTE_FORCE
-    with pytest.raises(Unauthorized, match="Locked after brute force"):
+    with pytest.raises(Unauthorized, match="try again in 1 s"):
         _sign_in(services, "jsmith")
-    with pytest.raises(Unauthorized):
-        services.authenticate_backoffice_token(session)
-    services.update_user_settings(UpdateUser(uid, status=UNLOCKED), admin)
-    assert uows.state.users[uid].failed_logins == 0
+    assert _sign_in(services, "jsmith", ip="198.51.100.7")  # the real user, elsewhere
+    assert uows.state.users[uid].status == UNLOCKED
+    assert services.authenticate_backoffice_token(session).id == uid
+    clock.advance(seconds=1)
     assert _sign_in(services, "jsmith")
-    actions = [r.action for r in uows.state.audit if r.entity_type == "user"]
-    assert actions.count("user.status_changed") == 2
+    assert not [r for r in uows.state.audit if r.action == "user.status_changed"]
 
 
 def test_a_locked_users_accounts_are_not_usable(

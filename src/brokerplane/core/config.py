@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+
+from brokerplane.core.access.model import LockoutPolicy
 
 
 @dataclass(frozen=True)
@@ -24,3 +26,5 @@ class CoreConfig:
     # Money commands arriving together share one transaction and one commit, each in its
     # own savepoint (core.commit); at most this many per transaction. 1 turns it off.
     group_commit_max: int = 64
+    # The sign-in lockout every dialect shares (core.access.lockout).
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)

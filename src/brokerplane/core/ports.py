@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -144,6 +144,26 @@ class ManagerTokenRepository(Protocol):
     def delete_for_manager(self, manager_login: int, dialect: str) -> None: ...
 
 
+class LockoutRepository(Protocol):
+    """The sign-in lockout's counters (core.access.lockout), shared by every process."""
+
+    def get(self, keys: Sequence[str]) -> list[Strike]: ...
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+        """Count one failure on `key` atomically (concurrent strikes all count), first
+        forgetting its failures when neither the last one nor its lock is at or after
+        `forget_before`; the failures now counted."""
+        ...
+
+    def lock(self, key: str, until: datetime) -> None:
+        """Lock `key` until `until` (a later lock already there stays)."""
+        ...
+
+    def clear(self, keys: Sequence[str]) -> None: ...
+    def purge(self, before: datetime) -> int:
+        """Delete counters whose last failure and lock are both before `before`."""
+        ...
+
+
 class AttributeRepository(Protocol):
     """Attributes of accounts, groups and managers (`kind` is one of core.attributes.KINDS)."""
 
@@ -262,6 +282,11 @@ class BackofficeRepository(Protocol):
     def touch_webhook_key(self, key_id: int, at: datetime) -> None: ...
     def add_token(self, token: BackofficeToken) -> None: ...
     def get_token(self, token_hash: str) -> BackofficeToken | None: ...
+    def consume_token(self, token_hash: str) -> bool:
+        """Delete the token; whether this call deleted it (False: already gone, e.g. used by
+        a concurrent transaction that committed first)."""
+        ...
+
     def delete_session(self, session_id: str) -> None: ...
     def delete_tokens_of(self, principal: str, principal_id: int) -> None: ...
     def purge_tokens(self, now: datetime) -> int:
@@ -303,6 +328,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def tokens(self) -> ManagerTokenRepository: ...
+    @property
+    def lockouts(self) -> LockoutRepository: ...
     @property
     def attributes(self) -> AttributeRepository: ...
     @property

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
 
 from brokerplane.core import attributes, idempotency
+from brokerplane.core.access import lockout, tokens
 from brokerplane.core.access import service as access
-from brokerplane.core.access import tokens
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.account import service as accounts
 from brokerplane.core.account.model import Account, TradeState
@@ -119,6 +120,7 @@ class Services:
         expired = self._write(
             lambda u: approvals.expire_due(u, system_actor("maintenance", "system"), now)
         )
+        self._write(lambda u: lockout.purge(u.lockouts, self.config.lockout, now))
         return purged, expired
 
     # ledger
@@ -433,9 +435,56 @@ class Services:
     def is_empty(self) -> bool:
         return self._read(lambda u: not u.managers.list())
 
+    # the sign-in lockout (core.access.lockout)
+    def _guarded(self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None]) -> T:
+        """Run a password check under the lockout, in one transaction that also commits the
+        failure it counts: a locked attempt is refused before the check, a failed one
+        (`check` answers None) counts, a good one clears the subject's counters."""
+        policy = self.config.lockout
+
+        def run(u: UnitOfWork) -> T | datetime | None:
+            now = self.clock()
+            until = lockout.locked_until(u.lockouts, attempt, policy, now)
+            if until is not None:
+                return until
+            result = check(u)
+            if result is None:
+                lockout.record_failure(u.lockouts, attempt, policy, now)
+            else:
+                lockout.record_success(u.lockouts, attempt, policy)
+            return result
+
+        outcome = self._write(run)
+        if isinstance(outcome, datetime):
+            raise Unauthorized(lockout.locked_message(outcome, self.clock()))
+        if outcome is None:
+            raise Unauthorized(lockout.WRONG_CREDENTIALS)
+        return outcome
+
+    def login_locked_until(self, attempt: lockout.Attempt) -> datetime | None:
+        """When a locked attempt may be made again (None: it is not locked)."""
+        now = self.clock()
+        policy = self.config.lockout
+        return self._read(lambda u: lockout.locked_until(u.lockouts, attempt, policy, now))
+
+    def record_login(self, attempt: lockout.Attempt, succeeded: bool) -> None:
+        """Count a password check made outside the services (the MT5 handshake)."""
+        now = self.clock()
+        policy = self.config.lockout
+        if succeeded:
+            self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
+        else:
+            self._write(lambda u: lockout.record_failure(u.lockouts, attempt, policy, now))
+
     # manager tokens (cTrader's webservToken)
     def issue_manager_token(self, cmd: tokens.IssueToken, actor: Actor) -> str:
-        return self._write(lambda u: tokens.issue_token(u, cmd, actor, self.clock))
+        def check(u: UnitOfWork) -> str | None:
+            try:
+                return tokens.issue_token(u, cmd, actor, self.clock)
+            except Unauthorized:
+                return None
+
+        return self._guarded(lockout.manager(cmd.login, actor.ip), check)
 
     def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
         return self._read(lambda u: tokens.authenticate_token(u, token, dialect))
@@ -479,12 +528,21 @@ class Services:
 
     # the TraderEvolution back office: sessions, catalogue, users with accounts, webhook keys
     def sign_in_backoffice(self, cmd: bo_sessions.SignIn, actor: Actor) -> bo_sessions.TokenPair:
-        """A session for a back-office user or a TE user; a failure is committed (it counts
-        towards the brute-force lock) and then raised as Unauthorized."""
-        outcome = self._write(lambda u: bo_sessions.sign_in(u, cmd, actor, self.clock))
-        if outcome.pair is None:
-            raise Unauthorized(outcome.reason)
-        return outcome.pair
+        """A session for a back-office user or a TE user, under the sign-in lockout: a
+        failure is committed (it counts) and then raised as Unauthorized."""
+        reason: list[str] = []
+
+        def check(u: UnitOfWork) -> bo_sessions.TokenPair | None:
+            outcome = bo_sessions.sign_in(u, cmd, actor, self.clock)
+            reason.append(outcome.reason)
+            return outcome.pair
+
+        try:
+            return self._guarded(bo_sessions.attempt_of(cmd, actor.ip), check)
+        except Unauthorized:
+            if reason:  # the check ran and failed: say why
+                raise Unauthorized(reason[0]) from None
+            raise
 
     def refresh_backoffice_session(
         self, cmd: bo_sessions.RefreshSession, actor: Actor

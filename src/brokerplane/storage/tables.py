@@ -441,6 +441,17 @@ webhook_keys = Table(
 # Back-office sessions (TraderEvolution's access and refresh tokens): only hashes of the
 # tokens, the session an access token and its refresh token share, whose they are (a manager's
 # login or a user's id) and a fingerprint of the password verifier they were issued under.
+# The sign-in lockout's counters (core.access.lockout): per login from an address, per login,
+# per address; shared by every process over one database.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("key", String(280), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", UTCDateTime, nullable=False),
+    Column("locked_until", UTCDateTime),
+)
+
 backoffice_tokens = Table(
     "backoffice_tokens",
     metadata,

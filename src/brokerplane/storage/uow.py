@@ -34,7 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core import masks
-from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -444,6 +444,68 @@ _TOKEN_AND_MANAGER = (
     .where(t.manager_tokens.c.token_hash == bindparam("b_hash"))
 )
 _TOKEN_FIELDS = [c.name for c in t.manager_tokens.columns]
+
+
+_f = t.auth_failures.c
+
+
+def _strike_upsert(make: Any) -> Any:
+    """One statement counting a failure: a new key starts at 1; an old one whose last failure
+    and lock are both before `forget_before` starts again at 1; any other adds one."""
+    forgotten = and_(
+        _f.last_failure_at < bindparam("forget_before", type_=_f.last_failure_at.type),
+        or_(_f.locked_until.is_(None),
+            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type)),
+    )  # fmt: skip
+    q = make(t.auth_failures).values(
+        key=bindparam("key"), failures=1, last_failure_at=bindparam("now"), locked_until=None
+    )
+    return q.on_conflict_do_update(
+        index_elements=[_f.key],
+        set_={
+            "failures": case((forgotten, 1), else_=_f.failures + 1),
+            "locked_until": case((forgotten, None), else_=_f.locked_until),
+            "last_failure_at": q.excluded.last_failure_at,
+        },
+    ).returning(_f.failures)
+
+
+_STRIKE = {name: _strike_upsert(make)
+           for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+
+
+class SqlLockouts:
+    """The sign-in lockout's counters (see the LockoutRepository port)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+
+    def get(self, keys: Sequence[str]) -> list[Strike]:
+        if not keys:
+            return []
+        rows = self.c.execute(select(t.auth_failures).where(_f.key.in_(list(keys))))
+        return [Strike(**_row(r)) for r in rows]
+
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+        q = _STRIKE[self.c.dialect.name]
+        params = {"key": key, "now": now, "forget_before": forget_before}
+        return int(self.c.execute(q, params).scalar_one())
+
+    def lock(self, key: str, until: datetime) -> None:
+        self.c.execute(
+            update(t.auth_failures)
+            .where(_f.key == key, or_(_f.locked_until.is_(None), _f.locked_until < until))
+            .values(locked_until=until)
+        )
+
+    def clear(self, keys: Sequence[str]) -> None:
+        if keys:
+            self.c.execute(delete(t.auth_failures).where(_f.key.in_(list(keys))))
+
+    def purge(self, before: datetime) -> int:
+        stale = and_(_f.last_failure_at < before,
+                     or_(_f.locked_until.is_(None), _f.locked_until < before))  # fmt: skip
+        return int(self.c.execute(delete(t.auth_failures).where(stale)).rowcount or 0)
 
 
 class SqlManagerTokens:
@@ -1128,6 +1190,11 @@ class SqlBackoffice:
         row = self.c.execute(select(b).where(b.c.token_hash == token_hash)).first()
         return BackofficeToken(**_row(row)) if row else None
 
+    def consume_token(self, token_hash: str) -> bool:
+        b = t.backoffice_tokens
+        result = self.c.execute(delete(b).where(b.c.token_hash == token_hash))
+        return bool(result.rowcount)
+
     def delete_session(self, session_id: str) -> None:
         b = t.backoffice_tokens
         self.c.execute(delete(b).where(b.c.session_id == session_id))
@@ -1212,6 +1279,7 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotency
     attributes: SqlAttributes
     tokens: SqlManagerTokens
+    lockouts: SqlLockouts
     users: SqlUsers
     backoffice: SqlBackoffice
     trading: SqlTrading
@@ -1244,6 +1312,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotency(conn)
         self.attributes = SqlAttributes(conn)
         self.tokens = SqlManagerTokens(conn)
+        self.lockouts = SqlLockouts(conn)
         self.users = SqlUsers(conn)
         self.backoffice = SqlBackoffice(conn)
         self.trading = SqlTrading(conn)

@@ -3,13 +3,18 @@ body and the one table mapping every CoreError to an HTTP status and errorCode."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from sqlalchemy import select
 
 from brokerplane.api.ctrader.errors import ERROR_TABLE
+from brokerplane.core import passwords
 from brokerplane.core.access.service import UpdateManager
 from brokerplane.core.errors import all_error_classes
 from brokerplane.storage import tables
-from tests.dialects.ctrader.conftest import MANAGER, PASSWORD, CTrader, get_token, md5
+from tests.dialects.ctrader.conftest import JSON, MANAGER, PASSWORD, CTrader, get_token, md5
+from tests.unit.fakes import FakeClock
 
 
 def test_every_core_error_class_has_a_status_and_an_error_code() -> None:
@@ -125,3 +130,45 @@ def test_a_stored_reach_mask_past_the_limits_is_invalid_request_not_a_server_err
 
     assert ct.error(response, 400) == "INVALID_REQUEST"
     assert "at most 16" in response.json()["error"]["description"]
+
+
+def _still(ct: CTrader, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The server's clock, stopped at now: the test moves it past a lock, no sleeping."""
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(ct.services, "clock", clock)
+    return clock
+
+
+def test_after_five_wrong_passwords_the_right_one_waits_for_the_lock_to_end(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _still(ct, monkeypatch)
+    for n in range(5):
+        forwarded = {"X-Forwarded-For": f"198.51.100.{n}"}  # a new address each time: no help
+        guess = {"login": MANAGER, "hashedPassword": md5(f"guess{n}")}
+        wrong = ct.client.post("/v2/webserv/managers/token", headers={**JSON, **forwarded},
+                               json=guess)  # fmt: skip
+        assert ct.error(wrong, 401) == "AUTHENTICATION_FAILED"
+
+    held = get_token(ct.client, MANAGER, PASSWORD)
+    assert ct.error(held, 401) == "AUTHENTICATION_FAILED"
+    assert "try again in 1 s" in held.json()["error"]["description"]
+    clock.advance(seconds=1)
+    assert get_token(ct.client, MANAGER, PASSWORD).json() == {"webservToken": ct.token}
+
+
+def test_an_unknown_manager_costs_the_same_password_hash_work(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+    real = passwords.verify_md5
+
+    def counted(verifier: str | None, md5hex: str) -> bool:
+        checks.append(md5hex)
+        return real(verifier, md5hex)
+
+    monkeypatch.setattr(passwords, "verify_md5", counted)
+    for login in (MANAGER, 4242):
+        checks.clear()
+        assert ct.error(get_token(ct.client, login, "Wrong#123456"), 401) == "AUTHENTICATION_FAILED"
+        assert checks == [md5("Wrong#123456")], login

@@ -4,9 +4,13 @@ with dotted codes on every failure, unknown paths and methods, 406 and the 429 r
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -16,10 +20,13 @@ from brokerplane.api.app import create_app
 from brokerplane.api.traderevolution.errors import ERROR_TABLE
 from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
+from brokerplane.core.backoffice.model import BackofficeToken
 from brokerplane.core.errors import all_error_classes
 from brokerplane.settings import Settings
 from brokerplane.storage import tables
+from brokerplane.storage.uow import SqlBackoffice
 from tests.dialects.traderevolution.conftest import BASE, MANAGER, PASSWORD, TE, sign_in
+from tests.e2e.test_money_server import _serving as serving
 
 DOTTED = re.compile(r"^\d+(\.\d+){3}$")
 
@@ -92,6 +99,34 @@ def test_an_expired_access_token_is_refused_and_refresh_gives_a_new_pair(te: TE)
     assert te.get("/users", token=pair["accessToken"]).status_code == 200
     again = te.client.get(BASE + "/auth/token/refresh", headers={"token": te.refresh})
     assert te.error(again, 401) == "1.2.0.1"  # a refresh token works once
+
+
+def test_one_refresh_token_sent_15_times_at_once_gives_exactly_one_session(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = threading.Barrier(15)
+    read_token = SqlBackoffice.get_token
+
+    def slow_read(self: SqlBackoffice, token_hash: str) -> BackofficeToken | None:
+        found = read_token(self, token_hash)
+        time.sleep(0.2)  # a slow database: every refresh has read the token before one commits
+        return found
+
+    monkeypatch.setattr(SqlBackoffice, "get_token", slow_read)
+
+    def refresh(base: str) -> int:
+        with httpx.Client(base_url=base, timeout=30) as http:  # a connection of its own
+            start.wait(timeout=30)
+            answer = http.get(BASE + "/auth/token/refresh", headers={"token": te.refresh})
+            return answer.status_code
+
+    with serving(te.runtime) as base, ThreadPoolExecutor(15) as pool:
+        statuses = sorted(pool.map(refresh, [base] * 15))
+    assert statuses == [200] + [401] * 14
+    with te.runtime.storage.engine.connect() as conn:
+        tokens = tables.backoffice_tokens
+        sessions = conn.execute(select(tokens.c.session_id).distinct()).all()
+    assert len(sessions) == 1  # the sign-in's session was replaced by the one refresh
 
 
 def test_the_refresh_token_may_come_as_bearer_or_in_the_body(te: TE) -> None:

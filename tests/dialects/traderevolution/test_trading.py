@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -56,9 +57,17 @@ def quote(te: TE, bid: str, ask: str) -> None:
     te.services.set_quotes([QuoteInput("EURUSD", bid, ask)], te.admin)
 
 
+def fresh(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with an id of its own and the current time, as every webhook must carry."""
+    return {"id": uuid.uuid4().hex, "timestamp": int(time.time() * 1000), **body}
+
+
 def send(te: TE, trader: Trader, body: Any, *, path: str = ORDERS, signed: bool = True,
-         headers: dict[str, str] | None = None) -> httpx.Response:  # fmt: skip
-    """POST a webhook with the key in X-Api-Key and, when `signed`, the body's signature."""
+         headers: dict[str, str] | None = None, stamp: bool = True) -> httpx.Response:  # fmt: skip
+    """POST a webhook with the key in X-Api-Key and, when `signed`, the body's signature; a
+    dict body gets an id and a timestamp unless it has them (or `stamp` is False)."""
+    if isinstance(body, dict) and stamp:
+        body = fresh(body)
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     sent = {"X-Api-Key": trader.api_key, "Content-Type": "application/json"}
     if signed:
@@ -103,13 +112,14 @@ def test_tradingview_sends_the_secret_and_closes_by_symbol(market: TE) -> None:
     te = market
     bob = Trader(te, "bob")
     alert = {"apiKey": bob.api_key, "secret": bob.secret, "symbol": "EURUSD"}
+    timenow = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # {{timenow}}
 
-    for volume in ("0.2", 0.3):  # {{strategy.order.contracts}} quoted or not
-        body = {**alert, "action": "BUY", "volume": volume}
+    for n, volume in enumerate(("0.2", 0.3)):  # {{strategy.order.contracts}} quoted or not
+        body = {**alert, "action": "BUY", "volume": volume, "id": f"tv-{n}", "timestamp": timenow}
         opened = te.client.post(BASE + "/webhook", json=body)
         assert opened.status_code == 200, opened.text
     quote(te, "1.10520", "1.10540")
-    closed = te.ok(te.client.post(BASE + "/webhook", json={**alert, "action": "Close"}))
+    closed = te.ok(te.client.post(BASE + "/webhook", json=fresh({**alert, "action": "Close"})))
 
     assert [(d["entry"], d["side"], d["quantity"]) for d in closed["deals"]] == [
         ("out", "sell", 0.2), ("out", "sell", 0.3)]  # fmt: skip
@@ -118,7 +128,7 @@ def test_tradingview_sends_the_secret_and_closes_by_symbol(market: TE) -> None:
     assert closed["positions"] == []
     assert closed["account"]["balance"] == 10250 and closed["account"]["usedMargin"] == 0
     assert te.ok(te.get("/positions", params={"userId": bob.user_id})) == []
-    nothing = te.client.post(BASE + "/webhook", json={**alert, "action": "close"})
+    nothing = te.client.post(BASE + "/webhook", json=fresh({**alert, "action": "close"}))
     assert te.error(nothing, 404) == "1.4.0.0"
 
 
@@ -126,7 +136,7 @@ def test_refused_webhooks_execute_nothing(market: TE) -> None:
     te = market
     alice, mallory = Trader(te, "alice"), Trader(te, "mallory")
     order = {"symbol": "EURUSD", "side": "buy", "volume": "0.1"}
-    raw = json.dumps(order).encode()
+    raw = json.dumps(fresh(order)).encode()
     cases: list[tuple[httpx.Response, int, str]] = [
         (
             send(te, alice, raw, headers={"X-Signature": webhooks.sign(alice.secret, raw + b" ")}),
@@ -218,11 +228,10 @@ def test_an_order_id_applies_once_and_an_old_timestamp_is_refused(market: TE) ->
     reused = send(te, erin, {**order, "volume": 1})
     assert te.error(reused, 400) == "1.9.0.8"
 
-    by_header = {"symbol": "EURUSD", "side": "sell", "volume": 0.1}
+    by_header = {"symbol": "EURUSD", "side": "sell", "volume": 0.1, "timestamp": now_ms}
     headers = {"X-Request-Id": "tv-42"}
-    assert send(te, erin, by_header, headers=headers).status_code == 200
-    assert send(te, erin, by_header, headers=headers).headers.get("Idempotent-Replay") == "true"
-    assert len(deals_of(te, erin.account)) == 2
+    assert te.error(send(te, erin, by_header, headers=headers, stamp=False), 400) == "1.0.0.1"
+    assert len(deals_of(te, erin.account)) == 1
 
     retried = {"symbol": "GBPUSD", "side": "buy", "volume": 0.1, "id": "alert-3"}
     assert te.error(send(te, erin, retried), 400) == "2.4.0.1"  # no quote: the id is free again
@@ -232,12 +241,50 @@ def test_an_order_id_applies_once_and_an_old_timestamp_is_refused(market: TE) ->
         -1:
     ]
     assert entry.request_id == "alert-3"
-    assert len(deals_of(te, erin.account)) == 3
+    assert len(deals_of(te, erin.account)) == 2
 
     stale = {**order, "id": "alert-2", "timestamp": now_ms - 10 * 60 * 1000}
     assert te.error(send(te, erin, stale), 401) == "1.2.0.1"
     assert te.error(send(te, erin, {**stale, "timestamp": "soon"}), 400) == "1.0.0.1"
-    assert len(deals_of(te, erin.account)) == 3
+    assert len(deals_of(te, erin.account)) == 2
+
+
+def test_one_signed_body_sent_three_times_opens_one_position(market: TE) -> None:
+    """Whatever unsigned header comes with it (a new X-Request-Id each time), a signed body is
+    one order: with its own id and time it opens one position, without them none."""
+    te = market
+    frank = Trader(te, "frank")
+    now_ms = int(time.time() * 1000)
+    bare = json.dumps({"symbol": "EURUSD", "side": "buy", "volume": 0.1}).encode()
+    stamped = json.dumps({"symbol": "EURUSD", "side": "buy", "volume": 0.1, "id": "sig-1",
+                          "timestamp": now_ms}).encode()  # fmt: skip
+
+    bare_answers = [send(te, frank, bare, headers={"X-Request-Id": f"new-{n}"}) for n in range(3)]
+    answers = [send(te, frank, stamped, headers={"X-Request-Id": f"other-{n}"}) for n in range(3)]
+
+    assert [te.error(a, 400) for a in bare_answers] == ["1.0.0.1"] * 3
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.headers.get("Idempotent-Replay") for a in answers] == [None, "true", "true"]
+    assert len(deals_of(te, frank.account)) == 1
+    assert len(te.ok(te.get("/positions", params={"accountId": frank.account}))) == 1
+
+
+def test_a_webhook_without_its_time_or_with_an_old_one_places_nothing(market: TE) -> None:
+    te = market
+    gina = Trader(te, "gina")
+    order = {"symbol": "EURUSD", "side": "buy", "volume": 0.1}
+    old = datetime.now(UTC) - timedelta(minutes=6)
+
+    untimed = send(te, gina, {**order, "id": "t-1"}, stamp=False)
+    stale = send(te, gina, {**order, "id": "t-2", "timestamp": int(old.timestamp() * 1000)})
+    stale_iso = send(te, gina, {**order, "id": "t-3", "timestamp": old.isoformat()})
+    secret_form = te.client.post(BASE + "/webhook", json={
+        **order, "apiKey": gina.api_key, "secret": gina.secret, "id": "t-4"})  # fmt: skip
+
+    assert te.error(untimed, 400) == "1.0.0.1"
+    assert te.error(stale, 401) == te.error(stale_iso, 401) == "1.2.0.1"
+    assert te.error(secret_form, 400) == "1.0.0.1"
+    assert deals_of(te, gina.account) == []
 
 
 def test_positions_list_golden_shape_and_filters(market: TE) -> None:

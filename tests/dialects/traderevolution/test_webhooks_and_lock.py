@@ -1,8 +1,10 @@
 """Trading webhook keys (generated with the secret shown once, listed without it, deleted; a
-user manages only its own, under both path spellings) and the brute-force lock of users."""
+user manages only its own, under both path spellings) and the sign-in lockout, which delays
+attempts and never locks a user."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from sqlalchemy import select
 
 from brokerplane import bootstrap
 from brokerplane.api.app import create_app
+from brokerplane.core import passwords
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.account.service import CheckPassword
 from brokerplane.core.actor import SCOPES, system_actor
@@ -22,11 +25,14 @@ from brokerplane.settings import Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import (
     BASE,
+    MANAGER,
+    PASSWORD,
     TE,
     USER_PASSWORD,
     make_catalog,
     sign_in,
 )
+from tests.unit.fakes import FakeClock
 
 SPELLINGS = ("/webhookskeys", "/webhooksKeys")
 
@@ -145,53 +151,127 @@ def test_a_key_authenticates_webhooks_while_its_user_is_unlocked(te: TE) -> None
         services.authenticate_webhook_key("whk_" + "0" * 32)
 
 
-def test_failed_sign_ins_lock_the_user_after_brute_force(te: TE) -> None:
+def _still(te: TE, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The server's clock, stopped at now: the test moves it past a lock, no sleeping."""
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(te.services, "clock", clock)
+    return clock
+
+
+def test_failed_sign_ins_delay_the_user_for_a_while_and_never_lock_it(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone may fail to sign in as a user: that holds further attempts back for a second,
+    then two, four... (up to 15 minutes), and never changes the user, its webhook keys or
+    its accounts' passwords."""
+    clock = _still(te, monkeypatch)
     uid = te.create_user()["id"]
     login = te.ok(te.get(f"/users/{uid}"))["accounts"][0]["id"]
+    key = te.ok(te.post("/webhookskeys", {"userId": uid}))
     for _ in range(4):
         assert te.error(sign_in(te.client, "jsmith", "Wrong#123456"), 401) == "1.2.0.11"
     assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200  # resets the count
     for _ in range(5):
         assert te.error(sign_in(te.client, "JSMITH", "Wrong#123456"), 401) == "1.2.0.11"
 
+    held = sign_in(te.client, "jsmith", USER_PASSWORD)
+    assert te.error(held, 401) == "1.2.0.11"
+    assert "try again in 1 s" in held.json()["errorMessage"]
     user = te.ok(te.get(f"/users/{uid}"))
-    assert (user["status"], user["statusName"]) == (2, "Locked after brute force")
-    assert te.error(sign_in(te.client, "jsmith", USER_PASSWORD), 401) == "1.2.0.11"
-    assert not te.services.account_usable(login)
-
-    assert te.patch(f"/users/{uid}", {"ruleValue": 0}).status_code == 204
-
+    assert (user["status"], user["statusName"]) == (0, "Unlocked")
     assert te.services.account_usable(login)
-    assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200
     assert te.services.check_password(CheckPassword(login, "main", USER_PASSWORD), te.admin)
+    assert te.services.authenticate_webhook_key(key["apiKey"]).user.id == uid
+
+    clock.advance(seconds=1.01)
+    assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200
 
 
-def test_the_lock_count_is_a_setting(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=database_url, data_dir=tmp_path,
-                        te_lock_after_failed_logins=2)  # fmt: skip
+def test_the_lock_doubles_with_each_further_failure_and_ends(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _still(te, monkeypatch)
+    for _ in range(5):
+        sign_in(te.client, MANAGER, "Wrong#123456")
+    for wait in (1, 2, 4, 8):
+        refused = sign_in(te.client, MANAGER, PASSWORD)
+        assert f"try again in {wait} s" in refused.json()["errorMessage"]
+        clock.advance(seconds=wait)
+        assert te.error(sign_in(te.client, MANAGER, "Wrong#123456"), 401) == "1.2.0.11"
+    clock.advance(seconds=16)
+    assert sign_in(te.client, MANAGER, PASSWORD).status_code == 200
+
+
+def test_a_rotating_x_forwarded_for_does_not_escape_the_lock(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _still(te, monkeypatch)
+    for n in range(5):
+        forwarded = {"X-Forwarded-For": f"198.51.100.{n}", "X-Real-IP": f"203.0.113.{n}"}
+        wrong = te.client.post(BASE + "/auth/token", headers=forwarded,
+                               json={"login": MANAGER, "password": "Wrong#123456"})  # fmt: skip
+        assert te.error(wrong, 401) == "1.2.0.11"
+    right = te.client.post(BASE + "/auth/token", headers={"X-Forwarded-For": "192.0.2.77"},
+                           json={"login": MANAGER, "password": PASSWORD})  # fmt: skip
+    assert te.error(right, 401) == "1.2.0.11"
+    assert "too many failed sign-ins" in right.json()["errorMessage"]
+
+
+def test_the_real_user_at_another_address_still_signs_in(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _still(te, monkeypatch)
+    te.create_user()
+    for _ in range(10):
+        sign_in(te.client, "jsmith", "Wrong#123456")
+    assert te.error(sign_in(te.client, "jsmith", USER_PASSWORD), 401) == "1.2.0.11"
+
+    elsewhere = TestClient(te.client.app, client=("192.0.2.10", 40000))
+    assert sign_in(elsewhere, "jsmith", USER_PASSWORD).status_code == 200
+
+
+def test_an_unknown_login_costs_the_same_password_hash_work(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a login exists does not show in the work done (nor in the answer)."""
+    te.create_user()
+    checks: list[str] = []
+    real = passwords.verify_md5
+
+    def counted(verifier: str | None, md5hex: str) -> bool:
+        checks.append(md5hex)
+        return real(verifier, md5hex)
+
+    monkeypatch.setattr(passwords, "verify_md5", counted)
+    answers = {}
+    for login in ("jsmith", "nobody", MANAGER, 4242):
+        checks.clear()
+        answers[login] = te.error(sign_in(te.client, login, "Wrong#123456"), 401)
+        assert checks == [passwords.md5_hex("Wrong#123456")], login
+    assert set(answers.values()) == {"1.2.0.11"}
+
+
+def test_the_lockout_thresholds_are_settings(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path, lockout_failures=2,
+                        lockout_base_delay_s=60)  # fmt: skip
     runtime = bootstrap.build(settings)
     try:
+        runtime.services.create_manager(
+            CreateManager(1020, "bo", "Backoffice#1020", frozenset(SCOPES)), system_actor()
+        )
         with TestClient(create_app(runtime)) as client:
-            ids = make_catalog(runtime.services, system_actor())
-            runtime.services.create_manager(
-                CreateManager(1020, "bo", "Backoffice#1020", frozenset(SCOPES)), system_actor()
-            )
-            token = sign_in(client, 1020, "Backoffice#1020").json()["accessToken"]
-            headers = {"Authorization": f"Bearer {token}"}
-            body = {"login": "eve", "password": USER_PASSWORD, "email": "eve@example.com",
-                    "userGroup": ids["retail"], "accounts": {"accountName": "A"}}  # fmt: skip
-            uid = client.post(BASE + "/users", json=body, headers=headers).json()["id"]
             for _ in range(2):
-                assert sign_in(client, "eve", "Wrong#123456").status_code == 401
-            user = client.get(f"{BASE}/users/{uid}", headers=headers).json()
-            assert user["status"] == 2
+                assert sign_in(client, 1020, "Wrong#123456").status_code == 401
+            held = sign_in(client, 1020, "Backoffice#1020")
+            assert held.status_code == 401
+            assert "try again in 60 s" in held.json()["errorMessage"]
     finally:
         runtime.close()
 
 
-def test_lock_count_zero_never_locks(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=database_url, data_dir=tmp_path,
-                        te_lock_after_failed_logins=0)  # fmt: skip
+def test_thresholds_of_zero_never_lock(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url, data_dir=tmp_path, lockout_failures=0,
+                        lockout_login_failures=0, lockout_address_failures=0)  # fmt: skip
     runtime = bootstrap.build(settings)
     try:
         with TestClient(create_app(runtime)) as client:

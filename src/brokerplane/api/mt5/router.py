@@ -18,6 +18,7 @@ from brokerplane.api.mt5 import retcodes
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, envelope_body
 from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
+from brokerplane.core.access import lockout
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError
 from brokerplane.core.services import Services
@@ -99,13 +100,28 @@ async def _auth_answer(request: Request, params: Params) -> Response:
     if cli_rand is None:
         _sessions(request).end(peer)
         return forbidden("cli_rand must be 32 hex characters")
+    asked: list[lockout.Attempt] = []
+    address = request.client.host if request.client else None
+
+    def pw_hash_of(login: int) -> bytes | None:
+        """The manager's hash, unless the sign-in lockout holds this login or address."""
+        attempt = lockout.manager(login, address)
+        until = services.login_locked_until(attempt)
+        if until is not None:
+            raise HandshakeFailed(lockout.locked_message(until, services.clock()))
+        asked.append(attempt)
+        return _pw_hash_of(services, login)
+
     try:
         login, pw_hash = await run_in_threadpool(
-            _sessions(request).answer, peer, answer, lambda lg: _pw_hash_of(services, lg)
+            _sessions(request).answer, peer, answer, pw_hash_of
         )
     except HandshakeFailed as err:
         log.warning("MT5 authentication failed from %s: %s", peer[0], err)
+        if asked:  # the answer was checked against the password: a failure counts
+            await run_in_threadpool(services.record_login, asked[0], False)
         return forbidden(str(err))
+    await run_in_threadpool(services.record_login, asked[0], True)
     log.info("MT5 manager %s authenticated from %s", login, peer[0])
     return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip

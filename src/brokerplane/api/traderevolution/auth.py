@@ -58,8 +58,7 @@ async def token(request: Request) -> Response:
     login = body.data.get("login")
     login = str(login) if isinstance(login, int | str) and not isinstance(login, bool) else None
     cmd = SignIn(login=login, password=body.data.get("password"), access_ttl=access_ttl,
-                 refresh_ttl=refresh_ttl,
-                 lock_after=settings_of(request).te_lock_after_failed_logins)  # fmt: skip
+                 refresh_ttl=refresh_ttl)  # fmt: skip
     services = services_of(request)
     try:
         pair = await run_in_threadpool(services.sign_in_backoffice, cmd, _anonymous(request))

@@ -17,12 +17,14 @@ included. The body is a JSON object:
     it counts.
   * the body's `secret`: the secret itself, for alert tools that cannot sign (TradingView).
     Whoever sees such a body holds the key: send it over HTTPS only.
-- Replays: the body's `id` (or `requestId`; else the `X-Request-Id` header) applies the order
-  at most once per key: a repeat answers the first answer again with `Idempotent-Replay: true`,
-  and the same id with another body is refused. A signed body's `timestamp` (epoch ms) must be
-  within 5 minutes of the server's time. Only the body is signed, so a signed webhook that
-  carries both `id` and `timestamp` cannot be replayed: within the window the id answers the
-  first answer, after it the timestamp is refused.
+- Replays: the body must carry `id` (or `requestId`: the sender's id of this alert, at most
+  127 characters) and `timestamp` (epoch milliseconds, or ISO 8601 such as TradingView's
+  {{timenow}}), both inside what the signature covers (or beside the secret). The timestamp
+  must be within 5 minutes of the server's time; an id applies its order at most once per
+  key: a repeat of the same body answers the first answer again with
+  `Idempotent-Replay: true` and opens nothing, the same id with another body is refused. No
+  header (X-Request-Id included) names the order: an unsigned header cannot make a replay
+  look new.
 The answer (200): the account, the deals the order made, the positions it left open (a netted
 account's order may close or reverse one) and the account's figures after it. Nothing is
 executed on any error: an unknown, expired or deleted key, a locked user, a bad signature, an
@@ -85,6 +87,7 @@ router = APIRouter()
 
 WEBHOOK_PATHS = ("/webhooks/orders", "/webhook")
 MAX_TIMESTAMP = 253_402_300_799_999  # 9999-12-31 in epoch milliseconds
+MAX_WEBHOOK_ID = 127
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -176,25 +179,38 @@ def _order(api_key: str, body: Body) -> WebhookOrder:
         raise invalid("symbol is required")
     action = side.strip().lower()
     _, volume = body.pick("volume", "quantity")
-    sent_at = None
-    stamp = body.integer("timestamp")
-    if stamp is not None:
-        if not 0 < stamp <= MAX_TIMESTAMP:
-            raise invalid("timestamp must be epoch milliseconds")
-        sent_at = datetime.fromtimestamp(stamp / 1000, UTC)
     return WebhookOrder(api_key=api_key, action=action, symbol=symbol.strip(),
                         volume=None if action == "close" else volume,
                         login=body.integer("accountId", "account"),
-                        comment=body.text("comment") or "", sent_at=sent_at)  # fmt: skip
+                        comment=body.text("comment") or "", sent_at=_sent_at(body),
+                        webhook_id=_webhook_id(body))  # fmt: skip
 
 
-def _request_key(request: Request, body: Body) -> str | None:
-    """The client's id for the order: the body's (signed) id, else the X-Request-Id header."""
+def _sent_at(body: Body) -> datetime:
+    """The body's `timestamp`: epoch milliseconds (a number or numeric string) or ISO 8601."""
+    value = body.data.get("timestamp")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise invalid("timestamp is required: the alert's time in epoch milliseconds or ISO 8601")
+    if isinstance(value, str) and not value.strip().lstrip("-").isdigit():
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise invalid("timestamp must be epoch milliseconds or ISO 8601") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    stamp = body.integer("timestamp")
+    if stamp is None or not 0 < stamp <= MAX_TIMESTAMP:
+        raise invalid("timestamp must be epoch milliseconds or ISO 8601")
+    return datetime.fromtimestamp(stamp / 1000, UTC)
+
+
+def _webhook_id(body: Body) -> str:
+    """The sender's id of the alert, from the body (signed, or beside the secret) only."""
     sent = body.text("id", "requestId")
-    if sent is not None and sent.strip():
-        return sent.strip()
-    header: str | None = getattr(request.state, "client_request_id", None)
-    return header
+    if sent is None or not sent.strip():
+        raise invalid("id is required: a unique id of this alert, in the body")
+    if len(sent.strip()) > MAX_WEBHOOK_ID:
+        raise invalid(f"id must be at most {MAX_WEBHOOK_ID} characters")
+    return sent.strip()
 
 
 async def webhook(request: Request) -> Response:
@@ -214,16 +230,15 @@ async def webhook(request: Request) -> Response:
     order = _order(api_key.strip(), body)
     actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
                   ip=client_ip(request))  # fmt: skip
-    key = _request_key(request, body)
-    if key is not None:
-        claimed = await run_in_threadpool(
-            services.claim_request, f"te-webhook:{identity.key.id}", key,
-            hashlib.sha256(raw).hexdigest(), "id",
-        )  # fmt: skip
-        if isinstance(claimed, StoredResponse):
-            return replay_response(claimed)
-        request.state.idempotency_claim = claimed
-        actor = replace(actor, idempotency=Completion(claimed, _stored), request_id=key[:127])
+    key = order.webhook_id
+    claimed = await run_in_threadpool(
+        services.claim_request, f"te-webhook:{identity.key.id}", key,
+        hashlib.sha256(raw).hexdigest(), "id",
+    )  # fmt: skip
+    if isinstance(claimed, StoredResponse):
+        return replay_response(claimed)
+    request.state.idempotency_claim = claimed
+    actor = replace(actor, idempotency=Completion(claimed, _stored), request_id=key)
     try:
         fill = await run_in_threadpool(services.trade_by_webhook, order, actor)
     except BaseException:

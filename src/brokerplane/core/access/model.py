@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -55,3 +55,27 @@ class ApiKey:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
         }
+
+
+@dataclass(frozen=True)
+class Strike:
+    """One sign-in lockout counter (core.access.lockout) as stored: failures within the
+    window, the last one, and the end of its lock."""
+
+    key: str
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """The sign-in lockout's thresholds (0 turns a counter off) and delays
+    (core.access.lockout)."""
+
+    failures: int = 5
+    login_failures: int = 50
+    address_failures: int = 50
+    window: timedelta = timedelta(minutes=15)
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(minutes=15)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from brokerplane.core import passwords
+from brokerplane.core.access import lockout
 from brokerplane.core.access.model import Manager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
@@ -79,7 +80,10 @@ def issue_token(uow: UnitOfWork, cmd: IssueToken, actor: Actor, clock: Clock) ->
         raise Unauthorized("wrong login or password")
     manager = uow.managers.get(login)
     verifier = _verifier(manager)
-    if verifier is None or not passwords.verify_md5(verifier, md5hex):
+    if verifier is None:  # no such (enabled) manager: the same hash work as a wrong password
+        lockout.waste_work(md5hex)
+        raise Unauthorized("wrong login or password")
+    if not passwords.verify_md5(verifier, md5hex):
         raise Unauthorized("wrong login or password")
     token = _derive(md5hex, cmd.dialect, login, verifier)
     token_hash = hash_token(token)

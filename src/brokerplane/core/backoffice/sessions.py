@@ -1,5 +1,5 @@
 """Back-office sessions: sign-in with a login and password for an access token and a refresh
-token, refresh, and the principal behind an access token; the brute-force lock of TE users.
+token, refresh, and the principal behind an access token.
 
 A numeric login is a back-office user (a core Manager, checked against its "password"
 verifier); any other login is a TE user (checked against the user's password). Tokens are
@@ -8,9 +8,11 @@ fingerprint of the password verifier they were issued under: a new password, a d
 or a user that is no longer Unlocked ends every session at once. Refreshing consumes the
 refresh token and its access token and hands out a new pair.
 
-Failed sign-ins of a TE user are counted on the user; after `lock_after` of them in a row the
-user gets status 2 (Locked after brute force) and only a manager unlocking it (status 0) lets
-it in again. A successful sign-in resets the count.
+Failed sign-ins are counted by the lockout every dialect shares (core.access.lockout, run by
+Services around `sign_in`): they delay further attempts for a while and never change the
+user's status, so nobody can lock a user (its webhook keys and account passwords with it) by
+failing to sign in as it. A login that does not exist, or cannot sign in, costs the same
+password hash work as a wrong password.
 """
 
 from __future__ import annotations
@@ -22,18 +24,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from brokerplane.core import passwords
+from brokerplane.core.access import lockout
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import (
-    LOCKED_BRUTE_FORCE,
     PRINCIPAL_MANAGER,
     PRINCIPAL_USER,
     STATUS_NAMES,
     TOKEN_ACCESS,
     TOKEN_REFRESH,
-    UNLOCKED,
     BackofficeToken,
     usable,
 )
@@ -60,7 +61,19 @@ class SignIn:
     password: object
     access_ttl: timedelta
     refresh_ttl: timedelta
-    lock_after: int = 5
+
+
+def attempt_of(cmd: SignIn, address: str | None) -> lockout.Attempt:
+    """Whose counters a sign-in moves: a numeric login's manager, else the TE user's."""
+    login = cmd.login
+    if isinstance(login, int) and not isinstance(login, bool):
+        login = str(login)
+    if not isinstance(login, str) or not login.strip() or len(login) > MAX_CREDENTIAL:
+        return lockout.Attempt("invalid", address)
+    login = login.strip()
+    if login.isascii() and login.isdigit():
+        return lockout.manager(int(login), address)
+    return lockout.user(login, address)
 
 
 @dataclass(frozen=True)
@@ -148,43 +161,29 @@ def sign_in(uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock) -> SignInO
         number = int(login)
         manager = uow.managers.get(number) if 0 < number <= MAX_LOGIN else None
         verifier = _manager_verifier(manager)
-        if manager is None or verifier is None or not passwords.verify(verifier, password):
+        if manager is None or verifier is None:
+            lockout.waste_work(passwords.md5_hex(password))
+            return SignInOutcome(None)
+        if not passwords.verify(verifier, password):
             return SignInOutcome(None)
         pair = _issue(uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl,
                       cmd.refresh_ttl)  # fmt: skip
         record(uow, replace(actor, manager_login=manager.login), now, "manager.signed_in",
                "manager", manager.login, None, {"dialect": actor.dialect})  # fmt: skip
         return SignInOutcome(pair)
-    found = uow.backoffice.user_by_login(login)
-    user = uow.users.get(found.id, for_update=True) if found is not None else None
+    user = uow.backoffice.user_by_login(login)
     if user is None or not user.password:
+        lockout.waste_work(passwords.md5_hex(password))
         return SignInOutcome(None)
     if not passwords.verify(user.password, password):
-        _count_failure(uow, user, cmd.lock_after, actor, now)
         return SignInOutcome(None)
     if not usable(user.status):
         return SignInOutcome(None, f"the user is {STATUS_NAMES.get(user.status, user.status)}")
-    if user.failed_logins:
-        uow.users.update(replace(user, failed_logins=0))
     pair = _issue(uow, PRINCIPAL_USER, user.id, user.password, now, cmd.access_ttl,
                   cmd.refresh_ttl)  # fmt: skip
     record(uow, replace(actor, operator_id=f"user {user.id}"), now, "user.signed_in", "user",
            user.id, None, {"dialect": actor.dialect})  # fmt: skip
     return SignInOutcome(pair)
-
-
-def _count_failure(uow: UnitOfWork, user: User, lock_after: int, actor: Actor,
-                   now: datetime) -> None:  # fmt: skip
-    failed = user.failed_logins + 1
-    lock = lock_after > 0 and failed >= lock_after and user.status == UNLOCKED
-    updated = replace(user, failed_logins=failed)
-    if lock:
-        updated = replace(updated, status=LOCKED_BRUTE_FORCE, updated_at=now)
-    uow.users.update(updated)
-    if lock:
-        uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
-        record(uow, actor, now, "user.status_changed", "user", user.id, user.snapshot(),
-               {**updated.snapshot(), "reason": f"{failed} failed sign-ins"})  # fmt: skip
 
 
 def _current_verifier(uow: UnitOfWork, stored: BackofficeToken) -> tuple[Principal, str] | None:
@@ -232,6 +231,10 @@ def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) ->
     stored, principal = _valid(uow, cmd.refresh_token, TOKEN_REFRESH, now)
     current = _current_verifier(uow, stored)
     assert current is not None  # checked by _valid in this transaction
+    # Single use under concurrency: of refreshes racing with one token, only the one whose
+    # delete removes the row goes on (the others wait for its commit and delete nothing).
+    if not uow.backoffice.consume_token(stored.token_hash):
+        raise Unauthorized("the token is not valid")
     uow.backoffice.delete_session(stored.session_id)
     return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
                   cmd.refresh_ttl)  # fmt: skip

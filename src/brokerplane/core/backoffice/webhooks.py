@@ -233,8 +233,10 @@ class WebhookOrder:
     """An order placed through webhook key `api_key`, whose secret or signature the caller
     has checked: buy or sell `volume` lots of `symbol`, or close every position of `symbol`
     ("close"), on account `login` of the key's user (None: the user's first account, by
-    login). `sent_at`, when the webhook carries its own time, must be within REPLAY_WINDOW of
-    now."""
+    login). `sent_at`, the time the sender put in what it signed, must be within REPLAY_WINDOW of
+    now; `webhook_id`, the sender's id in the same signed body, is what the caller claimed to
+    apply the order at most once (both are required: a replay is refused or answered with the
+    first answer, never executed again)."""
 
     api_key: str
     action: str
@@ -243,6 +245,7 @@ class WebhookOrder:
     login: int | None = None
     comment: str = ""
     sent_at: datetime | None = None
+    webhook_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,11 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     now = clock()
     if order.action not in ACTIONS:
         raise ValidationError.field("side", "must be one of " + ", ".join(ACTIONS))
-    if order.sent_at is not None and abs(now - order.sent_at) > REPLAY_WINDOW:
+    if not order.webhook_id:
+        raise ValidationError.field("id", "is required: a unique id of the alert, signed")
+    if order.sent_at is None:
+        raise ValidationError.field("timestamp", "is required: the alert's time, signed")
+    if abs(now - order.sent_at) > REPLAY_WINDOW:
         raise Unauthorized(
             "the webhook's timestamp is more than "
             f"{int(REPLAY_WINDOW.total_seconds() // 60)} minutes from the server's time"

@@ -1,0 +1,63 @@
+"""The MT5 handshake under the sign-in lockout every dialect shares: wrong answers hold the
+manager's login back for a while (even the right password), whatever X-Forwarded-For says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from brokerplane.api.app import create_app
+from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.service import CreateManager
+from brokerplane.core.actor import SCOPES, Actor
+from tests.dialects.mt5.conftest import MANAGER, PASSWORD, handshake
+from tests.unit.fakes import FakeClock
+
+
+@pytest.fixture
+def client(runtime: Runtime, admin: Actor) -> TestClient:
+    runtime.services.create_manager(
+        CreateManager(MANAGER, "MT5 Manager", PASSWORD, frozenset(SCOPES)), admin
+    )
+    return TestClient(create_app(runtime))
+
+
+def test_after_five_wrong_answers_the_right_password_waits_for_the_lock_to_end(
+    runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(runtime.services, "clock", clock)
+    for n in range(5):
+        client.headers["X-Forwarded-For"] = f"198.51.100.{n}"  # a new address: no help
+        wrong = handshake(client, MANAGER, f"Guess#{n}")
+        assert (wrong.status_code, wrong.json()["retcode"]) == (403, "8 Not enough permissions")
+
+    held = handshake(client, MANAGER, PASSWORD)
+    assert held.status_code == 403
+    assert "try again in 1 s" in held.json()["reason"]
+    clock.advance(seconds=1)
+    assert handshake(client, MANAGER, PASSWORD).status_code == 200
+
+
+def test_a_good_handshake_starts_the_count_again(
+    runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    for _ in range(2):
+        for _ in range(4):
+            assert handshake(client, MANAGER, "Wrong#1").status_code == 403
+        assert handshake(client, MANAGER, PASSWORD).status_code == 200
+
+
+def test_an_unknown_login_is_counted_like_a_known_one(
+    runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guessing at a login that does not exist locks the same way: the answer does not
+    tell which logins exist."""
+    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    for _ in range(5):
+        assert handshake(client, 4242, PASSWORD).status_code == 403
+    held = handshake(client, 4242, PASSWORD)
+    assert "try again in 1 s" in held.json()["reason"]
