@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from brokerplane.core.audit.model import AuditKeys
+
 
 @dataclass(frozen=True)
 class CoreConfig:
@@ -24,3 +26,5 @@ class CoreConfig:
     # Money commands arriving together share one transaction and one commit, each in its
     # own savepoint (core.commit); at most this many per transaction. 1 turns it off.
     group_commit_max: int = 64
+    # The audit keyring (sealing and verifying the chain); None: records are sealed unkeyed.
+    audit_keys: AuditKeys | None = None

@@ -102,3 +102,41 @@ class FigureMismatch:
     ledger: int
     currency: str
     currency_digits: int
+
+
+@dataclass(frozen=True)
+class EntryFacts:
+    """What a ledger row says of itself (credit and bonus after are None where not recorded)."""
+
+    id: int
+    login: int
+    kind: str
+    amount: int
+    balance_after: int
+    credit_after: int | None
+    bonus_after: int | None
+
+
+@dataclass(frozen=True)
+class EntryClaim:
+    """What an audit record (`ledger.entry_posted`, `trade.deal`) says of the entry it posted;
+    None where the record does not say."""
+
+    record_id: int
+    entry_id: int | None
+    login: str
+    kind: str | None
+    amount: int | None
+    balance_after: int | None
+    credit_after: int | None
+    bonus_after: int | None
+
+
+@dataclass(frozen=True)
+class EntryProblem:
+    """A ledger entry and the audit trail disagree: no record, two records, other figures."""
+
+    reason: str
+    entry_id: int | None = None
+    login: int | None = None
+    record_id: int | None = None
