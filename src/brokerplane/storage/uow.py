@@ -552,14 +552,11 @@ class SqlLedger:
         last = 0
         while True:
             q = self._FACTS.where(e.id > last).order_by(e.id).limit(STREAM_PAGE)
-            rows = self.c.execute(q).all()
-            for r in rows:
-                yield EntryFacts(int(r.id), int(r.login), r.kind, int(r.amount),
-                                 int(r.balance_after), int(r.credit_after),
-                                 int(r.bonus_after))  # fmt: skip
+            rows = self.c.execute(q).tuples().all()
+            yield from map(EntryFacts._make, rows)
             if len(rows) < STREAM_PAGE:
                 return
-            last = int(rows[-1].id)
+            last = int(rows[-1][0])
 
     def accounts_count(self) -> int:
         return int(self.c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
@@ -801,41 +798,39 @@ _SEAL_ONE = _HEAD_SEAL.add_cte(
 )
 
 
-def _said(path: tuple[str, ...]) -> Any:
-    """A value inside audit_records.after, as text (numbers too: no cast that could overflow)."""
-    return t.audit_records.c.after[path].as_string()
+def _said(action: str, path: tuple[str, ...]) -> Any:
+    """A value inside a money record's `after`, as text (numbers too: no cast that could
+    overflow); read only from records of `action`, so each row parses only its own paths."""
+    a = t.audit_records.c
+    return case((a.action == action, a.after[path].as_string()), else_=None)
 
 
 # What a money record says of its entry: ledger.entry_posted carries the entry's snapshot,
 # trade.deal the deal (whose id is its entry's) and the balance after.
-_CLAIM_ACTIONS = ("ledger.entry_posted", "trade.deal")
+_POSTED, _DEAL = "ledger.entry_posted", "trade.deal"
 _CLAIMS = select(
     t.audit_records.c.id, t.audit_records.c.action, t.audit_records.c.entity_id,
-    _said(("entry", "id")).label("e_id"), _said(("entry", "kind")).label("e_kind"),
-    _said(("entry", "amount")).label("e_amount"),
-    _said(("entry", "balance_after")).label("e_balance"),
-    _said(("entry", "credit_after")).label("e_credit"),
-    _said(("entry", "bonus_after")).label("e_bonus"),
-    _said(("deal", "id")).label("d_id"), _said(("deal", "profit")).label("d_profit"),
-    _said(("balance",)).label("d_balance"),
-).where(t.audit_records.c.action.in_(_CLAIM_ACTIONS))  # fmt: skip
+    *(_said(_POSTED, ("entry", name)) for name in ("id", "kind", "amount", "balance_after",
+                                                   "credit_after", "bonus_after")),
+    _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
+).where(t.audit_records.c.action.in_((_POSTED, _DEAL)))  # fmt: skip
 
 
 def _int(value: Any) -> int | None:
-    if value is None:
-        return None
+    if value is None or type(value) is int:
+        return value
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _claim(r: Any) -> EntryClaim:
-    if r.action == "trade.deal":
-        return EntryClaim(int(r.id), _int(r.d_id), r.entity_id, "trade", _int(r.d_profit),
-                          _int(r.d_balance), None, None)  # fmt: skip
-    return EntryClaim(int(r.id), _int(r.e_id), r.entity_id, r.e_kind, _int(r.e_amount),
-                      _int(r.e_balance), _int(r.e_credit), _int(r.e_bonus))  # fmt: skip
+def _claim(row: tuple[Any, ...]) -> EntryClaim:
+    rid, action, login, e_id, e_kind, e_amount, e_bal, e_cred, e_bonus, d_id, d_profit, d_bal = row
+    if action == "trade.deal":
+        return EntryClaim(rid, _int(d_id), login, "trade", _int(d_profit), _int(d_bal), None, None)
+    return EntryClaim(rid, _int(e_id), login, e_kind, _int(e_amount), _int(e_bal), _int(e_cred),
+                      _int(e_bonus))  # fmt: skip
 
 
 class SqlAudit:
@@ -876,12 +871,11 @@ class SqlAudit:
         last = 0
         while True:
             page = _CLAIMS.where(a.id > last).order_by(a.id).limit(STREAM_PAGE)
-            rows = self.c.execute(page).all()
-            for r in rows:
-                yield _claim(r)
+            rows = self.c.execute(page).tuples().all()
+            yield from map(_claim, rows)
             if len(rows) < STREAM_PAGE:
                 return
-            last = int(rows[-1].id)
+            last = int(rows[-1][0])
 
     def newest_seal_key(self) -> tuple[int, str | None]:
         """The newest record's id and the key that sealed it (None: unkeyed or no record)."""

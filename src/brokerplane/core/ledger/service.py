@@ -384,6 +384,15 @@ def check_entries(
 
     def compare(e: EntryFacts, c: EntryClaim) -> Iterator[EntryProblem]:
         mark(e.id)
+        if (
+            c.amount == e.amount
+            and c.balance_after == e.balance_after
+            and c.kind == e.kind
+            and c.login == str(e.login)
+            and (c.credit_after is None or c.credit_after == e.credit_after)
+            and (c.bonus_after is None or c.bonus_after == e.bonus_after)
+        ):
+            return  # the usual case, in one test
         if c.login != str(e.login):
             yield EntryProblem(f"entry {e.id} is on account {e.login}, its audit record "
                                f"{c.record_id} says account {c.login}", e.id, e.login,
