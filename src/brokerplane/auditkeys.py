@@ -68,6 +68,14 @@ class Keyring:
     keys: AuditKeys
     source: str
     path: Path | None = None  # the file, when they came from one
+    created: bool = False  # made just now, by this process
+
+    def announcement(self) -> str:
+        """One line for the operator when the key was just made."""
+        return (
+            f"made the audit key {self.keys.current.id} in {self.source} (mode 0600): back it "
+            "up apart from the database; without it the audit chain cannot be verified"
+        )
 
 
 def read_file(path: Path) -> Keyring:
@@ -148,7 +156,7 @@ def generate(path: Path, legacy_until: int) -> Keyring:
         _write_new(path, _render(keys))
     except FileExistsError:
         return read_file(path)  # made meanwhile by a process starting alongside
-    return Keyring(keys, str(path), path)
+    return Keyring(keys, str(path), path, created=True)
 
 
 def rotate(ring: Keyring) -> Keyring:

@@ -180,6 +180,8 @@ def serve(
             listening.append(_listen(settings.host, settings.mt5_tls_port))
         runtime = open_runtime(settings, migrate_schema=True)
         try:
+            if runtime.keyring is not None and runtime.keyring.created:
+                out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
             app = create_app(runtime)
             if demo and runtime.services.is_empty():
                 secrets = load_demo(runtime)
@@ -449,7 +451,9 @@ def db_upgrade(database_url: str | None, data_dir: Path | None) -> None:
         click.echo(f"{url}: already at head {after}")
     else:
         click.echo(f"{url}: upgraded {before or 'empty'} -> {after}")
-    if ring is not None:
+    if ring is not None and ring.created:
+        click.echo(ring.announcement())
+    elif ring is not None:
         click.echo(f"audit key {ring.keys.current.id} from {ring.source}")
 
 
@@ -559,6 +563,8 @@ def demo(
             click.echo(json.dumps(payload))
             return
         out = console()
+        if runtime.keyring is not None and runtime.keyring.created:
+            out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
         if secrets is None:
             out.print(
                 f"Demo data is already loaded (manager {DEMO_MANAGER_LOGIN} exists); its "

@@ -552,7 +552,7 @@ class SqlLedger:
         last = 0
         while True:
             q = self._FACTS.where(e.id > last).order_by(e.id).limit(STREAM_PAGE)
-            rows = self.c.execute(q).tuples().all()
+            rows = self.c.execute(q).all()
             yield from map(EntryFacts._make, rows)
             if len(rows) < STREAM_PAGE:
                 return
@@ -871,7 +871,7 @@ class SqlAudit:
         last = 0
         while True:
             page = _CLAIMS.where(a.id > last).order_by(a.id).limit(STREAM_PAGE)
-            rows = self.c.execute(page).tuples().all()
+            rows = self.c.execute(page).all()
             yield from map(_claim, rows)
             if len(rows) < STREAM_PAGE:
                 return
