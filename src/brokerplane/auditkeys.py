@@ -253,9 +253,15 @@ def read_checkpoint(text: str, keys: AuditKeys | None) -> Checkpoint:
         raise AuditKeyError(
             "the checkpoint's signature does not verify: the statement was altered"
         ) from None
-    own = keys.find(point.key_id) if keys is not None else None
-    if own is not None and public_key_text(own) != point.public_key:
-        raise AuditKeyError(
-            f"the checkpoint names audit key {point.key_id} but was not signed with it"
-        )
+    if keys is not None:
+        own = keys.find(point.key_id)
+        if own is None:
+            raise AuditKeyError(
+                f"the checkpoint was signed with audit key {point.key_id}, which is not in this "
+                "database's keyring"
+            )
+        if public_key_text(own) != point.public_key:
+            raise AuditKeyError(
+                f"the checkpoint names audit key {point.key_id} but was not signed with it"
+            )
     return point

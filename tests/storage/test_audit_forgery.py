@@ -3,6 +3,7 @@ signed checkpoint catch what plain SQL can do, on both engines; keys, rotation a
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 from collections.abc import Callable
@@ -255,6 +256,16 @@ def test_a_signed_checkpoint_verifies_and_an_altered_one_does_not(
     assert totals == {"USD": {"entries": 3, "balance": 30_300, "credit": 0, "bonus": 0}}
     with pytest.raises(AuditKeyError, match="altered"):
         auditkeys.read_checkpoint(json.dumps({**signed, "record": 1}), runtime.keyring.keys)
+    stranger = AuditKey(b"s" * 32)  # a checkpoint made up with a key of one's own
+    made_up = auditkeys.sign_checkpoint(stranger, report.head, report.records, 0, totals,
+                                        datetime.now(UTC))  # fmt: skip
+    with pytest.raises(AuditKeyError, match="not in this database's keyring"):
+        auditkeys.read_checkpoint(json.dumps(made_up), runtime.keyring.keys)
+    posing = {k: v for k, v in made_up.items() if k != "signature"} | {"key_id": key.id}
+    signature = auditkeys.signing_key(stranger).sign(auditkeys._canonical(posing))
+    posing["signature"] = base64.b64encode(signature).decode()
+    with pytest.raises(AuditKeyError, match="was not signed with it"):
+        auditkeys.read_checkpoint(json.dumps(posing), runtime.keyring.keys)
 
 
 # --------------------------------------------------------------------------- keys
