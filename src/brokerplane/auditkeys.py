@@ -130,12 +130,16 @@ def _render(keys: AuditKeys) -> str:
     return "".join(lines)
 
 
-def _private_dir(directory: Path) -> None:
-    """Create the directory owner-only, or take group and others' access away from it."""
+def _private_dir(directory: Path, *, tighten: bool) -> None:
+    """Create the directory owner-only; with `tighten`, also take group and others' access away
+    from an existing one, if it is ours and not a shared (sticky) directory such as /tmp."""
     if not directory.exists():
         directory.mkdir(parents=True, mode=0o700)
-    mode = stat.S_IMODE(directory.stat().st_mode)
-    if mode & 0o077:
+        return
+    info = directory.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    shared = mode & stat.S_ISVTX or info.st_uid != os.geteuid()
+    if tighten and mode & 0o077 and not shared:
         os.chmod(directory, mode & 0o700)
 
 
@@ -148,9 +152,10 @@ def _write_new(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def generate(path: Path, legacy_until: int) -> Keyring:
-    """A new keyring file with one fresh key; records up to `legacy_until` stay unkeyed."""
-    _private_dir(path.parent)
+def generate(path: Path, legacy_until: int, *, tighten_dir: bool = False) -> Keyring:
+    """A new keyring file with one fresh key; records up to `legacy_until` stay unkeyed.
+    `tighten_dir`: the file's directory is brokerplane's own (the data dir): make it 0700."""
+    _private_dir(path.parent, tighten=tighten_dir)
     keys = AuditKeys(AuditKey(secrets.token_bytes(KEY_BYTES)), (), legacy_until)
     try:
         _write_new(path, _render(keys))

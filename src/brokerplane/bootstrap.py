@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 from brokerplane import auditkeys
 from brokerplane.auditkeys import AuditKeyError, Keyring
@@ -90,6 +91,13 @@ def provision_audit_key(runtime: Runtime, *, generate: bool = True) -> Keyring |
                 f"keyring {ring.source} (it holds {held}): use this database's key file"
             )
         if ring is None and generate:
-            ring = auditkeys.generate(path, legacy_until=newest_id)
+            ring = auditkeys.generate(path, legacy_until=newest_id, tighten_dir=_own_dir(settings))
     runtime.use_keyring(ring)
     return ring
+
+
+def _own_dir(settings: Settings) -> bool:
+    """Whether the key file sits in brokerplane's own data directory (made owner-only then),
+    rather than in a directory the operator chose for it, or the working or home directory."""
+    folder = settings.effective_audit_key_file.parent.resolve()
+    return folder == settings.data_dir.resolve() and folder not in (Path.cwd(), Path.home())

@@ -372,3 +372,18 @@ def test_a_legacy_chain_still_verifies_and_is_keyed_from_the_upgrade_on(
         assert "unkeyed record where the chain is keyed" in report.reason
     finally:
         runtime.close()
+
+
+def test_a_key_file_placed_in_a_shared_directory_leaves_that_directory_alone(
+    database_url: str, tmp_path: Path, no_env_key: None
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp
+    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
+                        audit_key_file=shared / "brokerplane.key")  # fmt: skip
+
+    bootstrap.build(settings).close()
+
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "brokerplane.key").stat().st_mode) == 0o600
