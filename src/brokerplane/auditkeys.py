@@ -154,13 +154,20 @@ def _write_new(path: Path, text: str) -> None:
 
 def generate(path: Path, legacy_until: int, *, tighten_dir: bool = False) -> Keyring:
     """A new keyring file with one fresh key; records up to `legacy_until` stay unkeyed.
-    `tighten_dir`: the file's directory is brokerplane's own (the data dir): make it 0700."""
+    `tighten_dir`: the file's directory is brokerplane's own (the data dir): make it 0700.
+
+    Written whole under a private name, then linked into place, which fails when a process
+    starting alongside made the file first: that one is then used, never half a file."""
     _private_dir(path.parent, tighten=tighten_dir)
     keys = AuditKeys(AuditKey(secrets.token_bytes(KEY_BYTES)), (), legacy_until)
+    spare = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    _write_new(spare, _render(keys))
     try:
-        _write_new(path, _render(keys))
+        os.link(spare, path)
     except FileExistsError:
-        return read_file(path)  # made meanwhile by a process starting alongside
+        return read_file(path)
+    finally:
+        spare.unlink()
     return Keyring(keys, str(path), path, created=True)
 
 

@@ -7,6 +7,7 @@ import base64
 import json
 import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -387,3 +388,13 @@ def test_a_key_file_placed_in_a_shared_directory_leaves_that_directory_alone(
 
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
     assert stat.S_IMODE((shared / "brokerplane.key").stat().st_mode) == 0o600
+
+
+def test_processes_making_the_key_at_once_all_end_up_with_the_same_one(tmp_path: Path) -> None:
+    path = tmp_path / "audit.key"
+    with ThreadPoolExecutor(8) as pool:
+        rings = list(pool.map(lambda _: auditkeys.generate(path, 0), range(8)))
+
+    assert len({ring.keys.current.id for ring in rings}) == 1
+    assert sum(ring.created for ring in rings) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.key"]
