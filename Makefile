@@ -61,8 +61,8 @@ check: venv
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  url="sqlite:///$$tmp/check.db"; \
 	  echo "brokerplane db upgrade && brokerplane db check (fresh SQLite)"; \
-	  $(BIN)/brokerplane db upgrade --database-url "$$url" >/dev/null && \
-	  $(BIN)/brokerplane db check --database-url "$$url"
+	  $(BIN)/brokerplane db upgrade --database-url "$$url" --data-dir "$$tmp" >/dev/null && \
+	  $(BIN)/brokerplane db check --database-url "$$url" --data-dir "$$tmp"
 
 fmt: venv
 	$(BIN)/ruff format .

@@ -39,6 +39,11 @@ from brokerplane.storage import migrate
 from brokerplane.storage.database import Storage
 from brokerplane.storage.engine import normalize_url
 
+# Every runtime, CLI run and server the tests start seals its audit chain with this key (a
+# server makes its own key file); the tests of key files unset it.
+TEST_AUDIT_KEY = "7e57" * 16
+os.environ.setdefault("BROKERPLANE_AUDIT_KEY", TEST_AUDIT_KEY)
+
 ENV_URL = "BROKERPLANE_TEST_DATABASE_URL"
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_POSTGRES"
 SQLITE_FILE = "brokerplane.db"

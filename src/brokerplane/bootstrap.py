@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
+from brokerplane import auditkeys
+from brokerplane.auditkeys import AuditKeyError, Keyring
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.services import Services
@@ -18,12 +21,25 @@ class Runtime:
     settings: Settings
     storage: Storage
     services: Services
+    keyring: Keyring | None = None
 
     def close(self) -> None:
         self.storage.dispose()
 
+    def use_keyring(self, keyring: Keyring | None) -> None:
+        """Seal new records with the keyring's current key and verify with all of its keys."""
+        self.keyring = keyring
+        self.storage.seal_key = keyring.keys.current if keyring else None
+        self.services.config = replace(
+            self.services.config, audit_keys=keyring.keys if keyring else None
+        )
 
-def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> Runtime:
+
+def build(
+    settings: Settings | None = None, *, migrate_schema: bool = False, provision_key: bool = True
+) -> Runtime:
+    """The runtime; with `provision_key`, a missing audit key is generated when the database's
+    chain has none yet (see `provision_audit_key`)."""
     settings = settings or Settings()
     storage = Storage(settings.effective_database_url, pool_size=settings.pool_size)
     if migrate_schema:
@@ -47,4 +63,50 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
             max_delay=timedelta(seconds=settings.lockout_max_delay_s),
         ),
     )
-    return Runtime(settings, storage, Services(storage.uow, config))
+    runtime = Runtime(settings, storage, Services(storage.uow, config))
+    try:
+        provision_audit_key(runtime, generate=provision_key)
+    except BaseException:
+        storage.dispose()
+        raise
+    return runtime
+
+
+def provision_audit_key(runtime: Runtime, *, generate: bool = True) -> Keyring | None:
+    """Load the audit keyring and check it belongs to the database's chain.
+
+    No key configured: when the chain has no keyed record yet (empty, or legacy records from
+    before keys), a new key file is made (`generate`) with the chain's current head as the last
+    legacy record; when the chain is keyed, AuditKeyError (a new key would never verify the
+    existing records, and silently starting a second chain would hide any tampering)."""
+    settings = runtime.settings
+    path = settings.effective_audit_key_file
+    secret = settings.audit_key.get_secret_value() if settings.audit_key else None
+    ring = auditkeys.load(secret, path)
+    newest = runtime.storage.newest_seal_key()
+    if newest is not None:
+        newest_id, newest_key = newest
+        if ring is None and newest_key is not None:
+            raise AuditKeyError(
+                f"the audit chain is sealed with audit key {newest_key}, but no audit key is "
+                f"configured ({path} does not exist and BROKERPLANE_AUDIT_KEY is unset): restore "
+                "the key file from its backup, or set BROKERPLANE_AUDIT_KEY_FILE to it. A new "
+                "key is never made for a chain that already has one."
+            )
+        if ring is not None and newest_key is not None and ring.keys.find(newest_key) is None:
+            held = ", ".join(k.id for k in (ring.keys.current, *ring.keys.keys))
+            raise AuditKeyError(
+                f"the audit chain is sealed with audit key {newest_key}, which is not in the "
+                f"keyring {ring.source} (it holds {held}): use this database's key file"
+            )
+        if ring is None and generate:
+            ring = auditkeys.generate(path, legacy_until=newest_id, tighten_dir=_own_dir(settings))
+    runtime.use_keyring(ring)
+    return ring
+
+
+def _own_dir(settings: Settings) -> bool:
+    """Whether the key file sits in brokerplane's own data directory (made owner-only then),
+    rather than in a directory the operator chose for it, or the working or home directory."""
+    folder = settings.effective_audit_key_file.parent.resolve()
+    return folder == settings.data_dir.resolve() and folder not in (Path.cwd(), Path.home())

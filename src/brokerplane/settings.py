@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
@@ -90,8 +90,16 @@ class Settings(BaseSettings):
     lockout_max_delay_s: float = Field(
         900, gt=0, le=86400, description="the longest a lock lasts (seconds)"
     )
+    audit_key: SecretStr | None = Field(
+        None,
+        description="the audit key (hex or base64; a comma list: the first seals, all verify); "
+        "unset: the key file",
+    )
+    audit_key_file: Path | None = Field(
+        None, description="the audit keyring file; default <data dir>/audit.key"
+    )
 
-    @field_validator("mt5_tls_port", "tls_cert", "tls_key", mode="before")
+    @field_validator("mt5_tls_port", "tls_cert", "tls_key", "audit_key_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -114,6 +122,10 @@ class Settings(BaseSettings):
     @property
     def enabled_dialects(self) -> tuple[str, ...]:
         return tuple(d for d in self.dialects.split(",") if d)
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
 
     @property
     def effective_database_url(self) -> str:

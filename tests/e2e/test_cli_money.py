@@ -58,7 +58,9 @@ def test_ledger_verify_passes_after_money_has_moved(
         post(runtime, admin, login, operation, amount)
     result = run("ledger", "verify", "--database-url", database_url)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "ledger OK: 1 account checked"
+    assert result.stdout.strip() == (
+        "ledger OK: 1 account checked, 7 entries tied to their audit records"
+    )
 
 
 def test_ledger_verify_names_the_account_whose_cached_balance_was_edited(

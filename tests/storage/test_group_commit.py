@@ -135,6 +135,7 @@ def test_a_storage_error_in_one_command_rolls_back_only_that_command(
     assert services.get_account(a, admin).balance == 500
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok
 
 
 def test_group_commit_can_be_turned_off(
@@ -173,3 +174,4 @@ def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_afte
     assert services.get_account(login, admin).balance == 500
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok

@@ -247,6 +247,7 @@ def test_concurrent_postings_on_different_accounts_all_succeed(
         assert_unbroken_chain(_entries(services, admin, login))
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok
 
 
 def test_checks_run_while_money_moves_never_see_a_half_written_posting(
@@ -288,6 +289,7 @@ def test_checks_run_while_money_moves_never_see_a_half_written_posting(
         assert services.get_account(login, admin).balance == 100 + 6 * 50
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok
 
 
 def test_one_approval_decided_by_many_managers_at_once_applies_once(
@@ -322,6 +324,7 @@ def test_one_approval_decided_by_many_managers_at_once_applies_once(
         assert services.get_account(login, admin).balance == 100
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok
 
 
 def test_maintenance_run_from_many_threads_expires_each_overdue_approval_once(
@@ -395,3 +398,4 @@ def test_withdrawals_from_separate_processes_never_overdraw(
     assert_unbroken_chain(_entries(services, admin, login))
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
+    assert services.audit_ledger().ok

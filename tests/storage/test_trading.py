@@ -107,6 +107,7 @@ def test_hedged_buy_then_close_realises_profit_in_the_ledger(
     assert [e.id for e in entries] == [opened.deal.id, closed.deal.id]
     assert market.verify_ledger() == []
     assert market.verify_audit().ok
+    assert market.audit_ledger().ok  # the deals' entries are tied to their trade.deal records
     assert market.list_positions(admin, logins=[login]) == []
     deals = market.list_deals(DealQuery(login=login), admin)
     assert [(d.entry, d.profit) for d in deals] == [("in", 0), ("out", 50000)]
@@ -124,6 +125,7 @@ def test_partial_close_and_profit_in_another_currency(market: Services, admin: A
     with pytest.raises(InvalidVolume, match="more than"):
         market.close_position(ClosePosition(opened.position.id, "0.4"), admin)
     assert market.verify_ledger() == []
+    assert market.audit_ledger().ok
 
 
 def test_netted_orders_add_reduce_and_reverse(market: Services, admin: Actor) -> None:

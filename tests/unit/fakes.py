@@ -37,7 +37,15 @@ from brokerplane.core.backoffice.model import (
 from brokerplane.core.errors import Conflict, EmailAlreadyExists, LoginAlreadyExists
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
-from brokerplane.core.ledger.model import FIGURES, KINDS, FigureMismatch, LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import (
+    FIGURES,
+    KINDS,
+    EntryClaim,
+    EntryFacts,
+    FigureMismatch,
+    LedgerEntry,
+    LedgerQuery,
+)
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import (
     Deal,
@@ -577,6 +585,22 @@ class FakeLedger(_Repo):
                                                 acc.currency, acc.currency_digits))  # fmt: skip
         return found
 
+    def iter_facts(self) -> Iterator[EntryFacts]:
+        for x in sorted(self._s.ledger, key=lambda e: e.id):
+            yield EntryFacts(x.id, x.login, x.kind, x.amount, x.balance_after, x.credit_after,
+                             x.bonus_after)  # fmt: skip
+
+    def accounts_count(self) -> int:
+        return len(self._s.accounts)
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for x in self._s.ledger:
+            sums = out.setdefault(x.currency, {"entries": 0, **dict.fromkeys(FIGURES, 0)})
+            sums["entries"] += 1
+            sums[KINDS[x.kind][0]] += x.amount
+        return dict(sorted(out.items()))
+
     def list(self, query: LedgerQuery) -> list[LedgerEntry]:
         out = []
         for entry in sorted(self._s.ledger, key=lambda e: e.id):
@@ -767,6 +791,20 @@ class FakeAudit(_Repo):
     def iter_all(self) -> Iterator[AuditRecord]:
         for rec in sorted(self._s.audit, key=lambda r: r.id):
             yield _copy(rec)
+
+    def iter_entry_claims(self) -> Iterator[EntryClaim]:
+        """As the SQL twin reads them out of each money record's after snapshot."""
+        for rec in sorted(self._s.audit, key=lambda r: r.id):
+            after = rec.after or {}
+            if rec.action == "trade.deal":
+                deal = after.get("deal") or {}
+                yield EntryClaim(rec.id, deal.get("id"), rec.entity_id, "trade",
+                                 deal.get("profit"), after.get("balance"), None, None)  # fmt: skip
+            elif rec.action == "ledger.entry_posted":
+                x = after.get("entry") or {}
+                yield EntryClaim(rec.id, x.get("id"), rec.entity_id, x.get("kind"),
+                                 x.get("amount"), x.get("balance_after"), x.get("credit_after"),
+                                 x.get("bonus_after"))  # fmt: skip
 
     def head(self) -> tuple[int, str]:
         return self._s.head_id, self._s.head_hash

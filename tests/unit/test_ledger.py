@@ -26,7 +26,13 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger import service as ledger_service
-from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import (
+    EntryClaim,
+    EntryFacts,
+    FigureMismatch,
+    LedgerEntry,
+    LedgerQuery,
+)
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
@@ -704,3 +710,46 @@ def test_a_deposit_that_would_overflow_the_stored_balance_is_refused(
     with pytest.raises(AmountLimitExceeded):
         _post(services, account.login, "deposit", "1.00")
     assert uows.state.accounts[account.login].balance == 2**63 - 100
+
+
+def test_every_entry_posted_is_tied_to_the_audit_record_that_posted_it(
+    services: Services, admin: Actor, account: Account
+) -> None:
+    for operation, amount in (("deposit", "100"), ("credit", "5"), ("withdrawal", "30")):
+        services.post_ledger_entry(PostLedgerEntry(account.login, operation, amount), admin)
+
+    report = services.audit_ledger()
+
+    assert (report.ok, report.entries, report.accounts) == (True, 3, 1)
+
+
+def _facts(entry_id: int, amount: int = 100) -> EntryFacts:
+    return EntryFacts(entry_id, 7, "deposit", amount, 100, 0, 0)
+
+
+def _claim(record_id: int, entry_id: int | None, amount: int = 100) -> EntryClaim:
+    return EntryClaim(record_id, entry_id, "7", "deposit", amount, amount, 0, 0)
+
+
+def test_entries_and_records_far_out_of_step_still_pair_up() -> None:
+    entries = [_facts(i) for i in range(1, 50)]
+    claims = [_claim(100 + i, i) for i in reversed(range(1, 50))]
+
+    assert list(ledger_service.check_entries(entries, claims, chunk=4)) == []
+
+
+def test_an_entry_without_a_record_a_record_twice_and_a_record_of_nothing_are_all_named() -> None:
+    entries = [_facts(1), _facts(2), _facts(3, amount=999)]
+    claims = [_claim(10, 1), _claim(11, 1), _claim(12, 3), _claim(13, 4), _claim(14, None)]
+
+    found = list(ledger_service.check_entries(entries, claims, chunk=2))
+
+    reasons = sorted(p.reason for p in found)
+    assert len(found) == 5
+    assert any("entry 1 is named by more than one audit record (again by 11)" in r for r in reasons)
+    assert any("entry 2 on account 7 (deposit 100) has no audit record" in r for r in reasons)
+    assert any("entry 3 on account 7: amount 999, its audit record 12 says 100" in r
+               for r in reasons)  # fmt: skip
+    assert any("audit record 13 names entry 4 on account 7, which is not in the ledger" in r
+               for r in reasons)  # fmt: skip
+    assert any("audit record 14 posts money but names no ledger entry" in r for r in reasons)

@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from brokerplane import bootstrap
+from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.errors import CoreError, ValidationError
 from brokerplane.settings import Settings
@@ -55,6 +56,8 @@ class BrokerplaneGroup(click.Group):
             return super().invoke(ctx)
         except CoreError as exc:
             raise core_failure(exc) from None
+        except AuditKeyError as exc:
+            raise CliFailure(f"audit key: {exc}") from None
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise CliFailure(f"storage.unavailable: {_first_line(exc)}") from None
 
@@ -103,10 +106,12 @@ def database_options(fn: F) -> F:
     return fn
 
 
-def open_runtime(settings: Settings, *, migrate_schema: bool = False) -> Runtime:
+def open_runtime(
+    settings: Settings, *, migrate_schema: bool = False, provision_key: bool = True
+) -> Runtime:
     """bootstrap.build with bad URLs reported as one line instead of a traceback."""
     try:
-        return bootstrap.build(settings, migrate_schema=migrate_schema)
+        return bootstrap.build(settings, migrate_schema=migrate_schema, provision_key=provision_key)
     except (ValueError, sa_exc.ArgumentError) as exc:
         url = safe_url(settings.effective_database_url)
         raise CliFailure(f"database URL {url}: {_first_line(exc)}") from None
@@ -114,10 +119,15 @@ def open_runtime(settings: Settings, *, migrate_schema: bool = False) -> Runtime
 
 @contextmanager
 def runtime_for(
-    settings: Settings, *, migrate_schema: bool = False, require_head: bool = True
+    settings: Settings,
+    *,
+    migrate_schema: bool = False,
+    require_head: bool = True,
+    provision_key: bool = True,
 ) -> Iterator[Runtime]:
-    """A runtime that is closed afterwards; refuses a database not migrated to head."""
-    runtime = open_runtime(settings, migrate_schema=migrate_schema)
+    """A runtime that is closed afterwards; refuses a database not migrated to head.
+    `provision_key`: make the audit key when the chain has none yet (not for read-only checks)."""
+    runtime = open_runtime(settings, migrate_schema=migrate_schema, provision_key=provision_key)
     try:
         if require_head and not migrate_schema:
             ensure_at_head(runtime)

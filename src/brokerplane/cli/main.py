@@ -21,6 +21,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from brokerplane import auditkeys, bootstrap
+from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli import tls
 from brokerplane.cli.common import (
@@ -51,11 +53,12 @@ from brokerplane.cli.quotes import quotes
 from brokerplane.cli.tls import CertificateInfo
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
-from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.approval.model import ApprovalThreshold
 from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.audit.service import ChainReport
 from brokerplane.core.errors import ApiKeyNotFound, ManagerNotFound, ValidationError
+from brokerplane.core.ledger.service import MAX_REPORTED
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.settings import DIALECTS, Settings
 from brokerplane.storage import migrate
@@ -177,6 +180,8 @@ def serve(
             listening.append(_listen(settings.host, settings.mt5_tls_port))
         runtime = open_runtime(settings, migrate_schema=True)
         try:
+            if runtime.keyring is not None and runtime.keyring.created:
+                out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
             app = create_app(runtime)
             if demo and runtime.services.is_empty():
                 secrets = load_demo(runtime)
@@ -440,11 +445,16 @@ def db_upgrade(database_url: str | None, data_dir: Path | None) -> None:
         before = migrate.current(engine)
         migrate.upgrade(engine)
         after = migrate.current(engine)
+        ring = bootstrap.provision_audit_key(runtime)
     url = safe_url(settings.effective_database_url)
     if before == after:
         click.echo(f"{url}: already at head {after}")
     else:
         click.echo(f"{url}: upgraded {before or 'empty'} -> {after}")
+    if ring is not None and ring.created:
+        click.echo(ring.announcement())
+    elif ring is not None:
+        click.echo(f"audit key {ring.keys.current.id} from {ring.source}")
 
 
 @db.command("current")
@@ -553,6 +563,8 @@ def demo(
             click.echo(json.dumps(payload))
             return
         out = console()
+        if runtime.keyring is not None and runtime.keyring.created:
+            out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
         if secrets is None:
             out.print(
                 f"Demo data is already loaded (manager {DEMO_MANAGER_LOGIN} exists); its "
@@ -1128,21 +1140,122 @@ def key_revoke(
 
 @main.group()
 def audit() -> None:
-    """The hash-chained audit trail."""
+    """The keyed, hash-chained audit trail: verify, checkpoint, rotate the key."""
+
+
+def _chain_summary(report: ChainReport) -> str:
+    keyed = report.records - report.legacy
+    text = f"{report.records} records"
+    if report.legacy:
+        text += f" ({keyed} sealed with the audit key, {report.legacy} legacy unkeyed)"
+    return text
 
 
 @audit.command("verify")
 @database_options
-def audit_verify(database_url: str | None, data_dir: Path | None) -> None:
-    """Re-hash the audit chain; exit 1 naming the first bad record when it is broken."""
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Also prove the chain still holds the head this signed checkpoint states, unchanged.",
+)
+def audit_verify(database_url: str | None, data_dir: Path | None, checkpoint: Path | None) -> None:
+    """Re-hash the audit chain under the audit keys; exit 1 naming the first bad record.
+
+    With --checkpoint FILE (from `brokerplane audit checkpoint`), also check the checkpoint's
+    signature and that the chain still holds its record with the same hash: a rewrite of
+    history (even by someone holding the audit key), a rollback or a truncation fails."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
-    with runtime_for(settings) as runtime:
-        report = runtime.services.verify_audit()
+    with runtime_for(settings, provision_key=False) as runtime:
+        keys = runtime.services.config.audit_keys
+        point = None
+        if checkpoint is not None:
+            try:
+                point = auditkeys.read_checkpoint(checkpoint.read_text(encoding="utf-8"), keys)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CliFailure(f"checkpoint {checkpoint}: {exc}") from None
+            except AuditKeyError as exc:
+                click.echo(f"checkpoint {checkpoint}: {exc}", err=True)
+                click.get_current_context().exit(EXIT_CHECK_FAILED)
+        report = runtime.services.verify_audit(
+            pin=(point.record, point.hash) if point is not None else None
+        )
     if report.ok:
-        click.echo(f"audit chain intact: {report.records} records")
+        click.echo(f"audit chain intact: {_chain_summary(report)}")
+        if point is not None:
+            click.echo(
+                f"checkpoint holds: record {point.record} (of {point.made_at}, signed with audit "
+                f"key {point.key_id}) is still in the chain, unchanged"
+            )
         return
     click.echo(f"audit chain broken at record {report.first_bad_id}: {report.reason}", err=True)
     click.get_current_context().exit(EXIT_CHECK_FAILED)
+
+
+@audit.command("checkpoint")
+@database_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Write the checkpoint to FILE instead of printing it.",
+)
+def audit_checkpoint(database_url: str | None, data_dir: Path | None, out: Path | None) -> None:
+    """Verify the chain, then print a signed statement of its head (record, hash, counts,
+    ledger totals) to keep somewhere the database's writers cannot reach.
+
+    Signed with an Ed25519 key derived from the audit key; `audit verify --checkpoint FILE`
+    later proves the chain still holds this head unchanged."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings, provision_key=False) as runtime:
+        if runtime.keyring is None:
+            raise CliFailure(
+                "no audit key is configured: a checkpoint is signed with it (run "
+                "`brokerplane db upgrade` to make one)"
+            )
+        report, totals = runtime.services.chain_statement()
+        if not report.ok:
+            click.echo(
+                f"audit chain broken at record {report.first_bad_id}: {report.reason}; "
+                "no checkpoint signed",
+                err=True,
+            )
+            click.get_current_context().exit(EXIT_CHECK_FAILED)
+        statement = auditkeys.sign_checkpoint(
+            runtime.keyring.keys.current, report.head, report.records, report.legacy, totals,
+            runtime.services.clock(),
+        )  # fmt: skip
+    text = json.dumps(statement, indent=2, sort_keys=True) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliFailure(f"checkpoint {out}: {exc.strerror or exc}") from None
+    click.echo(f"checkpoint of record {report.head[0]} written to {out}", err=True)
+
+
+@audit.command("rotate-key")
+@database_options
+def audit_rotate_key(database_url: str | None, data_dir: Path | None) -> None:
+    """Put a new audit key first in the key file; the old keys stay to verify their records.
+
+    Running servers keep sealing with the key they started with (still verifiable): restart
+    them to seal with the new one. Back the key file up again afterwards."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        if runtime.keyring is None:
+            raise CliFailure("no audit key is configured, so there is none to rotate")
+        old = runtime.keyring.keys.current.id
+        ring = auditkeys.rotate(runtime.keyring)
+    click.echo(
+        f"audit key rotated in {ring.source}: new records are sealed with {ring.keys.current.id}; "
+        f"{old} is kept to verify older records. Restart running servers, and back up the file."
+    )
 
 
 # --------------------------------------------------------------------------- ledger
@@ -1160,20 +1273,23 @@ def ledger() -> None:
 @ledger.command("verify")
 @database_options
 def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
-    """Check every account's figures against its ledger entries.
+    """Recompute every account's figures from its entries and tie every entry to its audit record.
 
     Exit 1 naming each account whose cached balance, credit or bonus is not the sum of its
-    ledger entries.
+    ledger entries, and each entry that no audit record (or more than one) names, or whose
+    amount, kind, account or figures after differ from what its audit record says.
     """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
-    with runtime_for(settings) as runtime:
-        services = runtime.services
-        checked = sum(1 for _ in services.iter_accounts(ListAccounts(), system_actor()))
-        mismatches = services.verify_ledger()
-    if not mismatches:
-        click.echo(f"ledger OK: {_count(checked, 'account')} checked")
+    with runtime_for(settings, provision_key=False) as runtime:
+        report = runtime.services.audit_ledger()
+    if report.ok:
+        click.echo(
+            f"ledger OK: {_count(report.accounts, 'account')} checked, "
+            f"{_count(report.entries, 'entry').replace('entrys', 'entries')} tied to their "
+            "audit records"
+        )
         return
-    for m in mismatches:
+    for m in report.figures:
         cur = Currency(m.currency, m.currency_digits)
         click.echo(
             f"ledger mismatch: account {m.login} {m.figure}: cached "
@@ -1181,12 +1297,23 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
             f"{format_minor(m.ledger, cur)} {cur.code}",
             err=True,
         )
-    accounts = len({m.login for m in mismatches})
-    click.echo(
-        f"ledger check failed: {accounts} of {checked} accounts checked do not match "
-        "their ledger entries",
-        err=True,
-    )
+    for p in report.entry_problems:
+        click.echo(f"ledger entry mismatch: {p.reason}", err=True)
+    if report.figures:
+        accounts = len({m.login for m in report.figures})
+        click.echo(
+            f"ledger check failed: {accounts} of {report.accounts} accounts checked do not match "
+            "their ledger entries",
+            err=True,
+        )
+    if report.entry_problems:
+        shown = len(report.entry_problems)
+        more = " (the first ones shown)" if shown >= MAX_REPORTED else ""
+        click.echo(
+            f"ledger check failed: {shown} entry problem(s){more} between the ledger's "
+            f"{report.entries} entries and the audit trail",
+            err=True,
+        )
     click.get_current_context().exit(EXIT_CHECK_FAILED)
 
 

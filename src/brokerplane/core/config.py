@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from brokerplane.core.access.model import LockoutPolicy
+from brokerplane.core.audit.model import AuditKeys
 
 
 @dataclass(frozen=True)
@@ -28,3 +29,5 @@ class CoreConfig:
     group_commit_max: int = 64
     # The sign-in lockout every dialect shares (core.access.lockout).
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # The audit keyring (sealing and verifying the chain); None: records are sealed unkeyed.
+    audit_keys: AuditKeys | None = None

@@ -14,7 +14,13 @@ from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThr
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
-from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import (
+    EntryClaim,
+    EntryFacts,
+    FigureMismatch,
+    LedgerEntry,
+    LedgerQuery,
+)
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import (
     Deal,
@@ -82,6 +88,17 @@ class LedgerRepository(Protocol):
 
     def mismatches(self) -> list[FigureMismatch]: ...
     def list(self, query: LedgerQuery) -> list[LedgerEntry]: ...
+    def iter_facts(self) -> Iterator[EntryFacts]:
+        """Every entry's figures, in id order, streamed."""
+        ...
+
+    def accounts_count(self) -> int:
+        """How many account rows there are (deleted ones too: their figures are checked)."""
+        ...
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per currency: the entry count and the balance, credit and bonus the entries add up to."""
+        ...
 
 
 class ApprovalRepository(Protocol):
@@ -243,6 +260,11 @@ class AuditLog(Protocol):
     def for_entity(self, entity_type: str, entity_id: str) -> list[AuditRecord]: ...
     def query(self, query: AuditQuery) -> list[AuditRecord]: ...
     def iter_all(self) -> Iterator[AuditRecord]: ...
+    def iter_entry_claims(self) -> Iterator[EntryClaim]:
+        """What each money record (ledger.entry_posted, trade.deal) says of its entry, in
+        record id order, streamed."""
+        ...
+
     def head(self) -> tuple[int, str]:
         """The id and hash of the newest sealed record: (0, GENESIS_HASH) when there is none."""
         ...

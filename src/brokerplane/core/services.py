@@ -425,12 +425,30 @@ class Services:
     def query_audit(self, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
         return self._read(lambda u: audit.query_audit(u, query, actor))
 
-    def verify_audit(self) -> audit.ChainReport:
+    def verify_audit(self, pin: tuple[int, str] | None = None) -> audit.ChainReport:
+        """Re-hash the chain under the audit keys; with `pin` (a checkpoint's record id and
+        hash), the chain must still hold that record unchanged."""
+
         def verify(u: UnitOfWork) -> audit.ChainReport:
             head = u.audit.head()  # first: records committed after it are not judged
-            return audit.verify_chain(u.audit.iter_all(), head)
+            return audit.verify_chain(u.audit.iter_all(), head, self.config.audit_keys, pin)
 
         return self._read(verify)
+
+    def audit_ledger(self) -> ledger.LedgerReport:
+        """Every figure recomputed from the entries, every entry tied to its audit record."""
+        return self._read(ledger.audit_ledger)
+
+    def chain_statement(self) -> tuple[audit.ChainReport, dict[str, dict[str, int]]]:
+        """The verified chain's head and the ledger's totals, read in one snapshot (what a
+        checkpoint states)."""
+
+        def read(u: UnitOfWork) -> tuple[audit.ChainReport, dict[str, dict[str, int]]]:
+            head = u.audit.head()
+            report = audit.verify_chain(u.audit.iter_all(), head, self.config.audit_keys)
+            return report, u.ledger.totals()
+
+        return self._read(read)
 
     def is_empty(self) -> bool:
         return self._read(lambda u: not u.managers.list())

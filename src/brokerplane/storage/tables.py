@@ -242,6 +242,8 @@ audit_records = Table(
     Column("ip", String(45)),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The id of the audit key whose HMAC is `hash`; NULL: a legacy record, plain SHA-256.
+    Column("seal_key", String(16)),
 )
 Index("ix_audit_records_entity", audit_records.c.entity_type, audit_records.c.entity_id)
 

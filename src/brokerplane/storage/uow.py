@@ -39,7 +39,7 @@ from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
-from brokerplane.core.audit.model import AuditQuery, AuditRecord
+from brokerplane.core.audit.model import AuditKey, AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
@@ -57,7 +57,14 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
-from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import (
+    KINDS,
+    EntryClaim,
+    EntryFacts,
+    FigureMismatch,
+    LedgerEntry,
+    LedgerQuery,
+)
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import User, UserLink, UserQuery
 from brokerplane.storage import tables as t
@@ -539,6 +546,8 @@ class SqlManagerTokens:
 
 
 _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]
+# Keyset pages of the verifiers' streams.
+STREAM_PAGE = 5000
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
 _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 
@@ -589,6 +598,43 @@ class SqlLedger:
                     found.append(FigureMismatch(row.login, figure, cached, summed, row.currency,
                                                 row.currency_digits))  # fmt: skip
         return found
+
+    _FACTS = select(
+        t.ledger_entries.c.id, t.ledger_entries.c.login, t.ledger_entries.c.kind,
+        t.ledger_entries.c.amount, t.ledger_entries.c.balance_after,
+        t.ledger_entries.c.credit_after, t.ledger_entries.c.bonus_after,
+    )  # fmt: skip
+
+    def iter_facts(self) -> Iterator[EntryFacts]:
+        e = t.ledger_entries.c
+        last = 0
+        while True:
+            q = self._FACTS.where(e.id > last).order_by(e.id).limit(STREAM_PAGE)
+            rows = self.c.execute(q).all()
+            yield from map(EntryFacts._make, rows)
+            if len(rows) < STREAM_PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def accounts_count(self) -> int:
+        return int(self.c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        e = t.ledger_entries.c
+        columns = [func.count().label("entries")]
+        for figure in ("balance", "credit", "bonus"):
+            kinds = [k for k, (f, _) in KINDS.items() if f == figure]
+            columns.append(
+                func.coalesce(func.sum(case((e.kind.in_(kinds), e.amount), else_=0)), 0).label(
+                    figure
+                )
+            )
+        q = select(e.currency, *columns).group_by(e.currency).order_by(e.currency)
+        return {
+            r.currency: {name: int(getattr(r, name))
+                         for name in ("entries", "balance", "credit", "bonus")}
+            for r in self.c.execute(q)
+        }  # fmt: skip
 
     def list(self, query: LedgerQuery) -> list[LedgerEntry]:
         e = t.ledger_entries.c
@@ -810,9 +856,45 @@ _SEAL_ONE = _HEAD_SEAL.add_cte(
 )
 
 
+def _said(action: str, path: tuple[str, ...]) -> Any:
+    """A value inside a money record's `after`, as text (numbers too: no cast that could
+    overflow); read only from records of `action`, so each row parses only its own paths."""
+    a = t.audit_records.c
+    return case((a.action == action, a.after[path].as_string()), else_=None)
+
+
+# What a money record says of its entry: ledger.entry_posted carries the entry's snapshot,
+# trade.deal the deal (whose id is its entry's) and the balance after.
+_POSTED, _DEAL = "ledger.entry_posted", "trade.deal"
+_CLAIMS = select(
+    t.audit_records.c.id, t.audit_records.c.action, t.audit_records.c.entity_id,
+    *(_said(_POSTED, ("entry", name)) for name in ("id", "kind", "amount", "balance_after",
+                                                   "credit_after", "bonus_after")),
+    _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
+).where(t.audit_records.c.action.in_((_POSTED, _DEAL)))  # fmt: skip
+
+
+def _int(value: Any) -> int | None:
+    if value is None or type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _claim(row: tuple[Any, ...]) -> EntryClaim:
+    rid, action, login, e_id, e_kind, e_amount, e_bal, e_cred, e_bonus, d_id, d_profit, d_bal = row
+    if action == "trade.deal":
+        return EntryClaim(rid, _int(d_id), login, "trade", _int(d_profit), _int(d_bal), None, None)
+    return EntryClaim(rid, _int(e_id), login, e_kind, _int(e_amount), _int(e_bal), _int(e_cred),
+                      _int(e_bonus))  # fmt: skip
+
+
 class SqlAudit:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, key: AuditKey | None = None) -> None:
         self.c = conn
+        self.key = key
         self.pending: list[AuditRecord] = []
 
     def append(self, record: AuditRecord) -> None:
@@ -841,6 +923,23 @@ class SqlAudit:
             if len(rows) < 5000:
                 return
             last = rows[-1].id
+
+    def iter_entry_claims(self) -> Iterator[EntryClaim]:
+        a = t.audit_records.c
+        last = 0
+        while True:
+            page = _CLAIMS.where(a.id > last).order_by(a.id).limit(STREAM_PAGE)
+            rows = self.c.execute(page).all()
+            yield from map(_claim, rows)
+            if len(rows) < STREAM_PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def newest_seal_key(self) -> tuple[int, str | None]:
+        """The newest record's id and the key that sealed it (None: unkeyed or no record)."""
+        a = t.audit_records.c
+        row = self.c.execute(select(a.id, a.seal_key).order_by(a.id.desc()).limit(1)).first()
+        return (int(row.id), row.seal_key) if row else (0, None)
 
     def query(self, query: AuditQuery) -> list[AuditRecord]:
         a = t.audit_records.c
@@ -884,7 +983,7 @@ class SqlAudit:
         for rec in self.pending:
             last_id += 1
             rec.id = last_id
-            rec.seal(last_hash)
+            rec.seal(last_hash, self.key)
             last_hash = rec.hash
             rows.append({name: getattr(rec, name) for name in _AUDIT_COLUMNS})
         head = {"b_last_id": last_id, "b_last_hash": last_hash}
@@ -1285,9 +1384,12 @@ class SqlUnitOfWork:
     trading: SqlTrading
     exports: SqlExports
 
-    def __init__(self, engine: Engine, *, write: bool = True) -> None:
+    def __init__(
+        self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None
+    ) -> None:
         self._engine = engine
         self._write = write
+        self._seal_key = seal_key
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -1305,7 +1407,7 @@ class SqlUnitOfWork:
         self.symbols = SqlSymbols(conn)
         self.managers = SqlManagers(conn)
         self.api_keys = SqlApiKeys(conn)
-        self.audit = SqlAudit(conn)
+        self.audit = SqlAudit(conn, self._seal_key)
         self.ledger = SqlLedger(conn)
         self.approvals = SqlApprovals(conn)
         self.thresholds = SqlThresholds(conn)

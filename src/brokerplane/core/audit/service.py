@@ -9,7 +9,13 @@ from typing import Any
 
 from brokerplane.core.access.reach import redact_record
 from brokerplane.core.actor import Actor
-from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord, chain_hash
+from brokerplane.core.audit.model import (
+    GENESIS_HASH,
+    AuditKeys,
+    AuditQuery,
+    AuditRecord,
+    chain_hash,
+)
 from brokerplane.core.errors import PermissionDenied, ValidationError
 from brokerplane.core.ports import UnitOfWork
 
@@ -55,41 +61,79 @@ class ChainReport:
     ok: bool
     first_bad_id: int | None = None
     reason: str = ""
+    # Of `records`, how many are legacy (unkeyed, plain SHA-256) and how many keyed.
+    legacy: int = 0
+    head: tuple[int, str] = (0, GENESIS_HASH)
 
 
 def verify_chain(
-    records: Iterable[AuditRecord], head: tuple[int, str] | None = None
+    records: Iterable[AuditRecord],
+    head: tuple[int, str] | None = None,
+    keys: AuditKeys | None = None,
+    pin: tuple[int, str] | None = None,
 ) -> ChainReport:
     """Re-hash every record in id order; any edit, deletion or reordering breaks the chain.
 
     With `head` (the id and hash the log says are newest, read in the same snapshot as the
     records), a record after it (inserted behind the log's back) and a chain ending short of it
-    (newest records deleted) are both reported.
+    (newest records deleted) are both reported. A keyed record is checked under the key its
+    `seal_key` names; an unkeyed one only where the keyring allows legacy records. With `pin`
+    (a checkpoint's record id and hash), the chain must still hold that record with that hash.
     """
     prev = GENESIS_HASH
-    count = 0
+    count = legacy = 0
     last_id = 0
+    keyed_seen = False
+    pinned = pin is None
+
+    def broken(rec_id: int, reason: str) -> ChainReport:
+        return ChainReport(count, False, rec_id, reason, legacy, (last_id, prev))
+
     for rec in records:
         count += 1
         if head is not None and rec.id > head[0]:
-            return ChainReport(
-                count, False, rec.id, "record after the newest sealed one (inserted?)"
-            )
+            return broken(rec.id, "record after the newest sealed one (inserted?)")
         if rec.id <= last_id:
-            return ChainReport(count, False, rec.id, "records out of order")
+            return broken(rec.id, "records out of order")
         if rec.prev_hash != prev:
-            return ChainReport(
-                count, False, rec.id, "previous hash does not match (deleted record?)"
-            )
-        if chain_hash(prev, rec.content()) != rec.hash:
-            return ChainReport(count, False, rec.id, "content does not match its hash (edited?)")
+            return broken(rec.id, "previous hash does not match (deleted record?)")
+        key = None
+        if rec.seal_key is None:
+            if keys is not None and (
+                keyed_seen if keys.legacy_until is None else rec.id > keys.legacy_until
+            ):
+                return broken(
+                    rec.id,
+                    "unkeyed record where the chain is keyed (rewritten without the audit key?)",
+                )
+            legacy += 1
+        else:
+            keyed_seen = True
+            key = keys.find(rec.seal_key) if keys is not None else None
+            if key is None:
+                return broken(
+                    rec.id,
+                    f"sealed with audit key {rec.seal_key}, which is not in the keyring "
+                    "(restore the key file, or the record was forged)",
+                )
+        if chain_hash(prev, rec.content(), key) != rec.hash:
+            return broken(rec.id, "content does not match its hash (edited?)")
+        if pin is not None and rec.id == pin[0]:
+            if rec.hash != pin[1]:
+                return broken(rec.id, "the record differs from the checkpoint (history rewritten?)")
+            pinned = True
         prev = rec.hash
         last_id = rec.id
     if head is not None and (last_id, prev) != head:
-        return ChainReport(
-            count, False, head[0], "the chain ends before the newest record (deleted record?)"
+        return broken(head[0], "the chain ends before the newest record (deleted record?)")
+    if not pinned:
+        assert pin is not None
+        return broken(
+            pin[0],
+            f"the chain no longer holds the checkpoint's record {pin[0]} "
+            f"(it ends at {last_id}: rolled back, truncated or renumbered?)",
         )
-    return ChainReport(count, True)
+    return ChainReport(count, True, legacy=legacy, head=(last_id, prev))
 
 
 def query_audit(uow: UnitOfWork, query: AuditQuery, actor: Actor) -> list[AuditRecord]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 # kind -> (figure it moves, sign: +1 adds, -1 removes, 0 signed by the amount itself)
 KINDS: dict[str, tuple[str, int]] = {
@@ -102,3 +102,40 @@ class FigureMismatch:
     ledger: int
     currency: str
     currency_digits: int
+
+
+class EntryFacts(NamedTuple):
+    """What a ledger row says of itself (credit and bonus after are None where not recorded);
+    a tuple, as millions of them stream through `ledger verify`."""
+
+    id: int
+    login: int
+    kind: str
+    amount: int
+    balance_after: int
+    credit_after: int | None
+    bonus_after: int | None
+
+
+class EntryClaim(NamedTuple):
+    """What an audit record (`ledger.entry_posted`, `trade.deal`) says of the entry it posted;
+    None where the record does not say."""
+
+    record_id: int
+    entry_id: int | None
+    login: str
+    kind: str | None
+    amount: int | None
+    balance_after: int | None
+    credit_after: int | None
+    bonus_after: int | None
+
+
+@dataclass(frozen=True)
+class EntryProblem:
+    """A ledger entry and the audit trail disagree: no record, two records, other figures."""
+
+    reason: str
+    entry_id: int | None = None
+    login: int | None = None
+    record_id: int | None = None

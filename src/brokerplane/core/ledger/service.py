@@ -11,6 +11,7 @@ an operation above the threshold is refused with ApprovalRequired, for everyone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +39,9 @@ from brokerplane.core.ledger.model import (
     OPERATIONS,
     REFERENCE_MAX,
     SIGNED_OPERATIONS,
+    EntryClaim,
+    EntryFacts,
+    EntryProblem,
     FigureMismatch,
     LedgerEntry,
     LedgerQuery,
@@ -339,3 +343,143 @@ def list_entries(uow: UnitOfWork, query: LedgerQuery, actor: Actor) -> list[Ledg
 def verify(uow: UnitOfWork) -> list[FigureMismatch]:
     """Accounts whose cached balance, credit or bonus is not the sum of their entries."""
     return uow.ledger.mismatches()
+
+
+# Fields an audit record's claim is compared on, with the words the report uses.
+_TIED_FIELDS = (("kind", "kind"), ("amount", "amount"), ("balance_after", "balance after"),
+                ("credit_after", "credit after"), ("bonus_after", "bonus after"))  # fmt: skip
+TIE_CHUNK = 5000
+
+
+def check_entries(
+    entries: Iterable[EntryFacts], claims: Iterable[EntryClaim], chunk: int = TIE_CHUNK
+) -> Iterator[EntryProblem]:
+    """Every ledger entry must be named by exactly one audit record that says the same thing.
+
+    Both streams come in id order and are read in step, `chunk` at a time: an entry and its
+    record are written in one transaction, so what waits for its partner stays small. Entries
+    already matched are remembered in a bitmap (one bit per entry id), so a second record naming
+    one is told apart from a record naming an entry that is not there.
+    """
+    waiting_entries: dict[int, EntryFacts] = {}
+    waiting_claims: dict[int, EntryClaim] = {}
+    matched = bytearray()
+
+    def mark(entry_id: int) -> None:
+        byte = entry_id >> 3
+        if byte >= len(matched):
+            matched.extend(bytes(max(byte + 1 - len(matched), len(matched))))
+        matched[byte] |= 1 << (entry_id & 7)
+
+    def was_matched(entry_id: int) -> bool:
+        byte = entry_id >> 3
+        return byte < len(matched) and bool(matched[byte] & (1 << (entry_id & 7)))
+
+    def compare(e: EntryFacts, c: EntryClaim) -> Iterator[EntryProblem]:
+        mark(e.id)
+        if (
+            c.amount == e.amount
+            and c.balance_after == e.balance_after
+            and c.kind == e.kind
+            and c.login == str(e.login)
+            and (c.credit_after is None or c.credit_after == e.credit_after)
+            and (c.bonus_after is None or c.bonus_after == e.bonus_after)
+        ):
+            return  # the usual case, in one test
+        if c.login != str(e.login):
+            yield EntryProblem(f"entry {e.id} is on account {e.login}, its audit record "
+                               f"{c.record_id} says account {c.login}", e.id, e.login,
+                               c.record_id)  # fmt: skip
+        for name, words in _TIED_FIELDS:
+            said, has = getattr(c, name), getattr(e, name)
+            if said is not None and has is not None and said != has:
+                yield EntryProblem(f"entry {e.id} on account {e.login}: {words} {has}, its audit "
+                                   f"record {c.record_id} says {said}", e.id, e.login,
+                                   c.record_id)  # fmt: skip
+
+    entry_iter, claim_iter = iter(entries), iter(claims)
+    entries_done = claims_done = False
+    while not (entries_done and claims_done):
+        if not entries_done:
+            taken = 0
+            for e in entry_iter:
+                claim = waiting_claims.pop(e.id, None)
+                if claim is not None:
+                    yield from compare(e, claim)
+                else:
+                    waiting_entries[e.id] = e
+                taken += 1
+                if taken == chunk:
+                    break
+            entries_done = taken < chunk
+        if not claims_done:
+            taken = 0
+            for c in claim_iter:
+                taken += 1
+                if c.entry_id is None:
+                    yield EntryProblem(f"audit record {c.record_id} posts money but names no "
+                                       "ledger entry", record_id=c.record_id)  # fmt: skip
+                elif c.entry_id in waiting_entries:
+                    yield from compare(waiting_entries.pop(c.entry_id), c)
+                elif c.entry_id in waiting_claims or was_matched(c.entry_id):
+                    yield EntryProblem(f"entry {c.entry_id} is named by more than one audit "
+                                       f"record (again by {c.record_id})", c.entry_id,
+                                       record_id=c.record_id)  # fmt: skip
+                else:
+                    waiting_claims[c.entry_id] = c
+                if taken == chunk:
+                    break
+            claims_done = taken < chunk
+    for e in sorted(waiting_entries.values(), key=lambda x: x.id):
+        yield EntryProblem(f"entry {e.id} on account {e.login} ({e.kind} {e.amount}) has no "
+                           "audit record (written behind the ledger's back?)", e.id,
+                           e.login)  # fmt: skip
+    for c in sorted(waiting_claims.values(), key=lambda x: x.record_id):
+        yield EntryProblem(f"audit record {c.record_id} names entry {c.entry_id} on account "
+                           f"{c.login}, which is not in the ledger (deleted?)", c.entry_id,
+                           record_id=c.record_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    """`ledger verify`'s findings: figures that are not the sums, entries the audit contradicts."""
+
+    accounts: int
+    entries: int
+    figures: list[FigureMismatch]
+    entry_problems: list[EntryProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.figures and not self.entry_problems
+
+
+MAX_REPORTED = 1000
+
+
+def audit_ledger(uow: UnitOfWork, max_reported: int = MAX_REPORTED) -> LedgerReport:
+    """Recompute every account's figures from its entries and tie every entry to its audit
+    record (at most `max_reported` entry problems are kept; the count goes on)."""
+    figures_found = uow.ledger.mismatches()
+    problems: list[EntryProblem] = []
+    counted = CountingIter(uow.ledger.iter_facts())
+    for problem in check_entries(counted, uow.audit.iter_entry_claims()):
+        if len(problems) < max_reported:
+            problems.append(problem)
+    return LedgerReport(uow.ledger.accounts_count(), counted.count, figures_found, problems)
+
+
+class CountingIter:
+    """An iterator that counts what passed through it."""
+
+    def __init__(self, inner: Iterable[EntryFacts]) -> None:
+        self._inner = iter(inner)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[EntryFacts]:
+        return self
+
+    def __next__(self) -> EntryFacts:
+        item = next(self._inner)
+        self.count += 1
+        return item
