@@ -37,5 +37,10 @@ def build(settings: Settings | None = None, *, migrate_schema: bool = False) -> 
         idempotency_lease=timedelta(seconds=settings.idempotency_lease_s),
         key_rotation_overlap=timedelta(hours=settings.key_rotation_overlap_hours),
         group_commit_max=settings.group_commit_max,
+        manager_token_ttl=(
+            timedelta(seconds=settings.ctrader_token_ttl_s)
+            if settings.ctrader_token_ttl_s
+            else None
+        ),
     )
     return Runtime(settings, storage, Services(storage.uow, config))

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     te_refresh_token_lifetime_s: int = Field(
         86400, ge=60, le=365 * 86400, description="TraderEvolution refresh token lifetime (s)"
     )
+    ctrader_token_ttl_s: int = Field(
+        86400, ge=0, le=365 * 86400,
+        description="cTrader manager token (webservToken) lifetime in seconds (0: never expires)",
+    )  # fmt: skip
     te_lock_after_failed_logins: int = Field(
         5, ge=0, le=1000,
         description="failed sign-ins in a row that lock a TraderEvolution user (0: never)",

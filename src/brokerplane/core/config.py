@@ -24,3 +24,6 @@ class CoreConfig:
     # Money commands arriving together share one transaction and one commit, each in its
     # own savepoint (core.commit); at most this many per transaction. 1 turns it off.
     group_commit_max: int = 64
+    # How long a dialect's manager token (cTrader's webservToken) works after it is issued;
+    # None: until the manager's password changes or it is disabled.
+    manager_token_ttl: timedelta | None = timedelta(hours=24)

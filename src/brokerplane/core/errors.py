@@ -382,3 +382,9 @@ def all_error_classes() -> list[type[CoreError]]:
         seen.append(cls)
         stack.extend(cls.__subclasses__())
     return seen
+
+
+class TokenExpired(Unauthorized):
+    """A session token outlived its lifetime: sign in again for a new one."""
+
+    code = "auth.token_expired"

@@ -435,10 +435,12 @@ class Services:
 
     # manager tokens (cTrader's webservToken)
     def issue_manager_token(self, cmd: tokens.IssueToken, actor: Actor) -> str:
-        return self._write(lambda u: tokens.issue_token(u, cmd, actor, self.clock))
+        ttl = self.config.manager_token_ttl
+        return self._write(lambda u: tokens.issue_token(u, cmd, actor, self.clock, ttl))
 
     def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
-        return self._read(lambda u: tokens.authenticate_token(u, token, dialect))
+        now, ttl = self.clock(), self.config.manager_token_ttl
+        return self._read(lambda u: tokens.authenticate_token(u, token, dialect, now, ttl))
 
     # attributes of accounts, groups and managers (cTrader Web Services 4.14-4.22)
     def list_attributes(

@@ -90,6 +90,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.TradeDisabled: 10017,
     e.ApprovalRequired: 10006,  # above the approval threshold without the approve right
     e.Unauthorized: 8,
+    e.TokenExpired: 8,
     e.RateLimited: 12,
     e.PermissionDenied: 8,
     e.MissingScope: 8,
