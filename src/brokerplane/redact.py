@@ -101,7 +101,9 @@ def server_log_config(level: str) -> dict[str, Any]:
     config["loggers"]["brokerplane"] = {
         "handlers": ["default"],
         "level": level.upper(),
-        "propagate": False,
+        # on to the root logger too, which the server leaves without handlers (no line twice);
+        # a process that adds its own there (a test's log capture) still sees these records
+        "propagate": True,
         "filters": ["redact"],
     }
     return config
