@@ -62,6 +62,11 @@ def build(
             base_delay=timedelta(seconds=settings.lockout_base_delay_s),
             max_delay=timedelta(seconds=settings.lockout_max_delay_s),
         ),
+        manager_token_ttl=(
+            timedelta(seconds=settings.ctrader_token_ttl_s)
+            if settings.ctrader_token_ttl_s
+            else None
+        ),
     )
     runtime = Runtime(settings, storage, Services(storage.uow, config))
     try:

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     te_refresh_token_lifetime_s: int = Field(
         86400, ge=60, le=365 * 86400, description="TraderEvolution refresh token lifetime (s)"
     )
+    ctrader_token_ttl_s: int = Field(
+        86400, ge=0, le=365 * 86400,
+        description="cTrader manager token (webservToken) lifetime in seconds (0: never expires)",
+    )  # fmt: skip
     te_rate_limit_per_second: int = Field(
         20, ge=0, description="TraderEvolution requests per caller and collection a second (0: off)"
     )

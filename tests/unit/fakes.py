@@ -370,11 +370,16 @@ class FakeManagerTokens(_Repo):
             raise Conflict("unique constraint: manager_tokens")
         self._s.tokens[token.token_hash] = token
 
-    def delete_for_manager(self, manager_login: int, dialect: str) -> None:
+    def delete_for_manager(self, manager_login: int, dialect: str | None = None) -> None:
         self._writing()
         for key, tok in list(self._s.tokens.items()):
-            if tok.manager_login == manager_login and tok.dialect == dialect:
+            if tok.manager_login == manager_login and dialect in (None, tok.dialect):
                 del self._s.tokens[key]
+
+    def for_manager(self, manager_login: int, dialect: str) -> list[ManagerToken]:
+        found = [t for t in self._s.tokens.values()
+                 if t.manager_login == manager_login and t.dialect == dialect]  # fmt: skip
+        return sorted(found, key=lambda t: (-t.issued_at.timestamp(), t.token_hash))
 
 
 class FakeLockouts(_Repo):

@@ -227,9 +227,13 @@ def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
     import uvicorn
 
     from brokerplane.api.mt5.session import IDLE_TIMEOUT_S
+    from brokerplane.redact import server_log_config
 
     keep_alive = int(IDLE_TIMEOUT_S) + 10 if "mt5" in settings.enabled_dialects else 5
+    # Query strings carry tokens and passwords (cTrader ?token=, MT5 password=): every log
+    # line, the access log's included, is written with their values as ***.
     common: dict[str, Any] = {"host": settings.host, "log_level": settings.log_level,
+                              "log_config": server_log_config(settings.log_level),
                               "timeout_keep_alive": keep_alive}  # fmt: skip
     if not tls:
         return uvicorn.Config(app, port=settings.port, **common)

@@ -31,3 +31,6 @@ class CoreConfig:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     # The audit keyring (sealing and verifying the chain); None: records are sealed unkeyed.
     audit_keys: AuditKeys | None = None
+    # How long a dialect's manager token (cTrader's webservToken) works after it is issued;
+    # None: until the manager's password changes or it is disabled.
+    manager_token_ttl: timedelta | None = timedelta(hours=24)

@@ -392,3 +392,9 @@ class InvalidMask(ValidationError):
 
     code = "validation.mask"
     title = "ValidationError"
+
+
+class TokenExpired(Unauthorized):
+    """A session token outlived its lifetime: sign in again for a new one."""
+
+    code = "auth.token_expired"

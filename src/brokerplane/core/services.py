@@ -496,16 +496,19 @@ class Services:
 
     # manager tokens (cTrader's webservToken)
     def issue_manager_token(self, cmd: tokens.IssueToken, actor: Actor) -> str:
+        ttl = self.config.manager_token_ttl
+
         def check(u: UnitOfWork) -> str | None:
             try:
-                return tokens.issue_token(u, cmd, actor, self.clock)
+                return tokens.issue_token(u, cmd, actor, self.clock, ttl)
             except Unauthorized:
                 return None
 
         return self._guarded(lockout.manager(cmd.login, actor.ip), check)
 
     def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
-        return self._read(lambda u: tokens.authenticate_token(u, token, dialect))
+        now, ttl = self.clock(), self.config.manager_token_ttl
+        return self._read(lambda u: tokens.authenticate_token(u, token, dialect, now, ttl))
 
     # attributes of accounts, groups and managers (cTrader Web Services 4.14-4.22)
     def list_attributes(

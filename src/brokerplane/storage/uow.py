@@ -538,11 +538,21 @@ class SqlManagerTokens:
     def add(self, token: ManagerToken) -> None:
         self.c.execute(insert(t.manager_tokens).values(**asdict(token)))
 
-    def delete_for_manager(self, manager_login: int, dialect: str) -> None:
+    def delete_for_manager(self, manager_login: int, dialect: str | None = None) -> None:
         tt = t.manager_tokens
-        self.c.execute(
-            delete(tt).where(tt.c.manager_login == manager_login, tt.c.dialect == dialect)
-        )
+        query = delete(tt).where(tt.c.manager_login == manager_login)
+        if dialect is not None:
+            query = query.where(tt.c.dialect == dialect)
+        self.c.execute(query)
+
+    def for_manager(self, manager_login: int, dialect: str) -> list[ManagerToken]:
+        tt = t.manager_tokens
+        rows = self.c.execute(
+            select(tt)
+            .where(tt.c.manager_login == manager_login, tt.c.dialect == dialect)
+            .order_by(tt.c.issued_at.desc(), tt.c.token_hash)
+        ).all()
+        return [ManagerToken(**_row(row)) for row in rows]
 
 
 _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]

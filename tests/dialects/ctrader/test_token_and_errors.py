@@ -3,12 +3,14 @@ body and the one table mapping every CoreError to an HTTP status and errorCode."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from brokerplane.api.ctrader.errors import ERROR_TABLE
+from brokerplane.cli.main import main
 from brokerplane.core import passwords
 from brokerplane.core.access.service import UpdateManager
 from brokerplane.core.errors import all_error_classes
@@ -172,3 +174,71 @@ def test_an_unknown_manager_costs_the_same_password_hash_work(
         checks.clear()
         assert ct.error(get_token(ct.client, login, "Wrong#123456"), 401) == "AUTHENTICATION_FAILED"
         assert checks == [md5("Wrong#123456")], login
+
+
+def _later(ct: CTrader, monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:
+    """Moves the server's clock `delta` past now."""
+    when = datetime.now(UTC) + delta
+    monkeypatch.setattr(ct.services, "clock", lambda: when)
+
+
+def test_a_token_is_refused_as_expired_once_its_lifetime_has_passed(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    login = ct.create()["login"]
+    _later(ct, monkeypatch, timedelta(hours=24, seconds=5))
+
+    assert ct.error(ct.get("/tradergroups"), 401) == "CID_TOKEN_EXPIRED"
+    money = ct.post(f"/traders/{login}/changebalance",
+                    {"login": login, "preciseAmount": 10, "type": "DEPOSIT"})  # fmt: skip
+    assert ct.error(money, 401) == "CID_TOKEN_EXPIRED"
+    assert ct.services.get_account(login, ct.admin).balance == 0
+    cid = ct.client.get("/cid/oauth2/ctid/getUserId", params={"token": ct.token, "email": "a@b.c"},
+                        headers={"Accept": "application/json"})  # fmt: skip
+    assert ct.error(cid, 401) == "CID_TOKEN_EXPIRED"
+    fresh = get_token(ct.client, MANAGER, PASSWORD).json()["webservToken"]
+    assert fresh != ct.token
+    assert ct.get("/tradergroups", token=fresh).status_code == 200
+
+
+def test_the_same_token_comes_back_for_half_its_lifetime_and_then_a_new_one(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _later(ct, monkeypatch, timedelta(hours=11))
+    assert get_token(ct.client, MANAGER, PASSWORD).json() == {"webservToken": ct.token}
+
+    _later(ct, monkeypatch, timedelta(hours=13))
+    newer = get_token(ct.client, MANAGER, PASSWORD).json()["webservToken"]
+    assert newer != ct.token
+    assert ct.get("/tradergroups").status_code == 200  # the older one lives out its lifetime
+    assert get_token(ct.client, MANAGER, PASSWORD).json() == {"webservToken": newer}
+
+    _later(ct, monkeypatch, timedelta(hours=25))
+    assert ct.error(ct.get("/tradergroups"), 401) == "CID_TOKEN_EXPIRED"
+    assert ct.get("/tradergroups", token=newer).status_code == 200
+
+
+def test_a_password_set_with_the_cli_deletes_the_managers_tokens_and_no_money_moves(
+    ct: CTrader, database_url: str
+) -> None:
+    login = ct.create()["login"]
+    result = CliRunner().invoke(main, ["manager", "set-password", "--database-url", database_url,
+                                       str(MANAGER), "--password", "N3w#Passw0rd"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    money = ct.post(f"/traders/{login}/changebalance",
+                    {"login": login, "preciseAmount": 10, "type": "DEPOSIT"})  # fmt: skip
+    assert ct.error(money, 401) == "CH_CLIENT_AUTH_FAILURE"
+    assert ct.services.get_account(login, ct.admin).balance == 0
+    with ct.runtime.storage.engine.connect() as conn:
+        assert conn.execute(select(tables.manager_tokens)).all() == []
+
+
+def test_disabling_a_manager_deletes_its_tokens(ct: CTrader) -> None:
+    ct.services.update_manager(UpdateManager(MANAGER, enabled=False), ct.admin)
+    with ct.runtime.storage.engine.connect() as conn:
+        assert conn.execute(select(tables.manager_tokens)).all() == []
+    ct.services.update_manager(UpdateManager(MANAGER, enabled=True), ct.admin)
+    assert ct.error(ct.get("/tradergroups"), 401) == "CH_CLIENT_AUTH_FAILURE"
+    fresh = get_token(ct.client, MANAGER, PASSWORD).json()["webservToken"]
+    assert ct.get("/tradergroups", token=fresh).status_code == 200

@@ -429,6 +429,15 @@ def test_a_disabled_managers_keys_stop_at_once(api: Api) -> None:
     assert api.get("/v1/groups", key=api.key("users:read")).status_code == 200  # others go on
 
 
+def test_a_new_manager_password_leaves_its_keys_working(api: Api) -> None:
+    # Keys are credentials of their own, revoked one by one; the password is for the
+    # dialects' manager logins (MT5, cTrader, TE), whose sessions it ends.
+    _other_manager(api, "users:read")
+    key = _other_key(api, "users:read")
+    api.runtime.services.update_manager(UpdateManager(OTHER, password="N3w#Passw0rd"), api.admin)
+    assert api.get("/v1/groups", key=key).status_code == 200
+
+
 def test_a_right_revoked_from_the_manager_closes_its_keys_scope_at_once(api: Api) -> None:
     _other_manager(api, "users:read", "reports:read")
     key = _other_key(api, "users:read", "reports:read")

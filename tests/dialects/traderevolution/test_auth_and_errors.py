@@ -12,12 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.api.traderevolution.errors import ERROR_TABLE
+from brokerplane.cli.main import main
 from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice.model import BackofficeToken
@@ -157,6 +159,24 @@ def test_a_new_password_or_a_disabled_manager_ends_the_sessions(te: TE) -> None:
 
     assert te.error(te.get("/users", token=token), 401) == "1.2.0.1"
     assert te.error(sign_in(te.client, MANAGER, "Changed#2024"), 401) == "1.2.0.11"
+
+
+@pytest.mark.parametrize("change", [("set-password", "--password", "N3w#Passw0rd"),
+                                    ("disable",)])  # fmt: skip
+def test_a_password_set_or_a_disable_with_the_cli_deletes_the_managers_tokens(
+    te: TE, database_url: str, change: tuple[str, ...]
+) -> None:
+    args = ["manager", change[0], "--database-url", database_url, str(MANAGER), *change[1:]]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+
+    assert te.error(te.get("/users"), 401) == "1.2.0.1"
+    refreshed = te.client.get(BASE + "/auth/token/refresh", headers={"token": te.refresh})
+    assert te.error(refreshed, 401) == "1.2.0.1"
+    with te.runtime.storage.engine.connect() as conn:
+        tokens = tables.backoffice_tokens
+        left = conn.execute(select(tokens).where(tokens.c.principal == "manager")).all()
+    assert left == []
 
 
 def test_the_managers_rights_apply(te: TE) -> None:

@@ -49,6 +49,9 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     # for a second manager and answered with this refusal, naming the approval.
     e.ApprovalRequired: (403, "NOT_ENOUGH_RIGHTS"),
     e.Unauthorized: (401, "CH_CLIENT_AUTH_FAILURE"),
+    # cTrader's word for an expired token (its SSO contract), with 401: the status on which
+    # clients drop a token and request a new one.
+    e.TokenExpired: (401, "CID_TOKEN_EXPIRED"),
     e.RateLimited: (429, "REQUEST_FREQUENCY_EXCEEDED"),
     e.PermissionDenied: (403, "NOT_ENOUGH_RIGHTS"),
     e.MissingScope: (403, "NOT_ENOUGH_RIGHTS"),

@@ -92,6 +92,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.TradeDisabled: 10017,
     e.ApprovalRequired: 10006,  # above the approval threshold where it cannot be held
     e.Unauthorized: 8,
+    e.TokenExpired: 8,
     e.RateLimited: 12,
     e.PermissionDenied: 8,
     e.MissingScope: 8,

@@ -19,6 +19,7 @@ from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, comm
 from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
 from brokerplane.core.access import lockout
+from brokerplane.core.access.tokens import still_signed_in
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError
 from brokerplane.core.services import Services
@@ -29,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 VERSION_ACCESS = "1290"
 VERSION_TRADE = "1290"
 MIN_CLIENT_VERSION = 484
+MT5_VERIFIER = "mt5"  # the manager's verifier the handshake checks
 
 
 def envelope(code: int, answer: Any = None, **top: Any) -> JSONResponse:
@@ -127,9 +129,15 @@ async def _auth_answer(request: Request, params: Params) -> Response:
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
 
 
-def _actor(request: Request, services: Services, login: int) -> Actor | None:
+def _actor(
+    request: Request, services: Services, login: int, opened_with: bytes | None
+) -> Actor | None:
+    """The session's manager as an actor; None once it is disabled or its password changed
+    since the session's handshake."""
     manager = services.get_manager(login)
-    if manager is None or not manager.enabled:
+    if manager is None or not still_signed_in(
+        manager, MT5_VERIFIER, opened_with.hex() if opened_with is not None else None
+    ):
         return None
     return Actor(
         manager_login=manager.login,
@@ -166,12 +174,13 @@ async def dispatch(request: Request, name: str) -> Response:
     login = _sessions(request).current(peer)
     if login is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
+    opened_with = _sessions(request).credential(peer)
     services = _services(request)
     handler = COMMANDS.get(name)
     key = sent_key(request.headers)
 
     def run() -> Answer | object:  # the manager's check and the command: one trip to a thread
-        actor = _actor(request, services, login)
+        actor = _actor(request, services, login, opened_with)
         if actor is None:
             return _DISABLED
         if name == "quit":
@@ -188,7 +197,7 @@ async def dispatch(request: Request, name: str) -> Response:
         return envelope(retcodes.code_for(err))
     if result is _DISABLED:
         _sessions(request).end(peer)
-        return forbidden("the manager is disabled")
+        return forbidden("the manager is disabled or its password changed: authenticate again")
     if result is _QUIT:
         _sessions(request).end(peer)
         return envelope(0)

@@ -40,6 +40,7 @@ class Session:
     challenge_login: int | None = None
     challenge_at: float = 0.0
     last_seen: float = 0.0
+    credential: bytes | None = None  # the password hash the session was opened with
 
 
 class HandshakeFailed(Exception):
@@ -89,7 +90,7 @@ class Sessions:
         if pw_hash is None or not hmac.compare_digest(expected, srv_rand_answer.strip().lower()):
             raise HandshakeFailed("srv_rand_answer does not match")
         with self._lock:
-            self._by_peer[peer] = Session(login=login, last_seen=now)
+            self._by_peer[peer] = Session(login=login, last_seen=now, credential=pw_hash)
         return login, pw_hash
 
     def current(self, peer: Peer) -> int | None:
@@ -104,6 +105,12 @@ class Sessions:
                 return None
             session.last_seen = now
             return session.login
+
+    def credential(self, peer: Peer) -> bytes | None:
+        """The password hash the connection's session was opened with; None if none."""
+        with self._lock:
+            session = self._by_peer.get(peer)
+            return session.credential if session is not None else None
 
     def end(self, peer: Peer) -> None:
         with self._lock:

@@ -52,6 +52,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ApprovalRequired: (403, "PermissionDenied"),
     e.LoginRangeExhausted: (409, "Conflict"),
     e.Unauthorized: (401, "Unauthorized"),
+    e.TokenExpired: (401, "Unauthorized"),
     e.RateLimited: (429, "TooManyRequests"),
     e.PermissionDenied: (403, "PermissionDenied"),
     e.MissingScope: (403, "PermissionDenied"),

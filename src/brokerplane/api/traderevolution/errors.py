@@ -65,6 +65,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     # held for a second manager and answered with this refusal, naming the approval.
     e.ApprovalRequired: (403, "2.3.0.2"),
     e.Unauthorized: (401, NOT_AUTHENTICATED),
+    e.TokenExpired: (401, NOT_AUTHENTICATED),
     e.RateLimited: (429, RATE_LIMITED),
     e.PermissionDenied: (403, NOT_ALLOWED),
     e.MissingScope: (403, NOT_ALLOWED),

@@ -12,6 +12,7 @@ from brokerplane.core import masks, passwords
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import PRINCIPAL_MANAGER
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
     ApiKeyNotFound,
@@ -137,7 +138,11 @@ def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clo
 def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clock) -> Manager:
     """Rename, enable or disable, set the password, grant or revoke rights, change reach.
 
-    A disabled manager's keys and sessions stop at once: every request re-reads the manager."""
+    A disabled manager's keys and sessions stop at once: every request re-reads the manager.
+    A new password or disabling also deletes the manager's session tokens (cTrader's tokens,
+    back-office access and refresh tokens) in the same transaction; MT5 sessions check the
+    password they were opened with on every command. API keys are not tied to the password:
+    they stop while the manager is disabled and work again once it is enabled."""
     _require_manager_admin(actor)
     manager = uow.managers.get(cmd.login)
     if manager is None:
@@ -167,10 +172,18 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
     now = clock()
     updated.updated_at = now
     uow.managers.update(updated)
+    if updated.verifiers != verifiers_before or (manager.enabled and not updated.enabled):
+        end_sessions(uow, manager.login)
     if updated.verifiers != verifiers_before:
         after = {**after, "password": "changed"}
     record(uow, actor, now, "manager.updated", "manager", manager.login, before, after)
     return updated
+
+
+def end_sessions(uow: UnitOfWork, login: int) -> None:
+    """Delete every stored session token of a manager, in every dialect."""
+    uow.tokens.delete_for_manager(login)
+    uow.backoffice.delete_tokens_of(PRINCIPAL_MANAGER, login)
 
 
 def list_managers(uow: UnitOfWork, actor: Actor) -> list[Manager]:

@@ -1,0 +1,109 @@
+"""Log lines without secrets: the values of sensitive query parameters (tokens, passwords, the
+MT5 handshake's answers) are written as `***` by every handler the server's logging sets up.
+
+The access log writes each request's path with its query string, and the dialects carry
+credentials there: cTrader's `?token=`, MT5's `password=`, `pass_main=`, `srv_rand_answer=`.
+`RedactSecrets` is a logging filter that rewrites such `name=value` pairs in a record's message,
+its arguments and its traceback before any formatter sees them. Headers and bodies are never
+logged by brokerplane in the first place.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+MASK = "***"
+
+# Parameter names (lower case, `-` read as `_`) whose values are secrets, exactly ...
+_EXACT = frozenset({
+    "key", "api_key", "apikey", "auth", "authorization", "code", "sig", "signature", "pwd",
+    "srv_rand", "srv_rand_answer", "cli_rand", "cli_rand_answer", "hash", "hashedpassword",
+})  # fmt: skip
+# ... and by what they contain: pass*, *password*, *secret*, *token*, *_key.
+_PREFIXES = ("pass",)
+_PARTS = ("password", "passwd", "secret", "token", "credential")
+_SUFFIXES = ("_key", "apikey")
+
+# name=value where a query string (or a log message listing parameters) has a pair.
+_PAIR = re.compile(r"(?P<head>(?:^|[?&;\s,(\[{\"'])(?P<name>[A-Za-z0-9_.%\-\[\]]{1,64})=)"
+                   r"(?P<value>[^&#\s]*)")  # fmt: skip
+
+
+def sensitive(name: str) -> bool:
+    """Whether a query parameter of this name carries a secret."""
+    plain = unquote(name).strip().lower().replace("-", "_").rstrip("[]")
+    if plain in _EXACT:
+        return True
+    if plain.startswith(_PREFIXES) or plain.endswith(_SUFFIXES):
+        return True
+    return any(part in plain for part in _PARTS)
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every sensitive `name=value` pair replaced by ***."""
+    if "=" not in text:
+        return text
+
+    def mask(match: re.Match[str]) -> str:
+        if match.group("value") and sensitive(match.group("name")):
+            return match.group("head") + MASK
+        return match.group(0)
+
+    return _PAIR.sub(mask, text)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if value is None or isinstance(value, int | float):
+        return value  # numbers stay numbers: %d must still format them
+    shown = str(value)
+    cleaned = redact(shown)
+    return value if cleaned == shown else cleaned
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message, arguments and traceback text without secrets; never drops
+    a record. Attach it to handlers, so records of every logger that reaches them pass it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        else:
+            record.msg = _clean(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {k: _clean(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_clean(a) for a in record.args)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def server_log_config(level: str) -> dict[str, Any]:
+    """uvicorn's own logging configuration with `RedactSecrets` on every handler and on its
+    loggers, and brokerplane's loggers sent to the same console handler at `level`."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": f"{__name__}.RedactSecrets"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    for logger in config["loggers"].values():
+        logger["filters"] = ["redact"]
+    config["loggers"]["brokerplane"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        # on to the root logger too, which the server leaves without handlers (no line twice);
+        # a process that adds its own there (a test's log capture) still sees these records
+        "propagate": True,
+        "filters": ["redact"],
+    }
+    return config
