@@ -266,12 +266,26 @@ def test_link_refusals(world: World) -> None:
 def test_an_account_owned_by_another_user_without_a_link_is_not_taken_over(world: World) -> None:
     owner = world.create("owner@example.com")
     other = world.create("other@example.com")
-    world.services.update_account(UpdateAccount(OTHER, {"user_id": owner.id}), world.admin)
+    owned = OpenAccount(group="real\\other", main_password=PASSWORD, owner_id=owner.id)
+    login = world.services.open_account(owned, world.admin).login
     with pytest.raises(AccountAlreadyLinked):
-        world.link(other.id, OTHER)
+        world.link(other.id, login)
     # Its owner links it (the link is recorded; ownership was already right).
-    world.link(owner.id, OTHER)
-    assert world.services.get_account(OTHER, world.admin).user_id == owner.id
+    world.link(owner.id, login)
+    assert world.services.get_account(login, world.admin).user_id == owner.id
+
+
+def test_an_accounts_owner_is_not_a_field_a_manager_sets(world: World) -> None:
+    owner = world.create("owner@example.com")
+    for cmd in (UpdateAccount(OTHER, {"user_id": owner.id}), UpdateAccount(OTHER, {"user_id": 9})):
+        with pytest.raises(ValidationError) as refused:
+            world.services.update_account(cmd, world.admin)
+        assert refused.value.fields[0].field == "user_id"
+        assert "/cid/ctid/link" in refused.value.fields[0].message
+    opening = OpenAccount(group="real\\other", profile={"user_id": owner.id})
+    with pytest.raises(ValidationError):
+        world.services.open_account(opening, world.admin)
+    assert world.services.get_account(OTHER, world.admin).user_id is None
 
 
 # ---- agreement and logout -------------------------------------------------------------------
