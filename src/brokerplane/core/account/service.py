@@ -35,6 +35,7 @@ from brokerplane.core.errors import (
     LeverageOutOfRange,
     LoginAlreadyExists,
     LoginRangeExhausted,
+    MissingScope,
     PasswordPolicyViolation,
     ValidationError,
 )
@@ -497,6 +498,22 @@ def _valid_changes(base: Account, changes: dict[str, Any], group: Group) -> dict
     return kept
 
 
+def _unseen_kept(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+    """Without `personal_data` the contact fields read blank, so a blank one in an update (a
+    cTrader full update resets what it omits; a read-modify-write sends back what it read) is
+    what the caller saw, not a change: the field keeps its value. Setting one to anything
+    else is refused: the caller may not change what it cannot see."""
+    if actor.has("personal_data"):
+        return changes
+    kept: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in reach.PERSONAL_FIELDS:
+            kept[name] = value
+        elif value not in ("", None):
+            raise MissingScope("personal_data")
+    return kept
+
+
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
     actor.require("users:write")
     changes = dict(cmd.changes)
@@ -517,6 +534,7 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
         _field_names_problem(set(changes), UPDATABLE_FIELDS)
         if phone_password is not None:
             _check_phone_password(phone_password)
+        changes = _unseen_kept(actor, changes)
     acc = _load(uow, cmd.login, actor, for_update=True)
     group = uow.groups.get_by_id(acc.group_id)
     if group is None:  # pragma: no cover - foreign key keeps it
