@@ -9,7 +9,8 @@ Without the `personal_data` right, contact fields read back empty, as MT5 does.
 
 Settings that reach past any one manager's accounts (a currency-wide approval threshold, a
 quote, a symbol) need unlimited reach; a group and its own threshold may be changed by a
-manager who reaches the group and its white label (`check_group_write`).
+manager whose group mask reaches the group and who is limited to no white label
+(`check_group_write`).
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ def require_unlimited(actor: Actor, what: str) -> None:
         raise ReachTooNarrow(what)
 
 
-def check_group_write(actor: Actor, name: str, broker: str) -> None:
-    """Creating or changing group `name` (white label `broker`): the group's accounts must all
-    be within reach, so the group must match the group mask and, for a manager limited to
-    some white labels, its white label must be one of them (a group without one is not)."""
-    if not actor.reaches(name, broker):
+def check_group_write(actor: Actor, name: str) -> None:
+    """Creating or changing group `name` (or its approval threshold): every account in it must
+    be within reach. The group must match the group mask, and the manager may be limited to
+    no white label: a group's accounts may be under any white label, whatever the group's own."""
+    if not actor.reaches_group(name) or actor.white_labels.strip() != "*":
         raise ReachTooNarrow(f"group {name!r}")
 
 

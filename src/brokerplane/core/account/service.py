@@ -35,7 +35,6 @@ from brokerplane.core.errors import (
     LeverageOutOfRange,
     LoginAlreadyExists,
     LoginRangeExhausted,
-    MissingScope,
     PasswordPolicyViolation,
     ValidationError,
 )
@@ -501,17 +500,15 @@ def _valid_changes(base: Account, changes: dict[str, Any], group: Group) -> dict
 def _unseen_kept(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     """Without `personal_data` the contact fields read blank, so a blank one in an update (a
     cTrader full update resets what it omits; a read-modify-write sends back what it read) is
-    what the caller saw, not a change: the field keeps its value. Setting one to anything
-    else is refused: the caller may not change what it cannot see."""
+    what the caller saw, not a change: the field keeps its value. A value is still stored
+    (such a writer may record contacts it then reads back blank)."""
     if actor.has("personal_data"):
         return changes
-    kept: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name not in reach.PERSONAL_FIELDS:
-            kept[name] = value
-        elif value not in ("", None):
-            raise MissingScope("personal_data")
-    return kept
+    return {
+        name: value
+        for name, value in changes.items()
+        if name not in reach.PERSONAL_FIELDS or value not in ("", None)
+    }
 
 
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:

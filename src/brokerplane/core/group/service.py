@@ -106,7 +106,7 @@ def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) 
     settings["currency_digits"] = cur.digits
     group = Group(name=cmd.name.strip(), currency=cur.code, **settings)
     _check(group)
-    reach.check_group_write(actor, group.name, group.broker)
+    reach.check_group_write(actor, group.name)
     if uow.groups.get(group.name) is not None:
         raise GroupAlreadyExists(group.name)
     now = clock()
@@ -124,7 +124,7 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     group = uow.groups.get(cmd.name)
     if group is None or not actor.reaches_group(group.name):
         raise GroupNotFound(cmd.name)  # out of reach reads as absent, as accounts do
-    reach.check_group_write(actor, group.name, group.broker)
+    reach.check_group_write(actor, group.name)
     group = with_attributes(uow, [group])[0]
     p = Problems()
     for name in sorted(cmd.changes):
@@ -149,7 +149,7 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     before = group.snapshot()
     updated = replace(group, **changes)
     _check(updated)
-    reach.check_group_write(actor, updated.name, updated.broker)
+    reach.check_group_write(actor, updated.name)
     updated.updated_at = clock()
     uow.groups.update(replace(updated, attributes={}))
     attributes.store_mapping(uow, "group", group.id, group.attributes, updated.attributes,
