@@ -78,9 +78,9 @@ def _behaves(services: Services, uows: UnitOfWorkFactory, admin: Actor, clock: F
         assert uow.backoffice.user_by_login("") is None
         assert uow.backoffice.user_by_login("carol") is None
 
-    first = services.open_account(OpenAccount(group="retail", profile={"user_id": a}), admin)
-    second = services.open_account(OpenAccount(group="vip", profile={"user_id": a}), admin)
-    services.open_account(OpenAccount(group="vip", profile={"user_id": b}), admin)
+    first = services.open_account(OpenAccount(group="retail", owner_id=a), admin)
+    second = services.open_account(OpenAccount(group="vip", owner_id=a), admin)
+    services.open_account(OpenAccount(group="vip", owner_id=b), admin)
     services.delete_account(DeleteAccount(first.login), admin)
 
     with uows() as uow:

@@ -330,6 +330,9 @@ class FakeApiKeys(_Repo):
                 if manager_login is None or k.manager_login == manager_login]  # fmt: skip
         return [_copy(k) for k in sorted(keys, key=lambda k: k.created_at or datetime.min)]
 
+    def children(self, key_id: str) -> list[ApiKey]:
+        return [_copy(k) for k in self._s.api_keys.values() if k.parent_key_id == key_id]
+
     def add(self, key: ApiKey) -> None:
         self._writing()
         if key.manager_login not in self._s.managers:

@@ -266,12 +266,26 @@ def test_link_refusals(world: World) -> None:
 def test_an_account_owned_by_another_user_without_a_link_is_not_taken_over(world: World) -> None:
     owner = world.create("owner@example.com")
     other = world.create("other@example.com")
-    world.services.update_account(UpdateAccount(OTHER, {"user_id": owner.id}), world.admin)
+    owned = OpenAccount(group="real\\other", main_password=PASSWORD, owner_id=owner.id)
+    login = world.services.open_account(owned, world.admin).login
     with pytest.raises(AccountAlreadyLinked):
-        world.link(other.id, OTHER)
+        world.link(other.id, login)
     # Its owner links it (the link is recorded; ownership was already right).
-    world.link(owner.id, OTHER)
-    assert world.services.get_account(OTHER, world.admin).user_id == owner.id
+    world.link(owner.id, login)
+    assert world.services.get_account(login, world.admin).user_id == owner.id
+
+
+def test_an_accounts_owner_is_not_a_field_a_manager_sets(world: World) -> None:
+    owner = world.create("owner@example.com")
+    for cmd in (UpdateAccount(OTHER, {"user_id": owner.id}), UpdateAccount(OTHER, {"user_id": 9})):
+        with pytest.raises(ValidationError) as refused:
+            world.services.update_account(cmd, world.admin)
+        assert refused.value.fields[0].field == "user_id"
+        assert "/cid/ctid/link" in refused.value.fields[0].message
+    opening = OpenAccount(group="real\\other", profile={"user_id": owner.id})
+    with pytest.raises(ValidationError):
+        world.services.open_account(opening, world.admin)
+    assert world.services.get_account(OTHER, world.admin).user_id is None
 
 
 # ---- agreement and logout -------------------------------------------------------------------
@@ -324,18 +338,26 @@ def test_a_manager_limited_to_a_white_label_reaches_only_its_users(world: World)
     with pytest.raises(EmailAlreadyExists):
         world.create("foreign@example.com", BRAND, if_exists="existing")
 
+    # A user without a white label is outside a white-label-limited manager's reach too.
     listed = world.services.list_users(UserQuery(), BRAND)
-    assert [u.id for u in listed] == [own.id, brokerless.id]
-    assert world.services.find_user_by_email("foreign@example.com", BRAND) is None
-    for call in (
-        lambda: world.services.get_user(foreign.id, BRAND),
-        lambda: world.services.change_user_email(ChangeEmail(foreign.id, "x@example.com"), BRAND),
-        lambda: world.link(foreign.id, BEST, BRAND),
-        lambda: world.services.accept_user_agreement(foreign.id, BRAND),
-        lambda: world.services.log_out_user(foreign.id, BRAND),
-    ):
-        with pytest.raises(UserNotFound):
-            call()
+    assert [u.id for u in listed] == [own.id]
+    for out in (foreign, brokerless):
+        assert world.services.find_user_by_email(out.email, BRAND) is None
+        for call in (
+            lambda uid=out.id: world.services.get_user(uid, BRAND),
+            lambda uid=out.id: world.services.change_user_email(
+                ChangeEmail(uid, "x@example.com"), BRAND
+            ),
+            lambda uid=out.id: world.link(uid, BEST, BRAND),
+            lambda uid=out.id: world.services.accept_user_agreement(uid, BRAND),
+            lambda uid=out.id: world.services.log_out_user(uid, BRAND),
+        ):
+            with pytest.raises(UserNotFound):
+                call()
+    assert world.services.get_user(brokerless.id, world.admin).email == "none@example.com"
+    # Creating a user it could not reach afterwards (no white label) is refused.
+    with pytest.raises(ValidationError):
+        world.create("unlabelled@example.com", BRAND)
     # Its own user, and an account of another white label stays out of reach.
     with pytest.raises(AccountNotFound):
         world.link(own.id, OTHER, BRAND)
@@ -346,8 +368,12 @@ def test_a_manager_limited_to_a_white_label_reaches_only_its_users(world: World)
 def test_without_personal_data_emails_read_blank(world: World) -> None:
     user = world.create("private@example.com")
     assert world.services.get_user(user.id, NO_PERSONAL).email == ""
-    found = world.services.find_user_by_email("private@example.com", NO_PERSONAL)
-    assert found is not None and found.id == user.id and found.email == ""
+    # Finding a person by email is reading personal data; the classic create's answer to a
+    # known email (its user) is likewise only for managers who may.
+    with pytest.raises(MissingScope):
+        world.services.find_user_by_email("private@example.com", NO_PERSONAL)
+    with pytest.raises(EmailAlreadyExists):
+        world.create("private@example.com", NO_PERSONAL, if_exists="existing")
     created = world.services.create_user(CreateUser("fresh@example.com"), NO_PERSONAL)
     assert created.user.email == "" and created.user.id > user.id
     rec = world.services.query_audit(

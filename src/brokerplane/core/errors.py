@@ -40,7 +40,8 @@
     ├── Unauthorized                 auth.unauthorized
     ├── RateLimited                  auth.rate_limited
     ├── PermissionDenied             auth.permission_denied
-    │   └── MissingScope             auth.missing_scope
+    │   ├── MissingScope             auth.missing_scope
+    │   └── ReachTooNarrow           auth.reach_too_narrow
     └── StorageUnavailable           storage.unavailable
 
 Dialects never invent errors of their own for core failures: each keeps one table mapping these
@@ -398,3 +399,18 @@ class TokenExpired(Unauthorized):
     """A session token outlived its lifetime: sign in again for a new one."""
 
     code = "auth.token_expired"
+
+
+class ReachTooNarrow(PermissionDenied):
+    """A setting that affects accounts outside the manager's reach (a currency-wide approval
+    threshold, a quote, a symbol, a group out of reach) asked for by a manager of limited
+    reach: it needs unlimited reach (groups and white labels `*`)."""
+
+    code = "auth.reach_too_narrow"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"{what} affects accounts outside this manager's reach; it needs unlimited reach "
+            "(groups and white labels *)",
+            what=what,
+        )

@@ -220,6 +220,8 @@ api_keys = Table(
     Column("expires_at", UTCDateTime),
     Column("revoked_at", UTCDateTime),
     Column("last_used_at", UTCDateTime),
+    Column("parent_key_id", String(32), index=True),
+    Column("replaced_by", String(32)),
 )
 
 audit_records = Table(

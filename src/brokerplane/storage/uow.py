@@ -424,6 +424,10 @@ class SqlApiKeys:
         row = self.c.execute(select(t.api_keys).where(t.api_keys.c.id == key_id)).first()
         return self._to(row) if row else None
 
+    def children(self, key_id: str) -> list[ApiKey]:
+        q = select(t.api_keys).where(t.api_keys.c.parent_key_id == key_id)
+        return [self._to(r) for r in self.c.execute(q.order_by(t.api_keys.c.created_at))]
+
     def list(self, manager_login: int | None = None) -> list[ApiKey]:
         q = select(t.api_keys).order_by(t.api_keys.c.created_at)
         if manager_login is not None:

@@ -509,3 +509,64 @@ def test_no_value_in_any_field_gives_a_server_error(ct: CTrader) -> None:
                 query = {k: str(v) for k, v in body.items() if v is not None}
                 response = call(ct, "GET", "/oauth2/ctid/getUserId", params=query)
                 assert response.status_code < 500, (field, value, response.text)
+
+
+# ---- personal data and white labels ---------------------------------------------------------
+
+
+def test_finding_a_user_by_email_needs_the_personal_data_right(ct: CTrader) -> None:
+    user_id = classic(ct, "private@example.com")["userId"]
+    plain = as_manager(ct, 2002, rights=frozenset({"users:read", "users:write"}))
+
+    refused = call(plain, "GET", "/oauth2/ctid/getUserId",
+                   params={"email": "private@example.com", "brokerCrmName": "X"})  # fmt: skip
+    again = call(plain, "POST", "/ctid/create", {"email": "private@example.com"})
+
+    assert plain.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
+    assert str(user_id) not in refused.text
+    assert plain.error(again, 400) == "CH_EMAIL_ALREADY_EXISTS"
+    assert str(user_id) not in again.text
+    assert get_user_id(ct, "private@example.com") == {"userId": user_id}
+
+
+def test_a_known_email_answers_alike_whichever_white_label_holds_it(ct: CTrader) -> None:
+    limited = as_manager(ct, 2003, white_labels="BESTBROKER")
+    classic(ct, "foreign@example.com", brokerName="OTHERBROKER")
+    classic(ct, "nolabel@example.com")
+    sso(ct, "crm@example.com")  # under BESTBROKERCRM
+
+    answers = []
+    for email in ("foreign@example.com", "nolabel@example.com", "crm@example.com"):
+        for path, body in (("/ctid/create", {"email": email}),
+                           ("/ctid/create", {"email": email, "brokerName": "BESTBROKER"}),
+                           ("/oauth2/ctid/create", {"email": email,
+                                                    "brokerCrmName": "BESTBROKER"})):  # fmt: skip
+            response = call(limited, "POST", path, body)
+            answers.append((response.status_code, response.text.replace(email, "<email>")))
+
+    assert len(set(answers)) == 1, answers
+    assert answers[0][0] == 400 and "CH_EMAIL_ALREADY_EXISTS" in answers[0][1]
+
+
+def test_a_white_label_manager_neither_reads_nor_changes_a_user_without_a_white_label(
+    ct: CTrader,
+) -> None:
+    limited = as_manager(ct, 2004, white_labels="BESTBROKER")
+    user_id = classic(ct, "nolabel@example.com")["userId"]
+
+    found = get_user_id(limited, "nolabel@example.com")
+    change = call(
+        limited,
+        "PUT",
+        "/oauth2/ctid/changeEmail",
+        {"userId": user_id, "newEmail": "taken@example.com", "brokerCrmName": "X"},
+    )
+    unknown = call(limited, "PUT", "/oauth2/ctid/changeEmail",
+                   {"userId": user_id + 99, "newEmail": "taken@example.com",
+                    "brokerCrmName": "X"})  # fmt: skip
+    created = call(limited, "POST", "/ctid/create", {"email": "unlabelled@example.com"})
+
+    assert found is None
+    assert limited.error(change, 404) == limited.error(unknown, 404) == "CH_USER_NOT_FOUND"
+    assert user(ct, user_id).email == "nolabel@example.com"
+    assert limited.error(created, 400) == "INVALID_REQUEST" and "brokerName" in created.text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from brokerplane.core.access.service import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.ledger.model import LedgerQuery
-from tests.dialects.ctrader.conftest import MANAGER, MINIMAL, SEED_HASH, CTrader
+from tests.dialects.ctrader.conftest import MANAGER, MINIMAL, SEED_HASH, CTrader, as_manager
 
 # Seed 003's create response (4.1), every key of it.
 SEED_003_KEYS = {
@@ -171,6 +171,27 @@ def test_seed_003_full_update_by_post_moves_the_group_and_resets_omitted_fields(
     assert trader["description"] == "" and trader["swapFree"] is False
     put = ct.call("PUT", f"/traders/{login}", json={**body, "leverageInCents": 5000})
     assert put.status_code == 204 and ct.trader(login)["leverageInCents"] == 5000
+
+
+def test_a_full_update_by_a_manager_without_personal_data_keeps_the_contact_details(
+    ct: CTrader,
+) -> None:
+    contact = {"email": "ann@example.com", "phone": "+44 20 7946 0000", "address": "1 High St",
+               "city": "London", "zipCode": "EC1A"}  # fmt: skip
+    login = ct.create(contactDetails=contact, description="vip")["login"]
+    plain = as_manager(ct, 2101, rights=frozenset(SCOPES) - {"admin", "personal_data"})
+    seen = plain.trader(login)
+    assert "email" not in seen.get("contactDetails", {})  # it reads them blank
+
+    omitted = plain.post(f"/traders/{login}", {**MINIMAL, "groupName": "DX_452"})
+    sent_back = plain.call("PUT", f"/traders/{login}",
+                           json={**MINIMAL, "groupName": "DX_452", "contactDetails":
+                                 seen.get("contactDetails", {})})  # fmt: skip
+
+    assert omitted.status_code == sent_back.status_code == 204, omitted.text
+    trader = ct.trader(login)
+    assert trader["groupName"] == "DX_452" and trader["description"] == ""
+    assert {k: trader["contactDetails"].get(k) for k in contact} == contact
 
 
 def test_seed_003_partners_are_set_on_create_and_on_update(ct: CTrader) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.core.user.service import CreateUser
 from tests.dialects.native.conftest import Api
 
 SEED_000_EXAMPLE = {"login": 910024, "name": "Demo User", "group": "demo-usd", "leverage": 100}
@@ -299,3 +300,27 @@ def test_bad_list_parameters_are_400(api: Api, query: str) -> None:
     response = api.get("/v1/users" + query)
     assert response.status_code == 400
     assert response.json()["title"] == "ValidationError"
+
+
+def test_an_accounts_owner_cannot_be_set_by_patch_and_unknown_and_real_users_answer_alike(
+    api: Api,
+) -> None:
+    login = api.open()["login"]
+    user = api.runtime.services.create_user(CreateUser(email="owner@example.com"), api.admin).user
+
+    real = api.patch(f"/v1/users/{login}", {"user_id": user.id})
+    unknown = api.patch(f"/v1/users/{login}", {"user_id": user.id + 1000})
+    unlink = api.patch(f"/v1/users/{login}", {"user_id": None})
+    opened = api.post("/v1/users", {"name": "N", "group": "demo-usd", "leverage": 100,
+                                    "user_id": user.id})  # fmt: skip
+
+    bodies = []
+    for response in (real, unknown, unlink, opened):
+        assert response.status_code == 400, response.text
+        body = response.json()
+        body.pop("request_id")
+        bodies.append(body)
+    assert bodies[0] == bodies[1] == bodies[2] == bodies[3]
+    [error] = bodies[0]["errors"]
+    assert error["field"] == "user_id" and "/cid/ctid/link" in error["message"]
+    assert api.get(f"/v1/users/{login}").json()["user_id"] is None

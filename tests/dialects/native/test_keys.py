@@ -553,3 +553,94 @@ def test_a_manager_filter_out_of_range_is_a_validation_error(api: Api) -> None:
         response = api.get("/v1/keys", params={"manager": manager})
         assert response.status_code == 400, response.text
         assert response.json()["errors"][0]["field"] == "manager"
+
+
+# ---- keys minted by keys ----------------------------------------------------------------------
+
+
+def _mint(timed: Timed, parent: str, **body: Any) -> Any:
+    return timed.post("/v1/keys", {"scopes": ["users:read"], **body}, key=parent)
+
+
+def test_a_key_cannot_mint_a_key_that_outlives_it(timed: Timed) -> None:
+    ends = timed.clock() + timedelta(hours=1)
+    parent = timed.create(expires_at=_iso(ends))["key"]
+
+    forever = _mint(timed, parent)
+    later = _mint(timed, parent, expires_at=_iso(ends + timedelta(seconds=1)))
+    within = _mint(timed, parent, expires_at=_iso(ends))
+
+    for refused in (forever, later):
+        body = _problem(refused, 400, "ValidationError")
+        assert body["errors"][0]["field"] == "expires_at", body
+        assert _iso(ends)[:19] in body["errors"][0]["message"]
+    assert within.status_code == 201, within.text
+    assert within.json()["expires_at"] == _iso(ends)
+
+
+def test_a_key_cannot_mint_a_key_with_scopes_it_lacks(timed: Timed) -> None:
+    parent = timed.create(scopes=["users:read"])["key"]
+
+    wider = _mint(timed, parent, scopes=["users:read", "balances:write"])
+
+    assert "balances:write" in _problem(wider, 403, "PermissionDenied")["detail"]
+    assert [k["scopes"] for k in timed.items().values()].count(["users:read"]) == 1
+
+
+def test_revoking_a_key_revokes_what_it_minted_and_what_those_minted(timed: Timed) -> None:
+    parent = timed.create(name="parent")
+    child = _mint(timed, parent["key"], name="child").json()
+    grandchild = _mint(timed, child["key"], name="grandchild").json()
+    bystander = timed.create(name="bystander")
+    assert [timed.works(k["key"]) for k in (child, grandchild)] == [200, 200]
+
+    revoked = timed.delete(f"/v1/keys/{parent['id']}")
+
+    assert revoked.status_code == 200, revoked.text
+    for key in (parent, child, grandchild):
+        refused = timed.get("/v1/groups", key=key["key"])
+        assert "revoked" in _problem(refused, 401, "Unauthorized")["detail"]
+    assert timed.works(bystander["key"]) == 200
+    states = {k["name"]: k["state"] for k in timed.items().values()}
+    assert {n: states[n] for n in ("parent", "child", "grandchild", "bystander")} == {
+        "parent": "revoked", "child": "revoked", "grandchild": "revoked", "bystander": "active",
+    }  # fmt: skip
+
+
+def test_the_old_secret_of_a_rotated_key_cannot_mint_or_rotate(timed: Timed) -> None:
+    old = timed.create(name="worker")
+    other = timed.create(name="other")
+    new = timed.post(f"/v1/keys/{old['id']}/rotate", key=old["key"]).json()
+
+    minted = _mint(timed, old["key"])
+    rotated = timed.post(f"/v1/keys/{other['id']}/rotate", key=old["key"])
+
+    for refused in (minted, rotated):
+        assert "rotated" in _problem(refused, 403, "PermissionDenied")["detail"]
+    assert timed.works(old["key"]) == 200  # it still reads until the overlap ends
+    assert _mint(timed, new["key"]).status_code == 201
+    again = timed.post(f"/v1/keys/{old['id']}/rotate")
+    assert _problem(again, 400, "ValidationError")["errors"][0]["field"] == "key_id"
+
+
+def test_rotating_a_key_revokes_what_it_minted_when_the_overlap_ends(timed: Timed) -> None:
+    parent = timed.create(name="parent")
+    child = _mint(timed, parent["key"], name="child").json()
+    timed.post(f"/v1/keys/{parent['id']}/rotate", key=parent["key"])
+
+    timed.clock.advance(hours=23, minutes=59)
+    assert timed.works(child["key"]) == 200
+    timed.clock.advance(minutes=1)
+
+    assert "revoked" in _problem(timed.get("/v1/groups", key=child["key"]), 401,
+                                 "Unauthorized")["detail"]  # fmt: skip
+
+
+def test_a_key_cannot_rotate_a_key_that_outlives_it(timed: Timed) -> None:
+    short = timed.create(expires_at=_iso(timed.clock() + timedelta(hours=1)))["key"]
+    forever = timed.create(name="forever")
+
+    refused = timed.post(f"/v1/keys/{forever['id']}/rotate", key=short)
+
+    assert _problem(refused, 400, "ValidationError")["errors"][0]["field"] == "expires_at"
+    assert timed.items()[forever["id"]]["state"] == "active"

@@ -126,3 +126,22 @@ def test_a_manager_of_some_white_labels_sees_only_their_brandings(te: TE) -> Non
 
     assert [b["name"] for b in te.ok(te.get("/brandings", token=token))] == ["OTHER"]
     assert te.error(te.get(f"/brandings/{te.ids['brand']}", token=token), 404) == "1.4.0.0"
+
+
+def test_an_admin_of_limited_reach_cannot_configure_the_server_and_an_unlimited_one_can(
+    te: TE,
+) -> None:
+    te.services.create_manager(
+        CreateManager(1016, "demo admin", "DemoAdmin#1016", frozenset(SCOPES),
+                      group_mask="demo*"), te.admin,
+    )  # fmt: skip
+    token = te.ok(sign_in(te.client, 1016, "DemoAdmin#1016"))["accessToken"]
+    writes: list[tuple[str, dict[str, Any]]] = [
+        ("/brandings", {"name": "B2"}), ("/plans", {"name": "P2"}),
+        ("/accountPresets", {"presetName": "P2"}), ("/userGroups", {"name": "demo-g2"}),
+    ]  # fmt: skip
+
+    for path, body in writes:
+        assert te.error(te.post(path, body, token=token), 403) == "2.0.2.4", path
+    for path, body in writes:
+        assert te.post(path, body).status_code in (200, 201), path

@@ -96,6 +96,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.RateLimited: 12,
     e.PermissionDenied: 8,
     e.MissingScope: 8,
+    e.ReachTooNarrow: 8,
     e.StorageUnavailable: 11,
 }
 

@@ -56,6 +56,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.RateLimited: (429, "TooManyRequests"),
     e.PermissionDenied: (403, "PermissionDenied"),
     e.MissingScope: (403, "PermissionDenied"),
+    e.ReachTooNarrow: (403, "PermissionDenied"),
     e.StorageUnavailable: (503, "ManagerOffline"),
 }
 

@@ -117,8 +117,11 @@ def _issued(issued: IssuedKey, previous: ApiKey | None = None) -> tuple[int, dic
     responses={**NOT_FOUND, **CONFLICT},
     tags=["keys"],
     summary="Create an API key; the secret `key` is shown in this answer only",
-    description="Scopes must be held by the manager and by the calling key. Store the secret "
-    "at once: brokerplane keeps only its hash and names the key by `id` and `prefix`.",
+    description="Scopes must be held by the manager and by the calling key, and the new key "
+    "must expire no later than the calling key (400 on `expires_at` otherwise). The new key "
+    "is revoked with the calling key. The old secret of a rotated key cannot create keys "
+    "(403). Store the secret at once: brokerplane keeps only its hash and names the key by "
+    "`id` and `prefix`.",
 )
 async def create_key(
     body: KeyIn, request: Request, actor: Actor = Depends(current_actor)
@@ -161,7 +164,8 @@ def _rotated(result: tuple[IssuedKey, ApiKey]) -> tuple[int, dict[str, Any]]:
     tags=["keys"],
     summary="Rotate a key: a new secret now, the old one valid for the overlap window",
     description="The new key has the old one's scopes, name and expiry. The old secret keeps "
-    "working for BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS (24 by default), then expires.",
+    "working for BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS (24 by default), then expires, and the "
+    "keys it created are revoked then. The calling key must expire no later than the key.",
 )
 async def rotate_key(
     key_id: str, request: Request, actor: Actor = Depends(current_actor)
@@ -171,7 +175,7 @@ async def rotate_key(
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut, responses=NOT_FOUND, tags=["keys"],
-               summary="Revoke a key at once")  # fmt: skip
+               summary="Revoke a key, and every key it created, at once")  # fmt: skip
 async def revoke_key(
     key_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:

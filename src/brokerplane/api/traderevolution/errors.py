@@ -69,6 +69,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.RateLimited: (429, RATE_LIMITED),
     e.PermissionDenied: (403, NOT_ALLOWED),
     e.MissingScope: (403, NOT_ALLOWED),
+    e.ReachTooNarrow: (403, NOT_ALLOWED),
     e.StorageUnavailable: (503, "2.503.0.0"),
 }
 

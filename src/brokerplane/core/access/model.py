@@ -44,6 +44,12 @@ class ApiKey:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    # The key that minted this one (None: made by an operator or a manager's session); a key's
+    # descendants are revoked with it.
+    parent_key_id: str | None = None
+    # Set on the old key by a rotation: the key that replaced it (its secret is then in its
+    # overlap, and it may mint nothing).
+    replaced_by: str | None = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -54,6 +60,7 @@ class ApiKey:
             "name": self.name,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "parent_key_id": self.parent_key_id,
         }
 
 

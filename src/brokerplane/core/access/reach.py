@@ -6,6 +6,11 @@ An account outside the actor's reach is answered exactly as an account that does
 white label out of reach, named by the caller when opening or editing an account, is
 PermissionDenied.
 Without the `personal_data` right, contact fields read back empty, as MT5 does.
+
+Settings that reach past any one manager's accounts (a currency-wide approval threshold, a
+quote, a symbol) need unlimited reach; a group and its own threshold may be changed by a
+manager whose group mask reaches the group and who is limited to no white label
+(`check_group_write`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ from typing import Any
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
-from brokerplane.core.errors import AccountNotFound, FieldError, GroupNotFound, PermissionDenied
+from brokerplane.core.errors import (
+    AccountNotFound,
+    FieldError,
+    GroupNotFound,
+    PermissionDenied,
+    ReachTooNarrow,
+)
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
 
@@ -37,6 +48,20 @@ def check_group(actor: Actor, group: Group) -> Group:
     if not actor.reaches_group(group.name):
         raise GroupNotFound(group.name)
     return group
+
+
+def require_unlimited(actor: Actor, what: str) -> None:
+    """`what` affects accounts of every group and white label: only unlimited reach may."""
+    if not actor.unlimited_reach:
+        raise ReachTooNarrow(what)
+
+
+def check_group_write(actor: Actor, name: str) -> None:
+    """Creating or changing group `name` (or its approval threshold): every account in it must
+    be within reach. The group must match the group mask, and the manager may be limited to
+    no white label: a group's accounts may be under any white label, whatever the group's own."""
+    if not actor.reaches_group(name) or actor.white_labels.strip() != "*":
+        raise ReachTooNarrow(f"group {name!r}")
 
 
 def check_broker(actor: Actor, group: Group, broker: str) -> None:

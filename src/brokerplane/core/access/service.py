@@ -1,4 +1,11 @@
-"""Manager and API key commands, and turning a presented bearer key into an Actor."""
+"""Manager and API key commands, and turning a presented bearer key into an Actor.
+
+Keys minted by a key stay below it: a key may mint (create, or rotate) only keys whose scopes
+it holds and that expire no later than itself; each minted key remembers its parent, and
+revoking a key revokes its descendants in the same transaction (rotating one revokes them when
+the old secret's overlap ends). The old secret of a rotated key, in its overlap, mints nothing.
+Keys made by an operator (the CLI) or outside the native API have no parent.
+"""
 
 from __future__ import annotations
 
@@ -195,7 +202,39 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _minting_key(uow: UnitOfWork, actor: Actor) -> ApiKey | None:
+    """The key the actor mints with (None: an operator or a session, not a key); a rotated
+    key's old secret, still in its overlap, may not mint."""
+    if actor.key_id is None:
+        return None
+    key = uow.api_keys.get(actor.key_id)
+    if key is None:  # not a stored key (keys are never deleted): nothing to descend from
+        return None
+    if key.replaced_by is not None:
+        raise PermissionDenied(
+            "this key has been rotated: its old secret, valid only until the overlap ends, "
+            "cannot create or rotate keys; use the new secret"
+        )
+    return key
+
+
+def _check_lifetime(parent: ApiKey | None, expires_at: datetime | None) -> None:
+    """A key minted by `parent` expires no later than the parent."""
+    if parent is None or parent.expires_at is None:
+        return
+    limit = parent.expires_at.astimezone(UTC).isoformat()
+    if expires_at is None:
+        raise ValidationError.field(
+            "expires_at", f"is required: a key expiring {limit} cannot mint a key that never does"
+        )
+    if expires_at > parent.expires_at:
+        raise ValidationError.field(
+            "expires_at", f"must be no later than {limit}, when the calling key expires"
+        )
+
+
 def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Clock) -> IssuedKey:
+    parent = _minting_key(uow, actor)
     if actor.manager_login != cmd.manager_login:
         _require_manager_admin(actor)
     manager = uow.managers.get(cmd.manager_login)
@@ -218,10 +257,12 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Cloc
         expires_at = expires_at.astimezone(UTC)
         if expires_at <= now:
             raise ValidationError.field("expires_at", "must be in the future")
+    _check_lifetime(parent, expires_at)
     p = Problems()
     p.text("name", cmd.name, 127)
     p.raise_if_any()
-    issued = _issue(uow, manager, cmd.scopes, cmd.name, expires_at, now)
+    issued = _issue(uow, manager, cmd.scopes, cmd.name, expires_at, now,
+                    parent.id if parent else None)  # fmt: skip
     record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
            issued.key.snapshot())  # fmt: skip
     return issued
@@ -234,12 +275,14 @@ def _issue(
     name: str,
     expires_at: datetime | None,
     now: datetime,
+    parent_key_id: str | None,
 ) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(id=secrets.token_hex(8), manager_login=manager.login, prefix=prefix,
                  secret_hash=_hash_secret(secret), scopes=scopes, name=name,
-                 created_at=now, expires_at=expires_at)  # fmt: skip
+                 created_at=now, expires_at=expires_at,
+                 parent_key_id=parent_key_id)  # fmt: skip
     uow.api_keys.add(key)
     return IssuedKey(key, secret)
 
@@ -297,8 +340,10 @@ def list_api_keys(uow: UnitOfWork, actor: Actor, manager_login: int | None = Non
 def rotate_api_key(
     uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock, overlap: timedelta
 ) -> tuple[IssuedKey, ApiKey]:
-    """A new secret with the same scopes, name and expiry; the old secret keeps working for
-    `overlap` (so workers can be redeployed) and then expires."""
+    """A new secret with the same scopes, name, expiry and parent; the old secret keeps working
+    for `overlap` (so workers can be redeployed) and then expires, and the keys it minted are
+    revoked at the same moment. Rotating is minting: the caller's key must outlive the key."""
+    parent = _minting_key(uow, actor)
     old = _own_key(uow, key_id, actor)
     if not actor.has("admin") and not old.scopes <= actor.scopes:
         missing = ", ".join(sorted(old.scopes - actor.scopes))
@@ -310,18 +355,25 @@ def rotate_api_key(
         raise ValidationError.field("key_id", "the key is revoked; create a new one")
     if old.expires_at is not None and old.expires_at <= now:
         raise ValidationError.field("key_id", "the key has expired; create a new one")
+    if old.replaced_by is not None:
+        raise ValidationError.field(
+            "key_id", f"the key was rotated already; rotate its replacement {old.replaced_by}"
+        )
+    _check_lifetime(parent, old.expires_at)
     manager = uow.managers.get(old.manager_login)
     if manager is None:  # pragma: no cover - foreign key keeps it
         raise ManagerNotFound(old.manager_login)
-    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now)
+    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now, old.parent_key_id)
     before = old.snapshot()
     cutoff = now + overlap
-    retired = replace(old, expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff)
+    retired = replace(old, expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff,
+                      replaced_by=issued.key.id)  # fmt: skip
     uow.api_keys.update(retired)
     record(uow, actor, now, "api_key.rotated", "api_key", old.id, before,
            {**retired.snapshot(), "replaced_by": issued.key.id})  # fmt: skip
     record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
            {**issued.key.snapshot(), "replaces": old.id})  # fmt: skip
+    _revoke_descendants(uow, actor, old, retired.expires_at or cutoff, now)
     return issued, retired
 
 
@@ -333,11 +385,33 @@ def revoke_api_key(uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock) -> 
         raise PermissionDenied(
             f"this credential cannot revoke a key holding scopes it lacks: {missing}"
         )
-    if key.revoked_at is not None:
+    now = clock()
+    if key.revoked_at is not None and key.revoked_at <= now:
         return key
     before = key.snapshot()
-    now = clock()
     key = replace(key, revoked_at=now)
     uow.api_keys.update(key)
     record(uow, actor, now, "api_key.revoked", "api_key", key.id, before, key.snapshot())
+    _revoke_descendants(uow, actor, key, now, now)
     return key
+
+
+def _revoke_descendants(
+    uow: UnitOfWork, actor: Actor, root: ApiKey, at: datetime, now: datetime
+) -> None:
+    """Revoke (from `at`) every key minted by `root`, by its children, and so on."""
+    seen = {root.id}
+    pending = [root.id]
+    while pending:
+        for child in uow.api_keys.children(pending.pop()):
+            if child.id in seen:  # pragma: no cover - a key cannot be its own ancestor
+                continue
+            seen.add(child.id)
+            pending.append(child.id)
+            if child.revoked_at is not None and child.revoked_at <= at:
+                continue
+            before = child.snapshot()
+            revoked = replace(child, revoked_at=at)
+            uow.api_keys.update(revoked)
+            record(uow, actor, now, "api_key.revoked", "api_key", child.id, before,
+                   {**revoked.snapshot(), "with": root.id})  # fmt: skip

@@ -48,15 +48,22 @@ PROFILE_FIELDS: frozenset[str] = frozenset(TEXT_LIMITS) | {
     "country_id", "color", "language", "agent", "client_id", "limited_risk",
     "limited_risk_strategy", "max_leverage", "send_own_statement", "send_statement_to_broker",
     "swap_free", "limit_orders", "limit_positions", "api_data", "attributes", "rights",
-    "access_rights", "account_type", "margin_mode", "user_id",
+    "access_rights", "account_type", "margin_mode",
 }  # fmt: skip
 UPDATABLE_FIELDS: frozenset[str] = PROFILE_FIELDS | {"group", "leverage"}
 READ_ONLY_FIELDS: frozenset[str] = frozenset({
     "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
     "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
     "disabled_at", "group_id", "enabled", "main_password", "investor_password",
-    "phone_password", "api_password", "deleted_at",
+    "phone_password", "api_password", "deleted_at", "user_id",
 })  # fmt: skip
+# The owner is never set as a field: linking proves the account's password (cID `ctid/link`),
+# and an account opened for a user (TraderEvolution) is that user's. Unknown and foreign users
+# thus meet the same refusal, before any user is looked up.
+OWNER_READ_ONLY = (
+    "is read-only: link the account to its user with cTrader cID POST /cid/ctid/link (which "
+    "proves the account's password), or open it for the user (TraderEvolution POST /accounts)"
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INT_FIELDS = {
@@ -83,6 +90,9 @@ class OpenAccount:
     profile: dict[str, Any] = field(default_factory=dict)
     # MT5 user/add: the main and investor passwords must both be given.
     require_passwords: bool = False
+    # The user the account is opened for; set only by the user services, which load the user
+    # within reach first (never from a request's fields: `user_id` is read-only there).
+    owner_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +234,10 @@ def normalize_api_data(cells: Any) -> list[dict[str, Any]]:
 def _field_names_problem(names: set[str], allowed: frozenset[str]) -> None:
     p = Problems()
     for name in sorted(names - allowed):
-        p.add(name, "is read-only" if name in READ_ONLY_FIELDS else "is not an account field")
+        if name == "user_id":
+            p.add(name, OWNER_READ_ONLY)
+        else:
+            p.add(name, "is read-only" if name in READ_ONLY_FIELDS else "is not an account field")
     p.raise_if_any()
 
 
@@ -397,6 +410,7 @@ def _checked_opening(cmd: OpenAccount, actor: Actor, group: Group) -> Account:
         currency=cur.code,
         currency_digits=cur.digits,
         leverage=leverage,
+        user_id=cmd.owner_id,
         **profile,
     )
     _check(acc, group)
@@ -483,6 +497,20 @@ def _valid_changes(base: Account, changes: dict[str, Any], group: Group) -> dict
     return kept
 
 
+def _unseen_kept(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
+    """Without `personal_data` the contact fields read blank, so a blank one in an update (a
+    cTrader full update resets what it omits; a read-modify-write sends back what it read) is
+    what the caller saw, not a change: the field keeps its value. A value is still stored
+    (such a writer may record contacts it then reads back blank)."""
+    if actor.has("personal_data"):
+        return changes
+    return {
+        name: value
+        for name, value in changes.items()
+        if name not in reach.PERSONAL_FIELDS or value not in ("", None)
+    }
+
+
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
     actor.require("users:write")
     changes = dict(cmd.changes)
@@ -503,6 +531,7 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
         _field_names_problem(set(changes), UPDATABLE_FIELDS)
         if phone_password is not None:
             _check_phone_password(phone_password)
+        changes = _unseen_kept(actor, changes)
     acc = _load(uow, cmd.login, actor, for_update=True)
     group = uow.groups.get_by_id(acc.group_id)
     if group is None:  # pragma: no cover - foreign key keeps it

@@ -140,8 +140,14 @@ def list_approvals(uow: UnitOfWork, query: ApprovalQuery, actor: Actor) -> list[
 def set_threshold(
     uow: UnitOfWork, cmd: SetApprovalThreshold, actor: Actor, clock: Clock
 ) -> ApprovalThreshold | None:
+    """A group's threshold needs the group in reach (and no white-label limit); a currency's
+    threshold applies in every group, so it needs unlimited reach."""
     actor.require("admin")
     group = get_group(uow, cmd.group, actor) if cmd.group else None
+    if group is None:
+        reach.require_unlimited(actor, "a currency's approval threshold")
+    else:
+        reach.check_group_write(actor, group.name)
     cur = currency(cmd.currency if cmd.currency else (group.currency if group else ""))
     if group is not None:
         if cur.code != group.currency:

@@ -138,8 +138,7 @@ def _open_account(
     actor: Actor, clock: Clock, config: CoreConfig, password: str | None,
 ) -> Account:  # fmt: skip
     """Open one account of the user in its group, the preset's settings over the group's."""
-    profile: dict[str, object] = {"first_name": user.first_name, "last_name": user.last_name,
-                                  "user_id": user.id}  # fmt: skip
+    profile: dict[str, object] = {"first_name": user.first_name, "last_name": user.last_name}
     if user.email and len(user.email) <= TEXT_LIMITS["email"]:
         profile["email"] = user.email
     leverage = None
@@ -153,7 +152,8 @@ def _open_account(
             profile["swap_free"] = preset.swap_free
     opened = accounts.open_account(
         uow, accounts.OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
-                                  currency=cur, main_password=password, profile=profile),
+                                  currency=cur, main_password=password, profile=profile,
+                                  owner_id=user.id),
         actor, clock, config,
     )  # fmt: skip
     if password is None and user.password:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from brokerplane.core import attributes, masks
+from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -105,6 +106,7 @@ def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) 
     settings["currency_digits"] = cur.digits
     group = Group(name=cmd.name.strip(), currency=cur.code, **settings)
     _check(group)
+    reach.check_group_write(actor, group.name)
     if uow.groups.get(group.name) is not None:
         raise GroupAlreadyExists(group.name)
     now = clock()
@@ -120,8 +122,9 @@ def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) 
 def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) -> Group:
     actor.require("admin")
     group = uow.groups.get(cmd.name)
-    if group is None:
-        raise GroupNotFound(cmd.name)
+    if group is None or not actor.reaches_group(group.name):
+        raise GroupNotFound(cmd.name)  # out of reach reads as absent, as accounts do
+    reach.check_group_write(actor, group.name)
     group = with_attributes(uow, [group])[0]
     p = Problems()
     for name in sorted(cmd.changes):
@@ -146,6 +149,7 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     before = group.snapshot()
     updated = replace(group, **changes)
     _check(updated)
+    reach.check_group_write(actor, updated.name)
     updated.updated_at = clock()
     uow.groups.update(replace(updated, attributes={}))
     attributes.store_mapping(uow, "group", group.id, group.attributes, updated.attributes,

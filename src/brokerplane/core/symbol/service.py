@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from brokerplane.core import masks
+from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -71,7 +72,9 @@ def _unknown(names: set[str]) -> None:
 
 
 def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock) -> Symbol:
+    """Symbols are shared by every group: creating one needs admin with unlimited reach."""
     actor.require("admin")
+    reach.require_unlimited(actor, "a symbol")
     _unknown(set(cmd.settings) - set(EDITABLE_FIELDS))
     settings = _coerce({k: v for k, v in cmd.settings.items() if k != "name"})
     base = str(settings.get("currency_base", cmd.name[:3])).upper()
@@ -93,7 +96,10 @@ def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock
 
 
 def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock) -> Symbol:
+    """A symbol's settings (its trade mode, say) apply in every group: admin with unlimited
+    reach."""
     actor.require("admin")
+    reach.require_unlimited(actor, "a symbol")
     symbol = uow.symbols.get(cmd.name)
     if symbol is None:
         raise SymbolNotFound(cmd.name)

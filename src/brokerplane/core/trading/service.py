@@ -103,8 +103,11 @@ def set_quotes(
     uow: UnitOfWork, items: Sequence[QuoteInput], actor: Actor, now: datetime
 ) -> list[Quote]:
     """Store a batch of quotes (at the symbol's digits); a quote older than the one held for
-    its symbol is ignored. Returns the quotes as checked."""
+    its symbol is ignored. Returns the quotes as checked.
+
+    A quote moves the equity and margin of every account holding the symbol: unlimited reach."""
     actor.require("quotes:write")
+    reach.require_unlimited(actor, "a quote")
     if not 1 <= len(items) <= MAX_QUOTES:
         raise ValidationError.field("quotes", f"must hold 1 to {MAX_QUOTES} quotes")
     symbols = {s.name: s for s in uow.symbols.list()}

@@ -2,10 +2,13 @@
 
 One email is one user: creating a user for an email already in use either answers the existing
 user (cTrader's classic `ctid/create`) or fails with EmailAlreadyExists (its SSO create). A user
-is within a manager's reach when its white label (if any) is among the manager's white labels
-and its user group (if any) within the manager's group mask; out of reach it is UserNotFound,
-as an account out of reach is AccountNotFound. Linking an account proves the account's password
-(as its MD5) and makes the user the account's owner in every dialect.
+is within a manager's reach when its white label is among the manager's white labels (a user
+without one is outside the reach of a manager limited to some) and its user group (if any)
+within the manager's group mask; out of reach it is UserNotFound, as an account out of reach is
+AccountNotFound. Finding a user by its email needs `personal_data`, and an email held by a user
+out of reach (or, without `personal_data`, by any user) is answered only as "already in use":
+never with the user's id, nor differently for another white label. Linking an account proves
+the account's password (as its MD5) and makes the user the account's owner in every dialect.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def _white_label_reached(actor: Actor, broker: str) -> bool:
 
 
 def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
-    if user.broker and not _white_label_reached(actor, user.broker):
+    if not _white_label_reached(actor, user.broker):
         return False
     if user.group_id is not None and actor.group_mask.strip() != "*":
         group = uow.groups.get_by_id(user.group_id)
@@ -147,9 +150,13 @@ def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) ->
         raise reach.broker_denied(broker)
     existing = uow.users.find_by_email(email)
     if existing is not None:
-        if cmd.if_exists == "existing" and in_reach(uow, actor, existing):
+        if _answers_existing(uow, cmd, actor, existing):
             return CreatedUser(_redact(actor, existing), created=False)
         raise EmailAlreadyExists(email)
+    if not _white_label_reached(actor, broker):  # a user without one: out of its reach at once
+        raise ValidationError.field(
+            "broker", "is required: this manager is limited to some white labels"
+        )
     now = clock()
     try:
         user = uow.users.add(
@@ -160,13 +167,24 @@ def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) ->
     except EmailAlreadyExists:
         # Another request created this email between our look and our insert.
         raced = uow.users.find_by_email(email)
-        if cmd.if_exists == "existing" and raced is not None and in_reach(uow, actor, raced):
+        if raced is not None and _answers_existing(uow, cmd, actor, raced):
             return CreatedUser(_redact(actor, raced), created=False)
         raise
     user.nickname = _nickname(uow, cmd, user)
     uow.users.update(user)
     record(uow, actor, now, "user.created", "user", user.id, None, user.snapshot())
     return CreatedUser(_redact(actor, user), created=True)
+
+
+def _answers_existing(uow: UnitOfWork, cmd: CreateUser, actor: Actor, existing: User) -> bool:
+    """Whether a create naming `existing`'s email answers that user (classic cTID): only one
+    the caller reaches and may find by email; any other is "already in use", the same answer
+    whoever holds it."""
+    return (
+        cmd.if_exists == "existing"
+        and actor.has("personal_data")
+        and in_reach(uow, actor, existing)
+    )
 
 
 def _nickname(uow: UnitOfWork, cmd: CreateUser, user: User) -> str:
@@ -187,8 +205,10 @@ def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
 
 
 def find_user_by_email(uow: UnitOfWork, email: str, actor: Actor) -> User | None:
-    """The user with this email within reach, or None (an address that is not one: None)."""
+    """The user with this email within reach, or None (an address that is not one: None).
+    Looking a person up by email is reading personal data: it needs `personal_data`."""
     actor.require("users:read")
+    actor.require("personal_data")
     try:
         folded = check_email(email)
     except ValidationError:
