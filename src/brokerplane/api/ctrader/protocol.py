@@ -18,6 +18,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.bodylimit import describe
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.core.actor import Actor
@@ -76,6 +77,12 @@ def error_response(request: Request, status: int, code: str, description: str) -
         return JSONResponse(body, status_code=status)
     return Response(to_xml("error", body["error"]), status_code=status,
                     media_type="application/xml")  # fmt: skip
+
+
+def body_too_large(request: Request, limit: int) -> Response:
+    """A body over the server's limit (api/bodylimit.py), refused before it was read whole."""
+    return error_response(request, 413, "INVALID_REQUEST",
+                          f"the request body is larger than {describe(limit)}")  # fmt: skip
 
 
 def no_content() -> Response:

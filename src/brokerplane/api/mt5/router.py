@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.bodylimit import describe
 from brokerplane.api.connection import connection_of
 from brokerplane.api.mt5 import retcodes
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, stringify
@@ -42,6 +43,13 @@ def forbidden(reason: str) -> Response:
     """Transport-level refusal: clients treat any 403 as "session lost, authenticate again"."""
     return JSONResponse({"retcode": retcode(retcodes.ERR_PERMISSIONS), "reason": reason},
                         status_code=403)  # fmt: skip
+
+
+def body_too_large(request: Request, limit: int) -> Response:
+    """A body over the server's limit (api/bodylimit.py): "3 Invalid parameters", as an HTTP
+    413, since the connection (and any session on it) closes with the answer."""
+    reason = f"the request body is larger than {describe(limit)}"
+    return JSONResponse({"retcode": retcode(ERR_PARAMS), "reason": reason}, status_code=413)
 
 
 def _peer(request: Request) -> Peer | None:

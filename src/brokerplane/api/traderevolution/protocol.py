@@ -24,8 +24,10 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from brokerplane.api.bodylimit import describe
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.api.traderevolution.errors import (
+    INVALID_REQUEST,
     NOT_ALLOWED,
     NOT_AUTHENTICATED,
     TEError,
@@ -89,6 +91,13 @@ def error_response(status: int, code: str, message: str,
                    headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
     return Response(to_json(error_body(code, message)), status_code=status,
                     media_type="application/json", headers=dict(headers or {}))  # fmt: skip
+
+
+def body_too_large(request: Request, limit: int) -> Response:
+    """A body over the server's limit (api/bodylimit.py), refused before it was read whole."""
+    return error_response(
+        413, INVALID_REQUEST, f"the request body is larger than {describe(limit)}"
+    )
 
 
 def millis(value: datetime | None) -> int | None:
