@@ -230,6 +230,23 @@ def test_an_mt5_session_cannot_be_claimed_with_x_forwarded_for_even_through_a_tr
         attacker.close()
 
 
+def test_an_app_set_up_for_the_listeners_keeps_no_mt5_session_for_a_request_without_one(
+    runtime: Runtime, admin: Actor
+) -> None:
+    from fastapi.testclient import TestClient
+
+    runtime.services.create_manager(
+        CreateManager(MANAGER, "CRM", PASSWORD, frozenset(SCOPES)), admin
+    )
+    app = create_app(runtime)
+    uvicorn_config(app, runtime.settings)  # as `brokerplane serve` sets it up
+    with TestClient(app) as client:  # in-process: no connection, only an address
+        query = {"version": "3470", "agent": "pytest", "login": str(MANAGER), "type": "manager"}
+        start = client.get("/api/auth/start", params=query)
+        assert start.status_code == 403
+        assert client.get("/api/test/access").status_code == 403
+
+
 def test_a_reconnect_from_the_same_source_port_does_not_inherit_the_session(
     serve: Callable[..., Serving],
 ) -> None:
