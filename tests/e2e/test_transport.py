@@ -207,12 +207,14 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
 # ---- MT5 sessions belong to their connection ------------------------------------------------
 
 
+@pytest.mark.parametrize("args", [(), ("--forwarded-allow-ips", "127.0.0.1")],
+                         ids=["default", "trusted-proxy"])  # fmt: skip
 def test_an_mt5_session_cannot_be_claimed_with_x_forwarded_for_even_through_a_trusted_proxy(
-    serve: Callable[..., Serving],
+    serve: Callable[..., Serving], args: tuple[str, ...]
 ) -> None:
-    # 127.0.0.1 trusted as a proxy, as uvicorn's own default was: the spoofed header is believed
+    # With 127.0.0.1 trusted as a proxy (uvicorn's own default) the spoofed header is believed
     # as the client's address, and still names no session.
-    server = serve("--forwarded-allow-ips", "127.0.0.1")
+    server = serve(*args)
     victim = Raw(server.port)
     attacker = Raw(server.port)
     try:
