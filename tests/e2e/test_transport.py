@@ -340,6 +340,22 @@ def test_the_next_request_head_on_a_keep_alive_connection_has_the_same_deadline(
         conn.close()
 
 
+def test_a_body_that_stops_arriving_is_answered_408_and_closed(
+    serve: Callable[..., Serving],
+) -> None:
+    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    conn = Raw(server.port)
+    try:
+        head = b"POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        conn.send(head + b'{"lo')  # and nothing more
+        reply = conn.reply()
+        assert reply.status == 408, reply.body
+        assert reply.json()["code"] == "http.body_timeout"
+        assert conn.closed_by_server()
+    finally:
+        conn.close()
+
+
 def _readable(sock: socket.socket) -> bool:
     import select
 

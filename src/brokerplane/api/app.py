@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
-from brokerplane.api.bodylimit import BodyLimit, Route, describe
+from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.keys import router as keys_router
@@ -117,7 +117,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
-        body_routes.append(Route(mt5_router.body_too_large, ("/api",),
+        body_routes.append(Route(mt5_router.body_refused, ("/api",),
                                  frozenset(mt5_router.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
         from brokerplane.api.ctrader import protocol as ctrader_protocol
@@ -125,13 +125,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_protocol.body_too_large, WEBSERV_PREFIXES + CID_PREFIXES))
+        body_routes.append(Route(ctrader_protocol.body_refused, WEBSERV_PREFIXES + CID_PREFIXES))
     if "traderevolution" in enabled:
         from brokerplane.api.traderevolution import protocol as te_protocol
         from brokerplane.api.traderevolution.mount import mount as mount_te
 
         mount_te(app)
-        body_routes.append(Route(te_protocol.body_too_large, (te_protocol.PREFIX,)))
+        body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
     if "native" in enabled:
         for router in (native_router, money_router, keys_router, trading_router):
             app.include_router(router, prefix="/v1")
@@ -177,16 +177,18 @@ def create_app(runtime: Runtime) -> FastAPI:
                        "internal", rid, headers=echo)  # fmt: skip
 
     # Inside RequestIdMiddleware, so a refused body's answer carries the request id too.
-    app.add_middleware(BodyLimit, limit=runtime.settings.max_body_bytes, routes=body_routes,
-                       default=_body_too_large)  # fmt: skip
+    settings = runtime.settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, routes=body_routes,
+                       idle_timeout=settings.header_timeout_s, default=_body_refused)  # fmt: skip
     app.add_middleware(RequestIdMiddleware)
     return app
 
 
-def _body_too_large(request: Request, limit: int) -> Response:
-    """The native answer (and the console's, and the probes') to a body over the limit."""
-    return problem(413, "PayloadTooLarge", f"the request body is larger than {describe(limit)}",
-                   "http.body_too_large", _rid(request))  # fmt: skip
+def _body_refused(request: Request, status: int, reason: str) -> Response:
+    """The native answer (and the probes') to a body over the limit (413) or stalled (408)."""
+    if status == 413:
+        return problem(413, "PayloadTooLarge", reason, "http.body_too_large", _rid(request))
+    return problem(status, "RequestTimeout", reason, "http.body_timeout", _rid(request))
 
 
 def _rid(request: Request) -> str | None:

@@ -1,15 +1,16 @@
-"""The request body limit: bodies larger than the limit are refused while they are read, before
-any authentication or parsing, in the dialect of the path they were sent to.
+"""The request body limit: bodies larger than the limit, or that stall, are refused while they
+are read, before any authentication or parsing, in the dialect of the path they were sent to.
 
 A declared `Content-Length` over the limit is refused without reading a byte of the body (and
 before `Expect: 100-continue` lets the client send it); a body without one (chunked) is read
 up to the limit and refused as soon as it goes past. The app then gets the body, whole, from
-memory of at most the limit. A refusal closes the connection: the rest of the body is never
-read.
+memory of at most the limit. A body of which nothing arrives for `idle_timeout` seconds is
+refused 408. A refusal closes the connection: the rest of the body is never read.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-# How a dialect answers a body over the limit: (request, limit in bytes) -> its error response.
-Refusal = Callable[[Request, int], Response]
+# How a dialect refuses a body: (request, HTTP status 413 or 408, reason) -> its error response.
+Refusal = Callable[[Request, int, str], Response]
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ class BodyLimit:
     """Plain ASGI middleware enforcing `limit` on every HTTP request body."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int, routes: Sequence[Route], default: Refusal
-    ) -> None:
+        self, app: ASGIApp, *, limit: int, idle_timeout: float, routes: Sequence[Route],
+        default: Refusal,
+    ) -> None:  # fmt: skip
         self.app = app
         self.limit = limit
+        self.idle_timeout = idle_timeout
         self.routes = tuple(routes)
         self.default = default
 
@@ -60,19 +63,25 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
+        too_large = f"the request body is larger than {describe(self.limit)}"
         if declared is not None and declared > self.limit:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, 413, too_large)
             return
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.idle_timeout)
+            except TimeoutError:
+                stalled = f"no part of the request body arrived for {self.idle_timeout:g} s"
+                await self._refuse(scope, receive, send, 408, stalled)
+                return
             if message["type"] == "http.disconnect":
                 return  # the client is gone: nothing to answer
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, 413, too_large)
                 return
             if chunk:
                 chunks.append(chunk)
@@ -91,11 +100,13 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, status: int, reason: str
+    ) -> None:
         request = Request(scope)
         path = scope.get("path", "")
         refusal = next((r.refusal for r in self.routes if r.matches(path)), self.default)
-        response = refusal(request, self.limit)
+        response = refusal(request, status, reason)
         response.headers["connection"] = "close"
         await response(scope, receive, send)
 

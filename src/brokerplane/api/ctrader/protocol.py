@@ -18,7 +18,6 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from brokerplane.api.bodylimit import describe
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.core.actor import Actor
@@ -79,10 +78,9 @@ def error_response(request: Request, status: int, code: str, description: str) -
                     media_type="application/xml")  # fmt: skip
 
 
-def body_too_large(request: Request, limit: int) -> Response:
-    """A body over the server's limit (api/bodylimit.py), refused before it was read whole."""
-    return error_response(request, 413, "INVALID_REQUEST",
-                          f"the request body is larger than {describe(limit)}")  # fmt: skip
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py), refused while read."""
+    return error_response(request, status, "INVALID_REQUEST", reason)
 
 
 def no_content() -> Response:

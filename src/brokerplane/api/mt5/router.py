@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from brokerplane.api.bodylimit import describe
 from brokerplane.api.connection import connection_of
 from brokerplane.api.mt5 import retcodes
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, stringify
@@ -45,11 +44,11 @@ def forbidden(reason: str) -> Response:
                         status_code=403)  # fmt: skip
 
 
-def body_too_large(request: Request, limit: int) -> Response:
-    """A body over the server's limit (api/bodylimit.py): "3 Invalid parameters", as an HTTP
-    413, since the connection (and any session on it) closes with the answer."""
-    reason = f"the request body is larger than {describe(limit)}"
-    return JSONResponse({"retcode": retcode(ERR_PARAMS), "reason": reason}, status_code=413)
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py): "3 Invalid parameters",
+    with the HTTP status (413, 408), since the connection (and any session on it) closes with
+    the answer."""
+    return JSONResponse({"retcode": retcode(ERR_PARAMS), "reason": reason}, status_code=status)
 
 
 def _peer(request: Request) -> Peer | None:

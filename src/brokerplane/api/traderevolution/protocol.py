@@ -24,7 +24,6 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from brokerplane.api.bodylimit import describe
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.api.traderevolution.errors import (
     INVALID_REQUEST,
@@ -93,11 +92,9 @@ def error_response(status: int, code: str, message: str,
                     media_type="application/json", headers=dict(headers or {}))  # fmt: skip
 
 
-def body_too_large(request: Request, limit: int) -> Response:
-    """A body over the server's limit (api/bodylimit.py), refused before it was read whole."""
-    return error_response(
-        413, INVALID_REQUEST, f"the request body is larger than {describe(limit)}"
-    )
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py), refused while read."""
+    return error_response(status, INVALID_REQUEST, reason)
 
 
 def millis(value: datetime | None) -> int | None:
