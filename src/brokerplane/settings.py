@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     te_rate_limit_per_second: int = Field(
         20, ge=0, description="TraderEvolution requests per caller and collection a second (0: off)"
     )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="comma list of proxy addresses (or networks) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty: none, the peer address is the client's; * : any",
+    )
+    header_timeout_s: float = Field(
+        10, gt=0, le=3600, description="seconds a client has to send a complete request head"
+    )
+    max_connections: int = Field(
+        4096, ge=1, description="open connections per listener beyond which requests get a 503"
+    )
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="largest request body accepted (413 beyond, before auth)"
+    )
 
     lockout_failures: int = Field(
         5, ge=0, le=10_000,
@@ -107,6 +121,26 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _address_list(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if "*" in items:
+            return "*"
+        for item in items:
+            try:
+                if "/" in item:
+                    ipaddress.ip_network(item)
+                else:
+                    ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24, *)"
+                ) from None
+        return ",".join(items)
 
     @field_validator("dialects")
     @classmethod

@@ -67,6 +67,7 @@ class Served:
     key: str  # a native API key of the same manager
     clock: Clock
     runtime: Runtime
+    sessions: Sessions
 
     def client(self, legacy: bool = False) -> Mt5Client:
         return Mt5Client(self.base, legacy=legacy)
@@ -95,7 +96,7 @@ def served(runtime: Runtime, admin: Actor) -> Iterator[Served]:
     )
     clock = Clock()
     app = create_app(runtime)
-    app.state.mt5_sessions = Sessions(clock=clock)
+    sessions = app.state.mt5_sessions = Sessions(clock=clock)
     port = _free_port()
     settings = runtime.settings.model_copy(update={"port": port, "log_level": "warning"})
     server = uvicorn.Server(uvicorn_config(app, settings))  # as `brokerplane serve` configures it
@@ -107,7 +108,7 @@ def served(runtime: Runtime, admin: Actor) -> Iterator[Served]:
             pytest.fail("the server did not start")
         time.sleep(0.05)
     try:
-        yield Served(f"http://127.0.0.1:{port}", key, clock, runtime)
+        yield Served(f"http://127.0.0.1:{port}", key, clock, runtime, sessions)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -117,6 +118,21 @@ def _forbidden(mt5: Mt5Client, command: str = "test/access") -> int:
     with pytest.raises(Mt5HttpError) as refused:
         mt5.send(command)
     return refused.value.status
+
+
+def test_a_session_ends_when_its_connection_closes(served: Served) -> None:
+    first, second = served.session(), served.session()
+    assert served.sessions.count() == 2
+    first.close()
+    deadline = time.monotonic() + 20
+    while served.sessions.count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served.sessions.count() == 1
+    second.ping()  # the other connection's session lives on
+    second.close()
+    while served.sessions.count() != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert served.sessions.count() == 0
 
 
 # ---- the CRM flow ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
+from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.keys import router as keys_router
@@ -110,18 +111,27 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
     app.state.auth_failures = AuthFailures()
     enabled = runtime.settings.enabled_dialects
+    body_routes: list[Route] = []  # where a body over the limit is refused in another dialect
     if "mt5" in enabled:
+        from brokerplane.api.mt5 import router as mt5_router
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
+        body_routes.append(Route(mt5_router.body_refused, ("/api",),
+                                 frozenset(mt5_router.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
+        from brokerplane.api.ctrader import protocol as ctrader_protocol
+        from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
+        body_routes.append(Route(ctrader_protocol.body_refused, WEBSERV_PREFIXES + CID_PREFIXES))
     if "traderevolution" in enabled:
+        from brokerplane.api.traderevolution import protocol as te_protocol
         from brokerplane.api.traderevolution.mount import mount as mount_te
 
         mount_te(app)
+        body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
     if "native" in enabled:
         for router in (native_router, money_router, keys_router, trading_router):
             app.include_router(router, prefix="/v1")
@@ -166,8 +176,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         return problem(500, "InternalError", "an unexpected error occurred; it has been logged",
                        "internal", rid, headers=echo)  # fmt: skip
 
+    # Inside RequestIdMiddleware, so a refused body's answer carries the request id too.
+    settings = runtime.settings
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, routes=body_routes,
+                       idle_timeout=settings.header_timeout_s, default=_body_refused)  # fmt: skip
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _body_refused(request: Request, status: int, reason: str) -> Response:
+    """The native answer (and the probes') to a body over the limit (413) or stalled (408)."""
+    if status == 413:
+        return problem(413, "PayloadTooLarge", reason, "http.body_too_large", _rid(request))
+    return problem(status, "RequestTimeout", reason, "http.body_timeout", _rid(request))
 
 
 def _rid(request: Request) -> str | None:

@@ -10,8 +10,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-MAX_BODY = 1 << 20
-
 
 class BodyProblem(ValueError):
     """The body cannot be read as asked; the message says why, for the caller."""
@@ -28,15 +26,14 @@ def loads(raw: bytes | str, *, decimals: bool = False) -> Any:
 
 
 def json_object(raw: bytes, *, required: bool = True) -> dict[str, Any]:
-    """A request body that must be one JSON object (at most 1 MiB); empty gives {} unless
-    `required`. Numbers with fractions come as Decimal, so money stays exact."""
+    """A request body that must be one JSON object (its size was bounded while it was read:
+    api/bodylimit.py); empty gives {} unless `required`. Numbers with fractions come as
+    Decimal, so money stays exact."""
     raw = raw.strip()
     if not raw:
         if required:
             raise BodyProblem("the request has no body; a JSON object is expected")
         return {}
-    if len(raw) > MAX_BODY:
-        raise BodyProblem("the body is larger than 1 MiB")
     parsed = loads(raw, decimals=True)
     if not isinstance(parsed, dict):
         raise BodyProblem("the body must be a JSON object")

@@ -121,6 +121,14 @@ def main() -> None:
     help="PEM private key (unencrypted) of the HTTPS listener [env BROKERPLANE_TLS_KEY].",
 )
 @click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="LIST",
+    help="Comma list of reverse-proxy addresses or networks whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed (client address in the audit, rate limits); '*' trusts "
+    "every peer [env BROKERPLANE_FORWARDED_ALLOW_IPS; none].",
+)
+@click.option(
     "--demo/--no-demo",
     default=False,
     show_default=True,
@@ -136,6 +144,7 @@ def serve(
     mt5_tls_port: int | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    forwarded_allow_ips: str | None,
     demo: bool,
 ) -> None:
     """Migrate the database to head and serve the API.
@@ -162,6 +171,7 @@ def serve(
         mt5_tls_port=mt5_tls_port,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     certificate = _tls_settings(settings)
     try:
@@ -223,18 +233,31 @@ def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
     MT5 sessions live on the connection, and clients ping every 20 s and may stay silent for up
     to 180 s: idle keep-alive connections are kept a little longer than that, where uvicorn's
     default (5 s) would drop the connection, and with it the session, between two pings.
+
+    The protocol (cli/listener.py) gives each connection its identity (MT5 sessions are bound
+    to it, so the app is marked to refuse sessions without one) and a deadline for request
+    heads. X-Forwarded-* headers are believed only from `forwarded_allow_ips` (none by
+    default, where uvicorn would trust 127.0.0.1).
     """
     import uvicorn
 
     from brokerplane.api.mt5.session import IDLE_TIMEOUT_S
+    from brokerplane.cli.listener import protocol_class
     from brokerplane.redact import server_log_config
 
+    state = getattr(app, "state", None)
+    if state is not None:
+        state.connections_required = True
     keep_alive = int(IDLE_TIMEOUT_S) + 10 if "mt5" in settings.enabled_dialects else 5
     # Query strings carry tokens and passwords (cTrader ?token=, MT5 password=): every log
     # line, the access log's included, is written with their values as ***.
-    common: dict[str, Any] = {"host": settings.host, "log_level": settings.log_level,
-                              "log_config": server_log_config(settings.log_level),
-                              "timeout_keep_alive": keep_alive}  # fmt: skip
+    trusted = settings.forwarded_allow_ips
+    common: dict[str, Any] = {
+        "host": settings.host, "log_level": settings.log_level, "timeout_keep_alive": keep_alive,
+        "log_config": server_log_config(settings.log_level),
+        "http": protocol_class(settings.header_timeout_s), "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or "", "limit_concurrency": settings.max_connections,
+    }  # fmt: skip
     if not tls:
         return uvicorn.Config(app, port=settings.port, **common)
     if settings.mt5_tls_port is None or settings.tls_cert is None or settings.tls_key is None:

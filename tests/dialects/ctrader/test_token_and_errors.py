@@ -242,3 +242,18 @@ def test_disabling_a_manager_deletes_its_tokens(ct: CTrader) -> None:
     assert ct.error(ct.get("/tradergroups"), 401) == "CH_CLIENT_AUTH_FAILURE"
     fresh = get_token(ct.client, MANAGER, PASSWORD).json()["webservToken"]
     assert ct.get("/tradergroups", token=fresh).status_code == 200
+
+
+def test_a_body_over_the_limit_is_413_invalid_request_before_the_token_is_checked(
+    ct: CTrader,
+) -> None:
+    big = b'{"groupName": "' + b"x" * (1 << 20) + b'"}'
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    for path in ("/v2/webserv/traders", "/webserv/traders", "/cid/ctid/create"):
+        response = ct.client.post(path, content=big, headers=headers)
+        assert ct.error(response, 413) == "INVALID_REQUEST"
+        assert response.json()["error"]["description"] == "the request body is larger than 1 MiB"
+    xml = ct.client.post("/v2/webserv/traders", content=(b" " * 65536 for _ in range(32)))
+    assert xml.status_code == 413
+    assert xml.headers["content-type"].startswith("application/xml")
+    assert "<errorCode>INVALID_REQUEST</errorCode>" in xml.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from brokerplane.api.mt5.protocol import COMMANDS
 from tests.dialects.mt5.conftest import Mt5
@@ -73,3 +74,23 @@ def test_garbage_in_the_handshake_gets_a_retcode(mt5: Mt5, params: dict[str, obj
             response.status_code == 403
         ), response.text
     assert mt5.retcode(mt5.get("test/access")) == "0 Done"
+
+
+def test_a_body_over_the_limit_is_refused_413_with_retcode_3_before_the_session_check(
+    mt5: Mt5,
+) -> None:
+    big = b'{"PassMain": "' + b"x" * (1 << 20) + b'"}'
+    anonymous = TestClient(mt5.client.app, client=("testclient", 50999))
+    for client in (anonymous, mt5.client):
+        for path in ("/api/user/add?group=demoforex", "/user_add?group=demoforex"):
+            response = client.post(path, content=big)
+            assert response.status_code == 413, response.text
+            assert response.json() == {
+                "retcode": "3 Invalid parameters",
+                "reason": "the request body is larger than 1 MiB",
+            }
+            assert response.headers["connection"] == "close"
+    chunked = anonymous.post("/api/user/add", content=(b" " * 65536 for _ in range(32)))
+    assert chunked.status_code == 413
+    assert chunked.json()["retcode"] == "3 Invalid parameters"
+    anonymous.close()

@@ -381,3 +381,43 @@ def test_the_operator_id_is_recorded_in_the_audit_of_every_write(api: Api) -> No
     assert unnamed.status_code == 200
     records = api.get("/v1/audit", params={"request_id": "w-none"}).json()["items"]
     assert [r["operator_id"] for r in records] == [None]
+
+
+# ---- the body limit ---------------------------------------------------------------------------
+
+OVER_A_MIB = b'{"login": 1, "name": "' + b"x" * (1 << 20) + b'"}'
+
+
+def _chunks(total: int, size: int = 65536) -> Iterator[bytes]:
+    """A body sent chunked: no Content-Length for the server to refuse on sight."""
+    for _ in range(total // size):
+        yield b" " * size
+
+
+def test_a_body_over_the_limit_is_413_problem_json_before_any_authentication(api: Api) -> None:
+    for path in ("/v1/users", "/mt4/manager/users", "/v1/balances/deposit"):
+        response = api.client.post(path, content=OVER_A_MIB,
+                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status_code == 413, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["connection"] == "close"
+        body = response.json()
+        assert (body["title"], body["code"]) == ("PayloadTooLarge", "http.body_too_large")
+        assert body["detail"] == "the request body is larger than 1 MiB"
+        assert body["request_id"] == response.headers["x-request-id"]
+    chunked = api.client.post("/v1/users", content=_chunks(2 << 20))
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.json()["code"] == "http.body_too_large"
+
+
+def test_the_body_limit_comes_from_the_settings(api: Api) -> None:
+    with _app_with(api, max_body_bytes=4 << 20) as client:
+        # past the default 1 MiB but within 4 MiB: read, then refused for what it is (no key)
+        response = client.post("/v1/users", content=OVER_A_MIB,
+                               headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status_code == 401, response.text
+    with _app_with(api, max_body_bytes=1024) as client:
+        key = api.key("users:write")
+        response = client.post("/v1/users", json={"name": "x" * 1024}, headers=_auth(key))
+        assert response.status_code == 413
+        assert response.json()["detail"] == "the request body is larger than 1 KiB"

@@ -287,3 +287,18 @@ def test_a_stored_reach_mask_past_the_limits_is_a_bad_input_error_not_a_server_e
 
     assert te.error(response, 400) == "1.0.5.1"
     assert "at most 16" in response.json()["errorMessage"]
+
+
+def test_a_body_over_the_limit_is_413_with_the_error_body_before_sign_in(te: TE) -> None:
+    big = b'{"login": "a", "password": "' + b"x" * (1 << 20) + b'"}'
+    for path in ("/auth/token", "/accounts", "/accountOperations"):
+        response = te.client.post(BASE + path, content=big,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status_code == 413, (path, response.text)
+        assert response.json() == {
+            "errorCode": "1.0.0.1",
+            "errorMessage": "the request body is larger than 1 MiB",
+        }
+    chunked = te.client.post(BASE + "/auth/token", content=(b" " * 65536 for _ in range(32)))
+    assert chunked.status_code == 413
+    assert chunked.json()["errorCode"] == "1.0.0.1"

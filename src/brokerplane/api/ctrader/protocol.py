@@ -78,6 +78,11 @@ def error_response(request: Request, status: int, code: str, description: str) -
                     media_type="application/xml")  # fmt: skip
 
 
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py), refused while read."""
+    return error_response(request, status, "INVALID_REQUEST", reason)
+
+
 def no_content() -> Response:
     return Response(status_code=204)
 

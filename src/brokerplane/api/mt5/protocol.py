@@ -26,7 +26,6 @@ from brokerplane.core.money import parse_integer
 from brokerplane.core.services import Services
 
 _ESCAPED = re.compile(r"\\([\\|=])")
-MAX_BODY = jsonbody.MAX_BODY
 
 
 def norm(name: str) -> str:
@@ -48,8 +47,6 @@ class Params:
         text = body.strip()
         if not text:
             return
-        if len(text) > MAX_BODY:
-            raise Mt5Error(ERR_PARAMS, "the body is larger than 1 MiB")
         try:
             decoded = text.decode("utf-8")
         except UnicodeDecodeError:

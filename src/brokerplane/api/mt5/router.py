@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.connection import connection_of
 from brokerplane.api.kit.idempotency import REPLAY_HEADER, sent_key
 from brokerplane.api.mt5 import retcodes
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, envelope_body
@@ -43,9 +44,38 @@ def forbidden(reason: str) -> Response:
                         status_code=403)  # fmt: skip
 
 
-def _peer(request: Request) -> Peer:
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py): "3 Invalid parameters",
+    with the HTTP status (413, 408), since the connection (and any session on it) closes with
+    the answer."""
+    return JSONResponse({"retcode": retcode(ERR_PARAMS), "reason": reason}, status_code=status)
+
+
+def _peer(request: Request) -> Peer | None:
+    """What this request's session is keyed by: the listener's connection (its id is never
+    reused and no header can name it). In-process clients (test clients) have no connection
+    and are keyed by the client address they set; an app served by brokerplane's listeners
+    never falls back to the address (a trusted proxy's X-Forwarded-For may rewrite it): None,
+    no session."""
+    connection = connection_of(request.scope)
+    if connection is not None:
+        return ("connection", connection.id)
+    if getattr(request.app.state, "connections_required", False):
+        return None
     client = request.client
-    return (client.host, client.port) if client else ("", 0)
+    return ("address", client.host, client.port) if client else ("address", "", 0)
+
+
+def _bind_to_connection(request: Request, peer: Peer) -> None:
+    """End the session on `peer` when the request's connection closes."""
+    connection = connection_of(request.scope)
+    if connection is not None:
+        sessions = _sessions(request)
+        connection.on_close(lambda: sessions.end(peer), key=sessions)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
 def _sessions(request: Request) -> Sessions:
@@ -89,8 +119,12 @@ async def _auth_start(request: Request, params: Params) -> Response:
         return envelope(ERR_PARAMS)
     if version is None or version < MIN_CLIENT_VERSION:
         return envelope(ERR_PARAMS)
+    peer = _peer(request)
+    if peer is None:
+        return forbidden("this connection cannot hold an MT5 session")
     # Always a fresh challenge: whether the login exists is decided at /api/auth/answer.
-    rand = _sessions(request).start(_peer(request), login)
+    rand = _sessions(request).start(peer, login)
+    _bind_to_connection(request, peer)
     return envelope(0, version_access=VERSION_ACCESS, srv_rand=rand.hex())
 
 
@@ -99,6 +133,8 @@ async def _auth_answer(request: Request, params: Params) -> Response:
     answer = params.text("srv_rand_answer") or ""
     services = _services(request)
     peer = _peer(request)
+    if peer is None:
+        return forbidden("this connection cannot hold an MT5 session")
     if cli_rand is None:
         _sessions(request).end(peer)
         return forbidden("cli_rand must be 32 hex characters")
@@ -119,12 +155,12 @@ async def _auth_answer(request: Request, params: Params) -> Response:
             _sessions(request).answer, peer, answer, pw_hash_of
         )
     except HandshakeFailed as err:
-        log.warning("MT5 authentication failed from %s: %s", peer[0], err)
+        log.warning("MT5 authentication failed from %s: %s", _address(request), err)
         if asked:  # the answer was checked against the password: a failure counts
             await run_in_threadpool(services.record_login, asked[0], False)
         return forbidden(str(err))
     await run_in_threadpool(services.record_login, asked[0], True)
-    log.info("MT5 manager %s authenticated from %s", login, peer[0])
+    log.info("MT5 manager %s authenticated from %s", login, _address(request))
     return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
 
@@ -156,7 +192,7 @@ _DISABLED, _QUIT, _UNKNOWN = object(), object(), object()
 
 async def dispatch(request: Request, name: str) -> Response:
     peer = _peer(request)
-    login = _sessions(request).current(peer)
+    login = _sessions(request).current(peer) if peer is not None else None
     if login is None and name not in ("auth/start", "auth/answer"):
         # the session first: without one, even a malformed body is "authenticate again"
         return forbidden("not authenticated on this connection: run /api/auth/start first")
@@ -171,8 +207,8 @@ async def dispatch(request: Request, name: str) -> Response:
             return await _auth_answer(request, params)
     except Mt5Error as err:  # a parameter of the wrong type or out of range
         return envelope(err.code)
-    login = _sessions(request).current(peer)
-    if login is None:
+    login = _sessions(request).current(peer) if peer is not None else None
+    if login is None or peer is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
     opened_with = _sessions(request).credential(peer)
     services = _services(request)

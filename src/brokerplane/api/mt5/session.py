@@ -1,8 +1,9 @@
 """MT5 sessions: the challenge-response handshake, bound to the client's connection.
 
-A session lives on one TCP connection (approximated by the peer's host and port), expires
-after 180 s without a command, and must finish its handshake within 10 s. A manager may hold
-any number of sessions; `/api/auth/start` on a live connection restarts the handshake.
+A session lives on one transport connection and ends when it closes (the router keys sessions
+by the listener's connection id, which no request header can name); it also expires after
+180 s without a command, and must finish its handshake within 10 s. A manager may hold any
+number of sessions; `/api/auth/start` on a live connection restarts the handshake.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 IDLE_TIMEOUT_S = 180.0
 AUTH_WINDOW_S = 10.0
 MAX_SESSIONS = 100_000
 
-Peer = tuple[str, int]
+# What a session is keyed by: the connection it lives on (see router.session_key).
+Peer = Hashable
 
 
 def password_hash(password: str) -> bytes:

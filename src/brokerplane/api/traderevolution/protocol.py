@@ -26,6 +26,7 @@ from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.api.traderevolution.errors import (
+    INVALID_REQUEST,
     NOT_ALLOWED,
     NOT_AUTHENTICATED,
     TEError,
@@ -89,6 +90,11 @@ def error_response(status: int, code: str, message: str,
                    headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
     return Response(to_json(error_body(code, message)), status_code=status,
                     media_type="application/json", headers=dict(headers or {}))  # fmt: skip
+
+
+def body_refused(request: Request, status: int, reason: str) -> Response:
+    """A body over the server's limit or stalled (api/bodylimit.py), refused while read."""
+    return error_response(status, INVALID_REQUEST, reason)
 
 
 def millis(value: datetime | None) -> int | None:
