@@ -447,3 +447,13 @@ def test_archive_calls_without_a_valid_login_are_invalid_parameters(
 
 def test_archive_batch_without_a_selection_is_invalid_parameters(mt5: Mt5) -> None:
     assert mt5.retcode(mt5.get("user/archive/get_batch")) == PARAMS
+
+
+def test_deals_of_an_archived_account_stay_readable_by_login_and_group(
+    mt5: Mt5, accounts: dict[str, int]
+) -> None:
+    login = str(accounts["real"])
+    before = mt5.ok(mt5.get("deal/get_batch", login=login))
+    mt5.ok(mt5.get("user/archive/add", login=login))
+    assert mt5.ok(mt5.get("deal/get_batch", login=login)) == before
+    assert mt5.ok(mt5.get("deal/get_batch", group="real*")) == before

@@ -100,7 +100,7 @@ def _side(side: str) -> str:
 def _units(lots: Decimal) -> int:
     """Lots as volume units (1/10^4 lot); finer or not positive is InvalidVolume."""
     if not lots.is_finite() or lots <= 0 or lots > MAX_VOLUME_LOTS:
-        raise InvalidVolume.field("volume", "must be positive")
+        raise InvalidVolume.field("volume", f"must be positive and at most {MAX_VOLUME_LOTS} lots")
     units = lots.scaleb(VOLUME_DIGITS)
     if units != units.to_integral_value():
         raise InvalidVolume.field("volume", f"has more than {VOLUME_DIGITS} decimals of a lot")
