@@ -246,7 +246,7 @@ class FakeAccounts(_Repo):
         out = []
         for login in sorted(self._s.accounts):
             acc = self._s.accounts[login]
-            if acc.deleted_at is not None:
+            if (acc.deleted_at is not None) != query.archived:
                 continue
             if not self._in_reach(login, query.group_ids, query.broker_mask):
                 continue
@@ -593,6 +593,13 @@ class FakeLedger(_Repo):
                                                 acc.currency, acc.currency_digits))  # fmt: skip
         return found
 
+    def figures_of(self, login: int) -> tuple[int, int, int]:
+        totals = dict.fromkeys(FIGURES, 0)
+        for entry in self._s.ledger:
+            if entry.login == login:
+                totals[KINDS[entry.kind][0]] += entry.amount
+        return totals["balance"], totals["credit"], totals["bonus"]
+
     def iter_facts(self) -> Iterator[EntryFacts]:
         for x in sorted(self._s.ledger, key=lambda e: e.id):
             yield EntryFacts(x.id, x.login, x.kind, x.amount, x.balance_after, x.credit_after,
@@ -613,6 +620,10 @@ class FakeLedger(_Repo):
         out = []
         for entry in sorted(self._s.ledger, key=lambda e: e.id):
             if query.login is not None and entry.login != query.login:
+                continue
+            if query.logins is not None and entry.login not in query.logins:
+                continue
+            if query.ids is not None and entry.id not in query.ids:
                 continue
             if query.kinds and entry.kind not in query.kinds:
                 continue
@@ -1098,6 +1109,8 @@ class FakeTrading(_Repo):
             checks = (
                 query.login is None or deal.login == query.login,
                 query.position_id is None or deal.position_id == query.position_id,
+                query.logins is None or deal.login in query.logins,
+                query.ids is None or did in query.ids,
                 not query.entries or deal.entry in query.entries,
                 query.time_from is None or deal.at >= query.time_from,
                 query.time_to is None or deal.at < query.time_to,

@@ -13,6 +13,7 @@ from brokerplane.core import attributes, idempotency
 from brokerplane.core.access import lockout, tokens
 from brokerplane.core.access import service as access
 from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.account import archive
 from brokerplane.core.account import service as accounts
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor, system_actor
@@ -31,11 +32,13 @@ from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import RequestInFlight, Unauthorized
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
+from brokerplane.core.ledger import check as ledger_check
 from brokerplane.core.ledger import service as ledger
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.trading import batch, whatif
 from brokerplane.core.trading import service as trading
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
@@ -673,3 +676,47 @@ class Services:
         """A webhook's order on its key's user's account (the key checked again in the same
         transaction); `actor` is the request's, reduced to the key's trades:write."""
         return self._write(lambda u: bo_webhooks.trade(u, order, actor, self.clock), actor)
+
+    # batch reads, what-if, the balance check and the archive (MT5's CRM calls)
+    def batch_ledger(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[LedgerEntry]:
+        return self._read(lambda u: batch.batch_entries(u, sel, actor))
+
+    def batch_deals(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[Deal]:
+        return self._read(lambda u: batch.batch_deals(u, sel, actor))
+
+    def deals_by_ids(self, ids: Sequence[int], actor: Actor) -> dict[int, Deal]:
+        return self._read(lambda u: batch.deals_by_ids(u, ids, actor))
+
+    def check_margin(self, cmd: whatif.CheckMargin, actor: Actor) -> whatif.MarginOutlook:
+        now = self.clock()
+        return self._read(lambda u: whatif.check_margin(u, cmd, actor, now))
+
+    def calc_profit(self, cmd: whatif.CalcProfit, actor: Actor) -> whatif.ProfitOutlook:
+        return self._read(lambda u: whatif.calc_profit(u, cmd, actor))
+
+    def check_balance(self, login: int, actor: Actor) -> ledger_check.BalanceCheck:
+        return self._read(lambda u: ledger_check.check_balance(u, login, actor))
+
+    def fix_balance(self, login: int, actor: Actor) -> ledger_check.BalanceCheck:
+        return self._write(lambda u: ledger_check.fix_balance(u, login, actor, self.clock), actor)
+
+    def list_archived(self, cmd: accounts.ListAccounts, actor: Actor) -> list[Account]:
+        return self._read(lambda u: archive.list_archived(u, cmd, actor))
+
+    def iter_archived(self, cmd: accounts.ListAccounts, actor: Actor) -> Iterator[Account]:
+        """Every matching archived account, page by page."""
+        after = cmd.after_login
+        while True:
+            page = self.list_archived(
+                replace(cmd, after_login=after, limit=accounts.MAX_PAGE), actor
+            )
+            yield from page
+            if len(page) < accounts.MAX_PAGE:
+                return
+            after = page[-1].login
+
+    def get_archived(self, login: int, actor: Actor) -> Account:
+        return self._read(lambda u: archive.get_archived(u, login, actor))
+
+    def restore_account(self, cmd: archive.RestoreAccount, actor: Actor) -> Account:
+        return self._write(lambda u: archive.restore_account(u, cmd, actor, self.clock), actor)

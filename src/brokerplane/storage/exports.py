@@ -51,7 +51,8 @@ def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[
     from brokerplane.storage.uow import mask_condition  # uow imports this module
 
     a = t.accounts.c
-    conds: list[ColumnElement[bool]] = [a.deleted_at.is_(None)]
+    archived = a.deleted_at.is_not(None) if query.archived else a.deleted_at.is_(None)
+    conds: list[ColumnElement[bool]] = [archived]
     if query.group_ids is not None:
         # `+ 0` keeps the planner off the group_id index: walking that index would sort every
         # account of the groups again for each page; in login order a whole export reads the

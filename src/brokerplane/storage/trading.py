@@ -135,6 +135,10 @@ class SqlTrading:
                 conds.append(column == value)
         if query.entries:
             conds.append(d.entry.in_(query.entries))
+        if query.logins is not None:
+            conds.append(d.login.in_(query.logins))
+        if query.ids is not None:
+            conds.append(d.id.in_(query.ids))
         bounds = (
             (d.at, query.time_from, query.time_to),
             (d.opened_at, query.opened_from, query.opened_to),

@@ -210,6 +210,12 @@ _ACCOUNT_SELECT = (
     .join(t.groups, t.groups.c.id == t.accounts.c.group_id)
     .where(t.accounts.c.deleted_at.is_(None))
 )
+# Archived (soft-deleted) accounts: the archive's listings (AccountQuery.archived).
+_ARCHIVED_SELECT = (
+    select(t.accounts, t.groups.c.name.label("group"))
+    .join(t.groups, t.groups.c.id == t.accounts.c.group_id)
+    .where(t.accounts.c.deleted_at.is_not(None))
+)
 # The money path's statements are built once: building one costs more CPU than running it.
 _ACCOUNT_BY_LOGIN = _ACCOUNT_SELECT.where(t.accounts.c.login == bindparam("b_login"))
 _ACCOUNT_BY_LOGIN_LOCKED = _ACCOUNT_BY_LOGIN.with_for_update(of=t.accounts)
@@ -337,7 +343,8 @@ class SqlAccounts:
         if query.group_ids is not None and not query.group_ids:
             return []
         conds = account_conditions(query, self.c.dialect.name)
-        q = _ACCOUNT_SELECT.where(and_(*conds)).order_by(t.accounts.c.login).limit(query.limit)
+        base = _ARCHIVED_SELECT if query.archived else _ACCOUNT_SELECT
+        q = base.where(and_(*conds)).order_by(t.accounts.c.login).limit(query.limit)
         result = self.c.execute(q)
         names = list(result.keys())  # once per page, not once per row as row._mapping does
         return [Account(**dict(zip(names, r, strict=True))) for r in result]
@@ -613,6 +620,18 @@ class SqlLedger:
                                                 row.currency_digits))  # fmt: skip
         return found
 
+    def figures_of(self, login: int) -> tuple[int, int, int]:
+        """The balance, credit and bonus the account's entries add up to (minor units)."""
+        e = t.ledger_entries.c
+
+        def total(figure: str) -> Any:
+            kinds = [k for k, (f, _) in KINDS.items() if f == figure]
+            return func.coalesce(func.sum(case((e.kind.in_(kinds), e.amount), else_=0)), 0)
+
+        q = select(total("balance"), total("credit"), total("bonus")).where(e.login == login)
+        row = self.c.execute(q).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
     _FACTS = select(
         t.ledger_entries.c.id, t.ledger_entries.c.login, t.ledger_entries.c.kind,
         t.ledger_entries.c.amount, t.ledger_entries.c.balance_after,
@@ -663,6 +682,10 @@ class SqlLedger:
             conds.append(e.at < query.time_to)
         if query.reference is not None:
             conds.append(e.reference == query.reference)
+        if query.logins is not None:
+            conds.append(e.login.in_(query.logins))
+        if query.ids is not None:
+            conds.append(e.id.in_(query.ids))
         if query.after_id is not None:
             conds.append(e.id > query.after_id)
         if query.group_ids is not None or query.broker_mask is not None:

@@ -195,6 +195,7 @@ def render_user(acc: Account) -> dict[str, Any]:
         "City": acc.city,
         "State": acc.state,
         "ZIPCode": acc.zip_code,
+        "ZipCode": acc.zip_code,  # the spelling some builds (and their clients) use
         "Address": acc.address,
         "Phone": acc.phone,
         "Email": acc.email,

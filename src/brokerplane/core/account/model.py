@@ -251,3 +251,5 @@ class AccountQuery:
     registered_to: datetime | None = None
     after_login: int | None = None
     limit: int = 100
+    # Archived (soft-deleted) accounts instead of live ones.
+    archived: bool = False

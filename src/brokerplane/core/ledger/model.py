@@ -90,6 +90,9 @@ class LedgerQuery:
     # Reach: only accounts in these groups / under white labels matching this mask.
     group_ids: tuple[int, ...] | None = None
     broker_mask: str | None = None
+    # Only these accounts / these entries (batch reads).
+    logins: tuple[int, ...] | None = None
+    ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,9 @@ class DealQuery:
     limit: int = 1000
     group_ids: tuple[int, ...] | None = None
     broker_mask: str | None = None
+    # Only these accounts / these deals (batch reads).
+    logins: tuple[int, ...] | None = None
+    ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

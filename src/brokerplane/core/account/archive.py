@@ -1,0 +1,72 @@
+"""The archive: accounts deleted (soft-deleted: `deleted_at` set) read back, and restored.
+
+Archiving an account is deleting it (DeleteAccount: it reads as not found everywhere, its
+row, ledger and audit stay, its login is never handed out again). The archive lists those
+accounts, with the same reach and personal-data rules as live ones; restoring one clears
+`deleted_at`, so it reads and trades again as it was, audited as `account.restored`.
+Restoring needs the `users:delete` right (it undoes a delete) and the account in reach.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from brokerplane.core.access import reach
+from brokerplane.core.account.model import Account
+from brokerplane.core.account.service import (
+    MAX_PAGE,
+    ListAccounts,
+    _check_filters,
+    _query,
+    check_login,
+    with_attributes,
+)
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.errors import AccountNotFound, ValidationError
+from brokerplane.core.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class RestoreAccount:
+    login: int
+
+
+def list_archived(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Account]:
+    """One page of archived accounts in login order, after `after_login`."""
+    actor.require("users:read")
+    if not 1 <= cmd.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    _check_filters(cmd, actor)
+    query = replace(_query(uow, cmd, actor), archived=True)
+    if query.group_ids is not None and not query.group_ids:
+        return []
+    page = with_attributes(uow, uow.accounts.list(query))
+    return [reach.redact(actor, a) for a in page]
+
+
+def _archived(uow: UnitOfWork, login: int, actor: Actor) -> Account:
+    found = list_archived(uow, ListAccounts(logins=(check_login(login),), limit=1), actor)
+    if not found:
+        raise AccountNotFound(login)
+    return found[0]
+
+
+def get_archived(uow: UnitOfWork, login: int, actor: Actor) -> Account:
+    return _archived(uow, login, actor)
+
+
+def restore_account(uow: UnitOfWork, cmd: RestoreAccount, actor: Actor, clock: Clock) -> Account:
+    actor.require("users:delete")
+    _archived(uow, cmd.login, actor)  # exists in the archive and in reach
+    # the whole row (the listing may have blanked personal fields)
+    query = replace(_query(uow, ListAccounts(logins=(cmd.login,), limit=1), actor),
+                    archived=True)  # fmt: skip
+    acc = uow.accounts.list(query)[0]
+    now = clock()
+    restored = replace(acc, deleted_at=None, updated_at=now)
+    uow.accounts.update(restored)
+    record(uow, actor, now, "account.restored", "account", acc.login, acc.snapshot(),
+           restored.snapshot())  # fmt: skip
+    return reach.redact(actor, with_attributes(uow, [restored])[0])
