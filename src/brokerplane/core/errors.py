@@ -414,3 +414,18 @@ class ReachTooNarrow(PermissionDenied):
             "(groups and white labels *)",
             what=what,
         )
+
+
+class SelfQuotedTrade(PermissionDenied):
+    """Separation of duties: a manager may not open or close a position on a symbol whose
+    current quote it set itself (it could otherwise book any profit it liked). Quotes from
+    the quotes feed or an operator carry no manager and may be traded against."""
+
+    code = "trade.self_quoted"
+
+    def __init__(self, symbol: str) -> None:
+        super().__init__(
+            f"the current quote of {symbol} was set by this manager; a manager may not trade "
+            "against its own quote (quotes come from a price feed)",
+            symbol=symbol,
+        )

@@ -222,6 +222,8 @@ api_keys = Table(
     Column("last_used_at", UTCDateTime),
     Column("parent_key_id", String(32), index=True),
     Column("replaced_by", String(32)),
+    # The manager whose credential minted (created or rotated) the key; None: an operator.
+    Column("created_by", BigInteger),
 )
 
 audit_records = Table(
@@ -491,6 +493,8 @@ quotes = Table(
     Column("bid", DecimalText, nullable=False),
     Column("ask", DecimalText, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+    # The manager who set the quote; None: the system (the quotes feed, an operator).
+    Column("set_by", BigInteger),
 )
 
 # Open positions. Volumes in 1/10000 lot; `open_value` = sum of volume x open price points.

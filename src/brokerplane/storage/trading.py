@@ -47,7 +47,7 @@ class SqlTrading:
         held = self.quotes(sorted(latest), for_update=True)
         stored = 0
         for symbol, q in latest.items():
-            values = {"bid": q.bid, "ask": q.ask, "at": q.at}
+            values = {"bid": q.bid, "ask": q.ask, "at": q.at, "set_by": q.set_by}
             old = held.get(symbol)
             if old is None:
                 self.c.execute(insert(t.quotes).values(symbol=symbol, **values))

@@ -76,6 +76,26 @@ def test_a_failed_change_leaves_its_key_free(ct: CTrader) -> None:
     assert ct.trader(login)["balance"] == 0
 
 
+def test_a_retried_trader_creation_with_a_balance_opens_and_funds_one_trader(
+    ct: CTrader,
+) -> None:
+    body = {**MINIMAL, "balance": "900000"}
+    key = {**JSON, "Idempotency-Key": "ct-create-1"}
+    first = ct.post("/traders", body, headers=key)
+    again = ct.post("/traders", body, headers=key)
+    other = ct.post("/traders", {**body, "balance": "900001"}, headers=key)
+
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json() and again.headers["Idempotent-Replay"] == "true"
+    assert ct.error(other, 409) == "INVALID_REQUEST"
+    login = first.json()["login"]
+    assert ct.trader(login)["balance"] == 900000
+    entries = ct.services.list_ledger(LedgerQuery(), ct.admin)
+    assert [(e.login, e.amount) for e in entries if e.kind == "deposit"] == [(login, 900000)]
+    # without a key, each creation is a new trader
+    assert ct.post("/traders", body, headers=JSON).json()["login"] != login
+
+
 # --- four eyes -------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from brokerplane.core.account.model import DEFAULT_RIGHTS, RIGHT_TRADE_DISABLED
 from brokerplane.core.account.service import OpenAccount
-from brokerplane.core.actor import SCOPES
+from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.symbol.service import CreateSymbol
@@ -406,3 +406,20 @@ def test_tick_last_answers_the_latest_quotes_and_what_changed_since(mt5: Mt5, lo
     by_group = mt5.get("tick/last_group", symbol="EURUSD", group="demoforex").json()
     assert by_group["answer"] == body["answer"][:1]
     assert mt5.retcode(mt5.get("tick/last_group", symbol="EURUSD", group="nope")) == NOT_FOUND
+
+
+def test_a_manager_cannot_deal_against_a_quote_it_set_itself(mt5: Mt5, login: int) -> None:
+    execute(mt5, login, 0, 10000)  # at the system's quote
+    position = positions(mt5, login)[0]["Position"]
+    own = Actor(manager_login=mt5.login, scopes=frozenset(SCOPES), dialect="native")
+    mt5.services.set_quotes([QuoteInput("EURUSD", "1.50000", "1.50000")], own)
+
+    close = send(mt5, Login=str(login), Type="1", Volume="10000", Symbol="EURUSD",
+                 Position=position)  # fmt: skip
+    again = send(mt5, Login=str(login), Type="0", Volume="10000", Symbol="EURUSD")
+
+    assert mt5.retcode(close) == mt5.retcode(again) == PERMISSIONS
+    assert len(positions(mt5, login)) == 1
+    quote(mt5, "EURUSD", "1.10000", "1.10020")  # the feed again
+    assert mt5.retcode(send(mt5, Login=str(login), Type="0", Volume="10000",
+                            Symbol="EURUSD")) == DONE  # fmt: skip

@@ -32,6 +32,18 @@ class Api:
             self._keys[wanted] = issued.secret
         return self._keys[wanted]
 
+    def feed_key(self) -> str:
+        """A key of the price feed, manager 1099: a manager may not trade against its own
+        quotes, so the tests' quotes come from another manager, as in production."""
+        wanted = frozenset({"quotes:write", "@feed"})
+        if wanted not in self._keys:
+            services = self.runtime.services
+            services.create_manager(CreateManager(1099, "Price feed"), self.admin)
+            issued = services.create_api_key(CreateApiKey(1099, frozenset({"quotes:write"})),
+                                             self.admin)  # fmt: skip
+            self._keys[wanted] = issued.secret
+        return self._keys[wanted]
+
     def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}", **extra}
 

@@ -178,6 +178,43 @@ def test_a_second_manager_approves_and_the_entry_names_both(funded: Api, checker
     assert _audit_actions(funded, approval_id) == ["approval.requested", "approval.approved"]
 
 
+def test_the_requester_cannot_approve_with_a_key_it_minted_for_another_manager(
+    funded: Api, checker: str
+) -> None:
+    approval_id = _held(funded, "deposit", "50000")
+    minted = funded.post("/v1/keys", {"manager_login": CHECKER, "scopes": ["balances:approve"]})
+    assert minted.status_code == 201, minted.text
+    # and a key that key mints for itself still carries the requester's hand
+    grandchild = funded.post("/v1/keys", {"scopes": ["balances:approve"]},
+                             key=minted.json()["key"])  # fmt: skip
+    assert grandchild.status_code == 201, grandchild.text
+
+    for key in (minted.json()["key"], grandchild.json()["key"]):
+        refused = funded.post(f"/v1/approvals/{approval_id}/approve", key=key)
+        assert refused.status_code == 403, refused.text
+        assert "minted by the requester" in refused.json()["detail"]
+
+    assert funded.get(f"/v1/approvals/{approval_id}").json()["state"] == "pending"
+    assert _balance(funded) == "2000.00"
+    approved = funded.post(f"/v1/approvals/{approval_id}/approve", key=checker)
+    assert approved.status_code == 200 and approved.json()["decided_by"] == CHECKER
+
+
+def test_the_requester_cannot_approve_with_another_managers_key_it_rotated(
+    funded: Api, checker: str
+) -> None:
+    approval_id = _held(funded, "deposit", "50000")
+    [own] = funded.get(f"/v1/keys?manager={CHECKER}").json()["items"]
+    rotated = funded.post(f"/v1/keys/{own['id']}/rotate")
+    assert rotated.status_code == 201, rotated.text
+
+    refused = funded.post(f"/v1/approvals/{approval_id}/approve", key=rotated.json()["key"])
+
+    assert refused.status_code == 403, refused.text
+    assert funded.get(f"/v1/approvals/{approval_id}").json()["state"] == "pending"
+    assert _balance(funded) == "2000.00"
+
+
 def test_a_rejected_operation_applies_nothing(funded: Api, checker: str) -> None:
     approval_id = _held(funded, "withdraw", "1500")
     response = funded.post(f"/v1/approvals/{approval_id}/reject", {"comment": "no"}, key=checker)

@@ -64,7 +64,7 @@ def test_exposure_and_margin_call_csvs_write_a_formula_group_name_as_text(api: A
     api.open(login=LOGIN, group="=desk")
     assert api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "10000"}).status_code == 200
     quote = {"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020"}
-    assert api.put("/v1/quotes", {"quotes": [quote]}).status_code == 200
+    assert api.put("/v1/quotes", {"quotes": [quote]}, key=api.feed_key()).status_code == 200
     order = {"login": LOGIN, "symbol": "EURUSD", "side": "buy", "volume": "8"}
     assert api.post("/v1/positions", order).status_code == 201
     falls = {"symbol": "EURUSD", "bid": "1.09000", "ask": "1.09020"}

@@ -137,3 +137,32 @@ def test_an_admin_of_unlimited_reach_still_changes_every_global_setting(api: Api
     ]
 
     assert [w.status_code for w in writes] == [200, 200, 200, 201, 200, 201, 200]
+
+
+def test_a_limited_admin_may_lower_its_groups_threshold_but_not_raise_or_remove_it(
+    api: Api, narrow: str
+) -> None:
+    put = "/v1/approval-thresholds"
+    assert api.put(put, {"currency": "USD", "amount": "10000"}).status_code == 200
+    account = api.open(login=910077, group="demo-usd")
+
+    raised = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "99999999"},
+                     key=narrow)  # fmt: skip
+    lowered = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "5000"}, key=narrow)
+    removed = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": None}, key=narrow)
+    back_up = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "9000"}, key=narrow)
+
+    for refused in (raised, removed, back_up):
+        assert refused.status_code == 403, refused.text
+        assert "weakens four eyes" in refused.json()["detail"]
+    assert lowered.status_code == 200, lowered.text
+    assert [(t["group"], t["amount"]) for t in _thresholds(api)] == [
+        (None, "10000.00"), ("demo-usd", "5000.00")
+    ]  # fmt: skip
+    deposit = {"login": account["login"], "amount": "50000"}
+    assert api.post("/v1/balances/deposit", deposit, key=narrow).status_code == 202
+    # an admin of unlimited reach still raises and removes it
+    assert api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "9000"}).status_code \
+        == 200  # fmt: skip
+    assert api.put(put, {"currency": "USD", "group": "demo-usd", "amount": None}).status_code \
+        == 200  # fmt: skip

@@ -644,3 +644,52 @@ def test_a_key_cannot_rotate_a_key_that_outlives_it(timed: Timed) -> None:
 
     assert _problem(refused, 400, "ValidationError")["errors"][0]["field"] == "expires_at"
     assert timed.items()[forever["id"]]["state"] == "active"
+
+
+def test_a_key_whose_revocation_is_scheduled_mints_nothing_and_nothing_outlives_it(
+    api: Api,
+) -> None:
+    config = replace(api.runtime.services.config, key_rotation_overlap=timedelta(minutes=5))
+    with _timed_app(api, config) as timed:
+        parent = timed.create(name="parent")
+        child = _mint(timed, parent["key"], name="child").json()
+        timed.post(f"/v1/keys/{parent['id']}/rotate", key=parent["key"])
+
+        grandchild = _mint(timed, child["key"], name="grandchild")
+        rotated = timed.post(f"/v1/keys/{child['id']}/rotate", key=child["key"])
+
+        for refused in (grandchild, rotated):
+            assert "scheduled" in _problem(refused, 403, "PermissionDenied")["detail"]
+        timed.clock.advance(minutes=5)
+        assert timed.works(child["key"]) == 401
+        assert [k["name"] for k in timed.items().values()].count("grandchild") == 0
+
+
+def test_a_key_rotated_by_another_key_is_revoked_with_the_rotating_key(timed: Timed) -> None:
+    _other_manager(timed.api, "balances:approve", "users:read")
+    approver = _other_key(timed.api, "balances:approve", "users:read")
+    approver_id = next(k["id"] for k in timed.items(manager=OTHER).values())
+    grandparent = timed.create(name="P2", scopes=["admin"])
+    rotator = _mint(timed, grandparent["key"], name="C2", scopes=["admin"]).json()
+
+    rotated = timed.post(f"/v1/keys/{approver_id}/rotate", key=rotator["key"])
+    assert rotated.status_code == 201, rotated.text
+    successor = rotated.json()["key"]
+    assert timed.works(successor) == 200
+
+    assert timed.delete(f"/v1/keys/{grandparent['id']}").status_code == 200
+
+    for key in (rotator["key"], successor):
+        refused = timed.get("/v1/groups", key=key)
+        assert "revoked" in _problem(refused, 401, "Unauthorized")["detail"]
+    assert timed.works(approver) == 200  # the old secret lives out its overlap only
+
+
+def test_a_key_rotating_itself_keeps_its_place_under_its_parent(timed: Timed) -> None:
+    parent = timed.create(name="parent")
+    child = _mint(timed, parent["key"], name="child").json()
+    successor = timed.post(f"/v1/keys/{child['id']}/rotate", key=child["key"]).json()
+
+    assert timed.delete(f"/v1/keys/{parent['id']}").status_code == 200
+
+    assert timed.works(successor["key"]) == 401

@@ -18,7 +18,8 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def _quote(api: Api, symbol: str, bid: str, ask: str, **extra: Any) -> Any:
-    return api.put("/v1/quotes", {"quotes": [{"symbol": symbol, "bid": bid, "ask": ask, **extra}]})
+    body = {"quotes": [{"symbol": symbol, "bid": bid, "ask": ask, **extra}]}
+    return api.put("/v1/quotes", body, key=api.feed_key())
 
 
 def _order(api: Api, volume: Any = "1", side: str = "buy", login: int = LOGIN, **kw: Any) -> Any:
@@ -118,6 +119,24 @@ def test_open_answers_the_deal_the_position_and_the_account_figures(api: Api, ac
     assert _ok(api.get(f"/v1/users/{LOGIN}/trade-state")) == body["account"]
     assert _ok(api.get(f"/v1/positions/{position['id']}")) == position
     assert _ok(api.get(f"/v1/deals/{deal['id']}")) == deal
+
+
+def test_a_manager_cannot_trade_against_a_quote_it_set_itself(api: Api, account: int) -> None:
+    opened = _ok(_order(api, "1"), 201)["position"]  # at the feed's quote
+    own = {"quotes": [{"symbol": "EURUSD", "bid": "1.50000", "ask": "1.50000"}]}
+    _ok(api.put("/v1/quotes", own))  # the admin key also holds quotes:write
+
+    refused_close = api.post(f"/v1/positions/{opened['id']}/close")
+    refused_open = _order(api, "10")
+
+    for refused in (refused_close, refused_open):
+        body = _problem(refused, 403, "trade.self_quoted")
+        assert body["title"] == "PermissionDenied" and "EURUSD" in body["detail"]
+    assert _ok(api.get(f"/v1/users/{LOGIN}"))["balance"] == "10000.00"
+    assert len(_ok(api.get(f"/v1/positions?login={LOGIN}"))["items"]) == 1
+    # once the feed quotes the symbol again, the manager trades as before
+    _ok(_quote(api, "EURUSD", "1.10000", "1.10020"))
+    assert api.post(f"/v1/positions/{opened['id']}/close").status_code == 200
 
 
 def test_partial_and_full_close_realise_profit_into_the_balance(api: Api, account: int) -> None:

@@ -56,6 +56,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.PermissionDenied: (403, "NOT_ENOUGH_RIGHTS"),
     e.MissingScope: (403, "NOT_ENOUGH_RIGHTS"),
     e.ReachTooNarrow: (403, "NOT_ENOUGH_RIGHTS"),
+    e.SelfQuotedTrade: (403, "NOT_ENOUGH_RIGHTS"),
     e.StorageUnavailable: (503, "DATASTORE_IS_NOT_AVAILABLE"),
 }
 

@@ -237,7 +237,12 @@ def _paths(path: str) -> list[str]:
 # ---- create, read, list ---------------------------------------------------------------------
 
 
-def _create(services: Services, body: Body, actor: Actor) -> dict[str, Any]:
+def _create(
+    services: Services, body: Body, actor: Actor, sent: keyed.SentKey | None = None
+) -> dict[str, Any] | StoredResponse:
+    """Open a trader (funded with `balance`). An Idempotency-Key (or x-request-id) makes it
+    safe to retry: the same key and request replay the first answer, opening and funding
+    nothing more; the same key with another request is refused."""
     _missing(body, CREATE_REQUIRED)
     balance = body.require_integer("balance")
     if balance < 0:
@@ -252,8 +257,21 @@ def _create(services: Services, body: Body, actor: Actor) -> dict[str, Any]:
         profile=profile,
     )
     # a demo account's starting balance: posted with the opening, or neither
-    acc = services.open_funded_account(cmd, balance, "initial balance", actor)
-    return trader_to(acc, _group_of(services, acc, actor))
+    known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
+
+    def stored(acc: Account) -> StoredResponse:
+        return StoredResponse(201, keyed.encode(trader_to(acc, known)), str(acc.login))
+
+    request_print = keyed.fingerprint("ctrader", "trader.create", balance, cmd.group,
+                                      cmd.leverage, cmd.currency, cmd.main_password_md5,
+                                      cmd.profile)  # fmt: skip
+    actor = keyed.arm(actor, sent, request_print, stored)
+    outcome = keyed.run(
+        lambda a: services.open_funded_account(cmd, balance, "initial balance", a), actor
+    )
+    if isinstance(outcome, StoredResponse):
+        return outcome
+    return trader_to(outcome, known or _group_of(services, outcome, actor))
 
 
 @router.post("/traders")
@@ -261,7 +279,12 @@ def _create(services: Services, body: Body, actor: Actor) -> dict[str, Any]:
 async def create_trader(request: Request) -> Response:
     actor = await actor_of(request)
     body = await Body.of(request)
-    trader = await run_in_threadpool(_create, services_of(request), body, actor)
+    sent = keyed.sent_key(request.headers)
+    trader = await run_in_threadpool(_create, services_of(request), body, actor, sent)
+    if isinstance(trader, StoredResponse):
+        replay = answer(request, json.loads(trader.body), "trader", status=trader.status)
+        replay.headers[keyed.REPLAY_HEADER] = "true"
+        return replay
     return answer(request, trader, "trader", status=201)
 
 

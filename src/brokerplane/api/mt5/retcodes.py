@@ -97,6 +97,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.PermissionDenied: 8,
     e.MissingScope: 8,
     e.ReachTooNarrow: 8,
+    e.SelfQuotedTrade: 8,
     e.StorageUnavailable: 11,
 }
 

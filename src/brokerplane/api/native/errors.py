@@ -57,6 +57,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.PermissionDenied: (403, "PermissionDenied"),
     e.MissingScope: (403, "PermissionDenied"),
     e.ReachTooNarrow: (403, "PermissionDenied"),
+    e.SelfQuotedTrade: (403, "PermissionDenied"),
     e.StorageUnavailable: (503, "ManagerOffline"),
 }
 

@@ -70,6 +70,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.PermissionDenied: (403, NOT_ALLOWED),
     e.MissingScope: (403, NOT_ALLOWED),
     e.ReachTooNarrow: (403, NOT_ALLOWED),
+    e.SelfQuotedTrade: (403, NOT_ALLOWED),
     e.StorageUnavailable: (503, "2.503.0.0"),
 }
 

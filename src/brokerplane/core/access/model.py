@@ -50,6 +50,9 @@ class ApiKey:
     # Set on the old key by a rotation: the key that replaced it (its secret is then in its
     # overlap, and it may mint nothing).
     replaced_by: str | None = None
+    # The manager whose credential minted (created or rotated) this key; None: an operator.
+    # Four eyes count this manager among the people behind a request made with the key.
+    created_by: int | None = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,7 @@ class ApiKey:
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "parent_key_id": self.parent_key_id,
+            "created_by": self.created_by,
         }
 
 

@@ -215,19 +215,67 @@ def _minting_key(uow: UnitOfWork, actor: Actor) -> ApiKey | None:
             "this key has been rotated: its old secret, valid only until the overlap ends, "
             "cannot create or rotate keys; use the new secret"
         )
+    if key.revoked_at is not None:
+        # revoked from a moment still to come (its minter was rotated): what it minted now
+        # would outlive that revocation
+        raise PermissionDenied(
+            "this key's revocation is scheduled (the key that minted it was rotated); "
+            "it cannot create or rotate keys"
+        )
     return key
 
 
+def effective_end(key: ApiKey) -> datetime | None:
+    """When a key stops working: the earlier of its expiry and its (scheduled) revocation."""
+    ends = [at for at in (key.expires_at, key.revoked_at) if at is not None]
+    return min(ends) if ends else None
+
+
+# How far people_behind follows a key's ancestry (lineage is far shallower in practice).
+MAX_LINEAGE = 64
+
+
+def _ancestry(uow: UnitOfWork, key: ApiKey) -> set[str]:
+    """The ids of `key` and of the keys that minted it, up to MAX_LINEAGE of them."""
+    ids: set[str] = set()
+    found: ApiKey | None = key
+    while found is not None and found.id not in ids and len(ids) < MAX_LINEAGE:
+        ids.add(found.id)
+        found = uow.api_keys.get(found.parent_key_id) if found.parent_key_id else None
+    return ids
+
+
+def people_behind(uow: UnitOfWork, actor: Actor) -> frozenset[int]:
+    """Every manager whose will a request carries: the actor's manager and, for a request made
+    with a key, the manager who minted that key (created or rotated it) and, through the keys
+    that minted it, their managers and minters. Four eyes need the requester to be none of
+    them: a key minted by one manager for another is still the first manager's hand."""
+    people = {actor.manager_login} if actor.manager_login is not None else set()
+    key_id: str | None = actor.key_id
+    seen: set[str] = set()
+    while key_id is not None and key_id not in seen and len(seen) < MAX_LINEAGE:
+        seen.add(key_id)
+        key = uow.api_keys.get(key_id)
+        if key is None:
+            break
+        people.add(key.manager_login)
+        if key.created_by is not None:
+            people.add(key.created_by)
+        key_id = key.parent_key_id
+    return frozenset(people)
+
+
 def _check_lifetime(parent: ApiKey | None, expires_at: datetime | None) -> None:
-    """A key minted by `parent` expires no later than the parent."""
-    if parent is None or parent.expires_at is None:
+    """A key minted by `parent` expires no later than the parent stops working."""
+    end = effective_end(parent) if parent is not None else None
+    if end is None:
         return
-    limit = parent.expires_at.astimezone(UTC).isoformat()
+    limit = end.astimezone(UTC).isoformat()
     if expires_at is None:
         raise ValidationError.field(
             "expires_at", f"is required: a key expiring {limit} cannot mint a key that never does"
         )
-    if expires_at > parent.expires_at:
+    if expires_at > end:
         raise ValidationError.field(
             "expires_at", f"must be no later than {limit}, when the calling key expires"
         )
@@ -262,7 +310,7 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Cloc
     p.text("name", cmd.name, 127)
     p.raise_if_any()
     issued = _issue(uow, manager, cmd.scopes, cmd.name, expires_at, now,
-                    parent.id if parent else None)  # fmt: skip
+                    parent.id if parent else None, actor.manager_login)  # fmt: skip
     record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
            issued.key.snapshot())  # fmt: skip
     return issued
@@ -276,13 +324,14 @@ def _issue(
     expires_at: datetime | None,
     now: datetime,
     parent_key_id: str | None,
+    created_by: int | None,
 ) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(id=secrets.token_hex(8), manager_login=manager.login, prefix=prefix,
                  secret_hash=_hash_secret(secret), scopes=scopes, name=name,
                  created_at=now, expires_at=expires_at,
-                 parent_key_id=parent_key_id)  # fmt: skip
+                 parent_key_id=parent_key_id, created_by=created_by)  # fmt: skip
     uow.api_keys.add(key)
     return IssuedKey(key, secret)
 
@@ -340,9 +389,11 @@ def list_api_keys(uow: UnitOfWork, actor: Actor, manager_login: int | None = Non
 def rotate_api_key(
     uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock, overlap: timedelta
 ) -> tuple[IssuedKey, ApiKey]:
-    """A new secret with the same scopes, name, expiry and parent; the old secret keeps working
+    """A new secret with the same scopes, name and expiry; the old secret keeps working
     for `overlap` (so workers can be redeployed) and then expires, and the keys it minted are
-    revoked at the same moment. Rotating is minting: the caller's key must outlive the key."""
+    revoked at the same moment. Rotating is minting: the caller's key must outlive the key, and
+    the new key descends from the caller's key (from the old key's parent when a key rotates
+    itself or an operator rotates it) and records the caller's manager as its minter."""
     parent = _minting_key(uow, actor)
     old = _own_key(uow, key_id, actor)
     if not actor.has("admin") and not old.scopes <= actor.scopes:
@@ -363,7 +414,14 @@ def rotate_api_key(
     manager = uow.managers.get(old.manager_login)
     if manager is None:  # pragma: no cover - foreign key keeps it
         raise ManagerNotFound(old.manager_login)
-    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now, old.parent_key_id)
+    # Rotating another key is minting: the new key descends from the rotating key (revoking
+    # that key revokes it); rotating a key with itself (or
+    # with a key it minted) keeps the key's place in the lineage.
+    lineage = old.parent_key_id
+    if parent is not None and old.id not in _ancestry(uow, parent):
+        lineage = parent.id
+    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now, lineage,
+                    actor.manager_login)  # fmt: skip
     before = old.snapshot()
     cutoff = now + overlap
     retired = replace(old, expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff,

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
+from brokerplane.core.access.service import people_behind
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
@@ -81,9 +82,11 @@ def decide(
         raise ApprovalNotPending(held.id, held.state)
     if held.expires_at <= now:
         raise ApprovalNotPending(held.id, "expired")  # the sweep records the expiry
-    if actor.manager_login is None or actor.manager_login == held.requested_by:
+    if actor.manager_login is None or held.requested_by in people_behind(uow, actor):
+        # the requester may not decide through a key minted for another manager either
         raise PermissionDenied(
-            "a manager other than the one who requested the operation must decide it",
+            "a manager other than the one who requested the operation must decide it "
+            "(with a key neither held nor minted by the requester)",
             approval_id=held.id,
         )
     before = held.snapshot()
@@ -141,7 +144,9 @@ def set_threshold(
     uow: UnitOfWork, cmd: SetApprovalThreshold, actor: Actor, clock: Clock
 ) -> ApprovalThreshold | None:
     """A group's threshold needs the group in reach (and no white-label limit); a currency's
-    threshold applies in every group, so it needs unlimited reach."""
+    threshold applies in every group, so it needs unlimited reach. Raising the threshold that
+    applies (the group's, else its currency's) or removing one weakens four eyes, so it needs
+    unlimited reach too: within a limited reach a group's threshold may only be set or lowered."""
     actor.require("admin")
     group = get_group(uow, cmd.group, actor) if cmd.group else None
     if group is None:
@@ -162,6 +167,8 @@ def set_threshold(
     if cmd.amount is None:
         if existing is None:
             return None
+        # removing a threshold weakens four eyes: not within a limited reach
+        _require_weakening(actor, "removing an approval threshold")
         uow.thresholds.delete(cur.code, group_id)
         record(uow, actor, now, "approval_threshold.removed", "approval_threshold",
                f"{cur.code}:{group_id}", before, None)  # fmt: skip
@@ -176,6 +183,10 @@ def set_threshold(
         units = to_minor(value, cur)
     except ValidationError as err:
         raise InvalidAmount(err.detail, fields=err.fields) from None
+    applied = uow.thresholds.applicable(cur.code, group_id)
+    if applied is not None and units > applied:
+        # raising one weakens four eyes (a group's may only be lowered within a limited reach)
+        _require_weakening(actor, "raising an approval threshold")
     threshold = ApprovalThreshold(currency=cur.code, amount=units, currency_digits=cur.digits,
                                   group_id=group_id, group=group.name if group else None,
                                   updated_at=now)  # fmt: skip
@@ -183,6 +194,13 @@ def set_threshold(
     record(uow, actor, now, "approval_threshold.set", "approval_threshold",
            f"{cur.code}:{group_id}", before, _threshold_snapshot(threshold))  # fmt: skip
     return threshold
+
+
+def _require_weakening(actor: Actor, what: str) -> None:
+    if not actor.unlimited_reach:
+        raise PermissionDenied(
+            f"{what} weakens four eyes; it needs unlimited reach (groups and white labels *)"
+        )
 
 
 def _threshold_snapshot(t: ApprovalThreshold | None) -> dict[str, object] | None:

@@ -45,6 +45,8 @@ class Quote:
     bid: Decimal
     ask: Decimal
     at: datetime
+    # The manager who set the quote; None: the system (the quotes feed, an operator).
+    set_by: int | None = None
 
     @property
     def mid(self) -> Decimal:

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from brokerplane.core import masks
 from brokerplane.core.access import reach
+from brokerplane.core.access.service import people_behind
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account, AccountQuery
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
@@ -37,6 +38,7 @@ from brokerplane.core.errors import (
     InvalidVolume,
     NoQuote,
     PositionNotFound,
+    SelfQuotedTrade,
     SymbolNotFound,
     TradeDisabled,
     ValidationError,
@@ -126,7 +128,7 @@ def set_quotes(
             raise ValidationError.field(f"{where}.time", "must carry a time zone")
         if at > now + QUOTE_CLOCK_SKEW:  # it would hide every quote until then
             raise ValidationError.field(f"{where}.time", "is in the future")
-        checked.append(Quote(sym.name, bid, ask, at))
+        checked.append(Quote(sym.name, bid, ask, at, set_by=actor.manager_login))
     uow.trading.put_quotes(checked)
     return checked
 
@@ -270,6 +272,8 @@ def _prepare(
     quote = market.quotes.get(sym.name)
     if quote is None:
         raise NoQuote(f"no quote for {sym.name}", symbol=sym.name)
+    if quote.set_by is not None and quote.set_by in people_behind(uow, actor):
+        raise SelfQuotedTrade(sym.name)
     return _Order(uow, acc, sym, market, quote, actor, now, comment)
 
 
