@@ -92,8 +92,10 @@ def provision_audit_key(runtime: Runtime, *, generate: bool = True) -> Keyring |
     if newest is not None:
         newest_id, newest_key = newest
         legacy = ring.keys.legacy_until if ring is not None else None
+        # The read-only checks (which do not `generate`) go on to name the record instead.
         if (
-            ring is not None
+            generate
+            and ring is not None
             and ring.path is None
             and newest_key is None
             and newest_id > (legacy or 0)
