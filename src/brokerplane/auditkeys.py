@@ -104,19 +104,24 @@ def read_file(path: Path) -> Keyring:
     return Keyring(AuditKeys(keys[0], tuple(keys[1:]), legacy), str(path), path)
 
 
-def from_env(value: str) -> Keyring:
-    """BROKERPLANE_AUDIT_KEY: one key, or a comma list whose first key seals."""
+def from_env(value: str, legacy_until: int | None = None) -> Keyring:
+    """BROKERPLANE_AUDIT_KEY: one key, or a comma list whose first key seals.
+
+    `legacy_until` (BROKERPLANE_AUDIT_LEGACY_UNTIL): the newest record sealed before the chain
+    had a key. Unset, no unkeyed record is accepted at all: otherwise a chain rewritten whole
+    with plain SHA-256 would pass as "legacy"."""
     parts = [p for p in (s.strip() for s in value.split(",")) if p]
     if not parts:
         raise AuditKeyError("BROKERPLANE_AUDIT_KEY is set but empty")
     keys = [AuditKey(parse_secret(p, "BROKERPLANE_AUDIT_KEY")) for p in parts]
-    return Keyring(AuditKeys(keys[0], tuple(keys[1:])), "BROKERPLANE_AUDIT_KEY")
+    legacy = legacy_until if legacy_until is not None else 0
+    return Keyring(AuditKeys(keys[0], tuple(keys[1:]), legacy), "BROKERPLANE_AUDIT_KEY")
 
 
-def load(env_value: str | None, path: Path) -> Keyring | None:
+def load(env_value: str | None, path: Path, legacy_until: int | None = None) -> Keyring | None:
     """The keyring from the variable, else from the file; None when neither exists."""
     if env_value is not None and env_value.strip():
-        return from_env(env_value)
+        return from_env(env_value, legacy_until)
     if path.exists():
         return read_file(path)
     return None

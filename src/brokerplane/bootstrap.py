@@ -87,10 +87,27 @@ def provision_audit_key(runtime: Runtime, *, generate: bool = True) -> Keyring |
     settings = runtime.settings
     path = settings.effective_audit_key_file
     secret = settings.audit_key.get_secret_value() if settings.audit_key else None
-    ring = auditkeys.load(secret, path)
+    ring = auditkeys.load(secret, path, settings.audit_legacy_until)
     newest = runtime.storage.newest_seal_key()
     if newest is not None:
         newest_id, newest_key = newest
+        legacy = ring.keys.legacy_until if ring is not None else None
+        # The read-only checks (which do not `generate`) go on to name the record instead.
+        if (
+            generate
+            and ring is not None
+            and ring.path is None
+            and newest_key is None
+            and newest_id > (legacy or 0)
+        ):
+            raise AuditKeyError(
+                f"the audit chain's newest record {newest_id} is unkeyed, and "
+                "BROKERPLANE_AUDIT_KEY does not accept unkeyed records after "
+                f"{legacy or 0}: if this database's records up to {newest_id} were all written "
+                f"before it had an audit key, set BROKERPLANE_AUDIT_LEGACY_UNTIL={newest_id} "
+                "(once; new records are keyed from now on); otherwise the chain was rewritten "
+                "without the key"
+            )
         if ring is None and newest_key is not None:
             raise AuditKeyError(
                 f"the audit chain is sealed with audit key {newest_key}, but no audit key is "

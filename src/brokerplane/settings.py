@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     audit_key_file: Path | None = Field(
         None, description="the audit keyring file; default <data dir>/audit.key"
     )
+    audit_legacy_until: int | None = Field(
+        None,
+        ge=0,
+        description="with BROKERPLANE_AUDIT_KEY: the newest audit record sealed before the chain "
+        "had a key; unset: no unkeyed record is accepted",
+    )
 
     @field_validator("mt5_tls_port", "tls_cert", "tls_key", "audit_key_file", mode="before")
     @classmethod

@@ -40,6 +40,7 @@ from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredRespons
 from brokerplane.core.ledger.model import (
     FIGURES,
     KINDS,
+    CurrencyMismatch,
     EntryClaim,
     EntryFacts,
     FigureMismatch,
@@ -605,6 +606,23 @@ class FakeLedger(_Repo):
             yield EntryFacts(x.id, x.login, x.kind, x.amount, x.balance_after, x.credit_after,
                              x.bonus_after)  # fmt: skip
 
+    def currency_mismatches(self) -> list[CurrencyMismatch]:
+        found = []
+        for x in sorted(self._s.ledger, key=lambda e: e.id):
+            acc = self._s.accounts[x.login]
+            if (x.currency, x.currency_digits) != (acc.currency, acc.currency_digits):
+                found.append(
+                    CurrencyMismatch(
+                        acc.login,
+                        acc.currency,
+                        acc.currency_digits,
+                        x.currency,
+                        x.currency_digits,
+                        f"entry {x.id}",
+                    )
+                )
+        return found
+
     def accounts_count(self) -> int:
         return len(self._s.accounts)
 
@@ -824,6 +842,14 @@ class FakeAudit(_Repo):
                 yield EntryClaim(rec.id, x.get("id"), rec.entity_id, x.get("kind"),
                                  x.get("amount"), x.get("balance_after"), x.get("credit_after"),
                                  x.get("bonus_after"))  # fmt: skip
+
+    def iter_snapshots(
+        self, entity_types: Sequence[str]
+    ) -> Iterator[tuple[int, str, str, str, dict[str, Any] | None, int | None]]:
+        for rec in sorted(self._s.audit, key=lambda r: r.id):
+            if rec.entity_type in entity_types:
+                yield (rec.id, rec.action, rec.entity_type, rec.entity_id,
+                       copy.deepcopy(rec.after), rec.manager_login)  # fmt: skip
 
     def head(self) -> tuple[int, str]:
         return self._s.head_id, self._s.head_hash

@@ -1304,7 +1304,10 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
 
     Exit 1 naming each account whose cached balance, credit or bonus is not the sum of its
     ledger entries, and each entry that no audit record (or more than one) names, or whose
-    amount, kind, account or figures after differ from what its audit record says.
+    amount, kind, account, figures after, currency, time, comment, reference, manager or
+    approval differ from what its audit record says; each account whose currency or digits
+    differ from its entries' or its opening record's; and each manager, API key and approval
+    that differs from its newest audit record (or has none).
     """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings, provision_key=False) as runtime:
@@ -1326,6 +1329,22 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
         )
     for p in report.entry_problems:
         click.echo(f"ledger entry mismatch: {p.reason}", err=True)
+    for c in report.currencies:
+        click.echo(
+            f"account currency mismatch: account {c.login} is in {c.currency} with "
+            f"{c.currency_digits} digits, its {c.source} says {c.said_currency} with "
+            f"{c.said_digits}",
+            err=True,
+        )
+    for reason in report.row_problems:
+        click.echo(f"audit tie mismatch: {reason}", err=True)
+    if report.currencies or report.row_problems:
+        click.echo(
+            f"ledger check failed: {len(report.currencies)} account currency and "
+            f"{len(report.row_problems)} manager, API key or approval problem(s) against the "
+            "audit trail",
+            err=True,
+        )
     if report.figures:
         accounts = len({m.login for m in report.figures})
         click.echo(

@@ -15,6 +15,7 @@ from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import (
+    CurrencyMismatch,
     EntryClaim,
     EntryFacts,
     FigureMismatch,
@@ -89,6 +90,11 @@ class LedgerRepository(Protocol):
     def mismatches(self) -> list[FigureMismatch]: ...
     def figures_of(self, login: int) -> tuple[int, int, int]:
         """The balance, credit and bonus the account's entries add up to (minor units)."""
+        ...
+
+    def currency_mismatches(self) -> list[CurrencyMismatch]:
+        """Accounts whose currency or digits differ from one of their entries' or from their
+        newest `account.opened` record's."""
         ...
 
     def list(self, query: LedgerQuery) -> list[LedgerEntry]: ...
@@ -278,6 +284,13 @@ class AuditLog(Protocol):
     def iter_entry_claims(self) -> Iterator[EntryClaim]:
         """What each money record (ledger.entry_posted, trade.deal) says of its entry, in
         record id order, streamed."""
+        ...
+
+    def iter_snapshots(
+        self, entity_types: Sequence[str]
+    ) -> Iterator[tuple[int, str, str, str, dict[str, Any] | None, int | None]]:
+        """(id, action, entity type, entity id, after, manager) of every record of these
+        entity types, in record id order, streamed."""
         ...
 
     def head(self) -> tuple[int, str]:

@@ -15,9 +15,11 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Row,
+    String,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -59,6 +61,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import (
     KINDS,
+    CurrencyMismatch,
     EntryClaim,
     EntryFacts,
     FigureMismatch,
@@ -636,6 +639,10 @@ class SqlLedger:
         t.ledger_entries.c.id, t.ledger_entries.c.login, t.ledger_entries.c.kind,
         t.ledger_entries.c.amount, t.ledger_entries.c.balance_after,
         t.ledger_entries.c.credit_after, t.ledger_entries.c.bonus_after,
+        t.ledger_entries.c.currency, t.ledger_entries.c.currency_digits, t.ledger_entries.c.at,
+        t.ledger_entries.c.comment, t.ledger_entries.c.reference,
+        t.ledger_entries.c.manager_login, t.ledger_entries.c.approval_id,
+        t.ledger_entries.c.approved_by,
     )  # fmt: skip
 
     def iter_facts(self) -> Iterator[EntryFacts]:
@@ -644,10 +651,45 @@ class SqlLedger:
         while True:
             q = self._FACTS.where(e.id > last).order_by(e.id).limit(STREAM_PAGE)
             rows = self.c.execute(q).all()
-            yield from map(EntryFacts._make, rows)
+            yield from (EntryFacts._make((*row, True)) for row in rows)
             if len(rows) < STREAM_PAGE:
                 return
             last = int(rows[-1][0])
+
+    def currency_mismatches(self) -> list[CurrencyMismatch]:
+        e, acc, a = t.ledger_entries.c, t.accounts.c, t.audit_records.c
+        found: list[CurrencyMismatch] = []
+        by_entry = (
+            select(acc.login, acc.currency, acc.currency_digits, e.currency, e.currency_digits,
+                   func.min(e.id))
+            .join(t.ledger_entries, e.login == acc.login)
+            .where(or_(e.currency != acc.currency, e.currency_digits != acc.currency_digits))
+            .group_by(acc.login, acc.currency, acc.currency_digits, e.currency,
+                      e.currency_digits)
+            .order_by(acc.login)
+        )  # fmt: skip
+        for login, cur, digits, said, said_digits, entry_id in self.c.execute(by_entry):
+            found.append(CurrencyMismatch(login, cur, digits, said, said_digits,
+                                          f"entry {entry_id}"))  # fmt: skip
+        opened = (
+            select(a.entity_id, func.max(a.id).label("rid"))
+            .where(a.entity_type == "account", a.action == "account.opened")
+            .group_by(a.entity_id)
+            .subquery()
+        )
+        said_cur = a.after["currency"].as_string()
+        said_digits = a.after["currency_digits"].as_integer()
+        by_record = (
+            select(acc.login, acc.currency, acc.currency_digits, said_cur, said_digits, a.id)
+            .join(opened, opened.c.entity_id == cast(acc.login, String))
+            .join(t.audit_records, a.id == opened.c.rid)
+            .where(or_(said_cur != acc.currency, said_digits != acc.currency_digits))
+            .order_by(acc.login)
+        )
+        for login, cur, digits, said, s_digits, rid in self.c.execute(by_record):
+            found.append(CurrencyMismatch(login, cur, digits, said, s_digits,
+                                          f"audit record {rid}"))  # fmt: skip
+        return found
 
     def accounts_count(self) -> int:
         return int(self.c.execute(select(func.count()).select_from(t.accounts)).scalar_one())
@@ -908,6 +950,10 @@ _CLAIMS = select(
     *(_said(_POSTED, ("entry", name)) for name in ("id", "kind", "amount", "balance_after",
                                                    "credit_after", "bonus_after")),
     _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
+    t.audit_records.c.at, t.audit_records.c.manager_login,
+    *(_said(_POSTED, ("entry", name)) for name in ("currency", "currency_digits", "comment",
+                                                   "reference", "approval_id", "manager_login")),
+    _said(_DEAL, ("currency",)), _said(_DEAL, ("currency_digits",)),
 ).where(t.audit_records.c.action.in_((_POSTED, _DEAL)))  # fmt: skip
 
 
@@ -921,11 +967,65 @@ def _int(value: Any) -> int | None:
 
 
 def _claim(row: tuple[Any, ...]) -> EntryClaim:
-    rid, action, login, e_id, e_kind, e_amount, e_bal, e_cred, e_bonus, d_id, d_profit, d_bal = row
+    (
+        rid,
+        action,
+        login,
+        e_id,
+        e_kind,
+        e_amount,
+        e_bal,
+        e_cred,
+        e_bonus,
+        d_id,
+        d_profit,
+        d_bal,
+        at,
+        actor,
+        e_cur,
+        e_digits,
+        e_comment,
+        e_ref,
+        e_approval,
+        e_manager,
+        d_cur,
+        d_digits,
+    ) = row
     if action == "trade.deal":
-        return EntryClaim(rid, _int(d_id), login, "trade", _int(d_profit), _int(d_bal), None, None)
-    return EntryClaim(rid, _int(e_id), login, e_kind, _int(e_amount), _int(e_bal), _int(e_cred),
-                      _int(e_bonus))  # fmt: skip
+        return EntryClaim(
+            rid,
+            _int(d_id),
+            login,
+            "trade",
+            _int(d_profit),
+            _int(d_bal),
+            None,
+            None,
+            d_cur,
+            _int(d_digits),
+            at,
+            approval_said=True,
+            actor=actor,
+        )
+    return EntryClaim(
+        rid,
+        _int(e_id),
+        login,
+        e_kind,
+        _int(e_amount),
+        _int(e_bal),
+        _int(e_cred),
+        _int(e_bonus),
+        e_cur,
+        _int(e_digits),
+        at,
+        e_comment,
+        e_ref,
+        approval_said=True,
+        approval_id=_int(e_approval),
+        actor=actor,
+        requester=_int(e_manager),
+    )
 
 
 class SqlAudit:
@@ -968,6 +1068,20 @@ class SqlAudit:
             page = _CLAIMS.where(a.id > last).order_by(a.id).limit(STREAM_PAGE)
             rows = self.c.execute(page).all()
             yield from map(_claim, rows)
+            if len(rows) < STREAM_PAGE:
+                return
+            last = int(rows[-1][0])
+
+    def iter_snapshots(
+        self, entity_types: Sequence[str]
+    ) -> Iterator[tuple[int, str, str, str, dict[str, Any] | None, int | None]]:
+        a = t.audit_records.c
+        columns = select(a.id, a.action, a.entity_type, a.entity_id, a.after, a.manager_login)
+        last = 0
+        while True:
+            page = columns.where(a.entity_type.in_(entity_types), a.id > last)
+            rows = self.c.execute(page.order_by(a.id).limit(STREAM_PAGE)).all()
+            yield from (tuple(r) for r in rows)
             if len(rows) < STREAM_PAGE:
                 return
             last = int(rows[-1][0])

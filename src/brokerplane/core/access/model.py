@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +31,20 @@ class Manager:
             "group_mask": self.group_mask,
             "white_labels": self.white_labels,
             "password": "set" if self.verifiers else None,
+            "verifiers_digest": verifiers_digest(self.verifiers),
         }
+
+
+def verifiers_digest(verifiers: dict[str, str]) -> str:
+    """A fingerprint of a manager's password verifiers for the audit trail (which ties the
+    stored verifiers to it; it reveals nothing a verifier does not)."""
+    text = json.dumps(verifiers, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(b"brokerplane verifiers\n" + text.encode()).hexdigest()[:32]
+
+
+def secret_digest(secret_hash: str) -> str:
+    """A fingerprint of an API key's stored secret hash, for the audit trail."""
+    return hashlib.sha256(b"brokerplane api key\n" + secret_hash.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -65,6 +80,7 @@ class ApiKey:
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
             "parent_key_id": self.parent_key_id,
             "created_by": self.created_by,
+            "secret_digest": secret_digest(self.secret_hash),
         }
 
 

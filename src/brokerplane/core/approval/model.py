@@ -47,6 +47,9 @@ class Approval:
             "decided_by": self.decided_by,
             "decision_comment": self.decision_comment,
             "entry_id": self.entry_id,
+            "currency_digits": self.currency_digits,
+            "comment": self.comment,
+            "reference": self.reference,
         }
 
 

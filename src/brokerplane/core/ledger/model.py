@@ -75,6 +75,8 @@ class LedgerEntry:
             "comment": self.comment,
             "reference": self.reference,
             "approval_id": self.approval_id,
+            "currency_digits": self.currency_digits,
+            "manager_login": self.manager_login,
         }
 
 
@@ -107,6 +109,19 @@ class FigureMismatch:
     currency_digits: int
 
 
+@dataclass(frozen=True)
+class CurrencyMismatch:
+    """An account whose currency or digits differ from what one of its entries, or the record
+    of its opening, says (a changed `currency_digits` multiplies every figure it holds)."""
+
+    login: int
+    currency: str
+    currency_digits: int
+    said_currency: str | None
+    said_digits: int | None
+    source: str  # "entry 12", "audit record 7"
+
+
 class EntryFacts(NamedTuple):
     """What a ledger row says of itself (credit and bonus after are None where not recorded);
     a tuple, as millions of them stream through `ledger verify`."""
@@ -118,6 +133,16 @@ class EntryFacts(NamedTuple):
     balance_after: int
     credit_after: int | None
     bonus_after: int | None
+    # The rest of the row, tied too; None where the caller did not read it (`full` False).
+    currency: str | None = None
+    currency_digits: int | None = None
+    at: datetime | None = None
+    comment: str | None = None
+    reference: str | None = None
+    manager_login: int | None = None
+    approval_id: int | None = None
+    approved_by: int | None = None
+    full: bool = False
 
 
 class EntryClaim(NamedTuple):
@@ -132,6 +157,18 @@ class EntryClaim(NamedTuple):
     balance_after: int | None
     credit_after: int | None
     bonus_after: int | None
+    currency: str | None = None
+    currency_digits: int | None = None
+    at: datetime | None = None  # the record's time: the entry's, posted in the same command
+    comment: str | None = None
+    reference: str | None = None
+    # Whether the record says which approval the entry carried out (None: none); then `actor`
+    # (the record's manager) is the poster, or the approver of an approved entry, whose
+    # requester is `requester` where the record names it.
+    approval_said: bool = False
+    approval_id: int | None = None
+    actor: int | None = None
+    requester: int | None = None
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,18 @@ an operation above the threshold is refused with ApprovalRequired, for everyone.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.model import Approval
+from brokerplane.core.approval.model import Approval, ApprovalQuery
+from brokerplane.core.audit import ties
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
@@ -39,6 +41,7 @@ from brokerplane.core.ledger.model import (
     OPERATIONS,
     REFERENCE_MAX,
     SIGNED_OPERATIONS,
+    CurrencyMismatch,
     EntryClaim,
     EntryFacts,
     EntryProblem,
@@ -351,6 +354,71 @@ _TIED_FIELDS = (("kind", "kind"), ("amount", "amount"), ("balance_after", "balan
 TIE_CHUNK = 5000
 
 
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _metadata_agrees(e: EntryFacts, c: EntryClaim) -> bool:
+    """The usual case of _check_metadata, without making a generator per entry."""
+    return (
+        (c.currency is None or c.currency == e.currency)
+        and (c.currency_digits is None or c.currency_digits == e.currency_digits)
+        and (c.at is None or c.at == e.at)
+        and (c.comment is None or c.comment == e.comment)
+        and (c.reference is None or c.reference == e.reference)
+        and (
+            not c.approval_said
+            or (
+                c.approval_id is None
+                and e.approval_id is None
+                and e.manager_login == c.actor
+                and e.approved_by is None
+            )
+            or (
+                c.approval_id is not None
+                and c.approval_id == e.approval_id
+                and e.approved_by == c.actor
+                and (c.requester is None or e.manager_login == c.requester)
+            )
+        )
+    )
+
+
+def _check_metadata(e: EntryFacts, c: EntryClaim) -> Iterator[EntryProblem]:
+    """The rest of the entry against its record: currency, time, texts, who posted and approved
+    it. A record that does not say a field (an older one) is not held to it."""
+
+    def differs(words: str, has: object, said: object) -> EntryProblem:
+        return EntryProblem(f"entry {e.id} on account {e.login}: {words} {has!r}, its audit "
+                            f"record {c.record_id} says {said!r}", e.id, e.login,
+                            c.record_id)  # fmt: skip
+
+    if c.currency is not None and c.currency != e.currency:
+        yield differs("currency", e.currency, c.currency)
+    if c.currency_digits is not None and c.currency_digits != e.currency_digits:
+        yield differs("currency digits", e.currency_digits, c.currency_digits)
+    if c.at is not None and e.at is not None and _utc(c.at) != _utc(e.at):
+        yield differs("time", _utc(e.at).isoformat(), _utc(c.at).isoformat())
+    if c.comment is not None and c.comment != e.comment:
+        yield differs("comment", e.comment, c.comment)
+    if c.reference is not None and c.reference != e.reference:
+        yield differs("reference", e.reference, c.reference)
+    if not c.approval_said:
+        return
+    if c.approval_id != e.approval_id:
+        yield differs("approval", e.approval_id, c.approval_id)
+    if c.approval_id is None:
+        if e.manager_login != c.actor:
+            yield differs("manager", e.manager_login, c.actor)
+        if e.approved_by is not None:
+            yield differs("approved by", e.approved_by, None)
+        return
+    if e.approved_by != c.actor:
+        yield differs("approved by", e.approved_by, c.actor)
+    if c.requester is not None and e.manager_login != c.requester:
+        yield differs("manager", e.manager_login, c.requester)
+
+
 def check_entries(
     entries: Iterable[EntryFacts], claims: Iterable[EntryClaim], chunk: int = TIE_CHUNK
 ) -> Iterator[EntryProblem]:
@@ -385,7 +453,11 @@ def check_entries(
             and (c.credit_after is None or c.credit_after == e.credit_after)
             and (c.bonus_after is None or c.bonus_after == e.bonus_after)
         ):
-            return  # the usual case, in one test
+            if e.full and not _metadata_agrees(e, c):
+                yield from _check_metadata(e, c)
+            return  # the usual case, in two tests
+        if e.full:
+            yield from _check_metadata(e, c)
         if c.login != str(e.login):
             yield EntryProblem(f"entry {e.id} is on account {e.login}, its audit record "
                                f"{c.record_id} says account {c.login}", e.id, e.login,
@@ -448,10 +520,14 @@ class LedgerReport:
     entries: int
     figures: list[FigureMismatch]
     entry_problems: list[EntryProblem]
+    # Accounts whose currency differs from their entries' or their opening record's.
+    currencies: list[CurrencyMismatch] = field(default_factory=list)
+    # Managers, API keys and approvals that differ from their newest audit record.
+    row_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.figures and not self.entry_problems
+        return not (self.figures or self.entry_problems or self.currencies or self.row_problems)
 
 
 MAX_REPORTED = 1000
@@ -466,7 +542,25 @@ def audit_ledger(uow: UnitOfWork, max_reported: int = MAX_REPORTED) -> LedgerRep
     for problem in check_entries(counted, uow.audit.iter_entry_claims()):
         if len(problems) < max_reported:
             problems.append(problem)
-    return LedgerReport(uow.ledger.accounts_count(), counted.count, figures_found, problems)
+    latest = ties.latest_snapshots(uow.audit.iter_snapshots(ties.TIED_TYPES))
+    rows = itertools.chain(
+        ties.check_managers(uow.managers.list(), latest),
+        ties.check_api_keys(uow.api_keys.list(), latest),
+        ties.check_approvals(_all_approvals(uow), latest),
+    )
+    return LedgerReport(uow.ledger.accounts_count(), counted.count, figures_found, problems,
+                        uow.ledger.currency_mismatches(),
+                        list(itertools.islice(rows, max_reported)))  # fmt: skip
+
+
+def _all_approvals(uow: UnitOfWork) -> Iterator[Approval]:
+    after = 0
+    while True:
+        page = uow.approvals.list(ApprovalQuery(after_id=after, limit=MAX_PAGE))
+        yield from page
+        if len(page) < MAX_PAGE:
+            return
+        after = page[-1].id
 
 
 class CountingIter:
