@@ -9,12 +9,13 @@ number of sessions; `/api/auth/start` on a live connection restarts the handshak
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+from brokerplane.core.compare import same
 
 IDLE_TIMEOUT_S = 180.0
 AUTH_WINDOW_S = 10.0
@@ -89,7 +90,7 @@ class Sessions:
             raise HandshakeFailed("more than 10 s passed since /api/auth/start")
         pw_hash = pw_hash_of(login)
         expected = rand_answer(pw_hash, challenge) if pw_hash is not None else "x"
-        if pw_hash is None or not hmac.compare_digest(expected, srv_rand_answer.strip().lower()):
+        if pw_hash is None or not same(expected, srv_rand_answer.strip().lower()):
             raise HandshakeFailed("srv_rand_answer does not match")
         with self._lock:
             self._by_peer[peer] = Session(login=login, last_seen=now, credential=pw_hash)

@@ -10,7 +10,6 @@ Keys made by an operator (the CLI) or outside the native API have no parent.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import PRINCIPAL_MANAGER
 from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
 from brokerplane.core.errors import (
     ApiKeyNotFound,
     ManagerAlreadyExists,
@@ -302,7 +302,7 @@ def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdent
         raise Unauthorized("the bearer key is malformed")
     found = uow.api_keys.with_manager(parts[1])
     key, manager = found if found is not None else (None, None)
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash_secret(presented)):
+    if key is None or not same(key.secret_hash, _hash_secret(presented)):
         raise Unauthorized("the bearer key is not valid")
     if key.revoked_at is not None and key.revoked_at <= now:
         raise Unauthorized("the bearer key has been revoked")
