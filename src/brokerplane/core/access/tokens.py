@@ -146,11 +146,16 @@ def authenticate_token(
     return manager
 
 
-def still_signed_in(manager: Manager | None, verifier: str, opened_with: str | None) -> bool:
-    """Whether a connection-bound session (MT5's) opened with the manager's `verifier` may go
-    on: the manager exists, is enabled, and that verifier is still the one the session was
-    opened with (a new password ends the session)."""
+def still_signed_in(
+    manager: Manager | None, verifier: str, opened_with: str | None, epoch: int | None
+) -> bool:
+    """Whether a connection-bound session (MT5's) opened with the manager's `verifier` under
+    session `epoch` may go on: the manager exists, is enabled, that verifier is still the one
+    the session was opened with (a new password ends the session), and no password change or
+    disable has happened since (a disable ends it, even once enabled again)."""
     if manager is None or not manager.enabled or not opened_with:
+        return False
+    if epoch is None or manager.session_epoch != epoch:
         return False
     current = manager.verifiers.get(verifier)
     if not current:
