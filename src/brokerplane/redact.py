@@ -6,6 +6,10 @@ credentials there: cTrader's `?token=`, MT5's `password=`, `pass_main=`, `srv_ra
 `RedactSecrets` is a logging filter that rewrites such `name=value` pairs in a record's message,
 its arguments and its traceback before any formatter sees them. Headers and bodies are never
 logged by brokerplane in the first place.
+
+Names are read as the MT5 dialect reads them (`brokerplane.paramnames.norm`: any case, `_` and
+`-` left out), so `P-A-S-S-W-O-R-D=` or `s_rv_rand_answer=` is as secret as `password=`. A
+value that is a native API key (`bpk_...`) is a secret whatever its name, wherever it appears.
 """
 
 from __future__ import annotations
@@ -17,17 +21,24 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from brokerplane.paramnames import norm
+
 MASK = "***"
 
-# Parameter names (lower case, `-` read as `_`) whose values are secrets, exactly ...
-_EXACT = frozenset({
-    "key", "api_key", "apikey", "auth", "authorization", "code", "sig", "signature", "pwd",
-    "srv_rand", "srv_rand_answer", "cli_rand", "cli_rand_answer", "hash", "hashedpassword",
-})  # fmt: skip
-# ... and by what they contain: pass*, *password*, *secret*, *token*, *_key.
+# Parameter names (as `norm` gives them: lower case, no `_` or `-`) whose values are secrets,
+# exactly ...
+_EXACT = frozenset(norm(n) for n in (
+    "key", "api_key", "auth", "authorization", "bearer", "code", "sig", "signature", "pwd",
+    "srv_rand", "srv_rand_answer", "cli_rand", "cli_rand_answer", "hash", "hashed_password",
+))  # fmt: skip
+# ... and by what they contain: pass*, *password*, *secret*, *token*, *apikey, and `*_key`
+# (that one as written, `_` or `-` and all: `monkey` is no secret).
 _PREFIXES = ("pass",)
 _PARTS = ("password", "passwd", "secret", "token", "credential")
-_SUFFIXES = ("_key", "apikey")
+_SUFFIXES = ("apikey",)
+_WRITTEN_SUFFIXES = ("_key",)
+# A native API key (core/access/service.py: bpk_<12 hex>_<url-safe secret>), anywhere.
+_API_KEY = re.compile(r"bpk_[A-Za-z0-9_\-]+")
 
 # name=value where a query string (or a log message listing parameters) has a pair.
 _PAIR = re.compile(r"(?P<head>(?:^|[?&;\s,(\[{\"'])(?P<name>[A-Za-z0-9_.%\-\[\]]{1,64})=)"
@@ -36,8 +47,9 @@ _PAIR = re.compile(r"(?P<head>(?:^|[?&;\s,(\[{\"'])(?P<name>[A-Za-z0-9_.%\-\[\]]
 
 def sensitive(name: str) -> bool:
     """Whether a query parameter of this name carries a secret."""
-    plain = unquote(name).strip().lower().replace("-", "_").rstrip("[]")
-    if plain in _EXACT:
+    written = unquote(name).strip().lower().replace("-", "_").rstrip("[]")
+    plain = norm(written)
+    if plain in _EXACT or written.endswith(_WRITTEN_SUFFIXES):
         return True
     if plain.startswith(_PREFIXES) or plain.endswith(_SUFFIXES):
         return True
@@ -45,7 +57,10 @@ def sensitive(name: str) -> bool:
 
 
 def redact(text: str) -> str:
-    """`text` with the value of every sensitive `name=value` pair replaced by ***."""
+    """`text` with the value of every sensitive `name=value` pair, and every native API key,
+    replaced by ***."""
+    if "bpk_" in text:
+        text = _API_KEY.sub(MASK, text)
     if "=" not in text:
         return text
 

@@ -64,6 +64,17 @@ def test_the_server_log_shows_paths_but_not_tokens_or_passwords_from_query_strin
                                                   "pass_investor": ACCOUNT_INVESTOR})  # fmt: skip
         assert added.status_code == 200
         secrets_sent += [PASSWORD, ACCOUNT_MAIN, ACCOUNT_INVESTOR]
+        for spelling in ("pa_ssword", "P-A-S-S-W-O-R-D"):  # names as MT5 reads them
+            odd = mt5.get(
+                "/api/user/check_password",
+                params={"login": 424242, "type": "main", spelling: "Odd#Spelled1"},
+            )
+            assert odd.status_code == 200
+        secrets_sent.append("Odd#Spelled1")
+    key = "bpk_0123456789ab_" + secrets.token_urlsafe(32)
+    sent_key = httpx.get(server.base + "/v1/users", params={"bearer": key}, timeout=30)
+    assert sent_key.status_code == 401
+    secrets_sent.append(key)
 
     md5 = hashlib.md5(PASSWORD.encode()).hexdigest()
     json = {"Accept": "application/json"}
@@ -101,3 +112,20 @@ def test_sensitive_parameter_names_are_recognised_in_any_case() -> None:
     assert redact("GET /api/x?a=1&Password=p%40ss&b=2 HTTP/1.1") == (
         "GET /api/x?a=1&Password=***&b=2 HTTP/1.1"
     )
+
+
+def test_parameter_names_are_read_as_mt5_reads_them() -> None:
+    for name in ("pa_ssword", "P-A-S-S-W-O-R-D", "pa_ss_main", "s_rv_rand_answer", "C-L-I_rand",
+                 "bearer", "Authorization", "apikey", "API-KEY", "x_api_key"):  # fmt: skip
+        assert sensitive(name), name
+    for name in ("login", "lo_gin", "G-R-O-U-P", "monkey", "sortkey", "type"):
+        assert not sensitive(name), name
+
+
+def test_a_native_key_is_hidden_whatever_carries_it() -> None:
+    key = "bpk_0123456789ab_" + secrets.token_urlsafe(32)
+
+    for line in (f"GET /v1/users?bearer={key} HTTP/1.1", f"GET /v1/users?q={key}&x=1",
+                 f"refused {key}"):  # fmt: skip
+        assert key not in redact(line) and "bpk_" not in redact(line), redact(line)
+    assert redact(f"GET /v1/users?q={key}&x=1") == "GET /v1/users?q=***&x=1"

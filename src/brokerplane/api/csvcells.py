@@ -5,12 +5,19 @@ before one) as a formula, so a name or comment such as `=HYPERLINK(...)` typed b
 run on the back-office desk that opens the export. Text cells starting with one of those get a
 leading `'` (OWASP's advice: the spreadsheet then shows the text as it is). Numbers stay numbers:
 a cell that is a plain decimal number (`-5.00`, `-12`) is left alone, so money keeps its sign.
-Only the first character is looked at unless it is one of those, so the cost per cell is one
-comparison.
+Only the first character (and whether the text holds a `;`, below) is looked at, so the cost
+per cell is a comparison and a search.
 
 A carriage return inside a cell would end the row for most readers (the writer's lines end in
 `\n`, so csv.writer does not quote a lone `\r`), and the text after it would start a row of its
 own, formula and all: `CsvOut` writes a row holding one with every cell quoted.
+
+Excel splits an opened CSV on the list separator of the desk's locale, which is `;` in much of
+Europe, not `,`; it reads quotes only at the start of what it splits off, and `,` is then text.
+So an email `a;=9+9@x.io` gives a cell starting `=9+9@x.io`, quoted or not. Inside text, a `;`
+followed (after any `"`) by one of the formula characters gets a `'` after it, so the piece that
+starts there is text too: `a;'=9+9@x.io`. Text without a `;` costs one more search of the
+cell; rows without such text are written byte for byte as before.
 """
 
 from __future__ import annotations
@@ -23,10 +30,19 @@ from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# A `;` (a list separator where Excel's locale says so) before a formula character.
+_SEPARATED_FORMULA = re.compile(r';(?="*[=+\-@\t\r])')
+
+
+def needs_care(text: str) -> bool:
+    """Whether `text` may need `safe_text` (cheap: its first character and a search for `;`)."""
+    return text.startswith(FORMULA_STARTS) or ";" in text
 
 
 def safe_text(text: str) -> str:
     """`text` as a cell no spreadsheet runs as a formula (see the module's note)."""
+    if ";" in text:
+        text = _SEPARATED_FORMULA.sub(";'", text)
     if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -34,7 +50,7 @@ def safe_text(text: str) -> str:
 
 def safe_cell(value: Any) -> Any:
     """A cell for csv.writer: text made safe by `safe_text`, anything else as it is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and needs_care(value):
         return safe_text(value)
     return value
 

@@ -7,10 +7,10 @@ every dialect: MT5 and TraderEvolution send the password (we hash it), cTrader s
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import string
 
+from brokerplane.core.compare import same
 from brokerplane.core.errors import PasswordPolicyViolation
 
 MIN_LENGTH = 8
@@ -101,7 +101,7 @@ def verify_md5(verifier: str | None, md5hex: str) -> bool:
     candidate = hashlib.pbkdf2_hmac(
         "sha256", md5hex.lower().encode(), bytes.fromhex(salt), int(iterations)
     )
-    return hmac.compare_digest(candidate.hex(), digest)
+    return same(candidate.hex(), digest)
 
 
 def verify(verifier: str | None, password: str) -> bool:

@@ -205,6 +205,7 @@ managers = Table(
     Column("verifiers", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
 )
 
 api_keys = Table(

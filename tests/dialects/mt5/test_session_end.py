@@ -85,3 +85,20 @@ def test_another_managers_new_password_leaves_this_session_alone(mt5: Mt5) -> No
     mt5.ok(_deposit(mt5, login))
     _refused(other.get("trade/balance", login=login, type=2, balance="1"))
     assert _posted(mt5, login) == [10000]
+
+
+def test_a_disable_ends_the_session_even_when_enabled_again_before_the_next_command(
+    mt5: Mt5, database_url: str
+) -> None:
+    login = _account(mt5)
+    mt5.ok(_deposit(mt5, login))
+
+    _cli("manager", "disable", "--database-url", database_url, str(MANAGER))
+    _cli("manager", "enable", "--database-url", database_url, str(MANAGER))
+
+    _refused(_deposit(mt5, login, "5000"))  # as after a new password: authenticate again
+    _refused(mt5.get("user/get", login=login))
+    assert _posted(mt5, login) == [10000]
+    assert handshake(mt5.client, MANAGER, PASSWORD).status_code == 200
+    mt5.ok(_deposit(mt5, login, "5"))
+    assert _posted(mt5, login) == [10000, 500]

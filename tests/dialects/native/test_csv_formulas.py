@@ -79,3 +79,34 @@ def test_exposure_and_margin_call_csvs_write_a_formula_group_name_as_text(api: A
     (call,) = calls
     assert (call["group"], call["balance"], call["state"]) == ("'=desk", "10000.00", "stop_out")
     assert api.get("/v1/reports/margin-calls").json()["items"][0]["group"] == "=desk"
+
+
+def _excel_cells(text: str, separator: str) -> list[str]:
+    """The cells Excel makes of a CSV on a desk whose list separator is `separator`: it splits
+    on it, reading a quoted field whole."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    return [cell for row in reader for cell in row]
+
+
+def _runs(cell: str) -> bool:
+    return cell.startswith(("=", "+", "-", "@")) and not cell.lstrip("-").replace(".", "").isdigit()
+
+
+def test_a_semicolon_in_text_cannot_start_a_formula_where_it_separates_cells(api: Api) -> None:
+    api.open(login=LOGIN, email="a;=9+9@x.io", city="c;@SUM(1)", company='d;"-1+1')
+    deposit = {"login": LOGIN, "amount": "10", "comment": "x;=1", "reference": "r;+1"}
+    assert api.post("/v1/balances/deposit", deposit).status_code == 200
+
+    report = api.get("/v1/reports/users", params={"format": "csv", "logins": str(LOGIN)}).text
+    history = api.get("/v1/balances/history", params={"format": "csv", "login": LOGIN}).text
+
+    for text in (report, history):
+        for separator in (",", ";"):
+            assert [c for c in _excel_cells(text, separator) if _runs(c)] == []
+    (row,) = _rows(report)
+    assert (row["email"], row["city"], row["company"]) == ("a;'=9+9@x.io", "c;'@SUM(1)",
+                                                           "d;'\"-1+1")  # fmt: skip
+    (entry,) = _rows(history)
+    assert (entry["comment"], entry["reference"], entry["amount"]) == ("x;'=1", "r;'+1", "10.00")
+    listed = api.get("/v1/reports/users", params={"logins": str(LOGIN)}).json()["items"][0]
+    assert listed["email"] == "a;=9+9@x.io"

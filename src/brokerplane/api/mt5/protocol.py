@@ -24,13 +24,9 @@ from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import parse_integer
 from brokerplane.core.services import Services
+from brokerplane.paramnames import norm
 
 _ESCAPED = re.compile(r"\\([\\|=])")
-
-
-def norm(name: str) -> str:
-    """The form a parameter name is matched in: lower case, without `_` and `-`."""
-    return name.lower().replace("_", "").replace("-", "")
 
 
 def unescape(value: str) -> str:

@@ -88,7 +88,8 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _pw_hash_of(services: Services, login: int) -> bytes | None:
+def _pw_hash_of(services: Services, login: int) -> tuple[bytes, int] | None:
+    """The manager's MT5 password hash and its session epoch, read together."""
     manager = services.get_manager(login)
     if manager is None or not manager.enabled:
         return None
@@ -96,7 +97,7 @@ def _pw_hash_of(services: Services, login: int) -> bytes | None:
     if not stored:
         return None
     try:
-        return bytes.fromhex(stored)
+        return bytes.fromhex(stored), manager.session_epoch
     except ValueError:
         return None
 
@@ -141,7 +142,7 @@ async def _auth_answer(request: Request, params: Params) -> Response:
     asked: list[lockout.Attempt] = []
     address = request.client.host if request.client else None
 
-    def pw_hash_of(login: int) -> bytes | None:
+    def pw_hash_of(login: int) -> tuple[bytes, int] | None:
         """The manager's hash, unless the sign-in lockout holds this login or address."""
         attempt = lockout.manager(login, address)
         until = services.login_locked_until(attempt)
@@ -166,14 +167,14 @@ async def _auth_answer(request: Request, params: Params) -> Response:
 
 
 def _actor(
-    request: Request, services: Services, login: int, opened_with: bytes | None
-) -> Actor | None:
-    """The session's manager as an actor; None once it is disabled or its password changed
-    since the session's handshake."""
+    request: Request, services: Services, login: int, opened_with: bytes | None,
+    epoch: int | None,
+) -> Actor | None:  # fmt: skip
+    """The session's manager as an actor; None once it is disabled, or was disabled or its
+    password changed since the session's handshake."""
     manager = services.get_manager(login)
-    if manager is None or not still_signed_in(
-        manager, MT5_VERIFIER, opened_with.hex() if opened_with is not None else None
-    ):
+    hashed = opened_with.hex() if opened_with is not None else None
+    if manager is None or not still_signed_in(manager, MT5_VERIFIER, hashed, epoch):
         return None
     return Actor(
         manager_login=manager.login,
@@ -210,13 +211,13 @@ async def dispatch(request: Request, name: str) -> Response:
     login = _sessions(request).current(peer) if peer is not None else None
     if login is None or peer is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
-    opened_with = _sessions(request).credential(peer)
+    opened_with, epoch = _sessions(request).opened_with(peer)
     services = _services(request)
     handler = COMMANDS.get(name)
     key = sent_key(request.headers)
 
     def run() -> Answer | object:  # the manager's check and the command: one trip to a thread
-        actor = _actor(request, services, login, opened_with)
+        actor = _actor(request, services, login, opened_with, epoch)
         if actor is None:
             return _DISABLED
         if name == "quit":

@@ -9,12 +9,13 @@ number of sessions; `/api/auth/start` on a live connection restarts the handshak
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+from brokerplane.core.compare import same
 
 IDLE_TIMEOUT_S = 180.0
 AUTH_WINDOW_S = 10.0
@@ -43,6 +44,7 @@ class Session:
     challenge_at: float = 0.0
     last_seen: float = 0.0
     credential: bytes | None = None  # the password hash the session was opened with
+    epoch: int | None = None  # the manager's session epoch when it was opened
 
 
 class HandshakeFailed(Exception):
@@ -74,10 +76,13 @@ class Sessions:
         return rand
 
     def answer(
-        self, peer: Peer, srv_rand_answer: str, pw_hash_of: Callable[[int], bytes | None]
-    ) -> tuple[int, bytes]:
-        """Check the client's answer; on success the connection's session belongs to the
-        manager. Returns (login, password hash). The challenge is used up either way."""
+        self, peer: Peer, srv_rand_answer: str,
+        pw_hash_of: Callable[[int], tuple[bytes, int] | None],
+    ) -> tuple[int, bytes]:  # fmt: skip
+        """Check the client's answer against the password hash `pw_hash_of` gives with the
+        manager's session epoch (read together, before the check); on success the connection's
+        session belongs to the manager. Returns (login, password hash). The challenge is used up
+        either way."""
         now = self._clock()
         with self._lock:
             session = self._by_peer.get(peer)
@@ -87,12 +92,15 @@ class Sessions:
             self._by_peer.pop(peer, None)
         if now - at > AUTH_WINDOW_S:
             raise HandshakeFailed("more than 10 s passed since /api/auth/start")
-        pw_hash = pw_hash_of(login)
+        found = pw_hash_of(login)
+        pw_hash, epoch = found if found is not None else (None, None)
         expected = rand_answer(pw_hash, challenge) if pw_hash is not None else "x"
-        if pw_hash is None or not hmac.compare_digest(expected, srv_rand_answer.strip().lower()):
+        if pw_hash is None or not same(expected, srv_rand_answer.strip().lower()):
             raise HandshakeFailed("srv_rand_answer does not match")
         with self._lock:
-            self._by_peer[peer] = Session(login=login, last_seen=now, credential=pw_hash)
+            self._by_peer[peer] = Session(
+                login=login, last_seen=now, credential=pw_hash, epoch=epoch
+            )
         return login, pw_hash
 
     def current(self, peer: Peer) -> int | None:
@@ -108,11 +116,13 @@ class Sessions:
             session.last_seen = now
             return session.login
 
-    def credential(self, peer: Peer) -> bytes | None:
-        """The password hash the connection's session was opened with; None if none."""
+    def opened_with(self, peer: Peer) -> tuple[bytes | None, int | None]:
+        """The password hash and session epoch the connection's session was opened with."""
         with self._lock:
             session = self._by_peer.get(peer)
-            return session.credential if session is not None else None
+            if session is None:
+                return None, None
+            return session.credential, session.epoch
 
     def end(self, peer: Peer) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from brokerplane.api import jsonbody
 from brokerplane.api.native import idempotency
 from brokerplane.api.native.errors import core_problem, problem
 from brokerplane.core.errors import CoreError
@@ -51,6 +53,28 @@ def validation_problem(err: RequestValidationError, request_id: str | None) -> R
                    request_id, fields)  # fmt: skip
 
 
+def _not_json() -> RequestValidationError:
+    return RequestValidationError([
+        {"type": "json_invalid", "loc": ("body",), "msg": "the body is not valid JSON"}
+    ])  # fmt: skip
+
+
+async def _refuse_lone_surrogates(request: Request) -> None:
+    """FastAPI parses native bodies itself; a body that escapes a surrogate (rare, found by one
+    search) is read by the shared reader, which refuses a string holding a lone one."""
+    raw = await request.body()  # bounded (api/bodylimit.py) and kept for FastAPI to parse
+    if not raw or not jsonbody.may_hold_surrogate(raw):
+        return
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # not JSON at all: FastAPI answers that as it does any other
+    try:
+        jsonbody.check_text(raw, parsed)
+    except jsonbody.BodyProblem:
+        raise _not_json() from None
+
+
 class NativeRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -58,6 +82,7 @@ class NativeRoute(APIRoute):
         async def route(request: Request) -> Response:
             request_id = getattr(request.state, "request_id", None)
             try:
+                await _refuse_lone_surrogates(request)
                 return await handler(request)
             except CoreError as err:
                 await idempotency.release(request)

@@ -265,7 +265,8 @@ _NOT_TEXT = frozenset({"login", "leverage", "balance", "credit", "bonus", "enabl
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 _BALANCE, _CREDIT, _BONUS = (CSV_COLUMNS.index(c) for c in ("balance", "credit", "bonus"))
 _ENABLED = CSV_COLUMNS.index("enabled")
-# The free-text columns: a cell starting like a formula gets a leading ' (api/csvcells.py).
+# The free-text columns: a cell starting like a formula gets a leading ' (api/csvcells.py),
+# and so does a piece after a `;` in it.
 _TEXT = tuple(i for i, c in enumerate(CSV_COLUMNS) if c not in _NOT_TEXT)
 _CSV_CHUNK = 1000  # rows per piece of the response
 
@@ -279,8 +280,8 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
     out[_CREDIT] = format_units(out[_CREDIT], digits)
     out[_BONUS] = format_units(out[_BONUS], digits)
     out[_ENABLED] = bool(out[_ENABLED] & RIGHT_ENABLED)
-    for i in _TEXT:  # only the first character of each text cell is looked at
-        if (cell := out[i]) and cell[0] in _FORMULA_FIRST:
+    for i in _TEXT:  # the first character of each text cell, and whether it holds a `;`
+        if (cell := out[i]) and (cell[0] in _FORMULA_FIRST or ";" in cell):
             out[i] = safe_text(cell)
     return out
 

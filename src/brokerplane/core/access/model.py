@@ -21,6 +21,9 @@ class Manager:
     verifiers: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Counts the ends of the manager's sessions (a new password, a disable): a connection-bound
+    # session (MT5's) keeps the count it was opened under and ends once it moves on.
+    session_epoch: int = 0
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -10,7 +10,6 @@ Keys made by an operator (the CLI) or outside the native API have no parent.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import PRINCIPAL_MANAGER
 from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
 from brokerplane.core.errors import (
     ApiKeyNotFound,
     ManagerAlreadyExists,
@@ -147,9 +147,11 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
 
     A disabled manager's keys and sessions stop at once: every request re-reads the manager.
     A new password or disabling also deletes the manager's session tokens (cTrader's tokens,
-    back-office access and refresh tokens) in the same transaction; MT5 sessions check the
-    password they were opened with on every command. API keys are not tied to the password:
-    they stop while the manager is disabled and work again once it is enabled."""
+    back-office access and refresh tokens) in the same transaction, and moves the manager's
+    session epoch on, which ends every MT5 session opened before (each command compares it),
+    even if the manager is enabled again before that session's next command. API keys are not
+    tied to the password: they stop while the manager is disabled and work again once it is
+    enabled."""
     _require_manager_admin(actor)
     manager = uow.managers.get(cmd.login)
     if manager is None:
@@ -178,8 +180,11 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
         return manager
     now = clock()
     updated.updated_at = now
+    ends = updated.verifiers != verifiers_before or (manager.enabled and not updated.enabled)
+    if ends:
+        updated.session_epoch = manager.session_epoch + 1
     uow.managers.update(updated)
-    if updated.verifiers != verifiers_before or (manager.enabled and not updated.enabled):
+    if ends:
         end_sessions(uow, manager.login)
     if updated.verifiers != verifiers_before:
         after = {**after, "password": "changed"}
@@ -351,7 +356,7 @@ def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdent
         raise Unauthorized("the bearer key is malformed")
     found = uow.api_keys.with_manager(parts[1])
     key, manager = found if found is not None else (None, None)
-    if key is None or not hmac.compare_digest(key.secret_hash, _hash_secret(presented)):
+    if key is None or not same(key.secret_hash, _hash_secret(presented)):
         raise Unauthorized("the bearer key is not valid")
     if key.revoked_at is not None and key.revoked_at <= now:
         raise Unauthorized("the bearer key has been revoked")

@@ -28,6 +28,7 @@ from brokerplane.core.access.model import Manager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
 from brokerplane.core.errors import TokenExpired, Unauthorized
 from brokerplane.core.ports import UnitOfWork
 
@@ -105,7 +106,7 @@ def issue_token(
         if ttl is not None and candidate.issued_at + ttl / 2 <= now:
             continue  # past half its life: a new one below
         token = _derive(md5hex, cmd.dialect, login, verifier, candidate.issued_at)
-        if hmac.compare_digest(hash_token(token), candidate.token_hash):
+        if same(hash_token(token), candidate.token_hash):
             return token
     issued_at = now.replace(microsecond=0)
     token = _derive(md5hex, cmd.dialect, login, verifier, issued_at)
@@ -138,20 +139,25 @@ def authenticate_token(
     verifier = _verifier(manager)
     if manager is None or verifier is None:
         raise Unauthorized("the token's manager is disabled or has no password")
-    if not hmac.compare_digest(fingerprint(verifier), stored.verifier_fingerprint):
+    if not same(fingerprint(verifier), stored.verifier_fingerprint):
         raise Unauthorized("the token was issued under a password that has since changed")
     if now is not None and expired(stored, now, ttl):
         raise TokenExpired("the token has expired; request a new one from /managers/token")
     return manager
 
 
-def still_signed_in(manager: Manager | None, verifier: str, opened_with: str | None) -> bool:
-    """Whether a connection-bound session (MT5's) opened with the manager's `verifier` may go
-    on: the manager exists, is enabled, and that verifier is still the one the session was
-    opened with (a new password ends the session)."""
+def still_signed_in(
+    manager: Manager | None, verifier: str, opened_with: str | None, epoch: int | None
+) -> bool:
+    """Whether a connection-bound session (MT5's) opened with the manager's `verifier` under
+    session `epoch` may go on: the manager exists, is enabled, that verifier is still the one
+    the session was opened with (a new password ends the session), and no password change or
+    disable has happened since (a disable ends it, even once enabled again)."""
     if manager is None or not manager.enabled or not opened_with:
+        return False
+    if epoch is None or manager.session_epoch != epoch:
         return False
     current = manager.verifiers.get(verifier)
     if not current:
         return False
-    return hmac.compare_digest(current.lower(), opened_with.lower())
+    return same(current.lower(), opened_with.lower())

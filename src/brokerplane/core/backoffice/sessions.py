@@ -18,7 +18,6 @@ password hash work as a wrong password.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -39,6 +38,7 @@ from brokerplane.core.backoffice.model import (
     usable,
 )
 from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
 from brokerplane.core.errors import Unauthorized
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.user.model import User
@@ -214,7 +214,7 @@ def _valid(uow: UnitOfWork, token: object, kind: str, now: datetime) -> tuple[
     if current is None:
         raise Unauthorized("the token's user is disabled, locked or has no password")
     principal, verifier = current
-    if not hmac.compare_digest(fingerprint(verifier), stored.verifier_fingerprint):
+    if not same(fingerprint(verifier), stored.verifier_fingerprint):
         raise Unauthorized("the token was issued under a password that has since changed")
     return stored, principal
 

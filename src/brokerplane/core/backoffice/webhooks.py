@@ -34,6 +34,7 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import WebhookKey, usable
 from brokerplane.core.backoffice.users import load_user
 from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
 from brokerplane.core.errors import (
     AccountNotFound,
     NotFound,
@@ -73,13 +74,13 @@ def verify_signature(key: WebhookKey, body: bytes, signature: str) -> bool:
     if not isinstance(signature, str):
         return False
     expected = hmac.new(bytes.fromhex(key.secret_digest), body, "sha256").hexdigest()
-    return hmac.compare_digest(expected, signature.strip().lower())
+    return same(expected, signature.strip().lower())
 
 
 def verify_secret(key: WebhookKey, presented: str) -> bool:
     if not isinstance(presented, str) or not presented:
         return False
-    return hmac.compare_digest(key.secret_digest, secret_digest(presented))
+    return same(key.secret_digest, secret_digest(presented))
 
 
 def key_not_found(key_id: object) -> NotFound:

@@ -1,0 +1,32 @@
+"""A JSON string holding half a UTF-16 pair (`"\\ud800"`), which no UTF-8 text or store can
+hold, is a 400 like any malformed body, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+from tests.dialects.native.conftest import Api
+
+
+def test_a_lone_surrogate_in_a_new_users_name_is_a_malformed_body(api: Api) -> None:
+    raw = json.dumps({"name": "@@", "group": "demo-usd", "leverage": 100})
+    raw = raw.replace('"@@"', '"a\\ud800b"')
+
+    answer = api.post("/v1/users", content=raw.encode(),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["errors"] == [{"field": "body", "message": "the body is not valid JSON"}]
+    assert api.get("/v1/users").json()["items"] == []
+
+
+def test_a_surrogate_pair_in_a_name_is_one_character(api: Api) -> None:
+    raw = json.dumps({"name": "@@", "group": "demo-usd", "leverage": 100})
+    raw = raw.replace('"@@"', '"Ann \\ud83d\\ude00"')
+
+    answer = api.post("/v1/users", content=raw.encode(),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["name"] == "Ann \U0001f600"
