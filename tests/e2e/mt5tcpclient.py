@@ -170,7 +170,7 @@ class Mt5TcpClient:
             self.sock = None
 
     def __enter__(self) -> Mt5TcpClient:
-        return self.connect()
+        return self.connect() if self.sock is None else self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
