@@ -154,8 +154,9 @@ def test_the_spec_worked_example_auth_start_packet_gets_a_challenge_with_its_num
 def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, crypt: bool) -> None:
     with server.session(crypt=crypt) as mt5:
         first, second = _open_account(mt5), _open_account(mt5, "Bob Example")
-        deposit = mt5.send("TRADE_BALANCE", {"LOGIN": first, "TYPE": 2, "BALANCE": "150.25",
-                                             "COMMENT": "wire | in", "CHECK_MARGIN": 1})  # fmt: skip
+        funds = {"LOGIN": first, "TYPE": 2, "BALANCE": "150.25", "COMMENT": "wire | in",
+                 "CHECK_MARGIN": 1}  # fmt: skip
+        deposit = mt5.send("TRADE_BALANCE", funds)
         assert deposit.retcode == DONE and int(deposit.params["TICKET"]) > 0
         assert mt5.call("USER_GET", {"LOGIN": first})["Balance"] == "150.25"
         assert mt5.call("USER_ACCOUNT_GET", {"LOGIN": first})["Equity"] == "150.25"
@@ -286,7 +287,7 @@ def test_a_garbage_header_is_answered_with_a_protocol_error_and_closed(
     with server.client() as mt5:
         mt5.send_raw(garbage)
         try:
-            number, _, body = mt5.read_packet()
+            _number, _, body = mt5.read_packet()
         except Mt5TcpProtocolError:
             pytest.fail("no protocol error before the close")
         assert body.decode("utf-16-le").startswith("|RETCODE=3 Invalid parameters|REASON=")

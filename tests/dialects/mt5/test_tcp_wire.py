@@ -77,7 +77,7 @@ def test_a_header_that_is_not_nine_hex_digits_is_a_protocol_error(raw: bytes) ->
         ("USER_LOGINS|GROUP=demo\\\\forex|\r\n", ("USER_LOGINS", [("GROUP", "demo\\forex")], "")),
         ("USER_LOGINS|GROUP=demo\\forex|\r\n", ("USER_LOGINS", [("GROUP", "demo\\forex")], "")),
         ("X|COMMENT=a\\|b\\=c\\\nd=e|\r\n", ("X", [("COMMENT", "a|b=c\nd=e")], "")),
-        ("USER_ADD|RIGHTS=|\r\n{\"Name\":\"x\"}", ("USER_ADD", [("RIGHTS", "")], "{\"Name\":\"x\"}")),
+        ('USER_ADD|RIGHTS=|\r\n{"Name":"x"}', ("USER_ADD", [("RIGHTS", "")], '{"Name":"x"}')),
         ("|\r\n", ("", [], "")),
     ],
 )  # fmt: skip
