@@ -378,3 +378,25 @@ def test_a_deposit_with_an_idempotency_key_applies_once_over_either_transport(
         replay = http.send("trade/balance", {"login": login, "type": 2, "balance": "7"})
         assert replay["answer"]["Ticket"] != first.params["TICKET"]  # no key: a new deposit
         assert http.call("user/get", {"login": login})["Balance"] == "14.00"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--port", "{tcp}"], "--mt5-tcp-port {tcp} is already the HTTP or TLS port"),
+        (["--dialects", "native"], "the mt5 dialect is not enabled"),
+    ],
+)
+def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    tcp = str(_free_port())
+    args = [f.format(tcp=tcp) for f in flags]
+    done = subprocess.run(
+        [sys.executable, "-m", "brokerplane.cli.main", "serve", "--mt5-tcp-port", tcp,
+         "--data-dir", str(tmp_path / "var"), *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert message.format(tcp=tcp) in done.stderr
+    assert not (tmp_path / "var").exists()

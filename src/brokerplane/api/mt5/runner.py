@@ -137,15 +137,15 @@ def run(
 ) -> Outcome:
     """The manager's check and the command, in one worker-thread trip: the command's Answer
     (a refusal as Answer(code=retcode)), or DISABLED (the session is over), QUIT, UNKNOWN."""
-    signed_in = actor(services, session.login, session.opened_with, session.ip)
-    if signed_in is None:
-        return DISABLED
-    if name == "quit":
-        return QUIT
-    handler: Callable[[Context], Answer] | None = COMMANDS.get(name)
-    if handler is None:
-        return UNKNOWN
     try:
+        signed_in = actor(services, session.login, session.opened_with, session.ip)
+        if signed_in is None:
+            return DISABLED
+        if name == "quit":
+            return QUIT
+        handler: Callable[[Context], Answer] | None = COMMANDS.get(name)
+        if handler is None:
+            return UNKNOWN
         return handler(Context(params, signed_in, services, key))
     except Mt5Error as err:
         return Answer(code=err.code)

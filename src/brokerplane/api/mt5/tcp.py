@@ -43,9 +43,11 @@ from brokerplane.api.mt5.retcodes import (
     ERR_PARAMS,
     ERR_PERMISSIONS,
     Mt5Error,
+    code_for,
     retcode,
 )
 from brokerplane.api.mt5.session import AUTH_WINDOW_S, HandshakeFailed, Sessions, rand_answer
+from brokerplane.core.errors import CoreError
 from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
@@ -396,6 +398,9 @@ class Conversation:
         except HandshakeFailed as err:
             log.warning("MT5 TCP authentication failed from %s: %s", self.address, err)
             await self.refuse(number, name, INVALID_ACCOUNT, str(err))
+            return
+        except CoreError as err:  # the database is unavailable, say
+            await self.refuse(number, name, code_for(err), "the sign-in could not be checked")
             return
         log.info("MT5 manager %s authenticated over TCP from %s", login, self.address)
         crypt_rand = secrets.token_bytes(256)
