@@ -1,5 +1,6 @@
 # brokerplane developer tasks. Needs only python3 (3.11+) and make; everything else goes in .venv.
-#   make serve   run the API on http://127.0.0.1:8080 with demo data (SQLite under ./var)
+#   make serve   run the API on http://127.0.0.1:8080 with demo data (SQLite under ./var), and
+#                the MT5 Web API's TCP protocol on 127.0.0.1:4430 (MT5_TCP_PORT=... to move it)
 #   make test    the test suite (PostgreSQL tests too when a server is available)
 #   make check   format, lint, types, import layers and schema drift, as CI runs them
 
@@ -11,6 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVE_ARGS ?=
+MT5_TCP_PORT ?= 4430
 PYTEST_ARGS ?=
 
 .PHONY: help venv serve test soak check fmt bench clean distclean
@@ -41,7 +43,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 serve: venv
-	$(BIN)/brokerplane serve --demo $(SERVE_ARGS)
+	$(BIN)/brokerplane serve --demo --mt5-tcp-port $(MT5_TCP_PORT) $(SERVE_ARGS)
 
 # PostgreSQL tests use BROKERPLANE_TEST_DATABASE_URL when set, else a throwaway cluster when
 # PostgreSQL binaries are installed, else they skip (BROKERPLANE_REQUIRE_POSTGRES=1 makes that

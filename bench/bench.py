@@ -131,6 +131,7 @@ class Server:
         self.url = url
         self.extra_env = env or {}
         self.port = port or free_port()
+        self.tcp_port = free_port()  # the MT5 Web API's TCP protocol
         self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"serve-{self.port}.log"
@@ -152,6 +153,8 @@ class Server:
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--mt5-tcp-port",
+            str(self.tcp_port),
         ]
         self.log_file = self.log_path.open("wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
@@ -295,6 +298,8 @@ class Http:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
         self.mt5_authenticated = False  # an MT5 session lives on its connection
+        self.tcp_number = 0  # the MT5 TCP protocol's packet number
+        self.tcp_prefixed = False  # MT5WEBAPI goes before the connection's first packet
 
     @classmethod
     async def open(cls, host: str, port: int) -> Http:
@@ -847,18 +852,20 @@ class Bench:
         port, key = server.port, demo.admin_key
         logins = (demo.first_login, demo.last_login)
         measured: dict[str, Load] = {}
-        for name, job in (
-            ("native", native_deposit(key, logins)),
-            ("mt5-sessions", mt5_session(demo, logins)),
-            ("mt5-balance", mt5_balance(demo, logins)),
-            ("ctrader", ctrader_balance(port, demo, logins)),
+        for name, job, target in (
+            ("native", native_deposit(key, logins), port),
+            ("mt5-sessions", mt5_session(demo, logins), port),
+            ("mt5-balance", mt5_balance(demo, logins), port),
+            ("mt5-tcp-sessions", mt5_tcp_session(demo, logins), server.tcp_port),
+            ("mt5-tcp-balance", mt5_tcp_balance(demo, logins), server.tcp_port),
+            ("ctrader", ctrader_balance(port, demo, logins), port),
         ):
             worker, fresh = job
             if self.cfg.warmup > 0:
-                asyncio.run(drive(port, c, self.cfg.warmup, worker, fresh))
+                asyncio.run(drive(target, c, self.cfg.warmup, worker, fresh))
             server.reset_peak_rss()
             cpu = server.cpu_seconds()
-            load = asyncio.run(drive(port, c, s, worker, fresh))
+            load = asyncio.run(drive(target, c, s, worker, fresh))
             load.peak_rss_mb = server.peak_rss_mb()
             load.server_cpu_ms = (server.cpu_seconds() - cpu) * 1000 / max(1, load.ops)
             measured[name] = load
@@ -884,6 +891,22 @@ class Bench:
             native,
             "postgresql",
             f"{client}, one authenticated session per connection, type=2 deposits",
+        )
+        self.add(
+            "MT5 TCP handshake + USER_GET (sessions)",
+            measured["mt5-tcp-sessions"],
+            native,
+            "postgresql",
+            f"{client}, the native TCP protocol (no AES), a new connection per session: "
+            "AUTH_START, AUTH_ANSWER, USER_GET",
+        )
+        self.add(
+            "MT5 TCP TRADE_BALANCE",
+            measured["mt5-tcp-balance"],
+            native,
+            "postgresql",
+            f"{client}, the native TCP protocol (no AES), one authenticated session per "
+            "connection, TYPE=2 deposits",
         )
         self.add(
             "cTrader changebalance",
@@ -1018,6 +1041,64 @@ def mt5_session(demo: Demo, logins: tuple[int, int]) -> Worker:
         done(started)
 
     return work, True
+
+
+async def _tcp_call(conn: Http, command: str, params: dict[str, Any]) -> dict[str, str]:
+    """One MT5 TCP protocol command (plain channel): its answer line's parameters."""
+    conn.tcp_number = conn.tcp_number % 0x3FFF + 1
+    number = conn.tcp_number
+    text = command + "|" + "".join(f"{k}={v}|" for k, v in params.items()) + "\r\n"
+    body = text.encode("utf-16-le")
+    prefix = b"" if conn.tcp_prefixed else b"MT5WEBAPI"
+    conn.tcp_prefixed = True
+    conn.writer.write(prefix + f"{len(body):04x}{number:04x}0".encode() + body)
+    await conn.writer.drain()
+    parts: list[bytes] = []
+    while True:
+        head = await conn.reader.readexactly(9)
+        length, got, flags = int(head[:4], 16), int(head[4:8], 16), int(head[8:9], 16)
+        data = await conn.reader.readexactly(length) if length else b""
+        if got != number:
+            continue  # the server's pings
+        parts.append(data)
+        if not flags & 1:
+            break
+    line = b"".join(parts).decode("utf-16-le").partition("\r\n")[0]
+    fields = dict(p.partition("=")[::2] for p in line.split("|")[1:-1])
+    assert fields.get("RETCODE", "").startswith("0 "), line[:200]
+    return fields
+
+
+async def _tcp_auth(conn: Http, demo: Demo) -> None:
+    started = await _tcp_call(conn, "AUTH_START", {"VERSION": 3211, "AGENT": "bench",
+        "LOGIN": demo.manager_login, "TYPE": "MANAGER", "CRYPT_METHOD": "NONE"})  # fmt: skip
+    proof = _mt5_hash(demo.manager_password, started["SRV_RAND"])
+    await _tcp_call(
+        conn, "AUTH_ANSWER", {"SRV_RAND_ANSWER": proof, "CLI_RAND": secrets.token_hex(16)}
+    )
+
+
+def mt5_tcp_session(demo: Demo, logins: tuple[int, int]) -> Worker:
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        started = time.monotonic()
+        await _tcp_auth(conn, demo)
+        await _tcp_call(conn, "USER_GET", {"LOGIN": _login(logins)})
+        done(started)
+
+    return work, True
+
+
+def mt5_tcp_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
+    async def work(conn: Http, done: Callable[[float], None]) -> None:
+        if not conn.mt5_authenticated:
+            await _tcp_auth(conn, demo)
+            conn.mt5_authenticated = True
+        started = time.monotonic()
+        deposit = {"LOGIN": _login(logins), "TYPE": 2, "BALANCE": "1.00", "COMMENT": "bench"}
+        await _tcp_call(conn, "TRADE_BALANCE", deposit)
+        done(started)
+
+    return work, False
 
 
 def mt5_balance(demo: Demo, logins: tuple[int, int]) -> Worker:

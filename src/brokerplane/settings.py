@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     mt5_tls_port: int | None = Field(
         None, ge=1, le=65535, description="a second listener serving the API over HTTPS"
     )
+    mt5_tcp_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="a listener for the MT5 Web API's native TCP protocol (TLS too with a cert)",
+    )  # fmt: skip
+    mt5_tcp_idle_timeout_s: float = Field(
+        180, gt=0, le=180, description="seconds of silence after which an MT5 TCP connection drops"
+    )
+    mt5_tcp_ping_interval_s: float = Field(
+        20, ge=0, le=3600, description="seconds between the MT5 TCP server's empty packets (0: off)"
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) of the TLS listener")
     tls_key: Path | None = Field(None, description="PEM private key of the TLS listener")
     login_range_from: int = Field(100_000, ge=1)
@@ -123,7 +133,9 @@ class Settings(BaseSettings):
         "had a key; unset: no unkeyed record is accepted",
     )
 
-    @field_validator("mt5_tls_port", "tls_cert", "tls_key", "audit_key_file", mode="before")
+    @field_validator(
+        "mt5_tls_port", "mt5_tcp_port", "tls_cert", "tls_key", "audit_key_file", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

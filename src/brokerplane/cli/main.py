@@ -107,6 +107,15 @@ def main() -> None:
     "https); needs --tls-cert and --tls-key [env BROKERPLANE_MT5_TLS_PORT; off].",
 )
 @click.option(
+    "--mt5-tcp-port",
+    type=int,
+    default=None,
+    metavar="PORT",
+    help="Also serve the MT5 Web API's native TCP protocol (MetaQuotes' PHP and .NET "
+    "libraries) on this port; with --tls-cert and --tls-key it accepts TLS connections too "
+    "[env BROKERPLANE_MT5_TCP_PORT; off].",
+)
+@click.option(
     "--tls-cert",
     type=click.Path(path_type=Path),
     default=None,
@@ -142,6 +151,7 @@ def serve(
     dialects: str | None,
     login_range: str | None,
     mt5_tls_port: int | None,
+    mt5_tcp_port: int | None,
     tls_cert: Path | None,
     tls_key: Path | None,
     forwarded_allow_ips: str | None,
@@ -169,6 +179,7 @@ def serve(
         login_range_from=low,
         login_range_to=high,
         mt5_tls_port=mt5_tls_port,
+        mt5_tcp_port=mt5_tcp_port,
         tls_cert=tls_cert,
         tls_key=tls_key,
         forwarded_allow_ips=forwarded_allow_ips,
@@ -188,6 +199,13 @@ def serve(
         listening.append(_listen(settings.host, settings.port))
         if certificate is not None and settings.mt5_tls_port is not None:
             listening.append(_listen(settings.host, settings.mt5_tls_port))
+        tcp_socks = (
+            _listen(settings.host, settings.mt5_tcp_port)
+            if settings.mt5_tcp_port is not None
+            else None
+        )
+        if tcp_socks is not None:
+            listening.append(tcp_socks)
         runtime = open_runtime(settings, migrate_schema=True)
         try:
             if runtime.keyring is not None and runtime.keyring.created:
@@ -217,6 +235,14 @@ def serve(
                 )
                 secure = uvicorn_config(app, settings, tls=True)
                 servers.append((listener(secure), listening[1]))
+            if tcp_socks is not None:
+                servers.append((mt5_tcp_server(app, settings), tcp_socks))
+                mode = "plain, and TLS with the certificate above" if certificate else "plain"
+                out.print(
+                    f"MT5 Web API TCP protocol on [bold]{shown_host}:{settings.mt5_tcp_port}[/] "
+                    f"({mode}; MetaQuotes' PHP and .NET libraries connect here)",
+                    soft_wrap=True,
+                )
             _run_listeners(servers, plain)
         finally:
             runtime.close()
@@ -268,14 +294,51 @@ def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
     )  # fmt: skip
 
 
+def mt5_tcp_server(app: Any, settings: Settings) -> Any:
+    """The MT5 TCP protocol's listener over the app's services and MT5 sessions (TLS too when
+    a certificate is configured)."""
+    import ssl
+
+    from brokerplane.api.mt5.tcp import Limits, Mt5TcpServer
+
+    context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    limits = Limits(
+        idle_timeout_s=settings.mt5_tcp_idle_timeout_s,
+        message_timeout_s=settings.header_timeout_s,
+        max_message_bytes=settings.max_body_bytes,
+        ping_interval_s=settings.mt5_tcp_ping_interval_s,
+    )
+    return Mt5TcpServer(app.state.runtime.services, app.state.mt5_sessions, limits, tls=context,
+                        max_connections=settings.max_connections)  # fmt: skip
+
+
 def _tls_settings(settings: Settings) -> CertificateInfo | None:
     """The TLS listener's certificate, checked; None when there is no TLS listener."""
     cert, key = settings.tls_cert, settings.tls_key
+    tcp = settings.mt5_tcp_port
+    if tcp is not None:
+        if tcp in (settings.port, settings.mt5_tls_port):
+            raise CliFailure(f"--mt5-tcp-port {tcp} is already the HTTP or TLS port: give another")
+        if "mt5" not in settings.enabled_dialects:
+            raise CliFailure(
+                f"--mt5-tcp-port serves the MT5 Web API, but the mt5 dialect is not enabled "
+                f"(dialects: {settings.dialects}); add mt5 to --dialects"
+            )
+    if settings.mt5_tls_port is None and tcp is not None and (cert is not None or key is not None):
+        if cert is None or key is None:
+            raise CliFailure("--tls-cert and --tls-key go together")
+        try:
+            return tls.check_pair(cert, key)
+        except tls.TlsProblem as exc:
+            raise CliFailure(str(exc)) from None
     if settings.mt5_tls_port is None:
         if cert is not None or key is not None:
             console(stderr=True).print(
-                "note: --tls-cert and --tls-key are used only with --mt5-tls-port; serving plain "
-                "HTTP only"
+                "note: --tls-cert and --tls-key are used only with --mt5-tls-port or "
+                "--mt5-tcp-port; serving plain HTTP only"
             )
         return None
     if cert is None or key is None:

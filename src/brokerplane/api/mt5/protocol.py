@@ -60,6 +60,14 @@ class Params:
             return
         self.values.update({norm(k): unescape(v) for k, v in parse_qsl(decoded)})
 
+    @classmethod
+    def decoded(cls, pairs: Iterable[tuple[str, str]], body: bytes) -> Params:
+        """Parameters already unescaped (the TCP protocol's command line; empty values are not
+        given) and a JSON body, which wins over them."""
+        params = cls((), body)
+        params.values = {norm(k): v for k, v in pairs if v != ""} | params.values
+        return params
+
     def has(self, *names: str) -> bool:
         return any(norm(n) in self.values for n in names)
 

@@ -4,7 +4,6 @@ for GET and POST, the handshake, sessions bound to the connection, and the retco
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -15,23 +14,15 @@ from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.connection import connection_of
 from brokerplane.api.kit.idempotency import REPLAY_HEADER, sent_key
-from brokerplane.api.mt5 import retcodes
+from brokerplane.api.mt5 import retcodes, runner
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, command, envelope_body
 from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
+from brokerplane.api.mt5.runner import VERSION_ACCESS, VERSION_TRADE
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
-from brokerplane.core.access import lockout
-from brokerplane.core.access.tokens import still_signed_in
-from brokerplane.core.actor import Actor
-from brokerplane.core.errors import CoreError
 from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 router = APIRouter(include_in_schema=False)
-
-VERSION_ACCESS = "1290"
-VERSION_TRADE = "1290"
-MIN_CLIENT_VERSION = 484
-MT5_VERIFIER = "mt5"  # the manager's verifier the handshake checks
 
 
 def envelope(code: int, answer: Any = None, **top: Any) -> JSONResponse:
@@ -88,38 +79,8 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _pw_hash_of(services: Services, login: int) -> tuple[bytes, int] | None:
-    """The manager's MT5 password hash and its session epoch, read together."""
-    manager = services.get_manager(login)
-    if manager is None or not manager.enabled:
-        return None
-    stored = manager.verifiers.get("mt5")
-    if not stored:
-        return None
-    try:
-        return bytes.fromhex(stored), manager.session_epoch
-    except ValueError:
-        return None
-
-
-def _hex16(value: str | None) -> bytes | None:
-    if value is None or len(value.strip()) != 32:
-        return None
-    try:
-        return bytes.fromhex(value.strip())
-    except ValueError:
-        return None
-
-
 async def _auth_start(request: Request, params: Params) -> Response:
-    login = params.integer("login", low=1)
-    kind = (params.text("type") or "manager").strip().lower()
-    agent = params.text("agent")
-    version = params.integer("version", default=MIN_CLIENT_VERSION)
-    if login is None or kind != "manager" or not agent or " " in agent.strip():
-        return envelope(ERR_PARAMS)
-    if version is None or version < MIN_CLIENT_VERSION:
-        return envelope(ERR_PARAMS)
+    login = runner.start_login(params)
     peer = _peer(request)
     if peer is None:
         return forbidden("this connection cannot hold an MT5 session")
@@ -130,65 +91,25 @@ async def _auth_start(request: Request, params: Params) -> Response:
 
 
 async def _auth_answer(request: Request, params: Params) -> Response:
-    cli_rand = _hex16(params.text("cli_rand"))
+    cli_rand = runner.hex16(params.text("cli_rand"))
     answer = params.text("srv_rand_answer") or ""
-    services = _services(request)
     peer = _peer(request)
     if peer is None:
         return forbidden("this connection cannot hold an MT5 session")
     if cli_rand is None:
         _sessions(request).end(peer)
         return forbidden("cli_rand must be 32 hex characters")
-    asked: list[lockout.Attempt] = []
     address = request.client.host if request.client else None
-
-    def pw_hash_of(login: int) -> tuple[bytes, int] | None:
-        """The manager's hash, unless the sign-in lockout holds this login or address."""
-        attempt = lockout.manager(login, address)
-        until = services.login_locked_until(attempt)
-        if until is not None:
-            raise HandshakeFailed(lockout.locked_message(until, services.clock()))
-        asked.append(attempt)
-        return _pw_hash_of(services, login)
-
     try:
         login, pw_hash = await run_in_threadpool(
-            _sessions(request).answer, peer, answer, pw_hash_of
+            runner.check_answer, _services(request), _sessions(request), peer, answer, address
         )
     except HandshakeFailed as err:
         log.warning("MT5 authentication failed from %s: %s", _address(request), err)
-        if asked:  # the answer was checked against the password: a failure counts
-            await run_in_threadpool(services.record_login, asked[0], False)
         return forbidden(str(err))
-    await run_in_threadpool(services.record_login, asked[0], True)
     log.info("MT5 manager %s authenticated from %s", login, _address(request))
     return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
-
-
-def _actor(
-    request: Request, services: Services, login: int, opened_with: bytes | None,
-    epoch: int | None,
-) -> Actor | None:  # fmt: skip
-    """The session's manager as an actor; None once it is disabled, or was disabled or its
-    password changed since the session's handshake."""
-    manager = services.get_manager(login)
-    hashed = opened_with.hex() if opened_with is not None else None
-    if manager is None or not still_signed_in(manager, MT5_VERIFIER, hashed, epoch):
-        return None
-    return Actor(
-        manager_login=manager.login,
-        scopes=frozenset(manager.rights),
-        group_mask=manager.group_mask,
-        white_labels=manager.white_labels,
-        request_id="mt5_" + secrets.token_hex(8),
-        dialect="mt5",
-        ip=request.client.host if request.client else None,
-    )
-
-
-# What a command's thread answers instead of an Answer.
-_DISABLED, _QUIT, _UNKNOWN = object(), object(), object()
 
 
 async def dispatch(request: Request, name: str) -> Response:
@@ -212,30 +133,15 @@ async def dispatch(request: Request, name: str) -> Response:
     if login is None or peer is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
     opened_with, epoch = _sessions(request).opened_with(peer)
-    services = _services(request)
-    handler = COMMANDS.get(name)
-    key = sent_key(request.headers)
-
-    def run() -> Answer | object:  # the manager's check and the command: one trip to a thread
-        actor = _actor(request, services, login, opened_with, epoch)
-        if actor is None:
-            return _DISABLED
-        if name == "quit":
-            return _QUIT
-        if handler is None:
-            return _UNKNOWN
-        return handler(Context(params, actor, services, key))
-
-    try:
-        result = await run_in_threadpool(run)
-    except Mt5Error as err:
-        return envelope(err.code)
-    except CoreError as err:
-        return envelope(retcodes.code_for(err))
-    if result is _DISABLED:
+    session = runner.SignedIn(login, opened_with, epoch,
+                              request.client.host if request.client else None)  # fmt: skip
+    result = await run_in_threadpool(
+        runner.run, _services(request), session, name, params, sent_key(request.headers)
+    )
+    if result is runner.DISABLED:
         _sessions(request).end(peer)
         return forbidden("the manager is disabled or its password changed: authenticate again")
-    if result is _QUIT:
+    if result is runner.QUIT:
         _sessions(request).end(peer)
         return envelope(0)
     if not isinstance(result, Answer):

@@ -1,0 +1,574 @@
+"""The MT5 Web API's native TCP face (the "text protocol" of MetaQuotes' PHP and .NET libraries,
+shared/specs/mt5-webapi-tcp.md): the `MT5WEBAPI` prefix, 9-byte hex headers, UTF-16LE
+`COMMAND|NAME=VALUE|...|\\r\\n` lines with an optional body, the AUTH_START/AUTH_ANSWER handshake,
+the optional AES-256-OFB channel, pings and the idle timeout; one session per connection.
+
+Commands run through the same layer as `/api/...` (api/mt5/runner.py): the same handshake
+checks, lockout, manager rights, answers and retcodes. Only the wire differs: `TOTAL=`,
+`TICKET=`, `TIME=` and the answer's top-level extras (`LOGIN=`, `TRANS_ID=`, ...) go in the
+answer line, any other answer is the JSON body after it, every scalar a string.
+
+Hostile input is bounded: a message (all packets of one number) may not exceed
+`max_body_bytes`; each message must arrive whole within `header_timeout_s` of its first byte
+and the handshake within `header_timeout_s` + 10 s of the connection; a connection silent for
+`mt5_tcp_idle_timeout_s` is dropped. A header that is not 9 hex digits, a body that is not
+UTF-16LE or a message over the limit is answered (when a packet number is known, else as
+number 0) with `|RETCODE=3 Invalid parameters|REASON=...|` and the connection is closed; nothing
+of a message that did not arrive whole is run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import secrets
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from fastapi.concurrency import run_in_threadpool
+
+from brokerplane.api.kit.idempotency import SentKey
+from brokerplane.api.mt5 import runner
+from brokerplane.api.mt5.protocol import COMMANDS, Answer, Params
+from brokerplane.api.mt5.retcodes import (
+    ERR_NOTIMPLEMENT,
+    ERR_PARAMS,
+    ERR_PERMISSIONS,
+    Mt5Error,
+    code_for,
+    retcode,
+)
+from brokerplane.api.mt5.session import AUTH_WINDOW_S, HandshakeFailed, Sessions, rand_answer
+from brokerplane.core.errors import CoreError
+from brokerplane.core.services import Services
+
+log = logging.getLogger("brokerplane.mt5")
+
+PREFIX = b"MT5WEBAPI"
+HEADER_SIZE = 9
+CHUNK = 0xFFFE  # answer chunks: even, so each holds whole UTF-16 units
+FLAG_MORE = 1
+SERVER_NUMBERS = (0x4000, 0x8000)  # the numbers of the server's own (ping) packets
+INVALID_ACCOUNT = 1001
+UNSUPPORTED = 12002  # "Command doesn't supported"
+LINE_KEYS = ("Total", "Ticket", "Time")  # an answer of one of these alone goes in the line
+CRYPT_METHODS = ("NONE", "AES256OFB")
+IDEMPOTENCY_PARAMETER = "IDEMPOTENCY_KEY"
+_HEADER = re.compile(rb"[0-9a-fA-F]{9}")
+_ESCAPABLE = "\\|=\n"
+
+# ---- encryption (spec §5) --------------------------------------------------------------------
+
+
+def crypt_ivs(pw_hash: bytes, crypt_rand: bytes) -> list[bytes]:
+    """CRYPT_IV[0..15]: MD5(CRYPT_RAND chunk || previous), starting from the password hash."""
+    out, ivs = pw_hash, []
+    for i in range(16):
+        out = hashlib.md5(crypt_rand[16 * i : 16 * i + 16] + out).digest()
+        ivs.append(out)
+    return ivs
+
+
+class Direction:
+    """One direction's keystream: AES-256 OFB, restarted at a block boundary every packet (the
+    unused tail of a packet's last block is discarded); one call encrypts and decrypts."""
+
+    def __init__(self, key: bytes, iv: bytes) -> None:
+        self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self._state = iv
+
+    def apply(self, body: bytes) -> bytes:
+        if not body:
+            return body  # an empty body does not advance the state
+        blocks = (len(body) + 15) // 16
+        stream = bytearray()
+        state = self._state
+        for _ in range(blocks):
+            state = self._ecb.update(state)
+            stream += state
+        self._state = state
+        value = int.from_bytes(body, "big") ^ int.from_bytes(stream[: len(body)], "big")
+        return value.to_bytes(len(body), "big")
+
+
+def channel(pw_hash: bytes, crypt_rand: bytes) -> tuple[Direction, Direction]:
+    """The server's (inbound, outbound) directions: client-to-server runs from CRYPT_IV[2],
+    server-to-client from CRYPT_IV[3], both keyed by CRYPT_IV[0] || CRYPT_IV[1]."""
+    ivs = crypt_ivs(pw_hash, crypt_rand)
+    key = ivs[0] + ivs[1]
+    return Direction(key, ivs[2]), Direction(key, ivs[3])
+
+
+# ---- framing and text (spec §2, §3, §6) -------------------------------------------------------
+
+
+class ProtocolViolation(Exception):
+    """The client broke the framing: answered once, then the connection closes."""
+
+    def __init__(self, reason: str, number: int = 0) -> None:
+        super().__init__(reason)
+        self.number = number
+
+
+def header(length: int, number: int, flags: int = 0) -> bytes:
+    return f"{length:04x}{number:04x}{flags:x}".encode("ascii")
+
+
+def parse_header(raw: bytes) -> tuple[int, int, int]:
+    """(body length, packet number, flags) of a 9-byte header, in either hex case."""
+    if not _HEADER.fullmatch(raw):
+        raise ProtocolViolation("the packet header is not 9 hexadecimal digits")
+    return int(raw[0:4], 16), int(raw[4:8], 16), int(raw[8:9], 16)
+
+
+def parse_command(text: str) -> tuple[str, list[tuple[str, str]], str]:
+    """(command, parameters, body) of a message: the first line up to CR LF, split at unescaped
+    `|`, each token's first unescaped `=` between name and value (`\\\\`, `\\|`, `\\=`, `\\`+LF
+    unescaped; a backslash before anything else kept); the rest is the body."""
+    line, _sep, body = text.partition("\r\n")
+    tokens: list[tuple[str, str | None]] = []
+    name: list[str] = []
+    value: list[str] | None = None
+    i = 0
+    while i <= len(line):
+        ch = line[i] if i < len(line) else "|"
+        if ch == "\\" and i + 1 < len(line) and line[i + 1] in _ESCAPABLE:
+            (name if value is None else value).append(line[i + 1])
+            i += 2
+            continue
+        if ch == "|":
+            if i < len(line) or name or value is not None:
+                tokens.append(("".join(name), None if value is None else "".join(value)))
+            name, value = [], None
+        elif ch == "=" and value is None:
+            value = []
+        else:
+            (name if value is None else value).append(ch)
+        i += 1
+    if not tokens:
+        return "", [], body
+    command = tokens[0][0] if tokens[0][1] is None else tokens[0][0] + "=" + (tokens[0][1] or "")
+    pairs = [(n.strip(), v or "") for n, v in tokens[1:] if n.strip()]
+    return command.strip(), pairs, body
+
+
+def _clean(value: Any) -> str:
+    """An answer-line value: no `|`, CR or LF (clients do not unescape the answer line)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.replace("|", " ").replace("\r", " ").replace("\n", " ")
+
+
+def render(command: str, envelope: dict[str, Any]) -> str:
+    """An HTTP envelope (`{"retcode", ...top, "answer"}`) as the TCP answer: the line, and the
+    JSON body when the answer is more than one of `LINE_KEYS`."""
+    line = [command, f"RETCODE={_clean(envelope.get('retcode', retcode(2)))}"]
+    line += [
+        f"{k.upper()}={_clean(v)}" for k, v in envelope.items() if k not in ("retcode", "answer")
+    ]
+    answer = envelope.get("answer")
+    body = ""
+    if isinstance(answer, dict) and len(answer) == 1 and next(iter(answer)) in LINE_KEYS:
+        ((name, value),) = answer.items()
+        line.append(f"{name.upper()}={_clean(value)}")
+    elif answer is not None:
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\r\n"
+    return "|".join(line) + "|\r\n" + body
+
+
+def raw_names() -> dict[str, str]:
+    """Raw command name -> command path: the path upper-cased with `_` for `/` (`USER_GET`,
+    `USER_ACCOUNT_GET`, `DEAL_GET_PAGE`), plus QUIT and USER_DEPOSIT_CHANGE (TRADE_BALANCE)."""
+    names = {path.replace("/", "_").upper(): path for path in COMMANDS}
+    names["QUIT"] = "quit"
+    if "trade/balance" in COMMANDS:
+        names.setdefault("USER_DEPOSIT_CHANGE", "trade/balance")
+    return names
+
+
+# ---- one connection ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    idle_timeout_s: float = 180.0
+    message_timeout_s: float = 10.0  # a message's packets, from its first byte
+    max_message_bytes: int = 1 << 20
+    ping_interval_s: float = 20.0  # the server's empty packets (0: none)
+
+
+class _Closed(Exception):
+    """The conversation is over (QUIT, a refused handshake): close quietly."""
+
+
+class Conversation:
+    """The protocol on one connection: read messages, answer them in order, one session."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        services: Services,
+        sessions: Sessions,
+        limits: Limits,
+        connection_id: int,
+        address: str | None,
+    ) -> None:
+        self.reader, self.writer = reader, writer
+        self.services, self.sessions, self.limits = services, sessions, limits
+        self.peer = ("mt5tcp", connection_id)
+        self.address = address
+        self.loop = asyncio.get_running_loop()
+        self.opened = self.loop.time()
+        self.prefixed = False
+        self.inbound: Direction | None = None
+        self.outbound: Direction | None = None
+        self.signed_in: runner.SignedIn | None = None
+        self.pending_crypt: str = "NONE"
+        self.write_lock = asyncio.Lock()
+        self.next_ping = SERVER_NUMBERS[0]
+
+    # -- reading
+
+    async def _within(self, size: int, deadline: float) -> bytes:
+        left = deadline - self.loop.time()
+        if left <= 0:
+            raise TimeoutError
+        return await asyncio.wait_for(self.reader.readexactly(size), left)
+
+    def _wait_limit(self) -> float:
+        if self.signed_in is not None:
+            return self.limits.idle_timeout_s
+        handshake_by = self.opened + self.limits.message_timeout_s + AUTH_WINDOW_S
+        return min(self.limits.idle_timeout_s, handshake_by - self.loop.time())
+
+    async def read_message(self) -> tuple[int, bytes]:
+        """The next whole message: its number and (decrypted) body; b"" for an empty packet."""
+        wait = self._wait_limit()
+        if wait <= 0:
+            raise TimeoutError
+        first = await asyncio.wait_for(self.reader.readexactly(1), wait)
+        deadline = self.loop.time() + self.limits.message_timeout_s
+        if not self.prefixed:
+            self.prefixed = True
+            if first == PREFIX[:1]:
+                rest = await self._within(len(PREFIX) - 1, deadline)
+                if first + rest != PREFIX:
+                    raise ProtocolViolation("the connection does not start with MT5WEBAPI")
+                first = await self._within(1, deadline)
+            # else: a client that omits the prefix (spec §9 design: tolerated)
+        raw = first + await self._within(HEADER_SIZE - 1, deadline)
+        length, number, flags = parse_header(raw)
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            total += length
+            if total > self.limits.max_message_bytes:
+                raise ProtocolViolation(
+                    f"the message is larger than {self.limits.max_message_bytes} bytes", number
+                )
+            body = await self._within(length, deadline) if length else b""
+            if body and self.inbound is not None:
+                body = self.inbound.apply(body)
+            parts.append(body)
+            if not flags & FLAG_MORE:
+                return number, b"".join(parts)
+            raw = await self._within(HEADER_SIZE, deadline)
+            length, next_number, flags = parse_header(raw)
+            if next_number != number:
+                raise ProtocolViolation("a packet of another number inside a message", number)
+
+    # -- writing
+
+    async def _drain(self) -> None:
+        await asyncio.wait_for(self.writer.drain(), self.limits.message_timeout_s)
+
+    async def send(self, number: int, text: str) -> None:
+        """One answer: split at CHUNK bytes, encrypted chunk by chunk, nothing in between."""
+        data = text.encode("utf-16-le")
+        async with self.write_lock:
+            for start in range(0, max(len(data), 1), CHUNK):
+                chunk = data[start : start + CHUNK]
+                more = start + CHUNK < len(data)
+                if chunk and self.outbound is not None:
+                    chunk = self.outbound.apply(chunk)
+                self.writer.write(header(len(chunk), number, FLAG_MORE if more else 0) + chunk)
+                await self._drain()
+
+    async def pings(self) -> None:
+        """Empty packets numbered 4000-7FFF every ping interval, never inside an answer."""
+        interval = self.limits.ping_interval_s
+        while True:
+            await asyncio.sleep(interval)
+            async with self.write_lock:
+                self.writer.write(header(0, self.next_ping))
+                await self._drain()
+            self.next_ping += 1
+            if self.next_ping >= SERVER_NUMBERS[1]:
+                self.next_ping = SERVER_NUMBERS[0]
+
+    # -- the conversation
+
+    async def run(self) -> None:
+        pinging = asyncio.create_task(self.pings()) if self.limits.ping_interval_s > 0 else None
+        try:
+            while True:
+                number, body = await self.read_message()
+                if self.signed_in is not None and self.sessions.current(self.peer) is None:
+                    raise _Closed  # the session ended under us (swept): a new one is needed
+                if not body:
+                    continue  # an empty packet: keep-alive, no answer
+                await self.answer(number, body)
+        finally:
+            if pinging is not None:
+                pinging.cancel()
+                with contextlib.suppress(BaseException):
+                    await pinging
+
+    async def answer(self, number: int, body: bytes) -> None:
+        if len(body) % 2:
+            raise ProtocolViolation("the body is not UTF-16LE text", number)
+        try:
+            text = body.decode("utf-16-le")
+        except UnicodeDecodeError:
+            raise ProtocolViolation("the body is not UTF-16LE text", number) from None
+        name, pairs, rest = parse_command(text)
+        if not name:
+            return  # the libraries' explicit ping, `|\r\n`: no answer
+        upper = name.upper()
+        if upper == "AUTH_START":
+            await self.auth_start(number, name, pairs)
+        elif upper == "AUTH_ANSWER":
+            await self.auth_answer(number, name, pairs)
+        elif self.signed_in is None:
+            reason = "not authenticated: send AUTH_START first"
+            await self.send(number, render(name, {"retcode": retcode(ERR_PERMISSIONS),
+                                                  "reason": reason}))  # fmt: skip
+            raise _Closed
+        else:
+            await self.command(number, name, upper, pairs, rest)
+
+    async def refuse(self, number: int, name: str, code: int, reason: str) -> None:
+        await self.send(number, render(name, {"retcode": retcode(code), "reason": reason}))
+        raise _Closed
+
+    async def auth_start(self, number: int, name: str, pairs: list[tuple[str, str]]) -> None:
+        if self.signed_in is not None:
+            await self.send(number, render(name, {"retcode": retcode(ERR_PARAMS),
+                                                  "reason": "already authenticated"}))  # fmt: skip
+            return
+        params = Params.decoded(pairs, b"")
+        crypt = (params.text("crypt_method") or "NONE").strip().upper()
+        if crypt not in CRYPT_METHODS:
+            await self.refuse(number, name, ERR_PARAMS, "crypt_method must be NONE or AES256OFB")
+        try:
+            login = runner.start_login(params)
+        except Mt5Error as err:
+            await self.refuse(number, name, err.code, str(err))
+            return
+        self.pending_crypt = crypt
+        rand = self.sessions.start(self.peer, login)
+        await self.send(number, render(name, {"retcode": retcode(0),
+                                              "version_access": runner.VERSION_ACCESS,
+                                              "srv_rand": rand.hex()}))  # fmt: skip
+
+    async def auth_answer(self, number: int, name: str, pairs: list[tuple[str, str]]) -> None:
+        if self.signed_in is not None:
+            await self.send(number, render(name, {"retcode": retcode(ERR_PARAMS),
+                                                  "reason": "already authenticated"}))  # fmt: skip
+            return
+        params = Params.decoded(pairs, b"")
+        cli_rand = runner.hex16(params.text("cli_rand"))
+        if cli_rand is None:
+            self.sessions.end(self.peer)
+            await self.refuse(number, name, ERR_PARAMS, "cli_rand must be 32 hex characters")
+            return
+        answer = params.text("srv_rand_answer") or ""
+        try:
+            login, pw_hash = await run_in_threadpool(
+                runner.check_answer, self.services, self.sessions, self.peer, answer, self.address
+            )
+        except HandshakeFailed as err:
+            log.warning("MT5 TCP authentication failed from %s: %s", self.address, err)
+            await self.refuse(number, name, INVALID_ACCOUNT, str(err))
+            return
+        except CoreError as err:  # the database is unavailable, say
+            await self.refuse(number, name, code_for(err), "the sign-in could not be checked")
+            return
+        log.info("MT5 manager %s authenticated over TCP from %s", login, self.address)
+        crypt_rand = secrets.token_bytes(256)
+        await self.send(number, render(name, {
+            "retcode": retcode(0), "version_access": runner.VERSION_ACCESS,
+            "version_trade": runner.VERSION_TRADE,
+            "cli_rand_answer": rand_answer(pw_hash, cli_rand), "crypt_rand": crypt_rand.hex(),
+        }))  # fmt: skip
+        _, epoch = self.sessions.opened_with(self.peer)
+        self.signed_in = runner.SignedIn(login, pw_hash, epoch, self.address)
+        if self.pending_crypt == "AES256OFB":
+            self.inbound, self.outbound = channel(pw_hash, crypt_rand)
+
+    async def command(
+        self, number: int, name: str, upper: str, pairs: list[tuple[str, str]], rest: str
+    ) -> None:
+        assert self.signed_in is not None
+        path = raw_names().get(upper)
+        if path is None:
+            await self.send(number, render(name, {"retcode": retcode(UNSUPPORTED)}))
+            return
+        body = rest.strip()
+        try:
+            params = Params.decoded(pairs, body.encode("utf-8") if body[:1] in ("{", "[") else b"")
+        except Mt5Error as err:
+            await self.send(number, render(name, {"retcode": retcode(err.code)}))
+            return
+        sent = params.text(IDEMPOTENCY_PARAMETER)
+        key = SentKey(sent, IDEMPOTENCY_PARAMETER) if sent else None
+        result = await run_in_threadpool(
+            runner.run, self.services, self.signed_in, path, params, key
+        )
+        if result is runner.DISABLED:
+            self.sessions.end(self.peer)
+            await self.refuse(number, name, ERR_PERMISSIONS,
+                              "the manager is disabled or its password changed")  # fmt: skip
+        if result is runner.QUIT:
+            self.sessions.end(self.peer)
+            await self.send(number, render(name, {"retcode": retcode(0)}))
+            raise _Closed
+        if not isinstance(result, Answer):
+            await self.send(number, render(name, {"retcode": retcode(ERR_NOTIMPLEMENT)}))
+            return
+        envelope = (
+            json.loads(result.replayed.body) if result.replayed is not None else result.body()
+        )
+        await self.send(number, render(name, envelope))
+
+
+# ---- the listener -----------------------------------------------------------------------------
+
+
+async def _first_byte(sock: socket.socket) -> bytes:
+    """The connection's first byte, left unread (to tell TLS from the plain protocol)."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def readable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(sock.fileno(), readable)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(sock.fileno())
+    return sock.recv(1, socket.MSG_PEEK)
+
+
+class Mt5TcpServer:
+    """The TCP listener, shaped like the uvicorn servers `brokerplane serve` runs beside it:
+    `serve(sockets=...)` until `should_exit`. With a TLS context, a connection whose first byte
+    opens a TLS handshake (0x16) is served over TLS, any other in plain text."""
+
+    def __init__(
+        self,
+        services: Services,
+        sessions: Sessions,
+        limits: Limits,
+        *,
+        tls: ssl.SSLContext | None = None,
+        max_connections: int = 4096,
+    ) -> None:
+        self.services, self.sessions, self.limits = services, sessions, limits
+        self.tls = tls
+        self.max_connections = max_connections
+        self.should_exit = False
+        self.force_exit = False
+        self.started = False
+        self._connections: set[asyncio.Task[None]] = set()
+        self._ids = 0
+
+    async def serve(self, sockets: Iterable[socket.socket]) -> None:
+        accepting = []
+        for sock in sockets:
+            sock.setblocking(False)
+            sock.listen(1024)
+            accepting.append(asyncio.create_task(self._accept(sock)))
+        self.started = True
+        try:
+            while not self.should_exit:
+                await asyncio.sleep(0.1)
+        finally:
+            for task in accepting:
+                task.cancel()
+            for task in list(self._connections):
+                task.cancel()
+            await asyncio.gather(*accepting, *self._connections, return_exceptions=True)
+
+    async def _accept(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, address = await loop.sock_accept(sock)
+            except OSError as exc:  # out of descriptors, say: wait, do not spin
+                log.warning("MT5 TCP listener cannot accept: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if len(self._connections) >= self.max_connections:
+                conn.close()
+                continue
+            self._ids += 1
+            task = asyncio.create_task(self._connection(conn, address, self._ids))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    async def _connection(self, conn: socket.socket, address: Any, number: int) -> None:
+        loop = asyncio.get_running_loop()
+        host = address[0] if isinstance(address, tuple) and address else None
+        writer: asyncio.StreamWriter | None = None
+        peer = ("mt5tcp", number)
+        try:
+            conn.setblocking(False)
+            use_tls = None
+            if self.tls is not None:
+                first = await asyncio.wait_for(_first_byte(conn), self.limits.message_timeout_s)
+                if not first:
+                    conn.close()
+                    return
+                use_tls = self.tls if first == b"\x16" else None
+            reader = asyncio.StreamReader(limit=1 << 16)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, conn, ssl=use_tls,
+                ssl_handshake_timeout=self.limits.message_timeout_s if use_tls else None,
+            )  # fmt: skip
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            talk = Conversation(reader, writer, self.services, self.sessions, self.limits,
+                                number, host)  # fmt: skip
+            try:
+                await talk.run()
+            except ProtocolViolation as bad:
+                log.warning("MT5 TCP protocol error from %s: %s", host, bad)
+                with contextlib.suppress(Exception):
+                    await talk.send(bad.number, render("", {"retcode": retcode(ERR_PARAMS),
+                                                            "reason": str(bad)}))  # fmt: skip
+        except (_Closed, asyncio.IncompleteReadError, ConnectionError, TimeoutError,
+                ssl.SSLError):  # fmt: skip
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("MT5 TCP connection from %s failed", host)
+        finally:
+            self.sessions.end(peer)
+            if writer is not None:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer.wait_closed(), 1)
+            else:
+                conn.close()

@@ -1,0 +1,402 @@
+"""A CRM speaking MT5's native TCP protocol (tests/e2e/mt5tcpclient.py, from the spec alone)
+against a real `brokerplane serve --mt5-tcp-port` process: the handshake's golden packets,
+plain and AES channels, TLS on the same port, money and reads, large answers, pings, the idle
+timeout, hostile frames, and the same answers as the HTTP dialect."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from brokerplane.cli.main import main
+from tests.e2e.mt5client import Mt5Client
+from tests.e2e.mt5tcpclient import (
+    DONE,
+    PREFIX,
+    Mt5TcpClient,
+    Mt5TcpError,
+    Mt5TcpProtocolError,
+    command_text,
+    packet,
+    rand_answer,
+)
+
+MANAGER = 1005
+PASSWORD = "Manag3r!pw"
+LOCKED_MANAGER = 1006  # spends its sign-in attempts in the lockout tests only
+IDLE_S = 4
+MAX_MESSAGE = 8192
+GROUP = "demo-usd"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@dataclass
+class Server:
+    port: int
+    tcp_port: int
+    cert: Path
+    log: Path
+
+    def client(self, **kwargs: object) -> Mt5TcpClient:
+        return Mt5TcpClient("127.0.0.1", self.tcp_port, **kwargs)  # type: ignore[arg-type]
+
+    def session(self, crypt: bool = True) -> Mt5TcpClient:
+        mt5 = self.client().connect()
+        mt5.auth(MANAGER, PASSWORD, crypt=crypt)
+        return mt5
+
+    def http(self) -> Mt5Client:
+        mt5 = Mt5Client(f"http://127.0.0.1:{self.port}")
+        mt5.auth(MANAGER, PASSWORD)
+        return mt5
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("mt5tcp")
+    url = f"sqlite:///{(tmp / 'tcp.db').as_posix()}"
+    _cli("tls", "self-signed", "--out-dir", str(tmp / "tls"))
+    _cli("demo", "--database-url", url, "--json", "--accounts", "30")
+    for login in (MANAGER, LOCKED_MANAGER):
+        _cli("manager", "create", "--database-url", url, "--login", str(login), "--name", "CRM",
+             "--password", PASSWORD, "--rights", "admin", "--groups", "*")  # fmt: skip
+    port, tcp_port = _free_port(), _free_port()
+    log = tmp / "serve.log"
+    cert = tmp / "tls" / "cert.pem"
+    env = {
+        **os.environ, "BROKERPLANE_LOG_LEVEL": "warning", "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
+        "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": str(IDLE_S),
+        "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1", "BROKERPLANE_HEADER_TIMEOUT_S": "2",
+        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE),
+    }  # fmt: skip
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--database-url", url, "--mt5-tcp-port", str(tcp_port),
+             "--tls-cert", str(cert), "--tls-key", str(tmp / "tls" / "key.pem")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", tcp_port), timeout=1).close()
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
+                time.sleep(0.2)
+        yield Server(port, tcp_port, cert, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+    assert "Traceback" not in log.read_text(errors="replace")
+
+
+def _open_account(mt5: Mt5TcpClient, name: str = "Ann Example") -> int:
+    answer = mt5.send(
+        "USER_ADD", {"LOGIN": 0, "GROUP": GROUP, "NAME": name, "LEVERAGE": 100},
+        body={"MainPassword": "Abc123!xyz", "InvestPassword": "Abc123!uvw", "City": "Riga"},
+    )  # fmt: skip
+    assert answer.retcode == DONE, answer
+    login = int(answer.params["LOGIN"])
+    assert answer.json()["Login"] == str(login)
+    return login
+
+
+# ---- the handshake --------------------------------------------------------------------------
+
+
+def test_the_spec_worked_example_auth_start_packet_gets_a_challenge_with_its_number(
+    server: Server,
+) -> None:
+    body = (
+        "AUTH_START|VERSION=3211|AGENT=WebAPI|LOGIN=1005|TYPE=MANAGER|CRYPT_METHOD=AES256OFB|\r\n"
+    )
+    wire = PREFIX + b"00ac00010" + body.encode("utf-16-le")
+    assert len(wire) == 190 and wire[:28] == b"MT5WEBAPI00ac00010A\x00U\x00T\x00H\x00_\x00"
+    with server.client() as mt5:
+        mt5.send_raw(wire)
+        answer = mt5.read_answer(1)
+    assert (answer.command, answer.retcode) == ("AUTH_START", DONE)
+    assert len(answer.params["SRV_RAND"]) == 32
+    assert answer.packets == [(1, 0, answer.packets[0][2])]
+
+
+@pytest.mark.parametrize("crypt", [True, False], ids=["aes256ofb", "plain"])
+def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, crypt: bool) -> None:
+    with server.session(crypt=crypt) as mt5:
+        first, second = _open_account(mt5), _open_account(mt5, "Bob Example")
+        funds = {"LOGIN": first, "TYPE": 2, "BALANCE": "150.25", "COMMENT": "wire | in",
+                 "CHECK_MARGIN": 1}  # fmt: skip
+        deposit = mt5.send("TRADE_BALANCE", funds)
+        assert deposit.retcode == DONE and int(deposit.params["TICKET"]) > 0
+        assert mt5.call("USER_GET", {"LOGIN": first})["Balance"] == "150.25"
+        assert mt5.call("USER_ACCOUNT_GET", {"LOGIN": first})["Equity"] == "150.25"
+        batch = mt5.call("USER_GET_BATCH", {"LOGIN": f"{first},{second}"})
+        assert [u["Login"] for u in batch] == [str(first), str(second)]
+        assert all(isinstance(v, str) for u in batch for v in u.values() if not isinstance(v, list))
+        deals = mt5.call("DEAL_GET_PAGE", {"LOGIN": first, "FROM": 0, "TO": 2_000_000_000,
+                                           "OFFSET": 0, "TOTAL": 10})  # fmt: skip
+        assert [d["Comment"] for d in deals] == ["wire | in"]
+        assert mt5.send("USER_TOTAL").params["TOTAL"].isdigit()
+        assert mt5.send("TEST_ACCESS").retcode == DONE
+        mt5.quit()
+        assert mt5.closed_by_server()
+
+
+def test_the_server_proves_the_password_and_answers_the_spec_crypt_rand_size(
+    server: Server,
+) -> None:
+    with server.client() as mt5:
+        started = mt5.send("AUTH_START", {"VERSION": 3211, "AGENT": "WebAPI", "LOGIN": MANAGER,
+                                          "TYPE": "Manager", "CRYPT_METHOD": "NONE"})  # fmt: skip
+        cli_rand = "4db98fec17aab4dc5a240bdc659e8395"
+        answered = mt5.send("AUTH_ANSWER", {
+            "SRV_RAND_ANSWER": rand_answer(PASSWORD, started.params["SRV_RAND"]).upper(),
+            "CLI_RAND": cli_rand,
+        })  # fmt: skip
+        assert answered.retcode == DONE
+        assert answered.params["CLI_RAND_ANSWER"] == rand_answer(PASSWORD, cli_rand)
+        assert len(answered.params["CRYPT_RAND"]) == 512
+
+
+def test_a_wrong_password_is_1001_invalid_account_and_the_connection_closes(
+    server: Server,
+) -> None:
+    with server.client() as mt5:
+        with pytest.raises(Mt5TcpError) as refused:
+            mt5.auth(LOCKED_MANAGER, "not the password")
+        assert refused.value.retcode == "1001 Invalid account"
+        assert mt5.closed_by_server()
+
+
+def test_repeated_wrong_passwords_lock_the_login_even_for_the_right_one(server: Server) -> None:
+    for _ in range(6):
+        with server.client() as mt5, pytest.raises(Mt5TcpError):
+            mt5.auth(LOCKED_MANAGER, "still wrong")
+    with server.client() as mt5, pytest.raises(Mt5TcpError) as refused:
+        mt5.auth(LOCKED_MANAGER, PASSWORD)
+    assert refused.value.code == 1001
+
+
+def test_commands_before_the_handshake_are_refused_and_the_connection_closes(
+    server: Server,
+) -> None:
+    with server.client() as mt5:
+        answer = mt5.send("USER_GET", {"LOGIN": 1})
+        assert answer.retcode == "8 Not enough permissions"
+        assert mt5.closed_by_server()
+
+
+def test_an_unknown_command_is_12002_and_the_session_goes_on(server: Server) -> None:
+    with server.session() as mt5:
+        assert mt5.send("SERVER_RESTART_NOW").retcode == "12002 Command doesn't supported"
+        assert mt5.send("TEST_ACCESS").retcode == DONE
+
+
+# ---- TLS on the same port -------------------------------------------------------------------
+
+
+def test_the_tcp_port_speaks_tls_to_clients_that_start_a_tls_handshake(server: Server) -> None:
+    context = ssl.create_default_context(cafile=str(server.cert))
+    with server.client(tls=context) as mt5:
+        mt5.auth(MANAGER, PASSWORD)
+        assert mt5.send("TEST_ACCESS").retcode == DONE
+
+
+# ---- framing ---------------------------------------------------------------------------------
+
+
+def test_a_large_answer_comes_in_several_packets_of_one_number(server: Server) -> None:
+    with server.session() as mt5:
+        number = mt5.next_number()
+        mt5.send_message(number, command_text("USER_GET_BATCH", {"GROUP": GROUP}))
+        answer = mt5.read_answer(number)
+        assert answer.retcode == DONE
+        assert len(answer.packets) >= 2
+        assert [f for _, f, _ in answer.packets] == [1] * (len(answer.packets) - 1) + [0]
+        assert all(length == 0xFFFE for _, _, length in answer.packets[:-1])
+        assert len(answer.json()) >= 30
+
+
+def test_a_request_split_over_several_packets_is_run_once_whole(server: Server) -> None:
+    with server.session() as mt5:
+        login = _open_account(mt5)
+        number = mt5.next_number()
+        data = command_text("USER_GET", {"LOGIN": login}).encode("utf-16-le")
+        cut = 7  # inside a UTF-16 unit
+        assert mt5.outbound is not None
+        first, rest = mt5.outbound.apply(data[:cut]), mt5.outbound.apply(data[cut:])
+        mt5.send_raw(packet(number, first, 1) + packet(number, rest, 0))
+        assert mt5.read_answer(number).json()["Login"] == str(login)
+
+
+def test_pings_get_no_answer_and_the_server_pings_in_its_own_range(server: Server) -> None:
+    with server.session() as mt5:
+        for _ in range(3):
+            mt5.send_ping()  # an empty packet
+            mt5.send_message(mt5.next_number(), "|\r\n")  # the libraries' explicit ping
+            time.sleep(IDLE_S / 3)
+        assert mt5.send("TEST_ACCESS").retcode == DONE  # still open after > IDLE_S in all
+        assert mt5.server_pings and all(0x4000 <= n < 0x8000 for n in mt5.server_pings)
+
+
+def test_a_silent_connection_is_dropped_after_the_idle_timeout(server: Server) -> None:
+    with server.session() as mt5:
+        started = time.monotonic()
+        assert mt5.closed_by_server(wait=IDLE_S + 10)
+        assert time.monotonic() - started >= IDLE_S - 0.5
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", PREFIX + b"zzzz00010", PREFIX + b"0x0400010"],
+    ids=["http", "non-hex", "0x-prefix"],
+)
+def test_a_garbage_header_is_answered_with_a_protocol_error_and_closed(
+    server: Server, garbage: bytes
+) -> None:
+    with server.client() as mt5:
+        mt5.send_raw(garbage)
+        try:
+            _number, _, body = mt5.read_packet()
+        except Mt5TcpProtocolError:
+            pytest.fail("no protocol error before the close")
+        assert body.decode("utf-16-le").startswith("|RETCODE=3 Invalid parameters|REASON=")
+        assert mt5.closed_by_server()
+
+
+def test_a_message_over_the_limit_is_refused_before_its_body_is_read(server: Server) -> None:
+    with server.session(crypt=False) as mt5:
+        number = mt5.next_number()
+        mt5.send_raw(packet(number, b"\x00" * 0x1000, 1) + packet(number, b"\x00" * 0x1000, 1))
+        mt5.send_raw(b"ffff" + f"{number:04x}".encode() + b"0")  # the body never comes
+        got, _, body = mt5.read_packet()
+        assert got == number
+        assert "larger than 8192 bytes" in body.decode("utf-16-le")
+        assert mt5.closed_by_server()
+
+
+def test_a_truncated_deposit_is_never_applied(server: Server) -> None:
+    with server.session(crypt=False) as mt5:
+        login = _open_account(mt5)
+        text = command_text("TRADE_BALANCE", {"LOGIN": login, "TYPE": 2, "BALANCE": "10"})
+        data = text.encode("utf-16-le")
+        mt5.send_raw(packet(mt5.next_number(), data)[:-6])  # the connection drops mid-body
+    with server.session() as mt5:
+        assert mt5.call("USER_GET", {"LOGIN": login})["Balance"] == "0.00"
+
+
+def test_a_client_stalling_mid_packet_is_dropped_after_the_header_timeout(server: Server) -> None:
+    with server.session() as mt5:
+        mt5.send_raw(b"002c0")  # half a header, then nothing
+        started = time.monotonic()
+        assert mt5.closed_by_server(wait=10)
+        assert time.monotonic() - started < IDLE_S  # the 2 s message deadline, not the idle one
+
+
+# ---- one command layer, two transports -------------------------------------------------------
+
+SAME = [
+    ("user/get", "USER_GET", {"login": "{login}"}),
+    ("user/get_batch", "USER_GET_BATCH", {"login": "{login},{other}"}),
+    ("user/account/get", "USER_ACCOUNT_GET", {"login": "{login}"}),
+    ("user/logins", "USER_LOGINS", {"group": GROUP}),
+    ("deal/get_page", "DEAL_GET_PAGE",
+     {"login": "{login}", "from": "0", "to": "2000000000", "offset": "0", "total": "5"}),
+    ("deal/get_total", "DEAL_GET_TOTAL", {"login": "{login}", "from": "0", "to": "2000000000"}),
+    ("group/get", "GROUP_GET", {"group": GROUP}),
+    ("group/total", "GROUP_TOTAL", {}),
+    ("user/get", "USER_GET", {"login": "1"}),  # 13 Not found
+    ("user/get", "USER_GET", {}),  # 3 Invalid parameters
+    ("trade/balance", "TRADE_BALANCE", {"login": "{login}", "type": "9", "balance": "1"}),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def funded(server: Server) -> tuple[int, int]:
+    with server.session() as mt5:
+        login, other = _open_account(mt5), _open_account(mt5, "Cleo Example")
+        mt5.call("TRADE_BALANCE", {"LOGIN": login, "TYPE": 2, "BALANCE": "42.50"})
+        mt5.call("TRADE_BALANCE", {"LOGIN": login, "TYPE": 3, "BALANCE": "5"})
+    return login, other
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "params"), SAME, ids=[f"{p}-{n}" for n, (p, _, _) in enumerate(SAME)]
+)
+def test_the_same_command_answers_the_same_over_http_and_tcp(
+    server: Server, funded: tuple[int, int], path: str, raw: str, params: dict[str, str]
+) -> None:
+    login, other = funded
+    filled = {k: v.format(login=login, other=other) for k, v in params.items()}
+    with server.http() as http, server.session() as tcp:
+        over_http = http.send(path, filled)
+        over_tcp = tcp.send(raw, {k.upper(): v for k, v in filled.items()}).envelope()
+    over_http.pop("reason", None), over_tcp.pop("reason", None)
+    assert over_tcp == over_http
+
+
+def test_a_deposit_with_an_idempotency_key_applies_once_over_either_transport(
+    server: Server,
+) -> None:
+    with server.session() as tcp:
+        login = _open_account(tcp)
+        args = {"LOGIN": login, "TYPE": 2, "BALANCE": "7", "IDEMPOTENCY_KEY": f"tcp-{login}"}
+        first = tcp.send("TRADE_BALANCE", args)
+        again = tcp.send("TRADE_BALANCE", args)
+        assert first.params["TICKET"] == again.params["TICKET"]
+    with server.http() as http:
+        replay = http.send("trade/balance", {"login": login, "type": 2, "balance": "7"})
+        assert replay["answer"]["Ticket"] != first.params["TICKET"]  # no key: a new deposit
+        assert http.call("user/get", {"login": login})["Balance"] == "14.00"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--port", "{tcp}"], "--mt5-tcp-port {tcp} is already the HTTP or TLS port"),
+        (["--dialects", "native"], "the mt5 dialect is not enabled"),
+    ],
+)
+def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    tcp = str(_free_port())
+    args = [f.format(tcp=tcp) for f in flags]
+    done = subprocess.run(
+        [sys.executable, "-m", "brokerplane.cli.main", "serve", "--mt5-tcp-port", tcp,
+         "--data-dir", str(tmp_path / "var"), *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert message.format(tcp=tcp) in done.stderr
+    assert not (tmp_path / "var").exists()
