@@ -13,6 +13,7 @@ def mount(app: FastAPI) -> None:
     from brokerplane.api.mt5 import (  # noqa: F401
         admin,
         changes,
+        clients,
         config,
         dealer,
         identity,
