@@ -189,6 +189,13 @@ class FakeGroups(_Repo):
     def count_accounts(self, group_id: int) -> int:
         return sum(1 for a in self._s.accounts.values() if a.group_id == group_id)
 
+    def count_users(self, group_id: int) -> int:
+        return sum(1 for u in self._s.users.values() if u.group_id == group_id)
+
+    def delete(self, group_id: int) -> None:
+        self._writing()
+        self._s.groups.pop(group_id, None)
+
 
 class FakeAccounts(_Repo):
     def _out(self, acc: Account) -> Account:
@@ -289,6 +296,12 @@ class FakeSymbols(_Repo):
         self._writing()
         if symbol.id in self._s.symbols:
             self._s.symbols[symbol.id] = _copy(symbol)
+
+    def delete(self, symbol_id: int) -> None:
+        self._writing()
+        symbol = self._s.symbols.pop(symbol_id, None)
+        if symbol is not None:
+            self._s.quotes.pop(symbol.name, None)
 
 
 class FakeManagers(_Repo):

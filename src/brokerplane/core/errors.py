@@ -429,3 +429,16 @@ class SelfQuotedTrade(PermissionDenied):
             "against its own quote (quotes come from a price feed)",
             symbol=symbol,
         )
+
+
+class SymbolInUse(Conflict):
+    """A symbol with open positions cannot be deleted: their figures are priced from it."""
+
+    code = "symbol.in_use"
+
+
+class RecordNotEditable(CoreError):
+    """Deals are ledger entries and open positions carry money figures: neither is edited or
+    deleted by hand; a correction is a new ledger entry, a position is closed by a deal."""
+
+    code = "trade.record_not_editable"

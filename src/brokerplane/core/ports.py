@@ -54,6 +54,11 @@ class GroupRepository(Protocol):
     def add(self, group: Group) -> Group: ...
     def update(self, group: Group) -> None: ...
     def count_accounts(self, group_id: int) -> int: ...
+    def count_users(self, group_id: int) -> int:
+        """Users (TraderEvolution user groups) whose group this is."""
+
+    def delete(self, group_id: int) -> None:
+        """Remove the group, its attributes and its approval thresholds."""
 
 
 class AccountRepository(Protocol):
@@ -139,6 +144,8 @@ class SymbolRepository(Protocol):
     def list(self) -> list[Symbol]: ...
     def add(self, symbol: Symbol) -> Symbol: ...
     def update(self, symbol: Symbol) -> None: ...
+    def delete(self, symbol_id: int) -> None:
+        """Remove the symbol and its latest quote."""
 
 
 class ManagerRepository(Protocol):

@@ -38,7 +38,7 @@ from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQue
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading import batch, whatif
+from brokerplane.core.trading import batch, records, whatif
 from brokerplane.core.trading import service as trading
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
@@ -295,6 +295,10 @@ class Services:
                 return
             after = page[-1].id
 
+    def change_trade_record(self, cmd: records.ChangeTradeRecord, actor: Actor) -> None:
+        """Always refused (core.trading.records); answers which refusal."""
+        self._read(lambda u: records.change_trade_record(u, cmd, actor))
+
     def get_deal(self, deal_id: int, actor: Actor) -> Deal:
         return self._read(lambda u: trading.get_deal(u, deal_id, actor))
 
@@ -370,6 +374,9 @@ class Services:
     def update_group(self, cmd: groups.UpdateGroup, actor: Actor) -> Group:
         return self._write(lambda u: groups.update_group(u, cmd, actor, self.clock), actor)
 
+    def delete_group(self, cmd: groups.DeleteGroup, actor: Actor) -> Group:
+        return self._write(lambda u: groups.delete_group(u, cmd, actor, self.clock), actor)
+
     def get_group(self, name: str, actor: Actor) -> Group:
         return self._read(lambda u: groups.get_group(u, name, actor))
 
@@ -382,6 +389,9 @@ class Services:
 
     def update_symbol(self, cmd: symbols.UpdateSymbol, actor: Actor) -> Symbol:
         return self._write(lambda u: symbols.update_symbol(u, cmd, actor, self.clock), actor)
+
+    def delete_symbol(self, cmd: symbols.DeleteSymbol, actor: Actor) -> Symbol:
+        return self._write(lambda u: symbols.delete_symbol(u, cmd, actor, self.clock), actor)
 
     def get_symbol(self, name: str, actor: Actor) -> Symbol:
         return self._read(lambda u: symbols.get_symbol(u, name, actor))

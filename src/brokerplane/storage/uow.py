@@ -162,6 +162,16 @@ class SqlGroups:
         q = select(func.count()).select_from(t.accounts).where(t.accounts.c.group_id == group_id)
         return int(self.c.execute(q).scalar_one())
 
+    def count_users(self, group_id: int) -> int:
+        q = select(func.count()).select_from(t.users).where(t.users.c.group_id == group_id)
+        return int(self.c.execute(q).scalar_one())
+
+    def delete(self, group_id: int) -> None:
+        ga, th = t.group_attributes, t.approval_thresholds
+        self.c.execute(delete(ga).where(ga.c.group_id == group_id))
+        self.c.execute(delete(th).where(th.c.group_id == group_id))
+        self.c.execute(delete(t.groups).where(t.groups.c.id == group_id))
+
 
 class SqlSymbols:
     def __init__(self, conn: Connection) -> None:
@@ -185,6 +195,11 @@ class SqlSymbols:
     def update(self, symbol: Symbol) -> None:
         values = asdict(symbol)
         self.c.execute(update(t.symbols).where(t.symbols.c.id == values.pop("id")).values(**values))
+
+    def delete(self, symbol_id: int) -> None:
+        name = select(t.symbols.c.name).where(t.symbols.c.id == symbol_id).scalar_subquery()
+        self.c.execute(delete(t.quotes).where(t.quotes.c.symbol == name))
+        self.c.execute(delete(t.symbols).where(t.symbols.c.id == symbol_id))
 
 
 _ACCOUNT_COLUMNS = [f.name for f in fields(Account) if f.name != "group"]

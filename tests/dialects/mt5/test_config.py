@@ -86,10 +86,10 @@ def test_group_get_answers_the_group_object_with_every_scalar_a_string(mt5: Mt5)
     assert all(isinstance(s, str) for s in scalars(group))
     assert {k: group[k] for k in ("Group", "Server", "AuthMode", "AuthPasswordMin", "Currency",
                                   "CurrencyDigits", "MarginCall", "MarginStopOut", "MarginMode",
-                                  "MarginSOMode", "DemoLeverage", "Symbols")} == {
+                                  "MarginSOMode", "DemoLeverage")} == {
         "Group": "demo\\vip", "Server": "brokerplane", "AuthMode": "0", "AuthPasswordMin": "10",
         "Currency": "USD", "CurrencyDigits": "2", "MarginCall": "100", "MarginStopOut": "50",
-        "MarginMode": "2", "MarginSOMode": "0", "DemoLeverage": "100", "Symbols": [],
+        "MarginMode": "2", "MarginSOMode": "0", "DemoLeverage": "100",
     }  # fmt: skip
 
 

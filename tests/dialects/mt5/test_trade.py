@@ -34,7 +34,9 @@ DEAL_FIELDS = [
     "ExpertID", "ExpertPositionID", "PositionID", "Comment", "ProfitRaw", "PricePosition",
     "PriceSL", "PriceTP", "VolumeClosed", "VolumeClosedExt", "TickValue", "TickSize", "Flags",
     "Gateway", "PriceGateway", "ModifyFlags", "Value", "MarketBid", "MarketAsk", "MarketLast",
+    "ApiData", "OrigTime",
 ]  # fmt: skip
+EMPTY_API_DATA = [{"AppID": "0", "ID": "0"}] * 16
 
 
 def _open(mt5: Mt5, group: str = "demoforex") -> int:
@@ -347,7 +349,7 @@ def test_deal_get_answers_the_balance_operation_as_a_deal(mt5: Mt5) -> None:
         "Action": "2", "Reason": "2", "DigitsCurrency": "2",
         "Time": str(int(at.timestamp())), "TimeMsc": str(int(at.timestamp() * 1000)),
         "Symbol": "", "Profit": "1000.00", "ProfitRaw": "1000.00", "Comment": "onlinedeposit",
-        "Gateway": "",
+        "Gateway": "", "ApiData": EMPTY_API_DATA, "OrigTime": str(int(at.timestamp())),
     }  # fmt: skip
 
 

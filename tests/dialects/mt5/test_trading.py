@@ -34,8 +34,10 @@ POSITION_FIELDS = [
     "Reason", "ContractSize", "TimeCreate", "TimeUpdate", "TimeCreateMsc", "TimeUpdateMsc",
     "ModifyFlags", "PriceOpen", "PriceCurrent", "PriceSL", "PriceTP", "Volume", "VolumeExt",
     "Profit", "Storage", "RateProfit", "RateMargin", "ExpertID", "ExpertPositionID", "Comment",
-    "ActivationMode", "ActivationTime", "ActivationPrice", "ActivationFlags",
+    "ActivationMode", "ActivationTime", "ActivationPrice", "ActivationFlags", "ApiData",
+    "OrigTimeCreate", "OrigTimeUpdate",
 ]  # fmt: skip
+EMPTY_API_DATA = [{"AppID": "0", "ID": "0"}] * 16
 
 
 def quote(mt5: Mt5, symbol: str, bid: str, ask: str) -> None:
@@ -131,6 +133,7 @@ def test_a_market_buy_answers_its_deal_and_opens_a_position(mt5: Mt5, login: int
         "RateProfit": "1", "RateMargin": "0", "ExpertID": "0",
         "ExpertPositionID": str(deal.position_id), "Comment": "hi", "ActivationMode": "0",
         "ActivationTime": "0", "ActivationPrice": "0", "ActivationFlags": "0",
+        "ApiData": EMPTY_API_DATA, "OrigTimeCreate": str(at), "OrigTimeUpdate": str(at),
     }  # fmt: skip
 
 

@@ -32,6 +32,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.SymbolAlreadyExists: (400, "INVALID_DATA"),
     e.ManagerAlreadyExists: (400, "INVALID_DATA"),
     e.GroupInUse: (400, "OPERATION_NOT_ALLOWED"),
+    e.SymbolInUse: (400, "OPERATION_NOT_ALLOWED"),
+    e.RecordNotEditable: (400, "OPERATION_NOT_ALLOWED"),
     # An idempotency key (Idempotency-Key / x-request-id) used before for a different
     # request: nothing was applied.
     e.AlreadyApplied: (409, "INVALID_REQUEST"),

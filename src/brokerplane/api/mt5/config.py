@@ -15,12 +15,14 @@ Decisions:
   past the end is 13, a negative one 3.
 - `get` with `mask`: always an array, at most MASK_LIMIT items, then `14 Partial error` with
   the first MASK_LIMIT. A name (`group=` / `symbol=`) wins over a mask.
-- brokerplane has no per-group symbol settings: a group's `Symbols` is empty, and
-  `symbol/get_group` answers the symbol itself once both the symbol and the group are found.
+- brokerplane has no per-group symbol settings: a group's `Symbols` is one entry for every
+  symbol (`*`) with MT5's "default" markers, its `Commissions` one "no commission" entry, a
+  symbol's sessions 00:00-24:00 every day (config_entries.py); `symbol/get_group` answers the
+  symbol itself once both the symbol and the group are found.
 - `MarginMode` follows the group's margin_mode: NET is MT5's retail netting (0), MAX and SUM
   are retail hedged (2); MAX also sets MARGIN_FLAGS_HEDGE_LARGE_LEG (4) in `MarginFlags`.
   `DemoLeverage` carries the group's default leverage. Settings brokerplane does not model
-  (news, mail, reports, commissions, filters, sessions, swaps, execution) read as MT5's
+  (news, mail, reports, filters, swaps, execution) read as MT5's
   neutral values (0, "" or []).
 """
 
@@ -30,6 +32,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from brokerplane.api.mt5 import config_entries as entries
 from brokerplane.api.mt5.protocol import Answer, Context, Params, command
 from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, Mt5Error
 from brokerplane.core.errors import GroupNotFound
@@ -100,8 +103,8 @@ def group_object(group: Group) -> dict[str, Any]:
         "LimitOrders": 0,
         "LimitSymbols": 0,
         "LimitPositions": 0,
-        "Commissions": [],
-        "Symbols": [],
+        "Commissions": entries.group_commissions(group),
+        "Symbols": entries.group_symbols(),
     }
 
 
@@ -206,8 +209,8 @@ def symbol_object(symbol: Symbol) -> dict[str, Any]:
         "SwapYearDay": 365,
         "TimeStart": 0,
         "TimeExpiration": 0,
-        "SessionsQuotes": [],
-        "SessionsTrades": [],
+        "SessionsQuotes": entries.week_sessions(),
+        "SessionsTrades": entries.week_sessions(),
         "REFlags": 0,
         "RETimeout": 0,
         "IEFlags": 0,

@@ -10,7 +10,18 @@ from brokerplane.api.mt5.session import Sessions
 
 def mount(app: FastAPI) -> None:
     # Importing the command modules registers their commands.
-    from brokerplane.api.mt5 import config, crm, dealer, trade, users  # noqa: F401
+    from brokerplane.api.mt5 import (  # noqa: F401
+        admin,
+        changes,
+        clients,
+        config,
+        crm,
+        dealer,
+        identity,
+        ticks,
+        trade,
+        users,
+    )
 
     app.state.mt5_sessions = Sessions()
     app.include_router(mt5_router.router)

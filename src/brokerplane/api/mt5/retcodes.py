@@ -22,6 +22,7 @@ TEXTS: dict[int, str] = {
     17: "Duplicate data",
     1001: "Invalid account",
     1002: "Account disabled",
+    2003: "Accounts or trades in group/symbol",
     3002: "Logins range exhausted",
     3004: "Account already exists",
     3005: "Attempt of self-deletion",
@@ -78,7 +79,9 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.GroupAlreadyExists: 17,
     e.SymbolAlreadyExists: 17,
     e.ManagerAlreadyExists: 17,
-    e.GroupInUse: 17,
+    e.GroupInUse: 2003,  # MT_RET_CFG_NOT_EMPTY: accounts or trades in the group
+    e.SymbolInUse: 2003,  # MT_RET_CFG_NOT_EMPTY: positions on the symbol
+    e.RecordNotEditable: 12002,  # MT_RET_ERR_NOTSUPPORTED: the server does not do this
     e.AlreadyApplied: 17,
     e.RequestInFlight: 12,
     e.ApprovalNotPending: 10006,

@@ -64,6 +64,7 @@ from typing import Any
 
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
+from brokerplane.api.mt5 import newer
 from brokerplane.api.mt5.protocol import Answer, Context, command
 from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, REQUEST_REJECTED, Mt5Error
 from brokerplane.api.mt5.users import _by_logins
@@ -230,6 +231,7 @@ def render_deal(e: LedgerEntry, deal: Deal | None = None) -> dict[str, Any]:
         "MarketBid": 0,
         "MarketAsk": 0,
         "MarketLast": 0,
+        **newer.deal_fields(unix(e.at)),
     }
     if deal is not None:
         out.update(_trade_fields(deal, cur))
@@ -359,6 +361,7 @@ def render_position(f: PositionFigures, currency_digits: int) -> dict[str, Any]:
         "ActivationTime": 0,
         "ActivationPrice": 0,
         "ActivationFlags": 0,
+        **newer.position_fields(unix(pos.opened_at), unix(pos.updated_at)),
     }
 
 
@@ -486,6 +489,7 @@ def render_order(d: Deal) -> dict[str, Any]:
         "ActivationTime": 0,
         "ActivationPrice": 0,
         "ActivationFlags": 0,
+        **newer.order_fields(unix(d.at), 0, unix(d.at)),
     }
 
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from brokerplane.api.mt5.identity import manager_account, refuse_self_deletion
 from brokerplane.api.mt5.protocol import Answer, Context, Params, command
 from brokerplane.api.mt5.retcodes import ERR_DATA, ERR_PARAMS, Mt5Error
 from brokerplane.core.account.model import TEXT_LIMITS, Account, TradeState
@@ -46,7 +47,7 @@ from brokerplane.core.account.service import (
     UpdateAccount,
     normalize_api_data,
 )
-from brokerplane.core.errors import ValidationError
+from brokerplane.core.errors import AccountNotFound, ValidationError
 from brokerplane.core.money import Currency, format_amount
 
 INVALID_PASSWORD = 3006
@@ -301,13 +302,22 @@ def user_update(ctx: Context) -> Answer:
 
 @command("user/delete")
 def user_delete(ctx: Context) -> Answer:
-    ctx.services.delete_account(DeleteAccount(_login(ctx.params)), ctx.actor)
+    login = _login(ctx.params)
+    refuse_self_deletion(ctx, login)
+    ctx.services.delete_account(DeleteAccount(login), ctx.actor)
     return Answer()
 
 
 @command("user/get")
 def user_get(ctx: Context) -> Answer:
-    return Answer(render_user(ctx.services.get_account(_login(ctx.params), ctx.actor)))
+    login = _login(ctx.params)
+    try:
+        return Answer(render_user(ctx.services.get_account(login, ctx.actor)))
+    except AccountNotFound:
+        manager = manager_account(ctx, login)  # in MT5 a manager is also an account
+        if manager is None:
+            raise
+        return Answer(render_user(manager))
 
 
 def _accounts(ctx: Context, query: ListAccounts) -> Iterator[Account]:

@@ -34,6 +34,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.SymbolAlreadyExists: (409, "Conflict"),
     e.ManagerAlreadyExists: (409, "Conflict"),
     e.GroupInUse: (409, "Conflict"),
+    e.SymbolInUse: (409, "Conflict"),
+    e.RecordNotEditable: (409, "Conflict"),
     e.AlreadyApplied: (409, "AlreadyApplied"),
     e.RequestInFlight: (409, "Conflict"),
     e.ApprovalNotPending: (409, "Conflict"),

@@ -50,6 +50,8 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.EmailAlreadyExists: (400, "1.9.0.5"),
     e.AccountAlreadyLinked: (400, "1.9.0.6"),
     e.GroupInUse: (400, "1.9.0.7"),
+    e.SymbolInUse: (400, "1.9.0.11"),
+    e.RecordNotEditable: (400, "1.9.0.12"),
     e.AlreadyApplied: (400, "1.9.0.8"),
     e.RequestInFlight: (400, "1.9.0.9"),
     e.ApprovalNotPending: (400, "1.9.0.10"),

@@ -45,6 +45,14 @@ class UpdateGroup:
     changes: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class DeleteGroup:
+    """Remove a group that nothing uses: no account (deleted ones included: their ledger names
+    the group) and no user."""
+
+    name: str
+
+
 def _check(group: Group) -> None:
     p = Problems()
     p.text("name", group.name, 63, required=True)
@@ -157,6 +165,22 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     record(uow, actor, updated.updated_at, "group.updated", "group", group.name, before,
            updated.snapshot())  # fmt: skip
     return updated
+
+
+def delete_group(uow: UnitOfWork, cmd: DeleteGroup, actor: Actor, clock: Clock) -> Group:
+    """Admin whose reach covers every account the group could hold (`check_group_write`); a
+    group with any account, even a deleted one, or any user is GroupInUse."""
+    actor.require("admin")
+    group = uow.groups.get(cmd.name)
+    if group is None or not actor.reaches_group(group.name):
+        raise GroupNotFound(cmd.name)  # out of reach reads as absent, as accounts do
+    reach.check_group_write(actor, group.name)
+    if uow.groups.count_accounts(group.id) or uow.groups.count_users(group.id):
+        raise GroupInUse("a group with accounts or users cannot be deleted", group=group.name)
+    group = with_attributes(uow, [group])[0]
+    uow.groups.delete(group.id)
+    record(uow, actor, clock(), "group.deleted", "group", group.name, group.snapshot(), None)
+    return group
 
 
 def get_group(uow: UnitOfWork, name: str, actor: Actor) -> Group:

@@ -10,10 +10,11 @@ from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
-from brokerplane.core.errors import SymbolAlreadyExists, SymbolNotFound
+from brokerplane.core.errors import SymbolAlreadyExists, SymbolInUse, SymbolNotFound
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import TRADE_MODES, Symbol
+from brokerplane.core.trading.model import PositionQuery
 from brokerplane.core.validate import Problems
 
 _FIXED = {"id", "created_at", "updated_at"}
@@ -31,6 +32,14 @@ class CreateSymbol:
 class UpdateSymbol:
     name: str
     changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteSymbol:
+    """Remove a symbol no open position holds, with its latest quote. Closed deals keep the
+    symbol's name, digits and contract size, so history reads the same afterwards."""
+
+    name: str
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +125,21 @@ def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock
     record(uow, actor, updated.updated_at, "symbol.updated", "symbol", symbol.name, before,
            updated.snapshot())  # fmt: skip
     return updated
+
+
+def delete_symbol(uow: UnitOfWork, cmd: DeleteSymbol, actor: Actor, clock: Clock) -> Symbol:
+    """Symbols are shared by every group: admin with unlimited reach; SymbolInUse while any
+    position on it is open."""
+    actor.require("admin")
+    reach.require_unlimited(actor, "a symbol")
+    symbol = uow.symbols.get(cmd.name)
+    if symbol is None:
+        raise SymbolNotFound(cmd.name)
+    if uow.trading.list_positions(PositionQuery(symbol=symbol.name, limit=1)):
+        raise SymbolInUse("a symbol with open positions cannot be deleted", symbol=symbol.name)
+    uow.symbols.delete(symbol.id)
+    record(uow, actor, clock(), "symbol.deleted", "symbol", symbol.name, symbol.snapshot(), None)
+    return symbol
 
 
 def get_symbol(uow: UnitOfWork, name: str, actor: Actor) -> Symbol:
