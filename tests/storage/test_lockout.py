@@ -1,5 +1,7 @@
-"""The sign-in lockout's counters on both engines: concurrent failures all count, a lock ends,
-a success clears the login's counters, and old counters are forgotten and purged."""
+"""The sign-in lockout's counters on both engines: concurrent attempts are admitted one by one
+and no more than the threshold before the lock, a lock ends, a success clears the login's
+counters, an operator's unlock or a new password clears them, a login-wide lock stays short,
+and old counters are forgotten and purged."""
 
 from __future__ import annotations
 
@@ -19,20 +21,21 @@ def _failures(runtime: Runtime, key: str) -> int:
     return found[0].failures if found else 0
 
 
-def test_twenty_concurrent_failures_all_count(runtime: Runtime, services: Services) -> None:
+def test_forty_concurrent_attempts_admit_only_five(runtime: Runtime, services: Services) -> None:
     attempt = lockout.manager(1000, "192.0.2.1")
-    start = threading.Barrier(20)
+    start = threading.Barrier(40)
 
-    def fail(_: int) -> None:
+    def attempt_once(_: int) -> bool:
         start.wait(timeout=30)
-        services.record_login(attempt, False)
+        return services.admit_login(attempt) is None
 
-    with ThreadPoolExecutor(20) as pool:
-        list(pool.map(fail, range(20)))
+    with ThreadPoolExecutor(40) as pool:
+        admitted = sum(pool.map(attempt_once, range(40)))
 
-    assert _failures(runtime, "manager:1000@192.0.2.1") == 20
-    assert _failures(runtime, "manager:1000") == 20
-    assert _failures(runtime, "@192.0.2.1") == 20
+    assert admitted == 5
+    assert _failures(runtime, "manager:1000@192.0.2.1") == 5
+    assert _failures(runtime, "manager:1000") == 5
+    assert _failures(runtime, "@192.0.2.1") == 5
     assert services.login_locked_until(attempt) is not None
 
 
@@ -41,18 +44,22 @@ def test_a_lock_grows_ends_and_a_success_clears_the_login_only(
 ) -> None:
     attempt = lockout.manager(1000, "192.0.2.1")
     for _ in range(5):
-        services.record_login(attempt, False)
+        services.admit_login(attempt)
     assert services.login_locked_until(attempt) == clock.now + timedelta(seconds=1)
     clock.advance(seconds=1)
     assert services.login_locked_until(attempt) is None
-    services.record_login(attempt, False)
+    services.admit_login(attempt)
     assert services.login_locked_until(attempt) == clock.now + timedelta(seconds=2)
+    clock.advance(seconds=2)
 
-    services.record_login(attempt, True)
+    assert services.admit_login(attempt) is None  # the right password, this time
+    services.login_succeeded(attempt)
 
     assert _failures(runtime, "manager:1000@192.0.2.1") == 0
     assert _failures(runtime, "manager:1000") == 0
-    assert _failures(runtime, "@192.0.2.1") == 6  # the address's count stays
+    assert (
+        _failures(runtime, "@192.0.2.1") == 6
+    )  # the address's count stays (less the good attempt)
 
 
 def test_failures_are_forgotten_after_the_window_and_purged(
@@ -60,9 +67,9 @@ def test_failures_are_forgotten_after_the_window_and_purged(
 ) -> None:
     attempt = lockout.user("Alice", "192.0.2.1")
     for _ in range(4):
-        services.record_login(attempt, False)
+        services.admit_login(attempt)
     clock.advance(minutes=16)
-    services.record_login(attempt, False)
+    services.admit_login(attempt)
     assert _failures(runtime, "user:alice@192.0.2.1") == 1
     assert services.login_locked_until(attempt) is None
 

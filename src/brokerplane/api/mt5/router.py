@@ -142,9 +142,9 @@ async def _auth_answer(request: Request, params: Params) -> Response:
     address = request.client.host if request.client else None
 
     def pw_hash_of(login: int) -> bytes | None:
-        """The manager's hash, unless the sign-in lockout holds this login or address."""
+        """The manager's hash, once the sign-in lockout admitted (and counted) this attempt."""
         attempt = lockout.manager(login, address)
-        until = services.login_locked_until(attempt)
+        until = services.admit_login(attempt)
         if until is not None:
             raise HandshakeFailed(lockout.locked_message(until, services.clock()))
         asked.append(attempt)
@@ -154,12 +154,10 @@ async def _auth_answer(request: Request, params: Params) -> Response:
         login, pw_hash = await run_in_threadpool(
             _sessions(request).answer, peer, answer, pw_hash_of
         )
-    except HandshakeFailed as err:
+    except HandshakeFailed as err:  # an admitted attempt stays counted as a failure
         log.warning("MT5 authentication failed from %s: %s", _address(request), err)
-        if asked:  # the answer was checked against the password: a failure counts
-            await run_in_threadpool(services.record_login, asked[0], False)
         return forbidden(str(err))
-    await run_in_threadpool(services.record_login, asked[0], True)
+    await run_in_threadpool(services.login_succeeded, asked[0])
     log.info("MT5 manager %s authenticated from %s", login, _address(request))
     return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
