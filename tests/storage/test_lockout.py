@@ -76,3 +76,51 @@ def test_failures_are_forgotten_after_the_window_and_purged(
     clock.advance(minutes=16)
     services.run_maintenance()
     assert _failures(runtime, "user:alice@192.0.2.1") == 0
+
+
+def test_one_address_failing_on_keeps_the_login_wide_lock_short(
+    runtime: Runtime, services: Services, clock: FakeClock
+) -> None:
+    """An attacker at one address, failing once each time its lock ends, holds the real user
+    (elsewhere) back for at most the login-wide cap (a minute) after each failure; its own
+    address's lock grows to the full max_delay."""
+    attacker = lockout.manager(1000, "203.0.113.66")
+    for _ in range(60):
+        clock.advance(seconds=900)
+        services.admit_login(attacker)
+    user = lockout.manager(1000, "192.0.2.1")
+    until = services.login_locked_until(user)
+    assert until is not None and until - clock.now == timedelta(seconds=60)
+    assert services.login_locked_until(attacker) == clock.now + timedelta(seconds=900)
+    clock.advance(seconds=60)
+    assert services.admit_login(user) is None
+
+
+def test_unlock_forgets_the_managers_counters_from_every_address_only(
+    runtime: Runtime, services: Services
+) -> None:
+    for address in ("192.0.2.1", "192.0.2.2"):
+        for _ in range(5):
+            services.admit_login(lockout.manager(1000, address))
+    services.admit_login(lockout.manager(10001, "192.0.2.1"))  # another login, alike prefix
+
+    with runtime.storage.uow(write=True) as uow:
+        cleared = uow.lockouts.clear_subject("manager:1000")
+        uow.commit()
+
+    assert cleared == 3
+    assert services.login_locked_until(lockout.manager(1000, "192.0.2.1")) is None
+    assert _failures(runtime, "manager:10001@192.0.2.1") == 1
+    assert _failures(runtime, "@192.0.2.1") == 6  # the address's own count stays
+
+
+def test_an_accounts_password_checks_are_not_counted_on_the_address(
+    runtime: Runtime, services: Services
+) -> None:
+    """The address checking trader passwords is usually the broker's portal, shared by every
+    trader: an account's attempts count per account only."""
+    for login in range(2000, 2060):
+        services.admit_login(lockout.account(login, "192.0.2.1"))
+    assert _failures(runtime, "@192.0.2.1") == 0
+    assert _failures(runtime, "account:2000@192.0.2.1") == 1
+    assert services.admit_login(lockout.manager(1000, "192.0.2.1")) is None
