@@ -61,6 +61,7 @@ def build(
             window=timedelta(seconds=settings.lockout_window_s),
             base_delay=timedelta(seconds=settings.lockout_base_delay_s),
             max_delay=timedelta(seconds=settings.lockout_max_delay_s),
+            login_max_delay=timedelta(seconds=settings.lockout_login_max_delay_s),
         ),
         manager_token_ttl=(
             timedelta(seconds=settings.ctrader_token_ttl_s)

@@ -8,7 +8,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from brokerplane.core.backoffice.webhooks import REPLAY_WINDOW
+
 DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
+# A signed webhook is accepted while its timestamp is within REPLAY_WINDOW of the server's time
+# (either side): its id must be remembered at least twice that long, or it could run again.
+MIN_RETENTION = 2 * REPLAY_WINDOW
+MIN_RETENTION_DAYS = MIN_RETENTION.total_seconds() / 86400
 
 
 class Settings(BaseSettings):
@@ -118,6 +124,10 @@ class Settings(BaseSettings):
     lockout_max_delay_s: float = Field(
         900, gt=0, le=86400, description="the longest a lock lasts (seconds)"
     )
+    lockout_login_max_delay_s: float = Field(
+        60, gt=0, le=86400,
+        description="the longest lock of a login from all addresses together (seconds)",
+    )  # fmt: skip
     audit_key: SecretStr | None = Field(
         None,
         description="the audit key (hex or base64; a comma list: the first seals, all verify); "
@@ -173,6 +183,12 @@ class Settings(BaseSettings):
     def _range(self) -> Settings:
         if self.login_range_from > self.login_range_to:
             raise ValueError("login_range_from must not exceed login_range_to")
+        if self.idempotency_retention_days * 86400 < MIN_RETENTION.total_seconds():
+            raise ValueError(
+                f"idempotency_retention_days must be at least {MIN_RETENTION_DAYS:.4f} "
+                f"({int(MIN_RETENTION.total_seconds() // 60)} minutes): a signed webhook's id "
+                "must be remembered as long as its timestamp is accepted"
+            )
         return self
 
     @property

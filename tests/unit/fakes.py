@@ -403,9 +403,11 @@ class FakeLockouts(_Repo):
     def get(self, keys: Sequence[str]) -> list[Strike]:
         return [self._s.strikes[k] for k in keys if k in self._s.strikes]
 
-    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> Strike:
         self._writing()
         old = self._s.strikes.get(key)
+        if old is not None and old.locked_until is not None and old.locked_until > now:
+            return old
         forgotten = old is None or (
             old.last_failure_at < forget_before
             and (old.locked_until is None or old.locked_until < forget_before)
@@ -415,7 +417,21 @@ class FakeLockouts(_Repo):
         else:
             new = replace(old, failures=old.failures + 1, last_failure_at=now)
         self._s.strikes[key] = new
-        return new.failures
+        return new
+
+    def uncount(self, keys: Sequence[str]) -> None:
+        self._writing()
+        for key in keys:
+            old = self._s.strikes.get(key)
+            if old is not None and old.failures > 0:
+                self._s.strikes[key] = replace(old, failures=old.failures - 1)
+
+    def clear_subject(self, subject: str) -> int:
+        self._writing()
+        gone = [k for k in self._s.strikes if k == subject or k.startswith(f"{subject}@")]
+        for key in gone:
+            del self._s.strikes[key]
+        return len(gone)
 
     def lock(self, key: str, until: datetime) -> None:
         self._writing()

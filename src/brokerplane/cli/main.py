@@ -961,6 +961,25 @@ def manager_set_password(
         out.print(Panel(f"[bold]{escape(secret)}[/]", title="password (shown once)", expand=False))
 
 
+@manager.command("unlock")
+@database_options
+@click.argument("login", type=int)
+@json_option
+def manager_unlock(
+    database_url: str | None, data_dir: Path | None, login: int, as_json: bool
+) -> None:
+    """Forget a manager's failed sign-ins (from every address) and end its locks at once;
+    audited as manager.unlocked. The addresses' own counters stay."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        cleared = runtime.services.unlock_manager(login, system_actor())
+    if as_json:
+        click.echo(json.dumps({"login": login, "counters_cleared": cleared}))
+        return
+    state = "unlocked" if cleared else "had no failed sign-ins to forget"
+    console().print(f"manager {login} {state}", soft_wrap=True)
+
+
 @manager.command("grant")
 @database_options
 @click.argument("login", type=int)

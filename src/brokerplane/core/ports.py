@@ -193,10 +193,19 @@ class LockoutRepository(Protocol):
     """The sign-in lockout's counters (core.access.lockout), shared by every process."""
 
     def get(self, keys: Sequence[str]) -> list[Strike]: ...
-    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
-        """Count one failure on `key` atomically (concurrent strikes all count), first
-        forgetting its failures when neither the last one nor its lock is at or after
-        `forget_before`; the failures now counted."""
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> Strike:
+        """Count one failure on `key` atomically (concurrent strikes all count, one after the
+        other: the key's row stays held to the end of the transaction), first forgetting
+        its failures when neither the last one nor its lock is at or after `forget_before`;
+        a key locked after `now` is left as it is. The key as it is now."""
+        ...
+
+    def uncount(self, keys: Sequence[str]) -> None:
+        """Take one failure back from each key (not below zero; a lock stays)."""
+        ...
+
+    def clear_subject(self, subject: str) -> int:
+        """Delete the subject's counters: from every address and from each one."""
         ...
 
     def lock(self, key: str, until: datetime) -> None:

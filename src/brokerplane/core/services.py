@@ -29,7 +29,7 @@ from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, Web
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.commit import GroupCommit
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import RequestInFlight, Unauthorized
+from brokerplane.core.errors import RequestInFlight, Unauthorized, WrongPassword
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
@@ -231,7 +231,16 @@ class Services:
         return self._write(lambda u: accounts.delete_account(u, cmd, actor, self.clock), actor)
 
     def check_password(self, cmd: accounts.CheckPassword, actor: Actor) -> bool:
-        return self._read(lambda u: accounts.check_password(u, cmd, actor))
+        """Whether the password matches, under the sign-in lockout of the account: while it
+        is locked every password is answered as wrong, without being checked."""
+        actor.require("users:read")
+        attempt = lockout.account(cmd.login, actor.ip)
+        if self.admit_login(attempt) is not None:
+            return False
+        matches = self._read(lambda u: accounts.check_password(u, cmd, actor))
+        if matches:
+            self.login_succeeded(attempt)
+        return matches
 
     def change_password(self, cmd: accounts.ChangePassword, actor: Actor) -> Account:
         return self._write(lambda u: accounts.change_password(u, cmd, actor, self.clock), actor)
@@ -468,26 +477,22 @@ class Services:
 
     # the sign-in lockout (core.access.lockout)
     def _guarded(self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None]) -> T:
-        """Run a password check under the lockout, in one transaction that also commits the
-        failure it counts: a locked attempt is refused before the check, a failed one
-        (`check` answers None) counts, a good one clears the subject's counters."""
+        """Run a password check under the lockout: the attempt is counted first (a locked one
+        is refused before the check), then checked; a failed one (`check` answers None)
+        stays counted, a good one clears the subject's counters in the check's own
+        transaction."""
+        until = self.admit_login(attempt)
+        if until is not None:
+            raise Unauthorized(lockout.locked_message(until, self.clock()))
         policy = self.config.lockout
 
-        def run(u: UnitOfWork) -> T | datetime | None:
-            now = self.clock()
-            until = lockout.locked_until(u.lockouts, attempt, policy, now)
-            if until is not None:
-                return until
+        def run(u: UnitOfWork) -> T | None:
             result = check(u)
-            if result is None:
-                lockout.record_failure(u.lockouts, attempt, policy, now)
-            else:
+            if result is not None:
                 lockout.record_success(u.lockouts, attempt, policy)
             return result
 
         outcome = self._write(run)
-        if isinstance(outcome, datetime):
-            raise Unauthorized(lockout.locked_message(outcome, self.clock()))
         if outcome is None:
             raise Unauthorized(lockout.WRONG_CREDENTIALS)
         return outcome
@@ -498,14 +503,27 @@ class Services:
         policy = self.config.lockout
         return self._read(lambda u: lockout.locked_until(u.lockouts, attempt, policy, now))
 
-    def record_login(self, attempt: lockout.Attempt, succeeded: bool) -> None:
-        """Count a password check made outside the services (the MT5 handshake)."""
+    def admit_login(self, attempt: lockout.Attempt) -> datetime | None:
+        """Count an attempt before its password is checked: None when it may be checked (it
+        counts as a failure until `login_succeeded`), else when it may be made again (a
+        refused attempt counts nowhere)."""
         now = self.clock()
         policy = self.config.lockout
-        if succeeded:
-            self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
-        else:
-            self._write(lambda u: lockout.record_failure(u.lockouts, attempt, policy, now))
+        try:
+            self._write(lambda u: lockout.admit(u.lockouts, attempt, policy, now))
+        except lockout.Refused as refused:
+            return refused.until
+        return None
+
+    def login_succeeded(self, attempt: lockout.Attempt) -> None:
+        """The admitted attempt's password was right: its subject's counters start again."""
+        policy = self.config.lockout
+        self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
+
+    def unlock_manager(self, login: int, actor: Actor) -> int:
+        """Forget a manager's failed sign-ins and end its locks (audited); the counters
+        deleted."""
+        return self._write(lambda u: access.unlock_manager(u, login, actor, self.clock), actor)
 
     # manager tokens (cTrader's webservToken)
     def issue_manager_token(self, cmd: tokens.IssueToken, actor: Actor) -> str:
@@ -552,7 +570,19 @@ class Services:
         return self._write(lambda u: users.change_email(u, cmd, actor, self.clock), actor)
 
     def link_account(self, cmd: users.LinkAccount, actor: Actor) -> users.Linked:
-        return self._write(lambda u: users.link_account(u, cmd, actor, self.clock), actor)
+        """Link an account to a user once its password is proven, under the account's
+        sign-in lockout: while it is locked the password is answered as wrong, unchecked."""
+        actor.require("users:write")
+        attempt = lockout.account(cmd.login, actor.ip)
+        if self.admit_login(attempt) is not None:
+            raise WrongPassword("the password does not match the account's")
+        try:
+            linked = self._write(lambda u: users.link_account(u, cmd, actor, self.clock), actor)
+        except idempotency.Replayed:  # done before: its password was right
+            self.login_succeeded(attempt)
+            raise
+        self.login_succeeded(attempt)
+        return linked
 
     def accept_user_agreement(self, user_id: int, actor: Actor) -> User:
         return self._write(lambda u: users.accept_agreement(u, user_id, actor, self.clock), actor)

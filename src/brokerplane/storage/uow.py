@@ -486,24 +486,30 @@ _f = t.auth_failures.c
 
 
 def _strike_upsert(make: Any) -> Any:
-    """One statement counting a failure: a new key starts at 1; an old one whose last failure
-    and lock are both before `forget_before` starts again at 1; any other adds one."""
+    """One statement counting a failure: a new key starts at 1; a key locked after `now` is
+    left as it is; an old one whose last failure and lock are both before `forget_before`
+    starts again at 1; any other adds one. Its row stays held to the end of the transaction
+    (PostgreSQL's row lock, SQLite's write lock), so concurrent strikes queue."""
     forgotten = and_(
         _f.last_failure_at < bindparam("forget_before", type_=_f.last_failure_at.type),
         or_(_f.locked_until.is_(None),
             _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type)),
     )  # fmt: skip
+    locked = and_(
+        _f.locked_until.is_not(None),
+        _f.locked_until > bindparam("now", type_=_f.locked_until.type),
+    )
     q = make(t.auth_failures).values(
         key=bindparam("key"), failures=1, last_failure_at=bindparam("now"), locked_until=None
     )
     return q.on_conflict_do_update(
         index_elements=[_f.key],
         set_={
-            "failures": case((forgotten, 1), else_=_f.failures + 1),
+            "failures": case((locked, _f.failures), (forgotten, 1), else_=_f.failures + 1),
             "locked_until": case((forgotten, None), else_=_f.locked_until),
-            "last_failure_at": q.excluded.last_failure_at,
+            "last_failure_at": case((locked, _f.last_failure_at), else_=q.excluded.last_failure_at),
         },
-    ).returning(_f.failures)
+    ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
 
 
 _STRIKE = {name: _strike_upsert(make)
@@ -522,10 +528,22 @@ class SqlLockouts:
         rows = self.c.execute(select(t.auth_failures).where(_f.key.in_(list(keys))))
         return [Strike(**_row(r)) for r in rows]
 
-    def strike(self, key: str, now: datetime, forget_before: datetime) -> int:
+    def strike(self, key: str, now: datetime, forget_before: datetime) -> Strike:
         q = _STRIKE[self.c.dialect.name]
         params = {"key": key, "now": now, "forget_before": forget_before}
-        return int(self.c.execute(q, params).scalar_one())
+        return Strike(**_row(self.c.execute(q, params).one()))
+
+    def uncount(self, keys: Sequence[str]) -> None:
+        if keys:
+            self.c.execute(
+                update(t.auth_failures)
+                .where(_f.key.in_(list(keys)), _f.failures > 0)
+                .values(failures=_f.failures - 1)
+            )
+
+    def clear_subject(self, subject: str) -> int:
+        mine = or_(_f.key == subject, _f.key.startswith(f"{subject}@", autoescape=True))
+        return int(self.c.execute(delete(t.auth_failures).where(mine)).rowcount or 0)
 
     def lock(self, key: str, until: datetime) -> None:
         self.c.execute(

@@ -20,6 +20,7 @@ from tests.dialects.ctrader.conftest import (
     cid_call,
     md5,
 )
+from tests.unit.fakes import FakeClock
 
 # Seed 001's SSO create body, `nickname` spelled as its example spells it.
 SEED_001_CREATE = {"brokerCrmName": "BESTBROKERCRM", "email": "president@bestbroker.com",
@@ -570,3 +571,21 @@ def test_a_white_label_manager_neither_reads_nor_changes_a_user_without_a_white_
     assert limited.error(change, 404) == limited.error(unknown, 404) == "CH_USER_NOT_FOUND"
     assert user(ct, user_id).email == "nolabel@example.com"
     assert limited.error(created, 400) == "INVALID_REQUEST" and "brokerName" in created.text
+
+
+def test_five_wrong_password_hashes_hold_the_link_back_until_the_lock_ends(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linking proves the trader's password: the account's lockout counts each proof."""
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(ct.services, "clock", clock)
+    owner = classic(ct, "owner@example.com")["userId"]
+    login = ct.create()["login"]
+    for n in range(5):
+        guess = link(ct, login, owner, traderPasswordHash=md5(f"guess{n}"))
+        assert ct.error(guess, 400) == "WRONG_PASSWORD"
+    assert ct.error(link(ct, login, owner), 400) == "WRONG_PASSWORD"
+    assert ct.services.get_account(login, ct.admin).user_id is None
+    clock.advance(seconds=1)
+    empty(link(ct, login, owner))
+    assert ct.services.get_account(login, ct.admin).user_id == owner

@@ -3,11 +3,13 @@ and a full update carrying a new hashedPassword."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from tests.dialects.ctrader.conftest import JSON, MINIMAL, SEED_HASH, CTrader, as_manager, md5
+from tests.unit.fakes import FakeClock
 
 NEW = md5("New#Password1")
 
@@ -88,3 +90,19 @@ def test_a_trader_out_of_reach_is_not_found_for_password_calls(ct: CTrader) -> N
         response = limited.post(f"/traders/{other}/{call}", {"hashedPassword": SEED_HASH})
         assert limited.error(response, 404) == "TRADER_NOT_FOUND"
     assert check(ct, other, SEED_HASH) == 204
+
+
+def test_five_wrong_checks_hold_a_traders_password_back_until_the_lock_ends(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """checkpassword is a password check like a sign-in: the account's lockout counts it,
+    and while it is locked even the right hash is answered WRONG_PASSWORD."""
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(ct.services, "clock", clock)
+    login = ct.create()["login"]
+    for n in range(5):
+        assert check(ct, login, md5(f"guess{n}")) == 400
+    assert check(ct, login, SEED_HASH) == 400
+    clock.advance(seconds=1)
+    assert check(ct, login, SEED_HASH) == 204
+    assert check(ct, login, md5("guess")) == 400  # a success started the count again

@@ -3,6 +3,9 @@ body and the one table mapping every CoreError to an HTTP status and errorCode."
 
 from __future__ import annotations
 
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +16,7 @@ from brokerplane.api.ctrader.errors import ERROR_TABLE
 from brokerplane.cli.main import main
 from brokerplane.core import passwords
 from brokerplane.core.access.service import UpdateManager
+from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import all_error_classes
 from brokerplane.storage import tables
 from tests.dialects.ctrader.conftest import JSON, MANAGER, PASSWORD, CTrader, get_token, md5
@@ -257,3 +261,59 @@ def test_a_body_over_the_limit_is_413_invalid_request_before_the_token_is_checke
     assert xml.status_code == 413
     assert xml.headers["content-type"].startswith("application/xml")
     assert "<errorCode>INVALID_REQUEST</errorCode>" in xml.text
+
+
+def test_forty_parallel_wrong_passwords_reach_the_password_check_at_most_five_times(
+    ct: CTrader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attempt is counted before its password is checked, in one step with the lock: a
+    burst cannot slip more guesses past the lockout than its threshold."""
+    _still(ct, monkeypatch)
+    checks: list[str] = []
+    real = passwords.verify_md5
+
+    def counted(verifier: str | None, md5hex: str) -> bool:
+        checks.append(md5hex)
+        return real(verifier, md5hex)
+
+    monkeypatch.setattr(passwords, "verify_md5", counted)
+    go = threading.Barrier(40)
+
+    def guess(n: int) -> int:
+        go.wait(timeout=30)
+        return get_token(ct.client, MANAGER, f"Guess#{n}").status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(guess, range(40)))
+
+    assert statuses == [401] * 40
+    assert len(checks) == 5
+
+
+def test_an_operator_unlocks_a_locked_manager_and_a_new_password_does_too(
+    ct: CTrader, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _still(ct, monkeypatch)
+    for n in range(5):
+        assert ct.error(get_token(ct.client, MANAGER, f"Guess#{n}"), 401) == "AUTHENTICATION_FAILED"
+    assert "try again in" in get_token(ct.client, MANAGER, PASSWORD).json()["error"]["description"]
+
+    unlocked = CliRunner().invoke(main, ["manager", "unlock", str(MANAGER), "--json",
+                                         "--database-url", database_url])  # fmt: skip
+    assert unlocked.exit_code == 0, unlocked.output
+    # the login's counters, from this address and from all: the address's own stays
+    assert json.loads(unlocked.output) == {"login": MANAGER, "counters_cleared": 2}
+    assert get_token(ct.client, MANAGER, PASSWORD).status_code == 200
+    audit = [r.action for r in ct.services.query_audit(AuditQuery(entity_type="manager"), ct.admin)]
+    assert "manager.unlocked" in audit
+
+    for n in range(5):
+        get_token(ct.client, MANAGER, f"Guess#{n}")
+    ct.services.update_manager(UpdateManager(MANAGER, password="Another#Pass1"), ct.admin)
+    assert get_token(ct.client, MANAGER, "Another#Pass1").status_code == 200
+
+
+def test_unlocking_a_manager_that_does_not_exist_says_so(ct: CTrader, database_url: str) -> None:
+    result = CliRunner().invoke(main, ["manager", "unlock", "4242", "--database-url", database_url])
+    assert result.exit_code != 0
+    assert "4242" in result.output

@@ -3,15 +3,20 @@ manager's login back for a while (even the right password), whatever X-Forwarded
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
+from brokerplane.api.mt5 import runner
+from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.services import Services
 from tests.dialects.mt5.conftest import MANAGER, PASSWORD, handshake
 from tests.unit.fakes import FakeClock
 
@@ -61,3 +66,38 @@ def test_an_unknown_login_is_counted_like_a_known_one(
         assert handshake(client, 4242, PASSWORD).status_code == 403
     held = handshake(client, 4242, PASSWORD)
     assert "try again in 1 s" in held.json()["reason"]
+
+
+def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
+    runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many connections answer at once, the lockout admits its threshold of them to
+    the password and refuses the rest: the attempt is counted before the check."""
+    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    checked: list[int] = []
+    real = runner.pw_hash_of
+
+    def counted(services: Services, login: int) -> tuple[bytes, int] | None:
+        checked.append(login)
+        return real(services, login)
+
+    monkeypatch.setattr(runner, "pw_hash_of", counted)
+    conns = [TestClient(client.app, client=("203.0.113.9", 41000 + n)) for n in range(40)]
+    rands = []
+    hello = {"version": "3470", "agent": "pytest", "login": str(MANAGER), "type": "manager"}
+    for conn in conns:
+        start = conn.get("/api/auth/start", params=hello)
+        rands.append(bytes.fromhex(start.json()["srv_rand"]))
+    go = threading.Barrier(40)
+
+    def answer(n: int) -> int:
+        go.wait(timeout=30)
+        wrong = rand_answer(password_hash(f"Guess#{n}"), rands[n])
+        params = {"srv_rand_answer": wrong, "cli_rand": "00" * 16}
+        return conns[n].get("/api/auth/answer", params=params).status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(answer, range(40)))
+
+    assert statuses == [403] * 40
+    assert len(checked) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from tests.dialects.mt5.conftest import Mt5
+from tests.unit.fakes import FakeClock
 
 # Seed 002's example request: POST /api/user/add?group=demoforex&name=JohnSmith&leverage=100
 SEED_BODY = {
@@ -860,3 +862,22 @@ def test_an_account_created_over_mt5_reads_the_same_natively(mt5: Mt5) -> None:
                                    "Country", "City", "MQID", "Email", "Phone", "Comment",
                                    "Language", "Color", "Balance", "Credit")}  # fmt: skip
     assert native["balance"] == "1000.00" and native["currency"] == "USD"
+
+
+def test_five_wrong_password_checks_hold_the_account_back_until_the_lock_ends(
+    mt5: Mt5, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """user/check_password is counted under the account's sign-in lockout: sixty guesses in
+    a row do not find the password, as the right one is answered 3006 while it is locked."""
+    clock = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(mt5.services, "clock", clock)
+    login = mt5.add_user()["Login"]
+
+    def check(password: str) -> str:
+        return mt5.retcode(mt5.get("user/check_password", login=login, type="main",
+                                   password=password))  # fmt: skip
+
+    assert {check(f"Guess#{n}") for n in range(60)} == {"3006 Invalid account password"}
+    assert check("1Ar#pqkj") == "3006 Invalid account password"
+    clock.advance(seconds=1)
+    assert check("1Ar#pqkj") == "0 Done"

@@ -14,13 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
+from starlette.datastructures import State
 
+from brokerplane.api.traderevolution.protocol import Throttle
 from brokerplane.core.account.service import DisableAccount
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.model import DealQuery
 from brokerplane.core.trading.service import QuoteInput
+from brokerplane.settings import MIN_RETENTION, Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import BASE, TE, USER_PASSWORD, sign_in
 
@@ -342,3 +345,31 @@ def test_accounts_show_equity_and_margin_from_open_positions(market: TE) -> None
                   te.ok(te.get(f"/users/{frank.user_id}"))["accounts"][0]):  # fmt: skip
         assert {k: found[k] for k in expected} == expected
     assert expected["usedMargin"] > 0
+
+
+def test_bogus_signatures_do_not_use_up_the_keys_rate_limit(market: TE) -> None:
+    """Whoever knows the public apiKey cannot block the user's alerts: the proof comes before
+    the key's rate limit, and failed proofs are limited per address instead."""
+    te = market
+    alice = Trader(te, "alice")
+    (te_app,) = [r.app for r in te.client.app.routes  # type: ignore[attr-defined]
+                 if isinstance(getattr(getattr(r, "app", None), "state", None), State)
+                 and hasattr(r.app.state, "throttle")]  # fmt: skip
+    te_app.state.throttle = Throttle(3, clock=lambda: 0.0)  # 3 a second, time standing still
+    order = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "accountId": alice.account}
+
+    forged = [send(te, alice, order, headers={"X-Signature": "0" * 64}) for _ in range(6)]
+
+    assert [r.status_code for r in forged] == [401] * 3 + [429] * 3  # the address waits
+    assert te.ok(send(te, alice, order))["deals"]  # the key's allowance is untouched
+
+
+def test_request_ids_must_be_kept_as_long_as_a_webhooks_timestamp_is_accepted(
+    tmp_path: Any,
+) -> None:
+    """A signed webhook may be sent again while its timestamp is within 5 minutes either
+    side: its id must be remembered at least 10 minutes, or a captured one runs twice."""
+    with pytest.raises(ValueError, match="idempotency_retention_days must be at least"):
+        Settings(data_dir=tmp_path, idempotency_retention_days=0.005)  # 7.2 minutes
+    assert Settings(data_dir=tmp_path, idempotency_retention_days=0.007)
+    assert webhooks.REPLAY_WINDOW * 2 == MIN_RETENTION

@@ -4,6 +4,8 @@ attempts and never locks a user."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -299,4 +301,46 @@ def test_a_locked_users_accounts_refuse_their_password_in_every_dialect(te: TE) 
         assert te.patch(f"/users/{uid}", {"ruleValue": status}).status_code == 204
         assert not te.services.check_password(right, te.admin)
     assert te.patch(f"/users/{uid}", {"ruleValue": 0}).status_code == 204
+    assert te.services.check_password(right, te.admin)
+
+
+def test_forty_parallel_wrong_passwords_reach_the_password_check_at_most_five_times(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _still(te, monkeypatch)
+    checks: list[str] = []
+    real = passwords.verify_md5
+
+    def counted(verifier: str | None, md5hex: str) -> bool:
+        checks.append(md5hex)
+        return real(verifier, md5hex)
+
+    monkeypatch.setattr(passwords, "verify_md5", counted)
+    go = threading.Barrier(40)
+
+    def guess(n: int) -> int:
+        go.wait(timeout=30)
+        return sign_in(te.client, MANAGER, f"Guess#{n}").status_code
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(guess, range(40)))
+
+    assert set(statuses) <= {401, 429}  # 429: TE's own rate limit, past 20 a second
+    assert statuses.count(401) >= 20
+    assert len(checks) == 5
+
+
+def test_an_accounts_password_is_locked_apart_from_its_users_sign_in(
+    te: TE, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TE user's password is its accounts' too: checking it through an account (MT5's
+    user/check_password, cTrader's checkpassword) is counted under the account's lockout."""
+    clock = _still(te, monkeypatch)
+    uid = te.create_user()["id"]
+    login = te.ok(te.get(f"/users/{uid}"))["accounts"][0]["id"]
+    for n in range(5):
+        assert not te.services.check_password(CheckPassword(login, "main", f"Guess#{n}"), te.admin)
+    right = CheckPassword(login, "main", USER_PASSWORD)
+    assert not te.services.check_password(right, te.admin)
+    clock.advance(seconds=1)
     assert te.services.check_password(right, te.admin)

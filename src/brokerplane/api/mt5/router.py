@@ -104,7 +104,7 @@ async def _auth_answer(request: Request, params: Params) -> Response:
         login, pw_hash = await run_in_threadpool(
             runner.check_answer, _services(request), _sessions(request), peer, answer, address
         )
-    except HandshakeFailed as err:
+    except HandshakeFailed as err:  # an admitted attempt stays counted as a failure
         log.warning("MT5 authentication failed from %s: %s", _address(request), err)
         return forbidden(str(err))
     log.info("MT5 manager %s authenticated from %s", login, _address(request))

@@ -1,8 +1,9 @@
 """What both MT5 transports (HTTP `/api/...` and the native TCP protocol) run the same way: the
 handshake's checks (the start's parameters; the answer checked against the manager's MT5
-password hash under the shared sign-in lockout, the attempt counted), the session's actor
-(refused once the manager is disabled or its password changed), and a command run in one
-trip to a worker thread with its errors turned into retcodes.
+password hash under the shared sign-in lockout, the attempt counted before the check), the
+session's actor (refused once the manager is disabled, or was disabled or its password
+changed since the handshake), and a command run in one trip to a worker thread with its
+errors turned into retcodes.
 
 Each transport keeps only its own words: where parameters come from, how a session is keyed,
 and how an `Answer` (or a refusal) is written on the wire.
@@ -82,19 +83,15 @@ def check_answer(
 
     def unlocked_hash(login: int) -> tuple[bytes, int] | None:
         attempt = lockout.manager(login, address)
-        until = services.login_locked_until(attempt)
+        until = services.admit_login(attempt)  # counted before the password is looked at
         if until is not None:
             raise HandshakeFailed(lockout.locked_message(until, services.clock()))
         asked.append(attempt)
         return pw_hash_of(services, login)
 
-    try:
-        login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
-    except HandshakeFailed:
-        if asked:  # the answer was checked against the password: a failure counts
-            services.record_login(asked[0], False)
-        raise
-    services.record_login(asked[0], True)
+    # a failed answer stays counted: the attempt was admitted (and counted) before the check
+    login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
+    services.login_succeeded(asked[0])
     return login, pw_hash
 
 

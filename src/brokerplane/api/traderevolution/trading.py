@@ -225,8 +225,15 @@ async def webhook(request: Request) -> Response:
                       "send the webhook key as 'X-Api-Key: whk_...' or as apiKey")  # fmt: skip
     services = services_of(request)
     identity = await run_in_threadpool(services.authenticate_webhook_key, api_key.strip())
+    # The proof first (one HMAC): the key's rate limit counts only proven requests, so whoever
+    # knows the public apiKey cannot spend the user's allowance; failed proofs are limited
+    # per address instead.
+    try:
+        _prove(request, identity.key, raw, body)
+    except TEError:
+        throttle(request, f"webhook-unproven:{client_ip(request) or 'unknown'}")
+        raise
     throttle(request, f"webhook:{identity.key.id}")
-    _prove(request, identity.key, raw, body)
     order = _order(api_key.strip(), body)
     actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
                   ip=client_ip(request))  # fmt: skip

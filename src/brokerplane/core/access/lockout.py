@@ -12,11 +12,23 @@ Three counters move on a failure, each with its own threshold:
 - the address over every subject (`address_failures`, higher): what stops one address
   trying many logins.
 Once a counter reaches its threshold, the key is locked for `base_delay`, doubled on each
-further failure up to `max_delay`. While any key of an attempt is locked the attempt is
-refused without looking at the password (and without counting: waiting is all it takes). A
-counter forgets its failures `window` after its last failure or lock. A success clears the
-subject's counters (not the address's: an attacker's own good login must not clear it).
-Nobody is locked out for good: at worst a user waits `max_delay`.
+further failure up to `max_delay` (the login-wide counter only up to `login_max_delay`: one
+address that keeps failing must not keep the real user, elsewhere, out for long). While any
+key of an attempt is locked the attempt is refused without looking at the password (and
+without counting: waiting is all it takes). A counter forgets its failures `window` after its
+last failure or lock. A success clears the subject's counters (the address's only takes its
+own attempt back: an attacker's own good login must not clear it).
+Nobody is locked out for good: at worst a user waits `max_delay`; an operator can clear a
+manager's counters at once (`brokerplane manager unlock`), and a new password clears them too.
+
+The attempt is counted BEFORE the password is checked (`admit`): one atomic upsert per key
+counts it unless the key is locked, and locks the key when the count reaches its threshold,
+so however many attempts arrive at once, at most the threshold of them reach the password
+check per lock. The check's success takes the count back (`record_success`).
+
+A trading account's password (`account:<login>`) is counted per login from an address and
+per login from every address, not per address: the address checking trader passwords is
+usually the broker's own portal, shared by every trader.
 """
 
 from __future__ import annotations
@@ -39,17 +51,27 @@ def locked_message(until: datetime, now: datetime) -> str:
     return f"too many failed sign-ins: try again in {wait} s"
 
 
+class Refused(Exception):
+    """An attempt refused because one of its keys is locked until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(until)
+        self.until = until
+
+
 @dataclass(frozen=True)
 class Attempt:
     subject: str
     address: str | None
+    by_address: bool = True  # also counted on the address over every subject
 
     def keys(self, policy: LockoutPolicy) -> list[tuple[str, int]]:
         """Each counter's key with its threshold (counters turned off left out)."""
         subject = self.subject[:MAX_SUBJECT]
         address = (self.address or "unknown")[:MAX_ADDRESS]
-        found = [(f"{subject}@{address}", policy.failures), (subject, policy.login_failures),
-                 (f"@{address}", policy.address_failures)]  # fmt: skip
+        found = [(f"{subject}@{address}", policy.failures), (subject, policy.login_failures)]
+        if self.by_address:
+            found.append((f"@{address}", policy.address_failures))
         return [(key, limit) for key, limit in found if limit > 0]
 
 
@@ -63,10 +85,28 @@ def user(login: str, address: str | None) -> Attempt:
     return Attempt(f"user:{login.strip().lower()}", address)
 
 
-def delay(policy: LockoutPolicy, failures: int, threshold: int) -> timedelta:
-    """How long a key with `failures` is locked: base_delay at the threshold, doubling."""
+def account(login: object, address: str | None) -> Attempt:
+    """An attempt on a trading account's password (any dialect's password check, cID link)."""
+    return Attempt(f"account:{login}", address, by_address=False)
+
+
+def subject_of_manager(login: int) -> str:
+    return f"manager:{login}"
+
+
+def is_login_wide(key: str) -> bool:
+    """Whether the key counts a subject from every address (`manager:1000`)."""
+    return not key.startswith("@") and "@" not in key
+
+
+def delay(
+    policy: LockoutPolicy, failures: int, threshold: int, login_wide: bool = False
+) -> timedelta:
+    """How long a key with `failures` is locked: base_delay at the threshold, doubling up to
+    max_delay (login_max_delay for a login-wide key)."""
     steps = min(failures - threshold, 30)
-    return min(policy.base_delay * (2**steps), policy.max_delay)
+    longest = min(policy.max_delay, policy.login_max_delay) if login_wide else policy.max_delay
+    return min(policy.base_delay * (2**steps), longest)
 
 
 def locked_until(
@@ -78,20 +118,31 @@ def locked_until(
     return max(ends) if ends else None
 
 
-def record_failure(
-    repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy, now: datetime
-) -> None:
-    """Count a failed password check on every key of the attempt, locking those at their
-    threshold."""
-    for key, threshold in attempt.keys(policy):
-        failures = repo.strike(key, now, forget_before=now - policy.window)
-        if failures >= threshold:
-            repo.lock(key, now + delay(policy, failures, threshold))
+def admit(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy, now: datetime) -> None:
+    """Count the attempt as a failure on every key before its password is checked, locking
+    the keys that reach their threshold; raise Refused when a key is already locked (the
+    caller rolls the transaction back: a refused attempt counts nowhere). Each key's count
+    and lock are one atomic step that holds the key's row to the end of the transaction, so
+    concurrent attempts are admitted one by one and at most a threshold of them get
+    through before the lock."""
+    until = locked_until(repo, attempt, policy, now)  # cheap refusal without writing
+    if until is not None:
+        raise Refused(until)
+    for key, threshold in sorted(attempt.keys(policy)):  # one order: no deadlock
+        strike = repo.strike(key, now, forget_before=now - policy.window)
+        if strike.locked_until is not None and strike.locked_until > now:
+            raise Refused(strike.locked_until)
+        if strike.failures >= threshold:
+            wait = delay(policy, strike.failures, threshold, is_login_wide(key))
+            repo.lock(key, now + wait)
 
 
 def record_success(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
-    """A right password: the subject's counters start again (the address's stays)."""
-    repo.clear([key for key, _ in attempt.keys(policy) if not key.startswith("@")])
+    """A right password: the subject's counters start again; the address's takes back the
+    attempt `admit` counted (its other failures stay)."""
+    keys = [key for key, _ in attempt.keys(policy)]
+    repo.clear([key for key in keys if not key.startswith("@")])
+    repo.uncount([key for key in keys if key.startswith("@")])
 
 
 def purge(repo: LockoutRepository, policy: LockoutPolicy, now: datetime) -> int:

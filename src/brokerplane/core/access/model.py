@@ -109,3 +109,6 @@ class LockoutPolicy:
     window: timedelta = timedelta(minutes=15)
     base_delay: timedelta = timedelta(seconds=1)
     max_delay: timedelta = timedelta(minutes=15)
+    # the longest lock of a login from every address together: short, as one attacker can
+    # push it and it also holds the real user out
+    login_max_delay: timedelta = timedelta(minutes=1)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from brokerplane.core import masks, passwords
+from brokerplane.core.access import lockout
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.service import record
@@ -188,8 +189,21 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
         end_sessions(uow, manager.login)
     if updated.verifiers != verifiers_before:
         after = {**after, "password": "changed"}
+        uow.lockouts.clear_subject(lockout.subject_of_manager(manager.login))
     record(uow, actor, now, "manager.updated", "manager", manager.login, before, after)
     return updated
+
+
+def unlock_manager(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> int:
+    """Forget a manager's failed sign-ins from every address and end its locks, audited as
+    `manager.unlocked` with how many counters were deleted (0: there was nothing)."""
+    _require_manager_admin(actor)
+    if uow.managers.get(login) is None:
+        raise ManagerNotFound(login)
+    cleared = uow.lockouts.clear_subject(lockout.subject_of_manager(login))
+    record(uow, actor, clock(), "manager.unlocked", "manager", login, None,
+           {"counters_cleared": cleared})  # fmt: skip
+    return cleared
 
 
 def end_sessions(uow: UnitOfWork, login: int) -> None:
