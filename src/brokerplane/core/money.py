@@ -111,15 +111,21 @@ def format_units(units: int, digits: int) -> str:
 
 def parse_integer(value: object, field: str) -> int:
     """An integer as dialects receive it: a JSON integer, or a decimal written with ASCII digits
-    that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`."""
+    that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`. It is a
+    signed 64-bit number, as the database keeps integers: a larger one is refused here, before
+    it can reach a query."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = parse_decimal(value, field)
-    if number != 0 and number.adjusted() > 30:
+        whole = value
+    else:
+        number = parse_decimal(value, field)
+        if number != 0 and number.adjusted() > 30:
+            raise ValidationError.field(field, "is too large")
+        if number != number.to_integral_value():
+            raise ValidationError.field(field, "must be an integer")
+        whole = int(number)
+    if not -(2**63) <= whole <= 2**63 - 1:
         raise ValidationError.field(field, "is too large")
-    if number != number.to_integral_value():
-        raise ValidationError.field(field, "must be an integer")
-    return int(number)
+    return whole
 
 
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)
