@@ -22,7 +22,7 @@ from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, retcode
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.money import parse_integer
+from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.core.services import Services
 from brokerplane.core.validate import MAX_ID
 
@@ -98,7 +98,9 @@ class Params:
             value = int(value)
         try:
             number = parse_integer(value if isinstance(value, int) else str(value), names[0])
-        except ValidationError:
+        except ValidationError as err:
+            if out_of_range(err):
+                raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range") from None
             raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
         low = INT_LOW if low is None else low
         high = INT_HIGH if high is None else high
