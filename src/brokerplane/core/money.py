@@ -109,17 +109,31 @@ def format_units(units: int, digits: int) -> str:
     return f"{text[:-digits]}.{text[-digits:]}"
 
 
+OUT_OF_RANGE = "is out of range (a signed 64-bit integer is expected)"
+
+
 def parse_integer(value: object, field: str) -> int:
     """An integer as dialects receive it: a JSON integer, or a decimal written with ASCII digits
-    that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`."""
+    that has no fraction (`"00"`, `"100.0"`, `"1e3"`); never bool, never `"1_000"`. It is a
+    signed 64-bit number, as the database keeps integers: a larger one is refused here, before
+    it can reach a query."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = parse_decimal(value, field)
-    if number != 0 and number.adjusted() > 30:
-        raise ValidationError.field(field, "is too large")
-    if number != number.to_integral_value():
-        raise ValidationError.field(field, "must be an integer")
-    return int(number)
+        whole = value
+    else:
+        number = parse_decimal(value, field)
+        if number != 0 and number.adjusted() > 30:
+            raise ValidationError.field(field, "is too large")
+        if number != number.to_integral_value():
+            raise ValidationError.field(field, "must be an integer")
+        whole = int(number)
+    if not -(2**63) <= whole <= 2**63 - 1:
+        raise ValidationError.field(field, OUT_OF_RANGE)
+    return whole
+
+
+def out_of_range(err: ValidationError) -> bool:
+    """Whether parse_integer refused a well-formed integer for its size (dialects say so)."""
+    return any(f.message == OUT_OF_RANGE for f in err.fields)
 
 
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z", re.ASCII)

@@ -7,7 +7,19 @@ from typing import Any
 
 from brokerplane.core.errors import FieldError, ValidationError
 
+# The largest login, ticket or row id: every integer a caller sends that reaches a query must
+# be a signed 64-bit number (SQLite's INTEGER and PostgreSQL's BIGINT), checked before it does.
 MAX_LOGIN = 2**63 - 1
+MAX_ID = MAX_LOGIN
+
+
+def require_id(field: str, value: int | None, low: int = 1, high: int = MAX_ID) -> None:
+    """A login or id a caller named, when given: between `low` and `high` (a signed 64-bit
+    number by default), else a ValidationError naming the field."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationError.field(field, f"must be between {low} and {high}")
 
 
 class Problems:

@@ -240,8 +240,9 @@ def test_link_errors(ct: CTrader) -> None:
     login = ct.create()["login"]
     assert ct.error(link(ct, 424242, owner), 404) == "TRADER_NOT_FOUND"
     assert ct.error(link(ct, login, 999_999), 404) == "CH_USER_NOT_FOUND"
-    assert ct.error(link(ct, login, 10**19), 404) == "CH_USER_NOT_FOUND"
-    assert ct.error(link(ct, 10**19, owner), 404) == "TRADER_NOT_FOUND"
+    # past a signed 64-bit number no id can be: the request is invalid
+    assert ct.error(link(ct, login, 10**19), 400) == "INVALID_REQUEST"
+    assert ct.error(link(ct, 10**19, owner), 400) == "INVALID_REQUEST"
     wrong = link(ct, login, owner, traderPasswordHash=md5("guess"))
     assert ct.error(wrong, 400) == "WRONG_PASSWORD"
     assert ct.error(link(ct, login, owner, brokerName="OTHERBROKER"), 400) == "INVALID_REQUEST"

@@ -22,7 +22,7 @@ from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.money import parse_decimal, parse_integer
+from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
 from brokerplane.core.services import Services
 
 DIALECT = "ctrader"
@@ -175,8 +175,9 @@ def to_int(value: Any, name: str) -> int | None:
         raise invalid(f"{name} must be an integer")
     try:
         return parse_integer(value, name)
-    except ValidationError:
-        raise invalid(f"{name} must be an integer") from None
+    except ValidationError as err:
+        raise invalid(f"{name} is out of range" if out_of_range(err)
+                      else f"{name} must be an integer") from None  # fmt: skip
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

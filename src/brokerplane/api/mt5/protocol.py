@@ -22,9 +22,14 @@ from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, retcode
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.money import parse_integer
+from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.core.services import Services
+from brokerplane.core.validate import MAX_ID
 from brokerplane.paramnames import norm
+
+# Every integer parameter is a signed 64-bit number (what the database and MT5 keep) unless the
+# command bounds it more narrowly: a larger one is 3 Invalid parameters, never a query.
+INT_LOW, INT_HIGH = -(2**63), 2**63 - 1
 
 _ESCAPED = re.compile(r"\\([\\|=])")
 
@@ -97,9 +102,13 @@ class Params:
             value = int(value)
         try:
             number = parse_integer(value if isinstance(value, int) else str(value), names[0])
-        except ValidationError:
+        except ValidationError as err:
+            if out_of_range(err):
+                raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range") from None
             raise Mt5Error(ERR_PARAMS, f"{names[0]} must be an integer") from None
-        if (low is not None and number < low) or (high is not None and number > high):
+        low = INT_LOW if low is None else low
+        high = INT_HIGH if high is None else high
+        if not low <= number <= high:
             raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range")
         return number
 
@@ -122,9 +131,12 @@ class Params:
             return None
         parts = value if isinstance(value, list) else str(value).split(",")
         try:
-            return [int(str(p).strip()) for p in parts if str(p).strip()]
+            numbers = [int(str(p).strip()) for p in parts if str(p).strip()]
         except ValueError:
             raise Mt5Error(ERR_PARAMS, f"{names[0]} must be a comma list of logins") from None
+        if any(not 1 <= n <= MAX_ID for n in numbers):
+            raise Mt5Error(ERR_PARAMS, f"{names[0]}: every login or id is 1 to {MAX_ID}")
+        return numbers
 
 
 @dataclass

@@ -41,6 +41,7 @@ TEXTS: dict[int, str] = {
 }
 
 OK = 0
+ERR_COMMON = 2  # MT_RET_ERROR: what an unexpected error answers
 ERR_PARAMS = 3
 ERR_DATA = 4
 ERR_PERMISSIONS = 8

@@ -113,6 +113,16 @@ async def _auth_answer(request: Request, params: Params) -> Response:
 
 
 async def dispatch(request: Request, name: str) -> Response:
+    """Run a command; an error no handler expected is "2 Common error", logged, in the MT5
+    envelope like every answer, and the connection and its session carry on."""
+    try:
+        return await _dispatch(request, name)
+    except Exception:
+        log.exception("unexpected error in MT5 command %s", name[:64])
+        return envelope(retcodes.ERR_COMMON)
+
+
+async def _dispatch(request: Request, name: str) -> Response:
     peer = _peer(request)
     login = _sessions(request).current(peer) if peer is not None else None
     if login is None and name not in ("auth/start", "auth/answer"):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, code_for
+from brokerplane.api.mt5.retcodes import ERR_COMMON, ERR_PARAMS, Mt5Error, code_for
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions
 from brokerplane.core.access import lockout
 from brokerplane.core.access.tokens import still_signed_in
@@ -150,3 +150,6 @@ def run(
         return Answer(code=err.code)
     except CoreError as err:
         return Answer(code=code_for(err))
+    except Exception:  # no handler expected it: "2 Common error", and the session carries on
+        log.exception("unexpected error in MT5 command %s", name[:64])
+        return Answer(code=ERR_COMMON)

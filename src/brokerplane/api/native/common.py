@@ -14,6 +14,7 @@ from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE
 from brokerplane.api.native.schemas import Problem
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.services import Services
+from brokerplane.core.validate import MAX_ID
 
 # Errors are sent as problem+json: the document gives that media type the Problem schema.
 PROBLEM = {
@@ -60,7 +61,10 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         found, _, value = raw.partition(":")
         if found != kind:
             raise ValueError(found)
-        return int(value)
+        number = int(value)
+        if not 0 <= number <= MAX_ID:  # a forged cursor must not reach the query
+            raise ValueError(value)
+        return number
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError.field("cursor", "is not a cursor this API returned") from None
 

@@ -9,13 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.common import COMMON_ERRORS, CONFLICT, NOT_FOUND, services
 from brokerplane.api.native.idempotency import write
 from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.schemas import iso
+from brokerplane.api.native.schemas import StrictId, iso
 from brokerplane.core.access.model import ApiKey
 from brokerplane.core.access.service import CreateApiKey, IssuedKey
 from brokerplane.core.actor import SCOPES, Actor
@@ -36,7 +36,7 @@ class KeyIn(BaseModel):
     scopes: list[str] = Field(description="a subset of the manager's rights: " + ", ".join(SCOPES))
     name: str = Field("", description="what the key is for (up to 127 characters)")
     expires_at: datetime | None = Field(None, description="ISO 8601; null: never expires")
-    manager_login: StrictInt | None = Field(
+    manager_login: StrictId | None = Field(
         None, description="admins only: the manager the key is for (default: the caller's)"
     )
 

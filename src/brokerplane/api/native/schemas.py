@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from brokerplane.core.account.model import Account
@@ -16,6 +17,12 @@ from brokerplane.core.ledger.model import LedgerEntry
 from brokerplane.core.ledger.service import Posting
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.validate import MAX_ID
+
+# A login, ticket or id a caller names (path, query or body): 1 to 2^63-1, a signed 64-bit
+# number as the database keeps it; anything else is a 400 naming the field.
+Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+StrictId = Annotated[StrictInt, Interval(ge=1, le=MAX_ID)]
 
 
 class Problem(BaseModel):

@@ -35,7 +35,7 @@ from brokerplane.api.traderevolution.errors import (
 )
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import RateLimited, ValidationError
-from brokerplane.core.money import parse_decimal, parse_integer
+from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 
@@ -124,7 +124,9 @@ def to_int(value: Any, name: str) -> int | None:
         raise invalid(f"{name} must be an integer")
     try:
         number = parse_integer(value, name)
-    except ValidationError:
+    except ValidationError as err:
+        if out_of_range(err):
+            raise invalid(f"{name} is out of range") from None
         raise invalid(f"{name} must be an integer") from None
     if not -MAX_INT <= number <= MAX_INT:
         raise invalid(f"{name} is out of range")

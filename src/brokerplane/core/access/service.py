@@ -31,7 +31,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.validate import MAX_LOGIN, Problems
+from brokerplane.core.validate import MAX_LOGIN, Problems, require_id
 
 KEY_PREFIX = "bpk"
 # last_used_at is written at most this often per key, so reads stay read-only.
@@ -302,6 +302,7 @@ def _check_lifetime(parent: ApiKey | None, expires_at: datetime | None) -> None:
 
 def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Clock) -> IssuedKey:
     parent = _minting_key(uow, actor)
+    require_id("manager_login", cmd.manager_login)
     if actor.manager_login != cmd.manager_login:
         _require_manager_admin(actor)
     manager = uow.managers.get(cmd.manager_login)
@@ -397,6 +398,7 @@ def _own_key(uow: UnitOfWork, key_id: str, actor: Actor) -> ApiKey:
 
 def list_api_keys(uow: UnitOfWork, actor: Actor, manager_login: int | None = None) -> list[ApiKey]:
     """The caller's manager's keys; admins may name any manager, or None for all."""
+    require_id("manager", manager_login)
     if manager_login != actor.manager_login:
         if manager_login is not None or actor.manager_login is None:
             _require_manager_admin(actor)

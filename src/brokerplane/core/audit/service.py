@@ -18,6 +18,7 @@ from brokerplane.core.audit.model import (
 )
 from brokerplane.core.errors import PermissionDenied, ValidationError
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import require_id
 
 MAX_PAGE = 1000
 
@@ -146,4 +147,6 @@ def query_audit(uow: UnitOfWork, query: AuditQuery, actor: Actor) -> list[AuditR
         )
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    require_id("manager", query.manager_login)
+    require_id("cursor", query.after_id, low=0)
     return [redact_record(actor, r) for r in uow.audit.query(query)]
