@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     mt5_tcp_ping_interval_s: float = Field(
         20, ge=0, le=3600, description="seconds between the MT5 TCP server's empty packets (0: off)"
     )
+    mt5_tcp_max_per_address: int = Field(
+        64, ge=1, description="open MT5 TCP connections from one address beyond which new ones "
+        "are closed at once",
+    )  # fmt: skip
+    mt5_tcp_max_unauthenticated: int = Field(
+        256, ge=1, description="MT5 TCP connections not yet signed in (all addresses) beyond "
+        "which new ones are closed at once; signed-in managers keep their slots",
+    )  # fmt: skip
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) of the TLS listener")
     tls_key: Path | None = Field(None, description="PEM private key of the TLS listener")
     login_range_from: int = Field(100_000, ge=1)

@@ -5,6 +5,7 @@ timeout, hostile frames, and the same answers as the HTTP dialect."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -75,7 +76,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("mt5tcp")
+    with _serve(tmp_path_factory.mktemp("mt5tcp"), {}) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
     url = f"sqlite:///{(tmp / 'tcp.db').as_posix()}"
     _cli("tls", "self-signed", "--out-dir", str(tmp / "tls"))
     _cli("demo", "--database-url", url, "--json", "--accounts", "30")
@@ -89,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         **os.environ, "BROKERPLANE_LOG_LEVEL": "warning", "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
         "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": str(IDLE_S),
         "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1", "BROKERPLANE_HEADER_TIMEOUT_S": "2",
-        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE),
+        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE), **settings,
     }  # fmt: skip
     with open(log, "ab") as out:
         proc = subprocess.Popen(
@@ -305,6 +311,26 @@ def test_a_message_over_the_limit_is_refused_before_its_body_is_read(server: Ser
         assert mt5.closed_by_server()
 
 
+def test_a_message_before_the_sign_in_is_refused_over_4_kib(server: Server) -> None:
+    with server.client() as mt5:
+        mt5.send_raw(PREFIX + packet(1, b"\x00" * 0x1000, 1))
+        mt5.send_raw(b"0800" + b"00010")  # 6 KiB in all, under max_body_bytes; never comes
+        got, _, body = mt5.read_packet()
+        assert got == 1
+        assert "larger than 4096 bytes" in body.decode("utf-16-le")
+        assert mt5.closed_by_server()
+
+
+def test_a_command_name_cannot_forge_fields_of_its_answer_line(server: Server) -> None:
+    with server.session(crypt=False) as mt5:
+        number = mt5.next_number()
+        mt5.send_message(number, "FOO\\|RETCODE\\=0 Done\\|TICKET\\=999|\r\n")
+        answer = mt5.read_answer(number)
+        assert answer.retcode == "12002 Command doesn't supported"
+        assert answer.command == "FOORETCODE0DoneTICKET999"
+        assert "TICKET" not in answer.params
+
+
 def test_a_truncated_deposit_is_never_applied(server: Server) -> None:
     with server.session(crypt=False) as mt5:
         login = _open_account(mt5)
@@ -400,3 +426,81 @@ def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
     assert done.returncode == 2
     assert message.format(tcp=tcp) in done.stderr
     assert not (tmp_path / "var").exists()
+
+
+# ---- connection caps -------------------------------------------------------------------------
+
+PER_ADDRESS = 4
+UNAUTHENTICATED = 6
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    caps = {"BROKERPLANE_MT5_TCP_MAX_PER_ADDRESS": str(PER_ADDRESS),
+            "BROKERPLANE_MT5_TCP_MAX_UNAUTHENTICATED": str(UNAUTHENTICATED),
+            "BROKERPLANE_HEADER_TIMEOUT_S": "30",  # idle connections stay for the whole test
+            "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "60"}  # fmt: skip
+    with _serve(tmp_path_factory.mktemp("mt5tcpcaps"), caps) as running:
+        yield running
+
+
+def _idle(server: Server, source: str) -> socket.socket:
+    """A connection from `source` (any 127.x address) that sends nothing."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", server.tcp_port))
+    return sock
+
+
+def _turned_away(sock: socket.socket) -> str:
+    """The one packet a connection over a cap gets (its text), checking the close after it."""
+    head = b""
+    while len(head) < 9:
+        chunk = sock.recv(9 - len(head))
+        assert chunk, "closed without a protocol error"
+        head += chunk
+    body = b""
+    while len(body) < int(head[:4], 16):
+        body += sock.recv(int(head[:4], 16) - len(body))
+    with contextlib.suppress(ConnectionError):
+        assert sock.recv(1) == b""
+    return body.decode("utf-16-le")
+
+
+def _close(socks: list[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
+    time.sleep(1)  # the server notices the closes and frees their slots
+
+
+def test_an_address_over_its_connection_cap_is_turned_away_and_managers_still_sign_in(
+    capped: Server,
+) -> None:
+    with capped.session() as manager:
+        fillers = [_idle(capped, "127.0.0.2") for _ in range(PER_ADDRESS)]
+        try:
+            with _idle(capped, "127.0.0.2") as extra:
+                text = _turned_away(extra)
+            assert text.startswith("|RETCODE=12 Too frequent requests|REASON=too many conn")
+            assert "from this address" in text
+            assert manager.send("TEST_ACCESS").retcode == DONE
+            with capped.session() as another:
+                assert another.send("TEST_ACCESS").retcode == DONE
+        finally:
+            _close(fillers)
+
+
+def test_connections_not_signed_in_are_capped_and_signed_in_managers_keep_working(
+    capped: Server,
+) -> None:
+    with capped.session() as manager:
+        fillers = [_idle(capped, f"127.0.0.{3 + n % 2}") for n in range(UNAUTHENTICATED)]
+        try:
+            with _idle(capped, "127.0.0.5") as extra:
+                assert "waiting to sign in" in _turned_away(extra)
+            assert manager.send("TEST_ACCESS").retcode == DONE
+        finally:
+            _close(fillers)
+        with capped.session() as again:  # the slots come back once the idle ones go
+            assert again.send("TEST_ACCESS").retcode == DONE

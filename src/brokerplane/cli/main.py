@@ -312,7 +312,9 @@ def mt5_tcp_server(app: Any, settings: Settings) -> Any:
         ping_interval_s=settings.mt5_tcp_ping_interval_s,
     )
     return Mt5TcpServer(app.state.runtime.services, app.state.mt5_sessions, limits, tls=context,
-                        max_connections=settings.max_connections)  # fmt: skip
+                        max_connections=settings.max_connections,
+                        max_per_address=settings.mt5_tcp_max_per_address,
+                        max_unauthenticated=settings.mt5_tcp_max_unauthenticated)  # fmt: skip
 
 
 def _tls_settings(settings: Settings) -> CertificateInfo | None:

@@ -102,6 +102,14 @@ def test_answers_put_totals_tickets_and_extras_in_the_line_and_objects_in_the_bo
     )
 
 
+def test_a_command_name_is_echoed_with_letters_digits_and_underscores_only() -> None:
+    forged = parse_command("FOO\\|RETCODE\\=0 Done\\|TICKET\\=999|\r\n")[0]
+    assert forged == "FOO|RETCODE=0 Done|TICKET=999"
+    assert render(forged, {"retcode": "12002 Command doesn't supported"}) == (
+        "FOORETCODE0DoneTICKET999|RETCODE=12002 Command doesn't supported|\r\n"
+    )
+
+
 def test_every_http_command_has_its_raw_name() -> None:
     from brokerplane.api.mt5 import config, dealer, trade, users  # noqa: F401
 

@@ -9,18 +9,22 @@ checks, lockout, manager rights, answers and retcodes. Only the wire differs: `T
 answer line, any other answer is the JSON body after it, every scalar a string.
 
 Hostile input is bounded: a message (all packets of one number) may not exceed
-`max_body_bytes`; each message must arrive whole within `header_timeout_s` of its first byte
-and the handshake within `header_timeout_s` + 10 s of the connection; a connection silent for
-`mt5_tcp_idle_timeout_s` is dropped. A header that is not 9 hex digits, a body that is not
-UTF-16LE or a message over the limit is answered (when a packet number is known, else as
-number 0) with `|RETCODE=3 Invalid parameters|REASON=...|` and the connection is closed; nothing
-of a message that did not arrive whole is run.
+`max_body_bytes`, nor `HANDSHAKE_MESSAGE_BYTES` before the sign-in; each message must arrive
+whole within `header_timeout_s` of its first byte and the handshake within `header_timeout_s`
++ 10 s of the connection; a connection silent for `mt5_tcp_idle_timeout_s` is dropped. A
+header that is not 9 hex digits, a body that is not UTF-16LE or a message over the limit is
+answered (when a packet number is known, else as number 0) with
+`|RETCODE=3 Invalid parameters|REASON=...|` and the connection is closed; nothing of a message
+that did not arrive whole is run. A connection over a cap (`max_connections` in all,
+`mt5_tcp_max_per_address` from one address, `mt5_tcp_max_unauthenticated` not yet signed in)
+gets one `|RETCODE=12 Too frequent requests|REASON=...|` packet and is closed at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -28,7 +32,7 @@ import re
 import secrets
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +68,10 @@ CRYPT_METHODS = ("NONE", "AES256OFB")
 IDEMPOTENCY_PARAMETER = "IDEMPOTENCY_KEY"
 _HEADER = re.compile(rb"[0-9a-fA-F]{9}")
 _ESCAPABLE = "\\|=\n"
+_NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+NAME_ECHO_CHARS = 64  # the most of a command name echoed in its answer line
+HANDSHAKE_MESSAGE_BYTES = 4096  # the largest message before the sign-in (AUTH_* need ~300)
+TOO_MANY = 12  # "Too frequent requests": a connection over a cap
 
 # ---- encryption (spec §5) --------------------------------------------------------------------
 
@@ -168,8 +176,12 @@ def _clean(value: Any) -> str:
 
 def render(command: str, envelope: dict[str, Any]) -> str:
     """An HTTP envelope (`{"retcode", ...top, "answer"}`) as the TCP answer: the line, and the
-    JSON body when the answer is more than one of `LINE_KEYS`."""
-    line = [command, f"RETCODE={_clean(envelope.get('retcode', retcode(2)))}"]
+    JSON body when the answer is more than one of `LINE_KEYS`. The command name is echoed as
+    letters, digits and `_` only (a client must not be able to forge the answer's fields)."""
+    line = [
+        _NOT_NAME.sub("", command)[:NAME_ECHO_CHARS],
+        f"RETCODE={_clean(envelope.get('retcode', retcode(2)))}",
+    ]
     line += [
         f"{k.upper()}={_clean(v)}" for k, v in envelope.items() if k not in ("retcode", "answer")
     ]
@@ -220,11 +232,13 @@ class Conversation:
         limits: Limits,
         connection_id: int,
         address: str | None,
+        on_signed_in: Callable[[], None] | None = None,
     ) -> None:
         self.reader, self.writer = reader, writer
         self.services, self.sessions, self.limits = services, sessions, limits
         self.peer = ("mt5tcp", connection_id)
         self.address = address
+        self.on_signed_in = on_signed_in
         self.loop = asyncio.get_running_loop()
         self.opened = self.loop.time()
         self.prefixed = False
@@ -266,14 +280,15 @@ class Conversation:
             # else: a client that omits the prefix (spec §9 design: tolerated)
         raw = first + await self._within(HEADER_SIZE - 1, deadline)
         length, number, flags = parse_header(raw)
+        limit = self.limits.max_message_bytes
+        if self.signed_in is None:  # AUTH_START/AUTH_ANSWER only: a few hundred bytes
+            limit = min(limit, HANDSHAKE_MESSAGE_BYTES)
         parts: list[bytes] = []
         total = 0
         while True:
             total += length
-            if total > self.limits.max_message_bytes:
-                raise ProtocolViolation(
-                    f"the message is larger than {self.limits.max_message_bytes} bytes", number
-                )
+            if total > limit:
+                raise ProtocolViolation(f"the message is larger than {limit} bytes", number)
             body = await self._within(length, deadline) if length else b""
             if body and self.inbound is not None:
                 body = self.inbound.apply(body)
@@ -411,6 +426,8 @@ class Conversation:
         }))  # fmt: skip
         _, epoch = self.sessions.opened_with(self.peer)
         self.signed_in = runner.SignedIn(login, pw_hash, epoch, self.address)
+        if self.on_signed_in is not None:
+            self.on_signed_in()
         if self.pending_crypt == "AES256OFB":
             self.inbound, self.outbound = channel(pw_hash, crypt_rand)
 
@@ -470,6 +487,24 @@ async def _first_byte(sock: socket.socket) -> bytes:
     return sock.recv(1, socket.MSG_PEEK)
 
 
+@dataclass
+class _Slot:
+    """A connection's share of the caps: its address, and whether it is yet to sign in."""
+
+    host: str | None
+    pending: bool = True
+
+
+def _turn_away(conn: socket.socket, reason: str) -> None:
+    """Close a connection over a cap at once, after one best-effort protocol error packet."""
+    log.debug("MT5 TCP connection refused: %s", reason)  # a flood must not flood the log
+    text = render("", {"retcode": retcode(TOO_MANY), "reason": reason}).encode("utf-16-le")
+    with contextlib.suppress(OSError):
+        conn.setblocking(False)
+        conn.send(header(len(text), 0) + text)
+    conn.close()
+
+
 class Mt5TcpServer:
     """The TCP listener, shaped like the uvicorn servers `brokerplane serve` runs beside it:
     `serve(sockets=...)` until `should_exit`. With a TLS context, a connection whose first byte
@@ -483,10 +518,16 @@ class Mt5TcpServer:
         *,
         tls: ssl.SSLContext | None = None,
         max_connections: int = 4096,
+        max_per_address: int = 64,
+        max_unauthenticated: int = 256,
     ) -> None:
         self.services, self.sessions, self.limits = services, sessions, limits
         self.tls = tls
         self.max_connections = max_connections
+        self.max_per_address = max_per_address
+        self.max_unauthenticated = max_unauthenticated
+        self._per_address: dict[str | None, int] = {}
+        self._unauthenticated = 0
         self.should_exit = False
         self.force_exit = False
         self.started = False
@@ -519,15 +560,46 @@ class Mt5TcpServer:
                 log.warning("MT5 TCP listener cannot accept: %s", exc)
                 await asyncio.sleep(0.5)
                 continue
-            if len(self._connections) >= self.max_connections:
-                conn.close()
+            host = address[0] if isinstance(address, tuple) and address else None
+            over = self._over_cap(host)
+            if over is not None:
+                _turn_away(conn, over)
                 continue
             self._ids += 1
-            task = asyncio.create_task(self._connection(conn, address, self._ids))
+            slot = _Slot(host)
+            self._per_address[host] = self._per_address.get(host, 0) + 1
+            self._unauthenticated += 1
+            task = asyncio.create_task(self._connection(conn, address, self._ids, slot))
             self._connections.add(task)
             task.add_done_callback(self._connections.discard)
+            task.add_done_callback(functools.partial(self._release, slot))
 
-    async def _connection(self, conn: socket.socket, address: Any, number: int) -> None:
+    def _over_cap(self, host: str | None) -> str | None:
+        """Why a new connection from `host` is refused, or None when it is not."""
+        if len(self._connections) >= self.max_connections:
+            return "too many connections"
+        if self._per_address.get(host, 0) >= self.max_per_address:
+            return "too many connections from this address"
+        if self._unauthenticated >= self.max_unauthenticated:
+            return "too many connections waiting to sign in"
+        return None
+
+    def _signed_in(self, slot: _Slot) -> None:
+        if slot.pending:
+            slot.pending = False
+            self._unauthenticated -= 1
+
+    def _release(self, slot: _Slot, _task: object = None) -> None:
+        self._signed_in(slot)
+        left = self._per_address.get(slot.host, 0) - 1
+        if left > 0:
+            self._per_address[slot.host] = left
+        else:
+            self._per_address.pop(slot.host, None)
+
+    async def _connection(
+        self, conn: socket.socket, address: Any, number: int, slot: _Slot | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         host = address[0] if isinstance(address, tuple) and address else None
         writer: asyncio.StreamWriter | None = None
@@ -548,8 +620,9 @@ class Mt5TcpServer:
                 ssl_handshake_timeout=self.limits.message_timeout_s if use_tls else None,
             )  # fmt: skip
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+            signed = None if slot is None else functools.partial(self._signed_in, slot)
             talk = Conversation(reader, writer, self.services, self.sessions, self.limits,
-                                number, host)  # fmt: skip
+                                number, host, signed)  # fmt: skip
             try:
                 await talk.run()
             except ProtocolViolation as bad:
