@@ -303,6 +303,8 @@ approvals = Table(
     Column("reference", String(127), nullable=False, server_default=""),
     Column("state", String(16), nullable=False),
     Column("requested_by", BigInteger),
+    # people_behind the requester when held: sorted logins, comma-separated; NULL: requested_by
+    Column("requested_people", Text),
     Column("requested_key", String(32)),
     Column("requested_operator", String(127)),
     Column("request_id", String(127)),
@@ -496,6 +498,8 @@ quotes = Table(
     Column("at", UTCDateTime, nullable=False),
     # The manager who set the quote; None: the system (the quotes feed, an operator).
     Column("set_by", BigInteger),
+    # people_behind the setter: sorted logins, comma-separated; NULL: set_by alone
+    Column("set_people", Text),
 )
 
 # Open positions. Volumes in 1/10000 lot; `open_value` = sum of volume x open price points.

@@ -47,7 +47,13 @@ class SqlTrading:
         held = self.quotes(sorted(latest), for_update=True)
         stored = 0
         for symbol, q in latest.items():
-            values = {"bid": q.bid, "ask": q.ask, "at": q.at, "set_by": q.set_by}
+            values = {
+                "bid": q.bid,
+                "ask": q.ask,
+                "at": q.at,
+                "set_by": q.set_by,
+                "set_people": q.set_people,
+            }
             old = held.get(symbol)
             if old is None:
                 self.c.execute(insert(t.quotes).values(symbol=symbol, **values))

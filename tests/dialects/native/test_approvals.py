@@ -200,6 +200,28 @@ def test_the_requester_cannot_approve_with_a_key_it_minted_for_another_manager(
     assert approved.status_code == 200 and approved.json()["decided_by"] == CHECKER
 
 
+def test_a_manager_cannot_approve_what_it_requested_with_a_key_it_minted_for_another(
+    funded: Api, checker: str
+) -> None:
+    funded.runtime.services.create_manager(CreateManager(2012, "Maker", "Mak3r!pw"), funded.admin)
+    minted = funded.post("/v1/keys", {"manager_login": 2012, "scopes": ["balances:write"]})
+    assert minted.status_code == 201, minted.text
+    held = _post(funded, "deposit", "30000", key=minted.json()["key"])
+    assert held.status_code == 202 and held.json()["status"] == "pending_approval", held.text
+    approval_id = int(held.json()["approval_id"])
+    assert funded.get(f"/v1/approvals/{approval_id}").json()["requested_by"] == 2012
+
+    refused = funded.post(f"/v1/approvals/{approval_id}/approve")  # 1000's own key
+
+    assert refused.status_code == 403, refused.text
+    assert funded.get(f"/v1/approvals/{approval_id}").json()["state"] == "pending"
+    assert _balance(funded) == "2000.00"
+    # a manager behind neither the request nor its key still decides it
+    approved = funded.post(f"/v1/approvals/{approval_id}/approve", key=checker)
+    assert approved.status_code == 200 and approved.json()["decided_by"] == CHECKER
+    assert _balance(funded) == "32000.00"
+
+
 def test_the_requester_cannot_approve_with_another_managers_key_it_rotated(
     funded: Api, checker: str
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_TRADE_DISABLED
 from tests.dialects.native.conftest import Api
 
@@ -137,6 +138,47 @@ def test_a_manager_cannot_trade_against_a_quote_it_set_itself(api: Api, account:
     # once the feed quotes the symbol again, the manager trades as before
     _ok(_quote(api, "EURUSD", "1.10000", "1.10020"))
     assert api.post(f"/v1/positions/{opened['id']}/close").status_code == 200
+
+
+def _dealer_key(api: Api, login: int, *scopes: str) -> str:
+    """A key for manager `login`, minted by the admin key of manager 1000 over HTTP."""
+    services = api.runtime.services
+    if services.get_manager(login) is None:
+        services.create_manager(CreateManager(login, f"Dealer {login}", "Deal3r!pw"), api.admin)
+    minted = api.post("/v1/keys", {"manager_login": login, "scopes": list(scopes)})
+    return str(_ok(minted, 201)["key"])
+
+
+def test_a_manager_cannot_trade_against_quotes_set_with_a_key_it_minted_for_another(
+    api: Api, account: int
+) -> None:
+    opened = _ok(_order(api, "1"), 201)["position"]  # at the feed's quote
+    dealer = _dealer_key(api, 2010, "quotes:write")
+    own = {"quotes": [{"symbol": "EURUSD", "bid": "1.30000", "ask": "1.30000"}]}
+    _ok(api.put("/v1/quotes", own, key=dealer))
+
+    refused_close = api.post(f"/v1/positions/{opened['id']}/close")  # 1000's own key
+    refused_open = _order(api, "10")
+
+    for refused in (refused_close, refused_open):
+        _problem(refused, 403, "trade.self_quoted")
+    assert _ok(api.get(f"/v1/users/{LOGIN}"))["balance"] == "10000.00"
+    assert len(_ok(api.get(f"/v1/positions?login={LOGIN}"))["items"]) == 1
+
+
+def test_a_manager_trades_against_quotes_set_by_a_manager_behind_none_of_its_keys(
+    api: Api, account: int
+) -> None:
+    opened = _ok(_order(api, "1"), 201)["position"]
+    services = api.runtime.services
+    services.create_manager(CreateManager(2011, "Dealer 2011", "Deal3r!pw"), api.admin)
+    dealer = services.create_api_key(CreateApiKey(2011, frozenset({"quotes:write"})), api.admin)
+    own = {"quotes": [{"symbol": "EURUSD", "bid": "1.10500", "ask": "1.10520"}]}
+    _ok(api.put("/v1/quotes", own, key=dealer.secret))
+
+    closed = _ok(api.post(f"/v1/positions/{opened['id']}/close"))
+
+    assert closed["deal"]["profit"] == "480.00" and closed["account"]["balance"] == "10480.00"
 
 
 def test_partial_and_full_close_realise_profit_into_the_balance(api: Api, account: int) -> None:

@@ -284,6 +284,18 @@ def people_behind(uow: UnitOfWork, actor: Actor) -> frozenset[int]:
     return frozenset(people)
 
 
+def people_text(people: frozenset[int]) -> str:
+    """`people` as stored beside a request: the sorted logins, comma-separated."""
+    return ",".join(str(login) for login in sorted(people))
+
+
+def people_of(text: str | None, fallback: int | None) -> frozenset[int]:
+    """The people stored by people_text; rows from before they were stored: just `fallback`."""
+    if text:
+        return frozenset(int(login) for login in text.split(","))
+    return frozenset() if fallback is None else frozenset({fallback})
+
+
 def _check_lifetime(parent: ApiKey | None, expires_at: datetime | None) -> None:
     """A key minted by `parent` expires no later than the parent stops working."""
     end = effective_end(parent) if parent is not None else None

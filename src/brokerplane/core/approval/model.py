@@ -24,6 +24,9 @@ class Approval:
     reference: str = ""
     state: str = "pending"
     requested_by: int | None = None
+    # people_behind the requester when the operation was held (people_text); None: only
+    # requested_by is known (held before they were recorded).
+    requested_people: str | None = None
     requested_key: str | None = None
     requested_operator: str | None = None
     request_id: str | None = None

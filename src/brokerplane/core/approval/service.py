@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind
+from brokerplane.core.access.service import people_behind, people_of
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
@@ -82,11 +82,14 @@ def decide(
         raise ApprovalNotPending(held.id, held.state)
     if held.expires_at <= now:
         raise ApprovalNotPending(held.id, "expired")  # the sweep records the expiry
-    if actor.manager_login is None or held.requested_by in people_behind(uow, actor):
-        # the requester may not decide through a key minted for another manager either
+    requesters = people_of(held.requested_people, held.requested_by)
+    if actor.manager_login is None or requesters & people_behind(uow, actor):
+        # neither side may act through a key minted for another manager: the people behind
+        # the request and behind the decision must be different people
         raise PermissionDenied(
             "a manager other than the one who requested the operation must decide it "
-            "(with a key neither held nor minted by the requester)",
+            "(with a key neither held nor minted by the requester, nor by whoever minted "
+            "the requester's key)",
             approval_id=held.id,
         )
     before = held.snapshot()

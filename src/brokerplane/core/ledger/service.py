@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
+from brokerplane.core.access.service import people_behind, people_text
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
@@ -288,6 +289,7 @@ def post_entry(
             login=login, kind=move.kind, amount=move.amount, currency=cur.code,
             currency_digits=cur.digits, requested_at=now, expires_at=now + config.approval_ttl,
             comment=cmd.comment, reference=cmd.reference, requested_by=actor.manager_login,
+            requested_people=people_text(people_behind(uow, actor)) or None,
             requested_key=actor.key_id, requested_operator=actor.operator_id,
             request_id=actor.request_id, dialect=actor.dialect,
         )  # fmt: skip

@@ -47,6 +47,8 @@ class Quote:
     at: datetime
     # The manager who set the quote; None: the system (the quotes feed, an operator).
     set_by: int | None = None
+    # people_behind the setter (people_text); None: only set_by is known.
+    set_people: str | None = None
 
     @property
     def mid(self) -> Decimal:

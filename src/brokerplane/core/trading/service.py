@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from brokerplane.core import masks
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind
+from brokerplane.core.access.service import people_behind, people_of, people_text
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account, AccountQuery
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
@@ -113,6 +113,7 @@ def set_quotes(
     if not 1 <= len(items) <= MAX_QUOTES:
         raise ValidationError.field("quotes", f"must hold 1 to {MAX_QUOTES} quotes")
     symbols = {s.name: s for s in uow.symbols.list()}
+    setters = people_text(people_behind(uow, actor)) or None
     checked: list[Quote] = []
     for i, item in enumerate(items):
         where = f"quotes[{i}]"
@@ -128,7 +129,9 @@ def set_quotes(
             raise ValidationError.field(f"{where}.time", "must carry a time zone")
         if at > now + QUOTE_CLOCK_SKEW:  # it would hide every quote until then
             raise ValidationError.field(f"{where}.time", "is in the future")
-        checked.append(Quote(sym.name, bid, ask, at, set_by=actor.manager_login))
+        checked.append(
+            Quote(sym.name, bid, ask, at, set_by=actor.manager_login, set_people=setters)
+        )
     uow.trading.put_quotes(checked)
     return checked
 
@@ -272,7 +275,7 @@ def _prepare(
     quote = market.quotes.get(sym.name)
     if quote is None:
         raise NoQuote(f"no quote for {sym.name}", symbol=sym.name)
-    if quote.set_by is not None and quote.set_by in people_behind(uow, actor):
+    if people_of(quote.set_people, quote.set_by) & people_behind(uow, actor):
         raise SelfQuotedTrade(sym.name)
     return _Order(uow, acc, sym, market, quote, actor, now, comment)
 
