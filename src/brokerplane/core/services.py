@@ -29,7 +29,7 @@ from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, Web
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.commit import GroupCommit
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import RequestInFlight, Unauthorized, WrongPassword
+from brokerplane.core.errors import CoreError, RequestInFlight, Unauthorized, WrongPassword
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
@@ -237,7 +237,11 @@ class Services:
         attempt = lockout.account(cmd.login, actor.ip)
         if self.admit_login(attempt) is not None:
             return False
-        matches = self._read(lambda u: accounts.check_password(u, cmd, actor))
+        try:
+            matches = self._read(lambda u: accounts.check_password(u, cmd, actor))
+        except CoreError:  # no such account in reach, a malformed password: nothing was checked
+            self.login_not_checked(attempt)
+            raise
         if matches:
             self.login_succeeded(attempt)
         return matches
@@ -520,6 +524,12 @@ class Services:
         policy = self.config.lockout
         self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
 
+    def login_not_checked(self, attempt: lockout.Attempt) -> None:
+        """The admitted attempt was refused before its password was looked at: it counts
+        nowhere (a lock it set stays)."""
+        policy = self.config.lockout
+        self._write(lambda u: lockout.refund(u.lockouts, attempt, policy))
+
     def unlock_manager(self, login: int, actor: Actor) -> int:
         """Forget a manager's failed sign-ins and end its locks (audited); the counters
         deleted."""
@@ -580,6 +590,11 @@ class Services:
             linked = self._write(lambda u: users.link_account(u, cmd, actor, self.clock), actor)
         except idempotency.Replayed:  # done before: its password was right
             self.login_succeeded(attempt)
+            raise
+        except WrongPassword:  # the password was checked and is wrong: it stays counted
+            raise
+        except CoreError:  # refused before the password was looked at: it counts nowhere
+            self.login_not_checked(attempt)
             raise
         self.login_succeeded(attempt)
         return linked

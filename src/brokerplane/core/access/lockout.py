@@ -145,6 +145,13 @@ def record_success(repo: LockoutRepository, attempt: Attempt, policy: LockoutPol
     repo.uncount([key for key in keys if key.startswith("@")])
 
 
+def refund(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
+    """The admitted attempt never reached the password (the account or user does not exist,
+    the request is invalid): take it back from every key it was counted on. A lock it set
+    stays, so alternating bad requests with wrong passwords gains nothing."""
+    repo.uncount([key for key, _ in attempt.keys(policy)])
+
+
 def purge(repo: LockoutRepository, policy: LockoutPolicy, now: datetime) -> int:
     """Forget counters with nothing within the window (neither a failure nor a lock)."""
     return repo.purge(now - policy.window)
