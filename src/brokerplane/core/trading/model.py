@@ -30,7 +30,7 @@ def check_price(price: Decimal, field: str = "price") -> Decimal:
     """One rule for a price sent by a caller: finite, above 0, at most MAX_PRICE and with at
     most MAX_PRICE_DECIMALS decimals; otherwise a ValidationError naming `field`."""
     if not price.is_finite() or price <= 0 or price > MAX_PRICE:
-        raise ValidationError.field(field, f"must be above 0 and at most {MAX_PRICE:f}")
+        raise ValidationError.field(field, f"must be positive and at most {MAX_PRICE:f}")
     if price != price.quantize(Decimal(1).scaleb(-MAX_PRICE_DECIMALS)):
         raise ValidationError.field(field, f"has more than {MAX_PRICE_DECIMALS} decimals")
     return price
