@@ -65,6 +65,14 @@ def test_client_add_with_no_record_is_invalid(mt5: Mt5) -> None:
     assert add(mt5, {"ContactEmail": ["a@b.c"]})[0]["retcode"] == PARAMS
 
 
+def test_client_add_of_more_than_100_records_is_invalid_and_creates_none(mt5: Mt5) -> None:
+    records = [{"ContactEmail": f"bulk{i}@example.com"} for i in range(101)]
+    assert mt5.retcode(mt5.post("client/add", json=records)) == PARAMS
+    assert mt5.ok(mt5.get("client/get_ids")) == []
+    answer = mt5.ok(mt5.post("client/add", json=records[:100]))
+    assert [item["retcode"] for item in answer] == ["0 Done"] * 100
+
+
 def test_client_ids_and_logins_follow_the_accounts_users_own(mt5: Mt5) -> None:
     ids = [int(a["id"]) for a in add(mt5, {"ContactEmail": "a@example.com"},
                                      {"ContactEmail": "b@example.com"},

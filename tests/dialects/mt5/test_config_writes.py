@@ -138,6 +138,32 @@ def test_symbol_add_with_bad_fields_is_invalid(mt5: Mt5) -> None:
     assert mt5.retcode(mt5.get("symbol/get", symbol="ABCDEF")) == NOT_FOUND
 
 
+def test_symbol_add_refuses_a_contract_size_or_volume_out_of_bounds(mt5: Mt5) -> None:
+    before = mt5.ok(mt5.get("symbol/get", symbol="EURUSD"))
+    for sent in (
+        {"Symbol": "EURUSD", "ContractSize": "1e999999"},
+        {"Symbol": "EURUSD", "ContractSize": "1000000001"},
+        {"Symbol": "EURUSD", "ContractSize": "0.000000001"},
+        {"Symbol": "EURUSD", "ContractSize": "1e-999999"},
+        {"Symbol": "EURUSD", "VolumeMaxExt": "9223372036854775807"},
+        {"Symbol": "ABCDEF", "ContractSize": "1e999999"},
+    ):
+        assert mt5.retcode(mt5.post("symbol/add", json=sent)) == PARAMS, sent
+    assert mt5.ok(mt5.get("symbol/get", symbol="EURUSD")) == before
+    assert mt5.retcode(mt5.get("symbol/get", symbol="ABCDEF")) == NOT_FOUND
+    # the largest contract size is taken, and the what-if calls still answer on it
+    big = {"Symbol": "EURUSD", "ContractSize": "1000000000", "VolumeMaxExt": "100000000000000000"}
+    assert mt5.ok(mt5.post("symbol/add", json=big))["ContractSize"] == "1000000000"
+    profit = mt5.get("trade/calc_profit", group="demoforex", symbol="EURUSD", type="0",
+                     volume="100000000000000000", price_open="0.0000000001",
+                     price_close="1000000000")  # fmt: skip
+    assert mt5.retcode(profit) == "0 Done"
+    login = mt5.add_user()["Login"]
+    margin = mt5.get("trade/check_margin", login=login, symbol="EURUSD", type="0",
+                     volume="100000000000000000", price="1000000000")  # fmt: skip
+    assert mt5.retcode(margin) == "0 Done"
+
+
 def test_symbols_need_admin_with_unlimited_reach(mt5: Mt5) -> None:
     limited = mt5.as_manager(3003, group_mask="demo\\*")
     assert limited.retcode(limited.post("symbol/add", json={"Symbol": "AUDUSD"})) == PERMISSIONS

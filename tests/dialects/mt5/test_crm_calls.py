@@ -313,6 +313,40 @@ def test_calc_profit_for_a_group_out_of_reach_is_not_permitted(mt5: Mt5) -> None
     assert limited.retcode(response) == PERMISSIONS
 
 
+@pytest.mark.parametrize("price", ["1e30", "1000000001", "-1", "1e-30", "1e-999999", "1e999999"])
+def test_check_margin_refuses_a_price_out_of_range_as_invalid_parameters(
+    mt5: Mt5, accounts: dict[str, int], price: str
+) -> None:
+    response = mt5.get("trade/check_margin", login=str(accounts["demo1"]), symbol="EURUSD",
+                       type="0", volume="1000000000000", price=price)  # fmt: skip
+    assert mt5.retcode(response) == PARAMS
+
+
+@pytest.mark.parametrize(
+    ("price_open", "price_close"),
+    [("1e30", "1e-30"), ("0", "1"), ("1", "1e-999999"), ("1e999999", "1"), ("1000000001", "1")],
+)
+def test_calc_profit_refuses_a_price_out_of_range_as_invalid_parameters(
+    mt5: Mt5, price_open: str, price_close: str
+) -> None:
+    _quote(mt5)
+    response = mt5.get("trade/calc_profit", group="demoforex", symbol="EURUSD", type="0",
+                       volume="1000000000000", price_open=price_open,
+                       price_close=price_close)  # fmt: skip
+    assert mt5.retcode(response) == PARAMS
+
+
+def test_the_largest_prices_and_volumes_still_get_an_answer(
+    mt5: Mt5, accounts: dict[str, int]
+) -> None:
+    big = {"symbol": "EURUSD", "type": "0", "volume": "100000000000000000"}  # 10^9 lots
+    margin = mt5.get("trade/check_margin", login=str(accounts["demo1"]), price="1000000000", **big)
+    assert mt5.retcode(margin) == "0 Done"
+    profit = mt5.get("trade/calc_profit", group="demoforex", price_open="0.0000000001",
+                     price_close="1000000000", **big)  # fmt: skip
+    assert mt5.retcode(profit) == "0 Done"
+
+
 # ---- user/check_balance -----------------------------------------------------------------------
 
 

@@ -113,6 +113,21 @@ def test_bad_symbol_settings_are_400(api: Api) -> None:
     assert api.patch("/v1/symbols/EURUSD", {"digits": -1}).status_code == 400
 
 
+def test_symbol_numbers_out_of_bounds_are_400_and_leave_the_symbol_as_it_was(api: Api) -> None:
+    before = api.get("/v1/symbols/EURUSD").json()
+    for body in ({"contract_size": "1e999999"}, {"contract_size": "1000000001"},
+                 {"contract_size": "0.000000001"}, {"volume_max": "1e30"},
+                 {"volume_step": "1e-999999"}, {"volume_min": "-1"}):  # fmt: skip
+        response = api.patch("/v1/symbols/EURUSD", body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["errors"][0]["field"] == next(iter(body))
+    assert api.get("/v1/symbols/EURUSD").json() == before
+    created = api.post("/v1/symbols", {"name": "BIG1", "contract_size": "1e999999"})
+    assert created.status_code == 400 and api.get("/v1/symbols/BIG1").status_code == 404
+    largest = api.patch("/v1/symbols/EURUSD", {"contract_size": "999999999.12345678"})
+    assert largest.status_code == 200, largest.text
+
+
 def test_an_unknown_setting_is_refused_even_when_null(api: Api) -> None:
     # A null declared field means "the default"; a null unknown one is still not a setting.
     symbol = api.post("/v1/symbols", {"name": "NUL1", "digits": None, "": None})

@@ -82,6 +82,9 @@ def test_bad_quotes_store_nothing(api: Api) -> None:
     _problem(_quote(api, "EURUSD", "1.2", "1.1"), 400, "validation.invalid")
     _problem(_quote(api, "EURUSD", "-1", "1.1"), 400, "validation.invalid")
     _problem(_quote(api, "EURUSD", "abc", "1.1"), 400, "validation.invalid")
+    for huge_or_tiny in ("1e999999", "1e-999999", "1000000001", "0.000001"):
+        refused = _problem(_quote(api, "EURUSD", huge_or_tiny, "1.1"), 400, "validation.invalid")
+        assert refused["errors"][0]["field"] == "quotes[0].bid"
     bad_time = _problem(_quote(api, "EURUSD", "1.1", "1.2", time="yesterday"), 400,
                         "validation.invalid")  # fmt: skip
     assert bad_time["errors"][0]["field"] == "quotes[0].time"
@@ -235,7 +238,8 @@ def test_the_same_request_id_opens_and_closes_once(api: Api, account: int) -> No
 @pytest.mark.parametrize(
     ("volume", "field_message"),
     [("0", "positive"), ("-1", "positive"), ("abc", "decimal"), ("0.015", "multiple"),
-     ("1000", "between"), ("0.00001", "decimals")],
+     ("1000", "between"), ("0.00001", "decimals"), ("1e999999", "between"),
+     ("1e-999999", "decimals")],
 )  # fmt: skip
 def test_bad_volumes_are_refused_and_nothing_executes(
     api: Api, account: int, volume: str, field_message: str

@@ -12,7 +12,8 @@ group's name ("" without one), `AssignedManager` 0, `Comment` "", `RegistrationT
   (`users:write`; a white label out of reach as for users elsewhere) and answered in an array
   `[{"id": "<RecordID>", "retcode": "0 Done"}, ...]` in the order sent, a failed one with its
   own retcode and id "0" (no email or an invalid one 3, an email already in use 17). The
-  envelope's retcode is 0 when the body could be read. brokerplane users need an email, so
+  envelope's retcode is 0 when the body could be read; more than 100 records in one call is 3
+  and creates none. brokerplane users need an email, so
   `ContactEmail` is required.
 - `client/get?id=`: the record; 13 when absent or out of reach (users in a group or under a
   white label the manager does not reach).
@@ -42,6 +43,7 @@ from brokerplane.core.user.service import CreateUser
 
 CLIENT_INDIVIDUAL = 1
 USERS_PER_QUERY = 1000
+MAX_RECORDS_PER_ADD = 100  # client/add takes at most this many records in one call
 MAX_ID = 2**63 - 1
 
 
@@ -105,6 +107,8 @@ def client_add(ctx: Context) -> Answer:
     items: list[Any] = p.body_list if p.body_list is not None else ([p.body] if p.body else [])
     if not items:
         raise Mt5Error(ERR_PARAMS, "send one client record or an array of them as JSON")
+    if len(items) > MAX_RECORDS_PER_ADD:
+        raise Mt5Error(ERR_PARAMS, f"send at most {MAX_RECORDS_PER_ADD} client records at once")
     ctx.actor.require("users:write")
     return Answer([_add_one(ctx, item) for item in items])
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +53,9 @@ from brokerplane.core.trading.whatif import CalcProfit, CheckMargin
 PARTIAL = 14  # more matched than one answer holds
 ACCOUNTS_PER_READ = 1000
 SIX = Decimal("0.000001")
+_WIDE = DecimalContext(
+    prec=60
+)  # room for the largest figures the bounds on prices and volumes allow
 VOLUME_EXT_PER_LOT = Decimal(10) ** 8
 BUY_TYPES = (0, 2, 4, 6)
 SELL_TYPES = (1, 3, 5, 7)
@@ -187,7 +191,7 @@ def _price(p: Params, name: str, *, required: bool) -> Decimal | None:
 
 
 def _six(value: Decimal) -> str:
-    return f"{value.quantize(SIX):f}"
+    return f"{value.quantize(SIX, context=_WIDE):f}"
 
 
 @command("trade/check_margin")

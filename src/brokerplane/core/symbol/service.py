@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from typing import Any
 
 from brokerplane.core import masks
@@ -20,6 +21,8 @@ from brokerplane.core.validate import Problems
 _FIXED = {"id", "created_at", "updated_at"}
 EDITABLE_FIELDS = tuple(f.name for f in fields(Symbol) if f.name not in _FIXED)
 _DECIMALS = ("contract_size", "volume_min", "volume_max", "volume_step")
+MAX_SETTING = Decimal(10) ** 9  # the largest contract size or volume (in lots) a symbol takes
+SETTING_DECIMALS = 8  # and its finest step
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,15 @@ def _check(symbol: Symbol) -> None:
     p.integer("digits", symbol.digits, 0, 10)
     p.choice("trade_mode", symbol.trade_mode, TRADE_MODES)
     for key in _DECIMALS:
-        if getattr(symbol, key) <= 0:
+        value = getattr(symbol, key)
+        if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
             p.add(key, "must be positive")
+        elif value > MAX_SETTING:
+            p.add(key, f"must be at most {MAX_SETTING:f}")
+        elif value != value.quantize(Decimal(1).scaleb(-SETTING_DECIMALS)):
+            p.add(key, f"has more than {SETTING_DECIMALS} decimals")
+    if p.items:
+        p.raise_if_any()
     if symbol.volume_min > symbol.volume_max:
         p.add("volume_min", "must not exceed volume_max")
     p.raise_if_any()

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from brokerplane.core.errors import ValidationError
+
 VOLUME_DIGITS = 4  # 1 lot = 10**4 volume units
 LOT = 10**VOLUME_DIGITS
 SIDES = ("buy", "sell")
@@ -20,6 +22,18 @@ SIDES = ("buy", "sell")
 # it, or closed a netted position and opened the rest the other way.
 ENTRIES = ("in", "out", "inout")
 TRADE_KIND = "trade"  # the ledger kind of a deal's entry; its amount is the realised P/L
+MAX_PRICE = Decimal(10) ** 9  # the largest price any call takes
+MAX_PRICE_DECIMALS = 10  # a price finer than this is refused (symbols have at most 10 digits)
+
+
+def check_price(price: Decimal, field: str = "price") -> Decimal:
+    """One rule for a price sent by a caller: finite, above 0, at most MAX_PRICE and with at
+    most MAX_PRICE_DECIMALS decimals; otherwise a ValidationError naming `field`."""
+    if not price.is_finite() or price <= 0 or price > MAX_PRICE:
+        raise ValidationError.field(field, f"must be positive and at most {MAX_PRICE:f}")
+    if price != price.quantize(Decimal(1).scaleb(-MAX_PRICE_DECIMALS)):
+        raise ValidationError.field(field, f"has more than {MAX_PRICE_DECIMALS} decimals")
+    return price
 
 
 def lots(volume: int) -> Decimal:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.errors import NoQuote
@@ -73,8 +73,11 @@ def load_market(uow: UnitOfWork) -> Market:
     return Market({s.name: s for s in uow.symbols.list()}, uow.trading.quotes())
 
 
+_WIDE = Context(prec=60)  # room for the largest figures the bounds on prices and volumes allow
+
+
 def to_minor_half_up(amount: Decimal, digits: int) -> int:
-    return int(amount.scaleb(digits).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(amount.scaleb(digits, _WIDE).quantize(Decimal(1), ROUND_HALF_UP, _WIDE))
 
 
 @dataclass(frozen=True)

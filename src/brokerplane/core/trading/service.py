@@ -60,6 +60,7 @@ from brokerplane.core.trading.model import (
     Position,
     PositionQuery,
     Quote,
+    check_price,
     opposite,
 )
 from brokerplane.core.trading.risk import (
@@ -95,10 +96,11 @@ class QuoteInput:
 
 
 def _price(value: object, field: str, digits: int) -> Decimal:
-    price = parse_decimal(value, field)
-    if price <= 0:
-        raise ValidationError.field(field, "must be positive")
-    return price.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    price = check_price(parse_decimal(value, field), field)
+    rounded = price.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    if rounded <= 0:
+        raise ValidationError.field(field, f"rounds to 0 at the symbol's {digits} digits")
+    return rounded
 
 
 def set_quotes(
@@ -197,6 +199,10 @@ def check_volume(value: object, sym: Symbol, field: str = "volume") -> int:
         raise InvalidVolume(err.detail, fields=err.fields) from None
     if lots <= 0:
         raise InvalidVolume.field(field, "must be positive")
+    if lots > sym.volume_max:
+        raise InvalidVolume.field(
+            field, f"must be between {sym.volume_min} and {sym.volume_max} lots for {sym.name}"
+        )
     units = lots.scaleb(VOLUME_DIGITS)
     if units != units.to_integral_value():
         raise InvalidVolume.field(field, f"has more than {VOLUME_DIGITS} decimals")

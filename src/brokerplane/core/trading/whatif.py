@@ -32,7 +32,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import VOLUME_DIGITS, Position, Quote
+from brokerplane.core.trading.model import VOLUME_DIGITS, Position, Quote, check_price
 from brokerplane.core.trading.risk import (
     Market,
     Risk,
@@ -108,8 +108,7 @@ def _units(lots: Decimal) -> int:
 
 
 def _points(price: Decimal, sym: Symbol) -> int:
-    if not price.is_finite() or price <= 0:
-        raise ValidationError.field("price", "must be positive")
+    check_price(price)
     return int(price.scaleb(sym.digits).to_integral_value())
 
 
@@ -123,7 +122,7 @@ def check_margin(uow: UnitOfWork, cmd: CheckMargin, actor: Actor, now: datetime)
     sym = _symbol(uow, cmd.symbol)
     volume = _units(cmd.volume)
     market = load_market(uow)
-    if cmd.price is not None and cmd.price > 0:
+    if cmd.price is not None and cmd.price != 0:
         points = _points(cmd.price, sym)
     else:
         quote = market.quotes.get(sym.name)
@@ -153,8 +152,7 @@ def calc_profit(uow: UnitOfWork, cmd: CalcProfit, actor: Actor) -> ProfitOutlook
     sym = _symbol(uow, cmd.symbol)
     _units(cmd.volume)
     for name, price in (("price_open", cmd.price_open), ("price_close", cmd.price_close)):
-        if not price.is_finite() or price <= 0:
-            raise ValidationError.field(name, "must be positive")
+        check_price(price, name)
     rate = load_market(uow).require_rate(sym.currency_profit, group.currency)
     sign = 1 if side == "buy" else -1
     raw = sign * (cmd.price_close - cmd.price_open) * cmd.volume * sym.contract_size
