@@ -39,6 +39,28 @@ def test_forty_concurrent_attempts_admit_only_five(runtime: Runtime, services: S
     assert services.login_locked_until(attempt) is not None
 
 
+def test_sign_ins_succeeding_while_others_are_counted_never_deadlock(
+    runtime: Runtime, services: Services
+) -> None:
+    """A success clears and uncounts the keys an attempt is counted on; both take the rows in
+    one order, so managers signing in at once from one address all get an answer (a deadlock
+    was a server error on PostgreSQL)."""
+    attempts = [lockout.manager(1000 + n % 4, "192.0.2.7") for n in range(24)]
+    start = threading.Barrier(24)
+
+    def sign_in(n: int) -> str:
+        start.wait(timeout=30)
+        for _ in range(5):
+            if services.admit_login(attempts[n]) is None:
+                services.login_succeeded(attempts[n])
+        return "ok"
+
+    with ThreadPoolExecutor(24) as pool:
+        assert list(pool.map(sign_in, range(24))) == ["ok"] * 24
+    for login in range(1000, 1004):
+        assert services.login_locked_until(lockout.manager(login, "192.0.2.7")) is None
+
+
 def test_a_lock_grows_ends_and_a_success_clears_the_login_only(
     runtime: Runtime, services: Services, clock: FakeClock
 ) -> None:

@@ -534,10 +534,11 @@ class SqlLockouts:
         return Strike(**_row(self.c.execute(q, params).one()))
 
     def uncount(self, keys: Sequence[str]) -> None:
-        if keys:
+        # one row at a time in key order, the order `strike` locks them in: never a deadlock
+        for key in sorted(keys):
             self.c.execute(
                 update(t.auth_failures)
-                .where(_f.key.in_(list(keys)), _f.failures > 0)
+                .where(_f.key == key, _f.failures > 0)
                 .values(failures=_f.failures - 1)
             )
 
@@ -553,8 +554,8 @@ class SqlLockouts:
         )
 
     def clear(self, keys: Sequence[str]) -> None:
-        if keys:
-            self.c.execute(delete(t.auth_failures).where(_f.key.in_(list(keys))))
+        for key in sorted(keys):  # in key order, as `strike` locks them
+            self.c.execute(delete(t.auth_failures).where(_f.key == key))
 
     def purge(self, before: datetime) -> int:
         stale = and_(_f.last_failure_at < before,

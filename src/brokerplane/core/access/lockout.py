@@ -140,16 +140,18 @@ def admit(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy, now:
 def record_success(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
     """A right password: the subject's counters start again; the address's takes back the
     attempt `admit` counted (its other failures stay)."""
-    keys = [key for key, _ in attempt.keys(policy)]
-    repo.clear([key for key in keys if not key.startswith("@")])
+    keys = sorted(key for key, _ in attempt.keys(policy))
+    # the rows in `admit`'s order (sorted: the address's "@..." key first), so a success and
+    # a concurrent attempt never wait for each other's rows in opposite orders (a deadlock)
     repo.uncount([key for key in keys if key.startswith("@")])
+    repo.clear([key for key in keys if not key.startswith("@")])
 
 
 def refund(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
     """The admitted attempt never reached the password (the account or user does not exist,
     the request is invalid): take it back from every key it was counted on. A lock it set
     stays, so alternating bad requests with wrong passwords gains nothing."""
-    repo.uncount([key for key, _ in attempt.keys(policy)])
+    repo.uncount(sorted(key for key, _ in attempt.keys(policy)))
 
 
 def purge(repo: LockoutRepository, policy: LockoutPolicy, now: datetime) -> int:
