@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from brokerplane.api.mt5.session import password_hash
-from brokerplane.api.mt5.tcp import (
+from brokerplane.api.mt5.tcpwire import (
     ProtocolViolation,
     channel,
     crypt_ivs,
