@@ -22,6 +22,7 @@ from brokerplane.client import (
     PendingApproval,
     PermissionDenied,
     Retry,
+    SecretNotReturned,
     TransportError,
     Unauthorized,
     ValidationError,
@@ -105,6 +106,7 @@ def test_a_deposit_repeated_with_its_key_applies_once(bp: Client, live: Live) ->
     entries = list(bp.money.history(login=login))
     assert [e.amount for e in entries] == [Decimal("125.50"), Decimal("1.25"), Decimal("2.00")]
     assert len({e.request_id for e in entries}) == 3
+    assert {e.operator_id for e in entries} == {"crm-test"}  # x-operator-id, in the ledger
 
 
 def test_every_money_operation_moves_its_figure(bp: Client, live: Live) -> None:
@@ -391,6 +393,34 @@ def test_keys_are_created_used_rotated_and_revoked(bp: Client, live: Live) -> No
     assert revoked.state == "revoked"
     with Client(live.base, rotated.key) as reader, pytest.raises(Unauthorized):
         reader.accounts.get(login)
+
+
+class _DropFirstKey:
+    def __init__(self) -> None:
+        self.dropped = False
+
+    def __call__(self, seen: Seen) -> bool:
+        if seen.method == "POST" and seen.path == "/v1/keys" and not self.dropped:
+            self.dropped = True
+            return True
+        return False
+
+
+def test_a_new_keys_lost_secret_is_reported_with_the_key_to_revoke(bp: Client, live: Live) -> None:
+    with (
+        DroppingProxy(live.base, _DropFirstKey()) as proxy,
+        Client(proxy.base, live.admin_key, retry=FAST) as through,
+        pytest.raises(SecretNotReturned) as lost,
+    ):
+        through.keys.create(["users:read"], name="lost in transit")
+    made = [s for s in proxy.seen if s.path == "/v1/keys"]
+    assert [s.answer_status for s in made] == [201, 201] and made[1].answer_headers.get(
+        "idempotent-replay"
+    ) == "true"
+    issued = lost.value.issued
+    assert issued.key is None and issued.name == "lost in transit"
+    assert {k.id: k.state for k in bp.keys.list()}[issued.id] == "active"  # one key, made once
+    assert bp.keys.revoke(issued.id).state == "revoked"
 
 
 def test_the_async_client_manages_keys(live: Live) -> None:

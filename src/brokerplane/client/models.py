@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypedDict, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict  # pydantic reads it on Python 3.11 too
 
 # A decimal string on the wire; NaN and infinities are not money.
 Money = Annotated[Decimal, Field(allow_inf_nan=False)]
