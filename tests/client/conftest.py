@@ -2,9 +2,9 @@
 in processes of their own (as a CRM developer starts one), on a fresh SQLite database.
 
 Set BROKERPLANE_CLIENT_TEST_SERVER (a base URL) with BROKERPLANE_CLIENT_TEST_ADMIN_KEY and
-BROKERPLANE_CLIENT_TEST_APPROVER_KEY (`admin_key` and `approver_key` of var/demo.json) to run
-the same tests against a server you started, e.g. `make serve`: they only add accounts and
-money of their own and filter on them.
+BROKERPLANE_CLIENT_TEST_APPROVER_KEY (the demo admin and approver keys it printed when it
+loaded the demo data) to run the same tests against a server you started with the demo data,
+e.g. `make serve`: they only add accounts, money and keys of their own and filter on them.
 """
 
 from __future__ import annotations

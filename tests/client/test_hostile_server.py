@@ -364,3 +364,19 @@ def test_the_async_client_bounds_and_refuses_the_same_way() -> None:
             ScriptedServer(never_ending_record) as c:  # fmt: skip
         asyncio.run(scenario(a.base, b.base, c.base))
     assert a.sent < 8 * MIB and c.sent < 8 * MIB
+
+
+def test_a_problem_document_is_read_for_what_it_has_and_classed_by_the_http_status() -> None:
+    # A plain RFC 9457 document (no brokerplane members) whose status member lies.
+    doc = b'{"type":"https://example.com/down","title":"Down","status":200,"detail":"maintenance"}'
+    answer = whole(503, doc, "application/problem+json", "retry-after: 120")
+    with (
+        ScriptedServer(lambda _: iter([answer])) as server,
+        _client(server, retry=Retry(attempts=1)) as bp,
+        pytest.raises(ServiceUnavailable) as down,
+    ):
+        bp.accounts.get(1)
+    error = down.value
+    assert (error.status, error.title, error.detail) == (503, "Down", "maintenance")
+    assert (error.code, error.retry_after) == ("http.503", 120.0)
+    assert "503 Down (http.503): maintenance" in str(error)

@@ -16,6 +16,7 @@ from typing_extensions import Unpack
 from brokerplane.client import _calls as calls
 from brokerplane.client import _http as h
 from brokerplane.client._calls import Amount
+from brokerplane.client._sync import api_root, base_headers
 from brokerplane.client.models import (
     Account,
     ApiKey,
@@ -30,26 +31,6 @@ from brokerplane.client.models import (
 )
 
 T = TypeVar("T")
-
-
-def base_headers(api_key: str, operator_id: str | None) -> dict[str, str]:
-    if not api_key or not api_key.strip():
-        raise ValueError("an API key is required")
-    headers = {
-        "Authorization": f"Bearer {api_key.strip()}",
-        "User-Agent": h.USER_AGENT,
-        "Accept": "application/json",
-        "Accept-Encoding": "identity",
-    }
-    if operator_id is not None:
-        headers["x-operator-id"] = operator_id
-    return headers
-
-
-def api_root(base_url: str) -> str:
-    """The API's root: `http://host:8080` and `http://host:8080/v1` both mean `.../v1`."""
-    root = base_url.rstrip("/")
-    return root if root.endswith("/v1") else root + "/v1"
 
 
 class AsyncClient:

@@ -263,27 +263,31 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 
 def api_error(status: int, headers: Mapping[str, str], data: bytes) -> errors.APIError:
-    """The exception for an error answer: its problem document, or, when the body is not one
-    (a proxy's HTML page, a truncated body), a problem document saying so."""
+    """The exception for an error answer: its problem document (members it lacks filled in),
+    or, when the body is not one (a proxy's HTML page, a truncated body), a problem document
+    saying so. The class follows the HTTP status, whatever the body claims."""
+    reason = _REASONS.get(status, "Error")
     problem: Problem | None = None
     try:
         parsed = json.loads(data, parse_constant=_refuse_constant)
         if isinstance(parsed, dict):
-            problem = Problem.model_validate(parsed)
+            defaults = {"type": "about:blank", "title": reason, "status": status, "detail": "",
+                        "code": f"http.{status}"}  # fmt: skip
+            problem = Problem.model_validate({**defaults, **parsed})
     except (ValueError, RecursionError, pydantic.ValidationError):
         problem = None
     if problem is None:
         snippet = data[:200].decode("utf-8", "replace").strip()
         problem = Problem(
             type="about:blank",
-            title=_REASONS.get(status, "Error"),
+            title=reason,
             status=status,
             detail=f"the server answered {status} without a problem document"
             + (f": {snippet!r}" if snippet else ""),
             code=f"http.{status}",
         )
     cls = errors.error_class(status, problem.code)
-    return cls(problem, retry_after=retry_after(headers))
+    return cls(problem, status=status, retry_after=retry_after(headers))
 
 
 _REASONS = {

@@ -41,6 +41,8 @@ def base_headers(api_key: str, operator_id: str | None) -> dict[str, str]:
         "Accept-Encoding": "identity",
     }
     if operator_id is not None:
+        if not (0 < len(operator_id) <= 127 and operator_id.isprintable()):
+            raise ValueError("operator_id is 1 to 127 printable characters")
         headers["x-operator-id"] = operator_id
     return headers
 

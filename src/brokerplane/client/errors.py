@@ -36,11 +36,14 @@ class BrokerplaneError(Exception):
 class APIError(BrokerplaneError):
     """The server answered with an error; `problem` is its problem document."""
 
-    def __init__(self, problem: Problem, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self, problem: Problem, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         self.problem = problem
+        self.http_status = problem.status if status is None else status
         self.retry_after = retry_after
         fields = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in problem.errors)
-        text = f"{problem.status} {problem.title} ({problem.code}): {problem.detail}"
+        text = f"{self.http_status} {problem.title} ({problem.code}): {problem.detail}"
         if fields:
             text += f" [{fields}]"
         if problem.request_id:
@@ -49,7 +52,8 @@ class APIError(BrokerplaneError):
 
     @property
     def status(self) -> int:
-        return self.problem.status
+        """The HTTP status of the answer (the document's `status` says the same when honest)."""
+        return self.http_status
 
     @property
     def type(self) -> str:
