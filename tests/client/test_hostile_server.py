@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -186,18 +187,29 @@ def test_retry_after_is_honoured_up_to_the_clients_cap_then_the_answer_is_used()
     assert slow.value.retry_after == 7.0 and len(server.seen) == FAST.attempts
 
 
-def test_a_503_on_a_write_is_retried_with_the_same_idempotency_key() -> None:
+def test_a_503_on_a_write_is_retried_with_the_same_idempotency_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     down = whole(503, b'{"type":"t","title":"ManagerOffline","status":503,"detail":"db",'
                       b'"code":"storage.unavailable"}', "application/problem+json")  # fmt: skip
+    caplog.set_level(logging.INFO, logger="brokerplane.client")
     with (
         ScriptedServer(lambda _: iter([down])) as server,
         _client(server) as bp,
-        pytest.raises(ServiceUnavailable),
+        pytest.raises(ServiceUnavailable) as failed,
     ):
         bp.money.deposit(910024, "10.00")
     keys = [s.headers["idempotency-key"] for s in server.seen]
     assert len(keys) == FAST.attempts and len(set(keys)) == 1
+    assert failed.value.idempotency_key == keys[0]  # to send it again later, safely
     assert [json.loads(s.body)["amount"] for s in server.seen] == ["10.00"] * FAST.attempts
+    retries = [r.getMessage() for r in caplog.records if r.name == "brokerplane.client"]
+    assert retries[0] == (
+        f"POST /balances/deposit: 503; attempt 2 of 4 in 0.00 s with the same Idempotency-Key "
+        f"{keys[0]}"
+    )
+    assert len(retries) == FAST.attempts - 1
+    assert "bpk_test" not in caplog.text
 
 
 def test_a_server_that_hangs_up_is_a_transport_error_after_the_retries() -> None:

@@ -152,17 +152,20 @@ def test_a_deposit_whose_answer_is_lost_is_retried_with_its_key_and_applied_once
     assert [e.amount for e in bp.money.history(login=login)] == [Decimal("40.00")]
 
 
-def test_without_retries_a_lost_answer_is_a_transport_error_and_the_key_settles_it(
+def test_without_retries_a_lost_answer_is_a_transport_error_and_its_key_settles_it(
     bp: Client, live: Live
 ) -> None:
     login = _open(bp, live).login
-    key = f"crm-pay-{_unique()}"
-    with DroppingProxy(live.base, _DropOnce()) as proxy, \
-            Client(proxy.base, live.admin_key, retry=Retry(attempts=1)) as through:  # fmt: skip
+    with (
+        DroppingProxy(live.base, _DropOnce()) as proxy,
+        Client(proxy.base, live.admin_key, retry=Retry(attempts=1)) as through,
+    ):
         with pytest.raises(TransportError) as lost:
-            through.money.deposit(login, "10.00", idempotency_key=key)
+            through.money.deposit(login, "10.00")
         assert "/balances/deposit" in str(lost.value)
-        # The server did apply it: asking again with the same key gets that answer.
+        key = lost.value.idempotency_key  # the key the client made for that call
+        assert key is not None and key == proxy.seen[-1].headers["idempotency-key"]
+        # The server did apply it: the same call with that key gets that answer.
         settled = through.money.deposit(login, "10.00", idempotency_key=key)
     assert settled.balance == Decimal("10.00")
     assert len(list(bp.money.history(login=login))) == 1

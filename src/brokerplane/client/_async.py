@@ -17,6 +17,7 @@ from brokerplane.client import _calls as calls
 from brokerplane.client import _http as h
 from brokerplane.client._calls import Amount
 from brokerplane.client._sync import api_root, base_headers
+from brokerplane.client.errors import BrokerplaneError
 from brokerplane.client.models import (
     Account,
     ApiKey,
@@ -91,6 +92,13 @@ class AsyncClient:
     # ---- sending ----------------------------------------------------------------------------
 
     async def _attempts(self, call: h.Call[Any], keep_open: bool) -> Any:
+        try:
+            return await self._loop(call, keep_open)
+        except BrokerplaneError as err:
+            err.idempotency_key = call.idempotency_key  # to send the same write again
+            raise
+
+    async def _loop(self, call: h.Call[Any], keep_open: bool) -> Any:
         retry = self.retry if call.retryable else h.NO_RETRY
         attempt = 0
         while True:
@@ -117,7 +125,7 @@ class AsyncClient:
                 error = h.api_error(status, response.headers, await self._read_error(response))
             except httpx.TransportError as err:
                 if attempt < retry.attempts:
-                    await asyncio.sleep(retry.delay(attempt, None))
+                    await asyncio.sleep(h.retrying(call, attempt, retry, err, None))
                     continue
                 raise h.transport_error(call, err, attempt) from err
             except httpx.HTTPError as err:
@@ -126,7 +134,7 @@ class AsyncClient:
                 if response is not None and not handed_over:
                     await response.aclose()
             if h.should_retry(error) and attempt < retry.attempts:
-                await asyncio.sleep(retry.delay(attempt, error.retry_after))
+                await asyncio.sleep(h.retrying(call, attempt, retry, error, error.retry_after))
                 continue
             raise error
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import logging
 import random
 import uuid
 from collections.abc import Callable, Mapping
@@ -22,6 +23,8 @@ from brokerplane.client import errors
 from brokerplane.client.models import Problem
 
 T = TypeVar("T")
+
+log = logging.getLogger("brokerplane.client")
 
 USER_AGENT = f"brokerplane-client/{brokerplane.__version__}"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -309,6 +312,18 @@ _REASONS = {
 def should_retry(error: errors.APIError) -> bool:
     status = error.status
     return status >= 500 or status in (408, 429) or isinstance(error, errors.RequestInFlight)
+
+
+def retrying(call: Call[Any], attempt: int, retry: Retry, why: Exception,
+             retry_after: float | None) -> float:  # fmt: skip
+    """The wait before the next attempt, logged (never the key's secret or the body)."""
+    delay = retry.delay(attempt, retry_after)
+    reason = f"{why.status}" if isinstance(why, errors.APIError) else type(why).__name__
+    log.info("%s %s: %s; attempt %d of %d in %.2f s%s", call.method, call.path, reason,
+             attempt + 1, retry.attempts, delay,
+             f" with the same Idempotency-Key {call.idempotency_key}"
+             if call.idempotency_key else "")  # fmt: skip
+    return delay
 
 
 def transport_error(call: Call[Any], err: Exception, attempts: int) -> errors.TransportError:

@@ -15,6 +15,7 @@ from typing_extensions import Unpack
 from brokerplane.client import _calls as calls
 from brokerplane.client import _http as h
 from brokerplane.client._calls import Amount
+from brokerplane.client.errors import BrokerplaneError
 from brokerplane.client.models import (
     Account,
     ApiKey,
@@ -111,6 +112,13 @@ class Client:
     # ---- sending ----------------------------------------------------------------------------
 
     def _attempts(self, call: h.Call[Any], keep_open: bool) -> Any:
+        try:
+            return self._loop(call, keep_open)
+        except BrokerplaneError as err:
+            err.idempotency_key = call.idempotency_key  # to send the same write again
+            raise
+
+    def _loop(self, call: h.Call[Any], keep_open: bool) -> Any:
         retry = self.retry if call.retryable else h.NO_RETRY
         attempt = 0
         while True:
@@ -137,7 +145,7 @@ class Client:
                 error = h.api_error(status, response.headers, self._read_error(response))
             except httpx.TransportError as err:
                 if attempt < retry.attempts:
-                    time.sleep(retry.delay(attempt, None))
+                    time.sleep(h.retrying(call, attempt, retry, err, None))
                     continue
                 raise h.transport_error(call, err, attempt) from err
             except httpx.HTTPError as err:
@@ -146,7 +154,7 @@ class Client:
                 if response is not None and not handed_over:
                     response.close()
             if h.should_retry(error) and attempt < retry.attempts:
-                time.sleep(retry.delay(attempt, error.retry_after))
+                time.sleep(h.retrying(call, attempt, retry, error, error.retry_after))
                 continue
             raise error
 

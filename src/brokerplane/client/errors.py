@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 
 class BrokerplaneError(Exception):
-    """Every error the client raises."""
+    """Every error the client raises. `idempotency_key` is the key the failed write was sent
+    with: after a TransportError or a 5xx, the outcome is unknown, and sending the same call
+    again with `idempotency_key=err.idempotency_key` applies it at most once."""
+
+    idempotency_key: str | None = None
 
 
 class APIError(BrokerplaneError):
