@@ -16,6 +16,7 @@ from decimal import Decimal
 import pytest
 
 from brokerplane.client import (
+    APIError,
     AsyncClient,
     Client,
     InvalidResponse,
@@ -392,3 +393,17 @@ def test_a_problem_document_is_read_for_what_it_has_and_classed_by_the_http_stat
     assert (error.status, error.title, error.detail) == (503, "Down", "maintenance")
     assert (error.code, error.retry_after) == ("http.503", 120.0)
     assert "503 Down (http.503): maintenance" in str(error)
+
+
+def test_a_redirect_is_not_followed_so_the_key_stays_with_the_server() -> None:
+    body = json.dumps(ACCOUNT).encode()
+    with ScriptedServer(lambda _: iter([whole(200, body)])) as elsewhere:
+        moved = head(307, f"location: {elsewhere.base}/v1/users/910024", "content-length: 0")
+        with (
+            ScriptedServer(lambda _: iter([moved])) as server,
+            _client(server) as bp,
+            pytest.raises(APIError) as answered,
+        ):
+            bp.accounts.get(910024)
+        assert elsewhere.seen == []  # the Authorization header never went there
+    assert answered.value.status == 307 and answered.value.code == "http.307"

@@ -302,6 +302,8 @@ def test_errors_are_exceptions_carrying_the_problem_document(bp: Client, live: L
 
     with pytest.raises(TypeError):
         bp.money.deposit(login, 0.1)  # type: ignore[arg-type]  # a float is not money
+    with pytest.raises(ValueError, match="page_size is 1 to 1000"):
+        bp.accounts.list(page_size=5000)  # said at the call, not at the first page
 
 
 def test_the_async_client_raises_the_same_exceptions(live: Live) -> None:

@@ -165,7 +165,6 @@ class AsyncClient:
     async def _pages(
         self, path: str, model: type[Any], params: dict[str, Any], page_size: int
     ) -> AsyncIterator[Page[Any]]:
-        h.checked_page_size(page_size)
         seen: set[str] = set()
         cursor: str | None = None
         while True:
@@ -175,12 +174,11 @@ class AsyncClient:
             if cursor is None:
                 return
 
-    async def _items(
+    def _items(
         self, path: str, model: type[Any], params: dict[str, Any], page_size: int
     ) -> AsyncIterator[Any]:
-        async for page in self._pages(path, model, params, page_size):
-            for item in page.items:
-                yield item
+        pages = self._pages(path, model, params, h.checked_page_size(page_size))  # now, not later
+        return (item async for page in pages for item in page.items)
 
     def _export(self, path: str, params: dict[str, Any]) -> AsyncCsvExport:
         return AsyncCsvExport(self, calls.export_call(path, params))

@@ -185,7 +185,6 @@ class Client:
     def _pages(
         self, path: str, model: type[Any], params: dict[str, Any], page_size: int
     ) -> Iterator[Page[Any]]:
-        h.checked_page_size(page_size)
         seen: set[str] = set()
         cursor: str | None = None
         while True:
@@ -198,8 +197,8 @@ class Client:
     def _items(
         self, path: str, model: type[Any], params: dict[str, Any], page_size: int
     ) -> Iterator[Any]:
-        for page in self._pages(path, model, params, page_size):
-            yield from page.items
+        pages = self._pages(path, model, params, h.checked_page_size(page_size))  # now, not later
+        return (item for page in pages for item in page.items)
 
     def _export(self, path: str, params: dict[str, Any]) -> CsvExport:
         return CsvExport(self, calls.export_call(path, params))
