@@ -176,14 +176,20 @@ def test_the_async_client_retries_a_lost_deposit_answer_with_the_same_key(live: 
         async with AsyncClient(base, live.admin_key, retry=FAST) as bp:
             op = await bp.money.deposit(login, "7.77", reference="async-lost")
             assert op.balance == Decimal("7.77")
+            key = f"crm-async-{_unique()}"
+            first = await bp.money.deposit(login, "1.00", idempotency_key=key)
+            assert await bp.money.deposit(login, "1.00", idempotency_key=key) == first
+            with pytest.raises(AlreadyApplied):
+                await bp.money.deposit(login, "2.00", idempotency_key=key)
 
     with Client(live.base, live.admin_key) as bp:
         login = _open(bp, live).login
         with DroppingProxy(live.base, _DropOnce()) as proxy:
             asyncio.run(scenario(proxy.base, login))
-        assert [e.amount for e in bp.money.history(login=login)] == [Decimal("7.77")]
+        amounts = [e.amount for e in bp.money.history(login=login)]
+        assert amounts == [Decimal("7.77"), Decimal("1.00")]
     deposits = [s for s in proxy.seen if s.path.endswith("/balances/deposit")]
-    assert len(deposits) == 2 and deposits[0].dropped
+    assert len(deposits) == 5 and deposits[0].dropped and not deposits[1].dropped
     assert deposits[0].headers["idempotency-key"] == deposits[1].headers["idempotency-key"]
 
 
