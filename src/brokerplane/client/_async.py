@@ -1,0 +1,560 @@
+"""The asynchronous client: `AsyncClient(base_url, api_key)`, the same calls awaited."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from typing_extensions import Unpack
+
+from brokerplane.client import _calls as calls
+from brokerplane.client import _http as h
+from brokerplane.client._calls import Amount
+from brokerplane.client._sync import api_root, base_headers
+from brokerplane.client.errors import BrokerplaneError
+from brokerplane.client.models import (
+    Account,
+    ApiKey,
+    Approval,
+    AuditRecord,
+    IssuedKey,
+    LedgerEntry,
+    Operation,
+    Page,
+    Profile,
+    Threshold,
+)
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """An asynchronous client of brokerplane's native API.
+
+        async with AsyncClient("http://127.0.0.1:8080", api_key) as bp:
+            account = await bp.accounts.open(group="demo-usd", leverage=100, name="Ada")
+            await bp.money.deposit(account.login, "100.00")
+
+    `operator_id` names the person or worker in the audit trail (x-operator-id). `retry` and
+    `limits` say when a call is sent again and how much of an answer is read. `transport`
+    (an httpx transport) is for tests and custom networking."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        operator_id: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        retry: h.Retry | None = None,
+        limits: h.Limits | None = None,
+        verify: bool | str = True,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.retry = retry or h.Retry()
+        self.limits = limits or h.Limits()
+        self._http = httpx.AsyncClient(
+            base_url=api_root(base_url),
+            headers=base_headers(api_key, operator_id),
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.accounts = Accounts(self)
+        self.money = Money(self)
+        self.approvals = Approvals(self)
+        self.reports = Reports(self)
+        self.keys = Keys(self)
+        # Extension point: the events resource (subscriptions, webhooks, a stream) joins here
+        # and in AsyncClient, as a class over `_send`/`_pages`/`_export` like those above.
+
+    def __repr__(self) -> str:  # never the key
+        return f"AsyncClient({str(self._http.base_url)!r})"
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ---- sending ----------------------------------------------------------------------------
+
+    async def _attempts(self, call: h.Call[Any], keep_open: bool) -> Any:
+        try:
+            return await self._loop(call, keep_open)
+        except BrokerplaneError as err:
+            err.idempotency_key = call.idempotency_key  # to send the same write again
+            raise
+
+    async def _loop(self, call: h.Call[Any], keep_open: bool) -> Any:
+        retry = self.retry if call.retryable else h.NO_RETRY
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                call.method,
+                call.path,
+                params=call.query(),
+                content=call.content(),
+                headers=call.request_headers(),
+            )
+            response: httpx.Response | None = None
+            handed_over = False
+            try:
+                response = await self._http.send(request, stream=True)
+                status = response.status_code
+                h.check_encoding(response.headers, status)
+                if status in call.ok:
+                    if keep_open:
+                        h.check_csv(response.headers, status)
+                        handed_over = True
+                        return response
+                    return call.decode(h.parse_json(await self._read(response), status))
+                error = h.api_error(status, response.headers, await self._read_error(response))
+            except httpx.TransportError as err:
+                if attempt < retry.attempts:
+                    await asyncio.sleep(h.retrying(call, attempt, retry, err, None))
+                    continue
+                raise h.transport_error(call, err, attempt) from err
+            except httpx.HTTPError as err:
+                raise h.transport_error(call, err, attempt) from err
+            finally:
+                if response is not None and not handed_over:
+                    await response.aclose()
+            if h.should_retry(error) and attempt < retry.attempts:
+                await asyncio.sleep(h.retrying(call, attempt, retry, error, error.retry_after))
+                continue
+            raise error
+
+    async def _read(self, response: httpx.Response) -> bytes:
+        limits = self.limits
+        h.check_length(response.headers, limits.max_response_bytes, response.status_code)
+        collector = h.Collector(limits.max_response_bytes, response.status_code)
+        deadline = time.monotonic() + limits.max_response_seconds
+        async for chunk in response.aiter_raw():
+            collector.add(chunk)
+            if time.monotonic() > deadline:
+                raise h.too_slow(limits.max_response_seconds, response.status_code)
+        return collector.data()
+
+    async def _read_error(self, response: httpx.Response) -> bytes:
+        limits = self.limits
+        collector = h.Collector(limits.max_error_bytes, response.status_code, truncate=True)
+        deadline = time.monotonic() + limits.max_response_seconds
+        async for chunk in response.aiter_raw():
+            if not collector.add(chunk) or time.monotonic() > deadline:
+                break
+        return collector.data()
+
+    async def _send(self, call: h.Call[T]) -> T:
+        result: T = await self._attempts(call, keep_open=False)
+        return result
+
+    async def _pages(
+        self, path: str, model: type[Any], params: dict[str, Any], page_size: int
+    ) -> AsyncIterator[Page[Any]]:
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = await self._send(calls.page_call(path, model, params, page_size, cursor))
+            yield page
+            cursor = h.next_cursor(seen, page.next_cursor)
+            if cursor is None:
+                return
+
+    def _items(
+        self, path: str, model: type[Any], params: dict[str, Any], page_size: int
+    ) -> AsyncIterator[Any]:
+        pages = self._pages(path, model, params, h.checked_page_size(page_size))  # now, not later
+        return (item async for page in pages for item in page.items)
+
+    def _export(self, path: str, params: dict[str, Any]) -> AsyncCsvExport:
+        return AsyncCsvExport(self, calls.export_call(path, params))
+
+
+class AsyncCsvExport:
+    """A streamed CSV export. Use it as a context manager and read it once, as rows
+    (`async for row in export` gives dicts; `rows()` lists) or as raw bytes (`iter_bytes()`); only
+    one record (or one chunk) is held at a time. The request is sent on entering."""
+
+    def __init__(self, client: AsyncClient, call: h.Call[None]) -> None:
+        self._client, self._call = client, call
+        self._response: httpx.Response | None = None
+        self._rows = h.CsvRows()
+        self._used = False
+
+    async def __aenter__(self) -> AsyncCsvExport:
+        self._response = await self._client._attempts(self._call, keep_open=True)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._response is not None:
+            await self._response.aclose()
+
+    @property
+    def header(self) -> list[str] | None:
+        """The column names, once the first row has been read."""
+        return self._rows.header
+
+    def _open(self) -> httpx.Response:
+        if self._response is None:
+            raise RuntimeError("use the export as a context manager: async with ... as export:")
+        if self._used:
+            raise RuntimeError("an export is read once")
+        self._used = True
+        return self._response
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The CSV as it arrives, in the server's chunks."""
+        response = self._open()
+        try:
+            async for chunk in response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as err:
+            raise h.transport_error(self._call, err, 1) from err
+
+    async def rows(self) -> AsyncIterator[list[str]]:
+        """Each row after the header as a list of cells (text, as the CSV has them)."""
+        decoder = h.CsvDecoder(self._client.limits.max_csv_record_bytes)
+        async for chunk in self.iter_bytes():
+            for row in self._rows.take(decoder.feed(chunk)):
+                yield row
+        for row in self._rows.take(decoder.close()):
+            yield row
+
+    async def __aiter__(self) -> AsyncIterator[dict[str, str]]:
+        async for row in self.rows():
+            yield dict(zip(self._rows.header or (), row, strict=True))
+
+
+class _Resource:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+
+class Accounts(_Resource):
+    async def open(
+        self,
+        *,
+        group: str,
+        leverage: int,
+        name: str,
+        login: int | None = None,
+        main_password: str | None = None,
+        investor_password: str | None = None,
+        phone_password: str | None = None,
+        idempotency_key: str | None = None,
+        **profile: Unpack[Profile],
+    ) -> Account:
+        """Open an account in `group`; `login` None lets the group's range pick one."""
+        fields = {
+            "login": login,
+            "name": name,
+            "group": group,
+            "leverage": leverage,
+            "main_password": main_password,
+            "investor_password": investor_password,
+            "phone_password": phone_password,
+            **profile,
+        }
+        return await self._client._send(calls.open_account(fields, idempotency_key))
+
+    async def get(self, login: int) -> Account:
+        return await self._client._send(calls.get_account(login))
+
+    async def update(
+        self,
+        login: int,
+        *,
+        name: str | None = None,
+        group: str | None = None,
+        leverage: int | None = None,
+        idempotency_key: str | None = None,
+        **profile: Unpack[Profile],
+    ) -> Account:
+        """Change the fields given (others stay as they are)."""
+        changes: dict[str, Any] = dict(profile)
+        changes.update(
+            {
+                k: v
+                for k, v in (("name", name), ("group", group), ("leverage", leverage))
+                if v is not None
+            }
+        )
+        return await self._client._send(calls.update_account(login, changes, idempotency_key))
+
+    async def disable(
+        self, login: int, reason: str = "", *, idempotency_key: str | None = None
+    ) -> Account:
+        return await self._client._send(calls.disable_account(login, reason, idempotency_key))
+
+    async def enable(self, login: int, *, idempotency_key: str | None = None) -> Account:
+        return await self._client._send(calls.enable_account(login, idempotency_key))
+
+    async def history(self, login: int) -> builtins.list[AuditRecord]:
+        """The account's audit trail: every change, with before/after and who made it."""
+        return await self._client._send(calls.account_history(login))
+
+    def list(
+        self,
+        *,
+        group: str | None = None,
+        email: str | None = None,
+        logins: builtins.list[int] | tuple[int, ...] | None = None,
+        registered_from: datetime | str | None = None,
+        registered_to: datetime | str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Account]:
+        """Every matching account, fetched a page at a time as you iterate."""
+        params = calls.account_filters(group, email, logins, registered_from, registered_to)
+        return self._client._items("/users", Account, params, page_size)
+
+
+class Money(_Resource):
+    async def _post(
+        self,
+        operation: str,
+        login: int,
+        amount: Amount,
+        comment: str,
+        reference: str,
+        idempotency_key: str | None,
+        require_applied: bool,
+    ) -> Operation:
+        call = calls.balance(operation, login, amount, comment, reference, idempotency_key)
+        return calls.applied(await self._client._send(call), require_applied)
+
+    async def deposit(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """Add to the balance. Sent with an idempotency key (yours, or a new one), so a retry
+        after a lost answer applies it once. Above the approval threshold the operation is held:
+        `status` is `pending_approval` (or PendingApproval is raised with require_applied)."""
+        return await self._post(
+            "deposit", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    async def withdraw(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """Take from the balance; never below zero (ValidationError otherwise)."""
+        return await self._post(
+            "withdraw", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    async def credit(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """A positive amount adds broker credit, a negative one removes it."""
+        return await self._post(
+            "credit", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    async def bonus(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """A positive amount adds bonus, a negative one removes it."""
+        return await self._post(
+            "bonus", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    async def correction(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """A signed balance adjustment."""
+        return await self._post(
+            "correction", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    async def charge(
+        self,
+        login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+        require_applied: bool = False,
+    ) -> Operation:
+        """A fee taken from the balance; never below zero."""
+        return await self._post(
+            "charge", login, amount, comment, reference, idempotency_key, require_applied
+        )
+
+    def history(
+        self,
+        *,
+        login: int | None = None,
+        kinds: builtins.list[str] | tuple[str, ...] | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        reference: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[LedgerEntry]:
+        """Ledger entries, oldest first, fetched a page at a time as you iterate."""
+        params = calls.history_filters(login, kinds, since, until, reference)
+        return self._client._items("/balances/history", LedgerEntry, params, page_size)
+
+
+class Approvals(_Resource):
+    def list(
+        self, *, state: str | None = None, login: int | None = None, page_size: int = 100
+    ) -> AsyncIterator[Approval]:
+        """Held operations and their decisions (state: pending, approved, rejected, expired)."""
+        params = {"state": state, "login": login}
+        return self._client._items("/approvals", Approval, params, page_size)
+
+    async def get(self, approval_id: int) -> Approval:
+        return await self._client._send(calls.get_approval(approval_id))
+
+    async def approve(
+        self, approval_id: int, comment: str = "", *, idempotency_key: str | None = None
+    ) -> Approval:
+        """Approve and apply (another manager's key, with balances:approve); `operation` is the
+        applied operation."""
+        return await self._client._send(calls.decide(approval_id, True, comment, idempotency_key))
+
+    async def reject(
+        self, approval_id: int, comment: str = "", *, idempotency_key: str | None = None
+    ) -> Approval:
+        return await self._client._send(calls.decide(approval_id, False, comment, idempotency_key))
+
+    async def thresholds(self) -> builtins.list[Threshold]:
+        return await self._client._send(calls.list_thresholds())
+
+    async def set_threshold(
+        self,
+        currency: str,
+        amount: Amount | None,
+        *,
+        group: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Threshold | None:
+        """Hold operations above `amount` (admin); `amount` None removes it (answers None)."""
+        return await self._client._send(
+            calls.set_threshold(currency, amount, group, idempotency_key)
+        )
+
+
+class Reports(_Resource):
+    def accounts(
+        self,
+        *,
+        group: str | None = None,
+        email: str | None = None,
+        logins: builtins.list[int] | tuple[int, ...] | None = None,
+        registered_from: datetime | str | None = None,
+        registered_to: datetime | str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Account]:
+        """The account inventory (reports:read), a page at a time."""
+        params = calls.account_filters(group, email, logins, registered_from, registered_to)
+        return self._client._items("/reports/users", Account, params, page_size)
+
+    def accounts_csv(
+        self,
+        *,
+        group: str | None = None,
+        email: str | None = None,
+        logins: builtins.list[int] | tuple[int, ...] | None = None,
+        registered_from: datetime | str | None = None,
+        registered_to: datetime | str | None = None,
+    ) -> AsyncCsvExport:
+        """The whole inventory as streamed CSV: `with bp.reports.accounts_csv() as rows:`."""
+        params = calls.account_filters(group, email, logins, registered_from, registered_to)
+        return self._client._export("/reports/users", params)
+
+    def ledger_csv(
+        self,
+        *,
+        login: int | None = None,
+        kinds: builtins.list[str] | tuple[str, ...] | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        reference: str | None = None,
+    ) -> AsyncCsvExport:
+        """Every matching ledger entry as streamed CSV."""
+        params = calls.history_filters(login, kinds, since, until, reference)
+        return self._client._export("/balances/history", params)
+
+
+class Keys(_Resource):
+    async def list(self, *, manager: int | None = None) -> builtins.list[ApiKey]:
+        """The caller's manager's keys (admins: `manager`'s, or everyone's)."""
+        return await self._client._send(calls.list_keys(manager))
+
+    async def create(
+        self,
+        scopes: builtins.list[str] | tuple[str, ...],
+        *,
+        name: str = "",
+        expires_at: datetime | None = None,
+        manager_login: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> IssuedKey:
+        """A new key; `key` is its secret, shown this once. If the answer is lost and the retry
+        gets the replay (which never repeats a secret), SecretNotReturned names the key."""
+        call = calls.create_key(scopes, name, expires_at, manager_login, idempotency_key)
+        return calls.with_secret(await self._client._send(call))
+
+    async def rotate(self, key_id: str, *, idempotency_key: str | None = None) -> IssuedKey:
+        """A new secret now; the old one works for the server's overlap window."""
+        return calls.with_secret(
+            await self._client._send(calls.rotate_key(key_id, idempotency_key))
+        )
+
+    async def revoke(self, key_id: str, *, idempotency_key: str | None = None) -> ApiKey:
+        """Revoke the key, and every key it created, at once."""
+        return await self._client._send(calls.revoke_key(key_id, idempotency_key))

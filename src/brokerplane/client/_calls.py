@@ -1,0 +1,269 @@
+"""Every endpoint the client covers, as a Call both clients send the same way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticError
+
+from brokerplane.client import errors
+from brokerplane.client._http import (
+    Call,
+    check_idempotency_key,
+    checked_page_size,
+    model_decoder,
+    money,
+    new_idempotency_key,
+)
+from brokerplane.client.models import (
+    Account,
+    ApiKey,
+    Approval,
+    AuditRecord,
+    IssuedKey,
+    Operation,
+    Page,
+    Threshold,
+)
+
+Amount = Decimal | int | str
+
+# The money endpoints by the name of the client's method.
+OPERATIONS = {
+    "deposit": "/balances/deposit",
+    "withdraw": "/balances/withdraw",
+    "credit": "/balances/credit",
+    "bonus": "/balances/bonus",
+    "correction": "/balances/correction",
+    "charge": "/balances/charge",
+}
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+def _key(idempotency_key: str | None) -> str:
+    if idempotency_key is None:
+        return new_idempotency_key()
+    return check_idempotency_key(idempotency_key)
+
+
+def _items(model: type[Any]) -> Any:
+    """Decode `{"items": [...]}` into a list of `model`."""
+    adapter: TypeAdapter[list[Any]] = TypeAdapter(list[model])  # type: ignore[valid-type]
+
+    def decode(data: Any) -> list[Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise errors.InvalidResponse(f"the answer is not a list of {model.__name__}")
+        try:
+            return adapter.validate_python(data["items"])
+        except PydanticError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise errors.InvalidResponse(
+                f"the answer is not a list of {model.__name__}: items.{where}: {first.get('msg')}"
+            ) from None
+
+    return decode
+
+
+def write(
+    method: str,
+    path: str,
+    model: type[Any],
+    *,
+    body: Any = None,
+    ok: tuple[int, ...] = (200,),
+    idempotency_key: str | None = None,
+) -> Call[Any]:
+    """A write: it carries an idempotency key (the caller's, or a new one), so it can be sent
+    again safely after a dropped connection, a timeout or a 5xx."""
+    return Call(
+        method, path, model_decoder(model), body=body, ok=ok, idempotency_key=_key(idempotency_key)
+    )
+
+
+# ---- accounts -------------------------------------------------------------------------------
+
+
+def open_account(fields: dict[str, Any], idempotency_key: str | None) -> Call[Account]:
+    body = {k: v for k, v in fields.items() if v is not None}
+    return write("POST", "/users", Account, body=body, ok=(201,), idempotency_key=idempotency_key)
+
+
+def get_account(login: int) -> Call[Account]:
+    return Call("GET", f"/users/{_segment(login)}", model_decoder(Account))
+
+
+def update_account(login: int, changes: dict[str, Any], idem: str | None) -> Call[Account]:
+    if not changes:
+        raise ValueError("nothing to update: name at least one field")
+    return write("PATCH", f"/users/{_segment(login)}", Account, body=changes, idempotency_key=idem)
+
+
+def disable_account(login: int, reason: str, idem: str | None) -> Call[Account]:
+    return write(
+        "POST",
+        f"/users/{_segment(login)}/disable",
+        Account,
+        body={"reason": reason},
+        idempotency_key=idem,
+    )
+
+
+def enable_account(login: int, idem: str | None) -> Call[Account]:
+    return write("POST", f"/users/{_segment(login)}/enable", Account, idempotency_key=idem)
+
+
+def account_history(login: int) -> Call[list[AuditRecord]]:
+    return Call("GET", f"/users/{_segment(login)}/history", _items(AuditRecord))
+
+
+def account_filters(
+    group: str | None,
+    email: str | None,
+    logins: list[int] | tuple[int, ...] | None,
+    registered_from: datetime | str | None,
+    registered_to: datetime | str | None,
+) -> dict[str, Any]:
+    return {
+        "group": group,
+        "email": email,
+        "logins": logins,
+        "registered_from": registered_from,
+        "registered_to": registered_to,
+    }
+
+
+def page_call(
+    path: str, model: type[Any], params: dict[str, Any], page_size: int, cursor: str | None
+) -> Call[Page[Any]]:
+    query = {**params, "limit": checked_page_size(page_size), "cursor": cursor}
+    return Call("GET", path, model_decoder(Page[model]), params=query)  # type: ignore[valid-type]
+
+
+def export_call(path: str, params: dict[str, Any]) -> Call[None]:
+    return Call(
+        "GET",
+        path,
+        lambda _: None,
+        params={**params, "format": "csv"},
+        headers={"Accept": "text/csv"},
+    )
+
+
+# ---- money ----------------------------------------------------------------------------------
+
+
+def balance(
+    operation: str, login: int, amount: Amount, comment: str, reference: str, idem: str | None
+) -> Call[Operation]:
+    body = {"login": login, "amount": money(amount), "comment": comment, "reference": reference}
+    return write(
+        "POST", OPERATIONS[operation], Operation, body=body, ok=(200, 202), idempotency_key=idem
+    )
+
+
+def applied(op: Operation, require_applied: bool) -> Operation:
+    if require_applied and op.pending:
+        raise errors.PendingApproval(op)
+    return op
+
+
+def history_filters(
+    login: int | None,
+    kinds: list[str] | tuple[str, ...] | None,
+    since: datetime | str | None,
+    until: datetime | str | None,
+    reference: str | None,
+) -> dict[str, Any]:
+    return {"login": login, "kind": kinds, "from": since, "to": until, "reference": reference}
+
+
+# ---- approvals ------------------------------------------------------------------------------
+
+
+def get_approval(approval_id: int) -> Call[Approval]:
+    return Call("GET", f"/approvals/{_segment(approval_id)}", model_decoder(Approval))
+
+
+def decide(approval_id: int, approve: bool, comment: str, idem: str | None) -> Call[Approval]:
+    verb = "approve" if approve else "reject"
+    return write(
+        "POST",
+        f"/approvals/{_segment(approval_id)}/{verb}",
+        Approval,
+        body={"comment": comment},
+        idempotency_key=idem,
+    )
+
+
+def list_thresholds() -> Call[list[Threshold]]:
+    return Call("GET", "/approval-thresholds", _items(Threshold))
+
+
+def set_threshold(
+    currency: str, amount: Amount | None, group: str | None, idem: str | None
+) -> Call[Threshold | None]:
+    body = {
+        "currency": currency,
+        "group": group,
+        "amount": None if amount is None else money(amount),
+    }
+    one = model_decoder(Threshold)
+
+    def decode(data: Any) -> Threshold | None:
+        if isinstance(data, dict) and data.get("removed") is True:
+            return None
+        result: Threshold = one(data)
+        return result
+
+    call = write("PUT", "/approval-thresholds", Threshold, body=body, idempotency_key=idem)
+    call.decode = decode
+    return call
+
+
+# ---- keys -----------------------------------------------------------------------------------
+
+
+def list_keys(manager: int | None) -> Call[list[ApiKey]]:
+    return Call("GET", "/keys", _items(ApiKey), params={"manager": manager})
+
+
+def create_key(
+    scopes: list[str] | tuple[str, ...],
+    name: str,
+    expires_at: datetime | None,
+    manager_login: int | None,
+    idem: str | None,
+) -> Call[IssuedKey]:
+    if isinstance(scopes, str):
+        raise TypeError("scopes is a list of scope names")
+    body = {
+        "scopes": list(scopes),
+        "name": name,
+        "expires_at": expires_at,
+        "manager_login": manager_login,
+    }
+    return write("POST", "/keys", IssuedKey, body=body, ok=(201,), idempotency_key=idem)
+
+
+def rotate_key(key_id: str, idem: str | None) -> Call[IssuedKey]:
+    return write(
+        "POST", f"/keys/{_segment(key_id)}/rotate", IssuedKey, ok=(201,), idempotency_key=idem
+    )
+
+
+def revoke_key(key_id: str, idem: str | None) -> Call[ApiKey]:
+    return write("DELETE", f"/keys/{_segment(key_id)}", ApiKey, idempotency_key=idem)
+
+
+def with_secret(issued: IssuedKey) -> IssuedKey:
+    if issued.key is None:
+        raise errors.SecretNotReturned(issued)
+    return issued
