@@ -36,7 +36,7 @@ from brokerplane.api.mt5.protocol import COMMANDS
 from brokerplane.api.mt5.router import legacy_paths
 from brokerplane.api.mt5.tcpwire import raw_names
 from tests.e2e.mt5client import Mt5Client
-from tests.e2e.test_mt5_tcp import GROUP, Server, _serve
+from tests.e2e.test_mt5_tcp import GROUP, MANAGER, Server, _serve
 
 DONE = "0 Done"
 NOT_FOUND = "13 Not found"
@@ -65,7 +65,7 @@ def _served() -> set[str]:
 def _account(http: Mt5Client, funded: str = "") -> str:
     answer = http.user_add(
         {"group": GROUP, "name": "Parity Example", "leverage": 100},
-        {"PassMain": PASSWORD, "PassInvestor": INVESTOR, "City": "Riga"},
+        {"PassMain": PASSWORD, "PassInvestor": INVESTOR, "City": "Riga", "ZipCode": "LV-1050"},
     )
     login = str(answer["Login"])
     if funded:
@@ -187,8 +187,14 @@ CASES: dict[str, list[Case]] = {
     "user/delete": [
         case({"login": "{fresh}"}, fresh=fresh_account),
         case({"login": "1"}, NOT_FOUND),
+        case({"login": str(MANAGER)}, "3005 Attempt of self-deletion"),
     ],
-    "user/get": [case(LOGIN), case({"login": "1"}, NOT_FOUND), case({}, "3 Invalid parameters")],
+    "user/get": [
+        case(LOGIN),
+        case({"login": str(MANAGER)}),  # in MT5 a manager is also an account
+        case({"login": "1"}, NOT_FOUND),
+        case({}, "3 Invalid parameters"),
+    ],
     "user/get_batch": [case({"login": "{login},{other}"}), case({"group": GROUP})],
     "user/logins": [case({"group": GROUP})],
     "user/total": [case({"group": GROUP})],

@@ -263,3 +263,30 @@ def test_client_changes_need_users_write_and_reach(mt5: Mt5) -> None:
         == NOT_FOUND
     )
     assert mt5.services.get_account(login, mt5.admin).user_id == int(ident)
+
+
+def test_hostile_client_changes_are_invalid_parameters_and_change_nothing(mt5: Mt5) -> None:
+    [created] = add(mt5, {"ContactEmail": "h0@example.com", "PersonName": "Kept"})
+    ident = created["id"]
+    login = int(mt5.add_user()["Login"])
+    bad_ids = ["١", "１", "1_0", "9" * 5000, "-1", "0", "1.0", True, {"id": 1}, [1]]
+    sent = [{"RecordID": b, "PersonName": "X"} for b in bad_ids]
+    body = mt5.post("client/update", json=sent).json()
+    assert body["retcode"] == "14 Partial error"
+    assert body["answer"] == [{"id": "0", "retcode": PARAMS}] * len(bad_ids)
+    one = [{"RecordID": "١", "PersonName": "X"}]
+    assert mt5.retcode(mt5.post("client/update", json=one)) == PARAMS
+    for bad_name in ("x" * 128, "a\x00b", {"first": "x"}, ["x"]):
+        sent = {"RecordID": ident, "PersonName": bad_name}
+        assert mt5.retcode(mt5.post("client/update", json=sent)) == PARAMS
+    surrogate = b'{"RecordID": "%s", "PersonName": "\\ud800"}' % ident.encode()
+    assert mt5.retcode(mt5.post("client/update", content=surrogate)) == PARAMS
+    assert mt5.retcode(mt5.post("client/update", content=b'[{"RecordID": ')) == PARAMS
+    assert mt5.ok(mt5.get("client/get", id=ident))["PersonName"] == "Kept"
+    for logins in ("1_0", "١", "1,,x", "9" * 5000, "-5", str(2**63)):
+        assert mt5.retcode(mt5.get("client/user/add", id=ident, login=logins)) == PARAMS
+        assert mt5.retcode(mt5.get("client/delete", id=logins)) == PARAMS
+    for param in ({"from": "-1"}, {"to": "x"}, {"author": "9" * 30}):
+        assert mt5.retcode(mt5.get("client/history/get", id=ident, **param)) == PARAMS
+    assert mt5.ok(mt5.get("client/user/get_logins", id=ident)) == []
+    assert mt5.services.get_account(login, mt5.admin).user_id is None

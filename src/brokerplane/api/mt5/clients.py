@@ -204,7 +204,8 @@ def _record_id(item: Any) -> int:
     if not isinstance(item, dict):
         raise Mt5Error(ERR_PARAMS, "a client record is a JSON object")
     raw = _field(item, "RecordID")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    # ASCII digits only (int() would take other scripts' digits), and no longer than an id
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not 1 <= int(raw) <= MAX_ID:
         raise Mt5Error(ERR_PARAMS, "RecordID is required: the id of the client to update")
     return int(raw)
 
