@@ -1352,7 +1352,7 @@ class SqlUsers:
     def unlink(self, login: int) -> None:
         self.c.execute(delete(t.user_links).where(t.user_links.c.login == login))
 
-    def links_of(self, user_id: int) -> list[UserLink]:
+    def links_of(self, user_id: int) -> Sequence[UserLink]:
         q = select(t.user_links).where(t.user_links.c.user_id == user_id)
         return [UserLink(**_row(r)) for r in self.c.execute(q.order_by(t.user_links.c.login))]
 

@@ -379,16 +379,17 @@ def update_profile(uow: UnitOfWork, cmd: UpdateProfile, actor: Actor, clock: Clo
         other = uow.users.find_by_email(email)
         if other is not None and other.id != user.id:
             raise EmailAlreadyExists(email)
-    changes = {
-        "first_name": cmd.first_name.strip() if cmd.first_name is not None else user.first_name,
-        "last_name": cmd.last_name.strip() if cmd.last_name is not None else user.last_name,
-        "language": language.upper() if language is not None else user.language,
-        "email": email if email is not None else user.email,
-    }
-    if all(getattr(user, k) == v for k, v in changes.items()):
+    updated = replace(
+        user,
+        first_name=cmd.first_name.strip() if cmd.first_name is not None else user.first_name,
+        last_name=cmd.last_name.strip() if cmd.last_name is not None else user.last_name,
+        language=language.upper() if language is not None else user.language,
+        email=email if email is not None else user.email,
+    )
+    if updated == user:
         return _redact(actor, user)  # nothing changes: nothing is written or audited
     now = clock()
-    updated = replace(user, updated_at=now, **changes)
+    updated = replace(updated, updated_at=now)
     uow.users.update(updated)
     record(uow, actor, now, "user.updated", "user", user.id, user.snapshot(), updated.snapshot())
     return _redact(actor, updated)
