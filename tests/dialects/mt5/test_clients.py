@@ -9,6 +9,9 @@ from typing import Any
 
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.backoffice.users import UserFilter
+from brokerplane.core.user.model import UserQuery
 from brokerplane.core.user.service import LinkAccount
 from tests.dialects.mt5.conftest import Mt5
 
@@ -290,3 +293,16 @@ def test_hostile_client_changes_are_invalid_parameters_and_change_nothing(mt5: M
         assert mt5.retcode(mt5.get("client/history/get", id=ident, **param)) == PARAMS
     assert mt5.ok(mt5.get("client/user/get_logins", id=ident)) == []
     assert mt5.services.get_account(login, mt5.admin).user_id is None
+
+
+def test_a_deleted_client_is_gone_for_the_other_dialects_too(mt5: Mt5) -> None:
+    [created] = add(mt5, {"ContactEmail": "everywhere@example.com"})
+    ident = int(created["id"])
+    assert mt5.retcode(mt5.get("client/delete", id=ident)) == DONE
+    services, admin = mt5.services, mt5.admin
+    assert services.find_user_by_email("everywhere@example.com", admin) is None  # cTID's lookup
+    assert services.search_users(UserFilter(), admin) == []  # TraderEvolution's GET /users
+    assert services.list_users(UserQuery(), admin) == []
+    trail = services.query_audit(AuditQuery(entity_type="user", entity_id=str(ident)), admin)
+    assert [r.action for r in trail] == ["user.created", "user.deleted"]
+    assert (trail[-1].before or {})["email"] == "everywhere@example.com"
