@@ -242,6 +242,8 @@ def test_client_changes_need_users_write_and_reach(mt5: Mt5) -> None:
     [created] = add(mt5, {"ContactEmail": "r@example.com"})
     ident = created["id"]
     login = int(mt5.add_user()["Login"])  # in demoforex
+    writer = mt5.as_manager(5020, rights=frozenset({"users:read", "users:write"}))
+    assert writer.retcode(writer.get("client/delete", id=ident)) == PERMISSIONS
     reader = mt5.as_manager(5021, rights=frozenset({"users:read"}))
     for command, params in (("client/delete", {"id": ident}),
                             ("client/user/add", {"id": ident, "login": login}),

@@ -27,8 +27,9 @@ group's name ("" without one), `AssignedManager` 0, `Comment` "", `RegistrationT
   not sent, or an email sent empty, stays as it is; MT5's other fields have no counterpart in a
   brokerplane user and are ignored); `users:write`, the user in reach.
 - `client/delete?id=1,2`: deletes users who own no account, open or archived (2003 while they
-  do: unlink them with `client/user/delete` first). The user's id is never given again and its
-  audit trail stays; its email is free for a new user.
+  do: unlink them with `client/user/delete` first); `users:delete`, as deleting an account.
+  The user's id is never given again and its audit trail stays; its email is free for a new
+  user.
 - `client/history/get?id=[&from=&to=&author=]`: the user's audit trail as the client record
   after each change, oldest first (`LastUpdateTime` the change's time), optionally between two
   unix times and by one manager login; the newest 1,000 changes at most.
@@ -256,7 +257,7 @@ def _id_list(ctx: Context, *names: str) -> list[int]:
 @command("client/delete")
 def client_delete(ctx: Context) -> Answer:
     ids = _id_list(ctx, "id")
-    ctx.actor.require("users:write")
+    ctx.actor.require("users:delete")
     codes = [_attempt(lambda i=i: ctx.services.delete_user(i, ctx.actor)) for i in ids]
     return _batch([{"id": i, "retcode": retcode(c)} for i, c in zip(ids, codes, strict=True)],
                   codes)  # fmt: skip

@@ -399,8 +399,9 @@ def delete_user(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> No
     """Delete a user who owns no account (open or archived) and has none linked: the row stays
     as a tombstone (its id is never given again, its audit trail stays its own) with its
     email, TraderEvolution login and nickname cleared, so they are free for a new user; its
-    sessions end and no read, listing or sign-in finds it again."""
-    actor.require("users:write")
+    sessions end and no read, listing or sign-in finds it again. Needs `users:delete`, as
+    deleting an account does."""
+    actor.require("users:delete")
     user = _load(uow, user_id, actor, for_update=True)
     owned = sorted({a.login for a in uow.backoffice.accounts_of_user(user.id)}
                    | {link.login for link in uow.users.links_of(user.id)})  # fmt: skip
