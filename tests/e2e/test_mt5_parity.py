@@ -21,6 +21,7 @@ What legitimately differs between the two runs of a case, and how the comparison
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -50,13 +51,14 @@ _serial = itertools.count(1)
 Ctx = dict[str, str]
 
 
-def _served() -> set[str]:
+@functools.cache
+def _served() -> frozenset[str]:
     """The dialect's route table: `mount()` on a bare app registers every command module the
     app serves under `/api/...` (and as a legacy root route, `/user_get`)."""
     app = FastAPI()
     mount.mount(app)
     assert set(legacy_paths().values()) >= set(COMMANDS)
-    return set(COMMANDS)
+    return frozenset(COMMANDS)
 
 
 # ---- what the cases run on --------------------------------------------------------------------
@@ -408,6 +410,7 @@ def _over_http(server: Server, path: str, c: Case, ctx: Ctx) -> dict[str, Any]:
 
 
 def _over_tcp(server: Server, path: str, c: Case, ctx: Ctx) -> dict[str, Any]:
+    _served()  # the raw names come from the route table, filled by mount()
     raw = {v: k for k, v in raw_names().items() if k != "USER_DEPOSIT_CHANGE"}[path]
     params = {k.upper(): v for k, v in _fill(c.params, ctx).items()}
     with server.session() as tcp:
