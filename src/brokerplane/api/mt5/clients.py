@@ -1,5 +1,5 @@
-"""MT5 client records (`client/add|get|get_ids`, `client/user/get_logins`) as brokerplane's users:
-the person who owns trading accounts (the same user cTrader's cTID and TraderEvolution see).
+"""MT5 client records (every `client/*` command) as brokerplane's users: the person who owns
+trading accounts (the same user cTrader's cTID and TraderEvolution see).
 
 Mapping (client record <- user): `RecordID` the user id, `PersonName` / `PersonLastName` the
 first and last name, `ContactEmail` the email (blank without the `personal_data` right, as the
@@ -21,7 +21,6 @@ group's name ("" without one), `AssignedManager` 0, `Comment` "", `RegistrationT
   owning an account in a matching group, plus those owning no account (MT5 keeps clients
   without accounts in every filtered answer so they are not lost).
 - `client/user/get_logins?id=`: the logins of the user's accounts in reach, as strings.
-
 - `client/update`: one client record or an array of them, each naming its `RecordID`: the
   person's `PersonName`, `PersonLastName`, `ContactLanguage` and `ContactEmail` change (a field
   not sent, or an email sent empty, stays as it is; MT5's other fields have no counterpart in a
