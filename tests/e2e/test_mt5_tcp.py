@@ -228,6 +228,27 @@ def test_an_unknown_command_is_12002_and_the_session_goes_on(server: Server) -> 
         assert mt5.send("TEST_ACCESS").retcode == DONE
 
 
+def test_malformed_client_changes_are_invalid_parameters_and_the_session_goes_on(
+    server: Server,
+) -> None:
+    with server.session() as mt5:
+        login = _open_account(mt5)
+        [created] = mt5.call("CLIENT_ADD", body=[{"ContactEmail": f"tcp{login}@example.com"}])
+        ident = created["id"]
+        params = "3 Invalid parameters"
+        assert mt5.send("CLIENT_UPDATE", body='[{"RecordID": ').retcode == params
+        assert mt5.send("CLIENT_UPDATE", body='"just text"').retcode == params
+        too_many = [{"RecordID": ident, "PersonName": "x"}] * 101
+        assert mt5.send("CLIENT_UPDATE", body=too_many).retcode == params
+        for logins in (f"{login}|FORGED=1", f"{login}=2", "1_0", ",".join(["1"] * 101)):
+            answer = mt5.send("CLIENT_USER_ADD", {"ID": ident, "LOGIN": logins})
+            assert (answer.retcode, answer.params) == (params, {}), answer
+        assert mt5.send("CLIENT_DELETE", {"ID": "x" * 3000}).retcode == params
+        assert mt5.send("CLIENT_HISTORY_GET", {"ID": ident, "TO": "-1"}).retcode == params
+        assert mt5.call("CLIENT_USER_GET_LOGINS", {"ID": ident}) == []
+        assert mt5.send("TEST_ACCESS").retcode == DONE
+
+
 # ---- TLS on the same port -------------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ from brokerplane.core.trading.model import (
     PositionQuery,
     Quote,
 )
-from brokerplane.core.user.model import User, UserLink, UserQuery
+from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 
 T = TypeVar("T")
 
@@ -515,6 +515,8 @@ class FakeUsers(_Repo):
                 continue
             if query.after_id is not None and user_id <= query.after_id:
                 continue
+            if u.status == DELETED:
+                continue
             out.append(_copy(u))
             if len(out) >= query.limit:
                 break
@@ -534,6 +536,13 @@ class FakeUsers(_Repo):
     def link_of(self, login: int) -> UserLink | None:
         link = self._s.user_links.get(login)
         return _copy(link) if link else None
+
+    def unlink(self, login: int) -> None:
+        self._writing()
+        self._s.user_links.pop(login, None)
+
+    def links_of(self, user_id: int) -> list[UserLink]:
+        return [_copy(v) for k, v in sorted(self._s.user_links.items()) if v.user_id == user_id]
 
 
 class FakeAttributes(_Repo):
@@ -1067,6 +1076,8 @@ class FakeBackoffice(_Repo):
                 and u.broker
                 and not masks.matches(search.broker_mask, u.broker)
             ):
+                continue
+            if u.status == DELETED:
                 continue
             found.append(_copy(u))
         return found[search.offset : search.offset + search.limit]

@@ -442,3 +442,17 @@ class RecordNotEditable(CoreError):
     deleted by hand; a correction is a new ledger entry, a position is closed by a deal."""
 
     code = "trade.record_not_editable"
+
+
+class UserHasAccounts(Conflict):
+    """A user who owns accounts (open or archived) or has linked ones is not deleted: its
+    accounts would lose their owner. Unlink them first."""
+
+    code = "user.has_accounts"
+
+    def __init__(self, user_id: int, logins: list[int]) -> None:
+        shown = ", ".join(str(n) for n in logins[:10]) + (", ..." if len(logins) > 10 else "")
+        super().__init__(
+            f"user {user_id} owns accounts ({shown}); unlink them before deleting the user",
+            user_id=user_id,
+        )

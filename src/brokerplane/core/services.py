@@ -599,6 +599,21 @@ class Services:
         self.login_succeeded(attempt)
         return linked
 
+    def update_user_profile(self, cmd: users.UpdateProfile, actor: Actor) -> User:
+        return self._write(lambda u: users.update_profile(u, cmd, actor, self.clock), actor)
+
+    def delete_user(self, user_id: int, actor: Actor) -> None:
+        self._write(lambda u: users.delete_user(u, user_id, actor, self.clock), actor)
+
+    def assign_account(self, cmd: users.AssignAccount, actor: Actor) -> users.Linked:
+        return self._write(lambda u: users.assign_account(u, cmd, actor, self.clock), actor)
+
+    def release_account(self, cmd: users.AssignAccount, actor: Actor) -> bool:
+        return self._write(lambda u: users.release_account(u, cmd, actor, self.clock), actor)
+
+    def user_history(self, user_id: int, actor: Actor) -> list[AuditRecord]:
+        return self._read(lambda u: users.user_history(u, user_id, actor))
+
     def accept_user_agreement(self, user_id: int, actor: Actor) -> User:
         return self._write(lambda u: users.accept_agreement(u, user_id, actor, self.clock), actor)
 

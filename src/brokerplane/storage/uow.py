@@ -69,7 +69,7 @@ from brokerplane.core.ledger.model import (
     LedgerQuery,
 )
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.user.model import User, UserLink, UserQuery
+from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.storage import tables as t
 from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.trading import SqlTrading
@@ -1334,6 +1334,7 @@ class SqlUsers:
             conds.append(or_(u.broker == "", mask_condition(u.broker, query.broker_mask, dialect)))
         if query.after_id is not None:
             conds.append(u.id > query.after_id)
+        conds.append(u.status != DELETED)
         q = select(t.users).where(and_(True, *conds)).order_by(u.id).limit(query.limit)
         return [self._to(r) for r in self.c.execute(q)]
 
@@ -1347,6 +1348,13 @@ class SqlUsers:
     def link_of(self, login: int) -> UserLink | None:
         row = self.c.execute(select(t.user_links).where(t.user_links.c.login == login)).first()
         return UserLink(**_row(row)) if row else None
+
+    def unlink(self, login: int) -> None:
+        self.c.execute(delete(t.user_links).where(t.user_links.c.login == login))
+
+    def links_of(self, user_id: int) -> Sequence[UserLink]:
+        q = select(t.user_links).where(t.user_links.c.user_id == user_id)
+        return [UserLink(**_row(r)) for r in self.c.execute(q.order_by(t.user_links.c.login))]
 
 
 def _ascii_folded(column: Any, dialect: str) -> Any:
@@ -1524,6 +1532,7 @@ class SqlBackoffice:
             conds.append(or_(u.group_id.is_(None), u.group_id.in_(search.reach_group_ids)))
         if search.broker_mask is not None:
             conds.append(or_(u.broker == "", mask_condition(u.broker, search.broker_mask, dialect)))
+        conds.append(u.status != DELETED)
         q = (
             select(t.users)
             .where(and_(True, *conds))

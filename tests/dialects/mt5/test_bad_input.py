@@ -46,7 +46,7 @@ def test_garbage_bodies_get_a_retcode_from_every_command(mt5: Mt5, body: bytes) 
 
 
 def test_an_unknown_command_is_12000_and_the_session_lives_on(mt5: Mt5) -> None:
-    assert mt5.retcode(mt5.get("client/history/get", id="1")) == "12000 Not implement yet"
+    assert mt5.retcode(mt5.get("mail/send", id="1")) == "12000 Not implement yet"
     assert mt5.retcode(mt5.get("test/access")) == "0 Done"
 
 

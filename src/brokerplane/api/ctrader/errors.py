@@ -33,6 +33,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ManagerAlreadyExists: (400, "INVALID_DATA"),
     e.GroupInUse: (400, "OPERATION_NOT_ALLOWED"),
     e.SymbolInUse: (400, "OPERATION_NOT_ALLOWED"),
+    e.UserHasAccounts: (400, "OPERATION_NOT_ALLOWED"),
     e.RecordNotEditable: (400, "OPERATION_NOT_ALLOWED"),
     # An idempotency key (Idempotency-Key / x-request-id) used before for a different
     # request: nothing was applied.

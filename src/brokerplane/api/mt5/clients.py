@@ -1,5 +1,5 @@
-"""MT5 client records (`client/add|get|get_ids`, `client/user/get_logins`) as brokerplane's users:
-the person who owns trading accounts (the same user cTrader's cTID and TraderEvolution see).
+"""MT5 client records (every `client/*` command) as brokerplane's users: the person who owns
+trading accounts (the same user cTrader's cTID and TraderEvolution see).
 
 Mapping (client record <- user): `RecordID` the user id, `PersonName` / `PersonLastName` the
 first and last name, `ContactEmail` the email (blank without the `personal_data` right, as the
@@ -21,11 +21,26 @@ group's name ("" without one), `AssignedManager` 0, `Comment` "", `RegistrationT
   owning an account in a matching group, plus those owning no account (MT5 keeps clients
   without accounts in every filtered answer so they are not lost).
 - `client/user/get_logins?id=`: the logins of the user's accounts in reach, as strings.
+- `client/update`: one client record or an array of them, each naming its `RecordID`: the
+  person's `PersonName`, `PersonLastName`, `ContactLanguage` and `ContactEmail` change (a field
+  not sent, or an email sent empty, stays as it is; MT5's other fields have no counterpart in a
+  brokerplane user and are ignored); `users:write`, the user in reach.
+- `client/delete?id=1,2`: deletes users who own no account, open or archived (2003 while they
+  do: unlink them with `client/user/delete` first); `users:delete`, as deleting an account.
+  The user's id is never given again and its audit trail stays; its email is free for a new
+  user.
+- `client/history/get?id=[&from=&to=&author=]`: the user's audit trail as the client record
+  after each change, oldest first (`LastUpdateTime` the change's time), optionally between two
+  unix times and by one manager login; the newest 1,000 changes at most.
+- `client/user/add?id=&login=1,2` / `client/user/delete?id=&login=`: make the user the owner
+  of those accounts (no password asked: a manager who reaches the account may set its password
+  anyway), or release them (no owner). An account owned by another user is 17; one not owned
+  by this user is 13 on delete.
 
-Not served (12000, see the docs): `client/update`, `client/delete`, `client/history/get`,
-`client/user/add`, `client/user/delete` — the core has no command to rename or delete a user,
-keeps its history only in the audit trail, and binds an account to a user only with the
-account's password as proof (cTID's rule), which MT5's manager binding does not carry.
+Batch answers (`client/update`, `client/delete`, `client/user/add|delete`): `[{"id"|"login":
+..., "retcode": ...}, ...]` in the order sent; the envelope is `0 Done` when every item was,
+the item's own retcode when there was one item, `14 Partial error` otherwise. Each item is its
+own change; at most 100 in one call (more is 3 and changes nothing).
 """
 
 from __future__ import annotations
@@ -37,14 +52,17 @@ from typing import Any
 from brokerplane.api.mt5.protocol import Answer, Context, command, norm
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, code_for, retcode
 from brokerplane.core.account.service import ListAccounts
+from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import CoreError
 from brokerplane.core.user.model import User, UserQuery
-from brokerplane.core.user.service import CreateUser
+from brokerplane.core.user.service import AssignAccount, CreateUser, UpdateProfile
 
 CLIENT_INDIVIDUAL = 1
 USERS_PER_QUERY = 1000
 MAX_RECORDS_PER_ADD = 100  # client/add takes at most this many records in one call
 MAX_ID = 2**63 - 1
+MAX_ITEMS = 100  # records, ids or logins one update/delete/link call takes
+PARTIAL = 14
 
 
 def _unix(value: datetime | None) -> int:
@@ -155,3 +173,172 @@ def client_get_ids(ctx: Context) -> Answer:
 def client_user_get_logins(ctx: Context) -> Answer:
     found = ctx.services.get_user_with_accounts(_id(ctx), ctx.actor)
     return Answer([str(a.login) for a in found.accounts if a.deleted_at is None])
+
+
+# ---- changes: update, delete, link, unlink ---------------------------------------------------
+
+
+def _batch(results: list[dict[str, Any]], codes: list[int]) -> Answer:
+    """Per-item results; the envelope 0 when all were, the item's code for one, else 14."""
+    failed = [c for c in codes if c != 0]
+    code = 0 if not failed else (failed[0] if len(codes) == 1 else PARTIAL)
+    return Answer(results, code=code)
+
+
+def _attempt(run: Any) -> int:
+    try:
+        run()
+    except Mt5Error as err:
+        return err.code
+    except CoreError as err:
+        return code_for(err)
+    return 0
+
+
+def _optional(item: dict[str, Any], name: str) -> str | None:
+    present = any(norm(str(k)) == norm(name) for k in item)
+    return _field(item, name) if present else None
+
+
+def _record_id(item: Any) -> int:
+    if not isinstance(item, dict):
+        raise Mt5Error(ERR_PARAMS, "a client record is a JSON object")
+    raw = _field(item, "RecordID")
+    # ASCII digits only (int() would take other scripts' digits), and no longer than an id
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not 1 <= int(raw) <= MAX_ID:
+        raise Mt5Error(ERR_PARAMS, "RecordID is required: the id of the client to update")
+    return int(raw)
+
+
+def _update_one(ctx: Context, item: Any) -> tuple[dict[str, Any], int]:
+    ident = 0
+
+    def run() -> None:
+        nonlocal ident
+        ident = _record_id(item)
+        cmd = UpdateProfile(ident, first_name=_optional(item, "PersonName"),
+                            last_name=_optional(item, "PersonLastName"),
+                            language=_optional(item, "ContactLanguage"),
+                            email=_optional(item, "ContactEmail"))  # fmt: skip
+        ctx.services.update_user_profile(cmd, ctx.actor)
+
+    code = _attempt(run)
+    return {"id": ident, "retcode": retcode(code)}, code
+
+
+def _items(ctx: Context) -> list[Any]:
+    p = ctx.params
+    items: list[Any] = p.body_list if p.body_list is not None else ([p.body] if p.body else [])
+    if not items:
+        raise Mt5Error(ERR_PARAMS, "send one client record or an array of them as JSON")
+    if len(items) > MAX_ITEMS:
+        raise Mt5Error(ERR_PARAMS, f"send at most {MAX_ITEMS} client records at once")
+    return items
+
+
+@command("client/update")
+def client_update(ctx: Context) -> Answer:
+    items = _items(ctx)
+    ctx.actor.require("users:write")
+    done = [_update_one(ctx, item) for item in items]
+    return _batch([r for r, _ in done], [c for _, c in done])
+
+
+def _id_list(ctx: Context, *names: str) -> list[int]:
+    found = ctx.params.logins(*names)
+    if not found:
+        raise Mt5Error(ERR_PARAMS, f"{names[0]} is required: one or a comma list")
+    if len(found) > MAX_ITEMS:
+        raise Mt5Error(ERR_PARAMS, f"{names[0]}: at most {MAX_ITEMS} at once")
+    return list(dict.fromkeys(found))
+
+
+@command("client/delete")
+def client_delete(ctx: Context) -> Answer:
+    ids = _id_list(ctx, "id")
+    ctx.actor.require("users:delete")
+    codes = [_attempt(lambda i=i: ctx.services.delete_user(i, ctx.actor)) for i in ids]
+    return _batch([{"id": i, "retcode": retcode(c)} for i, c in zip(ids, codes, strict=True)],
+                  codes)  # fmt: skip
+
+
+def _client_id(ctx: Context) -> int:
+    return ctx.params.require_integer("id", "client", low=1, high=MAX_ID)
+
+
+def _link_command(ctx: Context, link: bool) -> Answer:
+    user_id = _client_id(ctx)
+    logins = _id_list(ctx, "login")
+    ctx.actor.require("users:write")
+    act = ctx.services.assign_account if link else ctx.services.release_account
+    codes = [_attempt(lambda n=n: act(AssignAccount(user_id, n), ctx.actor)) for n in logins]
+    return _batch(
+        [{"login": n, "retcode": retcode(c)} for n, c in zip(logins, codes, strict=True)], codes
+    )
+
+
+@command("client/user/add")
+def client_user_add(ctx: Context) -> Answer:
+    return _link_command(ctx, link=True)
+
+
+@command("client/user/delete")
+def client_user_delete(ctx: Context) -> Answer:
+    return _link_command(ctx, link=False)
+
+
+# ---- history ---------------------------------------------------------------------------------
+
+_USER_FIELDS = frozenset(User.__dataclass_fields__)
+# changes audited with only the fields they set (the rest carry full snapshots; links none)
+_MARKS = frozenset({"user.agreement_accepted", "user.logged_out"})
+
+
+def _as_user(state: dict[str, Any]) -> User:
+    values = {k: v for k, v in state.items() if k in _USER_FIELDS}
+    for name in ("created_at", "updated_at"):
+        raw = values.get(name)
+        values[name] = datetime.fromisoformat(raw) if isinstance(raw, str) and raw else None
+    for name in ("agreement_accepted_at", "logged_out_at", "password"):
+        values.pop(name, None)
+    values.setdefault("email", "")
+    values.setdefault("id", 0)
+    return User(**values)
+
+
+def _states(trail: list[AuditRecord]) -> Iterator[tuple[AuditRecord, dict[str, Any]]]:
+    """The user's record after each audited change that touched it (links do not)."""
+    state: dict[str, Any] = {}
+    for rec in trail:
+        after = rec.after or {}
+        if "email" in after and "id" in after:
+            state = dict(after)
+        elif state and rec.action in _MARKS:
+            state = state | {k: v for k, v in after.items() if k in _USER_FIELDS}
+        else:
+            continue
+        yield rec, state
+
+
+@command("client/history/get")
+def client_history_get(ctx: Context) -> Answer:
+    user_id = _id(ctx)
+    since = ctx.params.integer("from", default=0, low=0)
+    until = ctx.params.integer("to", default=MAX_ID, low=0)
+    author = ctx.params.integer("author", low=0)
+    trail = ctx.services.user_history(user_id, ctx.actor)
+    names = _group_names(ctx)
+    out: list[dict[str, Any]] = []
+    for rec, state in _states(trail):
+        at = _unix(rec.at)
+        if not (since or 0) <= at <= (until if until is not None else MAX_ID):
+            continue
+        if author and rec.manager_login != author:
+            continue
+        user = _as_user(state)
+        group_id = state.get("group_id")
+        record = render_client(user, names.get(group_id, "") if isinstance(group_id, int) else "")
+        record["RecordID"] = user_id
+        record["LastUpdateTime"] = at
+        out.append(record)
+    return Answer(out)

@@ -130,10 +130,11 @@ class Params:
         if value is None:
             return None
         parts = value if isinstance(value, list) else str(value).split(",")
-        try:
-            numbers = [int(str(p).strip()) for p in parts if str(p).strip()]
-        except ValueError:
-            raise Mt5Error(ERR_PARAMS, f"{names[0]} must be a comma list of logins") from None
+        texts = [str(p).strip() for p in parts if str(p).strip()]
+        # ASCII digits only: int() alone would take "1_000" and other scripts' digits
+        if any(not (t.isascii() and t.isdigit() and len(t) <= 19) for t in texts):
+            raise Mt5Error(ERR_PARAMS, f"{names[0]} must be a comma list of logins")
+        numbers = [int(t) for t in texts]
         if any(not 1 <= n <= MAX_ID for n in numbers):
             raise Mt5Error(ERR_PARAMS, f"{names[0]}: every login or id is 1 to {MAX_ID}")
         return numbers

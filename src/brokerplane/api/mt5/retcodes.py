@@ -82,6 +82,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
     e.ManagerAlreadyExists: 17,
     e.GroupInUse: 2003,  # MT_RET_CFG_NOT_EMPTY: accounts or trades in the group
     e.SymbolInUse: 2003,  # MT_RET_CFG_NOT_EMPTY: positions on the symbol
+    e.UserHasAccounts: 2003,  # MT_RET_CFG_NOT_EMPTY: a client record still holding accounts
     e.RecordNotEditable: 12002,  # MT_RET_ERR_NOTSUPPORTED: the server does not do this
     e.AlreadyApplied: 17,
     e.RequestInFlight: 12,

@@ -35,6 +35,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.ManagerAlreadyExists: (409, "Conflict"),
     e.GroupInUse: (409, "Conflict"),
     e.SymbolInUse: (409, "Conflict"),
+    e.UserHasAccounts: (409, "Conflict"),
     e.RecordNotEditable: (409, "Conflict"),
     e.AlreadyApplied: (409, "AlreadyApplied"),
     e.RequestInFlight: (409, "Conflict"),

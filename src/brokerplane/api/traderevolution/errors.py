@@ -51,6 +51,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
     e.AccountAlreadyLinked: (400, "1.9.0.6"),
     e.GroupInUse: (400, "1.9.0.7"),
     e.SymbolInUse: (400, "1.9.0.11"),
+    e.UserHasAccounts: (400, "1.9.0.13"),
     e.RecordNotEditable: (400, "1.9.0.12"),
     e.AlreadyApplied: (400, "1.9.0.8"),
     e.RequestInFlight: (400, "1.9.0.9"),

@@ -18,19 +18,23 @@ from dataclasses import dataclass, replace
 
 from brokerplane.core import masks, passwords
 from brokerplane.core.access import reach
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
+from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.model import PRINCIPAL_USER
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
     AccountAlreadyLinked,
     AccountNotFound,
     EmailAlreadyExists,
+    UserHasAccounts,
     UserNotFound,
     ValidationError,
     WrongPassword,
 )
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.user.model import User, UserLink, UserQuery
+from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.core.validate import MAX_LOGIN, Problems
 
 EMAIL_MAX = 127
@@ -87,6 +91,8 @@ def _white_label_reached(actor: Actor, broker: str) -> bool:
 
 
 def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
+    if user.status == DELETED:  # gone for every caller (see `delete_user`)
+        return False
     if not _white_label_reached(actor, user.broker):
         return False
     if user.group_id is not None and actor.group_mask.strip() != "*":
@@ -342,3 +348,146 @@ def accept_agreement(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) 
 def log_out(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> User:
     """Record that the user's sessions end now; sessions begun before are no longer valid."""
     return _mark(uow, user_id, actor, clock, "logged_out_at", "user.logged_out")
+
+
+@dataclass(frozen=True)
+class UpdateProfile:
+    """A user's name, language and email (MT5's `client/update`): None keeps a field; an email
+    given empty keeps it too (a manager without `personal_data` reads it blank and may send
+    the record back as it read it)."""
+
+    user_id: int
+    first_name: str | None = None
+    last_name: str | None = None
+    language: str | None = None
+    email: str | None = None
+
+
+def update_profile(uow: UnitOfWork, cmd: UpdateProfile, actor: Actor, clock: Clock) -> User:
+    actor.require("users:write")
+    p = Problems()
+    for name in ("first_name", "last_name", "language", "email"):
+        if getattr(cmd, name) is not None:
+            p.text(name, getattr(cmd, name), NAME_MAX)
+    p.raise_if_any()
+    language = None if cmd.language is None else cmd.language.strip()
+    if language and not _LANGUAGE.match(language):
+        raise ValidationError.field("language", "must be a two-letter code such as EN")
+    email = check_email(cmd.email) if cmd.email is not None and cmd.email.strip() else None
+    user = _load(uow, cmd.user_id, actor, for_update=True)
+    if email is not None and email != user.email:
+        other = uow.users.find_by_email(email)
+        if other is not None and other.id != user.id:
+            raise EmailAlreadyExists(email)
+    updated = replace(
+        user,
+        first_name=cmd.first_name.strip() if cmd.first_name is not None else user.first_name,
+        last_name=cmd.last_name.strip() if cmd.last_name is not None else user.last_name,
+        language=language.upper() if language is not None else user.language,
+        email=email if email is not None else user.email,
+    )
+    if updated == user:
+        return _redact(actor, user)  # nothing changes: nothing is written or audited
+    now = clock()
+    updated = replace(updated, updated_at=now)
+    uow.users.update(updated)
+    record(uow, actor, now, "user.updated", "user", user.id, user.snapshot(), updated.snapshot())
+    return _redact(actor, updated)
+
+
+def delete_user(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> None:
+    """Delete a user who owns no account (open or archived) and has none linked: the row stays
+    as a tombstone (its id is never given again, its audit trail stays its own) with its
+    email, TraderEvolution login and nickname cleared, so they are free for a new user; its
+    sessions end and no read, listing or sign-in finds it again. Needs `users:delete`, as
+    deleting an account does."""
+    actor.require("users:delete")
+    user = _load(uow, user_id, actor, for_update=True)
+    owned = sorted({a.login for a in uow.backoffice.accounts_of_user(user.id)}
+                   | {link.login for link in uow.users.links_of(user.id)})  # fmt: skip
+    if owned:
+        raise UserHasAccounts(user.id, owned)
+    now = clock()
+    gone = replace(user, status=DELETED, email="", login="", nickname="", group_id=None,
+                   password=None, updated_at=now)  # fmt: skip
+    uow.users.update(gone)
+    uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
+    record(uow, actor, now, "user.deleted", "user", user.id, user.snapshot(), gone.snapshot())
+
+
+@dataclass(frozen=True)
+class AssignAccount:
+    """Make the user the account's owner on a manager's word (MT5's `client/user/add`): the
+    manager must reach both; no password is asked, as a manager who reaches the account may
+    set its password anyway. An account owned by another user is refused (unlink it there
+    first)."""
+
+    user_id: int
+    login: int
+
+
+def _live_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
+    valid_login = isinstance(login, int) and not isinstance(login, bool) and 0 < login <= MAX_LOGIN
+    acc = uow.accounts.get(login, for_update=True) if valid_login else None
+    if acc is None or acc.deleted_at is not None:
+        raise AccountNotFound(login)
+    return reach.check_account(actor, acc)
+
+
+def assign_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Clock) -> Linked:
+    actor.require("users:write")
+    user = _load(uow, cmd.user_id, actor, for_update=True)
+    acc = _live_account(uow, cmd.login, actor)
+    existing = uow.users.link_of(acc.login)
+    owner = existing.user_id if existing is not None else acc.user_id
+    if owner is not None and owner != user.id:
+        raise AccountAlreadyLinked(acc.login, owner)
+    if existing is not None and acc.user_id == user.id:
+        return Linked(existing, created=False)
+    now = clock()
+    link = existing or uow.users.link(UserLink(id=0, user_id=user.id, login=acc.login,
+                                               created_at=now))  # fmt: skip
+    if acc.user_id != user.id:
+        owned = replace(acc, user_id=user.id, updated_at=now)
+        uow.accounts.update(owned)
+        record(uow, actor, now, "account.updated", "account", acc.login, acc.snapshot(),
+               owned.snapshot())  # fmt: skip
+    record(uow, actor, now, "user.account_linked", "user", user.id, None,
+           {"login": acc.login, "link_id": link.id, "environment": link.environment})  # fmt: skip
+    return Linked(link, created=True)
+
+
+def release_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Clock) -> bool:
+    """The account no longer belongs to the user (MT5's `client/user/delete`): its link goes
+    and it has no owner. An account of another user (or of none) is AccountNotFound for this
+    user. True when something changed."""
+    actor.require("users:write")
+    user = _load(uow, cmd.user_id, actor, for_update=True)
+    acc = _live_account(uow, cmd.login, actor)
+    link = uow.users.link_of(acc.login)
+    mine_by_link = link is not None and link.user_id == user.id
+    if acc.user_id != user.id and not mine_by_link:
+        raise AccountNotFound(acc.login)
+    now = clock()
+    if link is not None and mine_by_link:
+        uow.users.unlink(acc.login)
+    if acc.user_id == user.id:
+        released = replace(acc, user_id=None, updated_at=now)
+        uow.accounts.update(released)
+        record(uow, actor, now, "account.updated", "account", acc.login, acc.snapshot(),
+               released.snapshot())  # fmt: skip
+    record(uow, actor, now, "user.account_unlinked", "user", user.id,
+           {"login": acc.login}, None)  # fmt: skip
+    return True
+
+
+MAX_HISTORY = 1000
+
+
+def user_history(uow: UnitOfWork, user_id: int, actor: Actor) -> list[AuditRecord]:
+    """The user's audit trail, oldest first (the newest MAX_HISTORY records), personal fields
+    redacted without `personal_data`."""
+    actor.require("users:read")
+    _load(uow, user_id, actor)
+    trail = uow.audit.for_entity("user", str(user_id))[-MAX_HISTORY:]
+    return [reach.redact_record(actor, r) for r in trail]
