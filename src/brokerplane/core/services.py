@@ -22,6 +22,7 @@ from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThr
 from brokerplane.core.audit import service as audit
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.backoffice import catalog as bo_catalog
+from brokerplane.core.backoffice import reports as bo_reports
 from brokerplane.core.backoffice import sessions as bo_sessions
 from brokerplane.core.backoffice import users as bo_users
 from brokerplane.core.backoffice import webhooks as bo_webhooks
@@ -731,6 +732,14 @@ class Services:
         """A webhook's order on its key's user's account (the key checked again in the same
         transaction); `actor` is the request's, reduced to the key's trades:write."""
         return self._write(lambda u: bo_webhooks.trade(u, order, actor, self.clock), actor)
+
+    # the back office's reports (core.backoffice.reports)
+    def report_catalogue(self, actor: Actor) -> list[bo_reports.ReportSpec]:
+        return bo_reports.catalogue(actor)
+
+    def run_report(self, cmd: bo_reports.RunReport, actor: Actor) -> bo_reports.ReportTable:
+        now = self.clock()
+        return self._read(lambda u: bo_reports.run_report(u, cmd, actor, now))
 
     # batch reads, what-if, the balance check and the archive (MT5's CRM calls)
     def batch_ledger(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[LedgerEntry]:
