@@ -359,6 +359,22 @@ def _responses(op: Op, method: str) -> dict[str, Any]:
     return out
 
 
+_PARAM_NAMES = {"key_id": "webhookskeyId"}
+
+
+def public_path(path: str) -> str:
+    """The route's path as TE spells it: path parameters in camelCase (`{reportId}`)."""
+
+    def camel(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in _PARAM_NAMES:
+            return "{" + _PARAM_NAMES[name] + "}"
+        head, *rest = name.split("_")
+        return "{" + head + "".join(part.capitalize() for part in rest) + "}"
+
+    return _PATH_PARAM.sub(camel, path)
+
+
 def _operation_id(name: str, method: str, path: str, seen: set[str]) -> str:
     base = name if name not in seen else f"{name}Using{method.upper()}_{len(seen)}"
     seen.add(base)
@@ -371,11 +387,12 @@ def document(routes: Iterable[APIRoute], host: str, scheme: str) -> dict[str, An
     for route in sorted(routes, key=lambda r: r.path):
         name = route.endpoint.__name__
         op = OPERATIONS.get(name) or Op("Other", (route.endpoint.__doc__ or name).split("\n")[0])
+        path = public_path(route.path)
         for method in sorted(route.methods or ()):
             if method in ("HEAD", "OPTIONS"):
                 continue
-            params = [_param(Param(p, "string", where="path", required=True))
-                      for p in _PATH_PARAM.findall(route.path)]  # fmt: skip
+            params = [_param(Param(p, "integer", where="path", required=True))
+                      for p in _PATH_PARAM.findall(path)]  # fmt: skip
             params += [_param(p) for p in (*op.headers, *op.query)]
             if op.body is not None and method in ("POST", "PUT", "PATCH"):
                 params.append({"name": "body", "in": "body", "required": True,
@@ -390,7 +407,7 @@ def document(routes: Iterable[APIRoute], host: str, scheme: str) -> dict[str, An
             }  # fmt: skip
             if op.auth:
                 entry["security"] = [{"Bearer": []}]
-            paths.setdefault(route.path, {})[method.lower()] = entry
+            paths.setdefault(path, {})[method.lower()] = entry
     tags = sorted({op["tags"][0] for item in paths.values() for op in item.values()})
     return {
         "swagger": "2.0",
