@@ -35,6 +35,7 @@ from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
 from brokerplane.core.ledger import service as ledger
+from brokerplane.core.ledger import transfer as transfers
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
@@ -133,6 +134,12 @@ class Services:
             lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config),
             actor,
             grouped=True,
+        )
+
+    def transfer_funds(self, cmd: transfers.TransferFunds, actor: Actor) -> transfers.Transfer:
+        """Both legs of a transfer in one transaction (core.ledger.transfer)."""
+        return self._write(
+            lambda u: transfers.transfer(u, cmd, actor, self.clock, self.config), actor
         )
 
     def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
@@ -633,6 +640,13 @@ class Services:
         now = self.clock()
         return self._read(lambda u: bo_sessions.authenticate(u, token, now))
 
+    def verify_backoffice_session(self, token: str) -> bo_sessions.SessionCheck:
+        now = self.clock()
+        return self._read(lambda u: bo_sessions.verify_session(u, token, now))
+
+    def list_assets(self, actor: Actor) -> list[bo_catalog.Asset]:
+        return self._read(lambda u: bo_catalog.list_assets(u, actor))
+
     def create_branding(self, cmd: bo_catalog.CreateBranding, actor: Actor) -> Branding:
         return self._write(lambda u: bo_catalog.create_branding(u, cmd, actor, self.clock), actor)
 
@@ -694,6 +708,14 @@ class Services:
 
     def change_user_password(self, cmd: bo_users.ChangeUserPassword, actor: Actor) -> User:
         return self._write(lambda u: bo_users.change_password(u, cmd, actor, self.clock), actor)
+
+    def reset_user_password(
+        self, cmd: bo_users.ResetUserPassword, actor: Actor
+    ) -> bo_users.PasswordReset:
+        return self._write(lambda u: bo_users.reset_password(u, cmd, actor, self.clock), actor)
+
+    def delete_user(self, cmd: bo_users.DeleteUser, actor: Actor) -> User:
+        return self._write(lambda u: bo_users.delete_user(u, cmd, actor, self.clock), actor)
 
     def account_usable(self, login: int) -> bool:
         """Whether the account's owner (if any) lets it be used (an Unlocked TE user)."""

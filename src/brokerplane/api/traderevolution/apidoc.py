@@ -143,18 +143,17 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
                                operationType="string", amount="number", balance="number",
                                credit="number", currency="string", comment="string",
                                time="int64", managerLogin="int64", isSettled="boolean"),
-    "NewAccountOperation": _model("a deposit (2), withdrawal (3) or adjustment (12); the sign "
-                                  "of amount is the direction",
+    "NewAccountOperation": _model("a deposit (2), withdrawal (3), adjustment (12) or transfer "
+                                  "(17, to toAccountId: another account of the same user); "
+                                  "the sign of amount is the direction",
                                   ("accountId", "amount", "operationTypeId"),
                                   accountId="int64", amount="number",
                                   operationTypeId="#AccountOperationType",
-                                  frontendComment="string"),
-    "NewTransfer": _model("money from one account of a user to another of the same user",
-                          ("fromAccountId", "toAccountId", "amount"), fromAccountId="int64",
-                          toAccountId="int64", amount="number", frontendComment="string"),
-    "Transfer": _model("a transfer's two legs (one ledger operation)", id="string",
-                       fromAccountId="int64", toAccountId="int64", amount="number",
-                       currency="string", operations="[#AccountOperation]"),
+                                  toAccountId="int64", frontendComment="string"),
+    "Transfer": _model("a transfer (type 17): the source leg, with the target leg",
+                       id="int64", accountId="int64", operationTypeId="#AccountOperationType",
+                       amount="number", balance="number", currency="string",
+                       transferId="string", counterOperation="#AccountOperation"),
     "WebhookKey": _model("a user's webhook key", id="int64", userId="int64", name="string",
                          apiKey="string", createdAt="int64", expirationDate="int64"),
     "NewWebhookKey": _model("a webhook key to generate", userId="int64", name="string",
@@ -289,7 +288,7 @@ OPERATIONS: dict[str, Op] = {
     "list_plans": Op("Plans", "Plans", query=(_q("type"), *PAGE), response="[#Plan]"),
     "create_plan": Op("Plans", "Create a plan", body="NewPlan", response="#Plan"),
     # money
-    "post_operation": Op("Account operations", "Deposit, withdraw or adjust",
+    "post_operation": Op("Account operations", "Deposit, withdraw, adjust or transfer",
                          body="NewAccountOperation", response="#AccountOperation",
                          headers=IDEMPOTENCY),
     "list_operations": Op("Account operations", "Account operations", query=(
@@ -298,8 +297,6 @@ OPERATIONS: dict[str, Op] = {
             "true", "false")),
         _q("sort", description="asc or desc, optionally after a field and a comma "
            "(id,desc; time,asc; -id)"), *WINDOW, *PAGE), response="[#AccountOperation]"),
-    "post_transfer": Op("Account operations", "Move money between two accounts of one user",
-                        body="NewTransfer", response="#Transfer", headers=IDEMPOTENCY),
     # webhook keys and trading
     "generate": Op("Webhook keys", "Generate a webhook key", body="NewWebhookKey",
                    response="#IssuedWebhookKey"),

@@ -94,3 +94,15 @@ async def refresh(request: Request) -> Response:
     services = services_of(request)
     pair = await run_in_threadpool(services.refresh_backoffice_session, cmd, _anonymous(request))
     return answer(_pair(pair))
+
+
+@router.get("/auth/pfixtoken/verify")
+async def pfix_token_verify(request: Request) -> Response:
+    """Whose trading-platform session a token is: header `token` (no Authorization header),
+    answer `{login, isExpired}`; a token never issued is 401 1.2.0.1."""
+    throttle(request, f"ip:{client_ip(request)}")
+    token = request.headers.get("token", "").strip()
+    if not token:
+        raise TEError(401, NOT_AUTHENTICATED, "send the session token in a 'token' header")
+    check = await run_in_threadpool(services_of(request).verify_backoffice_session, token)
+    return answer({"login": check.login, "isExpired": check.expired})

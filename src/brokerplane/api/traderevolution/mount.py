@@ -38,6 +38,7 @@ def te_app(runtime: object) -> FastAPI:
     from brokerplane.api.traderevolution.apidoc import router as apidoc_router
     from brokerplane.api.traderevolution.auth import router as auth_router
     from brokerplane.api.traderevolution.catalog import router as catalog_router
+    from brokerplane.api.traderevolution.methods import router as methods_router
     from brokerplane.api.traderevolution.operations import router as operations_router
     from brokerplane.api.traderevolution.reports import router as reports_router
     from brokerplane.api.traderevolution.trading import router as trading_router
@@ -49,7 +50,8 @@ def te_app(runtime: object) -> FastAPI:
     settings = getattr(runtime, "settings", None)
     sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0))
     routers = (apidoc_router, auth_router, users_router, accounts_router, catalog_router,
-               operations_router, webhooks_router, trading_router, reports_router)  # fmt: skip
+               operations_router, webhooks_router, trading_router, reports_router,
+               methods_router)  # fmt: skip
     sub.state.te_routers = routers
     for router in routers:
         sub.include_router(router)

@@ -1,6 +1,6 @@
 """Users and their accounts (seed 004): POST/GET /users, GET/PATCH /users/{id} (group moves and
-status), PATCH /users/{id}/changePassword, GET /users/{id}/accounts, POST /accounts and
-GET /accounts/{id}.
+status), PATCH /users/{id}/changePassword, POST (or PATCH) /users/{id}/resetPassword, DELETE
+/users/{id}, GET /users/{id}/accounts, POST /accounts and GET /accounts/{id}.
 
 Accounts read back carry their equity, usedMargin and freeMargin priced from their open
 positions at the latest quotes."""
@@ -33,8 +33,10 @@ from brokerplane.core.backoffice.model import STATUS_NAMES
 from brokerplane.core.backoffice.users import (
     AddAccount,
     ChangeUserPassword,
+    DeleteUser,
     NewAccount,
     OpenUser,
+    ResetUserPassword,
     UpdateUser,
     UserFilter,
 )
@@ -262,3 +264,33 @@ async def get_account(request: Request, account_id: str) -> Response:
     login = path_id(account_id, "accountId")
     risk = await run_in_threadpool(services_of(request).get_risk, login, actor)
     return answer(account_json(risk.account, risk.state()))
+
+
+async def reset_password(request: Request, user_id: str) -> Response:
+    """A new random password for the user and its accounts, answered once; its sessions
+    end."""
+    actor = await manager_of(request)
+    uid = path_id(user_id)
+    await Body.of(request, required=False)  # a body, if any, must still be JSON
+    done = await run_in_threadpool(
+        services_of(request).reset_user_password, ResetUserPassword(uid), actor
+    )
+    return answer({"userId": done.user.id, "login": done.user.login, "password": done.password})
+
+
+for _method in ("POST", "PATCH", "PUT"):
+    router.add_api_route("/users/{user_id}/resetPassword", reset_password, methods=[_method])
+
+
+@router.delete("/users/{user_id}")
+async def delete_user(request: Request, user_id: str) -> Response:
+    """Delete the user and its (empty) accounts; 200 with the user as it was."""
+    actor = await manager_of(request)
+    uid = path_id(user_id)
+    services = services_of(request)
+
+    def run() -> dict[str, Any]:
+        gone = services.delete_user(DeleteUser(uid), actor)
+        return user_json(gone, branding_ids(services, actor))
+
+    return answer(await run_in_threadpool(run))

@@ -9,6 +9,9 @@ from typing import Any
 # TraderEvolution user statuses (seed 004 ruleValue); cTID users start as CTID_NEW.
 USER_STATUSES = {0: "UNLOCKED", 1: "LOCKED", 2: "LOCKED_BRUTE_FORCE", 3: "NEED_ACTIVATION",
                  4: "EXPIRED"}  # fmt: skip
+# A deleted user (TE DELETE /users/{id}): it reads as absent everywhere, its login and email
+# are free again, its row and audit records stay. Never settable as a status.
+USER_DELETED = -1
 
 
 @dataclass

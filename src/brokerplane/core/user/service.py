@@ -30,7 +30,7 @@ from brokerplane.core.errors import (
     WrongPassword,
 )
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.user.model import User, UserLink, UserQuery
+from brokerplane.core.user.model import USER_DELETED, User, UserLink, UserQuery
 from brokerplane.core.validate import MAX_LOGIN, Problems
 
 EMAIL_MAX = 127
@@ -87,6 +87,8 @@ def _white_label_reached(actor: Actor, broker: str) -> bool:
 
 
 def in_reach(uow: UnitOfWork, actor: Actor, user: User) -> bool:
+    if user.status == USER_DELETED:  # reads as absent, for everyone
+        return False
     if not _white_label_reached(actor, user.broker):
         return False
     if user.group_id is not None and actor.group_mask.strip() != "*":
