@@ -43,7 +43,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.user.model import USER_DELETED, User
+from brokerplane.core.user.model import USER_DELETED, User, UserQuery
 from brokerplane.core.user.service import check_email, in_reach
 from brokerplane.core.validate import Problems
 
@@ -185,7 +185,9 @@ def open_user(
     reach.check_broker(actor, group, group.broker)
     passwords.check_policy(cmd.password, "password", group.password_min_length)
     presets = _presets(uow, cmd.accounts)
-    if _DERIVED.match(login) or uow.backoffice.user_by_login(login) is not None:
+    nicknamed = [u for u in uow.users.list(UserQuery(nickname=login, limit=10))
+                 if not u.login and u.status != USER_DELETED]
+    if _DERIVED.match(login) or nicknamed or uow.backoffice.user_by_login(login) is not None:
         raise Conflict(f"user login {login} is already in use",
                        fields=[FieldError("login", "already in use")], login=login)  # fmt: skip
     if uow.users.find_by_email(email) is not None:
@@ -246,13 +248,19 @@ _DERIVED = re.compile(r"^ctid([1-9][0-9]{0,17})$", re.ASCII | re.IGNORECASE)
 
 
 def derived_login(user: User) -> str:
-    """The TE login of a user made elsewhere (a cTID user has an email, no login)."""
-    return user.login or f"ctid{user.id}"
+    """The TE login of a user made elsewhere (a cTID user has an email and a nickname, no
+    login): its nickname when that is a valid TE login, else `ctid<id>`."""
+    if user.login:
+        return user.login
+    try:
+        return check_user_login(user.nickname) if user.nickname else f"ctid{user.id}"
+    except ValidationError:
+        return f"ctid{user.id}"
 
 
 def te_view(uow: UnitOfWork, user: User) -> User:
-    """The user as a TE user would read: a user made through cTrader gets the login
-    `ctid<id>` (found by GET /users?login= too) and its first account's group."""
+    """The user as a TE user would read: a user made through cTrader gets a login (see
+    `derived_login`; GET /users?login= finds it too) and its first account's group."""
     if user.login and user.group_id is not None:
         return user
     group_id = user.group_id
@@ -263,13 +271,18 @@ def te_view(uow: UnitOfWork, user: User) -> User:
 
 
 def _derived_matches(uow: UnitOfWork, logins: tuple[str, ...], actor: Actor) -> list[User]:
-    found = []
-    for name in logins:
+    """Users without a TE login whose derived login is one of `logins`."""
+    found: dict[int, User] = {}
+    for name in logins[:MAX_PAGE]:
         m = _DERIVED.match(name)
-        user = uow.users.get(int(m.group(1))) if m else None
-        if user is not None and not user.login and in_reach(uow, actor, user):
-            found.append(user)
-    return found
+        candidates = [uow.users.get(int(m.group(1)))] if m else []
+        candidates += uow.users.list(UserQuery(nickname=name, limit=10))
+        for user in candidates:
+            if (user is not None and not user.login and user.status != USER_DELETED
+                    and derived_login(user).casefold() == name.casefold()
+                    and in_reach(uow, actor, user)):  # fmt: skip
+                found[user.id] = user
+    return list(found.values())
 
 
 def search_users(uow: UnitOfWork, query: UserFilter, actor: Actor) -> list[User]:
