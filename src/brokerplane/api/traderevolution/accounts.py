@@ -154,14 +154,17 @@ async def patch_account(request: Request, account_id: str) -> Response:
     services = services_of(request)
 
     def run() -> dict[str, Any]:
+        # The fields first (what a bad value refuses), then the status: both need users:write
+        # on the same account, so the second cannot be refused where the first was applied.
+        acc = None
         if changes:
-            services.update_account(accounts.UpdateAccount(login, changes), actor)
+            acc = services.update_account(accounts.UpdateAccount(login, changes), actor)
         if status == ACCOUNT_BLOCKED:
-            services.disable_account(accounts.DisableAccount(login, "blocked"), actor)
+            acc = services.disable_account(accounts.DisableAccount(login, "blocked"), actor)
         elif status == ACCOUNT_ACTIVE:
-            services.enable_account(accounts.EnableAccount(login), actor)
-        risk = services.get_risk(login, actor)
-        return account_json(risk.account, risk.state())
+            acc = services.enable_account(accounts.EnableAccount(login), actor)
+        assert acc is not None
+        return account_json(acc)
 
     return answer(await run_in_threadpool(run))
 

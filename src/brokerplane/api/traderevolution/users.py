@@ -291,6 +291,8 @@ async def delete_user(request: Request, user_id: str) -> Response:
 
     def run() -> dict[str, Any]:
         gone = services.delete_user(DeleteUser(uid), actor)
-        return user_json(gone, branding_ids(services, actor))
+        # users:delete alone may delete; naming the branding needs users:read
+        brandings = branding_ids(services, actor) if actor.has("users:read") else {}
+        return user_json(gone, brandings)
 
     return answer(await run_in_threadpool(run))
