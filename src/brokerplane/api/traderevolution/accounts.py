@@ -42,7 +42,7 @@ from brokerplane.core.backoffice.catalog import Asset
 from brokerplane.core.services import Services
 
 router = APIRouter()
-MAX_OFFSET = 1_000_000
+MAX_OFFSET = 100_000
 CLOSED_REASON = "closed"
 
 

@@ -27,6 +27,12 @@ from brokerplane.core.errors import Unauthorized
 
 router = APIRouter()
 
+# Non-strict bodies (`{login:1010,password:secret}`, unquoted keys and bare words) are refused:
+# no public source confirms that a TraderEvolution back office accepts them (spec 8), and a
+# guessing parser would read passwords holding `,` `}` or `:` differently from the client.
+STRICT_JSON = ('send the body as JSON with quoted keys and strings: '
+               '{"login": "1010", "password": "..."}')
+
 
 def _lifetimes(request: Request) -> tuple[timedelta, timedelta]:
     settings = settings_of(request)
@@ -53,7 +59,10 @@ async def token(request: Request) -> Response:
     """Sign in with `{login, password}`: a numeric login is a back-office user, any other a
     TraderEvolution user (who may then manage its webhook keys)."""
     throttle(request, f"ip:{client_ip(request)}")
-    body = await Body.of(request)
+    try:
+        body = await Body.of(request)
+    except TEError as err:
+        raise TEError(err.status, err.code, f"{err.message}. {STRICT_JSON}") from None
     access_ttl, refresh_ttl = _lifetimes(request)
     login = body.data.get("login")
     login = str(login) if isinstance(login, int | str) and not isinstance(login, bool) else None
