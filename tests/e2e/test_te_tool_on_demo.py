@@ -66,8 +66,9 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
             names = {p["name"] for p in run["parameters"]}
             assert {"startDate", "endDate", "accountId", "assetName"} <= names
 
-            tokens = tool.post(api + "/auth/token",
-                               json={"login": login.group(1), "password": password.group(1)})
+            tokens = tool.post(
+                api + "/auth/token", json={"login": login.group(1), "password": password.group(1)}
+            )
             assert tokens.status_code == 200, tokens.text
             auth = {"Authorization": f"Bearer {tokens.json()['accessToken']}"}
             catalogue = tool.get(api + "/reports", headers=auth)

@@ -35,9 +35,11 @@ def test_the_account_list_pages_and_filters_within_reach(te: TE) -> None:
     assert [a["id"] for a in listed] == sorted(ids)
     assert listed[0]["balance"] == 0 and listed[0]["statusName"] == "Active"
     assert [a["id"] for a in te.ok(te.get("/accounts", params={"limit": 1, "offset": 1}))] == [
-        sorted(ids)[1]]
+        sorted(ids)[1]
+    ]
     assert [a["id"] for a in te.ok(te.get("/accounts", params={"userId": made[1]["id"]}))] == [
-        ids[1]]
+        ids[1]
+    ]
     retail = te.ok(te.get("/accounts", params={"userGroupId": te.ids["retail"]}))
     assert {a["id"] for a in retail} == {ids[0], ids[2]}
     token = manager(te, 1030, {"users:read"}, "retail")
@@ -153,7 +155,8 @@ def test_error_codes_are_decoded(te: TE) -> None:
     found = te.ok(te.get("/methods/errors", params={"errorId": "1.6.2.2"}))
     assert found["httpStatus"] == 406 and "REPORT_REQUEST" in found["description"]
     assert te.ok(te.get("/methods/errors", params={"errorId": "1.4.0.2"}))["description"] == (
-        "Account not found")
+        "Account not found"
+    )
     assert te.error(te.get("/methods/errors", params={"errorId": "9.9.9.9"}), 404) == "1.4.0.0"
     assert te.error(te.get("/methods/errors"), 400) == "1.0.0.1"
     assert te.error(te.get("/methods/errors", params={"errorId": "1." * 100}), 400) == "1.0.0.1"
@@ -178,8 +181,7 @@ def test_is_settled_and_sort_on_account_operations(te: TE) -> None:
         response = te.get("/accountOperations", params={"sort": bad})
         if bad:
             assert te.error(response, 400) == "1.0.0.1"
-    assert te.error(te.get("/accountOperations", params={"isSettled": "maybe"}), 400) == (
-        "1.0.0.1")
+    assert te.error(te.get("/accountOperations", params={"isSettled": "maybe"}), 400) == ("1.0.0.1")
 
 
 def _two_accounts(te: TE, login: str = "gina") -> tuple[int, int, int]:

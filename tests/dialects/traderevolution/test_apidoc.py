@@ -65,13 +65,20 @@ def test_bodies_are_body_parameters_and_every_ref_resolves(te: TE) -> None:
     create = doc["paths"]["/users"]["post"]
     (body,) = [p for p in create["parameters"] if p["in"] == "body"]
     assert body["schema"] == {"$ref": "#/definitions/NewUser"}
-    assert {"login", "password", "email", "userGroup"} <= set(doc["definitions"]["NewUser"]["required"])
+    assert {"login", "password", "email", "userGroup"} <= set(
+        doc["definitions"]["NewUser"]["required"]
+    )
     run = doc["paths"]["/reports/{reportId}"]["get"]
     params = {p["name"]: p for p in run["parameters"]}
     assert params["reportId"]["in"] == "path" and params["reportId"]["required"]
-    assert params["startDate"] == {"name": "startDate", "in": "query", "required": False,
-                                   "type": "integer", "format": "int64",
-                                   "description": "from, epoch milliseconds"}
+    assert params["startDate"] == {
+        "name": "startDate",
+        "in": "query",
+        "required": False,
+        "type": "integer",
+        "format": "int64",
+        "description": "from, epoch milliseconds",
+    }
     assert "406" in run["responses"]
     assert doc["paths"]["/auth/token"]["post"].get("security") is None
     assert doc["paths"]["/users"]["get"]["security"] == [{"Bearer": []}]
@@ -88,7 +95,7 @@ def test_swagger_ui_is_a_page_that_works_offline(te: TE, path: str) -> None:
 
 
 def test_a_hostile_host_header_does_not_reach_the_document(te: TE) -> None:
-    doc = te.client.get(BASE + "/v2/api-docs", headers={"Host": "evil\"<script>"}).json()
+    doc = te.client.get(BASE + "/v2/api-docs", headers={"Host": 'evil"<script>'}).json()
     assert doc["host"] == "localhost"
     page = te.client.get(BASE + "/swagger-ui.html", headers={"Host": "<b>x</b>"})
     assert "<b>x</b>" not in page.text

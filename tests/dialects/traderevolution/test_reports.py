@@ -92,7 +92,9 @@ def test_net_open_positions_and_currency_exposure_add_up_to_the_native_exposure_
     nop = decoded(te.get("/reports/125", params={"isTotal": "true"}))
     rows = [dict(zip(nop["headers"], r, strict=True)) for r in nop["data"]]
     assert {(r["usergroup"], r["instrument"], r["type"], r["quantity"]) for r in rows} == {
-        ("retail", "EURUSD", "Buy", Decimal("1")), ("vip", "EURUSD", "Buy", Decimal("2"))}
+        ("retail", "EURUSD", "Buy", Decimal("1")),
+        ("vip", "EURUSD", "Buy", Decimal("2")),
+    }
     assert rows[0]["instrumentgroup"] == "Forex\\Majors" and rows[0]["currency"] == "EUR"
     quantity = nop["headers"].index("quantity")
     assert nop["total"][quantity] == Decimal(total["net_lots"]) == Decimal("3")
@@ -152,7 +154,8 @@ def test_positions_trades_history_and_requests(te: TE) -> None:
     assert len(trades) == 3 and {t["operation"] for t in trades} == {"Buy", "Sell"}
     history = table(te, 127, accountId=ids["ann"])
     assert [(h["positionstatus"], h["tradeamount"]) for h in history] == [
-        ("Opened", Decimal("1.5"))]
+        ("Opened", Decimal("1.5"))
+    ]
     assert table(te, 183) == []  # nobody is near a margin call
     assert table(te, 133) == []  # nothing was held for approval
 

@@ -65,26 +65,36 @@ ROWS = [
     row("report_functions", {"reports:read"}, lambda w: ("GET", "/reports/functions", None)),
     row("run_report", {"reports:read"}, lambda w: ("GET", "/reports/125", None)),
     row("list_accounts", {"users:read"}, lambda w: ("GET", "/accounts", None)),
-    row("account_details", {"users:read"},
-        lambda w: ("GET", f"/accountDetails?accountId={w.account()}", None)),
+    row(
+        "account_details",
+        {"users:read"},
+        lambda w: ("GET", f"/accountDetails?accountId={w.account()}", None),
+    ),
     row("list_assets", {"users:read", "reports:read"}, lambda w: ("GET", "/assets", None)),
-    row("patch_account", {"users:write"},
-        lambda w: ("PATCH", f"/accounts/{w.account()}", {"accountName": "renamed"})),
-    row("delete_account", {"users:delete"},
-        lambda w: ("DELETE", f"/accounts/{w.account()}", None)),
-    row("close_account", {"users:write"},
-        lambda w: ("POST", f"/closeAccount/{w.account()}", None)),
+    row(
+        "patch_account",
+        {"users:write"},
+        lambda w: ("PATCH", f"/accounts/{w.account()}", {"accountName": "renamed"}),
+    ),
+    row("delete_account", {"users:delete"}, lambda w: ("DELETE", f"/accounts/{w.account()}", None)),
+    row("close_account", {"users:write"}, lambda w: ("POST", f"/closeAccount/{w.account()}", None)),
     row("delete_user", {"users:delete"}, lambda w: ("DELETE", f"/users/{w.user()['id']}", None)),
-    row("reset_password", {"users:write"},
-        lambda w: ("POST", f"/users/{w.user()['id']}/resetPassword", None)),
+    row(
+        "reset_password",
+        {"users:write"},
+        lambda w: ("POST", f"/users/{w.user()['id']}/resetPassword", None),
+    ),
     row("error_description", ANY, lambda w: ("GET", "/methods/errors?errorId=1.6.2.2", None)),
 ]
 
 
 def transfer(w: World) -> Call:
     first, second = w.pair()
-    return ("POST", "/accountOperations",
-            {"accountId": first, "toAccountId": second, "amount": 5, "operationTypeId": 17})
+    return (
+        "POST",
+        "/accountOperations",
+        {"accountId": first, "toAccountId": second, "amount": 5, "operationTypeId": 17},
+    )
 
 
 TRANSFER = row("post_operation", {"balances:write"}, transfer)
@@ -96,7 +106,8 @@ def test_every_route_of_the_new_modules_has_a_row() -> None:
     served |= {"delete_user", "reset_password"}
     assert served == {r.endpoint for r in ROWS}
     assert {"delete_user", "reset_password"} <= {
-        r.endpoint.__name__ for r in te_users.router.routes  # type: ignore[attr-defined]
+        r.endpoint.__name__
+        for r in te_users.router.routes  # type: ignore[attr-defined]
     }
 
 

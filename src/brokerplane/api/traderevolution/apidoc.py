@@ -76,113 +76,263 @@ _USER = dict(
 )  # fmt: skip
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
-    "Error": _model("an error: a dotted code (decode it at /methods/errors) and a message",
-                    ("errorCode", "errorMessage"), errorCode="string", errorMessage="string"),
-    "SignIn": _model("a back-office user's (numeric login) or a TE user's credentials",
-                     ("login", "password"), login="string", password="string"),
-    "TokenPair": _model("access and refresh tokens; lifetimes in seconds",
-                        accessToken="string", refreshToken="string",
-                        accessTokenLifeTime="integer", refreshTokenLifeTime="integer"),
-    "RefreshToken": _model("the refresh token (or send it in a 'token' header)",
-                           refreshToken="string"),
-    "PfixTokenVerification": _model("whose trading-platform session a token is",
-                                    login="string", isExpired="boolean"),
+    "Error": _model(
+        "an error: a dotted code (decode it at /methods/errors) and a message",
+        ("errorCode", "errorMessage"),
+        errorCode="string",
+        errorMessage="string",
+    ),
+    "SignIn": _model(
+        "a back-office user's (numeric login) or a TE user's credentials",
+        ("login", "password"),
+        login="string",
+        password="string",
+    ),
+    "TokenPair": _model(
+        "access and refresh tokens; lifetimes in seconds",
+        accessToken="string",
+        refreshToken="string",
+        accessTokenLifeTime="integer",
+        refreshTokenLifeTime="integer",
+    ),
+    "RefreshToken": _model(
+        "the refresh token (or send it in a 'token' header)", refreshToken="string"
+    ),
+    "PfixTokenVerification": _model(
+        "whose trading-platform session a token is", login="string", isExpired="boolean"
+    ),
     "User": _model("a TE user", **_USER),
     "UserWithAccounts": _model("a TE user with its accounts", **_USER, accounts="[#Account]"),
-    "NewAccount": _model("an account to open", ("accountName",), accountName="string",
-                         presetId="int64"),
-    "NewUser": _model("a user with its accounts (an object or a list of them)",
-                      ("login", "password", "email", "userGroup", "accounts"),
-                      login="string", password="string", email="string", firstName="string",
-                      lastName="string", userGroup="int64", accounts="[#NewAccount]"),
-    "UserChange": _model("a group move (userGroup) and/or a status (ruleValue: 0 Unlocked, "
-                         "1 Locked, 2 Locked after brute force, 3 Need activation, 4 Expired)",
-                         userGroup="int64", ruleName="string", ruleValue="integer"),
-    "PasswordChange": _model("the new password", ("password",), password="string"),
-    "PasswordReset": _model("the password a reset set: shown once", userId="int64",
-                            password="string"),
-    "Account": _model("a trading account with its figures", **_ACCOUNT),
-    "AccountPage": _model("never sent: GET /accounts answers a JSON array of Account",
-                          items="[#Account]"),
-    "AddAccount": _model("one more account for a user", ("userId", "accountName"),
-                         userId="int64", accountName="string", presetId="int64"),
-    "AccountChange": _model("what PATCH /accounts/{accountId} changes", accountName="string",
-                            leverage="integer", status="integer"),
-    "AccountDetails": _model(
-        "an account's state", **_ACCOUNT, login="string", groupName="string", profit="number",
-        marginLevel="number", positions="integer", blockedBalance="number",
-        availableFunds="number", withdrawalAvailable="number",
+    "NewAccount": _model(
+        "an account to open", ("accountName",), accountName="string", presetId="int64"
     ),
-    "UserGroup": _model("a user group", id="int64", name="string", description="string",
-                        currency="string", brandingId="int64", planId="int64",
-                        serverId="int64", defaultLeverage="integer", maxLeverage="integer"),
-    "NewUserGroup": _model("a user group to create", ("name",), name="string",
-                           currency="string", brandingId="int64", planId="int64",
-                           description="string", defaultLeverage="integer",
-                           maxLeverage="integer"),
-    "AccountPreset": _model("an account preset", presetId="int64", presetName="string",
-                            currency="string", leverage="integer", accountType="string",
-                            swapFree="boolean", description="string"),
-    "NewAccountPreset": _model("an account preset to create", ("presetName",),
-                               presetName="string", presetCurrency="string",
-                               leverage="integer", accountType="string", swapFree="boolean",
-                               description="string"),
+    "NewUser": _model(
+        "a user with its accounts (an object or a list of them)",
+        ("login", "password", "email", "userGroup", "accounts"),
+        login="string",
+        password="string",
+        email="string",
+        firstName="string",
+        lastName="string",
+        userGroup="int64",
+        accounts="[#NewAccount]",
+    ),
+    "UserChange": _model(
+        "a group move (userGroup) and/or a status (ruleValue: 0 Unlocked, "
+        "1 Locked, 2 Locked after brute force, 3 Need activation, 4 Expired)",
+        userGroup="int64",
+        ruleName="string",
+        ruleValue="integer",
+    ),
+    "PasswordChange": _model("the new password", ("password",), password="string"),
+    "PasswordReset": _model(
+        "the password a reset set: shown once", userId="int64", password="string"
+    ),
+    "Account": _model("a trading account with its figures", **_ACCOUNT),
+    "AccountPage": _model(
+        "never sent: GET /accounts answers a JSON array of Account", items="[#Account]"
+    ),
+    "AddAccount": _model(
+        "one more account for a user",
+        ("userId", "accountName"),
+        userId="int64",
+        accountName="string",
+        presetId="int64",
+    ),
+    "AccountChange": _model(
+        "what PATCH /accounts/{accountId} changes",
+        accountName="string",
+        leverage="integer",
+        status="integer",
+    ),
+    "AccountDetails": _model(
+        "an account's state",
+        **_ACCOUNT,
+        login="string",
+        groupName="string",
+        profit="number",
+        marginLevel="number",
+        positions="integer",
+        blockedBalance="number",
+        availableFunds="number",
+        withdrawalAvailable="number",
+    ),
+    "UserGroup": _model(
+        "a user group",
+        id="int64",
+        name="string",
+        description="string",
+        currency="string",
+        brandingId="int64",
+        planId="int64",
+        serverId="int64",
+        defaultLeverage="integer",
+        maxLeverage="integer",
+    ),
+    "NewUserGroup": _model(
+        "a user group to create",
+        ("name",),
+        name="string",
+        currency="string",
+        brandingId="int64",
+        planId="int64",
+        description="string",
+        defaultLeverage="integer",
+        maxLeverage="integer",
+    ),
+    "AccountPreset": _model(
+        "an account preset",
+        presetId="int64",
+        presetName="string",
+        currency="string",
+        leverage="integer",
+        accountType="string",
+        swapFree="boolean",
+        description="string",
+    ),
+    "NewAccountPreset": _model(
+        "an account preset to create",
+        ("presetName",),
+        presetName="string",
+        presetCurrency="string",
+        leverage="integer",
+        accountType="string",
+        swapFree="boolean",
+        description="string",
+    ),
     "Branding": _model("a branding", id="int64", name="string", description="string"),
-    "NewBranding": _model("a branding to create", ("name",), name="string",
-                          description="string"),
+    "NewBranding": _model("a branding to create", ("name",), name="string", description="string"),
     "Plan": _model("a plan", id="int64", name="string", type="string", description="string"),
-    "NewPlan": _model("a plan to create", ("name",), name="string", type="string",
-                      description="string"),
+    "NewPlan": _model(
+        "a plan to create", ("name",), name="string", type="string", description="string"
+    ),
     "AccountOperationType": {
-        "type": "integer", "format": "int32", "enum": [1, 2, 3, 12, 13, 17],
+        "type": "integer",
+        "format": "int32",
+        "enum": [1, 2, 3, 12, 13, 17],
         "description": "1 Trading, 2 Deposit, 3 Withdrawal, 12 Adjustment, 13 Dividends, "
-                       "17 Transfer",
+        "17 Transfer",
     },
-    "AccountOperation": _model("a money movement on an account", id="int64",
-                               accountId="int64", operationTypeId="#AccountOperationType",
-                               operationType="string", amount="number", balance="number",
-                               credit="number", currency="string", comment="string",
-                               time="int64", managerLogin="int64", isSettled="boolean"),
-    "NewAccountOperation": _model("a deposit (2), withdrawal (3), adjustment (12) or transfer "
-                                  "(17, to toAccountId: another account of the same user); "
-                                  "the sign of amount is the direction",
-                                  ("accountId", "amount", "operationTypeId"),
-                                  accountId="int64", amount="number",
-                                  operationTypeId="#AccountOperationType",
-                                  toAccountId="int64", frontendComment="string"),
-    "Transfer": _model("a transfer (type 17): the source leg, with the target leg",
-                       id="int64", accountId="int64", operationTypeId="#AccountOperationType",
-                       amount="number", balance="number", currency="string",
-                       transferId="string", counterOperation="#AccountOperation"),
-    "WebhookKey": _model("a user's webhook key", id="int64", userId="int64", name="string",
-                         apiKey="string", createdAt="int64", expirationDate="int64"),
-    "NewWebhookKey": _model("a webhook key to generate", userId="int64", name="string",
-                            expirationDate="int64"),
-    "IssuedWebhookKey": _model("a new webhook key with its secret, shown once",
-                               id="int64", userId="int64", name="string", apiKey="string",
-                               secret="string", createdAt="int64", expirationDate="int64"),
-    "WebhookOrder": _model("a market order from an alert", ("symbol", "side", "id",
-                           "timestamp"), symbol="string", side="string", volume="number",
-                           accountId="int64", comment="string", id="string",
-                           timestamp="int64", apiKey="string", secret="string"),
-    "WebhookFill": _model("what a webhook order did", accountId="int64", deals="[object]",
-                          positions="[#Position]", account="#Account"),
-    "Position": _model("an open position", id="int64", accountId="int64", symbol="string",
-                       side="string", quantity="number", openPrice="number",
-                       currentPrice="number", profit="number", margin="number",
-                       currency="string", openTime="int64", comment="string"),
-    "Report": _model("a report the caller may run", id="int64", name="string",
-                     category="string", headers="[string]", requiredFilters="[string]",
-                     filters="[string]", ignoresDates="boolean"),
-    "ReportFunction": _model("a column type of the report engine", name="string",
-                             description="string"),
-    "ReportResult": _model("a report's columns and rows (each row an array in column order); "
-                           "total: one row of sums when isTotal=true, null when nothing adds up",
-                           headers="[string]", data="[[any]]", total="[any]"),
-    "Asset": _model("a currency (asset)", id="int64", name="string", description="string",
-                    precision="integer"),
-    "ErrorDescription": _model("a decoded error code", errorId="string", httpStatus="integer",
-                               description="string"),
+    "AccountOperation": _model(
+        "a money movement on an account",
+        id="int64",
+        accountId="int64",
+        operationTypeId="#AccountOperationType",
+        operationType="string",
+        amount="number",
+        balance="number",
+        credit="number",
+        currency="string",
+        comment="string",
+        time="int64",
+        managerLogin="int64",
+        isSettled="boolean",
+    ),
+    "NewAccountOperation": _model(
+        "a deposit (2), withdrawal (3), adjustment (12) or transfer "
+        "(17, to toAccountId: another account of the same user); "
+        "the sign of amount is the direction",
+        ("accountId", "amount", "operationTypeId"),
+        accountId="int64",
+        amount="number",
+        operationTypeId="#AccountOperationType",
+        toAccountId="int64",
+        frontendComment="string",
+    ),
+    "Transfer": _model(
+        "a transfer (type 17): the source leg, with the target leg",
+        id="int64",
+        accountId="int64",
+        operationTypeId="#AccountOperationType",
+        amount="number",
+        balance="number",
+        currency="string",
+        transferId="string",
+        counterOperation="#AccountOperation",
+    ),
+    "WebhookKey": _model(
+        "a user's webhook key",
+        id="int64",
+        userId="int64",
+        name="string",
+        apiKey="string",
+        createdAt="int64",
+        expirationDate="int64",
+    ),
+    "NewWebhookKey": _model(
+        "a webhook key to generate", userId="int64", name="string", expirationDate="int64"
+    ),
+    "IssuedWebhookKey": _model(
+        "a new webhook key with its secret, shown once",
+        id="int64",
+        userId="int64",
+        name="string",
+        apiKey="string",
+        secret="string",
+        createdAt="int64",
+        expirationDate="int64",
+    ),
+    "WebhookOrder": _model(
+        "a market order from an alert",
+        ("symbol", "side", "id", "timestamp"),
+        symbol="string",
+        side="string",
+        volume="number",
+        accountId="int64",
+        comment="string",
+        id="string",
+        timestamp="int64",
+        apiKey="string",
+        secret="string",
+    ),
+    "WebhookFill": _model(
+        "what a webhook order did",
+        accountId="int64",
+        deals="[object]",
+        positions="[#Position]",
+        account="#Account",
+    ),
+    "Position": _model(
+        "an open position",
+        id="int64",
+        accountId="int64",
+        symbol="string",
+        side="string",
+        quantity="number",
+        openPrice="number",
+        currentPrice="number",
+        profit="number",
+        margin="number",
+        currency="string",
+        openTime="int64",
+        comment="string",
+    ),
+    "Report": _model(
+        "a report the caller may run",
+        id="int64",
+        name="string",
+        category="string",
+        headers="[string]",
+        requiredFilters="[string]",
+        filters="[string]",
+        ignoresDates="boolean",
+    ),
+    "ReportFunction": _model(
+        "a column type of the report engine", name="string", description="string"
+    ),
+    "ReportResult": _model(
+        "a report's columns and rows (each row an array in column order); "
+        "total: one row of sums when isTotal=true, null when nothing adds up",
+        headers="[string]",
+        data="[[any]]",
+        total="[any]",
+    ),
+    "Asset": _model(
+        "a currency (asset)", id="int64", name="string", description="string", precision="integer"
+    ),
+    "ErrorDescription": _model(
+        "a decoded error code", errorId="string", httpStatus="integer", description="string"
+    ),
 }
 
 
@@ -222,108 +372,210 @@ IDEMPOTENCY = (Param("Idempotency-Key", "string", "a retry with the same key is 
 
 OPERATIONS: dict[str, Op] = {
     # authentication
-    "token": Op("Authentication", "Sign in for an access and a refresh token", body="SignIn",
-                response="#TokenPair", auth=False),
-    "refresh": Op("Authentication", "A new token pair for a refresh token", body="RefreshToken",
-                  response="#TokenPair", auth=False,
-                  headers=(Param("token", description="the refresh token", where="header"),)),
+    "token": Op(
+        "Authentication",
+        "Sign in for an access and a refresh token",
+        body="SignIn",
+        response="#TokenPair",
+        auth=False,
+    ),
+    "refresh": Op(
+        "Authentication",
+        "A new token pair for a refresh token",
+        body="RefreshToken",
+        response="#TokenPair",
+        auth=False,
+        headers=(Param("token", description="the refresh token", where="header"),),
+    ),
     "pfix_token_verify": Op(
-        "Authentication", "Whose trading-platform session a token is", auth=False,
+        "Authentication",
+        "Whose trading-platform session a token is",
+        auth=False,
         response="#PfixTokenVerification",
-        headers=(Param("token", description="the session token", required=True,
-                       where="header"),)),  # fmt: skip
+        headers=(Param("token", description="the session token", required=True, where="header"),),
+    ),
     # the document itself
     "api_docs": Op("API document", "This document (Swagger 2.0)", auth=False, response="object"),
-    "swagger_ui": Op("API document", "This document as an HTML page", auth=False,
-                     response="string"),
+    "swagger_ui": Op(
+        "API document", "This document as an HTML page", auth=False, response="string"
+    ),
     # users
-    "create_user": Op("Users", "Create a user with its accounts", body="NewUser",
-                      response="#UserWithAccounts"),
-    "find_users": Op("Users", "Find users", query=(
-        _q("login", description="logins, comma-separated"), _q("email"),
-        _q("userGroupId", "int64"), _q("brandingId", "int64"), _q("planId", "int64"), *PAGE),
-        response="[#User]"),  # fmt: skip
+    "create_user": Op(
+        "Users", "Create a user with its accounts", body="NewUser", response="#UserWithAccounts"
+    ),
+    "find_users": Op(
+        "Users",
+        "Find users",
+        query=(
+            _q("login", description="logins, comma-separated"),
+            _q("email"),
+            _q("userGroupId", "int64"),
+            _q("brandingId", "int64"),
+            _q("planId", "int64"),
+            *PAGE,
+        ),
+        response="[#User]",
+    ),
     "get_user": Op("Users", "A user with its accounts", response="#UserWithAccounts"),
     "user_accounts": Op("Users", "A user's accounts", response="[#Account]"),
-    "patch_user": Op("Users", "Move a user to another group and/or set its status",
-                     body="UserChange", response=None),
-    "change_password": Op("Users", "Set a user's password", body="PasswordChange",
-                          response="#User"),
-    "reset_password": Op("Users", "Reset a user's password to a new random one",
-                         response="#PasswordReset"),
-    "delete_user": Op("Users", "Delete a user and its accounts (emptied first)",
-                      response="#User"),
+    "patch_user": Op(
+        "Users",
+        "Move a user to another group and/or set its status",
+        body="UserChange",
+        response=None,
+    ),
+    "change_password": Op(
+        "Users", "Set a user's password", body="PasswordChange", response="#User"
+    ),
+    "reset_password": Op(
+        "Users", "Reset a user's password to a new random one", response="#PasswordReset"
+    ),
+    "delete_user": Op("Users", "Delete a user and its accounts (emptied first)", response="#User"),
     # accounts
-    "create_account": Op("Accounts", "Add an account to a user", body="AddAccount",
-                         response="#Account"),
-    "list_accounts": Op("Accounts", "Accounts, by id", query=(
-        _q("userId", "int64"), _q("userGroupId", "int64"), *PAGE), response="[#Account]"),
+    "create_account": Op(
+        "Accounts", "Add an account to a user", body="AddAccount", response="#Account"
+    ),
+    "list_accounts": Op(
+        "Accounts",
+        "Accounts, by id",
+        query=(_q("userId", "int64"), _q("userGroupId", "int64"), *PAGE),
+        response="[#Account]",
+    ),
     "get_account": Op("Accounts", "An account with its figures", response="#Account"),
-    "patch_account": Op("Accounts", "Rename an account, set its leverage or status",
-                        body="AccountChange", response="#Account"),
-    "delete_account": Op("Accounts", "Delete an account (it must be empty)",
-                         response="#Account"),
+    "patch_account": Op(
+        "Accounts",
+        "Rename an account, set its leverage or status",
+        body="AccountChange",
+        response="#Account",
+    ),
+    "delete_account": Op("Accounts", "Delete an account (it must be empty)", response="#Account"),
     "close_account": Op("Accounts", "Close an account: blocked for good", response="#Account"),
-    "account_details": Op("Accounts", "An account's state",
-                          query=(_q("accountId", "int64", required=True),),
-                          response="#AccountDetails"),
-    "list_assets": Op("Accounts", "Currencies (assets) in use", query=(_q("name"), *PAGE),
-                      response="[#Asset]"),
+    "account_details": Op(
+        "Accounts",
+        "An account's state",
+        query=(_q("accountId", "int64", required=True),),
+        response="#AccountDetails",
+    ),
+    "list_assets": Op(
+        "Accounts", "Currencies (assets) in use", query=(_q("name"), *PAGE), response="[#Asset]"
+    ),
     # catalogue
-    "list_user_groups": Op("User groups", "User groups", query=(
-        _q("name"), _q("brandingId", "int64"), _q("planId", "int64"), _q("serverId", "int64"),
-        *PAGE), response="[#UserGroup]"),  # fmt: skip
+    "list_user_groups": Op(
+        "User groups",
+        "User groups",
+        query=(
+            _q("name"),
+            _q("brandingId", "int64"),
+            _q("planId", "int64"),
+            _q("serverId", "int64"),
+            *PAGE,
+        ),
+        response="[#UserGroup]",
+    ),
     "get_user_group": Op("User groups", "A user group", response="#UserGroup"),
-    "create_user_group": Op("User groups", "Create a user group", body="NewUserGroup",
-                            response="#UserGroup"),
-    "list_presets": Op("Account presets", "Account presets", query=(
-        _q("presetCurrency", description="a currency code"), _q("presetName"), *PAGE),
-        response="[#AccountPreset]"),  # fmt: skip
-    "create_preset": Op("Account presets", "Create an account preset", body="NewAccountPreset",
-                        response="#AccountPreset"),
+    "create_user_group": Op(
+        "User groups", "Create a user group", body="NewUserGroup", response="#UserGroup"
+    ),
+    "list_presets": Op(
+        "Account presets",
+        "Account presets",
+        query=(_q("presetCurrency", description="a currency code"), _q("presetName"), *PAGE),
+        response="[#AccountPreset]",
+    ),
+    "create_preset": Op(
+        "Account presets",
+        "Create an account preset",
+        body="NewAccountPreset",
+        response="#AccountPreset",
+    ),
     "list_brandings": Op("Brandings", "Brandings", query=PAGE, response="[#Branding]"),
     "get_branding": Op("Brandings", "A branding", response="#Branding"),
-    "create_branding": Op("Brandings", "Create a branding", body="NewBranding",
-                          response="#Branding"),
+    "create_branding": Op(
+        "Brandings", "Create a branding", body="NewBranding", response="#Branding"
+    ),
     "list_plans": Op("Plans", "Plans", query=(_q("type"), *PAGE), response="[#Plan]"),
     "create_plan": Op("Plans", "Create a plan", body="NewPlan", response="#Plan"),
     # money
-    "post_operation": Op("Account operations", "Deposit, withdraw, adjust or transfer",
-                         body="NewAccountOperation", response="#AccountOperation",
-                         headers=IDEMPOTENCY),
-    "list_operations": Op("Account operations", "Account operations", query=(
-        _q("accountId", "int64"), _q("operationTypeId", "integer"),
-        _q("isSettled", "string", "true: settled operations, false: unsettled", enum=(
-            "true", "false")),
-        _q("sort", description="asc or desc, optionally after a field and a comma "
-           "(id,desc; time,asc; -id)"), *WINDOW, *PAGE), response="[#AccountOperation]"),
+    "post_operation": Op(
+        "Account operations",
+        "Deposit, withdraw, adjust or transfer",
+        body="NewAccountOperation",
+        response="#AccountOperation",
+        headers=IDEMPOTENCY,
+    ),
+    "list_operations": Op(
+        "Account operations",
+        "Account operations",
+        query=(
+            _q("accountId", "int64"),
+            _q("operationTypeId", "integer"),
+            _q(
+                "isSettled",
+                "string",
+                "true: settled operations, false: unsettled",
+                enum=("true", "false"),
+            ),
+            _q(
+                "sort",
+                description="asc or desc, optionally after a field and a comma "
+                "(id,desc; time,asc; -id)",
+            ),
+            *WINDOW,
+            *PAGE,
+        ),
+        response="[#AccountOperation]",
+    ),
     # webhook keys and trading
-    "generate": Op("Webhook keys", "Generate a webhook key", body="NewWebhookKey",
-                   response="#IssuedWebhookKey"),
-    "list_keys": Op("Webhook keys", "Webhook keys", query=(_q("userId", "int64"),),
-                    response="[#WebhookKey]"),
+    "generate": Op(
+        "Webhook keys", "Generate a webhook key", body="NewWebhookKey", response="#IssuedWebhookKey"
+    ),
+    "list_keys": Op(
+        "Webhook keys", "Webhook keys", query=(_q("userId", "int64"),), response="[#WebhookKey]"
+    ),
     "delete_key": Op("Webhook keys", "Delete a webhook key", response="#WebhookKey"),
-    "webhook": Op("Trading", "Place a market order from an alert (a webhook key signs it)",
-                  body="WebhookOrder", response="#WebhookFill", auth=False,
-                  headers=(Param("X-Api-Key", where="header"),
-                           Param("X-Signature", where="header"))),
-    "list_positions": Op("Trading", "Open positions", query=(
-        _q("accountId", "int64"), _q("userId", "int64"), _q("symbol"), *PAGE),
-        response="[#Position]"),  # fmt: skip
+    "webhook": Op(
+        "Trading",
+        "Place a market order from an alert (a webhook key signs it)",
+        body="WebhookOrder",
+        response="#WebhookFill",
+        auth=False,
+        headers=(Param("X-Api-Key", where="header"), Param("X-Signature", where="header")),
+    ),
+    "list_positions": Op(
+        "Trading",
+        "Open positions",
+        query=(_q("accountId", "int64"), _q("userId", "int64"), _q("symbol"), *PAGE),
+        response="[#Position]",
+    ),
     "get_position": Op("Trading", "An open position", response="#Position"),
     # reports
     "list_reports": Op("Reports", "The reports the caller may run", response="[#Report]"),
-    "report_functions": Op("Reports", "The report engine's column types",
-                           response="[#ReportFunction]"),
-    "run_report": Op("Reports", "Run a report", query=(
-        *WINDOW, _q("limit", "integer", "rows at most (10000)"), _q("offset", "integer"),
-        _q("isTotal", "boolean", "add a row of sums"), _q("accountId", "int64"),
-        _q("login"), _q("assetName", description="a currency code"),
-        _q("instrumentName"), _q("userGroupId", "int64")), response="#ReportResult"),
+    "report_functions": Op(
+        "Reports", "The report engine's column types", response="[#ReportFunction]"
+    ),
+    "run_report": Op(
+        "Reports",
+        "Run a report",
+        query=(
+            *WINDOW,
+            _q("limit", "integer", "rows at most (10000)"),
+            _q("offset", "integer"),
+            _q("isTotal", "boolean", "add a row of sums"),
+            _q("accountId", "int64"),
+            _q("login"),
+            _q("assetName", description="a currency code"),
+            _q("instrumentName"),
+            _q("userGroupId", "int64"),
+        ),
+        response="#ReportResult",
+    ),
     # errors
-    "error_description": Op("Errors", "Decode an error code",
-                            query=(_q("errorId", required=True),),
-                            response="#ErrorDescription"),
+    "error_description": Op(
+        "Errors",
+        "Decode an error code",
+        query=(_q("errorId", required=True),),
+        response="#ErrorDescription",
+    ),
 }
 
 
@@ -408,18 +660,22 @@ def document(routes: Iterable[APIRoute], host: str, scheme: str) -> dict[str, An
     tags = sorted({op["tags"][0] for item in paths.values() for op in item.values()})
     return {
         "swagger": "2.0",
-        "info": {"title": "TraderEvolution Back-Office API (brokerplane)", "version": VERSION,
-                 "description": "The TraderEvolution Back-Office REST API as brokerplane serves "
-                                "it. Sign in at POST /auth/token, then send "
-                                "'Authorization: Bearer <accessToken>'."},
+        "info": {
+            "title": "TraderEvolution Back-Office API (brokerplane)",
+            "version": VERSION,
+            "description": "The TraderEvolution Back-Office REST API as brokerplane serves "
+            "it. Sign in at POST /auth/token, then send "
+            "'Authorization: Bearer <accessToken>'.",
+        },
         "host": host,
         "basePath": PREFIX,
         "schemes": [scheme],
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "tags": [{"name": t} for t in tags],
-        "securityDefinitions": {"Bearer": {"type": "apiKey", "name": "Authorization",
-                                           "in": "header"}},  # fmt: skip
+        "securityDefinitions": {
+            "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header"}
+        },
         "paths": paths,
         "definitions": DEFINITIONS,
     }

@@ -30,8 +30,9 @@ router = APIRouter()
 # Non-strict bodies (`{login:1010,password:secret}`, unquoted keys and bare words) are refused:
 # no public source confirms that a TraderEvolution back office accepts them (spec 8), and a
 # guessing parser would read passwords holding `,` `}` or `:` differently from the client.
-STRICT_JSON = ('send the body as JSON with quoted keys and strings: '
-               '{"login": "1010", "password": "..."}')
+STRICT_JSON = (
+    'send the body as JSON with quoted keys and strings: {"login": "1010", "password": "..."}'
+)
 
 
 def _lifetimes(request: Request) -> tuple[timedelta, timedelta]:

@@ -116,8 +116,11 @@ _MEANINGS: dict[str, tuple[int, str]] = {
     NOT_AUTHENTICATED: (401, "no access token, or it is not valid or has expired"),
     NOT_ALLOWED: (403, "not allowed for this back-office user"),
     RATE_LIMITED: (429, "too many requests: wait and retry"),
-    NOT_ACCEPTABLE: (406, "PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY: the report needs a "
-                          "filter (accountId, assetName, ...); also: the answer cannot be JSON"),
+    NOT_ACCEPTABLE: (
+        406,
+        "PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY: the report needs a "
+        "filter (accountId, assetName, ...); also: the answer cannot be JSON",
+    ),
     INVALID_REQUEST: (400, "the request is malformed or a value is not valid"),
     NOT_FOUND: (404, "not found, or out of this back-office user's reach"),
     NO_SUCH_PATH: (404, "no such endpoint"),

@@ -166,9 +166,7 @@ async def _transfer(request: Request, actor: Actor, source: int, target: int, am
                                       comment)  # fmt: skip
     actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, _stored_transfer)
     services = services_of(request)
-    outcome = await run_in_threadpool(
-        keyed.run, lambda a: services.transfer_funds(cmd, a), actor
-    )
+    outcome = await run_in_threadpool(keyed.run, lambda a: services.transfer_funds(cmd, a), actor)
     if isinstance(outcome, StoredResponse):
         return Response(outcome.body, status_code=outcome.status, media_type="application/json",
                         headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
@@ -242,7 +240,7 @@ async def list_operations(request: Request) -> Response:
     descending = _sort(request)
     if settled is not None and settled.lower() == "false":
         return answer([])  # every operation is settled when it is posted
-    kinds = None
+    kinds: tuple[str, ...] | None = None
     if type_id is not None:
         if type_id == TRANSFER:
             kinds = ("deposit", "withdrawal")

@@ -18,7 +18,6 @@ names, swaps) are None, or 0 where the column is an amount.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -534,8 +533,12 @@ def _margin_calls(r: _Run) -> Iterator[dict[str, Any]]:
         acc = status.risk.account
         if not r.in_group(acc) or (r.logins is not None and acc.login not in r.logins):
             continue
-        yield {"login": r.user_login(acc) or str(acc.login), "accountname": acc.name,
-               "margincalldayscount": None, "stopout": status.state == "stop_out"}
+        yield {
+            "login": r.user_login(acc) or str(acc.login),
+            "accountname": acc.name,
+            "margincalldayscount": None,
+            "stopout": status.state == "stop_out",
+        }
 
 
 def _approvals(r: _Run) -> Iterator[dict[str, Any]]:

@@ -185,8 +185,11 @@ def open_user(
     reach.check_broker(actor, group, group.broker)
     passwords.check_policy(cmd.password, "password", group.password_min_length)
     presets = _presets(uow, cmd.accounts)
-    nicknamed = [u for u in uow.users.list(UserQuery(nickname=login, limit=10))
-                 if not u.login and u.status != USER_DELETED]
+    nicknamed = [
+        u
+        for u in uow.users.list(UserQuery(nickname=login, limit=10))
+        if not u.login and u.status != USER_DELETED
+    ]
     if _DERIVED.match(login) or nicknamed or uow.backoffice.user_by_login(login) is not None:
         raise Conflict(f"user login {login} is already in use",
                        fields=[FieldError("login", "already in use")], login=login)  # fmt: skip

@@ -58,8 +58,9 @@ def transfer(
     uow: UnitOfWork, cmd: TransferFunds, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Transfer:
     actor.require("balances:write")
-    source, target = check_login(cmd.from_login, "fromAccountId"), check_login(
-        cmd.to_login, "toAccountId"
+    source, target = (
+        check_login(cmd.from_login, "fromAccountId"),
+        check_login(cmd.to_login, "toAccountId"),
     )
     if source == target:
         raise ValidationError.field("toAccountId", "must be another account than the source")
@@ -95,4 +96,3 @@ def transfer(
         "comment": cmd.comment,
     })  # fmt: skip
     return Transfer(reference, posting_of(out_entry, out_acc), posting_of(in_entry, in_acc))
-
