@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.user.service import CreateUser
@@ -216,6 +216,19 @@ def test_a_transfer_moves_money_between_a_users_accounts_once(te: TE) -> None:
     assert report.ok, report  # both legs tied to their audit records
     records = [r for r in te.get("/reports/139").json()["data"] if r[6] == "ledger.transferred"]
     assert len(records) == 1
+    # in the reports the legs are money between accounts, not cash in or out
+    summary = te.ok(te.get("/reports/102", params={"accountId": first}))
+    row = dict(zip(summary["headers"], summary["data"][0], strict=True))
+    assert row["deposit_with_unsettled"] == 1000 and row["widthdraw"] == 0
+    assert row["other_account_operations"] == -300 and row["balance_after"] == 700
+    cash = te.ok(te.get("/reports/109"))["data"]
+    assert [c[7] for c in cash] == [1000]
+    # nobody else can make an entry look like a transfer leg
+    key = te.services.create_api_key(CreateApiKey(1010, frozenset(SCOPES)), te.admin).secret
+    forged = te.client.post("/v1/balances/deposit", json={"login": second, "amount": "1",
+                                                          "reference": "transfer:0123"},
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert forged.status_code == 400, forged.text
 
 
 def test_a_transfer_is_refused_whole_when_it_cannot_apply(te: TE) -> None:

@@ -55,7 +55,7 @@ from brokerplane.api.traderevolution.protocol import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ApprovalRequired
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery, is_transfer_leg
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ledger.transfer import Transfer, TransferFunds
 from brokerplane.core.money import Currency, from_minor
@@ -69,13 +69,12 @@ TYPE_NAMES = {1: "Trading", 2: "Deposit", 3: "Withdrawal", 12: "Adjustment", 13:
 KIND_OF_TYPE = {1: "trade", 2: "deposit", 3: "withdrawal", 12: "correction"}
 TYPE_OF_KIND = {kind: type_id for type_id, kind in KIND_OF_TYPE.items()}
 TRANSFER = 17
-TRANSFER_PREFIX = "transfer:"
 SORT_FIELDS = {"id", "time", "createdat", "date", "operationid"}
 MAX_SORTED = 100_000  # entries read to answer a descending page
 
 
 def type_of(entry: LedgerEntry) -> int | None:
-    if entry.kind in ("deposit", "withdrawal") and entry.reference.startswith(TRANSFER_PREFIX):
+    if is_transfer_leg(entry):
         return TRANSFER
     return TYPE_OF_KIND.get(entry.kind)
 

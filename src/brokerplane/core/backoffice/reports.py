@@ -30,7 +30,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.errors import AccountNotFound, GroupNotFound, NotFound, ValidationError
-from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery, is_transfer_leg
 from brokerplane.core.money import Currency, currency, from_minor
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading import service as trading
@@ -322,6 +322,8 @@ def _balance_summary(r: _Run) -> Iterator[dict[str, Any]]:
             continue
         column = {"deposit": "deposit_with_unsettled", "withdrawal": "widthdraw",
                   "charge": "commission_out"}.get(e.kind, "other_account_operations")  # fmt: skip
+        if is_transfer_leg(e):  # money between accounts: neither cash in nor cash out
+            column = "other_account_operations"
         if e.kind == "trade":
             column = "trading_in" if e.amount >= 0 else "trading_out"
         row[column] += e.amount
@@ -335,8 +337,14 @@ def _balance_summary(r: _Run) -> Iterator[dict[str, Any]]:
                     "widthdraw", "commission_out", "other_account_operations", "total",
                     "balance_after"):  # fmt: skip
             row[key] = from_minor(row[key], cur)
-        row.update(swaps_in=Decimal(0), swaps_out=Decimal(0), interest=Decimal(0),
-                   dividends=Decimal(0), pnl=row["trading_in"] + row["trading_out"])  # fmt: skip
+        zero = from_minor(0, cur)
+        row.update(
+            swaps_in=zero,
+            swaps_out=zero,
+            interest=zero,
+            dividends=zero,
+            pnl=row["trading_in"] + row["trading_out"],
+        )
         yield row
 
 
@@ -345,6 +353,8 @@ _OPERATION_NAMES = {"deposit": "Deposit", "withdrawal": "Withdrawal"}
 
 def _cash(r: _Run) -> Iterator[dict[str, Any]]:
     for e in r.ledger(("deposit", "withdrawal")):
+        if is_transfer_leg(e):
+            continue
         acc = r.account(e.login)
         yield {"login": r.user_login(acc), "account": e.login,
                "groupname": acc.group if acc else None, "createdat": e.at,

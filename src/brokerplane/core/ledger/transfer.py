@@ -22,6 +22,7 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import CurrencyMismatch, FieldError, ValidationError
+from brokerplane.core.ledger.model import TRANSFER_PREFIX
 from brokerplane.core.ledger.service import (
     Posting,
     _approval_required,
@@ -85,7 +86,7 @@ def transfer(
         if threshold is not None and abs(move.amount) > threshold:
             raise _approval_required(acc, move, threshold)
     now = clock()
-    reference = f"transfer:{secrets.token_hex(8)}"
+    reference = f"{TRANSFER_PREFIX}{secrets.token_hex(8)}"
     out_entry, out_acc = apply(uow, src, out_move, actor, now, comment=cmd.comment,
                                reference=reference, margin=True)  # fmt: skip
     in_entry, in_acc = apply(uow, dst, in_move, actor, now, comment=cmd.comment,
