@@ -5,6 +5,8 @@ accounts through the ledger, and cTrader-made users read as TE users."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -276,3 +278,62 @@ def test_users_made_through_ctrader_read_as_te_users(te: TE) -> None:
     body = {"email": "x@example.com", "login": f"ctid{made.id}", "password": USER_PASSWORD,
             "userGroup": te.ids["retail"], "accounts": {"accountName": "x"}}  # fmt: skip
     assert te.error(te.post("/users", body), 400) == "1.9.0.0"
+
+
+def test_a_limited_back_office_user_cannot_touch_accounts_out_of_its_reach(te: TE) -> None:
+    vip = te.create_user("vera", group="vip",
+                         accounts=[{"accountName": "a"}, {"accountName": "b"}])  # fmt: skip
+    first, second = (a["id"] for a in vip["accounts"])
+    deposit(te, first, 100)
+    token = manager(te, 1040, set(SCOPES) - {"admin"}, "retail")
+    calls = [
+        ("PATCH", f"/accounts/{first}", {"accountName": "x"}),
+        ("DELETE", f"/accounts/{first}", None),
+        ("POST", f"/closeAccount/{first}", None),
+        ("GET", f"/accountDetails?accountId={first}", None),
+        (
+            "POST",
+            "/accountOperations",
+            {"accountId": first, "toAccountId": second, "amount": 5, "operationTypeId": 17},
+        ),
+    ]
+    for method, path, body in calls:
+        assert te.error(te.call(method, path, json=body, token=token), 404) == "1.4.0.2", path
+    for method, path in (("DELETE", f"/users/{vip['id']}"),
+                         ("POST", f"/users/{vip['id']}/resetPassword")):  # fmt: skip
+        assert te.error(te.call(method, path, token=token), 404) == "1.4.0.1", path
+    # nothing changed
+    assert te.ok(te.get(f"/accounts/{first}"))["balance"] == 100
+    assert te.ok(te.get(f"/accounts/{first}"))["statusName"] == "Active"
+    assert sign_in(te.client, "vera", USER_PASSWORD).status_code == 200
+
+
+def test_parallel_transfers_apply_once_per_key_and_never_lose_money(te: TE) -> None:
+    _, first, second = _two_accounts(te, "ivy")
+    deposit(te, first, 1000)
+    deposit(te, second, 1000)
+    body = {"accountId": first, "toAccountId": second, "amount": 100, "operationTypeId": 17}
+    go = threading.Barrier(8)
+
+    def retry(_: int) -> int:
+        go.wait(timeout=30)
+        return te.post("/accountOperations", body, headers={"Idempotency-Key": "same"}
+                       ).status_code  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(retry, range(8))) == {200}
+    assert te.ok(te.get(f"/accounts/{first}"))["balance"] == 900
+    # both directions at once, without keys: each applies, nothing deadlocks or is lost
+    ways = [(first, second), (second, first)] * 5
+    both = threading.Barrier(len(ways))
+
+    def move(way: tuple[int, int]) -> int:
+        both.wait(timeout=30)
+        sent = {"accountId": way[0], "toAccountId": way[1], "amount": 10, "operationTypeId": 17}
+        return te.post("/accountOperations", sent).status_code
+
+    with ThreadPoolExecutor(len(ways)) as pool:
+        assert set(pool.map(move, ways)) == {200}
+    balances = [te.ok(te.get(f"/accounts/{a}"))["balance"] for a in (first, second)]
+    assert balances == [900, 1100]
+    assert te.services.audit_ledger().ok

@@ -397,9 +397,13 @@ def _deals(r: _Run) -> Iterator[tuple[Any, Any]]:
         return
     query = DealQuery(time_from=r.start, time_to=r.end, limit=PAGE, group_ids=r.group_ids,
                       broker_mask=r.brokers, logins=r.logins)  # fmt: skip
-    count = 0
+    count = scanned = 0
     while count < r.wanted:
         page = r.uow.trading.list_deals(query)
+        scanned += len(page)
+        if scanned > MAX_SCANNED:
+            raise ValidationError(f"more than {MAX_SCANNED} deals in the window; narrow it or "
+                                  "name an account")  # fmt: skip
         for deal in page:
             if r.cmd.instrument and deal.symbol != r.cmd.instrument:
                 continue
