@@ -5,11 +5,14 @@ swagger-ui.html, a page that works offline."""
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.routing import APIRoute
+from schemathesis.specs.openapi.definitions import SWAGGER_20
 
 from brokerplane.api.traderevolution.apidoc import DOC_PATHS, OPERATIONS, public_path
 from tests.dialects.traderevolution.conftest import BASE, TE
@@ -99,3 +102,13 @@ def test_a_hostile_host_header_does_not_reach_the_document(te: TE) -> None:
     assert doc["host"] == "localhost"
     page = te.client.get(BASE + "/swagger-ui.html", headers={"Host": "<b>x</b>"})
     assert "<b>x</b>" not in page.text
+
+
+def test_the_document_is_valid_swagger_2_0(te: TE) -> None:
+    doc = te.client.get(BASE + "/v2/api-docs").json()
+    validator = jsonschema_rs.Draft4Validator(SWAGGER_20)  # Swagger 2.0's own JSON Schema
+    assert [str(e) for e in validator.iter_errors(doc)] == []
+    # the check has teeth: a parameter in no valid place is caught
+    broken = copy.deepcopy(doc)
+    broken["paths"]["/users"]["get"]["parameters"][0]["in"] = "nowhere"
+    assert list(validator.iter_errors(broken))

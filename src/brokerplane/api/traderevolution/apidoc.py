@@ -129,9 +129,6 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "the password a reset set: shown once", userId="int64", password="string"
     ),
     "Account": _model("a trading account with its figures", **_ACCOUNT),
-    "AccountPage": _model(
-        "never sent: GET /accounts answers a JSON array of Account", items="[#Account]"
-    ),
     "AddAccount": _model(
         "one more account for a user",
         ("userId", "accountName"),

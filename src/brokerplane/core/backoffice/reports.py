@@ -202,10 +202,14 @@ def missing_filters(spec: ReportSpec, cmd: RunReport) -> list[str]:
 class _Run:
     """One run's reads: the window, the filters resolved to accounts and groups, caches."""
 
-    def __init__(self, uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime) -> None:
+    def __init__(
+        self, uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime, live: bool = False
+    ) -> None:
         self.uow, self.cmd, self.actor = uow, cmd, actor
         end = cmd.end or now
         start = cmd.start or end - timedelta(days=30)
+        if live:  # a live snapshot ignores the window, as TE's does: any window will do
+            start, end = now, now
         if end < start:
             raise ValidationError.field("endDate", "must not be before startDate")
         if end - start > timedelta(days=MAX_WINDOW_DAYS):
@@ -645,7 +649,7 @@ def run_report(uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime) -> 
     missing = missing_filters(spec, cmd)
     if missing:
         raise ValidationError.field(missing[0], "this report needs it")
-    run = _Run(uow, cmd, actor, now)
+    run = _Run(uow, cmd, actor, now, live=spec.ignores_dates)
     rows: list[tuple[Any, ...]] = []
     for n, item in enumerate(RUNNERS[spec.id](run)):
         if n < cmd.offset:
