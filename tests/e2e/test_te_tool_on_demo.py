@@ -87,6 +87,25 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
             assert "gi.balance" in head and "accountid" in head
             for row in statement.json()["data"]:
                 assert len(row) == len(head)
+
+            # the community catalogue builder's probe of every report: a one-minute 2019
+            # window and limit=1; on 406 1.6.2.2 it retries with accountId, then assetName
+            # (the first asset's name), then both
+            accounts = tool.get(api + "/accounts", headers=auth, params={"limit": 1}).json()
+            assets = tool.get(api + "/assets", headers=auth, params={"limit": 1}).json()
+            extra = [{}, {"accountId": accounts[0]["id"]} if accounts else None,
+                     {"assetName": assets[0]["name"] if assets else "USD"}]  # fmt: skip
+            extra.append({**(extra[1] or {}), **extra[2]})
+            probe = {"startDate": 1546300800000, "endDate": 1546300860000, "limit": 1}
+            for report_id in ids.values():
+                for more in (e for e in extra if e is not None):
+                    answer = tool.get(f"{api}/reports/{report_id}", headers=auth,
+                                      params={**probe, **more})  # fmt: skip
+                    if answer.status_code != 406:
+                        break
+                    assert "1.6.2.2" in answer.text
+                assert answer.status_code == 200, (report_id, answer.text)
+                assert answer.json()["headers"] and len(answer.json()["data"]) <= 1
     finally:
         proc.terminate()
         try:

@@ -337,3 +337,10 @@ def test_parallel_transfers_apply_once_per_key_and_never_lose_money(te: TE) -> N
     balances = [te.ok(te.get(f"/accounts/{a}"))["balance"] for a in (first, second)]
     assert balances == [900, 1100]
     assert te.services.audit_ledger().ok
+
+
+def test_a_login_sent_in_single_quotes_finds_the_user(te: TE) -> None:
+    made = te.create_user("quinn")
+    found = te.ok(te.get("/users", params={"login": "'quinn'"}))
+    assert [u["id"] for u in found] == [made["id"]]
+    assert te.ok(te.get("/users", params={"login": "'"})) == []

@@ -150,6 +150,14 @@ async def create_user(request: Request) -> Response:
     return answer(await run_in_threadpool(run))
 
 
+def _unquoted(logins: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Logins as some TE clients send them, in single quotes (`login='jsmith'`): a TE login
+    never holds a quote, so the quotes are read as wrapping."""
+    if logins is None:
+        return None
+    return tuple(x[1:-1] if len(x) >= 2 and x[0] == x[-1] == "'" else x for x in logins)
+
+
 @router.get("/users")
 async def find_users(request: Request) -> Response:
     actor = await manager_of(request)
@@ -157,7 +165,7 @@ async def find_users(request: Request) -> Response:
     query = UserFilter(
         branding_id=query_int(request, "brandingId"),
         email=query_text(request, "email"),
-        logins=query_list(request, "login"),
+        logins=_unquoted(query_list(request, "login")),
         plan_id=query_int(request, "planId"),
         group_id=query_int(request, "userGroupId"),
         offset=offset,
