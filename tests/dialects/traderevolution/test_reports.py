@@ -12,8 +12,10 @@ import httpx
 
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from tests.dialects.four_eyes import SECOND, approve, second_manager
 from tests.dialects.traderevolution.conftest import MANAGER, TE, sign_in
 
 FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
@@ -228,3 +230,23 @@ def test_hostile_runs_are_refused_in_te_words(te: TE) -> None:
     assert te.error(te.get("/reports/119", params={"accountId": "1e400"}), 400) == "1.0.0.1"
     assert te.error(te.get("/reports/119", params={"userGroupId": 987654}), 404) == "1.4.0.3"
     assert te.error(te.get("/reports/119", token="forged"), 401) == "1.2.0.1"
+
+
+def test_request_account_operation_report_follows_an_approval(te: TE) -> None:
+    account = te.create_user("ria")["accounts"][0]["id"]
+    te.services.set_approval_threshold(SetApprovalThreshold("USD", Decimal(1000)), te.admin)
+    held = te.post(
+        "/accountOperations",
+        {"accountId": account, "amount": 5000, "operationTypeId": 2, "frontendComment": "big"},
+    )
+    assert te.error(held, 403) == "2.3.0.2"
+    (pending,) = table(te, 133)
+    assert pending["raor_state"] == "pending" and pending["raor_sum"] == 5000
+    assert pending["raor_fromaccount"] == account and pending["raor_basis"] == "big"
+    assert pending["raor_approvetime"] is None and pending["raor_administrator"] is None
+    approver = second_manager(te.services, te.admin)
+    assert approve(te.client, pending["raor_requestid"], approver).status_code == 200
+    (decided,) = table(te, 133, accountId=account)
+    assert decided["raor_state"] == "approved" and decided["raor_administrator"] == SECOND
+    assert decided["raor_approvetime"]
+    assert te.ok(te.get(f"/accounts/{account}"))["balance"] == 5000
