@@ -27,9 +27,13 @@ from brokerplane.api.ctrader import token as ct_token
 from brokerplane.api.ctrader import traders as ct_traders
 from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
 from brokerplane.api.mt5.protocol import COMMANDS
+from brokerplane.api.traderevolution import accounts as te_accounts
+from brokerplane.api.traderevolution import apidoc as te_apidoc
 from brokerplane.api.traderevolution import auth as te_auth
 from brokerplane.api.traderevolution import catalog as te_catalog
+from brokerplane.api.traderevolution import methods as te_methods
 from brokerplane.api.traderevolution import operations as te_operations
+from brokerplane.api.traderevolution import reports as te_reports
 from brokerplane.api.traderevolution import users as te_users
 from brokerplane.api.traderevolution import webhooks as te_webhooks
 from brokerplane.bootstrap import Runtime
@@ -301,11 +305,14 @@ TE_NAMES = ["login", "password", "email", "firstName", "lastName", "userGroup", 
             "accounts", "accountId", "accountName", "accountPresetId", "amount", "operationTypeId",
             "frontendComment", "comment", "status", "currency", "name", "description",
             "brandingId", "planId", "leverage", "newPassword", "type", "kind", "startDate",
-            "endDate", "expiryDate", "userId", "id", "refreshToken"]  # fmt: skip
+            "endDate", "expiryDate", "userId", "id", "refreshToken", "toAccountId", "sort",
+            "isSettled", "errorId", "assetName", "isTotal", "instrumentName", "limit",
+            "offset"]  # fmt: skip
 TE_ACCEPT = ["application/json", "*/*", "application/*", "text/html", "application/xml",
              "text/plain, application/json", ""]  # fmt: skip
 TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_catalog.router,
-                         te_operations.router, te_webhooks.router)  # fmt: skip
+                         te_operations.router, te_webhooks.router, te_accounts.router,
+                         te_apidoc.router, te_methods.router, te_reports.router)  # fmt: skip
 
 
 def _te_shape(response: httpx.Response) -> None:
@@ -331,7 +338,8 @@ def test_traderevolution_garbage(te: traderevolution.TE, admin: Actor,
     before = Books.read(te.runtime, admin)
     tally = tally_for("traderevolution", te.runtime)
     good = [*ids, "jsmith", traderevolution.USER_PASSWORD, "john@example.com", "USD", 2, 3, 12,
-            "100.25", -10, "ACTIVE", "LOCKED", [], {}]  # fmt: skip
+            17, "100.25", -10, "ACTIVE", "LOCKED", [], {}, "desc", "true", "1.6.2.2",
+            1546300800000, 125, 119]  # fmt: skip
     targets = st.sampled_from(TE_ENDPOINTS).flatmap(
         lambda ep: fill_path(ep[1], ids).map(lambda p: (ep[0], traderevolution.BASE + p))
     )
@@ -351,5 +359,7 @@ def test_traderevolution_garbage(te: traderevolution.TE, admin: Actor,
         _te_shape(response)
 
     exercise()
-    assert te.ok(te.get(f"/users/{user_id}"))
+    # the user is still there, unless the garbage included a DELETE /users that emptied it
+    still = te.get(f"/users/{user_id}")
+    assert still.status_code == 200 or te.error(still, 404) == "1.4.0.1"
     close_books(te.runtime, admin, before, tally, _is_te_money, summary)

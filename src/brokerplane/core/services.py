@@ -22,6 +22,7 @@ from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThr
 from brokerplane.core.audit import service as audit
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.backoffice import catalog as bo_catalog
+from brokerplane.core.backoffice import reports as bo_reports
 from brokerplane.core.backoffice import sessions as bo_sessions
 from brokerplane.core.backoffice import users as bo_users
 from brokerplane.core.backoffice import webhooks as bo_webhooks
@@ -34,6 +35,7 @@ from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
 from brokerplane.core.ledger import service as ledger
+from brokerplane.core.ledger import transfer as transfers
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
@@ -132,6 +134,12 @@ class Services:
             lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config),
             actor,
             grouped=True,
+        )
+
+    def transfer_funds(self, cmd: transfers.TransferFunds, actor: Actor) -> transfers.Transfer:
+        """Both legs of a transfer in one transaction (core.ledger.transfer)."""
+        return self._write(
+            lambda u: transfers.transfer(u, cmd, actor, self.clock, self.config), actor
         )
 
     def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
@@ -647,6 +655,13 @@ class Services:
         now = self.clock()
         return self._read(lambda u: bo_sessions.authenticate(u, token, now))
 
+    def verify_backoffice_session(self, token: str) -> bo_sessions.SessionCheck:
+        now = self.clock()
+        return self._read(lambda u: bo_sessions.verify_session(u, token, now))
+
+    def list_assets(self, actor: Actor) -> list[bo_catalog.Asset]:
+        return self._read(lambda u: bo_catalog.list_assets(u, actor))
+
     def create_branding(self, cmd: bo_catalog.CreateBranding, actor: Actor) -> Branding:
         return self._write(lambda u: bo_catalog.create_branding(u, cmd, actor, self.clock), actor)
 
@@ -709,6 +724,14 @@ class Services:
     def change_user_password(self, cmd: bo_users.ChangeUserPassword, actor: Actor) -> User:
         return self._write(lambda u: bo_users.change_password(u, cmd, actor, self.clock), actor)
 
+    def reset_user_password(
+        self, cmd: bo_users.ResetUserPassword, actor: Actor
+    ) -> bo_users.PasswordReset:
+        return self._write(lambda u: bo_users.reset_password(u, cmd, actor, self.clock), actor)
+
+    def delete_user(self, cmd: bo_users.DeleteUser, actor: Actor) -> User:
+        return self._write(lambda u: bo_users.delete_user(u, cmd, actor, self.clock), actor)
+
     def account_usable(self, login: int) -> bool:
         """Whether the account's owner (if any) lets it be used (an Unlocked TE user)."""
 
@@ -746,6 +769,14 @@ class Services:
         """A webhook's order on its key's user's account (the key checked again in the same
         transaction); `actor` is the request's, reduced to the key's trades:write."""
         return self._write(lambda u: bo_webhooks.trade(u, order, actor, self.clock), actor)
+
+    # the back office's reports (core.backoffice.reports)
+    def report_catalogue(self, actor: Actor) -> list[bo_reports.ReportSpec]:
+        return bo_reports.catalogue(actor)
+
+    def run_report(self, cmd: bo_reports.RunReport, actor: Actor) -> bo_reports.ReportTable:
+        now = self.clock()
+        return self._read(lambda u: bo_reports.run_report(u, cmd, actor, now))
 
     # batch reads, what-if, the balance check and the archive (MT5's CRM calls)
     def batch_ledger(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[LedgerEntry]:

@@ -302,3 +302,36 @@ def test_a_body_over_the_limit_is_413_with_the_error_body_before_sign_in(te: TE)
     chunked = te.client.post(BASE + "/auth/token", content=(b" " * 65536 for _ in range(32)))
     assert chunked.status_code == 413
     assert chunked.json()["errorCode"] == "1.0.0.1"
+
+
+def test_a_sign_in_body_that_is_not_strict_json_is_refused_clearly_and_never_counts(
+    te: TE,
+) -> None:
+    url = BASE + "/auth/token"
+    json_type = {"Content-Type": "application/json"}
+    hostile = [
+        b"{login:1010,password:Backoffice#1010}",  # the non-strict form some clients send
+        b"{'login': '1010', 'password': 'Backoffice#1010'}",
+        b'{"login": 1010, "password": "Backoffice#1010",}',
+        b"[" * 200_000,
+        b'{"login": "' + b"1" * 100_000 + b'"',
+        b"\xff\xfe{}",
+        b'{"login": "1010", "password": "\\ud800"}',
+        b"",
+        b"null",
+        b'"login"',
+    ]
+    for raw in hostile:
+        response = te.client.post(url, content=raw, headers=json_type)
+        assert response.status_code == 400, (raw[:40], response.text)
+        body = response.json()
+        assert body["errorCode"] == "1.0.0.1"
+        assert "quoted keys" in body["errorMessage"]
+    # none of the refused bodies counted as a failed sign-in (ten of them, more than the
+    # lockout allows): the right password still works
+    assert sign_in(te.client, MANAGER, PASSWORD).status_code == 200
+    # odd but well-formed values are a wrong password (401), never a server error
+    for value in ({"x": 1}, "p" * 100_000, "\x00"):
+        answer = te.client.post(url, json={"login": "1010", "password": value})
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["errorCode"] == "1.2.0.11"

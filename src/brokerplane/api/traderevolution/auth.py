@@ -27,6 +27,13 @@ from brokerplane.core.errors import Unauthorized
 
 router = APIRouter()
 
+# Non-strict bodies (`{login:1010,password:secret}`, unquoted keys and bare words) are refused:
+# no public source confirms that a TraderEvolution back office accepts them (spec 8), and a
+# guessing parser would read passwords holding `,` `}` or `:` differently from the client.
+STRICT_JSON = (
+    'send the body as JSON with quoted keys and strings: {"login": "1010", "password": "..."}'
+)
+
 
 def _lifetimes(request: Request) -> tuple[timedelta, timedelta]:
     settings = settings_of(request)
@@ -53,7 +60,10 @@ async def token(request: Request) -> Response:
     """Sign in with `{login, password}`: a numeric login is a back-office user, any other a
     TraderEvolution user (who may then manage its webhook keys)."""
     throttle(request, f"ip:{client_ip(request)}")
-    body = await Body.of(request)
+    try:
+        body = await Body.of(request)
+    except TEError as err:
+        raise TEError(err.status, err.code, f"{err.message}. {STRICT_JSON}") from None
     access_ttl, refresh_ttl = _lifetimes(request)
     login = body.data.get("login")
     login = str(login) if isinstance(login, int | str) and not isinstance(login, bool) else None
@@ -94,3 +104,15 @@ async def refresh(request: Request) -> Response:
     services = services_of(request)
     pair = await run_in_threadpool(services.refresh_backoffice_session, cmd, _anonymous(request))
     return answer(_pair(pair))
+
+
+@router.get("/auth/pfixtoken/verify")
+async def pfix_token_verify(request: Request) -> Response:
+    """Whose trading-platform session a token is: header `token` (no Authorization header),
+    answer `{login, isExpired}`; a token never issued is 401 1.2.0.1."""
+    throttle(request, f"ip:{client_ip(request)}")
+    token = request.headers.get("token", "").strip()
+    if not token:
+        raise TEError(401, NOT_AUTHENTICATED, "send the session token in a 'token' header")
+    check = await run_in_threadpool(services_of(request).verify_backoffice_session, token)
+    return answer({"login": check.login, "isExpired": check.expired})

@@ -108,3 +108,37 @@ def invalid(message: str) -> TEError:
 
 def error_body(code: str, message: str) -> dict[str, str]:
     return {"errorCode": code, "errorMessage": message}
+
+
+# What each code means, for GET /methods/errors: the codes with a fixed meaning first, then
+# every code of the table, named after the core error it stands for.
+_MEANINGS: dict[str, tuple[int, str]] = {
+    WRONG_CREDENTIALS: (401, "wrong login or password"),
+    NOT_AUTHENTICATED: (401, "no access token, or it is not valid or has expired"),
+    NOT_ALLOWED: (403, "not allowed for this back-office user"),
+    RATE_LIMITED: (429, "too many requests: wait and retry"),
+    NOT_ACCEPTABLE: (
+        406,
+        "PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY: the report needs a "
+        "filter (accountId, assetName, ...); also: the answer cannot be JSON",
+    ),
+    INVALID_REQUEST: (400, "the request is malformed or a value is not valid"),
+    NOT_FOUND: (404, "not found, or out of this back-office user's reach"),
+    NO_SUCH_PATH: (404, "no such endpoint"),
+    METHOD_NOT_ALLOWED: (405, "method not allowed on this path"),
+    INTERNAL: (500, "an unexpected error; it has been logged"),
+}
+
+
+def _words(name: str) -> str:
+    out = "".join(f" {c.lower()}" if c.isupper() else c for c in name).strip()
+    return out[0].upper() + out[1:] if out else name
+
+
+def describe(code: str) -> tuple[int, str] | None:
+    if code in _MEANINGS:
+        return _MEANINGS[code]
+    for cls, (status, mapped) in ERROR_TABLE.items():
+        if mapped == code:
+            return status, _words(cls.__name__)
+    return None

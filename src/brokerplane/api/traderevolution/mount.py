@@ -33,9 +33,14 @@ log = logging.getLogger("brokerplane.traderevolution")
 
 
 def te_app(runtime: object) -> FastAPI:
+    from brokerplane.api.traderevolution.accounts import router as accounts_router
+    from brokerplane.api.traderevolution.apidoc import UI_PATHS
+    from brokerplane.api.traderevolution.apidoc import router as apidoc_router
     from brokerplane.api.traderevolution.auth import router as auth_router
     from brokerplane.api.traderevolution.catalog import router as catalog_router
+    from brokerplane.api.traderevolution.methods import router as methods_router
     from brokerplane.api.traderevolution.operations import router as operations_router
+    from brokerplane.api.traderevolution.reports import router as reports_router
     from brokerplane.api.traderevolution.trading import router as trading_router
     from brokerplane.api.traderevolution.users import router as users_router
     from brokerplane.api.traderevolution.webhooks import router as webhooks_router
@@ -44,9 +49,13 @@ def te_app(runtime: object) -> FastAPI:
     sub.state.runtime = runtime
     settings = getattr(runtime, "settings", None)
     sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0))
-    for router in (auth_router, users_router, catalog_router, operations_router,
-                   webhooks_router, trading_router):  # fmt: skip
+    routers = (apidoc_router, auth_router, users_router, accounts_router, catalog_router,
+               operations_router, webhooks_router, trading_router, reports_router,
+               methods_router)  # fmt: skip
+    sub.state.te_routers = routers
+    for router in routers:
         sub.include_router(router)
+    pages = {PREFIX + path for path in UI_PATHS}
 
     @sub.exception_handler(TEError)
     async def te_error(request: Request, exc: TEError) -> Response:
@@ -76,7 +85,7 @@ def te_app(runtime: object) -> FastAPI:
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if not accepts_json(request):
+        if not accepts_json(request) and request.url.path not in pages:
             message = "this API answers in JSON only; accept application/json"
             return error_response(406, NOT_ACCEPTABLE, message)
         try:

@@ -3,8 +3,15 @@ filters and offset/limit paging.
 
 Operation types posted: 2 Deposit (a positive amount), 3 Withdrawal (TraderEvolution signs a
 debit negative; a positive amount is read as the sum to take), 12 Adjustment (a signed balance
-correction). 1 Trading, 13 Dividends and 17 Transfer come from trading and transfers, which
-brokerplane does not run, and are refused.
+correction), 17 Transfer (from accountId to toAccountId, another account of the same user, in
+one currency: both legs in one ledger operation, core.ledger.transfer; the answer is the
+source leg with the target leg as counterOperation). 1 Trading comes from trading and 13
+Dividends are not run: both are refused.
+
+Listing: accountId, operationTypeId, startDate/endDate (epoch ms), isSettled (`true`: every
+operation, as brokerplane settles each when it is posted; `false`: none), sort (`asc` or
+`desc`, optionally after a field: `id,desc`, `time:desc`, `-id`; fields id, time, createdAt),
+offset and limit.
 
 TraderEvolution has no "held for approval" answer: above an approval threshold the operation
 is held as a pending approval exactly as the native API holds it (whoever asks: nobody approves
@@ -19,6 +26,8 @@ nothing is applied; a repeat while the first is still running waits and replays 
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from itertools import islice
@@ -38,14 +47,17 @@ from brokerplane.api.traderevolution.protocol import (
     millis,
     paging,
     query_int,
+    query_text,
     query_time,
     services_of,
     to_json,
 )
+from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ApprovalRequired
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
+from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery, is_transfer_leg
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.ledger.transfer import Transfer, TransferFunds
 from brokerplane.core.money import Currency, from_minor
 
 router = APIRouter()
@@ -56,11 +68,20 @@ TYPE_NAMES = {1: "Trading", 2: "Deposit", 3: "Withdrawal", 12: "Adjustment", 13:
 # here; trading posts 1, a deal's realised P/L)
 KIND_OF_TYPE = {1: "trade", 2: "deposit", 3: "withdrawal", 12: "correction"}
 TYPE_OF_KIND = {kind: type_id for type_id, kind in KIND_OF_TYPE.items()}
+TRANSFER = 17
+SORT_FIELDS = {"id", "time", "createdat", "date", "operationid"}
+MAX_SORTED = 100_000  # entries read to answer a descending page
+
+
+def type_of(entry: LedgerEntry) -> int | None:
+    if is_transfer_leg(entry):
+        return TRANSFER
+    return TYPE_OF_KIND.get(entry.kind)
 
 
 def operation_json(entry: LedgerEntry) -> dict[str, Any]:
     cur = Currency(entry.currency, entry.currency_digits)
-    type_id = TYPE_OF_KIND.get(entry.kind)
+    type_id = type_of(entry)
     return {
         "id": entry.id,
         "accountId": entry.login,
@@ -73,6 +94,7 @@ def operation_json(entry: LedgerEntry) -> dict[str, Any]:
         "comment": entry.comment,
         "time": millis(entry.at),
         "managerLogin": entry.manager_login,
+        "isSettled": True,
     }
 
 
@@ -91,6 +113,8 @@ def _movement(type_id: int, amount: Decimal) -> tuple[str, Decimal]:
         if amount == 0:
             raise invalid("amount must not be zero")
         return "correction", amount
+    if type_id == TRANSFER:
+        return "transfer", abs(amount)
     if type_id in TYPE_NAMES:
         raise invalid(f"operationTypeId {type_id} ({TYPE_NAMES[type_id]}) cannot be posted "
                       "here; post 2 Deposit, 3 Withdrawal or 12 Adjustment")  # fmt: skip
@@ -113,6 +137,12 @@ async def post_operation(request: Request) -> Response:
         raise invalid("operationTypeId is required: 2 Deposit, 3 Withdrawal, 12 Adjustment")
     operation, value = _movement(type_id, amount)
     comment = body.text("frontendComment", "comment") or ""
+    if operation == "transfer":
+        target = body.integer("toAccountId", "counterAccountId", "recipientAccountId")
+        if target is None:
+            raise invalid("a transfer (operationTypeId 17) needs toAccountId: another account "
+                          "of the same user")  # fmt: skip
+        return await _transfer(request, actor, account_id, target, value, comment)
     cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment)
     request_print = keyed.fingerprint("traderevolution", "accountOperations", account_id,
                                       operation, value, comment)  # fmt: skip
@@ -126,6 +156,30 @@ async def post_operation(request: Request) -> Response:
                         headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
     status, text = _rendered(outcome)
     return Response(text, status_code=status, media_type="application/json")
+
+
+async def _transfer(request: Request, actor: Actor, source: int, target: int, amount: Decimal,
+                    comment: str) -> Response:  # fmt: skip
+    cmd = TransferFunds(source, target, amount, comment, same_owner=True)
+    request_print = keyed.fingerprint("traderevolution", "transfer", source, target, amount,
+                                      comment)  # fmt: skip
+    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, _stored_transfer)
+    services = services_of(request)
+    outcome = await run_in_threadpool(keyed.run, lambda a: services.transfer_funds(cmd, a), actor)
+    if isinstance(outcome, StoredResponse):
+        return Response(outcome.body, status_code=outcome.status, media_type="application/json",
+                        headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
+    return Response(_transfer_text(outcome), media_type="application/json")
+
+
+def _transfer_text(done: Transfer) -> str:
+    assert done.out.entry is not None and done.into.entry is not None
+    return to_json({**operation_json(done.out.entry), "transferId": done.reference,
+                    "counterOperation": operation_json(done.into.entry)})  # fmt: skip
+
+
+def _stored_transfer(done: Transfer) -> StoredResponse:
+    return StoredResponse(200, _transfer_text(done), done.reference)
 
 
 def _rendered(posting: Posting) -> tuple[int, str]:
@@ -142,10 +196,35 @@ def _stored(posting: Posting) -> StoredResponse:
     return StoredResponse(status, text, str(posting.operation_id or ""))
 
 
+def _sort(request: Request) -> bool:
+    """Whether the answer goes newest first."""
+    value = query_text(request, "sort")
+    if value is None:
+        return False
+    text = value.strip().lower()
+    direction = "asc"
+    if text.startswith(("-", "+")):
+        direction, text = ("desc" if text[0] == "-" else "asc"), text[1:]
+    else:
+        for sep in (",", ":", " "):
+            if sep in text:
+                text, _, direction = text.partition(sep)
+                break
+        else:
+            if text in ("asc", "desc"):
+                direction, text = text, "id"
+    text, direction = text.strip(), direction.strip()
+    if text not in SORT_FIELDS or direction not in ("asc", "desc"):
+        raise invalid("sort is asc or desc, optionally after a field: id,desc; time,asc; -id "
+                      "(fields: id, time, createdAt)")  # fmt: skip
+    return direction == "desc"
+
+
 @router.get("/accountOperations")
 async def list_operations(request: Request) -> Response:
-    """Operations, oldest first: by accountId, operationTypeId, startDate and endDate (epoch
-    milliseconds, both inclusive), offset and limit (default 100, at most 1000)."""
+    """Operations, oldest first (or newest first with sort): by accountId, operationTypeId,
+    startDate and endDate (epoch milliseconds, both inclusive), isSettled, offset and limit
+    (default 100, at most 1000)."""
     actor = await manager_of(request)
     offset, limit = paging(request, default_limit=100)
     account_id = query_int(request, "accountId", 1)
@@ -154,17 +233,37 @@ async def list_operations(request: Request) -> Response:
     end = query_time(request, "endDate")
     if start is not None and end is not None and end < start:
         raise invalid("endDate must not be before startDate")
-    kinds = None
+    settled = query_text(request, "isSettled")
+    if settled is not None and settled.lower() not in ("true", "false"):
+        raise invalid("isSettled must be true or false")
+    descending = _sort(request)
+    if settled is not None and settled.lower() == "false":
+        return answer([])  # every operation is settled when it is posted
+    kinds: tuple[str, ...] | None = None
     if type_id is not None:
-        if type_id not in KIND_OF_TYPE:
+        if type_id == TRANSFER:
+            kinds = ("deposit", "withdrawal")
+        elif type_id not in KIND_OF_TYPE:
             return answer([])
-        kinds = (KIND_OF_TYPE[type_id],)
+        else:
+            kinds = (KIND_OF_TYPE[type_id],)
     query = LedgerQuery(login=account_id, kinds=kinds, time_from=start,
                         time_to=end + timedelta(milliseconds=1) if end else None)  # fmt: skip
     services = services_of(request)
 
     def run() -> list[dict[str, Any]]:
-        entries = services.iter_ledger(query, actor)
-        return [operation_json(e) for e in islice(entries, offset, offset + limit)]
+        entries: Iterator[LedgerEntry] = services.iter_ledger(query, actor)
+        if type_id is not None:
+            entries = (e for e in entries if type_of(e) == type_id)
+        if not descending:
+            return [operation_json(e) for e in islice(entries, offset, offset + limit)]
+        last: deque[LedgerEntry] = deque(maxlen=offset + limit)
+        for n, entry in enumerate(entries):
+            if n >= MAX_SORTED:
+                raise invalid(f"more than {MAX_SORTED} operations match; narrow them with "
+                              "accountId or dates to sort newest first")  # fmt: skip
+            last.append(entry)
+        newest = list(reversed(last))
+        return [operation_json(e) for e in newest[offset : offset + limit]]
 
     return answer(await run_in_threadpool(run))

@@ -1,6 +1,6 @@
 """Users and their accounts (seed 004): POST/GET /users, GET/PATCH /users/{id} (group moves and
-status), PATCH /users/{id}/changePassword, GET /users/{id}/accounts, POST /accounts and
-GET /accounts/{id}.
+status), PATCH /users/{id}/changePassword, POST (or PATCH) /users/{id}/resetPassword, DELETE
+/users/{id}, GET /users/{id}/accounts, POST /accounts and GET /accounts/{id}.
 
 Accounts read back carry their equity, usedMargin and freeMargin priced from their open
 positions at the latest quotes."""
@@ -33,8 +33,10 @@ from brokerplane.core.backoffice.model import STATUS_NAMES
 from brokerplane.core.backoffice.users import (
     AddAccount,
     ChangeUserPassword,
+    DeleteUser,
     NewAccount,
     OpenUser,
+    ResetUserPassword,
     UpdateUser,
     UserFilter,
 )
@@ -148,6 +150,14 @@ async def create_user(request: Request) -> Response:
     return answer(await run_in_threadpool(run))
 
 
+def _unquoted(logins: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """Logins as some TE clients send them, in single quotes (`login='jsmith'`): a TE login
+    never holds a quote, so the quotes are read as wrapping."""
+    if logins is None:
+        return None
+    return tuple(x[1:-1] if len(x) >= 2 and x[0] == x[-1] == "'" else x for x in logins)
+
+
 @router.get("/users")
 async def find_users(request: Request) -> Response:
     actor = await manager_of(request)
@@ -155,7 +165,7 @@ async def find_users(request: Request) -> Response:
     query = UserFilter(
         branding_id=query_int(request, "brandingId"),
         email=query_text(request, "email"),
-        logins=query_list(request, "login"),
+        logins=_unquoted(query_list(request, "login")),
         plan_id=query_int(request, "planId"),
         group_id=query_int(request, "userGroupId"),
         offset=offset,
@@ -262,3 +272,35 @@ async def get_account(request: Request, account_id: str) -> Response:
     login = path_id(account_id, "accountId")
     risk = await run_in_threadpool(services_of(request).get_risk, login, actor)
     return answer(account_json(risk.account, risk.state()))
+
+
+async def reset_password(request: Request, user_id: str) -> Response:
+    """A new random password for the user and its accounts, answered once; its sessions
+    end."""
+    actor = await manager_of(request)
+    uid = path_id(user_id)
+    await Body.of(request, required=False)  # a body, if any, must still be JSON
+    done = await run_in_threadpool(
+        services_of(request).reset_user_password, ResetUserPassword(uid), actor
+    )
+    return answer({"userId": done.user.id, "login": done.user.login, "password": done.password})
+
+
+for _method in ("POST", "PATCH", "PUT"):
+    router.add_api_route("/users/{user_id}/resetPassword", reset_password, methods=[_method])
+
+
+@router.delete("/users/{user_id}")
+async def delete_user(request: Request, user_id: str) -> Response:
+    """Delete the user and its (empty) accounts; 200 with the user as it was."""
+    actor = await manager_of(request)
+    uid = path_id(user_id)
+    services = services_of(request)
+
+    def run() -> dict[str, Any]:
+        gone = services.delete_user(DeleteUser(uid), actor)
+        # users:delete alone may delete; naming the branding needs users:read
+        brandings = branding_ids(services, actor) if actor.has("users:read") else {}
+        return user_json(gone, brandings)
+
+    return answer(await run_in_threadpool(run))

@@ -308,3 +308,39 @@ def group_by_id(uow: UnitOfWork, group_id: int, actor: Actor) -> Group:
     if group is None:
         raise GroupNotFound(group_id)
     return reach.check_group(actor, group)
+
+
+# ---- assets (currencies) --------------------------------------------------------------------
+
+# ISO 4217 numeric codes of common currencies: an asset's id where the code is known; any
+# other code gets 1,000,000 plus its value in base 36 (stable and distinct, never an ISO code).
+ISO_NUMERIC = {
+    "AED": 784, "AUD": 36, "BRL": 986, "CAD": 124, "CHF": 756, "CNY": 156,
+    "CZK": 203, "DKK": 208, "EUR": 978, "GBP": 826, "HKD": 344, "HUF": 348, "ILS": 376,
+    "INR": 356, "JPY": 392, "KRW": 410, "MXN": 484, "NOK": 578, "NZD": 554, "PLN": 985,
+    "RUB": 643, "SAR": 682, "SEK": 752, "SGD": 702, "THB": 764, "TRY": 949, "USD": 840,
+    "ZAR": 710, "XAU": 959, "XAG": 961, "XPT": 962, "XPD": 964,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: int
+    name: str
+    digits: int
+
+
+def asset_id(code: str) -> int:
+    return ISO_NUMERIC.get(code) or 1_000_000 + int(code, 36)
+
+
+def list_assets(uow: UnitOfWork, actor: Actor) -> list[Asset]:
+    """The currencies the server uses: of its user groups and of its symbols."""
+    actor.require_any("users:read", "reports:read")
+    codes = {g.currency for g in uow.groups.list()}
+    for s in uow.symbols.list():
+        codes |= {s.currency_base, s.currency_profit, s.currency_margin}
+    found = []
+    for code in sorted(c for c in codes if c and c.isalnum() and len(c) <= 8):
+        found.append(Asset(asset_id(code.upper()), code, currency(code).digits))
+    return found

@@ -238,3 +238,31 @@ def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) ->
     uow.backoffice.delete_session(stored.session_id)
     return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
                   cmd.refresh_ttl)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """Whose session an access token is (GET /auth/pfixtoken/verify): `expired` when it may no
+    longer be used (expired, or its user locked, disabled or given a new password)."""
+
+    login: str
+    expired: bool
+
+
+def verify_session(uow: UnitOfWork, token: object, now: datetime) -> SessionCheck:
+    """A token that was never issued (or is long gone) is Unauthorized."""
+    if not isinstance(token, str) or not token.strip() or len(token) > MAX_CREDENTIAL:
+        raise Unauthorized("the token is missing or not valid")
+    stored = uow.backoffice.get_token(hash_token(token.strip()))
+    if stored is None or stored.kind != TOKEN_ACCESS:
+        raise Unauthorized("the token is not valid")
+    if stored.principal == PRINCIPAL_MANAGER:
+        login = str(stored.principal_id)
+    else:
+        user = uow.users.get(stored.principal_id)
+        login = user.login if user is not None else ""
+    try:
+        _valid(uow, token, TOKEN_ACCESS, now)
+    except Unauthorized:
+        return SessionCheck(login, True)
+    return SessionCheck(login, False)

@@ -11,6 +11,7 @@ signs in and holds sessions or working webhook keys (see `usable`).
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -42,7 +43,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.user.model import User
+from brokerplane.core.user.model import DELETED, User, UserQuery
 from brokerplane.core.user.service import check_email, in_reach
 from brokerplane.core.validate import Problems
 
@@ -184,7 +185,12 @@ def open_user(
     reach.check_broker(actor, group, group.broker)
     passwords.check_policy(cmd.password, "password", group.password_min_length)
     presets = _presets(uow, cmd.accounts)
-    if uow.backoffice.user_by_login(login) is not None:
+    nicknamed = [
+        u
+        for u in uow.users.list(UserQuery(nickname=login, limit=10))
+        if not u.login and u.status != DELETED
+    ]
+    if _DERIVED.match(login) or nicknamed or uow.backoffice.user_by_login(login) is not None:
         raise Conflict(f"user login {login} is already in use",
                        fields=[FieldError("login", "already in use")], login=login)  # fmt: skip
     if uow.users.find_by_email(email) is not None:
@@ -241,6 +247,47 @@ class UserFilter:
     limit: int = MAX_PAGE
 
 
+_DERIVED = re.compile(r"^ctid([1-9][0-9]{0,17})$", re.ASCII | re.IGNORECASE)
+
+
+def derived_login(user: User) -> str:
+    """The TE login of a user made elsewhere (a cTID user has an email and a nickname, no
+    login): its nickname when that is a valid TE login, else `ctid<id>`."""
+    if user.login:
+        return user.login
+    try:
+        return check_user_login(user.nickname) if user.nickname else f"ctid{user.id}"
+    except ValidationError:
+        return f"ctid{user.id}"
+
+
+def te_view(uow: UnitOfWork, user: User) -> User:
+    """The user as a TE user would read: a user made through cTrader gets a login (see
+    `derived_login`; GET /users?login= finds it too) and its first account's group."""
+    if user.login and user.group_id is not None:
+        return user
+    group_id = user.group_id
+    if group_id is None:
+        owned = uow.backoffice.accounts_of_user(user.id)
+        group_id = min(owned, key=lambda a: a.login).group_id if owned else None
+    return replace(user, login=derived_login(user), group_id=group_id)
+
+
+def _derived_matches(uow: UnitOfWork, logins: tuple[str, ...], actor: Actor) -> list[User]:
+    """Users without a TE login whose derived login is one of `logins`."""
+    found: dict[int, User] = {}
+    for name in logins[:MAX_PAGE]:
+        m = _DERIVED.match(name)
+        candidates = [uow.users.get(int(m.group(1)))] if m else []
+        candidates += uow.users.list(UserQuery(nickname=name, limit=10))
+        for user in candidates:
+            if (user is not None and not user.login and user.status != DELETED
+                    and derived_login(user).casefold() == name.casefold()
+                    and in_reach(uow, actor, user)):  # fmt: skip
+                found[user.id] = user
+    return list(found.values())
+
+
 def search_users(uow: UnitOfWork, query: UserFilter, actor: Actor) -> list[User]:
     actor.require("users:read")
     if not 1 <= query.limit <= MAX_PAGE:
@@ -271,7 +318,14 @@ def search_users(uow: UnitOfWork, query: UserFilter, actor: Actor) -> list[User]
     search = UserSearch(logins=logins, email=email, group_ids=group_ids, broker=broker,
                         reach_group_ids=reach_ids, broker_mask=brokers, offset=query.offset,
                         limit=query.limit)  # fmt: skip
-    return [redact(actor, u) for u in uow.backoffice.search_users(search)]
+    found = [u for u in uow.backoffice.search_users(search) if u.status != DELETED]
+    if logins and query.offset == 0 and email is None and broker is None:
+        extra = [te_view(uow, u) for u in _derived_matches(uow, logins, actor)]
+        extra = [u for u in extra if group_ids is None or u.group_id in group_ids]
+        known = {u.id for u in found}
+        found = sorted(found + [u for u in extra if u.id not in known], key=lambda u: u.id)
+        found = found[: query.limit]
+    return [redact(actor, te_view(uow, u)) for u in found]
 
 
 def _accounts_in_reach(uow: UnitOfWork, user: User, actor: Actor) -> list[Account]:
@@ -283,7 +337,7 @@ def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> UserWithAccounts:
     actor.require("users:read")
     user = load_user(uow, user_id, actor)
     found = [reach.redact(actor, a) for a in _accounts_in_reach(uow, user, actor)]
-    return UserWithAccounts(redact(actor, user), found)
+    return UserWithAccounts(redact(actor, te_view(uow, user)), found)
 
 
 def _all_accounts(uow: UnitOfWork, user: User, actor: Actor) -> list[Account]:
@@ -327,7 +381,7 @@ def update_user(uow: UnitOfWork, cmd: UpdateUser, actor: Actor, clock: Clock) ->
         if not usable(cmd.status):
             uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)  # its sessions end now
         record(uow, actor, now, "user.status_changed", "user", user.id, before, user.snapshot())
-    return redact(actor, user)
+    return redact(actor, te_view(uow, user))
 
 
 def _move(uow: UnitOfWork, user: User, target: Group, actor: Actor, now: datetime) -> User:
@@ -376,7 +430,7 @@ def change_password(uow: UnitOfWork, cmd: ChangeUserPassword, actor: Actor, cloc
         uow.accounts.update(changed)
         record(uow, actor, now, "account.password_changed", "account", acc.login,
                acc.snapshot(), {**changed.snapshot(), "main_password": "changed"})  # fmt: skip
-    return redact(actor, updated)
+    return redact(actor, te_view(uow, updated))
 
 
 def user_accounts(uow: UnitOfWork, user_id: int, actor: Actor) -> list[Account]:
@@ -390,3 +444,72 @@ def account_usable(uow: UnitOfWork, acc: Account) -> bool:
         return True
     owner = uow.users.get(acc.user_id)
     return owner is None or usable(owner.status)
+
+
+@dataclass(frozen=True)
+class ResetUserPassword:
+    """A new random password for the user (its accounts' too), answered once."""
+
+    user_id: int
+
+
+@dataclass(frozen=True)
+class PasswordReset:
+    user: User
+    password: str
+
+
+_RESET_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_password(length: int = 14) -> str:
+    """A random password that meets the policy (lower, upper, digit, special)."""
+    body = "".join(secrets.choice(_RESET_ALPHABET) for _ in range(max(8, length) - 4))
+    return body + secrets.choice("abcdefghjk") + secrets.choice("ABCDEFGHJK") + \
+        secrets.choice("23456789") + secrets.choice("#@!%")  # fmt: skip
+
+
+def reset_password(
+    uow: UnitOfWork, cmd: ResetUserPassword, actor: Actor, clock: Clock
+) -> PasswordReset:
+    """As change_password, with a password made here (audited as a change, never shown in
+    the audit trail)."""
+    user = load_user(uow, cmd.user_id, actor)
+    group = uow.groups.get_by_id(user.group_id) if user.group_id is not None else None
+    minimum = group.password_min_length if group is not None else passwords.MIN_LENGTH
+    password = new_password(max(14, minimum))
+    changed = change_password(uow, ChangeUserPassword(cmd.user_id, password), actor, clock)
+    return PasswordReset(changed, password)
+
+
+@dataclass(frozen=True)
+class DeleteUser:
+    user_id: int
+
+
+def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) -> User:
+    """Delete a user and every account of it. Accounts holding money or open positions are
+    refused (empty them first); the user then reads as absent everywhere, its login and email
+    are free again, its sessions and webhook keys end. Rows and audit records stay."""
+    actor.require("users:delete")
+    user = load_user(uow, cmd.user_id, actor, for_update=True)
+    owned = _all_accounts(uow, user, actor)
+    for acc in owned:
+        if acc.balance or acc.credit or acc.bonus or uow.trading.positions_of(acc.login):
+            raise Conflict(
+                f"account {acc.login} of user {user.id} still holds money or open positions; "
+                "withdraw it and close them first",
+                fields=[FieldError("accounts", f"account {acc.login} is not empty")],
+            )
+    now = clock()
+    for acc in owned:
+        accounts.delete_account(uow, accounts.DeleteAccount(acc.login), actor, clock)
+    for key in uow.backoffice.list_webhook_keys((user.id,)):
+        uow.backoffice.delete_webhook_key(key.id)
+    uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
+    before = user.snapshot()
+    gone = replace(user, status=DELETED, login="", email="", nickname="", password=None,
+                   updated_at=now)  # fmt: skip
+    uow.users.update(gone)
+    record(uow, actor, now, "user.deleted", "user", user.id, before, gone.snapshot())
+    return redact(actor, replace(user, updated_at=now))

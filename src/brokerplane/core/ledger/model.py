@@ -32,6 +32,13 @@ OPERATIONS: tuple[str, ...] = (*(k for k in KINDS if k != "trade"), *SIGNED_OPER
 
 COMMENT_MAX = 255
 REFERENCE_MAX = 127
+# The reference both legs of a transfer carry (core.ledger.transfer): `transfer:<16 hex>`.
+# Reserved: no other posting may take a reference that starts with it.
+TRANSFER_PREFIX = "transfer:"
+
+
+def is_transfer_leg(entry: LedgerEntry) -> bool:
+    return entry.kind in ("deposit", "withdrawal") and entry.reference.startswith(TRANSFER_PREFIX)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from brokerplane.core.ledger.model import (
     OPERATIONS,
     REFERENCE_MAX,
     SIGNED_OPERATIONS,
+    TRANSFER_PREFIX,
     CurrencyMismatch,
     EntryClaim,
     EntryFacts,
@@ -273,6 +274,10 @@ def post_entry(
         raise ValidationError.field("on_threshold", f"must be one of {', '.join(ON_THRESHOLD)}")
     operation, magnitude, sign = _magnitude(cmd.operation, cmd.amount)
     check_text(cmd.comment, cmd.reference)
+    if isinstance(cmd.reference, str) and cmd.reference.startswith(TRANSFER_PREFIX):
+        raise ValidationError.field(
+            "reference", f"must not start with {TRANSFER_PREFIX!r}: it marks transfers"
+        )
     login = check_login(cmd.login)
     acc = load_for_update(uow, login, actor)
     cur = currency_of(acc)

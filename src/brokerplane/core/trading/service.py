@@ -447,6 +447,12 @@ def risks(uow: UnitOfWork, accounts: Sequence[Account], actor: Actor) -> dict[in
     """The figures of accounts already read (a page of a listing), with one query for all
     their positions; accounts without positions need no prices."""
     actor.require("users:read")
+    return priced_accounts(uow, accounts)
+
+
+def priced_accounts(uow: UnitOfWork, accounts: Sequence[Account]) -> dict[int, Risk]:
+    """`risks` for a caller that has checked the actor's right to read these accounts (a
+    report's reader)."""
     by_login: dict[int, list[Position]] = defaultdict(list)
     logins = tuple(sorted({a.login for a in accounts}))
     for start in range(0, len(logins), MAX_PAGE):
@@ -468,6 +474,12 @@ def risks(uow: UnitOfWork, accounts: Sequence[Account], actor: Actor) -> dict[in
         mode = acc.margin_mode or (group.margin_mode if group else "MAX")
         out[acc.login] = risk_of(acc, held, market, mode)
     return out
+
+
+def priced_positions(uow: UnitOfWork, positions: list[Position]) -> list[PositionFigures]:
+    """Positions with their current figures, for a caller that has checked the reader's
+    right to see them (a report's reader)."""
+    return _priced(uow, positions)
 
 
 def _priced(uow: UnitOfWork, positions: list[Position]) -> list[PositionFigures]:
