@@ -729,7 +729,7 @@ class Services:
     ) -> bo_users.PasswordReset:
         return self._write(lambda u: bo_users.reset_password(u, cmd, actor, self.clock), actor)
 
-    def delete_user(self, cmd: bo_users.DeleteUser, actor: Actor) -> User:
+    def delete_backoffice_user(self, cmd: bo_users.DeleteUser, actor: Actor) -> User:
         return self._write(lambda u: bo_users.delete_user(u, cmd, actor, self.clock), actor)
 
     def account_usable(self, login: int) -> bool:

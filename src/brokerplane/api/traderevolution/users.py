@@ -298,7 +298,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
     services = services_of(request)
 
     def run() -> dict[str, Any]:
-        gone = services.delete_user(DeleteUser(uid), actor)
+        gone = services.delete_backoffice_user(DeleteUser(uid), actor)
         # users:delete alone may delete; naming the branding needs users:read
         brandings = branding_ids(services, actor) if actor.has("users:read") else {}
         return user_json(gone, brandings)
