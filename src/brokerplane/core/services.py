@@ -29,11 +29,18 @@ from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, Web
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.commit import GroupCommit
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import CoreError, RequestInFlight, Unauthorized, WrongPassword
+from brokerplane.core.errors import (
+    CoreError,
+    RequestInFlight,
+    Unauthorized,
+    ValidationError,
+    WrongPassword,
+)
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
 from brokerplane.core.ledger import service as ledger
+from brokerplane.core.ledger import transfer as transfers
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol import service as symbols
@@ -132,6 +139,12 @@ class Services:
             lambda u: ledger.post_entry(u, cmd, actor, self.clock, self.config),
             actor,
             grouped=True,
+        )
+
+    def transfer_funds(self, cmd: transfers.TransferFunds, actor: Actor) -> transfers.Transfer:
+        """Both legs of a transfer in one transaction, with one audit record."""
+        return self._write(
+            lambda u: transfers.transfer(u, cmd, actor, self.clock, self.config), actor
         )
 
     def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
@@ -248,6 +261,36 @@ class Services:
 
     def change_password(self, cmd: accounts.ChangePassword, actor: Actor) -> Account:
         return self._write(lambda u: accounts.change_password(u, cmd, actor, self.clock), actor)
+
+    def set_account_passwords(
+        self,
+        changes: Sequence[accounts.ChangePassword],
+        actor: Actor,
+        update: accounts.UpdateAccount | None = None,
+    ) -> Account:
+        """A profile change and new passwords in one transaction: all or none, each password
+        under the group's policy and audited as `account.password_changed`."""
+
+        def run(u: UnitOfWork) -> Account:
+            acc = accounts.update_account(u, update, actor, self.clock) if update else None
+            for cmd in changes:
+                acc = accounts.change_password(u, cmd, actor, self.clock)
+            if acc is None:
+                raise ValidationError("nothing to change: the body names no field")
+            return acc
+
+        return self._write(run, actor)
+
+    def trade_states(self, cmd: accounts.ListAccounts, actor: Actor) -> list[TradeState]:
+        """A page of accounts (by logins or group mask, in login order) with equity, margin
+        and free margin at the latest quotes, read in one snapshot."""
+
+        def run(u: UnitOfWork) -> list[TradeState]:
+            page = accounts.list_accounts(u, cmd, actor)
+            found = trading.risks(u, page, actor)
+            return [found[a.login].state() for a in page]
+
+        return self._read(run)
 
     def get_trade_state(self, login: int, actor: Actor) -> TradeState:
         """Balance, credit, bonus, floating profit, margin and equity at the latest quotes."""

@@ -108,6 +108,10 @@ class AccountPatch(_Profile):
     name: str | None = None
     group: str | None = Field(None, description="a group in the same currency")
     leverage: int | None = Field(None, description="1 to the group's max_leverage")
+    main_password: str | None = Field(
+        None, description="new master password, under the group's password policy"
+    )
+    investor_password: str | None = Field(None, description="new investor password")
 
 
 class DisableBody(BaseModel):
