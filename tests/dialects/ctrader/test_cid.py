@@ -91,7 +91,7 @@ def test_classic_create_echoes_the_language_and_keeps_the_white_label(ct: CTrade
     assert response.status_code == 200, response.text
     created = response.json()
     assert set(created) == CLASSIC_KEYS | {"preferredLanguage"}
-    assert created["preferredLanguage"] == "EN"
+    assert created["preferredLanguage"] == "en"
     assert user(ct, created["userId"]).broker == "BESTBROKER"
 
 
@@ -128,7 +128,7 @@ def test_seed_001_sso_create_answers_201_with_the_user_id(ct: CTrader, prefix: s
         "president@bestbroker.com",
         "Trader",
         "letstrade",
-        "EN",
+        "en",
     )
     assert created.broker == "BESTBROKERCRM"
 

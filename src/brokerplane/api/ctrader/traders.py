@@ -214,8 +214,14 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
         "totalMarginCalculationType": margin_mode,
         **_IB_DEFAULTS,
     }
+    # The trader's own cap, else its group's (x100, as leverageInCents): always present, as
+    # in a real server's TraderTO.
     if acc.max_leverage is not None:
         out["maxLeverage"] = acc.max_leverage
+    elif group is not None:
+        out["maxLeverage"] = group.max_leverage * 100
+    else:
+        out["maxLeverage"] = acc.leverage * 100
     return out
 
 
@@ -255,6 +261,7 @@ def _create(
         currency=body.require_text("depositCurrency"),
         main_password_md5=body.require_text("hashedPassword").lower(),
         profile=profile,
+        currency_free_groups=True,  # a trader's currency is its own (spec section 13)
     )
     # a demo account's starting balance: posted with the opening, or neither
     known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
@@ -357,7 +364,8 @@ def _update(services: Services, login: int, body: Body, actor: Actor, full: bool
         raise invalid("the body names no trader field to change")
     # a full update carries the password's MD5: changed with the rest, in one transaction
     new_hash = body.require_text("hashedPassword") if full and body.has("hashedPassword") else None
-    services.update_account(UpdateAccount(login, changes, main_password_md5=new_hash), actor)
+    cmd = UpdateAccount(login, changes, main_password_md5=new_hash, currency_free_groups=True)
+    services.update_account(cmd, actor)
 
 
 async def _update_route(login: int, request: Request, full: bool) -> Response:

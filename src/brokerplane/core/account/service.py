@@ -93,6 +93,8 @@ class OpenAccount:
     # The user the account is opened for; set only by the user services, which load the user
     # within reach first (never from a request's fields: `user_id` is read-only there).
     owner_id: int | None = None
+    # The dialect's groups carry no currency (cTrader): see check_group_currency.
+    currency_free_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class UpdateAccount:
     # cTrader's full update carries the main password's MD5: set in the same transaction when
     # it is not the current one.
     main_password_md5: str | None = None
+    # The dialect's groups carry no currency (cTrader): see check_group_currency.
+    currency_free_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -390,12 +394,32 @@ def _next_in_run(
     return candidate
 
 
+def check_group_currency(group: Group, code: str, login: int | None,
+                         *, currency_free_groups: bool) -> None:  # fmt: skip
+    """The one rule for an account's currency and its group, on opening and on every move.
+
+    MT4/MT5-style planes (native, MT5, TraderEvolution) give a group one deposit currency:
+    an account is in its group's currency, opened there or moved there. cTrader's groups have
+    no currency (a trader's `depositCurrency` is its own, spec section 13): with
+    `currency_free_groups` any currency a server knows may be in any group, on creation and
+    on a move alike, and the account keeps its currency when it moves."""
+    if currency_free_groups:
+        return
+    if currency(group.currency, group.currency_digits).code != code:
+        who = f"account {login}" if login else "the account"
+        raise CurrencyMismatch.field(
+            "group", f"group {group.name} is in {group.currency}; {who} is in {code}"
+        )
+
+
 def _checked_opening(cmd: OpenAccount, actor: Actor, group: Group) -> Account:
     """The account `cmd` would open in `group` (login not yet set), every rule checked."""
     leverage = group.default_leverage if cmd.leverage is None else cmd.leverage
     cur = (
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
     )
+    check_group_currency(group, cur.code, cmd.login,
+                         currency_free_groups=cmd.currency_free_groups)  # fmt: skip
     profile = dict(cmd.profile)
     if cmd.name and profile.get("name", cmd.name) != cmd.name:
         raise ValidationError.field("name", "is given twice with different values")
@@ -540,12 +564,8 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if "group" in changes:
         target = reach.check_group(actor, _group(uow, changes.pop("group")))
         if target.id != group.id:
-            if currency(target.currency, target.currency_digits).code != acc.currency:
-                raise CurrencyMismatch.field(
-                    "group",
-                    f"group {target.name} is in {target.currency}; "
-                    f"account {acc.login} is in {acc.currency}",
-                )
+            check_group_currency(target, acc.currency, acc.login,
+                                 currency_free_groups=cmd.currency_free_groups)  # fmt: skip
             moved = {"group_id": target.id, "group": target.name}
             group = target
     if cmd.skip_invalid:

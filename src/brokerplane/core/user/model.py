@@ -29,6 +29,10 @@ class User:
     agreement_accepted_at: datetime | None = None
     logged_out_at: datetime | None = None
     failed_logins: int = 0
+    # cID: the in-app controls (ribbons) rules as last set (None: never), and the partner id
+    # attributed at the user level ("" : none).
+    in_app_controls: dict[str, Any] | None = None
+    partner_id: str = ""
 
     def snapshot(self) -> dict[str, Any]:
         """The user as an audit record shows it: never the password verifier."""
@@ -49,6 +53,7 @@ class UserLink:
     login: int
     environment: str = ""
     created_at: datetime | None = None
+    partner_id: str = ""  # the partner id attributed at the trading-account level
 
 
 @dataclass(frozen=True)
