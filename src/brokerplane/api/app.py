@@ -122,11 +122,12 @@ def create_app(runtime: Runtime) -> FastAPI:
                                  frozenset(mt5_router.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
         from brokerplane.api.ctrader import protocol as ctrader_protocol
-        from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
+        from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_protocol.body_refused, WEBSERV_PREFIXES + CID_PREFIXES))
+        body_routes.append(Route(ctrader_protocol.body_refused,
+                                 WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
     if "traderevolution" in enabled:
         from brokerplane.api.traderevolution import protocol as te_protocol
         from brokerplane.api.traderevolution.mount import mount as mount_te

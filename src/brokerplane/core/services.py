@@ -49,6 +49,7 @@ from brokerplane.core.trading import batch, records, whatif
 from brokerplane.core.trading import service as trading
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
+from brokerplane.core.user import cid as user_cid
 from brokerplane.core.user import service as users
 from brokerplane.core.user.model import User, UserQuery
 
@@ -647,6 +648,21 @@ class Services:
 
     def log_out_user(self, user_id: int, actor: Actor) -> User:
         return self._write(lambda u: users.log_out(u, user_id, actor, self.clock), actor)
+
+    def set_in_app_controls(self, cmd: user_cid.SetInAppControls, actor: Actor) -> User:
+        return self._write(lambda u: user_cid.set_in_app_controls(u, cmd, actor, self.clock),
+                           actor)  # fmt: skip
+
+    def get_in_app_controls(self, user_id: int, actor: Actor) -> dict[str, Any] | None:
+        return self._read(lambda u: user_cid.get_in_app_controls(u, user_id, actor))
+
+    def set_partner(self, cmd: user_cid.SetPartner, actor: Actor) -> user_cid.Partner:
+        return self._write(lambda u: user_cid.set_partner(u, cmd, actor, self.clock), actor)
+
+    def get_partner(
+        self, user_id: int | None, link_id: int | None, actor: Actor
+    ) -> user_cid.Partner:
+        return self._read(lambda u: user_cid.get_partner(u, user_id, link_id, actor))
 
     # the TraderEvolution back office: sessions, catalogue, users with accounts, webhook keys
     def sign_in_backoffice(self, cmd: bo_sessions.SignIn, actor: Actor) -> bo_sessions.TokenPair:

@@ -1334,6 +1334,15 @@ class SqlUsers:
         row = self.c.execute(select(t.user_links).where(t.user_links.c.login == login)).first()
         return UserLink(**_row(row)) if row else None
 
+    def link_by_id(self, link_id: int, *, for_update: bool = False) -> UserLink | None:
+        q = select(t.user_links).where(t.user_links.c.id == link_id)
+        row = self.c.execute(q.with_for_update() if for_update else q).first()
+        return UserLink(**_row(row)) if row else None
+
+    def set_link_partner(self, link_id: int, partner_id: str) -> None:
+        q = update(t.user_links).where(t.user_links.c.id == link_id)
+        self.c.execute(q.values(partner_id=partner_id))
+
 
 def _ascii_folded(column: Any, dialect: str) -> Any:
     """The column with ASCII letters lowered (SQLite's lower() folds ASCII only)."""

@@ -48,9 +48,10 @@ PROFILE_FIELDS: frozenset[str] = frozenset(TEXT_LIMITS) | {
     "country_id", "color", "language", "agent", "client_id", "limited_risk",
     "limited_risk_strategy", "max_leverage", "send_own_statement", "send_statement_to_broker",
     "swap_free", "limit_orders", "limit_positions", "api_data", "attributes", "rights",
-    "access_rights", "account_type", "margin_mode",
+    "access_rights", "account_type", "margin_mode", "blank_fields",
 }  # fmt: skip
 UPDATABLE_FIELDS: frozenset[str] = PROFILE_FIELDS | {"group", "leverage"}
+BLANK_FIELDS_MAX = 255
 READ_ONLY_FIELDS: frozenset[str] = frozenset({
     "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
     "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
@@ -273,6 +274,10 @@ def _check(acc: Account, group: Group) -> None:
     elif not all(isinstance(c, dict) for c in acc.api_data):
         p.add("api_data", "cells must be objects")
     attributes.check_mapping(p, "attributes", acc.attributes)
+    if type(acc.blank_fields) is not str or len(acc.blank_fields) > BLANK_FIELDS_MAX:
+        p.text("blank_fields", acc.blank_fields, BLANK_FIELDS_MAX)
+    elif acc.blank_fields and not set(acc.blank_fields.split(",")) <= TEXT_LIMITS.keys():
+        p.add("blank_fields", "must name text fields of the profile, comma-separated")
     p.raise_if_any()
     if isinstance(acc.leverage, bool) or not isinstance(acc.leverage, int):
         raise LeverageOutOfRange.field("leverage", "must be an integer")
