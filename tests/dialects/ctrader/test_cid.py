@@ -418,7 +418,7 @@ def test_cid_answers_json_even_to_clients_accepting_anything(ct: CTrader) -> Non
     assert created.headers["content-type"].startswith("application/json")
     unknown_path = ct.client.get("/v2/cid/ctid/nothing", params={"token": ct.token})
     assert unknown_path.status_code == 404
-    assert unknown_path.json()["error"]["errorCode"] == "INVALID_REQUEST"
+    assert unknown_path.json()["error"]["errorCode"] == "ENTITY_NOT_FOUND"
     wrong_method = ct.client.get("/cid/ctid/create", params={"token": ct.token})
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
     no_token = ct.client.post("/cid/ctid/create", json={"email": "t@example.com"}, headers=JSON)
