@@ -146,7 +146,16 @@ def test_a_netted_reversal_closes_what_the_position_held(market: CTrader, clock:
     cells = closed.split(",")
     # bought at the ask 1.10020, sold at the bid 1.10000: -0.0002 x 100000 = -20.00 USD
     assert cells[1] == str(position)
-    assert cells[5:13] == ["1.10020", "1.10000", "BUY", "100000.00", "EURUSD", "0.00", "0.00", "-20.00"]
+    assert cells[5:13] == [
+        "1.10020",
+        "1.10000",
+        "BUY",
+        "100000.00",
+        "EURUSD",
+        "0.00",
+        "0.00",
+        "-20.00",
+    ]
     (opened,) = csv_lines(market, "/openPositions")[1:]
     assert opened.split(",")[1:6] == [str(position), "2026-03-04T05:11:07.123", "1.10000",
                                       "SELL", "50000.00"]  # fmt: skip

@@ -175,15 +175,25 @@ WRITES = [
     pytest.param("post", "/v1/balances/credit", {"amount": "-5"}, id="credit"),
     pytest.param("post", "/v1/balances/correction", {"amount": "5"}, id="correction"),
     pytest.param("delete", "/v1/users/{login}", None, id="delete"),
-    pytest.param("put", "/v1/users/{login}/password", {"type": "main", "password": "N3w!pass1"},
-                 id="password"),
-    pytest.param("post", "/v1/users/{login}/password/check",
-                 {"type": "main", "password": "N3w!pass1"}, id="password-check"),
+    pytest.param(
+        "put",
+        "/v1/users/{login}/password",
+        {"type": "main", "password": "N3w!pass1"},
+        id="password",
+    ),
+    pytest.param(
+        "post",
+        "/v1/users/{login}/password/check",
+        {"type": "main", "password": "N3w!pass1"},
+        id="password-check",
+    ),
     pytest.param("patch", "/v1/users/{login}", {"main_password": "N3w!pass1"}, id="patch-pw"),
-    pytest.param("post", "/v1/balances/transfer", {"amount": "5", "to_login": INSIDE},
-                 id="transfer-out"),
-    pytest.param("post", "/v1/balances/transfer", {"amount": "5", "from_login": INSIDE},
-                 id="transfer-in"),
+    pytest.param(
+        "post", "/v1/balances/transfer", {"amount": "5", "to_login": INSIDE}, id="transfer-out"
+    ),
+    pytest.param(
+        "post", "/v1/balances/transfer", {"amount": "5", "from_login": INSIDE}, id="transfer-in"
+    ),
 ]
 
 

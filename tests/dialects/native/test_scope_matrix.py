@@ -174,9 +174,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("DELETE", "/v1/users/{login}"): row("users:delete", make=_doomed),
     ("GET", "/v1/trade-states"): row(
         "users:read",
-        make=fixed(f"/v1/trade-states?logins={LOGIN}", None,
-                   ("/v1/trade-states?group=demo-*&format=csv", None)),
-    ),  # fmt: skip
+        make=fixed(
+            f"/v1/trade-states?logins={LOGIN}",
+            None,
+            ("/v1/trade-states?group=demo-*&format=csv", None),
+        ),
+    ),
     # reports: JSON pages and the streamed CSV
     ("GET", "/v1/reports/users"): row(
         "reports:read",

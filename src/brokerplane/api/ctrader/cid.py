@@ -249,8 +249,11 @@ _URL_KINDS = ("urlExternal", "urlinApp")
 
 
 def _color(value: object, where: str) -> str:
-    if not isinstance(value, str) or len(value) != 7 or value[0] != "#" or not _HEX.issuperset(
-        value[1:]
+    if (
+        not isinstance(value, str)
+        or len(value) != 7
+        or value[0] != "#"
+        or not _HEX.issuperset(value[1:])
     ):
         raise invalid(f"{where}.color must be a six-digit hex colour such as #ff33ee")
     return value

@@ -77,8 +77,8 @@ def _sub_app(runtime: object) -> FastAPI:
         if exc.status_code == 405:
             return error_response(request, 405, "INVALID_REQUEST", "method not allowed here")
         if exc.status_code == 404:  # an unknown path: cTrader's body, with a not-found code
-            return error_response(request, 404, "ENTITY_NOT_FOUND",
-                                  f"no such endpoint: {request.method} {request.url.path}")  # fmt: skip
+            what = f"no such endpoint: {request.method} {request.url.path}"
+            return error_response(request, 404, "ENTITY_NOT_FOUND", what)
         return error_response(request, exc.status_code, "INVALID_REQUEST", str(exc.detail))
 
     sub.add_middleware(_UnexpectedErrors)

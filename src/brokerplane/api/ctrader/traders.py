@@ -217,8 +217,9 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
         "name": acc.first_name,
         "lastName": acc.last_name,
         "description": acc.description,
-        "contactDetails": {k: v for k, v in contact.items()
-                           if v not in (None, "") or _CONTACT_CORE[k] in blank},  # fmt: skip
+        "contactDetails": {
+            k: v for k, v in contact.items() if v not in (None, "") or _CONTACT_CORE[k] in blank
+        },
         "registrationTimestamp": millis(acc.registered_at),
         "lastUpdateTimestamp": millis(acc.updated_at),
         "lastConnectionTimestamp": millis(acc.last_access),

@@ -244,6 +244,4 @@ async def trade_states(
             headers["X-Next-Cursor"] = following
         return Response("".join(_csv(states)), media_type="text/csv; charset=utf-8",
                         headers=headers)  # fmt: skip
-    return JSONResponse(
-        {"items": [render_state(s) for s in states], "next_cursor": following}
-    )
+    return JSONResponse({"items": [render_state(s) for s in states], "next_cursor": following})

@@ -101,7 +101,7 @@ def _check(symbol: Symbol) -> None:
 
 
 def _minutes(text: str) -> int | None:
-    """"HH:MM" (00:00 to 24:00) as minutes of the day; None when it is not that."""
+    """ "HH:MM" (00:00 to 24:00) as minutes of the day; None when it is not that."""
     if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
         return None
     hours, minutes = int(text[:2]), int(text[3:])
@@ -111,7 +111,7 @@ def _minutes(text: str) -> int | None:
 
 
 def session_minutes(interval: str) -> tuple[int, int] | None:
-    """"HH:MM-HH:MM" as (open, close) minutes with open < close; None when malformed."""
+    """ "HH:MM-HH:MM" as (open, close) minutes with open < close; None when malformed."""
     if not isinstance(interval, str) or len(interval) != 11 or interval[5] != "-":
         return None
     start, end = _minutes(interval[:5]), _minutes(interval[6:])

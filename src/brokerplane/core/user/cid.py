@@ -96,8 +96,10 @@ def _owner(uow: UnitOfWork, user_id: int | None, link_id: int | None, actor: Act
 
 def set_partner(uow: UnitOfWork, cmd: SetPartner, actor: Actor, clock: Clock) -> Partner:
     actor.require("users:write")
-    if not isinstance(cmd.partner_id, str) or len(cmd.partner_id) > PARTNER_MAX or (
-        "\x00" in cmd.partner_id
+    if (
+        not isinstance(cmd.partner_id, str)
+        or len(cmd.partner_id) > PARTNER_MAX
+        or ("\x00" in cmd.partner_id)
     ):
         raise ValidationError.field("partner_id", f"must be text of at most {PARTNER_MAX}")
     user = _owner(uow, cmd.user_id, cmd.link_id, actor, for_update=True)
