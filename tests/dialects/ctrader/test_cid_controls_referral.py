@@ -103,6 +103,10 @@ def test_ribbons_for_an_unknown_or_unreachable_user_are_user_not_found(ct: CTrad
     body["userId"] = user_id
     assert limited.error(cid_call(limited, "PUT", "/oauth2/ctid/inAppControls", json=body),
                          404) == "CH_USER_NOT_FOUND"  # fmt: skip
+    reader = as_manager(ct, 1102, rights=frozenset({"users:read"}))
+    refused = cid_call(reader, "PUT", "/oauth2/ctid/inAppControls", json=body)
+    assert reader.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
+    assert ct.services.get_in_app_controls(user_id, ct.admin) is None
 
 
 def test_referral_set_read_and_delete_at_user_and_account_level(ct: CTrader) -> None:
@@ -164,6 +168,9 @@ def test_referral_refusals(ct: CTrader) -> None:
     refused = cid_call(reader, "PUT", "/oauth2/ctid/referral",
                        json={**CRM, "userId": user_id, "partnerId": "X"})  # fmt: skip
     assert reader.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
+    cashier = as_manager(ct, 1103, rights=frozenset({"balances:write"}))
+    unread = cid_call(cashier, "GET", "/oauth2/ctid/referral", params={**CRM, "userId": user_id})
+    assert cashier.error(unread, 403) == "NOT_ENOUGH_RIGHTS"
 
 
 @pytest.mark.parametrize(
