@@ -131,7 +131,11 @@ def test_seed_examples_run_against_the_demo_data(loaded: tuple[Runtime, dict[str
     # ... and the white-label example opens a USD account in Default for BESTBROKER_UK.
     usd = services.open_account(
         OpenAccount(
-            group="Default", leverage=100, currency="USD", profile={"broker": "BESTBROKER_UK"}
+            group="Default",
+            leverage=100,
+            currency="USD",
+            profile={"broker": "BESTBROKER_UK"},
+            currency_free_groups=True,  # as cTrader's create opens it: groups have no currency
         ),
         actor,
     )

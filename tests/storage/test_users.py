@@ -87,7 +87,7 @@ def test_users_round_trip_with_their_times(
     stored = services.get_user(created.id, admin)
     assert stored == User(
         id=created.id, email="ann@example.com", first_name="Ann", last_name="Lee",
-        nickname="annie", language="FR", broker="BESTBROKER", created_at=created.created_at,
+        nickname="annie", language="fr", broker="BESTBROKER", created_at=created.created_at,
         updated_at=out, agreement_accepted_at=accepted, logged_out_at=out,
     )  # fmt: skip
     assert stored.created_at is not None and stored.created_at.tzinfo is not None

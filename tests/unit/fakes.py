@@ -544,6 +544,16 @@ class FakeUsers(_Repo):
     def links_of(self, user_id: int) -> list[UserLink]:
         return [_copy(v) for k, v in sorted(self._s.user_links.items()) if v.user_id == user_id]
 
+    def link_by_id(self, link_id: int, *, for_update: bool = False) -> UserLink | None:
+        link = next((x for x in self._s.user_links.values() if x.id == link_id), None)
+        return _copy(link) if link else None
+
+    def set_link_partner(self, link_id: int, partner_id: str) -> None:
+        self._writing()
+        for link in self._s.user_links.values():
+            if link.id == link_id:
+                link.partner_id = partner_id
+
 
 class FakeAttributes(_Repo):
     """The AttributeRepository port: rows keyed by (kind, entity id), as the three SQL tables."""

@@ -84,7 +84,7 @@ def test_a_new_user_gets_an_id_a_ctid_nickname_and_its_folded_email(world: World
     assert created.created
     user = created.user
     assert (user.email, user.nickname, user.language, user.broker, user.first_name) == (
-        "ann@example.com", f"ctid{user.id}", "EN", "BESTBROKER", "Ann"
+        "ann@example.com", f"ctid{user.id}", "en", "BESTBROKER", "Ann"
     )  # fmt: skip
     assert user.created_at == user.updated_at == world.clock.now
     assert world.services.get_user(user.id, world.admin) == user

@@ -22,6 +22,7 @@ from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.keys import router as keys_router
 from brokerplane.api.native.money import router as money_router
+from brokerplane.api.native.operations import router as operations_router
 from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.api.native.route import validation_problem
 from brokerplane.api.native.routes import router as native_router
@@ -121,11 +122,12 @@ def create_app(runtime: Runtime) -> FastAPI:
                                  frozenset(mt5_router.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
         from brokerplane.api.ctrader import protocol as ctrader_protocol
-        from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
+        from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_protocol.body_refused, WEBSERV_PREFIXES + CID_PREFIXES))
+        body_routes.append(Route(ctrader_protocol.body_refused,
+                                 WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
     if "traderevolution" in enabled:
         from brokerplane.api.traderevolution import protocol as te_protocol
         from brokerplane.api.traderevolution.mount import mount as mount_te
@@ -133,7 +135,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         mount_te(app)
         body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
     if "native" in enabled:
-        for router in (native_router, money_router, keys_router, trading_router):
+        for router in (operations_router, native_router, money_router, keys_router,
+                       trading_router):  # fmt: skip
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 

@@ -30,7 +30,13 @@ from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, Web
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.commit import GroupCommit
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import CoreError, RequestInFlight, Unauthorized, WrongPassword
+from brokerplane.core.errors import (
+    CoreError,
+    RequestInFlight,
+    Unauthorized,
+    ValidationError,
+    WrongPassword,
+)
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
@@ -44,6 +50,7 @@ from brokerplane.core.trading import batch, records, whatif
 from brokerplane.core.trading import service as trading
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
+from brokerplane.core.user import cid as user_cid
 from brokerplane.core.user import service as users
 from brokerplane.core.user.model import User, UserQuery
 
@@ -137,7 +144,7 @@ class Services:
         )
 
     def transfer_funds(self, cmd: transfers.TransferFunds, actor: Actor) -> transfers.Transfer:
-        """Both legs of a transfer in one transaction (core.ledger.transfer)."""
+        """Both legs of a transfer in one transaction, with one audit record."""
         return self._write(
             lambda u: transfers.transfer(u, cmd, actor, self.clock, self.config), actor
         )
@@ -256,6 +263,36 @@ class Services:
 
     def change_password(self, cmd: accounts.ChangePassword, actor: Actor) -> Account:
         return self._write(lambda u: accounts.change_password(u, cmd, actor, self.clock), actor)
+
+    def set_account_passwords(
+        self,
+        changes: Sequence[accounts.ChangePassword],
+        actor: Actor,
+        update: accounts.UpdateAccount | None = None,
+    ) -> Account:
+        """A profile change and new passwords in one transaction: all or none, each password
+        under the group's policy and audited as `account.password_changed`."""
+
+        def run(u: UnitOfWork) -> Account:
+            acc = accounts.update_account(u, update, actor, self.clock) if update else None
+            for cmd in changes:
+                acc = accounts.change_password(u, cmd, actor, self.clock)
+            if acc is None:
+                raise ValidationError("nothing to change: the body names no field")
+            return acc
+
+        return self._write(run, actor)
+
+    def trade_states(self, cmd: accounts.ListAccounts, actor: Actor) -> list[TradeState]:
+        """A page of accounts (by logins or group mask, in login order) with equity, margin
+        and free margin at the latest quotes, read in one snapshot."""
+
+        def run(u: UnitOfWork) -> list[TradeState]:
+            page = accounts.list_accounts(u, cmd, actor)
+            found = trading.risks(u, page, actor)
+            return [found[a.login].state() for a in page]
+
+        return self._read(run)
 
     def get_trade_state(self, login: int, actor: Actor) -> TradeState:
         """Balance, credit, bonus, floating profit, margin and equity at the latest quotes."""
@@ -627,6 +664,21 @@ class Services:
 
     def log_out_user(self, user_id: int, actor: Actor) -> User:
         return self._write(lambda u: users.log_out(u, user_id, actor, self.clock), actor)
+
+    def set_in_app_controls(self, cmd: user_cid.SetInAppControls, actor: Actor) -> User:
+        return self._write(lambda u: user_cid.set_in_app_controls(u, cmd, actor, self.clock),
+                           actor)  # fmt: skip
+
+    def get_in_app_controls(self, user_id: int, actor: Actor) -> dict[str, Any] | None:
+        return self._read(lambda u: user_cid.get_in_app_controls(u, user_id, actor))
+
+    def set_partner(self, cmd: user_cid.SetPartner, actor: Actor) -> user_cid.Partner:
+        return self._write(lambda u: user_cid.set_partner(u, cmd, actor, self.clock), actor)
+
+    def get_partner(
+        self, user_id: int | None, link_id: int | None, actor: Actor
+    ) -> user_cid.Partner:
+        return self._read(lambda u: user_cid.get_partner(u, user_id, link_id, actor))
 
     # the TraderEvolution back office: sessions, catalogue, users with accounts, webhook keys
     def sign_in_backoffice(self, cmd: bo_sessions.SignIn, actor: Actor) -> bo_sessions.TokenPair:

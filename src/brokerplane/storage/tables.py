@@ -89,6 +89,12 @@ symbols = Table(
     Column("volume_step", DecimalText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Execution parameters (0018): points, points per lot per night, weekday sessions.
+    Column("spread", Integer, nullable=False, server_default="0"),
+    Column("stops_level", Integer, nullable=False, server_default="0"),
+    Column("swap_long", DecimalText, nullable=False, server_default="0"),
+    Column("swap_short", DecimalText, nullable=False, server_default="0"),
+    Column("sessions", JSON),
 )
 
 users = Table(
@@ -111,6 +117,9 @@ users = Table(
     Column("agreement_accepted_at", UTCDateTime),
     Column("logged_out_at", UTCDateTime),
     Column("failed_logins", Integer, nullable=False, server_default="0"),
+    # cID (0018): the in-app controls (ribbons) rules; the partner id at the user level.
+    Column("in_app_controls", JSON),
+    Column("partner_id", String(255), nullable=False, server_default=""),
 )
 Index(
     "uq_users_email_set",
@@ -190,6 +199,8 @@ accounts = Table(
     Column("last_pass_change", UTCDateTime),
     # A deleted account keeps its row (ledger and audit refer to it) and reads as not found.
     Column("deleted_at", UTCDateTime),
+    # Profile fields a client set to "" on purpose (0018), comma-separated: read back as sent.
+    Column("blank_fields", String(255), nullable=False, server_default=""),
 )
 Index("ix_accounts_registered_at_login", accounts.c.registered_at, accounts.c.login)
 
@@ -404,6 +415,7 @@ user_links = Table(
     Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
     Column("environment", String(63), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("partner_id", String(255), nullable=False, server_default=""),  # 0018
 )  # fmt: skip
 
 # TraderEvolution's back office. Brandings are the `brokers` table above (a branding's name is

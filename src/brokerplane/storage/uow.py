@@ -977,18 +977,23 @@ def _said(action: str, path: tuple[str, ...]) -> Any:
 
 
 # What a money record says of its entry: ledger.entry_posted carries the entry's snapshot,
-# trade.deal the deal (whose id is its entry's) and the balance after.
-_POSTED, _DEAL = "ledger.entry_posted", "trade.deal"
+# trade.deal the deal (whose id is its entry's) and the balance after; ledger.transfer the
+# snapshots of both its legs, under "from" and "to".
+_POSTED, _DEAL, _TRANSFER = "ledger.entry_posted", "trade.deal", "ledger.transfer"
+_ENTRY_FIELDS = ("id", "kind", "amount", "balance_after", "credit_after", "bonus_after",
+                 "currency", "currency_digits", "comment", "reference", "approval_id",
+                 "manager_login")  # fmt: skip
+_LEGS = ("from", "to")
 _CLAIMS = select(
     t.audit_records.c.id, t.audit_records.c.action, t.audit_records.c.entity_id,
-    *(_said(_POSTED, ("entry", name)) for name in ("id", "kind", "amount", "balance_after",
-                                                   "credit_after", "bonus_after")),
-    _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
     t.audit_records.c.at, t.audit_records.c.manager_login,
-    *(_said(_POSTED, ("entry", name)) for name in ("currency", "currency_digits", "comment",
-                                                   "reference", "approval_id", "manager_login")),
+    *(_said(_POSTED, ("entry", name)) for name in _ENTRY_FIELDS),
+    _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
     _said(_DEAL, ("currency",)), _said(_DEAL, ("currency_digits",)),
-).where(t.audit_records.c.action.in_((_POSTED, _DEAL)))  # fmt: skip
+    *(_said(_TRANSFER, (leg, "entry", name)) for leg in _LEGS
+      for name in ("login", *_ENTRY_FIELDS)),
+).where(t.audit_records.c.action.in_((_POSTED, _DEAL, _TRANSFER)))  # fmt: skip
+_N_ENTRY = len(_ENTRY_FIELDS)
 
 
 def _int(value: Any) -> int | None:
@@ -1000,66 +1005,46 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _claim(row: tuple[Any, ...]) -> EntryClaim:
-    (
-        rid,
-        action,
-        login,
-        e_id,
-        e_kind,
-        e_amount,
-        e_bal,
-        e_cred,
-        e_bonus,
-        d_id,
-        d_profit,
-        d_bal,
-        at,
-        actor,
-        e_cur,
-        e_digits,
-        e_comment,
-        e_ref,
-        e_approval,
-        e_manager,
-        d_cur,
-        d_digits,
-    ) = row
-    if action == "trade.deal":
-        return EntryClaim(
-            rid,
-            _int(d_id),
-            login,
-            "trade",
-            _int(d_profit),
-            _int(d_bal),
-            None,
-            None,
-            d_cur,
-            _int(d_digits),
-            at,
-            approval_said=True,
-            actor=actor,
-        )
+def _entry_claim(rid: Any, login: Any, at: Any, actor: Any, said: Sequence[Any]) -> EntryClaim:
+    e_id, kind, amount, bal, cred, bonus, cur, digits, comment, ref, approval, manager = said
     return EntryClaim(
         rid,
         _int(e_id),
         login,
-        e_kind,
-        _int(e_amount),
-        _int(e_bal),
-        _int(e_cred),
-        _int(e_bonus),
-        e_cur,
-        _int(e_digits),
+        kind,
+        _int(amount),
+        _int(bal),
+        _int(cred),
+        _int(bonus),
+        cur,
+        _int(digits),
         at,
-        e_comment,
-        e_ref,
+        comment,
+        ref,
         approval_said=True,
-        approval_id=_int(e_approval),
+        approval_id=_int(approval),
         actor=actor,
-        requester=_int(e_manager),
+        requester=_int(manager),
     )
+
+
+def _claims(row: Sequence[Any]) -> Iterator[EntryClaim]:
+    """The entries a money record claims: one, or a transfer's two legs."""
+    rid, action, login, at, actor = row[:5]
+    if action == _DEAL:
+        d_id, d_profit, d_bal, d_cur, d_digits = row[5 + _N_ENTRY : 10 + _N_ENTRY]
+        yield EntryClaim(rid, _int(d_id), login, "trade", _int(d_profit), _int(d_bal), None,
+                         None, d_cur, _int(d_digits), at, approval_said=True,
+                         actor=actor)  # fmt: skip
+        return
+    if action == _TRANSFER:
+        start = 10 + _N_ENTRY
+        for leg in range(len(_LEGS)):
+            said = row[start + leg * (_N_ENTRY + 1) : start + (leg + 1) * (_N_ENTRY + 1)]
+            leg_login = "" if said[0] is None else str(said[0])
+            yield _entry_claim(rid, leg_login, at, actor, said[1:])
+        return
+    yield _entry_claim(rid, login, at, actor, row[5 : 5 + _N_ENTRY])
 
 
 class SqlAudit:
@@ -1101,7 +1086,8 @@ class SqlAudit:
         while True:
             page = _CLAIMS.where(a.id > last).order_by(a.id).limit(STREAM_PAGE)
             rows = self.c.execute(page).all()
-            yield from map(_claim, rows)
+            for row in rows:
+                yield from _claims(row)
             if len(rows) < STREAM_PAGE:
                 return
             last = int(rows[-1][0])
@@ -1355,6 +1341,15 @@ class SqlUsers:
     def links_of(self, user_id: int) -> Sequence[UserLink]:
         q = select(t.user_links).where(t.user_links.c.user_id == user_id)
         return [UserLink(**_row(r)) for r in self.c.execute(q.order_by(t.user_links.c.login))]
+
+    def link_by_id(self, link_id: int, *, for_update: bool = False) -> UserLink | None:
+        q = select(t.user_links).where(t.user_links.c.id == link_id)
+        row = self.c.execute(q.with_for_update() if for_update else q).first()
+        return UserLink(**_row(row)) if row else None
+
+    def set_link_partner(self, link_id: int, partner_id: str) -> None:
+        q = update(t.user_links).where(t.user_links.c.id == link_id)
+        self.c.execute(q.values(partner_id=partner_id))
 
 
 def _ascii_folded(column: Any, dialect: str) -> Any:

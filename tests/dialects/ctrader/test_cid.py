@@ -91,7 +91,7 @@ def test_classic_create_echoes_the_language_and_keeps_the_white_label(ct: CTrade
     assert response.status_code == 200, response.text
     created = response.json()
     assert set(created) == CLASSIC_KEYS | {"preferredLanguage"}
-    assert created["preferredLanguage"] == "EN"
+    assert created["preferredLanguage"] == "en"
     assert user(ct, created["userId"]).broker == "BESTBROKER"
 
 
@@ -128,7 +128,7 @@ def test_seed_001_sso_create_answers_201_with_the_user_id(ct: CTrader, prefix: s
         "president@bestbroker.com",
         "Trader",
         "letstrade",
-        "EN",
+        "en",
     )
     assert created.broker == "BESTBROKERCRM"
 
@@ -418,7 +418,7 @@ def test_cid_answers_json_even_to_clients_accepting_anything(ct: CTrader) -> Non
     assert created.headers["content-type"].startswith("application/json")
     unknown_path = ct.client.get("/v2/cid/ctid/nothing", params={"token": ct.token})
     assert unknown_path.status_code == 404
-    assert unknown_path.json()["error"]["errorCode"] == "INVALID_REQUEST"
+    assert unknown_path.json()["error"]["errorCode"] == "ENTITY_NOT_FOUND"
     wrong_method = ct.client.get("/cid/ctid/create", params={"token": ct.token})
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
     no_token = ct.client.post("/cid/ctid/create", json={"email": "t@example.com"}, headers=JSON)

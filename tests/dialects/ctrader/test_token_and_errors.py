@@ -95,7 +95,7 @@ def test_errors_answer_in_xml_for_xml_clients(ct: CTrader) -> None:
 
 
 def test_an_unknown_path_is_a_ctrader_error_not_a_problem(ct: CTrader) -> None:
-    assert ct.error(ct.get("/nothing/here"), 404) == "INVALID_REQUEST"
+    assert ct.error(ct.get("/nothing/here"), 404) == "ENTITY_NOT_FOUND"
 
 
 def test_a_body_that_is_not_json_is_invalid_request(ct: CTrader) -> None:

@@ -78,9 +78,9 @@ def test_open_positions_rows_in_base_units_with_each_positions_margin(market: CT
     # 1 lot x 100000 x mid 1.1001 / 100 = 1100.10 USD; 0.5 lot at the same mid is 50000 EUR
     # of notional: 500.00 EUR at 1:100
     rows = [
-        f"{usd},{long_},2026-03-04T05:06:07.123,1.10020,BUY,100000,EURUSD,0,0,BOOK_B,,false,"
+        f"{usd},{long_},2026-03-04T05:06:07.123,1.10020,BUY,100000.00,EURUSD,0.00,0.00,BOOK_B,0.00,false,"
         "1100.10",
-        f"{eur},{short},2026-03-04T05:06:07.123,1.10000,SELL,50000,EURUSD,0,0,BOOK_B,,false,500.00",
+        f"{eur},{short},2026-03-04T05:06:07.123,1.10000,SELL,50000.00,EURUSD,0.00,0.00,BOOK_B,0.00,false,500.00",
     ]
     assert csv_lines(market, "/openPositions") == [OPEN_HEADER, *rows]
     assert csv_lines(market, "/openPositions/", {"login": eur}) == [OPEN_HEADER, rows[1]]
@@ -104,13 +104,13 @@ def test_closed_positions_one_row_per_closing_deal(market: CTrader, clock: FakeC
     assert csv_lines(market, "/closedPositions", FIRST_DAY) == [
         CLOSED_HEADER,
         f"{usd},{long_},{whole},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10020,"
-        "1.10520,BUY,100000,EURUSD,0,0,500.00,1,1,BOOK_B,,false",
+        "1.10520,BUY,100000.00,EURUSD,0.00,0.00,500.00,1.00000,1.00000,BOOK_B,0.00,false",
         f"{eur},{short},{part},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10000,"
-        "1.10540,SELL,20000,EURUSD,0,0,-97.71,0.90473175,1.1053,BOOK_B,,false",
+        "1.10540,SELL,20000.00,EURUSD,0.00,0.00,-97.71,0.90473175,1.10530,BOOK_B,0.00,false",
     ]
     # the rest of the sell is still open
     (line,) = csv_lines(market, "/openPositions", {"login": eur})[1:]
-    assert line.split(",")[4:6] == ["SELL", "30000"]
+    assert line.split(",")[4:6] == ["SELL", "30000.00"]
     # a second close of the same position repeats its positionId
     again = close(market, short)
     lines = csv_lines(market, "/closedPositions", {**FIRST_DAY, "login": eur})
@@ -146,10 +146,19 @@ def test_a_netted_reversal_closes_what_the_position_held(market: CTrader, clock:
     cells = closed.split(",")
     # bought at the ask 1.10020, sold at the bid 1.10000: -0.0002 x 100000 = -20.00 USD
     assert cells[1] == str(position)
-    assert cells[5:13] == ["1.10020", "1.10000", "BUY", "100000", "EURUSD", "0", "0", "-20.00"]
+    assert cells[5:13] == [
+        "1.10020",
+        "1.10000",
+        "BUY",
+        "100000.00",
+        "EURUSD",
+        "0.00",
+        "0.00",
+        "-20.00",
+    ]
     (opened,) = csv_lines(market, "/openPositions")[1:]
     assert opened.split(",")[1:6] == [str(position), "2026-03-04T05:11:07.123", "1.10000",
-                                      "SELL", "50000"]  # fmt: skip
+                                      "SELL", "50000.00"]  # fmt: skip
 
 
 def test_trader_figures_from_the_open_positions(market: CTrader) -> None:

@@ -326,6 +326,26 @@ def test_symbol_object_carries_the_symbols_own_settings(mt5: Mt5) -> None:
     }  # fmt: skip
 
 
+def test_symbol_object_carries_the_execution_parameters_set_natively(mt5: Mt5) -> None:
+    mt5.services.create_symbol(
+        CreateSymbol("GBPUSD", {"spread": 15, "stops_level": 40, "swap_long": "-3.5",
+                                "swap_short": "0.75",
+                                "sessions": {"MON": ["01:00-12:30", "13:00-23:00"]}}),
+        mt5.admin,
+    )  # fmt: skip
+
+    symbol = mt5.ok(mt5.get("symbol/get", symbol="GBPUSD"))
+
+    assert {k: symbol[k] for k in ("Spread", "StopsLevel", "SwapMode", "SwapLong",
+                                   "SwapShort")} == {
+        "Spread": "15", "StopsLevel": "40", "SwapMode": "1", "SwapLong": "-3.5",
+        "SwapShort": "0.75",
+    }  # fmt: skip
+    monday = symbol["SessionsTrades"][1]
+    assert [(s["Open"], s["Close"]) for s in monday] == [("60", "750"), ("780", "1380")]
+    assert symbol["SessionsQuotes"][0] == []  # Sunday: no session
+
+
 def test_symbol_get_of_an_unknown_symbol_is_not_found(mt5: Mt5) -> None:
     assert body(mt5.get("symbol/get", symbol="NOPE")) == {"retcode": "13 Not found"}
 

@@ -174,6 +174,26 @@ WRITES = [
     pytest.param("post", "/v1/balances/withdraw", {"amount": "5"}, id="withdraw"),
     pytest.param("post", "/v1/balances/credit", {"amount": "-5"}, id="credit"),
     pytest.param("post", "/v1/balances/correction", {"amount": "5"}, id="correction"),
+    pytest.param("delete", "/v1/users/{login}", None, id="delete"),
+    pytest.param(
+        "put",
+        "/v1/users/{login}/password",
+        {"type": "main", "password": "N3w!pass1"},
+        id="password",
+    ),
+    pytest.param(
+        "post",
+        "/v1/users/{login}/password/check",
+        {"type": "main", "password": "N3w!pass1"},
+        id="password-check",
+    ),
+    pytest.param("patch", "/v1/users/{login}", {"main_password": "N3w!pass1"}, id="patch-pw"),
+    pytest.param(
+        "post", "/v1/balances/transfer", {"amount": "5", "to_login": INSIDE}, id="transfer-out"
+    ),
+    pytest.param(
+        "post", "/v1/balances/transfer", {"amount": "5", "from_login": INSIDE}, id="transfer-in"
+    ),
 ]
 
 
@@ -186,11 +206,12 @@ def test_writing_to_an_account_out_of_reach_is_a_404_like_an_unknown_login_and_c
 
     def send(login: int, **headers: str) -> Any:
         payload = None if body is None else {**body}
-        if payload is not None and path.startswith("/v1/balances"):
+        if payload is not None and path.endswith("/transfer"):
+            payload["to_login" if "from_login" in payload else "from_login"] = login
+        elif payload is not None and path.startswith("/v1/balances"):
             payload["login"] = login
-        call = getattr(api.client, method)
-        return call(path.format(login=login), json=payload,
-                    headers={**api.headers(desk.key), **headers})  # fmt: skip
+        return api.client.request(method.upper(), path.format(login=login), json=payload,
+                                  headers={**api.headers(desk.key), **headers})  # fmt: skip
 
     unknown = _problem(send(UNKNOWN), UNKNOWN)
     before = _state(api)

@@ -128,6 +128,18 @@ def _held(path: str, part: int) -> Make:
     return lambda w, s, ok: [(path.format(_position(w)[part] if ok else 1), None)]
 
 
+def _doomed(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
+    """A fresh account to delete when the call should succeed; else the world's own."""
+    login = int(w.api.open()["login"]) if ok else LOGIN
+    return [(f"/v1/users/{login}", None)]
+
+
+def _transfer(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
+    """One cent from the funded account to a fresh one when the call should succeed."""
+    target = int(w.api.open()["login"]) if ok else LOGIN + 1
+    return [("/v1/balances/transfer", {"from_login": LOGIN, "to_login": target, "amount": "0.01"})]
+
+
 def _report(path: str) -> Make:
     return fixed(path, None, (f"{path}?format=csv", None))
 
@@ -150,6 +162,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("POST", "/v1/users/{login}/enable"): row(
         "users:write", make=fixed(f"/v1/users/{LOGIN}/enable")
+    ),
+    ("PUT", "/v1/users/{login}/password"): row(
+        "users:write",
+        make=fixed(f"/v1/users/{LOGIN}/password", {"type": "investor", "password": "Inv3st!pw"}),
+    ),
+    ("POST", "/v1/users/{login}/password/check"): row(
+        "users:read",
+        make=fixed(f"/v1/users/{LOGIN}/password/check", {"type": "main", "password": "x"}),
+    ),
+    ("DELETE", "/v1/users/{login}"): row("users:delete", make=_doomed),
+    ("GET", "/v1/trade-states"): row(
+        "users:read",
+        make=fixed(
+            f"/v1/trade-states?logins={LOGIN}",
+            None,
+            ("/v1/trade-states?group=demo-*&format=csv", None),
+        ),
     ),
     # reports: JSON pages and the streamed CSV
     ("GET", "/v1/reports/users"): row(
@@ -178,6 +207,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/v1/balances/bonus"): _balance("bonus"),
     ("POST", "/v1/balances/correction"): _balance("correction"),
     ("POST", "/v1/balances/charge"): _balance("charge"),
+    ("POST", "/v1/balances/transfer"): row("balances:write", make=_transfer),
     ("GET", "/v1/balances/history"): row(
         "balances:write",
         "reports:read",

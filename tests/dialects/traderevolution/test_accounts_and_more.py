@@ -216,7 +216,7 @@ def test_a_transfer_moves_money_between_a_users_accounts_once(te: TE) -> None:
     assert te.services.verify_ledger() == []
     report = te.services.audit_ledger()
     assert report.ok, report  # both legs tied to their audit records
-    records = [r for r in te.get("/reports/139").json()["data"] if r[6] == "ledger.transferred"]
+    records = [r for r in te.get("/reports/139").json()["data"] if r[6] == "ledger.transfer"]
     assert len(records) == 1
     # in the reports the legs are money between accounts, not cash in or out
     summary = te.ok(te.get("/reports/102", params={"accountId": first}))

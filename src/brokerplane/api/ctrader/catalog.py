@@ -42,6 +42,8 @@ CLOSED_WINDOW = timedelta(days=2)
 CLOSING = ("out", "inout")  # the deals that close (part of) a position: one row each
 PAGE = 1000  # positions or deals read at a time while the CSV streams
 RATE_STEP = Decimal("1e-8")  # conversion rates in the CSV: at most 8 decimals
+RATE_MIN = Decimal("0.00000")  # and at least 5
+CENT = Decimal("0.01")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,13 +146,24 @@ def _money(minor: int, digits: int) -> Decimal:
     return from_minor(minor, Currency("", digits))
 
 
-def _rate(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(RATE_STEP).normalize()
+def _at_least(value: Decimal, step: Decimal) -> Decimal:
+    """`value` with at least the decimals of `step` (more where it has them)."""
+    value = value.normalize()
+    return value.quantize(step) if value.as_tuple().exponent > step.as_tuple().exponent else value  # type: ignore[operator]
+
+
+def _rate(value: Decimal | None) -> Decimal:
+    """A conversion rate with five decimals at least (`0.96911`); 0.00000 when no quote gives
+    it: the cell is a number for every parser, never empty."""
+    if value is None:
+        return RATE_MIN
+    return _at_least(value.quantize(RATE_STEP), RATE_MIN)
 
 
 def _units(volume: int, contract_size: Decimal) -> Decimal:
-    """Volume units as base-asset units: lots x contract size (1 lot of EURUSD: 100000)."""
-    return (lots(volume) * contract_size).normalize()
+    """Volume units as base-asset units: lots x contract size (1 lot of EURUSD: 100000), with
+    two decimals at least (`1000.00`), as cTrader writes them."""
+    return _at_least(lots(volume) * contract_size, CENT)
 
 
 def _accounts(services: Services, actor: Actor, logins: Iterable[int]) -> dict[int, Account]:
@@ -165,8 +178,10 @@ def _accounts(services: Services, actor: Actor, logins: Iterable[int]) -> dict[i
 
 def _common(acc: Account | None) -> dict[str, Any]:
     """The cells every row shares: brokerplane charges no commission or swap, books every
-    position itself (B book) and keeps no spread-bet stake (money per point): left empty."""
-    return {"commission": Decimal(0), "swap": Decimal(0), "bookType": "BOOK_B", "stake": None,
+    position itself (B book) and keeps no spread-bet stake (money per point): each a number,
+    0.00 (at the deposit currency's digits), never an empty cell."""
+    zero = _money(0, acc.currency_digits if acc is not None else 2)
+    return {"commission": zero, "swap": zero, "bookType": "BOOK_B", "stake": zero,
             "spreadBetting": acc is not None and acc.account_type == "SPREAD_BETTING"}  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from brokerplane.api.ctrader.errors import CTraderError, invalid, status_and_cod
 from brokerplane.api.ctrader.protocol import Body, actor_of, millis, no_content, services_of
 from brokerplane.core.account.service import UpdateAccount
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.user.cid import Partner, SetInAppControls, SetPartner
 from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 
 router = APIRouter()
@@ -236,3 +237,171 @@ async def accept_agreement(request: Request) -> Response:
     """SSO 3.13: the user accepted the agreement; 200, no output. Parameters in the query
     (the docs' table) or in the body (the docs' example)."""
     return await _user_call(request, services_of(request).accept_user_agreement)
+
+
+# ---- in-app controls and partner attribution (spec sections 9 and 10) ------------------------
+
+MAX_RIBBONS = 20
+TITLE_MAX = 255
+URL_MAX = 2048
+_HEX = frozenset("0123456789abcdefABCDEF")
+_URL_KINDS = ("urlExternal", "urlinApp")
+
+
+def _color(value: object, where: str) -> str:
+    if (
+        not isinstance(value, str)
+        or len(value) != 7
+        or value[0] != "#"
+        or not _HEX.issuperset(value[1:])
+    ):
+        raise invalid(f"{where}.color must be a six-digit hex colour such as #ff33ee")
+    return value
+
+
+def _flag(ribbon: Body, name: str, where: str) -> bool:
+    value = ribbon.boolean(name)
+    if value is None:
+        raise invalid(f"{where}.{name} is required (true or false)")
+    return value
+
+
+def _action(ribbon: Body, where: str) -> dict[str, str]:
+    action = ribbon.sub("action")
+    found = {}
+    for kind in _URL_KINDS:
+        url = action.text(kind)
+        if url is None:
+            continue
+        url = url.strip()
+        if len(url) > URL_MAX or not url.lower().startswith(("https://", "http://")):
+            raise invalid(f"{where}.action.{kind} must be an http(s) URL of at most {URL_MAX}")
+        found[kind] = url
+    if not found:
+        raise invalid(f"{where}.action needs urlExternal or urlinApp")
+    return found
+
+
+def _ribbon(raw: object, n: int) -> dict[str, Any]:
+    where = f"rules.ribbons[{n}]"
+    if not isinstance(raw, dict):
+        raise invalid(f"{where} must be an object")
+    ribbon = Body(raw)
+    title = ribbon.text("title")
+    if title is None or not title.strip() or len(title) > TITLE_MAX:
+        raise invalid(f"{where}.title is required (1 to {TITLE_MAX} characters)")
+    out: dict[str, Any] = {
+        "color": _color(raw.get("color"), where),
+        "title": title,
+        "enabled": _flag(ribbon, "enabled", where),
+        "closable": _flag(ribbon, "closable", where),
+        "action": _action(ribbon, where),
+    }
+    broker = ribbon.text("brokerName")
+    if broker is not None and broker.strip():
+        if len(broker) > 63:
+            raise invalid(f"{where}.brokerName must be at most 63 characters")
+        out["brokerName"] = broker.strip()
+    account = ribbon.integer("ctidTraderAccountId")  # a number or a numeric string
+    if account is not None:
+        out["ctidTraderAccountId"] = account
+    return out
+
+
+def in_app_rules(body: Body) -> tuple[int, dict[str, Any]]:
+    """The user id (top level, or inside `rules` as the 2023 docs put it) and the rules as
+    stored: {} clears every ribbon; otherwise `ribbons`, each checked and in plain types."""
+    if not body.has("rules"):
+        raise invalid("rules is required (an empty object clears the ribbons)")
+    rules = body.sub("rules")
+    user_id = body.integer("userId")
+    if user_id is None:
+        user_id = rules.integer("userId")
+    if user_id is None:
+        raise invalid("userId is required")
+    if not any(k != "userId" for k in rules.data):
+        return user_id, {}
+    ribbons = rules.data.get("ribbons")
+    if not isinstance(ribbons, list):
+        raise invalid("rules.ribbons is required (an array)")
+    if len(ribbons) > MAX_RIBBONS:
+        raise invalid(f"rules.ribbons holds at most {MAX_RIBBONS} ribbons")
+    return user_id, {"ribbons": [_ribbon(r, n) for n, r in enumerate(ribbons)]}
+
+
+@_route(["PUT"], "/oauth2/ctid/inAppControls")
+async def set_in_app_controls(request: Request) -> Response:
+    """Replace the user's ribbons (an empty `rules` clears them): 201, `{}`."""
+    actor = await actor_of(request)
+    params = await _params(request)
+    _require(params, "brokerCrmName")
+    user_id, rules = in_app_rules(params)
+    cmd = SetInAppControls(user_id, rules)
+    await _call({"user_id": "userId"}, services_of(request).set_in_app_controls, cmd, actor)
+    return _json({}, status=201)
+
+
+def _partner_ids(params: Body) -> tuple[int | None, int | None]:
+    user_id = params.integer("userId")
+    link_id = params.integer("ctidTraderAccountId")
+    if user_id is None and link_id is None:
+        raise invalid("userId or ctidTraderAccountId is required")
+    return user_id, link_id
+
+
+def _partner_json(partner: Partner) -> dict[str, Any]:
+    out: dict[str, Any] = {"userId": partner.user_id}
+    if partner.link_id is not None:
+        out["ctidTraderAccountId"] = partner.link_id
+    if partner.partner_id:
+        out["partnerId"] = partner.partner_id
+    return out
+
+
+_PARTNER_NAMES = {"user_id": "userId", "partner_id": "partnerId", "link_id": "ctidTraderAccountId"}
+
+
+async def _set_referral(request: Request) -> Response:
+    actor = await actor_of(request)
+    params = await _params(request)
+    _require(params, "brokerCrmName", "partnerId")
+    user_id, link_id = _partner_ids(params)
+    cmd = SetPartner(user_id, params.require_text("partnerId"), link_id)
+    partner = await _call(_PARTNER_NAMES, services_of(request).set_partner, cmd, actor)
+    return _json(_partner_json(partner))
+
+
+@_route(["PUT"], "/oauth2/ctid/referral")
+async def set_referral(request: Request) -> Response:
+    """Attribute the user (userId) or one of its accounts (ctidTraderAccountId, both given:
+    the account) to partnerId: 200 `{userId[, ctidTraderAccountId], partnerId}`."""
+    return await _set_referral(request)
+
+
+@_route(["PUT", "POST"], "/oauth2/ctid/setReferral")
+async def set_referral_proxy_path(request: Request) -> Response:
+    """The path one broker's CRM calls (spec section 10): the same as PUT .../referral."""
+    return await _set_referral(request)
+
+
+@_route(["GET"], "/oauth2/ctid/referral")
+async def get_referral(request: Request) -> Response:
+    """200 `{userId[, ctidTraderAccountId], partnerId}`; without partnerId when none is set."""
+    actor = await actor_of(request)
+    params = await _params(request, body=False)
+    _require(params, "brokerCrmName")
+    user_id, link_id = _partner_ids(params)
+    partner = await _call(_PARTNER_NAMES, services_of(request).get_partner, user_id, link_id,
+                          actor)  # fmt: skip
+    return _json(_partner_json(partner))
+
+
+@_route(["DELETE"], "/oauth2/ctid/referral")
+async def delete_referral(request: Request) -> Response:
+    """Remove the user-level partner id (only userId given) or the account's: 200, no body."""
+    actor = await actor_of(request)
+    params = await _params(request)
+    _require(params, "brokerCrmName", "userId")
+    cmd = SetPartner(params.require_integer("userId"), "", params.integer("ctidTraderAccountId"))
+    await _call(_PARTNER_NAMES, services_of(request).set_partner, cmd, actor)
+    return _empty()

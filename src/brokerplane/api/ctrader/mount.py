@@ -19,6 +19,8 @@ log = logging.getLogger("brokerplane.ctrader")
 
 WEBSERV_PREFIXES = ("/v2/webserv", "/webserv")
 CID_PREFIXES = ("/cid", "/v2/cid")
+# One broker's CRM sets partner ids at /v2/oauth2/ctid/setReferral (spec section 10).
+PROXY_PREFIXES = ("/v2/oauth2",)
 
 
 def webserv_app(runtime: object) -> FastAPI:
@@ -46,6 +48,17 @@ def cid_app(runtime: object) -> FastAPI:
     return sub
 
 
+def proxy_app(runtime: object) -> FastAPI:
+    """/v2/oauth2/ctid/setReferral, the same call as PUT /cid/oauth2/ctid/referral."""
+    from brokerplane.api.ctrader.cid import set_referral_proxy_path
+
+    sub = _sub_app(runtime)
+    for path in ("/ctid/setReferral", "/ctid/setReferral/"):
+        sub.add_api_route(path, set_referral_proxy_path, methods=["PUT", "POST"],
+                          include_in_schema=False)  # fmt: skip
+    return sub
+
+
 def _sub_app(runtime: object) -> FastAPI:
     sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     sub.state.runtime = runtime
@@ -63,7 +76,10 @@ def _sub_app(runtime: object) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 405:
             return error_response(request, 405, "INVALID_REQUEST", "method not allowed here")
-        return error_response(request, exc.status_code, "INVALID_REQUEST", "no such endpoint")
+        if exc.status_code == 404:  # an unknown path: cTrader's body, with a not-found code
+            what = f"no such endpoint: {request.method} {request.url.path}"
+            return error_response(request, 404, "ENTITY_NOT_FOUND", what)
+        return error_response(request, exc.status_code, "INVALID_REQUEST", str(exc.detail))
 
     sub.add_middleware(_UnexpectedErrors)
     return sub
@@ -108,3 +124,6 @@ def mount(app: FastAPI) -> None:
     cid = cid_app(app.state.runtime)
     for prefix in CID_PREFIXES:
         app.mount(prefix, cid)
+    proxy = proxy_app(app.state.runtime)
+    for prefix in PROXY_PREFIXES:
+        app.mount(prefix, proxy)

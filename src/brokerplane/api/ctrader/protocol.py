@@ -72,7 +72,7 @@ def answer(request: Request, body: Mapping[str, Any], root: str, status: int = 2
 
 def error_response(request: Request, status: int, code: str, description: str) -> Response:
     body = error_body(code, description)
-    if wants_json(request) or request.url.path.startswith(("/cid", "/v2/cid")):
+    if wants_json(request) or request.url.path.startswith(("/cid", "/v2/cid", "/v2/oauth2")):
         return JSONResponse(body, status_code=status)
     return Response(to_xml("error", body["error"]), status_code=status,
                     media_type="application/xml")  # fmt: skip

@@ -87,6 +87,7 @@ CONTACT_FIELDS: dict[str, tuple[str, str, Any]] = {
     "introducingBroker1": ("introducing_broker1", "text", ""),
     "introducingBroker2": ("introducing_broker2", "text", ""),
 }
+_CONTACT_CORE = {name: core for name, (core, _kind, _reset) in CONTACT_FIELDS.items()}
 CREATE_REQUIRED = ("accessRights", "accountType", "balance", "depositCurrency", "groupName",
                    "hashedPassword", "leverageInCents")  # fmt: skip
 UPDATE_REQUIRED = ("groupName", "leverageInCents")
@@ -132,11 +133,25 @@ def _fields(body: Body, table: dict[str, tuple[str, str, Any]], full: bool) -> d
     return out
 
 
-def profile_changes(body: Body, *, full: bool) -> dict[str, Any]:
-    """The account fields a trader body sets (a full update also resets those omitted)."""
+def profile_changes(body: Body, *, full: bool, blank: str = "") -> dict[str, Any]:
+    """The account fields a trader body sets (a full update also resets those omitted).
+
+    Contact fields sent as "" are remembered (`blank_fields`, from the account's `blank`), so
+    contactDetails reads them back as sent; a field never sent (or reset) stays out of it."""
     changes = _fields(body, TOP_FIELDS, full)
     if full or body.has("contactDetails"):
-        changes.update(_fields(body.sub("contactDetails"), CONTACT_FIELDS, full))
+        contact = body.sub("contactDetails")
+        changes.update(_fields(contact, CONTACT_FIELDS, full))
+        kept = set(filter(None, blank.split(",")))
+        for name, (core, kind, _reset) in CONTACT_FIELDS.items():
+            if kind != "text" or core not in changes:
+                continue
+            if contact.has(name) and changes[core] == "":
+                kept.add(core)
+            else:
+                kept.discard(core)
+        if ",".join(sorted(kept)) != blank:
+            changes["blank_fields"] = ",".join(sorted(kept))
     return changes
 
 
@@ -166,6 +181,7 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
     balance + floating P/L; brokerplane keeps no equity history, so today's minimum and
     maximum are the equity now."""
     profit, margin = (risk.profit, risk.margin) if risk is not None else (0, 0)
+    blank = set(acc.blank_fields.split(",")) if acc.blank_fields else set()
     equity = acc.balance + acc.credit + acc.bonus + profit
     contact = {
         "address": acc.address,
@@ -201,7 +217,9 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
         "name": acc.first_name,
         "lastName": acc.last_name,
         "description": acc.description,
-        "contactDetails": {k: v for k, v in contact.items() if v not in (None, "")},
+        "contactDetails": {
+            k: v for k, v in contact.items() if v not in (None, "") or _CONTACT_CORE[k] in blank
+        },
         "registrationTimestamp": millis(acc.registered_at),
         "lastUpdateTimestamp": millis(acc.updated_at),
         "lastConnectionTimestamp": millis(acc.last_access),
@@ -214,8 +232,14 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
         "totalMarginCalculationType": margin_mode,
         **_IB_DEFAULTS,
     }
+    # The trader's own cap, else its group's (x100, as leverageInCents): always present, as
+    # in a real server's TraderTO.
     if acc.max_leverage is not None:
         out["maxLeverage"] = acc.max_leverage
+    elif group is not None:
+        out["maxLeverage"] = group.max_leverage * 100
+    else:
+        out["maxLeverage"] = acc.leverage * 100
     return out
 
 
@@ -255,6 +279,7 @@ def _create(
         currency=body.require_text("depositCurrency"),
         main_password_md5=body.require_text("hashedPassword").lower(),
         profile=profile,
+        currency_free_groups=True,  # a trader's currency is its own (spec section 13)
     )
     # a demo account's starting balance: posted with the opening, or neither
     known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
@@ -345,7 +370,7 @@ def _update(services: Services, login: int, body: Body, actor: Actor, full: bool
     if currency is not None and currency.strip().upper() != acc.currency:
         raise CTraderError(400, "DEPOSIT_CURRENCY_NOT_ALLOWED",
                            f"the deposit currency of trader {login} is {acc.currency}")  # fmt: skip
-    changes = profile_changes(body, full=full)
+    changes = profile_changes(body, full=full, blank=acc.blank_fields)
     if "first_name" in changes or "last_name" in changes:
         changes["name"] = _full_name(changes.get("first_name", acc.first_name) or "",
                                      changes.get("last_name", acc.last_name) or "")  # fmt: skip
@@ -357,7 +382,8 @@ def _update(services: Services, login: int, body: Body, actor: Actor, full: bool
         raise invalid("the body names no trader field to change")
     # a full update carries the password's MD5: changed with the rest, in one transaction
     new_hash = body.require_text("hashedPassword") if full and body.has("hashedPassword") else None
-    services.update_account(UpdateAccount(login, changes, main_password_md5=new_hash), actor)
+    cmd = UpdateAccount(login, changes, main_password_md5=new_hash, currency_free_groups=True)
+    services.update_account(cmd, actor)
 
 
 async def _update_route(login: int, request: Request, full: bool) -> Response:

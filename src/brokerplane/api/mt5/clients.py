@@ -80,7 +80,7 @@ def render_client(user: User, group: str) -> dict[str, Any]:
         "PersonLastName": user.last_name,
         "PersonMiddleName": "",
         "ContactEmail": user.email,
-        "ContactLanguage": user.language,
+        "ContactLanguage": user.language.upper(),
         "TradingGroup": group,
         "Comment": "",
         "RegistrationTime": _unix(user.created_at),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from brokerplane.core.group.model import Group
+from brokerplane.core.symbol.service import session_minutes
 
 DEFAULT_UINT = 0xFFFFFFFF
 DEFAULT_INT = 0x7FFFFFFF
@@ -65,7 +66,22 @@ def group_commissions(group: Group) -> list[dict[str, Any]]:
              "TurnoverCurrency": group.currency, "EntryMode": 0, "Tiers": [tier]}]  # fmt: skip
 
 
-def week_sessions() -> list[list[dict[str, Any]]]:
-    day = {"Open": 0, "OpenHours": 0, "OpenMinutes": 0, "Close": DAY_MINUTES,
-           "CloseHours": 24, "CloseMinutes": 0}  # fmt: skip
-    return [[dict(day)] for _ in range(WEEK_DAYS)]
+# MT5 lists a symbol's sessions by weekday from Sunday.
+_MT5_WEEK = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+
+
+def _session(start: int, end: int) -> dict[str, Any]:
+    return {"Open": start, "OpenHours": start // 60, "OpenMinutes": start % 60, "Close": end,
+            "CloseHours": end // 60, "CloseMinutes": end % 60}  # fmt: skip
+
+
+def week_sessions(sessions: dict[str, list[str]] | None = None) -> list[list[dict[str, Any]]]:
+    """The symbol's sessions (core: weekday -> "HH:MM-HH:MM"), Sunday first; none set: the
+    whole of every day."""
+    if sessions is None:
+        return [[_session(0, DAY_MINUTES)] for _ in range(WEEK_DAYS)]
+    week = []
+    for day in _MT5_WEEK:
+        spans = (session_minutes(i) for i in sessions.get(day, []))
+        week.append([_session(*span) for span in spans if span is not None])
+    return week

@@ -46,6 +46,7 @@ from brokerplane.api.native.schemas import (
 )
 from brokerplane.core.account.model import RIGHT_ENABLED, Account
 from brokerplane.core.account.service import (
+    ChangePassword,
     DisableAccount,
     EnableAccount,
     ListAccounts,
@@ -128,20 +129,21 @@ async def get_user(login: int, request: Request, actor: Actor = Depends(current_
     "/users/{login}",
     response_model=AccountOut,
     responses={**NOT_FOUND, **CONFLICT},
-    summary="Update leverage, group, names, contacts, comment or rights",
+    summary="Update leverage, group, names, contacts, comment, rights or passwords",
     tags=["users"],
 )
 async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    cmd = UpdateAccount(login, _set_fields(body))
-    return await write(
-        request,
-        actor,
-        partial(services(request).update_account, cmd),
-        _ok_account,
-        scopes=("users:write",),
-    )
+    changes = _set_fields(body)
+    new_passwords = [ChangePassword(login, kind, changes.pop(f"{kind}_password"))
+                     for kind in ("main", "investor") if f"{kind}_password" in changes]  # fmt: skip
+    if new_passwords:  # the profile and the passwords in one transaction
+        update = UpdateAccount(login, changes) if changes else None
+        call = partial(services(request).set_account_passwords, new_passwords, update=update)
+    else:
+        call = partial(services(request).update_account, UpdateAccount(login, changes))
+    return await write(request, actor, call, _ok_account, scopes=("users:write",))
 
 
 @router.post(

@@ -108,6 +108,10 @@ class AccountPatch(_Profile):
     name: str | None = None
     group: str | None = Field(None, description="a group in the same currency")
     leverage: int | None = Field(None, description="1 to the group's max_leverage")
+    main_password: str | None = Field(
+        None, description="new master password, under the group's password policy"
+    )
+    investor_password: str | None = Field(None, description="new investor password")
 
 
 class DisableBody(BaseModel):
@@ -264,6 +268,20 @@ class SymbolIn(BaseModel):
     volume_min: Decimal | None = None
     volume_max: Decimal | None = None
     volume_step: Decimal | None = None
+    spread: StrictInt | None = Field(
+        None, description="fixed spread in points, 0 to 100000; 0: floating (the quotes')"
+    )
+    stops_level: StrictInt | None = Field(
+        None, description="minimum distance of stop loss / take profit, points, 0 to 100000"
+    )
+    swap_long: Decimal | None = Field(None, description="points per lot per night, signed")
+    swap_short: Decimal | None = Field(None, description="points per lot per night, signed")
+    sessions: dict[str, list[str]] | None = Field(
+        None,
+        description='trading sessions: weekday (MON..SUN) -> ["HH:MM-HH:MM", ...], in order; '
+        "a weekday left out has no session; null or absent: trading all week",
+        examples=[{"MON": ["00:05-23:55"], "FRI": ["00:05-21:00"]}],
+    )
 
 
 class SymbolPatch(SymbolIn):
@@ -285,6 +303,11 @@ class SymbolOut(BaseModel):
     volume_min: str
     volume_max: str
     volume_step: str
+    spread: int
+    stops_level: int
+    swap_long: str
+    swap_short: str
+    sessions: dict[str, list[str]] | None
     created_at: datetime | None
     updated_at: datetime | None
 

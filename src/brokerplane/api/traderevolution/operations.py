@@ -173,9 +173,9 @@ async def _transfer(request: Request, actor: Actor, source: int, target: int, am
 
 
 def _transfer_text(done: Transfer) -> str:
-    assert done.out.entry is not None and done.into.entry is not None
-    return to_json({**operation_json(done.out.entry), "transferId": done.reference,
-                    "counterOperation": operation_json(done.into.entry)})  # fmt: skip
+    assert done.source.entry is not None and done.target.entry is not None
+    return to_json({**operation_json(done.source.entry), "transferId": done.reference,
+                    "counterOperation": operation_json(done.target.entry)})  # fmt: skip
 
 
 def _stored_transfer(done: Transfer) -> StoredResponse:

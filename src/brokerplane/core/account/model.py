@@ -135,6 +135,9 @@ class Account:
     # Set when the account is deleted: the row stays (its ledger and audit refer to it), it
     # reads as not found everywhere, and its login is never handed out again.
     deleted_at: datetime | None = None
+    # Contact fields a client set to "" on purpose, comma-separated (cTrader reads them back
+    # as sent; an unset field is left out of its contactDetails).
+    blank_fields: str = ""
 
     @property
     def enabled(self) -> bool:

@@ -48,9 +48,10 @@ PROFILE_FIELDS: frozenset[str] = frozenset(TEXT_LIMITS) | {
     "country_id", "color", "language", "agent", "client_id", "limited_risk",
     "limited_risk_strategy", "max_leverage", "send_own_statement", "send_statement_to_broker",
     "swap_free", "limit_orders", "limit_positions", "api_data", "attributes", "rights",
-    "access_rights", "account_type", "margin_mode",
+    "access_rights", "account_type", "margin_mode", "blank_fields",
 }  # fmt: skip
 UPDATABLE_FIELDS: frozenset[str] = PROFILE_FIELDS | {"group", "leverage"}
+BLANK_FIELDS_MAX = 255
 READ_ONLY_FIELDS: frozenset[str] = frozenset({
     "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
     "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
@@ -93,6 +94,8 @@ class OpenAccount:
     # The user the account is opened for; set only by the user services, which load the user
     # within reach first (never from a request's fields: `user_id` is read-only there).
     owner_id: int | None = None
+    # The dialect's groups carry no currency (cTrader): see check_group_currency.
+    currency_free_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class UpdateAccount:
     # cTrader's full update carries the main password's MD5: set in the same transaction when
     # it is not the current one.
     main_password_md5: str | None = None
+    # The dialect's groups carry no currency (cTrader): see check_group_currency.
+    currency_free_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -269,6 +274,10 @@ def _check(acc: Account, group: Group) -> None:
     elif not all(isinstance(c, dict) for c in acc.api_data):
         p.add("api_data", "cells must be objects")
     attributes.check_mapping(p, "attributes", acc.attributes)
+    if type(acc.blank_fields) is not str or len(acc.blank_fields) > BLANK_FIELDS_MAX:
+        p.text("blank_fields", acc.blank_fields, BLANK_FIELDS_MAX)
+    elif acc.blank_fields and not set(acc.blank_fields.split(",")) <= TEXT_LIMITS.keys():
+        p.add("blank_fields", "must name text fields of the profile, comma-separated")
     p.raise_if_any()
     if isinstance(acc.leverage, bool) or not isinstance(acc.leverage, int):
         raise LeverageOutOfRange.field("leverage", "must be an integer")
@@ -390,12 +399,32 @@ def _next_in_run(
     return candidate
 
 
+def check_group_currency(group: Group, code: str, login: int | None,
+                         *, currency_free_groups: bool) -> None:  # fmt: skip
+    """The one rule for an account's currency and its group, on opening and on every move.
+
+    MT4/MT5-style planes (native, MT5, TraderEvolution) give a group one deposit currency:
+    an account is in its group's currency, opened there or moved there. cTrader's groups have
+    no currency (a trader's `depositCurrency` is its own, spec section 13): with
+    `currency_free_groups` any currency a server knows may be in any group, on creation and
+    on a move alike, and the account keeps its currency when it moves."""
+    if currency_free_groups:
+        return
+    if currency(group.currency, group.currency_digits).code != code:
+        who = f"account {login}" if login else "the account"
+        raise CurrencyMismatch.field(
+            "group", f"group {group.name} is in {group.currency}; {who} is in {code}"
+        )
+
+
 def _checked_opening(cmd: OpenAccount, actor: Actor, group: Group) -> Account:
     """The account `cmd` would open in `group` (login not yet set), every rule checked."""
     leverage = group.default_leverage if cmd.leverage is None else cmd.leverage
     cur = (
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
     )
+    check_group_currency(group, cur.code, cmd.login,
+                         currency_free_groups=cmd.currency_free_groups)  # fmt: skip
     profile = dict(cmd.profile)
     if cmd.name and profile.get("name", cmd.name) != cmd.name:
         raise ValidationError.field("name", "is given twice with different values")
@@ -540,12 +569,8 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if "group" in changes:
         target = reach.check_group(actor, _group(uow, changes.pop("group")))
         if target.id != group.id:
-            if currency(target.currency, target.currency_digits).code != acc.currency:
-                raise CurrencyMismatch.field(
-                    "group",
-                    f"group {target.name} is in {target.currency}; "
-                    f"account {acc.login} is in {acc.currency}",
-                )
+            check_group_currency(target, acc.currency, acc.login,
+                                 currency_free_groups=cmd.currency_free_groups)  # fmt: skip
             moved = {"group_id": target.id, "group": target.name}
             group = target
     if cmd.skip_invalid:

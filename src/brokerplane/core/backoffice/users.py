@@ -154,7 +154,9 @@ def _open_account(
     opened = accounts.open_account(
         uow, accounts.OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
                                   currency=cur, main_password=password, profile=profile,
-                                  owner_id=user.id),
+                                  owner_id=user.id,
+                                  # a preset's currency may differ from the group's (TE)
+                                  currency_free_groups=cur is not None),
         actor, clock, config,
     )  # fmt: skip
     if password is None and user.password:

@@ -231,11 +231,13 @@ def apply(
     reference: str,
     origin: Approval | None = None,
     margin: bool = True,
+    audited: bool = True,
 ) -> tuple[LedgerEntry, Account]:
     """Append the entry and move the cached figure in the same transaction, audited.
 
     `origin`: the approval being carried out (its approver is the actor); `margin`: whether
-    money out is limited by the free margin too."""
+    money out is limited by the free margin too; `audited` False: the caller writes the one
+    record that names this entry (a transfer names both of its legs in one record)."""
     after = check_funds(acc, move)
     if margin:
         check_free_margin(uow, acc, move)
@@ -256,6 +258,8 @@ def apply(
     updated = replace(acc, balance=after["balance"], credit=after["credit"],
                       bonus=after["bonus"], updated_at=now)  # fmt: skip
     uow.accounts.set_figures(acc.login, after["balance"], after["credit"], after["bonus"], now)
+    if not audited:
+        return entry, updated
     record(uow, actor, now, "ledger.entry_posted", "account", acc.login, figures(acc),
            {**after, "entry": entry.snapshot()})  # fmt: skip
     return entry, updated

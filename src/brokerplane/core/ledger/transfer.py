@@ -1,99 +1,167 @@
-"""Transfers: money from one account to another as one ledger operation.
+"""Transfers: money from one account's balance to another's as one ledger operation.
 
-Both legs post in one transaction (a withdrawal from the source, a deposit into the target,
-each an ordinary ledger entry with its own `ledger.entry_posted` record, so `ledger verify`
-ties them as it ties any entry), carry one reference (`transfer:<16 hex digits>`) and are
-named together by one `ledger.transferred` audit record. Both accounts are locked in login
-order. The accounts must be two different accounts in reach, in one currency; with
-`same_owner` (TraderEvolution's transfers between a user's accounts) they must belong to one
-user. A transfer is never held for approval (two legs cannot wait for a second manager): above
-the approval threshold it is refused with ApprovalRequired. Retry safety is the caller's
-request id, as for every money command (Services._write).
+A transfer is two entries posted in one transaction — a `withdrawal` on the source and a
+`deposit` on the target, of the same amount — and one audit record, `ledger.transfer`, that
+names both (`ledger verify` ties each leg to it). Both accounts must exist, be within the
+actor's reach and hold the same currency (an exchange is not a transfer: CurrencyMismatch).
+The source may not go below zero nor, with open positions, below its free margin.
+
+Approval thresholds apply to both accounts: a transfer above the threshold of either is refused
+with ApprovalRequired (a held approval moves one account; a transfer cannot be half held). Post
+the two legs as a withdrawal and a deposit, each held for a second manager, instead.
+
+Both legs carry one reference, `transfer:<the caller's reference>` (or `transfer:<16 hex>` when
+the caller gives none): the prefix is reserved (`post_entry` refuses it), so reports can tell a
+transfer's legs from cash in and out (`is_transfer_leg`). With `same_owner` (TraderEvolution's
+transfers between a user's accounts) both accounts must belong to one user.
+
+Retry safety comes from the caller's idempotency key (the dialect claims it around the command),
+as for every other money write. The accounts are locked in login order, so two transfers
+crossing the same pair in opposite directions wait for each other instead of deadlocking.
+
+Dialects call `Services.transfer_funds(TransferFunds(...), actor)`; the native API serves it at
+`POST /v1/balances/transfer`.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import CurrencyMismatch, FieldError, ValidationError
-from brokerplane.core.ledger.model import TRANSFER_PREFIX
+from brokerplane.core.errors import (
+    ApprovalRequired,
+    CurrencyMismatch,
+    FieldError,
+    InvalidAmount,
+    ValidationError,
+)
+from brokerplane.core.ledger.model import REFERENCE_MAX, TRANSFER_PREFIX
 from brokerplane.core.ledger.service import (
     Posting,
     _approval_required,
-    _magnitude,
     apply,
+    check_free_margin,
+    check_funds,
     check_text,
     currency_of,
+    figures,
     load_for_update,
     movement,
     posting_of,
     threshold_for,
 )
-from brokerplane.core.money import format_minor
+from brokerplane.core.money import format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
 class TransferFunds:
-    from_login: int
-    to_login: int
+    """Move `amount` (positive, in the accounts' currency) from `source` to `target`."""
+
+    source: int
+    target: int
     amount: object
     comment: str = ""
+    reference: str = ""
+    # Money out of a source with open positions may not exceed its free margin.
+    check_margin: bool = True
+    # Both accounts must belong to one user (TraderEvolution's transfers).
     same_owner: bool = False
 
 
 @dataclass(frozen=True)
 class Transfer:
-    reference: str
-    out: Posting
-    into: Posting
+    """What a transfer did: the source's withdrawal and the target's deposit, both applied."""
+
+    source: Posting
+    target: Posting
+
+    @property
+    def amount(self) -> int:
+        return self.target.amount
+
+    @property
+    def reference(self) -> str:
+        """The reference both legs carry (`transfer:...`)."""
+        return self.target.entry.reference if self.target.entry else ""
+
+
+def _comment(given: str, words: str, login: int) -> str:
+    return given if given else f"{words} {login}"
 
 
 def transfer(
     uow: UnitOfWork, cmd: TransferFunds, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Transfer:
     actor.require("balances:write")
-    source, target = (
-        check_login(cmd.from_login, "fromAccountId"),
-        check_login(cmd.to_login, "toAccountId"),
-    )
+    source, target = check_login(cmd.source, "from_login"), check_login(cmd.target, "to_login")
     if source == target:
-        raise ValidationError.field("toAccountId", "must be another account than the source")
-    check_text(cmd.comment, "")
-    _, magnitude, sign = _magnitude("withdrawal", cmd.amount)
-    if sign < 0 or magnitude <= 0:
-        raise ValidationError.field("amount", "must be a positive amount to transfer")
+        raise ValidationError.field("to_login", "must be another account than from_login")
+    try:
+        magnitude = parse_decimal(cmd.amount, "amount")
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
+    if magnitude <= 0:
+        raise InvalidAmount.field("amount", "must be positive")
+    check_text(cmd.comment, cmd.reference)
+    if len(cmd.reference) > REFERENCE_MAX - len(TRANSFER_PREFIX):
+        raise ValidationError.field(
+            "reference", f"must be at most {REFERENCE_MAX - len(TRANSFER_PREFIX)} characters"
+        )
+    reference = TRANSFER_PREFIX + (cmd.reference or secrets.token_hex(8))
+    # Lock in login order: two transfers over one pair never hold one lock each.
     locked = {login: load_for_update(uow, login, actor) for login in sorted((source, target))}
     src, dst = locked[source], locked[target]
     if (src.currency, src.currency_digits) != (dst.currency, dst.currency_digits):
-        raise CurrencyMismatch(
+        raise CurrencyMismatch.field(
+            "to_login",
             f"account {source} is in {src.currency} and account {target} in {dst.currency}; "
             "a transfer moves one currency",
-            fields=[FieldError("toAccountId", f"is in {dst.currency}, not {src.currency}")],
         )
     if cmd.same_owner and (src.user_id is None or src.user_id != dst.user_id):
-        raise ValidationError.field("toAccountId", "must be another account of the same user")
-    out_move = movement("withdrawal", magnitude, 1, currency_of(src), config)
-    in_move = movement("deposit", magnitude, 1, currency_of(dst), config)
-    for acc, move in ((src, out_move), (dst, in_move)):
+        raise ValidationError(
+            f"account {target} does not belong to the owner of account {source}",
+            fields=[FieldError("to_login", "must be another account of the same user")],
+        )
+    cur = currency_of(src)
+    out = movement("withdrawal", magnitude, 1, cur, config)
+    into = movement("deposit", magnitude, 1, cur, config)
+    check_funds(src, out)
+    check_funds(dst, into)
+    if cmd.check_margin:
+        check_free_margin(uow, src, out)
+    for acc, move in ((src, out), (dst, into)):
         threshold = threshold_for(uow, acc)
         if threshold is not None and abs(move.amount) > threshold:
-            raise _approval_required(acc, move, threshold)
+            refusal = _approval_required(acc, move, threshold)
+            limit = refusal.context.get("threshold")
+            raise ApprovalRequired(
+                f"a transfer of {format_minor(into.amount, cur)} {cur.code} is above the "
+                f"approval threshold of {limit} {cur.code} of account {acc.login}; a transfer "
+                "is not held: post a withdrawal and a deposit, each approved by a second manager",
+                fields=refusal.fields,
+                login=acc.login,
+                threshold=limit,
+            )
     now = clock()
-    reference = f"{TRANSFER_PREFIX}{secrets.token_hex(8)}"
-    out_entry, out_acc = apply(uow, src, out_move, actor, now, comment=cmd.comment,
-                               reference=reference, margin=True)  # fmt: skip
-    in_entry, in_acc = apply(uow, dst, in_move, actor, now, comment=cmd.comment,
-                             reference=reference, margin=True)  # fmt: skip
-    record(uow, actor, now, "ledger.transferred", "transfer", reference, None, {
-        "from": source, "to": target, "amount": format_minor(in_move.amount, currency_of(src)),
-        "currency": src.currency, "entries": [out_entry.id, in_entry.id],
-        "comment": cmd.comment,
-    })  # fmt: skip
-    return Transfer(reference, posting_of(out_entry, out_acc), posting_of(in_entry, in_acc))
+    before: dict[str, Any] = {"from": figures(src), "to": figures(dst)}
+    out_entry, src_after = apply(uow, src, out, actor, now, audited=False, margin=False,
+                                 comment=_comment(cmd.comment, "transfer to", target),
+                                 reference=reference)  # fmt: skip
+    in_entry, dst_after = apply(uow, dst, into, actor, now, audited=False, margin=False,
+                                comment=_comment(cmd.comment, "transfer from", source),
+                                reference=reference)  # fmt: skip
+    after = {
+        "from": {**figures(src_after), "entry": out_entry.snapshot()},
+        "to": {**figures(dst_after), "entry": in_entry.snapshot()},
+        "amount": into.amount,
+        "currency": cur.code,
+    }
+    record(uow, actor, now, "ledger.transfer", "account", source, before, after)
+    return Transfer(posting_of(out_entry, src_after), posting_of(in_entry, dst_after))

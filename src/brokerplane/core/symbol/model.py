@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 TRADE_MODES = ("DISABLED", "LONGONLY", "SHORTONLY", "CLOSEONLY", "FULL")
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 @dataclass
@@ -28,10 +29,23 @@ class Symbol:
     volume_step: Decimal = Decimal("0.01")
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Execution parameters MT4-style planes expose: a fixed spread in points (0: floating,
+    # the quotes' own), the stops level in points (how far from the price stop loss and take
+    # profit must be), swaps in points per lot per night, and the trading sessions (weekday ->
+    # "HH:MM-HH:MM" intervals in server time, a weekday left out closed; None: trading all
+    # week). brokerplane stores
+    # and serves them; its own execution does not apply them (no swaps are charged, no
+    # sessions close the market): see the native notes.
+    spread: int = 0
+    stops_level: int = 0
+    swap_long: Decimal = Decimal(0)
+    swap_short: Decimal = Decimal(0)
+    sessions: dict[str, list[str]] | None = None
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("contract_size", "volume_min", "volume_max", "volume_step"):
+        for key in ("contract_size", "volume_min", "volume_max", "volume_step", "swap_long",
+                    "swap_short"):  # fmt: skip
             data[key] = str(data[key])
         for key in ("created_at", "updated_at"):
             data.pop(key)

@@ -14,13 +14,17 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.errors import SymbolAlreadyExists, SymbolInUse, SymbolNotFound
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.symbol.model import TRADE_MODES, Symbol
+from brokerplane.core.symbol.model import TRADE_MODES, WEEKDAYS, Symbol
 from brokerplane.core.trading.model import PositionQuery
 from brokerplane.core.validate import Problems
 
 _FIXED = {"id", "created_at", "updated_at"}
 EDITABLE_FIELDS = tuple(f.name for f in fields(Symbol) if f.name not in _FIXED)
 _DECIMALS = ("contract_size", "volume_min", "volume_max", "volume_step")
+_SWAPS = ("swap_long", "swap_short")
+MAX_POINTS = 100_000  # the largest spread or stops level, in points
+MAX_SWAP = Decimal(10) ** 6  # the largest swap (either sign), points per lot per night
+MAX_SESSIONS = 8  # intervals per weekday
 MAX_SETTING = Decimal(10) ** 9  # the largest contract size or volume (in lots) a symbol takes
 SETTING_DECIMALS = 8  # and its finest step
 
@@ -47,9 +51,11 @@ class DeleteSymbol:
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     out = dict(values)
-    for key in _DECIMALS:
+    for key in (*_DECIMALS, *_SWAPS):
         if key in out:
             out[key] = parse_decimal(out[key], key)
+    if isinstance(out.get("sessions"), dict):
+        out["sessions"] = {str(k).strip().upper(): v for k, v in out["sessions"].items()}
     for key in ("currency_base", "currency_profit", "currency_margin"):
         if isinstance(out.get(key), str):
             out[key] = out[key].strip().upper()
@@ -80,7 +86,60 @@ def _check(symbol: Symbol) -> None:
         p.raise_if_any()
     if symbol.volume_min > symbol.volume_max:
         p.add("volume_min", "must not exceed volume_max")
+    p.integer("spread", symbol.spread, 0, MAX_POINTS)
+    p.integer("stops_level", symbol.stops_level, 0, MAX_POINTS)
+    for key in _SWAPS:
+        value = getattr(symbol, key)
+        if not isinstance(value, Decimal) or not value.is_finite() or abs(value) > MAX_SWAP:
+            p.add(key, f"must be a number from -{MAX_SWAP:f} to {MAX_SWAP:f}")
+        elif value != value.quantize(Decimal(1).scaleb(-SETTING_DECIMALS)):
+            p.add(key, f"has more than {SETTING_DECIMALS} decimals")
+    problem = _sessions_problem(symbol.sessions)
+    if problem:
+        p.add("sessions", problem)
     p.raise_if_any()
+
+
+def _minutes(text: str) -> int | None:
+    """ "HH:MM" (00:00 to 24:00) as minutes of the day; None when it is not that."""
+    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+        return None
+    hours, minutes = int(text[:2]), int(text[3:])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def session_minutes(interval: str) -> tuple[int, int] | None:
+    """ "HH:MM-HH:MM" as (open, close) minutes with open < close; None when malformed."""
+    if not isinstance(interval, str) or len(interval) != 11 or interval[5] != "-":
+        return None
+    start, end = _minutes(interval[:5]), _minutes(interval[6:])
+    if start is None or end is None or start >= end:
+        return None
+    return start, end
+
+
+def _sessions_problem(sessions: object) -> str | None:
+    """Why the sessions are not weekday -> ordered, non-overlapping "HH:MM-HH:MM" intervals."""
+    if sessions is None:
+        return None
+    if not isinstance(sessions, dict):
+        return 'must be an object: weekday -> ["HH:MM-HH:MM", ...]'
+    for day, intervals in sessions.items():
+        if day not in WEEKDAYS:
+            return f"{str(day)[:10]!r} is not one of {', '.join(WEEKDAYS)}"
+        if not isinstance(intervals, list) or len(intervals) > MAX_SESSIONS:
+            return f"{day} must be a list of at most {MAX_SESSIONS} intervals"
+        last = -1
+        for interval in intervals:
+            span = session_minutes(interval)
+            if span is None:
+                return f"{day}: each interval is HH:MM-HH:MM, opening before it closes"
+            if span[0] < last:
+                return f"{day}: intervals must be in order and must not overlap"
+            last = span[1]
+    return None
 
 
 def _unknown(names: set[str]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 # TraderEvolution user statuses (seed 004 ruleValue); cTID users start as CTID_NEW.
 USER_STATUSES = {0: "UNLOCKED", 1: "LOCKED", 2: "LOCKED_BRUTE_FORCE", 3: "NEED_ACTIVATION",
                  4: "EXPIRED"}  # fmt: skip
-# A deleted user (MT5's `client/delete`, TE's `DELETE /users/{id}`): kept as a row so its id is never given again and its
-# audit trail stays its own, with its email, login and nickname cleared (free for a new user);
+# A deleted user (MT5's `client/delete`, TE's `DELETE /users/{id}`): kept as a row so its id
+# is never given again and its audit trail stays its own, with its email, login and nickname cleared (free for a new user);
 # no read, listing or sign-in finds it. Never one of the statuses a caller may set.
 DELETED = 9
 
@@ -33,6 +33,10 @@ class User:
     agreement_accepted_at: datetime | None = None
     logged_out_at: datetime | None = None
     failed_logins: int = 0
+    # cID: the in-app controls (ribbons) rules as last set (None: never), and the partner id
+    # attributed at the user level ("" : none).
+    in_app_controls: dict[str, Any] | None = None
+    partner_id: str = ""
 
     def snapshot(self) -> dict[str, Any]:
         """The user as an audit record shows it: never the password verifier."""
@@ -53,6 +57,7 @@ class UserLink:
     login: int
     environment: str = ""
     created_at: datetime | None = None
+    partner_id: str = ""  # the partner id attributed at the trading-account level
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) ->
     try:
         user = uow.users.add(
             User(id=0, email=email, first_name=cmd.first_name or "",
-                 last_name=cmd.last_name or "", language=language.upper(), broker=broker,
+                 last_name=cmd.last_name or "", language=language, broker=broker,
                  created_at=now, updated_at=now)
         )  # fmt: skip
     except EmailAlreadyExists:
