@@ -77,24 +77,34 @@ def test_the_scope_reference_lists_every_scope() -> None:
 
 
 def test_every_setting_and_command_the_pages_name_exists() -> None:
-    """A variable or command renamed in the code cannot linger in the prose."""
+    """A variable or command renamed in the code cannot linger in the prose or the examples."""
     settings = {f"BROKERPLANE_{n.upper()}" for n in Settings.model_fields}
-    outside = {
-        "BROKERPLANE_TEST_DATABASE_URL",
-        "BROKERPLANE_REQUIRE_POSTGRES",
-        "BROKERPLANE_SOAK",
-    }  # fmt: skip  (the tests' variables, not the server's)
-    commands = {" ".join(path) for path, _ in reference.commands()}
+    outside = {"BROKERPLANE_TEST_DATABASE_URL", "BROKERPLANE_REQUIRE_POSTGRES", "BROKERPLANE_SOAK"}
+    groups: dict[str, set[str]] = {}
+    for path, cmd in reference.commands():
+        if len(path) == 1:
+            groups[path[0]] = set(getattr(cmd, "commands", {}))
+    invocation = re.compile(
+        r"(?:^|[`$(|;]\s*)(?:\.venv/bin/)?brokerplane ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?"
+    )
     unknown = []
+    checked = 0
     for page in sorted((ROOT / "docs").rglob("*.md")):
         text = page.read_text(encoding="utf-8")
         for var in set(re.findall(r"\bBROKERPLANE_[A-Z0-9_]*[A-Z0-9]\b", text)):
-            if var not in settings | outside and not var.endswith("_"):
+            if var not in settings | outside:
                 unknown.append(f"{page.name}: {var}")
-        for words in re.findall(r"\bbrokerplane ((?:[a-z][a-z-]+ ?){1,3})", text):
-            words = words.split()
-            while words and " ".join(words) not in commands:
-                words.pop()
-            if not words and not re.match(r"(on|is|as|a|the|and|keeps|serves)\b", text):
-                pass
+        fenced = False
+        for line in text.splitlines():
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            code = line if fenced else re.sub(r"^\s*brokerplane\b", "", line)
+            for first, second in invocation.findall(code):
+                checked += 1
+                if first not in groups:
+                    unknown.append(f"{page.name}: brokerplane {first}")
+                elif groups[first] and second and second not in groups[first]:
+                    unknown.append(f"{page.name}: brokerplane {first} {second}")
     assert unknown == []
+    assert checked > 30  # the pattern finds the commands the pages run

@@ -48,6 +48,7 @@ DOC_PORT = 8080
 DOC_TCP_PORT = 4430
 SHELL_LANGS = {"bash", "sh", "shell", "zsh"}
 NOT_TESTED = re.compile(r"<!--\s*not-tested:\s*\S.*?-->")
+FILE_MARK = re.compile(r"<!--\s*file:\s*([\w.-]+)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^\n`]*)$")
 MARK = "@@bp-docs-example@@"
 PAGE_TIMEOUT_S = 600.0  # a loaded CI machine; a page takes 10-60 s when it is not
@@ -83,6 +84,7 @@ class Block:
     end: int  # 0-based index of the closing fence line
     body: list[str]
     excused: bool  # a <!-- not-tested: reason --> comment stands right before it
+    file: str | None = None  # a <!-- file: NAME --> comment stands right before it
 
 
 def blocks(text: str) -> Iterator[Block]:
@@ -102,8 +104,9 @@ def blocks(text: str) -> Iterator[Block]:
         while prev >= 0 and not lines[prev].strip():
             prev -= 1
         excused = prev >= 0 and bool(NOT_TESTED.search(lines[prev]))
+        named = FILE_MARK.search(lines[prev]) if prev >= 0 else None
         body = [line[indent:] if line[:indent].strip() == "" else line for line in lines[i + 1 : j]]
-        yield Block(lang, i, j, body, excused)
+        yield Block(lang, i, j, body, excused, named.group(1) if named else None)
         i = j + 1
 
 
@@ -298,11 +301,21 @@ class PageServer:
     def to_local(self, command: str) -> str:
         command = command.replace(f"127.0.0.1:{DOC_PORT}", f"127.0.0.1:{self.port}")
         command = command.replace(f"localhost:{DOC_PORT}", f"localhost:{self.port}")
+        command = command.replace(f'"127.0.0.1", {DOC_PORT}', f'"127.0.0.1", {self.port}')
         return re.sub(rf"\b{DOC_TCP_PORT}\b", str(self.tcp_port), command)
 
     def to_doc(self, output: str) -> str:
         output = re.sub(rf":{self.port}\b", f":{DOC_PORT}", output)
         return re.sub(rf"\b{self.tcp_port}\b", str(DOC_TCP_PORT), output)
+
+
+def page_files(path: Path) -> dict[str, str]:
+    """The blocks a page asks the reader to save (<!-- file: NAME --> before the block)."""
+    return {
+        b.file: "\n".join(b.body) + "\n"
+        for b in blocks(path.read_text(encoding="utf-8"))
+        if b.file is not None
+    }
 
 
 def run_page(path: Path, examples: Sequence[Example] | None = None) -> list[str]:
@@ -314,6 +327,8 @@ def run_page(path: Path, examples: Sequence[Example] | None = None) -> list[str]
     server: PageServer | None = None
     try:
         server = PageServer(workdir)
+        for name, content in page_files(path).items():
+            (workdir / name).write_text(server.to_local(content), encoding="utf-8")
         script = ["set +e"]
         for i, ex in enumerate(examples):
             script.append(f"printf '\\n{MARK} {i}\\n'")
@@ -368,7 +383,7 @@ def check_page(path: Path) -> list[str]:
 VOLATILE = [
     re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"),
     re.compile(r"(?<![\d.])1[7-9]\d{11}(?![\d.])"),  # epoch milliseconds
-    re.compile(r'(?<=")1[7-9]\d{8}(?=")'),  # epoch seconds, as MT5 writes them
+    re.compile(r"(?<=[\"'])1[7-9]\d{8}(?=[\"'])"),  # epoch seconds, as MT5 writes them
     re.compile(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT"),  # HTTP dates
     re.compile(r"(?<=bpk_)[A-Za-z0-9_-]+"),  # native API keys
     re.compile(r"(?<=whk_)[0-9a-f]+"),  # TraderEvolution webhook keys
