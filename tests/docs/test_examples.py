@@ -74,4 +74,4 @@ def test_output_is_matched_with_the_ellipsis_markers(
 def test_update_writes_what_differs_between_two_runs_as_an_ellipsis() -> None:
     one = '{"key":"bpk_ab12_x9","time":"2026-12-07T06:12:01.5Z","n":1}'
     two = '{"key":"bpk_cd34_y8","time":"2026-12-07T06:12:02.7Z","n":1}'
-    assert examples._mask_differences(one, two) == '{"key":"…","time":"…","n":1}'
+    assert examples._mask_differences(one, two) == '{"key":"bpk_…","time":"…","n":1}'

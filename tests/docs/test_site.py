@@ -99,8 +99,9 @@ def test_every_setting_and_command_the_pages_name_exists() -> None:
             if line.lstrip().startswith("```"):
                 fenced = not fenced
                 continue
-            code = line if fenced else re.sub(r"^\s*brokerplane\b", "", line)
-            for first, second in invocation.findall(code):
+            # prose names commands in `code spans`; a code block line is code throughout
+            spans = [line] if fenced else re.findall(r"`([^`]+)`", line)
+            for first, second in (found for span in spans for found in invocation.findall(span)):
                 checked += 1
                 if first not in groups:
                     unknown.append(f"{page.name}: brokerplane {first}")
