@@ -109,3 +109,13 @@ def test_every_setting_and_command_the_pages_name_exists() -> None:
                     unknown.append(f"{page.name}: brokerplane {first} {second}")
     assert unknown == []
     assert checked > 30  # the pattern finds the commands the pages run
+
+
+def test_the_readme_is_short_runs_make_test_and_links_to_files_that_exist() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    assert "make serve" in text and "\nmake test " in text  # .ci/run runs `make test`
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert len(local) >= 10
+    assert [link for link in local if not (ROOT / link).exists()] == []
