@@ -3,6 +3,7 @@
 #                the MT5 Web API's TCP protocol on 127.0.0.1:4430 (MT5_TCP_PORT=... to move it)
 #   make test    the test suite (PostgreSQL tests too when a server is available)
 #   make check   format, lint, types, import layers and schema drift, as CI runs them
+#   make docs    the docs site into ./site (offline; a broken link or anchor fails it)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -15,7 +16,7 @@ SERVE_ARGS ?=
 MT5_TCP_PORT ?= 4430
 PYTEST_ARGS ?=
 
-.PHONY: help venv serve test soak check fmt bench clean distclean
+.PHONY: help venv serve test soak check fmt docs docs-serve bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
@@ -24,6 +25,7 @@ help:
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
 	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
+	@echo "make docs       build the docs site into ./site (strict, offline)"
 	@echo "make bench      run bench/run.sh"
 	@echo "make clean      remove caches and build output (keeps .venv and ./var)"
 	@echo "make distclean  clean, and remove .venv"
@@ -70,12 +72,20 @@ fmt: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The docs site (mkdocs.yml): reference pages are generated from the code at build time
+# (tools/docs/hooks.py); --strict turns a broken link or anchor into a failure.
+docs: venv
+	$(BIN)/mkdocs build --strict --quiet
+
+docs-serve: venv
+	$(BIN)/mkdocs serve
+
 # Installs wrk and pgbench when missing; options are BENCH_* variables (bench/README.md).
 bench: venv
 	bash bench/run.sh
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .import_linter_cache src/*.egg-info
+	rm -rf build dist site .pytest_cache .mypy_cache .ruff_cache .import_linter_cache src/*.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

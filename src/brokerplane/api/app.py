@@ -35,7 +35,7 @@ REQUEST_ID_HEADER = "x-request-id"
 MAX_REQUEST_ID = 127
 
 DESCRIPTION = """\
-The native manager API of brokerplane, shaped like seed 000's MT4 Manager API.
+The native manager API of brokerplane, shaped like the MT4 Manager API.
 
 Authenticate with `Authorization: Bearer <key>`. Send `x-operator-id` to name the worker or
 person in the audit trail and `x-request-id` to correlate (it is echoed back).

@@ -66,7 +66,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "demo-usd",
         "USD",
         {
-            "description": "Demo accounts in USD (seed 000 quick start)",
+            "description": "Demo accounts in USD (the MT4 Manager API quick start)",
             "default_leverage": 100,
             "max_leverage": 500,
             "margin_call": "100",
@@ -79,7 +79,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "demoforex",
         "USD",
         {
-            "description": "MT5 demo forex (seed 002 example)",
+            "description": "MT5 demo forex (the MT5 Web API user/add example)",
             "default_leverage": 100,
             "max_leverage": 500,
             "login_range_from": 950_000,
@@ -93,7 +93,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "demo\\demoforex",
         "USD",
         {
-            "description": "MT5 demo forex, path-style name (seed 002 user record)",
+            "description": "MT5 demo forex, path-style name (the MT5 Web API user record)",
             "default_leverage": 100,
             "max_leverage": 500,
             "margin_call": "100",
@@ -121,7 +121,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "Default",
         "EUR",
         {
-            "description": "cTrader default trader group (seed 003)",
+            "description": "cTrader default trader group (cTrader Web Services examples)",
             "broker": "BESTBROKER",
             "default_leverage": 100,
             "max_leverage": 1000,
@@ -135,7 +135,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "DX_452",
         "EUR",
         {
-            "description": "cTrader trader group traders are moved to (seed 003)",
+            "description": "cTrader group traders are moved to (cTrader Web Services examples)",
             "broker": "BESTBROKER",
             "default_leverage": 100,
             "max_leverage": 500,
@@ -179,7 +179,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "TE Retail",
         "USD",
         {
-            "description": "TraderEvolution retail user group (seed 004)",
+            "description": "TraderEvolution retail user group (TraderEvolution user guide)",
             "default_leverage": 30,
             "max_leverage": 100,
             "default_account_type": "NETTED",
@@ -192,7 +192,7 @@ DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "TE Professional",
         "USD",
         {
-            "description": "TraderEvolution professional user group (seed 004)",
+            "description": "TraderEvolution professional user group (TraderEvolution user guide)",
             "default_leverage": 100,
             "max_leverage": 500,
             "default_account_type": "NETTED",
