@@ -61,11 +61,12 @@ def clean(text: str) -> str:
 
 
 def _value(value: object) -> str:
-    """A field value for the text format: bare when it is one plain word, else quoted."""
-    text = clean(str(value))
-    if text and not any(c in text for c in ' "=\\'):
+    """A field value for the text format: bare when it is one plain word, else quoted (a
+    backslash or quote escaped with a backslash, control characters as escapes)."""
+    text = str(value)
+    if text and text.isprintable() and not any(c in text for c in ' "=\\'):
         return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + clean(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def _timestamp(record: logging.LogRecord) -> str:
