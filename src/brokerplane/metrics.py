@@ -136,16 +136,16 @@ class Histogram(_Metric):
 
 class Gauge(_Metric):
     """A value read when scraped: `read` gives (label values, value) pairs; when it fails the
-    gauge is left out of that scrape (and the failure counted by the registry)."""
-
-    kind = "gauge"
+    gauge is left out of that scrape (and the failure counted by the registry). With
+    `kind="counter"` it exposes a total kept elsewhere that only goes up."""
 
     def __init__(
         self, name: str, help_text: str, read: Callable[[], Iterable[Sample]],
-        labelnames: Sequence[str] = (),
+        labelnames: Sequence[str] = (), kind: str = "gauge",
     ) -> None:  # fmt: skip
         super().__init__(name, help_text, labelnames)
         self.read = read
+        self.kind = kind
 
     def lines(self) -> list[str]:
         samples = sorted(self.read())
@@ -186,9 +186,9 @@ class Registry:
 
     def gauge(
         self, name: str, help_text: str, read: Callable[[], Iterable[Sample]],
-        labelnames: Sequence[str] = (),
+        labelnames: Sequence[str] = (), kind: str = "gauge",
     ) -> Gauge:  # fmt: skip
-        metric = Gauge(name, help_text, read, labelnames)
+        metric = Gauge(name, help_text, read, labelnames, kind)
         self.add(metric)
         return metric
 

@@ -23,6 +23,7 @@ from tests.e2e.mt5client import Mt5Client
 from tests.e2e.mt5tcpclient import Mt5TcpClient
 from tests.e2e.test_money_server import ServerProcess, _free_port
 
+DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "brokerplane.json"
 MANAGER = 1000
 PASSWORD = "Manag3r!pw-ops"
 DEPOSITS = 8
@@ -68,8 +69,12 @@ def served(
     seeded = _seed(runtime, admin)
     tcp_port = _free_port()
     log_format = getattr(request, "param", "text")
-    env = {"BROKERPLANE_LOG_LEVEL": "info", "BROKERPLANE_LOG_FORMAT": log_format,
-           "BROKERPLANE_MT5_TCP_PORT": str(tcp_port), "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {
+        "BROKERPLANE_LOG_LEVEL": "info",
+        "BROKERPLANE_LOG_FORMAT": log_format,
+        "BROKERPLANE_MT5_TCP_PORT": str(tcp_port),
+        "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
+    }
     server = ServerProcess(database_url, tmp_path / "server.log", extra_env=env)
     try:
         server.wait_ready()
@@ -113,6 +118,22 @@ def test_metrics_need_the_metrics_scope(served: Served) -> None:
     assert "brokerplane_" not in refused.text
     assert scrape(base, seeded.metrics_key)  # metrics:read alone opens it ...
     assert scrape(base, seeded.key)  # ... and so does admin
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_server_has(served: Served) -> None:
+    headers = {"Authorization": f"Bearer {served.seeded.metrics_key}"}
+    text = httpx.get(served.server.base + "/metrics", timeout=30, headers=headers).text
+    families = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    used = set()
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            used |= set(re.findall(r"\bbrokerplane_\w+", target["expr"]))
+    assert len(used) >= 10
+    for name in sorted(used):
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        known = families.get(name) or (families.get(base) == "histogram")
+        assert known, f"the dashboard queries {name}, which /metrics does not have"
 
 
 def test_metrics_move_with_traffic_on_every_transport(served: Served) -> None:
@@ -200,8 +221,11 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
     assert unknown.status_code == 401
     # a path and a request id that try to start log lines of their own
     forged = "%0A2026-01-01T00:00:00.000Z INFO brokerplane.access: GET /forged 200"
-    assert httpx.get(base + "/v1/users/x" + forged.replace(" ", "%20"), timeout=30,
-                     headers={"Authorization": f"Bearer {seeded.key}"}).status_code in (400, 404)
+    assert httpx.get(
+        base + "/v1/users/x" + forged.replace(" ", "%20"),
+        timeout=30,
+        headers={"Authorization": f"Bearer {seeded.key}"},
+    ).status_code in (400, 404)
     nel = httpx.get(base + "/health", timeout=30,
                     headers={"x-request-id": b"evil\x85INFO forged\tline"})  # fmt: skip
     assert nel.status_code == 200
@@ -227,7 +251,7 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
     assert "client=127.0.0.1" in line
     refused = [line for line in access if "GET /v1/users 401" in line]
     assert len(refused) == 1 and "manager=" not in refused[0]
-    assert any("request_id=\"evil\\x85INFO forged\\tline\"" in line for line in access), access
+    assert any('request_id="evil\\x85INFO forged\\tline"' in line for line in access), access
     tcp = [line for line in access if "MT5 TCP USER_GET" in line]
     assert len(tcp) == 1 and "transport=tcp" in tcp[0] and f"manager={MANAGER}" in tcp[0]
     # uvicorn's own lines are in the same format; its access log is not written twice

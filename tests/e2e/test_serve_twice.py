@@ -4,6 +4,7 @@ first start leaves var/ owner-only with the demo's secrets in var/demo.json (060
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -37,10 +38,8 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
                 return
         except httpx.TransportError:
             pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            pass
     raise AssertionError(f"the server did not become ready:\n{log.read_text(errors='replace')}")
 
 
@@ -64,15 +63,15 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
         demo = json.loads(saved)
         assert demo["manager"]["login"] == 1000 and demo["already_loaded"] is False
         key = demo["admin_key"]
-        approver = httpx.get(base + "/v1/approvals", timeout=30,
-                             headers={"Authorization": f"Bearer {demo['approver_key']}"})  # fmt: skip
+        as_approver = {"Authorization": f"Bearer {demo['approver_key']}"}
+        approver = httpx.get(base + "/v1/approvals", timeout=30, headers=as_approver)
         assert approver.status_code == 200
         keys_before = _keys(base, key)
         database = data_dir / "brokerplane.db"
         assert database.exists()
 
-        for other_port, other_tcp, flag in ((port, _free_port(), "--port"),
-                                            (_free_port(), tcp_port, "--mt5-tcp-port")):  # fmt: skip
+        busy = ((port, _free_port(), "--port"), (_free_port(), tcp_port, "--mt5-tcp-port"))
+        for other_port, other_tcp, flag in busy:
             log = tmp_path / f"second-{flag}.log"
             second = _serve(data_dir, other_port, other_tcp, log)
             assert second.wait(timeout=120) == 2

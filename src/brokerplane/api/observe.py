@@ -147,9 +147,10 @@ class ServerMetrics:
             self._tcp_connections,
         )
         registry.gauge(
-            "brokerplane_auth_failures",
+            "brokerplane_auth_failures_total",
             "Failed native API key authentications since the server started",
             self._auth_failures,
+            kind="counter",
         )
         # the runtime tells these as they happen
         runtime.storage.on_ledger_commit = self._ledger_committed
