@@ -159,6 +159,8 @@ def test_metrics_move_with_traffic_on_every_transport(served: Served) -> None:
         assert httpx.get(f"{base}/v1/users/{login}", headers=headers, timeout=30).status_code == 200
     assert httpx.get(f"{base}/v1/users/424242", headers=headers, timeout=30).status_code == 404
     assert httpx.get(f"{base}/no/such/{login}", timeout=30).status_code == 404
+    for odd in ("PROPFIND", "MKCOL"):  # methods the HTTP parser passes but no route takes
+        assert httpx.request(odd, f"{base}/v1/users", timeout=30).status_code in (401, 405)
 
     with Mt5Client(base) as http_mt5, Mt5TcpClient("127.0.0.1", served.tcp_port) as tcp_mt5:
         http_mt5.auth(MANAGER, PASSWORD)
@@ -185,8 +187,12 @@ def test_metrics_move_with_traffic_on_every_transport(served: Served) -> None:
     assert moved("brokerplane_http_request_duration_seconds_sum", **read) > 0
     mt5_get = {"dialect": "mt5", "route": "/api/user/get", "method": "GET", "status": "200"}
     assert moved(requests, **mt5_get) == 1
-    # a template, never the raw path: no account number in any label
+    # a template, never the raw path: no account number in any label; no invented method
     assert all(str(login) not in v for (_, labels) in after for _, v in labels)
+    assert not any(v in ("PROPFIND", "MKCOL") for (_, labels) in after for _, v in labels)
+    others = [v for (name, labels), v in after.items()
+              if name == requests and ("method", "OTHER") in labels]  # fmt: skip
+    assert sum(others) == 2
 
     ledger = "brokerplane_ledger_operations_total"
     assert moved(ledger, kind="deposit") == DEPOSITS
@@ -219,6 +225,9 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
     unknown = httpx.get(base + "/v1/users", timeout=30, headers={
         "Authorization": "Bearer bpk_0123456789ab_s3cretpart-not-logged"})  # fmt: skip
     assert unknown.status_code == 401
+    pasted = httpx.get(base + "/health", timeout=30,  # a key pasted where an id goes
+                       headers={"x-request-id": "bpk_0123456789ab_pasted-s3cret"})  # fmt: skip
+    assert pasted.status_code == 200
     # a path and a request id that try to start log lines of their own
     forged = "%0A2026-01-01T00:00:00.000Z INFO brokerplane.access: GET /forged 200"
     assert httpx.get(
@@ -257,7 +266,7 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
     # uvicorn's own lines are in the same format; its access log is not written twice
     assert any(" INFO uvicorn.error: " in line for line in lines)
     assert not any('HTTP/1.1" 200' in line for line in lines)
-    for secret in ("tok-s3cret-1", "s3cretpart-not-logged", PASSWORD):
+    for secret in ("tok-s3cret-1", "s3cretpart-not-logged", "pasted-s3cret", PASSWORD):
         assert secret not in log
 
 

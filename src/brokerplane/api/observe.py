@@ -46,6 +46,8 @@ _PREFIXES: tuple[tuple[str, str], ...] = (
     ("/v2/webserv/", "ctrader"), ("/webserv/", "ctrader"), ("/v2/cid/", "ctrader"),
     ("/cid/", "ctrader"), ("/proftrading/rest/", "traderevolution"),
 )  # fmt: skip
+# Methods a label may name; any other (a client may send any token) is counted as OTHER.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _OPS_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/openapi.json"})
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 
@@ -232,9 +234,10 @@ class Observe:
             answered = status or 500  # an error escaped: the server's error handler answers 500
             route = self._route(scope, state)
             method = scope.get("method", "")
+            label = method if method in _METHODS else "OTHER"
             dialect = state["dialect"]
-            metrics.requests.inc(dialect, route, method, str(answered))
-            metrics.latency.observe(elapsed, dialect, route, method)
+            metrics.requests.inc(dialect, route, label, str(answered))
+            metrics.latency.observe(elapsed, dialect, route, label)
             if access_log.isEnabledFor(logging.INFO):
                 _access_line(scope, state, method, answered, elapsed)
 
@@ -269,6 +272,7 @@ def _access_line(
     if query:
         path += "?" + query.decode("latin-1")
     client = scope.get("client")
+    method = method[:32]
     access_log.info(
         "%s %s %s", method, path[:2048], status,
         extra={
