@@ -92,3 +92,21 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
         except subprocess.TimeoutExpired:
             first.kill()
             first.wait(timeout=30)
+
+
+def test_an_existing_data_dir_others_can_read_is_made_owner_only(tmp_path: Path) -> None:
+    from brokerplane.cli.serve import private_dir
+
+    made = tmp_path / "made-by-mkdir"
+    made.mkdir()
+    made.chmod(0o755)  # as `mkdir var` leaves it under the usual umask
+    private_dir(made)
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # a sticky directory such as /tmp is left alone
+    private_dir(shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    fresh = tmp_path / "a" / "b"
+    private_dir(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
