@@ -41,10 +41,13 @@ $(STAMP): pyproject.toml
 	  echo "creating $(VENV) with $(PYTHON)"; \
 	  $(PYTHON) -m venv $(VENV); \
 	fi
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[dev]'
+	@echo "installing brokerplane and its tools into $(VENV) (a minute or two the first time;"
+	@echo "pip's progress follows, and nothing is fetched again until pyproject.toml changes)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	@touch $(STAMP)
 
 serve: venv
+	@echo "starting brokerplane: migrating ./var, then the demo data (its secrets also go to var/demo.json)"
 	$(BIN)/brokerplane serve --demo --mt5-tcp-port $(MT5_TCP_PORT) $(SERVE_ARGS)
 
 # PostgreSQL tests use BROKERPLANE_TEST_DATABASE_URL when set, else a throwaway cluster when

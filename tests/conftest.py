@@ -391,3 +391,29 @@ def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
 @pytest.fixture
 def admin() -> Actor:
     return system_actor()
+
+
+# --------------------------------------------------------------------------------------------
+# the reliability scenarios' one-line summaries (tests/reliability/conftest.py records them)
+
+_SUMMARY_KEY = "reliability summary"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: tell the workers this process prints the summaries itself."""
+    node.workerinput["bp_reliability_summary"] = True
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The summaries as a report section at the end of the run, not as warnings."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) == "call":
+                props = getattr(report, "user_properties", ())
+                lines += [value for key, value in props if key == _SUMMARY_KEY]
+    if lines:
+        terminalreporter.section(_SUMMARY_KEY)
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -27,12 +27,12 @@ import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from brokerplane.core.audit.model import AuditKey, AuditKeys
+
+if TYPE_CHECKING:  # cryptography is imported by the checkpoint functions, when they run
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KEY_BYTES = 32
 CHECKPOINT_FORMAT = "brokerplane.audit.checkpoint/1"
@@ -200,6 +200,8 @@ def rotate(ring: Keyring) -> Keyring:
 
 def signing_key(key: AuditKey) -> Ed25519PrivateKey:
     """The Ed25519 key of checkpoints, derived from the audit key (one secret to keep)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     seed = hmac.new(key.secret, b"brokerplane audit checkpoint", hashlib.sha256).digest()
     return Ed25519PrivateKey.from_private_bytes(seed)
 
@@ -250,6 +252,9 @@ class Checkpoint:
 def read_checkpoint(text: str, keys: AuditKeys | None) -> Checkpoint:
     """Parse a checkpoint and check its signature (and, when this keyring holds the key that
     signed it, that it is this plane's key); AuditKeyError says what is wrong."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:

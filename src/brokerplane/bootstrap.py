@@ -12,7 +12,6 @@ from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
-from brokerplane.storage import migrate
 from brokerplane.storage.database import Storage
 
 
@@ -43,6 +42,8 @@ def build(
     settings = settings or Settings()
     storage = Storage(settings.effective_database_url, pool_size=settings.pool_size)
     if migrate_schema:
+        from brokerplane.storage import migrate  # alembic: only when migrating
+
         migrate.upgrade(storage.engine)
     config = CoreConfig(
         login_range_from=settings.login_range_from,

@@ -14,7 +14,6 @@ value that is a native API key (`bpk_...`) is a secret whatever its name, wherev
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from collections.abc import Mapping
@@ -100,25 +99,3 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True
-
-
-def server_log_config(level: str) -> dict[str, Any]:
-    """uvicorn's own logging configuration with `RedactSecrets` on every handler and on its
-    loggers, and brokerplane's loggers sent to the same console handler at `level`."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": f"{__name__}.RedactSecrets"}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["redact"]
-    for logger in config["loggers"].values():
-        logger["filters"] = ["redact"]
-    config["loggers"]["brokerplane"] = {
-        "handlers": ["default"],
-        "level": level.upper(),
-        # on to the root logger too, which the server leaves without handlers (no line twice);
-        # a process that adds its own there (a test's log capture) still sees these records
-        "propagate": True,
-        "filters": ["redact"],
-    }
-    return config

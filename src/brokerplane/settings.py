@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from brokerplane.core.backoffice.webhooks import REPLAY_WINDOW
 
 DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
+LOG_FORMATS = ("text", "json")
 # A signed webhook is accepted while its timestamp is within REPLAY_WINDOW of the server's time
 # (either side): its id must be remembered at least twice that long, or it could run again.
 MIN_RETENTION = 2 * REPLAY_WINDOW
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
         "native,mt5,ctrader,traderevolution", description="comma list of enabled dialects"
     )
     pool_size: int = Field(20, ge=1, le=500)
-    log_level: str = "info"
+    log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: str = Field("text", description="text (name=value fields) or json (a line each)")
+    access_log: bool = Field(True, description="one line per request at info")
     max_operation_amount: Decimal = Field(
         Decimal("100000000"), gt=0, description="largest amount one money operation may move"
     )
@@ -177,6 +180,22 @@ class Settings(BaseSettings):
                     f"{item!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24, *)"
                 ) from None
         return ",".join(items)
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("debug", "info", "warning", "error", "critical", "trace"):
+            raise ValueError("must be one of debug, info, warning, error")
+        return value
 
     @field_validator("dialects")
     @classmethod

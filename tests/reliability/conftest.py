@@ -1,11 +1,11 @@
 """Reliability fixtures: served databases that are stopped afterwards, and the one-line summary
 each scenario prints.
 
-A summary reaches the terminal one of two ways. When this file is loaded by the process that
-owns the terminal (`pytest tests/reliability`, as `make soak` runs it, or any run without xdist)
-a "reliability summary" section lists them at the end. Otherwise (`make test`: xdist workers
-load it, the controller does not) each line travels as a ReliabilitySummary warning, which the
-warnings summary shows.
+Each summary is a user property of the scenario's report; the process that owns the terminal
+prints them as a "reliability summary" section at the end (the hooks live in tests/conftest.py,
+which that process loads however the run was started, `make test` with xdist included). Only
+when no hook told a worker that its controller prints them (a run that loads neither conftest
+there) does a line travel as a ReliabilitySummary warning instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,12 +20,6 @@ from tests.reliability.support import ReliabilitySummary, Served
 
 _KEY = "reliability summary"
 _FLAG = "bp_reliability_summary"
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """xdist controller: tell the workers this process prints the summaries itself."""
-    node.workerinput[_FLAG] = True
 
 
 @pytest.fixture
@@ -40,16 +33,6 @@ def summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
             warnings.warn(ReliabilitySummary(line), stacklevel=2)
 
     return record
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    lines = [value for reports in terminalreporter.stats.values() for report in reports
-             if getattr(report, "when", None) == "call"
-             for key, value in getattr(report, "user_properties", ()) if key == _KEY]  # fmt: skip
-    if lines:
-        terminalreporter.section(_KEY)
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture

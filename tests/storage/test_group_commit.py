@@ -175,3 +175,31 @@ def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_afte
     assert services.verify_ledger() == []
     assert services.verify_audit().ok
     assert services.audit_ledger().ok
+
+
+def test_only_committed_ledger_entries_are_reported_and_every_batch_size_is_told(
+    runtime: Runtime, admin: Actor, usd_group: Group
+) -> None:
+    services = runtime.services
+    a, b = (_open(services, admin, usd_group, "100.00") for _ in range(2))
+    reported: list[str] = []
+    sizes: list[int] = []
+    runtime.storage.on_ledger_commit = reported.extend
+    gc = services.group_commit
+    assert gc is not None
+    gc.on_batch = sizes.append
+
+    def post(login: int, operation: str, amount: str) -> Callable[[], Posting]:
+        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)
+
+    calls = [post(a, "deposit", "10.00"), post(a, "deposit", "10.00")]
+    calls += [post(b, "withdrawal", "60.00"), post(b, "withdrawal", "60.00")]  # one must fail
+    calls += [post(99_999_999, "deposit", "1.00")]  # no such account
+    futures = _behind_gate(services, calls)
+    refused = [f for f in futures if f.exception() is not None]
+    assert len(refused) == 2
+    # the failed commands' entries were rolled back with their savepoints: never reported
+    assert sorted(reported) == ["deposit", "deposit", "withdrawal"]
+    assert sizes[0] == 1  # the gate's own batch
+    assert sum(sizes[1:]) == len(calls)
+    assert services.count_pending_approvals() == 0

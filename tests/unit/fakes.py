@@ -750,6 +750,9 @@ class FakeApprovals(_Repo):
                 break
         return out
 
+    def count_pending(self) -> int:
+        return sum(1 for held in self._s.approvals.values() if held.state == "pending")
+
 
 class FakeThresholds(_Repo):
     def _out(self, threshold: ApprovalThreshold) -> ApprovalThreshold:

@@ -27,6 +27,8 @@ from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.api.native.route import validation_problem
 from brokerplane.api.native.routes import router as native_router
 from brokerplane.api.native.trading import router as trading_router
+from brokerplane.api.observe import Observe, ServerMetrics
+from brokerplane.api.observe import router as metrics_router
 from brokerplane.bootstrap import Runtime
 
 log = logging.getLogger("brokerplane.api")
@@ -111,13 +113,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
     app.state.auth_failures = AuthFailures()
+    app.state.metrics = ServerMetrics(runtime, app.state)
     enabled = runtime.settings.enabled_dialects
     body_routes: list[Route] = []  # where a body over the limit is refused in another dialect
+    mt5_paths: frozenset[str] = frozenset()
     if "mt5" in enabled:
         from brokerplane.api.mt5 import router as mt5_router
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
+        mt5_paths = frozenset(mt5_router.legacy_paths())
         body_routes.append(Route(mt5_router.body_refused, ("/api",),
                                  frozenset(mt5_router.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
@@ -139,6 +144,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                        trading_router):  # fmt: skip
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
+
+    app.include_router(metrics_router)
 
     @app.get("/health", tags=["probes"], summary="The process is up")
     async def health() -> dict[str, Any]:
@@ -183,6 +190,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, routes=body_routes,
                        idle_timeout=settings.header_timeout_s, default=_body_refused)  # fmt: skip
+    # Inside RequestIdMiddleware (its lines carry the request id), outside everything else (a
+    # refused body is counted and logged too).
+    app.add_middleware(Observe, metrics=app.state.metrics, mt5_paths=mt5_paths)
     app.add_middleware(RequestIdMiddleware)
     return app
 

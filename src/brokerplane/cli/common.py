@@ -1,26 +1,28 @@
-"""What every command shares: settings from flags, opening the runtime, and one-line errors."""
+"""What every command shares: settings from flags, opening the runtime, and one-line errors.
+
+Imported by the root group itself (`brokerplane --help`), so it imports nothing heavy at the
+top: the database layers, pydantic and rich are imported where they are used.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import pydantic
-from rich.console import Console
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 
-from brokerplane import bootstrap
-from brokerplane.auditkeys import AuditKeyError
-from brokerplane.bootstrap import Runtime
 from brokerplane.core.errors import CoreError, ValidationError
-from brokerplane.settings import Settings
-from brokerplane.storage import migrate
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from brokerplane.bootstrap import Runtime
+    from brokerplane.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,19 +58,40 @@ class BrokerplaneGroup(click.Group):
             return super().invoke(ctx)
         except CoreError as exc:
             raise core_failure(exc) from None
-        except AuditKeyError as exc:
-            raise CliFailure(f"audit key: {exc}") from None
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
-            raise CliFailure(f"storage.unavailable: {_first_line(exc)}") from None
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            failure = _known_failure(exc)
+            if failure is not None:
+                raise failure from None
+            raise
+
+
+def _known_failure(exc: Exception) -> CliFailure | None:
+    """The one-line failure for an audit key problem or an unreachable database. Only a
+    command that loaded those modules can raise their errors, so they are looked up in
+    sys.modules rather than imported (the root group imports nothing heavy)."""
+    keys = sys.modules.get("brokerplane.auditkeys")
+    if keys is not None and isinstance(exc, keys.AuditKeyError):
+        return CliFailure(f"audit key: {exc}")
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return CliFailure(f"storage.unavailable: {_first_line(exc)}")
+    return None
 
 
 def console(*, stderr: bool = False) -> Console:
     """A rich console on the current stdout/stderr (looked up late, so CliRunner captures it)."""
+    from rich.console import Console
+
     return Console(stderr=stderr, highlight=False)
 
 
 def safe_url(url: str) -> str:
     """The database URL with its password masked, for messages."""
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except sa_exc.ArgumentError:
@@ -77,6 +100,10 @@ def safe_url(url: str) -> str:
 
 def build_settings(**overrides: Any) -> Settings:
     """Settings from BROKERPLANE_* variables, with every flag that was given on top."""
+    import pydantic
+
+    from brokerplane.settings import Settings
+
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
@@ -110,6 +137,10 @@ def open_runtime(
     settings: Settings, *, migrate_schema: bool = False, provision_key: bool = True
 ) -> Runtime:
     """bootstrap.build with bad URLs reported as one line instead of a traceback."""
+    from sqlalchemy import exc as sa_exc
+
+    from brokerplane import bootstrap
+
     try:
         return bootstrap.build(settings, migrate_schema=migrate_schema, provision_key=provision_key)
     except (ValueError, sa_exc.ArgumentError) as exc:
@@ -137,7 +168,9 @@ def runtime_for(
 
 
 def ensure_at_head(runtime: Runtime) -> None:
-    at, head = migrate.current(runtime.storage.engine), migrate.head()
+    from brokerplane.storage import revisions
+
+    at, head = revisions.current(runtime.storage.engine), revisions.head()
     if at != head:
         url = safe_url(runtime.settings.effective_database_url)
         raise CliFailure(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import secrets
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
@@ -24,6 +27,9 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.service import QuoteInput
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEMO_MANAGER_LOGIN = 1000
 DEMO_MANAGER_NAME = "Demo Manager"
@@ -432,3 +438,61 @@ def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
             },
         )
         n += 1
+
+
+DEMO_FILE = "demo.json"
+
+
+def save_demo(data_dir: Path, demo: DemoSecrets) -> Path:
+    """Write the demo's secrets (as `brokerplane demo --json` prints them) to
+    <data_dir>/demo.json, readable by its owner only (0600, whatever the umask); the directory
+    is made owner-only when it is new. An older file is replaced whole."""
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(data_dir, 0o700)
+    path = data_dir / DEMO_FILE
+    spare = path.with_name(f".{DEMO_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({**demo.to_json(), "accounts_opened": 0}, handle, indent=2)
+            handle.write("\n")
+        os.chmod(spare, 0o600)
+        os.replace(spare, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            spare.unlink()
+        raise
+    return path
+
+
+def show_secrets(
+    secrets: DemoSecrets, runtime: Runtime, out: Console, saved: Path | None = None
+) -> None:
+    """The demo's secrets in a panel, once, and commands to paste."""
+    from rich.panel import Panel
+
+    settings = runtime.settings
+    held = "".join(
+        f"\n{code} operations above {amount} wait for a second manager's approval."
+        for code, amount in secrets.approval_thresholds
+    )
+    kept = f"\nThey are also in {saved} (readable by you only)." if saved else ""
+    body = (
+        f"Manager login     [bold]{secrets.manager_login}[/]\n"
+        f"Manager password  [bold]{secrets.manager_password}[/]\n"
+        f"Admin API key (manager {secrets.manager_login}, all scopes):\n"
+        f"[bold]{secrets.admin_key}[/]\n"
+        f"Approver API key (manager {secrets.approver_login}, balances:approve):\n"
+        f"[bold]{secrets.approver_key}[/]\n"
+        f"{held}\n\nThese secrets are shown once.{kept}"
+    )
+    out.print(Panel(body, title="demo data loaded", border_style="green", expand=False))
+    # Outside the panel and never wrapped, so each line pastes into a shell whole.
+    out.print(
+        "Try:\n"
+        f"export KEY={secrets.admin_key}\n"
+        f"export APPROVER_KEY={secrets.approver_key}\n"
+        f'curl -H "Authorization: Bearer $KEY" http://{settings.host}:{settings.port}/v1/groups',
+        soft_wrap=True,
+    )

@@ -19,6 +19,7 @@ SCOPES: tuple[str, ...] = (
     "trades:write",
     "quotes:write",
     "personal_data",
+    "metrics:read",
     "admin",
 )
 

@@ -71,6 +71,8 @@ class GroupCommit:
         # batches run and the commands in them, for tests and benchmarks
         self.batches = 0
         self.commands = 0
+        # told each batch's size as it starts (the server's metrics); must not raise
+        self.on_batch: Callable[[int], None] | None = None
 
     @property
     def waiting(self) -> int:
@@ -116,6 +118,8 @@ class GroupCommit:
     def _run_batch(self, batch: list[_Job[object]]) -> None:
         self.batches += 1
         self.commands += len(batch)
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
         if len(batch) == 1:
             _alone(self._uow, batch[0])
             return

@@ -125,6 +125,9 @@ class ApprovalRepository(Protocol):
         ...
 
     def list(self, query: ApprovalQuery) -> list[Approval]: ...
+    def count_pending(self) -> int:
+        """How many approvals wait for a decision (all groups and managers)."""
+        ...
 
 
 class ThresholdRepository(Protocol):

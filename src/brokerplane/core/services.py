@@ -189,6 +189,10 @@ class Services:
         self._expire_due()
         return self._read(lambda u: approvals.list_approvals(u, query, actor))
 
+    def count_pending_approvals(self) -> int:
+        """Approvals waiting for a decision, across every group (for the server's metrics)."""
+        return self._read(lambda u: u.approvals.count_pending())
+
     def set_approval_threshold(
         self, cmd: approvals.SetApprovalThreshold, actor: Actor
     ) -> ApprovalThreshold | None:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, event, text
 from sqlalchemy import exc as sa_exc
 
 from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
 from brokerplane.storage.engine import make_engine
 from brokerplane.storage.uow import SqlUnitOfWork
+
+_ERROR_KINDS = {
+    "OperationalError": "operational",
+    "InterfaceError": "interface",
+    "IntegrityError": "integrity",
+    "DataError": "data",
+    "ProgrammingError": "programming",
+    "InternalError": "internal",
+    "NotSupportedError": "not_supported",
+}
 
 
 class Storage:
@@ -17,13 +31,43 @@ class Storage:
         self.engine: Engine = make_engine(url, pool_size=pool_size)
         # The audit key new records are sealed with (bootstrap sets it from the keyring).
         self.seal_key: AuditKey | None = None
+        # Told the ledger kinds of each commit, and each database error by its kind (the
+        # server's metrics set them; None: nobody listens).
+        self.on_ledger_commit: Callable[[list[str]], None] | None = None
+        self.on_error: Callable[[str], None] | None = None
+        event.listen(self.engine, "handle_error", self._database_error)
+
+    def _database_error(self, context: Any) -> None:
+        hook = self.on_error
+        if hook is None:
+            return
+        if getattr(context, "is_disconnect", False):
+            kind = "disconnect"
+        else:
+            error = context.sqlalchemy_exception or context.original_exception
+            kind = _ERROR_KINDS.get(type(error).__name__, "other")
+        with contextlib.suppress(Exception):  # counting must not change the error raised
+            hook(kind)
+
+    def pool_status(self) -> dict[str, int]:
+        """Connections of the pool: `size` kept open, `checked_out` in use now, `overflow`
+        opened beyond the size (negative while the pool has not filled up yet)."""
+        pool: Any = self.engine.pool
+        status: dict[str, int] = {}
+        for name, method in (("size", "size"), ("checked_out", "checkedout"),
+                             ("checked_in", "checkedin"), ("overflow", "overflow")):  # fmt: skip
+            read = getattr(pool, method, None)
+            if callable(read):
+                status[name] = int(read())
+        return status
 
     @property
     def backend(self) -> str:
         return self.engine.dialect.name
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, seal_key=self.seal_key)
+        return SqlUnitOfWork(self.engine, write=write, seal_key=self.seal_key,
+                             on_commit=self.on_ledger_commit, on_error=self.on_error)  # fmt: skip
 
     def newest_seal_key(self) -> tuple[int, str | None] | None:
         """The newest audit record's id and sealing key id; None when the database cannot

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -12,9 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
+from brokerplane.storage.migrate_paths import MIGRATIONS
 from brokerplane.storage.tables import metadata
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = ["MIGRATIONS", "current", "drift", "head", "revision", "upgrade"]
 
 
 def _config(connection: Connection | None = None) -> Config:

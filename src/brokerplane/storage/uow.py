@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from datetime import datetime
@@ -75,6 +76,8 @@ from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
+log = logging.getLogger("brokerplane.storage")
+
 _CONNECTION_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
@@ -613,10 +616,14 @@ _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 class SqlLedger:
     def __init__(self, conn: Connection) -> None:
         self.c = conn
+        # the kinds of the entries written in this transaction (a savepoint rolled back takes
+        # its own out again), reported once the transaction commits
+        self.added: list[str] = []
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:
         values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
         entry.id = int(self.c.execute(_LEDGER_INSERT, values).scalar_one())
+        self.added.append(entry.kind)
         return entry
 
     def mismatches(self) -> list[FigureMismatch]:
@@ -818,6 +825,10 @@ class SqlApprovals:
             conds.append(_reach(p.login, query.group_ids, query.broker_mask, self.c.dialect.name))
         q = select(t.approvals).where(and_(True, *conds)).order_by(p.id).limit(query.limit)
         return [Approval(**_row(r)) for r in self.c.execute(q)]
+
+    def count_pending(self) -> int:
+        q = select(func.count()).select_from(t.approvals).where(t.approvals.c.state == "pending")
+        return int(self.c.execute(q).scalar_one())
 
 
 class SqlThresholds:
@@ -1574,11 +1585,15 @@ class SqlUnitOfWork:
     exports: SqlExports
 
     def __init__(
-        self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None
-    ) -> None:
+        self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
+        on_commit: Callable[[list[str]], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:  # fmt: skip
         self._engine = engine
         self._write = write
         self._seal_key = seal_key
+        self._on_commit = on_commit  # told the ledger kinds each commit made durable
+        self._on_error = on_error  # told of a pool that had no connection to give in time
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
@@ -1589,6 +1604,8 @@ class SqlUnitOfWork:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             conn.begin()
         except _CONNECTION_ERRORS as err:
+            if isinstance(err, sa_exc.TimeoutError) and self._on_error is not None:
+                self._on_error("pool_timeout")
             raise StorageUnavailable("the database is unreachable") from err
         self._conn = conn
         self.groups = SqlGroups(conn)
@@ -1619,6 +1636,7 @@ class SqlUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         conn = self.connection
         mark = len(self.audit.pending)
+        entries = len(self.ledger.added)
         try:
             nested = conn.begin_nested()
         except _CONNECTION_ERRORS as err:
@@ -1627,6 +1645,7 @@ class SqlUnitOfWork:
             yield
         except BaseException as exc:
             del self.audit.pending[mark:]
+            del self.ledger.added[entries:]
             try:
                 if nested.is_active:
                     nested.rollback()
@@ -1648,6 +1667,12 @@ class SqlUnitOfWork:
             self.connection.commit()
         except _CONNECTION_ERRORS as err:
             raise StorageUnavailable("the database could not commit") from err
+        added, self.ledger.added = self.ledger.added, []
+        if added and self._on_commit is not None:
+            try:
+                self._on_commit(added)
+            except Exception:  # counting must never fail a committed command
+                log.exception("the ledger commit hook failed")
 
     def __exit__(
         self,

@@ -268,7 +268,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/v1/reports/margin-calls"): row(
         "reports:read", make=_report("/v1/reports/margin-calls")
     ),
+    # operations: the Prometheus metrics, outside /v1 (where scrapers look for them)
+    ("GET", "/metrics"): row("metrics:read", make=fixed("/metrics")),
 }
+# Endpoints outside /v1 that take a native key (and so need a row too).
+KEYED_OUTSIDE_V1 = ("/metrics",)
 
 
 def native_routes(app: FastAPI, prefix: str) -> set[tuple[str, str]]:
@@ -282,7 +286,7 @@ def native_routes(app: FastAPI, prefix: str) -> set[tuple[str, str]]:
     found = set()
     for route in contexts:
         path = getattr(route, "path", None) or ""
-        if path.startswith(prefix + "/"):
+        if path.startswith(prefix + "/") or path == prefix:
             found |= {(m, path) for m in (getattr(route, "methods", None) or ()) if m != "HEAD"}
     return found
 
@@ -292,13 +296,16 @@ def test_every_native_endpoint_has_a_row_in_the_scope_matrix(tmp_path: Path) -> 
     try:
         app = create_app(runtime)
         served = native_routes(app, "/v1")
+        outside = set().union(*(native_routes(app, path) for path in KEYED_OUTSIDE_V1))
         mirrored = {(m, "/v1" + p.removeprefix("/mt4/manager"))
                     for m, p in native_routes(app, "/mt4/manager")}  # fmt: skip
     finally:
         runtime.close()
     assert len(served) >= 30  # the walk found the routers, not nothing
-    assert sorted(served - set(MATRIX)) == [], "endpoints without a row in MATRIX"
-    assert sorted(set(MATRIX) - served) == [], "rows for endpoints the app does not serve"
+    assert outside == {("GET", "/metrics")}
+    served_keyed = served | outside
+    assert sorted(served_keyed - set(MATRIX)) == [], "endpoints without a row in MATRIX"
+    assert sorted(set(MATRIX) - served_keyed) == [], "rows for endpoints the app does not serve"
     assert mirrored == served  # /mt4/manager serves the same endpoints
 
 

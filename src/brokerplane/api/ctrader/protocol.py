@@ -216,6 +216,7 @@ async def actor_of(request: Request) -> Actor:
         raise CTraderError(401, "CH_CLIENT_AUTH_FAILURE", "the token query parameter is missing")
     services = services_of(request)
     manager = await run_in_threadpool(services.authenticate_manager_token, token, DIALECT)
+    request.state.manager = manager.login  # for the access log
     rid = getattr(request.state, "request_id", None) or "ct_" + secrets.token_hex(8)
     return Actor(
         manager_login=manager.login,

@@ -107,6 +107,7 @@ async def _auth_answer(request: Request, params: Params) -> Response:
     except HandshakeFailed as err:  # an admitted attempt stays counted as a failure
         log.warning("MT5 authentication failed from %s: %s", _address(request), err)
         return forbidden(str(err))
+    request.state.manager = login
     log.info("MT5 manager %s authenticated from %s", login, _address(request))
     return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
                     cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
@@ -142,6 +143,7 @@ async def _dispatch(request: Request, name: str) -> Response:
     login = _sessions(request).current(peer) if peer is not None else None
     if login is None or peer is None:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
+    request.state.manager = login
     opened_with, epoch = _sessions(request).opened_with(peer)
     session = runner.SignedIn(login, opened_with, epoch,
                               request.client.host if request.client else None)  # fmt: skip
@@ -165,7 +167,14 @@ async def _dispatch(request: Request, name: str) -> Response:
 
 @router.api_route("/api/{name:path}", methods=["GET", "POST"])
 async def api(name: str, request: Request) -> Response:
-    return await dispatch(request, name.strip("/").lower())
+    command_name = name.strip("/").lower()
+    # the command, for the metrics and the log: a name MT5 knows, never any other text
+    known = command_name in COMMANDS or command_name in _SESSION_COMMANDS
+    request.state.route_template = "/api/" + (command_name if known else "{unknown}")
+    return await dispatch(request, command_name)
+
+
+_SESSION_COMMANDS = frozenset({"auth/start", "auth/answer", "quit"})
 
 
 # ---- service commands -----------------------------------------------------------------------

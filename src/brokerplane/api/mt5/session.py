@@ -131,3 +131,17 @@ class Sessions:
     def count(self) -> int:
         with self._lock:
             return sum(1 for s in self._by_peer.values() if s.login is not None)
+
+    def count_by_transport(self) -> tuple[int, int]:
+        """Signed-in sessions not idle past their timeout: (over HTTP, over the TCP protocol)."""
+        now = self._clock()
+        http = tcp = 0
+        with self._lock:
+            for peer, session in self._by_peer.items():
+                if session.login is None or now - session.last_seen > IDLE_TIMEOUT_S:
+                    continue
+                if isinstance(peer, tuple) and peer[:1] == ("mt5tcp",):
+                    tcp += 1
+                else:
+                    http += 1
+        return http, tcp

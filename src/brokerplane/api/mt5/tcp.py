@@ -74,6 +74,10 @@ from brokerplane.core.errors import CoreError
 from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
+access_log = logging.getLogger("brokerplane.access")
+
+# Told each command answered: (the command as MT5 names it, or "unknown"; seconds taken).
+CommandHook = Callable[[str, float], None]
 
 # ---- one connection ---------------------------------------------------------------------------
 
@@ -103,8 +107,10 @@ class Conversation:
         connection_id: int,
         address: str | None,
         on_signed_in: Callable[[], None] | None = None,
+        on_command: CommandHook | None = None,
     ) -> None:
         self.reader, self.writer = reader, writer
+        self.on_command = on_command
         self.services, self.sessions, self.limits = services, sessions, limits
         self.peer = ("mt5tcp", connection_id)
         self.address = address
@@ -218,6 +224,28 @@ class Conversation:
                     await pinging
 
     async def answer(self, number: int, body: bytes) -> None:
+        """Answer one message, then count it and write its access-log line."""
+        started = self.loop.time()
+        seen: list[str] = []
+        try:
+            await self._answer(number, body, seen)
+        finally:
+            if seen:
+                self._observed(seen[0], self.loop.time() - started)
+
+    def _observed(self, upper: str, seconds: float) -> None:
+        known = upper in ("AUTH_START", "AUTH_ANSWER") or upper in raw_names()
+        command = upper if known else "unknown"
+        if self.on_command is not None:
+            self.on_command(command, seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            manager = self.signed_in.login if self.signed_in is not None else None
+            access_log.info("MT5 TCP %s", command, extra={
+                "dialect": "mt5", "transport": "tcp", "command": command, "manager": manager,
+                "latency_ms": round(seconds * 1000, 2), "client": self.address,
+            })  # fmt: skip
+
+    async def _answer(self, number: int, body: bytes, seen: list[str]) -> None:
         if len(body) % 2:
             raise ProtocolViolation("the body is not UTF-16LE text", number)
         try:
@@ -228,6 +256,7 @@ class Conversation:
         if not name:
             return  # the libraries' explicit ping, `|\r\n`: no answer
         upper = name.upper()
+        seen.append(upper)
         if upper == "AUTH_START":
             await self.auth_start(number, name, pairs)
         elif upper == "AUTH_ANSWER":
@@ -390,8 +419,10 @@ class Mt5TcpServer:
         max_connections: int = 4096,
         max_per_address: int = 64,
         max_unauthenticated: int = 256,
+        on_command: CommandHook | None = None,
     ) -> None:
         self.services, self.sessions, self.limits = services, sessions, limits
+        self.on_command = on_command
         self.tls = tls
         self.max_connections = max_connections
         self.max_per_address = max_per_address
@@ -444,6 +475,10 @@ class Mt5TcpServer:
             task.add_done_callback(self._connections.discard)
             task.add_done_callback(functools.partial(self._release, slot))
 
+    @property
+    def open_connections(self) -> int:
+        return len(self._connections)
+
     def _over_cap(self, host: str | None) -> str | None:
         """Why a new connection from `host` is refused, or None when it is not."""
         if len(self._connections) >= self.max_connections:
@@ -492,7 +527,7 @@ class Mt5TcpServer:
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
             signed = None if slot is None else functools.partial(self._signed_in, slot)
             talk = Conversation(reader, writer, self.services, self.sessions, self.limits,
-                                number, host, signed)  # fmt: skip
+                                number, host, signed, self.on_command)  # fmt: skip
             try:
                 await talk.run()
             except ProtocolViolation as bad:

@@ -64,6 +64,7 @@ async def current_actor(request: Request) -> Actor:
     except Unauthorized as err:
         failures.record(err.detail, presented.strip(), ip)
         raise
+    request.state.manager = identity.manager.login  # for the access log
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(identity.key.id)
     return Actor(

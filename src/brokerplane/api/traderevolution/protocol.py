@@ -328,6 +328,7 @@ async def caller_of(request: Request) -> Caller:
     throttle(request, f"{principal.kind}:{principal.id}")
     if principal.manager is not None:
         manager = principal.manager
+        request.state.manager = manager.login  # for the access log
         actor = Actor(
             manager_login=manager.login,
             scopes=frozenset(manager.rights),

@@ -1,0 +1,85 @@
+"""The CLI starts light: `brokerplane --help` loads no database, web or migration library, and
+what it lists is what the commands say of themselves."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from brokerplane.cli.main import COMMANDS, main
+from brokerplane.storage import migrate, revisions
+
+HEAVY = ("sqlalchemy", "alembic", "starlette", "fastapi", "uvicorn", "pydantic_settings",
+         "psycopg", "brokerplane.storage", "brokerplane.api")  # fmt: skip
+
+PROBE = """
+import json, sys
+sys.argv = ["brokerplane", *json.loads(sys.argv[1])]
+from brokerplane.cli.main import main
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _loaded(*args: str) -> tuple[int, set[str], str]:
+    """Run the CLI in a fresh interpreter: its exit code, the modules it loaded, its output."""
+    run = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True,
+                         text=True, timeout=120, check=False)  # fmt: skip
+    lines = run.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    return report["code"], set(report["modules"]), "\n".join(lines[:-1])
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
+
+
+def test_help_loads_no_database_web_or_migration_library() -> None:
+    code, modules, output = _loaded("--help")
+    assert code == 0
+    assert "serve" in output and "key" in output
+    assert _heavy(modules) == []
+
+
+def test_a_command_that_reads_the_database_does_not_load_the_web_or_alembic(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{(tmp_path / 'keys.db').as_posix()}"
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    code, modules, output = _loaded("key", "list", "--database-url", url, "--json")
+    assert code in (0, None), output
+    assert json.loads(output) == {"items": []}
+    assert "sqlalchemy" in modules  # it did read the database ...
+    unwanted = ("alembic", "starlette", "fastapi", "uvicorn", "cryptography", "brokerplane.api")
+    assert [m for m in modules if m.split(".")[0] in unwanted or m.startswith(unwanted)] == []
+
+
+def test_the_root_help_lists_what_each_command_says_of_itself() -> None:
+    for name, (module, attribute, shown) in COMMANDS.items():
+        command = getattr(importlib.import_module(module), attribute)
+        assert command.get_short_help_str(limit=200) == shown, name
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert all(f"  {name} " in listed for name in COMMANDS)
+
+
+def test_the_fast_revision_reading_agrees_with_alembic(tmp_path: Path) -> None:
+    assert revisions.head() == migrate.head()
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{(tmp_path / 'rev.db').as_posix()}")
+    try:
+        assert revisions.current(engine) is None  # never migrated: no version table
+        assert migrate.current(engine) is None
+        migrate.upgrade(engine)
+        assert revisions.current(engine) == migrate.current(engine) == migrate.head()
+    finally:
+        engine.dispose()
