@@ -10,8 +10,9 @@ from typing import Any
 USER_STATUSES = {0: "UNLOCKED", 1: "LOCKED", 2: "LOCKED_BRUTE_FORCE", 3: "NEED_ACTIVATION",
                  4: "EXPIRED"}  # fmt: skip
 # A deleted user (MT5's `client/delete`, TE's `DELETE /users/{id}`): kept as a row so its id
-# is never given again and its audit trail stays its own, with its email, login and nickname cleared (free for a new user);
-# no read, listing or sign-in finds it. Never one of the statuses a caller may set.
+# is never given again and its audit trail stays its own, with its email, login and nickname
+# cleared (free for a new user); no read, listing or sign-in finds it. Never one of the
+# statuses a caller may set.
 DELETED = 9
 
 
