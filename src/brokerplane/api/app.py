@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import brokerplane
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native.auth import AuthFailures
+from brokerplane.api.native import delivery
 from brokerplane.api.native.errors import problem
+from brokerplane.api.native.events import router as events_router
 from brokerplane.api.native.keys import router as keys_router
 from brokerplane.api.native.money import router as money_router
 from brokerplane.api.native.ratelimit import RateLimiter
@@ -80,20 +82,28 @@ async def _maintenance(runtime: Runtime) -> None:
         await asyncio.sleep(interval)
         try:
             purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
+            events = await run_in_threadpool(runtime.services.purge_events)
         except Exception:
             log.exception("maintenance failed; retrying in %ss", interval)
             continue
-        if purged or expired:
-            log.info("maintenance: %d request ids purged, %d approvals expired", purged, expired)
+        if purged or expired or events:
+            log.info("maintenance: %d request ids purged, %d approvals expired, %d events purged",
+                     purged, expired, events)  # fmt: skip
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
+        settings = runtime.settings
+        stop, workers = delivery.start(runtime.services, settings.webhook_workers,
+                                       settings.webhook_timeout_s, settings.webhook_hosts)  # fmt: skip
         try:
             yield
         finally:
+            stop.set()
+            for thread in workers:
+                await run_in_threadpool(thread.join, settings.webhook_timeout_s + 1)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -133,7 +143,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         mount_te(app)
         body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
     if "native" in enabled:
-        for router in (native_router, money_router, keys_router, trading_router):
+        for router in (native_router, money_router, keys_router, trading_router, events_router):
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
