@@ -54,6 +54,7 @@ def build(
         events_retention=timedelta(days=settings.events_retention_days),
         webhook_retry_for=timedelta(hours=settings.webhook_retry_hours),
         webhook_hosts=settings.webhook_hosts,
+        webhook_backoff_first=timedelta(seconds=settings.webhook_backoff_s),
         idempotency_lease=timedelta(seconds=settings.idempotency_lease_s),
         key_rotation_overlap=timedelta(hours=settings.key_rotation_overlap_hours),
         group_commit_max=settings.group_commit_max,

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     webhook_retry_hours: float = Field(
         24, gt=0, description="how long a failing webhook is retried before it is parked"
     )
+    webhook_backoff_s: float = Field(
+        1, gt=0, le=600, description="the first retry delay of a failing webhook (then doubled)"
+    )
     webhook_hosts: str = Field(
         "*", max_length=1024, description="mask of the hosts webhook URLs may name"
     )

@@ -18,8 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane.api.bodylimit import BodyLimit, Route
-from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native import delivery
+from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.events import router as events_router
 from brokerplane.api.native.keys import router as keys_router
@@ -96,8 +96,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
         settings = runtime.settings
-        stop, workers = delivery.start(runtime.services, settings.webhook_workers,
-                                       settings.webhook_timeout_s, settings.webhook_hosts)  # fmt: skip
+        stop, workers = delivery.start(
+            runtime.services, settings.webhook_workers, settings.webhook_timeout_s,
+            settings.webhook_hosts,
+        )  # fmt: skip
         try:
             yield
         finally:

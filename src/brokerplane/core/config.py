@@ -40,4 +40,5 @@ class CoreConfig:
     # a mask of the hosts subscriptions may name ("*": any; see notes/events.md on SSRF).
     webhook_retry_for: timedelta = timedelta(hours=24)
     webhook_hosts: str = "*"
+    webhook_backoff_first: timedelta = timedelta(seconds=1)
     webhook_max_subscriptions: int = 100

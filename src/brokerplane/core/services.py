@@ -823,9 +823,16 @@ class Services:
         now = self.clock()
         self._write(
             lambda u: u.events.log_delivery(
-                Delivery(subscription_id=sub_id, at=now, events=0, attempt=0, ok=outcome.ok,
-                         duration_ms=outcome.duration_ms, status=outcome.status,
-                         error=outcome.error)  # fmt: skip
+                Delivery(
+                    subscription_id=sub_id,
+                    at=now,
+                    events=0,
+                    attempt=0,
+                    ok=outcome.ok,
+                    duration_ms=outcome.duration_ms,
+                    status=outcome.status,
+                    error=outcome.error,
+                )
             )
         )
 
@@ -843,9 +850,7 @@ class Services:
         self, batch: delivery.Batch, owner: str, outcome: delivery.Outcome
     ) -> Subscription | None:
         now = self.clock()
-        return self._write(
-            lambda u: delivery.settle(u, batch, owner, outcome, now, self.config)
-        )
+        return self._write(lambda u: delivery.settle(u, batch, owner, outcome, now, self.config))
 
     def release_webhook(self, sub_id: int, owner: str) -> None:
         self._write(lambda u: delivery.release(u, sub_id, owner))

@@ -173,8 +173,9 @@ class Worker:
         return sent
 
 
-def start(services: Services, count: int, timeout: float, hosts: str) -> tuple[threading.Event,
-                                                                               list[Any]]:  # fmt: skip
+def start(
+    services: Services, count: int, timeout: float, hosts: str
+) -> tuple[threading.Event, list[Any]]:
     stop = threading.Event()
     threads = []
     for i in range(count):

@@ -232,8 +232,9 @@ async def read_events(
     request: Request,
     actor: Actor = Depends(current_actor),
     after: str | None = Query(None, description="an event id; the page starts after it"),
-    types: list[str] = Query([], description="event types or prefixes (`account.`), "
-                             "repeated or comma-separated"),  # fmt: skip
+    types: list[str] = Query(
+        [], description="event types or prefixes (`account.`), repeated or comma-separated"
+    ),
     group: str | None = Query(None, max_length=1024, description="a group mask (`demo*`)"),
     limit: int = Query(100, ge=1, le=events.MAX_PAGE),
 ) -> Response:
@@ -255,8 +256,12 @@ async def read_events(
     cmd = events.ReadEvents(after_id=_after(after), types=wanted, group=group, limit=limit)
     page = await run_in_threadpool(services(request).read_events, cmd, actor)
     return JSONResponse(
-        {"items": [render_event(e) for e in page.events], "next": page.next_after,
-         "head": page.head, "more": page.next_after < page.head}  # fmt: skip
+        {
+            "items": [render_event(e) for e in page.events],
+            "next": page.next_after,
+            "head": page.head,
+            "more": page.next_after < page.head,
+        }
     )
 
 
@@ -314,8 +319,9 @@ class WebhookIn(BaseModel):
     types: list[str] | None = Field(None, description="event types or prefixes; [] or omitted: all")
     group_mask: str | None = Field(None, max_length=1024, description="accounts' groups; * all")
     secret: str | None = Field(
-        None, description="shared secret for the signature (16-128 chars); omitted: one is made "
-        "and shown once"
+        None,
+        description="shared secret for the signature (16-128 chars); omitted: one is made "
+        "and shown once",
     )
     personal_data: bool | None = Field(None, description="send contact details (default no)")
     description: str | None = Field(None, max_length=events.DESCRIPTION_MAX)
@@ -401,7 +407,7 @@ async def delete_webhook(
 
 
 @router.post("/webhooks/{sub_id}/replay", tags=["webhooks"], responses=NOT_FOUND,
-             summary="Deliver again from an event id on (resumes a parked subscription)")  # fmt: skip
+             summary="Deliver again from an event id on (resumes a parked one)")  # fmt: skip
 async def replay_webhook(
     sub_id: int, body: ReplayIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:

@@ -16,8 +16,8 @@ from brokerplane.core.audit.model import (
     AuditRecord,
     chain_hash,
 )
-from brokerplane.core.events.model import derive
 from brokerplane.core.errors import PermissionDenied, ValidationError
+from brokerplane.core.events.model import derive
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import require_id
 

@@ -14,13 +14,12 @@ from brokerplane.core.events.model import Delivery, Event, Subscription
 from brokerplane.core.events.service import subscription_query
 from brokerplane.core.ports import UnitOfWork
 
-# Backoff after the n-th failure in a row: 1 s, 2 s, 4 s ... capped at 10 minutes.
-BACKOFF_FIRST = 1.0
-BACKOFF_CAP = 600.0
+# Backoff after the n-th failure in a row: first, 2 x first, 4 x first ... capped at 10 min.
+BACKOFF_CAP = timedelta(minutes=10)
 
 
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_CAP))
+def backoff(attempts: int, first: timedelta) -> timedelta:
+    return min(first * 2 ** min(max(attempts - 1, 0), 30), BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,18 @@ def settle(
     events = batch.events
     if events or not outcome.ok:
         uow.events.log_delivery(
-            Delivery(subscription_id=sub.id, at=now, events=len(events),
-                     attempt=sub.attempts + 1, ok=outcome.ok, duration_ms=outcome.duration_ms,
-                     first_event=events[0].id if events else None,
-                     last_event=events[-1].id if events else None, status=outcome.status,
-                     error=outcome.error)  # fmt: skip
+            Delivery(
+                subscription_id=sub.id,
+                at=now,
+                events=len(events),
+                attempt=sub.attempts + 1,
+                ok=outcome.ok,
+                duration_ms=outcome.duration_ms,
+                first_event=events[0].id if events else None,
+                last_event=events[-1].id if events else None,
+                status=outcome.status,
+                error=outcome.error,
+            )
         )
     if outcome.ok:
         done = replace(sub, cursor=batch.next_cursor, attempts=0, next_attempt_at=None,
@@ -74,8 +80,9 @@ def settle(
         attempts = sub.attempts + 1
         since = sub.failing_since or now
         parked = now - since >= config.webhook_retry_for
+        wait = backoff(attempts, config.webhook_backoff_first)
         done = replace(sub, attempts=attempts, failing_since=since,
-                       next_attempt_at=None if parked else now + backoff(attempts),
+                       next_attempt_at=None if parked else now + wait,
                        state="failed" if parked else "active",
                        last_error=outcome.error[:500])  # fmt: skip
     if done != sub:

@@ -171,8 +171,9 @@ def _deal_events(entity_id: str, after: dict[str, Any]) -> list[Event]:
     else:
         kind = "position.updated"
     events.append(
-        Event(kind, login, {"position": position, "position_id": deal.get("position"),
-                            "deal": deal})  # fmt: skip
+        Event(
+            kind, login, {"position": position, "position_id": deal.get("position"), "deal": deal}
+        )
     )
     return events
 

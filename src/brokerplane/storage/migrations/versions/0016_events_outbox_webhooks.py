@@ -88,9 +88,7 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
     )
-    op.create_index(
-        op.f("ix_webhook_deliveries_at"), "webhook_deliveries", ["at"], unique=False
-    )
+    op.create_index(op.f("ix_webhook_deliveries_at"), "webhook_deliveries", ["at"], unique=False)
     op.create_index(
         "ix_webhook_deliveries_sub",
         "webhook_deliveries",
