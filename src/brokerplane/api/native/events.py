@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import itertools
 import threading
+import weakref
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -25,7 +27,7 @@ from brokerplane.api.native.route import NativeRoute
 from brokerplane.api.native.schemas import ACCOUNT_OUT_FIELDS, iso
 from brokerplane.core.account.model import RIGHT_ENABLED
 from brokerplane.core.actor import Actor
-from brokerplane.core.errors import RateLimited, ValidationError
+from brokerplane.core.errors import CoreError, RateLimited, ValidationError
 from brokerplane.core.events import service as events
 from brokerplane.core.events.model import TYPES, Delivery, Event, Subscription
 from brokerplane.core.money import Currency, format_minor
@@ -40,6 +42,7 @@ MAX_QUERY_TYPES_LENGTH = 2048
 STREAM_POLL_S = 0.5
 STREAM_KEEPALIVE_S = 15.0
 STREAM_MAX_S = 3600.0
+STREAM_RECHECK_S = 30.0
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -190,22 +193,26 @@ def _after(raw: str | None, field: str = "after") -> int:
 
 
 class _Streams:
-    """The bound on open event streams in this process."""
+    """The bound on open event streams in this process. A slot is given back when its stream
+    ends, and (should the stream never start, the client gone first) when it is collected."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.open = 0
+        self.held: set[int] = set()
+        self.tokens = itertools.count(1)
         self.lock = threading.Lock()
 
-    def enter(self) -> None:
+    def enter(self) -> int:
         with self.lock:
-            if self.open >= self.limit:
+            if len(self.held) >= self.limit:
                 raise RateLimited(int(STREAM_KEEPALIVE_S))
-            self.open += 1
+            token = next(self.tokens)
+            self.held.add(token)
+            return token
 
-    def leave(self) -> None:
+    def leave(self, token: int) -> None:
         with self.lock:
-            self.open -= 1
+            self.held.discard(token)
 
 
 def _streams(request: Request) -> _Streams:
@@ -247,9 +254,12 @@ async def read_events(
         core = services(request)
         first = await run_in_threadpool(core.read_events, cmd, actor)  # errors answer now
         streams = _streams(request)
-        streams.enter()
+        token = streams.enter()
+        presented = request.headers.get("authorization", "").partition(" ")[2].strip()
+        body = _stream(request, actor, presented, cmd, first, token)
+        weakref.finalize(body, streams.leave, token)
         return StreamingResponse(
-            _stream(request, actor, cmd, first),
+            body,
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )
@@ -270,17 +280,32 @@ def _sse(ev: Event) -> bytes:
     return f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n".encode()
 
 
+async def _still_valid(core: Any, presented: str) -> bool:
+    """Whether the stream's key still authenticates with a scope that reads the feed (a key
+    revoked, expired or narrowed ends its streams within STREAM_RECHECK_S)."""
+    try:
+        identity = await run_in_threadpool(core.authenticate_key, presented)
+    except CoreError:
+        return False
+    return bool({"admin", *events.FEED_SCOPES} & set(identity.scopes))
+
+
 async def _stream(
-    request: Request, actor: Actor, cmd: events.ReadEvents, first: Any
-) -> AsyncIterator[bytes]:
+    request: Request, actor: Actor, presented: str, cmd: events.ReadEvents, first: Any,
+    token: int,
+) -> AsyncIterator[bytes]:  # fmt: skip
     core = services(request)
     streams = _streams(request)
     loop = asyncio.get_running_loop()
-    started = last_sent = loop.time()
+    started = last_sent = checked = loop.time()
     page = first
     try:
         yield b": brokerplane event stream\nretry: 2000\n\n"
         while loop.time() - started < STREAM_MAX_S:
+            if loop.time() - checked >= STREAM_RECHECK_S:
+                if not await _still_valid(core, presented):
+                    return
+                checked = loop.time()
             for ev in page.events:
                 yield _sse(ev)
                 last_sent = loop.time()
@@ -295,7 +320,7 @@ async def _stream(
                 await asyncio.sleep(STREAM_POLL_S)
             page = await run_in_threadpool(core.read_events, cmd, actor)
     finally:
-        streams.leave()
+        streams.leave(token)
 
 
 @router.get("/events/types", tags=["events"], summary="Every event type the feed carries")
