@@ -7,8 +7,8 @@ feed, the stream and the webhook worker alike."""
 from __future__ import annotations
 
 import asyncio
-import json
 import itertools
+import json
 import threading
 import weakref
 from collections.abc import AsyncIterator
