@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     webhook_hosts: str = Field(
         "*", max_length=1024, description="mask of the hosts webhook URLs may name"
     )
+    webhook_allow_private: bool = Field(
+        False, description="let webhooks reach loopback, private and link-local addresses"
+    )
     webhook_timeout_s: float = Field(
         10, gt=0, le=120, description="a webhook request's connect and read timeout"
     )

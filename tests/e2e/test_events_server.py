@@ -113,8 +113,9 @@ class World:
 
 @contextlib.contextmanager
 def _world(database_url: str, tmp_path: Path, **settings: Any) -> Iterator[World]:
+    settings = {"webhook_allow_private": True, "webhook_backoff_s": 0.05, **settings}
     runtime = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path,
-                                       webhook_backoff_s=0.05, **settings))  # fmt: skip
+                                       **settings))  # fmt: skip
     admin: Actor = system_actor()
     try:
         services = runtime.services
@@ -279,3 +280,85 @@ def test_the_stream_sends_events_as_they_commit_and_resumes(
                            headers=resume) as stream:  # fmt: skip
             again = _sse_events(stream.iter_lines(), 2)
         assert [e["data"]["amount"] for e in again] == ["8.00", "9.00"]
+
+
+def test_webhooks_reach_no_private_address_unless_allowed(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The default refuses loopback, private and link-local targets (a receiver inside the
+    broker's network, the cloud metadata address) at delivery, after resolving the name; a
+    host mask refuses other hosts when the subscription is made."""
+    receiver = Receiver()
+    try:
+        with _world(database_url, tmp_path, webhook_allow_private=False,
+                    webhook_hosts="*.example.com,localhost") as w:  # fmt: skip
+            refused = w.http.post("/v1/webhooks", json={"url": "http://10.0.0.5/hook"})
+            assert refused.status_code == 400 and "BROKERPLANE_WEBHOOK_HOSTS" in refused.text
+            for bad in (
+                "ftp://example.com/x",
+                "http://user:pw@hooks.example.com/",
+                "http:///nohost",
+                "javascript:alert(1)",
+                "http://a b.example.com/",
+            ):
+                answer = w.http.post("/v1/webhooks", json={"url": bad})
+                assert answer.status_code == 400, (bad, answer.text)
+            url = receiver.url.replace("127.0.0.1", "localhost")
+            sub = w.subscribe(url)
+            test = w.http.post(f"/v1/webhooks/{sub['id']}/test").json()
+            assert test["ok"] is False and "not a public address" in test["error"]
+            w.deposit(w.logins[0])
+
+            def failing() -> bool:
+                got = w.http.get(f"/v1/webhooks/{sub['id']}").json()
+                return "not a public address" in got["last_error"]
+
+            _until(failing, "the delivery to be refused")
+            assert receiver.seen == 0
+    finally:
+        receiver.close()
+
+
+def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure() -> None:
+    """The worker's request has one deadline in all: a receiver sending its headers a byte at
+    a time cannot hold a delivery thread, and a redirect is never followed."""
+    import socket
+
+    from brokerplane.api.native.delivery import post
+
+    stop = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(bytes([byte]))
+                time.sleep(0.2)
+
+    def redirect(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\n"
+                         b"Content-Length: 0\r\n\r\n")  # fmt: skip
+
+    for answer, want in ((trickle, "past the deadline"), (redirect, "HTTP 302")):
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def accept(listener: socket.socket = listener, answer: Any = answer) -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = listener.accept()
+                answer(conn)
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            outcome = post(f"http://127.0.0.1:{port}/hook", b"{}", {}, 1.0, allow_private=True)
+        finally:
+            stop.set()
+            listener.close()
+        assert outcome.ok is False and want in outcome.error, outcome
+        stop.clear()

@@ -11,11 +11,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select
 
 from brokerplane.storage import tables as t
 from tests.e2e.test_events_server import SECRET, Receiver
-from tests.reliability.support import Load, Served, check, engine_of, seed, size, wait_until
+from tests.reliability.support import (
+    SERVER_ENV,
+    Load,
+    Served,
+    check,
+    engine_of,
+    seed,
+    size,
+    wait_until,
+)
 
 CLIENTS = size(6, 24)
 KILLS = size(2, 10)
@@ -43,8 +53,9 @@ def _subscribe(url: str, hook: str) -> None:
 
 def test_every_committed_change_is_delivered_after_kills(
     database_url: str, tmp_path: Path, serve: Callable[[str], Served],
-    summary: Callable[[str], None],
+    summary: Callable[[str], None], monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    monkeypatch.setitem(SERVER_ENV, "BROKERPLANE_WEBHOOK_ALLOW_PRIVATE", "1")  # the receiver
     name = f"crash-webhooks {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, 500_00)
     receiver = Receiver()

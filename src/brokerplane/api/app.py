@@ -96,10 +96,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
         settings = runtime.settings
-        stop, workers = delivery.start(
-            runtime.services, settings.webhook_workers, settings.webhook_timeout_s,
-            settings.webhook_hosts,
-        )  # fmt: skip
+        stop, workers = delivery.start(runtime.services, settings)
         try:
             yield
         finally:

@@ -13,9 +13,11 @@ Signing: `X-Brokerplane-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<bod
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import logging
 import os
@@ -30,10 +32,12 @@ from urllib.parse import urlsplit
 
 import brokerplane
 from brokerplane.api.native.events import render_event
+from brokerplane.core.errors import CoreError
 from brokerplane.core.events.delivery import Outcome
 from brokerplane.core.events.model import Event, Subscription
 from brokerplane.core.events.service import check_url, redact_for
 from brokerplane.core.services import Services
+from brokerplane.settings import Settings
 
 log = logging.getLogger("brokerplane.webhooks")
 
@@ -58,9 +62,72 @@ def body_of(sub: Subscription, events: list[Event]) -> bytes:
                       separators=(",", ":")).encode()  # fmt: skip
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outcome:
-    """POST `body` to `url` within `timeout` seconds in all (connect, send, read at most
-    MAX_RESPONSE bytes of the answer); redirects are not followed (a 3xx is a failure)."""
+class AddressRefused(OSError):
+    """The URL's host resolves to an address webhooks may not reach."""
+
+
+def _allowed(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved
+                or addr.is_multicast or addr.is_unspecified)  # fmt: skip
+
+
+def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses to connect to: the host's, with loopback, private, link-local (cloud
+    metadata) and other non-public ones refused unless `allow_private`. The connection goes to
+    these very addresses (a second lookup could answer otherwise)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not ips:
+        raise AddressRefused(f"{host} has no address")
+    if not allow_private:
+        refused = [ip for ip in ips if not _allowed(ip)]
+        if refused:
+            raise AddressRefused(
+                f"{host} resolves to {refused[0]}, not a public address "
+                "(BROKERPLANE_WEBHOOK_ALLOW_PRIVATE allows it)"
+            )
+    return ips
+
+
+def _connect(ips: list[str], port: int, timeout: float | None) -> socket.socket:
+    error: OSError = OSError("no address")
+    for ip in ips:
+        try:
+            return socket.create_connection((ip, port), timeout)
+        except OSError as err:
+            error = err
+    raise error
+
+
+class _Http(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, ips: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._ips = ips
+
+    def connect(self) -> None:
+        self.sock = _connect(self._ips, self.port, self.timeout)
+
+
+class _Https(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, ips: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._ips = ips
+
+    def connect(self) -> None:
+        sock = _connect(self._ips, self.port, self.timeout)
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool = False
+) -> Outcome:
+    """POST `body` to `url` within `timeout` seconds in all (resolve, connect, send, read at
+    most MAX_RESPONSE bytes of the answer: a receiver trickling bytes is cut off at the
+    deadline); redirects are not followed (a 3xx is a failure)."""
     started = time.monotonic()
     deadline = started + timeout
 
@@ -69,13 +136,23 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outc
 
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
+    https = parts.scheme == "https"
+    conn: http.client.HTTPConnection | None = None
+
+    def cut() -> None:  # the deadline: wake a read blocked on a trickling receiver
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
     try:
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
-                                               context=ssl.create_default_context())  # fmt: skip
-        else:
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+        host = parts.hostname or ""
+        port = parts.port or (443 if https else 80)
+        ips = resolve(host, port, allow_private)
+        conn = (_Https if https else _Http)(host, port, ips, timeout)
+        timer.start()
         try:
             conn.request("POST", path, body, headers)
             resp = conn.getresponse()
@@ -89,7 +166,10 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outc
         finally:
             conn.close()
     except (OSError, http.client.HTTPException, ValueError) as err:
-        return Outcome(False, None, f"{type(err).__name__}: {err}"[:500], took())
+        late = " (past the deadline)" if time.monotonic() >= deadline else ""
+        return Outcome(False, None, f"{type(err).__name__}: {err}{late}"[:500], took())
+    finally:
+        timer.cancel()
     if 200 <= status < 300:
         return Outcome(True, status, "", took())
     return Outcome(False, status, f"HTTP {status}", took())
@@ -107,21 +187,27 @@ def _headers(sub: Subscription, body: bytes, now: datetime, delivery: str) -> di
     }
 
 
-def send_test(sub: Subscription, now: datetime, timeout: float) -> Outcome:
+def send_test(sub: Subscription, now: datetime, settings: Settings) -> Outcome:
     test = Event("webhook.test", None, {"message": "a test from brokerplane"}, at=now,
                  dialect="native")  # fmt: skip
     body = json.dumps({"subscription": sub.id, "events": [render_event(test)]},
                       separators=(",", ":")).encode()  # fmt: skip
-    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test"), timeout)
+    try:
+        check_url(sub.url, settings.webhook_hosts)
+    except CoreError as err:
+        return Outcome(False, None, err.detail, 0)
+    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test"),
+                settings.webhook_timeout_s, settings.webhook_allow_private)  # fmt: skip
 
 
 class Worker:
     """One delivery thread; `owner` names its leases."""
 
-    def __init__(self, services: Services, timeout: float, hosts: str, name: str) -> None:
+    def __init__(self, services: Services, settings: Settings, name: str) -> None:
         self.services = services
-        self.timeout = timeout
-        self.hosts = hosts
+        self.timeout = settings.webhook_timeout_s
+        self.hosts = settings.webhook_hosts
+        self.allow_private = settings.webhook_allow_private
         self.owner = f"{socket.gethostname()[:20]}:{os.getpid()}:{name}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
@@ -162,7 +248,8 @@ class Worker:
                 check_url(sub.url, self.hosts)
                 body = body_of(sub, batch.events)
                 delivery = f"{sub.id}-{batch.events[0].id}-{batch.events[-1].id}"
-                outcome = post(sub.url, body, _headers(sub, body, now, delivery), self.timeout)
+                outcome = post(sub.url, body, _headers(sub, body, now, delivery), self.timeout,
+                               self.allow_private)  # fmt: skip
             except Exception as err:  # a URL no longer allowed, a body that cannot render
                 outcome = Outcome(False, None, f"{type(err).__name__}: {err}"[:500], 0)
             settled = self.services.settle_webhook(batch, self.owner, outcome)
@@ -173,13 +260,12 @@ class Worker:
         return sent
 
 
-def start(
-    services: Services, count: int, timeout: float, hosts: str
-) -> tuple[threading.Event, list[Any]]:
+def start(services: Services, settings: Settings) -> tuple[threading.Event, list[Any]]:
+    """The server's delivery threads (BROKERPLANE_WEBHOOK_WORKERS of them)."""
     stop = threading.Event()
     threads = []
-    for i in range(count):
-        worker = Worker(services, timeout, hosts, f"w{i}")
+    for i in range(settings.webhook_workers):
+        worker = Worker(services, settings, f"w{i}")
         thread = threading.Thread(target=worker.run, args=(stop,), name=f"webhooks-{i}",
                                   daemon=True)  # fmt: skip
         thread.start()

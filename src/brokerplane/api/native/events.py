@@ -464,8 +464,8 @@ async def test_webhook(
 
     core = services(request)
     sub = await run_in_threadpool(core.get_webhook, sub_id, actor)
-    timeout = request.app.state.runtime.settings.webhook_timeout_s
-    outcome = await run_in_threadpool(send_test, sub, core.clock(), timeout)
+    settings = request.app.state.runtime.settings
+    outcome = await run_in_threadpool(send_test, sub, core.clock(), settings)
     await run_in_threadpool(core.log_webhook_test, sub.id, outcome)
     return JSONResponse({"ok": outcome.ok, "status": outcome.status, "error": outcome.error,
                          "duration_ms": outcome.duration_ms})  # fmt: skip
