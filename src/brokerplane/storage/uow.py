@@ -997,7 +997,7 @@ _SEAL_ONE_EVENT = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"), _EVENT_INS
 
 def _event_row(event: Any, rec: AuditRecord) -> dict[str, Any]:
     return {
-        "e_id": event.id, "e_audit_id": rec.id, "e_type": event.type, "e_at": rec.at,
+        "e_id": 0, "e_audit_id": 0, "e_type": event.type, "e_at": rec.at,
         "e_login": event.login, "e_group_name": event.group, "e_broker": event.broker,
         "e_manager_login": rec.manager_login, "e_key_id": rec.key_id,
         "e_operator_id": rec.operator_id, "e_request_id": rec.request_id,
@@ -1199,20 +1199,23 @@ class SqlAudit:
         if not self.pending:
             return
         postgres = self.c.dialect.name == "postgresql"
+        # The events' rows are made before the head is locked; under it they only get ids.
+        told = [[_event_row(event, rec) for event in rec.events] for rec in self.pending]
         head_row = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
         last_id, last_hash, last_event = head_row
         rows = []
         events = []
-        for rec in self.pending:
+        for rec, its in zip(self.pending, told, strict=True):
             last_id += 1
             rec.id = last_id
             rec.seal(last_hash, self.key)
             last_hash = rec.hash
             rows.append({name: getattr(rec, name) for name in _AUDIT_COLUMNS})
-            for event in rec.events:
+            for row, event in zip(its, rec.events, strict=True):
                 last_event += 1
-                event.id = last_event
-                events.append(_event_row(event, rec))
+                event.id = row["e_id"] = last_event
+                row["e_audit_id"] = last_id
+                events.append(row)
         head = {"b_last_id": last_id, "b_last_hash": last_hash, "b_last_event": last_event}
         if postgres and len(rows) == 1 and len(events) <= 1:
             values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}

@@ -127,12 +127,11 @@ def derive(
     kind = _SAME.get(action)
     if kind is None:
         return []
+    if kind == "ledger.entry_posted":  # the hot path: the entry's snapshot as it is (no copy)
+        return [Event(kind, _login(entity_id), (after or {}).get("entry") or {})]
     data = dict(after if after is not None else before or {})
     if kind.startswith("account."):
         return [Event(kind, _login(entity_id), data, data.get("group"), data.get("broker"))]
-    if kind == "ledger.entry_posted":
-        entry = dict(data.get("entry") or {})
-        return [Event(kind, _login(entity_id), entry)]
     if kind.startswith("approval."):
         if kind == "approval.decided" and before is not None:
             data.setdefault("state", "approved" if action.endswith("approved") else "rejected")
