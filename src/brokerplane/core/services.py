@@ -843,8 +843,9 @@ class Services:
             return []
         return self._write(lambda u: delivery.claim(u, owner, now, lease, limit))
 
-    def webhook_batch(self, sub: Subscription, limit: int) -> delivery.Batch:
-        return self._read(lambda u: delivery.next_batch(u, sub, limit))
+    def webhook_batch(self, sub_id: int, owner: str, limit: int) -> delivery.Batch | None:
+        now = self.clock()
+        return self._read(lambda u: delivery.next_batch(u, sub_id, owner, now, limit))
 
     def settle_webhook(
         self, batch: delivery.Batch, owner: str, outcome: delivery.Outcome

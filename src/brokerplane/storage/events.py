@@ -165,13 +165,15 @@ class SqlEvents:
                 claimed.append(_subscription(row))
         return claimed
 
-    def holds(self, sub_id: int, owner: str, now: datetime) -> Subscription | None:
-        """The subscription, locked, if `owner`'s lease on it is still good."""
+    def holds(
+        self, sub_id: int, owner: str, now: datetime, *, lock: bool = True
+    ) -> Subscription | None:
+        """The subscription (locked, with `lock`) if `owner`'s lease on it is still good."""
         w = t.webhook_subscriptions.c
         q = select(t.webhook_subscriptions).where(
             w.id == sub_id, w.lease_owner == owner, w.lease_until >= now
         )
-        if self.c.dialect.name == "postgresql":
+        if lock and self.c.dialect.name == "postgresql":
             q = q.with_for_update()
         row = self.c.execute(q).first()
         return _subscription(row) if row else None

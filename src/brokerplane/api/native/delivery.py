@@ -44,7 +44,9 @@ log = logging.getLogger("brokerplane.webhooks")
 BATCH = 100
 MAX_RESPONSE = 64 * 1024
 LEASE = timedelta(seconds=60)
-IDLE_S = 0.2
+IDLE_S = 0.2  # between passes while holding subscriptions
+IDLE_EMPTY_S = 1.0  # between looks for due subscriptions while holding none
+RENEW_S = 10.0  # claim again (new due subscriptions; this worker's leases renewed)
 CLAIM = 8
 
 
@@ -211,38 +213,46 @@ class Worker:
         self.owner = f"{socket.gethostname()[:20]}:{os.getpid()}:{name}:{uuid.uuid4().hex[:8]}"
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.pass_once(stop)
-            except Exception:
-                log.exception("webhook delivery pass failed; retrying")
+        held: list[int] = []
+        claimed_at = 0.0
+        try:
+            while not stop.is_set():
                 busy = False
-            if not busy:
-                stop.wait(IDLE_S)
+                try:
+                    if not held or time.monotonic() - claimed_at >= RENEW_S:
+                        # Claims due subscriptions and renews this worker's own leases.
+                        held = [s.id for s in self.services.claim_webhooks(self.owner, LEASE,
+                                                                          CLAIM)]  # fmt: skip
+                        claimed_at = time.monotonic()
+                    for sub_id in held:
+                        busy |= self.deliver(sub_id, stop)
+                except Exception:
+                    log.exception("webhook delivery pass failed; retrying")
+                    held = []
+                if not busy:
+                    stop.wait(IDLE_S if held else IDLE_EMPTY_S)
+        finally:
+            for sub_id in held:
+                with contextlib.suppress(Exception):
+                    self.services.release_webhook(sub_id, self.owner)
 
-    def pass_once(self, stop: threading.Event | None = None) -> bool:
-        """Claim due subscriptions and deliver to each; whether any event was sent."""
-        busy = False
-        for sub in self.services.claim_webhooks(self.owner, LEASE, CLAIM):
-            try:
-                busy |= self._deliver(sub, stop)
-            finally:
-                self.services.release_webhook(sub.id, self.owner)
-        return busy
-
-    def _deliver(self, sub: Subscription, stop: threading.Event | None) -> bool:
-        sent = False
-        until = time.monotonic() + LEASE.total_seconds() / 2
+    def deliver(self, sub_id: int, stop: threading.Event | None = None) -> bool:
+        """Send the subscription's next batches while it has full ones; whether the last was
+        full (more may be waiting). Under a steady stream of changes a batch gathers what
+        committed since the last pass instead of one event each."""
+        until = time.monotonic() + LEASE.total_seconds() / 4
         while time.monotonic() < until and not (stop is not None and stop.is_set()):
-            batch = self.services.webhook_batch(sub, BATCH)
+            batch = self.services.webhook_batch(sub_id, self.owner, BATCH)
+            if batch is None:  # not ours now, paused, parked, or waiting for a retry
+                return False
+            sub = batch.sub
             if not batch.events:
-                if batch.next_cursor != sub.cursor:  # past events the filters skip
-                    settled = self.services.settle_webhook(batch, self.owner,
-                                                           Outcome(True, None, "", 0))  # fmt: skip
-                    if settled is not None:
-                        sub = settled
-                        continue
-                return sent
+                if batch.next_cursor == sub.cursor:
+                    return False
+                # past events the filters skip: move the cursor on
+                if self.services.settle_webhook(batch, self.owner, Outcome(True, None, "", 0)):
+                    continue
+                return False
             now = self.services.clock()
             try:
                 check_url(sub.url, self.hosts)
@@ -253,11 +263,9 @@ class Worker:
             except Exception as err:  # a URL no longer allowed, a body that cannot render
                 outcome = Outcome(False, None, f"{type(err).__name__}: {err}"[:500], 0)
             settled = self.services.settle_webhook(batch, self.owner, outcome)
-            sent = True
-            if settled is None or not outcome.ok:
-                return sent
-            sub = settled
-        return sent
+            if settled is None or not outcome.ok or len(batch.events) < BATCH:
+                return False
+        return True
 
 
 def start(services: Services, settings: Settings) -> tuple[threading.Event, list[Any]]:

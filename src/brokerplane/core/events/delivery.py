@@ -43,7 +43,15 @@ def claim(uow: UnitOfWork, owner: str, now: datetime, lease: timedelta, limit: i
     return uow.events.claim_due(owner, now, now + lease, limit)
 
 
-def next_batch(uow: UnitOfWork, sub: Subscription, limit: int) -> Batch:
+def next_batch(uow: UnitOfWork, sub_id: int, owner: str, now: datetime, limit: int) -> Batch | None:
+    """The next events for a subscription `owner` leases, read with its current state (a
+    pause, replay or edit counts at once); None when it is not `owner`'s any more, not active,
+    or waiting for its next retry."""
+    sub = uow.events.holds(sub_id, owner, now, lock=False)
+    if sub is None or sub.state != "active":
+        return None
+    if sub.next_attempt_at is not None and sub.next_attempt_at > now:
+        return None
     page = uow.events.page(subscription_query(sub, limit))
     return Batch(sub, page.events, max(page.next_after, sub.cursor))
 
