@@ -137,3 +137,47 @@ def test_hostile_parameters_are_refused_with_a_400(api: Api, params: dict[str, s
     response = api.get("/v1/events", params=params)
     assert response.status_code in (400, 422), response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_trade_posts_its_pl_and_opens_and_closes_its_position(api: Api) -> None:
+    login = api.open()["login"]
+    assert api.post("/v1/balances/deposit", {"login": login, "amount": "10000"}).status_code == 200
+    quotes = {"quotes": [{"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020"}]}
+    assert api.put("/v1/quotes", quotes, key=api.feed_key()).status_code == 200
+    head = _feed(api)["head"]
+    opened = api.post("/v1/positions", {"login": login, "symbol": "EURUSD", "side": "buy",
+                                        "volume": "1"})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    quotes = {"quotes": [{"symbol": "EURUSD", "bid": "1.10120", "ask": "1.10140"}]}
+    assert api.put("/v1/quotes", quotes, key=api.feed_key()).status_code == 200
+    closed = api.post(f"/v1/positions/{opened.json()['position']['id']}/close")
+    assert closed.status_code == 200, closed.text
+    evs = _all(api, types="ledger.,position.")
+    evs = [e for e in evs if e["id"] > head]
+    assert [e["type"] for e in evs] == ["ledger.entry_posted", "position.opened",
+                                        "ledger.entry_posted", "position.closed"]  # fmt: skip
+    pl = evs[2]["data"]
+    assert pl["kind"] == "trade" and pl["amount"] == "100.00"  # 1 lot, +10 pips
+    assert pl["balance"] == "10100.00" and pl["credit"] == "0.00"
+    assert pl["deal"]["entry"] == "out"
+    assert evs[3]["data"]["position"] is None
+    assert evs[3]["data"]["position_id"] == opened.json()["position"]["id"]
+
+
+def test_approval_requested_decided_and_expired(api: Api) -> None:
+    from datetime import timedelta
+
+    from brokerplane.core.services import Services
+    from tests.unit.fakes import FakeClock
+
+    login = api.open()["login"]
+    put = api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "1000"})
+    assert put.status_code == 200
+    held = api.post("/v1/balances/deposit", {"login": login, "amount": "5000"})
+    assert held.status_code == 202
+    later = FakeClock(api.runtime.services.clock() + timedelta(days=4))
+    Services(api.runtime.storage.uow, api.runtime.services.config, later).run_maintenance()
+    evs = _all(api, types="approval.")
+    assert [e["type"] for e in evs] == ["approval.requested", "approval.expired"]
+    assert evs[0]["data"]["amount"] == "5000.00" and evs[0]["login"] == login
+    assert evs[1]["data"]["state"] == "expired" and evs[1]["actor"]["operator_id"] == "maintenance"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 # Every type the outbox writes; a feed's or a subscription's `types` filter names these (or a
@@ -142,6 +143,14 @@ def derive(
     return [Event(kind, None, data)]
 
 
+def _same_volume(a: Any, b: Any) -> bool:
+    """Whether two lot figures are the same number ("1" and "1.0" are)."""
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except (InvalidOperation, ValueError):
+        return False
+
+
 def _deal_events(entity_id: str, after: dict[str, Any]) -> list[Event]:
     login = _login(entity_id)
     deal = dict(after.get("deal") or {})
@@ -163,7 +172,7 @@ def _deal_events(entity_id: str, after: dict[str, Any]) -> list[Event]:
     }
     events = [Event("ledger.entry_posted", login, entry)]
     side = deal.get("entry")
-    if side == "in" and position and position.get("volume") == deal.get("volume"):
+    if side == "in" and position and _same_volume(position.get("volume"), deal.get("volume")):
         kind = "position.opened"
     elif side == "out" and not position:
         kind = "position.closed"
