@@ -23,10 +23,10 @@ import csv
 import hashlib
 import json
 import os
+import random
 import re
 import secrets
 import shutil
-import random
 import signal
 import socket
 import sqlite3
@@ -967,7 +967,7 @@ class Bench:
         received = [0]
 
         class Receiver(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 received[0] += len(json.loads(body)["events"])
                 self.send_response(204)
