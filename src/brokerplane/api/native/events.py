@@ -232,7 +232,7 @@ def _streams(request: Request) -> _Streams:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "a page (JSON), or the stream with Accept: text/event-stream",
         }
-    },  # fmt: skip
+    },
     tags=["events"],
     summary="The event feed: every committed change, in commit order (JSON pages or SSE)",
     description="Events after `after` (an event id; 0 or omitted: the oldest kept), of the "
