@@ -82,6 +82,30 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         600, ge=0, description="native requests per key per minute (0: no limit)"
     )
+    events_retention_days: float = Field(
+        30, gt=0, description="how long events are kept for the feed and webhooks"
+    )
+    events_max_streams: int = Field(
+        32, ge=0, le=10_000, description="open event streams (SSE) the server allows at once"
+    )
+    webhook_retry_hours: float = Field(
+        24, gt=0, description="how long a failing webhook is retried before it is parked"
+    )
+    webhook_backoff_s: float = Field(
+        1, gt=0, le=600, description="the first retry delay of a failing webhook (then doubled)"
+    )
+    webhook_hosts: str = Field(
+        "*", max_length=1024, description="mask of the hosts webhook URLs may name"
+    )
+    webhook_allow_private: bool = Field(
+        False, description="let webhooks reach loopback, private and link-local addresses"
+    )
+    webhook_timeout_s: float = Field(
+        10, gt=0, le=120, description="a webhook request's connect and read timeout"
+    )
+    webhook_workers: int = Field(
+        2, ge=0, le=64, description="webhook delivery threads in each server process (0: none)"
+    )
     maintenance_interval_s: float = Field(
         300, gt=0, description="how often the server purges request ids and expires approvals"
     )

@@ -167,14 +167,16 @@ def test_maintenance_expires_overdue_approvals_and_purges_old_request_ids(
     result = run("maintenance", "run", "--database-url", database_url)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (
-        "maintenance: 1 expired request id purged, 1 overdue approval expired"
+        "maintenance: 1 expired request id purged, 1 overdue approval expired, "
+        "1 event past the retention purged"  # the held deposit's approval.requested
     )
     assert held.approval is not None
     assert runtime.services.get_approval(held.approval.id, admin).state == "expired"
     assert runtime.services.get_account(login, admin).balance == 0
     quiet = run("maintenance", "run", "--database-url", database_url)
     assert quiet.stdout.strip() == (
-        "maintenance: 0 expired request ids purged, 0 overdue approvals expired"
+        "maintenance: 0 expired request ids purged, 0 overdue approvals expired, "
+        "0 events past the retention purged"
     )
 
 

@@ -18,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane.api.bodylimit import BodyLimit, Route
+from brokerplane.api.native import delivery
 from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
+from brokerplane.api.native.events import router as events_router
 from brokerplane.api.native.keys import router as keys_router
 from brokerplane.api.native.money import router as money_router
 from brokerplane.api.native.operations import router as operations_router
@@ -83,20 +85,27 @@ async def _maintenance(runtime: Runtime) -> None:
         await asyncio.sleep(interval)
         try:
             purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
+            events = await run_in_threadpool(runtime.services.purge_events)
         except Exception:
             log.exception("maintenance failed; retrying in %ss", interval)
             continue
-        if purged or expired:
-            log.info("maintenance: %d request ids purged, %d approvals expired", purged, expired)
+        if purged or expired or events:
+            log.info("maintenance: %d request ids purged, %d approvals expired, %d events purged",
+                     purged, expired, events)  # fmt: skip
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
+        settings = runtime.settings
+        stop, workers = delivery.start(runtime.services, settings)
         try:
             yield
         finally:
+            stop.set()
+            for thread in workers:
+                await run_in_threadpool(thread.join, settings.webhook_timeout_s + 1)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -141,7 +150,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
     if "native" in enabled:
         for router in (operations_router, native_router, money_router, keys_router,
-                       trading_router):  # fmt: skip
+                       trading_router, events_router):  # fmt: skip
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 

@@ -1168,7 +1168,9 @@ def maintenance_run(database_url: str | None, data_dir: Path | None) -> None:
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
         purged, expired = runtime.services.run_maintenance()
+        old_events = runtime.services.purge_events()
     click.echo(
         f"maintenance: {_count(purged, 'expired request id')} purged, "
-        f"{_count(expired, 'overdue approval')} expired"
+        f"{_count(expired, 'overdue approval')} expired, "
+        f"{_count(old_events, 'event')} past the retention purged"
     )

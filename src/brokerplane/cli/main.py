@@ -2,7 +2,8 @@
 runs, so `brokerplane --help` (and every command's start-up) pays only for what it uses.
 
 The commands live in cli/serve.py (serve), cli/commands.py (tls, db, demo, manager, key,
-audit, ledger, approvals, maintenance), cli/quotes.py and cli/dbcreate.py (db create).
+audit, ledger, approvals, maintenance), cli/quotes.py,
+cli/events.py and cli/dbcreate.py (db create).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "approvals": ("brokerplane.cli.commands", "approvals",
                   "Approval of high-value money operations."),
     "maintenance": ("brokerplane.cli.commands", "maintenance",
-                    "Purge expired request ids and expire overdue approvals."),
+                    "Purge expired request ids and old events; expire overdue approvals."),
+    "events": ("brokerplane.cli.events", "events_group",
+               "The event feed CRMs read: every committed change, in commit order."),
     "quotes": ("brokerplane.cli.quotes", "quotes",
                "Quotes: feed them from a file or stdin, list the latest."),
     "tls": ("brokerplane.cli.commands", "tls_group",

@@ -34,3 +34,11 @@ class CoreConfig:
     # How long a dialect's manager token (cTrader's webservToken) works after it is issued;
     # None: until the manager's password changes or it is disabled.
     manager_token_ttl: timedelta | None = timedelta(hours=24)
+    # How long events are kept in the outbox (purged by maintenance).
+    events_retention: timedelta = timedelta(days=30)
+    # Webhook delivery: how long a failing subscription is retried before it is parked, and
+    # a mask of the hosts subscriptions may name ("*": any; see notes/events.md on SSRF).
+    webhook_retry_for: timedelta = timedelta(hours=24)
+    webhook_hosts: str = "*"
+    webhook_backoff_first: timedelta = timedelta(seconds=1)
+    webhook_max_subscriptions: int = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any, TypeVar
@@ -37,6 +37,9 @@ from brokerplane.core.errors import (
     ValidationError,
     WrongPassword,
 )
+from brokerplane.core.events import delivery
+from brokerplane.core.events import service as events
+from brokerplane.core.events.model import Delivery, EventPage, Subscription
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import check as ledger_check
@@ -877,3 +880,80 @@ class Services:
 
     def restore_account(self, cmd: archive.RestoreAccount, actor: Actor) -> Account:
         return self._write(lambda u: archive.restore_account(u, cmd, actor, self.clock), actor)
+
+    # events (the outbox's feed) and webhook subscriptions
+    def read_events(self, cmd: events.ReadEvents, actor: Actor) -> EventPage:
+        return self._read(lambda u: events.read_events(u, cmd, actor))
+
+    def purge_events(self) -> int:
+        """Forget events older than the retention (maintenance); how many were purged."""
+        now = self.clock()
+        return self._write(lambda u: events.purge(u, now, self.config))
+
+    def create_webhook(self, cmd: events.SaveSubscription, actor: Actor) -> Subscription:
+        return self._write(
+            lambda u: events.create_subscription(u, cmd, actor, self.clock, self.config), actor
+        )
+
+    def update_webhook(
+        self, sub_id: int, cmd: events.SaveSubscription, actor: Actor
+    ) -> Subscription:
+        return self._write(
+            lambda u: events.update_subscription(u, sub_id, cmd, actor, self.clock, self.config),
+            actor,
+        )
+
+    def delete_webhook(self, sub_id: int, actor: Actor) -> None:
+        self._write(lambda u: events.delete_subscription(u, sub_id, actor, self.clock), actor)
+
+    def replay_webhook(self, sub_id: int, from_id: int, actor: Actor) -> Subscription:
+        return self._write(lambda u: events.replay(u, sub_id, from_id, actor, self.clock), actor)
+
+    def get_webhook(self, sub_id: int, actor: Actor) -> Subscription:
+        return self._read(lambda u: events.get_subscription(u, sub_id, actor))
+
+    def list_webhooks(self, actor: Actor) -> list[Subscription]:
+        return self._read(lambda u: events.list_subscriptions(u, actor))
+
+    def webhook_deliveries(
+        self, sub_id: int, after_id: int, limit: int, actor: Actor
+    ) -> list[Delivery]:
+        return self._read(lambda u: events.list_deliveries(u, sub_id, after_id, limit, actor))
+
+    def log_webhook_test(self, sub_id: int, outcome: delivery.Outcome) -> None:
+        """Record a test-send in the subscription's delivery log."""
+        now = self.clock()
+        self._write(
+            lambda u: u.events.log_delivery(
+                Delivery(
+                    subscription_id=sub_id,
+                    at=now,
+                    events=0,
+                    attempt=0,
+                    ok=outcome.ok,
+                    duration_ms=outcome.duration_ms,
+                    status=outcome.status,
+                    error=outcome.error,
+                )
+            )
+        )
+
+    # the delivery worker's steps (each its own short transaction; no HTTP inside one)
+    def claim_webhooks(self, owner: str, lease: timedelta, limit: int) -> list[Subscription]:
+        now = self.clock()
+        if not self._read(lambda u: u.events.any_due(now)):  # no write while idle
+            return []
+        return self._write(lambda u: delivery.claim(u, owner, now, lease, limit))
+
+    def webhook_batch(self, sub_id: int, owner: str, limit: int) -> delivery.Batch | None:
+        now = self.clock()
+        return self._read(lambda u: delivery.next_batch(u, sub_id, owner, now, limit))
+
+    def settle_webhook(
+        self, batch: delivery.Batch, owner: str, outcome: delivery.Outcome
+    ) -> Subscription | None:
+        now = self.clock()
+        return self._write(lambda u: delivery.settle(u, batch, owner, outcome, now, self.config))
+
+    def release_webhook(self, sub_id: int, owner: str) -> None:
+        self._write(lambda u: delivery.release(u, sub_id, owner))

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Dialect,
     Engine,
@@ -72,6 +73,7 @@ from brokerplane.core.ledger.model import (
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.storage import tables as t
+from brokerplane.storage.events import SqlEvents
 from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.trading import SqlTrading
 
@@ -963,21 +965,55 @@ class SqlIdempotency:
 
 
 _HEAD = t.audit_head.c
-_HEAD_READ = select(_HEAD.last_id, _HEAD.last_hash).where(_HEAD.id == 1)
+_HEAD_READ = select(_HEAD.last_id, _HEAD.last_hash, _HEAD.last_event_id).where(_HEAD.id == 1)
 _HEAD_READ_LOCKED = _HEAD_READ.with_for_update()
 _HEAD_SEAL = (
     update(t.audit_head)
     .where(_HEAD.id == 1)
-    .values(last_id=bindparam("b_last_id"), last_hash=bindparam("b_last_hash"))
+    .values(last_id=bindparam("b_last_id"), last_hash=bindparam("b_last_hash"),
+            last_event_id=bindparam("b_last_event"))
+)  # fmt: skip
+_AUDIT_INSERT_ONE = insert(t.audit_records).values(
+    {c.name: bindparam(f"r_{c.name}", type_=c.type) for c in t.audit_records.columns}
 )
-# PostgreSQL: one record inserted in a CTE of the head's update, one round trip while the head
-# row is locked (every money write waits for that lock). A multi-row VALUES cannot be cached
-# by SQLAlchemy, so more records go as one executemany and then the update.
-_SEAL_ONE = _HEAD_SEAL.add_cte(
-    insert(t.audit_records)
-    .values({c.name: bindparam(f"r_{c.name}", type_=c.type) for c in t.audit_records.columns})
-    .cte("sealed")
-)
+
+
+def _account_said(column: Any, bind: str) -> Any:
+    """The event's account's group name or white label, read from its row in the statement
+    that writes the event (no round trip, no Python under the head's lock); a value the
+    snapshot carried wins (a deleted account's row may be gone)."""
+    acc, grp = t.accounts.c, t.groups.c
+    found = (
+        select(column)
+        .select_from(t.accounts.join(t.groups, grp.id == acc.group_id))
+        .where(acc.login == bindparam("e_login", type_=BigInteger()))
+        .scalar_subquery()
+    )
+    return func.coalesce(bindparam(bind, type_=String()), found)
+
+
+_EVENT_BINDS = [c.name for c in t.events.columns if c.name not in ("group_name", "broker")]
+_EVENT_INSERT = insert(t.events).values(
+    {**{name: bindparam(f"e_{name}", type_=t.events.c[name].type) for name in _EVENT_BINDS},
+     "group_name": _account_said(t.groups.c.name, "e_group_name"),
+     "broker": _account_said(t.accounts.c.broker, "e_broker")}
+)  # fmt: skip
+# PostgreSQL: one record (and its event, if one) inserted in CTEs of the head's update, one
+# round trip while the head row is locked (every money write waits for that lock). A
+# multi-row VALUES cannot be cached by SQLAlchemy, so more records go as one executemany and
+# then the update.
+_SEAL_ONE = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"))
+_SEAL_ONE_EVENT = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"), _EVENT_INSERT.cte("told"))
+
+
+def _event_row(event: Any, rec: AuditRecord) -> dict[str, Any]:
+    return {
+        "e_id": 0, "e_audit_id": 0, "e_type": event.type, "e_at": rec.at,
+        "e_login": event.login, "e_group_name": event.group, "e_broker": event.broker,
+        "e_manager_login": rec.manager_login, "e_key_id": rec.key_id,
+        "e_operator_id": rec.operator_id, "e_request_id": rec.request_id,
+        "e_dialect": rec.dialect, "e_data": event.data,
+    }  # fmt: skip
 
 
 def _said(action: str, path: tuple[str, ...]) -> Any:
@@ -1160,19 +1196,34 @@ class SqlAudit:
         if not self.pending:
             return
         postgres = self.c.dialect.name == "postgresql"
-        last_id, last_hash = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
+        # The events' rows are made before the head is locked; under it they only get ids.
+        told = [[_event_row(event, rec) for event in rec.events] for rec in self.pending]
+        head_row = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
+        last_id, last_hash, last_event = head_row
         rows = []
-        for rec in self.pending:
+        events = []
+        for rec, its in zip(self.pending, told, strict=True):
             last_id += 1
             rec.id = last_id
             rec.seal(last_hash, self.key)
             last_hash = rec.hash
             rows.append({name: getattr(rec, name) for name in _AUDIT_COLUMNS})
-        head = {"b_last_id": last_id, "b_last_hash": last_hash}
-        if postgres and len(rows) == 1:
-            self.c.execute(_SEAL_ONE, {**head, **{f"r_{k}": v for k, v in rows[0].items()}})
+            for row, event in zip(its, rec.events, strict=True):
+                last_event += 1
+                event.id = row["e_id"] = last_event
+                row["e_audit_id"] = last_id
+                events.append(row)
+        head = {"b_last_id": last_id, "b_last_hash": last_hash, "b_last_event": last_event}
+        if postgres and len(rows) == 1 and len(events) <= 1:
+            values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}
+            if events:
+                self.c.execute(_SEAL_ONE_EVENT, {**values, **events[0]})
+            else:
+                self.c.execute(_SEAL_ONE, values)
         else:
             self.c.execute(insert(t.audit_records), rows)
+            if events:
+                self.c.execute(_EVENT_INSERT, events)
             self.c.execute(_HEAD_SEAL, head)
         self.pending.clear()
 
@@ -1583,6 +1634,7 @@ class SqlUnitOfWork:
     backoffice: SqlBackoffice
     trading: SqlTrading
     exports: SqlExports
+    events: SqlEvents
 
     def __init__(
         self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
@@ -1625,6 +1677,7 @@ class SqlUnitOfWork:
         self.backoffice = SqlBackoffice(conn)
         self.trading = SqlTrading(conn)
         self.exports = SqlExports(conn)
+        self.events = SqlEvents(conn)
         return self
 
     @property

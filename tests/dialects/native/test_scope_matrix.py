@@ -22,6 +22,7 @@ from brokerplane.api.app import create_app
 from brokerplane.bootstrap import build
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.events.service import SaveSubscription
 from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
@@ -138,6 +139,18 @@ def _transfer(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
     """One cent from the funded account to a fresh one when the call should succeed."""
     target = int(w.api.open()["login"]) if ok else LOGIN + 1
     return [("/v1/balances/transfer", {"from_login": LOGIN, "to_login": target, "amount": "0.01"})]
+
+
+def _webhook(w: World) -> int:
+    """A fresh webhook subscription (to the discard port: deliveries fail fast)."""
+    sub = w.api.runtime.services.create_webhook(
+        SaveSubscription(url="http://127.0.0.1:9/hook"), w.api.admin
+    )
+    return sub.id
+
+
+def _hook_path(suffix: str, body: Any = None) -> Make:
+    return lambda w, s, ok: [(f"/v1/webhooks/{_webhook(w) if ok else 1}{suffix}", body)]
 
 
 def _report(path: str) -> Make:
@@ -270,6 +283,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     # operations: the Prometheus metrics, outside /v1 (where scrapers look for them)
     ("GET", "/metrics"): row("metrics:read", make=fixed("/metrics")),
+    # events: the feed reads with reports:read; webhook subscriptions are the admin's
+    ("GET", "/v1/events"): row(
+        "reports:read", make=fixed("/v1/events", None, ("/v1/events?types=ledger.&after=0", None))
+    ),
+    ("GET", "/v1/events/types"): row("reports:read", make=fixed("/v1/events/types")),
+    ("POST", "/v1/webhooks"): row(
+        "admin", make=fixed("/v1/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    ),
+    ("GET", "/v1/webhooks"): row("admin", make=fixed("/v1/webhooks")),
+    ("GET", "/v1/webhooks/{sub_id}"): row("admin", make=_hook_path("")),
+    ("PATCH", "/v1/webhooks/{sub_id}"): row(
+        "admin", make=_hook_path("", {"description": "matrix"})
+    ),
+    ("DELETE", "/v1/webhooks/{sub_id}"): row("admin", make=_hook_path("")),
+    ("POST", "/v1/webhooks/{sub_id}/replay"): row("admin", make=_hook_path("/replay", {"from": 1})),
+    ("GET", "/v1/webhooks/{sub_id}/deliveries"): row("admin", make=_hook_path("/deliveries")),
+    ("POST", "/v1/webhooks/{sub_id}/test"): row("admin", make=_hook_path("/test")),
 }
 # Endpoints outside /v1 that take a native key (and so need a row too).
 KEYED_OUTSIDE_V1 = ("/metrics",)

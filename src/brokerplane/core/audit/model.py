@@ -38,6 +38,8 @@ class AuditRecord:
     # The id of the audit key that sealed the record; None: a legacy, unkeyed record.
     seal_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The events the record stands for (core/events), written with it; not part of the hash.
+    events: list[Any] = field(default_factory=list, compare=False, repr=False)
 
     def content(self) -> bytes:
         """Canonical bytes of everything the hash protects (all but the hashes themselves)."""

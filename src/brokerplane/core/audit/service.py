@@ -17,6 +17,7 @@ from brokerplane.core.audit.model import (
     chain_hash,
 )
 from brokerplane.core.errors import PermissionDenied, ValidationError
+from brokerplane.core.events.model import derive
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import require_id
 
@@ -47,6 +48,7 @@ def record(
             request_id=actor.request_id,
             dialect=actor.dialect,
             ip=actor.ip,
+            events=derive(action, str(entity_id), before, after),
         )
     )
 

@@ -414,7 +414,8 @@ def _finish(order: _Order, deal: Deal, position: Position | None, *, opens: bool
         )
     record(order.uow, actor, order.now, "trade.deal", "account", acc.login,
            {"balance": acc.balance},
-           {"balance": balance, "currency": acc.currency, "currency_digits": acc.currency_digits,
+           {"balance": balance, "credit": acc.credit, "bonus": acc.bonus,
+            "currency": acc.currency, "currency_digits": acc.currency_digits,
             "deal": _deal_snapshot(deal),
             "position": position.snapshot() if position else None})  # fmt: skip
     return Execution(deal, position, state)

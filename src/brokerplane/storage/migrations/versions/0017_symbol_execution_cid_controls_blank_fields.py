@@ -6,8 +6,8 @@ users: in_app_controls (JSON: the cID ribbons rules, null = none), partner_id (c
 attribution at the user level). user_links: partner_id (at the trading-account level).
 accounts: blank_fields (profile fields a client set to "" on purpose, read back as sent).
 
-Revision ID: 0018
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,281 @@
+"""The webhook worker: threads inside `brokerplane serve` that deliver events to subscribers.
+
+Each pass claims due subscriptions (a lease in the database, row locks skipped on PostgreSQL,
+so several server processes share the work and never deliver one subscription at once), and
+sends each its next batch of events, one batch at a time, in event order: delivery is
+at-least-once (a batch sent but not recorded, say the process died, is sent again) and in
+order per subscription, hence per account. A failure is retried with exponential backoff for
+BROKERPLANE_WEBHOOK_RETRY_HOURS, then the subscription is parked (`failed`) with the last
+error; replay or `state: active` resumes it.
+
+Signing: `X-Brokerplane-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+`X-Brokerplane-Timestamp: <unix seconds>` (see notes/events.md for the verification code)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import brokerplane
+from brokerplane.api.native.events import render_event
+from brokerplane.core.errors import CoreError
+from brokerplane.core.events.delivery import Outcome
+from brokerplane.core.events.model import Event, Subscription
+from brokerplane.core.events.service import check_url, redact_for
+from brokerplane.core.services import Services
+from brokerplane.settings import Settings
+
+log = logging.getLogger("brokerplane.webhooks")
+
+BATCH = 100
+MAX_RESPONSE = 64 * 1024
+LEASE = timedelta(seconds=60)
+IDLE_S = 0.2  # between passes while holding subscriptions
+IDLE_EMPTY_S = 1.0  # between looks for due subscriptions while holding none
+RENEW_S = 10.0  # claim again (new due subscriptions; this worker's leases renewed)
+CLAIM = 8
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def body_of(sub: Subscription, events: list[Event]) -> bytes:
+    items = []
+    for ev in events:
+        ev.data = redact_for(sub, ev.data, ev.type)
+        items.append(render_event(ev))
+    return json.dumps({"subscription": sub.id, "events": items},
+                      separators=(",", ":")).encode()  # fmt: skip
+
+
+class AddressRefused(OSError):
+    """The URL's host resolves to an address webhooks may not reach."""
+
+
+def _allowed(ip: str) -> bool:
+    addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved
+                or addr.is_multicast or addr.is_unspecified)  # fmt: skip
+
+
+def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses to connect to: the host's, with loopback, private, link-local (cloud
+    metadata) and other non-public ones refused unless `allow_private`. The connection goes to
+    these very addresses (a second lookup could answer otherwise)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    if not ips:
+        raise AddressRefused(f"{host} has no address")
+    if not allow_private:
+        refused = [ip for ip in ips if not _allowed(ip)]
+        if refused:
+            raise AddressRefused(
+                f"{host} resolves to {refused[0]}, not a public address "
+                "(BROKERPLANE_WEBHOOK_ALLOW_PRIVATE allows it)"
+            )
+    return ips
+
+
+def _connect(ips: list[str], port: int, timeout: float | None) -> socket.socket:
+    error: OSError = OSError("no address")
+    for ip in ips:
+        try:
+            return socket.create_connection((ip, port), timeout)
+        except OSError as err:
+            error = err
+    raise error
+
+
+class _Http(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, ips: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._ips = ips
+
+    def connect(self) -> None:
+        self.sock = _connect(self._ips, self.port, self.timeout)
+
+
+class _Https(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, ips: list[str], timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._ips = ips
+
+    def connect(self) -> None:
+        sock = _connect(self._ips, self.port, self.timeout)
+        context: ssl.SSLContext = self._context  # type: ignore[attr-defined]
+        self.sock = context.wrap_socket(sock, server_hostname=self.host)
+
+
+def post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, allow_private: bool = False
+) -> Outcome:
+    """POST `body` to `url` within `timeout` seconds in all (resolve, connect, send, read at
+    most MAX_RESPONSE bytes of the answer: a receiver trickling bytes is cut off at the
+    deadline); redirects are not followed (a 3xx is a failure)."""
+    started = time.monotonic()
+    deadline = started + timeout
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    https = parts.scheme == "https"
+    conn: http.client.HTTPConnection | None = None
+
+    def cut() -> None:  # the deadline: wake a read blocked on a trickling receiver
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, cut)
+    timer.daemon = True
+    try:
+        host = parts.hostname or ""
+        port = parts.port or (443 if https else 80)
+        ips = resolve(host, port, allow_private)
+        conn = (_Https if https else _Http)(host, port, ips, timeout)
+        timer.start()
+        try:
+            conn.request("POST", path, body, headers)
+            resp = conn.getresponse()
+            read = 0
+            while read < MAX_RESPONSE and time.monotonic() < deadline:
+                chunk = resp.read1(min(8192, MAX_RESPONSE - read))
+                if not chunk:
+                    break
+                read += len(chunk)
+            status = resp.status
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        late = " (past the deadline)" if time.monotonic() >= deadline else ""
+        return Outcome(False, None, f"{type(err).__name__}: {err}{late}"[:500], took())
+    finally:
+        timer.cancel()
+    if 200 <= status < 300:
+        return Outcome(True, status, "", took())
+    return Outcome(False, status, f"HTTP {status}", took())
+
+
+def _headers(sub: Subscription, body: bytes, now: datetime, delivery: str) -> dict[str, str]:
+    stamp = int(now.timestamp())
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": f"brokerplane/{brokerplane.__version__} webhooks",
+        "X-Brokerplane-Subscription": str(sub.id),
+        "X-Brokerplane-Delivery": delivery,
+        "X-Brokerplane-Timestamp": str(stamp),
+        "X-Brokerplane-Signature": sign(sub.secret, stamp, body),
+    }
+
+
+def send_test(sub: Subscription, now: datetime, settings: Settings) -> Outcome:
+    test = Event("webhook.test", None, {"message": "a test from brokerplane"}, at=now,
+                 dialect="native")  # fmt: skip
+    body = json.dumps({"subscription": sub.id, "events": [render_event(test)]},
+                      separators=(",", ":")).encode()  # fmt: skip
+    try:
+        check_url(sub.url, settings.webhook_hosts)
+    except CoreError as err:
+        return Outcome(False, None, err.detail, 0)
+    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test"),
+                settings.webhook_timeout_s, settings.webhook_allow_private)  # fmt: skip
+
+
+class Worker:
+    """One delivery thread; `owner` names its leases."""
+
+    def __init__(self, services: Services, settings: Settings, name: str) -> None:
+        self.services = services
+        self.timeout = settings.webhook_timeout_s
+        self.hosts = settings.webhook_hosts
+        self.allow_private = settings.webhook_allow_private
+        self.owner = f"{socket.gethostname()[:20]}:{os.getpid()}:{name}:{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event) -> None:
+        held: list[int] = []
+        claimed_at = 0.0
+        try:
+            while not stop.is_set():
+                busy = False
+                try:
+                    if not held or time.monotonic() - claimed_at >= RENEW_S:
+                        # Claims due subscriptions and renews this worker's own leases.
+                        held = [s.id for s in self.services.claim_webhooks(self.owner, LEASE,
+                                                                          CLAIM)]  # fmt: skip
+                        claimed_at = time.monotonic()
+                    for sub_id in held:
+                        busy |= self.deliver(sub_id, stop)
+                except Exception:
+                    log.exception("webhook delivery pass failed; retrying")
+                    held = []
+                if not busy:
+                    stop.wait(IDLE_S if held else IDLE_EMPTY_S)
+        finally:
+            for sub_id in held:
+                with contextlib.suppress(Exception):
+                    self.services.release_webhook(sub_id, self.owner)
+
+    def deliver(self, sub_id: int, stop: threading.Event | None = None) -> bool:
+        """Send the subscription's next batches while it has full ones; whether the last was
+        full (more may be waiting). Under a steady stream of changes a batch gathers what
+        committed since the last pass instead of one event each."""
+        until = time.monotonic() + LEASE.total_seconds() / 4
+        while time.monotonic() < until and not (stop is not None and stop.is_set()):
+            batch = self.services.webhook_batch(sub_id, self.owner, BATCH)
+            if batch is None:  # not ours now, paused, parked, or waiting for a retry
+                return False
+            sub = batch.sub
+            if not batch.events:
+                if batch.next_cursor == sub.cursor:
+                    return False
+                # past events the filters skip: move the cursor on
+                if self.services.settle_webhook(batch, self.owner, Outcome(True, None, "", 0)):
+                    continue
+                return False
+            now = self.services.clock()
+            try:
+                check_url(sub.url, self.hosts)
+                body = body_of(sub, batch.events)
+                delivery = f"{sub.id}-{batch.events[0].id}-{batch.events[-1].id}"
+                outcome = post(sub.url, body, _headers(sub, body, now, delivery), self.timeout,
+                               self.allow_private)  # fmt: skip
+            except Exception as err:  # a URL no longer allowed, a body that cannot render
+                outcome = Outcome(False, None, f"{type(err).__name__}: {err}"[:500], 0)
+            settled = self.services.settle_webhook(batch, self.owner, outcome)
+            if settled is None or not outcome.ok or len(batch.events) < BATCH:
+                return False
+        return True
+
+
+def start(services: Services, settings: Settings) -> tuple[threading.Event, list[Any]]:
+    """The server's delivery threads (BROKERPLANE_WEBHOOK_WORKERS of them)."""
+    stop = threading.Event()
+    threads = []
+    for i in range(settings.webhook_workers):
+        worker = Worker(services, settings, f"w{i}")
+        thread = threading.Thread(target=worker.run, args=(stop,), name=f"webhooks-{i}",
+                                  daemon=True)  # fmt: skip
+        thread.start()
+        threads.append(thread)
+    return stop, threads

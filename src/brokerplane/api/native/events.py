@@ -1,0 +1,477 @@
+"""Events for CRMs: the pull feed (JSON pages or Server-Sent Events) and webhook subscriptions.
+
+The outbox holds the core's snapshots; this module renders them in the native API's shapes
+(an account as GET /v1/users/{login} answers, a ledger entry as GET /v1/ledger does), for the
+feed, the stream and the webhook worker alike."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import weakref
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from brokerplane.api.native.auth import current_actor
+from brokerplane.api.native.common import COMMON_ERRORS, NOT_FOUND, services
+from brokerplane.api.native.idempotency import write
+from brokerplane.api.native.route import NativeRoute
+from brokerplane.api.native.schemas import ACCOUNT_OUT_FIELDS, iso
+from brokerplane.core.account.model import RIGHT_ENABLED
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import CoreError, RateLimited, ValidationError
+from brokerplane.core.events import service as events
+from brokerplane.core.events.model import TYPES, Delivery, Event, Subscription
+from brokerplane.core.money import Currency, format_minor
+from brokerplane.core.validate import MAX_ID
+
+router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
+
+MAX_QUERY_TYPES_LENGTH = 2048
+# Server-Sent Events: how often a stream looks for new events, and how often it sends a
+# keep-alive comment when there are none; a stream ends after STREAM_MAX_S (the client
+# reconnects with Last-Event-ID, and its key is checked again then).
+STREAM_POLL_S = 0.5
+STREAM_KEEPALIVE_S = 15.0
+STREAM_MAX_S = 3600.0
+STREAM_RECHECK_S = 30.0
+
+
+# ---- rendering ------------------------------------------------------------------------------
+
+
+def _time(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return iso(value)
+    text = str(value)
+    return text.replace("+00:00", "Z")
+
+
+def _money(units: Any, data: dict[str, Any]) -> str | None:
+    if units is None:
+        return None
+    try:
+        cur = Currency(str(data.get("currency") or "USD"), int(data.get("currency_digits") or 2))
+        return format_minor(int(units), cur)
+    except (TypeError, ValueError):
+        return None
+
+
+_ACCOUNT_MONEY = ("balance", "credit", "bonus")
+_ACCOUNT_TIMES = ("disabled_at", "registered_at", "updated_at", "last_access", "last_pass_change")
+
+
+def _account(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ACCOUNT_OUT_FIELDS:
+        if name == "enabled":
+            out[name] = bool(int(data.get("rights") or 0) & RIGHT_ENABLED)
+        elif name in _ACCOUNT_MONEY:
+            out[name] = _money(data.get(name), data)
+        elif name in _ACCOUNT_TIMES:
+            out[name] = _time(data.get(name))
+        else:
+            out[name] = data.get(name)
+    return out
+
+
+def _entry(data: dict[str, Any], ev: Event) -> dict[str, Any]:
+    out = {
+        "operation_id": data.get("id"),
+        "login": data.get("login"),
+        "kind": data.get("kind"),
+        "amount": _money(data.get("amount"), data),
+        "balance": _money(data.get("balance_after"), data),
+        "credit": _money(data.get("credit_after"), data),
+        "bonus": _money(data.get("bonus_after"), data),
+        "currency": data.get("currency"),
+        "comment": data.get("comment", ""),
+        "reference": data.get("reference", ""),
+        "time": _time(ev.at),
+        "manager_login": data.get("manager_login", ev.manager_login),
+        "approval_id": data.get("approval_id"),
+    }
+    if data.get("deal") is not None:
+        out["deal"] = data["deal"]
+    return out
+
+
+def _approval(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": data.get("id"),
+        "state": data.get("state"),
+        "login": data.get("login"),
+        "kind": data.get("kind"),
+        "amount": _money(data.get("amount"), data),
+        "currency": data.get("currency"),
+        "comment": data.get("comment", ""),
+        "reference": data.get("reference", ""),
+        "requested_by": data.get("requested_by"),
+        "requested_at": _time(data.get("requested_at")),
+        "expires_at": _time(data.get("expires_at")),
+        "decided_by": data.get("decided_by"),
+        "decided_at": _time(data.get("decided_at")),
+        "decision_comment": data.get("decision_comment"),
+        "operation_id": data.get("entry_id"),
+    }
+
+
+def render_data(ev: Event) -> dict[str, Any]:
+    data = ev.data or {}
+    if ev.type.startswith("account."):
+        return _account(data)
+    if ev.type == "ledger.entry_posted":
+        return _entry(data, ev)
+    if ev.type.startswith("approval."):
+        return _approval(data)
+    return dict(data)
+
+
+def render_event(ev: Event) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "type": ev.type,
+        "time": _time(ev.at),
+        "login": ev.login,
+        "group": ev.group,
+        "white_label": ev.broker,
+        "actor": {"manager_login": ev.manager_login, "key_id": ev.key_id,
+                  "operator_id": ev.operator_id},
+        "dialect": ev.dialect,
+        "request_id": ev.request_id,
+        "data": render_data(ev),
+    }  # fmt: skip
+
+
+# ---- the feed ------------------------------------------------------------------------------
+
+
+class EventOut(BaseModel):
+    id: int = Field(description="the event's position in commit order; resume after it")
+    type: str
+    time: str
+    login: int | None
+    group: str | None
+    white_label: str | None
+    actor: dict[str, Any]
+    dialect: str
+    request_id: str | None
+    data: dict[str, Any] = Field(description="the native API's shape of what changed")
+
+
+class EventPageOut(BaseModel):
+    items: list[EventOut]
+    next: int = Field(description="pass as ?after= for the next page")
+    head: int = Field(description="the newest event id when the page was read")
+    more: bool = Field(description="whether events past `next` exist (read again at once)")
+
+
+def _types(raw: list[str]) -> tuple[str, ...]:
+    if sum(len(x) + 1 for x in raw) > MAX_QUERY_TYPES_LENGTH:
+        raise ValidationError.field("types", f"at most {MAX_QUERY_TYPES_LENGTH} characters")
+    names = [n for item in raw for n in item.split(",")]
+    return events.parse_types(names)
+
+
+def _after(raw: str | None, field: str = "after") -> int:
+    if raw is None or not raw.strip():
+        return 0
+    text = raw.strip()
+    if not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+        raise ValidationError.field(field, "must be an event id this feed returned (0: the start)")
+    return int(text)
+
+
+class _Streams:
+    """The bound on open event streams in this process. A slot is given back when its stream
+    ends, and (should the stream never start, the client gone first) when it is collected."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held: set[int] = set()
+        self.tokens = itertools.count(1)
+        self.lock = threading.Lock()
+
+    def enter(self) -> int:
+        with self.lock:
+            if len(self.held) >= self.limit:
+                raise RateLimited(int(STREAM_KEEPALIVE_S))
+            token = next(self.tokens)
+            self.held.add(token)
+            return token
+
+    def leave(self, token: int) -> None:
+        with self.lock:
+            self.held.discard(token)
+
+
+def _streams(request: Request) -> _Streams:
+    app = request.app
+    found = getattr(app.state, "event_streams", None)
+    if found is None:
+        found = _Streams(app.state.runtime.settings.events_max_streams)
+        app.state.event_streams = found
+    return found
+
+
+@router.get(
+    "/events",
+    response_model=EventPageOut,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "a page (JSON), or the stream with Accept: text/event-stream",
+        }
+    },
+    tags=["events"],
+    summary="The event feed: every committed change, in commit order (JSON pages or SSE)",
+    description="Events after `after` (an event id; 0 or omitted: the oldest kept), of the "
+    "accounts within the key's reach. With `Accept: text/event-stream` the same feed is sent "
+    "as Server-Sent Events (`id:` is the event id; `Last-Event-ID` resumes). Needs "
+    "`reports:read`. Contact details are blank without `personal_data`; events about "
+    "managers and keys are for `admin` keys of unlimited reach.",
+)
+async def read_events(
+    request: Request,
+    actor: Actor = Depends(current_actor),
+    after: str | None = Query(None, description="an event id; the page starts after it"),
+    types: list[str] = Query(
+        [], description="event types or prefixes (`account.`), repeated or comma-separated"
+    ),
+    group: str | None = Query(None, max_length=1024, description="a group mask (`demo*`)"),
+    limit: int = Query(100, ge=1, le=events.MAX_PAGE),
+) -> Response:
+    wanted = _types(types)
+    accept = request.headers.get("accept", "")
+    if "text/event-stream" in accept:
+        resume = request.headers.get("last-event-id")
+        start = _after(resume, "Last-Event-ID") if resume else _after(after)
+        cmd = events.ReadEvents(after_id=start, types=wanted, group=group, limit=limit)
+        core = services(request)
+        first = await run_in_threadpool(core.read_events, cmd, actor)  # errors answer now
+        streams = _streams(request)
+        token = streams.enter()
+        presented = request.headers.get("authorization", "").partition(" ")[2].strip()
+        body = _stream(request, actor, presented, cmd, first, token)
+        weakref.finalize(body, streams.leave, token)
+        return StreamingResponse(
+            body,
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+    cmd = events.ReadEvents(after_id=_after(after), types=wanted, group=group, limit=limit)
+    page = await run_in_threadpool(services(request).read_events, cmd, actor)
+    return JSONResponse(
+        {
+            "items": [render_event(e) for e in page.events],
+            "next": page.next_after,
+            "head": page.head,
+            "more": page.next_after < page.head,
+        }
+    )
+
+
+def _sse(ev: Event) -> bytes:
+    body = json.dumps(render_event(ev), separators=(",", ":"))
+    return f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n".encode()
+
+
+async def _still_valid(core: Any, presented: str) -> bool:
+    """Whether the stream's key still authenticates with a scope that reads the feed (a key
+    revoked, expired or narrowed ends its streams within STREAM_RECHECK_S)."""
+    try:
+        identity = await run_in_threadpool(core.authenticate_key, presented)
+    except CoreError:
+        return False
+    return bool({"admin", *events.FEED_SCOPES} & set(identity.scopes))
+
+
+async def _stream(
+    request: Request, actor: Actor, presented: str, cmd: events.ReadEvents, first: Any,
+    token: int,
+) -> AsyncIterator[bytes]:  # fmt: skip
+    core = services(request)
+    streams = _streams(request)
+    loop = asyncio.get_running_loop()
+    started = last_sent = checked = loop.time()
+    page = first
+    try:
+        yield b": brokerplane event stream\nretry: 2000\n\n"
+        while loop.time() - started < STREAM_MAX_S:
+            if loop.time() - checked >= STREAM_RECHECK_S:
+                if not await _still_valid(core, presented):
+                    return
+                checked = loop.time()
+            for ev in page.events:
+                yield _sse(ev)
+                last_sent = loop.time()
+            cmd = events.ReadEvents(after_id=page.next_after, types=cmd.types, group=cmd.group,
+                                    limit=cmd.limit)  # fmt: skip
+            if page.next_after >= page.head:
+                if await request.is_disconnected():
+                    return
+                if loop.time() - last_sent >= STREAM_KEEPALIVE_S:
+                    yield b": keep-alive\n\n"
+                    last_sent = loop.time()
+                await asyncio.sleep(STREAM_POLL_S)
+            page = await run_in_threadpool(core.read_events, cmd, actor)
+    finally:
+        streams.leave(token)
+
+
+@router.get("/events/types", tags=["events"], summary="Every event type the feed carries")
+async def event_types(actor: Actor = Depends(current_actor)) -> Response:
+    actor.require_any(*events.FEED_SCOPES)
+    return JSONResponse({"items": list(TYPES)})
+
+
+# ---- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"url": "https://crm.example.com/brokerplane", "types": ["ledger."],
+                        "group_mask": "real*", "secret": "a-long-random-shared-secret"}
+        },
+    )  # fmt: skip
+    url: str | None = Field(None, max_length=events.URL_MAX, description="http(s) only")
+    types: list[str] | None = Field(None, description="event types or prefixes; [] or omitted: all")
+    group_mask: str | None = Field(None, max_length=1024, description="accounts' groups; * all")
+    secret: str | None = Field(
+        None,
+        description="shared secret for the signature (16-128 chars); omitted: one is made "
+        "and shown once",
+    )
+    personal_data: bool | None = Field(None, description="send contact details (default no)")
+    description: str | None = Field(None, max_length=events.DESCRIPTION_MAX)
+    state: str | None = Field(None, description="updates only: active (resume now) or paused")
+
+
+class ReplayIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_id: int = Field(alias="from", ge=1, le=MAX_ID, description="the first event to resend")
+
+
+def render_webhook(sub: Subscription, *, secret: bool = False) -> dict[str, Any]:
+    return {
+        "id": sub.id, "url": sub.url, "types": list(sub.types), "group_mask": sub.group_mask,
+        "personal_data": sub.personal_data, "description": sub.description, "state": sub.state,
+        "cursor": sub.cursor, "attempts": sub.attempts,
+        "next_attempt_at": iso(sub.next_attempt_at), "failing_since": iso(sub.failing_since),
+        "last_error": sub.last_error, "created_at": iso(sub.created_at),
+        "updated_at": iso(sub.updated_at), "created_by": sub.created_by,
+        "secret": sub.secret if secret else None,
+    }  # fmt: skip
+
+
+def render_delivery(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id, "at": iso(d.at), "first_event": d.first_event, "last_event": d.last_event,
+        "events": d.events, "attempt": d.attempt, "ok": d.ok, "status": d.status,
+        "error": d.error, "duration_ms": d.duration_ms,
+    }  # fmt: skip
+
+
+def _save(body: WebhookIn) -> events.SaveSubscription:
+    return events.SaveSubscription(
+        url=body.url, types=tuple(body.types) if body.types is not None else None,
+        group_mask=body.group_mask, secret=body.secret, personal_data=body.personal_data,
+        description=body.description, state=body.state,
+    )  # fmt: skip
+
+
+@router.post("/webhooks", status_code=201, tags=["webhooks"],
+             summary="Subscribe a URL to events (admin); the secret is shown once")  # fmt: skip
+async def create_webhook(
+    body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    if body.state is not None:
+        raise ValidationError.field("state", "is set by updates only")
+    call = lambda a: services(request).create_webhook(_save(body), a)  # noqa: E731
+    return await write(request, actor, call, lambda s: (201, render_webhook(s, secret=True)),
+                       secret_fields=("secret",))  # fmt: skip
+
+
+@router.get("/webhooks", tags=["webhooks"], summary="Every webhook subscription (admin)")
+async def list_webhooks(request: Request, actor: Actor = Depends(current_actor)) -> Response:
+    subs = await run_in_threadpool(services(request).list_webhooks, actor)
+    return JSONResponse({"items": [render_webhook(s) for s in subs]})
+
+
+@router.get("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+            summary="One subscription: its state, cursor and last error")  # fmt: skip
+async def get_webhook(
+    sub_id: int, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    sub = await run_in_threadpool(services(request).get_webhook, sub_id, actor)
+    return JSONResponse(render_webhook(sub))
+
+
+@router.patch("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+              summary="Change a subscription; state=active resumes a parked one now")  # fmt: skip
+async def update_webhook(
+    sub_id: int, body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    call = lambda a: services(request).update_webhook(sub_id, _save(body), a)  # noqa: E731
+    return await write(request, actor, call, lambda s: (200, render_webhook(s)))
+
+
+@router.delete("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+               summary="Delete a subscription and its delivery log")  # fmt: skip
+async def delete_webhook(
+    sub_id: int, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    call = lambda a: services(request).delete_webhook(sub_id, a)  # noqa: E731
+    return await write(request, actor, call, lambda _: (200, {"id": sub_id, "deleted": True}))
+
+
+@router.post("/webhooks/{sub_id}/replay", tags=["webhooks"], responses=NOT_FOUND,
+             summary="Deliver again from an event id on (resumes a parked one)")  # fmt: skip
+async def replay_webhook(
+    sub_id: int, body: ReplayIn, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    call = lambda a: services(request).replay_webhook(sub_id, body.from_id, a)  # noqa: E731
+    return await write(request, actor, call, lambda s: (200, render_webhook(s)))
+
+
+@router.get("/webhooks/{sub_id}/deliveries", tags=["webhooks"], responses=NOT_FOUND,
+            summary="The subscription's delivery log, oldest first")  # fmt: skip
+async def webhook_deliveries(
+    sub_id: int,
+    request: Request,
+    actor: Actor = Depends(current_actor),
+    after: int = Query(0, ge=0, le=MAX_ID),
+    limit: int = Query(100, ge=1, le=events.MAX_PAGE),
+) -> Response:
+    found = await run_in_threadpool(
+        services(request).webhook_deliveries, sub_id, after, limit, actor
+    )
+    return JSONResponse({"items": [render_delivery(d) for d in found]})
+
+
+@router.post("/webhooks/{sub_id}/test", tags=["webhooks"], responses=NOT_FOUND,
+             summary="Send a signed `webhook.test` event now and report the answer")  # fmt: skip
+async def test_webhook(
+    sub_id: int, request: Request, actor: Actor = Depends(current_actor)
+) -> Response:
+    from brokerplane.api.native.delivery import send_test
+
+    core = services(request)
+    sub = await run_in_threadpool(core.get_webhook, sub_id, actor)
+    settings = request.app.state.runtime.settings
+    outcome = await run_in_threadpool(send_test, sub, core.clock(), settings)
+    await run_in_threadpool(core.log_webhook_test, sub.id, outcome)
+    return JSONResponse({"ok": outcome.ok, "status": outcome.status, "error": outcome.error,
+                         "duration_ms": outcome.duration_ms})  # fmt: skip

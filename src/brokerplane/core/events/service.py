@@ -1,0 +1,296 @@
+"""The feed (a page of events under the reader's reach) and webhook subscriptions' rules."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from brokerplane.core import masks
+from brokerplane.core.access.reach import redact_snapshot
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.service import record
+from brokerplane.core.clock import Clock
+from brokerplane.core.config import CoreConfig
+from brokerplane.core.errors import NotFound, PermissionDenied, ValidationError
+from brokerplane.core.events.model import (
+    ADMIN_PREFIXES,
+    TYPES,
+    Delivery,
+    EventPage,
+    EventQuery,
+    Subscription,
+)
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import MAX_ID, require_id
+
+MAX_PAGE = 1000
+MAX_TYPES = 32
+MAX_TYPE_LENGTH = 32
+URL_MAX = 2048
+SECRET_MIN, SECRET_MAX = 16, 128
+DESCRIPTION_MAX = 255
+FEED_SCOPES = ("reports:read", "admin")
+_PREFIXES = frozenset(t.split(".")[0] + "." for t in TYPES)
+
+
+def parse_types(types: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """Event types (or prefixes such as `account.`), each known; bounded in count and length."""
+    if not types:
+        return ()
+    if len(types) > MAX_TYPES:
+        raise ValidationError.field("types", f"at most {MAX_TYPES} types")
+    found: list[str] = []
+    for name in types:
+        name = name.strip() if isinstance(name, str) else ""
+        if not name:
+            continue
+        if len(name) > MAX_TYPE_LENGTH or (name not in TYPES and name not in _PREFIXES):
+            raise ValidationError.field(
+                "types", f"unknown event type {name[:MAX_TYPE_LENGTH]!r} (see /v1/events/types)"
+            )
+        if name not in found:
+            found.append(name)
+    return tuple(found)
+
+
+def _mask(field: str, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    masks.parse(value, field)  # bounded; raises InvalidMask naming the field
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class ReadEvents:
+    after_id: int = 0
+    types: tuple[str, ...] = ()
+    group: str | None = None
+    limit: int = 100
+
+
+def _reader_query(actor: Actor, cmd: ReadEvents) -> tuple[EventQuery, str | None]:
+    actor.require_any(*FEED_SCOPES)
+    require_id("after", cmd.after_id, low=0, high=MAX_ID)
+    if not 1 <= cmd.limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    group = _mask("group", cmd.group)
+    reach_groups = None if actor.group_mask.strip() == "*" else actor.group_mask
+    brokers = None if actor.white_labels.strip() == "*" else actor.white_labels
+    admin = actor.has("admin") and actor.unlimited_reach
+    if not admin and any(t.startswith(ADMIN_PREFIXES) for t in cmd.types):
+        raise PermissionDenied("events about managers and keys are for administrators")
+    query = EventQuery(after_id=cmd.after_id, types=cmd.types, group_mask=reach_groups,
+                       broker_mask=brokers, admin=admin and group is None,
+                       group_filter=group, limit=cmd.limit)  # fmt: skip
+    return query, group
+
+
+def read_events(uow: UnitOfWork, cmd: ReadEvents, actor: Actor) -> EventPage:
+    """One page of the feed: only events of accounts within the actor's reach (and, for
+    administrators of unlimited reach, events about managers and keys); contact details
+    blanked without `personal_data`."""
+    query, _ = _reader_query(actor, cmd)
+    page = uow.events.page(query)
+    if cmd.after_id > page.head:
+        raise ValidationError.field(
+            "after", f"is past the newest event ({page.head}); use an id this feed returned"
+        )
+    if not actor.has("personal_data"):
+        for ev in page.events:
+            if ev.type.startswith("account."):
+                ev.data = redact_snapshot(actor, ev.data) or {}
+    return page
+
+
+def subscription_query(sub: Subscription, limit: int) -> EventQuery:
+    """What a subscription receives: its types and group mask; manager and key events only
+    when it names them (subscriptions are an administrator's)."""
+    admin = any(t.startswith(ADMIN_PREFIXES) for t in sub.types)
+    group = None if sub.group_mask.strip() == "*" else sub.group_mask
+    return EventQuery(after_id=sub.cursor, types=sub.types, group_filter=group,
+                      admin=admin and group is None, limit=limit)  # fmt: skip
+
+
+def redact_for(sub: Subscription, data: dict[str, Any], kind: str) -> dict[str, Any]:
+    if sub.personal_data or not kind.startswith("account."):
+        return data
+    from brokerplane.core.access.reach import PERSONAL_FIELDS
+
+    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
+
+
+# ---- webhook subscriptions -------------------------------------------------------------
+
+
+def check_url(url: str, hosts: str) -> str:
+    """An http(s) URL with a host, no credentials, within the allowed hosts."""
+    if not isinstance(url, str) or not url or len(url) > URL_MAX:
+        raise ValidationError.field("url", f"must be an http(s) URL of at most {URL_MAX} chars")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValidationError.field("url", "must not hold spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValidationError.field("url", "is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.field("url", "must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError.field("url", "must not carry credentials (sign with the secret)")
+    if port == 0:
+        raise ValidationError.field("url", "has an invalid port")
+    if hosts.strip() != "*" and not masks.parse(hosts, "webhook hosts").admits(
+        masks.fold(parts.hostname)
+    ):
+        raise ValidationError.field("url", "names a host outside BROKERPLANE_WEBHOOK_HOSTS")
+    return url
+
+
+@dataclass(frozen=True)
+class SaveSubscription:
+    url: str | None = None
+    types: tuple[str, ...] | None = None
+    group_mask: str | None = None
+    secret: str | None = None
+    personal_data: bool | None = None
+    description: str | None = None
+    # For an update: "active" (resume, retrying now) or "paused".
+    state: str | None = None
+
+
+def _check_secret(secret: str) -> str:
+    if not isinstance(secret, str) or not SECRET_MIN <= len(secret) <= SECRET_MAX:
+        raise ValidationError.field(
+            "secret", f"must be {SECRET_MIN} to {SECRET_MAX} characters (or omitted: one is made)"
+        )
+    if not secret.isprintable() or not secret.isascii():
+        raise ValidationError.field("secret", "must be printable ASCII")
+    return secret
+
+
+def _apply(sub: Subscription, cmd: SaveSubscription, config: CoreConfig) -> Subscription:
+    changes: dict[str, Any] = {}
+    if cmd.url is not None:
+        changes["url"] = check_url(cmd.url, config.webhook_hosts)
+    if cmd.types is not None:
+        changes["types"] = parse_types(cmd.types)
+    if cmd.group_mask is not None:
+        changes["group_mask"] = _mask("group_mask", cmd.group_mask) or "*"
+    if cmd.secret is not None:
+        changes["secret"] = _check_secret(cmd.secret)
+    if cmd.personal_data is not None:
+        changes["personal_data"] = bool(cmd.personal_data)
+    if cmd.description is not None:
+        if len(cmd.description) > DESCRIPTION_MAX:
+            raise ValidationError.field("description", f"at most {DESCRIPTION_MAX} characters")
+        changes["description"] = cmd.description
+    if cmd.state is not None:
+        if cmd.state not in ("active", "paused"):
+            raise ValidationError.field("state", "must be active or paused")
+        changes["state"] = cmd.state
+        if cmd.state == "active":
+            changes.update(attempts=0, next_attempt_at=None, failing_since=None)
+    return replace(sub, **changes)
+
+
+def _require_admin(actor: Actor) -> None:
+    actor.require("admin")
+    if not actor.unlimited_reach:
+        raise PermissionDenied("webhook subscriptions are for administrators of unlimited reach")
+
+
+def create_subscription(
+    uow: UnitOfWork, cmd: SaveSubscription, actor: Actor, clock: Clock, config: CoreConfig
+) -> Subscription:
+    """A new subscription, delivering from the newest event on (replay to go back)."""
+    _require_admin(actor)
+    if cmd.url is None:
+        raise ValidationError.field("url", "is required")
+    if uow.events.count_subscriptions() >= config.webhook_max_subscriptions:
+        raise ValidationError.field(
+            "url", f"at most {config.webhook_max_subscriptions} subscriptions"
+        )
+    now = clock()
+    blank = Subscription(url="", secret=cmd.secret or secrets.token_urlsafe(32),
+                         created_at=now, updated_at=now, created_by=actor.manager_login,
+                         cursor=uow.events.bounds()[1])  # fmt: skip
+    sub = _apply(blank, replace(cmd, state=None), config)
+    uow.events.add_subscription(sub)
+    record(uow, actor, now, "webhook.created", "webhook", sub.id, None, sub.snapshot())
+    return sub
+
+
+def _load(uow: UnitOfWork, sub_id: int) -> Subscription:
+    require_id("id", sub_id)
+    sub = uow.events.get_subscription(sub_id, for_update=True)
+    if sub is None:
+        raise NotFound(f"webhook subscription {sub_id} not found", id=sub_id)
+    return sub
+
+
+def update_subscription(
+    uow: UnitOfWork, sub_id: int, cmd: SaveSubscription, actor: Actor, clock: Clock,
+    config: CoreConfig,
+) -> Subscription:  # fmt: skip
+    _require_admin(actor)
+    before = _load(uow, sub_id)
+    sub = replace(_apply(before, cmd, config), updated_at=clock())
+    uow.events.update_subscription(sub)
+    record(uow, actor, sub.updated_at, "webhook.updated", "webhook", sub.id, before.snapshot(),
+           sub.snapshot())  # fmt: skip
+    return sub
+
+
+def delete_subscription(uow: UnitOfWork, sub_id: int, actor: Actor, clock: Clock) -> None:
+    _require_admin(actor)
+    before = _load(uow, sub_id)
+    uow.events.delete_subscription(sub_id)
+    record(uow, actor, clock(), "webhook.deleted", "webhook", sub_id, before.snapshot(), None)
+
+
+def replay(uow: UnitOfWork, sub_id: int, from_id: int, actor: Actor, clock: Clock) -> Subscription:
+    """Deliver again from event `from_id` on (and resume a parked subscription)."""
+    _require_admin(actor)
+    require_id("from", from_id, low=1)
+    before = _load(uow, sub_id)
+    head = uow.events.bounds()[1]
+    if from_id > head + 1:
+        raise ValidationError.field("from", f"is past the newest event ({head})")
+    now = clock()
+    sub = replace(before, cursor=from_id - 1, state="active", attempts=0, next_attempt_at=None,
+                  failing_since=None, updated_at=now)  # fmt: skip
+    uow.events.update_subscription(sub)
+    record(uow, actor, now, "webhook.replayed", "webhook", sub.id, before.snapshot(),
+           sub.snapshot())  # fmt: skip
+    return sub
+
+
+def get_subscription(uow: UnitOfWork, sub_id: int, actor: Actor) -> Subscription:
+    _require_admin(actor)
+    require_id("id", sub_id)
+    sub = uow.events.get_subscription(sub_id)
+    if sub is None:
+        raise NotFound(f"webhook subscription {sub_id} not found", id=sub_id)
+    return sub
+
+
+def list_subscriptions(uow: UnitOfWork, actor: Actor) -> list[Subscription]:
+    _require_admin(actor)
+    return uow.events.list_subscriptions()
+
+
+def list_deliveries(
+    uow: UnitOfWork, sub_id: int, after_id: int, limit: int, actor: Actor
+) -> list[Delivery]:
+    get_subscription(uow, sub_id, actor)
+    require_id("after", after_id, low=0)
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
+    return uow.events.deliveries(sub_id, after_id, limit)
+
+
+def purge(uow: UnitOfWork, now: datetime, config: CoreConfig) -> int:
+    return uow.events.purge(now - config.events_retention)

@@ -1,0 +1,67 @@
+"""One change, one event, whatever the dialect: an MT5 trade/balance deposit, a cTrader
+changebalance and a native deposit each produce the same `ledger.entry_posted` in the native
+feed (GET /v1/events), in commit order, and a refused one produces none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.account.service import OpenAccount
+from tests.dialects.ctrader.conftest import CTrader
+from tests.dialects.ctrader.conftest import ct as ct
+from tests.dialects.mt5.conftest import Mt5
+from tests.dialects.mt5.conftest import mt5 as mt5
+
+
+def _feed(mt5: Mt5, key: str, **params: Any) -> dict[str, Any]:
+    response = mt5.client.get("/v1/events", params=params,
+                              headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_deposit_from_each_dialect_is_the_same_event(mt5: Mt5, ct: CTrader) -> None:
+    services = mt5.services
+    acc = services.open_account(OpenAccount(group="demoforex", name="Feed Test"), mt5.admin)
+    key = services.create_api_key(CreateApiKey(1005, frozenset({"reports:read",
+                                                                "balances:write"})),
+                                  mt5.admin).secret  # fmt: skip
+    start = _feed(mt5, key)["head"]
+
+    answer = mt5.client.get("/api/trade/balance",
+                            params={"login": acc.login, "type": 2, "balance": "100",
+                                    "comment": "card"})  # fmt: skip
+    assert answer.json()["retcode"] == "0 Done", answer.text
+    assert ct.post(f"/traders/{acc.login}/changebalance",
+                   {"login": acc.login, "preciseAmount": 100, "type": "DEPOSIT",
+                    "comment": "card"}).status_code == 200  # fmt: skip
+    native = mt5.client.post("/v1/balances/deposit",
+                             json={"login": acc.login, "amount": "100.00", "comment": "card"},
+                             headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert native.status_code == 200, native.text
+    # refused (more than the balance): no event
+    refused = mt5.client.post("/v1/balances/withdraw",
+                              json={"login": acc.login, "amount": "1000.00"},
+                              headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert refused.status_code == 400, refused.text
+
+    page = _feed(mt5, key, after=start, types="ledger.entry_posted")
+    items = page["items"]
+    assert [i["dialect"] for i in items] == ["mt5", "ctrader", "native"]
+    assert [i["data"]["balance"] for i in items] == ["100.00", "200.00", "300.00"]
+    assert [i["id"] for i in items] == sorted(i["id"] for i in items)
+    same = [{k: v for k, v in i["data"].items()
+             if k not in ("operation_id", "balance", "time", "manager_login")}
+            for i in items]  # fmt: skip
+    assert same[0] == same[1] == same[2] == {
+        "login": acc.login, "kind": "deposit", "amount": "100.00", "credit": "0.00",
+        "bonus": "0.00", "currency": "USD", "comment": "card", "reference": "",
+        "approval_id": None,
+    }  # fmt: skip
+    for item in items:
+        assert item["type"] == "ledger.entry_posted" and item["login"] == acc.login
+        assert item["group"] == "demoforex" and item["white_label"] == ""
+        assert item["actor"]["manager_login"] in (1005, 1007)
+    assert page["next"] == page["head"] and page["more"] is False
