@@ -1155,7 +1155,7 @@ def thresholds_remove(
 
 @click.group()
 def maintenance() -> None:
-    """Purge expired request ids and expire overdue approvals.
+    """Purge expired request ids and old events; expire overdue approvals.
 
     The server runs it every BROKERPLANE_MAINTENANCE_INTERVAL_S seconds.
     """
@@ -1164,7 +1164,7 @@ def maintenance() -> None:
 @maintenance.command("run")
 @database_options
 def maintenance_run(database_url: str | None, data_dir: Path | None) -> None:
-    """Purge expired request ids and expire overdue approvals, once."""
+    """Purge expired request ids and events past the retention; expire overdue approvals, once."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
         purged, expired = runtime.services.run_maintenance()
