@@ -137,6 +137,18 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router, prefix="/v1")
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
+    if runtime.settings.console:
+        from fastapi.responses import RedirectResponse
+
+        from brokerplane.api.console.app import build as build_console
+
+        @app.get("/", include_in_schema=False)
+        @app.get("/console", include_in_schema=False)
+        async def to_console() -> Response:
+            return RedirectResponse("/console/", 307)
+
+        app.mount("/console", build_console(runtime))
+
     @app.get("/health", tags=["probes"], summary="The process is up")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "version": brokerplane.__version__}
