@@ -87,6 +87,7 @@ def _env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["units"] = lambda units, digits: format_units(int(units), int(digits))
+    env.filters["shown"] = _shown
     env.filters["when"] = lambda at: at.strftime("%Y-%m-%d %H:%M:%S") if at else ""
     env.filters["tojson_pretty"] = lambda data: json.dumps(data, sort_keys=True, default=str)
     return env
@@ -501,7 +502,7 @@ def _summary(p: Posting) -> dict[str, Any]:
         "status": p.status,
         "login": p.login,
         "kind": p.kind,
-        "amount": format_units(p.amount, digits),
+        "amount": format_units(_shown(p.kind, p.amount), digits),
         "currency": p.currency.code,
         "balance": format_units(p.balance, digits),
         "credit": format_units(p.credit, digits),
@@ -509,6 +510,12 @@ def _summary(p: Posting) -> dict[str, Any]:
         "operation_id": p.entry.id if p.entry else None,
         "approval_id": p.approval.id if p.approval else None,
     }
+
+
+def _shown(kind: str, amount: int) -> int:
+    """A deposit or withdrawal reads as its size (the operation says the way); a credit, bonus
+    or correction keeps its sign."""
+    return abs(amount) if kind in ("deposit", "withdrawal", "charge") else amount
 
 
 def chart(exposure: Any) -> dict[str, Any] | None:
