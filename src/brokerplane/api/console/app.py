@@ -162,12 +162,12 @@ class Console:
         if manager is None:  # a TraderEvolution user's token: not a console session
             return None
         renewed = None
-        if sess.now_s() - held.issued >= self._max_age() / 2:
+        if sess.now_ms() - held.issued >= self._max_age() * 500:
             cmd = RefreshSession(held.refresh, self.idle, self.idle)
             try:
                 pair = await run_in_threadpool(self.services.refresh_backoffice_session, cmd,
                                                self._anonymous(request))  # fmt: skip
-                renewed = sess.Held(sess.now_s(), pair.access_token, pair.refresh_token,
+                renewed = sess.Held(sess.now_ms(), pair.access_token, pair.refresh_token,
                                     held.csrf)  # fmt: skip
             except Unauthorized:
                 pass  # a concurrent request renewed it; this one still holds a live token
@@ -223,7 +223,7 @@ class Console:
             return self._signin_page(request, err.detail, login, 401)
         except CoreError as err:
             return self._signin_page(request, err.detail, login, 503)
-        held = sess.Held(sess.now_s(), pair.access_token, pair.refresh_token, sess.new_csrf())
+        held = sess.Held(sess.now_ms(), pair.access_token, pair.refresh_token, sess.new_csrf())
         # A new cookie on every sign-in: a session planted before it is never reused.
         response = RedirectResponse(target, 303, headers=SECURITY_HEADERS)
         sess.set_session(response, request, held, self._max_age())

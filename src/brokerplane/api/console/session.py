@@ -1,7 +1,7 @@
 """Console sessions: a manager's back-office session (core.backoffice.sessions) held in a cookie,
 with a CSRF token of its own, an idle timeout and sign-out.
 
-The cookie holds `<issued>.<access token>.<refresh token>.<csrf token>`; the tokens are the
+The cookie holds `<issued, unix ms>.<access token>.<refresh token>.<csrf token>`; the tokens are the
 core's back-office session tokens (stored as SHA-256 hashes, tied to the manager's password
 verifier), so a new password or a disabled manager ends every console session at once (the core
 deletes the manager's sessions then), and a restart ends none. The access token lives as long as
@@ -99,5 +99,5 @@ def set_pre_token(response: Response, request: Request, token: str) -> None:
     )  # fmt: skip
 
 
-def now_s() -> int:
-    return int(time.time())
+def now_ms() -> int:
+    return int(time.time() * 1000)
