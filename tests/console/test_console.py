@@ -389,3 +389,31 @@ def test_every_page_is_reachable_by_keyboard(context: Any, console: Console):
     page.keyboard.press("Enter")
     page.wait_for_url(console.url("/console/audit"))
     assert page.get_by_role("heading", name="Audit", level=1).is_visible()
+
+
+# ---- API documentation ----------------------------------------------------------------------
+
+
+def test_api_docs_work_offline_and_declare_the_key_scheme(context: Any, console: Console):
+    outside: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(console.base):
+            route.continue_()
+        else:  # nothing may come from elsewhere (a CDN, fonts)
+            outside.append(route.request.url)
+            route.abort()
+
+    page = context.new_page()
+    page.route("**/*", local_only)
+    page.goto(console.url("/docs"))
+    page.get_by_role("button", name="Authorize").wait_for()
+    assert page.locator(".info .title").inner_text().startswith("brokerplane")
+    assert page.locator(".opblock-summary-path", has_text="/v1/balances/deposit").count() >= 1
+    page.goto(console.url("/redoc"))
+    page.get_by_role("heading", name=re.compile("^brokerplane")).first.wait_for()
+    assert outside == []
+    schema = httpx.get(console.url("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    deposit = schema["paths"]["/v1/balances/deposit"]["post"]
+    assert deposit["security"] == [{"bearerAuth": []}]
