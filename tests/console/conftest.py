@@ -38,7 +38,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 APPROVER_PASSWORD = "Appr0ver!pw"
 LIMITED_PASSWORD = "L1mited!pw"
 VICTIM_PASSWORD = "V1ctim!pw"
-HOSTILE_NAME = '<img src=x onerror="document.title=\'pwned\'">Mallory'
+HOSTILE_NAME = "<img src=x onerror=\"document.title='pwned'\">Mallory"
 
 
 def _required() -> bool:
@@ -53,8 +53,8 @@ def _unavailable(reason: str) -> NoReturn:
 
 
 def chromium_path() -> str:
-    found = os.environ.get(ENV_CHROMIUM) or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    found = (
+        os.environ.get(ENV_CHROMIUM) or shutil.which("chromium") or shutil.which("chromium-browser")
     )
     if not found:
         _unavailable("Chromium is not installed")

@@ -185,8 +185,10 @@ def test_search_and_open_an_account(context: Any, console: Console):
     accessible(page)
     page.get_by_role("link", name=str(console.funded_login)).click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", level=1).inner_text().startswith(
-        f"Account {console.funded_login}"
+    assert (
+        page.get_by_role("heading", level=1)
+        .inner_text()
+        .startswith(f"Account {console.funded_login}")
     )
     figures = page.locator("dl.figures").inner_text()
     assert "27000.00" in figures  # three seeded deposits of 9,000
@@ -267,7 +269,9 @@ def test_a_held_withdrawal_is_approved_by_a_second_manager(browser: Any, console
         # the money moved once, recorded as approved by 1001
         page.goto(console.url(f"/console/accounts/{login}"))
         assert ledger_rows(page, console, login, "client asked by phone") == 1
-        section = page.locator("section", has=page.get_by_role("heading", name="Ledger (latest first)"))
+        section = page.locator(
+            "section", has=page.get_by_role("heading", name="Ledger (latest first)")
+        )
         ledger = section.locator("tbody tr", has_text="client asked by phone").inner_text()
         assert "-12500.00" in ledger and "1001" in ledger
         assert "14500.00" in page.locator("dl.figures").inner_text()
@@ -366,9 +370,10 @@ def test_risk_and_audit_pages(context: Any, console: Console):
     page.get_by_label("Account").fill(str(console.funded_login))
     page.get_by_role("button", name="Search").click()
     page.wait_for_load_state()
-    assert page.locator("tbody tr", has_text="account.opened").count() >= 1 or page.locator(
-        "tbody tr"
-    ).count() >= 1
+    assert (
+        page.locator("tbody tr", has_text="account.opened").count() >= 1
+        or page.locator("tbody tr").count() >= 1
+    )
     page.get_by_role("link", name="Verify the audit chain").click()
     page.wait_for_load_state()
     assert page.locator("#chain").inner_text().startswith("The audit chain is intact")

@@ -19,7 +19,9 @@ IDLE_S = 5
 
 
 @pytest.fixture(scope="module")
-def served(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Console, Path]]:
+def served(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Console, Path]]:
     tmp = tmp_path_factory.mktemp("console-idle")
     console, server = start_server(tmp, {"BROKERPLANE_CONSOLE_IDLE_TIMEOUT_S": str(IDLE_S)})
     yield console, tmp

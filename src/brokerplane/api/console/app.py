@@ -8,6 +8,7 @@ niceties (a submit button disabled once pressed, the risk page refreshing itself
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -238,14 +239,12 @@ class Console:
             if held is not None:
                 # Trading the refresh token in ends the pair; the new pair is dropped unseen.
                 cmd = RefreshSession(held.refresh, timedelta(seconds=1), timedelta(seconds=1))
-                try:
+                with contextlib.suppress(CoreError):  # already over: nothing to end
                     await run_in_threadpool(self.services.refresh_backoffice_session, cmd,
                                             self._anonymous(request))  # fmt: skip
-                except CoreError:
-                    pass
         elif ctx is not None:
-            return self.page(request, "error.html", 403, ctx, title="Refused",
-                             detail="the form's security token is missing or wrong", fields=[])  # fmt: skip
+            return self.page(request, "error.html", 403, ctx, title="Refused", fields=[],
+                             detail="the form's security token is missing or wrong")  # fmt: skip
         response = RedirectResponse("/console/signin", 303, headers=SECURITY_HEADERS)
         sess.clear_session(response, request)
         return response
@@ -317,7 +316,8 @@ class Console:
     async def _approvals(self, actor: Actor, state: str | None) -> list[Approval] | None:
         try:
             found: list[Approval] = await self.call(
-                self.services.list_approvals, ApprovalQuery(state=state, limit=1000), actor)
+                self.services.list_approvals, ApprovalQuery(state=state, limit=1000), actor
+            )
             return found
         except PermissionDenied:
             return None
@@ -484,11 +484,14 @@ class Console:
             report = await self.call(self.services.verify_audit)
         params = {k: v for k, v in (("action", action), ("account", account),
                                     ("manager", manager), ("day", day)) if v}  # fmt: skip
-        next_url = "/console/audit?" + urlencode({**params, "after": records[-1].id}) if more else None
+        next_url = (
+            "/console/audit?" + urlencode({**params, "after": records[-1].id}) if more else None
+        )
         return self.page(ctx.request, "audit.html", 200, ctx, title="Audit", records=records,
                          action=action or "", account=account or "", manager=manager or "",
                          day=day, report=report, next_url=next_url,
-                         verify_url="/console/audit?" + urlencode({**params, "verify": 1}))  # fmt: skip
+                         verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
+                         )  # fmt: skip
 
 
 def _stored(posting: Posting) -> StoredResponse:
@@ -539,8 +542,8 @@ def chart(exposure: Any) -> dict[str, Any] | None:
 def safe_next(value: str | None) -> str:
     """Where to go after signing in: a console path only (no other host, no scheme)."""
     if (
-        not value or len(value) > 512 or not value.startswith("/console")
-        or value.startswith("//") or "\\" in value or any(ord(c) < 32 for c in value)
+        not value or len(value) > 512 or "\\" in value or any(ord(c) < 32 for c in value)
+        or not (value == "/console" or value.startswith(("/console/", "/console?")))
     ):  # fmt: skip
         return "/console/"
     return value
