@@ -422,3 +422,43 @@ def test_api_docs_work_offline_and_declare_the_key_scheme(context: Any, console:
     assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     deposit = schema["paths"]["/v1/balances/deposit"]["post"]
     assert deposit["security"] == [{"bearerAuth": []}]
+
+
+# ---- administration ---------------------------------------------------------------------------
+
+
+def test_an_admin_creates_and_revokes_a_key_whose_secret_is_shown_once(
+    context: Any, console: Console
+):
+    page = context.new_page()
+    as_manager(page, console)
+    page.get_by_role("link", name="Admin").click()
+    page.wait_for_load_state()
+    assert page.locator("tbody tr", has_text="Demo desk").count() == 1  # manager 1002
+    page.get_by_label("For manager").select_option("1001")
+    page.get_by_label("Name").fill("reconciliation worker")
+    page.get_by_label("users:read").check()
+    page.get_by_role("button", name="Create the key").click()
+    page.wait_for_load_state()
+    secret = page.locator("#secret").inner_text()
+    key_id = page.locator("#notice").inner_text().split()[1]
+    assert secret.startswith("bpk_")
+    accessible(page)
+    mine = httpx.get(console.url("/v1/keys"), headers={"Authorization": f"Bearer {secret}"})
+    assert mine.status_code == 200
+    page.goto(console.url("/console/admin"))
+    assert secret not in page.content()  # shown once
+    page.get_by_role("button", name=f"Revoke {key_id}").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == f"Key {key_id} revoked"
+    gone = httpx.get(console.url("/v1/keys"), headers={"Authorization": f"Bearer {secret}"})
+    assert gone.status_code == 401
+
+
+def test_administration_is_for_admins_of_unlimited_reach(context: Any, console: Console):
+    page = context.new_page()
+    sign_in(page, console, 1002, LIMITED_PASSWORD)  # admin right, but limited to demo*
+    assert page.get_by_role("link", name="Admin").count() == 0
+    answer = page.goto(console.url("/console/admin"))
+    assert answer.status == 403
+    assert "unlimited reach" in page.get_by_role("alert").inner_text()

@@ -216,6 +216,12 @@ def serve(
                 if secrets is not None:
                     _show_secrets(secrets, runtime, out)
             shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            if settings.console:
+                out.print(
+                    f"Back-office console on [bold]http://{shown_host}:{settings.port}/console/[/]"
+                    " (sign in with a manager's login and password)",
+                    soft_wrap=True,
+                )
             out.print(
                 f"brokerplane on [bold]http://{shown_host}:{settings.port}[/] "
                 f"(dialects: {', '.join(settings.enabled_dialects)}; "
@@ -448,6 +454,9 @@ def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
     body = (
         f"Manager login     [bold]{secrets.manager_login}[/]\n"
         f"Manager password  [bold]{secrets.manager_password}[/]\n"
+        f"Approver login    [bold]{secrets.approver_login}[/] (console only: approves what "
+        f"{secrets.manager_login} asks)\n"
+        f"Approver password [bold]{secrets.approver_password}[/]\n"
         f"Admin API key (manager {secrets.manager_login}, all scopes):\n"
         f"[bold]{secrets.admin_key}[/]\n"
         f"Approver API key (manager {secrets.approver_login}, balances:approve):\n"

@@ -33,8 +33,9 @@ from brokerplane.api.console import session as sess
 from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
+from brokerplane.core.access.service import CreateApiKey
 from brokerplane.core.account.service import DisableAccount, EnableAccount, ListAccounts
-from brokerplane.core.actor import Actor
+from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -265,6 +266,7 @@ class Console:
                                      detail="the form's security token is missing or wrong; "
                                      "reload the page and try again", fields=[])  # fmt: skip
                 request.state.form = form
+                request.state.pairs = await read_pairs(request)
             try:
                 return await fn(ctx)
             except CoreError as err:
@@ -493,6 +495,42 @@ class Console:
                          verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
                          )  # fmt: skip
 
+    # ---- administration (admin with unlimited reach: the core checks) -----------------------
+
+    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None) -> Response:
+        s, actor = self.services, ctx.actor
+        managers = await self.call(s.list_managers, actor)
+        keys = await self.call(partial(s.list_api_keys, actor, None))
+        groups = await self.call(s.list_groups, actor)
+        symbols = await self.call(s.list_symbols, actor)
+        thresholds = await self.call(s.list_approval_thresholds, actor)
+        return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
+                         managers=managers, keys=keys, groups=groups, symbols=symbols,
+                         thresholds=thresholds, scopes=SCOPES, issued=issued,
+                         notice=notice)  # fmt: skip
+
+    async def admin_keys(self, ctx: Ctx) -> Response:
+        """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
+        form = ctx.request.state.form
+        action = form.get("action")
+        s, actor = self.services, ctx.actor
+        if action == "create":
+            login = _int(form.get("manager"))
+            if login is None:
+                raise ValidationError.field("manager", "must be a manager login")
+            scopes = frozenset(v for k, v in ctx.request.state.pairs if k == "scope")
+            cmd = CreateApiKey(login, scopes, (form.get("name") or "")[:MAX_TEXT])
+            issued = await self.call(s.create_api_key, cmd, actor)
+            return await self.admin(ctx, issued, f"Key {issued.key.id} created")
+        key_id = (form.get("key_id") or "")[:64]
+        if action == "rotate":
+            issued, _old = await self.call(s.rotate_api_key, key_id, actor)
+            return await self.admin(ctx, issued, f"Key {key_id} rotated")
+        if action == "revoke":
+            await self.call(s.revoke_api_key, key_id, actor)
+            return await self.admin(ctx, None, f"Key {key_id} revoked")
+        raise ValidationError.field("action", "must be create, rotate or revoke")
+
 
 def _stored(posting: Posting) -> StoredResponse:
     return StoredResponse(200, encode(_summary(posting)),
@@ -550,7 +588,13 @@ def safe_next(value: str | None) -> str:
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
-    """An urlencoded form, bounded; None when it is not one."""
+    """An urlencoded form, bounded; None when it is not one (a repeated name: its last value)."""
+    pairs = await read_pairs(request)
+    return None if pairs is None else dict(pairs)
+
+
+async def read_pairs(request: Request) -> list[tuple[str, str]] | None:
+    """An urlencoded form's fields in order, bounded; None when it is not one."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         return None
@@ -562,7 +606,7 @@ async def read_form(request: Request) -> dict[str, str] | None:
                           max_num_fields=MAX_FIELDS)  # fmt: skip
     except (UnicodeDecodeError, ValueError):
         return None
-    return dict(pairs)
+    return pairs
 
 
 def _int(value: object) -> int | None:
@@ -597,6 +641,8 @@ def build(runtime: Runtime) -> Starlette:
         Route("/approvals/{approval_id}", c.view(c.decide, post=True), methods=["POST"]),
         Route("/risk", c.view(c.risk)),
         Route("/audit", c.view(c.audit)),
+        Route("/admin", c.view(c.admin)),
+        Route("/admin/keys", c.view(c.admin_keys, post=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes)
