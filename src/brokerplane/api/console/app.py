@@ -645,7 +645,14 @@ def build(runtime: Runtime) -> Starlette:
         Route("/admin/keys", c.view(c.admin_keys, post=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    app = Starlette(routes=routes)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        html = c.env.get_template("error.html").render(
+            me=None, csrf="", path=request.url.path, title="Not found",
+            detail="There is no such page in the console.", fields=[],
+        )  # fmt: skip
+        return HTMLResponse(html, status_code=404, headers=SECURITY_HEADERS)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found})
     app.state.console = c
     app.state.root = root
     return app
