@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -172,6 +173,11 @@ def test_search_and_open_an_account(context: Any, console: Console):
     rows = page.locator("tbody tr")
     assert rows.filter(has_text="Alice Smith").count() == 1
     assert rows.filter(has_text="Foreign Client").count() == 0  # another group
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export this filter as CSV").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.splitlines()[0].startswith("login,")
+    assert "Alice Smith" in exported and "Foreign Client" not in exported
     page.get_by_label("Group mask").fill("")
     page.get_by_label("Email").fill("bruno@example.com")
     page.get_by_role("button", name="Search").click()
@@ -266,6 +272,7 @@ def test_a_held_withdrawal_is_approved_by_a_second_manager(browser: Any, console
         row.get_by_role("button", name=f"Approve #{approval_id}").click()
         other.wait_for_load_state()
         assert other.locator("#outcome").inner_text().startswith("Approved: withdrawal of 12500.00")
+        accessible(other)
         # the money moved once, recorded as approved by 1001
         page.goto(console.url(f"/console/accounts/{login}"))
         assert ledger_rows(page, console, login, "client asked by phone") == 1
@@ -312,6 +319,7 @@ def test_a_manager_limited_to_demo_cannot_see_or_reach_another_group(
     answer = page.goto(console.url(f"/console/accounts/{console.foreign_login}"))
     assert answer.status == 404
     assert "Foreign Client" not in page.content()
+    accessible(page)  # the error page too
     # a money form pointed at it by hand: not found, nothing moves
     page.goto(console.url("/console/accounts"))
     posted = page.request.post(
@@ -451,6 +459,7 @@ def test_an_admin_creates_and_revokes_a_key_whose_secret_is_shown_once(
     page.get_by_role("button", name=f"Revoke {key_id}").click()
     page.wait_for_load_state()
     assert page.locator("#notice").inner_text() == f"Key {key_id} revoked"
+    shot(page, "admin")
     gone = httpx.get(console.url("/v1/keys"), headers={"Authorization": f"Bearer {secret}"})
     assert gone.status_code == 401
 
