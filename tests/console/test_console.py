@@ -199,6 +199,9 @@ def test_search_and_open_an_account(context: Any, console: Console):
     figures = page.locator("dl.figures").inner_text()
     assert "27000.00" in figures  # three seeded deposits of 9,000
     assert "Margin level" in figures
+    positions = page.locator("section", has=page.get_by_role("heading", name="Open positions"))
+    held = positions.locator("tbody").first.inner_text()
+    assert "EURUSD" in held and "buy" in held and "XAUUSD" in held and "sell" in held
     accessible(page)
     shot(page, "account")
     page.goto(console.url("/console/accounts"))

@@ -55,6 +55,8 @@ from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
 from brokerplane.core.services import Services
+from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of
+from brokerplane.core.trading.risk import PositionFigures
 
 log = logging.getLogger("brokerplane.console")
 
@@ -385,6 +387,14 @@ class Console:
             ledger = list(reversed(ledger[-PAGE:]))
         except PermissionDenied:
             pass
+        positions: list[PositionFigures] | None = None
+        deals: list[Deal] | None = None
+        try:
+            positions = await self.call(partial(s.list_positions, actor, logins=(login,)))
+            found = await self.call(s.list_deals, DealQuery(login=login, limit=1000), actor)
+            deals = list(reversed(found[-PAGE:]))
+        except PermissionDenied:
+            pass
         trail: list[AuditRecord] | None = None
         try:
             trail = await self.call(s.account_history, login, actor)
@@ -393,6 +403,7 @@ class Console:
             pass
         return self.page(ctx.request, "account.html", 200, ctx, title=f"Account {login}",
                          acc=acc, state=state, ledger=ledger, trail=trail,
+                         positions=positions, deals=deals, lots=lots, price_of=price_of,
                          operations=OPERATIONS, key=secrets.token_urlsafe(16),
                          can_move=actor.has("balances:write"),
                          can_edit=actor.has("users:write"))  # fmt: skip
