@@ -303,6 +303,19 @@ def test_disable_and_enable_an_account(context: Any, console: Console):
     page.get_by_role("button", name="Enable the account").click()
     page.wait_for_load_state()
     assert "enabled" in page.locator("main p").first.inner_text()
+    page.get_by_label("Group (same currency)").fill("demoforex")
+    page.get_by_role("button", name="Move").click()
+    page.wait_for_load_state()
+    assert "Group demoforex" in page.locator("main p").first.inner_text()
+    page.get_by_label("New password").fill("short")
+    page.get_by_role("button", name="Set the password").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").is_visible()  # the core's password policy
+    page.go_back()
+    page.get_by_label("New password").fill("N3w!Passw0rd")
+    page.get_by_role("button", name="Set the password").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == "The main password was changed."
 
 
 # ---- rules the core keeps -------------------------------------------------------------------

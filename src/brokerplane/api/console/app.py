@@ -36,7 +36,13 @@ from brokerplane.api.native.routes import _csv_chunks as csv_chunks
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
 from brokerplane.core.access.service import CreateApiKey
-from brokerplane.core.account.service import DisableAccount, EnableAccount, ListAccounts
+from brokerplane.core.account.service import (
+    ChangePassword,
+    DisableAccount,
+    EnableAccount,
+    ListAccounts,
+    UpdateAccount,
+)
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval
@@ -376,7 +382,7 @@ class Console:
                          first_url="/console/accounts?" + urlencode(params) if after else None,
                          personal=ctx.actor.has("personal_data"))  # fmt: skip
 
-    async def account(self, ctx: Ctx) -> Response:
+    async def account(self, ctx: Ctx, notice: str | None = None) -> Response:
         login = _path_login(ctx.request)
         s, actor = self.services, ctx.actor
         acc = await self.call(s.get_account, login, actor)
@@ -404,6 +410,7 @@ class Console:
         return self.page(ctx.request, "account.html", 200, ctx, title=f"Account {login}",
                          acc=acc, state=state, ledger=ledger, trail=trail,
                          positions=positions, deals=deals, lots=lots, price_of=price_of,
+                         notice=notice,
                          operations=OPERATIONS, key=secrets.token_urlsafe(16),
                          can_move=actor.has("balances:write"),
                          can_edit=actor.has("users:write"))  # fmt: skip
@@ -417,8 +424,22 @@ class Console:
                             ctx.actor)  # fmt: skip
         elif form.get("action") == "enable":
             await self.call(self.services.enable_account, EnableAccount(login), ctx.actor)
+        elif form.get("action") == "move":
+            group = (form.get("group") or "").strip()[:MAX_TEXT]
+            if not group:
+                raise ValidationError.field("group", "name the group to move the account to")
+            await self.call(self.services.update_account,
+                            UpdateAccount(login, {"group": group}), ctx.actor)  # fmt: skip
+        elif form.get("action") == "password":
+            kind = form.get("kind") or "main"
+            if kind not in ("main", "investor"):
+                raise ValidationError.field("kind", "must be main or investor")
+            password = (form.get("password") or "")[:64]
+            await self.call(self.services.change_password,
+                            ChangePassword(login, kind, password), ctx.actor)  # fmt: skip
+            return await self.account(ctx, notice=f"The {kind} password was changed.")
         else:
-            raise ValidationError.field("action", "must be disable or enable")
+            raise ValidationError.field("action", "must be disable, enable, move or password")
         return RedirectResponse(f"/console/accounts/{login}", 303)
 
     async def money(self, ctx: Ctx) -> Response:
