@@ -239,7 +239,7 @@ class Console:
         # A new cookie on every sign-in: a session planted before it is never reused.
         response = RedirectResponse(target, 303, headers=SECURITY_HEADERS)
         sess.set_session(response, request, held, self._max_age())
-        response.delete_cookie(sess.cookie_name(request, sess.PRE_COOKIE), path="/")
+        sess.clear_pre_token(response, request)
         return response
 
     async def signout(self, request: Request) -> Response:

@@ -99,5 +99,11 @@ def set_pre_token(response: Response, request: Request, token: str) -> None:
     )  # fmt: skip
 
 
+def clear_pre_token(response: Response, request: Request) -> None:
+    # a __Host- cookie is only replaced (here: deleted) by a Secure Set-Cookie
+    response.delete_cookie(cookie_name(request, PRE_COOKIE), path="/", httponly=True,
+                           samesite="strict", secure=is_tls(request))  # fmt: skip
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
