@@ -112,3 +112,21 @@ def test_a_session_cookie_planted_before_sign_in_is_never_kept(client: TestClien
 )
 def test_after_sign_in_only_a_path_on_this_server(given: str | None, kept: str) -> None:
     assert safe_next(given) == kept
+
+
+def test_under_tls_the_cookies_are_host_only_and_secure(runtime: Runtime, admin: Actor) -> None:
+    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), admin)
+    app = create_app(runtime)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form_page = client.get("/console/signin")
+        assert form_page.headers["set-cookie"].startswith("__Host-bp_console_signin=")
+        assert "Secure" in form_page.headers["set-cookie"]
+        csrf = form_page.text.split('name="csrf" value="')[1].split('"')[0]
+        form = {"csrf": csrf, "login": "1000", "password": PASSWORD}
+        answer = client.post("/console/signin", data=form)
+        assert answer.status_code == 303
+        cookies = answer.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("__Host-bp_console="))
+        assert "Secure" in session and "HttpOnly" in session and "Path=/" in session
+        assert "Domain" not in session
+        assert client.get("/console/accounts").status_code == 200
