@@ -476,6 +476,21 @@ def test_an_admin_creates_and_revokes_a_key_whose_secret_is_shown_once(
     page.wait_for_load_state()
     assert page.locator("#notice").inner_text() == f"Key {key_id} revoked"
     shot(page, "admin")
+    # the sign-in lockout of manager 1009 (locked by another test or not) is cleared here
+    page.get_by_role("button", name="Unlock 1009").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text().startswith("Manager 1009 unlocked")
+    page.get_by_label("Group (empty: every group)").fill("demo-usd")
+    page.get_by_label("Hold operations above (empty: remove)").fill("5000")
+    page.get_by_role("button", name="Set the threshold").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == "USD threshold for demo-usd: above 5000"
+    row = page.locator("tbody tr", has_text="demo-usd").filter(has_text="5000.00")
+    assert row.count() == 1
+    page.get_by_label("Group (empty: every group)").fill("demo-usd")
+    page.get_by_role("button", name="Set the threshold").click()  # no amount: removed
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == "USD threshold for demo-usd: removed"
     gone = httpx.get(console.url("/v1/keys"), headers={"Authorization": f"Bearer {secret}"})
     assert gone.status_code == 401
 

@@ -35,7 +35,7 @@ from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
 from brokerplane.api.native.routes import _csv_chunks as csv_chunks
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.service import CreateApiKey, UpdateManager
 from brokerplane.core.account.service import (
     ChangePassword,
     DisableAccount,
@@ -45,7 +45,7 @@ from brokerplane.core.account.service import (
 )
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval
+from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.backoffice.sessions import RefreshSession, SignIn
 from brokerplane.core.errors import (
@@ -583,6 +583,37 @@ class Console:
             return await self.admin(ctx, None, f"Key {key_id} revoked")
         raise ValidationError.field("action", "must be create, rotate or revoke")
 
+    async def admin_managers(self, ctx: Ctx) -> Response:
+        """Disable or enable a manager (ending its sessions and keys' use), or clear its
+        sign-in lockout."""
+        form = ctx.request.state.form
+        login = _int(form.get("login"))
+        if login is None:
+            raise ValidationError.field("login", "must be a manager login")
+        action = form.get("action")
+        s, actor = self.services, ctx.actor
+        if action in ("disable", "enable"):
+            await self.call(s.update_manager,
+                            UpdateManager(login, enabled=action == "enable"), actor)  # fmt: skip
+            return await self.admin(ctx, None, f"Manager {login} {action}d")
+        if action == "unlock":
+            cleared = await self.call(s.unlock_manager, login, actor)
+            return await self.admin(ctx, None, f"Manager {login} unlocked "
+                                    f"({cleared} failed sign-in counters cleared)")  # fmt: skip
+        raise ValidationError.field("action", "must be disable, enable or unlock")
+
+    async def admin_thresholds(self, ctx: Ctx) -> Response:
+        """Set (or, with no amount, remove) an approval threshold."""
+        form = ctx.request.state.form
+        currency = (form.get("currency") or "").strip().upper()[:8]
+        group = (form.get("group") or "").strip()[:MAX_TEXT] or None
+        amount = (form.get("amount") or "").strip()[:40] or None
+        cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
+        await self.call(self.services.set_approval_threshold, cmd, ctx.actor)
+        where = f" for {group}" if group else ""
+        done = f"above {amount}" if amount else "removed"
+        return await self.admin(ctx, None, f"{currency} threshold{where}: {done}")
+
 
 def _stored(posting: Posting) -> StoredResponse:
     return StoredResponse(200, encode(_summary(posting)),
@@ -696,6 +727,8 @@ def build(runtime: Runtime) -> Starlette:
         Route("/audit", c.view(c.audit)),
         Route("/admin", c.view(c.admin)),
         Route("/admin/keys", c.view(c.admin_keys, post=True), methods=["POST"]),
+        Route("/admin/managers", c.view(c.admin_managers, post=True), methods=["POST"]),
+        Route("/admin/thresholds", c.view(c.admin_thresholds, post=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 
