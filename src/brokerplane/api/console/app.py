@@ -203,8 +203,14 @@ class Console:
         query = urlencode({"next": target}) if request.method == "GET" else ""
         return RedirectResponse("/console/signin" + (f"?{query}" if query else ""), 303)
 
+    async def _signed_in_or_none(self, request: Request) -> Ctx | None:
+        try:
+            return await self.signed_in(request)
+        except CoreError:
+            return None
+
     async def signin_form(self, request: Request) -> Response:
-        if await self.signed_in(request) is not None:
+        if await self._signed_in_or_none(request) is not None:
             return RedirectResponse(safe_next(request.query_params.get("next")), 303)
         return self._signin_page(request, None, "")
 
@@ -243,7 +249,7 @@ class Console:
         return response
 
     async def signout(self, request: Request) -> Response:
-        ctx = await self.signed_in(request)
+        ctx = await self._signed_in_or_none(request)
         form = await read_form(request)
         if ctx is not None and form is not None and sess.same(form.get("csrf"), ctx.csrf):
             held = ctx.renewed or sess.held(request)
@@ -266,7 +272,11 @@ class Console:
         [Request], Awaitable[Response]
     ]:  # fmt: skip
         async def endpoint(request: Request) -> Response:
-            ctx = await self.signed_in(request)
+            try:
+                ctx = await self.signed_in(request)
+            except CoreError as err:  # the database is unreachable, say
+                return self.page(request, "error.html", 503, None, title="Unavailable",
+                                 detail=err.detail, fields=[])  # fmt: skip
             if ctx is None:
                 return self._to_signin(request)
             if post:
