@@ -276,6 +276,9 @@ def test_a_held_withdrawal_is_approved_by_a_second_manager(browser: Any, console
         other.wait_for_load_state()
         assert other.locator("#outcome").inner_text().startswith("Approved: withdrawal of 12500.00")
         accessible(other)
+        other.goto(console.url("/console/approvals?state=approved"))
+        decided = other.locator("tbody tr", has_text="client asked by phone").inner_text()
+        assert "1001" in decided and "checked with the client" in decided  # the history
         # the money moved once, recorded as approved by 1001
         page.goto(console.url(f"/console/accounts/{login}"))
         assert ledger_rows(page, console, login, "client asked by phone") == 1

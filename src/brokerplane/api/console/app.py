@@ -490,12 +490,16 @@ class Console:
         state = ctx.request.query_params.get("state") or "pending"
         if state not in STATES:
             raise ValidationError.field("state", f"must be one of {', '.join(STATES)}")
-        found = await self.call(self.services.list_approvals,
-                                ApprovalQuery(state=state, limit=1000), ctx.actor)  # fmt: skip
-        if state != "pending":
-            found = list(reversed(found))[:200]
+        after = _int(ctx.request.query_params.get("after"))
+        limit = 1000 if state == "pending" else PAGE + 1  # the queue whole; history by pages
+        query = ApprovalQuery(state=state, after_id=after, limit=limit)
+        found = await self.call(self.services.list_approvals, query, ctx.actor)
+        next_url = None
+        if state != "pending" and len(found) > PAGE:
+            found = found[:PAGE]
+            next_url = "/console/approvals?" + urlencode({"state": state, "after": found[-1].id})
         return self.page(ctx.request, "approvals.html", 200, ctx, title="Approvals",
-                         approvals=found, state=state, states=STATES,
+                         approvals=found, state=state, states=STATES, next_url=next_url,
                          can_decide=ctx.actor.has("balances:approve"))  # fmt: skip
 
     async def decide(self, ctx: Ctx) -> Response:
