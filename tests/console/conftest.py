@@ -28,7 +28,7 @@ from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition
+from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_BROWSER"
@@ -92,6 +92,7 @@ class Console:
     foreign_login: int = 0
     hostile_login: int = 0
     funded_login: int = 0
+    margin_call_login: int = 0
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -121,8 +122,13 @@ def _seed(url: str, data_dir: Path) -> Console:
             s.post_ledger_entry(PostLedgerEntry(funded, "deposit", "9000", "seed"), admin)
         s.open_position(OpenPosition(funded, "EURUSD", "buy", "1"), admin)
         s.open_position(OpenPosition(funded, "XAUUSD", "sell", "0.5"), admin)
+        # an account the market then moves against: below its stop-out level
+        caller = s.open_account(OpenAccount(group="demo-usd", name="Margin Caller"), admin).login
+        s.post_ledger_entry(PostLedgerEntry(caller, "deposit", "2000", "seed"), admin)
+        s.open_position(OpenPosition(caller, "EURUSD", "buy", "1"), admin)
+        s.set_quotes([QuoteInput("EURUSD", "1.07000", "1.07015")], admin)
         return Console("", secrets.admin_key, secrets.manager_password, logins, foreign, hostile,
-                       funded)  # fmt: skip
+                       funded, caller)  # fmt: skip
     finally:
         runtime.close()
 

@@ -391,6 +391,11 @@ def test_risk_and_audit_pages(context: Any, console: Console):
     chart = page.get_by_role("img", name=re.compile("Net exposure by symbol"))
     assert "EURUSD" in chart.locator("title").text_content()
     assert "XAUUSD" in page.locator("main").inner_text()
+    calls = page.locator(
+        "section", has=page.get_by_role("heading", name="Margin call and stop-out")
+    )
+    row = calls.locator("tbody tr", has_text=str(console.margin_call_login)).inner_text()
+    assert "stop out" in row and "demo-usd" in row
     accessible(page)
     shot(page, "risk")
     page.goto(console.url("/console/audit"))
