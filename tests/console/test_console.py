@@ -406,6 +406,13 @@ def test_risk_and_audit_pages(context: Any, console: Console):
         page.locator("tbody tr", has_text="account.opened").count() >= 1
         or page.locator("tbody tr").count() >= 1
     )
+    page.get_by_label("Operator id").fill("brokerplane-cli")
+    page.get_by_label('Action (prefix ending in ".")').fill("trade.")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 2  # the two seeded trades of the account, by the CLI's operator
+    assert rows.filter(has_text="trade.deal").count() == 2
     page.get_by_role("link", name="Verify the audit chain").click()
     page.wait_for_load_state()
     assert page.locator("#chain").inner_text().startswith("The audit chain is intact")

@@ -529,6 +529,7 @@ class Console:
         action = (q.get("action") or "").strip()[:100] or None
         account = _int(q.get("account"))
         manager = _int(q.get("manager"))
+        operator = (q.get("operator") or "").strip()[:127] or None
         day = (q.get("day") or "").strip()[:10]
         time_from = time_to = None
         if day:
@@ -541,8 +542,8 @@ class Console:
         query = AuditQuery(
             entity_type="account" if account is not None else None,
             entity_id=str(account) if account is not None else None, action=action,
-            manager_login=manager, time_from=time_from, time_to=time_to, after_id=after,
-            limit=PAGE + 1,
+            manager_login=manager, operator_id=operator, time_from=time_from, time_to=time_to,
+            after_id=after, limit=PAGE + 1,
         )  # fmt: skip
         records = await self.call(self.services.query_audit, query, ctx.actor)
         more = len(records) > PAGE
@@ -551,12 +552,14 @@ class Console:
         if q.get("verify") == "1":  # the actor may read the whole trail (checked just above)
             report = await self.call(self.services.verify_audit)
         params = {k: v for k, v in (("action", action), ("account", account),
-                                    ("manager", manager), ("day", day)) if v}  # fmt: skip
+                                    ("manager", manager), ("operator", operator),
+                                    ("day", day)) if v}  # fmt: skip
         next_url = (
             "/console/audit?" + urlencode({**params, "after": records[-1].id}) if more else None
         )
         return self.page(ctx.request, "audit.html", 200, ctx, title="Audit", records=records,
                          action=action or "", account=account or "", manager=manager or "",
+                         operator=operator or "",
                          day=day, report=report, next_url=next_url,
                          verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
                          )  # fmt: skip
