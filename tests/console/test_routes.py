@@ -130,3 +130,13 @@ def test_under_tls_the_cookies_are_host_only_and_secure(runtime: Runtime, admin:
         assert "Secure" in session and "HttpOnly" in session and "Path=/" in session
         assert "Domain" not in session
         assert client.get("/console/accounts").status_code == 200
+
+
+def test_the_root_and_the_bare_console_path_lead_to_the_console(client: TestClient) -> None:
+    for path in ("/", "/console"):
+        answer = client.get(path)
+        assert answer.status_code == 307, path
+        assert answer.headers["location"] == "/console/", path
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404
+    assert "There is no such page in the console." in missing.text
