@@ -517,3 +517,34 @@ def test_administration_is_for_admins_of_unlimited_reach(context: Any, console: 
     answer = page.goto(console.url("/console/admin"))
     assert answer.status == 403
     assert "unlimited reach" in page.get_by_role("alert").inner_text()
+
+
+def test_open_an_account_then_fund_it(context: Any, console: Console):
+    page = context.new_page()
+    sign_in(page, console, 1002, LIMITED_PASSWORD)  # limited to demo*
+    page.goto(console.url("/console/accounts"))
+    page.get_by_role("link", name="Open an account").click()
+    page.wait_for_load_state()
+    groups = page.get_by_label("Group", exact=True).locator("option").all_inner_texts()
+    assert "demo-usd (USD)" in groups
+    assert not any(g.startswith("real") for g in groups)  # only groups within reach
+    accessible(page)
+    page.get_by_label("Group", exact=True).select_option("demo-usd")
+    page.get_by_label("Name", exact=True).fill("Opened In Console")
+    page.get_by_label("Email").fill("opened@example.com")
+    page.get_by_role("button", name="Open the account").click()
+    page.wait_for_load_state()
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert heading.startswith("Account ") and heading.endswith("Opened In Console")
+    assert "Group demo-usd" in page.locator("main p").first.inner_text()
+    page.get_by_label("Amount (USD)").fill("500")
+    page.get_by_role("button", name="Review").click()
+    page.get_by_role("button", name="Confirm deposit").click()
+    page.wait_for_load_state()
+    assert "Balance now 500.00 USD" in page.locator("#outcome").inner_text()
+    # a group out of reach, posted by hand: refused as not found
+    page.goto(console.url("/console/accounts/new"))
+    refused = page.request.post(console.url("/console/accounts/new"),
+                                form={"csrf": csrf_of(page), "group": "real\\standard",
+                                      "name": "Sneaky"})  # fmt: skip
+    assert refused.status == 404

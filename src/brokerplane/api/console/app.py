@@ -41,6 +41,7 @@ from brokerplane.core.account.service import (
     DisableAccount,
     EnableAccount,
     ListAccounts,
+    OpenAccount,
     UpdateAccount,
 )
 from brokerplane.core.actor import SCOPES, Actor
@@ -392,6 +393,26 @@ class Console:
                          first_url="/console/accounts?" + urlencode(params) if after else None,
                          personal=ctx.actor.has("personal_data"))  # fmt: skip
 
+    async def open_form(self, ctx: Ctx) -> Response:
+        groups = await self.call(self.services.list_groups, ctx.actor)
+        return self.page(ctx.request, "open.html", 200, ctx, title="Open an account",
+                         groups=groups, personal=ctx.actor.has("personal_data"))  # fmt: skip
+
+    async def open_account(self, ctx: Ctx) -> Response:
+        """Open an account (users:write, a group within reach); then its page."""
+        form = ctx.request.state.form
+        profile = {}
+        for name in ("first_name", "last_name", "email", "country", "comment"):
+            value = (form.get(name) or "").strip()[:MAX_TEXT]
+            if value:
+                profile[name] = value
+        leverage = _int(form.get("leverage"))
+        cmd = OpenAccount(group=(form.get("group") or "")[:MAX_TEXT], leverage=leverage,
+                          name=(form.get("name") or "").strip()[:MAX_TEXT],
+                          profile=profile)  # fmt: skip
+        opened = await self.call(self.services.open_account, cmd, ctx.actor)
+        return RedirectResponse(f"/console/accounts/{opened.login}", 303)
+
     async def account(self, ctx: Ctx, notice: str | None = None) -> Response:
         login = _path_login(ctx.request)
         s, actor = self.services, ctx.actor
@@ -735,6 +756,8 @@ def build(runtime: Runtime) -> Starlette:
         Route("/signout", c.signout, methods=["POST"]),
         Route("/accounts", c.view(c.accounts)),
         Route("/accounts.csv", c.view(c.accounts_csv)),
+        Route("/accounts/new", c.view(c.open_form), methods=["GET"]),
+        Route("/accounts/new", c.view(c.open_account, post=True), methods=["POST"]),
         Route("/accounts/{login}", c.view(c.account)),
         Route("/accounts/{login}/state", c.view(c.account_state, post=True), methods=["POST"]),
         Route("/accounts/{login}/money", c.view(c.money, post=True), methods=["POST"]),
