@@ -454,7 +454,7 @@ def _show_secrets(secrets: DemoSecrets, runtime: Runtime, out: Console) -> None:
     body = (
         f"Manager login     [bold]{secrets.manager_login}[/]\n"
         f"Manager password  [bold]{secrets.manager_password}[/]\n"
-        f"Approver login    [bold]{secrets.approver_login}[/] (console only: approves what "
+        f"Approver login    [bold]{secrets.approver_login}[/] (in the console, approves what "
         f"{secrets.manager_login} asks)\n"
         f"Approver password [bold]{secrets.approver_password}[/]\n"
         f"Admin API key (manager {secrets.manager_login}, all scopes):\n"
