@@ -1,5 +1,6 @@
 # brokerplane developer tasks. Needs only python3 (3.11+) and make; everything else goes in .venv.
-#   make serve   run the API on http://127.0.0.1:8080 with demo data (SQLite under ./var), and
+#   make serve   run the API on http://127.0.0.1:8080 with demo data (SQLite under ./var), the
+#                back-office console at http://127.0.0.1:8080/console/, and
 #                the MT5 Web API's TCP protocol on 127.0.0.1:4430 (MT5_TCP_PORT=... to move it)
 #   make test    the test suite (PostgreSQL tests too when a server is available)
 #   make check   format, lint, types, import layers and schema drift, as CI runs them
@@ -20,7 +21,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
-	@echo "make serve      serve the API with demo data in ./var (SERVE_ARGS='--port 9000')"
+	@echo "make serve      serve the API and the console (/console/) with demo data in ./var"
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
 	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"

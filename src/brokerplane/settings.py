@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     te_refresh_token_lifetime_s: int = Field(
         86400, ge=60, le=365 * 86400, description="TraderEvolution refresh token lifetime (s)"
     )
+    console: bool = Field(True, description="serve the back-office console at /console")
+    console_idle_timeout_s: int = Field(
+        900, ge=5, le=86400,
+        description="a console session ends after this many seconds without a request",
+    )  # fmt: skip
     ctrader_token_ttl_s: int = Field(
         86400, ge=0, le=365 * 86400,
         description="cTrader manager token (webservToken) lifetime in seconds (0: never expires)",

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -116,9 +117,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=brokerplane.__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served below from assets shipped in the package: no CDN
         redoc_url=None,
     )
+    _offline_docs(app)
     app.state.runtime = runtime
     app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
     app.state.auth_failures = AuthFailures()
@@ -155,6 +157,18 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
     app.include_router(metrics_router)
+
+    if runtime.settings.console:
+        from fastapi.responses import RedirectResponse
+
+        from brokerplane.api.console.app import build as build_console
+
+        @app.get("/", include_in_schema=False)
+        @app.get("/console", include_in_schema=False)
+        async def to_console() -> Response:
+            return RedirectResponse("/console/", 307)
+
+        app.mount("/console", build_console(runtime))
 
     @app.get("/health", tags=["probes"], summary="The process is up")
     async def health() -> dict[str, Any]:
@@ -204,6 +218,72 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(Observe, metrics=app.state.metrics, mt5_paths=mt5_paths)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+BEARER = "bearerAuth"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from the files the fastapi-offline package ships (Swagger
+    UI under Apache-2.0, ReDoc under MIT), so they work without internet; the OpenAPI document
+    declares the bearer key scheme, so "Authorize" and "Try it out" work with a key."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.openapi.utils import get_openapi
+    from starlette.staticfiles import StaticFiles
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+
+    # Only this server: ReDoc's own footer would fetch its logo from a CDN; the browser drops it.
+    policy = {"Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
+        "frame-ancestors 'none'"
+    )}  # fmt: skip
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> Response:
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json", title="brokerplane API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": False},
+        )  # fmt: skip
+        page.headers.update(policy)
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> Response:
+        page = get_redoc_html(
+            openapi_url="/openapi.json", title="brokerplane API",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False,
+        )  # fmt: skip
+        page.headers.update(policy)
+        return page
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)  # fmt: skip
+            schema.setdefault("components", {})["securitySchemes"] = {
+                BEARER: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A manager's API key: `Authorization: Bearer bpk_...`",
+                }
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{BEARER: []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _body_refused(request: Request, status: int, reason: str) -> Response:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
 from brokerplane.core.approval.service import SetApprovalThreshold
@@ -283,6 +283,7 @@ class DemoSecrets:
     approver_login: int = DEMO_APPROVER_LOGIN
     approver_key: str = ""
     approver_key_id: str = ""
+    approver_password: str = ""
     groups: list[str] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
     approval_thresholds: list[tuple[str, str]] = field(default_factory=list)
@@ -292,7 +293,11 @@ class DemoSecrets:
             "manager": {"login": self.manager_login, "password": self.manager_password},
             "admin_key": self.admin_key,
             "admin_key_id": self.admin_key_id,
-            "approver": {"login": self.approver_login, "name": DEMO_APPROVER_NAME},
+            "approver": {
+                "login": self.approver_login,
+                "name": DEMO_APPROVER_NAME,
+                "password": self.approver_password,
+            },
             "approver_key": self.approver_key,
             "approver_key_id": self.approver_key_id,
             "already_loaded": False,
@@ -330,16 +335,23 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     services.set_quotes([QuoteInput(name, bid, ask) for name, bid, ask in DEMO_QUOTES], actor)
     for code, amount in DEMO_APPROVAL_THRESHOLDS:
         services.set_approval_threshold(SetApprovalThreshold(currency=code, amount=amount), actor)
-    # The approver has no password: it works through its API key only.
-    with contextlib.suppress(ManagerAlreadyExists):
+    # The approver signs in to the console with its password (to approve what manager 1000
+    # asks) and works through its API key elsewhere.
+    approver_password = generate_password()
+    try:
         services.create_manager(
             CreateManager(
                 login=DEMO_APPROVER_LOGIN,
                 name=DEMO_APPROVER_NAME,
+                password=approver_password,
                 rights=DEMO_APPROVER_RIGHTS,
                 group_mask="*",
             ),
             actor,
+        )
+    except ManagerAlreadyExists:
+        services.update_manager(
+            UpdateManager(DEMO_APPROVER_LOGIN, password=approver_password), actor
         )
     approver = services.create_api_key(
         CreateApiKey(
@@ -370,6 +382,7 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
         approver_login=DEMO_APPROVER_LOGIN,
         approver_key=approver.secret,
         approver_key_id=approver.key.id,
+        approver_password=approver_password,
         groups=[name for name, _, _ in DEMO_GROUPS],
         symbols=[name for name, _ in DEMO_SYMBOLS],
         approval_thresholds=list(DEMO_APPROVAL_THRESHOLDS),
@@ -481,6 +494,9 @@ def show_secrets(
     body = (
         f"Manager login     [bold]{secrets.manager_login}[/]\n"
         f"Manager password  [bold]{secrets.manager_password}[/]\n"
+        f"Approver login    [bold]{secrets.approver_login}[/] (in the console, approves what "
+        f"{secrets.manager_login} asks)\n"
+        f"Approver password [bold]{secrets.approver_password}[/]\n"
         f"Admin API key (manager {secrets.manager_login}, all scopes):\n"
         f"[bold]{secrets.admin_key}[/]\n"
         f"Approver API key (manager {secrets.approver_login}, balances:approve):\n"

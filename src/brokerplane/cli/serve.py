@@ -204,6 +204,12 @@ def serve(
                     saved = save_demo(settings.data_dir, secrets)
                     show_secrets(secrets, runtime, out, saved)
             shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+            if settings.console:
+                out.print(
+                    f"Back-office console on [bold]http://{shown_host}:{settings.port}/console/[/]"
+                    " (sign in with a manager's login and password)",
+                    soft_wrap=True,
+                )
             out.print(
                 f"brokerplane on [bold]http://{shown_host}:{settings.port}[/] "
                 f"(dialects: {', '.join(settings.enabled_dialects)}; "

@@ -1,0 +1,1 @@
+"""The back-office console served at /console (server-rendered pages over the core)."""

@@ -1,0 +1,142 @@
+"""Every console route, signed out: pages send the browser to sign in (coming back after), forms
+are refused, and no route answers with data; the session cookie and headers are as documented.
+In-process over HTTP (no browser), on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.routing import Mount, Route
+
+from brokerplane.api.app import create_app
+from brokerplane.api.console.app import safe_next
+from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.service import CreateManager
+from brokerplane.core.actor import Actor
+
+PASSWORD = "Manag3r!pw"
+PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout")}
+
+
+@pytest.fixture
+def client(runtime: Runtime, admin: Actor) -> Iterator[TestClient]:
+    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), admin)
+    with TestClient(create_app(runtime), follow_redirects=False) as c:
+        yield c
+
+
+def console_routes(client: TestClient) -> list[tuple[str, str]]:
+    app = client.app
+    mount = next(r for r in app.routes if isinstance(r, Mount) and r.path == "/console")  # type: ignore[attr-defined]
+    found = []
+    for route in mount.routes:
+        if isinstance(route, Route):
+            for method in sorted(route.methods or ()):
+                if method != "HEAD":
+                    found.append((method, route.path))
+    return found
+
+
+def _concrete(path: str) -> str:
+    return path.replace("{login}", "100000").replace("{approval_id}", "1")
+
+
+def test_every_console_route_needs_a_session(client: TestClient) -> None:
+    routes = console_routes(client)
+    assert len(routes) >= 12
+    for method, path in routes:
+        if (method, path) in PUBLIC:
+            continue
+        url = "/console" + _concrete(path)
+        if method == "GET":
+            answer = client.get(url)
+            assert answer.status_code == 303, url
+            assert answer.headers["location"].startswith("/console/signin?next=%2Fconsole"), url
+        else:
+            answer = client.post(url, data={"csrf": "x", "operation": "deposit", "amount": "1"})
+            assert answer.status_code == 303, url
+            assert answer.headers["location"] == "/console/signin", url
+
+
+def _signed_in(client: TestClient) -> str:
+    page = client.get("/console/signin")
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    form = {"csrf": csrf, "login": "1000", "password": PASSWORD, "next": "/console/"}
+    answer = client.post("/console/signin", data=form)
+    assert answer.status_code == 303
+    return answer.headers["set-cookie"]
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_and_pages_carry_a_strict_policy(
+    client: TestClient,
+) -> None:
+    cookie = _signed_in(client)
+    assert cookie.startswith("bp_console=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    page = client.get("/console/accounts")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_sign_in_form_needs_its_own_token(client: TestClient) -> None:
+    """Login CSRF: a page elsewhere cannot sign the browser in as someone else."""
+    answer = client.post("/console/signin", data={"login": "1000", "password": PASSWORD})
+    assert answer.status_code == 403
+    assert "bp_console=" not in answer.headers.get("set-cookie", "")
+
+
+def test_a_session_cookie_planted_before_sign_in_is_never_kept(client: TestClient) -> None:
+    client.cookies.set("bp_console", "1.planted.planted.planted")
+    assert client.get("/console/accounts").status_code == 303  # not a session
+    cookie = _signed_in(client)
+    assert "planted" not in cookie
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("/console/risk", "/console/risk"),
+        ("/console/accounts?group=demo*", "/console/accounts?group=demo*"),
+        ("//evil.example/console", "/console/"),
+        ("https://evil.example/console", "/console/"),
+        ("/console\\@evil.example", "/console/"),
+        ("/consolex", "/console/"),
+        ("/console/\r\nSet-Cookie: x=1", "/console/"),
+        (None, "/console/"),
+    ],
+)
+def test_after_sign_in_only_a_path_on_this_server(given: str | None, kept: str) -> None:
+    assert safe_next(given) == kept
+
+
+def test_under_tls_the_cookies_are_host_only_and_secure(runtime: Runtime, admin: Actor) -> None:
+    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), admin)
+    app = create_app(runtime)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form_page = client.get("/console/signin")
+        assert form_page.headers["set-cookie"].startswith("__Host-bp_console_signin=")
+        assert "Secure" in form_page.headers["set-cookie"]
+        csrf = form_page.text.split('name="csrf" value="')[1].split('"')[0]
+        form = {"csrf": csrf, "login": "1000", "password": PASSWORD}
+        answer = client.post("/console/signin", data=form)
+        assert answer.status_code == 303
+        cookies = answer.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("__Host-bp_console="))
+        assert "Secure" in session and "HttpOnly" in session and "Path=/" in session
+        assert "Domain" not in session
+        assert client.get("/console/accounts").status_code == 200
+
+
+def test_the_root_and_the_bare_console_path_lead_to_the_console(client: TestClient) -> None:
+    for path in ("/", "/console"):
+        answer = client.get(path)
+        assert answer.status_code == 307, path
+        assert answer.headers["location"] == "/console/", path
+    missing = client.get("/console/no-such-page")
+    assert missing.status_code == 404
+    assert "There is no such page in the console." in missing.text
