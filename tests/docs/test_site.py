@@ -79,7 +79,15 @@ def test_the_scope_reference_lists_every_scope() -> None:
 def test_every_setting_and_command_the_pages_name_exists() -> None:
     """A variable or command renamed in the code cannot linger in the prose or the examples."""
     settings = {f"BROKERPLANE_{n.upper()}" for n in Settings.model_fields}
-    outside = {"BROKERPLANE_TEST_DATABASE_URL", "BROKERPLANE_REQUIRE_POSTGRES", "BROKERPLANE_SOAK"}
+    outside = {
+        "BROKERPLANE_TEST_DATABASE_URL",
+        "BROKERPLANE_REQUIRE_POSTGRES",
+        "BROKERPLANE_SOAK",
+        "BROKERPLANE_ADMIN_DATABASE_URL",  # brokerplane db create's administrator URL
+        "BROKERPLANE_CLIENT_TEST_SERVER",  # the client's tests against a running server
+        "BROKERPLANE_CLIENT_TEST_ADMIN_KEY",
+        "BROKERPLANE_CLIENT_TEST_APPROVER_KEY",
+    }
     groups: dict[str, set[str]] = {}
     for path, cmd in reference.commands():
         if len(path) == 1:
