@@ -34,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "maintenance": ("brokerplane.cli.commands", "maintenance",
                     "Purge expired request ids and old events; expire overdue approvals."),
     "events": ("brokerplane.cli.events", "events_group",
-               "The event feed CRMs read (GET /v1/events): every committed change, in commit order."),
+               "The event feed CRMs read (GET /v1/events): every committed change, in commit "
+               "order."),
     "quotes": ("brokerplane.cli.quotes", "quotes",
                "Quotes: feed them from a file or stdin, list the latest."),
     "tls": ("brokerplane.cli.commands", "tls_group",
