@@ -89,8 +89,12 @@ def check_answer(
         asked.append(attempt)
         return pw_hash_of(services, login)
 
-    # a failed answer stays counted: the attempt was admitted (and counted) before the check
-    login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
+    try:
+        login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
+    except BaseException:
+        if asked:  # admitted, then failed (a wrong answer, or no such manager): it counts
+            services.login_failed(asked[0])
+        raise
     services.login_succeeded(asked[0])
     return login, pw_hash
 
