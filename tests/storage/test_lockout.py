@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -54,18 +56,18 @@ def _right(services: Services, attempt: lockout.Attempt) -> bool:
     return True
 
 
-def _with_policy(services: Services, **changes: object) -> Services:
-    policy = replace(services.config.lockout, **changes)  # type: ignore[arg-type]
+def _with_policy(services: Services, **changes: Any) -> Services:
+    policy = replace(services.config.lockout, **changes)
     config = replace(services.config, lockout=policy)
     return Services(services._uow, config, services.clock)
 
 
-def _all_at_once(count: int, job: object) -> list[bool]:
+def _all_at_once(count: int, job: Callable[[int], bool]) -> list[bool]:
     start = threading.Barrier(count)
 
     def run(n: int) -> bool:
         start.wait(timeout=30)
-        return job(n)  # type: ignore[operator,no-any-return]
+        return job(n)
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(run, range(count)))

@@ -83,7 +83,7 @@ def check_answer(
 
     def unlocked_hash(login: int) -> tuple[bytes, int] | None:
         attempt = lockout.manager(login, address)
-        until = services.admit_login(attempt)  # counted before the password is looked at
+        until = services.admit_login(attempt)  # a slot taken before the password is looked at
         if until is not None:
             raise HandshakeFailed(lockout.locked_message(until, services.clock()))
         asked.append(attempt)
