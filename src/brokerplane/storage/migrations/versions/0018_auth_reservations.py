@@ -4,8 +4,8 @@ An admitted attempt holds one row per lockout key (core.access.lockout) until it
 (a failure turns it into a counted failure, a success or an unchecked refusal drops it); a row
 a crashed process left behind is ignored and deleted once `expires_at` passes.
 
-Revision ID: 0021
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import brokerplane.storage.types
 
-revision: str = "0021"
-down_revision: str | None = "0015"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
