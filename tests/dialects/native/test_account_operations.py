@@ -121,6 +121,22 @@ def test_delete_is_soft_needs_users_delete_and_replays(api: Api, accounts: tuple
     assert reopened.status_code == 409  # a deleted login is never handed out again
 
 
+def test_an_account_with_an_operation_awaiting_approval_is_not_deleted(
+    api: Api, accounts: tuple[int, int]
+) -> None:
+    # Deleted, the held deposit could never be decided (the account reads as absent) yet
+    # would stay listed as pending: the delete is refused until it is approved or rejected.
+    assert api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "100"}).is_success
+    held = api.post("/v1/balances/deposit", {"login": A, "amount": "500.00"})
+    assert held.status_code == 202, held.text
+    refused = api.client.delete(f"/v1/users/{A}", headers=api.headers())
+    assert refused.status_code == 409, refused.text
+    assert "approval" in _problem(refused)["detail"]
+    assert api.get(f"/v1/users/{A}").status_code == 200
+    listed = api.get(f"/v1/approvals/{held.json()['approval_id']}")
+    assert listed.status_code == 200 and listed.json()["state"] == "pending"
+
+
 # ---- transfers ------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from brokerplane.core.account.model import (
     AccountQuery,
 )
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import usable
@@ -30,7 +31,9 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (
     AccountNotFound,
+    Conflict,
     CurrencyMismatch,
+    FieldError,
     GroupNotFound,
     LeverageOutOfRange,
     LoginAlreadyExists,
@@ -640,6 +643,15 @@ def delete_account(uow: UnitOfWork, cmd: DeleteAccount, actor: Actor, clock: Clo
     """Mark the account deleted (see DeleteAccount); money it holds stays in its ledger."""
     actor.require("users:delete")
     acc = _load(uow, cmd.login, actor, for_update=True)
+    # A held operation on a deleted account could never be decided (the account reads as
+    # absent to the approver) yet would stay listed as pending: decide it first.
+    held = uow.approvals.list(ApprovalQuery(state="pending", login=acc.login, limit=1))
+    if held:
+        raise Conflict(
+            f"account {acc.login} has an operation waiting for approval (approval "
+            f"{held[0].id}); approve or reject it before deleting the account",
+            fields=[FieldError("login", "has an operation waiting for approval")],
+        )
     before = acc.snapshot()
     now = clock()
     deleted = replace(acc, deleted_at=now, updated_at=now)
