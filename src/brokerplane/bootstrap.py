@@ -67,6 +67,8 @@ def build(
             base_delay=timedelta(seconds=settings.lockout_base_delay_s),
             max_delay=timedelta(seconds=settings.lockout_max_delay_s),
             login_max_delay=timedelta(seconds=settings.lockout_login_max_delay_s),
+            admission_wait=timedelta(seconds=settings.lockout_admission_wait_s),
+            reservation_ttl=timedelta(seconds=settings.lockout_reservation_s),
         ),
         manager_token_ttl=(
             timedelta(seconds=settings.ctrader_token_ttl_s)

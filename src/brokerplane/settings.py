@@ -168,6 +168,14 @@ class Settings(BaseSettings):
         60, gt=0, le=86400,
         description="the longest lock of a login from all addresses together (seconds)",
     )  # fmt: skip
+    lockout_admission_wait_s: float = Field(
+        10, ge=0, le=120,
+        description="the longest a sign-in waits for a slot held by sign-ins still being checked",
+    )  # fmt: skip
+    lockout_reservation_s: float = Field(
+        30, gt=0, le=3600,
+        description="when a slot held by a sign-in whose process died mid-check is freed (s)",
+    )  # fmt: skip
     audit_key: SecretStr | None = Field(
         None,
         description="the audit key (hex or base64; a comma list: the first seals, all verify); "

@@ -11,8 +11,10 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +213,32 @@ def test_repeated_wrong_passwords_lock_the_login_even_for_the_right_one(server: 
     with server.client() as mt5, pytest.raises(Mt5TcpError) as refused:
         mt5.auth(LOCKED_MANAGER, PASSWORD)
     assert refused.value.code == 1001
+
+
+def test_a_pool_of_32_connections_signing_in_as_one_manager_at_once_all_get_in(
+    server: Server,
+) -> None:
+    """A CRM opening its connection pool: 32 connections from one address sign in as the same
+    manager at the same moment, all with the right password; every one gets a session (the
+    lockout lets five be checked at a time, the others wait their turn), and no lock is left
+    behind for the next one."""
+    clients = [server.client().connect() for _ in range(32)]
+    start = threading.Barrier(len(clients))
+
+    def sign_in(mt5: Mt5TcpClient) -> str:
+        start.wait(timeout=30)
+        mt5.auth(MANAGER, PASSWORD)
+        return mt5.send("TEST_ACCESS").retcode
+
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(sign_in, clients))
+    finally:
+        for mt5 in clients:
+            mt5.close()
+    assert answers == [DONE] * 32
+    with server.session() as mt5:
+        assert mt5.send("TEST_ACCESS").retcode == DONE
 
 
 def test_commands_before_the_handshake_are_refused_and_the_connection_closes(

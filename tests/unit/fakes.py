@@ -101,6 +101,8 @@ class FakeState:
     tokens: dict[str, ManagerToken] = field(default_factory=dict)
     # sign-in lockout counters by key
     strikes: dict[str, Strike] = field(default_factory=dict)
+    # sign-in lockout slots: (key, token) -> when the slot expires
+    reservations: dict[tuple[str, str], datetime] = field(default_factory=dict)
     # (kind, entity id) -> name -> attribute
     attributes: dict[tuple[str, int], dict[str, Attribute]] = field(default_factory=dict)
     users: dict[int, User] = field(default_factory=dict)
@@ -427,12 +429,34 @@ class FakeLockouts(_Repo):
         self._s.strikes[key] = new
         return new
 
-    def uncount(self, keys: Sequence[str]) -> None:
+    def hold(self, key: str, now: datetime, forget_before: datetime) -> Strike:
+        self._writing()
+        old = self._s.strikes.get(key)
+        if old is None:
+            new = Strike(key, 0, now, None)
+        elif old.last_failure_at < forget_before and (
+            old.locked_until is None or old.locked_until < forget_before
+        ):
+            new = replace(old, failures=0, locked_until=None)
+        else:
+            new = old
+        self._s.strikes[key] = new
+        return new
+
+    def in_flight(self, key: str, now: datetime) -> int:
+        self._writing()
+        for slot in [s for s, ends in self._s.reservations.items() if s[0] == key and ends <= now]:
+            del self._s.reservations[slot]
+        return sum(1 for k, _ in self._s.reservations if k == key)
+
+    def reserve(self, key: str, token: str, expires_at: datetime) -> None:
+        self._writing()
+        self._s.reservations[(key, token)] = expires_at
+
+    def release(self, keys: Sequence[str], token: str) -> None:
         self._writing()
         for key in keys:
-            old = self._s.strikes.get(key)
-            if old is not None and old.failures > 0:
-                self._s.strikes[key] = replace(old, failures=old.failures - 1)
+            self._s.reservations.pop((key, token), None)
 
     def clear_subject(self, subject: str) -> int:
         self._writing()
@@ -458,6 +482,8 @@ class FakeLockouts(_Repo):
                 and (s.locked_until is None or s.locked_until < before)]  # fmt: skip
         for key in gone:
             del self._s.strikes[key]
+        for slot in [s for s, ends in self._s.reservations.items() if ends < before]:
+            del self._s.reservations[slot]
         return len(gone)
 
 

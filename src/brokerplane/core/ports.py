@@ -204,8 +204,23 @@ class LockoutRepository(Protocol):
         a key locked after `now` is left as it is. The key as it is now."""
         ...
 
-    def uncount(self, keys: Sequence[str]) -> None:
-        """Take one failure back from each key (not below zero; a lock stays)."""
+    def hold(self, key: str, now: datetime, forget_before: datetime) -> Strike:
+        """The key as it is now, its row made if missing and held to the end of the
+        transaction (concurrent holds queue), its failures first forgotten as `strike`
+        forgets them; nothing is counted."""
+        ...
+
+    def in_flight(self, key: str, now: datetime) -> int:
+        """How many reservations the key has that expire after `now` (the others are
+        deleted)."""
+        ...
+
+    def reserve(self, key: str, token: str, expires_at: datetime) -> None:
+        """Hold a reservation on `key` for the attempt `token` until `expires_at`."""
+        ...
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        """Drop the attempt's reservations on `keys` (gone ones are no matter)."""
         ...
 
     def clear_subject(self, subject: str) -> int:
@@ -218,7 +233,8 @@ class LockoutRepository(Protocol):
 
     def clear(self, keys: Sequence[str]) -> None: ...
     def purge(self, before: datetime) -> int:
-        """Delete counters whose last failure and lock are both before `before`."""
+        """Delete counters whose last failure and lock are both before `before`, and
+        reservations that expired before it."""
         ...
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -11,7 +14,7 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.access.model import ApiKey, LockoutPolicy, Manager
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -107,6 +110,15 @@ else:
 
 T = TypeVar("T")
 
+# an attempt waiting for a lockout slot polls the database this often (doubling, jittered)
+_FIRST_PAUSE = 0.02
+_LONGEST_PAUSE = 0.25
+_BUSY_RETRY = timedelta(seconds=1)  # what a refused waiting attempt is told
+
+
+def _admit(uow: UnitOfWork, attempt: lockout.Attempt, policy: LockoutPolicy, now: datetime) -> None:
+    lockout.admit(uow.lockouts, attempt, policy, now)
+
 
 class Services:
     def __init__(
@@ -115,6 +127,7 @@ class Services:
         self._uow = uow
         self.config = config or CoreConfig()
         self.clock = clock
+        self._checks_ended = threading.Condition()  # a sign-in's slot given back here
         batch = self.config.group_commit_max
         self.group_commit = GroupCommit(uow, batch) if batch > 1 else None
 
@@ -312,8 +325,13 @@ class Services:
         except CoreError:  # no such account in reach, a malformed password: nothing was checked
             self.login_not_checked(attempt)
             raise
+        except BaseException:  # the check broke: counted, as a wrong password would be
+            self.login_failed(attempt)
+            raise
         if matches:
             self.login_succeeded(attempt)
+        else:
+            self.login_failed(attempt)
         return matches
 
     def change_password(self, cmd: accounts.ChangePassword, actor: Actor) -> Account:
@@ -583,9 +601,9 @@ class Services:
 
     # the sign-in lockout (core.access.lockout)
     def _guarded(self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None]) -> T:
-        """Run a password check under the lockout: the attempt is counted first (a locked one
-        is refused before the check), then checked; a failed one (`check` answers None)
-        stays counted, a good one clears the subject's counters in the check's own
+        """Run a password check under the lockout: the attempt is admitted first (a locked one
+        is refused before the check), then checked; a failed one (`check` answers None, or
+        raises) is counted, a good one clears the subject's counters in the check's own
         transaction."""
         until = self.admit_login(attempt)
         if until is not None:
@@ -598,9 +616,15 @@ class Services:
                 lockout.record_success(u.lockouts, attempt, policy)
             return result
 
-        outcome = self._write(run)
+        try:
+            outcome = self._write(run)
+        except BaseException:
+            self.login_failed(attempt)
+            raise
         if outcome is None:
+            self.login_failed(attempt)
             raise Unauthorized(lockout.WRONG_CREDENTIALS)
+        self._settled()
         return outcome
 
     def login_locked_until(self, attempt: lockout.Attempt) -> datetime | None:
@@ -610,27 +634,61 @@ class Services:
         return self._read(lambda u: lockout.locked_until(u.lockouts, attempt, policy, now))
 
     def admit_login(self, attempt: lockout.Attempt) -> datetime | None:
-        """Count an attempt before its password is checked: None when it may be checked (it
-        counts as a failure until `login_succeeded`), else when it may be made again (a
-        refused attempt counts nowhere)."""
-        now = self.clock()
+        """Admit an attempt before its password is checked: None when it may be checked (it
+        holds a slot until `login_failed`, `login_succeeded` or `login_not_checked`), else
+        when it may be made again (a refused attempt holds and counts nothing). While the
+        slots are all held by attempts still being checked it waits for one, up to the
+        policy's `admission_wait`, woken at once by a check ending in this process and
+        polling for the others' (which share the database)."""
         policy = self.config.lockout
+        deadline = time.monotonic() + policy.admission_wait.total_seconds()
+        pause = _FIRST_PAUSE
+        while True:
+            now = self.clock()
+            try:
+                self._write(partial(_admit, attempt=attempt, policy=policy, now=now))
+            except lockout.Refused as refused:
+                return refused.until
+            except lockout.Busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return now + _BUSY_RETRY
+                with self._checks_ended:
+                    self._checks_ended.wait(min(left, pause * (0.5 + random.random())))
+                pause = min(pause * 2, _LONGEST_PAUSE)
+                continue
+            return None
+
+    def _settled(self) -> None:
+        """A check ended here: wake the attempts waiting for a slot."""
+        with self._checks_ended:
+            self._checks_ended.notify_all()
+
+    def login_failed(self, attempt: lockout.Attempt) -> None:
+        """The admitted attempt's password was wrong: it counts as a failure."""
+        policy = self.config.lockout
+        now = self.clock()
         try:
-            self._write(lambda u: lockout.admit(u.lockouts, attempt, policy, now))
-        except lockout.Refused as refused:
-            return refused.until
-        return None
+            self._write(lambda u: lockout.record_failure(u.lockouts, attempt, policy, now))
+        finally:
+            self._settled()
 
     def login_succeeded(self, attempt: lockout.Attempt) -> None:
         """The admitted attempt's password was right: its subject's counters start again."""
         policy = self.config.lockout
-        self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
+        try:
+            self._write(lambda u: lockout.record_success(u.lockouts, attempt, policy))
+        finally:
+            self._settled()
 
     def login_not_checked(self, attempt: lockout.Attempt) -> None:
         """The admitted attempt was refused before its password was looked at: it counts
-        nowhere (a lock it set stays)."""
+        nowhere."""
         policy = self.config.lockout
-        self._write(lambda u: lockout.refund(u.lockouts, attempt, policy))
+        try:
+            self._write(lambda u: lockout.refund(u.lockouts, attempt, policy))
+        finally:
+            self._settled()
 
     def unlock_manager(self, login: int, actor: Actor) -> int:
         """Forget a manager's failed sign-ins and end its locks (audited); the counters
@@ -693,10 +751,14 @@ class Services:
         except idempotency.Replayed:  # done before: its password was right
             self.login_succeeded(attempt)
             raise
-        except WrongPassword:  # the password was checked and is wrong: it stays counted
+        except WrongPassword:  # the password was checked and is wrong: it counts
+            self.login_failed(attempt)
             raise
         except CoreError:  # refused before the password was looked at: it counts nowhere
             self.login_not_checked(attempt)
+            raise
+        except BaseException:  # the check broke: counted, as a wrong password would be
+            self.login_failed(attempt)
             raise
         self.login_succeeded(attempt)
         return linked

@@ -475,6 +475,15 @@ auth_failures = Table(
     Column("last_failure_at", UTCDateTime, nullable=False),
     Column("locked_until", UTCDateTime),
 )
+# Attempts of the lockout admitted and still being checked: one row per key, until the check
+# ends or `expires_at` (a process that died mid-check).
+auth_reservations = Table(
+    "auth_reservations",
+    metadata,
+    Column("key", String(280), primary_key=True),
+    Column("token", String(32), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
 
 backoffice_tokens = Table(
     "backoffice_tokens",

@@ -521,6 +521,32 @@ _STRIKE = {name: _strike_upsert(make)
            for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
 
 
+def _hold_upsert(make: Any) -> Any:
+    """One statement taking a key's row without counting: a new key starts at 0 failures; an
+    old one whose last failure and lock are both before `forget_before` forgets them. Its row
+    stays held to the end of the transaction, as `_strike_upsert`'s."""
+    forgotten = and_(
+        _f.last_failure_at < bindparam("forget_before", type_=_f.last_failure_at.type),
+        or_(_f.locked_until.is_(None),
+            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type)),
+    )  # fmt: skip
+    q = make(t.auth_failures).values(
+        key=bindparam("key"), failures=0, last_failure_at=bindparam("now"), locked_until=None
+    )
+    return q.on_conflict_do_update(
+        index_elements=[_f.key],
+        set_={
+            "failures": case((forgotten, 0), else_=_f.failures),
+            "locked_until": case((forgotten, None), else_=_f.locked_until),
+        },
+    ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
+
+
+_HOLD = {name: _hold_upsert(make)
+         for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+_slot = t.auth_reservations.c
+
+
 class SqlLockouts:
     """The sign-in lockout's counters (see the LockoutRepository port)."""
 
@@ -538,13 +564,25 @@ class SqlLockouts:
         params = {"key": key, "now": now, "forget_before": forget_before}
         return Strike(**_row(self.c.execute(q, params).one()))
 
-    def uncount(self, keys: Sequence[str]) -> None:
-        # one row at a time in key order, the order `strike` locks them in: never a deadlock
-        for key in sorted(keys):
+    def hold(self, key: str, now: datetime, forget_before: datetime) -> Strike:
+        q = _HOLD[self.c.dialect.name]
+        params = {"key": key, "now": now, "forget_before": forget_before}
+        return Strike(**_row(self.c.execute(q, params).one()))
+
+    def in_flight(self, key: str, now: datetime) -> int:
+        self.c.execute(delete(t.auth_reservations).where(_slot.key == key, _slot.expires_at <= now))
+        live = select(func.count()).select_from(t.auth_reservations).where(_slot.key == key)
+        return int(self.c.execute(live).scalar_one())
+
+    def reserve(self, key: str, token: str, expires_at: datetime) -> None:
+        self.c.execute(
+            insert(t.auth_reservations).values(key=key, token=token, expires_at=expires_at)
+        )
+
+    def release(self, keys: Sequence[str], token: str) -> None:
+        for key in sorted(keys):  # in key order, as `hold` takes them
             self.c.execute(
-                update(t.auth_failures)
-                .where(_f.key == key, _f.failures > 0)
-                .values(failures=_f.failures - 1)
+                delete(t.auth_reservations).where(_slot.key == key, _slot.token == token)
             )
 
     def clear_subject(self, subject: str) -> int:
@@ -565,6 +603,7 @@ class SqlLockouts:
     def purge(self, before: datetime) -> int:
         stale = and_(_f.last_failure_at < before,
                      or_(_f.locked_until.is_(None), _f.locked_until < before))  # fmt: skip
+        self.c.execute(delete(t.auth_reservations).where(_slot.expires_at < before))
         return int(self.c.execute(delete(t.auth_failures).where(stale)).rowcount or 0)
 
 

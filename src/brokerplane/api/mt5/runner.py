@@ -83,14 +83,18 @@ def check_answer(
 
     def unlocked_hash(login: int) -> tuple[bytes, int] | None:
         attempt = lockout.manager(login, address)
-        until = services.admit_login(attempt)  # counted before the password is looked at
+        until = services.admit_login(attempt)  # a slot taken before the password is looked at
         if until is not None:
             raise HandshakeFailed(lockout.locked_message(until, services.clock()))
         asked.append(attempt)
         return pw_hash_of(services, login)
 
-    # a failed answer stays counted: the attempt was admitted (and counted) before the check
-    login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
+    try:
+        login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
+    except BaseException:
+        if asked:  # admitted, then failed (a wrong answer, or no such manager): it counts
+            services.login_failed(asked[0])
+        raise
     services.login_succeeded(asked[0])
     return login, pw_hash
 

@@ -16,15 +16,27 @@ further failure up to `max_delay` (the login-wide counter only up to `login_max_
 address that keeps failing must not keep the real user, elsewhere, out for long). While any
 key of an attempt is locked the attempt is refused without looking at the password (and
 without counting: waiting is all it takes). A counter forgets its failures `window` after its
-last failure or lock. A success clears the subject's counters (the address's only takes its
-own attempt back: an attacker's own good login must not clear it).
+last failure or lock. A success clears the subject's counters (not the address's: an
+attacker's own good login must not clear it).
 Nobody is locked out for good: at worst a user waits `max_delay`; an operator can clear a
 manager's counters at once (`brokerplane manager unlock`), and a new password clears them too.
 
-The attempt is counted BEFORE the password is checked (`admit`): one atomic upsert per key
-counts it unless the key is locked, and locks the key when the count reaches its threshold,
-so however many attempts arrive at once, at most the threshold of them reach the password
-check per lock. The check's success takes the count back (`record_success`).
+How many attempts reach the password check at once is bounded too, without counting a
+right password against anyone: `admit` reserves a slot on every key of the attempt before its
+password is checked (one atomic step per key, holding the key's row to the end of the
+transaction), and only while the key's failures plus the slots held by attempts still being
+checked are below its threshold (once a lock has ended, while its failures are still
+remembered, one attempt at a time). The check's end settles the slot: a wrong password turns it
+into a failure (`record_failure`, locking the key at the threshold), a right one gives it back
+and clears the subject's counters (`record_success`), an attempt refused before its password
+was looked at gives it back (`refund`). So however many attempts arrive at once, at most the
+threshold of wrong passwords are checked per lock, and right ones never fill a counter: a
+connection pool signing in as one manager from one address at once takes the slots in turns.
+An attempt that finds every slot taken by attempts still being checked (not a lock) is not
+refused at once: it waits, a bounded time (`admission_wait`), for a slot (`Busy`, retried by
+the caller, Services.admit_login), then is refused as a locked one is; a slot whose process
+died mid-check is freed after `reservation_ttl` (a check slower than that could let one more
+wrong password through: checks take milliseconds, the default is 30 s).
 
 A trading account's password (`account:<login>`) is counted per login from an address and
 per login from every address, not per address: the address checking trader passwords is
@@ -33,7 +45,8 @@ usually the broker's own portal, shared by every trader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -59,11 +72,18 @@ class Refused(Exception):
         self.until = until
 
 
+class Busy(Exception):
+    """Every slot of a key is held by attempts still being checked: try again shortly."""
+
+
 @dataclass(frozen=True)
 class Attempt:
+    """One sign-in attempt (make a new one for each: its token names its slots)."""
+
     subject: str
     address: str | None
     by_address: bool = True  # also counted on the address over every subject
+    token: str = field(default_factory=lambda: secrets.token_hex(16), compare=False, repr=False)
 
     def keys(self, policy: LockoutPolicy) -> list[tuple[str, int]]:
         """Each counter's key with its threshold (counters turned off left out)."""
@@ -119,39 +139,54 @@ def locked_until(
 
 
 def admit(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy, now: datetime) -> None:
-    """Count the attempt as a failure on every key before its password is checked, locking
-    the keys that reach their threshold; raise Refused when a key is already locked (the
-    caller rolls the transaction back: a refused attempt counts nowhere). Each key's count
-    and lock are one atomic step that holds the key's row to the end of the transaction, so
-    concurrent attempts are admitted one by one and at most a threshold of them get
-    through before the lock."""
+    """Reserve a slot on every key of the attempt before its password is checked; raise
+    Refused when a key is locked, Busy when a key's failures and the slots held by attempts
+    still being checked reach its threshold (the caller rolls the transaction back either
+    way: a refused attempt holds and counts nothing). Each key's row is held from its check
+    to the end of the transaction, so concurrent attempts are admitted one by one and no
+    more than a threshold's worth of slots and failures exist at once (one slot once the
+    failures reach it: the lock has ended, and the next failure locks again)."""
     until = locked_until(repo, attempt, policy, now)  # cheap refusal without writing
     if until is not None:
         raise Refused(until)
+    expires = now + policy.reservation_ttl
     for key, threshold in sorted(attempt.keys(policy)):  # one order: no deadlock
+        held = repo.hold(key, now, forget_before=now - policy.window)
+        if held.locked_until is not None and held.locked_until > now:
+            raise Refused(held.locked_until)
+        # below the threshold: its remaining failures; at or past it (a lock that ended): one
+        # at a time, whose failure locks the key again for longer
+        if repo.in_flight(key, now) >= max(threshold - held.failures, 1):
+            raise Busy(key)
+        repo.reserve(key, attempt.token, expires)
+
+
+def record_failure(
+    repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy, now: datetime
+) -> None:
+    """A wrong password: the attempt's slot on every key becomes a failure, locking the keys
+    that reach their threshold."""
+    for key, threshold in sorted(attempt.keys(policy)):  # admit's order: no deadlock
         strike = repo.strike(key, now, forget_before=now - policy.window)
-        if strike.locked_until is not None and strike.locked_until > now:
-            raise Refused(strike.locked_until)
+        repo.release([key], attempt.token)
         if strike.failures >= threshold:
             wait = delay(policy, strike.failures, threshold, is_login_wide(key))
             repo.lock(key, now + wait)
 
 
 def record_success(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
-    """A right password: the subject's counters start again; the address's takes back the
-    attempt `admit` counted (its other failures stay)."""
-    keys = sorted(key for key, _ in attempt.keys(policy))
-    # the rows in `admit`'s order (sorted: the address's "@..." key first), so a success and
-    # a concurrent attempt never wait for each other's rows in opposite orders (a deadlock)
-    repo.uncount([key for key in keys if key.startswith("@")])
-    repo.clear([key for key in keys if not key.startswith("@")])
+    """A right password: the attempt's slots are given back and the subject's counters start
+    again (the address's failures stay: an attacker's own good login must not clear them)."""
+    for key in sorted(key for key, _ in attempt.keys(policy)):  # admit's order: no deadlock
+        if not key.startswith("@"):
+            repo.clear([key])
+        repo.release([key], attempt.token)
 
 
 def refund(repo: LockoutRepository, attempt: Attempt, policy: LockoutPolicy) -> None:
     """The admitted attempt never reached the password (the account or user does not exist,
-    the request is invalid): take it back from every key it was counted on. A lock it set
-    stays, so alternating bad requests with wrong passwords gains nothing."""
-    repo.uncount(sorted(key for key, _ in attempt.keys(policy)))
+    the request is invalid): its slots are given back, nothing is counted."""
+    repo.release(sorted(key for key, _ in attempt.keys(policy)), attempt.token)
 
 
 def purge(repo: LockoutRepository, policy: LockoutPolicy, now: datetime) -> int:

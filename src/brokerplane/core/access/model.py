@@ -112,3 +112,7 @@ class LockoutPolicy:
     # the longest lock of a login from every address together: short, as one attacker can
     # push it and it also holds the real user out
     login_max_delay: timedelta = timedelta(minutes=1)
+    # how long an attempt waits for a slot held by attempts still being checked before it is
+    # refused, and how long an admitted attempt's slot outlives a process that died mid-check
+    admission_wait: timedelta = timedelta(seconds=10)
+    reservation_ttl: timedelta = timedelta(seconds=30)
