@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from brokerplane.core.backoffice.webhooks import REPLAY_WINDOW
+from brokerplane.core.backoffice.model import REPLAY_WINDOW
 
 DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
 LOG_FORMATS = ("text", "json")

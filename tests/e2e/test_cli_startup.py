@@ -63,6 +63,58 @@ def test_a_command_that_reads_the_database_does_not_load_the_web_or_alembic(
     assert [m for m in modules if m.split(".")[0] in unwanted or m.startswith(unwanted)] == []
 
 
+# What `key list` has no use for: the core's other slices (the Services facade imports each
+# when a call first needs it), the demo loader's commands, the webhook service (settings only
+# needs its replay window) and the terminal table (`--json` draws nothing).
+NOT_FOR_KEY_LIST = (
+    "brokerplane.core.account.service", "brokerplane.core.ledger.service",
+    "brokerplane.core.ledger.check", "brokerplane.core.ledger.transfer",
+    "brokerplane.core.trading.service",
+    "brokerplane.core.trading.batch", "brokerplane.core.trading.whatif",
+    "brokerplane.core.approval.service", "brokerplane.core.backoffice.webhooks",
+    "brokerplane.core.backoffice.users", "brokerplane.core.backoffice.reports",
+    "brokerplane.core.backoffice.catalog", "brokerplane.core.backoffice.sessions",
+    "brokerplane.core.user.service", "brokerplane.core.group.service",
+    "brokerplane.core.symbol.service", "brokerplane.core.events.service",
+    "brokerplane.core.events.delivery", "brokerplane.core.account.archive", "rich",
+)  # fmt: skip
+
+
+def test_key_list_loads_only_the_core_slice_it_reads(tmp_path: Path) -> None:
+    url = f"sqlite:///{(tmp_path / 'keys.db').as_posix()}"
+    assert CliRunner().invoke(main, ["db", "upgrade", "--database-url", url]).exit_code == 0
+    code, modules, output = _loaded("key", "list", "--database-url", url, "--json")
+    assert code in (0, None), output
+    assert json.loads(output) == {"items": []}
+    assert "brokerplane.core.access.service" in modules  # the slice that lists keys ...
+    below = tuple(f"{name}." for name in NOT_FOR_KEY_LIST)
+    loaded = sorted(m for m in modules if m in NOT_FOR_KEY_LIST or m.startswith(below))
+    assert loaded == []
+
+
+def test_the_slices_key_list_skips_still_answer_when_a_command_needs_them(
+    tmp_path: Path,
+) -> None:
+    """In fresh interpreters: `demo` (groups, symbols, quotes, thresholds, managers, keys and
+    accounts, each through its own lazily imported slice), then `ledger verify` and `key list`
+    read what it made."""
+    url = f"sqlite:///{(tmp_path / 'demo.db').as_posix()}"
+    where = ["--database-url", url, "--data-dir", str(tmp_path)]
+    code, modules, output = _loaded("demo", *where, "--json", "--accounts", "2")
+    assert code in (0, None), output
+    demo = json.loads(output)
+    assert demo["already_loaded"] is False and "EURUSD" in demo["symbols"]
+    assert "brokerplane.core.account.service" in modules  # loaded when the accounts opened
+    code, modules, output = _loaded("ledger", "verify", *where)
+    assert code in (0, None), output
+    assert "ledger OK: 2 accounts checked" in output
+    assert "brokerplane.core.ledger.service" in modules
+    code, _, output = _loaded("key", "list", *where, "--json")
+    assert code in (0, None), output
+    listed = {k["id"] for k in json.loads(output)["items"]}
+    assert listed == {demo["admin_key_id"], demo["approver_key_id"]}
+
+
 def test_the_root_help_lists_what_each_command_says_of_itself() -> None:
     for name, (module, attribute, shown) in COMMANDS.items():
         command = getattr(importlib.import_module(module), attribute)

@@ -8,11 +8,9 @@ import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
 from brokerplane import auditkeys, bootstrap
 from brokerplane.auditkeys import AuditKeyError
@@ -44,12 +42,28 @@ from brokerplane.cli.demo import (
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.approval.model import ApprovalThreshold
-from brokerplane.core.approval.service import SetApprovalThreshold
-from brokerplane.core.audit.service import ChainReport
 from brokerplane.core.errors import ApiKeyNotFound, ManagerNotFound, ValidationError
-from brokerplane.core.ledger.service import MAX_REPORTED
 from brokerplane.core.money import Currency, format_minor
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from brokerplane.core.approval.model import ApprovalThreshold
+    from brokerplane.core.audit.service import ChainReport
+
+
+def escape(text: str) -> str:
+    """rich.markup.escape, imported when output is drawn (`--json` never draws)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(title: str, **options: Any) -> Table:
+    """A rich Table, imported when output is drawn (`--json` never draws)."""
+    from rich.table import Table
+
+    return Table(title=title, **options)
 
 
 def _migrate() -> Any:
@@ -295,7 +309,7 @@ def _open_accounts(runtime: Runtime, count: int, group: str, *, quiet: bool) -> 
 
 
 def _groups_table(runtime: Runtime) -> Table:
-    table = Table(title="groups")
+    table = _table("groups")
     for col in ("name", "currency", "leverage", "logins", "broker"):
         table.add_column(col, no_wrap=True)
     for g in runtime.services.list_groups(system_actor()):
@@ -306,7 +320,7 @@ def _groups_table(runtime: Runtime) -> Table:
 
 
 def _symbols_table(runtime: Runtime) -> Table:
-    table = Table(title="symbols")
+    table = _table("symbols")
     for col in ("name", "path", "digits", "contract size", "base/profit/margin"):
         table.add_column(col)
     for s in runtime.services.list_symbols(system_actor()):
@@ -356,7 +370,7 @@ def _manager_json(m: Manager, active_keys: int | None = None) -> dict[str, Any]:
 
 
 def _manager_table(m: Manager, title: str) -> Table:
-    table = Table(title=title, show_header=False)
+    table = _table(title, show_header=False)
     table.add_row("login", str(m.login))
     table.add_row("name", escape(m.name))
     table.add_row("enabled", "yes" if m.enabled else "no (its keys do not work)")
@@ -501,7 +515,7 @@ def manager_list(database_url: str | None, data_dir: Path | None, as_json: bool)
     if not items:
         out.print("No managers yet: brokerplane manager create (or brokerplane demo).")
         return
-    table = Table(title="managers", box=None, pad_edge=False, padding=(0, 1, 0, 0),
+    table = _table("managers", box=None, pad_edge=False, padding=(0, 1, 0, 0),
                   header_style="bold underline")  # fmt: skip
     for col in ("login", "name", "enabled", "rights", "groups", "brokers", "keys"):
         table.add_column(col, no_wrap=col in ("login", "rights"), overflow="fold")
@@ -683,7 +697,7 @@ def _issued_json(issued: IssuedKey, previous: ApiKey | None = None) -> dict[str,
 def _show_issued(issued: IssuedKey, title: str) -> None:
     key = issued.key
     out = console()
-    table = Table(title=title, show_header=False)
+    table = _table(title, show_header=False)
     table.add_row("id", key.id)
     table.add_row("prefix", key.prefix)
     table.add_row("manager", str(key.manager_login))
@@ -784,7 +798,7 @@ def key_list(
     if not items:
         out.print("No keys: brokerplane key create --manager L --scopes S1,S2")
         return
-    table = Table(title="API keys", box=None, pad_edge=False, padding=(0, 1, 0, 0),
+    table = _table("API keys", box=None, pad_edge=False, padding=(0, 1, 0, 0),
                   header_style="bold underline")  # fmt: skip
     table.add_column("id / prefix", no_wrap=True)
     table.add_column("owner", no_wrap=True)
@@ -1049,6 +1063,8 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
         )
     if report.entry_problems:
         shown = len(report.entry_problems)
+        from brokerplane.core.ledger.service import MAX_REPORTED
+
         more = " (the first ones shown)" if shown >= MAX_REPORTED else ""
         click.echo(
             f"ledger check failed: {shown} entry problem(s){more} between the ledger's "
@@ -1092,7 +1108,7 @@ def thresholds_list(database_url: str | None, data_dir: Path | None, as_json: bo
     if not items:
         out.print("No approval thresholds: every money operation applies at once.")
         return
-    table = Table(title="approval thresholds")
+    table = _table("approval thresholds")
     for col in ("currency", "group", "held above"):
         table.add_column(col, no_wrap=True)
     for item in items:
@@ -1115,6 +1131,8 @@ def thresholds_set(
     overrides that for the group's accounts.
     """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
+    from brokerplane.core.approval.service import SetApprovalThreshold
+
     cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
     with runtime_for(settings) as runtime:
         t = runtime.services.set_approval_threshold(cmd, system_actor())
@@ -1136,6 +1154,8 @@ def thresholds_remove(
 ) -> None:
     """Remove a currency's threshold or a group's override."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
+    from brokerplane.core.approval.service import SetApprovalThreshold
+
     cmd = SetApprovalThreshold(currency=currency, amount=None, group=group)
     with runtime_for(settings) as runtime:
         before = {

@@ -14,22 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
-from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.errors import (
     GroupAlreadyExists,
     ManagerAlreadyExists,
     PasswordPolicyViolation,
     SymbolAlreadyExists,
 )
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
-from brokerplane.core.trading.service import QuoteInput
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from brokerplane.core.account.service import OpenAccount
 
 DEMO_MANAGER_LOGIN = 1000
 DEMO_MANAGER_NAME = "Demo Manager"
@@ -322,6 +318,14 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     again), so a run that stopped halfway can be repeated. Each object is one command, so rules
     and the audit chain hold.
     """
+    # The commands' modules are imported here, not at the top: `brokerplane key list` and the
+    # other commands that share cli/commands.py with `demo` need none of them.
+    from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
+    from brokerplane.core.approval.service import SetApprovalThreshold
+    from brokerplane.core.group.service import CreateGroup
+    from brokerplane.core.symbol.service import CreateSymbol
+    from brokerplane.core.trading.service import QuoteInput
+
     if is_loaded(runtime):
         return None
     actor = actor or system_actor()
@@ -431,6 +435,8 @@ def open_demo_accounts(
 
 
 def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
+    from brokerplane.core.account.service import OpenAccount
+
     n = 0
     while True:
         first = _FIRST[n % len(_FIRST)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import threading
 import time
@@ -10,25 +11,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from brokerplane.core import attributes, idempotency
-from brokerplane.core.access import lockout, tokens
-from brokerplane.core.access import service as access
 from brokerplane.core.access.model import ApiKey, LockoutPolicy, Manager
-from brokerplane.core.account import archive
-from brokerplane.core.account import service as accounts
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor, system_actor
-from brokerplane.core.approval import service as approvals
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
-from brokerplane.core.audit import service as audit
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.backoffice import catalog as bo_catalog
-from brokerplane.core.backoffice import reports as bo_reports
-from brokerplane.core.backoffice import sessions as bo_sessions
-from brokerplane.core.backoffice import users as bo_users
-from brokerplane.core.backoffice import webhooks as bo_webhooks
 from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.commit import GroupCommit
@@ -40,25 +30,83 @@ from brokerplane.core.errors import (
     ValidationError,
     WrongPassword,
 )
-from brokerplane.core.events import delivery
-from brokerplane.core.events import service as events
 from brokerplane.core.events.model import Delivery, EventPage, Subscription
-from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import Group
-from brokerplane.core.ledger import check as ledger_check
-from brokerplane.core.ledger import service as ledger
-from brokerplane.core.ledger import transfer as transfers
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
-from brokerplane.core.symbol import service as symbols
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading import batch, records, whatif
-from brokerplane.core.trading import service as trading
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
-from brokerplane.core.user import cid as user_cid
-from brokerplane.core.user import service as users
 from brokerplane.core.user.model import User, UserQuery
+
+
+class _Slice:
+    """A core slice's module, imported when a Services call first uses it: a command that
+    reads API keys does not pay for importing the ledger, trading, reports and the rest."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attribute)
+
+
+if TYPE_CHECKING:
+    from brokerplane.core import attributes, idempotency
+    from brokerplane.core.access import lockout, tokens
+    from brokerplane.core.access import service as access
+    from brokerplane.core.account import archive
+    from brokerplane.core.account import service as accounts
+    from brokerplane.core.approval import service as approvals
+    from brokerplane.core.audit import service as audit
+    from brokerplane.core.backoffice import catalog as bo_catalog
+    from brokerplane.core.backoffice import reports as bo_reports
+    from brokerplane.core.backoffice import sessions as bo_sessions
+    from brokerplane.core.backoffice import users as bo_users
+    from brokerplane.core.backoffice import webhooks as bo_webhooks
+    from brokerplane.core.events import delivery
+    from brokerplane.core.events import service as events
+    from brokerplane.core.group import service as groups
+    from brokerplane.core.ledger import check as ledger_check
+    from brokerplane.core.ledger import service as ledger
+    from brokerplane.core.ledger import transfer as transfers
+    from brokerplane.core.symbol import service as symbols
+    from brokerplane.core.trading import batch, records, whatif
+    from brokerplane.core.trading import service as trading
+    from brokerplane.core.user import cid as user_cid
+    from brokerplane.core.user import service as users
+else:
+    attributes = _Slice("brokerplane.core.attributes")
+    idempotency = _Slice("brokerplane.core.idempotency")
+    lockout = _Slice("brokerplane.core.access.lockout")
+    tokens = _Slice("brokerplane.core.access.tokens")
+    access = _Slice("brokerplane.core.access.service")
+    archive = _Slice("brokerplane.core.account.archive")
+    accounts = _Slice("brokerplane.core.account.service")
+    approvals = _Slice("brokerplane.core.approval.service")
+    audit = _Slice("brokerplane.core.audit.service")
+    bo_catalog = _Slice("brokerplane.core.backoffice.catalog")
+    bo_reports = _Slice("brokerplane.core.backoffice.reports")
+    bo_sessions = _Slice("brokerplane.core.backoffice.sessions")
+    bo_users = _Slice("brokerplane.core.backoffice.users")
+    bo_webhooks = _Slice("brokerplane.core.backoffice.webhooks")
+    delivery = _Slice("brokerplane.core.events.delivery")
+    events = _Slice("brokerplane.core.events.service")
+    groups = _Slice("brokerplane.core.group.service")
+    ledger_check = _Slice("brokerplane.core.ledger.check")
+    ledger = _Slice("brokerplane.core.ledger.service")
+    transfers = _Slice("brokerplane.core.ledger.transfer")
+    symbols = _Slice("brokerplane.core.symbol.service")
+    batch = _Slice("brokerplane.core.trading.batch")
+    records = _Slice("brokerplane.core.trading.records")
+    whatif = _Slice("brokerplane.core.trading.whatif")
+    trading = _Slice("brokerplane.core.trading.service")
+    user_cid = _Slice("brokerplane.core.user.cid")
+    users = _Slice("brokerplane.core.user.service")
 
 T = TypeVar("T")
 
@@ -356,10 +404,12 @@ class Services:
         group: str | None = None,
         symbol: str | None = None,
         after_id: int | None = None,
-        limit: int = trading.MAX_PAGE,
+        limit: int | None = None,
     ) -> list[PositionFigures]:
+        """Open positions, `limit` (default trading.MAX_PAGE) at a time."""
+        page = trading.MAX_PAGE if limit is None else limit
         return self._read(lambda u: trading.list_positions(
-            u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=limit
+            u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=page
         ))  # fmt: skip
 
     def get_position(self, position_id: int, actor: Actor) -> PositionFigures:

@@ -4,8 +4,12 @@ search of the TraderEvolution back office."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+# How far a signed webhook's own timestamp may be from now (here, not in webhooks.py, so that
+# settings can read it without importing the webhook service and all it needs).
+REPLAY_WINDOW = timedelta(minutes=5)
 
 # User statuses (seed 004's ruleValue). Only an Unlocked user may sign in, hold a session or
 # use a webhook key; every other status makes the user and its accounts unusable.

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
-from brokerplane.core.backoffice.model import WebhookKey, usable
+from brokerplane.core.backoffice.model import REPLAY_WINDOW, WebhookKey, usable
 from brokerplane.core.backoffice.users import load_user
 from brokerplane.core.clock import Clock
 from brokerplane.core.compare import same
@@ -52,7 +52,6 @@ NAME_MAX = 32
 MAX_KEYS_PER_USER = 50
 API_KEY_PREFIX = "whk_"
 TOUCH_INTERVAL = timedelta(seconds=60)
-REPLAY_WINDOW = timedelta(minutes=5)  # how far a webhook's own timestamp may be from now
 ACTIONS = ("buy", "sell", "close")
 
 
