@@ -18,6 +18,9 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.redact import redact, sensitive
 from tests.e2e.test_money_server import ServerProcess
 
+# What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
+pytestmark = pytest.mark.engines("sqlite")
+
 MANAGER = 1000
 PASSWORD = "Manag3r!pw-secret"
 ACCOUNT_MAIN = "Main#Pass-8812"

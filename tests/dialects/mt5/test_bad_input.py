@@ -33,12 +33,16 @@ def _is_answered(mt5: Mt5, response: object) -> None:
     assert mt5.retcode(mt5.get("test/access")) == "0 Done"
 
 
+# Garbage (NUL, integers past BIGINT) through every command meets PostgreSQL's errors too.
+@pytest.mark.engines("sqlite", "postgres")
 @pytest.mark.parametrize("value", GARBAGE)
 def test_garbage_parameters_get_a_retcode_from_every_command(mt5: Mt5, value: str) -> None:
     for name in sorted(COMMANDS):
         _is_answered(mt5, mt5.get(name, **{n: value for n in NAMES}))
 
 
+# Garbage bodies through every command reach PostgreSQL's errors: both engines.
+@pytest.mark.engines("sqlite", "postgres")
 @pytest.mark.parametrize("body", BODIES)
 def test_garbage_bodies_get_a_retcode_from_every_command(mt5: Mt5, body: bytes) -> None:
     for name in sorted(COMMANDS):

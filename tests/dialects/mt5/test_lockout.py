@@ -68,6 +68,8 @@ def test_an_unknown_login_is_counted_like_a_known_one(
     assert "try again in 1 s" in held.json()["reason"]
 
 
+# A race between connections on the lockout counters (row locks differ per engine).
+@pytest.mark.engines("sqlite", "postgres")
 def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
     runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
