@@ -48,7 +48,12 @@ def test_the_server_log_shows_paths_but_not_tokens_or_passwords_from_query_strin
 ) -> None:
     secrets_sent: list[str] = []
     with httpx.Client(base_url=server.base, timeout=30) as mt5:  # one connection: one session
-        hello = {"version": "3470", "agent": "pytest", "login": MANAGER, "type": "manager"}
+        hello: dict[str, str | int] = {
+            "version": "3470",
+            "agent": "pytest",
+            "login": MANAGER,
+            "type": "manager",
+        }
         start = mt5.get("/api/auth/start", params=hello)
         srv_rand = bytes.fromhex(start.json()["srv_rand"])
         answer = rand_answer(password_hash(PASSWORD), srv_rand)

@@ -38,7 +38,7 @@ def _is_answered(mt5: Mt5, response: object) -> None:
 @pytest.mark.parametrize("value", GARBAGE)
 def test_garbage_parameters_get_a_retcode_from_every_command(mt5: Mt5, value: str) -> None:
     for name in sorted(COMMANDS):
-        _is_answered(mt5, mt5.get(name, **{n: value for n in NAMES}))
+        _is_answered(mt5, mt5.get(name, **dict.fromkeys(NAMES, value)))
 
 
 # Garbage bodies through every command reach PostgreSQL's errors: both engines.

@@ -96,7 +96,8 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
         go.wait(timeout=30)
         wrong = rand_answer(password_hash(f"Guess#{n}"), rands[n])
         params = {"srv_rand_answer": wrong, "cli_rand": "00" * 16}
-        return conns[n].get("/api/auth/answer", params=params).status_code
+        result: int = conns[n].get("/api/auth/answer", params=params).status_code
+        return result
 
     with ThreadPoolExecutor(40) as pool:
         statuses = list(pool.map(answer, range(40)))

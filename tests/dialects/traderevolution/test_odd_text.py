@@ -32,7 +32,7 @@ def test_a_signature_in_latin_1_is_a_bad_signature(market: TE) -> None:  # noqa:
     headers = {"X-Api-Key": alice.api_key, "Content-Type": "application/json",
                "X-Signature": "é".encode("latin-1") * 64}  # fmt: skip
 
-    answer = market.client.post(BASE + ORDERS, content=raw, headers=headers)  # type: ignore[arg-type]
+    answer = market.client.post(BASE + ORDERS, content=raw, headers=headers)
 
     assert market.error(answer, 401) == "1.2.0.1"
 
