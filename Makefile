@@ -3,8 +3,10 @@
 #                back-office console at http://127.0.0.1:8080/console/, and
 #                the MT5 Web API's TCP protocol on 127.0.0.1:4430 (MT5_TCP_PORT=... to move it)
 #   make test    the test suite (PostgreSQL tests too when a server is available)
+#   make cov     the test suite with line coverage and its floor, as CI runs it
 #   make check   format, lint, types, import layers and schema drift, as CI runs them
 #   make docs    the docs site into ./site (offline; a broken link or anchor fails it)
+#   make lock    refresh requirements.lock (pinned, hashed) from pyproject.toml
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -17,24 +19,31 @@ SERVE_ARGS ?=
 MT5_TCP_PORT ?= 4430
 PYTEST_ARGS ?=
 
-.PHONY: help venv serve test soak check fmt docs docs-serve bench clean distclean
+LOCK := requirements.lock
+LOCK_ARGS ?=
+
+.PHONY: help venv serve test cov soak check fmt lock docs docs-serve bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
 	@echo "make serve      serve the API and the console (/console/) with demo data in ./var"
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
+	@echo "make cov        the tests with line coverage; fails under the floor in pyproject.toml"
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
 	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
 	@echo "make docs       build the docs site into ./site (strict, offline)"
+	@echo "make lock       refresh requirements.lock (LOCK_ARGS=--upgrade for newer releases)"
 	@echo "make bench      run bench/run.sh"
 	@echo "make clean      remove caches and build output (keeps .venv and ./var)"
 	@echo "make distclean  clean, and remove .venv"
 
 venv: $(STAMP)
 
-# Re-installs only when pyproject.toml is newer than the stamp.
-$(STAMP): pyproject.toml
+# Re-installs only when pyproject.toml or the lockfile is newer than the stamp. Every dependency
+# comes from requirements.lock, pinned and hash-checked; brokerplane itself is installed editable
+# on top, without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "python3 not found: install Python 3.11 or newer" >&2; exit 1; }
 	@if [ ! -x $(BIN)/python ]; then \
 	  $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -42,9 +51,10 @@ $(STAMP): pyproject.toml
 	  echo "creating $(VENV) with $(PYTHON)"; \
 	  $(PYTHON) -m venv $(VENV); \
 	fi
-	@echo "installing brokerplane and its tools into $(VENV) (a minute or two the first time;"
-	@echo "pip's progress follows, and nothing is fetched again until pyproject.toml changes)"
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
+	@echo "installing brokerplane and its tools into $(VENV) from $(LOCK) (a minute or two the"
+	@echo "first time; pip's progress follows, and nothing is fetched again until the lock changes)"
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet --no-deps -e .
 	@touch $(STAMP)
 
 serve: venv
@@ -54,8 +64,15 @@ serve: venv
 # PostgreSQL tests use BROKERPLANE_TEST_DATABASE_URL when set, else a throwaway cluster when
 # PostgreSQL binaries are installed, else they skip (BROKERPLANE_REQUIRE_POSTGRES=1 makes that
 # a failure, as in CI).
+# Dialect (translation) tests run on SQLite only, SQL behaviour on both engines (tests/conftest.py;
+# BROKERPLANE_ALL_ENGINES=1 runs everything on both).
 test: venv
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The same run with line coverage of src/brokerplane; fails under [tool.coverage.report]
+# fail_under. Not part of `make test`: coverage roughly doubles the CPU time of Python-bound tests.
+cov: venv
+	$(BIN)/pytest -n auto --cov=brokerplane --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 # The reliability scenarios in full (20 kills, 32 clients, longer outages), one at a time.
 soak: venv
@@ -71,6 +88,12 @@ check: venv
 	  echo "brokerplane db upgrade && brokerplane db check (fresh SQLite)"; \
 	  $(BIN)/brokerplane db upgrade --database-url "$$url" --data-dir "$$tmp" >/dev/null && \
 	  $(BIN)/brokerplane db check --database-url "$$url" --data-dir "$$tmp"
+
+# Re-resolves pyproject.toml's dependencies (with the dev extra) into requirements.lock, keeping
+# the pins that still fit; LOCK_ARGS=--upgrade moves every pin to the newest release.
+lock: venv
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
+	  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 fmt: venv
 	$(BIN)/ruff format .

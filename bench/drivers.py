@@ -147,8 +147,10 @@ class Schema:
         return (
             f"SELECT balance FROM {s}.accounts WHERE id = {p[0]} FOR UPDATE",
             f"UPDATE {s}.accounts SET balance = {p[0]} WHERE id = {p[1]}",
-            f"INSERT INTO {s}.ledger (account_id, amount, balance_after) "
-            f"VALUES ({p[0]}, {p[1]}, {p[2]}) RETURNING id",
+            (
+                f"INSERT INTO {s}.ledger (account_id, amount, balance_after) "
+                f"VALUES ({p[0]}, {p[1]}, {p[2]}) RETURNING id"
+            ),
         )
 
 

@@ -1,6 +1,8 @@
 """Shared fixtures: migrated SQLite and PostgreSQL databases, a Runtime over each, the admin actor.
 
-`database_url` runs a test once per engine. SQLite databases are copies of one template migrated
+`database_url` runs a test once per engine, where the test's engines allow (see `engines_of`: the
+dialect tests check translation and run on SQLite only; BROKERPLANE_ALL_ENGINES=1 runs every
+test on both). SQLite databases are copies of one template migrated
 once per session (per xdist worker). PostgreSQL comes from BROKERPLANE_TEST_DATABASE_URL or,
 when that is unset, from a throwaway cluster started from the machine's PostgreSQL binaries and
 shared by the xdist workers; each worker migrates its own schema once and empties it between
@@ -46,6 +48,8 @@ os.environ.setdefault("BROKERPLANE_AUDIT_KEY", TEST_AUDIT_KEY)
 
 ENV_URL = "BROKERPLANE_TEST_DATABASE_URL"
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_POSTGRES"
+ENV_ALL_ENGINES = "BROKERPLANE_ALL_ENGINES"
+ENGINES = ("sqlite", "postgres")
 SQLITE_FILE = "brokerplane.db"
 _STATE_FILE = "bp-postgres.json"
 _LOCK_FILE = "bp-postgres.lock"
@@ -63,8 +67,12 @@ def _is_xdist_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _postgres_required() -> bool:
-    return os.environ.get(ENV_REQUIRE, "").strip().lower() in ("1", "true", "yes", "on")
+    return _flag(ENV_REQUIRE)
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -394,26 +402,96 @@ def admin() -> Actor:
 
 
 # --------------------------------------------------------------------------------------------
-# the reliability scenarios' one-line summaries (tests/reliability/conftest.py records them)
+# which engines a test runs on
 
-_SUMMARY_KEY = "reliability summary"
+# Test directories (under tests/) whose tests check translation: what a dialect answers on the
+# wire for what the core decided. The SQL under them is the storage layer's, which tests/storage
+# and tests/reliability run on both engines, so these run on SQLite only. A test among them that
+# reaches SQL the storage tests do not (PostgreSQL's integer, NUL and encoding errors, races
+# between connections, engine-specific queries) says so with @pytest.mark.engines("sqlite",
+# "postgres"); a translation test elsewhere says @pytest.mark.engines("sqlite").
+SQLITE_ONLY_DIRS = frozenset({"dialects"})
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """xdist controller: tell the workers this process prints the summaries itself."""
-    node.workerinput["bp_reliability_summary"] = True
+def engines_of(item: pytest.Item) -> tuple[str, ...]:
+    """The engines `item` runs on: its closest `engines` marker, else its directory's rule."""
+    marker = item.get_closest_marker("engines")
+    if marker is not None:
+        unknown = set(marker.args) - set(ENGINES)
+        if not marker.args or unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.engines takes engine names from {ENGINES}, "
+                f"not {marker.args!r}"
+            )
+        return tuple(marker.args)
+    tests_dir = Path(__file__).parent
+    try:
+        top = item.path.relative_to(tests_dir).parts[0]
+    except ValueError:
+        return ENGINES
+    return ("sqlite",) if top in SQLITE_ONLY_DIRS else ENGINES
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The summaries as a report section at the end of the run, not as warnings."""
-    lines = []
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) == "call":
-                props = getattr(report, "user_properties", ())
-                lines += [value for key, value in props if key == _SUMMARY_KEY]
-    if lines:
-        terminalreporter.section(_SUMMARY_KEY)
-        for line in lines:
-            terminalreporter.write_line(line)
+def _engine_param(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    for name in ("database_url", "engine_url"):
+        value = callspec.params.get(name)
+        if value in ENGINES:
+            return str(value)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the engine variants a test does not run on (BROKERPLANE_ALL_ENGINES=1: none)."""
+    if _flag(ENV_ALL_ENGINES):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        engine = _engine_param(item)
+        (dropped if engine is not None and engine not in engines_of(item) else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _flag(ENV_ALL_ENGINES):
+        return f"engines: every database test on SQLite and PostgreSQL ({ENV_ALL_ENGINES}=1)"
+    return (f"engines: translation tests (tests/dialects, engines('sqlite')) on SQLite only; "
+            f"{ENV_ALL_ENGINES}=1 runs them on PostgreSQL too")  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# the reliability report: each scenario's one-line summary, at the end of the run
+
+RELIABILITY_SUMMARY = "reliability summary"
+_SUMMARY_CACHE_KEY = "brokerplane/reliability-summary"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the summaries the reliability scenarios recorded (tests/reliability/conftest.py)
+    and keep them in the pytest cache. This file is loaded by the process that owns the
+    terminal, also under xdist, and the lines arrive with the reports of the workers."""
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for key, value in getattr(report, "user_properties", ())
+        if key == RELIABILITY_SUMMARY
+    ]
+    if not lines:
+        return
+    terminalreporter.section(RELIABILITY_SUMMARY)
+    for line in lines:
+        terminalreporter.write_line(line)
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set(_SUMMARY_CACHE_KEY, lines)
+        where = config.rootpath / config.getini("cache_dir") / "v" / _SUMMARY_CACHE_KEY
+        terminalreporter.write_line(f"(kept as JSON in {where})")
+
+

@@ -30,4 +30,7 @@ def second_manager(services: Services, admin: Actor) -> dict[str, str]:
 
 
 def approve(client: TestClient, approval_id: int, headers: dict[str, str]) -> httpx.Response:
-    return client.post(f"/v1/approvals/{approval_id}/approve", headers=headers, json={})
+    result: httpx.Response = client.post(
+        f"/v1/approvals/{approval_id}/approve", headers=headers, json={}
+    )
+    return result

@@ -21,6 +21,9 @@ from brokerplane.core.errors import Unauthorized
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
+# What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
+pytestmark = pytest.mark.engines("sqlite")
+
 PASSWORD = "Str0ng#Pass"
 
 

@@ -18,6 +18,9 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.redact import redact, sensitive
 from tests.e2e.test_money_server import ServerProcess
 
+# What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
+pytestmark = pytest.mark.engines("sqlite")
+
 MANAGER = 1000
 PASSWORD = "Manag3r!pw-secret"
 ACCOUNT_MAIN = "Main#Pass-8812"
@@ -45,7 +48,12 @@ def test_the_server_log_shows_paths_but_not_tokens_or_passwords_from_query_strin
 ) -> None:
     secrets_sent: list[str] = []
     with httpx.Client(base_url=server.base, timeout=30) as mt5:  # one connection: one session
-        hello = {"version": "3470", "agent": "pytest", "login": MANAGER, "type": "manager"}
+        hello: dict[str, str | int] = {
+            "version": "3470",
+            "agent": "pytest",
+            "login": MANAGER,
+            "type": "manager",
+        }
         start = mt5.get("/api/auth/start", params=hello)
         srv_rand = bytes.fromhex(start.json()["srv_rand"])
         answer = rand_answer(password_hash(PASSWORD), srv_rand)

@@ -84,7 +84,8 @@ def served(runtime: Runtime, admin: Actor) -> Iterator[tuple[str, Seeded]]:
 
 
 def _is_replay(response: httpx.Response) -> bool:
-    return response.headers.get("Idempotent-Replay") == "true"
+    result: bool = response.headers.get("Idempotent-Replay") == "true"
+    return result
 
 
 def test_one_deposit_fired_from_ten_clients_with_one_request_id_applies_once(

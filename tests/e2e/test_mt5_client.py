@@ -32,6 +32,9 @@ from tests.e2e.mt5client import (
     rand_answer,
 )
 
+# What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
+pytestmark = pytest.mark.engines("sqlite")
+
 MANAGER = 1005
 PASSWORD = "Manag3r!pw"
 RANGE = (954400, 954499)

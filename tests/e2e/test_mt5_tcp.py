@@ -470,7 +470,7 @@ def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
     done = subprocess.run(
         [sys.executable, "-m", "brokerplane.cli.main", "serve", "--mt5-tcp-port", tcp,
          "--data-dir", str(tmp_path / "var"), *args],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert done.returncode == 2
     assert message.format(tcp=tcp) in done.stderr

@@ -32,6 +32,9 @@ from brokerplane.cli.main import main, uvicorn_config
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 
+# What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
+pytestmark = pytest.mark.engines("sqlite")
+
 MANAGER, PASSWORD = 1005, "Manag3r!pw"
 VICTIM, VICTIM_PASSWORD = 1006, "Vict1m!pw"
 

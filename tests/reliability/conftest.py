@@ -1,25 +1,21 @@
 """Reliability fixtures: served databases that are stopped afterwards, and the one-line summary
-each scenario prints.
+each scenario records.
 
-Each summary is a user property of the scenario's report; the process that owns the terminal
-prints them as a "reliability summary" section at the end (the hooks live in tests/conftest.py,
-which that process loads however the run was started, `make test` with xdist included). Only
-when no hook told a worker that its controller prints them (a run that loads neither conftest
-there) does a line travel as a ReliabilitySummary warning instead.
+A summary travels with the test's report (its user_properties), so it reaches the process that
+owns the terminal whether or not xdist runs the test elsewhere; tests/conftest.py prints the
+"reliability summary" section at the end of the run and keeps the lines in the pytest cache
+(.pytest_cache/v/brokerplane/reliability-summary). They are a report, not warnings.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.reliability.support import ReliabilitySummary, Served
-
-_KEY = "reliability summary"
-_FLAG = "bp_reliability_summary"
+from tests.conftest import RELIABILITY_SUMMARY
+from tests.reliability.support import Served
 
 
 @pytest.fixture
@@ -27,10 +23,7 @@ def summary(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Record this scenario's one-line summary for the end of the run."""
 
     def record(line: str) -> None:
-        request.node.user_properties.append((_KEY, line))
-        workerinput = getattr(request.config, "workerinput", None)
-        if workerinput is not None and not workerinput.get(_FLAG):
-            warnings.warn(ReliabilitySummary(line), stacklevel=2)
+        request.node.user_properties.append((RELIABILITY_SUMMARY, line))
 
     return record
 

@@ -42,10 +42,6 @@ def size(small: T, full: T) -> T:
     return full if SOAK else small
 
 
-class ReliabilitySummary(UserWarning):
-    """Carries a scenario's one-line summary to the terminal of the run, from any xdist worker."""
-
-
 # ---- the server -------------------------------------------------------------------------------
 
 # How long a claimed request id stays "in flight" before a retry may take it over

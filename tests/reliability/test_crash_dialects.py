@@ -105,7 +105,7 @@ class DialectLoad(Load):
 
     def _settle_mt5(self, http: httpx.Client, op: Operation, session: dict[str, str]) -> None:
         amount = money(op.cents) if op.kind == "deposit" else "-" + money(op.cents)
-        params = {"login": op.login, "type": 2, "balance": amount}
+        params: dict[str, str | int] = {"login": op.login, "type": 2, "balance": amount}
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline:
             try:

@@ -151,7 +151,8 @@ def _mt5_call(client: TestClient, tally: Tally, method: str, path: str,
                               headers=body.headers())  # fmt: skip
     done = response.status_code == 200 and response.json().get("retcode") == "0 Done"
     tally.record(response, acknowledged=done)
-    return response
+    result: httpx.Response = response
+    return result
 
 
 def _is_mt5_money(_method: str, path: str) -> bool:

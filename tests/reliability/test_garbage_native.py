@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -82,7 +83,7 @@ def test_native_openapi_garbage(api: Api, admin: Actor, summary: Callable[[str],
             # A quarter of the profile's examples: there are about 40 operations in two modes.
             @garbage_settings(scale=0.25, suppress=(HealthCheck.filter_too_much,))
             @given(case=operation.as_strategy(generation_mode=mode))
-            def exercise(case: schemathesis.Case) -> None:
+            def exercise(case: schemathesis.Case[Any]) -> None:
                 response = case.call(headers=auth)
                 tally.count(case.method, case.formatted_path, response.status_code)
                 case.validate_response(response, checks=CHECKS, headers=auth)

@@ -223,7 +223,11 @@ def test_exposure_and_margin_calls(market: Services, admin: Actor) -> None:
     assert by[("EURUSD", "usd-max")].net_lots == Decimal("2")
     assert by[("EURUSD", "usd-sum")].net_lots == Decimal("-0.5")
     (eurusd,) = [x for x in report.symbols if x.symbol == "EURUSD"]
-    assert (eurusd.net_lots, eurusd.gross_lots, eurusd.accounts) == (2.5, 3.5, 3)
+    assert (eurusd.net_lots, eurusd.gross_lots, eurusd.accounts) == (
+        Decimal("2.5"),
+        Decimal("3.5"),
+        3,
+    )
     assert eurusd.net_notional == Decimal("275025.00")  # 2.5 x 100000 x 1.1001
     # every position has lost the spread so far: 3.5 lots x 20 USD
     assert eurusd.client_profit == Decimal("-70.00")

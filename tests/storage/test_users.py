@@ -138,6 +138,7 @@ def test_links_are_stored_once_per_account(
     assert second.link.id == linked.link.id + 1
     with runtime.storage.uow(write=False) as uow:
         stored = uow.users.link_of(BEST)
+        assert stored is not None
         assert stored == UserLink(linked.link.id, owner.id, BEST, "demo", stored.created_at)
         assert uow.users.link_of(999) is None
     # The database refuses a second link of the account, whatever the core checked before.

@@ -9,6 +9,7 @@ SQL twin in storage/uow.py does: the same filters, id order, joined names and to
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -352,9 +353,12 @@ class FakeApiKeys(_Repo):
     def list(self, manager_login: int | None = None) -> list[ApiKey]:
         keys = [k for k in self._s.api_keys.values()
                 if manager_login is None or k.manager_login == manager_login]  # fmt: skip
-        return [_copy(k) for k in sorted(keys, key=lambda k: k.created_at or datetime.min)]
+        return [
+            _copy(k)
+            for k in sorted(keys, key=lambda k: k.created_at or datetime.min.replace(tzinfo=UTC))
+        ]
 
-    def children(self, key_id: str) -> list[ApiKey]:
+    def children(self, key_id: str) -> builtins.list[ApiKey]:  # `list` is a method here
         return [_copy(k) for k in self._s.api_keys.values() if k.parent_key_id == key_id]
 
     def add(self, key: ApiKey) -> None:
@@ -1378,7 +1382,7 @@ class FakeTrading(_Repo):
             row[at + 1] += pos.open_value
             row[4] += 1
             logins.setdefault(key, set()).add(pos.login)
-        return [ExposureSum(k[0], k[1], k[2], k[3], *v, len(logins[k]))
+        return [ExposureSum(k[0], k[1], k[2], k[3], v[0], v[1], v[2], v[3], v[4], len(logins[k]))
                 for k, v in sorted(sums.items())]  # fmt: skip
 
     def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from brokerplane.core.access import service as access_service
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.service import TOUCH_INTERVAL, CreateApiKey, CreateManager, IssuedKey
 from brokerplane.core.account.service import ListAccounts, OpenAccount
@@ -90,7 +90,7 @@ def test_first_use_of_a_key_stamps_last_used_and_a_second_within_a_minute_does_n
 def test_key_whose_secret_contains_underscores_authenticates(
     services: Services, admin: Actor, manager: Manager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(access_service.secrets, "token_urlsafe", lambda n: "a_b-c_" * 7)
+    monkeypatch.setattr(secrets, "token_urlsafe", lambda n: "a_b-c_" * 7)
     issued = _issue(services, admin, {"users:read"})
     assert issued.secret.count("_") > 2
 

@@ -320,7 +320,7 @@ def test_the_trade_state_counts_credit_and_bonus_into_equity(
         Decimal("100.10"), Decimal("20.00"), Decimal("5.05"))  # fmt: skip
     assert (state.balance_with_bonus, state.equity, state.margin_free) == (
         Decimal("105.15"), Decimal("125.15"), Decimal("125.15"))  # fmt: skip
-    assert (state.margin, state.margin_level, state.leverage) == (0, Decimal("0.00"), 200)
+    assert (state.margin, state.margin_level, state.leverage) == (Decimal(0), Decimal("0.00"), 200)
 
 
 def test_the_margin_level_is_equity_over_margin_in_percent() -> None:

@@ -3,6 +3,7 @@ attribute calls, null values, partial authorisation, managers' own attributes, a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -61,14 +62,14 @@ def build_world(services: Services, admin: Actor) -> World:
         services.open_account(
             OpenAccount(group=group.name, login=login, profile={"broker": broker}), admin
         )
-    for login in (SUPER.manager_login, REGULAR, SECOND):
-        assert login is not None
-        rights = frozenset(SCOPES) if login == SUPER.manager_login else WORKER
-        services.create_manager(CreateManager(login, name=f"m{login}", rights=rights), admin)
+    for manager in (SUPER.manager_login, REGULAR, SECOND):
+        assert manager is not None
+        rights = frozenset(SCOPES) if manager == SUPER.manager_login else WORKER
+        services.create_manager(CreateManager(manager, name=f"m{manager}", rights=rights), admin)
     return World(services, admin, demo.id, real.id)
 
 
-def put(kind: str, *sets: tuple[int, dict[str, str | None]]) -> SetAttributes:
+def put(kind: str, *sets: tuple[int, Mapping[str, str | None]]) -> SetAttributes:
     return SetAttributes(
         kind,
         tuple(
@@ -196,7 +197,7 @@ def test_batch_sizes_beyond_the_limits_are_refused(world: World) -> None:
     s, admin = world.services, world.admin
     sets_101 = put("account", *[(BEST, {"k": "v"})] * 101)
     attrs_101 = put("account", (BEST, {f"k{i}": "v" for i in range(101)}))
-    cases = [
+    cases: list[tuple[Callable[[], object], str]] = [
         (lambda: s.set_attributes(sets_101, admin), "sets"),
         (lambda: s.set_attributes(SetAttributes("account", ()), admin), "sets"),
         (lambda: s.set_attributes(attrs_101, admin), "sets[0].attributes"),

@@ -22,7 +22,7 @@ from brokerplane.core.backoffice.catalog import (
     CreateUserGroup,
     GroupFilter,
 )
-from brokerplane.core.backoffice.model import LOCKED, UNLOCKED
+from brokerplane.core.backoffice.model import LOCKED, UNLOCKED, WebhookKey
 from brokerplane.core.backoffice.sessions import RefreshSession, SignIn
 from brokerplane.core.backoffice.users import (
     AddAccount,
@@ -330,7 +330,7 @@ def test_a_user_holds_at_most_fifty_keys(
 
 def test_signatures_are_hmac_of_the_body_keyed_with_the_secrets_digest() -> None:
     secret = "s3cr3t"
-    key = webhooks.WebhookKey(1, 1, "k", "whk_x", webhooks.secret_digest(secret))
+    key = WebhookKey(1, 1, "k", "whk_x", webhooks.secret_digest(secret))
     expected = hmac.new(hashlib.sha256(b"s3cr3t").digest(), b"body", "sha256").hexdigest()
 
     assert webhooks.sign(secret, b"body") == expected

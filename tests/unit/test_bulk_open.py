@@ -80,8 +80,8 @@ def test_each_command_in_a_batch_is_checked(
 ) -> None:  # fmt: skip
     cmds = [
         OpenAccount(group="real\\standard"),
-        replace(OpenAccount(group="real\\standard"), **bad),
-    ]  # type: ignore[arg-type]
+        replace(OpenAccount(group="real\\standard"), **bad),  # type: ignore[arg-type]
+    ]
 
     with pytest.raises(error):
         services.open_accounts(cmds, admin)

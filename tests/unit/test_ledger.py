@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))
 
 def _post(
     services: Services, login: int, operation: str, amount: object, actor: Actor = TELLER,
-    **kw: str,
+    **kw: Any,
 ) -> Posting:  # fmt: skip
     return services.post_ledger_entry(PostLedgerEntry(login, operation, amount, **kw), actor)
 

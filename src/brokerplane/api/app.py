@@ -202,7 +202,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error in request %s", _rid(request))
+        log.error("unexpected error in request %s", _rid(request), exc_info=exc)
         # This handler runs outside RequestIdMiddleware, so it echoes the id itself.
         rid = _rid(request)
         echo = {REQUEST_ID_HEADER: rid} if rid else None

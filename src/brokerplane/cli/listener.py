@@ -55,7 +55,7 @@ def protocol_class(header_timeout: float, base: type[Any] | None = None) -> type
     and the request-head deadline."""
     parent: type[Any] = base if base is not None else base_protocol()
 
-    class BrokerplaneHttpProtocol(parent):
+    class BrokerplaneHttpProtocol(parent):  # type: ignore[misc]  # uvicorn's class, chosen at run time
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.brokerplane_connection = Connection()

@@ -58,8 +58,14 @@ class CTrader:
         token: str | None = None,
     ) -> httpx.Response:
         query = {"token": self.token if token is None else token, **(params or {})}
-        return self.client.request(method, "/v2/webserv" + path, params=query, json=json,
-                                   headers=JSON if headers is None else headers)  # fmt: skip
+        result: httpx.Response = self.client.request(
+            method,
+            "/v2/webserv" + path,
+            params=query,
+            json=json,
+            headers=JSON if headers is None else headers,
+        )
+        return result
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.call("GET", path, **kw)
@@ -88,8 +94,12 @@ class CTrader:
 
 
 def get_token(client: TestClient, login: int, password: str) -> httpx.Response:
-    return client.post("/v2/webserv/managers/token", headers=JSON,
-                       json={"login": login, "hashedPassword": md5(password)})  # fmt: skip
+    result: httpx.Response = client.post(
+        "/v2/webserv/managers/token",
+        headers=JSON,
+        json={"login": login, "hashedPassword": md5(password)},
+    )
+    return result
 
 
 @pytest.fixture
@@ -139,4 +149,7 @@ def cid_call(
 ) -> httpx.Response:
     """A cID call (path after the prefix, e.g. `/ctid/create`) with `?token=`, asking JSON."""
     query = {"token": ct.token if token is None else token, **(params or {})}
-    return ct.client.request(method, prefix + path, params=query, json=json, headers=JSON)
+    result: httpx.Response = ct.client.request(
+        method, prefix + path, params=query, json=json, headers=JSON
+    )
+    return result

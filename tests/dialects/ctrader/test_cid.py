@@ -52,7 +52,7 @@ def user(ct: CTrader, user_id: int) -> User:
     return ct.services.get_user(user_id, ct.admin)
 
 
-def link(ct: CTrader, login: int, user_id: int, **fields: Any) -> httpx.Response:
+def link(ct: CTrader, login: int | str, user_id: int | str, **fields: Any) -> httpx.Response:
     body = {"traderLogin": login, "traderPasswordHash": SEED_HASH, "userId": user_id, **fields}
     return call(ct, "POST", "/ctid/link", body)
 

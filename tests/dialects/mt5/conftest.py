@@ -47,7 +47,8 @@ def handshake(client: TestClient, login: int, password: str) -> httpx.Response:
     )
     if answer.status_code == 200:
         assert answer.json()["cli_rand_answer"] == rand_answer(b2, cli_rand)
-    return answer
+    result: httpx.Response = answer
+    return result
 
 
 @dataclass
@@ -67,7 +68,8 @@ class Mt5:
     def get(self, cmd: str, **params: Any) -> httpx.Response:
         """GET /api/<cmd>?params (values sent as given; None values left out)."""
         query = {k: v for k, v in params.items() if v is not None}
-        return self.client.get(f"/api/{cmd}", params=query)
+        result: httpx.Response = self.client.get(f"/api/{cmd}", params=query)
+        return result
 
     def post(
         self,
@@ -80,8 +82,15 @@ class Mt5:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST /api/<cmd>?params with a JSON body (`json`), raw `content` or a form `data`."""
-        return self.client.post(f"/api/{cmd}", params=params or {}, json=json, content=content,
-                                data=data, headers=headers)  # fmt: skip
+        result: httpx.Response = self.client.post(
+            f"/api/{cmd}",
+            params=params or {},
+            json=json,
+            content=content,
+            data=data,
+            headers=headers,
+        )
+        return result
 
     def ok(self, response: httpx.Response) -> Any:
         """The `answer` of a successful command (asserting HTTP 200 and "0 Done")."""

@@ -68,6 +68,8 @@ def test_an_unknown_login_is_counted_like_a_known_one(
     assert "try again in 1 s" in held.json()["reason"]
 
 
+# A race between connections on the lockout counters (row locks differ per engine).
+@pytest.mark.engines("sqlite", "postgres")
 def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
     runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,7 +96,8 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
         go.wait(timeout=30)
         wrong = rand_answer(password_hash(f"Guess#{n}"), rands[n])
         params = {"srv_rand_answer": wrong, "cli_rand": "00" * 16}
-        return conns[n].get("/api/auth/answer", params=params).status_code
+        result: int = conns[n].get("/api/auth/answer", params=params).status_code
+        return result
 
     with ThreadPoolExecutor(40) as pool:
         statuses = list(pool.map(answer, range(40)))

@@ -26,7 +26,10 @@ REJECTED = "10006 Request rejected"
 def _balance(mt5: Mt5, login: int, amount: str, headers: dict[str, str] | None = None,
              **extra: Any) -> httpx.Response:  # fmt: skip
     params = {"login": login, "type": 2, "balance": amount, **extra}
-    return mt5.client.get("/api/trade/balance", params=params, headers=headers or {})
+    result: httpx.Response = mt5.client.get(
+        "/api/trade/balance", params=params, headers=headers or {}
+    )
+    return result
 
 
 def _entries(mt5: Mt5, login: int) -> list[LedgerEntry]:

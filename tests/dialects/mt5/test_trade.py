@@ -88,9 +88,10 @@ def test_a_deposit_answers_the_ticket_of_its_ledger_entry(mt5: Mt5) -> None:
     assert response.json() == {"retcode": DONE, "answer": {"Ticket": str(entry.id)}}
     assert (entry.kind, entry.amount, entry.comment) == ("deposit", 100_000, "onlinedeposit")
     assert (entry.dialect, entry.manager_login) == ("mt5", 1005)
-    assert _figures(mt5, login) == (Decimal("1000"), 0, 0)
+    assert _figures(mt5, login) == (Decimal("1000"), Decimal(0), Decimal(0))
     query = AuditQuery(entity_type="account", entity_id=str(login), action="ledger.entry_posted")
     [audit] = mt5.services.query_audit(query, mt5.admin)
+    assert audit.request_id is not None
     assert (audit.manager_login, audit.dialect, audit.request_id[:4]) == (1005, "mt5", "mt5_")
     assert audit.after is not None and audit.after["entry"]["id"] == entry.id
 
@@ -220,7 +221,7 @@ def test_taking_more_than_the_figure_holds_is_not_enough_money(
 ) -> None:
     response = _balance(mt5, account, type_, amount)
     assert response.json() == {"retcode": NO_MONEY}
-    assert _figures(mt5, account) == (Decimal("1000"), 0, 0)
+    assert _figures(mt5, account) == (Decimal("1000"), Decimal(0), Decimal(0))
 
 
 def test_the_whole_balance_may_be_withdrawn(mt5: Mt5, account: int) -> None:
@@ -234,7 +235,7 @@ def test_credit_does_not_pay_for_a_withdrawal_whatever_check_margin_says(
     _ticket(mt5, account, 3, "500")
     for flag in ("0", "1", None):
         assert mt5.retcode(_balance(mt5, account, 2, "-1200", check_margin=flag)) == NO_MONEY
-    assert _figures(mt5, account) == (Decimal("1000"), Decimal("500"), 0)
+    assert _figures(mt5, account) == (Decimal("1000"), Decimal("500"), Decimal(0))
 
 
 @pytest.mark.parametrize("flag", ["0", "1"])
@@ -342,7 +343,7 @@ def test_deal_get_answers_the_balance_operation_as_a_deal(mt5: Mt5) -> None:
     assert body["retcode"] == DONE and list(body) == ["retcode", "answer"]
     deal = body["answer"]
     assert list(deal) == DEAL_FIELDS and _all_strings(deal)
-    zeros = {k: "0" for k in DEAL_FIELDS}
+    zeros = dict.fromkeys(DEAL_FIELDS, "0")
     assert deal == {
         **zeros,
         "Deal": str(ticket), "ExternalID": "", "Login": str(login), "Dealer": "1005",

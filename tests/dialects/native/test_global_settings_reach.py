@@ -14,6 +14,9 @@ from brokerplane.core.actor import SCOPES
 from brokerplane.core.group.service import CreateGroup
 from tests.dialects.native.conftest import Api
 
+# Reach is SQL per listing (masks fold case per engine): both engines.
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 NARROW = 1003  # every right, admin included, reach demo*
 LABELLED = 1004  # every right, admin included, groups *, white label "acme" only
 

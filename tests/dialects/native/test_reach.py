@@ -18,6 +18,9 @@ from brokerplane.core.actor import SCOPES
 from brokerplane.core.group.service import CreateGroup
 from tests.dialects.native.conftest import Api
 
+# Reach is SQL per listing (masks fold case per engine): every listing on both engines.
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 LIMITED = 1002
 INSIDE, VIP = 710_001, 710_002  # demo\usd and demo\vip: within reach
 REAL, DASH = 5000, 710_003  # real\standard and demo-usd: out of reach

@@ -9,6 +9,9 @@ import pytest
 
 from tests.dialects.native.conftest import Api
 
+# The reports read with engine-specific SQL (storage/exports.py): both engines.
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 
 def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))

@@ -52,8 +52,10 @@ class TE:
     ) -> httpx.Response:  # fmt: skip
         sent = {"Authorization": f"Bearer {self.token if token is None else token}"}
         sent.update(headers or {})
-        return self.client.request(method, BASE + path, json=json, params=params,
-                                   headers=sent, content=content)  # fmt: skip
+        result: httpx.Response = self.client.request(
+            method, BASE + path, json=json, params=params, headers=sent, content=content
+        )
+        return result
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return self.call("GET", path, **kw)
@@ -90,7 +92,10 @@ class TE:
 
 
 def sign_in(client: TestClient, login: Any, password: str) -> httpx.Response:
-    return client.post(BASE + "/auth/token", json={"login": login, "password": password})
+    result: httpx.Response = client.post(
+        BASE + "/auth/token", json={"login": login, "password": password}
+    )
+    return result
 
 
 def make_catalog(services: Services, admin: Actor) -> dict[str, int]:

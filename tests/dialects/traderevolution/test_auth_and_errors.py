@@ -103,6 +103,8 @@ def test_an_expired_access_token_is_refused_and_refresh_gives_a_new_pair(te: TE)
     assert te.error(again, 401) == "1.2.0.1"  # a refresh token works once
 
 
+# A race between connections: on PostgreSQL each refresh got a session once (b19d1ae).
+@pytest.mark.engines("sqlite", "postgres")
 def test_one_refresh_token_sent_15_times_at_once_gives_exactly_one_session(
     te: TE, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,9 @@ import pytest
 from tests.dialects.traderevolution.conftest import BASE, TE, sign_in
 from tests.dialects.traderevolution.test_trading import ORDERS, Trader, market  # noqa: F401
 
+# The engines' drivers encode text differently (psycopg refuses lone surrogates): both engines.
+pytestmark = pytest.mark.engines("sqlite", "postgres")
+
 LONE = "\\ud800"  # as JSON spells it: half of a UTF-16 pair, with no other half
 
 
@@ -29,7 +32,7 @@ def test_a_signature_in_latin_1_is_a_bad_signature(market: TE) -> None:  # noqa:
     headers = {"X-Api-Key": alice.api_key, "Content-Type": "application/json",
                "X-Signature": "é".encode("latin-1") * 64}  # fmt: skip
 
-    answer = market.client.post(BASE + ORDERS, content=raw, headers=headers)  # type: ignore[arg-type]
+    answer = market.client.post(BASE + ORDERS, content=raw, headers=headers)
 
     assert market.error(answer, 401) == "1.2.0.1"
 

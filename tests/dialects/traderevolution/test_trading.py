@@ -76,7 +76,8 @@ def send(te: TE, trader: Trader, body: Any, *, path: str = ORDERS, signed: bool 
     if signed:
         sent["X-Signature"] = webhooks.sign(trader.secret, raw)
     sent.update(headers or {})
-    return te.client.post(BASE + path, content=raw, headers=sent)
+    result: httpx.Response = te.client.post(BASE + path, content=raw, headers=sent)
+    return result
 
 
 def deals_of(te: TE, login: int) -> list[Any]:

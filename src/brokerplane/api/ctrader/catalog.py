@@ -125,8 +125,8 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):  # yyyy-MM-ddTHH:mm:ss.SSS in UTC, as the query takes them
-        value = value.astimezone(UTC) if value.tzinfo else value
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+        stamp: datetime = value.astimezone(UTC) if value.tzinfo else value
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}"
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, str):  # the symbol's name, the one cell of text an operator sets

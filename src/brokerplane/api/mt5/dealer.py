@@ -174,7 +174,7 @@ def _ticks(ctx: Context) -> Answer:
     chosen = [q for q in ctx.services.list_quotes(ctx.actor) if wanted.admits(q.symbol)]
     if not chosen:
         raise Mt5Error(ERR_NOTFOUND, f"no quoted symbol matches {mask[:64]}")
-    newest = max(max(millis(q.at) for q in chosen), since)
+    newest = max(since, *(millis(q.at) for q in chosen))
     fresh = [render_tick(q) for q in chosen if millis(q.at) > since]
     return Answer(fresh, top={"trans_id": newest})
 

@@ -443,7 +443,8 @@ class Mt5TcpServer:
             accepting.append(asyncio.create_task(self._accept(sock)))
         self.started = True
         try:
-            while not self.should_exit:
+            # should_exit is set from a signal handler, as uvicorn's is: polled, not an Event.
+            while not self.should_exit:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         finally:
             for task in accepting:

@@ -126,7 +126,8 @@ def delay(
     max_delay (login_max_delay for a login-wide key)."""
     steps = min(failures - threshold, 30)
     longest = min(policy.max_delay, policy.login_max_delay) if login_wide else policy.max_delay
-    return min(policy.base_delay * (2**steps), longest)
+    scale: float = 2**steps  # a power of two: exact, and below 1 when under the threshold
+    return min(policy.base_delay * scale, longest)
 
 
 def locked_until(

@@ -81,7 +81,7 @@ def broker_denied(broker: str) -> PermissionDenied:
 def redact(actor: Actor, acc: Account) -> Account:
     if actor.has("personal_data"):
         return acc
-    blank: dict[str, Any] = {name: "" for name in PERSONAL_FIELDS}
+    blank: dict[str, Any] = dict.fromkeys(PERSONAL_FIELDS, "")
     return replace(acc, **blank)
 
 

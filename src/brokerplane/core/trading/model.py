@@ -16,7 +16,7 @@ from typing import Any
 from brokerplane.core.errors import ValidationError
 
 VOLUME_DIGITS = 4  # 1 lot = 10**4 volume units
-LOT = 10**VOLUME_DIGITS
+LOT: int = 10**VOLUME_DIGITS
 SIDES = ("buy", "sell")
 # What a deal did to its position (MT5 DEAL_ENTRY_*): opened or added to it, closed (part of)
 # it, or closed a netted position and opened the rest the other way.

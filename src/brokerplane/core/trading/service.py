@@ -45,6 +45,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import service as ledger
+from brokerplane.core.ledger.model import COMMENT_MAX as LEDGER_COMMENT_MAX
 from brokerplane.core.ledger.model import LedgerEntry
 from brokerplane.core.money import MAX_MINOR, currency, format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
@@ -423,7 +424,7 @@ def _finish(order: _Order, deal: Deal, position: Position | None, *, opens: bool
 
 def _describe(deal: Deal) -> str:
     text = f"{deal.side} {deal.volume / LOT:g} {deal.symbol} at {deal.price_decimal}"
-    return f"{text}: {deal.comment}"[: ledger.COMMENT_MAX] if deal.comment else text
+    return f"{text}: {deal.comment}"[:LEDGER_COMMENT_MAX] if deal.comment else text
 
 
 def _deal_snapshot(deal: Deal) -> dict[str, object]:
