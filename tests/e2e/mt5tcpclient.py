@@ -21,6 +21,7 @@ import json
 import secrets
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,17 +191,22 @@ class Mt5TcpClient:
         return data
 
     def closed_by_server(self, wait: float = 10) -> bool:
-        """Whether the server closes the connection within `wait` s (reading what comes)."""
+        """Whether the server closes the connection within `wait` s (reading what comes). The
+        wait is one deadline for the whole read, however the server trickles bytes meanwhile."""
         assert self.sock is not None
-        self.sock.settimeout(wait)
+        deadline = time.monotonic() + wait
         try:
-            while self.sock.recv(65536):
-                pass
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.sock.settimeout(left)
+                if not self.sock.recv(65536):
+                    return True
         except TimeoutError:
             return False
         except OSError:
             return True
-        return True
 
     def next_number(self) -> int:
         self.number = self.number % 0x3FFF + 1
