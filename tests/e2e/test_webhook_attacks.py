@@ -88,3 +88,32 @@ def test_a_receiver_trickling_its_tls_handshake_is_cut_off_at_the_deadline() -> 
         thread.join(timeout=30)
     assert outcome.ok is False and "past the deadline" in outcome.error, outcome
     assert sent_when_cut < total, "the worker waited for the whole trickle"
+
+
+def test_one_key_cannot_take_every_event_stream_slot(database_url: str, tmp_path: Path) -> None:
+    """A reporting key opening streams until the server refuses gets half the slots; another
+    key can still follow the feed."""
+    import httpx
+
+    from brokerplane.core.access.service import CreateApiKey
+    from brokerplane.core.actor import system_actor
+
+    headers = {"Accept": "text/event-stream"}
+    with _world(database_url, tmp_path, events_max_streams=4) as w:
+        other_key = w.runtime.services.create_api_key(
+            CreateApiKey(1000, frozenset({"reports:read"})), system_actor()
+        ).secret
+        with contextlib.ExitStack() as open_streams:
+            for _ in range(2):
+                stream = open_streams.enter_context(
+                    w.http.stream("GET", "/v1/events", headers=headers)
+                )
+                assert stream.status_code == 200
+            third = open_streams.enter_context(w.http.stream("GET", "/v1/events", headers=headers))
+            assert third.status_code == 429
+            bearer = {"Authorization": f"Bearer {other_key}"}
+            other = open_streams.enter_context(
+                httpx.Client(base_url=w.http.base_url, timeout=30, headers=bearer)
+            )
+            theirs = open_streams.enter_context(other.stream("GET", "/v1/events", headers=headers))
+            assert theirs.status_code == 200
