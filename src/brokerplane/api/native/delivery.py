@@ -69,11 +69,26 @@ class AddressRefused(OSError):
 
 
 def _allowed(ip: str) -> bool:
+    """A public unicast address: globally routable (which leaves out the shared address space
+    100.64/10, where some clouds keep their metadata service, and the deprecated site-local
+    fec0::/10 too), and, for IPv6 forms that carry an IPv4 address (mapped, 6to4, Teredo),
+    that address public as well."""
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return not (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved
-                or addr.is_multicast or addr.is_unspecified)  # fmt: skip
+    inner: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [addr]
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            inner = [addr.ipv4_mapped]
+        elif addr.sixtofour is not None:
+            inner.append(addr.sixtofour)
+        elif addr.teredo is not None:
+            inner.extend(addr.teredo)
+        if addr.is_site_local:
+            return False
+    return all(
+        a.is_global and not (a.is_private or a.is_loopback or a.is_link_local or a.is_reserved
+                             or a.is_multicast or a.is_unspecified)
+        for a in inner
+    )  # fmt: skip
 
 
 def resolve(host: str, port: int, allow_private: bool) -> list[str]:

@@ -193,26 +193,30 @@ def _after(raw: str | None, field: str = "after") -> int:
 
 
 class _Streams:
-    """The bound on open event streams in this process. A slot is given back when its stream
-    ends, and (should the stream never start, the client gone first) when it is collected."""
+    """The bound on open event streams in this process, and on those of one key (half the
+    slots, at least one: a single reporting key cannot take every slot and lock the other
+    readers out). A slot is given back when its stream ends, and (should the stream never
+    start, the client gone first) when it is collected."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.held: set[int] = set()
+        self.per_key = max(1, limit // 2)
+        self.held: dict[int, str] = {}
         self.tokens = itertools.count(1)
         self.lock = threading.Lock()
 
-    def enter(self) -> int:
+    def enter(self, who: str = "") -> int:
         with self.lock:
-            if len(self.held) >= self.limit:
+            mine = sum(1 for holder in self.held.values() if holder == who)
+            if len(self.held) >= self.limit or mine >= self.per_key:
                 raise RateLimited(int(STREAM_KEEPALIVE_S))
             token = next(self.tokens)
-            self.held.add(token)
+            self.held[token] = who
             return token
 
     def leave(self, token: int) -> None:
         with self.lock:
-            self.held.discard(token)
+            self.held.pop(token, None)
 
 
 def _streams(request: Request) -> _Streams:
@@ -260,7 +264,7 @@ async def read_events(
         core = services(request)
         first = await run_in_threadpool(core.read_events, cmd, actor)  # errors answer now
         streams = _streams(request)
-        token = streams.enter()
+        token = streams.enter(actor.key_id or f"manager:{actor.manager_login}")
         presented = request.headers.get("authorization", "").partition(" ")[2].strip()
         body = _stream(request, actor, presented, cmd, first, token)
         weakref.finalize(body, streams.leave, token)
