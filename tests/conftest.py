@@ -493,5 +493,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         cache.set(_SUMMARY_CACHE_KEY, lines)
         where = config.rootpath / config.getini("cache_dir") / "v" / _SUMMARY_CACHE_KEY
         terminalreporter.write_line(f"(kept as JSON in {where})")
-
-

@@ -285,7 +285,7 @@ def test_a_long_export_streams_in_bounded_memory() -> None:
         header = b"login,group,name,email,comment,balance\n"
         yield b"%x\r\n%s\r\n" % (len(header), header)
         block = row * 1000
-        for _ in range(rows // 1000):
+        for _block in range(rows // 1000):
             yield b"%x\r\n%s\r\n" % (len(block), block)
         yield b"0\r\n\r\n"
 

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Unpack
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from brokerplane.client import (
     NotFound,
     PendingApproval,
     PermissionDenied,
+    Profile,
     Retry,
     SecretNotReturned,
     TransportError,
@@ -41,7 +43,7 @@ def bp(live: Live) -> Iterator[Client]:
         yield client
 
 
-def _open(bp: Client, live: Live, **profile: str) -> Account:
+def _open(bp: Client, live: Live, **profile: Unpack[Profile]) -> Account:
     return bp.accounts.open(group=live.group, leverage=100, name="Client Test", **profile)
 
 
@@ -350,6 +352,7 @@ def test_a_held_deposit_is_approved_by_another_manager(bp: Client, live: Live) -
         assert approved.operation is not None and approved.operation.applied
         assert approved.operation.balance == Decimal("25000.00")
 
+        assert waiting.value.approval_id is not None
         rejected = approver.approvals.reject(waiting.value.approval_id, "no documents")
         assert rejected.state == "rejected" and rejected.operation is None
 

@@ -9,6 +9,7 @@ import socketserver
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Self
 
 import httpx
 
@@ -76,7 +77,7 @@ class _Loopback:
     def serve(self, conn: socket.socket) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def __enter__(self) -> _Loopback:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

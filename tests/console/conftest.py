@@ -144,7 +144,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> tuple[Co
     up = subprocess.run(
         [sys.executable, "-m", "brokerplane.cli.main", "db", "upgrade", "--database-url", url,
          "--data-dir", str(tmp)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, check=False, text=True, timeout=120,
     )  # fmt: skip
     assert up.returncode == 0, up.stderr
     console = _seed(url, tmp)

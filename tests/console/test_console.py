@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 
 from tests.console.conftest import (
     APPROVER_PASSWORD,
@@ -24,13 +24,13 @@ WCAG = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "w
 
 
 @pytest.fixture
-def context(browser: Any) -> Iterator[Any]:
+def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     yield ctx
     ctx.close()
 
 
-def sign_in(page: Any, console: Console, login: int | str, password: str) -> None:
+def sign_in(page: Page, console: Console, login: int | str, password: str) -> None:
     page.goto(console.url("/console/signin"))
     page.get_by_label("Manager login").fill(str(login))
     page.get_by_label("Password").fill(password)
@@ -38,15 +38,15 @@ def sign_in(page: Any, console: Console, login: int | str, password: str) -> Non
     page.wait_for_load_state()
 
 
-def as_manager(page: Any, console: Console) -> None:
+def as_manager(page: Page, console: Console) -> None:
     sign_in(page, console, 1000, console.manager_password)
     assert page.url == console.url("/console/")
 
 
-def accessible(page: Any) -> None:
+def accessible(page: Page) -> None:
     """axe-core (shipped in the axe-playwright-python package, not fetched) finds no WCAG 2.1
     A/AA violation on the page."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     results = Axe().run(page, options=WCAG)
     found = [
@@ -56,26 +56,29 @@ def accessible(page: Any) -> None:
     assert found == [], f"{page.url}: {found}"
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def ledger_rows(page: Any, console: Console, login: int, comment: str) -> int:
+def ledger_rows(page: Page, console: Console, login: int, comment: str) -> int:
     page.goto(console.url(f"/console/accounts/{login}"))
     table = page.locator("section", has=page.get_by_role("heading", name="Ledger (latest first)"))
     return table.locator("tbody tr", has_text=comment).count()
 
 
-def csrf_of(page: Any) -> str:
-    value: str = page.locator("input[name=csrf]").first.get_attribute("value")
+def csrf_of(page: Page) -> str:
+    value = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert value is not None
     return value
 
 
 # ---- sign-in ---------------------------------------------------------------------------------
 
 
-def test_root_leads_to_the_sign_in_page_and_a_manager_signs_in(context: Any, console: Console):
+def test_root_leads_to_the_sign_in_page_and_a_manager_signs_in(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     page.goto(console.url("/"))
     assert page.url.startswith(console.url("/console/signin"))
@@ -88,7 +91,9 @@ def test_root_leads_to_the_sign_in_page_and_a_manager_signs_in(context: Any, con
     assert "Demo Manager (1000)" in page.locator("header").inner_text()
 
 
-def test_session_cookie_is_httponly_and_samesite_strict(context: Any, console: Console):
+def test_session_cookie_is_httponly_and_samesite_strict(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     as_manager(page, console)
     cookie = next(c for c in context.cookies() if c["name"] == "bp_console")
@@ -97,7 +102,9 @@ def test_session_cookie_is_httponly_and_samesite_strict(context: Any, console: C
     assert page.evaluate("document.cookie") == ""  # no script can read the session
 
 
-def test_failed_sign_ins_lock_the_manager_in_every_dialect(context: Any, console: Console):
+def test_failed_sign_ins_lock_the_manager_in_every_dialect(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     for _ in range(3):  # the test server locks after 3 failures from one address
         sign_in(page, console, 1009, "wrong-Passw0rd")
@@ -112,7 +119,7 @@ def test_failed_sign_ins_lock_the_manager_in_every_dialect(context: Any, console
     assert "too many failed sign-ins" in te.text
 
 
-def test_no_open_redirect_after_sign_in(context: Any, console: Console):
+def test_no_open_redirect_after_sign_in(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
         page.goto(console.url("/console/signin?next=") + httpx.QueryParams({"n": target})["n"])
@@ -127,14 +134,16 @@ def test_no_open_redirect_after_sign_in(context: Any, console: Console):
     assert page.url == console.url("/console/risk")
 
 
-def sign_in_here(page: Any, console: Console) -> None:
+def sign_in_here(page: Page, console: Console) -> None:
     page.get_by_label("Manager login").fill("1000")
     page.get_by_label("Password").fill(console.manager_password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
 
 
-def test_a_page_asked_for_signed_out_comes_back_after_sign_in(context: Any, console: Console):
+def test_a_page_asked_for_signed_out_comes_back_after_sign_in(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     page.goto(console.url(f"/console/accounts/{console.demo_logins[0]}"))
     assert "/console/signin" in page.url
@@ -142,7 +151,7 @@ def test_a_page_asked_for_signed_out_comes_back_after_sign_in(context: Any, cons
     assert page.url == console.url(f"/console/accounts/{console.demo_logins[0]}")
 
 
-def test_sign_out_ends_the_session_on_the_server(context: Any, console: Console):
+def test_sign_out_ends_the_session_on_the_server(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     cookie = next(c for c in context.cookies() if c["name"] == "bp_console")
@@ -161,7 +170,7 @@ def test_sign_out_ends_the_session_on_the_server(context: Any, console: Console)
 # ---- accounts and money ------------------------------------------------------------------------
 
 
-def test_search_and_open_an_account(context: Any, console: Console):
+def test_search_and_open_an_account(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     shot(page, "overview")
@@ -208,7 +217,9 @@ def test_search_and_open_an_account(context: Any, console: Console):
     shot(page, "accounts")
 
 
-def test_a_deposit_is_confirmed_and_a_double_submit_posts_once(context: Any, console: Console):
+def test_a_deposit_is_confirmed_and_a_double_submit_posts_once(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     as_manager(page, console)
     login = console.demo_logins[0]
@@ -221,8 +232,11 @@ def test_a_deposit_is_confirmed_and_a_double_submit_posts_once(context: Any, con
     assert "Deposit of 150.25 USD on account" in page.locator("main").inner_text()
     accessible(page)
     shot(page, "confirm")
-    form = {f: page.locator(f"input[name={f}]").last.get_attribute("value")
-            for f in ("csrf", "key", "step", "operation", "amount", "comment")}  # fmt: skip
+    form: dict[str, str | float | bool] = {}
+    for f in ("csrf", "key", "step", "operation", "amount", "comment"):
+        value = page.locator(f"input[name={f}]").last.get_attribute("value")
+        assert value is not None, f
+        form[f] = value
     page.get_by_role("button", name="Confirm deposit").dblclick()
     page.wait_for_load_state()
     outcome = page.locator("#outcome").inner_text()
@@ -237,7 +251,9 @@ def test_a_deposit_is_confirmed_and_a_double_submit_posts_once(context: Any, con
     assert "150.25" in page.locator("dl.figures").inner_text()
 
 
-def test_a_held_withdrawal_is_approved_by_a_second_manager(browser: Any, console: Console):
+def test_a_held_withdrawal_is_approved_by_a_second_manager(
+    browser: Browser, console: Console
+) -> None:
     first = browser.new_context(viewport={"width": 1280, "height": 900})
     second = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
@@ -293,7 +309,7 @@ def test_a_held_withdrawal_is_approved_by_a_second_manager(browser: Any, console
         second.close()
 
 
-def test_disable_and_enable_an_account(context: Any, console: Console):
+def test_disable_and_enable_an_account(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     login = console.demo_logins[1]
@@ -325,8 +341,8 @@ def test_disable_and_enable_an_account(context: Any, console: Console):
 
 
 def test_a_manager_limited_to_demo_cannot_see_or_reach_another_group(
-    context: Any, console: Console
-):
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     sign_in(page, console, 1002, LIMITED_PASSWORD)
     page.goto(console.url("/console/accounts"))
@@ -336,7 +352,7 @@ def test_a_manager_limited_to_demo_cannot_see_or_reach_another_group(
     page.goto(console.url(f"/console/accounts?login={console.foreign_login}"))
     assert page.locator("tbody").inner_text().strip() == "No account matches."
     answer = page.goto(console.url(f"/console/accounts/{console.foreign_login}"))
-    assert answer.status == 404
+    assert answer is not None and answer.status == 404
     assert "Foreign Client" not in page.content()
     accessible(page)  # the error page too
     # a money form pointed at it by hand: not found, nothing moves
@@ -352,7 +368,9 @@ def test_a_manager_limited_to_demo_cannot_see_or_reach_another_group(
     assert "real\\standard" not in page.locator("main").inner_text()
 
 
-def test_a_form_without_the_right_csrf_token_is_refused(context: Any, console: Console):
+def test_a_form_without_the_right_csrf_token_is_refused(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     as_manager(page, console)
     login = console.demo_logins[0]
@@ -372,7 +390,7 @@ def test_a_form_without_the_right_csrf_token_is_refused(context: Any, console: C
     assert "enabled" in page.locator("main p").first.inner_text()
 
 
-def test_names_are_shown_as_text_never_as_markup(context: Any, console: Console):
+def test_names_are_shown_as_text_never_as_markup(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     page.goto(console.url(f"/console/accounts/{console.hostile_login}"))
@@ -383,13 +401,14 @@ def test_names_are_shown_as_text_never_as_markup(context: Any, console: Console)
     assert page.locator("main img").count() == 0
 
 
-def test_risk_and_audit_pages(context: Any, console: Console):
+def test_risk_and_audit_pages(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     page.goto(console.url("/console/risk"))
     assert page.locator("body").get_attribute("data-refresh") == "30"
     chart = page.get_by_role("img", name=re.compile("Net exposure by symbol"))
-    assert "EURUSD" in chart.locator("title").text_content()
+    title = chart.locator("title").text_content()
+    assert title is not None and "EURUSD" in title
     assert "XAUUSD" in page.locator("main").inner_text()
     calls = page.locator(
         "section", has=page.get_by_role("heading", name="Margin call and stop-out")
@@ -420,7 +439,7 @@ def test_risk_and_audit_pages(context: Any, console: Console):
     shot(page, "audit")
 
 
-def test_every_page_is_reachable_by_keyboard(context: Any, console: Console):
+def test_every_page_is_reachable_by_keyboard(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
     page.keyboard.press("Tab")
@@ -438,10 +457,12 @@ def test_every_page_is_reachable_by_keyboard(context: Any, console: Console):
 # ---- API documentation ----------------------------------------------------------------------
 
 
-def test_api_docs_work_offline_and_declare_the_key_scheme(context: Any, console: Console):
+def test_api_docs_work_offline_and_declare_the_key_scheme(
+    context: BrowserContext, console: Console
+) -> None:
     outside: list[str] = []
 
-    def local_only(route: Any) -> None:
+    def local_only(route: Route) -> None:
         if route.request.url.startswith(console.base):
             route.continue_()
         else:  # nothing may come from elsewhere (a CDN, fonts)
@@ -467,8 +488,8 @@ def test_api_docs_work_offline_and_declare_the_key_scheme(context: Any, console:
 
 
 def test_an_admin_creates_and_revokes_a_key_whose_secret_is_shown_once(
-    context: Any, console: Console
-):
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     as_manager(page, console)
     page.get_by_role("link", name="Admin").click()
@@ -510,16 +531,18 @@ def test_an_admin_creates_and_revokes_a_key_whose_secret_is_shown_once(
     assert gone.status_code == 401
 
 
-def test_administration_is_for_admins_of_unlimited_reach(context: Any, console: Console):
+def test_administration_is_for_admins_of_unlimited_reach(
+    context: BrowserContext, console: Console
+) -> None:
     page = context.new_page()
     sign_in(page, console, 1002, LIMITED_PASSWORD)  # admin right, but limited to demo*
     assert page.get_by_role("link", name="Admin").count() == 0
     answer = page.goto(console.url("/console/admin"))
-    assert answer.status == 403
+    assert answer is not None and answer.status == 403
     assert "unlimited reach" in page.get_by_role("alert").inner_text()
 
 
-def test_open_an_account_then_fund_it(context: Any, console: Console):
+def test_open_an_account_then_fund_it(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     sign_in(page, console, 1002, LIMITED_PASSWORD)  # limited to demo*
     page.goto(console.url("/console/accounts"))

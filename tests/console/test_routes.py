@@ -66,7 +66,9 @@ def _signed_in(client: TestClient) -> str:
     form = {"csrf": csrf, "login": "1000", "password": PASSWORD, "next": "/console/"}
     answer = client.post("/console/signin", data=form)
     assert answer.status_code == 303
-    return answer.headers["set-cookie"]
+    cookie = answer.headers["set-cookie"]
+    assert isinstance(cookie, str)
+    return cookie
 
 
 def test_sign_in_sets_a_strict_httponly_cookie_and_pages_carry_a_strict_policy(

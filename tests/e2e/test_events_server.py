@@ -157,7 +157,7 @@ def test_webhooks_are_signed_and_in_order_per_account(database_url: str, tmp_pat
             assert [e["id"] for e in events] == sorted({e["id"] for e in events})
             balances = _per_account_balances(events)
             want = [f"{n}.00" for n in range(1, 11)]
-            assert balances == {login: want for login in w.logins}
+            assert balances == dict.fromkeys(w.logins, want)
 
             # the delivery log names each batch (once the worker has recorded the last one)
             def logged() -> int:
@@ -179,7 +179,7 @@ def test_webhooks_are_signed_and_in_order_per_account(database_url: str, tmp_pat
             again = w.http.post(f"/v1/webhooks/{sub['id']}/replay", json={"from": first})
             assert again.status_code == 200, again.text
             _until(lambda: len(receiver.events()) >= 61, "the replay")
-            replayed = [e for e in receiver.events()[31:]]
+            replayed = list(receiver.events()[31:])
             assert [e["id"] for e in replayed] == [e["id"] for e in events]
     finally:
         receiver.close()
@@ -217,7 +217,8 @@ def test_a_receiver_that_never_recovers_parks_the_subscription_and_the_server_st
             w.deposit(w.logins[0])
 
             def parked() -> bool:
-                return w.http.get(f"/v1/webhooks/{sub['id']}").json()["state"] == "failed"
+                state: str = w.http.get(f"/v1/webhooks/{sub['id']}").json()["state"]
+                return state == "failed"
 
             _until(parked, "the subscription to be parked")
             got = w.http.get(f"/v1/webhooks/{sub['id']}").json()

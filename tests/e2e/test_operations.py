@@ -236,7 +236,7 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
         headers={"Authorization": f"Bearer {seeded.key}"},
     ).status_code in (400, 404)
     nel = httpx.get(base + "/health", timeout=30,
-                    headers={"x-request-id": b"evil\x85INFO forged\tline"})  # fmt: skip
+                    headers=[(b"x-request-id", b"evil\x85INFO forged\tline")])  # fmt: skip
     assert nel.status_code == 200
     with Mt5TcpClient("127.0.0.1", served.tcp_port) as tcp_mt5:
         tcp_mt5.auth(MANAGER, PASSWORD)

@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -93,9 +94,11 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
             # (the first asset's name), then both
             accounts = tool.get(api + "/accounts", headers=auth, params={"limit": 1}).json()
             assets = tool.get(api + "/assets", headers=auth, params={"limit": 1}).json()
-            extra = [{}, {"accountId": accounts[0]["id"]} if accounts else None,
-                     {"assetName": assets[0]["name"] if assets else "USD"}]  # fmt: skip
-            extra.append({**(extra[1] or {}), **extra[2]})
+            by_account: dict[str, Any] | None = (
+                {"accountId": accounts[0]["id"]} if accounts else None
+            )
+            by_asset: dict[str, Any] = {"assetName": assets[0]["name"] if assets else "USD"}
+            extra = [{}, by_account, by_asset, {**(by_account or {}), **by_asset}]
             probe = {"startDate": 1546300800000, "endDate": 1546300860000, "limit": 1}
             for report_id in ids.values():
                 for more in (e for e in extra if e is not None):

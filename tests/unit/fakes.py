@@ -579,7 +579,7 @@ class FakeUsers(_Repo):
         self._writing()
         self._s.user_links.pop(login, None)
 
-    def links_of(self, user_id: int) -> list[UserLink]:
+    def links_of(self, user_id: int) -> builtins.list[UserLink]:  # `list` is a method here
         return [_copy(v) for k, v in sorted(self._s.user_links.items()) if v.user_id == user_id]
 
     def link_by_id(self, link_id: int, *, for_update: bool = False) -> UserLink | None:
@@ -1040,7 +1040,7 @@ class FakeEvents(_Repo):
         self, owner: str, now: datetime, lease_until: datetime, limit: int
     ) -> list[Subscription]:
         self._writing()
-        claimed = []
+        claimed: list[Subscription] = []
         for sub_id, sub in sorted(self._s.subscriptions.items()):
             held = self._s.leases.get(sub_id)
             free = held is None or held[1] < now or held[0] == owner

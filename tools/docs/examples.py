@@ -37,9 +37,10 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -337,7 +338,7 @@ def run_page(path: Path, examples: Sequence[Example] | None = None) -> list[str]
         script.append(f"printf '\\n{MARK} end\\n'")
         done = subprocess.run(
             ["bash", "--noprofile", "--norc"], input="\n".join(script) + "\n", cwd=workdir,
-            env=server.env, capture_output=True, text=True, timeout=PAGE_TIMEOUT_S,
+            env=server.env, capture_output=True, check=False, text=True, timeout=PAGE_TIMEOUT_S,
         )  # fmt: skip
         outputs = _split(done.stdout, len(examples))
         if outputs is None:
@@ -446,6 +447,10 @@ def update_page(path: Path, *, force: bool = False) -> int:
     return changed
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
 class ThreadPool:
     def __enter__(self) -> ThreadPool:
         from concurrent.futures import ThreadPoolExecutor
@@ -456,7 +461,7 @@ class ThreadPool:
     def __exit__(self, *exc: object) -> None:
         self._pool.shutdown()
 
-    def map(self, fn, items):  # type: ignore[no-untyped-def]
+    def map(self, fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
         return list(self._pool.map(fn, items))
 
 

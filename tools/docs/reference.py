@@ -8,6 +8,7 @@ core error in each dialect's error table, the scopes, and the native API's OpenA
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -63,10 +64,12 @@ def configuration_page() -> str:
         "",
         GENERATED,
         "",
-        "Every setting is an environment variable (`BROKERPLANE_` and the name in capitals); the "
-        "`serve` command's flags override some of them ([Command line](cli.md)). What the "
-        "settings mean together, and the values production needs, is in "
-        "[Running in production](../production.md).",
+        (
+            "Every setting is an environment variable (`BROKERPLANE_` and the name in capitals); "
+            "the `serve` command's flags override some of them ([Command line](cli.md)). What the "
+            "settings mean together, and the values production needs, is in "
+            "[Running in production](../production.md)."
+        ),
         "",
         "| variable | type | default | what |",
         "|---|---|---|---|",
@@ -118,10 +121,12 @@ def cli_page() -> str:
         "",
         GENERATED,
         "",
-        "Every command takes `--database-url` and `--data-dir` (or their `BROKERPLANE_` "
-        "variables, [Configuration](configuration.md)) and acts as the system: audit records "
-        "name the operator `brokerplane-cli`. Errors print one line with their code and exit 2; "
-        "checks that find a problem exit 1. Below is the `--help` of every command.",
+        (
+            "Every command takes `--database-url` and `--data-dir` (or their `BROKERPLANE_` "
+            "variables, [Configuration](configuration.md)) and acts as the system: audit records "
+            "name the operator `brokerplane-cli`. Errors print one line with their code and exit "
+            "2; checks that find a problem exit 1. Below is the `--help` of every command."
+        ),
         "",
     ]
     for path, _cmd in commands():
@@ -170,13 +175,15 @@ def errors_page() -> str:
         "",
         GENERATED,
         "",
-        "Every error a caller can cause is a core error with a stable dotted `code`; each "
-        "dialect answers it in its own words. The native API answers "
-        "`application/problem+json` with `code` ([The native API](../dialects/native.md)); MT5 "
-        "a `retcode` (HTTP 200, or 403 for the sign-in errors); cTrader "
-        '`{"error": {"errorCode", "description"}}`; TraderEvolution '
-        '`{"errorCode", "errorMessage"}`. A row names the most specific mapping; a dialect '
-        "page may say more about when each is answered.",
+        (
+            "Every error a caller can cause is a core error with a stable dotted `code`; each "
+            "dialect answers it in its own words. The native API answers "
+            "`application/problem+json` with `code` ([The native API](../dialects/native.md)); MT5 "
+            "a `retcode` (HTTP 200, or 403 for the sign-in errors); cTrader "
+            '`{"error": {"errorCode", "description"}}`; TraderEvolution '
+            '`{"errorCode", "errorMessage"}`. A row names the most specific mapping; a dialect '
+            "page may say more about when each is answered."
+        ),
         "",
         "| error | code | native | MT5 | cTrader | TraderEvolution | what |",
         "|---|---|---|---|---|---|---|",
@@ -219,10 +226,12 @@ def scopes_page() -> str:
         "",
         GENERATED,
         "",
-        "A native API key holds scopes, each a right of its manager; MT5, cTrader and "
-        "TraderEvolution sign-ins act with all of the manager's rights. What each allows, and "
-        "how reach narrows it, is in [Managers, rights and reach](../concepts/reach.md). "
-        "`admin` implies every other scope.",
+        (
+            "A native API key holds scopes, each a right of its manager; MT5, cTrader and "
+            "TraderEvolution sign-ins act with all of the manager's rights. What each allows, and "
+            "how reach narrows it, is in [Managers, rights and reach](../concepts/reach.md). "
+            "`admin` implies every other scope."
+        ),
         "",
         "| scope | native routes whose description names it |",
         "|---|---|",
@@ -236,14 +245,13 @@ def scopes_page() -> str:
 
 # ---------------------------------------------------------------------------- OpenAPI
 
-_SPEC: dict[str, Any] | None = None
 
-
+@functools.cache
 def openapi_document() -> dict[str, Any]:
-    """The native app's OpenAPI document, from an app over a throwaway SQLite database."""
-    global _SPEC
-    if _SPEC is not None:
-        return _SPEC
+    """The native app's OpenAPI document, from an app over a throwaway SQLite database.
+
+    Built once per process (cached): every page that needs it shares the one document.
+    """
     from brokerplane import bootstrap
     from brokerplane.api.app import create_app
     from brokerplane.settings import Settings
@@ -256,15 +264,15 @@ def openapi_document() -> dict[str, Any]:
             settings = Settings(
                 data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/openapi.db",
                 audit_key="00" * 32,
-            )  # type: ignore[call-arg]  # fmt: skip
+            )  # fmt: skip
         finally:
             os.environ.update(saved)
         runtime = bootstrap.build(settings, provision_key=False)
         try:
-            _SPEC = create_app(runtime).openapi()
+            spec: dict[str, Any] = create_app(runtime).openapi()
         finally:
             runtime.close()
-    return _SPEC
+    return spec
 
 
 def _schema_name(schema: dict[str, Any] | None) -> str:
@@ -288,9 +296,11 @@ def openapi_page() -> str:
         "",
         GENERATED,
         "",
-        f"The native API's OpenAPI {spec.get('openapi', '')} document, as the server serves it "
-        "at `/openapi.json` (and browses it at `/docs`). The document itself is "
-        "[openapi.json](openapi.json), written at build time; every route and schema is below.",
+        (
+            f"The native API's OpenAPI {spec.get('openapi', '')} document, as the server serves it "
+            "at `/openapi.json` (and browses it at `/docs`). The document itself is "
+            "[openapi.json](openapi.json), written at build time; every route and schema is below."
+        ),
         "",
     ]
     for path, methods in sorted(spec.get("paths", {}).items()):
@@ -321,7 +331,8 @@ def openapi_page() -> str:
                 lines += ["| status | what | body |", "|---|---|---|"]
                 for status, resp in responses.items():
                     content = resp.get("content", {})
-                    schema = next(iter(content.values()), {}).get("schema") if content else None
+                    first: dict[str, Any] = next(iter(content.values()), {})
+                    schema = first.get("schema") if content else None
                     lines.append(
                         f"| {status} | {_cell(resp.get('description', ''))} | "
                         f"{_cell(_schema_name(schema))} |"

@@ -23,8 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("brokerplane.cli.commands", "demo",
              "Migrate and load the demo data once; print its secrets."),
     "manager": ("brokerplane.cli.commands", "manager",
-                "Back-office managers: their rights, reach and password (the owners of API "
-                "keys)."),
+                ("Back-office managers: their rights, reach and password (the owners of API "
+                "keys).")),
     "key": ("brokerplane.cli.commands", "key", "Native API keys: create, list, rotate, revoke."),
     "audit": ("brokerplane.cli.commands", "audit",
               "The keyed, hash-chained audit trail: verify, checkpoint, rotate the key."),
@@ -34,8 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "maintenance": ("brokerplane.cli.commands", "maintenance",
                     "Purge expired request ids and old events; expire overdue approvals."),
     "events": ("brokerplane.cli.events", "events_group",
-               "The event feed CRMs read (GET /v1/events): every committed change, in commit "
-               "order."),
+               ("The event feed CRMs read (GET /v1/events): every committed change, in commit "
+               "order.")),
     "quotes": ("brokerplane.cli.quotes", "quotes",
                "Quotes: feed them from a file or stdin, list the latest."),
     "tls": ("brokerplane.cli.commands", "tls_group",

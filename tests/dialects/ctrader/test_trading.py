@@ -78,8 +78,10 @@ def test_open_positions_rows_in_base_units_with_each_positions_margin(market: CT
     # 1 lot x 100000 x mid 1.1001 / 100 = 1100.10 USD; 0.5 lot at the same mid is 50000 EUR
     # of notional: 500.00 EUR at 1:100
     rows = [
-        f"{usd},{long_},2026-03-04T05:06:07.123,1.10020,BUY,100000.00,EURUSD,0.00,0.00,BOOK_B,0.00,false,"
-        "1100.10",
+        (
+            f"{usd},{long_},2026-03-04T05:06:07.123,1.10020,BUY,100000.00,EURUSD,0.00,0.00,BOOK_B,0.00,false,"
+            "1100.10"
+        ),
         f"{eur},{short},2026-03-04T05:06:07.123,1.10000,SELL,50000.00,EURUSD,0.00,0.00,BOOK_B,0.00,false,500.00",
     ]
     assert csv_lines(market, "/openPositions") == [OPEN_HEADER, *rows]
@@ -103,10 +105,14 @@ def test_closed_positions_one_row_per_closing_deal(market: CTrader, clock: FakeC
     # back at the ask: (1.10000 - 1.10540) x 20000 = -108 USD, x 1 / 1.1053 = -97.71 EUR
     assert csv_lines(market, "/closedPositions", FIRST_DAY) == [
         CLOSED_HEADER,
-        f"{usd},{long_},{whole},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10020,"
-        "1.10520,BUY,100000.00,EURUSD,0.00,0.00,500.00,1.00000,1.00000,BOOK_B,0.00,false",
-        f"{eur},{short},{part},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10000,"
-        "1.10540,SELL,20000.00,EURUSD,0.00,0.00,-97.71,0.90473175,1.10530,BOOK_B,0.00,false",
+        (
+            f"{usd},{long_},{whole},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10020,"
+            "1.10520,BUY,100000.00,EURUSD,0.00,0.00,500.00,1.00000,1.00000,BOOK_B,0.00,false"
+        ),
+        (
+            f"{eur},{short},{part},2026-03-04T05:06:07.123,2026-03-04T06:06:07.123,1.10000,"
+            "1.10540,SELL,20000.00,EURUSD,0.00,0.00,-97.71,0.90473175,1.10530,BOOK_B,0.00,false"
+        ),
     ]
     # the rest of the sell is still open
     (line,) = csv_lines(market, "/openPositions", {"login": eur})[1:]

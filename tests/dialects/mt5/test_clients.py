@@ -282,8 +282,8 @@ def test_hostile_client_changes_are_invalid_parameters_and_change_nothing(mt5: M
     one = [{"RecordID": "١", "PersonName": "X"}]
     assert mt5.retcode(mt5.post("client/update", json=one)) == PARAMS
     for bad_name in ("x" * 128, "a\x00b", {"first": "x"}, ["x"]):
-        sent = {"RecordID": ident, "PersonName": bad_name}
-        assert mt5.retcode(mt5.post("client/update", json=sent)) == PARAMS
+        update = {"RecordID": ident, "PersonName": bad_name}
+        assert mt5.retcode(mt5.post("client/update", json=update)) == PARAMS
     surrogate = b'{"RecordID": "%s", "PersonName": "\\ud800"}' % ident.encode()
     assert mt5.retcode(mt5.post("client/update", content=surrogate)) == PARAMS
     assert mt5.retcode(mt5.post("client/update", content=b'[{"RecordID": ')) == PARAMS

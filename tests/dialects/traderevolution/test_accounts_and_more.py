@@ -137,11 +137,11 @@ def test_pfix_token_verify_names_the_session_and_says_when_it_expired(te: TE) ->
     assert answer.status_code == 200 and answer.json() == {"login": "finn", "isExpired": False}
     services = te.services
     now = services.clock
-    services.clock = lambda: now() + timedelta(days=3)  # type: ignore[method-assign]
+    services.clock = lambda: now() + timedelta(days=3)
     try:
         after = te.client.get(verify, headers={"token": session}).json()
     finally:
-        services.clock = now  # type: ignore[method-assign]
+        services.clock = now
     assert after == {"login": "finn", "isExpired": True}
     # a new password ends the user's sessions: the token is no longer known at all
     te.ok(te.patch(f"/users/{made['id']}/changePassword", {"password": "Other#Pass2025"}))
@@ -226,10 +226,10 @@ def test_a_transfer_moves_money_between_a_users_accounts_once(te: TE) -> None:
     cash = te.ok(te.get("/reports/109"))["data"]
     assert [c[7] for c in cash] == [1000]
     # nobody else can make an entry look like a transfer leg
-    key = te.services.create_api_key(CreateApiKey(1010, frozenset(SCOPES)), te.admin).secret
+    api_key = te.services.create_api_key(CreateApiKey(1010, frozenset(SCOPES)), te.admin).secret
     forged = te.client.post("/v1/balances/deposit", json={"login": second, "amount": "1",
                                                           "reference": "transfer:0123"},
-                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+                            headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
     assert forged.status_code == 400, forged.text
 
 

@@ -19,6 +19,7 @@ from starlette.datastructures import State
 from brokerplane.api.traderevolution.protocol import Throttle
 from brokerplane.core.account.service import DisableAccount
 from brokerplane.core.backoffice import webhooks
+from brokerplane.core.backoffice.model import REPLAY_WINDOW
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.model import DealQuery
@@ -373,4 +374,4 @@ def test_request_ids_must_be_kept_as_long_as_a_webhooks_timestamp_is_accepted(
     with pytest.raises(ValueError, match="idempotency_retention_days must be at least"):
         Settings(data_dir=tmp_path, idempotency_retention_days=0.005)  # 7.2 minutes
     assert Settings(data_dir=tmp_path, idempotency_retention_days=0.007)
-    assert webhooks.REPLAY_WINDOW * 2 == MIN_RETENTION
+    assert REPLAY_WINDOW * 2 == MIN_RETENTION

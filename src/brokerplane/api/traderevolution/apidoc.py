@@ -63,17 +63,17 @@ def _model(doc: str, required: Sequence[str] = (), /, **props: str) -> dict[str,
     return model
 
 
-_ACCOUNT = dict(
-    id="int64", accountName="string", userId="int64", userGroupId="int64", currency="string",
-    leverage="integer", accountType="string", status="integer", statusName="string",
-    balance="number", credit="number", bonus="number", equity="number", usedMargin="number",
-    freeMargin="number", createdAt="int64",
-)  # fmt: skip
-_USER = dict(
-    id="int64", login="string", email="string", firstName="string", lastName="string",
-    userGroupId="int64", brandingId="int64", status="integer", statusName="string",
-    createdAt="int64",
-)  # fmt: skip
+_ACCOUNT = {
+    "id": "int64", "accountName": "string", "userId": "int64", "userGroupId": "int64",
+    "currency": "string", "leverage": "integer", "accountType": "string", "status": "integer",
+    "statusName": "string", "balance": "number", "credit": "number", "bonus": "number",
+    "equity": "number", "usedMargin": "number", "freeMargin": "number", "createdAt": "int64",
+}  # fmt: skip
+_USER = {
+    "id": "int64", "login": "string", "email": "string", "firstName": "string",
+    "lastName": "string", "userGroupId": "int64", "brandingId": "int64", "status": "integer",
+    "statusName": "string", "createdAt": "int64",
+}  # fmt: skip
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "Error": _model(

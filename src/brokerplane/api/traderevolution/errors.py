@@ -119,8 +119,10 @@ _MEANINGS: dict[str, tuple[int, str]] = {
     RATE_LIMITED: (429, "too many requests: wait and retry"),
     NOT_ACCEPTABLE: (
         406,
-        "PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY: the report needs a "
-        "filter (accountId, assetName, ...); also: the answer cannot be JSON",
+        (
+            "PARAM / REPORT_REQUEST / FILTER_TYPE / EMPTY: the report needs a "
+            "filter (accountId, assetName, ...); also: the answer cannot be JSON"
+        ),
     ),
     INVALID_REQUEST: (400, "the request is malformed or a value is not valid"),
     NOT_FOUND: (404, "not found, or out of this back-office user's reach"),

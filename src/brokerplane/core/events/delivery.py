@@ -19,7 +19,7 @@ BACKOFF_CAP = timedelta(minutes=10)
 
 
 def backoff(attempts: int, first: timedelta) -> timedelta:
-    return min(first * 2 ** min(max(attempts - 1, 0), 30), BACKOFF_CAP)
+    return min(first * (1 << min(max(attempts - 1, 0), 30)), BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
