@@ -125,6 +125,23 @@ def test_every_money_operation_moves_its_figure(bp: Client, live: Live) -> None:
     assert kinds == ["deposit", "withdrawal", "credit_in", "bonus_in", "correction", "charge"]
 
 
+def test_a_transfer_moves_both_legs_once_per_key(bp: Client, live: Live) -> None:
+    source, target = _open(bp, live).login, _open(bp, live).login
+    bp.money.deposit(source, "100.00")
+    key = f"crm-move-{_unique()}"
+    moved = bp.money.transfer(source, target, "40.00", reference="move-1", idempotency_key=key)
+    again = bp.money.transfer(source, target, "40.00", reference="move-1", idempotency_key=key)
+    assert again == moved and moved.status == "applied" and moved.amount == Decimal("40.00")
+    assert (moved.source.login, moved.source.balance) == (source, Decimal("60.00"))
+    assert (moved.target.login, moved.target.balance) == (target, Decimal("40.00"))
+    assert moved.source.reference == moved.target.reference == "transfer:move-1"
+    assert bp.accounts.get(source).balance == Decimal("60.00")
+    bp.accounts.update(target, main_password="Tr4nsfer-main!", investor_password="Tr4nsfer-inv!")
+    with pytest.raises(ValidationError):  # more than the source holds: nothing moves
+        bp.money.transfer(source, target, "60.01")
+    assert bp.accounts.get(target).balance == Decimal("40.00")
+
+
 class _DropOnce:
     """Drops the first answer to a deposit (after the server applied it)."""
 

@@ -26,6 +26,7 @@ from brokerplane.client import (
     Problem,
     Profile,
     Threshold,
+    Transfer,
 )
 from brokerplane.client import _calls as calls
 from tests.client.conftest import Live
@@ -40,6 +41,7 @@ MODELS: dict[type[BaseModel], str] = {
     ApiKey: "KeyOut",
     IssuedKey: "IssuedKeyOut",
     AuditRecord: "AuditOut",
+    Transfer: "TransferOut",
     Problem: "Problem",
 }
 SERVER_NAME = {m.__name__: name for m, name in MODELS.items()}
@@ -142,6 +144,8 @@ def test_the_money_key_and_approval_bodies_are_what_the_api_takes(
     # and what the client puts in them
     body = calls.balance("deposit", 1, "1.00", "c", "r", None).body
     assert set(body) == set(_request_fields(document, "BalanceIn"))
+    moved = calls.transfer(1, 2, "1.00", "c", "r", None).body
+    assert set(moved) == set(_request_fields(document, "TransferIn"))
 
 
 def _query(document: dict[str, Any], path: str) -> set[str]:
@@ -165,6 +169,7 @@ def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]
         ("POST", "/users/{login}/disable"), ("POST", "/users/{login}/enable"),
         ("GET", "/users/{login}/history"), ("GET", "/users"), ("GET", "/reports/users"),
         *(("POST", p) for p in calls.OPERATIONS.values()), ("GET", "/balances/history"),
+        ("POST", calls.TRANSFER),
         ("GET", "/approvals"), ("GET", "/approvals/{approval_id}"),
         ("POST", "/approvals/{approval_id}/approve"), ("POST", "/approvals/{approval_id}/reject"),
         ("GET", "/approval-thresholds"), ("PUT", "/approval-thresholds"),
@@ -176,7 +181,7 @@ def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]
     assert sent <= served
     # and the money calls the document has are all in the client
     money = {p for m, p in served if p.startswith("/balances/") and m == "POST"}
-    assert money == set(calls.OPERATIONS.values())
+    assert money == {*calls.OPERATIONS.values(), calls.TRANSFER}
 
 
 def _resources(client: Any) -> Iterator[tuple[str, str, inspect.Signature]]:

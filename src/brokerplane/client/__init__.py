@@ -49,6 +49,7 @@ from brokerplane.client.models import (
     Problem,
     Profile,
     Threshold,
+    Transfer,
 )
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "ServerError",
     "ServiceUnavailable",
     "Threshold",
+    "Transfer",
     "TransportError",
     "Unauthorized",
     "ValidationError",

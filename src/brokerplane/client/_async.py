@@ -29,6 +29,7 @@ from brokerplane.client.models import (
     Page,
     Profile,
     Threshold,
+    Transfer,
 )
 
 T = TypeVar("T")
@@ -286,18 +287,22 @@ class Accounts(_Resource):
         name: str | None = None,
         group: str | None = None,
         leverage: int | None = None,
+        main_password: str | None = None,
+        investor_password: str | None = None,
         idempotency_key: str | None = None,
         **profile: Unpack[Profile],
     ) -> Account:
-        """Change the fields given (others stay as they are)."""
+        """Change the fields given (others stay as they are); the passwords are set, never
+        read back."""
         changes: dict[str, Any] = dict(profile)
-        changes.update(
-            {
-                k: v
-                for k, v in (("name", name), ("group", group), ("leverage", leverage))
-                if v is not None
-            }
+        given = (
+            ("name", name),
+            ("group", group),
+            ("leverage", leverage),
+            ("main_password", main_password),
+            ("investor_password", investor_password),
         )
+        changes.update({k: v for k, v in given if v is not None})
         return await self._client._send(calls.update_account(login, changes, idempotency_key))
 
     async def disable(
@@ -432,6 +437,22 @@ class Money(_Resource):
         return await self._post(
             "charge", login, amount, comment, reference, idempotency_key, require_applied
         )
+
+    async def transfer(
+        self,
+        from_login: int,
+        to_login: int,
+        amount: Amount,
+        *,
+        comment: str = "",
+        reference: str = "",
+        idempotency_key: str | None = None,
+    ) -> Transfer:
+        """Move money from one account's balance to another's (same currency): both legs in
+        one transaction, or neither. Above either account's approval threshold it is refused,
+        not held (ValidationError naming the threshold)."""
+        call = calls.transfer(from_login, to_login, amount, comment, reference, idempotency_key)
+        return await self._client._send(call)
 
     def history(
         self,

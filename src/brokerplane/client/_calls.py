@@ -28,6 +28,7 @@ from brokerplane.client.models import (
     Operation,
     Page,
     Threshold,
+    Transfer,
 )
 
 Amount = Decimal | int | str
@@ -167,6 +168,17 @@ def balance(
     return write(
         "POST", OPERATIONS[operation], Operation, body=body, ok=(200, 202), idempotency_key=idem
     )
+
+
+TRANSFER = "/balances/transfer"
+
+
+def transfer(
+    source: int, target: int, amount: Amount, comment: str, reference: str, idem: str | None
+) -> Call[Transfer]:
+    body = {"from_login": source, "to_login": target, "amount": money(amount),
+            "comment": comment, "reference": reference}  # fmt: skip
+    return write("POST", TRANSFER, Transfer, body=body, idempotency_key=idem)
 
 
 def applied(op: Operation, require_applied: bool) -> Operation:

@@ -117,6 +117,16 @@ class Operation(_Model):
         return self.status == "pending_approval"
 
 
+class Transfer(_Model):
+    """The answer to a transfer (`TransferOut`): both legs, applied in one transaction."""
+
+    amount: Money
+    currency: str
+    status: str
+    source: Operation = Field(alias="from")
+    target: Operation = Field(alias="to")
+
+
 class LedgerEntry(_Model):
     """One ledger entry (`LedgerEntryOut`); balance, credit and bonus are after the entry."""
 
