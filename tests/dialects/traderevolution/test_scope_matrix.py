@@ -10,18 +10,37 @@ added to one of these modules without a row fails."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import APIRouter
 from starlette.routing import Route
 
+from brokerplane import bootstrap
 from brokerplane.api.traderevolution import accounts, apidoc, methods, reports
 from brokerplane.api.traderevolution import users as te_users
+from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import SCOPES
+from brokerplane.settings import Settings
 from tests.dialects.traderevolution.conftest import TE, sign_in
+
+
+@pytest.fixture
+def runtime(database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    """The matrix sends hundreds of requests a second with a few tokens: TE's per-caller rate
+    limit (tested on its own in test_auth_and_errors) is off here, so a 429 cannot stand in for
+    the answer a scope gets."""
+    settings = Settings(database_url=database_url, data_dir=tmp_path, te_rate_limit_per_second=0)
+    rt = bootstrap.build(settings)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
 
 ANY = frozenset(SCOPES)  # any signed-in back-office user
 OPEN: frozenset[str] = frozenset()  # no token needed
