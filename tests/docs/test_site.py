@@ -83,6 +83,8 @@ def test_every_setting_and_command_the_pages_name_exists() -> None:
         "BROKERPLANE_TEST_DATABASE_URL",
         "BROKERPLANE_REQUIRE_POSTGRES",
         "BROKERPLANE_SOAK",
+        "BROKERPLANE_ALL_ENGINES",  # the tests: every database test on both engines
+        "BROKERPLANE_REQUIRE_BROWSER",  # the console's browser tests fail instead of skipping
         "BROKERPLANE_ADMIN_DATABASE_URL",  # brokerplane db create's administrator URL
         "BROKERPLANE_CLIENT_TEST_SERVER",  # the client's tests against a running server
         "BROKERPLANE_CLIENT_TEST_ADMIN_KEY",
