@@ -201,3 +201,23 @@ def test_an_administrator_resets_a_managers_second_factor_audited(
     assert _password(services).pair is not None
     trail = services.query_audit(AuditQuery(action="manager.second_factor_reset"), admin)
     assert [r.entity_id for r in trail] == [str(LOGIN)]
+
+
+def test_a_login_written_with_leading_zeros_counts_on_the_same_lockout(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    services.config = replace(services.config, lockout=LockoutPolicy(failures=2))
+    for login in ("01000", "001000"):
+        with pytest.raises(Unauthorized, match="wrong login or password"):
+            services.sign_in_console(SignIn(login, "wrong-password", TTL, TTL), _anonymous())
+    with pytest.raises(Unauthorized, match="too many failed sign-ins"):
+        _password(services)
+
+
+def test_turning_off_what_is_not_on_is_refused_without_counting(
+    services: Services, desk: Actor
+) -> None:
+    services.config = replace(services.config, lockout=LockoutPolicy(failures=1))
+    with pytest.raises(Conflict):
+        services.disable_second_factor(desk, "anything")
+    assert _password(services).pair is not None  # no failure was counted

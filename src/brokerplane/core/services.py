@@ -1141,8 +1141,7 @@ class Services:
     def _proved(self, actor: Actor, change: Callable[[UnitOfWork], T | None]) -> T:
         """A change to one's own second factor that needs a proof (code, recovery code or
         password), counted by the sign-in lockout when the proof is wrong."""
-        if actor.manager_login is None:
-            raise Unauthorized("only a signed-in manager manages its own second factor")
+        self._read(lambda u: second_factor.require_enabled(u, actor))  # no lockout strike
         return self._guarded(lockout.manager(actor.manager_login, actor.ip), change)
 
     def disable_second_factor(self, actor: Actor, proof: str) -> bool:

@@ -496,6 +496,8 @@ backoffice_tokens = Table(
     Column("verifier_fingerprint", String(64), nullable=False),
     Column("issued_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+    # where the session was signed in: "" TraderEvolution's back office, "console" (0020)
+    Column("channel", String(8), nullable=False, server_default=""),
 )
 Index(
     "ix_backoffice_tokens_principal",

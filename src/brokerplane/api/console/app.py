@@ -49,6 +49,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
+from brokerplane.core.backoffice.model import CHANNEL_CONSOLE
 from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import (
     CoreError,
@@ -173,7 +174,9 @@ class Console:
         except Unauthorized:
             return None
         manager = principal.manager
-        if manager is None:  # a TraderEvolution user's token: not a console session
+        if manager is None or principal.channel != CHANNEL_CONSOLE:
+            # a TraderEvolution session (a user's, or a manager's from the password alone,
+            # without the console's second factor): not a console session
             return None
         renewed = None
         if sess.now_ms() - held.issued >= self._max_age() * 500:

@@ -27,7 +27,8 @@ from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKeys
 from brokerplane.core.audit.service import record
-from brokerplane.core.backoffice.model import PRINCIPAL_MANAGER
+from brokerplane.core.backoffice import sessions
+from brokerplane.core.backoffice.model import CHANNEL_CONSOLE, PRINCIPAL_MANAGER
 from brokerplane.core.backoffice.sessions import (
     MAX_CREDENTIAL,
     SignIn,
@@ -189,6 +190,12 @@ def _proved(uow: UnitOfWork, manager: Manager, factor: SecondFactor, proof: obje
     return None
 
 
+def require_enabled(uow: UnitOfWork, actor: Actor) -> None:
+    """Conflict unless the actor's own second factor is on (checked before a proof is
+    counted by the lockout)."""
+    _enabled(uow, _own_login(actor))
+
+
 def _enabled(uow: UnitOfWork, login: int) -> SecondFactor:
     factor = uow.second_factor.get(login)
     if factor is None or not factor.enabled:
@@ -256,7 +263,9 @@ def _forget(uow: UnitOfWork, login: int) -> None:
 
 
 def attempt_of(cmd: SignIn, address: str | None) -> lockout.Attempt:
-    return lockout.manager(str(cmd.login).strip()[:MAX_CREDENTIAL], address)
+    """The lockout counters of a console sign-in: the manager's, as in every dialect (a login
+    written with leading zeros counts on the same manager)."""
+    return sessions.attempt_of(cmd, address)
 
 
 def password_step(
@@ -283,7 +292,7 @@ def password_step(
     factor = uow.second_factor.get(manager.login)
     if factor is None or not factor.enabled:
         pair = _issue(uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl,
-                      cmd.refresh_ttl)  # fmt: skip
+                      cmd.refresh_ttl, CHANNEL_CONSOLE)  # fmt: skip
         record(uow, replace(actor, manager_login=manager.login), now, "manager.signed_in",
                "manager", manager.login, None, {"dialect": actor.dialect})  # fmt: skip
         return FirstStep(pair=pair)
@@ -339,7 +348,16 @@ def second_step(
         return StepOutcome(None, USED_CODE if reused else WRONG_CODE)
     if not uow.second_factor.delete_challenge(found.token_hash):
         return StepOutcome(None, EXPIRED, counted=False)  # a concurrent step used it
-    pair = _issue(uow, PRINCIPAL_MANAGER, login, verifier, now, cmd.access_ttl, cmd.refresh_ttl)
+    pair = _issue(
+        uow,
+        PRINCIPAL_MANAGER,
+        login,
+        verifier,
+        now,
+        cmd.access_ttl,
+        cmd.refresh_ttl,
+        CHANNEL_CONSOLE,
+    )
     record(uow, replace(actor, manager_login=login), now, "manager.signed_in", "manager", login,
            None, {"dialect": actor.dialect, "second_factor": how})  # fmt: skip
     if how == "recovery_code":

@@ -1,7 +1,9 @@
-"""manager_second_factors, manager_recovery_codes, second_factor_challenges: TOTP for the console
+"""manager_second_factors, recovery codes, challenges, backoffice_tokens.channel: console TOTP
 
 A manager's optional TOTP second factor (its secret sealed outside the clear), its recovery
-codes (hashes, each usable once) and the console sign-ins waiting for their second step.
+codes (hashes, each usable once) and the console sign-ins waiting for their second step; and
+backoffice_tokens.channel, where a session was signed in (the console takes only its own, so a
+TraderEvolution session from the password alone cannot go around the second factor).
 
 Revision ID: 0020
 Revises: 0018
@@ -26,6 +28,10 @@ def _at(name: str, nullable: bool) -> sa.Column[object]:
 
 
 def upgrade() -> None:
+    op.add_column(
+        "backoffice_tokens",
+        sa.Column("channel", sa.String(length=8), server_default="", nullable=False),
+    )
     op.create_table(
         "manager_second_factors",
         sa.Column("manager_login", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -72,6 +78,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("backoffice_tokens") as batch:
+        batch.drop_column("channel")
     op.drop_index(op.f("ix_second_factor_challenges_expires_at"), "second_factor_challenges")
     op.drop_index(op.f("ix_second_factor_challenges_manager_login"), "second_factor_challenges")
     op.drop_table("second_factor_challenges")
