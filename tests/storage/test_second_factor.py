@@ -221,3 +221,16 @@ def test_turning_off_what_is_not_on_is_refused_without_counting(
     with pytest.raises(Conflict):
         services.disable_second_factor(desk, "anything")
     assert _password(services).pair is not None  # no failure was counted
+
+
+def test_a_secret_the_keyring_cannot_open_is_refused_and_an_administrator_resets_it(
+    services: Services, desk: Actor, clock: FakeClock, admin: Actor, runtime: Runtime
+) -> None:
+    _enrol(services, desk, clock)
+    with runtime.storage.engine.begin() as conn:  # a database writer moves the sealed text
+        conn.execute(tables.manager_second_factors.update().values(sealed_secret="v1:x:AAAA"))
+    with pytest.raises(Conflict, match="reset"):
+        _second(services, _password(services).challenge, "123456")
+    services.reset_second_factor(LOGIN, admin)
+    services.unlock_manager(LOGIN, admin)
+    assert _password(services).pair is not None

@@ -92,6 +92,15 @@ def _keys(keys: AuditKeys | None) -> AuditKeys:
     return keys
 
 
+def _open(factor: SecondFactor, keys: AuditKeys | None) -> bytes:
+    """The factor's secret; Conflict when the keyring cannot open it (its key was removed, or
+    the row was altered): an administrator's reset is then the way out."""
+    try:
+        return totp.open_sealed(factor.sealed_secret, factor.manager_login, _keys(keys))
+    except totp.SealError as err:
+        raise Conflict(f"{err}: an administrator can reset this manager's second factor") from None
+
+
 def _own_login(actor: Actor) -> int:
     if actor.manager_login is None or actor.key_id is not None:
         raise PermissionDenied("only a signed-in manager manages its own second factor")
@@ -112,7 +121,7 @@ def status(uow: UnitOfWork, actor: Actor, keys: AuditKeys | None) -> Status:
         return Status(False, None, 0)
     if factor.enabled:
         return Status(True, None, uow.second_factor.recovery_codes_left(login))
-    secret = totp.open_sealed(factor.sealed_secret, login, _keys(keys))
+    secret = _open(factor, keys)
     return Status(False, _enrolment(secret, login), 0)
 
 
@@ -145,7 +154,7 @@ def confirm(
     if digits is None:
         raise ValidationError.field("code", "must be the 6 digits the app shows")
     now = clock()
-    secret = totp.open_sealed(factor.sealed_secret, login, _keys(keys))
+    secret = _open(factor, keys)
     step = totp.matching_step(secret, digits, now)
     if step is None:
         raise ValidationError.field(
@@ -174,7 +183,7 @@ def _proved(uow: UnitOfWork, manager: Manager, factor: SecondFactor, proof: obje
     login = manager.login
     digits = totp.normal_code(proof)
     if digits is not None:
-        secret = totp.open_sealed(factor.sealed_secret, login, _keys(keys))
+        secret = _open(factor, keys)
         step = totp.matching_step(secret, digits, now)
         if step is not None and uow.second_factor.use_step(login, step):
             return "totp"
@@ -370,7 +379,7 @@ def second_step(
 def _was_used(uow: UnitOfWork, factor: SecondFactor, digits: str, now: datetime,
               keys: AuditKeys | None) -> bool:  # fmt: skip
     """Whether a refused code was right but already used (said so, so people wait)."""
-    secret = totp.open_sealed(factor.sealed_secret, factor.manager_login, _keys(keys))
+    secret = _open(factor, keys)
     step = totp.matching_step(secret, digits, now)
     stored = uow.second_factor.get(factor.manager_login)
     return step is not None and stored is not None and (stored.last_step or -1) >= step
