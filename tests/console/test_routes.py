@@ -4,6 +4,7 @@ In-process over HTTP (no browser), on both engines."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -17,7 +18,8 @@ from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import Actor
 
 PASSWORD = "Manag3r!pw"
-PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout")}
+PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
+          ("GET", "/signin/code"), ("POST", "/signin/code")}  # fmt: skip
 
 
 @pytest.fixture
@@ -142,3 +144,20 @@ def test_the_root_and_the_bare_console_path_lead_to_the_console(client: TestClie
     missing = client.get("/console/no-such-page")
     assert missing.status_code == 404
     assert "There is no such page in the console." in missing.text
+
+
+def test_the_code_step_without_a_waiting_sign_in_asks_for_the_password(
+    client: TestClient,
+) -> None:
+    answer = client.get("/console/signin/code")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/signin"
+    client.cookies.set("bp_console_2fa", "made-up")
+    page = client.get("/console/signin/code")
+    assert page.status_code == 200  # the form; the token itself is checked when it is sent
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    forged = client.post("/console/signin/code", data={"csrf": csrf[1], "code": "123456"})
+    assert forged.status_code == 401
+    assert "sign in again with your password" in forged.text
+    assert "bp_console=" not in forged.headers.get("set-cookie", "")

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from brokerplane.core import masks
-from brokerplane.core.access.model import ApiKey, Manager, Strike
+from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFactor, Strike
 from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
@@ -140,6 +140,10 @@ class FakeState:
     positions: dict[int, Position] = field(default_factory=dict)
     deals: dict[int, Deal] = field(default_factory=dict)
     next_position_id: int = 1
+    # managers' second factors: login -> factor; (login, code hash) -> used at; challenges
+    second_factors: dict[int, SecondFactor] = field(default_factory=dict)
+    recovery_codes: dict[tuple[int, str], datetime | None] = field(default_factory=dict)
+    challenges: dict[str, Challenge] = field(default_factory=dict)
 
 
 class ReadOnlyViolation(AssertionError):
@@ -1393,6 +1397,80 @@ class FakeTrading(_Repo):
         return {g: len(v) for g, v in per_group.items()}, len(everyone)
 
 
+class FakeSecondFactor(_Repo):
+    def get(self, login: int) -> SecondFactor | None:
+        found = self._s.second_factors.get(login)
+        return replace(found) if found is not None else None
+
+    def put(self, factor: SecondFactor) -> None:
+        self._writing()
+        if factor.manager_login not in self._s.managers:
+            raise Conflict("foreign key: manager_second_factors.manager_login")
+        self._s.second_factors[factor.manager_login] = replace(factor)
+
+    def delete(self, login: int) -> bool:
+        self._writing()
+        return self._s.second_factors.pop(login, None) is not None
+
+    def use_step(self, login: int, step: int) -> bool:
+        self._writing()
+        found = self._s.second_factors.get(login)
+        if found is None or not found.enabled or (found.last_step or -1) >= step:
+            return False
+        found.last_step = step
+        return True
+
+    def set_recovery_codes(self, login: int, hashes: Sequence[str], at: datetime | None) -> None:
+        self._writing()
+        for key in [k for k in self._s.recovery_codes if k[0] == login]:
+            del self._s.recovery_codes[key]
+        for code_hash in hashes:
+            self._s.recovery_codes[(login, code_hash)] = None
+
+    def use_recovery_code(self, login: int, code_hash: str, at: datetime) -> bool:
+        self._writing()
+        key = (login, code_hash)
+        if key not in self._s.recovery_codes or self._s.recovery_codes[key] is not None:
+            return False
+        self._s.recovery_codes[key] = at
+        return True
+
+    def recovery_codes_left(self, login: int) -> int:
+        return sum(1 for (who, _), used in self._s.recovery_codes.items()
+                   if who == login and used is None)  # fmt: skip
+
+    def add_challenge(self, challenge: Challenge) -> None:
+        self._writing()
+        self._s.challenges[challenge.token_hash] = challenge
+
+    def get_challenge(self, token_hash: str) -> Challenge | None:
+        return self._s.challenges.get(token_hash)
+
+    def count_attempt(self, token_hash: str) -> int:
+        self._writing()
+        found = self._s.challenges.get(token_hash)
+        if found is None:
+            return 0
+        self._s.challenges[token_hash] = replace(found, attempts=found.attempts + 1)
+        return found.attempts + 1
+
+    def delete_challenge(self, token_hash: str) -> bool:
+        self._writing()
+        return self._s.challenges.pop(token_hash, None) is not None
+
+    def delete_challenges_of(self, login: int) -> None:
+        self._writing()
+        for key in [k for k, c in self._s.challenges.items() if c.manager_login == login]:
+            del self._s.challenges[key]
+
+    def purge_challenges(self, now: datetime) -> int:
+        self._writing()
+        gone = [k for k, c in self._s.challenges.items() if c.expires_at <= now]
+        for key in gone:
+            del self._s.challenges[key]
+        return len(gone)
+
+
 class FakeUnitOfWork:
     def __init__(self, factory: FakeUowFactory, write: bool) -> None:
         self._factory = factory
@@ -1417,6 +1495,7 @@ class FakeUnitOfWork:
         self.trading = FakeTrading(self)
         self.exports = FakeExports(self)
         self.events = FakeEvents(self)
+        self.second_factor = FakeSecondFactor(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.write:

@@ -605,6 +605,27 @@ def manager_unlock(
     console().print(f"manager {login} {state}", soft_wrap=True)
 
 
+@manager.command("totp-reset")
+@database_options
+@click.argument("login", type=int)
+@json_option
+def manager_totp_reset(
+    database_url: str | None, data_dir: Path | None, login: int, as_json: bool
+) -> None:
+    """Remove a manager's two-factor sign-in (TOTP secret, recovery codes, waiting sign-ins),
+    for a manager who lost the device and the recovery codes; audited as
+    manager.second_factor_reset. The manager signs in with the password alone and may enrol
+    again."""
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings) as runtime:
+        had = runtime.services.reset_second_factor(login, system_actor())
+    if as_json:
+        click.echo(json.dumps({"login": login, "reset": had}))
+        return
+    state = "two-factor sign-in reset" if had else "had no two-factor sign-in"
+    console().print(f"manager {login} {state}", soft_wrap=True)
+
+
 @manager.command("grant")
 @database_options
 @click.argument("login", type=int)

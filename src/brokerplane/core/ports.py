@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from brokerplane.core.access.model import ApiKey, Manager, Strike
+from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFactor, Strike
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -420,6 +420,44 @@ class EventRepository(Protocol):
     def deliveries(self, sub_id: int, after_id: int, limit: int) -> list[Delivery]: ...
 
 
+class SecondFactorRepository(Protocol):
+    """Managers' TOTP second factors, their recovery codes (hashes) and the sign-ins waiting
+    for their second step (core.access.second_factor)."""
+
+    def get(self, login: int) -> SecondFactor | None: ...
+    def put(self, factor: SecondFactor) -> None:
+        """Store the manager's second factor, replacing the one it had."""
+        ...
+
+    def delete(self, login: int) -> bool: ...
+    def use_step(self, login: int, step: int) -> bool:
+        """Record a code of `step` as used, atomically, only when no code of this step or a
+        later one was used before; whether it was recorded."""
+        ...
+
+    def set_recovery_codes(self, login: int, hashes: Sequence[str], at: datetime | None) -> None:
+        """Replace the manager's recovery codes (none: delete them)."""
+        ...
+
+    def use_recovery_code(self, login: int, code_hash: str, at: datetime) -> bool:
+        """Mark an unused recovery code used, atomically; whether there was one."""
+        ...
+
+    def recovery_codes_left(self, login: int) -> int: ...
+    def add_challenge(self, challenge: Challenge) -> None: ...
+    def get_challenge(self, token_hash: str) -> Challenge | None: ...
+    def count_attempt(self, token_hash: str) -> int:
+        """One more wrong code on the challenge, atomically; its attempts now (0: gone)."""
+        ...
+
+    def delete_challenge(self, token_hash: str) -> bool:
+        """Delete the challenge; whether this call deleted it (single use under races)."""
+        ...
+
+    def delete_challenges_of(self, login: int) -> None: ...
+    def purge_challenges(self, now: datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: repositories share it; nothing is visible to others before commit."""
 
@@ -459,6 +497,8 @@ class UnitOfWork(Protocol):
     def exports(self) -> ExportRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def second_factor(self) -> SecondFactorRepository: ...
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: an exception inside rolls back only what was done inside,

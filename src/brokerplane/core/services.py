@@ -57,7 +57,7 @@ class _Slice:
 
 if TYPE_CHECKING:
     from brokerplane.core import attributes, idempotency
-    from brokerplane.core.access import lockout, tokens
+    from brokerplane.core.access import lockout, second_factor, tokens, totp
     from brokerplane.core.access import service as access
     from brokerplane.core.account import archive
     from brokerplane.core.account import service as accounts
@@ -84,6 +84,8 @@ else:
     idempotency = _Slice("brokerplane.core.idempotency")
     lockout = _Slice("brokerplane.core.access.lockout")
     tokens = _Slice("brokerplane.core.access.tokens")
+    second_factor = _Slice("brokerplane.core.access.second_factor")
+    totp = _Slice("brokerplane.core.access.totp")
     access = _Slice("brokerplane.core.access.service")
     archive = _Slice("brokerplane.core.account.archive")
     accounts = _Slice("brokerplane.core.account.service")
@@ -600,11 +602,15 @@ class Services:
         return self._read(lambda u: not u.managers.list())
 
     # the sign-in lockout (core.access.lockout)
-    def _guarded(self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None]) -> T:
+    def _guarded(
+        self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None],
+        clears: Callable[[T], bool] | None = None,
+    ) -> T:  # fmt: skip
         """Run a password check under the lockout: the attempt is admitted first (a locked one
         is refused before the check), then checked; a failed one (`check` answers None, or
         raises) is counted, a good one clears the subject's counters in the check's own
-        transaction."""
+        transaction (unless `clears` says the sign-in is not over: a second factor is due,
+        then its slot is only given back)."""
         until = self.admit_login(attempt)
         if until is not None:
             raise Unauthorized(lockout.locked_message(until, self.clock()))
@@ -612,8 +618,10 @@ class Services:
 
         def run(u: UnitOfWork) -> T | None:
             result = check(u)
-            if result is not None:
+            if result is not None and (clears is None or clears(result)):
                 lockout.record_success(u.lockouts, attempt, policy)
+            elif result is not None:
+                lockout.refund(u.lockouts, attempt, policy)
             return result
 
         try:
@@ -1069,3 +1077,83 @@ class Services:
 
     def release_webhook(self, sub_id: int, owner: str) -> None:
         self._write(lambda u: delivery.release(u, sub_id, owner))
+
+    # the console's second factor (core.access.second_factor)
+    def sign_in_console(self, cmd: bo_sessions.SignIn, actor: Actor) -> second_factor.FirstStep:
+        """A manager's password for the console, under the sign-in lockout: a session, or a
+        challenge when its second factor is on (the lockout's counters are cleared only once
+        the second step is passed)."""
+
+        def check(u: UnitOfWork) -> second_factor.FirstStep | None:
+            step = second_factor.password_step(u, cmd, actor, self.clock)
+            return step if step.pair is not None or step.challenge is not None else None
+
+        return self._guarded(second_factor.attempt_of(cmd, actor.ip), check,
+                             clears=lambda step: step.pair is not None)  # fmt: skip
+
+    def sign_in_second_step(
+        self, cmd: second_factor.SecondStep, actor: Actor
+    ) -> bo_sessions.TokenPair:
+        """The second step of a console sign-in, under the same lockout as the password: a
+        wrong code is a failed sign-in of the manager from this address."""
+        now = self.clock()
+        login = self._read(lambda u: second_factor.challenge_login(u, cmd.challenge, now))
+        if login is None:
+            raise Unauthorized(second_factor.EXPIRED)
+        attempt = lockout.manager(login, actor.ip)
+        until = self.admit_login(attempt)
+        if until is not None:
+            raise Unauthorized(lockout.locked_message(until, self.clock()))
+        policy, keys = self.config.lockout, self.config.audit_keys
+
+        def run(u: UnitOfWork) -> second_factor.StepOutcome:
+            outcome = second_factor.second_step(u, cmd, actor, self.clock, keys)
+            if outcome.pair is not None:
+                lockout.record_success(u.lockouts, attempt, policy)
+            return outcome
+
+        try:
+            outcome = self._write(run)
+        except BaseException:
+            self.login_failed(attempt)
+            raise
+        if outcome.pair is None:
+            if outcome.counted:
+                self.login_failed(attempt)
+            else:
+                self.login_not_checked(attempt)
+            raise Unauthorized(outcome.reason)
+        self._settled()
+        return outcome.pair
+
+    def second_factor_status(self, actor: Actor) -> second_factor.Status:
+        keys = self.config.audit_keys
+        return self._read(lambda u: second_factor.status(u, actor, keys))
+
+    def start_second_factor(self, actor: Actor) -> totp.Enrolment:
+        keys = self.config.audit_keys
+        return self._write(lambda u: second_factor.start(u, actor, self.clock, keys))
+
+    def confirm_second_factor(self, actor: Actor, code: str) -> list[str]:
+        keys = self.config.audit_keys
+        return self._write(lambda u: second_factor.confirm(u, actor, code, self.clock, keys))
+
+    def _proved(self, actor: Actor, change: Callable[[UnitOfWork], T | None]) -> T:
+        """A change to one's own second factor that needs a proof (code, recovery code or
+        password), counted by the sign-in lockout when the proof is wrong."""
+        self._read(lambda u: second_factor.require_enabled(u, actor))  # no lockout strike
+        return self._guarded(lockout.manager(actor.manager_login, actor.ip), change)
+
+    def disable_second_factor(self, actor: Actor, proof: str) -> bool:
+        keys = self.config.audit_keys
+        return self._proved(actor, lambda u: second_factor.disable(
+            u, actor, proof, self.clock, keys) or None)  # fmt: skip
+
+    def regenerate_recovery_codes(self, actor: Actor, proof: str) -> list[str]:
+        keys = self.config.audit_keys
+        return self._proved(actor, lambda u: second_factor.regenerate(
+            u, actor, proof, self.clock, keys))  # fmt: skip
+
+    def reset_second_factor(self, login: int, actor: Actor) -> bool:
+        """An administrator removes a manager's second factor (audited); False: it had none."""
+        return self._write(lambda u: second_factor.reset(u, login, actor, self.clock), actor)

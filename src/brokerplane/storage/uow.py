@@ -75,6 +75,7 @@ from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.storage import tables as t
 from brokerplane.storage.events import SqlEvents
 from brokerplane.storage.exports import SqlExports, account_conditions
+from brokerplane.storage.second_factor import SqlSecondFactor
 from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
@@ -1674,6 +1675,7 @@ class SqlUnitOfWork:
     trading: SqlTrading
     exports: SqlExports
     events: SqlEvents
+    second_factor: SqlSecondFactor
 
     def __init__(
         self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
@@ -1717,6 +1719,7 @@ class SqlUnitOfWork:
         self.trading = SqlTrading(conn)
         self.exports = SqlExports(conn)
         self.events = SqlEvents(conn)
+        self.second_factor = SqlSecondFactor(conn)
         return self
 
     @property

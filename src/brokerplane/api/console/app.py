@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from brokerplane.api.console import security
 from brokerplane.api.console import session as sess
 from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
 from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
@@ -48,7 +49,8 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.backoffice.sessions import RefreshSession, SignIn
+from brokerplane.core.backoffice.model import CHANNEL_CONSOLE
+from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import (
     CoreError,
     NotFound,
@@ -172,7 +174,9 @@ class Console:
         except Unauthorized:
             return None
         manager = principal.manager
-        if manager is None:  # a TraderEvolution user's token: not a console session
+        if manager is None or principal.channel != CHANNEL_CONSOLE:
+            # a TraderEvolution session (a user's, or a manager's from the password alone,
+            # without the console's second factor): not a console session
             return None
         renewed = None
         if sess.now_ms() - held.issued >= self._max_age() * 500:
@@ -236,17 +240,27 @@ class Console:
             return self._signin_page(request, WRONG_CREDENTIALS, login, 401)
         cmd = SignIn(login=login, password=password, access_ttl=self.idle, refresh_ttl=self.idle)
         try:
-            pair = await run_in_threadpool(self.services.sign_in_backoffice, cmd,
+            step = await run_in_threadpool(self.services.sign_in_console, cmd,
                                            self._anonymous(request))  # fmt: skip
         except Unauthorized as err:
             return self._signin_page(request, err.detail, login, 401)
         except CoreError as err:
             return self._signin_page(request, err.detail, login, 503)
+        if step.challenge is not None:  # the manager's second factor is on: ask for a code
+            response = RedirectResponse("/console/signin/code?" + urlencode({"next": target}),
+                                        303, headers=SECURITY_HEADERS)  # fmt: skip
+            sess.set_challenge(response, request, step.challenge)
+            return response
+        assert step.pair is not None
+        return self.start_session(request, step.pair, target)
+
+    def start_session(self, request: Request, pair: TokenPair, target: str) -> Response:
         held = sess.Held(sess.now_ms(), pair.access_token, pair.refresh_token, sess.new_csrf())
         # A new cookie on every sign-in: a session planted before it is never reused.
         response = RedirectResponse(target, 303, headers=SECURITY_HEADERS)
         sess.set_session(response, request, held, self._max_age())
         sess.clear_pre_token(response, request)
+        sess.clear_challenge(response, request)
         return response
 
     async def signout(self, request: Request) -> Response:
@@ -622,8 +636,8 @@ class Console:
         raise ValidationError.field("action", "must be create, rotate or revoke")
 
     async def admin_managers(self, ctx: Ctx) -> Response:
-        """Disable or enable a manager (ending its sessions and keys' use), or clear its
-        sign-in lockout."""
+        """Disable or enable a manager (ending its sessions and keys' use), clear its sign-in
+        lockout, or reset its second factor."""
         form = ctx.request.state.form
         login = _int(form.get("login"))
         if login is None:
@@ -638,7 +652,16 @@ class Console:
             cleared = await self.call(s.unlock_manager, login, actor)
             return await self.admin(ctx, None, f"Manager {login} unlocked "
                                     f"({cleared} failed sign-in counters cleared)")  # fmt: skip
-        raise ValidationError.field("action", "must be disable, enable or unlock")
+        if action == "totp-reset":
+            had = await self.call(s.reset_second_factor, login, actor)
+            return await self.admin(
+                ctx,
+                None,
+                f"Manager {login}: two-factor sign-in reset"
+                if had
+                else f"Manager {login} had no two-factor sign-in",
+            )
+        raise ValidationError.field("action", "must be disable, enable, unlock or totp-reset")
 
     async def admin_thresholds(self, ctx: Ctx) -> Response:
         """Set (or, with no amount, remove) an approval threshold."""
@@ -754,6 +777,7 @@ def build(runtime: Runtime) -> Starlette:
         Route("/signin", c.signin_form, methods=["GET"]),
         Route("/signin", c.signin, methods=["POST"]),
         Route("/signout", c.signout, methods=["POST"]),
+        *security.routes(c),
         Route("/accounts", c.view(c.accounts)),
         Route("/accounts.csv", c.view(c.accounts_csv)),
         Route("/accounts/new", c.view(c.open_form), methods=["GET"]),

@@ -107,3 +107,28 @@ def clear_pre_token(response: Response, request: Request) -> None:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# A sign-in waiting for its second factor (core.access.second_factor): the challenge token the
+# password step gave, in an HttpOnly, SameSite=Strict cookie of this browser only; the core
+# stores only its hash, with an expiry and an attempt count, so it cannot be forged or reused
+# from elsewhere, and it gives no session by itself.
+CHALLENGE_COOKIE = "bp_console_2fa"
+CHALLENGE_MAX_AGE = 300
+
+
+def challenge(request: Request) -> str | None:
+    value = request.cookies.get(cookie_name(request, CHALLENGE_COOKIE))
+    return value if value and len(value) <= 128 else None
+
+
+def set_challenge(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        cookie_name(request, CHALLENGE_COOKIE), token, max_age=CHALLENGE_MAX_AGE, path="/",
+        httponly=True, samesite="strict", secure=is_tls(request),
+    )  # fmt: skip
+
+
+def clear_challenge(response: Response, request: Request) -> None:
+    response.delete_cookie(cookie_name(request, CHALLENGE_COOKIE), path="/", httponly=True,
+                           samesite="strict", secure=is_tls(request))  # fmt: skip

@@ -116,3 +116,27 @@ class LockoutPolicy:
     # refused, and how long an admitted attempt's slot outlives a process that died mid-check
     admission_wait: timedelta = timedelta(seconds=10)
     reservation_ttl: timedelta = timedelta(seconds=30)
+
+
+@dataclass
+class SecondFactor:
+    """A manager's TOTP as stored: the sealed secret, whether it is on (off while the first
+    code is awaited), and the newest step a code was accepted for."""
+
+    manager_login: int
+    sealed_secret: str
+    enabled: bool = False
+    last_step: int | None = None
+    created_at: datetime | None = None
+    enabled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A sign-in waiting for its second step."""
+
+    token_hash: str
+    manager_login: int
+    verifier_fingerprint: str
+    attempts: int
+    expires_at: datetime

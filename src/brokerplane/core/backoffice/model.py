@@ -34,6 +34,10 @@ PRINCIPAL_MANAGER = "manager"
 PRINCIPAL_USER = "user"
 TOKEN_ACCESS = "access"
 TOKEN_REFRESH = "refresh"
+# Where a session was signed in: "" the TraderEvolution back office (the password alone), the
+# console (the password, and the second factor when the manager has one on). The console takes
+# only its own sessions, so a password-only session cannot go around its second factor.
+CHANNEL_CONSOLE = "console"
 
 
 def usable(status: int) -> bool:
@@ -128,6 +132,7 @@ class BackofficeToken:
     verifier_fingerprint: str
     issued_at: datetime
     expires_at: datetime
+    channel: str = ""
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class Principal:
     kind: str
     manager: Manager | None = None
     user: User | None = None
+    channel: str = ""  # where the session was signed in (model.CHANNEL_CONSOLE, or "")
 
     @property
     def id(self) -> int:
@@ -125,7 +126,7 @@ def _manager_verifier(manager: Manager | None) -> str | None:
 
 def _issue(
     uow: UnitOfWork, principal: str, principal_id: int, verifier: str, now: datetime,
-    access_ttl: timedelta, refresh_ttl: timedelta,
+    access_ttl: timedelta, refresh_ttl: timedelta, channel: str = "",
 ) -> TokenPair:  # fmt: skip
     session = secrets.token_hex(16)
     access = secrets.token_urlsafe(32)
@@ -134,7 +135,8 @@ def _issue(
     for kind, token, ttl in ((TOKEN_ACCESS, access, access_ttl),
                              (TOKEN_REFRESH, refresh, refresh_ttl)):  # fmt: skip
         uow.backoffice.add_token(BackofficeToken(hash_token(token), kind, session, principal,
-                                                 principal_id, mark, now, now + ttl))  # fmt: skip
+                                                 principal_id, mark, now, now + ttl,
+                                                 channel))  # fmt: skip
     return TokenPair(access, refresh, access_ttl, refresh_ttl, principal, principal_id)
 
 
@@ -216,7 +218,7 @@ def _valid(uow: UnitOfWork, token: object, kind: str, now: datetime) -> tuple[
     principal, verifier = current
     if not same(fingerprint(verifier), stored.verifier_fingerprint):
         raise Unauthorized("the token was issued under a password that has since changed")
-    return stored, principal
+    return stored, replace(principal, channel=stored.channel)
 
 
 def authenticate(uow: UnitOfWork, token: str, now: datetime) -> Principal:
@@ -237,7 +239,7 @@ def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) ->
         raise Unauthorized("the token is not valid")
     uow.backoffice.delete_session(stored.session_id)
     return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
-                  cmd.refresh_ttl)  # fmt: skip
+                  cmd.refresh_ttl, stored.channel)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,385 @@
+"""A manager's optional second factor for the console: TOTP enrolment (confirmed by a first
+code), recovery codes, turning it off, an administrator's reset, and the two-step sign-in.
+
+Sign-in: a right password for a manager with TOTP on gives no session but a challenge, a random
+token shown once (the console keeps it in an HttpOnly cookie) and stored as a hash with the
+manager, the fingerprint of the password verifier it was earned under, an attempt count and a
+short expiry. The session is issued only when a code (or an unused recovery code) is sent with
+the challenge; a wrong code counts toward the challenge's attempts (at `CHALLENGE_ATTEMPTS`
+it is gone, and the password is asked again) and, in Services, toward the same sign-in lockout
+as a wrong password. A code is accepted once: the step it belongs to is stored, and a code of
+that step or an earlier one is refused (no replay within its window).
+
+The dialects' own password sign-ins (MT5, cTrader, TraderEvolution, native keys) carry no second
+factor: their protocols have no place for one, so TOTP guards the console only.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from brokerplane.core import passwords
+from brokerplane.core.access import lockout, totp
+from brokerplane.core.access.model import Challenge, Manager, SecondFactor
+from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
+from brokerplane.core.actor import Actor
+from brokerplane.core.audit.model import AuditKeys
+from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice import sessions
+from brokerplane.core.backoffice.model import CHANNEL_CONSOLE, PRINCIPAL_MANAGER
+from brokerplane.core.backoffice.sessions import (
+    MAX_CREDENTIAL,
+    SignIn,
+    TokenPair,
+    _issue,
+    hash_token,
+)
+from brokerplane.core.clock import Clock
+from brokerplane.core.compare import same
+from brokerplane.core.errors import Conflict, ManagerNotFound, PermissionDenied, ValidationError
+from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.validate import MAX_LOGIN
+
+ISSUER = "brokerplane"
+CHALLENGE_TTL = timedelta(minutes=5)
+CHALLENGE_ATTEMPTS = 5
+EXPIRED = "the sign-in has expired: sign in again with your password"
+WRONG_CODE = "wrong code"
+USED_CODE = "that code was used already: wait for the next one"
+TOO_MANY = "too many wrong codes: sign in again with your password"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the security page shows."""
+
+    enabled: bool
+    pending: totp.Enrolment | None
+    recovery_left: int
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """A console sign-in's password step: a session, a challenge, or neither (wrong)."""
+
+    pair: TokenPair | None = None
+    challenge: str | None = None
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    challenge: str
+    code: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """A second step's result: a session, or why not (`counted`: as a failed sign-in)."""
+
+    pair: TokenPair | None
+    reason: str = WRONG_CODE
+    counted: bool = True
+
+
+def _keys(keys: AuditKeys | None) -> AuditKeys:
+    if keys is None:
+        raise Conflict("two-factor sign-in needs the audit keyring (it seals the TOTP secrets), "
+                       "and none is configured")  # fmt: skip
+    return keys
+
+
+def _open(factor: SecondFactor, keys: AuditKeys | None) -> bytes:
+    """The factor's secret; Conflict when the keyring cannot open it (its key was removed, or
+    the row was altered): an administrator's reset is then the way out."""
+    try:
+        return totp.open_sealed(factor.sealed_secret, factor.manager_login, _keys(keys))
+    except totp.SealError as err:
+        raise Conflict(f"{err}: an administrator can reset this manager's second factor") from None
+
+
+def _own_login(actor: Actor) -> int:
+    if actor.manager_login is None or actor.key_id is not None:
+        raise PermissionDenied("only a signed-in manager manages its own second factor")
+    return actor.manager_login
+
+
+def _manager(uow: UnitOfWork, login: int) -> Manager:
+    manager = uow.managers.get(login)
+    if manager is None:
+        raise ManagerNotFound(login)
+    return manager
+
+
+def status(uow: UnitOfWork, actor: Actor, keys: AuditKeys | None) -> Status:
+    login = _own_login(actor)
+    factor = uow.second_factor.get(login)
+    if factor is None:
+        return Status(False, None, 0)
+    if factor.enabled:
+        return Status(True, None, uow.second_factor.recovery_codes_left(login))
+    secret = _open(factor, keys)
+    return Status(False, _enrolment(secret, login), 0)
+
+
+def _enrolment(secret: bytes, login: int) -> totp.Enrolment:
+    return totp.Enrolment(totp.b32(secret), totp.otpauth_uri(secret, str(login), ISSUER))
+
+
+def start(uow: UnitOfWork, actor: Actor, clock: Clock, keys: AuditKeys | None) -> totp.Enrolment:
+    """A new secret, stored sealed and off until `confirm` sees a first code from it (a
+    secret waiting for its first code is replaced)."""
+    login = _own_login(actor)
+    ring = _keys(keys)
+    current = uow.second_factor.get(login)
+    if current is not None and current.enabled:
+        raise Conflict("two-factor sign-in is already on: turn it off first")
+    secret = totp.new_secret()
+    uow.second_factor.put(SecondFactor(login, totp.seal(secret, login, ring), created_at=clock()))
+    return _enrolment(secret, login)
+
+
+def confirm(
+    uow: UnitOfWork, actor: Actor, code: object, clock: Clock, keys: AuditKeys | None
+) -> list[str]:
+    """Turn TOTP on once a code from the new secret matches; the recovery codes, shown once."""
+    login = _own_login(actor)
+    factor = uow.second_factor.get(login)
+    if factor is None or factor.enabled:
+        raise Conflict("there is no enrolment waiting for its first code: start again")
+    digits = totp.normal_code(code)
+    if digits is None:
+        raise ValidationError.field("code", "must be the 6 digits the app shows")
+    now = clock()
+    secret = _open(factor, keys)
+    step = totp.matching_step(secret, digits, now)
+    if step is None:
+        raise ValidationError.field(
+            "code", "does not match: check the code and the device's clock, and try again"
+        )
+    uow.second_factor.put(replace(factor, enabled=True, last_step=step, enabled_at=now))
+    codes = _new_codes(uow, login, now)
+    record(uow, actor, now, "manager.second_factor_enabled", "manager", login, None,
+           {"method": "totp", "recovery_codes": len(codes)})  # fmt: skip
+    return codes
+
+
+def _new_codes(uow: UnitOfWork, login: int, now: datetime) -> list[str]:
+    codes = totp.new_recovery_codes()
+    hashes = [totp.recovery_hash(login, totp.normal_recovery_code(c) or "") for c in codes]
+    uow.second_factor.set_recovery_codes(login, hashes, now)
+    return codes
+
+
+def _proved(uow: UnitOfWork, manager: Manager, factor: SecondFactor, proof: object,
+            now: datetime, keys: AuditKeys | None, password: bool) -> str | None:  # fmt: skip
+    """How `proof` proves the manager (totp, recovery_code, password), using up a code or a
+    recovery code; None: it does not."""
+    if not isinstance(proof, str) or not proof or len(proof) > MAX_CREDENTIAL:
+        return None
+    login = manager.login
+    digits = totp.normal_code(proof)
+    if digits is not None:
+        secret = _open(factor, keys)
+        step = totp.matching_step(secret, digits, now)
+        if step is not None and uow.second_factor.use_step(login, step):
+            return "totp"
+        return None
+    recovery = totp.normal_recovery_code(proof)
+    if recovery is not None and uow.second_factor.use_recovery_code(
+        login, totp.recovery_hash(login, recovery), now
+    ):
+        return "recovery_code"
+    verifier = manager.verifiers.get(PASSWORD_VERIFIER)
+    if password and verifier and passwords.verify(verifier, proof):
+        return "password"
+    return None
+
+
+def require_enabled(uow: UnitOfWork, actor: Actor) -> None:
+    """Conflict unless the actor's own second factor is on (checked before a proof is
+    counted by the lockout)."""
+    _enabled(uow, _own_login(actor))
+
+
+def _enabled(uow: UnitOfWork, login: int) -> SecondFactor:
+    factor = uow.second_factor.get(login)
+    if factor is None or not factor.enabled:
+        raise Conflict("two-factor sign-in is not on")
+    return factor
+
+
+def disable(
+    uow: UnitOfWork, actor: Actor, proof: object, clock: Clock, keys: AuditKeys | None
+) -> bool:
+    """Turn TOTP off with a current code, a recovery code or the password; False: the proof
+    is wrong (counted by the caller as a failed sign-in)."""
+    login = _own_login(actor)
+    factor = _enabled(uow, login)
+    now = clock()
+    how = _proved(uow, _manager(uow, login), factor, proof, now, keys, password=True)
+    if how is None:
+        return False
+    _forget(uow, login)
+    record(uow, actor, now, "manager.second_factor_disabled", "manager", login,
+           {"method": "totp"}, {"proved_by": how})  # fmt: skip
+    return True
+
+
+def regenerate(
+    uow: UnitOfWork, actor: Actor, proof: object, clock: Clock, keys: AuditKeys | None
+) -> list[str] | None:
+    """New recovery codes (the old ones stop working) for a current code or the password;
+    None: the proof is wrong."""
+    login = _own_login(actor)
+    factor = _enabled(uow, login)
+    now = clock()
+    how = _proved(uow, _manager(uow, login), factor, proof, now, keys, password=True)
+    if how is None:
+        return None
+    codes = _new_codes(uow, login, now)
+    record(uow, actor, now, "manager.recovery_codes_replaced", "manager", login, None,
+           {"recovery_codes": len(codes), "proved_by": how})  # fmt: skip
+    return codes
+
+
+def reset(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> bool:
+    """An administrator (admin, unlimited reach) removes a manager's second factor, its
+    recovery codes and its waiting sign-ins; False: it had none."""
+    actor.require("admin")
+    if not actor.unlimited_reach:
+        raise PermissionDenied("managing managers needs unlimited reach (groups and brokers *)")
+    _manager(uow, login)
+    factor = uow.second_factor.get(login)
+    _forget(uow, login)
+    if factor is None:
+        return False
+    record(uow, actor, clock(), "manager.second_factor_reset", "manager", login,
+           {"method": "totp", "enabled": factor.enabled}, None)  # fmt: skip
+    return True
+
+
+def _forget(uow: UnitOfWork, login: int) -> None:
+    uow.second_factor.delete(login)
+    uow.second_factor.set_recovery_codes(login, [], None)
+    uow.second_factor.delete_challenges_of(login)
+
+
+# ---- sign-in ---------------------------------------------------------------------------------
+
+
+def attempt_of(cmd: SignIn, address: str | None) -> lockout.Attempt:
+    """The lockout counters of a console sign-in: the manager's, as in every dialect (a login
+    written with leading zeros counts on the same manager)."""
+    return sessions.attempt_of(cmd, address)
+
+
+def password_step(
+    uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock, ttl: timedelta = CHALLENGE_TTL
+) -> FirstStep:
+    """A manager's password: a session when it has no second factor on, else a challenge."""
+    login, password = cmd.login, cmd.password
+    if (
+        not isinstance(login, str) or not (login.isascii() and login.isdigit())
+        or len(login) > 18 or not isinstance(password, str) or not password
+        or len(password) > MAX_CREDENTIAL
+    ):  # fmt: skip
+        return FirstStep()
+    now = clock()
+    uow.backoffice.purge_tokens(now)
+    number = int(login)
+    manager = uow.managers.get(number) if 0 < number <= MAX_LOGIN else None
+    verifier = manager.verifiers.get(PASSWORD_VERIFIER) if manager and manager.enabled else None
+    if manager is None or not verifier:
+        lockout.waste_work(passwords.md5_hex(password))
+        return FirstStep()
+    if not passwords.verify(verifier, password):
+        return FirstStep()
+    factor = uow.second_factor.get(manager.login)
+    if factor is None or not factor.enabled:
+        pair = _issue(uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl,
+                      cmd.refresh_ttl, CHANNEL_CONSOLE)  # fmt: skip
+        record(uow, replace(actor, manager_login=manager.login), now, "manager.signed_in",
+               "manager", manager.login, None, {"dialect": actor.dialect})  # fmt: skip
+        return FirstStep(pair=pair)
+    uow.second_factor.purge_challenges(now)
+    token = secrets.token_urlsafe(32)
+    uow.second_factor.add_challenge(Challenge(hash_token(token), manager.login,
+                                              fingerprint(verifier), 0, now + ttl))  # fmt: skip
+    return FirstStep(challenge=token)
+
+
+def _challenge(uow: UnitOfWork, token: object, now: datetime) -> Challenge | None:
+    if not isinstance(token, str) or not token or len(token) > MAX_CREDENTIAL:
+        return None
+    found = uow.second_factor.get_challenge(hash_token(token))
+    if found is None or found.expires_at <= now:
+        return None
+    return found
+
+
+def challenge_login(uow: UnitOfWork, token: object, now: datetime) -> int | None:
+    """Whose sign-in a live challenge is (None: none, or expired)."""
+    found = _challenge(uow, token, now)
+    return found.manager_login if found is not None else None
+
+
+def second_step(
+    uow: UnitOfWork, cmd: SecondStep, actor: Actor, clock: Clock, keys: AuditKeys | None
+) -> StepOutcome:
+    """The code (or a recovery code) for a challenge: a session, or a refusal; a wrong code
+    counts toward the challenge's attempts."""
+    now = clock()
+    found = _challenge(uow, cmd.challenge, now)
+    if found is None:
+        return StepOutcome(None, EXPIRED, counted=False)
+    login = found.manager_login
+    manager = uow.managers.get(login)
+    verifier = manager.verifiers.get(PASSWORD_VERIFIER) if manager and manager.enabled else None
+    factor = uow.second_factor.get(login)
+    if (
+        manager is None or not verifier or factor is None or not factor.enabled
+        or not same(fingerprint(verifier), found.verifier_fingerprint)
+    ):  # fmt: skip
+        uow.second_factor.delete_challenge(found.token_hash)
+        return StepOutcome(None, EXPIRED, counted=False)
+    how = _proved(uow, manager, factor, cmd.code, now, keys, password=False)
+    if how is None:
+        attempts = uow.second_factor.count_attempt(found.token_hash)
+        if attempts >= CHALLENGE_ATTEMPTS:
+            uow.second_factor.delete_challenge(found.token_hash)
+            return StepOutcome(None, TOO_MANY)
+        digits = totp.normal_code(cmd.code)
+        reused = digits is not None and _was_used(uow, factor, digits, now, keys)
+        return StepOutcome(None, USED_CODE if reused else WRONG_CODE)
+    if not uow.second_factor.delete_challenge(found.token_hash):
+        return StepOutcome(None, EXPIRED, counted=False)  # a concurrent step used it
+    pair = _issue(
+        uow,
+        PRINCIPAL_MANAGER,
+        login,
+        verifier,
+        now,
+        cmd.access_ttl,
+        cmd.refresh_ttl,
+        CHANNEL_CONSOLE,
+    )
+    record(uow, replace(actor, manager_login=login), now, "manager.signed_in", "manager", login,
+           None, {"dialect": actor.dialect, "second_factor": how})  # fmt: skip
+    if how == "recovery_code":
+        left = uow.second_factor.recovery_codes_left(login)
+        record(uow, replace(actor, manager_login=login), now, "manager.recovery_code_used",
+               "manager", login, None, {"recovery_codes_left": left})  # fmt: skip
+    return StepOutcome(pair)
+
+
+def _was_used(uow: UnitOfWork, factor: SecondFactor, digits: str, now: datetime,
+              keys: AuditKeys | None) -> bool:  # fmt: skip
+    """Whether a refused code was right but already used (said so, so people wait)."""
+    secret = _open(factor, keys)
+    step = totp.matching_step(secret, digits, now)
+    stored = uow.second_factor.get(factor.manager_login)
+    return step is not None and stored is not None and (stored.last_step or -1) >= step
