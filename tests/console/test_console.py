@@ -614,6 +614,10 @@ def test_an_admin_changes_a_group_after_reviewing_it(
     page.wait_for_load_state()
     assert page.get_by_label("Groups (mask: demo*,!demo-vip)").input_value() == "demo*"
     accessible(page)
+    page.goto(console.url("/console/admin/manager"))  # a new manager's form
+    accessible(page)
+    page.goto(console.url("/console/admin/group"))  # a new group's form
+    accessible(page)
     page.goto(console.url("/console/admin"))
     page.get_by_role("link", name="Edit symbol EURUSD").click()
     page.wait_for_load_state()

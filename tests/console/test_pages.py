@@ -43,11 +43,11 @@ class Desk:
     foreign: int
 
 
-def sign_in(client: TestClient, login: int) -> None:
+def sign_in(client: TestClient, login: int, password: str = PASSWORD) -> None:
     page = client.get("/console/signin")
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
     answer = client.post("/console/signin", data={"csrf": csrf, "login": str(login),
-                                                  "password": PASSWORD})  # fmt: skip
+                                                  "password": password})  # fmt: skip
     assert answer.status_code == 303, answer.text
 
 
@@ -275,7 +275,7 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     desk: Desk,
 ) -> None:
     form = [("action", "create"), ("login", "1042"), ("name", "Night desk"),
-            ("password", "N1ght!desk"), ("right", "users:read"), ("right", "reports:read"),
+            ("with_password", "1"), ("right", "users:read"), ("right", "reports:read"),
             ("group_mask", "demo*"), ("white_labels", "*")]  # fmt: skip
     review = post(desk.admin, "/console/admin/manager", form)
     assert review.startswith("200") and "Add manager 1042?" in review
@@ -283,6 +283,12 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     assert desk.runtime.services.get_manager(1042) is None  # nothing before it is confirmed
     done = post(desk.admin, "/console/admin/manager", [*form, ("step", "apply")])
     assert "Manager 1042 added" in done
+    password = done.split('<code id="password">')[1].split("<")[0]
+    assert len(password) == 20
+    assert password not in desk.admin.get("/console/admin").text  # shown once
+    with TestClient(desk.admin.app, follow_redirects=False) as night:
+        sign_in(night, 1042, password)
+        assert night.get("/console/accounts").status_code == 200
     edit = desk.admin.get("/console/admin/manager", params={"login": "1042"})
     assert 'value="users:read" checked' in edit.text and 'value="admin">' in edit.text
     change = [("action", "update"), ("login", "1042"), ("name", "Night desk"),
@@ -301,8 +307,17 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
         AuditQuery(entity_type="manager", entity_id="1042", limit=10),
         Actor(None, frozenset({"admin"})),
     )
-    assert [(r.action, r.dialect) for r in trail] == [("manager.created", "console"),
-                                                       ("manager.updated", "console")]  # fmt: skip
+    assert [(r.action, r.dialect) for r in trail if r.action != "manager.signed_in"] == [
+        ("manager.created", "console"), ("manager.updated", "console")]  # fmt: skip
+    # a password reset, reviewed, ends the manager's sessions; the new one is shown once
+    reset = [("action", "password"), ("login", "1042")]
+    assert "Reset the password of manager 1042?" in post(desk.admin, "/console/admin/manager",
+                                                         reset)  # fmt: skip
+    done = post(desk.admin, "/console/admin/manager", [*reset, ("step", "apply")])
+    fresh = done.split('<code id="password">')[1].split("<")[0]
+    assert fresh != password and "Manager 1042: password reset" in done
+    with TestClient(desk.admin.app, follow_redirects=False) as night:
+        sign_in(night, 1042, fresh)
     # a form without its CSRF token changes nothing
     forged = desk.admin.post("/console/admin/manager", data=dict(change))
     assert forged.status_code == 403

@@ -5,6 +5,7 @@ for review first and applied only when confirmed (the form posts again with `ste
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,6 +68,12 @@ SYMBOL_FIELDS = (
 )
 
 
+def new_password() -> str:
+    """A manager's initial or reset password: 20 random URL-safe characters (120 bits), shown
+    once to the admin who set it and never stored (the core keeps verifiers only)."""
+    return secrets.token_urlsafe(15)
+
+
 def require_admin(ctx: Ctx) -> None:
     """The administration pages are for admins of unlimited reach, as the core's commands
     behind them are: refused before anything is read."""
@@ -121,9 +128,8 @@ class AdminPages:
         call: Callable[..., Awaitable[Any]]
         services: Any
 
-        async def admin(
-            self, ctx: Ctx, issued: Any = None, notice: str | None = None
-        ) -> Response: ...
+        async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
+                        password: tuple[int, str] | None = None) -> Response: ...  # fmt: skip
 
     def _review(self, ctx: Ctx, title: str, action: str, table: list[list[str]],
                 warning: str | None = None) -> Response:  # fmt: skip
@@ -162,18 +168,34 @@ class AdminPages:
             raise ValidationError.field("login", "must be a manager login (a number)")
         apply = form.get("step") == "apply"
         if form.get("action") == "create":
-            password = form.get("password") or None
+            signs_in = form.get("with_password") == "1"
             table = [["Login", "", str(login)], ["Name", "", name],
                      ["Rights", "", ", ".join(sorted(rights)) or "none"],
                      ["Groups", "", group_mask], ["White labels", "", white_labels],
-                     ["Password", "", "set" if password else "none (API keys only)"]]  # fmt: skip
+                     ["Password", "", "generated, shown once" if signs_in
+                      else "none (API keys only)"]]  # fmt: skip
             if not apply:
                 return self._review(ctx, f"Add manager {login}?", "/console/admin/manager",
                                     table)  # fmt: skip
+            password = new_password() if signs_in else None
             cmd = CreateManager(login, name, password, rights, group_mask or "*",
                                 white_labels or "*")  # fmt: skip
             await self.call(self.services.create_manager, cmd, ctx.actor)
-            return await self.admin(ctx, None, f"Manager {login} added")
+            return await self.admin(ctx, None, f"Manager {login} added",
+                                    (login, password) if password else None)  # fmt: skip
+        if form.get("action") == "password":
+            await self._manager(ctx, login)  # exists, and the actor may manage managers
+            if not apply:
+                return self._review(ctx, f"Reset the password of manager {login}?",
+                                    "/console/admin/manager",
+                                    [["Password", "kept as a verifier", "generated, shown once"]],
+                                    "The manager's console, TraderEvolution and MT5 sessions "
+                                    "end at once; its API keys keep working.")  # fmt: skip
+            password = new_password()
+            await self.call(self.services.update_manager,
+                            UpdateManager(login, password=password), ctx.actor)  # fmt: skip
+            return await self.admin(ctx, None, f"Manager {login}: password reset",
+                                    (login, password))  # fmt: skip
         current = await self._manager(ctx, login)
         grant, revoke = rights - current.rights, current.rights - rights
         update = UpdateManager(login, name=name if name != current.name else None,

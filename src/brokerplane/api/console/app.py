@@ -640,7 +640,10 @@ class Console(AdminPages):
 
     # ---- administration (admin with unlimited reach: the core checks) -----------------------
 
-    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None) -> Response:
+    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
+                    password: tuple[int, str] | None = None) -> Response:  # fmt: skip
+        """The administration page; `issued` a new key and `password` a manager's new
+        password, each shown this once."""
         require_admin(ctx)
         s, actor = self.services, ctx.actor
         managers = await self.call(s.list_managers, actor)
@@ -651,7 +654,7 @@ class Console(AdminPages):
         return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
                          managers=managers, keys=keys, groups=groups, symbols=symbols,
                          thresholds=thresholds, scopes=SCOPES, issued=issued,
-                         notice=notice)  # fmt: skip
+                         notice=notice, password=password)  # fmt: skip
 
     async def admin_keys(self, ctx: Ctx) -> Response:
         """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
