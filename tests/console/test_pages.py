@@ -342,6 +342,16 @@ def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -
     post(desk.admin, "/console/admin/group", {**change, "step": "apply"})
     group = s.get_group("demo-usd", root)
     assert (group.margin_call, group.stop_out) == (Decimal(120), Decimal(60))
+    same = desk.admin.post(
+        "/console/admin/group",
+        data={
+            "csrf": csrf(desk.admin),
+            "action": "update",
+            "name": "demo-usd",
+            "margin_call": "120.0",
+        },
+    )
+    assert same.headers["location"].endswith("done=unchanged")  # numbers compare by value
     # the core's rules hold: stop-out past its bound is refused with the field named
     refused = post(desk.admin, "/console/admin/group",
                    {"action": "update", "name": "demo-usd", "stop_out": "999999",

@@ -110,8 +110,18 @@ def read_settings(form: dict[str, str], fields: Sequence[Field]) -> dict[str, An
 
 
 def changed(current: Any, wanted: dict[str, Any]) -> dict[str, Any]:
-    """The settings that differ from the stored ones (compared as shown)."""
-    return {k: v for k, v in wanted.items() if _shown(getattr(current, k)) != _shown(v)}
+    """The settings that differ from the stored ones: numbers by value (`100.0` is `100`),
+    the rest as shown."""
+    return {k: v for k, v in wanted.items() if not _same(getattr(current, k), v)}
+
+
+def _same(stored: Any, given: Any) -> bool:
+    if isinstance(stored, Decimal) and isinstance(given, str):
+        try:
+            return stored == Decimal(given)
+        except ArithmeticError:
+            return False  # not a number: the core names the field
+    return _shown(stored) == _shown(given)
 
 
 def rows(current: Any, changes: dict[str, Any], fields: Sequence[Field]) -> list[list[str]]:
