@@ -369,3 +369,33 @@ def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -
     symbol = s.get_symbol("EURUSD", root)
     assert (symbol.trade_mode, symbol.volume_max) == ("CLOSEONLY", Decimal(50))
     assert desk.admin.get("/console/admin/symbol", params={"name": "NOPE"}).status_code == 404
+
+
+HOSTILE = ("", " ", "-1", "1e999999999", "NaN", "sNaN", "9" * 40, "１２", "\x00", "a" * 5000,
+           "<script>", "*" * 300, "demo*,!x")  # fmt: skip
+
+
+def test_hostile_values_on_the_new_forms_get_a_clear_answer_never_a_crash(desk: Desk) -> None:
+    login = desk.demo["bruno"]
+    targets = [
+        ("/console/admin/group", {"action": "update", "name": "demo-usd"}, "margin_call"),
+        ("/console/admin/group", {"action": "update", "name": "demo-usd"}, "max_leverage"),
+        ("/console/admin/group", {"action": "create", "currency": "USD"}, "name"),
+        ("/console/admin/symbol", {"name": "EURUSD", "step": "apply"}, "volume_step"),
+        ("/console/admin/symbol", {"name": "EURUSD", "step": "apply"}, "spread"),
+        ("/console/admin/manager", {"action": "update", "login": str(CLERK)}, "group_mask"),
+        ("/console/admin/manager", {"action": "create", "step": "apply"}, "login"),
+        (f"/console/accounts/{login}/edit", {}, "leverage"),
+        (f"/console/accounts/{login}/edit", {}, "attributes"),
+    ]
+    for path, form, field in targets:
+        for value in HOSTILE:
+            status = int(post(desk.admin, path, {**form, field: value})[:3])
+            assert status in (200, 303, 400, 403, 404, 409), (path, field, value, status)
+    for params in ({"name": "\x00"}, {"label": "!" * 255}, {"group": "*" * 255},
+                   {"login": "9" * 30}, {"email": "x" * 300}):  # fmt: skip
+        for path in ("/console/accounts", "/console/accounts.csv"):
+            assert desk.admin.get(path, params=params).status_code in (200, 400), (path, params)
+    for params in ({"from": "9999-99-99"}, {"to": "x" * 100}, {"dialect": "\x00"},
+                   {"manager": "9" * 40}, {"account": "-5"}):  # fmt: skip
+        assert desk.admin.get("/console/audit", params=params).status_code in (200, 400), params
