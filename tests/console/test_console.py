@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -571,3 +572,88 @@ def test_open_an_account_then_fund_it(context: BrowserContext, console: Console)
                                 form={"csrf": csrf_of(page), "group": "real\\standard",
                                       "name": "Sneaky"})  # fmt: skip
     assert refused.status == 404
+
+
+# ---- search by name, attributes, administration of a group, audit by dialect ----------------
+
+
+def test_search_by_name_then_edit_the_attributes(context: BrowserContext, console: Console) -> None:
+    page = context.new_page()
+    sign_in(page, console, 1002, LIMITED_PASSWORD)  # limited to demo*
+    page.goto(console.url("/console/accounts"))
+    page.get_by_label("Name contains").fill("smith")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    rows = page.locator("tbody tr")
+    assert rows.count() == 1 and "Alice Smith" in rows.inner_text()
+    accessible(page)
+    rows.get_by_role("link").click()
+    page.wait_for_load_state()
+    attributes = page.locator("section", has=page.get_by_role("heading", name="Attributes"))
+    assert "alice@example.com" in attributes.inner_text()
+    page.get_by_role("link", name="Edit the attributes").click()
+    page.wait_for_load_state()
+    accessible(page)
+    page.get_by_label("City").fill("Lyon")
+    page.get_by_label("Custom attributes (one name=value a line)").fill("kyc=passed")
+    page.get_by_role("button", name="Save the attributes").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == "Changed: attributes, city."
+    assert "Lyon" in attributes.inner_text() and "passed" in attributes.inner_text()
+    trail = page.locator("section", has=page.get_by_role("heading", name=re.compile("^Audit")))
+    assert "Lyon" in trail.locator("tbody tr").first.inner_text()
+
+
+def test_an_admin_changes_a_group_after_reviewing_it(
+    context: BrowserContext, console: Console
+) -> None:
+    page = context.new_page()
+    as_manager(page, console)
+    page.goto(console.url("/console/admin"))
+    page.get_by_role("link", name="Edit manager 1002").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Groups (mask: demo*,!demo-vip)").input_value() == "demo*"
+    accessible(page)
+    page.goto(console.url("/console/admin/manager"))  # a new manager's form
+    accessible(page)
+    page.goto(console.url("/console/admin/group"))  # a new group's form
+    accessible(page)
+    page.goto(console.url("/console/admin"))
+    page.get_by_role("link", name="Edit symbol EURUSD").click()
+    page.wait_for_load_state()
+    accessible(page)
+    page.goto(console.url("/console/admin"))
+    page.get_by_role("link", name="Edit group real\\standard").click()
+    page.wait_for_load_state()
+    accessible(page)
+    page.get_by_label("Stop-out level (%)").fill("30")
+    page.get_by_label("Maximum leverage").fill("300")
+    page.get_by_role("button", name="Review the change").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "Change group real\\standard?"
+    review = page.locator("tbody").inner_text()
+    assert "Stop-out level (%)\t50\t30" in review and "Maximum leverage" in review
+    accessible(page)
+    page.get_by_role("button", name="Apply the change").click()
+    page.wait_for_load_state()
+    assert page.locator("#notice").inner_text() == "Group real\\standard changed"
+    assert page.get_by_label("Stop-out level (%)").input_value() == "30"
+    got = httpx.get(console.url("/v1/groups/real%5Cstandard"),
+                    headers={"Authorization": f"Bearer {console.admin_key}"})  # fmt: skip
+    assert Decimal(got.json()["stop_out"]) == 30
+
+
+def test_audit_search_by_dialect(context: BrowserContext, console: Console) -> None:
+    page = context.new_page()
+    as_manager(page, console)
+    page.goto(console.url("/console/audit"))
+    page.get_by_label("Dialect").select_option("cli")
+    page.get_by_label('Action (prefix ending in ".")').fill("account.")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert "dialect=cli" in page.url
+    rows = page.locator("tbody tr")
+    assert rows.count() >= 5  # the seeded accounts, opened by the CLI's operator
+    vias = rows.locator("td:nth-child(6)").all_inner_texts()
+    assert set(vias) == {"cli"}
+    accessible(page)

@@ -275,6 +275,14 @@ class FakeAccounts(_Repo):
                 continue
             if query.email and acc.email.lower() != query.email.lower():
                 continue
+            if query.name_contains and (
+                masks.fold(query.name_contains) not in masks.fold(acc.name)
+            ):
+                continue
+            if query.white_label_mask is not None and not masks.matches(
+                query.white_label_mask, acc.broker
+            ):
+                continue
             if query.logins is not None and login not in query.logins:
                 continue
             registered = acc.registered_at
@@ -906,6 +914,8 @@ class FakeAudit(_Repo):
             if query.operator_id is not None and rec.operator_id != query.operator_id:
                 continue
             if query.request_id is not None and rec.request_id != query.request_id:
+                continue
+            if query.dialect is not None and rec.dialect != query.dialect:
                 continue
             if query.time_from is not None and rec.at < query.time_from:
                 continue

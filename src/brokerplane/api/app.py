@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -280,10 +281,44 @@ def _offline_docs(app: FastAPI) -> None:
                 if path.startswith("/v1/"):
                     for operation in operations.values():
                         operation["security"] = [{BEARER: []}]
+                for operation in operations.values():
+                    _real_statuses(operation)
+            _drop_unused_schemas(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# Answers every operation that takes a body may give before it runs (api/bodylimit.py).
+BODY_REFUSALS: dict[str, dict[str, Any]] = {
+    "408": {"description": "RequestTimeout: the body did not arrive in time"},
+    "413": {"description": "PayloadTooLarge: the body is over the size limit"},
+}
+
+
+def _real_statuses(operation: dict[str, Any]) -> None:
+    """The error statuses the API really sends: never FastAPI's 422 (a request that does not
+    validate is a 400 problem, api/native/route.py), and the body refusals where a body is
+    read."""
+    responses = operation.get("responses", {})
+    responses.pop("422", None)
+    if "requestBody" in operation:
+        problem_of = responses.get("400", {}).get("content")
+        for status, answer in BODY_REFUSALS.items():
+            responses.setdefault(status, {**answer, **({"content": problem_of}
+                                                       if problem_of else {})})  # fmt: skip
+
+
+def _drop_unused_schemas(schema: dict[str, Any]) -> None:
+    """FastAPI's validation-error schemas, once no answer names them."""
+    schemas = schema.get("components", {}).get("schemas", {})
+    text = json.dumps(schema.get("paths", {}))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in schemas and f"#/components/schemas/{name}" not in text:
+            nested = json.dumps({k: v for k, v in schemas.items() if k != name})
+            if f"#/components/schemas/{name}" not in nested:
+                del schemas[name]
 
 
 def _body_refused(request: Request, status: int, reason: str) -> Response:

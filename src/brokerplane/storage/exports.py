@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, func, literal, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
+from brokerplane.core import masks
 from brokerplane.core.account.model import AccountQuery
 from brokerplane.storage import tables as t
 from brokerplane.storage.types import UTCDateTime
@@ -48,7 +49,7 @@ def _account_column(name: str, dialect: str, blank: bool) -> Any:
 def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
     """The filters of account lists and exports: live accounts within reach matching the
     query (an empty `group_ids` matches nothing: callers answer it without a query)."""
-    from brokerplane.storage.uow import mask_condition  # uow imports this module
+    from brokerplane.storage.uow import _fold, mask_condition  # uow imports this module
 
     a = t.accounts.c
     archived = a.deleted_at.is_not(None) if query.archived else a.deleted_at.is_(None)
@@ -60,8 +61,14 @@ def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[
         conds.append((a.group_id + 0).in_(query.group_ids))
     if query.broker_mask is not None:
         conds.append(mask_condition(a.broker, query.broker_mask, dialect))
+    if query.white_label_mask is not None:
+        conds.append(mask_condition(a.broker, query.white_label_mask, dialect))
     if query.email:
         conds.append(func.lower(a.email) == query.email.lower())
+    if query.name_contains:
+        # ASCII letters in either case, as masks compare: SQLite's lower() folds only those
+        name = func.lower(a.name) if dialect == "sqlite" else _fold(a.name)
+        conds.append(name.contains(masks.fold(query.name_contains), autoescape=True))
     if query.logins is not None:
         conds.append(a.login.in_(query.logins))
     if query.registered_from is not None:

@@ -1217,6 +1217,8 @@ class SqlAudit:
             conds.append(a.operator_id == query.operator_id)
         if query.request_id is not None:
             conds.append(a.request_id == query.request_id)
+        if query.dialect is not None:
+            conds.append(a.dialect == query.dialect)
         if query.time_from is not None:
             conds.append(a.at >= query.time_from)
         if query.time_to is not None:

@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -31,11 +31,13 @@ from starlette.staticfiles import StaticFiles
 
 from brokerplane.api.console import security
 from brokerplane.api.console import session as sess
+from brokerplane.api.console.admin import AdminPages, require_admin
 from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
 from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
 from brokerplane.api.native.routes import _csv_chunks as csv_chunks
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
+from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.access.service import CreateApiKey, UpdateManager
 from brokerplane.core.account.service import (
     ChangePassword,
@@ -82,6 +84,15 @@ OPERATIONS = {
     "bonus": "Bonus",
     "correction": "Correction",
 }
+EDIT_FIELDS = (
+    ("name", "Full name"), ("first_name", "First name"), ("last_name", "Last name"),
+    ("email", "Email"), ("phone", "Phone"), ("country", "Country"), ("city", "City"),
+    ("address", "Address"), ("status", "Status"), ("comment", "Comment"),
+    ("leverage", "Leverage"),
+)  # fmt: skip
+MAX_ATTRIBUTES_TEXT = 8 * 1024
+# The dialects changes come through, as the audit trail records them.
+AUDIT_DIALECTS = ("native", "mt5", "ctrader", "traderevolution", "console", "cli", "system")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -105,6 +116,7 @@ def _env() -> Environment:
     env.filters["shown"] = _shown
     env.filters["when"] = lambda at: at.strftime("%Y-%m-%d %H:%M:%S") if at else ""
     env.filters["tojson_pretty"] = lambda data: json.dumps(data, sort_keys=True, default=str)
+    env.globals["changed"] = _changed
     return env
 
 
@@ -119,7 +131,7 @@ class Ctx:
     renewed: sess.Held | None = None
 
 
-class Console:
+class Console(AdminPages):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.services: Services = runtime.services
@@ -362,24 +374,27 @@ class Console:
     # ---- accounts ----------------------------------------------------------------------
 
     @staticmethod
-    def _filter(request: Request) -> tuple[str, str | None, str | None, tuple[int, ...] | None]:
+    def _filter(request: Request) -> tuple[dict[str, str], ListAccounts]:
+        """The search form's fields (as typed, for the links) and the core's filter."""
         q = request.query_params
-        login_text = (q.get("login") or "").strip()[:20]
-        email = (q.get("email") or "").strip()[:MAX_TEXT] or None
-        group = (q.get("group") or "").strip()[:MAX_TEXT] or None
+        shown = {name: (q.get(name) or "").strip()[:MAX_TEXT]
+                 for name in ("login", "name", "email", "group", "label")}  # fmt: skip
         logins = None
-        if login_text:
-            number = _int(login_text)
+        if shown["login"]:
+            number = _int(shown["login"])
             if number is None:
                 raise ValidationError.field("login", "must be a number")
             logins = (number,)
-        return login_text, email, group, logins
+        cmd = ListAccounts(group_mask=shown["group"] or None, email=shown["email"] or None,
+                           logins=logins, name=shown["name"] or None,
+                           white_label=shown["label"] or None)  # fmt: skip
+        return {k: v for k, v in shown.items() if v}, cmd
 
     async def accounts_csv(self, ctx: Ctx) -> Response:
         """Every account of the current filter as CSV, the same rows the native export writes
-        (formula-like text made safe), streamed page by page."""
-        _, email, group, logins = self._filter(ctx.request)
-        cmd = ListAccounts(group_mask=group, email=email, logins=logins)
+        (formula-like text made safe, contacts blank without personal_data), streamed page by
+        page."""
+        _, cmd = self._filter(ctx.request)
         stream = self.services.export_accounts(cmd, ctx.actor, EXPORT_COLUMNS)
         first = await run_in_threadpool(next, stream, None)
         headers = {**SECURITY_HEADERS,
@@ -388,22 +403,18 @@ class Console:
                                  headers=headers)  # fmt: skip
 
     async def accounts(self, ctx: Ctx) -> Response:
-        login_text, email, group, logins = self._filter(ctx.request)
+        params, cmd = self._filter(ctx.request)
         after = _int(ctx.request.query_params.get("after"))
-        cmd = ListAccounts(group_mask=group, email=email, logins=logins, after_login=after,
-                           limit=PAGE + 1)  # fmt: skip
+        cmd = replace(cmd, after_login=after, limit=PAGE + 1)
         found = await self.call(self.services.list_accounts, cmd, ctx.actor)
         more = len(found) > PAGE
         found = found[:PAGE]
-        params = {k: v for k, v in (("login", login_text), ("email", email or ""),
-                                    ("group", group or "")) if v}  # fmt: skip
         next_url = None
         if more:
             next_url = "/console/accounts?" + urlencode({**params, "after": found[-1].login})
         return self.page(ctx.request, "accounts.html", 200, ctx, title="Accounts",
                          csv_url="/console/accounts.csv?" + urlencode(params),
-                         accounts=found, login=login_text, email=email or "",
-                         group=group or "", next_url=next_url,
+                         accounts=found, q=params, next_url=next_url,
                          first_url="/console/accounts?" + urlencode(params) if after else None,
                          personal=ctx.actor.has("personal_data"))  # fmt: skip
 
@@ -455,10 +466,50 @@ class Console:
         return self.page(ctx.request, "account.html", 200, ctx, title=f"Account {login}",
                          acc=acc, state=state, ledger=ledger, trail=trail,
                          positions=positions, deals=deals, lots=lots, price_of=price_of,
-                         notice=notice,
+                         notice=notice, profile=[f for f in EDIT_FIELDS if f[0] != "leverage"],
                          operations=OPERATIONS, key=secrets.token_urlsafe(16),
                          can_move=actor.has("balances:write"),
                          can_edit=actor.has("users:write"))  # fmt: skip
+
+    async def edit_form(self, ctx: Ctx) -> Response:
+        """An account's attributes as a form (users:write; contacts with personal_data)."""
+        login = _path_login(ctx.request)
+        ctx.actor.require("users:write")
+        acc = await self.call(self.services.get_account, login, ctx.actor)
+        return self.page(ctx.request, "edit.html", 200, ctx, title=f"Edit account {login}",
+                         acc=acc, fields=self._edit_fields(ctx),
+                         attributes="\n".join(f"{k}={v}" for k, v in
+                                              sorted(acc.attributes.items())))  # fmt: skip
+
+    @staticmethod
+    def _edit_fields(ctx: Ctx) -> list[tuple[str, str]]:
+        personal = ctx.actor.has("personal_data")
+        return [(n, label) for n, label in EDIT_FIELDS if personal or n not in PERSONAL_FIELDS]
+
+    async def edit_account(self, ctx: Ctx) -> Response:
+        """The fields that differ from the account's, through the APIs' update command."""
+        login = _path_login(ctx.request)
+        form = ctx.request.state.form
+        acc = await self.call(self.services.get_account, login, ctx.actor)
+        changes: dict[str, Any] = {}
+        for name, _label in self._edit_fields(ctx):
+            if name not in form:
+                continue
+            value: Any = form[name].strip()[:MAX_TEXT]
+            if name == "leverage":
+                value = _int(value)
+                if value is None:
+                    raise ValidationError.field("leverage", "must be a whole number")
+            if value != getattr(acc, name):
+                changes[name] = value
+        if "attributes" in form:
+            wanted = _attributes(form["attributes"])
+            if wanted != acc.attributes:
+                changes["attributes"] = wanted
+        if not changes:
+            return await self.account(ctx, notice="Nothing changed.")
+        await self.call(self.services.update_account, UpdateAccount(login, changes), ctx.actor)
+        return await self.account(ctx, notice="Changed: " + ", ".join(sorted(changes)) + ".")
 
     async def account_state(self, ctx: Ctx) -> Response:
         login = _path_login(ctx.request)
@@ -565,20 +616,20 @@ class Console:
         account = _int(q.get("account"))
         manager = _int(q.get("manager"))
         operator = (q.get("operator") or "").strip()[:127] or None
-        day = (q.get("day") or "").strip()[:10]
-        time_from = time_to = None
-        if day:
-            try:
-                time_from = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                raise ValidationError.field("day", "must be a date, YYYY-MM-DD") from None
-            time_to = time_from + timedelta(days=1)
+        dialect = (q.get("dialect") or "").strip()[:16] or None
+        if dialect is not None and dialect not in AUDIT_DIALECTS:
+            raise ValidationError.field("dialect", f"must be one of {', '.join(AUDIT_DIALECTS)}")
+        since, until = (q.get("from") or "").strip()[:16], (q.get("to") or "").strip()[:16]
+        time_from = _moment("from", since)
+        time_to = _moment("to", until)
+        if time_to is not None and len(until) == 10:
+            time_to += timedelta(days=1)  # a day given as the end: up to its end
         after = _int(q.get("after"))
         query = AuditQuery(
             entity_type="account" if account is not None else None,
             entity_id=str(account) if account is not None else None, action=action,
             manager_login=manager, operator_id=operator, time_from=time_from, time_to=time_to,
-            after_id=after, limit=PAGE + 1,
+            after_id=after, limit=PAGE + 1, dialect=dialect,
         )  # fmt: skip
         records = await self.call(self.services.query_audit, query, ctx.actor)
         more = len(records) > PAGE
@@ -588,20 +639,26 @@ class Console:
             report = await self.call(self.services.verify_audit)
         params = {k: v for k, v in (("action", action), ("account", account),
                                     ("manager", manager), ("operator", operator),
-                                    ("day", day)) if v}  # fmt: skip
+                                    ("dialect", dialect), ("from", since),
+                                    ("to", until)) if v}  # fmt: skip
         next_url = (
             "/console/audit?" + urlencode({**params, "after": records[-1].id}) if more else None
         )
         return self.page(ctx.request, "audit.html", 200, ctx, title="Audit", records=records,
                          action=action or "", account=account or "", manager=manager or "",
-                         operator=operator or "",
-                         day=day, report=report, next_url=next_url,
+                         operator=operator or "", dialect=dialect or "",
+                         dialects=AUDIT_DIALECTS, since=since, until=until, report=report,
+                         next_url=next_url,
                          verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
                          )  # fmt: skip
 
     # ---- administration (admin with unlimited reach: the core checks) -----------------------
 
-    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None) -> Response:
+    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
+                    password: tuple[int, str] | None = None) -> Response:  # fmt: skip
+        """The administration page; `issued` a new key and `password` a manager's new
+        password, each shown this once."""
+        require_admin(ctx)
         s, actor = self.services, ctx.actor
         managers = await self.call(s.list_managers, actor)
         keys = await self.call(partial(s.list_api_keys, actor, None))
@@ -611,10 +668,11 @@ class Console:
         return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
                          managers=managers, keys=keys, groups=groups, symbols=symbols,
                          thresholds=thresholds, scopes=SCOPES, issued=issued,
-                         notice=notice)  # fmt: skip
+                         notice=notice, password=password)  # fmt: skip
 
     async def admin_keys(self, ctx: Ctx) -> Response:
         """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
+        require_admin(ctx)
         form = ctx.request.state.form
         action = form.get("action")
         s, actor = self.services, ctx.actor
@@ -638,6 +696,7 @@ class Console:
     async def admin_managers(self, ctx: Ctx) -> Response:
         """Disable or enable a manager (ending its sessions and keys' use), clear its sign-in
         lockout, or reset its second factor."""
+        require_admin(ctx)
         form = ctx.request.state.form
         login = _int(form.get("login"))
         if login is None:
@@ -665,6 +724,7 @@ class Console:
 
     async def admin_thresholds(self, ctx: Ctx) -> Response:
         """Set (or, with no amount, remove) an approval threshold."""
+        require_admin(ctx)
         form = ctx.request.state.form
         currency = (form.get("currency") or "").strip().upper()[:8]
         group = (form.get("group") or "").strip()[:MAX_TEXT] or None
@@ -674,6 +734,16 @@ class Console:
         where = f" for {group}" if group else ""
         done = f"above {amount}" if amount else "removed"
         return await self.admin(ctx, None, f"{currency} threshold{where}: {done}")
+
+
+def _changed(side: dict[str, Any] | None, other: dict[str, Any] | None) -> dict[str, Any]:
+    """The members of a before/after snapshot that the other side does not hold alike (all of
+    it when there is no other side): the audit trail shows what changed, not whole records."""
+    if not side:
+        return {}
+    if not other:
+        return side
+    return {k: v for k, v in side.items() if other.get(k) != v}
 
 
 def _stored(posting: Posting) -> StoredResponse:
@@ -759,6 +829,33 @@ def _int(value: object) -> int | None:
     return int(value.strip())
 
 
+def _moment(field: str, text: str) -> datetime | None:
+    """A day (YYYY-MM-DD) or a minute (YYYY-MM-DDTHH:MM, as a browser's datetime field sends
+    it), in UTC; None when empty."""
+    if not text:
+        return None
+    for shape in ("%Y-%m-%dT%H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, shape).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise ValidationError.field(field, "must be a date, YYYY-MM-DD, or YYYY-MM-DDTHH:MM (UTC)")
+
+
+def _attributes(text: str) -> dict[str, str]:
+    """Custom attributes typed one `name=value` a line (the core bounds names and values)."""
+    out: dict[str, str] = {}
+    lines = text[:MAX_ATTRIBUTES_TEXT].splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError.field("attributes", f"line {number}: write name=value")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _path_login(request: Request) -> int:
     login = _int(request.path_params.get("login"))
     if login is None:
@@ -783,6 +880,8 @@ def build(runtime: Runtime) -> Starlette:
         Route("/accounts/new", c.view(c.open_form), methods=["GET"]),
         Route("/accounts/new", c.view(c.open_account, post=True), methods=["POST"]),
         Route("/accounts/{login}", c.view(c.account)),
+        Route("/accounts/{login}/edit", c.view(c.edit_form), methods=["GET"]),
+        Route("/accounts/{login}/edit", c.view(c.edit_account, post=True), methods=["POST"]),
         Route("/accounts/{login}/state", c.view(c.account_state, post=True), methods=["POST"]),
         Route("/accounts/{login}/money", c.view(c.money, post=True), methods=["POST"]),
         Route("/approvals", c.view(c.approvals)),
@@ -793,6 +892,12 @@ def build(runtime: Runtime) -> Starlette:
         Route("/admin/keys", c.view(c.admin_keys, post=True), methods=["POST"]),
         Route("/admin/managers", c.view(c.admin_managers, post=True), methods=["POST"]),
         Route("/admin/thresholds", c.view(c.admin_thresholds, post=True), methods=["POST"]),
+        Route("/admin/manager", c.view(c.manager_form), methods=["GET"]),
+        Route("/admin/manager", c.view(c.manager_save, post=True), methods=["POST"]),
+        Route("/admin/group", c.view(c.group_form), methods=["GET"]),
+        Route("/admin/group", c.view(c.group_save, post=True), methods=["POST"]),
+        Route("/admin/symbol", c.view(c.symbol_form), methods=["GET"]),
+        Route("/admin/symbol", c.view(c.symbol_save, post=True), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 

@@ -254,5 +254,9 @@ class AccountQuery:
     registered_to: datetime | None = None
     after_login: int | None = None
     limit: int = 100
+    # Accounts whose name holds this text (ASCII letters in either case), and whose white label
+    # (broker) matches this mask, as the caller asked (reach is `broker_mask`'s).
+    name_contains: str | None = None
+    white_label_mask: str | None = None
     # Archived (soft-deleted) accounts instead of live ones.
     archived: bool = False

@@ -730,9 +730,13 @@ class ListAccounts:
     registered_to: datetime | None = None
     after_login: int | None = None
     limit: int = 100
+    # The name holds this text (ASCII letters in either case); the white label matches a mask.
+    name: str | None = None
+    white_label: str | None = None
 
 
 MAX_PAGE = 1000
+NAME_FILTER_MAX = 127
 
 
 def list_accounts(
@@ -755,6 +759,12 @@ def _check_filters(cmd: ListAccounts, actor: Actor) -> None:
         p = Problems()
         p.text("email", cmd.email, 255)
         p.raise_if_any()
+    if cmd.name:
+        p = Problems()
+        p.text("name", cmd.name, NAME_FILTER_MAX)
+        p.raise_if_any()
+    if cmd.white_label:
+        masks.parse(cmd.white_label, "white_label")  # bounded: InvalidMask past the limits
 
 
 # Accounts per read of an export: each page is one short read transaction and the only rows
@@ -802,4 +812,6 @@ def _query(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> AccountQuery:
         registered_to=cmd.registered_to,
         after_login=cmd.after_login,
         limit=cmd.limit,
+        name_contains=cmd.name or None,
+        white_label_mask=cmd.white_label or None,
     )

@@ -130,3 +130,5 @@ class AuditQuery:
     time_to: datetime | None = None
     after_id: int | None = None
     limit: int = 100
+    # The dialect the change came through: native, mt5, ctrader, console, cli, ...
+    dialect: str | None = None

@@ -151,4 +151,8 @@ def query_audit(uow: UnitOfWork, query: AuditQuery, actor: Actor) -> list[AuditR
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
     require_id("manager", query.manager_login)
     require_id("cursor", query.after_id, low=0)
+    if query.dialect is not None and (
+        not query.dialect or len(query.dialect) > 16 or not query.dialect.isascii()
+    ):
+        raise ValidationError.field("dialect", "must be a dialect's name (at most 16 letters)")
     return [redact_record(actor, r) for r in uow.audit.query(query)]
