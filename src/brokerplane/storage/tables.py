@@ -636,3 +636,16 @@ webhook_deliveries = Table(
     Column("duration_ms", Integer, nullable=False),
 )
 Index("ix_webhook_deliveries_sub", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+
+# The risk pass's memory (core/trading/watch.py): the margin state of each account below its
+# group's margin-call level (an account without a row is above it), so a crossing is an event
+# once; the pass changes a row only from the state it read (several processes emit once).
+margin_states = Table(
+    "margin_states",
+    metadata,
+    Column("login", BigInteger, primary_key=True, autoincrement=False),
+    # margin_call | stop_out
+    Column("state", String(16), nullable=False),
+    Column("level", DecimalText, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+)

@@ -29,7 +29,7 @@ from brokerplane.core.account.model import RIGHT_ENABLED
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError, RateLimited, ValidationError
 from brokerplane.core.events import service as events
-from brokerplane.core.events.model import TYPES, Delivery, Event, Subscription
+from brokerplane.core.events.model import MARGIN_TYPES, TYPES, Delivery, Event, Subscription
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.validate import MAX_ID
 
@@ -128,6 +128,8 @@ def _approval(data: dict[str, Any]) -> dict[str, Any]:
 
 def render_data(ev: Event) -> dict[str, Any]:
     data = ev.data or {}
+    if ev.type in MARGIN_TYPES:  # the risk pass's figures, already in decimal strings
+        return dict(data)
     if ev.type.startswith("account."):
         return _account(data)
     if ev.type == "ledger.entry_posted":

@@ -22,6 +22,9 @@ TYPES: tuple[str, ...] = (
     "account.enabled",
     "account.deleted",
     "account.restored",
+    "account.margin_call",
+    "account.stop_out",
+    "account.margin_restored",
     "ledger.entry_posted",
     "approval.requested",
     "approval.decided",
@@ -36,6 +39,10 @@ TYPES: tuple[str, ...] = (
     "key.rotated",
     "key.revoked",
 )
+# The risk pass's crossings (core/trading/watch.py): their data is the account's margin figures.
+MARGIN_TYPES: tuple[str, ...] = (
+    "account.margin_call", "account.stop_out", "account.margin_restored",
+)  # fmt: skip
 # Types about administrators (no account): only keys of unlimited reach with `admin` see them.
 ADMIN_PREFIXES: tuple[str, ...] = ("manager.", "key.")
 
@@ -47,6 +54,9 @@ _SAME: dict[str, str] = {
     "account.enabled": "account.enabled",
     "account.deleted": "account.deleted",
     "account.restored": "account.restored",
+    "account.margin_call": "account.margin_call",
+    "account.stop_out": "account.stop_out",
+    "account.margin_restored": "account.margin_restored",
     "ledger.entry_posted": "ledger.entry_posted",
     "approval.requested": "approval.requested",
     "approval.approved": "approval.decided",
