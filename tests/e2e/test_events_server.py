@@ -363,3 +363,55 @@ def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure(
             listener.close()
         assert outcome.ok is False and want in outcome.error, outcome
         stop.clear()
+
+
+def _desk_key(w: World, mask: str) -> tuple[str, str]:
+    """A reporting key of a manager limited to `mask`: (secret, key id)."""
+    services, admin = w.runtime.services, system_actor()
+    services.create_manager(CreateManager(3000, "Desk", "Desk!pw-123", rights=frozenset(
+        {"reports:read"}), group_mask=mask), admin)  # fmt: skip
+    issued = services.create_api_key(CreateApiKey(3000, frozenset({"reports:read"})), admin)
+    return issued.secret, issued.key.id
+
+
+def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The stream checks its key again every BROKERPLANE_EVENTS_STREAM_RECHECK_S: a reach
+    changed applies to what it sends from then on, a revoked key ends it."""
+    from brokerplane.core.access.service import UpdateManager
+
+    with _world(database_url, tmp_path, events_stream_recheck_s=0.1) as w:
+        demo, real = w.logins[0], w.logins[2]
+        secret, key_id = _desk_key(w, "demo*")
+        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {secret}"}
+        head = w.http.get("/v1/events").json()["head"]
+        with w.http.stream("GET", "/v1/events", params={"after": head, "types": "ledger."},
+                           headers=headers) as stream:  # fmt: skip
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            w.deposit(real, "1.00")
+            w.deposit(demo, "2.00")
+            [first] = _sse_events(lines, 1)
+            assert (first["login"], first["data"]["amount"]) == (demo, "2.00")
+            # the manager moved to real*: from the next check on, real's events and not demo's
+            w.runtime.services.update_manager(UpdateManager(3000, group_mask="real*"),
+                                              system_actor())  # fmt: skip
+            w.deposit(real, "3.00")
+            got = [first]
+            while got[-1]["data"]["amount"] != "3.00":
+                got += _sse_events(lines, 1)
+            w.deposit(demo, "4.00")
+            w.deposit(real, "5.00")
+            while got[-1]["data"]["amount"] != "5.00":
+                got += _sse_events(lines, 1)
+            after_move = got[1:]
+            assert {e["login"] for e in after_move} == {real}
+            assert "4.00" not in [e["data"]["amount"] for e in got]
+            # revoked: the stream ends (the server closes it) without another event
+            w.runtime.services.revoke_api_key(key_id, system_actor())
+            rest = list(lines)
+            assert not any(line.startswith("data: ") for line in rest)
+        # and the key opens no new stream
+        again = w.http.get("/v1/events", headers=headers)
+        assert again.status_code == 401

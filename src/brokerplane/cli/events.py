@@ -89,7 +89,7 @@ def events_tail(
                     else:
                         click.echo(_event_line(item))
                 start = page.next_after
-                if page.next_after >= page.head:
+                if not page.has_more:
                     if not follow:
                         return
                     time.sleep(interval)

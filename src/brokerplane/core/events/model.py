@@ -118,8 +118,15 @@ class EventPage:
     events: list[Event]
     # Where the next page starts (the last event returned, or the end of the window read).
     next_after: int
-    # The newest event id when the page was read.
+    # The newest event id when the page was read (for a reader limited by reach: `next_after`,
+    # which says nothing of events beyond the reach).
     head: int
+    # Whether events past `next_after` may exist (read again at once); None: next_after < head.
+    more: bool | None = None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_after < self.head if self.more is None else self.more
 
 
 def _login(value: Any) -> int | None:
