@@ -131,3 +131,9 @@ def test_the_documented_mirror_follows_the_feed_and_the_webhooks(
         # nothing was refused: each delivery verified with the page's verify.py
         log = w.http.get(f"/v1/webhooks/{sub['id']}/deliveries").json()["items"]
         assert log and all(d["ok"] and d["status"] == 204 for d in log)
+
+
+def test_the_readme_shows_the_same_signature_check_as_the_events_page() -> None:
+    """The README's verify is the page's verify.py, which the tests above run."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "```python\n" + documented("verify.py") + "```" in readme
