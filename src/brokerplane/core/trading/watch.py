@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.core.account.model import AccountQuery
+from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.errors import NoQuote
@@ -46,6 +46,7 @@ from brokerplane.core.trading.risk import Risk, load_market, risk_of
 
 OK, MARGIN_CALL, STOP_OUT = "ok", "margin_call", "stop_out"
 MAX_BATCH = 10_000
+_CHUNK = 1000
 _CENT = Decimal("0.01")
 
 # (stored, seen) -> the audit action (the events derive from it; "account.margin_state" has none)
@@ -135,10 +136,15 @@ def scan(uow: UnitOfWork, after_login: int, limit: int) -> PassResult:
     logins = tuple(uow.events.watched_logins(after_login, limit))
     if not logins:
         return PassResult()
-    stored = uow.events.margin_states(logins)
-    accounts = {a.login: a for a in uow.accounts.list(AccountQuery(logins=logins,
-                                                                   limit=len(logins)))}  # fmt: skip
-    positions = _positions(uow, logins)
+    stored: dict[int, str] = {}
+    accounts: dict[int, Account] = {}
+    positions: dict[int, list[Position]] = {}
+    for start in range(0, len(logins), _CHUNK):  # bounded statements, whatever the batch
+        chunk = logins[start : start + _CHUNK]
+        stored.update(uow.events.margin_states(chunk))
+        found = uow.accounts.list(AccountQuery(logins=chunk, limit=len(chunk)))
+        accounts.update((a.login, a) for a in found)
+        positions.update(_positions(uow, chunk))
     groups = {g.id: g for g in uow.groups.list()}
     market = load_market(uow) if positions else None
     crossings: list[Crossing] = []
