@@ -174,3 +174,19 @@ def test_margin_events_keep_to_the_readers_reach(book: Services, admin: Actor) -
     assert {e.login for e in margin_events(book, admin)} == {real, demo}
     desk = Actor(manager_login=3000, scopes=frozenset(FEED_SCOPES[:1]), group_mask="demo*")
     assert [e.login for e in margin_events(book, admin, desk)] == [demo]
+
+
+def test_events_tail_shows_a_margin_call_as_a_line_a_person_reads(
+    book: Services, admin: Actor, database_url: str
+) -> None:
+    from tests.e2e.test_cli_events import run
+
+    login, _ = trader(book, admin)
+    quote(book, admin, MARGIN_CALL)
+    cycle(book)
+    shown = run("events", "tail", "--database-url", database_url, "--after", "0",
+                "--no-follow", "--type", "account.margin_call")  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    [line] = shown.stdout.splitlines()
+    assert f"login {login} (real-usd)" in line and "margin level 89." in line
+    assert "equity 980.00" in line and "by risk-pass via system" in line
