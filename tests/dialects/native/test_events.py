@@ -135,9 +135,19 @@ def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
     api.runtime.services.create_manager(CreateManager(3100, "Ops"), api.admin)
     created = api.post("/v1/keys", {"scopes": ["users:read"], "name": "crm"})
     assert created.status_code == 201
+    key_id = created.json()["id"]
+    assert api.post(f"/v1/keys/{key_id}/rotate").status_code in (200, 201)
+    assert api.client.delete(f"/v1/keys/{key_id}", headers=api.headers()).status_code == 200
+    from brokerplane.core.access.service import UpdateManager
+
+    api.runtime.services.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
     evs = _all(api, types="manager.,key.")
     kinds = [e["type"] for e in evs]
-    assert "manager.created" in kinds and "key.created" in kinds
+    for kind in ("manager.created", "manager.updated", "key.created", "key.rotated",
+                 "key.revoked"):  # fmt: skip
+        assert kind in kinds, kind
+    assert [e["data"]["id"] for e in evs if e["type"].startswith("key.") and
+            e["type"] != "key.created"] == [key_id, key_id]  # fmt: skip
     for e in evs:
         assert "verifiers_digest" not in e["data"] and "secret_digest" not in e["data"]
         assert created.json()["key"] not in str(e)
