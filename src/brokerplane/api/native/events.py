@@ -334,7 +334,9 @@ async def _stream(
             for ev in page.events:
                 yield _sse(ev)
                 last_sent = loop.time()
-            cmd = events.ReadEvents(after_id=page.next_after, types=cmd.types, group=cmd.group,
+            # the stream's own cursor: past what it read through (never sent to the reader)
+            resume = page.next_after if page.resume is None else page.resume
+            cmd = events.ReadEvents(after_id=resume, types=cmd.types, group=cmd.group,
                                     limit=cmd.limit)  # fmt: skip
             if not page.has_more:
                 if await request.is_disconnected():

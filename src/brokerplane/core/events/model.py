@@ -123,6 +123,10 @@ class EventPage:
     head: int
     # Whether events past `next_after` may exist (read again at once); None: next_after < head.
     more: bool | None = None
+    # Where the server's own next read may start (what this read looked through; the same as
+    # `next_after` except for a reader limited by reach, who is never shown it): a live stream
+    # resumes here instead of reading its reach's quiet stretch again.
+    resume: int | None = None
 
     @property
     def has_more(self) -> bool:

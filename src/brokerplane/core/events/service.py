@@ -119,7 +119,7 @@ def _within_reach(page: EventPage, cmd: ReadEvents) -> EventPage:
     if full or page.next_after < page.head:
         return EventPage(page.events, page.next_after, page.next_after, more=True)
     last = page.events[-1].id if page.events else cmd.after_id
-    return EventPage(page.events, last, last, more=False)
+    return EventPage(page.events, last, last, more=False, resume=page.next_after)
 
 
 def subscription_query(sub: Subscription, limit: int) -> EventQuery:
