@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     webhook_workers: int = Field(
         2, ge=0, le=64, description="webhook delivery threads in each server process (0: none)"
     )
+    events_stream_recheck_s: float = Field(
+        30, gt=0, le=3600, description="how often an open event stream checks its key and reach"
+    )
+    risk_pass_interval_s: float = Field(
+        5,
+        ge=0,
+        le=3600,
+        description="how often the server looks for margin-call and stop-out crossings (0: never)",
+    )
+    risk_pass_batch: int = Field(
+        500, ge=1, le=10_000, description="accounts the risk pass classes per transaction"
+    )
     maintenance_interval_s: float = Field(
         300, gt=0, description="how often the server purges request ids and expires approvals"
     )

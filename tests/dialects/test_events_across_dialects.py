@@ -1,6 +1,6 @@
 """One change, one event, whatever the dialect: an MT5 trade/balance deposit, a cTrader
 changebalance and a native deposit each produce the same `ledger.entry_posted` in the native
-feed (GET /v1/events), in commit order, and a refused one produces none."""
+feed (GET /v1/events), in commit order, and a refused one (in any dialect) produces none."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ def test_a_deposit_from_each_dialect_is_the_same_event(mt5: Mt5, ct: CTrader) ->
                               json={"login": acc.login, "amount": "1000.00"},
                               headers={"Authorization": f"Bearer {key}"})  # fmt: skip
     assert refused.status_code == 400, refused.text
+    # ... nor in MT5's words, nor in cTrader's
+    answer = mt5.client.get("/api/trade/balance",
+                            params={"login": acc.login, "type": 2, "balance": "-1000",
+                                    "comment": "too much"})  # fmt: skip
+    assert answer.json()["retcode"] != "0 Done", answer.text
+    too_much = ct.post(f"/traders/{acc.login}/changebalance",
+                       {"login": acc.login, "preciseAmount": 1000, "type": "WITHDRAW",
+                        "comment": "too much"})  # fmt: skip
+    assert too_much.status_code >= 400, too_much.text
 
     page = _feed(mt5, key, after=start, types="ledger.entry_posted")
     items = page["items"]

@@ -5,9 +5,8 @@ receiver never recovers while the server stays healthy), and the Server-Sent Eve
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,14 +30,27 @@ SECRET = "test-secret-0123456789abcdef"
 WAIT_S = 60  # a generous bound for the worker to catch up; nothing is timed
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
-    """The receiver's check, as notes/events.md documents it."""
-    stamp = headers.get("x-brokerplane-timestamp", "")
-    given = headers.get("x-brokerplane-signature", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance:
-        return False
-    mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(given, "v1=" + mac)
+DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+
+
+def documented(name: str) -> str:
+    """The file docs/events.md asks the reader to save as `name` (<!-- file: NAME -->)."""
+    text = DOCS_PAGE.read_text(encoding="utf-8")
+    found = re.search(rf"<!--\s*file:\s*{re.escape(name)}\s*-->\s*```\w*\n(.*?)\n```", text,
+                      re.S)  # fmt: skip
+    assert found is not None, f"docs/events.md has no {name}"
+    return found.group(1) + "\n"
+
+
+def _documented_verify() -> Callable[[str, dict[str, str], bytes], bool]:
+    space: dict[str, Any] = {}
+    exec(compile(documented("verify.py"), "verify.py", "exec"), space)  # the page's code, as given
+    check: Callable[[str, dict[str, str], bytes], bool] = space["verify"]
+    return check
+
+
+# The receiver's check is the one docs/events.md gives readers, run as it is there.
+verify = _documented_verify()
 
 
 class Receiver:
@@ -363,3 +375,104 @@ def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure(
             listener.close()
         assert outcome.ok is False and want in outcome.error, outcome
         stop.clear()
+
+
+def _desk_key(w: World, mask: str) -> tuple[str, str]:
+    """A reporting key of a manager limited to `mask`: (secret, key id)."""
+    services, admin = w.runtime.services, system_actor()
+    services.create_manager(CreateManager(3000, "Desk", "Desk!pw-123", rights=frozenset(
+        {"reports:read"}), group_mask=mask), admin)  # fmt: skip
+    issued = services.create_api_key(CreateApiKey(3000, frozenset({"reports:read"})), admin)
+    return issued.secret, issued.key.id
+
+
+def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The stream checks its key again every BROKERPLANE_EVENTS_STREAM_RECHECK_S: a reach
+    changed applies to what it sends from then on, a revoked key ends it."""
+    from brokerplane.core.access.service import UpdateManager
+
+    with _world(database_url, tmp_path, events_stream_recheck_s=0.1) as w:
+        demo, real = w.logins[0], w.logins[2]
+        secret, key_id = _desk_key(w, "demo*")
+        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {secret}"}
+        head = w.http.get("/v1/events").json()["head"]
+        with w.http.stream("GET", "/v1/events", params={"after": head, "types": "ledger."},
+                           headers=headers) as stream:  # fmt: skip
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            w.deposit(real, "1.00")
+            w.deposit(demo, "2.00")
+            [first] = _sse_events(lines, 1)
+            assert (first["login"], first["data"]["amount"]) == (demo, "2.00")
+            # the manager moved to real*: from the next check on, real's events and not demo's
+            w.runtime.services.update_manager(UpdateManager(3000, group_mask="real*"),
+                                              system_actor())  # fmt: skip
+            w.deposit(real, "3.00")
+            got = [first]
+            while got[-1]["data"]["amount"] != "3.00":
+                got += _sse_events(lines, 1)
+            w.deposit(demo, "4.00")
+            w.deposit(real, "5.00")
+            while got[-1]["data"]["amount"] != "5.00":
+                got += _sse_events(lines, 1)
+            after_move = got[1:]
+            assert {e["login"] for e in after_move} == {real}
+            assert "4.00" not in [e["data"]["amount"] for e in got]
+            # revoked: the stream ends (the server closes it) without another event
+            w.runtime.services.revoke_api_key(key_id, system_actor())
+            rest = list(lines)
+            assert not any(line.startswith("data: ") for line in rest)
+        # and the key opens no new stream
+        again = w.http.get("/v1/events", headers=headers)
+        assert again.status_code == 401
+
+
+def test_the_server_records_a_margin_call_once_and_delivers_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The risk pass runs inside the server: quotes that take an account below its group's
+    margin-call level make one `account.margin_call`, delivered to a subscriber too."""
+    from brokerplane.core.symbol.service import CreateSymbol
+    from brokerplane.core.trading.service import QuoteInput
+
+    receiver = Receiver()
+    try:
+        with _world(database_url, tmp_path, risk_pass_interval_s=0.05) as w:
+            fx = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
+                  "digits": 5, "contract_size": "100000"}  # fmt: skip
+            w.runtime.services.create_symbol(CreateSymbol("EURUSD", fx), system_actor())
+            w.subscribe(receiver.url, types=["account.margin_call", "account.stop_out"])
+
+            def quote(bid: str, ask: str) -> None:  # from the price feed (not the trader)
+                w.runtime.services.set_quotes([QuoteInput("EURUSD", bid, ask)], system_actor())
+
+            quote("1.10000", "1.10020")
+            login = w.logins[0]
+            assert w.http.patch(f"/v1/users/{login}", json={"leverage": 100}).status_code == 200
+            w.deposit(login, "2000.00")
+            opened = w.http.post("/v1/positions", json={"login": login, "symbol": "EURUSD",
+                                                        "side": "buy", "volume": "1"})  # fmt: skip
+            assert opened.status_code == 201, opened.text
+            quote("1.09000", "1.09020")  # equity 980 against about 1090 of margin
+
+            def calls() -> list[dict[str, Any]]:
+                feed = w.http.get("/v1/events", params={"types": "account.margin_call"})
+                items: list[dict[str, Any]] = feed.json()["items"]
+                return items
+
+            _until(lambda: bool(calls()), "the margin call")
+            _until(lambda: bool(receiver.events()), "its delivery")
+            # more passes (the server's and these) find the same state: still the one event
+            for _ in range(3):
+                assert w.runtime.services.risk_pass().recorded == 0
+            [call] = calls()
+            assert call["login"] == login and call["data"]["state"] == "margin_call"
+            assert call["actor"]["operator_id"] == "risk-pass" and call["dialect"] == "system"
+            assert [e["id"] for e in receiver.events()] == [call["id"]]
+            types = w.http.get("/v1/events/types").json()["items"]
+            assert {"account.margin_call", "account.stop_out",
+                    "account.margin_restored"} <= set(types)  # fmt: skip
+    finally:
+        receiver.close()

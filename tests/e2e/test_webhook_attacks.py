@@ -117,3 +117,67 @@ def test_one_key_cannot_take_every_event_stream_slot(database_url: str, tmp_path
             )
             theirs = open_streams.enter_context(other.stream("GET", "/v1/events", headers=headers))
             assert theirs.status_code == 200
+
+
+class _DeadResolver:
+    """A resolver that never answers for *.never.test (as a DNS server that drops queries);
+    other names go to the system's."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.stuck = 0
+        self.real = socket.getaddrinfo
+
+    def __call__(self, host: str, *args: Any, **kw: Any) -> Any:
+        if host.endswith(".never.test"):
+            self.stuck += 1
+            self.release.wait()
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return self.real(host, *args, **kw)
+
+
+def test_a_resolver_that_never_answers_stalls_no_delivery_and_no_request(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name lookup has the request's deadline: a webhook host whose DNS never answers is
+    a failed delivery (retried, then parked) and a failed test-send, while the server keeps
+    answering and other subscriptions are delivered; stuck lookups hold a bounded few threads."""
+    from brokerplane.api.native import delivery
+    from tests.e2e.test_events_server import Receiver, _until
+
+    dead = _DeadResolver()
+    monkeypatch.setattr(delivery, "getaddrinfo", dead)
+    receiver = Receiver()
+    try:
+        # the bounded lookup itself: more lookups than slots, each given up at its deadline
+        for n in range(delivery.LOOKUP_SLOTS + 2):
+            with pytest.raises(delivery.LookupTimedOut):
+                delivery.lookup(f"h{n}.never.test", 80, 0.2)
+        assert dead.stuck == delivery.LOOKUP_SLOTS  # the rest never got a thread
+        outcome = post("http://hook.never.test/x", b"{}", {}, 0.3, allow_private=True)
+        assert outcome.ok is False and "LookupTimedOut" in outcome.error, outcome
+
+        with _world(database_url, tmp_path, webhook_timeout_s=0.3) as w:
+            stuck = w.subscribe("http://crm.never.test/hook")
+            good = w.subscribe(receiver.url)
+            test = w.http.post(f"/v1/webhooks/{stuck['id']}/test")
+            assert test.status_code == 200 and test.json()["ok"] is False
+            assert "LookupTimedOut" in test.json()["error"]
+            w.deposit(w.logins[0])
+            _until(lambda: any(e["type"] == "ledger.entry_posted" for e in receiver.events()),
+                   "the other subscription's delivery")  # fmt: skip
+
+            def failing() -> bool:
+                got = w.http.get(f"/v1/webhooks/{stuck['id']}").json()
+                return "LookupTimedOut" in got["last_error"]
+
+            _until(failing, "the stuck host's delivery to fail")
+            assert w.http.get("/health").status_code == 200
+            assert w.http.get(f"/v1/webhooks/{good['id']}").json()["last_error"] == ""
+    finally:
+        dead.release.set()  # the stuck lookups end: wait for their slots to come back
+        taken = [delivery._lookup_slots.acquire(timeout=10)
+                 for _ in range(delivery.LOOKUP_SLOTS)]  # fmt: skip
+        for _ in range(sum(taken)):
+            delivery._lookup_slots.release()
+        receiver.close()

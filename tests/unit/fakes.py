@@ -124,6 +124,8 @@ class FakeState:
     leases: dict[int, tuple[str, datetime]] = field(default_factory=dict)
     deliveries: list[Delivery] = field(default_factory=list)
     next_subscription_id: int = 1
+    # the risk pass's margin states (login -> state; none: ok)
+    margin_states: dict[int, str] = field(default_factory=dict)
     # the TraderEvolution back office
     brandings: dict[int, Branding] = field(default_factory=dict)
     plans: dict[int, Plan] = field(default_factory=dict)
@@ -1084,6 +1086,24 @@ class FakeEvents(_Repo):
     def deliveries(self, sub_id: int, after_id: int, limit: int) -> list[Delivery]:
         return [_copy(d) for d in self._s.deliveries
                 if d.subscription_id == sub_id and d.id > after_id][:limit]  # fmt: skip
+
+    def watched_logins(self, after_login: int, limit: int) -> list[int]:
+        held = {p.login for p in self._s.positions.values()} | set(self._s.margin_states)
+        return sorted(x for x in held if x > after_login)[:limit]
+
+    def margin_states(self, logins: Sequence[int]) -> dict[int, str]:
+        return {x: self._s.margin_states[x] for x in logins if x in self._s.margin_states}
+
+    def set_margin_state(
+        self, login: int, before: str, after: str, level: Decimal, now: datetime
+    ) -> bool:
+        if self._s.margin_states.get(login, "ok") != before:
+            return False
+        if after == "ok":
+            self._s.margin_states.pop(login, None)
+        else:
+            self._s.margin_states[login] = after
+        return True
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
+from brokerplane.api import riskpass
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native import delivery
 from brokerplane.api.native.auth import AuthFailures
@@ -101,6 +102,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
         settings = runtime.settings
+        tasks = [task]
+        if settings.risk_pass_interval_s > 0:
+            tasks.append(asyncio.create_task(riskpass.run(runtime)))
         stop, workers = delivery.start(runtime.services, settings)
         try:
             yield
@@ -108,9 +112,10 @@ def create_app(runtime: Runtime) -> FastAPI:
             stop.set()
             for thread in workers:
                 await run_in_threadpool(thread.join, settings.webhook_timeout_s + 1)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for running in tasks:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     app = FastAPI(
         lifespan=lifespan,

@@ -17,11 +17,17 @@ def events_group() -> None:
 
 
 def _event_line(item: dict[str, Any]) -> str:
+    from brokerplane.core.events.model import MARGIN_TYPES
+
     data = item.get("data") or {}
     kind = str(item["type"])
     if kind == "ledger.entry_posted":
         what = (f"{data.get('kind')} {data.get('amount')} {data.get('currency')} -> "
                 f"balance {data.get('balance')} credit {data.get('credit')}")  # fmt: skip
+    elif kind in MARGIN_TYPES:
+        what = (f"margin level {data.get('margin_level')}% (call {data.get('margin_call')}, "
+                f"stop out {data.get('stop_out')}) equity {data.get('equity')} "
+                f"margin {data.get('margin')} {data.get('currency')}")  # fmt: skip
     elif kind.startswith("account."):
         what = f"{data.get('name', '')!r} enabled={data.get('enabled')}"
     elif kind.startswith("approval."):
@@ -89,7 +95,7 @@ def events_tail(
                     else:
                         click.echo(_event_line(item))
                 start = page.next_after
-                if page.next_after >= page.head:
+                if not page.has_more:
                     if not follow:
                         return
                     time.sleep(interval)

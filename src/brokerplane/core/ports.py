@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -418,6 +419,11 @@ class EventRepository(Protocol):
     def release(self, sub_id: int, owner: str) -> None: ...
     def log_delivery(self, delivery: Delivery) -> None: ...
     def deliveries(self, sub_id: int, after_id: int, limit: int) -> list[Delivery]: ...
+    def watched_logins(self, after_login: int, limit: int) -> list[int]: ...
+    def margin_states(self, logins: Sequence[int]) -> dict[int, str]: ...
+    def set_margin_state(
+        self, login: int, before: str, after: str, level: Decimal, now: datetime
+    ) -> bool: ...
 
 
 class SecondFactorRepository(Protocol):

@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from brokerplane.core.ledger import service as ledger
     from brokerplane.core.ledger import transfer as transfers
     from brokerplane.core.symbol import service as symbols
-    from brokerplane.core.trading import batch, records, whatif
+    from brokerplane.core.trading import batch, records, watch, whatif
     from brokerplane.core.trading import service as trading
     from brokerplane.core.user import cid as user_cid
     from brokerplane.core.user import service as users
@@ -106,6 +106,7 @@ else:
     batch = _Slice("brokerplane.core.trading.batch")
     records = _Slice("brokerplane.core.trading.records")
     whatif = _Slice("brokerplane.core.trading.whatif")
+    watch = _Slice("brokerplane.core.trading.watch")
     trading = _Slice("brokerplane.core.trading.service")
     user_cid = _Slice("brokerplane.core.user.cid")
     users = _Slice("brokerplane.core.user.service")
@@ -1157,3 +1158,13 @@ class Services:
     def reset_second_factor(self, login: int, actor: Actor) -> bool:
         """An administrator removes a manager's second factor (audited); False: it had none."""
         return self._write(lambda u: second_factor.reset(u, login, actor, self.clock), actor)
+    # the risk pass (core.trading.watch): margin-call and stop-out crossings, recorded once
+    def risk_pass(self, after_login: int = 0, limit: int = 500) -> watch.PassResult:
+        """Class one batch of accounts after `after_login` (a read) and record the crossings
+        (one write, only when there are any)."""
+        found = self._read(lambda u: watch.scan(u, after_login, limit))
+        if not found.crossings:
+            return found
+        now = self.clock()
+        done = self._write(lambda u: watch.record_crossings(u, found.crossings, now))
+        return replace(found, recorded=done)

@@ -3,10 +3,14 @@ state (claims, cursors, the delivery log)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, union, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.events.model import Delivery, Event, EventPage, EventQuery, Subscription
@@ -200,3 +204,43 @@ class SqlEvents:
             .limit(limit)
         )
         return [Delivery(**dict(r._mapping)) for r in self.c.execute(q)]
+
+    # ---- the risk pass's margin states (core/trading/watch.py) --------------------------
+
+    def watched_logins(self, after_login: int, limit: int) -> list[int]:
+        """Accounts the risk pass looks at, in login order after `after_login`: those holding
+        positions, and those with a margin state (a recovery clears it)."""
+        p, m = t.positions.c, t.margin_states.c
+        both = union(
+            select(p.login.label("login")).where(p.login > after_login).distinct(),
+            select(m.login.label("login")).where(m.login > after_login),
+        ).subquery()
+        q = select(both.c.login).order_by(both.c.login).limit(limit)
+        return [int(x) for x in self.c.execute(q).scalars()]
+
+    def margin_states(self, logins: Sequence[int]) -> dict[int, str]:
+        if not logins:
+            return {}
+        m = t.margin_states.c
+        rows = self.c.execute(select(m.login, m.state).where(m.login.in_(list(logins))))
+        return {int(login): str(state) for login, state in rows}
+
+    def set_margin_state(
+        self, login: int, before: str, after: str, level: Decimal, now: datetime
+    ) -> bool:
+        """Move the account's margin state from `before` to `after` ("ok": no row); False when
+        it is not `before` any more (another pass moved it: nothing is changed)."""
+        table, m = t.margin_states, t.margin_states.c
+        if before == "ok":
+            make = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
+            q = make(table).values(login=login, state=after, level=level, changed_at=now)
+            added = q.on_conflict_do_nothing(index_elements=["login"]).returning(m.login)
+            return self.c.execute(added).first() is not None
+        if after == "ok":
+            gone = self.c.execute(delete(table).where(m.login == login, m.state == before))
+            return gone.rowcount == 1
+        moved = self.c.execute(
+            update(table).where(m.login == login, m.state == before)
+            .values(state=after, level=level, changed_at=now)
+        )  # fmt: skip
+        return moved.rowcount == 1

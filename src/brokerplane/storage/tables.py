@@ -89,7 +89,7 @@ symbols = Table(
     Column("volume_step", DecimalText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    # Execution parameters (0018): points, points per lot per night, weekday sessions.
+    # Execution parameters (0017): points, points per lot per night, weekday sessions.
     Column("spread", Integer, nullable=False, server_default="0"),
     Column("stops_level", Integer, nullable=False, server_default="0"),
     Column("swap_long", DecimalText, nullable=False, server_default="0"),
@@ -117,7 +117,7 @@ users = Table(
     Column("agreement_accepted_at", UTCDateTime),
     Column("logged_out_at", UTCDateTime),
     Column("failed_logins", Integer, nullable=False, server_default="0"),
-    # cID (0018): the in-app controls (ribbons) rules; the partner id at the user level.
+    # cID (0017): the in-app controls (ribbons) rules; the partner id at the user level.
     Column("in_app_controls", JSON),
     Column("partner_id", String(255), nullable=False, server_default=""),
 )
@@ -199,7 +199,7 @@ accounts = Table(
     Column("last_pass_change", UTCDateTime),
     # A deleted account keeps its row (ledger and audit refer to it) and reads as not found.
     Column("deleted_at", UTCDateTime),
-    # Profile fields a client set to "" on purpose (0018), comma-separated: read back as sent.
+    # Profile fields a client set to "" on purpose (0017), comma-separated: read back as sent.
     Column("blank_fields", String(255), nullable=False, server_default=""),
 )
 Index("ix_accounts_registered_at_login", accounts.c.registered_at, accounts.c.login)
@@ -418,7 +418,7 @@ user_links = Table(
     Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
     Column("environment", String(63), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
-    Column("partner_id", String(255), nullable=False, server_default=""),  # 0018
+    Column("partner_id", String(255), nullable=False, server_default=""),  # 0017
 )  # fmt: skip
 
 # TraderEvolution's back office. Brandings are the `brokers` table above (a branding's name is
@@ -683,4 +683,16 @@ second_factor_challenges = Table(
     Column("verifier_fingerprint", String(64), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+# The risk pass's memory (core/trading/watch.py): the margin state of each account below its
+# group's margin-call level (an account without a row is above it), so a crossing is an event
+# once; the pass changes a row only from the state it read (several processes emit once).
+margin_states = Table(
+    "margin_states",
+    metadata,
+    Column("login", BigInteger, primary_key=True, autoincrement=False),
+    # margin_call | stop_out
+    Column("state", String(16), nullable=False),
+    Column("level", DecimalText, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
 )

@@ -105,13 +105,49 @@ def test_a_manager_limited_to_demo_never_sees_another_groups_event(api: Api) -> 
     assert {e["login"] for e in _all(api, group="real*")} == {real}
 
 
+def test_a_limited_managers_cursors_say_nothing_of_other_groups_events(api: Api) -> None:
+    """`head`, `next` and `more` of a key limited to demo* follow its own events only: other
+    groups' deposits move none of them, and a cursor past the newest event names no id."""
+    demo = api.open(group="demo-usd")["login"]
+    real = api.open(group="real\\standard")["login"]
+    key = _limited_key(api, "demo*", "reports:read")
+    assert api.post("/v1/balances/deposit", {"login": demo, "amount": "5"}).status_code == 200
+    mine = max(e["id"] for e in _all(api, key))
+    before = _feed(api, key, after=0)
+    assert before["head"] == before["next"] == mine and before["more"] is False
+    for _ in range(3):
+        assert api.post("/v1/balances/deposit", {"login": real, "amount": "5"}).status_code == 200
+    everyone = _feed(api, after=0)["head"]
+    assert everyone > mine
+    for after in (0, mine, mine - 1):
+        page = _feed(api, key, after=after)
+        assert page["head"] == page["next"] == mine and page["more"] is False
+        assert str(everyone) not in str({k: v for k, v in page.items() if k != "items"})
+    # a cursor past every event: an empty page at that cursor, no error naming the newest id
+    past = _feed(api, key, after=everyone + 5)
+    assert past == {"items": [], "next": everyone + 5, "head": everyone + 5, "more": False}
+    # the administrator still sees the whole feed's head, and a bad cursor is still refused
+    assert _feed(api, after=0)["head"] == everyone
+    assert api.get("/v1/events", params={"after": everyone + 5}).status_code == 400
+
+
 def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
     api.runtime.services.create_manager(CreateManager(3100, "Ops"), api.admin)
     created = api.post("/v1/keys", {"scopes": ["users:read"], "name": "crm"})
     assert created.status_code == 201
+    key_id = created.json()["id"]
+    assert api.post(f"/v1/keys/{key_id}/rotate").status_code in (200, 201)
+    assert api.client.delete(f"/v1/keys/{key_id}", headers=api.headers()).status_code == 200
+    from brokerplane.core.access.service import UpdateManager
+
+    api.runtime.services.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
     evs = _all(api, types="manager.,key.")
     kinds = [e["type"] for e in evs]
-    assert "manager.created" in kinds and "key.created" in kinds
+    for kind in ("manager.created", "manager.updated", "key.created", "key.rotated",
+                 "key.revoked"):  # fmt: skip
+        assert kind in kinds, kind
+    assert [e["data"]["id"] for e in evs if e["type"].startswith("key.") and
+            e["type"] != "key.created"] == [key_id, key_id]  # fmt: skip
     for e in evs:
         assert "verifiers_digest" not in e["data"] and "secret_digest" not in e["data"]
         assert created.json()["key"] not in str(e)

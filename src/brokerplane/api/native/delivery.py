@@ -91,11 +91,56 @@ def _allowed(ip: str) -> bool:
     )  # fmt: skip
 
 
-def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+class LookupTimedOut(OSError):
+    """The host's name was not resolved within the request's deadline."""
+
+
+# The resolver lookups call (the system's; a test points it at one it controls).
+getaddrinfo = socket.getaddrinfo
+# Name lookups under way at once in this process: a resolver that never answers holds at most
+# this many threads; lookups past them wait for a slot within their own deadline.
+LOOKUP_SLOTS = 4
+_lookup_slots = threading.BoundedSemaphore(LOOKUP_SLOTS)
+
+
+def lookup(host: str, port: int, timeout: float) -> list[Any]:
+    """getaddrinfo bounded by `timeout`: the system resolver has no deadline of its own (a
+    dead DNS server holds it for as long as its retries take), so the lookup runs on a daemon
+    thread of a bounded few and is given up at the deadline (the thread ends when the resolver
+    does). An address literal needs no lookup."""
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host.split("%", 1)[0])
+        return list(getaddrinfo(host, port, type=socket.SOCK_STREAM))
+    deadline = time.monotonic() + max(timeout, 0.0)
+    if not _lookup_slots.acquire(timeout=max(timeout, 0.0)):
+        raise LookupTimedOut(f"resolving {host}: {LOOKUP_SLOTS} lookups are already stuck")
+    found: list[Any] = []
+    failed: list[BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            found.extend(getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as err:  # handed to the caller
+            failed.append(err)
+        finally:
+            _lookup_slots.release()
+            done.set()
+
+    threading.Thread(target=run, name="webhook-dns", daemon=True).start()
+    if not done.wait(max(deadline - time.monotonic(), 0.0)):
+        raise LookupTimedOut(f"resolving {host} took longer than {timeout:g} s")
+    if failed:
+        raise failed[0]
+    return found
+
+
+def resolve(host: str, port: int, allow_private: bool, timeout: float = 10.0) -> list[str]:
     """The addresses to connect to: the host's, with loopback, private, link-local (cloud
     metadata) and other non-public ones refused unless `allow_private`. The connection goes to
-    these very addresses (a second lookup could answer otherwise)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    these very addresses (a second lookup could answer otherwise). The lookup is bounded by
+    `timeout`."""
+    infos = lookup(host, port, timeout)
     ips = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not ips:
         raise AddressRefused(f"{host} has no address")
@@ -167,7 +212,7 @@ def post(
     try:
         host = parts.hostname or ""
         port = parts.port or (443 if https else 80)
-        ips = resolve(host, port, allow_private)
+        ips = resolve(host, port, allow_private, max(deadline - time.monotonic(), 0.0))
         conn = (_Https if https else _Http)(host, port, ips, timeout)
         timer.start()
         try:

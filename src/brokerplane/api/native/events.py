@@ -12,6 +12,7 @@ import json
 import threading
 import weakref
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ from brokerplane.core.account.model import RIGHT_ENABLED
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError, RateLimited, ValidationError
 from brokerplane.core.events import service as events
-from brokerplane.core.events.model import TYPES, Delivery, Event, Subscription
+from brokerplane.core.events.model import MARGIN_TYPES, TYPES, Delivery, Event, Subscription
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.validate import MAX_ID
 
@@ -38,11 +39,11 @@ router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 MAX_QUERY_TYPES_LENGTH = 2048
 # Server-Sent Events: how often a stream looks for new events, and how often it sends a
 # keep-alive comment when there are none; a stream ends after STREAM_MAX_S (the client
-# reconnects with Last-Event-ID, and its key is checked again then).
+# reconnects with Last-Event-ID, and its key is checked again then). Its key and reach are
+# checked again every BROKERPLANE_EVENTS_STREAM_RECHECK_S.
 STREAM_POLL_S = 0.5
 STREAM_KEEPALIVE_S = 15.0
 STREAM_MAX_S = 3600.0
-STREAM_RECHECK_S = 30.0
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -128,6 +129,8 @@ def _approval(data: dict[str, Any]) -> dict[str, Any]:
 
 def render_data(ev: Event) -> dict[str, Any]:
     data = ev.data or {}
+    if ev.type in MARGIN_TYPES:  # the risk pass's figures, already in decimal strings
+        return dict(data)
     if ev.type.startswith("account."):
         return _account(data)
     if ev.type == "ledger.entry_posted":
@@ -172,7 +175,10 @@ class EventOut(BaseModel):
 class EventPageOut(BaseModel):
     items: list[EventOut]
     next: int = Field(description="pass as ?after= for the next page")
-    head: int = Field(description="the newest event id when the page was read")
+    head: int = Field(
+        description="the newest event id when the page was read; for a key limited by reach, "
+        "the same as `next` (nothing about other groups' events)"
+    )
     more: bool = Field(description="whether events past `next` exist (read again at once)")
 
 
@@ -280,7 +286,7 @@ async def read_events(
             "items": [render_event(e) for e in page.events],
             "next": page.next_after,
             "head": page.head,
-            "more": page.next_after < page.head,
+            "more": page.has_more,
         }
     )
 
@@ -290,14 +296,18 @@ def _sse(ev: Event) -> bytes:
     return f"id: {ev.id}\nevent: {ev.type}\ndata: {body}\n\n".encode()
 
 
-async def _still_valid(core: Any, presented: str) -> bool:
-    """Whether the stream's key still authenticates with a scope that reads the feed (a key
-    revoked, expired or narrowed ends its streams within STREAM_RECHECK_S)."""
+async def _recheck(core: Any, presented: str, actor: Actor) -> Actor | None:
+    """The stream's reader as its key stands now: None when the key no longer authenticates
+    (revoked, expired, its manager disabled) or no longer reads the feed; else the actor with
+    the manager's current scopes and reach (a reach narrowed or widened applies from then on)."""
     try:
         identity = await run_in_threadpool(core.authenticate_key, presented)
     except CoreError:
-        return False
-    return bool({"admin", *events.FEED_SCOPES} & set(identity.scopes))
+        return None
+    if not {"admin", *events.FEED_SCOPES} & set(identity.scopes):
+        return None
+    return replace(actor, scopes=identity.scopes, group_mask=identity.manager.group_mask,
+                   white_labels=identity.manager.white_labels)  # fmt: skip
 
 
 async def _stream(
@@ -306,22 +316,29 @@ async def _stream(
 ) -> AsyncIterator[bytes]:  # fmt: skip
     core = services(request)
     streams = _streams(request)
+    recheck_s = request.app.state.runtime.settings.events_stream_recheck_s
     loop = asyncio.get_running_loop()
     started = last_sent = checked = loop.time()
     page = first
     try:
         yield b": brokerplane event stream\nretry: 2000\n\n"
         while loop.time() - started < STREAM_MAX_S:
-            if loop.time() - checked >= STREAM_RECHECK_S:
-                if not await _still_valid(core, presented):
+            if loop.time() - checked >= recheck_s:
+                current = await _recheck(core, presented, actor)
+                if current is None:
                     return
+                if current != actor:  # read again under the reach that holds now
+                    actor = current
+                    page = await run_in_threadpool(core.read_events, cmd, actor)
                 checked = loop.time()
             for ev in page.events:
                 yield _sse(ev)
                 last_sent = loop.time()
-            cmd = events.ReadEvents(after_id=page.next_after, types=cmd.types, group=cmd.group,
+            # the stream's own cursor: past what it read through (never sent to the reader)
+            resume = page.next_after if page.resume is None else page.resume
+            cmd = events.ReadEvents(after_id=resume, types=cmd.types, group=cmd.group,
                                     limit=cmd.limit)  # fmt: skip
-            if page.next_after >= page.head:
+            if not page.has_more:
                 if await request.is_disconnected():
                     return
                 if loop.time() - last_sent >= STREAM_KEEPALIVE_S:
@@ -329,6 +346,8 @@ async def _stream(
                     last_sent = loop.time()
                 await asyncio.sleep(STREAM_POLL_S)
             page = await run_in_threadpool(core.read_events, cmd, actor)
+    except CoreError:  # the read refused under the new reach (say, admin types no more)
+        return
     finally:
         streams.leave(token)
 

@@ -22,6 +22,9 @@ TYPES: tuple[str, ...] = (
     "account.enabled",
     "account.deleted",
     "account.restored",
+    "account.margin_call",
+    "account.stop_out",
+    "account.margin_restored",
     "ledger.entry_posted",
     "approval.requested",
     "approval.decided",
@@ -36,6 +39,10 @@ TYPES: tuple[str, ...] = (
     "key.rotated",
     "key.revoked",
 )
+# The risk pass's crossings (core/trading/watch.py): their data is the account's margin figures.
+MARGIN_TYPES: tuple[str, ...] = (
+    "account.margin_call", "account.stop_out", "account.margin_restored",
+)  # fmt: skip
 # Types about administrators (no account): only keys of unlimited reach with `admin` see them.
 ADMIN_PREFIXES: tuple[str, ...] = ("manager.", "key.")
 
@@ -47,6 +54,9 @@ _SAME: dict[str, str] = {
     "account.enabled": "account.enabled",
     "account.deleted": "account.deleted",
     "account.restored": "account.restored",
+    "account.margin_call": "account.margin_call",
+    "account.stop_out": "account.stop_out",
+    "account.margin_restored": "account.margin_restored",
     "ledger.entry_posted": "ledger.entry_posted",
     "approval.requested": "approval.requested",
     "approval.approved": "approval.decided",
@@ -108,8 +118,19 @@ class EventPage:
     events: list[Event]
     # Where the next page starts (the last event returned, or the end of the window read).
     next_after: int
-    # The newest event id when the page was read.
+    # The newest event id when the page was read (for a reader limited by reach: `next_after`,
+    # which says nothing of events beyond the reach).
     head: int
+    # Whether events past `next_after` may exist (read again at once); None: next_after < head.
+    more: bool | None = None
+    # Where the server's own next read may start (what this read looked through; the same as
+    # `next_after` except for a reader limited by reach, who is never shown it): a live stream
+    # resumes here instead of reading its reach's quiet stretch again.
+    resume: int | None = None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_after < self.head if self.more is None else self.more
 
 
 def _login(value: Any) -> int | None:

@@ -94,7 +94,9 @@ def read_events(uow: UnitOfWork, cmd: ReadEvents, actor: Actor) -> EventPage:
     blanked without `personal_data`."""
     query, _ = _reader_query(actor, cmd)
     page = uow.events.page(query)
-    if cmd.after_id > page.head:
+    if not actor.unlimited_reach:
+        page = _within_reach(page, cmd)
+    elif cmd.after_id > page.head:
         raise ValidationError.field(
             "after", f"is past the newest event ({page.head}); use an id this feed returned"
         )
@@ -103,6 +105,21 @@ def read_events(uow: UnitOfWork, cmd: ReadEvents, actor: Actor) -> EventPage:
             if ev.type.startswith("account."):
                 ev.data = redact_snapshot(actor, ev.data) or {}
     return page
+
+
+def _within_reach(page: EventPage, cmd: ReadEvents) -> EventPage:
+    """The page as a reader limited by reach may see it: nothing in it tells how many events
+    of other groups exist. `head` is `next_after`; `next_after` stops at the last event within
+    reach once the read reached the newest event (else at the end of the window read, so a
+    narrow reach still moves on through other groups' events, a window at a time); a cursor
+    past the newest event is an empty page, not an error naming the newest id."""
+    if cmd.after_id > page.head:
+        return EventPage([], cmd.after_id, cmd.after_id, more=False)
+    full = len(page.events) == cmd.limit
+    if full or page.next_after < page.head:
+        return EventPage(page.events, page.next_after, page.next_after, more=True)
+    last = page.events[-1].id if page.events else cmd.after_id
+    return EventPage(page.events, last, last, more=False, resume=page.next_after)
 
 
 def subscription_query(sub: Subscription, limit: int) -> EventQuery:

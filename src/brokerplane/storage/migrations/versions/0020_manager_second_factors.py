@@ -6,7 +6,7 @@ backoffice_tokens.channel, where a session was signed in (the console takes only
 TraderEvolution session from the password alone cannot go around the second factor).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-07
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import brokerplane.storage.types
 
 revision: str = "0020"
-down_revision: str | None = "0018"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
