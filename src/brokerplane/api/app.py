@@ -100,7 +100,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime))
         settings = runtime.settings
-        stop, workers = delivery.start(runtime.services, settings)
+        stop, workers = delivery.start(runtime.services, settings,
+                                       _app.state.metrics.webhook_delivered)  # fmt: skip
         try:
             yield
         finally:

@@ -12,7 +12,7 @@ from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.events.model import Delivery, EventPage, EventQuery, Subscription
+from brokerplane.core.events.model import Backlog, Delivery, EventPage, EventQuery, Subscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import (
@@ -418,6 +418,7 @@ class EventRepository(Protocol):
     def release(self, sub_id: int, owner: str) -> None: ...
     def log_delivery(self, delivery: Delivery) -> None: ...
     def deliveries(self, sub_id: int, after_id: int, limit: int) -> list[Delivery]: ...
+    def backlog(self) -> Backlog: ...
 
 
 class UnitOfWork(Protocol):

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from brokerplane.core.events.model import Delivery, Event, EventPage, EventQuery, Subscription
+from brokerplane.core.events.model import (
+    Backlog,
+    Delivery,
+    Event,
+    EventPage,
+    EventQuery,
+    Subscription,
+)
 from brokerplane.storage import tables as t
 
 _EVENT_FIELDS = {
@@ -200,3 +207,23 @@ class SqlEvents:
             .limit(limit)
         )
         return [Delivery(**dict(r._mapping)) for r in self.c.execute(q)]
+
+    def backlog(self) -> Backlog:
+        """Subscriptions by state, and the events the furthest-behind one that is not paused
+        has yet to receive (counted by id: events its filters skip count until a pass moves
+        its cursor past them)."""
+        w, e = t.webhook_subscriptions.c, t.events.c
+        rows = self.c.execute(select(w.state, func.count(), func.min(w.cursor)).group_by(w.state))
+        states: dict[str, int] = {}
+        behind: int | None = None
+        for state, count, cursor in rows:
+            states[str(state)] = int(count)
+            if state != "paused" and cursor is not None:
+                behind = int(cursor) if behind is None else min(behind, int(cursor))
+        head = self.bounds()[1]
+        if behind is None or behind >= head:
+            return Backlog(states, 0, None)
+        oldest = self.c.execute(
+            select(e.at).where(e.id > behind).order_by(e.id).limit(1)
+        ).scalar()
+        return Backlog(states, head - behind, oldest)

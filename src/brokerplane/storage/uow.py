@@ -1138,6 +1138,8 @@ class SqlAudit:
         self.c = conn
         self.key = key
         self.pending: list[AuditRecord] = []
+        # The types of the events the last flush wrote (told once the commit is durable).
+        self.written: list[str] = []
 
     def append(self, record: AuditRecord) -> None:
         self.pending.append(record)
@@ -1252,6 +1254,7 @@ class SqlAudit:
                 event.id = row["e_id"] = last_event
                 row["e_audit_id"] = last_id
                 events.append(row)
+                self.written.append(event.type)
         head = {"b_last_id": last_id, "b_last_hash": last_hash, "b_last_event": last_event}
         if postgres and len(rows) == 1 and len(events) <= 1:
             values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}
@@ -1679,8 +1682,10 @@ class SqlUnitOfWork:
         self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
         on_commit: Callable[[list[str]], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_events: Callable[[list[str]], None] | None = None,
     ) -> None:  # fmt: skip
         self._engine = engine
+        self._on_events = on_events  # told the types of the events each commit wrote
         self._write = write
         self._seal_key = seal_key
         self._on_commit = on_commit  # told the ledger kinds each commit made durable
@@ -1765,6 +1770,12 @@ class SqlUnitOfWork:
                 self._on_commit(added)
             except Exception:  # counting must never fail a committed command
                 log.exception("the ledger commit hook failed")
+        written, self.audit.written = self.audit.written, []
+        if written and self._on_events is not None:
+            try:
+                self._on_events(written)
+            except Exception:  # counting must never fail a committed command
+                log.exception("the events commit hook failed")
 
     def __exit__(
         self,

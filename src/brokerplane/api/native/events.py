@@ -218,6 +218,12 @@ class _Streams:
         with self.lock:
             self.held.pop(token, None)
 
+    @property
+    def open(self) -> int:
+        """Streams open now (the server's metrics)."""
+        with self.lock:
+            return len(self.held)
+
 
 def _streams(request: Request) -> _Streams:
     app = request.app
