@@ -223,7 +223,5 @@ class SqlEvents:
         head = self.bounds()[1]
         if behind is None or behind >= head:
             return Backlog(states, 0, None)
-        oldest = self.c.execute(
-            select(e.at).where(e.id > behind).order_by(e.id).limit(1)
-        ).scalar()
+        oldest = self.c.execute(select(e.at).where(e.id > behind).order_by(e.id).limit(1)).scalar()
         return Backlog(states, head - behind, oldest)

@@ -33,8 +33,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core import masks
@@ -81,6 +79,31 @@ _LOGIN_LOCK_KEY = 7_270_001
 log = logging.getLogger("brokerplane.storage")
 
 _CONNECTION_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+def dialect_insert(name: str) -> Any:
+    """The INSERT with ON CONFLICT of a dialect (postgresql, sqlite), imported when first used:
+    the PostgreSQL dialect package loads every one of its drivers' modules, which a process
+    on SQLite (a CLI command) has no use for."""
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+class PerDialect(dict[str, Any]):
+    """Statements built for a dialect when it first asks for them (`build(insert)`)."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, name: str) -> Any:
+        made = self[name] = self._build(dialect_insert(name))
+        return made
 
 
 def _row(row: Row[Any]) -> dict[str, Any]:
@@ -517,8 +540,7 @@ def _strike_upsert(make: Any) -> Any:
     ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
 
 
-_STRIKE = {name: _strike_upsert(make)
-           for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+_STRIKE = PerDialect(_strike_upsert)
 
 
 def _hold_upsert(make: Any) -> Any:
@@ -542,8 +564,7 @@ def _hold_upsert(make: Any) -> Any:
     ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
 
 
-_HOLD = {name: _hold_upsert(make)
-         for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+_HOLD = PerDialect(_hold_upsert)
 _slot = t.auth_reservations.c
 
 
@@ -926,12 +947,11 @@ class SqlThresholds:
 
 _IDEMPOTENCY_COLUMNS = [c.name for c in t.idempotency_records.columns]
 _r = t.idempotency_records.c
-_CLAIM_INSERT = {
-    # One statement, no savepoint: a key already there (or being inserted by a concurrent
-    # claim, which this waits for) inserts nothing.
-    name: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+# One statement, no savepoint: a key already there (or being inserted by a concurrent claim,
+# which this waits for) inserts nothing.
+_CLAIM_INSERT = PerDialect(
+    lambda make: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
+)
 _CLAIM_COMPLETE = (
     update(t.idempotency_records)
     .where(_r.scope == bindparam("b_scope"), _r.key == bindparam("b_key"),
@@ -1335,7 +1355,7 @@ class SqlAttributes:
         table, key = _ATTRIBUTE_TABLES[kind][:2]
         rows = [{key.name: entity_id, "name": a.name, "folded_name": a.name.casefold(),
                  "value": a.value, "updated_at": a.updated_at} for a in attributes]  # fmt: skip
-        make = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
+        make = dialect_insert(self.c.dialect.name)
         q = make(table).values(rows)
         q = q.on_conflict_do_update(
             index_elements=[key, table.c.name],
