@@ -24,6 +24,7 @@ from brokerplane.client import (
     AsyncClient,
     Client,
     Event,
+    InvalidResponse,
     NotFound,
     ResponseTooLarge,
     TransportError,
@@ -239,6 +240,7 @@ def test_a_webhook_is_created_test_sent_delivered_verified_replayed_and_deleted(
 
 def test_the_async_client_manages_webhooks(live: Live) -> None:
     URL = "http://127.0.0.1:9/hook"  # nothing listens there (the discard port)
+
     async def scenario() -> None:
         async with AsyncClient(live.base, live.admin_key, retry=FAST) as bp:
             secret = "a-shared-secret-" + uuid.uuid4().hex
@@ -324,20 +326,29 @@ def test_a_stream_that_never_ends_a_line_or_is_not_a_stream_is_refused() -> None
         while True:
             yield b"data: " + b"x" * 65536
 
-    with ScriptedServer(endless) as server, Client(server.base, "k", retry=FAST) as bp:
-        with pytest.raises(ResponseTooLarge):
-            next(bp.events.follow())
+    with (
+        ScriptedServer(endless) as server,
+        Client(server.base, "k", retry=FAST) as bp,
+        pytest.raises(ResponseTooLarge),
+    ):
+        next(bp.events.follow())
 
     def html(_: Seen) -> Iterator[bytes]:
         yield head(200, "content-type: text/html") + b"<html>"
 
-    with ScriptedServer(html) as server, Client(server.base, "k", retry=FAST) as bp:
-        with pytest.raises(Exception, match="event stream was asked for"):
-            next(bp.events.follow())
+    with (
+        ScriptedServer(html) as server,
+        Client(server.base, "k", retry=FAST) as bp,
+        pytest.raises(InvalidResponse, match="event stream was asked for"),
+    ):
+        next(bp.events.follow())
 
     def gone(_: Seen) -> Iterator[bytes]:
         return iter(())  # closes at once, every time
 
-    with ScriptedServer(gone) as server, Client(server.base, "k", retry=FAST) as bp:
-        with pytest.raises(TransportError):
-            next(bp.events.follow())
+    with (
+        ScriptedServer(gone) as server,
+        Client(server.base, "k", retry=FAST) as bp,
+        pytest.raises(TransportError),
+    ):
+        next(bp.events.follow())

@@ -81,8 +81,10 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
         assert opened.status_code == 201, opened.text
         login = opened.json()["login"]
         for n in range(DEPOSITS):
-            deposit = http.post("/v1/balances/deposit",
-                                json={"login": login, "amount": "10.00", "reference": f"m-{n}"})
+            deposit = http.post(
+                "/v1/balances/deposit",
+                json={"login": login, "amount": "10.00", "reference": f"m-{n}"},
+            )
             assert deposit.status_code == 200, deposit.text
 
         # an SSE client following the feed is counted while it is connected
@@ -97,7 +99,8 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
         _until(lambda: len(recovering.events()) == 1 + DEPOSITS, "the recovering receiver")
 
         def parked() -> bool:
-            return http.get(f"/v1/webhooks/{subs['dead']['id']}").json()["state"] == "failed"
+            state: str = http.get(f"/v1/webhooks/{subs['dead']['id']}").json()["state"]
+            return state == "failed"
 
         _until(parked, "the dead receiver's subscription to be parked")
         _until(lambda: value(scrape(base, seeded.metrics_key),
@@ -113,7 +116,10 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
         assert moved(written, type="ledger.entry_posted") == DEPOSITS
 
         outcomes = "brokerplane_webhook_deliveries_total"
-        delivered, retrying = moved(outcomes, outcome="delivered"), moved(outcomes, outcome="retrying")
+        delivered, retrying = (
+            moved(outcomes, outcome="delivered"),
+            moved(outcomes, outcome="retrying"),
+        )
         failed = moved(outcomes, outcome="failed")
         # the recovering receiver: two failures, then every event (in one batch or more)
         assert 1 <= delivered <= 1 + DEPOSITS
@@ -152,7 +158,10 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
 def test_database_errors_are_counted_by_kind(runtime: Runtime, admin: Actor) -> None:
     """A statement the database refuses is counted once, by its kind, in what /metrics shows."""
     metrics = ServerMetrics(runtime, object())
-    with pytest.raises((OperationalError, ProgrammingError)), runtime.storage.engine.connect() as conn:
+    with (
+        pytest.raises((OperationalError, ProgrammingError)),
+        runtime.storage.engine.connect() as conn,
+    ):
         conn.execute(text("SELECT * FROM no_such_table"))
     shown = metrics.render()
     lines = [line for line in shown.splitlines() if line.startswith("brokerplane_db_errors_total")]

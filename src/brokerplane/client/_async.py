@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -192,7 +192,7 @@ class AsyncClient:
 
     async def _follow(
         self, after: int, types: calls.Types, group: str | None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """The feed as Server-Sent Events, reconnecting after a dropped connection, a 5xx or
         the server ending the stream, with Last-Event-ID: the last event given out."""
         last = after
@@ -674,9 +674,10 @@ class Events(_Resource):
         *,
         types: builtins.list[str] | tuple[str, ...] | None = None,
         group: str | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every event after `after`, then each new one as it commits (Server-Sent Events),
-        reconnecting with Last-Event-ID, for as long as you iterate."""
+        reconnecting with Last-Event-ID, for as long as you iterate; `aclose()` it to hang
+        up."""
         calls.event_stream(after, types, group)  # bad arguments fail now
         return self._client._follow(after, types, group)
 

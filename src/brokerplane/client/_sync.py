@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -210,7 +210,9 @@ class Client:
     def _export(self, path: str, params: dict[str, Any]) -> CsvExport:
         return CsvExport(self, calls.export_call(path, params))
 
-    def _follow(self, after: int, types: calls.Types, group: str | None) -> Iterator[Event]:
+    def _follow(
+        self, after: int, types: calls.Types, group: str | None
+    ) -> Generator[Event, None, None]:
         """The feed as Server-Sent Events, reconnecting after a dropped connection, a 5xx or
         the server ending the stream, with Last-Event-ID: the last event given out."""
         last = after
@@ -682,10 +684,11 @@ class Events(_Resource):
         *,
         types: builtins.list[str] | tuple[str, ...] | None = None,
         group: str | None = None,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Every event after `after`, then each new one as it commits (Server-Sent Events),
         for as long as you iterate: after a dropped connection, a 5xx or the server ending the
-        stream it reconnects with Last-Event-ID, so nothing is missed or repeated."""
+        stream it reconnects with Last-Event-ID, so nothing is missed or repeated. `close()`
+        it (or leave the loop and let it go) to hang up."""
         calls.event_stream(after, types, group)  # bad arguments fail now
         return self._client._follow(after, types, group)
 
