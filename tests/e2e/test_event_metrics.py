@@ -167,3 +167,35 @@ def test_database_errors_are_counted_by_kind(runtime: Runtime, admin: Actor) -> 
     lines = [line for line in shown.splitlines() if line.startswith("brokerplane_db_errors_total")]
     assert lines in (['brokerplane_db_errors_total{kind="operational"} 1'],
                      ['brokerplane_db_errors_total{kind="programming"} 1'])  # fmt: skip
+
+
+def test_a_scrape_while_the_database_is_gone_leaves_its_gauges_out(tmp_path: Path) -> None:
+    """The webhook gauges share one read of the database: gone, they are left out of the
+    scrape (each counted as a scrape error) and the rest of the scrape is served."""
+    from brokerplane import bootstrap
+    from brokerplane.settings import Settings
+
+    db = tmp_path / "gone.db"
+    runtime = bootstrap.build(Settings(database_url=f"sqlite:///{db.as_posix()}",
+                                       data_dir=tmp_path), migrate_schema=True)  # fmt: skip
+    try:
+        metrics = ServerMetrics(runtime, object())
+        assert "brokerplane_outbox_undelivered_events 0" in metrics.render()
+        runtime.storage.engine.dispose()
+        for path in tmp_path.glob("gone.db*"):
+            path.unlink()  # a new, empty file is opened in its place: no tables
+        shown = metrics.render()
+        # the database errors of that scrape show in the next one (their counter comes first)
+        errors = [line for line in metrics.render().splitlines()
+                  if line.startswith("brokerplane_db_errors_total")]  # fmt: skip
+    finally:
+        runtime.close()
+    # asked once for the three webhook gauges, once for the pending approvals
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in errors) == 2, errors
+    samples = [line for line in shown.splitlines() if not line.startswith("#")]
+    for gone in ("brokerplane_webhook_subscriptions", "brokerplane_outbox_undelivered_events",
+                 "brokerplane_outbox_oldest_undelivered_age_seconds",
+                 "brokerplane_approvals_pending"):  # fmt: skip
+        assert not any(line.startswith(gone) for line in samples), gone
+        assert f'brokerplane_metrics_scrape_errors_total{{metric="{gone}"}} 1' in samples
+    assert any(line.startswith("brokerplane_build_info") for line in samples)

@@ -75,7 +75,7 @@ class ServerMetrics:
         self.runtime = runtime
         self.app_state = app_state
         self.started = time.time()
-        self._backlog_read: Backlog | None = None
+        self._backlog_read: Backlog | Exception | None = None
         self._render_lock = threading.Lock()
         registry = self.registry = Registry()
         registry.gauge(
@@ -222,9 +222,15 @@ class ServerMetrics:
         return [((), streams.open if streams is not None else 0)]
 
     def _backlog(self) -> Backlog:
-        """The webhooks' backlog, read once per scrape (the gauges that show it share it)."""
+        """The webhooks' backlog, read once per scrape (the gauges that show it share it, and
+        share a failure too: a database that is down is asked once, not once a gauge)."""
         if self._backlog_read is None:
-            self._backlog_read = self.runtime.services.webhook_backlog()
+            try:
+                self._backlog_read = self.runtime.services.webhook_backlog()
+            except Exception as err:
+                self._backlog_read = err
+        if isinstance(self._backlog_read, Exception):
+            raise self._backlog_read
         return self._backlog_read
 
     def _subscriptions(self) -> Iterable[Sample]:
