@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
 
@@ -18,8 +19,29 @@ MIN_RETENTION = 2 * REPLAY_WINDOW
 MIN_RETENTION_DAYS = MIN_RETENTION.total_seconds() / 86400
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BROKERPLANE_", extra="ignore")
+ENV_PREFIX = "BROKERPLANE_"
+
+
+def environment(fields: Any) -> dict[str, str]:
+    """The BROKERPLANE_<FIELD> variables set (names in any case), by field name."""
+    prefix = ENV_PREFIX.lower()
+    found: dict[str, str] = {}
+    for key, value in os.environ.items():
+        name = key.lower()
+        if name.startswith(prefix) and name[len(prefix) :] in fields:
+            found[name[len(prefix) :]] = value
+    return found
+
+
+class Settings(BaseModel):
+    """Each field from its keyword argument, else its BROKERPLANE_<FIELD> variable, else its
+    default (a plain pydantic model reading the environment itself: pydantic-settings, with
+    the asyncio it loads, cost every CLI command a tenth of a second to start)."""
+
+    model_config = ConfigDict(extra="ignore", validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment(type(self).model_fields), **values})
 
     data_dir: Path = Field(Path("./var"), description="where the embedded database lives")
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite under data_dir")

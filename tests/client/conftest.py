@@ -59,7 +59,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     secrets = _demo(url, root)
     server = ServerProcess(
         url, root / "server.log", program=SERVE,
-        extra_env={"BROKERPLANE_DATA_DIR": str(root), "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0"},
+        extra_env={"BROKERPLANE_DATA_DIR": str(root), "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
+                   # the webhook tests' receivers listen on loopback
+                   "BROKERPLANE_WEBHOOK_ALLOW_PRIVATE": "true",
+                   "BROKERPLANE_WEBHOOK_BACKOFF_S": "0.05"},
     )  # fmt: skip
     try:
         server.wait_ready()

@@ -20,6 +20,8 @@ from brokerplane.client import (
     AsyncClient,
     AuditRecord,
     Client,
+    Event,
+    EventPage,
     IssuedKey,
     LedgerEntry,
     Operation,
@@ -27,6 +29,9 @@ from brokerplane.client import (
     Profile,
     Threshold,
     Transfer,
+    Webhook,
+    WebhookDelivery,
+    WebhookTest,
 )
 from brokerplane.client import _calls as calls
 from tests.client.conftest import Live
@@ -43,6 +48,11 @@ MODELS: dict[type[BaseModel], str] = {
     AuditRecord: "AuditOut",
     Transfer: "TransferOut",
     Problem: "Problem",
+    Event: "EventOut",
+    EventPage: "EventPageOut",
+    Webhook: "WebhookOut",
+    WebhookDelivery: "DeliveryOut",
+    WebhookTest: "WebhookTestOut",
 }
 SERVER_NAME = {m.__name__: name for m, name in MODELS.items()}
 
@@ -148,6 +158,20 @@ def test_the_money_key_and_approval_bodies_are_what_the_api_takes(
     assert set(moved) == set(_request_fields(document, "TransferIn"))
 
 
+def test_the_webhook_bodies_are_what_the_api_takes(document: dict[str, Any]) -> None:
+    bp = Client("http://x", "k")
+    accepted = set(_request_fields(document, "WebhookIn"))
+    # create takes every field but `state` (updates only), update every field
+    assert _params(bp.webhooks.create, "idempotency_key") == accepted - {"state"}
+    assert _params(bp.webhooks.update, "idempotency_key", "webhook_id") == accepted
+    fields = dict.fromkeys(accepted - {"types", "personal_data"}, "x")
+    body = calls.webhook_fields(**fields, types=["ledger."], personal_data=True)
+    assert set(body) == accepted
+    call, _ = calls.create_webhook(calls.webhook_fields(url="http://x/h"), None)
+    assert set(call.body) <= accepted and "secret" in call.body
+    assert set(calls.replay_webhook(1, 1, None).body) == set(_request_fields(document, "ReplayIn"))
+
+
 def _query(document: dict[str, Any], path: str) -> set[str]:
     return {p["name"] for p in document["paths"]["/v1" + path]["get"]["parameters"]
             if p["in"] == "query"}  # fmt: skip
@@ -161,6 +185,11 @@ def test_the_listings_send_the_query_parameters_the_api_reads(document: dict[str
     assert _query(document, "/balances/history") == ledger | {"format"}
     assert _query(document, "/approvals") == {"state", "login", "cursor", "limit"}
     assert _query(document, "/keys") == {"manager"}
+    assert _query(document, "/events") == set(calls.events_page(0, None, None, 1).params or {})
+    stream = calls.event_stream(0, None, None).params or {}
+    assert set(stream) | {"limit"} == _query(document, "/events")
+    deliveries = calls.webhook_deliveries(1, 0, 1).params or {}
+    assert _query(document, "/webhooks/{sub_id}/deliveries") == set(deliveries)
 
 
 def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]) -> None:
@@ -175,6 +204,11 @@ def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]
         ("GET", "/approval-thresholds"), ("PUT", "/approval-thresholds"),
         ("GET", "/keys"), ("POST", "/keys"), ("POST", "/keys/{key_id}/rotate"),
         ("DELETE", "/keys/{key_id}"),
+        ("GET", "/events"), ("GET", "/events/types"),
+        ("GET", "/webhooks"), ("POST", "/webhooks"), ("GET", "/webhooks/{sub_id}"),
+        ("PATCH", "/webhooks/{sub_id}"), ("DELETE", "/webhooks/{sub_id}"),
+        ("POST", "/webhooks/{sub_id}/replay"), ("POST", "/webhooks/{sub_id}/test"),
+        ("GET", "/webhooks/{sub_id}/deliveries"),
     }  # fmt: skip
     served = {(m.upper(), p.removeprefix("/v1")) for p, ms in document["paths"].items()
               for m in ms}  # fmt: skip
@@ -182,10 +216,22 @@ def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]
     # and the money calls the document has are all in the client
     money = {p for m, p in served if p.startswith("/balances/") and m == "POST"}
     assert money == {*calls.OPERATIONS.values(), calls.TRANSFER}
+    # and every events and webhooks call the document has
+    events = {(m, p) for m, p in served if p.startswith(("/events", "/webhooks"))}
+    assert events <= sent
+    # the paths the client builds are those templates
+    built = {(c.method, c.path) for c in (
+        calls.get_webhook(7), calls.update_webhook(7, {"state": "paused"}, None),
+        calls.delete_webhook(7, None), calls.replay_webhook(7, 1, None),
+        calls.send_webhook_test(7), calls.webhook_deliveries(7, 0, 1),
+        calls.events_page(0, None, None, 1), calls.event_types(), calls.list_webhooks(),
+    )}  # fmt: skip
+    assert {(m, p.replace("{sub_id}", "7")) for m, p in sent if p.startswith(("/events", "/web"))
+            } - {("POST", "/webhooks")} == built  # fmt: skip
 
 
 def _resources(client: Any) -> Iterator[tuple[str, str, inspect.Signature]]:
-    for resource in ("accounts", "money", "approvals", "reports", "keys"):
+    for resource in ("accounts", "money", "approvals", "reports", "keys", "events", "webhooks"):
         obj = getattr(client, resource)
         for name, member in inspect.getmembers(obj, inspect.ismethod):
             if not name.startswith("_"):

@@ -36,7 +36,14 @@ from brokerplane.core.backoffice.model import (
     WebhookKey,
 )
 from brokerplane.core.errors import Conflict, EmailAlreadyExists, LoginAlreadyExists
-from brokerplane.core.events.model import Delivery, Event, EventPage, EventQuery, Subscription
+from brokerplane.core.events.model import (
+    Backlog,
+    Delivery,
+    Event,
+    EventPage,
+    EventQuery,
+    Subscription,
+)
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
 from brokerplane.core.ledger.model import (
@@ -1104,6 +1111,18 @@ class FakeEvents(_Repo):
         else:
             self._s.margin_states[login] = after
         return True
+
+    def backlog(self) -> Backlog:
+        states: dict[str, int] = {}
+        for sub in self._s.subscriptions.values():
+            states[sub.state] = states.get(sub.state, 0) + 1
+        cursors = [s.cursor for s in self._s.subscriptions.values() if s.state != "paused"]
+        head = self.bounds()[1]
+        if not cursors or min(cursors) >= head:
+            return Backlog(states, 0, None)
+        behind = min(cursors)
+        oldest = min((e.id, e.at) for e in self._s.events if e.id > behind)[1]
+        return Backlog(states, head - behind, oldest)
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -33,9 +33,9 @@ def _cell(text: Any) -> str:
 def settings_rows() -> list[dict[str, str]]:
     from pydantic_core import PydanticUndefined
 
+    from brokerplane.settings import ENV_PREFIX as prefix
     from brokerplane.settings import Settings
 
-    prefix = str(Settings.model_config.get("env_prefix", ""))
     rows = []
     for name, field in Settings.model_fields.items():
         default = field.default

@@ -105,7 +105,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         tasks = [task]
         if settings.risk_pass_interval_s > 0:
             tasks.append(asyncio.create_task(riskpass.run(runtime)))
-        stop, workers = delivery.start(runtime.services, settings)
+        stop, workers = delivery.start(runtime.services, settings,
+                                       _app.state.metrics.webhook_delivered)  # fmt: skip
         try:
             yield
         finally:

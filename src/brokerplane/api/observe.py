@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.common import COMMON_ERRORS
 from brokerplane.api.native.route import NativeRoute
 from brokerplane.core.actor import Actor
+from brokerplane.core.events.model import Backlog
 from brokerplane.metrics import BATCH_BUCKETS, CONTENT_TYPE, Registry, Sample
 
 if TYPE_CHECKING:
@@ -73,6 +75,8 @@ class ServerMetrics:
         self.runtime = runtime
         self.app_state = app_state
         self.started = time.time()
+        self._backlog_read: Backlog | Exception | None = None
+        self._render_lock = threading.Lock()
         registry = self.registry = Registry()
         registry.gauge(
             "brokerplane_build_info", "The running version (always 1)",
@@ -154,9 +158,49 @@ class ServerMetrics:
             self._auth_failures,
             kind="counter",
         )
+        # events and webhooks
+        self.events = registry.counter(
+            "brokerplane_events_written_total",
+            "Events written to the outbox (the feed and webhooks read them), by type",
+            ("type",),
+        )
+        registry.gauge(
+            "brokerplane_event_streams_open",
+            "Server-Sent Events clients following the feed (GET /v1/events) now",
+            self._streams,
+        )
+        self.deliveries = registry.counter(
+            "brokerplane_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome: delivered (2xx), retrying (failed, tried "
+            "again later), failed (failed past BROKERPLANE_WEBHOOK_RETRY_HOURS: parked)",
+            ("outcome",),
+        )
+        self.delivery_latency = registry.histogram(
+            "brokerplane_webhook_delivery_duration_seconds",
+            "Time to deliver a batch of events to a webhook receiver (connect, send, answer)",
+            ("outcome",),
+        )
+        registry.gauge(
+            "brokerplane_webhook_subscriptions",
+            "Webhook subscriptions by state: active, paused, failed (parked)",
+            self._subscriptions, ("state",),
+        )  # fmt: skip
+        registry.gauge(
+            "brokerplane_outbox_undelivered_events",
+            "Events the furthest-behind webhook subscription (active or parked) has not "
+            "received yet",
+            lambda: [((), self._backlog().undelivered)],
+        )
+        registry.gauge(
+            "brokerplane_outbox_oldest_undelivered_age_seconds",
+            "Age of the oldest event a webhook subscription (active or parked) has not "
+            "received yet (0: none owed)",
+            self._oldest_age,
+        )
         # the runtime tells these as they happen
         runtime.storage.on_ledger_commit = self._ledger_committed
         runtime.storage.on_error = self._db_error
+        runtime.storage.on_events = self._events_written
         group_commit = runtime.services.group_commit
         if group_commit is not None:
             group_commit.on_batch = self._batch
@@ -164,6 +208,40 @@ class ServerMetrics:
     def _ledger_committed(self, kinds: list[str]) -> None:
         for kind in kinds:
             self.ledger.inc(kind)
+
+    def _events_written(self, types: list[str]) -> None:
+        for kind in types:
+            self.events.inc(kind)
+
+    def webhook_delivered(self, outcome: str, seconds: float) -> None:
+        self.deliveries.inc(outcome)
+        self.delivery_latency.observe(seconds, outcome)
+
+    def _streams(self) -> Iterable[Sample]:
+        streams = getattr(self.app_state, "event_streams", None)
+        return [((), streams.open if streams is not None else 0)]
+
+    def _backlog(self) -> Backlog:
+        """The webhooks' backlog, read once per scrape (the gauges that show it share it, and
+        share a failure too: a database that is down is asked once, not once a gauge)."""
+        if self._backlog_read is None:
+            try:
+                self._backlog_read = self.runtime.services.webhook_backlog()
+            except Exception as err:
+                self._backlog_read = err
+        if isinstance(self._backlog_read, Exception):
+            raise self._backlog_read
+        return self._backlog_read
+
+    def _subscriptions(self) -> Iterable[Sample]:
+        states = self._backlog().subscriptions
+        return [((state,), states.get(state, 0)) for state in ("active", "paused", "failed")]
+
+    def _oldest_age(self) -> Iterable[Sample]:
+        oldest = self._backlog().oldest_at
+        if oldest is None:
+            return [((), 0)]
+        return [((), max(0.0, time.time() - oldest.timestamp()))]
 
     def _db_error(self, kind: str) -> None:
         self.db_errors.inc(kind)
@@ -194,7 +272,9 @@ class ServerMetrics:
         self.tcp_latency.observe(seconds, command)
 
     def render(self) -> str:
-        return self.registry.render()
+        with self._render_lock:  # one scrape at a time: the backlog is read once for each
+            self._backlog_read = None
+            return self.registry.render()
 
 
 class Observe:

@@ -42,6 +42,8 @@ from brokerplane.client.models import (
     ApiKey,
     Approval,
     AuditRecord,
+    Event,
+    EventPage,
     IssuedKey,
     LedgerEntry,
     Operation,
@@ -50,7 +52,11 @@ from brokerplane.client.models import (
     Profile,
     Threshold,
     Transfer,
+    Webhook,
+    WebhookDelivery,
+    WebhookTest,
 )
+from brokerplane.client.webhooks import WebhookBatch, parse_webhook, verify_signature
 
 __all__ = [
     "APIError",
@@ -65,6 +71,8 @@ __all__ = [
     "Client",
     "Conflict",
     "CsvExport",
+    "Event",
+    "EventPage",
     "InvalidResponse",
     "IssuedKey",
     "LedgerEntry",
@@ -89,4 +97,10 @@ __all__ = [
     "TransportError",
     "Unauthorized",
     "ValidationError",
+    "Webhook",
+    "WebhookBatch",
+    "WebhookDelivery",
+    "WebhookTest",
+    "parse_webhook",
+    "verify_signature",
 ]

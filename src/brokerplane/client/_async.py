@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from typing_extensions import Unpack
 
 from brokerplane.client import _calls as calls
 from brokerplane.client import _http as h
+from brokerplane.client import errors
 from brokerplane.client._calls import Amount
 from brokerplane.client._sync import api_root, base_headers
 from brokerplane.client.errors import BrokerplaneError
@@ -23,6 +24,8 @@ from brokerplane.client.models import (
     ApiKey,
     Approval,
     AuditRecord,
+    Event,
+    EventPage,
     IssuedKey,
     LedgerEntry,
     Operation,
@@ -30,6 +33,9 @@ from brokerplane.client.models import (
     Profile,
     Threshold,
     Transfer,
+    Webhook,
+    WebhookDelivery,
+    WebhookTest,
 )
 
 T = TypeVar("T")
@@ -73,8 +79,8 @@ class AsyncClient:
         self.approvals = Approvals(self)
         self.reports = Reports(self)
         self.keys = Keys(self)
-        # Extension point: the events resource (subscriptions, webhooks, a stream) joins here
-        # and in AsyncClient, as a class over `_send`/`_pages`/`_export` like those above.
+        self.events = Events(self)
+        self.webhooks = Webhooks(self)
 
     def __repr__(self) -> str:  # never the key
         return f"AsyncClient({str(self._http.base_url)!r})"
@@ -183,6 +189,45 @@ class AsyncClient:
 
     def _export(self, path: str, params: dict[str, Any]) -> AsyncCsvExport:
         return AsyncCsvExport(self, calls.export_call(path, params))
+
+    async def _follow(
+        self, after: int, types: calls.Types, group: str | None
+    ) -> AsyncGenerator[Event, None]:
+        """The feed as Server-Sent Events, reconnecting after a dropped connection, a 5xx or
+        the server ending the stream, with Last-Event-ID: the last event given out."""
+        last = after
+        failures = 0
+        while True:
+            call = calls.event_stream(last, types, group)
+            try:
+                stream = self._http.stream(
+                    call.method, call.path, params=call.query(), headers=call.request_headers()
+                )
+                async with stream as response:
+                    status = response.status_code
+                    if status != 200:
+                        body = await self._read_error(response)
+                        error = h.api_error(status, response.headers, body)
+                        if not h.should_retry(error) or failures + 1 >= self.retry.attempts:
+                            raise error
+                        failures += 1
+                        await asyncio.sleep(h.retrying(call, failures, self.retry, error,
+                                                       error.retry_after))  # fmt: skip
+                        continue
+                    h.check_encoding(response.headers, status)
+                    h.check_event_stream(response.headers, status)
+                    failures = 0
+                    decoder = h.SseDecoder(self.limits.max_event_bytes)
+                    async for chunk in response.aiter_raw():
+                        for _, data in decoder.feed(chunk):
+                            event = calls.stream_event(data)
+                            last = max(last, event.id)
+                            yield event
+            except httpx.TransportError as err:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise h.transport_error(call, err, failures) from err
+                await asyncio.sleep(h.retrying(call, failures, self.retry, err, None))
 
 
 class AsyncCsvExport:
@@ -579,3 +624,145 @@ class Keys(_Resource):
     async def revoke(self, key_id: str, *, idempotency_key: str | None = None) -> ApiKey:
         """Revoke the key, and every key it created, at once."""
         return await self._client._send(calls.revoke_key(key_id, idempotency_key))
+
+
+class Events(_Resource):
+    """The event feed (GET /v1/events, reports:read): every committed change of the accounts
+    within the key's reach, in commit order. An event's `id` is its cursor."""
+
+    async def page(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        """One page of events after `after` (0: the oldest kept)."""
+        return await self._client._send(calls.events_page(after, types, group, limit))
+
+    def iter(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[Event]:
+        """Every event after `after` up to the newest, a page at a time as you iterate; it
+        ends there. Resume later from the last event's `id`."""
+        calls.events_page(after, types, group, page_size)  # bad arguments fail now
+
+        async def walk() -> AsyncIterator[Event]:
+            cursor = after
+            while True:
+                call = calls.events_page(cursor, types, group, page_size)
+                page = await self._client._send(call)
+                for event in page.items:
+                    yield event
+                if not page.more:
+                    return
+                if page.next <= cursor:
+                    raise errors.InvalidResponse(f"the feed did not move past event {cursor}")
+                cursor = page.next
+
+        return walk()
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Every event after `after`, then each new one as it commits (Server-Sent Events),
+        reconnecting with Last-Event-ID, for as long as you iterate; `aclose()` it to hang
+        up."""
+        calls.event_stream(after, types, group)  # bad arguments fail now
+        return self._client._follow(after, types, group)
+
+    async def types(self) -> builtins.list[str]:
+        """Every event type the feed carries."""
+        return await self._client._send(calls.event_types())
+
+
+class Webhooks(_Resource):
+    """Webhook subscriptions (admin keys of unlimited reach), as Client.webhooks."""
+
+    async def create(
+        self,
+        url: str,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group_mask: str | None = None,
+        secret: str | None = None,
+        personal_data: bool | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Webhook:
+        """Subscribe `url` to the events from now on; the answer's `secret` signs them."""
+        fields = calls.webhook_fields(
+            url=url, types=types, group_mask=group_mask, secret=secret,
+            personal_data=personal_data, description=description,
+        )  # fmt: skip
+        call, sent = calls.create_webhook(fields, idempotency_key)
+        return calls.with_webhook_secret(await self._client._send(call), sent)
+
+    async def list(self) -> builtins.list[Webhook]:
+        return await self._client._send(calls.list_webhooks())
+
+    async def get(self, webhook_id: int) -> Webhook:
+        return await self._client._send(calls.get_webhook(webhook_id))
+
+    async def update(
+        self,
+        webhook_id: int,
+        *,
+        url: str | None = None,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group_mask: str | None = None,
+        secret: str | None = None,
+        personal_data: bool | None = None,
+        description: str | None = None,
+        state: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Webhook:
+        """Change the fields given; `state` paused or active (resumes a parked one now)."""
+        changes = calls.webhook_fields(
+            url=url, types=types, group_mask=group_mask, secret=secret,
+            personal_data=personal_data, description=description, state=state,
+        )  # fmt: skip
+        call = calls.update_webhook(webhook_id, changes, idempotency_key)
+        return await self._client._send(call)
+
+    async def delete(self, webhook_id: int, *, idempotency_key: str | None = None) -> None:
+        await self._client._send(calls.delete_webhook(webhook_id, idempotency_key))
+
+    async def replay(
+        self, webhook_id: int, from_id: int, *, idempotency_key: str | None = None
+    ) -> Webhook:
+        call = calls.replay_webhook(webhook_id, from_id, idempotency_key)
+        return await self._client._send(call)
+
+    async def test(self, webhook_id: int) -> WebhookTest:
+        """Send a signed `webhook.test` event now (never retried)."""
+        return await self._client._send(calls.send_webhook_test(webhook_id))
+
+    def deliveries(
+        self, webhook_id: int, *, after: int = 0, page_size: int = 100
+    ) -> AsyncIterator[WebhookDelivery]:
+        """The delivery log, oldest first, a page at a time as you iterate."""
+        calls.webhook_deliveries(webhook_id, after, page_size)  # bad arguments fail now
+
+        async def walk() -> AsyncIterator[WebhookDelivery]:
+            cursor = after
+            while True:
+                call = calls.webhook_deliveries(webhook_id, cursor, page_size)
+                found = await self._client._send(call)
+                for delivery in found:
+                    yield delivery
+                if len(found) < page_size:
+                    return
+                cursor = found[-1].id
+
+        return walk()

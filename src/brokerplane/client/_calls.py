@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,11 +26,16 @@ from brokerplane.client.models import (
     ApiKey,
     Approval,
     AuditRecord,
+    Event,
+    EventPage,
     IssuedKey,
     Operation,
     Page,
     Threshold,
     Transfer,
+    Webhook,
+    WebhookDelivery,
+    WebhookTest,
 )
 
 Amount = Decimal | int | str
@@ -279,3 +286,125 @@ def with_secret(issued: IssuedKey) -> IssuedKey:
     if issued.key is None:
         raise errors.SecretNotReturned(issued)
     return issued
+
+
+# ---- events ---------------------------------------------------------------------------------
+
+Types = list[str] | tuple[str, ...] | None
+
+
+def _cursor(after: int, name: str = "after") -> int:
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise ValueError(f"{name} is an event id (an int, 0 for the start)")
+    return after
+
+
+def _type_names(types: Types) -> list[str] | None:
+    if isinstance(types, str):
+        raise TypeError("types is a list of event types or prefixes ('account.')")
+    return list(types) if types else None
+
+
+def events_page(after: int, types: Types, group: str | None, limit: int) -> Call[EventPage]:
+    params = {"after": _cursor(after), "types": _type_names(types), "group": group,
+              "limit": checked_page_size(limit)}  # fmt: skip
+    return Call("GET", "/events", model_decoder(EventPage), params=params)
+
+
+def event_types() -> Call[list[str]]:
+    def decode(data: Any) -> list[str]:
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise errors.InvalidResponse("the answer is not a list of event types")
+        return items
+
+    return Call("GET", "/events/types", decode)
+
+
+def event_stream(after: int, types: Types, group: str | None) -> Call[None]:
+    """The feed as Server-Sent Events from after `after` (sent as Last-Event-ID too, which the
+    server prefers, as a browser's EventSource does when it reconnects)."""
+    after = _cursor(after)
+    headers = {"Accept": "text/event-stream"}
+    if after:
+        headers["Last-Event-ID"] = str(after)
+    params = {"after": after, "types": _type_names(types), "group": group}
+    return Call("GET", "/events", lambda _: None, params=params, headers=headers)
+
+
+def stream_event(data: str) -> Event:
+    """An SSE message's data: one event, as the JSON feed has it."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        raise errors.InvalidResponse(f"an event's data is not JSON: {data[:80]!r}") from None
+    event: Event = model_decoder(Event)(parsed)
+    return event
+
+
+# ---- webhooks -------------------------------------------------------------------------------
+
+
+def _webhook(sub_id: int, tail: str = "") -> str:
+    return f"/webhooks/{_segment(sub_id)}{tail}"
+
+
+def webhook_fields(**fields: Any) -> dict[str, Any]:
+    if isinstance(fields.get("types"), str):
+        raise TypeError("types is a list of event types or prefixes ('ledger.')")
+    if fields.get("types") is not None:
+        fields["types"] = list(fields["types"])
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def create_webhook(fields: dict[str, Any], idem: str | None) -> tuple[Call[Webhook], str]:
+    """The create call and the secret it sends: the caller's, or one made here, so the secret
+    is known even when the answer that shows it is lost and a retry gets the replay (which
+    never repeats it)."""
+    secret = fields.get("secret") or secrets.token_urlsafe(32)
+    body = {**fields, "secret": secret}
+    call = write("POST", "/webhooks", Webhook, body=body, ok=(201,), idempotency_key=idem)
+    return call, secret
+
+
+def with_webhook_secret(sub: Webhook, secret: str) -> Webhook:
+    return sub if sub.secret else sub.model_copy(update={"secret": secret})
+
+
+def list_webhooks() -> Call[list[Webhook]]:
+    return Call("GET", "/webhooks", _items(Webhook))
+
+
+def get_webhook(sub_id: int) -> Call[Webhook]:
+    return Call("GET", _webhook(sub_id), model_decoder(Webhook))
+
+
+def update_webhook(sub_id: int, changes: dict[str, Any], idem: str | None) -> Call[Webhook]:
+    if not changes:
+        raise ValueError("nothing to update: name at least one field")
+    return write("PATCH", _webhook(sub_id), Webhook, body=changes, idempotency_key=idem)
+
+
+def delete_webhook(sub_id: int, idem: str | None) -> Call[None]:
+    def decode(data: Any) -> None:
+        if not isinstance(data, dict) or data.get("deleted") is not True:
+            raise errors.InvalidResponse("the answer does not say the subscription was deleted")
+
+    return Call("DELETE", _webhook(sub_id), decode, idempotency_key=_key(idem))
+
+
+def replay_webhook(sub_id: int, from_id: int, idem: str | None) -> Call[Webhook]:
+    if isinstance(from_id, bool) or not isinstance(from_id, int) or from_id < 1:
+        raise ValueError("from_id is an event id (1 or more)")
+    body = {"from": from_id}
+    return write("POST", _webhook(sub_id, "/replay"), Webhook, body=body, idempotency_key=idem)
+
+
+def send_webhook_test(sub_id: int) -> Call[WebhookTest]:
+    """Not retried: each attempt would send the receiver another test."""
+    return Call("POST", _webhook(sub_id, "/test"), model_decoder(WebhookTest))
+
+
+def webhook_deliveries(sub_id: int, after: int, limit: int) -> Call[list[WebhookDelivery]]:
+    params = {"after": _cursor(after), "limit": checked_page_size(limit)}
+    return Call("GET", _webhook(sub_id, "/deliveries"), _items(WebhookDelivery), params=params)

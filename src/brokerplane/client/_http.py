@@ -68,12 +68,14 @@ class Limits:
     `max_response_bytes` bounds a JSON answer (it is parsed whole); `max_error_bytes` the part
     of an error answer that is read; `max_csv_record_bytes` one CSV record of a streamed
     export (an export itself is never held whole); `max_response_seconds` the time to read a
-    JSON answer, so a server trickling bytes cannot hold a call forever."""
+    JSON answer, so a server trickling bytes cannot hold a call forever; `max_event_bytes`
+    one message of an event stream (Server-Sent Events)."""
 
     max_response_bytes: int = 32 * 1024 * 1024
     max_error_bytes: int = 256 * 1024
     max_csv_record_bytes: int = 1024 * 1024
     max_response_seconds: float = 300.0
+    max_event_bytes: int = 1024 * 1024
 
 
 @dataclass
@@ -449,3 +451,73 @@ class CsvRows:
                 )
             out.append(row)
         return out
+
+
+# ---- Server-Sent Events ---------------------------------------------------------------------
+
+
+def check_event_stream(headers: Mapping[str, str], status: int) -> None:
+    kind = headers.get("content-type", "")
+    if not kind.lower().startswith("text/event-stream"):
+        raise errors.InvalidResponse(
+            f"an event stream was asked for, but the server answered {kind or 'no content type'!r}",
+            status=status,
+        )
+
+
+class SseDecoder:
+    """Messages out of a Server-Sent Events byte stream (`data:` lines joined, `id:`, `event:`,
+    `retry:`; comments and keep-alives skipped), one bounded message at a time: a line, or a
+    message, longer than `max_message` bytes is refused."""
+
+    def __init__(self, max_message: int) -> None:
+        self._max = max_message
+        self._buffer = b""
+        self._data: list[str] = []
+        self._size = 0
+        self._id: str | None = None
+        self.retry: float | None = None  # seconds, when the server said
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        """The (id, data) of each message `chunk` completes."""
+        self._buffer += chunk
+        out: list[tuple[str | None, str]] = []
+        while (end := self._buffer.find(b"\n")) >= 0:
+            raw, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
+            message = self._line(raw.removesuffix(b"\r"))
+            if message is not None:
+                out.append(message)
+        if len(self._buffer) > self._max:
+            raise errors.ResponseTooLarge(
+                f"an event stream line is longer than the client's limit of {self._max} bytes "
+                "(Limits.max_event_bytes)"
+            )
+        return out
+
+    def _line(self, raw: bytes) -> tuple[str | None, str] | None:
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise errors.InvalidResponse("the event stream is not UTF-8") from None
+        if not line:  # a blank line ends a message
+            if not self._data:
+                return None
+            data, self._data, self._size = "\n".join(self._data), [], 0
+            return self._id, data
+        if line.startswith(":"):
+            return None  # a comment: the opening line, keep-alives
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._size += len(raw)
+            if self._size > self._max:
+                raise errors.ResponseTooLarge(
+                    f"an event is larger than the client's limit of {self._max} bytes "
+                    "(Limits.max_event_bytes)"
+                )
+            self._data.append(value)
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry" and value.isdigit() and len(value) < 10:
+            self.retry = int(value) / 1000
+        return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from typing_extensions import Unpack
 
 from brokerplane.client import _calls as calls
 from brokerplane.client import _http as h
+from brokerplane.client import errors
 from brokerplane.client._calls import Amount
 from brokerplane.client.errors import BrokerplaneError
 from brokerplane.client.models import (
@@ -21,6 +22,8 @@ from brokerplane.client.models import (
     ApiKey,
     Approval,
     AuditRecord,
+    Event,
+    EventPage,
     IssuedKey,
     LedgerEntry,
     Operation,
@@ -28,6 +31,9 @@ from brokerplane.client.models import (
     Profile,
     Threshold,
     Transfer,
+    Webhook,
+    WebhookDelivery,
+    WebhookTest,
 )
 
 T = TypeVar("T")
@@ -93,8 +99,8 @@ class Client:
         self.approvals = Approvals(self)
         self.reports = Reports(self)
         self.keys = Keys(self)
-        # Extension point: the events resource (subscriptions, webhooks, a stream) joins here
-        # and in AsyncClient, as a class over `_send`/`_pages`/`_export` like those above.
+        self.events = Events(self)
+        self.webhooks = Webhooks(self)
 
     def __repr__(self) -> str:  # never the key
         return f"Client({str(self._http.base_url)!r})"
@@ -203,6 +209,42 @@ class Client:
 
     def _export(self, path: str, params: dict[str, Any]) -> CsvExport:
         return CsvExport(self, calls.export_call(path, params))
+
+    def _follow(
+        self, after: int, types: calls.Types, group: str | None
+    ) -> Generator[Event, None, None]:
+        """The feed as Server-Sent Events, reconnecting after a dropped connection, a 5xx or
+        the server ending the stream, with Last-Event-ID: the last event given out."""
+        last = after
+        failures = 0
+        while True:
+            call = calls.event_stream(last, types, group)
+            try:
+                with self._http.stream(call.method, call.path, params=call.query(),
+                                       headers=call.request_headers()) as response:  # fmt: skip
+                    status = response.status_code
+                    if status != 200:
+                        error = h.api_error(status, response.headers, self._read_error(response))
+                        if not h.should_retry(error) or failures + 1 >= self.retry.attempts:
+                            raise error
+                        failures += 1
+                        time.sleep(h.retrying(call, failures, self.retry, error,
+                                              error.retry_after))  # fmt: skip
+                        continue
+                    h.check_encoding(response.headers, status)
+                    h.check_event_stream(response.headers, status)
+                    failures = 0
+                    decoder = h.SseDecoder(self.limits.max_event_bytes)
+                    for chunk in response.iter_raw():
+                        for _, data in decoder.feed(chunk):
+                            event = calls.stream_event(data)
+                            last = max(last, event.id)
+                            yield event
+            except httpx.TransportError as err:
+                failures += 1
+                if failures >= self.retry.attempts:
+                    raise h.transport_error(call, err, failures) from err
+                time.sleep(h.retrying(call, failures, self.retry, err, None))
 
 
 class CsvExport:
@@ -592,3 +634,149 @@ class Keys(_Resource):
     def revoke(self, key_id: str, *, idempotency_key: str | None = None) -> ApiKey:
         """Revoke the key, and every key it created, at once."""
         return self._client._send(calls.revoke_key(key_id, idempotency_key))
+
+
+class Events(_Resource):
+    """The event feed (GET /v1/events, reports:read): every committed change of the accounts
+    within the key's reach, in commit order. An event's `id` is its cursor."""
+
+    def page(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+        limit: int = 100,
+    ) -> EventPage:
+        """One page of events after `after` (0: the oldest kept)."""
+        return self._client._send(calls.events_page(after, types, group, limit))
+
+    def iter(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Event]:
+        """Every event after `after` up to the newest, a page at a time as you iterate; it
+        ends there. Resume later from the last event's `id`. `types` are types or prefixes
+        (`ledger.`), `group` a group mask (`real*`)."""
+        h.checked_page_size(page_size)
+        calls.events_page(after, types, group, page_size)  # bad arguments fail now
+
+        def walk() -> Iterator[Event]:
+            cursor = after
+            while True:
+                page = self._client._send(calls.events_page(cursor, types, group, page_size))
+                yield from page.items
+                if not page.more:
+                    return
+                if page.next <= cursor:
+                    raise errors.InvalidResponse(f"the feed did not move past event {cursor}")
+                cursor = page.next
+
+        return walk()
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group: str | None = None,
+    ) -> Generator[Event, None, None]:
+        """Every event after `after`, then each new one as it commits (Server-Sent Events),
+        for as long as you iterate: after a dropped connection, a 5xx or the server ending the
+        stream it reconnects with Last-Event-ID, so nothing is missed or repeated. `close()`
+        it (or leave the loop and let it go) to hang up."""
+        calls.event_stream(after, types, group)  # bad arguments fail now
+        return self._client._follow(after, types, group)
+
+    def types(self) -> builtins.list[str]:
+        """Every event type the feed carries."""
+        return self._client._send(calls.event_types())
+
+
+class Webhooks(_Resource):
+    """Webhook subscriptions (admin keys of unlimited reach): brokerplane POSTs the events a
+    subscription selects to its URL, signed (see `verify_signature`)."""
+
+    def create(
+        self,
+        url: str,
+        *,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group_mask: str | None = None,
+        secret: str | None = None,
+        personal_data: bool | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Webhook:
+        """Subscribe `url` to the events from now on. `secret` (16 to 128 characters) signs
+        the deliveries; when omitted the client makes one. The answer's `secret` is it."""
+        fields = calls.webhook_fields(
+            url=url, types=types, group_mask=group_mask, secret=secret,
+            personal_data=personal_data, description=description,
+        )  # fmt: skip
+        call, sent = calls.create_webhook(fields, idempotency_key)
+        return calls.with_webhook_secret(self._client._send(call), sent)
+
+    def list(self) -> builtins.list[Webhook]:
+        return self._client._send(calls.list_webhooks())
+
+    def get(self, webhook_id: int) -> Webhook:
+        """The subscription: its state, cursor, failures and last error."""
+        return self._client._send(calls.get_webhook(webhook_id))
+
+    def update(
+        self,
+        webhook_id: int,
+        *,
+        url: str | None = None,
+        types: builtins.list[str] | tuple[str, ...] | None = None,
+        group_mask: str | None = None,
+        secret: str | None = None,
+        personal_data: bool | None = None,
+        description: str | None = None,
+        state: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Webhook:
+        """Change the fields given; `state="paused"` stops deliveries, `state="active"`
+        resumes a paused or parked subscription now."""
+        changes = calls.webhook_fields(
+            url=url, types=types, group_mask=group_mask, secret=secret,
+            personal_data=personal_data, description=description, state=state,
+        )  # fmt: skip
+        return self._client._send(calls.update_webhook(webhook_id, changes, idempotency_key))
+
+    def delete(self, webhook_id: int, *, idempotency_key: str | None = None) -> None:
+        """Delete the subscription and its delivery log."""
+        self._client._send(calls.delete_webhook(webhook_id, idempotency_key))
+
+    def replay(
+        self, webhook_id: int, from_id: int, *, idempotency_key: str | None = None
+    ) -> Webhook:
+        """Deliver again from event `from_id` on (and resume a parked subscription)."""
+        return self._client._send(calls.replay_webhook(webhook_id, from_id, idempotency_key))
+
+    def test(self, webhook_id: int) -> WebhookTest:
+        """Send a signed `webhook.test` event now and say what the receiver answered (sent
+        once: never retried)."""
+        return self._client._send(calls.send_webhook_test(webhook_id))
+
+    def deliveries(
+        self, webhook_id: int, *, after: int = 0, page_size: int = 100
+    ) -> Iterator[WebhookDelivery]:
+        """The delivery log, oldest first, a page at a time as you iterate."""
+        calls.webhook_deliveries(webhook_id, after, page_size)  # bad arguments fail now
+
+        def walk() -> Iterator[WebhookDelivery]:
+            cursor = after
+            while True:
+                found = self._client._send(calls.webhook_deliveries(webhook_id, cursor, page_size))
+                yield from found
+                if len(found) < page_size:
+                    return
+                cursor = found[-1].id
+
+        return walk()

@@ -228,6 +228,81 @@ class AuditRecord(_Model):
     hash: str
 
 
+class Event(_Model):
+    """One event of the feed (`EventOut`): what changed, in commit order. `id` is the cursor:
+    pass the last one you handled as `after` (or as Last-Event-ID) to resume after it. `data`
+    is the native API's shape of what changed (an account as `accounts.get` answers it, a
+    ledger entry as `money.history` lists it, an approval)."""
+
+    id: int
+    type: str
+    time: datetime
+    login: int | None
+    group: str | None
+    white_label: str | None
+    actor: dict[str, Any]
+    dialect: str
+    request_id: str | None
+    data: dict[str, Any]
+
+
+class EventPage(_Model):
+    """A page of the feed (`EventPageOut`): `next` is the `after` of the next page; `more`
+    says whether events past it exist now."""
+
+    items: list[Event]
+    next: int
+    head: int
+    more: bool
+
+
+class Webhook(_Model):
+    """A webhook subscription (`WebhookOut`). `secret` is only in the answer that created it
+    (the client fills in the one it sent); `state` is active, paused or failed (parked)."""
+
+    id: int
+    url: str
+    types: list[str]
+    group_mask: str
+    personal_data: bool
+    description: str
+    state: str
+    cursor: int
+    attempts: int
+    next_attempt_at: datetime | None
+    failing_since: datetime | None
+    last_error: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: int | None
+    secret: str | None
+
+
+class WebhookDelivery(_Model):
+    """One delivery attempt in a subscription's log (`DeliveryOut`); a test-send has
+    `events` 0 and `attempt` 0."""
+
+    id: int
+    at: datetime
+    first_event: int | None
+    last_event: int | None
+    events: int
+    attempt: int
+    ok: bool
+    status: int | None
+    error: str
+    duration_ms: int
+
+
+class WebhookTest(_Model):
+    """What a test-send got from the receiver (`WebhookTestOut`)."""
+
+    ok: bool
+    status: int | None
+    error: str
+    duration_ms: int
+
+
 T = TypeVar("T", bound=BaseModel)
 
 

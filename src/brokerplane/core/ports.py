@@ -13,7 +13,7 @@ from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFact
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.events.model import Delivery, EventPage, EventQuery, Subscription
+from brokerplane.core.events.model import Backlog, Delivery, EventPage, EventQuery, Subscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import (
@@ -424,6 +424,7 @@ class EventRepository(Protocol):
     def set_margin_state(
         self, login: int, before: str, after: str, level: Decimal, now: datetime
     ) -> bool: ...
+    def backlog(self) -> Backlog: ...
 
 
 class SecondFactorRepository(Protocol):

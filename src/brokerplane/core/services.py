@@ -30,7 +30,7 @@ from brokerplane.core.errors import (
     ValidationError,
     WrongPassword,
 )
-from brokerplane.core.events.model import Delivery, EventPage, Subscription
+from brokerplane.core.events.model import Backlog, Delivery, EventPage, Subscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
@@ -1075,6 +1075,10 @@ class Services:
     ) -> Subscription | None:
         now = self.clock()
         return self._write(lambda u: delivery.settle(u, batch, owner, outcome, now, self.config))
+
+    def webhook_backlog(self) -> Backlog:
+        """Subscriptions by state and the events they still owe (for the server's metrics)."""
+        return self._read(lambda u: u.events.backlog())
 
     def release_webhook(self, sub_id: int, owner: str) -> None:
         self._write(lambda u: delivery.release(u, sub_id, owner))

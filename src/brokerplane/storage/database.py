@@ -35,6 +35,8 @@ class Storage:
         # server's metrics set them; None: nobody listens).
         self.on_ledger_commit: Callable[[list[str]], None] | None = None
         self.on_error: Callable[[str], None] | None = None
+        # Told the types of the events each commit wrote to the outbox.
+        self.on_events: Callable[[list[str]], None] | None = None
         event.listen(self.engine, "handle_error", self._database_error)
 
     def _database_error(self, context: Any) -> None:
@@ -67,7 +69,8 @@ class Storage:
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write=write, seal_key=self.seal_key,
-                             on_commit=self.on_ledger_commit, on_error=self.on_error)  # fmt: skip
+                             on_commit=self.on_ledger_commit, on_error=self.on_error,
+                             on_events=self.on_events)  # fmt: skip
 
     def newest_seal_key(self) -> tuple[int, str | None] | None:
         """The newest audit record's id and sealing key id; None when the database cannot

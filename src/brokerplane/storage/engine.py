@@ -149,3 +149,16 @@ class _WriterQueue:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def dialect_insert(name: str) -> Any:
+    """The INSERT with ON CONFLICT of a dialect (postgresql, sqlite), imported when first used:
+    the PostgreSQL dialect package loads every one of its drivers' modules, which a process
+    on SQLite (a CLI command) has no use for."""
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

@@ -9,12 +9,18 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, union, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
-from brokerplane.core.events.model import Delivery, Event, EventPage, EventQuery, Subscription
+from brokerplane.core.events.model import (
+    Backlog,
+    Delivery,
+    Event,
+    EventPage,
+    EventQuery,
+    Subscription,
+)
 from brokerplane.storage import tables as t
+from brokerplane.storage.engine import dialect_insert
 
 _EVENT_FIELDS = {
     "id": "id", "audit_id": "audit_id", "type": "type", "at": "at", "login": "login",
@@ -232,7 +238,7 @@ class SqlEvents:
         it is not `before` any more (another pass moved it: nothing is changed)."""
         table, m = t.margin_states, t.margin_states.c
         if before == "ok":
-            make = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
+            make = dialect_insert(self.c.dialect.name)
             q = make(table).values(login=login, state=after, level=level, changed_at=now)
             added = q.on_conflict_do_nothing(index_elements=["login"]).returning(m.login)
             return self.c.execute(added).first() is not None
@@ -244,3 +250,21 @@ class SqlEvents:
             .values(state=after, level=level, changed_at=now)
         )  # fmt: skip
         return moved.rowcount == 1
+
+    def backlog(self) -> Backlog:
+        """Subscriptions by state, and the events the furthest-behind one that is not paused
+        has yet to receive (counted by id: events its filters skip count until a pass moves
+        its cursor past them)."""
+        w, e = t.webhook_subscriptions.c, t.events.c
+        rows = self.c.execute(select(w.state, func.count(), func.min(w.cursor)).group_by(w.state))
+        states: dict[str, int] = {}
+        behind: int | None = None
+        for state, count, cursor in rows:
+            states[str(state)] = int(count)
+            if state != "paused" and cursor is not None:
+                behind = int(cursor) if behind is None else min(behind, int(cursor))
+        head = self.bounds()[1]
+        if behind is None or behind >= head:
+            return Backlog(states, 0, None)
+        oldest = self.c.execute(select(e.at).where(e.id > behind).order_by(e.id).limit(1)).scalar()
+        return Backlog(states, head - behind, oldest)

@@ -12,7 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from brokerplane.storage.migrate_paths import MIGRATIONS
-from brokerplane.storage.tables import metadata
+from brokerplane.storage.tables import metadata, postgresql_options
+
+postgresql_options()  # the schema as migrations make it on PostgreSQL too
 
 __all__ = ["MIGRATIONS", "current", "drift", "head", "revision", "upgrade"]
 

@@ -121,11 +121,13 @@ users = Table(
     Column("in_app_controls", JSON),
     Column("partner_id", String(255), nullable=False, server_default=""),
 )
-Index(
+# Partial: many users have no email. PostgreSQL's `postgresql_where` is added by
+# postgresql_options() below, for the schema check: naming it here would load the PostgreSQL
+# dialect (and every driver module of it) into each process, SQLite-only CLI commands too.
+_EMAIL_SET = Index(
     "uq_users_email_set",
     users.c.email,
     unique=True,
-    postgresql_where=users.c.email != "",
     sqlite_where=users.c.email != "",
 )
 Index("ix_users_nickname", users.c.nickname)
@@ -506,11 +508,10 @@ Index(
 )
 
 # A TraderEvolution user login names one user (users without one keep the empty login).
-Index(
+_LOGIN_SET = Index(
     "uq_users_login_set",
     users.c.login,
     unique=True,
-    postgresql_where=users.c.login != "",
     sqlite_where=users.c.login != "",
 )
 
@@ -696,3 +697,11 @@ margin_states = Table(
     Column("level", DecimalText, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
 )
+
+
+def postgresql_options() -> None:
+    """Give the partial indexes their PostgreSQL condition (storage.migrate calls this before
+    it compares the schema with a database; queries never need it)."""
+    for index, column in ((_EMAIL_SET, users.c.email), (_LOGIN_SET, users.c.login)):
+        if "postgresql_where" not in index.dialect_kwargs:
+            index.dialect_kwargs["postgresql_where"] = column != ""

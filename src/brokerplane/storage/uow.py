@@ -33,8 +33,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core import masks
@@ -73,6 +71,7 @@ from brokerplane.core.ledger.model import (
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.storage import tables as t
+from brokerplane.storage.engine import dialect_insert
 from brokerplane.storage.events import SqlEvents
 from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.second_factor import SqlSecondFactor
@@ -82,6 +81,18 @@ _LOGIN_LOCK_KEY = 7_270_001
 log = logging.getLogger("brokerplane.storage")
 
 _CONNECTION_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+class PerDialect(dict[str, Any]):
+    """Statements built for a dialect when it first asks for them (`build(insert)`)."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._build = build
+
+    def __missing__(self, name: str) -> Any:
+        made = self[name] = self._build(dialect_insert(name))
+        return made
 
 
 def _row(row: Row[Any]) -> dict[str, Any]:
@@ -518,8 +529,7 @@ def _strike_upsert(make: Any) -> Any:
     ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
 
 
-_STRIKE = {name: _strike_upsert(make)
-           for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+_STRIKE = PerDialect(_strike_upsert)
 
 
 def _hold_upsert(make: Any) -> Any:
@@ -543,8 +553,7 @@ def _hold_upsert(make: Any) -> Any:
     ).returning(_f.key, _f.failures, _f.last_failure_at, _f.locked_until)
 
 
-_HOLD = {name: _hold_upsert(make)
-         for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # fmt: skip
+_HOLD = PerDialect(_hold_upsert)
 _slot = t.auth_reservations.c
 
 
@@ -927,12 +936,11 @@ class SqlThresholds:
 
 _IDEMPOTENCY_COLUMNS = [c.name for c in t.idempotency_records.columns]
 _r = t.idempotency_records.c
-_CLAIM_INSERT = {
-    # One statement, no savepoint: a key already there (or being inserted by a concurrent
-    # claim, which this waits for) inserts nothing.
-    name: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
-    for name, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+# One statement, no savepoint: a key already there (or being inserted by a concurrent claim,
+# which this waits for) inserts nothing.
+_CLAIM_INSERT = PerDialect(
+    lambda make: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
+)
 _CLAIM_COMPLETE = (
     update(t.idempotency_records)
     .where(_r.scope == bindparam("b_scope"), _r.key == bindparam("b_key"),
@@ -1139,6 +1147,8 @@ class SqlAudit:
         self.c = conn
         self.key = key
         self.pending: list[AuditRecord] = []
+        # The types of the events the last flush wrote (told once the commit is durable).
+        self.written: list[str] = []
 
     def append(self, record: AuditRecord) -> None:
         self.pending.append(record)
@@ -1255,6 +1265,7 @@ class SqlAudit:
                 event.id = row["e_id"] = last_event
                 row["e_audit_id"] = last_id
                 events.append(row)
+                self.written.append(event.type)
         head = {"b_last_id": last_id, "b_last_hash": last_hash, "b_last_event": last_event}
         if postgres and len(rows) == 1 and len(events) <= 1:
             values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}
@@ -1335,7 +1346,7 @@ class SqlAttributes:
         table, key = _ATTRIBUTE_TABLES[kind][:2]
         rows = [{key.name: entity_id, "name": a.name, "folded_name": a.name.casefold(),
                  "value": a.value, "updated_at": a.updated_at} for a in attributes]  # fmt: skip
-        make = pg_insert if self.c.dialect.name == "postgresql" else sqlite_insert
+        make = dialect_insert(self.c.dialect.name)
         q = make(table).values(rows)
         q = q.on_conflict_do_update(
             index_elements=[key, table.c.name],
@@ -1683,8 +1694,10 @@ class SqlUnitOfWork:
         self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
         on_commit: Callable[[list[str]], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_events: Callable[[list[str]], None] | None = None,
     ) -> None:  # fmt: skip
         self._engine = engine
+        self._on_events = on_events  # told the types of the events each commit wrote
         self._write = write
         self._seal_key = seal_key
         self._on_commit = on_commit  # told the ledger kinds each commit made durable
@@ -1770,6 +1783,12 @@ class SqlUnitOfWork:
                 self._on_commit(added)
             except Exception:  # counting must never fail a committed command
                 log.exception("the ledger commit hook failed")
+        written, self.audit.written = self.audit.written, []
+        if written and self._on_events is not None:
+            try:
+                self._on_events(written)
+            except Exception:  # counting must never fail a committed command
+                log.exception("the events commit hook failed")
 
     def __exit__(
         self,

@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,16 @@ IDLE_S = 0.2  # between passes while holding subscriptions
 IDLE_EMPTY_S = 1.0  # between looks for due subscriptions while holding none
 RENEW_S = 10.0  # claim again (new due subscriptions; this worker's leases renewed)
 CLAIM = 8
+
+# Told each delivery attempt's outcome (delivered, retrying, failed: parked) and its time.
+OnDelivery = Callable[[str, float], None]
+
+
+def outcome_label(outcome: Outcome, settled: Subscription | None) -> str:
+    """delivered; failed when this failure parked the subscription; retrying otherwise."""
+    if outcome.ok:
+        return "delivered"
+    return "failed" if settled is not None and settled.state == "failed" else "retrying"
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -265,8 +276,12 @@ def send_test(sub: Subscription, now: datetime, settings: Settings) -> Outcome:
 class Worker:
     """One delivery thread; `owner` names its leases."""
 
-    def __init__(self, services: Services, settings: Settings, name: str) -> None:
+    def __init__(
+        self, services: Services, settings: Settings, name: str,
+        on_delivery: OnDelivery | None = None,
+    ) -> None:  # fmt: skip
         self.services = services
+        self.on_delivery = on_delivery
         self.timeout = settings.webhook_timeout_s
         self.hosts = settings.webhook_hosts
         self.allow_private = settings.webhook_allow_private
@@ -323,17 +338,23 @@ class Worker:
             except Exception as err:  # a URL no longer allowed, a body that cannot render
                 outcome = Outcome(False, None, f"{type(err).__name__}: {err}"[:500], 0)
             settled = self.services.settle_webhook(batch, self.owner, outcome)
+            if self.on_delivery is not None:
+                with contextlib.suppress(Exception):  # counting never stops a delivery
+                    self.on_delivery(outcome_label(outcome, settled), outcome.duration_ms / 1000)
             if settled is None or not outcome.ok or len(batch.events) < BATCH:
                 return False
         return True
 
 
-def start(services: Services, settings: Settings) -> tuple[threading.Event, list[Any]]:
-    """The server's delivery threads (BROKERPLANE_WEBHOOK_WORKERS of them)."""
+def start(
+    services: Services, settings: Settings, on_delivery: OnDelivery | None = None
+) -> tuple[threading.Event, list[Any]]:
+    """The server's delivery threads (BROKERPLANE_WEBHOOK_WORKERS of them); `on_delivery` is
+    told each attempt's outcome (the server's metrics)."""
     stop = threading.Event()
     threads = []
     for i in range(settings.webhook_workers):
-        worker = Worker(services, settings, f"w{i}")
+        worker = Worker(services, settings, f"w{i}", on_delivery)
         thread = threading.Thread(target=worker.run, args=(stop,), name=f"webhooks-{i}",
                                   daemon=True)  # fmt: skip
         thread.start()

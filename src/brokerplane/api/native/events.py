@@ -162,7 +162,7 @@ def render_event(ev: Event) -> dict[str, Any]:
 class EventOut(BaseModel):
     id: int = Field(description="the event's position in commit order; resume after it")
     type: str
-    time: str
+    time: datetime
     login: int | None
     group: str | None
     white_label: str | None
@@ -180,6 +180,10 @@ class EventPageOut(BaseModel):
         "the same as `next` (nothing about other groups' events)"
     )
     more: bool = Field(description="whether events past `next` exist (read again at once)")
+
+
+class EventTypesOut(BaseModel):
+    items: list[str]
 
 
 def _types(raw: list[str]) -> tuple[str, ...]:
@@ -223,6 +227,12 @@ class _Streams:
     def leave(self, token: int) -> None:
         with self.lock:
             self.held.pop(token, None)
+
+    @property
+    def open(self) -> int:
+        """Streams open now (the server's metrics)."""
+        with self.lock:
+            return len(self.held)
 
 
 def _streams(request: Request) -> _Streams:
@@ -352,7 +362,8 @@ async def _stream(
         streams.leave(token)
 
 
-@router.get("/events/types", tags=["events"], summary="Every event type the feed carries")
+@router.get("/events/types", tags=["events"], response_model=EventTypesOut,
+            summary="Every event type the feed carries")  # fmt: skip
 async def event_types(actor: Actor = Depends(current_actor)) -> Response:
     actor.require_any(*events.FEED_SCOPES)
     return JSONResponse({"items": list(TYPES)})
@@ -380,6 +391,58 @@ class WebhookIn(BaseModel):
     personal_data: bool | None = Field(None, description="send contact details (default no)")
     description: str | None = Field(None, max_length=events.DESCRIPTION_MAX)
     state: str | None = Field(None, description="updates only: active (resume now) or paused")
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    types: list[str]
+    group_mask: str
+    personal_data: bool
+    description: str
+    state: str = Field(description="active, paused, or failed (parked after the retry window)")
+    cursor: int = Field(description="the last event id delivered (or skipped by the filters)")
+    attempts: int = Field(description="failures in a row of the batch being retried")
+    next_attempt_at: datetime | None
+    failing_since: datetime | None
+    last_error: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: int | None
+    secret: str | None = Field(description="only in the answer that created it")
+
+
+class WebhookListOut(BaseModel):
+    items: list[WebhookOut]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    at: datetime
+    first_event: int | None
+    last_event: int | None
+    events: int = Field(description="events in the batch (0: a test-send)")
+    attempt: int = Field(description="1 for a batch's first attempt (0: a test-send)")
+    ok: bool
+    status: int | None = Field(description="the receiver's HTTP status (null: no answer)")
+    error: str
+    duration_ms: int
+
+
+class DeliveryListOut(BaseModel):
+    items: list[DeliveryOut]
+
+
+class WebhookTestOut(BaseModel):
+    ok: bool
+    status: int | None
+    error: str
+    duration_ms: int
+
+
+class WebhookDeletedOut(BaseModel):
+    id: int
+    deleted: bool
 
 
 class ReplayIn(BaseModel):
@@ -415,7 +478,7 @@ def _save(body: WebhookIn) -> events.SaveSubscription:
     )  # fmt: skip
 
 
-@router.post("/webhooks", status_code=201, tags=["webhooks"],
+@router.post("/webhooks", status_code=201, tags=["webhooks"], response_model=WebhookOut,
              summary="Subscribe a URL to events (admin); the secret is shown once")  # fmt: skip
 async def create_webhook(
     body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
@@ -427,13 +490,14 @@ async def create_webhook(
                        secret_fields=("secret",))  # fmt: skip
 
 
-@router.get("/webhooks", tags=["webhooks"], summary="Every webhook subscription (admin)")
+@router.get("/webhooks", tags=["webhooks"], response_model=WebhookListOut,
+            summary="Every webhook subscription (admin)")  # fmt: skip
 async def list_webhooks(request: Request, actor: Actor = Depends(current_actor)) -> Response:
     subs = await run_in_threadpool(services(request).list_webhooks, actor)
     return JSONResponse({"items": [render_webhook(s) for s in subs]})
 
 
-@router.get("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+@router.get("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND, response_model=WebhookOut,
             summary="One subscription: its state, cursor and last error")  # fmt: skip
 async def get_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
@@ -443,6 +507,7 @@ async def get_webhook(
 
 
 @router.patch("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+              response_model=WebhookOut,
               summary="Change a subscription; state=active resumes a parked one now")  # fmt: skip
 async def update_webhook(
     sub_id: int, body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
@@ -452,6 +517,7 @@ async def update_webhook(
 
 
 @router.delete("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
+               response_model=WebhookDeletedOut,
                summary="Delete a subscription and its delivery log")  # fmt: skip
 async def delete_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
@@ -461,6 +527,7 @@ async def delete_webhook(
 
 
 @router.post("/webhooks/{sub_id}/replay", tags=["webhooks"], responses=NOT_FOUND,
+             response_model=WebhookOut,
              summary="Deliver again from an event id on (resumes a parked one)")  # fmt: skip
 async def replay_webhook(
     sub_id: int, body: ReplayIn, request: Request, actor: Actor = Depends(current_actor)
@@ -470,6 +537,7 @@ async def replay_webhook(
 
 
 @router.get("/webhooks/{sub_id}/deliveries", tags=["webhooks"], responses=NOT_FOUND,
+            response_model=DeliveryListOut,
             summary="The subscription's delivery log, oldest first")  # fmt: skip
 async def webhook_deliveries(
     sub_id: int,
@@ -485,6 +553,7 @@ async def webhook_deliveries(
 
 
 @router.post("/webhooks/{sub_id}/test", tags=["webhooks"], responses=NOT_FOUND,
+             response_model=WebhookTestOut,
              summary="Send a signed `webhook.test` event now and report the answer")  # fmt: skip
 async def test_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)

@@ -245,6 +245,17 @@ class Subscription:
         }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What the webhooks still owe, for the server's metrics: subscriptions by state, and the
+    events past the cursor of the furthest-behind subscription that is not paused (active, or
+    parked as failed): how many, and when the oldest of them was written (None: none owed)."""
+
+    subscriptions: dict[str, int]
+    undelivered: int
+    oldest_at: datetime | None
+
+
 @dataclass
 class Delivery:
     """One attempt to deliver a batch of events (or a test) to a subscription."""
