@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from brokerplane.core.access import totp
 from tests.console.conftest import APPROVER_PASSWORD, VICTIM_PASSWORD, Console
-from tests.console.test_console import accessible, sign_in
+from tests.console.test_console import accessible, shot, sign_in
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def code_now(secret: bytes, ahead: int = 0) -> str:
     return totp.code_at_step(secret, totp.step_at(time.time()) + ahead)
 
 
-def enrol(page: Page, console: Console, password: str) -> tuple[bytes, list[str]]:
+def enrol(
+    page: Page, console: Console, password: str, screenshot: bool = False
+) -> tuple[bytes, list[str]]:
     """From the signed-in manager's Security page (its password asked again): the secret and
     the recovery codes."""
     page.get_by_role("link", name="Security", exact=True).click()
@@ -50,6 +52,8 @@ def enrol(page: Page, console: Console, password: str) -> tuple[bytes, list[str]
     page.wait_for_load_state()
     assert page.get_by_role("img", name="QR code of the two-factor secret").is_visible()
     accessible(page)
+    if screenshot:  # for docs/console.md
+        shot(page, "security")
     text = page.locator("#totp-secret").inner_text().strip()
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
     page.get_by_label("Code from the app").fill("000000" if code_now(secret) != "000000" else "1")
@@ -90,7 +94,7 @@ def test_enrol_then_sign_in_with_a_code_and_a_recovery_code_once(
     page = context.new_page()
     sign_in(page, console, 1001, APPROVER_PASSWORD)
     assert page.url == console.url("/console/")
-    secret, codes = enrol(page, console, APPROVER_PASSWORD)
+    secret, codes = enrol(page, console, APPROVER_PASSWORD, screenshot=True)
     sign_out(page)
 
     # the password alone gives no session, only the code step, bound to this browser
