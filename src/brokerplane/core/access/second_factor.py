@@ -1,6 +1,11 @@
 """A manager's optional second factor for the console: TOTP enrolment (confirmed by a first
 code), recovery codes, turning it off, an administrator's reset, and the two-step sign-in.
 
+Enrolment asks for the manager's password again (to start and to confirm: a session alone
+cannot enrol its holder's authenticator), lives `ENROLMENT_TTL` and takes `ENROLMENT_ATTEMPTS`
+wrong first codes, then its secret is discarded. Turning TOTP off and new recovery codes take a
+proof of the second factor itself (a code or a recovery code), never the password alone.
+
 Sign-in: a right password for a manager with TOTP on gives no session but a challenge, a random
 token shown once (the console keeps it in an HttpOnly cookie) and stored as a hash with the
 manager, the fingerprint of the password verifier it was earned under, an attempt count and a
