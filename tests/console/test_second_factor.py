@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from brokerplane.core.access import totp
 from tests.console.conftest import APPROVER_PASSWORD, VICTIM_PASSWORD, Console
-from tests.console.test_console import accessible, sign_in
+from tests.console.test_console import accessible, shot, sign_in
 
 
 @pytest.fixture
@@ -33,23 +33,36 @@ def code_now(secret: bytes, ahead: int = 0) -> str:
     return totp.code_at_step(secret, totp.step_at(time.time()) + ahead)
 
 
-def enrol(page: Page, console: Console) -> tuple[bytes, list[str]]:
-    """From the signed-in manager's Security page: the secret and the recovery codes."""
+def enrol(
+    page: Page, console: Console, password: str, screenshot: bool = False
+) -> tuple[bytes, list[str]]:
+    """From the signed-in manager's Security page (its password asked again): the secret and
+    the recovery codes."""
     page.get_by_role("link", name="Security", exact=True).click()
     page.wait_for_load_state()
     assert "is off" in page.locator("#totp-state").inner_text()
     accessible(page)
+    page.locator("#password-start").fill("not-the-password")
+    page.get_by_role("button", name="Set up two-factor sign-in").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("alert").inner_text() == "wrong password"
+    assert page.locator("#totp-secret").count() == 0
+    page.locator("#password-start").fill(password)
     page.get_by_role("button", name="Set up two-factor sign-in").click()
     page.wait_for_load_state()
     assert page.get_by_role("img", name="QR code of the two-factor secret").is_visible()
     accessible(page)
+    if screenshot:  # for docs/console.md
+        shot(page, "security")
     text = page.locator("#totp-secret").inner_text().strip()
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
     page.get_by_label("Code from the app").fill("000000" if code_now(secret) != "000000" else "1")
+    page.locator("#password-confirm").fill(password)
     page.get_by_role("button", name="Switch on").click()
     page.wait_for_load_state()
     assert "does not match" in page.get_by_role("alert").inner_text()
     page.get_by_label("Code from the app").fill(code_now(secret))
+    page.locator("#password-confirm").fill(password)
     page.get_by_role("button", name="Switch on").click()
     page.wait_for_load_state()
     assert page.get_by_role("status").inner_text() == "Two-factor sign-in is on."
@@ -81,7 +94,7 @@ def test_enrol_then_sign_in_with_a_code_and_a_recovery_code_once(
     page = context.new_page()
     sign_in(page, console, 1001, APPROVER_PASSWORD)
     assert page.url == console.url("/console/")
-    secret, codes = enrol(page, console)
+    secret, codes = enrol(page, console, APPROVER_PASSWORD, screenshot=True)
     sign_out(page)
 
     # the password alone gives no session, only the code step, bound to this browser
@@ -125,13 +138,13 @@ def test_enrol_then_sign_in_with_a_code_and_a_recovery_code_once(
     enter_code(page, codes[1])
     assert page.url == console.url("/console/")
 
-    # turning it off needs a proof: a wrong password is refused, the right one works
+    # turning it off needs a proof of the second factor: the password is none, a code is
     page.goto(console.url("/console/security"))
-    page.get_by_label("Current code, recovery code or password").fill("not-the-password")
+    page.locator("#proof-disable").fill(APPROVER_PASSWORD)
     page.get_by_role("button", name="Turn two-factor sign-in off").click()
     page.wait_for_load_state()
-    assert page.get_by_role("alert").inner_text() == "wrong code or password"
-    page.get_by_label("Current code, recovery code or password").fill(APPROVER_PASSWORD)
+    assert page.get_by_role("alert").inner_text() == "wrong code"
+    page.locator("#proof-disable").fill(codes[2])
     page.get_by_role("button", name="Turn two-factor sign-in off").click()
     page.wait_for_load_state()
     assert page.get_by_role("status").inner_text() == "Two-factor sign-in is off."
@@ -145,7 +158,7 @@ def test_wrong_codes_lock_the_manager_out_until_an_administrator_steps_in(
 ) -> None:
     page = context.new_page()
     sign_in(page, console, 1009, VICTIM_PASSWORD)
-    secret, _ = enrol(page, console)
+    secret, _ = enrol(page, console, VICTIM_PASSWORD)
     sign_out(page)
     sign_in(page, console, 1009, VICTIM_PASSWORD)
     right = code_now(secret, 1)

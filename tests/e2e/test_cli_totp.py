@@ -30,9 +30,9 @@ def test_totp_reset_removes_a_managers_second_factor_audited(
     s = runtime.services
     s.create_manager(CreateManager(2001, "Desk", "Str0ng#Pass"), admin)
     desk = Actor(manager_login=2001, dialect="console")
-    text = s.start_second_factor(desk).secret
+    text = s.start_second_factor(desk, "Str0ng#Pass").secret
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
-    s.confirm_second_factor(desk, totp.code_at(secret, s.clock()))
+    s.confirm_second_factor(desk, totp.code_at(secret, s.clock()), "Str0ng#Pass")
     assert s.second_factor_status(desk).enabled
 
     done = run("manager", "totp-reset", "2001", "--database-url", database_url, "--json")

@@ -7,6 +7,8 @@ password; turning it off needs a proof; an administrator's reset is audited."""
 from __future__ import annotations
 
 import base64
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -50,8 +52,8 @@ def _secret(enrolment: totp.Enrolment) -> bytes:
 
 
 def _enrol(services: Services, desk: Actor, clock: FakeClock) -> tuple[bytes, list[str]]:
-    secret = _secret(services.start_second_factor(desk))
-    codes = services.confirm_second_factor(desk, totp.code_at(secret, clock()))
+    secret = _secret(services.start_second_factor(desk, PASSWORD))
+    codes = services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
     clock.advance(seconds=totp.PERIOD)  # the confirming code is used: the next step's is new
     return secret, codes
 
@@ -76,15 +78,17 @@ def test_without_a_second_factor_the_password_gives_a_session(
 def test_enrolment_is_on_only_after_a_first_code_and_stores_the_secret_sealed(
     services: Services, desk: Actor, clock: FakeClock, runtime: Runtime
 ) -> None:
-    enrolment = services.start_second_factor(desk)
+    enrolment = services.start_second_factor(desk, PASSWORD)
     assert enrolment.uri.startswith("otpauth://totp/brokerplane%3A1000?secret=")
     state = services.second_factor_status(desk)
     assert not state.enabled and state.pending == enrolment  # shown again until confirmed
     assert _password(services).pair is not None  # not on yet
     secret = _secret(enrolment)
     with pytest.raises(ValidationError):
-        services.confirm_second_factor(desk, totp.code_at(secret, clock() + timedelta(hours=1)))
-    codes = services.confirm_second_factor(desk, totp.code_at(secret, clock()))
+        services.confirm_second_factor(
+            desk, totp.code_at(secret, clock() + timedelta(hours=1)), PASSWORD
+        )
+    codes = services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
     assert len(codes) == 10 and len(set(codes)) == 10
     state = services.second_factor_status(desk)
     assert state.enabled and state.pending is None and state.recovery_left == 10
@@ -94,7 +98,7 @@ def test_enrolment_is_on_only_after_a_first_code_and_stores_the_secret_sealed(
     assert enrolment.secret not in stored["sealed_secret"]
     assert not any(c.replace("-", "") in h for c in codes for h in hashes)
     with pytest.raises(Conflict):
-        services.start_second_factor(desk)  # on: turn it off first
+        services.start_second_factor(desk, PASSWORD)  # on: turn it off first
     trail = services.query_audit(AuditQuery(action="manager.second_factor_enabled"),
                                  services_admin())  # fmt: skip
     assert [r.entity_id for r in trail] == [str(LOGIN)]
@@ -181,11 +185,15 @@ def test_turning_it_off_and_new_recovery_codes_need_a_proof(
     secret, codes = _enrol(services, desk, clock)
     with pytest.raises(Unauthorized):
         services.disable_second_factor(desk, "wrong-password")
+    with pytest.raises(Unauthorized):  # the password is no proof of the second factor
+        services.disable_second_factor(desk, PASSWORD)
+    with pytest.raises(Unauthorized):
+        services.regenerate_recovery_codes(desk, PASSWORD)
     fresh = services.regenerate_recovery_codes(desk, totp.code_at(secret, clock()))
     assert set(fresh).isdisjoint(codes)
     with pytest.raises(Unauthorized):
         services.disable_second_factor(desk, codes[0])  # the old codes stopped working
-    assert services.disable_second_factor(desk, PASSWORD)
+    assert services.disable_second_factor(desk, fresh[0])
     assert not services.second_factor_status(desk).enabled
     assert _password(services).pair is not None
 
@@ -234,3 +242,194 @@ def test_a_secret_the_keyring_cannot_open_is_refused_and_an_administrator_resets
     services.reset_second_factor(LOGIN, admin)
     services.unlock_manager(LOGIN, admin)
     assert _password(services).pair is not None
+
+
+# ---- re-authentication, bounded enrolment, and what an attacker would try ---------------------
+
+
+def test_enrolment_asks_for_the_password_again_and_a_wrong_one_counts_toward_the_lockout(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    services.config = replace(services.config, lockout=LockoutPolicy(failures=3))
+    for _ in range(2):  # a stolen session alone draws no secret
+        with pytest.raises(Unauthorized, match="wrong login or password"):
+            services.start_second_factor(desk, "not-the-password")
+    assert services.second_factor_status(desk).pending is None
+    secret = _secret(services.start_second_factor(desk, PASSWORD))  # clears the counters
+    for _ in range(2):  # nor switches on a secret waiting for its first code
+        with pytest.raises(Unauthorized, match="wrong login or password"):
+            services.confirm_second_factor(desk, totp.code_at(secret, clock()), "")
+    with pytest.raises(Unauthorized, match="wrong login or password"):
+        services.confirm_second_factor(desk, totp.code_at(secret, clock()), "guess")
+    with pytest.raises(Unauthorized, match="too many failed sign-ins"):  # one lockout
+        _password(services)
+    assert not services.second_factor_status(desk).enabled
+    clock.advance(seconds=60)
+    assert services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
+    assert services.second_factor_status(desk).enabled
+
+
+def test_wrong_first_codes_are_bounded_then_the_secret_is_discarded(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    secret = _secret(services.start_second_factor(desk, PASSWORD))
+    wrong = "000000" if totp.code_at(secret, clock()) != "000000" else "111111"
+    for _ in range(sf.ENROLMENT_ATTEMPTS - 1):
+        with pytest.raises(ValidationError, match="does not match"):
+            services.confirm_second_factor(desk, wrong, PASSWORD)
+    with pytest.raises(Conflict, match="discarded"):
+        services.confirm_second_factor(desk, wrong, PASSWORD)
+    state = services.second_factor_status(desk)
+    assert not state.enabled and state.pending is None
+    with pytest.raises(Conflict, match="start again"):  # the right code of the old secret
+        services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
+    assert _password(services).pair is not None  # still off
+    trail = services.query_audit(AuditQuery(action="manager.second_factor_enrolment_discarded"),
+                                 services_admin())  # fmt: skip
+    assert [r.after for r in trail] == [{"method": "totp", "reason": "too many wrong codes"}]
+    again = _secret(services.start_second_factor(desk, PASSWORD))  # a new one, 5 tries again
+    for _ in range(sf.ENROLMENT_ATTEMPTS - 1):
+        with pytest.raises(ValidationError):
+            services.confirm_second_factor(desk, wrong, PASSWORD)
+    assert services.confirm_second_factor(desk, totp.code_at(again, clock()), PASSWORD)
+
+
+def test_a_waiting_enrolment_expires_and_dies_with_a_new_password(
+    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+) -> None:
+    secret = _secret(services.start_second_factor(desk, PASSWORD))
+    clock.advance(seconds=sf.ENROLMENT_TTL.total_seconds() + 1)
+    assert services.second_factor_status(desk).pending is None
+    with pytest.raises(Conflict, match="start again"):
+        services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
+    secret = _secret(services.start_second_factor(desk, PASSWORD))
+    services.update_manager(UpdateManager(LOGIN, password="another-password-2"), admin)
+    with pytest.raises(Conflict, match="start again"):
+        services.confirm_second_factor(desk, totp.code_at(secret, clock()), "another-password-2")
+
+
+def test_an_administrators_reset_ends_the_managers_sessions_and_waiting_sign_ins(
+    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+) -> None:
+    secret, _ = _enrol(services, desk, clock)
+    session = _second(services, _password(services).challenge, totp.code_at(secret, clock()))
+    waiting = _password(services).challenge
+    services.reset_second_factor(LOGIN, admin)
+    with pytest.raises(Unauthorized):
+        services.authenticate_backoffice_token(session.access_token)  # type: ignore[attr-defined]
+    clock.advance(seconds=totp.PERIOD)
+    with pytest.raises(Unauthorized, match="expired"):
+        _second(services, waiting, totp.code_at(secret, clock()))
+
+
+def test_recovery_codes_are_stored_with_a_salt_of_their_own(
+    services: Services, desk: Actor, clock: FakeClock, runtime: Runtime
+) -> None:
+    import hashlib
+
+    _, codes = _enrol(services, desk, clock)
+    with runtime.storage.engine.connect() as conn:
+        hashes = conn.execute(select(tables.manager_recovery_codes.c.code_hash)).scalars().all()
+    salts = {h.split("$")[0] for h in hashes}
+    assert len(hashes) == 10 and len(salts) == 10
+    for code in codes:  # no unsalted hash of a code is stored
+        raw = code.replace("-", "")
+        plain = hashlib.sha256(f"brokerplane recovery {LOGIN}\n{raw}".encode()).hexdigest()
+        assert plain not in hashes and hashlib.sha256(raw.encode()).hexdigest() not in hashes
+
+
+def _together(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at once, each in a thread of its own; each one's answer or exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as err:  # the answer under test
+            results[i] = err
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_one_recovery_code_sent_twice_at_once_signs_in_once(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    _, codes = _enrol(services, desk, clock)
+    first, second = _password(services).challenge, _password(services).challenge
+    results = _together(lambda: _second(services, first, codes[0]),
+                        lambda: _second(services, second, codes[0]))  # fmt: skip
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert services.second_factor_status(desk).recovery_left == 9
+
+
+def test_one_code_sent_twice_at_once_signs_in_once(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    secret, _ = _enrol(services, desk, clock)
+    code = totp.code_at(secret, clock())
+    first, second = _password(services).challenge, _password(services).challenge
+    results = _together(lambda: _second(services, first, code),
+                        lambda: _second(services, second, code))  # fmt: skip
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+
+
+def test_two_recovery_codes_at_once_on_one_waiting_sign_in_use_up_only_the_winners(
+    services: Services, desk: Actor, clock: FakeClock
+) -> None:
+    _, codes = _enrol(services, desk, clock)
+    challenge = _password(services).challenge
+    results = _together(lambda: _second(services, challenge, codes[0]),
+                        lambda: _second(services, challenge, codes[1]))  # fmt: skip
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert services.second_factor_status(desk).recovery_left == 9  # the loser's code still works
+    loser = codes[1] if not isinstance(results[0], Exception) else codes[0]
+    assert _second(services, _password(services).challenge, loser) is not None
+
+
+def test_no_secret_code_or_password_reaches_the_audit_trail_or_the_logs(
+    services: Services, desk: Actor, clock: FakeClock, admin: Actor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    import json
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(Unauthorized):
+        services.start_second_factor(desk, "wrong-password-9")
+    enrolment = services.start_second_factor(desk, PASSWORD)
+    secret = _secret(enrolment)
+    with pytest.raises(ValidationError):
+        services.confirm_second_factor(desk, "000000", PASSWORD)
+    first_code = totp.code_at(secret, clock())
+    codes = services.confirm_second_factor(desk, first_code, PASSWORD)
+    clock.advance(seconds=totp.PERIOD)
+    used = [totp.code_at(secret, clock())]
+    _second(services, _password(services).challenge, used[0])
+    _second(services, _password(services).challenge, codes[0])
+    with pytest.raises(Unauthorized):
+        _second(services, _password(services).challenge, "wrong-proof-7")
+    clock.advance(seconds=totp.PERIOD)
+    used.append(totp.code_at(secret, clock()))
+    fresh = services.regenerate_recovery_codes(desk, used[-1])
+    services.disable_second_factor(desk, fresh[0])
+    services.start_second_factor(desk, PASSWORD)
+    services.reset_second_factor(LOGIN, admin)
+    trail = services.query_audit(AuditQuery(entity_type="manager"), admin)
+    actions = {r.action for r in trail}
+    assert {"manager.second_factor_enrolment_started", "manager.second_factor_enabled",
+            "manager.signed_in", "manager.recovery_code_used", "manager.recovery_codes_replaced",
+            "manager.second_factor_disabled", "manager.second_factor_reset"} <= actions  # fmt: skip
+    written = json.dumps([[r.before, r.after, r.extra] for r in trail], default=str).lower()
+    written += caplog.text.lower()
+    secrets_ = [enrolment.secret, secret.hex(), PASSWORD, "wrong-password-9", "wrong-proof-7",
+                first_code, *used, *codes, *fresh]  # fmt: skip
+    for secret_text in secrets_:
+        for form in {secret_text.lower(), secret_text.lower().replace("-", "")}:
+            assert form not in written, form

@@ -1484,6 +1484,10 @@ class FakeSecondFactor(_Repo):
         self._s.recovery_codes[key] = at
         return True
 
+    def unused_recovery_hashes(self, login: int) -> list[str]:
+        return sorted(h for (who, h), used in self._s.recovery_codes.items()
+                      if who == login and used is None)  # fmt: skip
+
     def recovery_codes_left(self, login: int) -> int:
         return sum(1 for (who, _), used in self._s.recovery_codes.items()
                    if who == login and used is None)  # fmt: skip

@@ -98,3 +98,14 @@ def test_recovery_codes_are_random_and_read_in_any_case_with_or_without_dashes()
     assert totp.recovery_hash(1001, normal) != totp.recovery_hash(1002, normal)
     for bad in ("short", "0000000000", "x" * 100, None):
         assert totp.normal_recovery_code(bad) is None
+
+
+def test_a_recovery_code_is_stored_salted_and_found_among_the_stored_hashes() -> None:
+    normal = "abcdefghjk"
+    first, second = totp.recovery_hash(1001, normal), totp.recovery_hash(1001, normal)
+    assert first != second  # a salt of its own each time
+    assert len(first) <= 64 and normal not in first  # fits the column
+    others = [totp.recovery_hash(1001, "mnpqrstuvw"), "not$a-hash", "$", ""]
+    assert totp.recovery_matches(1001, normal, [*others, second]) == second
+    assert totp.recovery_matches(1001, "mnpqrstuvx", [*others, first]) is None
+    assert totp.recovery_matches(1002, normal, [first, second]) is None  # bound to its manager

@@ -1132,20 +1132,32 @@ class Services:
         return outcome.pair
 
     def second_factor_status(self, actor: Actor) -> second_factor.Status:
-        keys = self.config.audit_keys
-        return self._read(lambda u: second_factor.status(u, actor, keys))
+        keys, now = self.config.audit_keys, self.clock()
+        return self._read(lambda u: second_factor.status(u, actor, keys, now))
 
-    def start_second_factor(self, actor: Actor) -> totp.Enrolment:
+    def start_second_factor(self, actor: Actor, password: str) -> totp.Enrolment:
+        """A new TOTP secret for the actor, for its current password (re-authentication: a
+        wrong one counts toward the sign-in lockout)."""
         keys = self.config.audit_keys
-        return self._write(lambda u: second_factor.start(u, actor, self.clock, keys))
+        self._read(lambda u: second_factor.require_off(u, actor))  # no lockout strike
+        return self._guarded(lockout.manager(actor.manager_login, actor.ip), lambda u: (
+            second_factor.start(u, actor, password, self.clock, keys)))  # fmt: skip
 
-    def confirm_second_factor(self, actor: Actor, code: str) -> list[str]:
+    def confirm_second_factor(self, actor: Actor, code: str, password: str) -> list[str]:
+        """Switch TOTP on with a first code, for the current password (a wrong one counts
+        toward the sign-in lockout, a wrong code toward the enrolment's own attempts)."""
         keys = self.config.audit_keys
-        return self._write(lambda u: second_factor.confirm(u, actor, code, self.clock, keys))
+        self._read(lambda u: second_factor.require_pending(u, actor, self.clock()))
+        done = self._guarded(lockout.manager(actor.manager_login, actor.ip), lambda u: (
+            second_factor.confirm(u, actor, code, password, self.clock, keys)))  # fmt: skip
+        if done.problem is not None:
+            raise done.problem
+        assert done.codes is not None
+        return done.codes
 
     def _proved(self, actor: Actor, change: Callable[[UnitOfWork], T | None]) -> T:
-        """A change to one's own second factor that needs a proof (code, recovery code or
-        password), counted by the sign-in lockout when the proof is wrong."""
+        """A change to one's own second factor that needs a proof of it (a code or a recovery
+        code), counted by the sign-in lockout when the proof is wrong."""
         self._read(lambda u: second_factor.require_enabled(u, actor))  # no lockout strike
         return self._guarded(lockout.manager(actor.manager_login, actor.ip), change)
 

@@ -96,6 +96,14 @@ class SqlSecondFactor:
         )
         return done.rowcount == 1
 
+    def unused_recovery_hashes(self, login: int) -> list[str]:
+        found = self.c.execute(
+            select(_R.c.code_hash)
+            .where(_R.c.manager_login == login, _R.c.used_at.is_(None))
+            .order_by(_R.c.code_hash)
+        )
+        return list(found.scalars())
+
     def recovery_codes_left(self, login: int) -> int:
         found = self.c.execute(
             select(func.count()).where(_R.c.manager_login == login, _R.c.used_at.is_(None))

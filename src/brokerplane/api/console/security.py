@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from brokerplane.api.console.app import Console, Ctx
 
 MAX_CODE = 64
+MAX_PASSWORD = 1024
 
 
 def qr_svg(uri: str) -> str:
@@ -81,13 +82,14 @@ def routes(c: Console) -> list[Route]:
         action = form.get("action")
         s, actor = c.services, ctx.actor
         proof = (form.get("proof") or "")[: MAX_CODE * 4]
+        password = (form.get("password") or "")[:MAX_PASSWORD]
         try:
             if action == "start":
-                await c.call(s.start_second_factor, actor)
+                await c.call(s.start_second_factor, actor, password)
                 return RedirectResponse("/console/security", 303, headers=SECURITY_HEADERS)
             if action == "confirm":
                 codes = await c.call(s.confirm_second_factor, actor,
-                                     (form.get("code") or "")[:MAX_CODE])  # fmt: skip
+                                     (form.get("code") or "")[:MAX_CODE], password)  # fmt: skip
                 return await show(ctx, codes=codes,
                                   notice="Two-factor sign-in is on.")  # fmt: skip
             if action == "recovery":
@@ -98,7 +100,10 @@ def routes(c: Console) -> list[Route]:
                 await c.call(s.disable_second_factor, actor, proof)
                 return await show(ctx, notice="Two-factor sign-in is off.")
         except Unauthorized as err:
-            detail = "wrong code or password" if "wrong" in err.detail else err.detail
+            if "wrong" in err.detail:
+                detail = "wrong password" if action in ("start", "confirm") else "wrong code"
+            else:
+                detail = err.detail
             return await show(ctx, 401, problem=detail)
         except CoreError as err:
             return await show(ctx, 400 if err.fields else 409, problem=err.detail)

@@ -1,6 +1,11 @@
 """A manager's optional second factor for the console: TOTP enrolment (confirmed by a first
 code), recovery codes, turning it off, an administrator's reset, and the two-step sign-in.
 
+Enrolment asks for the manager's password again (to start and to confirm: a session alone
+cannot enrol its holder's authenticator), lives `ENROLMENT_TTL` and takes `ENROLMENT_ATTEMPTS`
+wrong first codes, then its secret is discarded. Turning TOTP off and new recovery codes take a
+proof of the second factor itself (a code or a recovery code), never the password alone.
+
 Sign-in: a right password for a manager with TOTP on gives no session but a challenge, a random
 token shown once (the console keeps it in an HttpOnly cookie) and stored as a hash with the
 manager, the fingerprint of the password verifier it was earned under, an attempt count and a
@@ -38,7 +43,13 @@ from brokerplane.core.backoffice.sessions import (
 )
 from brokerplane.core.clock import Clock
 from brokerplane.core.compare import same
-from brokerplane.core.errors import Conflict, ManagerNotFound, PermissionDenied, ValidationError
+from brokerplane.core.errors import (
+    Conflict,
+    CoreError,
+    ManagerNotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import MAX_LOGIN
 
@@ -49,6 +60,13 @@ EXPIRED = "the sign-in has expired: sign in again with your password"
 WRONG_CODE = "wrong code"
 USED_CODE = "that code was used already: wait for the next one"
 TOO_MANY = "too many wrong codes: sign in again with your password"
+# An enrolment (a secret drawn, waiting for its first code) lives this long and takes this many
+# wrong first codes; then its secret is discarded and the manager starts again.
+ENROLMENT_TTL = timedelta(minutes=15)
+ENROLMENT_ATTEMPTS = 5
+NO_ENROLMENT = "there is no enrolment waiting for its first code: start again"
+ENROLMENT_DISCARDED = "too many wrong codes: the new secret is discarded, start again"
+MISMATCH = "does not match: check the code and the device's clock, and try again"
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,15 @@ class Status:
     enabled: bool
     pending: totp.Enrolment | None
     recovery_left: int
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A confirmation's result, its attempt counted either way: the recovery codes, or why
+    not."""
+
+    codes: list[str] | None
+    problem: CoreError | None = None
 
 
 @dataclass(frozen=True)
@@ -114,13 +141,15 @@ def _manager(uow: UnitOfWork, login: int) -> Manager:
     return manager
 
 
-def status(uow: UnitOfWork, actor: Actor, keys: AuditKeys | None) -> Status:
+def status(uow: UnitOfWork, actor: Actor, keys: AuditKeys | None, now: datetime) -> Status:
     login = _own_login(actor)
     factor = uow.second_factor.get(login)
     if factor is None:
         return Status(False, None, 0)
     if factor.enabled:
         return Status(True, None, uow.second_factor.recovery_codes_left(login))
+    if _pending(uow, login, now) is None:  # expired, or discarded: start again
+        return Status(False, None, 0)
     secret = _open(factor, keys)
     return Status(False, _enrolment(secret, login), 0)
 
@@ -129,42 +158,119 @@ def _enrolment(secret: bytes, login: int) -> totp.Enrolment:
     return totp.Enrolment(totp.b32(secret), totp.otpauth_uri(secret, str(login), ISSUER))
 
 
-def start(uow: UnitOfWork, actor: Actor, clock: Clock, keys: AuditKeys | None) -> totp.Enrolment:
+def _enrolment_key(login: int) -> str:
+    """The key an enrolment's attempts are counted under, with the sign-ins waiting for their
+    second step; never a token's hash (those are hex), so no cookie can name it."""
+    return f"enrolment:{login}"
+
+
+def _pending(uow: UnitOfWork, login: int, now: datetime) -> Challenge | None:
+    """The live enrolment of the manager (its expiry, its wrong first codes so far)."""
+    found = uow.second_factor.get_challenge(_enrolment_key(login))
+    return found if found is not None and found.expires_at > now else None
+
+
+def _password_ok(manager: Manager, password: object) -> bool:
+    """Whether `password` is the manager's current password (re-authentication)."""
+    verifier = manager.verifiers.get(PASSWORD_VERIFIER)
+    if not isinstance(password, str) or not password or len(password) > MAX_CREDENTIAL:
+        return False
+    if not verifier:
+        lockout.waste_work(passwords.md5_hex(password))
+        return False
+    return passwords.verify(verifier, password)
+
+
+def require_off(uow: UnitOfWork, actor: Actor) -> None:
+    """Conflict when the actor's own second factor is on already (checked before a password
+    is counted by the lockout)."""
+    current = uow.second_factor.get(_own_login(actor))
+    if current is not None and current.enabled:
+        raise Conflict("two-factor sign-in is already on: turn it off first")
+
+
+def require_pending(uow: UnitOfWork, actor: Actor, now: datetime) -> None:
+    """Conflict unless the actor has an enrolment waiting for its first code."""
+    login = _own_login(actor)
+    factor = uow.second_factor.get(login)
+    if factor is None or factor.enabled or _pending(uow, login, now) is None:
+        raise Conflict(NO_ENROLMENT)
+
+
+def start(
+    uow: UnitOfWork, actor: Actor, password: object, clock: Clock, keys: AuditKeys | None
+) -> totp.Enrolment | None:
     """A new secret, stored sealed and off until `confirm` sees a first code from it (a
-    secret waiting for its first code is replaced)."""
+    secret waiting for its first code is replaced); only for the manager's current password
+    (None: wrong, counted by the caller as a failed sign-in), so a session alone cannot
+    enrol an authenticator of its holder's."""
     login = _own_login(actor)
     ring = _keys(keys)
+    manager = _manager(uow, login)
     current = uow.second_factor.get(login)
     if current is not None and current.enabled:
         raise Conflict("two-factor sign-in is already on: turn it off first")
+    if not _password_ok(manager, password):
+        return None
+    now = clock()
     secret = totp.new_secret()
-    uow.second_factor.put(SecondFactor(login, totp.seal(secret, login, ring), created_at=clock()))
+    uow.second_factor.put(SecondFactor(login, totp.seal(secret, login, ring), created_at=now))
+    key = _enrolment_key(login)
+    uow.second_factor.delete_challenge(key)
+    verifier = manager.verifiers[PASSWORD_VERIFIER]
+    uow.second_factor.add_challenge(
+        Challenge(key, login, fingerprint(verifier), 0, now + ENROLMENT_TTL)
+    )
+    record(uow, actor, now, "manager.second_factor_enrolment_started", "manager", login, None,
+           {"method": "totp"})  # fmt: skip
     return _enrolment(secret, login)
 
 
 def confirm(
-    uow: UnitOfWork, actor: Actor, code: object, clock: Clock, keys: AuditKeys | None
-) -> list[str]:
-    """Turn TOTP on once a code from the new secret matches; the recovery codes, shown once."""
+    uow: UnitOfWork, actor: Actor, code: object, password: object, clock: Clock,
+    keys: AuditKeys | None,
+) -> Enrolled | None:  # fmt: skip
+    """Turn TOTP on once a code from the new secret matches, for the manager's current
+    password (None: wrong, counted by the caller as a failed sign-in). A wrong code counts
+    toward the enrolment's attempts: at `ENROLMENT_ATTEMPTS` its secret is discarded."""
     login = _own_login(actor)
-    factor = uow.second_factor.get(login)
-    if factor is None or factor.enabled:
-        raise Conflict("there is no enrolment waiting for its first code: start again")
-    digits = totp.normal_code(code)
-    if digits is None:
-        raise ValidationError.field("code", "must be the 6 digits the app shows")
+    manager = _manager(uow, login)
     now = clock()
+    factor = uow.second_factor.get(login)
+    pending = _pending(uow, login, now)
+    if factor is None or factor.enabled or pending is None:
+        return Enrolled(None, Conflict(NO_ENROLMENT))
+    if not _password_ok(manager, password):
+        return None
+    verifier = manager.verifiers[PASSWORD_VERIFIER]
+    if not same(fingerprint(verifier), pending.verifier_fingerprint):  # a new password since
+        _discard(uow, actor, login, now, "password changed")
+        return Enrolled(None, Conflict(NO_ENROLMENT))
+    attempts = uow.second_factor.count_attempt(pending.token_hash)  # serialises confirmations
+    if attempts == 0 or attempts > ENROLMENT_ATTEMPTS:
+        return Enrolled(None, Conflict(NO_ENROLMENT))
+    digits = totp.normal_code(code)
     secret = _open(factor, keys)
-    step = totp.matching_step(secret, digits, now)
+    step = totp.matching_step(secret, digits, now) if digits is not None else None
     if step is None:
-        raise ValidationError.field(
-            "code", "does not match: check the code and the device's clock, and try again"
-        )
+        if attempts >= ENROLMENT_ATTEMPTS:
+            _discard(uow, actor, login, now, "too many wrong codes")
+            return Enrolled(None, Conflict(ENROLMENT_DISCARDED))
+        why = "must be the 6 digits the app shows" if digits is None else MISMATCH
+        return Enrolled(None, ValidationError.field("code", why))
+    uow.second_factor.delete_challenge(pending.token_hash)
     uow.second_factor.put(replace(factor, enabled=True, last_step=step, enabled_at=now))
     codes = _new_codes(uow, login, now)
     record(uow, actor, now, "manager.second_factor_enabled", "manager", login, None,
            {"method": "totp", "recovery_codes": len(codes)})  # fmt: skip
-    return codes
+    return Enrolled(codes)
+
+
+def _discard(uow: UnitOfWork, actor: Actor, login: int, now: datetime, why: str) -> None:
+    """The pending secret is gone: the manager starts the enrolment again."""
+    _forget(uow, login)
+    record(uow, actor, now, "manager.second_factor_enrolment_discarded", "manager", login,
+           None, {"method": "totp", "reason": why})  # fmt: skip
 
 
 def _new_codes(uow: UnitOfWork, login: int, now: datetime) -> list[str]:
@@ -175,9 +281,10 @@ def _new_codes(uow: UnitOfWork, login: int, now: datetime) -> list[str]:
 
 
 def _proved(uow: UnitOfWork, manager: Manager, factor: SecondFactor, proof: object,
-            now: datetime, keys: AuditKeys | None, password: bool) -> str | None:  # fmt: skip
-    """How `proof` proves the manager (totp, recovery_code, password), using up a code or a
-    recovery code; None: it does not."""
+            now: datetime, keys: AuditKeys | None) -> str | None:  # fmt: skip
+    """How `proof` proves the manager holds the second factor (totp, recovery_code), using up
+    the code or the recovery code; None: it does not. The password never does: it is the very
+    factor this one stands beside."""
     if not isinstance(proof, str) or not proof or len(proof) > MAX_CREDENTIAL:
         return None
     login = manager.login
@@ -189,13 +296,11 @@ def _proved(uow: UnitOfWork, manager: Manager, factor: SecondFactor, proof: obje
             return "totp"
         return None
     recovery = totp.normal_recovery_code(proof)
-    if recovery is not None and uow.second_factor.use_recovery_code(
-        login, totp.recovery_hash(login, recovery), now
-    ):
-        return "recovery_code"
-    verifier = manager.verifiers.get(PASSWORD_VERIFIER)
-    if password and verifier and passwords.verify(verifier, proof):
-        return "password"
+    if recovery is None:
+        return None
+    stored = totp.recovery_matches(login, recovery, uow.second_factor.unused_recovery_hashes(login))
+    if stored is not None and uow.second_factor.use_recovery_code(login, stored, now):
+        return "recovery_code"  # the conditional update: two concurrent uses succeed once
     return None
 
 
@@ -215,12 +320,12 @@ def _enabled(uow: UnitOfWork, login: int) -> SecondFactor:
 def disable(
     uow: UnitOfWork, actor: Actor, proof: object, clock: Clock, keys: AuditKeys | None
 ) -> bool:
-    """Turn TOTP off with a current code, a recovery code or the password; False: the proof
-    is wrong (counted by the caller as a failed sign-in)."""
+    """Turn TOTP off with a current code or a recovery code; False: the proof is wrong
+    (counted by the caller as a failed sign-in)."""
     login = _own_login(actor)
     factor = _enabled(uow, login)
     now = clock()
-    how = _proved(uow, _manager(uow, login), factor, proof, now, keys, password=True)
+    how = _proved(uow, _manager(uow, login), factor, proof, now, keys)
     if how is None:
         return False
     _forget(uow, login)
@@ -232,12 +337,12 @@ def disable(
 def regenerate(
     uow: UnitOfWork, actor: Actor, proof: object, clock: Clock, keys: AuditKeys | None
 ) -> list[str] | None:
-    """New recovery codes (the old ones stop working) for a current code or the password;
+    """New recovery codes (the old ones stop working) for a current code or a recovery code;
     None: the proof is wrong."""
     login = _own_login(actor)
     factor = _enabled(uow, login)
     now = clock()
-    how = _proved(uow, _manager(uow, login), factor, proof, now, keys, password=True)
+    how = _proved(uow, _manager(uow, login), factor, proof, now, keys)
     if how is None:
         return None
     codes = _new_codes(uow, login, now)
@@ -248,7 +353,9 @@ def regenerate(
 
 def reset(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> bool:
     """An administrator (admin, unlimited reach) removes a manager's second factor, its
-    recovery codes and its waiting sign-ins; False: it had none."""
+    recovery codes and its waiting sign-ins, and ends its back-office sessions (the device
+    may be in someone else's hands, and so may a session opened with it); False: it had
+    none."""
     actor.require("admin")
     if not actor.unlimited_reach:
         raise PermissionDenied("managing managers needs unlimited reach (groups and brokers *)")
@@ -257,8 +364,9 @@ def reset(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> bool:
     _forget(uow, login)
     if factor is None:
         return False
+    uow.backoffice.delete_tokens_of(PRINCIPAL_MANAGER, login)
     record(uow, actor, clock(), "manager.second_factor_reset", "manager", login,
-           {"method": "totp", "enabled": factor.enabled}, None)  # fmt: skip
+           {"method": "totp", "enabled": factor.enabled}, {"sessions_ended": True})  # fmt: skip
     return True
 
 
@@ -346,17 +454,24 @@ def second_step(
     ):  # fmt: skip
         uow.second_factor.delete_challenge(found.token_hash)
         return StepOutcome(None, EXPIRED, counted=False)
-    how = _proved(uow, manager, factor, cmd.code, now, keys, password=False)
+    # The attempt is counted first: the update holds the challenge until this step commits,
+    # so concurrent steps with one challenge run one after the other, and a step that finds
+    # it gone (a concurrent one signed in with it) uses up no code.
+    attempts = uow.second_factor.count_attempt(found.token_hash)
+    if attempts == 0:
+        return StepOutcome(None, EXPIRED, counted=False)
+    if attempts > CHALLENGE_ATTEMPTS:
+        uow.second_factor.delete_challenge(found.token_hash)
+        return StepOutcome(None, TOO_MANY)
+    how = _proved(uow, manager, factor, cmd.code, now, keys)
     if how is None:
-        attempts = uow.second_factor.count_attempt(found.token_hash)
         if attempts >= CHALLENGE_ATTEMPTS:
             uow.second_factor.delete_challenge(found.token_hash)
             return StepOutcome(None, TOO_MANY)
         digits = totp.normal_code(cmd.code)
         reused = digits is not None and _was_used(uow, factor, digits, now, keys)
         return StepOutcome(None, USED_CODE if reused else WRONG_CODE)
-    if not uow.second_factor.delete_challenge(found.token_hash):
-        return StepOutcome(None, EXPIRED, counted=False)  # a concurrent step used it
+    uow.second_factor.delete_challenge(found.token_hash)
     pair = _issue(
         uow,
         PRINCIPAL_MANAGER,

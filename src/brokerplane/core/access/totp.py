@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -155,11 +156,41 @@ def normal_recovery_code(text: object) -> str | None:
     return raw
 
 
+_SALT_BYTES = 12
+
+
+def _recovery_digest(login: int, normal: str, salt: bytes) -> bytes:
+    return hashlib.sha256(b"brokerplane recovery %d\n" % login + salt + normal.encode()).digest()
+
+
 def recovery_hash(login: int, normal: str) -> str:
-    """How a recovery code is stored: a hash bound to its manager (the codes are random, ~49
-    bits each, so a fast hash is enough; the login keeps one table of hashes from serving every
-    manager)."""
-    return hashlib.sha256(f"brokerplane recovery {login}\n{normal}".encode()).hexdigest()
+    """How a recovery code is stored: `<salt>$<digest>` (base64url), SHA-256 over a random salt
+    of its own, the manager's login and the code (the codes are random, ~49 bits each, so a
+    fast hash is enough; the salt keeps equal codes from having equal hashes, and no table of
+    hashes serves two codes). 60 characters."""
+    salt = secrets.token_bytes(_SALT_BYTES)
+    digest = _recovery_digest(login, normal, salt)
+    return f"{_b64(salt)}${_b64(digest)}"
+
+
+def recovery_matches(login: int, normal: str, stored: Sequence[str]) -> str | None:
+    """Which stored hash `normal` is (None: none); every hash is compared, in constant time,
+    whatever matches."""
+    found: str | None = None
+    for text in stored:
+        salt_text, _, digest_text = text.partition("$")
+        try:
+            salt = base64.urlsafe_b64decode(salt_text + "=" * (-len(salt_text) % 4))
+        except ValueError:
+            continue
+        candidate = _b64(_recovery_digest(login, normal, salt))
+        if hmac.compare_digest(candidate.encode(), digest_text.encode()) and found is None:
+            found = text
+    return found
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 @dataclass(frozen=True)
