@@ -19,7 +19,7 @@ from brokerplane.cli.common import BrokerplaneGroup
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("brokerplane.cli.serve", "serve", "Migrate the database to head and serve the API."),
     "backup": ("brokerplane.cli.backup", "backup",
-               "Copy the SQLite database online and verify the copy (PostgreSQL: what to run)."),
+               "Copy the SQLite database to FILE while the server runs, then verify the copy."),
     "db": ("brokerplane.cli.commands", "db",
            "Schema migrations: create, upgrade, current revision, drift check."),
     "demo": ("brokerplane.cli.commands", "demo",
