@@ -220,6 +220,11 @@ def test_reports_read_from_the_replica_match_the_primary_once_it_has_caught_up(
     assert {u["login"]: u["balance"] for u in users}[setup.logins[0]] == "125.00"
     # the writer's own reads match too once the standby has passed its write
     assert wait_until(lambda: _replica_matches(setup, setup.writer), timeout=60) is not None
+    # a streamed CSV export reads its pages as it sends them (after its headers): same rows
+    export = "/v1/reports/users?group=replica"
+    same = wait_until(lambda: _get(setup.replicated, setup.reader, export).text
+                      == _get(setup.direct, setup.reader, export).text, timeout=60)  # fmt: skip
+    assert same and str(setup.logins[0]) in _get(setup.replicated, setup.reader, export).text
 
 
 def test_a_callers_own_write_is_in_its_next_read_while_the_replica_lags(setup: Setup) -> None:
