@@ -282,8 +282,15 @@ def test_a_stopped_replica_sends_reads_to_the_primary_and_is_used_again_once_bac
             assert served.json() == _get(setup.direct, setup.reader, path).json()
         ready = httpx.get(setup.replicated.base + "/ready", timeout=30)
         assert ready.status_code == 200  # the primary is what readiness is about
+        metrics = _get(setup.replicated, setup.writer, "/metrics").text
+        assert "brokerplane_replica_up 0" in metrics.splitlines()
+        assert 'brokerplane_replica_reads_total{served_by="primary"}' in metrics
     finally:
         with contextlib.suppress(AssertionError):
             _pg_ctl(setup.standby, "start")
     # back: it catches up, and serves again
     assert wait_until(lambda: _replica_matches(setup, setup.reader), timeout=60) is not None
+    lines = _get(setup.replicated, setup.writer, "/metrics").text.splitlines()
+    assert "brokerplane_replica_up 1" in lines
+    (lag,) = [line for line in lines if line.startswith("brokerplane_replica_lag_seconds ")]
+    assert 0 <= float(lag.split()[1]) <= MAX_LAG_S

@@ -93,6 +93,8 @@ class ReplicaReads:
         # what the reads did, for tests, metrics and the bench
         self.served_replica = 0
         self.served_primary = 0
+        self.last_lag: float | None = None  # stated by the newest replica-served read
+        self.healthy = True  # False from a failure until the replica next serves a read
 
     # -- the port ---------------------------------------------------------------------------
 
@@ -120,6 +122,8 @@ class ReplicaReads:
             return self._on_primary(fn)
         with self._lock:
             self.served_replica += 1
+            self.last_lag = lag
+            self.healthy = True
         freshness.served(lag)
         return result
 
@@ -211,6 +215,7 @@ class ReplicaReads:
         with self._lock:
             was_up = self._clock() >= self._down_until
             self._down_until = self._clock() + self.retry
+            self.healthy = False
         if was_up:
             log.warning("read replica unused for %ss, reads go to the primary: %s",
                         self.retry, why)  # fmt: skip
@@ -226,12 +231,13 @@ class ReplicaReads:
             self._times.popleft()
             self._lsns.popleft()
 
-    def status(self) -> dict[str, float | int | bool]:
-        """For metrics and the bench: reads served by each side, and whether the replica is
-        in use."""
+    def status(self) -> dict[str, float | int | bool | None]:
+        """For metrics and the bench: reads served by each side, whether the replica served
+        since its last failure, and the lag the newest replica-served read stated."""
         with self._lock:
             return {"replica_reads": self.served_replica, "primary_reads": self.served_primary,
-                    "replica_up": self._clock() >= self._down_until}  # fmt: skip
+                    "replica_up": self.healthy,
+                    "last_lag": self.last_lag}  # fmt: skip
 
     def dispose(self) -> None:
         self.engine.dispose()
