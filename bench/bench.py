@@ -43,7 +43,9 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
-MEASUREMENTS = ("deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "events")
+MEASUREMENTS = (
+    "deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "events", "replica",
+)  # fmt: skip
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -302,6 +304,7 @@ class Http:
         self.mt5_authenticated = False  # an MT5 session lives on its connection
         self.tcp_number = 0  # the MT5 TCP protocol's packet number
         self.tcp_prefixed = False  # MT5WEBAPI goes before the connection's first packet
+        self.last_headers: dict[str, str] = {}  # of the last answer, names in lower case
 
     @classmethod
     async def open(cls, host: str, port: int) -> Http:
@@ -333,6 +336,7 @@ class Http:
         for line in head.decode("latin-1").split("\r\n")[1:]:
             name, _, value = line.partition(":")
             fields[name.strip().lower()] = value.strip()
+        self.last_headers = fields
         parts: list[bytes] = []
         keep = sink or parts.append
         if fields.get("transfer-encoding", "").lower() == "chunked":
@@ -956,6 +960,14 @@ class Bench:
             f"made once by `brokerplane demo --accounts` and reused ({db.name})",
         )
 
+    # the read replica (bench/replica.py) ----------------------------------------------------
+
+    def replica(self) -> None:
+        if "replica" in self.cfg.only:
+            import replica  # bench/replica.py
+
+            replica.measure(self)
+
     # events: deposits with a webhook subscription, and the feed ---------------------------
 
     def events(self) -> None:
@@ -1065,6 +1077,7 @@ class Bench:
             self.sqlite()
             self.report()
             self.events()
+            self.replica()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.cfg.output.parent.mkdir(parents=True, exist_ok=True)

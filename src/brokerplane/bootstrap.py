@@ -78,6 +78,11 @@ def build(
     )
     runtime = Runtime(settings, storage, Services(storage.uow, config))
     try:
+        if settings.read_database_url:
+            runtime.services.lagging = storage.use_replica(
+                settings.read_database_url, max_lag_s=settings.read_max_lag_s,
+                retry_s=settings.read_retry_s, pool_size=settings.pool_size,
+            )  # fmt: skip
         provision_audit_key(runtime, generate=provision_key)
     except BaseException:
         storage.dispose()

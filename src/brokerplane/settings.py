@@ -45,6 +45,18 @@ class Settings(BaseModel):
 
     data_dir: Path = Field(Path("./var"), description="where the embedded database lives")
     database_url: str = Field("", description="SQLAlchemy URL; empty = SQLite under data_dir")
+    read_database_url: str = Field(
+        "", description="a PostgreSQL streaming replica for lists, reports, exports and "
+        "exposure; empty: every read goes to the primary",
+    )  # fmt: skip
+    read_max_lag_s: float = Field(
+        5, gt=0, le=3600,
+        description="the most seconds a replica-served read may lag; beyond, the primary answers",
+    )  # fmt: skip
+    read_retry_s: float = Field(
+        5, gt=0, le=3600,
+        description="seconds a replica that failed (unreachable, promoted) is left alone",
+    )  # fmt: skip
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     mt5_tls_port: int | None = Field(
@@ -279,6 +291,11 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> Settings:
+        if self.read_database_url and not self.effective_database_url.startswith("postgres"):
+            raise ValueError(
+                "read_database_url needs a PostgreSQL primary (BROKERPLANE_DATABASE_URL): "
+                "SQLite has no replicas"
+            )
         if self.login_range_from > self.login_range_to:
             raise ValueError("login_range_from must not exceed login_range_to")
         if self.idempotency_retention_days * 86400 < MIN_RETENTION.total_seconds():

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
+from brokerplane import freshness
 from brokerplane.api import riskpass
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native import delivery
@@ -79,6 +80,32 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class ReplicaLagHeader:
+    """States in the answer how far behind its lists, reports, exports and exposure were read:
+    `X-Brokerplane-Replica-Lag: <seconds>` (an upper bound) when the read replica served them,
+    `primary` when they went to the primary; absent when the request made no such read (or no
+    replica is configured). A streamed export's header is sent before its pages are read."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        reads = freshness.track()
+
+        async def send_with_lag(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                value = reads.header
+                if value is not None:
+                    header = (freshness.HEADER.encode("ascii"), value.encode("ascii"))
+                    message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_lag)
 
 
 async def _maintenance(runtime: Runtime) -> None:
@@ -223,6 +250,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Inside RequestIdMiddleware (its lines carry the request id), outside everything else (a
     # refused body is counted and logged too).
     app.add_middleware(Observe, metrics=app.state.metrics, mt5_paths=mt5_paths)
+    if runtime.storage.replica is not None:
+        app.add_middleware(ReplicaLagHeader)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -137,6 +137,23 @@ class ServerMetrics:
             "(idle), overflow (beyond the size)",
             self._pool, ("state",),
         )  # fmt: skip
+        if runtime.storage.replica is not None:
+            registry.gauge(
+                "brokerplane_replica_reads_total",
+                "Lists, reports, exports and exposure read, by where they were served "
+                "(replica, primary)",
+                self._replica_reads, ("served_by",), kind="counter",
+            )  # fmt: skip
+            registry.gauge(
+                "brokerplane_replica_up",
+                "0 from a failure of the read replica until it serves a read again, else 1",
+                lambda: [((), int(bool(self._replica_status()["replica_up"])))],
+            )
+            registry.gauge(
+                "brokerplane_replica_lag_seconds",
+                "The lag the newest replica-served read stated (an upper bound)",
+                self._replica_lag,
+            )
         registry.gauge(
             "brokerplane_approvals_pending",
             "Held money operations waiting for a second manager's decision",
@@ -251,6 +268,19 @@ class ServerMetrics:
 
     def _pool(self) -> Iterable[Sample]:
         return [((name,), value) for name, value in self.runtime.storage.pool_status().items()]
+
+    def _replica_status(self) -> dict[str, float | int | bool | None]:
+        replica = self.runtime.storage.replica
+        return replica.status() if replica is not None else {}
+
+    def _replica_reads(self) -> Iterable[Sample]:
+        status = self._replica_status()
+        return [(("replica",), int(status.get("replica_reads") or 0)),
+                (("primary",), int(status.get("primary_reads") or 0))]  # fmt: skip
+
+    def _replica_lag(self) -> Iterable[Sample]:
+        lag = self._replica_status().get("last_lag")
+        return [((), float(lag))] if lag is not None else []
 
     def _sessions(self) -> Iterable[Sample]:
         sessions = getattr(self.app_state, "mt5_sessions", None)

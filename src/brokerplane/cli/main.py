@@ -3,7 +3,7 @@ runs, so `brokerplane --help` (and every command's start-up) pays only for what 
 
 The commands live in cli/serve.py (serve), cli/commands.py (tls, db, demo, manager, key,
 audit, ledger, approvals, maintenance), cli/quotes.py,
-cli/events.py and cli/dbcreate.py (db create).
+cli/events.py, cli/dbcreate.py (db create) and cli/backup.py.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from brokerplane.cli.common import BrokerplaneGroup
 # name -> (module, attribute, the line `brokerplane --help` shows)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("brokerplane.cli.serve", "serve", "Migrate the database to head and serve the API."),
+    "backup": ("brokerplane.cli.backup", "backup",
+               "Copy the SQLite database to FILE while the server runs, then verify the copy."),
     "db": ("brokerplane.cli.commands", "db",
            "Schema migrations: create, upgrade, current revision, drift check."),
     "demo": ("brokerplane.cli.commands", "demo",

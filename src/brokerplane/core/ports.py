@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFactor, Strike
 from brokerplane.core.account.model import Account, AccountQuery
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
         UserSearch,
         WebhookKey,
     )
+
+T = TypeVar("T")
 
 
 class GroupRepository(Protocol):
@@ -530,3 +532,13 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+
+
+class LaggingReads(Protocol):
+    """Where reads that may lag a little behind the newest commit are served (a read replica):
+    lists, reports, exports and exposure. A caller's reads still see that caller's own writes,
+    and no read is served further behind than the configured bound."""
+
+    def read(self, caller: str, fn: Callable[[UnitOfWork], T]) -> T: ...
+
+    def wrote(self, caller: str) -> None: ...

@@ -33,7 +33,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.events.model import Backlog, Delivery, EventPage, Subscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
-from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
+from brokerplane.core.ports import LaggingReads, UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
@@ -133,6 +133,8 @@ class Services:
         self._checks_ended = threading.Condition()  # a sign-in's slot given back here
         batch = self.config.group_commit_max
         self.group_commit = GroupCommit(uow, batch) if batch > 1 else None
+        # Where lists, reports, exports and exposure are read (a replica); None: the primary.
+        self.lagging: LaggingReads | None = None
 
     def _write(
         self, fn: Callable[[UnitOfWork], T], actor: Actor | None = None, *, grouped: bool = False
@@ -156,12 +158,18 @@ class Services:
                     raise RequestInFlight(held.key)  # our claim was taken over
             return result
 
-        if grouped and self.group_commit is not None:
-            return self.group_commit.run(command)
-        with self._uow(write=True) as uow:
-            result = command(uow)
-            uow.commit()
-            return result
+        try:
+            if grouped and self.group_commit is not None:
+                return self.group_commit.run(command)
+            with self._uow(write=True) as uow:
+                result = command(uow)
+                uow.commit()
+                return result
+        finally:
+            # Even a failed write may have committed (a commit whose answer was lost): the
+            # caller's next lag-tolerant reads wait for the replica to pass it either way.
+            if self.lagging is not None and actor is not None:
+                self.lagging.wrote(caller_of(actor))
 
     # idempotency
     def claim_request(
@@ -217,7 +225,7 @@ class Services:
         )
 
     def list_ledger(self, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:
-        return self._read(lambda u: ledger.list_entries(u, query, actor))
+        return self._lagging_read(lambda u: ledger.list_entries(u, query, actor), actor)
 
     def iter_ledger(self, query: LedgerQuery, actor: Actor) -> Iterator[LedgerEntry]:
         """Every matching entry, page by page."""
@@ -271,6 +279,13 @@ class Services:
     def _read(self, fn: Callable[[UnitOfWork], T]) -> T:
         with self._uow(write=False) as uow:
             return fn(uow)
+
+    def _lagging_read(self, fn: Callable[[UnitOfWork], T], actor: Actor) -> T:
+        """A list, report, export or exposure read: served by the read replica when one is
+        configured (within its lag bound, and never missing the actor's own writes)."""
+        if self.lagging is None:
+            return self._read(fn)
+        return self.lagging.read(caller_of(actor), fn)
 
     # accounts
     def open_account(self, cmd: accounts.OpenAccount, actor: Actor) -> Account:
@@ -411,15 +426,15 @@ class Services:
     ) -> list[PositionFigures]:
         """Open positions, `limit` (default trading.MAX_PAGE) at a time."""
         page = trading.MAX_PAGE if limit is None else limit
-        return self._read(lambda u: trading.list_positions(
+        return self._lagging_read(lambda u: trading.list_positions(
             u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=page
-        ))  # fmt: skip
+        ), actor)  # fmt: skip
 
     def get_position(self, position_id: int, actor: Actor) -> PositionFigures:
         return self._read(lambda u: trading.get_position(u, position_id, actor))
 
     def list_deals(self, query: DealQuery, actor: Actor) -> list[Deal]:
-        return self._read(lambda u: trading.list_deals(u, query, actor))
+        return self._lagging_read(lambda u: trading.list_deals(u, query, actor), actor)
 
     def iter_deals(self, query: DealQuery, actor: Actor) -> Iterator[Deal]:
         """Every matching deal, page by page."""
@@ -442,12 +457,12 @@ class Services:
         self, actor: Actor, *, group: str | None = None, symbol: str | None = None,
         currency: str = "USD",
     ) -> trading.ExposureReport:  # fmt: skip
-        return self._read(lambda u: trading.exposure(
+        return self._lagging_read(lambda u: trading.exposure(
             u, actor, group=group, symbol=symbol, report_currency=currency
-        ))  # fmt: skip
+        ), actor)  # fmt: skip
 
     def margin_calls(self, actor: Actor) -> list[trading.MarginStatus]:
-        return self._read(lambda u: trading.margin_calls(u, actor))
+        return self._lagging_read(lambda u: trading.margin_calls(u, actor), actor)
 
     def get_account(self, login: int, actor: Actor) -> Account:
         return self._read(lambda u: accounts.get_account(u, login, actor))
@@ -458,7 +473,9 @@ class Services:
     def list_accounts(
         self, cmd: accounts.ListAccounts, actor: Actor, scope: str = "users:read"
     ) -> list[Account]:
-        return self._read(lambda u: accounts.list_accounts(u, cmd, actor, scope=scope))
+        return self._lagging_read(
+            lambda u: accounts.list_accounts(u, cmd, actor, scope=scope), actor
+        )
 
     def iter_accounts(
         self, cmd: accounts.ListAccounts, actor: Actor, scope: str = "reports:read"
@@ -491,9 +508,9 @@ class Services:
         after = cmd.after_login
         while True:
             limit = accounts.EXPORT_PAGE
-            page = self._read(
+            page = self._lagging_read(
                 partial(accounts.export_accounts, cmd=cmd, actor=actor, columns=columns,
-                        after_login=after, limit=limit, scope=scope)
+                        after_login=after, limit=limit, scope=scope), actor,
             )  # fmt: skip
             count = len(page)
             if count:
@@ -572,7 +589,7 @@ class Services:
 
     # audit
     def query_audit(self, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
-        return self._read(lambda u: audit.query_audit(u, query, actor))
+        return self._lagging_read(lambda u: audit.query_audit(u, query, actor), actor)
 
     def verify_audit(self, pin: tuple[int, str] | None = None) -> audit.ChainReport:
         """Re-hash the chain under the audit keys; with `pin` (a checkpoint's record id and
@@ -743,7 +760,7 @@ class Services:
         return self._read(lambda u: users.find_user_by_email(u, email, actor))
 
     def list_users(self, query: UserQuery, actor: Actor) -> list[User]:
-        return self._read(lambda u: users.list_users(u, query, actor))
+        return self._lagging_read(lambda u: users.list_users(u, query, actor), actor)
 
     def change_user_email(self, cmd: users.ChangeEmail, actor: Actor) -> User:
         return self._write(lambda u: users.change_email(u, cmd, actor, self.clock), actor)
@@ -893,7 +910,7 @@ class Services:
         )
 
     def search_users(self, query: bo_users.UserFilter, actor: Actor) -> list[User]:
-        return self._read(lambda u: bo_users.search_users(u, query, actor))
+        return self._lagging_read(lambda u: bo_users.search_users(u, query, actor), actor)
 
     def get_user_with_accounts(self, user_id: int, actor: Actor) -> bo_users.UserWithAccounts:
         return self._read(lambda u: bo_users.get_user(u, user_id, actor))
@@ -956,14 +973,14 @@ class Services:
 
     def run_report(self, cmd: bo_reports.RunReport, actor: Actor) -> bo_reports.ReportTable:
         now = self.clock()
-        return self._read(lambda u: bo_reports.run_report(u, cmd, actor, now))
+        return self._lagging_read(lambda u: bo_reports.run_report(u, cmd, actor, now), actor)
 
     # batch reads, what-if, the balance check and the archive (MT5's CRM calls)
     def batch_ledger(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[LedgerEntry]:
-        return self._read(lambda u: batch.batch_entries(u, sel, actor))
+        return self._lagging_read(lambda u: batch.batch_entries(u, sel, actor), actor)
 
     def batch_deals(self, sel: batch.BatchSelection, actor: Actor) -> batch.Batch[Deal]:
-        return self._read(lambda u: batch.batch_deals(u, sel, actor))
+        return self._lagging_read(lambda u: batch.batch_deals(u, sel, actor), actor)
 
     def deals_by_ids(self, ids: Sequence[int], actor: Actor) -> dict[int, Deal]:
         return self._read(lambda u: batch.deals_by_ids(u, ids, actor))
@@ -982,7 +999,7 @@ class Services:
         return self._write(lambda u: ledger_check.fix_balance(u, login, actor, self.clock), actor)
 
     def list_archived(self, cmd: accounts.ListAccounts, actor: Actor) -> list[Account]:
-        return self._read(lambda u: archive.list_archived(u, cmd, actor))
+        return self._lagging_read(lambda u: archive.list_archived(u, cmd, actor), actor)
 
     def iter_archived(self, cmd: accounts.ListAccounts, actor: Actor) -> Iterator[Account]:
         """Every matching archived account, page by page."""
@@ -1174,6 +1191,7 @@ class Services:
     def reset_second_factor(self, login: int, actor: Actor) -> bool:
         """An administrator removes a manager's second factor (audited); False: it had none."""
         return self._write(lambda u: second_factor.reset(u, login, actor, self.clock), actor)
+
     # the risk pass (core.trading.watch): margin-call and stop-out crossings, recorded once
     def risk_pass(self, after_login: int = 0, limit: int = 500) -> watch.PassResult:
         """Class one batch of accounts after `after_login` (a read) and record the crossings
@@ -1184,3 +1202,13 @@ class Services:
         now = self.clock()
         done = self._write(lambda u: watch.record_crossings(u, found.crossings, now))
         return replace(found, recorded=done)
+
+
+def caller_of(actor: Actor) -> str:
+    """Whose writes a read must see: the manager (through any key or session), else the API
+    key, else the operator (the command line, the server's own jobs)."""
+    if actor.manager_login is not None:
+        return f"manager:{actor.manager_login}"
+    if actor.key_id is not None:
+        return f"key:{actor.key_id}"
+    return f"operator:{actor.operator_id or ''}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy import exc as sa_exc
@@ -13,6 +13,9 @@ from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
 from brokerplane.storage.engine import make_engine
 from brokerplane.storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from brokerplane.storage.replica import ReplicaReads
 
 _ERROR_KINDS = {
     "OperationalError": "operational",
@@ -29,6 +32,8 @@ class Storage:
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, pool_size=pool_size)
+        # The read replica lag-tolerant reads go to (use_replica); None: all on this engine.
+        self.replica: ReplicaReads | None = None
         # The audit key new records are sealed with (bootstrap sets it from the keyring).
         self.seal_key: AuditKey | None = None
         # Told the ledger kinds of each commit, and each database error by its kind (the
@@ -89,5 +94,17 @@ class Storage:
         except (sa_exc.DBAPIError, sa_exc.TimeoutError):
             return False
 
+    def use_replica(
+        self, url: str, *, max_lag_s: float, retry_s: float, pool_size: int = 20
+    ) -> ReplicaReads:
+        """Serve lists, reports, exports and exposure from the streaming replica at `url`."""
+        from brokerplane.storage.replica import ReplicaReads
+
+        self.replica = ReplicaReads(self.engine, self.uow, url, max_lag_s=max_lag_s,
+                                    retry_s=retry_s, pool_size=pool_size)  # fmt: skip
+        return self.replica
+
     def dispose(self) -> None:
+        if self.replica is not None:
+            self.replica.dispose()
         self.engine.dispose()

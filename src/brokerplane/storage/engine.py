@@ -29,12 +29,14 @@ def normalize_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 20, connect_timeout: int = CONNECT_TIMEOUT_S
+) -> Engine:
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql":
-        connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+        connect_args: dict[str, Any] = {"connect_timeout": connect_timeout}
         engine = create_engine(
             parsed,
             pool_size=pool_size,

@@ -16,7 +16,7 @@ from brokerplane.storage.tables import metadata, postgresql_options
 
 postgresql_options()  # the schema as migrations make it on PostgreSQL too
 
-__all__ = ["MIGRATIONS", "current", "drift", "head", "revision", "upgrade"]
+__all__ = ["MIGRATIONS", "SchemaAhead", "current", "drift", "head", "revision", "upgrade"]
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -32,11 +32,33 @@ def head() -> str:
     return rev
 
 
+class SchemaAhead(ValueError):
+    """The database is at a revision this brokerplane does not know: a newer one migrated it."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(bp_write=True) as conn:
+        at = MigrationContext.configure(conn).get_current_revision()
+        if at is not None and not _known(at):
+            conn.rollback()
+            raise SchemaAhead(
+                f"the database is at schema revision {at}, newer than this brokerplane knows "
+                f"(its newest is {head()}): a newer brokerplane migrated it. Run that version "
+                "(brokerplane processes already running keep working through expand-only "
+                "revisions, but one this old cannot start on it)"
+            )
         command.upgrade(_config(conn), revision)
         if conn.in_transaction():
             conn.commit()
+
+
+def _known(rev: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_config()).get_revision(rev) is not None
+    except CommandError:
+        return False
 
 
 def current(engine: Engine) -> str | None:

@@ -1,0 +1,103 @@
+"""`brokerplane backup FILE`: an online copy of the SQLite database, verified before it is kept;
+for PostgreSQL, what to run instead (pg_dump, base backups with WAL archiving)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from brokerplane.cli.common import (
+    EXIT_ERROR,
+    CliFailure,
+    build_settings,
+    database_options,
+    runtime_for,
+    safe_url,
+)
+
+if TYPE_CHECKING:
+    from brokerplane.settings import Settings
+
+POSTGRES_GUIDANCE = """\
+{url} is PostgreSQL: back it up with PostgreSQL's own tools (nothing was written).
+  a logical dump, consistent while brokerplane runs:
+    pg_dump --format=custom --file {file} '{url}'
+    restore into an empty database: pg_restore --dbname '<new URL>' {file}
+  point-in-time recovery: a base backup plus archived WAL (archive_mode=on, archive_command):
+    pg_basebackup --pgdata <dir> --wal-method=stream --checkpoint=fast -d '{url}'
+    restore: the base backup with restore_command and recovery_target_time, then promote
+then check the restored copy: brokerplane ledger verify and brokerplane audit verify
+(with the same audit key; keep the key file's own backup apart from the database's)."""
+
+
+@click.command("backup")
+@database_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def backup(database_url: str | None, data_dir: Path | None, file: Path, force: bool) -> None:
+    """Copy the SQLite database to FILE while the server runs, then verify the copy.
+
+    The copy is one consistent state of the database (SQLite's online backup API; writers
+    are not held up). It is written next to FILE, checked (SQLite's integrity check, then
+    `ledger verify` and `audit verify` on the copy, with this server's audit key) and only
+    then renamed to FILE: a FILE that exists is a verified backup. The audit key is not in
+    the copy: keep the key file's backup too. For PostgreSQL this prints what to run instead
+    (pg_dump, or base backups with WAL archiving for point-in-time recovery) and exits 2."""
+    from brokerplane.storage.backup import BackupError, copy_sqlite, sqlite_path
+
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    url = settings.effective_database_url
+    source = sqlite_path(url)
+    if source is None:
+        if url.startswith(("postgres", "postgresql")):
+            click.echo(POSTGRES_GUIDANCE.format(url=safe_url(url), file=file), err=True)
+            click.get_current_context().exit(EXIT_ERROR)
+        raise CliFailure(f"cannot back up {safe_url(url)}: only a SQLite file or PostgreSQL")
+    if file.exists() and not force:
+        raise CliFailure(f"{file} exists; give --force to replace it")
+    with contextlib.suppress(OSError):
+        if file.exists() and file.resolve() == source.resolve():
+            raise CliFailure(f"{file} is the database itself")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    partial = file.with_name(f".{file.name}.partial")
+    _remove(partial)
+    try:
+        size = copy_sqlite(source, partial)
+        accounts, entries, records = _verify(partial, settings)
+        os.replace(partial, file)
+    except BackupError as err:
+        raise CliFailure(str(err)) from None
+    finally:
+        _remove(partial)
+    click.echo(
+        f"backed up {source} to {file} ({size} bytes): ledger OK ({accounts} accounts, "
+        f"{entries} entries), audit chain intact ({records} records)"
+    )
+    click.echo("the audit key is not in the backup: keep a copy of the key file as well")
+
+
+def _verify(copy: Path, settings: Settings) -> tuple[int, int, int]:
+    """Open the copy as brokerplane would and run ledger verify and audit verify on it."""
+    of_copy = settings.model_copy(
+        update={"database_url": f"sqlite:///{copy.as_posix()}", "read_database_url": ""}
+    )
+    with runtime_for(of_copy, provision_key=False) as runtime:
+        ledger = runtime.services.audit_ledger()
+        chain = runtime.services.verify_audit()
+    if not ledger.ok:
+        raise CliFailure("the copy fails `ledger verify`: the database itself needs checking")
+    if not chain.ok:
+        raise CliFailure(
+            f"the copy fails `audit verify` at record {chain.first_bad_id}: {chain.reason}"
+        )
+    return ledger.accounts, ledger.entries, chain.records
+
+
+def _remove(path: Path) -> None:
+    for extra in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{extra}").unlink()
