@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
 from brokerplane.storage.engine import make_engine
+from brokerplane.storage.ratelimits import SqlRateLimits
 from brokerplane.storage.uow import SqlUnitOfWork
 
 _ERROR_KINDS = {
@@ -29,6 +30,8 @@ class Storage:
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.engine: Engine = make_engine(url, pool_size=pool_size)
+        # Rate limits every process over this database shares (api/native/ratelimit.py).
+        self.rate_limits = SqlRateLimits(self.engine)
         # The audit key new records are sealed with (bootstrap sets it from the keyring).
         self.seal_key: AuditKey | None = None
         # Told the ledger kinds of each commit, and each database error by its kind (the

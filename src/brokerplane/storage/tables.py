@@ -636,3 +636,12 @@ webhook_deliveries = Table(
     Column("duration_ms", Integer, nullable=False),
 )
 Index("ix_webhook_deliveries_sub", webhook_deliveries.c.subscription_id, webhook_deliveries.c.id)
+
+# Shared rate limits (GCRA): per limited name (a digest), the theoretical arrival time of the
+# next request in microseconds since the epoch; a row whose time has passed is a full allowance.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("tat_us", BigInteger, nullable=False),
+)
