@@ -30,11 +30,28 @@ def head() -> str:
     return rev
 
 
+# Server processes starting together (several hosts over one PostgreSQL) migrate one at a
+# time: the others wait on this lock, then find the schema at head and do nothing.
+_LOCK = "SELECT pg_advisory_lock(hashtext('brokerplane.migrate.' || current_schema()))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtext('brokerplane.migrate.' || current_schema()))"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(bp_write=True) as conn:
-        command.upgrade(_config(conn), revision)
-        if conn.in_transaction():
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            conn.exec_driver_sql(_LOCK)
             conn.commit()
+        try:
+            command.upgrade(_config(conn), revision)
+            if conn.in_transaction():
+                conn.commit()
+        finally:
+            if locked:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.exec_driver_sql(_UNLOCK)
+                conn.commit()
 
 
 def current(engine: Engine) -> str | None:

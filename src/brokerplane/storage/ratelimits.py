@@ -51,9 +51,10 @@ class SqlRateLimits:
         for `name` at unix time `now`: 0 when allowed, else the whole seconds to wait (>= 1)."""
         interval = max(1, round(period_s * 1_000_000 / per_period))
         now_us = int(now * 1_000_000)
+        limit_us = now_us + interval * per_period
         params = {
             "key": digest(name), "now": now_us, "interval": interval,
-            "first": now_us + interval, "limit": now_us + interval * per_period,
+            "first": now_us + interval, "limit": limit_us,
         }  # fmt: skip
         dialect = self._engine.dialect.name
         try:
@@ -70,7 +71,7 @@ class SqlRateLimits:
                 conn.commit()
         except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError) as err:
             raise StorageUnavailable("the database is unavailable") from err
-        late_us = (tat or now_us) + interval - params["limit"]
+        late_us = int(tat or now_us) + interval - limit_us
         return max(1, math.ceil(late_us / 1_000_000))
 
     def purge(self, now: float) -> int:
