@@ -23,6 +23,7 @@ from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.symbol.service import CreateSymbol
 from tests.e2e.test_money_server import ServerProcess
 from tests.reliability.support import (
     SERVE,
@@ -113,13 +114,28 @@ def test_what_one_process_learns_every_other_knows_on_the_next_request(
     runtime: Runtime, admin: Actor, database_url: str, start: Start
 ) -> None:
     """One pair of processes (starting servers is the slow part): revocation, a new password,
-    a disabled manager, a lockout and a rate limit, each learnt by one and held by the other."""
+    a disabled manager, a lockout, a rate limit and a quote, each learnt by one and held by
+    the other."""
     _manager(runtime, admin)
     _manager(runtime, admin, 1001)
     a, b = start(database_url)
     _revocation_a_new_password_and_a_disabled_manager(runtime, admin, a, b)
     _a_lockout_earned_on_one_holds_on_the_other(a, b)
     _a_keys_rate_limit_is_one_allowance(_key(runtime, admin), a, b)
+    _a_quote_fed_to_one_is_read_by_the_other(runtime, admin, _key(runtime, admin), a, b)
+
+
+def _a_quote_fed_to_one_is_read_by_the_other(
+    runtime: Runtime, admin: Actor, key: str, a: ServerProcess, b: ServerProcess
+) -> None:
+    """Quotes are stored, not cached: the next read anywhere sees the acknowledged one."""
+    runtime.services.create_symbol(CreateSymbol("EURUSD"), admin)
+    for bid, ask in (("1.10000", "1.10020"), ("1.20000", "1.20020")):
+        quote = {"symbol": "EURUSD", "bid": bid, "ask": ask}
+        fed = httpx.put(a.base + "/v1/quotes", json={"quotes": [quote]}, headers=_auth(key))
+        assert fed.status_code == 200, fed.text
+        read = httpx.get(b.base + "/v1/quotes?symbol=EURUSD", headers=_auth(key), timeout=30)
+        assert read.json()["items"] == fed.json()["items"]
 
 
 def _revocation_a_new_password_and_a_disabled_manager(
