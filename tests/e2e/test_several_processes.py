@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -314,3 +315,15 @@ def test_serve_with_two_workers_serves_and_replaces_a_killed_worker(
     server.proc.terminate()  # a graceful stop of every worker
     assert server.proc.wait(timeout=60) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in _children(server.proc.pid) | first)
+
+
+@pytest.mark.engines("sqlite")
+def test_workers_over_an_in_memory_database_are_refused_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(  # the port is never bound: the database is refused first
+        [*SERVE, "serve", "--workers", "2", "--port", "8", "--data-dir", str(tmp_path),
+         "--database-url", "sqlite:///:memory:"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "an in-memory SQLite database is one per process" in done.stdout + done.stderr
+    assert not (tmp_path / "audit.key").exists()  # refused before anything was written

@@ -176,6 +176,8 @@ def serve(
         workers=workers,
     )
     certificate = _tls_settings(settings)
+    if settings.workers > 1:
+        supervisor.check_database(settings)
     out = console()
     listening: list[list[socket.socket]] = []
     try:
@@ -200,8 +202,6 @@ def serve(
             from brokerplane.cli.demo import load_demo, save_demo, show_secrets
         except ImportError as exc:
             raise CliFailure(f"the HTTP API cannot be loaded: {exc}") from None
-        if settings.workers > 1:
-            supervisor.check_database(settings)
         if not settings.database_url or (settings.audit_key is None
                                          and settings.audit_key_file is None):  # fmt: skip
             private_dir(settings.data_dir)  # the SQLite database or the audit key lives here

@@ -155,7 +155,6 @@ def _fork(number: int, work: Callable[[], None]) -> int:
         _die_with_parent()
         if os.getppid() != parent:  # the supervisor died before this worker could ask
             raise SystemExit(0)
-        os.environ["BROKERPLANE_WORKER"] = str(number)
         work()
         code = 0
     except SystemExit as exc:
