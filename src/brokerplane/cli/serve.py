@@ -232,8 +232,8 @@ def serve(
                 finally:
                     rt.close()
 
-            code = supervisor.supervise(settings.workers, [s for g in listening for s in g], worker,
-                                     console(stderr=True))  # fmt: skip
+            bound = [sock for group in listening for sock in group]
+            code = supervisor.supervise(settings.workers, bound, worker, console(stderr=True))
             if code:
                 raise SystemExit(code)
     finally:
