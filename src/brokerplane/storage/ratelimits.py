@@ -4,7 +4,7 @@ Each limited name keeps one row, the theoretical arrival time (TAT) of its next 
 request is allowed when moving the TAT on by one emission interval leaves it within the burst
 window of now; the move and the check are one upsert, so concurrent requests from any number
 of processes each take exactly one place, and a refused one changes nothing. On PostgreSQL the
-statement commits without waiting for the WAL flush (a crash forgets at most the last few
+statement's transaction commits without waiting for the WAL flush (a crash forgets at most the last few
 milliseconds of counting, never money), so a limited request costs one round trip.
 """
 
@@ -20,8 +20,11 @@ from brokerplane.core.errors import StorageUnavailable
 from brokerplane.storage import tables as t
 
 _TAKE = {
+    # set_config(..., true): this transaction's commit does not wait for the WAL flush; in the
+    # statement itself, which saves a round trip.
     "postgresql": text(
-        "INSERT INTO rate_limits AS r (key, tat_us) VALUES (:key, :first) "
+        "INSERT INTO rate_limits AS r (key, tat_us) SELECT :key, :first "
+        "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS quick "
         "ON CONFLICT (key) DO UPDATE SET tat_us = GREATEST(r.tat_us, :now) + :interval "
         "WHERE GREATEST(r.tat_us, :now) + :interval <= :limit "
         "RETURNING tat_us"
@@ -59,8 +62,6 @@ class SqlRateLimits:
         dialect = self._engine.dialect.name
         try:
             with self._engine.connect() as conn:
-                if dialect == "postgresql":
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
                 taken = conn.execute(_TAKE[dialect], params).first()
                 if taken is not None:
                     conn.commit()
