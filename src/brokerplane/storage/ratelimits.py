@@ -3,9 +3,9 @@
 Each limited name keeps one row, the theoretical arrival time (TAT) of its next request. A
 request is allowed when moving the TAT on by one emission interval leaves it within the burst
 window of now; the move and the check are one upsert, so concurrent requests from any number
-of processes each take exactly one place, and a refused one changes nothing. On PostgreSQL the
-statement's transaction commits without waiting for the WAL flush (a crash forgets at most the last few
-milliseconds of counting, never money), so a limited request costs one round trip.
+of processes each take exactly one place, and a refused one changes nothing. On PostgreSQL
+the statement's transaction commits without waiting for the WAL flush (a crash forgets at most
+the last few milliseconds of counting, never money), so a limited request costs one round trip.
 """
 
 from __future__ import annotations
