@@ -209,14 +209,16 @@ def serve(
         try:
             if runtime.keyring is not None and runtime.keyring.created:
                 out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
-            app = create_app(runtime) if settings.workers == 1 else None
+            # With workers, built here too: every module the app needs is then loaded before
+            # the workers are forked, so a worker (and its replacement) starts at once.
+            app = create_app(runtime)
             if demo and runtime.services.is_empty():
                 secrets = load_demo(runtime)
                 if secrets is not None:
                     saved = save_demo(settings.data_dir, secrets)
                     show_secrets(secrets, runtime, out, saved)
             _announce(out, settings, certificate)
-            if app is not None:
+            if settings.workers == 1:
                 _run_listeners(_servers(app, settings, listening, certificate))
         finally:
             runtime.close()
