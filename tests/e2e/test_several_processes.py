@@ -226,7 +226,7 @@ def test_two_processes_group_committing_the_same_accounts_lose_and_double_nothin
     a, b = start(database_url, env=SERVER_ENV)
     either = _Either([a, b])
     with Load("procs", either, seeded, 16) as load:  # type: ignore[arg-type]
-        assert load.wait_for_progress(200), "the two processes made no progress"
+        assert load.wait_for_progress(100), "the two processes made no progress"
         with load._lock:
             before_the_kill = Counter(load.answers)
         batches = [_metric(s, seeded.key, "brokerplane_group_commit_batch_size_count")
