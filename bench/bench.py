@@ -8,6 +8,8 @@ environment variable; see bench/README.md. Measurements (BENCH_ONLY picks some):
   accounts        POST /v1/users (wrk) on PostgreSQL vs the deposit figure
   dialects        MT5 sessions and trade/balance, cTrader changebalance, native deposits,
                   all from one Python client on PostgreSQL; baseline: its native deposits
+  workers         native deposits (wrk) on PostgreSQL with `serve --workers 2` vs --workers 1,
+                  with the CPU each side used (see "Several processes" in bench/README.md)
   report          GET /v1/reports/users as CSV over BENCH_REPORT_ACCOUNTS accounts (SQLite,
                   prepared once under bench/.cache) vs a sqlite3 + csv loop over the same rows
 
@@ -45,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 MEASUREMENTS = (
     "deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "events", "replica",
+    "workers",
 )  # fmt: skip
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -195,9 +198,13 @@ class Server:
             Path(f"/proc/{self.pid}/clear_refs").write_text("5")
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the server process has used so far."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU time the server process (and its live workers, with
+        BROKERPLANE_WORKERS) has used so far."""
+        pids = [self.pid]
+        with contextlib.suppress(OSError):
+            pids += [int(p) for p in Path(f"/proc/{self.pid}/task/{self.pid}/children")
+                     .read_text().split()]  # fmt: skip
+        return sum(_cpu_of(pid) for pid in pids)
 
     def peak_rss_mb(self) -> float | None:
         try:
@@ -207,6 +214,34 @@ class Server:
         except OSError:
             return None
         return None
+
+
+def _cpu_of(pid: int) -> float:
+    """User plus system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of every process named postgres on this machine (all of PostgreSQL)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += _cpu_of(int(entry.name))
+    return total
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / tick, sum(values) / tick
 
 
 @dataclass
@@ -841,6 +876,46 @@ class Bench:
                 "alone; same baseline",
             )
 
+    # several processes --------------------------------------------------------------------
+
+    def workers(self) -> None:
+        """Deposits through `serve --workers 2` against `--workers 1`, one after the other on
+        one database, with where the CPU went during each: the server processes, PostgreSQL
+        (all of it), wrk, and the machine as a whole."""
+        if "workers" not in self.cfg.only:
+            return
+        schema = PgSchema(self.cfg.database_url)
+        schema.create()
+        try:
+            demo = Demo.load(schema.url, self.tmp, self.cfg.accounts)
+            measured: dict[int, tuple[Load, str]] = {}
+            for count in (1, 2):
+                env = {"BROKERPLANE_WORKERS": str(count)}
+                with Server(schema.url, self.tmp, self.cfg.port, env) as server:
+                    if self.cfg.warmup > 0:
+                        self.wrk(server, demo, "deposit", self.cfg.warmup)
+                    pg, (busy, total) = _postgres_cpu(), _machine_cpu()
+                    wrk_cpu = _children_cpu()
+                    server_cpu = server.cpu_seconds()
+                    load = self.wrk(server, demo, "deposit", self.cfg.seconds)
+                    split = _split(
+                        server.cpu_seconds() - server_cpu, _postgres_cpu() - pg,
+                        _children_cpu() - wrk_cpu, _machine_cpu(), (busy, total),
+                    )  # fmt: skip
+                    measured[count] = (load, split)
+            one, two = measured[1], measured[2]
+            self.add(
+                "deposit (native API), 2 workers / 1 worker",
+                two[0],
+                one[0].rate,
+                "postgresql",
+                f"wrk {self.cfg.connections} connections; `serve --workers 2` against "
+                f"--workers 1 in the same run (baseline); CPU of the machine's "
+                f"{os.cpu_count()} cores, 2 workers: {two[1]}; 1 worker: {one[1]}",
+            )
+        finally:
+            schema.drop()
+
     # accounts, dialects -------------------------------------------------------------------
 
     def accounts(self, server: Server, demo: Demo) -> None:
@@ -1078,12 +1153,33 @@ class Bench:
             self.report()
             self.events()
             self.replica()
+            self.workers()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.cfg.output.parent.mkdir(parents=True, exist_ok=True)
         self.cfg.output.write_text(json.dumps([asdict(r) for r in self.rows], indent=2) + "\n")
         print(table(self.rows))
         print(f"\nwritten to {self.cfg.output}")
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children (the wrk runs) so far."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def _split(
+    server: float, postgres: float, wrk: float, now: tuple[float, float],
+    then: tuple[float, float],
+) -> str:  # fmt: skip
+    """Where the CPU went over one measurement, as shares of the machine's CPU time."""
+    busy, total = now[0] - then[0], now[1] - then[1]
+    if total <= 0:
+        return "unknown"
+    parts = (("brokerplane", server), ("PostgreSQL", postgres), ("wrk", wrk),
+             ("other", max(0.0, busy - server - postgres - wrk)))  # fmt: skip
+    shares = ", ".join(f"{name} {100 * cpu / total:.0f}%" for name, cpu in parts)
+    return f"{shares}, idle {100 * (1 - busy / total):.0f}%"
 
 
 def _plain(schema: PgSchema) -> str:

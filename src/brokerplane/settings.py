@@ -89,6 +89,10 @@ class Settings(BaseModel):
         "native,mt5,ctrader,traderevolution", description="comma list of enabled dialects"
     )
     pool_size: int = Field(20, ge=1, le=500)
+    workers: int = Field(
+        1, ge=1, le=64,
+        description="server processes `brokerplane serve` runs on one host, sharing its listeners",
+    )  # fmt: skip
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: str = Field("text", description="text (name=value fields) or json (a line each)")
     access_log: bool = Field(True, description="one line per request at info")
@@ -309,6 +313,13 @@ class Settings(BaseModel):
     @property
     def enabled_dialects(self) -> tuple[str, ...]:
         return tuple(d for d in self.dialects.split(",") if d)
+
+    @property
+    def shared_rate_limits(self) -> bool:
+        """Whether rate limits are counted in the database, for every process over it: on
+        PostgreSQL (other processes, on this host or others, may serve it) and with several
+        workers; a lone process on SQLite counts in memory."""
+        return self.workers > 1 or not self.effective_database_url.startswith("sqlite")
 
     @property
     def effective_audit_key_file(self) -> Path:

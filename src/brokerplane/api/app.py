@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -109,13 +110,16 @@ class ReplicaLagHeader:
 
 
 async def _maintenance(runtime: Runtime) -> None:
-    """Purge expired request ids and expire overdue approvals, every few minutes."""
+    """Purge expired request ids and expire overdue approvals, every few minutes (every
+    process does it; each statement is safe run twice at once)."""
     interval = runtime.settings.maintenance_interval_s
     while True:
         await asyncio.sleep(interval)
         try:
             purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
             events = await run_in_threadpool(runtime.services.purge_events)
+            if runtime.settings.shared_rate_limits:  # names whose allowance is full again
+                await run_in_threadpool(runtime.storage.rate_limits.purge, time.time())
         except Exception:
             log.exception("maintenance failed; retrying in %ss", interval)
             continue
@@ -156,7 +160,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     _offline_docs(app)
     app.state.runtime = runtime
-    app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute)
+    shared = runtime.storage.rate_limits.take if runtime.settings.shared_rate_limits else None
+    app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute, shared=shared)
     app.state.auth_failures = AuthFailures()
     app.state.metrics = ServerMetrics(runtime, app.state)
     enabled = runtime.settings.enabled_dialects

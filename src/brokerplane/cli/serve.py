@@ -20,7 +20,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from brokerplane.cli import tls
+from brokerplane.cli import supervisor, tls
 from brokerplane.cli.common import CliFailure, build_settings, console, database_options, safe_url
 from brokerplane.settings import DIALECTS, LOG_FORMATS, Settings
 
@@ -99,6 +99,14 @@ if False:  # pragma: no cover - for the type checker only
     "yet; the secrets are also written to <data dir>/demo.json, readable by its owner only.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    metavar="N",
+    help="Server processes sharing the listeners, restarted when one dies; state is shared "
+    "through the database [env BROKERPLANE_WORKERS; 1].",
+)
+@click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
     default=None,
@@ -131,6 +139,7 @@ def serve(
     tls_key: Path | None,
     forwarded_allow_ips: str | None,
     demo: bool,
+    workers: int | None,
     log_format: str | None,
     log_level: str | None,
     access_log: bool | None,
@@ -164,8 +173,11 @@ def serve(
         log_format=log_format,
         log_level=log_level.lower() if log_level else None,
         access_log=access_log,
+        workers=workers,
     )
     certificate = _tls_settings(settings)
+    if settings.workers > 1:
+        supervisor.check_database(settings)
     out = console()
     listening: list[list[socket.socket]] = []
     try:
@@ -197,53 +209,88 @@ def serve(
         try:
             if runtime.keyring is not None and runtime.keyring.created:
                 out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
+            # With workers, built here too: every module the app needs is then loaded before
+            # the workers are forked, so a worker (and its replacement) starts at once.
             app = create_app(runtime)
             if demo and runtime.services.is_empty():
                 secrets = load_demo(runtime)
                 if secrets is not None:
                     saved = save_demo(settings.data_dir, secrets)
                     show_secrets(secrets, runtime, out, saved)
-            shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-            if settings.console:
-                out.print(
-                    f"Back-office console on [bold]http://{shown_host}:{settings.port}/console/[/]"
-                    " (sign in with a manager's login and password)",
-                    soft_wrap=True,
-                )
-            out.print(
-                f"brokerplane on [bold]http://{shown_host}:{settings.port}[/] "
-                f"(dialects: {', '.join(settings.enabled_dialects)}; "
-                f"database: {safe_url(settings.effective_database_url)})",
-                soft_wrap=True,
-            )
-            listener = _listener_class()
-            plain = uvicorn_config(app, settings)
-            servers = [(listener(plain), listening[0])]
-            if certificate is not None and settings.mt5_tls_port is not None:
-                names = ", ".join(certificate.names) or certificate.subject
-                out.print(
-                    f"MT5 Web API over TLS on [bold]https://{shown_host}:"
-                    f"{settings.mt5_tls_port}[/] (certificate {escape(str(settings.tls_cert))} "
-                    f"for {escape(names)}, valid until {certificate.not_after:%Y-%m-%d})",
-                    soft_wrap=True,
-                )
-                secure = uvicorn_config(app, settings, tls=True)
-                servers.append((listener(secure), listening[1]))
-            if tcp_socks is not None:
-                servers.append((mt5_tcp_server(app, settings), tcp_socks))
-                mode = "plain, and TLS with the certificate above" if certificate else "plain"
-                out.print(
-                    f"MT5 Web API TCP protocol on [bold]{shown_host}:{settings.mt5_tcp_port}[/] "
-                    f"({mode}; MetaQuotes' PHP and .NET libraries connect here)",
-                    soft_wrap=True,
-                )
-            _run_listeners(servers, plain)
+            _announce(out, settings, certificate)
+            if settings.workers == 1:
+                _run_listeners(_servers(app, settings, listening, certificate))
         finally:
             runtime.close()
+        if settings.workers > 1:
+            # Each worker opens its own database connections: the parent's are closed above,
+            # before the workers are forked.
+
+            def worker() -> None:
+                rt = open_runtime(settings)
+                try:
+                    servers = _servers(create_app(rt), settings, listening, certificate)
+                    _run_listeners(servers, worker=True)
+                finally:
+                    rt.close()
+
+            bound = [sock for group in listening for sock in group]
+            code = supervisor.supervise(settings.workers, bound, worker, console(stderr=True))
+            if code:
+                raise SystemExit(code)
     finally:
         for group in listening:
             for sock in group:
                 sock.close()
+
+
+def _announce(out: Any, settings: Settings, certificate: CertificateInfo | None) -> None:
+    """The lines that say where the server listens (once, whatever the number of workers)."""
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if settings.console:
+        out.print(
+            f"Back-office console on [bold]http://{shown_host}:{settings.port}/console/[/]"
+            " (sign in with a manager's login and password)",
+            soft_wrap=True,
+        )
+    processes = f"; {settings.workers} worker processes" if settings.workers > 1 else ""
+    out.print(
+        f"brokerplane on [bold]http://{shown_host}:{settings.port}[/] "
+        f"(dialects: {', '.join(settings.enabled_dialects)}; "
+        f"database: {safe_url(settings.effective_database_url)}{processes})",
+        soft_wrap=True,
+    )
+    if certificate is not None and settings.mt5_tls_port is not None:
+        names = ", ".join(certificate.names) or certificate.subject
+        out.print(
+            f"MT5 Web API over TLS on [bold]https://{shown_host}:"
+            f"{settings.mt5_tls_port}[/] (certificate {escape(str(settings.tls_cert))} "
+            f"for {escape(names)}, valid until {certificate.not_after:%Y-%m-%d})",
+            soft_wrap=True,
+        )
+    if settings.mt5_tcp_port is not None:
+        mode = "plain, and TLS with the certificate above" if certificate else "plain"
+        out.print(
+            f"MT5 Web API TCP protocol on [bold]{shown_host}:{settings.mt5_tcp_port}[/] "
+            f"({mode}; MetaQuotes' PHP and .NET libraries connect here)",
+            soft_wrap=True,
+        )
+
+
+def _servers(
+    app: Any, settings: Settings, listening: list[list[socket.socket]],
+    certificate: CertificateInfo | None,
+) -> list[tuple[Any, list[socket.socket]]]:  # fmt: skip
+    """The process's servers over the bound sockets: HTTP first (it runs the app's startup
+    and shutdown), then the TLS listener, then the MT5 TCP listener, as configured."""
+    listener = _listener_class()
+    servers = [(listener(uvicorn_config(app, settings)), listening[0])]
+    rest = iter(listening[1:])
+    if certificate is not None and settings.mt5_tls_port is not None:
+        servers.append((listener(uvicorn_config(app, settings, tls=True)), next(rest)))
+    if settings.mt5_tcp_port is not None:
+        servers.append((mt5_tcp_server(app, settings), next(rest)))
+    return servers
 
 
 def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
@@ -427,20 +474,23 @@ def _listener_class() -> type[Any]:
     return Listener
 
 
-def _run_listeners(servers: list[tuple[Any, list[socket.socket]]], primary: Any) -> None:
+def _run_listeners(servers: list[tuple[Any, list[socket.socket]]], *, worker: bool = False) -> None:
     """Run uvicorn servers in one event loop until a signal (or one of them stopping) stops
-    them all. Ctrl+C twice forces the exit, as with plain uvicorn."""
+    them all. Ctrl+C twice forces the exit, as with plain uvicorn.
+
+    A `worker` of `serve --workers` leaves Ctrl+C to its supervisor (cli/workers.py), which
+    stops it with SIGTERM (finish what is under way) and forces it with SIGQUIT."""
 
     async def run_all() -> None:
         loop = asyncio.get_running_loop()
 
         def stop(sig: signal.Signals) -> None:
             for server, _ in servers:
-                if server.should_exit and sig == signal.SIGINT:
+                if (server.should_exit and sig == signal.SIGINT) or sig == signal.SIGQUIT:
                     server.force_exit = True
                 server.should_exit = True
 
-        handled = (signal.SIGINT, signal.SIGTERM)
+        handled = (signal.SIGTERM, signal.SIGQUIT) if worker else (signal.SIGINT, signal.SIGTERM)
         for sig in handled:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, stop, sig)
@@ -455,6 +505,6 @@ def _run_listeners(servers: list[tuple[Any, list[socket.socket]]], primary: Any)
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
 
-    factory = getattr(primary, "get_loop_factory", None)
+    factory = getattr(servers[0][0].config, "get_loop_factory", None)
     with asyncio.Runner(loop_factory=factory() if factory else None) as runner:
         runner.run(run_all())

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
 from brokerplane.storage.engine import make_engine
+from brokerplane.storage.ratelimits import SqlRateLimits
 from brokerplane.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class Storage:
         self.engine: Engine = make_engine(url, pool_size=pool_size)
         # The read replica lag-tolerant reads go to (use_replica); None: all on this engine.
         self.replica: ReplicaReads | None = None
+        # Rate limits every process over this database shares (api/native/ratelimit.py).
+        self.rate_limits = SqlRateLimits(self.engine)
         # The audit key new records are sealed with (bootstrap sets it from the keyring).
         self.seal_key: AuditKey | None = None
         # Told the ledger kinds of each commit, and each database error by its kind (the

@@ -36,20 +36,37 @@ class SchemaAhead(ValueError):
     """The database is at a revision this brokerplane does not know: a newer one migrated it."""
 
 
+# Server processes starting together (several hosts over one PostgreSQL) migrate one at a
+# time: the others wait on this lock, then find the schema at head and do nothing.
+_LOCK = "SELECT pg_advisory_lock(hashtext('brokerplane.migrate.' || current_schema()))"
+_UNLOCK = "SELECT pg_advisory_unlock(hashtext('brokerplane.migrate.' || current_schema()))"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(bp_write=True) as conn:
-        at = MigrationContext.configure(conn).get_current_revision()
-        if at is not None and not _known(at):
-            conn.rollback()
-            raise SchemaAhead(
-                f"the database is at schema revision {at}, newer than this brokerplane knows "
-                f"(its newest is {head()}): a newer brokerplane migrated it. Run that version "
-                "(brokerplane processes already running keep working through expand-only "
-                "revisions, but one this old cannot start on it)"
-            )
-        command.upgrade(_config(conn), revision)
-        if conn.in_transaction():
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            conn.exec_driver_sql(_LOCK)
             conn.commit()
+        try:
+            at = MigrationContext.configure(conn).get_current_revision()
+            if at is not None and not _known(at):
+                conn.rollback()
+                raise SchemaAhead(
+                    f"the database is at schema revision {at}, newer than this brokerplane knows "
+                    f"(its newest is {head()}): a newer brokerplane migrated it. Run that version "
+                    "(brokerplane processes already running keep working through expand-only "
+                    "revisions, but one this old cannot start on it)"
+                )
+            command.upgrade(_config(conn), revision)
+            if conn.in_transaction():
+                conn.commit()
+        finally:
+            if locked:
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.exec_driver_sql(_UNLOCK)
+                conn.commit()
 
 
 def _known(rev: str) -> bool:

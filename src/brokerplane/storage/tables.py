@@ -705,3 +705,13 @@ def postgresql_options() -> None:
     for index, column in ((_EMAIL_SET, users.c.email), (_LOGIN_SET, users.c.login)):
         if "postgresql_where" not in index.dialect_kwargs:
             index.dialect_kwargs["postgresql_where"] = column != ""
+
+
+# Shared rate limits (GCRA): per limited name (a digest), the theoretical arrival time of the
+# next request in microseconds since the epoch; a row whose time has passed is a full allowance.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("tat_us", BigInteger, nullable=False),
+)

@@ -12,8 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.service import KeyIdentity
 from brokerplane.core.actor import Actor
-from brokerplane.core.errors import Unauthorized, ValidationError
+from brokerplane.core.errors import RateLimited, Unauthorized, ValidationError
 
 MAX_OPERATOR_ID = 127
 _PREFIX = re.compile(r"[0-9a-f]{12}")
@@ -59,14 +60,26 @@ async def current_actor(request: Request) -> Actor:
     if operator_id is not None and len(operator_id) > MAX_OPERATOR_ID:
         raise ValidationError.field("x-operator-id", f"is longer than {MAX_OPERATOR_ID} characters")
     services = runtime_of(request).services
+    limiter: RateLimiter = request.app.state.rate_limiter
+
+    def authenticate() -> tuple[KeyIdentity, RateLimited | None]:
+        """The key's identity, and the refusal when the key is over its rate limit (counted
+        in the same worker thread: shared limits are a database statement)."""
+        found = services.authenticate_key(presented.strip())
+        try:
+            limiter.check(found.key.id)
+        except RateLimited as limited:
+            return found, limited
+        return found, None
+
     try:
-        identity = await run_in_threadpool(services.authenticate_key, presented.strip())
+        identity, limited = await run_in_threadpool(authenticate)
     except Unauthorized as err:
         failures.record(err.detail, presented.strip(), ip)
         raise
     request.state.manager = identity.manager.login  # for the access log
-    limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(identity.key.id)
+    if limited is not None:
+        raise limited
     return Actor(
         manager_login=identity.manager.login,
         scopes=identity.scopes,

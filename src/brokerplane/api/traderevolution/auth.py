@@ -59,7 +59,7 @@ def _anonymous(request: Request) -> Actor:
 async def token(request: Request) -> Response:
     """Sign in with `{login, password}`: a numeric login is a back-office user, any other a
     TraderEvolution user (who may then manage its webhook keys)."""
-    throttle(request, f"ip:{client_ip(request)}")
+    await throttle(request, f"ip:{client_ip(request)}")
     try:
         body = await Body.of(request)
     except TEError as err:
@@ -97,7 +97,7 @@ async def _refresh_token_of(request: Request) -> str:
 
 @router.api_route("/auth/token/refresh", methods=["GET", "POST"])
 async def refresh(request: Request) -> Response:
-    throttle(request, f"ip:{client_ip(request)}")
+    await throttle(request, f"ip:{client_ip(request)}")
     presented = await _refresh_token_of(request)
     access_ttl, refresh_ttl = _lifetimes(request)
     cmd = RefreshSession(presented, access_ttl, refresh_ttl)
@@ -110,7 +110,7 @@ async def refresh(request: Request) -> Response:
 async def pfix_token_verify(request: Request) -> Response:
     """Whose trading-platform session a token is: header `token` (no Authorization header),
     answer `{login, isExpired}`; a token never issued is 401 1.2.0.1."""
-    throttle(request, f"ip:{client_ip(request)}")
+    await throttle(request, f"ip:{client_ip(request)}")
     token = request.headers.get("token", "").strip()
     if not token:
         raise TEError(401, NOT_AUTHENTICATED, "send the session token in a 'token' header")

@@ -48,7 +48,11 @@ def te_app(runtime: object) -> FastAPI:
     sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     sub.state.runtime = runtime
     settings = getattr(runtime, "settings", None)
-    sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0))
+    storage = getattr(runtime, "storage", None)
+    shared = None
+    if storage is not None and getattr(settings, "shared_rate_limits", False):
+        shared = storage.rate_limits.take
+    sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0), shared=shared)
     routers = (apidoc_router, auth_router, users_router, accounts_router, catalog_router,
                operations_router, webhooks_router, trading_router, reports_router,
                methods_router)  # fmt: skip

@@ -9,10 +9,8 @@ money is written as a number with the currency's decimals, straight from Decimal
 from __future__ import annotations
 
 import json
-import math
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
+from brokerplane.api.kit.ratelimit import Allowance, SharedTake
 from brokerplane.api.traderevolution.errors import (
     INVALID_REQUEST,
     NOT_ALLOWED,
@@ -34,7 +33,7 @@ from brokerplane.api.traderevolution.errors import (
     invalid,
 )
 from brokerplane.core.actor import Actor
-from brokerplane.core.errors import RateLimited, ValidationError
+from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
@@ -260,40 +259,26 @@ def path_id(value: str, name: str = "id") -> int:
 # ---- rate limits ----------------------------------------------------------------------------
 
 
-class Throttle:
-    """A few requests a second per caller and collection (spec 4), in this process: a token
-    bucket of `per_second` tokens refilled every second. 0 turns the limit off."""
+class Throttle(Allowance):
+    """A few requests a second per caller and collection (spec 4): a bucket of `per_second`
+    requests refilled every second, in this process or (`shared`) in the database every
+    process uses. 0 turns the limit off."""
 
-    def __init__(self, per_second: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_second: int, clock: Callable[[], float] = time.monotonic,
+        shared: SharedTake | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(per_second, 1.0, clock=clock, shared=shared, namespace="te")
         self.per_second = per_second
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def check(self, key: str) -> None:
-        if self.per_second <= 0:
-            return
-        rate = float(self.per_second)
-        now = self._clock()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (rate, now))
-            tokens = min(rate, tokens + (now - last) * rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, now)
-                raise RateLimited(max(1, math.ceil((1.0 - tokens) / rate)))
-            self._buckets[key] = (tokens - 1.0, now)
-            if len(self._buckets) > 100_000:  # forget full buckets: full is the default
-                self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items()
-                                 if t + (now - at) * rate < rate}  # fmt: skip
 
 
-def throttle(request: Request, who: str) -> None:
+async def throttle(request: Request, who: str) -> None:
     """Count the request against `who` for its collection (the path's first segment)."""
     path = request.url.path
     rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path
     collection = rest.strip("/").split("/", 1)[0].lower()
     limiter: Throttle = request.app.state.throttle
-    limiter.check(f"{who}|{collection}")
+    await limiter.admit(f"{who}|{collection}")
 
 
 # ---- the caller -----------------------------------------------------------------------------
@@ -325,7 +310,7 @@ async def caller_of(request: Request) -> Caller:
                       "send the access token as 'Authorization: Bearer <accessToken>'")  # fmt: skip
     services = services_of(request)
     principal = await run_in_threadpool(services.authenticate_backoffice_token, token.strip())
-    throttle(request, f"{principal.kind}:{principal.id}")
+    await throttle(request, f"{principal.kind}:{principal.id}")
     if principal.manager is not None:
         manager = principal.manager
         request.state.manager = manager.login  # for the access log

@@ -231,9 +231,9 @@ async def webhook(request: Request) -> Response:
     try:
         _prove(request, identity.key, raw, body)
     except TEError:
-        throttle(request, f"webhook-unproven:{client_ip(request) or 'unknown'}")
+        await throttle(request, f"webhook-unproven:{client_ip(request) or 'unknown'}")
         raise
-    throttle(request, f"webhook:{identity.key.id}")
+    await throttle(request, f"webhook:{identity.key.id}")
     order = _order(api_key.strip(), body)
     actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
                   ip=client_ip(request))  # fmt: skip
