@@ -479,3 +479,13 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+
+
+class CredentialWatch(Protocol):
+    """Tells a process when any process may have changed an API key or a manager."""
+
+    def token(self, *, connect: bool) -> object | None:
+        """A value that stays equal while no API key or manager changed anywhere since it was
+        taken; None when it cannot be told now (then nothing remembered may be trusted).
+        `connect`: may open its connection (blocking); without it, answers from what it has."""
+        ...

@@ -11,6 +11,8 @@ from sqlalchemy import exc as sa_exc
 
 from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
+from brokerplane.core.ports import CredentialWatch
+from brokerplane.storage.credentials import PgCredentialWatch, SqliteCredentialWatch, watch_for
 from brokerplane.storage.engine import make_engine
 from brokerplane.storage.uow import SqlUnitOfWork
 
@@ -36,6 +38,7 @@ class Storage:
         self.on_ledger_commit: Callable[[list[str]], None] | None = None
         self.on_error: Callable[[str], None] | None = None
         event.listen(self.engine, "handle_error", self._database_error)
+        self._credentials: SqliteCredentialWatch | PgCredentialWatch | None = None
 
     def _database_error(self, context: Any) -> None:
         hook = self.on_error
@@ -48,6 +51,13 @@ class Storage:
             kind = _ERROR_KINDS.get(type(error).__name__, "other")
         with contextlib.suppress(Exception):  # counting must not change the error raised
             hook(kind)
+
+    def credential_watch(self) -> CredentialWatch | None:
+        """What tells this process that an API key or a manager changed anywhere (one per
+        Storage; None for a database no other process can see)."""
+        if self._credentials is None:
+            self._credentials = watch_for(self.engine)
+        return self._credentials
 
     def pool_status(self) -> dict[str, int]:
         """Connections of the pool: `size` kept open, `checked_out` in use now, `overflow`
@@ -87,4 +97,6 @@ class Storage:
             return False
 
     def dispose(self) -> None:
+        if self._credentials is not None:
+            self._credentials.close()
         self.engine.dispose()
