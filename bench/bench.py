@@ -609,6 +609,9 @@ class Bench:
         self.rows: list[Row] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="brokerplane-bench-"))
         self.deposit_pg: float | None = None
+        self.deposit_sqlite: float | None = None
+        self.started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self.load_at_start = round(os.getloadavg()[0], 1)
 
     def add(self, name: str, load: Load, baseline: float | None, database: str, notes: str) -> None:
         ratio = round(load.rate / baseline, 3) if baseline else None
@@ -859,6 +862,7 @@ class Bench:
             sqlite_loop(path, cap, self.cfg.warmup)
         captured = sqlite_loop(path, cap, self.cfg.seconds)
         statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
+        self.deposit_sqlite = load.rate
         self.add(
             "deposit (native API)",
             load,
@@ -1018,6 +1022,7 @@ class Bench:
             rows, seconds = asyncio.run(fetch_report(server.port, demo.admin_key))
             peak = server.peak_rss_mb()
         base_rows, base_seconds = sqlite_report(db)
+        self.deposits_on_big_database(db, demo)
         load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
         self.add(
             "report /v1/reports/users CSV (rows)",
@@ -1028,6 +1033,94 @@ class Bench:
             f"the same columns; server RSS {_ms(idle)} MB before the report; {count} accounts "
             f"made once by `brokerplane demo --accounts` and reused ({db.name})",
         )
+
+    def deposits_on_big_database(self, db: Path, demo: Demo) -> None:
+        """Native deposits spread over the report database's accounts (SQLite), against the
+        deposit row of this run (1000 accounts, a fresh database). They add to the cached
+        database's ledger (the report's row count does not change)."""
+        if self.deposit_sqlite is None:
+            log("deposits on the big database: skipped (needs deposit-sqlite in the same run)")
+            return
+        with Server(f"sqlite:///{db}", self.tmp, self.cfg.port) as server:
+            load = self.wrk_measured(server, demo, "deposit", "sqlite-big")
+        self.add(
+            f"deposit (native API), {self.cfg.report_accounts} accounts",
+            load,
+            self.deposit_sqlite,
+            "sqlite",
+            f"wrk {self.cfg.connections} connections over the report database's accounts "
+            f"(logins {demo.first_login}-{demo.last_login}); baseline: the native deposit row "
+            f"of this run ({self.cfg.accounts} accounts)",
+        )
+
+    # the issue's table -------------------------------------------------------------------
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The figures the performance issue sets targets for, from this run's rows; a figure
+        this run did not measure says so."""
+
+        def row(name: str, db: str) -> Row | None:
+            return next((r for r in self.rows if r.name == name and r.database == db), None)
+
+        def cpu(name: str, db: str) -> float | None:
+            found = row(name, db)
+            m = re.search(r"server CPU ([\d.]+) ms/op", found.notes) if found else None
+            return float(m.group(1)) if m else None
+
+        def ratio(name: str, db: str) -> float | None:
+            found = row(name, db)
+            return found.ratio if found else None
+
+        def p99(name: str, db: str) -> float | None:
+            found = row(name, db)
+            return found.p99_ms if found else None
+
+        big = f"deposit (native API), {self.cfg.report_accounts} accounts"
+        out: list[dict[str, Any]] = []
+
+        def target(
+            figure: str,
+            value: float | None,
+            issue: str,
+            goal: str,
+            met: Callable[[float], bool],
+            unit: str = "",
+            why: str = "",
+        ) -> None:
+            shown = "not measured" + (f" ({why})" if why else "") if value is None else (
+                f"{value:.2f}{unit}")  # fmt: skip
+            out.append({"figure": figure, "measured": value, "shown": shown, "this_issue": issue,
+                        "goal": goal, "met": None if value is None else met(value)})  # fmt: skip
+
+        dep = "deposit (native API)"
+        target("server CPU per native deposit, PostgreSQL", cpu(dep, "postgresql"), "<= 0.5 ms",
+               "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
+        target("server CPU per native deposit, SQLite", cpu(dep, "sqlite"), "<= 0.5 ms",
+               "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
+        target("native deposits/s ÷ reference deposit (pgbench -M prepared -c 32)",
+               ratio(dep, "postgresql"), ">= 1.5", ">= 3.0", lambda v: v >= 1.5)  # fmt: skip
+        target("native deposits/s ÷ reference deposit (sqlite3 loop)", ratio(dep, "sqlite"),
+               ">= 1.0", ">= 1.6", lambda v: v >= 1.0)  # fmt: skip
+        target("p99 of a native deposit, 32 connections, PostgreSQL", p99(dep, "postgresql"),
+               "<= 50 ms", "<= 30 ms", lambda v: v <= 50, " ms")  # fmt: skip
+        target("account openings/s ÷ native deposits/s",
+               ratio("account creation (native API)", "postgresql"), ">= 0.8", "1.0",
+               lambda v: v >= 0.8)  # fmt: skip
+        target("users CSV export, 1M accounts, ÷ raw sqlite3+csv loop",
+               ratio("report /v1/reports/users CSV (rows)", "sqlite"), ">= 1.0",
+               ">= 1.0, flat memory", lambda v: v >= 1.0)  # fmt: skip
+        target("users CSV export on PostgreSQL ÷ COPY ... TO STDOUT CSV", None, ">= 0.5",
+               ">= 0.8", lambda v: v >= 0.5, why="no PostgreSQL export row yet")  # fmt: skip
+        target("exposure report, 1M accounts / 100k open positions, PostgreSQL", None, "< 1 s",
+               "< 0.3 s", lambda v: v < 1, " s", why="no exposure row yet")  # fmt: skip
+        target("deposits/s with 1M accounts ÷ with 1k accounts (SQLite)", ratio(big, "sqlite"),
+               ">= 0.9", ">= 0.95", lambda v: v >= 0.9)  # fmt: skip
+        target("MT5 trade/balance ÷ native deposit", ratio("MT5 trade/balance", "postgresql"),
+               ">= 1.0", ">= 1.0", lambda v: v >= 1.0)  # fmt: skip
+        target("cTrader changebalance ÷ native deposit",
+               ratio("cTrader changebalance", "postgresql"), ">= 1.0", ">= 1.0",
+               lambda v: v >= 1.0)  # fmt: skip
+        return out
 
     # events: deposits with a webhook subscription, and the feed ---------------------------
 
@@ -1141,8 +1234,18 @@ class Bench:
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.cfg.output.parent.mkdir(parents=True, exist_ok=True)
-        self.cfg.output.write_text(json.dumps([asdict(r) for r in self.rows], indent=2) + "\n")
+        targets = self.targets()
+        document = {
+            "run": {"started": self.started, "load_average_at_start": self.load_at_start,
+                    "seconds_per_figure": self.cfg.seconds, "connections": self.cfg.connections,
+                    "measurements": list(self.cfg.only)},
+            "rows": [asdict(r) for r in self.rows],
+            "targets": targets,
+        }  # fmt: skip
+        self.cfg.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(table(self.rows))
+        print()
+        print(targets_table(targets))
         print(f"\nwritten to {self.cfg.output}")
 
 
@@ -1460,6 +1563,22 @@ def table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    out = [
+        " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
+        for line in [head, *body]
+    ]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def targets_table(targets: list[dict[str, Any]]) -> str:
+    head = ("figure (the performance issue's table)", "this run", "this issue", "goal", "met")
+    body = [
+        (t["figure"], t["shown"], t["this_issue"], t["goal"],
+         "-" if t["met"] is None else ("yes" if t["met"] else "no"))
+        for t in targets
+    ]  # fmt: skip
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
     out = [
         " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))

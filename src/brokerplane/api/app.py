@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
+from brokerplane.api import hotpaths
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native import delivery
 from brokerplane.api.native.auth import AuthFailures
@@ -157,6 +158,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
     app.include_router(metrics_router)
+    if "native" in enabled:
+        hotpaths.install(app.router, hotpaths.NATIVE_MONEY)
 
     if runtime.settings.console:
         from fastapi.responses import RedirectResponse
