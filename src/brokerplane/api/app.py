@@ -158,8 +158,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
     app.include_router(metrics_router)
-    if "native" in enabled:
-        hotpaths.install(app.router, hotpaths.NATIVE_MONEY)
+    hotpaths.install(
+        app.router,
+        hotpaths.NATIVE_MONEY if "native" in enabled else (),
+        hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
+    )
 
     if runtime.settings.console:
         from fastapi.responses import RedirectResponse
