@@ -1,11 +1,13 @@
-"""Keys verified once are kept in each server process's memory (core.access.keycache), and a
-change made anywhere (another server process, the CLI, plain SQL) is seen by every process on
-its next request: a revoked key gets 401 at once, a disabled manager's keys stop at once, a
-rotated key's new secret works at once. Two real `brokerplane serve` processes on one database,
-both engines."""
+"""Keys (and cTrader manager tokens) verified once are kept in each server process's memory
+(core.access.keycache), and a change made anywhere (another server process, the CLI, plain
+SQL) is seen by every process on its next request: a revoked key gets 401 at once, a disabled
+manager's keys stop at once, a rotated key's new secret works at once, a token issued under a
+password that has since changed is refused at once. Two real `brokerplane serve` processes
+on one database, both engines."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +54,10 @@ def _get(server: ServerProcess, secret: str) -> httpx.Response:
     return httpx.get(
         server.base + "/v1/groups", headers={"Authorization": f"Bearer {secret}"}, timeout=30
     )
+
+
+def _trader(server: ServerProcess, token: str) -> httpx.Response:
+    return httpx.get(f"{server.base}/v2/webserv/traders/1?token={token}", timeout=30)
 
 
 def test_a_change_anywhere_is_seen_by_every_process_on_its_next_request(
@@ -120,6 +126,27 @@ def test_a_change_anywhere_is_seen_by_every_process_on_its_next_request(
         rotated = httpx.post(f"{one.base}/v1/keys/{key_id}/rotate", headers=admin)
         assert rotated.status_code == 201, rotated.text
         assert _get(two, rotated.json()["key"]).status_code == 200
+
+        # A cTrader manager token, checked in both, stops in both once the manager's password
+        # is changed by the CLI (the token was issued under the old one).
+        hashed = hashlib.md5(b"Adm1n!passw0rd").hexdigest()
+        issued = httpx.post(
+            f"{one.base}/v2/webserv/managers/token",
+            json={"login": MANAGER, "hashedPassword": hashed},
+            headers={"Accept": "application/json"},
+        )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["webservToken"]
+        for server in servers:
+            for _ in range(3):
+                assert _trader(server, token).status_code != 401
+        subprocess.run(
+            [*SERVE, "manager", "set-password", str(MANAGER), "--password", "N3w!passw0rd",
+             "--database-url", database_url, "--data-dir", str(tmp_path)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        for server in servers:
+            assert _trader(server, token).status_code == 401
 
         # The keys nobody touched go on working everywhere.
         for server in servers:

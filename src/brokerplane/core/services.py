@@ -133,7 +133,11 @@ class Services:
         self._uow = uow
         # API keys verified here, kept while no process changes a key or a manager (None:
         # every check reads the database)
-        self.verified_keys = VerifiedKeys(credentials) if credentials is not None else None
+        self.verified_keys: VerifiedKeys[tuple[ApiKey, Manager | None]] | None = None
+        self.verified_tokens: VerifiedKeys[tuple[tokens.ManagerToken, Manager | None]] | None = None
+        if credentials is not None:
+            self.verified_keys = VerifiedKeys(credentials)
+            self.verified_tokens = VerifiedKeys(credentials)  # cTrader's manager tokens
         self.config = config or CoreConfig()
         self.clock = clock
         self._checks_ended = threading.Condition()  # a sign-in's slot given back here
@@ -583,6 +587,8 @@ class Services:
         it from the database's triggers, see storage.credentials)."""
         if self.verified_keys is not None:
             self.verified_keys.forget()
+        if self.verified_tokens is not None:
+            self.verified_tokens.forget()
 
     def authenticate_key(self, presented: str) -> access.KeyIdentity:
         now = self.clock()
@@ -755,11 +761,22 @@ class Services:
             except Unauthorized:
                 return None
 
-        return self._guarded(lockout.manager(cmd.login, actor.ip), check)
+        try:
+            return self._guarded(lockout.manager(cmd.login, actor.ip), check)
+        finally:
+            self._forget_keys()  # issuing may delete the manager's older tokens
 
     def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
         now, ttl = self.clock(), self.config.manager_token_ttl
-        return self._read(lambda u: tokens.authenticate_token(u, token, dialect, now, ttl))
+        hashed = tokens.token_hash_of(token)
+        kept = self.verified_tokens
+        found = kept.get(hashed) if kept is not None else None
+        if found is None:
+            taken = kept.token() if kept is not None else None  # before the read
+            found = self._read(lambda u: u.tokens.with_manager(hashed))
+            if found is not None and kept is not None:
+                kept.keep(hashed, taken, found)
+        return tokens.verify_token(found, dialect, now, ttl)
 
     # attributes of accounts, groups and managers (cTrader Web Services 4.14-4.22)
     def list_attributes(

@@ -1,8 +1,8 @@
-"""Watching for changes to API keys and managers, made by any process (migration 0022).
+"""Watching for changes to API keys, managers and manager tokens, by any process (0022).
 
 A server process keeps the keys it verified in memory (core.access.keycache) and trusts them
-only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of `api_keys`
-and `managers`, however it was made:
+only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of `api_keys`,
+`managers` and `manager_tokens`, however it was made:
 
 - PostgreSQL: the triggers `NOTIFY brokerplane_credentials` at commit; each process listens
   on a connection of its own and counts what arrives. PostgreSQL signals the listening

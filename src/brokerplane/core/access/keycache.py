@@ -7,22 +7,25 @@ rotation, a manager disabled or given other rights, a key's last-used stamp). Ev
 checked again on every request from those rows (core.access.service.verify_key): the
 secret's hash, revocation and expiry against the current time, the manager being enabled,
 the effective scopes. Only rows of keys that exist are kept, so a caller cannot fill the
-memory with made-up prefixes, and it is bounded all the same.
+memory with made-up prefixes, and it is bounded all the same. cTrader's manager tokens are
+kept the same way (by the token's hash; core.access.tokens.verify_token checks them).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import Generic, TypeVar
 
-from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.ports import CredentialWatch
 
-Found = tuple[ApiKey, Manager | None]
+Found = TypeVar("Found")
 
 MAX_KEYS = 10_000
 
 
-class VerifiedKeys:
+class VerifiedKeys(Generic[Found]):
+    """Kept rows by a public name (an API key's prefix, a manager token's hash)."""
+
     def __init__(self, watch: CredentialWatch, max_keys: int = MAX_KEYS) -> None:
         self._watch = watch
         self._max = max_keys

@@ -1,9 +1,10 @@
-"""credential changes: every change to an API key or a manager is announced
+"""credential changes: every change to an API key, a manager or a manager token is announced
 
-A server process keeps the API keys it has verified (with their managers) in memory, and must
-drop them the moment any process changes one: a revoked or rotated key is refused on the
-next request, in every process. Triggers announce every UPDATE and DELETE of `api_keys` and
-`managers`, whatever the path (the API, the CLI, plain SQL):
+A server process keeps the API keys and cTrader manager tokens it has verified (with their
+managers) in memory, and must drop them the moment any process changes one: a revoked or
+rotated key is refused on the next request, in every process. Triggers announce every UPDATE
+and DELETE of `api_keys`, `managers` and `manager_tokens`, whatever the path (the API, the
+CLI, plain SQL):
 
 - PostgreSQL: `pg_notify('brokerplane_credentials', <schema>)`, delivered at commit to every
   process listening (storage.credentials);
@@ -26,7 +27,7 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("api_keys", "managers")
+TABLES = ("api_keys", "managers", "manager_tokens")
 
 
 def upgrade() -> None:
