@@ -43,6 +43,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 MEASUREMENTS = (
@@ -477,6 +480,7 @@ class Capture:
     login_span: int = 1  # deposits pick a login in [login, login + login_span)
     request_id: str = ""
     audit_id: int = 0
+    event_id: int = 0  # the head's last event id after the deposit (its event's id)
 
 
 def capture_deposit(url: str, data_dir: Path, demo: Demo) -> Capture:
@@ -543,6 +547,10 @@ def capture_deposit(url: str, data_dir: Path, demo: Demo) -> Capture:
         recording = False
         with runtime.storage.uow(write=False) as uow:
             cap.audit_id = uow.audit.head()[0]
+        with engine.connect() as conn:
+            cap.event_id = int(
+                conn.exec_driver_sql("SELECT last_event_id FROM audit_head").scalar_one()
+            )
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "begin", began)
@@ -562,6 +570,10 @@ def _is_txn_control(sql: str) -> bool:
 
 def _role(name: str, value: Any, cap: Capture) -> str | None:
     """Which per-deposit variable a captured value stands for, if any."""
+    if name in ("e_id", "b_last_event") and value == cap.event_id:
+        return "event_id"  # the deposit's event (the outbox row), numbered from the head
+    if name == "e_audit_id" and value == cap.audit_id:
+        return "audit_id"
     base = re.sub(r"(_m?\d+)+$", "", name)  # login_1, id_m0 (a multi-row VALUES) ...
     base = re.sub(r"^[br]_", "", base)  # prebuilt statements' binds: b_login, r_entity_id ...
     if isinstance(value, int) and not isinstance(value, bool):
@@ -598,7 +610,7 @@ def pgbench_script(cap: Capture, literal: Callable[[Any], str], per_txn: int = 1
             exprs = {
                 "login": f":login{n}", "login_text": f"(:login{n})::text",
                 "key": f"('pgb-' || :client_id || '-' || :rid{n})",
-                "audit_id": ":next_id", "prev_hash": ":last_hash",
+                "audit_id": ":next_id", "prev_hash": ":last_hash", "event_id": ":next_event",
             }  # fmt: skip
             for st in part:
                 subs = {}
@@ -608,7 +620,8 @@ def pgbench_script(cap: Capture, literal: Callable[[Any], str], per_txn: int = 1
                 text = " ".join(st.sql.split())
                 sql = re.sub(r"%\((\w+)\)s", lambda m, s=subs: s[m.group(1)], text)
                 sql = sql.replace("%%", "%")
-                lines.append(sql + (" \\gset\n\\set next_id :last_id + 1" if st.returns else ";"))
+                then = "\\set next_id :last_id + 1\n\\set next_event :last_event_id + 1"
+                lines.append(sql + (f" \\gset\n{then}" if st.returns else ";"))
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"
 
@@ -635,6 +648,9 @@ class Bench:
         self.rows: list[Row] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="brokerplane-bench-"))
         self.deposit_pg: float | None = None
+        self.deposit_sqlite: float | None = None
+        self.started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        self.load_at_start = round(os.getloadavg()[0], 1)
 
     def add(self, name: str, load: Load, baseline: float | None, database: str, notes: str) -> None:
         ratio = round(load.rate / baseline, 3) if baseline else None
@@ -752,20 +768,43 @@ class Bench:
         with Server(schema.url, self.tmp, self.cfg.port) as server:
             load = self.wrk_measured(server, demo, "deposit", "postgresql")
         alone = self.ungrouped(schema.url, demo, "postgresql")
-        base = self.pgbench(schema, scripts[0])
+        refs = self.reference_on_postgres(schema)
+        ref = refs[0][1]
+        best_name, best = max(refs, key=lambda r: r[1].rate)
+        captured = self.pgbench(schema, scripts[0])
         self.deposit_pg = load.rate
         statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
         self.add(
             "deposit (native API)",
             load,
-            base.rate,
+            ref.rate,
             "postgresql",
-            f"wrk {self.cfg.connections} connections, unique x-request-id; baseline pgbench "
-            f"-M prepared -c {self.cfg.connections} running the {statements} captured "
-            f"statements ({cap.transactions} transactions in brokerplane) as one "
-            f"transaction per deposit, p50/p99 {_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
+            f"wrk {self.cfg.connections} connections, unique x-request-id; baseline: the "
+            f"reference deposit (bench/reference.py), pgbench -M prepared -c "
+            f"{self.cfg.connections} -j {self.cfg.threads}, p50/p99 {_ms(ref.p50_ms)}/"
+            f"{_ms(ref.p99_ms)} ms",
         )
-        self.add_ungrouped(alone, base.rate, "postgresql")
+        self.add(
+            "deposit (native API) ÷ the best one-commit variant",
+            load,
+            best.rate,
+            "postgresql",
+            f"the same run as the row above; baseline: the fastest reference variant ({best_name})",
+        )
+        self.add_ungrouped(alone, ref.rate, "postgresql")
+        for name, variant in refs:
+            self.add(name, variant, ref.rate, "postgresql",
+                     "the database alone (no brokerplane); ratio to the reference at "
+                     f"-c {self.cfg.connections}")  # fmt: skip
+        self.add(
+            "pgbench, brokerplane's captured statements (diagnostic)",
+            captured,
+            ref.rate,
+            "postgresql",
+            f"pgbench -M prepared -c {self.cfg.connections} running the {statements} "
+            f"statements one deposit sends ({cap.transactions} transactions in brokerplane) "
+            "as one transaction per deposit; moves with brokerplane's SQL, so not the baseline",
+        )
         if self.cfg.group_probe > 1:
             # As many deposits in flight as the other rows, grouped: connections / group size.
             clients = str(max(1, self.cfg.connections // self.cfg.group_probe))
@@ -774,13 +813,28 @@ class Bench:
             self.add(
                 f"pgbench, {self.cfg.group_probe} captured deposits per transaction",
                 grouped,
-                base.rate,
+                ref.rate,
                 "postgresql",
                 "what committing deposits together could reach in the database (a probe for "
                 "group commit, not brokerplane): the audit chain sealed once per "
                 f"transaction, {clients} clients, deadlocks retried; ops are deposits, latency "
                 "is per transaction",
             )
+
+    def reference_on_postgres(self, schema: PgSchema) -> list[tuple[str, Load]]:
+        """The reference deposit (bench/reference.py) and its variants under pgbench, on
+        tables of their own; checked afterwards (balances, claims, the hash chain)."""
+        measured: list[tuple[str, Load]] = []
+        reference.pg_prepare(schema.url, self.cfg.accounts)
+        for variant in reference.pg_variants(self.cfg.connections):
+            path = self.tmp / f"{variant.key}.pgbench.sql"
+            path.write_text(variant.script.format(accounts=self.cfg.accounts))
+            extra = ("-c", str(variant.clients)) if variant.clients else ()
+            measured.append((variant.name, self.pgbench(schema, path, *extra)))
+        problems = reference.pg_check(schema.url)
+        if problems:
+            raise RuntimeError(f"the reference deposit's tables are wrong: {problems}")
+        return measured
 
     def pgbench(self, schema: PgSchema, script: Path, *extra: str) -> Load:
         logdir = self.tmp / f"pgbench-{secrets.token_hex(3)}"
@@ -842,21 +896,44 @@ class Bench:
         with Server(url, self.tmp, self.cfg.port) as server:
             load = self.wrk_measured(server, demo, "deposit", "sqlite")
         alone = self.ungrouped(url, demo, "sqlite")
+        base = self.reference_on_sqlite()
         if self.cfg.warmup > 0:
             sqlite_loop(path, cap, self.cfg.warmup)
-        base = sqlite_loop(path, cap, self.cfg.seconds)
+        captured = sqlite_loop(path, cap, self.cfg.seconds)
         statements = sum(1 for s in cap.statements if not _is_txn_control(s.sql))
+        self.deposit_sqlite = load.rate
         self.add(
             "deposit (native API)",
             load,
             base.rate,
             "sqlite",
-            f"wrk {self.cfg.connections} connections; baseline one sqlite3 connection "
-            f"running the {statements} captured statements as one transaction per deposit "
-            f"(BEGIN IMMEDIATE, WAL, synchronous=FULL), p50/p99 "
+            f"wrk {self.cfg.connections} connections; baseline: the reference deposit "
+            "(bench/reference.py) in a sqlite3 loop, one connection, one transaction per "
+            f"deposit (BEGIN IMMEDIATE, WAL, synchronous=FULL), p50/p99 "
             f"{_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
         )
         self.add_ungrouped(alone, base.rate, "sqlite")
+        self.add("reference deposit, sqlite3 loop", base, base.rate, "sqlite",
+                 "the database alone (no brokerplane): " + reference.describe())  # fmt: skip
+        self.add(
+            "sqlite3 loop, brokerplane's captured statements (diagnostic)",
+            captured,
+            base.rate,
+            "sqlite",
+            f"the {statements} statements one deposit sends, one transaction per deposit on "
+            "brokerplane's own database; moves with brokerplane's SQL, so not the baseline",
+        )
+
+    def reference_on_sqlite(self) -> Load:
+        path = self.tmp / "reference.db"
+        reference.sqlite_prepare(path, self.cfg.accounts)
+        if self.cfg.warmup > 0:
+            reference.sqlite_loop(path, self.cfg.accounts, self.cfg.warmup)
+        done = reference.sqlite_loop(path, self.cfg.accounts, self.cfg.seconds)
+        if done.problems:
+            raise RuntimeError(f"the reference deposit's tables are wrong: {done.problems}")
+        return Load(done.ops, done.seconds, percentile(done.latencies_ms, 50),
+                    percentile(done.latencies_ms, 99))  # fmt: skip
 
     def ungrouped(self, url: str, demo: Demo, db: str) -> Load | None:
         """The same deposits with group commit off: what committing together gives."""
@@ -1024,6 +1101,7 @@ class Bench:
             rows, seconds = asyncio.run(fetch_report(server.port, demo.admin_key))
             peak = server.peak_rss_mb()
         base_rows, base_seconds = sqlite_report(db)
+        self.deposits_on_big_database(db, demo)
         load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
         self.add(
             "report /v1/reports/users CSV (rows)",
@@ -1042,6 +1120,94 @@ class Bench:
             import replica  # bench/replica.py
 
             replica.measure(self)
+
+    def deposits_on_big_database(self, db: Path, demo: Demo) -> None:
+        """Native deposits spread over the report database's accounts (SQLite), against the
+        deposit row of this run (1000 accounts, a fresh database). They add to the cached
+        database's ledger (the report's row count does not change)."""
+        if self.deposit_sqlite is None:
+            log("deposits on the big database: skipped (needs deposit-sqlite in the same run)")
+            return
+        with Server(f"sqlite:///{db}", self.tmp, self.cfg.port) as server:
+            load = self.wrk_measured(server, demo, "deposit", "sqlite-big")
+        self.add(
+            f"deposit (native API), {self.cfg.report_accounts} accounts",
+            load,
+            self.deposit_sqlite,
+            "sqlite",
+            f"wrk {self.cfg.connections} connections over the report database's accounts "
+            f"(logins {demo.first_login}-{demo.last_login}); baseline: the native deposit row "
+            f"of this run ({self.cfg.accounts} accounts)",
+        )
+
+    # the issue's table -------------------------------------------------------------------
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The figures the performance issue sets targets for, from this run's rows; a figure
+        this run did not measure says so."""
+
+        def row(name: str, db: str) -> Row | None:
+            return next((r for r in self.rows if r.name == name and r.database == db), None)
+
+        def cpu(name: str, db: str) -> float | None:
+            found = row(name, db)
+            m = re.search(r"server CPU ([\d.]+) ms/op", found.notes) if found else None
+            return float(m.group(1)) if m else None
+
+        def ratio(name: str, db: str) -> float | None:
+            found = row(name, db)
+            return found.ratio if found else None
+
+        def p99(name: str, db: str) -> float | None:
+            found = row(name, db)
+            return found.p99_ms if found else None
+
+        big = f"deposit (native API), {self.cfg.report_accounts} accounts"
+        out: list[dict[str, Any]] = []
+
+        def target(
+            figure: str,
+            value: float | None,
+            issue: str,
+            goal: str,
+            met: Callable[[float], bool],
+            unit: str = "",
+            why: str = "",
+        ) -> None:
+            shown = "not measured" + (f" ({why})" if why else "") if value is None else (
+                f"{value:.2f}{unit}")  # fmt: skip
+            out.append({"figure": figure, "measured": value, "shown": shown, "this_issue": issue,
+                        "goal": goal, "met": None if value is None else met(value)})  # fmt: skip
+
+        dep = "deposit (native API)"
+        target("server CPU per native deposit, PostgreSQL", cpu(dep, "postgresql"), "<= 0.5 ms",
+               "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
+        target("server CPU per native deposit, SQLite", cpu(dep, "sqlite"), "<= 0.5 ms",
+               "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
+        target("native deposits/s ÷ reference deposit (pgbench -M prepared -c 32)",
+               ratio(dep, "postgresql"), ">= 1.5", ">= 3.0", lambda v: v >= 1.5)  # fmt: skip
+        target("native deposits/s ÷ reference deposit (sqlite3 loop)", ratio(dep, "sqlite"),
+               ">= 1.0", ">= 1.6", lambda v: v >= 1.0)  # fmt: skip
+        target("p99 of a native deposit, 32 connections, PostgreSQL", p99(dep, "postgresql"),
+               "<= 50 ms", "<= 30 ms", lambda v: v <= 50, " ms")  # fmt: skip
+        target("account openings/s ÷ native deposits/s",
+               ratio("account creation (native API)", "postgresql"), ">= 0.8", "1.0",
+               lambda v: v >= 0.8)  # fmt: skip
+        target("users CSV export, 1M accounts, ÷ raw sqlite3+csv loop",
+               ratio("report /v1/reports/users CSV (rows)", "sqlite"), ">= 1.0",
+               ">= 1.0, flat memory", lambda v: v >= 1.0)  # fmt: skip
+        target("users CSV export on PostgreSQL ÷ COPY ... TO STDOUT CSV", None, ">= 0.5",
+               ">= 0.8", lambda v: v >= 0.5, why="no PostgreSQL export row yet")  # fmt: skip
+        target("exposure report, 1M accounts / 100k open positions, PostgreSQL", None, "< 1 s",
+               "< 0.3 s", lambda v: v < 1, " s", why="no exposure row yet")  # fmt: skip
+        target("deposits/s with 1M accounts ÷ with 1k accounts (SQLite)", ratio(big, "sqlite"),
+               ">= 0.9", ">= 0.95", lambda v: v >= 0.9)  # fmt: skip
+        target("MT5 trade/balance ÷ native deposit", ratio("MT5 trade/balance", "postgresql"),
+               ">= 1.0", ">= 1.0", lambda v: v >= 1.0)  # fmt: skip
+        target("cTrader changebalance ÷ native deposit",
+               ratio("cTrader changebalance", "postgresql"), ">= 1.0", ">= 1.0",
+               lambda v: v >= 1.0)  # fmt: skip
+        return out
 
     # events: deposits with a webhook subscription, and the feed ---------------------------
 
@@ -1157,8 +1323,18 @@ class Bench:
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         self.cfg.output.parent.mkdir(parents=True, exist_ok=True)
-        self.cfg.output.write_text(json.dumps([asdict(r) for r in self.rows], indent=2) + "\n")
+        targets = self.targets()
+        document = {
+            "run": {"started": self.started, "load_average_at_start": self.load_at_start,
+                    "seconds_per_figure": self.cfg.seconds, "connections": self.cfg.connections,
+                    "measurements": list(self.cfg.only)},
+            "rows": [asdict(r) for r in self.rows],
+            "targets": targets,
+        }  # fmt: skip
+        self.cfg.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         print(table(self.rows))
+        print()
+        print(targets_table(targets))
         print(f"\nwritten to {self.cfg.output}")
 
 
@@ -1389,7 +1565,7 @@ def sqlite_loop(path: Path, cap: Capture, seconds: float) -> Load:
         n += 1
         login = cap.login + (n % cap.login_span)
         key = f"loop-{os.getpid()}-{n}-{secrets.token_hex(4)}"
-        last_id, last_hash = 0, ""
+        last_id, last_hash, last_event = 0, "", 0
         started = time.monotonic()
         conn.execute("BEGIN IMMEDIATE")
         for st in work:
@@ -1403,12 +1579,13 @@ def sqlite_loop(path: Path, cap: Capture, seconds: float) -> Load:
                         "key": key,
                         "audit_id": last_id + 1,
                         "prev_hash": last_hash,
+                        "event_id": last_event + 1,
                         None: value,
                     }[role]
                 )
             cur = conn.execute(st.sql, values)
             if st.returns:
-                last_id, last_hash = cur.fetchone()
+                last_id, last_hash, last_event = cur.fetchone()
             else:
                 cur.fetchall()
         conn.execute("COMMIT")
@@ -1495,6 +1672,22 @@ def table(rows: list[Row]) -> str:
         )
         for r in rows
     ]
+    widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
+    out = [
+        " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))
+        for line in [head, *body]
+    ]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def targets_table(targets: list[dict[str, Any]]) -> str:
+    head = ("figure (the performance issue's table)", "this run", "this issue", "goal", "met")
+    body = [
+        (t["figure"], t["shown"], t["this_issue"], t["goal"],
+         "-" if t["met"] is None else ("yes" if t["met"] else "no"))
+        for t in targets
+    ]  # fmt: skip
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
     out = [
         " | ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True))

@@ -76,7 +76,8 @@ def build(
             else None
         ),
     )
-    runtime = Runtime(settings, storage, Services(storage.uow, config))
+    services = Services(storage.uow, config, credentials=storage.credential_watch())
+    runtime = Runtime(settings, storage, services)
     try:
         if settings.read_database_url:
             runtime.services.lagging = storage.use_replica(

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane import freshness
-from brokerplane.api import riskpass
+from brokerplane.api import hotpaths, riskpass
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native import delivery
 from brokerplane.api.native.auth import AuthFailures
@@ -196,6 +196,11 @@ def create_app(runtime: Runtime) -> FastAPI:
             app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
 
     app.include_router(metrics_router)
+    hotpaths.install(
+        app.router,
+        hotpaths.NATIVE_MONEY if "native" in enabled else (),
+        hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
+    )
 
     if runtime.settings.console:
         from fastapi.responses import RedirectResponse

@@ -542,3 +542,13 @@ class LaggingReads(Protocol):
     def read(self, caller: str, fn: Callable[[UnitOfWork], T]) -> T: ...
 
     def wrote(self, caller: str) -> None: ...
+
+
+class CredentialWatch(Protocol):
+    """Tells a process when any process may have changed an API key or a manager."""
+
+    def token(self, *, connect: bool) -> object | None:
+        """A value that stays equal while no API key or manager changed anywhere since it was
+        taken; None when it cannot be told now (then nothing remembered may be trusted).
+        `connect`: may open its connection (blocking); without it, answers from what it has."""
+        ...

@@ -14,6 +14,7 @@ from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from brokerplane.core.access.keycache import VerifiedKeys
 from brokerplane.core.access.model import ApiKey, LockoutPolicy, Manager
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor, system_actor
@@ -33,7 +34,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.events.model import Backlog, Delivery, EventPage, Subscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
-from brokerplane.core.ports import LaggingReads, UnitOfWork, UnitOfWorkFactory
+from brokerplane.core.ports import CredentialWatch, LaggingReads, UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import Deal, DealQuery, Quote
 from brokerplane.core.trading.risk import Market, PositionFigures, Risk
@@ -125,9 +126,21 @@ def _admit(uow: UnitOfWork, attempt: lockout.Attempt, policy: LockoutPolicy, now
 
 class Services:
     def __init__(
-        self, uow: UnitOfWorkFactory, config: CoreConfig | None = None, clock: Clock = utc_now
+        self,
+        uow: UnitOfWorkFactory,
+        config: CoreConfig | None = None,
+        clock: Clock = utc_now,
+        *,
+        credentials: CredentialWatch | None = None,
     ) -> None:
         self._uow = uow
+        # API keys verified here, kept while no process changes a key or a manager (None:
+        # every check reads the database)
+        self.verified_keys: VerifiedKeys[tuple[ApiKey, Manager | None]] | None = None
+        self.verified_tokens: VerifiedKeys[tuple[tokens.ManagerToken, Manager | None]] | None = None
+        if credentials is not None:
+            self.verified_keys = VerifiedKeys(credentials)
+            self.verified_tokens = VerifiedKeys(credentials)  # cTrader's manager tokens
         self.config = config or CoreConfig()
         self.clock = clock
         self._checks_ended = threading.Condition()  # a sign-in's slot given back here
@@ -557,7 +570,10 @@ class Services:
         return self._write(lambda u: access.create_manager(u, cmd, actor, self.clock), actor)
 
     def update_manager(self, cmd: access.UpdateManager, actor: Actor) -> Manager:
-        return self._write(lambda u: access.update_manager(u, cmd, actor, self.clock), actor)
+        try:
+            return self._write(lambda u: access.update_manager(u, cmd, actor, self.clock), actor)
+        finally:
+            self._forget_keys()
 
     def list_managers(self, actor: Actor) -> list[Manager]:
         return self._read(lambda u: access.list_managers(u, actor))
@@ -567,9 +583,12 @@ class Services:
 
     def rotate_api_key(self, key_id: str, actor: Actor) -> tuple[access.IssuedKey, ApiKey]:
         overlap = self.config.key_rotation_overlap
-        return self._write(
-            lambda u: access.rotate_api_key(u, key_id, actor, self.clock, overlap), actor
-        )
+        try:
+            return self._write(
+                lambda u: access.rotate_api_key(u, key_id, actor, self.clock, overlap), actor
+            )
+        finally:
+            self._forget_keys()
 
     def get_manager(self, login: int) -> Manager | None:
         return self._read(lambda u: u.managers.get(login))
@@ -578,14 +597,51 @@ class Services:
         return self._write(lambda u: access.create_api_key(u, cmd, actor, self.clock), actor)
 
     def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
-        return self._write(lambda u: access.revoke_api_key(u, key_id, actor, self.clock), actor)
+        try:
+            return self._write(lambda u: access.revoke_api_key(u, key_id, actor, self.clock), actor)
+        finally:
+            self._forget_keys()
+
+    def _forget_keys(self) -> None:
+        """A key or manager changed here: forget the kept keys now (other processes hear of
+        it from the database's triggers, see storage.credentials)."""
+        if self.verified_keys is not None:
+            self.verified_keys.forget()
+        if self.verified_tokens is not None:
+            self.verified_tokens.forget()
 
     def authenticate_key(self, presented: str) -> access.KeyIdentity:
         now = self.clock()
-        identity = self._read(lambda u: access.authenticate_key(u, presented, now))
+        prefix = access.key_prefix(presented)
+        kept = self.verified_keys
+        found = kept.get(prefix) if kept is not None else None
+        if found is None:
+            token = kept.token() if kept is not None else None  # before the read
+            found = self._read(lambda u: u.api_keys.with_manager(prefix))
+            if found is not None and kept is not None:
+                kept.keep(prefix, token, found)
+        identity = access.verify_key(found, presented, now)
         if identity.needs_touch:
             self._write(lambda u: u.api_keys.touch(identity.key.id, now))
+            self._forget_keys()  # the stamp changed the row kept
         return identity
+
+    def authenticate_kept_key(self, presented: str) -> access.KeyIdentity | None:
+        """The key's check on rows kept in memory, without a database read (so it may run on
+        the event loop); the same rules as `authenticate_key`. None: the database must be
+        read (not kept, changed since, or the key is due its last-used stamp)."""
+        kept = self.verified_keys
+        if kept is None:
+            return None
+        try:
+            prefix = access.key_prefix(presented)
+        except Unauthorized:
+            return None  # the full check says so
+        found = kept.get(prefix)
+        if found is None:
+            return None
+        identity = access.verify_key(found, presented, self.clock())
+        return None if identity.needs_touch else identity
 
     # audit
     def query_audit(self, query: AuditQuery, actor: Actor) -> list[AuditRecord]:
@@ -731,11 +787,22 @@ class Services:
             except Unauthorized:
                 return None
 
-        return self._guarded(lockout.manager(cmd.login, actor.ip), check)
+        try:
+            return self._guarded(lockout.manager(cmd.login, actor.ip), check)
+        finally:
+            self._forget_keys()  # issuing may delete the manager's older tokens
 
     def authenticate_manager_token(self, token: str, dialect: str) -> Manager:
         now, ttl = self.clock(), self.config.manager_token_ttl
-        return self._read(lambda u: tokens.authenticate_token(u, token, dialect, now, ttl))
+        hashed = tokens.token_hash_of(token)
+        kept = self.verified_tokens
+        found = kept.get(hashed) if kept is not None else None
+        if found is None:
+            taken = kept.token() if kept is not None else None  # before the read
+            found = self._read(lambda u: u.tokens.with_manager(hashed))
+            if found is not None and kept is not None:
+                kept.keep(hashed, taken, found)
+        return tokens.verify_token(found, dialect, now, ttl)
 
     # attributes of accounts, groups and managers (cTrader Web Services 4.14-4.22)
     def list_attributes(

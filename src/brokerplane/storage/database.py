@@ -11,6 +11,8 @@ from sqlalchemy import exc as sa_exc
 
 from brokerplane.core.audit.model import AuditKey
 from brokerplane.core.errors import CoreError
+from brokerplane.core.ports import CredentialWatch
+from brokerplane.storage.credentials import PgCredentialWatch, SqliteCredentialWatch, watch_for
 from brokerplane.storage.engine import make_engine
 from brokerplane.storage.ratelimits import SqlRateLimits
 from brokerplane.storage.uow import SqlUnitOfWork
@@ -46,6 +48,7 @@ class Storage:
         # Told the types of the events each commit wrote to the outbox.
         self.on_events: Callable[[list[str]], None] | None = None
         event.listen(self.engine, "handle_error", self._database_error)
+        self._credentials: SqliteCredentialWatch | PgCredentialWatch | None = None
 
     def _database_error(self, context: Any) -> None:
         hook = self.on_error
@@ -58,6 +61,13 @@ class Storage:
             kind = _ERROR_KINDS.get(type(error).__name__, "other")
         with contextlib.suppress(Exception):  # counting must not change the error raised
             hook(kind)
+
+    def credential_watch(self) -> CredentialWatch | None:
+        """What tells this process that an API key or a manager changed anywhere (one per
+        Storage; None for a database no other process can see)."""
+        if self._credentials is None:
+            self._credentials = watch_for(self.engine)
+        return self._credentials
 
     def pool_status(self) -> dict[str, int]:
         """Connections of the pool: `size` kept open, `checked_out` in use now, `overflow`
@@ -110,4 +120,6 @@ class Storage:
     def dispose(self) -> None:
         if self.replica is not None:
             self.replica.dispose()
+        if self._credentials is not None:
+            self._credentials.close()
         self.engine.dispose()

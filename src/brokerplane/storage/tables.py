@@ -240,6 +240,15 @@ api_keys = Table(
     Column("created_by", BigInteger),
 )
 
+# Changes to api_keys and managers, counted by triggers (SQLite; migration 0022): a process
+# keeping verified keys in memory rereads this only when another connection committed.
+credential_changes = Table(
+    "credential_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("changes", BigInteger, nullable=False),
+)
+
 audit_records = Table(
     "audit_records",
     metadata,

@@ -73,7 +73,18 @@ async def current_actor(request: Request) -> Actor:
         return found, None
 
     try:
-        identity, limited = await run_in_threadpool(authenticate)
+        # Rows kept since an earlier check (nothing changed anywhere since) are checked here
+        # on the event loop; otherwise the database is read in the thread pool, the rate limit
+        # counted in the same worker thread.
+        kept = services.authenticate_kept_key(presented.strip())
+        if kept is None:
+            identity, limited = await run_in_threadpool(authenticate)
+        else:
+            identity, limited = kept, None
+            try:
+                await limiter.admit(kept.key.id)
+            except RateLimited as over:
+                limited = over
     except Unauthorized as err:
         failures.record(err.detail, presented.strip(), ip)
         raise

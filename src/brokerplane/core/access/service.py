@@ -376,12 +376,24 @@ class KeyIdentity:
     needs_touch: bool
 
 
-def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdentity:
-    """The key's manager and effective scopes (key scopes within the manager's rights)."""
+def key_prefix(presented: str) -> str:
+    """The public prefix of a presented key (Unauthorized when it is not shaped like one)."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         raise Unauthorized("the bearer key is malformed")
-    found = uow.api_keys.with_manager(parts[1])
+    return parts[1]
+
+
+def authenticate_key(uow: UnitOfWork, presented: str, now: datetime) -> KeyIdentity:
+    """The key's manager and effective scopes (key scopes within the manager's rights)."""
+    return verify_key(uow.api_keys.with_manager(key_prefix(presented)), presented, now)
+
+
+def verify_key(
+    found: tuple[ApiKey, Manager | None] | None, presented: str, now: datetime
+) -> KeyIdentity:
+    """Every rule of a key's check, on the rows read for its prefix (just now, or kept while
+    nothing changed: core.access.keycache)."""
     key, manager = found if found is not None else (None, None)
     if key is None or not same(key.secret_hash, _hash_secret(presented)):
         raise Unauthorized("the bearer key is not valid")

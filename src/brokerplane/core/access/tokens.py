@@ -124,15 +124,29 @@ def issue_token(
     return token
 
 
+def token_hash_of(token: str) -> str:
+    """The stored hash a presented token is looked up by (Unauthorized when it is not one)."""
+    if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN:
+        raise Unauthorized("the token is missing or not valid")
+    return hash_token(token)
+
+
 def authenticate_token(
     uow: UnitOfWork, token: str, dialect: str, now: datetime | None = None,
     ttl: timedelta | None = None,
 ) -> Manager:  # fmt: skip
     """The enabled manager a token was issued to, while its password is unchanged and the
     token is younger than `ttl` (None: no end) at `now`."""
-    if not isinstance(token, str) or not token.strip() or len(token) > MAX_TOKEN:
-        raise Unauthorized("the token is missing or not valid")
-    found = uow.tokens.with_manager(hash_token(token))  # one read: every call does it
+    found = uow.tokens.with_manager(token_hash_of(token))  # one read: every call does it
+    return verify_token(found, dialect, now, ttl)
+
+
+def verify_token(
+    found: tuple[ManagerToken, Manager | None] | None, dialect: str,
+    now: datetime | None = None, ttl: timedelta | None = None,
+) -> Manager:  # fmt: skip
+    """Every rule of a token's check, on the rows read for its hash (just now, or kept while
+    nothing changed: core.access.keycache)."""
     if found is None or found[0].dialect != dialect:
         raise Unauthorized("the token is not valid")
     stored, manager = found

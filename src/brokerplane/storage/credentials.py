@@ -1,0 +1,162 @@
+"""Watching for changes to API keys, managers and manager tokens, by any process (0022).
+
+A server process keeps the keys it verified in memory (core.access.keycache) and trusts them
+only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of `api_keys`,
+`managers` and `manager_tokens`, however it was made:
+
+- PostgreSQL: the triggers `NOTIFY brokerplane_credentials` at commit; each process listens
+  on a connection of its own and counts what arrives. PostgreSQL signals the listening
+  sessions while the changing transaction commits, before its COMMIT is answered, so the
+  notice is on its way before the change's caller hears of it; each `token()` reads what
+  arrived without waiting. A lost listening connection tells nothing until it is open again,
+  and a new one starts a new count (what was missed in between cannot be known).
+- SQLite: the triggers count changes in `credential_changes`; `PRAGMA data_version` on a
+  connection of the watch's own says whether any other connection committed since it last
+  looked (it is kept in the database's shared memory: no read of the file), and only then is
+  the counter read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import select
+import sqlite3
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine
+
+CHANNEL = "brokerplane_credentials"
+RETRY_S = 1.0  # a lost connection is opened again at most this often
+
+
+class _Unknown:
+    """A token equal to nothing: nothing remembered is trusted."""
+
+
+class SqliteCredentialWatch:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._version: int | None = None
+        self._changes: int | None = None
+        self._opened = itertools.count()
+        self._epoch = 0
+
+    def token(self, *, connect: bool) -> object | None:
+        with self._lock:
+            try:
+                if self._conn is None or self._pid != os.getpid():
+                    if not connect:
+                        return None
+                    self._conn = sqlite3.connect(
+                        self._path, timeout=1.0, isolation_level=None, check_same_thread=False
+                    )
+                    self._pid, self._version = os.getpid(), None
+                    self._epoch = next(self._opened)
+                version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                if version != self._version:
+                    row = self._conn.execute(
+                        "SELECT changes FROM credential_changes WHERE id = 1"
+                    ).fetchone()
+                    self._version, self._changes = version, (row[0] if row else None)
+                return (self._epoch, self._changes)
+            except sqlite3.Error:
+                self._close()
+                return None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+class PgCredentialWatch:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._pid = 0
+        self._count = 0
+        self._epoch = 0
+        self._tried = 0.0
+
+    def _open(self) -> None:
+        # A connection made as the engine makes them (same server, options, search path),
+        # taken out of the pool for good.
+        fairy = self._engine.raw_connection()
+        try:
+            fairy.detach()
+            conn: Any = fairy.dbapi_connection
+            if conn.info.transaction_status != 0:  # the pool may hand it over in a transaction
+                conn.rollback()
+            conn.autocommit = True
+            conn.execute(f"LISTEN {CHANNEL}")
+        except BaseException:
+            fairy.close()
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        self._epoch += 1
+        self._count = 0
+
+    def token(self, *, connect: bool) -> object | None:
+        with self._lock:
+            if self._conn is None or self._pid != os.getpid():
+                self._conn = None
+                now = time.monotonic()
+                if not connect or now - self._tried < RETRY_S:
+                    return None
+                self._tried = now
+                try:
+                    self._open()
+                except Exception:
+                    return None
+            try:
+                pgconn = self._conn.pgconn
+                ready, _, _ = select.select([pgconn.socket], [], [], 0)
+                if ready:
+                    pgconn.consume_input()
+                    while pgconn.notifies() is not None:
+                        self._count += 1
+                if pgconn.status != 0:  # CONNECTION_OK
+                    raise OSError("the listening connection is lost")
+            except Exception:
+                self._close()
+                return None
+            return (self._epoch, self._count)
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+
+def watch_for(engine: Engine) -> SqliteCredentialWatch | PgCredentialWatch | None:
+    """The watch for the engine's database; None where none is possible (in-memory SQLite)."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        return PgCredentialWatch(engine)
+    database = url.database or ""
+    if (
+        url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and ("mode=memory" not in str(url.query))
+    ):
+        return SqliteCredentialWatch(database)
+    return None
