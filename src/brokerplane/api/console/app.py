@@ -825,9 +825,10 @@ async def read_pairs(request: Request) -> list[tuple[str, str]] | None:
 
 
 def _int(value: object) -> int | None:
-    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 18:
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # no superscripts: int() refuses
         return None
-    return int(value.strip())
+    return int(text)
 
 
 def _moment(field: str, text: str) -> datetime | None:
