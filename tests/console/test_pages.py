@@ -399,3 +399,34 @@ def test_hostile_values_on_the_new_forms_get_a_clear_answer_never_a_crash(desk: 
     for params in ({"from": "9999-99-99"}, {"to": "x" * 100}, {"dialect": "\x00"},
                    {"manager": "9" * 40}, {"account": "-5"}):  # fmt: skip
         assert desk.admin.get("/console/audit", params=params).status_code in (200, 400), params
+
+
+def test_audit_dates_at_the_ends_of_the_calendar_are_answered_never_a_crash(desk: Desk) -> None:
+    # A day as the end means up to its end: the last day there is has no next day to stop at.
+    for params in ({"to": "9999-12-31"}, {"from": "0001-01-01", "to": "9999-12-31"},
+                   {"from": "9999-12-31"}, {"to": "0001-01-01"}):  # fmt: skip
+        answer = desk.admin.get("/console/audit", params=params)
+        assert answer.status_code == 200, (params, answer.status_code)
+    every = desk.admin.get("/console/audit").text.count("<tr")
+    assert desk.admin.get("/console/audit", params={"to": "9999-12-31"}).text.count("<tr") == every
+
+
+def test_numbers_written_in_superscripts_are_refused_never_a_crash(desk: Desk) -> None:
+    # "²" is a digit to str.isdigit but not to int(): every number a page reads is refused.
+    login = desk.demo["bruno"]
+    for path, params in (("/console/accounts", {"after": "²"}),
+                         ("/console/accounts", {"login": "²"}), ("/console/accounts/²", {}),
+                         ("/console/accounts/1²/edit", {}),
+                         ("/console/audit", {"account": "²"}), ("/console/audit", {"after": "¹"}),
+                         ("/console/admin/manager", {"login": "²"}),
+                         ("/console/approvals", {"state": "approved", "after": "²"})):  # fmt: skip
+        status = desk.admin.get(path, params=params).status_code
+        assert status in (200, 400, 404), (path, params, status)
+    for path, form in (("/console/admin/managers", {"action": "unlock", "login": "²"}),
+                       ("/console/admin/keys", {"action": "create", "manager": "²"}),
+                       ("/console/approvals/²", {"decision": "approve"}),
+                       (f"/console/accounts/{login}/edit", {"leverage": "²"}),
+                       ("/console/accounts/new", {"group": "demo-usd",
+                                                  "leverage": "²"})):  # fmt: skip
+        status = int(post(desk.admin, path, form)[:3])
+        assert status in (200, 303, 400, 404), (path, form, status)

@@ -5,9 +5,13 @@ In-process over HTTP (no browser), on both engines."""
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
 
@@ -99,6 +103,39 @@ def test_a_session_cookie_planted_before_sign_in_is_never_kept(client: TestClien
     assert client.get("/console/accounts").status_code == 303  # not a session
     cookie = _signed_in(client)
     assert "planted" not in cookie
+
+
+def _raw_get(port: int, path: str, cookie: bytes) -> bytes:
+    """A GET with the cookie header's bytes as given (a test client re-encodes them)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "
+                     + cookie + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def test_a_malformed_session_cookie_is_no_session_never_a_crash(runtime: Runtime) -> None:
+    """A cookie's issue time that only looks like digits (a superscript reads as a digit to
+    str.isdigit, not to int) is no session: sign in again, never a server error."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
+                                           log_level="critical"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for issued in (b"\xb2", b"1\xb9\xb2", b"9" * 400):
+            cookie = b"bp_console=" + issued + b".access.refresh.csrf"
+            assert _raw_get(port, "/console/accounts", cookie) == b"HTTP/1.1 303 See Other"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize(

@@ -334,6 +334,8 @@ def _symbols_table(runtime: Runtime) -> Table:
 # --------------------------------------------------------------------------- manager
 
 RIGHTS_HELP = ", ".join(SCOPES)
+# A manager login: a positive signed 64-bit number (a longer one is a usage error, not a crash).
+MANAGER_LOGIN = click.IntRange(1, 2**63 - 1)
 
 
 def _rights(value: str, field: str = "rights") -> frozenset[str]:
@@ -532,7 +534,7 @@ def manager_list(database_url: str | None, data_dir: Path | None, as_json: bool)
 
 @manager.command("disable")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @json_option
 def manager_disable(
     database_url: str | None, data_dir: Path | None, login: int, as_json: bool
@@ -546,7 +548,7 @@ def manager_disable(
 
 @manager.command("enable")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @json_option
 def manager_enable(
     database_url: str | None, data_dir: Path | None, login: int, as_json: bool
@@ -559,7 +561,7 @@ def manager_enable(
 
 @manager.command("set-password")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @click.option(
     "--password", default=None, help="The new password; generated and printed once if omitted."
 )
@@ -588,7 +590,7 @@ def manager_set_password(
 
 @manager.command("unlock")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @json_option
 def manager_unlock(
     database_url: str | None, data_dir: Path | None, login: int, as_json: bool
@@ -607,7 +609,7 @@ def manager_unlock(
 
 @manager.command("totp-reset")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @json_option
 def manager_totp_reset(
     database_url: str | None, data_dir: Path | None, login: int, as_json: bool
@@ -628,7 +630,7 @@ def manager_totp_reset(
 
 @manager.command("grant")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @click.argument("rights", metavar="R1,R2")
 @json_option
 def manager_grant(
@@ -642,7 +644,7 @@ def manager_grant(
 
 @manager.command("revoke")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @click.argument("rights", metavar="R1,R2")
 @json_option
 def manager_revoke(
@@ -657,7 +659,7 @@ def manager_revoke(
 
 @manager.command("set-reach")
 @database_options
-@click.argument("login", type=int)
+@click.argument("login", type=MANAGER_LOGIN)
 @click.option("--groups", default=None, metavar="MASKS", help="The new group masks.")
 @click.option("--brokers", default=None, metavar="B1,B2", help="The new white labels.")
 @json_option

@@ -159,6 +159,8 @@ def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
         {"after": "abc"},
         {"after": "-1"},
         {"after": "1e9"},
+        {"after": "²"},  # a digit to str.isdigit, not to int()
+        {"after": "1²"},
         {"after": str(2**63)},
         {"after": "99999999"},  # past the newest event: not a cursor this feed returned
         {"types": "account.exploded"},

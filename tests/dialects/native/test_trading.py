@@ -88,6 +88,10 @@ def test_bad_quotes_store_nothing(api: Api) -> None:
     bad_time = _problem(_quote(api, "EURUSD", "1.1", "1.2", time="yesterday"), 400,
                         "validation.invalid")  # fmt: skip
     assert bad_time["errors"][0]["field"] == "quotes[0].time"
+    for digits_only_to_isdigit in ("²", "17²"):  # str.isdigit takes superscripts, int() not
+        refused = _problem(_quote(api, "EURUSD", "1.1", "1.2", time=digits_only_to_isdigit), 400,
+                           "validation.invalid")  # fmt: skip
+        assert refused["errors"][0]["field"] == "quotes[0].time"
     _problem(api.put("/v1/quotes", {"quotes": []}), 400, "validation.invalid")
     _problem(api.put("/v1/quotes", {"quotes": [{**good, "extra": 1}]}), 400, "validation.invalid")
     reader = api.key("users:read")

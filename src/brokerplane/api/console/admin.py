@@ -319,6 +319,7 @@ def _group_url(name: str, done: str) -> str:
 
 
 def _int(value: object) -> int | None:
-    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 18:
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # no superscripts: int() refuses
         return None
-    return int(value.strip())
+    return int(text)

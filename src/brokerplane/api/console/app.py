@@ -14,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -623,7 +623,8 @@ class Console(AdminPages):
         time_from = _moment("from", since)
         time_to = _moment("to", until)
         if time_to is not None and len(until) == 10:
-            time_to += timedelta(days=1)  # a day given as the end: up to its end
+            # a day given as the end: up to its end (the calendar's last day: no end at all)
+            time_to = time_to + timedelta(days=1) if time_to.date() < date.max else None
         after = _int(q.get("after"))
         query = AuditQuery(
             entity_type="account" if account is not None else None,
@@ -824,9 +825,10 @@ async def read_pairs(request: Request) -> list[tuple[str, str]] | None:
 
 
 def _int(value: object) -> int | None:
-    if not isinstance(value, str) or not value.strip().isdigit() or len(value.strip()) > 18:
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # no superscripts: int() refuses
         return None
-    return int(value.strip())
+    return int(text)
 
 
 def _moment(field: str, text: str) -> datetime | None:

@@ -56,7 +56,9 @@ class Held:
         if not value or len(value) > MAX_COOKIE:
             return None
         parts = value.split(".")
-        if len(parts) != 4 or not parts[0].isdigit() or not all(parts[1:]):
+        # ASCII digits only: str.isdigit also takes superscripts, which int() refuses
+        issued = parts[0] if len(parts) == 4 else ""
+        if not (issued.isascii() and issued.isdigit() and len(issued) <= 16) or not all(parts[1:]):
             return None
         return cls(int(parts[0]), parts[1], parts[2], parts[3])
 

@@ -197,7 +197,7 @@ def _after(raw: str | None, field: str = "after") -> int:
     if raw is None or not raw.strip():
         return 0
     text = raw.strip()
-    if not text.isdigit() or len(text) > 19 or int(text) > MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
         raise ValidationError.field(field, "must be an event id this feed returned (0: the start)")
     return int(text)
 

@@ -34,7 +34,7 @@ _MAX_EPOCH_MS = 253_402_300_799_999
 def quote_time(value: object, field: str) -> datetime:
     """A quote's time: ISO 8601 text (naive means UTC) or integer epoch milliseconds (also as
     digits in text, as a feed line carries it)."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value <= _MAX_EPOCH_MS:
