@@ -3,6 +3,7 @@ setting, before anything is built; never a traceback from deep inside the start-
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,22 @@ def test_a_hostile_setting_is_one_line_naming_it(
     assert done.exit_code == 2, done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
     assert f"settings: {field}:" in done.output
+
+
+def _free_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", [["key", "list"], ["serve", "--port", ""]])
+def test_a_data_directory_that_cannot_be_made_is_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    command = [arg or _free_port() for arg in command]
+    (tmp_path / "plain").write_text("a file, not a directory")
+    env = {"BROKERPLANE_DATA_DIR": str(tmp_path / "plain" / "data")}
+    done = CliRunner().invoke(main, command, env=env)
+    assert done.exit_code == 2, done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
+    assert "plain" in done.output and "Traceback" not in done.output
