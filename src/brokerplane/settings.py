@@ -20,6 +20,11 @@ MIN_RETENTION_DAYS = MIN_RETENTION.total_seconds() / 86400
 
 
 ENV_PREFIX = "BROKERPLANE_"
+# Upper bounds of durations and rates: every value beyond is a typo (and would overflow the
+# timedelta or the database integer it becomes).
+MAX_DAYS = 36_500
+MAX_HOURS = MAX_DAYS * 24
+MAX_RATE = 10_000_000
 
 
 def environment(fields: Any) -> dict[str, str]:
@@ -38,7 +43,7 @@ class Settings(BaseModel):
     default (a plain pydantic model reading the environment itself: pydantic-settings, with
     the asyncio it loads, cost every CLI command a tenth of a second to start)."""
 
-    model_config = ConfigDict(extra="ignore", validate_default=True)
+    model_config = ConfigDict(extra="ignore", validate_default=True, allow_inf_nan=False)
 
     def __init__(self, **values: Any) -> None:
         super().__init__(**{**environment(type(self).model_fields), **values})
@@ -99,13 +104,16 @@ class Settings(BaseModel):
     max_operation_amount: Decimal = Field(
         Decimal("100000000"), gt=0, description="largest amount one money operation may move"
     )
-    approval_ttl_hours: float = Field(72, gt=0, description="how long held operations wait")
+    approval_ttl_hours: float = Field(
+        72, gt=0, le=MAX_HOURS, description="how long held operations wait"
+    )
     idempotency_retention_days: float = Field(
-        30, gt=0, description="how long request ids are remembered"
+        30, gt=0, le=MAX_DAYS, description="how long request ids are remembered"
     )
     idempotency_lease_s: float = Field(
         60,
         gt=0,
+        le=86400,
         description="how long a request id stays in flight before a retry may take it over",
     )
     group_commit_max: int = Field(
@@ -115,19 +123,22 @@ class Settings(BaseModel):
         description="money commands that may share one transaction and commit (1: off)",
     )
     key_rotation_overlap_hours: float = Field(
-        24, ge=0, description="how long a rotated key's old secret keeps working"
+        24, ge=0, le=MAX_HOURS, description="how long a rotated key's old secret keeps working"
     )
     rate_limit_per_minute: int = Field(
-        600, ge=0, description="native requests per key per minute (0: no limit)"
+        600, ge=0, le=MAX_RATE, description="native requests per key per minute (0: no limit)"
     )
     events_retention_days: float = Field(
-        30, gt=0, description="how long events are kept for the feed and webhooks"
+        30, gt=0, le=MAX_DAYS, description="how long events are kept for the feed and webhooks"
     )
     events_max_streams: int = Field(
         32, ge=0, le=10_000, description="open event streams (SSE) the server allows at once"
     )
     webhook_retry_hours: float = Field(
-        24, gt=0, description="how long a failing webhook is retried before it is parked"
+        24,
+        gt=0,
+        le=MAX_HOURS,
+        description="how long a failing webhook is retried before it is parked",
     )
     webhook_backoff_s: float = Field(
         1, gt=0, le=600, description="the first retry delay of a failing webhook (then doubled)"
@@ -157,7 +168,10 @@ class Settings(BaseModel):
         500, ge=1, le=10_000, description="accounts the risk pass classes per transaction"
     )
     maintenance_interval_s: float = Field(
-        300, gt=0, description="how often the server purges request ids and expires approvals"
+        300,
+        gt=0,
+        le=86400,
+        description="how often the server purges request ids and expires approvals",
     )
     te_access_token_lifetime_s: int = Field(
         3600, ge=60, le=30 * 86400, description="TraderEvolution access token lifetime (seconds)"
@@ -175,7 +189,10 @@ class Settings(BaseModel):
         description="cTrader manager token (webservToken) lifetime in seconds (0: never expires)",
     )  # fmt: skip
     te_rate_limit_per_second: int = Field(
-        20, ge=0, description="TraderEvolution requests per caller and collection a second (0: off)"
+        20,
+        ge=0,
+        le=MAX_RATE,
+        description="TraderEvolution requests per caller and collection a second (0: off)",
     )
     forwarded_allow_ips: str = Field(
         "",

@@ -75,3 +75,30 @@ def test_backup_of_a_postgresql_database_says_what_to_run_and_writes_nothing(
     assert "pg_dump --format=custom" in done.stderr and "pg_basebackup" in done.stderr
     assert "s3cret" not in done.stderr
     assert not target.exists()
+
+
+def test_backup_refuses_the_live_files_and_unwritable_targets_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "brokerplane.db"
+    url = f"sqlite:///{db}"
+    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    base = ("backup", "--database-url", url, "--data-dir", str(tmp_path))
+    if not (tmp_path / "audit.key").exists():  # the tests' key may come from the environment
+        (tmp_path / "audit.key").write_bytes(b"the key file")
+    key = (tmp_path / "audit.key").read_bytes()
+    # the database's journal files and the audit key are never replaced, even with --force
+    for name, what in [("brokerplane.db-wal", "wal file"), ("brokerplane.db-shm", "shm file"),
+                       ("audit.key", "audit key file")]:  # fmt: skip
+        done = _run(*base, "--force", str(tmp_path / name))
+        assert done.returncode == 2 and what in done.stderr, done.stderr
+    assert (tmp_path / "audit.key").read_bytes() == key
+    # a symlink that points nowhere exists: replacing it needs --force
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "copy.db")
+    done = _run(*base, str(tmp_path / "dangling"))
+    assert done.returncode == 2 and "exists; give --force" in done.stderr
+    assert (tmp_path / "dangling").is_symlink()
+    # a directory that cannot be made: one line, no traceback
+    (tmp_path / "plain").write_text("a file, not a directory")
+    done = _run(*base, str(tmp_path / "plain" / "copy.db"))
+    assert done.returncode == 2 and "cannot write" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

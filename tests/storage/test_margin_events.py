@@ -190,3 +190,30 @@ def test_events_tail_shows_a_margin_call_as_a_line_a_person_reads(
     [line] = shown.stdout.splitlines()
     assert f"login {login} (real-usd)" in line and "margin level 89." in line
     assert "equity 980.00" in line and "by risk-pass via system" in line
+
+
+@pytest.mark.engines("postgres")
+def test_a_batch_reads_only_its_own_accounts_positions_however_many_follow(
+    runtime: Runtime, book: Services, admin: Actor
+) -> None:
+    """The next batch of watched accounts reads about as many positions as the batch holds,
+    not every position past the cursor: a cycle over a large book stays linear."""
+    from sqlalchemy import text
+
+    logins = [trader(book, admin)[0] for _ in range(40)]
+    with runtime.storage.engine.begin() as conn:  # 50 more positions each (2040 in all)
+        conn.execute(text(
+            "INSERT INTO positions (login, symbol, side, volume, open_value, digits, "
+            "contract_size, opened_at, updated_at, comment) SELECT p.login, p.symbol, p.side, "
+            "p.volume, p.open_value, p.digits, p.contract_size, p.opened_at, p.updated_at, "
+            "p.comment FROM positions p, generate_series(1, 50)"
+        ))  # fmt: skip
+        conn.execute(text("ANALYZE positions"))
+    with runtime.storage.uow(write=False) as uow:
+        assert uow.events.watched_logins(0, 2) == logins[:2]
+        read = uow.events.c.execute(text(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = 'positions' "
+            "AND schemaname = current_schema()"
+        )).scalar_one()  # fmt: skip
+    assert read <= 3 * 51, f"{read} positions read for a batch of 2 accounts"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
+import pytest
 from alembic import command
 from sqlalchemy import select, update
 
@@ -67,3 +71,37 @@ def test_revision_0008_moves_attributes_out_of_the_rows(runtime: Runtime) -> Non
             select(t.groups.c.attributes))]  # fmt: skip
     assert [r[0] for r in rows] == [{}, {}]
     assert migrate.drift(engine) == []
+
+
+@pytest.mark.engines("postgres")
+def test_an_upgrade_waiting_for_another_process_migrating_says_so(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Processes starting together migrate one at a time; one that waits says why (a process
+    stuck mid-migration is otherwise a silent hang at start)."""
+    engine = runtime.storage.engine
+    holder = engine.connect()
+    holder.exec_driver_sql(migrate._LOCK)
+    holder.commit()
+    done = threading.Event()
+
+    def upgrade() -> None:
+        migrate.upgrade(engine)
+        done.set()
+
+    waiter = threading.Thread(target=upgrade)
+    try:
+        with caplog.at_level(logging.WARNING, logger="brokerplane.storage.migrate"):
+            waiter.start()
+            for _ in range(200):
+                if "another brokerplane process" in caplog.text:
+                    break
+                waiter.join(0.05)
+            assert "another brokerplane process" in caplog.text
+            assert not done.is_set()
+    finally:
+        holder.exec_driver_sql(migrate._UNLOCK)
+        holder.commit()
+        holder.close()
+        waiter.join(30)
+    assert done.is_set()

@@ -57,27 +57,46 @@ def backup(database_url: str | None, data_dir: Path | None, file: Path, force: b
             click.echo(POSTGRES_GUIDANCE.format(url=safe_url(url), file=file), err=True)
             click.get_current_context().exit(EXIT_ERROR)
         raise CliFailure(f"cannot back up {safe_url(url)}: only a SQLite file or PostgreSQL")
-    if file.exists() and not force:
+    if os.path.lexists(file) and not force:  # a symlink too, even one pointing nowhere
         raise CliFailure(f"{file} exists; give --force to replace it")
-    with contextlib.suppress(OSError):
-        if file.exists() and file.resolve() == source.resolve():
-            raise CliFailure(f"{file} is the database itself")
-    file.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_live_files(file, source, settings)
     partial = file.with_name(f".{file.name}.partial")
-    _remove(partial)
     try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        _remove(partial)
         size = copy_sqlite(source, partial)
         accounts, entries, records = _verify(partial, settings)
         os.replace(partial, file)
     except BackupError as err:
         raise CliFailure(str(err)) from None
+    except OSError as err:  # the directory cannot be made or written, the rename refused
+        raise CliFailure(f"cannot write {file}: {err.strerror or err}") from None
     finally:
-        _remove(partial)
+        with contextlib.suppress(OSError):
+            _remove(partial)
     click.echo(
         f"backed up {source} to {file} ({size} bytes): ledger OK ({accounts} accounts, "
         f"{entries} entries), audit chain intact ({records} records)"
     )
     click.echo("the audit key is not in the backup: keep a copy of the key file as well")
+
+
+def _refuse_live_files(file: Path, source: Path, settings: Settings) -> None:
+    """FILE may not be the database, its journal files (replacing a live -wal or -shm loses
+    or corrupts committed data) or the audit key file, by whatever name they are reached."""
+    live = {
+        source: "the database itself",
+        **{Path(f"{source}{extra}"): f"the database's {extra[1:]} file"
+           for extra in ("-wal", "-shm", "-journal")},
+        settings.effective_audit_key_file: "the audit key file",
+    }  # fmt: skip
+    try:
+        target = file.resolve()
+        for path, what in live.items():
+            if target == path.resolve():
+                raise CliFailure(f"{file} is {what}")
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise CliFailure(f"cannot write {file}: {err}") from None
 
 
 def _verify(copy: Path, settings: Settings) -> tuple[int, int, int]:

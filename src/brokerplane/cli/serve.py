@@ -204,7 +204,11 @@ def serve(
             raise CliFailure(f"the HTTP API cannot be loaded: {exc}") from None
         if not settings.database_url or (settings.audit_key is None
                                          and settings.audit_key_file is None):  # fmt: skip
-            private_dir(settings.data_dir)  # the SQLite database or the audit key lives here
+            try:  # the SQLite database or the audit key lives here
+                private_dir(settings.data_dir)
+            except OSError as exc:
+                raise CliFailure(f"cannot make the data directory {settings.data_dir}: "
+                                 f"{exc.strerror or exc}") from None  # fmt: skip
         runtime = open_runtime(settings, migrate_schema=True)
         try:
             if runtime.keyring is not None and runtime.keyring.created:

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, union, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.events.model import (
@@ -217,12 +217,16 @@ class SqlEvents:
         """Accounts the risk pass looks at, in login order after `after_login`: those holding
         positions, and those with a margin state (a recovery clears it)."""
         p, m = t.positions.c, t.margin_states.c
-        both = union(
-            select(p.login.label("login")).where(p.login > after_login).distinct(),
-            select(m.login.label("login")).where(m.login > after_login),
-        ).subquery()
-        q = select(both.c.login).order_by(both.c.login).limit(limit)
-        return [int(x) for x in self.c.execute(q).scalars()]
+        # Each side in login order with its own limit (an index walk that stops after
+        # `limit` accounts), merged here: a UNION under one LIMIT made the database gather
+        # every login past the cursor, each batch, so a cycle grew with the square of the book.
+        holding = select(p.login).where(p.login > after_login).distinct()
+        marked = select(m.login).where(m.login > after_login)
+        found = {int(x) for x in self.c.execute(holding.order_by(p.login).limit(limit)).scalars()}
+        found.update(
+            int(x) for x in self.c.execute(marked.order_by(m.login).limit(limit)).scalars()
+        )
+        return sorted(found)[:limit]
 
     def margin_states(self, logins: Sequence[int]) -> dict[int, str]:
         if not logins:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from alembic import command
@@ -13,6 +14,8 @@ from sqlalchemy import Connection, Engine
 
 from brokerplane.storage.migrate_paths import MIGRATIONS
 from brokerplane.storage.tables import metadata, postgresql_options
+
+log = logging.getLogger("brokerplane.storage.migrate")
 
 postgresql_options()  # the schema as migrations make it on PostgreSQL too
 
@@ -39,6 +42,7 @@ class SchemaAhead(ValueError):
 # Server processes starting together (several hosts over one PostgreSQL) migrate one at a
 # time: the others wait on this lock, then find the schema at head and do nothing.
 _LOCK = "SELECT pg_advisory_lock(hashtext('brokerplane.migrate.' || current_schema()))"
+_TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext('brokerplane.migrate.' || current_schema()))"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtext('brokerplane.migrate.' || current_schema()))"
 
 
@@ -46,7 +50,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(bp_write=True) as conn:
         locked = conn.dialect.name == "postgresql"
         if locked:
-            conn.exec_driver_sql(_LOCK)
+            if not conn.exec_driver_sql(_TRY_LOCK).scalar():
+                log.warning(
+                    "waiting for another brokerplane process migrating this database's schema "
+                    "(it holds the migration lock; one stuck can be found in pg_locks, "
+                    "locktype advisory)"
+                )
+                conn.exec_driver_sql(_LOCK)
             conn.commit()
         try:
             at = MigrationContext.configure(conn).get_current_revision()
