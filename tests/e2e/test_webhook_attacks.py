@@ -181,3 +181,66 @@ def test_a_resolver_that_never_answers_stalls_no_delivery_and_no_request(
         for _ in range(sum(taken)):
             delivery._lookup_slots.release()
         receiver.close()
+
+
+class _SlowNameResolver:
+    """A resolver that answers at once for fast.example and not at all for slow.example until
+    released (then it answers with a public address)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.slow_entered = threading.Event()
+        self.slow_calls = 0
+
+    def __call__(self, host: str, port: Any, *args: Any, **kw: Any) -> Any:
+        if host == "slow.example":
+            self.slow_calls += 1
+            self.slow_entered.set()
+            self.release.wait()
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.51.100.7", port))]
+        if host == "fast.example":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("203.0.113.9", port))]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+def test_a_name_whose_dns_never_answers_does_not_starve_other_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lookups of one name share one lookup: however many deliveries wait on a host whose DNS
+    never answers, it holds one lookup thread, and other hosts' names still resolve."""
+    from brokerplane.api.native import delivery
+
+    slow = _SlowNameResolver()
+    monkeypatch.setattr(delivery, "getaddrinfo", slow)
+    answers: dict[int, list[Any]] = {}
+
+    def wait_for_slow(port: int) -> None:
+        answers[port] = delivery.lookup("slow.example", port, 30)
+
+    waiters = [threading.Thread(target=wait_for_slow, args=(8000 + n,), daemon=True)
+               for n in range(3 * delivery.LOOKUP_SLOTS)]  # fmt: skip
+    try:
+        for waiter in waiters:
+            waiter.start()
+        assert slow.slow_entered.wait(10)
+        # more lookups of the stuck name than there are slots, each given up at its deadline
+        for _ in range(delivery.LOOKUP_SLOTS + 2):
+            with pytest.raises(delivery.LookupTimedOut):
+                delivery.lookup("SLOW.example", 80, 0.2)
+        got = delivery.lookup("fast.example", 443, 5)
+        assert [info[4] for info in got] == [("203.0.113.9", 443)]
+        assert slow.slow_calls == 1  # every lookup of slow.example joined the first
+        dns_threads = [t for t in threading.enumerate() if t.name == "webhook-dns"]
+        assert 1 <= len(dns_threads) <= delivery.LOOKUP_SLOTS
+    finally:
+        slow.release.set()
+        for waiter in waiters:
+            waiter.join(10)
+        taken = [delivery._lookup_slots.acquire(timeout=10)
+                 for _ in range(delivery.LOOKUP_SLOTS)]  # fmt: skip
+        for _ in range(sum(taken)):
+            delivery._lookup_slots.release()
+    # the waiters got the answer when it came, each for its own port
+    assert answers == {8000 + n: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                                   ("198.51.100.7", 8000 + n))]
+                       for n in range(3 * delivery.LOOKUP_SLOTS)}  # fmt: skip

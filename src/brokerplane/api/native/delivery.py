@@ -114,36 +114,84 @@ LOOKUP_SLOTS = 4
 _lookup_slots = threading.BoundedSemaphore(LOOKUP_SLOTS)
 
 
+class _Pending:
+    """One name's lookup under way, which later lookups of that name wait for."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.found: list[Any] = []
+        self.failed: list[BaseException] = []
+
+
+# At most one lookup per name is under way (keyed by the lower-cased name): a name whose DNS
+# never answers holds one slot, however many deliveries and test-sends ask for it, and
+# cannot take the slots other names need.
+_pending: dict[str, _Pending] = {}
+_pending_lock = threading.Lock()
+
+
+def _with_port(infos: list[Any], port: int) -> list[Any]:
+    """A joined lookup's answer, for this caller's port (the addresses are the same)."""
+    return [(*info[:4], (info[4][0], port, *info[4][2:])) for info in infos]
+
+
 def lookup(host: str, port: int, timeout: float) -> list[Any]:
     """getaddrinfo bounded by `timeout`: the system resolver has no deadline of its own (a
     dead DNS server holds it for as long as its retries take), so the lookup runs on a daemon
     thread of a bounded few and is given up at the deadline (the thread ends when the resolver
-    does). An address literal needs no lookup."""
+    does). A name already being looked up is not looked up again: this call waits, within its
+    own deadline, for the lookup under way. An address literal needs no lookup."""
     with contextlib.suppress(ValueError):
         ipaddress.ip_address(host.split("%", 1)[0])
         return list(getaddrinfo(host, port, type=socket.SOCK_STREAM))
     deadline = time.monotonic() + max(timeout, 0.0)
-    if not _lookup_slots.acquire(timeout=max(timeout, 0.0)):
-        raise LookupTimedOut(f"resolving {host}: {LOOKUP_SLOTS} lookups are already stuck")
-    found: list[Any] = []
-    failed: list[BaseException] = []
-    done = threading.Event()
+    key = host.lower()
+    with _pending_lock:
+        pending = _pending.get(key)
+    if pending is None:
+        if not _lookup_slots.acquire(timeout=max(timeout, 0.0)):
+            raise LookupTimedOut(f"resolving {host}: {LOOKUP_SLOTS} lookups are already stuck")
+        with _pending_lock:
+            pending = _pending.get(key)
+            started = pending is None
+            if pending is None:
+                pending = _pending[key] = _Pending()
+        if not started:  # the name's lookup began while this one waited for a slot
+            _lookup_slots.release()
+        else:
+            _start(key, host, port, pending)
+    if not pending.done.wait(max(deadline - time.monotonic(), 0.0)):
+        raise LookupTimedOut(f"resolving {host} took longer than {timeout:g} s")
+    if pending.failed:
+        raise pending.failed[0]
+    return _with_port(pending.found, port)
+
+
+def _start(key: str, host: str, port: int, pending: _Pending) -> None:
+    """Run the lookup on a daemon thread holding a slot; the slot and the name come free when
+    the resolver answers."""
 
     def run() -> None:
         try:
-            found.extend(getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except BaseException as err:  # handed to the caller
-            failed.append(err)
+            pending.found.extend(getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as err:  # handed to the callers
+            pending.failed.append(err)
         finally:
+            with _pending_lock:
+                if _pending.get(key) is pending:
+                    del _pending[key]
             _lookup_slots.release()
-            done.set()
+            pending.done.set()
 
-    threading.Thread(target=run, name="webhook-dns", daemon=True).start()
-    if not done.wait(max(deadline - time.monotonic(), 0.0)):
-        raise LookupTimedOut(f"resolving {host} took longer than {timeout:g} s")
-    if failed:
-        raise failed[0]
-    return found
+    try:
+        threading.Thread(target=run, name="webhook-dns", daemon=True).start()
+    except BaseException as err:  # no thread: this lookup and those waiting for it fail
+        with _pending_lock:
+            del _pending[key]
+        _lookup_slots.release()
+        pending.failed.append(err)
+        pending.done.set()
+        raise
 
 
 def resolve(host: str, port: int, allow_private: bool, timeout: float = 10.0) -> list[str]:
