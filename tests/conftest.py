@@ -512,8 +512,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # Directories (under tests/) whose tests run for seconds each: real servers, kills, browsers,
 # whole docs pages. xdist hands tests to the workers in collection order, so these go first and
 # the many quick tests fill in behind them; collected last (alphabetically after `dialects`),
-# one of them would keep a worker busy long after the other had run out of work.
-SLOW_FIRST_DIRS = ("reliability", "docs", "e2e", "console", "client")
+# one of them would keep a worker busy long after the other had run out of work. `client` stays
+# before `console`: the browser's session-wide Playwright loop runs in the worker's thread from
+# the first console test on, and the async client's tests call asyncio.run().
+SLOW_FIRST_DIRS = ("reliability", "docs", "e2e", "client", "console")
 
 
 def run_order(item: pytest.Item) -> int:
