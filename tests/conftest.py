@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
+from brokerplane.core import passwords
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.settings import Settings
 from brokerplane.storage import migrate
@@ -45,6 +46,14 @@ from brokerplane.storage.engine import normalize_url
 # server makes its own key file); the tests of key files unset it.
 TEST_AUDIT_KEY = "7e57" * 16
 os.environ.setdefault("BROKERPLANE_AUDIT_KEY", TEST_AUDIT_KEY)
+
+# Password verifiers made in the test processes use a cheap PBKDF2 cost: thousands of tests
+# create managers and sign in, and the cost is stored in each verifier, so checking works the
+# same whatever it is. Servers and CLI runs the tests start as processes keep the production
+# cost, which tests/unit/test_password_cost.py checks against PRODUCTION_PBKDF2_ITERATIONS.
+PRODUCTION_PBKDF2_ITERATIONS = passwords._ITERATIONS
+TEST_PBKDF2_ITERATIONS = 1_000
+passwords._ITERATIONS = TEST_PBKDF2_ITERATIONS
 
 ENV_URL = "BROKERPLANE_TEST_DATABASE_URL"
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_POSTGRES"
@@ -256,6 +265,47 @@ def _server_url(tmp_path_factory: pytest.TempPathFactory, config: pytest.Config)
     return str(data["url"])
 
 
+# --------------------------------------------------------------------------------------------
+# temporary files in memory
+
+ENV_TMP = "BROKERPLANE_TEST_TMPDIR"
+_MEMORY_TMP = Path("/dev/shm")
+_MEMORY_TMP_MIN_FREE = 2 * 1024**3
+
+
+def _memory_tmp() -> Path | None:
+    """Where this run's temporary files go when neither --basetemp nor TMPDIR says: the
+    machine's tmpfs when it has one with room. Every SQLite database the tests make (the
+    template's copies, the databases of the servers and CLI runs they start) lives under
+    tmp_path and commits with synchronous=FULL; on a disk each commit waits for an fsync, in
+    memory it does not. What is tested is unchanged: the crash tests kill processes, they do
+    not cut the power, and the page cache survives a killed process either way."""
+    chosen = os.environ.get(ENV_TMP, "").strip()
+    if chosen:
+        return Path(chosen)
+    if os.environ.get("TMPDIR"):
+        return None
+    try:
+        if not (_MEMORY_TMP.is_dir() and os.access(_MEMORY_TMP, os.W_OK | os.X_OK)):
+            return None
+        stat = os.statvfs(_MEMORY_TMP)
+    except OSError:
+        return None
+    return _MEMORY_TMP if stat.f_bavail * stat.f_frsize >= _MEMORY_TMP_MIN_FREE else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point pytest's temporary directories (tmp_path, and so every database a test makes) and
+    those of the processes the tests start (TMPDIR) at memory (`_memory_tmp`); xdist workers
+    inherit both from the controller."""
+    if config.option.basetemp or _is_xdist_worker(config):
+        return
+    where = _memory_tmp()
+    if where is not None:
+        where.mkdir(parents=True, exist_ok=True)
+        tempfile.tempdir = os.environ["TMPDIR"] = str(where)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The controller (or the only process) stops the throwaway cluster after every worker."""
     if _is_xdist_worker(session.config):
@@ -444,17 +494,37 @@ def _engine_param(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect the engine variants a test does not run on (BROKERPLANE_ALL_ENGINES=1: none)."""
-    if _flag(ENV_ALL_ENGINES):
-        return
-    keep: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    for item in items:
-        engine = _engine_param(item)
-        (dropped if engine is not None and engine not in engines_of(item) else keep).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    """Deselect the engine variants a test does not run on (BROKERPLANE_ALL_ENGINES=1: none),
+    then put the slow directories first (`run_order`)."""
+    if not _flag(ENV_ALL_ENGINES):
+        keep: list[pytest.Item] = []
+        dropped: list[pytest.Item] = []
+        for item in items:
+            engine = _engine_param(item)
+            dropped_variant = engine is not None and engine not in engines_of(item)
+            (dropped if dropped_variant else keep).append(item)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+    items.sort(key=run_order)  # stable: a module's tests stay together and in file order
+
+
+# Directories (under tests/) whose tests run for seconds each: real servers, kills, browsers,
+# whole docs pages. xdist hands tests to the workers in collection order, so these go first and
+# the many quick tests fill in behind them; collected last (alphabetically after `dialects`),
+# one of them would keep a worker busy long after the other had run out of work. `client` stays
+# before `console`: the browser's session-wide Playwright loop runs in the worker's thread from
+# the first console test on, and the async client's tests call asyncio.run().
+SLOW_FIRST_DIRS = ("reliability", "docs", "e2e", "client", "console")
+
+
+def run_order(item: pytest.Item) -> int:
+    """Where `item`'s directory comes in the run: SLOW_FIRST_DIRS in order, then the rest."""
+    try:
+        top = item.path.relative_to(Path(__file__).parent).parts[0]
+    except ValueError:
+        return len(SLOW_FIRST_DIRS)
+    return SLOW_FIRST_DIRS.index(top) if top in SLOW_FIRST_DIRS else len(SLOW_FIRST_DIRS)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

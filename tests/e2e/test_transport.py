@@ -179,10 +179,9 @@ class Serving:
         self._log.close()
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
+def _database(where: Path) -> str:
     """A migrated SQLite database with two MT5 managers, made with the CLI."""
-    url = f"sqlite:///{(tmp_path / 'transport.db').as_posix()}"
+    url = f"sqlite:///{(where / 'transport.db').as_posix()}"
     assert run("db", "upgrade", "--database-url", url).exit_code == 0
     for login, password in ((MANAGER, PASSWORD), (VICTIM, VICTIM_PASSWORD)):
         created = run("manager", "create", "--database-url", url, "--login", str(login), "--name",
@@ -190,6 +189,12 @@ def database(tmp_path: Path) -> str:
                       "*")  # fmt: skip
         assert created.exit_code == 0, created.output
     return url
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> str:
+    """A migrated SQLite database with two MT5 managers, made with the CLI."""
+    return _database(tmp_path)
 
 
 @pytest.fixture
@@ -204,6 +209,29 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
 
     yield start
     for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Serving]]:
+    """Like `serve`, but one server per configuration for the whole module, on a database of
+    its own: for the tests that only open connections and change nothing a later test reads
+    (the deadlines and the body limits), so a configuration starts once, not once per test."""
+    where = tmp_path_factory.mktemp("transport-shared")
+    url = _database(where)
+    started: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Serving] = {}
+
+    def start(*args: str, **env: str) -> Serving:
+        key = (args, tuple(sorted(env.items())))
+        if key not in started:
+            started[key] = Serving(_free_port(), url, where / f"serve-{len(started)}.log", *args,
+                                   **env)  # fmt: skip
+        server = started[key]
+        assert server.proc.poll() is None, server.log.read_text(errors="replace")
+        return server
+
+    yield start
+    for server in started.values():
         server.stop()
 
 
@@ -276,9 +304,9 @@ def test_a_reconnect_from_the_same_source_port_does_not_inherit_the_session(
 
 
 def test_a_partial_request_head_is_answered_408_and_closed_while_other_clients_are_served(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    server = shared_serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
     slow = [Raw(server.port) for _ in range(20)]
     try:
         for conn in slow:
@@ -294,9 +322,9 @@ def test_a_partial_request_head_is_answered_408_and_closed_while_other_clients_a
 
 
 def test_a_header_sent_a_byte_at_a_time_does_not_extend_the_deadline(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    server = shared_serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
     conn = Raw(server.port)
     head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: a\r\n" * 200 + b"\r\n"
     sent = 0
@@ -317,9 +345,9 @@ def test_a_header_sent_a_byte_at_a_time_does_not_extend_the_deadline(
 
 
 def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    server = shared_serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
     conn = Raw(server.port)
     try:
         assert conn.closed_by_server()
@@ -328,9 +356,9 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(
 
 
 def test_the_next_request_head_on_a_keep_alive_connection_has_the_same_deadline(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    server = shared_serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
     conn = Raw(server.port)
     try:
         assert conn.request("GET", "/health").status == 200
@@ -344,9 +372,9 @@ def test_the_next_request_head_on_a_keep_alive_connection_has_the_same_deadline(
 
 
 def test_a_body_that_stops_arriving_is_answered_408_and_closed(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
+    server = shared_serve(BROKERPLANE_HEADER_TIMEOUT_S="1")
     conn = Raw(server.port)
     try:
         head = b"POST /v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
@@ -395,9 +423,9 @@ def _check_refusal(dialect: str, reply: Reply) -> None:
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent_in_each_dialect(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_MAX_BODY_BYTES="65536")
+    server = shared_serve(BROKERPLANE_MAX_BODY_BYTES="65536")
     for dialect, target in DIALECT_POSTS.items():
         conn = Raw(server.port)
         try:
@@ -416,9 +444,9 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent_in_each_dia
 
 
 def test_a_chunked_body_over_the_limit_is_refused_while_the_client_is_still_sending(
-    serve: Callable[..., Serving],
+    shared_serve: Callable[..., Serving],
 ) -> None:
-    server = serve(BROKERPLANE_MAX_BODY_BYTES="65536")
+    server = shared_serve(BROKERPLANE_MAX_BODY_BYTES="65536")
     chunk = b"[" * 16384
     framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
     for dialect in ("native", "mt5", "ctrader", "traderevolution"):
@@ -440,8 +468,10 @@ def test_a_chunked_body_over_the_limit_is_refused_while_the_client_is_still_send
             conn.close()
 
 
-def test_a_body_within_the_limit_is_served_over_a_socket(serve: Callable[..., Serving]) -> None:
-    server = serve(BROKERPLANE_MAX_BODY_BYTES="65536")
+def test_a_body_within_the_limit_is_served_over_a_socket(
+    shared_serve: Callable[..., Serving],
+) -> None:
+    server = shared_serve(BROKERPLANE_MAX_BODY_BYTES="65536")
     conn = Raw(server.port)
     try:
         body = json.dumps({"login": "nobody", "password": "x" * 60000}).encode()
