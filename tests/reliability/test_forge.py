@@ -15,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from brokerplane import bootstrap
 from brokerplane.core.audit.model import AuditRecord
+from brokerplane.core.errors import StorageUnavailable
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 from tests.reliability.support import (
@@ -57,9 +59,22 @@ class Forger:
         self.runtime.close()
 
     def _write(self, forge: Callable[[Connection], None]) -> None:
-        with self.runtime.storage.uow(write=True) as uow:
-            forge(uow.connection)
-            uow.connection.commit()
+        """One forgery in one transaction. Its row locks may meet the server's group commit in
+        the other order: PostgreSQL then aborts one side as a deadlock, and a forger whose
+        transaction was the one aborted (nothing of it was written) simply tries again."""
+        for attempt in range(5):
+            try:
+                with self.runtime.storage.uow(write=True) as uow:
+                    forge(uow.connection)
+                    uow.connection.commit()
+                return
+            except StorageUnavailable as err:
+                if (
+                    attempt == 4
+                    or not isinstance(err.__cause__, OperationalError)
+                    or ("deadlock detected" not in str(err.__cause__))
+                ):
+                    raise
 
     def _real_deposit(self, conn: Connection) -> tuple[int, int, int]:
         """A deposit the server made (id, login, amount) not forged yet, the newest first."""
