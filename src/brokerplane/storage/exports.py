@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from brokerplane.core import masks
 from brokerplane.core.account.model import AccountQuery
 from brokerplane.storage import tables as t
+from brokerplane.storage.sql.conditions import fold, mask_condition
 from brokerplane.storage.types import UTCDateTime
 
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
@@ -49,8 +50,6 @@ def _account_column(name: str, dialect: str, blank: bool) -> Any:
 def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
     """The filters of account lists and exports: live accounts within reach matching the
     query (an empty `group_ids` matches nothing: callers answer it without a query)."""
-    from brokerplane.storage.uow import _fold, mask_condition  # uow imports this module
-
     a = t.accounts.c
     archived = a.deleted_at.is_not(None) if query.archived else a.deleted_at.is_(None)
     conds: list[ColumnElement[bool]] = [archived]
@@ -67,7 +66,7 @@ def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[
         conds.append(func.lower(a.email) == query.email.lower())
     if query.name_contains:
         # ASCII letters in either case, as masks compare: SQLite's lower() folds only those
-        name = func.lower(a.name) if dialect == "sqlite" else _fold(a.name)
+        name = func.lower(a.name) if dialect == "sqlite" else fold(a.name)
         conds.append(name.contains(masks.fold(query.name_contains), autoescape=True))
     if query.logins is not None:
         conds.append(a.login.in_(query.logins))

@@ -35,7 +35,6 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.sql.elements import ColumnElement
 
-from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager, Strike
 from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
@@ -75,73 +74,18 @@ from brokerplane.storage.engine import dialect_insert
 from brokerplane.storage.events import SqlEvents
 from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.second_factor import SqlSecondFactor
+from brokerplane.storage.sql.conditions import TO_LOWER as _TO_LOWER
+from brokerplane.storage.sql.conditions import ascii_folded as _ascii_folded
+from brokerplane.storage.sql.conditions import mask_condition
+from brokerplane.storage.sql.conditions import reach as _reach
+from brokerplane.storage.sql.rows import STREAM_PAGE, PerDialect
+from brokerplane.storage.sql.rows import row_dict as _row
 from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
 log = logging.getLogger("brokerplane.storage")
 
 _CONNECTION_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-
-
-class PerDialect(dict[str, Any]):
-    """Statements built for a dialect when it first asks for them (`build(insert)`)."""
-
-    def __init__(self, build: Callable[[Any], Any]) -> None:
-        super().__init__()
-        self._build = build
-
-    def __missing__(self, name: str) -> Any:
-        made = self[name] = self._build(dialect_insert(name))
-        return made
-
-
-def _row(row: Row[Any]) -> dict[str, Any]:
-    return dict(row._mapping)
-
-
-_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ASCII_LOWER = _ASCII_UPPER.lower()
-_TO_LOWER = str.maketrans(_ASCII_UPPER, _ASCII_LOWER)
-
-
-def _like(pattern: masks.Pattern) -> str:
-    """A parsed mask pattern (already folded) as a LIKE pattern escaped with backslashes."""
-    escaped = (
-        p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for p in pattern.pieces
-    )
-    return "%".join(escaped)
-
-
-def _fold(column: Any) -> Any:
-    """The column with ASCII letters lowered and nothing else, on every engine and locale."""
-    return func.translate(column, _ASCII_UPPER, _ASCII_LOWER)
-
-
-def mask_condition(column: Any, mask: str, dialect: str = "postgresql") -> ColumnElement[bool]:
-    """An MT5-style mask (`a*,!b`) as SQL: LIKEs ignoring ASCII case, exclusions winning,
-    exactly as core.masks.matches decides in Python. core.masks parses (and bounds) the mask;
-    this only renders its patterns, with runs of stars already collapsed to one."""
-    folded = func.lower(column) if dialect == "sqlite" else _fold(column)
-    parsed = masks.parse(mask)
-    include = [folded.like(_like(p), escape="\\") for p in parsed.include]
-    exclude = [folded.like(_like(p), escape="\\") for p in parsed.exclude]
-    result: ColumnElement[bool] = or_(*include) if include else literal(True)
-    if exclude:
-        result = and_(result, ~or_(*exclude))
-    return result
-
-
-def _reach(
-    login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None, dialect: str
-) -> Any:
-    """Logins of accounts within reach (by group ids and white-label mask), as a subquery."""
-    a = t.accounts.c
-    conds: list[ColumnElement[bool]] = []
-    if group_ids is not None:
-        conds.append(a.group_id.in_(group_ids))
-    if broker_mask is not None:
-        conds.append(mask_condition(a.broker, broker_mask, dialect))
-    return login.in_(select(a.login).where(and_(True, *conds)))
 
 
 class SqlGroups:
@@ -658,8 +602,6 @@ class SqlManagerTokens:
 
 
 _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]
-# Keyset pages of the verifiers' streams.
-STREAM_PAGE = 5000
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
 _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 
@@ -1465,11 +1407,6 @@ class SqlUsers:
     def set_link_partner(self, link_id: int, partner_id: str) -> None:
         q = update(t.user_links).where(t.user_links.c.id == link_id)
         self.c.execute(q.values(partner_id=partner_id))
-
-
-def _ascii_folded(column: Any, dialect: str) -> Any:
-    """The column with ASCII letters lowered (SQLite's lower() folds ASCII only)."""
-    return func.lower(column) if dialect == "sqlite" else _fold(column)
 
 
 class SqlBackoffice:
