@@ -71,16 +71,16 @@ from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.storage import tables as t
 from brokerplane.storage.engine import dialect_insert
-from brokerplane.storage.events import SqlEvents
-from brokerplane.storage.exports import SqlExports, account_conditions
-from brokerplane.storage.second_factor import SqlSecondFactor
+from brokerplane.storage.repositories.events import SqlEvents
+from brokerplane.storage.repositories.exports import SqlExports, account_conditions
+from brokerplane.storage.repositories.second_factor import SqlSecondFactor
+from brokerplane.storage.repositories.trading import SqlTrading
 from brokerplane.storage.sql.conditions import TO_LOWER as _TO_LOWER
 from brokerplane.storage.sql.conditions import ascii_folded as _ascii_folded
 from brokerplane.storage.sql.conditions import mask_condition
 from brokerplane.storage.sql.conditions import reach as _reach
 from brokerplane.storage.sql.rows import STREAM_PAGE, PerDialect
 from brokerplane.storage.sql.rows import row_dict as _row
-from brokerplane.storage.trading import SqlTrading
 
 _LOGIN_LOCK_KEY = 7_270_001
 log = logging.getLogger("brokerplane.storage")
