@@ -27,7 +27,7 @@ from sqlalchemy import exc as sa_exc
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.errors import LoginAlreadyExists
 from brokerplane.storage import tables as t
-from brokerplane.storage.repositories.exports import account_conditions
+from brokerplane.storage.sql.conditions import account_conditions
 from brokerplane.storage.sql.rows import row_dict as _row
 
 _LOGIN_LOCK_KEY = 7_270_001

@@ -1,5 +1,6 @@
 """The mask and reach conditions as SQL, their one owner: MT5-style masks, the accounts within
-a manager's reach, and ASCII-only case folding, alike on SQLite and PostgreSQL."""
+a manager's reach, ASCII-only case folding, and the filters of account lists and exports, alike
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core import masks
+from brokerplane.core.account.model import AccountQuery
 from brokerplane.storage import tables as t
 
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -59,3 +61,35 @@ def reach(
     if broker_mask is not None:
         conds.append(mask_condition(a.broker, broker_mask, dialect))
     return login.in_(select(a.login).where(and_(True, *conds)))
+
+
+def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
+    """The filters of account lists and exports: live accounts within reach matching the
+    query (an empty `group_ids` matches nothing: callers answer it without a query)."""
+    a = t.accounts.c
+    archived = a.deleted_at.is_not(None) if query.archived else a.deleted_at.is_(None)
+    conds: list[ColumnElement[bool]] = [archived]
+    if query.group_ids is not None:
+        # `+ 0` keeps the planner off the group_id index: walking that index would sort every
+        # account of the groups again for each page; in login order a whole export reads the
+        # table once.
+        conds.append((a.group_id + 0).in_(query.group_ids))
+    if query.broker_mask is not None:
+        conds.append(mask_condition(a.broker, query.broker_mask, dialect))
+    if query.white_label_mask is not None:
+        conds.append(mask_condition(a.broker, query.white_label_mask, dialect))
+    if query.email:
+        conds.append(func.lower(a.email) == query.email.lower())
+    if query.name_contains:
+        # ASCII letters in either case, as masks compare: SQLite's lower() folds only those
+        name = func.lower(a.name) if dialect == "sqlite" else fold(a.name)
+        conds.append(name.contains(masks.fold(query.name_contains), autoescape=True))
+    if query.logins is not None:
+        conds.append(a.login.in_(query.logins))
+    if query.registered_from is not None:
+        conds.append(a.registered_at >= query.registered_from)
+    if query.registered_to is not None:
+        conds.append(a.registered_at < query.registered_to)
+    if query.after_login is not None:
+        conds.append(a.login > query.after_login)
+    return conds
