@@ -21,7 +21,7 @@ from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.masks import matches
 from brokerplane.core.services import Services
-from brokerplane.storage.uow import mask_condition
+from brokerplane.storage.sql.conditions import mask_condition
 
 NAMES = [
     "demo\\vip", "demo\\VIP", "Demo\\Forex", "demo\\vip\\eu", "demo", "demo\\", "DEMO\\",

@@ -4,7 +4,7 @@ A unit of work works on a deep copy of the committed state: commit swaps the cop
 the with-block without commit discards it, as a database transaction would. Objects handed in
 or out are copies too, so a caller mutating one changes nothing stored. Audit records are queued
 and sealed onto the hash chain at commit, as SqlUnitOfWork does. Each repository answers as its
-SQL twin in storage/uow.py does: the same filters, id order, joined names and token checks.
+SQL twin in storage/repositories/ does: the same filters, id order, joined names and token checks.
 """
 
 from __future__ import annotations

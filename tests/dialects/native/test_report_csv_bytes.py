@@ -23,7 +23,8 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.group.service import CreateGroup
 from tests.dialects.native.conftest import Api
 
-# The CSV export reads its rows with engine-specific SQL (storage/exports.py): both engines.
+# The CSV export reads its rows with engine-specific SQL (storage/repositories/exports.py): both
+# engines.
 pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 START = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)  # whole seconds: ISO text without a fraction

@@ -9,7 +9,7 @@ import pytest
 
 from tests.dialects.native.conftest import Api
 
-# The reports read with engine-specific SQL (storage/exports.py): both engines.
+# The reports read with engine-specific SQL (storage/repositories/exports.py): both engines.
 pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 

@@ -26,7 +26,7 @@ from brokerplane.core.backoffice.model import BackofficeToken
 from brokerplane.core.errors import all_error_classes
 from brokerplane.settings import Settings
 from brokerplane.storage import tables
-from brokerplane.storage.uow import SqlBackoffice
+from brokerplane.storage.repositories.backoffice import SqlBackoffice
 from tests.dialects.traderevolution.conftest import BASE, MANAGER, PASSWORD, TE, sign_in
 from tests.e2e.test_money_server import _serving as serving
 

@@ -21,6 +21,7 @@ from brokerplane.core.events.model import (
 )
 from brokerplane.storage import tables as t
 from brokerplane.storage.engine import dialect_insert
+from brokerplane.storage.sql.conditions import mask_condition
 
 _EVENT_FIELDS = {
     "id": "id", "audit_id": "audit_id", "type": "type", "at": "at", "login": "login",
@@ -57,8 +58,6 @@ class SqlEvents:
         self.c = conn
 
     def _conditions(self, q: EventQuery) -> list[ColumnElement[bool]]:
-        from brokerplane.storage.uow import mask_condition  # uow imports this module
-
         e = t.events.c
         dialect = self.c.dialect.name
         conds: list[ColumnElement[bool]] = []

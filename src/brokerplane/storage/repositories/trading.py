@@ -20,9 +20,7 @@ from brokerplane.core.trading.model import (
     Quote,
 )
 from brokerplane.storage import tables as t
-
-# uow imports this module; its helpers are looked up when called, not at import.
-from brokerplane.storage import uow as _uow  # isort: skip
+from brokerplane.storage.sql.conditions import mask_condition, reach
 
 _POSITION_COLUMNS = [c.name for c in t.positions.columns if c.name != "id"]
 _DEAL_COLUMNS = [c.name for c in t.deals.columns]
@@ -104,7 +102,7 @@ class SqlTrading:
     ) -> list[ColumnElement[bool]]:
         if group_ids is None and broker_mask is None:
             return []
-        return [_uow._reach(login, group_ids, broker_mask, self.c.dialect.name)]
+        return [reach(login, group_ids, broker_mask, self.c.dialect.name)]
 
     def list_positions(self, query: PositionQuery) -> list[Position]:
         p = t.positions.c
@@ -166,7 +164,7 @@ class SqlTrading:
         if query.group_ids is not None:
             conds.append(a.group_id.in_(query.group_ids))
         if query.broker_mask is not None:
-            conds.append(_uow.mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
+            conds.append(mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
         if query.symbols is not None:
             conds.append(p.symbol.in_(query.symbols))
         return conds

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, String, and_, func, literal, select, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-from brokerplane.core import masks
 from brokerplane.core.account.model import AccountQuery
 from brokerplane.storage import tables as t
+from brokerplane.storage.sql.conditions import account_conditions
 from brokerplane.storage.types import UTCDateTime
 
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
@@ -44,40 +44,6 @@ def _account_column(name: str, dialect: str, blank: bool) -> Any:
     if name in _TIMES:
         return iso_text(column, dialect).label(name)
     return column
-
-
-def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
-    """The filters of account lists and exports: live accounts within reach matching the
-    query (an empty `group_ids` matches nothing: callers answer it without a query)."""
-    from brokerplane.storage.uow import _fold, mask_condition  # uow imports this module
-
-    a = t.accounts.c
-    archived = a.deleted_at.is_not(None) if query.archived else a.deleted_at.is_(None)
-    conds: list[ColumnElement[bool]] = [archived]
-    if query.group_ids is not None:
-        # `+ 0` keeps the planner off the group_id index: walking that index would sort every
-        # account of the groups again for each page; in login order a whole export reads the
-        # table once.
-        conds.append((a.group_id + 0).in_(query.group_ids))
-    if query.broker_mask is not None:
-        conds.append(mask_condition(a.broker, query.broker_mask, dialect))
-    if query.white_label_mask is not None:
-        conds.append(mask_condition(a.broker, query.white_label_mask, dialect))
-    if query.email:
-        conds.append(func.lower(a.email) == query.email.lower())
-    if query.name_contains:
-        # ASCII letters in either case, as masks compare: SQLite's lower() folds only those
-        name = func.lower(a.name) if dialect == "sqlite" else _fold(a.name)
-        conds.append(name.contains(masks.fold(query.name_contains), autoescape=True))
-    if query.logins is not None:
-        conds.append(a.login.in_(query.logins))
-    if query.registered_from is not None:
-        conds.append(a.registered_at >= query.registered_from)
-    if query.registered_to is not None:
-        conds.append(a.registered_at < query.registered_to)
-    if query.after_login is not None:
-        conds.append(a.login > query.after_login)
-    return conds
 
 
 class SqlExports:
