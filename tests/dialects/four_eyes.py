@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 SECOND = 1001
 

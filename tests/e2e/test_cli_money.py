@@ -18,7 +18,7 @@ from brokerplane.core.approval.service import DecideApproval, SetApprovalThresho
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock
 
 

@@ -8,7 +8,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock
 
 

@@ -10,7 +10,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InvalidMask, ValidationError
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 COLUMNS = ("login", "name", "broker", "email")
 

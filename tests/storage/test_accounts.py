@@ -23,7 +23,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.unit.fakes import FakeClock
 

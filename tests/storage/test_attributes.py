@@ -11,7 +11,7 @@ from brokerplane.core.account.service import DeleteAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attributes import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 from tests.unit.test_attributes import (
     BEST,

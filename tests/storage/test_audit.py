@@ -10,7 +10,7 @@ from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage import tables as t
 from brokerplane.storage.uow import SqlUnitOfWork
 from tests.unit.fakes import FakeClock

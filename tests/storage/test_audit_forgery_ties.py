@@ -22,7 +22,7 @@ from brokerplane.core.approval.service import DecideApproval, SetApprovalThresho
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 from tests.storage.test_audit_forgery import _funded, _rechain, _records

@@ -24,7 +24,7 @@ from brokerplane.core.backoffice.model import (
 from brokerplane.core.errors import Conflict
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.user.model import User
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

@@ -12,7 +12,7 @@ from brokerplane.core.account.service import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Conflict, LoginAlreadyExists, ValidationError
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 GROUP = "real\\standard"
 

@@ -8,7 +8,7 @@ from typing import Any
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 GROUP = "real\\standard"
 

@@ -30,7 +30,7 @@ from brokerplane.core.idempotency import (
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
 

@@ -20,7 +20,7 @@ from brokerplane.core.events.model import Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock
 

@@ -22,7 +22,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage.uow import SqlUnitOfWork
 
 

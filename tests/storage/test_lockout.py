@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import lockout
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock
 

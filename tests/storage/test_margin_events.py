@@ -16,7 +16,7 @@ from brokerplane.core.events.model import MARGIN_TYPES, Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading import watch
 from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput

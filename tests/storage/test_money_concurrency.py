@@ -29,7 +29,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, Completion, StoredResponse
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.settings import Settings
 from tests.unit.fakes import FakeClock
 

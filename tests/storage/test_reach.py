@@ -20,7 +20,7 @@ from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.masks import matches
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage.uow import mask_condition
 
 NAMES = [

@@ -24,7 +24,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.backoffice.sessions import SignIn
 from brokerplane.core.errors import Conflict, PermissionDenied, Unauthorized, ValidationError
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock
 

@@ -14,7 +14,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.transfer import Transfer, TransferFunds
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.storage.test_money_concurrency import MANAGER, _funded, _in_threads
 
 

@@ -21,7 +21,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS_RIGHTS = frozenset({"users:read", "users:write", "reports:read"})

@@ -17,7 +17,7 @@ from brokerplane.core.attributes import (
 )
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 

@@ -33,7 +33,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 MAIN, INVESTOR = "1Ar#pqkj", "2Ar#pqkj"

@@ -31,7 +31,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 REQUESTER = Actor(

@@ -29,7 +29,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock
 
 # Accounts: two in demo\usd under BESTBROKER, one in demo\usd under OTHERBROKER, one in

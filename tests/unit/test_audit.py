@@ -23,7 +23,7 @@ from brokerplane.core.audit.service import verify_chain
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup, UpdateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

@@ -45,7 +45,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 PASSWORD = "Trader#2024x"

@@ -17,7 +17,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory, ReadOnlyViolation
 
 

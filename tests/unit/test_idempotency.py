@@ -29,7 +29,7 @@ from brokerplane.core.idempotency import (
 )
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from brokerplane.core.ledger.model import (
     LedgerQuery,
 )
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 TELLER = Actor(

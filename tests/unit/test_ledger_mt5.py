@@ -23,7 +23,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeUowFactory
 
 TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect="mt5")

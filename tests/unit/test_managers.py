@@ -29,7 +29,7 @@ from brokerplane.core.errors import (
     Unauthorized,
     ValidationError,
 )
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS = frozenset({"users:read", "users:write", "reports:read"})

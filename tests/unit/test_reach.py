@@ -34,7 +34,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeUowFactory
 
 # Four accounts: in demo\usd under BESTBROKER, in demo\vip under BESTBROKER, in demo\usd under

@@ -24,7 +24,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.passwords import md5_hex
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.user.model import User, UserQuery
 from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
     from brokerplane.bootstrap import Runtime
-    from brokerplane.core.services import Services
+    from brokerplane.application.services import Services
 
 log = logging.getLogger("brokerplane.risk")
 

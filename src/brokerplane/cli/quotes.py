@@ -37,7 +37,7 @@ from brokerplane.cli.common import (
 from brokerplane.core.actor import system_actor
 from brokerplane.core.errors import CoreError, NotFound, ValidationError
 from brokerplane.core.money import parse_decimal
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.service import MAX_QUOTES, QuoteInput
 

@@ -17,7 +17,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 MANAGER = 1007
 PASSWORD = "Manager#1007"

@@ -13,7 +13,7 @@ from brokerplane.core.actor import system_actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import TokenExpired, Unauthorized
 from brokerplane.core.passwords import md5_hex
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 

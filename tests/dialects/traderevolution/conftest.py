@@ -22,7 +22,7 @@ from brokerplane.core.backoffice.catalog import (
     CreatePreset,
     CreateUserGroup,
 )
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 BASE = "/proftrading/rest"
 MANAGER = 1010

@@ -65,7 +65,7 @@ from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of
 from brokerplane.core.trading.risk import PositionFigures
 

@@ -23,7 +23,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import out_of_range, parse_integer
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.validate import MAX_ID
 from brokerplane.paramnames import norm
 

@@ -24,7 +24,7 @@ from brokerplane.core.access import lockout
 from brokerplane.core.access.tokens import still_signed_in
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 

@@ -71,7 +71,7 @@ from brokerplane.api.mt5.tcpwire import (
     render,
 )
 from brokerplane.core.errors import CoreError
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 access_log = logging.getLogger("brokerplane.access")

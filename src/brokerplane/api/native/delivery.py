@@ -37,7 +37,7 @@ from brokerplane.core.errors import CoreError
 from brokerplane.core.events.delivery import Outcome
 from brokerplane.core.events.model import Event, Subscription
 from brokerplane.core.events.service import check_url, redact_for
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.settings import Settings
 
 log = logging.getLogger("brokerplane.webhooks")

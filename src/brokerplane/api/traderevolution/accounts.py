@@ -39,7 +39,7 @@ from brokerplane.api.traderevolution.users import (
 from brokerplane.core.account import service as accounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.catalog import Asset
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 router = APIRouter()
 MAX_OFFSET = 100_000

@@ -35,7 +35,7 @@ from brokerplane.api.traderevolution.errors import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.settings import Settings
 
 DIALECT = "traderevolution"

@@ -40,7 +40,7 @@ from brokerplane.core.backoffice.users import (
     UpdateUser,
     UserFilter,
 )
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 from brokerplane.core.user.model import User
 
 router = APIRouter()
