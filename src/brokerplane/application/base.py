@@ -15,12 +15,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from brokerplane.application.commit import GroupCommit
+from brokerplane.application.idempotency import Terms, claim_alone, keyed
 from brokerplane.application.keycache import VerifiedKeys
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import Actor
 from brokerplane.core.clock import Clock, utc_now
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import RequestInFlight
+from brokerplane.core.idempotency import Claim, ClaimRequest, StoredResponse
 from brokerplane.core.ports import CredentialWatch, LaggingReads, UnitOfWork, UnitOfWorkFactory
 
 
@@ -40,10 +41,8 @@ class LazySlice:
 
 
 if TYPE_CHECKING:
-    from brokerplane.core import idempotency
     from brokerplane.core.access import tokens
 else:
-    idempotency = LazySlice("brokerplane.core.idempotency")
     tokens = LazySlice("brokerplane.core.access.tokens")
 
 T = TypeVar("T")
@@ -86,20 +85,7 @@ class ServiceBase:
         commands may share their transaction and commit with concurrent ones (application.commit),
         each in a savepoint of its own."""
         completion = actor.idempotency if actor is not None else None
-
-        def command(uow: UnitOfWork) -> T:
-            held = completion.claim if completion is not None else None
-            if completion is not None and held is None and completion.request is not None:
-                held = self._claim_here(uow, completion.request)
-            result = fn(uow)
-            if completion is not None:
-                if completion.render is None or held is None:  # pragma: no cover - a bug
-                    raise RuntimeError("a write with a request id has no claim or renderer")
-                response = completion.render(result)
-                if not uow.idempotency.complete(held, response, self.clock()):
-                    raise RequestInFlight(held.key)  # our claim was taken over
-            return result
-
+        command = fn if completion is None else keyed(fn, completion, self.clock, self._terms)
         try:
             if grouped and self.group_commit is not None:
                 return self.group_commit.run(command)
@@ -148,31 +134,18 @@ class ServiceBase:
         """A list or report rule `(uow, what, actor)`, read where lagging reads go."""
         return self._lagging_read(lambda u: rule(u, arg, actor), actor)
 
+    @property
+    def _terms(self) -> Terms:
+        return Terms(self.config.idempotency_retention, self.config.idempotency_lease)
+
     def claim_request(
         self, scope: str, key: str, fingerprint: str, field: str = "x-request-id"
-    ) -> idempotency.Claim | idempotency.StoredResponse:
+    ) -> Claim | StoredResponse:
         """Claim a client request id, or get the stored response of its earlier use."""
-        return self._write(
-            lambda u: idempotency.claim(
-                u.idempotency, scope, key, fingerprint, self.clock(),
-                retention=self.config.idempotency_retention, lease=self.config.idempotency_lease,
-                field=field,
-            )
-        )  # fmt: skip
+        wanted = ClaimRequest(scope, key, fingerprint, field)
+        return self._write(lambda u: claim_alone(u.idempotency, wanted, self.clock, self._terms))
 
-    def _claim_here(self, uow: UnitOfWork, req: idempotency.ClaimRequest) -> idempotency.Claim:
-        """Claim the request id in the command's own transaction (durable with it); an
-        earlier use of it for the same request raises Replayed with its answer."""
-        outcome = idempotency.claim(
-            uow.idempotency, req.scope, req.key, req.fingerprint, self.clock(),
-            retention=self.config.idempotency_retention, lease=self.config.idempotency_lease,
-            field=req.field, lazy_commit=False,
-        )  # fmt: skip
-        if isinstance(outcome, idempotency.StoredResponse):
-            raise idempotency.Replayed(outcome)
-        return outcome
-
-    def release_request(self, claim: idempotency.Claim) -> None:
+    def release_request(self, claim: Claim) -> None:
         """Forget a claim whose command failed, so the id may be used again."""
         self._write(lambda u: u.idempotency.release(claim))
 
