@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from brokerplane import auditkeys
+from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError, Keyring
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
-from brokerplane.application.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage.database import Storage
 
