@@ -19,7 +19,7 @@ from brokerplane.storage.database import Storage
 class Runtime:
     settings: Settings
     storage: Storage
-    services: Services
+    services: Services  # the application layer, over the storage's units of work
     keyring: Keyring | None = None
 
     def close(self) -> None:
