@@ -7,10 +7,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from brokerplane import auditkeys
+from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError, Keyring
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage.database import Storage
 
@@ -19,7 +19,7 @@ from brokerplane.storage.database import Storage
 class Runtime:
     settings: Settings
     storage: Storage
-    services: Services
+    services: Services  # the application layer, over the storage's units of work
     keyring: Keyring | None = None
 
     def close(self) -> None:

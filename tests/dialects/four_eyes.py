@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 from fastapi.testclient import TestClient
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.services import Services
 
 SECOND = 1001
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core import passwords
@@ -18,7 +19,6 @@ from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import Unauthorized
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).

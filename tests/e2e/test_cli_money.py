@@ -9,6 +9,7 @@ from datetime import timedelta
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.account.service import OpenAccount
@@ -18,7 +19,6 @@ from brokerplane.core.approval.service import DecideApproval, SetApprovalThresho
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
 

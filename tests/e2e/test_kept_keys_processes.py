@@ -1,5 +1,5 @@
 """Keys (and cTrader manager tokens) verified once are kept in each server process's memory
-(core.access.keycache), and a change made anywhere (another server process, the CLI, plain
+(application.keycache), and a change made anywhere (another server process, the CLI, plain
 SQL) is seen by every process on its next request: a revoked key gets 401 at once, a disabled
 manager's keys stop at once, a rotated key's new secret works at once, a token issued under a
 password that has since changed is refused at once. Two real `brokerplane serve` processes

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
 

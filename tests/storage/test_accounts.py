@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
 from brokerplane.core.access.service import CreateApiKey, CreateManager
@@ -23,7 +24,6 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.unit.fakes import FakeClock
 

@@ -7,11 +7,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import DeleteAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attributes import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 from tests.unit.test_attributes import (
     BEST,

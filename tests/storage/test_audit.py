@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Table, func, select, text
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
 from brokerplane.storage import tables as t
 from brokerplane.storage.uow import SqlUnitOfWork
 from tests.unit.fakes import FakeClock

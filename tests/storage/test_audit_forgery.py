@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from brokerplane import auditkeys, bootstrap
+from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
@@ -24,7 +25,6 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 

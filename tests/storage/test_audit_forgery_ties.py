@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import insert, update
 
 from brokerplane import bootstrap
+from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
@@ -22,7 +23,6 @@ from brokerplane.core.approval.service import DecideApproval, SetApprovalThresho
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 from tests.storage.test_audit_forgery import _funded, _rechain, _records

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
@@ -24,7 +25,6 @@ from brokerplane.core.backoffice.model import (
 from brokerplane.core.errors import Conflict
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
-from brokerplane.core.services import Services
 from brokerplane.core.user.model import User
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

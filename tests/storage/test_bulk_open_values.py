@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
 
 GROUP = "real\\standard"
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -30,7 +31,6 @@ from brokerplane.core.idempotency import (
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
 
 MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
 

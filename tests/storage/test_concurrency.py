@@ -7,11 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 
 THREADS = 8
 PER_THREAD = 5

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import DisableAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
@@ -20,7 +21,6 @@ from brokerplane.core.events.model import Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock
 

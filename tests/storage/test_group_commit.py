@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -22,7 +23,6 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
 from brokerplane.storage.uow import SqlUnitOfWork
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import lockout
-from brokerplane.core.services import Services
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock
 

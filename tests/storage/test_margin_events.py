@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -16,7 +17,6 @@ from brokerplane.core.events.model import MARGIN_TYPES, Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading import watch
 from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from brokerplane import bootstrap
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
@@ -29,7 +30,6 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, Completion, StoredResponse
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from tests.unit.fakes import FakeClock
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, String, literal, select, union_all
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import ListAccounts, OpenAccount
@@ -20,7 +21,6 @@ from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.masks import matches
-from brokerplane.core.services import Services
 from brokerplane.storage.sql.conditions import mask_condition
 
 NAMES = [

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import second_factor as sf
 from brokerplane.core.access import totp
@@ -24,7 +25,6 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.backoffice.sessions import SignIn
 from brokerplane.core.errors import Conflict, PermissionDenied, Unauthorized, ValidationError
-from brokerplane.core.services import Services
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock
 

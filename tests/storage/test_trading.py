@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
@@ -26,7 +27,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.model import DealQuery
 from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountAlreadyLinked, Conflict, EmailAlreadyExists
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.passwords import md5_hex
-from brokerplane.core.services import Services
 from brokerplane.core.user.model import User, UserLink, UserQuery
 from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory

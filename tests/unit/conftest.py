@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 SERVER_RANGE = (100_000, 100_999)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.service import TOUCH_INTERVAL, CreateApiKey, CreateManager, IssuedKey
 from brokerplane.core.account.service import ListAccounts, OpenAccount
@@ -21,7 +22,6 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS_RIGHTS = frozenset({"users:read", "users:write", "reports:read"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attributes import (
@@ -17,7 +18,6 @@ from brokerplane.core.attributes import (
 )
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core import passwords
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.account.service import (
@@ -33,7 +34,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 MAIN, INVESTOR = "1Ar#pqkj", "2Ar#pqkj"

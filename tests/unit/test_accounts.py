@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core import passwords
 from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_PASSWORD, Account
 from brokerplane.core.account.service import (
@@ -27,7 +28,6 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.conftest import SERVER_RANGE
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

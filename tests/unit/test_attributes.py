@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.account.service import DeleteAccount, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
@@ -29,7 +30,6 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
 # Accounts: two in demo\usd under BESTBROKER, one in demo\usd under OTHERBROKER, one in

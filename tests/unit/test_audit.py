@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.account.service import (
     DisableAccount,
@@ -23,7 +24,6 @@ from brokerplane.core.audit.service import verify_chain
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup, UpdateGroup
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.account.service import CheckPassword, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
@@ -45,7 +46,6 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 PASSWORD = "Trader#2024x"

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
@@ -18,7 +19,6 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.services import Services
 from tests.unit.conftest import SERVER_RANGE
 from tests.unit.fakes import FakeUowFactory
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
@@ -22,7 +23,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup, DeleteGroup
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol, DeleteSymbol
 from brokerplane.core.trading.records import ChangeTradeRecord
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import InsufficientFunds, MissingScope, PermissionDenied
@@ -16,7 +17,6 @@ from brokerplane.core.events.model import derive
 from brokerplane.core.events.service import ReadEvents, SaveSubscription
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 
 OWNER = "worker-1"

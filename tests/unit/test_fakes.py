@@ -8,6 +8,7 @@ from typing import get_type_hints
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalThreshold
@@ -17,7 +18,6 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import IdempotencyStore
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory, ReadOnlyViolation
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from brokerplane.application.commit import GroupCommit
 from brokerplane.core.audit.model import AuditRecord
-from brokerplane.core.commit import GroupCommit
 from brokerplane.core.errors import InsufficientFunds, StorageUnavailable
 from brokerplane.core.ports import UnitOfWork
 from tests.unit.fakes import FakeUnitOfWork, FakeUowFactory

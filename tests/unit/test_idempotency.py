@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -29,7 +30,6 @@ from brokerplane.core.idempotency import (
 )
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 T = TypeVar("T")

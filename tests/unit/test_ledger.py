@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import DisableAccount, OpenAccount
 from brokerplane.core.actor import Actor
@@ -35,7 +36,6 @@ from brokerplane.core.ledger.model import (
     LedgerQuery,
 )
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 TELLER = Actor(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
@@ -23,7 +24,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeUowFactory
 
 TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect="mt5")

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.api.native.errors import status_and_title
+from brokerplane.application.services import Services
 from brokerplane.core import passwords
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.service import (
@@ -29,7 +30,6 @@ from brokerplane.core.errors import (
     Unauthorized,
     ValidationError,
 )
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS = frozenset({"users:read", "users:write", "reports:read"})

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import (
@@ -34,7 +35,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeUowFactory
 
 # Four accounts: in demo\usd under BESTBROKER, in demo\vip under BESTBROKER, in demo\usd under

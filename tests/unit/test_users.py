@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -24,7 +25,6 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.passwords import md5_hex
-from brokerplane.core.services import Services
 from brokerplane.core.user.model import User, UserQuery
 from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from fastapi.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
+    from brokerplane.application.services import Services
     from brokerplane.bootstrap import Runtime
-    from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.risk")
 

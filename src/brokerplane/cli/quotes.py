@@ -26,6 +26,7 @@ import click
 from rich.table import Table
 
 from brokerplane.api.native.trading_schemas import quote_time, render_quote
+from brokerplane.application.services import Services
 from brokerplane.cli.common import (
     CliFailure,
     build_settings,
@@ -37,7 +38,6 @@ from brokerplane.cli.common import (
 from brokerplane.core.actor import system_actor
 from brokerplane.core.errors import CoreError, NotFound, ValidationError
 from brokerplane.core.money import parse_decimal
-from brokerplane.core.services import Services
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.service import MAX_QUOTES, QuoteInput
 

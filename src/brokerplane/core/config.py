@@ -25,7 +25,7 @@ class CoreConfig:
     # How long the old secret of a rotated API key keeps working.
     key_rotation_overlap: timedelta = timedelta(hours=24)
     # Money commands arriving together share one transaction and one commit, each in its
-    # own savepoint (core.commit); at most this many per transaction. 1 turns it off.
+    # own savepoint (application.commit); at most this many per transaction. 1 turns it off.
     group_commit_max: int = 64
     # The sign-in lockout every dialect shares (core.access.lockout).
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)

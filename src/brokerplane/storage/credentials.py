@@ -1,6 +1,6 @@
 """Watching for changes to API keys, managers and manager tokens, by any process (0022).
 
-A server process keeps the keys it verified in memory (core.access.keycache) and trusts them
+A server process keeps the keys it verified in memory (application.keycache) and trusts them
 only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of `api_keys`,
 `managers` and `manager_tokens`, however it was made:
 

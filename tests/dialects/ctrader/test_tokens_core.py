@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.access.tokens import IssueToken, hash_token
 from brokerplane.core.actor import system_actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import TokenExpired, Unauthorized
 from brokerplane.core.passwords import md5_hex
-from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.services import Services
 from tests.dialects.native.conftest import Api
 from tests.unit.fakes import FakeClock
 

@@ -205,7 +205,7 @@ def test_a_trade_posts_its_pl_and_opens_and_closes_its_position(api: Api) -> Non
 def test_approval_requested_decided_and_expired(api: Api) -> None:
     from datetime import timedelta
 
-    from brokerplane.core.services import Services
+    from brokerplane.application.services import Services
     from tests.unit.fakes import FakeClock
 
     login = api.open()["login"]

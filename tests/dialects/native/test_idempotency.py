@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from brokerplane.application.services import Services
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.idempotency import Claim
-from brokerplane.core.services import Services
 from tests.dialects.native.conftest import Api
 from tests.unit.fakes import FakeClock
 

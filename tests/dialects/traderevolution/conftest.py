@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
@@ -22,7 +23,6 @@ from brokerplane.core.backoffice.catalog import (
     CreatePreset,
     CreateUserGroup,
 )
-from brokerplane.core.services import Services
 
 BASE = "/proftrading/rest"
 MANAGER = 1010

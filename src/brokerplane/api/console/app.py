@@ -35,6 +35,7 @@ from brokerplane.api.console.admin import AdminPages, require_admin
 from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
 from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
 from brokerplane.api.native.routes import _csv_chunks as csv_chunks
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
 from brokerplane.core.access.reach import PERSONAL_FIELDS
@@ -65,7 +66,6 @@ from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
-from brokerplane.core.services import Services
 from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of
 from brokerplane.core.trading.risk import PositionFigures
 

@@ -20,10 +20,10 @@ from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
 from brokerplane.api.jsonbody import BodyProblem, json_object
+from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
-from brokerplane.core.services import Services
 
 DIALECT = "ctrader"
 _TRUE = {"true", "1", "yes", "on"}

@@ -25,6 +25,7 @@ from brokerplane.api.ctrader.protocol import (
 )
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import (
     ChangePassword,
@@ -45,7 +46,6 @@ from brokerplane.core.errors import (
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.services import Services
 from brokerplane.core.trading.risk import Risk
 
 router = APIRouter()

@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl
 from brokerplane.api import jsonbody
 from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, retcode
+from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import out_of_range, parse_integer
-from brokerplane.core.services import Services
 from brokerplane.core.validate import MAX_ID
 from brokerplane.paramnames import norm
 

@@ -19,7 +19,7 @@ from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params, comm
 from brokerplane.api.mt5.retcodes import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.runner import VERSION_ACCESS, VERSION_TRADE
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions, rand_answer
-from brokerplane.core.services import Services
+from brokerplane.application.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 router = APIRouter(include_in_schema=False)

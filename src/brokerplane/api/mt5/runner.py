@@ -20,11 +20,11 @@ from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, Params
 from brokerplane.api.mt5.retcodes import ERR_COMMON, ERR_PARAMS, Mt5Error, code_for
 from brokerplane.api.mt5.session import HandshakeFailed, Peer, Sessions
+from brokerplane.application.services import Services
 from brokerplane.core.access import lockout
 from brokerplane.core.access.tokens import still_signed_in
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError
-from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 

@@ -70,8 +70,8 @@ from brokerplane.api.mt5.tcpwire import (
     raw_names,
     render,
 )
+from brokerplane.application.services import Services
 from brokerplane.core.errors import CoreError
-from brokerplane.core.services import Services
 
 log = logging.getLogger("brokerplane.mt5")
 access_log = logging.getLogger("brokerplane.access")

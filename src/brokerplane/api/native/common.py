@@ -12,8 +12,8 @@ from fastapi import Request
 from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE
 from brokerplane.api.native.schemas import Problem
+from brokerplane.application.services import Services
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.services import Services
 from brokerplane.core.validate import MAX_ID
 
 # Errors are sent as problem+json: the document gives that media type the Problem schema.

@@ -36,10 +36,10 @@ from brokerplane.api.traderevolution.users import (
     account_json,
     accounts_json,
 )
+from brokerplane.application.services import Services
 from brokerplane.core.account import service as accounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.catalog import Asset
-from brokerplane.core.services import Services
 
 router = APIRouter()
 MAX_OFFSET = 100_000

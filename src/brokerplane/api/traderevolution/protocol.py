@@ -32,10 +32,10 @@ from brokerplane.api.traderevolution.errors import (
     error_body,
     invalid,
 )
+from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
-from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 
 DIALECT = "traderevolution"

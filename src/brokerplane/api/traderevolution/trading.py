@@ -67,6 +67,7 @@ from brokerplane.api.traderevolution.protocol import (
     to_json,
 )
 from brokerplane.api.traderevolution.users import account_json
+from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.model import WebhookKey
 from brokerplane.core.backoffice.webhooks import (
@@ -78,7 +79,6 @@ from brokerplane.core.backoffice.webhooks import (
 )
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.money import Currency, from_minor
-from brokerplane.core.services import Services
 from brokerplane.core.trading.model import Deal, lots, price_of
 from brokerplane.core.trading.risk import PositionFigures
 from brokerplane.core.trading.service import MAX_PAGE

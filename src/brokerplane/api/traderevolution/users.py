@@ -27,6 +27,7 @@ from brokerplane.api.traderevolution.protocol import (
     query_text,
     services_of,
 )
+from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.model import STATUS_NAMES
@@ -40,7 +41,6 @@ from brokerplane.core.backoffice.users import (
     UpdateUser,
     UserFilter,
 )
-from brokerplane.core.services import Services
 from brokerplane.core.user.model import User
 
 router = APIRouter()

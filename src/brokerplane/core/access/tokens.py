@@ -146,7 +146,7 @@ def verify_token(
     now: datetime | None = None, ttl: timedelta | None = None,
 ) -> Manager:  # fmt: skip
     """Every rule of a token's check, on the rows read for its hash (just now, or kept while
-    nothing changed: core.access.keycache)."""
+    nothing changed: application.keycache)."""
     if found is None or found[0].dialect != dialect:
         raise Unauthorized("the token is not valid")
     stored, manager = found
