@@ -393,7 +393,7 @@ def verify_key(
     found: tuple[ApiKey, Manager | None] | None, presented: str, now: datetime
 ) -> KeyIdentity:
     """Every rule of a key's check, on the rows read for its prefix (just now, or kept while
-    nothing changed: core.access.keycache)."""
+    nothing changed: application.keycache)."""
     key, manager = found if found is not None else (None, None)
     if key is None or not same(key.secret_hash, _hash_secret(presented)):
         raise Unauthorized("the bearer key is not valid")
