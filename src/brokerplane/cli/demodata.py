@@ -228,29 +228,11 @@ DEMO_QUOTES: tuple[tuple[str, str, str], ...] = (
 
 # Demo accounts are opened with these names and places, in turn.
 DEMO_FIRST_NAMES = (
-    "Alice",
-    "Bruno",
-    "Chen",
-    "Dana",
-    "Emeka",
-    "Fatima",
-    "Goran",
-    "Hana",
-    "Ivan",
-    "Jana",
-)
+    "Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jana",
+)  # fmt: skip
 DEMO_LAST_NAMES = (
-    "Smith",
-    "Rossi",
-    "Wang",
-    "Novak",
-    "Okafor",
-    "Haddad",
-    "Petrov",
-    "Sato",
-    "Silva",
-    "Berg",
-)
+    "Smith", "Rossi", "Wang", "Novak", "Okafor", "Haddad", "Petrov", "Sato", "Silva", "Berg",
+)  # fmt: skip
 DEMO_PLACES = (
     ("United States", "New York"),
     ("United Kingdom", "London"),
