@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.cli.demo import DEMO_GROUPS, DEMO_SYMBOLS
+from brokerplane.cli.demodata import DEMO_GROUPS, DEMO_SYMBOLS
 from brokerplane.cli.main import main
 from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, system_actor

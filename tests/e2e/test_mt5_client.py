@@ -20,10 +20,10 @@ import uvicorn
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5.session import Sessions
 from brokerplane.bootstrap import Runtime
-from brokerplane.cli.main import uvicorn_config
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
+from brokerplane.server.listeners import uvicorn_config
 from tests.e2e.mt5client import (
     DONE,
     Mt5Client,

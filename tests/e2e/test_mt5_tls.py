@@ -19,7 +19,8 @@ from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from brokerplane.cli.main import main, uvicorn_config
+from brokerplane.cli.main import main
+from brokerplane.server.listeners import uvicorn_config
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import Mt5Client, Mt5HttpError
 

@@ -95,7 +95,7 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
 
 
 def test_an_existing_data_dir_others_can_read_is_made_owner_only(tmp_path: Path) -> None:
-    from brokerplane.cli.serve import private_dir
+    from brokerplane.server.run import private_dir
 
     made = tmp_path / "made-by-mkdir"
     made.mkdir()

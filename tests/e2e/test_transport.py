@@ -28,9 +28,10 @@ from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.api.traderevolution.protocol import PREFIX as TE_PREFIX
 from brokerplane.api.traderevolution.protocol import Throttle
 from brokerplane.bootstrap import Runtime
-from brokerplane.cli.main import main, uvicorn_config
+from brokerplane.cli.main import main
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.server.listeners import uvicorn_config
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")

@@ -1,4 +1,5 @@
-"""What every command shares: settings from flags, opening the runtime, and one-line errors.
+"""What every command shares: settings from flags, opening the runtime, one-line errors, and
+the small pieces of output and of managers and keys that several command groups use.
 
 Imported by the root group itself (`brokerplane --help`), so it imports nothing heavy at the
 top: the database layers, pydantic and rich are imported where they are used.
@@ -16,12 +17,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from brokerplane.core.errors import CoreError, ValidationError
+from brokerplane.core.errors import (
+    CoreError,
+    ManagerNotFound,
+    PasswordPolicyViolation,
+    ValidationError,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from brokerplane.bootstrap import Runtime
+    from brokerplane.core.access.model import ApiKey, Manager
     from brokerplane.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,6 +93,30 @@ def console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False)
+
+
+def escape(text: str) -> str:
+    """rich.markup.escape, imported when output is drawn (`--json` never draws)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def rich_table(title: str, **options: Any) -> Table:
+    """A rich Table, imported when output is drawn (`--json` never draws)."""
+    from rich.table import Table
+
+    return Table(title=title, **options)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object and nothing else."
+)
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 event`, `2 events`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def safe_url(url: str) -> str:
@@ -215,3 +247,47 @@ def parse_expiry(value: str, now: datetime) -> datetime:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+# --------------------------------------------------------------------------- managers and keys
+
+
+def key_state(key: ApiKey, now: datetime) -> str:
+    """active, expired or revoked (revoked wins)."""
+    if key.revoked_at is not None and key.revoked_at <= now:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def existing_manager(runtime: Runtime, login: int) -> Manager:
+    found = runtime.services.get_manager(login)
+    if found is None:
+        raise ManagerNotFound(login)
+    return found
+
+
+# Punctuation that survives copy-paste into a shell or a JSON string unquoted.
+_PASSWORD_SPECIALS = "#@%+=-_"
+
+
+def generate_password(length: int = 14) -> str:
+    """A random password meeting seed 002's policy (lower, upper, digit, special; 8-16 long)."""
+    import secrets
+    import string
+
+    from brokerplane.core import passwords
+
+    if not passwords.MIN_LENGTH <= length <= passwords.MAX_LENGTH:
+        raise ValueError(f"length must be {passwords.MIN_LENGTH}-{passwords.MAX_LENGTH}")
+    alphabet = string.ascii_letters + string.digits + _PASSWORD_SPECIALS
+    while True:
+        first = secrets.choice(string.ascii_letters)
+        rest = "".join(secrets.choice(alphabet) for _ in range(length - 1))
+        candidate = first + rest
+        try:
+            passwords.check_policy(candidate, "password")
+        except PasswordPolicyViolation:
+            continue
+        return candidate

@@ -1,4 +1,5 @@
-"""Demo data: groups, symbols, managers, keys and the approval threshold the examples use."""
+"""`brokerplane demo`: migrate and load the demo data (cli/demodata.py) once and show its
+secrets; `brokerplane serve --demo` loads it through load_demo too."""
 
 from __future__ import annotations
 
@@ -6,266 +7,151 @@ import contextlib
 import json
 import os
 import secrets
-import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from brokerplane.bootstrap import Runtime
-from brokerplane.core import passwords
-from brokerplane.core.actor import SCOPES, Actor, system_actor
-from brokerplane.core.errors import (
-    GroupAlreadyExists,
-    ManagerAlreadyExists,
-    PasswordPolicyViolation,
-    SymbolAlreadyExists,
+from brokerplane.cli.common import (
+    build_settings,
+    console,
+    database_options,
+    escape,
+    generate_password,
+    rich_table,
+    runtime_for,
 )
+from brokerplane.cli.demodata import (
+    DEMO_ACCOUNTS_GROUP,
+    DEMO_APPROVAL_THRESHOLDS,
+    DEMO_APPROVER_LOGIN,
+    DEMO_APPROVER_NAME,
+    DEMO_APPROVER_RIGHTS,
+    DEMO_FIRST_NAMES,
+    DEMO_GROUPS,
+    DEMO_LAST_NAMES,
+    DEMO_MANAGER_LOGIN,
+    DEMO_MANAGER_NAME,
+    DEMO_PLACES,
+    DEMO_QUOTES,
+    DEMO_SYMBOLS,
+)
+from brokerplane.core.actor import SCOPES, Actor, system_actor
+from brokerplane.core.errors import GroupAlreadyExists, ManagerAlreadyExists, SymbolAlreadyExists
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from brokerplane.core.account.service import OpenAccount
 
-DEMO_MANAGER_LOGIN = 1000
-DEMO_MANAGER_NAME = "Demo Manager"
-DEMO_ACCOUNTS_GROUP = "demo-usd"
-# A second manager, so a held high-value operation has someone other than its requester to
-# approve it (seed 000: approval before high-value operations).
-DEMO_APPROVER_LOGIN = 1001
-DEMO_APPROVER_NAME = "Finance approver"
-DEMO_APPROVER_RIGHTS = frozenset(
-    {"users:read", "balances:write", "balances:approve", "reports:read"}
+
+@click.command()
+@database_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also open this many demo accounts (checked and audited, 2,000 per transaction).",
 )
-# USD operations above this amount wait for a second manager's approval.
-DEMO_APPROVAL_THRESHOLDS: tuple[tuple[str, str], ...] = (("USD", "10000.00"),)
-
-# Punctuation that survives copy-paste into a shell or a JSON string unquoted.
-_PASSWORD_SPECIALS = "#@%+=-_"
-
-
-def generate_password(length: int = 14) -> str:
-    """A random password meeting seed 002's policy (lower, upper, digit, special; 8-16 long)."""
-    if not passwords.MIN_LENGTH <= length <= passwords.MAX_LENGTH:
-        raise ValueError(f"length must be {passwords.MIN_LENGTH}-{passwords.MAX_LENGTH}")
-    alphabet = string.ascii_letters + string.digits + _PASSWORD_SPECIALS
-    while True:
-        first = secrets.choice(string.ascii_letters)
-        rest = "".join(secrets.choice(alphabet) for _ in range(length - 1))
-        candidate = first + rest
-        try:
-            passwords.check_policy(candidate, "password")
-        except PasswordPolicyViolation:
-            continue
-        return candidate
-
-
-# (name, currency, settings). Every seed example names one of these groups.
-DEMO_GROUPS: tuple[tuple[str, str, dict[str, Any]], ...] = (
-    # Seed 000: `POST /mt4/manager/users {"login": 910024, "group": "demo-usd", ...}`.
-    # No login range of its own: allocations come from the server range (100000-99999999).
-    (
-        "demo-usd",
-        "USD",
-        {
-            "description": "Demo accounts in USD (the MT4 Manager API quick start)",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    # Seed 002: `POST /api/user/add?group=demoforex&name=JohnSmith&leverage=100`; its reply shows
-    # login 954402, so the group allocates from 950000-959999.
-    (
-        "demoforex",
-        "USD",
-        {
-            "description": "MT5 demo forex (the MT5 Web API user/add example)",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "login_range_from": 950_000,
-            "login_range_to": 959_999,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    # Seed 002's JSON user record: `"Group": "demo\\demoforex"`.
-    (
-        "demo\\demoforex",
-        "USD",
-        {
-            "description": "MT5 demo forex, path-style name (the MT5 Web API user record)",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    # Kept out by masks such as `demo\*,!demo\vip`.
-    (
-        "demo\\vip",
-        "USD",
-        {
-            "description": "Demo VIP accounts (excluded by `demo\\*,!demo\\vip` masks)",
-            "default_leverage": 200,
-            "max_leverage": 1000,
-            "margin_call": "80",
-            "stop_out": "30",
-        },
-    ),
-    # Seed 003 (cTrader use cases): traders are created in `Default` and moved to `DX_452`, both
-    # with depositCurrency EUR and brokerName BESTBROKER; the first two created get 8035344 and
-    # 8035345, hence the range. The seed's white-label example also opens a *USD* account in
-    # `Default` (brokerName BESTBROKER_UK): an account may carry a deposit currency other than
-    # its group's, but it cannot then move to a group in another currency.
-    (
-        "Default",
-        "EUR",
-        {
-            "description": "cTrader default trader group (cTrader Web Services examples)",
-            "broker": "BESTBROKER",
-            "default_leverage": 100,
-            "max_leverage": 1000,
-            "login_range_from": 8_035_344,
-            "login_range_to": 8_999_999,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    (
-        "DX_452",
-        "EUR",
-        {
-            "description": "cTrader group traders are moved to (cTrader Web Services examples)",
-            "broker": "BESTBROKER",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "login_range_from": 8_035_344,
-            "login_range_to": 8_999_999,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    # Live-style groups for mask examples (`real\*`, `!real\vip`).
-    (
-        "real\\standard",
-        "USD",
-        {
-            "description": "Live standard accounts",
-            "default_leverage": 100,
-            "max_leverage": 200,
-            "login_range_from": 2_000_000,
-            "login_range_to": 2_999_999,
-            "password_min_length": 10,
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    (
-        "real\\vip",
-        "USD",
-        {
-            "description": "Live VIP accounts",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "login_range_from": 3_000_000,
-            "login_range_to": 3_999_999,
-            "password_min_length": 10,
-            "margin_call": "80",
-            "stop_out": "30",
-        },
-    ),
-    # Seed 004 (TraderEvolution): users belong to user groups and inherit their settings.
-    (
-        "TE Retail",
-        "USD",
-        {
-            "description": "TraderEvolution retail user group (TraderEvolution user guide)",
-            "default_leverage": 30,
-            "max_leverage": 100,
-            "default_account_type": "NETTED",
-            "margin_mode": "NET",
-            "margin_call": "100",
-            "stop_out": "50",
-        },
-    ),
-    (
-        "TE Professional",
-        "USD",
-        {
-            "description": "TraderEvolution professional user group (TraderEvolution user guide)",
-            "default_leverage": 100,
-            "max_leverage": 500,
-            "default_account_type": "NETTED",
-            "margin_mode": "NET",
-            "margin_call": "80",
-            "stop_out": "30",
-        },
-    ),
+@click.option(
+    "--group",
+    default=DEMO_ACCOUNTS_GROUP,
+    show_default=True,
+    help="Group of the accounts opened by --accounts.",
 )
+def demo(
+    database_url: str | None, data_dir: Path | None, as_json: bool, accounts: int, group: str
+) -> None:
+    """Migrate and load the demo data once; print its secrets.
+
+    The demo data: groups, symbols, manager 1000 with an admin key, manager 1001 (the finance
+    approver) with its key, and the USD approval threshold of 10000.00.
+    """
+    settings = build_settings(database_url=database_url, data_dir=data_dir)
+    with runtime_for(settings, migrate_schema=True) as runtime:
+        secrets = load_demo(runtime)
+        logins = _open_accounts(runtime, accounts, group, quiet=as_json)
+        if as_json:
+            payload: dict[str, Any]
+            if secrets is None:
+                payload = {"already_loaded": True, "manager": {"login": DEMO_MANAGER_LOGIN}}
+            else:
+                payload = secrets.to_json()
+            payload["accounts_opened"] = len(logins)
+            if logins:
+                payload["account_logins"] = {"first": logins[0], "last": logins[-1]}
+            click.echo(json.dumps(payload))
+            return
+        out = console()
+        if runtime.keyring is not None and runtime.keyring.created:
+            out.print(escape(runtime.keyring.announcement()), soft_wrap=True)
+        if secrets is None:
+            out.print(
+                f"Demo data is already loaded (manager {DEMO_MANAGER_LOGIN} exists); its "
+                "secrets were shown when it was loaded.\nA new key: brokerplane key create "
+                f"--manager {DEMO_MANAGER_LOGIN} --scopes admin\nA new approver key: brokerplane "
+                f"key create --manager {DEMO_APPROVER_LOGIN} --scopes balances:approve,"
+                "balances:write"
+            )
+        else:
+            out.print(_groups_table(runtime))
+            out.print(_symbols_table(runtime))
+            show_secrets(secrets, runtime, out)
+        if logins:
+            out.print(f"Opened {len(logins)} accounts in {group}: {logins[0]}..{logins[-1]}")
 
 
-def _fx(name: str, description: str, path: str, digits: int = 5) -> tuple[str, dict[str, Any]]:
-    base, quote = name[:3], name[3:]
-    return name, {
-        "path": f"{path}\\{name}",
-        "description": description,
-        "digits": digits,
-        "contract_size": "100000",
-        "currency_base": base,
-        "currency_profit": quote,
-        "currency_margin": base,
-        "volume_min": "0.01",
-        "volume_max": "100",
-        "volume_step": "0.01",
-    }
+def _open_accounts(runtime: Runtime, count: int, group: str, *, quiet: bool) -> list[int]:
+    if count == 0:
+        return []
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("opening accounts"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console(stderr=True), disable=quiet) as progress:
+        task = progress.add_task("accounts", total=count)
+        return open_demo_accounts(
+            runtime, count, group, on_opened=lambda done: progress.update(task, completed=done)
+        )
 
 
-def _cfd(
-    name: str, description: str, path: str, digits: int, contract_size: str, base: str
-) -> tuple[str, dict[str, Any]]:
-    return name, {
-        "path": f"{path}\\{name}",
-        "description": description,
-        "digits": digits,
-        "contract_size": contract_size,
-        "currency_base": base,
-        "currency_profit": "USD",
-        "currency_margin": "USD",
-        "volume_min": "0.01",
-        "volume_max": "50",
-        "volume_step": "0.01",
-    }
+def _groups_table(runtime: Runtime) -> Table:
+    table = rich_table("groups")
+    for col in ("name", "currency", "leverage", "logins", "broker"):
+        table.add_column(col, no_wrap=True)
+    for g in runtime.services.list_groups(system_actor()):
+        logins = f"{g.login_range_from}-{g.login_range_to}" if g.login_range_from else "server"
+        leverage = f"1:{g.default_leverage} (max {g.max_leverage})"
+        table.add_row(escape(g.name), g.currency, leverage, logins, escape(g.broker))
+    return table
 
 
-DEMO_SYMBOLS: tuple[tuple[str, dict[str, Any]], ...] = (
-    _fx("EURUSD", "Euro vs US Dollar", "Forex\\Major"),
-    _fx("GBPUSD", "Great Britain Pound vs US Dollar", "Forex\\Major"),
-    _fx("USDJPY", "US Dollar vs Japanese Yen", "Forex\\Major", digits=3),
-    _fx("USDCHF", "US Dollar vs Swiss Franc", "Forex\\Major"),
-    _fx("AUDUSD", "Australian Dollar vs US Dollar", "Forex\\Major"),
-    _fx("USDCAD", "US Dollar vs Canadian Dollar", "Forex\\Major"),
-    _fx("NZDUSD", "New Zealand Dollar vs US Dollar", "Forex\\Major"),
-    _fx("EURGBP", "Euro vs Great Britain Pound", "Forex\\Cross"),
-    _fx("EURJPY", "Euro vs Japanese Yen", "Forex\\Cross", digits=3),
-    _cfd("XAUUSD", "Gold vs US Dollar", "Metals", 2, "100", "XAU"),
-    _cfd("XAGUSD", "Silver vs US Dollar", "Metals", 3, "5000", "XAG"),
-    _cfd("BTCUSD", "Bitcoin vs US Dollar", "Crypto", 2, "1", "BTC"),
-    _cfd("US500", "US 500 Cash Index", "Indices", 1, "1", "USD"),
-)
-
-# A plausible first quote (symbol, bid, ask) of each demo symbol, so the examples can trade
-# at once; a feed (`brokerplane quotes feed`) or `PUT /v1/quotes` moves them.
-DEMO_QUOTES: tuple[tuple[str, str, str], ...] = (
-    ("EURUSD", "1.08500", "1.08515"), ("GBPUSD", "1.26500", "1.26518"),
-    ("USDJPY", "151.200", "151.215"), ("USDCHF", "0.88500", "0.88516"),
-    ("AUDUSD", "0.65800", "0.65814"), ("USDCAD", "1.36200", "1.36217"),
-    ("NZDUSD", "0.60100", "0.60117"), ("EURGBP", "0.85750", "0.85765"),
-    ("EURJPY", "164.050", "164.070"), ("XAUUSD", "2350.00", "2350.40"),
-    ("XAGUSD", "28.500", "28.530"), ("BTCUSD", "65000.00", "65030.00"),
-    ("US500", "5200.0", "5200.6"),
-)  # fmt: skip
+def _symbols_table(runtime: Runtime) -> Table:
+    table = rich_table("symbols")
+    for col in ("name", "path", "digits", "contract size", "base/profit/margin"):
+        table.add_column(col)
+    for s in runtime.services.list_symbols(system_actor()):
+        currencies = f"{s.currency_base}/{s.currency_profit}/{s.currency_margin}"
+        table.add_row(
+            escape(s.name), escape(s.path), str(s.digits), str(s.contract_size), currencies
+        )
+    return table
 
 
 @dataclass(frozen=True)
@@ -318,8 +204,8 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     again), so a run that stopped halfway can be repeated. Each object is one command, so rules
     and the audit chain hold.
     """
-    # The commands' modules are imported here, not at the top: `brokerplane key list` and the
-    # other commands that share cli/commands.py with `demo` need none of them.
+    # The commands' modules are imported here, not at the top: `brokerplane serve` without
+    # --demo needs none of them.
     from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
     from brokerplane.core.approval.service import SetApprovalThreshold
     from brokerplane.core.group.service import CreateGroup
@@ -393,17 +279,6 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     )
 
 
-_FIRST = ("Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jana")
-_LAST = ("Smith", "Rossi", "Wang", "Novak", "Okafor", "Haddad", "Petrov", "Sato", "Silva", "Berg")
-_PLACES = (
-    ("United States", "New York"),
-    ("United Kingdom", "London"),
-    ("Germany", "Berlin"),
-    ("Cyprus", "Limassol"),
-    ("Japan", "Tokyo"),
-)
-
-
 # Accounts opened per transaction: big enough that commits are rare, small enough that a
 # batch's rows and audit records stay a few megabytes.
 DEMO_ACCOUNTS_BATCH = 2000
@@ -439,9 +314,9 @@ def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
 
     n = 0
     while True:
-        first = _FIRST[n % len(_FIRST)]
-        last = _LAST[(n // len(_FIRST)) % len(_LAST)]
-        country, city = _PLACES[n % len(_PLACES)]
+        first = DEMO_FIRST_NAMES[n % len(DEMO_FIRST_NAMES)]
+        last = DEMO_LAST_NAMES[(n // len(DEMO_FIRST_NAMES)) % len(DEMO_LAST_NAMES)]
+        country, city = DEMO_PLACES[n % len(DEMO_PLACES)]
         tag = secrets.token_hex(4)
         yield OpenAccount(
             group=group,

@@ -1,9 +1,9 @@
 """The `brokerplane` command: the root group, which loads each command's module only when it
 runs, so `brokerplane --help` (and every command's start-up) pays only for what it uses.
 
-The commands live in cli/serve.py (serve), cli/commands.py (tls, db, demo, manager, key,
-audit, ledger, approvals, maintenance), cli/quotes.py,
-cli/events.py, cli/dbcreate.py (db create) and cli/backup.py.
+Each command group lives in a module of its own, named after it (cli/serve.py, cli/db.py with
+cli/dbcreate.py, cli/manager.py, cli/key.py, ...); what several share is cli/common.py. The
+server that `serve` runs is the server package.
 """
 
 from __future__ import annotations
@@ -20,27 +20,27 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("brokerplane.cli.serve", "serve", "Migrate the database to head and serve the API."),
     "backup": ("brokerplane.cli.backup", "backup",
                "Copy the SQLite database to FILE while the server runs, then verify the copy."),
-    "db": ("brokerplane.cli.commands", "db",
+    "db": ("brokerplane.cli.db", "db",
            "Schema migrations: create, upgrade, current revision, drift check."),
-    "demo": ("brokerplane.cli.commands", "demo",
+    "demo": ("brokerplane.cli.demo", "demo",
              "Migrate and load the demo data once; print its secrets."),
-    "manager": ("brokerplane.cli.commands", "manager",
+    "manager": ("brokerplane.cli.manager", "manager",
                 ("Back-office managers: their rights, reach and password (the owners of API "
                 "keys).")),
-    "key": ("brokerplane.cli.commands", "key", "Native API keys: create, list, rotate, revoke."),
-    "audit": ("brokerplane.cli.commands", "audit",
+    "key": ("brokerplane.cli.key", "key", "Native API keys: create, list, rotate, revoke."),
+    "audit": ("brokerplane.cli.audit", "audit",
               "The keyed, hash-chained audit trail: verify, checkpoint, rotate the key."),
-    "ledger": ("brokerplane.cli.commands", "ledger", "The ledger of money operations."),
-    "approvals": ("brokerplane.cli.commands", "approvals",
+    "ledger": ("brokerplane.cli.ledger", "ledger", "The ledger of money operations."),
+    "approvals": ("brokerplane.cli.approvals", "approvals",
                   "Approval of high-value money operations."),
-    "maintenance": ("brokerplane.cli.commands", "maintenance",
+    "maintenance": ("brokerplane.cli.maintenance", "maintenance",
                     "Purge expired request ids and old events; expire overdue approvals."),
     "events": ("brokerplane.cli.events", "events_group",
                ("The event feed CRMs read (GET /v1/events): every committed change, in commit "
                "order.")),
     "quotes": ("brokerplane.cli.quotes", "quotes",
                "Quotes: feed them from a file or stdin, list the latest."),
-    "tls": ("brokerplane.cli.commands", "tls_group",
+    "tls": ("brokerplane.cli.tls", "tls_group",
             "Certificates for the HTTPS listener (brokerplane serve --mt5-tls-port)."),
 }  # fmt: skip
 
@@ -78,12 +78,16 @@ def main() -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """`from brokerplane.cli.main import uvicorn_config` (and the serve helpers) as before the
-    commands moved to modules of their own."""
-    if name in ("uvicorn_config", "mt5_tcp_server", "serve"):
+    """`from brokerplane.cli.main import uvicorn_config` (and mt5_tcp_server, serve) as before
+    the commands and the server moved to modules of their own."""
+    if name in ("uvicorn_config", "mt5_tcp_server"):
+        from brokerplane.server import listeners
+
+        return getattr(listeners, name)
+    if name == "serve":
         from brokerplane.cli import serve as serve_module
 
-        return getattr(serve_module, name)
+        return serve_module.serve
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

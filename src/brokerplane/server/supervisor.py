@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from brokerplane.cli.common import CliFailure
+from brokerplane.server import StartupError
 from brokerplane.settings import Settings
 
 BACKLOG = 2048
@@ -43,7 +43,7 @@ def check_database(settings: Settings) -> None:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1] if "///" in url else ""
         if not path or path == ":memory:" or "mode=memory" in url or path.startswith(":memory:"):
-            raise CliFailure(
+            raise StartupError(
                 "--workers needs a database every worker can open: an in-memory SQLite database "
                 "is one per process; use an SQLite file or PostgreSQL"
             )
