@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold

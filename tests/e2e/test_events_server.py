@@ -20,7 +20,7 @@ import pytest
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.settings import Settings

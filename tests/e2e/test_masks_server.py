@@ -18,7 +18,7 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.symbol.service import CreateSymbol

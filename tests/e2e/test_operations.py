@@ -15,7 +15,7 @@ import pytest
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.group.service import CreateGroup

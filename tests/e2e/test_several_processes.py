@@ -21,7 +21,7 @@ import pytest
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry

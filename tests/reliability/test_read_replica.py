@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from brokerplane import bootstrap
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.service import PostLedgerEntry

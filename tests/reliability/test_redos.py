@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from brokerplane import bootstrap
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.symbol.service import CreateSymbol

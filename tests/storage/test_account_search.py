@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.core.account.service import ListAccounts, OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InvalidMask, ValidationError

@@ -12,13 +12,13 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.account import service as account_service
-from brokerplane.core.account.model import TEXT_LIMITS, Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import TEXT_LIMITS, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
 from brokerplane.core.group.model import Group

@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from brokerplane.core.account.service import DeleteAccount
+from brokerplane.core.account.commands import DeleteAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attributes import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig

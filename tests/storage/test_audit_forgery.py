@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from brokerplane import auditkeys, bootstrap
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKey, AuditRecord
 from brokerplane.core.group.model import Group

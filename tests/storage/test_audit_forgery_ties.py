@@ -16,7 +16,7 @@ from brokerplane import bootstrap
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.group.model import Group

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import DeleteAccount, OpenAccount
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.catalog import CreateBranding, CreatePlan, CreatePreset
 from brokerplane.core.backoffice.model import (

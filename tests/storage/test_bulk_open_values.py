@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 from brokerplane.core.services import Services

@@ -16,17 +16,11 @@ import pytest
 from sqlalchemy import event
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import (
-    Claim,
-    ClaimRequest,
-    Completion,
-    Replayed,
-    StoredResponse,
-)
+from brokerplane.core.idempotency import Claim, ClaimRequest, Completion, Replayed, StoredResponse
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup

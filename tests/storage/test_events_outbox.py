@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import DisableAccount, OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import DisableAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import InsufficientFunds, ValidationError

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import event
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import AccountNotFound, Conflict, InsufficientFunds

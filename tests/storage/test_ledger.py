@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import Approval, ApprovalThreshold
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold

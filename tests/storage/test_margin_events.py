@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.events.model import MARGIN_TYPES, Event
 from brokerplane.core.events.service import ReadEvents

@@ -15,7 +15,7 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, String, literal, select, union_all
 
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import SetApprovalThreshold

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import system_actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery

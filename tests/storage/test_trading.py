@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     InsufficientFunds,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountAlreadyLinked, Conflict, EmailAlreadyExists
 from brokerplane.core.group.service import CreateGroup

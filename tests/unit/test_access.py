@@ -10,7 +10,7 @@ import pytest
 
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.service import TOUCH_INTERVAL, CreateApiKey, CreateManager, IssuedKey
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     ApiKeyNotFound,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attributes import (
     AttributeValue,

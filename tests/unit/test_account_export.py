@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.account.service import DeleteAccount, ListAccounts, OpenAccount
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import MissingScope, ValidationError
 from brokerplane.core.group.service import CreateGroup

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 
 from brokerplane.core import passwords
-from brokerplane.core.account.model import Account, TradeState
-from brokerplane.core.account.service import (
+from brokerplane.core.account.api_data import normalize_api_data
+from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
-    normalize_api_data,
 )
+from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AccountNotFound,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold

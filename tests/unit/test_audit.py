@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
     OpenAccount,

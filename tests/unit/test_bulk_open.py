@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     GroupNotFound,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import InsufficientFunds, MissingScope, PermissionDenied
 from brokerplane.core.events.delivery import Outcome, backoff

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AlreadyApplied,
@@ -20,13 +20,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import (
-    Claim,
-    Completion,
-    IdempotencyRecord,
-    StoredResponse,
-    claim,
-)
+from brokerplane.core.idempotency import Claim, Completion, IdempotencyRecord, StoredResponse, claim
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.services import Services

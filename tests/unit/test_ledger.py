@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from brokerplane.core.account.commands import DisableAccount, OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import DisableAccount, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.config import CoreConfig

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import (

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold

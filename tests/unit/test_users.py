@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.errors import (

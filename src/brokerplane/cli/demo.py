@@ -25,7 +25,7 @@ from brokerplane.core.errors import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from brokerplane.core.account.service import OpenAccount
+    from brokerplane.core.account.commands import OpenAccount
 
 DEMO_MANAGER_LOGIN = 1000
 DEMO_MANAGER_NAME = "Demo Manager"
@@ -435,7 +435,7 @@ def open_demo_accounts(
 
 
 def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
-    from brokerplane.core.account.service import OpenAccount
+    from brokerplane.core.account.commands import OpenAccount
 
     n = 0
     while True:

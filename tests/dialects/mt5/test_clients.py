@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.backoffice.users import UserFilter

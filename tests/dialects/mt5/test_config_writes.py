@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.ledger.service import PostLedgerEntry

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from brokerplane.api.mt5 import crm
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.trading.service import OpenPosition, QuoteInput

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from brokerplane.core.access.service import CreateApiKey
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery

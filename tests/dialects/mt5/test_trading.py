@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import DEFAULT_RIGHTS, RIGHT_TRADE_DISABLED
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ledger.service import PostLedgerEntry

@@ -17,7 +17,7 @@ import pytest
 from brokerplane.api.native.routes import CSV_COLUMNS
 from brokerplane.api.native.schemas import render_account
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import DeleteAccount, ListAccounts
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock
 from brokerplane.core.group.service import CreateGroup

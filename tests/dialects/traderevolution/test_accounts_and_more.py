@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.user.service import CreateUser
 from tests.dialects.traderevolution.conftest import TE, USER_PASSWORD, sign_in

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from starlette.datastructures import State
 
 from brokerplane.api.traderevolution.protocol import Throttle
-from brokerplane.core.account.service import DisableAccount
+from brokerplane.core.account.commands import DisableAccount
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
 from brokerplane.core.ledger.model import LedgerQuery

@@ -39,7 +39,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.access.service import CreateApiKey, UpdateManager
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     ChangePassword,
     DisableAccount,
     EnableAccount,

@@ -17,8 +17,8 @@ from fastapi.responses import Response, StreamingResponse
 from brokerplane.api.csvcells import CsvOut, safe_text
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, services_of, to_int
+from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services

@@ -25,8 +25,7 @@ from brokerplane.api.ctrader.protocol import (
 )
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
-from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
@@ -34,6 +33,7 @@ from brokerplane.core.account.service import (
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AmountLimitExceeded,

@@ -51,7 +51,7 @@ from typing import Any
 
 from brokerplane.api.mt5.protocol import Answer, Context, command
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, code_for, retcode
-from brokerplane.core.account.service import ListAccounts
+from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import CoreError
 from brokerplane.core.user.model import User, UserQuery

@@ -36,7 +36,7 @@ from brokerplane.api.traderevolution.users import (
     account_json,
     accounts_json,
 )
-from brokerplane.core.account import service as accounts
+from brokerplane.core.account import commands as accounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.catalog import Asset
 from brokerplane.core.services import Services

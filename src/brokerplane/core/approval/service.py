@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from brokerplane.core.access import reach
 from brokerplane.core.access.service import people_behind, people_of
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.service import record

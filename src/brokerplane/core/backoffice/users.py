@@ -17,8 +17,10 @@ from datetime import datetime
 
 from brokerplane.core import passwords
 from brokerplane.core.access import reach
-from brokerplane.core.account import service as accounts
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.account.model import TEXT_LIMITS, Account
+from brokerplane.core.account.opening import open_account
+from brokerplane.core.account.service import delete_account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice import catalog
@@ -151,8 +153,8 @@ def _open_account(
             profile["account_type"] = preset.account_type
         if preset.swap_free is not None:
             profile["swap_free"] = preset.swap_free
-    opened = accounts.open_account(
-        uow, accounts.OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
+    opened = open_account(
+        uow, OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
                                   currency=cur, main_password=password, profile=profile,
                                   owner_id=user.id,
                                   # a preset's currency may differ from the group's (TE)
@@ -505,7 +507,7 @@ def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) ->
             )
     now = clock()
     for acc in owned:
-        accounts.delete_account(uow, accounts.DeleteAccount(acc.login), actor, clock)
+        delete_account(uow, DeleteAccount(acc.login), actor, clock)
     for key in uow.backoffice.list_webhook_keys((user.id,)):
         uow.backoffice.delete_webhook_key(key.id)
     uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)

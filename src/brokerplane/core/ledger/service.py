@@ -19,8 +19,8 @@ from decimal import Decimal
 
 from brokerplane.core.access import reach
 from brokerplane.core.access.service import people_behind, people_text
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import Approval, ApprovalQuery
 from brokerplane.core.audit import ties

@@ -29,7 +29,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock

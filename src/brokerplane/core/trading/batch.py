@@ -17,7 +17,7 @@ from typing import Generic, Protocol, TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.access import reach
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery

@@ -23,8 +23,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.access.service import people_behind, people_of, people_text
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account, AccountQuery
-from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import usable

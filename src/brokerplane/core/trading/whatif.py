@@ -19,8 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.account.model import TradeState
-from brokerplane.core.account.service import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AccountNotFound,
