@@ -27,7 +27,7 @@ from brokerplane.cli.demo import load_demo
 from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 

@@ -17,7 +17,7 @@ from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 

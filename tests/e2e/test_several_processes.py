@@ -24,7 +24,7 @@ from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateM
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.symbol.service import CreateSymbol
 from tests.e2e.test_money_server import ServerProcess
 from tests.reliability.support import (

@@ -20,8 +20,8 @@ from brokerplane.core.access.service import CreateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.service import QuoteInput
 from brokerplane.settings import Settings

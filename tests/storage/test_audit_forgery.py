@@ -22,8 +22,8 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKey, AuditRecord
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t

@@ -21,7 +21,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t

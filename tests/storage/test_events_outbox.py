@@ -19,7 +19,7 @@ from brokerplane.core.errors import InsufficientFunds, ValidationError
 from brokerplane.core.events.model import Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.model import Group
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock

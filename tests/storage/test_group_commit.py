@@ -19,8 +19,8 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import AccountNotFound, Conflict, InsufficientFunds
 from brokerplane.core.group.model import Group
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.services import Services
 from brokerplane.storage.uow import SqlUnitOfWork

@@ -21,8 +21,8 @@ from brokerplane.core.errors import InsufficientFunds
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock

@@ -15,7 +15,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.events.model import MARGIN_TYPES, Event
 from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading import watch

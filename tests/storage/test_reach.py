@@ -17,8 +17,8 @@ from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.errors import AccountNotFound, ApprovalNotFound
 from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.masks import matches
 from brokerplane.core.services import Services
 from brokerplane.storage.uow import mask_condition

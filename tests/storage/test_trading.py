@@ -24,8 +24,8 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading.model import DealQuery

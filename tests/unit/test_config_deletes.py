@@ -21,7 +21,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.group.service import CreateGroup, DeleteGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol, DeleteSymbol
 from brokerplane.core.trading.records import ChangeTradeRecord

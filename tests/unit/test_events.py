@@ -15,7 +15,7 @@ from brokerplane.core.events.delivery import Outcome, backoff
 from brokerplane.core.events.model import derive
 from brokerplane.core.events.service import ReadEvents, SaveSubscription
 from brokerplane.core.group.model import Group
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 

@@ -21,7 +21,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, Completion, IdempotencyRecord, StoredResponse, claim
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory

@@ -32,8 +32,8 @@ from brokerplane.core.errors import (
     PermissionDenied,
 )
 from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeUowFactory
 

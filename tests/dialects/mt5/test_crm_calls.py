@@ -13,7 +13,7 @@ import pytest
 from brokerplane.api.mt5 import crm
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 

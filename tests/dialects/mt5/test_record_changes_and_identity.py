@@ -10,8 +10,8 @@ import pytest
 
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.trading.service import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import MANAGER, Mt5
 

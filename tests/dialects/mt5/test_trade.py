@@ -15,8 +15,8 @@ from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

@@ -14,7 +14,7 @@ from brokerplane.core import passwords
 from brokerplane.core.access.service import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.dialects.mt5.conftest import Mt5
 from tests.unit.fakes import FakeClock
 

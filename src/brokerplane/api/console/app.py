@@ -62,8 +62,8 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
 from brokerplane.core.services import Services
 from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of

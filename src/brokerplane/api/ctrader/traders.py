@@ -44,7 +44,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.trading.risk import Risk
 

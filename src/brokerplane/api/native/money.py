@@ -48,8 +48,8 @@ from brokerplane.core.approval.model import ApprovalQuery, ApprovalThreshold
 from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 

@@ -41,9 +41,9 @@ from brokerplane.core.errors import (
     InvalidAmount,
     ValidationError,
 )
+from brokerplane.core.ledger.commands import Posting
 from brokerplane.core.ledger.model import REFERENCE_MAX, TRANSFER_PREFIX
 from brokerplane.core.ledger.service import (
-    Posting,
     _approval_required,
     apply,
     check_free_margin,
