@@ -28,7 +28,7 @@ from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.ledger.commands import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_BROWSER"

@@ -435,7 +435,7 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
     """The risk pass runs inside the server: quotes that take an account below its group's
     margin-call level make one `account.margin_call`, delivered to a subscriber too."""
     from brokerplane.core.symbol.service import CreateSymbol
-    from brokerplane.core.trading.service import QuoteInput
+    from brokerplane.core.trading.commands import QuoteInput
 
     receiver = Receiver()
     try:

@@ -19,7 +19,7 @@ from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
 from brokerplane.core.trading import watch
-from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 
 FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
       "digits": 5, "contract_size": "100000"}  # fmt: skip

@@ -28,8 +28,8 @@ from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput
 from tests.unit.fakes import FakeClock
 
 WORKERS = 12

@@ -324,7 +324,7 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     from brokerplane.core.approval.service import SetApprovalThreshold
     from brokerplane.core.group.service import CreateGroup
     from brokerplane.core.symbol.service import CreateSymbol
-    from brokerplane.core.trading.service import QuoteInput
+    from brokerplane.core.trading.commands import QuoteInput
 
     if is_loaded(runtime):
         return None

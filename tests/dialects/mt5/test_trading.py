@@ -15,8 +15,8 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

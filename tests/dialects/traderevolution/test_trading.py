@@ -22,8 +22,8 @@ from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import QuoteInput
 from brokerplane.settings import MIN_RETENTION, Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import BASE, TE, USER_PASSWORD, sign_in
