@@ -24,7 +24,7 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.cli.demo import load_demo
-from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.ledger.commands import PostLedgerEntry

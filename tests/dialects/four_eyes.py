@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from fastapi.testclient import TestClient
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.services import Services
 

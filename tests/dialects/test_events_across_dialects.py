@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.account.commands import OpenAccount
 from tests.dialects.ctrader.conftest import CTrader
 from tests.dialects.ctrader.conftest import ct as ct

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
 from brokerplane.core.group.service import CreateGroup

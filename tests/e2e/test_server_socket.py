@@ -13,7 +13,7 @@ import uvicorn
 
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup

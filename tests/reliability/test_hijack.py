@@ -20,7 +20,7 @@ from brokerplane.api.app import create_app
 from brokerplane.api.mt5.session import Sessions
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import uvicorn_config
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from tests.e2e.test_transport import Raw, _free_port, mt5_auth
 from tests.reliability.support import engine_of, size, tally, wait_until

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.group.service import CreateGroup

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.group.service import CreateGroup

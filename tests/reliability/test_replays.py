@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import func, select
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.users import NewAccount, OpenUser

@@ -10,7 +10,7 @@ import pytest
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account import service as account_service
 from brokerplane.core.account.commands import (
     DisableAccount,

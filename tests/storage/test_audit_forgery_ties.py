@@ -15,7 +15,7 @@ from sqlalchemy import insert, update
 from brokerplane import bootstrap
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold

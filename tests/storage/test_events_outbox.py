@@ -16,8 +16,8 @@ from brokerplane.core.account.commands import DisableAccount, OpenAccount, Updat
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import InsufficientFunds, ValidationError
+from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import Event
-from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services

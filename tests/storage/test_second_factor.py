@@ -18,8 +18,8 @@ from sqlalchemy import select
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import second_factor as sf
 from brokerplane.core.access import totp
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.model import LockoutPolicy
-from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.backoffice.sessions import SignIn

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey
+from brokerplane.core.access.keys import TOUCH_INTERVAL
 from brokerplane.core.access.model import Manager
-from brokerplane.core.access.service import TOUCH_INTERVAL, CreateApiKey, CreateManager, IssuedKey
 from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.attributes import (

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.account.commands import CheckPassword, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.backoffice import webhooks

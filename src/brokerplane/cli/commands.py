@@ -39,8 +39,8 @@ from brokerplane.cli.demo import (
     open_demo_accounts,
     show_secrets,
 )
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import ApiKey, Manager
-from brokerplane.core.access.service import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.errors import ApiKeyNotFound, ManagerNotFound, ValidationError
 from brokerplane.core.money import Currency, format_minor

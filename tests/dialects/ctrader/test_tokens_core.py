@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.tokens import IssueToken, hash_token
 from brokerplane.core.actor import system_actor
 from brokerplane.core.config import CoreConfig

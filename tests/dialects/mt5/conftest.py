@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.services import Services

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.service import SetApprovalThreshold

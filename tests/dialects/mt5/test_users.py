@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.ledger.commands import PostLedgerEntry

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.group.service import CreateGroup
 from tests.dialects.native.conftest import Api

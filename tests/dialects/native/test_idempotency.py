@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.idempotency import Claim
 from brokerplane.core.services import Services
 from tests.dialects.native.conftest import Api

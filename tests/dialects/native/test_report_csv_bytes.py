@@ -16,7 +16,7 @@ import pytest
 
 from brokerplane.api.native.routes import CSV_COLUMNS
 from brokerplane.api.native.schemas import render_account
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock

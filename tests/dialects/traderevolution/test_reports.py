@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.symbol.service import CreateSymbol

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.reach import require_unlimited
-from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.errors import ManagerNotFound, ValidationError
 from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group

@@ -36,9 +36,9 @@ from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, r
 from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
 from brokerplane.api.native.routes import _csv_chunks as csv_chunks
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.commands import CreateApiKey, UpdateManager
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.access.service import CreateApiKey, UpdateManager
 from brokerplane.core.account.commands import (
     ChangePassword,
     DisableAccount,

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind, people_of
+from brokerplane.core.access.people import people_behind, people_of
 from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind, people_text
+from brokerplane.core.access.people import people_behind, people_text
 from brokerplane.core.account.checks import check_login
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind, people_text
+from brokerplane.core.access.people import people_behind, people_text
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import SymbolNotFound, ValidationError
 from brokerplane.core.money import parse_decimal

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from brokerplane.core.access.service import people_behind, people_of
+from brokerplane.core.access.people import people_behind, people_of
 from brokerplane.core.account.checks import check_login
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account
 from brokerplane.core.actor import Actor
