@@ -11,7 +11,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 
 

@@ -22,7 +22,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.settings import Settings
 from tests.e2e.test_money_server import _serving
 
@@ -434,7 +434,7 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
 ) -> None:
     """The risk pass runs inside the server: quotes that take an account below its group's
     margin-call level make one `account.margin_call`, delivered to a subscriber too."""
-    from brokerplane.core.symbol.service import CreateSymbol
+    from brokerplane.core.symbol.commands import CreateSymbol
     from brokerplane.core.trading.commands import QuoteInput
 
     receiver = Receiver()

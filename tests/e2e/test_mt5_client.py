@@ -23,7 +23,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import uvicorn_config
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.e2e.mt5client import DONE, Mt5Client, Mt5HttpError, Mt5ProtocolError, rand_answer
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).

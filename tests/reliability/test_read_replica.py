@@ -25,7 +25,7 @@ from brokerplane import bootstrap
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.settings import Settings
 from tests.conftest import _Cluster, _free_port, _start_cluster, _unavailable

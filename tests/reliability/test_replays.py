@@ -22,7 +22,7 @@ from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.users import NewAccount, OpenUser
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.settings import Settings
 from brokerplane.storage import tables

@@ -9,7 +9,7 @@ from brokerplane.core.account.commands import ListAccounts, OpenAccount, UpdateA
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InvalidMask, ValidationError
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.services import Services
 
 COLUMNS = ("login", "name", "broker", "email")

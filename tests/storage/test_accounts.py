@@ -21,10 +21,10 @@ from brokerplane.core.account.commands import (
 from brokerplane.core.account.model import TEXT_LIMITS, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.unit.fakes import FakeClock
 
 MAX_BIGINT = 2**63 - 1

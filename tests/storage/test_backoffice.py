@@ -22,7 +22,7 @@ from brokerplane.core.backoffice.model import (
     WebhookKey,
 )
 from brokerplane.core.errors import Conflict
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.services import Services
 from brokerplane.core.user.model import User

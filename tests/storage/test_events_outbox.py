@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import DisableAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import InsufficientFunds, ValidationError
 from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import Event

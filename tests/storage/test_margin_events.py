@@ -14,10 +14,10 @@ from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import MARGIN_TYPES, Event
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading import watch
 from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 

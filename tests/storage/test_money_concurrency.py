@@ -17,7 +17,7 @@ from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
-from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import (
     AlreadyApplied,

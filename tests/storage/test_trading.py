@@ -23,11 +23,11 @@ from brokerplane.core.errors import (
     TradeDisabled,
     ValidationError,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 from brokerplane.core.trading.model import DealQuery
 from tests.unit.fakes import FakeClock

@@ -6,8 +6,8 @@ import pytest
 
 from brokerplane.core.actor import Actor
 from brokerplane.core.config import CoreConfig
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

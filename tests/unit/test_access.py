@@ -20,8 +20,8 @@ from brokerplane.core.errors import (
     Unauthorized,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

@@ -11,7 +11,7 @@ from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import MissingScope, ValidationError
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.services import Services
 
 WORKER = frozenset(SCOPES) - {"admin"}

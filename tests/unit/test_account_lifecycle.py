@@ -30,8 +30,8 @@ from brokerplane.core.errors import (
     PasswordPolicyViolation,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory

@@ -28,7 +28,7 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock
 

@@ -21,10 +21,10 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord
 from brokerplane.core.audit.service import verify_chain
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPERATOR = Actor(

@@ -16,8 +16,8 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.services import Services
 from tests.unit.conftest import SERVER_RANGE
 from tests.unit.fakes import FakeUowFactory

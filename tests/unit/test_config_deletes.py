@@ -19,11 +19,11 @@ from brokerplane.core.errors import (
     RecordNotEditable,
     SymbolNotFound,
 )
+from brokerplane.core.group.commands import CreateGroup, DeleteGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup, DeleteGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.service import CreateSymbol, DeleteSymbol
+from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol
 from brokerplane.core.trading.records import ChangeTradeRecord
 
 

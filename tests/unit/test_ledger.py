@@ -24,8 +24,8 @@ from brokerplane.core.errors import (
     MissingScope,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger import integrity
 from brokerplane.core.ledger import service as ledger_service
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry

@@ -10,7 +10,7 @@ import pytest
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import (
     AmountLimitExceeded,
     ApprovalRequired,
@@ -20,8 +20,8 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeUowFactory

@@ -20,8 +20,8 @@ from brokerplane.core.account.commands import (
 )
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import (
     AccountNotFound,
@@ -31,7 +31,7 @@ from brokerplane.core.errors import (
     MissingScope,
     PermissionDenied,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.services import Services

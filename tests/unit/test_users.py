@@ -22,11 +22,11 @@ from brokerplane.core.errors import (
     ValidationError,
     WrongPassword,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.passwords import md5_hex
 from brokerplane.core.services import Services
+from brokerplane.core.user.commands import ChangeEmail, CreateUser, LinkAccount
 from brokerplane.core.user.model import User, UserQuery
-from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 WORKER = frozenset(SCOPES) - {"admin"}

@@ -321,9 +321,9 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     # The commands' modules are imported here, not at the top: `brokerplane key list` and the
     # other commands that share cli/commands.py with `demo` need none of them.
     from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
-    from brokerplane.core.approval.service import SetApprovalThreshold
-    from brokerplane.core.group.service import CreateGroup
-    from brokerplane.core.symbol.service import CreateSymbol
+    from brokerplane.core.approval.commands import SetApprovalThreshold
+    from brokerplane.core.group.commands import CreateGroup
+    from brokerplane.core.symbol.commands import CreateSymbol
     from brokerplane.core.trading.commands import QuoteInput
 
     if is_loaded(runtime):

@@ -13,7 +13,7 @@ import pytest
 from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery

@@ -14,7 +14,7 @@ from brokerplane.core.account.model import DEFAULT_RIGHTS, RIGHT_TRADE_DISABLED
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
 from tests.dialects.mt5.conftest import Mt5

@@ -11,7 +11,7 @@ import pytest
 
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
 # Reach is SQL per listing (masks fold case per engine): both engines.

@@ -20,7 +20,7 @@ from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
 # The CSV export reads its rows with engine-specific SQL (storage/exports.py): both engines.

@@ -21,7 +21,7 @@ from brokerplane.core.account.commands import DisableAccount
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
 from brokerplane.settings import MIN_RETENTION, Settings

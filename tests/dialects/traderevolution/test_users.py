@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from brokerplane.core.account.commands import CheckPassword
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.traderevolution.conftest import TE, USER_PASSWORD, sign_in
 
 MINIMAL = {

@@ -48,8 +48,8 @@ from brokerplane.core.account.commands import (
     UpdateAccount,
 )
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import CHANNEL_CONSOLE
 from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair

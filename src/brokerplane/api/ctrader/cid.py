@@ -25,7 +25,7 @@ from brokerplane.api.ctrader.protocol import Body, actor_of, millis, no_content,
 from brokerplane.core.account.commands import UpdateAccount
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.user.cid import Partner, SetInAppControls, SetPartner
-from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
+from brokerplane.core.user.commands import ChangeEmail, CreateUser, LinkAccount
 
 router = APIRouter()
 

@@ -55,9 +55,9 @@ from brokerplane.core.account.commands import (
 from brokerplane.core.account.model import RIGHT_ENABLED, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
+from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.money import format_units
-from brokerplane.core.symbol.service import CreateSymbol, UpdateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol, UpdateSymbol
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 

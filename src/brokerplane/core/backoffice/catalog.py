@@ -19,13 +19,7 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import PLAN_KINDS, AccountPreset, Branding, Plan
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import (
-    Conflict,
-    FieldError,
-    GroupNotFound,
-    NotFound,
-    PermissionDenied,
-)
+from brokerplane.core.errors import Conflict, FieldError, GroupNotFound, NotFound, PermissionDenied
 from brokerplane.core.group import service as groups
 from brokerplane.core.group.model import ACCOUNT_TYPES, MAX_LEVERAGE_LIMIT, Group
 from brokerplane.core.money import currency
