@@ -19,7 +19,7 @@ from brokerplane import bootstrap
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
-from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.backoffice.commands import NewAccount, OpenUser
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.commands import CreateSymbol

@@ -12,7 +12,7 @@ import pytest
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.catalog import CreateBranding, CreatePlan, CreatePreset
+from brokerplane.core.backoffice.commands import CreateBranding, CreatePlan, CreatePreset
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,

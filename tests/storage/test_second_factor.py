@@ -22,7 +22,7 @@ from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.backoffice.sessions import SignIn
+from brokerplane.core.backoffice.commands import SignIn
 from brokerplane.core.errors import Conflict, PermissionDenied, Unauthorized, ValidationError
 from brokerplane.core.services import Services
 from brokerplane.storage import tables

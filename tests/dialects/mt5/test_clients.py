@@ -10,7 +10,7 @@ from typing import Any
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.backoffice.users import UserFilter
+from brokerplane.core.backoffice.commands import UserFilter
 from brokerplane.core.user.commands import LinkAccount
 from brokerplane.core.user.model import UserQuery
 from tests.dialects.mt5.conftest import Mt5

@@ -16,7 +16,7 @@ from brokerplane.api.app import create_app
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.backoffice.catalog import (
+from brokerplane.core.backoffice.commands import (
     CreateBranding,
     CreatePlan,
     CreatePreset,

@@ -21,7 +21,7 @@ from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.account.commands import CheckPassword
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
-from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.backoffice.commands import NewAccount, OpenUser
 from brokerplane.core.errors import Unauthorized
 from brokerplane.settings import Settings
 from brokerplane.storage import tables

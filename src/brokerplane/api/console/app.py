@@ -51,8 +51,8 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
+from brokerplane.core.backoffice.commands import RefreshSession, SignIn, TokenPair
 from brokerplane.core.backoffice.model import CHANNEL_CONSOLE
-from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import (
     CoreError,
     NotFound,

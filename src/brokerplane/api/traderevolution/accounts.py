@@ -38,7 +38,7 @@ from brokerplane.api.traderevolution.users import (
 )
 from brokerplane.core.account import commands as accounts
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.catalog import Asset
+from brokerplane.core.backoffice.model import Asset
 from brokerplane.core.services import Services
 
 router = APIRouter()

@@ -68,14 +68,9 @@ from brokerplane.api.traderevolution.protocol import (
 )
 from brokerplane.api.traderevolution.users import account_json
 from brokerplane.core.actor import Actor
+from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder
 from brokerplane.core.backoffice.model import WebhookKey
-from brokerplane.core.backoffice.webhooks import (
-    ACTIONS,
-    WebhookFill,
-    WebhookOrder,
-    verify_secret,
-    verify_signature,
-)
+from brokerplane.core.backoffice.webhooks import verify_secret, verify_signature
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services

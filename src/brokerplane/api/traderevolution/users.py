@@ -29,8 +29,7 @@ from brokerplane.api.traderevolution.protocol import (
 )
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.model import STATUS_NAMES
-from brokerplane.core.backoffice.users import (
+from brokerplane.core.backoffice.commands import (
     AddAccount,
     ChangeUserPassword,
     DeleteUser,
@@ -40,6 +39,7 @@ from brokerplane.core.backoffice.users import (
     UpdateUser,
     UserFilter,
 )
+from brokerplane.core.backoffice.model import STATUS_NAMES
 from brokerplane.core.services import Services
 from brokerplane.core.user.model import User
 

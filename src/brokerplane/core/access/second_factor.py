@@ -33,14 +33,9 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKeys
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice import sessions
+from brokerplane.core.backoffice.commands import SignIn, TokenPair
 from brokerplane.core.backoffice.model import CHANNEL_CONSOLE, PRINCIPAL_MANAGER
-from brokerplane.core.backoffice.sessions import (
-    MAX_CREDENTIAL,
-    SignIn,
-    TokenPair,
-    _issue,
-    hash_token,
-)
+from brokerplane.core.backoffice.sessions import MAX_CREDENTIAL, _issue, hash_token
 from brokerplane.core.clock import Clock
 from brokerplane.core.compare import same
 from brokerplane.core.errors import (
