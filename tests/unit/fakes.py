@@ -21,8 +21,14 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from brokerplane.core import masks
-from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFactor, Strike
-from brokerplane.core.access.tokens import ManagerToken
+from brokerplane.core.access.model import (
+    ApiKey,
+    Challenge,
+    Manager,
+    ManagerToken,
+    SecondFactor,
+    Strike,
+)
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet

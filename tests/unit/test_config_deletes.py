@@ -24,7 +24,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol
-from brokerplane.core.trading.records import ChangeTradeRecord
+from brokerplane.core.trading.commands import ChangeTradeRecord
 
 
 def test_an_empty_group_is_deleted_and_one_with_an_account_is_in_use(

@@ -37,7 +37,7 @@ from brokerplane.core.trading.model import (
 from brokerplane.core.user.model import User, UserLink, UserQuery
 
 if TYPE_CHECKING:
-    from brokerplane.core.access.tokens import ManagerToken
+    from brokerplane.core.access.model import ManagerToken
     from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
     from brokerplane.core.backoffice.model import (
         AccountPreset,

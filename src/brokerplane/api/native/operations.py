@@ -38,7 +38,7 @@ from brokerplane.core.account.commands import (
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.ledger.transfer import Transfer, TransferFunds
+from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.money import format_minor
 from brokerplane.core.validate import MAX_ID
 

@@ -9,11 +9,11 @@ Restoring needs the `users:delete` right (it undoes a delete) and the account in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import check_login, with_attributes
-from brokerplane.core.account.commands import MAX_PAGE, ListAccounts
+from brokerplane.core.account.commands import MAX_PAGE, ListAccounts, RestoreAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.queries import account_query, check_filters
 from brokerplane.core.actor import Actor
@@ -22,10 +22,14 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.errors import AccountNotFound, ValidationError
 from brokerplane.core.ports import UnitOfWork
 
-
-@dataclass(frozen=True)
-class RestoreAccount:
-    login: int
+# What core/services.py reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "RestoreAccount",
+    "get_archived",
+    "list_archived",
+    "restore_account",
+]
 
 
 def list_archived(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Account]:

@@ -106,3 +106,8 @@ class ListAccounts:
 
 MAX_PAGE = 1000
 NAME_FILTER_MAX = 127
+
+
+@dataclass(frozen=True)
+class RestoreAccount:
+    login: int

@@ -79,3 +79,35 @@ class LedgerReport:
 
 
 MAX_REPORTED = 1000
+
+
+@dataclass(frozen=True)
+class TransferFunds:
+    """Move `amount` (positive, in the accounts' currency) from `source` to `target`."""
+
+    source: int
+    target: int
+    amount: object
+    comment: str = ""
+    reference: str = ""
+    # Money out of a source with open positions may not exceed its free margin.
+    check_margin: bool = True
+    # Both accounts must belong to one user (TraderEvolution's transfers).
+    same_owner: bool = False
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """What a transfer did: the source's withdrawal and the target's deposit, both applied."""
+
+    source: Posting
+    target: Posting
+
+    @property
+    def amount(self) -> int:
+        return self.target.amount
+
+    @property
+    def reference(self) -> str:
+        """The reference both legs carry (`transfer:...`)."""
+        return self.target.entry.reference if self.target.entry else ""

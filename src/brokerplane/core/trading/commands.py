@@ -1,5 +1,6 @@
-"""The trading commands and what they answer: quotes in, market orders, executions, exposure
-lines, margin statuses."""
+"""The trading commands and what they answer: quotes in, market orders and their executions,
+exposure lines, margin statuses, batch selections, trade record changes, margin and profit
+outlooks."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from brokerplane.core.account.model import TradeState
 from brokerplane.core.group.model import Group
 from brokerplane.core.trading.model import Deal, Position
 from brokerplane.core.trading.risk import Risk
@@ -96,3 +98,63 @@ class MarginStatus:
     group: Group
     level: Decimal
     state: str
+
+
+MAX_BATCH = 5000  # rows one batch read answers at most
+
+
+@dataclass(frozen=True)
+class BatchSelection:
+    """Which rows: of these `logins`, of accounts in groups matching `group_mask`, or these
+    `tickets` (any of them, at least one); `time_from` inclusive, `time_to` exclusive."""
+
+    logins: tuple[int, ...] | None = None
+    group_mask: str | None = None
+    tickets: tuple[int, ...] | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    limit: int = MAX_BATCH
+
+
+@dataclass(frozen=True)
+class ChangeTradeRecord:
+    """Edit (`delete` False) or delete a deal or an open position by its ticket."""
+
+    kind: str
+    ticket: int
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class CheckMargin:
+    """An order of `volume` lots of `symbol` on account `login`, at `price` (None: market)."""
+
+    login: int
+    symbol: str
+    side: str
+    volume: Decimal
+    price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class MarginOutlook:
+    current: TradeState
+    new: TradeState
+
+
+@dataclass(frozen=True)
+class CalcProfit:
+    group: str
+    symbol: str
+    side: str
+    volume: Decimal
+    price_open: Decimal
+    price_close: Decimal
+
+
+@dataclass(frozen=True)
+class ProfitOutlook:
+    profit: Decimal  # in the group's currency, at its digits
+    rate: Decimal  # profit currency -> group currency
+    currency: str
+    currency_digits: int

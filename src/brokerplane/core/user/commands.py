@@ -1,9 +1,10 @@
 """The user commands and what they answer: create, change email, link or assign an account,
-update the profile."""
+update the profile; cID's partner attribution and in-app controls."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from brokerplane.core.user.model import User, UserLink
 
@@ -76,3 +77,28 @@ class AssignAccount:
 
     user_id: int
     login: int
+
+
+@dataclass(frozen=True)
+class SetInAppControls:
+    """Replace the user's in-app controls with `rules` ({} clears every control)."""
+
+    user_id: int
+    rules: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SetPartner:
+    """Attribute the user (or, with `link_id`, one of the user's trading accounts) to
+    `partner_id`; "" removes the attribution."""
+
+    user_id: int | None
+    partner_id: str
+    link_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Partner:
+    user_id: int
+    link_id: int | None
+    partner_id: str
