@@ -9,7 +9,7 @@ from typing import Any
 
 from brokerplane.core.account.commands import DeleteAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.attributes import DeleteAttributes, ListAttributes
+from brokerplane.core.attribute.commands import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.services import Services
 from tests.unit.fakes import FakeClock, FakeUowFactory

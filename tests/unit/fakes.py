@@ -31,7 +31,7 @@ from brokerplane.core.access.model import (
 )
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
-from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
+from brokerplane.core.attribute.model import Attribute, AttributeQuery, AttributeSet
 from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import (
     AccountPreset,

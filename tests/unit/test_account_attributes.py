@@ -8,7 +8,7 @@ import pytest
 
 from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.attributes import (
+from brokerplane.core.attribute.commands import (
     AttributeValue,
     DeleteAttributes,
     EntityAttributes,

@@ -12,7 +12,7 @@ import pytest
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.attributes import (
+from brokerplane.core.attribute.commands import (
     AttributeValue,
     DeleteAttributes,
     EntityAttributes,

@@ -38,7 +38,7 @@ from brokerplane.core.user.model import User, UserLink, UserQuery
 
 if TYPE_CHECKING:
     from brokerplane.core.access.model import ManagerToken
-    from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
+    from brokerplane.core.attribute.model import Attribute, AttributeQuery, AttributeSet
     from brokerplane.core.backoffice.model import (
         AccountPreset,
         BackofficeToken,
@@ -242,7 +242,7 @@ class LockoutRepository(Protocol):
 
 
 class AttributeRepository(Protocol):
-    """Attributes of accounts, groups and managers (`kind` is one of core.attributes.KINDS)."""
+    """Attributes of accounts, groups and managers (`kind` is one of core.attribute.model.KINDS)."""
 
     def list(self, query: AttributeQuery) -> list[AttributeSet]: ...
     def put(self, kind: str, entity_id: int, attributes: Sequence[Attribute]) -> None:

@@ -57,12 +57,13 @@ class _Slice:
 
 
 if TYPE_CHECKING:
-    from brokerplane.core import attributes, idempotency
+    from brokerplane.core import idempotency
     from brokerplane.core.access import lockout, second_factor, tokens, totp
     from brokerplane.core.access import service as access
     from brokerplane.core.account import archive
     from brokerplane.core.account import service as accounts
     from brokerplane.core.approval import service as approvals
+    from brokerplane.core.attribute import service as attributes
     from brokerplane.core.audit import service as audit
     from brokerplane.core.backoffice import catalog as bo_catalog
     from brokerplane.core.backoffice import reports as bo_reports
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
     from brokerplane.core.user import cid as user_cid
     from brokerplane.core.user import service as users
 else:
-    attributes = _Slice("brokerplane.core.attributes")
+    attributes = _Slice("brokerplane.core.attribute.service")
     idempotency = _Slice("brokerplane.core.idempotency")
     lockout = _Slice("brokerplane.core.access.lockout")
     tokens = _Slice("brokerplane.core.access.tokens")

@@ -7,7 +7,6 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from brokerplane.core import attributes
 from brokerplane.core.access import reach
 from brokerplane.core.account.model import (
     ACCESS_RIGHTS,
@@ -17,6 +16,7 @@ from brokerplane.core.account.model import (
     Account,
 )
 from brokerplane.core.actor import Actor
+from brokerplane.core.attribute import service as attributes
 from brokerplane.core.errors import (
     AccountNotFound,
     CurrencyMismatch,
@@ -144,7 +144,7 @@ def check_group_currency(group: Group, code: str, login: int | None,
 
 
 # --- attributes: one store for every dialect ---------------------------------------------------
-# An account's attributes live in the attribute store (core.attributes; cTrader's trader
+# An account's attributes live in the attribute store (core.attribute; cTrader's trader
 # attributes), not in the account row: the native API's `attributes` object and cTrader's
 # attribute calls read and write the same name/value pairs.
 

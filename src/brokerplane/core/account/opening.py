@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from brokerplane.core import attributes, passwords
+from brokerplane.core import passwords
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import (
     PROFILE_FIELDS,
@@ -20,6 +20,7 @@ from brokerplane.core.account.checks import (
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
+from brokerplane.core.attribute import service as attributes
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig

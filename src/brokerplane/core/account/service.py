@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from brokerplane.core import attributes, passwords
+from brokerplane.core import passwords
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import (
     CHECKABLE_PASSWORDS,
@@ -41,6 +41,7 @@ from brokerplane.core.account.queries import (
 )
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalQuery
+from brokerplane.core.attribute import service as attributes
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import usable
 from brokerplane.core.clock import Clock

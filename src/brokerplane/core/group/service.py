@@ -6,9 +6,10 @@ from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.core import attributes, masks
+from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
+from brokerplane.core.attribute import service as attributes
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
