@@ -1,4 +1,4 @@
-"""In-memory fakes of the core's ports (core/ports.py) and its clock, for unit tests of the rules.
+"""In-memory fakes of the core's ports (core/ports/) and its clock, for unit tests of the rules.
 
 A unit of work works on a deep copy of the committed state: commit swaps the copy in, leaving
 the with-block without commit discards it, as a database transaction would. Objects handed in
