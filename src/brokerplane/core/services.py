@@ -36,8 +36,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import CredentialWatch, LaggingReads, UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import Deal, DealQuery, Quote
-from brokerplane.core.trading.risk import Market, PositionFigures, Risk
+from brokerplane.core.trading.model import Deal, DealQuery, Market, PositionFigures, Quote, Risk
 from brokerplane.core.user.model import User, UserQuery
 
 

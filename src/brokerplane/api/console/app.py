@@ -66,8 +66,7 @@ from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.money import format_units
 from brokerplane.core.services import Services
-from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
+from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
 
 log = logging.getLogger("brokerplane.console")
 

@@ -23,8 +23,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import Deal, DealQuery, lots, opposite, sign_of
-from brokerplane.core.trading.risk import Market
+from brokerplane.core.trading.model import Deal, DealQuery, Market, lots, opposite, sign_of
 
 router = APIRouter()
 

@@ -46,7 +46,7 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.services import Services
-from brokerplane.core.trading.risk import Risk
+from brokerplane.core.trading.model import Risk
 
 router = APIRouter()
 # changebalance and changebonus, the calls made most: mounted ahead of the other routers so a

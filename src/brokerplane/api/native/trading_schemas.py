@@ -18,8 +18,7 @@ from brokerplane.core.account.model import TradeState
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.trading.commands import ExposureLine, MarginStatus
-from brokerplane.core.trading.model import Deal, Quote, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
+from brokerplane.core.trading.model import Deal, PositionFigures, Quote, lots, price_of
 
 Number = StrictStr | StrictInt | StrictFloat
 

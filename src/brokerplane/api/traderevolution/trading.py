@@ -75,8 +75,7 @@ from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services
 from brokerplane.core.trading.commands import MAX_PAGE
-from brokerplane.core.trading.model import Deal, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
+from brokerplane.core.trading.model import Deal, PositionFigures, lots, price_of
 
 router = APIRouter()
 

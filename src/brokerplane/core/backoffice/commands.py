@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from brokerplane.core.account.model import Account
 from brokerplane.core.backoffice.model import WebhookKey
 from brokerplane.core.trading.commands import Execution
-from brokerplane.core.trading.risk import Risk
+from brokerplane.core.trading.model import Risk
 from brokerplane.core.user.model import User
 
 MAX_PAGE = 1000

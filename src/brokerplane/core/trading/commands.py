@@ -10,8 +10,7 @@ from decimal import Decimal
 
 from brokerplane.core.account.model import TradeState
 from brokerplane.core.group.model import Group
-from brokerplane.core.trading.model import Deal, Position
-from brokerplane.core.trading.risk import Risk
+from brokerplane.core.trading.model import Deal, Position, Risk
 
 MAX_PAGE = 1000
 MAX_QUOTES = 1000  # per call

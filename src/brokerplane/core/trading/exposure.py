@@ -12,12 +12,12 @@ from brokerplane.core.access import reach
 from brokerplane.core.account.model import AccountQuery
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import NoQuote
-from brokerplane.core.money import currency
+from brokerplane.core.money import currency, to_minor_half_up
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.commands import MAX_PAGE, ExposureLine, ExposureReport, MarginStatus
 from brokerplane.core.trading.model import LOT, ExposureFilter, Position, PositionQuery
 from brokerplane.core.trading.queries import groups_matching
-from brokerplane.core.trading.risk import load_market, risk_of, to_minor_half_up
+from brokerplane.core.trading.risk import load_market, risk_of
 
 
 def exposure(

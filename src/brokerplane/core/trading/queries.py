@@ -16,8 +16,15 @@ from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFo
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.commands import MAX_PAGE
-from brokerplane.core.trading.model import Deal, DealQuery, Position, PositionQuery
-from brokerplane.core.trading.risk import PositionFigures, Risk, account_risk, load_market, risk_of
+from brokerplane.core.trading.model import (
+    Deal,
+    DealQuery,
+    Position,
+    PositionFigures,
+    PositionQuery,
+    Risk,
+)
+from brokerplane.core.trading.risk import account_risk, load_market, risk_of
 
 READ_SCOPES = ("users:read", "reports:read")
 

@@ -13,9 +13,9 @@ from brokerplane.core.errors import SymbolNotFound, ValidationError
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.commands import MAX_QUOTES, QuoteInput
-from brokerplane.core.trading.model import Quote, check_price
+from brokerplane.core.trading.model import Market, Quote, check_price
 from brokerplane.core.trading.queries import READ_SCOPES
-from brokerplane.core.trading.risk import Market, load_market
+from brokerplane.core.trading.risk import load_market
 
 QUOTE_CLOCK_SKEW = timedelta(seconds=60)  # how far ahead of the server's clock a quote may be
 

@@ -61,6 +61,7 @@ from brokerplane.core.trading.model import (
     TRADE_KIND,
     VOLUME_DIGITS,
     Deal,
+    Market,
     Position,
     Quote,
     opposite,
@@ -76,14 +77,7 @@ from brokerplane.core.trading.queries import (
     trade_state,
 )
 from brokerplane.core.trading.quotes import list_quotes, market, set_quotes
-from brokerplane.core.trading.risk import (
-    Market,
-    load_market,
-    margin_mode,
-    open_value_of,
-    realised,
-    risk_of,
-)
+from brokerplane.core.trading.risk import load_market, margin_mode, open_value_of, realised, risk_of
 from brokerplane.core.validate import Problems
 
 # What core/services.py reaches through this module: its own rules and, re-exported, the

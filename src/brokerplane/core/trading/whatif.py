@@ -28,20 +28,12 @@ from brokerplane.core.errors import (
     SymbolNotFound,
     ValidationError,
 )
+from brokerplane.core.money import to_minor_half_up
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.commands import CalcProfit, CheckMargin, MarginOutlook, ProfitOutlook
-from brokerplane.core.trading.model import VOLUME_DIGITS, Position, Quote, check_price
-from brokerplane.core.trading.risk import (
-    Market,
-    Risk,
-    figures,
-    load_market,
-    margin_mode,
-    risk_of,
-    to_minor_half_up,
-    total_margin,
-)
+from brokerplane.core.trading.model import VOLUME_DIGITS, Market, Position, Quote, Risk, check_price
+from brokerplane.core.trading.risk import figures, load_market, margin_mode, risk_of, total_margin
 
 # What core/services.py reaches through this module: its own rules and, re-exported, the
 # slice's commands and the rules of its sibling modules.
