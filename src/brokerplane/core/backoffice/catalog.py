@@ -34,6 +34,7 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import Conflict, FieldError, GroupNotFound, NotFound, PermissionDenied
 from brokerplane.core.group import service as groups
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import ACCOUNT_TYPES, MAX_LEVERAGE_LIMIT, Group
 from brokerplane.core.money import currency
 from brokerplane.core.ports import UnitOfWork
@@ -268,7 +269,7 @@ def create_user_group(
         settings["max_leverage"] = max(settings["default_leverage"], Group.max_leverage)
     code = cmd.currency if cmd.currency is not None else config.server_currency
     return groups.create_group(
-        uow, groups.CreateGroup(name=cmd.name, currency=code, settings=settings), actor, clock
+        uow, CreateGroup(name=cmd.name, currency=code, settings=settings), actor, clock
     )
 
 

@@ -46,6 +46,7 @@ from brokerplane.core.ledger.model import KINDS, is_transfer_leg
 from brokerplane.core.money import Currency, currency, from_minor
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading import service as trading
+from brokerplane.core.trading.commands import ExposureReport
 from brokerplane.core.trading.model import DealQuery, PositionQuery, lots, price_of
 from brokerplane.core.trading.risk import load_market
 
@@ -291,7 +292,7 @@ def _statement_in(r: Run) -> Iterator[dict[str, Any]]:
                "gi.available_funds": conv(risk.free_margin)}  # fmt: skip
 
 
-def _exposure(r: Run) -> trading.ExposureReport:
+def _exposure(r: Run) -> ExposureReport:
     group = None
     if r.cmd.user_group_id is not None:
         group = r.groups[r.cmd.user_group_id].name

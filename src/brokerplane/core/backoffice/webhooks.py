@@ -55,6 +55,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading import service as trading
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition
 from brokerplane.core.user.model import User
 from brokerplane.core.user.service import in_reach
 
@@ -266,7 +267,7 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     acc = webhook_account(uow, identity.user, order.login)
     trader = trader_of(identity.key, actor)
     if order.action != "close":
-        cmd = trading.OpenPosition(acc.login, order.symbol, order.action, order.volume,
+        cmd = OpenPosition(acc.login, order.symbol, order.action, order.volume,
                                    order.comment)  # fmt: skip
         return WebhookFill(identity.key, acc, (trading.open_position(uow, cmd, trader, clock),))
     sym = uow.symbols.get(order.symbol)
@@ -276,6 +277,6 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     if not held:
         raise NotFound(f"account {acc.login} holds no {sym.name} position; nothing was closed",
                        login=acc.login, symbol=sym.name)  # fmt: skip
-    closes = [trading.ClosePosition(p.id, None, order.comment) for p in held]
+    closes = [ClosePosition(p.id, None, order.comment) for p in held]
     done = tuple(trading.close_position(uow, c, trader, clock) for c in closes)
     return WebhookFill(identity.key, acc, done)
