@@ -36,7 +36,7 @@ _PREFIXES = ("pass",)
 _PARTS = ("password", "passwd", "secret", "token", "credential")
 _SUFFIXES = ("apikey",)
 _WRITTEN_SUFFIXES = ("_key",)
-# A native API key (core/access/service.py: bpk_<12 hex>_<url-safe secret>), anywhere.
+# A native API key (core/access/keys.py: bpk_<12 hex>_<url-safe secret>), anywhere.
 _API_KEY = re.compile(r"bpk_[A-Za-z0-9_\-]+")
 
 # name=value where a query string (or a log message listing parameters) has a pair.

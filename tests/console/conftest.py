@@ -24,11 +24,11 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.cli.demo import load_demo
-from brokerplane.core.access.service import CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateManager, UpdateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_BROWSER"

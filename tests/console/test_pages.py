@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 
 # Rendering and routing: the SQL behind the pages is tested on both engines in tests/storage.
 pytestmark = pytest.mark.engines("sqlite")

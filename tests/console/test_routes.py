@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from brokerplane.api.app import create_app
 from brokerplane.api.console.app import safe_next
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import Actor
 
 PASSWORD = "Manag3r!pw"

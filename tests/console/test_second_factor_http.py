@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import totp
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 
 PASSWORD = "Manag3r!pw"

@@ -7,7 +7,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 
 SECOND = 1001

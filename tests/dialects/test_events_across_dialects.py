@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.access.service import CreateApiKey
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey
+from brokerplane.core.account.commands import OpenAccount
 from tests.dialects.ctrader.conftest import CTrader
 from tests.dialects.ctrader.conftest import ct as ct
 from tests.dialects.mt5.conftest import Mt5

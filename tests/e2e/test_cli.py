@@ -15,7 +15,7 @@ from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.demodata import DEMO_GROUPS, DEMO_SYMBOLS
 from brokerplane.cli.main import main
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.settings import Settings
 

@@ -15,7 +15,7 @@ from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import Unauthorized

@@ -9,10 +9,10 @@ from click.testing import CliRunner, Result
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 
 
 def run(*args: str) -> Result:

@@ -12,13 +12,13 @@ from sqlalchemy import text
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeClock
 
 

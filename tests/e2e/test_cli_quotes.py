@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.actor import Actor
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 
 
 def run(*args: str, input: str | None = None) -> Result:

@@ -81,7 +81,12 @@ NOT_FOR_KEY_LIST = (
     "brokerplane.core.backoffice.catalog", "brokerplane.core.backoffice.sessions",
     "brokerplane.core.user.service", "brokerplane.core.group.service",
     "brokerplane.core.symbol.service", "brokerplane.core.events.service",
-    "brokerplane.core.events.delivery", "brokerplane.core.account.archive", "rich",
+    "brokerplane.core.events.delivery", "brokerplane.core.account.archive",
+    "brokerplane.core.account.opening", "brokerplane.core.account.queries",
+    "brokerplane.core.account.checks", "brokerplane.core.ledger.integrity",
+    "brokerplane.core.trading.queries", "brokerplane.core.trading.quotes",
+    "brokerplane.core.trading.exposure", "brokerplane.core.backoffice.report_run",
+    "brokerplane.core.attribute.service", "rich",
 )  # fmt: skip
 
 

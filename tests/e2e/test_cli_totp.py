@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.access import totp
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 

@@ -19,10 +19,10 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.settings import Settings
 from tests.e2e.test_money_server import _serving
 
@@ -391,7 +391,7 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
 ) -> None:
     """The stream checks its key again every BROKERPLANE_EVENTS_STREAM_RECHECK_S: a reach
     changed applies to what it sends from then on, a revoked key ends it."""
-    from brokerplane.core.access.service import UpdateManager
+    from brokerplane.core.access.commands import UpdateManager
 
     with _world(database_url, tmp_path, events_stream_recheck_s=0.1) as w:
         demo, real = w.logins[0], w.logins[2]
@@ -434,8 +434,8 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
 ) -> None:
     """The risk pass runs inside the server: quotes that take an account below its group's
     margin-call level make one `account.margin_call`, delivered to a subscriber too."""
-    from brokerplane.core.symbol.service import CreateSymbol
-    from brokerplane.core.trading.service import QuoteInput
+    from brokerplane.core.symbol.commands import CreateSymbol
+    from brokerplane.core.trading.commands import QuoteInput
 
     receiver = Receiver()
     try:

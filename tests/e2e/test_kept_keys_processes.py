@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import system_actor
 from brokerplane.settings import Settings
 from tests.e2e.test_money_server import ServerProcess

@@ -13,7 +13,7 @@ import pytest
 
 from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.redact import redact, sensitive
 from tests.e2e.test_money_server import ServerProcess

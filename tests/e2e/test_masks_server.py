@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import Mt5Client, Mt5RetcodeError
 from tests.e2e.test_money_server import ServerProcess

@@ -23,10 +23,10 @@ import uvicorn
 from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.settings import Settings
 

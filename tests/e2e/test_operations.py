@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.approval.service import SetApprovalThreshold
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.approval.commands import SetApprovalThreshold
+from brokerplane.core.group.commands import CreateGroup
 from tests.e2e.mt5client import Mt5Client
 from tests.e2e.mt5tcpclient import Mt5TcpClient
 from tests.e2e.test_money_server import ServerProcess, _free_port

@@ -20,12 +20,12 @@ import httpx
 import pytest
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.e2e.test_money_server import ServerProcess
 from tests.reliability.support import (
     SERVE,

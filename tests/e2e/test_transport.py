@@ -29,7 +29,7 @@ from brokerplane.api.traderevolution.protocol import PREFIX as TE_PREFIX
 from brokerplane.api.traderevolution.protocol import Throttle
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.server.listeners import uvicorn_config
 

@@ -95,7 +95,7 @@ def test_one_key_cannot_take_every_event_stream_slot(database_url: str, tmp_path
     key can still follow the feed."""
     import httpx
 
-    from brokerplane.core.access.service import CreateApiKey
+    from brokerplane.core.access.commands import CreateApiKey
     from brokerplane.core.actor import system_actor
 
     headers = {"Accept": "text/event-stream"}

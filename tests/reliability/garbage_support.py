@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import ListAccounts
+from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.settings import Settings

@@ -23,12 +23,12 @@ from typing import Any, TypeVar
 import httpx
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.settings import Settings
 from tests.e2e.test_money_server import ServerProcess
 

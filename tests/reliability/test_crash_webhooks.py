@@ -36,7 +36,7 @@ PAUSE_S = (0.3, 1.5)
 def _subscribe(url: str, hook: str) -> None:
     from brokerplane import bootstrap
     from brokerplane.core.actor import system_actor
-    from brokerplane.core.events.service import SaveSubscription
+    from brokerplane.core.events.commands import SaveSubscription
     from brokerplane.settings import Settings
 
     runtime = bootstrap.build(Settings(database_url=url))

@@ -19,7 +19,7 @@ import uvicorn
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5.session import Sessions
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.server.listeners import uvicorn_config
 from tests.e2e.test_transport import Raw, _free_port, mt5_auth

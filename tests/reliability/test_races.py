@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import SetApprovalThreshold
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.approval.commands import SetApprovalThreshold
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.e2e.test_money_server import _serving
 from tests.reliability.support import engine_of, label, money, seed, size

@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, system_actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.settings import Settings
 from tests.conftest import _Cluster, _free_port, _start_cluster, _unavailable
 from tests.e2e.test_money_server import ServerProcess

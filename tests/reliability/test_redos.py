@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 
 from brokerplane import bootstrap
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import Mt5Client
 from tests.reliability.support import (

@@ -16,14 +16,14 @@ import httpx
 from sqlalchemy import func, select
 
 from brokerplane import bootstrap
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
-from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.backoffice.commands import NewAccount, OpenUser
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol
-from brokerplane.core.trading.service import QuoteInput
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.settings import Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import make_catalog

@@ -7,8 +7,8 @@ import pytest
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from tests.unit.fakes import FakeClock
 
 

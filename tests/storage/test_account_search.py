@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import ListAccounts, OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InvalidMask, ValidationError
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 
 COLUMNS = ("login", "name", "broker", "email")
 

@@ -11,20 +11,20 @@ import pytest
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account import service as account_service
-from brokerplane.core.account.model import TEXT_LIMITS, Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import TEXT_LIMITS, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.unit.fakes import FakeClock
 
 MAX_BIGINT = 2**63 - 1

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import DeleteAccount
+from brokerplane.core.account.commands import DeleteAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.attributes import DeleteAttributes, ListAttributes
+from brokerplane.core.attribute.commands import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig
 from tests.unit.fakes import FakeClock, FakeUowFactory
 from tests.unit.test_attributes import (

@@ -7,7 +7,7 @@ from sqlalchemy import Table, func, select, text
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound
 from brokerplane.core.group.model import Group

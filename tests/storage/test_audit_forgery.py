@@ -18,13 +18,13 @@ from brokerplane import auditkeys, bootstrap
 from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKey, AuditRecord
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 

@@ -16,13 +16,13 @@ from brokerplane import bootstrap
 from brokerplane.application.services import Services
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
 from tests.storage.test_audit_forgery import _funded, _rechain, _records

@@ -11,9 +11,9 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import DeleteAccount, OpenAccount
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.catalog import CreateBranding, CreatePlan, CreatePreset
+from brokerplane.core.backoffice.commands import CreateBranding, CreatePlan, CreatePreset
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
@@ -23,7 +23,7 @@ from brokerplane.core.backoffice.model import (
     WebhookKey,
 )
 from brokerplane.core.errors import Conflict
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ports import UnitOfWork, UnitOfWorkFactory
 from brokerplane.core.user.model import User
 from tests.unit.fakes import FakeClock, FakeUowFactory

@@ -9,7 +9,7 @@ import pytest
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.demo import load_demo, open_demo_accounts
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Conflict, LoginAlreadyExists, ValidationError
 from brokerplane.core.group.model import Group

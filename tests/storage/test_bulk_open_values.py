@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
 

@@ -17,19 +17,13 @@ from sqlalchemy import event
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import (
-    Claim,
-    ClaimRequest,
-    Completion,
-    Replayed,
-    StoredResponse,
-)
+from brokerplane.core.idempotency import Claim, ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 
 MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")

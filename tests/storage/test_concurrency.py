@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 
 THREADS = 8
 PER_THREAD = 5

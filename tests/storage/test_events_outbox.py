@@ -13,14 +13,14 @@ from sqlalchemy import func, select
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import DisableAccount, OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import DisableAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import InsufficientFunds, ValidationError
+from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import Event
-from brokerplane.core.events.service import ReadEvents
 from brokerplane.core.group.model import Group
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock
 

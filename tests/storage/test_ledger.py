@@ -12,18 +12,18 @@ from sqlalchemy import select, text
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import Approval, ApprovalThreshold
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InsufficientFunds
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock
 

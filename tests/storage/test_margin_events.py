@@ -11,15 +11,15 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
+from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import MARGIN_TYPES, Event
-from brokerplane.core.events.service import ReadEvents
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading import watch
-from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 
 FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
       "digits": 5, "contract_size": "100000"}  # fmt: skip
@@ -165,7 +165,7 @@ def test_two_passes_seeing_one_crossing_record_it_once(
 
 
 def test_margin_events_keep_to_the_readers_reach(book: Services, admin: Actor) -> None:
-    from brokerplane.core.events.service import FEED_SCOPES
+    from brokerplane.core.events.commands import FEED_SCOPES
 
     real, _ = trader(book, admin, "real-usd")
     demo, _ = trader(book, admin, "demo-usd")

@@ -10,10 +10,10 @@ from alembic import command
 from sqlalchemy import select, update
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import system_actor
 from brokerplane.core.audit.model import GENESIS_HASH
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.storage import migrate
 from brokerplane.storage import tables as t
 

@@ -16,9 +16,9 @@ import pytest
 from brokerplane import bootstrap
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
-from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import (
     AlreadyApplied,
@@ -28,8 +28,8 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, Completion, StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.settings import Settings
 from tests.unit.fakes import FakeClock
 

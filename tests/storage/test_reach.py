@@ -11,15 +11,15 @@ from sqlalchemy import Engine, String, literal, select, union_all
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.errors import AccountNotFound, ApprovalNotFound
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.core.masks import matches
 from brokerplane.storage.sql.conditions import mask_condition
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import system_actor
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from brokerplane.storage import migrate
 
 EXPAND = (

@@ -19,11 +19,11 @@ from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import second_factor as sf
 from brokerplane.core.access import totp
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.model import LockoutPolicy
-from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.backoffice.sessions import SignIn
+from brokerplane.core.backoffice.commands import SignIn
 from brokerplane.core.errors import Conflict, PermissionDenied, Unauthorized, ValidationError
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock

@@ -12,8 +12,8 @@ from decimal import Decimal
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     InsufficientFunds,
@@ -24,12 +24,12 @@ from brokerplane.core.errors import (
     TradeDisabled,
     ValidationError,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput
 from tests.unit.fakes import FakeClock
 
 WORKERS = 12

@@ -13,8 +13,8 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Completion, StoredResponse
+from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.transfer import Transfer, TransferFunds
 from tests.storage.test_money_concurrency import MANAGER, _funded, _in_threads
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import StorageUnavailable
 from brokerplane.settings import Settings

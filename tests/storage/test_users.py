@@ -12,13 +12,13 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountAlreadyLinked, Conflict, EmailAlreadyExists
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.passwords import md5_hex
+from brokerplane.core.user.commands import ChangeEmail, CreateUser, LinkAccount
 from brokerplane.core.user.model import User, UserLink, UserQuery
-from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory
 from tests.unit.test_users import BRAND
 

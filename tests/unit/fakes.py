@@ -1,4 +1,4 @@
-"""In-memory fakes of the core's ports (core/ports.py) and its clock, for unit tests of the rules.
+"""In-memory fakes of the core's ports (core/ports/) and its clock, for unit tests of the rules.
 
 A unit of work works on a deep copy of the committed state: commit swaps the copy in, leaving
 the with-block without commit discards it, as a database transaction would. Objects handed in
@@ -21,11 +21,17 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from brokerplane.core import masks
-from brokerplane.core.access.model import ApiKey, Challenge, Manager, SecondFactor, Strike
-from brokerplane.core.access.tokens import ManagerToken
+from brokerplane.core.access.model import (
+    ApiKey,
+    Challenge,
+    Manager,
+    ManagerToken,
+    SecondFactor,
+    Strike,
+)
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
-from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
+from brokerplane.core.attribute.model import Attribute, AttributeQuery, AttributeSet
 from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import (
     AccountPreset,

@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey
+from brokerplane.core.access.keys import TOUCH_INTERVAL
 from brokerplane.core.access.model import Manager
-from brokerplane.core.access.service import TOUCH_INTERVAL, CreateApiKey, CreateManager, IssuedKey
-from brokerplane.core.account.service import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     ApiKeyNotFound,
@@ -20,8 +21,8 @@ from brokerplane.core.errors import (
     Unauthorized,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS_RIGHTS = frozenset({"users:read", "users:write", "reports:read"})

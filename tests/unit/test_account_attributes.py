@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.attributes import (
+from brokerplane.core.attribute.commands import (
     AttributeValue,
     DeleteAttributes,
     EntityAttributes,

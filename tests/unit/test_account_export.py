@@ -9,10 +9,10 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.account.service import DeleteAccount, ListAccounts, OpenAccount
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import MissingScope, ValidationError
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 
 WORKER = frozenset(SCOPES) - {"admin"}
 COLUMNS = ("login", "group", "name", "email", "city", "balance", "currency_digits",

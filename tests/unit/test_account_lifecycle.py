@@ -11,16 +11,16 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.core import passwords
-from brokerplane.core.account.model import Account, TradeState
-from brokerplane.core.account.service import (
+from brokerplane.core.account.api_data import normalize_api_data
+from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
-    normalize_api_data,
 )
+from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AccountNotFound,
@@ -31,9 +31,9 @@ from brokerplane.core.errors import (
     PasswordPolicyViolation,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 MAIN, INVESTOR = "1Ar#pqkj", "2Ar#pqkj"

@@ -8,13 +8,13 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.core import passwords
-from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_PASSWORD, Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_PASSWORD, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AccountNotFound,
@@ -26,8 +26,8 @@ from brokerplane.core.errors import (
     PasswordPolicyViolation,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from tests.unit.conftest import SERVER_RANGE
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
@@ -487,7 +487,7 @@ def test_disable_reason_longer_than_255_characters_is_refused(
 def test_a_login_outside_1_to_2_63_is_a_validation_error_in_every_read_and_write(
     services: Services, admin: Actor, login: int
 ) -> None:
-    from brokerplane.core.account.service import DisableAccount, ListAccounts
+    from brokerplane.core.account.commands import DisableAccount, ListAccounts
     from brokerplane.core.errors import ValidationError
 
     for call in (

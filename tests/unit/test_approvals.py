@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.commands import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
-from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (
@@ -28,10 +28,10 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 REQUESTER = Actor(

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateManager
-from brokerplane.core.account.service import DeleteAccount, OpenAccount
+from brokerplane.core.access.commands import CreateManager
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.attributes import (
+from brokerplane.core.attribute.commands import (
     AttributeValue,
     DeleteAttributes,
     EntityAttributes,
@@ -29,7 +29,7 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.unit.fakes import FakeClock
 
 # Accounts: two in demo\usd under BESTBROKER, one in demo\usd under OTHERBROKER, one in

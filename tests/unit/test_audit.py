@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import (
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
     OpenAccount,
@@ -22,9 +22,9 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import GENESIS_HASH, AuditRecord
 from brokerplane.core.audit.service import verify_chain
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPERATOR = Actor(

@@ -12,27 +12,26 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateManager, UpdateManager
-from brokerplane.core.account.service import CheckPassword, UpdateAccount
+from brokerplane.core.access.commands import CreateManager, UpdateManager
+from brokerplane.core.account.commands import CheckPassword, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.backoffice import webhooks
-from brokerplane.core.backoffice.catalog import (
+from brokerplane.core.backoffice.commands import (
+    AddAccount,
+    ChangeUserPassword,
     CreateBranding,
     CreatePlan,
     CreatePreset,
     CreateUserGroup,
     GroupFilter,
-)
-from brokerplane.core.backoffice.model import LOCKED, UNLOCKED, WebhookKey
-from brokerplane.core.backoffice.sessions import RefreshSession, SignIn
-from brokerplane.core.backoffice.users import (
-    AddAccount,
-    ChangeUserPassword,
     NewAccount,
     OpenUser,
+    RefreshSession,
+    SignIn,
     UpdateUser,
     UserFilter,
 )
+from brokerplane.core.backoffice.model import LOCKED, UNLOCKED, WebhookKey
 from brokerplane.core.errors import (
     Conflict,
     EmailAlreadyExists,

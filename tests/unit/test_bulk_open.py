@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     GroupNotFound,
@@ -17,8 +17,8 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
 from tests.unit.conftest import SERVER_RANGE
 from tests.unit.fakes import FakeUowFactory
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     DealNotFound,
@@ -20,11 +20,11 @@ from brokerplane.core.errors import (
     RecordNotEditable,
     SymbolNotFound,
 )
+from brokerplane.core.group.commands import CreateGroup, DeleteGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup, DeleteGroup
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol, DeleteSymbol
-from brokerplane.core.trading.records import ChangeTradeRecord
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol
+from brokerplane.core.trading.commands import ChangeTradeRecord
 
 
 def test_an_empty_group_is_deleted_and_one_with_an_account_is_in_use(

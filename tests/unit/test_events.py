@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import InsufficientFunds, MissingScope, PermissionDenied
+from brokerplane.core.events.commands import ReadEvents, SaveSubscription
 from brokerplane.core.events.delivery import Outcome, backoff
 from brokerplane.core.events.model import derive
-from brokerplane.core.events.service import ReadEvents, SaveSubscription
 from brokerplane.core.group.model import Group
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.unit.fakes import FakeClock
 
 OWNER = "worker-1"

@@ -9,7 +9,7 @@ from typing import get_type_hints
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AlreadyApplied,
@@ -21,14 +21,8 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import (
-    Claim,
-    Completion,
-    IdempotencyRecord,
-    StoredResponse,
-    claim,
-)
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.idempotency import Claim, Completion, IdempotencyRecord, StoredResponse, claim
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 from tests.unit.fakes import FakeClock, FakeUowFactory
 

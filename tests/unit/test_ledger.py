@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import DisableAccount, OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import DisableAccount, OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.config import CoreConfig
@@ -25,9 +25,11 @@ from brokerplane.core.errors import (
     MissingScope,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.ledger import integrity
 from brokerplane.core.ledger import service as ledger_service
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import (
     EntryClaim,
     EntryFacts,
@@ -35,7 +37,6 @@ from brokerplane.core.ledger.model import (
     LedgerEntry,
     LedgerQuery,
 )
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 TELLER = Actor(
@@ -736,14 +737,14 @@ def test_entries_and_records_far_out_of_step_still_pair_up() -> None:
     entries = [_facts(i) for i in range(1, 50)]
     claims = [_claim(100 + i, i) for i in reversed(range(1, 50))]
 
-    assert list(ledger_service.check_entries(entries, claims, chunk=4)) == []
+    assert list(integrity.check_entries(entries, claims, chunk=4)) == []
 
 
 def test_an_entry_without_a_record_a_record_twice_and_a_record_of_nothing_are_all_named() -> None:
     entries = [_facts(1), _facts(2), _facts(3, amount=999)]
     claims = [_claim(10, 1), _claim(11, 1), _claim(12, 3), _claim(13, 4), _claim(14, None)]
 
-    found = list(ledger_service.check_entries(entries, claims, chunk=2))
+    found = list(integrity.check_entries(entries, claims, chunk=2))
 
     reasons = sorted(p.reason for p in found)
     assert len(found) == 5

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.errors import (
     AmountLimitExceeded,
     ApprovalRequired,
@@ -21,9 +21,9 @@ from brokerplane.core.errors import (
     PermissionDenied,
     ValidationError,
 )
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeUowFactory
 
 TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect="mt5")

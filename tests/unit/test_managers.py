@@ -12,14 +12,9 @@ import pytest
 from brokerplane.api.native.errors import status_and_title
 from brokerplane.application.services import Services
 from brokerplane.core import passwords
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import Manager
-from brokerplane.core.access.service import (
-    MASK_MAX,
-    CreateApiKey,
-    CreateManager,
-    IssuedKey,
-    UpdateManager,
-)
+from brokerplane.core.access.rights import MASK_MAX
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import (

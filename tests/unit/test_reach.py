@@ -12,17 +12,17 @@ import pytest
 
 from brokerplane.application.services import Services
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import (
     AccountNotFound,
@@ -32,9 +32,9 @@ from brokerplane.core.errors import (
     MissingScope,
     PermissionDenied,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from tests.unit.fakes import FakeUowFactory
 
 # Four accounts: in demo\usd under BESTBROKER, in demo\vip under BESTBROKER, in demo\usd under

@@ -10,8 +10,8 @@ import pytest
 from brokerplane.core.account.model import Account
 from brokerplane.core.errors import NoQuote
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import Position, Quote
-from brokerplane.core.trading.risk import Market, figures, risk_of, total_margin
+from brokerplane.core.trading.model import Market, Position, Quote
+from brokerplane.core.trading.risk import figures, risk_of, total_margin
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.service import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.errors import (
@@ -23,10 +23,10 @@ from brokerplane.core.errors import (
     ValidationError,
     WrongPassword,
 )
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.passwords import md5_hex
+from brokerplane.core.user.commands import ChangeEmail, CreateUser, LinkAccount
 from brokerplane.core.user.model import User, UserQuery
-from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 WORKER = frozenset(SCOPES) - {"admin"}

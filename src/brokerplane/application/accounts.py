@@ -16,12 +16,12 @@ from brokerplane.core.errors import CoreError, ValidationError
 from brokerplane.core.ports import UnitOfWork
 
 if TYPE_CHECKING:
-    from brokerplane.core import attributes
     from brokerplane.core.access import lockout
     from brokerplane.core.account import archive
     from brokerplane.core.account import service as accounts
+    from brokerplane.core.attribute import service as attributes
 else:
-    attributes = LazySlice("brokerplane.core.attributes")
+    attributes = LazySlice("brokerplane.core.attribute.service")
     lockout = LazySlice("brokerplane.core.access.lockout")
     archive = LazySlice("brokerplane.core.account.archive")
     accounts = LazySlice("brokerplane.core.account.service")

@@ -4,7 +4,7 @@ The rows an API key's check reads (the key and its manager) are kept per key pre
 watch's token taken before they were read; they are used again only while the token is the
 same, i.e. while no process has changed any API key or manager since (a revocation, a
 rotation, a manager disabled or given other rights, a key's last-used stamp). Every rule is
-checked again on every request from those rows (core.access.service.verify_key): the
+checked again on every request from those rows (core.access.keys.verify_key): the
 secret's hash, revocation and expiry against the current time, the manager being enabled,
 the effective scopes. Only rows of keys that exist are kept, so a caller cannot fill the
 memory with made-up prefixes, and it is bounded all the same. cTrader's manager tokens are

@@ -10,8 +10,7 @@ from brokerplane.application.base import LazySlice, ServiceBase
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.trading.model import Deal, DealQuery, Quote
-from brokerplane.core.trading.risk import Market, PositionFigures, Risk
+from brokerplane.core.trading.model import Deal, DealQuery, Market, PositionFigures, Quote, Risk
 
 if TYPE_CHECKING:
     from brokerplane.core.account import service as accounts

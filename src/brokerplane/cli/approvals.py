@@ -79,7 +79,7 @@ def thresholds_set(
     overrides that for the group's accounts.
     """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
-    from brokerplane.core.approval.service import SetApprovalThreshold
+    from brokerplane.core.approval.commands import SetApprovalThreshold
 
     cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
     with runtime_for(settings) as runtime:
@@ -102,7 +102,7 @@ def thresholds_remove(
 ) -> None:
     """Remove a currency's threshold or a group's override."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
-    from brokerplane.core.approval.service import SetApprovalThreshold
+    from brokerplane.core.approval.commands import SetApprovalThreshold
 
     cmd = SetApprovalThreshold(currency=currency, amount=None, group=group)
     with runtime_for(settings) as runtime:

@@ -19,7 +19,7 @@ from brokerplane.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from brokerplane.core.audit.service import ChainReport
+    from brokerplane.core.audit.model import ChainReport
 
 
 @click.group()

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from brokerplane.core.account.service import OpenAccount
+    from brokerplane.core.account.commands import OpenAccount
 
 
 @click.command()
@@ -204,13 +204,11 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     again), so a run that stopped halfway can be repeated. Each object is one command, so rules
     and the audit chain hold.
     """
-    # The commands' modules are imported here, not at the top: `brokerplane serve` without
-    # --demo needs none of them.
-    from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
-    from brokerplane.core.approval.service import SetApprovalThreshold
-    from brokerplane.core.group.service import CreateGroup
-    from brokerplane.core.symbol.service import CreateSymbol
-    from brokerplane.core.trading.service import QuoteInput
+    from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+    from brokerplane.core.approval.commands import SetApprovalThreshold
+    from brokerplane.core.group.commands import CreateGroup
+    from brokerplane.core.symbol.commands import CreateSymbol
+    from brokerplane.core.trading.commands import QuoteInput
 
     if is_loaded(runtime):
         return None
@@ -310,7 +308,7 @@ def open_demo_accounts(
 
 
 def _demo_account_commands(group: str) -> Iterator[OpenAccount]:
-    from brokerplane.core.account.service import OpenAccount
+    from brokerplane.core.account.commands import OpenAccount
 
     n = 0
     while True:

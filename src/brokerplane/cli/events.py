@@ -73,7 +73,7 @@ def events_tail(
     from brokerplane.api.native.events import render_event
     from brokerplane.core.actor import system_actor
     from brokerplane.core.errors import CoreError
-    from brokerplane.core.events.service import ReadEvents, parse_types
+    from brokerplane.core.events.commands import ReadEvents, parse_types
 
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     actor = system_actor("events-tail")

@@ -78,7 +78,7 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
         )
     if report.entry_problems:
         shown = len(report.entry_problems)
-        from brokerplane.core.ledger.service import MAX_REPORTED
+        from brokerplane.core.ledger.commands import MAX_REPORTED
 
         more = " (the first ones shown)" if shown >= MAX_REPORTED else ""
         click.echo(

@@ -25,7 +25,7 @@ from brokerplane.cli.common import (
     rich_table,
     runtime_for,
 )
-from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.errors import ValidationError
 

@@ -39,7 +39,7 @@ from brokerplane.core.actor import system_actor
 from brokerplane.core.errors import CoreError, NotFound, ValidationError
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.service import MAX_QUOTES, QuoteInput
+from brokerplane.core.trading.commands import MAX_QUOTES, QuoteInput
 
 _SPLIT = re.compile(r"[\s,]+")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from brokerplane.core.errors import ValidationError
 
@@ -163,3 +163,10 @@ def parse_decimal(value: object, field: str = "amount") -> Decimal:
     if not result.is_finite():
         raise ValidationError.field(field, "must be a finite decimal number")
     return result
+
+
+_WIDE = Context(prec=60)  # room for the largest figures the bounds on prices and volumes allow
+
+
+def to_minor_half_up(amount: Decimal, digits: int) -> int:
+    return int(amount.scaleb(digits, _WIDE).quantize(Decimal(1), ROUND_HALF_UP, _WIDE))

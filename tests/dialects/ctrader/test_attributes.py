@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from tests.dialects.ctrader.conftest import MANAGER, CTrader, as_manager
 

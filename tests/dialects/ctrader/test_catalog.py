@@ -10,13 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from brokerplane.api.ctrader.catalog import (
-    CLOSED_POSITION_COLUMNS,
-    OPEN_POSITION_COLUMNS,
-    csv_body,
-)
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.api.ctrader.catalog import CLOSED_POSITION_COLUMNS, OPEN_POSITION_COLUMNS, csv_body
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.dialects.ctrader.conftest import CTrader, as_manager
 
 OPEN_HEADER = ("login,positionId,openTimestamp,entryPrice,direction,volume,symbol,commission,"

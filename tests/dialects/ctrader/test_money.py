@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from brokerplane.core.account.service import ListAccounts
-from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.account.commands import ListAccounts
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.dialects.ctrader.conftest import MINIMAL, CTrader, as_manager
 

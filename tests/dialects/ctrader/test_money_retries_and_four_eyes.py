@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from tests.dialects.ctrader.conftest import JSON, MANAGER, MINIMAL, CTrader
 from tests.dialects.four_eyes import SECOND, approve, native_key, second_manager

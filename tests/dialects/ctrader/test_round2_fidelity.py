@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.dialects.ctrader.conftest import CTrader
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
 from tests.dialects.ctrader.conftest import MANAGER, MINIMAL, PASSWORD, SEED_HASH, CTrader, md5
 from tests.dialects.mt5.conftest import Mt5, handshake

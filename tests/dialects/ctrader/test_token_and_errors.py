@@ -15,7 +15,7 @@ from sqlalchemy import select
 from brokerplane.api.ctrader.errors import ERROR_TABLE
 from brokerplane.cli.main import main
 from brokerplane.core import passwords
-from brokerplane.core.access.service import UpdateManager
+from brokerplane.core.access.commands import UpdateManager
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import all_error_classes
 from brokerplane.storage import tables

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateManager, UpdateManager
-from brokerplane.core.access.tokens import IssueToken, hash_token
+from brokerplane.core.access.commands import CreateManager, IssueToken, UpdateManager
+from brokerplane.core.access.tokens import hash_token
 from brokerplane.core.actor import system_actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import TokenExpired, Unauthorized

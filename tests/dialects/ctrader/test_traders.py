@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.dialects.ctrader.conftest import MANAGER, MINIMAL, SEED_HASH, CTrader, as_manager

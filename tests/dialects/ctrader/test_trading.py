@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from brokerplane.core.errors import TradeDisabled
-from brokerplane.core.symbol.service import CreateSymbol
-from brokerplane.core.trading.service import ClosePosition, OpenPosition, QuoteInput
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 from tests.dialects.ctrader.conftest import CTrader, as_manager
 from tests.dialects.ctrader.test_catalog import CLOSED_HEADER, OPEN_HEADER
 from tests.unit.fakes import FakeClock

@@ -17,10 +17,10 @@ from brokerplane.api.app import create_app
 from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 
 MANAGER = 1005
 PASSWORD = "Password1"

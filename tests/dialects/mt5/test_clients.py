@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.backoffice.users import UserFilter
+from brokerplane.core.backoffice.commands import UserFilter
+from brokerplane.core.user.commands import LinkAccount
 from brokerplane.core.user.model import UserQuery
-from brokerplane.core.user.service import LinkAccount
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from brokerplane.api.mt5 import config
-from brokerplane.core.group.service import CreateGroup
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.symbol.commands import CreateSymbol
 from tests.dialects.mt5.conftest import Mt5
 
 # The fields otokarev/mt5tk's Go entities declare (all `string` or arrays): a JSON number or a

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from brokerplane.api.mt5 import crm
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 
 PARAMS = "3 Invalid parameters"

@@ -15,7 +15,7 @@ from brokerplane.api.mt5 import runner
 from brokerplane.api.mt5.session import password_hash, rand_answer
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from tests.dialects.mt5.conftest import MANAGER, PASSWORD, handshake
 from tests.unit.fakes import FakeClock

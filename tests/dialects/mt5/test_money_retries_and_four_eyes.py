@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery
-from brokerplane.core.approval.service import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from tests.dialects.four_eyes import SECOND, approve, native_key, second_manager
 from tests.dialects.mt5.conftest import MANAGER, Mt5

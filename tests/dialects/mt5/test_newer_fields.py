@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.account.service import OpenAccount
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.account.commands import OpenAccount
+from brokerplane.core.ledger.commands import PostLedgerEntry
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 
 EMPTY_API_DATA = [{"AppID": "0", "ID": "0"}] * 16

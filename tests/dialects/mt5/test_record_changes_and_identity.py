@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.mt5.conftest import MANAGER, Mt5
 
 DONE = "0 Done"

@@ -8,8 +8,8 @@ import httpx
 from click.testing import CliRunner
 
 from brokerplane.cli.main import main
-from brokerplane.core.access.service import UpdateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import UpdateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.dialects.mt5.conftest import MANAGER, PASSWORD, Mt5, handshake
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import DEFAULT_RIGHTS, RIGHT_TRADE_DISABLED
-from brokerplane.core.account.service import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import QuoteInput
 from tests.dialects.mt5.conftest import Mt5
 
 DONE = "0 Done"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateApiKey
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.ledger.service import PostLedgerEntry
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.dialects.mt5.conftest import Mt5
 from tests.unit.fakes import FakeClock
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.trading.service import QuoteInput
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.trading.commands import QuoteInput
 from tests.dialects.native.conftest import Api
 
 A, B, C = 910024, 910025, 910026

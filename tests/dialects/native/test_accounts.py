@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.core.user.service import CreateUser
+from brokerplane.core.user.commands import CreateUser
 from tests.dialects.native.conftest import Api
 
 SEED_000_EXAMPLE = {"login": 910024, "name": "Demo User", "group": "demo-usd", "leverage": 100}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from tests.dialects.native.conftest import Api
 
 LOGIN = 910024

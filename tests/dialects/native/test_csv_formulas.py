@@ -8,7 +8,7 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
 LOGIN = 930001

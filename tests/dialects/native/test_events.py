@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from tests.dialects.native.conftest import Api
 
 READER = frozenset({"reports:read"})
@@ -138,7 +138,7 @@ def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
     key_id = created.json()["id"]
     assert api.post(f"/v1/keys/{key_id}/rotate").status_code in (200, 201)
     assert api.client.delete(f"/v1/keys/{key_id}", headers=api.headers()).status_code == 200
-    from brokerplane.core.access.service import UpdateManager
+    from brokerplane.core.access.commands import UpdateManager
 
     api.runtime.services.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
     evs = _all(api, types="manager.,key.")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.idempotency import Claim
 from tests.dialects.native.conftest import Api
 from tests.unit.fakes import FakeClock

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from brokerplane.api.app import create_app
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime, build
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.config import CoreConfig
 from brokerplane.storage import tables
 from tests.dialects.native.conftest import Api

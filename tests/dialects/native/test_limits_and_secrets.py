@@ -17,7 +17,7 @@ from sqlalchemy import select
 from brokerplane.api.app import create_app
 from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.errors import RateLimited
 from brokerplane.storage import tables
 from tests.dialects.native.conftest import Api

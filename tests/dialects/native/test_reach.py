@@ -12,10 +12,10 @@ from urllib.parse import quote
 
 import pytest
 
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
 # Reach is SQL per listing (masks fold case per engine): every listing on both engines.

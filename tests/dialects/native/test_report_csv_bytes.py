@@ -16,11 +16,11 @@ import pytest
 
 from brokerplane.api.native.routes import CSV_COLUMNS
 from brokerplane.api.native.schemas import render_account
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import DeleteAccount, ListAccounts
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
 # The CSV export reads its rows with engine-specific SQL (storage/repositories/exports.py): both

@@ -20,10 +20,10 @@ from fastapi import FastAPI
 
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import build
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.events.service import SaveSubscription
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.events.commands import SaveSubscription
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_TRADE_DISABLED
 from tests.dialects.native.conftest import Api
 

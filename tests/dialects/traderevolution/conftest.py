@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
-from brokerplane.core.backoffice.catalog import (
+from brokerplane.core.backoffice.commands import (
     CreateBranding,
     CreatePlan,
     CreatePreset,

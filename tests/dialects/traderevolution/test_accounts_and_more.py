@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.user.service import CreateUser
+from brokerplane.core.user.commands import CreateUser
 from tests.dialects.traderevolution.conftest import TE, USER_PASSWORD, sign_in
 
 

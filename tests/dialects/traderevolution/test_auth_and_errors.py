@@ -20,7 +20,7 @@ from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.api.traderevolution.errors import ERROR_TABLE
 from brokerplane.cli.main import main
-from brokerplane.core.access.service import CreateManager, UpdateManager
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice.model import BackofficeToken
 from brokerplane.core.errors import all_error_classes

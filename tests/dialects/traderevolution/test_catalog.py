@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES
 from tests.dialects.traderevolution.conftest import TE, sign_in
 

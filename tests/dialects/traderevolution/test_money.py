@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
-from brokerplane.core.approval.service import SetApprovalThreshold
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.dialects.mt5.conftest import handshake
 from tests.dialects.traderevolution.conftest import MANAGER, PASSWORD, TE, sign_in

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 
-from brokerplane.core.access.service import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES
-from brokerplane.core.approval.service import SetApprovalThreshold
-from brokerplane.core.symbol.service import CreateSymbol
-from brokerplane.core.trading.service import OpenPosition, QuoteInput
+from brokerplane.core.approval.commands import SetApprovalThreshold
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.four_eyes import SECOND, approve, second_manager
 from tests.dialects.traderevolution.conftest import MANAGER, TE, sign_in
 

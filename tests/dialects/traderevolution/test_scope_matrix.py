@@ -23,7 +23,7 @@ from brokerplane import bootstrap
 from brokerplane.api.traderevolution import accounts, apidoc, methods, reports
 from brokerplane.api.traderevolution import users as te_users
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import CreateManager
+from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES
 from brokerplane.settings import Settings
 from tests.dialects.traderevolution.conftest import TE, sign_in

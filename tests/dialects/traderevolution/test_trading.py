@@ -17,13 +17,13 @@ from sqlalchemy import update
 from starlette.datastructures import State
 
 from brokerplane.api.traderevolution.protocol import Throttle
-from brokerplane.core.account.service import DisableAccount
+from brokerplane.core.account.commands import DisableAccount
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.symbol.service import CreateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
 from brokerplane.core.trading.model import DealQuery
-from brokerplane.core.trading.service import QuoteInput
 from brokerplane.settings import MIN_RETENTION, Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import BASE, TE, USER_PASSWORD, sign_in

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from brokerplane.core.account.service import CheckPassword
-from brokerplane.core.group.service import CreateGroup
+from brokerplane.core.account.commands import CheckPassword
+from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.traderevolution.conftest import TE, USER_PASSWORD, sign_in
 
 MINIMAL = {
@@ -291,7 +291,7 @@ def test_a_preset_leverage_above_the_groups_maximum_is_refused(te: TE) -> None:
 
 
 def test_a_manager_of_some_groups_sees_and_changes_only_their_users(te: TE) -> None:
-    from brokerplane.core.access.service import CreateManager
+    from brokerplane.core.access.commands import CreateManager
     from brokerplane.core.actor import SCOPES
 
     te.services.create_manager(

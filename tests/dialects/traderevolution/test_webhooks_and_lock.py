@@ -17,11 +17,11 @@ from sqlalchemy import select
 from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.core import passwords
-from brokerplane.core.access.service import CreateManager
-from brokerplane.core.account.service import CheckPassword
+from brokerplane.core.access.commands import CreateManager
+from brokerplane.core.account.commands import CheckPassword
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.backoffice import webhooks
-from brokerplane.core.backoffice.users import NewAccount, OpenUser
+from brokerplane.core.backoffice.commands import NewAccount, OpenUser
 from brokerplane.core.errors import Unauthorized
 from brokerplane.settings import Settings
 from brokerplane.storage import tables

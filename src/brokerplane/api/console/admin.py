@@ -15,15 +15,15 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.reach import require_unlimited
-from brokerplane.core.access.service import CreateManager, UpdateManager
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.errors import ManagerNotFound, ValidationError
+from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
+from brokerplane.core.symbol.commands import UpdateSymbol
 from brokerplane.core.symbol.model import TRADE_MODES, Symbol
-from brokerplane.core.symbol.service import UpdateSymbol
 
 if TYPE_CHECKING:
     from brokerplane.api.console.app import Ctx

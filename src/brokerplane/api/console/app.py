@@ -37,10 +37,10 @@ from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
 from brokerplane.api.native.routes import _csv_chunks as csv_chunks
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
+from brokerplane.core.access.commands import CreateApiKey, UpdateManager
 from brokerplane.core.access.lockout import WRONG_CREDENTIALS
 from brokerplane.core.access.reach import PERSONAL_FIELDS
-from brokerplane.core.access.service import CreateApiKey, UpdateManager
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     ChangePassword,
     DisableAccount,
     EnableAccount,
@@ -49,11 +49,11 @@ from brokerplane.core.account.service import (
     UpdateAccount,
 )
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery
-from brokerplane.core.approval.service import DecideApproval, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
+from brokerplane.core.backoffice.commands import RefreshSession, SignIn, TokenPair
 from brokerplane.core.backoffice.model import CHANNEL_CONSOLE
-from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import (
     CoreError,
     NotFound,
@@ -63,11 +63,10 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
-from brokerplane.core.trading.model import Deal, DealQuery, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
+from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
 
 log = logging.getLogger("brokerplane.console")
 

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from brokerplane.api.console import session as sess
-from brokerplane.core.access.second_factor import EXPIRED, TOO_MANY, SecondStep
+from brokerplane.core.access.commands import EXPIRED, TOO_MANY, SecondStep
 from brokerplane.core.errors import CoreError, Unauthorized
 
 if TYPE_CHECKING:

@@ -36,14 +36,14 @@ from brokerplane.api.ctrader.protocol import (
     to_int,
     to_xml,
 )
-from brokerplane.core.attributes import (
-    AttributeSet,
+from brokerplane.core.attribute.commands import (
     AttributeValue,
     DeleteAttributes,
     EntityAttributes,
     ListAttributes,
     SetAttributes,
 )
+from brokerplane.core.attribute.model import AttributeSet
 from brokerplane.core.errors import CoreError, FieldError, ValidationError
 
 router = APIRouter()

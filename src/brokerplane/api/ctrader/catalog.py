@@ -18,13 +18,12 @@ from brokerplane.api.csvcells import CsvOut, safe_text
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, services_of, to_int
 from brokerplane.application.services import Services
+from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import Deal, DealQuery, lots, opposite, sign_of
-from brokerplane.core.trading.risk import Market
+from brokerplane.core.trading.model import Deal, DealQuery, Market, lots, opposite, sign_of
 
 router = APIRouter()
 

@@ -22,10 +22,16 @@ from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import CTraderError, invalid, status_and_code
 from brokerplane.api.ctrader.protocol import Body, actor_of, millis, no_content, services_of
-from brokerplane.core.account.service import UpdateAccount
+from brokerplane.core.account.commands import UpdateAccount
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.user.cid import Partner, SetInAppControls, SetPartner
-from brokerplane.core.user.service import ChangeEmail, CreateUser, LinkAccount
+from brokerplane.core.user.commands import (
+    ChangeEmail,
+    CreateUser,
+    LinkAccount,
+    Partner,
+    SetInAppControls,
+    SetPartner,
+)
 
 router = APIRouter()
 

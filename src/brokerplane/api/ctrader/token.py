@@ -8,7 +8,7 @@ from fastapi.responses import Response
 
 from brokerplane.api.ctrader.errors import CTraderError
 from brokerplane.api.ctrader.protocol import DIALECT, Body, answer, services_of
-from brokerplane.core.access.tokens import IssueToken
+from brokerplane.core.access.commands import IssueToken
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Unauthorized
 

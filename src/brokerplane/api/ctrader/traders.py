@@ -26,8 +26,7 @@ from brokerplane.api.ctrader.protocol import (
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
 from brokerplane.application.services import Services
-from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
@@ -35,6 +34,7 @@ from brokerplane.core.account.service import (
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AmountLimitExceeded,
@@ -45,8 +45,8 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import StoredResponse
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.trading.risk import Risk
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
+from brokerplane.core.trading.model import Risk
 
 router = APIRouter()
 # changebalance and changebonus, the calls made most: mounted ahead of the other routers so a

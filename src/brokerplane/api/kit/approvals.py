@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brokerplane.core.ledger.service import Posting
+from brokerplane.core.ledger.commands import Posting
 from brokerplane.core.money import format_minor
 
 

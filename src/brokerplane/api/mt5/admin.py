@@ -32,9 +32,9 @@ from brokerplane.api.mt5.config import LOT, LOT_EXT, TRADE_MODE, group_object, s
 from brokerplane.api.mt5.protocol import Answer, Context, Params, command
 from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, Mt5Error
 from brokerplane.core.errors import GroupNotFound, SymbolNotFound
-from brokerplane.core.group.service import CreateGroup, DeleteGroup, UpdateGroup
+from brokerplane.core.group.commands import CreateGroup, DeleteGroup, UpdateGroup
 from brokerplane.core.money import parse_decimal
-from brokerplane.core.symbol.service import CreateSymbol, DeleteSymbol, UpdateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol, UpdateSymbol
 
 MARGIN_FLAG_HEDGE_LARGE_LEG = 4
 TRADE_MODE_NAMES = {code: name for name, code in TRADE_MODE.items()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from brokerplane.api.mt5.protocol import Answer, Context, command
 from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, Mt5Error
-from brokerplane.core.trading.records import ChangeTradeRecord
+from brokerplane.core.trading.commands import ChangeTradeRecord
 
 MAX_TICKET = 2**63 - 1
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from brokerplane.core.group.model import Group
-from brokerplane.core.symbol.service import session_minutes
+from brokerplane.core.symbol.model import session_minutes
 
 DEFAULT_UINT = 0xFFFFFFFF
 DEFAULT_INT = 0x7FFFFFFF

@@ -42,13 +42,11 @@ from brokerplane.api.mt5.protocol import Answer, Context, Params, command
 from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
 from brokerplane.api.mt5.trade import _window, render_deal, render_order
 from brokerplane.api.mt5.users import _by_logins, render_trade_state, render_user
-from brokerplane.core.account.archive import RestoreAccount
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts, RestoreAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import DeleteAccount, ListAccounts
 from brokerplane.core.money import parse_decimal
-from brokerplane.core.trading.batch import MAX_BATCH, BatchSelection
+from brokerplane.core.trading.commands import MAX_BATCH, BatchSelection, CalcProfit, CheckMargin
 from brokerplane.core.trading.model import TRADE_KIND
-from brokerplane.core.trading.whatif import CalcProfit, CheckMargin
 
 PARTIAL = 14  # more matched than one answer holds
 ACCOUNTS_PER_READ = 1000

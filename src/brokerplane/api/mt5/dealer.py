@@ -51,8 +51,8 @@ from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, Mt5Error
 from brokerplane.api.mt5.trade import COMMENT_MAX, MAX_TICKET, VOLUME_EXT, millis, side_code, unix
 from brokerplane.core import masks
 from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFound
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition
 from brokerplane.core.trading.model import VOLUME_DIGITS, Deal, Quote
-from brokerplane.core.trading.service import ClosePosition, OpenPosition
 
 ACTION_EXECUTE = 200  # IMTRequest::TA_DEALER_POS_EXECUTE
 REQUEST_DONE = 10009  # MT_RET_REQUEST_DONE

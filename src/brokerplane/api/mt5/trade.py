@@ -70,11 +70,10 @@ from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, REQUEST_REJEC
 from brokerplane.api.mt5.users import _by_logins
 from brokerplane.core.errors import LedgerEntryNotFound, PositionNotFound
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.money import Currency, format_minor, parse_decimal
-from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery, price_of
-from brokerplane.core.trading.risk import PositionFigures, to_minor_half_up
+from brokerplane.core.money import Currency, format_minor, parse_decimal, to_minor_half_up
+from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery, PositionFigures, price_of
 
 MAX_MONEY = Decimal(1_000_000_000)  # |balance| above this: 4005 Money limit reached
 TRADE_MAX_MONEY = 4005

@@ -35,18 +35,16 @@ from typing import Any
 from brokerplane.api.mt5.identity import manager_account, refuse_self_deletion
 from brokerplane.api.mt5.protocol import Answer, Context, Params, command
 from brokerplane.api.mt5.retcodes import ERR_DATA, ERR_PARAMS, Mt5Error
-from brokerplane.core.account.model import TEXT_LIMITS, Account, TradeState
-from brokerplane.core.account.service import (
-    API_DATA_CELLS,
-    API_VALUE_FIELDS,
+from brokerplane.core.account.api_data import API_DATA_CELLS, API_VALUE_FIELDS, normalize_api_data
+from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
     ListAccounts,
     OpenAccount,
     UpdateAccount,
-    normalize_api_data,
 )
+from brokerplane.core.account.model import TEXT_LIMITS, Account, TradeState
 from brokerplane.core.errors import AccountNotFound, ValidationError
 from brokerplane.core.money import Currency, format_amount
 

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from brokerplane.api.native.ratelimit import RateLimiter
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.service import KeyIdentity
+from brokerplane.core.access.commands import KeyIdentity
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import RateLimited, Unauthorized, ValidationError
 

@@ -35,9 +35,8 @@ import brokerplane
 from brokerplane.api.native.events import render_event
 from brokerplane.application.services import Services
 from brokerplane.core.errors import CoreError
-from brokerplane.core.events.delivery import Outcome
+from brokerplane.core.events.delivery import Outcome, check_url, redact_for
 from brokerplane.core.events.model import Event, Subscription
-from brokerplane.core.events.service import check_url, redact_for
 from brokerplane.settings import Settings
 
 log = logging.getLogger("brokerplane.webhooks")

@@ -29,7 +29,7 @@ from brokerplane.api.native.schemas import ACCOUNT_OUT_FIELDS, iso
 from brokerplane.core.account.model import RIGHT_ENABLED
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError, RateLimited, ValidationError
-from brokerplane.core.events import service as events
+from brokerplane.core.events import commands as events
 from brokerplane.core.events.model import MARGIN_TYPES, TYPES, Delivery, Event, Subscription
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.validate import MAX_ID

@@ -16,8 +16,8 @@ from brokerplane.api.native.common import COMMON_ERRORS, CONFLICT, NOT_FOUND, se
 from brokerplane.api.native.idempotency import write
 from brokerplane.api.native.route import NativeRoute
 from brokerplane.api.native.schemas import StrictId, iso
+from brokerplane.core.access.commands import CreateApiKey, IssuedKey
 from brokerplane.core.access.model import ApiKey
-from brokerplane.core.access.service import CreateApiKey, IssuedKey
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.validate import MAX_LOGIN

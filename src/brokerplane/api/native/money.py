@@ -44,12 +44,12 @@ from brokerplane.api.native.schemas import (
     render_threshold,
 )
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.commands import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery, ApprovalThreshold
-from brokerplane.core.approval.service import DecideApproval, Decision, SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 

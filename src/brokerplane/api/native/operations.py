@@ -28,17 +28,17 @@ from brokerplane.api.native.idempotency import write
 from brokerplane.api.native.route import NativeRoute
 from brokerplane.api.native.schemas import BalanceOut, iso, render_account, render_posting
 from brokerplane.api.native.trading_schemas import TradeStateOut, render_state
-from brokerplane.core.account.model import Account, TradeState
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     MAX_PAGE,
     ChangePassword,
     CheckPassword,
     DeleteAccount,
     ListAccounts,
 )
+from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.ledger.transfer import Transfer, TransferFunds
+from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.money import format_minor
 from brokerplane.core.validate import MAX_ID
 

@@ -44,8 +44,7 @@ from brokerplane.api.native.schemas import (
     render_group,
     render_symbol,
 )
-from brokerplane.core.account.model import RIGHT_ENABLED, Account
-from brokerplane.core.account.service import (
+from brokerplane.core.account.commands import (
     ChangePassword,
     DisableAccount,
     EnableAccount,
@@ -53,11 +52,12 @@ from brokerplane.core.account.service import (
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import RIGHT_ENABLED, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
+from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.money import format_units
-from brokerplane.core.symbol.service import CreateSymbol, UpdateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol, UpdateSymbol
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 

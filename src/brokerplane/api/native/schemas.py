@@ -13,8 +13,8 @@ from brokerplane.core.account.model import Account
 from brokerplane.core.approval.model import Approval, ApprovalThreshold
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.group.model import Group
+from brokerplane.core.ledger.commands import Posting
 from brokerplane.core.ledger.model import LedgerEntry
-from brokerplane.core.ledger.service import Posting
 from brokerplane.core.money import Currency, format_minor
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.validate import MAX_ID

@@ -51,14 +51,8 @@ from brokerplane.api.native.trading_schemas import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import currency
-from brokerplane.core.trading.model import DealQuery, Quote
-from brokerplane.core.trading.risk import PositionFigures
-from brokerplane.core.trading.service import (
-    ClosePosition,
-    Execution,
-    OpenPosition,
-    QuoteInput,
-)
+from brokerplane.core.trading.commands import ClosePosition, Execution, OpenPosition, QuoteInput
+from brokerplane.core.trading.model import DealQuery, PositionFigures, Quote
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 

@@ -17,9 +17,8 @@ from brokerplane.api.native.schemas import iso
 from brokerplane.core.account.model import TradeState
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import Currency, format_minor
-from brokerplane.core.trading.model import Deal, Quote, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
-from brokerplane.core.trading.service import ExposureLine, MarginStatus
+from brokerplane.core.trading.commands import ExposureLine, MarginStatus
+from brokerplane.core.trading.model import Deal, PositionFigures, Quote, lots, price_of
 
 Number = StrictStr | StrictInt | StrictFloat
 

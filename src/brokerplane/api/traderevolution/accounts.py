@@ -37,9 +37,9 @@ from brokerplane.api.traderevolution.users import (
     accounts_json,
 )
 from brokerplane.application.services import Services
-from brokerplane.core.account import service as accounts
+from brokerplane.core.account import commands as accounts
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.catalog import Asset
+from brokerplane.core.backoffice.model import Asset
 
 router = APIRouter()
 MAX_OFFSET = 100_000

@@ -22,7 +22,7 @@ from brokerplane.api.traderevolution.protocol import (
     throttle,
 )
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.sessions import RefreshSession, SignIn, TokenPair
+from brokerplane.core.backoffice.commands import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import Unauthorized
 
 router = APIRouter()

@@ -21,15 +21,14 @@ from brokerplane.api.traderevolution.protocol import (
     services_of,
 )
 from brokerplane.api.traderevolution.users import branding_ids
-from brokerplane.core.backoffice.catalog import (
-    SERVER_ID,
+from brokerplane.core.backoffice.commands import (
     CreateBranding,
     CreatePlan,
     CreatePreset,
     CreateUserGroup,
     GroupFilter,
 )
-from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan
+from brokerplane.core.backoffice.model import SERVER_ID, AccountPreset, Branding, Plan
 from brokerplane.core.group.model import Group
 
 router = APIRouter()

@@ -55,9 +55,8 @@ from brokerplane.api.traderevolution.protocol import (
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ApprovalRequired
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.ledger.commands import Posting, PostLedgerEntry, Transfer, TransferFunds
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery, is_transfer_leg
-from brokerplane.core.ledger.service import Posting, PostLedgerEntry
-from brokerplane.core.ledger.transfer import Transfer, TransferFunds
 from brokerplane.core.money import Currency, from_minor
 
 router = APIRouter()

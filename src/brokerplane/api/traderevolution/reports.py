@@ -29,7 +29,7 @@ from brokerplane.api.traderevolution.protocol import (
     query_time,
     services_of,
 )
-from brokerplane.core.backoffice.reports import (
+from brokerplane.core.backoffice.report_catalogue import (
     FUNCTIONS,
     MAX_ROWS,
     MAX_SCANNED,

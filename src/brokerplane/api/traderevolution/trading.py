@@ -69,19 +69,13 @@ from brokerplane.api.traderevolution.protocol import (
 from brokerplane.api.traderevolution.users import account_json
 from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
+from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder
 from brokerplane.core.backoffice.model import WebhookKey
-from brokerplane.core.backoffice.webhooks import (
-    ACTIONS,
-    WebhookFill,
-    WebhookOrder,
-    verify_secret,
-    verify_signature,
-)
+from brokerplane.core.backoffice.webhooks import verify_secret, verify_signature
 from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.money import Currency, from_minor
-from brokerplane.core.trading.model import Deal, lots, price_of
-from brokerplane.core.trading.risk import PositionFigures
-from brokerplane.core.trading.service import MAX_PAGE
+from brokerplane.core.trading.commands import MAX_PAGE
+from brokerplane.core.trading.model import Deal, PositionFigures, lots, price_of
 
 router = APIRouter()
 

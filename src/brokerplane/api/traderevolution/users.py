@@ -30,8 +30,7 @@ from brokerplane.api.traderevolution.protocol import (
 from brokerplane.application.services import Services
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.model import STATUS_NAMES
-from brokerplane.core.backoffice.users import (
+from brokerplane.core.backoffice.commands import (
     AddAccount,
     ChangeUserPassword,
     DeleteUser,
@@ -41,6 +40,7 @@ from brokerplane.core.backoffice.users import (
     UpdateUser,
     UserFilter,
 )
+from brokerplane.core.backoffice.model import STATUS_NAMES
 from brokerplane.core.user.model import User
 
 router = APIRouter()

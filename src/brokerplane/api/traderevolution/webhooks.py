@@ -26,13 +26,13 @@ from brokerplane.api.traderevolution.protocol import (
     query_int,
     services_of,
 )
-from brokerplane.core.backoffice.model import WebhookKey
-from brokerplane.core.backoffice.webhooks import (
-    NAME_MAX,
+from brokerplane.core.backoffice.commands import (
+    WEBHOOK_NAME_MAX,
     CreateWebhookKey,
     DeleteWebhookKey,
     ListWebhookKeys,
 )
+from brokerplane.core.backoffice.model import WebhookKey
 
 router = APIRouter()
 
@@ -55,8 +55,8 @@ async def generate(request: Request) -> Response:
     caller = await caller_of(request)
     body = await Body.of(request, required=False)
     name = body.text("name")
-    if name is not None and len(name.strip()) > NAME_MAX:
-        raise invalid(f"name must be at most {NAME_MAX} characters")
+    if name is not None and len(name.strip()) > WEBHOOK_NAME_MAX:
+        raise invalid(f"name must be at most {WEBHOOK_NAME_MAX} characters")
     expires_ms = body.integer("expirationDate", "expiryDate")
     expires_at = None
     if expires_ms is not None:

@@ -140,3 +140,14 @@ class Challenge:
     verifier_fingerprint: str
     attempts: int
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ManagerToken:
+    """A stored token: its hash, whose it is, for which dialect, under which verifier."""
+
+    token_hash: str
+    manager_login: int
+    dialect: str
+    verifier_fingerprint: str
+    issued_at: datetime

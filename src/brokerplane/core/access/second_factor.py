@@ -22,44 +22,71 @@ factor: their protocols have no place for one, so TOTP guards the console only.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from brokerplane.core import passwords
 from brokerplane.core.access import lockout, totp
+from brokerplane.core.access.commands import (
+    EXPIRED,
+    TOO_MANY,
+    USED_CODE,
+    WRONG_CODE,
+    Enrolled,
+    FirstStep,
+    SecondStep,
+    Status,
+    StepOutcome,
+)
 from brokerplane.core.access.model import Challenge, Manager, SecondFactor
 from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKeys
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice import sessions
+from brokerplane.core.backoffice.commands import SignIn
 from brokerplane.core.backoffice.model import CHANNEL_CONSOLE, PRINCIPAL_MANAGER
-from brokerplane.core.backoffice.sessions import (
-    MAX_CREDENTIAL,
-    SignIn,
-    TokenPair,
-    _issue,
-    hash_token,
-)
+from brokerplane.core.backoffice.sessions import MAX_CREDENTIAL, _issue, hash_token
 from brokerplane.core.clock import Clock
 from brokerplane.core.compare import same
-from brokerplane.core.errors import (
-    Conflict,
-    CoreError,
-    ManagerNotFound,
-    PermissionDenied,
-    ValidationError,
-)
+from brokerplane.core.errors import Conflict, ManagerNotFound, PermissionDenied, ValidationError
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import MAX_LOGIN
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "CHALLENGE_ATTEMPTS",
+    "CHALLENGE_TTL",
+    "ENROLMENT_ATTEMPTS",
+    "ENROLMENT_DISCARDED",
+    "ENROLMENT_TTL",
+    "EXPIRED",
+    "ISSUER",
+    "MISMATCH",
+    "NO_ENROLMENT",
+    "FirstStep",
+    "SecondStep",
+    "Status",
+    "StepOutcome",
+    "attempt_of",
+    "challenge_login",
+    "confirm",
+    "disable",
+    "password_step",
+    "regenerate",
+    "require_enabled",
+    "require_off",
+    "require_pending",
+    "reset",
+    "second_step",
+    "start",
+    "status",
+]
 
 ISSUER = "brokerplane"
 CHALLENGE_TTL = timedelta(minutes=5)
 CHALLENGE_ATTEMPTS = 5
-EXPIRED = "the sign-in has expired: sign in again with your password"
-WRONG_CODE = "wrong code"
-USED_CODE = "that code was used already: wait for the next one"
-TOO_MANY = "too many wrong codes: sign in again with your password"
 # An enrolment (a secret drawn, waiting for its first code) lives this long and takes this many
 # wrong first codes; then its secret is discarded and the manager starts again.
 ENROLMENT_TTL = timedelta(minutes=15)
@@ -67,49 +94,6 @@ ENROLMENT_ATTEMPTS = 5
 NO_ENROLMENT = "there is no enrolment waiting for its first code: start again"
 ENROLMENT_DISCARDED = "too many wrong codes: the new secret is discarded, start again"
 MISMATCH = "does not match: check the code and the device's clock, and try again"
-
-
-@dataclass(frozen=True)
-class Status:
-    """What the security page shows."""
-
-    enabled: bool
-    pending: totp.Enrolment | None
-    recovery_left: int
-
-
-@dataclass(frozen=True)
-class Enrolled:
-    """A confirmation's result, its attempt counted either way: the recovery codes, or why
-    not."""
-
-    codes: list[str] | None
-    problem: CoreError | None = None
-
-
-@dataclass(frozen=True)
-class FirstStep:
-    """A console sign-in's password step: a session, a challenge, or neither (wrong)."""
-
-    pair: TokenPair | None = None
-    challenge: str | None = None
-
-
-@dataclass(frozen=True)
-class SecondStep:
-    challenge: str
-    code: str
-    access_ttl: timedelta
-    refresh_ttl: timedelta
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """A second step's result: a session, or why not (`counted`: as a failed sign-in)."""
-
-    pair: TokenPair | None
-    reason: str = WRONG_CODE
-    counted: bool = True
 
 
 def _keys(keys: AuditKeys | None) -> AuditKeys:

@@ -19,12 +19,12 @@ import hashlib
 import hmac
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from brokerplane.core import passwords
 from brokerplane.core.access import lockout
-from brokerplane.core.access.model import Manager
+from brokerplane.core.access.commands import IssueToken
+from brokerplane.core.access.model import Manager, ManagerToken
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -32,29 +32,26 @@ from brokerplane.core.compare import same
 from brokerplane.core.errors import TokenExpired, Unauthorized
 from brokerplane.core.ports import UnitOfWork
 
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "MAX_TOKEN",
+    "PASSWORD_VERIFIER",
+    "IssueToken",
+    "ManagerToken",
+    "authenticate_token",
+    "expired",
+    "fingerprint",
+    "hash_token",
+    "issue_token",
+    "still_signed_in",
+    "token_hash_of",
+    "verify_token",
+]
+
 PASSWORD_VERIFIER = "password"
 _MD5_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 MAX_TOKEN = 128
-
-
-@dataclass(frozen=True)
-class ManagerToken:
-    """A stored token: its hash, whose it is, for which dialect, under which verifier."""
-
-    token_hash: str
-    manager_login: int
-    dialect: str
-    verifier_fingerprint: str
-    issued_at: datetime
-
-
-@dataclass(frozen=True)
-class IssueToken:
-    """Log a manager in: `md5_password` is the hex MD5 of the manager's password."""
-
-    login: int
-    md5_password: str
-    dialect: str
 
 
 def hash_token(token: str) -> str:

@@ -9,28 +9,27 @@ Restoring needs the `users:delete` right (it undoes a delete) and the account in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from brokerplane.core.access import reach
+from brokerplane.core.account.checks import check_login, with_attributes
+from brokerplane.core.account.commands import MAX_PAGE, ListAccounts, RestoreAccount
 from brokerplane.core.account.model import Account
-from brokerplane.core.account.service import (
-    MAX_PAGE,
-    ListAccounts,
-    _check_filters,
-    _query,
-    check_login,
-    with_attributes,
-)
+from brokerplane.core.account.queries import account_query, check_filters
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import AccountNotFound, ValidationError
 from brokerplane.core.ports import UnitOfWork
 
-
-@dataclass(frozen=True)
-class RestoreAccount:
-    login: int
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "RestoreAccount",
+    "get_archived",
+    "list_archived",
+    "restore_account",
+]
 
 
 def list_archived(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Account]:
@@ -38,8 +37,8 @@ def list_archived(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Acco
     actor.require("users:read")
     if not 1 <= cmd.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
-    _check_filters(cmd, actor)
-    query = replace(_query(uow, cmd, actor), archived=True)
+    check_filters(cmd, actor)
+    query = replace(account_query(uow, cmd, actor), archived=True)
     if query.group_ids is not None and not query.group_ids:
         return []
     page = with_attributes(uow, uow.accounts.list(query))
@@ -61,7 +60,7 @@ def restore_account(uow: UnitOfWork, cmd: RestoreAccount, actor: Actor, clock: C
     actor.require("users:delete")
     _archived(uow, cmd.login, actor)  # exists in the archive and in reach
     # the whole row (the listing may have blanked personal fields)
-    query = replace(_query(uow, ListAccounts(logins=(cmd.login,), limit=1), actor),
+    query = replace(account_query(uow, ListAccounts(logins=(cmd.login,), limit=1), actor),
                     archived=True)  # fmt: skip
     acc = uow.accounts.list(query)[0]
     now = clock()

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind, people_of
-from brokerplane.core.account.service import check_login
+from brokerplane.core.access.people import people_behind, people_of
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
+from brokerplane.core.approval.commands import (
+    DECISION_COMMENT_MAX,
+    MAX_PAGE,
+    DecideApproval,
+    Decision,
+    SetApprovalThreshold,
+)
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -28,31 +35,19 @@ from brokerplane.core.money import currency, parse_decimal, to_minor
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import Problems
 
-MAX_PAGE = 1000
-DECISION_COMMENT_MAX = 255
-
-
-@dataclass(frozen=True)
-class DecideApproval:
-    approval_id: int
-    approve: bool
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class SetApprovalThreshold:
-    """Hold operations above `amount` in `currency` (for `group` only, when given);
-    `amount` None removes the threshold."""
-
-    currency: str
-    amount: object | None
-    group: str | None = None
-
-
-@dataclass(frozen=True)
-class Decision:
-    approval: Approval
-    posting: ledger.Posting | None = None
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "DecideApproval",
+    "Decision",
+    "SetApprovalThreshold",
+    "decide",
+    "expire_due",
+    "get_approval",
+    "list_approvals",
+    "list_thresholds",
+    "set_threshold",
+]
 
 
 def _load(uow: UnitOfWork, approval_id: int, actor: Actor, *, for_update: bool = False) -> Approval:

@@ -132,3 +132,14 @@ class AuditQuery:
     limit: int = 100
     # The dialect the change came through: native, mt5, ctrader, console, cli, ...
     dialect: str | None = None
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    records: int
+    ok: bool
+    first_bad_id: int | None = None
+    reason: str = ""
+    # Of `records`, how many are legacy (unkeyed, plain SHA-256) and how many keyed.
+    legacy: int = 0
+    head: tuple[int, str] = (0, GENESIS_HASH)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,12 +13,24 @@ from brokerplane.core.audit.model import (
     AuditKeys,
     AuditQuery,
     AuditRecord,
+    ChainReport,
     chain_hash,
 )
 from brokerplane.core.errors import PermissionDenied, ValidationError
 from brokerplane.core.events.model import derive
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import require_id
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "MAX_PAGE",
+    "ChainReport",
+    "diff",
+    "query_audit",
+    "record",
+    "verify_chain",
+]
 
 MAX_PAGE = 1000
 
@@ -56,17 +67,6 @@ def record(
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The fields that changed, as {field: [old, new]} (for summaries, not for the chain)."""
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    records: int
-    ok: bool
-    first_bad_id: int | None = None
-    reason: str = ""
-    # Of `records`, how many are legacy (unkeyed, plain SHA-256) and how many keyed.
-    legacy: int = 0
-    head: tuple[int, str] = (0, GENESIS_HASH)
 
 
 def verify_chain(

@@ -9,33 +9,72 @@ is one server node, so every group is on server 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
-from brokerplane.core.backoffice.model import PLAN_KINDS, AccountPreset, Branding, Plan
+from brokerplane.core.backoffice.commands import (
+    CreateBranding,
+    CreatePlan,
+    CreatePreset,
+    CreateUserGroup,
+    GroupFilter,
+)
+from brokerplane.core.backoffice.model import (
+    PLAN_KINDS,
+    SERVER_ID,
+    AccountPreset,
+    Asset,
+    Branding,
+    Plan,
+)
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import (
-    Conflict,
-    FieldError,
-    GroupNotFound,
-    NotFound,
-    PermissionDenied,
-)
+from brokerplane.core.errors import Conflict, FieldError, GroupNotFound, NotFound, PermissionDenied
 from brokerplane.core.group import service as groups
+from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import ACCOUNT_TYPES, MAX_LEVERAGE_LIMIT, Group
 from brokerplane.core.money import currency
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import Problems
 
-SERVER_ID = 1
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "DESCRIPTION_MAX",
+    "ISO_NUMERIC",
+    "MAX_ID",
+    "NAME_MAX",
+    "Asset",
+    "CreateBranding",
+    "CreatePlan",
+    "CreatePreset",
+    "CreateUserGroup",
+    "GroupFilter",
+    "asset_id",
+    "branding_not_found",
+    "branding_of",
+    "create_branding",
+    "create_plan",
+    "create_preset",
+    "create_user_group",
+    "get_branding",
+    "get_preset",
+    "group_by_id",
+    "list_assets",
+    "list_brandings",
+    "list_plans",
+    "list_presets",
+    "list_user_groups",
+    "plan_not_found",
+    "preset_not_found",
+    "valid_id",
+]
+
 NAME_MAX = 63
 DESCRIPTION_MAX = 255
-MAX_PAGE = 1000
 # Groups, brandings, plans and presets have 32-bit ids: a larger id names nothing.
 MAX_ID = 2**31 - 1
 # Characters a white-label name may not hold: they are a mask's syntax.
@@ -84,12 +123,6 @@ def _white_label_reached(actor: Actor, name: str) -> bool:
 # ---- brandings ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CreateBranding:
-    name: str
-    description: str = ""
-
-
 def create_branding(uow: UnitOfWork, cmd: CreateBranding, actor: Actor, clock: Clock) -> Branding:
     _require_admin(actor)
     p = Problems()
@@ -130,13 +163,6 @@ def branding_of(uow: UnitOfWork, broker: str) -> Branding | None:
 # ---- plans ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CreatePlan:
-    name: str
-    kind: str = "risk"
-    description: str = ""
-
-
 def create_plan(uow: UnitOfWork, cmd: CreatePlan, actor: Actor, clock: Clock) -> Plan:
     _require_admin(actor)
     p = Problems()
@@ -164,16 +190,6 @@ def list_plans(uow: UnitOfWork, actor: Actor, kind: str | None = None) -> list[P
 
 
 # ---- account presets ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreatePreset:
-    name: str
-    currency: str | None = None
-    leverage: int | None = None
-    account_type: str | None = None
-    swap_free: bool | None = None
-    description: str = ""
 
 
 def create_preset(uow: UnitOfWork, cmd: CreatePreset, actor: Actor, clock: Clock) -> AccountPreset:
@@ -230,19 +246,6 @@ def get_preset(uow: UnitOfWork, preset_id: int) -> AccountPreset:
 # ---- user groups ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CreateUserGroup:
-    """A user group: currency None is the server currency; a branding or plan by id."""
-
-    name: str
-    currency: str | None = None
-    branding_id: int | None = None
-    plan_id: int | None = None
-    description: str = ""
-    default_leverage: int | None = None
-    max_leverage: int | None = None
-
-
 def create_user_group(
     uow: UnitOfWork, cmd: CreateUserGroup, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Group:
@@ -266,18 +269,8 @@ def create_user_group(
         settings["max_leverage"] = max(settings["default_leverage"], Group.max_leverage)
     code = cmd.currency if cmd.currency is not None else config.server_currency
     return groups.create_group(
-        uow, groups.CreateGroup(name=cmd.name, currency=code, settings=settings), actor, clock
+        uow, CreateGroup(name=cmd.name, currency=code, settings=settings), actor, clock
     )
-
-
-@dataclass(frozen=True)
-class GroupFilter:
-    branding_id: int | None = None
-    name: str | None = None
-    plan_id: int | None = None
-    server_id: int | None = None
-    offset: int = 0
-    limit: int = MAX_PAGE
 
 
 def list_user_groups(uow: UnitOfWork, query: GroupFilter, actor: Actor) -> list[Group]:
@@ -321,13 +314,6 @@ ISO_NUMERIC = {
     "RUB": 643, "SAR": 682, "SEK": 752, "SGD": 702, "THB": 764, "TRY": 949, "USD": 840,
     "ZAR": 710, "XAU": 959, "XAG": 961, "XPT": 962, "XPD": 964,
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Asset:
-    id: int
-    name: str
-    digits: int
 
 
 def asset_id(code: str) -> int:

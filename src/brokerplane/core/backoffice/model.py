@@ -151,3 +151,13 @@ class UserSearch:
     broker_mask: str | None = None
     offset: int = 0
     limit: int = 1000
+
+
+SERVER_ID = 1
+
+
+@dataclass(frozen=True)
+class Asset:
+    id: int
+    name: str
+    digits: int

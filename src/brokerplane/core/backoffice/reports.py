@@ -1,6 +1,7 @@
-"""The back office's reports: a catalogue of saved reports, each read from the core's own data
-(the exposure report, positions, deals, the ledger, approvals, the audit trail) within the
-reader's reach, as rows of plain values in the report's column order.
+"""The back office's reports: a catalogue of saved reports (report_catalogue.py), each read from
+the core's own data (the exposure report, positions, deals, the ledger, approvals, the audit
+trail) within the reader's reach (report_run.py), as rows of plain values in the report's
+column order.
 
 Reports need `reports:read`. Rows are limited to the accounts the reader reaches (an account
 out of reach named in a filter is AccountNotFound, as everywhere); the audit-trail reports span
@@ -19,161 +20,50 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from brokerplane.core.access import reach
-from brokerplane.core.account.model import Account, AccountQuery
+from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
-from brokerplane.core.errors import AccountNotFound, GroupNotFound, NotFound, ValidationError
-from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery, is_transfer_leg
+from brokerplane.core.backoffice.report_catalogue import (
+    BY_ID,
+    CATALOGUE,
+    MAX_ROWS,
+    MAX_SCANNED,
+    ReportSpec,
+    ReportTable,
+    RunReport,
+    missing_filters,
+)
+from brokerplane.core.backoffice.report_run import PAGE, Run
+from brokerplane.core.errors import NotFound, ValidationError
+from brokerplane.core.ledger.model import KINDS, is_transfer_leg
 from brokerplane.core.money import Currency, currency, from_minor
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading import service as trading
+from brokerplane.core.trading.commands import ExposureReport
 from brokerplane.core.trading.model import DealQuery, PositionQuery, lots, price_of
 from brokerplane.core.trading.risk import load_market
 
-MAX_WINDOW_DAYS = 366
-MAX_ROWS = 10_000
-MAX_SCANNED = 200_000
-PAGE = 1000
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "NA",
+    "RUNNERS",
+    "ReportSpec",
+    "ReportTable",
+    "RunReport",
+    "catalogue",
+    "report_spec",
+    "run_report",
+]
+
 NA = "N/A"
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    id: int
-    name: str
-    category: str
-    columns: tuple[str, ...]
-    required: tuple[str, ...] = ()  # filters the report cannot run without
-    filters: tuple[str, ...] = ()  # filters it honours
-    ignores_dates: bool = False  # a live snapshot
-    whole_server: bool = False  # reads the audit trail: unlimited reach only
-    sums: tuple[str, ...] = ()  # columns the total row adds up
-
-
-def _cols(text: str) -> tuple[str, ...]:
-    return tuple(c.strip() for c in text.split("|"))
-
-
-ACCOUNT_FILTERS = ("accountId", "login", "userGroupId")
-CATALOGUE: tuple[ReportSpec, ...] = (
-    ReportSpec(102, "Balance Summary Report", "Balance", _cols(
-        "login|account|groupname|balance_before|trading_in|trading_out|deposit_with_unsettled|"
-        "widthdraw|commission_out|swaps_in|swaps_out|interest|dividends|"
-        "other_account_operations|total|balance_after|currency|omnibusname|pnl"),
-        filters=ACCOUNT_FILTERS, sums=("trading_in", "trading_out", "deposit_with_unsettled",
-        "widthdraw", "commission_out", "other_account_operations", "total", "pnl")),
-    ReportSpec(109, "Cash Deposit And Withdrawal Report", "Balance", _cols(
-        "login|account|groupname|createdat|accountoperationid|operationtype|basis|sum|creator|"
-        "currency|omnibusname"), filters=ACCOUNT_FILTERS, sums=("sum",)),
-    ReportSpec(114, "Open Positions Report", "Positions", _cols(
-        "positionid|account|login|groupname|instrumentname|instrumentgroup|amount|openprice|"
-        "buyselltype|opentime|currentprice|stoploss|sllimitprice|takeprofit|profit|swaps|"
-        "comission|currency|routename|margin|autotrade|terminaltype|tradingmode|omnibusname|"
-        "exchange"), filters=(*ACCOUNT_FILTERS, "instrumentName"), ignores_dates=True,
-        sums=("amount", "profit", "swaps", "comission", "margin")),
-    ReportSpec(117, "Trades Report", "Trades", _cols(
-        "account|instrumentname|orderid|tradeid|externalid|routename|operation|time|price|"
-        "amount|crossprice|profit|executionfee|extprice|tradevolume|purchaseprice|exchange|"
-        "type|rebates|expyear|expmonth|expday|derivativetype|strikeprice|external_order_id|"
-        "trades_bought|trades_sold|symbol_type|tradingmode|tradableinstrumentid|"
-        "clientorderid|execvenue|description|leverage|lot_size|counter_currency"),
-        filters=(*ACCOUNT_FILTERS, "instrumentName"), sums=("amount", "profit")),
-    ReportSpec(119, "Account Statement Report", "Accounts", _cols(
-        "accountname|login|groupname|gi.balance|blockedbalance|opengrosspnl|gi.cur_balance|"
-        "unsettled_deposit|gi.available_funds|gi.margin_used|gi.available_margin|"
-        "gi.margin_warning|gi.maintain_margin|gi.risk_lvl|gi.withdrawal_available|"
-        "gi.cur_margin|gi.today_released_pnl|gi.stock_value|stock_value|accountcurrency|"
-        "cash_balance|unsettled_cash|stock_req|option_value|stocks_liquidity|"
-        "option_premium_req|collateral|omnibusname|waived_margin|warning_margin|"
-        "warning_margin_req|margin_before_warning|stop_out_value|credit_value|accountid|"
-        "blocked_for_fixed_income|fixed_income_value|fixed_income_orders_req"),
-        filters=ACCOUNT_FILTERS, ignores_dates=True,
-        sums=("gi.balance", "opengrosspnl", "gi.cur_balance", "gi.margin_used",
-              "credit_value")),
-    ReportSpec(124, "Currency summary exposure", "Exposure", _cols(
-        "currency|balance.amount|route|balance.profit|balance.exposure|omnibusname"),
-        filters=("assetName", "userGroupId", "instrumentName"), ignores_dates=True,
-        sums=("balance.profit", "balance.exposure")),
-    ReportSpec(125, "Net Open Positions", "Exposure", _cols(
-        "usergroup|instrumentgroup|instrument|type|quantity|currency|tradingmode|"
-        "omnibusname|exchange"), filters=("userGroupId", "instrumentName"),
-        ignores_dates=True, sums=("quantity",)),
-    ReportSpec(127, "Positions History Report", "Positions", _cols(
-        "time|login|account|sender|instrumentname|positionid|orderid|tradeid|externalid|"
-        "opentime|openprice|operation|type|positionstatus|tradeamount|positionamount|price|"
-        "extprice|crossprice|stoploss|sllimitprice|takeprofit|routename|swaps|executionfee|"
-        "totalfee|profit|spreadpnl|balance|valuedate|expiredate|autotrade|terminaltype|"
-        "tradingmode|optionexercisestatus|omnibusname|exchange"),
-        filters=(*ACCOUNT_FILTERS, "instrumentName"), sums=("profit",)),
-    ReportSpec(133, "Request Account Operation Report", "Balance", _cols(
-        "raor_requestid|raor_operationtype|raor_operationtime|raor_approvetime|"
-        "raor_administrator|raor_fromaccount|raor_balance|raor_sum|raor_commission_percent|"
-        "raor_sum_without_commission|raor_toaccount|raor_counterbalance|raor_countersum|"
-        "raor_crossprice|raor_state|raor_basis|omnibusname"), filters=("accountId",)),
-    ReportSpec(139, "Back Office Changes Report", "Audit", _cols(
-        "time|userlogin|ip|terminal|objectid|description|actionname|change"),
-        whole_server=True),
-    ReportSpec(153, "Account statement in defined currency report", "Accounts", _cols(
-        "accountname|login|cash_posted|value_nav|margin|pl_unrealized|gi.available_funds|"
-        "omnibusname"), required=("assetName",), filters=("assetName", *ACCOUNT_FILTERS),
-        ignores_dates=True, sums=("cash_posted", "value_nav", "margin", "pl_unrealized",
-                                  "gi.available_funds")),
-    ReportSpec(183, "EOD Margin call report", "Risk", _cols(
-        "login|accountname|margincalldayscount|stopout"), ignores_dates=True),
-    ReportSpec(190, "User password change audit", "Audit", _cols(
-        "changedat|password changed by user|ip|terminal|changedetails|"
-        "password changed for user"), whole_server=True),
-)  # fmt: skip
-BY_ID = {spec.id: spec for spec in CATALOGUE}
-
-# The report engine's column types (GET /reports/functions), as the demo stand names them.
-FUNCTIONS: tuple[tuple[str, str], ...] = (
-    ("INTEGER", "a whole number"), ("NUMBER", "a decimal number"),
-    ("FORMATED_NUMBER", "a number formatted for display"), ("STRING", "text"),
-    ("DATE", "a date, day.month.year"), ("TIMESTAMP", "a time, epoch milliseconds"),
-    ("ID", "an identifier"), ("UNDEFINED", "a value of no declared type"),
-    ("HIDDEN", "a column not shown"), ("PROFIT", "a profit in the account's currency"),
-    ("POSITION", "a position id"), ("ACCOUNT", "an account id"), ("USER", "a user login"),
-    ("PRICE", "a price at the instrument's digits"), ("PERCENT", "a percentage"),
-    ("SYSTEM_CURRENCY", "an amount in the server's currency"),
-    ("CURRENT_PRICE", "the latest price"), ("CURRENT_BALANCE", "an account's balance now"),
-    ("POSITION_UNREALIZED_PNL", "a position's floating profit"),
-    ("POSITION_MARGIN", "a position's margin"), ("ACCOUNT_EQUITY", "an account's equity"),
-    ("POSITION_EXPOSURE", "a position's exposure"), ("AUDIT_CHANGE", "what a change changed"),
-    ("AUDIT_OBJECT_DESCRIPTION", "what a change changed it on"),
-    ("ACCOUNT_ID", "an account id"), ("BIG_DECIMAL", "an exact decimal number"),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """One run: the window (both ends inclusive), paging, filters; `total` adds a row of sums."""
-
-    report_id: int
-    start: datetime | None = None
-    end: datetime | None = None
-    offset: int = 0
-    limit: int = 1000
-    total: bool = False
-    account_id: int | None = None
-    login: str | None = None
-    user_group_id: int | None = None
-    asset: str | None = None
-    instrument: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportTable:
-    spec: ReportSpec
-    rows: list[tuple[Any, ...]]
-    total: tuple[Any, ...] | None
 
 
 def catalogue(actor: Actor) -> list[ReportSpec]:
@@ -190,113 +80,6 @@ def report_spec(report_id: int, actor: Actor) -> ReportSpec:
     return spec
 
 
-def missing_filters(spec: ReportSpec, cmd: RunReport) -> list[str]:
-    given = {"accountId": cmd.account_id, "login": cmd.login, "assetName": cmd.asset,
-             "instrumentName": cmd.instrument, "userGroupId": cmd.user_group_id}  # fmt: skip
-    return [name for name in spec.required if given.get(name) in (None, "")]
-
-
-# ---- running --------------------------------------------------------------------------------
-
-
-class _Run:
-    """One run's reads: the window, the filters resolved to accounts and groups, caches."""
-
-    def __init__(
-        self, uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime, live: bool = False
-    ) -> None:
-        self.uow, self.cmd, self.actor = uow, cmd, actor
-        end = cmd.end or now
-        start = cmd.start or end - timedelta(days=30)
-        if live:  # a live snapshot ignores the window, as TE's does: any window will do
-            start, end = now, now
-        if end < start:
-            raise ValidationError.field("endDate", "must not be before startDate")
-        if end - start > timedelta(days=MAX_WINDOW_DAYS):
-            raise ValidationError.field(
-                "endDate", f"the window spans more than {MAX_WINDOW_DAYS} days; narrow it"
-            )
-        self.start, self.end = start, end + timedelta(milliseconds=1)  # to is exclusive
-        self.groups = {g.id: g for g in uow.groups.list()}
-        self.reach_ids, self.brokers = reach.query_scope(uow, actor)
-        self.group_ids = self.reach_ids
-        if cmd.user_group_id is not None:
-            group = self.groups.get(cmd.user_group_id)
-            if group is None or not actor.reaches_group(group.name):
-                raise GroupNotFound(cmd.user_group_id)
-            self.group_ids = (group.id,)
-        self.logins: tuple[int, ...] | None = None
-        if cmd.account_id is not None:
-            self.logins = (self._account(cmd.account_id).login,)
-        if cmd.login:
-            user = uow.backoffice.user_by_login(cmd.login.strip().strip("'"))
-            owned = uow.backoffice.accounts_of_user(user.id) if user is not None else []
-            mine = tuple(a.login for a in owned if actor.reaches(a.group, a.broker))
-            self.logins = mine if self.logins is None else tuple(set(self.logins) & set(mine))
-        self._accounts: dict[int, Account | None] = {}
-        self._user_logins: dict[int, str] = {}
-
-    def _account(self, login: int) -> Account:
-        acc = self.uow.accounts.get(login) if 0 < login < 2**63 else None
-        if acc is None or not self.actor.reaches(acc.group, acc.broker):
-            raise AccountNotFound(login)
-        return acc
-
-    def account(self, login: int) -> Account | None:
-        if login not in self._accounts:
-            self._accounts[login] = self.uow.accounts.get(login)
-        return self._accounts[login]
-
-    def user_login(self, acc: Account | None) -> str:
-        if acc is None or acc.user_id is None:
-            return ""
-        if acc.user_id not in self._user_logins:
-            user = self.uow.users.get(acc.user_id)
-            self._user_logins[acc.user_id] = user.login if user is not None else ""
-        return self._user_logins[acc.user_id]
-
-    def in_group(self, acc: Account | None) -> bool:
-        return acc is not None and (self.group_ids is None or acc.group_id in self.group_ids)
-
-    @property
-    def wanted(self) -> int:
-        return self.cmd.offset + self.cmd.limit
-
-    def ledger(self, kinds: tuple[str, ...] | None = None) -> Iterator[LedgerEntry]:
-        query = LedgerQuery(kinds=kinds, time_from=self.start, time_to=self.end, limit=PAGE,
-                            group_ids=self.group_ids, broker_mask=self.brokers,
-                            logins=self.logins)  # fmt: skip
-        scanned = 0
-        while True:
-            page = self.uow.ledger.list(query)
-            scanned += len(page)
-            if scanned > MAX_SCANNED:
-                raise ValidationError(f"more than {MAX_SCANNED} account operations in the "
-                                      "window; narrow it or name an account")  # fmt: skip
-            yield from page
-            if len(page) < PAGE:
-                return
-            query = replace(query, after_id=page[-1].id)
-
-    def accounts(self) -> Iterator[Account]:
-        """Accounts in reach matching the filters, login order, at most offset + limit."""
-        if self.logins is not None and not self.logins:
-            return
-        query = AccountQuery(logins=self.logins, limit=PAGE, group_ids=self.group_ids,
-                             broker_mask=self.brokers)  # fmt: skip
-        count = 0
-        while True:
-            page = self.uow.accounts.list(query)
-            for acc in page:
-                yield acc
-                count += 1
-                if count >= self.wanted:
-                    return
-            if len(page) < PAGE:
-                return
-            query = replace(query, after_login=page[-1].login)
-
-
 def _money(amount: int, acc_currency: str, digits: int) -> Decimal:
     return from_minor(amount, Currency(acc_currency, digits))
 
@@ -305,7 +88,7 @@ def _path_group(path: str) -> str:
     return path.rsplit("\\", 1)[0] if "\\" in path else path
 
 
-def _balance_summary(r: _Run) -> Iterator[dict[str, Any]]:
+def _balance_summary(r: Run) -> Iterator[dict[str, Any]]:
     per: dict[int, dict[str, Any]] = {}
     for e in r.ledger():
         row = per.get(e.login)
@@ -355,7 +138,7 @@ def _balance_summary(r: _Run) -> Iterator[dict[str, Any]]:
 _OPERATION_NAMES = {"deposit": "Deposit", "withdrawal": "Withdrawal"}
 
 
-def _cash(r: _Run) -> Iterator[dict[str, Any]]:
+def _cash(r: Run) -> Iterator[dict[str, Any]]:
     for e in r.ledger(("deposit", "withdrawal")):
         if is_transfer_leg(e):
             continue
@@ -367,7 +150,7 @@ def _cash(r: _Run) -> Iterator[dict[str, Any]]:
                "creator": e.manager_login, "currency": e.currency}  # fmt: skip
 
 
-def _positions(r: _Run) -> Iterator[dict[str, Any]]:
+def _positions(r: Run) -> Iterator[dict[str, Any]]:
     if r.logins is not None and not r.logins:
         return
     symbol = r.cmd.instrument
@@ -396,7 +179,7 @@ def _positions(r: _Run) -> Iterator[dict[str, Any]]:
         query = replace(query, after_id=page[-1].id)
 
 
-def _deals(r: _Run) -> Iterator[tuple[Any, Any]]:
+def _deals(r: Run) -> Iterator[tuple[Any, Any]]:
     if r.logins is not None and not r.logins:
         return
     query = DealQuery(time_from=r.start, time_to=r.end, limit=PAGE, group_ids=r.group_ids,
@@ -421,7 +204,7 @@ def _deals(r: _Run) -> Iterator[tuple[Any, Any]]:
 _STATUS = {"in": "Opened", "out": "Closed", "inout": "Reversed"}
 
 
-def _trades(r: _Run) -> Iterator[dict[str, Any]]:
+def _trades(r: Run) -> Iterator[dict[str, Any]]:
     for deal, _acc in _deals(r):
         cur = Currency(deal.currency, deal.currency_digits)
         amount = lots(deal.volume)
@@ -435,7 +218,7 @@ def _trades(r: _Run) -> Iterator[dict[str, Any]]:
                "description": deal.comment, "lot_size": deal.contract_size}  # fmt: skip
 
 
-def _positions_history(r: _Run) -> Iterator[dict[str, Any]]:
+def _positions_history(r: Run) -> Iterator[dict[str, Any]]:
     for deal, acc in _deals(r):
         cur = Currency(deal.currency, deal.currency_digits)
         yield {"time": deal.at, "login": r.user_login(acc), "account": deal.login,
@@ -450,7 +233,7 @@ def _positions_history(r: _Run) -> Iterator[dict[str, Any]]:
                "profit": from_minor(deal.profit, cur)}  # fmt: skip
 
 
-def _statement(r: _Run) -> Iterator[dict[str, Any]]:
+def _statement(r: Run) -> Iterator[dict[str, Any]]:
     chunk: list[Account] = []
 
     def rows(accounts: list[Account]) -> Iterator[dict[str, Any]]:
@@ -490,7 +273,7 @@ def _statement(r: _Run) -> Iterator[dict[str, Any]]:
         yield from rows(chunk)
 
 
-def _statement_in(r: _Run) -> Iterator[dict[str, Any]]:
+def _statement_in(r: Run) -> Iterator[dict[str, Any]]:
     target = currency(r.cmd.asset or "")
     market = load_market(r.uow)
     for row in _statement(r):
@@ -509,7 +292,7 @@ def _statement_in(r: _Run) -> Iterator[dict[str, Any]]:
                "gi.available_funds": conv(risk.free_margin)}  # fmt: skip
 
 
-def _exposure(r: _Run) -> trading.ExposureReport:
+def _exposure(r: Run) -> ExposureReport:
     group = None
     if r.cmd.user_group_id is not None:
         group = r.groups[r.cmd.user_group_id].name
@@ -517,7 +300,7 @@ def _exposure(r: _Run) -> trading.ExposureReport:
                             report_currency=r.cmd.asset or "USD")  # fmt: skip
 
 
-def _net_open_positions(r: _Run) -> Iterator[dict[str, Any]]:
+def _net_open_positions(r: Run) -> Iterator[dict[str, Any]]:
     market = load_market(r.uow)
     for line in _exposure(r).lines:
         sym = market.symbols.get(line.symbol)
@@ -528,7 +311,7 @@ def _net_open_positions(r: _Run) -> Iterator[dict[str, Any]]:
                "currency": sym.currency_base if sym else None}  # fmt: skip
 
 
-def _currency_exposure(r: _Run) -> Iterator[dict[str, Any]]:
+def _currency_exposure(r: Run) -> Iterator[dict[str, Any]]:
     market = load_market(r.uow)
     report = _exposure(r)
     per: dict[str, dict[str, Any]] = {}
@@ -546,7 +329,7 @@ def _currency_exposure(r: _Run) -> Iterator[dict[str, Any]]:
         yield per[code]
 
 
-def _margin_calls(r: _Run) -> Iterator[dict[str, Any]]:
+def _margin_calls(r: Run) -> Iterator[dict[str, Any]]:
     for status in trading.margin_calls(r.uow, r.actor):
         acc = status.risk.account
         if not r.in_group(acc) or (r.logins is not None and acc.login not in r.logins):
@@ -559,7 +342,7 @@ def _margin_calls(r: _Run) -> Iterator[dict[str, Any]]:
         }
 
 
-def _approvals(r: _Run) -> Iterator[dict[str, Any]]:
+def _approvals(r: Run) -> Iterator[dict[str, Any]]:
     login = r.logins[0] if r.cmd.account_id is not None and r.logins else None
     query = ApprovalQuery(login=login, limit=PAGE, group_ids=r.reach_ids,
                           broker_mask=r.brokers)  # fmt: skip
@@ -584,7 +367,7 @@ def _approvals(r: _Run) -> Iterator[dict[str, Any]]:
         query = replace(query, after_id=page[-1].id)
 
 
-def _audit(r: _Run, action: str | None) -> Iterator[AuditRecord]:
+def _audit(r: Run, action: str | None) -> Iterator[AuditRecord]:
     query = AuditQuery(action=action, time_from=r.start, time_to=r.end, limit=PAGE)
     while True:
         page = r.uow.audit.query(query)
@@ -608,7 +391,7 @@ def _change(rec: AuditRecord) -> str:
     return json.dumps(changed, default=str, ensure_ascii=False, separators=(",", ":"))[:4000]
 
 
-def _back_office_changes(r: _Run) -> Iterator[dict[str, Any]]:
+def _back_office_changes(r: Run) -> Iterator[dict[str, Any]]:
     for rec in _audit(r, None):
         yield {"time": rec.at, "userlogin": _who(rec), "ip": rec.ip, "terminal": rec.dialect,
                "objectid": f"{rec.entity_type} {rec.entity_id}",
@@ -616,7 +399,7 @@ def _back_office_changes(r: _Run) -> Iterator[dict[str, Any]]:
                "change": _change(rec)}  # fmt: skip
 
 
-def _password_audit(r: _Run) -> Iterator[dict[str, Any]]:
+def _password_audit(r: Run) -> Iterator[dict[str, Any]]:
     found: list[AuditRecord] = []
     for action in ("user.password_changed", "account.password_changed"):
         for rec in _audit(r, action):
@@ -630,7 +413,7 @@ def _password_audit(r: _Run) -> Iterator[dict[str, Any]]:
                "password changed for user": f"{rec.entity_type} {rec.entity_id}"}  # fmt: skip
 
 
-RUNNERS: dict[int, Callable[[_Run], Iterator[dict[str, Any]]]] = {
+RUNNERS: dict[int, Callable[[Run], Iterator[dict[str, Any]]]] = {
     102: _balance_summary, 109: _cash, 114: _positions, 117: _trades, 119: _statement,
     124: _currency_exposure, 125: _net_open_positions, 127: _positions_history,
     133: _approvals, 139: _back_office_changes, 153: _statement_in, 183: _margin_calls,
@@ -649,7 +432,7 @@ def run_report(uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime) -> 
     missing = missing_filters(spec, cmd)
     if missing:
         raise ValidationError.field(missing[0], "this report needs it")
-    run = _Run(uow, cmd, actor, now, live=spec.ignores_dates)
+    run = Run(uow, cmd, actor, now, live=spec.ignores_dates)
     rows: list[tuple[Any, ...]] = []
     for n, item in enumerate(RUNNERS[spec.id](run)):
         if n < cmd.offset:

@@ -28,6 +28,7 @@ from brokerplane.core.access.model import Manager
 from brokerplane.core.access.tokens import PASSWORD_VERIFIER, fingerprint
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.commands import RefreshSession, SignIn, SignInOutcome, TokenPair
 from brokerplane.core.backoffice.model import (
     PRINCIPAL_MANAGER,
     PRINCIPAL_USER,
@@ -44,23 +45,28 @@ from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.user.model import User
 from brokerplane.core.validate import MAX_LOGIN
 
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "MAX_CREDENTIAL",
+    "Principal",
+    "RefreshSession",
+    "SessionCheck",
+    "SignIn",
+    "TokenPair",
+    "attempt_of",
+    "authenticate",
+    "hash_token",
+    "refresh",
+    "sign_in",
+    "verify_session",
+]
+
 MAX_CREDENTIAL = 256
-WRONG_CREDENTIALS = "wrong login or password"
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class SignIn:
-    """`login` as sent (a number or a string); lifetimes and the lock count come from the
-    server's settings."""
-
-    login: object
-    password: object
-    access_ttl: timedelta
-    refresh_ttl: timedelta
 
 
 def attempt_of(cmd: SignIn, address: str | None) -> lockout.Attempt:
@@ -74,31 +80,6 @@ def attempt_of(cmd: SignIn, address: str | None) -> lockout.Attempt:
     if login.isascii() and login.isdigit():
         return lockout.manager(int(login), address)
     return lockout.user(login, address)
-
-
-@dataclass(frozen=True)
-class RefreshSession:
-    refresh_token: str
-    access_ttl: timedelta
-    refresh_ttl: timedelta
-
-
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    access_ttl: timedelta
-    refresh_ttl: timedelta
-    principal: str
-    principal_id: int
-
-
-@dataclass(frozen=True)
-class SignInOutcome:
-    """A sign-in's result: a pair, or why not (a failure is committed too: it counts)."""
-
-    pair: TokenPair | None
-    reason: str = WRONG_CREDENTIALS
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,31 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from brokerplane.core import passwords
 from brokerplane.core.access import reach
-from brokerplane.core.account import service as accounts
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.account.model import TEXT_LIMITS, Account
+from brokerplane.core.account.opening import open_account
+from brokerplane.core.account.service import delete_account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice import catalog
+from brokerplane.core.backoffice.commands import (
+    MAX_PAGE,
+    AddAccount,
+    ChangeUserPassword,
+    DeleteUser,
+    NewAccount,
+    OpenUser,
+    PasswordReset,
+    ResetUserPassword,
+    UpdateUser,
+    UserFilter,
+    UserWithAccounts,
+)
 from brokerplane.core.backoffice.model import (
     PRINCIPAL_USER,
     STATUS_NAMES,
@@ -47,11 +62,44 @@ from brokerplane.core.user.model import DELETED, User, UserQuery
 from brokerplane.core.user.service import check_email, in_reach
 from brokerplane.core.validate import Problems
 
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "ACCOUNT_NAME_MAX",
+    "LOGIN_MAX",
+    "MAX_NEW_ACCOUNTS",
+    "NAME_MAX",
+    "AddAccount",
+    "ChangeUserPassword",
+    "DeleteUser",
+    "OpenUser",
+    "PasswordReset",
+    "ResetUserPassword",
+    "UpdateUser",
+    "UserFilter",
+    "UserWithAccounts",
+    "account_usable",
+    "add_account",
+    "change_password",
+    "check_user_login",
+    "delete_user",
+    "derived_login",
+    "get_user",
+    "load_user",
+    "new_password",
+    "open_user",
+    "redact",
+    "reset_password",
+    "search_users",
+    "te_view",
+    "update_user",
+    "user_accounts",
+]
+
 LOGIN_MAX = 63
 NAME_MAX = 127
 ACCOUNT_NAME_MAX = TEXT_LIMITS["name"]
 MAX_NEW_ACCOUNTS = 20
-MAX_PAGE = 1000
 _LOGIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$", re.ASCII)
 
 
@@ -85,33 +133,6 @@ def load_user(uow: UnitOfWork, user_id: int, actor: Actor, *, for_update: bool =
     if user is None or not in_reach(uow, actor, user):
         raise UserNotFound(user_id)
     return user
-
-
-@dataclass(frozen=True)
-class NewAccount:
-    """An account to open for a user: its name, and the preset to apply (if any)."""
-
-    name: str
-    preset_id: int | None = None
-
-
-@dataclass(frozen=True)
-class OpenUser:
-    """Seed 004's Create User: the user, its group, and at least one account."""
-
-    login: str
-    password: str
-    email: str
-    group_id: int
-    first_name: str = ""
-    last_name: str = ""
-    accounts: tuple[NewAccount, ...] = ()
-
-
-@dataclass(frozen=True)
-class UserWithAccounts:
-    user: User
-    accounts: list[Account]
 
 
 def _presets(uow: UnitOfWork, specs: tuple[NewAccount, ...]) -> list[AccountPreset | None]:
@@ -151,8 +172,8 @@ def _open_account(
             profile["account_type"] = preset.account_type
         if preset.swap_free is not None:
             profile["swap_free"] = preset.swap_free
-    opened = accounts.open_account(
-        uow, accounts.OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
+    opened = open_account(
+        uow, OpenAccount(group=group.name, leverage=leverage, name=spec.name.strip(),
                                   currency=cur, main_password=password, profile=profile,
                                   owner_id=user.id,
                                   # a preset's currency may differ from the group's (TE)
@@ -212,14 +233,6 @@ def open_user(
     return UserWithAccounts(redact(actor, user), opened)
 
 
-@dataclass(frozen=True)
-class AddAccount:
-    """POST /accounts: one more account for a user, in the user's group."""
-
-    user_id: int
-    account: NewAccount
-
-
 def add_account(
     uow: UnitOfWork, cmd: AddAccount, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Account:
@@ -234,19 +247,6 @@ def add_account(
     reach.check_group(actor, group)
     preset = _presets(uow, (cmd.account,))[0]
     return _open_account(uow, user, group, cmd.account, preset, actor, clock, config, None)
-
-
-@dataclass(frozen=True)
-class UserFilter:
-    """GET /users: every filter given must match; logins are a list (any of them)."""
-
-    branding_id: int | None = None
-    email: str | None = None
-    logins: tuple[str, ...] | None = None
-    plan_id: int | None = None
-    group_id: int | None = None
-    offset: int = 0
-    limit: int = MAX_PAGE
 
 
 _DERIVED = re.compile(r"^ctid([1-9][0-9]{0,17})$", re.ASCII | re.IGNORECASE)
@@ -353,15 +353,6 @@ def _all_accounts(uow: UnitOfWork, user: User, actor: Actor) -> list[Account]:
     return found
 
 
-@dataclass(frozen=True)
-class UpdateUser:
-    """PATCH /users/{id}: move to another user group and/or set the status (ruleValue)."""
-
-    user_id: int
-    group_id: int | None = None
-    status: int | None = None
-
-
 def update_user(uow: UnitOfWork, cmd: UpdateUser, actor: Actor, clock: Clock) -> User:
     actor.require("users:write")
     if cmd.group_id is None and cmd.status is None:
@@ -405,12 +396,6 @@ def _move(uow: UnitOfWork, user: User, target: Group, actor: Actor, now: datetim
     return moved
 
 
-@dataclass(frozen=True)
-class ChangeUserPassword:
-    user_id: int
-    password: str
-
-
 def change_password(uow: UnitOfWork, cmd: ChangeUserPassword, actor: Actor, clock: Clock) -> User:
     """The user's new password, which is its accounts' main password too; its sessions end."""
     actor.require("users:write")
@@ -448,19 +433,6 @@ def account_usable(uow: UnitOfWork, acc: Account) -> bool:
     return owner is None or usable(owner.status)
 
 
-@dataclass(frozen=True)
-class ResetUserPassword:
-    """A new random password for the user (its accounts' too), answered once."""
-
-    user_id: int
-
-
-@dataclass(frozen=True)
-class PasswordReset:
-    user: User
-    password: str
-
-
 _RESET_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -484,11 +456,6 @@ def reset_password(
     return PasswordReset(changed, password)
 
 
-@dataclass(frozen=True)
-class DeleteUser:
-    user_id: int
-
-
 def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) -> User:
     """Delete a user and every account of it. Accounts holding money or open positions are
     refused (empty them first); the user then reads as absent everywhere, its login and email
@@ -505,7 +472,7 @@ def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) ->
             )
     now = clock()
     for acc in owned:
-        accounts.delete_account(uow, accounts.DeleteAccount(acc.login), actor, clock)
+        delete_account(uow, DeleteAccount(acc.login), actor, clock)
     for key in uow.backoffice.list_webhook_keys((user.id,)):
         uow.backoffice.delete_webhook_key(key.id)
     uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)

@@ -25,12 +25,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
+from brokerplane.core.backoffice.commands import (
+    ACTIONS,
+    WEBHOOK_NAME_MAX,
+    CreateWebhookKey,
+    DeleteWebhookKey,
+    IssuedWebhookKey,
+    ListWebhookKeys,
+    WebhookFill,
+    WebhookIdentity,
+    WebhookOrder,
+)
 from brokerplane.core.backoffice.model import REPLAY_WINDOW, WebhookKey, usable
 from brokerplane.core.backoffice.users import load_user
 from brokerplane.core.clock import Clock
@@ -44,15 +55,41 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading import service as trading
-from brokerplane.core.trading.risk import Risk
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition
 from brokerplane.core.user.model import User
 from brokerplane.core.user.service import in_reach
 
-NAME_MAX = 32
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "API_KEY_PREFIX",
+    "MAX_KEYS_PER_USER",
+    "TOUCH_INTERVAL",
+    "CreateWebhookKey",
+    "DeleteWebhookKey",
+    "IssuedWebhookKey",
+    "ListWebhookKeys",
+    "WebhookFill",
+    "WebhookIdentity",
+    "WebhookOrder",
+    "authenticate_key",
+    "create_key",
+    "delete_key",
+    "key_not_found",
+    "list_keys",
+    "secret_digest",
+    "sign",
+    "signing_key",
+    "trade",
+    "trader_of",
+    "verify_secret",
+    "verify_signature",
+    "webhook_account",
+]
+
 MAX_KEYS_PER_USER = 50
 API_KEY_PREFIX = "whk_"
 TOUCH_INTERVAL = timedelta(seconds=60)
-ACTIONS = ("buy", "sell", "close")
 
 
 def secret_digest(secret: str) -> str:
@@ -99,32 +136,16 @@ def _owner(uow: UnitOfWork, user_id: int, actor: Actor, as_user: int | None,
     return load_user(uow, user_id, actor)
 
 
-@dataclass(frozen=True)
-class CreateWebhookKey:
-    """`as_user`: the signed-in TE user acting for itself (None: a back-office user)."""
-
-    user_id: int
-    name: str | None = None
-    expires_at: datetime | None = None
-    as_user: int | None = None
-
-
-@dataclass(frozen=True)
-class IssuedWebhookKey:
-    """A new key: `secret` is shown once and never stored."""
-
-    key: WebhookKey
-    secret: str
-
-
 def create_key(
     uow: UnitOfWork, cmd: CreateWebhookKey, actor: Actor, clock: Clock
 ) -> IssuedWebhookKey:
     name = cmd.name.strip() if isinstance(cmd.name, str) else cmd.name
     if name is not None and not isinstance(name, str):
         raise ValidationError.field("name", "must be a string")
-    if name and (len(name) > NAME_MAX or not name.isprintable()):
-        raise ValidationError.field("name", f"must be printable and at most {NAME_MAX} characters")
+    if name and (len(name) > WEBHOOK_NAME_MAX or not name.isprintable()):
+        raise ValidationError.field(
+            "name", f"must be printable and at most {WEBHOOK_NAME_MAX} characters"
+        )
     now = clock()
     expires_at = cmd.expires_at
     if expires_at is not None:
@@ -147,15 +168,6 @@ def create_key(
     return IssuedWebhookKey(key, secret)
 
 
-@dataclass(frozen=True)
-class ListWebhookKeys:
-    """A user's keys (`user_id`), or, for a back-office user naming none, every key of the
-    users within its reach."""
-
-    user_id: int | None = None
-    as_user: int | None = None
-
-
 def list_keys(uow: UnitOfWork, query: ListWebhookKeys, actor: Actor) -> list[WebhookKey]:
     if query.as_user is not None:
         user = _owner(uow, query.as_user, actor, query.as_user, "users:read")
@@ -171,12 +183,6 @@ def list_keys(uow: UnitOfWork, query: ListWebhookKeys, actor: Actor) -> list[Web
             owner = uow.users.get(key.user_id)
             reached[key.user_id] = owner is not None and in_reach(uow, actor, owner)
     return [k for k in keys if reached[k.user_id]]
-
-
-@dataclass(frozen=True)
-class DeleteWebhookKey:
-    key_id: int
-    as_user: int | None = None
 
 
 def delete_key(uow: UnitOfWork, cmd: DeleteWebhookKey, actor: Actor, clock: Clock) -> WebhookKey:
@@ -200,13 +206,6 @@ def delete_key(uow: UnitOfWork, cmd: DeleteWebhookKey, actor: Actor, clock: Cloc
     return key
 
 
-@dataclass(frozen=True)
-class WebhookIdentity:
-    key: WebhookKey
-    user: User
-    needs_touch: bool
-
-
 def authenticate_key(uow: UnitOfWork, api_key: str, now: datetime) -> WebhookIdentity:
     """The key and its user for an inbound webhook, before its secret or signature is checked
     (verify_secret, verify_signature): Unauthorized for an unknown or expired key, or a user
@@ -226,40 +225,6 @@ def authenticate_key(uow: UnitOfWork, api_key: str, now: datetime) -> WebhookIde
 
 
 # ---- trading by webhook ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WebhookOrder:
-    """An order placed through webhook key `api_key`, whose secret or signature the caller
-    has checked: buy or sell `volume` lots of `symbol`, or close every position of `symbol`
-    ("close"), on account `login` of the key's user (None: the user's first account, by
-    login). `sent_at`, the time the sender put in what it signed, must be within REPLAY_WINDOW of
-    now; `webhook_id`, the sender's id in the same signed body, is what the caller claimed to
-    apply the order at most once (both are required: a replay is refused or answered with the
-    first answer, never executed again)."""
-
-    api_key: str
-    action: str
-    symbol: str
-    volume: object | None = None
-    login: int | None = None
-    comment: str = ""
-    sent_at: datetime | None = None
-    webhook_id: str = ""
-
-
-@dataclass(frozen=True)
-class WebhookFill:
-    """What a webhook order did: the key, the account, each execution in order."""
-
-    key: WebhookKey
-    account: Account
-    executions: tuple[trading.Execution, ...]
-
-    @property
-    def risk(self) -> Risk:
-        """The account's figures after the order."""
-        return self.executions[-1].risk
 
 
 def webhook_account(uow: UnitOfWork, user: User, login: int | None) -> Account:
@@ -302,7 +267,7 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     acc = webhook_account(uow, identity.user, order.login)
     trader = trader_of(identity.key, actor)
     if order.action != "close":
-        cmd = trading.OpenPosition(acc.login, order.symbol, order.action, order.volume,
+        cmd = OpenPosition(acc.login, order.symbol, order.action, order.volume,
                                    order.comment)  # fmt: skip
         return WebhookFill(identity.key, acc, (trading.open_position(uow, cmd, trader, clock),))
     sym = uow.symbols.get(order.symbol)
@@ -312,6 +277,6 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     if not held:
         raise NotFound(f"account {acc.login} holds no {sym.name} position; nothing was closed",
                        login=acc.login, symbol=sym.name)  # fmt: skip
-    closes = [trading.ClosePosition(p.id, None, order.comment) for p in held]
+    closes = [ClosePosition(p.id, None, order.comment) for p in held]
     done = tuple(trading.close_position(uow, c, trader, clock) for c in closes)
     return WebhookFill(identity.key, acc, done)

@@ -2,16 +2,21 @@
 
 The worker (api/native/delivery.py) sends; these rules decide, in the transaction that records
 the attempt, so several server processes agree (each holds a lease on the subscriptions it
-delivers, and an outcome is recorded only under a lease still held)."""
+delivers, and an outcome is recorded only under a lease still held). Also what a subscription
+receives (its query, its redaction) and where it may deliver (its URL's host)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 
+from brokerplane.core import masks
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.events.model import Delivery, Event, Subscription
-from brokerplane.core.events.service import subscription_query
+from brokerplane.core.errors import ValidationError
+from brokerplane.core.events.commands import URL_MAX
+from brokerplane.core.events.model import ADMIN_PREFIXES, Delivery, Event, EventQuery, Subscription
 from brokerplane.core.ports import UnitOfWork
 
 # Backoff after the n-th failure in a row: first, 2 x first, 4 x first ... capped at 10 min.
@@ -100,3 +105,44 @@ def settle(
 
 def release(uow: UnitOfWork, sub_id: int, owner: str) -> None:
     uow.events.release(sub_id, owner)
+
+
+def subscription_query(sub: Subscription, limit: int) -> EventQuery:
+    """What a subscription receives: its types and group mask; manager and key events only
+    when it names them (subscriptions are an administrator's)."""
+    admin = any(t.startswith(ADMIN_PREFIXES) for t in sub.types)
+    group = None if sub.group_mask.strip() == "*" else sub.group_mask
+    return EventQuery(after_id=sub.cursor, types=sub.types, group_filter=group,
+                      admin=admin and group is None, limit=limit)  # fmt: skip
+
+
+def redact_for(sub: Subscription, data: dict[str, Any], kind: str) -> dict[str, Any]:
+    if sub.personal_data or not kind.startswith("account."):
+        return data
+    from brokerplane.core.access.reach import PERSONAL_FIELDS
+
+    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
+
+
+def check_url(url: str, hosts: str) -> str:
+    """An http(s) URL with a host, no credentials, within the allowed hosts."""
+    if not isinstance(url, str) or not url or len(url) > URL_MAX:
+        raise ValidationError.field("url", f"must be an http(s) URL of at most {URL_MAX} chars")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValidationError.field("url", "must not hold spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValidationError.field("url", "is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.field("url", "must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError.field("url", "must not carry credentials (sign with the secret)")
+    if port == 0:
+        raise ValidationError.field("url", "has an invalid port")
+    if hosts.strip() != "*" and not masks.parse(hosts, "webhook hosts").admits(
+        masks.fold(parts.hostname)
+    ):
+        raise ValidationError.field("url", "names a host outside BROKERPLANE_WEBHOOK_HOSTS")
+    return url

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from brokerplane.core import masks
 from brokerplane.core.access.reach import redact_snapshot
@@ -15,9 +14,17 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import NotFound, PermissionDenied, ValidationError
+from brokerplane.core.events.commands import (
+    DESCRIPTION_MAX,
+    FEED_SCOPES,
+    MAX_PAGE,
+    ReadEvents,
+    SaveSubscription,
+    parse_types,
+)
+from brokerplane.core.events.delivery import check_url
 from brokerplane.core.events.model import (
     ADMIN_PREFIXES,
-    TYPES,
     Delivery,
     EventPage,
     EventQuery,
@@ -26,34 +33,23 @@ from brokerplane.core.events.model import (
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import MAX_ID, require_id
 
-MAX_PAGE = 1000
-MAX_TYPES = 32
-MAX_TYPE_LENGTH = 32
-URL_MAX = 2048
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "ReadEvents",
+    "SaveSubscription",
+    "create_subscription",
+    "delete_subscription",
+    "get_subscription",
+    "list_deliveries",
+    "list_subscriptions",
+    "purge",
+    "read_events",
+    "replay",
+    "update_subscription",
+]
+
 SECRET_MIN, SECRET_MAX = 16, 128
-DESCRIPTION_MAX = 255
-FEED_SCOPES = ("reports:read", "admin")
-_PREFIXES = frozenset(t.split(".")[0] + "." for t in TYPES)
-
-
-def parse_types(types: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    """Event types (or prefixes such as `account.`), each known; bounded in count and length."""
-    if not types:
-        return ()
-    if len(types) > MAX_TYPES:
-        raise ValidationError.field("types", f"at most {MAX_TYPES} types")
-    found: list[str] = []
-    for name in types:
-        name = name.strip() if isinstance(name, str) else ""
-        if not name:
-            continue
-        if len(name) > MAX_TYPE_LENGTH or (name not in TYPES and name not in _PREFIXES):
-            raise ValidationError.field(
-                "types", f"unknown event type {name[:MAX_TYPE_LENGTH]!r} (see /v1/events/types)"
-            )
-        if name not in found:
-            found.append(name)
-    return tuple(found)
 
 
 def _mask(field: str, value: str | None) -> str | None:
@@ -61,14 +57,6 @@ def _mask(field: str, value: str | None) -> str | None:
         return None
     masks.parse(value, field)  # bounded; raises InvalidMask naming the field
     return value.strip()
-
-
-@dataclass(frozen=True)
-class ReadEvents:
-    after_id: int = 0
-    types: tuple[str, ...] = ()
-    group: str | None = None
-    limit: int = 100
 
 
 def _reader_query(actor: Actor, cmd: ReadEvents) -> tuple[EventQuery, str | None]:
@@ -122,60 +110,7 @@ def _within_reach(page: EventPage, cmd: ReadEvents) -> EventPage:
     return EventPage(page.events, last, last, more=False, resume=page.next_after)
 
 
-def subscription_query(sub: Subscription, limit: int) -> EventQuery:
-    """What a subscription receives: its types and group mask; manager and key events only
-    when it names them (subscriptions are an administrator's)."""
-    admin = any(t.startswith(ADMIN_PREFIXES) for t in sub.types)
-    group = None if sub.group_mask.strip() == "*" else sub.group_mask
-    return EventQuery(after_id=sub.cursor, types=sub.types, group_filter=group,
-                      admin=admin and group is None, limit=limit)  # fmt: skip
-
-
-def redact_for(sub: Subscription, data: dict[str, Any], kind: str) -> dict[str, Any]:
-    if sub.personal_data or not kind.startswith("account."):
-        return data
-    from brokerplane.core.access.reach import PERSONAL_FIELDS
-
-    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
-
-
 # ---- webhook subscriptions -------------------------------------------------------------
-
-
-def check_url(url: str, hosts: str) -> str:
-    """An http(s) URL with a host, no credentials, within the allowed hosts."""
-    if not isinstance(url, str) or not url or len(url) > URL_MAX:
-        raise ValidationError.field("url", f"must be an http(s) URL of at most {URL_MAX} chars")
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise ValidationError.field("url", "must not hold spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError.field("url", "is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError.field("url", "must be an http:// or https:// URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError.field("url", "must not carry credentials (sign with the secret)")
-    if port == 0:
-        raise ValidationError.field("url", "has an invalid port")
-    if hosts.strip() != "*" and not masks.parse(hosts, "webhook hosts").admits(
-        masks.fold(parts.hostname)
-    ):
-        raise ValidationError.field("url", "names a host outside BROKERPLANE_WEBHOOK_HOSTS")
-    return url
-
-
-@dataclass(frozen=True)
-class SaveSubscription:
-    url: str | None = None
-    types: tuple[str, ...] | None = None
-    group_mask: str | None = None
-    secret: str | None = None
-    personal_data: bool | None = None
-    description: str | None = None
-    # For an update: "active" (resume, retrying now) or "paused".
-    state: str | None = None
 
 
 def _check_secret(secret: str) -> str:

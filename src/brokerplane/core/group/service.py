@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.core import attributes, masks
+from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
+from brokerplane.core.attribute import service as attributes
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
@@ -18,39 +19,29 @@ from brokerplane.core.errors import (
     GroupNotFound,
     ValidationError,
 )
-from brokerplane.core.group.model import (
-    ACCOUNT_TYPES,
-    MARGIN_MODES,
-    MAX_LEVERAGE_LIMIT,
-    Group,
-)
+from brokerplane.core.group.commands import CreateGroup, DeleteGroup, UpdateGroup
+from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, MAX_LEVERAGE_LIMIT, Group
 from brokerplane.core.money import currency
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.validate import MAX_LOGIN, Problems
 
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "EDITABLE_FIELDS",
+    "CreateGroup",
+    "DeleteGroup",
+    "UpdateGroup",
+    "create_group",
+    "delete_group",
+    "get_group",
+    "list_groups",
+    "update_group",
+    "with_attributes",
+]
+
 _FIXED = {"id", "created_at", "updated_at"}
 EDITABLE_FIELDS = tuple(f.name for f in fields(Group) if f.name not in _FIXED)
-
-
-@dataclass(frozen=True)
-class CreateGroup:
-    name: str
-    currency: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class UpdateGroup:
-    name: str
-    changes: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DeleteGroup:
-    """Remove a group that nothing uses: no account (deleted ones included: their ledger names
-    the group) and no user."""
-
-    name: str
 
 
 def _check(group: Group) -> None:

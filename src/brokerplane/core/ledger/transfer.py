@@ -26,10 +26,9 @@ Dialects call `Services.transfer_funds(TransferFunds(...), actor)`; the native A
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
@@ -41,9 +40,9 @@ from brokerplane.core.errors import (
     InvalidAmount,
     ValidationError,
 )
+from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.ledger.model import REFERENCE_MAX, TRANSFER_PREFIX
 from brokerplane.core.ledger.service import (
-    Posting,
     _approval_required,
     apply,
     check_free_margin,
@@ -59,37 +58,13 @@ from brokerplane.core.ledger.service import (
 from brokerplane.core.money import format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 
-
-@dataclass(frozen=True)
-class TransferFunds:
-    """Move `amount` (positive, in the accounts' currency) from `source` to `target`."""
-
-    source: int
-    target: int
-    amount: object
-    comment: str = ""
-    reference: str = ""
-    # Money out of a source with open positions may not exceed its free margin.
-    check_margin: bool = True
-    # Both accounts must belong to one user (TraderEvolution's transfers).
-    same_owner: bool = False
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """What a transfer did: the source's withdrawal and the target's deposit, both applied."""
-
-    source: Posting
-    target: Posting
-
-    @property
-    def amount(self) -> int:
-        return self.target.amount
-
-    @property
-    def reference(self) -> str:
-        """The reference both legs carry (`transfer:...`)."""
-        return self.target.entry.reference if self.target.entry else ""
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "Transfer",
+    "TransferFunds",
+    "transfer",
+]
 
 
 def _comment(given: str, words: str, login: int) -> str:

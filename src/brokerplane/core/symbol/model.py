@@ -50,3 +50,23 @@ class Symbol:
         for key in ("created_at", "updated_at"):
             data.pop(key)
         return data
+
+
+def _minutes(text: str) -> int | None:
+    """ "HH:MM" (00:00 to 24:00) as minutes of the day; None when it is not that."""
+    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
+        return None
+    hours, minutes = int(text[:2]), int(text[3:])
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        return None
+    return hours * 60 + minutes
+
+
+def session_minutes(interval: str) -> tuple[int, int] | None:
+    """ "HH:MM-HH:MM" as (open, close) minutes with open < close; None when malformed."""
+    if not isinstance(interval, str) or len(interval) != 11 or interval[5] != "-":
+        return None
+    start, end = _minutes(interval[:5]), _minutes(interval[6:])
+    if start is None or end is None or start >= end:
+        return None
+    return start, end

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +14,29 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.errors import SymbolAlreadyExists, SymbolInUse, SymbolNotFound
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.symbol.model import TRADE_MODES, WEEKDAYS, Symbol
+from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol, UpdateSymbol
+from brokerplane.core.symbol.model import TRADE_MODES, WEEKDAYS, Symbol, session_minutes
 from brokerplane.core.trading.model import PositionQuery
 from brokerplane.core.validate import Problems
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "EDITABLE_FIELDS",
+    "MAX_POINTS",
+    "MAX_SESSIONS",
+    "MAX_SETTING",
+    "MAX_SWAP",
+    "SETTING_DECIMALS",
+    "CreateSymbol",
+    "DeleteSymbol",
+    "UpdateSymbol",
+    "create_symbol",
+    "delete_symbol",
+    "get_symbol",
+    "list_symbols",
+    "update_symbol",
+]
 
 _FIXED = {"id", "created_at", "updated_at"}
 EDITABLE_FIELDS = tuple(f.name for f in fields(Symbol) if f.name not in _FIXED)
@@ -27,26 +47,6 @@ MAX_SWAP = Decimal(10) ** 6  # the largest swap (either sign), points per lot pe
 MAX_SESSIONS = 8  # intervals per weekday
 MAX_SETTING = Decimal(10) ** 9  # the largest contract size or volume (in lots) a symbol takes
 SETTING_DECIMALS = 8  # and its finest step
-
-
-@dataclass(frozen=True)
-class CreateSymbol:
-    name: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class UpdateSymbol:
-    name: str
-    changes: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DeleteSymbol:
-    """Remove a symbol no open position holds, with its latest quote. Closed deals keep the
-    symbol's name, digits and contract size, so history reads the same afterwards."""
-
-    name: str
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:
@@ -98,26 +98,6 @@ def _check(symbol: Symbol) -> None:
     if problem:
         p.add("sessions", problem)
     p.raise_if_any()
-
-
-def _minutes(text: str) -> int | None:
-    """ "HH:MM" (00:00 to 24:00) as minutes of the day; None when it is not that."""
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isdigit():
-        return None
-    hours, minutes = int(text[:2]), int(text[3:])
-    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
-        return None
-    return hours * 60 + minutes
-
-
-def session_minutes(interval: str) -> tuple[int, int] | None:
-    """ "HH:MM-HH:MM" as (open, close) minutes with open < close; None when malformed."""
-    if not isinstance(interval, str) or len(interval) != 11 or interval[5] != "-":
-        return None
-    start, end = _minutes(interval[:5]), _minutes(interval[6:])
-    if start is None or end is None or start >= end:
-        return None
-    return start, end
 
 
 def _sessions_problem(sessions: object) -> str | None:

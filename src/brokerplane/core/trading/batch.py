@@ -12,19 +12,33 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.access import reach
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.trading.commands import MAX_BATCH, BatchSelection
 from brokerplane.core.trading.model import Deal, DealQuery
 
-MAX_BATCH = 5000  # rows one batch read answers at most
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "DEAL_SCOPES",
+    "LEDGER_SCOPES",
+    "MAX_TICKET",
+    "PAGE",
+    "Batch",
+    "BatchSelection",
+    "R",
+    "batch_deals",
+    "batch_entries",
+    "deals_by_ids",
+]
+
 PAGE = 1000  # rows (and logins or tickets) per query
 LEDGER_SCOPES = ("balances:write", "reports:read")
 DEAL_SCOPES = ("users:read", "reports:read")
@@ -37,19 +51,6 @@ class _HasId(Protocol):
 
 
 R = TypeVar("R", bound=_HasId)
-
-
-@dataclass(frozen=True)
-class BatchSelection:
-    """Which rows: of these `logins`, of accounts in groups matching `group_mask`, or these
-    `tickets` (any of them, at least one); `time_from` inclusive, `time_to` exclusive."""
-
-    logins: tuple[int, ...] | None = None
-    group_mask: str | None = None
-    tickets: tuple[int, ...] | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
-    limit: int = MAX_BATCH
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.core.errors import ValidationError
+from brokerplane.core.account.model import Account, TradeState
+from brokerplane.core.errors import NoQuote, ValidationError
+from brokerplane.core.symbol.model import Symbol
 
 VOLUME_DIGITS = 4  # 1 lot = 10**4 volume units
 LOT: int = 10**VOLUME_DIGITS
@@ -190,3 +192,77 @@ class ExposureSum:
     sell_value: int
     positions: int
     accounts: int
+
+
+CROSS = "USD"
+
+
+@dataclass(frozen=True)
+class Market:
+    """The symbols and their latest quotes, as one trade or report sees them."""
+
+    symbols: dict[str, Symbol]
+    quotes: dict[str, Quote]
+
+    def rate(self, src: str, dst: str) -> Decimal | None:
+        """How many `dst` one `src` is worth, or None when no quote says."""
+        if src == dst:
+            return Decimal(1)
+        direct = self._pair(src, dst)
+        if direct is not None:
+            return direct
+        if CROSS not in (src, dst):
+            first, second = self._pair(src, CROSS), self._pair(CROSS, dst)
+            if first is not None and second is not None:
+                return first * second
+        return None
+
+    def _pair(self, src: str, dst: str) -> Decimal | None:
+        for sym in self.symbols.values():
+            quote = self.quotes.get(sym.name)
+            if quote is None or quote.bid <= 0:
+                continue
+            if sym.currency_base == src and sym.currency_profit == dst:
+                return quote.mid
+            if sym.currency_base == dst and sym.currency_profit == src:
+                return 1 / quote.mid
+        return None
+
+    def require_rate(self, src: str, dst: str) -> Decimal:
+        found = self.rate(src, dst)
+        if found is None:
+            raise NoQuote(f"no quote converts {src} to {dst}", currency_from=src, currency_to=dst)
+        return found
+
+
+@dataclass(frozen=True)
+class PositionFigures:
+    position: Position
+    price_current: int  # points: where the position would close now
+    profit: int  # minor units of the deposit currency
+    margin: int
+    rate_profit: Decimal
+    currency: str = ""  # the account's deposit currency, which profit and margin are in
+    currency_digits: int = 2
+
+
+@dataclass(frozen=True)
+class Risk:
+    """An account's trading state: its positions priced, and the totals."""
+
+    account: Account
+    positions: tuple[PositionFigures, ...]
+    profit: int
+    margin: int
+
+    @property
+    def equity(self) -> int:
+        acc = self.account
+        return acc.balance + acc.credit + acc.bonus + self.profit
+
+    @property
+    def free_margin(self) -> int:
+        return self.equity - self.margin
+
+    def state(self) -> TradeState:
+        return TradeState.of(self.account, profit=self.profit, margin=self.margin)

@@ -10,23 +10,21 @@ manager without the right learns nothing, and a record out of reach reads as abs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import DealNotFound, PositionNotFound, RecordNotEditable
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.trading.commands import ChangeTradeRecord
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "RECORD_KINDS",
+    "ChangeTradeRecord",
+    "change_trade_record",
+]
 
 RECORD_KINDS = ("deal", "position")
-
-
-@dataclass(frozen=True)
-class ChangeTradeRecord:
-    """Edit (`delete` False) or delete a deal or an open position by its ticket."""
-
-    kind: str
-    ticket: int
-    delete: bool = False
 
 
 def change_trade_record(uow: UnitOfWork, cmd: ChangeTradeRecord, actor: Actor) -> None:

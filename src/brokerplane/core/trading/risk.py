@@ -19,76 +19,24 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 
-from brokerplane.core.account.model import Account, TradeState
-from brokerplane.core.errors import NoQuote
+from brokerplane.core.account.model import Account
+from brokerplane.core.money import to_minor_half_up
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import LOT, Position, Quote, sign_of
-
-CROSS = "USD"
-
-
-@dataclass(frozen=True)
-class Market:
-    """The symbols and their latest quotes, as one trade or report sees them."""
-
-    symbols: dict[str, Symbol]
-    quotes: dict[str, Quote]
-
-    def rate(self, src: str, dst: str) -> Decimal | None:
-        """How many `dst` one `src` is worth, or None when no quote says."""
-        if src == dst:
-            return Decimal(1)
-        direct = self._pair(src, dst)
-        if direct is not None:
-            return direct
-        if CROSS not in (src, dst):
-            first, second = self._pair(src, CROSS), self._pair(CROSS, dst)
-            if first is not None and second is not None:
-                return first * second
-        return None
-
-    def _pair(self, src: str, dst: str) -> Decimal | None:
-        for sym in self.symbols.values():
-            quote = self.quotes.get(sym.name)
-            if quote is None or quote.bid <= 0:
-                continue
-            if sym.currency_base == src and sym.currency_profit == dst:
-                return quote.mid
-            if sym.currency_base == dst and sym.currency_profit == src:
-                return 1 / quote.mid
-        return None
-
-    def require_rate(self, src: str, dst: str) -> Decimal:
-        found = self.rate(src, dst)
-        if found is None:
-            raise NoQuote(f"no quote converts {src} to {dst}", currency_from=src, currency_to=dst)
-        return found
+from brokerplane.core.trading.model import (
+    LOT,
+    Market,
+    Position,
+    PositionFigures,
+    Quote,
+    Risk,
+    sign_of,
+)
 
 
 def load_market(uow: UnitOfWork) -> Market:
     return Market({s.name: s for s in uow.symbols.list()}, uow.trading.quotes())
-
-
-_WIDE = Context(prec=60)  # room for the largest figures the bounds on prices and volumes allow
-
-
-def to_minor_half_up(amount: Decimal, digits: int) -> int:
-    return int(amount.scaleb(digits, _WIDE).quantize(Decimal(1), ROUND_HALF_UP, _WIDE))
-
-
-@dataclass(frozen=True)
-class PositionFigures:
-    position: Position
-    price_current: int  # points: where the position would close now
-    profit: int  # minor units of the deposit currency
-    margin: int
-    rate_profit: Decimal
-    currency: str = ""  # the account's deposit currency, which profit and margin are in
-    currency_digits: int = 2
 
 
 def _units(points: int, digits: int, contract: Decimal) -> Decimal:
@@ -149,28 +97,6 @@ def margin_mode(uow: UnitOfWork, acc: Account) -> str:
         return acc.margin_mode
     group = uow.groups.get_by_id(acc.group_id)
     return group.margin_mode if group else "MAX"
-
-
-@dataclass(frozen=True)
-class Risk:
-    """An account's trading state: its positions priced, and the totals."""
-
-    account: Account
-    positions: tuple[PositionFigures, ...]
-    profit: int
-    margin: int
-
-    @property
-    def equity(self) -> int:
-        acc = self.account
-        return acc.balance + acc.credit + acc.bonus + self.profit
-
-    @property
-    def free_margin(self) -> int:
-        return self.equity - self.margin
-
-    def state(self) -> TradeState:
-        return TradeState.of(self.account, profit=self.profit, margin=self.margin)
 
 
 def risk_of(acc: Account, positions: Sequence[Position], market: Market | None, mode: str) -> Risk:

@@ -1,4 +1,6 @@
-"""Trading commands and reads: quotes, market orders, positions, deals, exposure, margin calls.
+"""Trading rules for market orders: opening, adding to, reducing and closing positions. Quotes
+are in quotes.py, reads in queries.py, exposure and margin calls in exposure.py, the commands in
+commands.py.
 
 A market order executes at the current quote (buys at the ask, sells at the bid) under the
 account's row lock. On a hedged account it opens a position; on a netted account it adds to,
@@ -14,25 +16,19 @@ an owner user that may be used, and the symbol's trade mode allowing the side.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import datetime
+from decimal import Decimal
 
-from brokerplane.core import masks
-from brokerplane.core.access import reach
-from brokerplane.core.access.service import people_behind, people_of, people_text
-from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account, AccountQuery
-from brokerplane.core.account.service import check_login
+from brokerplane.core.access.people import people_behind, people_of
+from brokerplane.core.account.checks import check_login
+from brokerplane.core.account.model import RIGHT_TRADE_DISABLED, Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.model import usable
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
-    AccountNotFound,
     AmountLimitExceeded,
-    DealNotFound,
     FieldError,
     InsufficientFunds,
     InvalidVolume,
@@ -43,146 +39,78 @@ from brokerplane.core.errors import (
     TradeDisabled,
     ValidationError,
 )
-from brokerplane.core.group.model import Group
 from brokerplane.core.ledger import service as ledger
 from brokerplane.core.ledger.model import COMMENT_MAX as LEDGER_COMMENT_MAX
 from brokerplane.core.ledger.model import LedgerEntry
 from brokerplane.core.money import MAX_MINOR, currency, format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
+from brokerplane.core.trading.commands import (
+    MAX_PAGE,
+    ClosePosition,
+    Execution,
+    ExposureReport,
+    MarginStatus,
+    OpenPosition,
+    QuoteInput,
+)
+from brokerplane.core.trading.exposure import exposure, margin_calls
 from brokerplane.core.trading.model import (
     LOT,
     SIDES,
     TRADE_KIND,
     VOLUME_DIGITS,
     Deal,
-    DealQuery,
-    ExposureFilter,
+    Market,
     Position,
-    PositionQuery,
     Quote,
-    check_price,
     opposite,
 )
-from brokerplane.core.trading.risk import (
-    Market,
-    PositionFigures,
-    Risk,
-    account_risk,
-    load_market,
-    margin_mode,
-    open_value_of,
-    realised,
-    risk_of,
-    to_minor_half_up,
+from brokerplane.core.trading.queries import (
+    get_deal,
+    get_position,
+    list_deals,
+    list_positions,
+    priced_accounts,
+    priced_positions,
+    risks,
+    trade_state,
 )
+from brokerplane.core.trading.quotes import list_quotes, market, set_quotes
+from brokerplane.core.trading.risk import load_market, margin_mode, open_value_of, realised, risk_of
 from brokerplane.core.validate import Problems
 
-MAX_PAGE = 1000
-MAX_QUOTES = 1000  # per call
-QUOTE_CLOCK_SKEW = timedelta(seconds=60)  # how far ahead of the server's clock a quote may be
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "COMMENT_MAX",
+    "MAX_PAGE",
+    "ClosePosition",
+    "Execution",
+    "ExposureReport",
+    "MarginStatus",
+    "OpenPosition",
+    "QuoteInput",
+    "check_can_trade",
+    "check_volume",
+    "close_position",
+    "exposure",
+    "get_deal",
+    "get_position",
+    "list_deals",
+    "list_positions",
+    "list_quotes",
+    "margin_calls",
+    "market",
+    "open_position",
+    "priced_accounts",
+    "priced_positions",
+    "risks",
+    "set_quotes",
+    "trade_state",
+]
+
 COMMENT_MAX = 63
-READ_SCOPES = ("users:read", "reports:read")
-
-
-# ---- quotes ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QuoteInput:
-    symbol: object
-    bid: object
-    ask: object
-    at: datetime | None = None
-
-
-def _price(value: object, field: str, digits: int) -> Decimal:
-    price = check_price(parse_decimal(value, field), field)
-    rounded = price.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
-    if rounded <= 0:
-        raise ValidationError.field(field, f"rounds to 0 at the symbol's {digits} digits")
-    return rounded
-
-
-def set_quotes(
-    uow: UnitOfWork, items: Sequence[QuoteInput], actor: Actor, now: datetime
-) -> list[Quote]:
-    """Store a batch of quotes (at the symbol's digits); a quote older than the one held for
-    its symbol is ignored. Returns the quotes as checked.
-
-    A quote moves the equity and margin of every account holding the symbol: unlimited reach."""
-    actor.require("quotes:write")
-    reach.require_unlimited(actor, "a quote")
-    if not 1 <= len(items) <= MAX_QUOTES:
-        raise ValidationError.field("quotes", f"must hold 1 to {MAX_QUOTES} quotes")
-    symbols = {s.name: s for s in uow.symbols.list()}
-    setters = people_text(people_behind(uow, actor)) or None
-    checked: list[Quote] = []
-    for i, item in enumerate(items):
-        where = f"quotes[{i}]"
-        sym = symbols.get(item.symbol) if isinstance(item.symbol, str) else None
-        if sym is None:
-            raise SymbolNotFound(str(item.symbol)[:64])
-        bid = _price(item.bid, f"{where}.bid", sym.digits)
-        ask = _price(item.ask, f"{where}.ask", sym.digits)
-        if ask < bid:
-            raise ValidationError.field(f"{where}.ask", "must not be below the bid")
-        at = item.at or now
-        if at.tzinfo is None:
-            raise ValidationError.field(f"{where}.time", "must carry a time zone")
-        if at > now + QUOTE_CLOCK_SKEW:  # it would hide every quote until then
-            raise ValidationError.field(f"{where}.time", "is in the future")
-        checked.append(
-            Quote(sym.name, bid, ask, at, set_by=actor.manager_login, set_people=setters)
-        )
-    uow.trading.put_quotes(checked)
-    return checked
-
-
-def list_quotes(uow: UnitOfWork, actor: Actor, symbols: Sequence[str] | None) -> list[Quote]:
-    actor.require_any(*READ_SCOPES, "quotes:write", "trades:write")
-    found = uow.trading.quotes(symbols)
-    return [found[name] for name in sorted(found)]
-
-
-def market(uow: UnitOfWork, actor: Actor) -> Market:
-    """The symbols and their latest quotes, for a report converting between currencies."""
-    actor.require_any(*READ_SCOPES)
-    return load_market(uow)
-
-
-# ---- orders ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpenPosition:
-    """A market order: `volume` in lots. On a netted account it nets against the position of
-    its symbol."""
-
-    login: int
-    symbol: str
-    side: str
-    volume: object
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class ClosePosition:
-    """Close the position, or `volume` lots of it, at the market."""
-
-    position_id: int
-    volume: object | None = None
-    comment: str = ""
-
-
-@dataclass(frozen=True)
-class Execution:
-    """What an order did: its deal, the position after it (None once closed), the account's
-    figures after it."""
-
-    deal: Deal
-    position: Position | None
-    risk: Risk
 
 
 def _check_order(side: object, comment: object) -> None:
@@ -431,297 +359,3 @@ def _deal_snapshot(deal: Deal) -> dict[str, object]:
     return {"id": deal.id, "position": deal.position_id, "symbol": deal.symbol,
             "side": deal.side, "entry": deal.entry, "volume": str(deal.volume / LOT),
             "price": str(deal.price_decimal), "profit": deal.profit}  # fmt: skip
-
-
-# ---- reads ----------------------------------------------------------------------------------
-
-
-def trade_state(uow: UnitOfWork, login: int, actor: Actor) -> Risk:
-    """The account's figures and priced positions now."""
-    actor.require("users:read")
-    acc = uow.accounts.get(check_login(login))
-    if acc is None:
-        raise AccountNotFound(login)
-    return account_risk(uow, reach.check_account(actor, acc))
-
-
-def risks(uow: UnitOfWork, accounts: Sequence[Account], actor: Actor) -> dict[int, Risk]:
-    """The figures of accounts already read (a page of a listing), with one query for all
-    their positions; accounts without positions need no prices."""
-    actor.require("users:read")
-    return priced_accounts(uow, accounts)
-
-
-def priced_accounts(uow: UnitOfWork, accounts: Sequence[Account]) -> dict[int, Risk]:
-    """`risks` for a caller that has checked the actor's right to read these accounts (a
-    report's reader)."""
-    by_login: dict[int, list[Position]] = defaultdict(list)
-    logins = tuple(sorted({a.login for a in accounts}))
-    for start in range(0, len(logins), MAX_PAGE):
-        chunk = logins[start : start + MAX_PAGE]
-        query = PositionQuery(logins=chunk, limit=MAX_PAGE)
-        while True:
-            page = uow.trading.list_positions(query)
-            for pos in page:
-                by_login[pos.login].append(pos)
-            if len(page) < MAX_PAGE:
-                break
-            query = replace(query, after_id=page[-1].id)
-    market = load_market(uow) if by_login else None
-    groups = {g.id: g for g in uow.groups.list()} if by_login else {}
-    out: dict[int, Risk] = {}
-    for acc in accounts:
-        held = by_login.get(acc.login, [])
-        group = groups.get(acc.group_id)
-        mode = acc.margin_mode or (group.margin_mode if group else "MAX")
-        out[acc.login] = risk_of(acc, held, market, mode)
-    return out
-
-
-def priced_positions(uow: UnitOfWork, positions: list[Position]) -> list[PositionFigures]:
-    """Positions with their current figures, for a caller that has checked the reader's
-    right to see them (a report's reader)."""
-    return _priced(uow, positions)
-
-
-def _priced(uow: UnitOfWork, positions: list[Position]) -> list[PositionFigures]:
-    """Positions with their current figures; accounts loaded once per page."""
-    if not positions:
-        return []
-    logins = tuple(sorted({p.login for p in positions}))
-    found = uow.accounts.list(AccountQuery(logins=logins, limit=len(logins)))
-    accounts = {a.login: a for a in found}
-    market = load_market(uow)
-    out: list[PositionFigures] = []
-    for pos in positions:
-        acc = accounts.get(pos.login)
-        if acc is not None:
-            out.extend(risk_of(acc, [pos], market, "SUM").positions)
-    return out
-
-
-def list_positions(
-    uow: UnitOfWork,
-    actor: Actor,
-    *,
-    logins: Sequence[int] | None = None,
-    group: str | None = None,
-    symbol: str | None = None,
-    after_id: int | None = None,
-    limit: int = MAX_PAGE,
-) -> list[PositionFigures]:
-    """Open positions (oldest first) of these accounts, or of the groups matching the mask,
-    within the actor's reach."""
-    actor.require_any(*READ_SCOPES)
-    if not 1 <= limit <= MAX_PAGE:
-        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
-    group_ids, brokers = reach.query_scope(uow, actor)
-    if group is not None:
-        wanted = tuple(g.id for g in _groups_matching(uow, group))
-        group_ids = wanted if group_ids is None else tuple(set(group_ids) & set(wanted))
-    if logins is not None:
-        for login in logins:
-            acc = uow.accounts.get(check_login(login))
-            if acc is None:
-                raise AccountNotFound(login)
-            reach.check_account(actor, acc)
-    query = PositionQuery(logins=tuple(logins) if logins is not None else None, symbol=symbol,
-                          after_id=after_id, limit=limit, group_ids=group_ids,
-                          broker_mask=brokers)  # fmt: skip
-    return _priced(uow, uow.trading.list_positions(query))
-
-
-def get_position(uow: UnitOfWork, position_id: int, actor: Actor) -> PositionFigures:
-    actor.require_any(*READ_SCOPES)
-    pos = uow.trading.get_position(position_id)
-    acc = uow.accounts.get(pos.login) if pos else None
-    if pos is None or acc is None or not actor.reaches(acc.group, acc.broker):
-        raise PositionNotFound(position_id)
-    return _priced(uow, [pos])[0]
-
-
-def list_deals(uow: UnitOfWork, query: DealQuery, actor: Actor) -> list[Deal]:
-    actor.require_any(*READ_SCOPES)
-    if not 1 <= query.limit <= MAX_PAGE:
-        raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
-    if query.login is not None:
-        acc = uow.accounts.get(check_login(query.login))
-        if acc is None:
-            raise AccountNotFound(query.login)
-        reach.check_account(actor, acc)
-    group_ids, brokers = reach.query_scope(uow, actor)
-    return uow.trading.list_deals(replace(query, group_ids=group_ids, broker_mask=brokers))
-
-
-def get_deal(uow: UnitOfWork, deal_id: int, actor: Actor) -> Deal:
-    actor.require_any(*READ_SCOPES)
-    deal = uow.trading.get_deal(deal_id)
-    acc = uow.accounts.get(deal.login) if deal else None
-    if deal is None or acc is None or not actor.reaches(acc.group, acc.broker):
-        raise DealNotFound(deal_id)
-    return deal
-
-
-def _groups_matching(uow: UnitOfWork, mask: str) -> list[Group]:
-    wanted = masks.parse(mask, "group")
-    return [g for g in uow.groups.list() if wanted.admits(g.name)]
-
-
-# ---- exposure -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExposureLine:
-    """Open positions of one symbol in one group ("*" for all the groups), in lots and in the
-    report currency: net is bought less sold, gross is both added."""
-
-    symbol: str
-    group: str
-    accounts: int
-    positions: int
-    buy_lots: Decimal
-    sell_lots: Decimal
-    net_notional: Decimal
-    gross_notional: Decimal
-    client_profit: Decimal
-
-    @property
-    def net_lots(self) -> Decimal:
-        return self.buy_lots - self.sell_lots
-
-    @property
-    def gross_lots(self) -> Decimal:
-        return self.buy_lots + self.sell_lots
-
-
-@dataclass(frozen=True)
-class ExposureReport:
-    currency: str
-    lines: list[ExposureLine]  # by symbol and group
-    symbols: list[ExposureLine]  # by symbol, every group
-    groups: list[ExposureLine]  # by group, every symbol ("*"): lots are not summed across them
-    total: ExposureLine
-
-
-def exposure(
-    uow: UnitOfWork, actor: Actor, *, group: str | None, symbol: str | None, report_currency: str
-) -> ExposureReport:
-    """Net and gross exposure per symbol and group, priced at the latest quotes: sums come
-    from storage (one aggregate over the open positions), prices are applied per line."""
-    actor.require("reports:read")
-    cur = currency(report_currency)
-    group_ids, brokers = reach.query_scope(uow, actor)
-    groups = {g.id: g.name for g in uow.groups.list()}
-    if group is not None:
-        wanted = {g.id for g in _groups_matching(uow, group)}
-        group_ids = tuple(sorted(wanted if group_ids is None else wanted & set(group_ids)))
-    names: tuple[str, ...] | None = None
-    if symbol is not None:
-        names = tuple(masks.parse(symbol, "symbol").select(s.name for s in uow.symbols.list()))
-    scope = ExposureFilter(group_ids=group_ids, symbols=names, broker_mask=brokers)
-    market = load_market(uow)
-    lines: list[ExposureLine] = []
-    for s in uow.trading.exposure(scope):
-        sym = market.symbols.get(s.symbol)
-        quote = market.quotes.get(s.symbol)
-        if sym is None or quote is None:
-            raise NoQuote(f"no quote for {s.symbol}", symbol=s.symbol)
-        rate = market.require_rate(sym.currency_profit, cur.code)
-        scale = s.contract_size / LOT
-        point = Decimal(10) ** s.digits
-
-        def money(amount: Decimal, rate: Decimal = rate) -> Decimal:
-            return Decimal(to_minor_half_up(amount * rate, cur.digits)).scaleb(-cur.digits)
-
-        buy_pl = quote.bid * s.buy_volume - Decimal(s.buy_value) / point
-        sell_pl = Decimal(s.sell_value) / point - quote.ask * s.sell_volume
-        lines.append(ExposureLine(
-            symbol=s.symbol, group=groups.get(s.group_id, str(s.group_id)), accounts=s.accounts,
-            positions=s.positions, buy_lots=Decimal(s.buy_volume) / LOT,
-            sell_lots=Decimal(s.sell_volume) / LOT,
-            net_notional=money((s.buy_volume - s.sell_volume) * scale * quote.mid),
-            gross_notional=money((s.buy_volume + s.sell_volume) * scale * quote.mid),
-            client_profit=money((buy_pl + sell_pl) * scale),
-        ))  # fmt: skip
-    per_group, everyone = uow.trading.exposure_accounts(scope)
-    by_symbol = _merge(lines, lambda x: (x.symbol, "*"))
-    by_group = _merge(lines, lambda x: ("*", x.group))
-    ids = {name: gid for gid, name in groups.items()}
-    by_group = [replace(x, accounts=per_group.get(ids.get(x.group, -1), x.accounts))
-                for x in by_group]  # fmt: skip
-    total = _merge(lines, lambda x: ("*", "*"))
-    zero = ExposureLine("*", "*", 0, 0, *(Decimal(0),) * 5)
-    return ExposureReport(cur.code, lines, by_symbol, by_group,
-                          replace(total[0] if total else zero, accounts=everyone))  # fmt: skip
-
-
-def _merge(
-    lines: list[ExposureLine], key: Callable[[ExposureLine], tuple[str, str]]
-) -> list[ExposureLine]:
-    """Lines added up by a key (symbol, group)."""
-    merged: dict[tuple[str, str], ExposureLine] = {}
-    for line in lines:
-        k = key(line)
-        held = merged.get(k)
-        if held is None:
-            merged[k] = replace(line, symbol=k[0], group=k[1])
-            continue
-        merged[k] = ExposureLine(
-            k[0], k[1], held.accounts + line.accounts, held.positions + line.positions,
-            held.buy_lots + line.buy_lots, held.sell_lots + line.sell_lots,
-            held.net_notional + line.net_notional, held.gross_notional + line.gross_notional,
-            held.client_profit + line.client_profit,
-        )  # fmt: skip
-    return [merged[k] for k in sorted(merged)]
-
-
-# ---- margin calls -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MarginStatus:
-    """An account at or below its group's margin-call level: `state` is "margin_call", or
-    "stop_out" at or below the stop-out level."""
-
-    risk: Risk
-    group: Group
-    level: Decimal
-    state: str
-
-
-def margin_calls(uow: UnitOfWork, actor: Actor) -> list[MarginStatus]:
-    actor.require("reports:read")
-    group_ids, brokers = reach.query_scope(uow, actor)
-    by_login: dict[int, list[Position]] = defaultdict(list)
-    for pos in _all_positions(uow, group_ids, brokers):
-        by_login[pos.login].append(pos)
-    groups = {g.id: g for g in uow.groups.list()}
-    market = load_market(uow)
-    out: list[MarginStatus] = []
-    logins = sorted(by_login)
-    for start in range(0, len(logins), MAX_PAGE):
-        chunk = tuple(logins[start : start + MAX_PAGE])
-        for acc in uow.accounts.list(AccountQuery(logins=chunk, limit=len(chunk))):
-            group = groups[acc.group_id]
-            state = risk_of(acc, by_login[acc.login], market, acc.margin_mode or group.margin_mode)
-            if state.margin <= 0:
-                continue
-            level = (Decimal(state.equity) / state.margin * 100).quantize(Decimal("0.01"))
-            if level <= group.margin_call:
-                kind = "stop_out" if level <= group.stop_out else "margin_call"
-                out.append(MarginStatus(state, group, level, kind))
-    return sorted(out, key=lambda m: (m.level, m.risk.account.login))
-
-
-def _all_positions(
-    uow: UnitOfWork, group_ids: tuple[int, ...] | None, brokers: str | None
-) -> Iterator[Position]:
-    after: int | None = None
-    while True:
-        page = uow.trading.list_positions(PositionQuery(after_id=after, limit=MAX_PAGE,
-                                                        group_ids=group_ids,
-                                                        broker_mask=brokers))  # fmt: skip
-        yield from page
-        if len(page) < MAX_PAGE:
-            return
-        after = page[-1].id

@@ -41,8 +41,8 @@ from brokerplane.core.errors import NoQuote
 from brokerplane.core.group.model import Group
 from brokerplane.core.money import currency, format_minor
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.trading.model import Position, PositionQuery
-from brokerplane.core.trading.risk import Risk, load_market, risk_of
+from brokerplane.core.trading.model import Position, PositionQuery, Risk
+from brokerplane.core.trading.risk import load_market, risk_of
 
 OK, MARGIN_CALL, STOP_OUT = "ok", "margin_call", "stop_out"
 MAX_BATCH = 10_000

@@ -14,13 +14,11 @@ group's currency digits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.access import reach
-from brokerplane.core.account.model import TradeState
-from brokerplane.core.account.service import check_login
+from brokerplane.core.account.checks import check_login
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     AccountNotFound,
@@ -30,58 +28,30 @@ from brokerplane.core.errors import (
     SymbolNotFound,
     ValidationError,
 )
+from brokerplane.core.money import to_minor_half_up
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
-from brokerplane.core.trading.model import VOLUME_DIGITS, Position, Quote, check_price
-from brokerplane.core.trading.risk import (
-    Market,
-    Risk,
-    figures,
-    load_market,
-    margin_mode,
-    risk_of,
-    to_minor_half_up,
-    total_margin,
-)
+from brokerplane.core.trading.commands import CalcProfit, CheckMargin, MarginOutlook, ProfitOutlook
+from brokerplane.core.trading.model import VOLUME_DIGITS, Market, Position, Quote, Risk, check_price
+from brokerplane.core.trading.risk import figures, load_market, margin_mode, risk_of, total_margin
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "MAX_VOLUME_LOTS",
+    "READ_SCOPES",
+    "SIDES",
+    "CalcProfit",
+    "CheckMargin",
+    "MarginOutlook",
+    "ProfitOutlook",
+    "calc_profit",
+    "check_margin",
+]
 
 READ_SCOPES = ("users:read", "reports:read")
 SIDES = ("buy", "sell")
 MAX_VOLUME_LOTS = Decimal(10) ** 9
-
-
-@dataclass(frozen=True)
-class CheckMargin:
-    """An order of `volume` lots of `symbol` on account `login`, at `price` (None: market)."""
-
-    login: int
-    symbol: str
-    side: str
-    volume: Decimal
-    price: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class MarginOutlook:
-    current: TradeState
-    new: TradeState
-
-
-@dataclass(frozen=True)
-class CalcProfit:
-    group: str
-    symbol: str
-    side: str
-    volume: Decimal
-    price_open: Decimal
-    price_close: Decimal
-
-
-@dataclass(frozen=True)
-class ProfitOutlook:
-    profit: Decimal  # in the group's currency, at its digits
-    rate: Decimal  # profit currency -> group currency
-    currency: str
-    currency_digits: int
 
 
 def _symbol(uow: UnitOfWork, name: str) -> Symbol:

@@ -12,7 +12,7 @@ out of reach is answered as unknown).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from brokerplane.core.actor import Actor
@@ -20,37 +20,27 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import NotFound, ValidationError
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.commands import Partner, SetInAppControls, SetPartner
 from brokerplane.core.user.model import User, UserLink
 from brokerplane.core.user.service import _load
 from brokerplane.core.validate import MAX_LOGIN
 
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "PARTNER_MAX",
+    "RULES_MAX_BYTES",
+    "Partner",
+    "SetInAppControls",
+    "SetPartner",
+    "get_in_app_controls",
+    "get_partner",
+    "set_in_app_controls",
+    "set_partner",
+]
+
 RULES_MAX_BYTES = 16_384  # the in-app controls rules, as compact JSON
 PARTNER_MAX = 255
-
-
-@dataclass(frozen=True)
-class SetInAppControls:
-    """Replace the user's in-app controls with `rules` ({} clears every control)."""
-
-    user_id: int
-    rules: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SetPartner:
-    """Attribute the user (or, with `link_id`, one of the user's trading accounts) to
-    `partner_id`; "" removes the attribution."""
-
-    user_id: int | None
-    partner_id: str
-    link_id: int | None = None
-
-
-@dataclass(frozen=True)
-class Partner:
-    user_id: int
-    link_id: int | None
-    partner_id: str
 
 
 def set_in_app_controls(uow: UnitOfWork, cmd: SetInAppControls, actor: Actor,

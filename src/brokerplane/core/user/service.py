@@ -14,7 +14,7 @@ the account's password (as its MD5) and makes the user the account's owner in ev
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from brokerplane.core import masks, passwords
 from brokerplane.core.access import reach
@@ -34,8 +34,53 @@ from brokerplane.core.errors import (
     WrongPassword,
 )
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.commands import (
+    AssignAccount,
+    ChangeEmail,
+    CreatedUser,
+    CreateUser,
+    LinkAccount,
+    Linked,
+    UpdateProfile,
+)
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
 from brokerplane.core.validate import MAX_LOGIN, Problems
+
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "BROKER_MAX",
+    "DEFAULT_NICKNAME_PREFIX",
+    "EMAIL_MAX",
+    "ENVIRONMENT_MAX",
+    "MAX_HISTORY",
+    "NAME_MAX",
+    "NICKNAME_MAX",
+    "NICKNAME_MIN",
+    "REFUSED_EMAIL_DOMAINS",
+    "AssignAccount",
+    "ChangeEmail",
+    "CreateUser",
+    "CreatedUser",
+    "LinkAccount",
+    "Linked",
+    "UpdateProfile",
+    "accept_agreement",
+    "assign_account",
+    "change_email",
+    "check_email",
+    "create_user",
+    "delete_user",
+    "find_user_by_email",
+    "get_user",
+    "in_reach",
+    "link_account",
+    "list_users",
+    "log_out",
+    "release_account",
+    "update_profile",
+    "user_history",
+]
 
 EMAIL_MAX = 127
 NAME_MAX = 127
@@ -116,28 +161,6 @@ def _redact(actor: Actor, user: User) -> User:
     if actor.has("personal_data"):
         return user
     return replace(user, email="")
-
-
-@dataclass(frozen=True)
-class CreateUser:
-    email: str
-    broker: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    language: str = ""
-    # The nickname asked for: used when valid and free, else derived (see `create_user`).
-    nickname: str | None = None
-    # Where a nickname comes from when none is asked for: "user_id" (ctid<id>, classic cTID)
-    # or "email" (the email's local part when free, else ctid<id>, cTID SSO).
-    nickname_source: str = "user_id"
-    # What an email already in use gives: "error" (EmailAlreadyExists) or "existing".
-    if_exists: str = "error"
-
-
-@dataclass(frozen=True)
-class CreatedUser:
-    user: User
-    created: bool
 
 
 def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) -> CreatedUser:
@@ -233,12 +256,6 @@ def list_users(uow: UnitOfWork, query: UserQuery, actor: Actor) -> list[User]:
     return [_redact(actor, u) for u in uow.users.list(scoped) if in_reach(uow, actor, u)]
 
 
-@dataclass(frozen=True)
-class ChangeEmail:
-    user_id: int
-    email: str
-
-
 def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) -> User:
     actor.require("users:write")
     email = check_email(cmd.email)
@@ -254,24 +271,6 @@ def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) 
     record(uow, actor, now, "user.email_changed", "user", user.id, user.snapshot(),
            updated.snapshot())  # fmt: skip
     return _redact(actor, updated)
-
-
-@dataclass(frozen=True)
-class LinkAccount:
-    """Make the user the owner of the account, proven by the account's password MD5."""
-
-    user_id: int
-    login: int
-    password_md5: str
-    environment: str = ""
-    # The white label the caller believes the account is under; checked when given.
-    broker: str | None = None
-
-
-@dataclass(frozen=True)
-class Linked:
-    link: UserLink
-    created: bool
 
 
 def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) -> Linked:
@@ -350,19 +349,6 @@ def log_out(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> User:
     return _mark(uow, user_id, actor, clock, "logged_out_at", "user.logged_out")
 
 
-@dataclass(frozen=True)
-class UpdateProfile:
-    """A user's name, language and email (MT5's `client/update`): None keeps a field; an email
-    given empty keeps it too (a manager without `personal_data` reads it blank and may send
-    the record back as it read it)."""
-
-    user_id: int
-    first_name: str | None = None
-    last_name: str | None = None
-    language: str | None = None
-    email: str | None = None
-
-
 def update_profile(uow: UnitOfWork, cmd: UpdateProfile, actor: Actor, clock: Clock) -> User:
     actor.require("users:write")
     p = Problems()
@@ -413,17 +399,6 @@ def delete_user(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> No
     uow.users.update(gone)
     uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
     record(uow, actor, now, "user.deleted", "user", user.id, user.snapshot(), gone.snapshot())
-
-
-@dataclass(frozen=True)
-class AssignAccount:
-    """Make the user the account's owner on a manager's word (MT5's `client/user/add`): the
-    manager must reach both; no password is asked, as a manager who reaches the account may
-    set its password anyway. An account owned by another user is refused (unlink it there
-    first)."""
-
-    user_id: int
-    login: int
 
 
 def _live_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:

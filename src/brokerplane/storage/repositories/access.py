@@ -22,8 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from brokerplane.core.access.model import ApiKey, Manager, Strike
-from brokerplane.core.access.tokens import ManagerToken
+from brokerplane.core.access.model import ApiKey, Manager, ManagerToken, Strike
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.rows import PerDialect
 from brokerplane.storage.sql.rows import row_dict as _row

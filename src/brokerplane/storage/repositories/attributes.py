@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
+from brokerplane.core.attribute.model import Attribute, AttributeQuery, AttributeSet
 from brokerplane.storage import tables as t
 from brokerplane.storage.engine import dialect_insert
 from brokerplane.storage.sql.conditions import mask_condition

@@ -1,4 +1,4 @@
-"""Attributes: key/value metadata on accounts (cTrader traders), groups and managers.
+"""Attribute rules: key/value metadata on accounts (cTrader traders), groups and managers.
 
 Each attribute is a name (1-64 characters, case-sensitive) and a string value (1-512
 characters) with the time it was last set. Reads list the attribute sets of named entities, or
@@ -15,13 +15,27 @@ attributes, and super-admins (the admin right with unlimited reach) any manager'
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from brokerplane.core.access import reach
 from brokerplane.core.account.model import AccountQuery
 from brokerplane.core.actor import Actor
+from brokerplane.core.attribute.commands import (
+    FILTER_MAX,
+    MAX_ATTRIBUTES,
+    MAX_IDS,
+    MAX_NAMES,
+    MAX_PAGE,
+    MAX_SETS,
+    NAME_MAX,
+    VALUE_MAX,
+    AttributePage,
+    DeleteAttributes,
+    ListAttributes,
+    SetAttributes,
+)
+from brokerplane.core.attribute.model import KINDS, Attribute, AttributeQuery
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import (
@@ -37,115 +51,20 @@ from brokerplane.core.validate import MAX_LOGIN, Problems
 if TYPE_CHECKING:
     from brokerplane.core.ports import UnitOfWork
 
-# What carries attributes; the audit trail files each change under the same entity type.
-KINDS: tuple[str, ...] = ("account", "group", "manager")
-
-# The limits of cTrader's attribute calls (Web Services 4.14-4.22).
-NAME_MAX = 64
-VALUE_MAX = 512
-MAX_IDS = 10_000  # ids named by a list or delete call
-MAX_SETS = 100  # entities in one upsert
-MAX_ATTRIBUTES = 100  # attributes per entity in one upsert
-MAX_NAMES = 100  # names in one delete
-MAX_PAGE = 10_000  # the default and largest page of the all-accounts listing
-FILTER_MAX = 64  # the name filter
-
-
-# --- model -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Attribute:
-    name: str
-    value: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class AttributeSet:
-    """The attributes of one entity, by name; `updated_at` is the newest of them."""
-
-    entity_id: int
-    attributes: tuple[Attribute, ...]
-
-    @property
-    def updated_at(self) -> datetime:
-        return max(a.updated_at for a in self.attributes)
-
-    def as_dict(self) -> dict[str, str]:
-        return {a.name: a.value for a in self.attributes}
-
-
-@dataclass(frozen=True)
-class AttributeQuery:
-    """What the repository lists: sets in entity-id order, entities without a (matching)
-    attribute left out. For accounts only live ones count, narrowed by the reach filters
-    (`group_ids`, an empty tuple admitting nothing; `broker_mask`, None admitting all)."""
-
-    kind: str
-    ids: tuple[int, ...] | None = None
-    after_id: int | None = None
-    limit: int | None = None
-    # Case-folded (str.casefold) substring of the name: only attributes whose folded name holds it.
-    name_contains: str | None = None
-    # Only entities whose newest (matching) attribute was set at or after this time.
-    since: datetime | None = None
-    group_ids: tuple[int, ...] | None = None
-    broker_mask: str | None = None
-
-
-# --- commands --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ListAttributes:
-    """Read attribute sets: of the named `ids`, or (accounts only, when `ids` is None or empty)
-    of every account within reach that has attributes, a page of `limit` after `after_id`."""
-
-    kind: str
-    ids: tuple[int, ...] | None = None
-    limit: int | None = None
-    after_id: int | None = None
-    name_contains: str | None = None
-    since: datetime | None = None
-
-
-@dataclass(frozen=True)
-class AttributePage:
-    sets: list[AttributeSet]
-    # Set only when more sets follow: pass it back as `after_id` for the next page.
-    next_after_id: int | None = None
-
-
-@dataclass(frozen=True)
-class AttributeValue:
-    """One attribute to set; `value` None is what a client's JSON null becomes, and is refused."""
-
-    name: str
-    value: str | None
-
-
-@dataclass(frozen=True)
-class EntityAttributes:
-    entity_id: int
-    attributes: tuple[AttributeValue, ...]
-
-
-@dataclass(frozen=True)
-class SetAttributes:
-    """Insert or update attributes of several entities; later duplicates win."""
-
-    kind: str
-    sets: tuple[EntityAttributes, ...]
-
-
-@dataclass(frozen=True)
-class DeleteAttributes:
-    """Delete the named attributes of the entities, or all of them when `names` is empty."""
-
-    kind: str
-    ids: tuple[int, ...]
-    names: tuple[str, ...] = ()
+# What the application layer reaches through this module: its own rules and, re-exported, the
+# slice's commands and the rules of its sibling modules.
+__all__ = [
+    "AttributePage",
+    "DeleteAttributes",
+    "ListAttributes",
+    "SetAttributes",
+    "check_mapping",
+    "delete_attributes",
+    "list_attributes",
+    "mappings",
+    "set_attributes",
+    "store_mapping",
+]
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""The access commands and what they answer: managers, API keys and a key's identity, manager
+session tokens, the console's second factor (its steps, outcomes and refusals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from brokerplane.core.access import totp
+from brokerplane.core.access.model import ApiKey, Manager
+from brokerplane.core.actor import SCOPES
+from brokerplane.core.backoffice.commands import TokenPair
+from brokerplane.core.errors import CoreError
+
+
+@dataclass(frozen=True)
+class CreateManager:
+    login: int
+    name: str = ""
+    password: str | None = None
+    rights: frozenset[str] = frozenset(SCOPES)
+    group_mask: str = "*"
+    white_labels: str = "*"
+
+
+@dataclass(frozen=True)
+class UpdateManager:
+    """Change a manager: any field left None stays as it is."""
+
+    login: int
+    name: str | None = None
+    enabled: bool | None = None
+    password: str | None = None
+    grant: frozenset[str] = frozenset()
+    revoke: frozenset[str] = frozenset()
+    group_mask: str | None = None
+    white_labels: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateApiKey:
+    manager_login: int
+    scopes: frozenset[str]
+    name: str = ""
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key: `secret` is shown once and never stored."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    key: ApiKey
+    manager: Manager
+    scopes: frozenset[str]
+    needs_touch: bool
+
+
+@dataclass(frozen=True)
+class IssueToken:
+    """Log a manager in: `md5_password` is the hex MD5 of the manager's password."""
+
+    login: int
+    md5_password: str
+    dialect: str
+
+
+EXPIRED = "the sign-in has expired: sign in again with your password"
+WRONG_CODE = "wrong code"
+USED_CODE = "that code was used already: wait for the next one"
+TOO_MANY = "too many wrong codes: sign in again with your password"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the security page shows."""
+
+    enabled: bool
+    pending: totp.Enrolment | None
+    recovery_left: int
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A confirmation's result, its attempt counted either way: the recovery codes, or why
+    not."""
+
+    codes: list[str] | None
+    problem: CoreError | None = None
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """A console sign-in's password step: a session, a challenge, or neither (wrong)."""
+
+    pair: TokenPair | None = None
+    challenge: str | None = None
+
+
+@dataclass(frozen=True)
+class SecondStep:
+    challenge: str
+    code: str
+    access_ttl: timedelta
+    refresh_ttl: timedelta
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """A second step's result: a session, or why not (`counted`: as a failed sign-in)."""
+
+    pair: TokenPair | None
+    reason: str = WRONG_CODE
+    counted: bool = True

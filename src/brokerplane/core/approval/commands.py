@@ -1,0 +1,34 @@
+"""The approval commands and what they answer: decide an approval, set a threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brokerplane.core.approval.model import Approval
+from brokerplane.core.ledger.commands import Posting
+
+MAX_PAGE = 1000
+DECISION_COMMENT_MAX = 255
+
+
+@dataclass(frozen=True)
+class DecideApproval:
+    approval_id: int
+    approve: bool
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class SetApprovalThreshold:
+    """Hold operations above `amount` in `currency` (for `group` only, when given);
+    `amount` None removes the threshold."""
+
+    currency: str
+    amount: object | None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    approval: Approval
+    posting: Posting | None = None

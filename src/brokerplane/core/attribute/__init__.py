@@ -1,0 +1,1 @@
+"""Attributes: key/value metadata on accounts (cTrader traders), groups and managers."""

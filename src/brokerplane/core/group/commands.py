@@ -1,0 +1,27 @@
+"""The group commands: create, update, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CreateGroup:
+    name: str
+    currency: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateGroup:
+    name: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DeleteGroup:
+    """Remove a group that nothing uses: no account (deleted ones included: their ledger names
+    the group) and no user."""
+
+    name: str
