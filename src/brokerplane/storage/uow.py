@@ -9,7 +9,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from operator import attrgetter
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -37,10 +37,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core import masks
 from brokerplane.core.access.model import ApiKey, Manager, Strike
-from brokerplane.core.access.tokens import ManagerToken
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
-from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
 from brokerplane.core.audit.model import AuditKey, AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import (
     AccountPreset,
@@ -76,6 +74,10 @@ from brokerplane.storage.events import SqlEvents
 from brokerplane.storage.exports import SqlExports, account_conditions
 from brokerplane.storage.second_factor import SqlSecondFactor
 from brokerplane.storage.trading import SqlTrading
+
+if TYPE_CHECKING:  # imported where used: a command that reads keys needs neither (start-up)
+    from brokerplane.core.access.tokens import ManagerToken
+    from brokerplane.core.attributes import Attribute, AttributeQuery, AttributeSet
 
 _LOGIN_LOCK_KEY = 7_270_001
 log = logging.getLogger("brokerplane.storage")
@@ -623,6 +625,8 @@ class SqlManagerTokens:
 
     def get(self, token_hash: str) -> ManagerToken | None:
         row = self.c.execute(_TOKEN_BY_HASH, {"b_hash": token_hash}).first()
+        from brokerplane.core.access.tokens import ManagerToken
+
         return ManagerToken(**_row(row)) if row else None
 
     def with_manager(self, token_hash: str) -> tuple[ManagerToken, Manager | None] | None:
@@ -630,6 +634,8 @@ class SqlManagerTokens:
         if row is None:
             return None
         data = row._mapping
+        from brokerplane.core.access.tokens import ManagerToken
+
         token = ManagerToken(**{name: data[name] for name in _TOKEN_FIELDS})
         if data["m_login"] is None:
             return token, None
@@ -654,6 +660,8 @@ class SqlManagerTokens:
             .where(tt.c.manager_login == manager_login, tt.c.dialect == dialect)
             .order_by(tt.c.issued_at.desc(), tt.c.token_hash)
         ).all()
+        from brokerplane.core.access.tokens import ManagerToken
+
         return [ManagerToken(**_row(row)) for row in rows]
 
 
@@ -1333,6 +1341,8 @@ class SqlAttributes:
             .where(key.in_(ids), *row_conds)
             .order_by(key, c.name)
         )
+        from brokerplane.core.attributes import Attribute, AttributeSet
+
         found: dict[int, list[Attribute]] = {}
         for row in rows:
             found.setdefault(int(row.entity_id), []).append(
