@@ -12,6 +12,9 @@ environment variable; see bench/README.md. Measurements (BENCH_ONLY picks some):
                   with the CPU each side used (see "Several processes" in bench/README.md)
   report          GET /v1/reports/users as CSV over BENCH_REPORT_ACCOUNTS accounts (SQLite,
                   prepared once under bench/.cache) vs a sqlite3 + csv loop over the same rows
+  cli-startup     wall time of `brokerplane --help` and `brokerplane key list` (the demo
+                  data on SQLite), median of BENCH_CLI_RUNS runs each, vs the bare interpreter
+                  and the interpreter importing click and sqlalchemy
 
 PostgreSQL work happens in a schema of its own (bench_<pid>), dropped at the end, also on
 Ctrl-C or SIGTERM; nothing else on the server is touched. Only loopback servers are used.
@@ -32,6 +35,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,8 +53,8 @@ import reference
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 MEASUREMENTS = (
-    "deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "events", "replica",
-    "workers",
+    "cli-startup", "deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "events",
+    "replica", "workers",
 )  # fmt: skip
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
@@ -79,6 +83,7 @@ class Config:
     group_probe: int = int(_env("BENCH_GROUP_PROBE", "8"))
     ungrouped: bool = _env("BENCH_UNGROUPED", "1") == "1"
     profile: bool = _env("BENCH_PROFILE", "0") == "1"
+    cli_runs: int = int(_env("BENCH_CLI_RUNS", "10"))
 
 
 @dataclass
@@ -651,6 +656,7 @@ class Bench:
         self.deposit_sqlite: float | None = None
         self.started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         self.load_at_start = round(os.getloadavg()[0], 1)
+        self.cli_seconds: dict[str, float] = {}
 
     def add(self, name: str, load: Load, baseline: float | None, database: str, notes: str) -> None:
         ratio = round(load.rate / baseline, 3) if baseline else None
@@ -1113,6 +1119,55 @@ class Bench:
             f"made once by `brokerplane demo --accounts` and reused ({db.name})",
         )
 
+    # CLI start-up -------------------------------------------------------------------------
+
+    def cli_startup(self) -> None:
+        """Median wall time of `brokerplane --help` and of `brokerplane key list` over the demo
+        data (SQLite, two keys drawn as a table), each against an interpreter doing only the
+        least it must: starting, and importing click and sqlalchemy. The runs alternate, after
+        one of each that writes the bytecode caches (as an installed package has them)."""
+        if "cli-startup" not in self.cfg.only:
+            return
+        data = self.tmp / "cli-startup"
+        _cli_json("demo", "--data-dir", str(data))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BROKERPLANE_") and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
+        python, cli = str(BIN / "python"), str(BIN / "brokerplane")
+        runs = {
+            "help": [cli, "--help"],
+            "key list": [cli, "key", "list", "--data-dir", str(data)],
+            "python": [python, "-c", "pass"],
+            "libraries": [python, "-c", "import click, sqlalchemy"],
+        }
+        took: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
+        for n in range(self.cfg.cli_runs + 1):
+            for name, cmd in runs.items():
+                before, started = _children_cpu(), time.perf_counter()
+                subprocess.run(cmd, env=env, cwd=self.tmp, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=True)  # fmt: skip
+                if n:  # the first of each wrote the bytecode caches
+                    took[name].append(time.perf_counter() - started)
+                    cpu[name].append(_children_cpu() - before)
+        median = {name: statistics.median(values) for name, values in took.items()}
+        cpu_ms = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
+        self.cli_seconds = {"help": median["help"], "key list": median["key list"]}
+        for name, baseline, shown in (
+            ("help", "python", "an interpreter starting (python -c pass)"),
+            ("key list", "libraries", "an interpreter importing click and sqlalchemy"),
+        ):
+            seconds = sorted(took[name])
+            load = Load(1, median[name], median[name] * 1000, seconds[-1] * 1000)
+            self.add(
+                f"CLI start-up: brokerplane {'--help' if name == 'help' else name}",
+                load,
+                1 / median[baseline],
+                "-" if name == "help" else "sqlite",
+                f"median {median[name]:.3f} s wall, {cpu_ms[name]:.0f} ms CPU over "
+                f"{len(seconds)} runs (p99 column: the slowest); ops/s: starts per second; "
+                f"baseline: {shown}, median {median[baseline]:.3f} s",
+            )
+
     # the read replica (bench/replica.py) ----------------------------------------------------
 
     def replica(self) -> None:
@@ -1207,6 +1262,11 @@ class Bench:
         target("cTrader changebalance ÷ native deposit",
                ratio("cTrader changebalance", "postgresql"), ">= 1.0", ">= 1.0",
                lambda v: v >= 1.0)  # fmt: skip
+        target("CLI start-up: brokerplane key list (median wall)",
+               self.cli_seconds.get("key list"), "< 0.5 s", "<= 0.35 s", lambda v: v < 0.5,
+               " s")  # fmt: skip
+        target("CLI start-up: brokerplane --help (median wall)", self.cli_seconds.get("help"),
+               "< 0.5 s", "<= 0.1 s", lambda v: v < 0.5, " s")  # fmt: skip
         return out
 
     # events: deposits with a webhook subscription, and the feed ---------------------------
@@ -1314,6 +1374,7 @@ class Bench:
         for unknown in set(self.cfg.only) - set(MEASUREMENTS):
             raise SystemExit(f"BENCH_ONLY: unknown measurement {unknown}; use {MEASUREMENTS}")
         try:
+            self.cli_startup()
             self.postgres()
             self.sqlite()
             self.report()
@@ -1657,16 +1718,21 @@ def sqlite_report(db: Path) -> tuple[int, float]:
 # ---- output --------------------------------------------------------------------------------
 
 
+def _rate(value: float) -> str:
+    """A rate for the table: whole numbers, or two decimals below 10 (the start-up rows)."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+
+
 def table(rows: list[Row]) -> str:
     head = ("measurement", "db", "ops/s", "p50 ms", "p99 ms", "baseline/s", "ratio", "RSS MB")
     body = [
         (
             r.name,
             r.database,
-            f"{r.ops_per_s:,.0f}",
+            _rate(r.ops_per_s),
             _ms(r.p50_ms),
             _ms(r.p99_ms),
-            "-" if r.baseline_ops_per_s is None else f"{r.baseline_ops_per_s:,.0f}",
+            "-" if r.baseline_ops_per_s is None else _rate(r.baseline_ops_per_s),
             "-" if r.ratio is None else f"{r.ratio:.2f}",
             _ms(r.peak_rss_mb),
         )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from brokerplane.cli.main import COMMANDS, main
@@ -145,3 +147,35 @@ def test_the_fast_revision_reading_agrees_with_alembic(tmp_path: Path) -> None:
         assert revisions.current(engine) == migrate.current(engine) == migrate.head()
     finally:
         engine.dispose()
+
+
+# What the everyday read commands load beyond what they need: the web, migrations, pydantic
+# (their settings are plain values, built without the model: brokerplane.settings), the
+# PostgreSQL driver on SQLite; for the key and manager lists, the storage's attribute and
+# token models too (imported by the methods that read them).
+NOT_FOR_READS = ("alembic", "starlette", "fastapi", "uvicorn", "pydantic", "pydantic_core",
+                 "psycopg", "brokerplane.api", "brokerplane.storage.migrate")  # fmt: skip
+NOT_FOR_LISTS = ("brokerplane.core.attributes", "brokerplane.core.access.tokens")
+
+
+def test_the_everyday_read_commands_load_neither_pydantic_nor_the_web(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`key list` (drawn as a table, not a TTY), `manager list`, `approvals thresholds list`
+    and `ledger verify` in fresh interpreters, with settings from the environment."""
+    for name in [n for n in os.environ if n.upper().startswith("BROKERPLANE_")]:
+        monkeypatch.delenv(name)  # the tests' audit key is a pydantic SecretStr
+    monkeypatch.setenv("BROKERPLANE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BROKERPLANE_LOG_LEVEL", "warning")
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    below = tuple(f"{name}." for name in NOT_FOR_READS)
+    for command in (["key", "list"], ["key", "list", "--json"], ["manager", "list"],
+                    ["approvals", "thresholds", "list"], ["ledger", "verify"]):  # fmt: skip
+        code, modules, output = _loaded(*command)
+        assert code in (0, None), (command, output)
+        assert "brokerplane.storage.uow" in modules  # it did read the database ...
+        unwanted = sorted(m for m in modules if m in NOT_FOR_READS or m.startswith(below))
+        if command[0] in ("key", "manager"):
+            unwanted += sorted(m for m in modules if m in NOT_FOR_LISTS)
+        assert unwanted == [], command  # ... and loaded nothing of the above
+    assert "ledger OK" in output

@@ -132,14 +132,16 @@ def safe_url(url: str) -> str:
 
 def build_settings(**overrides: Any) -> Settings:
     """Settings from BROKERPLANE_* variables, with every flag that was given on top."""
-    import pydantic
-
     from brokerplane.settings import Settings
 
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
-    except pydantic.ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError (pydantic is loaded only for it)
+        import pydantic
+
+        if not isinstance(exc, pydantic.ValidationError):
+            raise
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
             for err in exc.errors()
