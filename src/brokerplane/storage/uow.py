@@ -70,6 +70,7 @@ from brokerplane.core.ledger.model import (
 )
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.engine import dialect_insert
 from brokerplane.storage.events import SqlEvents
@@ -254,6 +255,9 @@ _ARCHIVED_SELECT = (
 # The money path's statements are built once: building one costs more CPU than running it.
 _ACCOUNT_BY_LOGIN = _ACCOUNT_SELECT.where(t.accounts.c.login == bindparam("b_login"))
 _ACCOUNT_BY_LOGIN_LOCKED = _ACCOUNT_BY_LOGIN.with_for_update(of=t.accounts)
+# ...and run on the driver's cursor (storage/driver.py)
+_RUN_ACCOUNT_BY_LOGIN = driver.Statement(_ACCOUNT_BY_LOGIN)
+_RUN_ACCOUNT_BY_LOGIN_LOCKED = driver.Statement(_ACCOUNT_BY_LOGIN_LOCKED)
 _SET_FIGURES = (
     update(t.accounts)
     .where(t.accounts.c.login == bindparam("b_login"))
@@ -264,6 +268,7 @@ _SET_FIGURES = (
         updated_at=bindparam("b_at"),
     )
 )
+_RUN_SET_FIGURES = driver.Statement(_SET_FIGURES)
 
 
 class SqlAccounts:
@@ -280,9 +285,9 @@ class SqlAccounts:
 
     def get(self, login: int, *, for_update: bool = False) -> Account | None:
         locked = for_update and self.c.dialect.name == "postgresql"
-        q = _ACCOUNT_BY_LOGIN_LOCKED if locked else _ACCOUNT_BY_LOGIN
-        row = self.c.execute(q, {"b_login": login}).first()
-        return self._to(row) if row else None
+        q = _RUN_ACCOUNT_BY_LOGIN_LOCKED if locked else _RUN_ACCOUNT_BY_LOGIN
+        row = q.execute(self.c, {"b_login": login}).first()
+        return Account(**dict(zip(q.columns(self.c), row, strict=True))) if row else None
 
     def exists(self, login: int) -> bool:
         """Whether the login is taken, by a live account or a deleted one (never reused)."""
@@ -344,8 +349,8 @@ class SqlAccounts:
         self.c.execute(update(t.accounts).where(t.accounts.c.login == login).values(**values))
 
     def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
-        self.c.execute(
-            _SET_FIGURES,
+        _RUN_SET_FIGURES.run(
+            self.c,
             {"b_login": login, "b_balance": balance, "b_credit": credit, "b_bonus": bonus,
              "b_at": at},
         )  # fmt: skip
@@ -662,6 +667,7 @@ _AUDIT_COLUMNS = [c.name for c in t.audit_records.columns]
 STREAM_PAGE = 5000
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
 _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
+_RUN_LEDGER_INSERT = driver.Statement(_LEDGER_INSERT, _LEDGER_COLUMNS)
 
 
 class SqlLedger:
@@ -673,7 +679,7 @@ class SqlLedger:
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:
         values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
-        entry.id = int(self.c.execute(_LEDGER_INSERT, values).scalar_one())
+        entry.id = int(_RUN_LEDGER_INSERT.execute(self.c, values).one()[0])
         self.added.append(entry.kind)
         return entry
 
@@ -906,9 +912,11 @@ class SqlThresholds:
         .limit(1)
     )
 
+    _RUN_APPLICABLE = driver.Statement(_APPLICABLE)
+
     def applicable(self, currency: str, group_id: int) -> int | None:
-        row = self.c.execute(
-            self._APPLICABLE, {"b_currency": currency, "b_group": group_id}
+        row = self._RUN_APPLICABLE.execute(
+            self.c, {"b_currency": currency, "b_group": group_id}
         ).first()
         return int(row[0]) if row else None
 
@@ -939,7 +947,10 @@ _r = t.idempotency_records.c
 # One statement, no savepoint: a key already there (or being inserted by a concurrent claim,
 # which this waits for) inserts nothing.
 _CLAIM_INSERT = PerDialect(
-    lambda make: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
+    lambda make: driver.Statement(
+        make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key),
+        _IDEMPOTENCY_COLUMNS,
+    )
 )
 _CLAIM_COMPLETE = (
     update(t.idempotency_records)
@@ -948,6 +959,7 @@ _CLAIM_COMPLETE = (
     .values(state="done", status=bindparam("b_status"), body=bindparam("b_body"),
             operation_id=bindparam("b_operation_id"), completed_at=bindparam("b_at"))
 )  # fmt: skip
+_RUN_CLAIM_COMPLETE = driver.Statement(_CLAIM_COMPLETE)
 
 
 class SqlIdempotency:
@@ -975,7 +987,7 @@ class SqlIdempotency:
         values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
         if lazy_commit:
             self._claim_commits_lazily()
-        return self.c.execute(_CLAIM_INSERT[self.c.dialect.name], values).first() is not None
+        return _CLAIM_INSERT[self.c.dialect.name].execute(self.c, values).first() is not None
 
     def replace(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> None:
         r = t.idempotency_records.c
@@ -989,13 +1001,13 @@ class SqlIdempotency:
         )
 
     def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
-        result = self.c.execute(
-            _CLAIM_COMPLETE,
+        changed = _RUN_CLAIM_COMPLETE.run(
+            self.c,
             {"b_scope": claim.scope, "b_key": claim.key, "b_token": claim.token,
              "b_status": response.status, "b_body": response.body,
              "b_operation_id": response.operation_id, "b_at": at},
         )  # fmt: skip
-        return bool(result.rowcount == 1)
+        return changed == 1
 
     def release(self, claim: Claim) -> None:
         r = t.idempotency_records.c
@@ -1052,6 +1064,14 @@ _EVENT_INSERT = insert(t.events).values(
 # then the update.
 _SEAL_ONE = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"))
 _SEAL_ONE_EVENT = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"), _EVENT_INSERT.cte("told"))
+# The seal's statements on the driver's cursor (storage/driver.py).
+_RUN_HEAD_READ = driver.Statement(_HEAD_READ)
+_RUN_HEAD_READ_LOCKED = driver.Statement(_HEAD_READ_LOCKED)
+_RUN_HEAD_SEAL = driver.Statement(_HEAD_SEAL)
+_RUN_SEAL_ONE = driver.Statement(_SEAL_ONE)
+_RUN_SEAL_ONE_EVENT = driver.Statement(_SEAL_ONE_EVENT)
+_RUN_AUDIT_INSERT = driver.Statement(insert(t.audit_records), _AUDIT_COLUMNS)
+_RUN_EVENT_INSERT = driver.Statement(_EVENT_INSERT)
 
 
 def _event_row(event: Any, rec: AuditRecord) -> dict[str, Any]:
@@ -1250,7 +1270,7 @@ class SqlAudit:
         postgres = self.c.dialect.name == "postgresql"
         # The events' rows are made before the head is locked; under it they only get ids.
         told = [[_event_row(event, rec) for event in rec.events] for rec in self.pending]
-        head_row = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
+        head_row = (_RUN_HEAD_READ_LOCKED if postgres else _RUN_HEAD_READ).execute(self.c, {}).one()
         last_id, last_hash, last_event = head_row
         rows = []
         events = []
@@ -1270,14 +1290,14 @@ class SqlAudit:
         if postgres and len(rows) == 1 and len(events) <= 1:
             values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}
             if events:
-                self.c.execute(_SEAL_ONE_EVENT, {**values, **events[0]})
+                _RUN_SEAL_ONE_EVENT.run(self.c, {**values, **events[0]})
             else:
-                self.c.execute(_SEAL_ONE, values)
+                _RUN_SEAL_ONE.run(self.c, values)
         else:
-            self.c.execute(insert(t.audit_records), rows)
+            _RUN_AUDIT_INSERT.run_many(self.c, rows)
             if events:
-                self.c.execute(_EVENT_INSERT, events)
-            self.c.execute(_HEAD_SEAL, head)
+                _RUN_EVENT_INSERT.run_many(self.c, events)
+            _RUN_HEAD_SEAL.run(self.c, head)
         self.pending.clear()
 
 
