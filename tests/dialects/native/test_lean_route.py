@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
 from brokerplane.api.native import lean
+from brokerplane.api.native.auth import current_actor
 from tests.dialects.native.conftest import Api
 
 LEAN_LOGIN, PLAIN_LOGIN = 910031, 910032
@@ -101,7 +102,7 @@ def test_the_lean_route_answers_every_request_as_the_fastapi_route(
     for login in (LEAN_LOGIN, PLAIN_LOGIN):
         api.open(login=login)
     taken = 0
-    actor_of = lean.current_actor
+    actor_of = current_actor
 
     async def counted(request: Any) -> Any:
         nonlocal taken
