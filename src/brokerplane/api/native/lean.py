@@ -11,7 +11,8 @@ as `application/json`, with no escaped surrogate, that `BalanceIn` accepts. Then
 - the actor is `current_actor(request)` (the key check, the rate limit, the failures' log);
 - the endpoint's own `_post` runs the command (claim, group commit, stored answer);
 - a core error is rendered, and its claim released, exactly as `NativeRoute` does;
-- anything else raised goes up to the app's handlers, as from FastAPI's route.
+- anything else raised goes up to the app's handlers, as from FastAPI's route;
+- the metrics and the access log name the request by its route's template, as FastAPI's.
 
 Any other request (no body, another content type, malformed JSON, a field BalanceIn refuses,
 a surrogate to look at) goes to the FastAPI route unchanged, with the body it sent: nothing
@@ -83,6 +84,9 @@ def _post(operation: str) -> Lean:
         if body is None:
             await route.handle(scope, _replaying(raw, receive), send)
             return
+        # The route template the metrics and the access log name it by (FastAPI's route
+        # would have put its own in the scope; these paths have no parameters).
+        request.state.route_template = scope["path"]
         request_id = getattr(request.state, "request_id", None)
         try:
             actor = await current_actor(request)
