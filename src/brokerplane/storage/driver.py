@@ -46,6 +46,8 @@ class _Compiled:
             dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
         )
         self.sql: str = compiled.string
+        if "__[POSTCOMPILE_" in self.sql:  # expanding or literal-execute binds: not for this
+            raise ValueError(f"a statement with post-compile parameters: {self.sql[:80]}")
         self.positional: bool = bool(compiled.positional)
         names: list[str] = list(compiled.positiontup) if self.positional else list(compiled.binds)
         self.names = names
