@@ -23,7 +23,7 @@ import brokerplane
 from brokerplane import freshness
 from brokerplane.api import hotpaths, riskpass
 from brokerplane.api.bodylimit import BodyLimit, Route
-from brokerplane.api.native import delivery
+from brokerplane.api.native import delivery, lean
 from brokerplane.api.native.auth import AuthFailures
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.events import router as events_router
@@ -200,6 +200,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.router,
         hotpaths.NATIVE_MONEY if "native" in enabled else (),
         hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
+        lean.HANDLERS if "native" in enabled else None,
     )
 
     if runtime.settings.console:

@@ -17,13 +17,17 @@ match, the ordinary search runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Receive, Scope, Send
 
 _ROUTE = "brokerplane.hot_route"
+
+# A leaner handler for one of the pairs: called with the route the ordinary search found (to
+# hand the request back to) and the request (api/native/lean.py).
+Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
 
 # cTrader's balance change (its sub-application is mounted after MT5's router, whose routes a
 # request for it tries first: about 0.2-1.4 ms).
@@ -44,8 +48,10 @@ class HotPaths(BaseRoute):
         router: Router,
         pairs: Iterable[tuple[str, str]],
         logins: Iterable[tuple[str, str, str]] = (),
+        lean: Mapping[tuple[str, str], Lean] | None = None,
     ) -> None:
         self._router = router
+        self._lean = dict(lean or {})
         self._pairs = frozenset(pairs)
         self._logins = tuple(logins)
         self._found: dict[tuple[str, str], tuple[BaseRoute, dict[str, Any]] | None] = {}
@@ -101,6 +107,10 @@ class HotPaths(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         route: BaseRoute = scope.pop(_ROUTE)
+        lean = self._lean.get((scope["method"], scope["path"])) if self._lean else None
+        if lean is not None:
+            await lean(route, scope, receive, send)
+            return
         await route.handle(scope, receive, send)
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
@@ -113,6 +123,8 @@ def install(
     router: Router,
     pairs: Iterable[tuple[str, str]],
     logins: Iterable[tuple[str, str, str]] = (),
+    lean: Mapping[tuple[str, str], Lean] | None = None,
 ) -> None:
-    """Put a HotPaths for `pairs` (and paths with a login, `logins`) first in the routes."""
-    router.routes.insert(0, HotPaths(router, pairs, logins))
+    """Put a HotPaths for `pairs` (and paths with a login, `logins`) first in the routes;
+    a pair with a handler in `lean` is handled by it (given the route found for it)."""
+    router.routes.insert(0, HotPaths(router, pairs, logins, lean))

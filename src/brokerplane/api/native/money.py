@@ -69,7 +69,8 @@ def _posted(p: Posting) -> tuple[int, dict[str, Any]]:
     return (202 if p.status == "pending_approval" else 200), render_posting(p)
 
 
-async def _post(request: Request, actor: Actor, operation: str, body: BalanceIn) -> Response:
+async def post_balance(request: Request, actor: Actor, operation: str, body: BalanceIn) -> Response:
+    """Every money operation's endpoint, and the lean route's (api/native/lean.py)."""
     cmd = PostLedgerEntry(login=body.login, operation=operation, amount=body.amount,
                           comment=body.comment, reference=body.reference)  # fmt: skip
     return await write(
@@ -87,7 +88,7 @@ async def _post(request: Request, actor: Actor, operation: str, body: BalanceIn)
 async def deposit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "deposit", body)
+    return await post_balance(request, actor, "deposit", body)
 
 
 @router.post("/balances/withdraw", response_model=BalanceOut, responses=_POSTED,
@@ -95,7 +96,7 @@ async def deposit(
 async def withdraw(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "withdrawal", body)
+    return await post_balance(request, actor, "withdrawal", body)
 
 
 @router.post("/balances/credit", response_model=BalanceOut, responses=_POSTED,
@@ -104,7 +105,7 @@ async def withdraw(
 async def credit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "credit", body)
+    return await post_balance(request, actor, "credit", body)
 
 
 @router.post("/balances/bonus", response_model=BalanceOut, responses=_POSTED,
@@ -113,7 +114,7 @@ async def credit(
 async def bonus(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "bonus", body)
+    return await post_balance(request, actor, "bonus", body)
 
 
 @router.post("/balances/correction", response_model=BalanceOut, responses=_POSTED,
@@ -121,7 +122,7 @@ async def bonus(
 async def correction(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "correction", body)
+    return await post_balance(request, actor, "correction", body)
 
 
 @router.post("/balances/charge", response_model=BalanceOut, responses=_POSTED,
@@ -130,7 +131,7 @@ async def correction(
 async def charge(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await _post(request, actor, "charge", body)
+    return await post_balance(request, actor, "charge", body)
 
 
 # ---- history --------------------------------------------------------------------------------

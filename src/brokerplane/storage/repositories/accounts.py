@@ -26,6 +26,7 @@ from sqlalchemy import exc as sa_exc
 
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.errors import LoginAlreadyExists
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import account_conditions
 from brokerplane.storage.sql.rows import row_dict as _row
@@ -67,6 +68,9 @@ _ARCHIVED_SELECT = (
 # The money path's statements are built once: building one costs more CPU than running it.
 _ACCOUNT_BY_LOGIN = _ACCOUNT_SELECT.where(t.accounts.c.login == bindparam("b_login"))
 _ACCOUNT_BY_LOGIN_LOCKED = _ACCOUNT_BY_LOGIN.with_for_update(of=t.accounts)
+# ...and run on the driver's cursor (storage/driver.py)
+_RUN_ACCOUNT_BY_LOGIN = driver.Statement(_ACCOUNT_BY_LOGIN)
+_RUN_ACCOUNT_BY_LOGIN_LOCKED = driver.Statement(_ACCOUNT_BY_LOGIN_LOCKED)
 _SET_FIGURES = (
     update(t.accounts)
     .where(t.accounts.c.login == bindparam("b_login"))
@@ -77,6 +81,7 @@ _SET_FIGURES = (
         updated_at=bindparam("b_at"),
     )
 )
+_RUN_SET_FIGURES = driver.Statement(_SET_FIGURES)
 
 
 class SqlAccounts:
@@ -93,9 +98,9 @@ class SqlAccounts:
 
     def get(self, login: int, *, for_update: bool = False) -> Account | None:
         locked = for_update and self.c.dialect.name == "postgresql"
-        q = _ACCOUNT_BY_LOGIN_LOCKED if locked else _ACCOUNT_BY_LOGIN
-        row = self.c.execute(q, {"b_login": login}).first()
-        return self._to(row) if row else None
+        q = _RUN_ACCOUNT_BY_LOGIN_LOCKED if locked else _RUN_ACCOUNT_BY_LOGIN
+        row = q.execute(self.c, {"b_login": login}).first()
+        return Account(**dict(zip(q.columns(self.c), row, strict=True))) if row else None
 
     def exists(self, login: int) -> bool:
         """Whether the login is taken, by a live account or a deleted one (never reused)."""
@@ -157,8 +162,8 @@ class SqlAccounts:
         self.c.execute(update(t.accounts).where(t.accounts.c.login == login).values(**values))
 
     def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
-        self.c.execute(
-            _SET_FIGURES,
+        _RUN_SET_FIGURES.run(
+            self.c,
             {"b_login": login, "b_balance": balance, "b_credit": credit, "b_bonus": bonus,
              "b_at": at},
         )  # fmt: skip

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import reach as _reach
 from brokerplane.storage.sql.rows import row_dict as _row
@@ -89,9 +90,11 @@ class SqlThresholds:
         .limit(1)
     )
 
+    _RUN_APPLICABLE = driver.Statement(_APPLICABLE)
+
     def applicable(self, currency: str, group_id: int) -> int | None:
-        row = self.c.execute(
-            self._APPLICABLE, {"b_currency": currency, "b_group": group_id}
+        row = self._RUN_APPLICABLE.execute(
+            self.c, {"b_currency": currency, "b_group": group_id}
         ).first()
         return int(row[0]) if row else None
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from brokerplane.core.audit.model import AuditKey, AuditQuery, AuditRecord
 from brokerplane.core.ledger.model import EntryClaim
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.rows import STREAM_PAGE
 from brokerplane.storage.sql.rows import row_dict as _row
@@ -69,6 +70,14 @@ _EVENT_INSERT = insert(t.events).values(
 # then the update.
 _SEAL_ONE = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"))
 _SEAL_ONE_EVENT = _HEAD_SEAL.add_cte(_AUDIT_INSERT_ONE.cte("sealed"), _EVENT_INSERT.cte("told"))
+# The seal's statements on the driver's cursor (storage/driver.py).
+_RUN_HEAD_READ = driver.Statement(_HEAD_READ)
+_RUN_HEAD_READ_LOCKED = driver.Statement(_HEAD_READ_LOCKED)
+_RUN_HEAD_SEAL = driver.Statement(_HEAD_SEAL)
+_RUN_SEAL_ONE = driver.Statement(_SEAL_ONE)
+_RUN_SEAL_ONE_EVENT = driver.Statement(_SEAL_ONE_EVENT)
+_RUN_AUDIT_INSERT = driver.Statement(insert(t.audit_records), _AUDIT_COLUMNS)
+_RUN_EVENT_INSERT = driver.Statement(_EVENT_INSERT)
 
 
 def _event_row(event: Any, rec: AuditRecord) -> dict[str, Any]:
@@ -267,7 +276,7 @@ class SqlAudit:
         postgres = self.c.dialect.name == "postgresql"
         # The events' rows are made before the head is locked; under it they only get ids.
         told = [[_event_row(event, rec) for event in rec.events] for rec in self.pending]
-        head_row = self.c.execute(_HEAD_READ_LOCKED if postgres else _HEAD_READ).one()
+        head_row = (_RUN_HEAD_READ_LOCKED if postgres else _RUN_HEAD_READ).execute(self.c, {}).one()
         last_id, last_hash, last_event = head_row
         rows = []
         events = []
@@ -287,12 +296,12 @@ class SqlAudit:
         if postgres and len(rows) == 1 and len(events) <= 1:
             values = {**head, **{f"r_{k}": v for k, v in rows[0].items()}}
             if events:
-                self.c.execute(_SEAL_ONE_EVENT, {**values, **events[0]})
+                _RUN_SEAL_ONE_EVENT.run(self.c, {**values, **events[0]})
             else:
-                self.c.execute(_SEAL_ONE, values)
+                _RUN_SEAL_ONE.run(self.c, values)
         else:
-            self.c.execute(insert(t.audit_records), rows)
+            _RUN_AUDIT_INSERT.run_many(self.c, rows)
             if events:
-                self.c.execute(_EVENT_INSERT, events)
-            self.c.execute(_HEAD_SEAL, head)
+                _RUN_EVENT_INSERT.run_many(self.c, events)
+            _RUN_HEAD_SEAL.run(self.c, head)
         self.pending.clear()

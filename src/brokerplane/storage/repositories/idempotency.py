@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.rows import PerDialect
 from brokerplane.storage.sql.rows import row_dict as _row
@@ -16,7 +17,10 @@ _r = t.idempotency_records.c
 # One statement, no savepoint: a key already there (or being inserted by a concurrent claim,
 # which this waits for) inserts nothing.
 _CLAIM_INSERT = PerDialect(
-    lambda make: make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key)
+    lambda make: driver.Statement(
+        make(t.idempotency_records).on_conflict_do_nothing().returning(_r.key),
+        _IDEMPOTENCY_COLUMNS,
+    )
 )
 _CLAIM_COMPLETE = (
     update(t.idempotency_records)
@@ -25,6 +29,7 @@ _CLAIM_COMPLETE = (
     .values(state="done", status=bindparam("b_status"), body=bindparam("b_body"),
             operation_id=bindparam("b_operation_id"), completed_at=bindparam("b_at"))
 )  # fmt: skip
+_RUN_CLAIM_COMPLETE = driver.Statement(_CLAIM_COMPLETE)
 
 
 class SqlIdempotency:
@@ -52,7 +57,7 @@ class SqlIdempotency:
         values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
         if lazy_commit:
             self._claim_commits_lazily()
-        return self.c.execute(_CLAIM_INSERT[self.c.dialect.name], values).first() is not None
+        return _CLAIM_INSERT[self.c.dialect.name].execute(self.c, values).first() is not None
 
     def replace(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> None:
         r = t.idempotency_records.c
@@ -66,13 +71,13 @@ class SqlIdempotency:
         )
 
     def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
-        result = self.c.execute(
-            _CLAIM_COMPLETE,
+        changed = _RUN_CLAIM_COMPLETE.run(
+            self.c,
             {"b_scope": claim.scope, "b_key": claim.key, "b_token": claim.token,
              "b_status": response.status, "b_body": response.body,
              "b_operation_id": response.operation_id, "b_at": at},
         )  # fmt: skip
-        return bool(result.rowcount == 1)
+        return changed == 1
 
     def release(self, claim: Claim) -> None:
         r = t.idempotency_records.c

@@ -17,6 +17,7 @@ from brokerplane.core.ledger.model import (
     LedgerEntry,
     LedgerQuery,
 )
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import reach as _reach
 from brokerplane.storage.sql.rows import STREAM_PAGE
@@ -24,6 +25,7 @@ from brokerplane.storage.sql.rows import row_dict as _row
 
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
 _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
+_RUN_LEDGER_INSERT = driver.Statement(_LEDGER_INSERT, _LEDGER_COLUMNS)
 
 
 class SqlLedger:
@@ -35,7 +37,7 @@ class SqlLedger:
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:
         values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
-        entry.id = int(self.c.execute(_LEDGER_INSERT, values).scalar_one())
+        entry.id = int(_RUN_LEDGER_INSERT.execute(self.c, values).one()[0])
         self.added.append(entry.kind)
         return entry
 

@@ -1,0 +1,67 @@
+"""Statements run on the driver's cursor (storage/driver.py) read and fail as through SQLAlchemy:
+the same values back (UTC datetimes, JSON, booleans), the same exceptions, the same listeners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy import exc as sa_exc
+
+from brokerplane.bootstrap import Runtime
+from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.actor import Actor
+from brokerplane.core.errors import Conflict
+from brokerplane.core.group.model import Group
+from brokerplane.core.services import Services
+from brokerplane.storage import driver
+from brokerplane.storage import tables as t
+from brokerplane.storage.uow import _ACCOUNT_BY_LOGIN
+
+
+def test_an_account_reads_back_as_sqlalchemy_reads_it(
+    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+) -> None:
+    opened = services.open_account(OpenAccount(group=usd_group.name, name="Driver Test"), admin)
+    with runtime.storage.uow(write=False) as uow:
+        through_driver = uow.accounts.get(opened.login)
+        row = uow.connection.execute(_ACCOUNT_BY_LOGIN, {"b_login": opened.login}).first()
+        assert row is not None
+        through_sqlalchemy = uow.accounts._to(row)
+    assert through_driver == through_sqlalchemy
+    assert through_driver is not None
+    registered = through_driver.registered_at
+    assert registered is not None and registered.tzinfo is not None
+    assert isinstance(through_driver.swap_free, bool)
+
+
+def test_a_driver_error_is_sqlalchemys_and_is_counted_and_listeners_are_told(
+    runtime: Runtime,
+) -> None:
+    duplicate = driver.Statement(insert(t.currencies), ["code", "digits"])
+    told: list[str] = []
+    errors: list[Any] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_rest: Any) -> None:
+        told.append(statement)
+
+    def failed(context: Any) -> None:
+        errors.append(context)
+
+    engine = runtime.storage.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "handle_error", failed)
+    try:
+        with runtime.storage.uow() as uow:
+            duplicate.run(uow.connection, {"code": "ZZZ", "digits": 2})
+            with pytest.raises(sa_exc.IntegrityError):
+                duplicate.run(uow.connection, {"code": "ZZZ", "digits": 2})
+        with pytest.raises(Conflict), runtime.storage.uow() as uow:  # as the unit of work says it
+            duplicate.run(uow.connection, {"code": "ZZY", "digits": 2})
+            duplicate.run(uow.connection, {"code": "ZZY", "digits": 2})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        event.remove(engine, "handle_error", failed)
+    assert sum("INSERT INTO currencies" in s for s in told) == 4
+    assert len(errors) == 2
