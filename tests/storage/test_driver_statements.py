@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy import exc as sa_exc
 
+from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.account.service import OpenAccount
+from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Conflict
 from brokerplane.core.group.model import Group
-from brokerplane.core.services import Services
 from brokerplane.storage import driver
 from brokerplane.storage import tables as t
-from brokerplane.storage.uow import _ACCOUNT_BY_LOGIN
+from brokerplane.storage.repositories.accounts import _ACCOUNT_BY_LOGIN
 
 
 def test_an_account_reads_back_as_sqlalchemy_reads_it(
