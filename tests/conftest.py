@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import glob
 import json
 import os
@@ -525,6 +526,24 @@ def run_order(item: pytest.Item) -> int:
     except ValueError:
         return len(SLOW_FIRST_DIRS)
     return SLOW_FIRST_DIRS.index(top) if top in SLOW_FIRST_DIRS else len(SLOW_FIRST_DIRS)
+
+
+# --------------------------------------------------------------------------------------------
+# leaked connections fail the test that leaked them
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a PostgreSQL test that runs servers (SLOW_FIRST_DIRS), collect the garbage once
+    its other fixtures are torn down: a connection it left open (a server thread outliving the
+    runtime it closed, an engine never disposed) warns now, and fails this test, rather than
+    whichever test the collector happens to run in later (on either engine). Only there: a
+    collection costs tens of milliseconds, which these tests of seconds do not notice and the
+    thousands of quick tests would."""
+    yield
+    item = request.node
+    if _engine_param(item) == "postgres" and run_order(item) < len(SLOW_FIRST_DIRS):
+        gc.collect()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -41,6 +41,17 @@ def build(
     chain has none yet (see `provision_audit_key`)."""
     settings = settings or Settings()
     storage = Storage(settings.effective_database_url, pool_size=settings.pool_size)
+    try:
+        return _runtime(settings, storage, migrate_schema=migrate_schema,
+                        provision_key=provision_key)  # fmt: skip
+    except BaseException:  # a failed build closes the connections it opened
+        storage.dispose()
+        raise
+
+
+def _runtime(
+    settings: Settings, storage: Storage, *, migrate_schema: bool, provision_key: bool
+) -> Runtime:
     if migrate_schema:
         from brokerplane.storage import migrate  # alembic: only when migrating
 
@@ -78,16 +89,12 @@ def build(
     )
     services = Services(storage.uow, config, credentials=storage.credential_watch())
     runtime = Runtime(settings, storage, services)
-    try:
-        if settings.read_database_url:
-            runtime.services.lagging = storage.use_replica(
-                settings.read_database_url, max_lag_s=settings.read_max_lag_s,
-                retry_s=settings.read_retry_s, pool_size=settings.pool_size,
-            )  # fmt: skip
-        provision_audit_key(runtime, generate=provision_key)
-    except BaseException:
-        storage.dispose()
-        raise
+    if settings.read_database_url:
+        runtime.services.lagging = storage.use_replica(
+            settings.read_database_url, max_lag_s=settings.read_max_lag_s,
+            retry_s=settings.read_retry_s, pool_size=settings.pool_size,
+        )  # fmt: skip
+    provision_audit_key(runtime, generate=provision_key)
     return runtime
 
 

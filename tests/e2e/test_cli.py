@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -173,7 +174,8 @@ def test_audit_verify_passes_after_the_demo_is_loaded(fresh_url: str) -> None:
 
 def test_audit_verify_names_the_first_edited_record(fresh_url: str, tmp_path: Path) -> None:
     demo_json(fresh_url)
-    with sqlite3.connect(tmp_path / "cli.db") as conn:
+    # closing: sqlite3's own `with` commits but leaves the connection open
+    with contextlib.closing(sqlite3.connect(tmp_path / "cli.db")) as conn, conn:
         conn.execute("UPDATE audit_records SET operator_id = 'someone else' WHERE id = 3")
     result = run("audit", "verify", "--database-url", fresh_url)
     assert result.exit_code == 1

@@ -373,6 +373,8 @@ def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure(
         finally:
             stop.set()
             listener.close()
+            thread.join(timeout=5)  # the trickler stops between bytes: no thread left sending
+        assert not thread.is_alive()
         assert outcome.ok is False and want in outcome.error, outcome
         stop.clear()
 

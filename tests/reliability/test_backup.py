@@ -4,6 +4,7 @@ backup began (and none that the database itself does not hold)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -26,7 +27,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _operation_ids(db: Path) -> set[int]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # sqlite3's own `with` only commits
         return {row[0] for row in conn.execute("SELECT id FROM ledger_entries")}
 
 

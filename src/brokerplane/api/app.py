@@ -42,6 +42,8 @@ log = logging.getLogger("brokerplane.api")
 
 REQUEST_ID_HEADER = "x-request-id"
 MAX_REQUEST_ID = 127
+# How long a stopping server waits for its maintenance and risk pass to finish their step.
+STOP_WAIT_S = 30.0
 
 DESCRIPTION = """\
 The native manager API of brokerplane, shaped like the MT4 Manager API.
@@ -109,12 +111,11 @@ class ReplicaLagHeader:
         await self.app(scope, receive, send_with_lag)
 
 
-async def _maintenance(runtime: Runtime) -> None:
+async def _maintenance(runtime: Runtime, stopping: asyncio.Event) -> None:
     """Purge expired request ids and expire overdue approvals, every few minutes (every
-    process does it; each statement is safe run twice at once)."""
+    process does it; each statement is safe run twice at once), until the server stops."""
     interval = runtime.settings.maintenance_interval_s
-    while True:
-        await asyncio.sleep(interval)
+    while not await riskpass.pause(stopping, interval):
         try:
             purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
             events = await run_in_threadpool(runtime.services.purge_events)
@@ -131,21 +132,27 @@ async def _maintenance(runtime: Runtime) -> None:
 def create_app(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_maintenance(runtime))
+        stopping = asyncio.Event()
         settings = runtime.settings
-        tasks = [task]
+        tasks = [asyncio.create_task(_maintenance(runtime, stopping))]
         if settings.risk_pass_interval_s > 0:
-            tasks.append(asyncio.create_task(riskpass.run(runtime)))
+            tasks.append(asyncio.create_task(riskpass.run(runtime, stopping)))
         stop, workers = delivery.start(runtime.services, settings,
                                        _app.state.metrics.webhook_delivered)  # fmt: skip
         try:
             yield
         finally:
+            stopping.set()
             stop.set()
             for thread in workers:
                 await run_in_threadpool(thread.join, settings.webhook_timeout_s + 1)
-            for running in tasks:
+            # The loops stop after the step under way: cancelling a task cannot stop the
+            # thread it waits on, which would go on using the runtime after it is closed.
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            for running in stuck:
+                log.warning("a background task did not stop within %ss; cancelled", STOP_WAIT_S)
                 running.cancel()
+            for running in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
 

@@ -22,25 +22,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("brokerplane.risk")
 
 
-async def run_cycle(services: Services, batch: int) -> int:
-    """One cycle over every watched account; how many crossings it recorded."""
+async def pause(stopping: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less when `stopping` is set meanwhile; whether it is set."""
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def run_cycle(services: Services, batch: int, stopping: asyncio.Event | None = None) -> int:
+    """One cycle over every watched account (or until `stopping` is set, between batches); how
+    many crossings it recorded."""
     after, recorded = 0, 0
     while True:
         result = await run_in_threadpool(services.risk_pass, after, batch)
         recorded += result.recorded
-        if not result.next_after:
+        if not result.next_after or (stopping is not None and stopping.is_set()):
             return recorded
         after = result.next_after
 
 
-async def run(runtime: Runtime) -> None:
-    """Cycles until cancelled (the server stopping); a failed cycle is logged and retried."""
+async def run(runtime: Runtime, stopping: asyncio.Event) -> None:
+    """Cycles until `stopping` is set (the server stopping), finishing the batch under way: its
+    thread cannot be cancelled, and must not outlive the runtime. A failed cycle is logged and
+    retried."""
     settings = runtime.settings
     interval = settings.risk_pass_interval_s
-    while True:
-        await asyncio.sleep(interval)
+    while not await pause(stopping, interval):
         try:
-            recorded = await run_cycle(runtime.services, settings.risk_pass_batch)
+            recorded = await run_cycle(runtime.services, settings.risk_pass_batch, stopping)
         except Exception:
             log.exception("risk pass failed; retrying in %ss", interval)
             continue

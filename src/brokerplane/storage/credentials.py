@@ -47,12 +47,13 @@ class SqliteCredentialWatch:
         self._changes: int | None = None
         self._opened = itertools.count()
         self._epoch = 0
+        self._closed = False  # closed with its Storage: never opened again
 
     def token(self, *, connect: bool) -> object | None:
         with self._lock:
             try:
                 if self._conn is None or self._pid != os.getpid():
-                    if not connect:
+                    if not connect or self._closed:
                         return None
                     self._conn = sqlite3.connect(
                         self._path, timeout=1.0, isolation_level=None, check_same_thread=False
@@ -78,6 +79,7 @@ class SqliteCredentialWatch:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._close()
 
 
@@ -90,6 +92,9 @@ class PgCredentialWatch:
         self._count = 0
         self._epoch = 0
         self._tried = 0.0
+        # Closed with its Storage: never opened again (a connection opened by a late caller
+        # after the close would be left open).
+        self._closed = False
 
     def _open(self) -> None:
         # A connection made as the engine makes them (same server, options, search path),
@@ -114,7 +119,7 @@ class PgCredentialWatch:
             if self._conn is None or self._pid != os.getpid():
                 self._conn = None
                 now = time.monotonic()
-                if not connect or now - self._tried < RETRY_S:
+                if not connect or self._closed or now - self._tried < RETRY_S:
                     return None
                 self._tried = now
                 try:
@@ -143,6 +148,7 @@ class PgCredentialWatch:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._close()
 
 
