@@ -22,8 +22,7 @@ from brokerplane.api.console.pages import (
     path_login,
     whole,
 )
-from brokerplane.api.native.routes import _EXPORT_COLUMNS as EXPORT_COLUMNS
-from brokerplane.api.native.routes import _csv_chunks as csv_chunks
+from brokerplane.api.native.accounts import EXPORT_COLUMNS, csv_chunks
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.service import (
     ChangePassword,

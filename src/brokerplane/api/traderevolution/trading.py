@@ -48,7 +48,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
-from brokerplane.api.native.idempotency import release, replay_response
+from brokerplane.api.kit.replay import release, replay_response
 from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, TEError, invalid
 from brokerplane.api.traderevolution.protocol import (
     DIALECT,

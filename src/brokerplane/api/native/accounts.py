@@ -1,48 +1,34 @@
-"""Native endpoints: authenticate, parse, build a core command, call the core, render."""
+"""Native accounts (`/users`): open, read, change, disable and enable, list with filters, the
+audit trail of one account, and the CSV report of many; the account's wire shapes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from brokerplane.api.csvcells import FORMULA_STARTS, CsvOut, safe_text
+from brokerplane.api.native.audit import AuditPage, render_audit
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import (
+from brokerplane.api.native.wire import (
     COMMON_ERRORS,
     CONFLICT,
     NOT_FOUND,
+    NativeRoute,
     decode_cursor,
+    iso,
     next_cursor,
     parse_time,
     services,
+    set_fields,
     wants_csv,
-)
-from brokerplane.api.native.idempotency import write
-from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.schemas import (
-    AccountCreate,
-    AccountOut,
-    AccountPage,
-    AccountPatch,
-    AuditPage,
-    DisableBody,
-    GroupIn,
-    GroupList,
-    GroupOut,
-    GroupPatch,
-    SymbolIn,
-    SymbolList,
-    SymbolOut,
-    SymbolPatch,
-    render_account,
-    render_audit,
-    render_group,
-    render_symbol,
+    write,
 )
 from brokerplane.core.account.model import RIGHT_ENABLED, Account
 from brokerplane.core.account.service import (
@@ -55,26 +41,155 @@ from brokerplane.core.account.service import (
 )
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.group.service import CreateGroup, UpdateGroup
-from brokerplane.core.money import format_units
-from brokerplane.core.symbol.service import CreateSymbol, UpdateSymbol
+from brokerplane.core.money import Currency, format_minor, format_units
+
+
+class _Profile(BaseModel):
+    """Account fields a manager may set; unknown names are refused with a field error."""
+
+    # Extras reach the service, which names each unknown field; the document says they fail.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+    first_name: str | None = None
+    last_name: str | None = None
+    middle_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+    address: str | None = None
+    company: str | None = None
+    comment: str | None = None
+    lead_source: str | None = None
+    lead_campaign: str | None = None
+    agent: int | None = Field(None, description="agent account login")
+    rights: int | None = Field(None, description="MT5 EnUsersRights flags (sum of values)")
+    status: str | None = None
+    id_document: str | None = None
+    language: int | None = None
+    color: int | None = None
+    mqid: str | None = None
+    bank_account: str | None = None
+    broker: str | None = Field(None, description="white label (cTrader brokerName)")
+    description: str | None = None
+    access_rights: str | None = Field(
+        None, description="FULL_ACCESS, CLOSE_ONLY, NO_TRADING or NO_LOGIN"
+    )
+    account_type: str | None = Field(None, description="HEDGED, NETTED or SPREAD_BETTING")
+    attributes: dict[str, str] | None = Field(
+        None,
+        description="name (1-64 characters) -> value (1-512): the whole set, replacing the one "
+        "before; the same pairs cTrader's trader attribute calls read and write",
+    )
+
+
+class AccountCreate(_Profile):
+    login: int | None = Field(None, description="0 or absent: allocated from the group's range")
+    name: str
+    group: str = Field(examples=["demo-usd"])
+    leverage: int = Field(examples=[100])
+    main_password: str | None = Field(
+        None, description="8-16 characters with lower, upper, digit and special character"
+    )
+    investor_password: str | None = None
+    phone_password: str | None = None
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "additionalProperties": False,
+            "example": {"login": 910024, "name": "Demo User", "group": "demo-usd", "leverage": 100},
+        },
+    )
+
+
+class AccountPatch(_Profile):
+    name: str | None = None
+    group: str | None = Field(None, description="a group in the same currency")
+    leverage: int | None = Field(None, description="1 to the group's max_leverage")
+    main_password: str | None = Field(
+        None, description="new master password, under the group's password policy"
+    )
+    investor_password: str | None = Field(None, description="new investor password")
+
+
+class DisableBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=255)
+
+
+class AccountOut(BaseModel):
+    login: int
+    group: str
+    name: str
+    enabled: bool
+    leverage: int
+    currency: str
+    balance: str = Field(description="decimal string in the account currency", examples=["0.00"])
+    credit: str
+    bonus: str
+    rights: int
+    access_rights: str
+    account_type: str
+    first_name: str
+    last_name: str
+    middle_name: str
+    email: str
+    phone: str
+    country: str
+    city: str
+    state: str
+    zip_code: str
+    address: str
+    company: str
+    comment: str
+    lead_source: str
+    lead_campaign: str
+    agent: int
+    status: str
+    id_document: str
+    language: int
+    color: int
+    mqid: str
+    bank_account: str
+    broker: str
+    description: str
+    attributes: dict[str, str]
+    user_id: int | None
+    disabled_reason: str
+    disabled_at: datetime | None
+    registered_at: datetime
+    updated_at: datetime
+    last_access: datetime | None
+    last_pass_change: datetime | None
+
+
+class AccountPage(BaseModel):
+    items: list[AccountOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+ACCOUNT_OUT_FIELDS = tuple(AccountOut.model_fields)
+_MONEY = ("balance", "credit", "bonus")
+_TIMES = ("disabled_at", "registered_at", "updated_at", "last_access", "last_pass_change")
+
+
+def render_account(acc: Account) -> dict[str, Any]:
+    cur = Currency(acc.currency, acc.currency_digits)
+    out: dict[str, Any] = {}
+    for name in ACCOUNT_OUT_FIELDS:
+        if name in _MONEY:
+            out[name] = format_minor(getattr(acc, name), cur)
+        elif name in _TIMES:
+            out[name] = iso(getattr(acc, name))
+        else:
+            out[name] = getattr(acc, name)
+    return out
+
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
-
-
-def _set_fields(body: Any, *exclude: str) -> dict[str, Any]:
-    data: dict[str, Any] = body.model_dump(exclude_unset=True)
-    for name in exclude:
-        data.pop(name, None)
-    return data
-
-
-def _settings(body: Any, *exclude: str) -> dict[str, Any]:
-    """The settings sent: declared fields left null mean "the default"; any other name stays,
-    null or not, so the core refuses it as unknown instead of it passing unseen."""
-    declared = type(body).model_fields
-    return {k: v for k, v in _set_fields(body, *exclude).items()
-            if v is not None or k not in declared}  # fmt: skip
 
 
 def _ok_account(acc: Account) -> tuple[int, dict[str, Any]]:
@@ -95,7 +210,7 @@ def _ok_account(acc: Account) -> tuple[int, dict[str, Any]]:
 async def create_user(
     body: AccountCreate, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    profile = _set_fields(
+    profile = set_fields(
         body, "login", "name", "group", "leverage", "main_password", "investor_password",
         "phone_password",
     )  # fmt: skip
@@ -135,7 +250,7 @@ async def get_user(login: int, request: Request, actor: Actor = Depends(current_
 async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    changes = _set_fields(body)
+    changes = set_fields(body)
     new_passwords = [ChangePassword(login, kind, changes.pop(f"{kind}_password"))
                      for kind in ("main", "investor") if f"{kind}_password" in changes]  # fmt: skip
     if new_passwords:  # the profile and the passwords in one transaction
@@ -261,7 +376,7 @@ CSV_COLUMNS = (
 
 # What the export reads for each CSV column, then the currency's digits for the money columns;
 # `enabled` is derived from the rights. The export gives times already in the form of `iso`.
-_EXPORT_COLUMNS = (*("rights" if c == "enabled" else c for c in CSV_COLUMNS), "currency_digits")
+EXPORT_COLUMNS = (*("rights" if c == "enabled" else c for c in CSV_COLUMNS), "currency_digits")
 _NOT_TEXT = frozenset({"login", "leverage", "balance", "credit", "bonus", "enabled", "rights",
                        "agent", "registered_at", "updated_at"})  # fmt: skip
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -288,7 +403,7 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
     return out
 
 
-def _csv_chunks(
+def csv_chunks(
     first: list[Sequence[Any]] | None, rest: Iterator[list[Sequence[Any]]]
 ) -> Iterator[str]:
     writer = CsvOut()
@@ -330,126 +445,13 @@ async def report_users(
             }
         )
     # Read the first page now, so a refused or failing report is still a clean error response.
-    stream = core.export_accounts(cmd, actor, _EXPORT_COLUMNS)
+    stream = core.export_accounts(cmd, actor, EXPORT_COLUMNS)
     first = await run_in_threadpool(next, stream, None)
     return StreamingResponse(
-        _csv_chunks(first, stream),
+        csv_chunks(first, stream),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="users.csv"'},
     )
 
 
 # ---- groups ---------------------------------------------------------------------------------
-
-
-@router.get("/groups", response_model=GroupList, summary="List group templates", tags=["groups"])
-async def list_groups(
-    request: Request,
-    name: str | None = Query(None, description="name mask, e.g. demo\\*,!demo\\vip"),
-    actor: Actor = Depends(current_actor),
-) -> Response:
-    groups = await run_in_threadpool(services(request).list_groups, actor, name)
-    return JSONResponse({"items": [render_group(g) for g in groups]})
-
-
-@router.get(
-    "/groups/{name}",
-    response_model=GroupOut,
-    responses=NOT_FOUND,
-    summary="Read one group (encode a backslash as %5C)",
-    tags=["groups"],
-)
-async def get_group(name: str, request: Request, actor: Actor = Depends(current_actor)) -> Response:
-    group = await run_in_threadpool(services(request).get_group, name, actor)
-    return JSONResponse(render_group(group))
-
-
-@router.post(
-    "/groups",
-    status_code=201,
-    response_model=GroupOut,
-    responses=CONFLICT,
-    summary="Create a group (admin)",
-    tags=["groups"],
-)
-async def create_group(
-    body: GroupIn, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    settings = _settings(body, "name", "currency")
-    cmd = CreateGroup(name=body.name, currency=body.currency, settings=settings)
-    return await write(request, actor, partial(services(request).create_group, cmd),
-                       lambda group: (201, render_group(group)), scopes=("admin",))  # fmt: skip
-
-
-@router.patch(
-    "/groups/{name}",
-    response_model=GroupOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Update a group (admin)",
-    tags=["groups"],
-)
-async def update_group(
-    name: str, body: GroupPatch, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    cmd = UpdateGroup(name=name, changes=_set_fields(body))
-    return await write(request, actor, partial(services(request).update_group, cmd),
-                       lambda group: (200, render_group(group)), scopes=("admin",))  # fmt: skip
-
-
-# ---- symbols --------------------------------------------------------------------------------
-
-
-@router.get("/symbols", response_model=SymbolList, summary="List symbols", tags=["symbols"])
-async def list_symbols(
-    request: Request,
-    name: str | None = Query(None, description="name or path mask, e.g. Forex\\*,!*JPY"),
-    actor: Actor = Depends(current_actor),
-) -> Response:
-    symbols = await run_in_threadpool(services(request).list_symbols, actor, name)
-    return JSONResponse({"items": [render_symbol(s) for s in symbols]})
-
-
-@router.get(
-    "/symbols/{name}",
-    response_model=SymbolOut,
-    responses=NOT_FOUND,
-    summary="Read one symbol",
-    tags=["symbols"],
-)
-async def get_symbol(
-    name: str, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    symbol = await run_in_threadpool(services(request).get_symbol, name, actor)
-    return JSONResponse(render_symbol(symbol))
-
-
-@router.post(
-    "/symbols",
-    status_code=201,
-    response_model=SymbolOut,
-    responses=CONFLICT,
-    summary="Create a symbol (admin)",
-    tags=["symbols"],
-)
-async def create_symbol(
-    body: SymbolIn, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    settings = _settings(body, "name")
-    cmd = CreateSymbol(name=body.name, settings=settings)
-    return await write(request, actor, partial(services(request).create_symbol, cmd),
-                       lambda symbol: (201, render_symbol(symbol)), scopes=("admin",))  # fmt: skip
-
-
-@router.patch(
-    "/symbols/{name}",
-    response_model=SymbolOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    summary="Update a symbol (admin)",
-    tags=["symbols"],
-)
-async def update_symbol(
-    name: str, body: SymbolPatch, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    cmd = UpdateSymbol(name=name, changes=_set_fields(body))
-    return await write(request, actor, partial(services(request).update_symbol, cmd),
-                       lambda symbol: (200, render_symbol(symbol)), scopes=("admin",))  # fmt: skip
