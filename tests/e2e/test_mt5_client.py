@@ -18,19 +18,13 @@ import pytest
 import uvicorn
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import Sessions
+from brokerplane.api.mt5.auth import Sessions
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import uvicorn_config
 from brokerplane.core.access.service import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.service import CreateGroup
-from tests.e2e.mt5client import (
-    DONE,
-    Mt5Client,
-    Mt5HttpError,
-    Mt5ProtocolError,
-    rand_answer,
-)
+from tests.e2e.mt5client import DONE, Mt5Client, Mt5HttpError, Mt5ProtocolError, rand_answer
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")

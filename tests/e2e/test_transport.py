@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 from starlette.routing import Mount
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5.auth import password_hash, rand_answer
 from brokerplane.api.traderevolution.protocol import PREFIX as TE_PREFIX
 from brokerplane.api.traderevolution.protocol import Throttle
 from brokerplane.bootstrap import Runtime

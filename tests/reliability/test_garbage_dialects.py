@@ -26,7 +26,7 @@ from brokerplane.api.ctrader import cid as ct_cid
 from brokerplane.api.ctrader import token as ct_token
 from brokerplane.api.ctrader import traders as ct_traders
 from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
-from brokerplane.api.mt5.protocol import COMMANDS
+from brokerplane.api.mt5.wire import COMMANDS
 from brokerplane.api.traderevolution import accounts as te_accounts
 from brokerplane.api.traderevolution import apidoc as te_apidoc
 from brokerplane.api.traderevolution import auth as te_auth

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import Sessions
+from brokerplane.api.mt5.auth import Sessions
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import uvicorn_config
 from brokerplane.core.access.service import CreateManager

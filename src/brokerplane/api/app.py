@@ -162,13 +162,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     body_routes: list[Route] = []  # where a body over the limit is refused in another dialect
     mt5_paths: frozenset[str] = frozenset()
     if "mt5" in enabled:
-        from brokerplane.api.mt5 import router as mt5_router
+        from brokerplane.api.mt5 import mount as mt5_mount
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
-        mt5_paths = frozenset(mt5_router.legacy_paths())
-        body_routes.append(Route(mt5_router.body_refused, ("/api",),
-                                 frozenset(mt5_router.legacy_paths())))  # fmt: skip
+        mt5_paths = frozenset(mt5_mount.legacy_paths())
+        body_routes.append(Route(mt5_mount.body_refused, ("/api",),
+                                 frozenset(mt5_mount.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
         from brokerplane.api.ctrader import protocol as ctrader_protocol
         from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES

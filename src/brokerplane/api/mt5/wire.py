@@ -9,16 +9,16 @@ Out: `{"retcode": "0 Done", "answer": ...}` with every scalar a JSON string.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from brokerplane.api import jsonbody
 from brokerplane.api.kit.idempotency import SentKey
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, retcode
+from brokerplane.api.mt5.errors import ERR_NOTFOUND, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
@@ -32,6 +32,8 @@ from brokerplane.paramnames import norm
 INT_LOW, INT_HIGH = -(2**63), 2**63 - 1
 
 _ESCAPED = re.compile(r"\\([\\|=])")
+
+T = TypeVar("T")
 
 
 def unescape(value: str) -> str:
@@ -205,3 +207,52 @@ def stringify(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:f}"
     return str(value)
+
+
+# ---- lists: a name, a mask, `next` -----------------------------------------------------------
+
+MASK_LIMIT = 5_000  # MT5 answers at most this many objects to a mask, then retcode 14
+PARTIAL = 14
+
+
+def name_param(params: Params, name: str) -> str | None:
+    """A name parameter (`group=`, `symbol=`) with surrounding blanks removed; None if blank."""
+    value = params.text(name)
+    return value.strip() if value is not None and value.strip() else None
+
+
+def mask_param(params: Params) -> str:
+    """The `mask` parameter (a comma list, or a JSON array of parts); 3 when absent or blank."""
+    value = params.raw("mask")
+    if isinstance(value, list):
+        value = ",".join(str(part) for part in value)
+    text = "" if value is None or isinstance(value, dict) else str(value)
+    if not text.strip():
+        raise Mt5Error(ERR_PARAMS, "give a name or a mask")
+    return text.strip()
+
+
+def capped(items: Sequence[Any]) -> Answer:
+    """At most MASK_LIMIT items; more are cut off and answered with `14 Partial error`."""
+    if len(items) > MASK_LIMIT:
+        return Answer(list(items[:MASK_LIMIT]), code=PARTIAL)
+    return Answer(list(items))
+
+
+def next_of(params: Params, items: Sequence[T], render: Callable[[T], dict[str, Any]]) -> Answer:
+    index = params.require_integer("index", low=0)
+    count = params.integer("count", default=1, low=0)
+    if index >= len(items):
+        raise Mt5Error(ERR_NOTFOUND, f"no item at index {index}")
+    if count is None or count <= 1:
+        return Answer(render(items[index]))
+    end = index + min(count, MASK_LIMIT)
+    answer = capped([render(item) for item in items[index:end]])
+    if count > MASK_LIMIT and len(items) - index > MASK_LIMIT:
+        answer.code = PARTIAL
+    return answer
+
+
+def capped_list(items: Sequence[T], render: Callable[[T], dict[str, Any]]) -> Answer:
+    """The rendering of at most MASK_LIMIT + 1 items, capped (14 when there were more)."""
+    return capped([render(item) for item in items[: MASK_LIMIT + 1]])

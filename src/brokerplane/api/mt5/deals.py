@@ -1,5 +1,5 @@
-"""MT5 trade commands: balance operations into the core ledger, and the trading reads — deals
-(balance operations and trade deals), open positions, orders and the history of filled orders.
+"""MT5 balance operations (`trade/balance`) into the core ledger, and deals (`deal/*`: balance
+operations and trade deals); positions are positions.py, orders and history orders.py.
 
 trade/balance `type` → core operation, by the sign of `balance`:
 
@@ -51,12 +51,11 @@ Orders: a market order fills at once, so there are never open orders (`order/get
 `PriceCurrent` = the fill price, `VolumeInitial` = the deal's volume, `VolumeCurrent` 0 (nothing
 left unfilled), `PositionID` the position, `Reason` 2 (dealer).
 
-Volumes: `Volume` in 1/10000 lot, `VolumeExt` in 1/10^8 lot; prices at the symbol's digits.
-"""
+Volumes: `Volume` in 1/10000 lot, `VolumeExt` in 1/10^8 lot; prices at the symbol's digits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -65,16 +64,15 @@ from typing import Any
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
 from brokerplane.api.mt5 import newer
-from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, ERR_PARAMS, REQUEST_REJECTED, Mt5Error
-from brokerplane.api.mt5.users import _by_logins
-from brokerplane.core.errors import LedgerEntryNotFound, PositionNotFound
+from brokerplane.api.mt5.errors import ERR_PARAMS, REQUEST_REJECTED, Mt5Error
+from brokerplane.api.mt5.wire import Answer, Context, command
+from brokerplane.core.errors import LedgerEntryNotFound
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
 from brokerplane.core.ledger.service import Posting, PostLedgerEntry
 from brokerplane.core.money import Currency, format_minor, parse_decimal
-from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery, price_of
-from brokerplane.core.trading.risk import PositionFigures, to_minor_half_up
+from brokerplane.core.trading.model import TRADE_KIND, Deal, DealQuery
+from brokerplane.core.trading.risk import to_minor_half_up
 
 MAX_MONEY = Decimal(1_000_000_000)  # |balance| above this: 4005 Money limit reached
 TRADE_MAX_MONEY = 4005
@@ -171,7 +169,7 @@ def millis(at: datetime) -> int:
     return int(at.astimezone(UTC).timestamp() * 1000)
 
 
-def _rate(rate: Decimal) -> Decimal:
+def rate_shown(rate: Decimal) -> Decimal:
     """A conversion rate as MT5's double shows it, to 8 decimals without trailing zeros."""
     return rate.quantize(RATE_QUANTUM).normalize()
 
@@ -245,7 +243,7 @@ def _trade_fields(d: Deal, cur: Currency) -> dict[str, Any]:
         "ExternalID": "", "Order": d.id, "Action": side_code(d.side), "Entry": ENTRIES[d.entry],
         "Digits": d.digits, "ContractSize": d.contract_size.normalize(), "Symbol": d.symbol,
         "Price": d.price_decimal, "Volume": d.volume, "VolumeExt": d.volume * VOLUME_EXT,
-        "RateProfit": _rate(d.rate_profit), "ExpertPositionID": d.position_id,
+        "RateProfit": rate_shown(d.rate_profit), "ExpertPositionID": d.position_id,
         "PositionID": d.position_id, "Comment": d.comment,
         "PricePosition": d.price_position_decimal, "VolumeClosed": closed,
         "VolumeClosedExt": closed * VOLUME_EXT,
@@ -275,7 +273,7 @@ def _moment(seconds: int) -> datetime:
     return datetime.fromtimestamp(min(max(seconds, 0), LATEST), UTC)
 
 
-def _window(ctx: Context) -> tuple[datetime | None, datetime | None]:
+def time_window(ctx: Context) -> tuple[datetime | None, datetime | None]:
     """`from` and `to` in unix seconds, both inclusive (the core's upper bound is exclusive)."""
     low = ctx.params.integer("from")
     high = ctx.params.integer("to")
@@ -286,12 +284,12 @@ def _window(ctx: Context) -> tuple[datetime | None, datetime | None]:
 
 def _deals(ctx: Context) -> Iterator[LedgerEntry]:
     login = ctx.params.require_integer("login", low=1)
-    start, end = _window(ctx)
+    start, end = time_window(ctx)
     query = LedgerQuery(login=login, time_from=start, time_to=end)
     return ctx.services.iter_ledger(query, ctx.actor)
 
 
-def _page(ctx: Context) -> tuple[int, int]:
+def page_of(ctx: Context) -> tuple[int, int]:
     """(offset, how many) of a get_page: total 0 or above the limit means the limit."""
     offset = min(ctx.params.integer("offset", low=0) or 0, MAX_TICKET - PAGE_MAX)
     total = ctx.params.integer("total", low=0) or 0
@@ -315,225 +313,5 @@ def deal_get_total(ctx: Context) -> Answer:
 
 @command("deal/get_page")
 def deal_get_page(ctx: Context) -> Answer:
-    offset, count = _page(ctx)
+    offset, count = page_of(ctx)
     return Answer(render_deals(ctx, list(islice(_deals(ctx), offset, offset + count))))
-
-
-# ---- positions ------------------------------------------------------------------------------
-
-POSITIONS_PER_QUERY = 1000
-
-
-def render_position(f: PositionFigures, currency_digits: int) -> dict[str, Any]:
-    """An open position as IMTPosition (field order as MT5 sends it); every value a string."""
-    pos = f.position
-    cur = Currency("", currency_digits)
-    return {
-        "Position": pos.id,
-        "ExternalID": "",
-        "Login": pos.login,
-        "Dealer": 0,
-        "Symbol": pos.symbol,
-        "Action": side_code(pos.side),
-        "Digits": pos.digits,
-        "DigitsCurrency": currency_digits,
-        "Reason": DEAL_REASON_DEALER,
-        "ContractSize": pos.contract_size.normalize(),
-        "TimeCreate": unix(pos.opened_at),
-        "TimeUpdate": unix(pos.updated_at),
-        "TimeCreateMsc": millis(pos.opened_at),
-        "TimeUpdateMsc": millis(pos.updated_at),
-        "ModifyFlags": 0,
-        "PriceOpen": pos.price_open,
-        "PriceCurrent": price_of(f.price_current, pos.digits),
-        "PriceSL": 0,
-        "PriceTP": 0,
-        "Volume": pos.volume,
-        "VolumeExt": pos.volume * VOLUME_EXT,
-        "Profit": format_minor(f.profit, cur),
-        "Storage": format_minor(0, cur),
-        "RateProfit": _rate(f.rate_profit),
-        "RateMargin": 0,
-        "ExpertID": 0,
-        "ExpertPositionID": pos.id,
-        "Comment": pos.comment,
-        "ActivationMode": 0,
-        "ActivationTime": 0,
-        "ActivationPrice": 0,
-        "ActivationFlags": 0,
-        **newer.position_fields(unix(pos.opened_at), unix(pos.updated_at)),
-    }
-
-
-def _account_digits(ctx: Context, login: int) -> int:
-    """The account's currency digits; 13 when it does not exist or is out of reach."""
-    return ctx.services.get_account(login, ctx.actor).currency_digits
-
-
-def _render_positions(ctx: Context, figures: list[PositionFigures]) -> list[dict[str, Any]]:
-    """Positions of any accounts, their accounts read in one query per thousand logins."""
-    logins = [f.position.login for f in figures]
-    digits = {a.login: a.currency_digits for a in _by_logins(ctx, logins)} if logins else {}
-    return [render_position(f, digits.get(f.position.login, 2)) for f in figures]
-
-
-def _positions(ctx: Context, **scope: Any) -> Iterator[PositionFigures]:
-    """Every open position in scope (`logins`, `group`, `symbol`), oldest first."""
-    after: int | None = None
-    while True:
-        page = ctx.services.list_positions(ctx.actor, after_id=after, limit=POSITIONS_PER_QUERY,
-                                           **scope)  # fmt: skip
-        yield from page
-        if len(page) < POSITIONS_PER_QUERY:
-            return
-        after = page[-1].position.id
-
-
-def _login_positions(ctx: Context) -> tuple[int, Iterator[PositionFigures]]:
-    login = ctx.params.require_integer("login", low=1)
-    return login, _positions(ctx, logins=[login])
-
-
-@command("position/get")
-def position_get(ctx: Context) -> Answer:
-    login = ctx.params.require_integer("login", low=1)
-    symbol = ctx.params.require_text("symbol")
-    digits = _account_digits(ctx, login)
-    found = ctx.services.list_positions(ctx.actor, logins=[login], symbol=symbol, limit=1)
-    if not found:
-        raise Mt5Error(ERR_NOTFOUND, f"account {login} holds no {symbol} position")
-    return Answer(render_position(found[0], digits))
-
-
-def _tickets(values: Iterable[int]) -> list[int]:
-    return sorted({t for t in values if 0 < t <= MAX_TICKET})
-
-
-@command("position/get_batch")
-def position_get_batch(ctx: Context) -> Answer:
-    p = ctx.params
-    if not p.has("login", "group", "ticket"):
-        raise Mt5Error(ERR_PARAMS, "login, group or ticket is required")
-    symbol = p.text("symbol") or None
-    tickets = p.logins("ticket")
-    if tickets is not None and not p.has("login", "group"):
-        found = []
-        for ticket in _tickets(tickets):
-            try:
-                found.append(ctx.services.get_position(ticket, ctx.actor))
-            except PositionNotFound:
-                continue
-        return Answer(_render_positions(ctx, found))
-    logins = p.logins("login")
-    group = p.text("group") or None
-    selected = _positions(ctx, logins=logins, group=group, symbol=symbol)
-    if tickets is not None:
-        wanted = set(tickets)
-        selected = (f for f in selected if f.position.id in wanted)
-    return Answer(_render_positions(ctx, list(selected)))
-
-
-@command("position/get_total")
-def position_get_total(ctx: Context) -> Answer:
-    return Answer({"Total": sum(1 for _ in _login_positions(ctx)[1])})
-
-
-@command("position/get_page")
-def position_get_page(ctx: Context) -> Answer:
-    login, positions = _login_positions(ctx)
-    offset, count = _page(ctx)
-    digits = _account_digits(ctx, login)
-    return Answer([render_position(f, digits) for f in islice(positions, offset, offset + count)])
-
-
-# ---- orders: none open; the history of filled orders -----------------------------------------
-
-
-def render_order(d: Deal) -> dict[str, Any]:
-    """The filled market order of a trade deal, as IMTOrder; every value a string."""
-    return {
-        "Order": d.id,
-        "ExternalID": "",
-        "Login": d.login,
-        "Dealer": d.manager_login or 0,
-        "Symbol": d.symbol,
-        "Digits": d.digits,
-        "DigitsCurrency": d.currency_digits,
-        "ContractSize": d.contract_size.normalize(),
-        "State": ORDER_STATE_FILLED,
-        "Reason": DEAL_REASON_DEALER,
-        "TimeSetup": unix(d.at),
-        "TimeExpiration": 0,
-        "TimeDone": unix(d.at),
-        "TimeSetupMsc": millis(d.at),
-        "TimeDoneMsc": millis(d.at),
-        "ModifyFlags": 0,
-        "Type": side_code(d.side),
-        "TypeFill": 0,
-        "TypeTime": 0,
-        "PriceOrder": d.price_decimal,
-        "PriceTrigger": 0,
-        "PriceCurrent": d.price_decimal,
-        "PriceSL": 0,
-        "PriceTP": 0,
-        "VolumeInitial": d.volume,
-        "VolumeInitialExt": d.volume * VOLUME_EXT,
-        "VolumeCurrent": 0,
-        "VolumeCurrentExt": 0,
-        "ExpertID": 0,
-        "PositionID": d.position_id,
-        "PositionByID": 0,
-        "Comment": d.comment,
-        "RateMargin": 0,
-        "ActivationMode": 0,
-        "ActivationTime": 0,
-        "ActivationPrice": 0,
-        "ActivationFlags": 0,
-        **newer.order_fields(unix(d.at), 0, unix(d.at)),
-    }
-
-
-def _ticket(ctx: Context) -> int:
-    return ctx.params.require_integer("ticket", "order", low=1, high=MAX_TICKET)
-
-
-def _history(ctx: Context) -> Iterator[Deal]:
-    login = ctx.params.require_integer("login", low=1)
-    start, end = _window(ctx)
-    return ctx.services.iter_deals(DealQuery(login=login, time_from=start, time_to=end),
-                                   ctx.actor)  # fmt: skip
-
-
-@command("order/get")
-def order_get(ctx: Context) -> Answer:
-    _ticket(ctx)
-    raise Mt5Error(ERR_NOTFOUND, "no open order: market orders fill at once")
-
-
-@command("order/get_total")
-def order_get_total(ctx: Context) -> Answer:
-    _account_digits(ctx, ctx.params.require_integer("login", low=1))
-    return Answer({"Total": 0})
-
-
-@command("order/get_page")
-def order_get_page(ctx: Context) -> Answer:
-    _account_digits(ctx, ctx.params.require_integer("login", low=1))
-    _page(ctx)
-    return Answer([])
-
-
-@command("history/get")
-def history_get(ctx: Context) -> Answer:
-    return Answer(render_order(ctx.services.get_deal(_ticket(ctx), ctx.actor)))
-
-
-@command("history/get_total")
-def history_get_total(ctx: Context) -> Answer:
-    return Answer({"Total": sum(1 for _ in _history(ctx))})
-
-
-@command("history/get_page")
-def history_get_page(ctx: Context) -> Answer:
-    offset, count = _page(ctx)
-    return Answer([render_order(d) for d in islice(_history(ctx), offset, offset + count)])
