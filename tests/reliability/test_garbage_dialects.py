@@ -21,9 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brokerplane.api.ctrader import attributes as ct_attributes
-from brokerplane.api.ctrader import catalog as ct_catalog
+from brokerplane.api.ctrader import auth as ct_auth
 from brokerplane.api.ctrader import cid as ct_cid
-from brokerplane.api.ctrader import token as ct_token
+from brokerplane.api.ctrader import copytrading as ct_copytrading
+from brokerplane.api.ctrader import money as ct_money
+from brokerplane.api.ctrader import positions as ct_positions
+from brokerplane.api.ctrader import symbols as ct_symbols
 from brokerplane.api.ctrader import traders as ct_traders
 from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
 from brokerplane.api.mt5.wire import COMMANDS
@@ -230,8 +233,8 @@ CT_NAMES = ["login", "balance", "amount", "preciseAmount", "type", "comment", "e
             "skipMarginCheck", "contactDetails", "fields"]  # fmt: skip
 CT_ACCEPT = ["application/json", "application/xml", "*/*", "text/html", "APPLICATION/JSON",
              "application/json;q=0.1, application/xml", "text/xml", ""]  # fmt: skip
-CT_WEBSERV = endpoints(ct_token.router, ct_attributes.router, ct_traders.money_router,
-                       ct_traders.router, ct_catalog.router)  # fmt: skip
+CT_WEBSERV = endpoints(ct_auth.router, ct_attributes.router, ct_money.router, ct_traders.router,
+                       ct_symbols.router, ct_positions.router, ct_copytrading.router)  # fmt: skip
 CT_CID = endpoints(ct_cid.router)
 XML_ERROR = re.compile(
     r"(<\?xml [^>]*\?>)?<error><errorCode>[A-Z_]+</errorCode><description>.*</description>"

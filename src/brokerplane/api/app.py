@@ -170,12 +170,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         body_routes.append(Route(mt5_mount.body_refused, ("/api",),
                                  frozenset(mt5_mount.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
-        from brokerplane.api.ctrader import protocol as ctrader_protocol
+        from brokerplane.api.ctrader import wire as ctrader_wire
         from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_protocol.body_refused,
+        body_routes.append(Route(ctrader_wire.body_refused,
                                  WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
     if "traderevolution" in enabled:
         from brokerplane.api.traderevolution import protocol as te_protocol

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from brokerplane.api.ctrader.catalog import (
+from brokerplane.api.ctrader.positions import (
     CLOSED_POSITION_COLUMNS,
     OPEN_POSITION_COLUMNS,
     csv_body,

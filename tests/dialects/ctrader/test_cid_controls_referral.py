@@ -9,14 +9,7 @@ import pytest
 
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.group.service import CreateGroup
-from tests.dialects.ctrader.conftest import (
-    CID_PREFIXES,
-    JSON,
-    CTrader,
-    as_manager,
-    cid_call,
-    md5,
-)
+from tests.dialects.ctrader.conftest import CID_PREFIXES, JSON, CTrader, as_manager, cid_call, md5
 
 CRM = {"brokerCrmName": "BESTBROKERCRM"}
 RIBBON = {"color": "#ff33ee", "title": "Verify your account", "enabled": True,

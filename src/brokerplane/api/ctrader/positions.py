@@ -1,32 +1,32 @@
-"""Symbols, deposit assets, open and closed positions (CSV) and a trader's cTrader Copy
-sub-accounts (Web Services 4.4, 4.12, 4.13, 6.1, 6.2)."""
+"""Open and closed positions as CSV (Web Services 4.13, spec §3.8)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from brokerplane.api.csvcells import CsvOut, safe_text
+from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.errors import invalid
-from brokerplane.api.ctrader.protocol import actor_of, answer, parse_time, services_of, to_int
+from brokerplane.api.ctrader.wire import get_both, parse_time, services_of, to_int
 from brokerplane.core.account.model import Account
 from brokerplane.core.account.service import ListAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.services import Services
-from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.model import Deal, DealQuery, lots, opposite, sign_of
 from brokerplane.core.trading.risk import Market
 
 router = APIRouter()
+
 
 OPEN_POSITION_COLUMNS = (
     "login", "positionId", "openTimestamp", "entryPrice", "direction", "volume", "symbol",
@@ -44,76 +44,6 @@ PAGE = 1000  # positions or deals read at a time while the CSV streams
 RATE_STEP = Decimal("1e-8")  # conversion rates in the CSV: at most 8 decimals
 RATE_MIN = Decimal("0.00000")  # and at least 5
 CENT = Decimal("0.01")
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _get(path: str) -> Callable[[F], F]:
-    """A GET route under `path` and `path/` (the slash only outside the schema)."""
-
-    def register(fn: F) -> F:
-        router.get(path)(fn)
-        router.get(path + "/", include_in_schema=False)(fn)
-        return fn
-
-    return register
-
-
-# ---- symbols and deposit assets -------------------------------------------------------------
-
-
-def _currency_pair(symbol: Symbol) -> bool:
-    """Whether a symbol filed nowhere is a bare currency pair (EURUSD: EUR against USD)."""
-    base, profit = symbol.currency_base, symbol.currency_profit
-    return all(len(c) == 3 and c.isascii() and c.isalpha() for c in (base, profit)) and (
-        symbol.name.upper() == base.upper() + profit.upper()
-    )
-
-
-def symbol_to(symbol: Symbol) -> dict[str, Any]:
-    """A symbol as cTrader lists it: asset class and category from the MT5-style path
-    (`Forex\\Majors\\EURUSD`: Forex, Majors; the symbol's own name at the end is not a level)."""
-    levels = [p for p in symbol.path.replace("/", "\\").split("\\") if p.strip()]
-    if levels and levels[-1].casefold() == symbol.name.casefold():
-        levels.pop()
-    if levels:
-        asset_class = levels[0]
-    elif _currency_pair(symbol):
-        asset_class = "Forex"
-    else:
-        asset_class = "Other"
-    return {
-        "name": symbol.name,
-        "id": symbol.id,
-        "description": symbol.description,
-        "assetClass": asset_class,
-        "category": levels[-1] if levels else asset_class,
-        "quotesEnabled": symbol.trade_mode != "DISABLED",
-        "showInCtrader": True,
-    }
-
-
-@_get("/symbols")
-async def symbols(request: Request) -> Response:
-    actor = await actor_of(request)
-    found = await run_in_threadpool(services_of(request).list_symbols, actor)
-    items = [symbol_to(s) for s in sorted(found, key=lambda s: s.name)]
-    return answer(request, {"symbol": items}, "symbols")
-
-
-def _deposit_assets(services: Services, actor: Actor) -> list[str]:
-    """The currencies accounts are opened in: the groups' within reach and the server's."""
-    codes = {g.currency.upper() for g in services.list_groups(actor)}
-    codes.add(services.config.server_currency.upper())
-    return sorted(codes)
-
-
-@_get("/depositAssets")
-async def deposit_assets(request: Request) -> Response:
-    actor = await actor_of(request)
-    assets = await run_in_threadpool(_deposit_assets, services_of(request), actor)
-    return answer(request, {"depositAsset": assets}, "depositAssets")
 
 
 # ---- positions as CSV -----------------------------------------------------------------------
@@ -298,29 +228,16 @@ def _window(request: Request) -> tuple[datetime, datetime]:
     return start, end
 
 
-@_get("/openPositions")
+@get_both(router, "/openPositions")
 async def open_positions(request: Request) -> Response:
     actor = await actor_of(request)
     rows = open_position_rows(services_of(request), actor, _login(request))
     return await _csv(csv_chunks(OPEN_POSITION_COLUMNS, rows))
 
 
-@_get("/closedPositions")
+@get_both(router, "/closedPositions")
 async def closed_positions(request: Request) -> Response:
     actor = await actor_of(request)
     start, end = _window(request)
     rows = closed_position_rows(services_of(request), actor, _login(request), start, end)
     return await _csv(csv_chunks(CLOSED_POSITION_COLUMNS, rows))
-
-
-# ---- cTrader Copy sub-accounts --------------------------------------------------------------
-
-
-@_get("/traders/{login:int}/subaccounts")
-async def sub_accounts(login: int, request: Request) -> Response:
-    """brokerplane has no cTrader Copy: a known trader has no sub-accounts."""
-    actor = await actor_of(request)
-    await run_in_threadpool(services_of(request).get_account, login, actor)
-    body = {"subAccountLogins": {"login": []}, "totalSubAccountsBalance": 0,
-            "totalSubAccountsEquity": 0}  # fmt: skip
-    return answer(request, body, "subAccounts")

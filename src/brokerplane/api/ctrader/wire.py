@@ -1,26 +1,22 @@
-"""cTrader Web Services in and out: lenient bodies, JSON or XML answers, tokens to actors.
+"""cTrader Web Services in and out: lenient bodies, JSON or XML answers.
 
 In: a JSON object; numbers may come quoted (`"balance": "00"`), booleans as `"true"`/`"1"`,
 enum values in any case; keys nobody asked for are ignored. Out: JSON when `Accept` names
-JSON (any case), XML otherwise, as the real server does for clients sending `*/*` (spec §0).
-"""
+JSON (any case), XML otherwise, as the real server does for clients sending `*/*` (spec §0)."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
-from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid
+from brokerplane.api.ctrader.errors import error_body, invalid
 from brokerplane.api.jsonbody import BodyProblem, json_object
-from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
 from brokerplane.core.services import Services
@@ -206,24 +202,15 @@ def millis(value: datetime | None) -> int:
     return int(value.timestamp() * 1000) if value is not None else 0
 
 
-# ---- the caller -----------------------------------------------------------------------------
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-async def actor_of(request: Request) -> Actor:
-    """The manager behind `?token=` (a Bearer header beside it is ignored), as an actor."""
-    token = request.query_params.get("token")
-    if not token:
-        raise CTraderError(401, "CH_CLIENT_AUTH_FAILURE", "the token query parameter is missing")
-    services = services_of(request)
-    manager = await run_in_threadpool(services.authenticate_manager_token, token, DIALECT)
-    request.state.manager = manager.login  # for the access log
-    rid = getattr(request.state, "request_id", None) or "ct_" + secrets.token_hex(8)
-    return Actor(
-        manager_login=manager.login,
-        scopes=frozenset(manager.rights),
-        group_mask=manager.group_mask,
-        white_labels=manager.white_labels,
-        request_id=rid,
-        dialect=DIALECT,
-        ip=request.client.host if request.client else None,
-    )
+def get_both(router: APIRouter, path: str) -> Callable[[F], F]:
+    """A GET route under `path` and `path/` (the slash only outside the schema)."""
+
+    def register(fn: F) -> F:
+        router.get(path)(fn)
+        router.get(path + "/", include_in_schema=False)(fn)
+        return fn
+
+    return register
