@@ -33,9 +33,11 @@ from brokerplane.api.mt5.wire import COMMANDS
 from brokerplane.api.traderevolution import accounts as te_accounts
 from brokerplane.api.traderevolution import apidoc as te_apidoc
 from brokerplane.api.traderevolution import auth as te_auth
-from brokerplane.api.traderevolution import catalog as te_catalog
+from brokerplane.api.traderevolution import brandings as te_brandings
+from brokerplane.api.traderevolution import groups as te_groups
 from brokerplane.api.traderevolution import methods as te_methods
 from brokerplane.api.traderevolution import operations as te_operations
+from brokerplane.api.traderevolution import presets as te_presets
 from brokerplane.api.traderevolution import reports as te_reports
 from brokerplane.api.traderevolution import users as te_users
 from brokerplane.api.traderevolution import webhooks as te_webhooks
@@ -314,9 +316,10 @@ TE_NAMES = ["login", "password", "email", "firstName", "lastName", "userGroup", 
             "offset"]  # fmt: skip
 TE_ACCEPT = ["application/json", "*/*", "application/*", "text/html", "application/xml",
              "text/plain, application/json", ""]  # fmt: skip
-TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_catalog.router,
-                         te_operations.router, te_webhooks.router, te_accounts.router,
-                         te_apidoc.router, te_methods.router, te_reports.router)  # fmt: skip
+TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_groups.router, te_presets.router,
+                         te_brandings.router, te_operations.router, te_webhooks.router,
+                         te_accounts.router, te_apidoc.router, te_methods.router,
+                         te_reports.router)  # fmt: skip
 
 
 def _te_shape(response: httpx.Response) -> None:

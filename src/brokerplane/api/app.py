@@ -178,11 +178,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         body_routes.append(Route(ctrader_wire.body_refused,
                                  WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
     if "traderevolution" in enabled:
-        from brokerplane.api.traderevolution import protocol as te_protocol
+        from brokerplane.api.traderevolution import wire as te_wire
         from brokerplane.api.traderevolution.mount import mount as mount_te
 
         mount_te(app)
-        body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
+        body_routes.append(Route(te_wire.body_refused, (te_wire.PREFIX,)))
     if "native" in enabled:
         mount_native(app)
 

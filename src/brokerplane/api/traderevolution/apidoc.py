@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 
 from brokerplane.api.traderevolution.apidoc_definitions import DEFINITIONS, schema
 from brokerplane.api.traderevolution.apidoc_operations import OPERATIONS, Op, Param
-from brokerplane.api.traderevolution.protocol import PREFIX, answer
+from brokerplane.api.traderevolution.wire import PREFIX, answer
 
 router = APIRouter()
 

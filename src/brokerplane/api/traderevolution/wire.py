@@ -1,10 +1,9 @@
 """TraderEvolution Back-Office in and out: lenient JSON bodies and query strings, JSON answers
-with amounts as exact JSON numbers, bearer tokens to callers, and per-collection rate limits.
+with amounts as exact JSON numbers, and per-collection rate limits.
 
 In: a JSON object; numbers may come quoted (`"userGroup": "42495"`), booleans as `"true"`;
 several TE spellings of one field are accepted where TE's own material uses both. Out: JSON;
-money is written as a number with the currency's decimals, straight from Decimal.
-"""
+money is written as a number with the currency's decimals, straight from Decimal."""
 
 from __future__ import annotations
 
@@ -13,26 +12,16 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
 from brokerplane.api.kit.ratelimit import Allowance, SharedTake
-from brokerplane.api.traderevolution.errors import (
-    INVALID_REQUEST,
-    NOT_ALLOWED,
-    NOT_AUTHENTICATED,
-    TEError,
-    error_body,
-    invalid,
-)
-from brokerplane.core.actor import Actor
+from brokerplane.api.traderevolution.errors import INVALID_REQUEST, error_body, invalid
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
 from brokerplane.core.services import Services
@@ -279,68 +268,3 @@ async def throttle(request: Request, who: str) -> None:
     collection = rest.strip("/").split("/", 1)[0].lower()
     limiter: Throttle = request.app.state.throttle
     await limiter.admit(f"{who}|{collection}")
-
-
-# ---- the caller -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who calls: a back-office user (a manager) or, with `user_id`, a signed-in TE user."""
-
-    actor: Actor
-    user_id: int | None = None
-
-
-def request_id(request: Request) -> str:
-    rid = getattr(request.state, "request_id", None)
-    return str(rid) if rid else "te_" + secrets.token_hex(8)
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-async def caller_of(request: Request) -> Caller:
-    """The principal behind `Authorization: Bearer <accessToken>`, rate-limited."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header or scheme.lower() != "bearer" or not token.strip():
-        raise TEError(401, NOT_AUTHENTICATED,
-                      "send the access token as 'Authorization: Bearer <accessToken>'")  # fmt: skip
-    services = services_of(request)
-    principal = await run_in_threadpool(services.authenticate_backoffice_token, token.strip())
-    await throttle(request, f"{principal.kind}:{principal.id}")
-    if principal.manager is not None:
-        manager = principal.manager
-        request.state.manager = manager.login  # for the access log
-        actor = Actor(
-            manager_login=manager.login,
-            scopes=frozenset(manager.rights),
-            group_mask=manager.group_mask,
-            white_labels=manager.white_labels,
-            request_id=request_id(request),
-            dialect=DIALECT,
-            ip=client_ip(request),
-        )
-        return Caller(actor)
-    assert principal.user is not None
-    actor = Actor(
-        manager_login=None,
-        operator_id=f"user {principal.user.id}",
-        request_id=request_id(request),
-        dialect=DIALECT,
-        ip=client_ip(request),
-    )
-    return Caller(actor, principal.user.id)
-
-
-async def manager_of(request: Request) -> Actor:
-    """A back-office user's actor; a TE user's session is refused (it manages webhook keys
-    only)."""
-    caller = await caller_of(request)
-    if caller.user_id is not None:
-        raise TEError(403, NOT_ALLOWED,
-                      "a trading user's session manages only its webhook keys; sign in as a "
-                      "back-office user")  # fmt: skip
-    return caller.actor
