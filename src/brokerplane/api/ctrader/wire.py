@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import error_body, invalid
-from brokerplane.api.jsonbody import BodyProblem, json_object
+from brokerplane.api.kit.body import LenientBody
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
+from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.core.services import Services
 
 DIALECT = "ctrader"
@@ -86,21 +86,21 @@ def no_content() -> Response:
 # ---- reading bodies -------------------------------------------------------------------------
 
 
-class Body:
+class Body(LenientBody):
     """A request's JSON object, read leniently by the names cTrader uses."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.data = dict(data)
+    TRUE = frozenset(_TRUE)
+    FALSE = frozenset(_FALSE)
+    BOOL_AS_TEXT = True
+    TRIM_REQUIRED = True
 
-    @classmethod
-    async def of(cls, request: Request, *, required: bool = True) -> Body:
-        try:
-            return cls(json_object(await request.body(), required=required))
-        except BodyProblem as problem:
-            raise invalid(str(problem)) from None
+    @staticmethod
+    def refuse(message: str) -> Exception:
+        return invalid(message)
 
-    def has(self, name: str) -> bool:
-        return self.data.get(name) is not None
+    @staticmethod
+    def number(value: Any, name: str) -> int | None:
+        return to_int(value, name)
 
     def sub(self, name: str) -> Body:
         value = self.data.get(name)
@@ -110,57 +110,9 @@ class Body:
             raise invalid(f"{name} must be an object")
         return Body(value)
 
-    def text(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if isinstance(value, (dict, list)):
-            raise invalid(f"{name} must be a string")
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, Decimal):
-            return f"{value:f}"
-        return str(value)
-
-    def require_text(self, name: str) -> str:
-        value = self.text(name)
-        if value is None or not value.strip():
-            raise invalid(f"{name} is required")
-        return value.strip()
-
     def enum(self, name: str) -> str | None:
         value = self.text(name)
         return value.strip().upper() if value is not None else None
-
-    def integer(self, name: str) -> int | None:
-        return to_int(self.data.get(name), name)
-
-    def require_integer(self, name: str) -> int:
-        value = self.integer(name)
-        if value is None:
-            raise invalid(f"{name} is required")
-        return value
-
-    def boolean(self, name: str) -> bool | None:
-        value = self.data.get(name)
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, (int, Decimal)) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise invalid(f"{name} must be true or false")
-
-    def decimal(self, name: str) -> Decimal | None:
-        value = self.data.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-            raise invalid(f"{name} must be a number")
-        try:
-            return parse_decimal(value, name)
-        except ValidationError:
-            raise invalid(f"{name} must be a finite number") from None
 
 
 def to_int(value: Any, name: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from brokerplane.api.kit.errortable import row_of
 from brokerplane.core import errors as e
 
 # code -> text, emitted as "<code> <text>" (spec §3.3). Clients compare "0 Done" and
@@ -108,10 +109,7 @@ ERROR_TABLE: dict[type[e.CoreError], int] = {
 
 
 def code_for(err: e.CoreError) -> int:
-    for cls in type(err).__mro__:
-        if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]
-    return 2  # pragma: no cover - the table covers CoreError itself
+    return row_of(ERROR_TABLE, err, 2)
 
 
 class Mt5Error(Exception):

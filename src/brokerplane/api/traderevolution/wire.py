@@ -19,11 +19,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from brokerplane.api.jsonbody import BodyProblem, json_object
+from brokerplane.api.kit.body import LenientBody
 from brokerplane.api.kit.ratelimit import Allowance, SharedTake
 from brokerplane.api.traderevolution.errors import INVALID_REQUEST, error_body, invalid
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.money import out_of_range, parse_decimal, parse_integer
+from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.core.services import Services
 from brokerplane.settings import Settings
 
@@ -121,75 +121,19 @@ def to_int(value: Any, name: str) -> int | None:
     return number
 
 
-class Body:
+class Body(LenientBody):
     """A request's JSON object, read leniently by the names TraderEvolution uses."""
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.data = dict(data)
+    TRUE = frozenset(_TRUE)
+    FALSE = frozenset(_FALSE)
 
-    @classmethod
-    async def of(cls, request: Request, *, required: bool = True) -> Body:
-        try:
-            return cls(json_object(await request.body(), required=required))
-        except BodyProblem as problem:
-            raise invalid(str(problem)) from None
+    @staticmethod
+    def refuse(message: str) -> Exception:
+        return invalid(message)
 
-    def pick(self, *names: str) -> tuple[str, Any]:
-        """The first of `names` present (not null), with its value; (names[0], None) if none."""
-        for name in names:
-            if self.data.get(name) is not None:
-                return name, self.data[name]
-        return names[0], None
-
-    def has(self, *names: str) -> bool:
-        return self.pick(*names)[1] is not None
-
-    def text(self, *names: str) -> str | None:
-        name, value = self.pick(*names)
-        if value is None:
-            return None
-        if isinstance(value, dict | list | bool):
-            raise invalid(f"{name} must be a string")
-        if isinstance(value, Decimal):
-            return format(value, "f")
-        return str(value)
-
-    def require_text(self, *names: str) -> str:
-        value = self.text(*names)
-        if value is None or not value.strip():
-            raise invalid(f"{names[0]} is required")
-        return value
-
-    def integer(self, *names: str) -> int | None:
-        name, value = self.pick(*names)
+    @staticmethod
+    def number(value: Any, name: str) -> int | None:
         return to_int(value, name)
-
-    def require_integer(self, *names: str) -> int:
-        value = self.integer(*names)
-        if value is None:
-            raise invalid(f"{names[0]} is required")
-        return value
-
-    def decimal(self, *names: str) -> Decimal | None:
-        name, value = self.pick(*names)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-            raise invalid(f"{name} must be a number")
-        try:
-            return parse_decimal(value, name)
-        except ValidationError:
-            raise invalid(f"{name} must be a finite number") from None
-
-    def boolean(self, *names: str) -> bool | None:
-        name, value = self.pick(*names)
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, int | Decimal) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise invalid(f"{name} must be true or false")
 
     def unknown(self, known: set[str]) -> list[str]:
         return sorted(k for k in self.data if k not in known)
