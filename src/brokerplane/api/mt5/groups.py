@@ -16,7 +16,7 @@ Decisions:
   the first MASK_LIMIT. A name (`group=` / `symbol=`) wins over a mask.
 - brokerplane has no per-group symbol settings: a group's `Symbols` is one entry for every
   symbol (`*`) with MT5's "default" markers, its `Commissions` one "no commission" entry, a
-  symbol's sessions 00:00-24:00 every day (config_entries.py); `symbol/get_group` answers the
+  symbol's sessions 00:00-24:00 every day (below, and symbols.py); `symbol/get_group` answers the
   symbol itself once both the symbol and the group are found.
 - `MarginMode` follows the group's margin_mode: NET is MT5's retail netting (0), MAX and SUM
   are retail hedged (2); MAX also sets MARGIN_FLAGS_HEDGE_LARGE_LEG (4) in `MarginFlags`.
