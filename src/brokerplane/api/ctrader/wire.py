@@ -86,6 +86,19 @@ def no_content() -> Response:
 # ---- reading bodies -------------------------------------------------------------------------
 
 
+def to_int(value: Any, name: str) -> int | None:
+    """An integer from a number or numeric string (`"00"`, `"10000"`, `100.0`)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        raise invalid(f"{name} must be an integer")
+    try:
+        return parse_integer(value, name)
+    except ValidationError as err:
+        raise invalid(f"{name} is out of range" if out_of_range(err)
+                      else f"{name} must be an integer") from None  # fmt: skip
+
+
 class Body(LenientBody):
     """A request's JSON object, read leniently by the names cTrader uses."""
 
@@ -94,13 +107,8 @@ class Body(LenientBody):
     BOOL_AS_TEXT = True
     TRIM_REQUIRED = True
 
-    @staticmethod
-    def refuse(message: str) -> Exception:
-        return invalid(message)
-
-    @staticmethod
-    def number(value: Any, name: str) -> int | None:
-        return to_int(value, name)
+    refuse = staticmethod(invalid)
+    number = staticmethod(to_int)
 
     def sub(self, name: str) -> Body:
         value = self.data.get(name)
@@ -113,19 +121,6 @@ class Body(LenientBody):
     def enum(self, name: str) -> str | None:
         value = self.text(name)
         return value.strip().upper() if value is not None else None
-
-
-def to_int(value: Any, name: str) -> int | None:
-    """An integer from a number or numeric string (`"00"`, `"10000"`, `100.0`)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
-        raise invalid(f"{name} must be an integer")
-    try:
-        return parse_integer(value, name)
-    except ValidationError as err:
-        raise invalid(f"{name} is out of range" if out_of_range(err)
-                      else f"{name} must be an integer") from None  # fmt: skip
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -30,11 +30,11 @@ class LenientBody:
         self.data = dict(data)
 
     @staticmethod
-    def refuse(message: str) -> Exception:  # pragma: no cover - every dialect says its own
+    def refuse(message: str, /) -> Exception:  # pragma: no cover - every dialect says its own
         raise NotImplementedError
 
     @staticmethod
-    def number(value: Any, name: str) -> int | None:  # pragma: no cover - as refuse
+    def number(value: Any, name: str, /) -> int | None:  # pragma: no cover - as refuse
         raise NotImplementedError
 
     @classmethod

@@ -127,13 +127,8 @@ class Body(LenientBody):
     TRUE = frozenset(_TRUE)
     FALSE = frozenset(_FALSE)
 
-    @staticmethod
-    def refuse(message: str) -> Exception:
-        return invalid(message)
-
-    @staticmethod
-    def number(value: Any, name: str) -> int | None:
-        return to_int(value, name)
+    refuse = staticmethod(invalid)
+    number = staticmethod(to_int)
 
     def unknown(self, known: set[str]) -> list[str]:
         return sorted(k for k in self.data if k not in known)
