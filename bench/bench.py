@@ -1691,7 +1691,7 @@ def sqlite_count(db: Path, table: str) -> int:
 def sqlite_report(db: Path) -> tuple[int, float]:
     """The report's rows straight from SQLite into csv.writer: the same join and order, the
     report's columns that are stored as they are (`enabled` is derived from the rights)."""
-    from brokerplane.api.native.routes import CSV_COLUMNS
+    from brokerplane.api.native.accounts import CSV_COLUMNS
 
     stored = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(accounts)")}
     columns = ", ".join("g.name" if c == "group" else f"a.{c}" for c in CSV_COLUMNS

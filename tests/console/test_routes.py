@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
 
 from brokerplane.api.app import create_app
-from brokerplane.api.console.app import safe_next
+from brokerplane.api.console.pages import safe_next
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import Actor

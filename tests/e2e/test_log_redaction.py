@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5.auth import password_hash, rand_answer
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor

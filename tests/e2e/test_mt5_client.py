@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import Sessions
+from brokerplane.api.mt5.auth import Sessions
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor

@@ -33,9 +33,9 @@ import pytest
 from fastapi import FastAPI
 
 from brokerplane.api.mt5 import mount
-from brokerplane.api.mt5.protocol import COMMANDS
-from brokerplane.api.mt5.router import legacy_paths
+from brokerplane.api.mt5.mount import legacy_paths
 from brokerplane.api.mt5.tcpwire import raw_names
+from brokerplane.api.mt5.wire import COMMANDS
 from tests.e2e.mt5client import Mt5Client
 from tests.e2e.test_mt5_tcp import GROUP, MANAGER, Server, _serve
 

@@ -24,9 +24,9 @@ from click.testing import CliRunner, Result
 from starlette.routing import Mount
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import password_hash, rand_answer
-from brokerplane.api.traderevolution.protocol import PREFIX as TE_PREFIX
-from brokerplane.api.traderevolution.protocol import Throttle
+from brokerplane.api.mt5.auth import password_hash, rand_answer
+from brokerplane.api.traderevolution.wire import PREFIX as TE_PREFIX
+from brokerplane.api.traderevolution.wire import Throttle
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.access.commands import CreateApiKey, CreateManager

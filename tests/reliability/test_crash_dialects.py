@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5.auth import password_hash, rand_answer
 from tests.reliability.support import (
     MANAGER,
     PASSWORD,

@@ -21,18 +21,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from brokerplane.api.ctrader import attributes as ct_attributes
-from brokerplane.api.ctrader import catalog as ct_catalog
+from brokerplane.api.ctrader import auth as ct_auth
 from brokerplane.api.ctrader import cid as ct_cid
-from brokerplane.api.ctrader import token as ct_token
+from brokerplane.api.ctrader import copytrading as ct_copytrading
+from brokerplane.api.ctrader import money as ct_money
+from brokerplane.api.ctrader import positions as ct_positions
+from brokerplane.api.ctrader import symbols as ct_symbols
 from brokerplane.api.ctrader import traders as ct_traders
 from brokerplane.api.ctrader.mount import CID_PREFIXES, WEBSERV_PREFIXES
-from brokerplane.api.mt5.protocol import COMMANDS
+from brokerplane.api.mt5.wire import COMMANDS
 from brokerplane.api.traderevolution import accounts as te_accounts
 from brokerplane.api.traderevolution import apidoc as te_apidoc
 from brokerplane.api.traderevolution import auth as te_auth
-from brokerplane.api.traderevolution import catalog as te_catalog
+from brokerplane.api.traderevolution import brandings as te_brandings
+from brokerplane.api.traderevolution import groups as te_groups
 from brokerplane.api.traderevolution import methods as te_methods
 from brokerplane.api.traderevolution import operations as te_operations
+from brokerplane.api.traderevolution import presets as te_presets
 from brokerplane.api.traderevolution import reports as te_reports
 from brokerplane.api.traderevolution import users as te_users
 from brokerplane.api.traderevolution import webhooks as te_webhooks
@@ -230,8 +235,8 @@ CT_NAMES = ["login", "balance", "amount", "preciseAmount", "type", "comment", "e
             "skipMarginCheck", "contactDetails", "fields"]  # fmt: skip
 CT_ACCEPT = ["application/json", "application/xml", "*/*", "text/html", "APPLICATION/JSON",
              "application/json;q=0.1, application/xml", "text/xml", ""]  # fmt: skip
-CT_WEBSERV = endpoints(ct_token.router, ct_attributes.router, ct_traders.money_router,
-                       ct_traders.router, ct_catalog.router)  # fmt: skip
+CT_WEBSERV = endpoints(ct_auth.router, ct_attributes.router, ct_money.router, ct_traders.router,
+                       ct_symbols.router, ct_positions.router, ct_copytrading.router)  # fmt: skip
 CT_CID = endpoints(ct_cid.router)
 XML_ERROR = re.compile(
     r"(<\?xml [^>]*\?>)?<error><errorCode>[A-Z_]+</errorCode><description>.*</description>"
@@ -311,9 +316,10 @@ TE_NAMES = ["login", "password", "email", "firstName", "lastName", "userGroup", 
             "offset"]  # fmt: skip
 TE_ACCEPT = ["application/json", "*/*", "application/*", "text/html", "application/xml",
              "text/plain, application/json", ""]  # fmt: skip
-TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_catalog.router,
-                         te_operations.router, te_webhooks.router, te_accounts.router,
-                         te_apidoc.router, te_methods.router, te_reports.router)  # fmt: skip
+TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_groups.router, te_presets.router,
+                         te_brandings.router, te_operations.router, te_webhooks.router,
+                         te_accounts.router, te_apidoc.router, te_methods.router,
+                         te_reports.router)  # fmt: skip
 
 
 def _te_shape(response: httpx.Response) -> None:

@@ -140,8 +140,8 @@ def cli_page() -> str:
 
 def error_rows() -> list[dict[str, str]]:
     from brokerplane.api.ctrader.errors import ERROR_TABLE as CTRADER
-    from brokerplane.api.mt5.retcodes import ERROR_TABLE as MT5
-    from brokerplane.api.mt5.retcodes import retcode
+    from brokerplane.api.mt5.errors import ERROR_TABLE as MT5
+    from brokerplane.api.mt5.errors import retcode
     from brokerplane.api.native.errors import ERROR_TABLE as NATIVE
     from brokerplane.api.traderevolution.errors import ERROR_TABLE as TE
     from brokerplane.core.errors import all_error_classes

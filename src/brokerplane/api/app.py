@@ -24,16 +24,10 @@ from brokerplane import freshness
 from brokerplane.api import hotpaths, riskpass
 from brokerplane.api.bodylimit import BodyLimit, Route
 from brokerplane.api.native import delivery, lean
-from brokerplane.api.native.auth import AuthFailures
+from brokerplane.api.native.auth import AuthFailures, RateLimiter
 from brokerplane.api.native.errors import problem
-from brokerplane.api.native.events import router as events_router
-from brokerplane.api.native.keys import router as keys_router
-from brokerplane.api.native.money import router as money_router
-from brokerplane.api.native.operations import router as operations_router
-from brokerplane.api.native.ratelimit import RateLimiter
-from brokerplane.api.native.route import validation_problem
-from brokerplane.api.native.routes import router as native_router
-from brokerplane.api.native.trading import router as trading_router
+from brokerplane.api.native.mount import mount as mount_native
+from brokerplane.api.native.wire import validation_problem
 from brokerplane.api.observe import Observe, ServerMetrics
 from brokerplane.api.observe import router as metrics_router
 from brokerplane.bootstrap import Runtime
@@ -175,32 +169,29 @@ def create_app(runtime: Runtime) -> FastAPI:
     body_routes: list[Route] = []  # where a body over the limit is refused in another dialect
     mt5_paths: frozenset[str] = frozenset()
     if "mt5" in enabled:
-        from brokerplane.api.mt5 import router as mt5_router
+        from brokerplane.api.mt5 import mount as mt5_mount
         from brokerplane.api.mt5.mount import mount as mount_mt5
 
         mount_mt5(app)
-        mt5_paths = frozenset(mt5_router.legacy_paths())
-        body_routes.append(Route(mt5_router.body_refused, ("/api",),
-                                 frozenset(mt5_router.legacy_paths())))  # fmt: skip
+        mt5_paths = frozenset(mt5_mount.legacy_paths())
+        body_routes.append(Route(mt5_mount.body_refused, ("/api",),
+                                 frozenset(mt5_mount.legacy_paths())))  # fmt: skip
     if "ctrader" in enabled:
-        from brokerplane.api.ctrader import protocol as ctrader_protocol
+        from brokerplane.api.ctrader import wire as ctrader_wire
         from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_protocol.body_refused,
+        body_routes.append(Route(ctrader_wire.body_refused,
                                  WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
     if "traderevolution" in enabled:
-        from brokerplane.api.traderevolution import protocol as te_protocol
+        from brokerplane.api.traderevolution import wire as te_wire
         from brokerplane.api.traderevolution.mount import mount as mount_te
 
         mount_te(app)
-        body_routes.append(Route(te_protocol.body_refused, (te_protocol.PREFIX,)))
+        body_routes.append(Route(te_wire.body_refused, (te_wire.PREFIX,)))
     if "native" in enabled:
-        for router in (operations_router, native_router, money_router, keys_router,
-                       trading_router, events_router):  # fmt: skip
-            app.include_router(router, prefix="/v1")
-            app.include_router(router, prefix="/mt4/manager", include_in_schema=False)
+        mount_native(app)
 
     app.include_router(metrics_router)
     hotpaths.install(
@@ -352,7 +343,7 @@ BODY_REFUSALS: dict[str, dict[str, Any]] = {
 
 def _real_statuses(operation: dict[str, Any]) -> None:
     """The error statuses the API really sends: never FastAPI's 422 (a request that does not
-    validate is a 400 problem, api/native/route.py), and the body refusals where a body is
+    validate is a 400 problem, api/native/wire.py), and the body refusals where a body is
     read."""
     responses = operation.get("responses", {})
     responses.pop("422", None)

@@ -27,8 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import brokerplane
 from brokerplane import logs
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import COMMON_ERRORS
-from brokerplane.api.native.route import NativeRoute
+from brokerplane.api.native.wire import COMMON_ERRORS, NativeRoute
 from brokerplane.core.actor import Actor
 from brokerplane.core.events.model import Backlog
 from brokerplane.metrics import BATCH_BUCKETS, CONTENT_TYPE, Registry, Sample

@@ -25,7 +25,7 @@ from typing import IO, Any
 import click
 from rich.table import Table
 
-from brokerplane.api.native.trading_schemas import quote_time, render_quote
+from brokerplane.api.native.quotes import quote_time, render_quote
 from brokerplane.application.services import Services
 from brokerplane.cli.common import (
     CliFailure,

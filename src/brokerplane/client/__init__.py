@@ -14,9 +14,11 @@ server's problem document (brokerplane.client.errors); writes carry an idempoten
 retried with it, so a retry after a lost answer never applies twice.
 """
 
-from brokerplane.client._async import AsyncClient, AsyncCsvExport
+from brokerplane.client._async import AsyncClient
+from brokerplane.client._async_base import AsyncCsvExport
 from brokerplane.client._http import Limits, Retry
-from brokerplane.client._sync import Client, CsvExport
+from brokerplane.client._sync import Client
+from brokerplane.client._sync_base import CsvExport
 from brokerplane.client.errors import (
     AlreadyApplied,
     APIError,

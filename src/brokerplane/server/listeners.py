@@ -83,7 +83,7 @@ def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
     """
     import uvicorn
 
-    from brokerplane.api.mt5.session import IDLE_TIMEOUT_S
+    from brokerplane.api.mt5.auth import IDLE_TIMEOUT_S
     from brokerplane.logs import server_log_config
     from brokerplane.server.protocol import protocol_class
 
@@ -117,7 +117,8 @@ def mt5_tcp_server(app: Any, settings: Settings) -> Any:
     a certificate is configured)."""
     import ssl
 
-    from brokerplane.api.mt5.tcp import Limits, Mt5TcpServer
+    from brokerplane.api.mt5.tcp import Mt5TcpServer
+    from brokerplane.api.mt5.tcpconnection import Limits
 
     context = None
     if settings.tls_cert is not None and settings.tls_key is not None:

@@ -10,7 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from brokerplane.api.ctrader.catalog import CLOSED_POSITION_COLUMNS, OPEN_POSITION_COLUMNS, csv_body
+from brokerplane.api.ctrader.positions import (
+    CLOSED_POSITION_COLUMNS,
+    OPEN_POSITION_COLUMNS,
+    csv_body,
+)
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
 from tests.dialects.ctrader.conftest import CTrader, as_manager

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5.auth import password_hash, rand_answer
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager

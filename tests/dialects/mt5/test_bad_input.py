@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from brokerplane.api.mt5.protocol import COMMANDS
+from brokerplane.api.mt5.wire import COMMANDS
 from tests.dialects.mt5.conftest import Mt5
 
 # Parameter names the commands read, each given a garbage value at once.

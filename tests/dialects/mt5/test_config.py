@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.api.mt5 import config
+from brokerplane.api.mt5 import wire
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
 from tests.dialects.mt5.conftest import Mt5
@@ -218,7 +218,7 @@ def test_group_next_with_a_bad_index_or_count_is_invalid(mt5: Mt5, params: dict[
 def test_a_mask_matching_more_than_the_limit_answers_the_limit_and_partial_error(
     mt5: Mt5, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "MASK_LIMIT", 3)
+    monkeypatch.setattr(wire, "MASK_LIMIT", 3)
 
     capped = body(mt5.get("group/get", mask="*"))
     exact = body(mt5.get("group/get", mask="demo*"))
@@ -231,7 +231,7 @@ def test_a_mask_matching_more_than_the_limit_answers_the_limit_and_partial_error
 def test_group_next_with_a_count_beyond_the_limit_is_partial(
     mt5: Mt5, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "MASK_LIMIT", 2)
+    monkeypatch.setattr(wire, "MASK_LIMIT", 2)
 
     capped = body(mt5.get("group/next", index=0, count=10))
     tail = body(mt5.get("group/next", index=2, count=10))
@@ -381,7 +381,7 @@ def test_symbol_get_without_a_name_or_mask_is_invalid(mt5: Mt5) -> None:
 def test_a_symbol_mask_matching_more_than_the_limit_is_partial(
     mt5: Mt5, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "MASK_LIMIT", 1)
+    monkeypatch.setattr(wire, "MASK_LIMIT", 1)
 
     capped = body(mt5.get("symbol/get", mask="*"))
 

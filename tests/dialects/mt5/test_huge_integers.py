@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from brokerplane.api.mt5 import router as mt5_router
-from brokerplane.api.mt5.protocol import COMMANDS, Answer, Context, command
+from brokerplane.api.mt5 import mount as mt5_mount
+from brokerplane.api.mt5.wire import COMMANDS, Answer, Context, command
 from tests.dialects.mt5.conftest import Mt5
 
 # PostgreSQL refuses integers past BIGINT where SQLite stores them: both engines.
@@ -87,7 +87,7 @@ def test_an_unexpected_error_is_2_common_error_in_the_mt5_envelope_and_the_sessi
         raise RuntimeError("boom: secret internals")
 
     try:
-        with caplog.at_level(logging.ERROR, logger=mt5_router.log.name):
+        with caplog.at_level(logging.ERROR, logger=mt5_mount.log.name):
             response = mt5.get("test/explode")
         assert response.status_code == 200
         assert response.json() == {"retcode": "2 Common error"}

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5 import runner
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5 import auth
+from brokerplane.api.mt5.auth import password_hash, rand_answer
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
@@ -77,13 +77,13 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
     the password and refuses the rest: the attempt is counted before the check."""
     monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
     checked: list[int] = []
-    real = runner.pw_hash_of
+    real = auth.pw_hash_of
 
     def counted(services: Services, login: int) -> tuple[bytes, int] | None:
         checked.append(login)
         return real(services, login)
 
-    monkeypatch.setattr(runner, "pw_hash_of", counted)
+    monkeypatch.setattr(auth, "pw_hash_of", counted)
     conns = [TestClient(client.app, client=("203.0.113.9", 41000 + n)) for n in range(40)]
     rands = []
     hello = {"version": "3470", "agent": "pytest", "login": str(MANAGER), "type": "manager"}

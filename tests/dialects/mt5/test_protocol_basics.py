@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from brokerplane.api.mt5.retcodes import ERROR_TABLE, retcode
-from brokerplane.api.mt5.session import password_hash, rand_answer
+from brokerplane.api.mt5.auth import password_hash, rand_answer
+from brokerplane.api.mt5.errors import ERROR_TABLE, retcode
 from brokerplane.core.errors import all_error_classes
 from brokerplane.core.passwords import mt5_webapi_hash
 

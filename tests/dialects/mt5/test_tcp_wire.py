@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.api.mt5.session import password_hash
+from brokerplane.api.mt5.auth import password_hash
 from brokerplane.api.mt5.tcpwire import (
     ProtocolViolation,
     channel,
@@ -111,7 +111,15 @@ def test_a_command_name_is_echoed_with_letters_digits_and_underscores_only() -> 
 
 
 def test_every_http_command_has_its_raw_name() -> None:
-    from brokerplane.api.mt5 import config, dealer, trade, users  # noqa: F401
+    from brokerplane.api.mt5 import (  # noqa: F401
+        dealer,
+        deals,
+        groups,
+        orders,
+        positions,
+        symbols,
+        users,
+    )
 
     names = raw_names()
     assert names["USER_GET"] == "user/get"

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from brokerplane.api.app import create_app
-from brokerplane.api.native.ratelimit import RateLimiter
+from brokerplane.api.native.auth import RateLimiter
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.errors import RateLimited

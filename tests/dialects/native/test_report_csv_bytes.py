@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.api.native.routes import CSV_COLUMNS
-from brokerplane.api.native.schemas import render_account
+from brokerplane.api.native.accounts import CSV_COLUMNS, render_account
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor

@@ -16,7 +16,8 @@ from schemathesis.specs.openapi.definitions import SWAGGER_20
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from brokerplane.api.traderevolution.apidoc import DOC_PATHS, OPERATIONS, public_path
+from brokerplane.api.traderevolution.apidoc import DOC_PATHS, public_path
+from brokerplane.api.traderevolution.apidoc_operations import OPERATIONS
 from tests.dialects.traderevolution.conftest import BASE, TE
 
 

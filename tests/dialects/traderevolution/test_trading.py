@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 from starlette.datastructures import State
 
-from brokerplane.api.traderevolution.protocol import Throttle
+from brokerplane.api.traderevolution.wire import Throttle
 from brokerplane.core.account.commands import DisableAccount
 from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.model import REPLAY_WINDOW

@@ -6,27 +6,27 @@ for review first and applied only when confirmed (the form posts again with `ste
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from brokerplane.core.access.commands import CreateManager, UpdateManager
+from brokerplane.api.console.pages import MAX_TEXT, Ctx, Pages, whole
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.reach import require_unlimited
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.errors import ManagerNotFound, ValidationError
 from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group
 from brokerplane.core.symbol.commands import UpdateSymbol
 from brokerplane.core.symbol.model import TRADE_MODES, Symbol
-
-if TYPE_CHECKING:
-    from brokerplane.api.console.app import Ctx
 
 MAX_FIELD = 255
 
@@ -130,16 +130,91 @@ def rows(current: Any, changes: dict[str, Any], fields: Sequence[Field]) -> list
             for k, v in changes.items()]  # fmt: skip
 
 
-class AdminPages:
-    """Administration pages, mixed into the Console (which renders and calls the core)."""
+class AdminPages(Pages):
+    """Administration pages, mixed into the Console."""
 
-    if TYPE_CHECKING:
-        page: Callable[..., Response]
-        call: Callable[..., Awaitable[Any]]
-        services: Any
+    # ---- administration (admin with unlimited reach: the core checks) -----------------------
 
-        async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
-                        password: tuple[int, str] | None = None) -> Response: ...  # fmt: skip
+    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
+                    password: tuple[int, str] | None = None) -> Response:  # fmt: skip
+        """The administration page; `issued` a new key and `password` a manager's new
+        password, each shown this once."""
+        require_admin(ctx)
+        s, actor = self.services, ctx.actor
+        managers = await self.call(s.list_managers, actor)
+        keys = await self.call(partial(s.list_api_keys, actor, None))
+        groups = await self.call(s.list_groups, actor)
+        symbols = await self.call(s.list_symbols, actor)
+        thresholds = await self.call(s.list_approval_thresholds, actor)
+        return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
+                         managers=managers, keys=keys, groups=groups, symbols=symbols,
+                         thresholds=thresholds, scopes=SCOPES, issued=issued,
+                         notice=notice, password=password)  # fmt: skip
+
+    async def admin_keys(self, ctx: Ctx) -> Response:
+        """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
+        require_admin(ctx)
+        form = ctx.request.state.form
+        action = form.get("action")
+        s, actor = self.services, ctx.actor
+        if action == "create":
+            login = whole(form.get("manager"))
+            if login is None:
+                raise ValidationError.field("manager", "must be a manager login")
+            scopes = frozenset(v for k, v in ctx.request.state.pairs if k == "scope")
+            cmd = CreateApiKey(login, scopes, (form.get("name") or "")[:MAX_TEXT])
+            issued = await self.call(s.create_api_key, cmd, actor)
+            return await self.admin(ctx, issued, f"Key {issued.key.id} created")
+        key_id = (form.get("key_id") or "")[:64]
+        if action == "rotate":
+            issued, _old = await self.call(s.rotate_api_key, key_id, actor)
+            return await self.admin(ctx, issued, f"Key {key_id} rotated")
+        if action == "revoke":
+            await self.call(s.revoke_api_key, key_id, actor)
+            return await self.admin(ctx, None, f"Key {key_id} revoked")
+        raise ValidationError.field("action", "must be create, rotate or revoke")
+
+    async def admin_managers(self, ctx: Ctx) -> Response:
+        """Disable or enable a manager (ending its sessions and keys' use), clear its sign-in
+        lockout, or reset its second factor."""
+        require_admin(ctx)
+        form = ctx.request.state.form
+        login = whole(form.get("login"))
+        if login is None:
+            raise ValidationError.field("login", "must be a manager login")
+        action = form.get("action")
+        s, actor = self.services, ctx.actor
+        if action in ("disable", "enable"):
+            await self.call(s.update_manager,
+                            UpdateManager(login, enabled=action == "enable"), actor)  # fmt: skip
+            return await self.admin(ctx, None, f"Manager {login} {action}d")
+        if action == "unlock":
+            cleared = await self.call(s.unlock_manager, login, actor)
+            return await self.admin(ctx, None, f"Manager {login} unlocked "
+                                    f"({cleared} failed sign-in counters cleared)")  # fmt: skip
+        if action == "totp-reset":
+            had = await self.call(s.reset_second_factor, login, actor)
+            return await self.admin(
+                ctx,
+                None,
+                f"Manager {login}: two-factor sign-in reset"
+                if had
+                else f"Manager {login} had no two-factor sign-in",
+            )
+        raise ValidationError.field("action", "must be disable, enable, unlock or totp-reset")
+
+    async def admin_thresholds(self, ctx: Ctx) -> Response:
+        """Set (or, with no amount, remove) an approval threshold."""
+        require_admin(ctx)
+        form = ctx.request.state.form
+        currency = (form.get("currency") or "").strip().upper()[:8]
+        group = (form.get("group") or "").strip()[:MAX_TEXT] or None
+        amount = (form.get("amount") or "").strip()[:40] or None
+        cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
+        await self.call(self.services.set_approval_threshold, cmd, ctx.actor)
+        where = f" for {group}" if group else ""
+        done = f"above {amount}" if amount else "removed"
+        return await self.admin(ctx, None, f"{currency} threshold{where}: {done}")
 
     def _review(self, ctx: Ctx, title: str, action: str, table: list[list[str]],
                 warning: str | None = None) -> Response:  # fmt: skip
@@ -160,7 +235,7 @@ class AdminPages:
     async def manager_form(self, ctx: Ctx) -> Response:
         """A manager's rights and reach (?login=), or a new manager's form (no login)."""
         require_admin(ctx)
-        login = _int(ctx.request.query_params.get("login"))
+        login = whole(ctx.request.query_params.get("login"))
         manager = await self._manager(ctx, login) if login is not None else None
         return self.page(ctx.request, "manager.html", 200, ctx,
                          title=f"Manager {login}" if manager else "Add a manager",
@@ -173,7 +248,7 @@ class AdminPages:
         group_mask = (form.get("group_mask") or "").strip()[:MAX_FIELD]
         white_labels = (form.get("white_labels") or "").strip()[:MAX_FIELD]
         name = (form.get("name") or "").strip()[:MAX_FIELD]
-        login = _int(form.get("login"))
+        login = whole(form.get("login"))
         if login is None:
             raise ValidationError.field("login", "must be a manager login (a number)")
         apply = form.get("step") == "apply"
@@ -316,10 +391,3 @@ def _query(**params: str) -> str:
 
 def _group_url(name: str, done: str) -> str:
     return "/console/admin/group?" + _query(name=name, done=done)
-
-
-def _int(value: object) -> int | None:
-    text = value.strip() if isinstance(value, str) else ""
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # no superscripts: int() refuses
-        return None
-    return int(text)

@@ -4,7 +4,7 @@ once, turning it off); the rules are core.access.second_factor's."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import segno
 from starlette.concurrency import run_in_threadpool
@@ -13,11 +13,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from brokerplane.api.console import session as sess
+from brokerplane.api.console.pages import SECURITY_HEADERS, Ctx, read_form, safe_next
+from brokerplane.api.console.signin import SignInPages
 from brokerplane.core.access.commands import EXPIRED, TOO_MANY, SecondStep
 from brokerplane.core.errors import CoreError, Unauthorized
-
-if TYPE_CHECKING:
-    from brokerplane.api.console.app import Console, Ctx
 
 MAX_CODE = 64
 MAX_PASSWORD = 1024
@@ -30,9 +29,7 @@ def qr_svg(uri: str) -> str:
                                title="QR code of the two-factor secret"))  # fmt: skip
 
 
-def routes(c: Console) -> list[Route]:
-    from brokerplane.api.console.app import SECURITY_HEADERS, read_form, safe_next
-
+def routes(c: SignInPages) -> list[Route]:
     def code_page(request: Request, message: str | None, status: int = 200) -> Response:
         token = sess.new_csrf()
         response = c.page(request, "signin_code.html", status, None, title="Two-factor sign-in",

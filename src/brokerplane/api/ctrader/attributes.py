@@ -25,10 +25,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.errors import CTraderError, error_body, invalid, status_and_code
-from brokerplane.api.ctrader.protocol import (
+from brokerplane.api.ctrader.wire import (
     Body,
-    actor_of,
     error_response,
     millis,
     parse_time,

@@ -20,8 +20,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.errors import CTraderError, invalid, status_and_code
-from brokerplane.api.ctrader.protocol import Body, actor_of, millis, no_content, services_of
+from brokerplane.api.ctrader.wire import Body, millis, no_content, services_of
 from brokerplane.core.account.commands import UpdateAccount
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.user.commands import (

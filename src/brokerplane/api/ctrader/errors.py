@@ -3,6 +3,7 @@ the error body `{"error": {"errorCode", "description"}}` (spec §5)."""
 
 from __future__ import annotations
 
+from brokerplane.api.kit.errortable import row_of
 from brokerplane.core import errors as e
 
 # Every CoreError class, explicitly: tests/dialects/ctrader checks nothing is missing.
@@ -65,10 +66,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
 
 
 def status_and_code(err: e.CoreError) -> tuple[int, str]:
-    for cls in type(err).__mro__:
-        if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]
-    return 400, "INVALID_REQUEST"  # pragma: no cover - the table covers CoreError itself
+    return row_of(ERROR_TABLE, err, (400, "INVALID_REQUEST"))
 
 
 class CTraderError(Exception):

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from brokerplane.api.ctrader.errors import CTraderError, status_and_code
-from brokerplane.api.ctrader.protocol import error_response
+from brokerplane.api.ctrader.wire import error_response
 from brokerplane.core.errors import CoreError
 
 log = logging.getLogger("brokerplane.ctrader")
@@ -24,19 +24,24 @@ PROXY_PREFIXES = ("/v2/oauth2",)
 
 
 def webserv_app(runtime: object) -> FastAPI:
-    from brokerplane.api.ctrader.attributes import router as attributes_router
-    from brokerplane.api.ctrader.catalog import router as catalog_router
-    from brokerplane.api.ctrader.token import router as token_router
-    from brokerplane.api.ctrader.traders import money_router
-    from brokerplane.api.ctrader.traders import router as traders_router
+    from brokerplane.api.ctrader import (
+        attributes,
+        auth,
+        copytrading,
+        money,
+        positions,
+        symbols,
+        traders,
+    )
 
     sub = _sub_app(runtime)
-    sub.include_router(money_router)  # first: the most frequent calls
-    sub.include_router(token_router)
+    sub.include_router(money.router)  # first: the most frequent calls
+    sub.include_router(auth.router)
     # attributes first: /traders/attributes must not be read as a trader login
-    sub.include_router(attributes_router)
-    sub.include_router(traders_router)
-    sub.include_router(catalog_router)
+    sub.include_router(attributes.router)
+    sub.include_router(traders.router)
+    for router in (symbols.router, positions.router, copytrading.router):
+        sub.include_router(router)
     return sub
 
 

@@ -13,8 +13,8 @@ once, so there is never an open order to edit: 13 for any ticket.
 
 from __future__ import annotations
 
-from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, Mt5Error
+from brokerplane.api.mt5.errors import ERR_NOTFOUND, Mt5Error
+from brokerplane.api.mt5.wire import Answer, Context, command
 from brokerplane.core.trading.commands import ChangeTradeRecord
 
 MAX_TICKET = 2**63 - 1

@@ -49,8 +49,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error, code_for, retcode
+from brokerplane.api.mt5.errors import ERR_PARAMS, Mt5Error, code_for, retcode
+from brokerplane.api.mt5.wire import Answer, Context, command
 from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import CoreError

@@ -38,10 +38,11 @@ from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.api.mt5.protocol import Answer, Context, Params, command
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
-from brokerplane.api.mt5.trade import _window, render_deal, render_order
+from brokerplane.api.mt5.deals import render_deal, time_window
+from brokerplane.api.mt5.errors import ERR_PARAMS, Mt5Error
+from brokerplane.api.mt5.orders import render_order
 from brokerplane.api.mt5.users import _by_logins, render_trade_state, render_user
+from brokerplane.api.mt5.wire import Answer, Context, Params, command
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts, RestoreAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.money import parse_decimal
@@ -81,7 +82,7 @@ def _selection(
 
 def _batch_selection(ctx: Context) -> BatchSelection:
     logins, group, tickets = _selection(ctx.params, tickets=True)
-    start, end = _window(ctx)
+    start, end = time_window(ctx)
     return BatchSelection(
         logins=None if logins is None else tuple(logins), group_mask=group,
         tickets=None if tickets is None else tuple(tickets), time_from=start, time_to=end,

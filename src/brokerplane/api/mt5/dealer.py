@@ -45,10 +45,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from brokerplane.api.mt5.config import _group
-from brokerplane.api.mt5.protocol import Answer, Context, Params, command
-from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, Mt5Error
-from brokerplane.api.mt5.trade import COMMENT_MAX, MAX_TICKET, VOLUME_EXT, millis, side_code, unix
+from brokerplane.api.mt5.changes import MAX_TICKET
+from brokerplane.api.mt5.deals import COMMENT_MAX, VOLUME_EXT, millis, side_code, unix
+from brokerplane.api.mt5.errors import ERR_NOTFOUND, Mt5Error
+from brokerplane.api.mt5.groups import group_in_reach
+from brokerplane.api.mt5.wire import Answer, Context, Params, command
 from brokerplane.core import masks
 from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFound
 from brokerplane.core.trading.commands import ClosePosition, OpenPosition
@@ -186,5 +187,5 @@ def tick_last(ctx: Context) -> Answer:
 
 @command("tick/last_group")
 def tick_last_group(ctx: Context) -> Answer:
-    _group(ctx, ctx.params.require_text("group"))
+    group_in_reach(ctx, ctx.params.require_text("group"))
     return _ticks(ctx)

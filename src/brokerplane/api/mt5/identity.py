@@ -18,8 +18,8 @@ account's own checks (3 without login, 8 without `users:read`, 13 when absent or
 
 from __future__ import annotations
 
-from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_NOTFOUND, Mt5Error
+from brokerplane.api.mt5.errors import ERR_NOTFOUND, Mt5Error
+from brokerplane.api.mt5.wire import Answer, Context, command
 from brokerplane.core.account.model import RIGHT_ENABLED, RIGHT_PASSWORD, Account
 from brokerplane.core.money import KNOWN_DIGITS
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from brokerplane.api.mt5.protocol import COMMANDS
-from brokerplane.api.mt5.retcodes import retcode
+from brokerplane.api.mt5.errors import retcode
+from brokerplane.api.mt5.wire import COMMANDS
 
 PREFIX = b"MT5WEBAPI"
 HEADER_SIZE = 9

@@ -10,9 +10,9 @@ unknown symbol is 13; `symbol` absent, or `from` after `to`, is 3; rights as `ti
 from __future__ import annotations
 
 from brokerplane.api.mt5.dealer import render_tick
-from brokerplane.api.mt5.protocol import Answer, Context, command
-from brokerplane.api.mt5.retcodes import ERR_PARAMS, Mt5Error
-from brokerplane.api.mt5.trade import unix
+from brokerplane.api.mt5.deals import unix
+from brokerplane.api.mt5.errors import ERR_PARAMS, Mt5Error
+from brokerplane.api.mt5.wire import Answer, Context, command
 
 
 @command("tick/history")

@@ -32,9 +32,9 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from brokerplane.api.mt5.errors import ERR_DATA, ERR_PARAMS, Mt5Error
 from brokerplane.api.mt5.identity import manager_account, refuse_self_deletion
-from brokerplane.api.mt5.protocol import Answer, Context, Params, command
-from brokerplane.api.mt5.retcodes import ERR_DATA, ERR_PARAMS, Mt5Error
+from brokerplane.api.mt5.wire import Answer, Context, Params, command
 from brokerplane.core.account.api_data import API_DATA_CELLS, API_VALUE_FIELDS, normalize_api_data
 from brokerplane.core.account.commands import (
     ChangePassword,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
-from brokerplane.api.native.ratelimit import RateLimiter
+from brokerplane.api.kit.ratelimit import Allowance, SharedTake
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import KeyIdentity
 from brokerplane.core.actor import Actor
@@ -102,3 +104,16 @@ async def current_actor(request: Request) -> Actor:
         dialect="native",
         ip=ip,
     )
+
+
+class RateLimiter(Allowance):
+    """Allows `per_minute` requests a minute per key, in bursts of up to `per_minute`; 0 turns
+    the limit off. With `shared` (PostgreSQL, or several workers) every process over the
+    database counts against one allowance per key; otherwise this process keeps its own."""
+
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+        shared: SharedTake | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(per_minute, 60.0, clock=clock, shared=shared, namespace="native")
+        self.per_minute = per_minute

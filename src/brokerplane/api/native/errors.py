@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from brokerplane.api.kit.errortable import row_of
 from brokerplane.core import errors as e
 
 PROBLEM_TYPE_BASE = "https://brokerplane.dev/problems/"
@@ -66,10 +67,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
 
 
 def status_and_title(err: e.CoreError) -> tuple[int, str]:
-    for cls in type(err).__mro__:
-        if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]
-    return 400, "ValidationError"  # pragma: no cover - the table covers CoreError itself
+    return row_of(ERROR_TABLE, err, (400, "ValidationError"))
 
 
 def problem(

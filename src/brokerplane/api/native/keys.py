@@ -12,10 +12,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import COMMON_ERRORS, CONFLICT, NOT_FOUND, services
-from brokerplane.api.native.idempotency import write
-from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.schemas import StrictId, iso
+from brokerplane.api.native.wire import (
+    COMMON_ERRORS,
+    CONFLICT,
+    NOT_FOUND,
+    NativeRoute,
+    StrictId,
+    iso,
+    services,
+    write,
+)
 from brokerplane.core.access.commands import CreateApiKey, IssuedKey
 from brokerplane.core.access.model import ApiKey
 from brokerplane.core.actor import SCOPES, Actor

@@ -31,10 +31,11 @@ from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from brokerplane.api import jsonbody
-from brokerplane.api.native import idempotency, money
+from brokerplane.api.kit import replay
+from brokerplane.api.native import money
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.errors import core_problem
-from brokerplane.api.native.schemas import BalanceIn
+from brokerplane.api.native.money import BalanceIn
 from brokerplane.core.errors import CoreError
 
 Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
@@ -92,10 +93,10 @@ def _post(operation: str) -> Lean:
             actor = await current_actor(request)
             response = await money.post_balance(request, actor, operation, body)
         except CoreError as err:
-            await idempotency.release(request)
+            await replay.release(request)
             response = core_problem(err, request_id)
         except Exception:
-            await idempotency.release(request)
+            await replay.release(request)
             raise
         await response(scope, receive, send)
 

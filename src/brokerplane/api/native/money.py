@@ -1,55 +1,151 @@
-"""Native money endpoints: balance operations, ledger history, approvals, thresholds, audit."""
+"""Native money endpoints: balance operations (`/balances/*`) and the ledger history; their
+wire shapes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from brokerplane.api.csvcells import CsvOut, safe_cell
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import (
+from brokerplane.api.native.wire import (
     COMMON_ERRORS,
     CONFLICT,
     NOT_FOUND,
+    Id,
+    NativeRoute,
     decode_cursor,
+    iso,
     next_cursor,
     parse_time,
     services,
     wants_csv,
-)
-from brokerplane.api.native.idempotency import write
-from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.schemas import (
-    ApprovalOut,
-    ApprovalPage,
-    AuditPage,
-    BalanceIn,
-    BalanceOut,
-    DecisionIn,
-    Id,
-    LedgerPage,
-    ThresholdIn,
-    ThresholdList,
-    ThresholdOut,
-    ThresholdRemoved,
-    render_approval,
-    render_audit,
-    render_entry,
-    render_posting,
-    render_threshold,
+    write,
 )
 from brokerplane.core.actor import Actor
-from brokerplane.core.approval.commands import DecideApproval, Decision, SetApprovalThreshold
-from brokerplane.core.approval.model import ApprovalQuery, ApprovalThreshold
-from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.errors import ValidationError
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
+from brokerplane.core.money import Currency, format_minor
+
+_AMOUNT_DOC = (
+    "a decimal string in the account currency (a JSON number is accepted too); at most the "
+    "currency's digits"
+)
+
+
+class BalanceIn(BaseModel):
+    """A money operation on one account; `reference` is your own id for reconciliation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"login": 910024, "amount": "100.00", "comment": "Deposit via card",
+                        "reference": "crm-pay-88213"}
+        },
+    )  # fmt: skip
+
+    login: int = Field(strict=True, description="the account's login")
+    amount: StrictStr | StrictInt | StrictFloat = Field(
+        description=_AMOUNT_DOC, examples=["100.00"]
+    )
+    comment: str = Field("", description="up to 255 characters, kept in the ledger")
+    reference: str = Field("", description="your reference id (up to 127), kept in the ledger")
+
+
+class BalanceOut(BaseModel):
+    operation_id: int | None = Field(
+        description="the ledger entry id; null while the operation awaits approval"
+    )
+    approval_id: int | None = Field(None, description="set when status is pending_approval")
+    login: int
+    kind: str = Field(
+        description="deposit, withdrawal, credit_in, credit_out, bonus_in, bonus_out, "
+        "correction or charge"
+    )
+    amount: str = Field(
+        description="signed change to the figure the kind moves", examples=["100.00"]
+    )
+    balance: str = Field(description="the account's balance after the operation")
+    credit: str
+    bonus: str
+    currency: str
+    status: str = Field(description="applied or pending_approval")
+    comment: str
+    reference: str
+
+
+class LedgerEntryOut(BaseModel):
+    operation_id: int
+    login: int
+    kind: str
+    amount: str = Field(description="signed change to the figure the kind moves")
+    balance: str = Field(description="balance after this entry")
+    credit: str = Field(description="credit after this entry")
+    bonus: str = Field(description="bonus after this entry")
+    currency: str
+    comment: str
+    reference: str
+    time: datetime
+    manager_login: int | None
+    operator_id: str | None
+    request_id: str | None
+    dialect: str
+    approval_id: int | None
+    approved_by: int | None
+
+
+class LedgerPage(BaseModel):
+    items: list[LedgerEntryOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+def render_posting(p: Posting) -> dict[str, Any]:
+    cur = p.currency
+    return {
+        "operation_id": p.operation_id,
+        "approval_id": p.approval.id if p.approval else (p.entry.approval_id if p.entry else None),
+        "login": p.login,
+        "kind": p.kind,
+        "amount": format_minor(p.amount, cur),
+        "balance": format_minor(p.balance, cur),
+        "credit": format_minor(p.credit, cur),
+        "bonus": format_minor(p.bonus, cur),
+        "currency": cur.code,
+        "status": p.status,
+        "comment": p.comment,
+        "reference": p.reference,
+    }
+
+
+def render_entry(e: LedgerEntry) -> dict[str, Any]:
+    cur = Currency(e.currency, e.currency_digits)
+    return {
+        "operation_id": e.id,
+        "login": e.login,
+        "kind": e.kind,
+        "amount": format_minor(e.amount, cur),
+        "balance": format_minor(e.balance_after, cur),
+        "credit": format_minor(e.credit_after, cur),
+        "bonus": format_minor(e.bonus_after, cur),
+        "currency": e.currency,
+        "comment": e.comment,
+        "reference": e.reference,
+        "time": iso(e.at),
+        "manager_login": e.manager_login,
+        "operator_id": e.operator_id,
+        "request_id": e.request_id,
+        "dialect": e.dialect,
+        "approval_id": e.approval_id,
+        "approved_by": e.approved_by,
+    }
+
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 
@@ -209,163 +305,4 @@ async def history(
         _history_csv(first, stream),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="balance-history.csv"'},
-    )
-
-
-# ---- approvals ------------------------------------------------------------------------------
-
-
-@router.get("/approvals", response_model=ApprovalPage, tags=["approvals"],
-            summary="Held high-value operations and their decisions")  # fmt: skip
-async def list_approvals(
-    request: Request,
-    actor: Actor = Depends(current_actor),
-    state: str | None = Query(None, description="pending, approved, rejected or expired"),
-    login: Id | None = Query(None),
-    cursor: str | None = Query(None),
-    limit: int = Query(100, description="1 to 1000"),
-) -> Response:
-    query = ApprovalQuery(state=state, login=login, after_id=decode_cursor("approval", cursor),
-                          limit=limit)  # fmt: skip
-    page = await run_in_threadpool(services(request).list_approvals, query, actor)
-    return JSONResponse(
-        {
-            "items": [render_approval(a) for a in page],
-            "next_cursor": next_cursor("approval", page, limit, "id"),
-        }
-    )
-
-
-@router.get("/approval-thresholds", response_model=ThresholdList, tags=["approvals"],
-            summary="Amounts above which money operations are held for approval")  # fmt: skip
-async def list_thresholds(request: Request, actor: Actor = Depends(current_actor)) -> Response:
-    items = await run_in_threadpool(services(request).list_approval_thresholds, actor)
-    return JSONResponse({"items": [render_threshold(t) for t in items]})
-
-
-def _threshold_answer(t: ApprovalThreshold | None) -> tuple[int, dict[str, Any]]:
-    if t is None:
-        return 200, {"removed": True}
-    return 200, render_threshold(t)
-
-
-@router.put(
-    "/approval-thresholds",
-    response_model=ThresholdOut | ThresholdRemoved,
-    responses=NOT_FOUND,
-    tags=["approvals"],
-    summary="Set (or with amount null remove) a currency's threshold or a group's override (admin)",
-)
-async def put_threshold(
-    body: ThresholdIn, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    cmd = SetApprovalThreshold(currency=body.currency, amount=body.amount, group=body.group)
-    call = partial(services(request).set_approval_threshold, cmd)
-    return await write(request, actor, call, _threshold_answer, scopes=("admin",))
-
-
-def _approval_id(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # not "²" nor "١"
-        raise ValidationError.field("approval_id", "must be a positive integer")
-    return int(value)
-
-
-@router.get("/approvals/{approval_id}", response_model=ApprovalOut, responses=NOT_FOUND,
-            tags=["approvals"], summary="One approval")  # fmt: skip
-async def get_approval(
-    approval_id: str, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    found = await run_in_threadpool(
-        services(request).get_approval, _approval_id(approval_id), actor
-    )
-    return JSONResponse(render_approval(found))
-
-
-def _decided(d: Decision) -> tuple[int, dict[str, Any]]:
-    return 200, render_approval(d.approval, d.posting)
-
-
-async def _decide(
-    request: Request, actor: Actor, approval_id: str, body: DecisionIn | None, approve: bool
-) -> Response:
-    cmd = DecideApproval(_approval_id(approval_id), approve, body.comment if body else "")
-    return await write(
-        request,
-        actor,
-        partial(services(request).decide_approval, cmd),
-        _decided,
-        scopes=("balances:approve",),
-    )
-
-
-@router.post(
-    "/approvals/{approval_id}/approve",
-    response_model=ApprovalOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    tags=["approvals"],
-    summary="Approve and apply a held operation (another manager, balances:approve)",
-    description="The rules are checked again now: a withdrawal the balance no longer covers "
-    "is refused and the approval stays pending.",
-)
-async def approve(
-    approval_id: str,
-    request: Request,
-    body: DecisionIn | None = None,
-    actor: Actor = Depends(current_actor),
-) -> Response:
-    return await _decide(request, actor, approval_id, body, True)
-
-
-@router.post(
-    "/approvals/{approval_id}/reject",
-    response_model=ApprovalOut,
-    responses={**NOT_FOUND, **CONFLICT},
-    tags=["approvals"],
-    summary="Reject a held operation (another manager, balances:approve)",
-)
-async def reject(
-    approval_id: str,
-    request: Request,
-    body: DecisionIn | None = None,
-    actor: Actor = Depends(current_actor),
-) -> Response:
-    return await _decide(request, actor, approval_id, body, False)
-
-
-# ---- audit ----------------------------------------------------------------------------------
-
-
-@router.get(
-    "/audit",
-    response_model=AuditPage,
-    tags=["audit"],
-    summary="The hash-chained audit trail, oldest first, with filters",
-    description="`action` ending in `.` matches a prefix (`ledger.`, `approval.`).",
-)
-async def audit(
-    request: Request,
-    actor: Actor = Depends(current_actor),
-    entity_type: str | None = Query(None, description="account, approval, group, ..."),
-    entity_id: str | None = Query(None, description="e.g. the login"),
-    action: str | None = Query(None, description="e.g. ledger.entry_posted or ledger."),
-    manager: Id | None = Query(None, description="manager login"),
-    operator_id: str | None = Query(None),
-    request_id: str | None = Query(None),
-    time_from: str | None = Query(None, alias="from"),
-    time_to: str | None = Query(None, alias="to"),
-    cursor: str | None = Query(None),
-    limit: int = Query(100, description="1 to 1000"),
-) -> Response:
-    query = AuditQuery(
-        entity_type=entity_type, entity_id=entity_id, action=action, manager_login=manager,
-        operator_id=operator_id, request_id=request_id,
-        time_from=parse_time("from", time_from), time_to=parse_time("to", time_to),
-        after_id=decode_cursor("audit", cursor), limit=limit,
-    )  # fmt: skip
-    page = await run_in_threadpool(services(request).query_audit, query, actor)
-    return JSONResponse(
-        {
-            "items": [render_audit(r) for r in page],
-            "next_cursor": next_cursor("audit", page, limit, "id"),
-        }
     )

@@ -14,20 +14,22 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from brokerplane.api.csvcells import CsvOut
+from brokerplane.api.native.accounts import render_account
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import (
+from brokerplane.api.native.money import BalanceOut, render_posting
+from brokerplane.api.native.trading import TradeStateOut, render_state
+from brokerplane.api.native.wire import (
     COMMON_ERRORS,
     CONFLICT,
     NOT_FOUND,
+    NativeRoute,
     decode_cursor,
     encode_cursor,
+    iso,
     services,
     wants_csv,
+    write,
 )
-from brokerplane.api.native.idempotency import write
-from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.schemas import BalanceOut, iso, render_account, render_posting
-from brokerplane.api.native.trading_schemas import TradeStateOut, render_state
 from brokerplane.core.account.commands import (
     MAX_PAGE,
     ChangePassword,

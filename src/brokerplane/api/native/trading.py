@@ -1,58 +1,41 @@
-"""Native trading endpoints: quotes, market orders, positions, deals, an account's trade state,
-and the exposure and margin-call reports."""
+"""Native trading endpoints: market orders, positions, deals and an account's trade state;
+their wire shapes. Prices are decimal strings at the symbol's digits, volumes decimal strings in
+lots, money decimal strings in the account's currency, times ISO 8601 in UTC."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from brokerplane.api.csvcells import CsvOut, safe_cell
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.common import (
+from brokerplane.api.native.wire import (
     COMMON_ERRORS,
     NOT_FOUND,
     PROBLEM,
+    NativeRoute,
     decode_cursor,
+    iso,
     next_cursor,
     parse_time,
     services,
-    wants_csv,
+    write,
 )
-from brokerplane.api.native.idempotency import write
-from brokerplane.api.native.route import NativeRoute
-from brokerplane.api.native.trading_schemas import (
-    EXPOSURE_COLUMNS,
-    MARGIN_CALL_COLUMNS,
-    CloseIn,
-    DealOut,
-    DealPage,
-    ExecutionOut,
-    ExposureOut,
-    MarginCallList,
-    OrderIn,
-    PositionOut,
-    PositionPage,
-    QuoteList,
-    QuotesIn,
-    TradeStateOut,
-    quote_time,
-    render_deal,
-    render_exposure_line,
-    render_margin_call,
-    render_position,
-    render_quote,
-    render_state,
-)
+from brokerplane.core.account.model import TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.money import currency
-from brokerplane.core.trading.commands import ClosePosition, Execution, OpenPosition, QuoteInput
-from brokerplane.core.trading.model import DealQuery, PositionFigures, Quote
+from brokerplane.core.money import Currency, format_minor
+from brokerplane.core.trading.commands import ClosePosition, Execution, OpenPosition
+from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
+
+Number = StrictStr | StrictInt | StrictFloat
+
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 
@@ -61,8 +44,9 @@ MAX_ID = 2**63 - 1
 ID = r"^[1-9][0-9]{0,18}$"
 CURSOR = r"^[A-Za-z0-9_-]{1,64}$"
 LOGINS = r"^ *[0-9]{1,19} *(, *[0-9]{1,19} *)*$"
-_CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
-_NO_QUOTE: dict[int | str, dict[str, Any]] = {
+
+
+NO_QUOTE: dict[int | str, dict[str, Any]] = {
     409: {**PROBLEM, "description": "Conflict: code trade.no_quote when no quote prices the "
           "symbol (or converts its profit currency); request.already_applied or "
           "request.in_flight for a reused request id (as the balance operations)"},
@@ -75,7 +59,7 @@ _ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
           "rights, its owner or the symbol's trade mode forbid the order; auth.missing_scope "
           "without trades:write"},
     404: {**PROBLEM, "description": "NotFound: the account, symbol or position"},
-    **_NO_QUOTE,
+    **NO_QUOTE,
 }  # fmt: skip
 
 
@@ -94,74 +78,168 @@ def _after(kind: str, cursor: str | None) -> int | None:
     return after
 
 
-def _csv(columns: Sequence[str], rows: Iterable[dict[str, Any]], filename: str) -> Response:
-    writer = CsvOut()
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else safe_cell(row[c]) for c in columns])
-    return Response(
-        writer.take(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-# ---- quotes ---------------------------------------------------------------------------------
-
-
-def _quotes_answer(quotes: list[Quote]) -> tuple[int, dict[str, Any]]:
-    newest: dict[str, Quote] = {}
-    for q in quotes:
-        if q.symbol not in newest or q.at >= newest[q.symbol].at:
-            newest[q.symbol] = q
-    return 200, {"items": [render_quote(newest[name]) for name in sorted(newest)]}
-
-
-@router.put(
-    "/quotes",
-    response_model=QuoteList,
-    responses=NOT_FOUND,
-    summary="Set the bid and ask of symbols (a batch of 1 to 1000; quotes:write)",
-    description="Prices are rounded to the symbol's digits. `time` is ISO 8601 (naive means "
-    "UTC) or integer epoch milliseconds; absent means now. A quote older than the one held "
-    "for its symbol is ignored. The answer lists the newest quote of each symbol sent, as "
-    "checked. An unknown symbol (404) or a bad price (400) stores none of the batch.",
-    tags=["trading"],
-)
-async def put_quotes(
-    body: QuotesIn, request: Request, actor: Actor = Depends(current_actor)
-) -> Response:
-    items = [
-        QuoteInput(q.symbol, q.bid, q.ask,
-                   None if q.time is None else quote_time(q.time, f"quotes[{i}].time"))
-        for i, q in enumerate(body.quotes)
-    ]  # fmt: skip
-    return await write(request, actor, partial(services(request).set_quotes, items),
-                       _quotes_answer, scopes=("quotes:write",))  # fmt: skip
-
-
-def _names(value: str | None) -> list[str] | None:
+def comma_list(value: str | None) -> list[str] | None:
     if value is None or not value.strip():
         return None
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-@router.get(
-    "/quotes",
-    response_model=QuoteList,
-    tags=["trading"],
-    summary="The latest quote of every symbol, or of some (?symbol=EURUSD,XAUUSD)",
-)
-async def get_quotes(
-    request: Request,
-    actor: Actor = Depends(current_actor),
-    symbol: str | None = Query(None, description="comma list of symbol names"),
-) -> Response:
-    found = await run_in_threadpool(services(request).list_quotes, actor, _names(symbol))
-    return JSONResponse({"items": [render_quote(q) for q in found]})
+def format_lots(volume: int) -> str:
+    """Volume units as lots with at least two decimals: 1000 -> "0.10", 15 -> "0.0015"."""
+    value = lots(volume)
+    two = value.quantize(Decimal("0.01"))
+    return str(two) if two == value else str(value.normalize())
 
 
-# ---- orders ---------------------------------------------------------------------------------
+def decimal_str(value: Decimal, digits: int) -> str:
+    return str(value.quantize(Decimal(1).scaleb(-digits)))
+
+
+class OrderIn(BaseModel):
+    """A market order: buys fill at the ask, sells at the bid. On a netted account it adds to,
+    reduces, closes or reverses the position of its symbol."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {"login": 910024, "symbol": "EURUSD", "side": "buy", "volume": "0.10"}
+        },
+    )
+    login: int = Field(strict=True, ge=1, le=2**63 - 1)
+    symbol: StrictStr = Field(min_length=1, max_length=31, examples=["EURUSD"])
+    side: Literal["buy", "sell"]
+    volume: Number = Field(description="lots, within the symbol's min, max and step")
+    comment: StrictStr = Field("", max_length=63)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    volume: Number | None = Field(None, description="lots to close; absent closes it all")
+    comment: StrictStr = Field("", max_length=63)
+
+
+class PositionOut(BaseModel):
+    id: int
+    login: int
+    symbol: str
+    side: str = Field(description="buy or sell")
+    volume: str = Field(description="lots", examples=["0.10"])
+    price_open: str = Field(description="the (average) open price")
+    price_current: str = Field(
+        description="where it would close now: bid for a buy, ask for a sell"
+    )
+    profit: str = Field(description="floating P/L in the account currency")
+    margin: str = Field(description="margin of this position alone, in the account currency")
+    currency: str = Field(description="the account currency")
+    contract_size: str
+    comment: str
+    opened_at: datetime
+    updated_at: datetime
+
+
+class PositionPage(BaseModel):
+    items: list[PositionOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class DealOut(BaseModel):
+    id: int = Field(description="the deal ticket, also the id of its ledger entry (kind trade)")
+    login: int
+    position_id: int
+    symbol: str
+    side: str = Field(description="the deal's own direction: closing a buy is a sell")
+    entry: str = Field(description="in (opened or added), out (closed) or inout (reversed)")
+    volume: str = Field(description="lots")
+    price: str = Field(description="the fill price")
+    price_position: str = Field(description="the position's open price when it filled")
+    profit: str = Field(description="realised P/L in the account currency (0 for in)")
+    currency: str
+    rate_profit: str = Field(description="profit currency to account currency rate used")
+    comment: str
+    time: datetime
+    position_opened_at: datetime
+    manager_login: int | None
+
+
+class DealPage(BaseModel):
+    items: list[DealOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class TradeStateOut(BaseModel):
+    login: int
+    currency: str
+    leverage: int
+    balance: str = Field(examples=["10000.00"])
+    credit: str
+    bonus: str
+    profit: str = Field(description="floating P/L of the open positions")
+    equity: str = Field(description="balance + credit + bonus + profit")
+    margin: str
+    free_margin: str = Field(description="equity - margin")
+    margin_level: str = Field(description="equity / margin in %; 0.00 without margin")
+
+
+class ExecutionOut(BaseModel):
+    deal: DealOut
+    position: PositionOut | None = Field(description="after the order; null once closed")
+    account: TradeStateOut = Field(description="the account's figures after the order")
+
+
+def render_position(f: PositionFigures) -> dict[str, Any]:
+    pos = f.position
+    cur = Currency(f.currency, f.currency_digits)
+    return {
+        "id": pos.id,
+        "login": pos.login,
+        "symbol": pos.symbol,
+        "side": pos.side,
+        "volume": format_lots(pos.volume),
+        "price_open": str(pos.price_open),
+        "price_current": str(price_of(f.price_current, pos.digits)),
+        "profit": format_minor(f.profit, cur),
+        "margin": format_minor(f.margin, cur),
+        "currency": f.currency,
+        "contract_size": str(pos.contract_size),
+        "comment": pos.comment,
+        "opened_at": iso(pos.opened_at),
+        "updated_at": iso(pos.updated_at),
+    }
+
+
+def render_deal(d: Deal) -> dict[str, Any]:
+    cur = Currency(d.currency, d.currency_digits)
+    return {
+        "id": d.id,
+        "login": d.login,
+        "position_id": d.position_id,
+        "symbol": d.symbol,
+        "side": d.side,
+        "entry": d.entry,
+        "volume": format_lots(d.volume),
+        "price": str(d.price_decimal),
+        "price_position": str(d.price_position_decimal),
+        "profit": format_minor(d.profit, cur),
+        "currency": d.currency,
+        "rate_profit": str(d.rate_profit.normalize()),
+        "comment": d.comment,
+        "time": iso(d.at),
+        "position_opened_at": iso(d.opened_at),
+        "manager_login": d.manager_login,
+    }
+
+
+def render_state(s: TradeState) -> dict[str, Any]:
+    digits = s.currency_digits
+    return {
+        "login": s.login,
+        "currency": s.currency,
+        "leverage": s.leverage,
+        **{name: decimal_str(getattr(s, name), digits)
+           for name in ("balance", "credit", "bonus", "profit", "equity", "margin")},
+        "free_margin": decimal_str(s.margin_free, digits),
+        "margin_level": decimal_str(s.margin_level, 2),
+    }  # fmt: skip
 
 
 def _executed(status: int) -> Any:
@@ -221,7 +299,7 @@ async def close_position(
 
 
 def _logins(value: str | None) -> list[int] | None:
-    names = _names(value)
+    names = comma_list(value)
     if names is None:
         return None
     if not all(n.isascii() and n.isdigit() and len(n) <= 19 for n in names):
@@ -238,7 +316,7 @@ def _page(items: list[PositionFigures], limit: int) -> dict[str, Any]:
 @router.get(
     "/positions",
     response_model=PositionPage,
-    responses=_NO_QUOTE | NOT_FOUND,
+    responses=NO_QUOTE | NOT_FOUND,
     summary="Open positions with current price, profit and margin, oldest first",
     description="Needs users:read or reports:read. Filter by logins, group mask and symbol.",
     tags=["trading"],
@@ -262,7 +340,7 @@ async def list_positions(
 @router.get(
     "/positions/{position_id}",
     response_model=PositionOut,
-    responses=_NO_QUOTE | NOT_FOUND,
+    responses=NO_QUOTE | NOT_FOUND,
     summary="One open position",
     tags=["trading"],
 )
@@ -314,7 +392,7 @@ async def get_deal(
 @router.get(
     "/users/{login}/trade-state",
     response_model=TradeStateOut,
-    responses=_NO_QUOTE | NOT_FOUND,
+    responses=NO_QUOTE | NOT_FOUND,
     summary="Balance, credit, bonus, floating profit, margin, equity, free margin, margin level",
     tags=["trading"],
 )
@@ -323,65 +401,3 @@ async def trade_state(
 ) -> Response:
     state = await run_in_threadpool(services(request).get_trade_state, login, actor)
     return JSONResponse(render_state(state))
-
-
-# ---- reports --------------------------------------------------------------------------------
-
-
-@router.get(
-    "/reports/exposure",
-    response_model=ExposureOut,
-    responses={**_NO_QUOTE, **_CSV},
-    summary="Net and gross exposure by symbol and group, with the clients' floating P/L",
-    description="Needs reports:read. Lots, notional at the mid and client P/L in the report "
-    "currency. CSV with `Accept: text/csv` or `?format=csv`: one row per line, with `level` "
-    "line (symbol and group), symbol, group or total.",
-    tags=["reports"],
-)
-async def report_exposure(
-    request: Request,
-    actor: Actor = Depends(current_actor),
-    group: str | None = Query(None, description="group mask, e.g. demo\\*,!demo\\vip"),
-    symbol: str | None = Query(None, description="symbol mask, e.g. EUR*,XAUUSD"),
-    currency_code: str = Query(
-        "USD", alias="currency", pattern="^[A-Za-z0-9]{1,8}$", description="the report currency"
-    ),
-    format: str | None = Query(None, pattern="^(json|csv)$", description="json (default) or csv"),
-) -> Response:
-    csv_wanted = wants_csv(request, format)
-    call = partial(services(request).exposure, actor, group=group, symbol=symbol,
-                   currency=currency_code)  # fmt: skip
-    report = await run_in_threadpool(call)
-    digits = currency(report.currency).digits
-    levels = {"line": report.lines, "symbol": report.symbols, "group": report.groups,
-              "total": [report.total]}  # fmt: skip
-    if csv_wanted:
-        rows = [{"level": level, "currency": report.currency, **render_exposure_line(x, digits)}
-                for level, lines in levels.items() for x in lines]  # fmt: skip
-        return _csv(EXPOSURE_COLUMNS, rows, "exposure.csv")
-    body: dict[str, Any] = {"currency": report.currency}
-    for key, level in (("lines", "line"), ("symbols", "symbol"), ("groups", "group")):
-        body[key] = [render_exposure_line(x, digits) for x in levels[level]]
-    body["total"] = render_exposure_line(report.total, digits)
-    return JSONResponse(body)
-
-
-@router.get(
-    "/reports/margin-calls",
-    response_model=MarginCallList,
-    responses={**_NO_QUOTE, **_CSV},
-    summary="Accounts at or below their group's margin-call level, lowest margin level first",
-    description="Needs reports:read. CSV with `Accept: text/csv` or `?format=csv`.",
-    tags=["reports"],
-)
-async def report_margin_calls(
-    request: Request,
-    actor: Actor = Depends(current_actor),
-    format: str | None = Query(None, pattern="^(json|csv)$", description="json (default) or csv"),
-) -> Response:
-    csv_wanted = wants_csv(request, format)
-    found = await run_in_threadpool(services(request).margin_calls, actor)
-    rows = [render_margin_call(m) for m in found]
-    if csv_wanted:
-        return _csv(MARGIN_CALL_COLUMNS, rows, "margin-calls.csv")
-    return JSONResponse({"items": rows})

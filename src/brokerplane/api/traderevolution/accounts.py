@@ -20,21 +20,21 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from brokerplane.api.traderevolution.auth import manager_of
 from brokerplane.api.traderevolution.errors import invalid
-from brokerplane.api.traderevolution.protocol import (
-    Body,
-    answer,
-    manager_of,
-    path_id,
-    query_int,
-    query_text,
-    services_of,
-)
 from brokerplane.api.traderevolution.users import (
     ACCOUNT_ACTIVE,
     ACCOUNT_BLOCKED,
     account_json,
     accounts_json,
+)
+from brokerplane.api.traderevolution.wire import (
+    Body,
+    answer,
+    path_id,
+    query_int,
+    query_text,
+    services_of,
 )
 from brokerplane.application.services import Services
 from brokerplane.core.account import commands as accounts

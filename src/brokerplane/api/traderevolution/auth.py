@@ -1,8 +1,13 @@
 """POST /auth/token and GET /auth/token/refresh: back-office (or TE user) sign-in for an access
-token and a refresh token, and their renewal (spec 2)."""
+token and a refresh token, and their renewal (spec 2).
+
+And the caller behind a request's bearer token: a back-office user (a manager) or a signed-in
+TE user."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -10,13 +15,16 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, WRONG_CREDENTIALS, TEError
-from brokerplane.api.traderevolution.protocol import (
+from brokerplane.api.traderevolution.errors import (
+    NOT_ALLOWED,
+    NOT_AUTHENTICATED,
+    WRONG_CREDENTIALS,
+    TEError,
+)
+from brokerplane.api.traderevolution.wire import (
     DIALECT,
     Body,
     answer,
-    client_ip,
-    request_id,
     services_of,
     settings_of,
     throttle,
@@ -116,3 +124,65 @@ async def pfix_token_verify(request: Request) -> Response:
         raise TEError(401, NOT_AUTHENTICATED, "send the session token in a 'token' header")
     check = await run_in_threadpool(services_of(request).verify_backoffice_session, token)
     return answer({"login": check.login, "isExpired": check.expired})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a back-office user (a manager) or, with `user_id`, a signed-in TE user."""
+
+    actor: Actor
+    user_id: int | None = None
+
+
+def request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return str(rid) if rid else "te_" + secrets.token_hex(8)
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def caller_of(request: Request) -> Caller:
+    """The principal behind `Authorization: Bearer <accessToken>`, rate-limited."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header or scheme.lower() != "bearer" or not token.strip():
+        raise TEError(401, NOT_AUTHENTICATED,
+                      "send the access token as 'Authorization: Bearer <accessToken>'")  # fmt: skip
+    services = services_of(request)
+    principal = await run_in_threadpool(services.authenticate_backoffice_token, token.strip())
+    await throttle(request, f"{principal.kind}:{principal.id}")
+    if principal.manager is not None:
+        manager = principal.manager
+        request.state.manager = manager.login  # for the access log
+        actor = Actor(
+            manager_login=manager.login,
+            scopes=frozenset(manager.rights),
+            group_mask=manager.group_mask,
+            white_labels=manager.white_labels,
+            request_id=request_id(request),
+            dialect=DIALECT,
+            ip=client_ip(request),
+        )
+        return Caller(actor)
+    assert principal.user is not None
+    actor = Actor(
+        manager_login=None,
+        operator_id=f"user {principal.user.id}",
+        request_id=request_id(request),
+        dialect=DIALECT,
+        ip=client_ip(request),
+    )
+    return Caller(actor, principal.user.id)
+
+
+async def manager_of(request: Request) -> Actor:
+    """A back-office user's actor; a TE user's session is refused (it manages webhook keys
+    only)."""
+    caller = await caller_of(request)
+    if caller.user_id is not None:
+        raise TEError(403, NOT_ALLOWED,
+                      "a trading user's session manages only its webhook keys; sign in as a "
+                      "back-office user")  # fmt: skip
+    return caller.actor

@@ -10,6 +10,7 @@ TraderEvolution documents no 409, so what already exists is a 400.
 
 from __future__ import annotations
 
+from brokerplane.api.kit.errortable import row_of
 from brokerplane.core import errors as e
 
 WRONG_CREDENTIALS = "1.2.0.11"
@@ -79,10 +80,7 @@ ERROR_TABLE: dict[type[e.CoreError], tuple[int, str]] = {
 
 
 def status_and_code(err: e.CoreError) -> tuple[int, str]:
-    for cls in type(err).__mro__:
-        if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]
-    return 400, INVALID_REQUEST  # pragma: no cover - the table covers CoreError itself
+    return row_of(ERROR_TABLE, err, (400, INVALID_REQUEST))
 
 
 def message_of(err: e.CoreError) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from brokerplane.api.traderevolution.auth import manager_of
 from brokerplane.api.traderevolution.errors import describe, invalid
-from brokerplane.api.traderevolution.protocol import answer, manager_of, query_text
+from brokerplane.api.traderevolution.wire import answer, query_text
 from brokerplane.core.errors import NotFound
 
 router = APIRouter()

@@ -21,12 +21,7 @@ from brokerplane.api.traderevolution.errors import (
     message_of,
     status_and_code,
 )
-from brokerplane.api.traderevolution.protocol import (
-    PREFIX,
-    Throttle,
-    accepts_json,
-    error_response,
-)
+from brokerplane.api.traderevolution.wire import PREFIX, Throttle, accepts_json, error_response
 from brokerplane.core.errors import CoreError, RateLimited
 
 log = logging.getLogger("brokerplane.traderevolution")
@@ -37,9 +32,11 @@ def te_app(runtime: object) -> FastAPI:
     from brokerplane.api.traderevolution.apidoc import UI_PATHS
     from brokerplane.api.traderevolution.apidoc import router as apidoc_router
     from brokerplane.api.traderevolution.auth import router as auth_router
-    from brokerplane.api.traderevolution.catalog import router as catalog_router
+    from brokerplane.api.traderevolution.brandings import router as brandings_router
+    from brokerplane.api.traderevolution.groups import router as groups_router
     from brokerplane.api.traderevolution.methods import router as methods_router
     from brokerplane.api.traderevolution.operations import router as operations_router
+    from brokerplane.api.traderevolution.presets import router as presets_router
     from brokerplane.api.traderevolution.reports import router as reports_router
     from brokerplane.api.traderevolution.trading import router as trading_router
     from brokerplane.api.traderevolution.users import router as users_router
@@ -53,9 +50,9 @@ def te_app(runtime: object) -> FastAPI:
     if storage is not None and getattr(settings, "shared_rate_limits", False):
         shared = storage.rate_limits.take
     sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0), shared=shared)
-    routers = (apidoc_router, auth_router, users_router, accounts_router, catalog_router,
-               operations_router, webhooks_router, trading_router, reports_router,
-               methods_router)  # fmt: skip
+    routers = (apidoc_router, auth_router, users_router, accounts_router, groups_router,
+               presets_router, brandings_router, operations_router, webhooks_router,
+               trading_router, reports_router, methods_router)  # fmt: skip
     sub.state.te_routers = routers
     for router in routers:
         sub.include_router(router)

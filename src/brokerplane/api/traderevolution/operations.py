@@ -39,11 +39,11 @@ from fastapi.responses import Response
 
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
+from brokerplane.api.traderevolution.auth import manager_of
 from brokerplane.api.traderevolution.errors import ERROR_TABLE, error_body, invalid
-from brokerplane.api.traderevolution.protocol import (
+from brokerplane.api.traderevolution.wire import (
     Body,
     answer,
-    manager_of,
     millis,
     paging,
     query_int,

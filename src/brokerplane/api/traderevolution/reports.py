@@ -19,10 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from brokerplane.api.traderevolution.auth import manager_of
 from brokerplane.api.traderevolution.errors import NOT_ACCEPTABLE, TEError, invalid
-from brokerplane.api.traderevolution.protocol import (
+from brokerplane.api.traderevolution.wire import (
     answer,
-    manager_of,
     path_id,
     query_int,
     query_text,

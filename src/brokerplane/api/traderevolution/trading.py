@@ -48,25 +48,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
-from brokerplane.api.native.idempotency import release, replay_response
+from brokerplane.api.kit.replay import release, replay_response
+from brokerplane.api.traderevolution.auth import client_ip, manager_of, request_id
 from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, TEError, invalid
-from brokerplane.api.traderevolution.protocol import (
+from brokerplane.api.traderevolution.users import account_json
+from brokerplane.api.traderevolution.wire import (
     DIALECT,
     Body,
     answer,
-    client_ip,
-    manager_of,
     millis,
     paging,
     path_id,
     query_int,
     query_text,
-    request_id,
     services_of,
     throttle,
     to_json,
 )
-from brokerplane.api.traderevolution.users import account_json
 from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from brokerplane.api.traderevolution.auth import manager_of
 from brokerplane.api.traderevolution.errors import invalid
-from brokerplane.api.traderevolution.protocol import (
+from brokerplane.api.traderevolution.wire import (
     Body,
     answer,
-    manager_of,
     millis,
     no_content,
     paging,
