@@ -93,7 +93,7 @@ class Settings:
         given = {**environment(FIELDS), **values}
         checked = _plain(given)
         if checked is None:
-            model = pydantic_model()(**given)
+            model = pydantic_model()(**_secrets_hidden(given))
             checked = {name: getattr(model, name) for name in FIELDS}
         self.__dict__.update(checked)
 
@@ -493,6 +493,17 @@ def pydantic_model() -> type[BaseModel]:
         **fields,
     )
     return model
+
+
+def _secrets_hidden(given: Mapping[str, Any]) -> dict[str, Any]:
+    """`given` with the audit key as a SecretStr: pydantic words a cross-field error with the
+    whole input (`input_value={...}`, its head and tail), which must not show the key."""
+    key = given.get("audit_key")
+    if not isinstance(key, str):
+        return dict(given)
+    from pydantic import SecretStr
+
+    return {**given, "audit_key": SecretStr(key)}
 
 
 # --------------------------------------------------------------------------- the plain path
