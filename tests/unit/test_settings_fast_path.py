@@ -150,3 +150,20 @@ def test_a_cross_field_error_never_shows_the_audit_key(monkeypatch: pytest.Monke
     assert made.audit_key is not None and made.audit_key.get_secret_value() == secret
     assert secret not in repr(made) and secret not in str(made)
 
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("read_max_lag_s", 10**400), ("webhook_timeout_s", -(10**400)), ("port", 10**400),
+     ("webhook_hosts", "a\udcffb"), ("host", "a\udcffb"), ("database_url", "\ud800")],
+    ids=["huge-int-float", "huge-negative-float", "huge-int", "surrogate-bounded-str",
+         "surrogate-str", "surrogate-url"],
+)  # fmt: skip
+def test_what_the_plain_path_cannot_hold_is_pydantics_to_decide(
+    name: str, value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An int too large for a float is pydantic's error, not an OverflowError; a lone
+    surrogate (an undecodable byte in the environment) is refused where pydantic refuses it."""
+    for env in list(os.environ):
+        if env.upper().startswith(s.ENV_PREFIX):
+            monkeypatch.delenv(env)
+    assert _built({name: value}) == _outcome({name: value})
