@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.api.native import lean
 from brokerplane.api.native.auth import RateLimiter, current_actor
+from brokerplane.api.native.money import BalanceIn
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from tests.dialects.native.conftest import Api
@@ -269,3 +271,41 @@ def test_the_lean_route_counts_the_rate_limit_once_and_refuses_alike(
                         for _ in range(4)])  # fmt: skip
     assert [a[0] for a in answers[0]] == [200, 200, 200, 429]
     assert answers[0] == answers[1]
+
+
+def test_a_large_body_or_an_unknown_field_is_left_to_fastapi_unread(
+    api: Api, plain: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body the lean handler would refuse anyway is not parsed (nor validated) twice: a
+    large one (up to the body limit, before authentication) costs FastAPI's parse only."""
+    api.open(login=LEAN_LOGIN)
+    api.open(login=PLAIN_LOGIN)
+    looked: list[str] = []
+    parse, validate = json.loads, BalanceIn.model_validate
+
+    def loads(raw: Any) -> Any:
+        looked.append("parsed")
+        return parse(raw)
+
+    def model_validate(value: Any) -> Any:
+        looked.append("validated")
+        return validate(value)
+
+    monkeypatch.setattr(lean, "json", SimpleNamespace(loads=loads))
+    monkeypatch.setattr(BalanceIn, "model_validate", model_validate)
+    junk = {f"k{n}": n for n in range(20_000)}
+    bodies: list[dict[str, Any]] = [
+        {"amount": "1.00", "comment": "x" * 10_000},  # refused by the core
+        {"amount": "1.00", **junk},
+        {"amount": "1.00", "extra": 1},
+    ]
+    for body in bodies:
+        answers = []
+        for client, login in ((api.client, LEAN_LOGIN), (plain, PLAIN_LOGIN)):
+            raw = json.dumps({"login": login, **body}).encode()
+            sent = {"content-type": "application/json", **api.headers()}
+            answers.append(_answer(client.post("/v1/balances/deposit", content=raw, headers=sent)))
+        assert answers[0] == answers[1]
+        assert answers[0][0] == 400
+    assert looked.count("validated") == 0
+    assert looked.count("parsed") == 1  # the short body with an unknown field
