@@ -309,3 +309,28 @@ def test_a_large_body_or_an_unknown_field_is_left_to_fastapi_unread(
         assert answers[0][0] == 400
     assert looked.count("validated") == 0
     assert looked.count("parsed") == 1  # the short body with an unknown field
+
+
+def test_the_lean_routes_endpoints_check_nothing_the_lean_handler_does_not_run(api: Api) -> None:
+    """The lean handler runs current_actor, validates BalanceIn and calls post_balance: a
+    dependency, header, query or cookie parameter added to one of these endpoints (or to the
+    router or the inclusion) would be checked by FastAPI's route only, and skipped on the lean
+    one. Such a change must teach the lean handler too (or drop the lean route)."""
+    from fastapi.routing import iter_route_contexts
+
+    app: Any = api.client.app
+    seen = set()
+    for context in iter_route_contexts(app.router.routes):
+        methods = context.methods or set()
+        for method in methods:
+            if (method, context.path) not in lean.HANDLERS:
+                continue
+            seen.add((method, context.path))
+            dependant = context.dependant
+            assert [d.call for d in dependant.dependencies] == [current_actor], context.path
+            assert [p.name for p in dependant.body_params] == ["body"], context.path
+            params = (dependant.query_params, dependant.header_params, dependant.cookie_params,
+                      dependant.path_params)  # fmt: skip
+            assert params == ([], [], [], []), context.path
+            assert dependant.body_params[0].field_info.annotation is BalanceIn
+    assert seen == set(lean.HANDLERS)
