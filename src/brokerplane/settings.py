@@ -93,7 +93,7 @@ class Settings:
         given = {**environment(FIELDS), **values}
         checked = _plain(given)
         if checked is None:
-            model = pydantic_model()(**given)
+            model = pydantic_model()(**_secrets_hidden(given))
             checked = {name: getattr(model, name) for name in FIELDS}
         self.__dict__.update(checked)
 
@@ -495,6 +495,17 @@ def pydantic_model() -> type[BaseModel]:
     return model
 
 
+def _secrets_hidden(given: Mapping[str, Any]) -> dict[str, Any]:
+    """`given` with the audit key as a SecretStr: pydantic words a cross-field error with the
+    whole input (`input_value={...}`, its head and tail), which must not show the key."""
+    key = given.get("audit_key")
+    if not isinstance(key, str):
+        return dict(given)
+    from pydantic import SecretStr
+
+    return {**given, "audit_key": SecretStr(key)}
+
+
 # --------------------------------------------------------------------------- the plain path
 
 _DIGITS = re.compile(r"(?:0|[1-9][0-9]{0,17})")
@@ -518,8 +529,10 @@ def _as_int(value: object) -> int:
 def _as_float(value: object) -> float:
     if isinstance(value, str) and _NUMBER.fullmatch(value):
         return float(value)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if isinstance(value, float) and math.isfinite(value):
         return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 2**53:
+        return float(value)  # exactly (a larger int may not fit a float: pydantic decides)
     raise _NotPlain
 
 
@@ -544,9 +557,19 @@ def _as_bool(value: object) -> bool:
 
 
 def _as_str(value: object) -> str:
-    if isinstance(value, str):
+    # A lone surrogate (an undecodable byte in the environment): pydantic refuses it where the
+    # string has bounds, so it decides.
+    if isinstance(value, str) and (value.isascii() or _is_utf8(value)):
         return value
     raise _NotPlain
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _as_path(value: object) -> Path:

@@ -128,3 +128,42 @@ def test_a_copy_takes_the_update_unvalidated_and_leaves_the_original() -> None:
 def test_numbers_written_two_ways_are_the_same_number(left: str, right: str) -> None:
     a, b = Settings(audit_legacy_until=left), Settings(audit_legacy_until=right)
     assert (a.audit_legacy_until == b.audit_legacy_until) == (int(left) == int(right))
+
+
+def test_a_cross_field_error_never_shows_the_audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic words a model-level error with the input's head and tail; the audit key,
+    read last from the environment, would show in it."""
+    for name in list(os.environ):
+        if name.upper().startswith("BROKERPLANE_"):
+            monkeypatch.delenv(name)
+    secret = "c2VjcmV0LWF1ZGl0LWtleS1zZWNyZXQta2V5"
+    monkeypatch.setenv("BROKERPLANE_LOGIN_RANGE_FROM", "10")
+    monkeypatch.setenv("BROKERPLANE_LOGIN_RANGE_TO", "5")
+    monkeypatch.setenv("BROKERPLANE_AUDIT_KEY", secret)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Settings()
+    shown = str(caught.value) + repr(caught.value) + repr(caught.value.errors())
+    assert "login_range_from must not exceed login_range_to" in shown
+    assert not any(secret[i : i + 6] in shown for i in range(len(secret) - 5)), shown
+    monkeypatch.delenv("BROKERPLANE_LOGIN_RANGE_TO")
+    made = Settings()
+    assert made.audit_key is not None and made.audit_key.get_secret_value() == secret
+    assert secret not in repr(made) and secret not in str(made)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("read_max_lag_s", 10**400), ("webhook_timeout_s", -(10**400)), ("port", 10**400),
+     ("webhook_hosts", "a\udcffb"), ("host", "a\udcffb"), ("database_url", "\ud800")],
+    ids=["huge-int-float", "huge-negative-float", "huge-int", "surrogate-bounded-str",
+         "surrogate-str", "surrogate-url"],
+)  # fmt: skip
+def test_what_the_plain_path_cannot_hold_is_pydantics_to_decide(
+    name: str, value: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An int too large for a float is pydantic's error, not an OverflowError; a lone
+    surrogate (an undecodable byte in the environment) is refused where pydantic refuses it."""
+    for env in list(os.environ):
+        if env.upper().startswith(s.ENV_PREFIX):
+            monkeypatch.delenv(env)
+    assert _built({name: value}) == _outcome({name: value})

@@ -25,6 +25,9 @@ class BodyProblem(ValueError):
 # `\uD800`-`\uDFFF`: the escapes that can spell a surrogate (as bytes and as text).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _SURROGATE_ESCAPE_TEXT = re.compile(r"\\u[dD][89abcdefABCDEF]")
+# A surrogate written out in the bytes themselves (UTF-8 may not encode one, but `json.loads`
+# decodes bytes with "surrogatepass"): ED A0-BF.
+_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 def _is_utf8(text: str) -> bool:
@@ -55,7 +58,10 @@ def _all_utf8(parsed: Any) -> bool:
 def may_hold_surrogate(raw: bytes | str) -> bool:
     """Whether a JSON text escapes a surrogate anywhere (cheap; most bodies never do)."""
     if isinstance(raw, bytes):
-        return _SURROGATE_ESCAPE.search(raw) is not None
+        if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
+            return True  # UTF-16 or UTF-32, which `json.loads` reads too: its escapes hide
+        return (_SURROGATE_ESCAPE.search(raw) is not None
+                or _SURROGATE_BYTES.search(raw) is not None)  # fmt: skip
     return _SURROGATE_ESCAPE_TEXT.search(raw) is not None or not _is_utf8(raw)
 
 

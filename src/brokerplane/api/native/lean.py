@@ -14,10 +14,10 @@ as `application/json`, with no escaped surrogate, that `BalanceIn` accepts. Then
 - anything else raised goes up to the app's handlers, as from FastAPI's route;
 - the metrics and the access log name the request by its route's template, as FastAPI's.
 
-Any other request (no body, another content type, malformed JSON, a field BalanceIn refuses,
-a surrogate to look at) goes to the FastAPI route unchanged, with the body it sent: nothing
-was checked or counted for it here, so its answer, and the order in which its problems are
-found, are FastAPI's.
+Any other request (no body, a body over LEAN_MAX_BYTES, another content type, malformed JSON,
+a field BalanceIn does not have or refuses, a surrogate to look at) goes to the FastAPI route
+unchanged, with the body it sent: nothing was checked or counted for it here, so its answer,
+and the order in which its problems are found, are FastAPI's.
 """
 
 from __future__ import annotations
@@ -47,15 +47,23 @@ def _is_json(content_type: str | None) -> bool:
     return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
+# A body the lean handler looks at: an ordinary one is a few hundred bytes (the core allows a
+# comment of 255 characters and a reference of 127). A larger one goes to FastAPI's route
+# unparsed, so that a large body (up to the body limit, before any authentication) is parsed
+# once, not twice; and so does a body naming a field BalanceIn does not have, unvalidated.
+LEAN_MAX_BYTES = 8192
+_FIELDS = frozenset(BalanceIn.model_fields)
+
+
 def _body_of(raw: bytes) -> BalanceIn | None:
     """The body as BalanceIn when it is plainly well-formed, else None (FastAPI decides)."""
-    if not raw or jsonbody.may_hold_surrogate(raw):
+    if not raw or len(raw) > LEAN_MAX_BYTES or jsonbody.may_hold_surrogate(raw):
         return None
     try:
         parsed = json.loads(raw)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(parsed, dict):
+    if not isinstance(parsed, dict) or not parsed.keys() <= _FIELDS:
         return None
     try:
         return BalanceIn.model_validate(parsed)
