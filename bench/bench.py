@@ -1693,7 +1693,8 @@ def sqlite_report(db: Path) -> tuple[int, float]:
     report's columns that are stored as they are (`enabled` is derived from the rights)."""
     from brokerplane.api.native.accounts import CSV_COLUMNS
 
-    stored = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(accounts)")}
+    with contextlib.closing(sqlite3.connect(db)) as probe:
+        stored = {r[1] for r in probe.execute("PRAGMA table_info(accounts)")}
     columns = ", ".join("g.name" if c == "group" else f"a.{c}" for c in CSV_COLUMNS
                         if c == "group" or c in stored)  # fmt: skip
     conn = sqlite3.connect(db)

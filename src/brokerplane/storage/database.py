@@ -37,7 +37,7 @@ class Storage:
         self.engine: Engine = make_engine(url, pool_size=pool_size)
         # The read replica lag-tolerant reads go to (use_replica); None: all on this engine.
         self.replica: ReplicaReads | None = None
-        # Rate limits every process over this database shares (api/native/ratelimit.py).
+        # Rate limits every process over this database shares (api/native/auth.py).
         self.rate_limits = SqlRateLimits(self.engine)
         # The audit key new records are sealed with (bootstrap sets it from the keyring).
         self.seal_key: AuditKey | None = None
