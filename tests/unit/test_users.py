@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.account.commands import OpenAccount, UpdateAccount
+from brokerplane.core.account.commands import DeleteAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.errors import (
@@ -287,6 +287,16 @@ def test_an_accounts_owner_is_not_a_field_a_manager_sets(world: World) -> None:
     with pytest.raises(ValidationError):
         world.services.open_account(opening, world.admin)
     assert world.services.get_account(OTHER, world.admin).user_id is None
+
+
+def test_a_deleted_account_cannot_be_linked(world: World) -> None:
+    owner = world.create("owner@example.com")
+    opening = OpenAccount(group="real\\other", main_password=PASSWORD)
+    login = world.services.open_account(opening, world.admin).login
+    world.services.delete_account(DeleteAccount(login), world.admin)
+    with pytest.raises(AccountNotFound):
+        world.link(owner.id, login)
+    assert not [r for r in world.audit("user", owner.id) if r.action == "user.account_linked"]
 
 
 # ---- agreement and logout -------------------------------------------------------------------

@@ -45,6 +45,9 @@ from brokerplane.api.mt5.tcpwire import (
 )
 from brokerplane.application.services import Services
 
+# How long a stopping server waits for connections answering a command to finish that answer.
+SHUTDOWN_GRACE_S = 10.0
+
 # ---- the listener -----------------------------------------------------------------------------
 
 
@@ -112,6 +115,7 @@ class Mt5TcpServer:
         self.force_exit = False
         self.started = False
         self._connections: set[asyncio.Task[None]] = set()
+        self._talks: dict[asyncio.Task[Any], Conversation] = {}
         self._ids = 0
 
     async def serve(self, sockets: Iterable[socket.socket]) -> None:
@@ -128,9 +132,29 @@ class Mt5TcpServer:
         finally:
             for task in accepting:
                 task.cancel()
-            for task in list(self._connections):
+            await self._close_connections()
+            await asyncio.gather(*accepting, return_exceptions=True)
+
+    async def _close_connections(self) -> None:
+        """End every connection: one waiting for its next message at once; one answering a
+        command after its answer (the command may be running on a worker thread, in a
+        transaction, which cancelling the task would not stop), for at most SHUTDOWN_GRACE_S
+        unless the exit is forced."""
+        answering = []
+        for task in list(self._connections):
+            talk = self._talks.get(task)
+            if talk is not None and talk.busy and not self.force_exit:
+                talk.closing = True
+                answering.append(task)
+            else:
                 task.cancel()
-            await asyncio.gather(*accepting, *self._connections, return_exceptions=True)
+        if answering:
+            _done, late = await asyncio.wait(answering, timeout=SHUTDOWN_GRACE_S)
+            for task in late:
+                log.warning("MT5 TCP connection still answering after %ss: cancelled",
+                            SHUTDOWN_GRACE_S)  # fmt: skip
+                task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
 
     async def _accept(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -208,6 +232,9 @@ class Mt5TcpServer:
             signed = None if slot is None else functools.partial(self._signed_in, slot)
             talk = Conversation(reader, writer, self.services, self.sessions, self.limits,
                                 number, host, signed, self.on_command)  # fmt: skip
+            task = asyncio.current_task()
+            if task is not None:
+                self._talks[task] = talk
             try:
                 await talk.run()
             except ProtocolViolation as bad:
@@ -223,6 +250,9 @@ class Mt5TcpServer:
         except Exception:
             log.exception("MT5 TCP connection from %s failed", host)
         finally:
+            current = asyncio.current_task()
+            if current is not None:
+                self._talks.pop(current, None)
             self.sessions.end(peer)
             if writer is not None:
                 writer.close()

@@ -100,6 +100,9 @@ class Conversation:
         self.pending_crypt: str = "NONE"
         self.write_lock = asyncio.Lock()
         self.next_ping = SERVER_NUMBERS[0]
+        # Answering a command (the server lets it finish at shutdown), and told to end after it.
+        self.busy = False
+        self.closing = False
 
     # -- reading
 
@@ -192,7 +195,13 @@ class Conversation:
                     raise Closed  # the session ended under us (swept): a new one is needed
                 if not body:
                     continue  # an empty packet: keep-alive, no answer
-                await self.answer(number, body)
+                self.busy = True
+                try:
+                    await self.answer(number, body)
+                finally:
+                    self.busy = False
+                if self.closing:
+                    raise Closed  # the server is stopping: this answer was the last
         finally:
             if pinging is not None:
                 pinging.cancel()

@@ -279,11 +279,7 @@ def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) 
     p.text("environment", cmd.environment, ENVIRONMENT_MAX)
     p.raise_if_any()
     user = _load(uow, cmd.user_id, actor, for_update=True)
-    valid_login = isinstance(cmd.login, int) and 0 < cmd.login <= MAX_LOGIN
-    acc = uow.accounts.get(cmd.login, for_update=True) if valid_login else None
-    if acc is None:
-        raise AccountNotFound(cmd.login)
-    reach.check_account(actor, acc)
+    acc = _live_account(uow, cmd.login, actor)
     named = (cmd.broker or "").strip()
     if named and named.casefold() != acc.broker.casefold():
         raise ValidationError.field(
