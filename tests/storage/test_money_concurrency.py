@@ -3,7 +3,6 @@ never overdraw, never lose an update, and a request id applies once however many
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -14,6 +13,8 @@ from typing import Any, TypeVar
 import pytest
 
 from brokerplane import bootstrap
+from brokerplane.application import answers
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
@@ -27,7 +28,7 @@ from brokerplane.core.errors import (
     RequestInFlight,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Claim, Completion, StoredResponse
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
 from brokerplane.settings import Settings
@@ -137,26 +138,21 @@ def test_concurrent_deposits_and_withdrawals_lose_no_update(
     assert services.verify_ledger() == []
 
 
-def _render(posting: Posting) -> StoredResponse:
-    body = {"operation_id": posting.operation_id, "balance": posting.balance}
-    return StoredResponse(200, json.dumps(body), str(posting.operation_id))
-
-
 def _claim_then_post(services: Services, scope: str, key: str, cmd: PostLedgerEntry,
                      fingerprint: str = "same-request") -> object:  # fmt: skip
-    """What the native layer does for a keyed write: claim, then post with the completion."""
+    """What the native layer does for a keyed write: claim, then post storing the result."""
+    request = IdempotentRequest(scope, key, fingerprint, claim_first=True)
     try:
-        outcome = services.claim_request(scope, key, fingerprint)
+        return services.run(cmd, replace(MANAGER, request_id=key), request)
     except (RequestInFlight, AlreadyApplied) as err:
         return err
-    if isinstance(outcome, StoredResponse):
-        return outcome
-    actor = replace(MANAGER, request_id=key, idempotency=Completion(outcome, render=_render))
-    try:
-        return services.post_ledger_entry(cmd, actor)
-    except BaseException:
-        services.release_request(outcome)
-        raise
+
+
+def _stored(services: Services, key: str, fingerprint: str = "same-request") -> object:
+    """The result stored with `key`, as a repeat reads it."""
+    stored = services.claim_request("manager:1000", key, fingerprint)
+    assert isinstance(stored, StoredResponse)
+    return answers.load(stored.body)
 
 
 def test_one_request_id_raced_from_many_threads_applies_exactly_once(
@@ -170,14 +166,14 @@ def test_one_request_id_raced_from_many_threads_applies_exactly_once(
 
     postings = [r for r in results if isinstance(r, Posting)]
     assert len(postings) == 1
-    winner = _render(postings[0])
+    winner = Replay(postings[0])
     for other in results:
         if not isinstance(other, Posting):
             assert other == winner or isinstance(other, RequestInFlight), other
     entries = _entries(services, admin, login)
     assert [(e.kind, e.amount, e.request_id) for e in entries[1:]] == [("deposit", 2500, "req-42")]
     assert services.get_account(login, admin).balance == 2600
-    assert services.claim_request("manager:1000", "req-42", "same-request") == winner
+    assert _stored(services, "req-42") == postings[0]
     with pytest.raises(AlreadyApplied):
         services.claim_request("manager:1000", "req-42", "another-request")
     assert services.verify_ledger() == []
@@ -205,22 +201,23 @@ def test_a_late_original_whose_lease_was_taken_over_applies_nothing(
 ) -> None:
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "5.00")
-    original = services.claim_request("manager:1000", "slow-1", "same-request")
-    assert isinstance(original, Claim)
-    clock.advance(seconds=services.config.idempotency_lease.total_seconds() + 1)
-    takeover = services.claim_request("manager:1000", "slow-1", "same-request")
-    assert isinstance(takeover, Claim) and takeover.token != original.token
+    request = IdempotentRequest("manager:1000", "slow-1", "same-request", claim_first=True)
+    taken: list[object] = []
 
-    late = replace(MANAGER, idempotency=Completion(original, render=_render))
+    def late(actor: Actor) -> Posting:
+        # The original stalls past its lease; another process takes the id over and applies it.
+        clock.advance(seconds=services.config.idempotency_lease.total_seconds() + 1)
+        taken.append(services.run(cmd, MANAGER, request))
+        return services.post_ledger_entry(cmd, actor)
+
     with pytest.raises(RequestInFlight):
-        services.post_ledger_entry(cmd, late)
-    posted = services.post_ledger_entry(
-        cmd, replace(MANAGER, idempotency=Completion(takeover, render=_render))
-    )
+        services.run_call(late, MANAGER, request)
+    [posted] = taken
 
+    assert isinstance(posted, Posting)
     assert [e.id for e in _entries(services, admin, login)[1:]] == [posted.operation_id]
     assert services.get_account(login, admin).balance == 600
-    assert services.claim_request("manager:1000", "slow-1", "same-request") == _render(posted)
+    assert _stored(services, "slow-1") == posted
     assert services.verify_ledger() == []
 
 

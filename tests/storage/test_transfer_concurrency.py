@@ -5,14 +5,13 @@ record."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
+from brokerplane.application.idempotency import IdempotentRequest
 from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.storage.test_money_concurrency import MANAGER, _funded, _in_threads
@@ -60,22 +59,13 @@ def test_one_transfer_request_id_raced_from_many_threads_moves_money_once(
     b = _funded(services, admin, "0.01")
     cmd = TransferFunds(a, b, "3.00", reference="tr-dup")
 
-    def render(t: Transfer) -> StoredResponse:
-        return StoredResponse(200, json.dumps({"to": t.target.operation_id}), "")
+    request = IdempotentRequest("manager:1000", "tr-42", "same-transfer", claim_first=True)
 
     def keyed(i: int) -> object:
         try:
-            outcome = services.claim_request("manager:1000", "tr-42", "same-transfer")
+            return services.run(cmd, replace(MANAGER, request_id="tr-42"), request)
         except (RequestInFlight, AlreadyApplied) as err:
             return err
-        if isinstance(outcome, StoredResponse):
-            return outcome
-        actor = replace(MANAGER, request_id="tr-42", idempotency=Completion(outcome, render))
-        try:
-            return services.transfer_funds(cmd, actor)
-        except BaseException:
-            services.release_request(outcome)
-            raise
 
     results = _in_threads(keyed, workers=16)
 

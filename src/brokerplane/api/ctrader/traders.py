@@ -22,6 +22,7 @@ from brokerplane.api.ctrader.wire import (
     to_int,
 )
 from brokerplane.api.kit import idempotency as keyed
+from brokerplane.application.idempotency import Replay
 from brokerplane.application.services import Services
 from brokerplane.core.account.commands import (
     ChangePassword,
@@ -29,6 +30,7 @@ from brokerplane.core.account.commands import (
     DeleteAccount,
     ListAccounts,
     OpenAccount,
+    OpenFundedAccount,
     UpdateAccount,
 )
 from brokerplane.core.account.model import Account
@@ -273,18 +275,19 @@ def _create(
     # a demo account's starting balance: posted with the opening, or neither
     known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
 
-    def stored(acc: Account) -> StoredResponse:
-        return StoredResponse(201, keyed.encode(trader_to(acc, known)), str(acc.login))
-
     request_print = keyed.fingerprint("ctrader", "trader.create", balance, cmd.group,
                                       cmd.leverage, cmd.currency, cmd.main_password_md5,
                                       cmd.profile)  # fmt: skip
-    actor = keyed.arm(actor, sent, request_print, stored)
+    request = keyed.request_of(actor, sent, request_print)
+    actor = keyed.keyed_actor(actor, request)
+    opening = OpenFundedAccount(cmd, balance, "initial balance")
     outcome = keyed.run(
-        lambda a: services.open_funded_account(cmd, balance, "initial balance", a), actor
+        lambda: services.run(opening, actor, request), lambda acc: (201, str(acc.login))
     )
-    if isinstance(outcome, StoredResponse):
-        return outcome
+    if isinstance(outcome, Replay):
+        if outcome.response is not None:  # stored as it was sent, before answers were data
+            return outcome.response
+        return StoredResponse(201, keyed.encode(trader_to(outcome.result, known)))
     return trader_to(outcome, known or _group_of(services, outcome, actor))
 
 
@@ -296,7 +299,7 @@ async def create_trader(request: Request) -> Response:
     sent = keyed.sent_key(request.headers)
     trader = await run_in_threadpool(_create, services_of(request), body, actor, sent)
     if isinstance(trader, StoredResponse):
-        replay = answer(request, json.loads(trader.body), "trader", status=trader.status)
+        replay = answer(request, json.loads(trader.body), "trader", status=trader.status or 201)
         replay.headers[keyed.REPLAY_HEADER] = "true"
         return replay
     return answer(request, trader, "trader", status=201)

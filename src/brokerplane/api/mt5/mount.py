@@ -168,8 +168,10 @@ async def _dispatch(request: Request, name: str) -> Response:
         return envelope(ERR_NOTIMPLEMENT)
     if result.replayed is not None:
         stored = result.replayed
-        return Response(stored.body.encode(), status_code=stored.status,
+        return Response(stored.body.encode(), status_code=stored.status or 200,
                         media_type="application/json", headers={REPLAY_HEADER: "true"})  # fmt: skip
+    if result.replay:
+        return JSONResponse(result.body(), headers={REPLAY_HEADER: "true"})
     return envelope(result.code, result.answer, **result.top)
 
 

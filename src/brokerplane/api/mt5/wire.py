@@ -156,12 +156,14 @@ class Context:
 @dataclass
 class Answer:
     """A command's answer: `answer` (omitted when None) and top-level extras under `code`
-    (0 Done, or a refusal that is the command's outcome); `replayed`: the stored answer of an
-    idempotency key's earlier use, sent as it was."""
+    (0 Done, or a refusal that is the command's outcome); `replay`: the answer of an
+    idempotency key's earlier use, rendered again from its stored result; `replayed`: such an
+    answer stored by a version before results were stored as data, sent as it was."""
 
     answer: Any = None
     top: dict[str, Any] = field(default_factory=dict)
     code: int = 0
+    replay: bool = False
     replayed: StoredResponse | None = None
 
     def body(self) -> dict[str, Any]:
