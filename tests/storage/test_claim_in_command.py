@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import event
 
 from brokerplane.application import answers
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
@@ -31,21 +31,21 @@ MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialec
 
 
 def _post(
-    services: Services, cmd: PostLedgerEntry, key: str, fingerprint: str = "same"
+    services: Application, cmd: PostLedgerEntry, key: str, fingerprint: str = "same"
 ) -> Posting | Replay[Posting]:
     """A keyed posting as the dialects run it: the id claimed in the command's transaction."""
     request = IdempotentRequest("manager:1000", key, fingerprint)
     return services.run(cmd, replace(MANAGER, request_id=key), request)
 
 
-def _account(services: Services, admin: Actor, group: Group, deposit: str) -> int:
+def _account(services: Application, admin: Actor, group: Group, deposit: str) -> int:
     login = services.open_account(OpenAccount(group=group.name), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", deposit), admin)
     return login
 
 
 def test_the_claim_commits_durably_with_the_posting_and_repeats_replay(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     sent: list[str] = []
@@ -73,7 +73,7 @@ def test_the_claim_commits_durably_with_the_posting_and_repeats_replay(
 
 
 def test_a_refused_posting_takes_its_claim_with_it(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     with pytest.raises(InsufficientFunds):
@@ -85,7 +85,7 @@ def test_a_refused_posting_takes_its_claim_with_it(
 
 
 def test_an_id_held_in_flight_elsewhere_is_refused_until_released(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     held = services.claim_request("manager:1000", "k4", "same")  # another process's claim
@@ -108,7 +108,7 @@ class Gate:
 
 
 def test_one_id_twice_in_one_group_applies_once_and_replays_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     gc = services.group_commit

@@ -14,8 +14,8 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.application import answers
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.application.services import Services
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
@@ -51,13 +51,13 @@ def _in_threads(work: Callable[[int], T], workers: int = WORKERS) -> list[T]:
         return list(pool.map(run, range(workers)))
 
 
-def _funded(services: Services, admin: Actor, amount: str) -> int:
+def _funded(services: Application, admin: Actor, amount: str) -> int:
     login = services.open_account(OpenAccount(group="real\\standard"), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", amount), admin)
     return login
 
 
-def _post(services: Services, login: int, operation: str, amount: str) -> Posting | None:
+def _post(services: Application, login: int, operation: str, amount: str) -> Posting | None:
     """The posting, or None when the account could not cover it."""
     try:
         return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)
@@ -65,7 +65,7 @@ def _post(services: Services, login: int, operation: str, amount: str) -> Postin
         return None
 
 
-def _entries(services: Services, admin: Actor, login: int) -> list[LedgerEntry]:
+def _entries(services: Application, admin: Actor, login: int) -> list[LedgerEntry]:
     return list(services.iter_ledger(LedgerQuery(login=login), admin))
 
 
@@ -80,7 +80,7 @@ def assert_unbroken_chain(entries: list[LedgerEntry]) -> None:
 
 
 def test_concurrent_withdrawals_succeed_only_as_far_as_the_balance_goes(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "10.00")
 
@@ -98,7 +98,7 @@ def test_concurrent_withdrawals_succeed_only_as_far_as_the_balance_goes(
 
 
 def test_concurrent_withdrawals_of_exactly_the_balance_leave_zero_not_less(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "0.07")
 
@@ -111,7 +111,7 @@ def test_concurrent_withdrawals_of_exactly_the_balance_leave_zero_not_less(
 
 
 def test_concurrent_deposits_and_withdrawals_lose_no_update(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "5.00")
     rounds = 4
@@ -138,7 +138,7 @@ def test_concurrent_deposits_and_withdrawals_lose_no_update(
     assert services.verify_ledger() == []
 
 
-def _claim_then_post(services: Services, scope: str, key: str, cmd: PostLedgerEntry,
+def _claim_then_post(services: Application, scope: str, key: str, cmd: PostLedgerEntry,
                      fingerprint: str = "same-request") -> object:  # fmt: skip
     """What the native layer does for a keyed write: claim, then post storing the result."""
     request = IdempotentRequest(scope, key, fingerprint, claim_first=True)
@@ -148,7 +148,7 @@ def _claim_then_post(services: Services, scope: str, key: str, cmd: PostLedgerEn
         return err
 
 
-def _stored(services: Services, key: str, fingerprint: str = "same-request") -> object:
+def _stored(services: Application, key: str, fingerprint: str = "same-request") -> object:
     """The result stored with `key`, as a repeat reads it."""
     stored = services.claim_request("manager:1000", key, fingerprint)
     assert isinstance(stored, StoredResponse)
@@ -156,7 +156,7 @@ def _stored(services: Services, key: str, fingerprint: str = "same-request") -> 
 
 
 def test_one_request_id_raced_from_many_threads_applies_exactly_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "25.00", reference="dup")
@@ -180,7 +180,7 @@ def test_one_request_id_raced_from_many_threads_applies_exactly_once(
 
 
 def test_many_request_ids_raced_in_pairs_each_apply_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
 
@@ -197,7 +197,7 @@ def test_many_request_ids_raced_in_pairs_each_apply_once(
 
 
 def test_a_late_original_whose_lease_was_taken_over_applies_nothing(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "5.00")
@@ -222,7 +222,7 @@ def test_a_late_original_whose_lease_was_taken_over_applies_nothing(
 
 
 def test_concurrent_postings_on_different_accounts_all_succeed(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     logins = [_funded(services, admin, "1.00") for _ in range(16)]
     rounds = 2
@@ -248,7 +248,7 @@ def test_concurrent_postings_on_different_accounts_all_succeed(
 
 
 def test_checks_run_while_money_moves_never_see_a_half_written_posting(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     logins = [_funded(services, admin, "1.00") for _ in range(4)]
     writing = [len(logins)]
@@ -290,7 +290,7 @@ def test_checks_run_while_money_moves_never_see_a_half_written_posting(
 
 
 def test_one_approval_decided_by_many_managers_at_once_applies_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
     services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
@@ -325,7 +325,7 @@ def test_one_approval_decided_by_many_managers_at_once_applies_once(
 
 
 def test_maintenance_run_from_many_threads_expires_each_overdue_approval_once(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _funded(services, admin, "1.00")
     services.set_approval_threshold(SetApprovalThreshold("USD", "0"), admin)  # hold everything
@@ -371,7 +371,7 @@ def _withdraw_in_process(url: str, login: int, start: Any, results: Any) -> None
 
 
 def test_withdrawals_from_separate_processes_never_overdraw(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime, database_url: str
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime, database_url: str
 ) -> None:
     login = _funded(services, admin, "9.00")
     ctx = multiprocessing.get_context("spawn")

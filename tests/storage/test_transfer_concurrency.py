@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest
-from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
@@ -17,19 +17,19 @@ from brokerplane.core.ledger.model import LedgerQuery
 from tests.storage.test_money_concurrency import MANAGER, _funded, _in_threads
 
 
-def _try(services: Services, cmd: TransferFunds, actor: Actor = MANAGER) -> Transfer | None:
+def _try(services: Application, cmd: TransferFunds, actor: Actor = MANAGER) -> Transfer | None:
     try:
         return services.transfer_funds(cmd, actor)
     except InsufficientFunds:
         return None
 
 
-def _balance(services: Services, admin: Actor, login: int) -> int:
+def _balance(services: Application, admin: Actor, login: int) -> int:
     return services.get_account(login, admin).balance
 
 
 def test_transfers_crossing_one_pair_both_ways_keep_the_total_and_never_overdraw(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a = _funded(services, admin, "5.00")
     b = _funded(services, admin, "1.00")
@@ -53,7 +53,7 @@ def test_transfers_crossing_one_pair_both_ways_keep_the_total_and_never_overdraw
 
 
 def test_one_transfer_request_id_raced_from_many_threads_moves_money_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a = _funded(services, admin, "10.00")
     b = _funded(services, admin, "0.01")

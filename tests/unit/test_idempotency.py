@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from brokerplane.application import answers
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.application.services import Services
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -304,7 +304,7 @@ def test_purge_forgets_only_records_past_their_retention(
 
 
 def test_maintenance_purges_expired_request_ids(
-    services: Services, uows: FakeUowFactory, clock: FakeClock
+    services: Application, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     services.claim_request(SCOPE, "a", "fp")
     services.claim_request(SCOPE, "b", "fp")
@@ -347,7 +347,7 @@ def _request(key: str = "req-1", fingerprint: str = "fp-a", *, first: bool = Fal
 
 
 @pytest.fixture
-def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+def account(services: Application, admin: Actor, usd_group: Group) -> Account:
     return services.open_account(OpenAccount(group="real\\standard"), admin)
 
 
@@ -356,7 +356,7 @@ def _deposit(account: Account, amount: str = "10") -> PostLedgerEntry:
 
 
 def test_a_write_stores_its_result_in_the_same_commit_as_the_change(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     commits = uows.commits
 
@@ -370,7 +370,7 @@ def test_a_write_stores_its_result_in_the_same_commit_as_the_change(
 
 
 def test_a_replayed_write_returns_the_stored_result_and_applies_nothing(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory
 ) -> None:
     posting = services.run(_deposit(account), TELLER, _request())
 
@@ -385,7 +385,7 @@ def test_a_replayed_write_returns_the_stored_result_and_applies_nothing(
 
 
 def test_a_record_stored_before_answers_were_data_replays_as_it_was_sent(
-    services: Services, account: Account, uows: FakeUowFactory, clock: FakeClock
+    services: Application, account: Account, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     held = _held(uows, clock)
     old = StoredResponse(200, '{"operation_id":17}', "17")  # a dialect's rendered answer
@@ -403,7 +403,7 @@ def test_a_record_stored_before_answers_were_data_replays_as_it_was_sent(
 
 @pytest.mark.parametrize("first", [False, True])
 def test_a_write_that_fails_stores_nothing_and_frees_the_key(
-    services: Services, account: Account, uows: FakeUowFactory, first: bool
+    services: Application, account: Account, uows: FakeUowFactory, first: bool
 ) -> None:
     withdrawal = PostLedgerEntry(account.login, "withdrawal", "10")
 
@@ -416,7 +416,7 @@ def test_a_write_that_fails_stores_nothing_and_frees_the_key(
 
 
 def test_a_write_whose_commit_fails_stores_neither_change_nor_answer(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     uows.fail_next_commit = OSError("disk full")
 
@@ -429,7 +429,7 @@ def test_a_write_whose_commit_fails_stores_neither_change_nor_answer(
 
 
 def test_a_write_whose_claim_was_taken_over_applies_nothing(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     taken: list[Claim] = []
 
@@ -446,14 +446,14 @@ def test_a_write_whose_claim_was_taken_over_applies_nothing(
     assert _record(uows).token == taken[0].token  # the taker's claim stands
 
 
-def _claimed(services: Services, key: str = "req-1", fingerprint: str = "fp-a") -> Claim:
+def _claimed(services: Application, key: str = "req-1", fingerprint: str = "fp-a") -> Claim:
     held = services.claim_request(SCOPE, key, fingerprint)
     assert isinstance(held, Claim)
     return held
 
 
 def test_a_write_without_a_claim_stores_nothing(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     actor = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), request_id="req-9")
 

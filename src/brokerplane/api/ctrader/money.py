@@ -16,8 +16,8 @@ from brokerplane.api.ctrader.errors import ERROR_TABLE, CTraderError, error_body
 from brokerplane.api.ctrader.wire import Body, answer, error_response, services_of
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import Replay
-from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AmountLimitExceeded, ApprovalRequired, InvalidAmount
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
@@ -38,7 +38,7 @@ BALANCE_TYPES = {
 BONUS_TYPES = {"DEPOSIT": "bonus_in", "WITHDRAW": "bonus_out", "WITHDRAWAL": "bonus_out"}
 
 
-def _posting_cmd(services: Services, login: int, body: Body, actor: Actor,
+def _posting_cmd(services: Application, login: int, body: Body, actor: Actor,
                  types: dict[str, str], bad_amount: str) -> PostLedgerEntry:  # fmt: skip
     sent = body.integer("login")
     if sent is not None and sent != login:

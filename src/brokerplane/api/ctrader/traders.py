@@ -22,8 +22,8 @@ from brokerplane.api.ctrader.wire import (
     to_int,
 )
 from brokerplane.api.kit import idempotency as keyed
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import Replay
-from brokerplane.application.services import Services
 from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
@@ -234,11 +234,11 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
     return out
 
 
-def _group_of(services: Services, acc: Account, actor: Actor) -> Group | None:
+def _group_of(services: Application, acc: Account, actor: Actor) -> Group | None:
     return next((g for g in services.list_groups(actor) if g.id == acc.group_id), None)
 
 
-def _read_trader(services: Services, login: int, actor: Actor) -> dict[str, Any]:
+def _read_trader(services: Application, login: int, actor: Actor) -> dict[str, Any]:
     acc = services.get_account(login, actor)
     risk = services.get_risk(login, actor)
     return trader_to(acc, _group_of(services, acc, actor), risk)
@@ -253,7 +253,7 @@ def _paths(path: str) -> list[str]:
 
 
 def _create(
-    services: Services, body: Body, actor: Actor, sent: keyed.SentKey | None = None
+    services: Application, body: Body, actor: Actor, sent: keyed.SentKey | None = None
 ) -> dict[str, Any] | StoredResponse:
     """Open a trader (funded with `balance`). An Idempotency-Key (or x-request-id) makes it
     safe to retry: the same key and request replay the first answer, opening and funding
@@ -313,7 +313,7 @@ async def get_trader(login: int, request: Request) -> Response:
     return answer(request, trader, "trader")
 
 
-def _list(services: Services, request: Request, actor: Actor) -> dict[str, Any]:
+def _list(services: Application, request: Request, actor: Actor) -> dict[str, Any]:
     q = request.query_params
     start = parse_time(q.get("from"), "from")
     end = parse_time(q.get("to"), "to")
@@ -354,7 +354,7 @@ async def list_traders(request: Request) -> Response:
 # ---- update and delete ----------------------------------------------------------------------
 
 
-def _update(services: Services, login: int, body: Body, actor: Actor, full: bool) -> None:
+def _update(services: Application, login: int, body: Body, actor: Actor, full: bool) -> None:
     if full:
         _missing(body, UPDATE_REQUIRED)
     acc = services.get_account(login, actor)

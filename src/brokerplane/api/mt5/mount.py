@@ -27,7 +27,7 @@ from brokerplane.api.mt5.auth import (
 )
 from brokerplane.api.mt5.errors import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.wire import COMMANDS, Answer, Context, Params, command, envelope_body
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 
 log = logging.getLogger("brokerplane.mt5")
 router = APIRouter(include_in_schema=False)
@@ -82,8 +82,8 @@ def _sessions(request: Request) -> Sessions:
     return sessions
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.runtime.services
+def _services(request: Request) -> Application:
+    services: Application = request.app.state.runtime.services
     return services
 
 

@@ -43,7 +43,7 @@ from brokerplane.api.mt5.tcpwire import (
     header,
     render,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 
 # ---- the listener -----------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ class Mt5TcpServer:
 
     def __init__(
         self,
-        services: Services,
+        services: Application,
         sessions: Sessions,
         limits: Limits,
         *,

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from brokerplane.api import jsonbody
 from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.errors import ERR_NOTFOUND, ERR_PARAMS, Mt5Error, retcode
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
@@ -148,7 +148,7 @@ class Context:
 
     params: Params
     actor: Actor
-    services: Services
+    services: Application
     # the idempotency key the request carried (Idempotency-Key / x-request-id headers)
     key: SentKey | None = None
 

@@ -28,8 +28,8 @@ from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.replay import replay_response
 from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE, core_problem, problem
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.application.services import Services
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, CoreError, ValidationError
@@ -82,7 +82,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def services(request: Request) -> Services:
+def services(request: Request) -> Application:
     return runtime_of(request).services
 
 

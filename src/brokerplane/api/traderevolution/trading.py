@@ -66,8 +66,8 @@ from brokerplane.api.traderevolution.wire import (
     throttle,
     to_json,
 )
+from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.application.services import Services
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder
 from brokerplane.core.backoffice.model import WebhookKey
@@ -259,7 +259,7 @@ for _path in WEBHOOK_PATHS:
 
 
 def _positions(
-    services: Services, actor: Actor, logins: Sequence[int] | None, symbol: str | None
+    services: Application, actor: Actor, logins: Sequence[int] | None, symbol: str | None
 ) -> Iterator[PositionFigures]:
     """Every matching open position, oldest first, page by page."""
     after: int | None = None

@@ -1,10 +1,10 @@
-"""Services: the front door of the application layer, composed of one part per core slice.
+"""Application: the front door of the application layer, composed of one part per core slice.
 
 Each call runs one command or read of the core in one unit of work (application.base). The
 parts live beside this module, one per slice: accounts, catalog (groups and symbols), money
 (ledger and approvals), trading, access (managers, keys, tokens, console sign-in), users,
 backoffice (TraderEvolution), events, reports (audit and reports); the sign-in lockout they
-share is application.lockout. Bootstrap builds one Services; dialects, the CLI and the server
+share is application.lockout. Bootstrap builds one Application; dialects, the CLI and the server
 call it.
 """
 
@@ -50,12 +50,12 @@ if TYPE_CHECKING:
     from brokerplane.core.ledger.commands import Posting, PostLedgerEntry, Transfer, TransferFunds
 
 R = TypeVar("R")
-Handler = Callable[["Services", Any, Actor], Any]
+Handler = Callable[["Application", Any, Actor], Any]
 
-__all__ = ["Services", "caller_of"]
+__all__ = ["Application", "caller_of"]
 
 
-class Services(
+class Application(
     AccountServices,
     CatalogServices,
     MoneyServices,
@@ -166,14 +166,14 @@ def _handlers() -> dict[type, Handler]:
     from brokerplane.core.backoffice.commands import WebhookOrder
     from brokerplane.core.ledger.commands import PostLedgerEntry, TransferFunds
 
-    def open_funded(app: Services, cmd: OpenFundedAccount, actor: Actor) -> Account:
+    def open_funded(app: Application, cmd: OpenFundedAccount, actor: Actor) -> Account:
         return app.open_funded_account(cmd.account, cmd.balance_minor, cmd.comment, actor)
 
     return {
-        PostLedgerEntry: Services.post_ledger_entry,
-        TransferFunds: Services.transfer_funds,
+        PostLedgerEntry: Application.post_ledger_entry,
+        TransferFunds: Application.transfer_funds,
         OpenFundedAccount: open_funded,
-        DecideApproval: Services.decide_approval,
-        SetApprovalThreshold: Services.set_approval_threshold,
-        WebhookOrder: Services.trade_by_webhook,
+        DecideApproval: Application.decide_approval,
+        SetApprovalThreshold: Application.set_approval_threshold,
+        WebhookOrder: Application.trade_by_webhook,
     }
