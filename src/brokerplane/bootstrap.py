@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from brokerplane import auditkeys
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.auditkeys import AuditKeyError, Keyring
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.config import CoreConfig
@@ -19,7 +19,7 @@ from brokerplane.storage.database import Storage
 class Runtime:
     settings: Settings
     storage: Storage
-    services: Services  # the application layer, over the storage's units of work
+    services: Application  # the application layer, over the storage's units of work
     keyring: Keyring | None = None
 
     def close(self) -> None:
@@ -87,7 +87,7 @@ def _runtime(
             else None
         ),
     )
-    services = Services(storage.uow, config, credentials=storage.credential_watch())
+    services = Application(storage.uow, config, credentials=storage.credential_watch())
     runtime = Runtime(settings, storage, services)
     if settings.read_database_url:
         runtime.services.lagging = storage.use_replica(

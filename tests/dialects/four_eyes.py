@@ -6,14 +6,14 @@ from __future__ import annotations
 import httpx
 from fastapi.testclient import TestClient
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 
 SECOND = 1001
 
 
-def native_key(services: Services, admin: Actor, manager_login: int) -> dict[str, str]:
+def native_key(services: Application, admin: Actor, manager_login: int) -> dict[str, str]:
     """Authorization headers of a native key of `manager_login` with every right it holds."""
     manager = services.get_manager(manager_login)
     assert manager is not None
@@ -22,7 +22,7 @@ def native_key(services: Services, admin: Actor, manager_login: int) -> dict[str
     return {"Authorization": f"Bearer {secret}"}
 
 
-def second_manager(services: Services, admin: Actor) -> dict[str, str]:
+def second_manager(services: Application, admin: Actor) -> dict[str, str]:
     """Manager 1001, who may approve, and its native key's headers."""
     rights = frozenset({"balances:approve", "balances:write", "reports:read", "users:read"})
     services.create_manager(CreateManager(SECOND, "Second Manager", "Manager#1001", rights), admin)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core import passwords
@@ -64,9 +64,9 @@ def issue(runtime: Runtime, admin: Actor, login: int = 2001, scopes: str = "user
     return runtime.services.create_api_key(cmd, admin).secret
 
 
-def at(runtime: Runtime, when: datetime) -> Services:
+def at(runtime: Runtime, when: datetime) -> Application:
     """The same database seen through services whose clock reads `when`."""
-    return Services(runtime.storage.uow, runtime.services.config, FakeClock(when))
+    return Application(runtime.storage.uow, runtime.services.config, FakeClock(when))
 
 
 def state_of(runtime: Runtime, admin: Actor) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from click.testing import CliRunner, Result
 from sqlalchemy import text
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.main import main
 from brokerplane.core.account.commands import OpenAccount
@@ -160,7 +160,7 @@ def test_maintenance_expires_overdue_approvals_and_purges_old_request_ids(
     runtime.services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
     # The same services with a clock 40 days back: the approval and the request id are old.
     past = FakeClock(runtime.services.clock() - timedelta(days=40))
-    then = Services(runtime.storage.uow, runtime.services.config, past)
+    then = Application(runtime.storage.uow, runtime.services.config, past)
     held = then.post_ledger_entry(PostLedgerEntry(login, "deposit", "150.00"), admin)
     then.claim_request("manager:1000", "req-old", "fingerprint")
 

@@ -70,7 +70,7 @@ def test_a_command_that_reads_the_database_does_not_load_the_web_or_alembic(
                                                 "sqlalchemy.orm"))] == []  # fmt: skip
 
 
-# What `key list` has no use for: the core's other slices (the Services facade imports each
+# What `key list` has no use for: the core's other slices (the Application facade imports each
 # when a call first needs it), the demo loader's commands, the webhook service (settings only
 # needs its replay window) and the terminal table (`--json` draws nothing).
 NOT_FOR_KEY_LIST = (

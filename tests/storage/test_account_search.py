@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import ListAccounts, OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
@@ -16,7 +16,7 @@ COLUMNS = ("login", "name", "broker", "email")
 
 
 @pytest.fixture
-def opened(services: Services, admin: Actor) -> dict[str, int]:
+def opened(services: Application, admin: Actor) -> dict[str, int]:
     services.create_group(CreateGroup("demo-usd", "USD"), admin)
     services.create_group(CreateGroup("real\\standard", "USD"), admin)
     people = {
@@ -36,7 +36,7 @@ def opened(services: Services, admin: Actor) -> dict[str, int]:
     }
 
 
-def _logins(services: Services, actor: Actor, **filters: str) -> set[int]:
+def _logins(services: Application, actor: Actor, **filters: str) -> set[int]:
     listed = {a.login for a in services.list_accounts(ListAccounts(**filters), actor)}  # type: ignore[arg-type]
     exported = {
         int(row[0])
@@ -48,7 +48,7 @@ def _logins(services: Services, actor: Actor, **filters: str) -> set[int]:
 
 
 def test_name_search_ignores_ascii_case_and_takes_wildcards_literally(
-    services: Services, admin: Actor, opened: dict[str, int]
+    services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
     assert _logins(services, admin, name="smith") == {opened["alice"], opened["bob"],
                                                       opened["carol"]}  # fmt: skip
@@ -59,7 +59,7 @@ def test_name_search_ignores_ascii_case_and_takes_wildcards_literally(
 
 
 def test_white_label_mask_and_reach_both_apply(
-    services: Services, admin: Actor, opened: dict[str, int]
+    services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
     assert _logins(services, admin, white_label="acme") == {opened["alice"], opened["carol"],
                                                             opened["pct"]}  # fmt: skip
@@ -71,7 +71,7 @@ def test_white_label_mask_and_reach_both_apply(
     assert _logins(services, brand, white_label="acme") == set()  # a filter never widens reach
 
 
-def test_search_filters_are_bounded(services: Services, admin: Actor) -> None:
+def test_search_filters_are_bounded(services: Application, admin: Actor) -> None:
     with pytest.raises(ValidationError) as too_long:
         services.list_accounts(ListAccounts(name="x" * 128), admin)
     assert too_long.value.fields[0].field == "name"
@@ -80,7 +80,7 @@ def test_search_filters_are_bounded(services: Services, admin: Actor) -> None:
 
 
 def test_the_audit_trail_is_searched_by_dialect(
-    services: Services, admin: Actor, opened: dict[str, int]
+    services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
     console = Actor(1000, frozenset(SCOPES), dialect="console")
     services.update_account(UpdateAccount(opened["alice"], {"comment": "via console"}), console)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core import passwords
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
@@ -47,12 +47,12 @@ def _full_profile() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _open(services: Services, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
+def _open(services: Application, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
     return services.open_account(OpenAccount(group=group, **kw), admin)
 
 
 def test_account_round_trip_keeps_every_field(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     opened = _open(services, admin, login=MAX_BIGINT, leverage=500,
                    main_password="1Ar#pqkj", investor_password="2Bs$qrlk",
@@ -67,7 +67,7 @@ def test_account_round_trip_keeps_every_field(
 
 
 def test_account_round_trip_keeps_the_timestamps_as_utc_to_the_microsecond(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     clock.now = datetime(2026, 7, 1, 23, 59, 58, 999999, tzinfo=timezone(timedelta(hours=5)))
     opened = _open(services, admin, main_password="1Ar#pqkj")
@@ -86,7 +86,7 @@ def test_account_round_trip_keeps_the_timestamps_as_utc_to_the_microsecond(
 
 
 def test_account_round_trip_keeps_empty_and_null_fields_as_they_were(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     opened = _open(services, admin)
 
@@ -100,7 +100,7 @@ def test_account_round_trip_keeps_empty_and_null_fields_as_they_were(
 
 
 def test_update_round_trip_stores_every_changed_field(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     opened = _open(services, admin)
     profile = _full_profile()
@@ -113,7 +113,7 @@ def test_update_round_trip_stores_every_changed_field(
 
 
 def test_group_round_trip_keeps_decimals_exactly_and_json_attributes(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     settings = {
         "margin_call": "33.333333333333333333", "stop_out": Decimal("0.10"),
@@ -131,7 +131,7 @@ def test_group_round_trip_keeps_decimals_exactly_and_json_attributes(
     assert loaded.created_at == clock.now and loaded.created_at.tzinfo is UTC
 
 
-def test_symbol_round_trip_keeps_decimals_exactly(services: Services, admin: Actor) -> None:
+def test_symbol_round_trip_keeps_decimals_exactly(services: Application, admin: Actor) -> None:
     created = services.create_symbol(
         CreateSymbol("BTCUSD.micro", {
             "currency_base": "BTC", "currency_profit": "USD", "currency_margin": "BTC",
@@ -149,7 +149,7 @@ def test_symbol_round_trip_keeps_decimals_exactly(services: Services, admin: Act
 
 
 def test_manager_and_key_round_trip_keep_rights_scopes_and_expiry(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     rights = frozenset({"users:read", "users:write", "reports:read"})
     manager = services.create_manager(
@@ -173,7 +173,7 @@ def test_manager_and_key_round_trip_keep_rights_scopes_and_expiry(
 
 
 def test_key_use_is_stamped_in_storage(
-    services: Services, admin: Actor, runtime: Runtime, clock: FakeClock
+    services: Application, admin: Actor, runtime: Runtime, clock: FakeClock
 ) -> None:
     services.create_manager(CreateManager(7), admin)
     issued = services.create_api_key(CreateApiKey(7, frozenset({"users:read"})), admin)
@@ -190,7 +190,7 @@ def test_key_use_is_stamped_in_storage(
 
 
 @pytest.fixture
-def population(services: Services, admin: Actor, clock: FakeClock) -> dict[str, list[int]]:
+def population(services: Application, admin: Actor, clock: FakeClock) -> dict[str, list[int]]:
     """Six accounts in three groups, registered a minute apart; logins by group."""
     for name in ("real\\a", "real\\b", "demo\\a"):
         services.create_group(CreateGroup(name, "USD"), admin)
@@ -205,18 +205,18 @@ def population(services: Services, admin: Actor, clock: FakeClock) -> dict[str, 
     return by_group
 
 
-def _logins(services: Services, admin: Actor, **kw: Any) -> list[int]:
+def _logins(services: Application, admin: Actor, **kw: Any) -> list[int]:
     return [a.login for a in services.list_accounts(ListAccounts(**kw), admin)]
 
 
 def test_listing_without_filters_returns_every_account_in_login_order(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     assert _logins(services, admin) == list(range(100_000, 100_006))
 
 
 def test_listing_by_group_mask_keeps_only_the_admitted_groups(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     real = sorted(population["real\\a"] + population["real\\b"])
 
@@ -228,7 +228,7 @@ def test_listing_by_group_mask_keeps_only_the_admitted_groups(
 
 
 def test_listing_by_email_ignores_case(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     found = services.list_accounts(ListAccounts(email="ann.LEE@example.com"), admin)
 
@@ -237,13 +237,13 @@ def test_listing_by_email_ignores_case(
 
 
 def test_listing_by_logins_returns_only_those_that_exist(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     assert _logins(services, admin, logins=(100_004, 100_001, 5)) == [100_001, 100_004]
 
 
 def test_listing_by_registration_includes_the_start_and_excludes_the_end(
-    services: Services, admin: Actor, population: dict[str, list[int]], clock: FakeClock
+    services: Application, admin: Actor, population: dict[str, list[int]], clock: FakeClock
 ) -> None:
     start = FakeClock().now  # the first account's registration time
     window = {"registered_from": start + timedelta(minutes=1),
@@ -255,7 +255,7 @@ def test_listing_by_registration_includes_the_start_and_excludes_the_end(
 
 
 def test_listing_pages_by_login_after_the_cursor(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     first = _logins(services, admin, limit=4)
     second = _logins(services, admin, limit=4, after_login=first[-1])
@@ -266,14 +266,14 @@ def test_listing_pages_by_login_after_the_cursor(
 
 
 def test_filters_combine(
-    services: Services, admin: Actor, population: dict[str, list[int]]
+    services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
     assert _logins(services, admin, group_mask="real\\*", email="ann.lee@example.com",
                    after_login=100_000) == [100_005]  # fmt: skip
 
 
 def test_iterating_a_report_walks_every_page(
-    services: Services, admin: Actor, population: dict[str, list[int]],
+    services: Application, admin: Actor, population: dict[str, list[int]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     monkeypatch.setattr(account_service, "MAX_PAGE", 2)
@@ -286,13 +286,13 @@ def test_iterating_a_report_walks_every_page(
 # --- login allocation ------------------------------------------------------------------------
 
 
-def _ranged(services: Services, admin: Actor, low: int, high: int) -> None:
+def _ranged(services: Application, admin: Actor, low: int, high: int) -> None:
     settings = {"login_range_from": low, "login_range_to": high}
     services.create_group(CreateGroup("real\\ranged", "USD", settings), admin)
 
 
 def test_allocation_starts_at_the_server_range_for_a_group_without_one(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     start = runtime.settings.login_range_from
 
@@ -300,7 +300,7 @@ def test_allocation_starts_at_the_server_range_for_a_group_without_one(
 
 
 def test_allocation_uses_the_group_range_and_ignores_logins_outside_it(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged(services, admin, 5000, 5009)
     _open(services, admin, group="real\\ranged", login=6000)
@@ -311,7 +311,7 @@ def test_allocation_uses_the_group_range_and_ignores_logins_outside_it(
 
 
 def test_allocation_fills_gaps_once_the_top_is_taken_then_reports_exhaustion(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged(services, admin, 5000, 5005)
     for login in (5001, 5003, 5005):
@@ -325,7 +325,7 @@ def test_allocation_fills_gaps_once_the_top_is_taken_then_reports_exhaustion(
     assert caught.value.context == {"range_from": 5000, "range_to": 5005}
 
 
-def test_allocation_in_a_range_of_one_login(services: Services, admin: Actor) -> None:
+def test_allocation_in_a_range_of_one_login(services: Application, admin: Actor) -> None:
     _ranged(services, admin, MAX_BIGINT, MAX_BIGINT)
 
     assert _open(services, admin, group="real\\ranged").login == MAX_BIGINT
@@ -334,7 +334,7 @@ def test_allocation_in_a_range_of_one_login(services: Services, admin: Actor) ->
 
 
 def test_duplicate_explicit_login_is_refused_and_the_first_account_kept(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     _open(services, admin, login=777, name="first")
 

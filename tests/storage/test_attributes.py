@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import DeleteAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attribute.commands import DeleteAttributes, ListAttributes
@@ -29,7 +29,7 @@ from tests.unit.test_attributes import (
 
 
 def test_upserted_attributes_read_back_whole_with_their_times_and_overwrite_in_place(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     build_world(services, admin)
     name, value = "ü" * 64, "€" * 512  # the longest allowed, in characters not bytes
@@ -47,7 +47,7 @@ def test_upserted_attributes_read_back_whole_with_their_times_and_overwrite_in_p
 
 
 def test_paging_all_traders_in_sql_keeps_to_reach_and_skips_deleted_accounts(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     build_world(services, admin)
     services.set_attributes(
@@ -72,7 +72,7 @@ def test_paging_all_traders_in_sql_keeps_to_reach_and_skips_deleted_accounts(
 
 
 def test_name_and_since_filters_run_in_sql_as_in_python(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     build_world(services, admin)
     services.set_attributes(
@@ -96,7 +96,7 @@ def test_name_and_since_filters_run_in_sql_as_in_python(
     assert names(ids=(BEST, REAL), name_contains="CODE") == {BEST: ["colorCode"]}
 
 
-def test_deletes_by_name_and_all_on_every_kind(services: Services, admin: Actor) -> None:
+def test_deletes_by_name_and_all_on_every_kind(services: Application, admin: Actor) -> None:
     world = build_world(services, admin)
     services.set_attributes(put("account", (BEST, {"a": "1", "b": "2"}), (REAL, {"a": "3"})), admin)
     services.set_attributes(put("group", (world.demo_group, {"a": "1", "b": "2"})), admin)
@@ -111,7 +111,7 @@ def test_deletes_by_name_and_all_on_every_kind(services: Services, admin: Actor)
     assert listed(services, admin, "manager", REGULAR, SECOND) == {REGULAR: {"a": "1"}}
 
 
-def _scenario(services: Services, admin: Actor, clock: FakeClock) -> list[Any]:
+def _scenario(services: Application, admin: Actor, clock: FakeClock) -> list[Any]:
     """A run of writes and reads whose answers must not depend on the storage."""
     world = build_world(services, admin)
     answers: list[Any] = []
@@ -137,17 +137,17 @@ def _scenario(services: Services, admin: Actor, clock: FakeClock) -> list[Any]:
 
 
 def test_sql_and_the_fakes_answer_the_same_scenario_alike(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     fake_clock = FakeClock(clock.now)
     config = CoreConfig(login_range_from=100_000, login_range_to=100_999, server_currency="USD")
-    fake = Services(FakeUowFactory(), config, fake_clock)
+    fake = Application(FakeUowFactory(), config, fake_clock)
 
     assert _scenario(services, admin, clock) == _scenario(fake, admin, fake_clock)
 
 
 def test_concurrent_upserts_of_the_same_names_all_succeed_and_the_chain_holds(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     build_world(services, admin)
     threads = 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Table, func, select, text
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
@@ -31,7 +31,7 @@ def _sql(runtime: Runtime, statement: str) -> None:
         conn.execute(text(statement))
 
 
-def _some_writes(services: Services, admin: Actor) -> list[int]:
+def _some_writes(services: Application, admin: Actor) -> list[int]:
     logins = []
     for i in range(3):
         acc = services.open_account(OpenAccount(group="real\\standard", name=f"n{i}"), admin)
@@ -59,10 +59,10 @@ class _LostBeforeCommit:
 
 
 def test_a_command_that_fails_before_commit_leaves_no_account_and_no_record(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
 ) -> None:
     records, head = _count(runtime, t.audit_records), _head(runtime)
-    failing = Services(_LostBeforeCommit(runtime), runtime.services.config, clock)
+    failing = Application(_LostBeforeCommit(runtime), runtime.services.config, clock)
 
     with pytest.raises(ConnectionResetError):
         failing.open_account(OpenAccount(group="real\\standard"), admin)
@@ -76,10 +76,10 @@ def test_a_command_that_fails_before_commit_leaves_no_account_and_no_record(
 
 
 def test_an_update_that_fails_before_commit_leaves_the_account_as_it_was(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
-    failing = Services(_LostBeforeCommit(runtime), runtime.services.config, clock)
+    failing = Application(_LostBeforeCommit(runtime), runtime.services.config, clock)
 
     with pytest.raises(ConnectionResetError):
         failing.update_account(UpdateAccount(acc.login, {"comment": "lost"}), admin)
@@ -89,7 +89,7 @@ def test_an_update_that_fails_before_commit_leaves_the_account_as_it_was(
 
 
 def test_records_are_stored_chained_in_commit_order(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     _some_writes(services, admin)
 
@@ -99,7 +99,7 @@ def test_records_are_stored_chained_in_commit_order(
 
 
 def test_audit_record_keeps_before_after_and_actor_through_storage(
-    services: Services, usd_group: Group, clock: FakeClock
+    services: Application, usd_group: Group, clock: FakeClock
 ) -> None:
     actor = Actor(manager_login=2**63 - 1, scopes=frozenset({"admin"}), key_id="k" * 16,
                   operator_id="ü-operator", request_id="req-ü-1", dialect="native",
@@ -118,7 +118,7 @@ def test_audit_record_keeps_before_after_and_actor_through_storage(
 
 
 def test_a_record_edited_with_sql_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _some_writes(services, admin)
 
@@ -130,7 +130,7 @@ def test_a_record_edited_with_sql_is_reported(
 
 
 def test_a_snapshot_edited_with_sql_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _some_writes(services, admin)
     with runtime.storage.engine.begin() as conn:
@@ -146,7 +146,7 @@ def test_a_snapshot_edited_with_sql_is_reported(
 
 
 def test_a_record_deleted_with_sql_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _some_writes(services, admin)
 
@@ -158,7 +158,7 @@ def test_a_record_deleted_with_sql_is_reported(
 
 
 def test_the_newest_record_deleted_with_sql_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _some_writes(services, admin)
 
@@ -170,7 +170,7 @@ def test_the_newest_record_deleted_with_sql_is_reported(
 
 
 def test_a_record_inserted_with_sql_after_the_newest_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _some_writes(services, admin)
     last_id, last_hash = _head(runtime)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from brokerplane import auditkeys, bootstrap
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
@@ -31,7 +31,7 @@ from brokerplane.storage import tables as t
 Edit = Callable[[AuditRecord], None]
 
 
-def _funded(services: Services, admin: Actor, deposits: int = 3) -> int:
+def _funded(services: Application, admin: Actor, deposits: int = 3) -> int:
     login = services.open_account(OpenAccount(group="real\\standard"), admin).login
     for i in range(deposits):
         services.post_ledger_entry(PostLedgerEntry(login, "deposit", f"{100 + i}.00"), admin)
@@ -107,7 +107,7 @@ def _raise_in_record(amount: int) -> Edit:
 
 
 def test_a_ledger_row_inserted_with_its_balance_raised_is_named_by_the_ledger_check(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     assert services.audit_ledger().ok
@@ -128,7 +128,7 @@ def test_a_ledger_row_inserted_with_its_balance_raised_is_named_by_the_ledger_ch
 
 
 def test_an_entry_whose_amount_was_edited_disagrees_with_its_audit_record(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     first = services.list_ledger(LedgerQuery(login=login), admin)[0]
@@ -143,7 +143,7 @@ def test_an_entry_whose_amount_was_edited_disagrees_with_its_audit_record(
 
 
 def test_an_audit_record_of_an_entry_that_was_deleted_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin, deposits=2)
     e = t.ledger_entries.c
@@ -162,7 +162,7 @@ def test_an_audit_record_of_an_entry_that_was_deleted_is_reported(
 
 
 def test_an_entry_and_its_record_edited_and_rechained_without_the_key_break_the_chain(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     target = _entry_record(runtime, 3)  # the newest deposit: no later figures to adjust
@@ -177,7 +177,7 @@ def test_an_entry_and_its_record_edited_and_rechained_without_the_key_break_the_
 
 
 def test_a_record_rechained_under_a_guessed_key_names_a_key_not_in_the_keyring(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     target = _entry_record(runtime, 2)
@@ -191,7 +191,7 @@ def test_a_record_rechained_under_a_guessed_key_names_a_key_not_in_the_keyring(
 
 
 def test_a_record_rechained_with_sha256_under_the_real_key_id_fails_its_hash(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     target = _entry_record(runtime, 3)
@@ -208,7 +208,7 @@ def test_a_record_rechained_with_sha256_under_the_real_key_id_fails_its_hash(
 
 
 def test_a_checkpoint_catches_a_history_rewritten_with_the_key(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin)
     report, _ = services.chain_statement()
@@ -227,7 +227,7 @@ def test_a_checkpoint_catches_a_history_rewritten_with_the_key(
 
 
 def test_a_checkpoint_catches_a_chain_rolled_back_before_it(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _funded(services, admin)
     pin = services.chain_statement()[0].head
@@ -244,7 +244,7 @@ def test_a_checkpoint_catches_a_chain_rolled_back_before_it(
 
 
 def test_a_signed_checkpoint_verifies_and_an_altered_one_does_not(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _funded(services, admin)
     assert runtime.keyring is not None

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import insert, update
 
 from brokerplane import bootstrap
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
@@ -93,7 +93,7 @@ REQUESTER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dial
 APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect="native")
 
 
-def _approved_deposit(services: Services, admin: Actor) -> tuple[int, int, int]:
+def _approved_deposit(services: Application, admin: Actor) -> tuple[int, int, int]:
     """An account with a plain deposit and an approved one: (login, plain id, approved id)."""
     login = _funded(services, admin, deposits=1)
     services.set_approval_threshold(SetApprovalThreshold("USD", "1000"), admin)
@@ -107,7 +107,7 @@ def _approved_deposit(services: Services, admin: Actor) -> tuple[int, int, int]:
 
 
 def test_entry_metadata_rewritten_in_the_database_disagrees_with_its_audit_record(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login, plain, approved = _approved_deposit(services, admin)
     assert services.audit_ledger().ok
@@ -129,7 +129,7 @@ def test_entry_metadata_rewritten_in_the_database_disagrees_with_its_audit_recor
 
 
 def test_approval_rows_rewritten_in_the_database_disagree_with_their_audit_records(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     _approved_deposit(services, admin)
     assert services.audit_ledger().ok
@@ -148,7 +148,7 @@ def test_approval_rows_rewritten_in_the_database_disagree_with_their_audit_recor
 
 
 def test_an_account_whose_currency_digits_were_changed_is_named(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     login = _funded(services, admin, deposits=1)  # 100.00 USD
     empty = services.open_account(OpenAccount(group="real\\standard"), admin).login
@@ -169,7 +169,7 @@ def test_an_account_whose_currency_digits_were_changed_is_named(
 
 
 def test_managers_and_api_keys_kept_through_commands_tie_to_their_audit_records(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     desk = CreateManager(1000, "desk", "password-1", frozenset({"balances:write"}))
     services.create_manager(desk, admin)
@@ -185,7 +185,7 @@ def test_managers_and_api_keys_kept_through_commands_tie_to_their_audit_records(
 
 
 def test_api_keys_and_managers_minted_or_widened_in_the_database_are_named(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     services.create_manager(CreateManager(1000, "desk", "password", frozenset({"balances:write"})),
                             admin)  # fmt: skip

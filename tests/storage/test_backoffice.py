@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
@@ -36,7 +36,9 @@ def _token(clock: FakeClock, token_hash: str, session: str, principal_id: int,
                            now + timedelta(minutes=minutes))  # fmt: skip
 
 
-def _behaves(services: Services, uows: UnitOfWorkFactory, admin: Actor, clock: FakeClock) -> None:
+def _behaves(
+    services: Application, uows: UnitOfWorkFactory, admin: Actor, clock: FakeClock
+) -> None:
     """The scenario both the SQL repository and the fake must pass."""
     services.create_branding(CreateBranding("Brand-A"), admin)
     services.create_plan(CreatePlan("Plan X", "swap"), admin)
@@ -141,14 +143,14 @@ def _refuses_duplicates(uows: UnitOfWorkFactory, clock: FakeClock) -> None:
 
 
 def test_the_sql_repository_behaves(
-    services: Services, runtime: Runtime, admin: Actor, clock: FakeClock
+    services: Application, runtime: Runtime, admin: Actor, clock: FakeClock
 ) -> None:
     _behaves(services, runtime.storage.uow, admin, clock)
 
 
 def test_the_fake_behaves_the_same(admin: Actor, clock: FakeClock) -> None:
     uows = FakeUowFactory()
-    _behaves(Services(uows, clock=clock), uows, admin, clock)
+    _behaves(Application(uows, clock=clock), uows, admin, clock)
 
 
 def test_the_sql_repository_refuses_duplicates(runtime: Runtime, clock: FakeClock) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.cli.demo import load_demo, open_demo_accounts
 from brokerplane.core.account.commands import ListAccounts, OpenAccount
@@ -17,12 +17,12 @@ from brokerplane.core.group.model import Group
 GROUP = "real\\standard"
 
 
-def _logins(services: Services, admin: Actor) -> list[int]:
+def _logins(services: Application, admin: Actor) -> list[int]:
     return [a.login for a in services.list_accounts(ListAccounts(limit=1000), admin)]
 
 
 def test_a_stored_batch_reads_back_like_accounts_opened_one_by_one(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     one = services.open_account(OpenAccount(group=GROUP, name="single"), admin)
     profile = {"email": "ann@example.com", "country": "Cyprus", "attributes": {"kyc": "ok"}}
@@ -41,7 +41,7 @@ def test_a_stored_batch_reads_back_like_accounts_opened_one_by_one(
 
 
 def test_a_refused_batch_leaves_no_row_and_no_audit_record(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     before = services.verify_audit().records
     cmds = [OpenAccount(group=GROUP) for _ in range(3)]
@@ -56,7 +56,7 @@ def test_a_refused_batch_leaves_no_row_and_no_audit_record(
 
 
 def test_an_explicit_login_taken_in_storage_refuses_the_batch(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     services.open_account(OpenAccount(group=GROUP, login=777), admin)
 
@@ -67,7 +67,7 @@ def test_an_explicit_login_taken_in_storage_refuses_the_batch(
 
 
 def test_add_many_refuses_a_login_already_stored(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     stored = services.open_account(OpenAccount(group=GROUP), admin)
     copy = replace(services.get_account(stored.login, admin), attributes={})

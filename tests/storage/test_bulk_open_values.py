@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
@@ -38,7 +38,7 @@ PROFILE: dict[str, Any] = {
 
 
 def test_a_batch_stores_awkward_values_as_opening_one_by_one_does(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     single = services.open_account(OpenAccount(GROUP, 200, "Ann\tO'Neil", profile=PROFILE), admin)
     cmds = [OpenAccount(GROUP, 200, "Ann\tO'Neil", profile=PROFILE) for _ in range(2)]

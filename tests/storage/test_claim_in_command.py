@@ -4,7 +4,6 @@ its claim with it, and a repeat in the same group replays the first answer."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -15,13 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from brokerplane.application.services import Services
+from brokerplane.application import answers
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Claim, ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.idempotency import Claim, StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ports import UnitOfWork
@@ -29,24 +30,22 @@ from brokerplane.core.ports import UnitOfWork
 MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
 
 
-def _render(posting: Posting) -> StoredResponse:
-    body = {"operation_id": posting.operation_id, "balance": posting.balance}
-    return StoredResponse(200, json.dumps(body), str(posting.operation_id))
+def _post(
+    services: Application, cmd: PostLedgerEntry, key: str, fingerprint: str = "same"
+) -> Posting | Replay[Posting]:
+    """A keyed posting as the dialects run it: the id claimed in the command's transaction."""
+    request = IdempotentRequest("manager:1000", key, fingerprint)
+    return services.run(cmd, replace(MANAGER, request_id=key), request)
 
 
-def _keyed(key: str, fingerprint: str = "same") -> Actor:
-    wanted = ClaimRequest("manager:1000", key, fingerprint)
-    return replace(MANAGER, request_id=key, idempotency=Completion(None, _render, wanted))
-
-
-def _account(services: Services, admin: Actor, group: Group, deposit: str) -> int:
+def _account(services: Application, admin: Actor, group: Group, deposit: str) -> int:
     login = services.open_account(OpenAccount(group=group.name), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", deposit), admin)
     return login
 
 
 def test_the_claim_commits_durably_with_the_posting_and_repeats_replay(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     sent: list[str] = []
@@ -57,47 +56,44 @@ def test_the_claim_commits_durably_with_the_posting_and_repeats_replay(
     engine = runtime.storage.engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        posted = services.post_ledger_entry(PostLedgerEntry(login, "deposit", "2.00"), _keyed("k1"))
+        posted = _post(services, PostLedgerEntry(login, "deposit", "2.00"), "k1")
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert posted.status == "applied"
+    assert isinstance(posted, Posting) and posted.status == "applied"
     assert any("INSERT INTO idempotency_records" in s for s in sent)
     # A lazy commit here would make the posting's own commit lazy: never inside a command.
     assert not any("synchronous_commit" in s for s in sent)
 
-    with pytest.raises(Replayed) as replay:
-        services.post_ledger_entry(PostLedgerEntry(login, "deposit", "2.00"), _keyed("k1"))
-    assert replay.value.stored == _render(posted)
+    assert _post(services, PostLedgerEntry(login, "deposit", "2.00"), "k1") == Replay(posted)
     with pytest.raises(AlreadyApplied):
-        services.post_ledger_entry(
-            PostLedgerEntry(login, "deposit", "9.00"), _keyed("k1", "another request")
-        )
+        _post(services, PostLedgerEntry(login, "deposit", "9.00"), "k1", "another request")
     assert services.get_account(login, admin).balance == 300
-    assert services.claim_request("manager:1000", "k1", "same") == _render(posted)
+    stored = services.claim_request("manager:1000", "k1", "same")
+    assert isinstance(stored, StoredResponse) and answers.load(stored.body) == posted
 
 
 def test_a_refused_posting_takes_its_claim_with_it(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     with pytest.raises(InsufficientFunds):
-        services.post_ledger_entry(PostLedgerEntry(login, "withdrawal", "5.00"), _keyed("k2"))
+        _post(services, PostLedgerEntry(login, "withdrawal", "5.00"), "k2")
     # Nothing remembered: the same id serves the next request, with no release needed.
-    posted = services.post_ledger_entry(PostLedgerEntry(login, "deposit", "5.00"), _keyed("k2"))
-    assert posted.balance == 600
+    posted = _post(services, PostLedgerEntry(login, "deposit", "5.00"), "k2")
+    assert isinstance(posted, Posting) and posted.balance == 600
     assert isinstance(services.claim_request("manager:1000", "k3", "x"), Claim)
 
 
 def test_an_id_held_in_flight_elsewhere_is_refused_until_released(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     held = services.claim_request("manager:1000", "k4", "same")  # another process's claim
     assert isinstance(held, Claim)
     with pytest.raises(RequestInFlight):
-        services.post_ledger_entry(PostLedgerEntry(login, "deposit", "1.00"), _keyed("k4"))
+        _post(services, PostLedgerEntry(login, "deposit", "1.00"), "k4")
     services.release_request(held)
-    services.post_ledger_entry(PostLedgerEntry(login, "deposit", "1.00"), _keyed("k4"))
+    _post(services, PostLedgerEntry(login, "deposit", "1.00"), "k4")
     assert services.get_account(login, admin).balance == 200
 
 
@@ -112,18 +108,18 @@ class Gate:
 
 
 def test_one_id_twice_in_one_group_applies_once_and_replays_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _account(services, admin, usd_group, "1.00")
     gc = services.group_commit
     assert gc is not None
     cmd = PostLedgerEntry(login, "deposit", "4.00")
-    call: Callable[[], Posting] = lambda: services.post_ledger_entry(cmd, _keyed("k5"))  # noqa: E731
+    call: Callable[[], Posting | Replay[Posting]] = lambda: _post(services, cmd, "k5")  # noqa: E731
     gate = Gate()
     with ThreadPoolExecutor(3) as pool:
         first = pool.submit(gc.run, gate)
         assert gate.entered.wait(20)
-        futures: list[Future[Posting]] = [pool.submit(call), pool.submit(call)]
+        futures: list[Future[Posting | Replay[Posting]]] = [pool.submit(call), pool.submit(call)]
         deadline = time.monotonic() + 20
         while gc.waiting < 2:
             assert time.monotonic() < deadline
@@ -132,9 +128,9 @@ def test_one_id_twice_in_one_group_applies_once_and_replays_once(
         first.result(20)
         outcomes = [f.exception(20) or f.result() for f in futures]
     postings = [o for o in outcomes if isinstance(o, Posting)]
-    replays = [o for o in outcomes if isinstance(o, Replayed)]
+    replays = [o for o in outcomes if isinstance(o, Replay)]
     assert len(postings) == 1 and len(replays) == 1, outcomes
-    assert replays[0].stored == _render(postings[0])
+    assert replays[0] == Replay(postings[0])
     entries = list(services.iter_ledger(LedgerQuery(login=login), admin))
     assert [(e.amount, e.request_id) for e in entries] == [(100, None), (400, "k5")]
     assert services.get_account(login, admin).balance == 500

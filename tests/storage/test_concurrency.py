@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.commands import CreateGroup
@@ -31,7 +31,7 @@ def _in_threads(work: Callable[[int], T]) -> list[T]:
 
 
 def test_concurrent_openings_all_succeed_with_distinct_logins(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     def open_some(i: int) -> list[int]:
         cmd = OpenAccount(group="real\\standard", name=f"thread {i}")
@@ -44,7 +44,7 @@ def test_concurrent_openings_all_succeed_with_distinct_logins(
 
 
 def test_concurrent_openings_in_a_small_group_range_fill_it_exactly(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     settings = {"login_range_from": 7000, "login_range_to": 7000 + THREADS * PER_THREAD - 1}
     services.create_group(CreateGroup("real\\small", "USD", settings), admin)
@@ -59,7 +59,7 @@ def test_concurrent_openings_in_a_small_group_range_fill_it_exactly(
 
 
 def test_concurrent_writes_keep_the_audit_chain_valid(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     def write_some(i: int) -> int:
         acc = services.open_account(OpenAccount(group="real\\standard"), admin)

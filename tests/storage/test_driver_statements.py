@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy import exc as sa_exc
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
@@ -21,7 +21,7 @@ from brokerplane.storage.repositories.accounts import _ACCOUNT_BY_LOGIN
 
 
 def test_an_account_reads_back_as_sqlalchemy_reads_it(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     opened = services.open_account(OpenAccount(group=usd_group.name, name="Driver Test"), admin)
     with runtime.storage.uow(write=False) as uow:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import DisableAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
@@ -27,7 +27,7 @@ from tests.unit.fakes import FakeClock
 APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect="native")
 
 
-def _all(services: Services, admin: Actor, **kw: object) -> list[Event]:
+def _all(services: Application, admin: Actor, **kw: object) -> list[Event]:
     out: list[Event] = []
     after = 0
     while True:
@@ -44,7 +44,7 @@ def _count(runtime: Runtime, table: object) -> int:
 
 
 def test_each_committed_change_writes_its_event_and_a_refused_one_none(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard", name="Ev One",
                                             profile={"broker": "wl-a"}), admin)  # fmt: skip
@@ -77,7 +77,7 @@ def test_each_committed_change_writes_its_event_and_a_refused_one_none(
 
 
 def test_approvals_and_group_commit_savepoints(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     services.set_approval_threshold(SetApprovalThreshold("USD", "1000"), admin)
@@ -104,7 +104,7 @@ def test_approvals_and_group_commit_savepoints(
 
 
 def test_ids_follow_commit_order_under_concurrency(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     """Deposits from many threads to a few accounts: every account's balance after rises with
     the event id (a number handed out before an earlier commit would break that), ids are
@@ -132,7 +132,7 @@ def test_ids_follow_commit_order_under_concurrency(
 
 
 def test_retention_purges_old_events(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     clock.advance(days=31)

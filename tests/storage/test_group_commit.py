@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
@@ -38,7 +38,7 @@ class Gate:
         assert self.open.wait(20)
 
 
-def _behind_gate(services: Services, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
+def _behind_gate(services: Application, calls: list[Callable[[], Any]]) -> list[Future[Any]]:
     """Run `calls` on threads while a gate holds the current batch; they form the next one."""
     gc = services.group_commit
     assert gc is not None
@@ -58,14 +58,14 @@ def _behind_gate(services: Services, calls: list[Callable[[], Any]]) -> list[Fut
     return futures
 
 
-def _open(services: Services, admin: Actor, group: Group, deposit: str) -> int:
+def _open(services: Application, admin: Actor, group: Group, deposit: str) -> int:
     login = services.open_account(OpenAccount(group=group.name), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", deposit), admin)
     return login
 
 
 def test_queued_money_commands_share_one_commit_and_keep_their_own_outcomes(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a, b = (_open(services, admin, usd_group, "100.00") for _ in range(2))
     gc = services.group_commit
@@ -107,7 +107,7 @@ def test_queued_money_commands_share_one_commit_and_keep_their_own_outcomes(
 
 
 def test_a_storage_error_in_one_command_rolls_back_only_that_command(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a = _open(services, admin, usd_group, "1.00")
     gc = services.group_commit
@@ -139,16 +139,16 @@ def test_a_storage_error_in_one_command_rolls_back_only_that_command(
 
 
 def test_group_commit_can_be_turned_off(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
-    plain = Services(runtime.storage.uow, replace(services.config, group_commit_max=1))
+    plain = Application(runtime.storage.uow, replace(services.config, group_commit_max=1))
     assert plain.group_commit is None
     login = _open(plain, admin, usd_group, "3.00")
     assert plain.get_account(login, admin).balance == 300
 
 
 def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_after_one(
-    runtime: Runtime, services: Services, admin: Actor, usd_group: Group
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _open(services, admin, usd_group, "1.00")
     sent: list[str] = []

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, text
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
@@ -34,11 +34,11 @@ APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}),
                  operator_id="second-pair-of-eyes", dialect="native")  # fmt: skip
 
 
-def _open(services: Services, admin: Actor, group: str = "real\\standard") -> Account:
+def _open(services: Application, admin: Actor, group: str = "real\\standard") -> Account:
     return services.open_account(OpenAccount(group=group, name="Ledger Test"), admin)
 
 
-def _post(services: Services, actor: Actor, login: int, operation: str, amount: object,
+def _post(services: Application, actor: Actor, login: int, operation: str, amount: object,
           reference: str = "", comment: str = "") -> Posting:  # fmt: skip
     cmd = PostLedgerEntry(login, operation, amount, comment=comment, reference=reference)
     return services.post_ledger_entry(cmd, actor)
@@ -49,7 +49,7 @@ def _entry(posting: Posting) -> LedgerEntry:
     return posting.entry
 
 
-def _entries(services: Services, admin: Actor, **query: object) -> list[LedgerEntry]:
+def _entries(services: Application, admin: Actor, **query: object) -> list[LedgerEntry]:
     return list(services.iter_ledger(LedgerQuery(**query), admin))  # type: ignore[arg-type]
 
 
@@ -58,12 +58,12 @@ def _sql(runtime: Runtime, statement: str) -> None:
         conn.execute(text(statement))
 
 
-def _figures(services: Services, admin: Actor, login: int) -> tuple[int, int, int]:
+def _figures(services: Application, admin: Actor, login: int) -> tuple[int, int, int]:
     acc = services.get_account(login, admin)
     return acc.balance, acc.credit, acc.bonus
 
 
-def _busy_day(services: Services, admin: Actor, clock: FakeClock, logins: list[int]) -> int:
+def _busy_day(services: Application, admin: Actor, clock: FakeClock, logins: list[int]) -> int:
     """Every kind of operation on every account, refusals included; the entries applied."""
     applied = 0
     for n, login in enumerate(logins):
@@ -86,7 +86,7 @@ def _busy_day(services: Services, admin: Actor, clock: FakeClock, logins: list[i
 
 
 def test_an_entry_comes_back_with_every_field_and_its_time_in_utc(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _open(services, admin).login
     first = _entry(_post(services, REQUESTER, login, "deposit", "1234.56", reference="wire-ü-1",
@@ -116,7 +116,7 @@ def test_an_entry_posted_under_a_clock_in_another_zone_is_stored_as_the_same_ins
     runtime: Runtime, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     elsewhere = FakeClock(clock.now.astimezone(timezone(timedelta(hours=-5, minutes=-30))))
-    services = Services(runtime.storage.uow, runtime.services.config, elsewhere)
+    services = Application(runtime.storage.uow, runtime.services.config, elsewhere)
     login = _open(services, admin).login
 
     entry = _entry(_post(services, admin, login, "deposit", "1"))
@@ -127,7 +127,7 @@ def test_an_entry_posted_under_a_clock_in_another_zone_is_stored_as_the_same_ins
 
 
 def test_an_approved_entry_names_the_approval_the_requester_and_the_approver(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _open(services, admin).login
     services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
@@ -144,7 +144,7 @@ def test_an_approved_entry_names_the_approval_the_requester_and_the_approver(
 
 
 def test_ledger_queries_filter_by_login_kind_time_reference_and_page_on_both_engines(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     a, b = _open(services, admin).login, _open(services, admin).login
     start = clock.now
@@ -184,7 +184,7 @@ def test_ledger_queries_filter_by_login_kind_time_reference_and_page_on_both_eng
 
 
 def test_no_account_differs_from_its_entries_after_many_operations(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     logins = [_open(services, admin).login for _ in range(4)]
 
@@ -202,7 +202,7 @@ def test_no_account_differs_from_its_entries_after_many_operations(
 
 
 def test_a_balance_edited_with_sql_is_reported_with_its_login_and_figure(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
 ) -> None:
     logins = [_open(services, admin).login for _ in range(3)]
     _busy_day(services, admin, clock, logins)
@@ -222,7 +222,7 @@ def test_a_balance_edited_with_sql_is_reported_with_its_login_and_figure(
 
 
 def test_a_ledger_entry_deleted_with_sql_is_reported_with_its_login_and_figure(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
 ) -> None:
     logins = [_open(services, admin).login for _ in range(3)]
     _busy_day(services, admin, clock, logins)
@@ -241,7 +241,7 @@ def test_a_ledger_entry_deleted_with_sql_is_reported_with_its_login_and_figure(
 
 
 def test_an_account_given_money_with_sql_and_no_entries_is_reported(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
     untouched = _open(services, admin).login
     _open(services, admin)
@@ -255,7 +255,7 @@ def test_an_account_given_money_with_sql_and_no_entries_is_reported(
 
 
 def test_the_audit_chain_verifies_after_many_money_operations(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     logins = [_open(services, admin).login for _ in range(3)]
 
@@ -273,7 +273,7 @@ def test_the_audit_chain_verifies_after_many_money_operations(
 
 
 def test_a_ledger_audit_record_edited_with_sql_breaks_the_chain_there(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
 ) -> None:
     logins = [_open(services, admin).login for _ in range(2)]
     _busy_day(services, admin, clock, logins)
@@ -294,7 +294,7 @@ def test_a_ledger_audit_record_edited_with_sql_breaks_the_chain_there(
 
 
 def test_an_approval_comes_back_with_every_field_before_and_after_its_decision(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _open(services, admin).login
     services.set_approval_threshold(SetApprovalThreshold("USD", "500"), admin)
@@ -327,7 +327,7 @@ def test_an_approval_comes_back_with_every_field_before_and_after_its_decision(
 
 
 def test_thresholds_round_trip_and_a_group_override_wins_over_the_currency_default(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     services.create_group(CreateGroup("demo\\usd", "USD"), admin)
     services.set_approval_threshold(SetApprovalThreshold("USD", "1000"), admin)
@@ -358,14 +358,14 @@ def test_thresholds_round_trip_and_a_group_override_wins_over_the_currency_defau
     assert _post(services, admin, standard, "deposit", "75").status == "applied"
 
 
-def _held(services: Services, login: int) -> Approval:
+def _held(services: Application, login: int) -> Approval:
     approval = _post(services, REQUESTER, login, "deposit", "1").approval
     assert approval is not None
     return approval
 
 
 def test_due_lists_only_pending_approvals_whose_expiry_has_come(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock, runtime: Runtime
 ) -> None:
     login = _open(services, admin).login
     services.set_approval_threshold(SetApprovalThreshold("USD", "0"), admin)  # hold everything

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import lockout
 from brokerplane.storage import tables
@@ -39,7 +39,7 @@ def _slots(runtime: Runtime) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def _wrong(services: Services, attempt: lockout.Attempt) -> bool:
+def _wrong(services: Application, attempt: lockout.Attempt) -> bool:
     """A sign-in with a wrong password: whether its password was checked (admitted)."""
     if services.admit_login(attempt) is not None:
         return False
@@ -47,7 +47,7 @@ def _wrong(services: Services, attempt: lockout.Attempt) -> bool:
     return True
 
 
-def _right(services: Services, attempt: lockout.Attempt) -> bool:
+def _right(services: Application, attempt: lockout.Attempt) -> bool:
     """A sign-in with the right password, its check taking a moment: whether it got in."""
     if services.admit_login(attempt) is not None:
         return False
@@ -56,10 +56,10 @@ def _right(services: Services, attempt: lockout.Attempt) -> bool:
     return True
 
 
-def _with_policy(services: Services, **changes: Any) -> Services:
+def _with_policy(services: Application, **changes: Any) -> Application:
     policy = replace(services.config.lockout, **changes)
     config = replace(services.config, lockout=policy)
-    return Services(services._uow, config, services.clock)
+    return Application(services._uow, config, services.clock)
 
 
 def _all_at_once(count: int, job: Callable[[int], bool]) -> list[bool]:
@@ -74,7 +74,7 @@ def _all_at_once(count: int, job: Callable[[int], bool]) -> list[bool]:
 
 
 def test_forty_concurrent_wrong_passwords_check_only_five(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     checked = _all_at_once(40, lambda _: _wrong(services, lockout.manager(1000, ADDRESS)))
 
@@ -87,7 +87,7 @@ def test_forty_concurrent_wrong_passwords_check_only_five(
 
 
 def test_forty_concurrent_attempts_hold_at_most_five_slots(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     """However long the checks take, no more than the threshold of attempts are being checked
     at once: the others wait (here briefly) and are refused."""
@@ -101,12 +101,12 @@ def test_forty_concurrent_attempts_hold_at_most_five_slots(
 
 
 def test_sixty_four_concurrent_right_passwords_all_get_in(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     """A CRM's connection pool signing in as one manager from one address at once, served by
     two processes sharing the database: every connection gets in (taking the five slots in
     turns), and no counter, lock or slot is left behind."""
-    other_process = Services(services._uow, services.config, services.clock)
+    other_process = Application(services._uow, services.config, services.clock)
     both = (services, other_process)
     signed_in = _all_at_once(64, lambda n: _right(both[n % 2], lockout.manager(1000, ADDRESS)))
 
@@ -118,7 +118,7 @@ def test_sixty_four_concurrent_right_passwords_all_get_in(
 
 
 def test_a_pool_gets_in_while_an_attacker_elsewhere_is_held_to_five(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     pool, attacker = "192.0.2.10", "203.0.113.66"
 
@@ -137,7 +137,7 @@ def test_a_pool_gets_in_while_an_attacker_elsewhere_is_held_to_five(
 
 
 def test_once_a_lock_ends_twenty_concurrent_wrong_passwords_check_only_one(
-    runtime: Runtime, services: Services, clock: FakeClock
+    runtime: Runtime, services: Application, clock: FakeClock
 ) -> None:
     for _ in range(5):
         assert _wrong(services, lockout.manager(1000, ADDRESS))
@@ -150,7 +150,7 @@ def test_once_a_lock_ends_twenty_concurrent_wrong_passwords_check_only_one(
     assert until == clock.now + timedelta(seconds=2)
 
 
-def test_a_right_password_while_locked_is_refused(runtime: Runtime, services: Services) -> None:
+def test_a_right_password_while_locked_is_refused(runtime: Runtime, services: Application) -> None:
     for _ in range(5):
         assert _wrong(services, lockout.manager(1000, ADDRESS))
     assert not _right(services, lockout.manager(1000, ADDRESS))
@@ -158,7 +158,7 @@ def test_a_right_password_while_locked_is_refused(runtime: Runtime, services: Se
 
 
 def test_a_slot_left_by_a_process_that_died_mid_check_expires(
-    runtime: Runtime, services: Services, clock: FakeClock
+    runtime: Runtime, services: Application, clock: FakeClock
 ) -> None:
     waiting = _with_policy(services, admission_wait=timedelta(seconds=0.2))
     for _ in range(5):  # admitted, then their process died: never settled
@@ -176,7 +176,7 @@ def test_a_slot_left_by_a_process_that_died_mid_check_expires(
 
 
 def test_sign_ins_succeeding_while_others_are_counted_never_deadlock(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     """A success clears the login's keys and gives back the attempt's slots; admission and a
     success take the rows in one order, so managers signing in at once from one address all
@@ -198,7 +198,7 @@ def test_sign_ins_succeeding_while_others_are_counted_never_deadlock(
 
 
 def test_a_lock_grows_ends_and_a_success_clears_the_login_only(
-    runtime: Runtime, services: Services, clock: FakeClock
+    runtime: Runtime, services: Application, clock: FakeClock
 ) -> None:
     attempt = lockout.manager(1000, "192.0.2.1")
     for _ in range(5):
@@ -218,7 +218,7 @@ def test_a_lock_grows_ends_and_a_success_clears_the_login_only(
 
 
 def test_failures_are_forgotten_after_the_window_and_purged(
-    runtime: Runtime, services: Services, clock: FakeClock
+    runtime: Runtime, services: Application, clock: FakeClock
 ) -> None:
     attempt = lockout.user("Alice", "192.0.2.1")
     for _ in range(4):
@@ -234,7 +234,7 @@ def test_failures_are_forgotten_after_the_window_and_purged(
 
 
 def test_one_address_failing_on_keeps_the_login_wide_lock_short(
-    runtime: Runtime, services: Services, clock: FakeClock
+    runtime: Runtime, services: Application, clock: FakeClock
 ) -> None:
     """An attacker at one address, failing once each time its lock ends, holds the real user
     (elsewhere) back for at most the login-wide cap (a minute) after each failure; its own
@@ -252,7 +252,7 @@ def test_one_address_failing_on_keeps_the_login_wide_lock_short(
 
 
 def test_unlock_forgets_the_managers_counters_from_every_address_only(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     for address in ("192.0.2.1", "192.0.2.2"):
         for _ in range(5):
@@ -270,7 +270,7 @@ def test_unlock_forgets_the_managers_counters_from_every_address_only(
 
 
 def test_an_accounts_password_checks_are_not_counted_on_the_address(
-    runtime: Runtime, services: Services
+    runtime: Runtime, services: Application
 ) -> None:
     """The address checking trader passwords is usually the broker's portal, shared by every
     trader: an account's attempts count per account only."""

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
@@ -30,7 +30,7 @@ STOP_OUT = ("1.08500", "1.08520")  # 1.08500: equity 480, level about 44 % (stop
 
 
 @pytest.fixture
-def book(services: Services, admin: Actor) -> Services:
+def book(services: Application, admin: Actor) -> Application:
     services.create_symbol(CreateSymbol("EURUSD", FX), admin)
     services.create_group(CreateGroup("real-usd", "USD"), admin)
     services.create_group(CreateGroup("demo-usd", "USD"), admin)
@@ -38,11 +38,11 @@ def book(services: Services, admin: Actor) -> Services:
     return services
 
 
-def quote(services: Services, admin: Actor, prices: tuple[str, str]) -> None:
+def quote(services: Application, admin: Actor, prices: tuple[str, str]) -> None:
     services.set_quotes([QuoteInput("EURUSD", *prices)], admin)
 
 
-def trader(services: Services, admin: Actor, group: str = "real-usd") -> tuple[int, int]:
+def trader(services: Application, admin: Actor, group: str = "real-usd") -> tuple[int, int]:
     """A funded account holding one lot of EURUSD: (login, position id)."""
     login = services.open_account(OpenAccount(group, leverage=100), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", "2000"), admin)
@@ -51,7 +51,7 @@ def trader(services: Services, admin: Actor, group: str = "real-usd") -> tuple[i
     return login, opened.position.id
 
 
-def cycle(services: Services, batch: int = 500) -> int:
+def cycle(services: Application, batch: int = 500) -> int:
     """One pass over every watched account, as the server runs it; crossings recorded."""
     after, recorded = 0, 0
     while True:
@@ -62,13 +62,13 @@ def cycle(services: Services, batch: int = 500) -> int:
         after = result.next_after
 
 
-def margin_events(services: Services, admin: Actor, actor: Actor | None = None) -> list[Event]:
+def margin_events(services: Application, admin: Actor, actor: Actor | None = None) -> list[Event]:
     page = services.read_events(ReadEvents(types=MARGIN_TYPES, limit=1000), actor or admin)
     return page.events
 
 
 def test_a_crossing_is_one_event_however_many_passes_see_it_and_recovery_rearms_it(
-    book: Services, admin: Actor
+    book: Application, admin: Actor
 ) -> None:
     login, position = trader(book, admin)
     for _ in range(3):
@@ -117,7 +117,7 @@ def test_a_crossing_is_one_event_however_many_passes_see_it_and_recovery_rearms_
 
 
 def test_a_pass_rolled_back_records_nothing_and_the_next_one_records_once(
-    runtime: Runtime, book: Services, admin: Actor
+    runtime: Runtime, book: Application, admin: Actor
 ) -> None:
     trader(book, admin)
     quote(book, admin, MARGIN_CALL)
@@ -134,7 +134,7 @@ def test_a_pass_rolled_back_records_nothing_and_the_next_one_records_once(
 
 
 def test_two_passes_seeing_one_crossing_record_it_once(
-    runtime: Runtime, book: Services, admin: Actor
+    runtime: Runtime, book: Application, admin: Actor
 ) -> None:
     logins = [trader(book, admin)[0] for _ in range(5)]
     quote(book, admin, MARGIN_CALL)
@@ -164,7 +164,7 @@ def test_two_passes_seeing_one_crossing_record_it_once(
     assert sorted(e.login or 0 for e in stops) == logins
 
 
-def test_margin_events_keep_to_the_readers_reach(book: Services, admin: Actor) -> None:
+def test_margin_events_keep_to_the_readers_reach(book: Application, admin: Actor) -> None:
     from brokerplane.core.events.commands import FEED_SCOPES
 
     real, _ = trader(book, admin, "real-usd")
@@ -177,7 +177,7 @@ def test_margin_events_keep_to_the_readers_reach(book: Services, admin: Actor) -
 
 
 def test_events_tail_shows_a_margin_call_as_a_line_a_person_reads(
-    book: Services, admin: Actor, database_url: str
+    book: Application, admin: Actor, database_url: str
 ) -> None:
     from tests.e2e.test_cli_events import run
 
@@ -194,7 +194,7 @@ def test_events_tail_shows_a_margin_call_as_a_line_a_person_reads(
 
 @pytest.mark.engines("postgres")
 def test_a_batch_reads_only_its_own_accounts_positions_however_many_follow(
-    runtime: Runtime, book: Services, admin: Actor
+    runtime: Runtime, book: Application, admin: Actor
 ) -> None:
     """The next batch of watched accounts reads about as many positions as the batch holds,
     not every position past the cursor: a cycle over a large book stays linear."""

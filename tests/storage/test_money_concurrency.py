@@ -3,7 +3,6 @@ never overdraw, never lose an update, and a request id applies once however many
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -14,7 +13,9 @@ from typing import Any, TypeVar
 import pytest
 
 from brokerplane import bootstrap
-from brokerplane.application.services import Services
+from brokerplane.application import answers
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor, system_actor
@@ -27,7 +28,7 @@ from brokerplane.core.errors import (
     RequestInFlight,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Claim, Completion, StoredResponse
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
 from brokerplane.settings import Settings
@@ -50,13 +51,13 @@ def _in_threads(work: Callable[[int], T], workers: int = WORKERS) -> list[T]:
         return list(pool.map(run, range(workers)))
 
 
-def _funded(services: Services, admin: Actor, amount: str) -> int:
+def _funded(services: Application, admin: Actor, amount: str) -> int:
     login = services.open_account(OpenAccount(group="real\\standard"), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", amount), admin)
     return login
 
 
-def _post(services: Services, login: int, operation: str, amount: str) -> Posting | None:
+def _post(services: Application, login: int, operation: str, amount: str) -> Posting | None:
     """The posting, or None when the account could not cover it."""
     try:
         return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)
@@ -64,7 +65,7 @@ def _post(services: Services, login: int, operation: str, amount: str) -> Postin
         return None
 
 
-def _entries(services: Services, admin: Actor, login: int) -> list[LedgerEntry]:
+def _entries(services: Application, admin: Actor, login: int) -> list[LedgerEntry]:
     return list(services.iter_ledger(LedgerQuery(login=login), admin))
 
 
@@ -79,7 +80,7 @@ def assert_unbroken_chain(entries: list[LedgerEntry]) -> None:
 
 
 def test_concurrent_withdrawals_succeed_only_as_far_as_the_balance_goes(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "10.00")
 
@@ -97,7 +98,7 @@ def test_concurrent_withdrawals_succeed_only_as_far_as_the_balance_goes(
 
 
 def test_concurrent_withdrawals_of_exactly_the_balance_leave_zero_not_less(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "0.07")
 
@@ -110,7 +111,7 @@ def test_concurrent_withdrawals_of_exactly_the_balance_leave_zero_not_less(
 
 
 def test_concurrent_deposits_and_withdrawals_lose_no_update(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "5.00")
     rounds = 4
@@ -137,30 +138,25 @@ def test_concurrent_deposits_and_withdrawals_lose_no_update(
     assert services.verify_ledger() == []
 
 
-def _render(posting: Posting) -> StoredResponse:
-    body = {"operation_id": posting.operation_id, "balance": posting.balance}
-    return StoredResponse(200, json.dumps(body), str(posting.operation_id))
-
-
-def _claim_then_post(services: Services, scope: str, key: str, cmd: PostLedgerEntry,
+def _claim_then_post(services: Application, scope: str, key: str, cmd: PostLedgerEntry,
                      fingerprint: str = "same-request") -> object:  # fmt: skip
-    """What the native layer does for a keyed write: claim, then post with the completion."""
+    """What the native layer does for a keyed write: claim, then post storing the result."""
+    request = IdempotentRequest(scope, key, fingerprint, claim_first=True)
     try:
-        outcome = services.claim_request(scope, key, fingerprint)
+        return services.run(cmd, replace(MANAGER, request_id=key), request)
     except (RequestInFlight, AlreadyApplied) as err:
         return err
-    if isinstance(outcome, StoredResponse):
-        return outcome
-    actor = replace(MANAGER, request_id=key, idempotency=Completion(outcome, render=_render))
-    try:
-        return services.post_ledger_entry(cmd, actor)
-    except BaseException:
-        services.release_request(outcome)
-        raise
+
+
+def _stored(services: Application, key: str, fingerprint: str = "same-request") -> object:
+    """The result stored with `key`, as a repeat reads it."""
+    stored = services.claim_request("manager:1000", key, fingerprint)
+    assert isinstance(stored, StoredResponse)
+    return answers.load(stored.body)
 
 
 def test_one_request_id_raced_from_many_threads_applies_exactly_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "25.00", reference="dup")
@@ -170,21 +166,21 @@ def test_one_request_id_raced_from_many_threads_applies_exactly_once(
 
     postings = [r for r in results if isinstance(r, Posting)]
     assert len(postings) == 1
-    winner = _render(postings[0])
+    winner = Replay(postings[0])
     for other in results:
         if not isinstance(other, Posting):
             assert other == winner or isinstance(other, RequestInFlight), other
     entries = _entries(services, admin, login)
     assert [(e.kind, e.amount, e.request_id) for e in entries[1:]] == [("deposit", 2500, "req-42")]
     assert services.get_account(login, admin).balance == 2600
-    assert services.claim_request("manager:1000", "req-42", "same-request") == winner
+    assert _stored(services, "req-42") == postings[0]
     with pytest.raises(AlreadyApplied):
         services.claim_request("manager:1000", "req-42", "another-request")
     assert services.verify_ledger() == []
 
 
 def test_many_request_ids_raced_in_pairs_each_apply_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
 
@@ -201,31 +197,32 @@ def test_many_request_ids_raced_in_pairs_each_apply_once(
 
 
 def test_a_late_original_whose_lease_was_taken_over_applies_nothing(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "5.00")
-    original = services.claim_request("manager:1000", "slow-1", "same-request")
-    assert isinstance(original, Claim)
-    clock.advance(seconds=services.config.idempotency_lease.total_seconds() + 1)
-    takeover = services.claim_request("manager:1000", "slow-1", "same-request")
-    assert isinstance(takeover, Claim) and takeover.token != original.token
+    request = IdempotentRequest("manager:1000", "slow-1", "same-request", claim_first=True)
+    taken: list[object] = []
 
-    late = replace(MANAGER, idempotency=Completion(original, render=_render))
+    def late(actor: Actor) -> Posting:
+        # The original stalls past its lease; another process takes the id over and applies it.
+        clock.advance(seconds=services.config.idempotency_lease.total_seconds() + 1)
+        taken.append(services.run(cmd, MANAGER, request))
+        return services.post_ledger_entry(cmd, actor)
+
     with pytest.raises(RequestInFlight):
-        services.post_ledger_entry(cmd, late)
-    posted = services.post_ledger_entry(
-        cmd, replace(MANAGER, idempotency=Completion(takeover, render=_render))
-    )
+        services.run_call(late, MANAGER, request)
+    [posted] = taken
 
+    assert isinstance(posted, Posting)
     assert [e.id for e in _entries(services, admin, login)[1:]] == [posted.operation_id]
     assert services.get_account(login, admin).balance == 600
-    assert services.claim_request("manager:1000", "slow-1", "same-request") == _render(posted)
+    assert _stored(services, "slow-1") == posted
     assert services.verify_ledger() == []
 
 
 def test_concurrent_postings_on_different_accounts_all_succeed(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     logins = [_funded(services, admin, "1.00") for _ in range(16)]
     rounds = 2
@@ -251,7 +248,7 @@ def test_concurrent_postings_on_different_accounts_all_succeed(
 
 
 def test_checks_run_while_money_moves_never_see_a_half_written_posting(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     logins = [_funded(services, admin, "1.00") for _ in range(4)]
     writing = [len(logins)]
@@ -293,7 +290,7 @@ def test_checks_run_while_money_moves_never_see_a_half_written_posting(
 
 
 def test_one_approval_decided_by_many_managers_at_once_applies_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = _funded(services, admin, "1.00")
     services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
@@ -328,7 +325,7 @@ def test_one_approval_decided_by_many_managers_at_once_applies_once(
 
 
 def test_maintenance_run_from_many_threads_expires_each_overdue_approval_once(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _funded(services, admin, "1.00")
     services.set_approval_threshold(SetApprovalThreshold("USD", "0"), admin)  # hold everything
@@ -374,7 +371,7 @@ def _withdraw_in_process(url: str, login: int, start: Any, results: Any) -> None
 
 
 def test_withdrawals_from_separate_processes_never_overdraw(
-    services: Services, admin: Actor, usd_group: Group, runtime: Runtime, database_url: str
+    services: Application, admin: Actor, usd_group: Group, runtime: Runtime, database_url: str
 ) -> None:
     login = _funded(services, admin, "9.00")
     ctx = multiprocessing.get_context("spawn")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, String, literal, select, union_all
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import ListAccounts, OpenAccount
 from brokerplane.core.account.model import Account
@@ -121,7 +121,7 @@ REACHES = [
 
 
 @pytest.fixture
-def spread(services: Services, admin: Actor) -> dict[int, Account]:
+def spread(services: Application, admin: Actor) -> dict[int, Account]:
     """An account in every group under every white label, each with a deposit applied and,
     USD above 1000.00 being held, a 5000.00 deposit waiting for approval."""
     for name in GROUPS:
@@ -138,7 +138,7 @@ def spread(services: Services, admin: Actor) -> dict[int, Account]:
 
 @pytest.mark.parametrize(("group_mask", "white_labels"), REACHES)
 def test_listings_show_exactly_the_accounts_a_manager_may_read_one_by_one(
-    services: Services, spread: dict[int, Account], group_mask: str, white_labels: str
+    services: Application, spread: dict[int, Account], group_mask: str, white_labels: str
 ) -> None:
     actor = Actor(2001, WORKER, group_mask=group_mask, white_labels=white_labels)
     reached = {n for n, a in spread.items() if actor.reaches(a.group, a.broker)}
@@ -167,7 +167,7 @@ def test_listings_show_exactly_the_accounts_a_manager_may_read_one_by_one(
 
 
 def test_the_tricky_white_labels_reach_what_they_say(
-    services: Services, spread: dict[int, Account]
+    services: Application, spread: dict[int, Account]
 ) -> None:
     """Guards the table above against reaching nothing (or everything) for the wrong reason."""
 
@@ -183,7 +183,7 @@ def test_the_tricky_white_labels_reach_what_they_say(
 
 
 def test_a_non_ascii_white_label_lists_as_it_reads(
-    services: Services, admin: Actor, runtime: Runtime
+    services: Application, admin: Actor, runtime: Runtime
 ) -> None:
     services.create_group(CreateGroup("demo\\usd", "USD"), admin)
     services.open_account(OpenAccount("demo\\usd", login=300_100,

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access import second_factor as sf
 from brokerplane.core.access import totp
@@ -35,7 +35,7 @@ TTL = timedelta(minutes=30)
 
 
 @pytest.fixture
-def desk(services: Services, admin: Actor) -> Actor:
+def desk(services: Application, admin: Actor) -> Actor:
     services.create_manager(CreateManager(LOGIN, "desk", PASSWORD, frozenset({"users:read"})),
                             admin)  # fmt: skip
     return Actor(manager_login=LOGIN, scopes=frozenset({"users:read"}), dialect="console",
@@ -51,24 +51,24 @@ def _secret(enrolment: totp.Enrolment) -> bytes:
     return base64.b32decode(text + "=" * (-len(text) % 8))
 
 
-def _enrol(services: Services, desk: Actor, clock: FakeClock) -> tuple[bytes, list[str]]:
+def _enrol(services: Application, desk: Actor, clock: FakeClock) -> tuple[bytes, list[str]]:
     secret = _secret(services.start_second_factor(desk, PASSWORD))
     codes = services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
     clock.advance(seconds=totp.PERIOD)  # the confirming code is used: the next step's is new
     return secret, codes
 
 
-def _password(services: Services, password: str = PASSWORD) -> sf.FirstStep:
+def _password(services: Application, password: str = PASSWORD) -> sf.FirstStep:
     return services.sign_in_console(SignIn(str(LOGIN), password, TTL, TTL), _anonymous())
 
 
-def _second(services: Services, challenge: str | None, code: str) -> object:
+def _second(services: Application, challenge: str | None, code: str) -> object:
     assert challenge is not None
     return services.sign_in_second_step(sf.SecondStep(challenge, code, TTL, TTL), _anonymous())
 
 
 def test_without_a_second_factor_the_password_gives_a_session(
-    services: Services, desk: Actor
+    services: Application, desk: Actor
 ) -> None:
     step = _password(services)
     assert step.pair is not None and step.challenge is None
@@ -76,7 +76,7 @@ def test_without_a_second_factor_the_password_gives_a_session(
 
 
 def test_enrolment_is_on_only_after_a_first_code_and_stores_the_secret_sealed(
-    services: Services, desk: Actor, clock: FakeClock, runtime: Runtime
+    services: Application, desk: Actor, clock: FakeClock, runtime: Runtime
 ) -> None:
     enrolment = services.start_second_factor(desk, PASSWORD)
     assert enrolment.uri.startswith("otpauth://totp/brokerplane%3A1000?secret=")
@@ -111,7 +111,7 @@ def services_admin() -> Actor:
 
 
 def test_sign_in_needs_a_code_after_the_password_and_a_code_works_once(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     secret, _ = _enrol(services, desk, clock)
     step = _password(services)
@@ -130,7 +130,9 @@ def test_sign_in_needs_a_code_after_the_password_and_a_code_works_once(
     assert _second(services, again.challenge, totp.code_at(secret, clock())) is not None
 
 
-def test_a_recovery_code_signs_in_once(services: Services, desk: Actor, clock: FakeClock) -> None:
+def test_a_recovery_code_signs_in_once(
+    services: Application, desk: Actor, clock: FakeClock
+) -> None:
     _, codes = _enrol(services, desk, clock)
     _second(services, _password(services).challenge, codes[3].upper())
     assert services.second_factor_status(desk).recovery_left == 9
@@ -139,7 +141,7 @@ def test_a_recovery_code_signs_in_once(services: Services, desk: Actor, clock: F
 
 
 def test_wrong_codes_count_toward_the_same_lockout_as_wrong_passwords(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     secret, _ = _enrol(services, desk, clock)
     services.config = replace(services.config, lockout=LockoutPolicy(failures=3))
@@ -157,7 +159,7 @@ def test_wrong_codes_count_toward_the_same_lockout_as_wrong_passwords(
 
 
 def test_a_waiting_sign_in_allows_few_codes_expires_and_dies_with_a_new_password(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor
 ) -> None:
     secret, _ = _enrol(services, desk, clock)
     services.config = replace(services.config, lockout=LockoutPolicy(failures=50))
@@ -180,7 +182,7 @@ def test_a_waiting_sign_in_allows_few_codes_expires_and_dies_with_a_new_password
 
 
 def test_turning_it_off_and_new_recovery_codes_need_a_proof(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     secret, codes = _enrol(services, desk, clock)
     with pytest.raises(Unauthorized):
@@ -199,7 +201,7 @@ def test_turning_it_off_and_new_recovery_codes_need_a_proof(
 
 
 def test_an_administrator_resets_a_managers_second_factor_audited(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor
 ) -> None:
     _enrol(services, desk, clock)
     with pytest.raises(PermissionDenied):
@@ -212,7 +214,7 @@ def test_an_administrator_resets_a_managers_second_factor_audited(
 
 
 def test_a_login_written_with_leading_zeros_counts_on_the_same_lockout(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     services.config = replace(services.config, lockout=LockoutPolicy(failures=2))
     for login in ("01000", "001000"):
@@ -223,7 +225,7 @@ def test_a_login_written_with_leading_zeros_counts_on_the_same_lockout(
 
 
 def test_turning_off_what_is_not_on_is_refused_without_counting(
-    services: Services, desk: Actor
+    services: Application, desk: Actor
 ) -> None:
     services.config = replace(services.config, lockout=LockoutPolicy(failures=1))
     with pytest.raises(Conflict):
@@ -232,7 +234,7 @@ def test_turning_off_what_is_not_on_is_refused_without_counting(
 
 
 def test_a_secret_the_keyring_cannot_open_is_refused_and_an_administrator_resets_it(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor, runtime: Runtime
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor, runtime: Runtime
 ) -> None:
     _enrol(services, desk, clock)
     with runtime.storage.engine.begin() as conn:  # a database writer moves the sealed text
@@ -248,7 +250,7 @@ def test_a_secret_the_keyring_cannot_open_is_refused_and_an_administrator_resets
 
 
 def test_enrolment_asks_for_the_password_again_and_a_wrong_one_counts_toward_the_lockout(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     services.config = replace(services.config, lockout=LockoutPolicy(failures=3))
     for _ in range(2):  # a stolen session alone draws no secret
@@ -270,7 +272,7 @@ def test_enrolment_asks_for_the_password_again_and_a_wrong_one_counts_toward_the
 
 
 def test_wrong_first_codes_are_bounded_then_the_secret_is_discarded(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     secret = _secret(services.start_second_factor(desk, PASSWORD))
     wrong = "000000" if totp.code_at(secret, clock()) != "000000" else "111111"
@@ -295,7 +297,7 @@ def test_wrong_first_codes_are_bounded_then_the_secret_is_discarded(
 
 
 def test_a_waiting_enrolment_expires_and_dies_with_a_new_password(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor
 ) -> None:
     secret = _secret(services.start_second_factor(desk, PASSWORD))
     clock.advance(seconds=sf.ENROLMENT_TTL.total_seconds() + 1)
@@ -309,7 +311,7 @@ def test_a_waiting_enrolment_expires_and_dies_with_a_new_password(
 
 
 def test_an_administrators_reset_ends_the_managers_sessions_and_waiting_sign_ins(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor
 ) -> None:
     secret, _ = _enrol(services, desk, clock)
     session = _second(services, _password(services).challenge, totp.code_at(secret, clock()))
@@ -323,7 +325,7 @@ def test_an_administrators_reset_ends_the_managers_sessions_and_waiting_sign_ins
 
 
 def test_recovery_codes_are_stored_with_a_salt_of_their_own(
-    services: Services, desk: Actor, clock: FakeClock, runtime: Runtime
+    services: Application, desk: Actor, clock: FakeClock, runtime: Runtime
 ) -> None:
     import hashlib
 
@@ -359,7 +361,7 @@ def _together(*calls: Callable[[], object]) -> list[object]:
 
 
 def test_one_recovery_code_sent_twice_at_once_signs_in_once(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     _, codes = _enrol(services, desk, clock)
     first, second = _password(services).challenge, _password(services).challenge
@@ -370,7 +372,7 @@ def test_one_recovery_code_sent_twice_at_once_signs_in_once(
 
 
 def test_one_code_sent_twice_at_once_signs_in_once(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     secret, _ = _enrol(services, desk, clock)
     code = totp.code_at(secret, clock())
@@ -381,7 +383,7 @@ def test_one_code_sent_twice_at_once_signs_in_once(
 
 
 def test_two_recovery_codes_at_once_on_one_waiting_sign_in_use_up_only_the_winners(
-    services: Services, desk: Actor, clock: FakeClock
+    services: Application, desk: Actor, clock: FakeClock
 ) -> None:
     _, codes = _enrol(services, desk, clock)
     challenge = _password(services).challenge
@@ -394,7 +396,7 @@ def test_two_recovery_codes_at_once_on_one_waiting_sign_in_use_up_only_the_winne
 
 
 def test_no_secret_code_or_password_reaches_the_audit_trail_or_the_logs(
-    services: Services, desk: Actor, clock: FakeClock, admin: Actor,
+    services: Application, desk: Actor, clock: FakeClock, admin: Actor,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     import json

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.account.model import RIGHT_TRADE_DISABLED
 from brokerplane.core.actor import Actor
@@ -38,7 +38,7 @@ FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR"
 
 
 @pytest.fixture
-def market(services: Services, admin: Actor) -> Services:
+def market(services: Application, admin: Actor) -> Application:
     """EURUSD, USDJPY and EURJPY quoted; groups in USD (MAX), USD (SUM), USD (NET), EUR."""
     services.create_symbol(CreateSymbol("EURUSD", FX), admin)
     jpy = {"currency_base": "USD", "currency_profit": "JPY", "currency_margin": "USD",
@@ -53,18 +53,18 @@ def market(services: Services, admin: Actor) -> Services:
     return services
 
 
-def quote(services: Services, actor: Actor, symbol: str, bid: str, ask: str) -> None:
+def quote(services: Application, actor: Actor, symbol: str, bid: str, ask: str) -> None:
     services.set_quotes([QuoteInput(symbol, bid, ask)], actor)
 
 
-def funded(services: Services, actor: Actor, group: str, amount: str, **profile: object) -> int:
+def funded(services: Application, actor: Actor, group: str, amount: str, **profile: object) -> int:
     login = services.open_account(OpenAccount(group, profile=dict(profile)), actor).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", amount), actor)
     return login
 
 
 def test_quotes_keep_the_newest_and_round_to_digits(
-    market: Services, admin: Actor, clock: FakeClock
+    market: Application, admin: Actor, clock: FakeClock
 ) -> None:
     market.set_quotes([QuoteInput("EURUSD", "1.123456", "1.12350")], admin)
     older = clock() - timedelta(seconds=5)
@@ -83,7 +83,7 @@ def test_quotes_keep_the_newest_and_round_to_digits(
 
 
 def test_hedged_buy_then_close_realises_profit_in_the_ledger(
-    market: Services, admin: Actor
+    market: Application, admin: Actor
 ) -> None:
     login = funded(market, admin, "usd-max", "10000")
     opened = market.open_position(OpenPosition(login, "EURUSD", "buy", "1"), admin)
@@ -113,7 +113,7 @@ def test_hedged_buy_then_close_realises_profit_in_the_ledger(
     assert [(d.entry, d.profit) for d in deals] == [("in", 0), ("out", 50000)]
 
 
-def test_partial_close_and_profit_in_another_currency(market: Services, admin: Actor) -> None:
+def test_partial_close_and_profit_in_another_currency(market: Application, admin: Actor) -> None:
     login = funded(market, admin, "usd-sum", "10000")
     opened = market.open_position(OpenPosition(login, "USDJPY", "sell", "0.5"), admin)
     assert opened.position is not None
@@ -128,7 +128,7 @@ def test_partial_close_and_profit_in_another_currency(market: Services, admin: A
     assert market.audit_ledger().ok
 
 
-def test_netted_orders_add_reduce_and_reverse(market: Services, admin: Actor) -> None:
+def test_netted_orders_add_reduce_and_reverse(market: Application, admin: Actor) -> None:
     login = funded(market, admin, "usd-net", "50000", account_type="NETTED")
     first = market.open_position(OpenPosition(login, "EURUSD", "buy", "1"), admin)
     quote(market, admin, "EURUSD", "1.20000", "1.20020")
@@ -147,7 +147,7 @@ def test_netted_orders_add_reduce_and_reverse(market: Services, admin: Actor) ->
     assert market.verify_ledger() == []
 
 
-def test_margin_modes_for_opposite_legs(market: Services, admin: Actor) -> None:
+def test_margin_modes_for_opposite_legs(market: Application, admin: Actor) -> None:
     margins = {}
     for group in ("usd-max", "usd-sum", "usd-net"):
         login = funded(market, admin, group, "100000")
@@ -159,7 +159,7 @@ def test_margin_modes_for_opposite_legs(market: Services, admin: Actor) -> None:
 
 
 def test_orders_beyond_free_margin_and_withdrawals_beyond_it_are_refused(
-    market: Services, admin: Actor
+    market: Application, admin: Actor
 ) -> None:
     login = funded(market, admin, "usd-max", "1000")
     with pytest.raises(InsufficientFunds, match="free margin"):
@@ -179,7 +179,7 @@ def test_orders_beyond_free_margin_and_withdrawals_beyond_it_are_refused(
     assert market.verify_ledger() == []
 
 
-def test_rights_locks_and_trade_modes_refuse_orders(market: Services, admin: Actor) -> None:
+def test_rights_locks_and_trade_modes_refuse_orders(market: Application, admin: Actor) -> None:
     login = funded(market, admin, "usd-max", "10000")
     pos = market.open_position(OpenPosition(login, "EURUSD", "buy", "0.1"), admin).position
     assert pos is not None
@@ -210,7 +210,7 @@ def test_rights_locks_and_trade_modes_refuse_orders(market: Services, admin: Act
     assert market.list_positions(admin, logins=[other]) == []
 
 
-def test_exposure_and_margin_calls(market: Services, admin: Actor) -> None:
+def test_exposure_and_margin_calls(market: Application, admin: Actor) -> None:
     a = funded(market, admin, "usd-max", "10000")
     b = funded(market, admin, "usd-sum", "2000")
     e = funded(market, admin, "eur", "5000")
@@ -243,7 +243,7 @@ def test_exposure_and_margin_calls(market: Services, admin: Actor) -> None:
     assert [(m.risk.account.login, m.state) for m in calls] == [(b, "stop_out")]
 
 
-def test_concurrent_orders_never_exceed_the_margin(market: Services, admin: Actor) -> None:
+def test_concurrent_orders_never_exceed_the_margin(market: Application, admin: Actor) -> None:
     login = funded(market, admin, "usd-max", "2500")
     start = threading.Barrier(WORKERS)
 
@@ -265,7 +265,7 @@ def test_concurrent_orders_never_exceed_the_margin(market: Services, admin: Acto
     assert market.verify_ledger() == []
 
 
-def test_a_closed_positions_id_is_never_handed_out_again(market: Services, admin: Actor) -> None:
+def test_a_closed_positions_id_is_never_handed_out_again(market: Application, admin: Actor) -> None:
     login = funded(market, admin, "usd-max", "10000")
     first = market.open_position(OpenPosition(login, "EURUSD", "buy", "0.1"), admin).position
     assert first is not None

@@ -5,32 +5,31 @@ record."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Completion, StoredResponse
 from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.storage.test_money_concurrency import MANAGER, _funded, _in_threads
 
 
-def _try(services: Services, cmd: TransferFunds, actor: Actor = MANAGER) -> Transfer | None:
+def _try(services: Application, cmd: TransferFunds, actor: Actor = MANAGER) -> Transfer | None:
     try:
         return services.transfer_funds(cmd, actor)
     except InsufficientFunds:
         return None
 
 
-def _balance(services: Services, admin: Actor, login: int) -> int:
+def _balance(services: Application, admin: Actor, login: int) -> int:
     return services.get_account(login, admin).balance
 
 
 def test_transfers_crossing_one_pair_both_ways_keep_the_total_and_never_overdraw(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a = _funded(services, admin, "5.00")
     b = _funded(services, admin, "1.00")
@@ -54,28 +53,19 @@ def test_transfers_crossing_one_pair_both_ways_keep_the_total_and_never_overdraw
 
 
 def test_one_transfer_request_id_raced_from_many_threads_moves_money_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     a = _funded(services, admin, "10.00")
     b = _funded(services, admin, "0.01")
     cmd = TransferFunds(a, b, "3.00", reference="tr-dup")
 
-    def render(t: Transfer) -> StoredResponse:
-        return StoredResponse(200, json.dumps({"to": t.target.operation_id}), "")
+    request = IdempotentRequest("manager:1000", "tr-42", "same-transfer", claim_first=True)
 
     def keyed(i: int) -> object:
         try:
-            outcome = services.claim_request("manager:1000", "tr-42", "same-transfer")
+            return services.run(cmd, replace(MANAGER, request_id="tr-42"), request)
         except (RequestInFlight, AlreadyApplied) as err:
             return err
-        if isinstance(outcome, StoredResponse):
-            return outcome
-        actor = replace(MANAGER, request_id="tr-42", idempotency=Completion(outcome, render))
-        try:
-            return services.transfer_funds(cmd, actor)
-        except BaseException:
-            services.release_request(outcome)
-            raise
 
     results = _in_threads(keyed, workers=16)
 

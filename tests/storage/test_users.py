@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
@@ -26,14 +26,14 @@ PASSWORD = "Secret#123"
 BEST, OTHER = 200_001, 200_003
 
 
-def build(services: Services, admin: Actor) -> None:
+def build(services: Application, admin: Actor) -> None:
     for name, broker in (("demo\\usd", "BESTBROKER"), ("real\\other", "OTHERBROKER")):
         services.create_group(CreateGroup(name, "USD", {"broker": broker}), admin)
     for login, group in ((BEST, "demo\\usd"), (OTHER, "real\\other")):
         services.open_account(OpenAccount(group=group, login=login, main_password=PASSWORD), admin)
 
 
-def scenario(services: Services, admin: Actor, clock: FakeClock) -> list[object]:
+def scenario(services: Application, admin: Actor, clock: FakeClock) -> list[object]:
     """A run of user commands whose every answer is kept, to compare SQL with the fakes."""
     build(services, admin)
     out: list[object] = []
@@ -65,14 +65,14 @@ def scenario(services: Services, admin: Actor, clock: FakeClock) -> list[object]
     return out
 
 
-def test_sql_answers_as_the_fakes_do(services: Services, admin: Actor, clock: FakeClock) -> None:
+def test_sql_answers_as_the_fakes_do(services: Application, admin: Actor, clock: FakeClock) -> None:
     fake_clock = FakeClock(clock.now)
-    fakes = Services(FakeUowFactory(), services.config, fake_clock)
+    fakes = Application(FakeUowFactory(), services.config, fake_clock)
     assert scenario(services, admin, clock) == scenario(fakes, admin, fake_clock)
 
 
 def test_users_round_trip_with_their_times(
-    services: Services, admin: Actor, clock: FakeClock
+    services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     created = services.create_user(
         CreateUser("Ann@Example.com", broker="BESTBROKER", first_name="Ann", last_name="Lee",
@@ -125,7 +125,7 @@ def test_nicknames_are_taken_ignoring_case(runtime: Runtime) -> None:
 
 
 def test_links_are_stored_once_per_account(
-    services: Services, admin: Actor, runtime: Runtime
+    services: Application, admin: Actor, runtime: Runtime
 ) -> None:
     build(services, admin)
     owner = services.create_user(CreateUser("owner@example.com"), admin).user
@@ -151,7 +151,7 @@ def test_links_are_stored_once_per_account(
 THREADS = 6
 
 
-def test_concurrent_creates_of_one_email_make_one_user(services: Services, admin: Actor) -> None:
+def test_concurrent_creates_of_one_email_make_one_user(services: Application, admin: Actor) -> None:
     start = threading.Barrier(THREADS)
 
     def classic(i: int) -> tuple[int, bool]:
@@ -169,7 +169,7 @@ def test_concurrent_creates_of_one_email_make_one_user(services: Services, admin
 
 
 def test_concurrent_sso_creates_of_one_email_leave_the_others_an_email_error(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     start = threading.Barrier(THREADS)
 

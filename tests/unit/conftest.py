@@ -1,10 +1,10 @@
-"""Unit-test fixtures: the core's Services over in-memory fakes, with a clock that stands still."""
+"""Unit-test fixtures: the application layer over in-memory fakes, with a clock standing still."""
 
 from __future__ import annotations
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.actor import Actor
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.group.commands import CreateGroup
@@ -31,12 +31,12 @@ def config() -> CoreConfig:
 
 
 @pytest.fixture
-def services(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> Services:
-    return Services(uows, config, clock)
+def services(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> Application:
+    return Application(uows, config, clock)
 
 
 @pytest.fixture
-def usd_group(services: Services, admin: Actor) -> Group:
+def usd_group(services: Application, admin: Actor) -> Group:
     """`real\\standard` in USD: leverage 1:100 by default, at most 1:500, no login range."""
     settings = {"default_leverage": 100, "max_leverage": 500}
     return services.create_group(CreateGroup("real\\standard", "USD", settings), admin)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey
 from brokerplane.core.access.keys import TOUCH_INTERVAL
 from brokerplane.core.access.model import Manager
@@ -29,11 +29,11 @@ OPS_RIGHTS = frozenset({"users:read", "users:write", "reports:read"})
 
 
 @pytest.fixture
-def manager(services: Services, admin: Actor) -> Manager:
+def manager(services: Application, admin: Actor) -> Manager:
     return services.create_manager(CreateManager(1001, name="ops", rights=OPS_RIGHTS), admin)
 
 
-def _issue(services: Services, admin: Actor, scopes: set[str], **kw: object) -> IssuedKey:
+def _issue(services: Application, admin: Actor, scopes: set[str], **kw: object) -> IssuedKey:
     return services.create_api_key(CreateApiKey(1001, frozenset(scopes), **kw), admin)  # type: ignore[arg-type]
 
 
@@ -50,7 +50,7 @@ def _set_manager(uows: FakeUowFactory, login: int, **changes: object) -> None:
 
 
 def test_valid_key_authenticates_as_its_manager_with_its_scopes(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _issue(services, admin, {"users:read"}, name="crm")
 
@@ -62,7 +62,7 @@ def test_valid_key_authenticates_as_its_manager_with_its_scopes(
 
 
 def test_key_secret_is_shown_once_and_stored_only_as_a_hash(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
 
@@ -73,7 +73,7 @@ def test_key_secret_is_shown_once_and_stored_only_as_a_hash(
 
 
 def test_first_use_of_a_key_stamps_last_used_and_a_second_within_a_minute_does_not(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     first_use = clock.advance(seconds=1)
@@ -89,7 +89,7 @@ def test_first_use_of_a_key_stamps_last_used_and_a_second_within_a_minute_does_n
 
 
 def test_key_whose_secret_contains_underscores_authenticates(
-    services: Services, admin: Actor, manager: Manager, monkeypatch: pytest.MonkeyPatch
+    services: Application, admin: Actor, manager: Manager, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(secrets, "token_urlsafe", lambda n: "a_b-c_" * 7)
     issued = _issue(services, admin, {"users:read"})
@@ -99,7 +99,7 @@ def test_key_whose_secret_contains_underscores_authenticates(
 
 
 def test_key_with_a_wrong_secret_is_refused(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     forged = issued.secret[:-4] + ("AAAA" if not issued.secret.endswith("AAAA") else "BBBB")
@@ -111,7 +111,7 @@ def test_key_with_a_wrong_secret_is_refused(
 
 
 def test_key_with_an_unknown_prefix_is_refused(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     _, _, tail = issued.secret.split("_", 2)
@@ -124,14 +124,14 @@ def test_key_with_an_unknown_prefix_is_refused(
     "presented", ["", "bpk", "bpk_abc", "xyz_abc_def", "Bearer bpk_a_b", "bpk-a-b"]
 )
 def test_malformed_key_is_refused_as_malformed(
-    services: Services, manager: Manager, presented: str
+    services: Application, manager: Manager, presented: str
 ) -> None:
     with pytest.raises(Unauthorized, match="malformed"):
         services.authenticate_key(presented)
 
 
 def test_key_is_refused_from_the_moment_it_expires(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     issued = _issue(services, admin, {"users:read"}, expires_at=clock.now + timedelta(hours=1))
     clock.advance(minutes=59, seconds=59)
@@ -144,7 +144,7 @@ def test_key_is_refused_from_the_moment_it_expires(
 
 
 def test_key_cannot_be_issued_already_expired(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _issue(services, admin, {"users:read"}, expires_at=clock.now)
@@ -153,7 +153,7 @@ def test_key_cannot_be_issued_already_expired(
 
 
 def test_revoked_key_is_refused_and_the_revocation_is_audited(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     services.authenticate_key(issued.secret)
@@ -170,7 +170,7 @@ def test_revoked_key_is_refused_and_the_revocation_is_audited(
 
 
 def test_key_of_a_disabled_manager_is_refused(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     _set_manager(uows, 1001, enabled=False)
@@ -180,7 +180,7 @@ def test_key_of_a_disabled_manager_is_refused(
 
 
 def test_key_scopes_shrink_to_the_rights_its_manager_still_holds(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     issued = _issue(services, admin, {"users:read", "users:write"})
     _set_manager(uows, 1001, rights=frozenset({"users:read", "reports:read"}))
@@ -191,7 +191,7 @@ def test_key_scopes_shrink_to_the_rights_its_manager_still_holds(
 
 
 def test_key_of_an_admin_manager_keeps_every_scope_it_was_given(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     services.create_manager(CreateManager(1002, rights=frozenset({"admin"})), admin)
     issued = services.create_api_key(
@@ -207,7 +207,7 @@ def test_key_of_an_admin_manager_keeps_every_scope_it_was_given(
 
 
 def test_key_cannot_carry_a_scope_its_manager_lacks(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(PermissionDenied, match="balances:write"):
         _issue(services, admin, {"users:read", "balances:write"})
@@ -216,7 +216,7 @@ def test_key_cannot_carry_a_scope_its_manager_lacks(
 
 
 def test_key_with_an_unknown_scope_is_refused(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _issue(services, admin, {"users:read", "users:everything"})
@@ -225,13 +225,15 @@ def test_key_with_an_unknown_scope_is_refused(
     assert "users:everything" in caught.value.fields[0].message
 
 
-def test_key_without_scopes_is_refused(services: Services, admin: Actor, manager: Manager) -> None:
+def test_key_without_scopes_is_refused(
+    services: Application, admin: Actor, manager: Manager
+) -> None:
     with pytest.raises(ValidationError, match="at least one scope"):
         _issue(services, admin, set())
 
 
 def test_manager_may_issue_its_own_key_without_the_admin_scope(
-    services: Services, manager: Manager
+    services: Application, manager: Manager
 ) -> None:
     self_actor = Actor(manager_login=1001, scopes=frozenset({"users:read", "reports:read"}))
 
@@ -241,7 +243,7 @@ def test_manager_may_issue_its_own_key_without_the_admin_scope(
 
 
 def test_a_key_cannot_issue_a_key_with_scopes_it_lacks_itself(
-    services: Services, manager: Manager
+    services: Application, manager: Manager
 ) -> None:
     # the manager holds reports:read, but this credential of it does not: no escalation
     self_actor = Actor(manager_login=1001, scopes=frozenset({"users:read"}))
@@ -251,7 +253,7 @@ def test_a_key_cannot_issue_a_key_with_scopes_it_lacks_itself(
 
 
 def test_manager_may_not_issue_a_key_for_another_manager(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     services.create_manager(CreateManager(1002), admin)
     other = Actor(manager_login=1001, scopes=OPS_RIGHTS)
@@ -261,7 +263,7 @@ def test_manager_may_not_issue_a_key_for_another_manager(
 
 
 def test_manager_cannot_revoke_another_managers_key_and_learns_nothing_of_it(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _issue(services, admin, {"users:read"})
     stranger = Actor(manager_login=2002, scopes=frozenset({"users:write"}))
@@ -281,7 +283,7 @@ def reader() -> Actor:
 
 
 def test_opening_an_account_needs_the_users_write_scope(
-    services: Services, usd_group: Group, reader: Actor, uows: FakeUowFactory
+    services: Application, usd_group: Group, reader: Actor, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(MissingScope) as caught:
         services.open_account(OpenAccount(group="real\\standard"), reader)
@@ -292,7 +294,7 @@ def test_opening_an_account_needs_the_users_write_scope(
 
 
 def test_reading_an_account_needs_only_users_read(
-    services: Services, admin: Actor, usd_group: Group, reader: Actor
+    services: Application, admin: Actor, usd_group: Group, reader: Actor
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -301,7 +303,7 @@ def test_reading_an_account_needs_only_users_read(
         services.get_account(acc.login, Actor(manager_login=1001))
 
 
-def test_creating_a_group_needs_the_admin_scope(services: Services) -> None:
+def test_creating_a_group_needs_the_admin_scope(services: Application) -> None:
     writer = Actor(manager_login=1001, scopes=frozenset({"users:write", "users:read"}))
 
     with pytest.raises(MissingScope, match="admin"):
@@ -309,7 +311,7 @@ def test_creating_a_group_needs_the_admin_scope(services: Services) -> None:
 
 
 def test_listing_for_a_report_needs_the_reports_scope(
-    services: Services, usd_group: Group, reader: Actor
+    services: Application, usd_group: Group, reader: Actor
 ) -> None:
     with pytest.raises(MissingScope, match="reports:read"):
         list(services.iter_accounts(ListAccounts(), reader))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attribute.commands import (
@@ -21,18 +21,18 @@ from brokerplane.core.group.model import Group
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 
-def _open(services: Services, admin: Actor, attributes: dict[str, str]) -> int:
+def _open(services: Application, admin: Actor, attributes: dict[str, str]) -> int:
     cmd = OpenAccount(group="real\\standard", profile={"attributes": attributes})
     return services.open_account(cmd, admin).login
 
 
-def _store(services: Services, admin: Actor, login: int) -> dict[str, str]:
+def _store(services: Application, admin: Actor, login: int) -> dict[str, str]:
     page = services.list_attributes(ListAttributes("account", ids=(login,)), admin)
     return {a.name: a.value for s in page.sets for a in s.attributes}
 
 
 def test_attributes_given_on_open_are_in_the_attribute_store(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     login = _open(services, admin, {"kyc": "passed", "tier": "gold"})
 
@@ -42,7 +42,7 @@ def test_attributes_given_on_open_are_in_the_attribute_store(
 
 
 def test_attribute_calls_show_in_the_account_and_updates_replace_the_set(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     login = _open(services, admin, {"kyc": "passed", "desk": "ldn"})
     items = (EntityAttributes(login, (AttributeValue("colorCode", "FF0000"),)),)
@@ -70,7 +70,7 @@ def test_attribute_calls_show_in_the_account_and_updates_replace_the_set(
     ids=["empty-value", "empty-name", "long-name", "long-value"],
 )
 def test_attributes_outside_the_store_limits_are_refused_and_nothing_opens(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory,
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory,
     attributes: dict[str, str],
 ) -> None:  # fmt: skip
     with pytest.raises(ValidationError) as caught:

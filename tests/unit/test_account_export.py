@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
@@ -28,7 +28,7 @@ ACTORS = [
 
 
 @pytest.fixture
-def accounts(services: Services, admin: Actor) -> Services:
+def accounts(services: Application, admin: Actor) -> Application:
     for name in ("demo\\usd", "demo\\vip", "real\\usd"):
         services.create_group(CreateGroup(name, "USD"), admin)
     for n in range(9):
@@ -41,7 +41,7 @@ def accounts(services: Services, admin: Actor) -> Services:
     return services
 
 
-def _listed(services: Services, cmd: ListAccounts, actor: Actor) -> list[tuple[Any, ...]]:
+def _listed(services: Application, cmd: ListAccounts, actor: Actor) -> list[tuple[Any, ...]]:
     """The same columns read from the accounts list_accounts gives."""
     out = []
     for acc in services.iter_accounts(cmd, actor):
@@ -60,7 +60,11 @@ def _listed(services: Services, cmd: ListAccounts, actor: Actor) -> list[tuple[A
     ids=["all", "mask", "logins", "after"],
 )  # fmt: skip
 def test_the_export_holds_the_listed_accounts_page_by_page(
-    accounts: Services, monkeypatch: pytest.MonkeyPatch, actor: Actor, page: int, cmd: ListAccounts
+    accounts: Application,
+    monkeypatch: pytest.MonkeyPatch,
+    actor: Actor,
+    page: int,
+    cmd: ListAccounts,
 ) -> None:
     monkeypatch.setattr("brokerplane.core.account.service.EXPORT_PAGE", page)
 
@@ -70,7 +74,7 @@ def test_the_export_holds_the_listed_accounts_page_by_page(
     assert [tuple(r) for p in pages for r in p] == _listed(accounts, cmd, actor)
 
 
-def test_without_personal_data_contact_columns_are_empty(accounts: Services) -> None:
+def test_without_personal_data_contact_columns_are_empty(accounts: Application) -> None:
     plain = Actor(4, WORKER - {"personal_data"})
     rows = [r for p in accounts.export_accounts(ListAccounts(), plain, COLUMNS) for r in p]
 
@@ -79,7 +83,7 @@ def test_without_personal_data_contact_columns_are_empty(accounts: Services) -> 
     assert {"email", "city"} <= set(PERSONAL_FIELDS)
 
 
-def test_the_export_refuses_what_the_list_refuses_at_the_first_page(accounts: Services) -> None:
+def test_the_export_refuses_what_the_list_refuses_at_the_first_page(accounts: Application) -> None:
     refusals = [
         (Actor(6, frozenset({"users:read"})), ListAccounts(), MissingScope),
         (Actor(4, WORKER - {"personal_data"}), ListAccounts(email="ann@example.com"), MissingScope),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core import passwords
 from brokerplane.core.account.api_data import normalize_api_data
 from brokerplane.core.account.commands import (
@@ -39,7 +39,7 @@ from tests.unit.fakes import FakeClock, FakeUowFactory
 MAIN, INVESTOR = "1Ar#pqkj", "2Ar#pqkj"
 
 
-def _open(services: Services, admin: Actor, **kw: Any) -> Account:
+def _open(services: Application, admin: Actor, **kw: Any) -> Account:
     cmd = OpenAccount(group="real\\standard", main_password=MAIN, investor_password=INVESTOR, **kw)
     return services.open_account(cmd, admin)
 
@@ -52,7 +52,7 @@ def _actor(*scopes: str) -> Actor:
 
 
 def test_a_deleted_account_reads_as_not_found_and_is_left_out_of_lists(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
     other = _open(services, admin)
@@ -71,7 +71,7 @@ def test_a_deleted_account_reads_as_not_found_and_is_left_out_of_lists(
 
 
 def test_a_deleted_accounts_login_is_never_reused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
     services.delete_account(DeleteAccount(acc.login), admin)
@@ -82,7 +82,7 @@ def test_a_deleted_accounts_login_is_never_reused(
 
 
 def test_deleting_keeps_the_row_its_money_and_an_audit_record(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     acc = _open(services, admin)
     services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "10"), admin)
@@ -99,7 +99,7 @@ def test_deleting_keeps_the_row_its_money_and_an_audit_record(
 
 
 def test_deleting_needs_the_delete_right(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -112,7 +112,7 @@ def test_deleting_needs_the_delete_right(
 
 
 def test_opening_with_required_passwords_refuses_a_missing_one(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     for main, investor in ((MAIN, None), (None, INVESTOR)):
         cmd = OpenAccount(group="real\\standard", main_password=main, investor_password=investor,
@@ -123,7 +123,7 @@ def test_opening_with_required_passwords_refuses_a_missing_one(
 
 
 def test_check_password_matches_each_kind_and_nothing_else(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -141,7 +141,7 @@ def test_check_password_matches_each_kind_and_nothing_else(
 
 
 def test_change_password_takes_two_of_three_classes_within_the_group_length(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     acc = _open(services, admin)
     clock.advance(hours=1)
@@ -156,7 +156,7 @@ def test_change_password_takes_two_of_three_classes_within_the_group_length(
     assert not services.check_password(CheckPassword(acc.login, "main", MAIN), admin)
 
 
-def test_change_password_follows_the_group_minimum(services: Services, admin: Actor) -> None:
+def test_change_password_follows_the_group_minimum(services: Application, admin: Actor) -> None:
     services.create_group(CreateGroup("real\\strict", "USD", {"password_min_length": 12}), admin)
     cmd = OpenAccount(group="real\\strict", main_password="1Ar#pqkj1234")
     acc = services.open_account(cmd, admin)
@@ -168,7 +168,7 @@ def test_change_password_follows_the_group_minimum(services: Services, admin: Ac
 
 
 def test_change_password_is_audited_without_the_password(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin)
     secret = "Investor2024"
@@ -182,7 +182,7 @@ def test_change_password_is_audited_without_the_password(
 
 
 def test_change_password_needs_the_write_right(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -196,7 +196,7 @@ def test_change_password_needs_the_write_right(
 
 
 def test_a_lenient_update_applies_the_valid_changes_and_drops_the_rest(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
     changes = {"leverage": 9999, "email": "nope", "rights": -1, "city": "Paris",
@@ -210,7 +210,7 @@ def test_a_lenient_update_applies_the_valid_changes_and_drops_the_rest(
 
 
 def test_a_lenient_update_takes_a_new_leverage_before_judging_the_rest(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     settings = {"max_leverage": 50, "default_leverage": 10}
     services.create_group(CreateGroup("real\\low", "USD", settings), admin)
@@ -224,7 +224,7 @@ def test_a_lenient_update_takes_a_new_leverage_before_judging_the_rest(
 
 
 def test_a_lenient_update_without_personal_data_leaves_contact_fields_alone(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin, profile={"email": "a@b.co", "city": "Rome", "name": "A"})
     clerk = _actor("users:read", "users:write")
@@ -238,7 +238,7 @@ def test_a_lenient_update_without_personal_data_leaves_contact_fields_alone(
 
 
 def test_a_lenient_update_still_refuses_a_bad_group(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     services.create_group(CreateGroup("real\\eur", "EUR"), admin)
     acc = _open(services, admin)
@@ -251,7 +251,7 @@ def test_a_lenient_update_still_refuses_a_bad_group(
 
 
 def test_an_update_sets_or_removes_the_phone_password_and_audits_it_as_changed(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin)
 
@@ -308,7 +308,7 @@ def test_invalid_api_data_is_refused(cells: Any) -> None:
 
 
 def test_the_trade_state_counts_credit_and_bonus_into_equity(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin, leverage=200)
     for operation, amount in (("deposit", "100.10"), ("credit", "20"), ("bonus", "5.05")):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core import passwords
 from brokerplane.core.account.commands import (
     DisableAccount,
@@ -34,12 +34,12 @@ from tests.unit.fakes import FakeClock, FakeUowFactory
 GOOD_PASSWORD = "1Ar#pqkj"  # seed 002's example: four character types, 8 characters
 
 
-def _ranged_group(services: Services, admin: Actor, low: int, high: int) -> Group:
+def _ranged_group(services: Application, admin: Actor, low: int, high: int) -> Group:
     settings = {"login_range_from": low, "login_range_to": high}
     return services.create_group(CreateGroup("real\\ranged", "USD", settings), admin)
 
 
-def _open(services: Services, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
+def _open(services: Application, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
     return services.open_account(OpenAccount(group=group, **kw), admin)
 
 
@@ -47,7 +47,7 @@ def _open(services: Services, admin: Actor, group: str = "real\\standard", **kw:
 
 
 def test_main_password_is_kept_only_as_a_verifier(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin, main_password=GOOD_PASSWORD)
 
@@ -71,7 +71,7 @@ def test_main_password_is_kept_only_as_a_verifier(
     ids=["7-chars", "17-chars", "no-lower", "no-upper", "no-digit", "no-special"],
 )
 def test_weak_main_password_is_refused_on_its_field_and_opens_nothing(
-    services: Services,
+    services: Application,
     admin: Actor,
     usd_group: Group,
     uows: FakeUowFactory,
@@ -90,7 +90,7 @@ def test_weak_main_password_is_refused_on_its_field_and_opens_nothing(
 
 
 def test_sixteen_character_password_is_the_longest_accepted(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin, main_password="1Ar#pqkjabcdefgh")
 
@@ -98,7 +98,7 @@ def test_sixteen_character_password_is_the_longest_accepted(
 
 
 def test_investor_password_obeys_the_same_policy(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     with pytest.raises(PasswordPolicyViolation) as caught:
         _open(services, admin, main_password=GOOD_PASSWORD, investor_password="password")
@@ -106,7 +106,9 @@ def test_investor_password_obeys_the_same_policy(
     assert [f.field for f in caught.value.fields] == ["investor_password"]
 
 
-def test_group_minimum_password_length_raises_the_floor(services: Services, admin: Actor) -> None:
+def test_group_minimum_password_length_raises_the_floor(
+    services: Application, admin: Actor
+) -> None:
     services.create_group(CreateGroup("real\\strict", "USD", {"password_min_length": 12}), admin)
 
     with pytest.raises(PasswordPolicyViolation) as caught:
@@ -121,20 +123,20 @@ def test_group_minimum_password_length_raises_the_floor(services: Services, admi
 
 
 def test_account_without_leverage_takes_the_group_default(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     assert _open(services, admin).leverage == 100
 
 
 def test_leverage_equal_to_the_group_maximum_is_accepted(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     assert _open(services, admin, leverage=500).leverage == 500
 
 
 @pytest.mark.parametrize("leverage", [0, -1, 501])
 def test_leverage_outside_one_to_group_maximum_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, leverage: int
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, leverage: int
 ) -> None:
     with pytest.raises(LeverageOutOfRange) as caught:
         _open(services, admin, leverage=leverage)
@@ -147,7 +149,7 @@ def test_leverage_outside_one_to_group_maximum_is_refused(
 
 
 def test_raising_leverage_above_the_group_maximum_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin)
 
@@ -161,14 +163,16 @@ def test_raising_leverage_above_the_group_maximum_is_refused(
 
 
 def test_group_without_a_range_allocates_from_the_server_range(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     first, second = _open(services, admin), _open(services, admin)
 
     assert (first.login, second.login) == (SERVER_RANGE[0], SERVER_RANGE[0] + 1)
 
 
-def test_group_with_a_range_allocates_from_its_own_range(services: Services, admin: Actor) -> None:
+def test_group_with_a_range_allocates_from_its_own_range(
+    services: Application, admin: Actor
+) -> None:
     _ranged_group(services, admin, 5000, 5009)
 
     logins = [_open(services, admin, group="real\\ranged").login for _ in range(3)]
@@ -177,17 +181,17 @@ def test_group_with_a_range_allocates_from_its_own_range(services: Services, adm
 
 
 def test_explicit_login_is_used_even_outside_every_range(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     assert _open(services, admin, login=777).login == 777
 
 
-def test_login_zero_means_allocate(services: Services, admin: Actor, usd_group: Group) -> None:
+def test_login_zero_means_allocate(services: Application, admin: Actor, usd_group: Group) -> None:
     assert _open(services, admin, login=0).login == SERVER_RANGE[0]
 
 
 def test_explicit_login_already_in_use_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     _open(services, admin, login=777, name="first")
 
@@ -201,7 +205,7 @@ def test_explicit_login_already_in_use_is_refused(
 
 @pytest.mark.parametrize("login", [-5, 2**63, True])
 def test_explicit_login_outside_the_storable_range_is_refused(
-    services: Services, admin: Actor, usd_group: Group, login: int
+    services: Application, admin: Actor, usd_group: Group, login: int
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _open(services, admin, login=login)
@@ -210,7 +214,7 @@ def test_explicit_login_outside_the_storable_range_is_refused(
 
 
 def test_exhausted_range_refuses_the_next_opening(
-    services: Services, admin: Actor, uows: FakeUowFactory
+    services: Application, admin: Actor, uows: FakeUowFactory
 ) -> None:
     _ranged_group(services, admin, 5000, 5001)
     _open(services, admin, group="real\\ranged")
@@ -225,7 +229,7 @@ def test_exhausted_range_refuses_the_next_opening(
 
 
 def test_allocation_fills_the_lowest_gap_once_the_top_of_the_range_is_taken(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged_group(services, admin, 5000, 5004)
     for _ in range(3):
@@ -238,7 +242,7 @@ def test_allocation_fills_the_lowest_gap_once_the_top_of_the_range_is_taken(
 
 
 def test_allocation_restarts_at_the_bottom_when_only_the_top_login_is_taken(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged_group(services, admin, 5000, 5004)
     _open(services, admin, group="real\\ranged", login=5004)
@@ -251,7 +255,7 @@ def test_allocation_restarts_at_the_bottom_when_only_the_top_login_is_taken(
 
 
 def test_update_names_every_unknown_and_read_only_field(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -271,7 +275,7 @@ def test_update_names_every_unknown_and_read_only_field(
 
 
 def test_opening_refuses_read_only_fields_in_the_profile(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _open(services, admin, profile={"balance": 1_000_000, "colour": 1})
@@ -284,7 +288,7 @@ def test_opening_refuses_read_only_fields_in_the_profile(
 
 
 def test_name_may_come_in_the_command_or_in_the_profile(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     assert _open(services, admin, name="Ann").name == "Ann"
     assert _open(services, admin, profile={"name": "Bob"}).name == "Bob"
@@ -292,7 +296,7 @@ def test_name_may_come_in_the_command_or_in_the_profile(
 
 
 def test_two_different_names_in_one_opening_are_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _open(services, admin, name="Ann", profile={"name": "Bob"})
@@ -301,7 +305,7 @@ def test_two_different_names_in_one_opening_are_refused(
 
 
 def test_update_without_fields_is_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -309,7 +313,7 @@ def test_update_without_fields_is_refused(
         services.update_account(UpdateAccount(acc.login, {}), admin)
 
 
-def test_update_of_a_missing_account_reports_the_login(services: Services, admin: Actor) -> None:
+def test_update_of_a_missing_account_reports_the_login(services: Application, admin: Actor) -> None:
     with pytest.raises(AccountNotFound) as caught:
         services.update_account(UpdateAccount(424242, {"comment": "x"}), admin)
 
@@ -317,7 +321,7 @@ def test_update_of_a_missing_account_reports_the_login(services: Services, admin
 
 
 def test_text_at_its_limit_is_kept_and_one_character_more_is_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin, profile={"comment": "c" * 63})
 
@@ -329,7 +333,7 @@ def test_text_at_its_limit_is_kept_and_one_character_more_is_refused(
 
 
 def test_every_bad_field_is_reported_at_once(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _open(
@@ -348,7 +352,7 @@ def test_every_bad_field_is_reported_at_once(
 
 
 def test_update_that_changes_nothing_writes_no_audit_record(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin, profile={"comment": "same"})
     records_before = len(uows.state.audit)
@@ -359,7 +363,7 @@ def test_update_that_changes_nothing_writes_no_audit_record(
 
 
 def test_update_stamps_updated_at_with_the_clock(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     acc = _open(services, admin)
     later = clock.advance(minutes=5)
@@ -373,7 +377,7 @@ def test_update_stamps_updated_at_with_the_clock(
 
 
 def test_moving_an_account_to_a_group_in_another_currency_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     services.create_group(CreateGroup("real\\euro", "EUR"), admin)
     acc = _open(services, admin)
@@ -387,7 +391,7 @@ def test_moving_an_account_to_a_group_in_another_currency_is_refused(
 
 
 def test_moving_an_account_within_its_currency_changes_group_and_group_id(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     vip = services.create_group(CreateGroup("real\\vip", "USD"), admin)
     acc = _open(services, admin)
@@ -399,7 +403,7 @@ def test_moving_an_account_within_its_currency_changes_group_and_group_id(
 
 
 def test_moving_to_an_unknown_group_is_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -413,7 +417,7 @@ def test_moving_to_an_unknown_group_is_refused(
 
 
 def test_disabling_clears_only_the_enabled_right_and_records_the_reason(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     acc = _open(services, admin)
     assert acc.rights & RIGHT_ENABLED and acc.rights & RIGHT_PASSWORD
@@ -427,7 +431,7 @@ def test_disabling_clears_only_the_enabled_right_and_records_the_reason(
 
 
 def test_enabling_sets_the_enabled_right_and_clears_the_reason(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
     services.disable_account(DisableAccount(acc.login, reason="KYC expired"), admin)
@@ -440,7 +444,7 @@ def test_enabling_sets_the_enabled_right_and_clears_the_reason(
 
 
 def test_disable_and_enable_keep_the_history_of_the_account(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
     services.disable_account(DisableAccount(acc.login, reason="fraud check"), admin)
@@ -459,7 +463,7 @@ def test_disable_and_enable_keep_the_history_of_the_account(
 
 
 def test_disabling_a_disabled_account_changes_and_records_nothing(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = _open(services, admin)
     first = services.disable_account(DisableAccount(acc.login, reason="first"), admin)
@@ -472,7 +476,7 @@ def test_disabling_a_disabled_account_changes_and_records_nothing(
 
 
 def test_disable_reason_longer_than_255_characters_is_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
 
@@ -485,7 +489,7 @@ def test_disable_reason_longer_than_255_characters_is_refused(
 
 @pytest.mark.parametrize("login", [0, -1, 2**63])
 def test_a_login_outside_1_to_2_63_is_a_validation_error_in_every_read_and_write(
-    services: Services, admin: Actor, login: int
+    services: Application, admin: Actor, login: int
 ) -> None:
     from brokerplane.core.account.commands import DisableAccount, ListAccounts
     from brokerplane.core.errors import ValidationError

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -54,43 +54,43 @@ TTL = timedelta(hours=72)
 
 
 def _post(
-    services: Services, login: int, operation: str, amount: object, actor: Actor = REQUESTER,
+    services: Application, login: int, operation: str, amount: object, actor: Actor = REQUESTER,
     **kw: Any,
 ) -> Posting:  # fmt: skip
     return services.post_ledger_entry(PostLedgerEntry(login, operation, amount, **kw), actor)
 
 
 def _threshold(
-    services: Services, admin: Actor, amount: object, currency: str = "USD",
+    services: Application, admin: Actor, amount: object, currency: str = "USD",
     group: str | None = None,
 ) -> ApprovalThreshold | None:  # fmt: skip
     return services.set_approval_threshold(SetApprovalThreshold(currency, amount, group), admin)
 
 
 def _decide(
-    services: Services, approval_id: int, approve: bool = True, actor: Actor = APPROVER,
+    services: Application, approval_id: int, approve: bool = True, actor: Actor = APPROVER,
     comment: str = "",
 ) -> Decision:  # fmt: skip
     return services.decide_approval(DecideApproval(approval_id, approve, comment), actor)
 
 
-def _balance(services: Services, admin: Actor, login: int) -> int:
+def _balance(services: Application, admin: Actor, login: int) -> int:
     return services.get_account(login, admin).balance
 
 
-def _approval_audit(services: Services, admin: Actor, approval_id: int) -> list[AuditRecord]:
+def _approval_audit(services: Application, admin: Actor, approval_id: int) -> list[AuditRecord]:
     return services.query_audit(
         AuditQuery(entity_type="approval", entity_id=str(approval_id)), admin
     )
 
 
 @pytest.fixture
-def other_group(services: Services, admin: Actor) -> Group:
+def other_group(services: Application, admin: Actor) -> Group:
     return services.create_group(CreateGroup("demo\\usd", "USD"), admin)
 
 
 @pytest.fixture
-def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+def account(services: Application, admin: Actor, usd_group: Group) -> Account:
     """In real\\standard (USD), balance 5000.00, credit 500.00; then USD above 1000 is held."""
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     _post(services, acc.login, "deposit", "5000")
@@ -100,7 +100,7 @@ def account(services: Services, admin: Actor, usd_group: Group) -> Account:
 
 
 @pytest.fixture
-def held(services: Services, account: Account) -> Approval:
+def held(services: Application, account: Account) -> Approval:
     """A pending deposit of 2500.00."""
     posting = _post(services, account.login, "deposit", "2500", comment="wire", reference="W-7")
     assert posting.approval is not None
@@ -111,7 +111,7 @@ def held(services: Services, account: Account) -> Approval:
 
 
 def test_a_currency_threshold_holds_operations_strictly_above_it(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     at = _post(services, account.login, "deposit", "1000.00")
     above = _post(services, account.login, "deposit", "1000.01")
@@ -121,7 +121,7 @@ def test_a_currency_threshold_holds_operations_strictly_above_it(
 
 
 def test_a_threshold_is_set_in_minor_units_of_its_currency_and_listed(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     threshold = _threshold(services, admin, "1234.5", currency="usd")
 
@@ -134,7 +134,7 @@ def test_a_threshold_is_set_in_minor_units_of_its_currency_and_listed(
 
 
 def test_thresholds_are_listed_by_currency_then_group(
-    services: Services, admin: Actor, usd_group: Group, other_group: Group
+    services: Application, admin: Actor, usd_group: Group, other_group: Group
 ) -> None:
     _threshold(services, admin, "5", group="demo\\usd")
     _threshold(services, admin, "7", currency="EUR")
@@ -150,7 +150,7 @@ def test_thresholds_are_listed_by_currency_then_group(
 
 
 def test_a_group_threshold_overrides_its_currencys_for_that_group_only(
-    services: Services, admin: Actor, account: Account, other_group: Group
+    services: Application, admin: Actor, account: Account, other_group: Group
 ) -> None:
     elsewhere = services.open_account(OpenAccount(group="demo\\usd"), admin).login
     _threshold(services, admin, "50", group="real\\standard")
@@ -161,7 +161,7 @@ def test_a_group_threshold_overrides_its_currencys_for_that_group_only(
 
 
 def test_a_higher_group_threshold_lets_through_what_the_currency_would_hold(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     _threshold(services, admin, "3000", group="real\\standard")
 
@@ -170,7 +170,7 @@ def test_a_higher_group_threshold_lets_through_what_the_currency_would_hold(
 
 
 def test_a_group_threshold_without_a_currency_takes_the_groups(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     threshold = _threshold(services, admin, "10", currency="", group="real\\standard")
 
@@ -181,7 +181,7 @@ def test_a_group_threshold_without_a_currency_takes_the_groups(
 
 
 def test_another_currencys_threshold_does_not_hold_operations(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     _threshold(services, admin, "1", currency="EUR")
@@ -190,7 +190,7 @@ def test_another_currencys_threshold_does_not_hold_operations(
 
 
 def test_a_zero_threshold_holds_every_operation(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     _threshold(services, admin, "0")
 
@@ -198,7 +198,7 @@ def test_a_zero_threshold_holds_every_operation(
 
 
 def test_setting_a_threshold_again_replaces_it(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     _threshold(services, admin, "3000")
 
@@ -207,7 +207,7 @@ def test_setting_a_threshold_again_replaces_it(
 
 
 def test_removing_a_threshold_lets_every_amount_through(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     removed = _threshold(services, admin, None)
 
@@ -217,7 +217,7 @@ def test_removing_a_threshold_lets_every_amount_through(
 
 
 def test_removing_a_group_threshold_falls_back_to_the_currencys(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     _threshold(services, admin, "5000", group="real\\standard")
     _threshold(services, admin, None, group="real\\standard")
@@ -226,7 +226,7 @@ def test_removing_a_group_threshold_falls_back_to_the_currencys(
 
 
 def test_setting_and_removing_thresholds_is_audited(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     _threshold(services, admin, "10")
     _threshold(services, admin, "20")
@@ -247,7 +247,7 @@ def test_setting_and_removing_thresholds_is_audited(
 
 @pytest.mark.parametrize("scopes", [{"balances:write", "balances:approve", "users:read"}, set()])
 def test_only_an_admin_may_set_thresholds(
-    services: Services, usd_group: Group, uows: FakeUowFactory, scopes: set[str]
+    services: Application, usd_group: Group, uows: FakeUowFactory, scopes: set[str]
 ) -> None:
     with pytest.raises(MissingScope) as caught:
         _threshold(services, replace(APPROVER, scopes=frozenset(scopes)), "10")
@@ -256,14 +256,14 @@ def test_only_an_admin_may_set_thresholds(
     assert uows.state.thresholds == {}
 
 
-def test_listing_thresholds_needs_a_money_scope(services: Services, usd_group: Group) -> None:
+def test_listing_thresholds_needs_a_money_scope(services: Application, usd_group: Group) -> None:
     with pytest.raises(MissingScope):
         services.list_approval_thresholds(Actor(1009, frozenset({"reports:read"})))
 
 
 @pytest.mark.parametrize("amount", ["-1", -0.01, "10.001", "ten", "NaN", "inf", True, [10]])
 def test_a_threshold_that_is_not_a_non_negative_amount_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, amount: object
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, amount: object
 ) -> None:
     with pytest.raises(InvalidAmount) as caught:
         _threshold(services, admin, amount)
@@ -273,7 +273,7 @@ def test_a_threshold_that_is_not_a_non_negative_amount_is_refused(
 
 
 def test_a_threshold_for_an_unknown_group_is_refused(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     with pytest.raises(GroupNotFound):
         _threshold(services, admin, "10", group="real\\nope")
@@ -281,7 +281,7 @@ def test_a_threshold_for_an_unknown_group_is_refused(
 
 @pytest.mark.parametrize("currency", ["", "US D", "TOOLONGCUR", "€"])
 def test_a_threshold_needs_a_currency_code(
-    services: Services, admin: Actor, usd_group: Group, currency: str
+    services: Application, admin: Actor, usd_group: Group, currency: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _threshold(services, admin, "10", currency=currency)
@@ -293,7 +293,7 @@ def test_a_threshold_needs_a_currency_code(
 
 
 def test_an_operation_above_the_threshold_is_held_and_nothing_is_applied(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     entries = len(uows.state.ledger)
 
@@ -325,7 +325,7 @@ def test_an_operation_above_the_threshold_is_held_and_nothing_is_applied(
      ("charge", "1000.01", "charge", -100001), ("credit", "1500", "credit_in", 150000)],
 )  # fmt: skip
 def test_removals_are_held_by_their_size_whatever_their_sign(
-    services: Services, account: Account, operation: str, amount: str, kind: str, change: int
+    services: Application, account: Account, operation: str, amount: str, kind: str, change: int
 ) -> None:
     posting = _post(services, account.login, operation, amount)
 
@@ -333,7 +333,7 @@ def test_removals_are_held_by_their_size_whatever_their_sign(
 
 
 def test_a_held_operation_that_could_never_apply_is_refused_at_once(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(InsufficientFunds):
         _post(services, account.login, "withdrawal", "5000.01")
@@ -344,7 +344,7 @@ def test_a_held_operation_that_could_never_apply_is_refused_at_once(
 
 
 def test_holding_is_audited_as_approval_requested(
-    services: Services, admin: Actor, held: Approval, clock: FakeClock
+    services: Application, admin: Actor, held: Approval, clock: FakeClock
 ) -> None:
     [rec] = _approval_audit(services, admin, held.id)
 
@@ -360,7 +360,7 @@ def test_holding_is_audited_as_approval_requested(
 
 
 def test_another_manager_approving_applies_the_operation_as_requested(
-    services: Services, admin: Actor, held: Approval, clock: FakeClock
+    services: Application, admin: Actor, held: Approval, clock: FakeClock
 ) -> None:
     clock.advance(hours=1)
 
@@ -386,7 +386,7 @@ def test_another_manager_approving_applies_the_operation_as_requested(
 
 
 def test_approving_a_held_removal_takes_the_money(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     held = _post(services, account.login, "correction", "-4999.99").approval
     assert held is not None
@@ -401,7 +401,7 @@ def test_approving_a_held_removal_takes_the_money(
 
 
 def test_approval_is_audited_with_the_entry_it_posted(
-    services: Services, admin: Actor, held: Approval
+    services: Application, admin: Actor, held: Approval
 ) -> None:
     decision = _decide(services, held.id, comment="ok")
 
@@ -418,7 +418,7 @@ def test_approval_is_audited_with_the_entry_it_posted(
 
 
 def test_the_requester_cannot_approve_their_own_operation(
-    services: Services, admin: Actor, held: Approval, uows: FakeUowFactory
+    services: Application, admin: Actor, held: Approval, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(PermissionDenied) as caught:
         _decide(services, held.id, actor=REQUESTER)
@@ -430,14 +430,14 @@ def test_the_requester_cannot_approve_their_own_operation(
 
 
 def test_the_requester_cannot_reject_their_own_operation_either(
-    services: Services, held: Approval
+    services: Application, held: Approval
 ) -> None:
     with pytest.raises(PermissionDenied):
         _decide(services, held.id, approve=False, actor=replace(REQUESTER, key_id="other-key"))
 
 
 def test_an_actor_without_a_manager_cannot_decide(
-    services: Services, admin: Actor, held: Approval
+    services: Application, admin: Actor, held: Approval
 ) -> None:
     with pytest.raises(PermissionDenied):
         _decide(services, held.id, actor=admin)
@@ -445,7 +445,7 @@ def test_an_actor_without_a_manager_cannot_decide(
     assert services.get_approval(held.id, APPROVER).state == "pending"
 
 
-def test_deciding_needs_the_approve_scope(services: Services, held: Approval) -> None:
+def test_deciding_needs_the_approve_scope(services: Application, held: Approval) -> None:
     writer = replace(APPROVER, scopes=frozenset({"balances:write", "users:write"}))
 
     with pytest.raises(MissingScope) as caught:
@@ -455,7 +455,7 @@ def test_deciding_needs_the_approve_scope(services: Services, held: Approval) ->
 
 
 def test_rejecting_applies_nothing_and_is_audited(
-    services: Services, admin: Actor, held: Approval, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, held: Approval, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     entries = len(uows.state.ledger)
 
@@ -474,7 +474,7 @@ def test_rejecting_applies_nothing_and_is_audited(
 @pytest.mark.parametrize(("first", "state"), [(True, "approved"), (False, "rejected")])
 @pytest.mark.parametrize("second", [True, False])
 def test_a_decided_operation_cannot_be_decided_again(
-    services: Services, admin: Actor, held: Approval, uows: FakeUowFactory, first: bool,
+    services: Application, admin: Actor, held: Approval, uows: FakeUowFactory, first: bool,
     state: str, second: bool,
 ) -> None:  # fmt: skip
     _decide(services, held.id, approve=first)
@@ -490,7 +490,7 @@ def test_a_decided_operation_cannot_be_decided_again(
 
 
 def test_approval_rechecks_funds_and_leaves_the_operation_pending_when_they_are_gone(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory
 ) -> None:
     held = _post(services, account.login, "withdrawal", "3000").approval
     assert held is not None
@@ -506,10 +506,10 @@ def test_approval_rechecks_funds_and_leaves_the_operation_pending_when_they_are_
 
 
 def test_approval_rechecks_the_per_operation_limit(
-    services: Services, held: Approval, uows: FakeUowFactory, config: CoreConfig,
+    services: Application, held: Approval, uows: FakeUowFactory, config: CoreConfig,
     clock: FakeClock,
 ) -> None:  # fmt: skip
-    stricter = Services(uows, replace(config, max_operation_amount=Decimal("2000")), clock)
+    stricter = Application(uows, replace(config, max_operation_amount=Decimal("2000")), clock)
 
     with pytest.raises(AmountLimitExceeded):
         _decide(stricter, held.id)
@@ -518,7 +518,7 @@ def test_approval_rechecks_the_per_operation_limit(
 
 
 def test_a_held_operation_approved_once_funds_return_is_applied(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     held = _post(services, account.login, "withdrawal", "3000").approval
     assert held is not None
@@ -534,7 +534,7 @@ def test_a_held_operation_approved_once_funds_return_is_applied(
     assert posting is not None and posting.balance == 10000
 
 
-def test_an_unknown_approval_is_not_found(services: Services, held: Approval) -> None:
+def test_an_unknown_approval_is_not_found(services: Application, held: Approval) -> None:
     with pytest.raises(ApprovalNotFound) as caught:
         _decide(services, held.id + 1)
     with pytest.raises(ApprovalNotFound):
@@ -545,7 +545,7 @@ def test_an_unknown_approval_is_not_found(services: Services, held: Approval) ->
 
 @pytest.mark.parametrize("approval_id", [0, -1, True, "1"])
 def test_an_approval_id_must_be_a_positive_integer(
-    services: Services, held: Approval, approval_id: object
+    services: Application, held: Approval, approval_id: object
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _decide(services, approval_id)  # type: ignore[arg-type]
@@ -556,7 +556,7 @@ def test_an_approval_id_must_be_a_positive_integer(
 
 
 def test_a_decision_comment_longer_than_255_characters_is_refused(
-    services: Services, held: Approval
+    services: Application, held: Approval
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _decide(services, held.id, comment="x" * 256)
@@ -569,7 +569,7 @@ def test_a_decision_comment_longer_than_255_characters_is_refused(
 
 
 def test_maintenance_expires_pending_operations_past_their_ttl_and_audits_it(
-    services: Services, admin: Actor, held: Approval, clock: FakeClock
+    services: Application, admin: Actor, held: Approval, clock: FakeClock
 ) -> None:
     clock.advance(hours=72)
 
@@ -586,7 +586,7 @@ def test_maintenance_expires_pending_operations_past_their_ttl_and_audits_it(
 
 
 def test_a_pending_operation_is_not_expired_before_its_ttl(
-    services: Services, held: Approval, clock: FakeClock
+    services: Application, held: Approval, clock: FakeClock
 ) -> None:
     clock.advance(hours=71, minutes=59, seconds=59)
 
@@ -595,7 +595,7 @@ def test_a_pending_operation_is_not_expired_before_its_ttl(
 
 
 def test_approving_after_expiry_is_refused_as_not_pending(
-    services: Services, admin: Actor, held: Approval, clock: FakeClock, uows: FakeUowFactory
+    services: Application, admin: Actor, held: Approval, clock: FakeClock, uows: FakeUowFactory
 ) -> None:
     clock.advance(hours=73)
     entries = len(uows.state.ledger)
@@ -613,7 +613,7 @@ def test_approving_after_expiry_is_refused_as_not_pending(
 
 
 def test_rejecting_after_expiry_is_refused_as_not_pending(
-    services: Services, held: Approval, clock: FakeClock
+    services: Application, held: Approval, clock: FakeClock
 ) -> None:
     clock.advance(hours=72)
     services.run_maintenance()
@@ -623,7 +623,7 @@ def test_rejecting_after_expiry_is_refused_as_not_pending(
 
 
 def test_decided_operations_never_expire(
-    services: Services, admin: Actor, account: Account, clock: FakeClock
+    services: Application, admin: Actor, account: Account, clock: FakeClock
 ) -> None:
     first = _post(services, account.login, "deposit", "2000").approval
     second = _post(services, account.login, "deposit", "3000").approval
@@ -638,7 +638,7 @@ def test_decided_operations_never_expire(
 
 
 def test_reading_approvals_shows_overdue_ones_as_expired(
-    services: Services, held: Approval, clock: FakeClock
+    services: Application, held: Approval, clock: FakeClock
 ) -> None:
     clock.advance(hours=72)
 
@@ -648,7 +648,7 @@ def test_reading_approvals_shows_overdue_ones_as_expired(
 def test_an_approval_ttl_comes_from_the_config(
     uows: FakeUowFactory, config: CoreConfig, clock: FakeClock, held: Approval, account: Account
 ) -> None:
-    short = Services(uows, replace(config, approval_ttl=timedelta(minutes=5)), clock)
+    short = Application(uows, replace(config, approval_ttl=timedelta(minutes=5)), clock)
 
     quick = _post(short, account.login, "deposit", "2000").approval
 
@@ -662,7 +662,7 @@ def test_an_approval_ttl_comes_from_the_config(
 
 
 @pytest.fixture
-def several(services: Services, admin: Actor, account: Account, usd_group: Group) -> list[int]:
+def several(services: Application, admin: Actor, account: Account, usd_group: Group) -> list[int]:
     """Five approvals: two on another account; one approved and one rejected."""
     other = services.open_account(OpenAccount(group="real\\standard"), admin).login
     ids = []
@@ -677,7 +677,7 @@ def several(services: Services, admin: Actor, account: Account, usd_group: Group
 
 
 def test_approvals_are_listed_oldest_first_and_filtered_by_state_and_login(
-    services: Services, account: Account, several: list[int]
+    services: Application, account: Account, several: list[int]
 ) -> None:
     def ids(**kw: object) -> list[int]:
         return [a.id for a in services.list_approvals(ApprovalQuery(**kw), REQUESTER)]  # type: ignore[arg-type]
@@ -698,7 +698,7 @@ def test_approvals_are_listed_oldest_first_and_filtered_by_state_and_login(
      (ApprovalQuery(limit=1001), "limit")],
 )  # fmt: skip
 def test_a_bad_approval_listing_is_refused(
-    services: Services, several: list[int], query: ApprovalQuery, field: str
+    services: Application, several: list[int], query: ApprovalQuery, field: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         services.list_approvals(query, APPROVER)
@@ -706,7 +706,7 @@ def test_a_bad_approval_listing_is_refused(
     assert [f.field for f in caught.value.fields] == [field]
 
 
-def test_reading_approvals_needs_a_money_scope(services: Services, held: Approval) -> None:
+def test_reading_approvals_needs_a_money_scope(services: Application, held: Approval) -> None:
     reporter = Actor(1009, frozenset({"reports:read", "users:read"}))
 
     with pytest.raises(MissingScope):
@@ -716,7 +716,7 @@ def test_reading_approvals_needs_a_money_scope(services: Services, held: Approva
 
 
 def test_every_approval_action_is_in_the_audit_trail(
-    services: Services, admin: Actor, several: list[int], clock: FakeClock
+    services: Application, admin: Actor, several: list[int], clock: FakeClock
 ) -> None:
     clock.advance(hours=72)
     services.run_maintenance()
@@ -732,7 +732,7 @@ def test_every_approval_action_is_in_the_audit_trail(
 
 
 def test_a_threshold_too_large_for_storage_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(InvalidAmount):
         _threshold(services, admin, "1e30")

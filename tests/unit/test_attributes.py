@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
@@ -46,13 +46,13 @@ SUPER = Actor(1000, frozenset(SCOPES), dialect="ctrader")
 
 @dataclass
 class World:
-    services: Services
+    services: Application
     admin: Actor
     demo_group: int
     real_group: int
 
 
-def build_world(services: Services, admin: Actor) -> World:
+def build_world(services: Application, admin: Actor) -> World:
     """Two groups, four accounts, three managers: the same data for fakes and databases."""
     demo = services.create_group(CreateGroup("demo\\usd", "USD", {"broker": "BESTBROKER"}), admin)
     real = services.create_group(CreateGroup("real\\std", "USD", {"broker": "BESTBROKER"}), admin)
@@ -79,13 +79,13 @@ def put(kind: str, *sets: tuple[int, Mapping[str, str | None]]) -> SetAttributes
     )
 
 
-def listed(services: Services, actor: Actor, kind: str, *ids: int) -> dict[int, dict[str, str]]:
+def listed(services: Application, actor: Actor, kind: str, *ids: int) -> dict[int, dict[str, str]]:
     page = services.list_attributes(ListAttributes(kind, ids=ids), actor)
     return {s.entity_id: s.as_dict() for s in page.sets}
 
 
 @pytest.fixture
-def world(services: Services, admin: Actor) -> World:
+def world(services: Application, admin: Actor) -> World:
     return build_world(services, admin)
 
 

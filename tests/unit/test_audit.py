@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.account.commands import (
     DisableAccount,
@@ -38,11 +38,11 @@ OPERATOR = Actor(
 )
 
 
-def _history(services: Services, login: int) -> list[AuditRecord]:
+def _history(services: Application, login: int) -> list[AuditRecord]:
     return services.account_history(login, OPERATOR)
 
 
-def _some_writes(services: Services) -> None:
+def _some_writes(services: Application) -> None:
     services.create_group(CreateGroup("real\\a", "USD"), OPERATOR)
     for i in range(3):
         acc = services.open_account(OpenAccount(group="real\\a", name=f"n{i}"), OPERATOR)
@@ -50,7 +50,7 @@ def _some_writes(services: Services) -> None:
 
 
 def test_opening_records_the_new_account_and_who_opened_it(
-    services: Services, usd_group: Group, clock: FakeClock
+    services: Application, usd_group: Group, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard", name="Ann"), OPERATOR)
 
@@ -65,7 +65,9 @@ def test_opening_records_the_new_account_and_who_opened_it(
                         "203.0.113.9")  # fmt: skip
 
 
-def test_update_records_the_account_before_and_after(services: Services, usd_group: Group) -> None:
+def test_update_records_the_account_before_and_after(
+    services: Application, usd_group: Group
+) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), OPERATOR)
     actor = replace(OPERATOR, request_id="req-0002", operator_id="bob")
 
@@ -99,10 +101,10 @@ def test_update_records_the_account_before_and_after(services: Services, usd_gro
     ids=["disable", "enable", "create-group", "update-group", "create-symbol", "create-manager"],
 )  # fmt: skip
 def test_every_write_appends_one_record_naming_the_actor(
-    services: Services,
+    services: Application,
     usd_group: Group,
     uows: FakeUowFactory,
-    write: Callable[[Services, int], object],
+    write: Callable[[Application, int], object],
     action: str,
     entity_type: str,
 ) -> None:
@@ -122,7 +124,7 @@ def test_every_write_appends_one_record_naming_the_actor(
 
 
 def test_audit_records_never_hold_passwords_or_key_secrets(
-    services: Services, usd_group: Group, uows: FakeUowFactory
+    services: Application, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     services.open_account(
         OpenAccount(group="real\\standard", main_password="1Ar#pqkj",
@@ -144,7 +146,7 @@ def test_audit_records_never_hold_passwords_or_key_secrets(
 
 
 def test_a_refused_command_appends_no_record(
-    services: Services, usd_group: Group, uows: FakeUowFactory
+    services: Application, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     before = len(uows.state.audit)
 
@@ -155,7 +157,7 @@ def test_a_refused_command_appends_no_record(
 
 
 def test_records_are_numbered_and_chained_in_commit_order(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
 
@@ -165,7 +167,7 @@ def test_records_are_numbered_and_chained_in_commit_order(
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(records))
 
 
-def test_untouched_chain_verifies(services: Services, uows: FakeUowFactory) -> None:
+def test_untouched_chain_verifies(services: Application, uows: FakeUowFactory) -> None:
     _some_writes(services)
 
     report = services.verify_audit()
@@ -173,14 +175,14 @@ def test_untouched_chain_verifies(services: Services, uows: FakeUowFactory) -> N
     assert (report.ok, report.records, report.first_bad_id) == (True, 7, None)
 
 
-def test_empty_chain_verifies(services: Services) -> None:
+def test_empty_chain_verifies(services: Application) -> None:
     report = services.verify_audit()
 
     assert (report.ok, report.records) == (True, 0)
 
 
 def test_chain_with_an_edited_record_fails_at_that_record(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
     edited = uows.state.audit[3]
@@ -196,7 +198,7 @@ def test_chain_with_an_edited_record_fails_at_that_record(
 
 @pytest.mark.parametrize("attribute", ["operator_id", "request_id", "action", "at"])
 def test_chain_notices_an_edit_of_any_protected_attribute(
-    services: Services, uows: FakeUowFactory, attribute: str
+    services: Application, uows: FakeUowFactory, attribute: str
 ) -> None:
     _some_writes(services)
     rec = uows.state.audit[2]
@@ -210,7 +212,7 @@ def test_chain_notices_an_edit_of_any_protected_attribute(
 
 
 def test_chain_with_a_deleted_record_fails_at_the_next_one(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
     deleted = uows.state.audit.pop(2)
@@ -223,7 +225,7 @@ def test_chain_with_a_deleted_record_fails_at_the_next_one(
 
 
 def test_chain_with_the_newest_record_deleted_fails_against_the_head(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
     newest = uows.state.audit.pop()
@@ -236,7 +238,7 @@ def test_chain_with_the_newest_record_deleted_fails_against_the_head(
 
 
 def test_chain_rehashed_after_an_edit_still_fails_at_the_following_record(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
     rec = uows.state.audit[2]
@@ -249,7 +251,7 @@ def test_chain_rehashed_after_an_edit_still_fails_at_the_following_record(
 
 
 def test_a_record_beyond_the_head_is_reported_as_inserted(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     # verify reads the head and the records in one snapshot, so anything past the head was
     # written without going through the log (which moves the head in the same transaction)
@@ -263,7 +265,7 @@ def test_a_record_beyond_the_head_is_reported_as_inserted(
     assert "inserted" in report.reason
 
 
-def test_reordered_records_fail_the_chain(services: Services, uows: FakeUowFactory) -> None:
+def test_reordered_records_fail_the_chain(services: Application, uows: FakeUowFactory) -> None:
     _some_writes(services)
     records = list(uows.state.audit)
     records[2], records[3] = records[3], records[2]
@@ -274,7 +276,7 @@ def test_reordered_records_fail_the_chain(services: Services, uows: FakeUowFacto
 
 
 def test_a_record_repeated_out_of_order_fails_the_chain(
-    services: Services, uows: FakeUowFactory
+    services: Application, uows: FakeUowFactory
 ) -> None:
     _some_writes(services)
     records = list(uows.state.audit)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateManager, UpdateManager
 from brokerplane.core.account.commands import CheckPassword, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
@@ -53,7 +53,7 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def groups(services: Services, admin: Actor) -> dict[str, Group]:
+def groups(services: Application, admin: Actor) -> dict[str, Group]:
     brand = services.create_branding(CreateBranding("BRAND"), admin)
     plan = services.create_plan(CreatePlan("Risk A"), admin)
     return {
@@ -67,7 +67,7 @@ def groups(services: Services, admin: Actor) -> dict[str, Group]:
     }
 
 
-def _open(services: Services, admin: Actor, group: Group, login: str = "jsmith",
+def _open(services: Application, admin: Actor, group: Group, login: str = "jsmith",
           *accounts: NewAccount) -> int:  # fmt: skip
     made = services.open_user_with_accounts(
         OpenUser(login, PASSWORD, f"{login}@example.com", group.id,
@@ -76,7 +76,7 @@ def _open(services: Services, admin: Actor, group: Group, login: str = "jsmith",
     return made.user.id
 
 
-def _sign_in(services: Services, login: object, password: str = PASSWORD,
+def _sign_in(services: Application, login: object, password: str = PASSWORD,
              ip: str = "192.0.2.1") -> str:  # fmt: skip
     actor = Actor(manager_login=None, dialect="traderevolution", ip=ip)
     pair = services.sign_in_backoffice(SignIn(login, password, HOUR, DAY), actor)
@@ -84,7 +84,7 @@ def _sign_in(services: Services, login: object, password: str = PASSWORD,
 
 
 def test_a_user_opens_with_its_accounts_in_its_group(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     made = services.open_user_with_accounts(
         OpenUser("jsmith", PASSWORD, "JSmith@Example.com", groups["retail"].id, "John",
@@ -101,7 +101,7 @@ def test_a_user_opens_with_its_accounts_in_its_group(
 
 
 def test_a_users_rules_refuse_before_anything_is_written(
-    services: Services, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory
+    services: Application, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory
 ) -> None:
     _open(services, admin, groups["retail"])
     group = groups["retail"].id
@@ -130,7 +130,7 @@ def test_a_users_rules_refuse_before_anything_is_written(
 
 
 def test_a_preset_sets_what_it_names_and_the_group_the_rest(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     preset = services.create_account_preset(CreatePreset("Euro", "eur", 50, "netted", True),
                                              admin)  # fmt: skip
@@ -146,7 +146,7 @@ def test_a_preset_sets_what_it_names_and_the_group_the_rest(
 
 
 def test_users_are_searched_by_every_filter_within_reach(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     a = _open(services, admin, groups["retail"], "alice")
     b = _open(services, admin, groups["vip"], "bob")
@@ -176,7 +176,7 @@ def test_users_are_searched_by_every_filter_within_reach(
 
 
 def test_a_move_takes_the_accounts_along_and_caps_their_leverage(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     uid = _open(services, admin, groups["retail"], "jsmith", NewAccount("A"), NewAccount("B"))
     login = services.get_user_with_accounts(uid, admin).accounts[0].login
@@ -193,7 +193,7 @@ def test_a_move_takes_the_accounts_along_and_caps_their_leverage(
 
 
 def test_a_manager_who_misses_one_of_the_accounts_cannot_move_the_user(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     uid = _open(services, admin, groups["vip"], "jsmith", NewAccount("A"), NewAccount("B"))
     login = services.get_user_with_accounts(uid, admin).accounts[1].login
@@ -209,7 +209,7 @@ def test_a_manager_who_misses_one_of_the_accounts_cannot_move_the_user(
 
 
 def test_sessions_expire_refresh_once_and_end_with_a_new_password(
-    services: Services, admin: Actor, groups: dict[str, Group], clock: FakeClock
+    services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock
 ) -> None:
     services.create_manager(CreateManager(1010, "bo", "Backoffice#1", frozenset(SCOPES)), admin)
     actor = Actor(manager_login=None, dialect="traderevolution")
@@ -235,7 +235,7 @@ def test_sessions_expire_refresh_once_and_end_with_a_new_password(
 
 
 def test_expired_tokens_are_purged_at_the_next_sign_in(
-    services: Services, admin: Actor, groups: dict[str, Group], clock: FakeClock,
+    services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock,
     uows: FakeUowFactory,
 ) -> None:  # fmt: skip
     _open(services, admin, groups["retail"])
@@ -249,7 +249,7 @@ def test_expired_tokens_are_purged_at_the_next_sign_in(
 
 
 def test_failed_sign_ins_hold_the_login_back_from_that_address_and_never_lock_the_user(
-    services: Services, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory,
+    services: Application, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory,
     clock: FakeClock,
 ) -> None:  # fmt: skip
     uid = _open(services, admin, groups["retail"])
@@ -272,7 +272,7 @@ def test_failed_sign_ins_hold_the_login_back_from_that_address_and_never_lock_th
 
 
 def test_a_locked_users_accounts_are_not_usable(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     uid = _open(services, admin, groups["retail"])
     login = services.get_user_with_accounts(uid, admin).accounts[0].login
@@ -288,7 +288,7 @@ def test_a_locked_users_accounts_are_not_usable(
 
 
 def test_webhook_keys_belong_to_their_user(
-    services: Services, admin: Actor, groups: dict[str, Group], clock: FakeClock,
+    services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock,
     uows: FakeUowFactory,
 ) -> None:  # fmt: skip
     alice = _open(services, admin, groups["retail"], "alice")
@@ -317,7 +317,7 @@ def test_webhook_keys_belong_to_their_user(
 
 
 def test_a_user_holds_at_most_fifty_keys(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     uid = _open(services, admin, groups["retail"])
     for n in range(webhooks.MAX_KEYS_PER_USER):
@@ -339,7 +339,7 @@ def test_signatures_are_hmac_of_the_body_keyed_with_the_secrets_digest() -> None
 
 
 def test_catalogue_names_are_unique_ignoring_case_and_need_admin(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     with pytest.raises(Conflict):
         services.create_branding(CreateBranding("brand"), admin)
@@ -358,7 +358,7 @@ def test_catalogue_names_are_unique_ignoring_case_and_need_admin(
 
 
 def test_a_changed_password_is_the_users_and_its_accounts(
-    services: Services, admin: Actor, groups: dict[str, Group]
+    services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     uid = _open(services, admin, groups["retail"])
     login = services.get_user_with_accounts(uid, admin).accounts[0].login

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
@@ -25,7 +25,7 @@ from tests.unit.fakes import FakeUowFactory
 RANGED = "real\\ranged"
 
 
-def _ranged(services: Services, admin: Actor, low: int, high: int) -> None:
+def _ranged(services: Application, admin: Actor, low: int, high: int) -> None:
     settings = {"login_range_from": low, "login_range_to": high}
     services.create_group(CreateGroup(RANGED, "USD", settings), admin)
 
@@ -39,7 +39,7 @@ def _opened_records(uows: FakeUowFactory) -> list[str]:
 
 
 def test_a_batch_gets_the_logins_one_by_one_opening_would_and_each_is_audited(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -53,7 +53,7 @@ def test_a_batch_gets_the_logins_one_by_one_opening_would_and_each_is_audited(
 
 
 def test_one_refused_command_opens_none_of_the_batch(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     cmds = _cmds(3)
     cmds[2] = replace(cmds[2], leverage=501)
@@ -75,7 +75,7 @@ def test_one_refused_command_opens_none_of_the_batch(
     ],
 )
 def test_each_command_in_a_batch_is_checked(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory,
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory,
     bad: dict[str, object], error: type[Exception],
 ) -> None:  # fmt: skip
     cmds = [
@@ -90,7 +90,7 @@ def test_each_command_in_a_batch_is_checked(
 
 
 def test_opening_a_batch_needs_users_write(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     reader = replace(admin, scopes=frozenset({"users:read"}))
 
@@ -99,7 +99,7 @@ def test_opening_a_batch_needs_users_write(
 
 
 def test_explicit_logins_in_a_batch_are_skipped_by_the_allocation(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged(services, admin, 5000, 5009)
     cmds = [
@@ -113,7 +113,7 @@ def test_explicit_logins_in_a_batch_are_skipped_by_the_allocation(
 
 
 def test_a_login_given_twice_in_one_batch_is_refused(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     cmds = [
         OpenAccount(group="real\\standard"),
@@ -127,7 +127,7 @@ def test_a_login_given_twice_in_one_batch_is_refused(
 
 
 def test_a_batch_fills_gaps_once_the_top_of_the_range_is_taken(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     _ranged(services, admin, 5000, 5005)
     for login in (5001, 5003, 5005):
@@ -139,7 +139,7 @@ def test_a_batch_fills_gaps_once_the_top_of_the_range_is_taken(
 
 
 def test_a_run_reaching_the_top_of_the_range_goes_on_in_the_gaps_then_runs_out(
-    services: Services, admin: Actor, uows: FakeUowFactory
+    services: Application, admin: Actor, uows: FakeUowFactory
 ) -> None:
     _ranged(services, admin, 5000, 5004)
     services.open_account(OpenAccount(group=RANGED, login=5001), admin)
@@ -157,7 +157,7 @@ def test_a_run_reaching_the_top_of_the_range_goes_on_in_the_gaps_then_runs_out(
 
 
 def test_a_batch_can_mix_groups_and_keeps_their_ranges_apart(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     _ranged(services, admin, 5000, 5009)
     cmds = [
@@ -174,7 +174,7 @@ def test_a_batch_can_mix_groups_and_keeps_their_ranges_apart(
 
 
 def test_attributes_given_in_a_batch_are_stored(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     cmds = [OpenAccount(group="real\\standard", profile={"attributes": {"kyc": "passed"}})]
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
@@ -28,7 +28,7 @@ from brokerplane.core.trading.commands import ChangeTradeRecord
 
 
 def test_an_empty_group_is_deleted_and_one_with_an_account_is_in_use(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     services.create_group(CreateGroup("demo\\empty", "USD"), admin)
     services.delete_group(DeleteGroup("demo\\empty"), admin)
@@ -41,7 +41,7 @@ def test_an_empty_group_is_deleted_and_one_with_an_account_is_in_use(
 
 
 def test_group_and_symbol_deletes_need_admin_and_enough_reach(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     services.create_group(CreateGroup("demo\\a", "USD"), admin)
     services.create_symbol(CreateSymbol("EURUSD"), admin)
@@ -59,7 +59,7 @@ def test_group_and_symbol_deletes_need_admin_and_enough_reach(
 
 
 def test_a_ledger_entry_is_never_edited_and_an_unknown_ticket_is_not_found(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     login = services.open_account(OpenAccount(usd_group.name, leverage=100, name="A"),
                                   admin).login  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import InsufficientFunds, MissingScope, PermissionDenied
@@ -25,7 +25,7 @@ OK = Outcome(True, 200, "", 2)
 
 
 def test_each_change_emits_its_event_and_a_refused_one_none(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "10"), admin)
@@ -38,7 +38,7 @@ def test_each_change_emits_its_event_and_a_refused_one_none(
 
 
 def test_the_feed_needs_a_reading_scope_and_admin_for_manager_events(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     with pytest.raises(MissingScope):
         services.read_events(ReadEvents(), Actor(1, frozenset({"users:write"})))
@@ -54,7 +54,7 @@ def test_sign_ins_and_settings_are_not_events() -> None:
     assert key.type == "key.created" and "secret_digest" not in key.data
 
 
-def _subscribed(services: Services, admin: Actor, usd_group: Group) -> tuple[int, int]:
+def _subscribed(services: Application, admin: Actor, usd_group: Group) -> tuple[int, int]:
     sub = services.create_webhook(SaveSubscription(url="https://crm.example.com/h"), admin)
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "1"), admin)
@@ -62,7 +62,7 @@ def _subscribed(services: Services, admin: Actor, usd_group: Group) -> tuple[int
 
 
 def test_a_delivered_batch_moves_the_cursor_and_a_failure_backs_off_then_parks(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     sub_id, login = _subscribed(services, admin, usd_group)
     (claimed,) = services.claim_webhooks(OWNER, timedelta(minutes=5), 8)
@@ -99,7 +99,7 @@ def test_a_delivered_batch_moves_the_cursor_and_a_failure_backs_off_then_parks(
 
 
 def test_an_outcome_under_a_lost_lease_changes_nothing(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     sub_id, _ = _subscribed(services, admin, usd_group)
     services.claim_webhooks(OWNER, timedelta(seconds=30), 8)

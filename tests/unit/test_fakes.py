@@ -8,7 +8,7 @@ from typing import get_type_hints
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.model import ApprovalThreshold
@@ -28,7 +28,7 @@ def test_fake_factory_satisfies_the_port(uows: FakeUowFactory) -> None:
 
 
 def test_changes_left_without_commit_are_discarded(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -43,7 +43,7 @@ def test_changes_left_without_commit_are_discarded(
 
 
 def test_a_command_whose_commit_fails_leaves_no_account_and_no_record(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     audit_before = list(uows.state.audit)
     uows.fail_next_commit = OSError("disk full")
@@ -58,7 +58,7 @@ def test_a_command_whose_commit_fails_leaves_no_account_and_no_record(
 
 
 def test_objects_handed_out_are_copies(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -70,7 +70,7 @@ def test_objects_handed_out_are_copies(
 
 
 def test_writing_through_a_read_only_unit_of_work_is_caught(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -115,7 +115,7 @@ def test_each_fake_repository_has_every_port_method_with_the_same_parameters(
 
 
 def test_figures_set_without_commit_are_discarded(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
 
@@ -129,7 +129,7 @@ def test_figures_set_without_commit_are_discarded(
 
 
 def test_ledger_ids_count_up_from_one_and_a_rolled_back_id_is_handed_out_again(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     entry = LedgerEntry(acc.login, "deposit", 100, 100, 0, 0, "USD", 2, clock())
@@ -154,7 +154,7 @@ def test_a_ledger_entry_for_a_missing_account_breaks_the_foreign_key(
 
 
 def test_thresholds_come_back_with_their_group_name_joined(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     with uows() as uow:
         uow.thresholds.put(ApprovalThreshold("USD", 500, group_id=usd_group.id, group="stale"))
@@ -168,7 +168,7 @@ def test_thresholds_come_back_with_their_group_name_joined(
 
 
 def test_audit_query_reads_only_committed_records(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     record = AuditRecord("x.done", "x", "1", None, None, clock())
 

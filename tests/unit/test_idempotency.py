@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -10,7 +9,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application import answers
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -21,7 +22,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
-from brokerplane.core.idempotency import Claim, Completion, IdempotencyRecord, StoredResponse, claim
+from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse, claim
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ports import UnitOfWork
 from tests.unit.fakes import FakeClock, FakeUowFactory
@@ -303,7 +304,7 @@ def test_purge_forgets_only_records_past_their_retention(
 
 
 def test_maintenance_purges_expired_request_ids(
-    services: Services, uows: FakeUowFactory, clock: FakeClock
+    services: Application, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     services.claim_request(SCOPE, "a", "fp")
     services.claim_request(SCOPE, "b", "fp")
@@ -336,118 +337,123 @@ def test_a_request_id_of_printable_characters_is_accepted(
 # --- the write a claim guards ----------------------------------------------------------------
 
 
-def _render(posting: Posting) -> StoredResponse:
-    body = json.dumps({"status": posting.status, "balance": posting.balance})
-    return StoredResponse(200, body, str(posting.operation_id))
+TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), request_id="req-1")
+
+
+def _request(key: str = "req-1", fingerprint: str = "fp-a", *, first: bool = False
+             ) -> IdempotentRequest:  # fmt: skip
+    """A request id as a dialect hands it in; `first`: claimed before the command."""
+    return IdempotentRequest(SCOPE, key, fingerprint, claim_first=first)
 
 
 @pytest.fixture
-def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+def account(services: Application, admin: Actor, usd_group: Group) -> Account:
     return services.open_account(OpenAccount(group="real\\standard"), admin)
 
 
-def _teller(held: Claim, render: Callable[[Any], StoredResponse] = _render) -> Actor:
-    return Actor(manager_login=1001, scopes=frozenset({"balances:write"}),
-                 request_id=held.key, idempotency=Completion(held, render))  # fmt: skip
+def _deposit(account: Account, amount: str = "10") -> PostLedgerEntry:
+    return PostLedgerEntry(account.login, "deposit", amount)
 
 
-def _claimed(services: Services, key: str = "req-1", fingerprint: str = "fp-a") -> Claim:
+def test_a_write_stores_its_result_in_the_same_commit_as_the_change(
+    services: Application, account: Account, uows: FakeUowFactory
+) -> None:
+    commits = uows.commits
+
+    posting = services.run(_deposit(account), TELLER, _request())
+
+    assert uows.commits == commits + 1  # claim, change and answer: one transaction
+    rec = _record(uows)
+    assert (rec.state, rec.status, rec.operation_id) == ("done", None, None)
+    assert answers.load(rec.body or "") == posting  # the result as data, no dialect's words
+    assert [e.id for e in uows.state.ledger] == [posting.operation_id]  # type: ignore[union-attr]
+
+
+def test_a_replayed_write_returns_the_stored_result_and_applies_nothing(
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory
+) -> None:
+    posting = services.run(_deposit(account), TELLER, _request())
+
+    replay = services.run(_deposit(account), TELLER, _request())
+
+    assert replay == Replay(posting)
+    assert services.get_account(account.login, admin).balance == 1000
+    with pytest.raises(AlreadyApplied) as caught:
+        services.run(_deposit(account, "11"), TELLER, _request(fingerprint="fp-b"))
+    assert caught.value.earlier == Replay(posting)  # for the dialect to name the operation
+    assert services.get_account(account.login, admin).balance == 1000
+
+
+def test_a_record_stored_before_answers_were_data_replays_as_it_was_sent(
+    services: Application, account: Account, uows: FakeUowFactory, clock: FakeClock
+) -> None:
+    held = _held(uows, clock)
+    old = StoredResponse(200, '{"operation_id":17}', "17")  # a dialect's rendered answer
+    _in_tx(uows, lambda u: u.idempotency.complete(held, old, clock()))
+
+    replay = services.run(_deposit(account), TELLER, _request())
+
+    assert isinstance(replay, Replay) and replay.response == old  # sent as it is, no result
+    assert uows.state.ledger == []
+    with pytest.raises(AlreadyApplied) as caught:
+        services.run(_deposit(account), TELLER, _request(fingerprint="fp-b"))
+    assert caught.value.context["operation_id"] == "17"
+    assert caught.value.context["original_status"] == 200
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_a_write_that_fails_stores_nothing_and_frees_the_key(
+    services: Application, account: Account, uows: FakeUowFactory, first: bool
+) -> None:
+    withdrawal = PostLedgerEntry(account.login, "withdrawal", "10")
+
+    with pytest.raises(InsufficientFunds):
+        services.run(withdrawal, TELLER, _request(first=first))
+
+    assert uows.state.ledger == []
+    assert uows.state.idempotency == {}  # rolled back with the command, or let go after it
+    assert isinstance(services.claim_request(SCOPE, "req-1", "fp-b"), Claim)
+
+
+def test_a_write_whose_commit_fails_stores_neither_change_nor_answer(
+    services: Application, account: Account, uows: FakeUowFactory
+) -> None:
+    uows.fail_next_commit = OSError("disk full")
+
+    with pytest.raises(OSError):
+        services.run(_deposit(account), TELLER, _request(first=True))
+
+    assert uows.state.ledger == []
+    assert uows.state.accounts[account.login].balance == 0
+    assert uows.state.idempotency == {}  # the claim let go: a retry applies it
+
+
+def test_a_write_whose_claim_was_taken_over_applies_nothing(
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
+) -> None:
+    taken: list[Claim] = []
+
+    def late(actor: Actor) -> Posting:  # the lease runs out and another request claims it
+        clock.advance(seconds=61)
+        taken.append(_claimed(services))
+        return services.post_ledger_entry(_deposit(account), actor)
+
+    with pytest.raises(RequestInFlight):
+        services.run_call(late, TELLER, _request(first=True))
+
+    assert uows.state.ledger == []
+    assert services.get_account(account.login, admin).balance == 0
+    assert _record(uows).token == taken[0].token  # the taker's claim stands
+
+
+def _claimed(services: Application, key: str = "req-1", fingerprint: str = "fp-a") -> Claim:
     held = services.claim_request(SCOPE, key, fingerprint)
     assert isinstance(held, Claim)
     return held
 
 
-def test_a_write_stores_its_response_in_the_same_commit_as_the_change(
-    services: Services, account: Account, uows: FakeUowFactory
-) -> None:
-    held = _claimed(services)
-    commits = uows.commits
-    rendered: list[Posting] = []
-
-    def render(posting: Posting) -> StoredResponse:
-        assert uows.state.ledger == []  # rendered before the commit
-        rendered.append(posting)
-        return _render(posting)
-
-    posting = services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "10"),
-                                         _teller(held, render))  # fmt: skip
-
-    assert uows.commits == commits + 1
-    assert rendered == [posting]
-    rec = _record(uows)
-    assert (rec.state, rec.status, rec.operation_id) == ("done", 200, str(posting.operation_id))
-    assert json.loads(rec.body or "") == {"status": "applied", "balance": 1000}
-    assert [e.id for e in uows.state.ledger] == [posting.operation_id]
-
-
-def test_a_replayed_write_returns_the_stored_response_and_applies_nothing(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory
-) -> None:
-    held = _claimed(services)
-    services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "10"), _teller(held))
-
-    replay = services.claim_request(SCOPE, "req-1", "fp-a")
-
-    assert isinstance(replay, StoredResponse)
-    assert json.loads(replay.body) == {"status": "applied", "balance": 1000}
-    assert services.get_account(account.login, admin).balance == 1000
-    with pytest.raises(AlreadyApplied) as caught:
-        services.claim_request(SCOPE, "req-1", "fp-b")
-    assert caught.value.context["operation_id"] == replay.operation_id
-
-
-def test_a_write_that_fails_stores_no_response_and_its_release_frees_the_key(
-    services: Services, account: Account, uows: FakeUowFactory
-) -> None:
-    held = _claimed(services)
-
-    with pytest.raises(InsufficientFunds):
-        services.post_ledger_entry(PostLedgerEntry(account.login, "withdrawal", "10"),
-                                   _teller(held))  # fmt: skip
-
-    rec = _record(uows)
-    assert (rec.state, rec.status, rec.body) == ("pending", None, None)
-    assert uows.state.ledger == []
-    services.release_request(held)
-    assert uows.state.idempotency == {}
-    assert isinstance(services.claim_request(SCOPE, "req-1", "fp-b"), Claim)
-
-
-def test_a_write_whose_commit_fails_stores_neither_change_nor_response(
-    services: Services, account: Account, uows: FakeUowFactory
-) -> None:
-    held = _claimed(services)
-    uows.fail_next_commit = OSError("disk full")
-
-    with pytest.raises(OSError):
-        services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "10"),
-                                   _teller(held))  # fmt: skip
-
-    assert uows.state.ledger == []
-    assert uows.state.accounts[account.login].balance == 0
-    assert _record(uows).state == "pending"
-
-
-def test_a_write_whose_claim_was_taken_over_applies_nothing(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory, clock: FakeClock
-) -> None:
-    stale = _claimed(services)
-    clock.advance(seconds=61)
-    taker = _claimed(services)
-
-    with pytest.raises(RequestInFlight):
-        services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "10"),
-                                   _teller(stale))  # fmt: skip
-
-    assert uows.state.ledger == []
-    assert services.get_account(account.login, admin).balance == 0
-    assert _record(uows).token == taker.token
-    services.post_ledger_entry(PostLedgerEntry(account.login, "deposit", "10"), _teller(taker))
-    assert services.get_account(account.login, admin).balance == 1000
-
-
 def test_a_write_without_a_claim_stores_nothing(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     actor = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), request_id="req-9")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import DisableAccount, OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -52,13 +52,13 @@ REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))
 
 
 def _post(
-    services: Services, login: int, operation: str, amount: object, actor: Actor = TELLER,
+    services: Application, login: int, operation: str, amount: object, actor: Actor = TELLER,
     **kw: Any,
 ) -> Posting:  # fmt: skip
     return services.post_ledger_entry(PostLedgerEntry(login, operation, amount, **kw), actor)
 
 
-def _figures(services: Services, admin: Actor, login: int) -> tuple[int, int, int]:
+def _figures(services: Application, admin: Actor, login: int) -> tuple[int, int, int]:
     acc = services.get_account(login, admin)
     return acc.balance, acc.credit, acc.bonus
 
@@ -71,12 +71,12 @@ def _state(uows: FakeUowFactory) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+def account(services: Application, admin: Actor, usd_group: Group) -> Account:
     return services.open_account(OpenAccount(group="real\\standard"), admin)
 
 
 @pytest.fixture
-def funded(services: Services, account: Account) -> Account:
+def funded(services: Application, account: Account) -> Account:
     """Balance 1000.00, credit 100.00, bonus 50.00."""
     _post(services, account.login, "deposit", "1000")
     _post(services, account.login, "credit_in", "100")
@@ -106,7 +106,7 @@ def funded(services: Services, account: Account) -> Account:
     ],
 )  # fmt: skip
 def test_each_operation_moves_only_its_own_figure_by_the_signed_amount(
-    services: Services, admin: Actor, funded: Account, operation: str, amount: str, kind: str,
+    services: Application, admin: Actor, funded: Account, operation: str, amount: str, kind: str,
     change: int, figures: tuple[int, int, int],
 ) -> None:  # fmt: skip
     posting = _post(services, funded.login, operation, amount)
@@ -120,19 +120,19 @@ def test_each_operation_moves_only_its_own_figure_by_the_signed_amount(
 
 @pytest.mark.parametrize("amount", ["12.5", "12.50", " 12.50 ", 12.5, Decimal("12.500"), "1.25e1"])
 def test_an_amount_is_read_exactly_from_a_string_number_or_decimal(
-    services: Services, account: Account, amount: object
+    services: Application, account: Account, amount: object
 ) -> None:
     assert _post(services, account.login, "deposit", amount).amount == 1250
 
 
 def test_an_integer_amount_is_whole_units_of_the_currency(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     assert _post(services, account.login, "deposit", 7).amount == 700
 
 
 def test_a_withdrawal_may_take_the_balance_to_exactly_zero(
-    services: Services, admin: Actor, funded: Account
+    services: Application, admin: Actor, funded: Account
 ) -> None:
     _post(services, funded.login, "withdrawal", "1000.00")
 
@@ -140,7 +140,7 @@ def test_a_withdrawal_may_take_the_balance_to_exactly_zero(
 
 
 def test_the_posting_carries_the_figures_after_the_entry_and_the_account_holds_them(
-    services: Services, admin: Actor, funded: Account, clock: FakeClock
+    services: Application, admin: Actor, funded: Account, clock: FakeClock
 ) -> None:
     clock.advance(minutes=5)
 
@@ -158,7 +158,7 @@ def test_the_posting_carries_the_figures_after_the_entry_and_the_account_holds_t
 
 
 def test_the_entry_names_who_posted_it_through_which_key_request_and_dialect(
-    services: Services, account: Account, clock: FakeClock
+    services: Application, account: Account, clock: FakeClock
 ) -> None:
     entry = _post(services, account.login, "deposit", "5", comment="wire", reference="W-1").entry
 
@@ -172,14 +172,16 @@ def test_the_entry_names_who_posted_it_through_which_key_request_and_dialect(
     assert (entry.approval_id, entry.approved_by) == (None, None)
 
 
-def test_entries_get_increasing_ids_in_posting_order(services: Services, account: Account) -> None:
+def test_entries_get_increasing_ids_in_posting_order(
+    services: Application, account: Account
+) -> None:
     ids = [_post(services, account.login, "deposit", "1").operation_id or 0 for _ in range(3)]
 
     assert 0 < ids[0] < ids[1] < ids[2]
 
 
 def test_an_account_in_a_zero_digit_currency_moves_whole_units(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     services.create_group(CreateGroup("real\\jpy", "JPY"), admin)
     acc = services.open_account(OpenAccount(group="real\\jpy"), admin)
@@ -195,7 +197,7 @@ def test_an_account_in_a_zero_digit_currency_moves_whole_units(
 
 
 def test_each_applied_entry_is_audited_with_the_figures_before_and_after(
-    services: Services, admin: Actor, funded: Account, clock: FakeClock
+    services: Application, admin: Actor, funded: Account, clock: FakeClock
 ) -> None:
     posting = _post(services, funded.login, "bonus_out", "20")
 
@@ -215,7 +217,7 @@ def test_each_applied_entry_is_audited_with_the_figures_before_and_after(
 
 
 def test_ledger_records_can_be_found_by_action_in_the_audit_trail(
-    services: Services, admin: Actor, funded: Account
+    services: Application, admin: Actor, funded: Account
 ) -> None:
     found = services.query_audit(AuditQuery(action="ledger."), admin)
 
@@ -243,7 +245,7 @@ def test_ledger_records_can_be_found_by_action_in_the_audit_trail(
     ],
 )  # fmt: skip
 def test_an_amount_that_is_not_a_valid_positive_decimal_is_refused_and_nothing_changes(
-    services: Services, funded: Account, uows: FakeUowFactory, operation: str, amount: object
+    services: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: object
 ) -> None:
     before = _state(uows)
 
@@ -256,7 +258,7 @@ def test_an_amount_that_is_not_a_valid_positive_decimal_is_refused_and_nothing_c
 
 
 def test_an_amount_finer_than_the_currency_says_how_many_digits_it_has(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     with pytest.raises(InvalidAmount) as caught:
         _post(services, account.login, "deposit", "10.123")
@@ -265,9 +267,9 @@ def test_an_amount_finer_than_the_currency_says_how_many_digits_it_has(
 
 
 @pytest.fixture
-def small_limit(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> Services:
-    """Services whose per-operation maximum is 500.00."""
-    return Services(uows, replace(config, max_operation_amount=Decimal("500")), clock)
+def small_limit(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> Application:
+    """Application whose per-operation maximum is 500.00."""
+    return Application(uows, replace(config, max_operation_amount=Decimal("500")), clock)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +278,7 @@ def small_limit(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> S
      ("credit", "-500.01"), ("bonus", "1e6"), ("charge", "99999999999")],
 )  # fmt: skip
 def test_an_amount_above_the_per_operation_limit_is_refused_and_nothing_changes(
-    small_limit: Services, funded: Account, uows: FakeUowFactory, operation: str, amount: str
+    small_limit: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: str
 ) -> None:
     before = _state(uows)
 
@@ -290,14 +292,14 @@ def test_an_amount_above_the_per_operation_limit_is_refused_and_nothing_changes(
 
 
 def test_an_amount_equal_to_the_per_operation_limit_is_applied(
-    small_limit: Services, funded: Account
+    small_limit: Application, funded: Account
 ) -> None:
     assert _post(small_limit, funded.login, "withdrawal", "500.00").amount == -50000
     assert _post(small_limit, funded.login, "correction", "-500").amount == -50000
 
 
 def test_the_default_limit_is_one_hundred_million_per_operation(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     assert _post(services, account.login, "deposit", "100000000").balance == 10_000_000_000
     with pytest.raises(AmountLimitExceeded):
@@ -320,7 +322,7 @@ def test_the_default_limit_is_one_hundred_million_per_operation(
     ],
 )  # fmt: skip
 def test_an_operation_taking_a_figure_below_zero_is_refused_and_nothing_changes(
-    services: Services, funded: Account, uows: FakeUowFactory, operation: str, amount: str,
+    services: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: str,
     figure: str, available: str,
 ) -> None:  # fmt: skip
     before = _state(uows)
@@ -336,7 +338,7 @@ def test_an_operation_taking_a_figure_below_zero_is_refused_and_nothing_changes(
 
 
 def test_credit_and_bonus_cannot_pay_for_a_withdrawal(
-    services: Services, admin: Actor, funded: Account
+    services: Application, admin: Actor, funded: Account
 ) -> None:
     with pytest.raises(InsufficientFunds):
         _post(services, funded.login, "withdrawal", "1100")
@@ -344,7 +346,7 @@ def test_credit_and_bonus_cannot_pay_for_a_withdrawal(
     assert _figures(services, admin, funded.login) == (100000, 10000, 5000)
 
 
-def test_an_empty_account_refuses_any_withdrawal(services: Services, account: Account) -> None:
+def test_an_empty_account_refuses_any_withdrawal(services: Application, account: Account) -> None:
     with pytest.raises(InsufficientFunds) as caught:
         _post(services, account.login, "withdrawal", "0.01")
 
@@ -355,7 +357,7 @@ def test_an_empty_account_refuses_any_withdrawal(services: Services, account: Ac
 
 
 def test_money_for_an_unknown_login_is_refused_as_account_not_found(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     before = _state(uows)
 
@@ -368,7 +370,7 @@ def test_money_for_an_unknown_login_is_refused_as_account_not_found(
 
 @pytest.mark.parametrize("login", [0, -1, True, "100000", 2**63])
 def test_a_login_that_is_not_a_positive_integer_is_a_validation_error(
-    services: Services, login: object
+    services: Application, login: object
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _post(services, login, "deposit", "10")  # type: ignore[arg-type]
@@ -377,7 +379,7 @@ def test_a_login_that_is_not_a_positive_integer_is_a_validation_error(
 
 
 def test_a_disabled_account_still_accepts_money_operations(
-    services: Services, admin: Actor, funded: Account
+    services: Application, admin: Actor, funded: Account
 ) -> None:
     services.disable_account(DisableAccount(funded.login, "kyc"), admin)
 
@@ -389,7 +391,7 @@ def test_a_disabled_account_still_accepts_money_operations(
 
 @pytest.mark.parametrize("scopes", [set(), {"users:write"}, {"balances:approve"}, {"reports:read"}])
 def test_posting_without_balances_write_is_refused_and_nothing_changes(
-    services: Services, funded: Account, uows: FakeUowFactory, scopes: set[str]
+    services: Application, funded: Account, uows: FakeUowFactory, scopes: set[str]
 ) -> None:
     before = _state(uows)
 
@@ -400,7 +402,7 @@ def test_posting_without_balances_write_is_refused_and_nothing_changes(
     assert _state(uows) == before
 
 
-def test_the_admin_scope_may_post(services: Services, admin: Actor, account: Account) -> None:
+def test_the_admin_scope_may_post(services: Application, admin: Actor, account: Account) -> None:
     posting = _post(services, account.login, "deposit", "1", admin)
 
     assert posting.entry is not None
@@ -409,7 +411,7 @@ def test_the_admin_scope_may_post(services: Services, admin: Actor, account: Acc
 
 @pytest.mark.parametrize("operation", ["Deposit", "transfer", "", "credit_in ", None])
 def test_an_unknown_operation_is_refused(
-    services: Services, account: Account, operation: object
+    services: Application, account: Account, operation: object
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         _post(services, account.login, operation, "1")  # type: ignore[arg-type]
@@ -422,7 +424,7 @@ def test_an_unknown_operation_is_refused(
     [("comment", "c" * 256), ("reference", "r" * 128), ("comment", 5), ("reference", None)],
 )
 def test_an_overlong_or_non_text_comment_or_reference_is_refused(
-    services: Services, account: Account, uows: FakeUowFactory, field: str, value: object
+    services: Application, account: Account, uows: FakeUowFactory, field: str, value: object
 ) -> None:
     before = _state(uows)
 
@@ -434,7 +436,7 @@ def test_an_overlong_or_non_text_comment_or_reference_is_refused(
 
 
 def test_the_longest_comment_and_reference_are_kept_whole(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     entry = _post(services, account.login, "deposit", "1", comment="c" * 255,
                   reference="r" * 127).entry  # fmt: skip
@@ -445,7 +447,7 @@ def test_the_longest_comment_and_reference_are_kept_whole(
 # --- verify ----------------------------------------------------------------------------------
 
 
-def _busy_day(services: Services, admin: Actor) -> list[int]:
+def _busy_day(services: Application, admin: Actor) -> list[int]:
     """Many operations over three accounts, some refused half-way."""
     logins = [services.open_account(OpenAccount(group="real\\standard"), admin).login
               for _ in range(3)]  # fmt: skip
@@ -467,7 +469,7 @@ def _busy_day(services: Services, admin: Actor) -> list[int]:
 
 
 def test_verify_finds_nothing_after_many_operations(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     _busy_day(services, admin)
     services.open_account(OpenAccount(group="real\\standard"), admin)  # no entries at all
@@ -475,12 +477,12 @@ def test_verify_finds_nothing_after_many_operations(
     assert services.verify_ledger() == []
 
 
-def test_verify_finds_nothing_on_an_empty_server(services: Services) -> None:
+def test_verify_finds_nothing_on_an_empty_server(services: Application) -> None:
     assert services.verify_ledger() == []
 
 
 def test_verify_finds_a_cached_balance_edited_behind_the_ledgers_back(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     logins = _busy_day(services, admin)
     tampered = uows.state.accounts[logins[1]]
@@ -493,7 +495,7 @@ def test_verify_finds_a_cached_balance_edited_behind_the_ledgers_back(
 
 
 def test_verify_names_each_figure_that_disagrees(
-    services: Services, admin: Actor, usd_group: Group, uows: FakeUowFactory
+    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     logins = _busy_day(services, admin)
     uows.state.accounts[logins[0]].bonus = 0
@@ -507,7 +509,7 @@ def test_verify_names_each_figure_that_disagrees(
 
 
 def test_verify_finds_a_deleted_entry(
-    services: Services, admin: Actor, account: Account, uows: FakeUowFactory
+    services: Application, admin: Actor, account: Account, uows: FakeUowFactory
 ) -> None:
     _post(services, account.login, "deposit", "10")
     _post(services, account.login, "deposit", "5")
@@ -519,7 +521,7 @@ def test_verify_finds_a_deleted_entry(
 
 
 def test_verify_finds_a_balance_on_an_account_with_no_entries(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     uows.state.accounts[account.login].balance = 100
 
@@ -531,7 +533,7 @@ def test_verify_finds_a_balance_on_an_account_with_no_entries(
 
 @pytest.fixture
 def history(
-    services: Services, admin: Actor, usd_group: Group, clock: FakeClock
+    services: Application, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> tuple[int, int]:
     """Two accounts; six entries an hour apart, alternating accounts."""
     a = services.open_account(OpenAccount(group="real\\standard"), admin).login
@@ -550,7 +552,7 @@ def _kinds(entries: list[LedgerEntry]) -> list[tuple[int, str]]:
 
 
 def test_history_lists_every_entry_oldest_first(
-    services: Services, history: tuple[int, int]
+    services: Application, history: tuple[int, int]
 ) -> None:
     a, b = history
 
@@ -561,7 +563,7 @@ def test_history_lists_every_entry_oldest_first(
     assert [e.id for e in entries] == sorted(e.id for e in entries)
 
 
-def test_history_filters_by_login(services: Services, history: tuple[int, int]) -> None:
+def test_history_filters_by_login(services: Application, history: tuple[int, int]) -> None:
     a, _ = history
 
     entries = services.list_ledger(LedgerQuery(login=a), TELLER)
@@ -570,7 +572,7 @@ def test_history_filters_by_login(services: Services, history: tuple[int, int]) 
     assert [e.balance_after for e in entries] == [10000, 10000, 7000]
 
 
-def test_history_filters_by_kinds(services: Services, history: tuple[int, int]) -> None:
+def test_history_filters_by_kinds(services: Application, history: tuple[int, int]) -> None:
     a, b = history
 
     entries = services.list_ledger(LedgerQuery(kinds=("withdrawal", "bonus_in")), TELLER)
@@ -578,7 +580,7 @@ def test_history_filters_by_kinds(services: Services, history: tuple[int, int]) 
     assert _kinds(entries) == [(b, "withdrawal"), (a, "withdrawal"), (b, "bonus_in")]
 
 
-def test_history_filters_by_reference(services: Services, history: tuple[int, int]) -> None:
+def test_history_filters_by_reference(services: Application, history: tuple[int, int]) -> None:
     a, b = history
 
     entries = services.list_ledger(LedgerQuery(reference="X"), TELLER)
@@ -587,7 +589,7 @@ def test_history_filters_by_reference(services: Services, history: tuple[int, in
 
 
 def test_history_time_window_includes_its_start_and_excludes_its_end(
-    services: Services, history: tuple[int, int], clock: FakeClock
+    services: Application, history: tuple[int, int], clock: FakeClock
 ) -> None:
     a, b = history
     first = clock.now - timedelta(hours=6)
@@ -600,7 +602,7 @@ def test_history_time_window_includes_its_start_and_excludes_its_end(
     assert _kinds(entries) == [(b, "deposit"), (a, "credit_in")]
 
 
-def test_history_filters_combine(services: Services, history: tuple[int, int]) -> None:
+def test_history_filters_combine(services: Application, history: tuple[int, int]) -> None:
     a, _ = history
 
     entries = services.list_ledger(LedgerQuery(login=a, kinds=("withdrawal",), reference="X"),
@@ -609,7 +611,9 @@ def test_history_filters_combine(services: Services, history: tuple[int, int]) -
     assert _kinds(entries) == [(a, "withdrawal")]
 
 
-def test_history_pages_after_the_last_id_seen(services: Services, history: tuple[int, int]) -> None:
+def test_history_pages_after_the_last_id_seen(
+    services: Application, history: tuple[int, int]
+) -> None:
     every = services.list_ledger(LedgerQuery(), TELLER)
 
     first = services.list_ledger(LedgerQuery(limit=4), TELLER)
@@ -621,7 +625,7 @@ def test_history_pages_after_the_last_id_seen(services: Services, history: tuple
 
 
 def test_iterating_history_walks_every_page(
-    services: Services, history: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+    services: Application, history: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ledger_service, "MAX_PAGE", 2)
     a, _ = history
@@ -632,12 +636,12 @@ def test_iterating_history_walks_every_page(
     ]  # fmt: skip
 
 
-def test_reporting_keys_may_read_history(services: Services, history: tuple[int, int]) -> None:
+def test_reporting_keys_may_read_history(services: Application, history: tuple[int, int]) -> None:
     assert len(services.list_ledger(LedgerQuery(), REPORTER)) == 6
 
 
 def test_reading_history_needs_balances_write_or_reports_read(
-    services: Services, history: tuple[int, int]
+    services: Application, history: tuple[int, int]
 ) -> None:
     reader = Actor(manager_login=1004, scopes=frozenset({"users:read", "balances:approve"}))
 
@@ -659,7 +663,7 @@ def test_reading_history_needs_balances_write_or_reports_read(
     ],
 )
 def test_a_history_query_with_a_bad_filter_is_refused(
-    services: Services, history: tuple[int, int], query: LedgerQuery, field: str
+    services: Application, history: tuple[int, int], query: LedgerQuery, field: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         services.list_ledger(query, TELLER)
@@ -667,19 +671,21 @@ def test_a_history_query_with_a_bad_filter_is_refused(
     assert [f.field for f in caught.value.fields] == [field]
 
 
-def test_the_largest_history_page_is_allowed(services: Services, history: tuple[int, int]) -> None:
+def test_the_largest_history_page_is_allowed(
+    services: Application, history: tuple[int, int]
+) -> None:
     assert len(services.list_ledger(LedgerQuery(limit=1000), TELLER)) == 6
 
 
 def test_history_of_an_unknown_login_is_account_not_found(
-    services: Services, history: tuple[int, int]
+    services: Application, history: tuple[int, int]
 ) -> None:
     with pytest.raises(AccountNotFound):
         services.list_ledger(LedgerQuery(login=999_999), TELLER)
 
 
 def test_history_of_an_account_without_entries_is_empty(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     assert services.list_ledger(LedgerQuery(login=account.login), TELLER) == []
 
@@ -688,7 +694,7 @@ def test_history_of_an_account_without_entries_is_empty(
 
 
 def test_a_positive_amount_too_small_for_the_decimal_context_is_refused(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(InvalidAmount):
         _post(services, account.login, "deposit", "1e-1000030")
@@ -697,14 +703,14 @@ def test_a_positive_amount_too_small_for_the_decimal_context_is_refused(
 
 
 def test_an_amount_too_large_for_the_decimal_context_is_a_core_error(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     with pytest.raises(CoreError):
         _post(services, account.login, "deposit", "1e1000000")
 
 
 def test_a_deposit_that_would_overflow_the_stored_balance_is_refused(
-    services: Services, account: Account, uows: FakeUowFactory
+    services: Application, account: Account, uows: FakeUowFactory
 ) -> None:
     # BTC-like digits make the per-operation maximum large in minor units; the figure may not
     # grow past what a 64-bit column holds, however many deposits it takes.
@@ -715,7 +721,7 @@ def test_a_deposit_that_would_overflow_the_stored_balance_is_refused(
 
 
 def test_every_entry_posted_is_tied_to_the_audit_record_that_posted_it(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     for operation, amount in (("deposit", "100"), ("credit", "5"), ("withdrawal", "30")):
         services.post_ledger_entry(PostLedgerEntry(account.login, operation, amount), admin)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -34,7 +34,7 @@ APPROVE_ONLY = Actor(manager_login=1003, scopes=frozenset({"balances:approve"}),
 
 
 def _refuse(
-    services: Services, login: int, operation: str, amount: object, actor: Actor = TELLER
+    services: Application, login: int, operation: str, amount: object, actor: Actor = TELLER
 ) -> Posting:
     cmd = PostLedgerEntry(login, operation, amount, comment="mt5", on_threshold="refuse")
     return services.post_ledger_entry(cmd, actor)
@@ -47,7 +47,7 @@ def _state(uows: FakeUowFactory) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def account(services: Services, admin: Actor, usd_group: Group) -> Account:
+def account(services: Application, admin: Actor, usd_group: Group) -> Account:
     """In real\\standard (USD), balance 5000.00; then USD operations above 1000.00 need approval."""
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "5000"), admin)
@@ -56,7 +56,7 @@ def account(services: Services, admin: Actor, usd_group: Group) -> Account:
 
 
 def test_above_the_threshold_a_manager_without_the_approve_right_is_refused_and_nothing_changes(
-    services: Services, uows: FakeUowFactory, account: Account
+    services: Application, uows: FakeUowFactory, account: Account
 ) -> None:
     before = _state(uows)
     with pytest.raises(ApprovalRequired) as err:
@@ -68,7 +68,7 @@ def test_above_the_threshold_a_manager_without_the_approve_right_is_refused_and_
 
 
 def test_above_the_threshold_the_refuse_rule_refuses_a_manager_with_the_approve_right_too(
-    services: Services, uows: FakeUowFactory, account: Account
+    services: Application, uows: FakeUowFactory, account: Account
 ) -> None:
     before = _state(uows)
     with pytest.raises(ApprovalRequired):
@@ -77,7 +77,7 @@ def test_above_the_threshold_the_refuse_rule_refuses_a_manager_with_the_approve_
 
 
 def test_an_approver_s_own_operation_from_a_dialect_is_held_for_a_different_manager(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     posting = services.post_ledger_entry(
         PostLedgerEntry(account.login, "withdrawal", "1500", comment="mt5"), APPROVER
@@ -96,7 +96,7 @@ def test_an_approver_s_own_operation_from_a_dialect_is_held_for_a_different_mana
 
 
 def test_below_or_at_the_threshold_the_refuse_rule_applies_like_any_posting(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     at_limit = _refuse(services, account.login, "deposit", "1000")
     assert at_limit.status == "applied" and at_limit.entry is not None
@@ -105,7 +105,7 @@ def test_below_or_at_the_threshold_the_refuse_rule_applies_like_any_posting(
 
 
 def test_without_any_threshold_every_amount_is_applied_for_any_manager(
-    services: Services, admin: Actor, usd_group: Group
+    services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
     posting = _refuse(services, acc.login, "deposit", "99999999")
@@ -113,7 +113,7 @@ def test_without_any_threshold_every_amount_is_applied_for_any_manager(
 
 
 def test_the_approve_right_alone_does_not_allow_posting(
-    services: Services, uows: FakeUowFactory, account: Account
+    services: Application, uows: FakeUowFactory, account: Account
 ) -> None:
     before = _state(uows)
     with pytest.raises(MissingScope):
@@ -122,7 +122,7 @@ def test_the_approve_right_alone_does_not_allow_posting(
 
 
 def test_even_the_admin_scope_does_not_apply_its_own_operation_above_the_threshold(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     with pytest.raises(ApprovalRequired):
         _refuse(services, account.login, "deposit", "2500", admin)
@@ -132,7 +132,7 @@ def test_even_the_admin_scope_does_not_apply_its_own_operation_above_the_thresho
 
 
 def test_short_funds_are_reported_before_the_missing_approval(
-    services: Services, uows: FakeUowFactory, account: Account
+    services: Application, uows: FakeUowFactory, account: Account
 ) -> None:
     before = _state(uows)
     with pytest.raises(InsufficientFunds):
@@ -143,14 +143,14 @@ def test_short_funds_are_reported_before_the_missing_approval(
 
 
 def test_the_per_operation_maximum_still_applies_to_an_approver(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     with pytest.raises(AmountLimitExceeded):
         _refuse(services, account.login, "deposit", "100000000.01", APPROVER)
 
 
 def test_a_group_threshold_decides_for_its_accounts_under_the_refuse_rule_too(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     services.set_approval_threshold(SetApprovalThreshold("USD", "5000", "real\\standard"), admin)
     assert _refuse(services, account.login, "deposit", "2500").status == "applied"
@@ -161,7 +161,7 @@ def test_a_group_threshold_decides_for_its_accounts_under_the_refuse_rule_too(
 
 
 def test_signed_operations_are_judged_by_their_magnitude(
-    services: Services, account: Account
+    services: Application, account: Account
 ) -> None:
     with pytest.raises(ApprovalRequired):
         _refuse(services, account.login, "correction", "-1500")
@@ -171,7 +171,7 @@ def test_signed_operations_are_judged_by_their_magnitude(
 
 
 def test_holding_stays_the_default_even_for_an_approver(
-    services: Services, admin: Actor, account: Account
+    services: Application, admin: Actor, account: Account
 ) -> None:
     posting = services.post_ledger_entry(
         PostLedgerEntry(account.login, "deposit", "2500"), APPROVER
@@ -181,7 +181,7 @@ def test_holding_stays_the_default_even_for_an_approver(
 
 
 def test_an_unknown_threshold_rule_is_refused(
-    services: Services, uows: FakeUowFactory, account: Account
+    services: Application, uows: FakeUowFactory, account: Account
 ) -> None:
     before = _state(uows)
     with pytest.raises(ValidationError) as err:

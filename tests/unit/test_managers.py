@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.api.native.errors import status_and_title
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core import passwords
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import Manager
@@ -32,17 +32,17 @@ PASSWORD = "Manag3r!pw"
 
 
 @pytest.fixture
-def manager(services: Services, admin: Actor) -> Manager:
+def manager(services: Application, admin: Actor) -> Manager:
     return services.create_manager(CreateManager(1001, "ops", PASSWORD, rights=OPS), admin)
 
 
 def _key(
-    services: Services, admin: Actor, *scopes: str, login: int = 1001, **kw: object
+    services: Application, admin: Actor, *scopes: str, login: int = 1001, **kw: object
 ) -> IssuedKey:
     return services.create_api_key(CreateApiKey(login, frozenset(scopes), **kw), admin)  # type: ignore[arg-type]
 
 
-def _update(services: Services, admin: Actor, **changes: object) -> Manager:
+def _update(services: Application, admin: Actor, **changes: object) -> Manager:
     return services.update_manager(UpdateManager(1001, **changes), admin)  # type: ignore[arg-type]
 
 
@@ -58,7 +58,7 @@ def _stored(uows: FakeUowFactory) -> tuple[dict[int, Manager], int]:
 
 
 def test_renaming_a_manager_is_audited_with_before_and_after(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     clock.advance(minutes=5)
 
@@ -73,7 +73,7 @@ def test_renaming_a_manager_is_audited_with_before_and_after(
 
 
 def test_an_update_that_changes_nothing_writes_no_record(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     before = _stored(uows)
 
@@ -85,7 +85,7 @@ def test_an_update_that_changes_nothing_writes_no_record(
 
 
 def test_disabling_a_manager_stops_its_keys_at_once_and_enabling_restores_them(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     issued = _key(services, admin, "users:read")
     services.authenticate_key(issued.secret)
@@ -102,7 +102,7 @@ def test_disabling_a_manager_stops_its_keys_at_once_and_enabling_restores_them(
 
 
 def test_granting_and_revoking_rights_changes_what_its_keys_may_do_at_once(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _key(services, admin, "users:read", "users:write")
 
@@ -119,7 +119,7 @@ def test_granting_and_revoking_rights_changes_what_its_keys_may_do_at_once(
 
 @pytest.mark.parametrize("field", ["grant", "revoke"])
 def test_granting_or_revoking_an_unknown_right_is_refused_and_changes_nothing(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, field: str
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, field: str
 ) -> None:
     before = _stored(uows)
 
@@ -132,7 +132,7 @@ def test_granting_or_revoking_an_unknown_right_is_refused_and_changes_nothing(
 
 
 def test_changing_reach_takes_effect_on_the_next_authentication(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     issued = _key(services, admin, "users:read")
 
@@ -150,7 +150,7 @@ def test_changing_reach_takes_effect_on_the_next_authentication(
 
 
 def test_changing_the_password_replaces_both_verifiers_and_the_audit_only_says_changed(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     old = dict(uows.state.managers[1001].verifiers)
     new_password = "N3w!secret-pw"
@@ -173,7 +173,7 @@ def test_changing_the_password_replaces_both_verifiers_and_the_audit_only_says_c
 
 
 def test_setting_the_same_password_again_still_replaces_the_verifiers(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     old = dict(uows.state.managers[1001].verifiers)
 
@@ -185,7 +185,7 @@ def test_setting_the_same_password_again_still_replaces_the_verifiers(
 
 @pytest.mark.parametrize("password", ["short7!", "x" * 65, ""])
 def test_a_password_of_the_wrong_length_is_refused_and_changes_nothing(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, password: str
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, password: str
 ) -> None:
     before = _stored(uows)
 
@@ -196,13 +196,13 @@ def test_a_password_of_the_wrong_length_is_refused_and_changes_nothing(
     assert _stored(uows) == before
 
 
-def test_updating_an_unknown_manager_is_not_found(services: Services, admin: Actor) -> None:
+def test_updating_an_unknown_manager_is_not_found(services: Application, admin: Actor) -> None:
     with pytest.raises(ManagerNotFound):
         services.update_manager(UpdateManager(4242, name="x"), admin)
 
 
 def test_updating_a_manager_needs_admin(
-    services: Services, manager: Manager, uows: FakeUowFactory
+    services: Application, manager: Manager, uows: FakeUowFactory
 ) -> None:
     before = _stored(uows)
     ops = Actor(1001, OPS)
@@ -241,7 +241,7 @@ REACH_FIELDS = [("group_mask", "groups"), ("white_labels", "brokers")]
 @pytest.mark.parametrize(("attribute", "field"), REACH_FIELDS)
 @pytest.mark.parametrize("mask", MALFORMED)
 def test_a_manager_with_a_malformed_mask_is_not_created(
-    services: Services, admin: Actor, uows: FakeUowFactory, attribute: str, field: str, mask: str
+    services: Application, admin: Actor, uows: FakeUowFactory, attribute: str, field: str, mask: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         services.create_manager(CreateManager(1001, **{attribute: mask}), admin)  # type: ignore[arg-type]
@@ -254,7 +254,7 @@ def test_a_manager_with_a_malformed_mask_is_not_created(
 @pytest.mark.parametrize(("attribute", "field"), REACH_FIELDS)
 @pytest.mark.parametrize("mask", MALFORMED)
 def test_a_malformed_mask_is_refused_on_update_and_changes_nothing(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, attribute: str,
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, attribute: str,
     field: str, mask: str,
 ) -> None:  # fmt: skip
     before = _stored(uows)
@@ -271,7 +271,7 @@ def test_a_malformed_mask_is_refused_on_update_and_changes_nothing(
     ["*", "demo\\*,!demo\\vip", "!demo\\*", "real\\*\\vip", "BEST BROKER, Other*",
      "50%,real_x", "a" * MASK_MAX, "*a" * 16, ",".join(f"g{n}" for n in range(128))],
 )  # fmt: skip
-def test_well_formed_masks_are_accepted(services: Services, admin: Actor, mask: str) -> None:
+def test_well_formed_masks_are_accepted(services: Application, admin: Actor, mask: str) -> None:
     created = services.create_manager(CreateManager(1001, group_mask=mask, white_labels=mask),
                                       admin)  # fmt: skip
 
@@ -294,7 +294,7 @@ def _answer(stored_hash: str, rand: str) -> str:
 
 
 def test_the_mt5_verifier_matches_the_official_vector_and_answers_its_challenges(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     assert hashlib.md5(MT5_PASSWORD.encode("utf-16-le")).digest() == MT5_B1
 
@@ -306,7 +306,7 @@ def test_the_mt5_verifier_matches_the_official_vector_and_answers_its_challenges
 
 
 def test_the_mt5_verifier_hashes_utf16_little_endian_without_a_bom(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     password = "Pässwörd1€"
     b1 = hashlib.md5(password.encode("utf-16-le")).digest()
@@ -319,7 +319,7 @@ def test_the_mt5_verifier_hashes_utf16_little_endian_without_a_bom(
 
 
 def test_the_password_verifier_checks_the_password_and_the_ctrader_md5_of_it(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     created = services.create_manager(CreateManager(1005, password=MT5_PASSWORD), admin)
     verifier = created.verifiers["password"]
@@ -333,7 +333,7 @@ def test_the_password_verifier_checks_the_password_and_the_ctrader_md5_of_it(
 
 
 def test_the_plain_password_is_kept_nowhere(
-    services: Services, admin: Actor, uows: FakeUowFactory
+    services: Application, admin: Actor, uows: FakeUowFactory
 ) -> None:
     created = services.create_manager(CreateManager(1005, password=MT5_PASSWORD), admin)
     md5 = hashlib.md5(MT5_PASSWORD.encode()).hexdigest()
@@ -347,7 +347,7 @@ def test_the_plain_password_is_kept_nowhere(
 
 
 def test_verifiers_are_salted_but_the_mt5_hash_is_what_the_protocol_fixes(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     one = services.create_manager(CreateManager(1005, password=MT5_PASSWORD), admin)
     two = services.create_manager(CreateManager(1006, password=MT5_PASSWORD), admin)
@@ -357,7 +357,7 @@ def test_verifiers_are_salted_but_the_mt5_hash_is_what_the_protocol_fixes(
 
 
 def test_a_manager_created_without_a_password_has_no_verifier(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     created = services.create_manager(CreateManager(1005), admin)
 
@@ -368,7 +368,7 @@ def test_a_manager_created_without_a_password_has_no_verifier(
 
 
 def test_a_rotated_key_keeps_working_until_the_overlap_ends(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     old = _key(services, admin, "users:read", "reports:read", name="dashboard")
     rotated_at = clock.advance(hours=3)
@@ -390,7 +390,7 @@ def test_a_rotated_key_keeps_working_until_the_overlap_ends(
 def test_the_rotation_overlap_follows_the_configuration(
     uows: FakeUowFactory, config: CoreConfig, clock: FakeClock, admin: Actor
 ) -> None:
-    services = Services(uows, replace(config, key_rotation_overlap=timedelta(hours=1)), clock)
+    services = Application(uows, replace(config, key_rotation_overlap=timedelta(hours=1)), clock)
     services.create_manager(CreateManager(1001, rights=OPS), admin)
     old = _key(services, admin, "users:read")
 
@@ -405,7 +405,7 @@ def test_the_rotation_overlap_follows_the_configuration(
 
 
 def test_rotation_neither_extends_a_key_due_to_expire_nor_the_new_keys_life(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     soon = clock.now + timedelta(hours=2)
     old = _key(services, admin, "users:read", expires_at=soon)
@@ -420,7 +420,7 @@ def test_rotation_neither_extends_a_key_due_to_expire_nor_the_new_keys_life(
 
 
 def test_rotation_is_audited_without_any_secret(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     old = _key(services, admin, "users:read")
 
@@ -439,7 +439,7 @@ def test_rotation_is_audited_without_any_secret(
 
 
 def test_revoking_the_old_key_during_the_overlap_stops_it_at_once(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     old = _key(services, admin, "users:read")
     new, _ = services.rotate_api_key(old.key.id, admin)
@@ -453,7 +453,7 @@ def test_revoking_the_old_key_during_the_overlap_stops_it_at_once(
 
 
 def test_revoking_twice_changes_nothing_the_second_time(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     issued = _key(services, admin, "users:read")
     first = services.revoke_api_key(issued.key.id, admin)
@@ -468,7 +468,7 @@ def test_revoking_twice_changes_nothing_the_second_time(
 
 @pytest.mark.parametrize("state", ["revoked", "expired"])
 def test_a_revoked_or_expired_key_cannot_be_rotated(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock,
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock,
     state: str,
 ) -> None:  # fmt: skip
     issued = _key(services, admin, "users:read", expires_at=clock.now + timedelta(hours=1))
@@ -486,7 +486,7 @@ def test_a_revoked_or_expired_key_cannot_be_rotated(
 
 
 def test_a_manager_rotates_its_own_key_but_not_another_managers(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     services.create_manager(CreateManager(1002, rights=OPS), admin)
     mine = _key(services, admin, "users:read")
@@ -504,7 +504,7 @@ def test_a_manager_rotates_its_own_key_but_not_another_managers(
 
 
 def test_a_key_cannot_rotate_a_key_with_scopes_it_lacks_itself(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     dashboard = _key(services, admin, "users:read")
     provisioning = _key(services, admin, "users:read", "users:write")
@@ -518,7 +518,7 @@ def test_a_key_cannot_rotate_a_key_with_scopes_it_lacks_itself(
 
 
 def test_a_key_is_refused_from_the_instant_it_is_revoked(
-    services: Services, admin: Actor, manager: Manager
+    services: Application, admin: Actor, manager: Manager
 ) -> None:
     issued = _key(services, admin, "users:read")
 
@@ -529,7 +529,7 @@ def test_a_key_is_refused_from_the_instant_it_is_revoked(
 
 
 def test_a_key_with_an_expiry_works_until_that_instant(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     issued = _key(services, admin, "users:read", expires_at=clock.now + timedelta(days=30))
 
@@ -546,7 +546,7 @@ def test_a_key_with_an_expiry_works_until_that_instant(
 
 @pytest.fixture
 def two_managers_keys(
-    services: Services, admin: Actor, manager: Manager, clock: FakeClock
+    services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> dict[int, list[str]]:
     services.create_manager(CreateManager(1002, rights=OPS), admin)
     ids: dict[int, list[str]] = {1001: [], 1002: []}
@@ -557,7 +557,7 @@ def two_managers_keys(
 
 
 def test_a_manager_lists_only_its_own_keys(
-    services: Services, two_managers_keys: dict[int, list[str]]
+    services: Application, two_managers_keys: dict[int, list[str]]
 ) -> None:
     me = Actor(1001, OPS)
 
@@ -568,7 +568,7 @@ def test_a_manager_lists_only_its_own_keys(
 
 
 def test_an_admin_lists_any_managers_keys_or_all_of_them(
-    services: Services, admin: Actor, two_managers_keys: dict[int, list[str]]
+    services: Application, admin: Actor, two_managers_keys: dict[int, list[str]]
 ) -> None:
     assert [k.id for k in services.list_api_keys(admin, 1002)] == two_managers_keys[1002]
     everything = {k.id for k in services.list_api_keys(admin)}
@@ -576,7 +576,7 @@ def test_an_admin_lists_any_managers_keys_or_all_of_them(
     assert services.list_api_keys(admin, 4242) == []
 
 
-def test_listed_keys_show_no_secret(services: Services, admin: Actor, manager: Manager) -> None:
+def test_listed_keys_show_no_secret(services: Application, admin: Actor, manager: Manager) -> None:
     issued = _key(services, admin, "users:read")
 
     (listed,) = services.list_api_keys(admin, 1001)
@@ -589,7 +589,7 @@ def test_listed_keys_show_no_secret(services: Services, admin: Actor, manager: M
 
 
 def test_a_key_cannot_carry_rights_its_manager_lacks_even_when_an_admin_asks(
-    services: Services, admin: Actor, manager: Manager, uows: FakeUowFactory
+    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory
 ) -> None:
     with pytest.raises(PermissionDenied, match="admin"):
         _key(services, admin, "users:read", "admin")
@@ -600,7 +600,7 @@ def test_a_key_cannot_carry_rights_its_manager_lacks_even_when_an_admin_asks(
 
 
 def test_a_credential_cannot_hand_its_manager_a_key_wider_than_itself(
-    services: Services, manager: Manager, uows: FakeUowFactory
+    services: Application, manager: Manager, uows: FakeUowFactory
 ) -> None:
     reader = Actor(1001, frozenset({"users:read"}))
 
@@ -615,7 +615,7 @@ def test_a_credential_cannot_hand_its_manager_a_key_wider_than_itself(
 
 
 def test_a_manager_with_the_admin_right_may_issue_any_scope_to_its_keys(
-    services: Services, admin: Actor
+    services: Application, admin: Actor
 ) -> None:
     services.create_manager(CreateManager(1003, rights=frozenset({"admin"})), admin)
     boss = Actor(1003, frozenset({"admin"}))

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     DisableAccount,
@@ -65,7 +65,7 @@ CONTACT = {
 
 @dataclass
 class World:
-    services: Services
+    services: Application
     uows: FakeUowFactory
     admin: Actor
 
@@ -76,7 +76,7 @@ class World:
 
 
 @pytest.fixture
-def world(services: Services, uows: FakeUowFactory, admin: Actor) -> World:
+def world(services: Application, uows: FakeUowFactory, admin: Actor) -> World:
     for name, broker in (("demo\\usd", "BESTBROKER"), ("demo\\vip", "BESTBROKER"),
                          ("real\\standard", "OTHERBROKER")):  # fmt: skip
         services.create_group(CreateGroup(name, "USD", {"broker": broker}), admin)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount, UpdateAccount
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
@@ -42,7 +42,7 @@ PASSWORD = "Secret#123"
 
 @dataclass
 class World:
-    services: Services
+    services: Application
     uows: FakeUowFactory
     admin: Actor
     clock: FakeClock
@@ -66,7 +66,7 @@ class World:
 
 
 @pytest.fixture
-def world(services: Services, uows: FakeUowFactory, admin: Actor, clock: FakeClock) -> World:
+def world(services: Application, uows: FakeUowFactory, admin: Actor, clock: FakeClock) -> World:
     for name, broker in (("demo\\usd", "BESTBROKER"), ("real\\other", "OTHERBROKER")):
         services.create_group(CreateGroup(name, "USD", {"broker": broker}), admin)
     for login, group in ((BEST, "demo\\usd"), (OTHER, "real\\other")):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from fastapi.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
-    from brokerplane.application.services import Services
+    from brokerplane.application.app import Application
     from brokerplane.bootstrap import Runtime
 
 log = logging.getLogger("brokerplane.risk")
@@ -31,7 +31,9 @@ async def pause(stopping: asyncio.Event, seconds: float) -> bool:
     return True
 
 
-async def run_cycle(services: Services, batch: int, stopping: asyncio.Event | None = None) -> int:
+async def run_cycle(
+    services: Application, batch: int, stopping: asyncio.Event | None = None
+) -> int:
     """One cycle over every watched account (or until `stopping` is set, between batches); how
     many crossings it recorded."""
     after, recorded = 0, 0

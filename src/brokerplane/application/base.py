@@ -1,9 +1,10 @@
 """The application layer's base: one transaction per command or read, idempotency, replica reads.
 
-Every front-door call of the application layer (application.services.Services) runs here: a
-command in one unit of work (or in a shared one, application.commit), with a claimed request
-id stored in the same transaction; a read in a snapshot of its own, or on the read replica for
-lists and reports. The rules themselves are the core's; this layer owns the transaction.
+Every front-door call of the application layer (application.app.Application) runs here: a
+command in one unit of work (or in a shared one, application.commit), with its request id's
+claim and answer in the same transaction (application.idempotency); a read in a snapshot of
+its own, or on the read replica for lists and reports. The rules themselves are the core's;
+this layer owns the transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from brokerplane.application.commit import GroupCommit
-from brokerplane.application.idempotency import Terms, claim_alone, keyed
+from brokerplane.application.idempotency import PENDING, Terms, claim_alone, keyed
 from brokerplane.application.keycache import VerifiedKeys
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import Actor
@@ -26,7 +27,7 @@ from brokerplane.core.ports import CredentialWatch, LaggingReads, UnitOfWork, Un
 
 
 class LazySlice:
-    """A core slice's module, imported when a Services call first uses it: a command that
+    """A core slice's module, imported when an Application call first uses it: a command that
     reads API keys does not pay for importing the ledger, trading, reports and the rest."""
 
     def __init__(self, name: str) -> None:
@@ -80,12 +81,17 @@ class ServiceBase:
     def _write(
         self, fn: Callable[[UnitOfWork], T], actor: Actor | None = None, *, grouped: bool = False
     ) -> T:
-        """Run a command in one transaction; with a claimed request id, its response is stored
+        """Run a command in one transaction. The first write for an actor inside a keyed call
+        (Application.run with a request id) claims the id and stores the result as its answer
         in the same transaction, so the change and its memory commit together. `grouped`
         commands may share their transaction and commit with concurrent ones (application.commit),
         each in a savepoint of its own."""
-        completion = actor.idempotency if actor is not None else None
-        command = fn if completion is None else keyed(fn, completion, self.clock, self._terms)
+        command = fn
+        if actor is not None:
+            state = PENDING.get()
+            if state is not None and not state.used:
+                state.used = True
+                command = keyed(fn, state, self.clock, self._terms)
         try:
             if grouped and self.group_commit is not None:
                 return self.group_commit.run(command)

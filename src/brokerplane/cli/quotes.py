@@ -26,7 +26,7 @@ import click
 from rich.table import Table
 
 from brokerplane.api.native.quotes import quote_time, render_quote
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.cli.common import (
     CliFailure,
     build_settings,
@@ -80,7 +80,7 @@ def parse_line(text: str, symbols: dict[str, Symbol]) -> QuoteInput | None:
 class Feed:
     """Quotes waiting to be written, the newest per symbol, with the line each came from."""
 
-    services: Services
+    services: Application
     pending: dict[str, tuple[int, QuoteInput]] = field(default_factory=dict)
     stored: int = 0
     rejected: int = 0

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 from brokerplane.core import masks
 from brokerplane.core.errors import MissingScope
-from brokerplane.core.idempotency import Completion
 
 # Scopes a native API key may hold; the access issue gives managers the same names as rights.
 SCOPES: tuple[str, ...] = (
@@ -39,8 +38,6 @@ class Actor:
     # manager may see and touch; "*" is everything.
     group_mask: str = "*"
     white_labels: str = "*"
-    # Set when the request carries a client request id: the write stores its response with it.
-    idempotency: Completion | None = field(default=None, compare=False, repr=False)
 
     def has(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes

@@ -268,6 +268,9 @@ class AlreadyApplied(Conflict):
 
     code = "request.already_applied"
     title = "AlreadyApplied"
+    # The earlier use's answer (core.idempotency.StoredResponse, or the result it holds once
+    # the application layer has read it), for the dialect to name the earlier operation.
+    earlier: object = None
 
 
 class RequestInFlight(Conflict):

@@ -1,25 +1,24 @@
-"""Idempotency: a request id is applied at most once; repeats replay the stored response.
+"""Idempotency: a request id is applied at most once; repeats replay the stored answer.
 
-A write carrying a client request id first *claims* the id in a short transaction of its own
-(so a concurrent repeat sees it in flight), then runs its command; the command's transaction
-also stores the response and marks the claim done, so "applied" and "remembered" commit
-together. A failed command releases its claim and nothing is remembered. A claim whose lease
-ran out (its process died) may be taken over; the late original then fails to complete and
-rolls back, so even then the command applies once.
+A write carrying a client request id *claims* the id (in a short transaction of its own, so a
+concurrent repeat sees it in flight; or first thing in the command's own transaction, so a
+repeat waits for the first to commit and replays it), then runs its command; the command's
+transaction also stores the answer and marks the claim done, so "applied" and "remembered"
+commit together. A failed command releases its claim and nothing is remembered. A claim whose
+lease ran out (its process died) may be taken over; the late original then fails to complete
+and rolls back, so even then the command applies once.
 
-Money writes claim inside the command's own transaction instead (a `ClaimRequest` in the
-Completion): one transaction less per request, and a failed command takes its claim with it
-in its rollback. A concurrent repeat then waits for the first to commit and replays its
-answer (`Replayed`), rather than being told it is in flight.
+The answer stored is data: the command's result (application.answers), rendered by the dialect
+after the commit, whether fresh or replayed. Records stored before answers were data hold the
+dialect's rendered response instead (`StoredResponse.status` set); they are replayed as sent.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from brokerplane.core.errors import AlreadyApplied, RequestInFlight, ValidationError
 
@@ -54,9 +53,17 @@ class Claim:
 
 @dataclass(frozen=True)
 class StoredResponse:
-    status: int
+    """A done record's answer. `status` None: `body` is the command's result as data
+    (application.answers). Otherwise a record from before answers were data: the dialect's
+    rendered response (`status`, `body`) and the operation it named."""
+
+    status: int | None
     body: str
     operation_id: str | None = None
+
+    @property
+    def is_data(self) -> bool:
+        return self.status is None
 
 
 @dataclass(frozen=True)
@@ -67,17 +74,6 @@ class ClaimRequest:
     key: str
     fingerprint: str
     field: str = "x-request-id"
-
-
-@dataclass(frozen=True)
-class Completion:
-    """Handed to a write through its Actor: renders the result to store with the command.
-    `claim` was made beforehand in a transaction of its own; without it, `request` is
-    claimed by the command's transaction first."""
-
-    claim: Claim | None
-    render: Callable[[Any], StoredResponse] | None = None
-    request: ClaimRequest | None = None
 
 
 class Replayed(Exception):  # not an error: the answer of an earlier use
@@ -117,6 +113,24 @@ def check_key(key: str, field: str = "x-request-id") -> str:
     return key
 
 
+def already_applied(
+    key: str, operation_id: str | None, status: int | None, earlier: StoredResponse | None = None
+) -> AlreadyApplied:
+    """The refusal of a key used before for a different request, naming the earlier operation
+    and its status as the dialect that answered it showed them (for an answer stored as data,
+    the dialect labels it after the fact from `earlier`, see api.kit.idempotency)."""
+    err = AlreadyApplied(
+        f"request id {key} was already used for a different request"
+        + (f" (operation {operation_id})" if operation_id else "")
+        + "; nothing was applied",
+        key=key,
+        operation_id=operation_id,
+        original_status=status,
+    )
+    err.earlier = earlier
+    return err
+
+
 def claim(
     store: IdempotencyStore,
     scope: str,
@@ -147,17 +161,11 @@ def claim(
             store.replace(fresh, lazy_commit=lazy_commit)
             return held
         if existing.state == "done":
+            assert existing.body is not None
+            stored = StoredResponse(existing.status, existing.body, existing.operation_id)
             if existing.fingerprint != fingerprint:
-                raise AlreadyApplied(
-                    f"request id {key} was already used for a different request"
-                    + (f" (operation {existing.operation_id})" if existing.operation_id else "")
-                    + "; nothing was applied",
-                    key=key,
-                    operation_id=existing.operation_id,
-                    original_status=existing.status,
-                )
-            assert existing.status is not None and existing.body is not None
-            return StoredResponse(existing.status, existing.body, existing.operation_id)
+                raise already_applied(key, existing.operation_id, existing.status, stored)
+            return stored
         if existing.lease_until > now:
             wait = max(1, int((existing.lease_until - now).total_seconds() + 0.999))
             raise RequestInFlight(key, retry_after=min(wait, 5))

@@ -9,7 +9,7 @@ there; the newest sample at or before the replayed position says the replica hol
 commit made before the sample's time, so the read is at most `now - sample time` behind. When
 that is more than `max_lag`, or no sample qualifies, the read goes to the primary.
 
-Read-your-writes. After a caller's write (a manager, key or operator; Services tells us), that
+Read-your-writes. After a caller's write (a manager, key or operator; Application tells us), that
 caller's reads need a sample taken after the write was acknowledged, so they go to the primary
 until the replica has replayed past it. This memory is per process: with several processes a
 caller's next request may land on another, which has not seen the write; the bound still holds.

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
@@ -44,7 +44,7 @@ class CTrader:
     token: str
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Application:
         return self.runtime.services
 
     def call(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateManager, IssueToken, UpdateManager
 from brokerplane.core.access.tokens import hash_token
 from brokerplane.core.actor import system_actor
@@ -19,7 +19,7 @@ from tests.unit.fakes import FakeClock, FakeUowFactory
 
 def test_tokens_are_deterministic_hashed_and_die_with_the_password() -> None:
     uow = FakeUowFactory()
-    services = Services(uow, clock=FakeClock())
+    services = Application(uow, clock=FakeClock())
     admin = system_actor()
     services.create_manager(CreateManager(7, "m", "Secret#123", frozenset({"admin"})), admin)
     issue = IssueToken(7, md5_hex("Secret#123").upper(), "ctrader")
@@ -41,7 +41,7 @@ def test_tokens_are_deterministic_hashed_and_die_with_the_password() -> None:
 def test_a_token_expires_after_its_lifetime_and_a_new_one_is_issued_after_half_of_it() -> None:
     uow = FakeUowFactory()
     clock = FakeClock()
-    services = Services(uow, CoreConfig(manager_token_ttl=timedelta(hours=2)), clock=clock)
+    services = Application(uow, CoreConfig(manager_token_ttl=timedelta(hours=2)), clock=clock)
     admin = system_actor()
     services.create_manager(CreateManager(7, "m", "Secret#123", frozenset({"admin"})), admin)
     issue = IssueToken(7, md5_hex("Secret#123"), "ctrader")

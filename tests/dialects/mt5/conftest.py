@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5.auth import password_hash, rand_answer
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
@@ -62,7 +62,7 @@ class Mt5:
     _others: list[TestClient] = field(default_factory=list)
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Application:
         return self.runtime.services
 
     def get(self, cmd: str, **params: Any) -> httpx.Response:

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5 import auth
 from brokerplane.api.mt5.auth import password_hash, rand_answer
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
@@ -79,7 +79,7 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
     checked: list[int] = []
     real = auth.pw_hash_of
 
-    def counted(services: Services, login: int) -> tuple[bytes, int] | None:
+    def counted(services: Application, login: int) -> tuple[bytes, int] | None:
         checked.append(login)
         return real(services, login)
 

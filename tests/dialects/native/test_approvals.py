@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from tests.dialects.native.conftest import Api
@@ -329,7 +329,7 @@ def test_maintenance_expires_a_held_operation_once_its_time_is_up(
     approval_id = _held(funded, "deposit", "1500")
     ttl = funded.runtime.services.config.approval_ttl
     clock = FakeClock(datetime.now(UTC) + ttl - timedelta(minutes=5))
-    later = Services(funded.runtime.storage.uow, funded.runtime.services.config, clock)
+    later = Application(funded.runtime.storage.uow, funded.runtime.services.config, clock)
     assert later.run_maintenance()[1] == 0
     assert funded.get(f"/v1/approvals/{approval_id}").json()["state"] == "pending"
     clock.advance(minutes=10)
@@ -347,7 +347,7 @@ def late(funded: Api) -> Iterator[tuple[TestClient, FakeClock]]:
     """The same server and database, but with a clock the test moves."""
     clock = FakeClock(datetime.now(UTC))
     rt = funded.runtime
-    moved = Runtime(rt.settings, rt.storage, Services(rt.storage.uow, rt.services.config, clock))
+    moved = Runtime(rt.settings, rt.storage, Application(rt.storage.uow, rt.services.config, clock))
     with TestClient(create_app(moved)) as client:
         yield client, clock
 

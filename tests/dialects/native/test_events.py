@@ -205,7 +205,7 @@ def test_a_trade_posts_its_pl_and_opens_and_closes_its_position(api: Api) -> Non
 def test_approval_requested_decided_and_expired(api: Api) -> None:
     from datetime import timedelta
 
-    from brokerplane.application.services import Services
+    from brokerplane.application.app import Application
     from tests.unit.fakes import FakeClock
 
     login = api.open()["login"]
@@ -214,7 +214,7 @@ def test_approval_requested_decided_and_expired(api: Api) -> None:
     held = api.post("/v1/balances/deposit", {"login": login, "amount": "5000"})
     assert held.status_code == 202
     later = FakeClock(api.runtime.services.clock() + timedelta(days=4))
-    Services(api.runtime.storage.uow, api.runtime.services.config, later).run_maintenance()
+    Application(api.runtime.storage.uow, api.runtime.services.config, later).run_maintenance()
     evs = _all(api, types="approval.")
     assert [e["type"] for e in evs] == ["approval.requested", "approval.expired"]
     assert evs[0]["data"]["amount"] == "5000.00" and evs[0]["login"] == login

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.idempotency import Claim
 from tests.dialects.native.conftest import Api
@@ -240,7 +240,7 @@ def test_keys_past_retention_are_purged_by_maintenance_and_usable_again(
     assert _deposit(api, "250", "pay-1").status_code == 409
     config = api.runtime.services.config
     clock = FakeClock(datetime.now(UTC) + config.idempotency_retention - timedelta(hours=1))
-    later = Services(api.runtime.storage.uow, config, clock)
+    later = Application(api.runtime.storage.uow, config, clock)
     assert later.run_maintenance()[0] == 0
     assert _deposit(api, "250", "pay-1").status_code == 409  # still remembered
     clock.advance(hours=2)

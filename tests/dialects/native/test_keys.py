@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from brokerplane.api.app import create_app
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime, build
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.config import CoreConfig
@@ -121,7 +121,7 @@ class Timed:
 def _timed_app(api: Api, config: CoreConfig) -> Iterator[Timed]:
     clock = FakeClock(datetime.now(UTC))
     rt = api.runtime
-    moved = Runtime(rt.settings, rt.storage, Services(rt.storage.uow, config, clock))
+    moved = Runtime(rt.settings, rt.storage, Application(rt.storage.uow, config, clock))
     with TestClient(create_app(moved)) as client:
         yield Timed(api, client, clock)
 

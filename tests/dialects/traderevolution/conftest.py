@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
@@ -42,7 +42,7 @@ class TE:
     ids: dict[str, int] = field(default_factory=dict)
 
     @property
-    def services(self) -> Services:
+    def services(self) -> Application:
         return self.runtime.services
 
     def call(
@@ -98,7 +98,7 @@ def sign_in(client: TestClient, login: Any, password: str) -> httpx.Response:
     return result
 
 
-def make_catalog(services: Services, admin: Actor) -> dict[str, int]:
+def make_catalog(services: Application, admin: Actor) -> dict[str, int]:
     brand = services.create_branding(CreateBranding("BESTBRAND", "the main brand"), admin)
     risk = services.create_plan(CreatePlan("Standard risk", "risk"), admin)
     retail = services.create_user_group(

@@ -22,11 +22,11 @@ from brokerplane.api.console.pages import (
     shown_amount,
     whole,
 )
-from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
+from brokerplane.api.kit.idempotency import SentKey, fingerprint, keyed_actor, request_of, run
+from brokerplane.application.idempotency import Replay
 from brokerplane.core.approval.commands import DecideApproval
 from brokerplane.core.approval.model import STATES, ApprovalQuery
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
 
@@ -57,10 +57,11 @@ class MoneyPages(Pages):
                              comment=comment, key=key)  # fmt: skip
         cmd = PostLedgerEntry(login=login, operation=op, amount=amount, comment=comment)
         print_ = fingerprint(DIALECT, op, login, parsed, comment)
-        armed = arm(ctx.actor, SentKey(key, "Idempotency-Key"), print_, _stored)
-        outcome = await self.call(run, partial(self.services.post_ledger_entry, cmd), armed)
-        replayed = isinstance(outcome, StoredResponse)
-        result = json.loads(outcome.body) if replayed else _summary(outcome)
+        request = request_of(ctx.actor, SentKey(key, "Idempotency-Key"), print_)
+        armed = keyed_actor(ctx.actor, request)
+        outcome = await self.call(run, partial(self.services.run, cmd, armed, request), _label)
+        replayed = isinstance(outcome, Replay)
+        result = _replayed(outcome) if isinstance(outcome, Replay) else _summary(outcome)
         return self.page(ctx.request, "outcome.html", 200, ctx, title="Done", acc=acc,
                          result=result, label=OPERATIONS[op], replayed=replayed)  # fmt: skip
 
@@ -97,9 +98,16 @@ class MoneyPages(Pages):
                          approval=done.approval)  # fmt: skip
 
 
-def _stored(posting: Posting) -> StoredResponse:
-    return StoredResponse(200, encode(_summary(posting)),
-                          str(posting.entry.id) if posting.entry else None)  # fmt: skip
+def _replayed(replay: Replay[Posting]) -> dict[str, Any]:
+    if replay.response is not None:  # stored as it was shown, before answers were data
+        shown: dict[str, Any] = json.loads(replay.response.body)
+        return shown
+    return _summary(replay.result)
+
+
+def _label(posting: Posting) -> tuple[int, str | None]:
+    """An operation as a reused key's refusal names it."""
+    return 200, str(posting.entry.id) if posting.entry else None
 
 
 def _summary(p: Posting) -> dict[str, Any]:

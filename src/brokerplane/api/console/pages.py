@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from brokerplane.api.console import session as sess
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import RefreshSession
@@ -85,7 +85,7 @@ class Pages:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.services: Services = runtime.services
+        self.services: Application = runtime.services
         self.idle = timedelta(seconds=runtime.settings.console_idle_timeout_s)
         self.env = _env()
 

@@ -16,10 +16,10 @@ from brokerplane.api.ctrader.errors import ERROR_TABLE, CTraderError, error_body
 from brokerplane.api.ctrader.wire import Body, answer, error_response, services_of
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import Replay
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AmountLimitExceeded, ApprovalRequired, InvalidAmount
-from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 
 router = APIRouter()
@@ -38,7 +38,7 @@ BALANCE_TYPES = {
 BONUS_TYPES = {"DEPOSIT": "bonus_in", "WITHDRAW": "bonus_out", "WITHDRAWAL": "bonus_out"}
 
 
-def _posting_cmd(services: Services, login: int, body: Body, actor: Actor,
+def _posting_cmd(services: Application, login: int, body: Body, actor: Actor,
                  types: dict[str, str], bad_amount: str) -> PostLedgerEntry:  # fmt: skip
     sent = body.integer("login")
     if sent is not None and sent != login:
@@ -94,23 +94,28 @@ async def _post(request: Request, login: int, family: str, types: dict[str, str]
         cmd = await run_in_threadpool(_posting_cmd, services, login, body, actor, types,
                                       bad_amount)  # fmt: skip
 
-    def stored(posting: Posting) -> StoredResponse:
-        status, data = _rendered(posting, id_key)
-        return StoredResponse(status, keyed.encode(data), str(posting.operation_id or ""))
+    def label(posting: Posting) -> tuple[int, str | None]:
+        return _rendered(posting, id_key)[0], str(posting.operation_id or "")
 
     # The key comes from the headers only: externalId is the client's reference, which CRMs
     # reuse as a label; an operation without a key applies each time it is sent.
     request_print = keyed.fingerprint("ctrader", family, login, cmd.operation, cmd.amount,
                                       cmd.comment, cmd.reference, cmd.check_margin)  # fmt: skip
-    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, stored)
+    keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
+    actor = keyed.keyed_actor(actor, keyed_request)
     try:
         outcome = await run_in_threadpool(
-            keyed.run, lambda a: services.post_ledger_entry(cmd, a), actor
+            keyed.run, lambda: services.run(cmd, actor, keyed_request), label
         )
     except (InvalidAmount, AmountLimitExceeded) as err:
         raise CTraderError(400, bad_amount, err.detail) from None
-    if isinstance(outcome, StoredResponse):
-        replay = _respond(request, outcome.status, json.loads(outcome.body), family)
+    if isinstance(outcome, Replay):
+        if outcome.response is not None:  # stored as it was sent, before answers were data
+            stored = outcome.response
+            status, data = stored.status or 200, json.loads(stored.body)
+        else:
+            status, data = _rendered(outcome.result, id_key)
+        replay = _respond(request, status, data, family)
         replay.headers[keyed.REPLAY_HEADER] = "true"
         return replay
     status, data = _rendered(outcome, id_key)

@@ -17,7 +17,7 @@ from brokerplane.api.csvcells import CsvOut, safe_text
 from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.wire import get_both, parse_time, services_of, to_int
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
@@ -95,7 +95,7 @@ def _units(volume: int, contract_size: Decimal) -> Decimal:
     return _at_least(lots(volume) * contract_size, CENT)
 
 
-def _accounts(services: Services, actor: Actor, logins: Iterable[int]) -> dict[int, Account]:
+def _accounts(services: Application, actor: Actor, logins: Iterable[int]) -> dict[int, Account]:
     """The accounts behind one page of rows, in one read."""
     wanted = tuple(sorted(set(logins)))
     if not wanted:
@@ -115,7 +115,7 @@ def _common(acc: Account | None) -> dict[str, Any]:
 
 
 def open_position_rows(
-    services: Services, actor: Actor, login: int | None
+    services: Application, actor: Actor, login: int | None
 ) -> Iterator[Mapping[str, Any]]:
     """One row per open position (oldest first), by OPEN_POSITION_COLUMNS, page by page;
     usedMargin is the position's own margin at the latest quotes."""
@@ -136,7 +136,7 @@ def open_position_rows(
         after = page[-1].position.id
 
 
-def _closed_volume(services: Services, actor: Actor, deal: Deal) -> int:
+def _closed_volume(services: Application, actor: Actor, deal: Deal) -> int:
     """What a closing deal closed: all of it, or for a netted reversal ("inout") the volume
     the position held before it (the rest opened the other way)."""
     if deal.entry == "out":
@@ -150,7 +150,7 @@ def _closed_volume(services: Services, actor: Actor, deal: Deal) -> int:
 
 
 def closed_position_rows(
-    services: Services, actor: Actor, login: int | None, start: datetime, end: datetime
+    services: Application, actor: Actor, login: int | None, start: datetime, end: datetime
 ) -> Iterator[Mapping[str, Any]]:
     """One row per closing deal of positions opened in [start, end), by
     CLOSED_POSITION_COLUMNS: the position's direction and open price, the deal's price and

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.wire import answer, get_both, services_of
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.actor import Actor
 from brokerplane.core.symbol.model import Symbol
 
@@ -59,7 +59,7 @@ async def symbols(request: Request) -> Response:
     return answer(request, {"symbol": items}, "symbols")
 
 
-def _deposit_assets(services: Services, actor: Actor) -> list[str]:
+def _deposit_assets(services: Application, actor: Actor) -> list[str]:
     """The currencies accounts are opened in: the groups' within reach and the server's."""
     codes = {g.currency.upper() for g in services.list_groups(actor)}
     codes.add(services.config.server_currency.upper())

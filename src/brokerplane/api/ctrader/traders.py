@@ -22,13 +22,15 @@ from brokerplane.api.ctrader.wire import (
     to_int,
 )
 from brokerplane.api.kit import idempotency as keyed
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import Replay
 from brokerplane.core.account.commands import (
     ChangePassword,
     CheckPassword,
     DeleteAccount,
     ListAccounts,
     OpenAccount,
+    OpenFundedAccount,
     UpdateAccount,
 )
 from brokerplane.core.account.model import Account
@@ -232,11 +234,11 @@ def trader_to(acc: Account, group: Group | None, risk: Risk | None = None) -> di
     return out
 
 
-def _group_of(services: Services, acc: Account, actor: Actor) -> Group | None:
+def _group_of(services: Application, acc: Account, actor: Actor) -> Group | None:
     return next((g for g in services.list_groups(actor) if g.id == acc.group_id), None)
 
 
-def _read_trader(services: Services, login: int, actor: Actor) -> dict[str, Any]:
+def _read_trader(services: Application, login: int, actor: Actor) -> dict[str, Any]:
     acc = services.get_account(login, actor)
     risk = services.get_risk(login, actor)
     return trader_to(acc, _group_of(services, acc, actor), risk)
@@ -251,7 +253,7 @@ def _paths(path: str) -> list[str]:
 
 
 def _create(
-    services: Services, body: Body, actor: Actor, sent: keyed.SentKey | None = None
+    services: Application, body: Body, actor: Actor, sent: keyed.SentKey | None = None
 ) -> dict[str, Any] | StoredResponse:
     """Open a trader (funded with `balance`). An Idempotency-Key (or x-request-id) makes it
     safe to retry: the same key and request replay the first answer, opening and funding
@@ -273,18 +275,19 @@ def _create(
     # a demo account's starting balance: posted with the opening, or neither
     known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
 
-    def stored(acc: Account) -> StoredResponse:
-        return StoredResponse(201, keyed.encode(trader_to(acc, known)), str(acc.login))
-
     request_print = keyed.fingerprint("ctrader", "trader.create", balance, cmd.group,
                                       cmd.leverage, cmd.currency, cmd.main_password_md5,
                                       cmd.profile)  # fmt: skip
-    actor = keyed.arm(actor, sent, request_print, stored)
+    request = keyed.request_of(actor, sent, request_print)
+    actor = keyed.keyed_actor(actor, request)
+    opening = OpenFundedAccount(cmd, balance, "initial balance")
     outcome = keyed.run(
-        lambda a: services.open_funded_account(cmd, balance, "initial balance", a), actor
+        lambda: services.run(opening, actor, request), lambda acc: (201, str(acc.login))
     )
-    if isinstance(outcome, StoredResponse):
-        return outcome
+    if isinstance(outcome, Replay):
+        if outcome.response is not None:  # stored as it was sent, before answers were data
+            return outcome.response
+        return StoredResponse(201, keyed.encode(trader_to(outcome.result, known)))
     return trader_to(outcome, known or _group_of(services, outcome, actor))
 
 
@@ -296,7 +299,7 @@ async def create_trader(request: Request) -> Response:
     sent = keyed.sent_key(request.headers)
     trader = await run_in_threadpool(_create, services_of(request), body, actor, sent)
     if isinstance(trader, StoredResponse):
-        replay = answer(request, json.loads(trader.body), "trader", status=trader.status)
+        replay = answer(request, json.loads(trader.body), "trader", status=trader.status or 201)
         replay.headers[keyed.REPLAY_HEADER] = "true"
         return replay
     return answer(request, trader, "trader", status=201)
@@ -310,7 +313,7 @@ async def get_trader(login: int, request: Request) -> Response:
     return answer(request, trader, "trader")
 
 
-def _list(services: Services, request: Request, actor: Actor) -> dict[str, Any]:
+def _list(services: Application, request: Request, actor: Actor) -> dict[str, Any]:
     q = request.query_params
     start = parse_time(q.get("from"), "from")
     end = parse_time(q.get("to"), "to")
@@ -351,7 +354,7 @@ async def list_traders(request: Request) -> Response:
 # ---- update and delete ----------------------------------------------------------------------
 
 
-def _update(services: Services, login: int, body: Body, actor: Actor, full: bool) -> None:
+def _update(services: Application, login: int, body: Body, actor: Actor, full: bool) -> None:
     if full:
         _missing(body, UPDATE_REQUIRED)
     acc = services.get_account(login, actor)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import error_body, invalid
 from brokerplane.api.kit.body import LenientBody
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_integer
 
@@ -26,8 +26,8 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.runtime.services
+def services_of(request: Request) -> Application:
+    services: Application = request.app.state.runtime.services
     return services
 
 

@@ -1,12 +1,14 @@
 """Idempotency wiring every dialect shares: the headers that carry a client's key, what makes
-two requests the same, arming a write to claim its key in its own transaction, the replay.
+two requests the same, the request id handed to the application layer with the command, and
+the refusal of a key reused for another request, named as the dialect names its operations.
 
 A write that moves money accepts an optional key in `Idempotency-Key` (or, failing that,
 `x-request-id`), scoped to the manager. The write's own transaction claims the key, applies
-the operation and stores the dialect's answer, so all three commit or none does. The same key
-with the same request replays that answer, marked `Idempotent-Replay: true`; with a different
-request it is the core's AlreadyApplied (nothing applied), which each dialect renders from its
-error table; while the first is still running, the repeat waits for it and replays its answer.
+the operation and stores its result, so all three commit or none does (application.idempotency).
+The dialect renders once, after the commit: the fresh result, or the stored one of a repeat of
+the same request, marked `Idempotent-Replay: true`. With a different request the key is the
+core's AlreadyApplied (nothing applied), which each dialect renders from its error table; while
+the first is still running, the repeat waits for it and replays its answer.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.core.actor import Actor
-from brokerplane.core.idempotency import ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.errors import AlreadyApplied
+from brokerplane.core.idempotency import already_applied
 
 T = TypeVar("T")
 
@@ -70,31 +74,45 @@ def scope_of(actor: Actor) -> str:
     return f"manager:{actor.manager_login}"
 
 
-def arm(
-    actor: Actor,
-    sent: SentKey | None,
-    request_fingerprint: str,
-    render: Callable[[Any], StoredResponse],
-) -> Actor:
-    """The actor for a write that claims `sent` in its own transaction and stores `render` of
-    its result with it; unchanged when no key was sent (every request then applies)."""
+def request_of(
+    actor: Actor, sent: SentKey | None, request_fingerprint: str, *, claim_first: bool = False
+) -> IdempotentRequest | None:
+    """The request id to run a write with (Application.run); None when no key was sent or no
+    manager sent it (every such request applies)."""
     if sent is None or actor.manager_login is None:
-        return actor
-    wanted = ClaimRequest(scope_of(actor), sent.key, request_fingerprint, sent.header)
-    return replace(
-        actor,
-        idempotency=Completion(None, render, wanted),
-        request_id=sent.key[:MAX_REQUEST_ID],
+        return None
+    return IdempotentRequest(
+        scope_of(actor), sent.key, request_fingerprint, sent.header, claim_first
     )
 
 
-def run(call: Callable[[Actor], T], actor: Actor) -> T | StoredResponse:
-    """Run an armed write (in a worker thread): its result, or the stored answer of the key's
-    earlier use of it for the same request."""
+def keyed_actor(actor: Actor, request: IdempotentRequest | None) -> Actor:
+    """The actor of a keyed write: the key is its request id in the audit trail."""
+    if request is None:
+        return actor
+    return replace(actor, request_id=request.key[:MAX_REQUEST_ID])
+
+
+def labelled(err: AlreadyApplied, label: Callable[[Any], tuple[int, str | None]]) -> AlreadyApplied:
+    """A key reused for another request, naming the earlier operation as `label` names it
+    from that request's stored result (its status and operation id as the dialect answered);
+    unchanged when the earlier answer was stored as the dialect's response (older records)."""
+    earlier = err.earlier
+    if not isinstance(earlier, Replay):
+        return err
+    status, operation_id = label(earlier.result)
+    return already_applied(str(err.context.get("key", "")), operation_id, status)
+
+
+def run(
+    call: Callable[[], T | Replay[T]], label: Callable[[Any], tuple[int, str | None]]
+) -> T | Replay[T]:
+    """Run a keyed write (in a worker thread): its result or the Replay of its earlier use; a
+    key reused for another request is refused naming the earlier operation as `label` does."""
     try:
-        return call(actor)
-    except Replayed as earlier:
-        return earlier.stored
+        return call()
+    except AlreadyApplied as err:
+        raise labelled(err, label) from None
 
 
 def encode(body: Any) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.errors import ERR_COMMON, ERR_PARAMS, Mt5Error, code_for
 from brokerplane.api.mt5.wire import COMMANDS, Answer, Context, Params
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.access import lockout
 from brokerplane.core.access.tokens import still_signed_in
 from brokerplane.core.actor import Actor
@@ -198,7 +198,7 @@ def hex16(value: str | None) -> bytes | None:
         return None
 
 
-def pw_hash_of(services: Services, login: int) -> tuple[bytes, int] | None:
+def pw_hash_of(services: Application, login: int) -> tuple[bytes, int] | None:
     """The enabled manager's MT5 password hash and its session epoch, read together; None
     when it cannot use the Web API."""
     manager = services.get_manager(login)
@@ -214,7 +214,7 @@ def pw_hash_of(services: Services, login: int) -> tuple[bytes, int] | None:
 
 
 def check_answer(
-    services: Services, sessions: Sessions, peer: Peer, srv_rand_answer: str, address: str | None
+    services: Application, sessions: Sessions, peer: Peer, srv_rand_answer: str, address: str | None
 ) -> tuple[int, bytes]:
     """Check a handshake's answer on `peer` (in a worker thread): (login, password hash) when
     it matches, HandshakeFailed otherwise. A locked login or address is refused before its
@@ -240,7 +240,7 @@ def check_answer(
 
 
 def actor(
-    services: Services, login: int, opened_with: bytes | None, epoch: int | None, ip: str | None
+    services: Application, login: int, opened_with: bytes | None, epoch: int | None, ip: str | None
 ) -> Actor | None:
     """The session's manager as an actor; None once it is disabled, or was disabled or its
     password changed since the session's handshake."""
@@ -276,7 +276,7 @@ Outcome = Answer | object
 
 
 def run(
-    services: Services, session: SignedIn, name: str, params: Params, key: SentKey | None
+    services: Application, session: SignedIn, name: str, params: Params, key: SentKey | None
 ) -> Outcome:
     """The manager's check and the command, in one worker-thread trip: the command's Answer
     (a refusal as Answer(code=retcode)), or DISABLED (the session is over), QUIT, UNKNOWN."""

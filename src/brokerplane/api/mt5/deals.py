@@ -56,6 +56,7 @@ Volumes: `Volume` in 1/10000 lot, `VolumeExt` in 1/10^8 lot; prices at the symbo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
@@ -66,8 +67,8 @@ from brokerplane.api.kit.approvals import held_message, is_held
 from brokerplane.api.mt5 import newer
 from brokerplane.api.mt5.errors import ERR_PARAMS, REQUEST_REJECTED, Mt5Error
 from brokerplane.api.mt5.wire import Answer, Context, command
+from brokerplane.application.idempotency import Replay
 from brokerplane.core.errors import LedgerEntryNotFound
-from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
 from brokerplane.core.money import Currency, format_minor, parse_decimal, to_minor_half_up
@@ -135,17 +136,21 @@ def trade_balance(ctx: Context) -> Answer:
     comment = (p.text("comment") or "")[:COMMENT_MAX]
     cmd = PostLedgerEntry(login, operation, amount, comment=comment, check_margin=check_margin)
 
-    def stored(posting: Posting) -> StoredResponse:
-        return StoredResponse(200, keyed.encode(_balance_answer(posting).body()),
-                              str(posting.operation_id or ""))  # fmt: skip
-
-    request = keyed.fingerprint("mt5", "trade/balance", login, operation, amount, comment,
-                                check_margin)  # fmt: skip
-    actor = keyed.arm(ctx.actor, ctx.key, request, stored)
-    outcome = keyed.run(lambda a: ctx.services.post_ledger_entry(cmd, a), actor)
-    if isinstance(outcome, StoredResponse):
-        return Answer(replayed=outcome)
+    request_print = keyed.fingerprint("mt5", "trade/balance", login, operation, amount,
+                                      comment, check_margin)  # fmt: skip
+    request = keyed.request_of(ctx.actor, ctx.key, request_print)
+    actor = keyed.keyed_actor(ctx.actor, request)
+    outcome = keyed.run(lambda: ctx.services.run(cmd, actor, request), _balance_label)
+    if isinstance(outcome, Replay):
+        if outcome.response is not None:  # stored as it was sent, before answers were data
+            return Answer(replayed=outcome.response)
+        return replace(_balance_answer(outcome.result), replay=True)
     return _balance_answer(outcome)
+
+
+def _balance_label(posting: Posting) -> tuple[int, str | None]:
+    """A deal as a reused key's refusal names it: its ticket."""
+    return 200, str(posting.operation_id or "")
 
 
 def _balance_answer(posting: Posting) -> Answer:

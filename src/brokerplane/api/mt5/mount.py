@@ -27,7 +27,7 @@ from brokerplane.api.mt5.auth import (
 )
 from brokerplane.api.mt5.errors import ERR_NOTIMPLEMENT, ERR_PARAMS, Mt5Error, retcode
 from brokerplane.api.mt5.wire import COMMANDS, Answer, Context, Params, command, envelope_body
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 
 log = logging.getLogger("brokerplane.mt5")
 router = APIRouter(include_in_schema=False)
@@ -82,8 +82,8 @@ def _sessions(request: Request) -> Sessions:
     return sessions
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.runtime.services
+def _services(request: Request) -> Application:
+    services: Application = request.app.state.runtime.services
     return services
 
 
@@ -168,8 +168,10 @@ async def _dispatch(request: Request, name: str) -> Response:
         return envelope(ERR_NOTIMPLEMENT)
     if result.replayed is not None:
         stored = result.replayed
-        return Response(stored.body.encode(), status_code=stored.status,
+        return Response(stored.body.encode(), status_code=stored.status or 200,
                         media_type="application/json", headers={REPLAY_HEADER: "true"})  # fmt: skip
+    if result.replay:
+        return JSONResponse(result.body(), headers={REPLAY_HEADER: "true"})
     return envelope(result.code, result.answer, **result.top)
 
 

@@ -43,7 +43,7 @@ from brokerplane.api.mt5.tcpwire import (
     header,
     render,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 
 # How long a stopping server waits for connections answering a command to finish that answer.
 SHUTDOWN_GRACE_S = 10.0
@@ -93,7 +93,7 @@ class Mt5TcpServer:
 
     def __init__(
         self,
-        services: Services,
+        services: Application,
         sessions: Sessions,
         limits: Limits,
         *,

@@ -46,7 +46,7 @@ from brokerplane.api.mt5.tcpwire import (
     render,
 )
 from brokerplane.api.mt5.wire import Answer, Params
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.errors import CoreError
 
 log = logging.getLogger("brokerplane.mt5")
@@ -77,7 +77,7 @@ class Conversation:
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        services: Services,
+        services: Application,
         sessions: Sessions,
         limits: Limits,
         connection_id: int,

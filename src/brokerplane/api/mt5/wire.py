@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 from brokerplane.api import jsonbody
 from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.errors import ERR_NOTFOUND, ERR_PARAMS, Mt5Error, retcode
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
@@ -148,7 +148,7 @@ class Context:
 
     params: Params
     actor: Actor
-    services: Services
+    services: Application
     # the idempotency key the request carried (Idempotency-Key / x-request-id headers)
     key: SentKey | None = None
 
@@ -156,12 +156,14 @@ class Context:
 @dataclass
 class Answer:
     """A command's answer: `answer` (omitted when None) and top-level extras under `code`
-    (0 Done, or a refusal that is the command's outcome); `replayed`: the stored answer of an
-    idempotency key's earlier use, sent as it was."""
+    (0 Done, or a refusal that is the command's outcome); `replay`: the answer of an
+    idempotency key's earlier use, rendered again from its stored result; `replayed`: such an
+    answer stored by a version before results were stored as data, sent as it was."""
 
     answer: Any = None
     top: dict[str, Any] = field(default_factory=dict)
     code: int = 0
+    replay: bool = False
     replayed: StoredResponse | None = None
 
     def body(self) -> dict[str, Any]:

@@ -4,7 +4,6 @@ money operation is held; their wire shapes."""
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -177,8 +176,7 @@ async def put_threshold(
     body: ThresholdIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = SetApprovalThreshold(currency=body.currency, amount=body.amount, group=body.group)
-    call = partial(services(request).set_approval_threshold, cmd)
-    return await write(request, actor, call, _threshold_answer, scopes=("admin",))
+    return await write(request, actor, cmd, _threshold_answer, scopes=("admin",))
 
 
 def _approval_id(value: str) -> int:
@@ -209,7 +207,7 @@ async def _decide(
     return await write(
         request,
         actor,
-        partial(services(request).decide_approval, cmd),
+        cmd,
         _decided,
         scopes=("balances:approve",),
     )

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import brokerplane
 from brokerplane.api.native.events import render_event
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.errors import CoreError
 from brokerplane.core.events.delivery import Outcome, check_url, redact_for
 from brokerplane.core.events.model import Event, Subscription
@@ -324,7 +324,7 @@ class Worker:
     """One delivery thread; `owner` names its leases."""
 
     def __init__(
-        self, services: Services, settings: Settings, name: str,
+        self, services: Application, settings: Settings, name: str,
         on_delivery: OnDelivery | None = None,
     ) -> None:  # fmt: skip
         self.services = services
@@ -394,7 +394,7 @@ class Worker:
 
 
 def start(
-    services: Services, settings: Settings, on_delivery: OnDelivery | None = None
+    services: Application, settings: Settings, on_delivery: OnDelivery | None = None
 ) -> tuple[threading.Event, list[Any]]:
     """The server's delivery threads (BROKERPLANE_WEBHOOK_WORKERS of them); `on_delivery` is
     told each attempt's outcome (the server's metrics)."""

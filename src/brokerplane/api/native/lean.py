@@ -10,7 +10,8 @@ as `application/json`, with no escaped surrogate, that `BalanceIn` accepts. Then
 - the body is `BalanceIn`, validated from the same parsed JSON as FastAPI would validate it;
 - the actor is `current_actor(request)` (the key check, the rate limit, the failures' log);
 - the endpoint's own `_post` runs the command (claim, group commit, stored answer);
-- a core error is rendered, and its claim released, exactly as `NativeRoute` does;
+- a core error is rendered exactly as `NativeRoute` does (a failed write's claim is the
+  application layer's to let go);
 - anything else raised goes up to the app's handlers, as from FastAPI's route;
 - the metrics and the access log name the request by its route's template, as FastAPI's.
 
@@ -31,7 +32,6 @@ from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from brokerplane.api import jsonbody
-from brokerplane.api.kit import replay
 from brokerplane.api.native import money
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.errors import core_problem
@@ -101,11 +101,7 @@ def _post(operation: str) -> Lean:
             actor = await current_actor(request)
             response = await money.post_balance(request, actor, operation, body)
         except CoreError as err:
-            await replay.release(request)
             response = core_problem(err, request_id)
-        except Exception:
-            await replay.release(request)
-            raise
         await response(scope, receive, send)
 
     return lean

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -172,7 +171,7 @@ async def post_balance(request: Request, actor: Actor, operation: str, body: Bal
     return await write(
         request,
         actor,
-        partial(services(request).post_ledger_entry, cmd),
+        cmd,
         _posted,
         scopes=("balances:write",),
         claim_in_command=True,  # one transaction per deposit, and grouped with others

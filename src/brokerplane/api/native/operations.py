@@ -178,7 +178,7 @@ async def transfer(
 ) -> Response:
     cmd = TransferFunds(body.from_login, body.to_login, body.amount, body.comment,
                         body.reference)  # fmt: skip
-    return await write(request, actor, partial(services(request).transfer_funds, cmd),
+    return await write(request, actor, cmd,
                        _transferred, scopes=("balances:write",))  # fmt: skip
 
 

@@ -25,14 +25,15 @@ from pydantic import BaseModel, Field, StrictInt
 
 from brokerplane.api import jsonbody
 from brokerplane.api.kit import idempotency as keyed
-from brokerplane.api.kit.replay import release, replay_response
+from brokerplane.api.kit.replay import replay_response
 from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE, core_problem, problem
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
-from brokerplane.core.errors import CoreError, ValidationError
-from brokerplane.core.idempotency import ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.errors import AlreadyApplied, CoreError, ValidationError
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.validate import MAX_ID
 
 # A login, ticket or id a caller names (path, query or body): 1 to 2^63-1, a signed 64-bit
@@ -81,7 +82,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-def services(request: Request) -> Services:
+def services(request: Request) -> Application:
     return runtime_of(request).services
 
 
@@ -221,14 +222,9 @@ class NativeRoute(APIRoute):
                 await _refuse_lone_surrogates(request)
                 return await handler(request)
             except CoreError as err:
-                await release(request)
                 return core_problem(err, request_id)
             except RequestValidationError as err:
-                await release(request)
                 return validation_problem(err, request_id)
-            except Exception:
-                await release(request)
-                raise
 
         return route
 
@@ -275,7 +271,7 @@ async def fingerprint(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-async def _wanted(request: Request, actor: Actor) -> ClaimRequest | None:
+async def _wanted(request: Request, actor: Actor, claim_first: bool) -> IdempotentRequest | None:
     """The key a write sent and what makes it this request; None for unkeyed requests."""
     if request.method not in WRITE_METHODS or actor.manager_login is None:
         return None
@@ -283,37 +279,14 @@ async def _wanted(request: Request, actor: Actor) -> ClaimRequest | None:
     if sent is None:
         return None
     key, header = sent
-    return ClaimRequest(keyed.scope_of(actor), key, await fingerprint(request), header)
-
-
-def _armed(request: Request, actor: Actor, completion: Completion, key: str) -> Actor:
-    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
-    return replace(actor, idempotency=completion, request_id=request_id)
-
-
-async def claim(request: Request, actor: Actor) -> Actor | StoredResponse:
-    """For a keyed write: claim the key, arming the actor to store the response with the
-    command, or get the stored response of the key's earlier use. Others pass unchanged."""
-    wanted = await _wanted(request, actor)
-    if wanted is None:
-        return actor
-    services = request.app.state.runtime.services
-    outcome = await run_in_threadpool(
-        services.claim_request, wanted.scope, wanted.key, wanted.fingerprint, wanted.field
+    return IdempotentRequest(
+        keyed.scope_of(actor), key, await fingerprint(request), header, claim_first
     )
-    if isinstance(outcome, StoredResponse):
-        return outcome
-    request.state.idempotency_claim = outcome
-    return _armed(request, actor, Completion(outcome), wanted.key)
 
 
-async def claim_with_command(request: Request, actor: Actor) -> Actor:
-    """For a keyed write whose command claims the key in its own transaction: the actor,
-    armed with what to claim. Nothing is read or written here."""
-    wanted = await _wanted(request, actor)
-    if wanted is None:
-        return actor
-    return _armed(request, actor, Completion(None, request=wanted), wanted.key)
+def _armed(request: Request, actor: Actor, key: str) -> Actor:
+    request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
+    return replace(actor, request_id=request_id)
 
 
 def _encode(body: Any) -> str:
@@ -341,43 +314,55 @@ def _as_seen_by(stored: StoredResponse, actor: Actor) -> StoredResponse:
     return replace(stored, body=_encode(redacted))
 
 
+def _stored(
+    render: Callable[[T], tuple[int, Any]], result: T, secret_fields: tuple[str, ...]
+) -> StoredResponse:
+    """A result rendered as the answer a repeat is sent: `secret_fields` null."""
+    status, body = render(result)
+    if secret_fields and isinstance(body, dict):
+        body = {k: (None if k in secret_fields else v) for k, v in body.items()}
+    return StoredResponse(status, _encode(body), _operation_id(body))
+
+
 async def write(
     request: Request,
     actor: Actor,
-    call: Callable[[Actor], T],
+    call: Callable[[Actor], T] | Any,
     render: Callable[[T], tuple[int, Any]],
     *,
     scopes: tuple[str, ...] = (),
     secret_fields: tuple[str, ...] = (),
     claim_in_command: bool = False,
 ) -> Response:
-    """Run a write command and answer with its rendering; with a claimed key, the rendering
-    is stored in the command's own transaction.
+    """Run a write and answer with its rendering, once, after the commit. `call` is a command
+    (run by Application.run) or a front-door call taking the actor. With a key, the result is
+    stored in the command's own transaction and a repeat renders the stored one.
 
     `scopes` (any one of them) are checked before a stored answer is replayed, so a key that
     may not make the request cannot read its answer either; the command checks them again.
-    `secret_fields` are shown once: the stored copy (and so any replay) has them null."""
+    `secret_fields` are shown once: any replay has them null. `claim_in_command`: the key is
+    claimed in the command's transaction (a concurrent repeat waits and replays), else in one
+    of its own first (a concurrent repeat is RequestInFlight)."""
     if scopes:
         actor.require_any(*scopes)
-    if claim_in_command:
-        actor = await claim_with_command(request, actor)
-    else:
-        claimed = await claim(request, actor)
-        if isinstance(claimed, StoredResponse):
-            return replay_response(_as_seen_by(claimed, actor))
-        actor = claimed
-
-    def stored(result: Any) -> StoredResponse:
-        status, body = render(result)
-        if secret_fields and isinstance(body, dict):
-            body = {k: (None if k in secret_fields else v) for k, v in body.items()}
-        return StoredResponse(status, _encode(body), _operation_id(body))
-
-    if actor.idempotency is not None:
-        actor = replace(actor, idempotency=replace(actor.idempotency, render=stored))
+    wanted = await _wanted(request, actor, claim_first=not claim_in_command)
+    if wanted is not None:
+        actor = _armed(request, actor, wanted.key)
+    app = services(request)
     try:
-        result = await run_in_threadpool(call, actor)
-    except Replayed as earlier:
-        return replay_response(_as_seen_by(earlier.stored, actor))
-    status, body = render(result)
+        if callable(call):
+            outcome = await run_in_threadpool(app.run_call, call, actor, wanted)
+        else:
+            outcome = await run_in_threadpool(app.run, call, actor, wanted)
+    except AlreadyApplied as err:
+        raise keyed.labelled(err, lambda r: _label(_stored(render, r, secret_fields))) from None
+    if isinstance(outcome, Replay):
+        stored = outcome.response or _stored(render, outcome.result, secret_fields)
+        return replay_response(_as_seen_by(stored, actor))
+    status, body = render(outcome)
     return JSONResponse(body, status_code=status)
+
+
+def _label(stored: StoredResponse) -> tuple[int, str | None]:
+    assert stored.status is not None
+    return stored.status, stored.operation_id

@@ -36,7 +36,7 @@ from brokerplane.api.traderevolution.wire import (
     query_text,
     services_of,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account import commands as accounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.model import Asset
@@ -86,7 +86,7 @@ async def list_accounts(request: Request) -> Response:
     return answer(await run_in_threadpool(run))
 
 
-def _details(services: Services, login: int, actor: Actor) -> dict[str, Any]:
+def _details(services: Application, login: int, actor: Actor) -> dict[str, Any]:
     risk = services.get_risk(login, actor)
     state = risk.state()
     acc = risk.account

@@ -52,6 +52,7 @@ from brokerplane.api.traderevolution.wire import (
     services_of,
     to_json,
 )
+from brokerplane.application.idempotency import Replay
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ApprovalRequired
 from brokerplane.core.idempotency import StoredResponse
@@ -145,14 +146,15 @@ async def post_operation(request: Request) -> Response:
     cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment)
     request_print = keyed.fingerprint("traderevolution", "accountOperations", account_id,
                                       operation, value, comment)  # fmt: skip
-    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, _stored)
+    keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
+    actor = keyed.keyed_actor(actor, keyed_request)
     services = services_of(request)
     outcome = await run_in_threadpool(
-        keyed.run, lambda a: services.post_ledger_entry(cmd, a), actor
+        keyed.run, lambda: services.run(cmd, actor, keyed_request), _label
     )
-    if isinstance(outcome, StoredResponse):
-        return Response(outcome.body, status_code=outcome.status, media_type="application/json",
-                        headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
+    if isinstance(outcome, Replay):
+        stored = outcome.response or _stored(outcome.result)
+        return _replayed(stored)
     status, text = _rendered(outcome)
     return Response(text, status_code=status, media_type="application/json")
 
@@ -162,13 +164,21 @@ async def _transfer(request: Request, actor: Actor, source: int, target: int, am
     cmd = TransferFunds(source, target, amount, comment, same_owner=True)
     request_print = keyed.fingerprint("traderevolution", "transfer", source, target, amount,
                                       comment)  # fmt: skip
-    actor = keyed.arm(actor, keyed.sent_key(request.headers), request_print, _stored_transfer)
+    keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
+    actor = keyed.keyed_actor(actor, keyed_request)
     services = services_of(request)
-    outcome = await run_in_threadpool(keyed.run, lambda a: services.transfer_funds(cmd, a), actor)
-    if isinstance(outcome, StoredResponse):
-        return Response(outcome.body, status_code=outcome.status, media_type="application/json",
-                        headers={keyed.REPLAY_HEADER: "true"})  # fmt: skip
+    outcome = await run_in_threadpool(
+        keyed.run, lambda: services.run(cmd, actor, keyed_request),
+        lambda done: (200, done.reference),
+    )  # fmt: skip
+    if isinstance(outcome, Replay):
+        return _replayed(outcome.response or _stored_transfer(outcome.result))
     return Response(_transfer_text(outcome), media_type="application/json")
+
+
+def _replayed(stored: StoredResponse) -> Response:
+    headers = {keyed.REPLAY_HEADER: "true"}
+    return Response(stored.body, stored.status or 200, headers, media_type="application/json")
 
 
 def _transfer_text(done: Transfer) -> str:
@@ -193,6 +203,11 @@ def _rendered(posting: Posting) -> tuple[int, str]:
 def _stored(posting: Posting) -> StoredResponse:
     status, text = _rendered(posting)
     return StoredResponse(status, text, str(posting.operation_id or ""))
+
+
+def _label(posting: Posting) -> tuple[int, str | None]:
+    """An operation as a reused key's refusal names it."""
+    return _rendered(posting)[0], str(posting.operation_id or "")
 
 
 def _sort(request: Request) -> bool:

@@ -48,7 +48,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from brokerplane.api.jsonbody import BodyProblem, json_object
-from brokerplane.api.kit.replay import release, replay_response
+from brokerplane.api.kit import idempotency as keyed
+from brokerplane.api.kit.replay import replay_response
 from brokerplane.api.traderevolution.auth import client_ip, manager_of, request_id
 from brokerplane.api.traderevolution.errors import NOT_AUTHENTICATED, TEError, invalid
 from brokerplane.api.traderevolution.users import account_json
@@ -65,12 +66,13 @@ from brokerplane.api.traderevolution.wire import (
     throttle,
     to_json,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
+from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder
 from brokerplane.core.backoffice.model import WebhookKey
 from brokerplane.core.backoffice.webhooks import verify_secret, verify_signature
-from brokerplane.core.idempotency import Completion, StoredResponse
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.trading.commands import MAX_PAGE
 from brokerplane.core.trading.model import Deal, PositionFigures, lots, price_of
@@ -230,24 +232,23 @@ async def webhook(request: Request) -> Response:
     actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
                   ip=client_ip(request))  # fmt: skip
     key = order.webhook_id
-    claimed = await run_in_threadpool(
-        services.claim_request, f"te-webhook:{identity.key.id}", key,
-        hashlib.sha256(raw).hexdigest(), "id",
-    )  # fmt: skip
-    if isinstance(claimed, StoredResponse):
-        return replay_response(claimed)
-    request.state.idempotency_claim = claimed
-    actor = replace(actor, idempotency=Completion(claimed, _stored), request_id=key)
-    try:
-        fill = await run_in_threadpool(services.trade_by_webhook, order, actor)
-    except BaseException:
-        await release(request)
-        raise
-    return answer(fill_json(fill))
+    # The sender's id, claimed for the key before the order runs: a repeat while the first
+    # runs is told it is in flight, a repeat after it gets the first fill again.
+    wanted = IdempotentRequest(f"te-webhook:{identity.key.id}", key,
+                               hashlib.sha256(raw).hexdigest(), "id", claim_first=True)  # fmt: skip
+    actor = replace(actor, request_id=key)
+    outcome = await run_in_threadpool(keyed.run, lambda: services.run(order, actor, wanted), _label)
+    if isinstance(outcome, Replay):
+        return replay_response(outcome.response or _stored(outcome.result))
+    return answer(fill_json(outcome))
 
 
 def _stored(fill: WebhookFill) -> StoredResponse:
     return StoredResponse(200, to_json(fill_json(fill)), str(fill.executions[0].deal.id))
+
+
+def _label(fill: WebhookFill) -> tuple[int, str | None]:
+    return 200, str(fill.executions[0].deal.id)
 
 
 for _path in WEBHOOK_PATHS:
@@ -258,7 +259,7 @@ for _path in WEBHOOK_PATHS:
 
 
 def _positions(
-    services: Services, actor: Actor, logins: Sequence[int] | None, symbol: str | None
+    services: Application, actor: Actor, logins: Sequence[int] | None, symbol: str | None
 ) -> Iterator[PositionFigures]:
     """Every matching open position, oldest first, page by page."""
     after: int | None = None

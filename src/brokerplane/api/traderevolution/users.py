@@ -27,7 +27,7 @@ from brokerplane.api.traderevolution.wire import (
     query_text,
     services_of,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import (
@@ -50,7 +50,7 @@ ACCOUNT_ACTIVE = 0
 ACCOUNT_BLOCKED = 1
 
 
-def branding_ids(services: Services, actor: Actor) -> dict[str, int]:
+def branding_ids(services: Application, actor: Actor) -> dict[str, int]:
     """Branding ids by folded name, for the brandingId of users and groups."""
     return {b.name.casefold(): b.id for b in services.list_brandings(actor)}
 
@@ -71,7 +71,7 @@ def user_json(user: User, brandings: dict[str, int]) -> dict[str, Any]:
 
 
 def account_json(acc: Account, state: TradeState | None = None) -> dict[str, Any]:
-    """An account with its figures: `state` priced from its positions (Services.get_risk or
+    """An account with its figures: `state` priced from its positions (Application.get_risk or
     get_risks); without it, as an account without positions."""
     state = state or TradeState.of(acc)
     return {
@@ -95,7 +95,7 @@ def account_json(acc: Account, state: TradeState | None = None) -> dict[str, Any
 
 
 def accounts_json(
-    services: Services, accounts: list[Account], actor: Actor
+    services: Application, accounts: list[Account], actor: Actor
 ) -> list[dict[str, Any]]:
     """Accounts with their figures priced at the latest quotes (one read for all)."""
     risks = services.get_risks(accounts, actor)

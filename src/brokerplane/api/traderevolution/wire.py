@@ -26,7 +26,7 @@ from brokerplane.api.traderevolution.errors import (
     error_body,
     invalid,
 )
-from brokerplane.application.services import Services
+from brokerplane.application.app import Application
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.settings import Settings
@@ -38,8 +38,8 @@ _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.runtime.services
+def services_of(request: Request) -> Application:
+    services: Application = request.app.state.runtime.services
     return services
 
 

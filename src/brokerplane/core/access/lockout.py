@@ -34,7 +34,7 @@ threshold of wrong passwords are checked per lock, and right ones never fill a c
 connection pool signing in as one manager from one address at once takes the slots in turns.
 An attempt that finds every slot taken by attempts still being checked (not a lock) is not
 refused at once: it waits, a bounded time (`admission_wait`), for a slot (`Busy`, retried by
-the caller, Services.admit_login), then is refused as a locked one is; a slot whose process
+the caller, Application.admit_login), then is refused as a locked one is; a slot whose process
 died mid-check is freed after `reservation_ttl` (a check slower than that could let one more
 wrong password through: checks take milliseconds, the default is 30 s).
 

@@ -11,7 +11,7 @@ token shown once (the console keeps it in an HttpOnly cookie) and stored as a ha
 manager, the fingerprint of the password verifier it was earned under, an attempt count and a
 short expiry. The session is issued only when a code (or an unused recovery code) is sent with
 the challenge; a wrong code counts toward the challenge's attempts (at `CHALLENGE_ATTEMPTS`
-it is gone, and the password is asked again) and, in Services, toward the same sign-in lockout
+it is gone, and the password is asked again) and, in Application, toward the same sign-in lockout
 as a wrong password. A code is accepted once: the step it belongs to is stored, and a code of
 that step or an earlier one is refused (no replay within its window).
 

@@ -111,3 +111,13 @@ NAME_FILTER_MAX = 127
 @dataclass(frozen=True)
 class RestoreAccount:
     login: int
+
+
+@dataclass(frozen=True)
+class OpenFundedAccount:
+    """Open an account with a starting balance (`balance_minor`, minor units of its currency)
+    posted as a deposit with `comment` in the same transaction: both or neither."""
+
+    account: OpenAccount
+    balance_minor: int = 0
+    comment: str = ""

@@ -9,7 +9,7 @@ or a user that is no longer Unlocked ends every session at once. Refreshing cons
 refresh token and its access token and hands out a new pair.
 
 Failed sign-ins are counted by the lockout every dialect shares (core.access.lockout, run by
-Services around `sign_in`): they delay further attempts for a while and never change the
+Application around `sign_in`): they delay further attempts for a while and never change the
 user's status, so nobody can lock a user (its webhook keys and account passwords with it) by
 failing to sign in as it. A login that does not exist, or cannot sign in, costs the same
 password hash work as a wrong password.

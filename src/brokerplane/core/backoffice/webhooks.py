@@ -246,7 +246,7 @@ def trader_of(key: WebhookKey, actor: Actor) -> Actor:
     chosen by `webhook_account`, never by reach."""
     return replace(actor, manager_login=None, scopes=frozenset({"trades:write"}), key_id=None,
                    operator_id=f"webhook key {key.id} of user {key.user_id}", group_mask="*",
-                   white_labels="*", idempotency=None)  # fmt: skip
+                   white_labels="*")  # fmt: skip
 
 
 def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> WebhookFill:

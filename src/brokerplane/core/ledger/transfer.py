@@ -19,7 +19,7 @@ Retry safety comes from the caller's idempotency key (the dialect claims it arou
 as for every other money write. The accounts are locked in login order, so two transfers
 crossing the same pair in opposite directions wait for each other instead of deadlocking.
 
-Dialects call `Services.transfer_funds(TransferFunds(...), actor)`; the native API serves it at
+Dialects call `Application.transfer_funds(TransferFunds(...), actor)`; the native API serves it at
 `POST /v1/balances/transfer`.
 """
 
