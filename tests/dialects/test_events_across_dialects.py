@@ -112,3 +112,32 @@ def test_a_traderevolution_operation_is_the_same_event_as_a_native_deposit(te: T
     assert same[0] == same[1], same
     assert same[0]["kind"] == "deposit" and same[0]["amount"] == "100.00"
     assert all(i["login"] == account and i["actor"]["manager_login"] == MANAGER for i in items)
+
+
+def test_account_changes_in_mt5_and_ctrader_words_are_one_event_each(mt5: Mt5, ct: CTrader) -> None:
+    """user/add, user/update and user/delete in MT5's words, a trader made and updated in
+    cTrader's: each change one account event naming its dialect; a refused one none."""
+    services = mt5.services
+    key = services.create_api_key(CreateApiKey(1005, frozenset({"reports:read"})),
+                                  mt5.admin).secret  # fmt: skip
+    start = _feed(mt5, key)["head"]
+    login = int(mt5.add_user()["Login"])
+    mt5.ok(mt5.post("user/update", {"login": login, "comment": "vip soon"}, {}))
+    refused = mt5.post("user/update", {"login": 999_999_999, "comment": "nobody"}, {})
+    assert refused.status_code != 200 or refused.json()["retcode"] != "0 Done", refused.text
+    mt5.ok(mt5.get("user/delete", login=login))
+    trader = ct.create()
+    update = {"accessRights": "NO_TRADING", "accountType": "HEDGED", "balance": "00",
+              "brokerName": "BESTBROKER", "depositCurrency": "EUR", "groupName": "Default",
+              "leverageInCents": 10000}  # fmt: skip
+    assert ct.post(f"/traders/{trader['login']}", update).status_code == 204
+
+    items = _feed(mt5, key, after=start, types="account.")["items"]
+    assert [(i["type"], i["login"], i["dialect"]) for i in items] == [
+        ("account.opened", login, "mt5"),
+        ("account.updated", login, "mt5"),
+        ("account.deleted", login, "mt5"),
+        ("account.opened", trader["login"], "ctrader"),
+        ("account.updated", trader["login"], "ctrader"),
+    ]
+    assert items[1]["data"]["comment"] == "vip soon"
