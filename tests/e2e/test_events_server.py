@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
@@ -24,6 +25,7 @@ from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.settings import Settings
+from brokerplane.storage import tables as t
 from tests.e2e.test_money_server import _serving
 
 SECRET = "test-secret-0123456789abcdef"
@@ -161,6 +163,10 @@ def test_webhooks_are_signed_and_in_order_per_account(database_url: str, tmp_pat
         with _world(database_url, tmp_path) as w:
             sub = w.subscribe(receiver.url, types=["ledger."])
             assert sub["secret"] == SECRET and sub["state"] == "active"
+            # kept sealed under the audit keyring; the signatures below are made with it opened
+            with w.runtime.storage.engine.connect() as conn:
+                stored = conn.execute(select(t.webhook_subscriptions.c.secret)).scalar_one()
+            assert stored.startswith("sealed:v1:") and SECRET not in stored
             for n in range(30):
                 w.deposit(w.logins[n % 3])
             _until(lambda: len(receiver.events()) >= 30, "30 events delivered")

@@ -143,3 +143,36 @@ def test_retention_purges_old_events(
     # a reader holding a cursor from before the purge resumes at the oldest kept event
     page = services.read_events(ReadEvents(after_id=0), admin)
     assert [e.id for e in page.events] == [left[0].id]
+
+
+def test_a_command_rolled_back_at_its_last_statement_leaves_no_event(
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
+) -> None:
+    """The change and its event share one transaction: a deposit whose entry and balance were
+    written but whose audit-and-event statement fails (the database gone at that instant) is
+    rolled back whole, leaving neither the entry nor an event, and the next change's event is
+    the next id."""
+    from sqlalchemy import event as sa_event
+
+    acc = services.open_account(OpenAccount(group="real\\standard"), admin)
+    before = _all(services, admin)
+    failed: list[str] = []
+
+    def fail(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if not failed and "INSERT INTO events" in statement:
+            failed.append(statement)
+            raise RuntimeError("the database went away")
+
+    sa_event.listen(runtime.storage.engine, "before_cursor_execute", fail)
+    try:
+        with pytest.raises(Exception, match="went away"):
+            services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "7"), admin)
+    finally:
+        sa_event.remove(runtime.storage.engine, "before_cursor_execute", fail)
+    assert failed
+    assert _all(services, admin) == before
+    assert services.get_account(acc.login, admin).balance == 0
+    services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "9"), admin)
+    after = _all(services, admin)
+    assert [e.id for e in after] == [*(e.id for e in before), before[-1].id + 1]
+    assert after[-1].data["amount"] == 900 and after[-1].data["balance_after"] == 900

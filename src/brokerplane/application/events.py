@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from brokerplane.application.base import LazySlice, ServiceBase
 from brokerplane.core.actor import Actor
+from brokerplane.core.events import secrets as sealing
 from brokerplane.core.events.model import Backlog, Delivery, EventPage, Subscription
 
 if TYPE_CHECKING:
@@ -24,9 +25,17 @@ class EventServices(ServiceBase):
         return self._query(events.read_events, cmd, actor)
 
     def purge_events(self) -> int:
-        """Forget events older than the retention (maintenance); how many were purged."""
+        """Forget events older than the retention (maintenance); how many were purged. Also
+        seals any webhook secret still stored in plain text (see core/events/secrets.py)."""
         now = self.clock()
-        return self._write(lambda u: events.purge(u, now, self.config))
+        purged = self._write(lambda u: events.purge(u, now, self.config))
+        self._write(lambda u: events.seal_plain_secrets(u, self.config))
+        return purged
+
+    def webhook_secret(self, sub: Subscription) -> str:
+        """The subscription's secret to sign with, opened from what is stored (SealError when
+        the keyring cannot open it)."""
+        return sealing.open_secret(sub.secret, self.config.audit_keys)
 
     def create_webhook(self, cmd: events.SaveSubscription, actor: Actor) -> Subscription:
         return self._command_configured(events.create_subscription, cmd, actor)

@@ -9,7 +9,7 @@ BROKERPLANE_WEBHOOK_RETRY_HOURS, then the subscription is parked (`failed`) with
 error; replay or `state: active` resumes it.
 
 Signing: `X-Brokerplane-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
-`X-Brokerplane-Timestamp: <unix seconds>` (see notes/events.md for the verification code)."""
+`X-Brokerplane-Timestamp: <unix seconds>` (docs/events.md has the verification code)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ from brokerplane.application.app import Application
 from brokerplane.core.errors import CoreError
 from brokerplane.core.events.delivery import Outcome, check_url, redact_for
 from brokerplane.core.events.model import Event, Subscription
+from brokerplane.core.events.secrets import SealError
 from brokerplane.settings import Settings
 
 log = logging.getLogger("brokerplane.webhooks")
@@ -295,7 +296,9 @@ def post(
     return Outcome(False, status, f"HTTP {status}", took())
 
 
-def _headers(sub: Subscription, body: bytes, now: datetime, delivery: str) -> dict[str, str]:
+def _headers(
+    sub: Subscription, body: bytes, now: datetime, delivery: str, secret: str
+) -> dict[str, str]:
     stamp = int(now.timestamp())
     return {
         "Content-Type": "application/json",
@@ -303,20 +306,27 @@ def _headers(sub: Subscription, body: bytes, now: datetime, delivery: str) -> di
         "X-Brokerplane-Subscription": str(sub.id),
         "X-Brokerplane-Delivery": delivery,
         "X-Brokerplane-Timestamp": str(stamp),
-        "X-Brokerplane-Signature": sign(sub.secret, stamp, body),
+        "X-Brokerplane-Signature": sign(secret, stamp, body),
     }
 
 
-def send_test(sub: Subscription, now: datetime, settings: Settings) -> Outcome:
+def send_test(
+    sub: Subscription, now: datetime, settings: Settings, opened: Callable[[Subscription], str]
+) -> Outcome:
+    """One signed `webhook.test` event to the subscription's URL; `opened` gives its secret in
+    clear from what is stored (a secret that does not open is the test's error)."""
     test = Event("webhook.test", None, {"message": "a test from brokerplane"}, at=now,
                  dialect="native")  # fmt: skip
     body = json.dumps({"subscription": sub.id, "events": [render_event(test)]},
                       separators=(",", ":")).encode()  # fmt: skip
     try:
         check_url(sub.url, settings.webhook_hosts)
+        secret = opened(sub)
     except CoreError as err:
         return Outcome(False, None, err.detail, 0)
-    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test"),
+    except SealError as err:
+        return Outcome(False, None, f"SealError: {err}", 0)
+    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test", secret),
                 settings.webhook_timeout_s, settings.webhook_allow_private)  # fmt: skip
 
 
@@ -378,11 +388,13 @@ class Worker:
             now = self.services.clock()
             try:
                 check_url(sub.url, self.hosts)
+                secret = self.services.webhook_secret(sub)
                 body = body_of(sub, batch.events)
                 delivery = f"{sub.id}-{batch.events[0].id}-{batch.events[-1].id}"
-                outcome = post(sub.url, body, _headers(sub, body, now, delivery), self.timeout,
-                               self.allow_private)  # fmt: skip
-            except Exception as err:  # a URL no longer allowed, a body that cannot render
+                headers = _headers(sub, body, now, delivery, secret)
+                outcome = post(sub.url, body, headers, self.timeout, self.allow_private)
+            except Exception as err:  # a URL no longer allowed, a secret that does not open,
+                # a body that cannot render
                 outcome = Outcome(False, None, f"{type(err).__name__}: {err}"[:500], 0)
             settled = self.services.settle_webhook(batch, self.owner, outcome)
             if self.on_delivery is not None:

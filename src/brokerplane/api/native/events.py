@@ -14,6 +14,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -101,8 +102,49 @@ def _entry(data: dict[str, Any], ev: Event) -> dict[str, Any]:
         "approval_id": data.get("approval_id"),
     }
     if data.get("deal") is not None:
-        out["deal"] = data["deal"]
+        out["deal"] = _deal(data["deal"], data)
     return out
+
+
+def _lots(value: Any) -> str | None:
+    """Lots as the native API writes them: at least two decimals ("1.00", "0.0015")."""
+    try:
+        lots = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None if value is None else str(value)
+    two = lots.quantize(Decimal("0.01"))
+    return str(two) if two == lots else str(lots.normalize())
+
+
+def _deal(deal: dict[str, Any], money: dict[str, Any]) -> dict[str, Any]:
+    """A deal as GET /v1/deals names its fields (the audit snapshot's subset of them), its
+    profit in the account currency; `money` carries the currency."""
+    return {
+        "id": deal.get("id"),
+        "login": money.get("login", deal.get("login")),
+        "position_id": deal.get("position", deal.get("position_id")),
+        "symbol": deal.get("symbol"),
+        "side": deal.get("side"),
+        "entry": deal.get("entry"),
+        "volume": _lots(deal.get("volume")),
+        "price": None if deal.get("price") is None else str(deal["price"]),
+        "profit": _money(deal.get("profit") or 0, money),
+        "currency": money.get("currency"),
+    }
+
+
+def _position_event(data: dict[str, Any], ev: Event) -> dict[str, Any]:
+    money = {**data, "login": ev.login}
+    position = data.get("position")
+    if position is not None:
+        position = {**position, "volume": _lots(position.get("volume"))}
+    deal = data.get("deal")
+    return {
+        "position": position,
+        "position_id": data.get("position_id"),
+        "deal": None if deal is None else _deal(deal, money),
+        "currency": data.get("currency"),
+    }
 
 
 def _approval(data: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +177,8 @@ def render_data(ev: Event) -> dict[str, Any]:
         return _entry(data, ev)
     if ev.type.startswith("approval."):
         return _approval(data)
+    if ev.type.startswith("position."):
+        return _position_event(data, ev)
     return dict(data)
 
 

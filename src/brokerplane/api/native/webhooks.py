@@ -214,7 +214,7 @@ async def test_webhook(
     core = services(request)
     sub = await run_in_threadpool(core.get_webhook, sub_id, actor)
     settings = request.app.state.runtime.settings
-    outcome = await run_in_threadpool(send_test, sub, core.clock(), settings)
+    outcome = await run_in_threadpool(send_test, sub, core.clock(), settings, core.webhook_secret)
     await run_in_threadpool(core.log_webhook_test, sub.id, outcome)
     return JSONResponse({"ok": outcome.ok, "status": outcome.status, "error": outcome.error,
                          "duration_ms": outcome.duration_ms})  # fmt: skip

@@ -208,7 +208,15 @@ def _deal_events(entity_id: str, after: dict[str, Any]) -> list[Event]:
         kind = "position.updated"
     events.append(
         Event(
-            kind, login, {"position": position, "position_id": deal.get("position"), "deal": deal}
+            kind,
+            login,
+            {
+                "position": position,
+                "position_id": deal.get("position"),
+                "deal": deal,
+                "currency": after.get("currency"),
+                "currency_digits": after.get("currency_digits"),
+            },
         )
     )
     return events

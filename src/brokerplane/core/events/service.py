@@ -14,6 +14,7 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
 from brokerplane.core.errors import NotFound, PermissionDenied, ValidationError
+from brokerplane.core.events import secrets as sealing
 from brokerplane.core.events.commands import (
     DESCRIPTION_MAX,
     FEED_SCOPES,
@@ -46,6 +47,7 @@ __all__ = [
     "purge",
     "read_events",
     "replay",
+    "seal_plain_secrets",
     "update_subscription",
 ]
 
@@ -120,6 +122,8 @@ def _check_secret(secret: str) -> str:
         )
     if not secret.isprintable() or not secret.isascii():
         raise ValidationError.field("secret", "must be printable ASCII")
+    if sealing.is_sealed(secret):
+        raise ValidationError.field("secret", f"must not begin with {sealing.PREFIX!r}")
     return secret
 
 
@@ -170,9 +174,12 @@ def create_subscription(
                          created_at=now, updated_at=now, created_by=actor.manager_login,
                          cursor=uow.events.bounds()[1])  # fmt: skip
     sub = _apply(blank, replace(cmd, state=None), config)
-    uow.events.add_subscription(sub)
+    stored = uow.events.add_subscription(
+        replace(sub, secret=sealing.seal(sub.secret, config.audit_keys))
+    )
+    sub.id = stored.id
     record(uow, actor, now, "webhook.created", "webhook", sub.id, None, sub.snapshot())
-    return sub
+    return sub  # the secret in clear, for the one answer that shows it
 
 
 def _load(uow: UnitOfWork, sub_id: int) -> Subscription:
@@ -190,6 +197,8 @@ def update_subscription(
     _require_admin(actor)
     before = _load(uow, sub_id)
     sub = replace(_apply(before, cmd, config), updated_at=clock())
+    if cmd.secret is not None:
+        sub = replace(sub, secret=sealing.seal(sub.secret, config.audit_keys))
     uow.events.update_subscription(sub)
     record(uow, actor, sub.updated_at, "webhook.updated", "webhook", sub.id, before.snapshot(),
            sub.snapshot())  # fmt: skip
@@ -246,3 +255,21 @@ def list_deliveries(
 
 def purge(uow: UnitOfWork, now: datetime, config: CoreConfig) -> int:
     return uow.events.purge(now - config.events_retention)
+
+
+def seal_plain_secrets(uow: UnitOfWork, config: CoreConfig) -> int:
+    """Seal the secrets still stored in plain text (made before sealing, or while no keyring
+    was configured) under the current audit key; how many (maintenance)."""
+    if config.audit_keys is None:
+        return 0
+    sealed = 0
+    for listed in uow.events.list_subscriptions():
+        if sealing.is_sealed(listed.secret):
+            continue
+        sub = uow.events.get_subscription(listed.id, for_update=True)
+        if sub is not None and not sealing.is_sealed(sub.secret):
+            uow.events.update_subscription(
+                replace(sub, secret=sealing.seal(sub.secret, config.audit_keys))
+            )
+            sealed += 1
+    return sealed
