@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy import exc as sa_exc
 
 from brokerplane import freshness
@@ -56,6 +56,18 @@ _LSN_REPLICA = text(
 _SYSTEM_ID = text("SELECT system_identifier FROM pg_control_system()")
 # A manager's newest audit record (ix_audit_records_manager_login_id: an index-only lookup).
 _NEWEST_OF = text("SELECT coalesce(max(id), 0) FROM audit_records WHERE manager_login = :manager")
+
+
+class ReplicaUrlError(ValueError):
+    """BROKERPLANE_READ_DATABASE_URL cannot be used (the message names it, password masked)."""
+
+    def __init__(self, url: str, why: BaseException) -> None:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except sa_exc.ArgumentError:
+            shown = "(not a database URL)"
+        reason = (str(why).strip().splitlines() or [type(why).__name__])[0]
+        super().__init__(f"read replica URL {shown} (BROKERPLANE_READ_DATABASE_URL): {reason}")
 
 
 class ReplicaRefused(Exception):
