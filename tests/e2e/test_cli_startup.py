@@ -179,3 +179,26 @@ def test_the_everyday_read_commands_load_neither_pydantic_nor_the_web(
             unwanted += sorted(m for m in modules if m in NOT_FOR_LISTS)
         assert unwanted == [], command  # ... and loaded nothing of the above
     assert "ledger OK" in output
+
+
+@pytest.mark.parametrize(
+    ("replica", "said"),
+    [("sqlite:////tmp/replica.db", "must be PostgreSQL"),
+     ("mysql://reader:s3cret@db/replica", "unsupported database URL"),
+     ("not a url", "(not a database URL)")],
+)  # fmt: skip
+def test_an_unusable_read_replica_url_is_named_as_such_in_one_line(
+    tmp_path: Path, replica: str, said: str
+) -> None:
+    """Not blamed on the primary's URL (which is fine), the password masked, no traceback."""
+    primary = "postgresql://brokerplane:pr1mary@127.0.0.1:1/brokerplane"
+    env = {**os.environ, "BROKERPLANE_READ_DATABASE_URL": replica}
+    done = subprocess.run(
+        [sys.executable, "-m", "brokerplane.cli.main", "ledger", "verify", "--database-url",
+         primary, "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Error: read replica URL ") and "BROKERPLANE_READ_DATABASE_URL" in line
+    assert said in line and "s3cret" not in line and "pr1mary" not in line

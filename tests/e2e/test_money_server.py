@@ -163,7 +163,9 @@ class ServerProcess:
         self.log = log
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
+        # A server answers /ready within seconds on a quiet machine; a busy shared one (load 20
+        # on 2 CPUs) has taken over a minute to start several at once.
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break

@@ -2,11 +2,13 @@
 --workers`) run them: nothing one process knows is missed by another. Money races across
 processes still give exactly the right count; a revoked key, a disabled manager, a new password
 and a sign-in lockout hold in every process from the next request; a rate limit is one
-allowance, not one per process; a process killed mid-load loses and doubles nothing; and
+allowance, not one per process; a refresh token and a signed webhook sent to both at once are
+used once; a process killed mid-load loses and doubles nothing; and
 `serve --workers 2` replaces a killed worker."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,9 +25,13 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.backoffice import webhooks
+from brokerplane.core.backoffice.commands import NewAccount, OpenUser
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.core.trading.commands import QuoteInput
+from tests.dialects.traderevolution.conftest import make_catalog
 from tests.e2e.test_money_server import ServerProcess
 from tests.reliability.support import (
     SERVE,
@@ -124,6 +130,64 @@ def test_two_processes_over_one_database_answer_as_one_server(
     _a_lockout_earned_on_one_holds_on_the_other(a, b)
     _a_keys_rate_limit_is_one_allowance(_key(runtime, admin), a, b)
     _a_quote_fed_to_one_is_read_by_the_other(runtime, admin, _key(runtime, admin), a, b)
+    _refresh_tokens_and_webhooks_sent_to_both_are_used_once(runtime, admin, a, b)
+
+
+def _refresh_tokens_and_webhooks_sent_to_both_are_used_once(
+    runtime: Runtime, admin: Actor, a: ServerProcess, b: ServerProcess
+) -> None:
+    """Each refresh token, and each signed trading webhook id, sent several times at once to
+    both processes: one session per token and one position per webhook id, whichever process
+    each copy reached; the other copies are refused (tokens) or answered as replays."""
+    services = runtime.services
+    services.create_manager(CreateManager(1002, "Backoffice", PASSWORD, frozenset(SCOPES)), admin)
+    ids = make_catalog(services, admin)
+    made = services.open_user_with_accounts(
+        OpenUser("procs", "Trader#2024x", "procs@example.com", ids["retail"],
+                 accounts=(NewAccount("main"),)), admin,
+    )  # fmt: skip
+    login = made.accounts[0].login
+    services.post_ledger_entry(PostLedgerEntry(login, "deposit", "100000.00"), admin)
+    fx = {"currency_base": "GBP", "currency_profit": "USD", "currency_margin": "GBP",
+          "digits": 5, "contract_size": "100000"}  # fmt: skip
+    services.create_symbol(CreateSymbol("GBPUSD", fx), admin)
+    services.set_quotes([QuoteInput("GBPUSD", "1.25000", "1.25020")], admin)
+    hook = services.create_webhook_key(webhooks.CreateWebhookKey(made.user.id), admin)
+    hooks, tokens, copies = 4, 4, 6
+    now_ms = int(time.time() * 1000)
+    bodies = [json.dumps({"symbol": "GBPUSD", "side": "buy", "volume": 0.01, "id": f"p-{n}",
+                          "timestamp": now_ms}).encode() for n in range(hooks)]  # fmt: skip
+
+    def webhook(i: int) -> httpx.Response:
+        raw = bodies[i % hooks]
+        headers = {"X-Api-Key": hook.key.api_key, "Content-Type": "application/json",
+                   "X-Signature": webhooks.sign(hook.secret, raw)}  # fmt: skip
+        server = (a, b)[(i // hooks) % 2]  # every id reaches both processes
+        return httpx.post(server.base + "/proftrading/rest/webhooks/orders", content=raw,
+                          headers=headers, timeout=120)  # fmt: skip
+
+    refresh_tokens = []
+    for n in range(tokens):
+        signed = httpx.post((a, b)[n % 2].base + TE_TOKEN, json={"login": "1002",
+                            "password": PASSWORD}, timeout=60)  # fmt: skip
+        assert signed.status_code == 200, signed.text
+        refresh_tokens.append(signed.json()["refreshToken"])
+
+    def refresh(i: int) -> httpx.Response:
+        token = refresh_tokens[i % tokens]
+        return httpx.get((a, b)[(i // tokens) % 2].base + "/proftrading/rest/auth/token/refresh",
+                         headers={"token": token}, timeout=120)  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=hooks * copies) as pool:
+        hooked = list(pool.map(webhook, range(hooks * copies)))
+        refreshed = list(pool.map(refresh, range(tokens * copies)))
+    assert all(r.status_code < 500 for r in hooked + refreshed)
+    firsts = [r for r in hooked
+              if r.status_code == 200 and r.headers.get("idempotent-replay") != "true"]  # fmt: skip
+    assert len(firsts) == hooks, [(r.status_code, dict(r.headers)) for r in hooked]
+    assert len(services.list_positions(admin, logins=[login])) == hooks
+    assert sum(r.status_code == 200 for r in refreshed) == tokens, [r.text for r in refreshed]
+    assert all(r.status_code == 401 for r in refreshed if r.status_code != 200)
 
 
 def _a_quote_fed_to_one_is_read_by_the_other(

@@ -103,3 +103,63 @@ def test_backup_refuses_the_live_files_and_unwritable_targets_in_one_line(tmp_pa
     done = _run(*base, str(tmp_path / "plain" / "copy.db"))
     assert done.returncode == 2 and "cannot write" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_backup_before_an_upgrade_keeps_the_old_revision_and_is_verified(
+    tmp_path: Path,
+) -> None:
+    """The guide says: back up before every upgrade. The new release's command does it on the
+    database the old release still serves (one revision behind): the backup is that database
+    as it is (its revision unchanged), verified on a scratch copy brought to this release's
+    head, which is what a restore would then run."""
+    from brokerplane.storage import migrate, revisions
+    from brokerplane.storage.engine import make_engine
+
+    previous = f"{int(revisions.head()) - 1:04d}"  # revisions are numbered
+
+    db = tmp_path / "brokerplane.db"
+    url = f"sqlite:///{db}"
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine, previous)
+    finally:
+        engine.dispose()
+    copy = tmp_path / "backups" / "before-upgrade.db"
+    done = _run("backup", "--database-url", url, "--data-dir", str(tmp_path), str(copy))
+    assert done.returncode == 0, done.stderr
+    assert f"at revision {previous}" in done.stdout, done.stdout
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(previous,)]
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # the live database is untouched
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(previous,)]
+    assert sorted(p.name for p in copy.parent.iterdir()) == [copy.name]  # no scratch left
+
+
+def test_a_backup_of_a_database_newer_than_this_release_is_refused_in_one_line(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "brokerplane.db"
+    url = f"sqlite:///{db}"
+    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    copy = tmp_path / "copy.db"
+    done = _run("backup", "--database-url", url, "--data-dir", str(tmp_path), str(copy))
+    assert done.returncode == 2, done.stdout
+    assert "9999" in done.stderr and "newer" in done.stderr and "Traceback" not in done.stderr
+    assert not copy.exists() and list(tmp_path.glob(".copy.db*")) == []
+
+
+def test_a_backup_never_removes_the_database_as_its_working_file(tmp_path: Path) -> None:
+    """The copy is written as .<FILE>.partial next to FILE (stale ones removed first): a FILE
+    whose working file would be the live database is refused, the database left alone."""
+    db = tmp_path / ".copy.db.partial"
+    url = f"sqlite:///{db}"
+    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    size = db.stat().st_size
+    done = _run("backup", "--database-url", url, "--data-dir", str(tmp_path),
+                str(tmp_path / "copy.db"))  # fmt: skip
+    assert done.returncode == 2 and "working file" in done.stderr, done.stderr
+    assert db.stat().st_size == size and not (tmp_path / "copy.db").exists()

@@ -11,6 +11,7 @@ import contextlib
 import os
 import pwd
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,12 +80,21 @@ def _pg_ctl(cluster: _Cluster, action: str) -> None:
 
 
 def _apply_delay(standby: _Cluster, delay: str) -> None:
-    """Make the standby apply each commit `delay` after the primary made it ('0' for none)."""
+    """Make the standby apply each commit `delay` after the primary made it ('0' for none).
+    A reload takes effect a moment later (on a busy machine, after the next commit): wait
+    until a new session sees it, then a little more for the recovery process."""
     engine = create_engine(standby.url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text(f"ALTER SYSTEM SET recovery_min_apply_delay = '{delay}'"))
             conn.execute(text("SELECT pg_reload_conf()"))
+
+        def seen() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(text("SHOW recovery_min_apply_delay")).scalar() == delay
+
+        assert wait_until(seen, timeout=30), f"the standby never took {delay}"
+        time.sleep(0.3)
     finally:
         engine.dispose()
 
@@ -95,6 +105,7 @@ class Setup:
     standby: _Cluster
     replicated: ServerProcess  # reads lists and reports from the standby
     direct: ServerProcess  # the same database, without a replica: the primary's answers
+    sibling: ServerProcess  # another process reading from the standby (another host, say)
     writer: str  # manager 1000's key (every scope)
     reader: str  # manager 1001's key (reads only; never writes)
     logins: list[int]
@@ -127,7 +138,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         servers.append(direct)
         replicated.wait_ready()
         direct.wait_ready()
-        yield Setup(primary, standby, replicated, direct, writer, reader, logins)
+        # started after the others are up (three at once on a busy machine is slow to start)
+        sibling = ServerProcess(primary.url, tmp / "sibling.log", program=SERVE, extra_env=env)
+        servers.append(sibling)
+        sibling.wait_ready()
+        yield Setup(primary, standby, replicated, direct, sibling, writer, reader, logins)
     finally:
         for server in servers:
             server.stop()
@@ -201,8 +216,10 @@ def _replica_matches(setup: Setup, key: str) -> dict[str, Any] | None:
     return bodies
 
 
-def _balance(setup: Setup, key: str, login: int) -> tuple[Decimal, float | None]:
-    answer = _get(setup.replicated, key, f"/v1/users?logins={login}")
+def _balance(
+    setup: Setup, key: str, login: int, server: ServerProcess | None = None
+) -> tuple[Decimal, float | None]:
+    answer = _get(server or setup.replicated, key, f"/v1/users?logins={login}")
     (item,) = answer.json()["items"]
     return Decimal(item["balance"]), _lag(answer)
 
@@ -244,6 +261,34 @@ def test_a_callers_own_write_is_in_its_next_read_while_the_replica_lags(setup: S
         _, other = _balance(setup, setup.reader, login)
         assert other is None or 0 <= other <= MAX_LAG_S
         assert seen == [None] * 5  # the standby applies 1.5 s late: the primary answered
+    finally:
+        _apply_delay(setup.standby, "0")
+
+
+def test_a_write_through_one_process_is_in_the_same_managers_next_read_on_another(
+    setup: Setup,
+) -> None:
+    """The sibling process never saw the write (the replicated one took it): it still does not
+    serve the writer's next list from a standby that has not replayed it."""
+    login = setup.logins[1]
+    assert wait_until(lambda: _replica_matches(setup, setup.writer), timeout=60) is not None
+    _apply_delay(setup.standby, "1500ms")  # within the bound: the standby stays usable
+    try:
+        before, _ = _balance(setup, setup.writer, login, setup.sibling)
+        for n in range(3):
+            operation = _deposit(setup, login, "1.00")  # through `replicated`
+            balance, lag = _balance(setup, setup.writer, login, setup.sibling)
+            assert balance == before + n + 1, f"deposit {n + 1} missing on the sibling"
+            assert lag is None  # the standby applies 1.5 s late: the primary answered
+            history = _get(setup.sibling, setup.writer, f"/v1/balances/history?login={login}")
+            assert history.json()["items"][-1]["operation_id"] == operation
+
+        # Once the standby holds the write, the sibling reads the writer's lists there again.
+        def from_the_standby() -> bool:
+            balance, lag = _balance(setup, setup.writer, login, setup.sibling)
+            return lag is not None and balance == before + 3
+
+        assert wait_until(from_the_standby, timeout=60)
     finally:
         _apply_delay(setup.standby, "0")
 

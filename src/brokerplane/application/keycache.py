@@ -39,8 +39,9 @@ class VerifiedKeys(Generic[Found]):
         return self._watch.token(connect=True)
 
     def get(self, prefix: str) -> Found | None:
-        """The rows kept for `prefix` if nothing changed since they were read; never blocks
-        on a connection (a watch that is not connected answers None)."""
+        """The rows kept for `prefix` if nothing changed since they were read, by any process,
+        before this call; never opens a connection (a watch that is not connected answers
+        None), but on PostgreSQL makes one round trip on the watch's own."""
         kept = self._kept.get(prefix)
         if kept is None:
             self.misses += 1

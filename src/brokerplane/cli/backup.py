@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,11 +62,21 @@ def backup(database_url: str | None, data_dir: Path | None, file: Path, force: b
         raise CliFailure(f"{file} exists; give --force to replace it")
     _refuse_live_files(file, source, settings)
     partial = file.with_name(f".{file.name}.partial")
+    scratch = file.with_name(f".{file.name}.check")  # an older revision is verified migrated
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         _remove(partial)
+        _remove(scratch)
         size = copy_sqlite(source, partial)
-        accounts, entries, records = _verify(partial, settings)
+        at, head = _revision_of(partial), _head()
+        if at == head:
+            accounts, entries, records = _verify(partial, settings)
+            at_note = ""
+        else:
+            _check_known(at, head, source)
+            copy_sqlite(partial, scratch)
+            accounts, entries, records = _verify(scratch, settings, migrate=True)
+            at_note = f", at revision {at} (verified on a scratch copy brought to {head})"
         os.replace(partial, file)
     except BackupError as err:
         raise CliFailure(str(err)) from None
@@ -74,8 +85,9 @@ def backup(database_url: str | None, data_dir: Path | None, file: Path, force: b
     finally:
         with contextlib.suppress(OSError):
             _remove(partial)
+            _remove(scratch)
     click.echo(
-        f"backed up {source} to {file} ({size} bytes): ledger OK ({accounts} accounts, "
+        f"backed up {source} to {file} ({size} bytes{at_note}): ledger OK ({accounts} accounts, "
         f"{entries} entries), audit chain intact ({records} records)"
     )
     click.echo("the audit key is not in the backup: keep a copy of the key file as well")
@@ -90,21 +102,61 @@ def _refuse_live_files(file: Path, source: Path, settings: Settings) -> None:
            for extra in ("-wal", "-shm", "-journal")},
         settings.effective_audit_key_file: "the audit key file",
     }  # fmt: skip
+    # the working files next to FILE (and their journals) are removed before and after
+    working = [file.with_name(f".{file.name}.{kind}{extra}") for kind in ("partial", "check")
+               for extra in ("", "-wal", "-shm", "-journal")]  # fmt: skip
     try:
+        resolved = {path.resolve(): what for path, what in live.items()}
         target = file.resolve()
-        for path, what in live.items():
-            if target == path.resolve():
-                raise CliFailure(f"{file} is {what}")
+        if target in resolved:
+            raise CliFailure(f"{file} is {resolved[target]}")
+        for path in working:
+            if path.resolve() in resolved:
+                raise CliFailure(
+                    f"{file} needs {path.name} next to it as a working file, and that is "
+                    f"{resolved[path.resolve()]}: pick another name"
+                )
     except (OSError, RuntimeError) as err:  # a symlink loop
         raise CliFailure(f"cannot write {file}: {err}") from None
 
 
-def _verify(copy: Path, settings: Settings) -> tuple[int, int, int]:
-    """Open the copy as brokerplane would and run ledger verify and audit verify on it."""
+def _head() -> str:
+    from brokerplane.storage import revisions
+
+    return revisions.head()
+
+
+def _revision_of(copy: Path) -> str | None:
+    """The copy's schema revision; None when it has none (not a brokerplane database)."""
+    try:
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.Error:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
+def _check_known(at: str | None, head: str, source: Path) -> None:
+    """An older revision this release can migrate is fine (the database a server of the
+    release before still serves, backed up before an upgrade); anything else is refused."""
+    from brokerplane.storage import migrate
+
+    if at is None:
+        raise CliFailure(f"{source} holds no brokerplane schema (no revision): nothing to back up")
+    if not migrate.known(at):
+        raise CliFailure(
+            f"{source} is at schema revision {at}, newer than this brokerplane knows (its "
+            f"newest is {head}): back it up with the brokerplane that serves it"
+        )
+
+
+def _verify(copy: Path, settings: Settings, *, migrate: bool = False) -> tuple[int, int, int]:
+    """Open the copy as brokerplane would (`migrate`: bring it to head first, for a copy of an
+    older revision) and run ledger verify and audit verify on it."""
     of_copy = settings.model_copy(
         update={"database_url": f"sqlite:///{copy.as_posix()}", "read_database_url": ""}
     )
-    with runtime_for(of_copy, provision_key=False) as runtime:
+    with runtime_for(of_copy, provision_key=False, migrate_schema=migrate) as runtime:
         ledger = runtime.services.audit_ledger()
         chain = runtime.services.verify_audit()
     if not ledger.ok:

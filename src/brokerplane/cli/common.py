@@ -178,6 +178,10 @@ def open_runtime(
     try:
         return bootstrap.build(settings, migrate_schema=migrate_schema, provision_key=provision_key)
     except (ValueError, sa_exc.ArgumentError) as exc:
+        from brokerplane.storage.replica import ReplicaUrlError  # loaded if it was raised
+
+        if isinstance(exc, ReplicaUrlError):  # it names the read replica's URL itself
+            raise CliFailure(str(exc)) from None
         url = safe_url(settings.effective_database_url)
         raise CliFailure(f"database URL {url}: {_first_line(exc)}") from None
     except OSError as exc:  # the data directory or a file in it cannot be made or opened

@@ -6,10 +6,15 @@ only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of 
 
 - PostgreSQL: the triggers `NOTIFY brokerplane_credentials` at commit; each process listens
   on a connection of its own and counts what arrives. PostgreSQL signals the listening
-  sessions while the changing transaction commits, before its COMMIT is answered, so the
-  notice is on its way before the change's caller hears of it; each `token()` reads what
-  arrived without waiting. A lost listening connection tells nothing until it is open again,
-  and a new one starts a new count (what was missed in between cannot be known).
+  sessions while the changing transaction commits, before its COMMIT is answered, but the
+  listening session sends the notice only when it next runs, which on a busy machine can be
+  after the change's caller has heard of the commit and sent its next request elsewhere (a
+  revoked key was seen accepted that way, 8 times in 200). So `token()` makes a round trip
+  on the listening connection (`SELECT 1`): a session with a notice pending sends it before
+  it answers, so every change committed before the round trip began is counted when it ends.
+  Callers arriving while a round trip is under way wait for the next one and share it, so a
+  process makes at most one at a time. A lost listening connection tells nothing until it is
+  open again, and a new one starts a new count (what was missed in between cannot be known).
 - SQLite: the triggers count changes in `credential_changes`; `PRAGMA data_version` on a
   connection of the watch's own says whether any other connection committed since it last
   looked (it is kept in the database's shared memory: no read of the file), and only then is
@@ -21,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import select
 import sqlite3
 import threading
 import time
@@ -92,6 +96,10 @@ class PgCredentialWatch:
         self._count = 0
         self._epoch = 0
         self._tried = 0.0
+        # Round trips are numbered by when they began; a caller may use one that began after
+        # it arrived (tickets come from one counter: `next` is atomic under the GIL).
+        self._tickets = itertools.count()
+        self._synced_from = -1  # the ticket of the newest round trip completed
         # Closed with its Storage: never opened again (a connection opened by a late caller
         # after the close would be left open).
         self._closed = False
@@ -106,6 +114,8 @@ class PgCredentialWatch:
             if conn.info.transaction_status != 0:  # the pool may hand it over in a transaction
                 conn.rollback()
             conn.autocommit = True
+            conn.add_notify_handler(self._notified)
+            started = next(self._tickets)
             conn.execute(f"LISTEN {CHANNEL}")
         except BaseException:
             fairy.close()
@@ -113,8 +123,17 @@ class PgCredentialWatch:
         self._conn, self._pid = conn, os.getpid()
         self._epoch += 1
         self._count = 0
+        self._synced_from = started
+
+    def _notified(self, _notice: object) -> None:
+        """A notice received during a round trip (called with the lock held)."""
+        self._count += 1
 
     def token(self, *, connect: bool) -> object | None:
+        """The count of changes announced so far, including every change committed before
+        this call: one round trip on the listening connection (shared with the callers that
+        arrive while it is under way)."""
+        arrived = next(self._tickets)
         with self._lock:
             if self._conn is None or self._pid != os.getpid():
                 self._conn = None
@@ -126,15 +145,12 @@ class PgCredentialWatch:
                     self._open()
                 except Exception:
                     return None
+            if self._synced_from > arrived:  # a round trip that began after this call
+                return (self._epoch, self._count)
             try:
-                pgconn = self._conn.pgconn
-                ready, _, _ = select.select([pgconn.socket], [], [], 0)
-                if ready:
-                    pgconn.consume_input()
-                    while pgconn.notifies() is not None:
-                        self._count += 1
-                if pgconn.status != 0:  # CONNECTION_OK
-                    raise OSError("the listening connection is lost")
+                started = next(self._tickets)
+                self._conn.execute("SELECT 1")  # notices pending arrive before its answer
+                self._synced_from = started
             except Exception:
                 self._close()
                 return None

@@ -111,10 +111,13 @@ class Storage:
         self, url: str, *, max_lag_s: float, retry_s: float, pool_size: int = 20
     ) -> ReplicaReads:
         """Serve lists, reports, exports and exposure from the streaming replica at `url`."""
-        from brokerplane.storage.replica import ReplicaReads
+        from brokerplane.storage.replica import ReplicaReads, ReplicaUrlError
 
-        self.replica = ReplicaReads(self.engine, self.uow, url, max_lag_s=max_lag_s,
-                                    retry_s=retry_s, pool_size=pool_size)  # fmt: skip
+        try:
+            self.replica = ReplicaReads(self.engine, self.uow, url, max_lag_s=max_lag_s,
+                                        retry_s=retry_s, pool_size=pool_size)  # fmt: skip
+        except (ValueError, sa_exc.ArgumentError) as exc:  # the replica's URL, not the primary's
+            raise ReplicaUrlError(url, exc) from None
         return self.replica
 
     def dispose(self) -> None:

@@ -79,6 +79,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 conn.commit()
 
 
+def known(rev: str) -> bool:
+    """Whether `rev` is one of the revisions shipped with this version."""
+    return _known(rev)
+
+
 def _known(rev: str) -> bool:
     from alembic.util import CommandError
 

@@ -11,8 +11,11 @@ that is more than `max_lag`, or no sample qualifies, the read goes to the primar
 
 Read-your-writes. After a caller's write (a manager, key or operator; Application tells us), that
 caller's reads need a sample taken after the write was acknowledged, so they go to the primary
-until the replica has replayed past it. This memory is per process: with several processes a
-caller's next request may land on another, which has not seen the write; the bound still holds.
+until the replica has replayed past it. That memory is per process; a manager's writes are
+also found wherever they were taken: before a manager's read, the primary is asked for the id
+of that manager's newest audit record (every change writes one, in the same transaction), and
+the replica serves the read only if it holds that record too. So a write through one process
+(or host, or the CLI) is in the same manager's next list on any other process.
 
 Trouble. A replica that cannot be reached, is not a standby (promoted), or belongs to another
 cluster is left alone for `retry_s` seconds and reads go to the primary; a read the replica
@@ -31,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy import exc as sa_exc
 
 from brokerplane import freshness
@@ -51,6 +54,20 @@ _LSN_REPLICA = text(
     "SELECT pg_is_in_recovery(), (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
 )
 _SYSTEM_ID = text("SELECT system_identifier FROM pg_control_system()")
+# A manager's newest audit record (ix_audit_records_manager_login_id: an index-only lookup).
+_NEWEST_OF = text("SELECT coalesce(max(id), 0) FROM audit_records WHERE manager_login = :manager")
+
+
+class ReplicaUrlError(ValueError):
+    """BROKERPLANE_READ_DATABASE_URL cannot be used (the message names it, password masked)."""
+
+    def __init__(self, url: str, why: BaseException) -> None:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except sa_exc.ArgumentError:
+            shown = "(not a database URL)"
+        reason = (str(why).strip().splitlines() or [type(why).__name__])[0]
+        super().__init__(f"read replica URL {shown} (BROKERPLANE_READ_DATABASE_URL): {reason}")
 
 
 class ReplicaRefused(Exception):
@@ -146,7 +163,13 @@ class ReplicaReads:
             newest = self._times[-1] if self._times else None
         if newest is None or now - newest >= self.probe_interval:
             self._probe()
-        replayed = self._replayed()
+        manager = _manager_of(caller)
+        # Asked of the primary before the replica: every write the caller was answered before
+        # this read began is at or before it.
+        needed = self._newest_on_primary(manager) if manager is not None else 0
+        replayed, held = self._replayed(manager)
+        if held < needed:
+            raise ReplicaRefused("the caller's own write (through any process) is not there yet")
         with self._lock:
             # the newest sample the replica has replayed past
             at = bisect.bisect_right(self._lsns, replayed) - 1
@@ -180,13 +203,27 @@ class ReplicaReads:
         finally:
             self._probing.release()
 
-    def _replayed(self) -> int:
-        """How far the replica has replayed (before the read's snapshot is taken)."""
+    def _newest_on_primary(self, manager: int) -> int:
+        """The id of the manager's newest audit record on the primary (0: none)."""
+        try:
+            with self.primary.connect().execution_options(bp_write=False) as conn:
+                newest = int(conn.execute(_NEWEST_OF, {"manager": manager}).scalar_one())
+                conn.rollback()
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as err:
+            raise ReplicaRefused(f"the caller's newest write is unknown: {_reason(err)}") from err
+        return newest
+
+    def _replayed(self, manager: int | None) -> tuple[int, int]:
+        """How far the replica has replayed, and the id of `manager`'s newest audit record
+        there (0: none, or no manager), both before the read's snapshot is taken."""
         try:
             with self.engine.connect() as conn:
                 if not self._checked:
                     self._check_same_cluster(conn)
                 standby, replayed = conn.execute(_LSN_REPLICA).one()
+                held = 0
+                if manager is not None and standby:
+                    held = int(conn.execute(_NEWEST_OF, {"manager": manager}).scalar_one())
                 conn.rollback()
         except (sa_exc.DBAPIError, sa_exc.TimeoutError) as err:
             self._set_down(f"the replica is unreachable: {_reason(err)}")
@@ -195,7 +232,7 @@ class ReplicaReads:
             self._checked = False
             self._set_down("the read database is not a standby in recovery (promoted?)")
             raise ReplicaRefused("the read database is not a standby")
-        return int(replayed)
+        return int(replayed), held
 
     def _check_same_cluster(self, conn: Connection) -> None:
         mine = conn.execute(_SYSTEM_ID).scalar_one()
@@ -241,6 +278,14 @@ class ReplicaReads:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _manager_of(caller: str) -> int | None:
+    """The manager login of a caller named by application.base.caller_of, else None."""
+    kind, _, login = caller.partition(":")
+    if kind != "manager" or not login.lstrip("-").isdigit():
+        return None
+    return int(login)
 
 
 def _is_connection_error(err: BaseException) -> bool:

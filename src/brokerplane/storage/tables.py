@@ -273,6 +273,9 @@ audit_records = Table(
     Column("seal_key", String(16)),
 )
 Index("ix_audit_records_entity", audit_records.c.entity_type, audit_records.c.entity_id)
+# A manager's newest audit record, on the primary and on a read replica: whether the replica
+# already holds that manager's last write, whichever process took it (storage.replica).
+Index("ix_audit_records_manager_login_id", audit_records.c.manager_login, audit_records.c.id)
 
 # One row: the id and hash of the newest audit record. Locking it orders concurrent appends.
 audit_head = Table(
