@@ -615,7 +615,7 @@ webhook_subscriptions = Table(
     Column("url", String(2048), nullable=False),
     Column("types", Text, nullable=False, server_default=""),
     Column("group_mask", String(255), nullable=False, server_default="*"),
-    Column("secret", String(512), nullable=False),  # sealed: core/events/secrets.py (0023)
+    Column("secret", String(512), nullable=False),  # sealed: core/events/secrets.py (revision 0023)
     Column("personal_data", Boolean, nullable=False, server_default="0"),
     Column("description", String(255), nullable=False, server_default=""),
     # active | failed (parked: retried for the bounded time, then stopped) | paused

@@ -4,8 +4,8 @@ A read replica may serve a manager's lists and reports only once it holds that m
 write, whichever server process took it: each such read compares the manager's newest audit
 record on the primary with the replica's (storage.replica), an index-only lookup on both.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
