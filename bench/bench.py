@@ -11,7 +11,10 @@ environment variable; see bench/README.md. Measurements (BENCH_ONLY picks some):
   workers         native deposits (wrk) on PostgreSQL with `serve --workers 2` vs --workers 1,
                   with the CPU each side used (see "Several processes" in bench/README.md)
   report          GET /v1/reports/users as CSV over BENCH_REPORT_ACCOUNTS accounts (SQLite,
-                  prepared once under bench/.cache) vs a sqlite3 + csv loop over the same rows
+                  made once under bench/.cache, see bench/bigdb.py) vs a sqlite3 + csv loop
+                  over the same rows; deposits over them vs deposits over BENCH_ACCOUNTS
+  report-pg       the same CSV on PostgreSQL (the schema bench_cache_<N>, made once) vs
+                  COPY ... TO STDOUT CSV of the same rows; the exposure report over them
   cli-startup     wall time of `brokerplane --help` and `brokerplane key list` (the demo
                   data on SQLite), median of BENCH_CLI_RUNS runs each, vs the bare interpreter
                   and the interpreter importing click and sqlalchemy

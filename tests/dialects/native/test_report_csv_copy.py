@@ -64,7 +64,8 @@ def _in_python(api: Api, seen: list[str], key: str, params: dict[str, Any]) -> b
     finally:
         seen.clear()
     assert response.status_code == 200, response.text
-    return response.content
+    content: bytes = response.content
+    return content
 
 
 def _engine_writes(database_url: str) -> str:
