@@ -1331,6 +1331,11 @@ class FakeExports(_Repo):
 
         return [tuple(value(a, c) for c in columns) for a in FakeAccounts(self._uow).list(query)]
 
+    def account_csv(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str] = ()
+    ) -> None:
+        return None  # as SqlExports on SQLite: the caller formats account_rows
+
 
 class FakeTrading(_Repo):
     """The TradingRepository port: newest quote per symbol, positions by id, deals by the id of

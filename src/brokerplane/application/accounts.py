@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from brokerplane.application.base import LazySlice
 from brokerplane.application.lockout import SignInLockout
-from brokerplane.core.account.model import Account
+from brokerplane.core.account.model import Account, CsvPage
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import CoreError, ValidationError
@@ -144,6 +144,40 @@ class AccountServices(SignInLockout):
             count = len(page)
             if count:
                 after = page[-1][at]
+                yield page
+            del page  # one page in memory at a time: not this one while reading the next
+            if count < limit:
+                return
+
+    def export_accounts_csv(
+        self,
+        cmd: accounts.ListAccounts,
+        actor: Actor,
+        csv_columns: Sequence[str],
+        row_columns: Sequence[str],
+        scope: str = "reports:read",
+    ) -> Iterator[CsvPage | list[Sequence[Any]]]:
+        """What `export_accounts` reads, page by page, each page the CSV's lines when the
+        database writes them, else plain rows of `row_columns` (which must include `login`).
+        One short read per page, one page in memory; nothing is read before the first
+        `next()`."""
+        at = list(row_columns).index("login")
+        after = cmd.after_login
+        written = False  # whether the database wrote the last page: then pages are larger
+        while True:
+            limit = accounts.EXPORT_CSV_PAGE if written else accounts.EXPORT_PAGE
+            page = self._lagging_read(
+                partial(accounts.export_accounts_csv, cmd=cmd, actor=actor,
+                        csv_columns=csv_columns, row_columns=row_columns, after_login=after,
+                        limit=limit, scope=scope), actor,
+            )  # fmt: skip
+            written = isinstance(page, CsvPage)
+            if isinstance(page, CsvPage):
+                count, last = page.rows, page.last_login
+            else:
+                count, last = len(page), page[-1][at] if page else None
+            if count:
+                after = last
                 yield page
             del page  # one page in memory at a time: not this one while reading the next
             if count < limit:

@@ -74,6 +74,12 @@ def _at(moment: datetime) -> Clock:
 
 @pytest.fixture
 def seats(api: Api) -> dict[str, Seat]:
+    return make_seats(api, AWKWARD)
+
+
+def make_seats(api: Api, profiles: list[dict[str, Any]]) -> dict[str, Seat]:
+    """Accounts with `profiles` (three times over) in groups of every currency's digits, some
+    with deposits, odd figures, disabled or deleted; and the managers reading them."""
     services = api.runtime.services
     made: list[tuple[str, str, dict[str, Any]]] = [
         ("demo\\jpy", "JPY", {}), ("demo\\btc", "BTC", {}),
@@ -85,7 +91,7 @@ def seats(api: Api) -> dict[str, Seat]:
               "real\\eur"]  # fmt: skip
     brokers = ["", "brand-a", "Brand-B", 'brand-a, "quoted"']
     login = 820_000
-    for number, profile in enumerate(AWKWARD * 3):
+    for number, profile in enumerate(profiles * 3):
         login += 1
         # Times with and without microseconds, a day apart, so time filters cut the list.
         services.clock = _at(START + timedelta(days=number, microseconds=7 * (number % 2)))

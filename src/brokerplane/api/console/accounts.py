@@ -22,7 +22,7 @@ from brokerplane.api.console.pages import (
     path_login,
     whole,
 )
-from brokerplane.api.native.accounts import EXPORT_COLUMNS, csv_chunks
+from brokerplane.api.native.accounts import CSV_COLUMNS, EXPORT_COLUMNS, csv_chunks
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     ChangePassword,
@@ -76,7 +76,7 @@ class AccountPages(Pages):
         (formula-like text made safe, contacts blank without personal_data), streamed page by
         page."""
         _, cmd = self._filter(ctx.request)
-        stream = self.services.export_accounts(cmd, ctx.actor, EXPORT_COLUMNS)
+        stream = self.services.export_accounts_csv(cmd, ctx.actor, CSV_COLUMNS, EXPORT_COLUMNS)
         first = await run_in_threadpool(next, stream, None)
         headers = {**SECURITY_HEADERS,
                    "Content-Disposition": 'attachment; filename="accounts.csv"'}  # fmt: skip

@@ -38,7 +38,7 @@ from brokerplane.core.account.commands import (
     OpenAccount,
     UpdateAccount,
 )
-from brokerplane.core.account.model import RIGHT_ENABLED, Account
+from brokerplane.core.account.model import RIGHT_ENABLED, Account, CsvPage
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.money import Currency, format_minor, format_units
@@ -404,19 +404,25 @@ def _csv_row(row: Sequence[Any]) -> list[Any]:
 
 
 def csv_chunks(
-    first: list[Sequence[Any]] | None, rest: Iterator[list[Sequence[Any]]]
-) -> Iterator[str]:
+    first: CsvPage | list[Sequence[Any]] | None,
+    rest: Iterator[CsvPage | list[Sequence[Any]]],
+) -> Iterator[bytes]:
+    """The users CSV: the header, then each page, as the database wrote it (passed on in one
+    piece) or formatted here from plain rows."""
     writer = CsvOut()
     writer.writerow(CSV_COLUMNS)
     page, first = first, None  # one page in memory at a time
     while page:
-        for start in range(0, len(page), _CSV_CHUNK):
-            writer.writerows(map(_csv_row, page[start : start + _CSV_CHUNK]))
-            yield writer.take()
+        if isinstance(page, CsvPage):
+            yield writer.take().encode() + page.data
+        else:
+            for start in range(0, len(page), _CSV_CHUNK):
+                writer.writerows(map(_csv_row, page[start : start + _CSV_CHUNK]))
+                yield writer.take().encode()
         page = None  # let it go before the next one is read
         page = next(rest, None)
     if tail := writer.take():  # the header alone, when nothing matched
-        yield tail
+        yield tail.encode()
 
 
 @router.get(
@@ -445,7 +451,7 @@ async def report_users(
             }
         )
     # Read the first page now, so a refused or failing report is still a clean error response.
-    stream = core.export_accounts(cmd, actor, EXPORT_COLUMNS)
+    stream = core.export_accounts_csv(cmd, actor, CSV_COLUMNS, EXPORT_COLUMNS)
     first = await run_in_threadpool(next, stream, None)
     return StreamingResponse(
         csv_chunks(first, stream),

@@ -242,6 +242,16 @@ class TradeState:
 
 
 @dataclass(frozen=True)
+class CsvPage:
+    """A page of an export already written as CSV lines by the database: `rows` lines, the
+    last of them the account `last_login` (None when the page is empty)."""
+
+    data: bytes
+    rows: int
+    last_login: int | None
+
+
+@dataclass(frozen=True)
 class AccountQuery:
     """Which accounts a listing asks for; `after_login` is the keyset cursor."""
 

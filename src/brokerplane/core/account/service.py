@@ -33,9 +33,11 @@ from brokerplane.core.account.commands import (
 from brokerplane.core.account.model import PASSWORD_KINDS, RIGHT_ENABLED, Account
 from brokerplane.core.account.opening import open_account, open_accounts
 from brokerplane.core.account.queries import (
+    EXPORT_CSV_PAGE,
     EXPORT_PAGE,
     account_history,
     export_accounts,
+    export_accounts_csv,
     get_account,
     list_accounts,
 )
@@ -53,6 +55,7 @@ from brokerplane.core.validate import Problems
 # What the application layer reaches through this module: its own rules and, re-exported, the
 # slice's commands and the rules of its sibling modules.
 __all__ = [
+    "EXPORT_CSV_PAGE",
     "EXPORT_PAGE",
     "MAX_PAGE",
     "ChangePassword",
@@ -70,6 +73,7 @@ __all__ = [
     "disable_account",
     "enable_account",
     "export_accounts",
+    "export_accounts_csv",
     "get_account",
     "list_accounts",
     "open_account",

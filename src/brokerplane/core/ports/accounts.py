@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from brokerplane.core.account.model import Account, AccountQuery
+from brokerplane.core.account.model import Account, AccountQuery, CsvPage
 
 
 class AccountRepository(Protocol):
@@ -32,4 +32,12 @@ class ExportRepository(Protocol):
         field names; `group` is the group's name): text and integers as stored, money in minor
         units, times as ISO 8601 text in UTC ending in Z (microseconds only when not zero), the
         `blank` columns as empty text."""
+        ...
+
+    def account_csv(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str] = ()
+    ) -> CsvPage | None:
+        """The same page as the users CSV's lines of `columns` (its column names), written by
+        the database, or None where it does not write them (the caller then formats
+        `account_rows`)."""
         ...

@@ -1,0 +1,98 @@
+"""The users CSV's cells written by the database: the same text, byte for byte, that
+`api/native/accounts.py` (`_csv_row`) and `api/csvcells.py` write from plain rows, so a big
+export can leave the formatting to PostgreSQL's `COPY ... CSV` and only pass its bytes on.
+
+Per column: money (`balance`, `credit`, `bonus`) as decimal text with the account currency's
+digits; `enabled` as `True`/`False` from the rights; integers as digits; times as ISO 8601 in
+UTC with Z; text made safe for spreadsheets (a leading `'` on a cell starting with a formula
+character unless it is a plain number, and `;'` for a `;` before one), as `safe_text` does;
+blank (hidden) cells and empty text as SQL NULL, which COPY writes as an empty field, as
+csv.writer writes "". COPY quotes a cell holding `,`, `"`, a line feed or a carriage return,
+as csv.writer does, except that the users CSV writes a row holding a carriage return with every
+cell quoted: such a page (and one whose cells hold line feeds, which a caller cannot split into
+rows cheaply) is left to the plain rows. tests/storage/test_export_csv.py holds the two to the
+same bytes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, case, cast, func, literal, literal_column
+from sqlalchemy.dialects.postgresql import ARRAY, NUMERIC
+
+from brokerplane.core.account.model import RIGHT_ENABLED
+from brokerplane.storage import tables as t
+
+MONEY = frozenset({"balance", "credit", "bonus"})
+# The characters a spreadsheet reads as the start of a formula (api/csvcells.FORMULA_STARTS).
+_STARTS = "-=+@\t\r"
+_FORMULA_START = f"^[{_STARTS}]"
+_SEPARATED_FORMULA = f';(?="*[{_STARTS}])'
+_NUMBER = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _matches(column: Any, op: str, pattern: str) -> Any:
+    """`column ~ pattern` (or `!~`): a POSIX regular expression, PostgreSQL's."""
+    return column.op(op, is_comparison=True)(literal(pattern))
+
+
+def _safe_text(column: Any) -> Any:
+    """A text cell as `safe_text` writes it; NULL for empty text. Most cells need nothing:
+    the first character's code and a search for `;` tell (regular expressions cost more)."""
+    separated = func.regexp_replace(column, literal(_SEPARATED_FORMULA), literal(";'"), "g")
+    safe = case(
+        (
+            _matches(separated, "~", _FORMULA_START) & _matches(separated, "!~", _NUMBER),
+            literal("'") + separated,
+        ),
+        else_=separated,
+    )
+    care = func.ascii(column).in_([ord(c) for c in _STARTS]) | (func.strpos(column, ";") > 0)
+    return case((care, safe), else_=func.nullif(column, ""))
+
+
+# 10 ** -digits as exact decimals: minor units times one of them is the amount, with exactly
+# `digits` decimals (a numeric product's scale is the sum of its factors' scales).
+_SCALES = literal_column(
+    "('{" + ",".join(f"{Decimal(1).scaleb(-d):f}" for d in range(19)) + "}'::numeric[])",
+    type_=ARRAY(NUMERIC),
+)
+
+
+def _money(column: Any) -> Any:
+    """Minor units as `format_units` writes them: `-12.30`, `0.05`, `7` for 0 digits."""
+    digits = t.accounts.c.currency_digits
+    scale = _SCALES[digits + 1]
+    return case(
+        (digits == 0, cast(column, String)),
+        else_=cast(cast(column, NUMERIC) * scale, String),
+    )
+
+
+def iso_time(column: Any) -> Any:
+    """A UTC time as `iso_text` writes it, from PostgreSQL's own text of the time (DateStyle
+    ISO, which `account_csv` sets): `2031-02-03 04:05:06.12` becomes
+    `2031-02-03T04:05:06.120000Z`; a time without a fraction keeps none. Cheaper than to_char."""
+    utc = func.timezone("UTC", column)
+    text = func.replace(cast(utc, String), " ", "T")
+    whole = func.date_trunc("second", utc) == utc
+    return case((whole, text + "Z"), else_=func.rpad(text, 26, "0") + "Z")
+
+
+def csv_cell(name: str) -> Any:
+    """The SQL of one users-CSV cell, on PostgreSQL."""
+    a = t.accounts.c
+    if name == "enabled":
+        return case((a.rights.op("&")(RIGHT_ENABLED) != 0, "True"), else_="False").label(name)
+    if name == "group":
+        return _safe_text(t.groups.c.name).label(name)
+    column = a[name]
+    if name in MONEY:
+        return _money(column).label(name)
+    if isinstance(column.type, (Integer, BigInteger)):
+        return column
+    if isinstance(column.type, String):
+        return _safe_text(column).label(name)
+    return iso_time(column).label(name)
