@@ -4,7 +4,8 @@
 #                the MT5 Web API's TCP protocol on 127.0.0.1:4430 (MT5_TCP_PORT=... to move it)
 #   make test    the test suite (PostgreSQL tests too when a server is available)
 #   make cov     the test suite with line coverage and its floor, as CI runs it
-#   make check   format, lint, types, import layers and schema drift, as CI runs them
+#   make check   format, lint, fmt: skip markers, types, import layers and schema drift, as CI
+#                runs them
 #   make docs    the docs site into ./site (offline; a broken link or anchor fails it)
 #   make lock    refresh requirements.lock (pinned, hashed) from pyproject.toml
 
@@ -30,7 +31,7 @@ help:
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
 	@echo "make cov        the tests with line coverage; fails under the floor in pyproject.toml"
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
-	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
+	@echo "make check      ruff format --check, ruff check, fmt: skip, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
 	@echo "make docs       build the docs site into ./site (strict, offline)"
 	@echo "make lock       refresh requirements.lock (LOCK_ARGS=--upgrade for newer releases)"
@@ -81,6 +82,7 @@ soak: venv
 check: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/python tools/fmtskip.py --check
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

@@ -1,4 +1,4 @@
-"""Settings are built without pydantic when every value is plain (brokerplane.settings): the
+"""Settings are built without pydantic when every value is plain (brokerplane.settings.plain): the
 plain path must give exactly what pydantic gives, value and type, and leave to pydantic every
 value it is not sure of, so that pydantic's error is the one shown."""
 
@@ -16,6 +16,7 @@ import pytest
 
 from brokerplane import settings as s
 from brokerplane.settings import FIELDS, Settings, pydantic_model
+from brokerplane.settings import plain as fast
 
 SAMPLES: dict[str, list[Any]] = {
     "int": ["0", "1", "08", "+5", " 7", "64", "65535", "65536", "-1", "1.0", "abc", "", "1_000",
@@ -75,7 +76,7 @@ def test_the_plain_path_gives_what_pydantic_gives_or_leaves_the_value_to_it(
             monkeypatch.delenv(name)
     plain_taken = 0
     for given in _cases():
-        plain = s._plain(given)
+        plain = fast.plain(FIELDS, given)
         expected = _outcome(given)
         if plain is not None:
             plain_taken += 1
@@ -93,7 +94,7 @@ def test_defaults_and_plain_environment_values_are_built_without_the_model(
     monkeypatch.setenv("BROKERPLANE_ACCESS_LOG", "false")
     monkeypatch.setenv("BROKERPLANE_DIALECTS", " native , mt5 ")
     given = s.environment(FIELDS)
-    assert s._plain(given) is not None
+    assert fast.plain(FIELDS, given) is not None
     made = Settings()
     assert (made.port, made.access_log, made.dialects) == (9090, False, "native,mt5")
     assert made.read_max_lag_s == 5.0 and isinstance(made.read_max_lag_s, float)
