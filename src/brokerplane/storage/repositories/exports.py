@@ -17,7 +17,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from brokerplane.core.account.model import AccountQuery, CsvPage
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import account_conditions
-from brokerplane.storage.sql.csvcells import csv_cell
 from brokerplane.storage.types import UTCDateTime
 
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
@@ -81,6 +80,9 @@ class SqlExports:
             return None
         if query.group_ids is not None and not query.group_ids:
             return CsvPage(b"", 0, None)
+        # PostgreSQL's types load here, not at import: the CLI's read commands never need them.
+        from brokerplane.storage.sql.csvcells import csv_cell
+
         cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
         q = (
             select(*cells)
