@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 LOCK := requirements.lock
 LOCK_ARGS ?=
 
-.PHONY: help venv serve test cov soak check fmt lock docs docs-serve bench clean distclean
+.PHONY: help venv serve test screenshots cov soak check fmt lock docs docs-serve bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
@@ -68,6 +68,13 @@ serve: venv
 # BROKERPLANE_ALL_ENGINES=1 runs everything on both).
 test: venv
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The console's screenshots in docs/screenshots/: the browser tests retake those whose page's
+# template or stylesheet changed (tests/console/screenshots.py); `make test` never rewrites them
+# and fails while one is stale. SCREENSHOTS=all retakes every one.
+screenshots: venv
+	BROKERPLANE_SCREENSHOTS=$(or $(SCREENSHOTS),1) BROKERPLANE_REQUIRE_BROWSER=1 \
+		$(BIN)/pytest -n 2 tests/console/test_console.py tests/console/test_second_factor.py $(PYTEST_ARGS)
 
 # The same run with line coverage of src/brokerplane; fails under [tool.coverage.report]
 # fail_under. Not part of `make test`: coverage roughly doubles the CPU time of Python-bound tests.

@@ -30,10 +30,10 @@ from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
+from tests.console.desk import desk  # noqa: F401 (a fixture for the in-process page tests)
 
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_BROWSER"
 ENV_CHROMIUM = "BROKERPLANE_CHROMIUM"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 APPROVER_PASSWORD = "Appr0ver!pw"
 LIMITED_PASSWORD = "L1mited!pw"

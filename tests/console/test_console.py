@@ -12,11 +12,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 
+from tests.console import screenshots
 from tests.console.conftest import (
     APPROVER_PASSWORD,
     HOSTILE_NAME,
     LIMITED_PASSWORD,
-    SCREENSHOTS,
     VICTIM_PASSWORD,
     Console,
 )
@@ -58,8 +58,9 @@ def accessible(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    """docs/screenshots/<name>.png, written only under BROKERPLANE_SCREENSHOTS (screenshots.py)."""
+    if screenshots.wanted(name):
+        screenshots.save(name, page.screenshot(full_page=True))
 
 
 def ledger_rows(page: Page, console: Console, login: int, comment: str) -> int:
