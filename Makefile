@@ -30,6 +30,7 @@ help:
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
 	@echo "make cov        the tests with line coverage; fails under the floor in pyproject.toml"
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
+	@echo "make screenshots retake the console's stale screenshots in docs/screenshots/"
 	@echo "make check      ruff format --check, ruff check, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
 	@echo "make docs       build the docs site into ./site (strict, offline)"
