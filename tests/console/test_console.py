@@ -422,6 +422,9 @@ def test_risk_and_audit_pages(context: BrowserContext, console: Console) -> None
     title = chart.locator("title").text_content()
     assert title is not None and "EURUSD" in title
     assert "XAUUSD" in page.locator("main").inner_text()
+    by_group = page.get_by_role("img", name=re.compile("Net exposure by group"))
+    group_title = by_group.locator("title").text_content()
+    assert group_title is not None and "demo-usd" in group_title
     calls = page.locator(
         "section", has=page.get_by_role("heading", name="Margin call and stop-out")
     )
