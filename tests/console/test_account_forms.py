@@ -85,3 +85,17 @@ def test_the_confirmation_says_beforehand_whether_the_amount_waits(desk: Desk) -
     )  # the group's own threshold comes first
     page = post(desk.admin, f"/console/accounts/{login}/money", {**form, "amount": "500"})
     assert 'id="below-threshold"' in page and "(USD 1000.00)" in page
+
+
+def test_credit_bonus_and_correction_are_confirmed_and_applied(desk: Desk) -> None:
+    login = desk.demo["bruno"]
+    s = desk.runtime.services
+    for i, (op, amount) in enumerate((("deposit", "100"), ("credit", "50"), ("bonus", "20"),
+                                      ("correction", "-5"), ("withdrawal", "10"))):  # fmt: skip
+        form = {"operation": op, "amount": amount, "comment": f"c{i}", "key": f"k-op-{i}"}
+        confirm = post(desk.admin, f"/console/accounts/{login}/money", form)
+        assert confirm.startswith("200") and 'id="confirm"' in confirm, op
+        done = post(desk.admin, f"/console/accounts/{login}/money", {**form, "step": "apply"})
+        assert "Applied: operation #" in done, op
+    state = s.get_trade_state(login, ROOT)
+    assert (str(state.balance), str(state.credit), str(state.bonus)) == ("85.00", "50.00", "20.00")

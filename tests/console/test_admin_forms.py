@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
+from brokerplane.core.access.commands import CreateApiKey
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
@@ -177,3 +178,24 @@ def test_verifying_the_chain_is_bounded_per_interval(
     assert desk.limited.get("/console/audit", params={"verify": "1"}).status_code == 403
     assert len(calls) == 2
     s.open_account(OpenAccount(group="demo-usd", name="After"), ROOT)  # the chain grows
+
+
+def test_keys_are_rotated_and_revoked_and_thresholds_set_and_removed(desk: Desk) -> None:
+    s = desk.runtime.services
+    issued = s.create_api_key(CreateApiKey(1003, frozenset({"users:read"}), "crm"), ROOT)
+    rotated = post(desk.admin, "/console/admin/keys", {"action": "rotate", "key_id": issued.key.id})
+    assert f"Key {issued.key.id} rotated" in rotated and '<code id="secret">' in rotated
+    again = post(desk.admin, "/console/admin/keys", {"action": "rotate", "key_id": issued.key.id})
+    assert again.startswith("400") and "rotated already" in again  # the core refuses a second
+    new_id = rotated.split("New secret of key ")[1].split("<")[0]
+    revoked = post(desk.admin, "/console/admin/keys", {"action": "revoke", "key_id": new_id})
+    assert f"Key {new_id} revoked" in revoked and '<code id="secret">' not in revoked
+    set_ = post(desk.admin, "/console/admin/thresholds", {"currency": "usd", "amount": "2500"})
+    assert "USD threshold: above 2500" in set_
+    assert [(t.currency, t.amount) for t in s.list_approval_thresholds(ROOT)] == [("USD", 250000)]
+    removed = post(desk.admin, "/console/admin/thresholds", {"currency": "USD", "amount": ""})
+    assert "USD threshold: removed" in removed and s.list_approval_thresholds(ROOT) == []
+    # a limited admin may not remove a currency's threshold (it weakens four eyes everywhere)
+    post(desk.admin, "/console/admin/thresholds", {"currency": "USD", "amount": "2500"})
+    limited = post(desk.limited, "/console/admin/thresholds", {"currency": "USD", "amount": ""})
+    assert limited.startswith("403") and len(s.list_approval_thresholds(ROOT)) == 1

@@ -175,6 +175,19 @@ def test_sign_out_ends_the_session_on_the_server(context: BrowserContext, consol
 def test_search_and_open_an_account(context: BrowserContext, console: Console) -> None:
     page = context.new_page()
     as_manager(page, console)
+    main = page.locator("main")
+    today = main.locator("section", has=page.get_by_role("heading", name="Today's money (UTC)"))
+    assert "USD" in today.locator("tbody").inner_text()  # the seeded deposits
+    pending = main.locator("section", has=page.get_by_role("heading", name="Pending approvals"))
+    assert pending.locator("p.big").inner_text().isdigit()
+    calls = main.locator(
+        "section", has=page.get_by_role("heading", name="Margin call and stop-out")
+    )
+    assert str(console.margin_call_login) in calls.inner_text()
+    chart = page.get_by_role("img", name=re.compile("Net exposure by symbol"))
+    assert "EURUSD" in (chart.locator("title").text_content() or "")
+    recent = main.locator("section", has=page.get_by_role("heading", name="Recent audit events"))
+    assert "ledger.entry_posted" in recent.inner_text()
     shot(page, "overview")
     accessible(page)
     page.get_by_role("link", name="Accounts").click()
