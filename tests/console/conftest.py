@@ -160,7 +160,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> tuple[Co
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     console.base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine (CI, parallel workers) starts slowly
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(console.base + "/ready", timeout=2).status_code == 200:
