@@ -44,7 +44,11 @@ def test_a_limited_manager_reaches_no_foreign_account_by_url_or_form(desk: Desk)
         (f"/console/accounts/{foreign}/edit", {"name": "pwned"}),
         (f"/console/accounts/{foreign}/state", {"action": "disable"}),
         (f"/console/accounts/{foreign}/state", {"action": "move", "group": "demo-usd"}),
+        (f"/console/accounts/{foreign}/state",
+         {"action": "move", "group": "demo-usd", "key": "k2", "step": "apply"}),
         (f"/console/accounts/{foreign}/state", {"action": "password", "password": "Xx1!xxxxxx"}),
+        (f"/console/accounts/{foreign}/state",
+         {"action": "password", "password": "Xx1!xxxxxx", "key": "k3", "step": "apply"}),
         (f"/console/accounts/{foreign}/money",
          {"operation": "deposit", "amount": "1", "key": "k1", "step": "apply"}),
         (f"/console/approvals/{held.approval.id}", {"decision": "approve"}),
@@ -54,7 +58,8 @@ def test_a_limited_manager_reaches_no_foreign_account_by_url_or_form(desk: Desk)
     # moving a reachable account into a foreign group is refused, and it stays
     bruno = desk.demo["bruno"]
     moved = post(lim, f"/console/accounts/{bruno}/state",
-                 {"action": "move", "group": "real\\standard"})  # fmt: skip
+                 {"action": "move", "group": "real\\standard", "key": "k4",
+                  "step": "apply"})  # fmt: skip
     assert moved[:3] in ("403", "404")
     assert s.get_account(bruno, ROOT).group == "demo-usd"
     account = s.get_account(foreign, ROOT)

@@ -214,10 +214,10 @@ class AccountPages(Pages):
     async def _confirmed_change(self, ctx: Ctx, login: int, form: dict[str, str]) -> Response:
         """Move to another group or set a password: a confirmation page first, then applied
         once per form key (claimed as the manager's Idempotency-Key with the change)."""
+        acc = await self.call(self.services.get_account, login, ctx.actor)  # reach first: 404
         key = (form.get("key") or "")[:64]
         if not key:
             raise ValidationError.field("key", "the form has no submission key; reload it")
-        acc = await self.call(self.services.get_account, login, ctx.actor)
         if form.get("action") == "move":
             group = (form.get("group") or "").strip()[:MAX_TEXT]
             if not group:
