@@ -75,7 +75,8 @@ test: venv
 # and fails while one is stale. SCREENSHOTS=all retakes every one.
 screenshots: venv
 	BROKERPLANE_SCREENSHOTS=$(or $(SCREENSHOTS),1) BROKERPLANE_REQUIRE_BROWSER=1 \
-		$(BIN)/pytest -n 2 tests/console/test_console.py tests/console/test_second_factor.py $(PYTEST_ARGS)
+		$(BIN)/pytest -n 2 tests/console/test_console.py tests/console/test_console_admin.py \
+		tests/console/test_second_factor.py $(PYTEST_ARGS)
 
 # The same run with line coverage of src/brokerplane; fails under [tool.coverage.report]
 # fail_under. Not part of `make test`: coverage roughly doubles the CPU time of Python-bound tests.

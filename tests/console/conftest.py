@@ -191,3 +191,10 @@ def console(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def money(text: str) -> Decimal:
     return Decimal(text.replace(",", "").strip())
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()
