@@ -23,7 +23,7 @@ PYTEST_ARGS ?=
 LOCK := requirements.lock
 LOCK_ARGS ?=
 
-.PHONY: help venv serve test cov soak check fmt lock docs docs-serve bench clean distclean
+.PHONY: help venv serve test screenshots cov soak check fmt lock docs docs-serve bench clean distclean
 
 help:
 	@echo "make venv       create .venv and install brokerplane with its dev tools"
@@ -31,6 +31,7 @@ help:
 	@echo "make test       run the tests in parallel (PYTEST_ARGS='-k accounts')"
 	@echo "make cov        the tests with line coverage; fails under the floor in pyproject.toml"
 	@echo "make soak       the reliability scenarios at full size: kills, outages, races"
+	@echo "make screenshots retake the console's stale screenshots in docs/screenshots/"
 	@echo "make check      ruff format --check, ruff check, fmt: skip, mypy, lint-imports, db check"
 	@echo "make fmt        format and autofix"
 	@echo "make docs       build the docs site into ./site (strict, offline)"
@@ -69,6 +70,14 @@ serve: venv
 # BROKERPLANE_ALL_ENGINES=1 runs everything on both).
 test: venv
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+# The console's screenshots in docs/screenshots/: the browser tests retake those whose page's
+# template or stylesheet changed (tests/console/screenshots.py); `make test` never rewrites them
+# and fails while one is stale. SCREENSHOTS=all retakes every one.
+screenshots: venv
+	BROKERPLANE_SCREENSHOTS=$(or $(SCREENSHOTS),1) BROKERPLANE_REQUIRE_BROWSER=1 \
+		$(BIN)/pytest -n 2 tests/console/test_console.py tests/console/test_console_admin.py \
+		tests/console/test_second_factor.py $(PYTEST_ARGS)
 
 # The same run with line coverage of src/brokerplane; fails under [tool.coverage.report]
 # fail_under. Not part of `make test`: coverage roughly doubles the CPU time of Python-bound tests.

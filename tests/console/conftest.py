@@ -30,10 +30,10 @@ from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from brokerplane.settings import Settings
+from tests.console.desk import desk  # noqa: F401 (a fixture for the in-process page tests)
 
 ENV_REQUIRE = "BROKERPLANE_REQUIRE_BROWSER"
 ENV_CHROMIUM = "BROKERPLANE_CHROMIUM"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 APPROVER_PASSWORD = "Appr0ver!pw"
 LIMITED_PASSWORD = "L1mited!pw"
@@ -160,7 +160,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> tuple[Co
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
     console.base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded machine (CI, parallel workers) starts slowly
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(console.base + "/ready", timeout=2).status_code == 200:
@@ -191,3 +191,10 @@ def console(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def money(text: str) -> Decimal:
     return Decimal(text.replace(",", "").strip())
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield ctx
+    ctx.close()

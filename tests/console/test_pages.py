@@ -8,93 +8,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 
-from brokerplane.api.app import create_app
-from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.account.commands import OpenAccount
-from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
-from brokerplane.core.group.commands import CreateGroup
-from brokerplane.core.symbol.commands import CreateSymbol
+from tests.console.desk import CLERK, Desk, csrf, post, sign_in
 
 # Rendering and routing: the SQL behind the pages is tested on both engines in tests/storage.
 pytestmark = pytest.mark.engines("sqlite")
-
-PASSWORD = "Manag3r!pw"
-ADMIN, LIMITED, CLERK = 1000, 1002, 1003
-
-
-@dataclass
-class Desk:
-    runtime: Runtime
-    admin: TestClient
-    limited: TestClient  # every right, admin included, but only groups demo*
-    clerk: TestClient  # users:read/write and reports:read: no personal data, not admin
-    demo: dict[str, int]
-    foreign: int
-
-
-def sign_in(client: TestClient, login: int, password: str = PASSWORD) -> None:
-    page = client.get("/console/signin")
-    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post("/console/signin", data={"csrf": csrf, "login": str(login),
-                                                  "password": password})  # fmt: skip
-    assert answer.status_code == 303, answer.text
-
-
-def csrf(client: TestClient) -> str:
-    token: str = client.get("/console/").text.split('name="csrf" value="')[1].split('"')[0]
-    return token
-
-
-def post(client: TestClient, path: str, form: dict[str, str] | list[tuple[str, str]]) -> str:
-    pairs = list(form.items()) if isinstance(form, dict) else list(form)
-    answer = client.post(path, content=urlencode([("csrf", csrf(client)), *pairs]),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    return f"{answer.status_code} {answer.text}"
-
-
-@pytest.fixture
-def desk(runtime: Runtime, admin: Actor) -> Iterator[Desk]:
-    s = runtime.services
-    s.create_manager(CreateManager(ADMIN, "Head of desk", PASSWORD), admin)
-    s.create_manager(CreateManager(LIMITED, "Demo desk", PASSWORD, frozenset(SCOPES),
-                                   group_mask="demo*"), admin)  # fmt: skip
-    s.create_manager(CreateManager(CLERK, "Clerk", PASSWORD,
-                                   frozenset({"users:read", "users:write", "reports:read"})),
-                     admin)  # fmt: skip
-    s.create_group(CreateGroup("demo-usd", "USD"), admin)
-    s.create_group(CreateGroup("real\\standard", "USD"), admin)
-    s.create_symbol(CreateSymbol("EURUSD"), admin)
-
-    def account(group: str, name: str, email: str, broker: str = "") -> int:
-        profile = {"email": email, "broker": broker}
-        return s.open_account(OpenAccount(group=group, name=name, profile=profile), admin).login
-
-    demo = {
-        "alice": account("demo-usd", "Alice Smith", "alice@example.com", "acme"),
-        "bruno": account("demo-usd", "Bruno Rossi", "bruno@example.com"),
-    }
-    foreign = account("real\\standard", "Foreign Smith", "foreign@example.com", "acme")
-    app = create_app(runtime)
-    with (
-        TestClient(app, follow_redirects=False) as a,
-        TestClient(app, follow_redirects=False) as b,
-        TestClient(app, follow_redirects=False) as c,
-    ):
-        sign_in(a, ADMIN)
-        sign_in(b, LIMITED)
-        sign_in(c, CLERK)
-        yield Desk(runtime, a, b, c, demo, foreign)
 
 
 def logins_on(page: str) -> set[int]:
@@ -276,7 +202,7 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
 ) -> None:
     form = [("action", "create"), ("login", "1042"), ("name", "Night desk"),
             ("with_password", "1"), ("right", "users:read"), ("right", "reports:read"),
-            ("group_mask", "demo*"), ("white_labels", "*")]  # fmt: skip
+            ("group_mask", "demo*"), ("white_labels", "*"), ("key", "add-1042")]  # fmt: skip
     review = post(desk.admin, "/console/admin/manager", form)
     assert review.startswith("200") and "Add manager 1042?" in review
     assert "reports:read, users:read" in review
@@ -310,7 +236,7 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     assert [(r.action, r.dialect) for r in trail if r.action != "manager.signed_in"] == [
         ("manager.created", "console"), ("manager.updated", "console")]  # fmt: skip
     # a password reset, reviewed, ends the manager's sessions; the new one is shown once
-    reset = [("action", "password"), ("login", "1042")]
+    reset = [("action", "password"), ("login", "1042"), ("key", "reset-1042")]
     assert "Reset the password of manager 1042?" in post(desk.admin, "/console/admin/manager",
                                                          reset)  # fmt: skip
     done = post(desk.admin, "/console/admin/manager", [*reset, ("step", "apply")])

@@ -85,6 +85,7 @@ def test_every_setting_and_command_the_pages_name_exists() -> None:
         "BROKERPLANE_SOAK",
         "BROKERPLANE_ALL_ENGINES",  # the tests: every database test on both engines
         "BROKERPLANE_REQUIRE_BROWSER",  # the console's browser tests fail instead of skipping
+        "BROKERPLANE_SCREENSHOTS",  # the console's browser tests retake docs/screenshots/
         "BROKERPLANE_TEST_TMPDIR",  # where the tests' temporary files go (else /dev/shm)
         "BROKERPLANE_ADMIN_DATABASE_URL",  # brokerplane db create's administrator URL
         "BROKERPLANE_CLIENT_TEST_SERVER",  # the client's tests against a running server

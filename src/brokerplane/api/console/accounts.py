@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from brokerplane.api.console.pages import (
+    DIALECT,
     MAX_TEXT,
     PAGE,
     SECURITY_HEADERS,
@@ -23,6 +24,8 @@ from brokerplane.api.console.pages import (
     whole,
 )
 from brokerplane.api.native.accounts import CSV_COLUMNS, EXPORT_COLUMNS, csv_chunks
+from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
+from brokerplane.api.native.accounts import EXPORT_COLUMNS, csv_chunks
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     ChangePassword,
@@ -34,6 +37,7 @@ from brokerplane.core.account.commands import (
 )
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import PermissionDenied, ValidationError
+from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
 
@@ -149,6 +153,7 @@ class AccountPages(Pages):
                          positions=positions, deals=deals, lots=lots, price_of=price_of,
                          notice=notice, profile=[f for f in EDIT_FIELDS if f[0] != "leverage"],
                          operations=OPERATIONS, key=secrets.token_urlsafe(16),
+                         keys={k: secrets.token_urlsafe(16) for k in ("move", "password")},
                          can_move=actor.has("balances:write"),
                          can_edit=actor.has("users:write"))  # fmt: skip
 
@@ -201,23 +206,47 @@ class AccountPages(Pages):
                             ctx.actor)  # fmt: skip
         elif form.get("action") == "enable":
             await self.call(self.services.enable_account, EnableAccount(login), ctx.actor)
-        elif form.get("action") == "move":
+        elif form.get("action") in ("move", "password"):
+            return await self._confirmed_change(ctx, login, form)
+        else:
+            raise ValidationError.field("action", "must be disable, enable, move or password")
+        return RedirectResponse(f"/console/accounts/{login}", 303)
+
+    async def _confirmed_change(self, ctx: Ctx, login: int, form: dict[str, str]) -> Response:
+        """Move to another group or set a password: a confirmation page first, then applied
+        once per form key (claimed as the manager's Idempotency-Key with the change)."""
+        acc = await self.call(self.services.get_account, login, ctx.actor)  # reach first: 404
+        key = (form.get("key") or "")[:64]
+        if not key:
+            raise ValidationError.field("key", "the form has no submission key; reload it")
+        if form.get("action") == "move":
             group = (form.get("group") or "").strip()[:MAX_TEXT]
             if not group:
                 raise ValidationError.field("group", "name the group to move the account to")
-            await self.call(self.services.update_account,
-                            UpdateAccount(login, {"group": group}), ctx.actor)  # fmt: skip
-        elif form.get("action") == "password":
+            what = f"Move account {login} from group {acc.group} to group {group}"
+            move = UpdateAccount(login, {"group": group})
+            call: Any = partial(self.services.update_account, move)
+            print_ = fingerprint(DIALECT, "account.move", login, group)
+            done, kept = f"Moved to group {group}.", {"group": group}
+        else:
             kind = form.get("kind") or "main"
             if kind not in ("main", "investor"):
                 raise ValidationError.field("kind", "must be main or investor")
             password = (form.get("password") or "")[:64]
-            await self.call(self.services.change_password,
-                            ChangePassword(login, kind, password), ctx.actor)  # fmt: skip
-            return await self.account(ctx, notice=f"The {kind} password was changed.")
-        else:
-            raise ValidationError.field("action", "must be disable, enable, move or password")
-        return RedirectResponse(f"/console/accounts/{login}", 303)
+            what = f"Set a new {kind} password for account {login}"
+            call = partial(self.services.change_password, ChangePassword(login, kind, password))
+            print_ = fingerprint(DIALECT, "account.password", login, kind)  # no password in it
+            done, kept = f"The {kind} password was changed.", {"kind": kind, "password": password}
+        if form.get("step") != "apply":
+            return self.page(ctx.request, "confirm_state.html", 200, ctx, title="Confirm",
+                             acc=acc, what=what, action=form.get("action"), key=key,
+                             kept=kept)  # fmt: skip
+        armed = arm(ctx.actor, SentKey(key, "Idempotency-Key"), print_,
+                    lambda a: StoredResponse(200, encode({"login": a.login}), None))  # fmt: skip
+        outcome = await self.call(run, call, armed)
+        if isinstance(outcome, StoredResponse):
+            done = "This form had already been sent: it was applied once, nothing was done again."
+        return await self.account(ctx, notice=done)
 
 
 def _attributes(text: str) -> dict[str, str]:

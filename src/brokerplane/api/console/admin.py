@@ -1,71 +1,34 @@
 """The console's administration pages (admin of unlimited reach): managers with their rights
-and reach, groups and symbols, each changed through the same core commands as the APIs and
-audited there. A change of rights, reach or a group's or symbol's trading settings is shown
-for review first and applied only when confirmed (the form posts again with `step=apply`)."""
+and reach, API keys and approval thresholds, each changed through the same core commands as the
+APIs and audited there (groups and symbols: catalog.py). A change of rights or reach is shown
+for review first and applied only when confirmed (the form posts again with `step=apply`).
+
+Adding a manager, resetting its password and creating a key are idempotent per form
+submission, as the money forms are: the form carries a key drawn when it is rendered, and the
+write claims it as the admin's `Idempotency-Key` in its own transaction. A second post of the
+same form (a double click, a reload, back-and-resubmit) applies nothing and says so; the
+stored answer holds no secret, so the password or key secret is still shown only once."""
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from brokerplane.api.console.pages import MAX_TEXT, Ctx, Pages, whole
-from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.api.console.pages import DIALECT, MAX_TEXT, Ctx, Pages, whole
+from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.reach import require_unlimited
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.errors import ManagerNotFound, ValidationError
-from brokerplane.core.group.commands import CreateGroup, UpdateGroup
-from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, Group
-from brokerplane.core.symbol.commands import UpdateSymbol
-from brokerplane.core.symbol.model import TRADE_MODES, Symbol
+from brokerplane.core.idempotency import StoredResponse
 
 MAX_FIELD = 255
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting on an edit form: `kind` is text, int, decimal or one of `choices`."""
-
-    name: str
-    label: str
-    kind: str = "text"
-    choices: tuple[str, ...] = ()
-
-
-GROUP_FIELDS = (
-    Field("description", "Description"),
-    Field("broker", "White label"),
-    Field("company", "Company"),
-    Field("default_leverage", "Default leverage", "int"),
-    Field("max_leverage", "Maximum leverage", "int"),
-    Field("margin_call", "Margin call level (%)", "decimal"),
-    Field("stop_out", "Stop-out level (%)", "decimal"),
-    Field("margin_mode", "Margin mode", "choice", MARGIN_MODES),
-    Field("default_account_type", "Account type", "choice", ACCOUNT_TYPES),
-    Field("password_min_length", "Shortest password", "int"),
-)
-SYMBOL_FIELDS = (
-    Field("description", "Description"),
-    Field("trade_mode", "Trade mode", "choice", TRADE_MODES),
-    Field("digits", "Digits", "int"),
-    Field("contract_size", "Contract size", "decimal"),
-    Field("volume_min", "Smallest volume (lots)", "decimal"),
-    Field("volume_max", "Largest volume (lots)", "decimal"),
-    Field("volume_step", "Volume step (lots)", "decimal"),
-    Field("spread", "Fixed spread (points, 0: floating)", "int"),
-    Field("stops_level", "Stops level (points)", "int"),
-    Field("swap_long", "Swap long", "decimal"),
-    Field("swap_short", "Swap short", "decimal"),
-)
 
 
 def new_password() -> str:
@@ -74,60 +37,30 @@ def new_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def form_key() -> str:
+    """A form's submission key, drawn when the form is rendered."""
+    return secrets.token_urlsafe(16)
+
+
+def sent_form_key(form: dict[str, str]) -> SentKey:
+    key = (form.get("key") or "")[:64]
+    if not key:
+        raise ValidationError.field("key", "the form has no submission key; reload it")
+    return SentKey(key, "Idempotency-Key")
+
+
+def _stored(body: dict[str, Any]) -> StoredResponse:
+    return StoredResponse(200, encode(body), None)
+
+
+ONCE = "This form had already been sent: it was applied once, nothing was done again"
+
+
 def require_admin(ctx: Ctx) -> None:
     """The administration pages are for admins of unlimited reach, as the core's commands
     behind them are: refused before anything is read."""
     ctx.actor.require("admin")
     require_unlimited(ctx.actor, "administration")
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
-    return str(value)
-
-
-def read_settings(form: dict[str, str], fields: Sequence[Field]) -> dict[str, Any]:
-    """The posted settings, typed for the core (which checks ranges and choices); a field
-    left out of the form stays as it is."""
-    out: dict[str, Any] = {}
-    for f in fields:
-        raw = form.get(f.name)
-        if raw is None:
-            continue
-        text = raw.strip()[:MAX_FIELD]
-        if f.kind == "int":
-            if not (text.isascii() and text.isdigit() and len(text) <= 12):
-                raise ValidationError.field(f.name, "must be a whole number")
-            out[f.name] = int(text)
-        elif f.kind == "decimal":
-            out[f.name] = text  # the core parses and bounds it
-        else:
-            out[f.name] = text
-    return out
-
-
-def changed(current: Any, wanted: dict[str, Any]) -> dict[str, Any]:
-    """The settings that differ from the stored ones: numbers by value (`100.0` is `100`),
-    the rest as shown."""
-    return {k: v for k, v in wanted.items() if not _same(getattr(current, k), v)}
-
-
-def _same(stored: Any, given: Any) -> bool:
-    if isinstance(stored, Decimal) and isinstance(given, str):
-        try:
-            return stored == Decimal(given)
-        except ArithmeticError:
-            return False  # not a number: the core names the field
-    return _shown(stored) == _shown(given)
-
-
-def rows(current: Any, changes: dict[str, Any], fields: Sequence[Field]) -> list[list[str]]:
-    labels = {f.name: f.label for f in fields}
-    return [[labels.get(k, k), _shown(getattr(current, k, "")) if current else "", _shown(v)]
-            for k, v in changes.items()]  # fmt: skip
 
 
 class AdminPages(Pages):
@@ -149,7 +82,7 @@ class AdminPages(Pages):
         return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
                          managers=managers, keys=keys, groups=groups, symbols=symbols,
                          thresholds=thresholds, scopes=SCOPES, issued=issued,
-                         notice=notice, password=password)  # fmt: skip
+                         notice=notice, password=password, key=form_key())  # fmt: skip
 
     async def admin_keys(self, ctx: Ctx) -> Response:
         """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
@@ -162,8 +95,16 @@ class AdminPages(Pages):
             if login is None:
                 raise ValidationError.field("manager", "must be a manager login")
             scopes = frozenset(v for k, v in ctx.request.state.pairs if k == "scope")
-            cmd = CreateApiKey(login, scopes, (form.get("name") or "")[:MAX_TEXT])
-            issued = await self.call(s.create_api_key, cmd, actor)
+            name = (form.get("name") or "")[:MAX_TEXT]
+            cmd = CreateApiKey(login, scopes, name)
+            print_ = fingerprint(DIALECT, "admin.key.create", login, sorted(scopes), name)
+            armed = arm(actor, sent_form_key(form), print_,
+                        lambda i: _stored({"key_id": i.key.id}))  # fmt: skip
+            issued = await self.call(run, partial(s.create_api_key, cmd), armed)
+            if not isinstance(issued, IssuedKey):  # the stored answer: no secret in it
+                key_id = json_field(issued, "key_id")
+                return await self.admin(ctx, None, f"{ONCE}: key {key_id} was created then, "
+                                        "and its secret shown then only.")  # fmt: skip
             return await self.admin(ctx, issued, f"Key {issued.key.id} created")
         key_id = (form.get("key_id") or "")[:64]
         if action == "rotate":
@@ -239,7 +180,7 @@ class AdminPages(Pages):
         manager = await self._manager(ctx, login) if login is not None else None
         return self.page(ctx.request, "manager.html", 200, ctx,
                          title=f"Manager {login}" if manager else "Add a manager",
-                         m=manager, scopes=SCOPES)  # fmt: skip
+                         m=manager, scopes=SCOPES, key=form_key())  # fmt: skip
 
     async def manager_save(self, ctx: Ctx) -> Response:
         require_admin(ctx)
@@ -265,7 +206,15 @@ class AdminPages(Pages):
             password = new_password() if signs_in else None
             cmd = CreateManager(login, name, password, rights, group_mask or "*",
                                 white_labels or "*")  # fmt: skip
-            await self.call(self.services.create_manager, cmd, ctx.actor)
+            print_ = fingerprint(DIALECT, "admin.manager.create", login, name, sorted(rights),
+                                 group_mask, white_labels, signs_in)  # fmt: skip
+            armed = arm(ctx.actor, sent_form_key(form), print_,
+                        lambda m: _stored({"login": m.login}))  # fmt: skip
+            added = await self.call(run, partial(self.services.create_manager, cmd), armed)
+            if not isinstance(added, Manager):
+                return await self.admin(ctx, None, f"{ONCE}: manager {login} was added then"
+                                        + (", and its password shown then only." if signs_in
+                                           else "."))  # fmt: skip
             return await self.admin(ctx, None, f"Manager {login} added",
                                     (login, password) if password else None)  # fmt: skip
         if form.get("action") == "password":
@@ -277,8 +226,15 @@ class AdminPages(Pages):
                                     "The manager's console, TraderEvolution and MT5 sessions "
                                     "end at once; its API keys keep working.")  # fmt: skip
             password = new_password()
-            await self.call(self.services.update_manager,
-                            UpdateManager(login, password=password), ctx.actor)  # fmt: skip
+            print_ = fingerprint(DIALECT, "admin.manager.password", login)
+            armed = arm(ctx.actor, sent_form_key(form), print_,
+                        lambda m: _stored({"login": m.login}))  # fmt: skip
+            reset = await self.call(run, partial(self.services.update_manager,
+                                                 UpdateManager(login, password=password)),
+                                    armed)  # fmt: skip
+            if not isinstance(reset, Manager):
+                return await self.admin(ctx, None, f"{ONCE}: the password of manager {login} "
+                                        "was reset then, and shown then only.")  # fmt: skip
             return await self.admin(ctx, None, f"Manager {login}: password reset",
                                     (login, password))  # fmt: skip
         current = await self._manager(ctx, login)
@@ -310,84 +266,8 @@ class AdminPages(Pages):
         await self.call(self.services.update_manager, update, ctx.actor)
         return await self.admin(ctx, None, f"Manager {login} changed")
 
-    # ---- groups -------------------------------------------------------------------------
 
-    async def group_form(self, ctx: Ctx) -> Response:
-        """A group's settings (?name=), or a new group's form (no name)."""
-        require_admin(ctx)
-        name = (ctx.request.query_params.get("name") or "")[:MAX_FIELD]
-        group = await self.call(self.services.get_group, name, ctx.actor) if name else None
-        return self.page(ctx.request, "group.html", 200, ctx,
-                         title=f"Group {name}" if group else "Add a group", g=group,
-                         blank=Group(name="", currency="USD"),
-                         fields=GROUP_FIELDS, value=_shown,
-                         notice=_notice(ctx.request, f"Group {name}"))  # fmt: skip
-
-    async def group_save(self, ctx: Ctx) -> Response:
-        require_admin(ctx)
-        form = ctx.request.state.form
-        name = (form.get("name") or "").strip()[:MAX_FIELD]
-        settings = read_settings(form, GROUP_FIELDS)
-        apply = form.get("step") == "apply"
-        s = self.services
-        if form.get("action") == "create":
-            currency = (form.get("currency") or "").strip().upper()[:8]
-            table = [["Name", "", name], ["Currency", "", currency],
-                     *rows(None, settings, GROUP_FIELDS)]  # fmt: skip
-            if not apply:
-                return self._review(ctx, f"Add group {name}?", "/console/admin/group", table)
-            await self.call(s.create_group, CreateGroup(name, currency, settings), ctx.actor)
-            return RedirectResponse(_group_url(name, "added"), 303)
-        group: Group = await self.call(s.get_group, name, ctx.actor)
-        changes = changed(group, settings)
-        if not changes:
-            return RedirectResponse(_group_url(name, "unchanged"), 303)
-        if not apply:
-            return self._review(ctx, f"Change group {name}?", "/console/admin/group",
-                                rows(group, changes, GROUP_FIELDS))  # fmt: skip
-        await self.call(s.update_group, UpdateGroup(name, changes), ctx.actor)
-        return RedirectResponse(_group_url(name, "changed"), 303)
-
-    # ---- symbols ------------------------------------------------------------------------
-
-    async def symbol_form(self, ctx: Ctx) -> Response:
-        require_admin(ctx)
-        name = (ctx.request.query_params.get("name") or "")[:MAX_FIELD]
-        if not name:
-            raise ValidationError.field("name", "name the symbol")
-        symbol = await self.call(self.services.get_symbol, name, ctx.actor)
-        return self.page(ctx.request, "symbol.html", 200, ctx, title=f"Symbol {name}",
-                         sym=symbol, fields=SYMBOL_FIELDS, value=_shown,
-                         notice=_notice(ctx.request, f"Symbol {name}"))  # fmt: skip
-
-    async def symbol_save(self, ctx: Ctx) -> Response:
-        require_admin(ctx)
-        form = ctx.request.state.form
-        name = (form.get("name") or "").strip()[:MAX_FIELD]
-        symbol: Symbol = await self.call(self.services.get_symbol, name, ctx.actor)
-        changes = changed(symbol, read_settings(form, SYMBOL_FIELDS))
-        url = "/console/admin/symbol?" + _query(name=name)
-        if not changes:
-            return RedirectResponse(url + "&done=unchanged", 303)
-        if form.get("step") != "apply":
-            return self._review(ctx, f"Change symbol {name}?", "/console/admin/symbol",
-                                rows(symbol, changes, SYMBOL_FIELDS),
-                                "A symbol's settings apply to every group.")  # fmt: skip
-        await self.call(self.services.update_symbol, UpdateSymbol(name, changes), ctx.actor)
-        return RedirectResponse(url + "&done=changed", 303)
-
-
-DONE = {"added": "added", "changed": "changed", "unchanged": "unchanged: nothing differed"}
-
-
-def _notice(request: Request, what: str) -> str | None:
-    done = DONE.get(request.query_params.get("done") or "")
-    return f"{what} {done}" if done else None
-
-
-def _query(**params: str) -> str:
-    return urlencode(params)
-
-
-def _group_url(name: str, done: str) -> str:
-    return "/console/admin/group?" + _query(name=name, done=done)
+def json_field(stored: Any, name: str) -> Any:
+    """A member of a stored answer's JSON body (the first post's outcome)."""
+    body = json.loads(stored.body) if isinstance(stored, StoredResponse) else {}
+    return body.get(name) if isinstance(body, dict) else None

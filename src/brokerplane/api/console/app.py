@@ -16,8 +16,8 @@ from starlette.staticfiles import StaticFiles
 
 from brokerplane.api.console import security
 from brokerplane.api.console.accounts import AccountPages
-from brokerplane.api.console.admin import AdminPages
 from brokerplane.api.console.audit import AuditPages
+from brokerplane.api.console.catalog import CatalogPages
 from brokerplane.api.console.money import MoneyPages
 from brokerplane.api.console.overview import OverviewPages
 from brokerplane.api.console.pages import HERE, SECURITY_HEADERS
@@ -25,7 +25,7 @@ from brokerplane.api.console.signin import SignInPages
 from brokerplane.bootstrap import Runtime
 
 
-class Console(SignInPages, OverviewPages, AccountPages, MoneyPages, AuditPages, AdminPages):
+class Console(SignInPages, OverviewPages, AccountPages, MoneyPages, AuditPages, CatalogPages):
     """Every page of the console, one section a mixin."""
 
 

@@ -52,9 +52,15 @@ class MoneyPages(Pages):
             raise ValidationError.field("amount", "must be a decimal number")
         acc = await self.call(self.services.get_account, login, ctx.actor)
         if form.get("step") != "apply":
+            threshold = await self._threshold(acc, ctx)
+            waits = None
+            if threshold is not None:
+                units, digits = threshold
+                waits = abs(parsed) * 10**digits > units
             return self.page(ctx.request, "confirm.html", 200, ctx, title="Confirm", acc=acc,
                              operation=op, label=OPERATIONS[op], amount=amount,
-                             comment=comment, key=key)  # fmt: skip
+                             comment=comment, key=key, waits=waits,
+                             threshold=format_units(*threshold) if threshold else None)  # fmt: skip
         cmd = PostLedgerEntry(login=login, operation=op, amount=amount, comment=comment)
         print_ = fingerprint(DIALECT, op, login, parsed, comment)
         request = request_of(ctx.actor, SentKey(key, "Idempotency-Key"), print_)
@@ -64,6 +70,15 @@ class MoneyPages(Pages):
         result = _replayed(outcome) if isinstance(outcome, Replay) else _summary(outcome)
         return self.page(ctx.request, "outcome.html", 200, ctx, title="Done", acc=acc,
                          result=result, label=OPERATIONS[op], replayed=replayed)  # fmt: skip
+
+    async def _threshold(self, acc: Any, ctx: Ctx) -> tuple[int, int] | None:
+        """The approval threshold the core applies to this account (its group's, else its
+        currency's), in minor units with its digits; None when there is none. The outcome
+        page says what the core did: a threshold changed in between is the core's to apply."""
+        found = await self.call(self.services.list_approval_thresholds, ctx.actor)
+        mine = [t for t in found if t.currency == acc.currency and t.group in (acc.group, None)]
+        mine.sort(key=lambda t: t.group is None)  # the group's own first
+        return (mine[0].amount, mine[0].currency_digits) if mine else None
 
     # ---- approvals ---------------------------------------------------------------------
 

@@ -72,22 +72,27 @@ class OverviewPages(Pages):
         exposure = await self.call(partial(self.services.exposure, ctx.actor))
         calls = await self.call(self.services.margin_calls, ctx.actor)
         return self.page(ctx.request, "risk.html", 200, ctx, title="Risk", exposure=exposure,
-                         chart=chart(exposure), calls=calls, refresh=30)  # fmt: skip
+                         chart=chart(exposure), group_chart=chart(exposure, "group"),
+                         calls=calls, refresh=30)  # fmt: skip
 
 
-def chart(exposure: Any) -> dict[str, Any] | None:
-    """Bars of net exposure by symbol, for an inline SVG (no script, no external asset)."""
-    if exposure is None or not exposure.symbols:
+def chart(exposure: Any, by: str = "symbol") -> dict[str, Any] | None:
+    """Bars of net exposure by symbol (or by group), for an inline SVG (no script, no external
+    asset); the 12 largest."""
+    found = None if exposure is None else getattr(exposure, f"{by}s")
+    if not found:
         return None
-    lines = sorted(exposure.symbols, key=lambda x: abs(x.net_notional), reverse=True)[:12]
+    lines = sorted(found, key=lambda x: abs(x.net_notional), reverse=True)[:12]
     top = max((abs(x.net_notional) for x in lines), default=Decimal(0)) or Decimal(1)
     half, row = 200, 26
     bars = []
     for i, line in enumerate(lines):
         width = float(abs(line.net_notional) / top) * (half - 10)
         x = half if line.net_notional >= 0 else half - width
+        name = str(getattr(line, by))
         bars.append({"y": i * row + 4, "x": round(x, 1), "w": round(max(width, 1.0), 1),
-                     "symbol": line.symbol, "long": line.net_notional >= 0,
+                     "name": name, "label": name if len(name) <= 11 else name[:10] + "…",
+                     "long": line.net_notional >= 0,
                      "value": f"{line.net_notional:,.0f}"})  # fmt: skip
-    return {"bars": bars, "height": len(bars) * row + 8, "half": half,
+    return {"bars": bars, "height": len(bars) * row + 8, "half": half, "by": by,
             "currency": exposure.currency}  # fmt: skip

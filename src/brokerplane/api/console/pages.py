@@ -192,7 +192,11 @@ class Pages:
                 return self._to_signin(request)
             if post:
                 form = await read_form(request)
-                if form is None or not sess.same(form.get("csrf"), ctx.csrf):
+                if form is None:
+                    status, detail = await why_not_a_form(request)
+                    return self.page(request, "error.html", status, ctx, title="Refused",
+                                     detail=detail, fields=[])  # fmt: skip
+                if not sess.same(form.get("csrf"), ctx.csrf):
                     return self.page(request, "error.html", 403, ctx, title="Refused",
                                      detail="the form's security token is missing or wrong; "
                                      "reload the page and try again", fields=[])  # fmt: skip
@@ -226,9 +230,13 @@ def shown_amount(kind: str, amount: int) -> int:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after signing in: a console path only (no other host, no scheme)."""
+    """Where to go after signing in: a console path only (no other host, no scheme): printable
+    ASCII without spaces or backslashes, no `//`, and no dot segment (`/../`, `%2e`) that a
+    browser would resolve to a path outside /console."""
     if (
-        not value or len(value) > 512 or "\\" in value or any(ord(c) < 32 for c in value)
+        not value or len(value) > 512 or not value.isascii() or not value.isprintable()
+        or any(c in value for c in " \\") or "//" in value
+        or ".." in value or "/./" in value or "%2e" in value.lower()
         or not (value == "/console" or value.startswith(("/console/", "/console?")))
     ):  # fmt: skip
         return "/console/"
@@ -255,6 +263,23 @@ async def read_pairs(request: Request) -> list[tuple[str, str]] | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return pairs
+
+
+async def why_not_a_form(request: Request) -> tuple[int, str]:
+    """The status and reason a post is not a form `read_form` takes."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return 415, "send the form as application/x-www-form-urlencoded"
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return 413, f"the form is too large (at most {MAX_FORM // 1024} KiB)"
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "the form is not UTF-8 text"
+    if text.count("&") + 1 > MAX_FIELDS:
+        return 400, f"the form has too many fields (at most {MAX_FIELDS})"
+    return 400, "the form could not be read"
 
 
 def whole(value: object) -> int | None:
