@@ -23,9 +23,8 @@ from brokerplane.api.console.pages import (
     path_login,
     whole,
 )
+from brokerplane.api.kit.idempotency import SentKey, fingerprint
 from brokerplane.api.native.accounts import CSV_COLUMNS, EXPORT_COLUMNS, csv_chunks
-from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
-from brokerplane.api.native.accounts import EXPORT_COLUMNS, csv_chunks
 from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     ChangePassword,
@@ -37,7 +36,6 @@ from brokerplane.core.account.commands import (
 )
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import PermissionDenied, ValidationError
-from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
 
@@ -241,10 +239,8 @@ class AccountPages(Pages):
             return self.page(ctx.request, "confirm_state.html", 200, ctx, title="Confirm",
                              acc=acc, what=what, action=form.get("action"), key=key,
                              kept=kept)  # fmt: skip
-        armed = arm(ctx.actor, SentKey(key, "Idempotency-Key"), print_,
-                    lambda a: StoredResponse(200, encode({"login": a.login}), None))  # fmt: skip
-        outcome = await self.call(run, call, armed)
-        if isinstance(outcome, StoredResponse):
+        _outcome, again = await self.once(call, ctx.actor, SentKey(key, "Idempotency-Key"), print_)
+        if again:
             done = "This form had already been sent: it was applied once, nothing was done again."
         return await self.account(ctx, notice=done)
 

@@ -11,7 +11,6 @@ stored answer holds no secret, so the password or key secret is still shown only
 
 from __future__ import annotations
 
-import json
 import secrets
 from functools import partial
 from typing import Any
@@ -19,14 +18,13 @@ from typing import Any
 from starlette.responses import Response
 
 from brokerplane.api.console.pages import DIALECT, MAX_TEXT, Ctx, Pages, whole
-from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
+from brokerplane.api.kit.idempotency import SentKey, fingerprint
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import Manager
 from brokerplane.core.access.reach import require_unlimited
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.errors import ManagerNotFound, ValidationError
-from brokerplane.core.idempotency import StoredResponse
 
 MAX_FIELD = 255
 
@@ -47,10 +45,6 @@ def sent_form_key(form: dict[str, str]) -> SentKey:
     if not key:
         raise ValidationError.field("key", "the form has no submission key; reload it")
     return SentKey(key, "Idempotency-Key")
-
-
-def _stored(body: dict[str, Any]) -> StoredResponse:
-    return StoredResponse(200, encode(body), None)
 
 
 ONCE = "This form had already been sent: it was applied once, nothing was done again"
@@ -98,11 +92,10 @@ class AdminPages(Pages):
             name = (form.get("name") or "")[:MAX_TEXT]
             cmd = CreateApiKey(login, scopes, name)
             print_ = fingerprint(DIALECT, "admin.key.create", login, sorted(scopes), name)
-            armed = arm(actor, sent_form_key(form), print_,
-                        lambda i: _stored({"key_id": i.key.id}))  # fmt: skip
-            issued = await self.call(run, partial(s.create_api_key, cmd), armed)
-            if not isinstance(issued, IssuedKey):  # the stored answer: no secret in it
-                key_id = json_field(issued, "key_id")
+            issued, again = await self.once(partial(s.create_api_key, cmd), actor,
+                                            sent_form_key(form), print_)  # fmt: skip
+            if again:  # the stored result: no secret in it
+                key_id = issued.key.id if isinstance(issued, IssuedKey) else None
                 return await self.admin(ctx, None, f"{ONCE}: key {key_id} was created then, "
                                         "and its secret shown then only.")  # fmt: skip
             return await self.admin(ctx, issued, f"Key {issued.key.id} created")
@@ -208,10 +201,9 @@ class AdminPages(Pages):
                                 white_labels or "*")  # fmt: skip
             print_ = fingerprint(DIALECT, "admin.manager.create", login, name, sorted(rights),
                                  group_mask, white_labels, signs_in)  # fmt: skip
-            armed = arm(ctx.actor, sent_form_key(form), print_,
-                        lambda m: _stored({"login": m.login}))  # fmt: skip
-            added = await self.call(run, partial(self.services.create_manager, cmd), armed)
-            if not isinstance(added, Manager):
+            _added, again = await self.once(partial(self.services.create_manager, cmd),
+                                            ctx.actor, sent_form_key(form), print_)  # fmt: skip
+            if again:
                 return await self.admin(ctx, None, f"{ONCE}: manager {login} was added then"
                                         + (", and its password shown then only." if signs_in
                                            else "."))  # fmt: skip
@@ -227,12 +219,9 @@ class AdminPages(Pages):
                                     "end at once; its API keys keep working.")  # fmt: skip
             password = new_password()
             print_ = fingerprint(DIALECT, "admin.manager.password", login)
-            armed = arm(ctx.actor, sent_form_key(form), print_,
-                        lambda m: _stored({"login": m.login}))  # fmt: skip
-            reset = await self.call(run, partial(self.services.update_manager,
-                                                 UpdateManager(login, password=password)),
-                                    armed)  # fmt: skip
-            if not isinstance(reset, Manager):
+            change = partial(self.services.update_manager, UpdateManager(login, password=password))
+            _reset, again = await self.once(change, ctx.actor, sent_form_key(form), print_)
+            if again:
                 return await self.admin(ctx, None, f"{ONCE}: the password of manager {login} "
                                         "was reset then, and shown then only.")  # fmt: skip
             return await self.admin(ctx, None, f"Manager {login}: password reset",
@@ -265,9 +254,3 @@ class AdminPages(Pages):
                                 table, warning)  # fmt: skip
         await self.call(self.services.update_manager, update, ctx.actor)
         return await self.admin(ctx, None, f"Manager {login} changed")
-
-
-def json_field(stored: Any, name: str) -> Any:
-    """A member of a stored answer's JSON body (the first post's outcome)."""
-    body = json.loads(stored.body) if isinstance(stored, StoredResponse) else {}
-    return body.get(name) if isinstance(body, dict) else None

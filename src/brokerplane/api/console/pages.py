@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -19,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from brokerplane.api.console import session as sess
+from brokerplane.api.kit.idempotency import SentKey, keyed_actor, request_of, run
 from brokerplane.application.app import Application
+from brokerplane.application.idempotency import Replay
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import RefreshSession
@@ -211,6 +214,25 @@ class Pages:
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(fn, *args)
+
+    async def once(
+        self, call: Callable[[Actor], Any], actor: Actor, sent: SentKey, request_print: str
+    ) -> tuple[Any, bool]:
+        """Run a form's write once per submission key (drawn when the form was rendered):
+        (its result, False) the first time; (the stored result, True) when the same form is
+        sent again, nothing applied again. The stored result holds no password or secret."""
+        request = request_of(actor, sent, request_print)
+        keyed = keyed_actor(actor, request)
+        write = partial(self.services.run_call, call, keyed, request)
+        outcome = await self.call(run, write, _no_operation)
+        if isinstance(outcome, Replay):
+            return outcome.result, True
+        return outcome, False
+
+
+def _no_operation(_result: Any) -> tuple[int, str | None]:
+    """A console form's write as a reused key's refusal names it: no operation id."""
+    return 200, None
 
 
 def _changed(side: dict[str, Any] | None, other: dict[str, Any] | None) -> dict[str, Any]:
