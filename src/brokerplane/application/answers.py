@@ -45,9 +45,31 @@ def _name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+_PLAIN = (type(None), bool, int, str)
+# Per dataclass: its tag and its fields' names, worked out once (the keyed money path runs hot).
+_SHAPES: dict[type, tuple[str, tuple[str, ...]]] = {}
+
+
+def _shape(cls: type) -> tuple[str, tuple[str, ...]]:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        shape = _SHAPES[cls] = (_name(cls), names)
+    return shape
+
+
 def _encode(value: Any) -> Any:
-    if isinstance(value, Enum):  # before int and str: an IntEnum or StrEnum keeps its class
-        return {"$e": _name(type(value)), "v": _encode(value.value)}
+    kind = type(value)
+    if kind in _PLAIN:  # exactly these: an IntEnum or StrEnum keeps its class below
+        return value
+    if kind in _SHAPES or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        tag, names = _shape(kind)
+        fields = {
+            name: None if name in NEVER_STORED else _encode(getattr(value, name)) for name in names
+        }
+        return {"$c": tag, "f": fields}
+    if isinstance(value, Enum):
+        return {"$e": _name(kind), "v": _encode(value.value)}
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -68,13 +90,7 @@ def _encode(value: Any) -> Any:
         return {"$m": [[_encode(k), _encode(v)] for k, v in value.items()]}
     if isinstance(value, bytes):
         return {"$b": base64.b64encode(value).decode()}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {
-            f.name: None if f.name in NEVER_STORED else _encode(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-        }
-        return {"$c": _name(type(value)), "f": fields}
-    raise TypeError(f"a {type(value).__name__} cannot be stored as a command's answer")
+    raise TypeError(f"a {kind.__name__} cannot be stored as a command's answer")
 
 
 def _class(name: str) -> type:
