@@ -10,6 +10,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from brokerplane.settings.model import build_model, secrets_hidden
 from brokerplane.settings.plain import plain
@@ -282,7 +283,10 @@ class Settings:
     __hash__ = None  # type: ignore[assignment]  # mutable, as a pydantic model
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        shown = ", ".join(
+            f"{name}={_without_password(value) if name.endswith('_url') else repr(value)}"
+            for name, value in self.__dict__.items()
+        )
         return f"{type(self).__name__}({shown})"
 
     @property
@@ -312,3 +316,16 @@ FIELDS = fields_of(Settings)
 def pydantic_model() -> type[BaseModel]:
     """The pydantic model of the fields above: what validates any value not plain."""
     return build_model(FIELDS)
+
+
+def _without_password(url: object) -> str:
+    """A database URL's repr with its password written as *** (settings end up in logs and
+    tracebacks; the URL's password must not)."""
+    if not isinstance(url, str):
+        return repr(url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return repr(url)
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return repr(urlunsplit(parts._replace(netloc=f"{user}:***@{host}")))
