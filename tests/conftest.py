@@ -42,6 +42,7 @@ from brokerplane.settings import Settings
 from brokerplane.storage import migrate
 from brokerplane.storage.database import Storage
 from brokerplane.storage.engine import normalize_url
+from tests import timing
 
 # Every runtime, CLI run and server the tests start seals its audit chain with this key (a
 # server makes its own key file); the tests of key files unset it.
@@ -298,7 +299,10 @@ def _memory_tmp() -> Path | None:
 def pytest_configure(config: pytest.Config) -> None:
     """Point pytest's temporary directories (tmp_path, and so every database a test makes) and
     those of the processes the tests start (TMPDIR) at memory (`_memory_tmp`); xdist workers
-    inherit both from the controller."""
+    inherit both from the controller. BROKERPLANE_TEST_TIMES=DIR records each test's wall and
+    CPU seconds there (tests/timing.py)."""
+    if os.environ.get(timing.ENV):
+        config.pluginmanager.register(timing, "brokerplane-timing")
     if config.option.basetemp or _is_xdist_worker(config):
         return
     where = _memory_tmp()
