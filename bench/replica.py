@@ -1,4 +1,4 @@
-"""The read-replica rows of `make bench` (BENCH_ONLY=replica): list reads per second while
+"""The read-replica rows of `make bench` (BENCH_ONLY=replica): report reads per second while
 deposits run, first with every read on the primary, then with BROKERPLANE_READ_DATABASE_URL
 pointing at a streaming standby, in the same run and on the same data.
 
@@ -6,9 +6,10 @@ The primary and its standby are throwaway clusters made here from the machine's 
 binaries (initdb, then pg_basebackup -R), with PostgreSQL's default durability (fsync on,
 synchronous commit): not the shared server the other rows use, since a standby needs a primary
 of its own. Both phases drive the same `brokerplane serve` command: `deposit` connections post
-deposits as the demo admin, `read` connections page the account list (GET /v1/users?limit=100)
-as a read-only manager who never writes (a caller's own writes would send its reads to the
-primary). The CPU each part used (seconds per second of the measurement) goes in the notes.
+deposits as the demo admin, `read` connections page the users report
+(GET /v1/reports/users?limit=100) as a read-only manager who never writes (a caller's own
+writes would send its reads to the primary). The CPU each part used (seconds per second of
+the measurement) goes in the notes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from bench import Bench
 
 READER_LOGIN = 9100
-LIST_PATH = "/v1/users?limit=100"
+LIST_PATH = "/v1/reports/users?limit=100"
 LAG = "x-brokerplane-replica-lag"
 
 
@@ -192,17 +193,17 @@ def measure(bench: Bench) -> None:
                      f"{spent[2]:.2f}, load generator {spent[3]:.2f} (2 cores in all)")  # fmt: skip
             phases[phase] = (deposits, reads, lags, split)
             log(f"replica phase {phase}: {deposits.rate:.0f} deposits/s, {reads.rate:.0f} "
-                f"list reads/s; {dict(lags)}; {split}")  # fmt: skip
+                f"report reads/s; {dict(lags)}; {split}")  # fmt: skip
     (dep_p, read_p, _, split_p), (dep_r, read_r, lags_r, split_r) = (
         phases["primary"],
         phases["replica"],
     )
     served = lags_r["replica"] + lags_r["primary"]
     share = lags_r["replica"] / served if served else 0.0
-    shape = (f"{writers} deposit + {readers} list connections, Python asyncio client, one "
+    shape = (f"{writers} deposit + {readers} report connections, Python asyncio client, one "
              "brokerplane process; throwaway primary + standby on this host")  # fmt: skip
     bench.add(
-        "list reads from the replica, deposits running",
+        "report reads from the replica, deposits running",
         read_r,
         read_p.rate,
         "postgresql+standby",
@@ -212,11 +213,11 @@ def measure(bench: Bench) -> None:
         f"{dep_r.rate:.0f}/s vs {dep_p.rate:.0f}/s; {shape}; {split_r} (primary only: {split_p})",
     )
     bench.add(
-        "deposits while lists read from the replica",
+        "deposits while reports read from the replica",
         dep_r,
         dep_p.rate,
         "postgresql+standby",
-        f"native deposits in the same phases; baseline: deposits while the same lists read "
+        f"native deposits in the same phases; baseline: deposits while the same reports read "
         f"from the primary; {shape}",
     )
 
