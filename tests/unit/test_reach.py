@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from brokerplane.application.services import Services
-from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     DisableAccount,
     EnableAccount,
@@ -19,7 +18,7 @@ from brokerplane.core.account.commands import (
     OpenAccount,
     UpdateAccount,
 )
-from brokerplane.core.account.model import Account
+from brokerplane.core.account.model import PERSONAL_FIELDS, Account
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.approval.model import ApprovalQuery

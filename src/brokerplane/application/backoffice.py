@@ -8,6 +8,7 @@ from brokerplane.application.base import LazySlice
 from brokerplane.application.lockout import SignInLockout
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
+from brokerplane.core.backoffice.commands import WebhookProof
 from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
 from brokerplane.core.errors import Unauthorized
 from brokerplane.core.group.model import Group
@@ -149,13 +150,18 @@ class BackofficeServices(SignInLockout):
         return self._command(bo_webhooks.delete_key, cmd, actor)
 
     def authenticate_webhook_key(self, api_key: str) -> bo_webhooks.WebhookIdentity:
-        """The key and its user for an inbound webhook (its secret or signature is the
-        caller's to check with core.backoffice.webhooks.verify_secret / verify_signature)."""
+        """The key and its user for an inbound webhook (its proof is checked next, with
+        `prove_webhook`)."""
         now = self.clock()
         identity = self._read(lambda u: bo_webhooks.authenticate_key(u, api_key, now))
         if identity.needs_touch:
             self._write(lambda u: u.backoffice.touch_webhook_key(identity.key.id, now))
         return identity
+
+    def prove_webhook(self, key: WebhookKey, proof: WebhookProof) -> None:
+        """The webhook's signature or secret, checked against its key: Unauthorized when
+        neither holds (nothing read or written)."""
+        bo_webhooks.prove(key, proof)
 
     def trade_by_webhook(
         self, order: bo_webhooks.WebhookOrder, actor: Actor

@@ -29,10 +29,15 @@ from brokerplane.api.kit.replay import release, replay_response
 from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE, core_problem, problem
 from brokerplane.application.services import Services
-from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError, ValidationError
-from brokerplane.core.idempotency import ClaimRequest, Completion, Replayed, StoredResponse
+from brokerplane.core.idempotency import (
+    ClaimRequest,
+    Completion,
+    Replayed,
+    StoredResponse,
+    as_seen_by,
+)
 from brokerplane.core.validate import MAX_ID
 
 # A login, ticket or id a caller names (path, query or body): 1 to 2^63-1, a signed 64-bit
@@ -329,18 +334,6 @@ def _operation_id(body: Any) -> str | None:
     return None
 
 
-def _as_seen_by(stored: StoredResponse, actor: Actor) -> StoredResponse:
-    """A stored answer as this key may see it: another key of the same manager without
-    `personal_data` gets the contact fields empty, as a read would show them."""
-    if actor.has("personal_data"):
-        return stored
-    body = json.loads(stored.body)
-    if not isinstance(body, dict) or not any(body.get(f) for f in PERSONAL_FIELDS):
-        return stored
-    redacted = {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in body.items()}
-    return replace(stored, body=_encode(redacted))
-
-
 async def write(
     request: Request,
     actor: Actor,
@@ -364,7 +357,7 @@ async def write(
     else:
         claimed = await claim(request, actor)
         if isinstance(claimed, StoredResponse):
-            return replay_response(_as_seen_by(claimed, actor))
+            return replay_response(as_seen_by(claimed, actor))
         actor = claimed
 
     def stored(result: Any) -> StoredResponse:
@@ -378,6 +371,6 @@ async def write(
     try:
         result = await run_in_threadpool(call, actor)
     except Replayed as earlier:
-        return replay_response(_as_seen_by(earlier.stored, actor))
+        return replay_response(as_seen_by(earlier.stored, actor))
     status, body = render(result)
     return JSONResponse(body, status_code=status)

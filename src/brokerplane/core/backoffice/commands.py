@@ -227,6 +227,17 @@ class WebhookIdentity:
 
 
 @dataclass(frozen=True)
+class WebhookProof:
+    """How an inbound webhook proves its key: the HMAC-SHA256 `signature` of the raw `body`
+    (keyed with SHA-256 of the secret, hex, an optional `sha256=` before it), else the key's
+    `secret` itself; neither given is a refusal."""
+
+    body: bytes
+    signature: str | None = None
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
 class WebhookOrder:
     """An order placed through webhook key `api_key`, whose secret or signature the caller
     has checked: buy or sell `volume` lots of `symbol`, or close every position of `symbol`
