@@ -59,7 +59,7 @@ def _funded(services: Services, admin: Actor, amount: str) -> int:
 def _post(services: Services, login: int, operation: str, amount: str) -> Posting | None:
     """The posting, or None when the account could not cover it."""
     try:
-        return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)
+        return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)  # type: ignore[arg-type]  # text the core reads
     except InsufficientFunds:
         return None
 

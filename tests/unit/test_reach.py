@@ -339,7 +339,7 @@ def test_money_cannot_be_moved_on_an_account_out_of_reach(
 
     for login in EVERY - visible:
         for op, amount in (("deposit", "5"), ("withdrawal", "5"), ("credit", "-5")):
-            refused = _refusal(AccountNotFound, post, PostLedgerEntry(login, op, amount), actor)
+            refused = _refusal(AccountNotFound, post, PostLedgerEntry(login, op, amount), actor)  # type: ignore[arg-type]  # text the core reads
             assert _shape(refused, login) == _shape(missing, MISSING)
 
     assert funded.stored() == before

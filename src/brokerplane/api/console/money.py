@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,12 +22,14 @@ from brokerplane.api.console.pages import (
     whole,
 )
 from brokerplane.api.kit.idempotency import SentKey, arm, encode, fingerprint, run
+from brokerplane.core.actor import Actor
 from brokerplane.core.approval.commands import DecideApproval
 from brokerplane.core.approval.model import STATES, ApprovalQuery
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
-from brokerplane.core.money import format_units
+from brokerplane.core.money import format_units, parse_amount
 
 
 class MoneyPages(Pages):
@@ -55,10 +56,15 @@ class MoneyPages(Pages):
             return self.page(ctx.request, "confirm.html", 200, ctx, title="Confirm", acc=acc,
                              operation=op, label=OPERATIONS[op], amount=amount,
                              comment=comment, key=key)  # fmt: skip
-        cmd = PostLedgerEntry(login=login, operation=op, amount=amount, comment=comment)
         print_ = fingerprint(DIALECT, op, login, parsed, comment)
+
+        def post(actor: Actor) -> Posting:  # the amount read as the core reads it
+            cmd = PostLedgerEntry(login=login, operation=Operation(op),
+                                  amount=parse_amount(amount), comment=comment)  # fmt: skip
+            return self.services.post_ledger_entry(cmd, actor)
+
         armed = arm(ctx.actor, SentKey(key, "Idempotency-Key"), print_, _stored)
-        outcome = await self.call(run, partial(self.services.post_ledger_entry, cmd), armed)
+        outcome = await self.call(run, post, armed)
         replayed = isinstance(outcome, StoredResponse)
         result = json.loads(outcome.body) if replayed else _summary(outcome)
         return self.page(ctx.request, "outcome.html", 200, ctx, title="Done", acc=acc,

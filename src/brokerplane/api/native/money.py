@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,9 +29,10 @@ from brokerplane.api.native.wire import (
     write,
 )
 from brokerplane.core.actor import Actor
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
-from brokerplane.core.money import Currency, format_minor
+from brokerplane.core.money import Currency, format_minor, parse_amount
 
 _AMOUNT_DOC = (
     "a decimal string in the account currency (a JSON number is accepted too); at most the "
@@ -165,14 +165,22 @@ def _posted(p: Posting) -> tuple[int, dict[str, Any]]:
     return (202 if p.status == "pending_approval" else 200), render_posting(p)
 
 
-async def post_balance(request: Request, actor: Actor, operation: str, body: BalanceIn) -> Response:
+async def post_balance(
+    request: Request, actor: Actor, operation: Operation, body: BalanceIn
+) -> Response:
     """Every money operation's endpoint, and the lean route's (api/native/lean.py)."""
-    cmd = PostLedgerEntry(login=body.login, operation=operation, amount=body.amount,
-                          comment=body.comment, reference=body.reference)  # fmt: skip
+    app = services(request)
+
+    def call(caller: Actor) -> Posting:  # the amount read once the key's scope is checked
+        cmd = PostLedgerEntry(login=body.login, operation=operation,
+                              amount=parse_amount(body.amount), comment=body.comment,
+                              reference=body.reference)  # fmt: skip
+        return app.post_ledger_entry(cmd, caller)
+
     return await write(
         request,
         actor,
-        partial(services(request).post_ledger_entry, cmd),
+        call,
         _posted,
         scopes=("balances:write",),
         claim_in_command=True,  # one transaction per deposit, and grouped with others
@@ -184,7 +192,7 @@ async def post_balance(request: Request, actor: Actor, operation: str, body: Bal
 async def deposit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "deposit", body)
+    return await post_balance(request, actor, Operation.DEPOSIT, body)
 
 
 @router.post("/balances/withdraw", response_model=BalanceOut, responses=_POSTED,
@@ -192,7 +200,7 @@ async def deposit(
 async def withdraw(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "withdrawal", body)
+    return await post_balance(request, actor, Operation.WITHDRAWAL, body)
 
 
 @router.post("/balances/credit", response_model=BalanceOut, responses=_POSTED,
@@ -201,7 +209,7 @@ async def withdraw(
 async def credit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "credit", body)
+    return await post_balance(request, actor, Operation.CREDIT, body)
 
 
 @router.post("/balances/bonus", response_model=BalanceOut, responses=_POSTED,
@@ -210,7 +218,7 @@ async def credit(
 async def bonus(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "bonus", body)
+    return await post_balance(request, actor, Operation.BONUS, body)
 
 
 @router.post("/balances/correction", response_model=BalanceOut, responses=_POSTED,
@@ -218,7 +226,7 @@ async def bonus(
 async def correction(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "correction", body)
+    return await post_balance(request, actor, Operation.CORRECTION, body)
 
 
 @router.post("/balances/charge", response_model=BalanceOut, responses=_POSTED,
@@ -227,7 +235,7 @@ async def correction(
 async def charge(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "charge", body)
+    return await post_balance(request, actor, Operation.CHARGE, body)
 
 
 # ---- history --------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.ledger.commands import Transfer, TransferFunds
-from brokerplane.core.money import format_minor
+from brokerplane.core.money import format_minor, parse_amount
 from brokerplane.core.validate import MAX_ID
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
@@ -176,10 +176,14 @@ def _transferred(t: Transfer) -> tuple[int, dict[str, Any]]:
 async def transfer(
     body: TransferIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    cmd = TransferFunds(body.from_login, body.to_login, body.amount, body.comment,
-                        body.reference)  # fmt: skip
-    return await write(request, actor, partial(services(request).transfer_funds, cmd),
-                       _transferred, scopes=("balances:write",))  # fmt: skip
+    app = services(request)
+
+    def call(caller: Actor) -> Transfer:  # the amount read once the key's scope is checked
+        cmd = TransferFunds(body.from_login, body.to_login, parse_amount(body.amount),
+                            body.comment, body.reference)  # fmt: skip
+        return app.transfer_funds(cmd, caller)
+
+    return await write(request, actor, call, _transferred, scopes=("balances:write",))
 
 
 # ---- trade state of many accounts ------------------------------------------------------------
