@@ -9,7 +9,7 @@ from brokerplane.application.lockout import SignInLockout
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import WebhookProof
-from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
+from brokerplane.core.backoffice.model import AccountPreset, Plan, WebhookKey, WhiteLabel
 from brokerplane.core.errors import Unauthorized
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
@@ -63,14 +63,14 @@ class BackofficeServices(SignInLockout):
     def list_assets(self, actor: Actor) -> list[bo_catalog.Asset]:
         return self._view(bo_catalog.list_assets, actor)
 
-    def create_branding(self, cmd: bo_catalog.CreateBranding, actor: Actor) -> Branding:
-        return self._command(bo_catalog.create_branding, cmd, actor)
+    def create_white_label(self, cmd: bo_catalog.CreateWhiteLabel, actor: Actor) -> WhiteLabel:
+        return self._command(bo_catalog.create_white_label, cmd, actor)
 
-    def list_brandings(self, actor: Actor) -> list[Branding]:
-        return self._view(bo_catalog.list_brandings, actor)
+    def list_white_labels(self, actor: Actor) -> list[WhiteLabel]:
+        return self._view(bo_catalog.list_white_labels, actor)
 
-    def get_branding(self, branding_id: int, actor: Actor) -> Branding:
-        return self._query(bo_catalog.get_branding, branding_id, actor)
+    def get_white_label(self, branding_id: int, actor: Actor) -> WhiteLabel:
+        return self._query(bo_catalog.get_white_label, branding_id, actor)
 
     def create_plan(self, cmd: bo_catalog.CreatePlan, actor: Actor) -> Plan:
         return self._command(bo_catalog.create_plan, cmd, actor)

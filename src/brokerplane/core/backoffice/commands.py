@@ -54,7 +54,7 @@ class SignInOutcome:
 
 
 @dataclass(frozen=True)
-class CreateBranding:
+class CreateWhiteLabel:
     name: str
     description: str = ""
 
