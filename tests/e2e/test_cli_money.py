@@ -35,7 +35,7 @@ def open_usd_account(runtime: Runtime, admin: Actor) -> int:
 
 
 def post(runtime: Runtime, actor: Actor, login: int, operation: str, amount: str) -> Posting:
-    cmd = PostLedgerEntry(login=login, operation=operation, amount=amount, reference="ref-1")
+    cmd = PostLedgerEntry(login=login, operation=operation, amount=amount, reference="ref-1")  # type: ignore[arg-type]  # text the core reads
     return runtime.services.post_ledger_entry(cmd, actor)
 
 

@@ -13,14 +13,14 @@ from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import DeleteAccount, OpenAccount
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.commands import CreateBranding, CreatePlan, CreatePreset
+from brokerplane.core.backoffice.commands import CreatePlan, CreatePreset, CreateWhiteLabel
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
-    Branding,
     Plan,
     UserSearch,
     WebhookKey,
+    WhiteLabel,
 )
 from brokerplane.core.errors import Conflict
 from brokerplane.core.group.commands import CreateGroup
@@ -40,7 +40,7 @@ def _behaves(
     services: Application, uows: UnitOfWorkFactory, admin: Actor, clock: FakeClock
 ) -> None:
     """The scenario both the SQL repository and the fake must pass."""
-    services.create_branding(CreateBranding("Brand-A"), admin)
+    services.create_white_label(CreateWhiteLabel("Brand-A"), admin)
     services.create_plan(CreatePlan("Plan X", "swap"), admin)
     services.create_account_preset(CreatePreset("Pro"), admin)
     retail = services.create_group(CreateGroup("retail", "USD", {"broker": "Brand-A"}), admin)
@@ -49,9 +49,12 @@ def _behaves(
 
     with uows() as uow:
         bo = uow.backoffice
-        assert bo.branding_by_name("BRAND-a") is not None and bo.branding_by_name("Brand") is None
+        assert (
+            bo.white_label_by_name("BRAND-a") is not None
+            and bo.white_label_by_name("Brand") is None
+        )
         assert bo.plan_by_name("plan x") is not None and bo.preset_by_name("PRO") is not None
-        assert [b.id for b in bo.list_brandings()] == [1]
+        assert [b.id for b in bo.list_white_labels()] == [1]
         users = [
             uow.users.add(User(id=0, email="a@example.com", login="Alice", group_id=retail.id,
                                broker="Brand-A", created_at=now, updated_at=now)),
@@ -123,7 +126,7 @@ def _conflicts(uows: UnitOfWorkFactory, attempt: Callable[[UnitOfWork], object])
 def _refuses_duplicates(uows: UnitOfWorkFactory, clock: FakeClock) -> None:
     now = clock()
     with uows() as uow:
-        uow.backoffice.add_branding(Branding(0, "B", created_at=now))
+        uow.backoffice.add_white_label(WhiteLabel(0, "B", created_at=now))
         uow.backoffice.add_plan(Plan(0, "P", created_at=now))
         uow.backoffice.add_preset(AccountPreset(0, "R", created_at=now))
         user = uow.users.add(User(id=0, email="u@example.com", login="u", created_at=now,
@@ -131,7 +134,7 @@ def _refuses_duplicates(uows: UnitOfWorkFactory, clock: FakeClock) -> None:
         uow.backoffice.add_webhook_key(WebhookKey(0, user.id, "k", "whk_1", "d" * 64, now))
         uow.backoffice.add_token(_token(clock, "h", "s", user.id, 5))
         uow.commit()
-    _conflicts(uows, lambda u: u.backoffice.add_branding(Branding(0, "B", created_at=now)))
+    _conflicts(uows, lambda u: u.backoffice.add_white_label(WhiteLabel(0, "B", created_at=now)))
     _conflicts(uows, lambda u: u.backoffice.add_plan(Plan(0, "P", created_at=now)))
     preset = AccountPreset(0, "R", created_at=now)
     _conflicts(uows, lambda u: u.backoffice.add_preset(preset))

@@ -94,7 +94,7 @@ def test_approvals_and_group_commit_savepoints(
         op = "withdrawal" if i % 3 == 0 else "deposit"
         amount = "999999" if op == "withdrawal" else "1"
         with contextlib.suppress(InsufficientFunds):
-            services.post_ledger_entry(PostLedgerEntry(acc.login, op, amount), admin)
+            services.post_ledger_entry(PostLedgerEntry(acc.login, op, amount), admin)  # type: ignore[arg-type]  # text the core reads
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(work, range(48)))

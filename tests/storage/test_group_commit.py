@@ -73,7 +73,7 @@ def test_queued_money_commands_share_one_commit_and_keep_their_own_outcomes(
     before = (gc.batches, gc.commands)
 
     def post(login: int, operation: str, amount: str) -> Callable[[], Posting]:
-        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)
+        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)  # type: ignore[arg-type]  # text the core reads
 
     calls = [post(a, "deposit", "10.00") for _ in range(4)]
     calls += [post(b, "withdrawal", "60.00"), post(b, "withdrawal", "60.00")]  # one must fail
@@ -157,7 +157,7 @@ def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_afte
         sent.append(statement.upper())
 
     def post(operation: str, amount: str) -> Callable[[], Posting]:
-        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)
+        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)  # type: ignore[arg-type]  # text the core reads
 
     event.listen(runtime.storage.engine, "before_cursor_execute", seen)
     try:
@@ -190,7 +190,7 @@ def test_only_committed_ledger_entries_are_reported_and_every_batch_size_is_told
     gc.on_batch = sizes.append
 
     def post(login: int, operation: str, amount: str) -> Callable[[], Posting]:
-        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)
+        return lambda: services.post_ledger_entry(PostLedgerEntry(login, operation, amount), admin)  # type: ignore[arg-type]  # text the core reads
 
     calls = [post(a, "deposit", "10.00"), post(a, "deposit", "10.00")]
     calls += [post(b, "withdrawal", "60.00"), post(b, "withdrawal", "60.00")]  # one must fail

@@ -40,7 +40,7 @@ def _open(services: Application, admin: Actor, group: str = "real\\standard") ->
 
 def _post(services: Application, actor: Actor, login: int, operation: str, amount: object,
           reference: str = "", comment: str = "") -> Posting:  # fmt: skip
-    cmd = PostLedgerEntry(login, operation, amount, comment=comment, reference=reference)
+    cmd = PostLedgerEntry(login, operation, amount, comment=comment, reference=reference)  # type: ignore[arg-type]  # text the core reads
     return services.post_ledger_entry(cmd, actor)
 
 

@@ -60,7 +60,7 @@ def _funded(services: Application, admin: Actor, amount: str) -> int:
 def _post(services: Application, login: int, operation: str, amount: str) -> Posting | None:
     """The posting, or None when the account could not cover it."""
     try:
-        return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)
+        return services.post_ledger_entry(PostLedgerEntry(login, operation, amount), MANAGER)  # type: ignore[arg-type]  # text the core reads
     except InsufficientFunds:
         return None
 

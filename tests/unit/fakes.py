@@ -36,10 +36,10 @@ from brokerplane.core.audit.model import GENESIS_HASH, AuditQuery, AuditRecord
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
-    Branding,
     Plan,
     UserSearch,
     WebhookKey,
+    WhiteLabel,
 )
 from brokerplane.core.errors import Conflict, EmailAlreadyExists, LoginAlreadyExists
 from brokerplane.core.events.model import (
@@ -140,7 +140,7 @@ class FakeState:
     # the risk pass's margin states (login -> state; none: ok)
     margin_states: dict[int, str] = field(default_factory=dict)
     # the TraderEvolution back office
-    brandings: dict[int, Branding] = field(default_factory=dict)
+    brandings: dict[int, WhiteLabel] = field(default_factory=dict)
     plans: dict[int, Plan] = field(default_factory=dict)
     presets: dict[int, AccountPreset] = field(default_factory=dict)
     webhook_keys: dict[int, WebhookKey] = field(default_factory=dict)
@@ -1148,7 +1148,7 @@ class FakeBackoffice(_Repo):
         if any(name == value and i != item_id for i, name in items):
             raise Conflict(f"unique constraint: {table}")
 
-    def add_branding(self, branding: Branding) -> Branding:
+    def add_white_label(self, branding: WhiteLabel) -> WhiteLabel:
         self._writing()
         self._unique("brokers.name", ((b.id, b.name) for b in self._s.brandings.values()), 0,
                      branding.name)  # fmt: skip
@@ -1157,15 +1157,15 @@ class FakeBackoffice(_Repo):
         self._s.brandings[branding.id] = _copy(branding)
         return branding
 
-    def get_branding(self, branding_id: int) -> Branding | None:
+    def get_white_label(self, branding_id: int) -> WhiteLabel | None:
         found = self._s.brandings.get(branding_id)
         return _copy(found) if found else None
 
-    def branding_by_name(self, name: str) -> Branding | None:
+    def white_label_by_name(self, name: str) -> WhiteLabel | None:
         return next((_copy(b) for _, b in sorted(self._s.brandings.items())
                      if _folded(b.name) == _folded(name)), None)  # fmt: skip
 
-    def list_brandings(self) -> list[Branding]:
+    def list_white_labels(self) -> list[WhiteLabel]:
         return [_copy(b) for _, b in sorted(self._s.brandings.items())]
 
     def add_plan(self, plan: Plan) -> Plan:

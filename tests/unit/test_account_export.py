@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from brokerplane.application.app import Application
-from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
+from brokerplane.core.account.model import PERSONAL_FIELDS
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import MissingScope, ValidationError
 from brokerplane.core.group.commands import CreateGroup

@@ -19,10 +19,10 @@ from brokerplane.core.backoffice import webhooks
 from brokerplane.core.backoffice.commands import (
     AddAccount,
     ChangeUserPassword,
-    CreateBranding,
     CreatePlan,
     CreatePreset,
     CreateUserGroup,
+    CreateWhiteLabel,
     GroupFilter,
     NewAccount,
     OpenUser,
@@ -54,7 +54,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def groups(services: Application, admin: Actor) -> dict[str, Group]:
-    brand = services.create_branding(CreateBranding("BRAND"), admin)
+    brand = services.create_white_label(CreateWhiteLabel("BRAND"), admin)
     plan = services.create_plan(CreatePlan("Risk A"), admin)
     return {
         "retail": services.create_user_group(
@@ -151,7 +151,7 @@ def test_users_are_searched_by_every_filter_within_reach(
     a = _open(services, admin, groups["retail"], "alice")
     b = _open(services, admin, groups["vip"], "bob")
     c = _open(services, admin, groups["plain"], "carol")
-    branding = services.list_brandings(admin)[0].id
+    branding = services.list_white_labels(admin)[0].id
     plan = services.list_plans(admin)[0].id
 
     def ids(**kw: object) -> list[int]:
@@ -342,12 +342,12 @@ def test_catalogue_names_are_unique_ignoring_case_and_need_admin(
     services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     with pytest.raises(Conflict):
-        services.create_branding(CreateBranding("brand"), admin)
+        services.create_white_label(CreateWhiteLabel("brand"), admin)
     with pytest.raises(Conflict):
         services.create_plan(CreatePlan("RISK a"), admin)
     desk = Actor(manager_login=7, scopes=frozenset(SCOPES) - {"admin"})
     with pytest.raises(MissingScope):
-        services.create_branding(CreateBranding("Other"), desk)
+        services.create_white_label(CreateWhiteLabel("Other"), desk)
     limited = Actor(manager_login=7, scopes=frozenset(SCOPES), white_labels="OTHER")
     with pytest.raises(PermissionDenied):
         services.create_plan(CreatePlan("P2"), limited)

@@ -7,16 +7,18 @@ from typing import TYPE_CHECKING, TypeVar
 
 from brokerplane.application.base import LazySlice
 from brokerplane.application.lockout import SignInLockout
+from brokerplane.core.access.commands import AnswerChallenge, ChallengeAnswered, ResumeSession
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import Unauthorized
 from brokerplane.core.ports import UnitOfWork
 
 if TYPE_CHECKING:
-    from brokerplane.core.access import lockout, second_factor, tokens, totp
+    from brokerplane.core.access import handshake, lockout, second_factor, tokens, totp
     from brokerplane.core.access import service as access
     from brokerplane.core.backoffice import sessions as bo_sessions
 else:
+    handshake = LazySlice("brokerplane.core.access.handshake")
     lockout = LazySlice("brokerplane.core.access.lockout")
     second_factor = LazySlice("brokerplane.core.access.second_factor")
     tokens = LazySlice("brokerplane.core.access.tokens")
@@ -132,6 +134,18 @@ class AccessServices(SignInLockout):
             if found is not None and kept is not None:
                 kept.keep(hashed, taken, found)
         return tokens.verify_token(found, dialect, now, ttl)
+
+    def answer_mt5_challenge(self, cmd: AnswerChallenge, address: str | None) -> ChallengeAnswered:
+        """An MT5 handshake's answer, under the sign-in lockout (admitted before the password
+        hash is read, counted after): Unauthorized with the lock's message when the login or
+        address is locked, with WRONG_CREDENTIALS when the answer is wrong, the manager does not
+        exist, or it cannot use the Web API."""
+        return self._guarded(lockout.manager(cmd.login, address),
+                             lambda u: handshake.check_answer(u, cmd))  # fmt: skip
+
+    def resume_mt5_session(self, cmd: ResumeSession) -> Manager | None:
+        """The manager of an MT5 session for its next command; None: the session is over."""
+        return self._read(lambda u: handshake.session_manager(u, cmd))
 
     def sign_in_console(self, cmd: bo_sessions.SignIn, actor: Actor) -> second_factor.FirstStep:
         """A manager's password for the console, under the sign-in lockout: a session, or a

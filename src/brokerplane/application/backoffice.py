@@ -8,7 +8,8 @@ from brokerplane.application.base import LazySlice
 from brokerplane.application.lockout import SignInLockout
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.model import AccountPreset, Branding, Plan, WebhookKey
+from brokerplane.core.backoffice.commands import WebhookProof
+from brokerplane.core.backoffice.model import AccountPreset, Plan, WebhookKey, WhiteLabel
 from brokerplane.core.errors import Unauthorized
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
@@ -62,14 +63,14 @@ class BackofficeServices(SignInLockout):
     def list_assets(self, actor: Actor) -> list[bo_catalog.Asset]:
         return self._view(bo_catalog.list_assets, actor)
 
-    def create_branding(self, cmd: bo_catalog.CreateBranding, actor: Actor) -> Branding:
-        return self._command(bo_catalog.create_branding, cmd, actor)
+    def create_white_label(self, cmd: bo_catalog.CreateWhiteLabel, actor: Actor) -> WhiteLabel:
+        return self._command(bo_catalog.create_white_label, cmd, actor)
 
-    def list_brandings(self, actor: Actor) -> list[Branding]:
-        return self._view(bo_catalog.list_brandings, actor)
+    def list_white_labels(self, actor: Actor) -> list[WhiteLabel]:
+        return self._view(bo_catalog.list_white_labels, actor)
 
-    def get_branding(self, branding_id: int, actor: Actor) -> Branding:
-        return self._query(bo_catalog.get_branding, branding_id, actor)
+    def get_white_label(self, branding_id: int, actor: Actor) -> WhiteLabel:
+        return self._query(bo_catalog.get_white_label, branding_id, actor)
 
     def create_plan(self, cmd: bo_catalog.CreatePlan, actor: Actor) -> Plan:
         return self._command(bo_catalog.create_plan, cmd, actor)
@@ -149,13 +150,18 @@ class BackofficeServices(SignInLockout):
         return self._command(bo_webhooks.delete_key, cmd, actor)
 
     def authenticate_webhook_key(self, api_key: str) -> bo_webhooks.WebhookIdentity:
-        """The key and its user for an inbound webhook (its secret or signature is the
-        caller's to check with core.backoffice.webhooks.verify_secret / verify_signature)."""
+        """The key and its user for an inbound webhook (its proof is checked next, with
+        `prove_webhook`)."""
         now = self.clock()
         identity = self._read(lambda u: bo_webhooks.authenticate_key(u, api_key, now))
         if identity.needs_touch:
             self._write(lambda u: u.backoffice.touch_webhook_key(identity.key.id, now))
         return identity
+
+    def prove_webhook(self, key: WebhookKey, proof: WebhookProof) -> None:
+        """The webhook's signature or secret, checked against its key: Unauthorized when
+        neither holds (nothing read or written)."""
+        bo_webhooks.prove(key, proof)
 
     def trade_by_webhook(
         self, order: bo_webhooks.WebhookOrder, actor: Actor

@@ -10,6 +10,7 @@ from brokerplane.application.base import LazySlice, ServiceBase
 from brokerplane.core.account.model import Account, TradeState
 from brokerplane.core.actor import Actor
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.trading.commands import PositionOf
 from brokerplane.core.trading.model import Deal, DealQuery, Market, PositionFigures, Quote, Risk
 
 if TYPE_CHECKING:
@@ -85,6 +86,10 @@ class TradingServices(ServiceBase):
 
     def get_position(self, position_id: int, actor: Actor) -> PositionFigures:
         return self._query(trading.get_position, position_id, actor)
+
+    def get_account_position(self, query: PositionOf, actor: Actor) -> PositionFigures:
+        """The position when it is of the account (and symbol) named with it."""
+        return self._query(trading.get_account_position, query, actor)
 
     def list_deals(self, query: DealQuery, actor: Actor) -> list[Deal]:
         return self._listing(trading.list_deals, query, actor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from brokerplane.core import masks
-from brokerplane.core.errors import MissingScope
+from brokerplane.core.errors import MissingScope, ReachTooNarrow
 
 # Scopes a native API key may hold; the access issue gives managers the same names as rights.
 SCOPES: tuple[str, ...] = (
@@ -49,6 +49,11 @@ class Actor:
     @property
     def unlimited_reach(self) -> bool:
         return self.group_mask.strip() == "*" and self.white_labels.strip() == "*"
+
+    def require_unlimited(self, what: str) -> None:
+        """`what` affects accounts of every group and white label: only unlimited reach may."""
+        if not self.unlimited_reach:
+            raise ReachTooNarrow(what)
 
     def reaches_group(self, group: str) -> bool:
         return masks.parse(self.group_mask, "groups").admits(group)

@@ -15,11 +15,13 @@ dialect's rendered response instead (`StoredResponse.status` set); they are repl
 
 from __future__ import annotations
 
+import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from brokerplane.core.account.model import PERSONAL_FIELDS, blank_personal
 from brokerplane.core.errors import AlreadyApplied, RequestInFlight, ValidationError
 
 MAX_KEY = 127
@@ -82,6 +84,29 @@ class Replayed(Exception):  # not an error: the answer of an earlier use
     def __init__(self, stored: StoredResponse) -> None:
         super().__init__("replayed")
         self.stored = stored
+
+
+class Viewer(Protocol):
+    """Whoever a stored answer is replayed to (an Actor)."""
+
+    def has(self, scope: str) -> bool: ...
+
+
+def as_seen_by(stored: StoredResponse, viewer: Viewer) -> StoredResponse:
+    """A stored JSON answer as `viewer` may see it when replayed: without `personal_data` (the
+    same manager through another key, say) the personal fields read as empty, as a read would
+    show them. An answer with none of them set, or not a JSON object, is replayed as stored."""
+    if viewer.has("personal_data"):
+        return stored
+    try:
+        body = json.loads(stored.body)
+    except ValueError:
+        return stored
+    if not isinstance(body, dict) or not any(body.get(f) for f in PERSONAL_FIELDS):
+        return stored
+    redacted = json.dumps(blank_personal(body), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":"))  # fmt: skip
+    return replace(stored, body=redacted)
 
 
 class IdempotencyStore(Protocol):

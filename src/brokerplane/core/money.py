@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
-from brokerplane.core.errors import ValidationError
+from brokerplane.core.errors import InvalidAmount, ValidationError
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,32 @@ def format_units(units: int, digits: int) -> str:
         return f"-{text[:-digits]}.{text[-digits:]}"
     text = str(units).rjust(digits + 1, "0")
     return f"{text[:-digits]}.{text[-digits:]}"
+
+
+@dataclass(frozen=True)
+class MinorUnits:
+    """An amount in the minor units of the account's currency, as cTrader sends `amount`: the
+    core converts it with the account's digits, in the command's own transaction."""
+
+    units: int
+
+    def at(self, digits: int) -> Decimal:
+        return Decimal(self.units).scaleb(-digits)
+
+
+# An amount as a command carries it: a Decimal, or minor units of the account's currency, or
+# (from a caller that hands the core what it was sent: a form, the command line) a decimal
+# number's text or a JSON number, which the core reads with parse_amount and refuses by name.
+Amount = Decimal | MinorUnits | str | int | float
+
+
+def parse_amount(value: object, field: str = "amount") -> Decimal:
+    """An amount as a dialect received it (a string, int or float), as the core reads it:
+    InvalidAmount naming `field` when it is not a finite decimal number."""
+    try:
+        return parse_decimal(value, field)
+    except ValidationError as err:
+        raise InvalidAmount(err.detail, fields=err.fields) from None
 
 
 OUT_OF_RANGE = "is out of range (a signed 64-bit integer is expected)"

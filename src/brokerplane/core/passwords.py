@@ -114,3 +114,9 @@ def mt5_webapi_hash(password: str) -> str:
     with it (spec: mt5-webapi.md 2.2)."""
     inner = hashlib.md5(password.encode("utf-16-le")).digest()
     return hashlib.md5(inner + b"WebAPI").hexdigest()
+
+
+def mt5_challenge_answer(webapi_hash: bytes, challenge: bytes) -> str:
+    """The MT5 Web API handshake's answer to a 16-byte challenge, both ways (srv_rand_answer,
+    cli_rand_answer): hex(MD5(webapi_hash || challenge)), lower case (spec 2.2)."""
+    return hashlib.md5(webapi_hash + challenge).hexdigest()

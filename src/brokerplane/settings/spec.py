@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from brokerplane.core.backoffice.model import REPLAY_WINDOW
+from brokerplane.core.kinds import API_DIALECTS
 
-DIALECTS = ("native", "mt5", "ctrader", "traderevolution")
+DIALECTS: tuple[str, ...] = API_DIALECTS
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical", "trace")
 # A signed webhook is accepted while its timestamp is within REPLAY_WINDOW of the server's time

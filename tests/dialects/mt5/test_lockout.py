@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
-from brokerplane.api.mt5 import auth
 from brokerplane.api.mt5.auth import password_hash, rand_answer
-from brokerplane.application.app import Application
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.commands import CreateManager
+from brokerplane.core.access import handshake as core_handshake
+from brokerplane.core.access.commands import AnswerChallenge, ChallengeAnswered, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.ports import UnitOfWork
 from tests.dialects.mt5.conftest import MANAGER, PASSWORD, handshake
 from tests.unit.fakes import FakeClock
 
@@ -77,13 +77,13 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
     the password and refuses the rest: the attempt is counted before the check."""
     monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
     checked: list[int] = []
-    real = auth.pw_hash_of
+    real = core_handshake.check_answer
 
-    def counted(services: Application, login: int) -> tuple[bytes, int] | None:
-        checked.append(login)
-        return real(services, login)
+    def counted(uow: UnitOfWork, cmd: AnswerChallenge) -> ChallengeAnswered | None:
+        checked.append(cmd.login)
+        return real(uow, cmd)
 
-    monkeypatch.setattr(auth, "pw_hash_of", counted)
+    monkeypatch.setattr(core_handshake, "check_answer", counted)
     conns = [TestClient(client.app, client=("203.0.113.9", 41000 + n)) for n in range(40)]
     rands = []
     hello = {"version": "3470", "agent": "pytest", "login": str(MANAGER), "type": "manager"}

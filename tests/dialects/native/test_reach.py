@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
-from brokerplane.core.access.reach import PERSONAL_FIELDS
+from brokerplane.core.account.model import PERSONAL_FIELDS
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api

@@ -18,10 +18,10 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.backoffice.commands import (
-    CreateBranding,
     CreatePlan,
     CreatePreset,
     CreateUserGroup,
+    CreateWhiteLabel,
 )
 
 BASE = "/proftrading/rest"
@@ -99,7 +99,7 @@ def sign_in(client: TestClient, login: Any, password: str) -> httpx.Response:
 
 
 def make_catalog(services: Application, admin: Actor) -> dict[str, int]:
-    brand = services.create_branding(CreateBranding("BESTBRAND", "the main brand"), admin)
+    brand = services.create_white_label(CreateWhiteLabel("BESTBRAND", "the main brand"), admin)
     risk = services.create_plan(CreatePlan("Standard risk", "risk"), admin)
     retail = services.create_user_group(
         CreateUserGroup("retail", "USD", brand.id, risk.id, "retail clients"), admin

@@ -25,7 +25,6 @@ from brokerplane.api.console.pages import (
 )
 from brokerplane.api.kit.idempotency import SentKey, fingerprint
 from brokerplane.api.native.accounts import CSV_COLUMNS, EXPORT_COLUMNS, csv_chunks
-from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.account.commands import (
     ChangePassword,
     DisableAccount,
@@ -34,6 +33,7 @@ from brokerplane.core.account.commands import (
     OpenAccount,
     UpdateAccount,
 )
+from brokerplane.core.account.model import PERSONAL_FIELDS
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import PermissionDenied, ValidationError
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery

@@ -21,7 +21,6 @@ from brokerplane.api.console.pages import DIALECT, MAX_TEXT, Ctx, Pages, whole
 from brokerplane.api.kit.idempotency import SentKey, fingerprint
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
 from brokerplane.core.access.model import Manager
-from brokerplane.core.access.reach import require_unlimited
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.errors import ManagerNotFound, ValidationError
@@ -54,7 +53,7 @@ def require_admin(ctx: Ctx) -> None:
     """The administration pages are for admins of unlimited reach, as the core's commands
     behind them are: refused before anything is read."""
     ctx.actor.require("admin")
-    require_unlimited(ctx.actor, "administration")
+    ctx.actor.require_unlimited("administration")
 
 
 class AdminPages(Pages):

@@ -20,9 +20,10 @@ from starlette.responses import Response
 from brokerplane.api.console.pages import PAGE, Ctx, Pages, whole
 from brokerplane.core.audit.model import AuditQuery, ChainReport
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.kinds import Dialect
 
 # The dialects changes come through, as the audit trail records them.
-AUDIT_DIALECTS = ("native", "mt5", "ctrader", "traderevolution", "console", "cli", "system")
+AUDIT_DIALECTS: tuple[str, ...] = tuple(Dialect)
 
 
 VERIFY_EVERY_S = 60.0

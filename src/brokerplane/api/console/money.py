@@ -27,6 +27,7 @@ from brokerplane.application.idempotency import Replay
 from brokerplane.core.approval.commands import DecideApproval
 from brokerplane.core.approval.model import STATES, ApprovalQuery
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.money import format_units
 
@@ -61,7 +62,7 @@ class MoneyPages(Pages):
                              operation=op, label=OPERATIONS[op], amount=amount,
                              comment=comment, key=key, waits=waits,
                              threshold=format_units(*threshold) if threshold else None)  # fmt: skip
-        cmd = PostLedgerEntry(login=login, operation=op, amount=amount, comment=comment)
+        cmd = PostLedgerEntry(login=login, operation=Operation(op), amount=amount, comment=comment)
         print_ = fingerprint(DIALECT, op, login, parsed, comment)
         request = request_of(ctx.actor, SentKey(key, "Idempotency-Key"), print_)
         armed = keyed_actor(ctx.actor, request)

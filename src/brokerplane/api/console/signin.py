@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from brokerplane.api.console import session as sess
 from brokerplane.api.console.pages import SECURITY_HEADERS, Pages, read_form, safe_next
-from brokerplane.core.access.lockout import WRONG_CREDENTIALS
+from brokerplane.core.access.commands import WRONG_CREDENTIALS
 from brokerplane.core.backoffice.commands import RefreshSession, SignIn, TokenPair
 from brokerplane.core.errors import CoreError, Unauthorized
 

@@ -16,11 +16,11 @@ from brokerplane.api.ctrader.errors import ERROR_TABLE, CTraderError, error_body
 from brokerplane.api.ctrader.wire import Body, answer, error_response, services_of
 from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.approvals import held_message, is_held
-from brokerplane.application.app import Application
 from brokerplane.application.idempotency import Replay
-from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AmountLimitExceeded, ApprovalRequired, InvalidAmount
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
+from brokerplane.core.money import MinorUnits
 
 router = APIRouter()
 
@@ -28,18 +28,22 @@ router = APIRouter()
 # ---- money ----------------------------------------------------------------------------------
 
 BALANCE_TYPES = {
-    "DEPOSIT": "deposit",
-    "WITHDRAW": "withdrawal",
-    "WITHDRAWAL": "withdrawal",  # seed 003's spelling
-    "DEPOSIT_NONWITHDRAWABLE_BONUS": "credit_in",
-    "WITHDRAW_NONWITHDRAWABLE_BONUS": "credit_out",
-    "WITHDRAWAL_NONWITHDRAWABLE_BONUS": "credit_out",
+    "DEPOSIT": Operation.DEPOSIT,
+    "WITHDRAW": Operation.WITHDRAWAL,
+    "WITHDRAWAL": Operation.WITHDRAWAL,  # seed 003's spelling
+    "DEPOSIT_NONWITHDRAWABLE_BONUS": Operation.CREDIT_IN,
+    "WITHDRAW_NONWITHDRAWABLE_BONUS": Operation.CREDIT_OUT,
+    "WITHDRAWAL_NONWITHDRAWABLE_BONUS": Operation.CREDIT_OUT,
 }
-BONUS_TYPES = {"DEPOSIT": "bonus_in", "WITHDRAW": "bonus_out", "WITHDRAWAL": "bonus_out"}
+BONUS_TYPES = {
+    "DEPOSIT": Operation.BONUS_IN,
+    "WITHDRAW": Operation.BONUS_OUT,
+    "WITHDRAWAL": Operation.BONUS_OUT,
+}
 
 
-def _posting_cmd(services: Application, login: int, body: Body, actor: Actor,
-                 types: dict[str, str], bad_amount: str) -> PostLedgerEntry:  # fmt: skip
+def _posting_cmd(login: int, body: Body, types: dict[str, Operation],
+                 bad_amount: str) -> PostLedgerEntry:  # fmt: skip
     sent = body.integer("login")
     if sent is not None and sent != login:
         raise invalid(f"login {sent} in the body differs from {login} in the path")
@@ -48,14 +52,13 @@ def _posting_cmd(services: Application, login: int, body: Body, actor: Actor,
         raise invalid("type is required")
     if kind_name not in types:
         raise invalid("type must be one of " + ", ".join(t for t in types if "WITHDRAWAL" not in t))
-    amount = body.decimal("preciseAmount")
+    amount: Decimal | MinorUnits | None = body.decimal("preciseAmount")
     if amount is None:
         minor = body.integer("amount")
         if minor is None:
             raise invalid("preciseAmount is required")
-        digits = services.get_account(login, actor).currency_digits
-        amount = Decimal(minor).scaleb(-digits)
-    if amount <= 0:
+        amount = MinorUnits(minor)  # the core reads the account's digits
+    if (amount.units if isinstance(amount, MinorUnits) else amount) <= 0:
         raise CTraderError(400, bad_amount, "preciseAmount must be positive")
     comment = body.text("comment") or body.text("externalNote") or ""
     reference = body.text("externalId") or ""
@@ -83,16 +86,12 @@ def _respond(request: Request, status: int, body: dict[str, Any], family: str) -
     return answer(request, body, family)
 
 
-async def _post(request: Request, login: int, family: str, types: dict[str, str],
+async def _post(request: Request, login: int, family: str, types: dict[str, Operation],
                 bad_amount: str, id_key: str) -> Response:  # fmt: skip
     actor = await actor_of(request)
     body = await Body.of(request)
     services = services_of(request)
-    if body.has("preciseAmount"):  # read from the body alone: no storage, no thread
-        cmd = _posting_cmd(services, login, body, actor, types, bad_amount)
-    else:  # `amount` in minor units needs the account's currency digits
-        cmd = await run_in_threadpool(_posting_cmd, services, login, body, actor, types,
-                                      bad_amount)  # fmt: skip
+    cmd = _posting_cmd(login, body, types, bad_amount)  # read from the body alone
 
     def label(posting: Posting) -> tuple[int, str | None]:
         return _rendered(posting, id_key)[0], str(posting.operation_id or "")

@@ -6,19 +6,18 @@ by the listener's connection id, which no request header can name); it also expi
 number of sessions; `/api/auth/start` on a live connection restarts the handshake.
 
 The handshake's checks and a command's run, the same for both transports (HTTP `/api/...`
-and the native TCP protocol): the
-handshake's checks (the start's parameters; the answer checked against the manager's MT5
-password hash under the shared sign-in lockout, the attempt counted before the check), the
-session's actor (refused once the manager is disabled, or was disabled or its password
-changed since the handshake), and a command run in one trip to a worker thread with its
-errors turned into retcodes.
+and the native TCP protocol): the handshake's checks (the start's parameters here; the answer
+checked by the core, core.access.handshake, against the manager's MT5 password hash under the
+shared sign-in lockout, the attempt counted before the check), the session's actor (refused,
+by the same core rules, once the manager is disabled, or was disabled or its password changed
+since the handshake), and a command run in one trip to a worker thread with its errors turned
+into retcodes.
 
 Each transport keeps only its own words: where parameters come from, how a session is keyed,
 and how an `Answer` (or a refusal) is written on the wire."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 import threading
@@ -30,11 +29,10 @@ from brokerplane.api.kit.idempotency import SentKey
 from brokerplane.api.mt5.errors import ERR_COMMON, ERR_PARAMS, Mt5Error, code_for
 from brokerplane.api.mt5.wire import COMMANDS, Answer, Context, Params
 from brokerplane.application.app import Application
-from brokerplane.core.access import lockout
-from brokerplane.core.access.tokens import still_signed_in
+from brokerplane.core.access.commands import WRONG_CREDENTIALS, AnswerChallenge, ResumeSession
 from brokerplane.core.actor import Actor
-from brokerplane.core.compare import same
-from brokerplane.core.errors import CoreError
+from brokerplane.core.errors import CoreError, Unauthorized
+from brokerplane.core.passwords import mt5_challenge_answer, mt5_webapi_hash
 
 IDLE_TIMEOUT_S = 180.0
 AUTH_WINDOW_S = 10.0
@@ -46,13 +44,12 @@ Peer = Hashable
 
 def password_hash(password: str) -> bytes:
     """b2 of spec §2.2: MD5(MD5(UTF-16LE(password)) || "WebAPI"), raw bytes."""
-    inner = hashlib.md5(password.encode("utf-16-le")).digest()
-    return hashlib.md5(inner + b"WebAPI").digest()
+    return bytes.fromhex(mt5_webapi_hash(password))
 
 
 def rand_answer(pw_hash: bytes, rand: bytes) -> str:
     """hex(MD5(b2 || rand)) in lower case, as clients compare it."""
-    return hashlib.md5(pw_hash + rand).hexdigest()
+    return mt5_challenge_answer(pw_hash, rand)
 
 
 @dataclass
@@ -95,13 +92,11 @@ class Sessions:
         return rand
 
     def answer(
-        self, peer: Peer, srv_rand_answer: str,
-        pw_hash_of: Callable[[int], tuple[bytes, int] | None],
-    ) -> tuple[int, bytes]:  # fmt: skip
-        """Check the client's answer against the password hash `pw_hash_of` gives with the
-        manager's session epoch (read together, before the check); on success the connection's
-        session belongs to the manager. Returns (login, password hash). The challenge is used up
-        either way."""
+        self, peer: Peer, check: Callable[[int, bytes], tuple[bytes, int]]
+    ) -> tuple[int, bytes]:
+        """Use up the connection's challenge and have `check` (login, challenge) check the
+        client's answer to it: (password hash, session epoch), or HandshakeFailed. On success
+        the connection's session belongs to the manager. Returns (login, password hash)."""
         now = self._clock()
         with self._lock:
             session = self._by_peer.get(peer)
@@ -111,11 +106,7 @@ class Sessions:
             self._by_peer.pop(peer, None)
         if now - at > AUTH_WINDOW_S:
             raise HandshakeFailed("more than 10 s passed since /api/auth/start")
-        found = pw_hash_of(login)
-        pw_hash, epoch = found if found is not None else (None, None)
-        expected = rand_answer(pw_hash, challenge) if pw_hash is not None else "x"
-        if pw_hash is None or not same(expected, srv_rand_answer.strip().lower()):
-            raise HandshakeFailed("srv_rand_answer does not match")
+        pw_hash, epoch = check(login, challenge)
         with self._lock:
             self._by_peer[peer] = Session(
                 login=login, last_seen=now, credential=pw_hash, epoch=epoch
@@ -171,7 +162,6 @@ log = logging.getLogger("brokerplane.mt5")
 VERSION_ACCESS = "1290"
 VERSION_TRADE = "1290"
 MIN_CLIENT_VERSION = 484
-MT5_VERIFIER = "mt5"  # the manager's verifier the handshake checks
 
 
 def start_login(params: Params) -> int:
@@ -198,45 +188,25 @@ def hex16(value: str | None) -> bytes | None:
         return None
 
 
-def pw_hash_of(services: Application, login: int) -> tuple[bytes, int] | None:
-    """The enabled manager's MT5 password hash and its session epoch, read together; None
-    when it cannot use the Web API."""
-    manager = services.get_manager(login)
-    if manager is None or not manager.enabled:
-        return None
-    stored = manager.verifiers.get(MT5_VERIFIER)
-    if not stored:
-        return None
-    try:
-        return bytes.fromhex(stored), manager.session_epoch
-    except ValueError:
-        return None
-
-
 def check_answer(
     services: Application, sessions: Sessions, peer: Peer, srv_rand_answer: str, address: str | None
 ) -> tuple[int, bytes]:
     """Check a handshake's answer on `peer` (in a worker thread): (login, password hash) when
-    it matches, HandshakeFailed otherwise. A locked login or address is refused before its
-    password is looked at; a checked answer counts as a sign-in attempt either way."""
-    asked: list[lockout.Attempt] = []
+    it matches, HandshakeFailed otherwise. The core decides (a locked login or address is
+    refused before its password is looked at; a checked answer counts as a sign-in attempt
+    either way); this keeps MT5's words for a refusal."""
 
-    def unlocked_hash(login: int) -> tuple[bytes, int] | None:
-        attempt = lockout.manager(login, address)
-        until = services.admit_login(attempt)  # a slot taken before the password is looked at
-        if until is not None:
-            raise HandshakeFailed(lockout.locked_message(until, services.clock()))
-        asked.append(attempt)
-        return pw_hash_of(services, login)
+    def check(login: int, challenge: bytes) -> tuple[bytes, int]:
+        cmd = AnswerChallenge(login, challenge, srv_rand_answer)
+        try:
+            done = services.answer_mt5_challenge(cmd, address)
+        except Unauthorized as err:
+            wrong = err.detail == WRONG_CREDENTIALS  # else: locked, and for how long
+            reason = "srv_rand_answer does not match" if wrong else err.detail
+            raise HandshakeFailed(reason) from None
+        return done.password_hash, done.epoch
 
-    try:
-        login, pw_hash = sessions.answer(peer, srv_rand_answer, unlocked_hash)
-    except BaseException:
-        if asked:  # admitted, then failed (a wrong answer, or no such manager): it counts
-            services.login_failed(asked[0])
-        raise
-    services.login_succeeded(asked[0])
-    return login, pw_hash
+    return sessions.answer(peer, check)
 
 
 def actor(
@@ -244,9 +214,8 @@ def actor(
 ) -> Actor | None:
     """The session's manager as an actor; None once it is disabled, or was disabled or its
     password changed since the session's handshake."""
-    manager = services.get_manager(login)
-    hashed = opened_with.hex() if opened_with is not None else None
-    if manager is None or not still_signed_in(manager, MT5_VERIFIER, hashed, epoch):
+    manager = services.resume_mt5_session(ResumeSession(login, opened_with, epoch))
+    if manager is None:
         return None
     return Actor(
         manager_login=manager.login,

@@ -51,8 +51,8 @@ from brokerplane.api.mt5.errors import ERR_NOTFOUND, Mt5Error
 from brokerplane.api.mt5.groups import group_in_reach
 from brokerplane.api.mt5.wire import Answer, Context, Params, command
 from brokerplane.core import masks
-from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFound
-from brokerplane.core.trading.commands import ClosePosition, OpenPosition
+from brokerplane.core.errors import AccountNotFound, DealNotFound
+from brokerplane.core.trading.commands import ClosePosition, OpenPosition, PositionOf
 from brokerplane.core.trading.model import VOLUME_DIGITS, Deal, Quote
 
 ACTION_EXECUTE = 200  # IMTRequest::TA_DEALER_POS_EXECUTE
@@ -113,10 +113,8 @@ def executed_request(d: Deal, group: str) -> dict[str, Any]:
 
 def _close(ctx: Context, login: int, ticket: int, side: str | None, comment: str) -> Deal:
     p = ctx.params
-    position = ctx.services.get_position(ticket, ctx.actor).position
-    symbol = p.text("Symbol")
-    if position.login != login or (symbol and symbol != position.symbol):
-        raise PositionNotFound(ticket)
+    of = PositionOf(ticket, login, p.text("Symbol") or None)
+    position = ctx.services.get_account_position(of, ctx.actor).position
     if side == position.side:
         raise Mt5Error(REQUEST_INVALID, "Type must be the side that closes the position")
     cmd = ClosePosition(ticket, _volume(p), comment)

@@ -69,6 +69,7 @@ from brokerplane.api.mt5.errors import ERR_PARAMS, REQUEST_REJECTED, Mt5Error
 from brokerplane.api.mt5.wire import Answer, Context, command
 from brokerplane.application.idempotency import Replay
 from brokerplane.core.errors import LedgerEntryNotFound
+from brokerplane.core.kinds import EntryKind, Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, SIGNED_OPERATIONS, LedgerEntry, LedgerQuery
 from brokerplane.core.money import Currency, format_minor, parse_decimal, to_minor_half_up
@@ -87,12 +88,12 @@ MAX_TICKET = 2**63 - 1
 LATEST = 253_402_300_799  # 9999-12-31 23:59:59, the last second a datetime holds
 
 # type -> (operation for a positive amount, operation for a negative one)
-BALANCE_TYPES: dict[int, tuple[str, str]] = {
-    2: ("deposit", "withdrawal"),
-    3: ("credit", "credit"),
-    4: ("correction", "charge"),
-    5: ("correction", "correction"),
-    6: ("bonus", "bonus"),
+BALANCE_TYPES: dict[int, tuple[Operation, Operation]] = {
+    2: (Operation.DEPOSIT, Operation.WITHDRAWAL),
+    3: (Operation.CREDIT, Operation.CREDIT),
+    4: (Operation.CORRECTION, Operation.CHARGE),
+    5: (Operation.CORRECTION, Operation.CORRECTION),
+    6: (Operation.BONUS, Operation.BONUS),
 }
 # ledger kind -> deal action (IMTDeal::EnDealAction)
 DEAL_ACTIONS: dict[str, int] = {
@@ -107,12 +108,12 @@ DEAL_ACTIONS: dict[str, int] = {
 }
 
 
-def _signed(operation: str) -> bool:
+def _signed(operation: Operation) -> bool:
     """Whether the core reads the operation's direction from the amount's sign."""
-    return operation in SIGNED_OPERATIONS or KINDS[operation][1] == 0
+    return operation in SIGNED_OPERATIONS or KINDS[EntryKind(operation)][1] == 0
 
 
-def balance_operation(kind: int, amount: Decimal) -> tuple[str, Decimal]:
+def balance_operation(kind: int, amount: Decimal) -> tuple[Operation, Decimal]:
     """The core operation and the amount to post for an MT5 `type` and signed `balance`."""
     if kind not in BALANCE_TYPES:
         raise Mt5Error(ERR_PARAMS, "type must be 2 (balance), 3, 4, 5 or 6")

@@ -37,6 +37,7 @@ from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.errors import core_problem
 from brokerplane.api.native.money import BalanceIn
 from brokerplane.core.errors import CoreError
+from brokerplane.core.kinds import Operation
 
 Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
 
@@ -85,7 +86,7 @@ def _replaying(raw: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _post(operation: str) -> Lean:
+def _post(operation: Operation) -> Lean:
     async def lean(route: BaseRoute, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
         raw = await request.body()
@@ -108,8 +109,9 @@ def _post(operation: str) -> Lean:
 
 
 # The operation each path's endpoint posts (api/native/money.py), under both native prefixes.
-_OPERATIONS = {"deposit": "deposit", "withdraw": "withdrawal", "credit": "credit",
-               "bonus": "bonus", "correction": "correction", "charge": "charge"}  # fmt: skip
+_OPERATIONS = {"deposit": Operation.DEPOSIT, "withdraw": Operation.WITHDRAWAL,
+               "credit": Operation.CREDIT, "bonus": Operation.BONUS,
+               "correction": Operation.CORRECTION, "charge": Operation.CHARGE}  # fmt: skip
 HANDLERS: Mapping[tuple[str, str], Lean] = {
     ("POST", f"{prefix}/balances/{path}"): _post(operation)
     for prefix in ("/v1", "/mt4/manager")

@@ -29,6 +29,7 @@ from brokerplane.api.native.wire import (
     write,
 )
 from brokerplane.core.actor import Actor
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.money import Currency, format_minor
@@ -164,7 +165,9 @@ def _posted(p: Posting) -> tuple[int, dict[str, Any]]:
     return (202 if p.status == "pending_approval" else 200), render_posting(p)
 
 
-async def post_balance(request: Request, actor: Actor, operation: str, body: BalanceIn) -> Response:
+async def post_balance(
+    request: Request, actor: Actor, operation: Operation, body: BalanceIn
+) -> Response:
     """Every money operation's endpoint, and the lean route's (api/native/lean.py)."""
     cmd = PostLedgerEntry(login=body.login, operation=operation, amount=body.amount,
                           comment=body.comment, reference=body.reference)  # fmt: skip
@@ -183,7 +186,7 @@ async def post_balance(request: Request, actor: Actor, operation: str, body: Bal
 async def deposit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "deposit", body)
+    return await post_balance(request, actor, Operation.DEPOSIT, body)
 
 
 @router.post("/balances/withdraw", response_model=BalanceOut, responses=_POSTED,
@@ -191,7 +194,7 @@ async def deposit(
 async def withdraw(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "withdrawal", body)
+    return await post_balance(request, actor, Operation.WITHDRAWAL, body)
 
 
 @router.post("/balances/credit", response_model=BalanceOut, responses=_POSTED,
@@ -200,7 +203,7 @@ async def withdraw(
 async def credit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "credit", body)
+    return await post_balance(request, actor, Operation.CREDIT, body)
 
 
 @router.post("/balances/bonus", response_model=BalanceOut, responses=_POSTED,
@@ -209,7 +212,7 @@ async def credit(
 async def bonus(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "bonus", body)
+    return await post_balance(request, actor, Operation.BONUS, body)
 
 
 @router.post("/balances/correction", response_model=BalanceOut, responses=_POSTED,
@@ -217,7 +220,7 @@ async def bonus(
 async def correction(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "correction", body)
+    return await post_balance(request, actor, Operation.CORRECTION, body)
 
 
 @router.post("/balances/charge", response_model=BalanceOut, responses=_POSTED,
@@ -226,7 +229,7 @@ async def correction(
 async def charge(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    return await post_balance(request, actor, "charge", body)
+    return await post_balance(request, actor, Operation.CHARGE, body)
 
 
 # ---- history --------------------------------------------------------------------------------

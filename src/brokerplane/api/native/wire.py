@@ -30,10 +30,9 @@ from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE, core_problem, problem
 from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.core.access.reach import PERSONAL_FIELDS
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, CoreError, ValidationError
-from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.idempotency import StoredResponse, as_seen_by
 from brokerplane.core.validate import MAX_ID
 
 # A login, ticket or id a caller names (path, query or body): 1 to 2^63-1, a signed 64-bit
@@ -302,18 +301,6 @@ def _operation_id(body: Any) -> str | None:
     return None
 
 
-def _as_seen_by(stored: StoredResponse, actor: Actor) -> StoredResponse:
-    """A stored answer as this key may see it: another key of the same manager without
-    `personal_data` gets the contact fields empty, as a read would show them."""
-    if actor.has("personal_data"):
-        return stored
-    body = json.loads(stored.body)
-    if not isinstance(body, dict) or not any(body.get(f) for f in PERSONAL_FIELDS):
-        return stored
-    redacted = {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in body.items()}
-    return replace(stored, body=_encode(redacted))
-
-
 def _stored(
     render: Callable[[T], tuple[int, Any]], result: T, secret_fields: tuple[str, ...]
 ) -> StoredResponse:
@@ -358,7 +345,7 @@ async def write(
         raise keyed.labelled(err, lambda r: _label(_stored(render, r, secret_fields))) from None
     if isinstance(outcome, Replay):
         stored = outcome.response or _stored(render, outcome.result, secret_fields)
-        return replay_response(_as_seen_by(stored, actor))
+        return replay_response(as_seen_by(stored, actor))
     status, body = render(outcome)
     return JSONResponse(body, status_code=status)
 

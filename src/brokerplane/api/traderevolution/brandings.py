@@ -18,13 +18,13 @@ from brokerplane.api.traderevolution.wire import (
     query_text,
     services_of,
 )
-from brokerplane.core.backoffice.commands import CreateBranding, CreatePlan
-from brokerplane.core.backoffice.model import Branding, Plan
+from brokerplane.core.backoffice.commands import CreatePlan, CreateWhiteLabel
+from brokerplane.core.backoffice.model import Plan, WhiteLabel
 
 router = APIRouter()
 
 
-def branding_json(branding: Branding) -> dict[str, Any]:
+def branding_json(branding: WhiteLabel) -> dict[str, Any]:
     return {"id": branding.id, "name": branding.name, "description": branding.description}
 
 
@@ -36,7 +36,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 async def list_brandings(request: Request) -> Response:
     actor = await manager_of(request)
     offset, limit = paging(request)
-    found = await run_in_threadpool(services_of(request).list_brandings, actor)
+    found = await run_in_threadpool(services_of(request).list_white_labels, actor)
     return answer([branding_json(b) for b in found[offset : offset + limit]])
 
 
@@ -44,7 +44,7 @@ async def list_brandings(request: Request) -> Response:
 async def get_branding(request: Request, branding_id: str) -> Response:
     actor = await manager_of(request)
     bid = path_id(branding_id)
-    found = await run_in_threadpool(services_of(request).get_branding, bid, actor)
+    found = await run_in_threadpool(services_of(request).get_white_label, bid, actor)
     return answer(branding_json(found))
 
 
@@ -52,8 +52,8 @@ async def get_branding(request: Request, branding_id: str) -> Response:
 async def create_branding(request: Request) -> Response:
     actor = await manager_of(request)
     body = await Body.of(request)
-    cmd = CreateBranding(body.require_text("name"), body.text("description") or "")
-    made = await run_in_threadpool(services_of(request).create_branding, cmd, actor)
+    cmd = CreateWhiteLabel(body.require_text("name"), body.text("description") or "")
+    made = await run_in_threadpool(services_of(request).create_white_label, cmd, actor)
     return answer(branding_json(made))
 
 

@@ -56,6 +56,7 @@ from brokerplane.application.idempotency import Replay
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ApprovalRequired
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry, Transfer, TransferFunds
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery, is_transfer_leg
 from brokerplane.core.money import Currency, from_minor
@@ -98,23 +99,24 @@ def operation_json(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def _movement(type_id: int, amount: Decimal) -> tuple[str, Decimal]:
-    """(ledger operation, amount as the ledger takes it) for a TE operation type."""
+def _movement(type_id: int, amount: Decimal) -> tuple[Operation | None, Decimal]:
+    """(ledger operation, amount as the ledger takes it) for a TE operation type; the
+    operation is None for a transfer (operationTypeId 17)."""
     if type_id == 2:
         if amount <= 0:
             raise invalid("a deposit (operationTypeId 2) takes a positive amount; use 3 to "
                           "withdraw or 12 to adjust")  # fmt: skip
-        return "deposit", amount
+        return Operation.DEPOSIT, amount
     if type_id == 3:
         if amount == 0:
             raise invalid("amount must not be zero")
-        return "withdrawal", abs(amount)
+        return Operation.WITHDRAWAL, abs(amount)
     if type_id == 12:
         if amount == 0:
             raise invalid("amount must not be zero")
-        return "correction", amount
+        return Operation.CORRECTION, amount
     if type_id == TRANSFER:
-        return "transfer", abs(amount)
+        return None, abs(amount)  # a transfer: both legs, not one operation
     if type_id in TYPE_NAMES:
         raise invalid(f"operationTypeId {type_id} ({TYPE_NAMES[type_id]}) cannot be posted "
                       "here; post 2 Deposit, 3 Withdrawal or 12 Adjustment")  # fmt: skip
@@ -137,7 +139,7 @@ async def post_operation(request: Request) -> Response:
         raise invalid("operationTypeId is required: 2 Deposit, 3 Withdrawal, 12 Adjustment")
     operation, value = _movement(type_id, amount)
     comment = body.text("frontendComment", "comment") or ""
-    if operation == "transfer":
+    if operation is None:  # a transfer
         target = body.integer("toAccountId", "counterAccountId", "recipientAccountId")
         if target is None:
             raise invalid("a transfer (operationTypeId 17) needs toAccountId: another account "

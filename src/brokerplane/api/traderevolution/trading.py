@@ -69,9 +69,8 @@ from brokerplane.api.traderevolution.wire import (
 from brokerplane.application.app import Application
 from brokerplane.application.idempotency import IdempotentRequest, Replay
 from brokerplane.core.actor import Actor
-from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder
-from brokerplane.core.backoffice.model import WebhookKey
-from brokerplane.core.backoffice.webhooks import verify_secret, verify_signature
+from brokerplane.core.backoffice.commands import ACTIONS, WebhookFill, WebhookOrder, WebhookProof
+from brokerplane.core.errors import Unauthorized
 from brokerplane.core.idempotency import StoredResponse
 from brokerplane.core.money import Currency, from_minor
 from brokerplane.core.trading.commands import MAX_PAGE
@@ -143,25 +142,12 @@ def fill_json(fill: WebhookFill) -> dict[str, Any]:
 # ---- the webhook ----------------------------------------------------------------------------
 
 
-def _prove(request: Request, key: WebhookKey, raw: bytes, body: Body) -> None:
-    """The signature of the raw body, else the secret in the body; 401 when neither holds."""
+def _proof(request: Request, raw: bytes, body: Body) -> WebhookProof:
+    """What the webhook sent to prove its key: the X-Signature of the raw body, else the
+    secret in the body."""
     signature = request.headers.get("x-signature")
-    if signature is not None:
-        text = signature.strip()
-        if text.lower().startswith("sha256="):
-            text = text[len("sha256=") :]
-        if not verify_signature(key, raw, text):
-            raise TEError(401, NOT_AUTHENTICATED,
-                          "the X-Signature does not match the body: sign the raw body with "
-                          "HMAC-SHA256 keyed with SHA-256 of the secret, in hex")  # fmt: skip
-        return
-    secret = body.text("secret")
-    if secret is None:
-        raise TEError(401, NOT_AUTHENTICATED,
-                      "prove the webhook: send an X-Signature header (HMAC-SHA256 of the body) "
-                      "or the key's secret as 'secret'")  # fmt: skip
-    if not verify_secret(key, secret):
-        raise TEError(401, NOT_AUTHENTICATED, "the secret does not match the webhook key")
+    secret = body.text("secret") if signature is None else None
+    return WebhookProof(raw, signature, secret)
 
 
 def _order(api_key: str, body: Body) -> WebhookOrder:
@@ -223,8 +209,8 @@ async def webhook(request: Request) -> Response:
     # knows the public apiKey cannot spend the user's allowance; failed proofs are limited
     # per address instead.
     try:
-        _prove(request, identity.key, raw, body)
-    except TEError:
+        services.prove_webhook(identity.key, _proof(request, raw, body))
+    except (TEError, Unauthorized):
         await throttle(request, f"webhook-unproven:{client_ip(request) or 'unknown'}")
         raise
     await throttle(request, f"webhook:{identity.key.id}")

@@ -51,8 +51,8 @@ ACCOUNT_BLOCKED = 1
 
 
 def branding_ids(services: Application, actor: Actor) -> dict[str, int]:
-    """Branding ids by folded name, for the brandingId of users and groups."""
-    return {b.name.casefold(): b.id for b in services.list_brandings(actor)}
+    """White label ids by folded name, for the brandingId of users and groups."""
+    return {b.name.casefold(): b.id for b in services.list_white_labels(actor)}
 
 
 def user_json(user: User, brandings: dict[str, int]) -> dict[str, Any]:

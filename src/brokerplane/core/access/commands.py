@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from brokerplane.core.access import totp
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.actor import SCOPES
+from brokerplane.core.backoffice.commands import WRONG_CREDENTIALS as WRONG_CREDENTIALS
 from brokerplane.core.backoffice.commands import TokenPair
 from brokerplane.core.errors import CoreError
 
@@ -68,6 +69,37 @@ class IssueToken:
     login: int
     md5_password: str
     dialect: str
+
+
+@dataclass(frozen=True)
+class AnswerChallenge:
+    """An MT5 Web API handshake's answer (either transport): the manager `login` the
+    challenge was asked for, the server's `challenge` (srv_rand) and the client's `answer`
+    (srv_rand_answer, hex)."""
+
+    login: int
+    challenge: bytes
+    answer: str
+
+
+@dataclass(frozen=True)
+class ChallengeAnswered:
+    """A right answer: the manager's Web API password hash (what the server's own answer and
+    the channel's encryption are made with) and its session epoch, read together."""
+
+    login: int
+    password_hash: bytes
+    epoch: int
+
+
+@dataclass(frozen=True)
+class ResumeSession:
+    """A connection-bound (MT5) session's next command: the manager, the password hash and the
+    session epoch its handshake was made with."""
+
+    login: int
+    opened_with: bytes | None
+    epoch: int | None
 
 
 EXPIRED = "the sign-in has expired: sign in again with your password"

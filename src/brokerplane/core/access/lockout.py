@@ -51,12 +51,12 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from brokerplane.core import passwords
+from brokerplane.core.access.commands import WRONG_CREDENTIALS as WRONG_CREDENTIALS
 from brokerplane.core.access.model import LockoutPolicy
 from brokerplane.core.ports import LockoutRepository
 
 MAX_ADDRESS = 64
 MAX_SUBJECT = 200
-WRONG_CREDENTIALS = "wrong login or password"
 
 
 def locked_message(until: datetime, now: datetime) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from brokerplane.core.account.model import Account
+from brokerplane.core.account.model import PERSONAL_FIELDS, Account, blank_personal
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import (
@@ -30,12 +30,6 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
-
-# Contact and identity fields a manager without `personal_data` reads as empty.
-PERSONAL_FIELDS: tuple[str, ...] = (
-    "email", "phone", "address", "city", "state", "zip_code", "id_document", "bank_account",
-    "mqid",
-)  # fmt: skip
 
 
 def check_account(actor: Actor, acc: Account) -> Account:
@@ -52,8 +46,7 @@ def check_group(actor: Actor, group: Group) -> Group:
 
 def require_unlimited(actor: Actor, what: str) -> None:
     """`what` affects accounts of every group and white label: only unlimited reach may."""
-    if not actor.unlimited_reach:
-        raise ReachTooNarrow(what)
+    actor.require_unlimited(what)
 
 
 def check_group_write(actor: Actor, name: str) -> None:
@@ -88,7 +81,7 @@ def redact(actor: Actor, acc: Account) -> Account:
 def redact_snapshot(actor: Actor, data: dict[str, Any] | None) -> dict[str, Any] | None:
     if data is None or actor.has("personal_data"):
         return data
-    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
+    return blank_personal(data)
 
 
 def redact_record(actor: Actor, rec: AuditRecord) -> AuditRecord:

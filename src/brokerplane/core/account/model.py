@@ -10,6 +10,19 @@ from typing import Any, ClassVar
 
 from brokerplane.core.money import Currency, from_minor
 
+# Contact and identity fields a manager without `personal_data` reads as empty (the rule is
+# core.access.reach; replayed answers, core.idempotency.seen_by; webhooks, core.events).
+PERSONAL_FIELDS: tuple[str, ...] = (
+    "email", "phone", "address", "city", "state", "zip_code", "id_document", "bank_account",
+    "mqid",
+)  # fmt: skip
+
+
+def blank_personal(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with its personal fields that hold something read as empty."""
+    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
+
+
 # IMTUser::EnUsersRights flags (seed 002).
 RIGHT_ENABLED = 0x1
 RIGHT_PASSWORD = 0x2

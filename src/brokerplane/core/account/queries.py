@@ -10,7 +10,7 @@ from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import check_login, load_account, with_attributes
 from brokerplane.core.account.commands import MAX_PAGE, NAME_FILTER_MAX, ListAccounts
-from brokerplane.core.account.model import Account, AccountQuery, CsvPage
+from brokerplane.core.account.model import PERSONAL_FIELDS, Account, AccountQuery, CsvPage
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import ValidationError
@@ -81,7 +81,7 @@ def export_accounts(
     actor.require(scope)
     check_filters(cmd, actor)
     query = account_query(uow, replace(cmd, after_login=after_login, limit=limit), actor)
-    hidden = () if actor.has("personal_data") else reach.PERSONAL_FIELDS
+    hidden = () if actor.has("personal_data") else PERSONAL_FIELDS
     return uow.exports.account_rows(query, columns, [c for c in columns if c in hidden])
 
 
@@ -102,7 +102,7 @@ def export_accounts_csv(
     actor.require(scope)
     check_filters(cmd, actor)
     query = account_query(uow, replace(cmd, after_login=after_login, limit=limit), actor)
-    hidden = () if actor.has("personal_data") else reach.PERSONAL_FIELDS
+    hidden = () if actor.has("personal_data") else PERSONAL_FIELDS
     page = uow.exports.account_csv(query, csv_columns, [c for c in csv_columns if c in hidden])
     if page is not None:
         return page

@@ -30,7 +30,7 @@ from brokerplane.core.account.commands import (
     OpenAccount,
     UpdateAccount,
 )
-from brokerplane.core.account.model import PASSWORD_KINDS, RIGHT_ENABLED, Account
+from brokerplane.core.account.model import PASSWORD_KINDS, PERSONAL_FIELDS, RIGHT_ENABLED, Account
 from brokerplane.core.account.opening import open_account, open_accounts
 from brokerplane.core.account.queries import (
     EXPORT_CSV_PAGE,
@@ -106,7 +106,7 @@ def _unseen_kept(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
     return {
         name: value
         for name, value in changes.items()
-        if name not in reach.PERSONAL_FIELDS or value not in ("", None)
+        if name not in PERSONAL_FIELDS or value not in ("", None)
     }
 
 
@@ -117,7 +117,7 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if cmd.skip_invalid:
         # Without personal_data the contact fields read blank: what such a manager sends back
         # in a read-modify-write is not data, so it does not overwrite them.
-        hidden = () if actor.has("personal_data") else reach.PERSONAL_FIELDS
+        hidden = () if actor.has("personal_data") else PERSONAL_FIELDS
         changes = {k: v for k, v in changes.items() if k in UPDATABLE_FIELDS and k not in hidden}
         if phone_password is not None:
             try:

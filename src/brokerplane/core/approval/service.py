@@ -30,6 +30,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.service import get_group
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger import service as ledger
 from brokerplane.core.money import currency, parse_decimal, to_minor
 from brokerplane.core.ports import UnitOfWork
@@ -95,7 +96,8 @@ def decide(
         acc = ledger.load_for_update(uow, held.login, actor)
         cur = ledger.currency_of(acc)
         magnitude = Decimal(abs(held.amount)).scaleb(-cur.digits)
-        move = ledger.movement(held.kind, magnitude, 1 if held.amount > 0 else -1, cur, config)
+        kind = Operation(held.kind)
+        move = ledger.movement(kind, magnitude, 1 if held.amount > 0 else -1, cur, config)
         entry, updated = ledger.apply(uow, acc, move, actor, now, comment=held.comment,
                                       reference=held.reference, origin=held)  # fmt: skip
         decided.state, decided.entry_id = "approved", entry.id

@@ -16,10 +16,10 @@ from brokerplane.core.access import reach
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.backoffice.commands import (
-    CreateBranding,
     CreatePlan,
     CreatePreset,
     CreateUserGroup,
+    CreateWhiteLabel,
     GroupFilter,
 )
 from brokerplane.core.backoffice.model import (
@@ -27,8 +27,8 @@ from brokerplane.core.backoffice.model import (
     SERVER_ID,
     AccountPreset,
     Asset,
-    Branding,
     Plan,
+    WhiteLabel,
 )
 from brokerplane.core.clock import Clock
 from brokerplane.core.config import CoreConfig
@@ -48,29 +48,29 @@ __all__ = [
     "MAX_ID",
     "NAME_MAX",
     "Asset",
-    "CreateBranding",
     "CreatePlan",
     "CreatePreset",
     "CreateUserGroup",
+    "CreateWhiteLabel",
     "GroupFilter",
     "asset_id",
-    "branding_not_found",
-    "branding_of",
-    "create_branding",
     "create_plan",
     "create_preset",
     "create_user_group",
-    "get_branding",
+    "create_white_label",
     "get_preset",
+    "get_white_label",
     "group_by_id",
     "list_assets",
-    "list_brandings",
     "list_plans",
     "list_presets",
     "list_user_groups",
+    "list_white_labels",
     "plan_not_found",
     "preset_not_found",
     "valid_id",
+    "white_label_not_found",
+    "white_label_of",
 ]
 
 NAME_MAX = 63
@@ -86,7 +86,7 @@ def valid_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-def branding_not_found(branding_id: object) -> NotFound:
+def white_label_not_found(branding_id: object) -> NotFound:
     return NotFound(f"branding {branding_id} does not exist", branding_id=branding_id)
 
 
@@ -123,7 +123,9 @@ def _white_label_reached(actor: Actor, name: str) -> bool:
 # ---- brandings ------------------------------------------------------------------------------
 
 
-def create_branding(uow: UnitOfWork, cmd: CreateBranding, actor: Actor, clock: Clock) -> Branding:
+def create_white_label(
+    uow: UnitOfWork, cmd: CreateWhiteLabel, actor: Actor, clock: Clock
+) -> WhiteLabel:
     _require_admin(actor)
     p = Problems()
     name = _name(p, cmd.name)
@@ -131,33 +133,33 @@ def create_branding(uow: UnitOfWork, cmd: CreateBranding, actor: Actor, clock: C
     if name and (_MASK_SYNTAX & set(name) or not name.isprintable()):
         p.add("name", "must be printable and hold none of , * !")
     p.raise_if_any()
-    if uow.backoffice.branding_by_name(name) is not None:
+    if uow.backoffice.white_label_by_name(name) is not None:
         raise _already("branding", name)
     now = clock()
-    branding = uow.backoffice.add_branding(
-        Branding(id=0, name=name, description=cmd.description.strip(), created_at=now)
+    branding = uow.backoffice.add_white_label(
+        WhiteLabel(id=0, name=name, description=cmd.description.strip(), created_at=now)
     )
     record(uow, actor, now, "branding.created", "branding", branding.id, None,
            branding.snapshot())  # fmt: skip
     return branding
 
 
-def list_brandings(uow: UnitOfWork, actor: Actor) -> list[Branding]:
+def list_white_labels(uow: UnitOfWork, actor: Actor) -> list[WhiteLabel]:
     actor.require("users:read")
-    return [b for b in uow.backoffice.list_brandings() if _white_label_reached(actor, b.name)]
+    return [b for b in uow.backoffice.list_white_labels() if _white_label_reached(actor, b.name)]
 
 
-def get_branding(uow: UnitOfWork, branding_id: int, actor: Actor) -> Branding:
+def get_white_label(uow: UnitOfWork, branding_id: int, actor: Actor) -> WhiteLabel:
     actor.require("users:read")
-    branding = uow.backoffice.get_branding(branding_id) if valid_id(branding_id) else None
+    branding = uow.backoffice.get_white_label(branding_id) if valid_id(branding_id) else None
     if branding is None or not _white_label_reached(actor, branding.name):
-        raise branding_not_found(branding_id)
+        raise white_label_not_found(branding_id)
     return branding
 
 
-def branding_of(uow: UnitOfWork, broker: str) -> Branding | None:
+def white_label_of(uow: UnitOfWork, broker: str) -> WhiteLabel | None:
     """The branding named by a `broker` field, if one was created for it."""
-    return uow.backoffice.branding_by_name(broker) if broker else None
+    return uow.backoffice.white_label_by_name(broker) if broker else None
 
 
 # ---- plans ----------------------------------------------------------------------------------
@@ -253,9 +255,9 @@ def create_user_group(
     settings: dict[str, Any] = {"description": cmd.description}
     if cmd.branding_id is not None:
         valid = valid_id(cmd.branding_id)
-        branding = uow.backoffice.get_branding(cmd.branding_id) if valid else None
+        branding = uow.backoffice.get_white_label(cmd.branding_id) if valid else None
         if branding is None:
-            raise branding_not_found(cmd.branding_id)
+            raise white_label_not_found(cmd.branding_id)
         settings["broker"] = branding.name
     if cmd.plan_id is not None:
         if not valid_id(cmd.plan_id) or uow.backoffice.get_plan(cmd.plan_id) is None:
@@ -281,7 +283,9 @@ def list_user_groups(uow: UnitOfWork, query: GroupFilter, actor: Actor) -> list[
         return []
     if query.branding_id is not None:
         branding = (
-            uow.backoffice.get_branding(query.branding_id) if valid_id(query.branding_id) else None
+            uow.backoffice.get_white_label(query.branding_id)
+            if valid_id(query.branding_id)
+            else None
         )
         if branding is None:
             return []

@@ -54,7 +54,7 @@ class SignInOutcome:
 
 
 @dataclass(frozen=True)
-class CreateBranding:
+class CreateWhiteLabel:
     name: str
     description: str = ""
 
@@ -224,6 +224,17 @@ class WebhookIdentity:
     key: WebhookKey
     user: User
     needs_touch: bool
+
+
+@dataclass(frozen=True)
+class WebhookProof:
+    """How an inbound webhook proves its key: the HMAC-SHA256 `signature` of the raw `body`
+    (keyed with SHA-256 of the secret, hex, an optional `sha256=` before it), else the key's
+    `secret` itself; neither given is a refusal."""
+
+    body: bytes
+    signature: str | None = None
+    secret: str | None = None
 
 
 @dataclass(frozen=True)

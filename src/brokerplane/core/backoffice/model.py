@@ -46,7 +46,7 @@ def usable(status: int) -> bool:
 
 
 @dataclass
-class Branding:
+class WhiteLabel:
     """A brand (white label): its name is the `broker` of groups, accounts and users, and
     managers' white-label masks match it."""
 

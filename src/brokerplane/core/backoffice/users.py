@@ -309,7 +309,7 @@ def search_users(uow: UnitOfWork, query: UserFilter, actor: Actor) -> list[User]
     broker = None
     if query.branding_id is not None:
         valid = catalog.valid_id(query.branding_id)
-        branding = uow.backoffice.get_branding(query.branding_id) if valid else None
+        branding = uow.backoffice.get_white_label(query.branding_id) if valid else None
         if branding is None:
             return []
         broker = branding.name

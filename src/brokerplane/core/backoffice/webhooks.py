@@ -41,6 +41,7 @@ from brokerplane.core.backoffice.commands import (
     WebhookFill,
     WebhookIdentity,
     WebhookOrder,
+    WebhookProof,
 )
 from brokerplane.core.backoffice.model import REPLAY_WINDOW, WebhookKey, usable
 from brokerplane.core.backoffice.users import load_user
@@ -77,6 +78,7 @@ __all__ = [
     "delete_key",
     "key_not_found",
     "list_keys",
+    "prove",
     "secret_digest",
     "sign",
     "signing_key",
@@ -117,6 +119,24 @@ def verify_secret(key: WebhookKey, presented: str) -> bool:
     if not isinstance(presented, str) or not presented:
         return False
     return same(key.secret_digest, secret_digest(presented))
+
+
+def prove(key: WebhookKey, proof: WebhookProof) -> None:
+    """The webhook's signature of its body, else its secret (WebhookProof): Unauthorized when
+    neither holds."""
+    if proof.signature is not None:
+        text = proof.signature.strip()
+        if text.lower().startswith("sha256="):
+            text = text[len("sha256=") :]
+        if not verify_signature(key, proof.body, text):
+            raise Unauthorized("the X-Signature does not match the body: sign the raw body with "
+                               "HMAC-SHA256 keyed with SHA-256 of the secret, in hex")  # fmt: skip
+        return
+    if proof.secret is None:
+        raise Unauthorized("prove the webhook: send an X-Signature header (HMAC-SHA256 of the "
+                           "body) or the key's secret as 'secret'")  # fmt: skip
+    if not verify_secret(key, proof.secret):
+        raise Unauthorized("the secret does not match the webhook key")
 
 
 def key_not_found(key_id: object) -> NotFound:

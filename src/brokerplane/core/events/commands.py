@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from brokerplane.core import masks
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.events.model import TYPES
 
@@ -56,3 +58,27 @@ class SaveSubscription:
     description: str | None = None
     # For an update: "active" (resume, retrying now) or "paused".
     state: str | None = None
+
+
+def check_url(url: str, hosts: str) -> str:
+    """An http(s) URL with a host, no credentials, within the allowed hosts."""
+    if not isinstance(url, str) or not url or len(url) > URL_MAX:
+        raise ValidationError.field("url", f"must be an http(s) URL of at most {URL_MAX} chars")
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        raise ValidationError.field("url", "must not hold spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValidationError.field("url", "is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError.field("url", "must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError.field("url", "must not carry credentials (sign with the secret)")
+    if port == 0:
+        raise ValidationError.field("url", "has an invalid port")
+    if hosts.strip() != "*" and not masks.parse(hosts, "webhook hosts").admits(
+        masks.fold(parts.hostname)
+    ):
+        raise ValidationError.field("url", "names a host outside BROKERPLANE_WEBHOOK_HOSTS")
+    return url

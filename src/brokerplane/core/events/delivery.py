@@ -3,21 +3,40 @@
 The worker (api/native/delivery.py) sends; these rules decide, in the transaction that records
 the attempt, so several server processes agree (each holds a lease on the subscriptions it
 delivers, and an outcome is recorded only under a lease still held). Also what a subscription
-receives (its query, its redaction) and where it may deliver (its URL's host)."""
+receives (its query, its redaction: a batch is read redacted). Where it may deliver (its URL's
+host) is the commands' check_url, re-exported here with the Outcome of the model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from brokerplane.core import masks
+from brokerplane.core.account.model import blank_personal
 from brokerplane.core.config import CoreConfig
-from brokerplane.core.errors import ValidationError
-from brokerplane.core.events.commands import URL_MAX
-from brokerplane.core.events.model import ADMIN_PREFIXES, Delivery, Event, EventQuery, Subscription
+from brokerplane.core.events.commands import check_url
+from brokerplane.core.events.model import (
+    ADMIN_PREFIXES,
+    Delivery,
+    Event,
+    EventQuery,
+    Outcome,
+    Subscription,
+)
 from brokerplane.core.ports import UnitOfWork
+
+__all__ = [
+    "Batch",
+    "Outcome",
+    "backoff",
+    "check_url",
+    "claim",
+    "next_batch",
+    "redact_for",
+    "release",
+    "settle",
+    "subscription_query",
+]
 
 # Backoff after the n-th failure in a row: first, 2 x first, 4 x first ... capped at 10 min.
 BACKOFF_CAP = timedelta(minutes=10)
@@ -25,14 +44,6 @@ BACKOFF_CAP = timedelta(minutes=10)
 
 def backoff(attempts: int, first: timedelta) -> timedelta:
     return min(first * (1 << min(max(attempts - 1, 0), 30)), BACKOFF_CAP)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    ok: bool
-    status: int | None
-    error: str
-    duration_ms: int
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,8 @@ def next_batch(uow: UnitOfWork, sub_id: int, owner: str, now: datetime, limit: i
     if sub.next_attempt_at is not None and sub.next_attempt_at > now:
         return None
     page = uow.events.page(subscription_query(sub, limit))
-    return Batch(sub, page.events, max(page.next_after, sub.cursor))
+    shown = [replace(ev, data=redact_for(sub, ev.data, ev.type)) for ev in page.events]
+    return Batch(sub, shown, max(page.next_after, sub.cursor))
 
 
 def settle(
@@ -117,32 +129,8 @@ def subscription_query(sub: Subscription, limit: int) -> EventQuery:
 
 
 def redact_for(sub: Subscription, data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """What a subscription is sent of an event's data: account events without their personal
+    fields unless the subscription may see personal data."""
     if sub.personal_data or not kind.startswith("account."):
         return data
-    from brokerplane.core.access.reach import PERSONAL_FIELDS
-
-    return {k: ("" if k in PERSONAL_FIELDS and v else v) for k, v in data.items()}
-
-
-def check_url(url: str, hosts: str) -> str:
-    """An http(s) URL with a host, no credentials, within the allowed hosts."""
-    if not isinstance(url, str) or not url or len(url) > URL_MAX:
-        raise ValidationError.field("url", f"must be an http(s) URL of at most {URL_MAX} chars")
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
-        raise ValidationError.field("url", "must not hold spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ValidationError.field("url", "is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError.field("url", "must be an http:// or https:// URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError.field("url", "must not carry credentials (sign with the secret)")
-    if port == 0:
-        raise ValidationError.field("url", "has an invalid port")
-    if hosts.strip() != "*" and not masks.parse(hosts, "webhook hosts").admits(
-        masks.fold(parts.hostname)
-    ):
-        raise ValidationError.field("url", "names a host outside BROKERPLANE_WEBHOOK_HOSTS")
-    return url
+    return blank_personal(data)

@@ -279,3 +279,13 @@ class Delivery:
     status: int | None = None
     error: str = ""
     id: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One webhook delivery attempt as the sender saw it (what core.events.delivery settles)."""
+
+    ok: bool
+    status: int | None
+    error: str
+    duration_ms: int

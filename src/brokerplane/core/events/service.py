@@ -21,9 +21,9 @@ from brokerplane.core.events.commands import (
     MAX_PAGE,
     ReadEvents,
     SaveSubscription,
+    check_url,
     parse_types,
 )
-from brokerplane.core.events.delivery import check_url
 from brokerplane.core.events.model import (
     ADMIN_PREFIXES,
     Delivery,

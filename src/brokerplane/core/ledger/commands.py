@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from brokerplane.core.approval.model import Approval
+from brokerplane.core.kinds import Operation, OperationName
 from brokerplane.core.ledger.model import (
     CurrencyMismatch,
     EntryProblem,
     FigureMismatch,
     LedgerEntry,
 )
-from brokerplane.core.money import Currency
+from brokerplane.core.money import Amount, Currency
 
 MAX_PAGE = 1000
 
@@ -28,8 +30,8 @@ class PostLedgerEntry:
     """
 
     login: int
-    operation: str
-    amount: object
+    operation: Operation | OperationName
+    amount: Amount
     comment: str = ""
     reference: str = ""
     on_threshold: str = "hold"
@@ -87,7 +89,7 @@ class TransferFunds:
 
     source: int
     target: int
-    amount: object
+    amount: Decimal | str | int | float
     comment: str = ""
     reference: str = ""
     # Money out of a source with open positions may not exceed its free margin.

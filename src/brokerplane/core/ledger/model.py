@@ -6,29 +6,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from brokerplane.core.kinds import EntryKind, Figure, Operation
+
 # kind -> (figure it moves, sign: +1 adds, -1 removes, 0 signed by the amount itself)
-KINDS: dict[str, tuple[str, int]] = {
-    "deposit": ("balance", 1),
-    "withdrawal": ("balance", -1),
-    "credit_in": ("credit", 1),
-    "credit_out": ("credit", -1),
-    "bonus_in": ("bonus", 1),
-    "bonus_out": ("bonus", -1),
-    "correction": ("balance", 0),
-    "charge": ("balance", -1),
+KINDS: dict[str, tuple[Figure, int]] = {
+    EntryKind.DEPOSIT: (Figure.BALANCE, 1),
+    EntryKind.WITHDRAWAL: (Figure.BALANCE, -1),
+    EntryKind.CREDIT_IN: (Figure.CREDIT, 1),
+    EntryKind.CREDIT_OUT: (Figure.CREDIT, -1),
+    EntryKind.BONUS_IN: (Figure.BONUS, 1),
+    EntryKind.BONUS_OUT: (Figure.BONUS, -1),
+    EntryKind.CORRECTION: (Figure.BALANCE, 0),
+    EntryKind.CHARGE: (Figure.BALANCE, -1),
     # A deal: its amount is the realised P/L (zero for a deal that opens), signed, and it may
     # take the balance below zero. Only trading posts it (core/trading).
-    "trade": ("balance", 0),
+    EntryKind.TRADE: (Figure.BALANCE, 0),
 }
-FIGURES = ("balance", "credit", "bonus")
+FIGURES: tuple[str, ...] = tuple(Figure)
 
 # Operations a caller may ask for: every kind, plus signed shorthands that resolve to a kind
 # by the amount's sign (credit +50 is credit_in 50, credit -50 is credit_out 50).
-SIGNED_OPERATIONS: dict[str, tuple[str, str]] = {
-    "credit": ("credit_in", "credit_out"),
-    "bonus": ("bonus_in", "bonus_out"),
+SIGNED_OPERATIONS: dict[str, tuple[EntryKind, EntryKind]] = {
+    Operation.CREDIT: (EntryKind.CREDIT_IN, EntryKind.CREDIT_OUT),
+    Operation.BONUS: (EntryKind.BONUS_IN, EntryKind.BONUS_OUT),
 }
-OPERATIONS: tuple[str, ...] = (*(k for k in KINDS if k != "trade"), *SIGNED_OPERATIONS)
+OPERATIONS: tuple[Operation, ...] = tuple(Operation)
 
 COMMENT_MAX = 255
 REFERENCE_MAX = 127

@@ -34,6 +34,7 @@ from brokerplane.core.errors import (
     InvalidAmount,
     ValidationError,
 )
+from brokerplane.core.kinds import EntryKind, Operation
 from brokerplane.core.ledger.commands import (
     MAX_PAGE,
     ON_THRESHOLD,
@@ -55,6 +56,7 @@ from brokerplane.core.ledger.model import (
 from brokerplane.core.money import (
     MAX_MINOR,
     Currency,
+    MinorUnits,
     format_amount,
     format_minor,
     parse_decimal,
@@ -93,19 +95,20 @@ __all__ = [
 class Movement:
     """A checked request: kind and signed amount in minor units, not yet applied."""
 
-    kind: str
+    kind: EntryKind
     amount: int
 
 
-def _magnitude(operation: object, amount: object) -> tuple[str, Decimal, int]:
+def _magnitude(operation: object, amount: object) -> tuple[Operation, Decimal, int]:
     """The operation's kind-to-be (or shorthand), its magnitude and its sign."""
     if not isinstance(operation, str) or operation not in OPERATIONS:
         raise ValidationError.field("kind", f"must be one of {', '.join(OPERATIONS)}")
+    operation = Operation(operation)
     try:
         value = parse_decimal(amount, "amount")
     except ValidationError as err:
         raise InvalidAmount(err.detail, fields=err.fields) from None
-    signed = operation in SIGNED_OPERATIONS or KINDS[operation][1] == 0
+    signed = operation in SIGNED_OPERATIONS or KINDS[EntryKind(operation)][1] == 0
     if signed:
         if value == 0:
             raise InvalidAmount.field("amount", "must not be zero")
@@ -122,7 +125,7 @@ def check_text(comment: object, reference: object) -> None:
     p.raise_if_any()
 
 
-def movement(operation: str, magnitude: Decimal, sign: int, cur: Currency,
+def movement(operation: Operation, magnitude: Decimal, sign: int, cur: Currency,
              config: CoreConfig) -> Movement:  # fmt: skip
     """Resolve shorthands and convert to minor units, within the currency's digits and limit."""
     if magnitude > config.max_operation_amount:
@@ -134,10 +137,11 @@ def movement(operation: str, magnitude: Decimal, sign: int, cur: Currency,
         units = to_minor(magnitude, cur)
     except ValidationError as err:
         raise InvalidAmount(err.detail, fields=err.fields) from None
-    kind = operation
     if operation in SIGNED_OPERATIONS:
         plus, minus = SIGNED_OPERATIONS[operation]
         kind = plus if sign > 0 else minus
+    else:
+        kind = EntryKind(operation)
     return Movement(kind, units * (KINDS[kind][1] or sign))
 
 
@@ -255,7 +259,9 @@ def post_entry(
     actor.require("balances:write")
     if cmd.on_threshold not in ON_THRESHOLD:
         raise ValidationError.field("on_threshold", f"must be one of {', '.join(ON_THRESHOLD)}")
-    operation, magnitude, sign = _magnitude(cmd.operation, cmd.amount)
+    minor = cmd.amount if isinstance(cmd.amount, MinorUnits) else None
+    sent = Decimal(minor.units) if minor is not None else cmd.amount  # signs and zero alike
+    operation, magnitude, sign = _magnitude(cmd.operation, sent)
     check_text(cmd.comment, cmd.reference)
     if isinstance(cmd.reference, str) and cmd.reference.startswith(TRANSFER_PREFIX):
         raise ValidationError.field(
@@ -264,6 +270,8 @@ def post_entry(
     login = check_login(cmd.login)
     acc = load_for_update(uow, login, actor)
     cur = currency_of(acc)
+    if minor is not None:  # in the account currency's minor units: its digits, read here
+        magnitude = magnitude.scaleb(-cur.digits)
     move = movement(operation, magnitude, sign, cur, config)
     now = clock()
     threshold = threshold_for(uow, acc)

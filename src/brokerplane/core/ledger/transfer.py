@@ -40,6 +40,7 @@ from brokerplane.core.errors import (
     InvalidAmount,
     ValidationError,
 )
+from brokerplane.core.kinds import Operation
 from brokerplane.core.ledger.commands import Transfer, TransferFunds
 from brokerplane.core.ledger.model import REFERENCE_MAX, TRANSFER_PREFIX
 from brokerplane.core.ledger.service import (
@@ -105,8 +106,8 @@ def transfer(
             fields=[FieldError("to_login", "must be another account of the same user")],
         )
     cur = currency_of(src)
-    out = movement("withdrawal", magnitude, 1, cur, config)
-    into = movement("deposit", magnitude, 1, cur, config)
+    out = movement(Operation.WITHDRAWAL, magnitude, 1, cur, config)
+    into = movement(Operation.DEPOSIT, magnitude, 1, cur, config)
     check_funds(src, out)
     check_funds(dst, into)
     if cmd.check_margin:

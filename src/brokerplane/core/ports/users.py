@@ -10,10 +10,10 @@ from brokerplane.core.account.model import Account
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
-    Branding,
     Plan,
     UserSearch,
     WebhookKey,
+    WhiteLabel,
 )
 from brokerplane.core.user.model import User, UserLink, UserQuery
 
@@ -49,16 +49,16 @@ class BackofficeRepository(Protocol):
     """TraderEvolution's back-office nouns: brandings (the `brokers` table), plans, account
     presets, webhook keys, session tokens, and user reads by login and by filters."""
 
-    def add_branding(self, branding: Branding) -> Branding:
+    def add_white_label(self, branding: WhiteLabel) -> WhiteLabel:
         """Insert the branding; its `id` is set from storage."""
         ...
 
-    def get_branding(self, branding_id: int) -> Branding | None: ...
-    def branding_by_name(self, name: str) -> Branding | None:
+    def get_white_label(self, branding_id: int) -> WhiteLabel | None: ...
+    def white_label_by_name(self, name: str) -> WhiteLabel | None:
         """The branding whose name equals `name` ignoring ASCII case."""
         ...
 
-    def list_brandings(self) -> list[Branding]: ...
+    def list_white_labels(self) -> list[WhiteLabel]: ...
     def add_plan(self, plan: Plan) -> Plan: ...
     def get_plan(self, plan_id: int) -> Plan | None: ...
     def plan_by_name(self, name: str) -> Plan | None: ...

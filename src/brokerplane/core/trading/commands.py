@@ -37,6 +37,16 @@ class OpenPosition:
 
 
 @dataclass(frozen=True)
+class PositionOf:
+    """A position named with the account (and symbol) it must be of: a position of another
+    account or symbol is answered as one that does not exist."""
+
+    position_id: int
+    login: int
+    symbol: str | None = None
+
+
+@dataclass(frozen=True)
 class ClosePosition:
     """Close the position, or `volume` lots of it, at the market."""
 

@@ -15,7 +15,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFound, ValidationError
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.trading.commands import MAX_PAGE
+from brokerplane.core.trading.commands import MAX_PAGE, PositionOf
 from brokerplane.core.trading.model import (
     Deal,
     DealQuery,
@@ -131,6 +131,16 @@ def get_position(uow: UnitOfWork, position_id: int, actor: Actor) -> PositionFig
     if pos is None or acc is None or not actor.reaches(acc.group, acc.broker):
         raise PositionNotFound(position_id)
     return _priced(uow, [pos])[0]
+
+
+def get_account_position(uow: UnitOfWork, query: PositionOf, actor: Actor) -> PositionFigures:
+    """The position, only when it is of the account (and symbol) named with it (a dealer's
+    close names both): PositionNotFound otherwise, as for one out of reach."""
+    figures = get_position(uow, query.position_id, actor)
+    pos = figures.position
+    if pos.login != query.login or (query.symbol and query.symbol != pos.symbol):
+        raise PositionNotFound(query.position_id)
+    return figures
 
 
 def list_deals(uow: UnitOfWork, query: DealQuery, actor: Actor) -> list[Deal]:

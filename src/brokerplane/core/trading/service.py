@@ -67,6 +67,7 @@ from brokerplane.core.trading.model import (
     opposite,
 )
 from brokerplane.core.trading.queries import (
+    get_account_position,
     get_deal,
     get_position,
     list_deals,
@@ -95,6 +96,7 @@ __all__ = [
     "check_volume",
     "close_position",
     "exposure",
+    "get_account_position",
     "get_deal",
     "get_position",
     "list_deals",

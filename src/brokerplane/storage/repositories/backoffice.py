@@ -15,10 +15,10 @@ from brokerplane.core.account.model import Account
 from brokerplane.core.backoffice.model import (
     AccountPreset,
     BackofficeToken,
-    Branding,
     Plan,
     UserSearch,
     WebhookKey,
+    WhiteLabel,
 )
 from brokerplane.core.user.model import DELETED, User
 from brokerplane.storage import tables as t
@@ -47,23 +47,23 @@ class SqlBackoffice:
         return int(key[0])
 
     # brandings: rows of `brokers`
-    def add_branding(self, branding: Branding) -> Branding:
+    def add_white_label(self, branding: WhiteLabel) -> WhiteLabel:
         values = {k: v for k, v in asdict(branding).items() if k != "id"}
         branding.id = self._insert(t.brokers, values)
         return branding
 
-    def get_branding(self, branding_id: int) -> Branding | None:
+    def get_white_label(self, branding_id: int) -> WhiteLabel | None:
         row = self.c.execute(select(t.brokers).where(t.brokers.c.id == branding_id)).first()
-        return Branding(**_row(row)) if row else None
+        return WhiteLabel(**_row(row)) if row else None
 
-    def branding_by_name(self, name: str) -> Branding | None:
+    def white_label_by_name(self, name: str) -> WhiteLabel | None:
         q = select(t.brokers).where(self._folded_equals(t.brokers.c.name, name))
         row = self.c.execute(q.order_by(t.brokers.c.id)).first()
-        return Branding(**_row(row)) if row else None
+        return WhiteLabel(**_row(row)) if row else None
 
-    def list_brandings(self) -> list[Branding]:
+    def list_white_labels(self) -> list[WhiteLabel]:
         rows = self.c.execute(select(t.brokers).order_by(t.brokers.c.id))
-        return [Branding(**_row(r)) for r in rows]
+        return [WhiteLabel(**_row(r)) for r in rows]
 
     # plans
     def add_plan(self, plan: Plan) -> Plan:
