@@ -1260,8 +1260,7 @@ class Bench:
         env = {"BROKERPLANE_WEBHOOK_ALLOW_PRIVATE": "1"}
         try:
             demo = Demo.load(schema.url, self.tmp, self.cfg.accounts)
-            auth = {"Authorization": f"Bearer {demo.admin_key}",
-                    "Content-Type": "application/json"}  # fmt: skip
+            auth = {"Authorization": f"Bearer {demo.admin_key}", "Content-Type": "application/json"}
             rng = random.Random(7)
 
             async def deposit(conn: Http, done: Callable[[float], None]) -> None:

@@ -54,8 +54,10 @@ def _copy_sql(dialect: str, seed: int, first: int, last: int, lo: int, hi: int) 
             f"WHERE n < {hi}) "
             f"INSERT INTO accounts ({names}) SELECT {picked} FROM accounts, k WHERE {where}"
         )
-    return (f"INSERT INTO accounts ({names}) SELECT {picked} FROM accounts, "
-            f"generate_series({lo}, {hi}) AS n WHERE {where}")  # fmt: skip
+    return (
+        f"INSERT INTO accounts ({names}) SELECT {picked} FROM accounts, "
+        f"generate_series({lo}, {hi}) AS n WHERE {where}"
+    )
 
 
 def _grow(engine: Any, demo: Demo, count: int) -> None:
@@ -113,7 +115,7 @@ def _positions(engine: Any, demo: Demo, count: int) -> None:
             JOIN (SELECT name, digits, contract_size,
                          row_number() OVER (ORDER BY name) - 1 AS i FROM symbols) s
               ON s.i = mod(n, (SELECT count(*) FROM symbols))
-            JOIN quotes q ON q.symbol = s.name""")  # fmt: skip
+            JOIN quotes q ON q.symbol = s.name""")
     log(f"  {count} open positions")
 
 
@@ -126,8 +128,10 @@ def sqlite_cache(bench: Bench) -> tuple[Path, Demo]:
         for stale in bench.cfg.cache.glob(f"report-{count}.db*"):
             stale.unlink()
         shutil.rmtree(bench.cfg.cache / f"report-{count}-data", ignore_errors=True)
-        log(f"preparing {count} accounts on SQLite ({SEED} opened by demo --accounts, then "
-            f"copied; kept in {db} for the next runs)")  # fmt: skip
+        log(
+            f"preparing {count} accounts on SQLite ({SEED} opened by demo --accounts, then "
+            f"copied; kept in {db} for the next runs)"
+        )
         demo, spent = _seeded(f"sqlite:///{db}", bench, count, data_dir(bench, f"report-{count}"))
         meta.write_text(json.dumps(asdict(demo) | {"seconds": spent, "seed": SEED}))
     return db, _demo(meta)
@@ -140,8 +144,10 @@ def pg_cache(bench: Bench) -> tuple[PgSchema, Demo]:
     schema = PgSchema(bench.cfg.database_url)
     schema.name = f"bench_cache_{count}"
     if not meta.exists():
-        log(f"preparing {count} accounts and {POSITIONS} positions on PostgreSQL (schema "
-            f"{schema.name}, kept for the next runs)")  # fmt: skip
+        log(
+            f"preparing {count} accounts and {POSITIONS} positions on PostgreSQL (schema "
+            f"{schema.name}, kept for the next runs)"
+        )
         schema.drop()
         schema.create()
         shutil.rmtree(bench.cfg.cache / f"report-pg-{count}-data", ignore_errors=True)
@@ -174,11 +180,14 @@ def sqlite_rows(bench: Bench) -> None:
     base_rows, base_seconds = sqlite_report(db)
     load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
     bench.add(
-        "report /v1/reports/users CSV (rows)", load, base_rows / base_seconds, "sqlite",
+        "report /v1/reports/users CSV (rows)",
+        load,
+        base_rows / base_seconds,
+        "sqlite",
         f"{rows} rows streamed in {seconds:.1f} s; baseline: sqlite3 + csv.writer over the same "
         f"columns, {base_seconds:.1f} s; server RSS {idle or 0:.1f} MB before the report "
         f"(peak in the RSS column); cached in {db.name}",
-    )  # fmt: skip
+    )
     deposits_big_and_small(bench, db, demo)
 
 
@@ -189,8 +198,11 @@ def deposits_big_and_small(bench: Bench, db: Path, demo: Demo) -> None:
     (the baseline is the mean of the two). The big database's ledger grows by what they post;
     its account rows, which the export reads, do not change."""
     path = bench.tmp / "deposit-small.db"
-    small = None if bench.deposit_sqlite is not None else Demo.load(
-        f"sqlite:///{path}", bench.tmp, bench.cfg.accounts)  # fmt: skip
+    small = (
+        None
+        if bench.deposit_sqlite is not None
+        else Demo.load(f"sqlite:///{path}", bench.tmp, bench.cfg.accounts)
+    )
 
     def on_small() -> float:
         assert small is not None
@@ -206,11 +218,14 @@ def deposits_big_and_small(bench: Bench, db: Path, demo: Demo) -> None:
         after = on_small()
         base, how = (before + after) / 2, f"just before and after ({before:.0f}, {after:.0f}/s)"
     bench.add(
-        f"deposit (native API), {bench.cfg.report_accounts} accounts", load, base, "sqlite",
+        f"deposit (native API), {bench.cfg.report_accounts} accounts",
+        load,
+        base,
+        "sqlite",
         f"wrk {bench.cfg.connections} connections over the cached database's accounts (logins "
         f"{demo.first_login}-{demo.last_login}); baseline: deposits on a fresh database of "
         f"{bench.cfg.accounts} accounts, {how}",
-    )  # fmt: skip
+    )
 
 
 def copy_baseline(schema: PgSchema) -> tuple[int, float]:
@@ -218,13 +233,18 @@ def copy_baseline(schema: PgSchema) -> tuple[int, float]:
     writing to /dev/null: what PostgreSQL alone does for the same rows."""
     from brokerplane.api.native.accounts import CSV_COLUMNS
 
-    columns = ", ".join("g.name" if c == "group" else "a.rights" if c == "enabled" else f"a.{c}"
-                        for c in CSV_COLUMNS)  # fmt: skip
-    sql = (f"COPY (SELECT {columns} FROM accounts a JOIN groups g ON g.id = a.group_id "
-           "WHERE a.deleted_at IS NULL ORDER BY a.login) TO STDOUT CSV")  # fmt: skip
+    columns = ", ".join(
+        "g.name" if c == "group" else "a.rights" if c == "enabled" else f"a.{c}"
+        for c in CSV_COLUMNS
+    )
+    sql = (
+        f"COPY (SELECT {columns} FROM accounts a JOIN groups g ON g.id = a.group_id "
+        "WHERE a.deleted_at IS NULL ORDER BY a.login) TO STDOUT CSV"
+    )
     started = time.monotonic()
-    out = subprocess.run(["psql", "-X", "-q", "-c", sql], env=schema.libpq_env(), check=True,
-                         capture_output=True)  # fmt: skip
+    out = subprocess.run(
+        ["psql", "-X", "-q", "-c", sql], env=schema.libpq_env(), check=True, capture_output=True
+    )
     return out.stdout.count(b"\n"), time.monotonic() - started
 
 
@@ -253,8 +273,11 @@ def exposure_plan(schema: PgSchema) -> str:
 
     engine = create_engine(schema.url)
     sent: list[tuple[str, Any]] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda _c, _cur, sql, params, *_: sent.append((sql, params)))  # fmt: skip
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _cur, sql, params, *_: sent.append((sql, params)),
+    )
     out: list[str] = []
     try:
         with engine.connect() as conn:
@@ -277,16 +300,20 @@ def postgres_rows(bench: Bench) -> None:
     with Server(schema.url, where, bench.cfg.port) as server:
         idle = server.peak_rss_mb()
         rows, seconds, peak = export_row(bench, server, demo)
-        times = sorted(asyncio.run(_exposure(server.port, demo.admin_key))
-                       for _ in range(EXPOSURE_RUNS))  # fmt: skip
+        times = sorted(
+            asyncio.run(_exposure(server.port, demo.admin_key)) for _ in range(EXPOSURE_RUNS)
+        )
     base_rows, base_seconds = copy_baseline(schema)
     load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
     bench.add(
-        "report /v1/reports/users CSV (rows)", load, base_rows / base_seconds, "postgresql",
+        "report /v1/reports/users CSV (rows)",
+        load,
+        base_rows / base_seconds,
+        "postgresql",
         f"{rows} rows streamed in {seconds:.1f} s; baseline: COPY (the same rows and columns "
         f"as stored) TO STDOUT CSV into psql, {base_seconds:.1f} s; server RSS "
         f"{idle or 0:.1f} MB before the report (peak in the RSS column); schema {schema.name}",
-    )  # fmt: skip
+    )
     median = statistics.median(times)
     with contextlib.suppress(Exception):
         (bench.cfg.output.parent / "exposure-plan.txt").write_text(exposure_plan(schema) + "\n")

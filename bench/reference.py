@@ -128,9 +128,14 @@ def pg_check(conninfo: str) -> list[str]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         row = conn.execute(PG_CHECK).fetchone()
     assert row is not None
-    names = ("balances off their entries", "entries without their claim", "claims without entry",
-             "audit records off the chain", "entries without audit record",
-             "head off the last record")  # fmt: skip
+    names = (
+        "balances off their entries",
+        "entries without their claim",
+        "claims without entry",
+        "audit records off the chain",
+        "entries without audit record",
+        "head off the last record",
+    )
     return [f"{n}: {v}" for n, v in zip(names, row, strict=True) if v]
 
 
@@ -208,10 +213,14 @@ def sqlite_loop(path: Path, accounts: int, seconds: float) -> LoopResult:
         ).fetchone()  # BEGIN IMMEDIATE holds the write lock: the head is locked already
         payload = f"deposit|{login}|100|{rid}"
         new_hash = _chain(last_hash, payload)
-        conn.execute("INSERT INTO ref_audit (id, prev_hash, hash, payload) VALUES (?, ?, ?, ?)",
-                     (last_id + 1, last_hash, new_hash, payload))  # fmt: skip
-        conn.execute("UPDATE ref_audit_head SET last_id = ?, last_hash = ? WHERE id = 1",
-                     (last_id + 1, new_hash))  # fmt: skip
+        conn.execute(
+            "INSERT INTO ref_audit (id, prev_hash, hash, payload) VALUES (?, ?, ?, ?)",
+            (last_id + 1, last_hash, new_hash, payload),
+        )
+        conn.execute(
+            "UPDATE ref_audit_head SET last_id = ?, last_hash = ? WHERE id = 1",
+            (last_id + 1, new_hash),
+        )
         conn.execute("COMMIT")
         latencies.append((time.monotonic() - started) * 1000)
     elapsed = time.monotonic() - began

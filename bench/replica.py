@@ -72,16 +72,36 @@ class Cluster:
         if self.user is not None:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {"LC_ALL": "C"}
-        done = subprocess.run([str(self.bindir / tool), *args], cwd=self.root, env=env,
-                              capture_output=True, text=True, check=False, **kwargs)  # fmt: skip
+        done = subprocess.run(
+            [str(self.bindir / tool), *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            **kwargs,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed: {(done.stderr or done.stdout)[-1500:]}")
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={self.root} -c max_connections=200")  # fmt: skip
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-w",
-                 "-t", "120", "-o", options, "start")  # fmt: skip
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.root} -c max_connections=200"
+        )
+        self.run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "120",
+            "-o",
+            options,
+            "start",
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -111,13 +131,36 @@ def clusters(binaries: Path, port: Callable[[], int]) -> Iterator[tuple[Cluster,
     try:
         primary = Cluster(binaries, Path(tempfile.mkdtemp(prefix="bench-primary-")), port())
         made.append(primary)
-        primary.run("initdb", "-D", str(primary.data), "-U", "postgres", "--auth=trust",
-                    "-E", "UTF8", "--locale=C")  # fmt: skip
+        primary.run(
+            "initdb",
+            "-D",
+            str(primary.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
         primary.start()
         standby = Cluster(binaries, Path(tempfile.mkdtemp(prefix="bench-standby-")), port())
         made.append(standby)
-        standby.run("pg_basebackup", "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast",
-                    "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres")  # fmt: skip
+        standby.run(
+            "pg_basebackup",
+            "-D",
+            str(standby.data),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+        )
         standby.start()
         yield primary, standby
     finally:
@@ -129,10 +172,31 @@ def clusters(binaries: Path, port: Callable[[], int]) -> Iterator[tuple[Cluster,
 def reader_key(url: str, data_dir: Path) -> str:
     where = ["--database-url", url, "--data-dir", str(data_dir)]
     rights = "users:read,reports:read"
-    _cli_json("manager", "create", "--login", str(READER_LOGIN), "--name", "Reporting",
-              "--no-password", "--rights", rights, "--groups", "*", *where)  # fmt: skip
-    issued = _cli_json("key", "create", "--manager", str(READER_LOGIN), "--scopes", rights,
-                       "--name", "bench-reports", *where)  # fmt: skip
+    _cli_json(
+        "manager",
+        "create",
+        "--login",
+        str(READER_LOGIN),
+        "--name",
+        "Reporting",
+        "--no-password",
+        "--rights",
+        rights,
+        "--groups",
+        "*",
+        *where,
+    )
+    issued = _cli_json(
+        "key",
+        "create",
+        "--manager",
+        str(READER_LOGIN),
+        "--scopes",
+        rights,
+        "--name",
+        "bench-reports",
+        *where,
+    )
     return str(issued["key"])
 
 
@@ -174,10 +238,16 @@ def measure(bench: Bench) -> None:
                 deposit, _ = native_deposit(demo.admin_key, logins)
                 reader, _ = list_reader(key, Counter())
 
-                async def both(seconds: float, deposit: Any = deposit, reader: Any = reader,
-                               port: int = server.port) -> tuple[Load, Load]:  # fmt: skip
-                    loads = await asyncio.gather(drive(port, writers, seconds, deposit),
-                                                 drive(port, readers, seconds, reader))  # fmt: skip
+                async def both(
+                    seconds: float,
+                    deposit: Any = deposit,
+                    reader: Any = reader,
+                    port: int = server.port,
+                ) -> tuple[Load, Load]:
+                    loads = await asyncio.gather(
+                        drive(port, writers, seconds, deposit),
+                        drive(port, readers, seconds, reader),
+                    )
                     return loads[0], loads[1]
 
                 if cfg.warmup > 0:
@@ -187,21 +257,28 @@ def measure(bench: Bench) -> None:
                 wall = time.monotonic()
                 deposits, reads = asyncio.run(both(cfg.seconds, reader=reader))
                 wall = time.monotonic() - wall
-                spent = [(b - a) / wall for a, b in zip(cpu, _cpu(server, primary, standby),
-                                                          strict=True)]  # fmt: skip
-            split = (f"CPU s/s: brokerplane {spent[0]:.2f}, primary {spent[1]:.2f}, standby "
-                     f"{spent[2]:.2f}, load generator {spent[3]:.2f} (2 cores in all)")  # fmt: skip
+                spent = [
+                    (b - a) / wall for a, b in zip(cpu, _cpu(server, primary, standby), strict=True)
+                ]
+            split = (
+                f"CPU s/s: brokerplane {spent[0]:.2f}, primary {spent[1]:.2f}, standby "
+                f"{spent[2]:.2f}, load generator {spent[3]:.2f} (2 cores in all)"
+            )
             phases[phase] = (deposits, reads, lags, split)
-            log(f"replica phase {phase}: {deposits.rate:.0f} deposits/s, {reads.rate:.0f} "
-                f"report reads/s; {dict(lags)}; {split}")  # fmt: skip
+            log(
+                f"replica phase {phase}: {deposits.rate:.0f} deposits/s, {reads.rate:.0f} "
+                f"report reads/s; {dict(lags)}; {split}"
+            )
     (dep_p, read_p, _, split_p), (dep_r, read_r, lags_r, split_r) = (
         phases["primary"],
         phases["replica"],
     )
     served = lags_r["replica"] + lags_r["primary"]
     share = lags_r["replica"] / served if served else 0.0
-    shape = (f"{writers} deposit + {readers} report connections, Python asyncio client, one "
-             "brokerplane process; throwaway primary + standby on this host")  # fmt: skip
+    shape = (
+        f"{writers} deposit + {readers} report connections, Python asyncio client, one "
+        "brokerplane process; throwaway primary + standby on this host"
+    )
     bench.add(
         "report reads from the replica, deposits running",
         read_r,
@@ -224,5 +301,9 @@ def measure(bench: Bench) -> None:
 
 def _cpu(server: Server, primary: Cluster, standby: Cluster) -> list[float]:
     me = resource.getrusage(resource.RUSAGE_SELF)
-    return [server.cpu_seconds(), primary.cpu_seconds(), standby.cpu_seconds(),
-            me.ru_utime + me.ru_stime]  # fmt: skip
+    return [
+        server.cpu_seconds(),
+        primary.cpu_seconds(),
+        standby.cpu_seconds(),
+        me.ru_utime + me.ru_stime,
+    ]

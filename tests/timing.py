@@ -41,12 +41,14 @@ def _children_cpu() -> float:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     cpu, wall, children = time.process_time(), time.perf_counter(), _children_cpu()
     yield
-    _rows.append({
-        "id": item.nodeid,
-        "wall": round(time.perf_counter() - wall, 4),
-        "cpu": round(time.process_time() - cpu, 4),
-        "children": round(_children_cpu() - children, 4),
-    })  # fmt: skip
+    _rows.append(
+        {
+            "id": item.nodeid,
+            "wall": round(time.perf_counter() - wall, 4),
+            "cpu": round(time.process_time() - cpu, 4),
+            "children": round(_children_cpu() - children, 4),
+        }
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -46,16 +46,28 @@ def synchronous(source: str, name: str) -> str:
     target = name.replace("_async", "_sync")
     head = f"# Generated from {name} by tools/unasync.py: edit that file, not this one.\n"
     # imports sorted again, `for x in y: yield x` as `yield from y`, then formatted
-    fixed = _ruff("check", "--fix", "--unsafe-fixes", "--select", "I,UP028", "--exit-zero",
-                  "--quiet", text=head + text, name=target)  # fmt: skip
+    fixed = _ruff(
+        "check",
+        "--fix",
+        "--unsafe-fixes",
+        "--select",
+        "I,UP028",
+        "--exit-zero",
+        "--quiet",
+        text=head + text,
+        name=target,
+    )
     return _ruff("format", text=fixed, name=target)
 
 
 def _ruff(*args: str, text: str, name: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "ruff", *args, "--stdin-filename", name, "-"],
-        input=text, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout
 
 

@@ -264,9 +264,15 @@ def read_checkpoint(text: str, keys: AuditKeys | None) -> Checkpoint:
         public = Ed25519PublicKey.from_public_bytes(
             base64.b64decode(str(data["public_key"]), validate=True)
         )
-        point = Checkpoint(int(data["record"]), str(data["hash"]), int(data["records"]),
-                           str(data["made_at"]), str(data["key_id"]), str(data["public_key"]),
-                           dict(data.get("ledger") or {}))  # fmt: skip
+        point = Checkpoint(
+            int(data["record"]),
+            str(data["hash"]),
+            int(data["records"]),
+            str(data["made_at"]),
+            str(data["key_id"]),
+            str(data["public_key"]),
+            dict(data.get("ledger") or {}),
+        )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise AuditKeyError(f"the checkpoint cannot be read: {exc}") from None
     try:

@@ -42,8 +42,9 @@ def build(
     settings = settings or Settings()
     storage = Storage(settings.effective_database_url, pool_size=settings.pool_size)
     try:
-        return _runtime(settings, storage, migrate_schema=migrate_schema,
-                        provision_key=provision_key)  # fmt: skip
+        return _runtime(
+            settings, storage, migrate_schema=migrate_schema, provision_key=provision_key
+        )
     except BaseException:  # a failed build closes the connections it opened
         storage.dispose()
         raise
@@ -91,9 +92,11 @@ def _runtime(
     runtime = Runtime(settings, storage, services)
     if settings.read_database_url:
         runtime.services.lagging = storage.use_replica(
-            settings.read_database_url, max_lag_s=settings.read_max_lag_s,
-            retry_s=settings.read_retry_s, pool_size=settings.pool_size,
-        )  # fmt: skip
+            settings.read_database_url,
+            max_lag_s=settings.read_max_lag_s,
+            retry_s=settings.read_retry_s,
+            pool_size=settings.pool_size,
+        )
     provision_audit_key(runtime, generate=provision_key)
     return runtime
 

@@ -35,8 +35,18 @@ ACCESS_LOGGER = "brokerplane.access"
 REQUEST: ContextVar[dict[str, Any] | None] = ContextVar("brokerplane_request", default=None)
 
 # Fields taken from a record (set by `extra=` or by RequestFields), in this order.
-FIELDS = ("request_id", "dialect", "manager", "method", "path", "status", "latency_ms", "client",
-          "command", "transport")  # fmt: skip
+FIELDS = (
+    "request_id",
+    "dialect",
+    "manager",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "client",
+    "command",
+    "transport",
+)
 # The text format leaves out what its message already says (`GET /v1/users 200`).
 TEXT_FIELDS = ("request_id", "dialect", "manager", "latency_ms", "client", "transport")
 

@@ -95,9 +95,12 @@ class Histogram(_Metric):
     kind = "histogram"
 
     def __init__(
-        self, name: str, help_text: str, labelnames: Sequence[str] = (),
+        self,
+        name: str,
+        help_text: str,
+        labelnames: Sequence[str] = (),
         buckets: Sequence[float] = LATENCY_BUCKETS,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(name, help_text, labelnames)
         self.buckets = tuple(sorted(buckets))
         self._lock = threading.Lock()
@@ -140,9 +143,13 @@ class Gauge(_Metric):
     `kind="counter"` it exposes a total kept elsewhere that only goes up."""
 
     def __init__(
-        self, name: str, help_text: str, read: Callable[[], Iterable[Sample]],
-        labelnames: Sequence[str] = (), kind: str = "gauge",
-    ) -> None:  # fmt: skip
+        self,
+        name: str,
+        help_text: str,
+        read: Callable[[], Iterable[Sample]],
+        labelnames: Sequence[str] = (),
+        kind: str = "gauge",
+    ) -> None:
         super().__init__(name, help_text, labelnames)
         self.read = read
         self.kind = kind
@@ -177,17 +184,24 @@ class Registry:
         return metric
 
     def histogram(
-        self, name: str, help_text: str, labelnames: Sequence[str] = (),
+        self,
+        name: str,
+        help_text: str,
+        labelnames: Sequence[str] = (),
         buckets: Sequence[float] = LATENCY_BUCKETS,
-    ) -> Histogram:  # fmt: skip
+    ) -> Histogram:
         metric = Histogram(name, help_text, labelnames, buckets)
         self.add(metric)
         return metric
 
     def gauge(
-        self, name: str, help_text: str, read: Callable[[], Iterable[Sample]],
-        labelnames: Sequence[str] = (), kind: str = "gauge",
-    ) -> Gauge:  # fmt: skip
+        self,
+        name: str,
+        help_text: str,
+        read: Callable[[], Iterable[Sample]],
+        labelnames: Sequence[str] = (),
+        kind: str = "gauge",
+    ) -> Gauge:
         metric = Gauge(name, help_text, read, labelnames, kind)
         self.add(metric)
         return metric

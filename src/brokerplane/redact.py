@@ -26,10 +26,26 @@ MASK = "***"
 
 # Parameter names (as `norm` gives them: lower case, no `_` or `-`) whose values are secrets,
 # exactly ...
-_EXACT = frozenset(norm(n) for n in (
-    "key", "api_key", "auth", "authorization", "bearer", "code", "sig", "signature", "pwd",
-    "srv_rand", "srv_rand_answer", "cli_rand", "cli_rand_answer", "hash", "hashed_password",
-))  # fmt: skip
+_EXACT = frozenset(
+    norm(n)
+    for n in (
+        "key",
+        "api_key",
+        "auth",
+        "authorization",
+        "bearer",
+        "code",
+        "sig",
+        "signature",
+        "pwd",
+        "srv_rand",
+        "srv_rand_answer",
+        "cli_rand",
+        "cli_rand_answer",
+        "hash",
+        "hashed_password",
+    )
+)
 # ... and by what they contain: pass*, *password*, *secret*, *token*, *apikey, and `*_key`
 # (that one as written, `_` or `-` and all: `monkey` is no secret).
 _PREFIXES = ("pass",)
@@ -40,8 +56,10 @@ _WRITTEN_SUFFIXES = ("_key",)
 _API_KEY = re.compile(r"bpk_[A-Za-z0-9_\-]+")
 
 # name=value where a query string (or a log message listing parameters) has a pair.
-_PAIR = re.compile(r"(?P<head>(?:^|[?&;\s,(\[{\"'])(?P<name>[A-Za-z0-9_.%\-\[\]]{1,64})=)"
-                   r"(?P<value>[^&#\s]*)")  # fmt: skip
+_PAIR = re.compile(
+    r"(?P<head>(?:^|[?&;\s,(\[{\"'])(?P<name>[A-Za-z0-9_.%\-\[\]]{1,64})=)"
+    r"(?P<value>[^&#\s]*)"
+)
 
 
 def sensitive(name: str) -> bool:

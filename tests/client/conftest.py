@@ -36,9 +36,13 @@ class Live:
 def _demo(url: str, data_dir: Path) -> dict[str, str]:
     done = subprocess.run(
         [*SERVE, "demo", "--json", "--database-url", url, "--data-dir", str(data_dir)],
-        capture_output=True, check=False, text=True, timeout=300, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "BROKERPLANE_DATA_DIR": str(data_dir)},
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     loaded: dict[str, str] = json.loads(done.stdout)
     return loaded
@@ -58,12 +62,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     url = f"sqlite:///{(root / 'brokerplane.db').as_posix()}"
     secrets = _demo(url, root)
     server = ServerProcess(
-        url, root / "server.log", program=SERVE,
-        extra_env={"BROKERPLANE_DATA_DIR": str(root), "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
-                   # the webhook tests' receivers listen on loopback
-                   "BROKERPLANE_WEBHOOK_ALLOW_PRIVATE": "true",
-                   "BROKERPLANE_WEBHOOK_BACKOFF_S": "0.05"},
-    )  # fmt: skip
+        url,
+        root / "server.log",
+        program=SERVE,
+        extra_env={
+            "BROKERPLANE_DATA_DIR": str(root),
+            "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
+            # the webhook tests' receivers listen on loopback
+            "BROKERPLANE_WEBHOOK_ALLOW_PRIVATE": "true",
+            "BROKERPLANE_WEBHOOK_BACKOFF_S": "0.05",
+        },
+    )
     try:
         server.wait_ready()
         yield Live(server.base, secrets["admin_key"], secrets["approver_key"])

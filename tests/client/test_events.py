@@ -69,9 +69,12 @@ def test_the_feed_is_read_page_by_page_and_resumed_from_a_cursor(bp: Client, liv
     start = _head(bp)
     login = _account_with_deposits(bp, live, ["10.00", "20.00", "30.00"])
     everything = list(bp.events.iter(after=start, page_size=1))  # one event a page
-    assert _mine(everything, login) == [("account.opened", None), ("ledger.entry_posted", "10.00"),
-                                        ("ledger.entry_posted", "20.00"),
-                                        ("ledger.entry_posted", "30.00")]  # fmt: skip
+    assert _mine(everything, login) == [
+        ("account.opened", None),
+        ("ledger.entry_posted", "10.00"),
+        ("ledger.entry_posted", "20.00"),
+        ("ledger.entry_posted", "30.00"),
+    ]
     ids = [e.id for e in everything]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     first = everything[0]
@@ -124,8 +127,7 @@ def test_the_async_client_reads_and_follows_the_feed(live: Live) -> None:
             login = (await bp.accounts.open(group=live.group, leverage=100, name="Async Ev")).login
             await bp.money.deposit(login, "5.00")
             read = [e async for e in bp.events.iter(after=start, page_size=1)]
-            assert _mine(read, login) == [("account.opened", None),
-                                          ("ledger.entry_posted", "5.00")]  # fmt: skip
+            assert _mine(read, login) == [("account.opened", None), ("ledger.entry_posted", "5.00")]
             stream = bp.events.follow(after=read[-1].id)
             await bp.money.deposit(login, "6.00")
             async for event in stream:
@@ -201,8 +203,9 @@ def test_a_webhook_is_created_test_sent_delivered_verified_replayed_and_deleted(
     bp: Client, live: Live, receiver: tuple[Receiver, dict[str, Webhook]]
 ) -> None:
     hooks, made = receiver
-    sub = made["sub"] = bp.webhooks.create(hooks.url, types=["ledger."], group_mask=live.group,
-                                           description="crm mirror")  # fmt: skip
+    sub = made["sub"] = bp.webhooks.create(
+        hooks.url, types=["ledger."], group_mask=live.group, description="crm mirror"
+    )
     assert sub.secret is not None and len(sub.secret) >= 16  # made by the client, kept
     assert (sub.state, sub.types, sub.group_mask) == ("active", ["ledger."], live.group)
     assert bp.webhooks.get(sub.id).secret is None  # never shown again
@@ -289,10 +292,18 @@ def test_verify_signature_accepts_the_servers_signature_and_nothing_else() -> No
 
 
 def _sse(event_id: int) -> bytes:
-    event = {"id": event_id, "type": "ledger.entry_posted", "time": "2026-12-07T06:00:00Z",
-             "login": 100000, "group": "demo-usd", "white_label": None,
-             "actor": {"manager_login": 1000}, "dialect": "native", "request_id": None,
-             "data": {"amount": f"{event_id}.00"}}  # fmt: skip
+    event = {
+        "id": event_id,
+        "type": "ledger.entry_posted",
+        "time": "2026-12-07T06:00:00Z",
+        "login": 100000,
+        "group": "demo-usd",
+        "white_label": None,
+        "actor": {"manager_login": 1000},
+        "dialect": "native",
+        "request_id": None,
+        "data": {"amount": f"{event_id}.00"},
+    }
     return f"id: {event_id}\nevent: ledger.entry_posted\ndata: {json.dumps(event)}\n\n".encode()
 
 

@@ -36,17 +36,50 @@ SMALL = Limits(max_response_bytes=64 * 1024, max_error_bytes=4096, max_csv_recor
 MIB = 1024 * 1024
 
 ACCOUNT = {
-    "login": 910024, "group": "demo-usd", "name": "A", "enabled": True, "leverage": 100,
-    "currency": "USD", "balance": "10.00", "credit": "0.00", "bonus": "0.00", "rights": 3,
-    "access_rights": "FULL_ACCESS", "account_type": "HEDGED", "first_name": "", "last_name": "",
-    "middle_name": "", "email": "", "phone": "", "country": "", "city": "", "state": "",
-    "zip_code": "", "address": "", "company": "", "comment": "", "lead_source": "",
-    "lead_campaign": "", "agent": 0, "status": "", "id_document": "", "language": 0,
-    "color": 0, "mqid": "", "bank_account": "", "broker": "", "description": "",
-    "attributes": {}, "user_id": None, "disabled_reason": "", "disabled_at": None,
-    "registered_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-    "last_access": None, "last_pass_change": None,
-}  # fmt: skip
+    "login": 910024,
+    "group": "demo-usd",
+    "name": "A",
+    "enabled": True,
+    "leverage": 100,
+    "currency": "USD",
+    "balance": "10.00",
+    "credit": "0.00",
+    "bonus": "0.00",
+    "rights": 3,
+    "access_rights": "FULL_ACCESS",
+    "account_type": "HEDGED",
+    "first_name": "",
+    "last_name": "",
+    "middle_name": "",
+    "email": "",
+    "phone": "",
+    "country": "",
+    "city": "",
+    "state": "",
+    "zip_code": "",
+    "address": "",
+    "company": "",
+    "comment": "",
+    "lead_source": "",
+    "lead_campaign": "",
+    "agent": 0,
+    "status": "",
+    "id_document": "",
+    "language": 0,
+    "color": 0,
+    "mqid": "",
+    "bank_account": "",
+    "broker": "",
+    "description": "",
+    "attributes": {},
+    "user_id": None,
+    "disabled_reason": "",
+    "disabled_at": None,
+    "registered_at": "2026-01-01T00:00:00Z",
+    "updated_at": "2026-01-01T00:00:00Z",
+    "last_access": None,
+    "last_pass_change": None,
+}
 
 
 def _endless(piece: bytes) -> Iterator[bytes]:
@@ -152,8 +185,13 @@ def test_an_error_page_that_is_not_a_problem_document_still_raises_by_status() -
 
 
 def test_a_huge_problem_document_is_read_only_up_to_the_error_limit() -> None:
-    problem = {"type": "t", "title": "NotFound", "status": 404, "detail": "x" * (10 * MIB),
-               "code": "account.not_found"}  # fmt: skip
+    problem = {
+        "type": "t",
+        "title": "NotFound",
+        "status": 404,
+        "detail": "x" * (10 * MIB),
+        "code": "account.not_found",
+    }
     body = json.dumps(problem).encode()
     with (
         ScriptedServer(lambda _: iter([whole(404, body, "application/problem+json")])) as server,
@@ -166,19 +204,29 @@ def test_a_huge_problem_document_is_read_only_up_to_the_error_limit() -> None:
 
 
 def test_retry_after_is_honoured_up_to_the_clients_cap_then_the_answer_is_used() -> None:
-    answers = iter([
-        whole(429, b'{"type":"t","title":"TooManyRequests","status":429,"detail":"slow down",'
-                   b'"code":"auth.rate_limited"}', "application/problem+json",
-              "retry-after: 86400"),
-        whole(200, json.dumps(ACCOUNT).encode()),
-    ])  # fmt: skip
+    answers = iter(
+        [
+            whole(
+                429,
+                b'{"type":"t","title":"TooManyRequests","status":429,"detail":"slow down",'
+                b'"code":"auth.rate_limited"}',
+                "application/problem+json",
+                "retry-after: 86400",
+            ),
+            whole(200, json.dumps(ACCOUNT).encode()),
+        ]
+    )
     with ScriptedServer(lambda _: iter([next(answers)])) as server, _client(server) as bp:
         assert bp.accounts.get(910024).login == 910024  # a day's Retry-After capped at 0 s
     assert len(server.seen) == 2
 
-    limited = whole(429, b'{"type":"t","title":"TooManyRequests","status":429,"detail":"d",'
-                         b'"code":"auth.rate_limited"}', "application/problem+json",
-                    "retry-after: 7")  # fmt: skip
+    limited = whole(
+        429,
+        b'{"type":"t","title":"TooManyRequests","status":429,"detail":"d",'
+        b'"code":"auth.rate_limited"}',
+        "application/problem+json",
+        "retry-after: 7",
+    )
     with (
         ScriptedServer(lambda _: iter([limited])) as server,
         _client(server) as bp,
@@ -191,8 +239,12 @@ def test_retry_after_is_honoured_up_to_the_clients_cap_then_the_answer_is_used()
 def test_a_503_on_a_write_is_retried_with_the_same_idempotency_key(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    down = whole(503, b'{"type":"t","title":"ManagerOffline","status":503,"detail":"db",'
-                      b'"code":"storage.unavailable"}', "application/problem+json")  # fmt: skip
+    down = whole(
+        503,
+        b'{"type":"t","title":"ManagerOffline","status":503,"detail":"db",'
+        b'"code":"storage.unavailable"}',
+        "application/problem+json",
+    )
     caplog.set_level(logging.INFO, logger="brokerplane.client")
     with (
         ScriptedServer(lambda _: iter([down])) as server,
@@ -372,9 +424,11 @@ def test_the_async_client_bounds_and_refuses_the_same_way() -> None:
         yield head(200, "content-type: text/csv", "transfer-encoding: chunked")
         yield from _endless(b"1000\r\n" + b"y" * 0x1000 + b"\r\n")
 
-    with ScriptedServer(endless) as a, \
-            ScriptedServer(lambda _: iter([whole(200, b"{oops")])) as b, \
-            ScriptedServer(never_ending_record) as c:  # fmt: skip
+    with (
+        ScriptedServer(endless) as a,
+        ScriptedServer(lambda _: iter([whole(200, b"{oops")])) as b,
+        ScriptedServer(never_ending_record) as c,
+    ):
         asyncio.run(scenario(a.base, b.base, c.base))
     assert a.sent < 8 * MIB and c.sent < 8 * MIB
 

@@ -51,9 +51,14 @@ def _open(bp: Client, live: Live, **profile: Unpack[Profile]) -> Account:
 
 
 def test_an_account_is_opened_read_updated_disabled_and_enabled(bp: Client, live: Live) -> None:
-    opened = bp.accounts.open(group=live.group, leverage=100, name="Ada Lovelace",
-                              email="ada@example.com", country="United Kingdom",
-                              attributes={"crm_id": "A-1"})  # fmt: skip
+    opened = bp.accounts.open(
+        group=live.group,
+        leverage=100,
+        name="Ada Lovelace",
+        email="ada@example.com",
+        country="United Kingdom",
+        attributes={"crm_id": "A-1"},
+    )
     assert (opened.group, opened.leverage, opened.currency) == (live.group, 100, "USD")
     assert opened.balance == Decimal("0.00") and opened.enabled
     assert opened.attributes == {"crm_id": "A-1"}
@@ -119,8 +124,11 @@ def test_every_money_operation_moves_its_figure(bp: Client, live: Live) -> None:
     bp.money.bonus(login, "5.5")
     bp.money.correction(login, "-0.50")
     last = bp.money.charge(login, "1.00")
-    assert (last.balance, last.credit, last.bonus) == (Decimal("68.50"), Decimal("50.00"),
-                                                       Decimal("5.50"))  # fmt: skip
+    assert (last.balance, last.credit, last.bonus) == (
+        Decimal("68.50"),
+        Decimal("50.00"),
+        Decimal("5.50"),
+    )
     kinds = [e.kind for e in bp.money.history(login=login)]
     assert kinds == ["deposit", "withdrawal", "credit_in", "bonus_in", "correction", "charge"]
 
@@ -159,8 +167,10 @@ def test_a_deposit_whose_answer_is_lost_is_retried_with_its_key_and_applied_once
     bp: Client, live: Live
 ) -> None:
     login = _open(bp, live).login
-    with DroppingProxy(live.base, _DropOnce()) as proxy, \
-            Client(proxy.base, live.admin_key, retry=FAST) as through:  # fmt: skip
+    with (
+        DroppingProxy(live.base, _DropOnce()) as proxy,
+        Client(proxy.base, live.admin_key, retry=FAST) as through,
+    ):
         op = through.money.deposit(login, "40.00", reference="lost-answer")
     deposits = [s for s in proxy.seen if s.path.endswith("/balances/deposit")]
     assert [(s.answer_status, s.dropped) for s in deposits] == [(200, True), (200, False)]
@@ -249,8 +259,10 @@ def test_listing_walks_every_page_as_it_is_iterated(live: Live) -> None:
 def test_the_async_client_pages(live: Live) -> None:
     async def scenario() -> list[int]:
         async with AsyncClient(live.base, live.admin_key) as bp:
-            logins = [(await bp.accounts.open(group=live.group, leverage=100, name="P")).login
-                      for _ in range(5)]  # fmt: skip
+            logins = [
+                (await bp.accounts.open(group=live.group, leverage=100, name="P")).login
+                for _ in range(5)
+            ]
             listed = [a.login async for a in bp.accounts.list(logins=logins, page_size=2)]
             assert listed == sorted(logins)
             return logins
@@ -260,8 +272,9 @@ def test_the_async_client_pages(live: Live) -> None:
 
 def test_a_streamed_export_gives_rows_as_the_csv_has_them(bp: Client, live: Live) -> None:
     tricky = 'line one\nline two, "quoted"; =SUM(A1)'
-    accounts = [_open(bp, live, comment=tricky if i == 0 else "plain", city="Zürich")
-                for i in range(3)]  # fmt: skip
+    accounts = [
+        _open(bp, live, comment=tricky if i == 0 else "plain", city="Zürich") for i in range(3)
+    ]
     logins = [a.login for a in accounts]
     with bp.reports.accounts_csv(logins=logins) as export:
         rows = list(export)
@@ -278,8 +291,10 @@ def test_a_streamed_export_gives_rows_as_the_csv_has_them(bp: Client, live: Live
         raw = b"".join(export.iter_bytes())
     assert raw.startswith(b"operation_id,time,login,kind,amount")
     with bp.reports.ledger_csv(login=logins[0]) as export:
-        assert [(r[3], r[4]) for r in export.rows()] == [("deposit", "10.00"),
-                                                         ("withdrawal", "-2.50")]  # fmt: skip
+        assert [(r[3], r[4]) for r in export.rows()] == [
+            ("deposit", "10.00"),
+            ("withdrawal", "-2.50"),
+        ]
 
 
 def test_the_async_client_streams_an_export(live: Live) -> None:
@@ -383,8 +398,10 @@ def test_a_held_deposit_is_approved_by_another_manager(bp: Client, live: Live) -
 
 def test_the_async_client_approves(live: Live) -> None:
     async def scenario() -> None:
-        async with AsyncClient(live.base, live.admin_key) as bp, \
-                AsyncClient(live.base, live.approver_key) as approver:  # fmt: skip
+        async with (
+            AsyncClient(live.base, live.admin_key) as bp,
+            AsyncClient(live.base, live.approver_key) as approver,
+        ):
             login = (await bp.accounts.open(group=live.group, leverage=100, name="A")).login
             held = await bp.money.deposit(login, "10000.01")
             assert held.pending and held.approval_id is not None

@@ -92,8 +92,9 @@ def fields(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model.model_json_schema(mode="serialization",
-                                   ref_template="#/components/schemas/{model}")  # fmt: skip
+    return model.model_json_schema(
+        mode="serialization", ref_template="#/components/schemas/{model}"
+    )
 
 
 @pytest.mark.parametrize("model", list(MODELS), ids=lambda m: m.__name__)
@@ -173,8 +174,11 @@ def test_the_webhook_bodies_are_what_the_api_takes(document: dict[str, Any]) -> 
 
 
 def _query(document: dict[str, Any], path: str) -> set[str]:
-    return {p["name"] for p in document["paths"]["/v1" + path]["get"]["parameters"]
-            if p["in"] == "query"}  # fmt: skip
+    return {
+        p["name"]
+        for p in document["paths"]["/v1" + path]["get"]["parameters"]
+        if p["in"] == "query"
+    }
 
 
 def test_the_listings_send_the_query_parameters_the_api_reads(document: dict[str, Any]) -> None:
@@ -194,24 +198,39 @@ def test_the_listings_send_the_query_parameters_the_api_reads(document: dict[str
 
 def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]) -> None:
     sent = {
-        ("POST", "/users"), ("GET", "/users/{login}"), ("PATCH", "/users/{login}"),
-        ("POST", "/users/{login}/disable"), ("POST", "/users/{login}/enable"),
-        ("GET", "/users/{login}/history"), ("GET", "/users"), ("GET", "/reports/users"),
-        *(("POST", p) for p in calls.OPERATIONS.values()), ("GET", "/balances/history"),
+        ("POST", "/users"),
+        ("GET", "/users/{login}"),
+        ("PATCH", "/users/{login}"),
+        ("POST", "/users/{login}/disable"),
+        ("POST", "/users/{login}/enable"),
+        ("GET", "/users/{login}/history"),
+        ("GET", "/users"),
+        ("GET", "/reports/users"),
+        *(("POST", p) for p in calls.OPERATIONS.values()),
+        ("GET", "/balances/history"),
         ("POST", calls.TRANSFER),
-        ("GET", "/approvals"), ("GET", "/approvals/{approval_id}"),
-        ("POST", "/approvals/{approval_id}/approve"), ("POST", "/approvals/{approval_id}/reject"),
-        ("GET", "/approval-thresholds"), ("PUT", "/approval-thresholds"),
-        ("GET", "/keys"), ("POST", "/keys"), ("POST", "/keys/{key_id}/rotate"),
+        ("GET", "/approvals"),
+        ("GET", "/approvals/{approval_id}"),
+        ("POST", "/approvals/{approval_id}/approve"),
+        ("POST", "/approvals/{approval_id}/reject"),
+        ("GET", "/approval-thresholds"),
+        ("PUT", "/approval-thresholds"),
+        ("GET", "/keys"),
+        ("POST", "/keys"),
+        ("POST", "/keys/{key_id}/rotate"),
         ("DELETE", "/keys/{key_id}"),
-        ("GET", "/events"), ("GET", "/events/types"),
-        ("GET", "/webhooks"), ("POST", "/webhooks"), ("GET", "/webhooks/{sub_id}"),
-        ("PATCH", "/webhooks/{sub_id}"), ("DELETE", "/webhooks/{sub_id}"),
-        ("POST", "/webhooks/{sub_id}/replay"), ("POST", "/webhooks/{sub_id}/test"),
+        ("GET", "/events"),
+        ("GET", "/events/types"),
+        ("GET", "/webhooks"),
+        ("POST", "/webhooks"),
+        ("GET", "/webhooks/{sub_id}"),
+        ("PATCH", "/webhooks/{sub_id}"),
+        ("DELETE", "/webhooks/{sub_id}"),
+        ("POST", "/webhooks/{sub_id}/replay"),
+        ("POST", "/webhooks/{sub_id}/test"),
         ("GET", "/webhooks/{sub_id}/deliveries"),
-    }  # fmt: skip
-    served = {(m.upper(), p.removeprefix("/v1")) for p, ms in document["paths"].items()
-              for m in ms}  # fmt: skip
+    }
+    served = {(m.upper(), p.removeprefix("/v1")) for p, ms in document["paths"].items() for m in ms}
     assert sent <= served
     # and the money calls the document has are all in the client
     money = {p for m, p in served if p.startswith("/balances/") and m == "POST"}
@@ -220,14 +239,23 @@ def test_every_path_the_client_calls_is_in_the_document(document: dict[str, Any]
     events = {(m, p) for m, p in served if p.startswith(("/events", "/webhooks"))}
     assert events <= sent
     # the paths the client builds are those templates
-    built = {(c.method, c.path) for c in (
-        calls.get_webhook(7), calls.update_webhook(7, {"state": "paused"}, None),
-        calls.delete_webhook(7, None), calls.replay_webhook(7, 1, None),
-        calls.send_webhook_test(7), calls.webhook_deliveries(7, 0, 1),
-        calls.events_page(0, None, None, 1), calls.event_types(), calls.list_webhooks(),
-    )}  # fmt: skip
-    assert {(m, p.replace("{sub_id}", "7")) for m, p in sent if p.startswith(("/events", "/web"))
-            } - {("POST", "/webhooks")} == built  # fmt: skip
+    built = {
+        (c.method, c.path)
+        for c in (
+            calls.get_webhook(7),
+            calls.update_webhook(7, {"state": "paused"}, None),
+            calls.delete_webhook(7, None),
+            calls.replay_webhook(7, 1, None),
+            calls.send_webhook_test(7),
+            calls.webhook_deliveries(7, 0, 1),
+            calls.events_page(0, None, None, 1),
+            calls.event_types(),
+            calls.list_webhooks(),
+        )
+    }
+    assert {
+        (m, p.replace("{sub_id}", "7")) for m, p in sent if p.startswith(("/events", "/web"))
+    } - {("POST", "/webhooks")} == built
 
 
 def _resources(client: Any) -> Iterator[tuple[str, str, inspect.Signature]]:

@@ -49,7 +49,12 @@ def test_the_client_imports_and_works_without_the_servers_dependencies(live: Liv
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     done = subprocess.run(
         [sys.executable, "-c", CHILD, live.base, live.admin_key, live.group],
-        capture_output=True, check=False, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"balance": "12.34", "loaded": []}

@@ -109,10 +109,14 @@ class DroppingProxy(_Loopback):
     def serve(self, conn: socket.socket) -> None:
         buffer = bytearray()
         while (seen := read_request(conn, buffer)) is not None:
-            headers = {k: v for k, v in seen.headers.items()
-                       if k not in ("host", "content-length", "connection")}  # fmt: skip
-            answer = self.upstream.request(seen.method, seen.path, content=seen.body,
-                                           headers=headers)  # fmt: skip
+            headers = {
+                k: v
+                for k, v in seen.headers.items()
+                if k not in ("host", "content-length", "connection")
+            }
+            answer = self.upstream.request(
+                seen.method, seen.path, content=seen.body, headers=headers
+            )
             seen.answer_status = answer.status_code
             seen.answer_headers = {k.lower(): v for k, v in answer.headers.items()}
             with self._lock:

@@ -106,17 +106,24 @@ def _seed(url: str, data_dir: Path) -> Console:
         secrets = load_demo(runtime)
         assert secrets is not None
         s.update_manager(UpdateManager(1001, password=APPROVER_PASSWORD), admin)
-        s.create_manager(CreateManager(1002, "Demo desk", LIMITED_PASSWORD, frozenset(SCOPES),
-                                       group_mask="demo*"), admin)  # fmt: skip
+        s.create_manager(
+            CreateManager(
+                1002, "Demo desk", LIMITED_PASSWORD, frozenset(SCOPES), group_mask="demo*"
+            ),
+            admin,
+        )
         s.create_manager(CreateManager(1009, "Locked out", VICTIM_PASSWORD), admin)
         logins = [
-            s.open_account(OpenAccount(group="demo-usd", name=name,
-                                       profile={"email": f"{tag}@example.com"}), admin).login
+            s.open_account(
+                OpenAccount(group="demo-usd", name=name, profile={"email": f"{tag}@example.com"}),
+                admin,
+            ).login
             for name, tag in (("Alice Smith", "alice"), ("Bruno Rossi", "bruno"))
-        ]  # fmt: skip
+        ]
         hostile = s.open_account(OpenAccount(group="demo-usd", name=HOSTILE_NAME), admin).login
-        foreign = s.open_account(OpenAccount(group="real\\standard", name="Foreign Client"),
-                                 admin).login  # fmt: skip
+        foreign = s.open_account(
+            OpenAccount(group="real\\standard", name="Foreign Client"), admin
+        ).login
         funded = s.open_account(OpenAccount(group="demo-usd", name="Funded Trader"), admin).login
         for _ in range(3):
             s.post_ledger_entry(PostLedgerEntry(funded, "deposit", "9000", "seed"), admin)
@@ -127,8 +134,16 @@ def _seed(url: str, data_dir: Path) -> Console:
         s.post_ledger_entry(PostLedgerEntry(caller, "deposit", "2000", "seed"), admin)
         s.open_position(OpenPosition(caller, "EURUSD", "buy", "1"), admin)
         s.set_quotes([QuoteInput("EURUSD", "1.07000", "1.07015")], admin)
-        return Console("", secrets.admin_key, secrets.manager_password, logins, foreign, hostile,
-                       funded, caller)  # fmt: skip
+        return Console(
+            "",
+            secrets.admin_key,
+            secrets.manager_password,
+            logins,
+            foreign,
+            hostile,
+            funded,
+            caller,
+        )
     finally:
         runtime.close()
 
@@ -142,23 +157,54 @@ class Served:
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> tuple[Console, Served]:
     url = f"sqlite:///{tmp / 'console.db'}"
     up = subprocess.run(
-        [sys.executable, "-m", "brokerplane.cli.main", "db", "upgrade", "--database-url", url,
-         "--data-dir", str(tmp)],
-        capture_output=True, check=False, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "brokerplane.cli.main",
+            "db",
+            "upgrade",
+            "--database-url",
+            url,
+            "--data-dir",
+            str(tmp),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
     assert up.returncode == 0, up.stderr
     console = _seed(url, tmp)
     port = free_port()
     log = tmp / "server.log"
-    env = {**os.environ, "BROKERPLANE_LOG_LEVEL": "warning",
-           "BROKERPLANE_LOCKOUT_FAILURES": "3", "BROKERPLANE_LOCKOUT_BASE_DELAY_S": "600",
-           **(extra_env or {})}  # fmt: skip
+    env = {
+        **os.environ,
+        "BROKERPLANE_LOG_LEVEL": "warning",
+        "BROKERPLANE_LOCKOUT_FAILURES": "3",
+        "BROKERPLANE_LOCKOUT_BASE_DELAY_S": "600",
+        **(extra_env or {}),
+    }
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--database-url", url, "--data-dir", str(tmp)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "brokerplane.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--database-url",
+                url,
+                "--data-dir",
+                str(tmp),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     console.base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a loaded machine (CI, parallel workers) starts slowly
     while time.monotonic() < deadline and proc.poll() is None:

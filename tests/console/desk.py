@@ -36,8 +36,9 @@ class Desk:
 def sign_in(client: TestClient, login: int, password: str = PASSWORD) -> None:
     page = client.get("/console/signin")
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
-    answer = client.post("/console/signin", data={"csrf": csrf, "login": str(login),
-                                                  "password": password})  # fmt: skip
+    answer = client.post(
+        "/console/signin", data={"csrf": csrf, "login": str(login), "password": password}
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -48,8 +49,11 @@ def csrf(client: TestClient) -> str:
 
 def post(client: TestClient, path: str, form: dict[str, str] | list[tuple[str, str]]) -> str:
     pairs = list(form.items()) if isinstance(form, dict) else list(form)
-    answer = client.post(path, content=urlencode([("csrf", csrf(client)), *pairs]),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    answer = client.post(
+        path,
+        content=urlencode([("csrf", csrf(client)), *pairs]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     return f"{answer.status_code} {answer.text}"
 
 
@@ -57,11 +61,15 @@ def post(client: TestClient, path: str, form: dict[str, str] | list[tuple[str, s
 def desk(runtime: Runtime, admin: Actor) -> Iterator[Desk]:
     s = runtime.services
     s.create_manager(CreateManager(ADMIN, "Head of desk", PASSWORD), admin)
-    s.create_manager(CreateManager(LIMITED, "Demo desk", PASSWORD, frozenset(SCOPES),
-                                   group_mask="demo*"), admin)  # fmt: skip
-    s.create_manager(CreateManager(CLERK, "Clerk", PASSWORD,
-                                   frozenset({"users:read", "users:write", "reports:read"})),
-                     admin)  # fmt: skip
+    s.create_manager(
+        CreateManager(LIMITED, "Demo desk", PASSWORD, frozenset(SCOPES), group_mask="demo*"), admin
+    )
+    s.create_manager(
+        CreateManager(
+            CLERK, "Clerk", PASSWORD, frozenset({"users:read", "users:write", "reports:read"})
+        ),
+        admin,
+    )
     s.create_group(CreateGroup("demo-usd", "USD"), admin)
     s.create_group(CreateGroup("real\\standard", "USD"), admin)
     s.create_symbol(CreateSymbol("EURUSD"), admin)

@@ -80,8 +80,7 @@ def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
 
 def stamped(png: bytes, value: str) -> bytes:
     """The PNG with one tEXt chunk `brokerplane-sources` holding `value`, before its IEND."""
-    kept = [(k, d) for k, d in _chunks(png)
-            if not (k == b"tEXt" and d.startswith(KEYWORD + b"\0"))]  # fmt: skip
+    kept = [(k, d) for k, d in _chunks(png) if not (k == b"tEXt" and d.startswith(KEYWORD + b"\0"))]
     text = (b"tEXt", KEYWORD + b"\0" + value.encode())
     body = [*kept[:-1], text, kept[-1]]  # IEND last
     return png[:8] + b"".join(_chunk(k, d) for k, d in body)

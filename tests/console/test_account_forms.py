@@ -58,8 +58,12 @@ def test_a_move_is_confirmed_then_applied_once(desk: Desk) -> None:
 def test_a_password_reset_is_confirmed_then_applied_once(desk: Desk) -> None:
     login = desk.demo["alice"]
     keys = keys_of(desk.admin.get(f"/console/accounts/{login}").text)
-    form = {"action": "password", "kind": "main", "password": "N3w!Passw0rd",
-            "key": keys["password"]}  # fmt: skip
+    form = {
+        "action": "password",
+        "kind": "main",
+        "password": "N3w!Passw0rd",
+        "key": keys["password"],
+    }
     review = post(desk.admin, f"/console/accounts/{login}/state", form)
     assert "Set a new main password for account" in review
     before = actions(desk, login).count("account.password_changed")
@@ -90,8 +94,15 @@ def test_the_confirmation_says_beforehand_whether_the_amount_waits(desk: Desk) -
 def test_credit_bonus_and_correction_are_confirmed_and_applied(desk: Desk) -> None:
     login = desk.demo["bruno"]
     s = desk.runtime.services
-    for i, (op, amount) in enumerate((("deposit", "100"), ("credit", "50"), ("bonus", "20"),
-                                      ("correction", "-5"), ("withdrawal", "10"))):  # fmt: skip
+    for i, (op, amount) in enumerate(
+        (
+            ("deposit", "100"),
+            ("credit", "50"),
+            ("bonus", "20"),
+            ("correction", "-5"),
+            ("withdrawal", "10"),
+        )
+    ):
         form = {"operation": op, "amount": amount, "comment": f"c{i}", "key": f"k-op-{i}"}
         confirm = post(desk.admin, f"/console/accounts/{login}/money", form)
         assert confirm.startswith("200") and 'id="confirm"' in confirm, op

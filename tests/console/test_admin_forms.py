@@ -43,12 +43,18 @@ def test_a_group_is_deleted_after_review_unless_it_holds_accounts(desk: Desk) ->
     assert ("group.deleted", "console") in trail(desk, "group", "demo-spare")
     assert desk.admin.get("/console/admin/group", params={"name": "demo-spare"}).status_code == 404
     # the core's rule: a group with accounts stays
-    used = post(desk.admin, "/console/admin/group",
-                {"action": "delete", "name": "demo-usd", "step": "apply"})  # fmt: skip
+    used = post(
+        desk.admin,
+        "/console/admin/group",
+        {"action": "delete", "name": "demo-usd", "step": "apply"},
+    )
     assert used.startswith("409") and "cannot be deleted" in used
     # an admin limited to demo* is refused before anything is read
-    limited = post(desk.limited, "/console/admin/group",
-                   {"action": "delete", "name": "demo-usd", "step": "apply"})  # fmt: skip
+    limited = post(
+        desk.limited,
+        "/console/admin/group",
+        {"action": "delete", "name": "demo-usd", "step": "apply"},
+    )
     assert limited.startswith("403")
     assert s.get_group("demo-usd", ROOT)
 
@@ -57,16 +63,30 @@ def test_a_symbol_is_added_and_deleted_after_review(desk: Desk) -> None:
     s = desk.runtime.services
     page = desk.admin.get("/console/admin/symbol")
     assert page.status_code == 200 and "Add a symbol" in page.text
-    new = {"action": "create", "name": "GBPJPY", "currency_base": "", "currency_profit": "",
-           "currency_margin": "", "description": "Pound/Yen", "trade_mode": "FULL",
-           "digits": "3", "contract_size": "100000", "volume_min": "0.01",
-           "volume_max": "50", "volume_step": "0.01", "spread": "0", "stops_level": "0",
-           "swap_long": "0", "swap_short": "0"}  # fmt: skip
+    new = {
+        "action": "create",
+        "name": "GBPJPY",
+        "currency_base": "",
+        "currency_profit": "",
+        "currency_margin": "",
+        "description": "Pound/Yen",
+        "trade_mode": "FULL",
+        "digits": "3",
+        "contract_size": "100000",
+        "volume_min": "0.01",
+        "volume_max": "50",
+        "volume_step": "0.01",
+        "spread": "0",
+        "stops_level": "0",
+        "swap_long": "0",
+        "swap_short": "0",
+    }
     review = post(desk.admin, "/console/admin/symbol", new)
     assert review.startswith("200") and "Add symbol GBPJPY?" in review
     assert "A symbol is traded in every group." in review
-    done = desk.admin.post("/console/admin/symbol",
-                           data={**new, "csrf": csrf_of(desk.admin), "step": "apply"})  # fmt: skip
+    done = desk.admin.post(
+        "/console/admin/symbol", data={**new, "csrf": csrf_of(desk.admin), "step": "apply"}
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("done=added")
     symbol = s.get_symbol("GBPJPY", ROOT)
     assert (symbol.currency_base, symbol.currency_profit, symbol.digits) == ("GBP", "JPY", 3)
@@ -97,9 +117,17 @@ def form_key(page: str) -> str:
 
 def test_adding_a_manager_is_applied_once_per_form(desk: Desk) -> None:
     key = form_key(desk.admin.get("/console/admin/manager").text)
-    form = [("action", "create"), ("login", "1077"), ("name", "Twice"), ("with_password", "1"),
-            ("right", "users:read"), ("group_mask", "*"), ("white_labels", "*"),
-            ("key", key), ("step", "apply")]  # fmt: skip
+    form = [
+        ("action", "create"),
+        ("login", "1077"),
+        ("name", "Twice"),
+        ("with_password", "1"),
+        ("right", "users:read"),
+        ("group_mask", "*"),
+        ("white_labels", "*"),
+        ("key", key),
+        ("step", "apply"),
+    ]
     first = post(desk.admin, "/console/admin/manager", form)
     assert "Manager 1077 added" in first
     password = first.split('<code id="password">')[1].split("<")[0]
@@ -117,8 +145,7 @@ def test_adding_a_manager_is_applied_once_per_form(desk: Desk) -> None:
 
 def test_a_password_reset_is_applied_once_per_form(desk: Desk) -> None:
     page = desk.admin.get("/console/admin/manager", params={"login": "1003"}).text
-    form = [("action", "password"), ("login", "1003"), ("key", form_key(page)),
-            ("step", "apply")]  # fmt: skip
+    form = [("action", "password"), ("login", "1003"), ("key", form_key(page)), ("step", "apply")]
     first = post(desk.admin, "/console/admin/manager", form)
     password = first.split('<code id="password">')[1].split("<")[0]
     second = post(desk.admin, "/console/admin/manager", form)
@@ -131,8 +158,13 @@ def test_creating_a_key_is_applied_once_per_form(desk: Desk) -> None:
     s = desk.runtime.services
     before = len(s.list_api_keys(ROOT, 1003))
     key = form_key(desk.admin.get("/console/admin").text)
-    form = [("action", "create"), ("manager", "1003"), ("name", "crm"), ("scope", "users:read"),
-            ("key", key)]  # fmt: skip
+    form = [
+        ("action", "create"),
+        ("manager", "1003"),
+        ("name", "crm"),
+        ("scope", "users:read"),
+        ("key", key),
+    ]
     first = post(desk.admin, "/console/admin/keys", form)
     assert '<code id="secret">' in first
     secret = first.split('<code id="secret">')[1].split("<")[0]

@@ -105,8 +105,10 @@ def test_failed_sign_ins_lock_the_manager_in_every_dialect(
     assert page.get_by_role("alert").inner_text().startswith("too many failed sign-ins")
     assert "/signin" in page.url
     # the same lockout guards the manager's sign-in through TraderEvolution's back office
-    te = httpx.post(console.url("/proftrading/rest/auth/token"),
-                    json={"login": "1009", "password": VICTIM_PASSWORD})  # fmt: skip
+    te = httpx.post(
+        console.url("/proftrading/rest/auth/token"),
+        json={"login": "1009", "password": VICTIM_PASSWORD},
+    )
     assert te.status_code == 401
     assert "too many failed sign-ins" in te.text
 
@@ -153,8 +155,7 @@ def test_sign_out_ends_the_session_on_the_server(context: BrowserContext, consol
     page.goto(console.url("/console/accounts"))
     assert "/console/signin" in page.url
     # the old cookie, replayed by hand, opens nothing either
-    stolen = httpx.get(console.url("/console/accounts"),
-                       cookies={"bp_console": cookie["value"]})  # fmt: skip
+    stolen = httpx.get(console.url("/console/accounts"), cookies={"bp_console": cookie["value"]})
     assert stolen.status_code == 303
     assert stolen.headers["location"].startswith("/console/signin")
 
@@ -285,8 +286,10 @@ def test_a_held_withdrawal_is_approved_by_a_second_manager(
         page.goto(console.url("/console/approvals"))
         row = page.locator("tbody tr", has_text="client asked by phone")
         assert "yours: another manager decides" in row.inner_text()
-        forced = page.request.post(console.url(f"/console/approvals/{approval_id}"),
-                                   form={"csrf": csrf_of(page), "decision": "approve"})  # fmt: skip
+        forced = page.request.post(
+            console.url(f"/console/approvals/{approval_id}"),
+            form={"csrf": csrf_of(page), "decision": "approve"},
+        )
         assert forced.status == 403
         # the finance approver, in a browser of its own, approves it
         other = second.new_page()
@@ -374,9 +377,15 @@ def test_a_manager_limited_to_demo_cannot_see_or_reach_another_group(
     page.goto(console.url("/console/accounts"))
     posted = page.request.post(
         console.url(f"/console/accounts/{console.foreign_login}/money"),
-        form={"csrf": csrf_of(page), "key": "k-reach", "step": "apply", "operation": "deposit",
-              "amount": "5", "comment": "reach"},
-    )  # fmt: skip
+        form={
+            "csrf": csrf_of(page),
+            "key": "k-reach",
+            "step": "apply",
+            "operation": "deposit",
+            "amount": "5",
+            "comment": "reach",
+        },
+    )
     assert posted.status == 404
     # the risk page totals only demo* groups
     page.goto(console.url("/console/risk"))
@@ -393,13 +402,20 @@ def test_a_form_without_the_right_csrf_token_is_refused(
     for token in ("", "forged-token"):
         posted = page.request.post(
             console.url(f"/console/accounts/{login}/money"),
-            form={"csrf": token, "key": f"k-csrf-{token}", "step": "apply",
-                  "operation": "deposit", "amount": "1", "comment": "csrf probe"},
-        )  # fmt: skip
+            form={
+                "csrf": token,
+                "key": f"k-csrf-{token}",
+                "step": "apply",
+                "operation": "deposit",
+                "amount": "1",
+                "comment": "csrf probe",
+            },
+        )
         assert posted.status == 403
         assert "security token" in posted.text()
-    disabled = page.request.post(console.url(f"/console/accounts/{login}/state"),
-                                 form={"action": "disable"})  # fmt: skip
+    disabled = page.request.post(
+        console.url(f"/console/accounts/{login}/state"), form={"action": "disable"}
+    )
     assert disabled.status == 403
     assert ledger_rows(page, console, login, "csrf probe") == 0
     assert "enabled" in page.locator("main p").first.inner_text()

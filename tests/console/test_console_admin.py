@@ -125,9 +125,10 @@ def test_open_an_account_then_fund_it(context: BrowserContext, console: Console)
     assert "Balance now 500.00 USD" in page.locator("#outcome").inner_text()
     # a group out of reach, posted by hand: refused as not found
     page.goto(console.url("/console/accounts/new"))
-    refused = page.request.post(console.url("/console/accounts/new"),
-                                form={"csrf": csrf_of(page), "group": "real\\standard",
-                                      "name": "Sneaky"})  # fmt: skip
+    refused = page.request.post(
+        console.url("/console/accounts/new"),
+        form={"csrf": csrf_of(page), "group": "real\\standard", "name": "Sneaky"},
+    )
     assert refused.status == 404
 
 
@@ -175,8 +176,11 @@ def test_an_admin_changes_a_group_after_reviewing_it(
     accessible(page)
     page.goto(console.url("/console/admin/group"))  # a new group's form
     accessible(page)
-    pages = ("/console/admin/symbol", "/console/admin/symbol?name=EURUSD",
-             "/console/admin/group?name=demo-usd")  # fmt: skip
+    pages = (
+        "/console/admin/symbol",
+        "/console/admin/symbol?name=EURUSD",
+        "/console/admin/group?name=demo-usd",
+    )
     for path in pages:  # a new symbol's form, a symbol's page, a group's page
         page.goto(console.url(path))
         accessible(page)
@@ -200,8 +204,10 @@ def test_an_admin_changes_a_group_after_reviewing_it(
     page.wait_for_load_state()
     assert page.locator("#notice").inner_text() == "Group real\\standard changed"
     assert page.get_by_label("Stop-out level (%)").input_value() == "30"
-    got = httpx.get(console.url("/v1/groups/real%5Cstandard"),
-                    headers={"Authorization": f"Bearer {console.admin_key}"})  # fmt: skip
+    got = httpx.get(
+        console.url("/v1/groups/real%5Cstandard"),
+        headers={"Authorization": f"Bearer {console.admin_key}"},
+    )
     assert Decimal(got.json()["stop_out"]) == 30
 
 

@@ -103,9 +103,16 @@ def test_attributes_are_edited_through_the_core_and_the_trail_shows_before_and_a
     assert f'href="/console/accounts/{login}/edit"' in page.text
     form = desk.admin.get(f"/console/accounts/{login}/edit")
     assert 'name="email"' in form.text and 'value="Alice Smith"' in form.text
-    answer = post(desk.admin, f"/console/accounts/{login}/edit",
-                  {"name": "Alice Smith-Jones", "city": "Turin", "leverage": "200",
-                   "attributes": "kyc=passed\nrisk = low"})  # fmt: skip
+    answer = post(
+        desk.admin,
+        f"/console/accounts/{login}/edit",
+        {
+            "name": "Alice Smith-Jones",
+            "city": "Turin",
+            "leverage": "200",
+            "attributes": "kyc=passed\nrisk = low",
+        },
+    )
     assert answer.startswith("200") and "Changed: attributes, city, leverage, name." in answer
     acc = desk.runtime.services.get_account(login, Actor(None, frozenset({"admin"})))
     assert (acc.name, acc.city, acc.leverage) == ("Alice Smith-Jones", "Turin", 200)
@@ -126,8 +133,11 @@ def test_editing_obeys_rights_reach_and_personal_data(desk: Desk) -> None:
     clerk_form = desk.clerk.get(f"/console/accounts/{login}/edit")
     assert clerk_form.status_code == 200
     assert 'name="email"' not in clerk_form.text and 'name="phone"' not in clerk_form.text
-    answer = post(desk.clerk, f"/console/accounts/{login}/edit",
-                  {"email": "stolen@example.com", "comment": "checked"})  # fmt: skip
+    answer = post(
+        desk.clerk,
+        f"/console/accounts/{login}/edit",
+        {"email": "stolen@example.com", "comment": "checked"},
+    )
     assert answer.startswith("200") and "Changed: comment." in answer
     acc = desk.runtime.services.get_account(login, Actor(None, frozenset({"admin"})))
     assert acc.email == "bruno@example.com"  # a field the clerk may not see is not written
@@ -159,8 +169,9 @@ def test_audit_is_searched_by_dialect_and_time_range(desk: Desk) -> None:
     earlier = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     none = desk.admin.get("/console/audit", params={"from": later})
     assert "No record matches." in none.text
-    window = desk.admin.get("/console/audit", params={"from": earlier, "to": later,
-                                                      "dialect": "console"})  # fmt: skip
+    window = desk.admin.get(
+        "/console/audit", params={"from": earlier, "to": later, "dialect": "console"}
+    )
     assert "account.updated" in window.text
     assert desk.admin.get("/console/audit", params={"dialect": "smtp"}).status_code == 400
     assert desk.admin.get("/console/audit", params={"from": "yesterday"}).status_code == 400
@@ -172,13 +183,22 @@ def test_audit_is_searched_by_dialect_and_time_range(desk: Desk) -> None:
 
 # ---- administration -----------------------------------------------------------------------------
 
-ADMIN_PAGES = ("/console/admin", "/console/admin/manager", f"/console/admin/manager?login={CLERK}",
-               "/console/admin/group", "/console/admin/group?name=demo-usd",
-               "/console/admin/symbol?name=EURUSD")  # fmt: skip
+ADMIN_PAGES = (
+    "/console/admin",
+    "/console/admin/manager",
+    f"/console/admin/manager?login={CLERK}",
+    "/console/admin/group",
+    "/console/admin/group?name=demo-usd",
+    "/console/admin/symbol?name=EURUSD",
+)
 ADMIN_FORMS = (
-    "/console/admin/manager", "/console/admin/group", "/console/admin/symbol",
-    "/console/admin/keys", "/console/admin/managers", "/console/admin/thresholds",
-)  # fmt: skip
+    "/console/admin/manager",
+    "/console/admin/group",
+    "/console/admin/symbol",
+    "/console/admin/keys",
+    "/console/admin/managers",
+    "/console/admin/thresholds",
+)
 
 
 def test_administration_refuses_non_admins_and_admins_of_limited_reach(desk: Desk) -> None:
@@ -188,8 +208,14 @@ def test_administration_refuses_non_admins_and_admins_of_limited_reach(desk: Des
             assert answer.status_code == 403, path
             assert "Foreign" not in answer.text and "real\\standard" not in answer.text
         for path in ADMIN_FORMS:
-            form = {"action": "update", "login": str(CLERK), "name": "demo-usd",
-                    "right": "admin", "step": "apply", "margin_call": "1"}  # fmt: skip
+            form = {
+                "action": "update",
+                "login": str(CLERK),
+                "name": "demo-usd",
+                "right": "admin",
+                "step": "apply",
+                "margin_call": "1",
+            }
             assert post(who, path, form).startswith("403"), path
     groups = desk.runtime.services.list_groups(Actor(None, frozenset({"admin"})))
     assert all(g.margin_call != 1 for g in groups)
@@ -200,9 +226,17 @@ def test_administration_refuses_non_admins_and_admins_of_limited_reach(desk: Des
 def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     desk: Desk,
 ) -> None:
-    form = [("action", "create"), ("login", "1042"), ("name", "Night desk"),
-            ("with_password", "1"), ("right", "users:read"), ("right", "reports:read"),
-            ("group_mask", "demo*"), ("white_labels", "*"), ("key", "add-1042")]  # fmt: skip
+    form = [
+        ("action", "create"),
+        ("login", "1042"),
+        ("name", "Night desk"),
+        ("with_password", "1"),
+        ("right", "users:read"),
+        ("right", "reports:read"),
+        ("group_mask", "demo*"),
+        ("white_labels", "*"),
+        ("key", "add-1042"),
+    ]
     review = post(desk.admin, "/console/admin/manager", form)
     assert review.startswith("200") and "Add manager 1042?" in review
     assert "reports:read, users:read" in review
@@ -217,9 +251,15 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
         assert night.get("/console/accounts").status_code == 200
     edit = desk.admin.get("/console/admin/manager", params={"login": "1042"})
     assert 'value="users:read" checked' in edit.text and 'value="admin">' in edit.text
-    change = [("action", "update"), ("login", "1042"), ("name", "Night desk"),
-              ("right", "users:read"), ("right", "balances:write"), ("group_mask", "demo-usd"),
-              ("white_labels", "*")]  # fmt: skip
+    change = [
+        ("action", "update"),
+        ("login", "1042"),
+        ("name", "Night desk"),
+        ("right", "users:read"),
+        ("right", "balances:write"),
+        ("group_mask", "demo-usd"),
+        ("white_labels", "*"),
+    ]
     review = post(desk.admin, "/console/admin/manager", change)
     assert "Change manager 1042?" in review
     assert "balances:write, users:read" in review and "demo-usd" in review
@@ -234,11 +274,14 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
         Actor(None, frozenset({"admin"})),
     )
     assert [(r.action, r.dialect) for r in trail if r.action != "manager.signed_in"] == [
-        ("manager.created", "console"), ("manager.updated", "console")]  # fmt: skip
+        ("manager.created", "console"),
+        ("manager.updated", "console"),
+    ]
     # a password reset, reviewed, ends the manager's sessions; the new one is shown once
     reset = [("action", "password"), ("login", "1042"), ("key", "reset-1042")]
-    assert "Reset the password of manager 1042?" in post(desk.admin, "/console/admin/manager",
-                                                         reset)  # fmt: skip
+    assert "Reset the password of manager 1042?" in post(
+        desk.admin, "/console/admin/manager", reset
+    )
     done = post(desk.admin, "/console/admin/manager", [*reset, ("step", "apply")])
     fresh = done.split('<code id="password">')[1].split("<")[0]
     assert fresh != password and "Manager 1042: password reset" in done
@@ -250,13 +293,25 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
 
 
 def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -> None:
-    new = {"action": "create", "name": "demo-eur", "currency": "EUR", "default_leverage": "50",
-           "max_leverage": "200", "margin_call": "80", "stop_out": "40",
-           "margin_mode": "MAX", "default_account_type": "HEDGED", "password_min_length": "8",
-           "description": "", "broker": "", "company": ""}  # fmt: skip
+    new = {
+        "action": "create",
+        "name": "demo-eur",
+        "currency": "EUR",
+        "default_leverage": "50",
+        "max_leverage": "200",
+        "margin_call": "80",
+        "stop_out": "40",
+        "margin_mode": "MAX",
+        "default_account_type": "HEDGED",
+        "password_min_length": "8",
+        "description": "",
+        "broker": "",
+        "company": "",
+    }
     assert "Add group demo-eur?" in post(desk.admin, "/console/admin/group", new)
-    added = desk.admin.post("/console/admin/group",
-                            data={**new, "csrf": csrf(desk.admin), "step": "apply"})  # fmt: skip
+    added = desk.admin.post(
+        "/console/admin/group", data={**new, "csrf": csrf(desk.admin), "step": "apply"}
+    )
     assert added.status_code == 303
     page = desk.admin.get(added.headers["location"])
     assert "Group demo-eur added" in page.text and 'value="80"' in page.text
@@ -279,13 +334,18 @@ def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -
     )
     assert same.headers["location"].endswith("done=unchanged")  # numbers compare by value
     # the core's rules hold: stop-out past its bound is refused with the field named
-    refused = post(desk.admin, "/console/admin/group",
-                   {"action": "update", "name": "demo-usd", "stop_out": "999999",
-                    "step": "apply"})  # fmt: skip
+    refused = post(
+        desk.admin,
+        "/console/admin/group",
+        {"action": "update", "name": "demo-usd", "stop_out": "999999", "step": "apply"},
+    )
     assert refused.startswith("400") and "stop_out" in refused
     # a symbol
-    review = post(desk.admin, "/console/admin/symbol",
-                  {"name": "EURUSD", "trade_mode": "CLOSEONLY", "volume_max": "50"})  # fmt: skip
+    review = post(
+        desk.admin,
+        "/console/admin/symbol",
+        {"name": "EURUSD", "trade_mode": "CLOSEONLY", "volume_max": "50"},
+    )
     assert "A symbol&#39;s settings apply to every group." in review
     post(
         desk.admin,
@@ -297,8 +357,21 @@ def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -
     assert desk.admin.get("/console/admin/symbol", params={"name": "NOPE"}).status_code == 404
 
 
-HOSTILE = ("", " ", "-1", "1e999999999", "NaN", "sNaN", "9" * 40, "１２", "\x00", "a" * 5000,
-           "<script>", "*" * 300, "demo*,!x")  # fmt: skip
+HOSTILE = (
+    "",
+    " ",
+    "-1",
+    "1e999999999",
+    "NaN",
+    "sNaN",
+    "9" * 40,
+    "１２",
+    "\x00",
+    "a" * 5000,
+    "<script>",
+    "*" * 300,
+    "demo*,!x",
+)
 
 
 def test_hostile_values_on_the_new_forms_get_a_clear_answer_never_a_crash(desk: Desk) -> None:
@@ -318,19 +391,33 @@ def test_hostile_values_on_the_new_forms_get_a_clear_answer_never_a_crash(desk: 
         for value in HOSTILE:
             status = int(post(desk.admin, path, {**form, field: value})[:3])
             assert status in (200, 303, 400, 403, 404, 409), (path, field, value, status)
-    for params in ({"name": "\x00"}, {"label": "!" * 255}, {"group": "*" * 255},
-                   {"login": "9" * 30}, {"email": "x" * 300}):  # fmt: skip
+    for params in (
+        {"name": "\x00"},
+        {"label": "!" * 255},
+        {"group": "*" * 255},
+        {"login": "9" * 30},
+        {"email": "x" * 300},
+    ):
         for path in ("/console/accounts", "/console/accounts.csv"):
             assert desk.admin.get(path, params=params).status_code in (200, 400), (path, params)
-    for params in ({"from": "9999-99-99"}, {"to": "x" * 100}, {"dialect": "\x00"},
-                   {"manager": "9" * 40}, {"account": "-5"}):  # fmt: skip
+    for params in (
+        {"from": "9999-99-99"},
+        {"to": "x" * 100},
+        {"dialect": "\x00"},
+        {"manager": "9" * 40},
+        {"account": "-5"},
+    ):
         assert desk.admin.get("/console/audit", params=params).status_code in (200, 400), params
 
 
 def test_audit_dates_at_the_ends_of_the_calendar_are_answered_never_a_crash(desk: Desk) -> None:
     # A day as the end means up to its end: the last day there is has no next day to stop at.
-    for params in ({"to": "9999-12-31"}, {"from": "0001-01-01", "to": "9999-12-31"},
-                   {"from": "9999-12-31"}, {"to": "0001-01-01"}):  # fmt: skip
+    for params in (
+        {"to": "9999-12-31"},
+        {"from": "0001-01-01", "to": "9999-12-31"},
+        {"from": "9999-12-31"},
+        {"to": "0001-01-01"},
+    ):
         answer = desk.admin.get("/console/audit", params=params)
         assert answer.status_code == 200, (params, answer.status_code)
     every = desk.admin.get("/console/audit").text.count("<tr")
@@ -340,19 +427,24 @@ def test_audit_dates_at_the_ends_of_the_calendar_are_answered_never_a_crash(desk
 def test_numbers_written_in_superscripts_are_refused_never_a_crash(desk: Desk) -> None:
     # "²" is a digit to str.isdigit but not to int(): every number a page reads is refused.
     login = desk.demo["bruno"]
-    for path, params in (("/console/accounts", {"after": "²"}),
-                         ("/console/accounts", {"login": "²"}), ("/console/accounts/²", {}),
-                         ("/console/accounts/1²/edit", {}),
-                         ("/console/audit", {"account": "²"}), ("/console/audit", {"after": "¹"}),
-                         ("/console/admin/manager", {"login": "²"}),
-                         ("/console/approvals", {"state": "approved", "after": "²"})):  # fmt: skip
+    for path, params in (
+        ("/console/accounts", {"after": "²"}),
+        ("/console/accounts", {"login": "²"}),
+        ("/console/accounts/²", {}),
+        ("/console/accounts/1²/edit", {}),
+        ("/console/audit", {"account": "²"}),
+        ("/console/audit", {"after": "¹"}),
+        ("/console/admin/manager", {"login": "²"}),
+        ("/console/approvals", {"state": "approved", "after": "²"}),
+    ):
         status = desk.admin.get(path, params=params).status_code
         assert status in (200, 400, 404), (path, params, status)
-    for path, form in (("/console/admin/managers", {"action": "unlock", "login": "²"}),
-                       ("/console/admin/keys", {"action": "create", "manager": "²"}),
-                       ("/console/approvals/²", {"decision": "approve"}),
-                       (f"/console/accounts/{login}/edit", {"leverage": "²"}),
-                       ("/console/accounts/new", {"group": "demo-usd",
-                                                  "leverage": "²"})):  # fmt: skip
+    for path, form in (
+        ("/console/admin/managers", {"action": "unlock", "login": "²"}),
+        ("/console/admin/keys", {"action": "create", "manager": "²"}),
+        ("/console/approvals/²", {"decision": "approve"}),
+        (f"/console/accounts/{login}/edit", {"leverage": "²"}),
+        ("/console/accounts/new", {"group": "demo-usd", "leverage": "²"}),
+    ):
         status = int(post(desk.admin, path, form)[:3])
         assert status in (200, 303, 400, 404), (path, form, status)

@@ -22,8 +22,13 @@ from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import Actor
 
 PASSWORD = "Manag3r!pw"
-PUBLIC = {("GET", "/signin"), ("POST", "/signin"), ("POST", "/signout"),
-          ("GET", "/signin/code"), ("POST", "/signin/code")}  # fmt: skip
+PUBLIC = {
+    ("GET", "/signin"),
+    ("POST", "/signin"),
+    ("POST", "/signout"),
+    ("GET", "/signin/code"),
+    ("POST", "/signin/code"),
+}
 
 
 @pytest.fixture
@@ -108,8 +113,13 @@ def test_a_session_cookie_planted_before_sign_in_is_never_kept(client: TestClien
 def _raw_get(port: int, path: str, cookie: bytes) -> bytes:
     """A GET with the cookie header's bytes as given (a test client re-encodes them)."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "
-                     + cookie + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+        conn.sendall(
+            b"GET "
+            + path.encode()
+            + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "
+            + cookie
+            + b"\r\nConnection: close\r\n\r\n"
+        )
         answer = b""
         while chunk := conn.recv(65536):
             answer += chunk
@@ -122,8 +132,9 @@ def test_a_malformed_session_cookie_is_no_session_never_a_crash(runtime: Runtime
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
-                                           log_level="critical"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="critical")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

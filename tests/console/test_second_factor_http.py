@@ -25,8 +25,9 @@ TE_TOKEN = "/proftrading/rest/auth/token"
 
 @pytest.fixture
 def client(runtime: Runtime, admin: Actor) -> Iterator[TestClient]:
-    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD, frozenset(SCOPES)),
-                                    admin)  # fmt: skip
+    runtime.services.create_manager(
+        CreateManager(1000, "Manager", PASSWORD, frozenset(SCOPES)), admin
+    )
     with TestClient(create_app(runtime), follow_redirects=False) as c:
         yield c
 
@@ -40,8 +41,9 @@ def _csrf(text: str) -> str:
 def sign_in(client: TestClient) -> str:
     """The password step; the answer's location."""
     csrf = _csrf(client.get("/console/signin").text)
-    answer = client.post("/console/signin",
-                         data={"csrf": csrf, "login": "1000", "password": PASSWORD})  # fmt: skip
+    answer = client.post(
+        "/console/signin", data={"csrf": csrf, "login": "1000", "password": PASSWORD}
+    )
     assert answer.status_code == 303
     return str(answer.headers["location"])
 
@@ -98,8 +100,9 @@ def test_a_session_alone_cannot_enrol_an_authenticator(client: TestClient) -> No
         assert answer.status_code == 401
         assert "wrong password" in answer.text and 'id="totp-secret"' not in answer.text
     assert 'id="totp-secret"' not in client.get("/console/security").text
-    answer = client.post("/console/security",
-                         data={"csrf": csrf, "action": "start", "password": PASSWORD})  # fmt: skip
+    answer = client.post(
+        "/console/security", data={"csrf": csrf, "action": "start", "password": PASSWORD}
+    )
     assert answer.status_code == 303
     page = client.get("/console/security").text
     found = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)

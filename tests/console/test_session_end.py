@@ -73,10 +73,23 @@ def test_disabling_the_manager_ends_its_console_session(browser: Any, served: An
         page.goto(console.url("/console/accounts"))
         assert page.url == console.url("/console/accounts")
         disabled = subprocess.run(
-            [sys.executable, "-m", "brokerplane.cli.main", "manager", "disable", "1002",
-             "--database-url", f"sqlite:///{tmp / 'console.db'}", "--data-dir", str(tmp)],
-            capture_output=True, check=False, text=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "brokerplane.cli.main",
+                "manager",
+                "disable",
+                "1002",
+                "--database-url",
+                f"sqlite:///{tmp / 'console.db'}",
+                "--data-dir",
+                str(tmp),
+            ],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=60,
+        )
         assert disabled.returncode == 0, disabled.stderr
         page.goto(console.url("/console/accounts"))
         assert "/console/signin" in page.url

@@ -43,10 +43,12 @@ def test_the_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     real = Path(sys.executable).with_name("brokerplane")  # the same command, installed here
     unit = tmp_path / "brokerplane.service"
     unit.write_text(UNIT.read_text(encoding="utf-8").replace(program, str(real)))
-    done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
-    complaints = [line for line in (done.stdout + done.stderr).splitlines()
-                  if "brokerplane.service" in line]  # fmt: skip
+    done = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=120, check=False
+    )
+    complaints = [
+        line for line in (done.stdout + done.stderr).splitlines() if "brokerplane.service" in line
+    ]
     assert done.returncode == 0 and complaints == [], done.stdout + done.stderr
 
 

@@ -16,9 +16,15 @@ VERSIONS = ROOT / "src" / "brokerplane" / "storage" / "migrations" / "versions"
 GUIDE = ROOT / "docs" / "operations" / "deployment.md"
 # The settings a production deployment sets (the guide's "Settings that matter" table).
 PRODUCTION_SETTINGS = (
-    "database_url", "read_database_url", "read_max_lag_s", "read_retry_s", "workers",
-    "pool_size", "audit_key", "forwarded_allow_ips",
-)  # fmt: skip
+    "database_url",
+    "read_database_url",
+    "read_max_lag_s",
+    "read_retry_s",
+    "workers",
+    "pool_size",
+    "audit_key",
+    "forwarded_allow_ips",
+)
 
 
 def _revisions() -> list[str]:
@@ -73,8 +79,12 @@ def test_the_readme_section_has_a_command_per_role_and_a_picture() -> None:
     picture = section.split("```text", 1)[1].split("```", 1)[0]
     for part in ("nginx", "brokerplane serve", "primary", "standby", "WAL", "MT5"):
         assert part in picture, part
-    for command in ("brokerplane db upgrade", "brokerplane serve", "brokerplane backup",
-                    "brokerplane ledger verify"):  # fmt: skip
+    for command in (
+        "brokerplane db upgrade",
+        "brokerplane serve",
+        "brokerplane backup",
+        "brokerplane ledger verify",
+    ):
         assert re.search(rf"^{command}\b.*# \w+:", picture, re.MULTILINE), command
     assert "X-Brokerplane-Replica-Lag" in section
     assert "(docs/operations/deployment.md)" in section

@@ -25,13 +25,26 @@ def test_make_docs_builds_the_site_strictly_with_the_generated_reference(tmp_pat
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(
         [str(MKDOCS), "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, env=env, capture_output=True, check=False, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     site = tmp_path / "site"
-    for page in ("index", "getting-started", "dialects/native", "reference/cli",
-                 "reference/configuration", "reference/errors", "reference/scopes",
-                 "reference/openapi", "benchmarks"):  # fmt: skip
+    for page in (
+        "index",
+        "getting-started",
+        "dialects/native",
+        "reference/cli",
+        "reference/configuration",
+        "reference/errors",
+        "reference/scopes",
+        "reference/openapi",
+        "benchmarks",
+    ):
         assert (site / f"{page}.html").is_file(), page
     spec = json.loads((site / "reference" / "openapi.json").read_text())
     assert "/v1/balances/deposit" in spec["paths"]

@@ -275,17 +275,27 @@ class Mt5TcpClient:
         return answer.json() if answer.body.strip() else answer.params
 
     def auth(self, login: int, password: str, *, crypt: bool = True) -> None:
-        started = self.send("AUTH_START", {
-            "VERSION": self.version, "AGENT": self.agent, "LOGIN": login, "TYPE": "MANAGER",
-            "CRYPT_METHOD": "AES256OFB" if crypt else "NONE",
-        })  # fmt: skip
+        started = self.send(
+            "AUTH_START",
+            {
+                "VERSION": self.version,
+                "AGENT": self.agent,
+                "LOGIN": login,
+                "TYPE": "MANAGER",
+                "CRYPT_METHOD": "AES256OFB" if crypt else "NONE",
+            },
+        )
         if started.retcode != DONE:
             raise Mt5TcpError("AUTH_START", started.retcode)
         srv_rand = started.params["SRV_RAND"]
         cli_rand = secrets.token_bytes(16).hex()
-        answered = self.send("AUTH_ANSWER", {
-            "SRV_RAND_ANSWER": rand_answer(password, srv_rand), "CLI_RAND": cli_rand,
-        })  # fmt: skip
+        answered = self.send(
+            "AUTH_ANSWER",
+            {
+                "SRV_RAND_ANSWER": rand_answer(password, srv_rand),
+                "CLI_RAND": cli_rand,
+            },
+        )
         if answered.retcode != DONE:
             raise Mt5TcpError("AUTH_ANSWER", answered.retcode)
         if answered.params.get("CLI_RAND_ANSWER") != rand_answer(password, cli_rand):

@@ -185,9 +185,19 @@ def test_audit_verify_names_the_first_edited_record(fresh_url: str, tmp_path: Pa
 def test_a_core_error_prints_one_line_with_its_code_and_exits_2(fresh_url: str) -> None:
     demo_json(fresh_url)
     result = run(
-        "manager", "create", "--database-url", fresh_url, "--login", "1000", "--name", "X",
-        "--rights", "users:read", "--groups", "*",
-    )  # fmt: skip
+        "manager",
+        "create",
+        "--database-url",
+        fresh_url,
+        "--login",
+        "1000",
+        "--name",
+        "X",
+        "--rights",
+        "users:read",
+        "--groups",
+        "*",
+    )
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["Error: manager.exists: manager 1000 already exists"]
@@ -199,9 +209,18 @@ def test_key_create_prints_a_secret_that_authenticates_once_issued(
 ) -> None:
     runtime, _ = loaded
     result = run(
-        "key", "create", "--database-url", fresh_url, "--manager", "1000",
-        "--scopes", "users:read,users:write", "--expires", "7d", "--json",
-    )  # fmt: skip
+        "key",
+        "create",
+        "--database-url",
+        fresh_url,
+        "--manager",
+        "1000",
+        "--scopes",
+        "users:read,users:write",
+        "--expires",
+        "7d",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     issued = json.loads(result.stdout)
     identity = runtime.services.authenticate_key(issued["key"])

@@ -41,13 +41,29 @@ def test_ledger_verify_names_a_deposit_inserted_with_the_balance_raised_to_match
 ) -> None:
     login = _three_deposits(runtime, admin)
     with runtime.storage.engine.begin() as conn:  # a database writer mints 10,000.00
-        forged = conn.execute(insert(t.ledger_entries).values(
-            login=login, kind="deposit", amount=1_000_000, balance_after=1_030_300,
-            credit_after=0, bonus_after=0, currency="USD", currency_digits=2,
-            at=runtime.services.clock(), comment="", reference="ref-1", dialect="native",
-        ).returning(t.ledger_entries.c.id)).scalar_one()  # fmt: skip
-        conn.execute(update(t.accounts).where(t.accounts.c.login == login)
-                     .values(balance=t.accounts.c.balance + 1_000_000))  # fmt: skip
+        forged = conn.execute(
+            insert(t.ledger_entries)
+            .values(
+                login=login,
+                kind="deposit",
+                amount=1_000_000,
+                balance_after=1_030_300,
+                credit_after=0,
+                bonus_after=0,
+                currency="USD",
+                currency_digits=2,
+                at=runtime.services.clock(),
+                comment="",
+                reference="ref-1",
+                dialect="native",
+            )
+            .returning(t.ledger_entries.c.id)
+        ).scalar_one()
+        conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.login == login)
+            .values(balance=t.accounts.c.balance + 1_000_000)
+        )
 
     result = run("ledger", "verify", "--database-url", database_url)
 
@@ -99,8 +115,7 @@ def test_a_checkpoint_verifies_until_history_is_rewritten_even_with_the_key(
     _rechain(runtime, {record.id: _raise_in_record(5_000_000)}, runtime.keyring.keys.current)
 
     assert run("audit", "verify", "--database-url", database_url).exit_code == 0
-    caught = run("audit", "verify", "--database-url", database_url, "--checkpoint",
-                 str(checkpoint))  # fmt: skip
+    caught = run("audit", "verify", "--database-url", database_url, "--checkpoint", str(checkpoint))
     assert caught.exit_code == 1
     assert f"broken at record {statement['record']}: the record differs from the checkpoint" in (
         caught.stderr
@@ -116,8 +131,7 @@ def test_an_altered_checkpoint_is_refused(
     checkpoint = tmp_path / "checkpoint.json"
     checkpoint.write_text(json.dumps({**statement, "record": statement["record"] - 1}))
 
-    result = run("audit", "verify", "--database-url", database_url, "--checkpoint",
-                 str(checkpoint))  # fmt: skip
+    result = run("audit", "verify", "--database-url", database_url, "--checkpoint", str(checkpoint))
 
     assert result.exit_code == 1
     assert "signature does not verify" in result.stderr
@@ -161,8 +175,21 @@ def test_rotate_key_keeps_old_records_verifiable(
     assert rotated.exit_code == 0, rotated.output
     assert "new records are sealed with" in rotated.stdout
     assert (tmp_path / "audit.key").read_text().count("\nkey ") == 2
-    made = run("manager", "create", *db, "--login", "2000", "--name", "after rotation",
-               "--password", "Rotation-Pass-1", "--rights", "admin", "--groups", "*")  # fmt: skip
+    made = run(
+        "manager",
+        "create",
+        *db,
+        "--login",
+        "2000",
+        "--name",
+        "after rotation",
+        "--password",
+        "Rotation-Pass-1",
+        "--rights",
+        "admin",
+        "--groups",
+        "*",
+    )
     assert made.exit_code == 0, made.output
 
     result = run("audit", "verify", *db)

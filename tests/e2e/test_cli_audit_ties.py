@@ -22,20 +22,40 @@ def test_ledger_verify_names_a_minted_api_key_and_changed_currency_digits(
     post(runtime, admin, login, "deposit", "3.00")
     assert run("ledger", "verify", "--database-url", database_url).exit_code == 0
     with runtime.storage.engine.begin() as conn:
-        conn.execute(insert(t.managers).values(login=1000, name="", enabled=True,
-                     rights=["admin"], group_mask="*", white_labels="*", verifiers={},
-                     created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))  # fmt: skip
-        conn.execute(insert(t.api_keys).values(
-            id="minted", manager_login=1000, prefix="mintedpfx", scopes=["admin"],
-            secret_hash=hashlib.sha256(b"known").hexdigest(), name="",
-            created_at=datetime.now(UTC)))  # fmt: skip
-        conn.execute(update(t.accounts).where(t.accounts.c.login == login).values(
-            currency_digits=0))  # fmt: skip
+        conn.execute(
+            insert(t.managers).values(
+                login=1000,
+                name="",
+                enabled=True,
+                rights=["admin"],
+                group_mask="*",
+                white_labels="*",
+                verifiers={},
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+        )
+        conn.execute(
+            insert(t.api_keys).values(
+                id="minted",
+                manager_login=1000,
+                prefix="mintedpfx",
+                scopes=["admin"],
+                secret_hash=hashlib.sha256(b"known").hexdigest(),
+                name="",
+                created_at=datetime.now(UTC),
+            )
+        )
+        conn.execute(
+            update(t.accounts).where(t.accounts.c.login == login).values(currency_digits=0)
+        )
 
     result = run("ledger", "verify", "--database-url", database_url)
 
     assert result.exit_code == 1
     assert "audit tie mismatch: manager 1000 has no audit record" in result.stderr
     assert "audit tie mismatch: API key minted (manager 1000) has no audit record" in result.stderr
-    assert (f"account currency mismatch: account {login} is in USD with 0 digits, its entry "
-            "1 says USD with 2") in result.stderr  # fmt: skip
+    assert (
+        f"account currency mismatch: account {login} is in USD with 0 digits, its entry "
+        "1 says USD with 2"
+    ) in result.stderr

@@ -28,16 +28,32 @@ def test_events_tail_prints_the_feed(runtime: Runtime, admin: Actor, database_ur
     services.post_ledger_entry(PostLedgerEntry(demo, "deposit", "12.50"), admin)
     services.post_ledger_entry(PostLedgerEntry(real, "deposit", "3"), admin)
 
-    as_json = run("events", "tail", "--database-url", database_url, "--after", "0",
-                  "--no-follow", "--json")  # fmt: skip
+    as_json = run(
+        "events", "tail", "--database-url", database_url, "--after", "0", "--no-follow", "--json"
+    )
     assert as_json.exit_code == 0, as_json.output
     items = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert [i["type"] for i in items] == ["account.opened", "account.opened",
-                                          "ledger.entry_posted", "ledger.entry_posted"]  # fmt: skip
+    assert [i["type"] for i in items] == [
+        "account.opened",
+        "account.opened",
+        "ledger.entry_posted",
+        "ledger.entry_posted",
+    ]
     assert items[2]["data"]["balance"] == "12.50" and items[2]["login"] == demo
 
-    human = run("events", "tail", "--database-url", database_url, "--after", "0",
-                "--no-follow", "--type", "ledger.", "--group", "demo*")  # fmt: skip
+    human = run(
+        "events",
+        "tail",
+        "--database-url",
+        database_url,
+        "--after",
+        "0",
+        "--no-follow",
+        "--type",
+        "ledger.",
+        "--group",
+        "demo*",
+    )
     assert human.exit_code == 0, human.output
     lines = human.stdout.splitlines()
     assert len(lines) == 1

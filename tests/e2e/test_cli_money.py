@@ -41,8 +41,12 @@ def post(runtime: Runtime, actor: Actor, login: int, operation: str, amount: str
 
 def key_actor(runtime: Runtime, secret: str) -> Actor:
     identity = runtime.services.authenticate_key(secret)
-    return Actor(manager_login=identity.manager.login, scopes=identity.scopes,
-                 key_id=identity.key.id, dialect="native")  # fmt: skip
+    return Actor(
+        manager_login=identity.manager.login,
+        scopes=identity.scopes,
+        key_id=identity.key.id,
+        dialect="native",
+    )
 
 
 # --------------------------------------------------------------------------- ledger verify
@@ -52,9 +56,15 @@ def test_ledger_verify_passes_after_money_has_moved(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     login = open_usd_account(runtime, admin)
-    for operation, amount in (("deposit", "250.00"), ("withdrawal", "40.00"),
-                              ("credit", "100"), ("credit", "-30"), ("bonus", "15.50"),
-                              ("correction", "-0.01"), ("charge", "2.00")):  # fmt: skip
+    for operation, amount in (
+        ("deposit", "250.00"),
+        ("withdrawal", "40.00"),
+        ("credit", "100"),
+        ("credit", "-30"),
+        ("bonus", "15.50"),
+        ("correction", "-0.01"),
+        ("charge", "2.00"),
+    ):
         post(runtime, admin, login, operation, amount)
     result = run("ledger", "verify", "--database-url", database_url)
     assert result.exit_code == 0, result.output
@@ -69,8 +79,9 @@ def test_ledger_verify_names_the_account_whose_cached_balance_was_edited(
     login = open_usd_account(runtime, admin)
     post(runtime, admin, login, "deposit", "100.00")
     with runtime.storage.engine.begin() as conn:  # tampering, behind the services' back
-        conn.execute(text("UPDATE accounts SET balance = balance + 1 WHERE login = :login"),
-                     {"login": login})  # fmt: skip
+        conn.execute(
+            text("UPDATE accounts SET balance = balance + 1 WHERE login = :login"), {"login": login}
+        )
     result = run("ledger", "verify", "--database-url", database_url)
     assert result.exit_code == 1
     assert f"account {login} balance: cached 100.01 USD, ledger sum 100.00 USD" in result.stderr
@@ -89,8 +100,10 @@ def test_audit_verify_names_the_money_record_that_was_edited(
     assert run("audit", "verify", "--database-url", database_url).exit_code == 0
     [posted] = runtime.services.query_audit(AuditQuery(action="ledger.entry_posted"), admin)
     with runtime.storage.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_records SET operator_id = 'someone else' WHERE id = :id"),
-                     {"id": posted.id})  # fmt: skip
+        conn.execute(
+            text("UPDATE audit_records SET operator_id = 'someone else' WHERE id = :id"),
+            {"id": posted.id},
+        )
     result = run("audit", "verify", "--database-url", database_url)
     assert result.exit_code == 1
     assert f"audit chain broken at record {posted.id}" in result.stderr
@@ -108,8 +121,18 @@ def test_thresholds_set_list_and_remove_through_the_command_line(
     made = run("approvals", "thresholds", "set", *db, "--currency", "usd", "--amount", "10000")
     assert made.exit_code == 0, made.output
     assert "USD operations above 10000.00 in every group" in made.stdout
-    group = run("approvals", "thresholds", "set", *db, "--currency", "USD",
-                "--amount", "2500.5", "--group", "real\\standard")  # fmt: skip
+    group = run(
+        "approvals",
+        "thresholds",
+        "set",
+        *db,
+        "--currency",
+        "USD",
+        "--amount",
+        "2500.5",
+        "--group",
+        "real\\standard",
+    )
     assert group.exit_code == 0, group.output
     listed = json.loads(run("approvals", "thresholds", "list", *db, "--json").stdout)
     assert sorted(listed["items"], key=lambda t: t["group"] or "") == [
@@ -118,12 +141,14 @@ def test_thresholds_set_list_and_remove_through_the_command_line(
     ]
     table = run("approvals", "thresholds", "list", *db)
     assert "10000.00" in table.stdout and "real\\standard" in table.stdout
-    removed = run("approvals", "thresholds", "remove", *db, "--currency", "USD",
-                  "--group", "real\\standard")  # fmt: skip
+    removed = run(
+        "approvals", "thresholds", "remove", *db, "--currency", "USD", "--group", "real\\standard"
+    )
     assert removed.exit_code == 0
     assert "removed" in removed.stdout
-    again = run("approvals", "thresholds", "remove", *db, "--currency", "USD",
-                "--group", "real\\standard")  # fmt: skip
+    again = run(
+        "approvals", "thresholds", "remove", *db, "--currency", "USD", "--group", "real\\standard"
+    )
     assert "nothing to remove" in again.stdout
     left = runtime.services.list_approval_thresholds(admin)
     assert [(t.currency, t.group, t.amount) for t in left] == [("USD", None, 1_000_000)]
@@ -134,8 +159,10 @@ def test_a_threshold_set_from_the_command_line_holds_larger_deposits(
 ) -> None:
     login = open_usd_account(runtime, admin)
     db = ("--database-url", database_url)
-    assert run("approvals", "thresholds", "set", *db, "--currency", "USD",
-               "--amount", "500").exit_code == 0  # fmt: skip
+    assert (
+        run("approvals", "thresholds", "set", *db, "--currency", "USD", "--amount", "500").exit_code
+        == 0
+    )
     assert post(runtime, admin, login, "deposit", "500.00").status == "applied"
     held = post(runtime, admin, login, "deposit", "500.01")
     assert held.status == "pending_approval"
@@ -143,8 +170,17 @@ def test_a_threshold_set_from_the_command_line_holds_larger_deposits(
 
 
 def test_a_threshold_finer_than_the_currency_is_refused_with_one_line(database_url: str) -> None:
-    result = run("approvals", "thresholds", "set", "--database-url", database_url,
-                 "--currency", "USD", "--amount", "10.001")  # fmt: skip
+    result = run(
+        "approvals",
+        "thresholds",
+        "set",
+        "--database-url",
+        database_url,
+        "--currency",
+        "USD",
+        "--amount",
+        "10.001",
+    )
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: validation.amount:")
     assert "Traceback" not in result.output

@@ -52,8 +52,9 @@ def test_feed_from_a_file_keeps_the_latest_and_reports_bad_lines(
 ) -> None:
     source = tmp_path / "ticks.txt"
     source.write_text(FEED)
-    result = run("quotes", "feed", str(source), "--interval", "3600000",
-                 "--database-url", database_url)  # fmt: skip
+    result = run(
+        "quotes", "feed", str(source), "--interval", "3600000", "--database-url", database_url
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         "line 6: unknown symbol 'NOPE'; skipped",
@@ -64,14 +65,28 @@ def test_feed_from_a_file_keeps_the_latest_and_reports_bad_lines(
     assert result.stdout == ("quotes feed: 10 lines, 2 quotes stored in 1 batches, 4 rejected\n")
     quotes = listed(database_url)
     assert quotes["EURUSD"]["bid"] == "1.10123" and quotes["EURUSD"]["ask"] == "1.10140"
-    assert quotes["XAUUSD"] == {"symbol": "XAUUSD", "bid": "2000.10", "ask": "2000.60",
-                                "time": "2026-01-02T10:00:00Z"}  # fmt: skip
+    assert quotes["XAUUSD"] == {
+        "symbol": "XAUUSD",
+        "bid": "2000.10",
+        "ask": "2000.60",
+        "time": "2026-01-02T10:00:00Z",
+    }
 
 
 def test_feed_from_stdin_in_batches_and_a_bad_line(symbols: None, database_url: str) -> None:
     lines = "".join(f"EURUSD 1.1{n} 1.2{n}\n" for n in range(4)) + "EURUSD x y\nXAUUSD 1 2\n"
-    result = run("quotes", "feed", "-", "--batch", "2", "--interval", "3600000",
-                 "--database-url", database_url, input=lines)  # fmt: skip
+    result = run(
+        "quotes",
+        "feed",
+        "-",
+        "--batch",
+        "2",
+        "--interval",
+        "3600000",
+        "--database-url",
+        database_url,
+        input=lines,
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == "line 5: bid 'x' is not a decimal number; skipped\n"
     assert result.stdout.strip() == (

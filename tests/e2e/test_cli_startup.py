@@ -16,8 +16,17 @@ from click.testing import CliRunner
 from brokerplane.cli.main import COMMANDS, main
 from brokerplane.storage import migrate, revisions
 
-HEAVY = ("sqlalchemy", "alembic", "starlette", "fastapi", "uvicorn", "pydantic_settings",
-         "psycopg", "brokerplane.storage", "brokerplane.api")  # fmt: skip
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "pydantic_settings",
+    "psycopg",
+    "brokerplane.storage",
+    "brokerplane.api",
+)
 
 PROBE = """
 import json, sys
@@ -33,8 +42,13 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 
 def _loaded(*args: str) -> tuple[int, set[str], str]:
     """Run the CLI in a fresh interpreter: its exit code, the modules it loaded, its output."""
-    run = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True,
-                         text=True, timeout=120, check=False)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines = run.stdout.strip().splitlines()
     report = json.loads(lines[-1])
     return report["code"], set(report["modules"]), "\n".join(lines[:-1])
@@ -61,35 +75,58 @@ def test_a_command_that_reads_the_database_does_not_load_the_web_or_alembic(
     assert code in (0, None), output
     assert json.loads(output) == {"items": []}
     assert "sqlalchemy" in modules  # it did read the database ...
-    unwanted = ("alembic", "starlette", "fastapi", "uvicorn", "cryptography", "brokerplane.api",
-                "pydantic_settings", "psycopg")  # fmt: skip
+    unwanted = (
+        "alembic",
+        "starlette",
+        "fastapi",
+        "uvicorn",
+        "cryptography",
+        "brokerplane.api",
+        "pydantic_settings",
+        "psycopg",
+    )
     assert [m for m in modules if m.split(".")[0] in unwanted or m.startswith(unwanted)] == []
     # ... on SQLite: nothing of the PostgreSQL dialect (whose package loads all its drivers'
     # modules), and nothing of the ORM
-    assert [m for m in modules if m.startswith(("sqlalchemy.dialects.postgresql",
-                                                "sqlalchemy.orm"))] == []  # fmt: skip
+    assert [
+        m for m in modules if m.startswith(("sqlalchemy.dialects.postgresql", "sqlalchemy.orm"))
+    ] == []
 
 
 # What `key list` has no use for: the core's other slices (the Application facade imports each
 # when a call first needs it), the demo loader's commands, the webhook service (settings only
 # needs its replay window) and the terminal table (`--json` draws nothing).
 NOT_FOR_KEY_LIST = (
-    "brokerplane.core.account.service", "brokerplane.core.ledger.service",
-    "brokerplane.core.ledger.check", "brokerplane.core.ledger.transfer",
+    "brokerplane.core.account.service",
+    "brokerplane.core.ledger.service",
+    "brokerplane.core.ledger.check",
+    "brokerplane.core.ledger.transfer",
     "brokerplane.core.trading.service",
-    "brokerplane.core.trading.batch", "brokerplane.core.trading.whatif",
-    "brokerplane.core.approval.service", "brokerplane.core.backoffice.webhooks",
-    "brokerplane.core.backoffice.users", "brokerplane.core.backoffice.reports",
-    "brokerplane.core.backoffice.catalog", "brokerplane.core.backoffice.sessions",
-    "brokerplane.core.user.service", "brokerplane.core.group.service",
-    "brokerplane.core.symbol.service", "brokerplane.core.events.service",
-    "brokerplane.core.events.delivery", "brokerplane.core.account.archive",
-    "brokerplane.core.account.opening", "brokerplane.core.account.queries",
-    "brokerplane.core.account.checks", "brokerplane.core.ledger.integrity",
-    "brokerplane.core.trading.queries", "brokerplane.core.trading.quotes",
-    "brokerplane.core.trading.exposure", "brokerplane.core.backoffice.report_run",
-    "brokerplane.core.attribute.service", "rich",
-)  # fmt: skip
+    "brokerplane.core.trading.batch",
+    "brokerplane.core.trading.whatif",
+    "brokerplane.core.approval.service",
+    "brokerplane.core.backoffice.webhooks",
+    "brokerplane.core.backoffice.users",
+    "brokerplane.core.backoffice.reports",
+    "brokerplane.core.backoffice.catalog",
+    "brokerplane.core.backoffice.sessions",
+    "brokerplane.core.user.service",
+    "brokerplane.core.group.service",
+    "brokerplane.core.symbol.service",
+    "brokerplane.core.events.service",
+    "brokerplane.core.events.delivery",
+    "brokerplane.core.account.archive",
+    "brokerplane.core.account.opening",
+    "brokerplane.core.account.queries",
+    "brokerplane.core.account.checks",
+    "brokerplane.core.ledger.integrity",
+    "brokerplane.core.trading.queries",
+    "brokerplane.core.trading.quotes",
+    "brokerplane.core.trading.exposure",
+    "brokerplane.core.backoffice.report_run",
+    "brokerplane.core.attribute.service",
+    "rich",
+)
 
 
 def test_key_list_loads_only_the_core_slice_it_reads(tmp_path: Path) -> None:
@@ -153,8 +190,17 @@ def test_the_fast_revision_reading_agrees_with_alembic(tmp_path: Path) -> None:
 # (their settings are plain values, built without the model: brokerplane.settings), the
 # PostgreSQL driver on SQLite; for the key and manager lists, the storage's attribute and
 # token models too (imported by the methods that read them).
-NOT_FOR_READS = ("alembic", "starlette", "fastapi", "uvicorn", "pydantic", "pydantic_core",
-                 "psycopg", "brokerplane.api", "brokerplane.storage.migrate")  # fmt: skip
+NOT_FOR_READS = (
+    "alembic",
+    "starlette",
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+    "pydantic_core",
+    "psycopg",
+    "brokerplane.api",
+    "brokerplane.storage.migrate",
+)
 NOT_FOR_LISTS = ("brokerplane.core.attributes", "brokerplane.core.access.tokens")
 
 
@@ -169,8 +215,13 @@ def test_the_everyday_read_commands_load_neither_pydantic_nor_the_web(
     monkeypatch.setenv("BROKERPLANE_LOG_LEVEL", "warning")
     assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     below = tuple(f"{name}." for name in NOT_FOR_READS)
-    for command in (["key", "list"], ["key", "list", "--json"], ["manager", "list"],
-                    ["approvals", "thresholds", "list"], ["ledger", "verify"]):  # fmt: skip
+    for command in (
+        ["key", "list"],
+        ["key", "list", "--json"],
+        ["manager", "list"],
+        ["approvals", "thresholds", "list"],
+        ["ledger", "verify"],
+    ):
         code, modules, output = _loaded(*command)
         assert code in (0, None), (command, output)
         assert "brokerplane.storage.uow" in modules  # it did read the database ...
@@ -183,10 +234,12 @@ def test_the_everyday_read_commands_load_neither_pydantic_nor_the_web(
 
 @pytest.mark.parametrize(
     ("replica", "said"),
-    [("sqlite:////tmp/replica.db", "must be PostgreSQL"),
-     ("mysql://reader:s3cret@db/replica", "unsupported database URL"),
-     ("not a url", "(not a database URL)")],
-)  # fmt: skip
+    [
+        ("sqlite:////tmp/replica.db", "must be PostgreSQL"),
+        ("mysql://reader:s3cret@db/replica", "unsupported database URL"),
+        ("not a url", "(not a database URL)"),
+    ],
+)
 def test_an_unusable_read_replica_url_is_named_as_such_in_one_line(
     tmp_path: Path, replica: str, said: str
 ) -> None:
@@ -194,10 +247,23 @@ def test_an_unusable_read_replica_url_is_named_as_such_in_one_line(
     primary = "postgresql://brokerplane:pr1mary@127.0.0.1:1/brokerplane"
     env = {**os.environ, "BROKERPLANE_READ_DATABASE_URL": replica}
     done = subprocess.run(
-        [sys.executable, "-m", "brokerplane.cli.main", "ledger", "verify", "--database-url",
-         primary, "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, check=False, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "brokerplane.cli.main",
+            "ledger",
+            "verify",
+            "--database-url",
+            primary,
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
     assert done.returncode == 2, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("Error: read replica URL ") and "BROKERPLANE_READ_DATABASE_URL" in line

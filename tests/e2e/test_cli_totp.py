@@ -56,8 +56,9 @@ def test_totp_reset_of_an_unknown_manager_is_one_clear_line(database_url: str) -
 
 @pytest.mark.parametrize("command", ["totp-reset", "unlock", "disable", "enable"])
 def test_a_login_past_64_bits_is_refused_in_one_line(database_url: str, command: str) -> None:
-    result = CliRunner().invoke(main, ["manager", command, "9" * 23, "--database-url",
-                                       database_url])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["manager", command, "9" * 23, "--database-url", database_url]
+    )
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output

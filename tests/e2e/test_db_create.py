@@ -13,8 +13,9 @@ from click.testing import CliRunner, Result
 
 from brokerplane.cli.main import main
 
-ADMIN = os.environ.get("BROKERPLANE_TEST_ADMIN_DATABASE_URL",
-                       "postgresql://postgres@127.0.0.1:5432/postgres")  # fmt: skip
+ADMIN = os.environ.get(
+    "BROKERPLANE_TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _admin() -> object:
@@ -85,8 +86,13 @@ def test_the_admin_url_may_come_from_the_environment(
 
 
 def test_db_create_errors_are_one_line(tmp_path: Path) -> None:
-    unreachable = _run("create", "--database-url", "postgresql://app:pw@127.0.0.1:5432/app",
-                       "--admin-url", "postgresql://postgres@127.0.0.1:1/postgres")  # fmt: skip
+    unreachable = _run(
+        "create",
+        "--database-url",
+        "postgresql://app:pw@127.0.0.1:5432/app",
+        "--admin-url",
+        "postgresql://postgres@127.0.0.1:1/postgres",
+    )
     assert unreachable.exit_code == 2
     assert "cannot connect as the administrator postgresql://postgres@127.0.0.1:1/postgres" in (
         unreachable.output
@@ -94,8 +100,13 @@ def test_db_create_errors_are_one_line(tmp_path: Path) -> None:
     assert "BROKERPLANE_ADMIN_DATABASE_URL" in unreachable.output
     nameless = _run("create", "--database-url", "postgresql://127.0.0.1:5432/app")
     assert nameless.exit_code == 2 and "names no role" in nameless.output
-    same = _run("create", "--database-url", "postgresql://app:pw@127.0.0.1/app",
-                "--admin-url", "postgresql://app@127.0.0.1/postgres")  # fmt: skip
+    same = _run(
+        "create",
+        "--database-url",
+        "postgresql://app:pw@127.0.0.1/app",
+        "--admin-url",
+        "postgresql://app@127.0.0.1/postgres",
+    )
     assert same.exit_code == 2 and "must name a role that may create others" in same.output
     long_name = "x" * 64
     too_long = _run("create", "--database-url", f"postgresql://{long_name}@127.0.0.1/db")

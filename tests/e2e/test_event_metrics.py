@@ -60,8 +60,9 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
 ) -> None:
     process, seeded = server
     base = process.base
-    http = httpx.Client(base_url=base, timeout=30,
-                        headers={"Authorization": f"Bearer {seeded.key}"})  # fmt: skip
+    http = httpx.Client(
+        base_url=base, timeout=30, headers={"Authorization": f"Bearer {seeded.key}"}
+    )
     recovering, dead = Receiver(fail=2), Receiver(fail=-1)
     try:
         before = scrape(base, seeded.metrics_key)
@@ -76,8 +77,9 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
             subs[name] = made.json()
 
         # one account opened and three deposits: four events, each delivered to both
-        opened = http.post("/v1/users", json={"group": "demo-usd", "name": "Metrics",
-                                              "leverage": 100})  # fmt: skip
+        opened = http.post(
+            "/v1/users", json={"group": "demo-usd", "name": "Metrics", "leverage": 100}
+        )
         assert opened.status_code == 201, opened.text
         login = opened.json()["login"]
         for n in range(DEPOSITS):
@@ -88,8 +90,9 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
             assert deposit.status_code == 200, deposit.text
 
         # an SSE client following the feed is counted while it is connected
-        with http.stream("GET", "/v1/events", params={"after": 0},
-                         headers={"Accept": "text/event-stream"}) as stream:  # fmt: skip
+        with http.stream(
+            "GET", "/v1/events", params={"after": 0}, headers={"Accept": "text/event-stream"}
+        ) as stream:
             assert stream.status_code == 200
             lines = stream.iter_lines()  # kept: a dropped line iterator closes the connection
             assert next(lines).startswith(": ")  # the stream's opening comment: it is served
@@ -103,9 +106,10 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
             return state == "failed"
 
         _until(parked, "the dead receiver's subscription to be parked")
-        _until(lambda: value(scrape(base, seeded.metrics_key),
-                             "brokerplane_event_streams_open") == 0,
-               "the closed stream to be let go")  # fmt: skip
+        _until(
+            lambda: value(scrape(base, seeded.metrics_key), "brokerplane_event_streams_open") == 0,
+            "the closed stream to be let go",
+        )
         after = scrape(base, seeded.metrics_key)
 
         def moved(name: str, **labels: str) -> float:
@@ -128,8 +132,11 @@ def test_event_and_webhook_metrics_move_with_events_streams_and_deliveries(
         assert recovering.seen == 2 + delivered
         assert dead.seen == retrying - 2 + failed
         latency = "brokerplane_webhook_delivery_duration_seconds"
-        for outcome, count in (("delivered", delivered), ("retrying", retrying),
-                               ("failed", failed)):  # fmt: skip
+        for outcome, count in (
+            ("delivered", delivered),
+            ("retrying", retrying),
+            ("failed", failed),
+        ):
             assert moved(f"{latency}_count", outcome=outcome) == count
             assert moved(f"{latency}_bucket", outcome=outcome, le="+Inf") == count
 
@@ -165,8 +172,10 @@ def test_database_errors_are_counted_by_kind(runtime: Runtime, admin: Actor) -> 
         conn.execute(text("SELECT * FROM no_such_table"))
     shown = metrics.render()
     lines = [line for line in shown.splitlines() if line.startswith("brokerplane_db_errors_total")]
-    assert lines in (['brokerplane_db_errors_total{kind="operational"} 1'],
-                     ['brokerplane_db_errors_total{kind="programming"} 1'])  # fmt: skip
+    assert lines in (
+        ['brokerplane_db_errors_total{kind="operational"} 1'],
+        ['brokerplane_db_errors_total{kind="programming"} 1'],
+    )
 
 
 def test_a_scrape_while_the_database_is_gone_leaves_its_gauges_out(tmp_path: Path) -> None:
@@ -176,8 +185,9 @@ def test_a_scrape_while_the_database_is_gone_leaves_its_gauges_out(tmp_path: Pat
     from brokerplane.settings import Settings
 
     db = tmp_path / "gone.db"
-    runtime = bootstrap.build(Settings(database_url=f"sqlite:///{db.as_posix()}",
-                                       data_dir=tmp_path), migrate_schema=True)  # fmt: skip
+    runtime = bootstrap.build(
+        Settings(database_url=f"sqlite:///{db.as_posix()}", data_dir=tmp_path), migrate_schema=True
+    )
     try:
         metrics = ServerMetrics(runtime, object())
         assert "brokerplane_outbox_undelivered_events 0" in metrics.render()
@@ -186,16 +196,22 @@ def test_a_scrape_while_the_database_is_gone_leaves_its_gauges_out(tmp_path: Pat
             path.unlink()  # a new, empty file is opened in its place: no tables
         shown = metrics.render()
         # the database errors of that scrape show in the next one (their counter comes first)
-        errors = [line for line in metrics.render().splitlines()
-                  if line.startswith("brokerplane_db_errors_total")]  # fmt: skip
+        errors = [
+            line
+            for line in metrics.render().splitlines()
+            if line.startswith("brokerplane_db_errors_total")
+        ]
     finally:
         runtime.close()
     # asked once for the three webhook gauges, once for the pending approvals
     assert sum(float(line.rsplit(" ", 1)[1]) for line in errors) == 2, errors
     samples = [line for line in shown.splitlines() if not line.startswith("#")]
-    for gone in ("brokerplane_webhook_subscriptions", "brokerplane_outbox_undelivered_events",
-                 "brokerplane_outbox_oldest_undelivered_age_seconds",
-                 "brokerplane_approvals_pending"):  # fmt: skip
+    for gone in (
+        "brokerplane_webhook_subscriptions",
+        "brokerplane_outbox_undelivered_events",
+        "brokerplane_outbox_oldest_undelivered_age_seconds",
+        "brokerplane_approvals_pending",
+    ):
         assert not any(line.startswith(gone) for line in samples), gone
         assert f'brokerplane_metrics_scrape_errors_total{{metric="{gone}"}} 1' in samples
     assert any(line.startswith("brokerplane_build_info") for line in samples)

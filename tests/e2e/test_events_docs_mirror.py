@@ -38,8 +38,12 @@ def _free_port() -> int:
 def _receiver(folder: Path, port: int) -> Iterator[None]:
     log = folder / "receiver.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "receiver.py", str(port)], cwd=folder,
-                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "receiver.py", str(port)],
+            cwd=folder,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
 
         def listening() -> bool:
@@ -79,10 +83,20 @@ def _server_figures(w: World) -> dict[int, tuple[str, str, str, str]]:
 
 
 def _mirror_once(folder: Path, w: World) -> None:
-    env = {**os.environ, "BP_URL": str(w.http.base_url).rstrip("/"),
-           "BP_KEY": w.http.headers["Authorization"].split(" ", 1)[1]}  # fmt: skip
-    done = subprocess.run([sys.executable, "mirror.py", "--once"], cwd=folder, env=env, check=False,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    env = {
+        **os.environ,
+        "BP_URL": str(w.http.base_url).rstrip("/"),
+        "BP_KEY": w.http.headers["Authorization"].split(" ", 1)[1],
+    }
+    done = subprocess.run(
+        [sys.executable, "mirror.py", "--once"],
+        cwd=folder,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -102,12 +116,17 @@ def test_the_documented_mirror_follows_the_feed_and_the_webhooks(
         again = w.http.post(f"/v1/webhooks/{sub['id']}/replay", json={"from": 1})
         assert again.status_code == 200, again.text
         moves = [
-            ("deposit", 0, "250.00"), ("deposit", 1, "80.00"), ("withdraw", 0, "40.00"),
-            ("credit", 0, "100.00"), ("deposit", 2, "5.00"), ("withdraw", 1, "30.00"),
-        ]  # fmt: skip
+            ("deposit", 0, "250.00"),
+            ("deposit", 1, "80.00"),
+            ("withdraw", 0, "40.00"),
+            ("credit", 0, "100.00"),
+            ("deposit", 2, "5.00"),
+            ("withdraw", 1, "30.00"),
+        ]
         for path, n, amount in moves:
-            answer = w.http.post(f"/v1/balances/{path}",
-                                 json={"login": w.logins[n], "amount": amount})  # fmt: skip
+            answer = w.http.post(
+                f"/v1/balances/{path}", json={"login": w.logins[n], "amount": amount}
+            )
             assert answer.status_code == 200, answer.text
         want = _server_figures(w)
         assert want[w.logins[0]] == ("USD", "210.00", "100.00", "0.00")

@@ -38,8 +38,7 @@ DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 def documented(name: str) -> str:
     """The file docs/events.md asks the reader to save as `name` (<!-- file: NAME -->)."""
     text = DOCS_PAGE.read_text(encoding="utf-8")
-    found = re.search(rf"<!--\s*file:\s*{re.escape(name)}\s*-->\s*```\w*\n(.*?)\n```", text,
-                      re.S)  # fmt: skip
+    found = re.search(rf"<!--\s*file:\s*{re.escape(name)}\s*-->\s*```\w*\n(.*?)\n```", text, re.S)
     assert found is not None, f"docs/events.md has no {name}"
     return found.group(1) + "\n"
 
@@ -110,8 +109,9 @@ def _until(check: Callable[[], bool], what: str) -> None:
 class World:
     def __init__(self, runtime: Runtime, base: str, key: str, logins: list[int]) -> None:
         self.runtime = runtime
-        self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
-                                 timeout=30)  # fmt: skip
+        self.http = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
         self.logins = logins
 
     def subscribe(self, url: str, **body: Any) -> dict[str, Any]:
@@ -128,8 +128,7 @@ class World:
 @contextlib.contextmanager
 def _world(database_url: str, tmp_path: Path, **settings: Any) -> Iterator[World]:
     settings = {"webhook_allow_private": True, "webhook_backoff_s": 0.05, **settings}
-    runtime = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path,
-                                       **settings))  # fmt: skip
+    runtime = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path, **settings))
     admin: Actor = system_actor()
     try:
         services = runtime.services
@@ -137,8 +136,10 @@ def _world(database_url: str, tmp_path: Path, **settings: Any) -> Iterator[World
         key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
         services.create_group(CreateGroup("demo-usd", "USD"), admin)
         services.create_group(CreateGroup("real-usd", "USD"), admin)
-        logins = [services.open_account(OpenAccount(group=g, name="Hook"), admin).login
-                  for g in ("demo-usd", "demo-usd", "real-usd")]  # fmt: skip
+        logins = [
+            services.open_account(OpenAccount(group=g, name="Hook"), admin).login
+            for g in ("demo-usd", "demo-usd", "real-usd")
+        ]
         with _serving(runtime) as base:
             world = World(runtime, base, key, logins)
             try:
@@ -212,8 +213,10 @@ def test_a_receiver_failing_five_times_then_recovering_gets_every_event_in_order
             w.subscribe(receiver.url, group_mask="demo*")
             for n in range(12):
                 w.deposit(w.logins[n % 3])
-            _until(lambda: len(_per_account_balances(receiver.events()).get(w.logins[1], []))
-                   >= 4, "the events after recovery")  # fmt: skip
+            _until(
+                lambda: len(_per_account_balances(receiver.events()).get(w.logins[1], [])) >= 4,
+                "the events after recovery",
+            )
             assert receiver.seen >= 6 and receiver.bad_signatures == 0
             events = receiver.events()
             assert [e["id"] for e in events] == sorted({e["id"] for e in events})  # no dupes
@@ -254,8 +257,10 @@ def test_a_receiver_that_never_recovers_parks_the_subscription_and_the_server_st
             receiver.fail = 0
             resumed = w.http.patch(f"/v1/webhooks/{sub['id']}", json={"state": "active"})
             assert resumed.status_code == 200, resumed.text
-            _until(lambda: len(_per_account_balances(receiver.events()).get(w.logins[0], []))
-                   >= 2, "the missed events")  # fmt: skip
+            _until(
+                lambda: len(_per_account_balances(receiver.events()).get(w.logins[0], [])) >= 2,
+                "the missed events",
+            )
             assert _per_account_balances(receiver.events())[w.logins[0]] == ["1.00", "2.00"]
     finally:
         receiver.close()
@@ -282,8 +287,9 @@ def test_the_stream_sends_events_as_they_commit_and_resumes(
     with _world(database_url, tmp_path, events_max_streams=1) as w:
         head = w.http.get("/v1/events").json()["head"]
         headers = {"Accept": "text/event-stream"}
-        with w.http.stream("GET", "/v1/events", params={"after": head, "types": "ledger."},
-                           headers=headers) as stream:  # fmt: skip
+        with w.http.stream(
+            "GET", "/v1/events", params={"after": head, "types": "ledger."}, headers=headers
+        ) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
             # one stream is the bound: a second is refused, the server still answers
@@ -295,8 +301,9 @@ def test_the_stream_sends_events_as_they_commit_and_resumes(
         assert [e["data"]["amount"] for e in got] == ["7.00", "8.00"]
         w.deposit(w.logins[2], "9.00")
         resume = {**headers, "Last-Event-ID": str(got[0]["id"])}
-        with w.http.stream("GET", "/v1/events", params={"types": "ledger."},
-                           headers=resume) as stream:  # fmt: skip
+        with w.http.stream(
+            "GET", "/v1/events", params={"types": "ledger."}, headers=resume
+        ) as stream:
             again = _sse_events(stream.iter_lines(), 2)
         assert [e["data"]["amount"] for e in again] == ["8.00", "9.00"]
 
@@ -360,8 +367,10 @@ def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure(
     def redirect(conn: socket.socket) -> None:
         with conn:
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\n"
-                         b"Content-Length: 0\r\n\r\n")  # fmt: skip
+            conn.sendall(
+                b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            )
 
     for answer, want in ((trickle, "past the deadline"), (redirect, "HTTP 302")):
         listener = socket.create_server(("127.0.0.1", 0))
@@ -406,8 +415,9 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
         secret, key_id = _desk_key(w, "demo*")
         headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {secret}"}
         head = w.http.get("/v1/events").json()["head"]
-        with w.http.stream("GET", "/v1/events", params={"after": head, "types": "ledger."},
-                           headers=headers) as stream:  # fmt: skip
+        with w.http.stream(
+            "GET", "/v1/events", params={"after": head, "types": "ledger."}, headers=headers
+        ) as stream:
             assert stream.status_code == 200
             lines = stream.iter_lines()
             w.deposit(real, "1.00")
@@ -415,8 +425,9 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
             [first] = _sse_events(lines, 1)
             assert (first["login"], first["data"]["amount"]) == (demo, "2.00")
             # the manager moved to real*: from the next check on, real's events and not demo's
-            w.runtime.services.update_manager(UpdateManager(3000, group_mask="real*"),
-                                              system_actor())  # fmt: skip
+            w.runtime.services.update_manager(
+                UpdateManager(3000, group_mask="real*"), system_actor()
+            )
             w.deposit(real, "3.00")
             got = [first]
             while got[-1]["data"]["amount"] != "3.00":
@@ -460,8 +471,10 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
             login = w.logins[0]
             assert w.http.patch(f"/v1/users/{login}", json={"leverage": 100}).status_code == 200
             w.deposit(login, "2000.00")
-            opened = w.http.post("/v1/positions", json={"login": login, "symbol": "EURUSD",
-                                                        "side": "buy", "volume": "1"})  # fmt: skip
+            opened = w.http.post(
+                "/v1/positions",
+                json={"login": login, "symbol": "EURUSD", "side": "buy", "volume": "1"},
+            )
             assert opened.status_code == 201, opened.text
             quote("1.09000", "1.09020")  # equity 980 against about 1090 of margin
 
@@ -480,7 +493,8 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
             assert call["actor"]["operator_id"] == "risk-pass" and call["dialect"] == "system"
             assert [e["id"] for e in receiver.events()] == [call["id"]]
             types = w.http.get("/v1/events/types").json()["items"]
-            assert {"account.margin_call", "account.stop_out",
-                    "account.margin_restored"} <= set(types)  # fmt: skip
+            assert {"account.margin_call", "account.stop_out", "account.margin_restored"} <= set(
+                types
+            )
     finally:
         receiver.close()

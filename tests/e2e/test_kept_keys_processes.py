@@ -89,10 +89,19 @@ def test_a_change_anywhere_is_seen_by_every_process_on_its_next_request(
         # Revoked by the CLI, another process.
         key_id, secret = keys["cli"]
         subprocess.run(
-            [*SERVE, "key", "revoke", key_id, "--database-url", database_url,
-             "--data-dir", str(tmp_path)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                *SERVE,
+                "key",
+                "revoke",
+                key_id,
+                "--database-url",
+                database_url,
+                "--data-dir",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         for server in servers:
             assert _get(server, secret).status_code == 401
 
@@ -113,10 +122,19 @@ def test_a_change_anywhere_is_seen_by_every_process_on_its_next_request(
         # A manager disabled by the CLI: its keys stop in both.
         _, secret = keys["disabled"]
         subprocess.run(
-            [*SERVE, "manager", "disable", str(OTHER), "--database-url", database_url,
-             "--data-dir", str(tmp_path)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                *SERVE,
+                "manager",
+                "disable",
+                str(OTHER),
+                "--database-url",
+                database_url,
+                "--data-dir",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         for server in servers:
             refused = _get(server, secret)
             assert refused.status_code == 401 and "disabled" in refused.json()["detail"]
@@ -141,10 +159,21 @@ def test_a_change_anywhere_is_seen_by_every_process_on_its_next_request(
             for _ in range(3):
                 assert _trader(server, token).status_code != 401
         subprocess.run(
-            [*SERVE, "manager", "set-password", str(MANAGER), "--password", "N3w!passw0rd",
-             "--database-url", database_url, "--data-dir", str(tmp_path)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                *SERVE,
+                "manager",
+                "set-password",
+                str(MANAGER),
+                "--password",
+                "N3w!passw0rd",
+                "--database-url",
+                database_url,
+                "--data-dir",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         for server in servers:
             assert _trader(server, token).status_code == 401
 

@@ -101,8 +101,9 @@ def test_a_pathological_mask_is_answered_at_once_through_the_native_api(
 
     def probe() -> list[int]:
         with httpx.Client(base_url=served.base, headers=headers, timeout=GUARD_S) as http:
-            return [http.get(path, params=params).status_code
-                    for path, params in _native_probes(mask)]  # fmt: skip
+            return [
+                http.get(path, params=params).status_code for path, params in _native_probes(mask)
+            ]
 
     assert _while_health_answers(served, probe) == [200] * len(_native_probes(mask))
 
@@ -146,11 +147,14 @@ def test_a_mask_past_the_limits_is_retcode_3_through_mt5(served: Served, mask: s
     refused = []
     with Mt5Client(served.base, timeout=GUARD_S) as mt5:
         mt5.auth(MANAGER, PASSWORD)
-        for command, params in [("user/logins", {"group": mask}),
-                                ("user/get_batch", {"group": mask}),
-                                ("position/get_batch", {"group": mask}),
-                                ("group/get", {"mask": mask}), ("symbol/get", {"mask": mask}),
-                                ("tick/last", {"symbol": mask})]:  # fmt: skip
+        for command, params in [
+            ("user/logins", {"group": mask}),
+            ("user/get_batch", {"group": mask}),
+            ("position/get_batch", {"group": mask}),
+            ("group/get", {"mask": mask}),
+            ("symbol/get", {"mask": mask}),
+            ("tick/last", {"symbol": mask}),
+        ]:
             with pytest.raises(Mt5RetcodeError) as error:
                 mt5.call(command, params)
             refused.append(error.value.code)

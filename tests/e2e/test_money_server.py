@@ -148,18 +148,34 @@ class ServerProcess:
     """`brokerplane serve` (or `program serve`) in a process of its own, on the given database."""
 
     def __init__(
-        self, url: str, log: Path, *, port: int | None = None, program: Sequence[str] = SERVE,
+        self,
+        url: str,
+        log: Path,
+        *,
+        port: int | None = None,
+        program: Sequence[str] = SERVE,
         extra_env: Mapping[str, str] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **(extra_env or {})}
         self.proc = subprocess.Popen(
-            [*program, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--database-url", url],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+            [
+                *program,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--database-url",
+                url,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         self.log = log
 
     def wait_ready(self) -> None:
@@ -211,25 +227,31 @@ def spawn_server(tmp_path: Path) -> Iterator[Callable[[str], ServerProcess]]:
 
 
 def test_an_acknowledged_deposit_survives_the_server_being_killed(
-    runtime: Runtime, admin: Actor, database_url: str, spawn_server: Callable[[str], ServerProcess],
+    runtime: Runtime,
+    admin: Actor,
+    database_url: str,
+    spawn_server: Callable[[str], ServerProcess],
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     seeded = _seed(runtime, admin)
     headers = {"Authorization": f"Bearer {seeded.key}", "x-request-id": "dep-durable-1"}
     body = {"login": seeded.login, "amount": "1234.56", "reference": "durable"}
     first = spawn_server(database_url)
     first.wait_ready()
 
-    acknowledged = httpx.post(first.base + "/v1/balances/deposit", json=body, headers=headers,
-                              timeout=30)  # fmt: skip
+    acknowledged = httpx.post(
+        first.base + "/v1/balances/deposit", json=body, headers=headers, timeout=30
+    )
     assert acknowledged.status_code == 200, acknowledged.text
     first.kill()
     assert first.proc.returncode == -signal.SIGKILL
 
     restarted = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path))
     try:
-        with _serving(restarted) as base, httpx.Client(base_url=base, headers=headers,
-                                                       timeout=30) as http:  # fmt: skip
+        with (
+            _serving(restarted) as base,
+            httpx.Client(base_url=base, headers=headers, timeout=30) as http,
+        ):
             history = http.get("/v1/balances/history", params={"login": seeded.login}).json()
             account = http.get(f"/v1/users/{seeded.login}").json()
             again = http.post("/v1/balances/deposit", json=body)

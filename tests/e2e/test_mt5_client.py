@@ -148,8 +148,10 @@ def test_a_crm_adds_seed_002s_user_deposits_reads_updates_checks_withdraws_and_d
             "100",
         )
         assert (added["Company"], added["Country"], added["City"]) == (
-            "Individual", "United States", "New York",
-        )  # fmt: skip
+            "Individual",
+            "United States",
+            "New York",
+        )
         assert added["MQID"] == "5CD369A9"
         assert Decimal(added["Balance"]) == 0
 
@@ -164,8 +166,10 @@ def test_a_crm_adds_seed_002s_user_deposits_reads_updates_checks_withdraws_and_d
 
         updated = mt5.user_update(login, {"name": "John Smith"}, {"City": "Boston"})
         assert (updated["Name"], updated["City"], updated["Company"]) == (
-            "John Smith", "Boston", "Individual",
-        )  # fmt: skip
+            "John Smith",
+            "Boston",
+            "Individual",
+        )
         assert Decimal(updated["Balance"]) == Decimal("1000")
         assert mt5.user_get(login)["City"] == "Boston"
 
@@ -187,8 +191,12 @@ def test_a_crm_adds_seed_002s_user_deposits_reads_updates_checks_withdraws_and_d
 def test_an_account_opened_over_mt5_reads_the_same_through_the_native_api(
     served: Served,
 ) -> None:
-    body = {**SEED_002_BODY, "Email": "john@example.com", "Phone": "+1 212 555 0100",
-            "Comment": "from the CRM"}  # fmt: skip
+    body = {
+        **SEED_002_BODY,
+        "Email": "john@example.com",
+        "Phone": "+1 212 555 0100",
+        "Comment": "from the CRM",
+    }
     with served.session() as mt5:
         login = int(mt5.user_add(SEED_002_QUERY, body)["Login"])
         deposit = mt5.balance(login, "1234.56", comment="wire in")
@@ -213,11 +221,16 @@ def test_an_account_opened_over_mt5_reads_the_same_through_the_native_api(
     assert Decimal(seen["Balance"]) == Decimal(account["balance"])
     assert Decimal(seen["Credit"]) == Decimal(account["credit"])
     assert (account["email"], account["phone"], account["comment"]) == (
-        "john@example.com", "+1 212 555 0100", "from the CRM",
-    )  # fmt: skip
+        "john@example.com",
+        "+1 212 555 0100",
+        "from the CRM",
+    )
     assert (account["company"], account["country"], account["city"], account["mqid"]) == (
-        "Individual", "United States", "New York", "5CD369A9",
-    )  # fmt: skip
+        "Individual",
+        "United States",
+        "New York",
+        "5CD369A9",
+    )
     operations = {
         (h["operation_id"], h["amount"], h["dialect"], h["manager_login"]) for h in history
     }

@@ -345,9 +345,10 @@ PARAMETRIZED = [(path, n, c) for path in sorted(CASES) for n, c in enumerate(CAS
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # the TCP sessions of this module live longer than test_mt5_tcp's short idle timeout
-    with _serve(tmp_path_factory.mktemp("mt5parity"),
-                {"BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "180",
-                 "BROKERPLANE_MAX_BODY_BYTES": "1048576"}) as running:  # fmt: skip
+    with _serve(
+        tmp_path_factory.mktemp("mt5parity"),
+        {"BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "180", "BROKERPLANE_MAX_BODY_BYTES": "1048576"},
+    ) as running:
         yield running
 
 
@@ -358,18 +359,35 @@ def world(server: Server) -> Ctx:
     with server.http() as http:
         login, other = _account(http, funded="5000"), _account(http, funded="100")
         deposit = http.balance(login, "250")["answer"]["Ticket"]
-        opened = http.call("dealer/send_request", body={
-            "Action": "200", "Login": login, "Symbol": "EURUSD", "Volume": "10000", "Type": "0",
-            "TypeFill": "0", "Digits": "5"})  # fmt: skip
+        opened = http.call(
+            "dealer/send_request",
+            body={
+                "Action": "200",
+                "Login": login,
+                "Symbol": "EURUSD",
+                "Volume": "10000",
+                "Type": "0",
+                "TypeFill": "0",
+                "Digits": "5",
+            },
+        )
         position = http.call("position/get", {"login": login, "symbol": "EURUSD"})["Position"]
         archived = _account(http)
         http.call("user/archive/add", {"login": archived})
         client = _client(http, "world")
         http.call("client/user/add", {"id": client, "login": login})
         http.call("client/update", body={"RecordID": client, "PersonLastName": "Changed"})
-    return {"login": login, "other": other, "deal": str(deposit), "request": str(opened["id"]),
-            "trade": str(opened["result"]["DealID"]), "position": str(position),
-            "archived": archived, "client": client, "group": GROUP}  # fmt: skip
+    return {
+        "login": login,
+        "other": other,
+        "deal": str(deposit),
+        "request": str(opened["id"]),
+        "trade": str(opened["result"]["DealID"]),
+        "position": str(position),
+        "archived": archived,
+        "client": client,
+        "group": GROUP,
+    }
 
 
 # ---- running a case on both transports --------------------------------------------------------
@@ -427,8 +445,9 @@ def test_every_served_command_has_a_parity_case() -> None:
     assert all(path in names.values() for path in served)
 
 
-@pytest.mark.parametrize(("path", "n", "c"), PARAMETRIZED,
-                         ids=[f"{p}-{n}" for p, n, _ in PARAMETRIZED])  # fmt: skip
+@pytest.mark.parametrize(
+    ("path", "n", "c"), PARAMETRIZED, ids=[f"{p}-{n}" for p, n, _ in PARAMETRIZED]
+)
 def test_the_command_answers_the_same_over_http_and_tcp(
     server: Server, world: Ctx, path: str, n: int, c: Case
 ) -> None:
@@ -447,8 +466,22 @@ def test_the_command_answers_the_same_over_http_and_tcp(
 def test_the_parity_cases_name_only_known_objects() -> None:
     """A case's placeholders are all known: a typo would send `{logn}` to both transports and
     compare two identical refusals."""
-    known = {"login", "other", "deal", "request", "trade", "position", "archived", "client",
-             "group", "fresh", "fclient", "email", "gname", "sname"}  # fmt: skip
+    known = {
+        "login",
+        "other",
+        "deal",
+        "request",
+        "trade",
+        "position",
+        "archived",
+        "client",
+        "group",
+        "fresh",
+        "fclient",
+        "email",
+        "gname",
+        "sname",
+    }
     for cases in CASES.values():
         for c in cases:
             text = json.dumps([c.params, c.body])

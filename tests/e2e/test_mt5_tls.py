@@ -51,8 +51,22 @@ def database(tmp_path: Path) -> str:
     """A migrated SQLite database with manager 1005 and its API password, made with the CLI."""
     url = f"sqlite:///{(tmp_path / 'tls.db').as_posix()}"
     assert run("db", "upgrade", "--database-url", url).exit_code == 0
-    created = run("manager", "create", "--database-url", url, "--login", str(MANAGER), "--name",
-                  "CRM", "--password", PASSWORD, "--rights", "admin", "--groups", "*")  # fmt: skip
+    created = run(
+        "manager",
+        "create",
+        "--database-url",
+        url,
+        "--login",
+        str(MANAGER),
+        "--name",
+        "CRM",
+        "--password",
+        PASSWORD,
+        "--rights",
+        "admin",
+        "--groups",
+        "*",
+    )
     assert created.exit_code == 0, created.output
     return url
 
@@ -60,15 +74,23 @@ def database(tmp_path: Path) -> str:
 class Serving:
     """`brokerplane serve` in a process of its own."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, ready_url: str,
-                 verify: ssl.SSLContext) -> None:  # fmt: skip
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        ready_url: str,
+        verify: ssl.SSLContext,
+    ) -> None:
         self.log = log
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "brokerplane.cli.main", "serve", *args],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **env},
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
@@ -135,10 +157,24 @@ def test_serve_with_an_mt5_tls_port_answers_the_handshake_over_https_and_plain_h
     port, tls_port = _free_port(), _free_port()
     cert, key = tls_dir / "cert.pem", tls_dir / "key.pem"
     server = serve(
-        ["--host", "127.0.0.1", "--port", str(port), "--database-url", database,
-         "--mt5-tls-port", str(tls_port), "--tls-cert", str(cert), "--tls-key", str(key)],
-        {}, f"https://127.0.0.1:{tls_port}/ready", _trusting(cert),
-    )  # fmt: skip
+        [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--database-url",
+            database,
+            "--mt5-tls-port",
+            str(tls_port),
+            "--tls-cert",
+            str(cert),
+            "--tls-key",
+            str(key),
+        ],
+        {},
+        f"https://127.0.0.1:{tls_port}/ready",
+        _trusting(cert),
+    )
     _handshake_and_ping(f"https://127.0.0.1:{tls_port}", verify=False)  # as MT5 clients do
     _handshake_and_ping(f"https://127.0.0.1:{tls_port}", verify=_trusting(cert))  # IP:127.0.0.1
     _handshake_and_ping(f"https://localhost:{tls_port}", verify=_strict(cert))  # DNS:localhost
@@ -153,9 +189,14 @@ def test_the_tls_listener_is_configured_by_environment_variables(
 ) -> None:
     port, tls_port = _free_port(), _free_port()
     cert = tls_dir / "cert.pem"
-    env = {"BROKERPLANE_PORT": str(port), "BROKERPLANE_MT5_TLS_PORT": str(tls_port),
-           "BROKERPLANE_TLS_CERT": str(cert), "BROKERPLANE_TLS_KEY": str(tls_dir / "key.pem"),
-           "BROKERPLANE_DATABASE_URL": database, "BROKERPLANE_HOST": "127.0.0.1"}  # fmt: skip
+    env = {
+        "BROKERPLANE_PORT": str(port),
+        "BROKERPLANE_MT5_TLS_PORT": str(tls_port),
+        "BROKERPLANE_TLS_CERT": str(cert),
+        "BROKERPLANE_TLS_KEY": str(tls_dir / "key.pem"),
+        "BROKERPLANE_DATABASE_URL": database,
+        "BROKERPLANE_HOST": "127.0.0.1",
+    }
     serve([], env, f"https://localhost:{tls_port}/ready", _trusting(cert))
     _handshake_and_ping(f"https://localhost:{tls_port}", verify=_trusting(cert))
 
@@ -165,11 +206,28 @@ def test_serve_refuses_a_certificate_path_that_does_not_exist_in_one_line_with_e
 ) -> None:
     missing = tmp_path / "nowhere" / "cert.pem"
     done = subprocess.run(
-        [sys.executable, "-m", "brokerplane.cli.main", "serve", "--port", str(_free_port()),
-         "--mt5-tls-port", str(_free_port()), "--tls-cert", str(missing),
-         "--tls-key", str(tls_dir / "key.pem"), "--data-dir", str(tmp_path / "var")],
-        check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "brokerplane.cli.main",
+            "serve",
+            "--port",
+            str(_free_port()),
+            "--mt5-tls-port",
+            str(_free_port()),
+            "--tls-cert",
+            str(missing),
+            "--tls-key",
+            str(tls_dir / "key.pem"),
+            "--data-dir",
+            str(tmp_path / "var"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"Error: the TLS certificate {missing} does not exist"
@@ -183,15 +241,19 @@ def test_serve_refuses_a_certificate_path_that_does_not_exist_in_one_line_with_e
         (["--tls-key", "{dir}/missing.pem"], "the TLS key {dir}/missing.pem does not exist"),
         (["--tls-key", "{dir}"], "the TLS key {dir} is not a file"),
         (["--tls-key", "{dir}/cert.pem"], "the TLS key {dir}/cert.pem is not a PEM private key"),
-        (["--tls-cert", "{dir}/key.pem"],
-         "the TLS certificate {dir}/key.pem is not a PEM certificate"),
-        (["--tls-key", "{dir}/other/key.pem"],
-         "the TLS key {dir}/other/key.pem does not belong to the certificate {dir}/cert.pem"),
+        (
+            ["--tls-cert", "{dir}/key.pem"],
+            "the TLS certificate {dir}/key.pem is not a PEM certificate",
+        ),
+        (
+            ["--tls-key", "{dir}/other/key.pem"],
+            "the TLS key {dir}/other/key.pem does not belong to the certificate {dir}/cert.pem",
+        ),
         (["--tls-cert", "", "--tls-key", ""], "--mt5-tls-port needs --tls-cert and --tls-key"),
         (["--port", "9443"], "--mt5-tls-port and --port are both 9443"),
         (["--dialects", "native"], "the mt5 dialect is not enabled"),
     ],
-)  # fmt: skip
+)
 def test_serve_refuses_an_unusable_tls_setting_in_one_line_with_exit_2(
     tls_dir: Path, tmp_path: Path, flags: list[str], message: str
 ) -> None:
@@ -239,15 +301,25 @@ def test_tls_self_signed_keeps_existing_files_unless_forced_and_adds_names(tmp_p
     assert again.exit_code == 2
     assert "already exist; add --force to replace" in again.stderr
     assert (out / "cert.pem").read_bytes() == before
-    forced = run("tls", "self-signed", "--out-dir", str(out), "--force", "--name",
-                 "mt5.example.test", "--name", "10.0.0.7")  # fmt: skip
+    forced = run(
+        "tls",
+        "self-signed",
+        "--out-dir",
+        str(out),
+        "--force",
+        "--name",
+        "mt5.example.test",
+        "--name",
+        "10.0.0.7",
+    )
     assert forced.exit_code == 0, forced.output
     cert = x509.load_pem_x509_certificate((out / "cert.pem").read_bytes())
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost", "mt5.example.test"]
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == [
-        "127.0.0.1", "10.0.0.7",
-    ]  # fmt: skip
+        "127.0.0.1",
+        "10.0.0.7",
+    ]
 
 
 def test_serve_keeps_an_idle_connection_open_longer_than_an_mt5_session_lasts() -> None:

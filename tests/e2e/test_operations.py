@@ -63,9 +63,12 @@ class Served:
 
 @pytest.fixture
 def served(
-    request: pytest.FixtureRequest, runtime: Runtime, admin: Actor, database_url: str,
+    request: pytest.FixtureRequest,
+    runtime: Runtime,
+    admin: Actor,
+    database_url: str,
     tmp_path: Path,
-) -> Iterator[Served]:  # fmt: skip
+) -> Iterator[Served]:
     seeded = _seed(runtime, admin)
     tcp_port = _free_port()
     log_format = getattr(request, "param", "text")
@@ -84,8 +87,7 @@ def served(
 
 
 def scrape(base: str, key: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {key}"},
-                         timeout=30)  # fmt: skip
+    response = httpx.get(base + "/metrics", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
@@ -99,8 +101,9 @@ def scrape(base: str, key: str) -> dict[tuple[str, frozenset[tuple[str, str]]], 
     return samples
 
 
-def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
-          **labels: str) -> float:  # fmt: skip
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
@@ -110,8 +113,9 @@ def test_metrics_need_the_metrics_scope(served: Served) -> None:
     assert bare.status_code == 401
     assert bare.json()["title"] == "Unauthorized"
     assert "brokerplane_" not in bare.text
-    refused = httpx.get(base + "/metrics", timeout=30,
-                        headers={"Authorization": f"Bearer {seeded.reader_key}"})  # fmt: skip
+    refused = httpx.get(
+        base + "/metrics", timeout=30, headers={"Authorization": f"Bearer {seeded.reader_key}"}
+    )
     assert refused.status_code == 403
     assert refused.json()["code"] == "auth.missing_scope"
     assert "metrics:read" in refused.json()["detail"]
@@ -144,16 +148,25 @@ def test_metrics_move_with_traffic_on_every_transport(served: Served) -> None:
 
     def deposit(n: int) -> int:
         body = {"login": login, "amount": "10.00", "reference": f"ops-{n}"}
-        return httpx.post(base + "/v1/balances/deposit", json=body, headers=headers,
-                          timeout=30).status_code  # fmt: skip
+        return httpx.post(
+            base + "/v1/balances/deposit", json=body, headers=headers, timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(DEPOSITS) as pool:
         assert list(pool.map(deposit, range(DEPOSITS))) == [200] * DEPOSITS
-    withdrawn = httpx.post(base + "/v1/balances/withdraw", headers=headers, timeout=30,
-                           json={"login": login, "amount": "5.00"})  # fmt: skip
+    withdrawn = httpx.post(
+        base + "/v1/balances/withdraw",
+        headers=headers,
+        timeout=30,
+        json={"login": login, "amount": "5.00"},
+    )
     assert withdrawn.status_code == 200, withdrawn.text
-    held = httpx.post(base + "/v1/balances/deposit", headers=headers, timeout=30,
-                      json={"login": login, "amount": "5000.00"})  # fmt: skip
+    held = httpx.post(
+        base + "/v1/balances/deposit",
+        headers=headers,
+        timeout=30,
+        json={"login": login, "amount": "5000.00"},
+    )
     assert held.status_code == 202, held.text
     for _ in range(3):
         assert httpx.get(f"{base}/v1/users/{login}", headers=headers, timeout=30).status_code == 200
@@ -190,8 +203,11 @@ def test_metrics_move_with_traffic_on_every_transport(served: Served) -> None:
     # a template, never the raw path: no account number in any label; no invented method
     assert all(str(login) not in v for (_, labels) in after for _, v in labels)
     assert not any(v in ("PROPFIND", "MKCOL") for (_, labels) in after for _, v in labels)
-    others = [v for (name, labels), v in after.items()
-              if name == requests and ("method", "OTHER") in labels]  # fmt: skip
+    others = [
+        v
+        for (name, labels), v in after.items()
+        if name == requests and ("method", "OTHER") in labels
+    ]
     assert sum(others) == 2
 
     ledger = "brokerplane_ledger_operations_total"
@@ -219,14 +235,24 @@ def _log(served: Served) -> str:
 def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served: Served) -> None:
     base, seeded = served.server.base, served.seeded
     headers = {"Authorization": f"Bearer {seeded.key}", "x-request-id": "ops-req-1"}
-    answered = httpx.get(f"{base}/v1/users/{seeded.login}", params={"token": "tok-s3cret-1"},
-                         headers=headers, timeout=30)  # fmt: skip
+    answered = httpx.get(
+        f"{base}/v1/users/{seeded.login}",
+        params={"token": "tok-s3cret-1"},
+        headers=headers,
+        timeout=30,
+    )
     assert answered.status_code == 200
-    unknown = httpx.get(base + "/v1/users", timeout=30, headers={
-        "Authorization": "Bearer bpk_0123456789ab_s3cretpart-not-logged"})  # fmt: skip
+    unknown = httpx.get(
+        base + "/v1/users",
+        timeout=30,
+        headers={"Authorization": "Bearer bpk_0123456789ab_s3cretpart-not-logged"},
+    )
     assert unknown.status_code == 401
-    pasted = httpx.get(base + "/health", timeout=30,  # a key pasted where an id goes
-                       headers={"x-request-id": "bpk_0123456789ab_pasted-s3cret"})  # fmt: skip
+    pasted = httpx.get(
+        base + "/health",
+        timeout=30,  # a key pasted where an id goes
+        headers={"x-request-id": "bpk_0123456789ab_pasted-s3cret"},
+    )
     assert pasted.status_code == 200
     # a path and a request id that try to start log lines of their own
     forged = "%0A2026-01-01T00:00:00.000Z INFO brokerplane.access: GET /forged 200"
@@ -235,8 +261,9 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
         timeout=30,
         headers={"Authorization": f"Bearer {seeded.key}"},
     ).status_code in (400, 404)
-    nel = httpx.get(base + "/health", timeout=30,
-                    headers=[(b"x-request-id", b"evil\x85INFO forged\tline")])  # fmt: skip
+    nel = httpx.get(
+        base + "/health", timeout=30, headers=[(b"x-request-id", b"evil\x85INFO forged\tline")]
+    )
     assert nel.status_code == 200
     with Mt5TcpClient("127.0.0.1", served.tcp_port) as tcp_mt5:
         tcp_mt5.auth(MANAGER, PASSWORD)
@@ -274,8 +301,15 @@ def test_the_log_has_one_line_per_request_with_its_fields_and_no_secrets(served:
 def test_the_json_log_is_one_object_per_line(served: Served) -> None:
     base, seeded = served.server.base, served.seeded
     headers = {"Authorization": f"Bearer {seeded.key}", "x-request-id": "json-req"}
-    assert httpx.get(f"{base}/v1/users/{seeded.login}", headers=headers,
-                     params={"password": "pw-s3cret"}, timeout=30).status_code == 200  # fmt: skip
+    assert (
+        httpx.get(
+            f"{base}/v1/users/{seeded.login}",
+            headers=headers,
+            params={"password": "pw-s3cret"},
+            timeout=30,
+        ).status_code
+        == 200
+    )
     forged = httpx.get(base + "/v1/users/%0Aforged", headers=headers, timeout=30)
     assert forged.status_code == 400  # not an account number
     log = _log(served)
@@ -288,8 +322,13 @@ def test_the_json_log_is_one_object_per_line(served: Served) -> None:
     for record in records:
         assert {"time", "level", "logger", "message"} <= set(record)
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
-    mine = [r for r in records if r["logger"] == "brokerplane.access"
-            and r.get("request_id") == "json-req" and r["status"] == 200]  # fmt: skip
+    mine = [
+        r
+        for r in records
+        if r["logger"] == "brokerplane.access"
+        and r.get("request_id") == "json-req"
+        and r["status"] == 200
+    ]
     assert len(mine) == 1, records
     entry = mine[0]
     assert entry["level"] == "info"
@@ -309,8 +348,12 @@ def test_the_access_log_can_be_turned_off(
     try:
         server.wait_ready()
         headers = {"Authorization": f"Bearer {seeded.key}"}
-        assert httpx.get(f"{server.base}/v1/users/{seeded.login}", headers=headers,
-                         timeout=30).status_code == 200  # fmt: skip
+        assert (
+            httpx.get(
+                f"{server.base}/v1/users/{seeded.login}", headers=headers, timeout=30
+            ).status_code
+            == 200
+        )
     finally:
         server.stop()
     log = server.log.read_text(errors="replace")

@@ -22,11 +22,24 @@ SERVE = (sys.executable, "-m", "brokerplane.cli.main")
 def _serve(data_dir: Path, port: int, tcp_port: int, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [*SERVE, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
-             "--mt5-tcp-port", str(tcp_port), "--data-dir", str(data_dir)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                *SERVE,
+                "serve",
+                "--demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--mt5-tcp-port",
+                str(tcp_port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning"},
-        )  # fmt: skip
+        )
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
@@ -83,8 +96,12 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
 
         assert demo_file.read_bytes() == saved
         assert _keys(base, key) == keys_before  # no key minted
-        assert httpx.get(base + "/v1/groups", timeout=30,
-                         headers={"Authorization": f"Bearer {key}"}).status_code == 200  # fmt: skip
+        assert (
+            httpx.get(
+                base + "/v1/groups", timeout=30, headers={"Authorization": f"Bearer {key}"}
+            ).status_code
+            == 200
+        )
     finally:
         first.terminate()
         try:

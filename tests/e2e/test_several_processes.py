@@ -65,9 +65,15 @@ def start(tmp_path: Path) -> Iterator[Start]:
     started: list[ServerProcess] = []
 
     def run(url: str, count: int = 2, env: dict[str, str] | None = None) -> list[ServerProcess]:
-        made = [ServerProcess(url, tmp_path / f"server-{len(started) + n}.log", program=SERVE,
-                              extra_env=ENV if env is None else env)
-                for n in range(count)]  # fmt: skip
+        made = [
+            ServerProcess(
+                url,
+                tmp_path / f"server-{len(started) + n}.log",
+                program=SERVE,
+                extra_env=ENV if env is None else env,
+            )
+            for n in range(count)
+        ]
         started.extend(made)
         for server in made:
             server.wait_ready()
@@ -102,8 +108,9 @@ def _fifty_over_withdrawals_split_across_them_take_exactly_the_balance(
         server = (a, b)[n % 2]
         headers = {**_auth(keys[n % 5]), "x-request-id": f"over-{n}"}
         body = {"login": login, "amount": "0.70", "reference": f"over-{n}"}
-        return httpx.post(server.base + "/v1/balances/withdraw", json=body, headers=headers,
-                          timeout=60)  # fmt: skip
+        return httpx.post(
+            server.base + "/v1/balances/withdraw", json=body, headers=headers, timeout=60
+        )
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(withdraw, range(50)))
@@ -143,47 +150,74 @@ def _refresh_tokens_and_webhooks_sent_to_both_are_used_once(
     services.create_manager(CreateManager(1002, "Backoffice", PASSWORD, frozenset(SCOPES)), admin)
     ids = make_catalog(services, admin)
     made = services.open_user_with_accounts(
-        OpenUser("procs", "Trader#2024x", "procs@example.com", ids["retail"],
-                 accounts=(NewAccount("main"),)), admin,
-    )  # fmt: skip
+        OpenUser(
+            "procs",
+            "Trader#2024x",
+            "procs@example.com",
+            ids["retail"],
+            accounts=(NewAccount("main"),),
+        ),
+        admin,
+    )
     login = made.accounts[0].login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", "100000.00"), admin)
-    fx = {"currency_base": "GBP", "currency_profit": "USD", "currency_margin": "GBP",
-          "digits": 5, "contract_size": "100000"}  # fmt: skip
+    fx = {
+        "currency_base": "GBP",
+        "currency_profit": "USD",
+        "currency_margin": "GBP",
+        "digits": 5,
+        "contract_size": "100000",
+    }
     services.create_symbol(CreateSymbol("GBPUSD", fx), admin)
     services.set_quotes([QuoteInput("GBPUSD", "1.25000", "1.25020")], admin)
     hook = services.create_webhook_key(webhooks.CreateWebhookKey(made.user.id), admin)
     hooks, tokens, copies = 4, 4, 6
     now_ms = int(time.time() * 1000)
-    bodies = [json.dumps({"symbol": "GBPUSD", "side": "buy", "volume": 0.01, "id": f"p-{n}",
-                          "timestamp": now_ms}).encode() for n in range(hooks)]  # fmt: skip
+    bodies = [
+        json.dumps(
+            {"symbol": "GBPUSD", "side": "buy", "volume": 0.01, "id": f"p-{n}", "timestamp": now_ms}
+        ).encode()
+        for n in range(hooks)
+    ]
 
     def webhook(i: int) -> httpx.Response:
         raw = bodies[i % hooks]
-        headers = {"X-Api-Key": hook.key.api_key, "Content-Type": "application/json",
-                   "X-Signature": webhooks.sign(hook.secret, raw)}  # fmt: skip
+        headers = {
+            "X-Api-Key": hook.key.api_key,
+            "Content-Type": "application/json",
+            "X-Signature": webhooks.sign(hook.secret, raw),
+        }
         server = (a, b)[(i // hooks) % 2]  # every id reaches both processes
-        return httpx.post(server.base + "/proftrading/rest/webhooks/orders", content=raw,
-                          headers=headers, timeout=120)  # fmt: skip
+        return httpx.post(
+            server.base + "/proftrading/rest/webhooks/orders",
+            content=raw,
+            headers=headers,
+            timeout=120,
+        )
 
     refresh_tokens = []
     for n in range(tokens):
-        signed = httpx.post((a, b)[n % 2].base + TE_TOKEN, json={"login": "1002",
-                            "password": PASSWORD}, timeout=60)  # fmt: skip
+        signed = httpx.post(
+            (a, b)[n % 2].base + TE_TOKEN, json={"login": "1002", "password": PASSWORD}, timeout=60
+        )
         assert signed.status_code == 200, signed.text
         refresh_tokens.append(signed.json()["refreshToken"])
 
     def refresh(i: int) -> httpx.Response:
         token = refresh_tokens[i % tokens]
-        return httpx.get((a, b)[(i // tokens) % 2].base + "/proftrading/rest/auth/token/refresh",
-                         headers={"token": token}, timeout=120)  # fmt: skip
+        return httpx.get(
+            (a, b)[(i // tokens) % 2].base + "/proftrading/rest/auth/token/refresh",
+            headers={"token": token},
+            timeout=120,
+        )
 
     with ThreadPoolExecutor(max_workers=hooks * copies) as pool:
         hooked = list(pool.map(webhook, range(hooks * copies)))
         refreshed = list(pool.map(refresh, range(tokens * copies)))
     assert all(r.status_code < 500 for r in hooked + refreshed)
-    firsts = [r for r in hooked
-              if r.status_code == 200 and r.headers.get("idempotent-replay") != "true"]  # fmt: skip
+    firsts = [
+        r for r in hooked if r.status_code == 200 and r.headers.get("idempotent-replay") != "true"
+    ]
     assert len(firsts) == hooks, [(r.status_code, dict(r.headers)) for r in hooked]
     assert len(services.list_positions(admin, logins=[login])) == hooks
     assert sum(r.status_code == 200 for r in refreshed) == tokens, [r.text for r in refreshed]
@@ -246,8 +280,10 @@ def _a_lockout_earned_on_one_holds_on_the_other(a: ServerProcess, b: ServerProce
 
 
 def _a_keys_rate_limit_is_one_allowance(key: str, a: ServerProcess, b: ServerProcess) -> None:
-    answers = [httpx.get((a, b)[n % 2].base + "/v1/groups", headers=_auth(key), timeout=30)
-               for n in range(2 * LIMIT)]  # fmt: skip
+    answers = [
+        httpx.get((a, b)[n % 2].base + "/v1/groups", headers=_auth(key), timeout=30)
+        for n in range(2 * LIMIT)
+    ]
     ok = [n for n, r in enumerate(answers) if r.status_code == 200]
     limited = [n for n, r in enumerate(answers) if r.status_code == 429]
     # Each process counting alone would let all 24 through (12 each). One shared allowance
@@ -274,8 +310,11 @@ class _Either:
 def _metric(server: ServerProcess, key: str, name: str) -> float:
     """The sum of a metric's samples on one server's /metrics."""
     text = httpx.get(server.base + "/metrics", headers=_auth(key), timeout=30).text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name) and not line.startswith("#"))  # fmt: skip
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
 
 
 def test_two_processes_group_committing_the_same_accounts_lose_and_double_nothing(
@@ -293,8 +332,9 @@ def test_two_processes_group_committing_the_same_accounts_lose_and_double_nothin
         assert load.wait_for_progress(100), "the two processes made no progress"
         with load._lock:
             before_the_kill = Counter(load.answers)
-        batches = [_metric(s, seeded.key, "brokerplane_group_commit_batch_size_count")
-                   for s in (a, b)]  # fmt: skip
+        batches = [
+            _metric(s, seeded.key, "brokerplane_group_commit_batch_size_count") for s in (a, b)
+        ]
         b.kill()
         either.live = [a]
         assert load.wait_for_progress(20), "the survivor made no progress"
@@ -337,8 +377,9 @@ def test_serve_with_two_workers_serves_and_replaces_a_killed_worker(
         body = {"login": login, "amount": "1.00", "reference": f"w-{n}"}
         for _ in range(100):
             try:
-                r = httpx.post(server.base + "/v1/balances/deposit", json=body, headers=headers,
-                               timeout=60)  # fmt: skip
+                r = httpx.post(
+                    server.base + "/v1/balances/deposit", json=body, headers=headers, timeout=60
+                )
             except httpx.TransportError:  # cut by the kill: the same request id again
                 time.sleep(0.2)
                 continue
@@ -371,10 +412,23 @@ def test_serve_with_two_workers_serves_and_replaces_a_killed_worker(
 @pytest.mark.engines("sqlite")
 def test_workers_over_an_in_memory_database_are_refused_in_one_line(tmp_path: Path) -> None:
     done = subprocess.run(  # the port is never bound: the database is refused first
-        [*SERVE, "serve", "--workers", "2", "--port", "8", "--data-dir", str(tmp_path),
-         "--database-url", "sqlite:///:memory:"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            *SERVE,
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            "8",
+            "--data-dir",
+            str(tmp_path),
+            "--database-url",
+            "sqlite:///:memory:",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0
     assert "an in-memory SQLite database is one per process" in done.stdout + done.stderr
     assert not (tmp_path / "audit.key").exists()  # refused before anything was written

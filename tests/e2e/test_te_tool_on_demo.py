@@ -18,8 +18,13 @@ from tests.e2e.test_money_server import SERVE, _free_port
 
 BASE = "/proftrading/rest"
 # The order a real TE tool tries them in (spec 6): the first 200 with non-empty paths wins.
-DOC_URLS = ("{base}/swagger.json", "{base}/v2/api-docs", "{base}/api-docs",
-            "{origin}/v2/api-docs", "{origin}/swagger.json")  # fmt: skip
+DOC_URLS = (
+    "{base}/swagger.json",
+    "{base}/v2/api-docs",
+    "{base}/api-docs",
+    "{origin}/v2/api-docs",
+    "{origin}/swagger.json",
+)
 
 
 def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path) -> None:
@@ -28,12 +33,22 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*SERVE, "serve", "--demo", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(tmp_path / "data")],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**__import__("os").environ, "COLUMNS": "200",
-                 "BROKERPLANE_LOG_LEVEL": "warning"},
-        )  # fmt: skip
+            [
+                *SERVE,
+                "serve",
+                "--demo",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp_path / "data"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**__import__("os").environ, "COLUMNS": "200", "BROKERPLANE_LOG_LEVEL": "warning"},
+        )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
@@ -77,12 +92,14 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
             ids = {item["name"]: item["id"] for item in catalogue.json()}
             now = int(time.time() * 1000)
             window = {"startDate": now - 86_400_000, "endDate": now}
-            nop = tool.get(f"{api}/reports/{ids['Net Open Positions']}", headers=auth,
-                           params=window)  # fmt: skip
+            nop = tool.get(
+                f"{api}/reports/{ids['Net Open Positions']}", headers=auth, params=window
+            )
             assert nop.status_code == 200, nop.text
             assert nop.json()["headers"][:3] == ["usergroup", "instrumentgroup", "instrument"]
-            statement = tool.get(f"{api}/reports/{ids['Account Statement Report']}",
-                                 headers=auth, params=window)  # fmt: skip
+            statement = tool.get(
+                f"{api}/reports/{ids['Account Statement Report']}", headers=auth, params=window
+            )
             assert statement.status_code == 200, statement.text
             head = statement.json()["headers"]
             assert "gi.balance" in head and "accountid" in head
@@ -102,8 +119,9 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
             probe = {"startDate": 1546300800000, "endDate": 1546300860000, "limit": 1}
             for report_id in ids.values():
                 for more in (e for e in extra if e is not None):
-                    answer = tool.get(f"{api}/reports/{report_id}", headers=auth,
-                                      params={**probe, **more})  # fmt: skip
+                    answer = tool.get(
+                        f"{api}/reports/{report_id}", headers=auth, params={**probe, **more}
+                    )
                     if answer.status_code != 406:
                         break
                     assert "1.6.2.2" in answer.text

@@ -164,8 +164,10 @@ def test_a_resolver_that_never_answers_stalls_no_delivery_and_no_request(
             assert test.status_code == 200 and test.json()["ok"] is False
             assert "LookupTimedOut" in test.json()["error"]
             w.deposit(w.logins[0])
-            _until(lambda: any(e["type"] == "ledger.entry_posted" for e in receiver.events()),
-                   "the other subscription's delivery")  # fmt: skip
+            _until(
+                lambda: any(e["type"] == "ledger.entry_posted" for e in receiver.events()),
+                "the other subscription's delivery",
+            )
 
             def failing() -> bool:
                 got = w.http.get(f"/v1/webhooks/{stuck['id']}").json()
@@ -176,8 +178,7 @@ def test_a_resolver_that_never_answers_stalls_no_delivery_and_no_request(
             assert w.http.get(f"/v1/webhooks/{good['id']}").json()["last_error"] == ""
     finally:
         dead.release.set()  # the stuck lookups end: wait for their slots to come back
-        taken = [delivery._lookup_slots.acquire(timeout=10)
-                 for _ in range(delivery.LOOKUP_SLOTS)]  # fmt: skip
+        taken = [delivery._lookup_slots.acquire(timeout=10) for _ in range(delivery.LOOKUP_SLOTS)]
         for _ in range(sum(taken)):
             delivery._lookup_slots.release()
         receiver.close()
@@ -217,8 +218,10 @@ def test_a_name_whose_dns_never_answers_does_not_starve_other_names(
     def wait_for_slow(port: int) -> None:
         answers[port] = delivery.lookup("slow.example", port, 30)
 
-    waiters = [threading.Thread(target=wait_for_slow, args=(8000 + n,), daemon=True)
-               for n in range(3 * delivery.LOOKUP_SLOTS)]  # fmt: skip
+    waiters = [
+        threading.Thread(target=wait_for_slow, args=(8000 + n,), daemon=True)
+        for n in range(3 * delivery.LOOKUP_SLOTS)
+    ]
     try:
         for waiter in waiters:
             waiter.start()
@@ -236,11 +239,11 @@ def test_a_name_whose_dns_never_answers_does_not_starve_other_names(
         slow.release.set()
         for waiter in waiters:
             waiter.join(10)
-        taken = [delivery._lookup_slots.acquire(timeout=10)
-                 for _ in range(delivery.LOOKUP_SLOTS)]  # fmt: skip
+        taken = [delivery._lookup_slots.acquire(timeout=10) for _ in range(delivery.LOOKUP_SLOTS)]
         for _ in range(sum(taken)):
             delivery._lookup_slots.release()
     # the waiters got the answer when it came, each for its own port
-    assert answers == {8000 + n: [(socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                                   ("198.51.100.7", 8000 + n))]
-                       for n in range(3 * delivery.LOOKUP_SLOTS)}  # fmt: skip
+    assert answers == {
+        8000 + n: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("198.51.100.7", 8000 + n))]
+        for n in range(3 * delivery.LOOKUP_SLOTS)
+    }

@@ -29,13 +29,20 @@ SOAK = os.environ.get("BROKERPLANE_SOAK", "").strip().lower() in ("1", "true", "
 # Every example is a real request through the app and the database: slow by hypothesis'
 # measure, hence too_slow suppressed; no example database, the runs leave nothing behind.
 settings.register_profile(
-    "garbage-small", max_examples=12, derandomize=True, deadline=None, database=None,
+    "garbage-small",
+    max_examples=12,
+    derandomize=True,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)
 settings.register_profile(
-    "garbage-soak", max_examples=300, deadline=None, database=None,
+    "garbage-soak",
+    max_examples=300,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
-)  # fmt: skip
+)
 GARBAGE = settings.get_profile("garbage-soak" if SOAK else "garbage-small")
 
 
@@ -52,25 +59,71 @@ def garbage_settings(scale: float = 1.0, suppress: tuple[HealthCheck, ...] = ())
 TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
 # Header values must be latin-1 and free of line breaks.
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
-TRICKY = st.sampled_from([
-    "", " ", "0", "-1", "1", "00", "1e309", "-1e309", "NaN", "Infinity", "0.005", "1,5",
-    "99999999999999999999999999", "-0", "true", "null", "[]", "{}", "\x00", "%00", "\\|=",
-    "💸", "1;DROP TABLE accounts", "../../etc/passwd", "<x>&amp;</x>", "2024-02-30",
-])  # fmt: skip
+TRICKY = st.sampled_from(
+    [
+        "",
+        " ",
+        "0",
+        "-1",
+        "1",
+        "00",
+        "1e309",
+        "-1e309",
+        "NaN",
+        "Infinity",
+        "0.005",
+        "1,5",
+        "99999999999999999999999999",
+        "-0",
+        "true",
+        "null",
+        "[]",
+        "{}",
+        "\x00",
+        "%00",
+        "\\|=",
+        "💸",
+        "1;DROP TABLE accounts",
+        "../../etc/passwd",
+        "<x>&amp;</x>",
+        "2024-02-30",
+    ]
+)
 SCALARS = (
-    st.none() | st.booleans() | st.integers() | st.floats() | TEXT | TRICKY
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | TEXT
+    | TRICKY
     | st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str)
-)  # fmt: skip
+)
 JSON_VALUES = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=10,
 )
 # Raw bodies: broken JSON, deep nesting, bytes that are not UTF-8, forms.
-RAW_BODIES = st.binary(max_size=64) | TEXT.map(str.encode) | st.sampled_from([
-    b"{", b"[" * 5000, b'{"a": 1,}', b"\xff\xfe", b"null", b"[]", b"1e999999", b'"\\ud800"',
-    b"login=1&amount=", b"%zz=%", b"{\"login\": 1e400}", b"\x00" * 8,
-])  # fmt: skip
+RAW_BODIES = (
+    st.binary(max_size=64)
+    | TEXT.map(str.encode)
+    | st.sampled_from(
+        [
+            b"{",
+            b"[" * 5000,
+            b'{"a": 1,}',
+            b"\xff\xfe",
+            b"null",
+            b"[]",
+            b"1e999999",
+            b'"\\ud800"',
+            b"login=1&amount=",
+            b"%zz=%",
+            b'{"login": 1e400}',
+            b"\x00" * 8,
+        ]
+    )
+)
 
 
 def fields(names: list[str], good: list[Any] | None = None) -> st.SearchStrategy[dict[str, Any]]:
@@ -105,8 +158,15 @@ def _json_bytes(value: Any) -> bytes:
 def bodies(names: list[str], good: list[Any] | None = None) -> st.SearchStrategy[Body]:
     """JSON objects of the dialect's names, any JSON, raw bytes and forms, under any claimed
     content type."""
-    kinds = st.sampled_from(["application/json", "application/x-www-form-urlencoded",
-                             "text/plain", "application/xml", None])  # fmt: skip
+    kinds = st.sampled_from(
+        [
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "text/plain",
+            "application/xml",
+            None,
+        ]
+    )
     as_json = st.builds(Body, fields(names, good).map(_json_bytes), kinds)
     any_json = st.builds(Body, JSON_VALUES.map(_json_bytes), kinds)
     form = st.builds(
@@ -131,8 +191,14 @@ class Tally:
     # (method, path, acknowledged) of every request
     calls: list[tuple[str, str, bool]] = field(default_factory=list)
 
-    def count(self, method: str, path: str, status: int, acknowledged: bool | None = None,
-              detail: str = "") -> None:  # fmt: skip
+    def count(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        acknowledged: bool | None = None,
+        detail: str = "",
+    ) -> None:
         """Count one answer; `acknowledged` defaults to "the status is 2xx"."""
         self.statuses[status] += 1
         ok = 200 <= status < 300 if acknowledged is None else acknowledged
@@ -219,8 +285,12 @@ def garbage_runtime(database_url: str, data_dir: Any) -> Iterator[Runtime]:
     may send, and a 429 would stand in the way of the parser under test."""
     from brokerplane import bootstrap
 
-    settings_ = Settings(database_url=database_url, data_dir=data_dir, rate_limit_per_minute=0,
-                         te_rate_limit_per_second=0)  # fmt: skip
+    settings_ = Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        rate_limit_per_minute=0,
+        te_rate_limit_per_second=0,
+    )
     runtime = bootstrap.build(settings_)
     try:
         yield runtime

@@ -183,8 +183,9 @@ class Load:
         self.answers: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(n,), daemon=True)
-                         for n in range(clients)]  # fmt: skip
+        self._threads = [
+            threading.Thread(target=self._client, args=(n,), daemon=True) for n in range(clients)
+        ]
 
     def __enter__(self) -> Load:
         for thread in self._threads:
@@ -227,8 +228,9 @@ class Load:
             count = 0
             while not self._stop.is_set():
                 kind = rng.choice(("deposit", "withdrawal"))
-                op = Operation(f"{self.name}-{n}-{count}", rng.choice(logins), kind,
-                               rng.randint(1_00, 100_00))  # fmt: skip
+                op = Operation(
+                    f"{self.name}-{n}-{count}", rng.choice(logins), kind, rng.randint(1_00, 100_00)
+                )
                 count += 1
                 with self._lock:
                     self.operations.append(op)
@@ -290,10 +292,12 @@ class Findings:
 
     def line(self, name: str, extra: str = "") -> str:
         verify = ", ".join(f"{k} verify {v}" for k, v in self.verify.items())
-        return (f"{name}: sent {self.sent}, acknowledged {self.acknowledged} ({self.applied} "
-                f"applied, {self.refused} refused), found {self.found}, duplicates "
-                f"{self.duplicates}, lost {self.lost}, strays {len(self.strays)}, wrong balances "
-                f"{len(self.wrong_balances)}; {verify}{extra}")  # fmt: skip
+        return (
+            f"{name}: sent {self.sent}, acknowledged {self.acknowledged} ({self.applied} "
+            f"applied, {self.refused} refused), found {self.found}, duplicates "
+            f"{self.duplicates}, lost {self.lost}, strays {len(self.strays)}, wrong balances "
+            f"{len(self.wrong_balances)}; {verify}{extra}"
+        )
 
 
 def check(load: Load, url: str, data_dir: Path) -> Findings:
@@ -302,20 +306,29 @@ def check(load: Load, url: str, data_dir: Path) -> Findings:
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=url, data_dir=data_dir))
     try:
-        entries = [e for login in load.seeded.funded
-                   for e in runtime.services.iter_ledger(LedgerQuery(login=login), admin)
-                   if e.request_id]  # fmt: skip
-        balances = {login: runtime.services.get_account(login, admin).balance
-                    for login in load.seeded.funded}  # fmt: skip
+        entries = [
+            e
+            for login in load.seeded.funded
+            for e in runtime.services.iter_ledger(LedgerQuery(login=login), admin)
+            if e.request_id
+        ]
+        balances = {
+            login: runtime.services.get_account(login, admin).balance
+            for login in load.seeded.funded
+        }
     finally:
         runtime.close()
     seen = Counter(e.request_id for e in entries)
     applied = [op for op in ops.values() if op.outcome == "applied"]
     refused = [op for op in ops.values() if op.outcome == "refused"]
-    strays = [f"{e.request_id} (entry {e.id})" for e in entries
-              if e.request_id not in ops or ops[e.request_id].outcome != "applied"
-              or ops[e.request_id].operation_id != e.id
-              or e.amount != SIGN[ops[e.request_id].kind] * ops[e.request_id].cents]  # fmt: skip
+    strays = [
+        f"{e.request_id} (entry {e.id})"
+        for e in entries
+        if e.request_id not in ops
+        or ops[e.request_id].outcome != "applied"
+        or ops[e.request_id].operation_id != e.id
+        or e.amount != SIGN[ops[e.request_id].kind] * ops[e.request_id].cents
+    ]
     expected = dict(load.seeded.funded)
     for op in applied:
         expected[op.login] += SIGN[op.kind] * op.cents
@@ -345,8 +358,11 @@ def cli_check(what: str, url: str) -> str:
     """`brokerplane <what> verify` on the database: `OK (...)`, or `FAILED (...)`."""
     done = subprocess.run(
         [sys.executable, "-m", "brokerplane.cli.main", what, "verify", "--database-url", url],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     lines = (done.stdout + done.stderr).strip().splitlines() or ["(no output)"]
     return f"{'OK' if done.returncode == 0 else 'FAILED'} ({lines[-1]})"
 
@@ -357,8 +373,11 @@ def tally(answers: Counter[str]) -> str:
 
 def server_errors(answers: Counter[str]) -> dict[str, int]:
     """Answers no client should ever get: 5xx other than 503 ManagerOffline."""
-    return {what: n for what, n in answers.items()
-            if what[:1] == "5" and not what.startswith("503 ManagerOffline")}  # fmt: skip
+    return {
+        what: n
+        for what, n in answers.items()
+        if what[:1] == "5" and not what.startswith("503 ManagerOffline")
+    }
 
 
 def wait_until(probe: Callable[[], Any], timeout: float = 180, every: float = 0.1) -> Any:

@@ -22,8 +22,7 @@ pytestmark = pytest.mark.engines("sqlite")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=120,
-                          check=False)  # fmt: skip
+    return subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def _operation_ids(db: Path) -> set[int]:
@@ -88,8 +87,11 @@ def test_backup_refuses_the_live_files_and_unwritable_targets_in_one_line(tmp_pa
         (tmp_path / "audit.key").write_bytes(b"the key file")
     key = (tmp_path / "audit.key").read_bytes()
     # the database's journal files and the audit key are never replaced, even with --force
-    for name, what in [("brokerplane.db-wal", "wal file"), ("brokerplane.db-shm", "shm file"),
-                       ("audit.key", "audit key file")]:  # fmt: skip
+    for name, what in [
+        ("brokerplane.db-wal", "wal file"),
+        ("brokerplane.db-shm", "shm file"),
+        ("audit.key", "audit key file"),
+    ]:
         done = _run(*base, "--force", str(tmp_path / name))
         assert done.returncode == 2 and what in done.stderr, done.stderr
     assert (tmp_path / "audit.key").read_bytes() == key
@@ -159,7 +161,8 @@ def test_a_backup_never_removes_the_database_as_its_working_file(tmp_path: Path)
     made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
     assert made.returncode == 0, made.stderr
     size = db.stat().st_size
-    done = _run("backup", "--database-url", url, "--data-dir", str(tmp_path),
-                str(tmp_path / "copy.db"))  # fmt: skip
+    done = _run(
+        "backup", "--database-url", url, "--data-dir", str(tmp_path), str(tmp_path / "copy.db")
+    )
     assert done.returncode == 2 and "working file" in done.stderr, done.stderr
     assert db.stat().st_size == size and not (tmp_path / "copy.db").exists()

@@ -29,9 +29,11 @@ PAUSE_S = size((0.3, 1.5), (0.5, 4.0))  # load between a restart and the next ki
 
 
 def test_acknowledged_money_survives_the_server_killed_again_and_again(
-    database_url: str, tmp_path: Path, serve: Callable[[str], Served],
+    database_url: str,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     name = f"crash {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, OPENING)
     served = serve(database_url)

@@ -52,8 +52,9 @@ class DialectLoad(Load):
             count = 0
             while not self._stop.is_set():
                 kind = rng.choice(("deposit", "withdrawal"))
-                op = Operation(f"{self.name}-{n}-{count}", rng.choice(logins), kind,
-                               rng.randint(1_00, 100_00))  # fmt: skip
+                op = Operation(
+                    f"{self.name}-{n}-{count}", rng.choice(logins), kind, rng.randint(1_00, 100_00)
+                )
                 count += 1
                 with self._lock:
                     self.operations.append(op)
@@ -116,8 +117,9 @@ class DialectLoad(Load):
                         time.sleep(0.25)
                         continue
                     session["mt5"] = "1"
-                response = http.get("/api/trade/balance", params=params,
-                                    headers={"x-request-id": op.request_id})  # fmt: skip
+                response = http.get(
+                    "/api/trade/balance", params=params, headers={"x-request-id": op.request_id}
+                )
             except httpx.TransportError as err:
                 session.pop("mt5", None)
                 self._note(f"mt5 transport {type(err).__name__}")
@@ -153,8 +155,10 @@ def _mt5_sign_in(http: httpx.Client) -> str:
     if start.status_code != 200 or "srv_rand" not in start.json():
         return f"start {start.status_code} {start.json().get('retcode', '')}".strip()
     b2, cli_rand = password_hash(PASSWORD), random.randbytes(16)
-    params = {"srv_rand_answer": rand_answer(b2, bytes.fromhex(start.json()["srv_rand"])),
-              "cli_rand": cli_rand.hex()}  # fmt: skip
+    params = {
+        "srv_rand_answer": rand_answer(b2, bytes.fromhex(start.json()["srv_rand"])),
+        "cli_rand": cli_rand.hex(),
+    }
     answer = http.get("/api/auth/answer", params=params)
     body = answer.json() if answer.content else {}
     if answer.status_code != 200 or "cli_rand_answer" not in body:
@@ -172,17 +176,23 @@ def _te_code(response: httpx.Response) -> str:
 
 def _server_errors(answers: dict[str, int]) -> dict[str, int]:
     """Answers no client should get: TE 5xx other than 503, MT5 non-200 or 2 Common error."""
-    return {what: n for what, n in answers.items()
-            if (what.startswith("te 5") and not what.startswith("te 503"))
-            or (what.startswith("mt5 ") and not what.startswith(("mt5 200", "mt5 403",
-                                                                 "mt5 transport")))
-            or what.endswith(" 2 Common error")}  # fmt: skip
+    return {
+        what: n
+        for what, n in answers.items()
+        if (what.startswith("te 5") and not what.startswith("te 503"))
+        or (
+            what.startswith("mt5 ") and not what.startswith(("mt5 200", "mt5 403", "mt5 transport"))
+        )
+        or what.endswith(" 2 Common error")
+    }
 
 
 def test_keyed_money_from_te_and_mt5_survives_the_server_killed_again_and_again(
-    database_url: str, tmp_path: Path, serve: Callable[[str], Served],
+    database_url: str,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     name = f"crash dialects {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, OPENING)
     served = serve(database_url)

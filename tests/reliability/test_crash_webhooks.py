@@ -52,9 +52,12 @@ def _subscribe(url: str, hook: str) -> None:
 
 
 def test_every_committed_change_is_delivered_after_kills(
-    database_url: str, tmp_path: Path, serve: Callable[[str], Served],
-    summary: Callable[[str], None], monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    database_url: str,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
+    summary: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(SERVER_ENV, "BROKERPLANE_WEBHOOK_ALLOW_PRIVATE", "1")  # the receiver
     name = f"crash-webhooks {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, 500_00)
@@ -83,8 +86,9 @@ def test_every_committed_change_is_delivered_after_kills(
                 )
                 posted = conn.execute(
                     select(t.events.c.id, t.events.c.data)
-                    .where(t.events.c.type == "ledger.entry_posted").order_by(t.events.c.id)
-                ).all()  # fmt: skip
+                    .where(t.events.c.type == "ledger.entry_posted")
+                    .order_by(t.events.c.id)
+                ).all()
         finally:
             engine.dispose()
         # one event per committed entry, carrying its figures
@@ -100,7 +104,9 @@ def test_every_committed_change_is_delivered_after_kills(
         first_seen = list(dict.fromkeys(got))
         assert first_seen[: len(want)] == want
         assert receiver.bad_signatures == 0
-        summary(f"{name}: {len(want)} events, {len(got) - len(first_seen)} duplicates, "
-                f"{served.kills} kills")  # fmt: skip
+        summary(
+            f"{name}: {len(want)} events, {len(got) - len(first_seen)} duplicates, "
+            f"{served.kills} kills"
+        )
     finally:
         receiver.close()

@@ -81,8 +81,9 @@ class Forger:
         rows = conn.execute(
             select(e.id, e.login, e.amount)
             .where(e.kind == "deposit", e.request_id.is_not(None))
-            .order_by(e.id.desc()).limit(50)
-        ).all()  # fmt: skip
+            .order_by(e.id.desc())
+            .limit(50)
+        ).all()
         row = next(r for r in rows if r.id not in self.touched | self.minted)
         self.touched.add(row.id)
         return int(row.id), int(row.login), int(row.amount)
@@ -93,13 +94,27 @@ class Forger:
 
         def forge(conn: Connection) -> None:
             balance = conn.execute(select(a.balance).where(a.login == login)).scalar_one()
-            entry = conn.execute(insert(t.ledger_entries).values(
-                login=login, kind="deposit", amount=amount, balance_after=balance + amount,
-                credit_after=0, bonus_after=0, currency="USD", currency_digits=2,
-                at=self.runtime.services.clock(), comment="", reference="", dialect="native",
-            ).returning(e.id)).scalar_one()  # fmt: skip
-            conn.execute(update(t.accounts).where(a.login == login)
-                         .values(balance=a.balance + amount))  # fmt: skip
+            entry = conn.execute(
+                insert(t.ledger_entries)
+                .values(
+                    login=login,
+                    kind="deposit",
+                    amount=amount,
+                    balance_after=balance + amount,
+                    credit_after=0,
+                    bonus_after=0,
+                    currency="USD",
+                    currency_digits=2,
+                    at=self.runtime.services.clock(),
+                    comment="",
+                    reference="",
+                    dialect="native",
+                )
+                .returning(e.id)
+            ).scalar_one()
+            conn.execute(
+                update(t.accounts).where(a.login == login).values(balance=a.balance + amount)
+            )
             self.minted.add(int(entry))
 
         self._write(forge)
@@ -107,10 +122,12 @@ class Forger:
     def edit_amount(self) -> None:
         def forge(conn: Connection) -> None:
             entry, login, _ = self._real_deposit(conn)
-            conn.execute(update(t.ledger_entries).where(e.id == entry)
-                         .values(amount=e.amount + 1000_00))  # fmt: skip
-            conn.execute(update(t.accounts).where(a.login == login)
-                         .values(balance=a.balance + 1000_00))  # fmt: skip
+            conn.execute(
+                update(t.ledger_entries).where(e.id == entry).values(amount=e.amount + 1000_00)
+            )
+            conn.execute(
+                update(t.accounts).where(a.login == login).values(balance=a.balance + 1000_00)
+            )
             self.edited.add(entry)
 
         self._write(forge)
@@ -119,8 +136,7 @@ class Forger:
         login = self.rng.choice(sorted(set(self.logins) - self.skimmed))
 
         def forge(conn: Connection) -> None:
-            conn.execute(update(t.accounts).where(a.login == login)
-                         .values(balance=a.balance + 777))  # fmt: skip
+            conn.execute(update(t.accounts).where(a.login == login).values(balance=a.balance + 777))
             self.skimmed.add(login)
 
         self._write(forge)
@@ -135,23 +151,39 @@ class Forger:
             head = int(last_id.scalar_one())
             entry, login, _ = self._real_deposit(conn)
             plus = 5000_00
-            records = [AuditRecord(**row._mapping) for row in conn.execute(
-                select(t.audit_records).where(r.id <= head).order_by(r.id.desc()).limit(5000)
-            )][::-1]  # fmt: skip
-            target = next(rec for rec in records if rec.action == "ledger.entry_posted"
-                          and rec.after and rec.after["entry"]["id"] == entry)  # fmt: skip
-            conn.execute(update(t.ledger_entries).where(e.id == entry).values(
-                amount=e.amount + plus, balance_after=e.balance_after + plus))  # fmt: skip
-            conn.execute(update(t.ledger_entries).where(e.login == login, e.id > entry)
-                         .values(balance_after=e.balance_after + plus))  # fmt: skip
-            conn.execute(update(t.accounts).where(a.login == login)
-                         .values(balance=a.balance + plus))  # fmt: skip
+            records = [
+                AuditRecord(**row._mapping)
+                for row in conn.execute(
+                    select(t.audit_records).where(r.id <= head).order_by(r.id.desc()).limit(5000)
+                )
+            ][::-1]
+            target = next(
+                rec
+                for rec in records
+                if rec.action == "ledger.entry_posted"
+                and rec.after
+                and rec.after["entry"]["id"] == entry
+            )
+            conn.execute(
+                update(t.ledger_entries)
+                .where(e.id == entry)
+                .values(amount=e.amount + plus, balance_after=e.balance_after + plus)
+            )
+            conn.execute(
+                update(t.ledger_entries)
+                .where(e.login == login, e.id > entry)
+                .values(balance_after=e.balance_after + plus)
+            )
+            conn.execute(
+                update(t.accounts).where(a.login == login).values(balance=a.balance + plus)
+            )
             prev = next(rec.hash for rec in reversed(records) if rec.id < target.id)
             for rec in records:
                 if rec.id < target.id:
                     continue
-                if rec.id == target.id or (rec.action == "ledger.entry_posted"
-                                           and rec.entity_id == str(login)):  # fmt: skip
+                if rec.id == target.id or (
+                    rec.action == "ledger.entry_posted" and rec.entity_id == str(login)
+                ):
                     # this entry, and the figures after of the account's later records
                     assert rec.after is not None
                     moved = {
@@ -160,13 +192,18 @@ class Forger:
                     }
                     if rec.id == target.id:
                         moved["amount"] += plus
-                    rec.after = {**rec.after, "balance": rec.after["balance"] + plus,
-                                 "entry": moved}  # fmt: skip
+                    rec.after = {
+                        **rec.after,
+                        "balance": rec.after["balance"] + plus,
+                        "entry": moved,
+                    }
                 rec.seal(prev)  # no key to hand: plain SHA-256, as before keys existed
                 prev = rec.hash
-                conn.execute(update(t.audit_records).where(r.id == rec.id).values(
-                    after=rec.after, prev_hash=rec.prev_hash, hash=rec.hash,
-                    seal_key=None))  # fmt: skip
+                conn.execute(
+                    update(t.audit_records)
+                    .where(r.id == rec.id)
+                    .values(after=rec.after, prev_hash=rec.prev_hash, hash=rec.hash, seal_key=None)
+                )
             conn.execute(text("UPDATE audit_head SET last_hash = :h WHERE id = 1"), {"h": prev})
             self.rechained = target.id
 
@@ -174,9 +211,11 @@ class Forger:
 
 
 def test_every_forgery_by_a_database_writer_under_load_is_named_by_the_verifiers(
-    database_url: str, tmp_path: Path, serve: Callable[[str], Served],
+    database_url: str,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     name = f"forge {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, OPENING)
     served = serve(database_url)

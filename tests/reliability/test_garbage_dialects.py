@@ -99,8 +99,11 @@ def fill_path(template: str, ids: list[int]) -> st.SearchStrategy[str]:
     parts = []
     for _name, is_int in names:
         number = known | st.integers(min_value=0).map(str)
-        parts.append(number if is_int else number | st.integers().map(str)
-                     | PATH_TEXT.map(lambda t: quote(t, safe="")))  # fmt: skip
+        parts.append(
+            number
+            if is_int
+            else number | st.integers().map(str) | PATH_TEXT.map(lambda t: quote(t, safe=""))
+        )
 
     def build(values: list[Any]) -> str:
         it = iter(values)
@@ -111,8 +114,9 @@ def fill_path(template: str, ids: list[int]) -> st.SearchStrategy[str]:
 
 def accept_headers(tricky: list[str]) -> st.SearchStrategy[str | None]:
     """Mostly none or the dialect's own (tricky[0]), so most requests reach the handlers."""
-    return st.one_of(st.none(), st.just(tricky[0]), st.just(tricky[0]), st.sampled_from(tricky),
-                     HEADER_TEXT)  # fmt: skip
+    return st.one_of(
+        st.none(), st.just(tricky[0]), st.just(tricky[0]), st.sampled_from(tricky), HEADER_TEXT
+    )
 
 
 def tokens(real: str) -> st.SearchStrategy[str | None]:
@@ -121,9 +125,13 @@ def tokens(real: str) -> st.SearchStrategy[str | None]:
 
 
 def close_books(
-    runtime: Runtime, admin: Actor, before: Books, tally: Tally,
-    money: Callable[[str, str], bool], summary: Callable[[str], None],
-) -> None:  # fmt: skip
+    runtime: Runtime,
+    admin: Actor,
+    before: Books,
+    tally: Tally,
+    money: Callable[[str, str], bool],
+    summary: Callable[[str], None],
+) -> None:
     """Report, then: no 5xx, and the books whole after the money calls acknowledged."""
     tally.report(summary)
     no_server_errors(tally)
@@ -140,8 +148,23 @@ MT5_NAMES = ["login", "logins", "group", "groups", "name", "leverage", "type", "
 
 
 def mt5_good(login: int) -> list[Any]:
-    return [login, str(login), "demoforex", "demo\\vip", "EURUSD", "*", 2, 6, "100.50",
-            "-20", "1Ar#pqkj", 0, 1, "1,2", str(mt5_fixtures.MANAGER)]  # fmt: skip
+    return [
+        login,
+        str(login),
+        "demoforex",
+        "demo\\vip",
+        "EURUSD",
+        "*",
+        2,
+        6,
+        "100.50",
+        "-20",
+        "1Ar#pqkj",
+        0,
+        1,
+        "1,2",
+        str(mt5_fixtures.MANAGER),
+    ]
 
 
 def _mt5_shape(response: httpx.Response) -> None:
@@ -149,11 +172,16 @@ def _mt5_shape(response: httpx.Response) -> None:
     assert isinstance(body, dict) and re.fullmatch(r"\d+ .+", body["retcode"]), body
 
 
-def _mt5_call(client: TestClient, tally: Tally, method: str, path: str,
-              query: list[tuple[str, str]], body: Body) -> httpx.Response:  # fmt: skip
+def _mt5_call(
+    client: TestClient,
+    tally: Tally,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    body: Body,
+) -> httpx.Response:
     content = body.content if method == "POST" else None
-    response = client.request(method, path, params=query, content=content,
-                              headers=body.headers())  # fmt: skip
+    response = client.request(method, path, params=query, content=content, headers=body.headers())
     done = response.status_code == 200 and response.json().get("retcode") == "0 Done"
     tally.record(response, acknowledged=done)
     result: httpx.Response = response
@@ -164,8 +192,9 @@ def _is_mt5_money(_method: str, path: str) -> bool:
     return path.lower().rstrip("/").endswith(("trade/balance", "trade_balance"))
 
 
-def test_mt5_command_garbage(mt5: mt5_fixtures.Mt5, admin: Actor,
-                             summary: Callable[[str], None]) -> None:  # fmt: skip
+def test_mt5_command_garbage(
+    mt5: mt5_fixtures.Mt5, admin: Actor, summary: Callable[[str], None]
+) -> None:
     """Every command (and its legacy root alias), over the authenticated connection."""
     login = int(mt5.add_user()["Login"])
     mt5.ok(mt5.get("trade/balance", login=login, type=2, balance="1000"))
@@ -173,14 +202,20 @@ def test_mt5_command_garbage(mt5: mt5_fixtures.Mt5, admin: Actor,
     tally = tally_for("mt5 commands", mt5.runtime)
     names = sorted(COMMANDS)
     unknown = st.text(NAME_CHARS, min_size=1, max_size=24).filter(lambda n: ".." not in n)
-    paths = (st.sampled_from(names).map(lambda n: "/api/" + n)
-             | st.sampled_from(names).map(lambda n: "/" + n.replace("/", "_"))
-             | unknown.map(lambda n: "/api/" + n))  # fmt: skip
+    paths = (
+        st.sampled_from(names).map(lambda n: "/api/" + n)
+        | st.sampled_from(names).map(lambda n: "/" + n.replace("/", "_"))
+        | unknown.map(lambda n: "/api/" + n)
+    )
     good = mt5_good(login)
 
     @garbage_settings(scale=6)
-    @given(st.sampled_from(["GET", "POST"]), paths, query_params(MT5_NAMES, good),
-           bodies(MT5_NAMES, good))  # fmt: skip
+    @given(
+        st.sampled_from(["GET", "POST"]),
+        paths,
+        query_params(MT5_NAMES, good),
+        bodies(MT5_NAMES, good),
+    )
     def exercise(method: str, path: str, query: list[tuple[str, str]], body: Body) -> None:
         response = _mt5_call(mt5.client, tally, method, path, query, body)
         # The session is this connection's: a 403 would mean garbage logged it out.
@@ -193,21 +228,34 @@ def test_mt5_command_garbage(mt5: mt5_fixtures.Mt5, admin: Actor,
     close_books(mt5.runtime, admin, before, tally, _is_mt5_money, summary)
 
 
-def test_mt5_handshake_garbage(mt5: mt5_fixtures.Mt5, admin: Actor,
-                               summary: Callable[[str], None]) -> None:  # fmt: skip
+def test_mt5_handshake_garbage(
+    mt5: mt5_fixtures.Mt5, admin: Actor, summary: Callable[[str], None]
+) -> None:
     """The handshake and unauthenticated commands on other connections: refused in MT5's
     words; the authenticated connection is untouched and a real handshake still succeeds."""
     before = Books.read(mt5.runtime, admin)
     tally = tally_for("mt5 handshake", mt5.runtime)
-    paths = st.sampled_from(["/api/auth/start", "/api/auth/answer", "/auth_start",
-                             "/auth_answer", "/api/quit", "/api/user/get",
-                             "/api/trade/balance"])  # fmt: skip
+    paths = st.sampled_from(
+        [
+            "/api/auth/start",
+            "/api/auth/answer",
+            "/auth_start",
+            "/auth_answer",
+            "/api/quit",
+            "/api/user/get",
+            "/api/trade/balance",
+        ]
+    )
     good = [mt5_fixtures.MANAGER, "manager", "3470", "pytest", "0" * 32, "f" * 32, "x" * 33]
     port = iter(range(52000, 60000))
 
     @garbage_settings(scale=2)
-    @given(st.sampled_from(["GET", "POST"]), st.lists(paths, min_size=1, max_size=3),
-           query_params(MT5_NAMES, good), bodies(MT5_NAMES, good))  # fmt: skip
+    @given(
+        st.sampled_from(["GET", "POST"]),
+        st.lists(paths, min_size=1, max_size=3),
+        query_params(MT5_NAMES, good),
+        bodies(MT5_NAMES, good),
+    )
     def exercise(method: str, steps: list[str], query: list[tuple[str, str]], body: Body) -> None:
         with TestClient(mt5.client.app, client=("testclient", next(port))) as other:
             for path in steps:
@@ -233,10 +281,25 @@ CT_NAMES = ["login", "balance", "amount", "preciseAmount", "type", "comment", "e
             "userId", "traderLogin", "traderPasswordHash", "names", "attributes", "from", "to",
             "limit", "nickname", "preferredLanguage", "newEmail", "returnAccountDetails",
             "skipMarginCheck", "contactDetails", "fields"]  # fmt: skip
-CT_ACCEPT = ["application/json", "application/xml", "*/*", "text/html", "APPLICATION/JSON",
-             "application/json;q=0.1, application/xml", "text/xml", ""]  # fmt: skip
-CT_WEBSERV = endpoints(ct_auth.router, ct_attributes.router, ct_money.router, ct_traders.router,
-                       ct_symbols.router, ct_positions.router, ct_copytrading.router)  # fmt: skip
+CT_ACCEPT = [
+    "application/json",
+    "application/xml",
+    "*/*",
+    "text/html",
+    "APPLICATION/JSON",
+    "application/json;q=0.1, application/xml",
+    "text/xml",
+    "",
+]
+CT_WEBSERV = endpoints(
+    ct_auth.router,
+    ct_attributes.router,
+    ct_money.router,
+    ct_traders.router,
+    ct_symbols.router,
+    ct_positions.router,
+    ct_copytrading.router,
+)
 CT_CID = endpoints(ct_cid.router)
 XML_ERROR = re.compile(
     r"(<\?xml [^>]*\?>)?<error><errorCode>[A-Z_]+</errorCode><description>.*</description>"
@@ -268,15 +331,30 @@ def _is_ct_money(method: str, path: str) -> bool:
     )
 
 
-def test_ctrader_garbage(ct: ctrader.CTrader, admin: Actor,
-                         summary: Callable[[str], None]) -> None:  # fmt: skip
+def test_ctrader_garbage(ct: ctrader.CTrader, admin: Actor, summary: Callable[[str], None]) -> None:
     trader = ct.create(balance="500")
     login = int(trader["login"])
     before = Books.read(ct.runtime, admin)
     tally = tally_for("ctrader", ct.runtime)
-    good = [login, str(login), "Default", "DX_452", "usd\\standard", "EUR", "DEPOSIT",
-            "WITHDRAW", "BONUS", 1000, "10.5", -5, ctrader.SEED_HASH, "FULL_ACCESS",
-            "HEDGED", "john@example.com", "x" * 200]  # fmt: skip
+    good = [
+        login,
+        str(login),
+        "Default",
+        "DX_452",
+        "usd\\standard",
+        "EUR",
+        "DEPOSIT",
+        "WITHDRAW",
+        "BONUS",
+        1000,
+        "10.5",
+        -5,
+        ctrader.SEED_HASH,
+        "FULL_ACCESS",
+        "HEDGED",
+        "john@example.com",
+        "x" * 200,
+    ]
     prefixes = [(p, False) for p in WEBSERV_PREFIXES] + [(p, True) for p in CID_PREFIXES]
     targets = st.sampled_from(prefixes).flatmap(
         lambda pc: st.sampled_from(CT_CID if pc[1] else CT_WEBSERV).flatmap(
@@ -285,23 +363,38 @@ def test_ctrader_garbage(ct: ctrader.CTrader, admin: Actor,
     )
 
     @garbage_settings(scale=6)
-    @given(targets, accept_headers(CT_ACCEPT), tokens(ct.token),
-           query_params(CT_NAMES, good), bodies(CT_NAMES, good))  # fmt: skip
-    def exercise(target: tuple[str, str, bool], accept: str | None, token: str | None,
-                 query: list[tuple[str, str]], body: Body) -> None:  # fmt: skip
+    @given(
+        targets,
+        accept_headers(CT_ACCEPT),
+        tokens(ct.token),
+        query_params(CT_NAMES, good),
+        bodies(CT_NAMES, good),
+    )
+    def exercise(
+        target: tuple[str, str, bool],
+        accept: str | None,
+        token: str | None,
+        query: list[tuple[str, str]],
+        body: Body,
+    ) -> None:
         method, path, cid = target
         headers = body.headers() | ({"Accept": accept} if accept is not None else {})
         params = query + ([("token", token)] if token is not None else [])
-        response = ct.client.request(method, path, params=params, headers=headers,
-                                     content=body.content)  # fmt: skip
+        response = ct.client.request(
+            method, path, params=params, headers=headers, content=body.content
+        )
         tally.record(response)
         _ct_shape(response, accept, cid)
 
     exercise()
     # The token still works (the trader itself may have been deleted by a well-formed call).
     assert ct.get("/tradergroups").status_code == 200
-    assert ctrader.cid_call(ct, "GET", "/oauth2/ctid/getUserId",
-                            params={"email": "nobody@example.com"}).status_code < 500  # fmt: skip
+    assert (
+        ctrader.cid_call(
+            ct, "GET", "/oauth2/ctid/getUserId", params={"email": "nobody@example.com"}
+        ).status_code
+        < 500
+    )
     close_books(ct.runtime, admin, before, tally, _is_ct_money, summary)
 
 
@@ -314,12 +407,28 @@ TE_NAMES = ["login", "password", "email", "firstName", "lastName", "userGroup", 
             "endDate", "expiryDate", "userId", "id", "refreshToken", "toAccountId", "sort",
             "isSettled", "errorId", "assetName", "isTotal", "instrumentName", "limit",
             "offset"]  # fmt: skip
-TE_ACCEPT = ["application/json", "*/*", "application/*", "text/html", "application/xml",
-             "text/plain, application/json", ""]  # fmt: skip
-TE_ENDPOINTS = endpoints(te_auth.router, te_users.router, te_groups.router, te_presets.router,
-                         te_brandings.router, te_operations.router, te_webhooks.router,
-                         te_accounts.router, te_apidoc.router, te_methods.router,
-                         te_reports.router)  # fmt: skip
+TE_ACCEPT = [
+    "application/json",
+    "*/*",
+    "application/*",
+    "text/html",
+    "application/xml",
+    "text/plain, application/json",
+    "",
+]
+TE_ENDPOINTS = endpoints(
+    te_auth.router,
+    te_users.router,
+    te_groups.router,
+    te_presets.router,
+    te_brandings.router,
+    te_operations.router,
+    te_webhooks.router,
+    te_accounts.router,
+    te_apidoc.router,
+    te_methods.router,
+    te_reports.router,
+)
 
 
 def _te_shape(response: httpx.Response) -> None:
@@ -332,12 +441,14 @@ def _te_shape(response: httpx.Response) -> None:
 
 def _is_te_money(method: str, path: str) -> bool:
     # users and accounts opened from a funded preset book their opening balance
-    return method == "POST" and path.rstrip("/").endswith(("/accountOperations", "/users",
-                                                           "/accounts"))  # fmt: skip
+    return method == "POST" and path.rstrip("/").endswith(
+        ("/accountOperations", "/users", "/accounts")
+    )
 
 
-def test_traderevolution_garbage(te: traderevolution.TE, admin: Actor,
-                                 summary: Callable[[str], None]) -> None:  # fmt: skip
+def test_traderevolution_garbage(
+    te: traderevolution.TE, admin: Actor, summary: Callable[[str], None]
+) -> None:
     user = te.create_user()
     [account] = user["accounts"]
     account_id, user_id = int(account["id"]), int(user["id"])
@@ -352,16 +463,27 @@ def test_traderevolution_garbage(te: traderevolution.TE, admin: Actor,
     )
 
     @garbage_settings(scale=6)
-    @given(targets, accept_headers(TE_ACCEPT), tokens(te.token),
-           query_params(TE_NAMES, good), bodies(TE_NAMES, good))  # fmt: skip
-    def exercise(target: tuple[str, str], accept: str | None, token: str | None,
-                 query: list[tuple[str, str]], body: Body) -> None:  # fmt: skip
+    @given(
+        targets,
+        accept_headers(TE_ACCEPT),
+        tokens(te.token),
+        query_params(TE_NAMES, good),
+        bodies(TE_NAMES, good),
+    )
+    def exercise(
+        target: tuple[str, str],
+        accept: str | None,
+        token: str | None,
+        query: list[tuple[str, str]],
+        body: Body,
+    ) -> None:
         method, path = target
         headers = body.headers() | ({"Accept": accept} if accept is not None else {})
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        response = te.client.request(method, path, params=query, headers=headers,
-                                     content=body.content)  # fmt: skip
+        response = te.client.request(
+            method, path, params=query, headers=headers, content=body.content
+        )
         tally.record(response)
         _te_shape(response)
 

@@ -56,9 +56,13 @@ def server(runtime: Runtime, admin: Actor) -> Iterator[Server]:
         )
     app = create_app(runtime)
     port = _free_port()
-    settings = runtime.settings.model_copy(update={
-        "port": port, "log_level": "warning", "forwarded_allow_ips": "127.0.0.1",
-    })  # fmt: skip
+    settings = runtime.settings.model_copy(
+        update={
+            "port": port,
+            "log_level": "warning",
+            "forwarded_allow_ips": "127.0.0.1",
+        }
+    )
     uv = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()

@@ -61,25 +61,36 @@ def offline_answers(served: Served, key: str, token: str, login: int) -> dict[st
     database is offline, else None."""
     auth, json = {"Authorization": f"Bearer {key}"}, {"Accept": "application/json"}
     native = httpx.get(f"{served.base}/v1/users/{login}", headers=auth, timeout=30)
-    ctrader = httpx.get(f"{served.base}/v2/webserv/traders/{login}", params={"token": token},
-                        headers=json, timeout=30)  # fmt: skip
+    ctrader = httpx.get(
+        f"{served.base}/v2/webserv/traders/{login}",
+        params={"token": token},
+        headers=json,
+        timeout=30,
+    )
     if native.status_code != 503 or ctrader.status_code != 503:
         return None
-    return {"native": f"{native.json()['title']} {native.headers.get('Retry-After')}",
-            "ctrader": ctrader.json()["error"]["errorCode"]}  # fmt: skip
+    return {
+        "native": f"{native.json()['title']} {native.headers.get('Retry-After')}",
+        "ctrader": ctrader.json()["error"]["errorCode"],
+    }
 
 
 def test_a_database_outage_is_answered_offline_and_recovered_from_without_loss(
-    cluster: _Cluster, tmp_path: Path, serve: Callable[[str], Served],
+    cluster: _Cluster,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     seeded = seed(cluster.url, tmp_path, ACCOUNTS, 500_00, migrate=True)
     served = serve(cluster.url)
     login = next(iter(seeded.funded))
     hashed = hashlib.md5(PASSWORD.encode()).hexdigest()
-    token = httpx.post(f"{served.base}/v2/webserv/managers/token", timeout=30,
-                       json={"login": MANAGER, "hashedPassword": hashed},
-                       headers={"Accept": "application/json"}).json()["webservToken"]  # fmt: skip
+    token = httpx.post(
+        f"{served.base}/v2/webserv/managers/token",
+        timeout=30,
+        json={"login": MANAGER, "hashedPassword": hashed},
+        headers={"Accept": "application/json"},
+    ).json()["webservToken"]
     offline: list[dict[str, str] | None] = []
     recovered: list[bool] = []
     with Load("outage", served, seeded, CLIENTS) as load:
@@ -92,12 +103,15 @@ def test_a_database_outage_is_answered_offline_and_recovered_from_without_loss(
             recovered.append(load.wait_for_progress(CLIENTS))
     ready = httpx.get(served.base + "/ready", timeout=30)
     findings = check(load, cluster.url, tmp_path)
-    extra = (f"; {len(OUTAGES)} outages, answered offline {offline}, recovered {recovered}; "
-             f"answers: {tally(load.answers)}")  # fmt: skip
+    extra = (
+        f"; {len(OUTAGES)} outages, answered offline {offline}, recovered {recovered}; "
+        f"answers: {tally(load.answers)}"
+    )
     summary(findings.line("outage postgresql", extra))
 
-    assert offline == [{"native": "ManagerOffline 5", "ctrader": "DATASTORE_IS_NOT_AVAILABLE"}
-                       ] * len(OUTAGES)  # fmt: skip
+    assert offline == [
+        {"native": "ManagerOffline 5", "ctrader": "DATASTORE_IS_NOT_AVAILABLE"}
+    ] * len(OUTAGES)
     assert load.answers[OFFLINE] > 0
     assert server_errors(load.answers) == {}
     assert recovered == [True] * len(OUTAGES)

@@ -41,9 +41,12 @@ def outcomes(answers: list[httpx.Response]) -> Counter[str]:
 
 
 def test_concurrent_withdrawals_on_one_account_never_overdraw(
-    database_url: str, tmp_path: Path, runtime: Runtime, admin: Actor,
+    database_url: str,
+    tmp_path: Path,
+    runtime: Runtime,
+    admin: Actor,
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     balance, amount = size((10_00, 3_00), (20_00, 75))
     fits = balance // amount
     seeded = seed(database_url, tmp_path, 1, balance)
@@ -69,15 +72,20 @@ def test_concurrent_withdrawals_on_one_account_never_overdraw(
 
 
 def test_concurrent_opens_in_a_small_login_range_fill_it_and_no_more(
-    database_url: str, tmp_path: Path, runtime: Runtime, admin: Actor,
+    database_url: str,
+    tmp_path: Path,
+    runtime: Runtime,
+    admin: Actor,
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     capacity = size(5, 20)
     seeded = seed(database_url, tmp_path, 0, 0)
     limits = {"login_range_from": 7000, "login_range_to": 7000 + capacity - 1}
     runtime.services.create_group(CreateGroup("race\\small", "USD", limits), admin)
-    opens = [(seeded.key, "/v1/users", {"group": "race\\small", "name": f"Racer {i}",
-                                        "leverage": 100}) for i in range(RACERS)]  # fmt: skip
+    opens = [
+        (seeded.key, "/v1/users", {"group": "race\\small", "name": f"Racer {i}", "leverage": 100})
+        for i in range(RACERS)
+    ]
 
     with _serving(runtime) as base:
         answers = fire(base, opens)
@@ -96,9 +104,12 @@ def test_concurrent_opens_in_a_small_login_range_fill_it_and_no_more(
 
 
 def test_one_pending_approval_decided_by_many_managers_at_once_applies_once(
-    database_url: str, tmp_path: Path, runtime: Runtime, admin: Actor,
+    database_url: str,
+    tmp_path: Path,
+    runtime: Runtime,
+    admin: Actor,
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     services = runtime.services
     seeded = seed(database_url, tmp_path, 1, 1_00)
     (login,) = seeded.funded
@@ -110,12 +121,15 @@ def test_one_pending_approval_decided_by_many_managers_at_once_applies_once(
         approvers.append(services.create_api_key(CreateApiKey(2000 + n, scopes), admin).secret)
 
     with _serving(runtime) as base:
-        held = fire(base, [(seeded.key, "/v1/balances/deposit",
-                            {"login": login, "amount": "500.00"})])[0]  # fmt: skip
+        held = fire(
+            base, [(seeded.key, "/v1/balances/deposit", {"login": login, "amount": "500.00"})]
+        )[0]
         assert held.status_code == 202, held.text
         approval = held.json()["approval_id"]
-        paths = [f"/v1/approvals/{approval}/{'reject' if i % 3 == 0 else 'approve'}"
-                 for i in range(RACERS)]  # fmt: skip
+        paths = [
+            f"/v1/approvals/{approval}/{'reject' if i % 3 == 0 else 'approve'}"
+            for i in range(RACERS)
+        ]
         answers = fire(
             base, [(key, path, None) for key, path in zip(approvers, paths, strict=True)]
         )

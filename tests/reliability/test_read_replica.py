@@ -55,9 +55,23 @@ def _standby_of(primary: _Cluster) -> _Cluster:
         os.chown(root, entry.pw_uid, entry.pw_gid)
     standby = _Cluster(primary.bindir, root, _free_port(), primary.run_as)
     data = root / "data"
-    copied = standby._run(str(basebackup), "-D", str(data), "-R", "-X", "stream", "-c", "fast",
-                          "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-                          "--no-sync")  # fmt: skip
+    copied = standby._run(
+        str(basebackup),
+        "-D",
+        str(data),
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(primary.port),
+        "-U",
+        "postgres",
+        "--no-sync",
+    )
     if copied.returncode != 0:
         standby.stop()
         raise RuntimeError(f"pg_basebackup failed: {copied.stderr.strip()}")
@@ -66,16 +80,29 @@ def _standby_of(primary: _Cluster) -> _Cluster:
 
 
 def _pg_ctl(cluster: _Cluster, action: str) -> None:
-    options = " ".join((
-        f"-p {cluster.port}", "-c listen_addresses=127.0.0.1",
-        f"-c unix_socket_directories={cluster.root}", "-c fsync=off", "-c hot_standby=on",
-        "-c max_connections=300",
-    ))  # fmt: skip
+    options = " ".join(
+        (
+            f"-p {cluster.port}",
+            "-c listen_addresses=127.0.0.1",
+            f"-c unix_socket_directories={cluster.root}",
+            "-c fsync=off",
+            "-c hot_standby=on",
+            "-c max_connections=300",
+        )
+    )
     args = ["-o", options, "-l", str(cluster.root / "server.log")] if action == "start" else []
     if action == "stop":
         args = ["-m", "immediate"]
-    done = cluster._run(str(cluster.bindir / "pg_ctl"), "-D", str(cluster.root / "data"), "-w",
-                        "-t", "60", *args, action)  # fmt: skip
+    done = cluster._run(
+        str(cluster.bindir / "pg_ctl"),
+        "-D",
+        str(cluster.root / "data"),
+        "-w",
+        "-t",
+        "60",
+        *args,
+        action,
+    )
     assert done.returncode == 0, f"pg_ctl {action}: {done.stderr or done.stdout}"
 
 
@@ -126,15 +153,19 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             standby = _standby_of(primary)
         except (RuntimeError, OSError) as err:
             _unavailable(f"no standby: {err}")
-        env = {**SERVER_ENV, "BROKERPLANE_READ_DATABASE_URL": standby.url,
-               "BROKERPLANE_READ_MAX_LAG_S": str(MAX_LAG_S), "BROKERPLANE_READ_RETRY_S": "0.5",
-               "BROKERPLANE_DATA_DIR": str(tmp)}  # fmt: skip
-        replicated = ServerProcess(primary.url, tmp / "replicated.log", program=SERVE,
-                                   extra_env=env)  # fmt: skip
+        env = {
+            **SERVER_ENV,
+            "BROKERPLANE_READ_DATABASE_URL": standby.url,
+            "BROKERPLANE_READ_MAX_LAG_S": str(MAX_LAG_S),
+            "BROKERPLANE_READ_RETRY_S": "0.5",
+            "BROKERPLANE_DATA_DIR": str(tmp),
+        }
+        replicated = ServerProcess(
+            primary.url, tmp / "replicated.log", program=SERVE, extra_env=env
+        )
         servers.append(replicated)
         direct_env = {**SERVER_ENV, "BROKERPLANE_DATA_DIR": str(tmp)}
-        direct = ServerProcess(primary.url, tmp / "direct.log", program=SERVE,
-                               extra_env=direct_env)  # fmt: skip
+        direct = ServerProcess(primary.url, tmp / "direct.log", program=SERVE, extra_env=direct_env)
         servers.append(direct)
         replicated.wait_ready()
         direct.wait_ready()
@@ -178,16 +209,18 @@ READS = ("/v1/users?group=replica", "/v1/balances/history?limit=1000", "/v1/repo
 
 
 def _get(server: ServerProcess, key: str, path: str) -> httpx.Response:
-    response = httpx.get(server.base + path, headers={"Authorization": f"Bearer {key}"},
-                         timeout=30)  # fmt: skip
+    response = httpx.get(server.base + path, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     assert response.status_code == 200, f"{path}: {response.status_code} {response.text}"
     return response
 
 
 def _deposit(setup: Setup, login: int, amount: str) -> int:
-    response = httpx.post(setup.replicated.base + "/v1/balances/deposit", timeout=30,
-                          headers={"Authorization": f"Bearer {setup.writer}"},
-                          json={"login": login, "amount": amount})  # fmt: skip
+    response = httpx.post(
+        setup.replicated.base + "/v1/balances/deposit",
+        timeout=30,
+        headers={"Authorization": f"Bearer {setup.writer}"},
+        json={"login": login, "amount": amount},
+    )
     assert response.status_code == 200, response.text
     return int(response.json()["operation_id"])
 
@@ -239,8 +272,13 @@ def test_reports_read_from_the_replica_match_the_primary_once_it_has_caught_up(
     assert wait_until(lambda: _replica_matches(setup, setup.writer), timeout=60) is not None
     # a streamed CSV export reads its pages as it sends them (after its headers): same rows
     export = "/v1/reports/users?group=replica"
-    same = wait_until(lambda: _get(setup.replicated, setup.reader, export).text
-                      == _get(setup.direct, setup.reader, export).text, timeout=60)  # fmt: skip
+    same = wait_until(
+        lambda: (
+            _get(setup.replicated, setup.reader, export).text
+            == _get(setup.direct, setup.reader, export).text
+        ),
+        timeout=60,
+    )
     assert same and str(setup.logins[0]) in _get(setup.replicated, setup.reader, export).text
 
 

@@ -51,10 +51,21 @@ HARD = [
 ]
 # Past the limits: refused as bad input (400 validation.mask, MT5 3).
 REFUSED = ["*a" * 17 + "*b", "a*," * 200, "x" * 1025]
-NATIVE = [("/v1/users", "group"), ("/v1/reports/users", "group"), ("/v1/groups", "name"),
-          ("/v1/symbols", "name"), ("/v1/positions", "group")]  # fmt: skip
-MT5 = [("user/logins", "group"), ("user/get_batch", "group"), ("position/get_batch", "group"),
-       ("group/get", "mask"), ("symbol/get", "mask"), ("tick/last", "symbol")]  # fmt: skip
+NATIVE = [
+    ("/v1/users", "group"),
+    ("/v1/reports/users", "group"),
+    ("/v1/groups", "name"),
+    ("/v1/symbols", "name"),
+    ("/v1/positions", "group"),
+]
+MT5 = [
+    ("user/logins", "group"),
+    ("user/get_batch", "group"),
+    ("position/get_batch", "group"),
+    ("group/get", "mask"),
+    ("symbol/get", "mask"),
+    ("tick/last", "symbol"),
+]
 
 
 def _names_made_of_a(url: str, data_dir: Path) -> None:
@@ -82,10 +93,11 @@ class Attack:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
-            threading.Thread(target=self._native if n % 2 == 0 else self._mt5, args=(n,),
-                             daemon=True)
+            threading.Thread(
+                target=self._native if n % 2 == 0 else self._mt5, args=(n,), daemon=True
+            )
             for n in range(ATTACKERS)
-        ]  # fmt: skip
+        ]
 
     def __enter__(self) -> Attack:
         for thread in self._threads:
@@ -137,9 +149,11 @@ class Attack:
 
 
 def test_masks_built_to_backtrack_freeze_nothing_while_money_moves(
-    database_url: str, tmp_path: Path, serve: Callable[[str], Served],
+    database_url: str,
+    tmp_path: Path,
+    serve: Callable[[str], Served],
     summary: Callable[[str], None],
-) -> None:  # fmt: skip
+) -> None:
     name = f"redos {engine_of(database_url)}"
     seeded = seed(database_url, tmp_path, ACCOUNTS, OPENING)
     _names_made_of_a(database_url, tmp_path)
@@ -158,9 +172,14 @@ def test_masks_built_to_backtrack_freeze_nothing_while_money_moves(
             during = load.acknowledged() - before
     findings = check(load, database_url, tmp_path)
     masks_sent = sum(attack.answers.values())
-    summary(findings.line(name, f"; {masks_sent} masks sent ({tally(attack.answers)}), "
-                                f"{during} money answers during the attack, /health slowest "
-                                f"{max(health) * 1000:.0f} ms of {len(health)}"))  # fmt: skip
+    summary(
+        findings.line(
+            name,
+            f"; {masks_sent} masks sent ({tally(attack.answers)}), "
+            f"{during} money answers during the attack, /health slowest "
+            f"{max(health) * 1000:.0f} ms of {len(health)}",
+        )
+    )
 
     assert attack.wrong == []
     assert masks_sent >= ATTACKERS

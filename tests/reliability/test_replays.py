@@ -35,8 +35,13 @@ TE = "/proftrading/rest"
 WEBHOOKS, COPIES = size(4, 16), size(6, 12)  # ids, and copies of each sent at once
 TOKENS = size(3, 10)  # refresh tokens, each sent COPIES times at once
 MANAGER, PASSWORD = 1010, "Backoffice#1010"
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+}
 
 
 def label(response: httpx.Response) -> str:
@@ -60,9 +65,15 @@ def test_replayed_webhooks_and_refresh_tokens_apply_once(
         services.create_manager(CreateManager(MANAGER, "TE", PASSWORD, frozenset(SCOPES)), admin)
         ids = make_catalog(services, admin)
         made = services.open_user_with_accounts(
-            OpenUser("replay", "Trader#2024x", "replay@example.com", ids["retail"],
-                     accounts=(NewAccount("main"),)), admin,
-        )  # fmt: skip
+            OpenUser(
+                "replay",
+                "Trader#2024x",
+                "replay@example.com",
+                ids["retail"],
+                accounts=(NewAccount("main"),),
+            ),
+            admin,
+        )
         login = made.accounts[0].login
         services.post_ledger_entry(PostLedgerEntry(login, "deposit", "100000.00"), admin)
         services.create_symbol(CreateSymbol("EURUSD", FX), admin)
@@ -70,8 +81,18 @@ def test_replayed_webhooks_and_refresh_tokens_apply_once(
         key = services.create_webhook_key(webhooks.CreateWebhookKey(made.user.id), admin)
 
         now_ms = int(time.time() * 1000)
-        bodies = [json.dumps({"symbol": "EURUSD", "side": "buy", "volume": 0.01, "id": f"w-{n}",
-                              "timestamp": now_ms}).encode() for n in range(WEBHOOKS)]  # fmt: skip
+        bodies = [
+            json.dumps(
+                {
+                    "symbol": "EURUSD",
+                    "side": "buy",
+                    "volume": 0.01,
+                    "id": f"w-{n}",
+                    "timestamp": now_ms,
+                }
+            ).encode()
+            for n in range(WEBHOOKS)
+        ]
         sends = [bodies[n] for n in range(WEBHOOKS) for _ in range(COPIES)]
         random.shuffle(sends)
 
@@ -79,9 +100,12 @@ def test_replayed_webhooks_and_refresh_tokens_apply_once(
 
             def webhook(i: int) -> httpx.Response:
                 raw = sends[i]
-                headers = {"X-Api-Key": key.key.api_key, "Content-Type": "application/json",
-                           "X-Signature": webhooks.sign(key.secret, raw),
-                           "X-Request-Id": f"fresh-{i}"}  # fmt: skip
+                headers = {
+                    "X-Api-Key": key.key.api_key,
+                    "Content-Type": "application/json",
+                    "X-Signature": webhooks.sign(key.secret, raw),
+                    "X-Request-Id": f"fresh-{i}",
+                }
                 with httpx.Client(base_url=base, timeout=120) as http:
                     return http.post(TE + "/webhooks/orders", content=raw, headers=headers)
 
@@ -90,8 +114,9 @@ def test_replayed_webhooks_and_refresh_tokens_apply_once(
             refresh_tokens = []
             with httpx.Client(base_url=base, timeout=60) as http:
                 for _ in range(TOKENS):
-                    signed = http.post(TE + "/auth/token",
-                                       json={"login": MANAGER, "password": PASSWORD})  # fmt: skip
+                    signed = http.post(
+                        TE + "/auth/token", json={"login": MANAGER, "password": PASSWORD}
+                    )
                     assert signed.status_code == 200, signed.text
                     refresh_tokens.append(signed.json()["refreshToken"])
             presented = [t for t in refresh_tokens for _ in range(COPIES)]

@@ -50,8 +50,11 @@ def _logins(services: Application, actor: Actor, **filters: str) -> set[int]:
 def test_name_search_ignores_ascii_case_and_takes_wildcards_literally(
     services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
-    assert _logins(services, admin, name="smith") == {opened["alice"], opened["bob"],
-                                                      opened["carol"]}  # fmt: skip
+    assert _logins(services, admin, name="smith") == {
+        opened["alice"],
+        opened["bob"],
+        opened["carol"],
+    }
     assert _logins(services, admin, name="SMITHERS") == {opened["bob"]}
     assert _logins(services, admin, name="%") == {opened["pct"]}
     assert _logins(services, admin, name="smit_") == set()  # "_" is no wildcard
@@ -61,8 +64,11 @@ def test_name_search_ignores_ascii_case_and_takes_wildcards_literally(
 def test_white_label_mask_and_reach_both_apply(
     services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
-    assert _logins(services, admin, white_label="acme") == {opened["alice"], opened["carol"],
-                                                            opened["pct"]}  # fmt: skip
+    assert _logins(services, admin, white_label="acme") == {
+        opened["alice"],
+        opened["carol"],
+        opened["pct"],
+    }
     assert _logins(services, admin, white_label="*,!acme") == {opened["bob"]}
     limited = Actor(1002, frozenset(SCOPES), group_mask="demo*")
     assert _logins(services, limited, name="smith") == {opened["alice"], opened["bob"]}

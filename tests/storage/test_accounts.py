@@ -35,16 +35,35 @@ def _full_profile() -> dict[str, Any]:
     texts = {name: ("Ωß" + "x" * limit)[:limit] for name, limit in TEXT_LIMITS.items()}
     texts["email"] = "Ülle.O'Brien+kyc@Example.com"
     return texts | {
-        "country_id": 999, "color": 0xFFFFFFFF, "language": 0xFFFF, "agent": MAX_BIGINT,
-        "client_id": MAX_BIGINT, "limited_risk": True, "limited_risk_strategy": "ACCORDING_TO_GSL",
-        "max_leverage": 100_000_000, "send_own_statement": True,
-        "send_statement_to_broker": True, "swap_free": True, "limit_orders": 1_000_000,
-        "limit_positions": 7, "rights": 0x3FFFF, "access_rights": "CLOSE_ONLY",
-        "account_type": "NETTED", "margin_mode": "NET",
-        "api_data": [{"AppID": 1, "ID": 2, "ValueInt": -5, "ValueDouble": 1.5,
-                      "ValueString": "ü", "nested": {"list": [1, None, True]}}],
+        "country_id": 999,
+        "color": 0xFFFFFFFF,
+        "language": 0xFFFF,
+        "agent": MAX_BIGINT,
+        "client_id": MAX_BIGINT,
+        "limited_risk": True,
+        "limited_risk_strategy": "ACCORDING_TO_GSL",
+        "max_leverage": 100_000_000,
+        "send_own_statement": True,
+        "send_statement_to_broker": True,
+        "swap_free": True,
+        "limit_orders": 1_000_000,
+        "limit_positions": 7,
+        "rights": 0x3FFFF,
+        "access_rights": "CLOSE_ONLY",
+        "account_type": "NETTED",
+        "margin_mode": "NET",
+        "api_data": [
+            {
+                "AppID": 1,
+                "ID": 2,
+                "ValueInt": -5,
+                "ValueDouble": 1.5,
+                "ValueString": "ü",
+                "nested": {"list": [1, None, True]},
+            }
+        ],
         "attributes": {"kyc": "passed", "ünï": "çødé"},
-    }  # fmt: skip
+    }
 
 
 def _open(services: Application, admin: Actor, group: str = "real\\standard", **kw: Any) -> Account:
@@ -54,9 +73,16 @@ def _open(services: Application, admin: Actor, group: str = "real\\standard", **
 def test_account_round_trip_keeps_every_field(
     services: Application, admin: Actor, usd_group: Group
 ) -> None:
-    opened = _open(services, admin, login=MAX_BIGINT, leverage=500,
-                   main_password="1Ar#pqkj", investor_password="2Bs$qrlk",
-                   phone_password="0000", profile=_full_profile())  # fmt: skip
+    opened = _open(
+        services,
+        admin,
+        login=MAX_BIGINT,
+        leverage=500,
+        main_password="1Ar#pqkj",
+        investor_password="2Bs$qrlk",
+        phone_password="0000",
+        profile=_full_profile(),
+    )
 
     loaded = services.get_account(MAX_BIGINT, admin)
 
@@ -77,8 +103,7 @@ def test_account_round_trip_keeps_the_timestamps_as_utc_to_the_microsecond(
     loaded = services.get_account(opened.login, admin)
 
     assert loaded == disabled
-    stamps = [loaded.registered_at, loaded.updated_at, loaded.last_pass_change,
-              loaded.disabled_at]  # fmt: skip
+    stamps = [loaded.registered_at, loaded.updated_at, loaded.last_pass_change, loaded.disabled_at]
     assert all(s is not None and s.tzinfo is UTC for s in stamps)
     assert loaded.registered_at == datetime(2026, 7, 1, 18, 59, 58, 999999, tzinfo=UTC)
     assert loaded.disabled_at == datetime(2026, 7, 1, 18, 59, 59, tzinfo=UTC)
@@ -93,9 +118,15 @@ def test_account_round_trip_keeps_empty_and_null_fields_as_they_were(
     loaded = services.get_account(opened.login, admin)
 
     assert loaded == opened
-    assert (loaded.main_password, loaded.country_id, loaded.max_leverage, loaded.margin_mode,
-            loaded.disabled_at, loaded.api_data, loaded.attributes) == (
-        None, None, None, None, None, [], {})  # fmt: skip
+    assert (
+        loaded.main_password,
+        loaded.country_id,
+        loaded.max_leverage,
+        loaded.margin_mode,
+        loaded.disabled_at,
+        loaded.api_data,
+        loaded.attributes,
+    ) == (None, None, None, None, None, [], {})
     assert (loaded.balance, loaded.credit, loaded.bonus) == (0, 0, 0)
 
 
@@ -105,8 +136,7 @@ def test_update_round_trip_stores_every_changed_field(
     opened = _open(services, admin)
     profile = _full_profile()
 
-    updated = services.update_account(UpdateAccount(opened.login, profile | {"leverage": 1}),
-                                      admin)  # fmt: skip
+    updated = services.update_account(UpdateAccount(opened.login, profile | {"leverage": 1}), admin)
 
     assert services.get_account(opened.login, admin) == updated
     assert {k: getattr(updated, k) for k in profile} == profile
@@ -116,11 +146,17 @@ def test_group_round_trip_keeps_decimals_exactly_and_json_attributes(
     services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     settings = {
-        "margin_call": "33.333333333333333333", "stop_out": Decimal("0.10"),
-        "login_range_from": 1, "login_range_to": MAX_BIGINT, "plan_id": 3,
-        "attributes": {"desk": "ü", "tier": "2"}, "default_rights": 0x3FFFF,
-        "permissions": 2**31 - 1, "description": "d" * 255, "currency_digits": 8,
-    }  # fmt: skip
+        "margin_call": "33.333333333333333333",
+        "stop_out": Decimal("0.10"),
+        "login_range_from": 1,
+        "login_range_to": MAX_BIGINT,
+        "plan_id": 3,
+        "attributes": {"desk": "ü", "tier": "2"},
+        "default_rights": 0x3FFFF,
+        "permissions": 2**31 - 1,
+        "description": "d" * 255,
+        "currency_digits": 8,
+    }
     created = services.create_group(CreateGroup("crypto\\btc", "BTC", settings), admin)
 
     loaded = services.get_group("crypto\\btc", admin)
@@ -133,13 +169,23 @@ def test_group_round_trip_keeps_decimals_exactly_and_json_attributes(
 
 def test_symbol_round_trip_keeps_decimals_exactly(services: Application, admin: Actor) -> None:
     created = services.create_symbol(
-        CreateSymbol("BTCUSD.micro", {
-            "currency_base": "BTC", "currency_profit": "USD", "currency_margin": "BTC",
-            "contract_size": "0.00000001", "volume_min": "0.001", "volume_max": "1000000",
-            "volume_step": "0.001", "digits": 10, "path": "Crypto\\Majors", "isin": "X" * 15,
-        }),
+        CreateSymbol(
+            "BTCUSD.micro",
+            {
+                "currency_base": "BTC",
+                "currency_profit": "USD",
+                "currency_margin": "BTC",
+                "contract_size": "0.00000001",
+                "volume_min": "0.001",
+                "volume_max": "1000000",
+                "volume_step": "0.001",
+                "digits": 10,
+                "path": "Crypto\\Majors",
+                "isin": "X" * 15,
+            },
+        ),
         admin,
-    )  # fmt: skip
+    )
 
     loaded = services.get_symbol("BTCUSD.micro", admin)
 
@@ -153,14 +199,23 @@ def test_manager_and_key_round_trip_keep_rights_scopes_and_expiry(
 ) -> None:
     rights = frozenset({"users:read", "users:write", "reports:read"})
     manager = services.create_manager(
-        CreateManager(MAX_BIGINT, name="Ops ü", password="manager-pw", rights=rights,
-                      group_mask="real\\*,!real\\vip", white_labels="wl1,wl2"), admin
-    )  # fmt: skip
+        CreateManager(
+            MAX_BIGINT,
+            name="Ops ü",
+            password="manager-pw",
+            rights=rights,
+            group_mask="real\\*,!real\\vip",
+            white_labels="wl1,wl2",
+        ),
+        admin,
+    )
     expires = clock.now + timedelta(days=30, microseconds=7)
     issued = services.create_api_key(
-        CreateApiKey(MAX_BIGINT, frozenset({"users:read", "reports:read"}), name="crm",
-                     expires_at=expires), admin
-    )  # fmt: skip
+        CreateApiKey(
+            MAX_BIGINT, frozenset({"users:read", "reports:read"}), name="crm", expires_at=expires
+        ),
+        admin,
+    )
 
     identity = services.authenticate_key(issued.secret)
 
@@ -195,9 +250,14 @@ def population(services: Application, admin: Actor, clock: FakeClock) -> dict[st
     for name in ("real\\a", "real\\b", "demo\\a"):
         services.create_group(CreateGroup(name, "USD"), admin)
     by_group: dict[str, list[int]] = {"real\\a": [], "real\\b": [], "demo\\a": []}
-    plan = [("real\\a", "Ann.Lee@Example.com"), ("demo\\a", "ann.lee@example.com"),
-            ("real\\b", "bob@example.com"), ("real\\a", ""), ("demo\\a", "carl@example.com"),
-            ("real\\b", "ANN.LEE@EXAMPLE.COM")]  # fmt: skip
+    plan = [
+        ("real\\a", "Ann.Lee@Example.com"),
+        ("demo\\a", "ann.lee@example.com"),
+        ("real\\b", "bob@example.com"),
+        ("real\\a", ""),
+        ("demo\\a", "carl@example.com"),
+        ("real\\b", "ANN.LEE@EXAMPLE.COM"),
+    ]
     for group, email in plan:
         acc = _open(services, admin, group=group, profile={"email": email})
         by_group[group].append(acc.login)
@@ -246,8 +306,10 @@ def test_listing_by_registration_includes_the_start_and_excludes_the_end(
     services: Application, admin: Actor, population: dict[str, list[int]], clock: FakeClock
 ) -> None:
     start = FakeClock().now  # the first account's registration time
-    window = {"registered_from": start + timedelta(minutes=1),
-              "registered_to": start + timedelta(minutes=4)}  # fmt: skip
+    window = {
+        "registered_from": start + timedelta(minutes=1),
+        "registered_to": start + timedelta(minutes=4),
+    }
 
     assert _logins(services, admin, **window) == [100_001, 100_002, 100_003]
     in_other_zone = {k: v.astimezone(timezone(timedelta(hours=-7))) for k, v in window.items()}
@@ -268,14 +330,17 @@ def test_listing_pages_by_login_after_the_cursor(
 def test_filters_combine(
     services: Application, admin: Actor, population: dict[str, list[int]]
 ) -> None:
-    assert _logins(services, admin, group_mask="real\\*", email="ann.lee@example.com",
-                   after_login=100_000) == [100_005]  # fmt: skip
+    assert _logins(
+        services, admin, group_mask="real\\*", email="ann.lee@example.com", after_login=100_000
+    ) == [100_005]
 
 
 def test_iterating_a_report_walks_every_page(
-    services: Application, admin: Actor, population: dict[str, list[int]],
+    services: Application,
+    admin: Actor,
+    population: dict[str, list[int]],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     monkeypatch.setattr(account_service, "MAX_PAGE", 2)
 
     logins = [a.login for a in services.iter_accounts(ListAccounts(group_mask="*"), admin)]

@@ -41,8 +41,10 @@ def test_upserted_attributes_read_back_whole_with_their_times_and_overwrite_in_p
 
     (got,) = services.list_attributes(ListAttributes("account", ids=(BEST,)), admin).sets
     assert [(a.name, a.value, a.updated_at) for a in got.attributes] == [
-        ("b", "2", later), ("c", "3", later), (name, value, first),
-    ]  # fmt: skip
+        ("b", "2", later),
+        ("c", "3", later),
+        (name, value, first),
+    ]
     assert got.updated_at == later
 
 
@@ -58,8 +60,9 @@ def test_paging_all_traders_in_sql_keeps_to_reach_and_skips_deleted_accounts(
     def pages(actor: Actor, limit: int) -> list[list[int]]:
         out, after = [], None
         while True:
-            page = services.list_attributes(ListAttributes("account", limit=limit,
-                                                           after_id=after), actor)  # fmt: skip
+            page = services.list_attributes(
+                ListAttributes("account", limit=limit, after_id=after), actor
+            )
             out.append([x.entity_id for x in page.sets])
             if page.next_after_id is None:
                 return out
@@ -76,10 +79,15 @@ def test_name_and_since_filters_run_in_sql_as_in_python(
 ) -> None:
     build_world(services, admin)
     services.set_attributes(
-        put("account", (BEST, {"colorCode": "1", "prefixLabel": "2"}), (BEST2, {"LABEL": "3"}),
-            (OTHER, {"Straße": "4"}), (REAL, {"100%_sure": "5", "100x_": "6"})),
+        put(
+            "account",
+            (BEST, {"colorCode": "1", "prefixLabel": "2"}),
+            (BEST2, {"LABEL": "3"}),
+            (OTHER, {"Straße": "4"}),
+            (REAL, {"100%_sure": "5", "100x_": "6"}),
+        ),
         admin,
-    )  # fmt: skip
+    )
     cutoff = clock.advance(minutes=1)
     services.set_attributes(put("account", (OTHER, {"late": "7"})), admin)
 
@@ -115,11 +123,13 @@ def _scenario(services: Application, admin: Actor, clock: FakeClock) -> list[Any
     """A run of writes and reads whose answers must not depend on the storage."""
     world = build_world(services, admin)
     answers: list[Any] = []
-    services.set_attributes(put("account", (REAL, {"x": "1"}), (BEST, {"Aa": "1", "b": "2"})),
-                            admin)  # fmt: skip
+    services.set_attributes(
+        put("account", (REAL, {"x": "1"}), (BEST, {"Aa": "1", "b": "2"})), admin
+    )
     clock.advance(seconds=3)
-    answers.append(services.set_attributes(put("account", (BEST2, {"aA": "3"}), (REAL, {"x": "2"})),
-                                           DEMO))  # fmt: skip
+    answers.append(
+        services.set_attributes(put("account", (BEST2, {"aA": "3"}), (REAL, {"x": "2"})), DEMO)
+    )
     services.set_attributes(put("group", (world.demo_group, {"g": "1"})), DEMO)
     services.set_attributes(put("manager", (REGULAR, {"m": "1"})), DEMO)
     services.delete_attributes(DeleteAttributes("account", (BEST,), ("b",)), BRAND)
@@ -157,10 +167,13 @@ def test_concurrent_upserts_of_the_same_names_all_succeed_and_the_chain_holds(
         start.wait(timeout=30)
         for n in range(5):
             services.set_attributes(
-                put("account", (BEST, {"shared": f"{i}-{n}", f"own{i}": str(n)}),
-                    (REAL, {"shared": f"{i}-{n}"})),
+                put(
+                    "account",
+                    (BEST, {"shared": f"{i}-{n}", f"own{i}": str(n)}),
+                    (REAL, {"shared": f"{i}-{n}"}),
+                ),
                 admin,
-            )  # fmt: skip
+            )
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(threads)))

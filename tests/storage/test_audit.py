@@ -101,9 +101,15 @@ def test_records_are_stored_chained_in_commit_order(
 def test_audit_record_keeps_before_after_and_actor_through_storage(
     services: Application, usd_group: Group, clock: FakeClock
 ) -> None:
-    actor = Actor(manager_login=2**63 - 1, scopes=frozenset({"admin"}), key_id="k" * 16,
-                  operator_id="ü-operator", request_id="req-ü-1", dialect="native",
-                  ip="2001:db8::1")  # fmt: skip
+    actor = Actor(
+        manager_login=2**63 - 1,
+        scopes=frozenset({"admin"}),
+        key_id="k" * 16,
+        operator_id="ü-operator",
+        request_id="req-ü-1",
+        dialect="native",
+        ip="2001:db8::1",
+    )
     acc = services.open_account(OpenAccount(group="real\\standard"), actor)
     updated = services.update_account(UpdateAccount(acc.login, {"city": "Zürich"}), actor)
 
@@ -111,9 +117,14 @@ def test_audit_record_keeps_before_after_and_actor_through_storage(
 
     assert (opened.before, opened.after) == (None, acc.snapshot())
     assert (changed.before, changed.after) == (acc.snapshot(), updated.snapshot())
-    assert (changed.manager_login, changed.key_id, changed.operator_id, changed.request_id,
-            changed.dialect, changed.ip) == (2**63 - 1, "k" * 16, "ü-operator", "req-ü-1",
-                                             "native", "2001:db8::1")  # fmt: skip
+    assert (
+        changed.manager_login,
+        changed.key_id,
+        changed.operator_id,
+        changed.request_id,
+        changed.dialect,
+        changed.ip,
+    ) == (2**63 - 1, "k" * 16, "ü-operator", "req-ü-1", "native", "2001:db8::1")
     assert changed.at == clock.now
 
 
@@ -137,8 +148,9 @@ def test_a_snapshot_edited_with_sql_is_reported(
         after = conn.execute(select(t.audit_records.c.after).where(t.audit_records.c.id == 5))
         snapshot = after.scalar_one()
         snapshot["leverage"] = 500
-        conn.execute(t.audit_records.update().where(t.audit_records.c.id == 5)
-                     .values(after=snapshot))  # fmt: skip
+        conn.execute(
+            t.audit_records.update().where(t.audit_records.c.id == 5).values(after=snapshot)
+        )
 
     report = services.verify_audit()
 

@@ -43,8 +43,9 @@ def _records(runtime: Runtime) -> list[AuditRecord]:
         return list(uow.audit.iter_all())
 
 
-def _rechain(runtime: Runtime, edits: dict[int, Edit], key: AuditKey | None,
-             *, keep_seal_key: bool = False) -> None:  # fmt: skip
+def _rechain(
+    runtime: Runtime, edits: dict[int, Edit], key: AuditKey | None, *, keep_seal_key: bool = False
+) -> None:
     """What a database writer does to hide an edit: change records, re-seal the chain from the
     first edited one (with `key`, or plain SHA-256 without) and move audit_head along."""
     records = _records(runtime)
@@ -61,9 +62,17 @@ def _rechain(runtime: Runtime, edits: dict[int, Edit], key: AuditKey | None,
             if keep_seal_key:
                 rec.seal_key = claimed
             prev = rec.hash
-            conn.execute(update(t.audit_records).where(t.audit_records.c.id == rec.id).values(
-                after=rec.after, before=rec.before, prev_hash=rec.prev_hash, hash=rec.hash,
-                seal_key=rec.seal_key))  # fmt: skip
+            conn.execute(
+                update(t.audit_records)
+                .where(t.audit_records.c.id == rec.id)
+                .values(
+                    after=rec.after,
+                    before=rec.before,
+                    prev_hash=rec.prev_hash,
+                    hash=rec.hash,
+                    seal_key=rec.seal_key,
+                )
+            )
         conn.execute(update(t.audit_head).values(last_id=records[-1].id, last_hash=prev))
 
 
@@ -79,10 +88,16 @@ def _forge_deposit(runtime: Runtime, login: int, entry_id: int, amount: int) -> 
     with runtime.storage.engine.begin() as conn:
         old = conn.execute(select(e.amount).where(e.id == entry_id)).scalar_one()
         delta = amount - old
-        conn.execute(update(t.ledger_entries).where(e.id == entry_id).values(
-            amount=amount, balance_after=e.balance_after + delta))  # fmt: skip
-        conn.execute(update(t.ledger_entries).where(e.login == login, e.id > entry_id).values(
-            balance_after=e.balance_after + delta))  # fmt: skip
+        conn.execute(
+            update(t.ledger_entries)
+            .where(e.id == entry_id)
+            .values(amount=amount, balance_after=e.balance_after + delta)
+        )
+        conn.execute(
+            update(t.ledger_entries)
+            .where(e.login == login, e.id > entry_id)
+            .values(balance_after=e.balance_after + delta)
+        )
         conn.execute(update(t.accounts).where(a.login == login).values(balance=a.balance + delta))
 
 
@@ -112,13 +127,29 @@ def test_a_ledger_row_inserted_with_its_balance_raised_is_named_by_the_ledger_ch
     login = _funded(services, admin)
     assert services.audit_ledger().ok
     with runtime.storage.engine.begin() as conn:  # the sums still agree: only the tie tells
-        forged = conn.execute(insert(t.ledger_entries).values(
-            login=login, kind="deposit", amount=1_000_000, balance_after=1_030_300,
-            credit_after=0, bonus_after=0, currency="USD", currency_digits=2,
-            at=datetime.now(UTC), comment="", reference="", dialect="native",
-        ).returning(t.ledger_entries.c.id)).scalar_one()  # fmt: skip
-        conn.execute(update(t.accounts).where(t.accounts.c.login == login)
-                     .values(balance=t.accounts.c.balance + 1_000_000))  # fmt: skip
+        forged = conn.execute(
+            insert(t.ledger_entries)
+            .values(
+                login=login,
+                kind="deposit",
+                amount=1_000_000,
+                balance_after=1_030_300,
+                credit_after=0,
+                bonus_after=0,
+                currency="USD",
+                currency_digits=2,
+                at=datetime.now(UTC),
+                comment="",
+                reference="",
+                dialect="native",
+            )
+            .returning(t.ledger_entries.c.id)
+        ).scalar_one()
+        conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.login == login)
+            .values(balance=t.accounts.c.balance + 1_000_000)
+        )
 
     report = services.audit_ledger()
 
@@ -150,8 +181,11 @@ def test_an_audit_record_of_an_entry_that_was_deleted_is_reported(
     with runtime.storage.engine.begin() as conn:
         last = conn.execute(select(e.id, e.amount).order_by(e.id.desc()).limit(1)).one()
         conn.execute(t.ledger_entries.delete().where(e.id == last.id))
-        conn.execute(update(t.accounts).where(t.accounts.c.login == login)
-                     .values(balance=t.accounts.c.balance - last.amount))  # fmt: skip
+        conn.execute(
+            update(t.accounts)
+            .where(t.accounts.c.login == login)
+            .values(balance=t.accounts.c.balance - last.amount)
+        )
 
     [problem] = services.audit_ledger().entry_problems
     assert (problem.entry_id, "not in the ledger") == (last.id, "not in the ledger")
@@ -250,16 +284,18 @@ def test_a_signed_checkpoint_verifies_and_an_altered_one_does_not(
     assert runtime.keyring is not None
     report, totals = services.chain_statement()
     key = runtime.keyring.keys.current
-    signed = auditkeys.sign_checkpoint(key, report.head, report.records, report.legacy, totals,
-                                       datetime.now(UTC))  # fmt: skip
+    signed = auditkeys.sign_checkpoint(
+        key, report.head, report.records, report.legacy, totals, datetime.now(UTC)
+    )
     point = auditkeys.read_checkpoint(json.dumps(signed), runtime.keyring.keys)
     assert (point.record, point.hash) == report.head
     assert totals == {"USD": {"entries": 3, "balance": 30_300, "credit": 0, "bonus": 0}}
     with pytest.raises(AuditKeyError, match="altered"):
         auditkeys.read_checkpoint(json.dumps({**signed, "record": 1}), runtime.keyring.keys)
     stranger = AuditKey(b"s" * 32)  # a checkpoint made up with a key of one's own
-    made_up = auditkeys.sign_checkpoint(stranger, report.head, report.records, 0, totals,
-                                        datetime.now(UTC))  # fmt: skip
+    made_up = auditkeys.sign_checkpoint(
+        stranger, report.head, report.records, 0, totals, datetime.now(UTC)
+    )
     with pytest.raises(AuditKeyError, match="not in this database's keyring"):
         auditkeys.read_checkpoint(json.dumps(made_up), runtime.keyring.keys)
     posing = {k: v for k, v in made_up.items() if k != "signature"} | {"key_id": key.id}
@@ -381,8 +417,11 @@ def test_a_key_file_placed_in_a_shared_directory_leaves_that_directory_alone(
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)  # like /tmp
-    settings = Settings(database_url=database_url, data_dir=tmp_path / "data",
-                        audit_key_file=shared / "brokerplane.key")  # fmt: skip
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        audit_key_file=shared / "brokerplane.key",
+    )
 
     bootstrap.build(settings).close()
 

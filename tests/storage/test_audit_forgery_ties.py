@@ -37,8 +37,12 @@ def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _env_settings(database_url: str, data_dir: Path, legacy_until: int | None = None) -> Settings:
-    return Settings(database_url=database_url, data_dir=data_dir,
-                    audit_key=SecretStr(ENV_KEY), audit_legacy_until=legacy_until)  # fmt: skip
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        audit_key=SecretStr(ENV_KEY),
+        audit_legacy_until=legacy_until,
+    )
 
 
 def _groups(runtime: bootstrap.Runtime, admin: Actor, *names: str) -> None:
@@ -70,8 +74,9 @@ def test_a_chain_rewritten_unkeyed_under_an_environment_key_is_refused(
 def test_a_legacy_chain_under_an_environment_key_verifies_up_to_the_stated_boundary(
     database_url: str, tmp_path: Path, no_env_key: None, admin: Actor
 ) -> None:
-    legacy = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path),
-                             provision_key=False)  # fmt: skip
+    legacy = bootstrap.build(
+        Settings(database_url=database_url, data_dir=tmp_path), provision_key=False
+    )
     _groups(legacy, admin, "a", "b")
     legacy.close()
     with pytest.raises(AuditKeyError, match="BROKERPLANE_AUDIT_LEGACY_UNTIL=2"):
@@ -113,16 +118,34 @@ def test_entry_metadata_rewritten_in_the_database_disagrees_with_its_audit_recor
     assert services.audit_ledger().ok
     e = t.ledger_entries.c
     with runtime.storage.engine.begin() as conn:
-        conn.execute(update(t.ledger_entries).where(e.id == plain).values(
-            reference="INV-forged", comment="forged", manager_login=1001, approved_by=1000,
-            approval_id=1, at=datetime(2020, 1, 1, tzinfo=UTC)))  # fmt: skip
-        conn.execute(update(t.ledger_entries).where(e.id == approved).values(
-            manager_login=1001, approved_by=1000, currency="EUR"))  # fmt: skip
+        conn.execute(
+            update(t.ledger_entries)
+            .where(e.id == plain)
+            .values(
+                reference="INV-forged",
+                comment="forged",
+                manager_login=1001,
+                approved_by=1000,
+                approval_id=1,
+                at=datetime(2020, 1, 1, tzinfo=UTC),
+            )
+        )
+        conn.execute(
+            update(t.ledger_entries)
+            .where(e.id == approved)
+            .values(manager_login=1001, approved_by=1000, currency="EUR")
+        )
 
     reasons = [p.reason for p in services.audit_ledger().entry_problems]
 
-    for words in ("reference 'INV-forged'", "comment 'forged'", "time '2020-01-01",
-                  "approval 1, its", "manager 1001", "approved by 1000"):  # fmt: skip
+    for words in (
+        "reference 'INV-forged'",
+        "comment 'forged'",
+        "time '2020-01-01",
+        "approval 1, its",
+        "manager 1001",
+        "approved by 1000",
+    ):
         assert any(f"entry {plain} on account {login}: {words}" in r for r in reasons), words
     for words in ("approved by 1000, its audit record", "manager 1001", "currency 'EUR'"):
         assert any(f"entry {approved} on account {login}: {words}" in r for r in reasons), words
@@ -134,13 +157,20 @@ def test_approval_rows_rewritten_in_the_database_disagree_with_their_audit_recor
     _approved_deposit(services, admin)
     assert services.audit_ledger().ok
     with runtime.storage.engine.begin() as conn:
-        conn.execute(update(t.approvals).values(requested_by=1001, decided_by=1000,
-                                                amount=1, reference="forged"))  # fmt: skip
+        conn.execute(
+            update(t.approvals).values(
+                requested_by=1001, decided_by=1000, amount=1, reference="forged"
+            )
+        )
 
     problems = services.audit_ledger().row_problems
 
-    for words in ("requested_by is 1001", "decided_by is 1000", "amount is 1,",
-                  "reference is 'forged'"):  # fmt: skip
+    for words in (
+        "requested_by is 1001",
+        "decided_by is 1000",
+        "amount is 1,",
+        "reference is 'forged'",
+    ):
         assert any(p.startswith("approval 1 ") and words in p for p in problems), words
 
 
@@ -154,8 +184,9 @@ def test_an_account_whose_currency_digits_were_changed_is_named(
     empty = services.open_account(OpenAccount(group="real\\standard"), admin).login
     a = t.accounts.c
     with runtime.storage.engine.begin() as conn:  # 100.00 now reads 10000
-        conn.execute(update(t.accounts).where(a.login.in_((login, empty))).values(
-            currency_digits=0))  # fmt: skip
+        conn.execute(
+            update(t.accounts).where(a.login.in_((login, empty))).values(currency_digits=0)
+        )
     assert services.get_account(login, admin).balance == 10_000  # what a user would see
 
     report = services.audit_ledger()
@@ -187,33 +218,50 @@ def test_managers_and_api_keys_kept_through_commands_tie_to_their_audit_records(
 def test_api_keys_and_managers_minted_or_widened_in_the_database_are_named(
     services: Application, admin: Actor, usd_group: Group, runtime: Runtime
 ) -> None:
-    services.create_manager(CreateManager(1000, "desk", "password", frozenset({"balances:write"})),
-                            admin)  # fmt: skip
+    services.create_manager(
+        CreateManager(1000, "desk", "password", frozenset({"balances:write"})), admin
+    )
     real = services.create_api_key(CreateApiKey(1000, frozenset({"balances:write"})), admin)
     assert services.audit_ledger().ok
     secret = "bp_forged_secret"
     with runtime.storage.engine.begin() as conn:  # what a database writer mints for itself
-        conn.execute(insert(t.managers).values(login=1001, name="", enabled=True,
-                     rights=["balances:approve"], group_mask="*", white_labels="*",
-                     verifiers={}, created_at=datetime.now(UTC),
-                     updated_at=datetime.now(UTC)))  # fmt: skip
-        conn.execute(insert(t.api_keys).values(
-            id="forged", manager_login=1001, prefix="forgedpfx", scopes=["balances:approve"],
-            secret_hash=hashlib.sha256(secret.encode()).hexdigest(), name="",
-            created_at=datetime.now(UTC)))  # fmt: skip
+        conn.execute(
+            insert(t.managers).values(
+                login=1001,
+                name="",
+                enabled=True,
+                rights=["balances:approve"],
+                group_mask="*",
+                white_labels="*",
+                verifiers={},
+                created_at=datetime.now(UTC),
+                updated_at=datetime.now(UTC),
+            )
+        )
+        conn.execute(
+            insert(t.api_keys).values(
+                id="forged",
+                manager_login=1001,
+                prefix="forgedpfx",
+                scopes=["balances:approve"],
+                secret_hash=hashlib.sha256(secret.encode()).hexdigest(),
+                name="",
+                created_at=datetime.now(UTC),
+            )
+        )
         conn.execute(
             update(t.api_keys)
             .where(t.api_keys.c.id == real.key.id)
             .values(scopes=["admin"], secret_hash=hashlib.sha256(secret.encode()).hexdigest())
         )
-        conn.execute(update(t.managers).where(t.managers.c.login == 1000).values(
-            rights=["admin"]))  # fmt: skip
+        conn.execute(update(t.managers).where(t.managers.c.login == 1000).values(rights=["admin"]))
 
     problems = services.audit_ledger().row_problems
 
     assert any(p.startswith("manager 1001 has no audit record") for p in problems)
     assert any(p.startswith("API key forged (manager 1001) has no audit record") for p in problems)
-    assert any(p.startswith(f"API key {real.key.id}") and "scopes is ['admin']" in p
-               for p in problems)  # fmt: skip
+    assert any(
+        p.startswith(f"API key {real.key.id}") and "scopes is ['admin']" in p for p in problems
+    )
     assert any(p.startswith(f"API key {real.key.id}") and "secret_digest" in p for p in problems)
     assert any(p.startswith("manager 1000") and "rights is ['admin']" in p for p in problems)

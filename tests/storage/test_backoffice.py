@@ -29,11 +29,20 @@ from brokerplane.core.user.model import User
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 
-def _token(clock: FakeClock, token_hash: str, session: str, principal_id: int,
-           minutes: int) -> BackofficeToken:  # fmt: skip
+def _token(
+    clock: FakeClock, token_hash: str, session: str, principal_id: int, minutes: int
+) -> BackofficeToken:
     now = clock()
-    return BackofficeToken(token_hash, "access", session, "user", principal_id, "f" * 64, now,
-                           now + timedelta(minutes=minutes))  # fmt: skip
+    return BackofficeToken(
+        token_hash,
+        "access",
+        session,
+        "user",
+        principal_id,
+        "f" * 64,
+        now,
+        now + timedelta(minutes=minutes),
+    )
 
 
 def _behaves(
@@ -56,12 +65,29 @@ def _behaves(
         assert bo.plan_by_name("plan x") is not None and bo.preset_by_name("PRO") is not None
         assert [b.id for b in bo.list_white_labels()] == [1]
         users = [
-            uow.users.add(User(id=0, email="a@example.com", login="Alice", group_id=retail.id,
-                               broker="Brand-A", created_at=now, updated_at=now)),
-            uow.users.add(User(id=0, email="b@example.com", login="bob", group_id=vip.id,
-                               created_at=now, updated_at=now)),
+            uow.users.add(
+                User(
+                    id=0,
+                    email="a@example.com",
+                    login="Alice",
+                    group_id=retail.id,
+                    broker="Brand-A",
+                    created_at=now,
+                    updated_at=now,
+                )
+            ),
+            uow.users.add(
+                User(
+                    id=0,
+                    email="b@example.com",
+                    login="bob",
+                    group_id=vip.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ),
             uow.users.add(User(id=0, email="c@example.com", created_at=now, updated_at=now)),
-        ]  # fmt: skip
+        ]
         a, b, c = (u.id for u in users)
         uow.commit()
 
@@ -129,8 +155,9 @@ def _refuses_duplicates(uows: UnitOfWorkFactory, clock: FakeClock) -> None:
         uow.backoffice.add_white_label(WhiteLabel(0, "B", created_at=now))
         uow.backoffice.add_plan(Plan(0, "P", created_at=now))
         uow.backoffice.add_preset(AccountPreset(0, "R", created_at=now))
-        user = uow.users.add(User(id=0, email="u@example.com", login="u", created_at=now,
-                                  updated_at=now))  # fmt: skip
+        user = uow.users.add(
+            User(id=0, email="u@example.com", login="u", created_at=now, updated_at=now)
+        )
         uow.backoffice.add_webhook_key(WebhookKey(0, user.id, "k", "whk_1", "d" * 64, now))
         uow.backoffice.add_token(_token(clock, "h", "s", user.id, 5))
         uow.commit()
@@ -138,10 +165,14 @@ def _refuses_duplicates(uows: UnitOfWorkFactory, clock: FakeClock) -> None:
     _conflicts(uows, lambda u: u.backoffice.add_plan(Plan(0, "P", created_at=now)))
     preset = AccountPreset(0, "R", created_at=now)
     _conflicts(uows, lambda u: u.backoffice.add_preset(preset))
-    _conflicts(uows, lambda u: u.backoffice.add_webhook_key(
-        WebhookKey(0, user.id, "k", "whk_1", "d" * 64, now)))  # fmt: skip
-    _conflicts(uows, lambda u: u.backoffice.add_webhook_key(
-        WebhookKey(0, 999, "k", "whk_9", "d" * 64, now)))  # fmt: skip
+    _conflicts(
+        uows,
+        lambda u: u.backoffice.add_webhook_key(WebhookKey(0, user.id, "k", "whk_1", "d" * 64, now)),
+    )
+    _conflicts(
+        uows,
+        lambda u: u.backoffice.add_webhook_key(WebhookKey(0, 999, "k", "whk_9", "d" * 64, now)),
+    )
     _conflicts(uows, lambda u: u.backoffice.add_token(_token(clock, "h", "x", 1, 5)))
 
 
@@ -168,12 +199,14 @@ def test_one_te_login_is_one_user_in_the_database(runtime: Runtime, clock: FakeC
     now = clock()
     uows = runtime.storage.uow
     with uows() as uow:
-        uow.users.add(User(id=0, email="a@example.com", login="same", created_at=now,
-                           updated_at=now))  # fmt: skip
+        uow.users.add(
+            User(id=0, email="a@example.com", login="same", created_at=now, updated_at=now)
+        )
         uow.users.add(User(id=0, email="b@example.com", created_at=now, updated_at=now))
         uow.users.add(User(id=0, email="c@example.com", created_at=now, updated_at=now))
         uow.commit()
     with pytest.raises(Conflict), uows() as uow:
-        uow.users.add(User(id=0, email="d@example.com", login="same", created_at=now,
-                           updated_at=now))  # fmt: skip
+        uow.users.add(
+            User(id=0, email="d@example.com", login="same", created_at=now, updated_at=now)
+        )
         uow.commit()

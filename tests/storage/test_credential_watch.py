@@ -44,8 +44,9 @@ def test_a_change_committed_before_the_call_is_counted_though_its_notice_is_late
             pytest.skip("the test cannot pause the database's processes")
         try:
             with runtime.storage.engine.begin() as conn:  # committed, and answered
-                conn.execute(text("UPDATE api_keys SET name = 'revoked' WHERE id = :id"),
-                             {"id": key.id})  # fmt: skip
+                conn.execute(
+                    text("UPDATE api_keys SET name = 'revoked' WHERE id = :id"), {"id": key.id}
+                )
             seen: list[object | None] = []
             asking = threading.Thread(target=lambda: seen.append(watch.token(connect=False)))
             asking.start()
@@ -67,8 +68,10 @@ def test_callers_arriving_together_share_round_trips(runtime: Runtime) -> None:
     try:
         first = watch.token(connect=True)
         tokens: list[object | None] = []
-        threads = [threading.Thread(target=lambda: tokens.append(watch.token(connect=False)))
-                   for _ in range(16)]  # fmt: skip
+        threads = [
+            threading.Thread(target=lambda: tokens.append(watch.token(connect=False)))
+            for _ in range(16)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -46,8 +46,9 @@ def _count(runtime: Runtime, table: object) -> int:
 def test_each_committed_change_writes_its_event_and_a_refused_one_none(
     runtime: Runtime, services: Application, admin: Actor, usd_group: Group
 ) -> None:
-    acc = services.open_account(OpenAccount(group="real\\standard", name="Ev One",
-                                            profile={"broker": "wl-a"}), admin)  # fmt: skip
+    acc = services.open_account(
+        OpenAccount(group="real\\standard", name="Ev One", profile={"broker": "wl-a"}), admin
+    )
     services.post_ledger_entry(PostLedgerEntry(acc.login, "deposit", "100.50"), admin)
     with pytest.raises(InsufficientFunds):
         services.post_ledger_entry(PostLedgerEntry(acc.login, "withdrawal", "500"), admin)
@@ -58,8 +59,11 @@ def test_each_committed_change_writes_its_event_and_a_refused_one_none(
 
     evs = _all(services, admin)
     assert [e.type for e in evs] == [
-        "account.opened", "ledger.entry_posted", "account.updated", "account.disabled",
-    ]  # fmt: skip
+        "account.opened",
+        "ledger.entry_posted",
+        "account.updated",
+        "account.disabled",
+    ]
     assert [e.id for e in evs] == list(range(evs[0].id, evs[0].id + 4))
     posted = evs[1]
     assert posted.login == acc.login and posted.group == "real\\standard"
@@ -72,8 +76,11 @@ def test_each_committed_change_writes_its_event_and_a_refused_one_none(
         audit_ids = conn.execute(select(t.events.c.audit_id).order_by(t.events.c.id)).scalars()
         actions = dict(conn.execute(select(t.audit_records.c.id, t.audit_records.c.action)).all())
     assert [actions[a] for a in audit_ids] == [
-        "account.opened", "ledger.entry_posted", "account.updated", "account.disabled",
-    ]  # fmt: skip
+        "account.opened",
+        "ledger.entry_posted",
+        "account.updated",
+        "account.disabled",
+    ]
 
 
 def test_approvals_and_group_commit_savepoints(
@@ -85,8 +92,12 @@ def test_approvals_and_group_commit_savepoints(
     assert held.approval is not None
     services.decide_approval(DecideApproval(held.approval.id, True), APPROVER)
     types = [e.type for e in _all(services, admin)]
-    assert types == ["account.opened", "approval.requested", "ledger.entry_posted",
-                     "approval.decided"]  # fmt: skip
+    assert types == [
+        "account.opened",
+        "approval.requested",
+        "ledger.entry_posted",
+        "approval.decided",
+    ]
 
     # concurrent money commands share transactions (group commit), each in a savepoint: the
     # refused ones leave no event, the applied ones exactly one each
@@ -109,8 +120,9 @@ def test_ids_follow_commit_order_under_concurrency(
     """Deposits from many threads to a few accounts: every account's balance after rises with
     the event id (a number handed out before an earlier commit would break that), ids are
     dense, and each event's audit id rises with it."""
-    logins = [services.open_account(OpenAccount(group="real\\standard"), admin).login
-              for _ in range(3)]  # fmt: skip
+    logins = [
+        services.open_account(OpenAccount(group="real\\standard"), admin).login for _ in range(3)
+    ]
     start = threading.Barrier(8)
 
     def work(i: int) -> None:

@@ -30,8 +30,12 @@ from tests.unit.fakes import FakeClock
 REQUESTER = Actor(manager_login=1000, scopes=frozenset({"balances:write", "reports:read"}),
                   key_id="a" * 32, operator_id="crm-worker-ü", request_id="req-1",
                   dialect="native", ip="192.0.2.7")  # fmt: skip
-APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}),
-                 operator_id="second-pair-of-eyes", dialect="native")  # fmt: skip
+APPROVER = Actor(
+    manager_login=1001,
+    scopes=frozenset({"balances:approve"}),
+    operator_id="second-pair-of-eyes",
+    dialect="native",
+)
 
 
 def _open(services: Application, admin: Actor, group: str = "real\\standard") -> Account:
@@ -166,8 +170,11 @@ def test_ledger_queries_filter_by_login_kind_time_reference_and_page_on_both_eng
     window = {"time_from": start + timedelta(hours=1), "time_to": start + timedelta(hours=3)}
     assert _entries(services, admin, **window) == [wd_a, dep_b]  # from inclusive, to exclusive
     shifted = timezone(timedelta(hours=3))
-    assert _entries(services, admin, time_from=(start + timedelta(hours=4)).astimezone(shifted),
-                    ) == [bo_a, co_b]  # fmt: skip
+    assert _entries(
+        services,
+        admin,
+        time_from=(start + timedelta(hours=4)).astimezone(shifted),
+    ) == [bo_a, co_b]
     assert _entries(services, admin, reference="r1") == [dep_a, dep_b, co_b]
     assert _entries(services, admin, reference="r1", login=b) == [dep_b, co_b]
     assert _entries(services, admin, reference="nope") == []
@@ -298,8 +305,9 @@ def test_an_approval_comes_back_with_every_field_before_and_after_its_decision(
 ) -> None:
     login = _open(services, admin).login
     services.set_approval_threshold(SetApprovalThreshold("USD", "500"), admin)
-    held = _post(services, REQUESTER, login, "deposit", "500.01", reference="big-1",
-                 comment="large wire")  # fmt: skip
+    held = _post(
+        services, REQUESTER, login, "deposit", "500.01", reference="big-1", comment="large wire"
+    )
     approval = held.approval
     assert approval is not None and held.status == "pending_approval"
 
@@ -348,8 +356,9 @@ def test_thresholds_round_trip_and_a_group_override_wins_over_the_currency_defau
     assert _post(services, admin, demo, "deposit", "1000.01").status == "pending_approval"
 
     clock.advance(minutes=1)
-    services.set_approval_threshold(SetApprovalThreshold("USD", "75", group="real\\standard"),
-                                    admin)  # fmt: skip
+    services.set_approval_threshold(
+        SetApprovalThreshold("USD", "75", group="real\\standard"), admin
+    )
     services.set_approval_threshold(SetApprovalThreshold("EUR", None), admin)
     assert services.list_approval_thresholds(admin) == [
         ApprovalThreshold("USD", 100000, 2, 0, None, clock.now - timedelta(minutes=1)),
@@ -482,6 +491,9 @@ def test_purge_deletes_only_request_ids_past_their_retention(runtime: Runtime) -
         uow.commit()
 
     with runtime.storage.uow(write=False) as uow:
-        left = [k for k in ("old", "edge", "young", "fresh")
-                if uow.idempotency.get("manager:1000", k) is not None]  # fmt: skip
+        left = [
+            k
+            for k in ("old", "edge", "young", "fresh")
+            if uow.idempotency.get("manager:1000", k) is not None
+        ]
     assert left == ["young", "fresh"]

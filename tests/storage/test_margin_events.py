@@ -21,8 +21,13 @@ from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading import watch
 from brokerplane.core.trading.commands import ClosePosition, OpenPosition, QuoteInput
 
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+}
 # 2000 USD and a 1-lot EURUSD buy at 1.10020 (1:100, margin about 1100 USD); a bid of
 ABOVE = ("1.10000", "1.10020")  # 1.10000: equity 1998, level about 181 %
 MARGIN_CALL = ("1.09000", "1.09020")  # 1.09000: equity 980, level about 90 % (call: 100)
@@ -89,8 +94,9 @@ def test_a_crossing_is_one_event_however_many_passes_see_it_and_recovery_rearms_
     for _ in range(3):
         cycle(book)
     assert [e.type for e in margin_events(book, admin)] == [
-        "account.margin_call", "account.stop_out",
-    ]  # fmt: skip
+        "account.margin_call",
+        "account.stop_out",
+    ]
     # back above stop out but still in margin call: no event, and stop out is armed again
     quote(book, admin, MARGIN_CALL)
     cycle(book)
@@ -104,9 +110,12 @@ def test_a_crossing_is_one_event_however_many_passes_see_it_and_recovery_rearms_
     quote(book, admin, MARGIN_CALL)
     cycle(book)
     assert [e.type for e in margin_events(book, admin)] == [
-        "account.margin_call", "account.stop_out", "account.stop_out",
-        "account.margin_restored", "account.margin_call",
-    ]  # fmt: skip
+        "account.margin_call",
+        "account.stop_out",
+        "account.stop_out",
+        "account.margin_restored",
+        "account.margin_call",
+    ]
     # the position closed (at a loss): no margin in use is above every level
     book.close_position(ClosePosition(position), admin)
     cycle(book)
@@ -184,8 +193,17 @@ def test_events_tail_shows_a_margin_call_as_a_line_a_person_reads(
     login, _ = trader(book, admin)
     quote(book, admin, MARGIN_CALL)
     cycle(book)
-    shown = run("events", "tail", "--database-url", database_url, "--after", "0",
-                "--no-follow", "--type", "account.margin_call")  # fmt: skip
+    shown = run(
+        "events",
+        "tail",
+        "--database-url",
+        database_url,
+        "--after",
+        "0",
+        "--no-follow",
+        "--type",
+        "account.margin_call",
+    )
     assert shown.exit_code == 0, shown.output
     [line] = shown.stdout.splitlines()
     assert f"login {login} (real-usd)" in line and "margin level 89." in line
@@ -202,18 +220,22 @@ def test_a_batch_reads_only_its_own_accounts_positions_however_many_follow(
 
     logins = [trader(book, admin)[0] for _ in range(40)]
     with runtime.storage.engine.begin() as conn:  # 50 more positions each (2040 in all)
-        conn.execute(text(
-            "INSERT INTO positions (login, symbol, side, volume, open_value, digits, "
-            "contract_size, opened_at, updated_at, comment) SELECT p.login, p.symbol, p.side, "
-            "p.volume, p.open_value, p.digits, p.contract_size, p.opened_at, p.updated_at, "
-            "p.comment FROM positions p, generate_series(1, 50)"
-        ))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO positions (login, symbol, side, volume, open_value, digits, "
+                "contract_size, opened_at, updated_at, comment) SELECT p.login, p.symbol, p.side, "
+                "p.volume, p.open_value, p.digits, p.contract_size, p.opened_at, p.updated_at, "
+                "p.comment FROM positions p, generate_series(1, 50)"
+            )
+        )
         conn.execute(text("ANALYZE positions"))
     with runtime.storage.uow(write=False) as uow:
         assert uow.events.watched_logins(0, 2) == logins[:2]
-        read = uow.events.c.execute(text(
-            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-            "FROM pg_stat_xact_user_tables WHERE relname = 'positions' "
-            "AND schemaname = current_schema()"
-        )).scalar_one()  # fmt: skip
+        read = uow.events.c.execute(
+            text(
+                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+                "FROM pg_stat_xact_user_tables WHERE relname = 'positions' "
+                "AND schemaname = current_schema()"
+            )
+        ).scalar_one()
     assert read <= 3 * 51, f"{read} positions read for a batch of 2 accounts"

@@ -58,8 +58,9 @@ def test_revision_0008_moves_attributes_out_of_the_rows(runtime: Runtime) -> Non
         conn.commit()
     legacy = {"kyc": "passed", "empty": "", "n" * 65: "too long a name"}
     with engine.begin() as conn:
-        conn.execute(update(t.accounts).where(t.accounts.c.login == login)
-                     .values(attributes=legacy))  # fmt: skip
+        conn.execute(
+            update(t.accounts).where(t.accounts.c.login == login).values(attributes=legacy)
+        )
         conn.execute(update(t.groups).values(attributes={"desk": "ldn"}))
 
     migrate.upgrade(engine)
@@ -67,8 +68,10 @@ def test_revision_0008_moves_attributes_out_of_the_rows(runtime: Runtime) -> Non
     assert services.get_account(login, admin).attributes == {"kyc": "passed"}
     assert services.get_group("real\\std", admin).attributes == {"desk": "ldn"}
     with engine.connect() as conn:
-        rows = [*conn.execute(select(t.accounts.c.attributes)), *conn.execute(
-            select(t.groups.c.attributes))]  # fmt: skip
+        rows = [
+            *conn.execute(select(t.accounts.c.attributes)),
+            *conn.execute(select(t.groups.c.attributes)),
+        ]
     assert [r[0] for r in rows] == [{}, {}]
     assert migrate.drift(engine) == []
 

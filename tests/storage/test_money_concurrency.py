@@ -75,7 +75,10 @@ def assert_unbroken_chain(entries: list[LedgerEntry]) -> None:
     for e in entries:
         running[KINDS[e.kind][0]] += e.amount
         assert (e.balance_after, e.credit_after, e.bonus_after) == (
-            running["balance"], running["credit"], running["bonus"]), e  # fmt: skip
+            running["balance"],
+            running["credit"],
+            running["bonus"],
+        ), e
         assert min(running.values()) >= 0, e
 
 
@@ -138,8 +141,13 @@ def test_concurrent_deposits_and_withdrawals_lose_no_update(
     assert services.verify_ledger() == []
 
 
-def _claim_then_post(services: Application, scope: str, key: str, cmd: PostLedgerEntry,
-                     fingerprint: str = "same-request") -> object:  # fmt: skip
+def _claim_then_post(
+    services: Application,
+    scope: str,
+    key: str,
+    cmd: PostLedgerEntry,
+    fingerprint: str = "same-request",
+) -> object:
     """What the native layer does for a keyed write: claim, then post storing the result."""
     request = IdempotentRequest(scope, key, fingerprint, claim_first=True)
     try:
@@ -161,8 +169,9 @@ def test_one_request_id_raced_from_many_threads_applies_exactly_once(
     login = _funded(services, admin, "1.00")
     cmd = PostLedgerEntry(login, "deposit", "25.00", reference="dup")
 
-    results = _in_threads(lambda i: _claim_then_post(services, "manager:1000", "req-42", cmd),
-                          workers=16)  # fmt: skip
+    results = _in_threads(
+        lambda i: _claim_then_post(services, "manager:1000", "req-42", cmd), workers=16
+    )
 
     postings = [r for r in results if isinstance(r, Posting)]
     assert len(postings) == 1
@@ -329,8 +338,10 @@ def test_maintenance_run_from_many_threads_expires_each_overdue_approval_once(
 ) -> None:
     login = _funded(services, admin, "1.00")
     services.set_approval_threshold(SetApprovalThreshold("USD", "0"), admin)  # hold everything
-    held = [services.post_ledger_entry(PostLedgerEntry(login, "deposit", "1"), MANAGER)
-            for _ in range(10)]  # fmt: skip
+    held = [
+        services.post_ledger_entry(PostLedgerEntry(login, "deposit", "1"), MANAGER)
+        for _ in range(10)
+    ]
     clock.advance(hours=services.config.approval_ttl.total_seconds() / 3600)
 
     results = _in_threads(lambda i: services.run_maintenance())
@@ -376,8 +387,10 @@ def test_withdrawals_from_separate_processes_never_overdraw(
     login = _funded(services, admin, "9.00")
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [ctx.Process(target=_withdraw_in_process, args=(database_url, login, start, results))
-             for _ in range(PROCESSES)]  # fmt: skip
+    procs = [
+        ctx.Process(target=_withdraw_in_process, args=(database_url, login, start, results))
+        for _ in range(PROCESSES)
+    ]
     for p in procs:
         p.start()
     try:

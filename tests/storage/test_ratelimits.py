@@ -34,8 +34,7 @@ def test_two_engines_over_one_database_share_one_allowance(runtime: Runtime) -> 
             with lock:
                 allowed.append(wait == 0)
 
-        threads = [threading.Thread(target=take, args=(s,))
-                   for s in [runtime.storage, other] * 20]  # fmt: skip
+        threads = [threading.Thread(target=take, args=(s,)) for s in [runtime.storage, other] * 20]
         for thread in threads:
             thread.start()
         for thread in threads:

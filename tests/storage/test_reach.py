@@ -24,23 +24,97 @@ from brokerplane.core.masks import matches
 from brokerplane.storage.sql.conditions import mask_condition
 
 NAMES = [
-    "demo\\vip", "demo\\VIP", "Demo\\Forex", "demo\\vip\\eu", "demo", "demo\\", "DEMO\\",
-    "real\\x", "real_x", "REAL_X", "realax", "real\\eu\\vip", "real\\eu\\std", "real%x",
-    "50%", "500", "5%", "50%off", "a\\b", "a\\\\b", "ab", "aXb", "a*b", "x%_\\y", "xa_\\y",
-    "_", "%", "\\", "", "BEST_BROKER", "BESTXBROKER", "best_broker",
-    "a" * 200, "a" * 200 + "b", "a\nb", "aba", "abba",
-]  # fmt: skip
+    "demo\\vip",
+    "demo\\VIP",
+    "Demo\\Forex",
+    "demo\\vip\\eu",
+    "demo",
+    "demo\\",
+    "DEMO\\",
+    "real\\x",
+    "real_x",
+    "REAL_X",
+    "realax",
+    "real\\eu\\vip",
+    "real\\eu\\std",
+    "real%x",
+    "50%",
+    "500",
+    "5%",
+    "50%off",
+    "a\\b",
+    "a\\\\b",
+    "ab",
+    "aXb",
+    "a*b",
+    "x%_\\y",
+    "xa_\\y",
+    "_",
+    "%",
+    "\\",
+    "",
+    "BEST_BROKER",
+    "BESTXBROKER",
+    "best_broker",
+    "a" * 200,
+    "a" * 200 + "b",
+    "a\nb",
+    "aba",
+    "abba",
+]
 MASKS = [
-    "*", "demo\\*", "DEMO\\*", "demo\\*,!demo\\vip", "!demo\\vip,demo\\*", "demo\\vip,!DEMO\\*",
-    "!demo\\*", "!demo\\*,!real_x", "demo\\vip", "Demo\\VIP", "real_x", "REAL_x", "real\\x",
-    "real%x", "real\\*\\vip", "*\\vip", "*\\vip*", "50%", "5*", "*%", "*%*", "%", "_", "____",
-    "___________", "a\\b", "a\\\\b", "a*b", "a\\*", "*\\", "\\", "*\\*", "x%_\\y",
-    "demo\\v*p", "*_*", "d*\\*i*", " demo\\vip , real_x ", "BEST_BROKER", "best_*",
-    "*,!*_*,!*%*", "", ",", "!",
+    "*",
+    "demo\\*",
+    "DEMO\\*",
+    "demo\\*,!demo\\vip",
+    "!demo\\vip,demo\\*",
+    "demo\\vip,!DEMO\\*",
+    "!demo\\*",
+    "!demo\\*,!real_x",
+    "demo\\vip",
+    "Demo\\VIP",
+    "real_x",
+    "REAL_x",
+    "real\\x",
+    "real%x",
+    "real\\*\\vip",
+    "*\\vip",
+    "*\\vip*",
+    "50%",
+    "5*",
+    "*%",
+    "*%*",
+    "%",
+    "_",
+    "____",
+    "___________",
+    "a\\b",
+    "a\\\\b",
+    "a*b",
+    "a\\*",
+    "*\\",
+    "\\",
+    "*\\*",
+    "x%_\\y",
+    "demo\\v*p",
+    "*_*",
+    "d*\\*i*",
+    " demo\\vip , real_x ",
+    "BEST_BROKER",
+    "best_*",
+    "*,!*_*,!*%*",
+    "",
+    ",",
+    "!",
     # runs of stars, and many stars in one part: the database is asked for each
-    "a**b", "***", "ab*ba", "a*a*a", "*a*a*a*a*a*a*a*a*a*a*a*a*b", "*a" * 15 + "*b",
+    "a**b",
+    "***",
+    "ab*ba",
+    "a*a*a",
+    "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+    "*a" * 15 + "*b",
     ("*a" * 15 + "*b,") * 3 + "!" + "*a" * 15 + "*%",
-]  # fmt: skip
+]
 
 
 def _admitted_in_sql(engine: Engine, mask: str, names: list[str]) -> set[str]:
@@ -71,10 +145,19 @@ def test_the_mask_table_covers_what_it_is_meant_to(runtime: Runtime) -> None:
     assert _admitted_in_sql(engine, "50%", NAMES) == {"50%"}
     assert _admitted_in_sql(engine, "a\\b", NAMES) == {"a\\b"}
     assert _admitted_in_sql(engine, "demo\\*,!demo\\vip", NAMES) == {
-        "Demo\\Forex", "demo\\vip\\eu", "demo\\", "DEMO\\",
-    }  # fmt: skip
-    assert _admitted_in_sql(engine, "*%*", NAMES) == {"real%x", "50%", "5%", "50%off", "x%_\\y",
-                                                        "%"}  # fmt: skip
+        "Demo\\Forex",
+        "demo\\vip\\eu",
+        "demo\\",
+        "DEMO\\",
+    }
+    assert _admitted_in_sql(engine, "*%*", NAMES) == {
+        "real%x",
+        "50%",
+        "5%",
+        "50%off",
+        "x%_\\y",
+        "%",
+    }
 
 
 NON_ASCII_NAMES = ["Übung\\eu", "übung\\eu", "ÉCOLE", "école", "Straße"]
@@ -186,8 +269,9 @@ def test_a_non_ascii_white_label_lists_as_it_reads(
     services: Application, admin: Actor, runtime: Runtime
 ) -> None:
     services.create_group(CreateGroup("demo\\usd", "USD"), admin)
-    services.open_account(OpenAccount("demo\\usd", login=300_100,
-                                      profile={"broker": "ÜBERBROKER"}), admin)  # fmt: skip
+    services.open_account(
+        OpenAccount("demo\\usd", login=300_100, profile={"broker": "ÜBERBROKER"}), admin
+    )
     same, other_case = (Actor(2001, WORKER, white_labels=w) for w in ("ÜBERBROKER", "überbroker"))
 
     assert services.get_account(300_100, same).login == 300_100

@@ -36,10 +36,12 @@ TTL = timedelta(minutes=30)
 
 @pytest.fixture
 def desk(services: Application, admin: Actor) -> Actor:
-    services.create_manager(CreateManager(LOGIN, "desk", PASSWORD, frozenset({"users:read"})),
-                            admin)  # fmt: skip
-    return Actor(manager_login=LOGIN, scopes=frozenset({"users:read"}), dialect="console",
-                 ip=ADDRESS)  # fmt: skip
+    services.create_manager(
+        CreateManager(LOGIN, "desk", PASSWORD, frozenset({"users:read"})), admin
+    )
+    return Actor(
+        manager_login=LOGIN, scopes=frozenset({"users:read"}), dialect="console", ip=ADDRESS
+    )
 
 
 def _anonymous() -> Actor:
@@ -99,8 +101,9 @@ def test_enrolment_is_on_only_after_a_first_code_and_stores_the_secret_sealed(
     assert not any(c.replace("-", "") in h for c in codes for h in hashes)
     with pytest.raises(Conflict):
         services.start_second_factor(desk, PASSWORD)  # on: turn it off first
-    trail = services.query_audit(AuditQuery(action="manager.second_factor_enabled"),
-                                 services_admin())  # fmt: skip
+    trail = services.query_audit(
+        AuditQuery(action="manager.second_factor_enabled"), services_admin()
+    )
     assert [r.entity_id for r in trail] == [str(LOGIN)]
 
 
@@ -286,8 +289,9 @@ def test_wrong_first_codes_are_bounded_then_the_secret_is_discarded(
     with pytest.raises(Conflict, match="start again"):  # the right code of the old secret
         services.confirm_second_factor(desk, totp.code_at(secret, clock()), PASSWORD)
     assert _password(services).pair is not None  # still off
-    trail = services.query_audit(AuditQuery(action="manager.second_factor_enrolment_discarded"),
-                                 services_admin())  # fmt: skip
+    trail = services.query_audit(
+        AuditQuery(action="manager.second_factor_enrolment_discarded"), services_admin()
+    )
     assert [r.after for r in trail] == [{"method": "totp", "reason": "too many wrong codes"}]
     again = _secret(services.start_second_factor(desk, PASSWORD))  # a new one, 5 tries again
     for _ in range(sf.ENROLMENT_ATTEMPTS - 1):
@@ -365,8 +369,9 @@ def test_one_recovery_code_sent_twice_at_once_signs_in_once(
 ) -> None:
     _, codes = _enrol(services, desk, clock)
     first, second = _password(services).challenge, _password(services).challenge
-    results = _together(lambda: _second(services, first, codes[0]),
-                        lambda: _second(services, second, codes[0]))  # fmt: skip
+    results = _together(
+        lambda: _second(services, first, codes[0]), lambda: _second(services, second, codes[0])
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 1, results
     assert services.second_factor_status(desk).recovery_left == 9
 
@@ -377,8 +382,9 @@ def test_one_code_sent_twice_at_once_signs_in_once(
     secret, _ = _enrol(services, desk, clock)
     code = totp.code_at(secret, clock())
     first, second = _password(services).challenge, _password(services).challenge
-    results = _together(lambda: _second(services, first, code),
-                        lambda: _second(services, second, code))  # fmt: skip
+    results = _together(
+        lambda: _second(services, first, code), lambda: _second(services, second, code)
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 1, results
 
 
@@ -387,8 +393,10 @@ def test_two_recovery_codes_at_once_on_one_waiting_sign_in_use_up_only_the_winne
 ) -> None:
     _, codes = _enrol(services, desk, clock)
     challenge = _password(services).challenge
-    results = _together(lambda: _second(services, challenge, codes[0]),
-                        lambda: _second(services, challenge, codes[1]))  # fmt: skip
+    results = _together(
+        lambda: _second(services, challenge, codes[0]),
+        lambda: _second(services, challenge, codes[1]),
+    )
     assert sum(not isinstance(r, Exception) for r in results) == 1, results
     assert services.second_factor_status(desk).recovery_left == 9  # the loser's code still works
     loser = codes[1] if not isinstance(results[0], Exception) else codes[0]
@@ -396,9 +404,12 @@ def test_two_recovery_codes_at_once_on_one_waiting_sign_in_use_up_only_the_winne
 
 
 def test_no_secret_code_or_password_reaches_the_audit_trail_or_the_logs(
-    services: Application, desk: Actor, clock: FakeClock, admin: Actor,
+    services: Application,
+    desk: Actor,
+    clock: FakeClock,
+    admin: Actor,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     import json
     import logging
 
@@ -425,13 +436,28 @@ def test_no_secret_code_or_password_reaches_the_audit_trail_or_the_logs(
     services.reset_second_factor(LOGIN, admin)
     trail = services.query_audit(AuditQuery(entity_type="manager"), admin)
     actions = {r.action for r in trail}
-    assert {"manager.second_factor_enrolment_started", "manager.second_factor_enabled",
-            "manager.signed_in", "manager.recovery_code_used", "manager.recovery_codes_replaced",
-            "manager.second_factor_disabled", "manager.second_factor_reset"} <= actions  # fmt: skip
+    assert {
+        "manager.second_factor_enrolment_started",
+        "manager.second_factor_enabled",
+        "manager.signed_in",
+        "manager.recovery_code_used",
+        "manager.recovery_codes_replaced",
+        "manager.second_factor_disabled",
+        "manager.second_factor_reset",
+    } <= actions
     written = json.dumps([[r.before, r.after, r.extra] for r in trail], default=str).lower()
     written += caplog.text.lower()
-    secrets_ = [enrolment.secret, secret.hex(), PASSWORD, "wrong-password-9", "wrong-proof-7",
-                first_code, *used, *codes, *fresh]  # fmt: skip
+    secrets_ = [
+        enrolment.secret,
+        secret.hex(),
+        PASSWORD,
+        "wrong-password-9",
+        "wrong-proof-7",
+        first_code,
+        *used,
+        *codes,
+        *fresh,
+    ]
     for secret_text in secrets_:
         for form in {secret_text.lower(), secret_text.lower().replace("-", "")}:
             assert form not in written, form

@@ -33,16 +33,26 @@ from brokerplane.core.trading.model import DealQuery
 from tests.unit.fakes import FakeClock
 
 WORKERS = 12
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+}
 
 
 @pytest.fixture
 def market(services: Application, admin: Actor) -> Application:
     """EURUSD, USDJPY and EURJPY quoted; groups in USD (MAX), USD (SUM), USD (NET), EUR."""
     services.create_symbol(CreateSymbol("EURUSD", FX), admin)
-    jpy = {"currency_base": "USD", "currency_profit": "JPY", "currency_margin": "USD",
-           "digits": 3, "contract_size": "100000"}  # fmt: skip
+    jpy = {
+        "currency_base": "USD",
+        "currency_profit": "JPY",
+        "currency_margin": "USD",
+        "digits": 3,
+        "contract_size": "100000",
+    }
     services.create_symbol(CreateSymbol("USDJPY", jpy), admin)
     services.create_symbol(CreateSymbol("GBPUSD", {**FX, "currency_base": "GBP"}), admin)
     for name, mode in (("usd-max", "MAX"), ("usd-sum", "SUM"), ("usd-net", "NET")):

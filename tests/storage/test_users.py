@@ -75,10 +75,16 @@ def test_users_round_trip_with_their_times(
     services: Application, admin: Actor, clock: FakeClock
 ) -> None:
     created = services.create_user(
-        CreateUser("Ann@Example.com", broker="BESTBROKER", first_name="Ann", last_name="Lee",
-                   language="fr", nickname="annie"),
+        CreateUser(
+            "Ann@Example.com",
+            broker="BESTBROKER",
+            first_name="Ann",
+            last_name="Lee",
+            language="fr",
+            nickname="annie",
+        ),
         admin,
-    ).user  # fmt: skip
+    ).user
     accepted = clock.advance(seconds=3)
     services.accept_user_agreement(created.id, admin)
     out = clock.advance(seconds=3)
@@ -86,10 +92,18 @@ def test_users_round_trip_with_their_times(
 
     stored = services.get_user(created.id, admin)
     assert stored == User(
-        id=created.id, email="ann@example.com", first_name="Ann", last_name="Lee",
-        nickname="annie", language="fr", broker="BESTBROKER", created_at=created.created_at,
-        updated_at=out, agreement_accepted_at=accepted, logged_out_at=out,
-    )  # fmt: skip
+        id=created.id,
+        email="ann@example.com",
+        first_name="Ann",
+        last_name="Lee",
+        nickname="annie",
+        language="fr",
+        broker="BESTBROKER",
+        created_at=created.created_at,
+        updated_at=out,
+        agreement_accepted_at=accepted,
+        logged_out_at=out,
+    )
     assert stored.created_at is not None and stored.created_at.tzinfo is not None
     assert stored.created_at == datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
@@ -102,11 +116,12 @@ def test_the_database_keeps_one_user_per_email(runtime: Runtime) -> None:
         with pytest.raises(EmailAlreadyExists):
             uow.users.add(User(id=0, email="dup@example.com", created_at=now, updated_at=now))
         # The failed insert left the transaction usable.
-        other = uow.users.add(User(id=0, email="other@example.com", created_at=now,
-                                   updated_at=now))  # fmt: skip
+        other = uow.users.add(User(id=0, email="other@example.com", created_at=now, updated_at=now))
         # Users without an email (TraderEvolution logins) do not collide.
-        blank = [uow.users.add(User(id=0, email="", login=f"te{i}", created_at=now,
-                                    updated_at=now)) for i in range(2)]  # fmt: skip
+        blank = [
+            uow.users.add(User(id=0, email="", login=f"te{i}", created_at=now, updated_at=now))
+            for i in range(2)
+        ]
         uow.commit()
     with runtime.storage.uow(write=False) as uow:
         found = uow.users.find_by_email("DUP@example.com")
@@ -118,8 +133,9 @@ def test_the_database_keeps_one_user_per_email(runtime: Runtime) -> None:
 def test_nicknames_are_taken_ignoring_case(runtime: Runtime) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with runtime.storage.uow() as uow:
-        uow.users.add(User(id=0, email="n@example.com", nickname="LetsTrade", created_at=now,
-                           updated_at=now))  # fmt: skip
+        uow.users.add(
+            User(id=0, email="n@example.com", nickname="LetsTrade", created_at=now, updated_at=now)
+        )
         assert uow.users.nickname_taken("letstrade") and uow.users.nickname_taken("LETSTRADE")
         assert not uow.users.nickname_taken("letstrade2")
 

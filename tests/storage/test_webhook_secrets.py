@@ -53,8 +53,7 @@ def test_a_secret_is_stored_sealed_and_opened_to_sign(
 
     # a secret that looks sealed is refused (the two forms never mix up)
     with pytest.raises(ValidationError, match="sealed:"):
-        services.create_webhook(SaveSubscription(url=URL, secret="sealed:v1:abc:0123456789"),
-                                admin)  # fmt: skip
+        services.create_webhook(SaveSubscription(url=URL, secret="sealed:v1:abc:0123456789"), admin)
 
 
 def test_a_plain_secret_from_before_still_signs_and_maintenance_seals_it(
@@ -77,15 +76,17 @@ def test_a_secret_that_does_not_open_is_an_error_not_a_wrong_signature(
     made = services.create_webhook(SaveSubscription(url=URL, secret=SECRET), admin)
     sub = services.get_webhook(made.id, admin)
     elsewhere = AuditKeys(AuditKey(secrets.token_bytes(32)))
-    stranger = Application(runtime.storage.uow, replace(services.config, audit_keys=elsewhere),
-                        services.clock)  # fmt: skip
+    stranger = Application(
+        runtime.storage.uow, replace(services.config, audit_keys=elsewhere), services.clock
+    )
     with pytest.raises(SealError, match="not in the keyring"):
         stranger.webhook_secret(sub)
     # a keyring rotated with the old key kept still opens it
     assert services.config.audit_keys is not None
     rotated = AuditKeys(elsewhere.current, (services.config.audit_keys.current,))
-    kept = Application(runtime.storage.uow, replace(services.config, audit_keys=rotated),
-                    services.clock)  # fmt: skip
+    kept = Application(
+        runtime.storage.uow, replace(services.config, audit_keys=rotated), services.clock
+    )
     assert kept.webhook_secret(sub) == SECRET
     # a test-send says so instead of sending a signature the receiver would refuse
     from brokerplane.api.native.delivery import send_test

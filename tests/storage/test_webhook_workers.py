@@ -86,8 +86,9 @@ def test_two_processes_deliver_every_event_once_in_order(
     try:
         services = first.services
         services.create_group(CreateGroup("demo-usd", "USD"), admin)
-        logins = [services.open_account(OpenAccount(group="demo-usd"), admin).login
-                  for _ in range(3)]  # fmt: skip
+        logins = [
+            services.open_account(OpenAccount(group="demo-usd"), admin).login for _ in range(3)
+        ]
         services.create_webhook(
             SaveSubscription(url=receiver.url, secret=SECRET, types=("ledger.",)), admin
         )

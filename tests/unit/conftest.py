@@ -26,8 +26,9 @@ def uows() -> FakeUowFactory:
 
 @pytest.fixture
 def config() -> CoreConfig:
-    return CoreConfig(login_range_from=SERVER_RANGE[0], login_range_to=SERVER_RANGE[1],
-                      server_currency="USD")  # fmt: skip
+    return CoreConfig(
+        login_range_from=SERVER_RANGE[0], login_range_to=SERVER_RANGE[1], server_currency="USD"
+    )
 
 
 @pytest.fixture

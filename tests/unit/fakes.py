@@ -1059,8 +1059,7 @@ class FakeEvents(_Repo):
         self._s.deliveries = [d for d in self._s.deliveries if d.subscription_id != sub_id]
 
     def _due(self, sub: Subscription, now: datetime) -> bool:
-        return sub.state == "active" and (sub.next_attempt_at is None
-                                          or sub.next_attempt_at <= now)  # fmt: skip
+        return sub.state == "active" and (sub.next_attempt_at is None or sub.next_attempt_at <= now)
 
     def any_due(self, now: datetime) -> bool:
         return any(self._due(s, now) for s in self._s.subscriptions.values())
@@ -1170,8 +1169,7 @@ class FakeBackoffice(_Repo):
 
     def add_plan(self, plan: Plan) -> Plan:
         self._writing()
-        self._unique("plans.name", ((p.id, p.name) for p in self._s.plans.values()), 0,
-                     plan.name)  # fmt: skip
+        self._unique("plans.name", ((p.id, p.name) for p in self._s.plans.values()), 0, plan.name)
         plan.id = self._s.next_plan_id
         self._s.next_plan_id += 1
         self._s.plans[plan.id] = _copy(plan)
@@ -1225,8 +1223,7 @@ class FakeBackoffice(_Repo):
         return _copy(found) if found else None
 
     def webhook_key_by_api_key(self, api_key: str) -> WebhookKey | None:
-        return next((_copy(k) for k in self._s.webhook_keys.values() if k.api_key == api_key),
-                    None)  # fmt: skip
+        return next((_copy(k) for k in self._s.webhook_keys.values() if k.api_key == api_key), None)
 
     def list_webhook_keys(self, user_ids: Sequence[int] | None) -> list[WebhookKey]:
         return [_copy(k) for _, k in sorted(self._s.webhook_keys.items())

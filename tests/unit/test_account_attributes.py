@@ -48,8 +48,10 @@ def test_attribute_calls_show_in_the_account_and_updates_replace_the_set(
     items = (EntityAttributes(login, (AttributeValue("colorCode", "FF0000"),)),)
     services.set_attributes(SetAttributes("account", items), admin)
     assert services.get_account(login, admin).attributes == {
-        "kyc": "passed", "desk": "ldn", "colorCode": "FF0000",
-    }  # fmt: skip
+        "kyc": "passed",
+        "desk": "ldn",
+        "colorCode": "FF0000",
+    }
 
     clock.advance(seconds=5)
     changes = {"attributes": {"kyc": "passed", "colorCode": "00FF00"}}
@@ -70,9 +72,12 @@ def test_attribute_calls_show_in_the_account_and_updates_replace_the_set(
     ids=["empty-value", "empty-name", "long-name", "long-value"],
 )
 def test_attributes_outside_the_store_limits_are_refused_and_nothing_opens(
-    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory,
+    services: Application,
+    admin: Actor,
+    usd_group: Group,
+    uows: FakeUowFactory,
     attributes: dict[str, str],
-) -> None:  # fmt: skip
+) -> None:
     with pytest.raises(ValidationError) as caught:
         _open(services, admin, attributes)
     assert any(f.field.startswith("attributes") for f in caught.value.fields)

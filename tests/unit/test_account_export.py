@@ -15,8 +15,17 @@ from brokerplane.core.errors import MissingScope, ValidationError
 from brokerplane.core.group.commands import CreateGroup
 
 WORKER = frozenset(SCOPES) - {"admin"}
-COLUMNS = ("login", "group", "name", "email", "city", "balance", "currency_digits",
-           "registered_at", "broker")  # fmt: skip
+COLUMNS = (
+    "login",
+    "group",
+    "name",
+    "email",
+    "city",
+    "balance",
+    "currency_digits",
+    "registered_at",
+    "broker",
+)
 CONTACT = {"email": "ann@example.com", "city": "London"}
 ACTORS = [
     pytest.param(Actor(1, WORKER), id="everything"),
@@ -55,10 +64,14 @@ def _listed(services: Application, cmd: ListAccounts, actor: Actor) -> list[tupl
 @pytest.mark.parametrize("page", [1, 2, 1000])
 @pytest.mark.parametrize(
     "cmd",
-    [ListAccounts(), ListAccounts(group_mask="*usd"), ListAccounts(logins=(300_001, 300_004)),
-     ListAccounts(after_login=300_002, limit=1)],
+    [
+        ListAccounts(),
+        ListAccounts(group_mask="*usd"),
+        ListAccounts(logins=(300_001, 300_004)),
+        ListAccounts(after_login=300_002, limit=1),
+    ],
     ids=["all", "mask", "logins", "after"],
-)  # fmt: skip
+)
 def test_the_export_holds_the_listed_accounts_page_by_page(
     accounts: Application,
     monkeypatch: pytest.MonkeyPatch,

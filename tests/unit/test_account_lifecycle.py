@@ -115,8 +115,12 @@ def test_opening_with_required_passwords_refuses_a_missing_one(
     services: Application, admin: Actor, usd_group: Group
 ) -> None:
     for main, investor in ((MAIN, None), (None, INVESTOR)):
-        cmd = OpenAccount(group="real\\standard", main_password=main, investor_password=investor,
-                          require_passwords=True)  # fmt: skip
+        cmd = OpenAccount(
+            group="real\\standard",
+            main_password=main,
+            investor_password=investor,
+            require_passwords=True,
+        )
         with pytest.raises(PasswordPolicyViolation):
             services.open_account(cmd, admin)
     assert services.list_accounts(ListAccounts(), admin) == []
@@ -199,8 +203,16 @@ def test_a_lenient_update_applies_the_valid_changes_and_drops_the_rest(
     services: Application, admin: Actor, usd_group: Group
 ) -> None:
     acc = _open(services, admin)
-    changes = {"leverage": 9999, "email": "nope", "rights": -1, "city": "Paris",
-               "balance": 5, "login": 1, "no_such_field": 1, "comment": "x" * 64}  # fmt: skip
+    changes = {
+        "leverage": 9999,
+        "email": "nope",
+        "rights": -1,
+        "city": "Paris",
+        "balance": 5,
+        "login": 1,
+        "no_such_field": 1,
+        "comment": "x" * 64,
+    }
 
     updated = services.update_account(UpdateAccount(acc.login, changes, skip_invalid=True), admin)
 
@@ -217,8 +229,11 @@ def test_a_lenient_update_takes_a_new_leverage_before_judging_the_rest(
     acc = _open(services, admin, leverage=100)
 
     updated = services.update_account(
-        UpdateAccount(acc.login, {"group": "real\\low", "city": "Oslo", "leverage": 50},
-                      skip_invalid=True), admin)  # fmt: skip
+        UpdateAccount(
+            acc.login, {"group": "real\\low", "city": "Oslo", "leverage": 50}, skip_invalid=True
+        ),
+        admin,
+    )
 
     assert (updated.group, updated.leverage, updated.city) == ("real\\low", 50, "Oslo")
 
@@ -246,8 +261,9 @@ def test_a_lenient_update_still_refuses_a_bad_group(
     with pytest.raises(GroupNotFound):
         services.update_account(UpdateAccount(acc.login, {"group": "x"}, skip_invalid=True), admin)
     with pytest.raises(CurrencyMismatch):
-        services.update_account(UpdateAccount(acc.login, {"group": "real\\eur"},
-                                              skip_invalid=True), admin)  # fmt: skip
+        services.update_account(
+            UpdateAccount(acc.login, {"group": "real\\eur"}, skip_invalid=True), admin
+        )
 
 
 def test_an_update_sets_or_removes_the_phone_password_and_audits_it_as_changed(
@@ -269,13 +285,15 @@ def test_an_update_sets_or_removes_the_phone_password_and_audits_it_as_changed(
 
 
 def test_api_data_cells_keep_the_last_value_field_in_mt5_order() -> None:
-    cells = normalize_api_data([
-        {"ValueDouble": "1.5", "ValueInt": 3, "AppID": "1", "ID": "2"},
-        {"AppID": 1, "ID": 3, "ValueInt": "-4", "ValueUInt": None},
-        {"app_id": 2, "id": 0, "value_uint": "5"},
-        {"AppID": 0, "ID": 0, "ValueInt": "0", "ValueUInt": "0", "ValueDouble": "0"},
-        {"AppID": "0", "ID": "0"},
-    ])  # fmt: skip
+    cells = normalize_api_data(
+        [
+            {"ValueDouble": "1.5", "ValueInt": 3, "AppID": "1", "ID": "2"},
+            {"AppID": 1, "ID": 3, "ValueInt": "-4", "ValueUInt": None},
+            {"app_id": 2, "id": 0, "value_uint": "5"},
+            {"AppID": 0, "ID": 0, "ValueInt": "0", "ValueUInt": "0", "ValueDouble": "0"},
+            {"AppID": "0", "ID": "0"},
+        ]
+    )
 
     assert cells == [
         {"AppID": 1, "ID": 2, "ValueDouble": 1.5},
@@ -317,15 +335,28 @@ def test_the_trade_state_counts_credit_and_bonus_into_equity(
     state = services.get_trade_state(acc.login, _actor("users:read"))
 
     assert (state.balance, state.credit, state.bonus) == (
-        Decimal("100.10"), Decimal("20.00"), Decimal("5.05"))  # fmt: skip
+        Decimal("100.10"),
+        Decimal("20.00"),
+        Decimal("5.05"),
+    )
     assert (state.balance_with_bonus, state.equity, state.margin_free) == (
-        Decimal("105.15"), Decimal("125.15"), Decimal("125.15"))  # fmt: skip
+        Decimal("105.15"),
+        Decimal("125.15"),
+        Decimal("125.15"),
+    )
     assert (state.margin, state.margin_level, state.leverage) == (Decimal(0), Decimal("0.00"), 200)
 
 
 def test_the_margin_level_is_equity_over_margin_in_percent() -> None:
-    state = TradeState(login=1, currency="USD", currency_digits=2, leverage=100,
-                       balance=Decimal("300"), credit=Decimal("0"), bonus=Decimal("0"),
-                       margin=Decimal("200"))  # fmt: skip
+    state = TradeState(
+        login=1,
+        currency="USD",
+        currency_digits=2,
+        leverage=100,
+        balance=Decimal("300"),
+        credit=Decimal("0"),
+        bonus=Decimal("0"),
+        margin=Decimal("200"),
+    )
 
     assert state.margin_level == Decimal("150.00")

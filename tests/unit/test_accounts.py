@@ -452,8 +452,7 @@ def test_disable_and_enable_keep_the_history_of_the_account(
 
     history = services.account_history(acc.login, admin)
 
-    assert [r.action for r in history] == ["account.opened", "account.disabled",
-                                           "account.enabled"]  # fmt: skip
+    assert [r.action for r in history] == ["account.opened", "account.disabled", "account.enabled"]
     disabled = history[1]
     assert disabled.before is not None and disabled.after is not None
     assert disabled.before["rights"] & RIGHT_ENABLED

@@ -20,9 +20,19 @@ AT = datetime(2026, 12, 7, 14, 0, 1, 250000, tzinfo=UTC)
 
 
 def test_a_posting_reads_back_equal() -> None:
-    entry = LedgerEntry(id=7, login=910001, kind="deposit", amount=1000, balance_after=1000,
-                        credit_after=0, bonus_after=0, currency="USD", currency_digits=2,
-                        at=AT, comment="ü ß \u2028")  # fmt: skip
+    entry = LedgerEntry(
+        id=7,
+        login=910001,
+        kind="deposit",
+        amount=1000,
+        balance_after=1000,
+        credit_after=0,
+        bonus_after=0,
+        currency="USD",
+        currency_digits=2,
+        at=AT,
+        comment="ü ß \u2028",
+    )
     posting = Posting("applied", 910001, "deposit", 1000, Currency("USD", 2), 1000, 0, 0, entry)
 
     assert answers.load(answers.dump(posting)) == posting
@@ -37,11 +47,24 @@ def test_values_keep_their_types() -> None:
 
 
 def test_secrets_and_password_hashes_are_never_stored() -> None:
-    key = ApiKey(id="k1", manager_login=1000, prefix="bp_live_ab", secret_hash="h" * 64,
-                 scopes=frozenset({"admin"}), created_at=AT)  # fmt: skip
+    key = ApiKey(
+        id="k1",
+        manager_login=1000,
+        prefix="bp_live_ab",
+        secret_hash="h" * 64,
+        scopes=frozenset({"admin"}),
+        created_at=AT,
+    )
     issued = IssuedKey(key, "bp_live_the-secret")
-    account = Account(login=1, group_id=1, group="g", currency="USD", currency_digits=2,
-                      leverage=100, main_password="$argon2id$hash")  # fmt: skip
+    account = Account(
+        login=1,
+        group_id=1,
+        group="g",
+        currency="USD",
+        currency_digits=2,
+        leverage=100,
+        main_password="$argon2id$hash",
+    )
 
     text = answers.dump((issued, account))
 

@@ -307,8 +307,7 @@ def test_the_since_filter_keeps_entities_whose_newest_attribute_is_at_or_after_i
 
     page = s.list_attributes(ListAttributes("account", since=cutoff), admin)
     assert [(x.entity_id, x.as_dict()) for x in page.sets] == [(BEST2, {"a": "1", "b": "2"})]
-    later = s.list_attributes(ListAttributes("account", since=cutoff + timedelta(seconds=1)),
-                              admin)  # fmt: skip
+    later = s.list_attributes(ListAttributes("account", since=cutoff + timedelta(seconds=1)), admin)
     assert later.sets == []
 
 

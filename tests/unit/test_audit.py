@@ -55,14 +55,22 @@ def test_opening_records_the_new_account_and_who_opened_it(
     acc = services.open_account(OpenAccount(group="real\\standard", name="Ann"), OPERATOR)
 
     [rec] = _history(services, acc.login)
-    assert (rec.action, rec.entity_type, rec.entity_id) == ("account.opened", "account",
-                                                            str(acc.login))  # fmt: skip
+    assert (rec.action, rec.entity_type, rec.entity_id) == (
+        "account.opened",
+        "account",
+        str(acc.login),
+    )
     assert rec.before is None
     assert rec.after == acc.snapshot()
     assert rec.at == clock.now
-    assert (rec.manager_login, rec.key_id, rec.operator_id, rec.request_id, rec.dialect,
-            rec.ip) == (42, "key-7", "alice@backoffice", "req-0001", "native",
-                        "203.0.113.9")  # fmt: skip
+    assert (
+        rec.manager_login,
+        rec.key_id,
+        rec.operator_id,
+        rec.request_id,
+        rec.dialect,
+        rec.ip,
+    ) == (42, "key-7", "alice@backoffice", "req-0001", "native", "203.0.113.9")
 
 
 def test_update_records_the_account_before_and_after(
@@ -83,23 +91,47 @@ def test_update_records_the_account_before_and_after(
 @pytest.mark.parametrize(
     ("write", "action", "entity_type"),
     [
-        (lambda s, login: s.disable_account(DisableAccount(login), OPERATOR),
-         "account.disabled", "account"),
-        (lambda s, login: s.enable_account(EnableAccount(login), OPERATOR),
-         "account.enabled", "account"),
-        (lambda s, login: s.create_group(CreateGroup("demo\\x", "EUR"), OPERATOR),
-         "group.created", "group"),
-        (lambda s, login: s.update_group(UpdateGroup("real\\standard", {"company": "B"}),
-                                         OPERATOR),
-         "group.updated", "group"),
-        (lambda s, login: s.create_symbol(CreateSymbol("EURUSD", {
-            "currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR"}),
-            OPERATOR), "symbol.created", "symbol"),
-        (lambda s, login: s.create_manager(CreateManager(9001), OPERATOR),
-         "manager.created", "manager"),
+        (
+            lambda s, login: s.disable_account(DisableAccount(login), OPERATOR),
+            "account.disabled",
+            "account",
+        ),
+        (
+            lambda s, login: s.enable_account(EnableAccount(login), OPERATOR),
+            "account.enabled",
+            "account",
+        ),
+        (
+            lambda s, login: s.create_group(CreateGroup("demo\\x", "EUR"), OPERATOR),
+            "group.created",
+            "group",
+        ),
+        (
+            lambda s, login: s.update_group(
+                UpdateGroup("real\\standard", {"company": "B"}), OPERATOR
+            ),
+            "group.updated",
+            "group",
+        ),
+        (
+            lambda s, login: s.create_symbol(
+                CreateSymbol(
+                    "EURUSD",
+                    {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR"},
+                ),
+                OPERATOR,
+            ),
+            "symbol.created",
+            "symbol",
+        ),
+        (
+            lambda s, login: s.create_manager(CreateManager(9001), OPERATOR),
+            "manager.created",
+            "manager",
+        ),
     ],
     ids=["disable", "enable", "create-group", "update-group", "create-symbol", "create-manager"],
-)  # fmt: skip
+)
 def test_every_write_appends_one_record_naming_the_actor(
     services: Application,
     usd_group: Group,
@@ -119,30 +151,47 @@ def test_every_write_appends_one_record_naming_the_actor(
     assert (rec.action, rec.entity_type) == (action, entity_type)
     assert rec.after is not None
     assert (rec.before is None) == action.endswith("created")
-    assert (rec.manager_login, rec.operator_id, rec.request_id) == (42, "alice@backoffice",
-                                                                    "req-0001")  # fmt: skip
+    assert (rec.manager_login, rec.operator_id, rec.request_id) == (
+        42,
+        "alice@backoffice",
+        "req-0001",
+    )
 
 
 def test_audit_records_never_hold_passwords_or_key_secrets(
     services: Application, usd_group: Group, uows: FakeUowFactory
 ) -> None:
     services.open_account(
-        OpenAccount(group="real\\standard", main_password="1Ar#pqkj",
-                    investor_password="2Bs$qrlk", phone_password="phone-secret"),
+        OpenAccount(
+            group="real\\standard",
+            main_password="1Ar#pqkj",
+            investor_password="2Bs$qrlk",
+            phone_password="phone-secret",
+        ),
         OPERATOR,
-    )  # fmt: skip
+    )
     services.create_manager(CreateManager(9001, password="manager-secret"), OPERATOR)
     issued = services.create_api_key(CreateApiKey(9001, frozenset({"users:read"})), OPERATOR)
 
     dump = json.dumps([[r.before, r.after] for r in uows.state.audit], default=str)
 
-    for secret in ("1Ar#pqkj", "2Bs$qrlk", "phone-secret", "manager-secret", issued.secret,
-                   "pbkdf2_sha256", issued.key.secret_hash):  # fmt: skip
+    for secret in (
+        "1Ar#pqkj",
+        "2Bs$qrlk",
+        "phone-secret",
+        "manager-secret",
+        issued.secret,
+        "pbkdf2_sha256",
+        issued.key.secret_hash,
+    ):
         assert secret not in dump
     opened = uows.state.audit[1].after
     assert opened is not None
     assert (opened["main_password"], opened["investor_password"], opened["phone_password"]) == (
-        "set", "set", "set")  # fmt: skip
+        "set",
+        "set",
+        "set",
+    )
 
 
 def test_a_refused_command_appends_no_record(
@@ -202,8 +251,12 @@ def test_chain_notices_an_edit_of_any_protected_attribute(
 ) -> None:
     _some_writes(services)
     rec = uows.state.audit[2]
-    forged = {"operator_id": "mallory", "request_id": "req-x", "action": "account.viewed",
-              "at": rec.at.replace(year=2020)}[attribute]  # fmt: skip
+    forged = {
+        "operator_id": "mallory",
+        "request_id": "req-x",
+        "action": "account.viewed",
+        "at": rec.at.replace(year=2020),
+    }[attribute]
     setattr(rec, attribute, forged)
 
     report = verify_chain(uows.state.audit)

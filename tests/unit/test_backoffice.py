@@ -67,17 +67,25 @@ def groups(services: Application, admin: Actor) -> dict[str, Group]:
     }
 
 
-def _open(services: Application, admin: Actor, group: Group, login: str = "jsmith",
-          *accounts: NewAccount) -> int:  # fmt: skip
+def _open(
+    services: Application, admin: Actor, group: Group, login: str = "jsmith", *accounts: NewAccount
+) -> int:
     made = services.open_user_with_accounts(
-        OpenUser(login, PASSWORD, f"{login}@example.com", group.id,
-                 accounts=accounts or (NewAccount("Main"),)), admin,
-    )  # fmt: skip
+        OpenUser(
+            login,
+            PASSWORD,
+            f"{login}@example.com",
+            group.id,
+            accounts=accounts or (NewAccount("Main"),),
+        ),
+        admin,
+    )
     return made.user.id
 
 
-def _sign_in(services: Application, login: object, password: str = PASSWORD,
-             ip: str = "192.0.2.1") -> str:  # fmt: skip
+def _sign_in(
+    services: Application, login: object, password: str = PASSWORD, ip: str = "192.0.2.1"
+) -> str:
     actor = Actor(manager_login=None, dialect="traderevolution", ip=ip)
     pair = services.sign_in_backoffice(SignIn(login, password, HOUR, DAY), actor)
     return pair.access_token
@@ -87,16 +95,25 @@ def test_a_user_opens_with_its_accounts_in_its_group(
     services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
     made = services.open_user_with_accounts(
-        OpenUser("jsmith", PASSWORD, "JSmith@Example.com", groups["retail"].id, "John",
-                 "Smith", (NewAccount("Main"), NewAccount("Second"))), admin,
-    )  # fmt: skip
+        OpenUser(
+            "jsmith",
+            PASSWORD,
+            "JSmith@Example.com",
+            groups["retail"].id,
+            "John",
+            "Smith",
+            (NewAccount("Main"), NewAccount("Second")),
+        ),
+        admin,
+    )
 
     user = made.user
     assert (user.login, user.email, user.status) == ("jsmith", "jsmith@example.com", 0)
     assert made.user.broker == "BRAND" and made.user.password is None
     assert [a.name for a in made.accounts] == ["Main", "Second"]
     assert {(a.group, a.currency, a.user_id, a.broker) for a in made.accounts} == {
-        ("retail", "USD", made.user.id, "BRAND")}  # fmt: skip
+        ("retail", "USD", made.user.id, "BRAND")
+    }
     assert services.check_password(CheckPassword(made.accounts[1].login, "main", PASSWORD), admin)
 
 
@@ -106,22 +123,42 @@ def test_a_users_rules_refuse_before_anything_is_written(
     _open(services, admin, groups["retail"])
     group = groups["retail"].id
     cases: list[tuple[OpenUser, type[Exception]]] = [
-        (OpenUser("JSMITH", PASSWORD, "other@example.com", group, accounts=(NewAccount("A"),)),
-         Conflict),
-        (OpenUser("other", PASSWORD, "jsmith@example.com", group, accounts=(NewAccount("A"),)),
-         EmailAlreadyExists),
+        (
+            OpenUser("JSMITH", PASSWORD, "other@example.com", group, accounts=(NewAccount("A"),)),
+            Conflict,
+        ),
+        (
+            OpenUser("other", PASSWORD, "jsmith@example.com", group, accounts=(NewAccount("A"),)),
+            EmailAlreadyExists,
+        ),
         (OpenUser("other", PASSWORD, "o@example.com", group), ValidationError),
-        (OpenUser("other", "weak", "o@example.com", group, accounts=(NewAccount("A"),)),
-         PasswordPolicyViolation),
-        (OpenUser("4711", PASSWORD, "o@example.com", group, accounts=(NewAccount("A"),)),
-         ValidationError),
-        (OpenUser("other", PASSWORD, "o@example.com", 999, accounts=(NewAccount("A"),)),
-         GroupNotFound),
-        (OpenUser("other", PASSWORD, "o@example.com", group, accounts=(NewAccount("A", 9),)),
-         NotFound),
-        (OpenUser("other", PASSWORD, "o@example.com", group,
-                  accounts=tuple(NewAccount(str(n)) for n in range(21))), ValidationError),
-    ]  # fmt: skip
+        (
+            OpenUser("other", "weak", "o@example.com", group, accounts=(NewAccount("A"),)),
+            PasswordPolicyViolation,
+        ),
+        (
+            OpenUser("4711", PASSWORD, "o@example.com", group, accounts=(NewAccount("A"),)),
+            ValidationError,
+        ),
+        (
+            OpenUser("other", PASSWORD, "o@example.com", 999, accounts=(NewAccount("A"),)),
+            GroupNotFound,
+        ),
+        (
+            OpenUser("other", PASSWORD, "o@example.com", group, accounts=(NewAccount("A", 9),)),
+            NotFound,
+        ),
+        (
+            OpenUser(
+                "other",
+                PASSWORD,
+                "o@example.com",
+                group,
+                accounts=tuple(NewAccount(str(n)) for n in range(21)),
+            ),
+            ValidationError,
+        ),
+    ]
     before = (dict(uows.state.users), dict(uows.state.accounts))
     for cmd, error in cases:
         with pytest.raises(error):
@@ -132,15 +169,18 @@ def test_a_users_rules_refuse_before_anything_is_written(
 def test_a_preset_sets_what_it_names_and_the_group_the_rest(
     services: Application, admin: Actor, groups: dict[str, Group]
 ) -> None:
-    preset = services.create_account_preset(CreatePreset("Euro", "eur", 50, "netted", True),
-                                             admin)  # fmt: skip
+    preset = services.create_account_preset(CreatePreset("Euro", "eur", 50, "netted", True), admin)
     uid = _open(services, admin, groups["retail"], "jsmith", NewAccount("A", preset.id))
 
     added = services.open_user_account(AddAccount(uid, NewAccount("B")), admin)
 
     [first, second] = services.get_user_with_accounts(uid, admin).accounts
     assert (first.currency, first.leverage, first.account_type, first.swap_free) == (
-        "EUR", 50, "NETTED", True)  # fmt: skip
+        "EUR",
+        50,
+        "NETTED",
+        True,
+    )
     assert (second.login, second.currency, second.leverage) == (added.login, "USD", 100)
     assert services.check_password(CheckPassword(added.login, "main", PASSWORD), admin)
 
@@ -219,8 +259,9 @@ def test_sessions_expire_refresh_once_and_end_with_a_new_password(
     clock.advance(hours=1)
     with pytest.raises(Unauthorized):
         services.authenticate_backoffice_token(pair.access_token)
-    fresh = services.refresh_backoffice_session(RefreshSession(pair.refresh_token, HOUR, DAY),
-                                                actor)  # fmt: skip
+    fresh = services.refresh_backoffice_session(
+        RefreshSession(pair.refresh_token, HOUR, DAY), actor
+    )
     assert services.authenticate_backoffice_token(fresh.access_token).kind == "manager"
     with pytest.raises(Unauthorized):
         services.refresh_backoffice_session(RefreshSession(pair.refresh_token, HOUR, DAY), actor)
@@ -235,9 +276,12 @@ def test_sessions_expire_refresh_once_and_end_with_a_new_password(
 
 
 def test_expired_tokens_are_purged_at_the_next_sign_in(
-    services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock,
+    services: Application,
+    admin: Actor,
+    groups: dict[str, Group],
+    clock: FakeClock,
     uows: FakeUowFactory,
-) -> None:  # fmt: skip
+) -> None:
     _open(services, admin, groups["retail"])
     _sign_in(services, "jsmith")
     assert len(uows.state.bo_tokens) == 2
@@ -249,9 +293,12 @@ def test_expired_tokens_are_purged_at_the_next_sign_in(
 
 
 def test_failed_sign_ins_hold_the_login_back_from_that_address_and_never_lock_the_user(
-    services: Application, admin: Actor, groups: dict[str, Group], uows: FakeUowFactory,
+    services: Application,
+    admin: Actor,
+    groups: dict[str, Group],
+    uows: FakeUowFactory,
     clock: FakeClock,
-) -> None:  # fmt: skip
+) -> None:
     uid = _open(services, admin, groups["retail"])
     for _ in range(4):
         with pytest.raises(Unauthorized):
@@ -288,21 +335,26 @@ def test_a_locked_users_accounts_are_not_usable(
 
 
 def test_webhook_keys_belong_to_their_user(
-    services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock,
+    services: Application,
+    admin: Actor,
+    groups: dict[str, Group],
+    clock: FakeClock,
     uows: FakeUowFactory,
-) -> None:  # fmt: skip
+) -> None:
     alice = _open(services, admin, groups["retail"], "alice")
     bob = _open(services, admin, groups["retail"], "bob")
     user_actor = Actor(manager_login=None, operator_id=f"user {alice}")
-    issued = services.create_webhook_key(webhooks.CreateWebhookKey(alice, as_user=alice),
-                                         user_actor)  # fmt: skip
+    issued = services.create_webhook_key(
+        webhooks.CreateWebhookKey(alice, as_user=alice), user_actor
+    )
 
     assert issued.key.name.startswith("webhook-") and issued.secret not in str(uows.state)
     with pytest.raises(Unauthorized):
         services.create_webhook_key(webhooks.CreateWebhookKey(bob, as_user=alice), user_actor)
     with pytest.raises(NotFound):
-        services.delete_webhook_key(webhooks.DeleteWebhookKey(issued.key.id, as_user=bob),
-                                    Actor(manager_login=None))  # fmt: skip
+        services.delete_webhook_key(
+            webhooks.DeleteWebhookKey(issued.key.id, as_user=bob), Actor(manager_login=None)
+        )
     expiring = services.create_webhook_key(
         webhooks.CreateWebhookKey(bob, "soon", clock() + HOUR), admin
     )

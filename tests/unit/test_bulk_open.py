@@ -75,9 +75,13 @@ def test_one_refused_command_opens_none_of_the_batch(
     ],
 )
 def test_each_command_in_a_batch_is_checked(
-    services: Application, admin: Actor, usd_group: Group, uows: FakeUowFactory,
-    bad: dict[str, object], error: type[Exception],
-) -> None:  # fmt: skip
+    services: Application,
+    admin: Actor,
+    usd_group: Group,
+    uows: FakeUowFactory,
+    bad: dict[str, object],
+    error: type[Exception],
+) -> None:
     cmds = [
         OpenAccount(group="real\\standard"),
         replace(OpenAccount(group="real\\standard"), **bad),  # type: ignore[arg-type]
@@ -169,8 +173,10 @@ def test_a_batch_can_mix_groups_and_keeps_their_ranges_apart(
     opened = services.open_accounts(cmds, admin)
 
     assert [(a.group, a.login) for a in opened] == [
-        (RANGED, 5000), ("real\\standard", SERVER_RANGE[0]), (RANGED, 5001)
-    ]  # fmt: skip
+        (RANGED, 5000),
+        ("real\\standard", SERVER_RANGE[0]),
+        (RANGED, 5001),
+    ]
 
 
 def test_attributes_given_in_a_batch_are_stored(

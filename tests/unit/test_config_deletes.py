@@ -61,8 +61,7 @@ def test_group_and_symbol_deletes_need_admin_and_enough_reach(
 def test_a_ledger_entry_is_never_edited_and_an_unknown_ticket_is_not_found(
     services: Application, admin: Actor, usd_group: Group
 ) -> None:
-    login = services.open_account(OpenAccount(usd_group.name, leverage=100, name="A"),
-                                  admin).login  # fmt: skip
+    login = services.open_account(OpenAccount(usd_group.name, leverage=100, name="A"), admin).login
     posting = services.post_ledger_entry(PostLedgerEntry(login, "deposit", "100"), admin)
     ticket = int(posting.operation_id or 0)
     for delete in (False, True):

@@ -32,8 +32,10 @@ def test_each_change_emits_its_event_and_a_refused_one_none(
     with pytest.raises(InsufficientFunds):
         services.post_ledger_entry(PostLedgerEntry(acc.login, "withdrawal", "11"), admin)
     page = services.read_events(ReadEvents(), admin)
-    assert [(e.id, e.type) for e in page.events] == [(1, "account.opened"),
-                                                     (2, "ledger.entry_posted")]  # fmt: skip
+    assert [(e.id, e.type) for e in page.events] == [
+        (1, "account.opened"),
+        (2, "ledger.entry_posted"),
+    ]
     assert page.events[1].data["balance_after"] == 1000 and page.head == 2
 
 
@@ -85,8 +87,11 @@ def test_a_delivered_batch_moves_the_cursor_and_a_failure_backs_off_then_parks(
     done = services.settle_webhook(services.webhook_batch(sub_id, OWNER, 100), OWNER, OK)  # type: ignore[arg-type]
     assert done is not None and done.cursor == 2 and done.attempts == 0
     log = services.webhook_deliveries(sub_id, 0, 10, admin)
-    assert [(d.ok, d.attempt, d.status) for d in log] == [(False, 1, 500), (False, 2, 500),
-                                                          (True, 3, 200)]  # fmt: skip
+    assert [(d.ok, d.attempt, d.status) for d in log] == [
+        (False, 1, 500),
+        (False, 2, 500),
+        (True, 3, 200),
+    ]
     # failing past the retry time parks it with the last error
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", "1"), admin)
     settled = services.settle_webhook(services.webhook_batch(sub_id, OWNER, 100), OWNER, FAIL)  # type: ignore[arg-type]

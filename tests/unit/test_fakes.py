@@ -79,8 +79,11 @@ def test_writing_through_a_read_only_unit_of_work_is_caught(
 
 
 def _port_methods(protocol: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(member) for name, member in vars(protocol).items()
-            if callable(member) and not name.startswith("_")}  # fmt: skip
+    return {
+        name: inspect.signature(member)
+        for name, member in vars(protocol).items()
+        if callable(member) and not name.startswith("_")
+    }
 
 
 def _repositories() -> list[tuple[str, type]]:

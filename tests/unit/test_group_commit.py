@@ -25,8 +25,17 @@ def _note(text: str) -> Callable[[UnitOfWork], str]:
     """A command that queues one audit record named `text` and returns the text."""
 
     def work(uow: UnitOfWork) -> str:
-        uow.audit.append(AuditRecord(at=NOW, action=text, entity_type="test", entity_id=text,
-                                     before=None, after={"n": text}, dialect="native"))  # fmt: skip
+        uow.audit.append(
+            AuditRecord(
+                at=NOW,
+                action=text,
+                entity_type="test",
+                entity_id=text,
+                before=None,
+                after={"n": text},
+                dialect="native",
+            )
+        )
         return text
 
     return work

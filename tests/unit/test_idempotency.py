@@ -43,9 +43,12 @@ def _in_tx(uows: FakeUowFactory, fn: Callable[[UnitOfWork], T]) -> T:
 
 
 def _claim(
-    uows: FakeUowFactory, clock: FakeClock, key: str = "req-1", fingerprint: str = "fp-a",
+    uows: FakeUowFactory,
+    clock: FakeClock,
+    key: str = "req-1",
+    fingerprint: str = "fp-a",
     scope: str = SCOPE,
-) -> Claim | StoredResponse:  # fmt: skip
+) -> Claim | StoredResponse:
     return _in_tx(
         uows,
         lambda u: claim(
@@ -86,11 +89,17 @@ def test_the_first_use_of_a_request_id_claims_it_under_a_lease(
     assert len(held.token) == 32
     rec = _record(uows)
     assert (rec.state, rec.fingerprint, rec.token, rec.status, rec.body) == (
-        "pending", "fp-a", held.token, None, None,
-    )  # fmt: skip
+        "pending",
+        "fp-a",
+        held.token,
+        None,
+        None,
+    )
     assert (rec.created_at, rec.lease_until, rec.expires_at) == (
-        clock.now, clock.now + LEASE, clock.now + RETENTION,
-    )  # fmt: skip
+        clock.now,
+        clock.now + LEASE,
+        clock.now + RETENTION,
+    )
 
 
 def test_each_claim_gets_its_own_token(uows: FakeUowFactory, clock: FakeClock) -> None:
@@ -108,8 +117,12 @@ def test_completing_a_claim_remembers_the_response(uows: FakeUowFactory, clock: 
 
     rec = _record(uows)
     assert (rec.state, rec.status, rec.body, rec.operation_id, rec.completed_at) == (
-        "done", 200, DONE.body, "17", clock.now,
-    )  # fmt: skip
+        "done",
+        200,
+        DONE.body,
+        "17",
+        clock.now,
+    )
 
 
 def test_a_repeat_with_the_same_payload_replays_the_stored_response(
@@ -152,9 +165,14 @@ def test_already_applied_without_an_operation_names_none(
 
 @pytest.mark.parametrize(
     ("elapsed", "retry_after"),
-    [(timedelta(0), 5), (timedelta(seconds=55), 5), (timedelta(seconds=57), 3),
-     (timedelta(seconds=58, milliseconds=500), 2), (timedelta(seconds=59, microseconds=999999), 1)],
-)  # fmt: skip
+    [
+        (timedelta(0), 5),
+        (timedelta(seconds=55), 5),
+        (timedelta(seconds=57), 3),
+        (timedelta(seconds=58, milliseconds=500), 2),
+        (timedelta(seconds=59, microseconds=999999), 1),
+    ],
+)
 def test_a_repeat_while_the_first_runs_is_in_flight_with_a_short_retry_after(
     uows: FakeUowFactory, clock: FakeClock, elapsed: timedelta, retry_after: int
 ) -> None:
@@ -225,8 +243,12 @@ def test_a_record_past_its_retention_is_replaced_by_a_new_claim(
     assert isinstance(fresh, Claim)
     rec = _record(uows)
     assert (rec.state, rec.fingerprint, rec.status, rec.body, rec.token) == (
-        "pending", "fp-b", None, None, fresh.token,
-    )  # fmt: skip
+        "pending",
+        "fp-b",
+        None,
+        None,
+        fresh.token,
+    )
     assert rec.expires_at == clock.now + RETENTION
 
 
@@ -282,8 +304,15 @@ def test_a_concurrent_insert_of_the_same_key_is_judged_not_overwritten(
             return getattr(self.inner, name)
 
     with uows() as uow, pytest.raises(RequestInFlight):
-        claim(RacingStore(uow.idempotency), SCOPE, "req-1", "fp-b", clock(), retention=RETENTION,
-              lease=LEASE)  # fmt: skip
+        claim(
+            RacingStore(uow.idempotency),
+            SCOPE,
+            "req-1",
+            "fp-b",
+            clock(),
+            retention=RETENTION,
+            lease=LEASE,
+        )
 
     assert _record(uows).token == winner.token
 
@@ -340,8 +369,9 @@ def test_a_request_id_of_printable_characters_is_accepted(
 TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), request_id="req-1")
 
 
-def _request(key: str = "req-1", fingerprint: str = "fp-a", *, first: bool = False
-             ) -> IdempotentRequest:  # fmt: skip
+def _request(
+    key: str = "req-1", fingerprint: str = "fp-a", *, first: bool = False
+) -> IdempotentRequest:
     """A request id as a dialect hands it in; `first`: claimed before the command."""
     return IdempotentRequest(SCOPE, key, fingerprint, claim_first=first)
 

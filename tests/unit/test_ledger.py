@@ -104,7 +104,7 @@ def funded(services: Application, account: Account) -> Account:
         ("bonus", "+10.25", "bonus_in", 1025, (100000, 10000, 6025)),
         ("bonus", "-10.25", "bonus_out", -1025, (100000, 10000, 3975)),
     ],
-)  # fmt: skip
+)
 def test_each_operation_moves_only_its_own_figure_by_the_signed_amount(
     services: Application, admin: Actor, funded: Account, operation: str, amount: str, kind: str,
     change: int, figures: tuple[int, int, int],
@@ -320,7 +320,7 @@ def test_the_default_limit_is_one_hundred_million_per_operation(
         ("bonus_out", "50.01", "bonus", "50.00"),
         ("bonus", "-50.01", "bonus", "50.00"),
     ],
-)  # fmt: skip
+)
 def test_an_operation_taking_a_figure_below_zero_is_refused_and_nothing_changes(
     services: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: str,
     figure: str, available: str,

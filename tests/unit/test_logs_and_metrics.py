@@ -20,8 +20,9 @@ def _record(msg: str, *args: object, exc: bool = False, **extra: object) -> logg
             import sys
 
             exc_info = sys.exc_info()
-    record = logging.LogRecord("brokerplane.test", logging.WARNING, __file__, 1, msg, args,
-                               exc_info)  # fmt: skip
+    record = logging.LogRecord(
+        "brokerplane.test", logging.WARNING, __file__, 1, msg, args, exc_info
+    )
     for name, value in extra.items():
         setattr(record, name, value)
     for step in (RedactSecrets(), RequestFields()):
@@ -30,8 +31,13 @@ def _record(msg: str, *args: object, exc: bool = False, **extra: object) -> logg
 
 
 def test_text_lines_cannot_be_split_by_what_a_caller_sent() -> None:
-    record = _record("unexpected error in MT5 command %s", "user/get\nINFO forged\u2028x\x1b[31m",
-                     exc=True, request_id='r "1"\nx', manager=1000)  # fmt: skip
+    record = _record(
+        "unexpected error in MT5 command %s",
+        "user/get\nINFO forged\u2028x\x1b[31m",
+        exc=True,
+        request_id='r "1"\nx',
+        manager=1000,
+    )
     text = TextFormatter().format(record)
     first, *rest = text.split("\n")
     assert first.startswith(tuple("0123456789"))

@@ -34,8 +34,9 @@ def test_a_level_at_a_groups_level_has_crossed_it(level: Decimal | None, state: 
 def test_each_change_of_class_is_its_event_and_none_for_stop_out_to_margin_call() -> None:
     kinds = {}
     for (before, after), action in watch.ACTIONS.items():
-        events = derive(action, "100000", {"state": before}, {"login": 100000, "state": after,
-                                                              "group": "real"})  # fmt: skip
+        events = derive(
+            action, "100000", {"state": before}, {"login": 100000, "state": after, "group": "real"}
+        )
         kinds[(before, after)] = [e.type for e in events]
         assert all(e.type in TYPES and e.login == 100000 and e.group == "real" for e in events)
     assert kinds == {

@@ -26,9 +26,14 @@ from brokerplane.core.masks import (
 
 @pytest.mark.parametrize(
     ("name", "admitted"),
-    [("demo\\forex", True), ("demo\\vip\\eu", True), ("demo\\vip", False),
-     ("real\\forex", False), ("demo", False)],
-)  # fmt: skip
+    [
+        ("demo\\forex", True),
+        ("demo\\vip\\eu", True),
+        ("demo\\vip", False),
+        ("real\\forex", False),
+        ("demo", False),
+    ],
+)
 def test_mask_admits_its_positive_parts_less_its_exclusions(name: str, admitted: bool) -> None:
     assert matches("demo\\*,!demo\\vip", name) is admitted
 
@@ -167,8 +172,14 @@ def test_pathological_masks_are_answered_at_once() -> None:
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=10, env=env, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=env,
+        check=False,
+    )
 
     assert done.stdout.strip() == "ok", done.stderr
 

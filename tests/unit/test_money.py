@@ -28,10 +28,17 @@ BTC = Currency("BTC", 8)
 
 @pytest.mark.parametrize(
     ("amount", "cur", "units"),
-    [("12.34", USD, 1234), ("12.340000", USD, 1234), ("-0.01", USD, -1), ("0", USD, 0),
-     ("100", JPY, 100), ("0.00000001", BTC, 1), ("21000000", BTC, 2_100_000_000_000_000),
-     ("92233720368547758.07", USD, 2**63 - 1)],
-)  # fmt: skip
+    [
+        ("12.34", USD, 1234),
+        ("12.340000", USD, 1234),
+        ("-0.01", USD, -1),
+        ("0", USD, 0),
+        ("100", JPY, 100),
+        ("0.00000001", BTC, 1),
+        ("21000000", BTC, 2_100_000_000_000_000),
+        ("92233720368547758.07", USD, 2**63 - 1),
+    ],
+)
 def test_to_minor_is_exact(amount: str, cur: Currency, units: int) -> None:
     assert to_minor(Decimal(amount), cur) == units
 
@@ -80,9 +87,18 @@ def test_money_formats_with_the_currencys_digits() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("12.30", "12.30"), (" 7 ", "7"), ("-0.5", "-0.5"), ("1e2", "1E+2"), (5, "5"),
-     (0.1, "0.1"), (1e-7, "1E-7"), (2.675, "2.675"), (Decimal("3.14"), "3.14")],
-)  # fmt: skip
+    [
+        ("12.30", "12.30"),
+        (" 7 ", "7"),
+        ("-0.5", "-0.5"),
+        ("1e2", "1E+2"),
+        (5, "5"),
+        (0.1, "0.1"),
+        (1e-7, "1E-7"),
+        (2.675, "2.675"),
+        (Decimal("3.14"), "3.14"),
+    ],
+)
 def test_parse_decimal_reads_strings_ints_floats_exactly(value: object, expected: str) -> None:
     result = parse_decimal(value)
 
@@ -91,9 +107,23 @@ def test_parse_decimal_reads_strings_ints_floats_exactly(value: object, expected
 
 
 @pytest.mark.parametrize(
-    "value", [True, False, None, "abc", "", "NaN", "Infinity", "-inf", float("inf"),
-              float("nan"), [1], {"a": 1}, b"1"],
-)  # fmt: skip
+    "value",
+    [
+        True,
+        False,
+        None,
+        "abc",
+        "",
+        "NaN",
+        "Infinity",
+        "-inf",
+        float("inf"),
+        float("nan"),
+        [1],
+        {"a": 1},
+        b"1",
+    ],
+)
 def test_parse_decimal_refuses_what_is_not_a_finite_number(value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_decimal(value, "price")
@@ -111,9 +141,14 @@ def test_currency_codes_are_normalised_and_know_their_digits() -> None:
 
 @pytest.mark.parametrize(
     ("code", "digits", "field"),
-    [("", None, "currency"), ("US-D", None, "currency"), ("TOOLONGCODE", None, "currency"),
-     ("USD", 9, "currency_digits"), ("USD", -1, "currency_digits")],
-)  # fmt: skip
+    [
+        ("", None, "currency"),
+        ("US-D", None, "currency"),
+        ("TOOLONGCODE", None, "currency"),
+        ("USD", 9, "currency_digits"),
+        ("USD", -1, "currency_digits"),
+    ],
+)
 def test_currency_refuses_bad_codes_and_digits(code: str, digits: int | None, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         currency(code, digits)
@@ -135,8 +170,10 @@ def test_parse_integer_refuses_anything_else_naming_the_field(text: object) -> N
     assert caught.value.fields[0].field == "login"
 
 
-_UNITS = sorted({0, 1, 9, 10, 11, 99, 100, 101, 12_345, 10**8, 10**8 + 1, 123_456_789_012_345,
-                 MAX_MINOR} | {10**k - 1 for k in range(1, 19)})  # fmt: skip
+_UNITS = sorted(
+    {0, 1, 9, 10, 11, 99, 100, 101, 12_345, 10**8, 10**8 + 1, 123_456_789_012_345, MAX_MINOR}
+    | {10**k - 1 for k in range(1, 19)}
+)
 
 
 @pytest.mark.parametrize("digits", range(9))

@@ -406,8 +406,7 @@ def test_an_approval_of_an_account_out_of_reach_cannot_be_decided(
 ) -> None:
     services = funded.services
     decide = services.decide_approval
-    missing = _shape(_refusal(ApprovalNotFound, decide, DecideApproval(9999, approve), actor),
-                     9999)  # fmt: skip
+    missing = _shape(_refusal(ApprovalNotFound, decide, DecideApproval(9999, approve), actor), 9999)
     before = funded.stored()
 
     for login in EVERY - visible:

@@ -17,8 +17,12 @@ NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
 
 def _market(**quotes: tuple[str, str]) -> Market:
-    pairs = {"EURUSD": ("EUR", "USD"), "USDJPY": ("USD", "JPY"), "GBPUSD": ("GBP", "USD"),
-             "XAUUSD": ("XAU", "USD")}  # fmt: skip
+    pairs = {
+        "EURUSD": ("EUR", "USD"),
+        "USDJPY": ("USD", "JPY"),
+        "GBPUSD": ("GBP", "USD"),
+        "XAUUSD": ("XAU", "USD"),
+    }
     symbols = {n: Symbol(n, b, p, b, digits=3 if p == "JPY" else 5) for n, (b, p) in pairs.items()}
     return Market(
         symbols, {n: Quote(n, Decimal(b), Decimal(a), NOW) for n, (b, a) in quotes.items()}
@@ -26,8 +30,15 @@ def _market(**quotes: tuple[str, str]) -> Market:
 
 
 def _account(currency: str = "USD", leverage: int = 100, balance: int = 1_000_000) -> Account:
-    return Account(login=7, group_id=1, group="g", currency=currency, currency_digits=2,
-                   leverage=leverage, balance=balance)  # fmt: skip
+    return Account(
+        login=7,
+        group_id=1,
+        group="g",
+        currency=currency,
+        currency_digits=2,
+        leverage=leverage,
+        balance=balance,
+    )
 
 
 def _position(symbol: str, side: str, lots: str, price: str, digits: int = 5) -> Position:
@@ -67,8 +78,11 @@ def test_profit_in_another_currency_converts_at_the_mid() -> None:
 def test_margin_modes(mode: str, expected: int) -> None:
     m = _market(EURUSD=("1", "1"))
     acc = _account(leverage=100_000)  # 1 lot -> 100000 / 100000 = 1.00 of margin
-    legs = [_position("EURUSD", "buy", "1", "1"), _position("EURUSD", "buy", "1", "1"),
-            _position("EURUSD", "sell", "1", "1")]  # fmt: skip
+    legs = [
+        _position("EURUSD", "buy", "1", "1"),
+        _position("EURUSD", "buy", "1", "1"),
+        _position("EURUSD", "sell", "1", "1"),
+    ]
     figs = [figures(p, acc, m) for p in legs]
     assert total_margin(figs, mode) == expected
     state = risk_of(acc, legs, m, mode).state()

@@ -54,10 +54,8 @@ class World:
     def sso(self, email: str, nickname: str | None = None) -> User:
         return self.create(email, nickname=nickname, nickname_source="email")
 
-    def link(self, user_id: int, login: int, actor: Actor | None = None,
-             **fields: object) -> int:  # fmt: skip
-        cmd = LinkAccount(user_id=user_id, login=login, password_md5=md5_hex(PASSWORD),
-                          **fields)  # type: ignore[arg-type]  # fmt: skip
+    def link(self, user_id: int, login: int, actor: Actor | None = None, **fields: object) -> int:
+        cmd = LinkAccount(user_id=user_id, login=login, password_md5=md5_hex(PASSWORD), **fields)  # type: ignore[arg-type]
         return self.services.link_account(cmd, actor or self.admin).link.id
 
     def audit(self, entity_type: str, entity_id: int) -> list[AuditRecord]:
@@ -85,8 +83,12 @@ def test_a_new_user_gets_an_id_a_ctid_nickname_and_its_folded_email(world: World
     assert created.created
     user = created.user
     assert (user.email, user.nickname, user.language, user.broker, user.first_name) == (
-        "ann@example.com", f"ctid{user.id}", "en", "BESTBROKER", "Ann"
-    )  # fmt: skip
+        "ann@example.com",
+        f"ctid{user.id}",
+        "en",
+        "BESTBROKER",
+        "Ann",
+    )
     assert user.created_at == user.updated_at == world.clock.now
     assert world.services.get_user(user.id, world.admin) == user
     assert world.services.find_user_by_email("ANN@example.com", world.admin) == user
@@ -107,11 +109,23 @@ def test_an_email_in_use_answers_the_existing_user_or_fails_as_asked(world: Worl
 
 @pytest.mark.parametrize(
     "email",
-    ["", "   ", "ann", "ann@", "@example.com", "ann@example", "a b@example.com",
-     "ann@@example.com", "ånn@example.com", "a\x00b@example.com", "a\tb@example.com",
-     "x" * 120 + "@example.com", "ann@privaterelay.appleid.com",
-     "Ann@PrivateRelay.AppleID.com"],
-)  # fmt: skip
+    [
+        "",
+        "   ",
+        "ann",
+        "ann@",
+        "@example.com",
+        "ann@example",
+        "a b@example.com",
+        "ann@@example.com",
+        "ånn@example.com",
+        "a\x00b@example.com",
+        "a\tb@example.com",
+        "x" * 120 + "@example.com",
+        "ann@privaterelay.appleid.com",
+        "Ann@PrivateRelay.AppleID.com",
+    ],
+)
 def test_what_is_not_a_usable_email_is_refused_naming_the_field(world: World, email: str) -> None:
     with pytest.raises(ValidationError) as caught:
         world.create(email)
@@ -126,10 +140,14 @@ def test_private_relay_addresses_say_why(world: World) -> None:
 
 @pytest.mark.parametrize(
     ("fields", "field"),
-    [({"language": "english"}, "language"), ({"language": "e1"}, "language"),
-     ({"broker": "B" * 64}, "broker"), ({"first_name": "x" * 128}, "first_name"),
-     ({"last_name": "a\x00"}, "last_name")],
-)  # fmt: skip
+    [
+        ({"language": "english"}, "language"),
+        ({"language": "e1"}, "language"),
+        ({"broker": "B" * 64}, "broker"),
+        ({"first_name": "x" * 128}, "first_name"),
+        ({"last_name": "a\x00"}, "last_name"),
+    ],
+)
 def test_bad_fields_are_refused_by_name(world: World, fields: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         world.create("ann@example.com", **fields)
@@ -146,9 +164,20 @@ def test_a_nickname_asked_for_is_used_when_valid_and_free(world: World) -> None:
 
 @pytest.mark.parametrize(
     "asked",
-    ["letstrade", "LETSTRADE", "ab", "q" * 33, "with space", "émile", "-lead", ".lead",
-     "semi;colon", "ctid5", "CTID123"],
-)  # fmt: skip
+    [
+        "letstrade",
+        "LETSTRADE",
+        "ab",
+        "q" * 33,
+        "with space",
+        "émile",
+        "-lead",
+        ".lead",
+        "semi;colon",
+        "ctid5",
+        "CTID123",
+    ],
+)
 def test_a_nickname_taken_or_invalid_is_derived_from_the_user_id(world: World, asked: str) -> None:
     world.sso("first@example.com", "letstrade")
     user = world.sso("second@example.com", asked)
@@ -311,8 +340,10 @@ def test_agreement_and_logout_are_marked_with_the_time_and_audited(world: World)
     stored = world.services.get_user(user.id, world.admin)
     assert (stored.agreement_accepted_at, stored.logged_out_at) == (agreed_at, out_at)
     actions = [(r.action, r.at, r.manager_login) for r in world.audit("user", user.id)]
-    assert actions[1:] == [("user.agreement_accepted", agreed_at, MANAGER.manager_login),
-                           ("user.logged_out", out_at, MANAGER.manager_login)]  # fmt: skip
+    assert actions[1:] == [
+        ("user.agreement_accepted", agreed_at, MANAGER.manager_login),
+        ("user.logged_out", out_at, MANAGER.manager_login),
+    ]
     for call in (world.services.accept_user_agreement, world.services.log_out_user):
         with pytest.raises(UserNotFound):
             call(999, world.admin)

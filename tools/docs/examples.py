@@ -266,11 +266,13 @@ class PageServer:
             )  # fmt: skip
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [brokerplane, "serve", "--port", str(self.port), "--mt5-tcp-port",
-             str(self.tcp_port)],
-            cwd=workdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [brokerplane, "serve", "--port", str(self.port), "--mt5-tcp-port", str(self.tcp_port)],
+            cwd=workdir,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         self._wait_ready()
 
     def _wait_ready(self) -> None:

@@ -48,13 +48,15 @@ def settings_rows() -> list[dict[str, str]]:
         else:
             shown = str(getattr(default, "get_secret_value", lambda d=default: d)())
         kind = getattr(field.annotation, "__name__", None) or str(field.annotation)
-        rows.append({
-            "name": name,
-            "env": (prefix + name).upper(),
-            "type": kind.replace("typing.", ""),
-            "default": shown,
-            "description": field.description or "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "env": (prefix + name).upper(),
+                "type": kind.replace("typing.", ""),
+                "default": shown,
+                "description": field.description or "",
+            }
+        )
     return rows
 
 
@@ -157,15 +159,17 @@ def error_rows() -> list[dict[str, str]]:
     for cls in sorted(all_error_classes(), key=lambda c: (order.get(c, 10**6), c.__name__)):
         native, mt5, ctrader, te = (find(t, cls) for t in (NATIVE, MT5, CTRADER, TE))
         doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        rows.append({
-            "error": cls.__name__,
-            "code": getattr(cls, "code", ""),
-            "what": doc,
-            "native": f"{native[0]} {native[1]}" if native else "",
-            "mt5": retcode(mt5) if mt5 is not None else "",
-            "ctrader": f"{ctrader[0]} {ctrader[1]}" if ctrader else "",
-            "traderevolution": f"{te[0]} {te[1]}" if te else "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "error": cls.__name__,
+                "code": getattr(cls, "code", ""),
+                "what": doc,
+                "native": f"{native[0]} {native[1]}" if native else "",
+                "mt5": retcode(mt5) if mt5 is not None else "",
+                "ctrader": f"{ctrader[0]} {ctrader[1]}" if ctrader else "",
+                "traderevolution": f"{te[0]} {te[1]}" if te else "",
+            }
+        )
     return rows
 
 
@@ -262,9 +266,10 @@ def openapi_document() -> dict[str, Any]:
             del os.environ[k]
         try:
             settings = Settings(
-                data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/openapi.db",
+                data_dir=Path(tmp),
+                database_url=f"sqlite:///{tmp}/openapi.db",
                 audit_key="00" * 32,
-            )  # fmt: skip
+            )
         finally:
             os.environ.update(saved)
         runtime = bootstrap.build(settings, provision_key=False)

@@ -119,8 +119,12 @@ async def _maintenance(runtime: Runtime, stopping: asyncio.Event) -> None:
             log.exception("maintenance failed; retrying in %ss", interval)
             continue
         if purged or expired or events:
-            log.info("maintenance: %d request ids purged, %d approvals expired, %d events purged",
-                     purged, expired, events)  # fmt: skip
+            log.info(
+                "maintenance: %d request ids purged, %d approvals expired, %d events purged",
+                purged,
+                expired,
+                events,
+            )
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -131,8 +135,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         tasks = [asyncio.create_task(_maintenance(runtime, stopping))]
         if settings.risk_pass_interval_s > 0:
             tasks.append(asyncio.create_task(riskpass.run(runtime, stopping)))
-        stop, workers = delivery.start(runtime.services, settings,
-                                       _app.state.metrics.webhook_delivered)  # fmt: skip
+        stop, workers = delivery.start(
+            runtime.services, settings, _app.state.metrics.webhook_delivered
+        )
         try:
             yield
         finally:
@@ -174,16 +179,18 @@ def create_app(runtime: Runtime) -> FastAPI:
 
         mount_mt5(app)
         mt5_paths = frozenset(mt5_mount.legacy_paths())
-        body_routes.append(Route(mt5_mount.body_refused, ("/api",),
-                                 frozenset(mt5_mount.legacy_paths())))  # fmt: skip
+        body_routes.append(
+            Route(mt5_mount.body_refused, ("/api",), frozenset(mt5_mount.legacy_paths()))
+        )
     if "ctrader" in enabled:
         from brokerplane.api.ctrader import wire as ctrader_wire
         from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
         from brokerplane.api.ctrader.mount import mount as mount_ctrader
 
         mount_ctrader(app)
-        body_routes.append(Route(ctrader_wire.body_refused,
-                                 WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES))  # fmt: skip
+        body_routes.append(
+            Route(ctrader_wire.body_refused, WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES)
+        )
     if "traderevolution" in enabled:
         from brokerplane.api.traderevolution import wire as te_wire
         from brokerplane.api.traderevolution.mount import mount as mount_te
@@ -226,9 +233,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         ok = await run_in_threadpool(runtime.storage.ping)
         if not ok:
             return problem(
-                503, "ManagerOffline", "the database is unreachable", "storage.unavailable",
-                _rid(request), headers={"Retry-After": "5"},
-            )  # fmt: skip
+                503,
+                "ManagerOffline",
+                "the database is unreachable",
+                "storage.unavailable",
+                _rid(request),
+                headers={"Retry-After": "5"},
+            )
         return JSONResponse({"status": "ready", "database": runtime.storage.backend})
 
     @app.exception_handler(StarletteHTTPException)
@@ -236,8 +247,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         titles = {404: "NotFound", 405: "MethodNotAllowed"}
         code = {404: "http.not_found", 405: "http.method_not_allowed"}.get(exc.status_code, "http")
         detail = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), detail, code,
-                       _rid(request), headers=getattr(exc, "headers", None))  # fmt: skip
+        return problem(
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            detail,
+            code,
+            _rid(request),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -249,13 +266,24 @@ def create_app(runtime: Runtime) -> FastAPI:
         # This handler runs outside RequestIdMiddleware, so it echoes the id itself.
         rid = _rid(request)
         echo = {REQUEST_ID_HEADER: rid} if rid else None
-        return problem(500, "InternalError", "an unexpected error occurred; it has been logged",
-                       "internal", rid, headers=echo)  # fmt: skip
+        return problem(
+            500,
+            "InternalError",
+            "an unexpected error occurred; it has been logged",
+            "internal",
+            rid,
+            headers=echo,
+        )
 
     # Inside RequestIdMiddleware, so a refused body's answer carries the request id too.
     settings = runtime.settings
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, routes=body_routes,
-                       idle_timeout=settings.header_timeout_s, default=_body_refused)  # fmt: skip
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        routes=body_routes,
+        idle_timeout=settings.header_timeout_s,
+        default=_body_refused,
+    )
     # Inside RequestIdMiddleware (its lines carry the request id), outside everything else (a
     # refused body is counted and logged too).
     app.add_middleware(Observe, metrics=app.state.metrics, mt5_paths=mt5_paths)
@@ -282,38 +310,44 @@ def _offline_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
 
     # Only this server: ReDoc's own footer would fetch its logo from a CDN; the browser drops it.
-    policy = {"Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-        "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
-        "frame-ancestors 'none'"
-    )}  # fmt: skip
+    policy = {
+        "Content-Security-Policy": (
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
+            "frame-ancestors 'none'"
+        )
+    }
 
     @app.get("/docs", include_in_schema=False)
     async def swagger() -> Response:
         page = get_swagger_ui_html(
-            openapi_url="/openapi.json", title="brokerplane API",
+            openapi_url="/openapi.json",
+            title="brokerplane API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
             swagger_ui_parameters={"persistAuthorization": False},
-        )  # fmt: skip
+        )
         page.headers.update(policy)
         return page
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> Response:
         page = get_redoc_html(
-            openapi_url="/openapi.json", title="brokerplane API",
+            openapi_url="/openapi.json",
+            title="brokerplane API",
             redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False,
-        )  # fmt: skip
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
         page.headers.update(policy)
         return page
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)  # fmt: skip
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schema.setdefault("components", {})["securitySchemes"] = {
                 BEARER: {
                     "type": "http",
@@ -350,8 +384,9 @@ def _real_statuses(operation: dict[str, Any]) -> None:
     if "requestBody" in operation:
         problem_of = responses.get("400", {}).get("content")
         for status, answer in BODY_REFUSALS.items():
-            responses.setdefault(status, {**answer, **({"content": problem_of}
-                                                       if problem_of else {})})  # fmt: skip
+            responses.setdefault(
+                status, {**answer, **({"content": problem_of} if problem_of else {})}
+            )
 
 
 def _drop_unused_schemas(schema: dict[str, Any]) -> None:

@@ -49,9 +49,14 @@ class BodyLimit:
     """Plain ASGI middleware enforcing `limit` on every HTTP request body."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int, idle_timeout: float, routes: Sequence[Route],
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        idle_timeout: float,
+        routes: Sequence[Route],
         default: Refusal,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.app = app
         self.limit = limit
         self.idle_timeout = idle_timeout

@@ -31,8 +31,10 @@ Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
 
 # cTrader's balance change (its sub-application is mounted after MT5's router, whose routes a
 # request for it tries first: about 0.2-1.4 ms).
-CTRADER_MONEY = (("POST", "/v2/webserv/traders/", "/changebalance"),
-                 ("POST", "/webserv/traders/", "/changebalance"))  # fmt: skip
+CTRADER_MONEY = (
+    ("POST", "/v2/webserv/traders/", "/changebalance"),
+    ("POST", "/webserv/traders/", "/changebalance"),
+)
 
 # Money operations of the native API, under both of its prefixes.
 NATIVE_MONEY = tuple(

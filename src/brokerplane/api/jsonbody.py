@@ -60,8 +60,7 @@ def may_hold_surrogate(raw: bytes | str) -> bool:
     if isinstance(raw, bytes):
         if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4]:
             return True  # UTF-16 or UTF-32, which `json.loads` reads too: its escapes hide
-        return (_SURROGATE_ESCAPE.search(raw) is not None
-                or _SURROGATE_BYTES.search(raw) is not None)  # fmt: skip
+        return _SURROGATE_ESCAPE.search(raw) is not None or _SURROGATE_BYTES.search(raw) is not None
     return _SURROGATE_ESCAPE_TEXT.search(raw) is not None or not _is_utf8(raw)
 
 

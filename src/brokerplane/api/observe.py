@@ -43,10 +43,15 @@ UNMATCHED = "unmatched"
 
 # Path prefixes by dialect (the first that matches wins).
 _PREFIXES: tuple[tuple[str, str], ...] = (
-    ("/v1/", "native"), ("/mt4/manager/", "native"), ("/api/", "mt5"),
-    ("/v2/webserv/", "ctrader"), ("/webserv/", "ctrader"), ("/v2/cid/", "ctrader"),
-    ("/cid/", "ctrader"), ("/proftrading/rest/", "traderevolution"),
-)  # fmt: skip
+    ("/v1/", "native"),
+    ("/mt4/manager/", "native"),
+    ("/api/", "mt5"),
+    ("/v2/webserv/", "ctrader"),
+    ("/webserv/", "ctrader"),
+    ("/v2/cid/", "ctrader"),
+    ("/cid/", "ctrader"),
+    ("/proftrading/rest/", "traderevolution"),
+)
 # Methods a label may name; any other (a client may send any token) is counted as OTHER.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _OPS_PATHS = frozenset({"/health", "/ready", "/metrics", "/docs", "/openapi.json"})
@@ -78,14 +83,16 @@ class ServerMetrics:
         self._render_lock = threading.Lock()
         registry = self.registry = Registry()
         registry.gauge(
-            "brokerplane_build_info", "The running version (always 1)",
+            "brokerplane_build_info",
+            "The running version (always 1)",
             lambda: [((brokerplane.__version__, runtime.storage.backend), 1)],
             ("version", "database"),
-        )  # fmt: skip
+        )
         registry.gauge(
-            "brokerplane_process_start_time_seconds", "When the server started (Unix time)",
+            "brokerplane_process_start_time_seconds",
+            "When the server started (Unix time)",
             lambda: [((), self.started)],
-        )  # fmt: skip
+        )
         labels = ("dialect", "route", "method", "status")
         self.requests = registry.counter(
             "brokerplane_http_requests_total",
@@ -134,15 +141,18 @@ class ServerMetrics:
             "brokerplane_db_pool_connections",
             "Database pool connections: size (kept open), checked_out (in use), checked_in "
             "(idle), overflow (beyond the size)",
-            self._pool, ("state",),
-        )  # fmt: skip
+            self._pool,
+            ("state",),
+        )
         if runtime.storage.replica is not None:
             registry.gauge(
                 "brokerplane_replica_reads_total",
                 "Lists, reports, exports and exposure read, by where they were served "
                 "(replica, primary)",
-                self._replica_reads, ("served_by",), kind="counter",
-            )  # fmt: skip
+                self._replica_reads,
+                ("served_by",),
+                kind="counter",
+            )
             registry.gauge(
                 "brokerplane_replica_up",
                 "0 from a failure of the read replica until it serves a read again, else 1",
@@ -161,8 +171,9 @@ class ServerMetrics:
         registry.gauge(
             "brokerplane_mt5_sessions_open",
             "Signed-in MT5 Web API sessions, by transport (http, tcp)",
-            self._sessions, ("transport",),
-        )  # fmt: skip
+            self._sessions,
+            ("transport",),
+        )
         registry.gauge(
             "brokerplane_mt5_tcp_connections_open",
             "Open connections of the MT5 TCP listener (signed in or not)",
@@ -199,8 +210,9 @@ class ServerMetrics:
         registry.gauge(
             "brokerplane_webhook_subscriptions",
             "Webhook subscriptions by state: active, paused, failed (parked)",
-            self._subscriptions, ("state",),
-        )  # fmt: skip
+            self._subscriptions,
+            ("state",),
+        )
         registry.gauge(
             "brokerplane_outbox_undelivered_events",
             "Events the furthest-behind webhook subscription (active or parked) has not "
@@ -274,8 +286,10 @@ class ServerMetrics:
 
     def _replica_reads(self) -> Iterable[Sample]:
         status = self._replica_status()
-        return [(("replica",), int(status.get("replica_reads") or 0)),
-                (("primary",), int(status.get("primary_reads") or 0))]  # fmt: skip
+        return [
+            (("replica",), int(status.get("replica_reads") or 0)),
+            (("primary",), int(status.get("primary_reads") or 0)),
+        ]
 
     def _replica_lag(self) -> Iterable[Sample]:
         lag = self._replica_status().get("last_lag")
@@ -383,14 +397,21 @@ def _access_line(
     client = scope.get("client")
     method = method[:32]
     access_log.info(
-        "%s %s %s", method, path[:2048], status,
+        "%s %s %s",
+        method,
+        path[:2048],
+        status,
         extra={
-            "request_id": state.get("request_id"), "dialect": state.get("dialect"),
-            "manager": state.get("manager"), "method": method, "path": path[:2048],
-            "status": status, "latency_ms": round(elapsed * 1000, 2),
+            "request_id": state.get("request_id"),
+            "dialect": state.get("dialect"),
+            "manager": state.get("manager"),
+            "method": method,
+            "path": path[:2048],
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 2),
             "client": client[0] if client else None,
         },
-    )  # fmt: skip
+    )
 
 
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)

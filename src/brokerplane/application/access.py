@@ -140,8 +140,9 @@ class AccessServices(SignInLockout):
         hash is read, counted after): Unauthorized with the lock's message when the login or
         address is locked, with WRONG_CREDENTIALS when the answer is wrong, the manager does not
         exist, or it cannot use the Web API."""
-        return self._guarded(lockout.manager(cmd.login, address),
-                             lambda u: handshake.check_answer(u, cmd))  # fmt: skip
+        return self._guarded(
+            lockout.manager(cmd.login, address), lambda u: handshake.check_answer(u, cmd)
+        )
 
     def resume_mt5_session(self, cmd: ResumeSession) -> Manager | None:
         """The manager of an MT5 session for its next command; None: the session is over."""
@@ -156,8 +157,11 @@ class AccessServices(SignInLockout):
             step = second_factor.password_step(u, cmd, actor, self.clock)
             return step if step.pair is not None or step.challenge is not None else None
 
-        return self._guarded(second_factor.attempt_of(cmd, actor.ip), check,
-                             clears=lambda step: step.pair is not None)  # fmt: skip
+        return self._guarded(
+            second_factor.attempt_of(cmd, actor.ip),
+            check,
+            clears=lambda step: step.pair is not None,
+        )
 
     def sign_in_second_step(
         self, cmd: second_factor.SecondStep, actor: Actor
@@ -203,16 +207,20 @@ class AccessServices(SignInLockout):
         wrong one counts toward the sign-in lockout)."""
         keys = self.config.audit_keys
         self._view(second_factor.require_off, actor)  # no lockout strike
-        return self._guarded(lockout.manager(actor.manager_login, actor.ip), lambda u: (
-            second_factor.start(u, actor, password, self.clock, keys)))  # fmt: skip
+        return self._guarded(
+            lockout.manager(actor.manager_login, actor.ip),
+            lambda u: second_factor.start(u, actor, password, self.clock, keys),
+        )
 
     def confirm_second_factor(self, actor: Actor, code: str, password: str) -> list[str]:
         """Switch TOTP on with a first code, for the current password (a wrong one counts
         toward the sign-in lockout, a wrong code toward the enrolment's own attempts)."""
         keys = self.config.audit_keys
         self._read(lambda u: second_factor.require_pending(u, actor, self.clock()))
-        done = self._guarded(lockout.manager(actor.manager_login, actor.ip), lambda u: (
-            second_factor.confirm(u, actor, code, password, self.clock, keys)))  # fmt: skip
+        done = self._guarded(
+            lockout.manager(actor.manager_login, actor.ip),
+            lambda u: second_factor.confirm(u, actor, code, password, self.clock, keys),
+        )
         if done.problem is not None:
             raise done.problem
         assert done.codes is not None
@@ -226,13 +234,15 @@ class AccessServices(SignInLockout):
 
     def disable_second_factor(self, actor: Actor, proof: str) -> bool:
         keys = self.config.audit_keys
-        return self._proved(actor, lambda u: second_factor.disable(
-            u, actor, proof, self.clock, keys) or None)  # fmt: skip
+        return self._proved(
+            actor, lambda u: second_factor.disable(u, actor, proof, self.clock, keys) or None
+        )
 
     def regenerate_recovery_codes(self, actor: Actor, proof: str) -> list[str]:
         keys = self.config.audit_keys
-        return self._proved(actor, lambda u: second_factor.regenerate(
-            u, actor, proof, self.clock, keys))  # fmt: skip
+        return self._proved(
+            actor, lambda u: second_factor.regenerate(u, actor, proof, self.clock, keys)
+        )
 
     def reset_second_factor(self, login: int, actor: Actor) -> bool:
         """An administrator removes a manager's second factor (audited); False: it had none."""

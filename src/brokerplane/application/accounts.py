@@ -113,10 +113,14 @@ class AccountServices(SignInLockout):
         after = cmd.after_login
         while True:
             page_cmd = accounts.ListAccounts(
-                group_mask=cmd.group_mask, email=cmd.email, logins=cmd.logins,
-                registered_from=cmd.registered_from, registered_to=cmd.registered_to,
-                after_login=after, limit=accounts.MAX_PAGE,
-            )  # fmt: skip
+                group_mask=cmd.group_mask,
+                email=cmd.email,
+                logins=cmd.logins,
+                registered_from=cmd.registered_from,
+                registered_to=cmd.registered_to,
+                after_login=after,
+                limit=accounts.MAX_PAGE,
+            )
             page = self.list_accounts(page_cmd, actor, scope)
             yield from page
             if len(page) < accounts.MAX_PAGE:
@@ -138,9 +142,17 @@ class AccountServices(SignInLockout):
         while True:
             limit = accounts.EXPORT_PAGE
             page = self._lagging_read(
-                partial(accounts.export_accounts, cmd=cmd, actor=actor, columns=columns,
-                        after_login=after, limit=limit, scope=scope), actor,
-            )  # fmt: skip
+                partial(
+                    accounts.export_accounts,
+                    cmd=cmd,
+                    actor=actor,
+                    columns=columns,
+                    after_login=after,
+                    limit=limit,
+                    scope=scope,
+                ),
+                actor,
+            )
             count = len(page)
             if count:
                 after = page[-1][at]
@@ -167,10 +179,18 @@ class AccountServices(SignInLockout):
         while True:
             limit = accounts.EXPORT_CSV_PAGE if written else accounts.EXPORT_PAGE
             page = self._lagging_read(
-                partial(accounts.export_accounts_csv, cmd=cmd, actor=actor,
-                        csv_columns=csv_columns, row_columns=row_columns, after_login=after,
-                        limit=limit, scope=scope), actor,
-            )  # fmt: skip
+                partial(
+                    accounts.export_accounts_csv,
+                    cmd=cmd,
+                    actor=actor,
+                    csv_columns=csv_columns,
+                    row_columns=row_columns,
+                    after_login=after,
+                    limit=limit,
+                    scope=scope,
+                ),
+                actor,
+            )
             written = isinstance(page, CsvPage)
             if isinstance(page, CsvPage):
                 count, last = page.rows, page.last_login

@@ -24,10 +24,19 @@ from typing import Any
 
 NEVER_STORED = frozenset(
     {
-        "secret", "secret_hash", "secret_digest", "sealed_secret", "token_hash", "verifiers",
-        "password", "main_password", "investor_password", "phone_password", "api_password",
+        "secret",
+        "secret_hash",
+        "secret_digest",
+        "sealed_secret",
+        "token_hash",
+        "verifiers",
+        "password",
+        "main_password",
+        "investor_password",
+        "phone_password",
+        "api_password",
     }
-)  # fmt: skip
+)
 _PACKAGE = "brokerplane."
 
 

@@ -106,9 +106,15 @@ def claim_alone(
     """Claim a request id in a transaction of its own (committed lazily: the command's own
     durable commit comes later), or the stored answer of its earlier use."""
     return claim(
-        store, wanted.scope, wanted.key, wanted.fingerprint, clock(),
-        retention=terms.retention, lease=terms.lease, field=wanted.field,
-    )  # fmt: skip
+        store,
+        wanted.scope,
+        wanted.key,
+        wanted.fingerprint,
+        clock(),
+        retention=terms.retention,
+        lease=terms.lease,
+        field=wanted.field,
+    )
 
 
 def claim_in_command(
@@ -117,9 +123,16 @@ def claim_in_command(
     """Claim the request id in the command's own transaction (durable with it); an earlier
     use of it for the same request raises Replayed with its answer."""
     outcome = claim(
-        store, wanted.scope, wanted.key, wanted.fingerprint, clock(),
-        retention=terms.retention, lease=terms.lease, field=wanted.field, lazy_commit=False,
-    )  # fmt: skip
+        store,
+        wanted.scope,
+        wanted.key,
+        wanted.fingerprint,
+        clock(),
+        retention=terms.retention,
+        lease=terms.lease,
+        field=wanted.field,
+        lazy_commit=False,
+    )
     if isinstance(outcome, StoredResponse):
         raise Replayed(outcome)
     return outcome

@@ -35,9 +35,11 @@ class SignInLockout(ServiceBase):
     """Password checks run under the lockout: admitted first, then counted or cleared."""
 
     def _guarded(
-        self, attempt: lockout.Attempt, check: Callable[[UnitOfWork], T | None],
+        self,
+        attempt: lockout.Attempt,
+        check: Callable[[UnitOfWork], T | None],
         clears: Callable[[T], bool] | None = None,
-    ) -> T:  # fmt: skip
+    ) -> T:
         """Run a password check under the lockout: the attempt is admitted first (a locked one
         is refused before the check), then checked; a failed one (`check` answers None, or
         raises) is counted, a good one clears the subject's counters in the check's own

@@ -63,10 +63,14 @@ class MoneyServices(ServiceBase):
         after = query.after_id
         while True:
             page_query = LedgerQuery(
-                login=query.login, kinds=query.kinds, time_from=query.time_from,
-                time_to=query.time_to, reference=query.reference, after_id=after,
+                login=query.login,
+                kinds=query.kinds,
+                time_from=query.time_from,
+                time_to=query.time_to,
+                reference=query.reference,
+                after_id=after,
                 limit=ledger.MAX_PAGE,
-            )  # fmt: skip
+            )
             page = self.list_ledger(page_query, actor)
             yield from page
             if len(page) < ledger.MAX_PAGE:
@@ -120,8 +124,9 @@ class MoneyServices(ServiceBase):
             if not balance_minor:
                 return acc
             amount = Decimal(balance_minor).scaleb(-acc.currency_digits)
-            first = ledger.PostLedgerEntry(acc.login, "deposit", amount, comment=comment,
-                                           on_threshold="refuse")  # fmt: skip
+            first = ledger.PostLedgerEntry(
+                acc.login, "deposit", amount, comment=comment, on_threshold="refuse"
+            )
             ledger.post_entry(u, first, actor, self.clock, self.config)
             return accounts.get_account(u, acc.login, actor)
 

@@ -80,9 +80,12 @@ class TradingServices(ServiceBase):
     ) -> list[PositionFigures]:
         """Open positions, `limit` (default trading.MAX_PAGE) at a time."""
         page = trading.MAX_PAGE if limit is None else limit
-        return self._lagging_read(lambda u: trading.list_positions(
-            u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=page
-        ), actor)  # fmt: skip
+        return self._lagging_read(
+            lambda u: trading.list_positions(
+                u, actor, logins=logins, group=group, symbol=symbol, after_id=after_id, limit=page
+            ),
+            actor,
+        )
 
     def get_position(self, position_id: int, actor: Actor) -> PositionFigures:
         return self._query(trading.get_position, position_id, actor)
@@ -112,12 +115,19 @@ class TradingServices(ServiceBase):
         return self._query(trading.get_deal, deal_id, actor)
 
     def exposure(
-        self, actor: Actor, *, group: str | None = None, symbol: str | None = None,
+        self,
+        actor: Actor,
+        *,
+        group: str | None = None,
+        symbol: str | None = None,
         currency: str = "USD",
-    ) -> trading.ExposureReport:  # fmt: skip
-        return self._lagging_read(lambda u: trading.exposure(
-            u, actor, group=group, symbol=symbol, report_currency=currency
-        ), actor)  # fmt: skip
+    ) -> trading.ExposureReport:
+        return self._lagging_read(
+            lambda u: trading.exposure(
+                u, actor, group=group, symbol=symbol, report_currency=currency
+            ),
+            actor,
+        )
 
     def margin_calls(self, actor: Actor) -> list[trading.MarginStatus]:
         return self._lagging_read(lambda u: trading.margin_calls(u, actor), actor)

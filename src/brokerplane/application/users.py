@@ -87,7 +87,7 @@ class UserServices(SignInLockout):
         return self._command(users.log_out, user_id, actor)
 
     def set_in_app_controls(self, cmd: user_cid.SetInAppControls, actor: Actor) -> User:
-        return self._command(user_cid.set_in_app_controls, cmd, actor)  # fmt: skip
+        return self._command(user_cid.set_in_app_controls, cmd, actor)
 
     def get_in_app_controls(self, user_id: int, actor: Actor) -> dict[str, Any] | None:
         return self._query(user_cid.get_in_app_controls, user_id, actor)

@@ -109,9 +109,13 @@ def audit_checkpoint(database_url: str | None, data_dir: Path | None, out: Path 
             )
             click.get_current_context().exit(EXIT_CHECK_FAILED)
         statement = auditkeys.sign_checkpoint(
-            runtime.keyring.keys.current, report.head, report.records, report.legacy, totals,
+            runtime.keyring.keys.current,
+            report.head,
+            report.records,
+            report.legacy,
+            totals,
             runtime.services.clock(),
-        )  # fmt: skip
+        )
     text = json.dumps(statement, indent=2, sort_keys=True) + "\n"
     if out is None:
         click.echo(text, nl=False)

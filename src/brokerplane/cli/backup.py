@@ -98,13 +98,18 @@ def _refuse_live_files(file: Path, source: Path, settings: Settings) -> None:
     or corrupts committed data) or the audit key file, by whatever name they are reached."""
     live = {
         source: "the database itself",
-        **{Path(f"{source}{extra}"): f"the database's {extra[1:]} file"
-           for extra in ("-wal", "-shm", "-journal")},
+        **{
+            Path(f"{source}{extra}"): f"the database's {extra[1:]} file"
+            for extra in ("-wal", "-shm", "-journal")
+        },
         settings.effective_audit_key_file: "the audit key file",
-    }  # fmt: skip
+    }
     # the working files next to FILE (and their journals) are removed before and after
-    working = [file.with_name(f".{file.name}.{kind}{extra}") for kind in ("partial", "check")
-               for extra in ("", "-wal", "-shm", "-journal")]  # fmt: skip
+    working = [
+        file.with_name(f".{file.name}.{kind}{extra}")
+        for kind in ("partial", "check")
+        for extra in ("", "-wal", "-shm", "-journal")
+    ]
     try:
         resolved = {path.resolve(): what for path, what in live.items()}
         target = file.resolve()

@@ -185,8 +185,9 @@ def open_runtime(
         url = safe_url(settings.effective_database_url)
         raise CliFailure(f"database URL {url}: {_first_line(exc)}") from None
     except OSError as exc:  # the data directory or a file in it cannot be made or opened
-        raise CliFailure(f"cannot open {exc.filename or settings.data_dir}: "
-                         f"{exc.strerror or exc}") from None  # fmt: skip
+        raise CliFailure(
+            f"cannot open {exc.filename or settings.data_dir}: {exc.strerror or exc}"
+        ) from None
 
 
 @contextmanager

@@ -35,8 +35,11 @@ class Target:
     shown: str  # the URL with its password masked
 
     def connect_args(self, database: str | None = None) -> dict[str, Any]:
-        args: dict[str, Any] = {"dbname": database or self.database, "user": self.user,
-                                "connect_timeout": CONNECT_TIMEOUT_S}  # fmt: skip
+        args: dict[str, Any] = {
+            "dbname": database or self.database,
+            "user": self.user,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+        }
         if self.host:
             args["host"] = self.host
         if self.port:
@@ -67,8 +70,9 @@ def parse(url: str, what: str) -> Target:
     for kind, name in (("role", parsed.username), ("database", parsed.database)):
         if len(name.encode()) > MAX_NAME or "\x00" in name:
             raise CliFailure(f"the {kind} name {name[:80]!r} is longer than {MAX_NAME} bytes")
-    return Target(parsed.host, parsed.port, parsed.username, parsed.password, parsed.database,
-                  shown)  # fmt: skip
+    return Target(
+        parsed.host, parsed.port, parsed.username, parsed.password, parsed.database, shown
+    )
 
 
 def default_admin(target: Target) -> str:
@@ -138,8 +142,9 @@ def db_create(
     try:
         with conn:
             role = sql.Identifier(target.user)
-            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
-                                  (target.user,)).fetchone()  # fmt: skip
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (target.user,)
+            ).fetchone()
             secret = sql.Literal(target.password) if target.password is not None else None
             if exists is None:
                 statement = sql.SQL("CREATE ROLE {} LOGIN").format(role)
@@ -157,8 +162,11 @@ def db_create(
                 (target.database,),
             ).fetchone()
             if owner is None:
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(target.database), role))  # fmt: skip
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(target.database), role
+                    )
+                )
                 done.append(f"created database {target.database} owned by {target.user}")
             elif owner[0] != target.user:
                 done.append(
@@ -185,5 +193,7 @@ def db_create(
             hint = " (the role existed with another password: add --set-password)"
         raise CliFailure(f"cannot connect as {target.shown}: {_first_line(exc)}{hint}") from None
     click.echo(f"connected as {target.shown}: ready")
-    click.echo("next: set BROKERPLANE_DATABASE_URL to this URL and run `brokerplane serve` "
-               "(it migrates the schema)")  # fmt: skip
+    click.echo(
+        "next: set BROKERPLANE_DATABASE_URL to this URL and run `brokerplane serve` "
+        "(it migrates the schema)"
+    )

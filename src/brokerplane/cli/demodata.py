@@ -217,22 +217,46 @@ DEMO_SYMBOLS: tuple[tuple[str, dict[str, Any]], ...] = (
 # A plausible first quote (symbol, bid, ask) of each demo symbol, so the examples can trade
 # at once; a feed (`brokerplane quotes feed`) or `PUT /v1/quotes` moves them.
 DEMO_QUOTES: tuple[tuple[str, str, str], ...] = (
-    ("EURUSD", "1.08500", "1.08515"), ("GBPUSD", "1.26500", "1.26518"),
-    ("USDJPY", "151.200", "151.215"), ("USDCHF", "0.88500", "0.88516"),
-    ("AUDUSD", "0.65800", "0.65814"), ("USDCAD", "1.36200", "1.36217"),
-    ("NZDUSD", "0.60100", "0.60117"), ("EURGBP", "0.85750", "0.85765"),
-    ("EURJPY", "164.050", "164.070"), ("XAUUSD", "2350.00", "2350.40"),
-    ("XAGUSD", "28.500", "28.530"), ("BTCUSD", "65000.00", "65030.00"),
+    ("EURUSD", "1.08500", "1.08515"),
+    ("GBPUSD", "1.26500", "1.26518"),
+    ("USDJPY", "151.200", "151.215"),
+    ("USDCHF", "0.88500", "0.88516"),
+    ("AUDUSD", "0.65800", "0.65814"),
+    ("USDCAD", "1.36200", "1.36217"),
+    ("NZDUSD", "0.60100", "0.60117"),
+    ("EURGBP", "0.85750", "0.85765"),
+    ("EURJPY", "164.050", "164.070"),
+    ("XAUUSD", "2350.00", "2350.40"),
+    ("XAGUSD", "28.500", "28.530"),
+    ("BTCUSD", "65000.00", "65030.00"),
     ("US500", "5200.0", "5200.6"),
-)  # fmt: skip
+)
 
 # Demo accounts are opened with these names and places, in turn.
 DEMO_FIRST_NAMES = (
-    "Alice", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jana",
-)  # fmt: skip
+    "Alice",
+    "Bruno",
+    "Chen",
+    "Dana",
+    "Emeka",
+    "Fatima",
+    "Goran",
+    "Hana",
+    "Ivan",
+    "Jana",
+)
 DEMO_LAST_NAMES = (
-    "Smith", "Rossi", "Wang", "Novak", "Okafor", "Haddad", "Petrov", "Sato", "Silva", "Berg",
-)  # fmt: skip
+    "Smith",
+    "Rossi",
+    "Wang",
+    "Novak",
+    "Okafor",
+    "Haddad",
+    "Petrov",
+    "Sato",
+    "Silva",
+    "Berg",
+)
 DEMO_PLACES = (
     ("United States", "New York"),
     ("United Kingdom", "London"),

@@ -22,20 +22,26 @@ def _event_line(item: dict[str, Any]) -> str:
     data = item.get("data") or {}
     kind = str(item["type"])
     if kind == "ledger.entry_posted":
-        what = (f"{data.get('kind')} {data.get('amount')} {data.get('currency')} -> "
-                f"balance {data.get('balance')} credit {data.get('credit')}")  # fmt: skip
+        what = (
+            f"{data.get('kind')} {data.get('amount')} {data.get('currency')} -> "
+            f"balance {data.get('balance')} credit {data.get('credit')}"
+        )
     elif kind in MARGIN_TYPES:
-        what = (f"margin level {data.get('margin_level')}% (call {data.get('margin_call')}, "
-                f"stop out {data.get('stop_out')}) equity {data.get('equity')} "
-                f"margin {data.get('margin')} {data.get('currency')}")  # fmt: skip
+        what = (
+            f"margin level {data.get('margin_level')}% (call {data.get('margin_call')}, "
+            f"stop out {data.get('stop_out')}) equity {data.get('equity')} "
+            f"margin {data.get('margin')} {data.get('currency')}"
+        )
     elif kind.startswith("account."):
         what = f"{data.get('name', '')!r} enabled={data.get('enabled')}"
     elif kind.startswith("approval."):
         what = f"#{data.get('id')} {data.get('state')} {data.get('kind')} {data.get('amount')}"
     elif kind.startswith("position."):
         deal = data.get("deal") or {}
-        what = (f"#{data.get('position_id')} {deal.get('side')} {deal.get('volume')} "
-                f"{deal.get('symbol')}")  # fmt: skip
+        what = (
+            f"#{data.get('position_id')} {deal.get('side')} {deal.get('volume')} "
+            f"{deal.get('symbol')}"
+        )
     else:
         what = ", ".join(f"{k}={v}" for k, v in list(data.items())[:4])
     where = f"login {item['login']} ({item['group']})" if item.get("login") else "-"
@@ -61,12 +67,22 @@ def _event_line(item: dict[str, Any]) -> str:
 @click.option("--group", help="only accounts of groups matching this mask (demo*)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line, as the feed")
 @click.option("--follow/--no-follow", default=True, help="keep waiting for new events")
-@click.option("--interval", type=click.FloatRange(0.05, 60), default=0.5,
-              help="seconds between polls when caught up")  # fmt: skip
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05, 60),
+    default=0.5,
+    help="seconds between polls when caught up",
+)
 def events_tail(
-    database_url: str | None, data_dir: Path | None, after: int | None, types: tuple[str, ...],
-    group: str | None, as_json: bool, follow: bool, interval: float,
-) -> None:  # fmt: skip
+    database_url: str | None,
+    data_dir: Path | None,
+    after: int | None,
+    types: tuple[str, ...],
+    group: str | None,
+    as_json: bool,
+    follow: bool,
+    interval: float,
+) -> None:
     """Print events as they commit (Ctrl-C stops)."""
     import time
 

@@ -138,8 +138,9 @@ def key_create(
     with runtime_for(settings) as runtime:
         services = runtime.services
         expires_at = parse_expiry(expires, services.clock()) if expires is not None else None
-        cmd = CreateApiKey(manager_login=manager_login, scopes=comma_list(scopes), name=name,
-                           expires_at=expires_at)  # fmt: skip
+        cmd = CreateApiKey(
+            manager_login=manager_login, scopes=comma_list(scopes), name=name, expires_at=expires_at
+        )
         issued = services.create_api_key(cmd, system_actor())
         owner = existing_manager(runtime, manager_login)
     if not owner.enabled:
@@ -178,8 +179,9 @@ def key_list(
     if not items:
         out.print("No keys: brokerplane key create --manager L --scopes S1,S2")
         return
-    table = rich_table("API keys", box=None, pad_edge=False, padding=(0, 1, 0, 0),
-                  header_style="bold underline")  # fmt: skip
+    table = rich_table(
+        "API keys", box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold underline"
+    )
     table.add_column("id / prefix", no_wrap=True)
     table.add_column("owner", no_wrap=True)
     table.add_column("name", overflow="fold", ratio=1)
@@ -194,10 +196,14 @@ def key_list(
         if state == "active" and k["manager_login"] in disabled:
             state = "active (manager disabled)"
         table.add_row(
-            f"{k['id']}\n{k['prefix']}", str(k["manager_login"]), escape(k["name"]),
-            "\n".join(k["scopes"]), state, _minute(k["expires_at"]) or "never",
+            f"{k['id']}\n{k['prefix']}",
+            str(k["manager_login"]),
+            escape(k["name"]),
+            "\n".join(k["scopes"]),
+            state,
+            _minute(k["expires_at"]) or "never",
             _minute(k["last_used_at"]) or "-",
-        )  # fmt: skip
+        )
     out.print(table)
 
 

@@ -18,31 +18,59 @@ from brokerplane.cli.common import BrokerplaneGroup
 # name -> (module, attribute, the line `brokerplane --help` shows)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("brokerplane.cli.serve", "serve", "Migrate the database to head and serve the API."),
-    "backup": ("brokerplane.cli.backup", "backup",
-               "Copy the SQLite database to FILE while the server runs, then verify the copy."),
-    "db": ("brokerplane.cli.db", "db",
-           "Schema migrations: create, upgrade, current revision, drift check."),
-    "demo": ("brokerplane.cli.demo", "demo",
-             "Migrate and load the demo data once; print its secrets."),
-    "manager": ("brokerplane.cli.manager", "manager",
-                ("Back-office managers: their rights, reach and password (the owners of API "
-                "keys).")),
+    "backup": (
+        "brokerplane.cli.backup",
+        "backup",
+        "Copy the SQLite database to FILE while the server runs, then verify the copy.",
+    ),
+    "db": (
+        "brokerplane.cli.db",
+        "db",
+        "Schema migrations: create, upgrade, current revision, drift check.",
+    ),
+    "demo": (
+        "brokerplane.cli.demo",
+        "demo",
+        "Migrate and load the demo data once; print its secrets.",
+    ),
+    "manager": (
+        "brokerplane.cli.manager",
+        "manager",
+        ("Back-office managers: their rights, reach and password (the owners of API keys)."),
+    ),
     "key": ("brokerplane.cli.key", "key", "Native API keys: create, list, rotate, revoke."),
-    "audit": ("brokerplane.cli.audit", "audit",
-              "The keyed, hash-chained audit trail: verify, checkpoint, rotate the key."),
+    "audit": (
+        "brokerplane.cli.audit",
+        "audit",
+        "The keyed, hash-chained audit trail: verify, checkpoint, rotate the key.",
+    ),
     "ledger": ("brokerplane.cli.ledger", "ledger", "The ledger of money operations."),
-    "approvals": ("brokerplane.cli.approvals", "approvals",
-                  "Approval of high-value money operations."),
-    "maintenance": ("brokerplane.cli.maintenance", "maintenance",
-                    "Purge expired request ids and old events; expire overdue approvals."),
-    "events": ("brokerplane.cli.events", "events_group",
-               ("The event feed CRMs read (GET /v1/events): every committed change, in commit "
-               "order.")),
-    "quotes": ("brokerplane.cli.quotes", "quotes",
-               "Quotes: feed them from a file or stdin, list the latest."),
-    "tls": ("brokerplane.cli.tls", "tls_group",
-            "Certificates for the HTTPS listener (brokerplane serve --mt5-tls-port)."),
-}  # fmt: skip
+    "approvals": (
+        "brokerplane.cli.approvals",
+        "approvals",
+        "Approval of high-value money operations.",
+    ),
+    "maintenance": (
+        "brokerplane.cli.maintenance",
+        "maintenance",
+        "Purge expired request ids and old events; expire overdue approvals.",
+    ),
+    "events": (
+        "brokerplane.cli.events",
+        "events_group",
+        ("The event feed CRMs read (GET /v1/events): every committed change, in commit order."),
+    ),
+    "quotes": (
+        "brokerplane.cli.quotes",
+        "quotes",
+        "Quotes: feed them from a file or stdin, list the latest.",
+    ),
+    "tls": (
+        "brokerplane.cli.tls",
+        "tls_group",
+        "Certificates for the HTTPS listener (brokerplane serve --mt5-tls-port).",
+    ),
+}
 
 
 class LazyGroup(BrokerplaneGroup):

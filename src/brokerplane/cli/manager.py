@@ -161,8 +161,14 @@ def manager_create(
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     generated = password is None and not no_password
     secret = generate_password() if generated else password
-    cmd = CreateManager(login=login, name=name, password=secret, rights=_rights(rights),
-                        group_mask=groups, white_labels=brokers)  # fmt: skip
+    cmd = CreateManager(
+        login=login,
+        name=name,
+        password=secret,
+        rights=_rights(rights),
+        group_mask=groups,
+        white_labels=brokers,
+    )
     with runtime_for(settings) as runtime:
         created = runtime.services.create_manager(cmd, system_actor())
     if as_json:
@@ -199,18 +205,23 @@ def manager_list(database_url: str | None, data_dir: Path | None, as_json: bool)
     if not items:
         out.print("No managers yet: brokerplane manager create (or brokerplane demo).")
         return
-    table = rich_table("managers", box=None, pad_edge=False, padding=(0, 1, 0, 0),
-                  header_style="bold underline")  # fmt: skip
+    table = rich_table(
+        "managers", box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold underline"
+    )
     for col in ("login", "name", "enabled", "rights", "groups", "brokers", "keys"):
         table.add_column(col, no_wrap=col in ("login", "rights"), overflow="fold")
     for n, m in enumerate(items):
         if n:
             table.add_row()  # a blank line between managers
         table.add_row(
-            str(m["login"]), escape(m["name"]), "yes" if m["enabled"] else "no",
-            "\n".join(m["rights"]) or "(none)", escape(m["groups"]), escape(m["brokers"]),
+            str(m["login"]),
+            escape(m["name"]),
+            "yes" if m["enabled"] else "no",
+            "\n".join(m["rights"]) or "(none)",
+            escape(m["groups"]),
+            escape(m["brokers"]),
             str(m["active_keys"]),
-        )  # fmt: skip
+        )
     out.print(table)
 
 
@@ -224,8 +235,11 @@ def manager_disable(
     """Disable a manager: all its keys and sessions stop working at once."""
     before, after = _update_manager(database_url, data_dir, UpdateManager(login, enabled=False))
     state = "was already disabled" if not before.enabled else "disabled"
-    _show_manager(after, as_json, f"manager {login} {state}: its API keys and sessions do not "
-                  "work until it is enabled")  # fmt: skip
+    _show_manager(
+        after,
+        as_json,
+        f"manager {login} {state}: its API keys and sessions do not work until it is enabled",
+    )
 
 
 @manager.command("enable")
@@ -249,9 +263,12 @@ def manager_enable(
 )
 @json_option
 def manager_set_password(
-    database_url: str | None, data_dir: Path | None, login: int, password: str | None,
+    database_url: str | None,
+    data_dir: Path | None,
+    login: int,
+    password: str | None,
     as_json: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Set a manager's API password (for the dialects' manager logins)."""
     generated = password is None
     secret = password if password is not None else generate_password()
@@ -346,13 +363,21 @@ def manager_revoke(
 @click.option("--brokers", default=None, metavar="B1,B2", help="The new white labels.")
 @json_option
 def manager_set_reach(
-    database_url: str | None, data_dir: Path | None, login: int, groups: str | None,
-    brokers: str | None, as_json: bool,
-) -> None:  # fmt: skip
+    database_url: str | None,
+    data_dir: Path | None,
+    login: int,
+    groups: str | None,
+    brokers: str | None,
+    as_json: bool,
+) -> None:
     """Change the groups and white labels a manager may see and touch."""
     if groups is None and brokers is None:
         raise CliFailure("name --groups, --brokers or both")
     cmd = UpdateManager(login, group_mask=groups, white_labels=brokers)
     _, after = _update_manager(database_url, data_dir, cmd)
-    _show_manager(after, as_json, f"manager {login} reaches groups {escape(after.group_mask)} "
-                  f"and brokers {escape(after.white_labels)}")  # fmt: skip
+    _show_manager(
+        after,
+        as_json,
+        f"manager {login} reaches groups {escape(after.group_mask)} "
+        f"and brokers {escape(after.white_labels)}",
+    )

@@ -63,8 +63,10 @@ def parse_line(text: str, symbols: dict[str, Symbol]) -> QuoteInput | None:
         raise BadLine(f"unknown symbol {name[:64]!r}")
     try:
         step = Decimal(1).scaleb(-sym.digits)
-        bid, ask = (parse_decimal(v, f).quantize(step, rounding=ROUND_HALF_EVEN)
-                    for v, f in ((bid_text, "bid"), (ask_text, "ask")))  # fmt: skip
+        bid, ask = (
+            parse_decimal(v, f).quantize(step, rounding=ROUND_HALF_EVEN)
+            for v, f in ((bid_text, "bid"), (ask_text, "ask"))
+        )
         at = quote_time(parts[3], "time") if len(parts) == 4 else None
     except ValidationError as err:
         why = "; ".join(f"{f.field} {f.message}" for f in err.fields) or err.detail
@@ -157,10 +159,22 @@ def quotes() -> None:
 @quotes.command("feed")
 @database_options
 @click.argument("source", default="-", metavar="[FILE|-]")
-@click.option("--batch", "batch", type=click.IntRange(1, 100_000), default=500,
-              show_default=True, help="Write every N lines.")  # fmt: skip
-@click.option("--interval", "interval_ms", type=click.IntRange(1, 3_600_000), default=200,
-              show_default=True, help="Write at least every T milliseconds.")  # fmt: skip
+@click.option(
+    "--batch",
+    "batch",
+    type=click.IntRange(1, 100_000),
+    default=500,
+    show_default=True,
+    help="Write every N lines.",
+)
+@click.option(
+    "--interval",
+    "interval_ms",
+    type=click.IntRange(1, 3_600_000),
+    default=200,
+    show_default=True,
+    help="Write at least every T milliseconds.",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first bad line (exit 2).")
 def feed(
     database_url: str | None,
@@ -203,8 +217,10 @@ def feed(
                 since = 0
                 due[0] = time.monotonic() + interval
         state.flush()
-    click.echo(f"quotes feed: {count} lines, {state.stored} quotes stored in "
-               f"{state.batches} batches, {state.rejected} rejected")  # fmt: skip
+    click.echo(
+        f"quotes feed: {count} lines, {state.stored} quotes stored in "
+        f"{state.batches} batches, {state.rejected} rejected"
+    )
 
 
 @contextlib.contextmanager

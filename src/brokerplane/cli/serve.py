@@ -185,8 +185,14 @@ def serve(
         _announce(console(), settings, certificate)
 
     try:
-        run.serve(settings, open_runtime=open_runtime, note=_note, opened=_opened, ready=ready,
-                  err=console(stderr=True))  # fmt: skip
+        run.serve(
+            settings,
+            open_runtime=open_runtime,
+            note=_note,
+            opened=_opened,
+            ready=ready,
+            err=console(stderr=True),
+        )
     except StartupError as exc:
         raise CliFailure(str(exc)) from None
 

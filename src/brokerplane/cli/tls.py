@@ -54,8 +54,10 @@ def tls_self_signed(out_dir: Path | None, days: int, names: tuple[str, ...], for
         )
     except tls.TlsProblem as exc:
         raise CliFailure(str(exc)) from None
-    click.echo(f"wrote {cert}: {info.subject}; {', '.join(info.names)}; "
-               f"valid until {info.not_after:%Y-%m-%d}")  # fmt: skip
+    click.echo(
+        f"wrote {cert}: {info.subject}; {', '.join(info.names)}; "
+        f"valid until {info.not_after:%Y-%m-%d}"
+    )
     click.echo(f"wrote {key}: its private key, readable by its owner only")
     click.echo(f"SHA-256 fingerprint {info.fingerprint}")
     click.echo("Serve the API over HTTPS too (clients must allow this self-signed certificate):")

@@ -132,9 +132,13 @@ class Webhooks(_Resource):
         """Subscribe `url` to the events from now on. `secret` (16 to 128 characters) signs
         the deliveries; when omitted the client makes one. The answer's `secret` is it."""
         fields = calls.webhook_fields(
-            url=url, types=types, group_mask=group_mask, secret=secret,
-            personal_data=personal_data, description=description,
-        )  # fmt: skip
+            url=url,
+            types=types,
+            group_mask=group_mask,
+            secret=secret,
+            personal_data=personal_data,
+            description=description,
+        )
         call, sent = calls.create_webhook(fields, idempotency_key)
         return calls.with_webhook_secret(await self._client._send(call), sent)
 
@@ -161,9 +165,14 @@ class Webhooks(_Resource):
         """Change the fields given; `state="paused"` stops deliveries, `state="active"`
         resumes a paused or parked subscription now."""
         changes = calls.webhook_fields(
-            url=url, types=types, group_mask=group_mask, secret=secret,
-            personal_data=personal_data, description=description, state=state,
-        )  # fmt: skip
+            url=url,
+            types=types,
+            group_mask=group_mask,
+            secret=secret,
+            personal_data=personal_data,
+            description=description,
+            state=state,
+        )
         call = calls.update_webhook(webhook_id, changes, idempotency_key)
         return await self._client._send(call)
 

@@ -183,8 +183,13 @@ TRANSFER = "/balances/transfer"
 def transfer(
     source: int, target: int, amount: Amount, comment: str, reference: str, idem: str | None
 ) -> Call[Transfer]:
-    body = {"from_login": source, "to_login": target, "amount": money(amount),
-            "comment": comment, "reference": reference}  # fmt: skip
+    body = {
+        "from_login": source,
+        "to_login": target,
+        "amount": money(amount),
+        "comment": comment,
+        "reference": reference,
+    }
     return write("POST", TRANSFER, Transfer, body=body, idempotency_key=idem)
 
 
@@ -306,8 +311,12 @@ def _type_names(types: Types) -> list[str] | None:
 
 
 def events_page(after: int, types: Types, group: str | None, limit: int) -> Call[EventPage]:
-    params = {"after": _cursor(after), "types": _type_names(types), "group": group,
-              "limit": checked_page_size(limit)}  # fmt: skip
+    params = {
+        "after": _cursor(after),
+        "types": _type_names(types),
+        "group": group,
+        "limit": checked_page_size(limit),
+    }
     return Call("GET", "/events", model_decoder(EventPage), params=params)
 
 

@@ -274,8 +274,13 @@ def api_error(status: int, headers: Mapping[str, str], data: bytes) -> errors.AP
     try:
         parsed = json.loads(data, parse_constant=_refuse_constant)
         if isinstance(parsed, dict):
-            defaults = {"type": "about:blank", "title": reason, "status": status, "detail": "",
-                        "code": f"http.{status}"}  # fmt: skip
+            defaults = {
+                "type": "about:blank",
+                "title": reason,
+                "status": status,
+                "detail": "",
+                "code": f"http.{status}",
+            }
             problem = Problem.model_validate({**defaults, **parsed})
     except (ValueError, RecursionError, pydantic.ValidationError):
         problem = None
@@ -314,15 +319,22 @@ def should_retry(error: errors.APIError) -> bool:
     return status >= 500 or status in (408, 429) or isinstance(error, errors.RequestInFlight)
 
 
-def retrying(call: Call[Any], attempt: int, retry: Retry, why: Exception,
-             retry_after: float | None) -> float:  # fmt: skip
+def retrying(
+    call: Call[Any], attempt: int, retry: Retry, why: Exception, retry_after: float | None
+) -> float:
     """The wait before the next attempt, logged (never the key's secret or the body)."""
     delay = retry.delay(attempt, retry_after)
     reason = f"{why.status}" if isinstance(why, errors.APIError) else type(why).__name__
-    log.info("%s %s: %s; attempt %d of %d in %.2f s%s", call.method, call.path, reason,
-             attempt + 1, retry.attempts, delay,
-             f" with the same Idempotency-Key {call.idempotency_key}"
-             if call.idempotency_key else "")  # fmt: skip
+    log.info(
+        "%s %s: %s; attempt %d of %d in %.2f s%s",
+        call.method,
+        call.path,
+        reason,
+        attempt + 1,
+        retry.attempts,
+        delay,
+        f" with the same Idempotency-Key {call.idempotency_key}" if call.idempotency_key else "",
+    )
     return delay
 
 

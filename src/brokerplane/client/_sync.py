@@ -195,8 +195,7 @@ class Client:
                         if not h.should_retry(error) or failures + 1 >= self.retry.attempts:
                             raise error
                         failures += 1
-                        time.sleep(h.retrying(call, failures, self.retry, error,
-                                                       error.retry_after))  # fmt: skip
+                        time.sleep(h.retrying(call, failures, self.retry, error, error.retry_after))
                         continue
                     h.check_encoding(response.headers, status)
                     s.check_event_stream(response.headers, status)

@@ -74,5 +74,6 @@ class Actor:
 
 def system_actor(operator_id: str = "brokerplane-cli", dialect: str = "cli") -> Actor:
     """The actor of commands run by an operator from the command line (or by the server)."""
-    return Actor(manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id,
-                 dialect=dialect)  # fmt: skip
+    return Actor(
+        manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id, dialect=dialect
+    )

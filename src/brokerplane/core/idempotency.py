@@ -104,8 +104,9 @@ def as_seen_by(stored: StoredResponse, viewer: Viewer) -> StoredResponse:
         return stored
     if not isinstance(body, dict) or not any(body.get(f) for f in PERSONAL_FIELDS):
         return stored
-    redacted = json.dumps(blank_personal(body), ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":"))  # fmt: skip
+    redacted = json.dumps(
+        blank_personal(body), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
     return replace(stored, body=redacted)
 
 
@@ -173,9 +174,14 @@ def claim(
     check_key(key, field)
     for _ in range(2):
         fresh = IdempotencyRecord(
-            scope=scope, key=key, fingerprint=fingerprint, token=secrets.token_hex(16),
-            created_at=now, lease_until=now + lease, expires_at=now + retention,
-        )  # fmt: skip
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint,
+            token=secrets.token_hex(16),
+            created_at=now,
+            lease_until=now + lease,
+            expires_at=now + retention,
+        )
         held = Claim(scope, key, fingerprint, fresh.token)
         if store.insert(fresh, lazy_commit=lazy_commit):  # a new key: one write, no read
             return held

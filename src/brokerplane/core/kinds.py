@@ -53,9 +53,17 @@ class Operation(StrEnum):
 
 # An operation spelled as its text, as callers that build a command from a literal write it.
 OperationName = Literal[
-    "deposit", "withdrawal", "credit_in", "credit_out", "bonus_in", "bonus_out", "correction",
-    "charge", "credit", "bonus",
-]  # fmt: skip
+    "deposit",
+    "withdrawal",
+    "credit_in",
+    "credit_out",
+    "bonus_in",
+    "bonus_out",
+    "correction",
+    "charge",
+    "credit",
+    "bonus",
+]
 
 
 class Dialect(StrEnum):

@@ -22,11 +22,36 @@ class Currency:
 
 # Digits of the currencies brokerplane knows without configuration; others default to 2.
 KNOWN_DIGITS: dict[str, int] = {
-    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "AUD": 2, "CAD": 2, "NZD": 2, "SGD": 2,
-    "HKD": 2, "CNH": 2, "PLN": 2, "CZK": 2, "ZAR": 2, "TRY": 2, "MXN": 2, "SEK": 2,
-    "NOK": 2, "DKK": 2, "RUB": 2, "INR": 2, "AED": 2, "JPY": 0, "KRW": 0, "HUF": 2,
-    "BTC": 8, "ETH": 8, "USDT": 2, "USC": 2, "XAU": 2,
-}  # fmt: skip
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "NZD": 2,
+    "SGD": 2,
+    "HKD": 2,
+    "CNH": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "ZAR": 2,
+    "TRY": 2,
+    "MXN": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "RUB": 2,
+    "INR": 2,
+    "AED": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "HUF": 2,
+    "BTC": 8,
+    "ETH": 8,
+    "USDT": 2,
+    "USC": 2,
+    "XAU": 2,
+}
 
 
 def currency(code: str, digits: int | None = None) -> Currency:

@@ -49,8 +49,11 @@ def check_change_policy(password: str, field: str, group_min_length: int = MIN_L
         raise PasswordPolicyViolation.field(field, "must be a string")
     if not low <= len(password) <= MAX_LENGTH:
         problems.append(f"must be {low} to {MAX_LENGTH} characters long")
-    classes = (any(c.islower() for c in password), any(c.isupper() for c in password),
-               any(c.isdigit() for c in password))  # fmt: skip
+    classes = (
+        any(c.islower() for c in password),
+        any(c.isupper() for c in password),
+        any(c.isdigit() for c in password),
+    )
     if sum(classes) < 2:
         problems.append("needs two of: a lowercase letter, an uppercase letter, a digit")
     if problems:

@@ -53,9 +53,11 @@ def bind(host: str, port: int, flag: str = "--port") -> list[socket.socket]:
 
 
 def servers(
-    app: Any, settings: Settings, listening: list[list[socket.socket]],
+    app: Any,
+    settings: Settings,
+    listening: list[list[socket.socket]],
     certificate: CertificateInfo | None,
-) -> list[tuple[Any, list[socket.socket]]]:  # fmt: skip
+) -> list[tuple[Any, list[socket.socket]]]:
     """The process's servers over the bound sockets: HTTP first (it runs the app's startup
     and shutdown), then the TLS listener, then the MT5 TCP listener, as configured."""
     listener = _listener_class()
@@ -95,21 +97,30 @@ def uvicorn_config(app: Any, settings: Settings, *, tls: bool = False) -> Any:
     # line, the access log's included, is written with their values as ***.
     trusted = settings.forwarded_allow_ips
     common: dict[str, Any] = {
-        "host": settings.host, "log_level": settings.log_level, "timeout_keep_alive": keep_alive,
-        "log_config": server_log_config(settings.log_level, settings.log_format,
-                                        access=settings.access_log),
+        "host": settings.host,
+        "log_level": settings.log_level,
+        "timeout_keep_alive": keep_alive,
+        "log_config": server_log_config(
+            settings.log_level, settings.log_format, access=settings.access_log
+        ),
         "access_log": False,  # brokerplane.access writes one line per request instead
-        "http": protocol_class(settings.header_timeout_s), "proxy_headers": bool(trusted),
-        "forwarded_allow_ips": trusted or "", "limit_concurrency": settings.max_connections,
-    }  # fmt: skip
+        "http": protocol_class(settings.header_timeout_s),
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted or "",
+        "limit_concurrency": settings.max_connections,
+    }
     if not tls:
         return uvicorn.Config(app, port=settings.port, **common)
     if settings.mt5_tls_port is None or settings.tls_cert is None or settings.tls_key is None:
         raise ValueError("a TLS listener needs mt5_tls_port, tls_cert and tls_key")
     return uvicorn.Config(
-        app, port=settings.mt5_tls_port, ssl_certfile=str(settings.tls_cert),
-        ssl_keyfile=str(settings.tls_key), lifespan="off", **common,
-    )  # fmt: skip
+        app,
+        port=settings.mt5_tls_port,
+        ssl_certfile=str(settings.tls_cert),
+        ssl_keyfile=str(settings.tls_key),
+        lifespan="off",
+        **common,
+    )
 
 
 def mt5_tcp_server(app: Any, settings: Settings) -> Any:
@@ -131,12 +142,16 @@ def mt5_tcp_server(app: Any, settings: Settings) -> Any:
         ping_interval_s=settings.mt5_tcp_ping_interval_s,
     )
     metrics = getattr(app.state, "metrics", None)
-    server = Mt5TcpServer(app.state.runtime.services, app.state.mt5_sessions, limits, tls=context,
-                          max_connections=settings.max_connections,
-                          max_per_address=settings.mt5_tcp_max_per_address,
-                          max_unauthenticated=settings.mt5_tcp_max_unauthenticated,
-                          on_command=metrics.tcp_command if metrics is not None else None,
-                          )  # fmt: skip
+    server = Mt5TcpServer(
+        app.state.runtime.services,
+        app.state.mt5_sessions,
+        limits,
+        tls=context,
+        max_connections=settings.max_connections,
+        max_per_address=settings.mt5_tcp_max_per_address,
+        max_unauthenticated=settings.mt5_tcp_max_unauthenticated,
+        on_command=metrics.tcp_command if metrics is not None else None,
+    )
     app.state.mt5_tcp_server = server  # its open connections are a metric
     return server
 

@@ -66,13 +66,15 @@ def serve(
             from brokerplane.api.app import create_app
         except ImportError as exc:
             raise StartupError(f"the HTTP API cannot be loaded: {exc}") from None
-        if not settings.database_url or (settings.audit_key is None
-                                         and settings.audit_key_file is None):  # fmt: skip
+        if not settings.database_url or (
+            settings.audit_key is None and settings.audit_key_file is None
+        ):
             try:  # the SQLite database or the audit key lives here
                 private_dir(settings.data_dir)
             except OSError as exc:
-                raise StartupError(f"cannot make the data directory {settings.data_dir}: "
-                                   f"{exc.strerror or exc}") from None  # fmt: skip
+                raise StartupError(
+                    f"cannot make the data directory {settings.data_dir}: {exc.strerror or exc}"
+                ) from None
         runtime = open_runtime(settings, migrate_schema=True)
         try:
             opened(runtime)

@@ -49,9 +49,7 @@ def check_database(settings: Settings) -> None:
             )
 
 
-def supervise(
-    count: int, sockets: list[socket.socket], work: Callable[[], None], err: Any
-) -> int:  # fmt: skip
+def supervise(count: int, sockets: list[socket.socket], work: Callable[[], None], err: Any) -> int:
     """Fork `count` workers, each running `work` over the inherited `sockets`; replace any that
     dies until asked to stop. Returns the exit status: 0 after a requested stop."""
     for sock in sockets:
@@ -89,8 +87,10 @@ def supervise(
             err.print(f"worker {number} (pid {pid}) {_death(status)}; starting another")
             early = early + 1 if time.monotonic() - started < YOUNG_S else 0
             if early >= MAX_EARLY_DEATHS:
-                err.print(f"error: {early} workers died within {YOUNG_S:g} s of starting; "
-                          "stopping (see the lines above)")  # fmt: skip
+                err.print(
+                    f"error: {early} workers died within {YOUNG_S:g} s of starting; "
+                    "stopping (see the lines above)"
+                )
                 state.stopping = True
                 state.failed = True
                 continue

@@ -55,26 +55,33 @@ class Settings:
     data_dir: Path = setting(Path("./var"), description="where the embedded database lives")
     database_url: str = setting("", description="SQLAlchemy URL; empty = SQLite under data_dir")
     read_database_url: str = setting(
-        "", description="a PostgreSQL streaming replica for lists, reports, exports and "
+        "",
+        description="a PostgreSQL streaming replica for lists, reports, exports and "
         "exposure; empty: every read goes to the primary",
-    )  # fmt: skip
+    )
     read_max_lag_s: float = setting(
-        5, gt=0, le=3600,
+        5,
+        gt=0,
+        le=3600,
         description="the most seconds a replica-served read may lag; beyond, the primary answers",
-    )  # fmt: skip
+    )
     read_retry_s: float = setting(
-        5, gt=0, le=3600,
+        5,
+        gt=0,
+        le=3600,
         description="seconds a replica that failed (unreachable, promoted) is left alone",
-    )  # fmt: skip
+    )
     host: str = "127.0.0.1"
     port: int = setting(8080, ge=1, le=65535)
     mt5_tls_port: int | None = setting(
         None, ge=1, le=65535, description="a second listener serving the API over HTTPS"
     )
     mt5_tcp_port: int | None = setting(
-        None, ge=1, le=65535,
+        None,
+        ge=1,
+        le=65535,
         description="a listener for the MT5 Web API's native TCP protocol (TLS too with a cert)",
-    )  # fmt: skip
+    )
     mt5_tcp_idle_timeout_s: float = setting(
         180, gt=0, le=180, description="seconds of silence after which an MT5 TCP connection drops"
     )
@@ -82,13 +89,17 @@ class Settings:
         20, ge=0, le=3600, description="seconds between the MT5 TCP server's empty packets (0: off)"
     )
     mt5_tcp_max_per_address: int = setting(
-        64, ge=1, description="open MT5 TCP connections from one address beyond which new ones "
+        64,
+        ge=1,
+        description="open MT5 TCP connections from one address beyond which new ones "
         "are closed at once",
-    )  # fmt: skip
+    )
     mt5_tcp_max_unauthenticated: int = setting(
-        256, ge=1, description="MT5 TCP connections not yet signed in (all addresses) beyond "
+        256,
+        ge=1,
+        description="MT5 TCP connections not yet signed in (all addresses) beyond "
         "which new ones are closed at once; signed-in managers keep their slots",
-    )  # fmt: skip
+    )
     tls_cert: Path | None = setting(None, description="PEM certificate (chain) of the TLS listener")
     tls_key: Path | None = setting(None, description="PEM private key of the TLS listener")
     login_range_from: int = setting(100_000, ge=1)
@@ -99,9 +110,11 @@ class Settings:
     )
     pool_size: int = setting(20, ge=1, le=500)
     workers: int = setting(
-        1, ge=1, le=64,
+        1,
+        ge=1,
+        le=64,
         description="server processes `brokerplane serve` runs on one host, sharing its listeners",
-    )  # fmt: skip
+    )
     log_level: str = setting("info", description="debug, info, warning or error")
     log_format: str = setting("text", description="text (name=value fields) or json (a line each)")
     access_log: bool = setting(True, description="one line per request at info")
@@ -185,13 +198,17 @@ class Settings:
     )
     console: bool = setting(True, description="serve the back-office console at /console")
     console_idle_timeout_s: int = setting(
-        900, ge=5, le=86400,
+        900,
+        ge=5,
+        le=86400,
         description="a console session ends after this many seconds without a request",
-    )  # fmt: skip
+    )
     ctrader_token_ttl_s: int = setting(
-        86400, ge=0, le=365 * 86400,
+        86400,
+        ge=0,
+        le=365 * 86400,
         description="cTrader manager token (webservToken) lifetime in seconds (0: never expires)",
-    )  # fmt: skip
+    )
     te_rate_limit_per_second: int = setting(
         20,
         ge=0,
@@ -214,21 +231,29 @@ class Settings:
     )
 
     lockout_failures: int = setting(
-        5, ge=0, le=10_000,
+        5,
+        ge=0,
+        le=10_000,
         description="failed sign-ins of one login from one address before it is locked (0: off)",
-    )  # fmt: skip
+    )
     lockout_login_failures: int = setting(
-        50, ge=0, le=100_000,
+        50,
+        ge=0,
+        le=100_000,
         description="failed sign-ins of one login from all addresses before it is locked (0: off)",
-    )  # fmt: skip
+    )
     lockout_address_failures: int = setting(
-        50, ge=0, le=100_000,
+        50,
+        ge=0,
+        le=100_000,
         description="failed sign-ins from one address, any login, before it is locked (0: off)",
-    )  # fmt: skip
+    )
     lockout_window_s: float = setting(
-        900, gt=0, le=30 * 86400,
+        900,
+        gt=0,
+        le=30 * 86400,
         description="seconds after the last failure (or lock) when failures are forgotten",
-    )  # fmt: skip
+    )
     lockout_base_delay_s: float = setting(
         1, gt=0, le=86400, description="the first lock's length (s); each failure after doubles it"
     )
@@ -236,17 +261,23 @@ class Settings:
         900, gt=0, le=86400, description="the longest a lock lasts (seconds)"
     )
     lockout_login_max_delay_s: float = setting(
-        60, gt=0, le=86400,
+        60,
+        gt=0,
+        le=86400,
         description="the longest lock of a login from all addresses together (seconds)",
-    )  # fmt: skip
+    )
     lockout_admission_wait_s: float = setting(
-        10, ge=0, le=120,
+        10,
+        ge=0,
+        le=120,
         description="the longest a sign-in waits for a slot held by sign-ins still being checked",
-    )  # fmt: skip
+    )
     lockout_reservation_s: float = setting(
-        30, gt=0, le=3600,
+        30,
+        gt=0,
+        le=3600,
         description="when a slot held by a sign-in whose process died mid-check is freed (s)",
-    )  # fmt: skip
+    )
     audit_key: SecretStr | None = setting(
         None,
         description="the audit key (hex or base64; a comma list: the first seals, all verify); "

@@ -49,10 +49,12 @@ def build_model(specs: Mapping[str, Spec]) -> type[BaseModel]:
         validators[f"_{name}"] = field_validator(name)(_classmethod_of(rule))
     namespace = {"Path": Path, "Decimal": Decimal, "SecretStr": SecretStr}
     fields: dict[str, Any] = {
-        name: (eval(spec.annotation, namespace),  # our own annotations
-               Field(spec.default, description=spec.description, **spec.bounds))
+        name: (
+            eval(spec.annotation, namespace),  # our own annotations
+            Field(spec.default, description=spec.description, **spec.bounds),
+        )
         for name, spec in specs.items()
-    }  # fmt: skip
+    }
     model: type[BaseModel] = create_model(
         "Settings",
         __config__=ConfigDict(extra="ignore", validate_default=True, allow_inf_nan=False),

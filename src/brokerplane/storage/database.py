@@ -74,8 +74,12 @@ class Storage:
         opened beyond the size (negative while the pool has not filled up yet)."""
         pool: Any = self.engine.pool
         status: dict[str, int] = {}
-        for name, method in (("size", "size"), ("checked_out", "checkedout"),
-                             ("checked_in", "checkedin"), ("overflow", "overflow")):  # fmt: skip
+        for name, method in (
+            ("size", "size"),
+            ("checked_out", "checkedout"),
+            ("checked_in", "checkedin"),
+            ("overflow", "overflow"),
+        ):
             read = getattr(pool, method, None)
             if callable(read):
                 status[name] = int(read())
@@ -86,9 +90,14 @@ class Storage:
         return self.engine.dialect.name
 
     def uow(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, seal_key=self.seal_key,
-                             on_commit=self.on_ledger_commit, on_error=self.on_error,
-                             on_events=self.on_events)  # fmt: skip
+        return SqlUnitOfWork(
+            self.engine,
+            write=write,
+            seal_key=self.seal_key,
+            on_commit=self.on_ledger_commit,
+            on_error=self.on_error,
+            on_events=self.on_events,
+        )
 
     def newest_seal_key(self) -> tuple[int, str | None] | None:
         """The newest audit record's id and sealing key id; None when the database cannot
@@ -114,8 +123,14 @@ class Storage:
         from brokerplane.storage.replica import ReplicaReads, ReplicaUrlError
 
         try:
-            self.replica = ReplicaReads(self.engine, self.uow, url, max_lag_s=max_lag_s,
-                                        retry_s=retry_s, pool_size=pool_size)  # fmt: skip
+            self.replica = ReplicaReads(
+                self.engine,
+                self.uow,
+                url,
+                max_lag_s=max_lag_s,
+                retry_s=retry_s,
+                pool_size=pool_size,
+            )
         except (ValueError, sa_exc.ArgumentError) as exc:  # the replica's URL, not the primary's
             raise ReplicaUrlError(url, exc) from None
         return self.replica

@@ -40,8 +40,9 @@ class _Compiled:
 
     __slots__ = ("binds", "columns", "defaults", "names", "positional", "readers", "sql")
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect,
-                 column_keys: Sequence[str] | None) -> None:  # fmt: skip
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None
+    ) -> None:
         compiled: Any = statement.compile(
             dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
         )

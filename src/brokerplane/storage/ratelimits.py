@@ -56,9 +56,12 @@ class SqlRateLimits:
         now_us = int(now * 1_000_000)
         limit_us = now_us + interval * per_period
         params = {
-            "key": digest(name), "now": now_us, "interval": interval,
-            "first": now_us + interval, "limit": limit_us,
-        }  # fmt: skip
+            "key": digest(name),
+            "now": now_us,
+            "interval": interval,
+            "first": now_us + interval,
+            "limit": limit_us,
+        }
         dialect = self._engine.dialect.name
         try:
             with self._engine.connect() as conn:

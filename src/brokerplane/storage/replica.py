@@ -254,8 +254,7 @@ class ReplicaReads:
             self._down_until = self._clock() + self.retry
             self.healthy = False
         if was_up:
-            log.warning("read replica unused for %ss, reads go to the primary: %s",
-                        self.retry, why)  # fmt: skip
+            log.warning("read replica unused for %ss, reads go to the primary: %s", self.retry, why)
 
     def _forget_old(self, now: float) -> None:
         """Callers whose writes are older than the bound need nothing more (a sample within
@@ -272,9 +271,12 @@ class ReplicaReads:
         """For metrics and the bench: reads served by each side, whether the replica served
         since its last failure, and the lag the newest replica-served read stated."""
         with self._lock:
-            return {"replica_reads": self.served_replica, "primary_reads": self.served_primary,
-                    "replica_up": self.healthy,
-                    "last_lag": self.last_lag}  # fmt: skip
+            return {
+                "replica_reads": self.served_replica,
+                "primary_reads": self.served_primary,
+                "replica_up": self.healthy,
+                "last_lag": self.last_lag,
+            }
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -73,11 +73,15 @@ class SqlUnitOfWork:
     second_factor: SqlSecondFactor
 
     def __init__(
-        self, engine: Engine, *, write: bool = True, seal_key: AuditKey | None = None,
+        self,
+        engine: Engine,
+        *,
+        write: bool = True,
+        seal_key: AuditKey | None = None,
         on_commit: Callable[[list[str]], None] | None = None,
         on_error: Callable[[str], None] | None = None,
         on_events: Callable[[list[str]], None] | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._engine = engine
         self._on_events = on_events  # told the types of the events each commit wrote
         self._write = write

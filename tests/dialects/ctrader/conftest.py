@@ -25,9 +25,16 @@ JSON = {"Accept": "application/json"}
 # Seed 003's hashedPassword: not even hex, and cTrader takes it as it comes.
 SEED_HASH = "c5678ghf94578ce06iqrs5ag76a62c5ca4"
 # Seed 003's minimal create (4.1), "balance" a string as the seed sends it.
-MINIMAL = {"accessRights": "FULL_ACCESS", "accountType": "HEDGED", "balance": "00",
-           "brokerName": "BESTBROKER", "depositCurrency": "EUR", "groupName": "Default",
-           "hashedPassword": SEED_HASH, "leverageInCents": 10000}  # fmt: skip
+MINIMAL = {
+    "accessRights": "FULL_ACCESS",
+    "accountType": "HEDGED",
+    "balance": "00",
+    "brokerName": "BESTBROKER",
+    "depositCurrency": "EUR",
+    "groupName": "Default",
+    "hashedPassword": SEED_HASH,
+    "leverageInCents": 10000,
+}
 
 
 def md5(text: str) -> str:
@@ -118,9 +125,13 @@ def ct(runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
 
 
 def as_manager(
-    ct: CTrader, login: int, *, rights: frozenset[str] = frozenset(SCOPES) - {"admin"},
-    group_mask: str = "*", white_labels: str = "*",
-) -> CTrader:  # fmt: skip
+    ct: CTrader,
+    login: int,
+    *,
+    rights: frozenset[str] = frozenset(SCOPES) - {"admin"},
+    group_mask: str = "*",
+    white_labels: str = "*",
+) -> CTrader:
     """Another manager (by default without the admin right) holding its own webservToken."""
     password = f"Manager#{login}"
     ct.services.create_manager(

@@ -41,8 +41,9 @@ PATHS = {"trader": "/traders", "traderGroup": "/tradergroups", "manager": "/mana
 def by_id(ct: CTrader, kind: str, ids: list[int]) -> dict[int, dict[str, str]]:
     """What `ct` reads of `kind` (trader, traderGroup, manager): id -> {name: value}."""
     body = listed(ct, {f"{kind}Ids": ids}, PATHS[kind] + "/attributes/list")
-    return {r[f"{kind}Id"]: {a["name"]: a["value"] for a in r["attributes"]}
-            for r in body["results"]}  # fmt: skip
+    return {
+        r[f"{kind}Id"]: {a["name"]: a["value"] for a in r["attributes"]} for r in body["results"]
+    }
 
 
 def traders_attrs(ct: CTrader, *logins: int) -> dict[int, dict[str, str]]:
@@ -52,18 +53,26 @@ def traders_attrs(ct: CTrader, *logins: int) -> dict[int, dict[str, str]]:
 def test_seed_003_upsert_then_list_by_ids_in_the_seed_shape(ct: CTrader) -> None:
     first, second, bare = (ct.create()["login"] for _ in range(3))
     before = int(time.time() * 1000)
-    response = put(ct, [{"traderId": first, "attributes": attrs(prefixLabel="VIP",
-                                                                  colorCode="FF0000")},
-                        {"traderId": second, "attributes": attrs(colorCode="00FF00")}])  # fmt: skip
+    response = put(
+        ct,
+        [
+            {"traderId": first, "attributes": attrs(prefixLabel="VIP", colorCode="FF0000")},
+            {"traderId": second, "attributes": attrs(colorCode="00FF00")},
+        ],
+    )
     assert response.status_code == 200 and response.json() == {}
     body = listed(ct, {"traderIds": [first, second, bare]})
     assert set(body) == {"results"}  # no next page when listing by ids
     assert [set(r) for r in body["results"]] == [RESULT_KEYS, RESULT_KEYS]
     one, two = body["results"]
-    assert one["traderId"] == first and one["attributes"] == attrs(colorCode="FF0000",
-                                                                   prefixLabel="VIP")  # fmt: skip
-    assert two == {"traderId": second, "attributes": attrs(colorCode="00FF00"),
-                   "utcLastUpdateTimestamp": two["utcLastUpdateTimestamp"]}  # fmt: skip
+    assert one["traderId"] == first and one["attributes"] == attrs(
+        colorCode="FF0000", prefixLabel="VIP"
+    )
+    assert two == {
+        "traderId": second,
+        "attributes": attrs(colorCode="00FF00"),
+        "utcLastUpdateTimestamp": two["utcLastUpdateTimestamp"],
+    }
     assert before - 1000 <= one["utcLastUpdateTimestamp"] <= int(time.time() * 1000) + 1000
     # an upsert changes the named values and keeps the others
     assert (
@@ -74,8 +83,14 @@ def test_seed_003_upsert_then_list_by_ids_in_the_seed_shape(ct: CTrader) -> None
 
 def test_seed_003_pages_through_all_traders_with_attributes(ct: CTrader) -> None:
     logins = [ct.create()["login"] for _ in range(5)]
-    put(ct, [{"traderId": login, "attributes": attrs(colorCode=f"{i}")}
-             for i, login in enumerate(logins) if i != 2])  # fmt: skip
+    put(
+        ct,
+        [
+            {"traderId": login, "attributes": attrs(colorCode=f"{i}")}
+            for i, login in enumerate(logins)
+            if i != 2
+        ],
+    )
     with_attrs = [login for i, login in enumerate(logins) if i != 2]
     page = listed(ct, {"limit": 2})
     assert [r["traderId"] for r in page["results"]] == with_attrs[:2]
@@ -89,12 +104,18 @@ def test_seed_003_pages_through_all_traders_with_attributes(ct: CTrader) -> None
     assert [r["traderId"] for r in listed(ct, {})["results"]] == with_attrs
 
 
-@pytest.mark.parametrize(("name_key", "since_key"), [("nameContains", "utcUpdatedSince"),
-                                                     ("name", "since")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name_key", "since_key"), [("nameContains", "utcUpdatedSince"), ("name", "since")]
+)
 def test_the_name_and_since_filters(ct: CTrader, name_key: str, since_key: str) -> None:
     first, second = ct.create()["login"], ct.create()["login"]
-    put(ct, [{"traderId": first, "attributes": attrs(colorCode="F", prefixLabel="VIP")},
-             {"traderId": second, "attributes": attrs(theme="dark")}])  # fmt: skip
+    put(
+        ct,
+        [
+            {"traderId": first, "attributes": attrs(colorCode="F", prefixLabel="VIP")},
+            {"traderId": second, "attributes": attrs(theme="dark")},
+        ],
+    )
     body = listed(ct, {"traderIds": [first, second], name_key: "COLOR"})
     assert [(r["traderId"], r["attributes"]) for r in body["results"]] == [
         (first, attrs(colorCode="F"))
@@ -112,8 +133,10 @@ def test_seed_003_upsert_skips_traders_out_of_reach_and_fails_when_none_is_left(
 ) -> None:
     mine, other = ct.create()["login"], ct.create(groupName="DX_452")["login"]
     limited = as_manager(ct, 1101, group_mask="Default")
-    both = [{"traderId": mine, "attributes": attrs(prefixLabel="VIP")},
-            {"traderId": other, "attributes": attrs(colorCode="0000FF")}]  # fmt: skip
+    both = [
+        {"traderId": mine, "attributes": attrs(prefixLabel="VIP")},
+        {"traderId": other, "attributes": attrs(colorCode="0000FF")},
+    ]
     response = put(limited, both)
     assert response.status_code == 200 and response.json() == {}
     assert traders_attrs(ct, mine, other) == {mine: {"prefixLabel": "VIP"}}
@@ -135,15 +158,27 @@ def test_seed_003_upsert_skips_traders_out_of_reach_and_fails_when_none_is_left(
 
 def test_seed_003_delete_by_names_and_all(ct: CTrader) -> None:
     first, second = ct.create()["login"], ct.create()["login"]
-    put(ct, [{"traderId": first, "attributes": attrs(colorCode="F", prefixLabel="VIP")},
-             {"traderId": second, "attributes": attrs(colorCode="0", theme="x")}])  # fmt: skip
-    response = ct.call("DELETE", "/traders/attributes", headers=CURL,
-                       json={"traderIds": [first, second], "names": ["colorCode"]})  # fmt: skip
+    put(
+        ct,
+        [
+            {"traderId": first, "attributes": attrs(colorCode="F", prefixLabel="VIP")},
+            {"traderId": second, "attributes": attrs(colorCode="0", theme="x")},
+        ],
+    )
+    response = ct.call(
+        "DELETE",
+        "/traders/attributes",
+        headers=CURL,
+        json={"traderIds": [first, second], "names": ["colorCode"]},
+    )
     assert response.status_code == 200 and response.json() == {}
-    assert traders_attrs(ct, first, second) == {first: {"prefixLabel": "VIP"},
-                                                second: {"theme": "x"}}  # fmt: skip
-    response = ct.call("DELETE", "/traders/attributes",
-                       json={"traderIds": [first, second], "names": []})  # fmt: skip
+    assert traders_attrs(ct, first, second) == {
+        first: {"prefixLabel": "VIP"},
+        second: {"theme": "x"},
+    }
+    response = ct.call(
+        "DELETE", "/traders/attributes", json={"traderIds": [first, second], "names": []}
+    )
     assert response.status_code == 200 and response.json() == {}
     assert listed(ct, {"traderIds": [first, second]}) == {"results": []}
     put(ct, [{"traderId": first, "attributes": attrs(a="1", b="2")}])
@@ -165,10 +200,17 @@ def test_seed_003_trader_group_attributes(ct: CTrader) -> None:
     groups = {g["name"]: g["id"] for g in ct.get("/tradergroups").json()["traderGroup"]}
     default, dx = groups["Default"], groups["DX_452"]
     path = "/tradergroups/attributes"
-    response = put(ct, [{"traderGroupId": default,
-                         "attributes": attrs(groupColorCode="FF0000", groupTag="Premium")},
-                        {"traderGroupId": dx, "attributes": attrs(groupColorCode="00FF00")}],
-                   path)  # fmt: skip
+    response = put(
+        ct,
+        [
+            {
+                "traderGroupId": default,
+                "attributes": attrs(groupColorCode="FF0000", groupTag="Premium"),
+            },
+            {"traderGroupId": dx, "attributes": attrs(groupColorCode="00FF00")},
+        ],
+        path,
+    )
     assert response.status_code == 200 and response.json() == {}
     body = listed(ct, {"traderGroupIds": [default, dx]}, path + "/list")
     assert [set(r) for r in body["results"]] == [
@@ -177,14 +219,21 @@ def test_seed_003_trader_group_attributes(ct: CTrader) -> None:
     assert body["results"][0]["attributes"] == attrs(groupColorCode="FF0000", groupTag="Premium")
     # a manager whose reach is group Default writes only there
     limited = as_manager(ct, 1101, group_mask="Default")
-    put(limited, [{"traderGroupId": default, "attributes": attrs(groupTag="Gold")},
-                  {"traderGroupId": dx, "attributes": attrs(groupTag="Gold")}], path)  # fmt: skip
+    put(
+        limited,
+        [
+            {"traderGroupId": default, "attributes": attrs(groupTag="Gold")},
+            {"traderGroupId": dx, "attributes": attrs(groupTag="Gold")},
+        ],
+        path,
+    )
     assert by_id(ct, "traderGroup", [default, dx]) == {
         default: {"groupColorCode": "FF0000", "groupTag": "Gold"},
         dx: {"groupColorCode": "00FF00"},
     }
-    deleted = ct.call("DELETE", path, json={"traderGroupIds": [default, dx],
-                                            "names": ["groupColorCode"]})  # fmt: skip
+    deleted = ct.call(
+        "DELETE", path, json={"traderGroupIds": [default, dx], "names": ["groupColorCode"]}
+    )
     assert deleted.json() == {}
     assert by_id(ct, "traderGroup", [default, dx]) == {default: {"groupTag": "Gold"}}
     # groups have no "all" listing and no paging
@@ -198,21 +247,26 @@ def test_seed_003_manager_attributes_own_for_regular_managers_any_for_super_admi
 ) -> None:
     regular = as_manager(ct, 1101)
     path = "/managers/attributes"
-    sets = [{"managerId": 1101, "attributes": attrs(theme="dark", language="en")},
-            {"managerId": MANAGER, "attributes": attrs(theme="light")}]  # fmt: skip
+    sets = [
+        {"managerId": 1101, "attributes": attrs(theme="dark", language="en")},
+        {"managerId": MANAGER, "attributes": attrs(theme="light")},
+    ]
     own = put(regular, sets, path)
     assert own.status_code == 200 and own.json() == {}
     assert by_id(regular, "manager", [1101]) == {1101: {"language": "en", "theme": "dark"}}
-    assert regular.error(put(regular, [{"managerId": MANAGER, "attributes": attrs(a="b")}],
-                             path), 403) == "NOT_ENOUGH_RIGHTS"  # fmt: skip
+    assert (
+        regular.error(put(regular, [{"managerId": MANAGER, "attributes": attrs(a="b")}], path), 403)
+        == "NOT_ENOUGH_RIGHTS"
+    )
     other = regular.post(path + "/list", {"managerIds": [MANAGER]})
     assert regular.error(other, 403) == "NOT_ENOUGH_RIGHTS"
     # the super-admin (admin right, unlimited reach) reads and writes anyone's
     assert put(ct, [{"managerId": MANAGER, "attributes": attrs(theme="light")}], path).json() == {}
     body = listed(ct, {"managerIds": [1101, MANAGER]}, path + "/list")
     assert [(r["managerId"], r["attributes"]) for r in body["results"]] == [
-        (MANAGER, attrs(theme="light")), (1101, attrs(language="en", theme="dark"))
-    ]  # fmt: skip
+        (MANAGER, attrs(theme="light")),
+        (1101, attrs(language="en", theme="dark")),
+    ]
     deleted = ct.call("DELETE", path, json={"managerIds": [1101, MANAGER], "names": ["theme"]})
     assert deleted.status_code == 200
     assert by_id(ct, "manager", [1101, MANAGER]) == {1101: {"language": "en"}}
@@ -230,9 +284,14 @@ def test_the_largest_names_values_and_batches_are_accepted(ct: CTrader) -> None:
     assert len(stored) == 100 and stored["é" * 64] == "ü" * 512
     ids = [login, *range(1, 10_000)]  # 10 000 ids, the most one call names
     assert [r["traderId"] for r in listed(ct, {"traderIds": ids})["results"]] == [login]
-    assert ct.call("DELETE", "/traders/attributes",
-                   json={"traderIds": [login], "names": [f"n{i:03d}" for i in range(100)]}
-                   ).json() == {}  # fmt: skip
+    assert (
+        ct.call(
+            "DELETE",
+            "/traders/attributes",
+            json={"traderIds": [login], "names": [f"n{i:03d}" for i in range(100)]},
+        ).json()
+        == {}
+    )
     assert traders_attrs(ct, login) == {login: {"é" * 64: "ü" * 512}}
 
 
@@ -246,8 +305,9 @@ BAD_UPSERTS: dict[str, Any] = {
     "null name": [{"traderId": "LOGIN", "attributes": [{"name": None, "value": "v"}]}],
     "no value key": [{"traderId": "LOGIN", "attributes": [{"name": "n"}]}],
     "no attributes": [{"traderId": "LOGIN", "attributes": []}],
-    "101 attributes": [{"traderId": "LOGIN",
-                        "attributes": [{"name": f"n{i}", "value": "v"} for i in range(101)]}],
+    "101 attributes": [
+        {"traderId": "LOGIN", "attributes": [{"name": f"n{i}", "value": "v"} for i in range(101)]}
+    ],
     "101 sets": [{"traderId": "LOGIN", "attributes": [ONE]}] * 101,
     "no sets": [],
     "id not a number": [{"traderId": "abc", "attributes": [ONE]}],
@@ -256,7 +316,7 @@ BAD_UPSERTS: dict[str, Any] = {
     "set not an object": ["LOGIN"],
     "attributes not a list": [{"traderId": "LOGIN", "attributes": ONE}],
     "sets not a list": {"traderId": "LOGIN", "attributes": [ONE]},
-}  # fmt: skip
+}
 
 
 def _with_login(value: Any, login: int) -> Any:
@@ -300,9 +360,13 @@ BAD_READS_AND_DELETES: list[tuple[str, str, Any, str]] = [
     ("DELETE", "/traders/attributes", {"names": ["colorCode"]}, "traderIds"),
     ("DELETE", "/traders/attributes", {"traderIds": ["LOGIN"], "names": "colorCode"}, "names"),
     ("DELETE", "/traders/attributes", {"traderIds": ["LOGIN"], "names": [""]}, "names[0]"),
-    ("DELETE", "/traders/attributes",
-     {"traderIds": ["LOGIN"], "names": [f"n{i}" for i in range(101)]}, "names"),
-]  # fmt: skip
+    (
+        "DELETE",
+        "/traders/attributes",
+        {"traderIds": ["LOGIN"], "names": [f"n{i}" for i in range(101)]},
+        "names",
+    ),
+]
 
 
 def test_bad_lists_and_deletes_are_400_naming_the_field_in_the_callers_words(
@@ -321,10 +385,18 @@ def test_bad_lists_and_deletes_are_400_naming_the_field_in_the_callers_words(
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b'"text"'])
 def test_garbage_bodies_are_400_in_the_error_body(ct: CTrader, raw: bytes) -> None:
     content_type = {"Content-Type": "application/json"}
-    for method, path in [("PUT", "/traders/attributes"), ("DELETE", "/managers/attributes"),
-                         ("POST", "/tradergroups/attributes/list")]:  # fmt: skip
-        response = ct.client.request(method, "/v2/webserv" + path, params={"token": ct.token},
-                                     content=raw, headers=content_type)  # fmt: skip
+    for method, path in [
+        ("PUT", "/traders/attributes"),
+        ("DELETE", "/managers/attributes"),
+        ("POST", "/tradergroups/attributes/list"),
+    ]:
+        response = ct.client.request(
+            method,
+            "/v2/webserv" + path,
+            params={"token": ct.token},
+            content=raw,
+            headers=content_type,
+        )
         assert ct.error(response, 400) == "INVALID_REQUEST"
 
 
@@ -348,13 +420,15 @@ def test_a_traders_attributes_are_the_native_accounts_attributes(ct: CTrader) ->
     key = ct.services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), ct.admin).secret
     native = {"Authorization": f"Bearer {key}"}
 
-    patched = ct.client.patch(f"/v1/users/{login}", headers=native,
-                              json={"attributes": {"kyc": "passed", "desk": "ldn"}})  # fmt: skip
+    patched = ct.client.patch(
+        f"/v1/users/{login}", headers=native, json={"attributes": {"kyc": "passed", "desk": "ldn"}}
+    )
     assert patched.status_code == 200, patched.text
     listed = ct.post("/traders/attributes/list", {"traderIds": [login]}).json()["results"]
     assert listed[0]["attributes"] == [
-        {"name": "desk", "value": "ldn"}, {"name": "kyc", "value": "passed"},
-    ]  # fmt: skip
+        {"name": "desk", "value": "ldn"},
+        {"name": "kyc", "value": "passed"},
+    ]
 
     expired = [{"name": "kyc", "value": "expired"}]
     put = {"attributeSets": [{"traderId": login, "attributes": expired}]}
@@ -362,10 +436,10 @@ def test_a_traders_attributes_are_the_native_accounts_attributes(ct: CTrader) ->
     read = ct.client.get(f"/v1/users/{login}", headers=native).json()
     assert read["attributes"] == {"desk": "ldn", "kyc": "expired"}
 
-    empty = ct.client.patch(f"/v1/users/{login}", headers=native,
-                            json={"attributes": {"kyc": ""}})  # fmt: skip
+    empty = ct.client.patch(f"/v1/users/{login}", headers=native, json={"attributes": {"kyc": ""}})
     assert empty.status_code == 400
     assert [e["field"] for e in empty.json()["errors"]] == ["attributes.kyc"]
     assert ct.client.get(f"/v1/users/{login}", headers=native).json()["attributes"] == {
-        "desk": "ldn", "kyc": "expired",
-    }  # fmt: skip
+        "desk": "ldn",
+        "kyc": "expired",
+    }

@@ -19,11 +19,15 @@ from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
 from tests.dialects.ctrader.conftest import CTrader, as_manager
 
-OPEN_HEADER = ("login,positionId,openTimestamp,entryPrice,direction,volume,symbol,commission,"
-               "swap,bookType,stake,spreadBetting,usedMargin")  # fmt: skip
-CLOSED_HEADER = ("login,positionId,dealId,openTimestamp,closeTimestamp,entryPrice,closePrice,"
-                 "direction,volume,symbol,commission,swap,pnl,depositConversionRate,"
-                 "usdConversionRate,bookType,stake,spreadBetting")  # fmt: skip
+OPEN_HEADER = (
+    "login,positionId,openTimestamp,entryPrice,direction,volume,symbol,commission,"
+    "swap,bookType,stake,spreadBetting,usedMargin"
+)
+CLOSED_HEADER = (
+    "login,positionId,dealId,openTimestamp,closeTimestamp,entryPrice,closePrice,"
+    "direction,volume,symbol,commission,swap,pnl,depositConversionRate,"
+    "usdConversionRate,bookType,stake,spreadBetting"
+)
 DAY = {"from": "2018-01-01T12:12:12.000", "to": "2018-01-02T12:12:12.000"}
 
 
@@ -41,16 +45,43 @@ def test_symbols_with_asset_class_and_category_from_their_path(ct: CTrader) -> N
     ids = {s["name"]: s["id"] for s in symbols}
     assert all(isinstance(i, int) and i > 0 for i in ids.values())
     assert symbols == [
-        {"name": "EURUSD", "id": ids["EURUSD"], "description": "Euro vs US Dollar",
-         "assetClass": "Forex", "category": "Majors", "quotesEnabled": True,
-         "showInCtrader": True},
-        {"name": "GBPJPY", "id": ids["GBPJPY"], "description": "", "assetClass": "Forex",
-         "category": "Forex", "quotesEnabled": True, "showInCtrader": True},
-        {"name": "US500", "id": ids["US500"], "description": "", "assetClass": "Other",
-         "category": "Other", "quotesEnabled": True, "showInCtrader": True},
-        {"name": "XAUUSD", "id": ids["XAUUSD"], "description": "", "assetClass": "Metals",
-         "category": "Metals", "quotesEnabled": False, "showInCtrader": True},
-    ]  # fmt: skip
+        {
+            "name": "EURUSD",
+            "id": ids["EURUSD"],
+            "description": "Euro vs US Dollar",
+            "assetClass": "Forex",
+            "category": "Majors",
+            "quotesEnabled": True,
+            "showInCtrader": True,
+        },
+        {
+            "name": "GBPJPY",
+            "id": ids["GBPJPY"],
+            "description": "",
+            "assetClass": "Forex",
+            "category": "Forex",
+            "quotesEnabled": True,
+            "showInCtrader": True,
+        },
+        {
+            "name": "US500",
+            "id": ids["US500"],
+            "description": "",
+            "assetClass": "Other",
+            "category": "Other",
+            "quotesEnabled": True,
+            "showInCtrader": True,
+        },
+        {
+            "name": "XAUUSD",
+            "id": ids["XAUUSD"],
+            "description": "",
+            "assetClass": "Metals",
+            "category": "Metals",
+            "quotesEnabled": False,
+            "showInCtrader": True,
+        },
+    ]
     xml = ct.get("/symbols/", headers={"Accept": "*/*"})
     assert xml.headers["content-type"].startswith("application/xml")
     assert xml.text.count("<symbol>") == 4 and "<quotesEnabled>false</quotesEnabled>" in xml.text
@@ -82,9 +113,15 @@ def test_positions_are_csv_with_the_exact_headers(ct: CTrader, slash: str) -> No
 
 
 def test_a_position_row_follows_the_header() -> None:
-    row = {"login": 100001, "positionId": 7, "entryPrice": Decimal("1.10250"),
-           "openTimestamp": datetime(2018, 1, 1, 12, 12, 12, 345678, tzinfo=UTC),
-           "direction": "BUY", "symbol": "EURUSD", "spreadBetting": False}  # fmt: skip
+    row = {
+        "login": 100001,
+        "positionId": 7,
+        "entryPrice": Decimal("1.10250"),
+        "openTimestamp": datetime(2018, 1, 1, 12, 12, 12, 345678, tzinfo=UTC),
+        "direction": "BUY",
+        "symbol": "EURUSD",
+        "spreadBetting": False,
+    }
     lines = csv_body(OPEN_POSITION_COLUMNS, [row]).splitlines()
     assert lines == [OPEN_HEADER, "100001,7,2018-01-01T12:12:12.345,1.10250,BUY,,EURUSD,,,,,false,"]
 
@@ -135,8 +172,14 @@ def test_sub_accounts_of_a_trader_are_none(ct: CTrader) -> None:
 
 def test_a_symbol_named_like_a_formula_is_text_in_the_positions_csv_and_numbers_stay() -> None:
     # the symbol is the one free-text cell (an operator names it); money keeps its sign
-    row = {"login": 100001, "positionId": 7, "entryPrice": Decimal("-1.5"), "direction": "SELL",
-           "symbol": "=cmd|' /C calc'!A0", "pnl": Decimal("-5.00")}  # fmt: skip
+    row = {
+        "login": 100001,
+        "positionId": 7,
+        "entryPrice": Decimal("-1.5"),
+        "direction": "SELL",
+        "symbol": "=cmd|' /C calc'!A0",
+        "pnl": Decimal("-5.00"),
+    }
     (header, line) = list(csv.reader(io.StringIO(csv_body(CLOSED_POSITION_COLUMNS, [row]))))
 
     cells = dict(zip(header, line, strict=True))

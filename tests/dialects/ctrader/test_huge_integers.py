@@ -25,8 +25,12 @@ WEBSERV: list[tuple[str, str, dict[str, Any] | None, Any]] = [
     ("POST", f"/traders/{HUGE}/changepassword", None, {"hashedPassword": PASSWORD_HASH}),
     ("POST", f"/traders/{HUGE}/checkpassword", None, {"hashedPassword": PASSWORD_HASH}),
     ("GET", f"/traders/{HUGE}/subaccounts", None, None),
-    ("POST", f"/traders/{HUGE}/changebalance", None,
-     {"login": HUGE, "preciseAmount": 1, "type": "DEPOSIT"}),
+    (
+        "POST",
+        f"/traders/{HUGE}/changebalance",
+        None,
+        {"login": HUGE, "preciseAmount": 1, "type": "DEPOSIT"},
+    ),
     ("GET", "/traders", {**DAY, "groupId": str(HUGE)}, None),
     ("GET", "/openPositions", {"login": str(HUGE)}, None),
     ("GET", "/closedPositions", {**DAY, "login": str(HUGE)}, None),
@@ -36,15 +40,23 @@ WEBSERV: list[tuple[str, str, dict[str, Any] | None, Any]] = [
     ("POST", "/managers/attributes/list", None, {"managerIds": [str(HUGE)]}),
     ("DELETE", "/traders/attributes", None, {"traderIds": [HUGE], "names": ["a"]}),
     ("POST", "/managers/token", None, {"login": HUGE, "hashedPassword": PASSWORD_HASH}),
-]  # fmt: skip
+]
 
 CID: list[tuple[str, str, dict[str, Any] | None, Any]] = [
-    ("POST", "/ctid/link", None, {"traderLogin": HUGE, "traderPasswordHash": PASSWORD_HASH,
-                                  "userId": 1, "brokerName": "x"}),
-    ("POST", "/ctid/link", None, {"traderLogin": 1, "traderPasswordHash": PASSWORD_HASH,
-                                  "userId": HUGE, "brokerName": "x"}),
+    (
+        "POST",
+        "/ctid/link",
+        None,
+        {"traderLogin": HUGE, "traderPasswordHash": PASSWORD_HASH, "userId": 1, "brokerName": "x"},
+    ),
+    (
+        "POST",
+        "/ctid/link",
+        None,
+        {"traderLogin": 1, "traderPasswordHash": PASSWORD_HASH, "userId": HUGE, "brokerName": "x"},
+    ),
     ("POST", "/ctid/changeCtidTraderAccount", None, {"traderLogin": HUGE, "brokerName": "x"}),
-]  # fmt: skip
+]
 
 
 def _invalid(response: Any) -> None:

@@ -16,9 +16,11 @@ pytestmark = pytest.mark.engines("sqlite", "postgres")
 def test_a_lone_surrogate_in_a_new_traders_name_is_an_invalid_request(ct: CTrader) -> None:
     raw = json.dumps({**MINIMAL, "name": "@@"}).replace('"@@"', '"a\\udfffb"')
 
-    answer = ct.client.post("/v2/webserv/traders", params={"token": ct.token},
-                            content=raw.encode(),
-                            headers={"Accept": "application/json",
-                                     "Content-Type": "application/json"})  # fmt: skip
+    answer = ct.client.post(
+        "/v2/webserv/traders",
+        params={"token": ct.token},
+        content=raw.encode(),
+        headers={"Accept": "application/json", "Content-Type": "application/json"},
+    )
 
     assert ct.error(answer, 400) == "INVALID_REQUEST"

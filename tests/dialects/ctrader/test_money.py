@@ -96,8 +96,10 @@ def test_money_errors(ct: CTrader) -> None:
         "INVALID_REQUEST"
     )
     assert ct.error(_balance(ct, login, {"type": "DEPOSIT"}), 400) == "INVALID_REQUEST"
-    other = ct.post(f"/traders/{login}/changebalance",
-                    {"login": login + 1, "preciseAmount": 1, "type": "DEPOSIT"})  # fmt: skip
+    other = ct.post(
+        f"/traders/{login}/changebalance",
+        {"login": login + 1, "preciseAmount": 1, "type": "DEPOSIT"},
+    )
     assert ct.error(other, 400) == "INVALID_REQUEST"
     assert ct.error(_balance(ct, 424242, {"preciseAmount": 1, "type": "DEPOSIT"}), 404) == (
         "TRADER_NOT_FOUND"
@@ -117,8 +119,7 @@ def test_a_starting_balance_is_posted_with_the_opening_or_nothing_opens(ct: CTra
     """The initial balance of a create is a deposit in the same transaction: refused (above
     the approval threshold, for a manager who may not approve), no trader is left behind."""
     ct.services.set_approval_threshold(SetApprovalThreshold("EUR", "100"), ct.admin)
-    teller = as_manager(ct, 1031, rights=frozenset({"users:read", "users:write",
-                                                    "balances:write"}))  # fmt: skip
+    teller = as_manager(ct, 1031, rights=frozenset({"users:read", "users:write", "balances:write"}))
     before = [a.login for a in ct.services.list_accounts(ListAccounts(), ct.admin)]
     refused = teller.post("/traders", {**MINIMAL, "balance": "10001"})
     assert ct.error(refused, 403) == "NOT_ENOUGH_RIGHTS"

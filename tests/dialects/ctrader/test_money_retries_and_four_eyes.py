@@ -19,10 +19,19 @@ from tests.dialects.ctrader.conftest import JSON, MANAGER, MINIMAL, CTrader
 from tests.dialects.four_eyes import SECOND, approve, native_key, second_manager
 
 
-def _change(ct: CTrader, login: int, body: dict[str, Any], key: dict[str, str] | None = None,
-            family: str = "balance", accept: dict[str, str] = JSON) -> httpx.Response:  # fmt: skip
-    return ct.post(f"/traders/{login}/change{family}", {"login": login, **body},
-                   headers={**accept, **(key or {})})  # fmt: skip
+def _change(
+    ct: CTrader,
+    login: int,
+    body: dict[str, Any],
+    key: dict[str, str] | None = None,
+    family: str = "balance",
+    accept: dict[str, str] = JSON,
+) -> httpx.Response:
+    return ct.post(
+        f"/traders/{login}/change{family}",
+        {"login": login, **body},
+        headers={**accept, **(key or {})},
+    )
 
 
 def _entries(ct: CTrader, login: int) -> list[LedgerEntry]:
@@ -120,8 +129,11 @@ def test_above_the_threshold_a_manager_with_every_right_is_refused_and_held_for_
     assert ct.trader(login)["balance"] == 0 and _entries(ct, login) == []
     [held] = ct.services.list_approvals(ApprovalQuery(), ct.admin)
     assert (held.id, held.state, held.requested_by, held.dialect) == (
-        approval_id, "pending", MANAGER, "ctrader",
-    )  # fmt: skip
+        approval_id,
+        "pending",
+        MANAGER,
+        "ctrader",
+    )
     own = approve(ct.client, approval_id, native_key(ct.services, ct.admin, MANAGER))
     assert own.status_code == 403 and own.json()["title"] == "PermissionDenied"
     assert ct.trader(login)["balance"] == 0
@@ -130,8 +142,11 @@ def test_above_the_threshold_a_manager_with_every_right_is_refused_and_held_for_
     assert approve(ct.client, approval_id, second).status_code == 409
     [entry] = _entries(ct, login)
     assert (entry.amount, entry.approval_id, entry.approved_by, entry.manager_login) == (
-        5_000_000, approval_id, SECOND, MANAGER,
-    )  # fmt: skip
+        5_000_000,
+        approval_id,
+        SECOND,
+        MANAGER,
+    )
     assert ct.trader(login)["balance"] == 5_000_000
 
 

@@ -16,13 +16,18 @@ NEW = md5("New#Password1")
 
 def bad_bodies(login: int) -> list[dict[str, Any]]:
     """Another trader's login, no hash, a hash of the wrong type, a login that is no number."""
-    return [{"login": login + 1, "hashedPassword": NEW}, {"login": login},
-            {"hashedPassword": ["x"]}, {"login": "abc", "hashedPassword": NEW}]  # fmt: skip
+    return [
+        {"login": login + 1, "hashedPassword": NEW},
+        {"login": login},
+        {"hashedPassword": ["x"]},
+        {"login": "abc", "hashedPassword": NEW},
+    ]
 
 
 def check(ct: CTrader, login: int, hashed: str) -> int:
-    response = ct.post(f"/traders/{login}/checkpassword", {"login": login,
-                                                           "hashedPassword": hashed})  # fmt: skip
+    response = ct.post(
+        f"/traders/{login}/checkpassword", {"login": login, "hashedPassword": hashed}
+    )
     if response.status_code != 204:
         assert ct.error(response, 400) == "WRONG_PASSWORD"
     return response.status_code
@@ -41,8 +46,7 @@ def test_the_password_a_trader_was_created_with_checks_and_others_do_not(ct: CTr
 
 def test_changepassword_makes_the_old_hash_fail_and_the_new_one_pass(ct: CTrader) -> None:
     login = ct.create()["login"]
-    response = ct.post(f"/traders/{login}/changepassword", {"login": login,
-                                                            "hashedPassword": NEW})  # fmt: skip
+    response = ct.post(f"/traders/{login}/changepassword", {"login": login, "hashedPassword": NEW})
     assert response.status_code == 204 and response.content == b""
     assert check(ct, login, NEW) == 204
     assert check(ct, login, SEED_HASH) == 400
@@ -73,8 +77,9 @@ def test_password_calls_refuse_bad_bodies_and_unknown_traders(ct: CTrader) -> No
         path = f"/traders/{login}/{call}"
         for body in bad_bodies(login):
             assert ct.error(ct.post(path, body), 400) == "INVALID_REQUEST", (call, body)
-        garbage = ct.client.post("/v2/webserv" + path, params={"token": ct.token},
-                                 content=b"{oops", headers=JSON)  # fmt: skip
+        garbage = ct.client.post(
+            "/v2/webserv" + path, params={"token": ct.token}, content=b"{oops", headers=JSON
+        )
         assert ct.error(garbage, 400) == "INVALID_REQUEST"
         unknown = ct.post(f"/traders/987654/{call}", {"hashedPassword": NEW})
         assert ct.error(unknown, 404) == "TRADER_NOT_FOUND"

@@ -16,8 +16,12 @@ START = {"preciseAmount": "1000", "type": "DEPOSIT", "externalId": "Starting bal
 
 
 def _deposit(ct: CTrader, login: int, body: dict[str, Any], **headers: str) -> Any:
-    return ct.call("POST", f"/traders/{login}/changebalance", json={"login": login, **body},
-                   headers={"Accept": "application/json", **headers})  # fmt: skip
+    return ct.call(
+        "POST",
+        f"/traders/{login}/changebalance",
+        json={"login": login, **body},
+        headers={"Accept": "application/json", **headers},
+    )
 
 
 def test_two_traders_with_the_same_external_id_both_get_their_deposit(ct: CTrader) -> None:
@@ -55,8 +59,7 @@ def test_a_usd_trader_in_an_eur_group_moves_to_another_eur_group(ct: CTrader) ->
     login = usd["login"]
     patched = ct.call("PATCH", f"/traders/{login}", json={"groupName": "DX_452"})
     assert patched.status_code == 204, patched.text
-    assert (ct.trader(login)["groupName"], ct.trader(login)["depositCurrency"]) == (
-        "DX_452", "USD")  # fmt: skip
+    assert (ct.trader(login)["groupName"], ct.trader(login)["depositCurrency"]) == ("DX_452", "USD")
     # the full update (GET, set groupName, PUT back) moves it as well, currency kept
     trader = ct.trader(login)
     trader["groupName"] = "usd\\standard"
@@ -75,8 +78,11 @@ def test_the_native_api_keeps_a_group_in_its_own_currency(ct: CTrader) -> None:
     login = ct.create()["login"]  # EUR in Default
     ct.services.create_group(CreateGroup("native-usd", "USD"), ct.admin)
     key = ct.services.create_api_key(CreateApiKey(1007, frozenset(SCOPES)), ct.admin).secret
-    moved = ct.client.patch(f"/v1/users/{login}", json={"group": "native-usd"},
-                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    moved = ct.client.patch(
+        f"/v1/users/{login}",
+        json={"group": "native-usd"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert moved.status_code == 400
     assert moved.json()["code"] == "validation.currency_mismatch"
     assert ct.trader(login)["groupName"] == "Default"
@@ -88,8 +94,9 @@ def test_trader_json_always_has_max_leverage(ct: CTrader) -> None:
     assert ct.trader(plain["login"])["maxLeverage"] == 50000
     capped = ct.create(maxLeverage=20000)
     assert ct.trader(capped["login"])["maxLeverage"] == 20000
-    listed = ct.get("/traders", params={"from": "2000-01-01T00:00:00.000",
-                                        "to": "2100-01-01T00:00:00.000"}).json()  # fmt: skip
+    listed = ct.get(
+        "/traders", params={"from": "2000-01-01T00:00:00.000", "to": "2100-01-01T00:00:00.000"}
+    ).json()
     assert all("maxLeverage" in t for t in listed["trader"])
 
 
@@ -98,10 +105,15 @@ def test_contact_fields_sent_empty_read_back_as_sent(ct: CTrader) -> None:
     login = created["login"]
     assert created["contactDetails"] == {"phone": "", "city": "Lake", "email": ""}
     assert ct.trader(login)["contactDetails"] == {"phone": "", "city": "Lake", "email": ""}
-    patched = ct.call("PATCH", f"/traders/{login}",
-                      json={"contactDetails": {"phone": "+44 1", "address": ""}})  # fmt: skip
+    patched = ct.call(
+        "PATCH", f"/traders/{login}", json={"contactDetails": {"phone": "+44 1", "address": ""}}
+    )
     assert patched.status_code == 204, patched.text
     assert ct.trader(login)["contactDetails"] == {
-        "phone": "+44 1", "city": "Lake", "email": "", "address": ""}  # fmt: skip
+        "phone": "+44 1",
+        "city": "Lake",
+        "email": "",
+        "address": "",
+    }
     # a field never sent stays out; a minimal create has an empty contactDetails
     assert ct.create()["contactDetails"] == {}

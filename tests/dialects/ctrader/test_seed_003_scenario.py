@@ -13,13 +13,26 @@ from tests.dialects.mt5.conftest import Mt5, handshake
 
 # The response of seed 003's minimal create, less what the server assigns.
 SEED_MINIMAL_ANSWER = {
-    "groupName": "Default", "depositCurrency": "EUR", "accessRights": "FULL_ACCESS",
-    "brokerName": "BESTBROKER", "balance": 0, "bonus": 0, "nonWithdrawableBonus": 0,
-    "leverageInCents": 10000, "contactDetails": {}, "equity": 0, "usedMargin": 0,
-    "freeMargin": 0, "accountType": "HEDGED", "limitedRisk": False, "sendOwnStatement": False,
-    "swapFree": False, "totalMarginCalculationType": "MAX", "isLimitedRisk": False,
+    "groupName": "Default",
+    "depositCurrency": "EUR",
+    "accessRights": "FULL_ACCESS",
+    "brokerName": "BESTBROKER",
+    "balance": 0,
+    "bonus": 0,
+    "nonWithdrawableBonus": 0,
+    "leverageInCents": 10000,
+    "contactDetails": {},
+    "equity": 0,
+    "usedMargin": 0,
+    "freeMargin": 0,
+    "accountType": "HEDGED",
+    "limitedRisk": False,
+    "sendOwnStatement": False,
+    "swapFree": False,
+    "totalMarginCalculationType": "MAX",
+    "isLimitedRisk": False,
     "moneyDigits": 2,
-}  # fmt: skip
+}
 
 
 def _ok(response: Any, status: int = 200) -> Any:
@@ -33,8 +46,12 @@ def _money(ct: CTrader, login: int, call: str, amount: float, kind: str) -> Any:
 
 
 def _cid(ct: CTrader, path: str, body: dict[str, Any]) -> Any:
-    return ct.client.post("/v2/cid" + path, params={"token": ct.token}, json=body,
-                          headers={"Accept": "application/json"})  # fmt: skip
+    return ct.client.post(
+        "/v2/cid" + path,
+        params={"token": ct.token},
+        json=body,
+        headers={"Accept": "application/json"},
+    )
 
 
 def test_seed_003_use_cases_end_to_end(ct: CTrader) -> None:
@@ -94,10 +111,16 @@ def test_seed_003_use_cases_end_to_end(ct: CTrader) -> None:
     # Another account under another white label and currency, linked to that user.
     uk = ct.create(brokerName="BESTBROKER_UK", depositCurrency="USD")
     assert (uk["brokerName"], uk["depositCurrency"], uk["moneyDigits"]) == (
-        "BESTBROKER_UK", "USD", 2,
-    )  # fmt: skip
-    linking = {"traderLogin": uk["login"], "traderPasswordHash": SEED_HASH,
-               "userId": user["userId"], "returnAccountDetails": True}  # fmt: skip
+        "BESTBROKER_UK",
+        "USD",
+        2,
+    )
+    linking = {
+        "traderLogin": uk["login"],
+        "traderPasswordHash": SEED_HASH,
+        "userId": user["userId"],
+        "returnAccountDetails": True,
+    }
     link = _ok(_cid(ct, "/ctid/link", linking))
     assert set(link) == {"ctidTraderAccountId"} and isinstance(link["ctidTraderAccountId"], int)
     assert ct.services.get_account(uk["login"], ct.admin).user_id == user["userId"]
@@ -113,20 +136,28 @@ def test_seed_003_use_cases_end_to_end(ct: CTrader) -> None:
 
 def _attributes_of_all_three_kinds(ct: CTrader, logins: list[int]) -> None:
     a, b, c = logins
-    put = {"attributeSets": [
-        {"traderId": a, "attributes": [{"name": "colorCode", "value": "FF0000"},
-                                       {"name": "prefixLabel", "value": "VIP"}]},
-        {"traderId": b, "attributes": [{"name": "colorCode", "value": "00FF00"}]},
-        {"traderId": c, "attributes": [{"name": "colorCode", "value": "0000FF"}]},
-    ]}  # fmt: skip
+    put = {
+        "attributeSets": [
+            {
+                "traderId": a,
+                "attributes": [
+                    {"name": "colorCode", "value": "FF0000"},
+                    {"name": "prefixLabel", "value": "VIP"},
+                ],
+            },
+            {"traderId": b, "attributes": [{"name": "colorCode", "value": "00FF00"}]},
+            {"traderId": c, "attributes": [{"name": "colorCode", "value": "0000FF"}]},
+        ]
+    }
     assert _ok(ct.call("PUT", "/traders/attributes", json=put)) == {}
 
     # By ids: only those with attributes, each with its values and a millisecond time.
     listed = _ok(ct.post("/traders/attributes/list", {"traderIds": [a, b]}))
     assert [r["traderId"] for r in listed["results"]] == [a, b]
     assert listed["results"][0]["attributes"] == [
-        {"name": "colorCode", "value": "FF0000"}, {"name": "prefixLabel", "value": "VIP"},
-    ]  # fmt: skip
+        {"name": "colorCode", "value": "FF0000"},
+        {"name": "prefixLabel", "value": "VIP"},
+    ]
     assert listed["results"][0]["utcLastUpdateTimestamp"] > 1_600_000_000_000
     assert "nextPageAfterTraderId" not in listed
 
@@ -141,25 +172,38 @@ def _attributes_of_all_three_kinds(ct: CTrader, logins: list[int]) -> None:
     assert empty == {"results": []}
 
     # A null value is not a deletion: 400, nothing changed.
-    null = {"attributeSets": [{"traderId": a, "attributes": [{"name": "colorCode",
-                                                              "value": None}]}]}  # fmt: skip
+    null = {
+        "attributeSets": [{"traderId": a, "attributes": [{"name": "colorCode", "value": None}]}]
+    }
     assert ct.error(ct.call("PUT", "/traders/attributes", json=null), 400) == "INVALID_REQUEST"
     # Delete one name, then all.
     gone = {"traderIds": [a, b], "names": ["colorCode"]}
     assert _ok(ct.call("DELETE", "/traders/attributes", json=gone)) == {}
     left = _ok(ct.post("/traders/attributes/list", {"traderIds": [a, b]}))["results"]
-    assert left == [{"traderId": a, "attributes": [{"name": "prefixLabel", "value": "VIP"}],
-                     "utcLastUpdateTimestamp": left[0]["utcLastUpdateTimestamp"]}]  # fmt: skip
+    assert left == [
+        {
+            "traderId": a,
+            "attributes": [{"name": "prefixLabel", "value": "VIP"}],
+            "utcLastUpdateTimestamp": left[0]["utcLastUpdateTimestamp"],
+        }
+    ]
     assert _ok(ct.call("DELETE", "/traders/attributes", json={"traderIds": [a], "names": []})) == {}
     assert _ok(ct.post("/traders/attributes/list", {"traderIds": [a]})) == {"results": []}
 
     # Trader groups, by ids only.
     groups = {g["name"]: g["id"] for g in _ok(ct.get("/tradergroups"))["traderGroup"]}
     default, dx = groups["Default"], groups["DX_452"]
-    group_put = {"attributeSets": [
-        {"traderGroupId": default, "attributes": [{"name": "groupColorCode", "value": "FFAA00"},
-                                                  {"name": "groupTag", "value": "Premium"}]},
-    ]}  # fmt: skip
+    group_put = {
+        "attributeSets": [
+            {
+                "traderGroupId": default,
+                "attributes": [
+                    {"name": "groupColorCode", "value": "FFAA00"},
+                    {"name": "groupTag", "value": "Premium"},
+                ],
+            },
+        ]
+    }
     assert _ok(ct.call("PUT", "/tradergroups/attributes", json=group_put)) == {}
     group_list = _ok(ct.post("/tradergroups/attributes/list", {"traderGroupIds": [default, dx]}))
     assert [r["traderGroupId"] for r in group_list["results"]] == [default]
@@ -173,20 +217,32 @@ def _attributes_of_all_three_kinds(ct: CTrader, logins: list[int]) -> None:
         CreateManager(1008, "Desk", "Manager#1008", frozenset({"users:read", "users:write"})),
         ct.admin,
     )
-    manager_put = {"attributeSets": [
-        {"managerId": MANAGER, "attributes": [{"name": "theme", "value": "dark"},
-                                              {"name": "language", "value": "en"}]},
-        {"managerId": 1008, "attributes": [{"name": "theme", "value": "light"}]},
-    ]}  # fmt: skip
+    manager_put = {
+        "attributeSets": [
+            {
+                "managerId": MANAGER,
+                "attributes": [
+                    {"name": "theme", "value": "dark"},
+                    {"name": "language", "value": "en"},
+                ],
+            },
+            {"managerId": 1008, "attributes": [{"name": "theme", "value": "light"}]},
+        ]
+    }
     assert _ok(ct.call("PUT", "/managers/attributes", json=manager_put)) == {}
-    desk = ct.client.post("/v2/webserv/managers/token", headers={"Accept": "application/json"},
-                          json={"login": 1008, "hashedPassword": md5("Manager#1008")})  # fmt: skip
+    desk = ct.client.post(
+        "/v2/webserv/managers/token",
+        headers={"Accept": "application/json"},
+        json={"login": 1008, "hashedPassword": md5("Manager#1008")},
+    )
     desk_token = _ok(desk)["webservToken"]
-    own = ct.call("POST", "/managers/attributes/list", json={"managerIds": [1008, MANAGER]},
-                  token=desk_token)  # fmt: skip
+    own = ct.call(
+        "POST", "/managers/attributes/list", json={"managerIds": [1008, MANAGER]}, token=desk_token
+    )
     assert [r["managerId"] for r in _ok(own)["results"]] == [1008]
-    theirs = ct.call("POST", "/managers/attributes/list", json={"managerIds": [MANAGER]},
-                     token=desk_token)  # fmt: skip
+    theirs = ct.call(
+        "POST", "/managers/attributes/list", json={"managerIds": [MANAGER]}, token=desk_token
+    )
     assert ct.error(theirs, 403) == "NOT_ENOUGH_RIGHTS"
     both = _ok(ct.post("/managers/attributes/list", {"managerIds": [MANAGER, 1008]}))
     assert [r["managerId"] for r in both["results"]] == [MANAGER, 1008]
@@ -199,8 +255,11 @@ def _same_figures_through_native_and_mt5(ct: CTrader, login: int) -> None:
     key = ct.services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), ct.admin).secret
     native = _ok(ct.client.get(f"/v1/users/{login}", headers={"Authorization": f"Bearer {key}"}))
     assert (native["balance"], native["bonus"], native["currency"], native["group"]) == (
-        "12.34", "12.34", "EUR", "DX_452",
-    )  # fmt: skip
+        "12.34",
+        "12.34",
+        "EUR",
+        "DX_452",
+    )
     assert handshake(ct.client, MANAGER, PASSWORD).status_code == 200
     mt5 = Mt5(ct.client, ct.runtime, ct.admin, MANAGER)
     user = mt5.ok(mt5.get("user/get", login=login))

@@ -100,9 +100,11 @@ def test_an_unknown_path_is_a_ctrader_error_not_a_problem(ct: CTrader) -> None:
 
 def test_a_body_that_is_not_json_is_invalid_request(ct: CTrader) -> None:
     response = ct.client.post(
-        "/v2/webserv/traders", params={"token": ct.token}, content=b"{not json",
+        "/v2/webserv/traders",
+        params={"token": ct.token},
+        content=b"{not json",
         headers={"Accept": "application/json"},
-    )  # fmt: skip
+    )
     assert ct.error(response, 400) == "INVALID_REQUEST"
 
 
@@ -110,15 +112,18 @@ def test_trader_groups_list_id_name_and_description(ct: CTrader) -> None:
     body = ct.get("/tradergroups").json()
     names = {g["name"] for g in body["traderGroup"]}
     assert {"Default", "DX_452"} <= names
-    assert all(set(g) == {"id", "name", "description"} and isinstance(g["id"], int)
-               for g in body["traderGroup"])  # fmt: skip
+    assert all(
+        set(g) == {"id", "name", "description"} and isinstance(g["id"], int)
+        for g in body["traderGroup"]
+    )
 
 
 def test_json_nested_past_the_recursion_limit_is_invalid_request_not_a_crash(ct: CTrader) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     for path in ("/v2/webserv/traders", "/v2/webserv/traders/attributes/list", "/cid/ctid/create"):
-        response = ct.client.post(path, params={"token": ct.token}, content=deep,
-                                  headers={"Accept": "application/json"})  # fmt: skip
+        response = ct.client.post(
+            path, params={"token": ct.token}, content=deep, headers={"Accept": "application/json"}
+        )
         assert ct.error(response, 400) == "INVALID_REQUEST", path
         assert "not valid JSON" in response.json()["error"]["description"]
 
@@ -128,11 +133,15 @@ def test_a_stored_reach_mask_past_the_limits_is_invalid_request_not_a_server_err
 ) -> None:
     # a reach written before masks had limits (or by hand): refused in cTrader's words
     with ct.runtime.storage.engine.begin() as conn:
-        conn.execute(tables.managers.update().where(tables.managers.c.login == MANAGER)
-                     .values(group_mask="demo\\" + "*a" * 17))  # fmt: skip
+        conn.execute(
+            tables.managers.update()
+            .where(tables.managers.c.login == MANAGER)
+            .values(group_mask="demo\\" + "*a" * 17)
+        )
 
-    response = ct.get("/traders", params={"from": "2020-01-01T00:00:00.000",
-                                                     "to": "2030-01-01T00:00:00.000"})  # fmt: skip
+    response = ct.get(
+        "/traders", params={"from": "2020-01-01T00:00:00.000", "to": "2030-01-01T00:00:00.000"}
+    )
 
     assert ct.error(response, 400) == "INVALID_REQUEST"
     assert "at most 16" in response.json()["error"]["description"]
@@ -152,8 +161,9 @@ def test_after_five_wrong_passwords_the_right_one_waits_for_the_lock_to_end(
     for n in range(5):
         forwarded = {"X-Forwarded-For": f"198.51.100.{n}"}  # a new address each time: no help
         guess = {"login": MANAGER, "hashedPassword": md5(f"guess{n}")}
-        wrong = ct.client.post("/v2/webserv/managers/token", headers={**JSON, **forwarded},
-                               json=guess)  # fmt: skip
+        wrong = ct.client.post(
+            "/v2/webserv/managers/token", headers={**JSON, **forwarded}, json=guess
+        )
         assert ct.error(wrong, 401) == "AUTHENTICATION_FAILED"
 
     held = get_token(ct.client, MANAGER, PASSWORD)
@@ -193,12 +203,16 @@ def test_a_token_is_refused_as_expired_once_its_lifetime_has_passed(
     _later(ct, monkeypatch, timedelta(hours=24, seconds=5))
 
     assert ct.error(ct.get("/tradergroups"), 401) == "CID_TOKEN_EXPIRED"
-    money = ct.post(f"/traders/{login}/changebalance",
-                    {"login": login, "preciseAmount": 10, "type": "DEPOSIT"})  # fmt: skip
+    money = ct.post(
+        f"/traders/{login}/changebalance", {"login": login, "preciseAmount": 10, "type": "DEPOSIT"}
+    )
     assert ct.error(money, 401) == "CID_TOKEN_EXPIRED"
     assert ct.services.get_account(login, ct.admin).balance == 0
-    cid = ct.client.get("/cid/oauth2/ctid/getUserId", params={"token": ct.token, "email": "a@b.c"},
-                        headers={"Accept": "application/json"})  # fmt: skip
+    cid = ct.client.get(
+        "/cid/oauth2/ctid/getUserId",
+        params={"token": ct.token, "email": "a@b.c"},
+        headers={"Accept": "application/json"},
+    )
     assert ct.error(cid, 401) == "CID_TOKEN_EXPIRED"
     fresh = get_token(ct.client, MANAGER, PASSWORD).json()["webservToken"]
     assert fresh != ct.token
@@ -226,12 +240,23 @@ def test_a_password_set_with_the_cli_deletes_the_managers_tokens_and_no_money_mo
     ct: CTrader, database_url: str
 ) -> None:
     login = ct.create()["login"]
-    result = CliRunner().invoke(main, ["manager", "set-password", "--database-url", database_url,
-                                       str(MANAGER), "--password", "N3w#Passw0rd"])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "manager",
+            "set-password",
+            "--database-url",
+            database_url,
+            str(MANAGER),
+            "--password",
+            "N3w#Passw0rd",
+        ],
+    )
     assert result.exit_code == 0, result.output
 
-    money = ct.post(f"/traders/{login}/changebalance",
-                    {"login": login, "preciseAmount": 10, "type": "DEPOSIT"})  # fmt: skip
+    money = ct.post(
+        f"/traders/{login}/changebalance", {"login": login, "preciseAmount": 10, "type": "DEPOSIT"}
+    )
     assert ct.error(money, 401) == "CH_CLIENT_AUTH_FAILURE"
     assert ct.services.get_account(login, ct.admin).balance == 0
     with ct.runtime.storage.engine.connect() as conn:
@@ -300,8 +325,9 @@ def test_an_operator_unlocks_a_locked_manager_and_a_new_password_does_too(
         assert ct.error(get_token(ct.client, MANAGER, f"Guess#{n}"), 401) == "AUTHENTICATION_FAILED"
     assert "try again in" in get_token(ct.client, MANAGER, PASSWORD).json()["error"]["description"]
 
-    unlocked = CliRunner().invoke(main, ["manager", "unlock", str(MANAGER), "--json",
-                                         "--database-url", database_url])  # fmt: skip
+    unlocked = CliRunner().invoke(
+        main, ["manager", "unlock", str(MANAGER), "--json", "--database-url", database_url]
+    )
     assert unlocked.exit_code == 0, unlocked.output
     # the login's counters, from this address and from all: the address's own stays
     assert json.loads(unlocked.output) == {"login": MANAGER, "counters_cleared": 2}

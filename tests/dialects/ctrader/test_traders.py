@@ -12,31 +12,80 @@ from tests.dialects.ctrader.conftest import MANAGER, MINIMAL, SEED_HASH, CTrader
 
 # Seed 003's create response (4.1), every key of it.
 SEED_003_KEYS = {
-    "login", "groupName", "depositCurrency", "accessRights", "brokerName", "balance", "bonus",
-    "nonWithdrawableBonus", "leverageInCents", "contactDetails", "registrationTimestamp",
-    "lastUpdateTimestamp", "equity", "usedMargin", "freeMargin", "accountType", "limitedRisk",
-    "sendOwnStatement", "swapFree", "totalMarginCalculationType", "isLimitedRisk", "moneyDigits",
-}  # fmt: skip
+    "login",
+    "groupName",
+    "depositCurrency",
+    "accessRights",
+    "brokerName",
+    "balance",
+    "bonus",
+    "nonWithdrawableBonus",
+    "leverageInCents",
+    "contactDetails",
+    "registrationTimestamp",
+    "lastUpdateTimestamp",
+    "equity",
+    "usedMargin",
+    "freeMargin",
+    "accountType",
+    "limitedRisk",
+    "sendOwnStatement",
+    "swapFree",
+    "totalMarginCalculationType",
+    "isLimitedRisk",
+    "moneyDigits",
+}
 # Keys the Rust connector's TraderModel requires (spec §3.2).
 STRICT_KEYS = {
-    "introducingBroker", "introducingBrokerCommissionRate", "pocketCommissionRate",
-    "pocketMarkupRate", "defaultIntroducingBrokerCommissionRate", "defaultPocketCommissionRate",
-    "defaultPocketMarkupRate", "defaultRebateRate", "defaultSplitRevenue", "splitRevenue",
-    "limitedRisk", "frenchRisk", "isLimitedRisk", "defaultIbCommissionsType", "ibCommissionsType",
-    "cashEquity", "sendStatementToBroker", "limitedRiskMarginCalculationStrategy",
-}  # fmt: skip
+    "introducingBroker",
+    "introducingBrokerCommissionRate",
+    "pocketCommissionRate",
+    "pocketMarkupRate",
+    "defaultIntroducingBrokerCommissionRate",
+    "defaultPocketCommissionRate",
+    "defaultPocketMarkupRate",
+    "defaultRebateRate",
+    "defaultSplitRevenue",
+    "splitRevenue",
+    "limitedRisk",
+    "frenchRisk",
+    "isLimitedRisk",
+    "defaultIbCommissionsType",
+    "ibCommissionsType",
+    "cashEquity",
+    "sendStatementToBroker",
+    "limitedRiskMarginCalculationStrategy",
+}
 SEED_001_BODY = {
-    "accessRights": "FULL_ACCESS", "accountType": "HEDGED", "balance": 0,
+    "accessRights": "FULL_ACCESS",
+    "accountType": "HEDGED",
+    "balance": 0,
     "brokerName": "BESTBROKER",
-    "contactDetails": {"address": "Moon", "city": "Lake", "countryId": 8, "documentId": "0123",
-                       "email": "president@bestbroker.com", "phone": "+50987654321",
-                       "state": "RE", "zipCode": "5500", "introducingBroker1": "CoolPartner",
-                       "introducingBroker2": "AnotherCoolPartner"},
-    "depositCurrency": "EUR", "description": "coolDescription", "groupName": "Default",
-    "hashedPassword": SEED_HASH, "isLimitedRisk": False, "lastName": "President",
-    "leverageInCents": 1000, "maxLeverage": 100000, "name": "Best", "sendOwnStatement": True,
-    "sendStatementToBroker": True, "totalMarginCalculationType": "MAX",
-}  # fmt: skip
+    "contactDetails": {
+        "address": "Moon",
+        "city": "Lake",
+        "countryId": 8,
+        "documentId": "0123",
+        "email": "president@bestbroker.com",
+        "phone": "+50987654321",
+        "state": "RE",
+        "zipCode": "5500",
+        "introducingBroker1": "CoolPartner",
+        "introducingBroker2": "AnotherCoolPartner",
+    },
+    "depositCurrency": "EUR",
+    "description": "coolDescription",
+    "groupName": "Default",
+    "hashedPassword": SEED_HASH,
+    "isLimitedRisk": False,
+    "lastName": "President",
+    "leverageInCents": 1000,
+    "maxLeverage": 100000,
+    "name": "Best",
+    "sendOwnStatement": True,
+    "sendStatementToBroker": True,
+    "totalMarginCalculationType": "MAX",
+}
 
 
 def test_seed_003_minimal_create_answers_201_with_the_seed_shape(ct: CTrader) -> None:
@@ -59,18 +108,37 @@ def test_seed_001_full_create_echoes_every_field(ct: CTrader) -> None:
     response = ct.post("/traders", SEED_001_BODY)
     assert response.status_code == 201, response.text
     trader = response.json()
-    for key in ("accessRights", "accountType", "brokerName", "depositCurrency", "description",
-                "groupName", "isLimitedRisk", "lastName", "leverageInCents", "maxLeverage", "name",
-                "sendOwnStatement", "sendStatementToBroker", "totalMarginCalculationType",
-                "contactDetails"):  # fmt: skip
+    for key in (
+        "accessRights",
+        "accountType",
+        "brokerName",
+        "depositCurrency",
+        "description",
+        "groupName",
+        "isLimitedRisk",
+        "lastName",
+        "leverageInCents",
+        "maxLeverage",
+        "name",
+        "sendOwnStatement",
+        "sendStatementToBroker",
+        "totalMarginCalculationType",
+        "contactDetails",
+    ):
         assert trader[key] == SEED_001_BODY[key], key
     assert ct.trader(trader["login"]) == trader
 
 
 def test_create_is_lenient_with_strings_and_unknown_keys(ct: CTrader) -> None:
-    trader = ct.create(leverageInCents="20000", swapFree="true", sendOwnStatement="1",
-                       accessRights="no_trading", enabled=True, ranks=[{"id": 1}],
-                       contactDetails={"countryId": "826", "nonsense": "x"})  # fmt: skip
+    trader = ct.create(
+        leverageInCents="20000",
+        swapFree="true",
+        sendOwnStatement="1",
+        accessRights="no_trading",
+        enabled=True,
+        ranks=[{"id": 1}],
+        contactDetails={"countryId": "826", "nonsense": "x"},
+    )
     assert trader["leverageInCents"] == 20000 and trader["swapFree"] is True
     assert trader["sendOwnStatement"] is True and trader["accessRights"] == "NO_TRADING"
     assert trader["contactDetails"] == {"countryId": 826}
@@ -120,8 +188,10 @@ def test_a_trader_reads_as_xml_for_clients_accepting_anything(ct: CTrader) -> No
 def _window() -> dict[str, str]:
     now = datetime.now(UTC)
     fmt = "%Y-%m-%dT%H:%M:%S.000"
-    return {"from": (now - timedelta(hours=1)).strftime(fmt),
-            "to": (now + timedelta(hours=1)).strftime(fmt)}  # fmt: skip
+    return {
+        "from": (now - timedelta(hours=1)).strftime(fmt),
+        "to": (now + timedelta(hours=1)).strftime(fmt),
+    }
 
 
 def test_list_by_registration_window_group_and_fields(ct: CTrader) -> None:
@@ -130,10 +200,12 @@ def test_list_by_registration_window_group_and_fields(ct: CTrader) -> None:
     body = ct.get("/traders/", params=_window()).json()
     assert [t["login"] for t in body["trader"]] == [first, second]
     assert body["hasMore"] is False
-    group_id = next(g["id"] for g in ct.get("/tradergroups").json()["traderGroup"]
-                    if g["name"] == "DX_452")  # fmt: skip
-    only = ct.get("/traders", params={**_window(), "groupId": str(group_id),
-                                      "fields": "login,balance"}).json()  # fmt: skip
+    group_id = next(
+        g["id"] for g in ct.get("/tradergroups").json()["traderGroup"] if g["name"] == "DX_452"
+    )
+    only = ct.get(
+        "/traders", params={**_window(), "groupId": str(group_id), "fields": "login,balance"}
+    ).json()
     assert only == {"trader": [{"login": second, "balance": 0}], "hasMore": False}
     past = {"from": "2018-01-01T12:12:12.000", "to": "2018-01-02T12:12:12.000"}
     assert ct.get("/traders", params=past).json() == {"trader": [], "hasMore": False}
@@ -176,17 +248,24 @@ def test_seed_003_full_update_by_post_moves_the_group_and_resets_omitted_fields(
 def test_a_full_update_by_a_manager_without_personal_data_keeps_the_contact_details(
     ct: CTrader,
 ) -> None:
-    contact = {"email": "ann@example.com", "phone": "+44 20 7946 0000", "address": "1 High St",
-               "city": "London", "zipCode": "EC1A"}  # fmt: skip
+    contact = {
+        "email": "ann@example.com",
+        "phone": "+44 20 7946 0000",
+        "address": "1 High St",
+        "city": "London",
+        "zipCode": "EC1A",
+    }
     login = ct.create(contactDetails=contact, description="vip")["login"]
     plain = as_manager(ct, 2101, rights=frozenset(SCOPES) - {"admin", "personal_data"})
     seen = plain.trader(login)
     assert "email" not in seen.get("contactDetails", {})  # it reads them blank
 
     omitted = plain.post(f"/traders/{login}", {**MINIMAL, "groupName": "DX_452"})
-    sent_back = plain.call("PUT", f"/traders/{login}",
-                           json={**MINIMAL, "groupName": "DX_452", "contactDetails":
-                                 seen.get("contactDetails", {})})  # fmt: skip
+    sent_back = plain.call(
+        "PUT",
+        f"/traders/{login}",
+        json={**MINIMAL, "groupName": "DX_452", "contactDetails": seen.get("contactDetails", {})},
+    )
 
     assert omitted.status_code == sent_back.status_code == 204, omitted.text
     trader = ct.trader(login)
@@ -214,9 +293,11 @@ def test_full_update_needs_group_and_leverage_and_keeps_the_currency(ct: CTrader
 
 def test_patch_changes_only_what_it_names(ct: CTrader) -> None:
     login = ct.create(name="Best", lastName="President", description="keep me")["login"]
-    response = ct.call("PATCH", f"/traders/{login}",
-                       json={"accessRights": "CLOSE_ONLY", "contactDetails": {"city": "Lake"},
-                             "lastName": "Vice"})  # fmt: skip
+    response = ct.call(
+        "PATCH",
+        f"/traders/{login}",
+        json={"accessRights": "CLOSE_ONLY", "contactDetails": {"city": "Lake"}, "lastName": "Vice"},
+    )
     assert response.status_code == 204
     trader = ct.trader(login)
     assert trader["accessRights"] == "CLOSE_ONLY" and trader["description"] == "keep me"
@@ -239,11 +320,11 @@ def test_delete_answers_204_and_the_trader_is_gone(ct: CTrader) -> None:
 
 
 def test_a_trader_created_here_reads_the_same_through_the_native_api(ct: CTrader) -> None:
-    trader = ct.create(balance="1234512", name="Best", lastName="President",
-                       leverageInCents=20000)  # fmt: skip
+    trader = ct.create(balance="1234512", name="Best", lastName="President", leverageInCents=20000)
     issued = ct.services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), ct.admin)
-    native = ct.client.get(f"/v1/users/{trader['login']}",
-                           headers={"Authorization": f"Bearer {issued.secret}"})  # fmt: skip
+    native = ct.client.get(
+        f"/v1/users/{trader['login']}", headers={"Authorization": f"Bearer {issued.secret}"}
+    )
     assert native.status_code == 200, native.text
     user = native.json()
     assert user["login"] == trader["login"] and user["group"] == "Default"

@@ -18,8 +18,13 @@ from tests.dialects.ctrader.conftest import CTrader, as_manager
 from tests.dialects.ctrader.test_catalog import CLOSED_HEADER, OPEN_HEADER
 from tests.unit.fakes import FakeClock
 
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+}
 USD = {"groupName": "usd\\standard", "depositCurrency": "USD"}  # NET margin, 1:100
 FIRST_DAY = {"from": "2026-03-04T00:00:00.000", "to": "2026-03-05T00:00:00.000"}
 
@@ -65,8 +70,16 @@ def csv_lines(ct: CTrader, path: str, params: dict[str, Any] | None = None) -> l
 
 
 def figures(trader: dict[str, Any]) -> tuple[int, ...]:
-    keys = ("balance", "bonus", "cashEquity", "equity", "usedMargin", "freeMargin",
-            "minEquityDaily", "maxEquityDaily")  # fmt: skip
+    keys = (
+        "balance",
+        "bonus",
+        "cashEquity",
+        "equity",
+        "usedMargin",
+        "freeMargin",
+        "minEquityDaily",
+        "maxEquityDaily",
+    )
     return tuple(trader[k] for k in keys)
 
 
@@ -120,8 +133,10 @@ def test_closed_positions_one_row_per_closing_deal(market: CTrader, clock: FakeC
     # a second close of the same position repeats its positionId
     again = close(market, short)
     lines = csv_lines(market, "/closedPositions", {**FIRST_DAY, "login": eur})
-    assert [r.split(",")[1:3] for r in lines[1:]] == [[str(short), str(part)],
-                                                      [str(short), str(again)]]  # fmt: skip
+    assert [r.split(",")[1:3] for r in lines[1:]] == [
+        [str(short), str(part)],
+        [str(short), str(again)],
+    ]
 
 
 def test_the_window_is_by_the_positions_open_time(market: CTrader, clock: FakeClock) -> None:
@@ -163,8 +178,13 @@ def test_a_netted_reversal_closes_what_the_position_held(market: CTrader, clock:
         "-20.00",
     ]
     (opened,) = csv_lines(market, "/openPositions")[1:]
-    assert opened.split(",")[1:6] == [str(position), "2026-03-04T05:11:07.123", "1.10000",
-                                      "SELL", "50000.00"]  # fmt: skip
+    assert opened.split(",")[1:6] == [
+        str(position),
+        "2026-03-04T05:11:07.123",
+        "1.10000",
+        "SELL",
+        "50000.00",
+    ]
 
 
 def test_trader_figures_from_the_open_positions(market: CTrader) -> None:
@@ -180,28 +200,47 @@ def test_trader_figures_from_the_open_positions(market: CTrader) -> None:
     assert figures(market.trader(idle)) == (50000, 0, 50000, 50000, 0, 50000, 50000, 50000)
     quote(market, "1.10520", "1.10540")  # +500.00 floating, margin at the new mid 1.1053
     assert figures(market.trader(login)) == (
-        1000000, 10000, 1050000, 1060000, 110530, 949470, 1060000, 1060000
-    )  # fmt: skip
-    listed = market.get("/traders", params={"from": "2026-03-01T00:00:00.000",
-                                            "to": "2026-03-05T00:00:00.000"})  # fmt: skip
+        1000000,
+        10000,
+        1050000,
+        1060000,
+        110530,
+        949470,
+        1060000,
+        1060000,
+    )
+    listed = market.get(
+        "/traders", params={"from": "2026-03-01T00:00:00.000", "to": "2026-03-05T00:00:00.000"}
+    )
     by_login = {t["login"]: t for t in listed.json()["trader"]}
     assert figures(by_login[login])[2:] == (1050000, 1060000, 110530, 949470, 1060000, 1060000)
     assert figures(by_login[idle])[2:] == (50000, 50000, 0, 50000, 50000, 50000)
-    trimmed = market.get("/traders", params={"from": "2026-03-01T00:00:00.000",
-                                             "to": "2026-03-05T00:00:00.000",
-                                             "fields": "login,usedMargin"})  # fmt: skip
+    trimmed = market.get(
+        "/traders",
+        params={
+            "from": "2026-03-01T00:00:00.000",
+            "to": "2026-03-05T00:00:00.000",
+            "fields": "login,usedMargin",
+        },
+    )
     assert {t["login"]: t["usedMargin"] for t in trimmed.json()["trader"]} == {
         login: 110530,
         idle: 0,
     }
     xml = market.get(f"/traders/{login}", headers={"Accept": "*/*"})
     assert xml.headers["content-type"].startswith("application/xml")
-    for tag, value in (("equity", 1060000), ("usedMargin", 110530), ("freeMargin", 949470),
-                       ("cashEquity", 1050000)):  # fmt: skip
+    for tag, value in (
+        ("equity", 1060000),
+        ("usedMargin", 110530),
+        ("freeMargin", 949470),
+        ("cashEquity", 1050000),
+    ):
         assert f"<{tag}>{value}</{tag}>" in xml.text
-    xml_list = market.get("/traders", headers={"Accept": "application/xml"},
-                          params={"from": "2026-03-01T00:00:00.000",
-                                  "to": "2026-03-05T00:00:00.000"})  # fmt: skip
+    xml_list = market.get(
+        "/traders",
+        headers={"Accept": "application/xml"},
+        params={"from": "2026-03-01T00:00:00.000", "to": "2026-03-05T00:00:00.000"},
+    )
     assert "<usedMargin>110530</usedMargin>" in xml_list.text
 
 

@@ -34,9 +34,9 @@ def handshake(client: TestClient, login: int, password: str) -> httpx.Response:
     """Run /api/auth/start and /api/auth/answer on the client's connection; the answer's
     response (check its status: 403 when the password is wrong)."""
     start = client.get(
-        "/api/auth/start", params={"version": "3470", "agent": "pytest", "login": str(login),
-                                   "type": "manager"}
-    )  # fmt: skip
+        "/api/auth/start",
+        params={"version": "3470", "agent": "pytest", "login": str(login), "type": "manager"},
+    )
     assert start.status_code == 200, start.text
     srv_rand = bytes.fromhex(start.json()["srv_rand"])
     b2 = password_hash(password)
@@ -104,9 +104,14 @@ class Mt5:
         return str(response.json()["retcode"])
 
     def as_manager(
-        self, login: int, *, rights: frozenset[str] = frozenset(SCOPES), group_mask: str = "*",
-        white_labels: str = "*", password: str = PASSWORD,
-    ) -> Mt5:  # fmt: skip
+        self,
+        login: int,
+        *,
+        rights: frozenset[str] = frozenset(SCOPES),
+        group_mask: str = "*",
+        white_labels: str = "*",
+        password: str = PASSWORD,
+    ) -> Mt5:
         """Another manager (created through the services), on its own connection."""
         self.services.create_manager(
             CreateManager(login, f"Manager {login}", password, rights, group_mask, white_labels),
@@ -130,10 +135,13 @@ def make_groups_and_symbols(runtime: Runtime, admin: Actor) -> None:
     services = runtime.services
     low, high = DEMO_RANGE
     services.create_group(
-        CreateGroup("demoforex", "USD", {"max_leverage": 500, "login_range_from": low,
-                                         "login_range_to": high}),
+        CreateGroup(
+            "demoforex",
+            "USD",
+            {"max_leverage": 500, "login_range_from": low, "login_range_to": high},
+        ),
         admin,
-    )  # fmt: skip
+    )
     services.create_group(CreateGroup("demo\\vip", "USD", {"password_min_length": 10}), admin)
     services.create_group(
         CreateGroup("real\\standard", "USD", {"login_range_from": 5000, "login_range_to": 5002}),

@@ -10,26 +10,59 @@ from tests.dialects.mt5.conftest import Mt5
 
 # Parameter names the commands read, each given a garbage value at once.
 NAMES = (
-    "login", "group", "name", "leverage", "type", "balance", "comment", "ticket", "index",
-    "count", "mask", "symbol", "from", "to", "offset", "total", "password", "rights", "agent",
-    "check_margin", "email", "pass_main", "pass_investor",
-)  # fmt: skip
+    "login",
+    "group",
+    "name",
+    "leverage",
+    "type",
+    "balance",
+    "comment",
+    "ticket",
+    "index",
+    "count",
+    "mask",
+    "symbol",
+    "from",
+    "to",
+    "offset",
+    "total",
+    "password",
+    "rights",
+    "agent",
+    "check_margin",
+    "email",
+    "pass_main",
+    "pass_investor",
+)
 # Values that reach the database as text, masks or integers past BIGINT (NUL, escapes, huge
 # numbers) meet PostgreSQL's own errors and mask SQL, so they run on both engines; values a
 # command's parser refuses before any SQL run on SQLite only (tests/conftest.py).
 BOTH = pytest.mark.engines("sqlite", "postgres")
 GARBAGE = (
-    pytest.param("x", marks=BOTH), "-1", "0", "1e999",
-    pytest.param("99999999999999999999999999", marks=BOTH), pytest.param("", marks=BOTH),
-    pytest.param("\\|\\=\\\\", marks=BOTH), "NaN", "[]", pytest.param("9" * 400, marks=BOTH),
-    pytest.param("\u0000", marks=BOTH), pytest.param("demo\\*,!", marks=BOTH), "1.5",
-)  # fmt: skip
+    pytest.param("x", marks=BOTH),
+    "-1",
+    "0",
+    "1e999",
+    pytest.param("99999999999999999999999999", marks=BOTH),
+    pytest.param("", marks=BOTH),
+    pytest.param("\\|\\=\\\\", marks=BOTH),
+    "NaN",
+    "[]",
+    pytest.param("9" * 400, marks=BOTH),
+    pytest.param("\u0000", marks=BOTH),
+    pytest.param("demo\\*,!", marks=BOTH),
+    "1.5",
+)
 BODIES = (
-    b"[]", b'"text"', b"{not json", b'{"Login": {"a": 1}, "Group": [1, 2]}',
+    b"[]",
+    b'"text"',
+    b"{not json",
+    b'{"Login": {"a": 1}, "Group": [1, 2]}',
     pytest.param(b'{"Login": 1e400, "Balance": "1e99999", "Type": true}', marks=BOTH),
-    b"\xff\xfe", b"a=b&c",
+    b"\xff\xfe",
+    b"a=b&c",
     b"[" * 100_000,  # nested past Python's recursion limit
-)  # fmt: skip
+)
 
 
 def _is_answered(mt5: Mt5, response: object) -> None:
@@ -70,9 +103,13 @@ def test_numbers_written_with_underscores_or_other_scripts_digits_are_invalid(mt
 
 @pytest.mark.parametrize(
     "params",
-    [{"login": "x"}, {"login": "1005", "version": "new"}, {"login": "99999999999999999999999"},
-     {"srv_rand_answer": "00", "cli_rand": ["a", "b"]}],
-)  # fmt: skip
+    [
+        {"login": "x"},
+        {"login": "1005", "version": "new"},
+        {"login": "99999999999999999999999"},
+        {"srv_rand_answer": "00", "cli_rand": ["a", "b"]},
+    ],
+)
 def test_garbage_in_the_handshake_gets_a_retcode(mt5: Mt5, params: dict[str, object]) -> None:
     other = mt5.as_manager(1006)
     for step in ("auth/start", "auth/answer"):

@@ -38,21 +38,46 @@ def owned_account(mt5: Mt5, user_id: int, group: str) -> int:
 
 
 def test_client_add_creates_each_record_and_client_get_reads_it_back(mt5: Mt5) -> None:
-    answer = add(mt5, {"PersonName": "John", "PersonLastName": "Smith", "ClientType": "1",
-                       "ContactEmail": "john@example.com", "ContactLanguage": "en"},
-                 {"PersonName": "No email"},
-                 {"PersonName": "Again", "ContactEmail": "JOHN@example.com"})  # fmt: skip
+    answer = add(
+        mt5,
+        {
+            "PersonName": "John",
+            "PersonLastName": "Smith",
+            "ClientType": "1",
+            "ContactEmail": "john@example.com",
+            "ContactLanguage": "en",
+        },
+        {"PersonName": "No email"},
+        {"PersonName": "Again", "ContactEmail": "JOHN@example.com"},
+    )
     first = answer[0]["id"]
-    assert answer == [{"id": first, "retcode": DONE}, {"id": "0", "retcode": PARAMS},
-                      {"id": "0", "retcode": DUPLICATE}]  # fmt: skip
+    assert answer == [
+        {"id": first, "retcode": DONE},
+        {"id": "0", "retcode": PARAMS},
+        {"id": "0", "retcode": DUPLICATE},
+    ]
     record = mt5.get("client/get", id=first).json()
     assert record["retcode"] == DONE
-    assert {k: record["answer"][k] for k in ("RecordID", "ClientType", "PersonName",
-                                             "PersonLastName", "ContactEmail",
-                                             "ContactLanguage", "TradingGroup")} == {
-        "RecordID": first, "ClientType": "1", "PersonName": "John", "PersonLastName": "Smith",
-        "ContactEmail": "john@example.com", "ContactLanguage": "EN", "TradingGroup": "",
-    }  # fmt: skip
+    assert {
+        k: record["answer"][k]
+        for k in (
+            "RecordID",
+            "ClientType",
+            "PersonName",
+            "PersonLastName",
+            "ContactEmail",
+            "ContactLanguage",
+            "TradingGroup",
+        )
+    } == {
+        "RecordID": first,
+        "ClientType": "1",
+        "PersonName": "John",
+        "PersonLastName": "Smith",
+        "ContactEmail": "john@example.com",
+        "ContactLanguage": "EN",
+        "TradingGroup": "",
+    }
     assert all(isinstance(v, str) for v in record["answer"].values())
 
 
@@ -77,9 +102,15 @@ def test_client_add_of_more_than_100_records_is_invalid_and_creates_none(mt5: Mt
 
 
 def test_client_ids_and_logins_follow_the_accounts_users_own(mt5: Mt5) -> None:
-    ids = [int(a["id"]) for a in add(mt5, {"ContactEmail": "a@example.com"},
-                                     {"ContactEmail": "b@example.com"},
-                                     {"ContactEmail": "c@example.com"})]  # fmt: skip
+    ids = [
+        int(a["id"])
+        for a in add(
+            mt5,
+            {"ContactEmail": "a@example.com"},
+            {"ContactEmail": "b@example.com"},
+            {"ContactEmail": "c@example.com"},
+        )
+    ]
     demo = owned_account(mt5, ids[0], "demoforex")
     real = owned_account(mt5, ids[1], "real\\standard")
     assert mt5.ok(mt5.get("client/get_ids")) == [str(i) for i in ids]
@@ -106,8 +137,15 @@ def test_personal_data_and_reach_apply_to_client_records(mt5: Mt5) -> None:
 
 
 def test_client_update_changes_what_was_sent_keeps_the_rest_and_is_audited(mt5: Mt5) -> None:
-    [created] = add(mt5, {"ContactEmail": "u@example.com", "PersonName": "Una",
-                          "PersonLastName": "Old", "ContactLanguage": "en"})  # fmt: skip
+    [created] = add(
+        mt5,
+        {
+            "ContactEmail": "u@example.com",
+            "PersonName": "Una",
+            "PersonLastName": "Old",
+            "ContactLanguage": "en",
+        },
+    )
     ident = created["id"]
     answer = mt5.post(
         "client/update",
@@ -122,8 +160,12 @@ def test_client_update_changes_what_was_sent_keeps_the_rest_and_is_audited(mt5: 
     )
     assert answer.json() == {"retcode": DONE, "answer": [{"id": ident, "retcode": DONE}]}
     record = mt5.ok(mt5.get("client/get", id=ident))
-    assert (record["PersonName"], record["PersonLastName"], record["ContactLanguage"],
-            record["ContactEmail"]) == ("Una", "New", "DE", "u@example.com")  # fmt: skip
+    assert (
+        record["PersonName"],
+        record["PersonLastName"],
+        record["ContactLanguage"],
+        record["ContactEmail"],
+    ) == ("Una", "New", "DE", "u@example.com")
     trail = mt5.services.user_history(int(ident), mt5.admin)
     assert [r.action for r in trail] == ["user.created", "user.updated"]
     assert trail[-1].manager_login == mt5.login
@@ -149,9 +191,15 @@ def test_client_update_answers_each_record_and_the_envelope_says_whether_all_wer
             {"RecordID": two["id"], "ContactLanguage": "eng"},
         ],
     )
-    assert both.json() == {"retcode": "14 Partial error", "answer": [
-        {"id": one["id"], "retcode": DONE}, {"id": "99999", "retcode": NOT_FOUND},
-        {"id": "0", "retcode": PARAMS}, {"id": two["id"], "retcode": PARAMS}]}  # fmt: skip
+    assert both.json() == {
+        "retcode": "14 Partial error",
+        "answer": [
+            {"id": one["id"], "retcode": DONE},
+            {"id": "99999", "retcode": NOT_FOUND},
+            {"id": "0", "retcode": PARAMS},
+            {"id": two["id"], "retcode": PARAMS},
+        ],
+    }
     assert mt5.retcode(mt5.post("client/update")) == PARAMS
     too_many = [{"RecordID": one["id"], "PersonName": str(i)} for i in range(101)]
     assert mt5.retcode(mt5.post("client/update", json=too_many)) == PARAMS
@@ -198,14 +246,19 @@ def test_client_user_add_links_accounts_and_client_user_delete_releases_them(mt5
 
 
 def test_client_delete_refuses_a_client_with_accounts_and_deletes_one_without(mt5: Mt5) -> None:
-    [kept, gone] = add(mt5, {"ContactEmail": "kept@example.com"},
-                       {"ContactEmail": "gone@example.com"})  # fmt: skip
+    [kept, gone] = add(
+        mt5, {"ContactEmail": "kept@example.com"}, {"ContactEmail": "gone@example.com"}
+    )
     login = int(mt5.add_user()["Login"])
     mt5.ok(mt5.get("client/user/add", id=kept["id"], login=login))
     answer = mt5.get("client/delete", id=f"{kept['id']},{gone['id']}").json()
-    assert answer == {"retcode": "14 Partial error", "answer": [
-        {"id": kept["id"], "retcode": "2003 Accounts or trades in group/symbol"},
-        {"id": gone["id"], "retcode": DONE}]}  # fmt: skip
+    assert answer == {
+        "retcode": "14 Partial error",
+        "answer": [
+            {"id": kept["id"], "retcode": "2003 Accounts or trades in group/symbol"},
+            {"id": gone["id"], "retcode": DONE},
+        ],
+    }
     assert mt5.retcode(mt5.get("client/get", id=gone["id"])) == NOT_FOUND
     assert mt5.retcode(mt5.get("client/delete", id=gone["id"])) == NOT_FOUND
     assert gone["id"] not in mt5.ok(mt5.get("client/get_ids"))
@@ -245,9 +298,11 @@ def test_client_changes_need_users_write_and_reach(mt5: Mt5) -> None:
     writer = mt5.as_manager(5020, rights=frozenset({"users:read", "users:write"}))
     assert writer.retcode(writer.get("client/delete", id=ident)) == PERMISSIONS
     reader = mt5.as_manager(5021, rights=frozenset({"users:read"}))
-    for command, params in (("client/delete", {"id": ident}),
-                            ("client/user/add", {"id": ident, "login": login}),
-                            ("client/user/delete", {"id": ident, "login": login})):  # fmt: skip
+    for command, params in (
+        ("client/delete", {"id": ident}),
+        ("client/user/add", {"id": ident, "login": login}),
+        ("client/user/delete", {"id": ident, "login": login}),
+    ):
         assert reader.retcode(reader.get(command, **params)) == PERMISSIONS
     assert reader.retcode(reader.post("client/update", json={"RecordID": ident})) == PERMISSIONS
     # a manager who does not reach demoforex cannot link an account there, nor see it
@@ -257,9 +312,11 @@ def test_client_changes_need_users_write_and_reach(mt5: Mt5) -> None:
     assert narrow.retcode(narrow.get("client/user/delete", id=ident, login=login)) == NOT_FOUND
     # a manager limited to a white label does not reach a user under none
     labelled = mt5.as_manager(5023, white_labels="acme")
-    for command, params in (("client/delete", {"id": ident}),
-                            ("client/history/get", {"id": ident}),
-                            ("client/user/delete", {"id": ident, "login": login})):  # fmt: skip
+    for command, params in (
+        ("client/delete", {"id": ident}),
+        ("client/history/get", {"id": ident}),
+        ("client/user/delete", {"id": ident, "login": login}),
+    ):
         assert labelled.retcode(labelled.get(command, **params)) == NOT_FOUND
     assert (
         labelled.retcode(

@@ -95,22 +95,48 @@ def test_group_get_answers_the_group_object_with_every_scalar_a_string(mt5: Mt5)
 
 def test_group_object_carries_the_groups_own_settings(mt5: Mt5) -> None:
     mt5.services.create_group(
-        CreateGroup("real\\netting", "JPY", {"company": "Acme Ltd", "margin_mode": "NET",
-                                             "default_account_type": "NETTED",
-                                             "default_leverage": 30, "margin_call": "80.5",
-                                             "stop_out": "20", "permissions": 2}),
+        CreateGroup(
+            "real\\netting",
+            "JPY",
+            {
+                "company": "Acme Ltd",
+                "margin_mode": "NET",
+                "default_account_type": "NETTED",
+                "default_leverage": 30,
+                "margin_call": "80.5",
+                "stop_out": "20",
+                "permissions": 2,
+            },
+        ),
         mt5.admin,
-    )  # fmt: skip
+    )
 
     group = mt5.ok(mt5.get("group/get", group="real\\netting"))
 
-    assert {k: group[k] for k in ("Company", "Currency", "CurrencyDigits", "MarginMode",
-                                  "MarginFlags", "DemoLeverage", "MarginCall", "MarginStopOut",
-                                  "PermissionsFlags")} == {
-        "Company": "Acme Ltd", "Currency": "JPY", "CurrencyDigits": "0", "MarginMode": "0",
-        "MarginFlags": "0", "DemoLeverage": "30", "MarginCall": "80.5", "MarginStopOut": "20",
+    assert {
+        k: group[k]
+        for k in (
+            "Company",
+            "Currency",
+            "CurrencyDigits",
+            "MarginMode",
+            "MarginFlags",
+            "DemoLeverage",
+            "MarginCall",
+            "MarginStopOut",
+            "PermissionsFlags",
+        )
+    } == {
+        "Company": "Acme Ltd",
+        "Currency": "JPY",
+        "CurrencyDigits": "0",
+        "MarginMode": "0",
+        "MarginFlags": "0",
+        "DemoLeverage": "30",
+        "MarginCall": "80.5",
+        "MarginStopOut": "20",
         "PermissionsFlags": "2",
-    }  # fmt: skip
+    }
 
 
 def test_a_group_with_the_larger_leg_margin_is_retail_hedged_with_the_large_leg_flag(
@@ -309,38 +335,77 @@ def test_symbol_get_answers_the_symbol_object_with_every_scalar_a_string(mt5: Mt
 
 def test_symbol_object_carries_the_symbols_own_settings(mt5: Mt5) -> None:
     mt5.services.create_symbol(
-        CreateSymbol("GBPJPY", {"path": "Forex\\Minor\\GBPJPY", "description": "Pound vs Yen",
-                                "isin": "GB0000000001", "digits": 3, "trade_mode": "CLOSEONLY",
-                                "volume_min": "0.1", "volume_max": "50"}),
+        CreateSymbol(
+            "GBPJPY",
+            {
+                "path": "Forex\\Minor\\GBPJPY",
+                "description": "Pound vs Yen",
+                "isin": "GB0000000001",
+                "digits": 3,
+                "trade_mode": "CLOSEONLY",
+                "volume_min": "0.1",
+                "volume_max": "50",
+            },
+        ),
         mt5.admin,
-    )  # fmt: skip
+    )
 
     symbol = mt5.ok(mt5.get("symbol/get", symbol="GBPJPY"))
 
-    assert {k: symbol[k] for k in ("Description", "ISIN", "Digits", "Point", "TradeMode",
-                                   "CurrencyBase", "CurrencyProfit", "CurrencyProfitDigits",
-                                   "VolumeMin", "VolumeMaxExt")} == {
-        "Description": "Pound vs Yen", "ISIN": "GB0000000001", "Digits": "3", "Point": "0.001",
-        "TradeMode": "3", "CurrencyBase": "GBP", "CurrencyProfit": "JPY",
-        "CurrencyProfitDigits": "0", "VolumeMin": "1000", "VolumeMaxExt": "5000000000",
-    }  # fmt: skip
+    assert {
+        k: symbol[k]
+        for k in (
+            "Description",
+            "ISIN",
+            "Digits",
+            "Point",
+            "TradeMode",
+            "CurrencyBase",
+            "CurrencyProfit",
+            "CurrencyProfitDigits",
+            "VolumeMin",
+            "VolumeMaxExt",
+        )
+    } == {
+        "Description": "Pound vs Yen",
+        "ISIN": "GB0000000001",
+        "Digits": "3",
+        "Point": "0.001",
+        "TradeMode": "3",
+        "CurrencyBase": "GBP",
+        "CurrencyProfit": "JPY",
+        "CurrencyProfitDigits": "0",
+        "VolumeMin": "1000",
+        "VolumeMaxExt": "5000000000",
+    }
 
 
 def test_symbol_object_carries_the_execution_parameters_set_natively(mt5: Mt5) -> None:
     mt5.services.create_symbol(
-        CreateSymbol("GBPUSD", {"spread": 15, "stops_level": 40, "swap_long": "-3.5",
-                                "swap_short": "0.75",
-                                "sessions": {"MON": ["01:00-12:30", "13:00-23:00"]}}),
+        CreateSymbol(
+            "GBPUSD",
+            {
+                "spread": 15,
+                "stops_level": 40,
+                "swap_long": "-3.5",
+                "swap_short": "0.75",
+                "sessions": {"MON": ["01:00-12:30", "13:00-23:00"]},
+            },
+        ),
         mt5.admin,
-    )  # fmt: skip
+    )
 
     symbol = mt5.ok(mt5.get("symbol/get", symbol="GBPUSD"))
 
-    assert {k: symbol[k] for k in ("Spread", "StopsLevel", "SwapMode", "SwapLong",
-                                   "SwapShort")} == {
-        "Spread": "15", "StopsLevel": "40", "SwapMode": "1", "SwapLong": "-3.5",
+    assert {
+        k: symbol[k] for k in ("Spread", "StopsLevel", "SwapMode", "SwapLong", "SwapShort")
+    } == {
+        "Spread": "15",
+        "StopsLevel": "40",
+        "SwapMode": "1",
+        "SwapLong": "-3.5",
         "SwapShort": "0.75",
-    }  # fmt: skip
+    }
     monday = symbol["SessionsTrades"][1]
     assert [(s["Open"], s["Close"]) for s in monday] == [("60", "750"), ("780", "1380")]
     assert symbol["SessionsQuotes"][0] == []  # Sunday: no session

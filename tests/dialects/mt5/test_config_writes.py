@@ -30,17 +30,42 @@ def body(response: Any) -> dict[str, Any]:
 
 
 def test_group_add_creates_the_group_from_mt5_fields_and_answers_it(mt5: Mt5) -> None:
-    sent = {"Group": "real\\pro", "Currency": "EUR", "Company": "Acme", "AuthPasswordMin": "10",
-            "MarginCall": "80", "MarginStopOut": "40", "DemoLeverage": "200",
-            "MarginMode": "0", "NewsMode": "2"}  # fmt: skip
+    sent = {
+        "Group": "real\\pro",
+        "Currency": "EUR",
+        "Company": "Acme",
+        "AuthPasswordMin": "10",
+        "MarginCall": "80",
+        "MarginStopOut": "40",
+        "DemoLeverage": "200",
+        "MarginMode": "0",
+        "NewsMode": "2",
+    }
     answer = mt5.ok(mt5.post("group/add", json=sent))
-    assert {k: answer[k] for k in ("Group", "Currency", "CurrencyDigits", "Company",
-                                   "AuthPasswordMin", "MarginCall", "MarginStopOut",
-                                   "DemoLeverage", "MarginMode")} == {
-        "Group": "real\\pro", "Currency": "EUR", "CurrencyDigits": "2", "Company": "Acme",
-        "AuthPasswordMin": "10", "MarginCall": "80", "MarginStopOut": "40",
-        "DemoLeverage": "200", "MarginMode": "0",
-    }  # fmt: skip
+    assert {
+        k: answer[k]
+        for k in (
+            "Group",
+            "Currency",
+            "CurrencyDigits",
+            "Company",
+            "AuthPasswordMin",
+            "MarginCall",
+            "MarginStopOut",
+            "DemoLeverage",
+            "MarginMode",
+        )
+    } == {
+        "Group": "real\\pro",
+        "Currency": "EUR",
+        "CurrencyDigits": "2",
+        "Company": "Acme",
+        "AuthPasswordMin": "10",
+        "MarginCall": "80",
+        "MarginStopOut": "40",
+        "DemoLeverage": "200",
+        "MarginMode": "0",
+    }
     assert mt5.ok(mt5.get("group/get", group="real\\pro")) == answer
     group = mt5.services.get_group("real\\pro", mt5.admin)
     assert (group.currency, group.margin_mode, group.default_leverage) == ("EUR", "NET", 200)
@@ -52,7 +77,10 @@ def test_group_add_of_an_existing_group_updates_what_it_names(mt5: Mt5) -> None:
     assert (answer["MarginCall"], answer["MarginFlags"]) == ("120", "4")
     group = mt5.services.get_group("demo\\vip", mt5.admin)
     assert (str(group.margin_call), group.password_min_length, group.margin_mode) == (
-        "120", 10, "MAX")  # fmt: skip
+        "120",
+        10,
+        "MAX",
+    )
 
 
 def test_group_add_without_currency_takes_the_server_currency(mt5: Mt5) -> None:
@@ -61,9 +89,12 @@ def test_group_add_without_currency_takes_the_server_currency(mt5: Mt5) -> None:
 
 
 def test_group_add_with_bad_fields_is_invalid_and_creates_nothing(mt5: Mt5) -> None:
-    for sent in ({"Currency": "USD"}, {"Group": "x\\y", "MarginMode": "1"},
-                 {"Group": "x\\y", "AuthPasswordMin": "lots"},
-                 {"Group": "x\\y", "MarginCall": "-5"}):  # fmt: skip
+    for sent in (
+        {"Currency": "USD"},
+        {"Group": "x\\y", "MarginMode": "1"},
+        {"Group": "x\\y", "AuthPasswordMin": "lots"},
+        {"Group": "x\\y", "MarginCall": "-5"},
+    ):
         assert body(mt5.post("group/add", json=sent))["retcode"] == PARAMS, sent
     assert [g.name for g in mt5.services.list_groups(mt5.admin) if g.name == "x\\y"] == []
 
@@ -108,17 +139,43 @@ def test_group_delete_of_an_unknown_group_or_without_a_name(mt5: Mt5) -> None:
 
 
 def test_symbol_add_creates_the_symbol_from_mt5_fields_and_answers_it(mt5: Mt5) -> None:
-    sent = {"Symbol": "GBPUSD", "Path": "Forex\\Major\\GBPUSD", "Description": "Pound",
-            "Digits": "5", "ContractSize": "100000", "CurrencyBase": "GBP",
-            "CurrencyProfit": "USD", "CurrencyMargin": "GBP", "TradeMode": "3",
-            "VolumeMin": "1000", "VolumeMaxExt": "20000000000", "VolumeStep": "1000"}  # fmt: skip
+    sent = {
+        "Symbol": "GBPUSD",
+        "Path": "Forex\\Major\\GBPUSD",
+        "Description": "Pound",
+        "Digits": "5",
+        "ContractSize": "100000",
+        "CurrencyBase": "GBP",
+        "CurrencyProfit": "USD",
+        "CurrencyMargin": "GBP",
+        "TradeMode": "3",
+        "VolumeMin": "1000",
+        "VolumeMaxExt": "20000000000",
+        "VolumeStep": "1000",
+    }
     answer = mt5.ok(mt5.post("symbol/add", json=sent))
-    assert {k: answer[k] for k in ("Symbol", "Path", "Digits", "ContractSize", "TradeMode",
-                                   "VolumeMin", "VolumeMax", "VolumeStep")} == {
-        "Symbol": "GBPUSD", "Path": "Forex\\Major\\GBPUSD", "Digits": "5",
-        "ContractSize": "100000", "TradeMode": "3", "VolumeMin": "1000",
-        "VolumeMax": "2000000", "VolumeStep": "1000",
-    }  # fmt: skip
+    assert {
+        k: answer[k]
+        for k in (
+            "Symbol",
+            "Path",
+            "Digits",
+            "ContractSize",
+            "TradeMode",
+            "VolumeMin",
+            "VolumeMax",
+            "VolumeStep",
+        )
+    } == {
+        "Symbol": "GBPUSD",
+        "Path": "Forex\\Major\\GBPUSD",
+        "Digits": "5",
+        "ContractSize": "100000",
+        "TradeMode": "3",
+        "VolumeMin": "1000",
+        "VolumeMax": "2000000",
+        "VolumeStep": "1000",
+    }
     assert mt5.ok(mt5.get("symbol/get", symbol="GBPUSD")) == answer
 
 
@@ -154,13 +211,25 @@ def test_symbol_add_refuses_a_contract_size_or_volume_out_of_bounds(mt5: Mt5) ->
     # the largest contract size is taken, and the what-if calls still answer on it
     big = {"Symbol": "EURUSD", "ContractSize": "1000000000", "VolumeMaxExt": "100000000000000000"}
     assert mt5.ok(mt5.post("symbol/add", json=big))["ContractSize"] == "1000000000"
-    profit = mt5.get("trade/calc_profit", group="demoforex", symbol="EURUSD", type="0",
-                     volume="100000000000000000", price_open="0.0000000001",
-                     price_close="1000000000")  # fmt: skip
+    profit = mt5.get(
+        "trade/calc_profit",
+        group="demoforex",
+        symbol="EURUSD",
+        type="0",
+        volume="100000000000000000",
+        price_open="0.0000000001",
+        price_close="1000000000",
+    )
     assert mt5.retcode(profit) == "0 Done"
     login = mt5.add_user()["Login"]
-    margin = mt5.get("trade/check_margin", login=login, symbol="EURUSD", type="0",
-                     volume="100000000000000000", price="1000000000")  # fmt: skip
+    margin = mt5.get(
+        "trade/check_margin",
+        login=login,
+        symbol="EURUSD",
+        type="0",
+        volume="100000000000000000",
+        price="1000000000",
+    )
     assert mt5.retcode(margin) == "0 Done"
 
 
@@ -174,8 +243,10 @@ def test_symbols_need_admin_with_unlimited_reach(mt5: Mt5) -> None:
 
 
 def test_symbol_delete_removes_it_and_its_quote_unless_a_position_is_open(mt5: Mt5) -> None:
-    mt5.services.set_quotes([QuoteInput("EURUSD", "1.10000", "1.10020"),
-                             QuoteInput("XAUUSD", "2000.00", "2000.50")], mt5.admin)  # fmt: skip
+    mt5.services.set_quotes(
+        [QuoteInput("EURUSD", "1.10000", "1.10020"), QuoteInput("XAUUSD", "2000.00", "2000.50")],
+        mt5.admin,
+    )
     login = mt5.services.open_account(
         OpenAccount("demoforex", leverage=100, name="A"), mt5.admin
     ).login

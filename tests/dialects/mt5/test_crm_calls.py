@@ -100,8 +100,9 @@ def test_account_batch_shows_a_limited_manager_only_its_groups(
 ) -> None:
     limited = mt5.as_manager(1006, group_mask="real*")
     every = ",".join(str(x) for x in accounts.values())
-    assert [s["Login"] for s in limited.ok(limited.get("user/account/get_batch", login=every))] \
-        == [str(accounts["real"])]  # fmt: skip
+    assert [s["Login"] for s in limited.ok(limited.get("user/account/get_batch", login=every))] == [
+        str(accounts["real"])
+    ]
     assert limited.ok(limited.get("user/account/get_batch", group="demo*")) == []
 
 
@@ -227,15 +228,15 @@ def test_check_margin_answers_the_state_now_and_with_the_order(
     mt5: Mt5, accounts: dict[str, int]
 ) -> None:
     login = str(accounts["demo2"])
-    answer = mt5.ok(mt5.get("trade/check_margin", login=login, symbol="EURUSD", type="0",
-                            volume="100000000"))  # fmt: skip
+    answer = mt5.ok(
+        mt5.get("trade/check_margin", login=login, symbol="EURUSD", type="0", volume="100000000")
+    )
     assert list(answer) == ["new", "current"]
     assert answer["current"] == mt5.ok(mt5.get("user/account/get", login=login))
     current, new = answer["current"], answer["new"]
     assert (current["Margin"], current["MarginFree"]) == ("0.00", "2000.00")
     # 1 lot x 100000 x 1.10020 (the ask) / leverage 100
-    assert (new["Margin"], new["MarginFree"], new["MarginLevel"]) == (
-        "1100.20", "899.80", "181.79")  # fmt: skip
+    assert (new["Margin"], new["MarginFree"], new["MarginLevel"]) == ("1100.20", "899.80", "181.79")
     assert new["Profit"] == "0.00" and _strings(answer)
     # nothing was placed
     assert mt5.ok(mt5.get("position/get_total", login=login)) == {"Total": "0"}
@@ -362,8 +363,10 @@ def test_check_balance_answers_cache_and_ledger_in_mt5s_shape(
     login = accounts["demo1"]
     mt5.services.post_ledger_entry(PostLedgerEntry(login, "credit", "100"), mt5.admin)
     answer = mt5.ok(mt5.get("user/check_balance", login=str(login), fixflag="0"))
-    assert answer == {"Balance": {"User": "1000.000000", "History": "1000.000000"},
-                      "Credit": {"User": "100.000000", "History": "100.000000"}}  # fmt: skip
+    assert answer == {
+        "Balance": {"User": "1000.000000", "History": "1000.000000"},
+        "Credit": {"User": "100.000000", "History": "100.000000"},
+    }
 
 
 def test_check_balance_shows_a_difference_and_fixflag_sets_the_cache_to_the_ledger(
@@ -372,8 +375,10 @@ def test_check_balance_shows_a_difference_and_fixflag_sets_the_cache_to_the_ledg
     login = accounts["demo1"]
     _tamper(mt5, login, 300000, 50)
     seen = mt5.ok(mt5.get("user/check_balance", login=str(login)))
-    assert seen == {"Balance": {"User": "3000.000000", "History": "1000.000000"},
-                    "Credit": {"User": "0.500000", "History": "0.000000"}}  # fmt: skip
+    assert seen == {
+        "Balance": {"User": "3000.000000", "History": "1000.000000"},
+        "Credit": {"User": "0.500000", "History": "0.000000"},
+    }
     assert mt5.ok(mt5.get("user/check_balance", login=str(login), fixflag="1")) == seen
     fixed = mt5.ok(mt5.get("user/check_balance", login=str(login)))
     assert fixed["Balance"] == {"User": "1000.000000", "History": "1000.000000"}
@@ -388,8 +393,10 @@ def test_check_balance_fixing_needs_the_admin_right_and_changes_nothing_without_
     login = accounts["demo1"]
     _tamper(mt5, login, 300000, 0)
     dealer = mt5.as_manager(1006, rights=EVERY_RIGHT)
-    assert dealer.ok(dealer.get("user/check_balance", login=str(login)))["Balance"]["User"] \
-        == "3000.000000"  # fmt: skip
+    assert (
+        dealer.ok(dealer.get("user/check_balance", login=str(login)))["Balance"]["User"]
+        == "3000.000000"
+    )
     assert dealer.retcode(dealer.get("user/check_balance", login=str(login), fixflag="1")) \
         == PERMISSIONS  # fmt: skip
     assert mt5.ok(mt5.get("user/get", login=str(login)))["Balance"] == "3000.00"

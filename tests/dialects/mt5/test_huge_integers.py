@@ -18,10 +18,28 @@ HUGE = str(2**70)
 
 # Every integer parameter an MT5 command reads, by the names clients send.
 INTEGERS = (
-    "id", "login", "ticket", "deal", "order", "position", "type", "action", "volume",
-    "volumeext", "leverage", "index", "count", "from", "to", "offset", "total", "trans_id",
-    "check_margin", "agent", "rights",
-)  # fmt: skip
+    "id",
+    "login",
+    "ticket",
+    "deal",
+    "order",
+    "position",
+    "type",
+    "action",
+    "volume",
+    "volumeext",
+    "leverage",
+    "index",
+    "count",
+    "from",
+    "to",
+    "offset",
+    "total",
+    "trans_id",
+    "check_margin",
+    "agent",
+    "rights",
+)
 
 
 @pytest.mark.parametrize("name", INTEGERS)
@@ -44,10 +62,21 @@ def test_a_huge_integer_parameter_is_invalid_in_every_command_and_the_session_li
         ("dealer/get_request_result", {"id": "5," + HUGE}),
         ("dealer/get_request_result", {"id": "-1"}),
         ("dealer/get_request_result", {"id": "0"}),
-        ("dealer/send_request", {"Action": "200", "Login": HUGE, "Type": "0",
-                                 "Symbol": "EURUSD", "Volume": "10000"}),
-        ("dealer/send_request", {"Action": "200", "Login": "1", "Type": "0", "Symbol": "EURUSD",
-                                 "Volume": "10000", "Position": HUGE}),
+        (
+            "dealer/send_request",
+            {"Action": "200", "Login": HUGE, "Type": "0", "Symbol": "EURUSD", "Volume": "10000"},
+        ),
+        (
+            "dealer/send_request",
+            {
+                "Action": "200",
+                "Login": "1",
+                "Type": "0",
+                "Symbol": "EURUSD",
+                "Volume": "10000",
+                "Position": HUGE,
+            },
+        ),
         ("dealer/send_request", {"Action": HUGE}),
         ("user/get", {"login": HUGE}),
         ("user/get_batch", {"login": HUGE}),
@@ -63,7 +92,7 @@ def test_a_huge_integer_parameter_is_invalid_in_every_command_and_the_session_li
         ("user/add", {"group": "demoforex", "name": "A B", "leverage": HUGE}),
         ("tick/last", {"symbol": "EURUSD", "trans_id": HUGE}),
     ],
-)  # fmt: skip
+)
 def test_out_of_range_integers_are_3_invalid_parameters(
     mt5: Mt5, cmd: str, params: dict[str, str]
 ) -> None:

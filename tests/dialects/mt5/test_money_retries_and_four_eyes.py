@@ -23,8 +23,9 @@ DUPLICATE = "17 Duplicate data"
 REJECTED = "10006 Request rejected"
 
 
-def _balance(mt5: Mt5, login: int, amount: str, headers: dict[str, str] | None = None,
-             **extra: Any) -> httpx.Response:  # fmt: skip
+def _balance(
+    mt5: Mt5, login: int, amount: str, headers: dict[str, str] | None = None, **extra: Any
+) -> httpx.Response:
     params = {"login": login, "type": 2, "balance": amount, **extra}
     result: httpx.Response = mt5.client.get(
         "/api/trade/balance", params=params, headers=headers or {}
@@ -108,8 +109,11 @@ def test_above_the_threshold_a_manager_with_every_right_is_rejected_and_held_for
     assert _balance_of(mt5, account) == 0 and _entries(mt5, account) == []
     [held] = mt5.services.list_approvals(ApprovalQuery(), mt5.admin)
     assert (held.id, held.state, held.requested_by, held.dialect) == (
-        approval_id, "pending", MANAGER, "mt5",
-    )  # fmt: skip
+        approval_id,
+        "pending",
+        MANAGER,
+        "mt5",
+    )
     own = approve(mt5.client, approval_id, native_key(mt5.services, mt5.admin, MANAGER))
     assert own.status_code == 403 and own.json()["title"] == "PermissionDenied"
     assert _balance_of(mt5, account) == 0
@@ -118,8 +122,11 @@ def test_above_the_threshold_a_manager_with_every_right_is_rejected_and_held_for
     assert approve(mt5.client, approval_id, second).status_code == 409  # decided: not again
     [entry] = _entries(mt5, account)
     assert (entry.amount, entry.approval_id, entry.approved_by, entry.manager_login) == (
-        5_000_000, approval_id, SECOND, MANAGER,
-    )  # fmt: skip
+        5_000_000,
+        approval_id,
+        SECOND,
+        MANAGER,
+    )
     assert _balance_of(mt5, account) == Decimal("50000")
 
 

@@ -21,8 +21,9 @@ def test_a_handshake_answer_outside_ascii_is_a_wrong_answer(mt5: Mt5) -> None:
     start = client.get("/api/auth/start", params=query)
     assert start.status_code == 200, start.text
 
-    answer = client.get("/api/auth/answer", params={"srv_rand_answer": "é" * 32,
-                                                    "cli_rand": secrets.token_hex(16)})  # fmt: skip
+    answer = client.get(
+        "/api/auth/answer", params={"srv_rand_answer": "é" * 32, "cli_rand": secrets.token_hex(16)}
+    )
 
     assert answer.status_code == 403, answer.text
 
@@ -32,8 +33,9 @@ def test_a_lone_surrogate_in_a_json_password_is_bad_parameters(mt5: Mt5) -> None
     raw = json.dumps({"login": login, "type": "main", "password": "@@"})
     raw = raw.replace('"@@"', '"\\ud800"')
 
-    answer = mt5.post("user/check_password", content=raw.encode(),
-                      headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = mt5.post(
+        "user/check_password", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
 
     assert mt5.retcode(answer).startswith("3 ")
 
@@ -41,8 +43,7 @@ def test_a_lone_surrogate_in_a_json_password_is_bad_parameters(mt5: Mt5) -> None
 def test_a_percent_escaped_surrogate_in_the_query_is_read_as_replacement_text(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
-    answer = mt5.client.get(f"/api/user/check_password?login={login}&type=main"
-                            "&password=%ED%A0%80")  # fmt: skip
+    answer = mt5.client.get(f"/api/user/check_password?login={login}&type=main&password=%ED%A0%80")
 
     assert answer.status_code == 200, answer.text
     assert not answer.json()["retcode"].startswith("0 ")

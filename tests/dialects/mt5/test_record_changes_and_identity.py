@@ -32,8 +32,12 @@ def traded(mt5: Mt5) -> dict[str, int]:
     ).login
     deposit = mt5.services.post_ledger_entry(PostLedgerEntry(login, "deposit", "10000"), mt5.admin)
     execution = mt5.services.open_position(OpenPosition(login, "EURUSD", "buy", "0.1"), mt5.admin)
-    return {"login": login, "balance_deal": int(deposit.operation_id or 0),
-            "trade_deal": execution.deal.id, "position": execution.deal.position_id}  # fmt: skip
+    return {
+        "login": login,
+        "balance_deal": int(deposit.operation_id or 0),
+        "trade_deal": execution.deal.id,
+        "position": execution.deal.position_id,
+    }
 
 
 def unchanged(mt5: Mt5, traded: dict[str, int]) -> None:
@@ -104,9 +108,13 @@ def test_trade_record_changes_check_rights_then_reach(mt5: Mt5, traded: dict[str
 def test_user_get_of_the_managers_own_login_answers_its_record(mt5: Mt5) -> None:
     record = mt5.ok(mt5.get("user/get", login=MANAGER))
     assert {k: record[k] for k in ("Login", "Group", "Name", "Rights", "Balance", "Leverage")} == {
-        "Login": str(MANAGER), "Group": "managers\\administrators", "Name": "MT5 Manager",
-        "Rights": "3", "Balance": "0.00", "Leverage": "100",
-    }  # fmt: skip
+        "Login": str(MANAGER),
+        "Group": "managers\\administrators",
+        "Name": "MT5 Manager",
+        "Rights": "3",
+        "Balance": "0.00",
+        "Leverage": "100",
+    }
     assert all(isinstance(v, str) for k, v in record.items() if k != "ApiData")
     dealer = mt5.as_manager(4003, rights=frozenset(SCOPES) - {"admin"})
     assert dealer.ok(dealer.get("user/get", login=4003))["Group"] == "managers\\dealers"

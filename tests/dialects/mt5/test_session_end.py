@@ -46,8 +46,15 @@ def test_a_password_set_with_the_cli_ends_the_session_before_the_next_balance_po
     login = _account(mt5)
     mt5.ok(_deposit(mt5, login))
 
-    _cli("manager", "set-password", "--database-url", database_url, str(MANAGER),
-         "--password", NEW_PASSWORD)  # fmt: skip
+    _cli(
+        "manager",
+        "set-password",
+        "--database-url",
+        database_url,
+        str(MANAGER),
+        "--password",
+        NEW_PASSWORD,
+    )
 
     _refused(_deposit(mt5, login, "5000"))
     _refused(mt5.get("user/get", login=login))  # the session is gone, not just one command

@@ -72,15 +72,17 @@ def test_a_header_that_is_not_nine_hex_digits_is_a_protocol_error(raw: bytes) ->
         ("USER_GET|LOGIN=1023|\r\n", ("USER_GET", [("LOGIN", "1023")], "")),
         ("TIME_SERVER\r\n", ("TIME_SERVER", [], "")),
         ("TEST_ACCESS|\r\n", ("TEST_ACCESS", [], "")),
-        ("AUTH_ANSWER|SRV_RAND_ANSWER=ab|CLI_RAND=cd\r\n",
-         ("AUTH_ANSWER", [("SRV_RAND_ANSWER", "ab"), ("CLI_RAND", "cd")], "")),
+        (
+            "AUTH_ANSWER|SRV_RAND_ANSWER=ab|CLI_RAND=cd\r\n",
+            ("AUTH_ANSWER", [("SRV_RAND_ANSWER", "ab"), ("CLI_RAND", "cd")], ""),
+        ),
         ("USER_LOGINS|GROUP=demo\\\\forex|\r\n", ("USER_LOGINS", [("GROUP", "demo\\forex")], "")),
         ("USER_LOGINS|GROUP=demo\\forex|\r\n", ("USER_LOGINS", [("GROUP", "demo\\forex")], "")),
         ("X|COMMENT=a\\|b\\=c\\\nd=e|\r\n", ("X", [("COMMENT", "a|b=c\nd=e")], "")),
         ('USER_ADD|RIGHTS=|\r\n{"Name":"x"}', ("USER_ADD", [("RIGHTS", "")], '{"Name":"x"}')),
         ("|\r\n", ("", [], "")),
     ],
-)  # fmt: skip
+)
 def test_command_lines_parse_leniently_with_the_spec_escapes(
     text: str, expected: tuple[str, list[tuple[str, str]], str]
 ) -> None:

@@ -106,17 +106,30 @@ def test_a_market_buy_answers_its_deal_and_opens_a_position(mt5: Mt5, login: int
         "Digits": "5",
         "Comment": "hi",
     }
-    response = mt5.post("dealer/send_request", json=body)  # fmt: skip
+    response = mt5.post("dealer/send_request", json=body)
     [deal] = mt5.services.list_deals(DealQuery(login=login), mt5.admin)
     ticket = str(deal.id)
     result = {
-        "ID": ticket, "DealID": ticket, "OrderID": ticket, "PositionExternalID": "",
-        "Retcode": "10009", "ExternalRetcode": "0", "Volume": "10000", "VolumeExt": "100000000",
-        "Price": "1.10020", "PriceGateway": "0", "TickBid": "0", "TickAsk": "0", "TickLast": "0",
-        "Flags": "0", "Comment": "hi",
-    }  # fmt: skip
-    assert response.json() == {"retcode": DONE, "answer": {"ID": ticket, "id": ticket,
-                                                           "result": result}}  # fmt: skip
+        "ID": ticket,
+        "DealID": ticket,
+        "OrderID": ticket,
+        "PositionExternalID": "",
+        "Retcode": "10009",
+        "ExternalRetcode": "0",
+        "Volume": "10000",
+        "VolumeExt": "100000000",
+        "Price": "1.10020",
+        "PriceGateway": "0",
+        "TickBid": "0",
+        "TickAsk": "0",
+        "TickLast": "0",
+        "Flags": "0",
+        "Comment": "hi",
+    }
+    assert response.json() == {
+        "retcode": DONE,
+        "answer": {"ID": ticket, "id": ticket, "result": result},
+    }
     assert (deal.side, deal.entry, deal.price_decimal) == ("buy", "in", Decimal("1.10020"))
     assert (deal.manager_login, deal.comment) == (1005, "hi")
     at = int(deal.at.timestamp())
@@ -145,15 +158,27 @@ def test_the_request_result_answers_the_confirmation_and_the_request(mt5: Mt5, l
     [confirm, request] = answer[ticket]
     assert confirm["result"]["DealID"] == ticket and confirm["result"]["Price"] == "1.10000"
     request = request["answer"]
-    assert (request["Login"], request["Group"], request["Symbol"]) == (str(login), "demoforex",
-                                                                       "EURUSD")  # fmt: skip
+    assert (request["Login"], request["Group"], request["Symbol"]) == (
+        str(login),
+        "demoforex",
+        "EURUSD",
+    )
     assert (request["Action"], request["Type"], request["Volume"]) == ("200", "1", "2500")
     assert (request["ResultRetcode"], request["ResultDeal"], request["ResultOrder"]) == (
-        "10009", ticket, ticket)  # fmt: skip
+        "10009",
+        ticket,
+        ticket,
+    )
     assert (request["ResultPrice"], request["ResultVolume"], request["Position"]) == (
-        "1.10000", "2500", "0")  # fmt: skip
+        "1.10000",
+        "2500",
+        "0",
+    )
     assert (request["SourceLogin"], request["ResultDealer"], request["Comment"]) == (
-        "1005", "1005", "short")  # fmt: skip
+        "1005",
+        "1005",
+        "short",
+    )
     assert mt5.ok(mt5.get("dealer/get_request_result")) == {}
     assert mt5.retcode(mt5.get("dealer/get_request_result", id="x")) == PARAMS
 
@@ -164,7 +189,10 @@ def test_a_request_in_query_form_and_volume_ext_execute_the_same(mt5: Mt5, login
     [position] = positions(mt5, login)
     assert (position["Symbol"], position["Action"], position["Volume"]) == ("XAUUSD", "1", "5000")
     assert (position["VolumeExt"], position["PriceOpen"], position["ContractSize"]) == (
-        "50000000", "2000.00", "100")  # fmt: skip
+        "50000000",
+        "2000.00",
+        "100",
+    )
     # 0.5 lot x 100 oz sold at 2000.00, buys back at 2000.50
     assert position["Profit"] == "-25.00"
 
@@ -180,7 +208,10 @@ def test_a_hedged_account_holds_both_sides_and_every_read_lists_them(mt5: Mt5, l
     execute(mt5, other, 1, 100)
     mine = positions(mt5, login)
     assert [(p["Symbol"], p["Action"], p["Volume"]) for p in mine] == [
-        ("EURUSD", "0", "10000"), ("EURUSD", "1", "5000"), ("XAUUSD", "0", "100")]  # fmt: skip
+        ("EURUSD", "0", "10000"),
+        ("EURUSD", "1", "5000"),
+        ("XAUUSD", "0", "100"),
+    ]
     assert mt5.ok(mt5.get("position/get_total", login=login)) == {"Total": "3"}
     page = mt5.ok(mt5.get("position/get_page", login=login, offset=1, total=1))
     assert page == mine[1:2]
@@ -190,7 +221,8 @@ def test_a_hedged_account_holds_both_sides_and_every_read_lists_them(mt5: Mt5, l
     assert [p["Login"] for p in by_login] == [str(login)] * 3 + [str(other)]
     by_group = mt5.ok(mt5.get("position/get_batch", group="demo*", symbol="EURUSD"))
     assert [p["Position"] for p in by_group] == [p["Position"] for p in mine[:2]] + [
-        by_login[3]["Position"]]  # fmt: skip
+        by_login[3]["Position"]
+    ]
     tickets = f"{mine[2]['Position']},{mine[0]['Position']},999999"
     by_ticket = mt5.ok(mt5.get("position/get_batch", ticket=tickets))
     assert by_ticket == [mine[0], mine[2]]
@@ -210,11 +242,18 @@ def test_a_netted_account_adds_reduces_and_reverses_one_position(mt5: Mt5, login
     [reversed_] = positions(mt5, netted)
     assert reversed_["Position"] == held["Position"]
     assert (reversed_["Action"], reversed_["Volume"], reversed_["PriceOpen"]) == (
-        "1", "4000", "1.10520")  # fmt: skip
+        "1",
+        "4000",
+        "1.10520",
+    )
     deals = mt5.ok(mt5.get("deal/get_page", login=netted, total=0))
     trades = [(d["Action"], d["Entry"], d["Volume"], d["Profit"]) for d in deals[1:]]
-    assert trades == [("0", "0", "6000", "0.00"), ("0", "0", "4000", "0.00"),
-                      ("1", "1", "4000", "200.00"), ("1", "2", "10000", "300.00")]  # fmt: skip
+    assert trades == [
+        ("0", "0", "6000", "0.00"),
+        ("0", "0", "4000", "0.00"),
+        ("1", "1", "4000", "200.00"),
+        ("1", "2", "10000", "300.00"),
+    ]
     assert account(mt5, netted)["Balance"] == "10500.00"
 
 
@@ -231,7 +270,10 @@ def test_a_partial_close_by_position_realises_profit_everywhere(mt5: Mt5, login:
     assert (rest["Position"], rest["Volume"], rest["Profit"]) == (position, "6000", "300.00")
     state = account(mt5, login)
     assert (state["Balance"], state["Profit"], state["Equity"]) == (
-        "10200.00", "300.00", "10500.00")  # fmt: skip
+        "10200.00",
+        "300.00",
+        "10500.00",
+    )
     deals = mt5.ok(mt5.get("deal/get_page", login=login, offset=1, total=2))
     assert [d["Deal"] for d in deals] == [opened["ID"], closed["ID"]]
     out = deals[1]
@@ -247,11 +289,16 @@ def test_a_partial_close_by_position_realises_profit_everywhere(mt5: Mt5, login:
     assert mt5.ok(mt5.get("deal/get", ticket=closed["ID"])) == out
     history = mt5.ok(mt5.get("history/get_page", login=login, **{"from": 0, "to": 2**33}))
     assert [(o["Order"], o["Type"], o["State"], o["VolumeInitial"]) for o in history] == [
-        (opened["ID"], "0", "4", "10000"), (closed["ID"], "1", "4", "4000")]  # fmt: skip
+        (opened["ID"], "0", "4", "10000"),
+        (closed["ID"], "1", "4", "4000"),
+    ]
     assert mt5.ok(mt5.get("history/get_total", login=login)) == {"Total": "2"}
     order = mt5.ok(mt5.get("history/get", ticket=closed["ID"]))
     assert (order["PriceOrder"], order["PositionID"], order["VolumeCurrent"]) == (
-        "1.10520", position, "0")  # fmt: skip
+        "1.10520",
+        position,
+        "0",
+    )
     assert mt5.get("history/get", ticket=int(opened["ID"]) - 1).json() == {"retcode": NOT_FOUND}
     whole = {"Login": login, "Type": 1, "Position": position}  # no volume: all of it
     full = mt5.ok(send(mt5, **whole))["result"]
@@ -273,9 +320,16 @@ def test_user_account_get_shows_margin_profit_and_equity(mt5: Mt5, login: int) -
     execute(mt5, login, 0, 10000)
     state = account(mt5, login)
     # margin: 1 lot x 100000 x mid 1.10010 / 100; profit: closes at the bid, 1.10000
-    expected = {"Balance": "10000.00", "Margin": "1100.10", "Profit": "-20.00",
-                "Floating": "-20.00", "Equity": "9980.00", "MarginFree": "8879.90",
-                "MarginLevel": "907.19", "MarginLeverage": "100"}  # fmt: skip
+    expected = {
+        "Balance": "10000.00",
+        "Margin": "1100.10",
+        "Profit": "-20.00",
+        "Floating": "-20.00",
+        "Equity": "9980.00",
+        "MarginFree": "8879.90",
+        "MarginLevel": "907.19",
+        "MarginLeverage": "100",
+    }
     assert {k: state[k] for k in expected} == expected
     execute(mt5, login, 1, 10000)  # the other leg of a MAX (larger leg) hedge adds no margin
     state = account(mt5, login)
@@ -298,7 +352,8 @@ def test_check_margin_limits_a_withdrawal_to_the_free_margin(mt5: Mt5, login: in
 
 def test_an_order_beyond_the_free_margin_is_not_enough_money(mt5: Mt5, login: int) -> None:
     assert mt5.retcode(send(mt5, Login=login, Symbol="EURUSD", Type=0, Volume=1_000_000)) == (
-        NO_MONEY)  # fmt: skip
+        NO_MONEY
+    )
     nothing_happened(mt5, login)
 
 
@@ -363,7 +418,8 @@ def test_an_account_with_trading_disabled_is_trade_disabled(mt5: Mt5, login: int
     rights = str(DEFAULT_RIGHTS | RIGHT_TRADE_DISABLED)
     mt5.ok(mt5.post("user/update", {"login": login}, {"Rights": rights}))
     assert mt5.retcode(send(mt5, Login=login, Symbol="EURUSD", Type=0, Volume=100)) == (
-        TRADE_DISABLED)  # fmt: skip
+        TRADE_DISABLED
+    )
     nothing_happened(mt5, login)
 
 
@@ -371,14 +427,16 @@ def test_a_manager_without_trades_write_lacks_permissions(mt5: Mt5, login: int) 
     rights = frozenset(SCOPES) - {"trades:write", "admin"}
     reader = mt5.as_manager(1006, rights=rights)
     assert reader.retcode(send(reader, Login=login, Symbol="EURUSD", Type=0, Volume=100)) == (
-        PERMISSIONS)  # fmt: skip
+        PERMISSIONS
+    )
     nothing_happened(mt5, login)
 
 
 def test_a_manager_out_of_reach_of_the_account_finds_nothing(mt5: Mt5, login: int) -> None:
     limited = mt5.as_manager(1006, group_mask="real*")
     assert limited.retcode(send(limited, Login=login, Symbol="EURUSD", Type=0, Volume=100)) == (
-        NOT_FOUND)  # fmt: skip
+        NOT_FOUND
+    )
     ticket = execute(mt5, login, 0, 100)["ID"]
     assert limited.ok(limited.get("dealer/get_request_result", id=ticket)) == {}
     assert limited.retcode(limited.get("position/get_total", login=login)) == NOT_FOUND
@@ -394,10 +452,16 @@ def test_tick_last_answers_the_latest_quotes_and_what_changed_since(mt5: Mt5, lo
     quotes = {q.symbol: q for q in mt5.services.list_quotes(mt5.admin)}
     eur = quotes["EURUSD"]
     assert body["answer"][0] == {
-        "Symbol": "EURUSD", "Digits": "5", "Datetime": str(int(eur.at.timestamp())),
-        "DatetimeMsc": str(int(eur.at.timestamp() * 1000)), "Bid": "1.10000", "Ask": "1.10020",
-        "Last": "0.00000", "Volume": "0", "VolumeReal": "0.00",
-    }  # fmt: skip
+        "Symbol": "EURUSD",
+        "Digits": "5",
+        "Datetime": str(int(eur.at.timestamp())),
+        "DatetimeMsc": str(int(eur.at.timestamp() * 1000)),
+        "Bid": "1.10000",
+        "Ask": "1.10020",
+        "Last": "0.00000",
+        "Volume": "0",
+        "VolumeReal": "0.00",
+    }
     assert [t["Symbol"] for t in body["answer"]] == ["EURUSD", "XAUUSD"]
     assert body["answer"][1]["Digits"] == "2" and body["answer"][1]["Ask"] == "2000.50"
     newest = max(int(t["DatetimeMsc"]) for t in body["answer"])
@@ -417,12 +481,14 @@ def test_a_manager_cannot_deal_against_a_quote_it_set_itself(mt5: Mt5, login: in
     own = Actor(manager_login=mt5.login, scopes=frozenset(SCOPES), dialect="native")
     mt5.services.set_quotes([QuoteInput("EURUSD", "1.50000", "1.50000")], own)
 
-    close = send(mt5, Login=str(login), Type="1", Volume="10000", Symbol="EURUSD",
-                 Position=position)  # fmt: skip
+    close = send(
+        mt5, Login=str(login), Type="1", Volume="10000", Symbol="EURUSD", Position=position
+    )
     again = send(mt5, Login=str(login), Type="0", Volume="10000", Symbol="EURUSD")
 
     assert mt5.retcode(close) == mt5.retcode(again) == PERMISSIONS
     assert len(positions(mt5, login)) == 1
     quote(mt5, "EURUSD", "1.10000", "1.10020")  # the feed again
-    assert mt5.retcode(send(mt5, Login=str(login), Type="0", Volume="10000",
-                            Symbol="EURUSD")) == DONE  # fmt: skip
+    assert (
+        mt5.retcode(send(mt5, Login=str(login), Type="0", Volume="10000", Symbol="EURUSD")) == DONE
+    )

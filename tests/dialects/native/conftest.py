@@ -39,8 +39,9 @@ class Api:
         if wanted not in self._keys:
             services = self.runtime.services
             services.create_manager(CreateManager(1099, "Price feed"), self.admin)
-            issued = services.create_api_key(CreateApiKey(1099, frozenset({"quotes:write"})),
-                                             self.admin)  # fmt: skip
+            issued = services.create_api_key(
+                CreateApiKey(1099, frozenset({"quotes:write"})), self.admin
+            )
             self._keys[wanted] = issued.secret
         return self._keys[wanted]
 

@@ -77,9 +77,15 @@ def test_seed_000_error_names_map_to_their_statuses() -> None:
     # the seed's five names plus Conflict, and the rate limit's 429 the seed does not name
     by_title = {title: status for status, title in ERROR_TABLE.values()}
     assert by_title == {
-        "ValidationError": 400, "Unauthorized": 401, "PermissionDenied": 403, "NotFound": 404,
-        "AlreadyApplied": 409, "Conflict": 409, "ManagerOffline": 503, "TooManyRequests": 429,
-    }  # fmt: skip
+        "ValidationError": 400,
+        "Unauthorized": 401,
+        "PermissionDenied": 403,
+        "NotFound": 404,
+        "AlreadyApplied": 409,
+        "Conflict": 409,
+        "ManagerOffline": 503,
+        "TooManyRequests": 429,
+    }
 
 
 def test_an_unreachable_database_answers_503_manager_offline(tmp_path: Path) -> None:
@@ -110,9 +116,17 @@ def test_health_and_ready_answer_when_the_database_is_up(api: Api) -> None:
 def test_openapi_3_1_documents_every_native_path_and_the_problem_schema(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
-    for path in ("/v1/users", "/v1/users/{login}", "/v1/users/{login}/disable",
-                 "/v1/users/{login}/enable", "/v1/groups", "/v1/groups/{name}", "/v1/symbols",
-                 "/v1/symbols/{name}", "/v1/reports/users"):  # fmt: skip
+    for path in (
+        "/v1/users",
+        "/v1/users/{login}",
+        "/v1/users/{login}/disable",
+        "/v1/users/{login}/enable",
+        "/v1/groups",
+        "/v1/groups/{name}",
+        "/v1/symbols",
+        "/v1/symbols/{name}",
+        "/v1/reports/users",
+    ):
         assert path in spec["paths"], path
     assert "Problem" in spec["components"]["schemas"]
     create = spec["paths"]["/v1/users"]["post"]["responses"]

@@ -32,8 +32,9 @@ def accounts(api: Api) -> tuple[int, int]:
 
 
 def _check(api: Api, login: int, kind: str, password: str, key: str | None = None) -> Any:
-    return api.post(f"/v1/users/{login}/password/check",
-                    {"type": kind, "password": password}, key=key)  # fmt: skip
+    return api.post(
+        f"/v1/users/{login}/password/check", {"type": kind, "password": password}, key=key
+    )
 
 
 # ---- passwords ------------------------------------------------------------------------------
@@ -42,8 +43,10 @@ def _check(api: Api, login: int, kind: str, password: str, key: str | None = Non
 def test_main_and_investor_passwords_are_set_by_patch_and_checked(
     api: Api, accounts: tuple[int, int]
 ) -> None:
-    response = api.patch(f"/v1/users/{A}", {"main_password": STRONG, "leverage": 50,
-                                             "investor_password": "Inv3st!pass"})  # fmt: skip
+    response = api.patch(
+        f"/v1/users/{A}",
+        {"main_password": STRONG, "leverage": 50, "investor_password": "Inv3st!pass"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["leverage"] == 50
     assert "main_password" not in response.text and STRONG not in response.text
@@ -87,16 +90,17 @@ def test_password_calls_are_refused_out_of_reach_and_without_scope(
     api: Api, accounts: tuple[int, int]
 ) -> None:
     services = api.runtime.services
-    services.create_manager(CreateManager(3000, "Narrow", "Narr0w!pw", group_mask="demo-eur"),
-                            api.admin)  # fmt: skip
-    key = services.create_api_key(CreateApiKey(3000, frozenset({"users:read", "users:write"})),
-                                  api.admin).secret  # fmt: skip
+    services.create_manager(
+        CreateManager(3000, "Narrow", "Narr0w!pw", group_mask="demo-eur"), api.admin
+    )
+    key = services.create_api_key(
+        CreateApiKey(3000, frozenset({"users:read", "users:write"})), api.admin
+    ).secret
     far = api.put(f"/v1/users/{A}/password", {"type": "main", "password": STRONG}, key=key)
     assert far.status_code == 404
     assert _check(api, A, "main", STRONG, key=key).status_code == 404
     reader = api.key("users:read")
-    refused = api.put(f"/v1/users/{A}/password", {"type": "main", "password": STRONG},
-                      key=reader)  # fmt: skip
+    refused = api.put(f"/v1/users/{A}/password", {"type": "main", "password": STRONG}, key=reader)
     assert refused.status_code == 403
 
 
@@ -116,8 +120,9 @@ def test_delete_is_soft_needs_users_delete_and_replays(api: Api, accounts: tuple
     assert api.client.delete(f"/v1/users/{A}", headers=api.headers()).status_code == 404
     # its money and history stay: the ledger still balances
     assert api.runtime.services.audit_ledger().ok
-    reopened = api.post("/v1/users", {"login": A, "name": "X", "group": "demo-usd",
-                                      "leverage": 100})  # fmt: skip
+    reopened = api.post(
+        "/v1/users", {"login": A, "name": "X", "group": "demo-usd", "leverage": 100}
+    )
     assert reopened.status_code == 409  # a deleted login is never handed out again
 
 
@@ -142,9 +147,12 @@ def test_an_account_with_an_operation_awaiting_approval_is_not_deleted(
 
 def _transfer(api: Api, amount: Any, src: int = A, dst: int = B, **kw: Any) -> Any:
     headers, key = kw.pop("headers", {}), kw.pop("key", None)
-    return api.post("/v1/balances/transfer",
-                    {"from_login": src, "to_login": dst, "amount": amount, **kw},
-                    key=key, headers=headers)  # fmt: skip
+    return api.post(
+        "/v1/balances/transfer",
+        {"from_login": src, "to_login": dst, "amount": amount, **kw},
+        key=key,
+        headers=headers,
+    )
 
 
 def test_a_transfer_moves_both_legs_with_one_audit_record(
@@ -209,10 +217,12 @@ def test_transfers_that_cannot_be_made_change_nothing(api: Api, accounts: tuple[
 def test_a_transfer_needs_reach_on_both_accounts(api: Api, accounts: tuple[int, int]) -> None:
     services = api.runtime.services
     api.open(login=C, group="demo\\vip")
-    services.create_manager(CreateManager(3000, "Desk", "D3sk!pass", group_mask="demo-usd"),
-                            api.admin)  # fmt: skip
-    key = services.create_api_key(CreateApiKey(3000, frozenset({"balances:write"})),
-                                  api.admin).secret  # fmt: skip
+    services.create_manager(
+        CreateManager(3000, "Desk", "D3sk!pass", group_mask="demo-usd"), api.admin
+    )
+    key = services.create_api_key(
+        CreateApiKey(3000, frozenset({"balances:write"})), api.admin
+    ).secret
     assert api.post("/v1/balances/deposit", {"login": C, "amount": "50"}).status_code == 200
     into_foreign = _transfer(api, "10", dst=C, key=key)
     from_foreign = _transfer(api, "10", src=C, key=key)
@@ -260,8 +270,9 @@ def test_trade_states_by_logins_and_group_in_pages_and_csv(
     assert both["next_cursor"] is None
     first = api.get("/v1/trade-states", params={"group": "demo-*", "limit": 2}).json()
     assert [s["login"] for s in first["items"]] == [A, B]
-    rest = api.get("/v1/trade-states", params={"group": "demo-*", "limit": 2,
-                                              "cursor": first["next_cursor"]}).json()  # fmt: skip
+    rest = api.get(
+        "/v1/trade-states", params={"group": "demo-*", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
     assert [(s["login"], s["currency"]) for s in rest["items"]] == [(C, "EUR")]
     eur = api.get("/v1/trade-states", params={"group": "demo-eur", "format": "csv"})
     assert eur.headers["content-type"].startswith("text/csv")
@@ -280,10 +291,10 @@ def test_trade_states_are_bounded_and_within_reach(api: Api, accounts: tuple[int
     assert api.get("/v1/trade-states", params={"cursor": "bogus"}).status_code == 400
     services = api.runtime.services
     api.open(login=C, group="demo-eur")
-    services.create_manager(CreateManager(3000, "Eur", "Eur0!pass", group_mask="demo-eur"),
-                            api.admin)  # fmt: skip
-    key = services.create_api_key(CreateApiKey(3000, frozenset({"users:read"})),
-                                  api.admin).secret  # fmt: skip
+    services.create_manager(
+        CreateManager(3000, "Eur", "Eur0!pass", group_mask="demo-eur"), api.admin
+    )
+    key = services.create_api_key(CreateApiKey(3000, frozenset({"users:read"})), api.admin).secret
     seen = api.get("/v1/trade-states", key=key, params={"logins": f"{A},{B},{C}"}).json()
     assert [s["login"] for s in seen["items"]] == [C]
     everything = api.get("/v1/trade-states", key=key).json()

@@ -22,8 +22,11 @@ def test_seed_000_create_user_example_works_verbatim_under_mt4_manager(api: Api)
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["login"], body["name"], body["group"], body["leverage"]) == (
-        910024, "Demo User", "demo-usd", 100,
-    )  # fmt: skip
+        910024,
+        "Demo User",
+        "demo-usd",
+        100,
+    )
     assert body["currency"] == "USD"
     assert body["balance"] == "0.00"
     assert body["enabled"] is True
@@ -61,8 +64,9 @@ def test_an_exhausted_login_range_is_a_409_naming_the_range(api: Api) -> None:
 
 def test_a_duplicate_login_is_a_409_naming_the_login_field(api: Api) -> None:
     api.open(login=777001)
-    response = api.post("/v1/users", {"login": 777001, "name": "B", "group": "demo-usd",
-                                      "leverage": 100})  # fmt: skip
+    response = api.post(
+        "/v1/users", {"login": 777001, "name": "B", "group": "demo-usd", "leverage": 100}
+    )
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"] == [{"field": "login", "message": "already in use"}]
@@ -70,14 +74,20 @@ def test_a_duplicate_login_is_a_409_naming_the_login_field(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("password", "problem"),
-    [("short1A#", None), ("alllower1#x", "uppercase"), ("NoDigits#abc", "digit"),
-     ("NoSpecial1abc", "special"), ("Way2Long#" + "x" * 10, "16")],
-)  # fmt: skip
+    [
+        ("short1A#", None),
+        ("alllower1#x", "uppercase"),
+        ("NoDigits#abc", "digit"),
+        ("NoSpecial1abc", "special"),
+        ("Way2Long#" + "x" * 10, "16"),
+    ],
+)
 def test_main_password_is_checked_against_seed_002_rules(
     api: Api, password: str, problem: str | None
 ) -> None:
-    response = api.post("/v1/users", {"name": "P", "group": "demo-usd", "leverage": 100,
-                                      "main_password": password})  # fmt: skip
+    response = api.post(
+        "/v1/users", {"name": "P", "group": "demo-usd", "leverage": 100, "main_password": password}
+    )
     if problem is None:
         assert response.status_code == 201
         return
@@ -154,8 +164,16 @@ def test_a_body_that_is_not_an_object_is_a_400(api: Api) -> None:
 
 def test_a_refused_create_leaves_no_account_and_no_audit_record(api: Api) -> None:
     before = api.runtime.services.verify_audit().records
-    response = api.post("/v1/users", {"login": 123456, "name": "X", "group": "demo-usd",
-                                      "leverage": 100, "main_password": "weak"})  # fmt: skip
+    response = api.post(
+        "/v1/users",
+        {
+            "login": 123456,
+            "name": "X",
+            "group": "demo-usd",
+            "leverage": 100,
+            "main_password": "weak",
+        },
+    )
     assert response.status_code == 400
     assert api.get("/v1/users/123456").status_code == 404
     assert api.runtime.services.verify_audit().records == before
@@ -311,8 +329,9 @@ def test_an_accounts_owner_cannot_be_set_by_patch_and_unknown_and_real_users_ans
     real = api.patch(f"/v1/users/{login}", {"user_id": user.id})
     unknown = api.patch(f"/v1/users/{login}", {"user_id": user.id + 1000})
     unlink = api.patch(f"/v1/users/{login}", {"user_id": None})
-    opened = api.post("/v1/users", {"name": "N", "group": "demo-usd", "leverage": 100,
-                                    "user_id": user.id})  # fmt: skip
+    opened = api.post(
+        "/v1/users", {"name": "N", "group": "demo-usd", "leverage": 100, "user_id": user.id}
+    )
 
     bodies = []
     for response in (real, unknown, unlink, opened):

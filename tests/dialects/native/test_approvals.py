@@ -131,15 +131,17 @@ def test_a_group_override_beats_the_currency_threshold_both_ways(api: Api) -> No
 
 
 def test_a_group_override_in_another_currency_is_refused(api: Api) -> None:
-    response = api.put("/v1/approval-thresholds",
-                       {"currency": "EUR", "group": "demo-usd", "amount": "1"})  # fmt: skip
+    response = api.put(
+        "/v1/approval-thresholds", {"currency": "EUR", "group": "demo-usd", "amount": "1"}
+    )
     assert response.status_code == 400, response.text
     assert api.get("/v1/approval-thresholds").json()["items"] == []
 
 
 def test_removing_the_threshold_lets_operations_through(funded: Api) -> None:
-    assert funded.put("/v1/approval-thresholds",
-                      {"currency": "USD", "amount": None}).json() == {"removed": True}  # fmt: skip
+    assert funded.put("/v1/approval-thresholds", {"currency": "USD", "amount": None}).json() == {
+        "removed": True
+    }
     assert _post(funded, "deposit", "50000").status_code == 200
     assert funded.get("/v1/approval-thresholds").json()["items"] == []
 
@@ -156,24 +158,34 @@ def test_funds_are_checked_when_the_operation_is_requested(funded: Api) -> None:
 
 def test_a_second_manager_approves_and_the_entry_names_both(funded: Api, checker: str) -> None:
     approval_id = _held(funded, "deposit", "1500")
-    response = funded.post(f"/v1/approvals/{approval_id}/approve", {"comment": "checked"},
-                           key=checker, headers={"x-operator-id": "checker-1"})  # fmt: skip
+    response = funded.post(
+        f"/v1/approvals/{approval_id}/approve",
+        {"comment": "checked"},
+        key=checker,
+        headers={"x-operator-id": "checker-1"},
+    )
     assert response.status_code == 200, response.text
     decided = response.json()
     assert (decided["state"], decided["decided_by"], decided["decision_comment"]) == (
-        "approved", CHECKER, "checked",
-    )  # fmt: skip
+        "approved",
+        CHECKER,
+        "checked",
+    )
     assert decided["decided_operator"] == "checker-1"
     operation = decided["operation"]
     assert (operation["status"], operation["kind"], operation["balance"]) == (
-        "applied", "deposit", "3500.00",
-    )  # fmt: skip
+        "applied",
+        "deposit",
+        "3500.00",
+    )
     assert decided["operation_id"] == operation["operation_id"]
     assert _balance(funded) == "3500.00"
     entry = _history(funded)[-1]
     assert (entry["operation_id"], entry["approval_id"], entry["approved_by"]) == (
-        operation["operation_id"], approval_id, CHECKER,
-    )  # fmt: skip
+        operation["operation_id"],
+        approval_id,
+        CHECKER,
+    )
     assert (entry["manager_login"], entry["amount"]) == (1000, "1500.00")
     assert _audit_actions(funded, approval_id) == ["approval.requested", "approval.approved"]
 
@@ -185,8 +197,7 @@ def test_the_requester_cannot_approve_with_a_key_it_minted_for_another_manager(
     minted = funded.post("/v1/keys", {"manager_login": CHECKER, "scopes": ["balances:approve"]})
     assert minted.status_code == 201, minted.text
     # and a key that key mints for itself still carries the requester's hand
-    grandchild = funded.post("/v1/keys", {"scopes": ["balances:approve"]},
-                             key=minted.json()["key"])  # fmt: skip
+    grandchild = funded.post("/v1/keys", {"scopes": ["balances:approve"]}, key=minted.json()["key"])
     assert grandchild.status_code == 201, grandchild.text
 
     for key in (minted.json()["key"], grandchild.json()["key"]):
@@ -357,13 +368,15 @@ def test_an_overdue_operation_cannot_be_approved_even_before_the_sweep(
 ) -> None:
     client, clock = late
     auth = {"Authorization": f"Bearer {funded.admin_key}"}
-    held = client.post("/v1/balances/deposit", json={"login": LOGIN, "amount": "1500"},
-                       headers=auth)  # fmt: skip
+    held = client.post(
+        "/v1/balances/deposit", json={"login": LOGIN, "amount": "1500"}, headers=auth
+    )
     assert held.status_code == 202
     approval_id = held.json()["approval_id"]
     clock.advance(hours=72)
-    refused = client.post(f"/v1/approvals/{approval_id}/approve",
-                          headers={"Authorization": f"Bearer {checker}"})  # fmt: skip
+    refused = client.post(
+        f"/v1/approvals/{approval_id}/approve", headers={"Authorization": f"Bearer {checker}"}
+    )
     assert refused.status_code == 409 and refused.json()["code"] == "approval.not_pending"
     assert client.get(f"/v1/approvals/{approval_id}", headers=auth).json()["state"] == "expired"
     assert _balance(funded) == "2000.00"

@@ -20,8 +20,9 @@ def _audit(api: Api, key: str | None = None, **params: Any) -> list[dict[str, An
 
 
 def _deposit(api: Api, amount: str, key: str | None = None, **headers: str) -> dict[str, Any]:
-    response = api.post("/v1/balances/deposit", {"login": LOGIN, "amount": amount}, key=key,
-                        headers=headers)  # fmt: skip
+    response = api.post(
+        "/v1/balances/deposit", {"login": LOGIN, "amount": amount}, key=key, headers=headers
+    )
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -44,18 +45,26 @@ def test_a_posted_entry_is_audited_with_figures_before_and_after_and_who(
     rec = records[0]
     assert (rec["entity_type"], rec["entity_id"]) == ("account", str(LOGIN))
     assert (rec["manager_login"], rec["operator_id"], rec["request_id"], rec["dialect"]) == (
-        1000, "ops-7", "req-77", "native",
-    )  # fmt: skip
+        1000,
+        "ops-7",
+        "req-77",
+        "native",
+    )
     assert rec["key_id"] and rec["hash"] and rec["at"].endswith("Z")
     assert rec["before"] == {"balance": 20000, "credit": 3000, "bonus": 0}
     after = rec["after"]
     assert {k: after[k] for k in ("balance", "credit", "bonus")} == {
-        "balance": 21234, "credit": 3000, "bonus": 0,
-    }  # fmt: skip
+        "balance": 21234,
+        "credit": 3000,
+        "bonus": 0,
+    }
     entry = after["entry"]
     assert (entry["id"], entry["kind"], entry["amount"], entry["balance_after"]) == (
-        posted["operation_id"], "deposit", 1234, 21234,
-    )  # fmt: skip
+        posted["operation_id"],
+        "deposit",
+        1234,
+        21234,
+    )
     assert entry["currency"] == "USD"
 
 
@@ -74,8 +83,11 @@ def test_filter_by_entity_type_and_id(api: Api, account: int) -> None:
     assert [r["action"] for r in mine] == ["account.opened", "ledger.entry_posted"]
     groups = _audit(api, entity_type="group")
     assert [r["entity_id"] for r in groups] == [
-        "demo-usd", "demo-eur", "demo\\vip", "real\\standard",
-    ]  # fmt: skip
+        "demo-usd",
+        "demo-eur",
+        "demo\\vip",
+        "real\\standard",
+    ]
     assert [r["action"] for r in _audit(api, entity_type="group", entity_id="demo-eur")] == [
         "group.created"
     ]
@@ -162,9 +174,14 @@ def test_cursor_paging_gives_every_record_exactly_once_in_order(api: Api, accoun
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"cursor": "bogus"}, "cursor"),
-     ({"cursor": "ZW50cnk6MQ"}, "cursor"), ({"from": "soon"}, "from")],  # an entry cursor
-)  # fmt: skip
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"cursor": "bogus"}, "cursor"),
+        ({"cursor": "ZW50cnk6MQ"}, "cursor"),
+        ({"from": "soon"}, "from"),
+    ],  # an entry cursor
+)
 def test_bad_audit_queries_are_400_naming_the_parameter(
     api: Api, params: dict[str, Any], field: str
 ) -> None:
@@ -175,9 +192,12 @@ def test_bad_audit_queries_are_400_naming_the_parameter(
 
 @pytest.mark.parametrize(
     ("scopes", "status"),
-    [(("reports:read",), 200), (("admin",), 200),
-     (("balances:write", "balances:approve", "users:read", "users:write"), 403)],
-)  # fmt: skip
+    [
+        (("reports:read",), 200),
+        (("admin",), 200),
+        (("balances:write", "balances:approve", "users:read", "users:write"), 403),
+    ],
+)
 def test_reading_the_audit_needs_reports_read(
     api: Api, scopes: tuple[str, ...], status: int
 ) -> None:

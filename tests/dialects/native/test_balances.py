@@ -56,11 +56,19 @@ def test_a_deposit_adds_to_the_balance_and_answers_the_applied_entry(
 ) -> None:
     body = _ok(api, "deposit", "100.5", comment="card", reference="crm-1")
     assert body == {
-        "operation_id": body["operation_id"], "approval_id": None, "login": LOGIN,
-        "kind": "deposit", "amount": "100.50", "balance": "100.50", "credit": "0.00",
-        "bonus": "0.00", "currency": "USD", "status": "applied", "comment": "card",
+        "operation_id": body["operation_id"],
+        "approval_id": None,
+        "login": LOGIN,
+        "kind": "deposit",
+        "amount": "100.50",
+        "balance": "100.50",
+        "credit": "0.00",
+        "bonus": "0.00",
+        "currency": "USD",
+        "status": "applied",
+        "comment": "card",
         "reference": "crm-1",
-    }  # fmt: skip
+    }
     assert isinstance(body["operation_id"], int)
     assert _figures(api) == ("100.50", "0.00", "0.00")
 
@@ -353,12 +361,16 @@ def test_history_lists_each_entry_with_its_figures_after_and_who_made_it(
     api: Api, account: int
 ) -> None:
     first = _ok(api, "deposit", "100", comment="card", reference="crm-1")
-    api.post("/v1/balances/withdraw", {"login": LOGIN, "amount": "40"},
-             headers={"x-operator-id": "ops-7", "x-request-id": "req-w1"})  # fmt: skip
+    api.post(
+        "/v1/balances/withdraw",
+        {"login": LOGIN, "amount": "40"},
+        headers={"x-operator-id": "ops-7", "x-request-id": "req-w1"},
+    )
     items = _history(api, login=LOGIN)
     assert [(i["kind"], i["amount"], i["balance"]) for i in items] == [
-        ("deposit", "100.00", "100.00"), ("withdrawal", "-40.00", "60.00"),
-    ]  # fmt: skip
+        ("deposit", "100.00", "100.00"),
+        ("withdrawal", "-40.00", "60.00"),
+    ]
     head, tail = items
     assert head["operation_id"] == first["operation_id"]
     assert (head["comment"], head["reference"], head["currency"]) == ("card", "crm-1", "USD")
@@ -428,8 +440,9 @@ def test_a_csv_by_format_parameter_has_a_header_row_and_every_entry(api: Api, ac
     assert lines[0] == ",".join(HISTORY_COLUMNS)
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["kind"], r["amount"], r["balance"], r["currency"]) for r in rows] == [
-        ("deposit", "100.00", "100.00", "USD"), ("withdrawal", "-0.50", "99.50", "USD"),
-    ]  # fmt: skip
+        ("deposit", "100.00", "100.00", "USD"),
+        ("withdrawal", "-0.50", "99.50", "USD"),
+    ]
     assert rows[0]["comment"] == 'a, quoted "one"' and rows[0]["reference"] == "crm-1"
     assert rows[0]["manager_login"] == "1000" and rows[0]["approval_id"] == ""
 

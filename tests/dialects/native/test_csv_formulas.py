@@ -104,8 +104,11 @@ def test_a_semicolon_in_text_cannot_start_a_formula_where_it_separates_cells(api
         for separator in (",", ";"):
             assert [c for c in _excel_cells(text, separator) if _runs(c)] == []
     (row,) = _rows(report)
-    assert (row["email"], row["city"], row["company"]) == ("a;'=9+9@x.io", "c;'@SUM(1)",
-                                                           "d;'\"-1+1")  # fmt: skip
+    assert (row["email"], row["city"], row["company"]) == (
+        "a;'=9+9@x.io",
+        "c;'@SUM(1)",
+        "d;'\"-1+1",
+    )
     (entry,) = _rows(history)
     assert (entry["comment"], entry["reference"], entry["amount"]) == ("x;'=1", "r;'+1", "10.00")
     listed = api.get("/v1/reports/users", params={"logins": str(LOGIN)}).json()["items"][0]

@@ -35,10 +35,9 @@ def _all(api: Api, key: str | None = None, **params: Any) -> list[dict[str, Any]
 def _limited_key(api: Api, mask: str, *rights: str) -> str:
     services = api.runtime.services
     services.create_manager(
-        CreateManager(3000, "Demo desk", "Dem0!desk-pw", rights=frozenset(rights),
-                      group_mask=mask),
+        CreateManager(3000, "Demo desk", "Dem0!desk-pw", rights=frozenset(rights), group_mask=mask),
         api.admin,
-    )  # fmt: skip
+    )
     return services.create_api_key(CreateApiKey(3000, frozenset(rights)), api.admin).secret
 
 
@@ -87,8 +86,7 @@ def test_a_manager_limited_to_demo_never_sees_another_groups_event(api: Api) -> 
     demo = api.open(group="demo-usd", email="d@example.com")["login"]
     real = api.open(group="real\\standard", email="r@example.com")["login"]
     for login in (demo, real):
-        assert api.post("/v1/balances/deposit",
-                        {"login": login, "amount": "5"}).status_code == 200  # fmt: skip
+        assert api.post("/v1/balances/deposit", {"login": login, "amount": "5"}).status_code == 200
     key = _limited_key(api, "demo*", "reports:read")
     seen = _all(api, key)
     assert seen and {e["login"] for e in seen} == {demo}
@@ -143,11 +141,11 @@ def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
     api.runtime.services.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
     evs = _all(api, types="manager.,key.")
     kinds = [e["type"] for e in evs]
-    for kind in ("manager.created", "manager.updated", "key.created", "key.rotated",
-                 "key.revoked"):  # fmt: skip
+    for kind in ("manager.created", "manager.updated", "key.created", "key.rotated", "key.revoked"):
         assert kind in kinds, kind
-    assert [e["data"]["id"] for e in evs if e["type"].startswith("key.") and
-            e["type"] != "key.created"] == [key_id, key_id]  # fmt: skip
+    assert [
+        e["data"]["id"] for e in evs if e["type"].startswith("key.") and e["type"] != "key.created"
+    ] == [key_id, key_id]
     for e in evs:
         assert "verifiers_digest" not in e["data"] and "secret_digest" not in e["data"]
         assert created.json()["key"] not in str(e)
@@ -183,8 +181,9 @@ def test_a_trade_posts_its_pl_and_opens_and_closes_its_position(api: Api) -> Non
     quotes = {"quotes": [{"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020"}]}
     assert api.put("/v1/quotes", quotes, key=api.feed_key()).status_code == 200
     head = _feed(api)["head"]
-    opened = api.post("/v1/positions", {"login": login, "symbol": "EURUSD", "side": "buy",
-                                        "volume": "1"})  # fmt: skip
+    opened = api.post(
+        "/v1/positions", {"login": login, "symbol": "EURUSD", "side": "buy", "volume": "1"}
+    )
     assert opened.status_code == 201, opened.text
     quotes = {"quotes": [{"symbol": "EURUSD", "bid": "1.10120", "ask": "1.10140"}]}
     assert api.put("/v1/quotes", quotes, key=api.feed_key()).status_code == 200
@@ -192,8 +191,12 @@ def test_a_trade_posts_its_pl_and_opens_and_closes_its_position(api: Api) -> Non
     assert closed.status_code == 200, closed.text
     evs = _all(api, types="ledger.,position.")
     evs = [e for e in evs if e["id"] > head]
-    assert [e["type"] for e in evs] == ["ledger.entry_posted", "position.opened",
-                                        "ledger.entry_posted", "position.closed"]  # fmt: skip
+    assert [e["type"] for e in evs] == [
+        "ledger.entry_posted",
+        "position.opened",
+        "ledger.entry_posted",
+        "position.closed",
+    ]
     pl = evs[2]["data"]
     assert pl["kind"] == "trade" and pl["amount"] == "100.00"  # 1 lot, +10 pips
     assert pl["balance"] == "10100.00" and pl["credit"] == "0.00"

@@ -54,8 +54,10 @@ def test_a_replay_past_the_outbox_or_of_a_huge_id_is_refused(api: Api) -> None:
 
 
 def _answers(*ips: str) -> list[Any]:
-    return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-             (ip, 443)) for ip in ips]  # fmt: skip
+    return [
+        (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 443))
+        for ip in ips
+    ]
 
 
 def test_a_rebinding_resolver_gets_one_lookup_and_the_connection_goes_to_its_answer(

@@ -14,8 +14,18 @@ from brokerplane.core.account.commands import RestoreAccount
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
 
-FIELDS = {"id", "type", "time", "login", "group", "white_label", "actor", "dialect",
-          "request_id", "data"}  # fmt: skip
+FIELDS = {
+    "id",
+    "type",
+    "time",
+    "login",
+    "group",
+    "white_label",
+    "actor",
+    "dialect",
+    "request_id",
+    "data",
+}
 
 
 def _after(api: Api, after: int, **params: Any) -> list[dict[str, Any]]:
@@ -37,8 +47,11 @@ def _head(api: Api) -> int:
 
 def test_the_account_life_is_one_event_per_change_with_every_field(api: Api) -> None:
     start = _head(api)
-    opened = api.post("/v1/users", {"name": "Life Cycle", "group": "demo-usd", "leverage": 100},
-                      headers={"Idempotency-Key": "crm-open-1"})  # fmt: skip
+    opened = api.post(
+        "/v1/users",
+        {"name": "Life Cycle", "group": "demo-usd", "leverage": 100},
+        headers={"Idempotency-Key": "crm-open-1"},
+    )
     assert opened.status_code == 201, opened.text
     login = opened.json()["login"]
     steps = [
@@ -52,18 +65,27 @@ def test_the_account_life_is_one_event_per_change_with_every_field(api: Api) -> 
     for method, path, body, request_id in steps:
         headers = {**api.headers(), "x-request-id": request_id}
         answer = api.client.request(method, path, json=body, headers=headers)
-        assert (answer.status_code < 300) == ("refused" not in request_id and
-                                              "again" not in request_id), answer.text  # fmt: skip
+        assert (answer.status_code < 300) == (
+            "refused" not in request_id and "again" not in request_id
+        ), answer.text
     api.runtime.services.restore_account(RestoreAccount(login), api.admin)
 
     evs = [e for e in _after(api, start) if e["login"] == login]
     assert [e["type"] for e in evs] == [
-        "account.opened", "account.updated", "account.disabled", "account.enabled",
-        "account.deleted", "account.restored",
-    ]  # fmt: skip
+        "account.opened",
+        "account.updated",
+        "account.disabled",
+        "account.enabled",
+        "account.deleted",
+        "account.restored",
+    ]
     assert [e["request_id"] for e in evs[:5]] == [
-        "crm-open-1", "crm-upd-1", "crm-dis-1", "crm-en-1", "crm-del-1",
-    ]  # fmt: skip
+        "crm-open-1",
+        "crm-upd-1",
+        "crm-dis-1",
+        "crm-en-1",
+        "crm-del-1",
+    ]
     for e in evs:
         assert set(e) == FIELDS
         assert e["group"] == "demo-usd" and e["white_label"] == "" and e["time"].endswith("Z")
@@ -85,17 +107,24 @@ def test_every_ledger_kind_posts_one_event_with_the_figures_after(api: Api) -> N
     login = api.open()["login"]
     start = _head(api)
     moves = [
-        ("deposit", "500.00"), ("withdraw", "100.00"), ("credit", "50.00"), ("credit", "-20.00"),
-        ("bonus", "30.00"), ("bonus", "-5.00"), ("correction", "-1.50"), ("correction", "2.25"),
+        ("deposit", "500.00"),
+        ("withdraw", "100.00"),
+        ("credit", "50.00"),
+        ("credit", "-20.00"),
+        ("bonus", "30.00"),
+        ("bonus", "-5.00"),
+        ("correction", "-1.50"),
+        ("correction", "2.25"),
         ("charge", "3.75"),
-    ]  # fmt: skip
+    ]
     for path, amount in moves:
         answer = api.post(f"/v1/balances/{path}", {"login": login, "amount": amount})
         assert answer.status_code == 200, (path, answer.text)
     # refused: more than the balance, a credit below zero, an unknown account: no events
     for path, amount in (("withdraw", "9999"), ("charge", "9999"), ("credit", "-999")):
-        assert api.post(f"/v1/balances/{path}", {"login": login, "amount": amount}
-                        ).status_code >= 400  # fmt: skip
+        assert (
+            api.post(f"/v1/balances/{path}", {"login": login, "amount": amount}).status_code >= 400
+        )
     assert api.post("/v1/balances/deposit", {"login": 999_999, "amount": "1"}).status_code == 404
 
     evs = _after(api, start)
@@ -110,11 +139,18 @@ def test_every_ledger_kind_posts_one_event_with_the_figures_after(api: Api) -> N
     last = evs[-1]["data"]
     assert (last["balance"], last["credit"], last["bonus"]) == ("397.00", "30.00", "25.00")
     account = api.get(f"/v1/users/{login}").json()
-    assert (account["balance"], account["credit"], account["bonus"]) == ("397.00", "30.00",
-                                                                         "25.00")  # fmt: skip
+    assert (account["balance"], account["credit"], account["bonus"]) == ("397.00", "30.00", "25.00")
     assert [e["data"]["balance"] for e in evs] == [
-        "500.00", "400.00", "400.00", "400.00", "400.00", "400.00", "398.50", "400.75", "397.00",
-    ]  # fmt: skip
+        "500.00",
+        "400.00",
+        "400.00",
+        "400.00",
+        "400.00",
+        "400.00",
+        "398.50",
+        "400.75",
+        "397.00",
+    ]
 
 
 def test_a_partial_close_is_position_updated_with_its_pl(api: Api) -> None:
@@ -122,8 +158,9 @@ def test_a_partial_close_is_position_updated_with_its_pl(api: Api) -> None:
     assert api.post("/v1/balances/deposit", {"login": login, "amount": "10000"}).status_code == 200
     quotes = {"quotes": [{"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020"}]}
     assert api.put("/v1/quotes", quotes, key=api.feed_key()).status_code == 200
-    opened = api.post("/v1/positions", {"login": login, "symbol": "EURUSD", "side": "buy",
-                                        "volume": "2"})  # fmt: skip
+    opened = api.post(
+        "/v1/positions", {"login": login, "symbol": "EURUSD", "side": "buy", "volume": "2"}
+    )
     assert opened.status_code == 201, opened.text
     position = opened.json()["position"]["id"]
     start = _head(api)

@@ -55,8 +55,9 @@ def _thresholds(api: Api) -> list[dict[str, Any]]:
 def test_a_limited_admin_cannot_change_a_currency_threshold_so_big_withdrawals_stay_held(
     api: Api, narrow: str
 ) -> None:
-    assert api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "1000"}).status_code \
-        == 200  # fmt: skip
+    assert (
+        api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "1000"}).status_code == 200
+    )
     raise_it = {"currency": "USD", "amount": "1000000"}
 
     _refused(api.put("/v1/approval-thresholds", raise_it, key=narrow))
@@ -84,8 +85,11 @@ def test_a_limited_admin_sets_a_threshold_only_for_a_group_within_reach(
 def test_a_limited_admin_cannot_set_quotes(api: Api, narrow: str) -> None:
     api.put("/v1/quotes", {"quotes": [{"symbol": "EURUSD", "bid": "1.1", "ask": "1.1002"}]})
 
-    _refused(api.put("/v1/quotes", {"quotes": [{"symbol": "EURUSD", "bid": "0.5", "ask": "0.6"}]},
-                     key=narrow))  # fmt: skip
+    _refused(
+        api.put(
+            "/v1/quotes", {"quotes": [{"symbol": "EURUSD", "bid": "0.5", "ask": "0.6"}]}, key=narrow
+        )
+    )
 
     [held] = api.get("/v1/quotes").json()["items"]
     assert (held["bid"], held["ask"]) == ("1.10000", "1.10020")
@@ -122,8 +126,7 @@ def test_a_white_label_admin_changes_no_group_as_other_labels_accounts_may_be_in
     _refused(api.patch("/v1/groups/acme%5Cusd", {"max_leverage": 1}, key=labelled))
     _refused(api.patch("/v1/groups/demo-usd", {"max_leverage": 1}, key=labelled))
     _refused(api.post("/v1/groups", {"name": "other", "currency": "USD"}, key=labelled))
-    _refused(api.put("/v1/approval-thresholds", {"group": "demo-usd", "amount": "1"},
-                     key=labelled))  # fmt: skip
+    _refused(api.put("/v1/approval-thresholds", {"group": "demo-usd", "amount": "1"}, key=labelled))
     assert api.get("/v1/groups/demo-usd").json()["max_leverage"] == 500
     assert api.get("/v1/groups/acme%5Cusd").json()["max_leverage"] != 1
 
@@ -149,8 +152,9 @@ def test_a_limited_admin_may_lower_its_groups_threshold_but_not_raise_or_remove_
     assert api.put(put, {"currency": "USD", "amount": "10000"}).status_code == 200
     account = api.open(login=910077, group="demo-usd")
 
-    raised = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "99999999"},
-                     key=narrow)  # fmt: skip
+    raised = api.put(
+        put, {"currency": "USD", "group": "demo-usd", "amount": "99999999"}, key=narrow
+    )
     lowered = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "5000"}, key=narrow)
     removed = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": None}, key=narrow)
     back_up = api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "9000"}, key=narrow)
@@ -160,12 +164,13 @@ def test_a_limited_admin_may_lower_its_groups_threshold_but_not_raise_or_remove_
         assert "weakens four eyes" in refused.json()["detail"]
     assert lowered.status_code == 200, lowered.text
     assert [(t["group"], t["amount"]) for t in _thresholds(api)] == [
-        (None, "10000.00"), ("demo-usd", "5000.00")
-    ]  # fmt: skip
+        (None, "10000.00"),
+        ("demo-usd", "5000.00"),
+    ]
     deposit = {"login": account["login"], "amount": "50000"}
     assert api.post("/v1/balances/deposit", deposit, key=narrow).status_code == 202
     # an admin of unlimited reach still raises and removes it
-    assert api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "9000"}).status_code \
-        == 200  # fmt: skip
-    assert api.put(put, {"currency": "USD", "group": "demo-usd", "amount": None}).status_code \
-        == 200  # fmt: skip
+    assert (
+        api.put(put, {"currency": "USD", "group": "demo-usd", "amount": "9000"}).status_code == 200
+    )
+    assert api.put(put, {"currency": "USD", "group": "demo-usd", "amount": None}).status_code == 200

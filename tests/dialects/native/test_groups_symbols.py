@@ -12,8 +12,10 @@ def test_groups_list_with_templates_and_a_name_mask(api: Api) -> None:
     usd = next(g for g in items if g["name"] == "demo-usd")
     assert usd["currency"] == "USD" and usd["max_leverage"] == 500
     assert usd["margin_mode"] == "MAX" and usd["password_min_length"] == 8
-    masked = [g["name"] for g in api.get("/v1/groups", params={"name": "demo*,!demo\\vip"})
-              .json()["items"]]  # fmt: skip
+    masked = [
+        g["name"]
+        for g in api.get("/v1/groups", params={"name": "demo*,!demo\\vip"}).json()["items"]
+    ]
     assert masked == ["demo-eur", "demo-usd"]
 
 
@@ -30,11 +32,18 @@ def test_an_unknown_group_is_404(api: Api) -> None:
 
 def test_admins_create_groups_with_every_template_setting(api: Api) -> None:
     body = {
-        "name": "real\\pro", "currency": "eur", "default_leverage": 30, "max_leverage": 100,
-        "margin_mode": "net", "password_min_length": 12, "login_range_from": 70000,
-        "login_range_to": 70999, "margin_call": "80", "stop_out": 40.5,
+        "name": "real\\pro",
+        "currency": "eur",
+        "default_leverage": 30,
+        "max_leverage": 100,
+        "margin_mode": "net",
+        "password_min_length": 12,
+        "login_range_from": 70000,
+        "login_range_to": 70999,
+        "margin_call": "80",
+        "stop_out": 40.5,
         "attributes": {"tier": "pro"},
-    }  # fmt: skip
+    }
     response = api.post("/v1/groups", body)
     assert response.status_code == 201, response.text
     group = response.json()
@@ -45,8 +54,14 @@ def test_admins_create_groups_with_every_template_setting(api: Api) -> None:
 
 
 def test_bad_group_settings_are_400_naming_each_field(api: Api) -> None:
-    body = {"name": "bad", "currency": "USD", "margin_mode": "HALF", "password_min_length": 4,
-            "default_leverage": 900, "max_leverage": 100}  # fmt: skip
+    body = {
+        "name": "bad",
+        "currency": "USD",
+        "margin_mode": "HALF",
+        "password_min_length": 4,
+        "default_leverage": 900,
+        "max_leverage": 100,
+    }
     response = api.post("/v1/groups", body)
     assert response.status_code == 400
     fields = {e["field"] for e in response.json()["errors"]}
@@ -96,8 +111,10 @@ def test_symbols_list_read_and_mask(api: Api) -> None:
 
 
 def test_admins_create_and_update_symbols(api: Api) -> None:
-    created = api.post("/v1/symbols", {"name": "USDJPY", "digits": 3, "path": "Forex\\USDJPY",
-                                       "trade_mode": "closeonly"})  # fmt: skip
+    created = api.post(
+        "/v1/symbols",
+        {"name": "USDJPY", "digits": 3, "path": "Forex\\USDJPY", "trade_mode": "closeonly"},
+    )
     assert created.status_code == 201, created.text
     assert (created.json()["currency_profit"], created.json()["trade_mode"]) == ("JPY", "CLOSEONLY")
     updated = api.patch("/v1/symbols/USDJPY", {"trade_mode": "FULL", "volume_max": "50"})
@@ -106,8 +123,12 @@ def test_admins_create_and_update_symbols(api: Api) -> None:
 
 
 def test_bad_symbol_settings_are_400(api: Api) -> None:
-    for body in ({"name": "BAD1", "contract_size": 0}, {"name": "BAD2", "trade_mode": "YOLO"},
-                 {"name": "BAD3", "contract_size": "lots"}, {"name": ""}):  # fmt: skip
+    for body in (
+        {"name": "BAD1", "contract_size": 0},
+        {"name": "BAD2", "trade_mode": "YOLO"},
+        {"name": "BAD3", "contract_size": "lots"},
+        {"name": ""},
+    ):
         assert api.post("/v1/symbols", body).status_code == 400, body
     assert api.post("/v1/symbols", {"name": "EURUSD"}).status_code == 409
     assert api.patch("/v1/symbols/EURUSD", {"digits": -1}).status_code == 400
@@ -115,9 +136,14 @@ def test_bad_symbol_settings_are_400(api: Api) -> None:
 
 def test_symbol_numbers_out_of_bounds_are_400_and_leave_the_symbol_as_it_was(api: Api) -> None:
     before = api.get("/v1/symbols/EURUSD").json()
-    for body in ({"contract_size": "1e999999"}, {"contract_size": "1000000001"},
-                 {"contract_size": "0.000000001"}, {"volume_max": "1e30"},
-                 {"volume_step": "1e-999999"}, {"volume_min": "-1"}):  # fmt: skip
+    for body in (
+        {"contract_size": "1e999999"},
+        {"contract_size": "1000000001"},
+        {"contract_size": "0.000000001"},
+        {"volume_max": "1e30"},
+        {"volume_step": "1e-999999"},
+        {"volume_min": "-1"},
+    ):
         response = api.patch("/v1/symbols/EURUSD", body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["errors"][0]["field"] == next(iter(body))

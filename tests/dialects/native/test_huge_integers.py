@@ -23,8 +23,7 @@ def _cursor(kind: str, value: int) -> str:
 
 # (method, path, query, body, the field the problem names)
 CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None, str]] = [
-    ("POST", "/v1/keys", None, {"manager_login": HUGE, "scopes": ["users:read"]},
-     "manager_login"),
+    ("POST", "/v1/keys", None, {"manager_login": HUGE, "scopes": ["users:read"]}, "manager_login"),
     ("POST", "/v1/keys", None, {"manager_login": -1, "scopes": ["users:read"]}, "manager_login"),
     ("POST", "/v1/keys", None, {"manager_login": 0, "scopes": ["users:read"]}, "manager_login"),
     ("GET", "/v1/keys", {"manager": HUGE}, None, "manager"),
@@ -39,23 +38,37 @@ CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None, str]] 
     ("GET", f"/v1/users/{HUGE}", None, None, "login"),
     ("GET", f"/v1/users/{HUGE}/history", None, None, "login"),
     ("PATCH", f"/v1/users/{HUGE}", None, {"name": "A B"}, "login"),
-    ("POST", "/v1/users", None, {"name": "A B", "group": "demo-usd", "leverage": 100,
-                                 "login": HUGE}, "login"),
+    (
+        "POST",
+        "/v1/users",
+        None,
+        {"name": "A B", "group": "demo-usd", "leverage": 100, "login": HUGE},
+        "login",
+    ),
     ("POST", "/v1/balances/deposit", None, {"login": HUGE, "amount": "1"}, "login"),
     ("GET", f"/v1/approvals/{HUGE}", None, None, "approval_id"),
     ("GET", f"/v1/deals/{HUGE}", None, None, "deal_id"),
     ("POST", f"/v1/positions/{HUGE}/close", None, {}, "position_id"),
     ("GET", f"/v1/users/{HUGE}/trade-state", None, None, "login"),
-    ("POST", "/v1/positions", None, {"login": HUGE, "symbol": "EURUSD", "side": "buy",
-                                  "volume": "0.1"}, "login"),
-]  # fmt: skip
+    (
+        "POST",
+        "/v1/positions",
+        None,
+        {"login": HUGE, "symbol": "EURUSD", "side": "buy", "volume": "0.1"},
+        "login",
+    ),
+]
 
 
 @pytest.mark.parametrize(("method", "path", "query", "body", "field"), CASES)
 def test_an_out_of_range_integer_is_a_400_problem_naming_the_field(
-    api: Api, method: str, path: str, query: dict[str, Any] | None,
-    body: dict[str, Any] | None, field: str,
-) -> None:  # fmt: skip
+    api: Api,
+    method: str,
+    path: str,
+    query: dict[str, Any] | None,
+    body: dict[str, Any] | None,
+    field: str,
+) -> None:
     response = api.client.request(method, path, params=query, json=body, headers=api.headers())
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -17,11 +17,19 @@ LOGIN = 910024
 REPLAY = "Idempotent-Replay"
 
 
-def _deposit(api: Api, amount: str, key: str | None = None, *, path: str = "/v1",
-             header: str = "Idempotency-Key", api_key: str | None = None) -> Any:  # fmt: skip
+def _deposit(
+    api: Api,
+    amount: str,
+    key: str | None = None,
+    *,
+    path: str = "/v1",
+    header: str = "Idempotency-Key",
+    api_key: str | None = None,
+) -> Any:
     headers = {header: key} if key is not None else {}
-    return api.post(f"{path}/balances/deposit", {"login": LOGIN, "amount": amount},
-                    key=api_key, headers=headers)  # fmt: skip
+    return api.post(
+        f"{path}/balances/deposit", {"login": LOGIN, "amount": amount}, key=api_key, headers=headers
+    )
 
 
 def _history(api: Api) -> list[dict[str, Any]]:
@@ -68,10 +76,12 @@ def test_the_idempotency_key_header_works_on_its_own(api: Api, account: int) -> 
 
 def test_the_idempotency_key_wins_over_the_request_id(api: Api, account: int) -> None:
     body = {"login": LOGIN, "amount": "100"}
-    first = api.post("/v1/balances/deposit", body,
-                     headers={"Idempotency-Key": "K", "x-request-id": "A"})  # fmt: skip
-    again = api.post("/v1/balances/deposit", body,
-                     headers={"Idempotency-Key": "K", "x-request-id": "B"})  # fmt: skip
+    first = api.post(
+        "/v1/balances/deposit", body, headers={"Idempotency-Key": "K", "x-request-id": "A"}
+    )
+    again = api.post(
+        "/v1/balances/deposit", body, headers={"Idempotency-Key": "K", "x-request-id": "B"}
+    )
     assert again.headers[REPLAY] == "true" and again.content == first.content
     other = api.post("/v1/balances/deposit", body, headers={"x-request-id": "A"})
     assert other.status_code == 200 and REPLAY not in other.headers  # "A" was never a key
@@ -95,8 +105,11 @@ def test_the_same_key_for_a_different_payload_is_409_naming_the_original(
 
 def test_the_same_key_on_another_endpoint_is_409(api: Api, account: int) -> None:
     _deposit(api, "100", "pay-1")
-    response = api.post("/v1/balances/withdraw", {"login": LOGIN, "amount": "100"},
-                        headers={"Idempotency-Key": "pay-1"})  # fmt: skip
+    response = api.post(
+        "/v1/balances/withdraw",
+        {"login": LOGIN, "amount": "100"},
+        headers={"Idempotency-Key": "pay-1"},
+    )
     assert response.status_code == 409 and response.json()["title"] == "AlreadyApplied"
     assert _balance(api) == "100.00"
 
@@ -136,12 +149,14 @@ def test_a_failed_request_does_not_use_up_its_key(api: Api, account: int) -> Non
 
 
 def test_a_refused_rule_does_not_use_up_its_key(api: Api, account: int) -> None:
-    refused = api.post("/v1/balances/withdraw", {"login": LOGIN, "amount": "5"},
-                       headers={"Idempotency-Key": "w-1"})  # fmt: skip
+    refused = api.post(
+        "/v1/balances/withdraw", {"login": LOGIN, "amount": "5"}, headers={"Idempotency-Key": "w-1"}
+    )
     assert refused.status_code == 400
     _deposit(api, "5")
-    retried = api.post("/v1/balances/withdraw", {"login": LOGIN, "amount": "5"},
-                       headers={"Idempotency-Key": "w-1"})  # fmt: skip
+    retried = api.post(
+        "/v1/balances/withdraw", {"login": LOGIN, "amount": "5"}, headers={"Idempotency-Key": "w-1"}
+    )
     assert retried.status_code == 200 and REPLAY not in retried.headers
     assert _balance(api) == "0.00"
 

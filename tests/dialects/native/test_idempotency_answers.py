@@ -29,9 +29,13 @@ WRITES: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
     ("post", "/v1/keys", {"scopes": ["users:read"], "name": "crm"}, ("key",)),
     ("post", "/v1/webhooks", {"url": "http://127.0.0.1:9/hook"}, ("secret",)),
     ("post", "/v1/balances/transfer", {"from_login": LOGIN, "to_login": OTHER, "amount": "7"}, ()),
-    ("post", "/v1/positions", {"login": LOGIN, "symbol": "EURUSD", "side": "buy", "volume": "1"},
-     ()),
-]  # fmt: skip
+    (
+        "post",
+        "/v1/positions",
+        {"login": LOGIN, "symbol": "EURUSD", "side": "buy", "volume": "1"},
+        (),
+    ),
+]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "secrets"), WRITES, ids=[w[1] for w in WRITES])

@@ -167,8 +167,7 @@ def test_a_key_works_only_within_its_scopes(api: Api) -> None:
 
 def test_a_key_may_hold_only_scopes_its_manager_holds(api: Api) -> None:
     _other_manager(api, "users:read", "reports:read")
-    beyond = api.post("/v1/keys", {"scopes": ["users:read", "users:write"],
-                                   "manager_login": OTHER})  # fmt: skip
+    beyond = api.post("/v1/keys", {"scopes": ["users:read", "users:write"], "manager_login": OTHER})
     assert "users:write" in _problem(beyond, 403, "PermissionDenied")["detail"]
     assert _items(api, manager=OTHER) == []
     within = _create(api, scopes=["reports:read", "users:read"], manager_login=OTHER)

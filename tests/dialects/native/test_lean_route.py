@@ -88,8 +88,9 @@ _CASES: list[tuple[str, dict[str, str], Any]] = [
 ]
 
 
-def _send(client: TestClient, api: Api, login: int, op: str, headers: dict[str, str],
-          body: Any, salt: str) -> Any:  # fmt: skip
+def _send(
+    client: TestClient, api: Api, login: int, op: str, headers: dict[str, str], body: Any, salt: str
+) -> Any:
     sent = {"content-type": "application/json", **api.headers(), **headers}
     if "x-request-id" in sent:
         sent["x-request-id"] += salt
@@ -214,8 +215,12 @@ def test_hostile_requests_are_answered_alike_headers_included(
     narrow = services.create_api_key(CreateApiKey(1001, frozenset({"balances:write"})), api.admin)
     revoked = services.create_api_key(CreateApiKey(1000, frozenset({"balances:write"})), api.admin)
     services.revoke_api_key(revoked.key.id, api.admin)
-    names = {"KEY": api.admin_key, "READONLY": api.key("users:read"), "NARROW": narrow.secret,
-             "REVOKED": revoked.secret}  # fmt: skip
+    names = {
+        "KEY": api.admin_key,
+        "READONLY": api.key("users:read"),
+        "NARROW": narrow.secret,
+        "REVOKED": revoked.secret,
+    }
     taken = 0
 
     async def counted(request: Any) -> Any:
@@ -267,8 +272,12 @@ def test_the_lean_route_counts_the_rate_limit_once_and_refuses_alike(
         key = api.runtime.services.create_api_key(CreateApiKey(1000, scopes), api.admin).secret
         sent = {"content-type": "application/json", **api.headers(key)}
         body = json.dumps({"login": login, "amount": "1.00"}).encode()
-        answers.append([_answer(client.post("/v1/balances/deposit", content=body, headers=sent))
-                        for _ in range(4)])  # fmt: skip
+        answers.append(
+            [
+                _answer(client.post("/v1/balances/deposit", content=body, headers=sent))
+                for _ in range(4)
+            ]
+        )
     assert [a[0] for a in answers[0]] == [200, 200, 200, 429]
     assert answers[0] == answers[1]
 
@@ -329,8 +338,12 @@ def test_the_lean_routes_endpoints_check_nothing_the_lean_handler_does_not_run(a
             dependant = context.dependant
             assert [d.call for d in dependant.dependencies] == [current_actor], context.path
             assert [p.name for p in dependant.body_params] == ["body"], context.path
-            params = (dependant.query_params, dependant.header_params, dependant.cookie_params,
-                      dependant.path_params)  # fmt: skip
+            params = (
+                dependant.query_params,
+                dependant.header_params,
+                dependant.cookie_params,
+                dependant.path_params,
+            )
             assert params == ([], [], [], []), context.path
             assert dependant.body_params[0].field_info.annotation is BalanceIn
     assert seen == set(lean.HANDLERS)

@@ -54,8 +54,11 @@ def test_the_request_past_a_keys_limit_is_429_with_retry_after(api: Api) -> None
         assert client.app.state.rate_limiter.per_minute == 3  # type: ignore[attr-defined]
         for _ in range(3):
             assert client.get("/v1/groups", headers=_auth(busy)).status_code == 200
-        limited = client.post("/v1/balances/deposit", json={"login": LOGIN, "amount": "5"},
-                              headers={**_auth(busy), "x-request-id": "over-1"})  # fmt: skip
+        limited = client.post(
+            "/v1/balances/deposit",
+            json={"login": LOGIN, "amount": "5"},
+            headers={**_auth(busy), "x-request-id": "over-1"},
+        )
         assert limited.status_code == 429, limited.text
         problem = limited.json()
         assert (problem["title"], problem["code"]) == ("TooManyRequests", "auth.rate_limited")
@@ -126,16 +129,32 @@ def test_failed_authentications_are_counted_by_reason_and_logged_with_the_prefix
     attempts = [  # (Authorization header or None, reason, prefix logged, secret never logged)
         (None, "no credential", "-", None),
         ("Basic dXNlcjpzM2NyZXQ=", "not a bearer credential", "-", "dXNlcjpzM2NyZXQ="),
-        ("Bearer garbage-token-never-logged", "the bearer key is malformed", "-",
-         "garbage-token-never-logged"),
-        ("Bearer bpk_00ff00ff00ff_UnknownKeySecret", "the bearer key is not valid",
-         "00ff00ff00ff", "UnknownKeySecret"),
+        (
+            "Bearer garbage-token-never-logged",
+            "the bearer key is malformed",
+            "-",
+            "garbage-token-never-logged",
+        ),
+        (
+            "Bearer bpk_00ff00ff00ff_UnknownKeySecret",
+            "the bearer key is not valid",
+            "00ff00ff00ff",
+            "UnknownKeySecret",
+        ),
         (f"Bearer bpk_{prefix}_{wrong_tail}", "the bearer key is not valid", prefix, wrong_tail),
-        (f"Bearer {revoked.secret}", "the bearer key has been revoked", revoked.key.prefix,
-         _tail(revoked.secret)),
-        (f"Bearer {disabled.secret}", "the key's manager is disabled", disabled.key.prefix,
-         _tail(disabled.secret)),
-    ]  # fmt: skip
+        (
+            f"Bearer {revoked.secret}",
+            "the bearer key has been revoked",
+            revoked.key.prefix,
+            _tail(revoked.secret),
+        ),
+        (
+            f"Bearer {disabled.secret}",
+            "the key's manager is disabled",
+            disabled.key.prefix,
+            _tail(disabled.secret),
+        ),
+    ]
     assert api.get("/v1/groups", key=real).status_code == 200  # success is neither
     for header, *_ in attempts:
         headers = {"Authorization": header} if header else {}
@@ -204,35 +223,45 @@ def test_a_realistic_session_leaves_no_secret_or_password_in_logs_audit_or_table
     ops = made.json()["key"]
     assert api.post("/v1/keys", body, headers={"Idempotency-Key": "ops-key"}).json()["key"] is None
     worker = api.post("/v1/keys", {"scopes": ["balances:write"]}, key=ops).json()
-    rotated = api.post(f"/v1/keys/{worker['id']}/rotate", key=ops,
-                       headers={"x-request-id": "rotate-worker"})  # fmt: skip
+    rotated = api.post(
+        f"/v1/keys/{worker['id']}/rotate", key=ops, headers={"x-request-id": "rotate-worker"}
+    )
     assert rotated.status_code == 201, rotated.text
     new_worker = rotated.json()["key"]
 
     # an account with passwords, money, reads and exports
-    user = {"name": "Ada Client", "group": "demo-usd", "leverage": 100, "email": "ada@example.com",
-            "main_password": MAIN_PASSWORD, "investor_password": INVESTOR_PASSWORD,
-            "phone_password": PHONE_PASSWORD}  # fmt: skip
+    user = {
+        "name": "Ada Client",
+        "group": "demo-usd",
+        "leverage": 100,
+        "email": "ada@example.com",
+        "main_password": MAIN_PASSWORD,
+        "investor_password": INVESTOR_PASSWORD,
+        "phone_password": PHONE_PASSWORD,
+    }
     traced = {"Idempotency-Key": "open-ada", "x-operator-id": "crm-1"}
     opened = api.post("/v1/users", user, key=ops, headers=traced)
     assert opened.status_code == 201, opened.text
     login = opened.json()["login"]
     policy = api.post("/v1/users", {**user, "main_password": REFUSED_PASSWORD}, key=ops)
-    malformed = api.post("/v1/users", {**user, "leverage": "lots", "main_password":
-                                       BAD_BODY_PASSWORD}, key=ops)  # fmt: skip
+    malformed = api.post(
+        "/v1/users", {**user, "leverage": "lots", "main_password": BAD_BODY_PASSWORD}, key=ops
+    )
     assert policy.status_code == 400 and malformed.status_code == 400
     for amount, key in (("250", worker["key"]), ("100", new_worker)):
         deposit = api.post("/v1/balances/deposit", {"login": login, "amount": amount}, key=key)
         assert deposit.status_code == 200, deposit.text
     reads = [
-        opened, policy, malformed,
+        opened,
+        policy,
+        malformed,
         api.get(f"/v1/users/{login}", key=ops),
         api.get(f"/v1/users/{login}/history", key=ops),
         api.get("/v1/reports/users?format=csv", key=ops),
         api.get("/v1/balances/history", key=ops),
         api.get("/v1/keys", key=ops),
         api.get("/v1/keys"),
-    ]  # fmt: skip
+    ]
 
     # the old worker key is revoked and tried; a wrong secret with a real prefix is tried
     assert api.client.delete(f"/v1/keys/{worker['id']}", headers=_auth(ops)).status_code == 200
@@ -241,26 +270,32 @@ def test_a_realistic_session_leaves_no_secret_or_password_in_logs_audit_or_table
     assert api.get("/v1/groups", key=forged).status_code == 401
 
     secrets = {
-        "admin key": api.admin_key, "ops key": ops, "worker key": worker["key"],
-        "rotated worker key": new_worker, "forged secret": forged,
-        "manager password": MANAGER_PASSWORD, "new manager password": MANAGER_NEW_PASSWORD,
-        "fixture manager password": FIXTURE_MANAGER_PASSWORD, "main password": MAIN_PASSWORD,
-        "investor password": INVESTOR_PASSWORD, "phone password": PHONE_PASSWORD,
-        "refused password": REFUSED_PASSWORD, "malformed-body password": BAD_BODY_PASSWORD,
-    }  # fmt: skip
+        "admin key": api.admin_key,
+        "ops key": ops,
+        "worker key": worker["key"],
+        "rotated worker key": new_worker,
+        "forged secret": forged,
+        "manager password": MANAGER_PASSWORD,
+        "new manager password": MANAGER_NEW_PASSWORD,
+        "fixture manager password": FIXTURE_MANAGER_PASSWORD,
+        "main password": MAIN_PASSWORD,
+        "investor password": INVESTOR_PASSWORD,
+        "phone password": PHONE_PASSWORD,
+        "refused password": REFUSED_PASSWORD,
+        "malformed-body password": BAD_BODY_PASSWORD,
+    }
     needles = {
         name: [s] + ([_tail(s)] if s.startswith("bpk_") else []) for name, s in secrets.items()
     }
     audit = _all_audit(api)
     rows = _table_text(api)
     haystacks = {
-        "logs": caplog.text + "\n".join(
-            f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
-        ),
+        "logs": caplog.text
+        + "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records),
         "GET /v1/audit": repr(audit),
         "responses other than the key answers": "\n".join(r.text for r in reads),
         **{f"table {name}": text for name, text in rows.items()},
-    }  # fmt: skip
+    }
     found = [
         f"{name} in {where}"
         for name, values in needles.items()
@@ -271,8 +306,15 @@ def test_a_realistic_session_leaves_no_secret_or_password_in_logs_audit_or_table
     assert found == []
     # the haystacks hold what they should: the session is there, just not its secrets
     actions = {r["action"] for r in audit}
-    assert {"manager.created", "manager.updated", "api_key.created", "api_key.rotated",
-            "api_key.revoked", "account.opened", "ledger.entry_posted"} <= actions  # fmt: skip
+    assert {
+        "manager.created",
+        "manager.updated",
+        "api_key.created",
+        "api_key.rotated",
+        "api_key.revoked",
+        "account.opened",
+        "ledger.entry_posted",
+    } <= actions
     assert "native authentication failed" in haystacks["logs"]
     assert "INSERT INTO api_keys" in haystacks["logs"]  # SQL and its parameters were logged
     assert ops.split("_")[1] in haystacks["logs"]  # the failed forgery names the prefix
@@ -340,10 +382,12 @@ def test_the_request_id_is_echoed_on_an_unexpected_errors_500_too(
 
 def test_the_operator_id_is_recorded_in_the_audit_of_every_write(api: Api) -> None:
     api.open(login=LOGIN)
-    spare = api.runtime.services.create_api_key(CreateApiKey(1000, frozenset({"users:read"})),
-                                                api.admin).key.id  # fmt: skip
-    doomed = api.runtime.services.create_api_key(CreateApiKey(1000, frozenset({"users:read"})),
-                                                 api.admin).key.id  # fmt: skip
+    spare = api.runtime.services.create_api_key(
+        CreateApiKey(1000, frozenset({"users:read"})), api.admin
+    ).key.id
+    doomed = api.runtime.services.create_api_key(
+        CreateApiKey(1000, frozenset({"users:read"})), api.admin
+    ).key.id
     writes: list[tuple[str, str, Any]] = [
         ("POST", "/v1/users", {"name": "C", "group": "demo-usd", "leverage": 100}),
         ("PATCH", f"/v1/users/{LOGIN}", {"leverage": 200}),
@@ -376,8 +420,9 @@ def test_the_operator_id_is_recorded_in_the_audit_of_every_write(api: Api) -> No
             )
         ).scalars()
         assert list(stored) == ["operator-0"]
-    unnamed = api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "1"},
-                       headers={"x-request-id": "w-none"})  # fmt: skip
+    unnamed = api.post(
+        "/v1/balances/deposit", {"login": LOGIN, "amount": "1"}, headers={"x-request-id": "w-none"}
+    )
     assert unnamed.status_code == 200
     records = api.get("/v1/audit", params={"request_id": "w-none"}).json()["items"]
     assert [r["operator_id"] for r in records] == [None]
@@ -396,8 +441,9 @@ def _chunks(total: int, size: int = 65536) -> Iterator[bytes]:
 
 def test_a_body_over_the_limit_is_413_problem_json_before_any_authentication(api: Api) -> None:
     for path in ("/v1/users", "/mt4/manager/users", "/v1/balances/deposit"):
-        response = api.client.post(path, content=OVER_A_MIB,
-                                   headers={"Content-Type": "application/json"})  # fmt: skip
+        response = api.client.post(
+            path, content=OVER_A_MIB, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 413, (path, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["connection"] == "close"
@@ -413,8 +459,9 @@ def test_a_body_over_the_limit_is_413_problem_json_before_any_authentication(api
 def test_the_body_limit_comes_from_the_settings(api: Api) -> None:
     with _app_with(api, max_body_bytes=4 << 20) as client:
         # past the default 1 MiB but within 4 MiB: read, then refused for what it is (no key)
-        response = client.post("/v1/users", content=OVER_A_MIB,
-                               headers={"Content-Type": "application/json"})  # fmt: skip
+        response = client.post(
+            "/v1/users", content=OVER_A_MIB, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 401, response.text
     with _app_with(api, max_body_bytes=1024) as client:
         key = api.key("users:write")

@@ -17,8 +17,9 @@ def test_a_lone_surrogate_in_a_new_users_name_is_a_malformed_body(api: Api) -> N
     raw = json.dumps({"name": "@@", "group": "demo-usd", "leverage": 100})
     raw = raw.replace('"@@"', '"a\\ud800b"')
 
-    answer = api.post("/v1/users", content=raw.encode(),
-                      headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = api.post(
+        "/v1/users", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
 
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -30,8 +31,9 @@ def test_a_surrogate_pair_in_a_name_is_one_character(api: Api) -> None:
     raw = json.dumps({"name": "@@", "group": "demo-usd", "leverage": 100})
     raw = raw.replace('"@@"', '"Ann \\ud83d\\ude00"')
 
-    answer = api.post("/v1/users", content=raw.encode(),
-                      headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = api.post(
+        "/v1/users", content=raw.encode(), headers={"Content-Type": "application/json"}
+    )
 
     assert answer.status_code == 201, answer.text
     assert answer.json()["name"] == "Ann \U0001f600"
@@ -61,8 +63,9 @@ def test_a_lone_surrogate_not_spelt_as_an_escape_is_a_malformed_body_too(
         api.open(login=910050)
         text = json.dumps({"login": 910050, "amount": "1.00", "comment": "@@"})
 
-    answer = api.post(path, content=_HIDDEN[spelling](text),
-                      headers={"Content-Type": "application/json"})  # fmt: skip
+    answer = api.post(
+        path, content=_HIDDEN[spelling](text), headers={"Content-Type": "application/json"}
+    )
 
     assert answer.status_code == 400, answer.text
     assert answer.json()["errors"] == [{"field": "body", "message": "the body is not valid JSON"}]

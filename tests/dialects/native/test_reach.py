@@ -28,10 +28,16 @@ WITHIN = [INSIDE, VIP]
 OUTSIDE = [REAL, DASH]
 UNKNOWN = 799_999
 CONTACT = {
-    "email": "ann@example.com", "phone": "+44 20 7946 0000", "address": "1 High Street",
-    "city": "London", "state": "LDN", "zip_code": "EC1A 1BB", "id_document": "P1234567",
-    "bank_account": "GB00BANK0001", "mqid": "ABCD1234",
-}  # fmt: skip
+    "email": "ann@example.com",
+    "phone": "+44 20 7946 0000",
+    "address": "1 High Street",
+    "city": "London",
+    "state": "LDN",
+    "zip_code": "EC1A 1BB",
+    "id_document": "P1234567",
+    "bank_account": "GB00BANK0001",
+    "mqid": "ABCD1234",
+}
 WORKER = frozenset(SCOPES) - {"admin"}
 
 
@@ -64,8 +70,12 @@ def desk(api: Api) -> Desk:
     key = services.create_api_key(CreateApiKey(LIMITED, WORKER), api.admin).secret
     plain_scopes = WORKER - {"personal_data"}
     plain = services.create_api_key(CreateApiKey(LIMITED, plain_scopes), api.admin).secret
-    for login, group in ((INSIDE, "demo\\usd"), (VIP, "demo\\vip"), (REAL, "real\\standard"),
-                         (DASH, "demo-usd")):  # fmt: skip
+    for login, group in (
+        (INSIDE, "demo\\usd"),
+        (VIP, "demo\\vip"),
+        (REAL, "real\\standard"),
+        (DASH, "demo-usd"),
+    ):
         api.open(login=login, group=group, name=f"Client {login}", **CONTACT)
         deposit = api.post("/v1/balances/deposit", {"login": login, "amount": "100"})
         assert deposit.status_code == 200, deposit.text
@@ -153,9 +163,14 @@ def test_groups_out_of_reach_are_not_listed_and_read_as_unknown(desk: Desk) -> N
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/users/{login}", "/v1/users/{login}/history", "/mt4/manager/users/{login}",
-     "/v1/balances/history?login={login}", "/v1/balances/history?login={login}&format=csv"],
-)  # fmt: skip
+    [
+        "/v1/users/{login}",
+        "/v1/users/{login}/history",
+        "/mt4/manager/users/{login}",
+        "/v1/balances/history?login={login}",
+        "/v1/balances/history?login={login}&format=csv",
+    ],
+)
 def test_reading_an_account_out_of_reach_is_a_404_exactly_like_an_unknown_login(
     desk: Desk, path: str
 ) -> None:
@@ -164,8 +179,10 @@ def test_reading_an_account_out_of_reach_is_a_404_exactly_like_an_unknown_login(
     for login in OUTSIDE:
         assert _problem(desk.get(path.format(login=login)), login) == unknown
     assert (unknown["status"], unknown["title"], unknown["code"]) == (
-        404, "NotFound", "account.not_found",
-    )  # fmt: skip
+        404,
+        "NotFound",
+        "account.not_found",
+    )
 
 
 WRITES = [
@@ -213,8 +230,12 @@ def test_writing_to_an_account_out_of_reach_is_a_404_like_an_unknown_login_and_c
             payload["to_login" if "from_login" in payload else "from_login"] = login
         elif payload is not None and path.startswith("/v1/balances"):
             payload["login"] = login
-        return api.client.request(method.upper(), path.format(login=login), json=payload,
-                                  headers={**api.headers(desk.key), **headers})  # fmt: skip
+        return api.client.request(
+            method.upper(),
+            path.format(login=login),
+            json=payload,
+            headers={**api.headers(desk.key), **headers},
+        )
 
     unknown = _problem(send(UNKNOWN), UNKNOWN)
     before = _state(api)
@@ -232,8 +253,9 @@ def test_an_account_cannot_be_opened_in_or_moved_to_a_group_out_of_reach(desk: D
     api = desk.api
 
     def open_in(group: str) -> Any:
-        return desk.post("/v1/users", {"name": "N", "group": group, "login": 710_100,
-                                       "leverage": 100})  # fmt: skip
+        return desk.post(
+            "/v1/users", {"name": "N", "group": group, "login": 710_100, "leverage": 100}
+        )
 
     unknown_open = _problem(open_in("nope"), "nope")
     unknown_move = _problem(desk.patch(f"/v1/users/{INSIDE}", {"group": "nope"}), "nope")
@@ -331,8 +353,9 @@ def test_the_audit_trail_is_refused_to_a_manager_of_limited_reach(desk: Desk) ->
 
     assert response.status_code == 403
     assert (response.json()["title"], response.json()["code"]) == (
-        "PermissionDenied", "auth.permission_denied",
-    )  # fmt: skip
+        "PermissionDenied",
+        "auth.permission_denied",
+    )
     assert "/users/{login}/history" in response.json()["detail"]
     assert desk.api.get("/v1/audit").status_code == 200
 
@@ -349,8 +372,9 @@ def test_a_limited_manager_holding_admin_still_cannot_read_the_audit_trail(api: 
 
 # --- personal data ---------------------------------------------------------------------------
 
-CSV_CONTACTS = [f for f in PERSONAL_FIELDS if f in ("email", "phone", "address", "city", "state",
-                                                    "zip_code")]  # fmt: skip
+CSV_CONTACTS = [
+    f for f in PERSONAL_FIELDS if f in ("email", "phone", "address", "city", "state", "zip_code")
+]
 
 
 def test_without_personal_data_contact_fields_read_back_empty(desk: Desk) -> None:

@@ -30,21 +30,46 @@ START = datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)  # whole seconds: ISO text wit
 EVERY = frozenset(SCOPES)
 WORKER = EVERY - {"admin"}
 AWKWARD: list[dict[str, Any]] = [
-    {"name": "Zoë Ångström-Øre", "first_name": "Zoë", "last_name": "Ångström",
-     "city": "Zürich", "country": "Switzerland", "email": "zoe@example.com"},
+    {
+        "name": "Zoë Ångström-Øre",
+        "first_name": "Zoë",
+        "last_name": "Ångström",
+        "city": "Zürich",
+        "country": "Switzerland",
+        "email": "zoe@example.com",
+    },
     {"name": 'Smith, "Bob"', "comment": 'says "hi", then leaves', "company": "A, B & C"},
     {"name": "王小明", "address": "line one\nline two", "state": "\r\n", "lead_source": "'"},
     {"name": "🚀 Rocket", "zip_code": "  ", "lead_campaign": ",", "phone": "+1 (555) 010"},
     {"name": "Tab\tand\\backslash", "comment": '"', "agent": 9_000_000_000_000},
     {"name": "plain"},  # every optional field empty
     # text a spreadsheet would run as a formula, and a carriage return that would split the row
-    {"name": "=HYPERLINK(\"http://x\")", "comment": "@SUM(A1)", "company": "-2+3+cmd|'!A0",
-     "city": "\t=1", "address": "\r=1", "state": "x\r=1", "lead_source": "-5",
-     "lead_campaign": "+", "zip_code": "-", "email": "=a@example.com"},
-]  # fmt: skip
+    {
+        "name": '=HYPERLINK("http://x")',
+        "comment": "@SUM(A1)",
+        "company": "-2+3+cmd|'!A0",
+        "city": "\t=1",
+        "address": "\r=1",
+        "state": "x\r=1",
+        "lead_source": "-5",
+        "lead_campaign": "+",
+        "zip_code": "-",
+        "email": "=a@example.com",
+    },
+]
 # What the report writes as numbers (or times); every other column is text a client typed.
-NOT_TEXT = {"login", "leverage", "balance", "credit", "bonus", "enabled", "rights", "agent",
-            "registered_at", "updated_at"}  # fmt: skip
+NOT_TEXT = {
+    "login",
+    "leverage",
+    "balance",
+    "credit",
+    "bonus",
+    "enabled",
+    "rights",
+    "agent",
+    "registered_at",
+    "updated_at",
+}
 
 
 @dataclass
@@ -58,13 +83,25 @@ class Seat:
 def _seat(api: Api, login: int, scopes: frozenset[str], mask: str = "*", labels: str = "*") -> Seat:
     services = api.runtime.services
     services.create_manager(
-        CreateManager(login, f"Manager {login}", "Manag3r!pw", rights=scopes, group_mask=mask,
-                      white_labels=labels),
+        CreateManager(
+            login,
+            f"Manager {login}",
+            "Manag3r!pw",
+            rights=scopes,
+            group_mask=mask,
+            white_labels=labels,
+        ),
         api.admin,
-    )  # fmt: skip
+    )
     key = services.create_api_key(CreateApiKey(login, scopes), api.admin)
-    actor = Actor(manager_login=login, scopes=scopes, key_id=key.key.id, group_mask=mask,
-                  white_labels=labels, dialect="native")  # fmt: skip
+    actor = Actor(
+        manager_login=login,
+        scopes=scopes,
+        key_id=key.key.id,
+        group_mask=mask,
+        white_labels=labels,
+        dialect="native",
+    )
     return Seat(key.secret, actor)
 
 
@@ -82,13 +119,22 @@ def make_seats(api: Api, profiles: list[dict[str, Any]]) -> dict[str, Seat]:
     with deposits, odd figures, disabled or deleted; and the managers reading them."""
     services = api.runtime.services
     made: list[tuple[str, str, dict[str, Any]]] = [
-        ("demo\\jpy", "JPY", {}), ("demo\\btc", "BTC", {}),
-        ("demo\\odd", "XYZ", {"currency_digits": 5}), ("real\\eur", "EUR", {}),
-    ]  # fmt: skip
+        ("demo\\jpy", "JPY", {}),
+        ("demo\\btc", "BTC", {}),
+        ("demo\\odd", "XYZ", {"currency_digits": 5}),
+        ("real\\eur", "EUR", {}),
+    ]
     for name, currency, settings in made:
         services.create_group(CreateGroup(name, currency, settings), api.admin)
-    groups = ["demo-usd", "demo-eur", "demo\\vip", "demo\\jpy", "demo\\btc", "demo\\odd",
-              "real\\eur"]  # fmt: skip
+    groups = [
+        "demo-usd",
+        "demo-eur",
+        "demo\\vip",
+        "demo\\jpy",
+        "demo\\btc",
+        "demo\\odd",
+        "real\\eur",
+    ]
     brokers = ["", "brand-a", "Brand-B", 'brand-a, "quoted"']
     login = 820_000
     for number, profile in enumerate(profiles * 3):
@@ -96,19 +142,28 @@ def make_seats(api: Api, profiles: list[dict[str, Any]]) -> dict[str, Seat]:
         # Times with and without microseconds, a day apart, so time filters cut the list.
         services.clock = _at(START + timedelta(days=number, microseconds=7 * (number % 2)))
         group = groups[number % len(groups)]
-        api.open(login=login, group=group, leverage=1 + number, broker=brokers[number % 4],
-                 **profile)  # fmt: skip
+        api.open(
+            login=login, group=group, leverage=1 + number, broker=brokers[number % 4], **profile
+        )
         if number % 3 == 0:
-            amount = {"demo\\jpy": "1234567", "demo\\btc": "0.00000001",
-                      "demo\\odd": "12.34567"}.get(group, "1000.5")  # fmt: skip
+            amount = {
+                "demo\\jpy": "1234567",
+                "demo\\btc": "0.00000001",
+                "demo\\odd": "12.34567",
+            }.get(group, "1000.5")
             done = api.post("/v1/balances/deposit", {"login": login, "amount": amount})
             assert done.status_code == 200, done.text
     services.clock = _at(START + timedelta(days=40, microseconds=123_456))
     # Figures only trading or corrections of old data produce: negative, huge, tiny.
     with api.runtime.storage.uow() as uow:
         uow.accounts.set_figures(820_002, -1_050, -1, 0, START)
-        uow.accounts.set_figures(820_003, 9_223_372_036_854_775_807, 5, -9_223_372_036_854_775_807,
-                                 START + timedelta(microseconds=1))  # fmt: skip
+        uow.accounts.set_figures(
+            820_003,
+            9_223_372_036_854_775_807,
+            5,
+            -9_223_372_036_854_775_807,
+            START + timedelta(microseconds=1),
+        )
         uow.commit()
     assert api.post("/v1/users/820004/disable", {"reason": "fraud"}).status_code == 200
     services.delete_account(DeleteAccount(820_005), api.admin)
@@ -150,14 +205,22 @@ QUERIES: list[tuple[dict[str, Any], ListAccounts]] = [
     ({"group": "demo\\*,!demo\\btc"}, ListAccounts(group_mask="demo\\*,!demo\\btc")),
     ({"group": "DEMO-*"}, ListAccounts(group_mask="DEMO-*")),
     ({"email": "ZOE@example.com"}, ListAccounts(email="ZOE@example.com")),
-    ({"logins": "820001,820005,820007,820018,1"},
-     ListAccounts(logins=(820001, 820005, 820007, 820018, 1))),
-    ({"registered_from": (START + timedelta(days=3)).isoformat(),
-      "registered_to": (START + timedelta(days=11, microseconds=7)).isoformat()},
-     ListAccounts(registered_from=START + timedelta(days=3),
-                  registered_to=START + timedelta(days=11, microseconds=7))),
+    (
+        {"logins": "820001,820005,820007,820018,1"},
+        ListAccounts(logins=(820001, 820005, 820007, 820018, 1)),
+    ),
+    (
+        {
+            "registered_from": (START + timedelta(days=3)).isoformat(),
+            "registered_to": (START + timedelta(days=11, microseconds=7)).isoformat(),
+        },
+        ListAccounts(
+            registered_from=START + timedelta(days=3),
+            registered_to=START + timedelta(days=11, microseconds=7),
+        ),
+    ),
     ({"cursor": None, "limit": 1}, ListAccounts(after_login=820_006)),  # cursor set below
-]  # fmt: skip
+]
 
 
 def _params(api: Api, params: dict[str, Any]) -> dict[str, Any]:

@@ -24,11 +24,21 @@ from tests.dialects.native.test_report_csv_bytes import (
 pytestmark = pytest.mark.engines("sqlite", "postgres")
 
 FORMULAS: list[dict[str, Any]] = [
-    {"name": "a;=9+9", "comment": 'x;"=1', "company": "-12.50", "city": "-1.", "state": "--",
-     "address": "1;2", "lead_source": ";", "lead_campaign": ";@", "zip_code": "-0",
-     "email": "a;+b@example.com", "phone": "+"},
-    {"name": "é;\t=1", "comment": "\\.", "company": "\"", "city": "'=", "address": ";;-"},
-]  # fmt: skip
+    {
+        "name": "a;=9+9",
+        "comment": 'x;"=1',
+        "company": "-12.50",
+        "city": "-1.",
+        "state": "--",
+        "address": "1;2",
+        "lead_source": ";",
+        "lead_campaign": ";@",
+        "zip_code": "-0",
+        "email": "a;+b@example.com",
+        "phone": "+",
+    },
+    {"name": "é;\t=1", "comment": "\\.", "company": '"', "city": "'=", "address": ";;-"},
+]
 # `_expected` (test_report_csv_bytes) knows the leading-character rule only, not the `;` one.
 FORMULAS_ONLY_IN_PYTHON = {";"}
 # No carriage return or line break in a cell: every page is written by the database.

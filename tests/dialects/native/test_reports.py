@@ -25,8 +25,9 @@ def test_csv_by_accept_header_lists_every_account_with_its_money(api: Api) -> No
     assert response.headers["content-type"].startswith("text/csv")
     rows = _rows(response.text)
     assert [(r["login"], r["name"], r["currency"], r["balance"]) for r in rows] == [
-        ("810001", "Alice", "USD", "0.00"), ("810002", "Bob", "EUR", "0.00"),
-    ]  # fmt: skip
+        ("810001", "Alice", "USD", "0.00"),
+        ("810002", "Bob", "EUR", "0.00"),
+    ]
     assert rows[0]["email"] == "a@example.com" and rows[0]["enabled"] == "True"
 
 

@@ -46,8 +46,9 @@ class World:
 
     def held(self) -> int:
         """A fresh pending approval, requested by the maker (so manager 1000 may decide it)."""
-        response = self.api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "1500"},
-                                 key=self.maker_key)  # fmt: skip
+        response = self.api.post(
+            "/v1/balances/deposit", {"login": LOGIN, "amount": "1500"}, key=self.maker_key
+        )
         assert response.status_code == 202, response.text
         return int(response.json()["approval_id"])
 
@@ -327,8 +328,10 @@ def test_every_native_endpoint_has_a_row_in_the_scope_matrix(tmp_path: Path) -> 
         app = create_app(runtime)
         served = native_routes(app, "/v1")
         outside = set().union(*(native_routes(app, path) for path in KEYED_OUTSIDE_V1))
-        mirrored = {(m, "/v1" + p.removeprefix("/mt4/manager"))
-                    for m, p in native_routes(app, "/mt4/manager")}  # fmt: skip
+        mirrored = {
+            (m, "/v1" + p.removeprefix("/mt4/manager"))
+            for m, p in native_routes(app, "/mt4/manager")
+        }
     finally:
         runtime.close()
     assert len(served) >= 30  # the walk found the routers, not nothing

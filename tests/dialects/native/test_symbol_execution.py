@@ -14,16 +14,31 @@ SESSIONS = {"MON": ["00:05-12:00", "13:00-23:55"], "FRI": ["00:05-21:00"]}
 
 def test_execution_parameters_default_set_and_read_back(api: Api) -> None:
     fresh = api.get("/v1/symbols/EURUSD").json()
-    assert (fresh["spread"], fresh["stops_level"], fresh["swap_long"], fresh["swap_short"],
-            fresh["sessions"]) == (0, 0, "0", "0", None)  # fmt: skip
-    change = {"spread": 12, "stops_level": 30, "swap_long": "-4.25", "swap_short": 1.5,
-              "sessions": {"mon": SESSIONS["MON"], "FRI": SESSIONS["FRI"]}}  # fmt: skip
+    assert (
+        fresh["spread"],
+        fresh["stops_level"],
+        fresh["swap_long"],
+        fresh["swap_short"],
+        fresh["sessions"],
+    ) == (0, 0, "0", "0", None)
+    change = {
+        "spread": 12,
+        "stops_level": 30,
+        "swap_long": "-4.25",
+        "swap_short": 1.5,
+        "sessions": {"mon": SESSIONS["MON"], "FRI": SESSIONS["FRI"]},
+    }
     response = api.patch("/v1/symbols/EURUSD", change)
     assert response.status_code == 200, response.text
     reader = api.key("users:read")
     for body in (response.json(), api.get("/v1/symbols/EURUSD", key=reader).json()):
-        assert (body["spread"], body["stops_level"], body["swap_long"], body["swap_short"],
-                body["sessions"]) == (12, 30, "-4.25", "1.5", SESSIONS)  # fmt: skip
+        assert (
+            body["spread"],
+            body["stops_level"],
+            body["swap_long"],
+            body["swap_short"],
+            body["sessions"],
+        ) == (12, 30, "-4.25", "1.5", SESSIONS)
     listed = api.get("/v1/symbols", params={"name": "EURUSD"}).json()["items"]
     assert listed[0]["sessions"] == SESSIONS
     created = api.post("/v1/symbols", {"name": "GBPUSD", "spread": 20, "swap_long": "-1"})

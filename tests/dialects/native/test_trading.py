@@ -59,10 +59,12 @@ def account(api: Api) -> int:
 
 
 def test_quotes_batch_is_rounded_timed_and_read_back(api: Api) -> None:
-    body = {"quotes": [
-        {"symbol": "EURUSD", "bid": "1.123456", "ask": 1.1235, "time": "2026-01-02T10:00:00Z"},
-        {"symbol": "XAUUSD", "bid": 2000, "ask": "2000.5", "time": 1767348000000},
-    ]}  # fmt: skip
+    body = {
+        "quotes": [
+            {"symbol": "EURUSD", "bid": "1.123456", "ask": 1.1235, "time": "2026-01-02T10:00:00Z"},
+            {"symbol": "XAUUSD", "bid": 2000, "ask": "2000.5", "time": 1767348000000},
+        ]
+    }
     stored = _ok(api.put("/v1/quotes", body))
     assert stored == {"items": [
         {"symbol": "EURUSD", "bid": "1.12346", "ask": "1.12350", "time": "2026-01-02T10:00:00Z"},
@@ -85,12 +87,16 @@ def test_bad_quotes_store_nothing(api: Api) -> None:
     for huge_or_tiny in ("1e999999", "1e-999999", "1000000001", "0.000001"):
         refused = _problem(_quote(api, "EURUSD", huge_or_tiny, "1.1"), 400, "validation.invalid")
         assert refused["errors"][0]["field"] == "quotes[0].bid"
-    bad_time = _problem(_quote(api, "EURUSD", "1.1", "1.2", time="yesterday"), 400,
-                        "validation.invalid")  # fmt: skip
+    bad_time = _problem(
+        _quote(api, "EURUSD", "1.1", "1.2", time="yesterday"), 400, "validation.invalid"
+    )
     assert bad_time["errors"][0]["field"] == "quotes[0].time"
     for digits_only_to_isdigit in ("²", "17²"):  # str.isdigit takes superscripts, int() not
-        refused = _problem(_quote(api, "EURUSD", "1.1", "1.2", time=digits_only_to_isdigit), 400,
-                           "validation.invalid")  # fmt: skip
+        refused = _problem(
+            _quote(api, "EURUSD", "1.1", "1.2", time=digits_only_to_isdigit),
+            400,
+            "validation.invalid",
+        )
         assert refused["errors"][0]["field"] == "quotes[0].time"
     _problem(api.put("/v1/quotes", {"quotes": []}), 400, "validation.invalid")
     _problem(api.put("/v1/quotes", {"quotes": [{**good, "extra": 1}]}), 400, "validation.invalid")
@@ -106,24 +112,53 @@ def test_open_answers_the_deal_the_position_and_the_account_figures(api: Api, ac
     body = _ok(_order(api, "1", body={"comment": "first"}), 201)
     deal, position = body["deal"], body["position"]
     assert deal == {
-        "id": deal["id"], "login": LOGIN, "position_id": position["id"], "symbol": "EURUSD",
-        "side": "buy", "entry": "in", "volume": "1.00", "price": "1.10020",
-        "price_position": "1.10020", "profit": "0.00", "currency": "USD", "rate_profit": "1",
-        "comment": "first", "time": deal["time"], "position_opened_at": deal["time"],
+        "id": deal["id"],
+        "login": LOGIN,
+        "position_id": position["id"],
+        "symbol": "EURUSD",
+        "side": "buy",
+        "entry": "in",
+        "volume": "1.00",
+        "price": "1.10020",
+        "price_position": "1.10020",
+        "profit": "0.00",
+        "currency": "USD",
+        "rate_profit": "1",
+        "comment": "first",
+        "time": deal["time"],
+        "position_opened_at": deal["time"],
         "manager_login": 1000,
-    }  # fmt: skip
+    }
     assert position == {
-        "id": position["id"], "login": LOGIN, "symbol": "EURUSD", "side": "buy",
-        "volume": "1.00", "price_open": "1.10020", "price_current": "1.10000",
-        "profit": "-20.00", "margin": "1100.10", "currency": "USD", "contract_size": "100000",
-        "comment": "first", "opened_at": deal["time"], "updated_at": deal["time"],
-    }  # fmt: skip
+        "id": position["id"],
+        "login": LOGIN,
+        "symbol": "EURUSD",
+        "side": "buy",
+        "volume": "1.00",
+        "price_open": "1.10020",
+        "price_current": "1.10000",
+        "profit": "-20.00",
+        "margin": "1100.10",
+        "currency": "USD",
+        "contract_size": "100000",
+        "comment": "first",
+        "opened_at": deal["time"],
+        "updated_at": deal["time"],
+    }
     # margin: 1 lot x 100000 x mid 1.1001 / leverage 100
     assert body["account"] == {
-        "login": LOGIN, "currency": "USD", "leverage": 100, "balance": "10000.00",
-        "credit": "0.00", "bonus": "0.00", "profit": "-20.00", "equity": "9980.00",
-        "margin": "1100.10", "free_margin": "8879.90", "margin_level": "907.19",
-    }  # fmt: skip
+        "login": LOGIN,
+        "currency": "USD",
+        "leverage": 100,
+        "balance": "10000.00",
+        "credit": "0.00",
+        "bonus": "0.00",
+        "profit": "-20.00",
+        "equity": "9980.00",
+        "margin": "1100.10",
+        "free_margin": "8879.90",
+        "margin_level": "907.19",
+    }
     assert _ok(api.get(f"/v1/users/{LOGIN}/trade-state")) == body["account"]
     assert _ok(api.get(f"/v1/positions/{position['id']}")) == position
     assert _ok(api.get(f"/v1/deals/{deal['id']}")) == deal
@@ -199,13 +234,20 @@ def test_partial_and_full_close_realise_profit_into_the_balance(api: Api, accoun
     assert part["account"]["balance"] == "10200.00"
     rest = _ok(api.post(f"/v1/positions/{opened['id']}/close"))
     assert rest["position"] is None and rest["deal"]["profit"] == "300.00"
-    assert rest["account"] == {**rest["account"], "balance": "10500.00", "margin": "0.00",
-                               "profit": "0.00", "margin_level": "0.00"}  # fmt: skip
+    assert rest["account"] == {
+        **rest["account"],
+        "balance": "10500.00",
+        "margin": "0.00",
+        "profit": "0.00",
+        "margin_level": "0.00",
+    }
     assert _ok(api.get("/v1/positions")) == {"items": [], "next_cursor": None}
     deals = _ok(api.get(f"/v1/deals?login={LOGIN}"))["items"]
     assert [(d["entry"], d["profit"]) for d in deals] == [
-        ("in", "0.00"), ("out", "200.00"), ("out", "300.00"),
-    ]  # fmt: skip
+        ("in", "0.00"),
+        ("out", "200.00"),
+        ("out", "300.00"),
+    ]
     trades = _ok(api.get(f"/v1/balances/history?login={LOGIN}&kind=trade"))["items"]
     assert [t["operation_id"] for t in trades] == [d["id"] for d in deals]
     _problem(api.post(f"/v1/positions/{opened['id']}/close"), 404, "trade.position_not_found")
@@ -232,8 +274,12 @@ def test_the_same_request_id_opens_and_closes_once(api: Api, account: int) -> No
     positions = _ok(api.get("/v1/positions"))["items"]
     assert [p["volume"] for p in positions] == ["0.50"]
     pid = positions[0]["id"]
-    close = [api.post(f"/v1/positions/{pid}/close", {"volume": "0.1"},
-                      headers={"Idempotency-Key": "close-1"}) for _ in range(2)]  # fmt: skip
+    close = [
+        api.post(
+            f"/v1/positions/{pid}/close", {"volume": "0.1"}, headers={"Idempotency-Key": "close-1"}
+        )
+        for _ in range(2)
+    ]
     assert close[0].json() == close[1].json() and close[1].headers["Idempotent-Replay"] == "true"
     assert _ok(api.get(f"/v1/positions/{pid}"))["volume"] == "0.40"
     assert len(_ok(api.get("/v1/deals"))["items"]) == 2
@@ -241,10 +287,17 @@ def test_the_same_request_id_opens_and_closes_once(api: Api, account: int) -> No
 
 @pytest.mark.parametrize(
     ("volume", "field_message"),
-    [("0", "positive"), ("-1", "positive"), ("abc", "decimal"), ("0.015", "multiple"),
-     ("1000", "between"), ("0.00001", "decimals"), ("1e999999", "between"),
-     ("1e-999999", "decimals")],
-)  # fmt: skip
+    [
+        ("0", "positive"),
+        ("-1", "positive"),
+        ("abc", "decimal"),
+        ("0.015", "multiple"),
+        ("1000", "between"),
+        ("0.00001", "decimals"),
+        ("1e999999", "between"),
+        ("1e-999999", "decimals"),
+    ],
+)
 def test_bad_volumes_are_refused_and_nothing_executes(
     api: Api, account: int, volume: str, field_message: str
 ) -> None:
@@ -282,13 +335,16 @@ def test_unknown_and_garbage_ids(api: Api, account: int) -> None:
     _problem(api.get("/v1/positions/424242"), 404, "trade.position_not_found")
     _problem(api.post("/v1/positions/424242/close"), 404, "trade.position_not_found")
     _problem(api.get("/v1/deals/424242"), 404, "trade.deal_not_found")
-    for path in ("/v1/positions/abc", "/v1/deals/-1", "/v1/positions/99999999999999999999",
-                 "/v1/deals/0"):  # fmt: skip
+    for path in (
+        "/v1/positions/abc",
+        "/v1/deals/-1",
+        "/v1/positions/99999999999999999999",
+        "/v1/deals/0",
+    ):
         _problem(api.get(path), 400, "validation.invalid")
     _problem(api.post("/v1/positions/1/close", {"volume": "x"}), 404, "trade.position_not_found")
     pid = _ok(_order(api, "0.1"), 201)["position"]["id"]
-    _problem(api.post(f"/v1/positions/{pid}/close", {"volume": "0.2"}), 400,
-             "trade.invalid_volume")  # fmt: skip
+    _problem(api.post(f"/v1/positions/{pid}/close", {"volume": "0.2"}), 400, "trade.invalid_volume")
     _problem(api.post(f"/v1/positions/{pid}/close", {"volume": "0"}), 400, "trade.invalid_volume")
     _problem(api.get("/v1/positions?cursor=garbage"), 400, "validation.invalid")
     _problem(api.get("/v1/positions?limit=0"), 400, "validation.invalid")
@@ -335,22 +391,38 @@ def test_exposure_json_and_csv_add_up(api: Api, account: int) -> None:
     report = _ok(api.get("/v1/reports/exposure"))
     assert report["currency"] == "USD"
     assert [(x["symbol"], x["group"]) for x in report["lines"]] == [
-        ("EURUSD", "demo-usd"), ("EURUSD", "demo\\vip"), ("XAUUSD", "demo\\vip"),
-    ]  # fmt: skip
+        ("EURUSD", "demo-usd"),
+        ("EURUSD", "demo\\vip"),
+        ("XAUUSD", "demo\\vip"),
+    ]
     eur = report["symbols"][0]
     assert eur == {
-        "symbol": "EURUSD", "group": "*", "accounts": 2, "positions": 3, "buy_lots": "3.00",
-        "sell_lots": "0.30", "net_lots": "2.70", "gross_lots": "3.30",
+        "symbol": "EURUSD",
+        "group": "*",
+        "accounts": 2,
+        "positions": 3,
+        "buy_lots": "3.00",
+        "sell_lots": "0.30",
+        "net_lots": "2.70",
+        "gross_lots": "3.30",
         # 2.7 lots x 100000 x mid 1.1001; buys lose the spread 3 x 20, the sell 0.3 x 20
-        "net_notional": "297027.00", "gross_notional": "363033.00", "client_profit": "-66.00",
-    }  # fmt: skip
+        "net_notional": "297027.00",
+        "gross_notional": "363033.00",
+        "client_profit": "-66.00",
+    }
     total = report["total"]
     assert total["accounts"] == 2 and total["positions"] == 4
     rows = _rows(api.get("/v1/reports/exposure", headers={"Accept": "text/csv"}).text)
     lines = [r for r in rows if r["level"] == "line"]
     assert len(lines) == 3
-    for column in ("positions", "buy_lots", "sell_lots", "net_notional", "gross_notional",
-                   "client_profit"):  # fmt: skip
+    for column in (
+        "positions",
+        "buy_lots",
+        "sell_lots",
+        "net_notional",
+        "gross_notional",
+        "client_profit",
+    ):
         assert sum(Decimal(r[column]) for r in lines) == Decimal(str(total[column])), column
     (csv_total,) = [r for r in rows if r["level"] == "total"]
     assert csv_total["gross_notional"] == total["gross_notional"]
@@ -365,8 +437,7 @@ def test_exposure_json_and_csv_add_up(api: Api, account: int) -> None:
     _problem(api.get("/v1/reports/exposure?currency=JPY"), 409, "trade.no_quote")
     _problem(api.get("/v1/reports/exposure?currency=U$D"), 400, "validation.invalid")
     _problem(api.get("/v1/reports/exposure?format=xml"), 400, "validation.invalid")
-    _problem(api.get("/v1/reports/exposure", key=api.key("users:read")), 403,
-             "auth.missing_scope")  # fmt: skip
+    _problem(api.get("/v1/reports/exposure", key=api.key("users:read")), 403, "auth.missing_scope")
 
 
 def test_margin_calls_list_accounts_below_their_level(api: Api, account: int) -> None:
@@ -376,27 +447,42 @@ def test_margin_calls_list_accounts_below_their_level(api: Api, account: int) ->
     (call,) = _ok(api.get("/v1/reports/margin-calls"))["items"]
     state = _ok(api.get(f"/v1/users/{LOGIN}/trade-state"))
     assert call == {
-        "login": LOGIN, "group": "demo-usd", "currency": "USD", "balance": "10000.00",
-        "credit": "0.00", "equity": state["equity"], "margin": state["margin"],
-        "free_margin": state["free_margin"], "margin_level": state["margin_level"],
-        "margin_call": "100.00", "stop_out": "50.00", "state": "stop_out",
-    }  # fmt: skip
+        "login": LOGIN,
+        "group": "demo-usd",
+        "currency": "USD",
+        "balance": "10000.00",
+        "credit": "0.00",
+        "equity": state["equity"],
+        "margin": state["margin"],
+        "free_margin": state["free_margin"],
+        "margin_level": state["margin_level"],
+        "margin_call": "100.00",
+        "stop_out": "50.00",
+        "state": "stop_out",
+    }
     rows = _rows(api.get("/v1/reports/margin-calls?format=csv").text)
     assert rows == [{k: str(v) for k, v in call.items()}]
-    _problem(api.get("/v1/reports/margin-calls", key=api.key("users:read")), 403,
-             "auth.missing_scope")  # fmt: skip
+    _problem(
+        api.get("/v1/reports/margin-calls", key=api.key("users:read")), 403, "auth.missing_scope"
+    )
 
 
 def test_openapi_documents_every_trading_route_with_its_errors(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
     paths = spec["paths"]
     routes = (
-        ("/v1/quotes", "put"), ("/v1/quotes", "get"), ("/v1/positions", "post"),
-        ("/v1/positions", "get"), ("/v1/positions/{position_id}", "get"),
-        ("/v1/positions/{position_id}/close", "post"), ("/v1/deals", "get"),
-        ("/v1/deals/{deal_id}", "get"), ("/v1/users/{login}/trade-state", "get"),
-        ("/v1/reports/exposure", "get"), ("/v1/reports/margin-calls", "get"),
-    )  # fmt: skip
+        ("/v1/quotes", "put"),
+        ("/v1/quotes", "get"),
+        ("/v1/positions", "post"),
+        ("/v1/positions", "get"),
+        ("/v1/positions/{position_id}", "get"),
+        ("/v1/positions/{position_id}/close", "post"),
+        ("/v1/deals", "get"),
+        ("/v1/deals/{deal_id}", "get"),
+        ("/v1/users/{login}/trade-state", "get"),
+        ("/v1/reports/exposure", "get"),
+        ("/v1/reports/margin-calls", "get"),
+    )
     for path, method in routes:
         assert method in paths[path], (path, method)
         assert "200" in paths[path][method]["responses"] or path == "/v1/positions"

@@ -46,10 +46,16 @@ class TE:
         return self.runtime.services
 
     def call(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-        token: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
         content: bytes | None = None,
-    ) -> httpx.Response:  # fmt: skip
+    ) -> httpx.Response:
         sent = {"Authorization": f"Bearer {self.token if token is None else token}"}
         sent.update(headers or {})
         result: httpx.Response = self.client.request(
@@ -81,12 +87,19 @@ class TE:
         assert body["errorMessage"]
         return str(body["errorCode"])
 
-    def create_user(self, login: str = "jsmith", email: str | None = None,
-                    group: str = "retail", **extra: Any) -> dict[str, Any]:  # fmt: skip
-        body = {"email": email or f"{login}@example.com", "firstName": "John",
-                "lastName": "Smith", "login": login, "password": USER_PASSWORD,
-                "userGroup": self.ids[group], "accounts": {"accountName": f"{login} main"},
-                **extra}  # fmt: skip
+    def create_user(
+        self, login: str = "jsmith", email: str | None = None, group: str = "retail", **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "email": email or f"{login}@example.com",
+            "firstName": "John",
+            "lastName": "Smith",
+            "login": login,
+            "password": USER_PASSWORD,
+            "userGroup": self.ids[group],
+            "accounts": {"accountName": f"{login} main"},
+            **extra,
+        }
         answer: dict[str, Any] = self.ok(self.post("/users", body))
         return answer
 
@@ -111,8 +124,14 @@ def make_catalog(services: Application, admin: Actor) -> dict[str, int]:
     preset = services.create_account_preset(
         CreatePreset("EUR netted", "EUR", 50, "NETTED", True), admin
     )
-    return {"brand": brand.id, "risk": risk.id, "retail": retail.id, "vip": vip.id,
-            "euro": euro.id, "preset": preset.id}  # fmt: skip
+    return {
+        "brand": brand.id,
+        "risk": risk.id,
+        "retail": retail.id,
+        "vip": vip.id,
+        "euro": euro.id,
+        "preset": preset.id,
+    }
 
 
 @pytest.fixture

@@ -18,20 +18,26 @@ from tests.dialects.traderevolution.conftest import TE, USER_PASSWORD, sign_in
 
 
 def deposit(te: TE, account: int, amount: Any) -> None:
-    te.ok(te.post("/accountOperations", {"accountId": account, "amount": amount,
-                                         "operationTypeId": 2}))  # fmt: skip
+    te.ok(
+        te.post(
+            "/accountOperations", {"accountId": account, "amount": amount, "operationTypeId": 2}
+        )
+    )
 
 
 def manager(te: TE, login: int, scopes: set[str], mask: str = "*") -> str:
     password = f"Desk#{login}x"
-    te.services.create_manager(CreateManager(login, f"desk {login}", password,
-                                             frozenset(scopes), mask), te.admin)  # fmt: skip
+    te.services.create_manager(
+        CreateManager(login, f"desk {login}", password, frozenset(scopes), mask), te.admin
+    )
     return str(sign_in(te.client, login, password).json()["accessToken"])
 
 
 def test_the_account_list_pages_and_filters_within_reach(te: TE) -> None:
-    made = [te.create_user(name, group=group) for name, group in
-            (("ann", "retail"), ("bob", "vip"), ("cat", "retail"))]  # fmt: skip
+    made = [
+        te.create_user(name, group=group)
+        for name, group in (("ann", "retail"), ("bob", "vip"), ("cat", "retail"))
+    ]
     ids = [m["accounts"][0]["id"] for m in made]
     listed = te.ok(te.get("/accounts"))
     assert [a["id"] for a in listed] == sorted(ids)
@@ -46,8 +52,10 @@ def test_the_account_list_pages_and_filters_within_reach(te: TE) -> None:
     assert {a["id"] for a in retail} == {ids[0], ids[2]}
     token = manager(te, 1030, {"users:read"}, "retail")
     assert {a["id"] for a in te.ok(te.get("/accounts", token=token))} == {ids[0], ids[2]}
-    assert te.error(te.get("/accounts", params={"userId": made[1]["id"]}, token=token),
-                    404) == "1.4.0.1"  # fmt: skip
+    assert (
+        te.error(te.get("/accounts", params={"userId": made[1]["id"]}, token=token), 404)
+        == "1.4.0.1"
+    )
     assert te.error(te.get("/accounts", params={"limit": 0}), 400) == "1.0.0.1"
     assert te.error(te.get("/accounts", params={"offset": "x"}), 400) == "1.0.0.1"
     assert te.error(te.get("/accounts", params={"userGroupId": 99999}), 404) == "1.4.0.3"
@@ -75,8 +83,7 @@ def test_assets_and_account_details(te: TE) -> None:
 
 def test_an_account_is_renamed_blocked_closed_and_deleted(te: TE) -> None:
     account = te.create_user()["accounts"][0]["id"]
-    changed = te.ok(te.patch(f"/accounts/{account}", {"accountName": "renamed",
-                                                      "leverage": 50}))  # fmt: skip
+    changed = te.ok(te.patch(f"/accounts/{account}", {"accountName": "renamed", "leverage": 50}))
     assert changed["accountName"] == "renamed" and changed["leverage"] == 50
     blocked = te.ok(te.patch(f"/accounts/{account}", {"status": 1}))
     assert blocked["statusName"] == "Blocked"
@@ -105,8 +112,9 @@ def test_a_user_is_deleted_only_when_its_accounts_are_empty_and_its_login_is_fre
     refused = te.delete(f"/users/{made['id']}")
     assert te.error(refused, 400) == "1.9.0.0"
     assert te.ok(te.get(f"/accounts/{account}"))["balance"] == 10  # nothing was deleted
-    te.ok(te.post("/accountOperations", {"accountId": account, "amount": -10,
-                                         "operationTypeId": 3}))  # fmt: skip
+    te.ok(
+        te.post("/accountOperations", {"accountId": account, "amount": -10, "operationTypeId": 3})
+    )
     gone = te.ok(te.delete(f"/users/{made['id']}"))
     assert gone["id"] == made["id"] and gone["login"] == "dora"
     assert te.error(te.get(f"/users/{made['id']}"), 404) == "1.4.0.1"
@@ -195,8 +203,13 @@ def _two_accounts(te: TE, login: str = "gina") -> tuple[int, int, int]:
 def test_a_transfer_moves_money_between_a_users_accounts_once(te: TE) -> None:
     _, first, second = _two_accounts(te)
     deposit(te, first, 1000)
-    body = {"accountId": first, "toAccountId": second, "amount": -300, "operationTypeId": 17,
-            "frontendComment": "to savings"}  # fmt: skip
+    body = {
+        "accountId": first,
+        "toAccountId": second,
+        "amount": -300,
+        "operationTypeId": 17,
+        "frontendComment": "to savings",
+    }
     key = {"Idempotency-Key": "transfer-1"}
     done = te.ok(te.post("/accountOperations", body, headers=key))
     assert done["operationTypeId"] == 17 and done["operationType"] == "Transfer"
@@ -227,9 +240,11 @@ def test_a_transfer_moves_money_between_a_users_accounts_once(te: TE) -> None:
     assert [c[7] for c in cash] == [1000]
     # nobody else can make an entry look like a transfer leg
     api_key = te.services.create_api_key(CreateApiKey(1010, frozenset(SCOPES)), te.admin).secret
-    forged = te.client.post("/v1/balances/deposit", json={"login": second, "amount": "1",
-                                                          "reference": "transfer:0123"},
-                            headers={"Authorization": f"Bearer {api_key}"})  # fmt: skip
+    forged = te.client.post(
+        "/v1/balances/deposit",
+        json={"login": second, "amount": "1", "reference": "transfer:0123"},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
     assert forged.status_code == 400, forged.text
 
 
@@ -239,8 +254,13 @@ def test_a_transfer_is_refused_whole_when_it_cannot_apply(te: TE) -> None:
     other = te.create_user("hal")["accounts"][0]["id"]
 
     def transfer(**changes: Any) -> str:
-        body = {"accountId": first, "toAccountId": second, "amount": 50,
-                "operationTypeId": 17, **changes}  # fmt: skip
+        body = {
+            "accountId": first,
+            "toAccountId": second,
+            "amount": 50,
+            "operationTypeId": 17,
+            **changes,
+        }
         response = te.post("/accountOperations", body)
         assert response.status_code >= 400, response.text
         return str(response.json()["errorCode"])
@@ -253,9 +273,11 @@ def test_a_transfer_is_refused_whole_when_it_cannot_apply(te: TE) -> None:
     assert transfer(amount=0) == "1.0.3.1"
     assert transfer(amount="1e400") == "1.0.3.2"
     token = manager(te, 1034, {"users:read"})
-    response = te.post("/accountOperations", {"accountId": first, "toAccountId": second,
-                                              "amount": 5, "operationTypeId": 17},
-                       token=token)  # fmt: skip
+    response = te.post(
+        "/accountOperations",
+        {"accountId": first, "toAccountId": second, "amount": 5, "operationTypeId": 17},
+        token=token,
+    )
     assert te.error(response, 403) == "2.0.2.4"
     assert te.ok(te.get(f"/accounts/{first}"))["balance"] == 100
     assert te.ok(te.get(f"/accounts/{second}"))["balance"] == 0
@@ -275,14 +297,18 @@ def test_users_made_through_ctrader_read_as_te_users(te: TE) -> None:
     assert single["login"] == f"ctid{made.id}" and single["userGroupId"] == te.ids["vip"]
     assert [a["id"] for a in single["accounts"]] == [account.login]
     # a TE user cannot take that login
-    body = {"email": "x@example.com", "login": f"ctid{made.id}", "password": USER_PASSWORD,
-            "userGroup": te.ids["retail"], "accounts": {"accountName": "x"}}  # fmt: skip
+    body = {
+        "email": "x@example.com",
+        "login": f"ctid{made.id}",
+        "password": USER_PASSWORD,
+        "userGroup": te.ids["retail"],
+        "accounts": {"accountName": "x"},
+    }
     assert te.error(te.post("/users", body), 400) == "1.9.0.0"
 
 
 def test_a_limited_back_office_user_cannot_touch_accounts_out_of_its_reach(te: TE) -> None:
-    vip = te.create_user("vera", group="vip",
-                         accounts=[{"accountName": "a"}, {"accountName": "b"}])  # fmt: skip
+    vip = te.create_user("vera", group="vip", accounts=[{"accountName": "a"}, {"accountName": "b"}])
     first, second = (a["id"] for a in vip["accounts"])
     deposit(te, first, 100)
     token = manager(te, 1040, set(SCOPES) - {"admin"}, "retail")
@@ -299,8 +325,10 @@ def test_a_limited_back_office_user_cannot_touch_accounts_out_of_its_reach(te: T
     ]
     for method, path, body in calls:
         assert te.error(te.call(method, path, json=body, token=token), 404) == "1.4.0.2", path
-    for method, path in (("DELETE", f"/users/{vip['id']}"),
-                         ("POST", f"/users/{vip['id']}/resetPassword")):  # fmt: skip
+    for method, path in (
+        ("DELETE", f"/users/{vip['id']}"),
+        ("POST", f"/users/{vip['id']}/resetPassword"),
+    ):
         assert te.error(te.call(method, path, token=token), 404) == "1.4.0.1", path
     # nothing changed
     assert te.ok(te.get(f"/accounts/{first}"))["balance"] == 100
@@ -317,8 +345,7 @@ def test_parallel_transfers_apply_once_per_key_and_never_lose_money(te: TE) -> N
 
     def retry(_: int) -> int:
         go.wait(timeout=30)
-        return te.post("/accountOperations", body, headers={"Idempotency-Key": "same"}
-                       ).status_code  # fmt: skip
+        return te.post("/accountOperations", body, headers={"Idempotency-Key": "same"}).status_code
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(retry, range(8))) == {200}

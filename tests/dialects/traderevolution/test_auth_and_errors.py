@@ -43,8 +43,12 @@ def test_every_core_error_class_has_a_status_and_a_dotted_code() -> None:
 def test_sign_in_answers_both_tokens_and_their_lifetimes(te: TE) -> None:
     body = sign_in(te.client, str(MANAGER), PASSWORD).json()
 
-    assert set(body) == {"accessToken", "refreshToken", "accessTokenLifeTime",
-                         "refreshTokenLifeTime"}  # fmt: skip
+    assert set(body) == {
+        "accessToken",
+        "refreshToken",
+        "accessTokenLifeTime",
+        "refreshTokenLifeTime",
+    }
     assert (body["accessTokenLifeTime"], body["refreshTokenLifeTime"]) == (3600, 86400)
     assert body["accessToken"] != te.token  # every sign-in is a new session
     assert te.get("/userGroups", token=body["accessToken"]).status_code == 200
@@ -56,15 +60,25 @@ def test_the_database_keeps_only_hashes_of_the_tokens(te: TE) -> None:
         rows = conn.execute(select(tables.backoffice_tokens)).all()
 
     assert {(r.kind, r.principal, r.principal_id) for r in rows} == {
-        ("access", "manager", MANAGER), ("refresh", "manager", MANAGER)}  # fmt: skip
+        ("access", "manager", MANAGER),
+        ("refresh", "manager", MANAGER),
+    }
     assert all(te.token not in str(tuple(r)) and te.refresh not in str(tuple(r)) for r in rows)
 
 
 @pytest.mark.parametrize(
     ("login", "password"),
-    [(MANAGER, "not the password"), (999, PASSWORD), ("nobody", PASSWORD), (None, PASSWORD),
-     (MANAGER, None), (True, PASSWORD), ([MANAGER], PASSWORD), (MANAGER, 12345678)],
-)  # fmt: skip
+    [
+        (MANAGER, "not the password"),
+        (999, PASSWORD),
+        ("nobody", PASSWORD),
+        (None, PASSWORD),
+        (MANAGER, None),
+        (True, PASSWORD),
+        ([MANAGER], PASSWORD),
+        (MANAGER, 12345678),
+    ],
+)
 def test_wrong_or_malformed_credentials_are_1_2_0_11(
     te: TE, login: object, password: object
 ) -> None:
@@ -134,14 +148,20 @@ def test_one_refresh_token_sent_15_times_at_once_gives_exactly_one_session(
 
 
 def test_the_refresh_token_may_come_as_bearer_or_in_the_body(te: TE) -> None:
-    by_bearer = te.client.get(BASE + "/auth/token/refresh",
-                              headers={"Authorization": f"Bearer {te.refresh}"})  # fmt: skip
+    by_bearer = te.client.get(
+        BASE + "/auth/token/refresh", headers={"Authorization": f"Bearer {te.refresh}"}
+    )
     pair = te.ok(by_bearer)
     assert te.error(te.get("/users"), 401) == "1.2.0.1"  # the old pair ended
-    by_body = te.client.request("GET", BASE + "/auth/token/refresh",
-                                json={"refreshToken": pair["refreshToken"]})  # fmt: skip
-    assert set(te.ok(by_body)) == {"accessToken", "refreshToken", "accessTokenLifeTime",
-                                   "refreshTokenLifeTime"}  # fmt: skip
+    by_body = te.client.request(
+        "GET", BASE + "/auth/token/refresh", json={"refreshToken": pair["refreshToken"]}
+    )
+    assert set(te.ok(by_body)) == {
+        "accessToken",
+        "refreshToken",
+        "accessTokenLifeTime",
+        "refreshTokenLifeTime",
+    }
     missing = te.client.get(BASE + "/auth/token/refresh")
     assert te.error(missing, 401) == "1.2.0.1"
     access = te.client.get(BASE + "/auth/token/refresh", headers={"token": pair["accessToken"]})
@@ -163,8 +183,7 @@ def test_a_new_password_or_a_disabled_manager_ends_the_sessions(te: TE) -> None:
     assert te.error(sign_in(te.client, MANAGER, "Changed#2024"), 401) == "1.2.0.11"
 
 
-@pytest.mark.parametrize("change", [("set-password", "--password", "N3w#Passw0rd"),
-                                    ("disable",)])  # fmt: skip
+@pytest.mark.parametrize("change", [("set-password", "--password", "N3w#Passw0rd"), ("disable",)])
 def test_a_password_set_or_a_disable_with_the_cli_deletes_the_managers_tokens(
     te: TE, database_url: str, change: tuple[str, ...]
 ) -> None:
@@ -188,12 +207,18 @@ def test_the_managers_rights_apply(te: TE) -> None:
     token = te.ok(sign_in(te.client, 1011, "Reader#10110"))["accessToken"]
 
     assert te.get("/userGroups", token=token).status_code == 200
-    body = {"login": "x1", "password": "Trader#2024x", "email": "x1@example.com",
-            "userGroup": te.ids["retail"], "accounts": {"accountName": "main"}}  # fmt: skip
+    body = {
+        "login": "x1",
+        "password": "Trader#2024x",
+        "email": "x1@example.com",
+        "userGroup": te.ids["retail"],
+        "accounts": {"accountName": "main"},
+    }
     created = te.post("/users", body, token=token)
     assert te.error(created, 403) == "2.0.2.4"
-    money = te.post("/accountOperations", {"accountId": 1, "amount": 1, "operationTypeId": 2},
-                    token=token)  # fmt: skip
+    money = te.post(
+        "/accountOperations", {"accountId": 1, "amount": 1, "operationTypeId": 2}, token=token
+    )
     assert te.error(money, 403) == "2.0.2.4"
     assert te.error(te.post("/brandings", {"name": "B2"}, token=token), 403) == "2.0.2.4"
 
@@ -214,11 +239,25 @@ def test_a_client_that_does_not_accept_json_gets_406(te: TE) -> None:
 
 
 def test_bad_ids_in_paths_and_queries_are_400_never_500(te: TE) -> None:
-    for path in ("/users/abc", "/users/0", "/users/-1", "/users/1e3x", "/accounts/%00",
-                 "/users/99999999999999999999999", "/userGroups/x"):  # fmt: skip
+    for path in (
+        "/users/abc",
+        "/users/0",
+        "/users/-1",
+        "/users/1e3x",
+        "/accounts/%00",
+        "/users/99999999999999999999999",
+        "/userGroups/x",
+    ):
         assert te.error(te.get(path), 400) == "1.0.0.1", path
-    for params in ({"limit": "0"}, {"limit": "1001"}, {"offset": "-1"}, {"limit": "ten"},
-                   {"userGroupId": "x"}, {"login": "a\x00"}, {"limit": ["1", "2"]}):  # fmt: skip
+    for params in (
+        {"limit": "0"},
+        {"limit": "1001"},
+        {"offset": "-1"},
+        {"limit": "ten"},
+        {"userGroupId": "x"},
+        {"login": "a\x00"},
+        {"limit": ["1", "2"]},
+    ):
         assert te.error(te.get("/users", params=params), 400) == "1.0.0.1", params
     assert te.error(te.get("/users/424242"), 404) == "1.4.0.1"
     assert te.error(te.get("/accounts/424242"), 404) == "1.4.0.2"
@@ -250,20 +289,31 @@ def test_ids_too_large_to_exist_are_not_found_on_every_engine(te: TE) -> None:
     big = 2**63 - 1
     uid = te.create_user()["id"]
     not_found = [
-        te.get(f"/userGroups/{big}"), te.patch(f"/users/{uid}", {"userGroup": big}),
-        te.get(f"/brandings/{big}"), te.post("/userGroups", {"name": "q", "brandingId": big}),
-        te.post("/userGroups", {"name": "q", "planId": big}), te.delete(f"/webhooksKeys/{big}"),
-        te.get(f"/users/{big}"), te.get(f"/accounts/{big}"),
+        te.get(f"/userGroups/{big}"),
+        te.patch(f"/users/{uid}", {"userGroup": big}),
+        te.get(f"/brandings/{big}"),
+        te.post("/userGroups", {"name": "q", "brandingId": big}),
+        te.post("/userGroups", {"name": "q", "planId": big}),
+        te.delete(f"/webhooksKeys/{big}"),
+        te.get(f"/users/{big}"),
+        te.get(f"/accounts/{big}"),
         te.post("/accountOperations", {"accountId": big, "amount": 1, "operationTypeId": 2}),
         te.get("/accountOperations", params={"accountId": big}),
         te.get("/webhooksKeys", params={"userId": big}),
-        te.post("/users", {"login": "a1", "password": "Trader#2024x", "email": "a1@example.com",
-                           "userGroup": big, "accounts": {"accountName": "x"}}),
-    ]  # fmt: skip
+        te.post(
+            "/users",
+            {
+                "login": "a1",
+                "password": "Trader#2024x",
+                "email": "a1@example.com",
+                "userGroup": big,
+                "accounts": {"accountName": "x"},
+            },
+        ),
+    ]
     for response in not_found:
         assert response.status_code == 404, response.text
-    for params in ({"brandingId": big}, {"planId": big}, {"userGroupId": big},
-                   {"offset": 10**9}):  # fmt: skip
+    for params in ({"brandingId": big}, {"planId": big}, {"userGroupId": big}, {"offset": 10**9}):
         assert te.ok(te.get("/users", params=params)) == [], params
     assert te.ok(te.get("/userGroups", params={"brandingId": big})) == []
     assert te.ok(te.get("/accountOperations", params={"offset": 10**9})) == []
@@ -272,8 +322,11 @@ def test_ids_too_large_to_exist_are_not_found_on_every_engine(te: TE) -> None:
 def test_json_nested_past_the_recursion_limit_is_a_malformed_body(te: TE) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     for path in ("/auth/token", "/users", "/accountOperations"):
-        response = te.client.post(BASE + path, content=deep, headers={
-            "Authorization": f"Bearer {te.token}", "Content-Type": "application/json"})  # fmt: skip
+        response = te.client.post(
+            BASE + path,
+            content=deep,
+            headers={"Authorization": f"Bearer {te.token}", "Content-Type": "application/json"},
+        )
         assert te.error(response, 400) == "1.0.0.1", path
 
 
@@ -282,8 +335,11 @@ def test_a_stored_reach_mask_past_the_limits_is_a_bad_input_error_not_a_server_e
 ) -> None:
     # a reach written before masks had limits (or by hand): refused in TraderEvolution's words
     with te.runtime.storage.engine.begin() as conn:
-        conn.execute(update(tables.managers).where(tables.managers.c.login == MANAGER)
-                     .values(white_labels="brand*" + "*a" * 17))  # fmt: skip
+        conn.execute(
+            update(tables.managers)
+            .where(tables.managers.c.login == MANAGER)
+            .values(white_labels="brand*" + "*a" * 17)
+        )
 
     response = te.get("/users")
 
@@ -294,8 +350,9 @@ def test_a_stored_reach_mask_past_the_limits_is_a_bad_input_error_not_a_server_e
 def test_a_body_over_the_limit_is_413_with_the_error_body_before_sign_in(te: TE) -> None:
     big = b'{"login": "a", "password": "' + b"x" * (1 << 20) + b'"}'
     for path in ("/auth/token", "/accounts", "/accountOperations"):
-        response = te.client.post(BASE + path, content=big,
-                                  headers={"Content-Type": "application/json"})  # fmt: skip
+        response = te.client.post(
+            BASE + path, content=big, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 413, (path, response.text)
         assert response.json() == {
             "errorCode": "1.0.0.1",

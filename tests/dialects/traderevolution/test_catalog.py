@@ -19,9 +19,17 @@ def test_user_groups_list_every_group_with_branding_plan_and_server(te: TE) -> N
 
     assert [g["name"] for g in groups] == ["retail", "vip", "euro"]
     retail = groups[0]
-    assert retail == {"id": te.ids["retail"], "name": "retail", "description": "retail clients",
-                      "currency": "USD", "brandingId": te.ids["brand"], "planId": te.ids["risk"],
-                      "serverId": 1, "defaultLeverage": 100, "maxLeverage": 500}  # fmt: skip
+    assert retail == {
+        "id": te.ids["retail"],
+        "name": "retail",
+        "description": "retail clients",
+        "currency": "USD",
+        "brandingId": te.ids["brand"],
+        "planId": te.ids["risk"],
+        "serverId": 1,
+        "defaultLeverage": 100,
+        "maxLeverage": 500,
+    }
     assert te.ok(te.get(f"/userGroups/{te.ids['vip']}"))["name"] == "vip"
 
 
@@ -40,11 +48,18 @@ def test_user_groups_filter_by_branding_name_plan_and_server_and_page(te: TE) ->
 
 
 def test_user_groups_are_created_by_admins_in_the_server_currency_by_default(te: TE) -> None:
-    made = te.ok(te.post("/userGroups", {"name": "demo", "brandingId": te.ids["brand"],
-                                         "planId": str(te.ids["risk"])}))  # fmt: skip
+    made = te.ok(
+        te.post(
+            "/userGroups",
+            {"name": "demo", "brandingId": te.ids["brand"], "planId": str(te.ids["risk"])},
+        )
+    )
 
-    assert (made["currency"], made["brandingId"], made["planId"]) == ("USD", te.ids["brand"],
-                                                                     te.ids["risk"])  # fmt: skip
+    assert (made["currency"], made["brandingId"], made["planId"]) == (
+        "USD",
+        te.ids["brand"],
+        te.ids["risk"],
+    )
     assert te.error(te.post("/userGroups", {"name": "demo"}), 400) == "1.9.0.2"
     assert te.error(te.post("/userGroups", {"name": "x", "brandingId": 99}), 404) == "1.4.0.0"
     assert te.error(te.post("/userGroups", {"name": "x", "planId": 99}), 404) == "1.4.0.0"
@@ -53,29 +68,44 @@ def test_user_groups_are_created_by_admins_in_the_server_currency_by_default(te:
 
 
 def test_presets_are_listed_by_currency_and_name(te: TE) -> None:
-    made = te.ok(te.post("/accountPresets", {"presetName": "USD pro", "currency": "usd",
-                                             "leverage": "200", "swapFree": "false"}))  # fmt: skip
+    made = te.ok(
+        te.post(
+            "/accountPresets",
+            {"presetName": "USD pro", "currency": "usd", "leverage": "200", "swapFree": "false"},
+        )
+    )
 
     assert made == {
-        "presetId": made["presetId"], "presetName": "USD pro", "currency": "USD",
-        "leverage": 200, "accountType": None, "swapFree": False, "description": "",
-    }  # fmt: skip
+        "presetId": made["presetId"],
+        "presetName": "USD pro",
+        "currency": "USD",
+        "leverage": 200,
+        "accountType": None,
+        "swapFree": False,
+        "description": "",
+    }
     assert _names(te, "/accountPresets", "presetName") == ["EUR netted", "USD pro"]
     assert _names(te, "/accountPresets", "presetName", presetCurrency="EUR") == ["EUR netted"]
     assert _names(te, "/accountPresets", "presetName", currency="usd") == ["USD pro"]
     assert _names(te, "/accountPresets", "presetName", presetName="usd PRO") == ["USD pro"]
-    assert _names(te, "/accountPresets", "presetName", presetCurrency="EUR",
-                  presetName="USD pro") == []  # fmt: skip
+    assert (
+        _names(te, "/accountPresets", "presetName", presetCurrency="EUR", presetName="USD pro")
+        == []
+    )
     assert te.error(te.get("/accountPresets", params={"presetCurrency": "978"}), 400) == "1.0.0.1"
 
 
 def test_bad_presets_are_refused(te: TE) -> None:
     bodies: list[dict[str, Any]] = [
-        {}, {"presetName": ""}, {"presetName": "x", "leverage": 0},
-        {"presetName": "x", "leverage": "lots"}, {"presetName": "x", "accountType": "CASH"},
-        {"presetName": "x", "currency": "$$$"}, {"presetName": "x", "swapFree": "maybe"},
+        {},
+        {"presetName": ""},
+        {"presetName": "x", "leverage": 0},
+        {"presetName": "x", "leverage": "lots"},
+        {"presetName": "x", "accountType": "CASH"},
+        {"presetName": "x", "currency": "$$$"},
+        {"presetName": "x", "swapFree": "maybe"},
         {"presetName": "x" * 64},
-    ]  # fmt: skip
+    ]
     for body in bodies:
         assert te.error(te.post("/accountPresets", body), 400) == "1.0.0.1", body
     assert te.error(te.post("/accountPresets", {"presetName": "EUR NETTED"}), 400) == "1.9.0.0"
@@ -88,7 +118,9 @@ def test_brandings_and_plans_are_created_by_admins_and_listed(te: TE) -> None:
     assert _names(te, "/brandings") == ["BESTBRAND", "SECOND"]
     assert te.ok(te.get(f"/brandings/{brand['id']}")) == brand
     assert [(p["name"], p["type"]) for p in te.ok(te.get("/plans"))] == [
-        ("Standard risk", "risk"), ("Swap free", "swap")]  # fmt: skip
+        ("Standard risk", "risk"),
+        ("Swap free", "swap"),
+    ]
     assert _names(te, "/plans", type="swap") == ["Swap free"]
     assert plan["id"] == 2
     assert te.error(te.post("/brandings", {"name": "bestbrand"}), 400) == "1.9.0.0"
@@ -104,9 +136,11 @@ def test_configuration_needs_admin_and_reading_it_needs_users_read(te: TE) -> No
     token = te.ok(sign_in(te.client, 1013, "DeskUser#1013"))["accessToken"]
 
     writes: list[tuple[str, dict[str, Any]]] = [
-        ("/brandings", {"name": "B"}), ("/plans", {"name": "P"}),
-        ("/accountPresets", {"presetName": "P"}), ("/userGroups", {"name": "G"}),
-    ]  # fmt: skip
+        ("/brandings", {"name": "B"}),
+        ("/plans", {"name": "P"}),
+        ("/accountPresets", {"presetName": "P"}),
+        ("/userGroups", {"name": "G"}),
+    ]
     for path, body in writes:
         assert te.error(te.post(path, body, token=token), 403) == "2.0.2.4", path
     assert len(te.ok(te.get("/brandings", token=token))) == 1
@@ -119,9 +153,11 @@ def test_configuration_needs_admin_and_reading_it_needs_users_read(te: TE) -> No
 def test_a_manager_of_some_white_labels_sees_only_their_brandings(te: TE) -> None:
     te.ok(te.post("/brandings", {"name": "OTHER"}))
     te.services.create_manager(
-        CreateManager(1015, "brand desk", "BrandDesk#1015", frozenset(SCOPES),
-                      white_labels="OTHER"), te.admin,
-    )  # fmt: skip
+        CreateManager(
+            1015, "brand desk", "BrandDesk#1015", frozenset(SCOPES), white_labels="OTHER"
+        ),
+        te.admin,
+    )
     token = te.ok(sign_in(te.client, 1015, "BrandDesk#1015"))["accessToken"]
 
     assert [b["name"] for b in te.ok(te.get("/brandings", token=token))] == ["OTHER"]
@@ -132,14 +168,16 @@ def test_an_admin_of_limited_reach_cannot_configure_the_server_and_an_unlimited_
     te: TE,
 ) -> None:
     te.services.create_manager(
-        CreateManager(1016, "demo admin", "DemoAdmin#1016", frozenset(SCOPES),
-                      group_mask="demo*"), te.admin,
-    )  # fmt: skip
+        CreateManager(1016, "demo admin", "DemoAdmin#1016", frozenset(SCOPES), group_mask="demo*"),
+        te.admin,
+    )
     token = te.ok(sign_in(te.client, 1016, "DemoAdmin#1016"))["accessToken"]
     writes: list[tuple[str, dict[str, Any]]] = [
-        ("/brandings", {"name": "B2"}), ("/plans", {"name": "P2"}),
-        ("/accountPresets", {"presetName": "P2"}), ("/userGroups", {"name": "demo-g2"}),
-    ]  # fmt: skip
+        ("/brandings", {"name": "B2"}),
+        ("/plans", {"name": "P2"}),
+        ("/accountPresets", {"presetName": "P2"}),
+        ("/userGroups", {"name": "demo-g2"}),
+    ]
 
     for path, body in writes:
         assert te.error(te.post(path, body, token=token), 403) == "2.0.2.4", path

@@ -33,7 +33,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, Any]] = [
     ("POST", "/accountOperations", None, {"accountId": HUGE, "amount": 1, "operationTypeId": 1}),
     ("POST", "/accounts", None, {"userId": HUGE, "accountPresetId": 1}),
     ("POST", "/userGroups", None, {"name": "g", "brandingId": HUGE}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("method", "path", "query", "body"), CASES)

@@ -34,11 +34,17 @@ def test_a_deposit_withdrawal_and_adjustment_move_the_balance(te: TE) -> None:
     adjustment = te.ok(_post(te, acc, -0.25, "12"))
 
     assert deposit["operationTypeId"] == 2 and deposit["operationType"] == "Deposit"
-    assert (deposit["amount"], deposit["balance"], deposit["comment"]) == (1000.5, 1000.5,
-                                                                          "wire in")  # fmt: skip
+    assert (deposit["amount"], deposit["balance"], deposit["comment"]) == (
+        1000.5,
+        1000.5,
+        "wire in",
+    )
     assert (withdrawal["amount"], withdrawal["balance"]) == (-200.25, 800.25)
     assert (adjustment["operationType"], adjustment["amount"], adjustment["balance"]) == (
-        "Adjustment", -0.25, 800.0)  # fmt: skip
+        "Adjustment",
+        -0.25,
+        800.0,
+    )
     assert te.ok(te.get(f"/accounts/{acc}"))["balance"] == 800
     assert deposit["managerLogin"] == MANAGER and deposit["currency"] == "USD"
     # amounts come back as exact JSON numbers with the currency's two decimals
@@ -106,8 +112,12 @@ def test_above_the_approval_threshold_te_refuses_and_holds_for_any_back_office_u
 def test_operations_are_listed_by_account_type_and_dates_with_paging(te: TE) -> None:
     a = _account(te, "alice")
     b = _account(te, "bob")
-    ids = [te.ok(_post(te, a, 100, 2))["id"], te.ok(_post(te, b, 50, 2))["id"],
-           te.ok(_post(te, a, -30, 3))["id"], te.ok(_post(te, a, 5, 12))["id"]]  # fmt: skip
+    ids = [
+        te.ok(_post(te, a, 100, 2))["id"],
+        te.ok(_post(te, b, 50, 2))["id"],
+        te.ok(_post(te, a, -30, 3))["id"],
+        te.ok(_post(te, a, 5, 12))["id"],
+    ]
 
     def listed(**params: Any) -> list[int]:
         return [op["id"] for op in te.ok(te.get("/accountOperations", params=params))]
@@ -125,8 +135,12 @@ def test_operations_are_listed_by_account_type_and_dates_with_paging(te: TE) -> 
     assert listed(endDate=start) == [] and listed(startDate=end) == []
     first = te.ok(te.get("/accountOperations", params={"limit": 1}))[0]
     assert listed(startDate=first["time"], endDate=first["time"], accountId=a) == [ids[0]]
-    for params in ({"startDate": "yesterday"}, {"startDate": end, "endDate": start},
-                   {"limit": 1001}, {"accountId": 0}):  # fmt: skip
+    for params in (
+        {"startDate": "yesterday"},
+        {"startDate": end, "endDate": start},
+        {"limit": 1001},
+        {"accountId": 0},
+    ):
         assert te.error(te.get("/accountOperations", params=params), 400) == "1.0.0.1", params
     assert te.error(te.get("/accountOperations", params={"accountId": 424242}), 404) == "1.4.0.2"
 
@@ -148,6 +162,9 @@ def test_an_account_made_here_is_deposited_through_mt5_and_read_natively(te: TE)
     assert te.ok(te.get(f"/accounts/{login}"))["balance"] == 123.45
     [operation] = te.ok(te.get("/accountOperations", params={"accountId": login}))
     assert (operation["operationTypeId"], operation["amount"], operation["comment"]) == (
-        2, 123.45, "mt5")  # fmt: skip
+        2,
+        123.45,
+        "mt5",
+    )
     entries = te.services.list_ledger(LedgerQuery(login=login), te.admin)
     assert [e.dialect for e in entries] == ["mt5"]

@@ -24,8 +24,9 @@ def account(te: TE) -> int:
     return int(te.create_user("jsmith")["accounts"][0]["id"])
 
 
-def _post(te: TE, account: int, amount: Any, key: dict[str, str] | None = None,
-          type_id: int = 2) -> httpx.Response:  # fmt: skip
+def _post(
+    te: TE, account: int, amount: Any, key: dict[str, str] | None = None, type_id: int = 2
+) -> httpx.Response:
     body = {"accountId": account, "amount": amount, "operationTypeId": type_id}
     return te.post("/accountOperations", body, headers=key)
 
@@ -100,8 +101,11 @@ def test_above_the_threshold_a_user_with_every_right_is_refused_and_held_for_ano
     assert _balance(te, account) == 0 and _entries(te, account) == []
     [held] = te.services.list_approvals(ApprovalQuery(), te.admin)
     assert (held.id, held.state, held.requested_by, held.dialect) == (
-        approval_id, "pending", MANAGER, "traderevolution",
-    )  # fmt: skip
+        approval_id,
+        "pending",
+        MANAGER,
+        "traderevolution",
+    )
     own = approve(te.client, approval_id, native_key(te.services, te.admin, MANAGER))
     assert own.status_code == 403 and own.json()["title"] == "PermissionDenied"
     assert _balance(te, account) == 0
@@ -110,8 +114,11 @@ def test_above_the_threshold_a_user_with_every_right_is_refused_and_held_for_ano
     assert approve(te.client, approval_id, second).status_code == 409
     [entry] = _entries(te, account)
     assert (entry.amount, entry.approval_id, entry.approved_by, entry.manager_login) == (
-        5_000_000, approval_id, SECOND, MANAGER,
-    )  # fmt: skip
+        5_000_000,
+        approval_id,
+        SECOND,
+        MANAGER,
+    )
     assert _balance(te, account) == Decimal("50000")
 
 

@@ -18,8 +18,14 @@ from brokerplane.core.trading.commands import OpenPosition, QuoteInput
 from tests.dialects.four_eyes import SECOND, approve, second_manager
 from tests.dialects.traderevolution.conftest import MANAGER, TE, sign_in
 
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000", "path": "Forex\\Majors\\EURUSD"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+    "path": "Forex\\Majors\\EURUSD",
+}
 DAY = 86_400_000
 
 
@@ -40,16 +46,25 @@ def book(te: TE) -> dict[str, int]:
     te.services.create_symbol(CreateSymbol("EURUSD", FX), te.admin)
     te.services.set_quotes([QuoteInput("EURUSD", "1.10000", "1.10020")], te.admin)
     ids: dict[str, int] = {}
-    for login, group, deposit in (("ann", "retail", "10000"), ("bob", "retail", "5000"),
-                                  ("vic", "vip", "20000")):  # fmt: skip
+    for login, group, deposit in (
+        ("ann", "retail", "10000"),
+        ("bob", "retail", "5000"),
+        ("vic", "vip", "20000"),
+    ):
         account = te.create_user(login, group=group)["accounts"][0]["id"]
-        te.ok(te.post("/accountOperations", {"accountId": account, "amount": deposit,
-                                             "operationTypeId": 2}))  # fmt: skip
+        te.ok(
+            te.post(
+                "/accountOperations",
+                {"accountId": account, "amount": deposit, "operationTypeId": 2},
+            )
+        )
         ids[login] = account
-    te.ok(te.post("/accountOperations", {"accountId": ids["bob"], "amount": -250,
-                                         "operationTypeId": 3}))  # fmt: skip
-    for login, side, volume in (("ann", "buy", "1.5"), ("bob", "sell", "0.5"),
-                                ("vic", "buy", "2")):  # fmt: skip
+    te.ok(
+        te.post(
+            "/accountOperations", {"accountId": ids["bob"], "amount": -250, "operationTypeId": 3}
+        )
+    )
+    for login, side, volume in (("ann", "buy", "1.5"), ("bob", "sell", "0.5"), ("vic", "buy", "2")):
         te.services.open_position(OpenPosition(ids[login], "EURUSD", side, volume), te.admin)
     te.services.set_quotes([QuoteInput("EURUSD", "1.10100", "1.10120")], te.admin)
     return ids
@@ -67,11 +82,18 @@ def test_the_catalogue_lists_the_stock_reports_with_their_columns_and_the_functi
     names = {item["id"]: item["name"] for item in found}
     assert names[125] == "Net Open Positions"
     assert names[119] == "Account Statement Report"
-    for wanted in ("Open Positions Report", "Currency summary exposure", "Balance Summary Report",
-                   "Cash Deposit And Withdrawal Report", "Trades Report",
-                   "Positions History Report", "EOD Margin call report",
-                   "Back Office Changes Report", "User password change audit",
-                   "Request Account Operation Report"):  # fmt: skip
+    for wanted in (
+        "Open Positions Report",
+        "Currency summary exposure",
+        "Balance Summary Report",
+        "Cash Deposit And Withdrawal Report",
+        "Trades Report",
+        "Positions History Report",
+        "EOD Margin call report",
+        "Back Office Changes Report",
+        "User password change audit",
+        "Request Account Operation Report",
+    ):
         assert wanted in names.values()
     nop = next(item for item in found if item["id"] == 125)
     assert nop["headers"][:5] == ["usergroup", "instrumentgroup", "instrument", "type", "quantity"]
@@ -87,8 +109,11 @@ def test_net_open_positions_and_currency_exposure_add_up_to_the_native_exposure_
     te: TE,
 ) -> None:
     book(te)
-    native = te.client.get("/v1/reports/exposure", params={"level": "line"},
-                           headers={"Authorization": f"Bearer {native_key(te)}"})  # fmt: skip
+    native = te.client.get(
+        "/v1/reports/exposure",
+        params={"level": "line"},
+        headers={"Authorization": f"Bearer {native_key(te)}"},
+    )
     assert native.status_code == 200, native.text
     total = native.json()["total"]
     nop = decoded(te.get("/reports/125", params={"isTotal": "true"}))
@@ -123,8 +148,9 @@ def test_statement_balance_summary_and_cash_match_the_ledger(te: TE) -> None:
         assert row["opengrosspnl"] == state["equity"] - state["balance"]
         assert row["waived_margin"] == "N/A"
     key = native_key(te)
-    history = te.client.get("/v1/balances/history", params={"limit": 1000},
-                            headers={"Authorization": f"Bearer {key}"}).json()["items"]  # fmt: skip
+    history = te.client.get(
+        "/v1/balances/history", params={"limit": 1000}, headers={"Authorization": f"Bearer {key}"}
+    ).json()["items"]
     deposits = sum(Decimal(e["amount"]) for e in history if e["kind"] == "deposit")
     withdrawals = sum(Decimal(e["amount"]) for e in history if e["kind"] == "withdrawal")
     summary = decoded(te.get("/reports/102", params={"isTotal": "true"}))
@@ -147,8 +173,10 @@ def test_positions_trades_history_and_requests(te: TE) -> None:
     ids = book(te)
     positions = table(te, 114, instrumentName="EURUSD")
     assert {(r["account"], r["buyselltype"], r["amount"]) for r in positions} == {
-        (ids["ann"], "Buy", Decimal("1.5")), (ids["bob"], "Sell", Decimal("0.5")),
-        (ids["vic"], "Buy", Decimal("2"))}  # fmt: skip
+        (ids["ann"], "Buy", Decimal("1.5")),
+        (ids["bob"], "Sell", Decimal("0.5")),
+        (ids["vic"], "Buy", Decimal("2")),
+    }
     assert all(r["currentprice"] in (Decimal("1.101"), Decimal("1.1012")) for r in positions)
     assert len(table(te, 114, limit=2)) == 2
     assert len(table(te, 114, limit=2, offset=2)) == 1
@@ -179,9 +207,12 @@ def test_audit_reports_show_changes_and_password_changes(te: TE) -> None:
 
 def test_a_limited_back_office_user_sees_only_its_reach(te: TE) -> None:
     ids = book(te)
-    te.services.create_manager(CreateManager(1020, "retail desk", "Retail#Desk2025",
-                                             frozenset({"reports:read"}), "retail"),
-                               te.admin)  # fmt: skip
+    te.services.create_manager(
+        CreateManager(
+            1020, "retail desk", "Retail#Desk2025", frozenset({"reports:read"}), "retail"
+        ),
+        te.admin,
+    )
     token = sign_in(te.client, 1020, "Retail#Desk2025").json()["accessToken"]
     catalogue = {r["id"] for r in decoded(te.get("/reports", token=token))}
     assert 119 in catalogue and 139 not in catalogue and 190 not in catalogue
@@ -196,8 +227,9 @@ def test_a_limited_back_office_user_sees_only_its_reach(te: TE) -> None:
     refused = te.get("/reports/119", params={"accountId": ids["vic"]}, token=token)
     assert te.error(refused, 404) == "1.4.0.2"
     # without reports:read: no reports at all
-    te.services.create_manager(CreateManager(1021, "clerk", "Clerk#Pass2025",
-                                             frozenset({"users:read"})), te.admin)  # fmt: skip
+    te.services.create_manager(
+        CreateManager(1021, "clerk", "Clerk#Pass2025", frozenset({"users:read"})), te.admin
+    )
     clerk = sign_in(te.client, 1021, "Clerk#Pass2025").json()["accessToken"]
     assert te.error(te.get("/reports", token=clerk), 403) == "2.0.2.4"
     assert te.error(te.get("/reports/119", token=clerk), 403) == "2.0.2.4"

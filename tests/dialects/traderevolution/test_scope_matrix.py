@@ -60,8 +60,11 @@ class World:
     def pair(self) -> tuple[int, int]:
         made = self.user(accounts=[{"accountName": "a"}, {"accountName": "b"}])
         first, second = (a["id"] for a in made["accounts"])
-        self.te.ok(self.te.post("/accountOperations", {"accountId": first, "amount": 100,
-                                                       "operationTypeId": 2}))  # fmt: skip
+        self.te.ok(
+            self.te.post(
+                "/accountOperations", {"accountId": first, "amount": 100, "operationTypeId": 2}
+            )
+        )
         return first, second
 
 
@@ -142,8 +145,9 @@ def test_the_scope_matrix(te: TE) -> None:
     tokens: dict[str, str] = {}
     for n, scope in enumerate(SCOPES):
         login = 1100 + n
-        te.services.create_manager(CreateManager(login, scope, f"Scope#{login}x",
-                                                 frozenset({scope})), te.admin)  # fmt: skip
+        te.services.create_manager(
+            CreateManager(login, scope, f"Scope#{login}x", frozenset({scope})), te.admin
+        )
         tokens[scope] = sign_in(te.client, login, f"Scope#{login}x").json()["accessToken"]
     world = World(te, itertools.count(1))
     failures: list[str] = []
@@ -156,8 +160,9 @@ def test_the_scope_matrix(te: TE) -> None:
             response = te.call(method, path, json=body, token=token)
         if allowed and not 200 <= response.status_code < 300:
             failures.append(f"{r.endpoint} with {label}: {response.status_code} {response.text}")
-        if not allowed and (response.status_code != 403
-                            or response.json()["errorCode"] != "2.0.2.4"):  # fmt: skip
+        if not allowed and (
+            response.status_code != 403 or response.json()["errorCode"] != "2.0.2.4"
+        ):
             failures.append(f"{r.endpoint} with {label}: {response.status_code}, not refused")
 
     for r in [*ROWS, TRANSFER]:
@@ -166,13 +171,15 @@ def test_the_scope_matrix(te: TE) -> None:
             continue
         assert te.client.get("/proftrading/rest/reports").status_code == 401
         for scope in SCOPES:
-            check(r, tokens[scope], scope, scope == "admin" or scope in r.allowed
-                  or r.allowed == ANY)  # fmt: skip
+            check(
+                r, tokens[scope], scope, scope == "admin" or scope in r.allowed or r.allowed == ANY
+            )
         if r.allowed != ANY:
             others = frozenset(SCOPES) - r.allowed - {"admin"}
             login = 1200 + len(failures) + next(world.names)
-            te.services.create_manager(CreateManager(login, "others", f"Other#{login}x",
-                                                     others), te.admin)  # fmt: skip
+            te.services.create_manager(
+                CreateManager(login, "others", f"Other#{login}x", others), te.admin
+            )
             token = sign_in(te.client, login, f"Other#{login}x").json()["accessToken"]
             check(r, token, "every other scope", False)
     assert not failures, "\n".join(failures)

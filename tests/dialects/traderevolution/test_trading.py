@@ -28,8 +28,13 @@ from brokerplane.settings import MIN_RETENTION, Settings
 from brokerplane.storage import tables
 from tests.dialects.traderevolution.conftest import BASE, TE, USER_PASSWORD, sign_in
 
-FX = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
-      "digits": 5, "contract_size": "100000"}  # fmt: skip
+FX = {
+    "currency_base": "EUR",
+    "currency_profit": "USD",
+    "currency_margin": "EUR",
+    "digits": 5,
+    "contract_size": "100000",
+}
 ORDERS = "/webhooks/orders"
 
 
@@ -40,8 +45,12 @@ class Trader:
         made = te.create_user(login)
         self.user_id: int = made["id"]
         self.account: int = made["accounts"][0]["id"]
-        te.ok(te.post("/accountOperations", {"accountId": self.account, "amount": deposit,
-                                             "operationTypeId": 2}))  # fmt: skip
+        te.ok(
+            te.post(
+                "/accountOperations",
+                {"accountId": self.account, "amount": deposit, "operationTypeId": 2},
+            )
+        )
         key = te.ok(te.post("/webhookskeys", {"userId": self.user_id, "name": login}))
         self.key_id: int = key["id"]
         self.api_key: str = key["apiKey"]
@@ -66,8 +75,16 @@ def fresh(body: dict[str, Any]) -> dict[str, Any]:
     return {"id": uuid.uuid4().hex, "timestamp": int(time.time() * 1000), **body}
 
 
-def send(te: TE, trader: Trader, body: Any, *, path: str = ORDERS, signed: bool = True,
-         headers: dict[str, str] | None = None, stamp: bool = True) -> httpx.Response:  # fmt: skip
+def send(
+    te: TE,
+    trader: Trader,
+    body: Any,
+    *,
+    path: str = ORDERS,
+    signed: bool = True,
+    headers: dict[str, str] | None = None,
+    stamp: bool = True,
+) -> httpx.Response:
     """POST a webhook with the key in X-Api-Key and, when `signed`, the body's signature; a
     dict body gets an id and a timestamp unless it has them (or `stamp` is False)."""
     if isinstance(body, dict) and stamp:
@@ -89,18 +106,48 @@ def test_a_signed_webhook_opens_a_position_named_after_its_key(market: TE) -> No
     te = market
     alice = Trader(te, "alice")
 
-    done = te.ok(send(te, alice, {"symbol": "EURUSD", "side": "buy", "volume": 0.1,
-                                  "accountId": alice.account, "comment": "tv alert"}))  # fmt: skip
+    done = te.ok(
+        send(
+            te,
+            alice,
+            {
+                "symbol": "EURUSD",
+                "side": "buy",
+                "volume": 0.1,
+                "accountId": alice.account,
+                "comment": "tv alert",
+            },
+        )
+    )
 
     (deal,) = done["deals"]
     (position,) = done["positions"]
     assert set(done) == {"accountId", "webhookKeyId", "deals", "positions", "account"}
     assert (done["accountId"], done["webhookKeyId"]) == (alice.account, alice.key_id)
-    assert {k: deal[k] for k in ("accountId", "positionId", "symbol", "side", "entry",
-                                 "quantity", "price", "profit", "comment")} == {
-        "accountId": alice.account, "positionId": position["id"], "symbol": "EURUSD",
-        "side": "buy", "entry": "in", "quantity": 0.1, "price": 1.1002, "profit": 0,
-        "comment": "tv alert"}  # fmt: skip
+    assert {
+        k: deal[k]
+        for k in (
+            "accountId",
+            "positionId",
+            "symbol",
+            "side",
+            "entry",
+            "quantity",
+            "price",
+            "profit",
+            "comment",
+        )
+    } == {
+        "accountId": alice.account,
+        "positionId": position["id"],
+        "symbol": "EURUSD",
+        "side": "buy",
+        "entry": "in",
+        "quantity": 0.1,
+        "price": 1.1002,
+        "profit": 0,
+        "comment": "tv alert",
+    }
     state = te.services.get_trade_state(alice.account, te.admin)
     assert done["account"]["equity"] == float(state.equity) == 9998.0
     assert done["account"]["usedMargin"] == float(state.margin) > 0
@@ -127,7 +174,9 @@ def test_tradingview_sends_the_secret_and_closes_by_symbol(market: TE) -> None:
     closed = te.ok(te.client.post(BASE + "/webhook", json=fresh({**alert, "action": "Close"})))
 
     assert [(d["entry"], d["side"], d["quantity"]) for d in closed["deals"]] == [
-        ("out", "sell", 0.2), ("out", "sell", 0.3)]  # fmt: skip
+        ("out", "sell", 0.2),
+        ("out", "sell", 0.3),
+    ]
     # 0.5 lot bought at 1.10020, sold at 1.10520: 0.00500 x 50000 = 250.00
     assert sum(Decimal(str(d["profit"])) for d in closed["deals"]) == Decimal("250")
     assert closed["positions"] == []
@@ -221,8 +270,7 @@ def test_an_order_id_applies_once_and_an_old_timestamp_is_refused(market: TE) ->
     te = market
     erin = Trader(te, "erin")
     now_ms = int(time.time() * 1000)
-    order = {"symbol": "EURUSD", "side": "buy", "volume": 0.5, "id": "alert-1",
-             "timestamp": now_ms}  # fmt: skip
+    order = {"symbol": "EURUSD", "side": "buy", "volume": 0.5, "id": "alert-1", "timestamp": now_ms}
 
     first = send(te, erin, order)
     again = send(te, erin, order)
@@ -261,8 +309,9 @@ def test_one_signed_body_sent_three_times_opens_one_position(market: TE) -> None
     frank = Trader(te, "frank")
     now_ms = int(time.time() * 1000)
     bare = json.dumps({"symbol": "EURUSD", "side": "buy", "volume": 0.1}).encode()
-    stamped = json.dumps({"symbol": "EURUSD", "side": "buy", "volume": 0.1, "id": "sig-1",
-                          "timestamp": now_ms}).encode()  # fmt: skip
+    stamped = json.dumps(
+        {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "id": "sig-1", "timestamp": now_ms}
+    ).encode()
 
     bare_answers = [send(te, frank, bare, headers={"X-Request-Id": f"new-{n}"}) for n in range(3)]
     answers = [send(te, frank, stamped, headers={"X-Request-Id": f"other-{n}"}) for n in range(3)]
@@ -283,8 +332,10 @@ def test_a_webhook_without_its_time_or_with_an_old_one_places_nothing(market: TE
     untimed = send(te, gina, {**order, "id": "t-1"}, stamp=False)
     stale = send(te, gina, {**order, "id": "t-2", "timestamp": int(old.timestamp() * 1000)})
     stale_iso = send(te, gina, {**order, "id": "t-3", "timestamp": old.isoformat()})
-    secret_form = te.client.post(BASE + "/webhook", json={
-        **order, "apiKey": gina.api_key, "secret": gina.secret, "id": "t-4"})  # fmt: skip
+    secret_form = te.client.post(
+        BASE + "/webhook",
+        json={**order, "apiKey": gina.api_key, "secret": gina.secret, "id": "t-4"},
+    )
 
     assert te.error(untimed, 400) == "1.0.0.1"
     assert te.error(stale, 401) == te.error(stale_iso, 401) == "1.2.0.1"
@@ -304,23 +355,38 @@ def test_positions_list_golden_shape_and_filters(market: TE) -> None:
     position = listed[0]
     opened = first["positions"][0]
     assert position == {
-        "id": opened["id"], "accountId": alice.account, "symbol": "EURUSD", "side": "buy",
-        "quantity": 1, "openPrice": 1.1002, "currentPrice": 1.105, "profit": 480,
-        "margin": position["margin"], "currency": "USD", "openTime": opened["openTime"],
-        "comment": ""}  # fmt: skip
+        "id": opened["id"],
+        "accountId": alice.account,
+        "symbol": "EURUSD",
+        "side": "buy",
+        "quantity": 1,
+        "openPrice": 1.1002,
+        "currentPrice": 1.105,
+        "profit": 480,
+        "margin": position["margin"],
+        "currency": "USD",
+        "openTime": opened["openTime"],
+        "comment": "",
+    }
     leverage = te.ok(te.get(f"/accounts/{alice.account}"))["leverage"]
     # 1 lot x 100000 x mid 1.1051 / leverage
     assert Decimal(str(position["margin"])) == (Decimal("110510") / leverage).quantize(
         Decimal("0.01")
     )
     assert [(p["accountId"], p["side"]) for p in listed] == [
-        (alice.account, "buy"), (bob.account, "sell"), (alice.account, "sell")]  # fmt: skip
+        (alice.account, "buy"),
+        (bob.account, "sell"),
+        (alice.account, "sell"),
+    ]
     by_user = te.ok(te.get("/positions", params={"userId": alice.user_id}))
     assert [p["side"] for p in by_user] == ["buy", "sell"]
-    assert te.ok(te.get("/positions", params={"userId": alice.user_id,
-                                              "accountId": bob.account})) == []  # fmt: skip
+    assert (
+        te.ok(te.get("/positions", params={"userId": alice.user_id, "accountId": bob.account}))
+        == []
+    )
     assert [p["id"] for p in te.ok(te.get("/positions", params={"offset": 1, "limit": 1}))] == [
-        listed[1]["id"]]  # fmt: skip
+        listed[1]["id"]
+    ]
     assert te.ok(te.get("/positions", params={"symbol": "GBPUSD"})) == []
     assert te.ok(te.get(f"/positions/{position['id']}")) == position
 
@@ -339,12 +405,18 @@ def test_accounts_show_equity_and_margin_from_open_positions(market: TE) -> None
     quote(te, "1.09000", "1.09020")
 
     state = te.services.get_trade_state(frank.account, te.admin)
-    expected = {"balance": 10000, "equity": float(state.equity), "usedMargin": float(state.margin),
-                "freeMargin": float(state.margin_free)}  # fmt: skip
+    expected = {
+        "balance": 10000,
+        "equity": float(state.equity),
+        "usedMargin": float(state.margin),
+        "freeMargin": float(state.margin_free),
+    }
     assert state.equity == Decimal("7960.00")  # 2 lots bought at 1.10020, now bid 1.09000
-    for found in (te.ok(te.get(f"/accounts/{frank.account}")),
-                  te.ok(te.get(f"/users/{frank.user_id}/accounts"))[0],
-                  te.ok(te.get(f"/users/{frank.user_id}"))["accounts"][0]):  # fmt: skip
+    for found in (
+        te.ok(te.get(f"/accounts/{frank.account}")),
+        te.ok(te.get(f"/users/{frank.user_id}/accounts"))[0],
+        te.ok(te.get(f"/users/{frank.user_id}"))["accounts"][0],
+    ):
         assert {k: found[k] for k in expected} == expected
     assert expected["usedMargin"] > 0
 
@@ -354,9 +426,12 @@ def test_bogus_signatures_do_not_use_up_the_keys_rate_limit(market: TE) -> None:
     the key's rate limit, and failed proofs are limited per address instead."""
     te = market
     alice = Trader(te, "alice")
-    (te_app,) = [r.app for r in te.client.app.routes  # type: ignore[attr-defined]
-                 if isinstance(getattr(getattr(r, "app", None), "state", None), State)
-                 and hasattr(r.app.state, "throttle")]  # fmt: skip
+    (te_app,) = [
+        r.app
+        for r in te.client.app.routes  # type: ignore[attr-defined]
+        if isinstance(getattr(getattr(r, "app", None), "state", None), State)
+        and hasattr(r.app.state, "throttle")
+    ]
     te_app.state.throttle = Throttle(3, clock=lambda: 0.0)  # 3 a second, time standing still
     order = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "accountId": alice.account}
 

@@ -70,11 +70,17 @@ def test_post_accounts_adds_an_account_to_the_user_in_its_group(te: TE) -> None:
     uid = te.create_user()["id"]
 
     added = te.ok(te.post("/accounts", {"accountName": "Second", "userId": uid}))
-    preset = te.ok(te.post("/accounts", {"accountName": "Euro", "userId": str(uid),
-                                         "presetId": te.ids["preset"]}))  # fmt: skip
+    preset = te.ok(
+        te.post(
+            "/accounts", {"accountName": "Euro", "userId": str(uid), "presetId": te.ids["preset"]}
+        )
+    )
 
-    assert (added["userId"], added["userGroupId"], added["currency"]) == (uid, te.ids["retail"],
-                                                                          "USD")  # fmt: skip
+    assert (added["userId"], added["userGroupId"], added["currency"]) == (
+        uid,
+        te.ids["retail"],
+        "USD",
+    )
     assert preset["currency"] == "EUR"
     ids = [a["id"] for a in te.ok(te.get(f"/users/{uid}/accounts"))]
     assert ids == sorted(ids) and {added["id"], preset["id"]} < set(ids) and len(ids) == 3
@@ -120,8 +126,9 @@ def test_moving_a_user_moves_its_accounts_to_the_new_groups_settings(te: TE) -> 
     user = te.ok(te.get(f"/users/{uid}"))
     assert user["userGroupId"] == te.ids["vip"]
     assert {a["userGroupId"] for a in user["accounts"]} == {te.ids["vip"]}
-    assert [u["login"] for u in te.ok(te.get("/users", params={"userGroupId": te.ids["vip"]}))] \
-        == ["jsmith"]  # fmt: skip
+    assert [u["login"] for u in te.ok(te.get("/users", params={"userGroupId": te.ids["vip"]}))] == [
+        "jsmith"
+    ]
     # a group whose maximum leverage is lower brings the accounts' leverage down to it
     assert te.patch(f"/users/{uid}", {"userGroupId": str(tight)}).status_code == 204
     accounts = te.ok(te.get(f"/users/{uid}/accounts"))
@@ -170,8 +177,9 @@ def test_locking_a_user_ends_its_sessions(te: TE) -> None:
     assert te.patch(f"/users/{uid}", {"ruleValue": 1}).status_code == 204
 
     assert te.error(te.get("/webhooksKeys", token=session["accessToken"]), 401) == "1.2.0.1"
-    refresh = te.client.get("/proftrading/rest/auth/token/refresh",
-                            headers={"token": session["refreshToken"]})  # fmt: skip
+    refresh = te.client.get(
+        "/proftrading/rest/auth/token/refresh", headers={"token": session["refreshToken"]}
+    )
     assert te.error(refresh, 401) == "1.2.0.1"
 
 
@@ -179,10 +187,16 @@ def test_bad_status_changes_are_refused(te: TE) -> None:
     uid = te.create_user()["id"]
 
     bodies: list[dict[str, Any]] = [
-        {"ruleValue": 5}, {"ruleValue": -1}, {"ruleValue": "locked"}, {"ruleValue": True},
-        {"ruleValue": 1.5}, {}, {"ruleName": "leverage", "ruleValue": 1},
-        {"email": "x@example.com"}, {"id": uid + 1, "ruleValue": 1},
-    ]  # fmt: skip
+        {"ruleValue": 5},
+        {"ruleValue": -1},
+        {"ruleValue": "locked"},
+        {"ruleValue": True},
+        {"ruleValue": 1.5},
+        {},
+        {"ruleName": "leverage", "ruleValue": 1},
+        {"email": "x@example.com"},
+        {"id": uid + 1, "ruleValue": 1},
+    ]
     for body in bodies:
         assert te.error(te.patch(f"/users/{uid}", body), 400) == "1.0.0.1", body
     assert te.error(te.patch("/users/424242", {"ruleValue": 1}), 404) == "1.4.0.1"
@@ -192,8 +206,9 @@ def test_bad_status_changes_are_refused(te: TE) -> None:
 def test_a_group_move_and_a_status_go_together_in_one_patch(te: TE) -> None:
     uid = te.create_user()["id"]
 
-    assert te.patch(f"/users/{uid}", {"userGroup": te.ids["vip"], "ruleValue": 1}).status_code \
-        == 204  # fmt: skip
+    assert (
+        te.patch(f"/users/{uid}", {"userGroup": te.ids["vip"], "ruleValue": 1}).status_code == 204
+    )
 
     user = te.ok(te.get(f"/users/{uid}"))
     assert (user["userGroupId"], user["status"]) == (te.ids["vip"], 1)
@@ -215,8 +230,13 @@ def test_a_new_password_is_the_users_and_its_accounts(te: TE) -> None:
 def test_a_weak_or_missing_new_password_is_refused(te: TE) -> None:
     uid = te.create_user()["id"]
 
-    for body in ({"password": "short"}, {"password": "alllowercase1#"}, {}, {"password": ""},
-                 {"password": ["Pass#2025x"]}):  # fmt: skip
+    for body in (
+        {"password": "short"},
+        {"password": "alllowercase1#"},
+        {},
+        {"password": ""},
+        {"password": ["Pass#2025x"]},
+    ):
         response = te.patch(f"/users/{uid}/changePassword", body)
         assert te.error(response, 400) in ("1.0.0.1", "1.0.1.3"), body
     assert sign_in(te.client, "jsmith", USER_PASSWORD).status_code == 200
@@ -263,8 +283,7 @@ def test_missing_groups_and_presets_are_404(te: TE) -> None:
     assert te.error(te.post("/users", missing_preset), 404) == "1.4.0.0"
     assert te.ok(te.get("/users")) == []
     uid = te.create_user()["id"]
-    assert te.error(te.post("/accounts", {"accountName": "A", "userId": 424242}), 404) \
-        == "1.4.0.1"  # fmt: skip
+    assert te.error(te.post("/accounts", {"accountName": "A", "userId": 424242}), 404) == "1.4.0.1"
     assert te.error(te.post("/accounts", {"accountName": "A"}), 400) == "1.0.0.1"
     assert te.error(te.post("/accounts", {"userId": uid}), 400) == "1.0.0.1"
 
@@ -304,10 +323,11 @@ def test_a_manager_of_some_groups_sees_and_changes_only_their_users(te: TE) -> N
 
     assert [u["id"] for u in te.ok(te.get("/users", token=token))] == [vip]
     assert te.error(te.get(f"/users/{retail}", token=token), 404) == "1.4.0.1"
-    assert te.error(te.patch(f"/users/{retail}", {"ruleValue": 1}, token=token), 404) \
-        == "1.4.0.1"  # fmt: skip
-    assert te.error(te.patch(f"/users/{vip}", {"userGroup": te.ids["retail"]}, token=token),
-                    404) == "1.4.0.3"  # fmt: skip
+    assert te.error(te.patch(f"/users/{retail}", {"ruleValue": 1}, token=token), 404) == "1.4.0.1"
+    assert (
+        te.error(te.patch(f"/users/{vip}", {"userGroup": te.ids["retail"]}, token=token), 404)
+        == "1.4.0.3"
+    )
     assert [g["name"] for g in te.ok(te.get("/userGroups", token=token))] == ["vip"]
     body = _minimal(te, login="carol", email="carol@example.com")
     assert te.error(te.post("/users", body, token=token), 404) == "1.4.0.3"

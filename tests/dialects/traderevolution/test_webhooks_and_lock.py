@@ -51,8 +51,16 @@ def test_a_user_generates_lists_and_deletes_its_own_keys(te: TE, path: str) -> N
     named = te.ok(te.post(path, {"name": "TradingView alerts"}, token=token))
     unnamed = te.ok(te.post(path, token=token))  # no body at all: the name is generated
 
-    assert set(named) == {"id", "name", "apiKey", "secretKey", "userId", "createdAt",
-                          "expirationDate", "lastUsedAt"}  # fmt: skip
+    assert set(named) == {
+        "id",
+        "name",
+        "apiKey",
+        "secretKey",
+        "userId",
+        "createdAt",
+        "expirationDate",
+        "lastUsedAt",
+    }
     assert (named["name"], named["userId"]) == ("TradingView alerts", uid)
     assert unnamed["name"] and unnamed["name"] != named["name"]
     assert named["apiKey"].startswith("whk_") and len(named["secretKey"]) >= 40
@@ -94,8 +102,13 @@ def test_a_users_session_manages_webhook_keys_only(te: TE) -> None:
     uid = te.create_user()["id"]
     token = _user_token(te)
 
-    for method, path in (("GET", "/users"), ("GET", f"/users/{uid}"), ("GET", "/userGroups"),
-                         ("PATCH", f"/users/{uid}"), ("POST", "/accountOperations")):  # fmt: skip
+    for method, path in (
+        ("GET", "/users"),
+        ("GET", f"/users/{uid}"),
+        ("GET", "/userGroups"),
+        ("PATCH", f"/users/{uid}"),
+        ("POST", "/accountOperations"),
+    ):
         assert te.error(te.call(method, path, json={}, token=token), 403) == "2.0.2.4", path
 
 
@@ -119,8 +132,13 @@ def test_bad_key_requests_are_400(te: TE) -> None:
     te.create_user()
     token = _user_token(te)
 
-    bodies: list[Any] = [{"name": "x" * 33}, {"name": ["a"]}, {"name": "tab\there"},
-                         {"expirationDate": 1000}, {"expirationDate": "soon"}]  # fmt: skip
+    bodies: list[Any] = [
+        {"name": "x" * 33},
+        {"name": ["a"]},
+        {"name": "tab\there"},
+        {"expirationDate": 1000},
+        {"expirationDate": "soon"},
+    ]
     for body in bodies:
         assert te.error(te.post("/webhookskeys", body, token=token), 400) == "1.0.0.1", body
     assert te.error(te.post("/webhookskeys", [1], token=token), 400) == "1.0.0.1"
@@ -210,11 +228,17 @@ def test_a_rotating_x_forwarded_for_does_not_escape_the_lock(
     _still(te, monkeypatch)
     for n in range(5):
         forwarded = {"X-Forwarded-For": f"198.51.100.{n}", "X-Real-IP": f"203.0.113.{n}"}
-        wrong = te.client.post(BASE + "/auth/token", headers=forwarded,
-                               json={"login": MANAGER, "password": "Wrong#123456"})  # fmt: skip
+        wrong = te.client.post(
+            BASE + "/auth/token",
+            headers=forwarded,
+            json={"login": MANAGER, "password": "Wrong#123456"},
+        )
         assert te.error(wrong, 401) == "1.2.0.11"
-    right = te.client.post(BASE + "/auth/token", headers={"X-Forwarded-For": "192.0.2.77"},
-                           json={"login": MANAGER, "password": PASSWORD})  # fmt: skip
+    right = te.client.post(
+        BASE + "/auth/token",
+        headers={"X-Forwarded-For": "192.0.2.77"},
+        json={"login": MANAGER, "password": PASSWORD},
+    )
     assert te.error(right, 401) == "1.2.0.11"
     assert "too many failed sign-ins" in right.json()["errorMessage"]
 
@@ -254,8 +278,9 @@ def test_an_unknown_login_costs_the_same_password_hash_work(
 
 
 def test_the_lockout_thresholds_are_settings(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=database_url, data_dir=tmp_path, lockout_failures=2,
-                        lockout_base_delay_s=60)  # fmt: skip
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path, lockout_failures=2, lockout_base_delay_s=60
+    )
     runtime = bootstrap.build(settings)
     try:
         runtime.services.create_manager(
@@ -272,16 +297,27 @@ def test_the_lockout_thresholds_are_settings(database_url: str, tmp_path: Path) 
 
 
 def test_thresholds_of_zero_never_lock(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=database_url, data_dir=tmp_path, lockout_failures=0,
-                        lockout_login_failures=0, lockout_address_failures=0)  # fmt: skip
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        lockout_failures=0,
+        lockout_login_failures=0,
+        lockout_address_failures=0,
+    )
     runtime = bootstrap.build(settings)
     try:
         with TestClient(create_app(runtime)) as client:
             ids = make_catalog(runtime.services, system_actor())
             runtime.services.open_user_with_accounts(
-                OpenUser("eve", USER_PASSWORD, "eve@example.com", ids["retail"],
-                         accounts=(NewAccount("A"),)), system_actor(),
-            )  # fmt: skip
+                OpenUser(
+                    "eve",
+                    USER_PASSWORD,
+                    "eve@example.com",
+                    ids["retail"],
+                    accounts=(NewAccount("A"),),
+                ),
+                system_actor(),
+            )
             for _ in range(12):
                 assert sign_in(client, "eve", "Wrong#123456").status_code == 401
             assert sign_in(client, "eve", USER_PASSWORD).status_code == 200

@@ -47,11 +47,18 @@ OPERATIONS = {
     "correction": "Correction",
 }
 EDIT_FIELDS = (
-    ("name", "Full name"), ("first_name", "First name"), ("last_name", "Last name"),
-    ("email", "Email"), ("phone", "Phone"), ("country", "Country"), ("city", "City"),
-    ("address", "Address"), ("status", "Status"), ("comment", "Comment"),
+    ("name", "Full name"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("country", "Country"),
+    ("city", "City"),
+    ("address", "Address"),
+    ("status", "Status"),
+    ("comment", "Comment"),
     ("leverage", "Leverage"),
-)  # fmt: skip
+)
 MAX_ATTRIBUTES_TEXT = 8 * 1024
 
 
@@ -60,17 +67,23 @@ class AccountPages(Pages):
     def _filter(request: Request) -> tuple[dict[str, str], ListAccounts]:
         """The search form's fields (as typed, for the links) and the core's filter."""
         q = request.query_params
-        shown = {name: (q.get(name) or "").strip()[:MAX_TEXT]
-                 for name in ("login", "name", "email", "group", "label")}  # fmt: skip
+        shown = {
+            name: (q.get(name) or "").strip()[:MAX_TEXT]
+            for name in ("login", "name", "email", "group", "label")
+        }
         logins = None
         if shown["login"]:
             number = whole(shown["login"])
             if number is None:
                 raise ValidationError.field("login", "must be a number")
             logins = (number,)
-        cmd = ListAccounts(group_mask=shown["group"] or None, email=shown["email"] or None,
-                           logins=logins, name=shown["name"] or None,
-                           white_label=shown["label"] or None)  # fmt: skip
+        cmd = ListAccounts(
+            group_mask=shown["group"] or None,
+            email=shown["email"] or None,
+            logins=logins,
+            name=shown["name"] or None,
+            white_label=shown["label"] or None,
+        )
         return {k: v for k, v in shown.items() if v}, cmd
 
     async def accounts_csv(self, ctx: Ctx) -> Response:
@@ -80,10 +93,10 @@ class AccountPages(Pages):
         _, cmd = self._filter(ctx.request)
         stream = self.services.export_accounts_csv(cmd, ctx.actor, CSV_COLUMNS, EXPORT_COLUMNS)
         first = await run_in_threadpool(next, stream, None)
-        headers = {**SECURITY_HEADERS,
-                   "Content-Disposition": 'attachment; filename="accounts.csv"'}  # fmt: skip
-        return StreamingResponse(csv_chunks(first, stream), media_type="text/csv; charset=utf-8",
-                                 headers=headers)  # fmt: skip
+        headers = {**SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="accounts.csv"'}
+        return StreamingResponse(
+            csv_chunks(first, stream), media_type="text/csv; charset=utf-8", headers=headers
+        )
 
     async def accounts(self, ctx: Ctx) -> Response:
         params, cmd = self._filter(ctx.request)
@@ -95,16 +108,31 @@ class AccountPages(Pages):
         next_url = None
         if more:
             next_url = "/console/accounts?" + urlencode({**params, "after": found[-1].login})
-        return self.page(ctx.request, "accounts.html", 200, ctx, title="Accounts",
-                         csv_url="/console/accounts.csv?" + urlencode(params),
-                         accounts=found, q=params, next_url=next_url,
-                         first_url="/console/accounts?" + urlencode(params) if after else None,
-                         personal=ctx.actor.has("personal_data"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "accounts.html",
+            200,
+            ctx,
+            title="Accounts",
+            csv_url="/console/accounts.csv?" + urlencode(params),
+            accounts=found,
+            q=params,
+            next_url=next_url,
+            first_url="/console/accounts?" + urlencode(params) if after else None,
+            personal=ctx.actor.has("personal_data"),
+        )
 
     async def open_form(self, ctx: Ctx) -> Response:
         groups = await self.call(self.services.list_groups, ctx.actor)
-        return self.page(ctx.request, "open.html", 200, ctx, title="Open an account",
-                         groups=groups, personal=ctx.actor.has("personal_data"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "open.html",
+            200,
+            ctx,
+            title="Open an account",
+            groups=groups,
+            personal=ctx.actor.has("personal_data"),
+        )
 
     async def open_account(self, ctx: Ctx) -> Response:
         """Open an account (users:write, a group within reach); then its page."""
@@ -115,9 +143,12 @@ class AccountPages(Pages):
             if value:
                 profile[name] = value
         leverage = whole(form.get("leverage"))
-        cmd = OpenAccount(group=(form.get("group") or "")[:MAX_TEXT], leverage=leverage,
-                          name=(form.get("name") or "").strip()[:MAX_TEXT],
-                          profile=profile)  # fmt: skip
+        cmd = OpenAccount(
+            group=(form.get("group") or "")[:MAX_TEXT],
+            leverage=leverage,
+            name=(form.get("name") or "").strip()[:MAX_TEXT],
+            profile=profile,
+        )
         opened = await self.call(self.services.open_account, cmd, ctx.actor)
         return RedirectResponse(f"/console/accounts/{opened.login}", 303)
 
@@ -146,24 +177,44 @@ class AccountPages(Pages):
             trail = list(reversed(trail[-PAGE:]))
         except PermissionDenied:
             pass
-        return self.page(ctx.request, "account.html", 200, ctx, title=f"Account {login}",
-                         acc=acc, state=state, ledger=ledger, trail=trail,
-                         positions=positions, deals=deals, lots=lots, price_of=price_of,
-                         notice=notice, profile=[f for f in EDIT_FIELDS if f[0] != "leverage"],
-                         operations=OPERATIONS, key=secrets.token_urlsafe(16),
-                         keys={k: secrets.token_urlsafe(16) for k in ("move", "password")},
-                         can_move=actor.has("balances:write"),
-                         can_edit=actor.has("users:write"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "account.html",
+            200,
+            ctx,
+            title=f"Account {login}",
+            acc=acc,
+            state=state,
+            ledger=ledger,
+            trail=trail,
+            positions=positions,
+            deals=deals,
+            lots=lots,
+            price_of=price_of,
+            notice=notice,
+            profile=[f for f in EDIT_FIELDS if f[0] != "leverage"],
+            operations=OPERATIONS,
+            key=secrets.token_urlsafe(16),
+            keys={k: secrets.token_urlsafe(16) for k in ("move", "password")},
+            can_move=actor.has("balances:write"),
+            can_edit=actor.has("users:write"),
+        )
 
     async def edit_form(self, ctx: Ctx) -> Response:
         """An account's attributes as a form (users:write; contacts with personal_data)."""
         login = path_login(ctx.request)
         ctx.actor.require("users:write")
         acc = await self.call(self.services.get_account, login, ctx.actor)
-        return self.page(ctx.request, "edit.html", 200, ctx, title=f"Edit account {login}",
-                         acc=acc, fields=self._edit_fields(ctx),
-                         attributes="\n".join(f"{k}={v}" for k, v in
-                                              sorted(acc.attributes.items())))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "edit.html",
+            200,
+            ctx,
+            title=f"Edit account {login}",
+            acc=acc,
+            fields=self._edit_fields(ctx),
+            attributes="\n".join(f"{k}={v}" for k, v in sorted(acc.attributes.items())),
+        )
 
     @staticmethod
     def _edit_fields(ctx: Ctx) -> list[tuple[str, str]]:
@@ -200,8 +251,7 @@ class AccountPages(Pages):
         form = ctx.request.state.form
         if form.get("action") == "disable":
             reason = (form.get("reason") or "")[:MAX_TEXT]
-            await self.call(self.services.disable_account, DisableAccount(login, reason),
-                            ctx.actor)  # fmt: skip
+            await self.call(self.services.disable_account, DisableAccount(login, reason), ctx.actor)
         elif form.get("action") == "enable":
             await self.call(self.services.enable_account, EnableAccount(login), ctx.actor)
         elif form.get("action") in ("move", "password"):
@@ -236,9 +286,18 @@ class AccountPages(Pages):
             print_ = fingerprint(DIALECT, "account.password", login, kind)  # no password in it
             done, kept = f"The {kind} password was changed.", {"kind": kind, "password": password}
         if form.get("step") != "apply":
-            return self.page(ctx.request, "confirm_state.html", 200, ctx, title="Confirm",
-                             acc=acc, what=what, action=form.get("action"), key=key,
-                             kept=kept)  # fmt: skip
+            return self.page(
+                ctx.request,
+                "confirm_state.html",
+                200,
+                ctx,
+                title="Confirm",
+                acc=acc,
+                what=what,
+                action=form.get("action"),
+                key=key,
+                kept=kept,
+            )
         _outcome, again = await self.once(call, ctx.actor, SentKey(key, "Idempotency-Key"), print_)
         if again:
             done = "This form had already been sent: it was applied once, nothing was done again."

@@ -61,8 +61,13 @@ class AdminPages(Pages):
 
     # ---- administration (admin with unlimited reach: the core checks) -----------------------
 
-    async def admin(self, ctx: Ctx, issued: Any = None, notice: str | None = None,
-                    password: tuple[int, str] | None = None) -> Response:  # fmt: skip
+    async def admin(
+        self,
+        ctx: Ctx,
+        issued: Any = None,
+        notice: str | None = None,
+        password: tuple[int, str] | None = None,
+    ) -> Response:
         """The administration page; `issued` a new key and `password` a manager's new
         password, each shown this once."""
         require_admin(ctx)
@@ -72,10 +77,23 @@ class AdminPages(Pages):
         groups = await self.call(s.list_groups, actor)
         symbols = await self.call(s.list_symbols, actor)
         thresholds = await self.call(s.list_approval_thresholds, actor)
-        return self.page(ctx.request, "admin.html", 200, ctx, title="Administration",
-                         managers=managers, keys=keys, groups=groups, symbols=symbols,
-                         thresholds=thresholds, scopes=SCOPES, issued=issued,
-                         notice=notice, password=password, key=form_key())  # fmt: skip
+        return self.page(
+            ctx.request,
+            "admin.html",
+            200,
+            ctx,
+            title="Administration",
+            managers=managers,
+            keys=keys,
+            groups=groups,
+            symbols=symbols,
+            thresholds=thresholds,
+            scopes=SCOPES,
+            issued=issued,
+            notice=notice,
+            password=password,
+            key=form_key(),
+        )
 
     async def admin_keys(self, ctx: Ctx) -> Response:
         """Create, rotate or revoke an API key; a new secret is shown once, on this page."""
@@ -91,12 +109,16 @@ class AdminPages(Pages):
             name = (form.get("name") or "")[:MAX_TEXT]
             cmd = CreateApiKey(login, scopes, name)
             print_ = fingerprint(DIALECT, "admin.key.create", login, sorted(scopes), name)
-            issued, again = await self.once(partial(s.create_api_key, cmd), actor,
-                                            sent_form_key(form), print_)  # fmt: skip
+            issued, again = await self.once(
+                partial(s.create_api_key, cmd), actor, sent_form_key(form), print_
+            )
             if again:  # the stored result: no secret in it
                 key_id = issued.key.id if isinstance(issued, IssuedKey) else None
-                return await self.admin(ctx, None, f"{ONCE}: key {key_id} was created then, "
-                                        "and its secret shown then only.")  # fmt: skip
+                return await self.admin(
+                    ctx,
+                    None,
+                    f"{ONCE}: key {key_id} was created then, and its secret shown then only.",
+                )
             return await self.admin(ctx, issued, f"Key {issued.key.id} created")
         key_id = (form.get("key_id") or "")[:64]
         if action == "rotate":
@@ -118,13 +140,15 @@ class AdminPages(Pages):
         action = form.get("action")
         s, actor = self.services, ctx.actor
         if action in ("disable", "enable"):
-            await self.call(s.update_manager,
-                            UpdateManager(login, enabled=action == "enable"), actor)  # fmt: skip
+            await self.call(
+                s.update_manager, UpdateManager(login, enabled=action == "enable"), actor
+            )
             return await self.admin(ctx, None, f"Manager {login} {action}d")
         if action == "unlock":
             cleared = await self.call(s.unlock_manager, login, actor)
-            return await self.admin(ctx, None, f"Manager {login} unlocked "
-                                    f"({cleared} failed sign-in counters cleared)")  # fmt: skip
+            return await self.admin(
+                ctx, None, f"Manager {login} unlocked ({cleared} failed sign-in counters cleared)"
+            )
         if action == "totp-reset":
             had = await self.call(s.reset_second_factor, login, actor)
             return await self.admin(
@@ -149,12 +173,22 @@ class AdminPages(Pages):
         done = f"above {amount}" if amount else "removed"
         return await self.admin(ctx, None, f"{currency} threshold{where}: {done}")
 
-    def _review(self, ctx: Ctx, title: str, action: str, table: list[list[str]],
-                warning: str | None = None) -> Response:  # fmt: skip
+    def _review(
+        self, ctx: Ctx, title: str, action: str, table: list[list[str]], warning: str | None = None
+    ) -> Response:
         """The change as a table (setting, now, after) and a form posting it again to apply."""
         kept = [(k, v) for k, v in ctx.request.state.pairs if k not in ("csrf", "step")]
-        return self.page(ctx.request, "review.html", 200, ctx, title=title, action=action,
-                         table=table, pairs=kept, warning=warning)  # fmt: skip
+        return self.page(
+            ctx.request,
+            "review.html",
+            200,
+            ctx,
+            title=title,
+            action=action,
+            table=table,
+            pairs=kept,
+            warning=warning,
+        )
 
     async def _manager(self, ctx: Ctx, login: int) -> Manager:
         managers: list[Manager] = await self.call(self.services.list_managers, ctx.actor)
@@ -170,9 +204,16 @@ class AdminPages(Pages):
         require_admin(ctx)
         login = whole(ctx.request.query_params.get("login"))
         manager = await self._manager(ctx, login) if login is not None else None
-        return self.page(ctx.request, "manager.html", 200, ctx,
-                         title=f"Manager {login}" if manager else "Add a manager",
-                         m=manager, scopes=SCOPES, key=form_key())  # fmt: skip
+        return self.page(
+            ctx.request,
+            "manager.html",
+            200,
+            ctx,
+            title=f"Manager {login}" if manager else "Add a manager",
+            m=manager,
+            scopes=SCOPES,
+            key=form_key(),
+        )
 
     async def manager_save(self, ctx: Ctx) -> Response:
         require_admin(ctx)
@@ -187,58 +228,88 @@ class AdminPages(Pages):
         apply = form.get("step") == "apply"
         if form.get("action") == "create":
             signs_in = form.get("with_password") == "1"
-            table = [["Login", "", str(login)], ["Name", "", name],
-                     ["Rights", "", ", ".join(sorted(rights)) or "none"],
-                     ["Groups", "", group_mask], ["White labels", "", white_labels],
-                     ["Password", "", "generated, shown once" if signs_in
-                      else "none (API keys only)"]]  # fmt: skip
+            table = [
+                ["Login", "", str(login)],
+                ["Name", "", name],
+                ["Rights", "", ", ".join(sorted(rights)) or "none"],
+                ["Groups", "", group_mask],
+                ["White labels", "", white_labels],
+                ["Password", "", "generated, shown once" if signs_in else "none (API keys only)"],
+            ]
             if not apply:
-                return self._review(ctx, f"Add manager {login}?", "/console/admin/manager",
-                                    table)  # fmt: skip
+                return self._review(ctx, f"Add manager {login}?", "/console/admin/manager", table)
             password = new_password() if signs_in else None
-            cmd = CreateManager(login, name, password, rights, group_mask or "*",
-                                white_labels or "*")  # fmt: skip
-            print_ = fingerprint(DIALECT, "admin.manager.create", login, name, sorted(rights),
-                                 group_mask, white_labels, signs_in)  # fmt: skip
-            _added, again = await self.once(partial(self.services.create_manager, cmd),
-                                            ctx.actor, sent_form_key(form), print_)  # fmt: skip
+            cmd = CreateManager(
+                login, name, password, rights, group_mask or "*", white_labels or "*"
+            )
+            print_ = fingerprint(
+                DIALECT,
+                "admin.manager.create",
+                login,
+                name,
+                sorted(rights),
+                group_mask,
+                white_labels,
+                signs_in,
+            )
+            _added, again = await self.once(
+                partial(self.services.create_manager, cmd), ctx.actor, sent_form_key(form), print_
+            )
             if again:
-                return await self.admin(ctx, None, f"{ONCE}: manager {login} was added then"
-                                        + (", and its password shown then only." if signs_in
-                                           else "."))  # fmt: skip
-            return await self.admin(ctx, None, f"Manager {login} added",
-                                    (login, password) if password else None)  # fmt: skip
+                return await self.admin(
+                    ctx,
+                    None,
+                    f"{ONCE}: manager {login} was added then"
+                    + (", and its password shown then only." if signs_in else "."),
+                )
+            return await self.admin(
+                ctx, None, f"Manager {login} added", (login, password) if password else None
+            )
         if form.get("action") == "password":
             await self._manager(ctx, login)  # exists, and the actor may manage managers
             if not apply:
-                return self._review(ctx, f"Reset the password of manager {login}?",
-                                    "/console/admin/manager",
-                                    [["Password", "kept as a verifier", "generated, shown once"]],
-                                    "The manager's console, TraderEvolution and MT5 sessions "
-                                    "end at once; its API keys keep working.")  # fmt: skip
+                return self._review(
+                    ctx,
+                    f"Reset the password of manager {login}?",
+                    "/console/admin/manager",
+                    [["Password", "kept as a verifier", "generated, shown once"]],
+                    "The manager's console, TraderEvolution and MT5 sessions "
+                    "end at once; its API keys keep working.",
+                )
             password = new_password()
             print_ = fingerprint(DIALECT, "admin.manager.password", login)
             change = partial(self.services.update_manager, UpdateManager(login, password=password))
             _reset, again = await self.once(change, ctx.actor, sent_form_key(form), print_)
             if again:
-                return await self.admin(ctx, None, f"{ONCE}: the password of manager {login} "
-                                        "was reset then, and shown then only.")  # fmt: skip
-            return await self.admin(ctx, None, f"Manager {login}: password reset",
-                                    (login, password))  # fmt: skip
+                return await self.admin(
+                    ctx,
+                    None,
+                    f"{ONCE}: the password of manager {login} was reset then, and shown then only.",
+                )
+            return await self.admin(
+                ctx, None, f"Manager {login}: password reset", (login, password)
+            )
         current = await self._manager(ctx, login)
         grant, revoke = rights - current.rights, current.rights - rights
-        update = UpdateManager(login, name=name if name != current.name else None,
-                               grant=grant, revoke=revoke,
-                               group_mask=group_mask if group_mask != current.group_mask
-                               else None,
-                               white_labels=white_labels if white_labels != current.white_labels
-                               else None)  # fmt: skip
+        update = UpdateManager(
+            login,
+            name=name if name != current.name else None,
+            grant=grant,
+            revoke=revoke,
+            group_mask=group_mask if group_mask != current.group_mask else None,
+            white_labels=white_labels if white_labels != current.white_labels else None,
+        )
         table = []
         if update.name is not None:
             table.append(["Name", current.name, name])
         if grant or revoke:
-            table.append(["Rights", ", ".join(sorted(current.rights)) or "none",
-                          ", ".join(sorted(rights)) or "none"])  # fmt: skip
+            table.append(
+                [
+                    "Rights",
+                    ", ".join(sorted(current.rights)) or "none",
+                    ", ".join(sorted(rights)) or "none",
+                ]
+            )
         if update.group_mask is not None:
             table.append(["Groups", current.group_mask, group_mask])
         if update.white_labels is not None:
@@ -249,7 +320,8 @@ class AdminPages(Pages):
             warning = None
             if login == ctx.actor.manager_login:
                 warning = "These are your own rights: you may lose the right to undo this."
-            return self._review(ctx, f"Change manager {login}?", "/console/admin/manager",
-                                table, warning)  # fmt: skip
+            return self._review(
+                ctx, f"Change manager {login}?", "/console/admin/manager", table, warning
+            )
         await self.call(self.services.update_manager, update, ctx.actor)
         return await self.admin(ctx, None, f"Manager {login} changed")

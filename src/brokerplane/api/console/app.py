@@ -69,9 +69,13 @@ def build(runtime: Runtime) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         html = c.env.get_template("error.html").render(
-            me=None, csrf="", path=request.url.path, title="Not found",
-            detail="There is no such page in the console.", fields=[],
-        )  # fmt: skip
+            me=None,
+            csrf="",
+            path=request.url.path,
+            title="Not found",
+            detail="There is no such page in the console.",
+            fields=[],
+        )
         return HTMLResponse(html, status_code=404, headers=SECURITY_HEADERS)
 
     app = Starlette(routes=routes, exception_handlers={404: not_found})

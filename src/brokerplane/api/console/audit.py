@@ -76,10 +76,16 @@ class AuditPages(Pages):
         after = whole(q.get("after"))
         query = AuditQuery(
             entity_type="account" if account is not None else None,
-            entity_id=str(account) if account is not None else None, action=action,
-            manager_login=manager, operator_id=operator, time_from=time_from, time_to=time_to,
-            after_id=after, limit=PAGE + 1, dialect=dialect,
-        )  # fmt: skip
+            entity_id=str(account) if account is not None else None,
+            action=action,
+            manager_login=manager,
+            operator_id=operator,
+            time_from=time_from,
+            time_to=time_to,
+            after_id=after,
+            limit=PAGE + 1,
+            dialect=dialect,
+        )
         records = await self.call(self.services.query_audit, query, ctx.actor)
         more = len(records) > PAGE
         records = records[:PAGE]
@@ -88,20 +94,42 @@ class AuditPages(Pages):
             if self.chain_check is None:
                 self.chain_check = ChainCheck()
             report = await self.call(self.chain_check.check, self.services.verify_audit)
-        params = {k: v for k, v in (("action", action), ("account", account),
-                                    ("manager", manager), ("operator", operator),
-                                    ("dialect", dialect), ("from", since),
-                                    ("to", until)) if v}  # fmt: skip
+        params = {
+            k: v
+            for k, v in (
+                ("action", action),
+                ("account", account),
+                ("manager", manager),
+                ("operator", operator),
+                ("dialect", dialect),
+                ("from", since),
+                ("to", until),
+            )
+            if v
+        }
         next_url = (
             "/console/audit?" + urlencode({**params, "after": records[-1].id}) if more else None
         )
-        return self.page(ctx.request, "audit.html", 200, ctx, title="Audit", records=records,
-                         action=action or "", account=account or "", manager=manager or "",
-                         operator=operator or "", dialect=dialect or "",
-                         dialects=AUDIT_DIALECTS, since=since, until=until, report=report,
-                         next_url=next_url, every=int(VERIFY_EVERY_S),
-                         verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
-                         )  # fmt: skip
+        return self.page(
+            ctx.request,
+            "audit.html",
+            200,
+            ctx,
+            title="Audit",
+            records=records,
+            action=action or "",
+            account=account or "",
+            manager=manager or "",
+            operator=operator or "",
+            dialect=dialect or "",
+            dialects=AUDIT_DIALECTS,
+            since=since,
+            until=until,
+            report=report,
+            next_url=next_url,
+            every=int(VERIFY_EVERY_S),
+            verify_url="/console/audit?" + urlencode({**params, "verify": 1}),
+        )
 
 
 def _moment(field: str, text: str) -> datetime | None:

@@ -110,8 +110,10 @@ def _same(stored: Any, given: Any) -> bool:
 
 def rows(current: Any, changes: dict[str, Any], fields: Sequence[Field]) -> list[list[str]]:
     labels = {f.name: f.label for f in fields}
-    return [[labels.get(k, k), _shown(getattr(current, k, "")) if current else "", _shown(v)]
-            for k, v in changes.items()]  # fmt: skip
+    return [
+        [labels.get(k, k), _shown(getattr(current, k, "")) if current else "", _shown(v)]
+        for k, v in changes.items()
+    ]
 
 
 def _name(form: dict[str, str]) -> str:
@@ -131,11 +133,18 @@ class CatalogPages(AdminPages):
         require_admin(ctx)
         name = (ctx.request.query_params.get("name") or "")[:MAX_FIELD]
         group = await self.call(self.services.get_group, name, ctx.actor) if name else None
-        return self.page(ctx.request, "group.html", 200, ctx,
-                         title=f"Group {name}" if group else "Add a group", g=group,
-                         blank=Group(name="", currency="USD"),
-                         fields=GROUP_FIELDS, value=_shown,
-                         notice=_notice(ctx.request, f"Group {name}"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "group.html",
+            200,
+            ctx,
+            title=f"Group {name}" if group else "Add a group",
+            g=group,
+            blank=Group(name="", currency="USD"),
+            fields=GROUP_FIELDS,
+            value=_shown,
+            notice=_notice(ctx.request, f"Group {name}"),
+        )
 
     async def group_save(self, ctx: Ctx) -> Response:
         require_admin(ctx)
@@ -147,17 +156,23 @@ class CatalogPages(AdminPages):
         if action == "delete":
             group: Group = await self.call(s.get_group, name, ctx.actor)
             if not apply:
-                return self._review(ctx, f"Delete group {name}?", "/console/admin/group",
-                                    [["Group", name, "deleted"]],
-                                    "A group that holds any account (closed ones too) or "
-                                    "user cannot be deleted.")  # fmt: skip
+                return self._review(
+                    ctx,
+                    f"Delete group {name}?",
+                    "/console/admin/group",
+                    [["Group", name, "deleted"]],
+                    "A group that holds any account (closed ones too) or user cannot be deleted.",
+                )
             await self.call(s.delete_group, DeleteGroup(group.name), ctx.actor)
             return await self.admin(ctx, None, f"Group {name} deleted")
         settings = read_settings(form, GROUP_FIELDS)
         if action == "create":
             currency = (form.get("currency") or "").strip().upper()[:8]
-            table = [["Name", "", name], ["Currency", "", currency],
-                     *rows(None, settings, GROUP_FIELDS)]  # fmt: skip
+            table = [
+                ["Name", "", name],
+                ["Currency", "", currency],
+                *rows(None, settings, GROUP_FIELDS),
+            ]
             if not apply:
                 return self._review(ctx, f"Add group {name}?", "/console/admin/group", table)
             await self.call(s.create_group, CreateGroup(name, currency, settings), ctx.actor)
@@ -167,8 +182,12 @@ class CatalogPages(AdminPages):
         if not changes:
             return RedirectResponse(_url("group", name, "unchanged"), 303)
         if not apply:
-            return self._review(ctx, f"Change group {name}?", "/console/admin/group",
-                                rows(group, changes, GROUP_FIELDS))  # fmt: skip
+            return self._review(
+                ctx,
+                f"Change group {name}?",
+                "/console/admin/group",
+                rows(group, changes, GROUP_FIELDS),
+            )
         await self.call(s.update_group, UpdateGroup(name, changes), ctx.actor)
         return RedirectResponse(_url("group", name, "changed"), 303)
 
@@ -179,12 +198,19 @@ class CatalogPages(AdminPages):
         require_admin(ctx)
         name = (ctx.request.query_params.get("name") or "")[:MAX_FIELD]
         symbol = await self.call(self.services.get_symbol, name, ctx.actor) if name else None
-        return self.page(ctx.request, "symbol.html", 200, ctx,
-                         title=f"Symbol {name}" if symbol else "Add a symbol", sym=symbol,
-                         blank=Symbol(name="", currency_base="", currency_profit="",
-                                      currency_margin=""),
-                         fields=SYMBOL_FIELDS, new_fields=SYMBOL_NEW_FIELDS, value=_shown,
-                         notice=_notice(ctx.request, f"Symbol {name}"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "symbol.html",
+            200,
+            ctx,
+            title=f"Symbol {name}" if symbol else "Add a symbol",
+            sym=symbol,
+            blank=Symbol(name="", currency_base="", currency_profit="", currency_margin=""),
+            fields=SYMBOL_FIELDS,
+            new_fields=SYMBOL_NEW_FIELDS,
+            value=_shown,
+            notice=_notice(ctx.request, f"Symbol {name}"),
+        )
 
     async def symbol_save(self, ctx: Ctx) -> Response:
         require_admin(ctx)
@@ -195,32 +221,44 @@ class CatalogPages(AdminPages):
         action = form.get("action")
         if action == "create":
             settings = read_settings(form, SYMBOL_FIELDS)
-            settings.update({k: v.upper() for k, v in
-                             read_settings(form, SYMBOL_NEW_FIELDS).items() if v})  # fmt: skip
+            settings.update(
+                {k: v.upper() for k, v in read_settings(form, SYMBOL_NEW_FIELDS).items() if v}
+            )
             if not apply:
-                return self._review(ctx, f"Add symbol {name}?", "/console/admin/symbol",
-                                    [["Name", "", name],
-                                     *rows(None, settings, SYMBOL_NEW_FIELDS + SYMBOL_FIELDS)],
-                                    "A symbol is traded in every group.")  # fmt: skip
+                return self._review(
+                    ctx,
+                    f"Add symbol {name}?",
+                    "/console/admin/symbol",
+                    [["Name", "", name], *rows(None, settings, SYMBOL_NEW_FIELDS + SYMBOL_FIELDS)],
+                    "A symbol is traded in every group.",
+                )
             await self.call(s.create_symbol, CreateSymbol(name, settings), ctx.actor)
             return RedirectResponse(_url("symbol", name, "added"), 303)
         symbol: Symbol = await self.call(s.get_symbol, name, ctx.actor)
         if action == "delete":
             if not apply:
-                return self._review(ctx, f"Delete symbol {name}?", "/console/admin/symbol",
-                                    [["Symbol", name, "deleted"]],
-                                    "No group can trade it afterwards; a symbol with open "
-                                    "positions cannot be deleted. Closed deals keep its "
-                                    "name.")  # fmt: skip
+                return self._review(
+                    ctx,
+                    f"Delete symbol {name}?",
+                    "/console/admin/symbol",
+                    [["Symbol", name, "deleted"]],
+                    "No group can trade it afterwards; a symbol with open "
+                    "positions cannot be deleted. Closed deals keep its "
+                    "name.",
+                )
             await self.call(s.delete_symbol, DeleteSymbol(symbol.name), ctx.actor)
             return await self.admin(ctx, None, f"Symbol {name} deleted")
         changes = changed(symbol, read_settings(form, SYMBOL_FIELDS))
         if not changes:
             return RedirectResponse(_url("symbol", name, "unchanged"), 303)
         if not apply:
-            return self._review(ctx, f"Change symbol {name}?", "/console/admin/symbol",
-                                rows(symbol, changes, SYMBOL_FIELDS),
-                                "A symbol's settings apply to every group.")  # fmt: skip
+            return self._review(
+                ctx,
+                f"Change symbol {name}?",
+                "/console/admin/symbol",
+                rows(symbol, changes, SYMBOL_FIELDS),
+                "A symbol's settings apply to every group.",
+            )
         await self.call(s.update_symbol, UpdateSymbol(name, changes), ctx.actor)
         return RedirectResponse(_url("symbol", name, "changed"), 303)
 

@@ -58,10 +58,21 @@ class MoneyPages(Pages):
             if threshold is not None:
                 units, digits = threshold
                 waits = abs(parsed) * 10**digits > units
-            return self.page(ctx.request, "confirm.html", 200, ctx, title="Confirm", acc=acc,
-                             operation=op, label=OPERATIONS[op], amount=amount,
-                             comment=comment, key=key, waits=waits,
-                             threshold=format_units(*threshold) if threshold else None)  # fmt: skip
+            return self.page(
+                ctx.request,
+                "confirm.html",
+                200,
+                ctx,
+                title="Confirm",
+                acc=acc,
+                operation=op,
+                label=OPERATIONS[op],
+                amount=amount,
+                comment=comment,
+                key=key,
+                waits=waits,
+                threshold=format_units(*threshold) if threshold else None,
+            )
         cmd = PostLedgerEntry(login=login, operation=Operation(op), amount=amount, comment=comment)
         print_ = fingerprint(DIALECT, op, login, parsed, comment)
         request = request_of(ctx.actor, SentKey(key, "Idempotency-Key"), print_)
@@ -69,8 +80,17 @@ class MoneyPages(Pages):
         outcome = await self.call(run, partial(self.services.run, cmd, armed, request), _label)
         replayed = isinstance(outcome, Replay)
         result = _replayed(outcome) if isinstance(outcome, Replay) else _summary(outcome)
-        return self.page(ctx.request, "outcome.html", 200, ctx, title="Done", acc=acc,
-                         result=result, label=OPERATIONS[op], replayed=replayed)  # fmt: skip
+        return self.page(
+            ctx.request,
+            "outcome.html",
+            200,
+            ctx,
+            title="Done",
+            acc=acc,
+            result=result,
+            label=OPERATIONS[op],
+            replayed=replayed,
+        )
 
     async def _threshold(self, acc: Any, ctx: Ctx) -> tuple[int, int] | None:
         """The approval threshold the core applies to this account (its group's, else its
@@ -95,9 +115,18 @@ class MoneyPages(Pages):
         if state != "pending" and len(found) > PAGE:
             found = found[:PAGE]
             next_url = "/console/approvals?" + urlencode({"state": state, "after": found[-1].id})
-        return self.page(ctx.request, "approvals.html", 200, ctx, title="Approvals",
-                         approvals=found, state=state, states=STATES, next_url=next_url,
-                         can_decide=ctx.actor.has("balances:approve"))  # fmt: skip
+        return self.page(
+            ctx.request,
+            "approvals.html",
+            200,
+            ctx,
+            title="Approvals",
+            approvals=found,
+            state=state,
+            states=STATES,
+            next_url=next_url,
+            can_decide=ctx.actor.has("balances:approve"),
+        )
 
     async def decide(self, ctx: Ctx) -> Response:
         approval_id = whole(ctx.request.path_params.get("approval_id"))
@@ -107,11 +136,13 @@ class MoneyPages(Pages):
         decision = form.get("decision")
         if decision not in ("approve", "reject"):
             raise ValidationError.field("decision", "must be approve or reject")
-        cmd = DecideApproval(approval_id, decision == "approve",
-                             (form.get("comment") or "")[:MAX_TEXT])  # fmt: skip
+        cmd = DecideApproval(
+            approval_id, decision == "approve", (form.get("comment") or "")[:MAX_TEXT]
+        )
         done = await self.call(self.services.decide_approval, cmd, ctx.actor)
-        return self.page(ctx.request, "decided.html", 200, ctx, title="Decided",
-                         approval=done.approval)  # fmt: skip
+        return self.page(
+            ctx.request, "decided.html", 200, ctx, title="Decided", approval=done.approval
+        )
 
 
 def _replayed(replay: Replay[Posting]) -> dict[str, Any]:

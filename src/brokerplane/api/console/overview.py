@@ -28,8 +28,11 @@ class OverviewPages(Pages):
         digits: dict[str, int] = {}
         money_note = None
         try:
-            entries = await self.call(s.list_ledger, LedgerQuery(
-                kinds=("deposit", "withdrawal"), time_from=today, limit=1000), actor)  # fmt: skip
+            entries = await self.call(
+                s.list_ledger,
+                LedgerQuery(kinds=("deposit", "withdrawal"), time_from=today, limit=1000),
+                actor,
+            )
             for e in entries:
                 row = moves.setdefault(e.currency, {"deposit": 0, "withdrawal": 0, "count": 0})
                 row[e.kind] += abs(e.amount)
@@ -47,15 +50,29 @@ class OverviewPages(Pages):
         except PermissionDenied:
             pass
         try:
-            records = await self.call(s.query_audit, AuditQuery(
-                time_from=datetime.now(UTC) - timedelta(days=1), limit=1000), actor)  # fmt: skip
+            records = await self.call(
+                s.query_audit,
+                AuditQuery(time_from=datetime.now(UTC) - timedelta(days=1), limit=1000),
+                actor,
+            )
             recent = list(reversed(records[-10:]))
         except PermissionDenied:
             pass
-        return self.page(ctx.request, "overview.html", 200, ctx, title="Overview", moves=moves,
-                         digits=digits, money_note=money_note, pending=pending,
-                         exposure=exposure, chart=chart(exposure), calls=calls,
-                         recent=recent)  # fmt: skip
+        return self.page(
+            ctx.request,
+            "overview.html",
+            200,
+            ctx,
+            title="Overview",
+            moves=moves,
+            digits=digits,
+            money_note=money_note,
+            pending=pending,
+            exposure=exposure,
+            chart=chart(exposure),
+            calls=calls,
+            recent=recent,
+        )
 
     async def _approvals(self, actor: Actor, state: str | None) -> list[Approval] | None:
         try:
@@ -71,9 +88,18 @@ class OverviewPages(Pages):
     async def risk(self, ctx: Ctx) -> Response:
         exposure = await self.call(partial(self.services.exposure, ctx.actor))
         calls = await self.call(self.services.margin_calls, ctx.actor)
-        return self.page(ctx.request, "risk.html", 200, ctx, title="Risk", exposure=exposure,
-                         chart=chart(exposure), group_chart=chart(exposure, "group"),
-                         calls=calls, refresh=30)  # fmt: skip
+        return self.page(
+            ctx.request,
+            "risk.html",
+            200,
+            ctx,
+            title="Risk",
+            exposure=exposure,
+            chart=chart(exposure),
+            group_chart=chart(exposure, "group"),
+            calls=calls,
+            refresh=30,
+        )
 
 
 def chart(exposure: Any, by: str = "symbol") -> dict[str, Any] | None:
@@ -90,9 +116,21 @@ def chart(exposure: Any, by: str = "symbol") -> dict[str, Any] | None:
         width = float(abs(line.net_notional) / top) * (half - 10)
         x = half if line.net_notional >= 0 else half - width
         name = str(getattr(line, by))
-        bars.append({"y": i * row + 4, "x": round(x, 1), "w": round(max(width, 1.0), 1),
-                     "name": name, "label": name if len(name) <= 11 else name[:10] + "…",
-                     "long": line.net_notional >= 0,
-                     "value": f"{line.net_notional:,.0f}"})  # fmt: skip
-    return {"bars": bars, "height": len(bars) * row + 8, "half": half, "by": by,
-            "currency": exposure.currency}  # fmt: skip
+        bars.append(
+            {
+                "y": i * row + 4,
+                "x": round(x, 1),
+                "w": round(max(width, 1.0), 1),
+                "name": name,
+                "label": name if len(name) <= 11 else name[:10] + "…",
+                "long": line.net_notional >= 0,
+                "value": f"{line.net_notional:,.0f}",
+            }
+        )
+    return {
+        "bars": bars,
+        "height": len(bars) * row + 8,
+        "half": half,
+        "by": by,
+        "currency": exposure.currency,
+    }

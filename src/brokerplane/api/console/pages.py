@@ -95,13 +95,19 @@ class Pages:
     # ---- rendering ---------------------------------------------------------------------
 
     def page(
-        self, request: Request, template: str, status: int = 200, ctx: Ctx | None = None,
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        ctx: Ctx | None = None,
         **data: Any,
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         html = self.env.get_template(template).render(
-            me=ctx, csrf=ctx.csrf if ctx else data.pop("csrf", ""), path=request.url.path,
+            me=ctx,
+            csrf=ctx.csrf if ctx else data.pop("csrf", ""),
+            path=request.url.path,
             **data,
-        )  # fmt: skip
+        )
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
         if ctx is not None and ctx.renewed is not None:
             sess.set_session(response, request, ctx.renewed, self._max_age())
@@ -123,8 +129,15 @@ class Pages:
         elif isinstance(err, StorageUnavailable):
             status = 503
         fields = [f"{f.field}: {f.message}" for f in err.fields]
-        return self.page(ctx.request, "error.html", status, ctx, title="Refused",
-                         detail=err.detail, fields=fields)  # fmt: skip
+        return self.page(
+            ctx.request,
+            "error.html",
+            status,
+            ctx,
+            title="Refused",
+            detail=err.detail,
+            fields=fields,
+        )
 
     # ---- sessions ----------------------------------------------------------------------
 
@@ -148,24 +161,30 @@ class Pages:
         if sess.now_ms() - held.issued >= self._max_age() * 500:
             cmd = RefreshSession(held.refresh, self.idle, self.idle)
             try:
-                pair = await run_in_threadpool(self.services.refresh_backoffice_session, cmd,
-                                               self._anonymous(request))  # fmt: skip
-                renewed = sess.Held(sess.now_ms(), pair.access_token, pair.refresh_token,
-                                    held.csrf)  # fmt: skip
+                pair = await run_in_threadpool(
+                    self.services.refresh_backoffice_session, cmd, self._anonymous(request)
+                )
+                renewed = sess.Held(sess.now_ms(), pair.access_token, pair.refresh_token, held.csrf)
             except Unauthorized:
                 pass  # a concurrent request renewed it; this one still holds a live token
         actor = Actor(
-            manager_login=manager.login, scopes=frozenset(manager.rights),
-            group_mask=manager.group_mask, white_labels=manager.white_labels,
-            request_id=getattr(request.state, "request_id", None), dialect=DIALECT,
+            manager_login=manager.login,
+            scopes=frozenset(manager.rights),
+            group_mask=manager.group_mask,
+            white_labels=manager.white_labels,
+            request_id=getattr(request.state, "request_id", None),
+            dialect=DIALECT,
             ip=request.client.host if request.client else None,
-        )  # fmt: skip
+        )
         return Ctx(request, actor, manager.name or str(manager.login), held.csrf, renewed)
 
     def _anonymous(self, request: Request) -> Actor:
-        return Actor(manager_login=None, dialect=DIALECT,
-                     request_id=getattr(request.state, "request_id", None),
-                     ip=request.client.host if request.client else None)  # fmt: skip
+        return Actor(
+            manager_login=None,
+            dialect=DIALECT,
+            request_id=getattr(request.state, "request_id", None),
+            ip=request.client.host if request.client else None,
+        )
 
     def _to_signin(self, request: Request) -> Response:
         target = request.url.path
@@ -182,27 +201,48 @@ class Pages:
 
     # ---- wrappers ----------------------------------------------------------------------
 
-    def view(self, fn: Callable[[Ctx], Awaitable[Response]], *, post: bool = False) -> Callable[
-        [Request], Awaitable[Response]
-    ]:  # fmt: skip
+    def view(
+        self, fn: Callable[[Ctx], Awaitable[Response]], *, post: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 ctx = await self.signed_in(request)
             except CoreError as err:  # the database is unreachable, say
-                return self.page(request, "error.html", 503, None, title="Unavailable",
-                                 detail=err.detail, fields=[])  # fmt: skip
+                return self.page(
+                    request,
+                    "error.html",
+                    503,
+                    None,
+                    title="Unavailable",
+                    detail=err.detail,
+                    fields=[],
+                )
             if ctx is None:
                 return self._to_signin(request)
             if post:
                 form = await read_form(request)
                 if form is None:
                     status, detail = await why_not_a_form(request)
-                    return self.page(request, "error.html", status, ctx, title="Refused",
-                                     detail=detail, fields=[])  # fmt: skip
+                    return self.page(
+                        request,
+                        "error.html",
+                        status,
+                        ctx,
+                        title="Refused",
+                        detail=detail,
+                        fields=[],
+                    )
                 if not sess.same(form.get("csrf"), ctx.csrf):
-                    return self.page(request, "error.html", 403, ctx, title="Refused",
-                                     detail="the form's security token is missing or wrong; "
-                                     "reload the page and try again", fields=[])  # fmt: skip
+                    return self.page(
+                        request,
+                        "error.html",
+                        403,
+                        ctx,
+                        title="Refused",
+                        detail="the form's security token is missing or wrong; "
+                        "reload the page and try again",
+                        fields=[],
+                    )
                 request.state.form = form
                 request.state.pairs = await read_pairs(request)
             try:
@@ -256,11 +296,17 @@ def safe_next(value: str | None) -> str:
     ASCII without spaces or backslashes, no `//`, and no dot segment (`/../`, `%2e`) that a
     browser would resolve to a path outside /console."""
     if (
-        not value or len(value) > 512 or not value.isascii() or not value.isprintable()
-        or any(c in value for c in " \\") or "//" in value
-        or ".." in value or "/./" in value or "%2e" in value.lower()
+        not value
+        or len(value) > 512
+        or not value.isascii()
+        or not value.isprintable()
+        or any(c in value for c in " \\")
+        or "//" in value
+        or ".." in value
+        or "/./" in value
+        or "%2e" in value.lower()
         or not (value == "/console" or value.startswith(("/console/", "/console?")))
-    ):  # fmt: skip
+    ):
         return "/console/"
     return value
 
@@ -280,8 +326,7 @@ async def read_pairs(request: Request) -> list[tuple[str, str]] | None:
     if len(body) > MAX_FORM:
         return None
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
-                          max_num_fields=MAX_FIELDS)  # fmt: skip
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         return None
     return pairs

@@ -25,16 +25,26 @@ MAX_PASSWORD = 1024
 def qr_svg(uri: str) -> str:
     """The otpauth:// URI as an inline SVG QR code (no script, no image request)."""
     code = segno.make(uri, error="m")
-    return str(code.svg_inline(scale=4, dark="#000", light="#fff", border=4,
-                               title="QR code of the two-factor secret"))  # fmt: skip
+    return str(
+        code.svg_inline(
+            scale=4, dark="#000", light="#fff", border=4, title="QR code of the two-factor secret"
+        )
+    )
 
 
 def routes(c: SignInPages) -> list[Route]:
     def code_page(request: Request, message: str | None, status: int = 200) -> Response:
         token = sess.new_csrf()
-        response = c.page(request, "signin_code.html", status, None, title="Two-factor sign-in",
-                          message=message, csrf=token,
-                          next=safe_next(request.query_params.get("next")))  # fmt: skip
+        response = c.page(
+            request,
+            "signin_code.html",
+            status,
+            None,
+            title="Two-factor sign-in",
+            message=message,
+            csrf=token,
+            next=safe_next(request.query_params.get("next")),
+        )
         sess.set_pre_token(response, request, token)
         return response
 
@@ -53,8 +63,9 @@ def routes(c: SignInPages) -> list[Route]:
         target = safe_next(form.get("next"))
         cmd = SecondStep(challenge, (form.get("code") or "")[:MAX_CODE], c.idle, c.idle)
         try:
-            pair = await run_in_threadpool(c.services.sign_in_second_step, cmd,
-                                           c._anonymous(request))  # fmt: skip
+            pair = await run_in_threadpool(
+                c.services.sign_in_second_step, cmd, c._anonymous(request)
+            )
         except Unauthorized as err:
             if err.detail in (EXPIRED, TOO_MANY):  # the password is asked again
                 response = c._signin_page(request, err.detail, "", 401)
@@ -71,8 +82,9 @@ def routes(c: SignInPages) -> list[Route]:
     async def show(ctx: Ctx, status: int = 200, **data: Any) -> Response:
         state = await c.call(c.services.second_factor_status, ctx.actor)
         qr = qr_svg(state.pending.uri) if state.pending is not None else None
-        return c.page(ctx.request, "security.html", status, ctx, title="Security",
-                      state=state, qr=qr, **data)  # fmt: skip
+        return c.page(
+            ctx.request, "security.html", status, ctx, title="Security", state=state, qr=qr, **data
+        )
 
     async def change(ctx: Ctx) -> Response:
         form = ctx.request.state.form
@@ -85,14 +97,15 @@ def routes(c: SignInPages) -> list[Route]:
                 await c.call(s.start_second_factor, actor, password)
                 return RedirectResponse("/console/security", 303, headers=SECURITY_HEADERS)
             if action == "confirm":
-                codes = await c.call(s.confirm_second_factor, actor,
-                                     (form.get("code") or "")[:MAX_CODE], password)  # fmt: skip
-                return await show(ctx, codes=codes,
-                                  notice="Two-factor sign-in is on.")  # fmt: skip
+                codes = await c.call(
+                    s.confirm_second_factor, actor, (form.get("code") or "")[:MAX_CODE], password
+                )
+                return await show(ctx, codes=codes, notice="Two-factor sign-in is on.")
             if action == "recovery":
                 codes = await c.call(s.regenerate_recovery_codes, actor, proof)
-                return await show(ctx, codes=codes, notice="New recovery codes: the old ones "
-                                  "no longer work.")  # fmt: skip
+                return await show(
+                    ctx, codes=codes, notice="New recovery codes: the old ones no longer work."
+                )
             if action == "disable":
                 await c.call(s.disable_second_factor, actor, proof)
                 return await show(ctx, notice="Two-factor sign-in is off.")

@@ -79,14 +79,24 @@ def held(request: Request) -> Held | None:
 
 def set_session(response: Response, request: Request, value: Held, max_age: int) -> None:
     response.set_cookie(
-        cookie_name(request, COOKIE), value.encode(), max_age=max_age, path="/",
-        httponly=True, samesite="strict", secure=is_tls(request),
-    )  # fmt: skip
+        cookie_name(request, COOKIE),
+        value.encode(),
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )
 
 
 def clear_session(response: Response, request: Request) -> None:
-    response.delete_cookie(cookie_name(request, COOKIE), path="/", httponly=True,
-                           samesite="strict", secure=is_tls(request))  # fmt: skip
+    response.delete_cookie(
+        cookie_name(request, COOKIE),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )
 
 
 def pre_token(request: Request) -> str | None:
@@ -96,15 +106,25 @@ def pre_token(request: Request) -> str | None:
 
 def set_pre_token(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
-        cookie_name(request, PRE_COOKIE), token, max_age=3600, path="/", httponly=True,
-        samesite="strict", secure=is_tls(request),
-    )  # fmt: skip
+        cookie_name(request, PRE_COOKIE),
+        token,
+        max_age=3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )
 
 
 def clear_pre_token(response: Response, request: Request) -> None:
     # a __Host- cookie is only replaced (here: deleted) by a Secure Set-Cookie
-    response.delete_cookie(cookie_name(request, PRE_COOKIE), path="/", httponly=True,
-                           samesite="strict", secure=is_tls(request))  # fmt: skip
+    response.delete_cookie(
+        cookie_name(request, PRE_COOKIE),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )
 
 
 def now_ms() -> int:
@@ -126,11 +146,21 @@ def challenge(request: Request) -> str | None:
 
 def set_challenge(response: Response, request: Request, token: str) -> None:
     response.set_cookie(
-        cookie_name(request, CHALLENGE_COOKIE), token, max_age=CHALLENGE_MAX_AGE, path="/",
-        httponly=True, samesite="strict", secure=is_tls(request),
-    )  # fmt: skip
+        cookie_name(request, CHALLENGE_COOKIE),
+        token,
+        max_age=CHALLENGE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )
 
 
 def clear_challenge(response: Response, request: Request) -> None:
-    response.delete_cookie(cookie_name(request, CHALLENGE_COOKIE), path="/", httponly=True,
-                           samesite="strict", secure=is_tls(request))  # fmt: skip
+    response.delete_cookie(
+        cookie_name(request, CHALLENGE_COOKIE),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=is_tls(request),
+    )

@@ -24,12 +24,21 @@ class SignInPages(Pages):
             return RedirectResponse(safe_next(request.query_params.get("next")), 303)
         return self._signin_page(request, None, "")
 
-    def _signin_page(self, request: Request, message: str | None, login: str,
-                     status: int = 200) -> Response:  # fmt: skip
+    def _signin_page(
+        self, request: Request, message: str | None, login: str, status: int = 200
+    ) -> Response:
         token = secrets.token_urlsafe(24)
-        response = self.page(request, "signin.html", status, None, title="Sign in",
-                             message=message, login=login, csrf=token,
-                             next=safe_next(request.query_params.get("next")))  # fmt: skip
+        response = self.page(
+            request,
+            "signin.html",
+            status,
+            None,
+            title="Sign in",
+            message=message,
+            login=login,
+            csrf=token,
+            next=safe_next(request.query_params.get("next")),
+        )
         sess.set_pre_token(response, request, token)
         return response
 
@@ -45,15 +54,17 @@ class SignInPages(Pages):
             return self._signin_page(request, WRONG_CREDENTIALS, login, 401)
         cmd = SignIn(login=login, password=password, access_ttl=self.idle, refresh_ttl=self.idle)
         try:
-            step = await run_in_threadpool(self.services.sign_in_console, cmd,
-                                           self._anonymous(request))  # fmt: skip
+            step = await run_in_threadpool(
+                self.services.sign_in_console, cmd, self._anonymous(request)
+            )
         except Unauthorized as err:
             return self._signin_page(request, err.detail, login, 401)
         except CoreError as err:
             return self._signin_page(request, err.detail, login, 503)
         if step.challenge is not None:  # the manager's second factor is on: ask for a code
-            response = RedirectResponse("/console/signin/code?" + urlencode({"next": target}),
-                                        303, headers=SECURITY_HEADERS)  # fmt: skip
+            response = RedirectResponse(
+                "/console/signin/code?" + urlencode({"next": target}), 303, headers=SECURITY_HEADERS
+            )
             sess.set_challenge(response, request, step.challenge)
             return response
         assert step.pair is not None
@@ -77,11 +88,19 @@ class SignInPages(Pages):
                 # Trading the refresh token in ends the pair; the new pair is dropped unseen.
                 cmd = RefreshSession(held.refresh, timedelta(seconds=1), timedelta(seconds=1))
                 with contextlib.suppress(CoreError):  # already over: nothing to end
-                    await run_in_threadpool(self.services.refresh_backoffice_session, cmd,
-                                            self._anonymous(request))  # fmt: skip
+                    await run_in_threadpool(
+                        self.services.refresh_backoffice_session, cmd, self._anonymous(request)
+                    )
         elif ctx is not None:
-            return self.page(request, "error.html", 403, ctx, title="Refused", fields=[],
-                             detail="the form's security token is missing or wrong")  # fmt: skip
+            return self.page(
+                request,
+                "error.html",
+                403,
+                ctx,
+                title="Refused",
+                fields=[],
+                detail="the form's security token is missing or wrong",
+            )
         response = RedirectResponse("/console/signin", 303, headers=SECURITY_HEADERS)
         sess.clear_session(response, request)
         return response

@@ -109,8 +109,13 @@ def _wire_field(field: str, kind: Kind) -> str:
     head, rest = match.groups()
     if head == "sets":
         rest = re.sub(r"^(\[\d+\])\.id$", rf"\1.{kind.id_key}", rest)
-    wire = {"sets": "attributeSets", "ids": kind.ids_key, "after_id": PAGE_AFTER,
-            "name_contains": NAME_FILTER[0], "since": SINCE_FILTER[0]}  # fmt: skip
+    wire = {
+        "sets": "attributeSets",
+        "ids": kind.ids_key,
+        "after_id": PAGE_AFTER,
+        "name_contains": NAME_FILTER[0],
+        "since": SINCE_FILTER[0],
+    }
     return wire.get(head, head) + rest
 
 
@@ -239,10 +244,13 @@ def _list_route(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
             actor = await actor_of(request)
             body = await Body.of(request, required=False)
             cmd = ListAttributes(
-                kind.core, ids=_ids(body, kind.ids_key), limit=body.integer("limit"),
-                after_id=body.integer(PAGE_AFTER), name_contains=_name_filter(body),
+                kind.core,
+                ids=_ids(body, kind.ids_key),
+                limit=body.integer("limit"),
+                after_id=body.integer(PAGE_AFTER),
+                name_contains=_name_filter(body),
                 since=_since(body),
-            )  # fmt: skip
+            )
             services = services_of(request)
             page = await run_in_threadpool(
                 _translated, kind, lambda: services.list_attributes(cmd, actor)
@@ -293,9 +301,18 @@ def _delete_route(kind: Kind) -> Callable[[Request], Awaitable[Response]]:
 for _kind in KINDS:
     for _slash in ("", "/"):
         _base = f"{_kind.path}/attributes"
-        router.add_api_route(f"{_base}/list{_slash}", _list_route(_kind), methods=["POST"],
-                             include_in_schema=not _slash)  # fmt: skip
-        router.add_api_route(f"{_base}{_slash}", _upsert_route(_kind), methods=["PUT"],
-                             include_in_schema=not _slash)  # fmt: skip
-        router.add_api_route(f"{_base}{_slash}", _delete_route(_kind), methods=["DELETE"],
-                             include_in_schema=not _slash)  # fmt: skip
+        router.add_api_route(
+            f"{_base}/list{_slash}",
+            _list_route(_kind),
+            methods=["POST"],
+            include_in_schema=not _slash,
+        )
+        router.add_api_route(
+            f"{_base}{_slash}", _upsert_route(_kind), methods=["PUT"], include_in_schema=not _slash
+        )
+        router.add_api_route(
+            f"{_base}{_slash}",
+            _delete_route(_kind),
+            methods=["DELETE"],
+            include_in_schema=not _slash,
+        )

@@ -44,9 +44,12 @@ async def manager_token(request: Request) -> Response:
     body = await Body.of(request)
     login = body.require_integer("login")
     hashed = body.require_text("hashedPassword")
-    actor = Actor(manager_login=login, dialect=DIALECT,
-                  request_id=getattr(request.state, "request_id", None),
-                  ip=request.client.host if request.client else None)  # fmt: skip
+    actor = Actor(
+        manager_login=login,
+        dialect=DIALECT,
+        request_id=getattr(request.state, "request_id", None),
+        ip=request.client.host if request.client else None,
+    )
     try:
         token = await run_in_threadpool(
             services_of(request).issue_manager_token, IssueToken(login, hashed, DIALECT), actor

@@ -43,10 +43,18 @@ NEW_STATUS = "CTID_NEW"
 
 # The core's field names in cTrader's words, for the descriptions of validation errors.
 _CREATE_NAMES = {"broker": "brokerName", "language": "preferredLanguage", "email": "email"}
-_SSO_CREATE_NAMES = {"broker": "brokerCrmName", "language": "preferredLanguage",
-                     "first_name": "firstName", "email": "email"}  # fmt: skip
-_LINK_NAMES = {"broker": "brokerName", "environment": "environmentName",
-               "login": "traderLogin", "user_id": "userId"}  # fmt: skip
+_SSO_CREATE_NAMES = {
+    "broker": "brokerCrmName",
+    "language": "preferredLanguage",
+    "first_name": "firstName",
+    "email": "email",
+}
+_LINK_NAMES = {
+    "broker": "brokerName",
+    "environment": "environmentName",
+    "login": "traderLogin",
+    "user_id": "userId",
+}
 _MOVE_NAMES = {"broker": "brokerName", "login": "traderLogin"}
 _EMAIL_NAMES = {"email": "newEmail", "user_id": "userId"}
 
@@ -398,8 +406,7 @@ async def get_referral(request: Request) -> Response:
     params = await _params(request, body=False)
     _require(params, "brokerCrmName")
     user_id, link_id = _partner_ids(params)
-    partner = await _call(_PARTNER_NAMES, services_of(request).get_partner, user_id, link_id,
-                          actor)  # fmt: skip
+    partner = await _call(_PARTNER_NAMES, services_of(request).get_partner, user_id, link_id, actor)
     return _json(_partner_json(partner))
 
 

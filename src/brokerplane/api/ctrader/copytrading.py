@@ -20,6 +20,9 @@ async def sub_accounts(login: int, request: Request) -> Response:
     """brokerplane has no cTrader Copy: a known trader has no sub-accounts."""
     actor = await actor_of(request)
     await run_in_threadpool(services_of(request).get_account, login, actor)
-    body = {"subAccountLogins": {"login": []}, "totalSubAccountsBalance": 0,
-            "totalSubAccountsEquity": 0}  # fmt: skip
+    body = {
+        "subAccountLogins": {"login": []},
+        "totalSubAccountsBalance": 0,
+        "totalSubAccountsEquity": 0,
+    }
     return answer(request, body, "subAccounts")

@@ -42,8 +42,9 @@ BONUS_TYPES = {
 }
 
 
-def _posting_cmd(login: int, body: Body, types: dict[str, Operation],
-                 bad_amount: str) -> PostLedgerEntry:  # fmt: skip
+def _posting_cmd(
+    login: int, body: Body, types: dict[str, Operation], bad_amount: str
+) -> PostLedgerEntry:
     sent = body.integer("login")
     if sent is not None and sent != login:
         raise invalid(f"login {sent} in the body differs from {login} in the path")
@@ -66,8 +67,14 @@ def _posting_cmd(login: int, body: Body, types: dict[str, Operation],
     # then leave less equity than the margin needs) but its name is unreadable there; we read
     # it as `skipMarginCheck`.
     check_margin = not body.boolean("skipMarginCheck")
-    return PostLedgerEntry(login, types[kind_name], amount, comment=comment,
-                           reference=reference, check_margin=check_margin)  # fmt: skip
+    return PostLedgerEntry(
+        login,
+        types[kind_name],
+        amount,
+        comment=comment,
+        reference=reference,
+        check_margin=check_margin,
+    )
 
 
 def _rendered(posting: Posting, id_key: str) -> tuple[int, dict[str, Any]]:
@@ -86,8 +93,14 @@ def _respond(request: Request, status: int, body: dict[str, Any], family: str) -
     return answer(request, body, family)
 
 
-async def _post(request: Request, login: int, family: str, types: dict[str, Operation],
-                bad_amount: str, id_key: str) -> Response:  # fmt: skip
+async def _post(
+    request: Request,
+    login: int,
+    family: str,
+    types: dict[str, Operation],
+    bad_amount: str,
+    id_key: str,
+) -> Response:
     actor = await actor_of(request)
     body = await Body.of(request)
     services = services_of(request)
@@ -98,8 +111,16 @@ async def _post(request: Request, login: int, family: str, types: dict[str, Oper
 
     # The key comes from the headers only: externalId is the client's reference, which CRMs
     # reuse as a label; an operation without a key applies each time it is sent.
-    request_print = keyed.fingerprint("ctrader", family, login, cmd.operation, cmd.amount,
-                                      cmd.comment, cmd.reference, cmd.check_margin)  # fmt: skip
+    request_print = keyed.fingerprint(
+        "ctrader",
+        family,
+        login,
+        cmd.operation,
+        cmd.amount,
+        cmd.comment,
+        cmd.reference,
+        cmd.check_margin,
+    )
     keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
     actor = keyed.keyed_actor(actor, keyed_request)
     try:
@@ -123,11 +144,13 @@ async def _post(request: Request, login: int, family: str, types: dict[str, Oper
 
 @router.post("/traders/{login:int}/changebalance")
 async def change_balance(login: int, request: Request) -> Response:
-    return await _post(request, login, "balance", BALANCE_TYPES, "CHANGE_BALANCE_BAD_AMOUNT",
-                       "balanceHistoryId")  # fmt: skip
+    return await _post(
+        request, login, "balance", BALANCE_TYPES, "CHANGE_BALANCE_BAD_AMOUNT", "balanceHistoryId"
+    )
 
 
 @router.post("/traders/{login:int}/changebonus")
 async def change_bonus(login: int, request: Request) -> Response:
-    return await _post(request, login, "bonus", BONUS_TYPES, "CHANGE_BONUS_BAD_AMOUNT",
-                       "bonusHistoryId")  # fmt: skip
+    return await _post(
+        request, login, "bonus", BONUS_TYPES, "CHANGE_BONUS_BAD_AMOUNT", "bonusHistoryId"
+    )

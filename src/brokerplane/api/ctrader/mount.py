@@ -59,8 +59,9 @@ def proxy_app(runtime: object) -> FastAPI:
 
     sub = _sub_app(runtime)
     for path in ("/ctid/setReferral", "/ctid/setReferral/"):
-        sub.add_api_route(path, set_referral_proxy_path, methods=["PUT", "POST"],
-                          include_in_schema=False)  # fmt: skip
+        sub.add_api_route(
+            path, set_referral_proxy_path, methods=["PUT", "POST"], include_in_schema=False
+        )
     return sub
 
 

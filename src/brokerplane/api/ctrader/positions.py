@@ -28,14 +28,40 @@ router = APIRouter()
 
 
 OPEN_POSITION_COLUMNS = (
-    "login", "positionId", "openTimestamp", "entryPrice", "direction", "volume", "symbol",
-    "commission", "swap", "bookType", "stake", "spreadBetting", "usedMargin",
-)  # fmt: skip
+    "login",
+    "positionId",
+    "openTimestamp",
+    "entryPrice",
+    "direction",
+    "volume",
+    "symbol",
+    "commission",
+    "swap",
+    "bookType",
+    "stake",
+    "spreadBetting",
+    "usedMargin",
+)
 CLOSED_POSITION_COLUMNS = (
-    "login", "positionId", "dealId", "openTimestamp", "closeTimestamp", "entryPrice",
-    "closePrice", "direction", "volume", "symbol", "commission", "swap", "pnl",
-    "depositConversionRate", "usdConversionRate", "bookType", "stake", "spreadBetting",
-)  # fmt: skip
+    "login",
+    "positionId",
+    "dealId",
+    "openTimestamp",
+    "closeTimestamp",
+    "entryPrice",
+    "closePrice",
+    "direction",
+    "volume",
+    "symbol",
+    "commission",
+    "swap",
+    "pnl",
+    "depositConversionRate",
+    "usdConversionRate",
+    "bookType",
+    "stake",
+    "spreadBetting",
+)
 # closedPositions answers at most this span of position creation times (spec §3.8).
 CLOSED_WINDOW = timedelta(days=2)
 CLOSING = ("out", "inout")  # the deals that close (part of) a position: one row each
@@ -110,8 +136,13 @@ def _common(acc: Account | None) -> dict[str, Any]:
     position itself (B book) and keeps no spread-bet stake (money per point): each a number,
     0.00 (at the deposit currency's digits), never an empty cell."""
     zero = _money(0, acc.currency_digits if acc is not None else 2)
-    return {"commission": zero, "swap": zero, "bookType": "BOOK_B", "stake": zero,
-            "spreadBetting": acc is not None and acc.account_type == "SPREAD_BETTING"}  # fmt: skip
+    return {
+        "commission": zero,
+        "swap": zero,
+        "bookType": "BOOK_B",
+        "stake": zero,
+        "spreadBetting": acc is not None and acc.account_type == "SPREAD_BETTING",
+    }
 
 
 def open_position_rows(
@@ -127,10 +158,17 @@ def open_position_rows(
         for fig in page:
             pos, acc = fig.position, accounts.get(fig.position.login)
             digits = acc.currency_digits if acc is not None else 2
-            yield {"login": pos.login, "positionId": pos.id, "openTimestamp": pos.opened_at,
-                   "entryPrice": pos.price_open, "direction": pos.side.upper(),
-                   "volume": _units(pos.volume, pos.contract_size), "symbol": pos.symbol,
-                   "usedMargin": _money(fig.margin, digits), **_common(acc)}  # fmt: skip
+            yield {
+                "login": pos.login,
+                "positionId": pos.id,
+                "openTimestamp": pos.opened_at,
+                "entryPrice": pos.price_open,
+                "direction": pos.side.upper(),
+                "volume": _units(pos.volume, pos.contract_size),
+                "symbol": pos.symbol,
+                "usedMargin": _money(fig.margin, digits),
+                **_common(acc),
+            }
         if len(page) < PAGE:
             return
         after = page[-1].position.id
@@ -157,8 +195,7 @@ def closed_position_rows(
     realised P/L; depositConversionRate is the profit currency's rate to the deposit currency
     the deal used, usdConversionRate the deposit currency's rate to USD at the latest quotes
     (empty when no quote gives it)."""
-    query = DealQuery(login=login, entries=CLOSING, opened_from=start, opened_to=end,
-                      limit=PAGE)  # fmt: skip
+    query = DealQuery(login=login, entries=CLOSING, opened_from=start, opened_to=end, limit=PAGE)
     market: Market | None = None
     to_usd: dict[str, Decimal | None] = {}  # by deposit currency
     while True:
@@ -171,15 +208,22 @@ def closed_position_rows(
             if market is not None and deal.currency not in to_usd:
                 to_usd[deal.currency] = market.rate(deal.currency, "USD")
             usd = to_usd.get(deal.currency)
-            yield {"login": deal.login, "positionId": deal.position_id, "dealId": deal.id,
-                   "openTimestamp": deal.opened_at, "closeTimestamp": deal.at,
-                   "entryPrice": deal.price_position_decimal, "closePrice": deal.price_decimal,
-                   "direction": opposite(deal.side).upper(),
-                   "volume": _units(volume, deal.contract_size), "symbol": deal.symbol,
-                   "pnl": _money(deal.profit, deal.currency_digits),
-                   "depositConversionRate": _rate(deal.rate_profit),
-                   "usdConversionRate": _rate(usd),
-                   **_common(accounts.get(deal.login))}  # fmt: skip
+            yield {
+                "login": deal.login,
+                "positionId": deal.position_id,
+                "dealId": deal.id,
+                "openTimestamp": deal.opened_at,
+                "closeTimestamp": deal.at,
+                "entryPrice": deal.price_position_decimal,
+                "closePrice": deal.price_decimal,
+                "direction": opposite(deal.side).upper(),
+                "volume": _units(volume, deal.contract_size),
+                "symbol": deal.symbol,
+                "pnl": _money(deal.profit, deal.currency_digits),
+                "depositConversionRate": _rate(deal.rate_profit),
+                "usdConversionRate": _rate(usd),
+                **_common(accounts.get(deal.login)),
+            }
         if len(page) < PAGE:
             return
         query = replace(query, after_id=page[-1].id)

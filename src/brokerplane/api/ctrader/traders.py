@@ -58,14 +58,17 @@ TOP_FIELDS: dict[str, tuple[str, str, Any]] = {
     "isLimitedRisk": ("limited_risk", "bool", False),
     "name": ("first_name", "text", ""),
     "lastName": ("last_name", "text", ""),
-    "limitedRiskMarginCalculationStrategy": ("limited_risk_strategy", "enum",
-                                             "ACCORDING_TO_LEVERAGE"),
+    "limitedRiskMarginCalculationStrategy": (
+        "limited_risk_strategy",
+        "enum",
+        "ACCORDING_TO_LEVERAGE",
+    ),
     "maxLeverage": ("max_leverage", "int", None),
     "sendOwnStatement": ("send_own_statement", "bool", False),
     "sendStatementToBroker": ("send_statement_to_broker", "bool", False),
     "swapFree": ("swap_free", "bool", False),
     "totalMarginCalculationType": ("margin_mode", "enum", None),
-}  # fmt: skip
+}
 CONTACT_FIELDS: dict[str, tuple[str, str, Any]] = {
     "address": ("address", "text", ""),
     "city": ("city", "text", ""),
@@ -79,12 +82,20 @@ CONTACT_FIELDS: dict[str, tuple[str, str, Any]] = {
     "introducingBroker2": ("introducing_broker2", "text", ""),
 }
 _CONTACT_CORE = {name: core for name, (core, _kind, _reset) in CONTACT_FIELDS.items()}
-CREATE_REQUIRED = ("accessRights", "accountType", "balance", "depositCurrency", "groupName",
-                   "hashedPassword", "leverageInCents")  # fmt: skip
+CREATE_REQUIRED = (
+    "accessRights",
+    "accountType",
+    "balance",
+    "depositCurrency",
+    "groupName",
+    "hashedPassword",
+    "leverageInCents",
+)
 UPDATE_REQUIRED = ("groupName", "leverageInCents")
 # TraderTO keys priced from the account's open positions.
-FIGURES = frozenset({"cashEquity", "equity", "usedMargin", "freeMargin", "minEquityDaily",
-                     "maxEquityDaily"})  # fmt: skip
+FIGURES = frozenset(
+    {"cashEquity", "equity", "usedMargin", "freeMargin", "minEquityDaily", "maxEquityDaily"}
+)
 
 # Rates and flags strict clients (the Rust connector's TraderModel) require in every TraderTO.
 _IB_DEFAULTS: dict[str, Any] = {
@@ -275,9 +286,16 @@ def _create(
     # a demo account's starting balance: posted with the opening, or neither
     known = next((g for g in services.list_groups(actor) if g.name == cmd.group), None)
 
-    request_print = keyed.fingerprint("ctrader", "trader.create", balance, cmd.group,
-                                      cmd.leverage, cmd.currency, cmd.main_password_md5,
-                                      cmd.profile)  # fmt: skip
+    request_print = keyed.fingerprint(
+        "ctrader",
+        "trader.create",
+        balance,
+        cmd.group,
+        cmd.leverage,
+        cmd.currency,
+        cmd.main_password_md5,
+        cmd.profile,
+    )
     request = keyed.request_of(actor, sent, request_print)
     actor = keyed.keyed_actor(actor, request)
     opening = OpenFundedAccount(cmd, balance, "initial balance")
@@ -360,12 +378,17 @@ def _update(services: Application, login: int, body: Body, actor: Actor, full: b
     acc = services.get_account(login, actor)
     currency = body.text("depositCurrency")
     if currency is not None and currency.strip().upper() != acc.currency:
-        raise CTraderError(400, "DEPOSIT_CURRENCY_NOT_ALLOWED",
-                           f"the deposit currency of trader {login} is {acc.currency}")  # fmt: skip
+        raise CTraderError(
+            400,
+            "DEPOSIT_CURRENCY_NOT_ALLOWED",
+            f"the deposit currency of trader {login} is {acc.currency}",
+        )
     changes = profile_changes(body, full=full, blank=acc.blank_fields)
     if "first_name" in changes or "last_name" in changes:
-        changes["name"] = _full_name(changes.get("first_name", acc.first_name) or "",
-                                     changes.get("last_name", acc.last_name) or "")  # fmt: skip
+        changes["name"] = _full_name(
+            changes.get("first_name", acc.first_name) or "",
+            changes.get("last_name", acc.last_name) or "",
+        )
     if body.has("groupName"):
         changes["group"] = body.require_text("groupName")
     if body.has("leverageInCents"):

@@ -70,8 +70,9 @@ def error_response(request: Request, status: int, code: str, description: str) -
     body = error_body(code, description)
     if wants_json(request) or request.url.path.startswith(("/cid", "/v2/cid", "/v2/oauth2")):
         return JSONResponse(body, status_code=status)
-    return Response(to_xml("error", body["error"]), status_code=status,
-                    media_type="application/xml")  # fmt: skip
+    return Response(
+        to_xml("error", body["error"]), status_code=status, media_type="application/xml"
+    )
 
 
 def body_refused(request: Request, status: int, reason: str) -> Response:
@@ -95,8 +96,9 @@ def to_int(value: Any, name: str) -> int | None:
     try:
         return parse_integer(value, name)
     except ValidationError as err:
-        raise invalid(f"{name} is out of range" if out_of_range(err)
-                      else f"{name} must be an integer") from None  # fmt: skip
+        raise invalid(
+            f"{name} is out of range" if out_of_range(err) else f"{name} must be an integer"
+        ) from None
 
 
 class Body(LenientBody):

@@ -31,10 +31,15 @@ class Allowance:
     the limit off. `shared`: counted there (the database) rather than in this process."""
 
     def __init__(
-        self, per_period: int, period_s: float, *, clock: Callable[[], float] = time.monotonic,
-        shared: SharedTake | None = None, wall: Callable[[], float] = time.time,
+        self,
+        per_period: int,
+        period_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        shared: SharedTake | None = None,
+        wall: Callable[[], float] = time.time,
         namespace: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._per_period = per_period
         self.period_s = period_s
         self.shared = shared
@@ -66,9 +71,10 @@ class Allowance:
             self._buckets[name] = (tokens - 1.0, now)
             if len(self._buckets) > 100_000:  # forget idle names: a full bucket is the default
                 self._buckets = {
-                    k: (t, at) for k, (t, at) in self._buckets.items()
+                    k: (t, at)
+                    for k, (t, at) in self._buckets.items()
                     if t + (now - at) * rate < per
-                }  # fmt: skip
+                }
 
     async def admit(self, name: str) -> None:
         """`check` from the event loop: off it when the count is shared."""

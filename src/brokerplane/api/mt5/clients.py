@@ -109,9 +109,12 @@ def _add_one(ctx: Context, item: Any) -> dict[str, Any]:
         email = _field(item, "ContactEmail")
         if not email:
             raise Mt5Error(ERR_PARAMS, "ContactEmail is required")
-        cmd = CreateUser(email=email, first_name=_field(item, "PersonName"),
-                         last_name=_field(item, "PersonLastName"),
-                         language=_field(item, "ContactLanguage"))  # fmt: skip
+        cmd = CreateUser(
+            email=email,
+            first_name=_field(item, "PersonName"),
+            last_name=_field(item, "PersonLastName"),
+            language=_field(item, "ContactLanguage"),
+        )
         created = ctx.services.create_user(cmd, ctx.actor)
     except Mt5Error as err:
         return {"id": 0, "retcode": retcode(err.code)}
@@ -146,8 +149,7 @@ def client_get(ctx: Context) -> Answer:
 def _users(ctx: Context) -> Iterator[User]:
     after: int | None = None
     while True:
-        page = ctx.services.list_users(UserQuery(after_id=after, limit=USERS_PER_QUERY),
-                                       ctx.actor)  # fmt: skip
+        page = ctx.services.list_users(UserQuery(after_id=after, limit=USERS_PER_QUERY), ctx.actor)
         yield from page
         if len(page) < USERS_PER_QUERY:
             return
@@ -217,10 +219,13 @@ def _update_one(ctx: Context, item: Any) -> tuple[dict[str, Any], int]:
     def run() -> None:
         nonlocal ident
         ident = _record_id(item)
-        cmd = UpdateProfile(ident, first_name=_optional(item, "PersonName"),
-                            last_name=_optional(item, "PersonLastName"),
-                            language=_optional(item, "ContactLanguage"),
-                            email=_optional(item, "ContactEmail"))  # fmt: skip
+        cmd = UpdateProfile(
+            ident,
+            first_name=_optional(item, "PersonName"),
+            last_name=_optional(item, "PersonLastName"),
+            language=_optional(item, "ContactLanguage"),
+            email=_optional(item, "ContactEmail"),
+        )
         ctx.services.update_user_profile(cmd, ctx.actor)
 
     code = _attempt(run)
@@ -259,8 +264,9 @@ def client_delete(ctx: Context) -> Answer:
     ids = _id_list(ctx, "id")
     ctx.actor.require("users:delete")
     codes = [_attempt(lambda i=i: ctx.services.delete_user(i, ctx.actor)) for i in ids]
-    return _batch([{"id": i, "retcode": retcode(c)} for i, c in zip(ids, codes, strict=True)],
-                  codes)  # fmt: skip
+    return _batch(
+        [{"id": i, "retcode": retcode(c)} for i, c in zip(ids, codes, strict=True)], codes
+    )
 
 
 def _client_id(ctx: Context) -> int:

@@ -84,10 +84,13 @@ def _batch_selection(ctx: Context) -> BatchSelection:
     logins, group, tickets = _selection(ctx.params, tickets=True)
     start, end = time_window(ctx)
     return BatchSelection(
-        logins=None if logins is None else tuple(logins), group_mask=group,
-        tickets=None if tickets is None else tuple(tickets), time_from=start, time_to=end,
+        logins=None if logins is None else tuple(logins),
+        group_mask=group,
+        tickets=None if tickets is None else tuple(tickets),
+        time_from=start,
+        time_to=end,
         limit=MAX_BATCH,
-    )  # fmt: skip
+    )
 
 
 def _union(streams: Iterable[Iterator[Account]], limit: int) -> tuple[list[Account], bool]:
@@ -197,13 +200,16 @@ def _six(value: Decimal) -> str:
 def trade_check_margin(ctx: Context) -> Answer:
     p = ctx.params
     cmd = CheckMargin(
-        login=p.require_integer("login", low=1), symbol=p.require_text("symbol"),
-        side=_side(p, pending=True), volume=_lots(p),
+        login=p.require_integer("login", low=1),
+        symbol=p.require_text("symbol"),
+        side=_side(p, pending=True),
+        volume=_lots(p),
         price=_price(p, "price", required=False),
-    )  # fmt: skip
+    )
     outlook = ctx.services.check_margin(cmd, ctx.actor)
-    return Answer({"new": render_trade_state(outlook.new),
-                   "current": render_trade_state(outlook.current)})  # fmt: skip
+    return Answer(
+        {"new": render_trade_state(outlook.new), "current": render_trade_state(outlook.current)}
+    )
 
 
 @command("trade/calc_profit")
@@ -212,9 +218,13 @@ def trade_calc_profit(ctx: Context) -> Answer:
     open_, close = _price(p, "price_open", required=True), _price(p, "price_close", required=True)
     assert open_ is not None and close is not None
     cmd = CalcProfit(
-        group=p.require_text("group"), symbol=p.require_text("symbol"),
-        side=_side(p, pending=False), volume=_lots(p), price_open=open_, price_close=close,
-    )  # fmt: skip
+        group=p.require_text("group"),
+        symbol=p.require_text("symbol"),
+        side=_side(p, pending=False),
+        volume=_lots(p),
+        price_open=open_,
+        price_close=close,
+    )
     outlook = ctx.services.calc_profit(cmd, ctx.actor)
     return Answer({"Profit": _six(outlook.profit), "Profit_rate": _six(outlook.rate)})
 
@@ -232,11 +242,15 @@ def user_check_balance(ctx: Context) -> Answer:
     def money(minor: int) -> str:
         return _six(Decimal(minor).scaleb(-found.currency_digits))
 
-    return Answer({
-        "Balance": {"User": money(found.balance + found.bonus),
-                    "History": money(found.ledger_balance + found.ledger_bonus)},
-        "Credit": {"User": money(found.credit), "History": money(found.ledger_credit)},
-    })  # fmt: skip
+    return Answer(
+        {
+            "Balance": {
+                "User": money(found.balance + found.bonus),
+                "History": money(found.ledger_balance + found.ledger_bonus),
+            },
+            "Credit": {"User": money(found.credit), "History": money(found.ledger_credit)},
+        }
+    )
 
 
 # ---- the archive ------------------------------------------------------------------------------

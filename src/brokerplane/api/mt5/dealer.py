@@ -83,32 +83,73 @@ def _side(p: Params) -> str | None:
 def confirmation(d: Deal) -> dict[str, Any]:
     """IMTConfirm of an executed request (its id is the deal ticket)."""
     return {
-        "ID": d.id, "DealID": d.id, "OrderID": d.id, "PositionExternalID": "",
-        "Retcode": REQUEST_DONE, "ExternalRetcode": 0, "Volume": d.volume,
-        "VolumeExt": d.volume * VOLUME_EXT, "Price": d.price_decimal, "PriceGateway": 0,
-        "TickBid": 0, "TickAsk": 0, "TickLast": 0, "Flags": 0, "Comment": d.comment,
-    }  # fmt: skip
+        "ID": d.id,
+        "DealID": d.id,
+        "OrderID": d.id,
+        "PositionExternalID": "",
+        "Retcode": REQUEST_DONE,
+        "ExternalRetcode": 0,
+        "Volume": d.volume,
+        "VolumeExt": d.volume * VOLUME_EXT,
+        "Price": d.price_decimal,
+        "PriceGateway": 0,
+        "TickBid": 0,
+        "TickAsk": 0,
+        "TickLast": 0,
+        "Flags": 0,
+        "Comment": d.comment,
+    }
 
 
 def executed_request(d: Deal, group: str) -> dict[str, Any]:
     """IMTRequest of an executed request, with its Result* fields."""
     return {
-        "ID": d.id, "Login": d.login, "ExternalAccount": "", "Group": group,
-        "Symbol": d.symbol, "Digits": d.digits, "Action": ACTION_EXECUTE,
-        "TimeExpiration": 0, "Type": side_code(d.side), "TypeFill": 0, "TypeTime": 0,
-        "Flags": 0, "Volume": d.volume, "VolumeExt": d.volume * VOLUME_EXT, "Order": 0,
-        "OrderExternalID": "", "PriceOrder": d.price_decimal, "PriceTrigger": 0, "PriceSL": 0,
-        "PriceTP": 0, "PriceDeviation": 0, "PriceDeviationTop": 0, "PriceDeviationBottom": 0,
-        "Comment": d.comment, "ResultRetcode": REQUEST_DONE,
-        "ResultDealer": d.manager_login or 0, "ResultDeal": d.id, "ResultOrder": d.id,
-        "ResultVolume": d.volume, "ResultVolumeExt": d.volume * VOLUME_EXT,
-        "ResultPrice": d.price_decimal, "ResultDealerBid": 0, "ResultDealerAsk": 0,
-        "ResultDealerLast": 0, "ResultMarketBid": 0, "ResultMarketAsk": 0,
-        "ResultMarketLast": 0, "ResultComment": "", "IDClient": 0, "IP": "",
+        "ID": d.id,
+        "Login": d.login,
+        "ExternalAccount": "",
+        "Group": group,
+        "Symbol": d.symbol,
+        "Digits": d.digits,
+        "Action": ACTION_EXECUTE,
+        "TimeExpiration": 0,
+        "Type": side_code(d.side),
+        "TypeFill": 0,
+        "TypeTime": 0,
+        "Flags": 0,
+        "Volume": d.volume,
+        "VolumeExt": d.volume * VOLUME_EXT,
+        "Order": 0,
+        "OrderExternalID": "",
+        "PriceOrder": d.price_decimal,
+        "PriceTrigger": 0,
+        "PriceSL": 0,
+        "PriceTP": 0,
+        "PriceDeviation": 0,
+        "PriceDeviationTop": 0,
+        "PriceDeviationBottom": 0,
+        "Comment": d.comment,
+        "ResultRetcode": REQUEST_DONE,
+        "ResultDealer": d.manager_login or 0,
+        "ResultDeal": d.id,
+        "ResultOrder": d.id,
+        "ResultVolume": d.volume,
+        "ResultVolumeExt": d.volume * VOLUME_EXT,
+        "ResultPrice": d.price_decimal,
+        "ResultDealerBid": 0,
+        "ResultDealerAsk": 0,
+        "ResultDealerLast": 0,
+        "ResultMarketBid": 0,
+        "ResultMarketAsk": 0,
+        "ResultMarketLast": 0,
+        "ResultComment": "",
+        "IDClient": 0,
+        "IP": "",
         "SourceLogin": d.manager_login or 0,
-        "Position": 0 if d.entry == "in" else d.position_id, "PositionBy": 0,
-        "PositionExternalID": "", "PositionByExternalID": "",
-    }  # fmt: skip
+        "Position": 0 if d.entry == "in" else d.position_id,
+        "PositionBy": 0,
+        "PositionExternalID": "",
+        "PositionByExternalID": "",
+    }
 
 
 def _close(ctx: Context, login: int, ticket: int, side: str | None, comment: str) -> Deal:
@@ -149,8 +190,10 @@ def dealer_get_request_result(ctx: Context) -> Answer:
             group = ctx.services.get_account(deal.login, ctx.actor).group
         except (DealNotFound, AccountNotFound):
             continue
-        results[str(ticket)] = [{"result": confirmation(deal)},
-                                {"answer": executed_request(deal, group)}]  # fmt: skip
+        results[str(ticket)] = [
+            {"result": confirmation(deal)},
+            {"answer": executed_request(deal, group)},
+        ]
     return Answer(results)
 
 
@@ -160,10 +203,16 @@ def dealer_get_request_result(ctx: Context) -> Answer:
 def render_tick(q: Quote) -> dict[str, Any]:
     digits = max(0, -int(q.bid.as_tuple().exponent))
     return {
-        "Symbol": q.symbol, "Digits": digits, "Datetime": unix(q.at),
-        "DatetimeMsc": millis(q.at), "Bid": q.bid, "Ask": q.ask,
-        "Last": Decimal(0).scaleb(-digits), "Volume": 0, "VolumeReal": Decimal("0.00"),
-    }  # fmt: skip
+        "Symbol": q.symbol,
+        "Digits": digits,
+        "Datetime": unix(q.at),
+        "DatetimeMsc": millis(q.at),
+        "Bid": q.bid,
+        "Ask": q.ask,
+        "Last": Decimal(0).scaleb(-digits),
+        "Volume": 0,
+        "VolumeReal": Decimal("0.00"),
+    }
 
 
 def _ticks(ctx: Context) -> Answer:

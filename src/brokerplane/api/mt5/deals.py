@@ -137,8 +137,9 @@ def trade_balance(ctx: Context) -> Answer:
     comment = (p.text("comment") or "")[:COMMENT_MAX]
     cmd = PostLedgerEntry(login, operation, amount, comment=comment, check_margin=check_margin)
 
-    request_print = keyed.fingerprint("mt5", "trade/balance", login, operation, amount,
-                                      comment, check_margin)  # fmt: skip
+    request_print = keyed.fingerprint(
+        "mt5", "trade/balance", login, operation, amount, comment, check_margin
+    )
     request = keyed.request_of(ctx.actor, ctx.key, request_print)
     actor = keyed.keyed_actor(ctx.actor, request)
     outcome = keyed.run(lambda: ctx.services.run(cmd, actor, request), _balance_label)
@@ -245,15 +246,25 @@ def _trade_fields(d: Deal, cur: Currency) -> dict[str, Any]:
     closed = d.volume if d.entry == "out" else 0
     value = d.volume * d.contract_size * d.price_decimal * d.rate_profit / VOLUME_EXT
     return {
-        "ExternalID": "", "Order": d.id, "Action": side_code(d.side), "Entry": ENTRIES[d.entry],
-        "Digits": d.digits, "ContractSize": d.contract_size.normalize(), "Symbol": d.symbol,
-        "Price": d.price_decimal, "Volume": d.volume, "VolumeExt": d.volume * VOLUME_EXT,
-        "RateProfit": rate_shown(d.rate_profit), "ExpertPositionID": d.position_id,
-        "PositionID": d.position_id, "Comment": d.comment,
-        "PricePosition": d.price_position_decimal, "VolumeClosed": closed,
+        "ExternalID": "",
+        "Order": d.id,
+        "Action": side_code(d.side),
+        "Entry": ENTRIES[d.entry],
+        "Digits": d.digits,
+        "ContractSize": d.contract_size.normalize(),
+        "Symbol": d.symbol,
+        "Price": d.price_decimal,
+        "Volume": d.volume,
+        "VolumeExt": d.volume * VOLUME_EXT,
+        "RateProfit": rate_shown(d.rate_profit),
+        "ExpertPositionID": d.position_id,
+        "PositionID": d.position_id,
+        "Comment": d.comment,
+        "PricePosition": d.price_position_decimal,
+        "VolumeClosed": closed,
         "VolumeClosedExt": closed * VOLUME_EXT,
         "Value": format_minor(to_minor_half_up(value, cur.digits), cur),
-    }  # fmt: skip
+    }
 
 
 def render_deals(ctx: Context, entries: list[LedgerEntry]) -> list[dict[str, Any]]:
@@ -264,9 +275,13 @@ def render_deals(ctx: Context, entries: list[LedgerEntry]) -> list[dict[str, Any
             trades.setdefault(e.login, []).append(e)
     deals: dict[int, Deal] = {}
     for login, held in trades.items():
-        query = DealQuery(login=login, time_from=min(e.at for e in held),
-                          time_to=max(e.at for e in held) + timedelta(microseconds=1),
-                          after_id=held[0].id - 1, limit=1000)  # fmt: skip
+        query = DealQuery(
+            login=login,
+            time_from=min(e.at for e in held),
+            time_to=max(e.at for e in held) + timedelta(microseconds=1),
+            after_id=held[0].id - 1,
+            limit=1000,
+        )
         wanted = {e.id for e in held}
         for d in ctx.services.list_deals(query, ctx.actor):
             if d.id in wanted:

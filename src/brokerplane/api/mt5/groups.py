@@ -141,27 +141,66 @@ DAY_MINUTES = 1440
 WEEK_DAYS = 7
 
 _GROUP_SYMBOL_UINT = (
-    "TradeMode", "ExecMode", "FillFlags", "ExpirFlags", "OrderFlags", "MarginFlags",
-    "SwapMode", "RETimeout", "IEFlags", "IECheckMode", "IETimeout", "PermissionsFlags",
+    "TradeMode",
+    "ExecMode",
+    "FillFlags",
+    "ExpirFlags",
+    "OrderFlags",
+    "MarginFlags",
+    "SwapMode",
+    "RETimeout",
+    "IEFlags",
+    "IECheckMode",
+    "IETimeout",
+    "PermissionsFlags",
     "BookDepthLimit",
-)  # fmt: skip
+)
 _GROUP_SYMBOL_INT = (
-    "SpreadDiff", "SpreadDiffBalance", "StopsLevel", "FreezeLevel", "Swap3Day",
-    "IESlipProfit", "IESlipLosing",
-)  # fmt: skip
+    "SpreadDiff",
+    "SpreadDiffBalance",
+    "StopsLevel",
+    "FreezeLevel",
+    "Swap3Day",
+    "IESlipProfit",
+    "IESlipLosing",
+)
 _GROUP_SYMBOL_UINT64 = (
-    "VolumeMin", "VolumeMinExt", "VolumeMax", "VolumeMaxExt", "VolumeStep", "VolumeStepExt",
-    "VolumeLimit", "VolumeLimitExt", "IEVolumeMax", "IEVolumeMaxExt",
-)  # fmt: skip
+    "VolumeMin",
+    "VolumeMinExt",
+    "VolumeMax",
+    "VolumeMaxExt",
+    "VolumeStep",
+    "VolumeStepExt",
+    "VolumeLimit",
+    "VolumeLimitExt",
+    "IEVolumeMax",
+    "IEVolumeMaxExt",
+)
 _GROUP_SYMBOL_DOUBLE = (
-    "MarginInitial", "MarginMaintenance", "MarginInitialBuy", "MarginInitialSell",
-    "MarginInitialBuyLimit", "MarginInitialSellLimit", "MarginInitialBuyStop",
-    "MarginInitialSellStop", "MarginInitialBuyStopLimit", "MarginInitialSellStopLimit",
-    "MarginMaintenanceBuy", "MarginMaintenanceSell", "MarginMaintenanceBuyLimit",
-    "MarginMaintenanceSellLimit", "MarginMaintenanceBuyStop", "MarginMaintenanceSellStop",
-    "MarginMaintenanceBuyStopLimit", "MarginMaintenanceSellStopLimit", "MarginLiquidity",
-    "MarginHedged", "MarginCurrency", "SwapLong", "SwapShort",
-)  # fmt: skip
+    "MarginInitial",
+    "MarginMaintenance",
+    "MarginInitialBuy",
+    "MarginInitialSell",
+    "MarginInitialBuyLimit",
+    "MarginInitialSellLimit",
+    "MarginInitialBuyStop",
+    "MarginInitialSellStop",
+    "MarginInitialBuyStopLimit",
+    "MarginInitialSellStopLimit",
+    "MarginMaintenanceBuy",
+    "MarginMaintenanceSell",
+    "MarginMaintenanceBuyLimit",
+    "MarginMaintenanceSellLimit",
+    "MarginMaintenanceBuyStop",
+    "MarginMaintenanceSellStop",
+    "MarginMaintenanceBuyStopLimit",
+    "MarginMaintenanceSellStopLimit",
+    "MarginLiquidity",
+    "MarginHedged",
+    "MarginCurrency",
+    "SwapLong",
+    "SwapShort",
+)
 
 
 def group_symbols() -> list[dict[str, Any]]:
@@ -174,11 +213,29 @@ def group_symbols() -> list[dict[str, Any]]:
 
 
 def group_commissions(group: Group) -> list[dict[str, Any]]:
-    tier = {"Mode": 0, "Type": 0, "Value": 0, "Minimal": 0, "Maximal": 0, "RangeFrom": 0,
-            "RangeTo": 0, "Currency": group.currency}  # fmt: skip
-    return [{"Name": "no commission", "Description": "brokerplane charges no commission",
-             "Path": "*", "Mode": 0, "RangeMode": 0, "ChargeMode": 0,
-             "TurnoverCurrency": group.currency, "EntryMode": 0, "Tiers": [tier]}]  # fmt: skip
+    tier = {
+        "Mode": 0,
+        "Type": 0,
+        "Value": 0,
+        "Minimal": 0,
+        "Maximal": 0,
+        "RangeFrom": 0,
+        "RangeTo": 0,
+        "Currency": group.currency,
+    }
+    return [
+        {
+            "Name": "no commission",
+            "Description": "brokerplane charges no commission",
+            "Path": "*",
+            "Mode": 0,
+            "RangeMode": 0,
+            "ChargeMode": 0,
+            "TurnoverCurrency": group.currency,
+            "EntryMode": 0,
+            "Tiers": [tier],
+        }
+    ]
 
 
 # MT5 lists a symbol's sessions by weekday from Sunday.

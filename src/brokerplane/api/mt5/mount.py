@@ -39,8 +39,9 @@ def envelope(code: int, answer: Any = None, **top: Any) -> JSONResponse:
 
 def forbidden(reason: str) -> Response:
     """Transport-level refusal: clients treat any 403 as "session lost, authenticate again"."""
-    return JSONResponse({"retcode": retcode(errors.ERR_PERMISSIONS), "reason": reason},
-                        status_code=403)  # fmt: skip
+    return JSONResponse(
+        {"retcode": retcode(errors.ERR_PERMISSIONS), "reason": reason}, status_code=403
+    )
 
 
 def body_refused(request: Request, status: int, reason: str) -> Response:
@@ -117,8 +118,12 @@ async def _auth_answer(request: Request, params: Params) -> Response:
         return forbidden(str(err))
     request.state.manager = login
     log.info("MT5 manager %s authenticated from %s", login, _address(request))
-    return envelope(0, version_access=VERSION_ACCESS, version_trade=VERSION_TRADE,
-                    cli_rand_answer=rand_answer(pw_hash, cli_rand))  # fmt: skip
+    return envelope(
+        0,
+        version_access=VERSION_ACCESS,
+        version_trade=VERSION_TRADE,
+        cli_rand_answer=rand_answer(pw_hash, cli_rand),
+    )
 
 
 async def dispatch(request: Request, name: str) -> Response:
@@ -153,8 +158,9 @@ async def _dispatch(request: Request, name: str) -> Response:
         return forbidden("not authenticated on this connection: run /api/auth/start first")
     request.state.manager = login
     opened_with, epoch = _sessions(request).opened_with(peer)
-    session = auth.SignedIn(login, opened_with, epoch,
-                              request.client.host if request.client else None)  # fmt: skip
+    session = auth.SignedIn(
+        login, opened_with, epoch, request.client.host if request.client else None
+    )
     result = await run_in_threadpool(
         auth.run, _services(request), session, name, params, sent_key(request.headers)
     )
@@ -168,8 +174,12 @@ async def _dispatch(request: Request, name: str) -> Response:
         return envelope(ERR_NOTIMPLEMENT)
     if result.replayed is not None:
         stored = result.replayed
-        return Response(stored.body.encode(), status_code=stored.status or 200,
-                        media_type="application/json", headers={REPLAY_HEADER: "true"})  # fmt: skip
+        return Response(
+            stored.body.encode(),
+            status_code=stored.status or 200,
+            media_type="application/json",
+            headers={REPLAY_HEADER: "true"},
+        )
     if result.replay:
         return JSONResponse(result.body(), headers={REPLAY_HEADER: "true"})
     return envelope(result.code, result.answer, **result.top)
@@ -244,8 +254,9 @@ def _legacy_endpoint(name: str) -> Any:
 
 def add_legacy_routes(router_: APIRouter) -> None:
     for path, name in legacy_paths().items():
-        router_.add_api_route(path, _legacy_endpoint(name), methods=["GET", "POST"],
-                              include_in_schema=False)  # fmt: skip
+        router_.add_api_route(
+            path, _legacy_endpoint(name), methods=["GET", "POST"], include_in_schema=False
+        )
 
 
 def mount(app: FastAPI) -> None:

@@ -27,5 +27,9 @@ def position_fields(created: int, updated: int) -> dict[str, Any]:
 
 
 def order_fields(setup: int, expiration: int, done: int) -> dict[str, Any]:
-    return {"ApiData": empty_api_data(), "OrigTimeSetup": setup,
-            "OrigTimeExpiration": expiration, "OrigTimeDone": done}  # fmt: skip
+    return {
+        "ApiData": empty_api_data(),
+        "OrigTimeSetup": setup,
+        "OrigTimeExpiration": expiration,
+        "OrigTimeDone": done,
+    }

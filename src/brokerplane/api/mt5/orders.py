@@ -78,8 +78,7 @@ def _ticket(ctx: Context) -> int:
 def _history(ctx: Context) -> Iterator[Deal]:
     login = ctx.params.require_integer("login", low=1)
     start, end = time_window(ctx)
-    return ctx.services.iter_deals(DealQuery(login=login, time_from=start, time_to=end),
-                                   ctx.actor)  # fmt: skip
+    return ctx.services.iter_deals(DealQuery(login=login, time_from=start, time_to=end), ctx.actor)
 
 
 @command("order/get")

@@ -86,8 +86,9 @@ def _positions(ctx: Context, **scope: Any) -> Iterator[PositionFigures]:
     """Every open position in scope (`logins`, `group`, `symbol`), oldest first."""
     after: int | None = None
     while True:
-        page = ctx.services.list_positions(ctx.actor, after_id=after, limit=POSITIONS_PER_QUERY,
-                                           **scope)  # fmt: skip
+        page = ctx.services.list_positions(
+            ctx.actor, after_id=after, limit=POSITIONS_PER_QUERY, **scope
+        )
         yield from page
         if len(page) < POSITIONS_PER_QUERY:
             return

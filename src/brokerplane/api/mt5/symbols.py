@@ -164,8 +164,14 @@ def symbol_object(symbol: Symbol) -> dict[str, Any]:
 
 
 def _session(start: int, end: int) -> dict[str, Any]:
-    return {"Open": start, "OpenHours": start // 60, "OpenMinutes": start % 60, "Close": end,
-            "CloseHours": end // 60, "CloseMinutes": end % 60}  # fmt: skip
+    return {
+        "Open": start,
+        "OpenHours": start // 60,
+        "OpenMinutes": start % 60,
+        "Close": end,
+        "CloseHours": end // 60,
+        "CloseMinutes": end % 60,
+    }
 
 
 def week_sessions(sessions: dict[str, list[str]] | None = None) -> list[list[dict[str, Any]]]:
@@ -253,10 +259,12 @@ def symbol_add(ctx: Context) -> Answer:
     try:
         ctx.services.get_symbol(name, ctx.actor)
     except SymbolNotFound:
-        return Answer(symbol_object(ctx.services.create_symbol(CreateSymbol(name, settings),
-                                                               ctx.actor)))  # fmt: skip
-    return Answer(symbol_object(ctx.services.update_symbol(UpdateSymbol(name, settings),
-                                                           ctx.actor)))  # fmt: skip
+        return Answer(
+            symbol_object(ctx.services.create_symbol(CreateSymbol(name, settings), ctx.actor))
+        )
+    return Answer(
+        symbol_object(ctx.services.update_symbol(UpdateSymbol(name, settings), ctx.actor))
+    )
 
 
 @command("symbol/delete")

@@ -151,8 +151,9 @@ class Mt5TcpServer:
         if answering:
             _done, late = await asyncio.wait(answering, timeout=SHUTDOWN_GRACE_S)
             for task in late:
-                log.warning("MT5 TCP connection still answering after %ss: cancelled",
-                            SHUTDOWN_GRACE_S)  # fmt: skip
+                log.warning(
+                    "MT5 TCP connection still answering after %ss: cancelled", SHUTDOWN_GRACE_S
+                )
                 task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
 
@@ -225,13 +226,24 @@ class Mt5TcpServer:
             reader = asyncio.StreamReader(limit=1 << 16)
             protocol = asyncio.StreamReaderProtocol(reader)
             transport, _ = await loop.connect_accepted_socket(
-                lambda: protocol, conn, ssl=use_tls,
+                lambda: protocol,
+                conn,
+                ssl=use_tls,
                 ssl_handshake_timeout=self.limits.message_timeout_s if use_tls else None,
-            )  # fmt: skip
+            )
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
             signed = None if slot is None else functools.partial(self._signed_in, slot)
-            talk = Conversation(reader, writer, self.services, self.sessions, self.limits,
-                                number, host, signed, self.on_command)  # fmt: skip
+            talk = Conversation(
+                reader,
+                writer,
+                self.services,
+                self.sessions,
+                self.limits,
+                number,
+                host,
+                signed,
+                self.on_command,
+            )
             task = asyncio.current_task()
             if task is not None:
                 self._talks[task] = talk
@@ -240,10 +252,10 @@ class Mt5TcpServer:
             except ProtocolViolation as bad:
                 log.warning("MT5 TCP protocol error from %s: %s", host, bad)
                 with contextlib.suppress(Exception):
-                    await talk.send(bad.number, render("", {"retcode": retcode(ERR_PARAMS),
-                                                            "reason": str(bad)}))  # fmt: skip
-        except (Closed, asyncio.IncompleteReadError, ConnectionError, TimeoutError,
-                ssl.SSLError):  # fmt: skip
+                    await talk.send(
+                        bad.number, render("", {"retcode": retcode(ERR_PARAMS), "reason": str(bad)})
+                    )
+        except (Closed, asyncio.IncompleteReadError, ConnectionError, TimeoutError, ssl.SSLError):
             pass
         except asyncio.CancelledError:
             raise

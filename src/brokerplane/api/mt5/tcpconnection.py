@@ -225,10 +225,18 @@ class Conversation:
             self.on_command(command, seconds)
         if access_log.isEnabledFor(logging.INFO):
             manager = self.signed_in.login if self.signed_in is not None else None
-            access_log.info("MT5 TCP %s", command, extra={
-                "dialect": "mt5", "transport": "tcp", "command": command, "manager": manager,
-                "latency_ms": round(seconds * 1000, 2), "client": self.address,
-            })  # fmt: skip
+            access_log.info(
+                "MT5 TCP %s",
+                command,
+                extra={
+                    "dialect": "mt5",
+                    "transport": "tcp",
+                    "command": command,
+                    "manager": manager,
+                    "latency_ms": round(seconds * 1000, 2),
+                    "client": self.address,
+                },
+            )
 
     async def _answer(self, number: int, body: bytes, seen: list[str]) -> None:
         if len(body) % 2:
@@ -248,8 +256,9 @@ class Conversation:
             await self.auth_answer(number, name, pairs)
         elif self.signed_in is None:
             reason = "not authenticated: send AUTH_START first"
-            await self.send(number, render(name, {"retcode": retcode(ERR_PERMISSIONS),
-                                                  "reason": reason}))  # fmt: skip
+            await self.send(
+                number, render(name, {"retcode": retcode(ERR_PERMISSIONS), "reason": reason})
+            )
             raise Closed
         else:
             await self.command(number, name, upper, pairs, rest)
@@ -260,8 +269,10 @@ class Conversation:
 
     async def auth_start(self, number: int, name: str, pairs: list[tuple[str, str]]) -> None:
         if self.signed_in is not None:
-            await self.send(number, render(name, {"retcode": retcode(ERR_PARAMS),
-                                                  "reason": "already authenticated"}))  # fmt: skip
+            await self.send(
+                number,
+                render(name, {"retcode": retcode(ERR_PARAMS), "reason": "already authenticated"}),
+            )
             return
         params = Params.decoded(pairs, b"")
         crypt = (params.text("crypt_method") or "NONE").strip().upper()
@@ -274,14 +285,24 @@ class Conversation:
             return
         self.pending_crypt = crypt
         rand = self.sessions.start(self.peer, login)
-        await self.send(number, render(name, {"retcode": retcode(0),
-                                              "version_access": auth.VERSION_ACCESS,
-                                              "srv_rand": rand.hex()}))  # fmt: skip
+        await self.send(
+            number,
+            render(
+                name,
+                {
+                    "retcode": retcode(0),
+                    "version_access": auth.VERSION_ACCESS,
+                    "srv_rand": rand.hex(),
+                },
+            ),
+        )
 
     async def auth_answer(self, number: int, name: str, pairs: list[tuple[str, str]]) -> None:
         if self.signed_in is not None:
-            await self.send(number, render(name, {"retcode": retcode(ERR_PARAMS),
-                                                  "reason": "already authenticated"}))  # fmt: skip
+            await self.send(
+                number,
+                render(name, {"retcode": retcode(ERR_PARAMS), "reason": "already authenticated"}),
+            )
             return
         params = Params.decoded(pairs, b"")
         cli_rand = auth.hex16(params.text("cli_rand"))
@@ -303,11 +324,19 @@ class Conversation:
             return
         log.info("MT5 manager %s authenticated over TCP from %s", login, self.address)
         crypt_rand = secrets.token_bytes(256)
-        await self.send(number, render(name, {
-            "retcode": retcode(0), "version_access": auth.VERSION_ACCESS,
-            "version_trade": auth.VERSION_TRADE,
-            "cli_rand_answer": rand_answer(pw_hash, cli_rand), "crypt_rand": crypt_rand.hex(),
-        }))  # fmt: skip
+        await self.send(
+            number,
+            render(
+                name,
+                {
+                    "retcode": retcode(0),
+                    "version_access": auth.VERSION_ACCESS,
+                    "version_trade": auth.VERSION_TRADE,
+                    "cli_rand_answer": rand_answer(pw_hash, cli_rand),
+                    "crypt_rand": crypt_rand.hex(),
+                },
+            ),
+        )
         _, epoch = self.sessions.opened_with(self.peer)
         self.signed_in = auth.SignedIn(login, pw_hash, epoch, self.address)
         if self.on_signed_in is not None:
@@ -334,8 +363,9 @@ class Conversation:
         result = await run_in_threadpool(auth.run, self.services, self.signed_in, path, params, key)
         if result is auth.DISABLED:
             self.sessions.end(self.peer)
-            await self.refuse(number, name, ERR_PERMISSIONS,
-                              "the manager is disabled or its password changed")  # fmt: skip
+            await self.refuse(
+                number, name, ERR_PERMISSIONS, "the manager is disabled or its password changed"
+            )
         if result is auth.QUIT:
             self.sessions.end(self.peer)
             await self.send(number, render(name, {"retcode": retcode(0)}))

@@ -95,8 +95,13 @@ class Params:
             return "1" if value else "0"
         return str(value)
 
-    def integer(self, *names: str, default: int | None = None, low: int | None = None,
-                high: int | None = None) -> int | None:  # fmt: skip
+    def integer(
+        self,
+        *names: str,
+        default: int | None = None,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> int | None:
         value = self.raw(*names)
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
@@ -114,8 +119,7 @@ class Params:
             raise Mt5Error(ERR_PARAMS, f"{names[0]} is out of range")
         return number
 
-    def require_integer(self, *names: str, low: int | None = None,
-                        high: int | None = None) -> int:  # fmt: skip
+    def require_integer(self, *names: str, low: int | None = None, high: int | None = None) -> int:
         value = self.integer(*names, low=low, high=high)
         if value is None:
             raise Mt5Error(ERR_PARAMS, f"{names[0]} is required")

@@ -211,9 +211,15 @@ async def create_user(
     body: AccountCreate, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     profile = set_fields(
-        body, "login", "name", "group", "leverage", "main_password", "investor_password",
+        body,
+        "login",
+        "name",
+        "group",
+        "leverage",
+        "main_password",
+        "investor_password",
         "phone_password",
-    )  # fmt: skip
+    )
     cmd = OpenAccount(
         group=body.group,
         leverage=body.leverage,
@@ -224,8 +230,13 @@ async def create_user(
         phone_password=body.phone_password,
         profile={k: v for k, v in profile.items() if v is not None},
     )
-    return await write(request, actor, partial(services(request).open_account, cmd),
-                       lambda acc: (201, render_account(acc)), scopes=("users:write",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).open_account, cmd),
+        lambda acc: (201, render_account(acc)),
+        scopes=("users:write",),
+    )
 
 
 @router.get(
@@ -251,8 +262,11 @@ async def update_user(
     login: int, body: AccountPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     changes = set_fields(body)
-    new_passwords = [ChangePassword(login, kind, changes.pop(f"{kind}_password"))
-                     for kind in ("main", "investor") if f"{kind}_password" in changes]  # fmt: skip
+    new_passwords = [
+        ChangePassword(login, kind, changes.pop(f"{kind}_password"))
+        for kind in ("main", "investor")
+        if f"{kind}_password" in changes
+    ]
     if new_passwords:  # the profile and the passwords in one transaction
         update = UpdateAccount(login, changes) if changes else None
         call = partial(services(request).set_account_passwords, new_passwords, update=update)
@@ -377,8 +391,20 @@ CSV_COLUMNS = (
 # What the export reads for each CSV column, then the currency's digits for the money columns;
 # `enabled` is derived from the rights. The export gives times already in the form of `iso`.
 EXPORT_COLUMNS = (*("rights" if c == "enabled" else c for c in CSV_COLUMNS), "currency_digits")
-_NOT_TEXT = frozenset({"login", "leverage", "balance", "credit", "bonus", "enabled", "rights",
-                       "agent", "registered_at", "updated_at"})  # fmt: skip
+_NOT_TEXT = frozenset(
+    {
+        "login",
+        "leverage",
+        "balance",
+        "credit",
+        "bonus",
+        "enabled",
+        "rights",
+        "agent",
+        "registered_at",
+        "updated_at",
+    }
+)
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 _BALANCE, _CREDIT, _BONUS = (CSV_COLUMNS.index(c) for c in ("balance", "credit", "bonus"))
 _ENABLED = CSV_COLUMNS.index("enabled")

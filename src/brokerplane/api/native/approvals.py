@@ -131,8 +131,12 @@ def render_threshold(t: ApprovalThreshold) -> dict[str, Any]:
 router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 
 
-@router.get("/approvals", response_model=ApprovalPage, tags=["approvals"],
-            summary="Held high-value operations and their decisions")  # fmt: skip
+@router.get(
+    "/approvals",
+    response_model=ApprovalPage,
+    tags=["approvals"],
+    summary="Held high-value operations and their decisions",
+)
 async def list_approvals(
     request: Request,
     actor: Actor = Depends(current_actor),
@@ -141,8 +145,9 @@ async def list_approvals(
     cursor: str | None = Query(None),
     limit: int = Query(100, description="1 to 1000"),
 ) -> Response:
-    query = ApprovalQuery(state=state, login=login, after_id=decode_cursor("approval", cursor),
-                          limit=limit)  # fmt: skip
+    query = ApprovalQuery(
+        state=state, login=login, after_id=decode_cursor("approval", cursor), limit=limit
+    )
     page = await run_in_threadpool(services(request).list_approvals, query, actor)
     return JSONResponse(
         {
@@ -152,8 +157,12 @@ async def list_approvals(
     )
 
 
-@router.get("/approval-thresholds", response_model=ThresholdList, tags=["approvals"],
-            summary="Amounts above which money operations are held for approval")  # fmt: skip
+@router.get(
+    "/approval-thresholds",
+    response_model=ThresholdList,
+    tags=["approvals"],
+    summary="Amounts above which money operations are held for approval",
+)
 async def list_thresholds(request: Request, actor: Actor = Depends(current_actor)) -> Response:
     items = await run_in_threadpool(services(request).list_approval_thresholds, actor)
     return JSONResponse({"items": [render_threshold(t) for t in items]})
@@ -185,8 +194,13 @@ def _approval_id(value: str) -> int:
     return int(value)
 
 
-@router.get("/approvals/{approval_id}", response_model=ApprovalOut, responses=NOT_FOUND,
-            tags=["approvals"], summary="One approval")  # fmt: skip
+@router.get(
+    "/approvals/{approval_id}",
+    response_model=ApprovalOut,
+    responses=NOT_FOUND,
+    tags=["approvals"],
+    summary="One approval",
+)
 async def get_approval(
     approval_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:

@@ -94,11 +94,17 @@ async def audit(
     limit: int = Query(100, description="1 to 1000"),
 ) -> Response:
     query = AuditQuery(
-        entity_type=entity_type, entity_id=entity_id, action=action, manager_login=manager,
-        operator_id=operator_id, request_id=request_id,
-        time_from=parse_time("from", time_from), time_to=parse_time("to", time_to),
-        after_id=decode_cursor("audit", cursor), limit=limit,
-    )  # fmt: skip
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        manager_login=manager,
+        operator_id=operator_id,
+        request_id=request_id,
+        time_from=parse_time("from", time_from),
+        time_to=parse_time("to", time_to),
+        after_id=decode_cursor("audit", cursor),
+        limit=limit,
+    )
     page = await run_in_threadpool(services(request).query_audit, query, actor)
     return JSONResponse(
         {

@@ -38,8 +38,13 @@ class AuthFailures:
         with self._lock:
             self.counts[reason] += 1
             total = sum(self.counts.values())
-        log.warning("native authentication failed: %s (key prefix %s, ip %s; %d failures so far)",
-                    reason, prefix, ip or "-", total)  # fmt: skip
+        log.warning(
+            "native authentication failed: %s (key prefix %s, ip %s; %d failures so far)",
+            reason,
+            prefix,
+            ip or "-",
+            total,
+        )
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -112,8 +117,10 @@ class RateLimiter(Allowance):
     database counts against one allowance per key; otherwise this process keeps its own."""
 
     def __init__(
-        self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
         shared: SharedTake | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(per_minute, 60.0, clock=clock, shared=shared, namespace="native")
         self.per_minute = per_minute

@@ -68,8 +68,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 def body_of(sub: Subscription, events: list[Event]) -> bytes:
     items = [render_event(ev) for ev in events]  # as the core read them: redacted for `sub`
-    return json.dumps({"subscription": sub.id, "events": items},
-                      separators=(",", ":")).encode()  # fmt: skip
+    return json.dumps({"subscription": sub.id, "events": items}, separators=(",", ":")).encode()
 
 
 class AddressRefused(OSError):
@@ -93,10 +92,17 @@ def _allowed(ip: str) -> bool:
         if addr.is_site_local:
             return False
     return all(
-        a.is_global and not (a.is_private or a.is_loopback or a.is_link_local or a.is_reserved
-                             or a.is_multicast or a.is_unspecified)
+        a.is_global
+        and not (
+            a.is_private
+            or a.is_loopback
+            or a.is_link_local
+            or a.is_reserved
+            or a.is_multicast
+            or a.is_unspecified
+        )
         for a in inner
-    )  # fmt: skip
+    )
 
 
 class LookupTimedOut(OSError):
@@ -312,10 +318,12 @@ def send_test(
 ) -> Outcome:
     """One signed `webhook.test` event to the subscription's URL; `opened` gives its secret in
     clear from what is stored (a secret that does not open is the test's error)."""
-    test = Event("webhook.test", None, {"message": "a test from brokerplane"}, at=now,
-                 dialect="native")  # fmt: skip
-    body = json.dumps({"subscription": sub.id, "events": [render_event(test)]},
-                      separators=(",", ":")).encode()  # fmt: skip
+    test = Event(
+        "webhook.test", None, {"message": "a test from brokerplane"}, at=now, dialect="native"
+    )
+    body = json.dumps(
+        {"subscription": sub.id, "events": [render_event(test)]}, separators=(",", ":")
+    ).encode()
     try:
         check_url(sub.url, settings.webhook_hosts)
         secret = opened(sub)
@@ -323,17 +331,25 @@ def send_test(
         return Outcome(False, None, err.detail, 0)
     except SealError as err:
         return Outcome(False, None, f"SealError: {err}", 0)
-    return post(sub.url, body, _headers(sub, body, now, f"{sub.id}-test", secret),
-                settings.webhook_timeout_s, settings.webhook_allow_private)  # fmt: skip
+    return post(
+        sub.url,
+        body,
+        _headers(sub, body, now, f"{sub.id}-test", secret),
+        settings.webhook_timeout_s,
+        settings.webhook_allow_private,
+    )
 
 
 class Worker:
     """One delivery thread; `owner` names its leases."""
 
     def __init__(
-        self, services: Application, settings: Settings, name: str,
+        self,
+        services: Application,
+        settings: Settings,
+        name: str,
         on_delivery: OnDelivery | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.services = services
         self.on_delivery = on_delivery
         self.timeout = settings.webhook_timeout_s
@@ -350,8 +366,9 @@ class Worker:
                 try:
                     if not held or time.monotonic() - claimed_at >= RENEW_S:
                         # Claims due subscriptions and renews this worker's own leases.
-                        held = [s.id for s in self.services.claim_webhooks(self.owner, LEASE,
-                                                                          CLAIM)]  # fmt: skip
+                        held = [
+                            s.id for s in self.services.claim_webhooks(self.owner, LEASE, CLAIM)
+                        ]
                         claimed_at = time.monotonic()
                     for sub_id in held:
                         busy |= self.deliver(sub_id, stop)
@@ -411,8 +428,9 @@ def start(
     threads = []
     for i in range(settings.webhook_workers):
         worker = Worker(services, settings, f"w{i}", on_delivery)
-        thread = threading.Thread(target=worker.run, args=(stop,), name=f"webhooks-{i}",
-                                  daemon=True)  # fmt: skip
+        thread = threading.Thread(
+            target=worker.run, args=(stop,), name=f"webhooks-{i}", daemon=True
+        )
         thread.start()
         threads.append(thread)
     return stop, threads

@@ -103,8 +103,9 @@ def core_problem(err: e.CoreError, request_id: str | None) -> JSONResponse:
     if isinstance(err, e.RequestInFlight | e.RateLimited):
         headers["Retry-After"] = str(err.context.get("retry_after", 1))
     fields = [{"field": f.field, "message": f.message} for f in err.fields]
-    response = problem(status, title, err.detail, err.code, request_id, fields, headers,
-                       extra=_extensions(err))  # fmt: skip
+    response = problem(
+        status, title, err.detail, err.code, request_id, fields, headers, extra=_extensions(err)
+    )
     return response
 
 

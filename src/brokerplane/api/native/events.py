@@ -190,12 +190,15 @@ def render_event(ev: Event) -> dict[str, Any]:
         "login": ev.login,
         "group": ev.group,
         "white_label": ev.broker,
-        "actor": {"manager_login": ev.manager_login, "key_id": ev.key_id,
-                  "operator_id": ev.operator_id},
+        "actor": {
+            "manager_login": ev.manager_login,
+            "key_id": ev.key_id,
+            "operator_id": ev.operator_id,
+        },
         "dialect": ev.dialect,
         "request_id": ev.request_id,
         "data": render_data(ev),
-    }  # fmt: skip
+    }
 
 
 # ---- the feed ------------------------------------------------------------------------------
@@ -358,14 +361,22 @@ async def _recheck(core: Any, presented: str, actor: Actor) -> Actor | None:
         return None
     if not {"admin", *events.FEED_SCOPES} & set(identity.scopes):
         return None
-    return replace(actor, scopes=identity.scopes, group_mask=identity.manager.group_mask,
-                   white_labels=identity.manager.white_labels)  # fmt: skip
+    return replace(
+        actor,
+        scopes=identity.scopes,
+        group_mask=identity.manager.group_mask,
+        white_labels=identity.manager.white_labels,
+    )
 
 
 async def _stream(
-    request: Request, actor: Actor, presented: str, cmd: events.ReadEvents, first: Any,
+    request: Request,
+    actor: Actor,
+    presented: str,
+    cmd: events.ReadEvents,
+    first: Any,
     token: int,
-) -> AsyncIterator[bytes]:  # fmt: skip
+) -> AsyncIterator[bytes]:
     core = services(request)
     streams = _streams(request)
     recheck_s = request.app.state.runtime.settings.events_stream_recheck_s
@@ -388,8 +399,9 @@ async def _stream(
                 last_sent = loop.time()
             # the stream's own cursor: past what it read through (never sent to the reader)
             resume = page.next_after if page.resume is None else page.resume
-            cmd = events.ReadEvents(after_id=resume, types=cmd.types, group=cmd.group,
-                                    limit=cmd.limit)  # fmt: skip
+            cmd = events.ReadEvents(
+                after_id=resume, types=cmd.types, group=cmd.group, limit=cmd.limit
+            )
             if not page.has_more:
                 if await request.is_disconnected():
                     return
@@ -404,8 +416,12 @@ async def _stream(
         streams.leave(token)
 
 
-@router.get("/events/types", tags=["events"], response_model=EventTypesOut,
-            summary="Every event type the feed carries")  # fmt: skip
+@router.get(
+    "/events/types",
+    tags=["events"],
+    response_model=EventTypesOut,
+    summary="Every event type the feed carries",
+)
 async def event_types(actor: Actor = Depends(current_actor)) -> Response:
     actor.require_any(*events.FEED_SCOPES)
     return JSONResponse({"items": list(TYPES)})

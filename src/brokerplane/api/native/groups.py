@@ -131,8 +131,13 @@ async def create_group(
 ) -> Response:
     settings = settings_of(body, "name", "currency")
     cmd = CreateGroup(name=body.name, currency=body.currency, settings=settings)
-    return await write(request, actor, partial(services(request).create_group, cmd),
-                       lambda group: (201, render_group(group)), scopes=("admin",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).create_group, cmd),
+        lambda group: (201, render_group(group)),
+        scopes=("admin",),
+    )
 
 
 @router.patch(
@@ -146,8 +151,13 @@ async def update_group(
     name: str, body: GroupPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateGroup(name=name, changes=set_fields(body))
-    return await write(request, actor, partial(services(request).update_group, cmd),
-                       lambda group: (200, render_group(group)), scopes=("admin",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).update_group, cmd),
+        lambda group: (200, render_group(group)),
+        scopes=("admin",),
+    )
 
 
 # ---- symbols --------------------------------------------------------------------------------

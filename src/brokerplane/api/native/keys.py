@@ -35,10 +35,13 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"scopes": ["balances:write"], "name": "finance-worker",
-                        "expires_at": "2027-06-30T00:00:00Z"}
+            "example": {
+                "scopes": ["balances:write"],
+                "name": "finance-worker",
+                "expires_at": "2027-06-30T00:00:00Z",
+            }
         },
-    )  # fmt: skip
+    )
     scopes: list[str] = Field(description="a subset of the manager's rights: " + ", ".join(SCOPES))
     name: str = Field("", description="what the key is for (up to 127 characters)")
     expires_at: datetime | None = Field(None, description="ISO 8601; null: never expires")
@@ -136,14 +139,25 @@ async def create_key(
         raise ValidationError.field("manager_login", "is required")
     cmd = CreateApiKey(
         manager_login=body.manager_login if body.manager_login is not None else actor.manager_login,
-        scopes=frozenset(body.scopes), name=body.name, expires_at=body.expires_at,
-    )  # fmt: skip
-    return await write(request, actor, partial(services(request).create_api_key, cmd), _issued,
-                       secret_fields=("key",))  # fmt: skip
+        scopes=frozenset(body.scopes),
+        name=body.name,
+        expires_at=body.expires_at,
+    )
+    return await write(
+        request,
+        actor,
+        partial(services(request).create_api_key, cmd),
+        _issued,
+        secret_fields=("key",),
+    )
 
 
-@router.get("/keys", response_model=KeyList, tags=["keys"],
-            summary="The caller's manager's keys (admins: any manager's, or all)")  # fmt: skip
+@router.get(
+    "/keys",
+    response_model=KeyList,
+    tags=["keys"],
+    summary="The caller's manager's keys (admins: any manager's, or all)",
+)
 async def list_keys(
     request: Request,
     actor: Actor = Depends(current_actor),
@@ -180,11 +194,20 @@ async def rotate_key(
     return await write(request, actor, call, _rotated, secret_fields=("key",))
 
 
-@router.delete("/keys/{key_id}", response_model=KeyOut, responses=NOT_FOUND, tags=["keys"],
-               summary="Revoke a key, and every key it created, at once")  # fmt: skip
+@router.delete(
+    "/keys/{key_id}",
+    response_model=KeyOut,
+    responses=NOT_FOUND,
+    tags=["keys"],
+    summary="Revoke a key, and every key it created, at once",
+)
 async def revoke_key(
     key_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     core = services(request)
-    return await write(request, actor, partial(core.revoke_api_key, key_id),
-                       lambda key: (200, render_key(key, core.clock())))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(core.revoke_api_key, key_id),
+        lambda key: (200, render_key(key, core.clock())),
+    )

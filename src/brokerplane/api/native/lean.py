@@ -109,9 +109,14 @@ def _post(operation: Operation) -> Lean:
 
 
 # The operation each path's endpoint posts (api/native/money.py), under both native prefixes.
-_OPERATIONS = {"deposit": Operation.DEPOSIT, "withdraw": Operation.WITHDRAWAL,
-               "credit": Operation.CREDIT, "bonus": Operation.BONUS,
-               "correction": Operation.CORRECTION, "charge": Operation.CHARGE}  # fmt: skip
+_OPERATIONS = {
+    "deposit": Operation.DEPOSIT,
+    "withdraw": Operation.WITHDRAWAL,
+    "credit": Operation.CREDIT,
+    "bonus": Operation.BONUS,
+    "correction": Operation.CORRECTION,
+    "charge": Operation.CHARGE,
+}
 HANDLERS: Mapping[tuple[str, str], Lean] = {
     ("POST", f"{prefix}/balances/{path}"): _post(operation)
     for prefix in ("/v1", "/mt4/manager")

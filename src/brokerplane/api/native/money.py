@@ -46,10 +46,14 @@ class BalanceIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"login": 910024, "amount": "100.00", "comment": "Deposit via card",
-                        "reference": "crm-pay-88213"}
+            "example": {
+                "login": 910024,
+                "amount": "100.00",
+                "comment": "Deposit via card",
+                "reference": "crm-pay-88213",
+            }
         },
-    )  # fmt: skip
+    )
 
     login: int = Field(strict=True, description="the account's login")
     amount: StrictStr | StrictInt | StrictFloat = Field(
@@ -169,8 +173,13 @@ async def post_balance(
     request: Request, actor: Actor, operation: Operation, body: BalanceIn
 ) -> Response:
     """Every money operation's endpoint, and the lean route's (api/native/lean.py)."""
-    cmd = PostLedgerEntry(login=body.login, operation=operation, amount=body.amount,
-                          comment=body.comment, reference=body.reference)  # fmt: skip
+    cmd = PostLedgerEntry(
+        login=body.login,
+        operation=operation,
+        amount=body.amount,
+        comment=body.comment,
+        reference=body.reference,
+    )
     return await write(
         request,
         actor,
@@ -181,51 +190,78 @@ async def post_balance(
     )
 
 
-@router.post("/balances/deposit", response_model=BalanceOut, responses=_POSTED,
-             summary="Deposit: add to the balance", tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/deposit",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Deposit: add to the balance",
+    tags=["balances"],
+)
 async def deposit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     return await post_balance(request, actor, Operation.DEPOSIT, body)
 
 
-@router.post("/balances/withdraw", response_model=BalanceOut, responses=_POSTED,
-             summary="Withdraw from the balance; never below zero", tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/withdraw",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Withdraw from the balance; never below zero",
+    tags=["balances"],
+)
 async def withdraw(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     return await post_balance(request, actor, Operation.WITHDRAWAL, body)
 
 
-@router.post("/balances/credit", response_model=BalanceOut, responses=_POSTED,
-             summary="Credit: a positive amount adds broker credit, a negative one removes it",
-             tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/credit",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Credit: a positive amount adds broker credit, a negative one removes it",
+    tags=["balances"],
+)
 async def credit(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     return await post_balance(request, actor, Operation.CREDIT, body)
 
 
-@router.post("/balances/bonus", response_model=BalanceOut, responses=_POSTED,
-             summary="Bonus: a positive amount adds bonus, a negative one removes it",
-             tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/bonus",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Bonus: a positive amount adds bonus, a negative one removes it",
+    tags=["balances"],
+)
 async def bonus(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     return await post_balance(request, actor, Operation.BONUS, body)
 
 
-@router.post("/balances/correction", response_model=BalanceOut, responses=_POSTED,
-             summary="Correction: a signed balance adjustment", tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/correction",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Correction: a signed balance adjustment",
+    tags=["balances"],
+)
 async def correction(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     return await post_balance(request, actor, Operation.CORRECTION, body)
 
 
-@router.post("/balances/charge", response_model=BalanceOut, responses=_POSTED,
-             summary="Charge: a fee taken from the balance; never below zero",
-             tags=["balances"])  # fmt: skip
+@router.post(
+    "/balances/charge",
+    response_model=BalanceOut,
+    responses=_POSTED,
+    summary="Charge: a fee taken from the balance; never below zero",
+    tags=["balances"],
+)
 async def charge(
     body: BalanceIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -235,10 +271,24 @@ async def charge(
 # ---- history --------------------------------------------------------------------------------
 
 HISTORY_COLUMNS = (
-    "operation_id", "time", "login", "kind", "amount", "currency", "balance", "credit", "bonus",
-    "comment", "reference", "manager_login", "operator_id", "request_id", "dialect",
-    "approval_id", "approved_by",
-)  # fmt: skip
+    "operation_id",
+    "time",
+    "login",
+    "kind",
+    "amount",
+    "currency",
+    "balance",
+    "credit",
+    "bonus",
+    "comment",
+    "reference",
+    "manager_login",
+    "operator_id",
+    "request_id",
+    "dialect",
+    "approval_id",
+    "approved_by",
+)
 
 
 def _kinds(value: str | None) -> tuple[str, ...] | None:
@@ -285,10 +335,14 @@ async def history(
     format: str | None = Query(None, description="json (default) or csv"),
 ) -> Response:
     query = LedgerQuery(
-        login=login, kinds=_kinds(kind), time_from=parse_time("from", time_from),
-        time_to=parse_time("to", time_to), reference=reference,
-        after_id=decode_cursor("entry", cursor), limit=limit,
-    )  # fmt: skip
+        login=login,
+        kinds=_kinds(kind),
+        time_from=parse_time("from", time_from),
+        time_to=parse_time("to", time_to),
+        reference=reference,
+        after_id=decode_cursor("entry", cursor),
+        limit=limit,
+    )
     core = services(request)
     if not wants_csv(request, format):
         page = await run_in_threadpool(core.list_ledger, query, actor)

@@ -22,10 +22,20 @@ from brokerplane.api.native import (
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
-    operations.router, accounts.router, groups.router, symbols.router, money.router,
-    approvals.router, audit.router, keys.router, quotes.router, trading.router, risk.router,
-    events.router, webhooks.router,
-)  # fmt: skip
+    operations.router,
+    accounts.router,
+    groups.router,
+    symbols.router,
+    money.router,
+    approvals.router,
+    audit.router,
+    keys.router,
+    quotes.router,
+    trading.router,
+    risk.router,
+    events.router,
+    webhooks.router,
+)
 
 
 def mount(app: FastAPI) -> None:

@@ -62,8 +62,10 @@ class PasswordIn(BaseModel):
 class PasswordCheckOut(BaseModel):
     login: int
     type: str
-    valid: bool = Field(description="false for a wrong password, and for every password "
-                        "while the account's sign-in is locked out")  # fmt: skip
+    valid: bool = Field(
+        description="false for a wrong password, and for every password "
+        "while the account's sign-in is locked out"
+    )
 
 
 @router.put(
@@ -80,8 +82,13 @@ async def set_password(
     actor: Actor = Depends(current_actor),
 ) -> Response:
     cmd = ChangePassword(login, body.type, body.password)
-    return await write(request, actor, partial(services(request).set_account_passwords, [cmd]),
-                       lambda acc: (200, render_account(acc)), scopes=("users:write",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).set_account_passwords, [cmd]),
+        lambda acc: (200, render_account(acc)),
+        scopes=("users:write",),
+    )
 
 
 @router.post(
@@ -135,9 +142,15 @@ async def delete_user(
 class TransferIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"example": {"from_login": 910024, "to_login": 910025,
-                                       "amount": "250.00", "reference": "crm-tr-1001"}},
-    )  # fmt: skip
+        json_schema_extra={
+            "example": {
+                "from_login": 910024,
+                "to_login": 910025,
+                "amount": "250.00",
+                "reference": "crm-tr-1001",
+            }
+        },
+    )
     from_login: int = Field(strict=True)
     to_login: int = Field(strict=True)
     amount: StrictStr | StrictInt | StrictFloat = Field(
@@ -176,10 +189,8 @@ def _transferred(t: Transfer) -> tuple[int, dict[str, Any]]:
 async def transfer(
     body: TransferIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    cmd = TransferFunds(body.from_login, body.to_login, body.amount, body.comment,
-                        body.reference)  # fmt: skip
-    return await write(request, actor, cmd,
-                       _transferred, scopes=("balances:write",))  # fmt: skip
+    cmd = TransferFunds(body.from_login, body.to_login, body.amount, body.comment, body.reference)
+    return await write(request, actor, cmd, _transferred, scopes=("balances:write",))
 
 
 # ---- trade state of many accounts ------------------------------------------------------------
@@ -190,8 +201,19 @@ class TradeStatePage(BaseModel):
     next_cursor: str | None
 
 
-STATE_COLUMNS = ("login", "currency", "leverage", "balance", "credit", "bonus", "profit",
-                 "equity", "margin", "free_margin", "margin_level")  # fmt: skip
+STATE_COLUMNS = (
+    "login",
+    "currency",
+    "leverage",
+    "balance",
+    "credit",
+    "bonus",
+    "profit",
+    "equity",
+    "margin",
+    "free_margin",
+    "margin_level",
+)
 
 
 def _bounded_logins(value: str | None) -> tuple[int, ...] | None:
@@ -236,14 +258,19 @@ async def trade_states(
     format: str | None = Query(None, description="json (default) or csv"),
 ) -> Response:
     csv_wanted = wants_csv(request, format)
-    cmd = ListAccounts(group_mask=group, logins=_bounded_logins(logins),
-                       after_login=decode_cursor("login", cursor), limit=limit)  # fmt: skip
+    cmd = ListAccounts(
+        group_mask=group,
+        logins=_bounded_logins(logins),
+        after_login=decode_cursor("login", cursor),
+        limit=limit,
+    )
     states = await run_in_threadpool(services(request).trade_states, cmd, actor)
     following = encode_cursor("login", states[-1].login) if len(states) == limit else None
     if csv_wanted:
         headers = {"Content-Disposition": 'attachment; filename="trade-states.csv"'}
         if following:
             headers["X-Next-Cursor"] = following
-        return Response("".join(_csv(states)), media_type="text/csv; charset=utf-8",
-                        headers=headers)  # fmt: skip
+        return Response(
+            "".join(_csv(states)), media_type="text/csv; charset=utf-8", headers=headers
+        )
     return JSONResponse({"items": [render_state(s) for s in states], "next_cursor": following})

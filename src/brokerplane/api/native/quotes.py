@@ -64,10 +64,18 @@ class QuotesIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"quotes": [{"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020",
-                                    "time": "2030-01-02T10:00:00Z"}]}
+            "example": {
+                "quotes": [
+                    {
+                        "symbol": "EURUSD",
+                        "bid": "1.10000",
+                        "ask": "1.10020",
+                        "time": "2030-01-02T10:00:00Z",
+                    }
+                ]
+            }
         },
-    )  # fmt: skip
+    )
     quotes: list[QuoteIn] = Field(min_length=1, max_length=1000)
 
 
@@ -112,12 +120,21 @@ async def put_quotes(
     body: QuotesIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     items = [
-        QuoteInput(q.symbol, q.bid, q.ask,
-                   None if q.time is None else quote_time(q.time, f"quotes[{i}].time"))
+        QuoteInput(
+            q.symbol,
+            q.bid,
+            q.ask,
+            None if q.time is None else quote_time(q.time, f"quotes[{i}].time"),
+        )
         for i, q in enumerate(body.quotes)
-    ]  # fmt: skip
-    return await write(request, actor, partial(services(request).set_quotes, items),
-                       _quotes_answer, scopes=("quotes:write",))  # fmt: skip
+    ]
+    return await write(
+        request,
+        actor,
+        partial(services(request).set_quotes, items),
+        _quotes_answer,
+        scopes=("quotes:write",),
+    )
 
 
 @router.get(

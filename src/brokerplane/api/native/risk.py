@@ -141,15 +141,23 @@ async def report_exposure(
     format: str | None = Query(None, pattern="^(json|csv)$", description="json (default) or csv"),
 ) -> Response:
     csv_wanted = wants_csv(request, format)
-    call = partial(services(request).exposure, actor, group=group, symbol=symbol,
-                   currency=currency_code)  # fmt: skip
+    call = partial(
+        services(request).exposure, actor, group=group, symbol=symbol, currency=currency_code
+    )
     report = await run_in_threadpool(call)
     digits = currency(report.currency).digits
-    levels = {"line": report.lines, "symbol": report.symbols, "group": report.groups,
-              "total": [report.total]}  # fmt: skip
+    levels = {
+        "line": report.lines,
+        "symbol": report.symbols,
+        "group": report.groups,
+        "total": [report.total],
+    }
     if csv_wanted:
-        rows = [{"level": level, "currency": report.currency, **render_exposure_line(x, digits)}
-                for level, lines in levels.items() for x in lines]  # fmt: skip
+        rows = [
+            {"level": level, "currency": report.currency, **render_exposure_line(x, digits)}
+            for level, lines in levels.items()
+            for x in lines
+        ]
         return _csv(EXPOSURE_COLUMNS, rows, "exposure.csv")
     body: dict[str, Any] = {"currency": report.currency}
     for key, level in (("lines", "line"), ("symbols", "symbol"), ("groups", "group")):

@@ -141,8 +141,13 @@ async def create_symbol(
 ) -> Response:
     settings = settings_of(body, "name")
     cmd = CreateSymbol(name=body.name, settings=settings)
-    return await write(request, actor, partial(services(request).create_symbol, cmd),
-                       lambda symbol: (201, render_symbol(symbol)), scopes=("admin",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).create_symbol, cmd),
+        lambda symbol: (201, render_symbol(symbol)),
+        scopes=("admin",),
+    )
 
 
 @router.patch(
@@ -156,5 +161,10 @@ async def update_symbol(
     name: str, body: SymbolPatch, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = UpdateSymbol(name=name, changes=set_fields(body))
-    return await write(request, actor, partial(services(request).update_symbol, cmd),
-                       lambda symbol: (200, render_symbol(symbol)), scopes=("admin",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        partial(services(request).update_symbol, cmd),
+        lambda symbol: (200, render_symbol(symbol)),
+        scopes=("admin",),
+    )

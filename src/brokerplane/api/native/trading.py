@@ -47,20 +47,29 @@ LOGINS = r"^ *[0-9]{1,19} *(, *[0-9]{1,19} *)*$"
 
 
 NO_QUOTE: dict[int | str, dict[str, Any]] = {
-    409: {**PROBLEM, "description": "Conflict: code trade.no_quote when no quote prices the "
-          "symbol (or converts its profit currency); request.already_applied or "
-          "request.in_flight for a reused request id (as the balance operations)"},
-}  # fmt: skip
+    409: {
+        **PROBLEM,
+        "description": "Conflict: code trade.no_quote when no quote prices the "
+        "symbol (or converts its profit currency); request.already_applied or "
+        "request.in_flight for a reused request id (as the balance operations)",
+    },
+}
 _ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {**PROBLEM, "description": "ValidationError: bad fields; trade.invalid_volume outside "
-          "the symbol's min/max/step; ledger.insufficient_funds (figure free_margin) when the "
-          "free margin would go negative"},
-    403: {**PROBLEM, "description": "PermissionDenied: trade.disabled when the account's "
-          "rights, its owner or the symbol's trade mode forbid the order; auth.missing_scope "
-          "without trades:write"},
+    400: {
+        **PROBLEM,
+        "description": "ValidationError: bad fields; trade.invalid_volume outside "
+        "the symbol's min/max/step; ledger.insufficient_funds (figure free_margin) when the "
+        "free margin would go negative",
+    },
+    403: {
+        **PROBLEM,
+        "description": "PermissionDenied: trade.disabled when the account's "
+        "rights, its owner or the symbol's trade mode forbid the order; auth.missing_scope "
+        "without trades:write",
+    },
     404: {**PROBLEM, "description": "NotFound: the account, symbol or position"},
     **NO_QUOTE,
-}  # fmt: skip
+}
 
 
 def _id(value: str, field: str) -> int:
@@ -235,11 +244,13 @@ def render_state(s: TradeState) -> dict[str, Any]:
         "login": s.login,
         "currency": s.currency,
         "leverage": s.leverage,
-        **{name: decimal_str(getattr(s, name), digits)
-           for name in ("balance", "credit", "bonus", "profit", "equity", "margin")},
+        **{
+            name: decimal_str(getattr(s, name), digits)
+            for name in ("balance", "credit", "bonus", "profit", "equity", "margin")
+        },
         "free_margin": decimal_str(s.margin_free, digits),
         "margin_level": decimal_str(s.margin_level, 2),
-    }  # fmt: skip
+    }
 
 
 def _executed(status: int) -> Any:
@@ -249,8 +260,11 @@ def _executed(status: int) -> Any:
             figs = {f.position.id: f for f in ex.risk.positions}
             if ex.position.id in figs:
                 position = render_position(figs[ex.position.id])
-        body = {"deal": render_deal(ex.deal), "position": position,
-                "account": render_state(ex.risk.state())}  # fmt: skip
+        body = {
+            "deal": render_deal(ex.deal),
+            "position": position,
+            "account": render_state(ex.risk.state()),
+        }
         return status, body
 
     return render
@@ -269,10 +283,20 @@ def _executed(status: int) -> Any:
 async def open_position(
     body: OrderIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    cmd = OpenPosition(login=body.login, symbol=body.symbol, side=body.side, volume=body.volume,
-                       comment=body.comment)  # fmt: skip
-    return await write(request, actor, partial(services(request).open_position, cmd),
-                       _executed(201), scopes=("trades:write",))  # fmt: skip
+    cmd = OpenPosition(
+        login=body.login,
+        symbol=body.symbol,
+        side=body.side,
+        volume=body.volume,
+        comment=body.comment,
+    )
+    return await write(
+        request,
+        actor,
+        partial(services(request).open_position, cmd),
+        _executed(201),
+        scopes=("trades:write",),
+    )
 
 
 @router.post(
@@ -289,10 +313,16 @@ async def close_position(
     body: CloseIn | None = None,
     actor: Actor = Depends(current_actor),
 ) -> Response:
-    cmd = ClosePosition(_id(position_id, "position_id"), body.volume if body else None,
-                        body.comment if body else "")  # fmt: skip
-    return await write(request, actor, partial(services(request).close_position, cmd),
-                       _executed(200), scopes=("trades:write",))  # fmt: skip
+    cmd = ClosePosition(
+        _id(position_id, "position_id"), body.volume if body else None, body.comment if body else ""
+    )
+    return await write(
+        request,
+        actor,
+        partial(services(request).close_position, cmd),
+        _executed(200),
+        scopes=("trades:write",),
+    )
 
 
 # ---- positions and deals --------------------------------------------------------------------
@@ -309,8 +339,10 @@ def _logins(value: str | None) -> list[int] | None:
 
 def _page(items: list[PositionFigures], limit: int) -> dict[str, Any]:
     last = [f.position for f in items]
-    return {"items": [render_position(f) for f in items],
-            "next_cursor": next_cursor("position", last, limit, "id")}  # fmt: skip
+    return {
+        "items": [render_position(f) for f in items],
+        "next_cursor": next_cursor("position", last, limit, "id"),
+    }
 
 
 @router.get(
@@ -332,8 +364,15 @@ async def list_positions(
     ),
     limit: int = Query(100, ge=1, le=1000, description="1 to 1000"),
 ) -> Response:
-    call = partial(services(request).list_positions, actor, logins=_logins(login), group=group,
-                   symbol=symbol, after_id=_after("position", cursor), limit=limit)  # fmt: skip
+    call = partial(
+        services(request).list_positions,
+        actor,
+        logins=_logins(login),
+        group=group,
+        symbol=symbol,
+        after_id=_after("position", cursor),
+        limit=limit,
+    )
     return JSONResponse(_page(await run_in_threadpool(call), limit))
 
 
@@ -372,16 +411,30 @@ async def list_deals(
     ),
     limit: int = Query(100, ge=1, le=1000, description="1 to 1000"),
 ) -> Response:
-    query = DealQuery(login=login, position_id=position, time_from=parse_time("from", time_from),
-                      time_to=parse_time("to", time_to), after_id=_after("deal", cursor),
-                      limit=limit)  # fmt: skip
+    query = DealQuery(
+        login=login,
+        position_id=position,
+        time_from=parse_time("from", time_from),
+        time_to=parse_time("to", time_to),
+        after_id=_after("deal", cursor),
+        limit=limit,
+    )
     page = await run_in_threadpool(services(request).list_deals, query, actor)
-    return JSONResponse({"items": [render_deal(d) for d in page],
-                         "next_cursor": next_cursor("deal", page, limit, "id")})  # fmt: skip
+    return JSONResponse(
+        {
+            "items": [render_deal(d) for d in page],
+            "next_cursor": next_cursor("deal", page, limit, "id"),
+        }
+    )
 
 
-@router.get("/deals/{deal_id}", response_model=DealOut, responses=NOT_FOUND,
-            summary="One deal", tags=["trading"])  # fmt: skip
+@router.get(
+    "/deals/{deal_id}",
+    response_model=DealOut,
+    responses=NOT_FOUND,
+    summary="One deal",
+    tags=["trading"],
+)
 async def get_deal(
     deal_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:

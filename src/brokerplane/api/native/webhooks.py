@@ -27,10 +27,14 @@ class WebhookIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "example": {"url": "https://crm.example.com/brokerplane", "types": ["ledger."],
-                        "group_mask": "real*", "secret": "a-long-random-shared-secret"}
+            "example": {
+                "url": "https://crm.example.com/brokerplane",
+                "types": ["ledger."],
+                "group_mask": "real*",
+                "secret": "a-long-random-shared-secret",
+            }
         },
-    )  # fmt: skip
+    )
     url: str | None = Field(None, max_length=events.URL_MAX, description="http(s) only")
     types: list[str] | None = Field(None, description="event types or prefixes; [] or omitted: all")
     group_mask: str | None = Field(None, max_length=1024, description="accounts' groups; * all")
@@ -103,53 +107,92 @@ class ReplayIn(BaseModel):
 
 def render_webhook(sub: Subscription, *, secret: bool = False) -> dict[str, Any]:
     return {
-        "id": sub.id, "url": sub.url, "types": list(sub.types), "group_mask": sub.group_mask,
-        "personal_data": sub.personal_data, "description": sub.description, "state": sub.state,
-        "cursor": sub.cursor, "attempts": sub.attempts,
-        "next_attempt_at": iso(sub.next_attempt_at), "failing_since": iso(sub.failing_since),
-        "last_error": sub.last_error, "created_at": iso(sub.created_at),
-        "updated_at": iso(sub.updated_at), "created_by": sub.created_by,
+        "id": sub.id,
+        "url": sub.url,
+        "types": list(sub.types),
+        "group_mask": sub.group_mask,
+        "personal_data": sub.personal_data,
+        "description": sub.description,
+        "state": sub.state,
+        "cursor": sub.cursor,
+        "attempts": sub.attempts,
+        "next_attempt_at": iso(sub.next_attempt_at),
+        "failing_since": iso(sub.failing_since),
+        "last_error": sub.last_error,
+        "created_at": iso(sub.created_at),
+        "updated_at": iso(sub.updated_at),
+        "created_by": sub.created_by,
         "secret": sub.secret if secret else None,
-    }  # fmt: skip
+    }
 
 
 def render_delivery(d: Delivery) -> dict[str, Any]:
     return {
-        "id": d.id, "at": iso(d.at), "first_event": d.first_event, "last_event": d.last_event,
-        "events": d.events, "attempt": d.attempt, "ok": d.ok, "status": d.status,
-        "error": d.error, "duration_ms": d.duration_ms,
-    }  # fmt: skip
+        "id": d.id,
+        "at": iso(d.at),
+        "first_event": d.first_event,
+        "last_event": d.last_event,
+        "events": d.events,
+        "attempt": d.attempt,
+        "ok": d.ok,
+        "status": d.status,
+        "error": d.error,
+        "duration_ms": d.duration_ms,
+    }
 
 
 def _save(body: WebhookIn) -> events.SaveSubscription:
     return events.SaveSubscription(
-        url=body.url, types=tuple(body.types) if body.types is not None else None,
-        group_mask=body.group_mask, secret=body.secret, personal_data=body.personal_data,
-        description=body.description, state=body.state,
-    )  # fmt: skip
+        url=body.url,
+        types=tuple(body.types) if body.types is not None else None,
+        group_mask=body.group_mask,
+        secret=body.secret,
+        personal_data=body.personal_data,
+        description=body.description,
+        state=body.state,
+    )
 
 
-@router.post("/webhooks", status_code=201, tags=["webhooks"], response_model=WebhookOut,
-             summary="Subscribe a URL to events (admin); the secret is shown once")  # fmt: skip
+@router.post(
+    "/webhooks",
+    status_code=201,
+    tags=["webhooks"],
+    response_model=WebhookOut,
+    summary="Subscribe a URL to events (admin); the secret is shown once",
+)
 async def create_webhook(
     body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     if body.state is not None:
         raise ValidationError.field("state", "is set by updates only")
     call = lambda a: services(request).create_webhook(_save(body), a)  # noqa: E731
-    return await write(request, actor, call, lambda s: (201, render_webhook(s, secret=True)),
-                       secret_fields=("secret",))  # fmt: skip
+    return await write(
+        request,
+        actor,
+        call,
+        lambda s: (201, render_webhook(s, secret=True)),
+        secret_fields=("secret",),
+    )
 
 
-@router.get("/webhooks", tags=["webhooks"], response_model=WebhookListOut,
-            summary="Every webhook subscription (admin)")  # fmt: skip
+@router.get(
+    "/webhooks",
+    tags=["webhooks"],
+    response_model=WebhookListOut,
+    summary="Every webhook subscription (admin)",
+)
 async def list_webhooks(request: Request, actor: Actor = Depends(current_actor)) -> Response:
     subs = await run_in_threadpool(services(request).list_webhooks, actor)
     return JSONResponse({"items": [render_webhook(s) for s in subs]})
 
 
-@router.get("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND, response_model=WebhookOut,
-            summary="One subscription: its state, cursor and last error")  # fmt: skip
+@router.get(
+    "/webhooks/{sub_id}",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=WebhookOut,
+    summary="One subscription: its state, cursor and last error",
+)
 async def get_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -157,9 +200,13 @@ async def get_webhook(
     return JSONResponse(render_webhook(sub))
 
 
-@router.patch("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
-              response_model=WebhookOut,
-              summary="Change a subscription; state=active resumes a parked one now")  # fmt: skip
+@router.patch(
+    "/webhooks/{sub_id}",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=WebhookOut,
+    summary="Change a subscription; state=active resumes a parked one now",
+)
 async def update_webhook(
     sub_id: int, body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -167,9 +214,13 @@ async def update_webhook(
     return await write(request, actor, call, lambda s: (200, render_webhook(s)))
 
 
-@router.delete("/webhooks/{sub_id}", tags=["webhooks"], responses=NOT_FOUND,
-               response_model=WebhookDeletedOut,
-               summary="Delete a subscription and its delivery log")  # fmt: skip
+@router.delete(
+    "/webhooks/{sub_id}",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=WebhookDeletedOut,
+    summary="Delete a subscription and its delivery log",
+)
 async def delete_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -177,9 +228,13 @@ async def delete_webhook(
     return await write(request, actor, call, lambda _: (200, {"id": sub_id, "deleted": True}))
 
 
-@router.post("/webhooks/{sub_id}/replay", tags=["webhooks"], responses=NOT_FOUND,
-             response_model=WebhookOut,
-             summary="Deliver again from an event id on (resumes a parked one)")  # fmt: skip
+@router.post(
+    "/webhooks/{sub_id}/replay",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=WebhookOut,
+    summary="Deliver again from an event id on (resumes a parked one)",
+)
 async def replay_webhook(
     sub_id: int, body: ReplayIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -187,9 +242,13 @@ async def replay_webhook(
     return await write(request, actor, call, lambda s: (200, render_webhook(s)))
 
 
-@router.get("/webhooks/{sub_id}/deliveries", tags=["webhooks"], responses=NOT_FOUND,
-            response_model=DeliveryListOut,
-            summary="The subscription's delivery log, oldest first")  # fmt: skip
+@router.get(
+    "/webhooks/{sub_id}/deliveries",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=DeliveryListOut,
+    summary="The subscription's delivery log, oldest first",
+)
 async def webhook_deliveries(
     sub_id: int,
     request: Request,
@@ -203,9 +262,13 @@ async def webhook_deliveries(
     return JSONResponse({"items": [render_delivery(d) for d in found]})
 
 
-@router.post("/webhooks/{sub_id}/test", tags=["webhooks"], responses=NOT_FOUND,
-             response_model=WebhookTestOut,
-             summary="Send a signed `webhook.test` event now and report the answer")  # fmt: skip
+@router.post(
+    "/webhooks/{sub_id}/test",
+    tags=["webhooks"],
+    responses=NOT_FOUND,
+    response_model=WebhookTestOut,
+    summary="Send a signed `webhook.test` event now and report the answer",
+)
 async def test_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
@@ -216,5 +279,11 @@ async def test_webhook(
     settings = request.app.state.runtime.settings
     outcome = await run_in_threadpool(send_test, sub, core.clock(), settings, core.webhook_secret)
     await run_in_threadpool(core.log_webhook_test, sub.id, outcome)
-    return JSONResponse({"ok": outcome.ok, "status": outcome.status, "error": outcome.error,
-                         "duration_ms": outcome.duration_ms})  # fmt: skip
+    return JSONResponse(
+        {
+            "ok": outcome.ok,
+            "status": outcome.status,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+        }
+    )

@@ -148,8 +148,9 @@ def settings_of(body: Any, *exclude: str) -> dict[str, Any]:
     """The settings sent: declared fields left null mean "the default"; any other name stays,
     null or not, so the core refuses it as unknown instead of it passing unseen."""
     declared = type(body).model_fields
-    return {k: v for k, v in set_fields(body, *exclude).items()
-            if v is not None or k not in declared}  # fmt: skip
+    return {
+        k: v for k, v in set_fields(body, *exclude).items() if v is not None or k not in declared
+    }
 
 
 log = logging.getLogger("brokerplane.native")
@@ -185,14 +186,15 @@ def validation_problem(err: RequestValidationError, request_id: str | None) -> R
         seen[field] = {"field": field, "message": message}
         fields.append(seen[field])
     names = ", ".join(dict.fromkeys(f["field"] for f in fields))
-    return problem(400, "ValidationError", f"invalid fields: {names}", "validation.invalid",
-                   request_id, fields)  # fmt: skip
+    return problem(
+        400, "ValidationError", f"invalid fields: {names}", "validation.invalid", request_id, fields
+    )
 
 
 def _not_json() -> RequestValidationError:
-    return RequestValidationError([
-        {"type": "json_invalid", "loc": ("body",), "msg": "the body is not valid JSON"}
-    ])  # fmt: skip
+    return RequestValidationError(
+        [{"type": "json_invalid", "loc": ("body",), "msg": "the body is not valid JSON"}]
+    )
 
 
 async def _refuse_lone_surrogates(request: Request) -> None:

@@ -47,8 +47,12 @@ CLOSED_REASON = "closed"
 
 
 def asset_json(asset: Asset) -> dict[str, Any]:
-    return {"id": asset.id, "name": asset.name, "description": asset.name,
-            "precision": asset.digits}  # fmt: skip
+    return {
+        "id": asset.id,
+        "name": asset.name,
+        "description": asset.name,
+        "precision": asset.digits,
+    }
 
 
 def _page(request: Request) -> tuple[int, int]:
@@ -76,8 +80,9 @@ async def list_accounts(request: Request) -> Response:
             if group_id is not None:
                 group = services.get_user_group(group_id, actor)
                 mask = group.name
-            listed = services.iter_accounts(accounts.ListAccounts(group_mask=mask), actor,
-                                            "users:read")  # fmt: skip
+            listed = services.iter_accounts(
+                accounts.ListAccounts(group_mask=mask), actor, "users:read"
+            )
             if group_id is not None:
                 listed = (a for a in listed if a.group_id == group_id)
             page = list(islice(listed, offset, offset + limit))
@@ -95,10 +100,18 @@ def _details(services: Application, login: int, actor: Actor) -> dict[str, Any]:
     if state.margin > 0:
         level = (state.equity / state.margin * 100).quantize(Decimal("0.01"))
     withdrawable = max(min(state.balance, state.margin_free), Decimal(0))
-    data.update({"login": acc.login, "groupName": acc.group, "profit": state.profit,
-                 "marginLevel": level, "positions": len(risk.positions),
-                 "blockedBalance": Decimal(0), "availableFunds": state.margin_free,
-                 "withdrawalAvailable": withdrawable})  # fmt: skip
+    data.update(
+        {
+            "login": acc.login,
+            "groupName": acc.group,
+            "profit": state.profit,
+            "marginLevel": level,
+            "positions": len(risk.positions),
+            "blockedBalance": Decimal(0),
+            "availableFunds": state.margin_free,
+            "withdrawalAvailable": withdrawable,
+        }
+    )
     return data
 
 
@@ -132,8 +145,10 @@ async def patch_account(request: Request, account_id: str) -> Response:
     body = await Body.of(request)
     unknown = body.unknown(_PATCHABLE)
     if unknown:
-        raise invalid("PATCH /accounts/{id} changes accountName, leverage and status; "
-                      f"not: {', '.join(unknown)}")  # fmt: skip
+        raise invalid(
+            "PATCH /accounts/{id} changes accountName, leverage and status; "
+            f"not: {', '.join(unknown)}"
+        )
     named = body.integer("id", "accountId")
     if named is not None and named != login:
         raise invalid("the body names another account than the path")

@@ -99,20 +99,30 @@ def document(routes: Iterable[APIRoute], host: str, scheme: str) -> dict[str, An
         for method in sorted(route.methods or ()):
             if method in ("HEAD", "OPTIONS"):
                 continue
-            params = [_param(Param(p, "integer", where="path", required=True))
-                      for p in _PATH_PARAM.findall(path)]  # fmt: skip
+            params = [
+                _param(Param(p, "integer", where="path", required=True))
+                for p in _PATH_PARAM.findall(path)
+            ]
             params += [_param(p) for p in (*op.headers, *op.query)]
             if op.body is not None and method in ("POST", "PUT", "PATCH"):
-                params.append({"name": "body", "in": "body", "required": True,
-                               "schema": schema("#" + op.body)})  # fmt: skip
+                params.append(
+                    {
+                        "name": "body",
+                        "in": "body",
+                        "required": True,
+                        "schema": schema("#" + op.body),
+                    }
+                )
             entry: dict[str, Any] = {
-                "tags": [op.tag], "summary": op.summary,
+                "tags": [op.tag],
+                "summary": op.summary,
                 "operationId": _operation_id(name, method, route.path, seen),
                 "consumes": ["application/json"],
                 "produces": ["text/html" if name == "swagger_ui" else "application/json"],
-                "parameters": params, "responses": _responses(op, method),
+                "parameters": params,
+                "responses": _responses(op, method),
                 "deprecated": False,
-            }  # fmt: skip
+            }
             if op.auth:
                 entry["security"] = [{"Bearer": []}]
             paths.setdefault(path, {})[method.lower()] = entry
@@ -163,8 +173,10 @@ async def swagger_ui(request: Request) -> Response:
     rows: list[str] = []
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            params = ", ".join(f"{p['name']} ({p['in']}{', required' if p['required'] else ''})"
-                               for p in op["parameters"])  # fmt: skip
+            params = ", ".join(
+                f"{p['name']} ({p['in']}{', required' if p['required'] else ''})"
+                for p in op["parameters"]
+            )
             rows.append(
                 f"<tr><td>{html.escape(op['tags'][0])}</td><td><code>{method.upper()}</code>"
                 f"</td><td><code>{html.escape(PREFIX + path)}</code></td>"

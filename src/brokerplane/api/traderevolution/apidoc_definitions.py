@@ -24,24 +24,46 @@ def schema(kind: str) -> dict[str, Any]:
 
 
 def _model(doc: str, required: Sequence[str] = (), /, **props: str) -> dict[str, Any]:
-    model: dict[str, Any] = {"type": "object", "description": doc,
-                             "properties": {k: schema(v) for k, v in props.items()}}  # fmt: skip
+    model: dict[str, Any] = {
+        "type": "object",
+        "description": doc,
+        "properties": {k: schema(v) for k, v in props.items()},
+    }
     if required:
         model["required"] = list(required)
     return model
 
 
 _ACCOUNT = {
-    "id": "int64", "accountName": "string", "userId": "int64", "userGroupId": "int64",
-    "currency": "string", "leverage": "integer", "accountType": "string", "status": "integer",
-    "statusName": "string", "balance": "number", "credit": "number", "bonus": "number",
-    "equity": "number", "usedMargin": "number", "freeMargin": "number", "createdAt": "int64",
-}  # fmt: skip
+    "id": "int64",
+    "accountName": "string",
+    "userId": "int64",
+    "userGroupId": "int64",
+    "currency": "string",
+    "leverage": "integer",
+    "accountType": "string",
+    "status": "integer",
+    "statusName": "string",
+    "balance": "number",
+    "credit": "number",
+    "bonus": "number",
+    "equity": "number",
+    "usedMargin": "number",
+    "freeMargin": "number",
+    "createdAt": "int64",
+}
 _USER = {
-    "id": "int64", "login": "string", "email": "string", "firstName": "string",
-    "lastName": "string", "userGroupId": "int64", "brandingId": "int64", "status": "integer",
-    "statusName": "string", "createdAt": "int64",
-}  # fmt: skip
+    "id": "int64",
+    "login": "string",
+    "email": "string",
+    "firstName": "string",
+    "lastName": "string",
+    "userGroupId": "int64",
+    "brandingId": "int64",
+    "status": "integer",
+    "statusName": "string",
+    "createdAt": "int64",
+}
 
 DEFINITIONS: dict[str, dict[str, Any]] = {
     "Error": _model(

@@ -34,10 +34,13 @@ def _q(name: str, kind: str = "string", description: str = "", **kw: Any) -> Par
 
 
 PAGE = (_q("offset", "integer", "rows to skip"), _q("limit", "integer", "rows at most (1000)"))
-WINDOW = (_q("startDate", "int64", "from, epoch milliseconds"),
-          _q("endDate", "int64", "to, epoch milliseconds"))  # fmt: skip
-IDEMPOTENCY = (Param("Idempotency-Key", "string", "a retry with the same key is applied once",
-                     where="header"),)  # fmt: skip
+WINDOW = (
+    _q("startDate", "int64", "from, epoch milliseconds"),
+    _q("endDate", "int64", "to, epoch milliseconds"),
+)
+IDEMPOTENCY = (
+    Param("Idempotency-Key", "string", "a retry with the same key is applied once", where="header"),
+)
 
 OPERATIONS: dict[str, Op] = {
     # authentication

@@ -45,8 +45,10 @@ STRICT_JSON = (
 
 def _lifetimes(request: Request) -> tuple[timedelta, timedelta]:
     settings = settings_of(request)
-    return (timedelta(seconds=settings.te_access_token_lifetime_s),
-            timedelta(seconds=settings.te_refresh_token_lifetime_s))  # fmt: skip
+    return (
+        timedelta(seconds=settings.te_access_token_lifetime_s),
+        timedelta(seconds=settings.te_refresh_token_lifetime_s),
+    )
 
 
 def _pair(pair: TokenPair) -> dict[str, Any]:
@@ -59,8 +61,9 @@ def _pair(pair: TokenPair) -> dict[str, Any]:
 
 
 def _anonymous(request: Request) -> Actor:
-    return Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
-                 ip=client_ip(request))  # fmt: skip
+    return Actor(
+        manager_login=None, request_id=request_id(request), dialect=DIALECT, ip=client_ip(request)
+    )
 
 
 @router.post("/auth/token")
@@ -75,8 +78,12 @@ async def token(request: Request) -> Response:
     access_ttl, refresh_ttl = _lifetimes(request)
     login = body.data.get("login")
     login = str(login) if isinstance(login, int | str) and not isinstance(login, bool) else None
-    cmd = SignIn(login=login, password=body.data.get("password"), access_ttl=access_ttl,
-                 refresh_ttl=refresh_ttl)  # fmt: skip
+    cmd = SignIn(
+        login=login,
+        password=body.data.get("password"),
+        access_ttl=access_ttl,
+        refresh_ttl=refresh_ttl,
+    )
     services = services_of(request)
     try:
         pair = await run_in_threadpool(services.sign_in_backoffice, cmd, _anonymous(request))
@@ -148,8 +155,9 @@ async def caller_of(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if not header or scheme.lower() != "bearer" or not token.strip():
-        raise TEError(401, NOT_AUTHENTICATED,
-                      "send the access token as 'Authorization: Bearer <accessToken>'")  # fmt: skip
+        raise TEError(
+            401, NOT_AUTHENTICATED, "send the access token as 'Authorization: Bearer <accessToken>'"
+        )
     services = services_of(request)
     principal = await run_in_threadpool(services.authenticate_backoffice_token, token.strip())
     await throttle(request, f"{principal.kind}:{principal.id}")
@@ -182,7 +190,9 @@ async def manager_of(request: Request) -> Actor:
     only)."""
     caller = await caller_of(request)
     if caller.user_id is not None:
-        raise TEError(403, NOT_ALLOWED,
-                      "a trading user's session manages only its webhook keys; sign in as a "
-                      "back-office user")  # fmt: skip
+        raise TEError(
+            403,
+            NOT_ALLOWED,
+            "a trading user's session manages only its webhook keys; sign in as a back-office user",
+        )
     return caller.actor

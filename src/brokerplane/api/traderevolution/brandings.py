@@ -70,7 +70,10 @@ async def list_plans(request: Request) -> Response:
 async def create_plan(request: Request) -> Response:
     actor = await manager_of(request)
     body = await Body.of(request)
-    cmd = CreatePlan(body.require_text("name"), body.text("type", "kind") or "risk",
-                     body.text("description") or "")  # fmt: skip
+    cmd = CreatePlan(
+        body.require_text("name"),
+        body.text("type", "kind") or "risk",
+        body.text("description") or "",
+    )
     made = await run_in_threadpool(services_of(request).create_plan, cmd, actor)
     return answer(plan_json(made))

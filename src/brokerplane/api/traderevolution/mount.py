@@ -50,9 +50,20 @@ def te_app(runtime: object) -> FastAPI:
     if storage is not None and getattr(settings, "shared_rate_limits", False):
         shared = storage.rate_limits.take
     sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0), shared=shared)
-    routers = (apidoc_router, auth_router, users_router, accounts_router, groups_router,
-               presets_router, brandings_router, operations_router, webhooks_router,
-               trading_router, reports_router, methods_router)  # fmt: skip
+    routers = (
+        apidoc_router,
+        auth_router,
+        users_router,
+        accounts_router,
+        groups_router,
+        presets_router,
+        brandings_router,
+        operations_router,
+        webhooks_router,
+        trading_router,
+        reports_router,
+        methods_router,
+    )
     sub.state.te_routers = routers
     for router in routers:
         sub.include_router(router)

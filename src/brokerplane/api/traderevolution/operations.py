@@ -63,8 +63,14 @@ from brokerplane.core.money import Currency, from_minor
 
 router = APIRouter()
 
-TYPE_NAMES = {1: "Trading", 2: "Deposit", 3: "Withdrawal", 12: "Adjustment", 13: "Dividends",
-              17: "Transfer"}  # fmt: skip
+TYPE_NAMES = {
+    1: "Trading",
+    2: "Deposit",
+    3: "Withdrawal",
+    12: "Adjustment",
+    13: "Dividends",
+    17: "Transfer",
+}
 # operation type -> ledger kind, for the types brokerplane reads back (all but 1 may be posted
 # here; trading posts 1, a deal's realised P/L)
 KIND_OF_TYPE = {1: "trade", 2: "deposit", 3: "withdrawal", 12: "correction"}
@@ -104,8 +110,10 @@ def _movement(type_id: int, amount: Decimal) -> tuple[Operation | None, Decimal]
     operation is None for a transfer (operationTypeId 17)."""
     if type_id == 2:
         if amount <= 0:
-            raise invalid("a deposit (operationTypeId 2) takes a positive amount; use 3 to "
-                          "withdraw or 12 to adjust")  # fmt: skip
+            raise invalid(
+                "a deposit (operationTypeId 2) takes a positive amount; use 3 to "
+                "withdraw or 12 to adjust"
+            )
         return Operation.DEPOSIT, amount
     if type_id == 3:
         if amount == 0:
@@ -118,10 +126,13 @@ def _movement(type_id: int, amount: Decimal) -> tuple[Operation | None, Decimal]
     if type_id == TRANSFER:
         return None, abs(amount)  # a transfer: both legs, not one operation
     if type_id in TYPE_NAMES:
-        raise invalid(f"operationTypeId {type_id} ({TYPE_NAMES[type_id]}) cannot be posted "
-                      "here; post 2 Deposit, 3 Withdrawal or 12 Adjustment")  # fmt: skip
-    raise invalid(f"operationTypeId {type_id} is unknown; post 2 Deposit, 3 Withdrawal or "
-                  "12 Adjustment")  # fmt: skip
+        raise invalid(
+            f"operationTypeId {type_id} ({TYPE_NAMES[type_id]}) cannot be posted "
+            "here; post 2 Deposit, 3 Withdrawal or 12 Adjustment"
+        )
+    raise invalid(
+        f"operationTypeId {type_id} is unknown; post 2 Deposit, 3 Withdrawal or 12 Adjustment"
+    )
 
 
 @router.post("/accountOperations")
@@ -142,12 +153,15 @@ async def post_operation(request: Request) -> Response:
     if operation is None:  # a transfer
         target = body.integer("toAccountId", "counterAccountId", "recipientAccountId")
         if target is None:
-            raise invalid("a transfer (operationTypeId 17) needs toAccountId: another account "
-                          "of the same user")  # fmt: skip
+            raise invalid(
+                "a transfer (operationTypeId 17) needs toAccountId: another account "
+                "of the same user"
+            )
         return await _transfer(request, actor, account_id, target, value, comment)
     cmd = PostLedgerEntry(login=account_id, operation=operation, amount=value, comment=comment)
-    request_print = keyed.fingerprint("traderevolution", "accountOperations", account_id,
-                                      operation, value, comment)  # fmt: skip
+    request_print = keyed.fingerprint(
+        "traderevolution", "accountOperations", account_id, operation, value, comment
+    )
     keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
     actor = keyed.keyed_actor(actor, keyed_request)
     services = services_of(request)
@@ -161,18 +175,21 @@ async def post_operation(request: Request) -> Response:
     return Response(text, status_code=status, media_type="application/json")
 
 
-async def _transfer(request: Request, actor: Actor, source: int, target: int, amount: Decimal,
-                    comment: str) -> Response:  # fmt: skip
+async def _transfer(
+    request: Request, actor: Actor, source: int, target: int, amount: Decimal, comment: str
+) -> Response:
     cmd = TransferFunds(source, target, amount, comment, same_owner=True)
-    request_print = keyed.fingerprint("traderevolution", "transfer", source, target, amount,
-                                      comment)  # fmt: skip
+    request_print = keyed.fingerprint(
+        "traderevolution", "transfer", source, target, amount, comment
+    )
     keyed_request = keyed.request_of(actor, keyed.sent_key(request.headers), request_print)
     actor = keyed.keyed_actor(actor, keyed_request)
     services = services_of(request)
     outcome = await run_in_threadpool(
-        keyed.run, lambda: services.run(cmd, actor, keyed_request),
+        keyed.run,
+        lambda: services.run(cmd, actor, keyed_request),
         lambda done: (200, done.reference),
-    )  # fmt: skip
+    )
     if isinstance(outcome, Replay):
         return _replayed(outcome.response or _stored_transfer(outcome.result))
     return Response(_transfer_text(outcome), media_type="application/json")
@@ -185,8 +202,13 @@ def _replayed(stored: StoredResponse) -> Response:
 
 def _transfer_text(done: Transfer) -> str:
     assert done.source.entry is not None and done.target.entry is not None
-    return to_json({**operation_json(done.source.entry), "transferId": done.reference,
-                    "counterOperation": operation_json(done.target.entry)})  # fmt: skip
+    return to_json(
+        {
+            **operation_json(done.source.entry),
+            "transferId": done.reference,
+            "counterOperation": operation_json(done.target.entry),
+        }
+    )
 
 
 def _stored_transfer(done: Transfer) -> StoredResponse:
@@ -231,8 +253,10 @@ def _sort(request: Request) -> bool:
                 direction, text = text, "id"
     text, direction = text.strip(), direction.strip()
     if text not in SORT_FIELDS or direction not in ("asc", "desc"):
-        raise invalid("sort is asc or desc, optionally after a field: id,desc; time,asc; -id "
-                      "(fields: id, time, createdAt)")  # fmt: skip
+        raise invalid(
+            "sort is asc or desc, optionally after a field: id,desc; time,asc; -id "
+            "(fields: id, time, createdAt)"
+        )
     return direction == "desc"
 
 
@@ -263,8 +287,12 @@ async def list_operations(request: Request) -> Response:
             return answer([])
         else:
             kinds = (KIND_OF_TYPE[type_id],)
-    query = LedgerQuery(login=account_id, kinds=kinds, time_from=start,
-                        time_to=end + timedelta(milliseconds=1) if end else None)  # fmt: skip
+    query = LedgerQuery(
+        login=account_id,
+        kinds=kinds,
+        time_from=start,
+        time_to=end + timedelta(milliseconds=1) if end else None,
+    )
     services = services_of(request)
 
     def run() -> list[dict[str, Any]]:
@@ -276,8 +304,10 @@ async def list_operations(request: Request) -> Response:
         last: deque[LedgerEntry] = deque(maxlen=offset + limit)
         for n, entry in enumerate(entries):
             if n >= MAX_SORTED:
-                raise invalid(f"more than {MAX_SORTED} operations match; narrow them with "
-                              "accountId or dates to sort newest first")  # fmt: skip
+                raise invalid(
+                    f"more than {MAX_SORTED} operations match; narrow them with "
+                    "accountId or dates to sort newest first"
+                )
             last.append(entry)
         newest = list(reversed(last))
         return [operation_json(e) for e in newest[offset : offset + limit]]

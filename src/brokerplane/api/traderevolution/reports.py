@@ -46,9 +46,15 @@ MAX_FILTER = 127
 
 
 def report_json(spec: ReportSpec) -> dict[str, Any]:
-    return {"id": spec.id, "name": spec.name, "category": spec.category,
-            "headers": list(spec.columns), "requiredFilters": list(spec.required),
-            "filters": list(spec.filters), "ignoresDates": spec.ignores_dates}  # fmt: skip
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "category": spec.category,
+        "headers": list(spec.columns),
+        "requiredFilters": list(spec.required),
+        "filters": list(spec.filters),
+        "ignoresDates": spec.ignores_dates,
+    }
 
 
 def cell(value: Any) -> Any:
@@ -109,8 +115,11 @@ async def run_report(request: Request, report_id: str) -> Response:
     if spec is None:
         raise NotFound(f"no report {rid}", report_id=rid)
     if missing_filters(spec, cmd):
-        raise TEError(406, NOT_ACCEPTABLE, "this report needs a filter: "
-                      + ", ".join(missing_filters(spec, cmd)))  # fmt: skip
+        raise TEError(
+            406,
+            NOT_ACCEPTABLE,
+            "this report needs a filter: " + ", ".join(missing_filters(spec, cmd)),
+        )
     table = await run_in_threadpool(services.run_report, cmd, actor)
     data = [[cell(v) for v in row] for row in table.rows]
     total = [cell(v) for v in table.total] if table.total is not None else None

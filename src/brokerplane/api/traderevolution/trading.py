@@ -159,11 +159,16 @@ def _order(api_key: str, body: Body) -> WebhookOrder:
         raise invalid("symbol is required")
     action = side.strip().lower()
     _, volume = body.pick("volume", "quantity")
-    return WebhookOrder(api_key=api_key, action=action, symbol=symbol.strip(),
-                        volume=None if action == "close" else volume,
-                        login=body.integer("accountId", "account"),
-                        comment=body.text("comment") or "", sent_at=_sent_at(body),
-                        webhook_id=_webhook_id(body))  # fmt: skip
+    return WebhookOrder(
+        api_key=api_key,
+        action=action,
+        symbol=symbol.strip(),
+        volume=None if action == "close" else volume,
+        login=body.integer("accountId", "account"),
+        comment=body.text("comment") or "",
+        sent_at=_sent_at(body),
+        webhook_id=_webhook_id(body),
+    )
 
 
 def _sent_at(body: Body) -> datetime:
@@ -201,8 +206,9 @@ async def webhook(request: Request) -> Response:
         raise invalid(str(problem)) from None
     api_key = request.headers.get("x-api-key") or body.text("apiKey")
     if api_key is None or not api_key.strip():
-        raise TEError(401, NOT_AUTHENTICATED,
-                      "send the webhook key as 'X-Api-Key: whk_...' or as apiKey")  # fmt: skip
+        raise TEError(
+            401, NOT_AUTHENTICATED, "send the webhook key as 'X-Api-Key: whk_...' or as apiKey"
+        )
     services = services_of(request)
     identity = await run_in_threadpool(services.authenticate_webhook_key, api_key.strip())
     # The proof first (one HMAC): the key's rate limit counts only proven requests, so whoever
@@ -215,13 +221,19 @@ async def webhook(request: Request) -> Response:
         raise
     await throttle(request, f"webhook:{identity.key.id}")
     order = _order(api_key.strip(), body)
-    actor = Actor(manager_login=None, request_id=request_id(request), dialect=DIALECT,
-                  ip=client_ip(request))  # fmt: skip
+    actor = Actor(
+        manager_login=None, request_id=request_id(request), dialect=DIALECT, ip=client_ip(request)
+    )
     key = order.webhook_id
     # The sender's id, claimed for the key before the order runs: a repeat while the first
     # runs is told it is in flight, a repeat after it gets the first fill again.
-    wanted = IdempotentRequest(f"te-webhook:{identity.key.id}", key,
-                               hashlib.sha256(raw).hexdigest(), "id", claim_first=True)  # fmt: skip
+    wanted = IdempotentRequest(
+        f"te-webhook:{identity.key.id}",
+        key,
+        hashlib.sha256(raw).hexdigest(),
+        "id",
+        claim_first=True,
+    )
     actor = replace(actor, request_id=key)
     outcome = await run_in_threadpool(keyed.run, lambda: services.run(order, actor, wanted), _label)
     if isinstance(outcome, Replay):
@@ -250,8 +262,9 @@ def _positions(
     """Every matching open position, oldest first, page by page."""
     after: int | None = None
     while True:
-        page = services.list_positions(actor, logins=logins, symbol=symbol, after_id=after,
-                                       limit=MAX_PAGE)  # fmt: skip
+        page = services.list_positions(
+            actor, logins=logins, symbol=symbol, after_id=after, limit=MAX_PAGE
+        )
         yield from page
         if len(page) < MAX_PAGE:
             return

@@ -221,8 +221,10 @@ async def patch_user(request: Request, user_id: str) -> Response:
     body = await Body.of(request)
     unknown = body.unknown(_PATCHABLE)
     if unknown:
-        raise invalid("PATCH /users/{id} changes userGroup and ruleValue (the status); "
-                      f"not: {', '.join(unknown)}")  # fmt: skip
+        raise invalid(
+            "PATCH /users/{id} changes userGroup and ruleValue (the status); "
+            f"not: {', '.join(unknown)}"
+        )
     rule = body.text("ruleName")
     if rule is not None and rule.strip().replace(" ", "").lower() not in _STATUS_RULES:
         raise invalid(f"ruleName {rule!r} is not supported; the status rule takes ruleValue")

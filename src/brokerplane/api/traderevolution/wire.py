@@ -78,10 +78,15 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
-def error_response(status: int, code: str, message: str,
-                   headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
-    return Response(to_json(error_body(code, message)), status_code=status,
-                    media_type="application/json", headers=dict(headers or {}))  # fmt: skip
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        to_json(error_body(code, message)),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
 
 
 def body_refused(request: Request, status: int, reason: str) -> Response:
@@ -197,9 +202,11 @@ class Throttle(Allowance):
     process uses. 0 turns the limit off."""
 
     def __init__(
-        self, per_second: int, clock: Callable[[], float] = time.monotonic,
+        self,
+        per_second: int,
+        clock: Callable[[], float] = time.monotonic,
         shared: SharedTake | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__(per_second, 1.0, clock=clock, shared=shared, namespace="te")
         self.per_second = per_second
 

@@ -125,10 +125,19 @@ def create_api_key(uow: UnitOfWork, cmd: CreateApiKey, actor: Actor, clock: Cloc
     p = Problems()
     p.text("name", cmd.name, 127)
     p.raise_if_any()
-    issued = _issue(uow, manager, cmd.scopes, cmd.name, expires_at, now,
-                    parent.id if parent else None, actor.manager_login)  # fmt: skip
-    record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
-           issued.key.snapshot())  # fmt: skip
+    issued = _issue(
+        uow,
+        manager,
+        cmd.scopes,
+        cmd.name,
+        expires_at,
+        now,
+        parent.id if parent else None,
+        actor.manager_login,
+    )
+    record(
+        uow, actor, now, "api_key.created", "api_key", issued.key.id, None, issued.key.snapshot()
+    )
     return issued
 
 
@@ -144,10 +153,18 @@ def _issue(
 ) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(id=secrets.token_hex(8), manager_login=manager.login, prefix=prefix,
-                 secret_hash=_hash_secret(secret), scopes=scopes, name=name,
-                 created_at=now, expires_at=expires_at,
-                 parent_key_id=parent_key_id, created_by=created_by)  # fmt: skip
+    key = ApiKey(
+        id=secrets.token_hex(8),
+        manager_login=manager.login,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
+        scopes=scopes,
+        name=name,
+        created_at=now,
+        expires_at=expires_at,
+        parent_key_id=parent_key_id,
+        created_by=created_by,
+    )
     uow.api_keys.add(key)
     return IssuedKey(key, secret)
 
@@ -241,17 +258,37 @@ def rotate_api_key(
     lineage = old.parent_key_id
     if parent is not None and old.id not in _ancestry(uow, parent):
         lineage = parent.id
-    issued = _issue(uow, manager, old.scopes, old.name, old.expires_at, now, lineage,
-                    actor.manager_login)  # fmt: skip
+    issued = _issue(
+        uow, manager, old.scopes, old.name, old.expires_at, now, lineage, actor.manager_login
+    )
     before = old.snapshot()
     cutoff = now + overlap
-    retired = replace(old, expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff,
-                      replaced_by=issued.key.id)  # fmt: skip
+    retired = replace(
+        old,
+        expires_at=min(old.expires_at, cutoff) if old.expires_at else cutoff,
+        replaced_by=issued.key.id,
+    )
     uow.api_keys.update(retired)
-    record(uow, actor, now, "api_key.rotated", "api_key", old.id, before,
-           {**retired.snapshot(), "replaced_by": issued.key.id})  # fmt: skip
-    record(uow, actor, now, "api_key.created", "api_key", issued.key.id, None,
-           {**issued.key.snapshot(), "replaces": old.id})  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "api_key.rotated",
+        "api_key",
+        old.id,
+        before,
+        {**retired.snapshot(), "replaced_by": issued.key.id},
+    )
+    record(
+        uow,
+        actor,
+        now,
+        "api_key.created",
+        "api_key",
+        issued.key.id,
+        None,
+        {**issued.key.snapshot(), "replaces": old.id},
+    )
     _revoke_descendants(uow, actor, old, retired.expires_at or cutoff, now)
     return issued, retired
 
@@ -292,5 +329,13 @@ def _revoke_descendants(
             before = child.snapshot()
             revoked = replace(child, revoked_at=at)
             uow.api_keys.update(revoked)
-            record(uow, actor, now, "api_key.revoked", "api_key", child.id, before,
-                   {**revoked.snapshot(), "with": root.id})  # fmt: skip
+            record(
+                uow,
+                actor,
+                now,
+                "api_key.revoked",
+                "api_key",
+                child.id,
+                before,
+                {**revoked.snapshot(), "with": root.id},
+            )

@@ -87,8 +87,9 @@ def redact_snapshot(actor: Actor, data: dict[str, Any] | None) -> dict[str, Any]
 def redact_record(actor: Actor, rec: AuditRecord) -> AuditRecord:
     if actor.has("personal_data"):
         return rec
-    return replace(rec, before=redact_snapshot(actor, rec.before),
-                   after=redact_snapshot(actor, rec.after))  # fmt: skip
+    return replace(
+        rec, before=redact_snapshot(actor, rec.before), after=redact_snapshot(actor, rec.after)
+    )
 
 
 def query_scope(uow: UnitOfWork, actor: Actor) -> tuple[tuple[int, ...] | None, str | None]:

@@ -98,8 +98,10 @@ MISMATCH = "does not match: check the code and the device's clock, and try again
 
 def _keys(keys: AuditKeys | None) -> AuditKeys:
     if keys is None:
-        raise Conflict("two-factor sign-in needs the audit keyring (it seals the TOTP secrets), "
-                       "and none is configured")  # fmt: skip
+        raise Conflict(
+            "two-factor sign-in needs the audit keyring (it seals the TOTP secrets), "
+            "and none is configured"
+        )
     return keys
 
 
@@ -211,9 +213,13 @@ def start(
 
 
 def confirm(
-    uow: UnitOfWork, actor: Actor, code: object, password: object, clock: Clock,
+    uow: UnitOfWork,
+    actor: Actor,
+    code: object,
+    password: object,
+    clock: Clock,
     keys: AuditKeys | None,
-) -> Enrolled | None:  # fmt: skip
+) -> Enrolled | None:
     """Turn TOTP on once a code from the new secret matches, for the manager's current
     password (None: wrong, counted by the caller as a failed sign-in). A wrong code counts
     toward the enrolment's attempts: at `ENROLMENT_ATTEMPTS` its secret is discarded."""
@@ -375,10 +381,13 @@ def password_step(
     """A manager's password: a session when it has no second factor on, else a challenge."""
     login, password = cmd.login, cmd.password
     if (
-        not isinstance(login, str) or not (login.isascii() and login.isdigit())
-        or len(login) > 18 or not isinstance(password, str) or not password
+        not isinstance(login, str)
+        or not (login.isascii() and login.isdigit())
+        or len(login) > 18
+        or not isinstance(password, str)
+        or not password
         or len(password) > MAX_CREDENTIAL
-    ):  # fmt: skip
+    ):
         return FirstStep()
     now = clock()
     uow.backoffice.purge_tokens(now)
@@ -399,8 +408,9 @@ def password_step(
         return FirstStep(pair=pair)
     uow.second_factor.purge_challenges(now)
     token = secrets.token_urlsafe(32)
-    uow.second_factor.add_challenge(Challenge(hash_token(token), manager.login,
-                                              fingerprint(verifier), 0, now + ttl))  # fmt: skip
+    uow.second_factor.add_challenge(
+        Challenge(hash_token(token), manager.login, fingerprint(verifier), 0, now + ttl)
+    )
     return FirstStep(challenge=token)
 
 
@@ -433,9 +443,12 @@ def second_step(
     verifier = manager.verifiers.get(PASSWORD_VERIFIER) if manager and manager.enabled else None
     factor = uow.second_factor.get(login)
     if (
-        manager is None or not verifier or factor is None or not factor.enabled
+        manager is None
+        or not verifier
+        or factor is None
+        or not factor.enabled
         or not same(fingerprint(verifier), found.verifier_fingerprint)
-    ):  # fmt: skip
+    ):
         uow.second_factor.delete_challenge(found.token_hash)
         return StepOutcome(None, EXPIRED, counted=False)
     # The attempt is counted first: the update holds the challenge until this step commits,
@@ -475,8 +488,9 @@ def second_step(
     return StepOutcome(pair)
 
 
-def _was_used(uow: UnitOfWork, factor: SecondFactor, digits: str, now: datetime,
-              keys: AuditKeys | None) -> bool:  # fmt: skip
+def _was_used(
+    uow: UnitOfWork, factor: SecondFactor, digits: str, now: datetime, keys: AuditKeys | None
+) -> bool:
     """Whether a refused code was right but already used (said so, so people wait)."""
     secret = _open(factor, keys)
     step = totp.matching_step(secret, digits, now)

@@ -79,9 +79,15 @@ def create_manager(uow: UnitOfWork, cmd: CreateManager, actor: Actor, clock: Clo
     if uow.managers.get(cmd.login) is not None:
         raise ManagerAlreadyExists(cmd.login)
     now = clock()
-    manager = Manager(login=cmd.login, name=cmd.name, rights=cmd.rights,
-                      group_mask=group_mask, white_labels=white_labels,
-                      created_at=now, updated_at=now)  # fmt: skip
+    manager = Manager(
+        login=cmd.login,
+        name=cmd.name,
+        rights=cmd.rights,
+        group_mask=group_mask,
+        white_labels=white_labels,
+        created_at=now,
+        updated_at=now,
+    )
     if cmd.password is not None:
         _set_password(manager, cmd.password)
     uow.managers.add(manager)
@@ -107,8 +113,9 @@ def update_manager(uow: UnitOfWork, cmd: UpdateManager, actor: Actor, clock: Clo
     check_scopes("revoke", cmd.revoke)
     before = manager.snapshot()
     verifiers_before = dict(manager.verifiers)
-    updated = replace(manager, verifiers=dict(manager.verifiers),
-                      rights=(manager.rights | cmd.grant) - cmd.revoke)  # fmt: skip
+    updated = replace(
+        manager, verifiers=dict(manager.verifiers), rights=(manager.rights | cmd.grant) - cmd.revoke
+    )
     if cmd.name is not None:
         p = Problems()
         p.text("name", cmd.name, 127)
@@ -147,8 +154,16 @@ def unlock_manager(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> i
     if uow.managers.get(login) is None:
         raise ManagerNotFound(login)
     cleared = uow.lockouts.clear_subject(lockout.subject_of_manager(login))
-    record(uow, actor, clock(), "manager.unlocked", "manager", login, None,
-           {"counters_cleared": cleared})  # fmt: skip
+    record(
+        uow,
+        actor,
+        clock(),
+        "manager.unlocked",
+        "manager",
+        login,
+        None,
+        {"counters_cleared": cleared},
+    )
     return cleared
 
 

@@ -116,8 +116,16 @@ def issue_token(
             uow.tokens.add(keep)
     uow.tokens.add(ManagerToken(token_hash, login, cmd.dialect, mark, issued_at))
     expires_at = (issued_at + ttl).isoformat() if ttl is not None else None
-    record(uow, actor, now, "manager.token_issued", "manager", login, None,
-           {"dialect": cmd.dialect, "expires_at": expires_at})  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "manager.token_issued",
+        "manager",
+        login,
+        None,
+        {"dialect": cmd.dialect, "expires_at": expires_at},
+    )
     return token
 
 
@@ -129,9 +137,12 @@ def token_hash_of(token: str) -> str:
 
 
 def authenticate_token(
-    uow: UnitOfWork, token: str, dialect: str, now: datetime | None = None,
+    uow: UnitOfWork,
+    token: str,
+    dialect: str,
+    now: datetime | None = None,
     ttl: timedelta | None = None,
-) -> Manager:  # fmt: skip
+) -> Manager:
     """The enabled manager a token was issued to, while its password is unchanged and the
     token is younger than `ttl` (None: no end) at `now`."""
     found = uow.tokens.with_manager(token_hash_of(token))  # one read: every call does it
@@ -139,9 +150,11 @@ def authenticate_token(
 
 
 def verify_token(
-    found: tuple[ManagerToken, Manager | None] | None, dialect: str,
-    now: datetime | None = None, ttl: timedelta | None = None,
-) -> Manager:  # fmt: skip
+    found: tuple[ManagerToken, Manager | None] | None,
+    dialect: str,
+    now: datetime | None = None,
+    ttl: timedelta | None = None,
+) -> Manager:
     """Every rule of a token's check, on the rows read for its hash (just now, or kept while
     nothing changed: application.keycache)."""
     if found is None or found[0].dialect != dialect:

@@ -87,8 +87,15 @@ def matching_step(secret: bytes, code: str, at: datetime, drift: int = DRIFT) ->
 def otpauth_uri(secret: bytes, account: str, issuer: str) -> str:
     """The Key URI authenticator apps read from a QR code (otpauth://totp/...)."""
     label = quote(f"{issuer}:{account}", safe="")
-    query = urlencode({"secret": b32(secret), "issuer": issuer, "algorithm": "SHA1",
-                       "digits": DIGITS, "period": PERIOD})  # fmt: skip
+    query = urlencode(
+        {
+            "secret": b32(secret),
+            "issuer": issuer,
+            "algorithm": "SHA1",
+            "digits": DIGITS,
+            "period": PERIOD,
+        }
+    )
     return f"otpauth://totp/{label}?{query}"
 
 

@@ -60,12 +60,21 @@ def restore_account(uow: UnitOfWork, cmd: RestoreAccount, actor: Actor, clock: C
     actor.require("users:delete")
     _archived(uow, cmd.login, actor)  # exists in the archive and in reach
     # the whole row (the listing may have blanked personal fields)
-    query = replace(account_query(uow, ListAccounts(logins=(cmd.login,), limit=1), actor),
-                    archived=True)  # fmt: skip
+    query = replace(
+        account_query(uow, ListAccounts(logins=(cmd.login,), limit=1), actor), archived=True
+    )
     acc = uow.accounts.list(query)[0]
     now = clock()
     restored = replace(acc, deleted_at=None, updated_at=now)
     uow.accounts.update(restored)
-    record(uow, actor, now, "account.restored", "account", acc.login, acc.snapshot(),
-           restored.snapshot())  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "account.restored",
+        "account",
+        acc.login,
+        acc.snapshot(),
+        restored.snapshot(),
+    )
     return reach.redact(actor, with_attributes(uow, [restored])[0])

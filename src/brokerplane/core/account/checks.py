@@ -31,19 +31,54 @@ from brokerplane.core.validate import MAX_LOGIN, Problems
 
 # Fields a command may set on an account, beyond login, group, leverage and passwords.
 PROFILE_FIELDS: frozenset[str] = frozenset(TEXT_LIMITS) | {
-    "country_id", "color", "language", "agent", "client_id", "limited_risk",
-    "limited_risk_strategy", "max_leverage", "send_own_statement", "send_statement_to_broker",
-    "swap_free", "limit_orders", "limit_positions", "api_data", "attributes", "rights",
-    "access_rights", "account_type", "margin_mode", "blank_fields",
-}  # fmt: skip
+    "country_id",
+    "color",
+    "language",
+    "agent",
+    "client_id",
+    "limited_risk",
+    "limited_risk_strategy",
+    "max_leverage",
+    "send_own_statement",
+    "send_statement_to_broker",
+    "swap_free",
+    "limit_orders",
+    "limit_positions",
+    "api_data",
+    "attributes",
+    "rights",
+    "access_rights",
+    "account_type",
+    "margin_mode",
+    "blank_fields",
+}
 UPDATABLE_FIELDS: frozenset[str] = PROFILE_FIELDS | {"group", "leverage"}
 BLANK_FIELDS_MAX = 255
-READ_ONLY_FIELDS: frozenset[str] = frozenset({
-    "login", "currency", "currency_digits", "balance", "credit", "bonus", "registered_at",
-    "updated_at", "last_access", "last_ip", "last_pass_change", "disabled_reason",
-    "disabled_at", "group_id", "enabled", "main_password", "investor_password",
-    "phone_password", "api_password", "deleted_at", "user_id",
-})  # fmt: skip
+READ_ONLY_FIELDS: frozenset[str] = frozenset(
+    {
+        "login",
+        "currency",
+        "currency_digits",
+        "balance",
+        "credit",
+        "bonus",
+        "registered_at",
+        "updated_at",
+        "last_access",
+        "last_ip",
+        "last_pass_change",
+        "disabled_reason",
+        "disabled_at",
+        "group_id",
+        "enabled",
+        "main_password",
+        "investor_password",
+        "phone_password",
+        "api_password",
+        "deleted_at",
+        "user_id",
+    }
+)
 # The owner is never set as a field: linking proves the account's password (cID `ctid/link`),
 # and an account opened for a user (TraderEvolution) is that user's. Unknown and foreign users
 # thus meet the same refusal, before any user is looked up.
@@ -54,10 +89,15 @@ OWNER_READ_ONLY = (
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _INT_FIELDS = {
-    "country_id": (0, 999), "color": (0, 0xFFFFFFFF), "language": (0, 0xFFFF),
-    "agent": (0, MAX_LOGIN), "client_id": (0, MAX_LOGIN), "limit_orders": (0, 1_000_000),
-    "limit_positions": (0, 1_000_000), "rights": (0, RIGHTS_MAX),
-}  # fmt: skip
+    "country_id": (0, 999),
+    "color": (0, 0xFFFFFFFF),
+    "language": (0, 0xFFFF),
+    "agent": (0, MAX_LOGIN),
+    "client_id": (0, MAX_LOGIN),
+    "limit_orders": (0, 1_000_000),
+    "limit_positions": (0, 1_000_000),
+    "rights": (0, RIGHTS_MAX),
+}
 _BOOL_FIELDS = ("limited_risk", "send_own_statement", "send_statement_to_broker", "swap_free")
 
 
@@ -125,8 +165,9 @@ def load_group(uow: UnitOfWork, name: Any, field_name: str = "group") -> Group:
     return group
 
 
-def check_group_currency(group: Group, code: str, login: int | None,
-                         *, currency_free_groups: bool) -> None:  # fmt: skip
+def check_group_currency(
+    group: Group, code: str, login: int | None, *, currency_free_groups: bool
+) -> None:
     """The one rule for an account's currency and its group, on opening and on every move.
 
     MT4/MT5-style planes (native, MT5, TraderEvolution) give a group one deposit currency:

@@ -13,9 +13,16 @@ from brokerplane.core.money import Currency, from_minor
 # Contact and identity fields a manager without `personal_data` reads as empty (the rule is
 # core.access.reach; replayed answers, core.idempotency.seen_by; webhooks, core.events).
 PERSONAL_FIELDS: tuple[str, ...] = (
-    "email", "phone", "address", "city", "state", "zip_code", "id_document", "bank_account",
+    "email",
+    "phone",
+    "address",
+    "city",
+    "state",
+    "zip_code",
+    "id_document",
+    "bank_account",
     "mqid",
-)  # fmt: skip
+)
 
 
 def blank_personal(data: dict[str, Any]) -> dict[str, Any]:
@@ -223,11 +230,18 @@ class TradeState:
     def of(cls, acc: Account, *, profit: int = 0, margin: int = 0) -> TradeState:
         """The account's figures with floating `profit` and `margin` in minor units."""
         cur = Currency(acc.currency, acc.currency_digits)
-        return cls(login=acc.login, currency=acc.currency, currency_digits=acc.currency_digits,
-                   leverage=acc.leverage, balance=from_minor(acc.balance, cur),
-                   credit=from_minor(acc.credit, cur), bonus=from_minor(acc.bonus, cur),
-                   profit=from_minor(profit, cur), storage=from_minor(0, cur),
-                   margin=from_minor(margin, cur))  # fmt: skip
+        return cls(
+            login=acc.login,
+            currency=acc.currency,
+            currency_digits=acc.currency_digits,
+            leverage=acc.leverage,
+            balance=from_minor(acc.balance, cur),
+            credit=from_minor(acc.credit, cur),
+            bonus=from_minor(acc.bonus, cur),
+            profit=from_minor(profit, cur),
+            storage=from_minor(0, cur),
+            margin=from_minor(margin, cur),
+        )
 
     @property
     def balance_with_bonus(self) -> Decimal:

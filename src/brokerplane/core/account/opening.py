@@ -113,9 +113,13 @@ def open_accounts(
 
 
 def _next_in_run(
-    uow: UnitOfWork, group: Group, config: CoreConfig, runs: dict[tuple[int, int], int],
-    taken: set[int], flush: Callable[[], None],
-) -> int:  # fmt: skip
+    uow: UnitOfWork,
+    group: Group,
+    config: CoreConfig,
+    runs: dict[tuple[int, int], int],
+    taken: set[int],
+    flush: Callable[[], None],
+) -> int:
     """The login `_allocate` would give once the batch so far is stored. While the top of the
     range is free, every login above the highest used is free too, so they are handed out in
     a run with one read; otherwise (or when the run reaches the top) one allocation each."""
@@ -144,8 +148,7 @@ def _checked_opening(cmd: OpenAccount, actor: Actor, group: Group) -> Account:
     cur = (
         currency(cmd.currency) if cmd.currency else currency(group.currency, group.currency_digits)
     )
-    check_group_currency(group, cur.code, cmd.login,
-                         currency_free_groups=cmd.currency_free_groups)  # fmt: skip
+    check_group_currency(group, cur.code, cmd.login, currency_free_groups=cmd.currency_free_groups)
     profile = dict(cmd.profile)
     if cmd.name and profile.get("name", cmd.name) != cmd.name:
         raise ValidationError.field("name", "is given twice with different values")

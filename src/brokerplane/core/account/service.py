@@ -139,8 +139,9 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if "group" in changes:
         target = reach.check_group(actor, load_group(uow, changes.pop("group")))
         if target.id != group.id:
-            check_group_currency(target, acc.currency, acc.login,
-                                 currency_free_groups=cmd.currency_free_groups)  # fmt: skip
+            check_group_currency(
+                target, acc.currency, acc.login, currency_free_groups=cmd.currency_free_groups
+            )
             moved = {"group_id": target.id, "group": target.name}
             group = target
     if cmd.skip_invalid:
@@ -164,8 +165,9 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
     if new_main is not None:
         updated.last_pass_change = updated.updated_at
     save_account(uow, updated)
-    attributes.store_mapping(uow, "account", acc.login, acc.attributes, updated.attributes,
-                             updated.updated_at)  # fmt: skip
+    attributes.store_mapping(
+        uow, "account", acc.login, acc.attributes, updated.attributes, updated.updated_at
+    )
     after = updated.snapshot()
     if phone_password is not None:
         after["phone_password"] = "changed" if phone_password else None
@@ -185,8 +187,13 @@ def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: C
         return reach.redact(actor, acc)
     before = acc.snapshot()
     now = clock()
-    updated = replace(acc, rights=acc.rights & ~RIGHT_ENABLED, disabled_reason=cmd.reason,
-                      disabled_at=now, updated_at=now)  # fmt: skip
+    updated = replace(
+        acc,
+        rights=acc.rights & ~RIGHT_ENABLED,
+        disabled_reason=cmd.reason,
+        disabled_at=now,
+        updated_at=now,
+    )
     save_account(uow, updated)
     record(uow, actor, now, "account.disabled", "account", acc.login, before, updated.snapshot())
     return reach.redact(actor, updated)
@@ -199,8 +206,9 @@ def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clo
         return reach.redact(actor, acc)
     before = acc.snapshot()
     now = clock()
-    updated = replace(acc, rights=acc.rights | RIGHT_ENABLED, disabled_reason="",
-                      disabled_at=None, updated_at=now)  # fmt: skip
+    updated = replace(
+        acc, rights=acc.rights | RIGHT_ENABLED, disabled_reason="", disabled_at=None, updated_at=now
+    )
     save_account(uow, updated)
     record(uow, actor, now, "account.enabled", "account", acc.login, before, updated.snapshot())
     return reach.redact(actor, updated)
@@ -272,6 +280,5 @@ def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: C
         updated.last_pass_change = now
     save_account(uow, updated)
     after = {**updated.snapshot(), field_name: "changed"}
-    record(uow, actor, now, "account.password_changed", "account", acc.login, acc.snapshot(),
-           after)  # fmt: skip
+    record(uow, actor, now, "account.password_changed", "account", acc.login, acc.snapshot(), after)
     return reach.redact(actor, updated)

@@ -89,8 +89,13 @@ def decide(
             approval_id=held.id,
         )
     before = held.snapshot()
-    decided = replace(held, decided_by=actor.manager_login, decided_operator=actor.operator_id,
-                      decided_at=now, decision_comment=cmd.comment)  # fmt: skip
+    decided = replace(
+        held,
+        decided_by=actor.manager_login,
+        decided_operator=actor.operator_id,
+        decided_at=now,
+        decision_comment=cmd.comment,
+    )
     posting = None
     if cmd.approve:
         acc = ledger.load_for_update(uow, held.login, actor)
@@ -98,8 +103,9 @@ def decide(
         magnitude = Decimal(abs(held.amount)).scaleb(-cur.digits)
         kind = Operation(held.kind)
         move = ledger.movement(kind, magnitude, 1 if held.amount > 0 else -1, cur, config)
-        entry, updated = ledger.apply(uow, acc, move, actor, now, comment=held.comment,
-                                      reference=held.reference, origin=held)  # fmt: skip
+        entry, updated = ledger.apply(
+            uow, acc, move, actor, now, comment=held.comment, reference=held.reference, origin=held
+        )
         decided.state, decided.entry_id = "approved", entry.id
         posting = ledger.posting_of(entry, updated)
         action = "approval.approved"
@@ -170,8 +176,16 @@ def set_threshold(
         # removing a threshold weakens four eyes: not within a limited reach
         _require_weakening(actor, "removing an approval threshold")
         uow.thresholds.delete(cur.code, group_id)
-        record(uow, actor, now, "approval_threshold.removed", "approval_threshold",
-               f"{cur.code}:{group_id}", before, None)  # fmt: skip
+        record(
+            uow,
+            actor,
+            now,
+            "approval_threshold.removed",
+            "approval_threshold",
+            f"{cur.code}:{group_id}",
+            before,
+            None,
+        )
         return None
     try:
         value = parse_decimal(cmd.amount, "amount")
@@ -187,12 +201,25 @@ def set_threshold(
     if applied is not None and units > applied:
         # raising one weakens four eyes (a group's may only be lowered within a limited reach)
         _require_weakening(actor, "raising an approval threshold")
-    threshold = ApprovalThreshold(currency=cur.code, amount=units, currency_digits=cur.digits,
-                                  group_id=group_id, group=group.name if group else None,
-                                  updated_at=now)  # fmt: skip
+    threshold = ApprovalThreshold(
+        currency=cur.code,
+        amount=units,
+        currency_digits=cur.digits,
+        group_id=group_id,
+        group=group.name if group else None,
+        updated_at=now,
+    )
     uow.thresholds.put(threshold)
-    record(uow, actor, now, "approval_threshold.set", "approval_threshold",
-           f"{cur.code}:{group_id}", before, _threshold_snapshot(threshold))  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "approval_threshold.set",
+        "approval_threshold",
+        f"{cur.code}:{group_id}",
+        before,
+        _threshold_snapshot(threshold),
+    )
     return threshold
 
 

@@ -135,8 +135,9 @@ def _reachable(
         found: set[int] = set()
         for start in range(0, len(ids), 1000):
             chunk = tuple(ids[start : start + 1000])
-            query = AccountQuery(group_ids=group_ids, broker_mask=brokers, logins=chunk,
-                                 limit=len(chunk))  # fmt: skip
+            query = AccountQuery(
+                group_ids=group_ids, broker_mask=brokers, logins=chunk, limit=len(chunk)
+            )
             found.update(a.login for a in uow.accounts.list(query))
         return {i: str(i) for i in ids if i in found}
     if kind == "group":
@@ -211,10 +212,16 @@ def list_attributes(uow: UnitOfWork, cmd: ListAttributes, actor: Actor) -> Attri
         group_ids, brokers = reach.query_scope(uow, actor)
         limit = cmd.limit if cmd.limit is not None else MAX_PAGE
         sets = uow.attributes.list(
-            AttributeQuery(kind=kind, after_id=cmd.after_id or 0, limit=limit + 1,
-                           name_contains=name_contains, since=since, group_ids=group_ids,
-                           broker_mask=brokers)
-        )  # fmt: skip
+            AttributeQuery(
+                kind=kind,
+                after_id=cmd.after_id or 0,
+                limit=limit + 1,
+                name_contains=name_contains,
+                since=since,
+                group_ids=group_ids,
+                broker_mask=brokers,
+            )
+        )
         if len(sets) > limit:
             sets = sets[:limit]
             return AttributePage(sets, next_after_id=sets[-1].entity_id)
@@ -225,8 +232,7 @@ def list_attributes(uow: UnitOfWork, cmd: ListAttributes, actor: Actor) -> Attri
         raise _none_reachable(actor, kind, ids)
     if not allowed:
         return AttributePage([])  # out of reach reads as absent, and absent has no attributes
-    query = AttributeQuery(kind=kind, ids=tuple(allowed), name_contains=name_contains,
-                           since=since)  # fmt: skip
+    query = AttributeQuery(kind=kind, ids=tuple(allowed), name_contains=name_contains, since=since)
     return AttributePage(uow.attributes.list(query))
 
 
@@ -252,8 +258,10 @@ def set_attributes(
         for j, attr in enumerate(attrs[:MAX_ATTRIBUTES]):
             _check_name(p, f"sets[{i}].attributes[{j}].name", attr.name)
             if attr.value is None:
-                p.add(f"sets[{i}].attributes[{j}].value",
-                      "must not be null; remove attributes with the delete call")  # fmt: skip
+                p.add(
+                    f"sets[{i}].attributes[{j}].value",
+                    "must not be null; remove attributes with the delete call",
+                )
             else:
                 _text(p, f"sets[{i}].attributes[{j}].value", attr.value, VALUE_MAX)
             if isinstance(entity_id, int) and isinstance(attr.value, str):
@@ -270,8 +278,16 @@ def set_attributes(
             continue
         uow.attributes.put(kind, entity_id, [Attribute(n, v, now) for n, v in changed.items()])
         before = {n: have[n] for n in changed if n in have}
-        record(uow, actor, now, f"{kind}.attributes_set", kind, audit_id,
-               {"attributes": before}, {"attributes": changed})  # fmt: skip
+        record(
+            uow,
+            actor,
+            now,
+            f"{kind}.attributes_set",
+            kind,
+            audit_id,
+            {"attributes": before},
+            {"attributes": changed},
+        )
     return tuple(allowed)
 
 
@@ -302,8 +318,16 @@ def delete_attributes(
         if not gone:
             continue
         uow.attributes.delete(kind, entity_id, tuple(names) or None)
-        record(uow, actor, now, f"{kind}.attributes_deleted", kind, audit_id,
-               {"attributes": gone}, {"attributes": {}})  # fmt: skip
+        record(
+            uow,
+            actor,
+            now,
+            f"{kind}.attributes_deleted",
+            kind,
+            audit_id,
+            {"attributes": gone},
+            {"attributes": {}},
+        )
     return tuple(allowed)
 
 
@@ -327,9 +351,13 @@ def check_mapping(p: Problems, field: str, attributes: Any) -> None:
 
 
 def store_mapping(
-    uow: UnitOfWork, kind: str, entity_id: int, old: dict[str, str], new: dict[str, str],
+    uow: UnitOfWork,
+    kind: str,
+    entity_id: int,
+    old: dict[str, str],
+    new: dict[str, str],
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     """Make the entity's attributes `new` (they were `old`): names gone are deleted, values
     new or changed are set at `now`, the others keep their time."""
     gone = [name for name in old if name not in new]

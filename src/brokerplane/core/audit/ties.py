@@ -74,10 +74,18 @@ def check_managers(managers: Iterable[Manager], latest: Latest) -> Iterator[str]
             yield found
             continue
         rid, after = found
-        yield from _compare(what, rid, after, {
-            "enabled": m.enabled, "rights": sorted(m.rights), "group_mask": m.group_mask,
-            "white_labels": m.white_labels, "verifiers_digest": verifiers_digest(m.verifiers),
-        })  # fmt: skip
+        yield from _compare(
+            what,
+            rid,
+            after,
+            {
+                "enabled": m.enabled,
+                "rights": sorted(m.rights),
+                "group_mask": m.group_mask,
+                "white_labels": m.white_labels,
+                "verifiers_digest": verifiers_digest(m.verifiers),
+            },
+        )
         said = after.get("password", False)
         if said is not False and (said is None) == bool(m.verifiers):
             has = "set" if m.verifiers else "none"
@@ -92,12 +100,21 @@ def check_api_keys(keys: Iterable[ApiKey], latest: Latest) -> Iterator[str]:
             yield found
             continue
         rid, after = found
-        yield from _compare(what, rid, after, {
-            "manager_login": k.manager_login, "prefix": k.prefix, "scopes": sorted(k.scopes),
-            "expires_at": k.expires_at, "revoked_at": k.revoked_at,
-            "parent_key_id": k.parent_key_id, "replaced_by": k.replaced_by,
-            "secret_digest": secret_digest(k.secret_hash),
-        })  # fmt: skip
+        yield from _compare(
+            what,
+            rid,
+            after,
+            {
+                "manager_login": k.manager_login,
+                "prefix": k.prefix,
+                "scopes": sorted(k.scopes),
+                "expires_at": k.expires_at,
+                "revoked_at": k.revoked_at,
+                "parent_key_id": k.parent_key_id,
+                "replaced_by": k.replaced_by,
+                "secret_digest": secret_digest(k.secret_hash),
+            },
+        )
 
 
 def check_approvals(approvals: Iterable[Approval], latest: Latest) -> Iterator[str]:
@@ -108,10 +125,22 @@ def check_approvals(approvals: Iterable[Approval], latest: Latest) -> Iterator[s
             yield found
             continue
         rid, after = found
-        yield from _compare(what, rid, after, {
-            "login": a.login, "kind": a.kind, "amount": a.amount, "currency": a.currency,
-            "currency_digits": a.currency_digits, "state": a.state,
-            "requested_by": a.requested_by, "decided_by": a.decided_by,
-            "decision_comment": a.decision_comment, "entry_id": a.entry_id,
-            "comment": a.comment, "reference": a.reference,
-        })  # fmt: skip
+        yield from _compare(
+            what,
+            rid,
+            after,
+            {
+                "login": a.login,
+                "kind": a.kind,
+                "amount": a.amount,
+                "currency": a.currency,
+                "currency_digits": a.currency_digits,
+                "state": a.state,
+                "requested_by": a.requested_by,
+                "decided_by": a.decided_by,
+                "decision_comment": a.decision_comment,
+                "entry_id": a.entry_id,
+                "comment": a.comment,
+                "reference": a.reference,
+            },
+        )

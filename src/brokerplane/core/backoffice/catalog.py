@@ -139,8 +139,7 @@ def create_white_label(
     branding = uow.backoffice.add_white_label(
         WhiteLabel(id=0, name=name, description=cmd.description.strip(), created_at=now)
     )
-    record(uow, actor, now, "branding.created", "branding", branding.id, None,
-           branding.snapshot())  # fmt: skip
+    record(uow, actor, now, "branding.created", "branding", branding.id, None, branding.snapshot())
     return branding
 
 
@@ -213,12 +212,17 @@ def create_preset(uow: UnitOfWork, cmd: CreatePreset, actor: Actor, clock: Clock
     now = clock()
     preset = uow.backoffice.add_preset(
         AccountPreset(
-            id=0, name=name, currency=cur.code if cur else None,
-            currency_digits=cur.digits if cur else None, leverage=cmd.leverage,
-            account_type=account_type, swap_free=cmd.swap_free,
-            description=cmd.description.strip(), created_at=now,
+            id=0,
+            name=name,
+            currency=cur.code if cur else None,
+            currency_digits=cur.digits if cur else None,
+            leverage=cmd.leverage,
+            account_type=account_type,
+            swap_free=cmd.swap_free,
+            description=cmd.description.strip(),
+            created_at=now,
         )
-    )  # fmt: skip
+    )
     record(uow, actor, now, "preset.created", "preset", preset.id, None, preset.snapshot())
     return preset
 
@@ -312,12 +316,39 @@ def group_by_id(uow: UnitOfWork, group_id: int, actor: Actor) -> Group:
 # ISO 4217 numeric codes of common currencies: an asset's id where the code is known; any
 # other code gets 1,000,000 plus its value in base 36 (stable and distinct, never an ISO code).
 ISO_NUMERIC = {
-    "AED": 784, "AUD": 36, "BRL": 986, "CAD": 124, "CHF": 756, "CNY": 156,
-    "CZK": 203, "DKK": 208, "EUR": 978, "GBP": 826, "HKD": 344, "HUF": 348, "ILS": 376,
-    "INR": 356, "JPY": 392, "KRW": 410, "MXN": 484, "NOK": 578, "NZD": 554, "PLN": 985,
-    "RUB": 643, "SAR": 682, "SEK": 752, "SGD": 702, "THB": 764, "TRY": 949, "USD": 840,
-    "ZAR": 710, "XAU": 959, "XAG": 961, "XPT": 962, "XPD": 964,
-}  # fmt: skip
+    "AED": 784,
+    "AUD": 36,
+    "BRL": 986,
+    "CAD": 124,
+    "CHF": 756,
+    "CNY": 156,
+    "CZK": 203,
+    "DKK": 208,
+    "EUR": 978,
+    "GBP": 826,
+    "HKD": 344,
+    "HUF": 348,
+    "ILS": 376,
+    "INR": 356,
+    "JPY": 392,
+    "KRW": 410,
+    "MXN": 484,
+    "NOK": 578,
+    "NZD": 554,
+    "PLN": 985,
+    "RUB": 643,
+    "SAR": 682,
+    "SEK": 752,
+    "SGD": 702,
+    "THB": 764,
+    "TRY": 949,
+    "USD": 840,
+    "ZAR": 710,
+    "XAU": 959,
+    "XAG": 961,
+    "XPT": 962,
+    "XPD": 964,
+}
 
 
 def asset_id(code: str) -> int:

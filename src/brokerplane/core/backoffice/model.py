@@ -70,8 +70,12 @@ class Plan:
     created_at: datetime | None = None
 
     def snapshot(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "kind": self.kind,
-                "description": self.description}  # fmt: skip
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+        }
 
 
 @dataclass

@@ -82,16 +82,24 @@ class Run:
         return self.cmd.offset + self.cmd.limit
 
     def ledger(self, kinds: tuple[str, ...] | None = None) -> Iterator[LedgerEntry]:
-        query = LedgerQuery(kinds=kinds, time_from=self.start, time_to=self.end, limit=PAGE,
-                            group_ids=self.group_ids, broker_mask=self.brokers,
-                            logins=self.logins)  # fmt: skip
+        query = LedgerQuery(
+            kinds=kinds,
+            time_from=self.start,
+            time_to=self.end,
+            limit=PAGE,
+            group_ids=self.group_ids,
+            broker_mask=self.brokers,
+            logins=self.logins,
+        )
         scanned = 0
         while True:
             page = self.uow.ledger.list(query)
             scanned += len(page)
             if scanned > MAX_SCANNED:
-                raise ValidationError(f"more than {MAX_SCANNED} account operations in the "
-                                      "window; narrow it or name an account")  # fmt: skip
+                raise ValidationError(
+                    f"more than {MAX_SCANNED} account operations in the "
+                    "window; narrow it or name an account"
+                )
             yield from page
             if len(page) < PAGE:
                 return
@@ -101,8 +109,9 @@ class Run:
         """Accounts in reach matching the filters, login order, at most offset + limit."""
         if self.logins is not None and not self.logins:
             return
-        query = AccountQuery(logins=self.logins, limit=PAGE, group_ids=self.group_ids,
-                             broker_mask=self.brokers)  # fmt: skip
+        query = AccountQuery(
+            logins=self.logins, limit=PAGE, group_ids=self.group_ids, broker_mask=self.brokers
+        )
         count = 0
         while True:
             page = self.uow.accounts.list(query)

@@ -107,8 +107,11 @@ def _balance_summary(r: Run) -> Iterator[dict[str, Any]]:
             }  # fmt: skip
         if KINDS[e.kind][0] != "balance":
             continue
-        column = {"deposit": "deposit_with_unsettled", "withdrawal": "widthdraw",
-                  "charge": "commission_out"}.get(e.kind, "other_account_operations")  # fmt: skip
+        column = {
+            "deposit": "deposit_with_unsettled",
+            "withdrawal": "widthdraw",
+            "charge": "commission_out",
+        }.get(e.kind, "other_account_operations")
         if is_transfer_leg(e):  # money between accounts: neither cash in nor cash out
             column = "other_account_operations"
         if e.kind == "trade":
@@ -143,11 +146,18 @@ def _cash(r: Run) -> Iterator[dict[str, Any]]:
         if is_transfer_leg(e):
             continue
         acc = r.account(e.login)
-        yield {"login": r.user_login(acc), "account": e.login,
-               "groupname": acc.group if acc else None, "createdat": e.at,
-               "accountoperationid": e.id, "operationtype": _OPERATION_NAMES[e.kind],
-               "basis": e.comment, "sum": _money(e.amount, e.currency, e.currency_digits),
-               "creator": e.manager_login, "currency": e.currency}  # fmt: skip
+        yield {
+            "login": r.user_login(acc),
+            "account": e.login,
+            "groupname": acc.group if acc else None,
+            "createdat": e.at,
+            "accountoperationid": e.id,
+            "operationtype": _OPERATION_NAMES[e.kind],
+            "basis": e.comment,
+            "sum": _money(e.amount, e.currency, e.currency_digits),
+            "creator": e.manager_login,
+            "currency": e.currency,
+        }
 
 
 def _positions(r: Run) -> Iterator[dict[str, Any]]:
@@ -155,8 +165,9 @@ def _positions(r: Run) -> Iterator[dict[str, Any]]:
         return
     symbol = r.cmd.instrument
     market = load_market(r.uow)
-    query = PositionQuery(logins=r.logins, symbol=symbol, limit=PAGE, group_ids=r.group_ids,
-                          broker_mask=r.brokers)  # fmt: skip
+    query = PositionQuery(
+        logins=r.logins, symbol=symbol, limit=PAGE, group_ids=r.group_ids, broker_mask=r.brokers
+    )
     count = 0
     while count < r.wanted:
         page = r.uow.trading.list_positions(query)
@@ -182,15 +193,22 @@ def _positions(r: Run) -> Iterator[dict[str, Any]]:
 def _deals(r: Run) -> Iterator[tuple[Any, Any]]:
     if r.logins is not None and not r.logins:
         return
-    query = DealQuery(time_from=r.start, time_to=r.end, limit=PAGE, group_ids=r.group_ids,
-                      broker_mask=r.brokers, logins=r.logins)  # fmt: skip
+    query = DealQuery(
+        time_from=r.start,
+        time_to=r.end,
+        limit=PAGE,
+        group_ids=r.group_ids,
+        broker_mask=r.brokers,
+        logins=r.logins,
+    )
     count = scanned = 0
     while count < r.wanted:
         page = r.uow.trading.list_deals(query)
         scanned += len(page)
         if scanned > MAX_SCANNED:
-            raise ValidationError(f"more than {MAX_SCANNED} deals in the window; narrow it or "
-                                  "name an account")  # fmt: skip
+            raise ValidationError(
+                f"more than {MAX_SCANNED} deals in the window; narrow it or name an account"
+            )
         for deal in page:
             if r.cmd.instrument and deal.symbol != r.cmd.instrument:
                 continue
@@ -245,8 +263,11 @@ def _statement(r: Run) -> Iterator[dict[str, Any]]:
             def m(minor: int, cur: Currency = cur) -> Decimal:
                 return from_minor(minor, cur)
 
-            level = (Decimal(risk.equity) / risk.margin * 100).quantize(Decimal("0.01")) \
-                if risk.margin > 0 else None  # fmt: skip
+            level = (
+                (Decimal(risk.equity) / risk.margin * 100).quantize(Decimal("0.01"))
+                if risk.margin > 0
+                else None
+            )
             free = risk.free_margin
             yield {"accountname": acc.name, "login": r.user_login(acc), "groupname": acc.group,
                    "gi.balance": m(acc.balance), "blockedbalance": m(0),
@@ -286,18 +307,24 @@ def _statement_in(r: Run) -> Iterator[dict[str, Any]]:
             value = from_minor(minor, src) * rate
             return value.quantize(Decimal(1).scaleb(-target.digits))
 
-        yield {"accountname": acc.name, "login": row["login"],
-               "cash_posted": conv(acc.balance), "value_nav": conv(risk.equity),
-               "margin": conv(risk.margin), "pl_unrealized": conv(risk.profit),
-               "gi.available_funds": conv(risk.free_margin)}  # fmt: skip
+        yield {
+            "accountname": acc.name,
+            "login": row["login"],
+            "cash_posted": conv(acc.balance),
+            "value_nav": conv(risk.equity),
+            "margin": conv(risk.margin),
+            "pl_unrealized": conv(risk.profit),
+            "gi.available_funds": conv(risk.free_margin),
+        }
 
 
 def _exposure(r: Run) -> ExposureReport:
     group = None
     if r.cmd.user_group_id is not None:
         group = r.groups[r.cmd.user_group_id].name
-    return trading.exposure(r.uow, r.actor, group=group, symbol=r.cmd.instrument,
-                            report_currency=r.cmd.asset or "USD")  # fmt: skip
+    return trading.exposure(
+        r.uow, r.actor, group=group, symbol=r.cmd.instrument, report_currency=r.cmd.asset or "USD"
+    )
 
 
 def _net_open_positions(r: Run) -> Iterator[dict[str, Any]]:
@@ -305,10 +332,14 @@ def _net_open_positions(r: Run) -> Iterator[dict[str, Any]]:
     for line in _exposure(r).lines:
         sym = market.symbols.get(line.symbol)
         net = line.net_lots
-        yield {"usergroup": line.group, "instrumentgroup": _path_group(sym.path) if sym else None,
-               "instrument": line.symbol, "type": "Buy" if net > 0 else "Sell" if net < 0
-               else "Flat", "quantity": net,
-               "currency": sym.currency_base if sym else None}  # fmt: skip
+        yield {
+            "usergroup": line.group,
+            "instrumentgroup": _path_group(sym.path) if sym else None,
+            "instrument": line.symbol,
+            "type": "Buy" if net > 0 else "Sell" if net < 0 else "Flat",
+            "quantity": net,
+            "currency": sym.currency_base if sym else None,
+        }
 
 
 def _currency_exposure(r: Run) -> Iterator[dict[str, Any]]:
@@ -318,9 +349,15 @@ def _currency_exposure(r: Run) -> Iterator[dict[str, Any]]:
     for line in report.lines:
         sym = market.symbols.get(line.symbol)
         code = sym.currency_base if sym else line.symbol
-        row = per.setdefault(code, {"currency": code, "balance.amount": Decimal(0),
-                                    "balance.profit": Decimal(0),
-                                    "balance.exposure": Decimal(0)})  # fmt: skip
+        row = per.setdefault(
+            code,
+            {
+                "currency": code,
+                "balance.amount": Decimal(0),
+                "balance.profit": Decimal(0),
+                "balance.exposure": Decimal(0),
+            },
+        )
         size = sym.contract_size if sym else Decimal(1)
         row["balance.amount"] += line.net_lots * size
         row["balance.profit"] += line.client_profit
@@ -344,8 +381,7 @@ def _margin_calls(r: Run) -> Iterator[dict[str, Any]]:
 
 def _approvals(r: Run) -> Iterator[dict[str, Any]]:
     login = r.logins[0] if r.cmd.account_id is not None and r.logins else None
-    query = ApprovalQuery(login=login, limit=PAGE, group_ids=r.reach_ids,
-                          broker_mask=r.brokers)  # fmt: skip
+    query = ApprovalQuery(login=login, limit=PAGE, group_ids=r.reach_ids, broker_mask=r.brokers)
     scanned = 0
     while True:
         page = r.uow.approvals.list(query)
@@ -386,17 +422,26 @@ def _who(rec: AuditRecord) -> str:
 
 def _change(rec: AuditRecord) -> str:
     before, after = rec.before or {}, rec.after or {}
-    changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after))
-               if before.get(k) != after.get(k)}  # fmt: skip
+    changed = {
+        k: [before.get(k), after.get(k)]
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    }
     return json.dumps(changed, default=str, ensure_ascii=False, separators=(",", ":"))[:4000]
 
 
 def _back_office_changes(r: Run) -> Iterator[dict[str, Any]]:
     for rec in _audit(r, None):
-        yield {"time": rec.at, "userlogin": _who(rec), "ip": rec.ip, "terminal": rec.dialect,
-               "objectid": f"{rec.entity_type} {rec.entity_id}",
-               "description": rec.entity_type, "actionname": rec.action,
-               "change": _change(rec)}  # fmt: skip
+        yield {
+            "time": rec.at,
+            "userlogin": _who(rec),
+            "ip": rec.ip,
+            "terminal": rec.dialect,
+            "objectid": f"{rec.entity_type} {rec.entity_id}",
+            "description": rec.entity_type,
+            "actionname": rec.action,
+            "change": _change(rec),
+        }
 
 
 def _password_audit(r: Run) -> Iterator[dict[str, Any]]:
@@ -407,10 +452,14 @@ def _password_audit(r: Run) -> Iterator[dict[str, Any]]:
             if len(found) > MAX_SCANNED:
                 raise ValidationError(f"more than {MAX_SCANNED} changes in the window")
     for rec in sorted(found, key=lambda x: x.id):
-        yield {"changedat": rec.at, "password changed by user": _who(rec), "ip": rec.ip,
-               "terminal": rec.dialect,
-               "changedetails": "main password" if rec.entity_type == "account" else "password",
-               "password changed for user": f"{rec.entity_type} {rec.entity_id}"}  # fmt: skip
+        yield {
+            "changedat": rec.at,
+            "password changed by user": _who(rec),
+            "ip": rec.ip,
+            "terminal": rec.dialect,
+            "changedetails": "main password" if rec.entity_type == "account" else "password",
+            "password changed for user": f"{rec.entity_type} {rec.entity_id}",
+        }
 
 
 RUNNERS: dict[int, Callable[[Run], Iterator[dict[str, Any]]]] = {
@@ -444,7 +493,8 @@ def run_report(uow: UnitOfWork, cmd: RunReport, actor: Actor, now: datetime) -> 
     if cmd.total and spec.sums:
         total = tuple(
             sum((row[i] for row in rows if isinstance(row[i], Decimal)), Decimal(0))
-            if column in spec.sums else None
+            if column in spec.sums
+            else None
             for i, column in enumerate(spec.columns)
-        )  # fmt: skip
+        )
     return ReportTable(spec, rows, total)

@@ -106,18 +106,36 @@ def _manager_verifier(manager: Manager | None) -> str | None:
 
 
 def _issue(
-    uow: UnitOfWork, principal: str, principal_id: int, verifier: str, now: datetime,
-    access_ttl: timedelta, refresh_ttl: timedelta, channel: str = "",
-) -> TokenPair:  # fmt: skip
+    uow: UnitOfWork,
+    principal: str,
+    principal_id: int,
+    verifier: str,
+    now: datetime,
+    access_ttl: timedelta,
+    refresh_ttl: timedelta,
+    channel: str = "",
+) -> TokenPair:
     session = secrets.token_hex(16)
     access = secrets.token_urlsafe(32)
     refresh = secrets.token_urlsafe(48)
     mark = fingerprint(verifier)
-    for kind, token, ttl in ((TOKEN_ACCESS, access, access_ttl),
-                             (TOKEN_REFRESH, refresh, refresh_ttl)):  # fmt: skip
-        uow.backoffice.add_token(BackofficeToken(hash_token(token), kind, session, principal,
-                                                 principal_id, mark, now, now + ttl,
-                                                 channel))  # fmt: skip
+    for kind, token, ttl in (
+        (TOKEN_ACCESS, access, access_ttl),
+        (TOKEN_REFRESH, refresh, refresh_ttl),
+    ):
+        uow.backoffice.add_token(
+            BackofficeToken(
+                hash_token(token),
+                kind,
+                session,
+                principal,
+                principal_id,
+                mark,
+                now,
+                now + ttl,
+                channel,
+            )
+        )
     return TokenPair(access, refresh, access_ttl, refresh_ttl, principal, principal_id)
 
 
@@ -133,9 +151,13 @@ def sign_in(uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock) -> SignInO
         login = str(login)
     password = cmd.password
     if (
-        not isinstance(login, str) or not login.strip() or len(login) > MAX_CREDENTIAL
-        or not isinstance(password, str) or not password or len(password) > MAX_CREDENTIAL
-    ):  # fmt: skip
+        not isinstance(login, str)
+        or not login.strip()
+        or len(login) > MAX_CREDENTIAL
+        or not isinstance(password, str)
+        or not password
+        or len(password) > MAX_CREDENTIAL
+    ):
         return SignInOutcome(None)
     login = login.strip()
     now = clock()
@@ -149,10 +171,19 @@ def sign_in(uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock) -> SignInO
             return SignInOutcome(None)
         if not passwords.verify(verifier, password):
             return SignInOutcome(None)
-        pair = _issue(uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl,
-                      cmd.refresh_ttl)  # fmt: skip
-        record(uow, replace(actor, manager_login=manager.login), now, "manager.signed_in",
-               "manager", manager.login, None, {"dialect": actor.dialect})  # fmt: skip
+        pair = _issue(
+            uow, PRINCIPAL_MANAGER, manager.login, verifier, now, cmd.access_ttl, cmd.refresh_ttl
+        )
+        record(
+            uow,
+            replace(actor, manager_login=manager.login),
+            now,
+            "manager.signed_in",
+            "manager",
+            manager.login,
+            None,
+            {"dialect": actor.dialect},
+        )
         return SignInOutcome(pair)
     user = uow.backoffice.user_by_login(login)
     if user is None or not user.password:
@@ -162,10 +193,17 @@ def sign_in(uow: UnitOfWork, cmd: SignIn, actor: Actor, clock: Clock) -> SignInO
         return SignInOutcome(None)
     if not usable(user.status):
         return SignInOutcome(None, f"the user is {STATUS_NAMES.get(user.status, user.status)}")
-    pair = _issue(uow, PRINCIPAL_USER, user.id, user.password, now, cmd.access_ttl,
-                  cmd.refresh_ttl)  # fmt: skip
-    record(uow, replace(actor, operator_id=f"user {user.id}"), now, "user.signed_in", "user",
-           user.id, None, {"dialect": actor.dialect})  # fmt: skip
+    pair = _issue(uow, PRINCIPAL_USER, user.id, user.password, now, cmd.access_ttl, cmd.refresh_ttl)
+    record(
+        uow,
+        replace(actor, operator_id=f"user {user.id}"),
+        now,
+        "user.signed_in",
+        "user",
+        user.id,
+        None,
+        {"dialect": actor.dialect},
+    )
     return SignInOutcome(pair)
 
 
@@ -183,9 +221,9 @@ def _current_verifier(uow: UnitOfWork, stored: BackofficeToken) -> tuple[Princip
     return Principal(PRINCIPAL_USER, user=replace(user, password=None)), user.password
 
 
-def _valid(uow: UnitOfWork, token: object, kind: str, now: datetime) -> tuple[
-    BackofficeToken, Principal
-]:  # fmt: skip
+def _valid(
+    uow: UnitOfWork, token: object, kind: str, now: datetime
+) -> tuple[BackofficeToken, Principal]:
     if not isinstance(token, str) or not token.strip() or len(token) > MAX_CREDENTIAL:
         raise Unauthorized("the token is missing or not valid")
     stored = uow.backoffice.get_token(hash_token(token.strip()))
@@ -219,8 +257,16 @@ def refresh(uow: UnitOfWork, cmd: RefreshSession, actor: Actor, clock: Clock) ->
     if not uow.backoffice.consume_token(stored.token_hash):
         raise Unauthorized("the token is not valid")
     uow.backoffice.delete_session(stored.session_id)
-    return _issue(uow, stored.principal, principal.id, current[1], now, cmd.access_ttl,
-                  cmd.refresh_ttl, stored.channel)  # fmt: skip
+    return _issue(
+        uow,
+        stored.principal,
+        principal.id,
+        current[1],
+        now,
+        cmd.access_ttl,
+        cmd.refresh_ttl,
+        stored.channel,
+    )
 
 
 @dataclass(frozen=True)

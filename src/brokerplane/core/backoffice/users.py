@@ -110,9 +110,10 @@ def check_user_login(value: object, field: str = "login") -> str:
     login = value.strip()
     if len(login) > LOGIN_MAX or not _LOGIN.match(login):
         raise ValidationError.field(
-            field, f"must be 1 to {LOGIN_MAX} letters, digits and _ . @ + -, starting with "
+            field,
+            f"must be 1 to {LOGIN_MAX} letters, digits and _ . @ + -, starting with "
             "a letter or digit",
-        )  # fmt: skip
+        )
     if login.isdigit():
         raise ValidationError.field(
             field, "must not be all digits: numeric logins belong to back-office users"
@@ -214,8 +215,11 @@ def open_user(
         if not u.login and u.status != DELETED
     ]
     if _DERIVED.match(login) or nicknamed or uow.backoffice.user_by_login(login) is not None:
-        raise Conflict(f"user login {login} is already in use",
-                       fields=[FieldError("login", "already in use")], login=login)  # fmt: skip
+        raise Conflict(
+            f"user login {login} is already in use",
+            fields=[FieldError("login", "already in use")],
+            login=login,
+        )
     if uow.users.find_by_email(email) is not None:
         raise EmailAlreadyExists(email)
     now = clock()
@@ -283,9 +287,13 @@ def _derived_matches(uow: UnitOfWork, logins: tuple[str, ...], actor: Actor) -> 
         candidates = [uow.users.get(int(m.group(1)))] if m else []
         candidates += uow.users.list(UserQuery(nickname=name, limit=10))
         for user in candidates:
-            if (user is not None and not user.login and user.status != DELETED
-                    and derived_login(user).casefold() == name.casefold()
-                    and in_reach(uow, actor, user)):  # fmt: skip
+            if (
+                user is not None
+                and not user.login
+                and user.status != DELETED
+                and derived_login(user).casefold() == name.casefold()
+                and in_reach(uow, actor, user)
+            ):
                 found[user.id] = user
     return list(found.values())
 
@@ -439,8 +447,13 @@ _RESET_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 def new_password(length: int = 14) -> str:
     """A random password that meets the policy (lower, upper, digit, special)."""
     body = "".join(secrets.choice(_RESET_ALPHABET) for _ in range(max(8, length) - 4))
-    return body + secrets.choice("abcdefghjk") + secrets.choice("ABCDEFGHJK") + \
-        secrets.choice("23456789") + secrets.choice("#@!%")  # fmt: skip
+    return (
+        body
+        + secrets.choice("abcdefghjk")
+        + secrets.choice("ABCDEFGHJK")
+        + secrets.choice("23456789")
+        + secrets.choice("#@!%")
+    )
 
 
 def reset_password(
@@ -477,8 +490,9 @@ def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) ->
         uow.backoffice.delete_webhook_key(key.id)
     uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
     before = user.snapshot()
-    gone = replace(user, status=DELETED, login="", email="", nickname="", password=None,
-                   updated_at=now)  # fmt: skip
+    gone = replace(
+        user, status=DELETED, login="", email="", nickname="", password=None, updated_at=now
+    )
     uow.users.update(gone)
     record(uow, actor, now, "user.deleted", "user", user.id, before, gone.snapshot())
     return redact(actor, replace(user, updated_at=now))

@@ -129,12 +129,16 @@ def prove(key: WebhookKey, proof: WebhookProof) -> None:
         if text.lower().startswith("sha256="):
             text = text[len("sha256=") :]
         if not verify_signature(key, proof.body, text):
-            raise Unauthorized("the X-Signature does not match the body: sign the raw body with "
-                               "HMAC-SHA256 keyed with SHA-256 of the secret, in hex")  # fmt: skip
+            raise Unauthorized(
+                "the X-Signature does not match the body: sign the raw body with "
+                "HMAC-SHA256 keyed with SHA-256 of the secret, in hex"
+            )
         return
     if proof.secret is None:
-        raise Unauthorized("prove the webhook: send an X-Signature header (HMAC-SHA256 of the "
-                           "body) or the key's secret as 'secret'")  # fmt: skip
+        raise Unauthorized(
+            "prove the webhook: send an X-Signature header (HMAC-SHA256 of the "
+            "body) or the key's secret as 'secret'"
+        )
     if not verify_secret(key, proof.secret):
         raise Unauthorized("the secret does not match the webhook key")
 
@@ -143,8 +147,7 @@ def key_not_found(key_id: object) -> NotFound:
     return NotFound(f"webhook key {key_id} does not exist", key_id=key_id)
 
 
-def _owner(uow: UnitOfWork, user_id: int, actor: Actor, as_user: int | None,
-           scope: str) -> User:  # fmt: skip
+def _owner(uow: UnitOfWork, user_id: int, actor: Actor, as_user: int | None, scope: str) -> User:
     """The user whose keys are managed: the signed-in user itself, or one in the manager's
     reach."""
     if as_user is not None:
@@ -180,10 +183,16 @@ def create_key(
     api_key = API_KEY_PREFIX + secrets.token_hex(16)
     secret = secrets.token_urlsafe(32)
     key = uow.backoffice.add_webhook_key(
-        WebhookKey(id=0, user_id=user.id, name=name or f"webhook-{api_key[4:12]}",
-                   api_key=api_key, secret_digest=secret_digest(secret), created_at=now,
-                   expires_at=expires_at.astimezone(UTC) if expires_at else None)
-    )  # fmt: skip
+        WebhookKey(
+            id=0,
+            user_id=user.id,
+            name=name or f"webhook-{api_key[4:12]}",
+            api_key=api_key,
+            secret_digest=secret_digest(secret),
+            created_at=now,
+            expires_at=expires_at.astimezone(UTC) if expires_at else None,
+        )
+    )
     record(uow, actor, now, "webhook_key.created", "webhook_key", key.id, None, key.snapshot())
     return IssuedWebhookKey(key, secret)
 
@@ -264,9 +273,15 @@ def webhook_account(uow: UnitOfWork, user: User, login: int | None) -> Account:
 def trader_of(key: WebhookKey, actor: Actor) -> Actor:
     """The request's actor reduced to placing orders, named after the key: the account is
     chosen by `webhook_account`, never by reach."""
-    return replace(actor, manager_login=None, scopes=frozenset({"trades:write"}), key_id=None,
-                   operator_id=f"webhook key {key.id} of user {key.user_id}", group_mask="*",
-                   white_labels="*")  # fmt: skip
+    return replace(
+        actor,
+        manager_login=None,
+        scopes=frozenset({"trades:write"}),
+        key_id=None,
+        operator_id=f"webhook key {key.id} of user {key.user_id}",
+        group_mask="*",
+        white_labels="*",
+    )
 
 
 def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> WebhookFill:
@@ -287,16 +302,18 @@ def trade(uow: UnitOfWork, order: WebhookOrder, actor: Actor, clock: Clock) -> W
     acc = webhook_account(uow, identity.user, order.login)
     trader = trader_of(identity.key, actor)
     if order.action != "close":
-        cmd = OpenPosition(acc.login, order.symbol, order.action, order.volume,
-                                   order.comment)  # fmt: skip
+        cmd = OpenPosition(acc.login, order.symbol, order.action, order.volume, order.comment)
         return WebhookFill(identity.key, acc, (trading.open_position(uow, cmd, trader, clock),))
     sym = uow.symbols.get(order.symbol)
     if sym is None:
         raise SymbolNotFound(order.symbol[:64])
     held = [p for p in uow.trading.positions_of(acc.login) if p.symbol == sym.name]
     if not held:
-        raise NotFound(f"account {acc.login} holds no {sym.name} position; nothing was closed",
-                       login=acc.login, symbol=sym.name)  # fmt: skip
+        raise NotFound(
+            f"account {acc.login} holds no {sym.name} position; nothing was closed",
+            login=acc.login,
+            symbol=sym.name,
+        )
     closes = [ClosePosition(p.id, None, order.comment) for p in held]
     done = tuple(trading.close_position(uow, c, trader, clock) for c in closes)
     return WebhookFill(identity.key, acc, done)

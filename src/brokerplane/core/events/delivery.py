@@ -54,8 +54,9 @@ class Batch:
     next_cursor: int
 
 
-def claim(uow: UnitOfWork, owner: str, now: datetime, lease: timedelta, limit: int
-          ) -> list[Subscription]:  # fmt: skip
+def claim(
+    uow: UnitOfWork, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[Subscription]:
     return uow.events.claim_due(owner, now, now + lease, limit)
 
 
@@ -74,9 +75,13 @@ def next_batch(uow: UnitOfWork, sub_id: int, owner: str, now: datetime, limit: i
 
 
 def settle(
-    uow: UnitOfWork, batch: Batch, owner: str, outcome: Outcome, now: datetime,
+    uow: UnitOfWork,
+    batch: Batch,
+    owner: str,
+    outcome: Outcome,
+    now: datetime,
     config: CoreConfig,
-) -> Subscription | None:  # fmt: skip
+) -> Subscription | None:
     """Record the attempt and move the subscription on; None when the lease was lost (another
     worker took over: nothing is recorded, that worker delivers again)."""
     sub = uow.events.holds(batch.sub.id, owner, now)
@@ -99,17 +104,27 @@ def settle(
             )
         )
     if outcome.ok:
-        done = replace(sub, cursor=batch.next_cursor, attempts=0, next_attempt_at=None,
-                       failing_since=None, last_error="")  # fmt: skip
+        done = replace(
+            sub,
+            cursor=batch.next_cursor,
+            attempts=0,
+            next_attempt_at=None,
+            failing_since=None,
+            last_error="",
+        )
     else:
         attempts = sub.attempts + 1
         since = sub.failing_since or now
         parked = now - since >= config.webhook_retry_for
         wait = backoff(attempts, config.webhook_backoff_first)
-        done = replace(sub, attempts=attempts, failing_since=since,
-                       next_attempt_at=None if parked else now + wait,
-                       state="failed" if parked else "active",
-                       last_error=outcome.error[:500])  # fmt: skip
+        done = replace(
+            sub,
+            attempts=attempts,
+            failing_since=since,
+            next_attempt_at=None if parked else now + wait,
+            state="failed" if parked else "active",
+            last_error=outcome.error[:500],
+        )
     if done != sub:
         uow.events.update_subscription(done)
     return done
@@ -124,8 +139,13 @@ def subscription_query(sub: Subscription, limit: int) -> EventQuery:
     when it names them (subscriptions are an administrator's)."""
     admin = any(t.startswith(ADMIN_PREFIXES) for t in sub.types)
     group = None if sub.group_mask.strip() == "*" else sub.group_mask
-    return EventQuery(after_id=sub.cursor, types=sub.types, group_filter=group,
-                      admin=admin and group is None, limit=limit)  # fmt: skip
+    return EventQuery(
+        after_id=sub.cursor,
+        types=sub.types,
+        group_filter=group,
+        admin=admin and group is None,
+        limit=limit,
+    )
 
 
 def redact_for(sub: Subscription, data: dict[str, Any], kind: str) -> dict[str, Any]:

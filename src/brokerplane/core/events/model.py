@@ -41,8 +41,10 @@ TYPES: tuple[str, ...] = (
 )
 # The risk pass's crossings (core/trading/watch.py): their data is the account's margin figures.
 MARGIN_TYPES: tuple[str, ...] = (
-    "account.margin_call", "account.stop_out", "account.margin_restored",
-)  # fmt: skip
+    "account.margin_call",
+    "account.stop_out",
+    "account.margin_restored",
+)
 # Types about administrators (no account): only keys of unlimited reach with `admin` see them.
 ADMIN_PREFIXES: tuple[str, ...] = ("manager.", "key.")
 
@@ -246,11 +248,16 @@ class Subscription:
     def snapshot(self) -> dict[str, Any]:
         """The audit view: the secret reduced to whether it is set."""
         return {
-            "id": self.id, "url": self.url, "types": list(self.types),
-            "group_mask": self.group_mask, "personal_data": self.personal_data,
-            "description": self.description, "state": self.state, "cursor": self.cursor,
+            "id": self.id,
+            "url": self.url,
+            "types": list(self.types),
+            "group_mask": self.group_mask,
+            "personal_data": self.personal_data,
+            "description": self.description,
+            "state": self.state,
+            "cursor": self.cursor,
             "secret": "set" if self.secret else None,
-        }  # fmt: skip
+        }
 
 
 @dataclass(frozen=True)

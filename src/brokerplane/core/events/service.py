@@ -72,9 +72,15 @@ def _reader_query(actor: Actor, cmd: ReadEvents) -> tuple[EventQuery, str | None
     admin = actor.has("admin") and actor.unlimited_reach
     if not admin and any(t.startswith(ADMIN_PREFIXES) for t in cmd.types):
         raise PermissionDenied("events about managers and keys are for administrators")
-    query = EventQuery(after_id=cmd.after_id, types=cmd.types, group_mask=reach_groups,
-                       broker_mask=brokers, admin=admin and group is None,
-                       group_filter=group, limit=cmd.limit)  # fmt: skip
+    query = EventQuery(
+        after_id=cmd.after_id,
+        types=cmd.types,
+        group_mask=reach_groups,
+        broker_mask=brokers,
+        admin=admin and group is None,
+        group_filter=group,
+        limit=cmd.limit,
+    )
     return query, group
 
 
@@ -170,9 +176,14 @@ def create_subscription(
             "url", f"at most {config.webhook_max_subscriptions} subscriptions"
         )
     now = clock()
-    blank = Subscription(url="", secret=cmd.secret or secrets.token_urlsafe(32),
-                         created_at=now, updated_at=now, created_by=actor.manager_login,
-                         cursor=uow.events.bounds()[1])  # fmt: skip
+    blank = Subscription(
+        url="",
+        secret=cmd.secret or secrets.token_urlsafe(32),
+        created_at=now,
+        updated_at=now,
+        created_by=actor.manager_login,
+        cursor=uow.events.bounds()[1],
+    )
     sub = _apply(blank, replace(cmd, state=None), config)
     stored = uow.events.add_subscription(
         replace(sub, secret=sealing.seal(sub.secret, config.audit_keys))
@@ -191,17 +202,29 @@ def _load(uow: UnitOfWork, sub_id: int) -> Subscription:
 
 
 def update_subscription(
-    uow: UnitOfWork, sub_id: int, cmd: SaveSubscription, actor: Actor, clock: Clock,
+    uow: UnitOfWork,
+    sub_id: int,
+    cmd: SaveSubscription,
+    actor: Actor,
+    clock: Clock,
     config: CoreConfig,
-) -> Subscription:  # fmt: skip
+) -> Subscription:
     _require_admin(actor)
     before = _load(uow, sub_id)
     sub = replace(_apply(before, cmd, config), updated_at=clock())
     if cmd.secret is not None:
         sub = replace(sub, secret=sealing.seal(sub.secret, config.audit_keys))
     uow.events.update_subscription(sub)
-    record(uow, actor, sub.updated_at, "webhook.updated", "webhook", sub.id, before.snapshot(),
-           sub.snapshot())  # fmt: skip
+    record(
+        uow,
+        actor,
+        sub.updated_at,
+        "webhook.updated",
+        "webhook",
+        sub.id,
+        before.snapshot(),
+        sub.snapshot(),
+    )
     return sub
 
 
@@ -221,11 +244,19 @@ def replay(uow: UnitOfWork, sub_id: int, from_id: int, actor: Actor, clock: Cloc
     if from_id > head + 1:
         raise ValidationError.field("from", f"is past the newest event ({head})")
     now = clock()
-    sub = replace(before, cursor=from_id - 1, state="active", attempts=0, next_attempt_at=None,
-                  failing_since=None, updated_at=now)  # fmt: skip
+    sub = replace(
+        before,
+        cursor=from_id - 1,
+        state="active",
+        attempts=0,
+        next_attempt_at=None,
+        failing_since=None,
+        updated_at=now,
+    )
     uow.events.update_subscription(sub)
-    record(uow, actor, now, "webhook.replayed", "webhook", sub.id, before.snapshot(),
-           sub.snapshot())  # fmt: skip
+    record(
+        uow, actor, now, "webhook.replayed", "webhook", sub.id, before.snapshot(), sub.snapshot()
+    )
     return sub
 
 

@@ -151,10 +151,19 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
     reach.check_group_write(actor, updated.name)
     updated.updated_at = clock()
     uow.groups.update(replace(updated, attributes={}))
-    attributes.store_mapping(uow, "group", group.id, group.attributes, updated.attributes,
-                             updated.updated_at)  # fmt: skip
-    record(uow, actor, updated.updated_at, "group.updated", "group", group.name, before,
-           updated.snapshot())  # fmt: skip
+    attributes.store_mapping(
+        uow, "group", group.id, group.attributes, updated.attributes, updated.updated_at
+    )
+    record(
+        uow,
+        actor,
+        updated.updated_at,
+        "group.updated",
+        "group",
+        group.name,
+        before,
+        updated.snapshot(),
+    )
     return updated
 
 

@@ -38,7 +38,10 @@ class BalanceCheck:
     @property
     def agrees(self) -> bool:
         return (self.balance, self.credit, self.bonus) == (
-            self.ledger_balance, self.ledger_credit, self.ledger_bonus)  # fmt: skip
+            self.ledger_balance,
+            self.ledger_credit,
+            self.ledger_bonus,
+        )
 
 
 def _check(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool) -> BalanceCheck:
@@ -47,8 +50,17 @@ def _check(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool) -> Ba
         raise AccountNotFound(login)
     reach.check_account(actor, acc)
     balance, credit, bonus = uow.ledger.figures_of(acc.login)
-    return BalanceCheck(acc.login, acc.currency, acc.currency_digits, acc.balance, acc.credit,
-                        acc.bonus, balance, credit, bonus)  # fmt: skip
+    return BalanceCheck(
+        acc.login,
+        acc.currency,
+        acc.currency_digits,
+        acc.balance,
+        acc.credit,
+        acc.bonus,
+        balance,
+        credit,
+        bonus,
+    )
 
 
 def check_balance(uow: UnitOfWork, login: int, actor: Actor) -> BalanceCheck:
@@ -64,10 +76,14 @@ def fix_balance(uow: UnitOfWork, login: int, actor: Actor, clock: Clock) -> Bala
     if found.agrees:
         return found
     now = clock()
-    uow.accounts.set_figures(found.login, found.ledger_balance, found.ledger_credit,
-                             found.ledger_bonus, now)  # fmt: skip
+    uow.accounts.set_figures(
+        found.login, found.ledger_balance, found.ledger_credit, found.ledger_bonus, now
+    )
     before = {"balance": found.balance, "credit": found.credit, "bonus": found.bonus}
-    after = {"balance": found.ledger_balance, "credit": found.ledger_credit,
-             "bonus": found.ledger_bonus}  # fmt: skip
+    after = {
+        "balance": found.ledger_balance,
+        "credit": found.ledger_credit,
+        "bonus": found.ledger_bonus,
+    }
     record(uow, actor, now, "account.figures_fixed", "account", found.login, before, after)
     return replace(found, fixed=True)

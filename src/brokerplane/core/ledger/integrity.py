@@ -20,8 +20,13 @@ def verify(uow: UnitOfWork) -> list[FigureMismatch]:
 
 
 # Fields an audit record's claim is compared on, with the words the report uses.
-_TIED_FIELDS = (("kind", "kind"), ("amount", "amount"), ("balance_after", "balance after"),
-                ("credit_after", "credit after"), ("bonus_after", "bonus after"))  # fmt: skip
+_TIED_FIELDS = (
+    ("kind", "kind"),
+    ("amount", "amount"),
+    ("balance_after", "balance after"),
+    ("credit_after", "credit after"),
+    ("bonus_after", "bonus after"),
+)
 TIE_CHUNK = 5000
 
 
@@ -60,9 +65,13 @@ def _check_metadata(e: EntryFacts, c: EntryClaim) -> Iterator[EntryProblem]:
     it. A record that does not say a field (an older one) is not held to it."""
 
     def differs(words: str, has: object, said: object) -> EntryProblem:
-        return EntryProblem(f"entry {e.id} on account {e.login}: {words} {has!r}, its audit "
-                            f"record {c.record_id} says {said!r}", e.id, e.login,
-                            c.record_id)  # fmt: skip
+        return EntryProblem(
+            f"entry {e.id} on account {e.login}: {words} {has!r}, its audit "
+            f"record {c.record_id} says {said!r}",
+            e.id,
+            e.login,
+            c.record_id,
+        )
 
     if c.currency is not None and c.currency != e.currency:
         yield differs("currency", e.currency, c.currency)
@@ -130,15 +139,23 @@ def check_entries(
         if e.full:
             yield from _check_metadata(e, c)
         if c.login != str(e.login):
-            yield EntryProblem(f"entry {e.id} is on account {e.login}, its audit record "
-                               f"{c.record_id} says account {c.login}", e.id, e.login,
-                               c.record_id)  # fmt: skip
+            yield EntryProblem(
+                f"entry {e.id} is on account {e.login}, its audit record "
+                f"{c.record_id} says account {c.login}",
+                e.id,
+                e.login,
+                c.record_id,
+            )
         for name, words in _TIED_FIELDS:
             said, has = getattr(c, name), getattr(e, name)
             if said is not None and has is not None and said != has:
-                yield EntryProblem(f"entry {e.id} on account {e.login}: {words} {has}, its audit "
-                                   f"record {c.record_id} says {said}", e.id, e.login,
-                                   c.record_id)  # fmt: skip
+                yield EntryProblem(
+                    f"entry {e.id} on account {e.login}: {words} {has}, its audit "
+                    f"record {c.record_id} says {said}",
+                    e.id,
+                    e.login,
+                    c.record_id,
+                )
 
     entry_iter, claim_iter = iter(entries), iter(claims)
     entries_done = claims_done = False
@@ -160,27 +177,38 @@ def check_entries(
             for c in claim_iter:
                 taken += 1
                 if c.entry_id is None:
-                    yield EntryProblem(f"audit record {c.record_id} posts money but names no "
-                                       "ledger entry", record_id=c.record_id)  # fmt: skip
+                    yield EntryProblem(
+                        f"audit record {c.record_id} posts money but names no ledger entry",
+                        record_id=c.record_id,
+                    )
                 elif c.entry_id in waiting_entries:
                     yield from compare(waiting_entries.pop(c.entry_id), c)
                 elif c.entry_id in waiting_claims or was_matched(c.entry_id):
-                    yield EntryProblem(f"entry {c.entry_id} is named by more than one audit "
-                                       f"record (again by {c.record_id})", c.entry_id,
-                                       record_id=c.record_id)  # fmt: skip
+                    yield EntryProblem(
+                        f"entry {c.entry_id} is named by more than one audit "
+                        f"record (again by {c.record_id})",
+                        c.entry_id,
+                        record_id=c.record_id,
+                    )
                 else:
                     waiting_claims[c.entry_id] = c
                 if taken == chunk:
                     break
             claims_done = taken < chunk
     for e in sorted(waiting_entries.values(), key=lambda x: x.id):
-        yield EntryProblem(f"entry {e.id} on account {e.login} ({e.kind} {e.amount}) has no "
-                           "audit record (written behind the ledger's back?)", e.id,
-                           e.login)  # fmt: skip
+        yield EntryProblem(
+            f"entry {e.id} on account {e.login} ({e.kind} {e.amount}) has no "
+            "audit record (written behind the ledger's back?)",
+            e.id,
+            e.login,
+        )
     for c in sorted(waiting_claims.values(), key=lambda x: x.record_id):
-        yield EntryProblem(f"audit record {c.record_id} names entry {c.entry_id} on account "
-                           f"{c.login}, which is not in the ledger (deleted?)", c.entry_id,
-                           record_id=c.record_id)  # fmt: skip
+        yield EntryProblem(
+            f"audit record {c.record_id} names entry {c.entry_id} on account "
+            f"{c.login}, which is not in the ledger (deleted?)",
+            c.entry_id,
+            record_id=c.record_id,
+        )
 
 
 def audit_ledger(uow: UnitOfWork, max_reported: int = MAX_REPORTED) -> LedgerReport:
@@ -198,9 +226,14 @@ def audit_ledger(uow: UnitOfWork, max_reported: int = MAX_REPORTED) -> LedgerRep
         ties.check_api_keys(uow.api_keys.list(), latest),
         ties.check_approvals(_all_approvals(uow), latest),
     )
-    return LedgerReport(uow.ledger.accounts_count(), counted.count, figures_found, problems,
-                        uow.ledger.currency_mismatches(),
-                        list(itertools.islice(rows, max_reported)))  # fmt: skip
+    return LedgerReport(
+        uow.ledger.accounts_count(),
+        counted.count,
+        figures_found,
+        problems,
+        uow.ledger.currency_mismatches(),
+        list(itertools.islice(rows, max_reported)),
+    )
 
 
 def _all_approvals(uow: UnitOfWork) -> Iterator[Approval]:

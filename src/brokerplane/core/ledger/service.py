@@ -125,8 +125,9 @@ def check_text(comment: object, reference: object) -> None:
     p.raise_if_any()
 
 
-def movement(operation: Operation, magnitude: Decimal, sign: int, cur: Currency,
-             config: CoreConfig) -> Movement:  # fmt: skip
+def movement(
+    operation: Operation, magnitude: Decimal, sign: int, cur: Currency, config: CoreConfig
+) -> Movement:
     """Resolve shorthands and convert to minor units, within the currency's digits and limit."""
     if magnitude > config.max_operation_amount:
         limit = format_amount(config.max_operation_amount, cur)
@@ -225,10 +226,17 @@ def apply(
     if margin:
         check_free_margin(uow, acc, move)
     entry = LedgerEntry(
-        login=acc.login, kind=move.kind, amount=move.amount,
-        balance_after=after["balance"], credit_after=after["credit"], bonus_after=after["bonus"],
-        currency=acc.currency, currency_digits=acc.currency_digits, at=now,
-        comment=comment, reference=reference,
+        login=acc.login,
+        kind=move.kind,
+        amount=move.amount,
+        balance_after=after["balance"],
+        credit_after=after["credit"],
+        bonus_after=after["bonus"],
+        currency=acc.currency,
+        currency_digits=acc.currency_digits,
+        at=now,
+        comment=comment,
+        reference=reference,
         manager_login=origin.requested_by if origin else actor.manager_login,
         key_id=origin.requested_key if origin else actor.key_id,
         operator_id=origin.requested_operator if origin else actor.operator_id,
@@ -236,15 +244,24 @@ def apply(
         dialect=origin.dialect if origin else actor.dialect,
         approval_id=origin.id if origin else None,
         approved_by=actor.manager_login if origin else None,
-    )  # fmt: skip
+    )
     uow.ledger.add(entry)
-    updated = replace(acc, balance=after["balance"], credit=after["credit"],
-                      bonus=after["bonus"], updated_at=now)  # fmt: skip
+    updated = replace(
+        acc, balance=after["balance"], credit=after["credit"], bonus=after["bonus"], updated_at=now
+    )
     uow.accounts.set_figures(acc.login, after["balance"], after["credit"], after["bonus"], now)
     if not audited:
         return entry, updated
-    record(uow, actor, now, "ledger.entry_posted", "account", acc.login, figures(acc),
-           {**after, "entry": entry.snapshot()})  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "ledger.entry_posted",
+        "account",
+        acc.login,
+        figures(acc),
+        {**after, "entry": entry.snapshot()},
+    )
     return entry, updated
 
 
@@ -282,21 +299,56 @@ def post_entry(
         if cmd.on_threshold == "refuse":
             raise _approval_required(acc, move, threshold)
         approval = Approval(
-            login=login, kind=move.kind, amount=move.amount, currency=cur.code,
-            currency_digits=cur.digits, requested_at=now, expires_at=now + config.approval_ttl,
-            comment=cmd.comment, reference=cmd.reference, requested_by=actor.manager_login,
+            login=login,
+            kind=move.kind,
+            amount=move.amount,
+            currency=cur.code,
+            currency_digits=cur.digits,
+            requested_at=now,
+            expires_at=now + config.approval_ttl,
+            comment=cmd.comment,
+            reference=cmd.reference,
+            requested_by=actor.manager_login,
             requested_people=people_text(people_behind(uow, actor)) or None,
-            requested_key=actor.key_id, requested_operator=actor.operator_id,
-            request_id=actor.request_id, dialect=actor.dialect,
-        )  # fmt: skip
+            requested_key=actor.key_id,
+            requested_operator=actor.operator_id,
+            request_id=actor.request_id,
+            dialect=actor.dialect,
+        )
         uow.approvals.add(approval)
-        record(uow, actor, now, "approval.requested", "approval", approval.id, None,
-               approval.snapshot())  # fmt: skip
-        return Posting("pending_approval", login, move.kind, move.amount, cur, acc.balance,
-                       acc.credit, acc.bonus, approval=approval, comment=cmd.comment,
-                       reference=cmd.reference)  # fmt: skip
-    entry, updated = apply(uow, acc, move, actor, now, comment=cmd.comment,
-                           reference=cmd.reference, margin=cmd.check_margin)  # fmt: skip
+        record(
+            uow,
+            actor,
+            now,
+            "approval.requested",
+            "approval",
+            approval.id,
+            None,
+            approval.snapshot(),
+        )
+        return Posting(
+            "pending_approval",
+            login,
+            move.kind,
+            move.amount,
+            cur,
+            acc.balance,
+            acc.credit,
+            acc.bonus,
+            approval=approval,
+            comment=cmd.comment,
+            reference=cmd.reference,
+        )
+    entry, updated = apply(
+        uow,
+        acc,
+        move,
+        actor,
+        now,
+        comment=cmd.comment,
+        reference=cmd.reference,
+        margin=cmd.check_margin,
+    )
     return posting_of(entry, updated)
 
 
@@ -317,9 +369,19 @@ def _approval_required(acc: Account, move: Movement, threshold: int) -> Approval
 
 
 def posting_of(entry: LedgerEntry, acc: Account) -> Posting:
-    return Posting("applied", entry.login, entry.kind, entry.amount, currency_of(acc),
-                   entry.balance_after, entry.credit_after, entry.bonus_after, entry=entry,
-                   comment=entry.comment, reference=entry.reference)  # fmt: skip
+    return Posting(
+        "applied",
+        entry.login,
+        entry.kind,
+        entry.amount,
+        currency_of(acc),
+        entry.balance_after,
+        entry.credit_after,
+        entry.bonus_after,
+        entry=entry,
+        comment=entry.comment,
+        reference=entry.reference,
+    )
 
 
 def list_entries(uow: UnitOfWork, query: LedgerQuery, actor: Actor) -> list[LedgerEntry]:

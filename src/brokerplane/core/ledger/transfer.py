@@ -127,12 +127,28 @@ def transfer(
             )
     now = clock()
     before: dict[str, Any] = {"from": figures(src), "to": figures(dst)}
-    out_entry, src_after = apply(uow, src, out, actor, now, audited=False, margin=False,
-                                 comment=_comment(cmd.comment, "transfer to", target),
-                                 reference=reference)  # fmt: skip
-    in_entry, dst_after = apply(uow, dst, into, actor, now, audited=False, margin=False,
-                                comment=_comment(cmd.comment, "transfer from", source),
-                                reference=reference)  # fmt: skip
+    out_entry, src_after = apply(
+        uow,
+        src,
+        out,
+        actor,
+        now,
+        audited=False,
+        margin=False,
+        comment=_comment(cmd.comment, "transfer to", target),
+        reference=reference,
+    )
+    in_entry, dst_after = apply(
+        uow,
+        dst,
+        into,
+        actor,
+        now,
+        audited=False,
+        margin=False,
+        comment=_comment(cmd.comment, "transfer from", source),
+        reference=reference,
+    )
     after = {
         "from": {**figures(src_after), "entry": out_entry.snapshot()},
         "to": {**figures(dst_after), "entry": in_entry.snapshot()},

@@ -44,8 +44,14 @@ class Symbol:
 
     def snapshot(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("contract_size", "volume_min", "volume_max", "volume_step", "swap_long",
-                    "swap_short"):  # fmt: skip
+        for key in (
+            "contract_size",
+            "volume_min",
+            "volume_max",
+            "volume_step",
+            "swap_long",
+            "swap_short",
+        ):
             data[key] = str(data[key])
         for key in ("created_at", "updated_at"):
             data.pop(key)

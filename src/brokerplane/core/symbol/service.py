@@ -148,8 +148,7 @@ def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock
     now = clock()
     symbol.created_at = symbol.updated_at = now
     symbol = uow.symbols.add(symbol)
-    record(uow, actor, now, "symbol.created", "symbol", symbol.name, None,
-           symbol.snapshot())  # fmt: skip
+    record(uow, actor, now, "symbol.created", "symbol", symbol.name, None, symbol.snapshot())
     return symbol
 
 
@@ -171,8 +170,16 @@ def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock
     _check(updated)
     updated.updated_at = clock()
     uow.symbols.update(updated)
-    record(uow, actor, updated.updated_at, "symbol.updated", "symbol", symbol.name, before,
-           updated.snapshot())  # fmt: skip
+    record(
+        uow,
+        actor,
+        updated.updated_at,
+        "symbol.updated",
+        "symbol",
+        symbol.name,
+        before,
+        updated.snapshot(),
+    )
     return updated
 
 

@@ -85,8 +85,9 @@ def _scopes(
         out.append((group_ids, None, chunk))
     if sel.group_mask:
         wanted = masks.parse(sel.group_mask, "group")
-        ids = tuple(g.id for g in uow.groups.list()
-                    if wanted.admits(g.name) and actor.reaches_group(g.name))  # fmt: skip
+        ids = tuple(
+            g.id for g in uow.groups.list() if wanted.admits(g.name) and actor.reaches_group(g.name)
+        )
         out.append((ids, None, None))
     return out
 
@@ -126,14 +127,25 @@ def batch_entries(uow: UnitOfWork, sel: BatchSelection, actor: Actor) -> Batch[L
     _check(sel)
     _, brokers = reach.query_scope(uow, actor)
 
-    def stream(groups: tuple[int, ...] | None, logins: tuple[int, ...] | None,
-               ids: tuple[int, ...] | None) -> Iterator[LedgerEntry]:  # fmt: skip
+    def stream(
+        groups: tuple[int, ...] | None, logins: tuple[int, ...] | None, ids: tuple[int, ...] | None
+    ) -> Iterator[LedgerEntry]:
         if groups == ():
             return iter(())
-        return _stream(lambda after: uow.ledger.list(LedgerQuery(
-            logins=logins, ids=ids, group_ids=groups, broker_mask=brokers,
-            time_from=sel.time_from, time_to=sel.time_to, after_id=after, limit=PAGE,
-        )))  # fmt: skip
+        return _stream(
+            lambda after: uow.ledger.list(
+                LedgerQuery(
+                    logins=logins,
+                    ids=ids,
+                    group_ids=groups,
+                    broker_mask=brokers,
+                    time_from=sel.time_from,
+                    time_to=sel.time_to,
+                    after_id=after,
+                    limit=PAGE,
+                )
+            )
+        )
 
     return _union((stream(*s) for s in _scopes(uow, sel, actor)), sel.limit)
 
@@ -144,14 +156,25 @@ def batch_deals(uow: UnitOfWork, sel: BatchSelection, actor: Actor) -> Batch[Dea
     _check(sel)
     _, brokers = reach.query_scope(uow, actor)
 
-    def stream(groups: tuple[int, ...] | None, logins: tuple[int, ...] | None,
-               ids: tuple[int, ...] | None) -> Iterator[Deal]:  # fmt: skip
+    def stream(
+        groups: tuple[int, ...] | None, logins: tuple[int, ...] | None, ids: tuple[int, ...] | None
+    ) -> Iterator[Deal]:
         if groups == ():
             return iter(())
-        return _stream(lambda after: uow.trading.list_deals(DealQuery(
-            logins=logins, ids=ids, group_ids=groups, broker_mask=brokers,
-            time_from=sel.time_from, time_to=sel.time_to, after_id=after, limit=PAGE,
-        )))  # fmt: skip
+        return _stream(
+            lambda after: uow.trading.list_deals(
+                DealQuery(
+                    logins=logins,
+                    ids=ids,
+                    group_ids=groups,
+                    broker_mask=brokers,
+                    time_from=sel.time_from,
+                    time_to=sel.time_to,
+                    after_id=after,
+                    limit=PAGE,
+                )
+            )
+        )
 
     return _union((stream(*s) for s in _scopes(uow, sel, actor)), sel.limit)
 

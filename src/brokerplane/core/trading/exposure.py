@@ -52,24 +52,35 @@ def exposure(
 
         buy_pl = quote.bid * s.buy_volume - Decimal(s.buy_value) / point
         sell_pl = Decimal(s.sell_value) / point - quote.ask * s.sell_volume
-        lines.append(ExposureLine(
-            symbol=s.symbol, group=groups.get(s.group_id, str(s.group_id)), accounts=s.accounts,
-            positions=s.positions, buy_lots=Decimal(s.buy_volume) / LOT,
-            sell_lots=Decimal(s.sell_volume) / LOT,
-            net_notional=money((s.buy_volume - s.sell_volume) * scale * quote.mid),
-            gross_notional=money((s.buy_volume + s.sell_volume) * scale * quote.mid),
-            client_profit=money((buy_pl + sell_pl) * scale),
-        ))  # fmt: skip
+        lines.append(
+            ExposureLine(
+                symbol=s.symbol,
+                group=groups.get(s.group_id, str(s.group_id)),
+                accounts=s.accounts,
+                positions=s.positions,
+                buy_lots=Decimal(s.buy_volume) / LOT,
+                sell_lots=Decimal(s.sell_volume) / LOT,
+                net_notional=money((s.buy_volume - s.sell_volume) * scale * quote.mid),
+                gross_notional=money((s.buy_volume + s.sell_volume) * scale * quote.mid),
+                client_profit=money((buy_pl + sell_pl) * scale),
+            )
+        )
     per_group, everyone = uow.trading.exposure_accounts(scope)
     by_symbol = _merge(lines, lambda x: (x.symbol, "*"))
     by_group = _merge(lines, lambda x: ("*", x.group))
     ids = {name: gid for gid, name in groups.items()}
-    by_group = [replace(x, accounts=per_group.get(ids.get(x.group, -1), x.accounts))
-                for x in by_group]  # fmt: skip
+    by_group = [
+        replace(x, accounts=per_group.get(ids.get(x.group, -1), x.accounts)) for x in by_group
+    ]
     total = _merge(lines, lambda x: ("*", "*"))
     zero = ExposureLine("*", "*", 0, 0, *(Decimal(0),) * 5)
-    return ExposureReport(cur.code, lines, by_symbol, by_group,
-                          replace(total[0] if total else zero, accounts=everyone))  # fmt: skip
+    return ExposureReport(
+        cur.code,
+        lines,
+        by_symbol,
+        by_group,
+        replace(total[0] if total else zero, accounts=everyone),
+    )
 
 
 def _merge(
@@ -84,11 +95,16 @@ def _merge(
             merged[k] = replace(line, symbol=k[0], group=k[1])
             continue
         merged[k] = ExposureLine(
-            k[0], k[1], held.accounts + line.accounts, held.positions + line.positions,
-            held.buy_lots + line.buy_lots, held.sell_lots + line.sell_lots,
-            held.net_notional + line.net_notional, held.gross_notional + line.gross_notional,
+            k[0],
+            k[1],
+            held.accounts + line.accounts,
+            held.positions + line.positions,
+            held.buy_lots + line.buy_lots,
+            held.sell_lots + line.sell_lots,
+            held.net_notional + line.net_notional,
+            held.gross_notional + line.gross_notional,
             held.client_profit + line.client_profit,
-        )  # fmt: skip
+        )
     return [merged[k] for k in sorted(merged)]
 
 
@@ -121,9 +137,9 @@ def _all_positions(
 ) -> Iterator[Position]:
     after: int | None = None
     while True:
-        page = uow.trading.list_positions(PositionQuery(after_id=after, limit=MAX_PAGE,
-                                                        group_ids=group_ids,
-                                                        broker_mask=brokers))  # fmt: skip
+        page = uow.trading.list_positions(
+            PositionQuery(after_id=after, limit=MAX_PAGE, group_ids=group_ids, broker_mask=brokers)
+        )
         yield from page
         if len(page) < MAX_PAGE:
             return

@@ -71,8 +71,12 @@ class Quote:
         return (self.bid + self.ask) / 2
 
     def snapshot(self) -> dict[str, Any]:
-        return {"symbol": self.symbol, "bid": str(self.bid), "ask": str(self.ask),
-                "at": self.at.isoformat()}  # fmt: skip
+        return {
+            "symbol": self.symbol,
+            "bid": str(self.bid),
+            "ask": str(self.ask),
+            "at": self.at.isoformat(),
+        }
 
 
 @dataclass
@@ -100,8 +104,14 @@ class Position:
         return lots(self.volume)
 
     def snapshot(self) -> dict[str, Any]:
-        return {"id": self.id, "login": self.login, "symbol": self.symbol, "side": self.side,
-                "volume": str(self.lots), "price_open": str(self.price_open)}  # fmt: skip
+        return {
+            "id": self.id,
+            "login": self.login,
+            "symbol": self.symbol,
+            "side": self.side,
+            "volume": str(self.lots),
+            "price_open": str(self.price_open),
+        }
 
 
 @dataclass

@@ -118,9 +118,14 @@ def list_positions(
             if acc is None:
                 raise AccountNotFound(login)
             reach.check_account(actor, acc)
-    query = PositionQuery(logins=tuple(logins) if logins is not None else None, symbol=symbol,
-                          after_id=after_id, limit=limit, group_ids=group_ids,
-                          broker_mask=brokers)  # fmt: skip
+    query = PositionQuery(
+        logins=tuple(logins) if logins is not None else None,
+        symbol=symbol,
+        after_id=after_id,
+        limit=limit,
+        group_ids=group_ids,
+        broker_mask=brokers,
+    )
     return _priced(uow, uow.trading.list_positions(query))
 
 

@@ -234,14 +234,26 @@ def open_position(uow: UnitOfWork, cmd: OpenPosition, actor: Actor, clock: Clock
     check_can_trade(uow, order.acc, order.sym, cmd.side, True)
     price = order.price(cmd.side)
     if current is None:
-        position = Position(order.acc.login, order.sym.name, cmd.side, volume, volume * price,
-                            order.sym.digits, order.sym.contract_size, order.now, order.now,
-                            cmd.comment)  # fmt: skip
+        position = Position(
+            order.acc.login,
+            order.sym.name,
+            cmd.side,
+            volume,
+            volume * price,
+            order.sym.digits,
+            order.sym.contract_size,
+            order.now,
+            order.now,
+            cmd.comment,
+        )
         order.uow.trading.add_position(position)
     else:
-        position = replace(current, volume=current.volume + volume,
-                           open_value=current.open_value + volume * price,
-                           updated_at=order.now)  # fmt: skip
+        position = replace(
+            current,
+            volume=current.volume + volume,
+            open_value=current.open_value + volume * price,
+            updated_at=order.now,
+        )
         order.uow.trading.update_position(position)
     deal = _deal(order, position, cmd.side, "in", volume, price, 0, Decimal(1))
     return _finish(order, deal, position, opens=True)
@@ -279,16 +291,25 @@ def _reduce(order: _Order, pos: Position, volume: int, *, reverse: bool) -> Exec
     after: Position | None
     if reverse:
         rest = volume - pos.volume
-        after = replace(pos, side=side, volume=rest, open_value=rest * price,
-                        opened_at=order.now, updated_at=order.now)  # fmt: skip
+        after = replace(
+            pos,
+            side=side,
+            volume=rest,
+            open_value=rest * price,
+            opened_at=order.now,
+            updated_at=order.now,
+        )
         order.uow.trading.update_position(after)
     elif closing == pos.volume:
         after = None
         order.uow.trading.delete_position(pos.id)
     else:
-        after = replace(pos, volume=pos.volume - closing,
-                        open_value=pos.open_value - open_value_of(pos, closing),
-                        updated_at=order.now)  # fmt: skip
+        after = replace(
+            pos,
+            volume=pos.volume - closing,
+            open_value=pos.open_value - open_value_of(pos, closing),
+            updated_at=order.now,
+        )
         order.uow.trading.update_position(after)
     entry = "inout" if reverse else "out"
     deal = _deal(order, pos, side, entry, volume, price, profit, rate)
@@ -296,19 +317,36 @@ def _reduce(order: _Order, pos: Position, volume: int, *, reverse: bool) -> Exec
 
 
 def _deal(
-    order: _Order, pos: Position, side: str, entry: str, volume: int, price: int, profit: int,
+    order: _Order,
+    pos: Position,
+    side: str,
+    entry: str,
+    volume: int,
+    price: int,
+    profit: int,
     rate: Decimal,
-) -> Deal:  # fmt: skip
+) -> Deal:
     acc = order.acc
     return Deal(
-        login=acc.login, position_id=pos.id, symbol=pos.symbol, side=side, entry=entry,
-        volume=volume, price=price,
+        login=acc.login,
+        position_id=pos.id,
+        symbol=pos.symbol,
+        side=side,
+        entry=entry,
+        volume=volume,
+        price=price,
         price_position=int((Decimal(pos.open_value) / pos.volume).to_integral_value()),
-        digits=pos.digits, contract_size=pos.contract_size, profit=profit,
-        currency=acc.currency, currency_digits=acc.currency_digits, rate_profit=rate,
-        opened_at=pos.opened_at, at=order.now, comment=order.comment,
+        digits=pos.digits,
+        contract_size=pos.contract_size,
+        profit=profit,
+        currency=acc.currency,
+        currency_digits=acc.currency_digits,
+        rate_profit=rate,
+        opened_at=pos.opened_at,
+        at=order.now,
+        comment=order.comment,
         manager_login=order.actor.manager_login,
-    )  # fmt: skip
+    )
 
 
 def _finish(order: _Order, deal: Deal, position: Position | None, *, opens: bool) -> Execution:
@@ -319,13 +357,23 @@ def _finish(order: _Order, deal: Deal, position: Position | None, *, opens: bool
         raise AmountLimitExceeded("the realised P/L would take the balance beyond its limit")
     actor = order.actor
     entry = LedgerEntry(
-        login=acc.login, kind=TRADE_KIND, amount=deal.profit, balance_after=balance,
-        credit_after=acc.credit, bonus_after=acc.bonus, currency=acc.currency,
-        currency_digits=acc.currency_digits, at=order.now, comment=_describe(deal),
-        reference=f"position {deal.position_id}", manager_login=actor.manager_login,
-        key_id=actor.key_id, operator_id=actor.operator_id, request_id=actor.request_id,
+        login=acc.login,
+        kind=TRADE_KIND,
+        amount=deal.profit,
+        balance_after=balance,
+        credit_after=acc.credit,
+        bonus_after=acc.bonus,
+        currency=acc.currency,
+        currency_digits=acc.currency_digits,
+        at=order.now,
+        comment=_describe(deal),
+        reference=f"position {deal.position_id}",
+        manager_login=actor.manager_login,
+        key_id=actor.key_id,
+        operator_id=actor.operator_id,
+        request_id=actor.request_id,
         dialect=actor.dialect,
-    )  # fmt: skip
+    )
     order.uow.ledger.add(entry)
     deal.id = entry.id
     order.uow.trading.add_deal(deal)
@@ -343,12 +391,24 @@ def _finish(order: _Order, deal: Deal, position: Position | None, *, opens: bool
             login=acc.login,
             figure="free_margin",
         )
-    record(order.uow, actor, order.now, "trade.deal", "account", acc.login,
-           {"balance": acc.balance},
-           {"balance": balance, "credit": acc.credit, "bonus": acc.bonus,
-            "currency": acc.currency, "currency_digits": acc.currency_digits,
+    record(
+        order.uow,
+        actor,
+        order.now,
+        "trade.deal",
+        "account",
+        acc.login,
+        {"balance": acc.balance},
+        {
+            "balance": balance,
+            "credit": acc.credit,
+            "bonus": acc.bonus,
+            "currency": acc.currency,
+            "currency_digits": acc.currency_digits,
             "deal": _deal_snapshot(deal),
-            "position": position.snapshot() if position else None})  # fmt: skip
+            "position": position.snapshot() if position else None,
+        },
+    )
     return Execution(deal, position, state)
 
 
@@ -358,6 +418,13 @@ def _describe(deal: Deal) -> str:
 
 
 def _deal_snapshot(deal: Deal) -> dict[str, object]:
-    return {"id": deal.id, "position": deal.position_id, "symbol": deal.symbol,
-            "side": deal.side, "entry": deal.entry, "volume": str(deal.volume / LOT),
-            "price": str(deal.price_decimal), "profit": deal.profit}  # fmt: skip
+    return {
+        "id": deal.id,
+        "position": deal.position_id,
+        "symbol": deal.symbol,
+        "side": deal.side,
+        "entry": deal.entry,
+        "volume": str(deal.volume / LOT),
+        "price": str(deal.price_decimal),
+        "profit": deal.profit,
+    }

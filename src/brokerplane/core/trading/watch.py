@@ -97,8 +97,9 @@ class PassResult:
     recorded: int = 0
 
 
-def _snapshot(risk: Risk, group: Group, state: str, before: str, level: Decimal | None
-              ) -> dict[str, Any]:  # fmt: skip
+def _snapshot(
+    risk: Risk, group: Group, state: str, before: str, level: Decimal | None
+) -> dict[str, Any]:
     acc = risk.account
     cur = currency(acc.currency, acc.currency_digits)
 
@@ -106,22 +107,30 @@ def _snapshot(risk: Risk, group: Group, state: str, before: str, level: Decimal 
         return format_minor(units, cur)
 
     return {
-        "login": acc.login, "group": group.name, "broker": acc.broker, "state": state,
-        "previous_state": before, "margin_level": str(level if level is not None else "0.00"),
-        "margin_call": str(group.margin_call), "stop_out": str(group.stop_out),
-        "balance": money(acc.balance), "credit": money(acc.credit), "equity": money(risk.equity),
-        "margin": money(risk.margin), "free_margin": money(risk.free_margin),
-        "profit": money(risk.profit), "currency": acc.currency,
+        "login": acc.login,
+        "group": group.name,
+        "broker": acc.broker,
+        "state": state,
+        "previous_state": before,
+        "margin_level": str(level if level is not None else "0.00"),
+        "margin_call": str(group.margin_call),
+        "stop_out": str(group.stop_out),
+        "balance": money(acc.balance),
+        "credit": money(acc.credit),
+        "equity": money(risk.equity),
+        "margin": money(risk.margin),
+        "free_margin": money(risk.free_margin),
+        "profit": money(risk.profit),
+        "currency": acc.currency,
         "positions": len(risk.positions),
-    }  # fmt: skip
+    }
 
 
 def _positions(uow: UnitOfWork, logins: tuple[int, ...]) -> dict[int, list[Position]]:
     found: dict[int, list[Position]] = defaultdict(list)
     after: int | None = None
     while True:
-        page = uow.trading.list_positions(PositionQuery(logins=logins, after_id=after,
-                                                        limit=1000))  # fmt: skip
+        page = uow.trading.list_positions(PositionQuery(logins=logins, after_id=after, limit=1000))
         for pos in page:
             found[pos.login].append(pos)
         if len(page) < 1000:
@@ -157,15 +166,23 @@ def scan(uow: UnitOfWork, after_login: int, limit: int) -> PassResult:
                 crossings.append(Crossing(login, before, OK, Decimal(0), None))
             continue
         try:
-            risk = risk_of(acc, positions.get(login, []), market,
-                           acc.margin_mode or group.margin_mode)  # fmt: skip
+            risk = risk_of(
+                acc, positions.get(login, []), market, acc.margin_mode or group.margin_mode
+            )
         except NoQuote:
             continue
         level = margin_level(risk)
         after = classify(level, group)
         if after != before:
-            crossings.append(Crossing(login, before, after, level or Decimal(0),
-                                      _snapshot(risk, group, after, before, level)))  # fmt: skip
+            crossings.append(
+                Crossing(
+                    login,
+                    before,
+                    after,
+                    level or Decimal(0),
+                    _snapshot(risk, group, after, before, level),
+                )
+            )
     nxt = logins[-1] if len(logins) == limit else 0
     return PassResult(crossings, nxt, len(logins))
 
@@ -184,6 +201,5 @@ def record_crossings(uow: UnitOfWork, crossings: list[Crossing], now: datetime) 
         if c.snapshot is None:
             continue
         action = ACTIONS[(c.before, c.after)]
-        record(uow, RISK_ACTOR, now, action, "account", c.login,
-               {"state": c.before}, c.snapshot)  # fmt: skip
+        record(uow, RISK_ACTOR, now, action, "account", c.login, {"state": c.before}, c.snapshot)
     return done

@@ -102,8 +102,9 @@ def check_margin(uow: UnitOfWork, cmd: CheckMargin, actor: Actor, now: datetime)
     held = uow.trading.positions_of(acc.login)
     mode = "NET" if acc.account_type == "NETTED" else margin_mode(uow, acc)
     current = risk_of(acc, held, market, mode)
-    order = Position(acc.login, sym.name, side, volume, volume * points, sym.digits,
-                     sym.contract_size, now, now)  # fmt: skip
+    order = Position(
+        acc.login, sym.name, side, volume, volume * points, sym.digits, sym.contract_size, now, now
+    )
     at = Decimal(points).scaleb(-sym.digits)
     priced = Market(market.symbols, {**market.quotes, sym.name: Quote(sym.name, at, at, now)})
     added = figures(order, acc, priced)
@@ -127,5 +128,6 @@ def calc_profit(uow: UnitOfWork, cmd: CalcProfit, actor: Actor) -> ProfitOutlook
     sign = 1 if side == "buy" else -1
     raw = sign * (cmd.price_close - cmd.price_open) * cmd.volume * sym.contract_size
     minor = to_minor_half_up(raw * rate, group.currency_digits)
-    return ProfitOutlook(Decimal(minor).scaleb(-group.currency_digits), rate, group.currency,
-                         group.currency_digits)  # fmt: skip
+    return ProfitOutlook(
+        Decimal(minor).scaleb(-group.currency_digits), rate, group.currency, group.currency_digits
+    )

@@ -43,8 +43,7 @@ RULES_MAX_BYTES = 16_384  # the in-app controls rules, as compact JSON
 PARTNER_MAX = 255
 
 
-def set_in_app_controls(uow: UnitOfWork, cmd: SetInAppControls, actor: Actor,
-                        clock: Clock) -> User:  # fmt: skip
+def set_in_app_controls(uow: UnitOfWork, cmd: SetInAppControls, actor: Actor, clock: Clock) -> User:
     actor.require("users:write")
     if not isinstance(cmd.rules, dict):
         raise ValidationError.field("rules", "must be an object")
@@ -55,9 +54,16 @@ def set_in_app_controls(uow: UnitOfWork, cmd: SetInAppControls, actor: Actor,
     now = clock()
     updated = replace(user, in_app_controls=dict(cmd.rules), updated_at=now)
     uow.users.update(updated)
-    record(uow, actor, now, "user.in_app_controls_set", "user", user.id,
-           {"in_app_controls": user.in_app_controls},
-           {"in_app_controls": updated.in_app_controls})  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        "user.in_app_controls_set",
+        "user",
+        user.id,
+        {"in_app_controls": user.in_app_controls},
+        {"in_app_controls": updated.in_app_controls},
+    )
     return updated
 
 
@@ -71,8 +77,14 @@ def _link(uow: UnitOfWork, user: User, link_id: int, *, for_update: bool = False
     return link
 
 
-def _owner(uow: UnitOfWork, user_id: int | None, link_id: int | None, actor: Actor,
-           *, for_update: bool = False) -> User:  # fmt: skip
+def _owner(
+    uow: UnitOfWork,
+    user_id: int | None,
+    link_id: int | None,
+    actor: Actor,
+    *,
+    for_update: bool = False,
+) -> User:
     """The user named, or (none named) the owner of the trading account `link_id`."""
     if user_id is None:
         if link_id is None:
@@ -102,14 +114,20 @@ def set_partner(uow: UnitOfWork, cmd: SetPartner, actor: Actor, clock: Clock) ->
         before = link.partner_id
         uow.users.set_link_partner(link.id, cmd.partner_id)
     action = "user.partner_removed" if not cmd.partner_id else "user.partner_set"
-    record(uow, actor, now, action, "user", user.id,
-           {"link_id": cmd.link_id, "partner_id": before},
-           {"link_id": cmd.link_id, "partner_id": cmd.partner_id})  # fmt: skip
+    record(
+        uow,
+        actor,
+        now,
+        action,
+        "user",
+        user.id,
+        {"link_id": cmd.link_id, "partner_id": before},
+        {"link_id": cmd.link_id, "partner_id": cmd.partner_id},
+    )
     return Partner(user.id, cmd.link_id, cmd.partner_id)
 
 
-def get_partner(uow: UnitOfWork, user_id: int | None, link_id: int | None,
-                actor: Actor) -> Partner:  # fmt: skip
+def get_partner(uow: UnitOfWork, user_id: int | None, link_id: int | None, actor: Actor) -> Partner:
     actor.require("users:read")
     user = _owner(uow, user_id, link_id, actor)
     if link_id is None:

@@ -7,8 +7,13 @@ from datetime import datetime
 from typing import Any
 
 # TraderEvolution user statuses (seed 004 ruleValue); cTID users start as CTID_NEW.
-USER_STATUSES = {0: "UNLOCKED", 1: "LOCKED", 2: "LOCKED_BRUTE_FORCE", 3: "NEED_ACTIVATION",
-                 4: "EXPIRED"}  # fmt: skip
+USER_STATUSES = {
+    0: "UNLOCKED",
+    1: "LOCKED",
+    2: "LOCKED_BRUTE_FORCE",
+    3: "NEED_ACTIVATION",
+    4: "EXPIRED",
+}
 # A deleted user (MT5's `client/delete`, TE's `DELETE /users/{id}`): kept as a row so its id
 # is never given again and its audit trail stays its own, with its email, login and nickname
 # cleared (free for a new user); no read, listing or sign-in finds it. Never one of the

@@ -189,10 +189,17 @@ def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) ->
     now = clock()
     try:
         user = uow.users.add(
-            User(id=0, email=email, first_name=cmd.first_name or "",
-                 last_name=cmd.last_name or "", language=language, broker=broker,
-                 created_at=now, updated_at=now)
-        )  # fmt: skip
+            User(
+                id=0,
+                email=email,
+                first_name=cmd.first_name or "",
+                last_name=cmd.last_name or "",
+                language=language,
+                broker=broker,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     except EmailAlreadyExists:
         # Another request created this email between our look and our insert.
         raced = uow.users.find_by_email(email)
@@ -251,8 +258,11 @@ def find_user_by_email(uow: UnitOfWork, email: str, actor: Actor) -> User | None
 def list_users(uow: UnitOfWork, query: UserQuery, actor: Actor) -> list[User]:
     actor.require("users:read")
     group_ids, brokers = reach.query_scope(uow, actor)
-    scoped = replace(query, group_ids=group_ids if query.group_ids is None else query.group_ids,
-                     broker_mask=brokers)  # fmt: skip
+    scoped = replace(
+        query,
+        group_ids=group_ids if query.group_ids is None else query.group_ids,
+        broker_mask=brokers,
+    )
     return [_redact(actor, u) for u in uow.users.list(scoped) if in_reach(uow, actor, u)]
 
 
@@ -268,8 +278,9 @@ def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) 
     now = clock()
     updated = replace(user, email=email, updated_at=now)
     uow.users.update(updated)
-    record(uow, actor, now, "user.email_changed", "user", user.id, user.snapshot(),
-           updated.snapshot())  # fmt: skip
+    record(
+        uow, actor, now, "user.email_changed", "user", user.id, user.snapshot(), updated.snapshot()
+    )
     return _redact(actor, updated)
 
 
@@ -309,8 +320,16 @@ def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) 
     if acc.user_id != user.id:
         owned = replace(acc, user_id=user.id, updated_at=now)
         uow.accounts.update(owned)
-        record(uow, actor, now, "account.updated", "account", acc.login, acc.snapshot(),
-               owned.snapshot())  # fmt: skip
+        record(
+            uow,
+            actor,
+            now,
+            "account.updated",
+            "account",
+            acc.login,
+            acc.snapshot(),
+            owned.snapshot(),
+        )
     record(
         uow,
         actor,
@@ -321,11 +340,12 @@ def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) 
         None,
         {"login": acc.login, "link_id": link.id, "environment": link.environment},
     )
-    return Linked(link, created=True)  # fmt: skip
+    return Linked(link, created=True)
 
 
-def _mark(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock, field: str,
-          action: str) -> User:  # fmt: skip
+def _mark(
+    uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock, field: str, action: str
+) -> User:
     actor.require("users:write")
     user = _load(uow, user_id, actor, for_update=True)
     now = clock()
@@ -385,13 +405,23 @@ def delete_user(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> No
     deleting an account does."""
     actor.require("users:delete")
     user = _load(uow, user_id, actor, for_update=True)
-    owned = sorted({a.login for a in uow.backoffice.accounts_of_user(user.id)}
-                   | {link.login for link in uow.users.links_of(user.id)})  # fmt: skip
+    owned = sorted(
+        {a.login for a in uow.backoffice.accounts_of_user(user.id)}
+        | {link.login for link in uow.users.links_of(user.id)}
+    )
     if owned:
         raise UserHasAccounts(user.id, owned)
     now = clock()
-    gone = replace(user, status=DELETED, email="", login="", nickname="", group_id=None,
-                   password=None, updated_at=now)  # fmt: skip
+    gone = replace(
+        user,
+        status=DELETED,
+        email="",
+        login="",
+        nickname="",
+        group_id=None,
+        password=None,
+        updated_at=now,
+    )
     uow.users.update(gone)
     uow.backoffice.delete_tokens_of(PRINCIPAL_USER, user.id)
     record(uow, actor, now, "user.deleted", "user", user.id, user.snapshot(), gone.snapshot())
@@ -416,8 +446,9 @@ def assign_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Clo
     if existing is not None and acc.user_id == user.id:
         return Linked(existing, created=False)
     now = clock()
-    link = existing or uow.users.link(UserLink(id=0, user_id=user.id, login=acc.login,
-                                               created_at=now))  # fmt: skip
+    link = existing or uow.users.link(
+        UserLink(id=0, user_id=user.id, login=acc.login, created_at=now)
+    )
     if acc.user_id != user.id:
         owned = replace(acc, user_id=user.id, updated_at=now)
         uow.accounts.update(owned)
@@ -447,8 +478,7 @@ def release_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Cl
         uow.accounts.update(released)
         record(uow, actor, now, "account.updated", "account", acc.login, acc.snapshot(),
                released.snapshot())  # fmt: skip
-    record(uow, actor, now, "user.account_unlinked", "user", user.id,
-           {"login": acc.login}, None)  # fmt: skip
+    record(uow, actor, now, "user.account_unlinked", "user", user.id, {"login": acc.login}, None)
     return True
 
 

@@ -151,9 +151,11 @@ def _strike_upsert(make: Any) -> Any:
     (PostgreSQL's row lock, SQLite's write lock), so concurrent strikes queue."""
     forgotten = and_(
         _f.last_failure_at < bindparam("forget_before", type_=_f.last_failure_at.type),
-        or_(_f.locked_until.is_(None),
-            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type)),
-    )  # fmt: skip
+        or_(
+            _f.locked_until.is_(None),
+            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type),
+        ),
+    )
     locked = and_(
         _f.locked_until.is_not(None),
         _f.locked_until > bindparam("now", type_=_f.locked_until.type),
@@ -180,9 +182,11 @@ def _hold_upsert(make: Any) -> Any:
     stays held to the end of the transaction, as `_strike_upsert`'s."""
     forgotten = and_(
         _f.last_failure_at < bindparam("forget_before", type_=_f.last_failure_at.type),
-        or_(_f.locked_until.is_(None),
-            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type)),
-    )  # fmt: skip
+        or_(
+            _f.locked_until.is_(None),
+            _f.locked_until < bindparam("forget_before", type_=_f.locked_until.type),
+        ),
+    )
     q = make(t.auth_failures).values(
         key=bindparam("key"), failures=0, last_failure_at=bindparam("now"), locked_until=None
     )
@@ -253,8 +257,9 @@ class SqlLockouts:
             self.c.execute(delete(t.auth_failures).where(_f.key == key))
 
     def purge(self, before: datetime) -> int:
-        stale = and_(_f.last_failure_at < before,
-                     or_(_f.locked_until.is_(None), _f.locked_until < before))  # fmt: skip
+        stale = and_(
+            _f.last_failure_at < before, or_(_f.locked_until.is_(None), _f.locked_until < before)
+        )
         self.c.execute(delete(t.auth_reservations).where(_slot.expires_at < before))
         return int(self.c.execute(delete(t.auth_failures).where(stale)).rowcount or 0)
 

@@ -164,9 +164,14 @@ class SqlAccounts:
     def set_figures(self, login: int, balance: int, credit: int, bonus: int, at: datetime) -> None:
         _RUN_SET_FIGURES.run(
             self.c,
-            {"b_login": login, "b_balance": balance, "b_credit": credit, "b_bonus": bonus,
-             "b_at": at},
-        )  # fmt: skip
+            {
+                "b_login": login,
+                "b_balance": balance,
+                "b_credit": credit,
+                "b_bonus": bonus,
+                "b_at": at,
+            },
+        )
 
     def allocate_login(self, low: int, high: int) -> int | None:
         """The next free login in [low, high]: after the highest used, else the lowest gap."""

@@ -107,11 +107,13 @@ class SqlThresholds:
         self.delete(threshold.currency, threshold.group_id)
         self.c.execute(
             insert(t.approval_thresholds).values(
-                currency=threshold.currency, group_id=threshold.group_id,
-                amount=threshold.amount, currency_digits=threshold.currency_digits,
+                currency=threshold.currency,
+                group_id=threshold.group_id,
+                amount=threshold.amount,
+                currency_digits=threshold.currency_digits,
                 updated_at=threshold.updated_at,
             )
-        )  # fmt: skip
+        )
 
     def delete(self, currency: str, group_id: int) -> None:
         h = t.approval_thresholds.c

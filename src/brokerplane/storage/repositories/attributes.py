@@ -18,9 +18,13 @@ from brokerplane.storage.sql.conditions import mask_condition
 _ATTRIBUTE_TABLES: dict[str, tuple[Any, Any, Any, Any]] = {
     "account": (t.account_attributes, t.account_attributes.c.login, t.accounts, t.accounts.c.login),
     "group": (t.group_attributes, t.group_attributes.c.group_id, t.groups, t.groups.c.id),
-    "manager": (t.manager_attributes, t.manager_attributes.c.manager_login, t.managers,
-                t.managers.c.login),
-}  # fmt: skip
+    "manager": (
+        t.manager_attributes,
+        t.manager_attributes.c.manager_login,
+        t.managers,
+        t.managers.c.login,
+    ),
+}
 
 
 class SqlAttributes:
@@ -77,8 +81,16 @@ class SqlAttributes:
         if not attributes:
             return
         table, key = _ATTRIBUTE_TABLES[kind][:2]
-        rows = [{key.name: entity_id, "name": a.name, "folded_name": a.name.casefold(),
-                 "value": a.value, "updated_at": a.updated_at} for a in attributes]  # fmt: skip
+        rows = [
+            {
+                key.name: entity_id,
+                "name": a.name,
+                "folded_name": a.name.casefold(),
+                "value": a.value,
+                "updated_at": a.updated_at,
+            }
+            for a in attributes
+        ]
         make = dialect_insert(self.c.dialect.name)
         q = make(table).values(rows)
         q = q.on_conflict_do_update(

@@ -36,9 +36,12 @@ _HEAD_READ_LOCKED = _HEAD_READ.with_for_update()
 _HEAD_SEAL = (
     update(t.audit_head)
     .where(_HEAD.id == 1)
-    .values(last_id=bindparam("b_last_id"), last_hash=bindparam("b_last_hash"),
-            last_event_id=bindparam("b_last_event"))
-)  # fmt: skip
+    .values(
+        last_id=bindparam("b_last_id"),
+        last_hash=bindparam("b_last_hash"),
+        last_event_id=bindparam("b_last_event"),
+    )
+)
 _AUDIT_INSERT_ONE = insert(t.audit_records).values(
     {c.name: bindparam(f"r_{c.name}", type_=c.type) for c in t.audit_records.columns}
 )
@@ -60,10 +63,12 @@ def _account_said(column: Any, bind: str) -> Any:
 
 _EVENT_BINDS = [c.name for c in t.events.columns if c.name not in ("group_name", "broker")]
 _EVENT_INSERT = insert(t.events).values(
-    {**{name: bindparam(f"e_{name}", type_=t.events.c[name].type) for name in _EVENT_BINDS},
-     "group_name": _account_said(t.groups.c.name, "e_group_name"),
-     "broker": _account_said(t.accounts.c.broker, "e_broker")}
-)  # fmt: skip
+    {
+        **{name: bindparam(f"e_{name}", type_=t.events.c[name].type) for name in _EVENT_BINDS},
+        "group_name": _account_said(t.groups.c.name, "e_group_name"),
+        "broker": _account_said(t.accounts.c.broker, "e_broker"),
+    }
+)
 # PostgreSQL: one record (and its event, if one) inserted in CTEs of the head's update, one
 # round trip while the head row is locked (every money write waits for that lock). A
 # multi-row VALUES cannot be cached by SQLAlchemy, so more records go as one executemany and
@@ -82,12 +87,20 @@ _RUN_EVENT_INSERT = driver.Statement(_EVENT_INSERT)
 
 def _event_row(event: Any, rec: AuditRecord) -> dict[str, Any]:
     return {
-        "e_id": 0, "e_audit_id": 0, "e_type": event.type, "e_at": rec.at,
-        "e_login": event.login, "e_group_name": event.group, "e_broker": event.broker,
-        "e_manager_login": rec.manager_login, "e_key_id": rec.key_id,
-        "e_operator_id": rec.operator_id, "e_request_id": rec.request_id,
-        "e_dialect": rec.dialect, "e_data": event.data,
-    }  # fmt: skip
+        "e_id": 0,
+        "e_audit_id": 0,
+        "e_type": event.type,
+        "e_at": rec.at,
+        "e_login": event.login,
+        "e_group_name": event.group,
+        "e_broker": event.broker,
+        "e_manager_login": rec.manager_login,
+        "e_key_id": rec.key_id,
+        "e_operator_id": rec.operator_id,
+        "e_request_id": rec.request_id,
+        "e_dialect": rec.dialect,
+        "e_data": event.data,
+    }
 
 
 def _said(action: str, path: tuple[str, ...]) -> Any:
@@ -101,19 +114,39 @@ def _said(action: str, path: tuple[str, ...]) -> Any:
 # trade.deal the deal (whose id is its entry's) and the balance after; ledger.transfer the
 # snapshots of both its legs, under "from" and "to".
 _POSTED, _DEAL, _TRANSFER = "ledger.entry_posted", "trade.deal", "ledger.transfer"
-_ENTRY_FIELDS = ("id", "kind", "amount", "balance_after", "credit_after", "bonus_after",
-                 "currency", "currency_digits", "comment", "reference", "approval_id",
-                 "manager_login")  # fmt: skip
+_ENTRY_FIELDS = (
+    "id",
+    "kind",
+    "amount",
+    "balance_after",
+    "credit_after",
+    "bonus_after",
+    "currency",
+    "currency_digits",
+    "comment",
+    "reference",
+    "approval_id",
+    "manager_login",
+)
 _LEGS = ("from", "to")
 _CLAIMS = select(
-    t.audit_records.c.id, t.audit_records.c.action, t.audit_records.c.entity_id,
-    t.audit_records.c.at, t.audit_records.c.manager_login,
+    t.audit_records.c.id,
+    t.audit_records.c.action,
+    t.audit_records.c.entity_id,
+    t.audit_records.c.at,
+    t.audit_records.c.manager_login,
     *(_said(_POSTED, ("entry", name)) for name in _ENTRY_FIELDS),
-    _said(_DEAL, ("deal", "id")), _said(_DEAL, ("deal", "profit")), _said(_DEAL, ("balance",)),
-    _said(_DEAL, ("currency",)), _said(_DEAL, ("currency_digits",)),
-    *(_said(_TRANSFER, (leg, "entry", name)) for leg in _LEGS
-      for name in ("login", *_ENTRY_FIELDS)),
-).where(t.audit_records.c.action.in_((_POSTED, _DEAL, _TRANSFER)))  # fmt: skip
+    _said(_DEAL, ("deal", "id")),
+    _said(_DEAL, ("deal", "profit")),
+    _said(_DEAL, ("balance",)),
+    _said(_DEAL, ("currency",)),
+    _said(_DEAL, ("currency_digits",)),
+    *(
+        _said(_TRANSFER, (leg, "entry", name))
+        for leg in _LEGS
+        for name in ("login", *_ENTRY_FIELDS)
+    ),
+).where(t.audit_records.c.action.in_((_POSTED, _DEAL, _TRANSFER)))
 _N_ENTRY = len(_ENTRY_FIELDS)
 
 
@@ -154,9 +187,21 @@ def _claims(row: Sequence[Any]) -> Iterator[EntryClaim]:
     rid, action, login, at, actor = row[:5]
     if action == _DEAL:
         d_id, d_profit, d_bal, d_cur, d_digits = row[5 + _N_ENTRY : 10 + _N_ENTRY]
-        yield EntryClaim(rid, _int(d_id), login, "trade", _int(d_profit), _int(d_bal), None,
-                         None, d_cur, _int(d_digits), at, approval_said=True,
-                         actor=actor)  # fmt: skip
+        yield EntryClaim(
+            rid,
+            _int(d_id),
+            login,
+            "trade",
+            _int(d_profit),
+            _int(d_bal),
+            None,
+            None,
+            d_cur,
+            _int(d_digits),
+            at,
+            approval_said=True,
+            actor=actor,
+        )
         return
     if action == _TRANSFER:
         start = 10 + _N_ENTRY

@@ -24,13 +24,25 @@ from brokerplane.storage.engine import dialect_insert
 from brokerplane.storage.sql.conditions import mask_condition
 
 _EVENT_FIELDS = {
-    "id": "id", "audit_id": "audit_id", "type": "type", "at": "at", "login": "login",
-    "group_name": "group", "broker": "broker", "manager_login": "manager_login",
-    "key_id": "key_id", "operator_id": "operator_id", "request_id": "request_id",
-    "dialect": "dialect", "data": "data",
-}  # fmt: skip
-_SUB_COLUMNS = [c.name for c in t.webhook_subscriptions.columns
-                if c.name not in ("id", "lease_owner", "lease_until")]  # fmt: skip
+    "id": "id",
+    "audit_id": "audit_id",
+    "type": "type",
+    "at": "at",
+    "login": "login",
+    "group_name": "group",
+    "broker": "broker",
+    "manager_login": "manager_login",
+    "key_id": "key_id",
+    "operator_id": "operator_id",
+    "request_id": "request_id",
+    "dialect": "dialect",
+    "data": "data",
+}
+_SUB_COLUMNS = [
+    c.name
+    for c in t.webhook_subscriptions.columns
+    if c.name not in ("id", "lease_owner", "lease_until")
+]
 _DELIVERY_COLUMNS = [c.name for c in t.webhook_deliveries.columns if c.name != "id"]
 
 
@@ -146,8 +158,7 @@ class SqlEvents:
 
     def any_due(self, now: datetime) -> bool:
         w = t.webhook_subscriptions.c
-        due = and_(w.state == "active",
-                   or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now))  # fmt: skip
+        due = and_(w.state == "active", or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now))
         return self.c.execute(select(w.id).where(due).limit(1)).first() is not None
 
     def claim_due(
@@ -158,8 +169,9 @@ class SqlEvents:
         update decides on every engine)."""
         w = t.webhook_subscriptions.c
         free = or_(w.lease_until.is_(None), w.lease_until < now, w.lease_owner == owner)
-        due = and_(w.state == "active",
-                   or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now), free)  # fmt: skip
+        due = and_(
+            w.state == "active", or_(w.next_attempt_at.is_(None), w.next_attempt_at <= now), free
+        )
         q = select(t.webhook_subscriptions).where(due).order_by(w.id).limit(limit)
         if self.c.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
@@ -249,9 +261,10 @@ class SqlEvents:
             gone = self.c.execute(delete(table).where(m.login == login, m.state == before))
             return gone.rowcount == 1
         moved = self.c.execute(
-            update(table).where(m.login == login, m.state == before)
+            update(table)
+            .where(m.login == login, m.state == before)
             .values(state=after, level=level, changed_at=now)
-        )  # fmt: skip
+        )
         return moved.rowcount == 1
 
     def backlog(self) -> Backlog:

@@ -24,11 +24,20 @@ _CLAIM_INSERT = PerDialect(
 )
 _CLAIM_COMPLETE = (
     update(t.idempotency_records)
-    .where(_r.scope == bindparam("b_scope"), _r.key == bindparam("b_key"),
-           _r.token == bindparam("b_token"), _r.state == "pending")
-    .values(state="done", status=bindparam("b_status"), body=bindparam("b_body"),
-            operation_id=bindparam("b_operation_id"), completed_at=bindparam("b_at"))
-)  # fmt: skip
+    .where(
+        _r.scope == bindparam("b_scope"),
+        _r.key == bindparam("b_key"),
+        _r.token == bindparam("b_token"),
+        _r.state == "pending",
+    )
+    .values(
+        state="done",
+        status=bindparam("b_status"),
+        body=bindparam("b_body"),
+        operation_id=bindparam("b_operation_id"),
+        completed_at=bindparam("b_at"),
+    )
+)
 _RUN_CLAIM_COMPLETE = driver.Statement(_CLAIM_COMPLETE)
 
 
@@ -73,20 +82,28 @@ class SqlIdempotency:
     def complete(self, claim: Claim, response: StoredResponse, at: datetime) -> bool:
         changed = _RUN_CLAIM_COMPLETE.run(
             self.c,
-            {"b_scope": claim.scope, "b_key": claim.key, "b_token": claim.token,
-             "b_status": response.status, "b_body": response.body,
-             "b_operation_id": response.operation_id, "b_at": at},
-        )  # fmt: skip
+            {
+                "b_scope": claim.scope,
+                "b_key": claim.key,
+                "b_token": claim.token,
+                "b_status": response.status,
+                "b_body": response.body,
+                "b_operation_id": response.operation_id,
+                "b_at": at,
+            },
+        )
         return changed == 1
 
     def release(self, claim: Claim) -> None:
         r = t.idempotency_records.c
         self.c.execute(
             delete(t.idempotency_records).where(
-                r.scope == claim.scope, r.key == claim.key, r.token == claim.token,
+                r.scope == claim.scope,
+                r.key == claim.key,
+                r.token == claim.token,
                 r.state == "pending",
             )
-        )  # fmt: skip
+        )
 
     def purge(self, now: datetime) -> int:
         r = t.idempotency_records.c

@@ -64,19 +64,31 @@ class SqlLedger:
         lc = func.coalesce(sums.c.credit, zero)
         lx = func.coalesce(sums.c.bonus, zero)
         q = (
-            select(a.login, a.balance, a.credit, a.bonus, a.currency, a.currency_digits,
-                   lb.label("l_balance"), lc.label("l_credit"), lx.label("l_bonus"))
+            select(
+                a.login,
+                a.balance,
+                a.credit,
+                a.bonus,
+                a.currency,
+                a.currency_digits,
+                lb.label("l_balance"),
+                lc.label("l_credit"),
+                lx.label("l_bonus"),
+            )
             .select_from(t.accounts.outerjoin(sums, sums.c.login == a.login))
             .where(or_(a.balance != lb, a.credit != lc, a.bonus != lx))
             .order_by(a.login)
-        )  # fmt: skip
+        )
         found: list[FigureMismatch] = []
         for row in self.c.execute(q):
             for figure in ("balance", "credit", "bonus"):
                 cached, summed = int(getattr(row, figure)), int(getattr(row, "l_" + figure))
                 if cached != summed:
-                    found.append(FigureMismatch(row.login, figure, cached, summed, row.currency,
-                                                row.currency_digits))  # fmt: skip
+                    found.append(
+                        FigureMismatch(
+                            row.login, figure, cached, summed, row.currency, row.currency_digits
+                        )
+                    )
         return found
 
     def figures_of(self, login: int) -> tuple[int, int, int]:
@@ -92,14 +104,22 @@ class SqlLedger:
         return int(row[0]), int(row[1]), int(row[2])
 
     _FACTS = select(
-        t.ledger_entries.c.id, t.ledger_entries.c.login, t.ledger_entries.c.kind,
-        t.ledger_entries.c.amount, t.ledger_entries.c.balance_after,
-        t.ledger_entries.c.credit_after, t.ledger_entries.c.bonus_after,
-        t.ledger_entries.c.currency, t.ledger_entries.c.currency_digits, t.ledger_entries.c.at,
-        t.ledger_entries.c.comment, t.ledger_entries.c.reference,
-        t.ledger_entries.c.manager_login, t.ledger_entries.c.approval_id,
+        t.ledger_entries.c.id,
+        t.ledger_entries.c.login,
+        t.ledger_entries.c.kind,
+        t.ledger_entries.c.amount,
+        t.ledger_entries.c.balance_after,
+        t.ledger_entries.c.credit_after,
+        t.ledger_entries.c.bonus_after,
+        t.ledger_entries.c.currency,
+        t.ledger_entries.c.currency_digits,
+        t.ledger_entries.c.at,
+        t.ledger_entries.c.comment,
+        t.ledger_entries.c.reference,
+        t.ledger_entries.c.manager_login,
+        t.ledger_entries.c.approval_id,
         t.ledger_entries.c.approved_by,
-    )  # fmt: skip
+    )
 
     def iter_facts(self) -> Iterator[EntryFacts]:
         e = t.ledger_entries.c
@@ -116,17 +136,23 @@ class SqlLedger:
         e, acc, a = t.ledger_entries.c, t.accounts.c, t.audit_records.c
         found: list[CurrencyMismatch] = []
         by_entry = (
-            select(acc.login, acc.currency, acc.currency_digits, e.currency, e.currency_digits,
-                   func.min(e.id))
+            select(
+                acc.login,
+                acc.currency,
+                acc.currency_digits,
+                e.currency,
+                e.currency_digits,
+                func.min(e.id),
+            )
             .join(t.ledger_entries, e.login == acc.login)
             .where(or_(e.currency != acc.currency, e.currency_digits != acc.currency_digits))
-            .group_by(acc.login, acc.currency, acc.currency_digits, e.currency,
-                      e.currency_digits)
+            .group_by(acc.login, acc.currency, acc.currency_digits, e.currency, e.currency_digits)
             .order_by(acc.login)
-        )  # fmt: skip
+        )
         for login, cur, digits, said, said_digits, entry_id in self.c.execute(by_entry):
-            found.append(CurrencyMismatch(login, cur, digits, said, said_digits,
-                                          f"entry {entry_id}"))  # fmt: skip
+            found.append(
+                CurrencyMismatch(login, cur, digits, said, said_digits, f"entry {entry_id}")
+            )
         opened = (
             select(a.entity_id, func.max(a.id).label("rid"))
             .where(a.entity_type == "account", a.action == "account.opened")
@@ -143,8 +169,9 @@ class SqlLedger:
             .order_by(acc.login)
         )
         for login, cur, digits, said, s_digits, rid in self.c.execute(by_record):
-            found.append(CurrencyMismatch(login, cur, digits, said, s_digits,
-                                          f"audit record {rid}"))  # fmt: skip
+            found.append(
+                CurrencyMismatch(login, cur, digits, said, s_digits, f"audit record {rid}")
+            )
         return found
 
     def accounts_count(self) -> int:
@@ -162,10 +189,11 @@ class SqlLedger:
             )
         q = select(e.currency, *columns).group_by(e.currency).order_by(e.currency)
         return {
-            r.currency: {name: int(getattr(r, name))
-                         for name in ("entries", "balance", "credit", "bonus")}
+            r.currency: {
+                name: int(getattr(r, name)) for name in ("entries", "balance", "credit", "bonus")
+            }
             for r in self.c.execute(q)
-        }  # fmt: skip
+        }
 
     def list(self, query: LedgerQuery) -> list[LedgerEntry]:
         e = t.ledger_entries.c

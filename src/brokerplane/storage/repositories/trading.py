@@ -181,7 +181,10 @@ class SqlTrading:
 
         q = (
             select(
-                p.symbol, a.group_id, p.digits, p.contract_size,
+                p.symbol,
+                a.group_id,
+                p.digits,
+                p.contract_size,
                 total(p.volume, True).label("buy_volume"),
                 total(p.open_value, True).label("buy_value"),
                 total(p.volume, False).label("sell_volume"),
@@ -193,7 +196,7 @@ class SqlTrading:
             .where(and_(True, *self._exposure_conds(query)))
             .group_by(p.symbol, a.group_id, p.digits, p.contract_size)
             .order_by(p.symbol, a.group_id)
-        )  # fmt: skip
+        )
         return [_exposure_sum(r) for r in self.c.execute(q)]
 
     def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
@@ -211,8 +214,14 @@ class SqlTrading:
 
 def _exposure_sum(r: Row[Any]) -> ExposureSum:
     return ExposureSum(
-        symbol=r.symbol, group_id=int(r.group_id), digits=int(r.digits),
-        contract_size=Decimal(r.contract_size), buy_volume=int(r.buy_volume),
-        buy_value=int(r.buy_value), sell_volume=int(r.sell_volume), sell_value=int(r.sell_value),
-        positions=int(r.positions), accounts=int(r.accounts),
-    )  # fmt: skip
+        symbol=r.symbol,
+        group_id=int(r.group_id),
+        digits=int(r.digits),
+        contract_size=Decimal(r.contract_size),
+        buy_volume=int(r.buy_volume),
+        buy_value=int(r.buy_value),
+        sell_volume=int(r.sell_volume),
+        sell_value=int(r.sell_value),
+        positions=int(r.positions),
+        accounts=int(r.accounts),
+    )

@@ -57,14 +57,15 @@ Index("ix_users_nickname", users.c.nickname)
 user_links = Table(
     "user_links",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("login", BigInteger, ForeignKey("accounts.login"), nullable=False, unique=True),
     Column("user_id", BigInteger, ForeignKey("users.id"), nullable=False, index=True),
     Column("environment", String(63), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("partner_id", String(255), nullable=False, server_default=""),  # 0017
-)  # fmt: skip
+)
 
 # A TraderEvolution user login names one user (users without one keep the empty login).
 _LOGIN_SET = Index(

@@ -49,8 +49,14 @@ def upgrade() -> None:
         rows = conn.execute(sa.text(f"SELECT {key}, attributes FROM {table}")).all()
         owners = sa.table(table, sa.column(key), sa.column("attributes", sa.JSON))
         stamp = sa.column("updated_at", UTCDateTime(timezone=True))
-        store = sa.table(target, sa.column(target_key), sa.column("name"),
-                         sa.column("folded_name"), sa.column("value"), stamp)  # fmt: skip
+        store = sa.table(
+            target,
+            sa.column(target_key),
+            sa.column("name"),
+            sa.column("folded_name"),
+            sa.column("value"),
+            stamp,
+        )
         for entity_id, raw in rows:
             if raw in (None, "{}", {}):
                 continue
@@ -63,11 +69,16 @@ def upgrade() -> None:
                 )
             }
             fresh = [
-                {target_key: entity_id, "name": n, "folded_name": n.casefold(), "value": v,
-                 "updated_at": now}
+                {
+                    target_key: entity_id,
+                    "name": n,
+                    "folded_name": n.casefold(),
+                    "value": v,
+                    "updated_at": now,
+                }
                 for n, v in sorted(pairs.items())
                 if n not in existing
-            ]  # fmt: skip
+            ]
             if fresh:
                 conn.execute(store.insert(), fresh)
             conn.execute(owners.update().where(owners.c[key] == entity_id).values(attributes={}))

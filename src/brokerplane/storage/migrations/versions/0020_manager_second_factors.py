@@ -71,10 +71,14 @@ def upgrade() -> None:
         _at("expires_at", False),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_second_factor_challenges")),
     )
-    op.create_index(op.f("ix_second_factor_challenges_manager_login"),
-                    "second_factor_challenges", ["manager_login"])  # fmt: skip
-    op.create_index(op.f("ix_second_factor_challenges_expires_at"),
-                    "second_factor_challenges", ["expires_at"])  # fmt: skip
+    op.create_index(
+        op.f("ix_second_factor_challenges_manager_login"),
+        "second_factor_challenges",
+        ["manager_login"],
+    )
+    op.create_index(
+        op.f("ix_second_factor_challenges_expires_at"), "second_factor_challenges", ["expires_at"]
+    )
 
 
 def downgrade() -> None:

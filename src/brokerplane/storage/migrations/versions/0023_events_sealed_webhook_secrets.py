@@ -24,14 +24,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("webhook_subscriptions") as batch:
         batch.alter_column(
-            "secret", existing_type=sa.String(length=128), type_=sa.String(length=512),
+            "secret",
+            existing_type=sa.String(length=128),
+            type_=sa.String(length=512),
             existing_nullable=False,
-        )  # fmt: skip
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_subscriptions") as batch:
         batch.alter_column(
-            "secret", existing_type=sa.String(length=512), type_=sa.String(length=128),
+            "secret",
+            existing_type=sa.String(length=512),
+            type_=sa.String(length=128),
             existing_nullable=False,
-        )  # fmt: skip
+        )
