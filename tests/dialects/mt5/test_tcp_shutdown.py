@@ -82,11 +82,29 @@ def test_a_command_being_answered_at_shutdown_gets_its_answer(
         await asyncio.wait_for(serving, 20)
         return await asyncio.wait_for(busy, 20), idle_closed
 
+    # The listener's loop runs on a thread of its own: an earlier test in this process may
+    # have left an event loop set on this one (asyncio.run would refuse to start).
+    outcome: list[tuple[TcpAnswer, bool]] = []
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            outcome.append(asyncio.run(scenario()))
+        except BaseException as exc:  # re-raised on the test's thread below
+            failed.append(exc)
+
+    loop_thread = threading.Thread(target=serve)
     try:
-        answer, idle_closed = asyncio.run(scenario())
+        loop_thread.start()
+        loop_thread.join(60)
     finally:
         release.set()
+        loop_thread.join(30)
         listener.close()
+    if failed:
+        raise failed[0]
+    assert outcome, "the scenario did not finish within 60 s"
+    answer, idle_closed = outcome[0]
     assert idle_closed
     assert answer.retcode == DONE, answer
     assert runtime.services.get_account(login, admin).balance == 2550  # minor units: 25.50
