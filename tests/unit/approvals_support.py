@@ -27,7 +27,6 @@ REQUESTER = Actor(
     request_id="req-1",
     dialect="native",
 )
-
 APPROVER = Actor(
     manager_login=1002,
     scopes=frozenset({"balances:approve"}),
@@ -36,7 +35,6 @@ APPROVER = Actor(
     request_id="req-2",
     dialect="mt5",
 )
-
 TTL = timedelta(hours=72)
 
 

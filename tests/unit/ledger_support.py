@@ -24,7 +24,6 @@ TELLER = Actor(
     dialect="native",
     ip="198.51.100.7",
 )
-
 REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))
 
 

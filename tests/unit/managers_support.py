@@ -11,7 +11,6 @@ from brokerplane.core.actor import Actor
 from tests.unit.fakes import FakeUowFactory
 
 OPS = frozenset({"users:read", "users:write", "reports:read"})
-
 PASSWORD = "Manag3r!pw"
 
 

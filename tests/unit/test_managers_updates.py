@@ -202,7 +202,6 @@ MALFORMED = [
     pytest.param("demo\\" + "*a" * 17, id="too-many-stars"),
     pytest.param(",".join(f"g{n}" for n in range(129)), id="too-many-parts"),
 ]
-
 REACH_FIELDS = [("group_mask", "groups"), ("white_labels", "brokers")]
 
 

@@ -16,13 +16,9 @@ from tests.unit.managers_support import _audit_text
 
 # mt5-webapi.md 2.2, the official vectors of the webapi_rest_authentication page
 MT5_PASSWORD = "Password1"
-
 MT5_B1 = bytes([236, 46, 146, 255, 112, 191, 70, 145, 174, 12, 104, 224, 47, 220, 108, 34])
-
 MT5_HASH = "904ba8ecb16273d2f0ae9c3b8a023752"
-
 SRV_RAND, SRV_RAND_ANSWER = "73007dc7184747ce0f7c98516ef1c851", "77fe51827f7fa69dd80fbec9aa33f1bb"
-
 CLI_RAND, CLI_RAND_ANSWER = "4db98fec17aab4dc5a240bdc659e8395", "1732021b1b332f51660b2b315eed3a35"
 
 

@@ -17,7 +17,6 @@ SEED_BODY = {
     "Country": "United States",
     "City": "New York",
 }
-
 # Every field of seed 002's "Data Structure" (User Parameters).
 SEED_RECORD_KEYS = (
     "Login", "Group", "CertSerialNumber", "Rights", "Registration", "LastAccess", "LastIP",
@@ -29,11 +28,8 @@ SEED_RECORD_KEYS = (
     "EquityPrevMonth", "MQID", "TradeAccounts", "ApiData", "LeadSource", "LeadCampaign",
     "LimitOrders", "LimitPositions",
 )  # fmt: skip
-
 PERSONAL = ("Email", "Phone", "Address", "City", "State", "ZIPCode", "ID", "Account", "MQID")
-
 PASSWORDS = {"PassMain": "1Ar#pqkj", "PassInvestor": "2Ar#pqkj"}
-
 VIP_PASSWORDS = {"PassMain": "1Ar#pqkjXY", "PassInvestor": "2Ar#pqkjXY"}  # demo\vip: 10 or more
 
 

@@ -25,7 +25,6 @@ from tests.dialects.native.conftest import Api
 from tests.unit.fakes import FakeClock
 
 OTHER = 3000  # a second manager
-
 REPLAY = "Idempotent-Replay"
 
 
