@@ -68,24 +68,60 @@ def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
     _cli("tls", "self-signed", "--out-dir", str(tmp / "tls"))
     _cli("demo", "--database-url", url, "--json", "--accounts", "30")
     for login in (MANAGER, LOCKED_MANAGER):
-        _cli("manager", "create", "--database-url", url, "--login", str(login), "--name", "CRM",
-             "--password", PASSWORD, "--rights", "admin", "--groups", "*")  # fmt: skip
+        _cli(
+            "manager",
+            "create",
+            "--database-url",
+            url,
+            "--login",
+            str(login),
+            "--name",
+            "CRM",
+            "--password",
+            PASSWORD,
+            "--rights",
+            "admin",
+            "--groups",
+            "*",
+        )
     port, tcp_port = _free_port(), _free_port()
     log = tmp / "serve.log"
     cert = tmp / "tls" / "cert.pem"
     env = {
-        **os.environ, "BROKERPLANE_LOG_LEVEL": "warning", "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
+        **os.environ,
+        "BROKERPLANE_LOG_LEVEL": "warning",
+        "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
         "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": str(IDLE_S),
-        "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1", "BROKERPLANE_HEADER_TIMEOUT_S": "2",
-        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE), **settings,
-    }  # fmt: skip
+        "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1",
+        "BROKERPLANE_HEADER_TIMEOUT_S": "2",
+        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE),
+        **settings,
+    }
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--database-url", url, "--mt5-tcp-port", str(tcp_port),
-             "--tls-cert", str(cert), "--tls-key", str(tmp / "tls" / "key.pem")],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "brokerplane.cli.main",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--database-url",
+                url,
+                "--mt5-tcp-port",
+                str(tcp_port),
+                "--tls-cert",
+                str(cert),
+                "--tls-key",
+                str(tmp / "tls" / "key.pem"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
     deadline = time.monotonic() + 60
     try:
         while True:
@@ -110,9 +146,10 @@ def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
 
 def _open_account(mt5: Mt5TcpClient, name: str = "Ann Example") -> int:
     answer = mt5.send(
-        "USER_ADD", {"LOGIN": 0, "GROUP": GROUP, "NAME": name, "LEVERAGE": 100},
+        "USER_ADD",
+        {"LOGIN": 0, "GROUP": GROUP, "NAME": name, "LEVERAGE": 100},
         body={"MainPassword": "Abc123!xyz", "InvestPassword": "Abc123!uvw", "City": "Riga"},
-    )  # fmt: skip
+    )
     assert answer.retcode == DONE, answer
     login = int(answer.params["LOGIN"])
     assert answer.json()["Login"] == str(login)

@@ -35,10 +35,28 @@ def test_key_create_json_gives_a_key_that_authenticates_with_its_scopes(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    issued = ok_json("key", "create", "--database-url", database_url, "--manager", "2001",
-                     "--scopes", "users:read", "--name", "dashboard")  # fmt: skip
-    assert set(issued) == {"id", "key", "prefix", "manager_login", "scopes", "name",
-                           "expires_at", "previous"}  # fmt: skip
+    issued = ok_json(
+        "key",
+        "create",
+        "--database-url",
+        database_url,
+        "--manager",
+        "2001",
+        "--scopes",
+        "users:read",
+        "--name",
+        "dashboard",
+    )
+    assert set(issued) == {
+        "id",
+        "key",
+        "prefix",
+        "manager_login",
+        "scopes",
+        "name",
+        "expires_at",
+        "previous",
+    }
     assert issued["key"].startswith(f"bpk_{issued['prefix']}_")
     assert (issued["scopes"], issued["name"], issued["expires_at"]) == (
         ["users:read"],
@@ -54,8 +72,16 @@ def test_key_create_prints_the_secret_once_in_a_table(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    result = ok("key", "create", "--database-url", database_url, "--manager", "2001",
-                "--scopes", "reports:read")  # fmt: skip
+    result = ok(
+        "key",
+        "create",
+        "--database-url",
+        database_url,
+        "--manager",
+        "2001",
+        "--scopes",
+        "reports:read",
+    )
     assert "key (shown once)" in result.stdout
     assert result.stdout.count("bpk_") == 1
 
@@ -67,8 +93,18 @@ def test_key_create_takes_a_date_a_time_or_a_duration_as_expiry(
     day = (runtime.services.clock() + timedelta(days=400)).date()
 
     def expiry(value: str) -> str:
-        shown = ok_json("key", "create", "--database-url", database_url, "--manager", "2001",
-                        "--scopes", "users:read", "--expires", value)  # fmt: skip
+        shown = ok_json(
+            "key",
+            "create",
+            "--database-url",
+            database_url,
+            "--manager",
+            "2001",
+            "--scopes",
+            "users:read",
+            "--expires",
+            value,
+        )
         return str(shown["expires_at"])
 
     assert expiry(day.isoformat()) == f"{day.isoformat()}T00:00:00Z"
@@ -81,8 +117,18 @@ def test_key_create_takes_a_date_a_time_or_a_duration_as_expiry(
     in_12_hours = datetime.fromisoformat(expiry("12h"))
     assert in_12_hours <= runtime.services.clock() + timedelta(hours=12)
     assert in_12_hours > before + timedelta(hours=11)
-    old_flag = ok_json("key", "create", "--database-url", database_url, "--manager", "2001",
-                       "--scopes", "users:read", "--expires-in-days", "7")  # fmt: skip
+    old_flag = ok_json(
+        "key",
+        "create",
+        "--database-url",
+        database_url,
+        "--manager",
+        "2001",
+        "--scopes",
+        "users:read",
+        "--expires-in-days",
+        "7",
+    )
     assert datetime.fromisoformat(old_flag["expires_at"]) > before + timedelta(days=6)
 
 
@@ -90,8 +136,18 @@ def test_a_key_created_with_an_expiry_stops_authenticating_when_it_expires(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    issued = ok_json("key", "create", "--database-url", database_url, "--manager", "2001",
-                     "--scopes", "users:read", "--expires", "2d")  # fmt: skip
+    issued = ok_json(
+        "key",
+        "create",
+        "--database-url",
+        database_url,
+        "--manager",
+        "2001",
+        "--scopes",
+        "users:read",
+        "--expires",
+        "2d",
+    )
     expires_at = datetime.fromisoformat(issued["expires_at"])
     at(runtime, expires_at - timedelta(seconds=1)).authenticate_key(issued["key"])
     with pytest.raises(Unauthorized, match="expired"):
@@ -100,23 +156,39 @@ def test_a_key_created_with_an_expiry_stops_authenticating_when_it_expires(
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--manager", "2001", "--scopes", "users:read,users:all"),
-      "validation.invalid: scopes: unknown: users:all"),
-     (("--manager", "2001", "--scopes", "balances:write"),
-      "auth.permission_denied: manager 2001 does not hold: balances:write"),
-     (("--manager", "2001", "--scopes", ","), "scopes: name at least one scope"),
-     (("--manager", "4242", "--scopes", "users:read"), "manager.not_found: manager 4242"),
-     (("--manager", "2001", "--scopes", "users:read", "--expires", "next week"),
-      "expires_at: expected a date"),
-     (("--manager", "2001", "--scopes", "users:read", "--expires", "30"),
-      "expires_at: expected a date"),
-     (("--manager", "2001", "--scopes", "users:read", "--expires", "2001-01-01"),
-      "expires_at: must be in the future"),
-     (("--manager", "2001", "--scopes", "users:read", "--expires", "0d"),
-      "expires_at: must be in the future"),
-     (("--manager", "2001", "--scopes", "users:read", "--expires", "2027-02-30"),
-      "expires_at: expected a date")],
-)  # fmt: skip
+    [
+        (
+            ("--manager", "2001", "--scopes", "users:read,users:all"),
+            "validation.invalid: scopes: unknown: users:all",
+        ),
+        (
+            ("--manager", "2001", "--scopes", "balances:write"),
+            "auth.permission_denied: manager 2001 does not hold: balances:write",
+        ),
+        (("--manager", "2001", "--scopes", ","), "scopes: name at least one scope"),
+        (("--manager", "4242", "--scopes", "users:read"), "manager.not_found: manager 4242"),
+        (
+            ("--manager", "2001", "--scopes", "users:read", "--expires", "next week"),
+            "expires_at: expected a date",
+        ),
+        (
+            ("--manager", "2001", "--scopes", "users:read", "--expires", "30"),
+            "expires_at: expected a date",
+        ),
+        (
+            ("--manager", "2001", "--scopes", "users:read", "--expires", "2001-01-01"),
+            "expires_at: must be in the future",
+        ),
+        (
+            ("--manager", "2001", "--scopes", "users:read", "--expires", "0d"),
+            "expires_at: must be in the future",
+        ),
+        (
+            ("--manager", "2001", "--scopes", "users:read", "--expires", "2027-02-30"),
+            "expires_at: expected a date",
+        ),
+    ],
+)
 def test_key_create_refuses_bad_input_in_one_line_and_issues_nothing(
     runtime: Runtime, admin: Actor, database_url: str, args: tuple[str, ...], message: str
 ) -> None:
@@ -140,8 +212,18 @@ def test_key_list_shows_state_and_last_use_but_never_a_secret(
     shown = ok_json("key", "list", "--database-url", database_url, "--manager", "2001")
     assert len(shown["items"]) == 1
     item = shown["items"][0]
-    assert set(item) == {"id", "prefix", "manager_login", "scopes", "name", "state",
-                         "created_at", "expires_at", "revoked_at", "last_used_at"}  # fmt: skip
+    assert set(item) == {
+        "id",
+        "prefix",
+        "manager_login",
+        "scopes",
+        "name",
+        "state",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    }
     assert (item["manager_login"], item["state"], item["scopes"]) == (
         2001,
         "active",
@@ -252,10 +334,23 @@ def test_rotate_refuses_a_revoked_key(runtime: Runtime, admin: Actor, database_u
 def test_the_access_commands_are_audited_without_secrets_and_the_chain_holds(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
-    created = ok_json("manager", "create", "--database-url", database_url, "--login", "2001",
-                      "--name", "W", "--rights", ",".join(SCOPES), "--groups", "*")  # fmt: skip
-    issued = ok_json("key", "create", "--database-url", database_url, "--manager", "2001",
-                     "--scopes", "admin")  # fmt: skip
+    created = ok_json(
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2001",
+        "--name",
+        "W",
+        "--rights",
+        ",".join(SCOPES),
+        "--groups",
+        "*",
+    )
+    issued = ok_json(
+        "key", "create", "--database-url", database_url, "--manager", "2001", "--scopes", "admin"
+    )
     rotated = ok_json("key", "rotate", "--database-url", database_url, issued["id"])
     ok("key", "revoke", "--database-url", database_url, rotated["id"])
     ok("manager", "set-password", "--database-url", database_url, "2001", "--password", PASSWORD)

@@ -34,10 +34,23 @@ def test_manager_create_stores_rights_and_reach_and_only_verifiers_of_the_passwo
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     shown = ok_json(
-        "manager", "create", "--database-url", database_url, "--login", "2001",
-        "--name", "Provisioning", "--password", PASSWORD, "--rights", "users:read,users:write",
-        "--groups", "demo\\*,!demo\\vip", "--brokers", "BESTBROKER,BESTBROKER_UK",
-    )  # fmt: skip
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2001",
+        "--name",
+        "Provisioning",
+        "--password",
+        PASSWORD,
+        "--rights",
+        "users:read,users:write",
+        "--groups",
+        "demo\\*,!demo\\vip",
+        "--brokers",
+        "BESTBROKER,BESTBROKER_UK",
+    )
     assert shown["rights"] == ["users:read", "users:write"]
     assert (shown["groups"], shown["brokers"]) == ("demo\\*,!demo\\vip", "BESTBROKER,BESTBROKER_UK")
     assert shown["password_set"] is True
@@ -57,9 +70,19 @@ def test_manager_create_without_a_password_prints_a_generated_one_that_verifies(
     runtime: Runtime, database_url: str
 ) -> None:
     shown = ok_json(
-        "manager", "create", "--database-url", database_url, "--login", "2002",
-        "--name", "Finance", "--rights", "balances:write", "--groups", "*",
-    )  # fmt: skip
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2002",
+        "--name",
+        "Finance",
+        "--rights",
+        "balances:write",
+        "--groups",
+        "*",
+    )
     stored = runtime.services.get_manager(2002)
     assert stored is not None
     assert stored.white_labels == "*"  # --brokers defaults to every white label
@@ -70,17 +93,42 @@ def test_manager_create_with_no_password_stores_no_verifier(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     shown = ok_json(
-        "manager", "create", "--database-url", database_url, "--login", "2007",
-        "--name", "Keys only", "--no-password", "--rights", "reports:read", "--groups", "*",
-    )  # fmt: skip
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2007",
+        "--name",
+        "Keys only",
+        "--no-password",
+        "--rights",
+        "reports:read",
+        "--groups",
+        "*",
+    )
     assert shown["password_set"] is False
     assert "password" not in shown
     stored = runtime.services.get_manager(2007)
     assert stored is not None
     assert stored.verifiers == {}
-    line = refused("manager", "create", "--database-url", database_url, "--login", "2008",
-                   "--name", "Both", "--no-password", "--password", PASSWORD,
-                   "--rights", "reports:read", "--groups", "*")  # fmt: skip
+    line = refused(
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2008",
+        "--name",
+        "Both",
+        "--no-password",
+        "--password",
+        PASSWORD,
+        "--rights",
+        "reports:read",
+        "--groups",
+        "*",
+    )
     assert line == "Error: give --password or --no-password, not both"
     assert runtime.services.get_manager(2008) is None
 
@@ -89,9 +137,19 @@ def test_manager_create_prints_a_table_and_the_generated_password_once(
     database_url: str,
 ) -> None:
     result = ok(
-        "manager", "create", "--database-url", database_url, "--login", "2003",
-        "--name", "Dashboard", "--rights", "users:read,reports:read", "--groups", "demo*",
-    )  # fmt: skip
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2003",
+        "--name",
+        "Dashboard",
+        "--rights",
+        "users:read,reports:read",
+        "--groups",
+        "demo*",
+    )
     assert "manager 2003 created" in result.stdout
     assert "password (shown once)" in result.stdout
 
@@ -99,38 +157,73 @@ def test_manager_create_prints_a_table_and_the_generated_password_once(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--rights", "users:read,users:everything", "--groups", "*"),
-         "rights: unknown: users:everything"),
+        (
+            ("--rights", "users:read,users:everything", "--groups", "*"),
+            "rights: unknown: users:everything",
+        ),
         (("--rights", ",", "--groups", "*"), "rights: name at least one"),
         (("--rights", "users:read", "--groups", "demo*,,real*"), "groups: has an empty"),
         (("--rights", "users:read", "--groups", "demo!x"), "groups: has an empty or malformed"),
         (("--rights", "users:read", "--groups", "*", "--brokers", "!"), "brokers: has an empty"),
-        (("--rights", "users:read", "--groups", "*", "--password", "short"),
-         "password: must be 8 to 64"),
+        (
+            ("--rights", "users:read", "--groups", "*", "--password", "short"),
+            "password: must be 8 to 64",
+        ),
     ],
-)  # fmt: skip
+)
 def test_manager_create_refuses_bad_input_in_one_line_and_creates_nothing(
     runtime: Runtime, admin: Actor, database_url: str, args: tuple[str, ...], message: str
 ) -> None:
     before = state_of(runtime, admin)
-    line = refused("manager", "create", "--database-url", database_url, "--login", "2004",
-                   "--name", "Bad", *args)  # fmt: skip
+    line = refused(
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2004",
+        "--name",
+        "Bad",
+        *args,
+    )
     assert line.startswith("Error: validation.")
     assert message in line
     assert state_of(runtime, admin) == before
 
 
 def test_manager_create_needs_groups(runtime: Runtime, admin: Actor, database_url: str) -> None:
-    result = run("manager", "create", "--database-url", database_url, "--login", "2005",
-                 "--name", "No reach", "--rights", "users:read")  # fmt: skip
+    result = run(
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2005",
+        "--name",
+        "No reach",
+        "--rights",
+        "users:read",
+    )
     assert result.exit_code == 2
     assert "Missing option '--groups'" in result.stderr
     assert runtime.services.get_manager(2005) is None
 
 
 def test_manager_create_takes_the_old_group_mask_flag(runtime: Runtime, database_url: str) -> None:
-    ok("manager", "create", "--database-url", database_url, "--login", "2006", "--name", "Old",
-       "--rights", "users:read", "--group-mask", "real*")  # fmt: skip
+    ok(
+        "manager",
+        "create",
+        "--database-url",
+        database_url,
+        "--login",
+        "2006",
+        "--name",
+        "Old",
+        "--rights",
+        "users:read",
+        "--group-mask",
+        "real*",
+    )
     stored = runtime.services.get_manager(2006)
     assert stored is not None
     assert stored.group_mask == "real*"
@@ -149,12 +242,18 @@ def test_manager_list_shows_rights_reach_and_keys_but_no_secret_verifier_or_pass
     shown = ok_json("manager", "list", "--database-url", database_url)
     assert shown["items"] == [
         {
-            "login": 2001, "name": "Worker", "enabled": True,
-            "rights": ["reports:read", "users:read"], "groups": "demo*", "brokers": "*",
-            "password_set": True, "created_at": shown["items"][0]["created_at"],
-            "updated_at": shown["items"][0]["updated_at"], "active_keys": 1,
+            "login": 2001,
+            "name": "Worker",
+            "enabled": True,
+            "rights": ["reports:read", "users:read"],
+            "groups": "demo*",
+            "brokers": "*",
+            "password_set": True,
+            "created_at": shown["items"][0]["created_at"],
+            "updated_at": shown["items"][0]["updated_at"],
+            "active_keys": 1,
         }
-    ]  # fmt: skip
+    ]
     table = ok("manager", "list", "--database-url", database_url).stdout
     assert "2001" in table
     assert "demo*" in table
@@ -205,8 +304,15 @@ def test_manager_set_password_replaces_the_verifiers(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    result = ok("manager", "set-password", "--database-url", database_url, "2001",
-                "--password", "N3w#Passw0rd")  # fmt: skip
+    result = ok(
+        "manager",
+        "set-password",
+        "--database-url",
+        database_url,
+        "2001",
+        "--password",
+        "N3w#Passw0rd",
+    )
     assert result.stdout.strip() == "password of manager 2001 changed"
     assert "N3w#Passw0rd" not in result.output
     stored = runtime.services.get_manager(2001)
@@ -226,8 +332,9 @@ def test_manager_set_password_refuses_a_short_password(
 ) -> None:
     create_manager(runtime, admin)
     before = state_of(runtime, admin)
-    line = refused("manager", "set-password", "--database-url", database_url, "2001",
-                   "--password", "short")  # fmt: skip
+    line = refused(
+        "manager", "set-password", "--database-url", database_url, "2001", "--password", "short"
+    )
     assert "password: must be 8 to 64 characters" in line
     assert state_of(runtime, admin) == before
 
@@ -239,8 +346,9 @@ def test_grant_and_revoke_change_rights_and_a_revoked_right_leaves_the_keys_at_o
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    shown = ok_json("manager", "grant", "--database-url", database_url, "2001",
-                    "balances:write, users:write")  # fmt: skip
+    shown = ok_json(
+        "manager", "grant", "--database-url", database_url, "2001", "balances:write, users:write"
+    )
     assert shown["rights"] == ["balances:write", "reports:read", "users:read", "users:write"]
     secret = issue(runtime, admin, scopes="users:read,balances:write")
     assert runtime.services.authenticate_key(secret).scopes == {"users:read", "balances:write"}
@@ -252,10 +360,12 @@ def test_grant_and_revoke_change_rights_and_a_revoked_right_leaves_the_keys_at_o
 
 @pytest.mark.parametrize(
     ("command", "rights", "message"),
-    [("grant", "users:read,superuser", "grant: unknown: superuser"),
-     ("revoke", "everything", "revoke: unknown: everything"),
-     ("grant", " , ", "grant: name at least one")],
-)  # fmt: skip
+    [
+        ("grant", "users:read,superuser", "grant: unknown: superuser"),
+        ("revoke", "everything", "revoke: unknown: everything"),
+        ("grant", " , ", "grant: name at least one"),
+    ],
+)
 def test_grant_and_revoke_refuse_unknown_rights_and_change_nothing(
     runtime: Runtime, admin: Actor, database_url: str, command: str, rights: str, message: str
 ) -> None:
@@ -273,8 +383,15 @@ def test_set_reach_changes_groups_and_brokers(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    shown = ok_json("manager", "set-reach", "--database-url", database_url, "2001",
-                    "--groups", "real\\*,!real\\vip")  # fmt: skip
+    shown = ok_json(
+        "manager",
+        "set-reach",
+        "--database-url",
+        database_url,
+        "2001",
+        "--groups",
+        "real\\*,!real\\vip",
+    )
     assert (shown["groups"], shown["brokers"]) == ("real\\*,!real\\vip", "*")
     ok("manager", "set-reach", "--database-url", database_url, "2001", "--brokers", "BESTBROKER")
     stored = runtime.services.get_manager(2001)
@@ -284,10 +401,12 @@ def test_set_reach_changes_groups_and_brokers(
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--groups", "demo*,"), "groups: has an empty"),
-     (("--brokers", "A,!"), "brokers: has an empty"),
-     ((), "name --groups, --brokers or both")],
-)  # fmt: skip
+    [
+        (("--groups", "demo*,"), "groups: has an empty"),
+        (("--brokers", "A,!"), "brokers: has an empty"),
+        ((), "name --groups, --brokers or both"),
+    ],
+)
 def test_set_reach_refuses_malformed_masks_and_changes_nothing(
     runtime: Runtime, admin: Actor, database_url: str, args: tuple[str, ...], message: str
 ) -> None:

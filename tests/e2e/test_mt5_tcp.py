@@ -69,8 +69,13 @@ def test_the_spec_worked_example_auth_start_packet_gets_a_challenge_with_its_num
 def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, crypt: bool) -> None:
     with server.session(crypt=crypt) as mt5:
         first, second = _open_account(mt5), _open_account(mt5, "Bob Example")
-        funds = {"LOGIN": first, "TYPE": 2, "BALANCE": "150.25", "COMMENT": "wire | in",
-                 "CHECK_MARGIN": 1}  # fmt: skip
+        funds = {
+            "LOGIN": first,
+            "TYPE": 2,
+            "BALANCE": "150.25",
+            "COMMENT": "wire | in",
+            "CHECK_MARGIN": 1,
+        }
         deposit = mt5.send("TRADE_BALANCE", funds)
         assert deposit.retcode == DONE and int(deposit.params["TICKET"]) > 0
         assert mt5.call("USER_GET", {"LOGIN": first})["Balance"] == "150.25"
@@ -78,8 +83,10 @@ def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, cr
         batch = mt5.call("USER_GET_BATCH", {"LOGIN": f"{first},{second}"})
         assert [u["Login"] for u in batch] == [str(first), str(second)]
         assert all(isinstance(v, str) for u in batch for v in u.values() if not isinstance(v, list))
-        deals = mt5.call("DEAL_GET_PAGE", {"LOGIN": first, "FROM": 0, "TO": 2_000_000_000,
-                                           "OFFSET": 0, "TOTAL": 10})  # fmt: skip
+        deals = mt5.call(
+            "DEAL_GET_PAGE",
+            {"LOGIN": first, "FROM": 0, "TO": 2_000_000_000, "OFFSET": 0, "TOTAL": 10},
+        )
         assert [d["Comment"] for d in deals] == ["wire | in"]
         assert mt5.send("USER_TOTAL").params["TOTAL"].isdigit()
         assert mt5.send("TEST_ACCESS").retcode == DONE
@@ -91,13 +98,24 @@ def test_the_server_proves_the_password_and_answers_the_spec_crypt_rand_size(
     server: Server,
 ) -> None:
     with server.client() as mt5:
-        started = mt5.send("AUTH_START", {"VERSION": 3211, "AGENT": "WebAPI", "LOGIN": MANAGER,
-                                          "TYPE": "Manager", "CRYPT_METHOD": "NONE"})  # fmt: skip
+        started = mt5.send(
+            "AUTH_START",
+            {
+                "VERSION": 3211,
+                "AGENT": "WebAPI",
+                "LOGIN": MANAGER,
+                "TYPE": "Manager",
+                "CRYPT_METHOD": "NONE",
+            },
+        )
         cli_rand = "4db98fec17aab4dc5a240bdc659e8395"
-        answered = mt5.send("AUTH_ANSWER", {
-            "SRV_RAND_ANSWER": rand_answer(PASSWORD, started.params["SRV_RAND"]).upper(),
-            "CLI_RAND": cli_rand,
-        })  # fmt: skip
+        answered = mt5.send(
+            "AUTH_ANSWER",
+            {
+                "SRV_RAND_ANSWER": rand_answer(PASSWORD, started.params["SRV_RAND"]).upper(),
+                "CLI_RAND": cli_rand,
+            },
+        )
         assert answered.retcode == DONE
         assert answered.params["CLI_RAND_ANSWER"] == rand_answer(PASSWORD, cli_rand)
         assert len(answered.params["CRYPT_RAND"]) == 512
@@ -342,10 +360,23 @@ def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
     tcp = str(_free_port())
     args = [f.format(tcp=tcp) for f in flags]
     done = subprocess.run(
-        [sys.executable, "-m", "brokerplane.cli.main", "serve", "--mt5-tcp-port", tcp,
-         "--data-dir", str(tmp_path / "var"), *args],
-        check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "brokerplane.cli.main",
+            "serve",
+            "--mt5-tcp-port",
+            tcp,
+            "--data-dir",
+            str(tmp_path / "var"),
+            *args,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert message.format(tcp=tcp) in done.stderr
     assert not (tmp_path / "var").exists()

@@ -22,10 +22,12 @@ UNAUTHENTICATED = 6
 
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    caps = {"BROKERPLANE_MT5_TCP_MAX_PER_ADDRESS": str(PER_ADDRESS),
-            "BROKERPLANE_MT5_TCP_MAX_UNAUTHENTICATED": str(UNAUTHENTICATED),
-            "BROKERPLANE_HEADER_TIMEOUT_S": "30",  # idle connections stay for the whole test
-            "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "60"}  # fmt: skip
+    caps = {
+        "BROKERPLANE_MT5_TCP_MAX_PER_ADDRESS": str(PER_ADDRESS),
+        "BROKERPLANE_MT5_TCP_MAX_UNAUTHENTICATED": str(UNAUTHENTICATED),
+        "BROKERPLANE_HEADER_TIMEOUT_S": "30",  # idle connections stay for the whole test
+        "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "60",
+    }
     with _serve(tmp_path_factory.mktemp("mt5tcpcaps"), caps) as running:
         yield running
 

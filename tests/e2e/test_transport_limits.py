@@ -29,8 +29,9 @@ def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     def start(*args: str, **env: str) -> Serving:
         key = (args, tuple(sorted(env.items())))
         if key not in started:
-            started[key] = Serving(_free_port(), url, where / f"serve-{len(started)}.log", *args,
-                                   **env)  # fmt: skip
+            started[key] = Serving(
+                _free_port(), url, where / f"serve-{len(started)}.log", *args, **env
+            )
         server = started[key]
         assert server.proc.poll() is None, server.log.read_text(errors="replace")
         return server
@@ -171,9 +172,11 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent_in_each_dia
         try:
             # 300 MB announced, not a byte of it sent: the answer comes anyway, and the
             # connection closes (the rest of the body is never read).
-            head = (f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    "Content-Type: application/json\r\nAccept: application/json\r\n"
-                    "Content-Length: 300000000\r\nExpect: 100-continue\r\n\r\n")  # fmt: skip
+            head = (
+                f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nAccept: application/json\r\n"
+                "Content-Length: 300000000\r\nExpect: 100-continue\r\n\r\n"
+            )
             conn.send(head.encode())
             reply = conn.reply()
             _check_refusal(dialect, reply)
@@ -192,9 +195,11 @@ def test_a_chunked_body_over_the_limit_is_refused_while_the_client_is_still_send
     for dialect in ("native", "mt5", "ctrader", "traderevolution"):
         conn = Raw(server.port)
         try:
-            conn.send(f"POST {DIALECT_POSTS[dialect]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Content-Type: application/json\r\nAccept: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n".encode())  # fmt: skip
+            conn.send(
+                f"POST {DIALECT_POSTS[dialect]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nAccept: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
             for _ in range(5):  # 80 KiB: past the limit, and the body is far from finished
                 conn.send(framed)
             reply = conn.reply()
@@ -215,8 +220,9 @@ def test_a_body_within_the_limit_is_served_over_a_socket(
     conn = Raw(server.port)
     try:
         body = json.dumps({"login": "nobody", "password": "x" * 60000}).encode()
-        reply = conn.request("POST", "/proftrading/rest/auth/token",
-                             {"Content-Type": "application/json"}, body)  # fmt: skip
+        reply = conn.request(
+            "POST", "/proftrading/rest/auth/token", {"Content-Type": "application/json"}, body
+        )
         assert reply.status == 401, reply.body  # read, parsed and refused as a wrong password
     finally:
         conn.close()

@@ -49,8 +49,9 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
     started: list[Serving] = []
 
     def start(*args: str, **env: str) -> Serving:
-        server = Serving(_free_port(), database, tmp_path / f"serve-{len(started)}.log", *args,
-                         **env)  # fmt: skip
+        server = Serving(
+            _free_port(), database, tmp_path / f"serve-{len(started)}.log", *args, **env
+        )
         started.append(server)
         return server
 
@@ -62,8 +63,9 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
 # ---- MT5 sessions belong to their connection ------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [(), ("--forwarded-allow-ips", "127.0.0.1")],
-                         ids=["default", "trusted-proxy"])  # fmt: skip
+@pytest.mark.parametrize(
+    "args", [(), ("--forwarded-allow-ips", "127.0.0.1")], ids=["default", "trusted-proxy"]
+)
 def test_an_mt5_session_cannot_be_claimed_with_x_forwarded_for_even_through_a_trusted_proxy(
     serve: Callable[..., Serving], args: tuple[str, ...]
 ) -> None:
@@ -151,9 +153,13 @@ def in_thread(runtime: Runtime, admin: Actor) -> Iterator[Callable[[str], InThre
             if isinstance(route, Mount) and route.path == TE_PREFIX:
                 route.app.state.throttle = Throttle(1, clock=lambda: 1000.0)  # type: ignore[attr-defined]
         port = _free_port()
-        settings = runtime.settings.model_copy(update={
-            "port": port, "log_level": "warning", "forwarded_allow_ips": forwarded_allow_ips,
-        })  # fmt: skip
+        settings = runtime.settings.model_copy(
+            update={
+                "port": port,
+                "log_level": "warning",
+                "forwarded_allow_ips": forwarded_allow_ips,
+            }
+        )
         server = uvicorn.Server(uvicorn_config(app, settings))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

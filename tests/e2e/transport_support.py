@@ -65,8 +65,9 @@ class Raw:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def request(self, method: str, target: str, headers: dict[str, str] | None = None,
-                body: bytes = b"") -> Reply:  # fmt: skip
+    def request(
+        self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body or method == "POST":
@@ -114,14 +115,16 @@ class Raw:
 
 def mt5_auth(conn: Raw, login: int, password: str, headers: dict[str, str] | None = None) -> int:
     """The MT5 handshake on `conn`; the status of /api/auth/answer."""
-    start = conn.request("GET", f"/api/auth/start?version=3470&agent=pytest&login={login}"
-                         "&type=manager", headers)  # fmt: skip
+    start = conn.request(
+        "GET", f"/api/auth/start?version=3470&agent=pytest&login={login}&type=manager", headers
+    )
     assert start.status == 200, start.body
     srv_rand = bytes.fromhex(str(start.json()["srv_rand"]))
     answer = rand_answer(password_hash(password), srv_rand)
     cli_rand = secrets.token_hex(16)
-    reply = conn.request("GET", f"/api/auth/answer?srv_rand_answer={answer}&cli_rand={cli_rand}",
-                         headers)  # fmt: skip
+    reply = conn.request(
+        "GET", f"/api/auth/answer?srv_rand_answer={answer}&cli_rand={cli_rand}", headers
+    )
     return reply.status
 
 
@@ -134,11 +137,22 @@ class Serving:
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--port", str(port),
-             "--database-url", database, *args],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "brokerplane.cli.main",
+                "serve",
+                "--port",
+                str(port),
+                "--database-url",
+                database,
+                *args,
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **env},
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
@@ -170,8 +184,21 @@ def _database(where: Path) -> str:
     url = f"sqlite:///{(where / 'transport.db').as_posix()}"
     assert run("db", "upgrade", "--database-url", url).exit_code == 0
     for login, password in ((MANAGER, PASSWORD), (VICTIM, VICTIM_PASSWORD)):
-        created = run("manager", "create", "--database-url", url, "--login", str(login), "--name",
-                      f"CRM {login}", "--password", password, "--rights", "admin", "--groups",
-                      "*")  # fmt: skip
+        created = run(
+            "manager",
+            "create",
+            "--database-url",
+            url,
+            "--login",
+            str(login),
+            "--name",
+            f"CRM {login}",
+            "--password",
+            password,
+            "--rights",
+            "admin",
+            "--groups",
+            "*",
+        )
         assert created.exit_code == 0, created.output
     return url

@@ -39,23 +39,33 @@ TTL = timedelta(hours=72)
 
 
 def _post(
-    services: Application, login: int, operation: str, amount: object, actor: Actor = REQUESTER,
+    services: Application,
+    login: int,
+    operation: str,
+    amount: object,
+    actor: Actor = REQUESTER,
     **kw: Any,
-) -> Posting:  # fmt: skip
+) -> Posting:
     return services.post_ledger_entry(PostLedgerEntry(login, operation, amount, **kw), actor)  # type: ignore[arg-type]  # text the core reads
 
 
 def _threshold(
-    services: Application, admin: Actor, amount: object, currency: str = "USD",
+    services: Application,
+    admin: Actor,
+    amount: object,
+    currency: str = "USD",
     group: str | None = None,
-) -> ApprovalThreshold | None:  # fmt: skip
+) -> ApprovalThreshold | None:
     return services.set_approval_threshold(SetApprovalThreshold(currency, amount, group), admin)
 
 
 def _decide(
-    services: Application, approval_id: int, approve: bool = True, actor: Actor = APPROVER,
+    services: Application,
+    approval_id: int,
+    approve: bool = True,
+    actor: Actor = APPROVER,
     comment: str = "",
-) -> Decision:  # fmt: skip
+) -> Decision:
     return services.decide_approval(DecideApproval(approval_id, approve, comment), actor)
 
 

@@ -44,8 +44,12 @@ def build_world(services: Application, admin: Actor) -> World:
     """Two groups, four accounts, three managers: the same data for fakes and databases."""
     demo = services.create_group(CreateGroup("demo\\usd", "USD", {"broker": "BESTBROKER"}), admin)
     real = services.create_group(CreateGroup("real\\std", "USD", {"broker": "BESTBROKER"}), admin)
-    accounts = [(BEST, demo, "BESTBROKER"), (BEST2, demo, "BESTBROKER"),
-                (OTHER, demo, "OTHERBROKER"), (REAL, real, "BESTBROKER")]  # fmt: skip
+    accounts = [
+        (BEST, demo, "BESTBROKER"),
+        (BEST2, demo, "BESTBROKER"),
+        (OTHER, demo, "OTHERBROKER"),
+        (REAL, real, "BESTBROKER"),
+    ]
     for login, group, broker in accounts:
         services.open_account(
             OpenAccount(group=group.name, login=login, profile={"broker": broker}), admin

@@ -28,9 +28,13 @@ REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))
 
 
 def _post(
-    services: Application, login: int, operation: str, amount: object, actor: Actor = TELLER,
+    services: Application,
+    login: int,
+    operation: str,
+    amount: object,
+    actor: Actor = TELLER,
     **kw: Any,
-) -> Posting:  # fmt: skip
+) -> Posting:
     return services.post_ledger_entry(PostLedgerEntry(login, operation, amount, **kw), actor)  # type: ignore[arg-type]  # text the core reads
 
 

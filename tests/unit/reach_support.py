@@ -38,10 +38,16 @@ LIMITS = [
 REQUESTER = Actor(1001, WORKER, dialect="native")
 
 CONTACT = {
-    "email": "ann@example.com", "phone": "+44 20 7946 0000", "address": "1 High Street",
-    "city": "London", "state": "LDN", "zip_code": "EC1BEST 1BB", "id_document": "P1234567",
-    "bank_account": "GB00BANK0001", "mqid": "ABCD1234",
-}  # fmt: skip
+    "email": "ann@example.com",
+    "phone": "+44 20 7946 0000",
+    "address": "1 High Street",
+    "city": "London",
+    "state": "LDN",
+    "zip_code": "EC1BEST 1BB",
+    "id_document": "P1234567",
+    "bank_account": "GB00BANK0001",
+    "mqid": "ABCD1234",
+}
 
 
 @dataclass
@@ -58,13 +64,18 @@ class World:
 
 @pytest.fixture
 def world(services: Application, uows: FakeUowFactory, admin: Actor) -> World:
-    for name, broker in (("demo\\usd", "BESTBROKER"), ("demo\\vip", "BESTBROKER"),
-                         ("real\\standard", "OTHERBROKER")):  # fmt: skip
+    for name, broker in (
+        ("demo\\usd", "BESTBROKER"),
+        ("demo\\vip", "BESTBROKER"),
+        ("real\\standard", "OTHERBROKER"),
+    ):
         services.create_group(CreateGroup(name, "USD", {"broker": broker}), admin)
     accounts: list[tuple[int, str, dict[str, Any]]] = [
-        (BEST, "demo\\usd", {}), (VIP, "demo\\vip", {}),
-        (OTHER, "demo\\usd", {"broker": "OTHERBROKER"}), (REAL, "real\\standard", {}),
-    ]  # fmt: skip
+        (BEST, "demo\\usd", {}),
+        (VIP, "demo\\vip", {}),
+        (OTHER, "demo\\usd", {"broker": "OTHERBROKER"}),
+        (REAL, "real\\standard", {}),
+    ]
     for login, group, extra in accounts:
         profile: dict[str, Any] = {**CONTACT, "comment": f"account {login}", **extra}
         services.open_account(

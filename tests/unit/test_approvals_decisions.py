@@ -50,19 +50,31 @@ def test_an_operation_above_the_threshold_is_held_and_nothing_is_applied(
     posting = _post(services, account.login, "deposit", "2500", comment="wire", reference="W-7")
 
     assert (posting.status, posting.kind, posting.amount, posting.entry) == (
-        "pending_approval", "deposit", 250000, None,
-    )  # fmt: skip
+        "pending_approval",
+        "deposit",
+        250000,
+        None,
+    )
     assert posting.operation_id is None
     assert (posting.balance, posting.credit, posting.bonus) == (500000, 50000, 0)
     assert (posting.comment, posting.reference) == ("wire", "W-7")
     held = posting.approval
     assert held is not None and held.id >= 1
     assert (held.state, held.login, held.kind, held.amount, held.currency) == (
-        "pending", account.login, "deposit", 250000, "USD",
-    )  # fmt: skip
+        "pending",
+        account.login,
+        "deposit",
+        250000,
+        "USD",
+    )
     assert (held.requested_at, held.expires_at) == (clock.now, clock.now + TTL)
-    assert (held.requested_by, held.requested_key, held.requested_operator, held.request_id,
-            held.dialect) == (1001, "key-req", "alice", "req-1", "native")  # fmt: skip
+    assert (
+        held.requested_by,
+        held.requested_key,
+        held.requested_operator,
+        held.request_id,
+        held.dialect,
+    ) == (1001, "key-req", "alice", "req-1", "native")
     assert (held.comment, held.reference) == ("wire", "W-7")
     assert _balance(services, admin, account.login) == 500000
     assert len(uows.state.ledger) == entries
@@ -71,9 +83,13 @@ def test_an_operation_above_the_threshold_is_held_and_nothing_is_applied(
 
 @pytest.mark.parametrize(
     ("operation", "amount", "kind", "change"),
-    [("withdrawal", "1500", "withdrawal", -150000), ("correction", "-1500", "correction", -150000),
-     ("charge", "1000.01", "charge", -100001), ("credit", "1500", "credit_in", 150000)],
-)  # fmt: skip
+    [
+        ("withdrawal", "1500", "withdrawal", -150000),
+        ("correction", "-1500", "correction", -150000),
+        ("charge", "1000.01", "charge", -100001),
+        ("credit", "1500", "credit_in", 150000),
+    ],
+)
 def test_removals_are_held_by_their_size_whatever_their_sign(
     services: Application, account: Account, operation: str, amount: str, kind: str, change: int
 ) -> None:
@@ -99,11 +115,17 @@ def test_holding_is_audited_as_approval_requested(
     [rec] = _approval_audit(services, admin, held.id)
 
     assert (rec.action, rec.entity_type, rec.before, rec.after) == (
-        "approval.requested", "approval", None, held.snapshot(),
-    )  # fmt: skip
+        "approval.requested",
+        "approval",
+        None,
+        held.snapshot(),
+    )
     assert (rec.manager_login, rec.operator_id, rec.request_id, rec.at) == (
-        1001, "alice", "req-1", clock.now,
-    )  # fmt: skip
+        1001,
+        "alice",
+        "req-1",
+        clock.now,
+    )
 
 
 # --- deciding --------------------------------------------------------------------------------
@@ -120,15 +142,34 @@ def test_another_manager_approving_applies_the_operation_as_requested(
     assert posting is not None and posting.entry is not None
     entry = posting.entry
     assert (posting.status, posting.kind, posting.amount, posting.balance) == (
-        "applied", "deposit", 250000, 750000,
-    )  # fmt: skip
-    assert (decided.state, decided.decided_by, decided.decided_operator, decided.decided_at,
-            decided.decision_comment, decided.entry_id) == (
-        "approved", 1002, "bob", clock.now, "checked", entry.id,
-    )  # fmt: skip
+        "applied",
+        "deposit",
+        250000,
+        750000,
+    )
+    assert (
+        decided.state,
+        decided.decided_by,
+        decided.decided_operator,
+        decided.decided_at,
+        decided.decision_comment,
+        decided.entry_id,
+    ) == (
+        "approved",
+        1002,
+        "bob",
+        clock.now,
+        "checked",
+        entry.id,
+    )
     assert _balance(services, admin, held.login) == 750000
-    assert (entry.manager_login, entry.key_id, entry.operator_id, entry.request_id,
-            entry.dialect) == (1001, "key-req", "alice", "req-1", "native")  # fmt: skip
+    assert (
+        entry.manager_login,
+        entry.key_id,
+        entry.operator_id,
+        entry.request_id,
+        entry.dialect,
+    ) == (1001, "key-req", "alice", "req-1", "native")
     assert (entry.approval_id, entry.approved_by, entry.at) == (held.id, 1002, clock.now)
     assert (entry.comment, entry.reference) == ("wire", "W-7")
     assert services.get_approval(held.id, APPROVER) == decided
@@ -145,8 +186,11 @@ def test_approving_a_held_removal_takes_the_money(
 
     assert posting is not None
     assert (posting.kind, posting.amount, posting.balance, posting.credit) == (
-        "correction", -499999, 1, 50000,
-    )  # fmt: skip
+        "correction",
+        -499999,
+        1,
+        50000,
+    )
     assert _balance(services, admin, account.login) == 1
 
 
@@ -213,8 +257,13 @@ def test_rejecting_applies_nothing_and_is_audited(
 
     assert decision.posting is None
     rejected = decision.approval
-    assert (rejected.state, rejected.decided_by, rejected.decided_at, rejected.decision_comment,
-            rejected.entry_id) == ("rejected", 1002, clock.now, "no paperwork", None)  # fmt: skip
+    assert (
+        rejected.state,
+        rejected.decided_by,
+        rejected.decided_at,
+        rejected.decision_comment,
+        rejected.entry_id,
+    ) == ("rejected", 1002, clock.now, "no paperwork", None)
     assert _balance(services, admin, held.login) == 500000
     assert len(uows.state.ledger) == entries
     last = _approval_audit(services, admin, held.id)[-1]
@@ -224,9 +273,14 @@ def test_rejecting_applies_nothing_and_is_audited(
 @pytest.mark.parametrize(("first", "state"), [(True, "approved"), (False, "rejected")])
 @pytest.mark.parametrize("second", [True, False])
 def test_a_decided_operation_cannot_be_decided_again(
-    services: Application, admin: Actor, held: Approval, uows: FakeUowFactory, first: bool,
-    state: str, second: bool,
-) -> None:  # fmt: skip
+    services: Application,
+    admin: Actor,
+    held: Approval,
+    uows: FakeUowFactory,
+    first: bool,
+    state: str,
+    second: bool,
+) -> None:
     _decide(services, held.id, approve=first)
     balance, entries = _balance(services, admin, held.login), len(uows.state.ledger)
     third = replace(APPROVER, manager_login=1003)
@@ -256,9 +310,12 @@ def test_approval_rechecks_funds_and_leaves_the_operation_pending_when_they_are_
 
 
 def test_approval_rechecks_the_per_operation_limit(
-    services: Application, held: Approval, uows: FakeUowFactory, config: CoreConfig,
+    services: Application,
+    held: Approval,
+    uows: FakeUowFactory,
+    config: CoreConfig,
     clock: FakeClock,
-) -> None:  # fmt: skip
+) -> None:
     stricter = Application(uows, replace(config, max_operation_amount=Decimal("2000")), clock)
 
     with pytest.raises(AmountLimitExceeded):

@@ -48,8 +48,10 @@ def test_maintenance_expires_pending_operations_past_their_ttl_and_audits_it(
     assert (expired.state, expired.decided_at, expired.decided_by) == ("expired", clock.now, None)
     rec = _approval_audit(services, admin, held.id)[-1]
     assert (rec.action, rec.before, rec.after) == (
-        "approval.expired", held.snapshot(), expired.snapshot(),
-    )  # fmt: skip
+        "approval.expired",
+        held.snapshot(),
+        expired.snapshot(),
+    )
     assert (rec.manager_login, rec.operator_id, rec.dialect) == (None, "maintenance", "system")
     assert services.run_maintenance() == (0, 0)
 
@@ -77,8 +79,9 @@ def test_approving_after_expiry_is_refused_as_not_pending(
     assert len(uows.state.ledger) == entries
     # deciding recorded the expiry without waiting for maintenance
     assert [r.action for r in _approval_audit(services, admin, held.id)] == [
-        "approval.requested", "approval.expired",
-    ]  # fmt: skip
+        "approval.requested",
+        "approval.expired",
+    ]
 
 
 def test_rejecting_after_expiry_is_refused_as_not_pending(
@@ -135,8 +138,13 @@ def several(services: Application, admin: Actor, account: Account, usd_group: Gr
     """Five approvals: two on another account; one approved and one rejected."""
     other = services.open_account(OpenAccount(group="real\\standard"), admin).login
     ids = []
-    for login, amount in [(account.login, "2000"), (other, "1500"), (account.login, "3000"),
-                          (other, "4000"), (account.login, "1100")]:  # fmt: skip
+    for login, amount in [
+        (account.login, "2000"),
+        (other, "1500"),
+        (account.login, "3000"),
+        (other, "4000"),
+        (account.login, "1100"),
+    ]:
         approval = _post(services, login, "deposit", amount).approval
         assert approval is not None
         ids.append(approval.id)
@@ -163,9 +171,12 @@ def test_approvals_are_listed_oldest_first_and_filtered_by_state_and_login(
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [(ApprovalQuery(state="open"), "state"), (ApprovalQuery(limit=0), "limit"),
-     (ApprovalQuery(limit=1001), "limit")],
-)  # fmt: skip
+    [
+        (ApprovalQuery(state="open"), "state"),
+        (ApprovalQuery(limit=0), "limit"),
+        (ApprovalQuery(limit=1001), "limit"),
+    ],
+)
 def test_a_bad_approval_listing_is_refused(
     services: Application, several: list[int], query: ApprovalQuery, field: str
 ) -> None:

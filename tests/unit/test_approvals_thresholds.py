@@ -45,8 +45,13 @@ def test_a_threshold_is_set_in_minor_units_of_its_currency_and_listed(
     assert listed == [threshold]
     t = listed[0]
     assert (t.currency, t.amount, t.currency_digits, t.group_id, t.group, t.updated_at) == (
-        "USD", 123450, 2, 0, None, clock.now,
-    )  # fmt: skip
+        "USD",
+        123450,
+        2,
+        0,
+        None,
+        clock.now,
+    )
 
 
 def test_thresholds_are_listed_by_currency_then_group(
@@ -60,9 +65,11 @@ def test_thresholds_are_listed_by_currency_then_group(
     listed = services.list_approval_thresholds(REQUESTER)
 
     assert [(t.currency, t.group, t.amount) for t in listed] == [
-        ("EUR", None, 700), ("USD", None, 400), ("USD", "real\\standard", 600),
+        ("EUR", None, 700),
+        ("USD", None, 400),
+        ("USD", "real\\standard", 600),
         ("USD", "demo\\usd", 500),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_group_threshold_overrides_its_currencys_for_that_group_only(
@@ -92,8 +99,11 @@ def test_a_group_threshold_without_a_currency_takes_the_groups(
 
     assert threshold is not None
     assert (threshold.currency, threshold.group_id, threshold.group, threshold.amount) == (
-        "USD", usd_group.id, "real\\standard", 1000,
-    )  # fmt: skip
+        "USD",
+        usd_group.id,
+        "real\\standard",
+        1000,
+    )
 
 
 def test_another_currencys_threshold_does_not_hold_operations(
@@ -152,13 +162,25 @@ def test_setting_and_removing_thresholds_is_audited(
     records = services.query_audit(AuditQuery(action="approval_threshold."), admin)
 
     assert [(r.action, r.entity_id, r.before, r.after) for r in records] == [
-        ("approval_threshold.set", "USD:0", None,
-         {"currency": "USD", "group_id": 0, "amount": 1000}),
-        ("approval_threshold.set", "USD:0", {"currency": "USD", "group_id": 0, "amount": 1000},
-         {"currency": "USD", "group_id": 0, "amount": 2000}),
-        ("approval_threshold.removed", "USD:0",
-         {"currency": "USD", "group_id": 0, "amount": 2000}, None),
-    ]  # fmt: skip
+        (
+            "approval_threshold.set",
+            "USD:0",
+            None,
+            {"currency": "USD", "group_id": 0, "amount": 1000},
+        ),
+        (
+            "approval_threshold.set",
+            "USD:0",
+            {"currency": "USD", "group_id": 0, "amount": 1000},
+            {"currency": "USD", "group_id": 0, "amount": 2000},
+        ),
+        (
+            "approval_threshold.removed",
+            "USD:0",
+            {"currency": "USD", "group_id": 0, "amount": 2000},
+            None,
+        ),
+    ]
 
 
 @pytest.mark.parametrize("scopes", [{"balances:write", "balances:approve", "users:read"}, set()])

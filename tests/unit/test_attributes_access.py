@@ -47,8 +47,9 @@ def test_unreachable_traders_are_skipped_silently_by_upsert_list_and_delete(worl
     s = world.services
     s.set_attributes(put("account", (REAL, {"k": "admin"})), world.admin)
 
-    applied = s.set_attributes(put("account", (BEST, {"k": "1"}), (REAL, {"k": "2"}),
-                                   (MISSING, {"k": "3"})), DEMO)  # fmt: skip
+    applied = s.set_attributes(
+        put("account", (BEST, {"k": "1"}), (REAL, {"k": "2"}), (MISSING, {"k": "3"})), DEMO
+    )
 
     assert applied == (BEST,)
     assert listed(s, world.admin, "account", BEST, REAL) == {BEST: {"k": "1"}, REAL: {"k": "admin"}}
@@ -87,8 +88,9 @@ def test_an_actor_who_sees_everything_learns_that_the_id_does_not_exist(world: W
 
 def test_paging_all_traders_shows_only_those_in_reach(world: World) -> None:
     s = world.services
-    s.set_attributes(put("account", *[(i, {"k": str(i)}) for i in (BEST, BEST2, OTHER, REAL)]),
-                     world.admin)  # fmt: skip
+    s.set_attributes(
+        put("account", *[(i, {"k": str(i)}) for i in (BEST, BEST2, OTHER, REAL)]), world.admin
+    )
 
     def ids(actor: Actor) -> list[int]:
         return [x.entity_id for x in s.list_attributes(ListAttributes("account"), actor).sets]
@@ -104,8 +106,9 @@ def test_deleted_traders_no_longer_list_their_attributes(world: World) -> None:
     s.set_attributes(put("account", (BEST, {"k": "1"}), (BEST2, {"k": "2"})), world.admin)
     s.delete_account(DeleteAccount(BEST), world.admin)
 
-    assert [x.entity_id for x in s.list_attributes(ListAttributes("account"), world.admin).sets] \
-        == [BEST2]  # fmt: skip
+    assert [
+        x.entity_id for x in s.list_attributes(ListAttributes("account"), world.admin).sets
+    ] == [BEST2]
     with pytest.raises(AccountNotFound):
         s.set_attributes(put("account", (BEST, {"k": "3"})), world.admin)
 
@@ -180,8 +183,9 @@ def test_a_super_admin_reads_and_writes_any_managers_attributes(world: World) ->
     ) == (REGULAR, SECOND)
 
     assert listed(s, SUPER, "manager", REGULAR, SECOND, 4242) == {
-        REGULAR: {"language": "en", "theme": "dark"}, SECOND: {"theme": "x"},
-    }  # fmt: skip
+        REGULAR: {"language": "en", "theme": "dark"},
+        SECOND: {"theme": "x"},
+    }
     # admin right with limited reach is not a super-admin: only its own id
     limited_admin = Actor(SECOND, frozenset(SCOPES), group_mask="demo\\*", dialect="ctrader")
     assert listed(s, limited_admin, "manager", REGULAR, SECOND) == {SECOND: {"theme": "x"}}
@@ -193,15 +197,20 @@ def test_a_super_admin_reads_and_writes_any_managers_attributes(world: World) ->
 def test_delete_removes_the_named_attributes_or_all_with_no_names(world: World) -> None:
     s, admin = world.services, world.admin
     s.set_attributes(
-        put("account", (BEST, {"colorCode": "1", "label": "2"}), (BEST2, {"colorCode": "3"}),
-            (OTHER, {"colorCode": "4", "x": "5"})),
+        put(
+            "account",
+            (BEST, {"colorCode": "1", "label": "2"}),
+            (BEST2, {"colorCode": "3"}),
+            (OTHER, {"colorCode": "4", "x": "5"}),
+        ),
         admin,
-    )  # fmt: skip
+    )
 
     s.delete_attributes(DeleteAttributes("account", (BEST, BEST2), ("colorCode", "absent")), admin)
     assert listed(s, admin, "account", BEST, BEST2, OTHER) == {
-        BEST: {"label": "2"}, OTHER: {"colorCode": "4", "x": "5"},
-    }  # fmt: skip
+        BEST: {"label": "2"},
+        OTHER: {"colorCode": "4", "x": "5"},
+    }
     s.delete_attributes(DeleteAttributes("account", (OTHER, BEST)), admin)
     assert listed(s, admin, "account", BEST, BEST2, OTHER) == {}
 
@@ -218,22 +227,50 @@ def test_every_change_is_audited_once_per_entity_with_before_and_after(
     s.set_attributes(put("group", (world.demo_group, {"g": "1"})), DEMO)
     s.set_attributes(put("manager", (REGULAR, {"m": "1"})), DEMO)
 
-    records = [r for r in s.query_audit(AuditQuery(limit=1000), world.admin)
-               if "attributes" in r.action]  # fmt: skip
+    records = [
+        r for r in s.query_audit(AuditQuery(limit=1000), world.admin) if "attributes" in r.action
+    ]
     assert [(r.action, r.entity_type, r.entity_id, r.before, r.after) for r in records] == [
-        ("account.attributes_set", "account", str(BEST), {"attributes": {}},
-         {"attributes": {"a": "1", "b": "2"}}),
-        ("account.attributes_set", "account", str(BEST), {"attributes": {"b": "2"}},
-         {"attributes": {"b": "3"}}),
-        ("account.attributes_deleted", "account", str(BEST), {"attributes": {"a": "1"}},
-         {"attributes": {}}),
-        ("group.attributes_set", "group", "demo\\usd", {"attributes": {}},
-         {"attributes": {"g": "1"}}),
-        ("manager.attributes_set", "manager", str(REGULAR), {"attributes": {}},
-         {"attributes": {"m": "1"}}),
-    ]  # fmt: skip
+        (
+            "account.attributes_set",
+            "account",
+            str(BEST),
+            {"attributes": {}},
+            {"attributes": {"a": "1", "b": "2"}},
+        ),
+        (
+            "account.attributes_set",
+            "account",
+            str(BEST),
+            {"attributes": {"b": "2"}},
+            {"attributes": {"b": "3"}},
+        ),
+        (
+            "account.attributes_deleted",
+            "account",
+            str(BEST),
+            {"attributes": {"a": "1"}},
+            {"attributes": {}},
+        ),
+        (
+            "group.attributes_set",
+            "group",
+            "demo\\usd",
+            {"attributes": {}},
+            {"attributes": {"g": "1"}},
+        ),
+        (
+            "manager.attributes_set",
+            "manager",
+            str(REGULAR),
+            {"attributes": {}},
+            {"attributes": {"m": "1"}},
+        ),
+    ]
     assert {(r.manager_login, r.dialect) for r in records} == {(REGULAR, "ctrader")}
     history = s.account_history(BEST, world.admin)
     assert [r.action for r in history][-3:] == [
-        "account.attributes_set", "account.attributes_set", "account.attributes_deleted",
-    ]  # fmt: skip
+        "account.attributes_set",
+        "account.attributes_set",
+        "account.attributes_deleted",
+    ]

@@ -32,10 +32,13 @@ def test_upserted_trader_attributes_read_back_by_id_sorted_by_name_with_their_ti
 ) -> None:
     s = world.services
     applied = s.set_attributes(
-        put("account", (BEST, {"prefixLabel": "VIP", "colorCode": "FF0000"}),
-            (BEST2, {"colorCode": "00FF00"})),
+        put(
+            "account",
+            (BEST, {"prefixLabel": "VIP", "colorCode": "FF0000"}),
+            (BEST2, {"colorCode": "00FF00"}),
+        ),
         world.admin,
-    )  # fmt: skip
+    )
 
     page = s.list_attributes(ListAttributes("account", ids=(BEST, BEST2, OTHER)), world.admin)
 
@@ -60,17 +63,22 @@ def test_upsert_overwrites_named_values_keeps_the_others_and_stamps_only_what_ch
 
     (got,) = s.list_attributes(ListAttributes("account", ids=(BEST,)), world.admin).sets
     assert [(a.name, a.value, a.updated_at) for a in got.attributes] == [
-        ("a", "1", first), ("b", "3", later), ("c", "4", later),
-    ]  # fmt: skip
+        ("a", "1", first),
+        ("b", "3", later),
+        ("c", "4", later),
+    ]
     assert got.updated_at == later
 
 
 def test_later_duplicates_in_one_upsert_win(world: World) -> None:
     s = world.services
-    cmd = SetAttributes("account", (
-        EntityAttributes(BEST, (AttributeValue("k", "1"), AttributeValue("k", "2"))),
-        EntityAttributes(BEST, (AttributeValue("k", "3"),)),
-    ))  # fmt: skip
+    cmd = SetAttributes(
+        "account",
+        (
+            EntityAttributes(BEST, (AttributeValue("k", "1"), AttributeValue("k", "2"))),
+            EntityAttributes(BEST, (AttributeValue("k", "3"),)),
+        ),
+    )
 
     assert s.set_attributes(cmd, world.admin) == (BEST,)
     assert listed(s, world.admin, "account", BEST) == {BEST: {"k": "3"}}
@@ -109,11 +117,15 @@ def test_a_null_value_is_refused_naming_the_field_and_nothing_is_stored(world: W
 @pytest.mark.parametrize(
     ("name", "value", "field"),
     [
-        ("n" * 65, "v", "name"), ("", "v", "name"), ("   ", "v", "name"), ("a\x00b", "v", "name"),
-        ("n", "v" * 513, "value"), ("n", "", "value"),
+        ("n" * 65, "v", "name"),
+        ("", "v", "name"),
+        ("   ", "v", "name"),
+        ("a\x00b", "v", "name"),
+        ("n", "v" * 513, "value"),
+        ("n", "", "value"),
     ],
     ids=["name-65", "name-empty", "name-blank", "name-nul", "value-513", "value-empty"],
-)  # fmt: skip
+)
 def test_names_and_values_outside_the_limits_are_refused(
     world: World, name: str, value: str, field: str
 ) -> None:
@@ -137,20 +149,31 @@ def test_batch_sizes_beyond_the_limits_are_refused(world: World) -> None:
         (lambda: s.set_attributes(SetAttributes("account", ()), admin), "sets"),
         (lambda: s.set_attributes(attrs_101, admin), "sets[0].attributes"),
         (lambda: s.set_attributes(put("account", (BEST, {})), admin), "sets[0].attributes"),
-        (lambda: s.list_attributes(ListAttributes("group", ids=tuple(range(1, 10_002))), admin),
-         "ids"),
-        (lambda: s.delete_attributes(DeleteAttributes("account", tuple(range(1, 10_002))), admin),
-         "ids"),
+        (
+            lambda: s.list_attributes(ListAttributes("group", ids=tuple(range(1, 10_002))), admin),
+            "ids",
+        ),
+        (
+            lambda: s.delete_attributes(
+                DeleteAttributes("account", tuple(range(1, 10_002))), admin
+            ),
+            "ids",
+        ),
         (lambda: s.delete_attributes(DeleteAttributes("account", ()), admin), "ids"),
-        (lambda: s.delete_attributes(
-            DeleteAttributes("account", (BEST,), tuple(f"n{i}" for i in range(101))), admin),
-         "names"),
+        (
+            lambda: s.delete_attributes(
+                DeleteAttributes("account", (BEST,), tuple(f"n{i}" for i in range(101))), admin
+            ),
+            "names",
+        ),
         (lambda: s.list_attributes(ListAttributes("account", limit=10_001), admin), "limit"),
         (lambda: s.list_attributes(ListAttributes("account", limit=0), admin), "limit"),
         (lambda: s.list_attributes(ListAttributes("account", after_id=-1), admin), "after_id"),
-        (lambda: s.list_attributes(ListAttributes("account", name_contains="x" * 65), admin),
-         "name_contains"),
-    ]  # fmt: skip
+        (
+            lambda: s.list_attributes(ListAttributes("account", name_contains="x" * 65), admin),
+            "name_contains",
+        ),
+    ]
     for call, field in cases:
         with pytest.raises(ValidationError) as caught:
             call()
@@ -188,12 +211,14 @@ def test_paging_is_only_for_all_traders_and_groups_and_managers_need_ids(world: 
 
 def test_all_traders_with_attributes_page_by_limit_and_the_next_cursor(world: World) -> None:
     s, admin = world.services, world.admin
-    s.set_attributes(put("account", (REAL, {"k": "4"}), (BEST, {"k": "1"}), (OTHER, {"k": "3"})),
-                     admin)  # fmt: skip
+    s.set_attributes(
+        put("account", (REAL, {"k": "4"}), (BEST, {"k": "1"}), (OTHER, {"k": "3"})), admin
+    )
 
     first = s.list_attributes(ListAttributes("account", limit=2), admin)
-    second = s.list_attributes(ListAttributes("account", limit=2, after_id=first.next_after_id),
-                               admin)  # fmt: skip
+    second = s.list_attributes(
+        ListAttributes("account", limit=2, after_id=first.next_after_id), admin
+    )
     beyond = s.list_attributes(ListAttributes("account", limit=2, after_id=REAL), admin)
     whole = s.list_attributes(ListAttributes("account"), admin)
 
@@ -215,10 +240,15 @@ def test_the_name_filter_is_a_case_insensitive_substring_and_narrows_the_attribu
 ) -> None:
     s, admin = world.services, world.admin
     s.set_attributes(
-        put("account", (BEST, {"colorCode": "1", "prefixLabel": "2"}), (BEST2, {"label": "3"}),
-            (OTHER, {"Straße": "4"}), (REAL, {"100%_sure": "5", "100x": "6"})),
+        put(
+            "account",
+            (BEST, {"colorCode": "1", "prefixLabel": "2"}),
+            (BEST2, {"label": "3"}),
+            (OTHER, {"Straße": "4"}),
+            (REAL, {"100%_sure": "5", "100x": "6"}),
+        ),
         admin,
-    )  # fmt: skip
+    )
 
     def names(contains: str) -> dict[int, list[str]]:
         page = s.list_attributes(ListAttributes("account", name_contains=contains), admin)

@@ -33,9 +33,13 @@ def history(
     a = services.open_account(OpenAccount(group="real\\standard"), admin).login
     b = services.open_account(OpenAccount(group="real\\standard"), admin).login
     for login, operation, amount, ref in [
-        (a, "deposit", "100", "A-1"), (b, "deposit", "200", "B-1"), (a, "credit", "10", "A-2"),
-        (b, "withdrawal", "20", "B-2"), (a, "withdrawal", "30", "X"), (b, "bonus", "5", "X"),
-    ]:  # fmt: skip
+        (a, "deposit", "100", "A-1"),
+        (b, "deposit", "200", "B-1"),
+        (a, "credit", "10", "A-2"),
+        (b, "withdrawal", "20", "B-2"),
+        (a, "withdrawal", "30", "X"),
+        (b, "bonus", "5", "X"),
+    ]:
         _post(services, login, operation, amount, reference=ref)
         clock.advance(hours=1)
     return a, b
@@ -52,8 +56,14 @@ def test_history_lists_every_entry_oldest_first(
 
     entries = services.list_ledger(LedgerQuery(), TELLER)
 
-    assert _kinds(entries) == [(a, "deposit"), (b, "deposit"), (a, "credit_in"),
-                               (b, "withdrawal"), (a, "withdrawal"), (b, "bonus_in")]  # fmt: skip
+    assert _kinds(entries) == [
+        (a, "deposit"),
+        (b, "deposit"),
+        (a, "credit_in"),
+        (b, "withdrawal"),
+        (a, "withdrawal"),
+        (b, "bonus_in"),
+    ]
     assert [e.id for e in entries] == sorted(e.id for e in entries)
 
 
@@ -99,8 +109,9 @@ def test_history_time_window_includes_its_start_and_excludes_its_end(
 def test_history_filters_combine(services: Application, history: tuple[int, int]) -> None:
     a, _ = history
 
-    entries = services.list_ledger(LedgerQuery(login=a, kinds=("withdrawal",), reference="X"),
-                                   TELLER)  # fmt: skip
+    entries = services.list_ledger(
+        LedgerQuery(login=a, kinds=("withdrawal",), reference="X"), TELLER
+    )
 
     assert _kinds(entries) == [(a, "withdrawal")]
 
@@ -126,8 +137,10 @@ def test_iterating_history_walks_every_page(
 
     assert len(list(services.iter_ledger(LedgerQuery(), TELLER))) == 6
     assert _kinds(list(services.iter_ledger(LedgerQuery(login=a), TELLER))) == [
-        (a, "deposit"), (a, "credit_in"), (a, "withdrawal"),
-    ]  # fmt: skip
+        (a, "deposit"),
+        (a, "credit_in"),
+        (a, "withdrawal"),
+    ]
 
 
 def test_reporting_keys_may_read_history(services: Application, history: tuple[int, int]) -> None:

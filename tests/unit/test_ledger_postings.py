@@ -45,9 +45,15 @@ funded = ledger_support.funded
     ],
 )
 def test_each_operation_moves_only_its_own_figure_by_the_signed_amount(
-    services: Application, admin: Actor, funded: Account, operation: str, amount: str, kind: str,
-    change: int, figures: tuple[int, int, int],
-) -> None:  # fmt: skip
+    services: Application,
+    admin: Actor,
+    funded: Account,
+    operation: str,
+    amount: str,
+    kind: str,
+    change: int,
+    figures: tuple[int, int, int],
+) -> None:
     posting = _post(services, funded.login, operation, amount)
 
     assert (posting.status, posting.kind, posting.amount) == ("applied", kind, change)
@@ -103,11 +109,19 @@ def test_the_entry_names_who_posted_it_through_which_key_request_and_dialect(
 
     assert entry is not None
     assert (entry.login, entry.currency, entry.currency_digits, entry.at) == (
-        account.login, "USD", 2, clock.now,
-    )  # fmt: skip
+        account.login,
+        "USD",
+        2,
+        clock.now,
+    )
     assert (entry.comment, entry.reference) == ("wire", "W-1")
-    assert (entry.manager_login, entry.key_id, entry.operator_id, entry.request_id,
-            entry.dialect) == (1001, "key-1", "teller@backoffice", "req-1", "native")  # fmt: skip
+    assert (
+        entry.manager_login,
+        entry.key_id,
+        entry.operator_id,
+        entry.request_id,
+        entry.dialect,
+    ) == (1001, "key-1", "teller@backoffice", "req-1", "native")
     assert (entry.approval_id, entry.approved_by) == (None, None)
 
 
@@ -142,16 +156,28 @@ def test_each_applied_entry_is_audited_with_the_figures_before_and_after(
 
     rec = services.account_history(funded.login, admin)[-1]
     assert (rec.action, rec.entity_type, rec.entity_id) == (
-        "ledger.entry_posted", "account", str(funded.login),
-    )  # fmt: skip
+        "ledger.entry_posted",
+        "account",
+        str(funded.login),
+    )
     assert rec.before == {"balance": 100000, "credit": 10000, "bonus": 5000}
     assert posting.entry is not None
-    assert rec.after == {"balance": 100000, "credit": 10000, "bonus": 3000,
-                         "entry": posting.entry.snapshot()}  # fmt: skip
+    assert rec.after == {
+        "balance": 100000,
+        "credit": 10000,
+        "bonus": 3000,
+        "entry": posting.entry.snapshot(),
+    }
     assert rec.after["entry"]["id"] == posting.entry.id
-    assert (rec.at, rec.manager_login, rec.key_id, rec.operator_id, rec.request_id, rec.dialect,
-            rec.ip) == (clock.now, 1001, "key-1", "teller@backoffice", "req-1", "native",
-                        "198.51.100.7")  # fmt: skip
+    assert (
+        rec.at,
+        rec.manager_login,
+        rec.key_id,
+        rec.operator_id,
+        rec.request_id,
+        rec.dialect,
+        rec.ip,
+    ) == (clock.now, 1001, "key-1", "teller@backoffice", "req-1", "native", "198.51.100.7")
     assert services.verify_audit().ok
 
 
@@ -162,5 +188,7 @@ def test_ledger_records_can_be_found_by_action_in_the_audit_trail(
 
     assert [r.action for r in found] == ["ledger.entry_posted"] * 3
     assert [r.after["entry"]["kind"] for r in found if r.after] == [
-        "deposit", "credit_in", "bonus_in",
-    ]  # fmt: skip
+        "deposit",
+        "credit_in",
+        "bonus_in",
+    ]

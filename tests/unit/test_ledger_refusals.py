@@ -39,17 +39,38 @@ funded = ledger_support.funded
 @pytest.mark.parametrize(
     ("operation", "amount"),
     [
-        ("deposit", "0"), ("deposit", 0), ("deposit", "0.00"), ("deposit", "-1"),
-        ("deposit", -1), ("withdrawal", "-5"), ("deposit", "1.001"), ("deposit", "0.001"),
-        ("deposit", 0.1 + 0.2), ("deposit", "ten"), ("deposit", ""), ("deposit", "1,5"),
-        ("deposit", "NaN"), ("deposit", "sNaN"), ("deposit", float("nan")),
-        ("deposit", "Infinity"), ("deposit", "-inf"), ("deposit", float("inf")),
-        ("deposit", Decimal("Infinity")), ("deposit", True), ("deposit", False),
-        ("deposit", None), ("deposit", [1]), ("deposit", {"amount": 1}),
-        ("correction", "0"), ("correction", "-0.00"), ("credit", "0"), ("bonus", 0),
-        ("correction", "0.005"), ("credit", "-0.001"),
+        ("deposit", "0"),
+        ("deposit", 0),
+        ("deposit", "0.00"),
+        ("deposit", "-1"),
+        ("deposit", -1),
+        ("withdrawal", "-5"),
+        ("deposit", "1.001"),
+        ("deposit", "0.001"),
+        ("deposit", 0.1 + 0.2),
+        ("deposit", "ten"),
+        ("deposit", ""),
+        ("deposit", "1,5"),
+        ("deposit", "NaN"),
+        ("deposit", "sNaN"),
+        ("deposit", float("nan")),
+        ("deposit", "Infinity"),
+        ("deposit", "-inf"),
+        ("deposit", float("inf")),
+        ("deposit", Decimal("Infinity")),
+        ("deposit", True),
+        ("deposit", False),
+        ("deposit", None),
+        ("deposit", [1]),
+        ("deposit", {"amount": 1}),
+        ("correction", "0"),
+        ("correction", "-0.00"),
+        ("credit", "0"),
+        ("bonus", 0),
+        ("correction", "0.005"),
+        ("credit", "-0.001"),
     ],
-)  # fmt: skip
+)
 def test_an_amount_that_is_not_a_valid_positive_decimal_is_refused_and_nothing_changes(
     services: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: object
 ) -> None:
@@ -80,9 +101,16 @@ def small_limit(uows: FakeUowFactory, config: CoreConfig, clock: FakeClock) -> A
 
 @pytest.mark.parametrize(
     ("operation", "amount"),
-    [("deposit", "500.01"), ("deposit", 501), ("withdrawal", "500.01"), ("correction", "-600"),
-     ("credit", "-500.01"), ("bonus", "1e6"), ("charge", "99999999999")],
-)  # fmt: skip
+    [
+        ("deposit", "500.01"),
+        ("deposit", 501),
+        ("withdrawal", "500.01"),
+        ("correction", "-600"),
+        ("credit", "-500.01"),
+        ("bonus", "1e6"),
+        ("charge", "99999999999"),
+    ],
+)
 def test_an_amount_above_the_per_operation_limit_is_refused_and_nothing_changes(
     small_limit: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: str
 ) -> None:
@@ -128,9 +156,14 @@ def test_the_default_limit_is_one_hundred_million_per_operation(
     ],
 )
 def test_an_operation_taking_a_figure_below_zero_is_refused_and_nothing_changes(
-    services: Application, funded: Account, uows: FakeUowFactory, operation: str, amount: str,
-    figure: str, available: str,
-) -> None:  # fmt: skip
+    services: Application,
+    funded: Account,
+    uows: FakeUowFactory,
+    operation: str,
+    amount: str,
+    figure: str,
+    available: str,
+) -> None:
     before = _state(uows)
 
     with pytest.raises(InsufficientFunds) as caught:
@@ -244,8 +277,9 @@ def test_an_overlong_or_non_text_comment_or_reference_is_refused(
 def test_the_longest_comment_and_reference_are_kept_whole(
     services: Application, account: Account
 ) -> None:
-    entry = _post(services, account.login, "deposit", "1", comment="c" * 255,
-                  reference="r" * 127).entry  # fmt: skip
+    entry = _post(
+        services, account.login, "deposit", "1", comment="c" * 255, reference="r" * 127
+    ).entry
 
     assert entry is not None and (len(entry.comment), len(entry.reference)) == (255, 127)
 

@@ -27,8 +27,9 @@ account = ledger_support.account
 
 def _busy_day(services: Application, admin: Actor) -> list[int]:
     """Many operations over three accounts, some refused half-way."""
-    logins = [services.open_account(OpenAccount(group="real\\standard"), admin).login
-              for _ in range(3)]  # fmt: skip
+    logins = [
+        services.open_account(OpenAccount(group="real\\standard"), admin).login for _ in range(3)
+    ]
     for i, login in enumerate(logins):
         _post(services, login, "deposit", f"{1000 + i}.{i:02d}")
         _post(services, login, "credit", "250")
@@ -142,8 +143,11 @@ def test_an_entry_without_a_record_a_record_twice_and_a_record_of_nothing_are_al
     assert len(found) == 5
     assert any("entry 1 is named by more than one audit record (again by 11)" in r for r in reasons)
     assert any("entry 2 on account 7 (deposit 100) has no audit record" in r for r in reasons)
-    assert any("entry 3 on account 7: amount 999, its audit record 12 says 100" in r
-               for r in reasons)  # fmt: skip
-    assert any("audit record 13 names entry 4 on account 7, which is not in the ledger" in r
-               for r in reasons)  # fmt: skip
+    assert any(
+        "entry 3 on account 7: amount 999, its audit record 12 says 100" in r for r in reasons
+    )
+    assert any(
+        "audit record 13 names entry 4 on account 7, which is not in the ledger" in r
+        for r in reasons
+    )
     assert any("audit record 14 posts money but names no ledger entry" in r for r in reasons)

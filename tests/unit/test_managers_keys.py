@@ -132,9 +132,13 @@ def test_revoking_twice_changes_nothing_the_second_time(
 
 @pytest.mark.parametrize("state", ["revoked", "expired"])
 def test_a_revoked_or_expired_key_cannot_be_rotated(
-    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock,
+    services: Application,
+    admin: Actor,
+    manager: Manager,
+    uows: FakeUowFactory,
+    clock: FakeClock,
     state: str,
-) -> None:  # fmt: skip
+) -> None:
     issued = _key(services, admin, "users:read", expires_at=clock.now + timedelta(hours=1))
     if state == "revoked":
         services.revoke_api_key(issued.key.id, admin)
@@ -269,8 +273,9 @@ def test_a_credential_cannot_hand_its_manager_a_key_wider_than_itself(
     reader = Actor(1001, frozenset({"users:read"}))
 
     with pytest.raises(PermissionDenied, match="users:write"):
-        services.create_api_key(CreateApiKey(1001, frozenset({"users:read", "users:write"})),
-                                reader)  # fmt: skip
+        services.create_api_key(
+            CreateApiKey(1001, frozenset({"users:read", "users:write"})), reader
+        )
     with pytest.raises(MissingScope, match="admin"):
         services.create_manager(CreateManager(1009, rights=frozenset(SCOPES)), reader)
 

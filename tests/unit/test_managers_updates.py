@@ -44,8 +44,9 @@ def test_an_update_that_changes_nothing_writes_no_record(
 ) -> None:
     before = _stored(uows)
 
-    same = _update(services, admin, name="ops", enabled=True, grant=frozenset({"users:read"}),
-                   group_mask="*")  # fmt: skip
+    same = _update(
+        services, admin, name="ops", enabled=True, grant=frozenset({"users:read"}), group_mask="*"
+    )
 
     assert same == manager
     assert _stored(uows) == before
@@ -63,8 +64,11 @@ def test_disabling_a_manager_stops_its_keys_at_once_and_enabling_restores_them(
 
     assert _update(services, admin, enabled=True).enabled is True
     assert services.authenticate_key(issued.secret).manager.login == 1001
-    changes = [(r.before["enabled"], r.after["enabled"]) for r in uows.state.audit  # type: ignore[index]
-               if r.action == "manager.updated"]  # fmt: skip
+    changes = [
+        (r.before["enabled"], r.after["enabled"])
+        for r in uows.state.audit  # type: ignore[index]
+        if r.action == "manager.updated"
+    ]
     assert changes == [(True, False), (False, True)]
 
 
@@ -108,8 +112,9 @@ def test_changing_reach_takes_effect_on_the_next_authentication(
     assert (changed.group_mask, changed.white_labels) == ("demo\\*,!demo\\vip", "BEST*")
     identity = services.authenticate_key(issued.secret)
     assert (identity.manager.group_mask, identity.manager.white_labels) == (
-        "demo\\*,!demo\\vip", "BEST*",
-    )  # fmt: skip
+        "demo\\*,!demo\\vip",
+        "BEST*",
+    )
     last = uows.state.audit[-1]
     assert last.before is not None and last.after is not None
     assert (last.before["group_mask"], last.after["group_mask"]) == ("*", "demo\\*,!demo\\vip")
@@ -221,9 +226,14 @@ def test_a_manager_with_a_malformed_mask_is_not_created(
 @pytest.mark.parametrize(("attribute", "field"), REACH_FIELDS)
 @pytest.mark.parametrize("mask", MALFORMED)
 def test_a_malformed_mask_is_refused_on_update_and_changes_nothing(
-    services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, attribute: str,
-    field: str, mask: str,
-) -> None:  # fmt: skip
+    services: Application,
+    admin: Actor,
+    manager: Manager,
+    uows: FakeUowFactory,
+    attribute: str,
+    field: str,
+    mask: str,
+) -> None:
     before = _stored(uows)
 
     with pytest.raises(ValidationError) as caught:
@@ -235,11 +245,21 @@ def test_a_malformed_mask_is_refused_on_update_and_changes_nothing(
 
 @pytest.mark.parametrize(
     "mask",
-    ["*", "demo\\*,!demo\\vip", "!demo\\*", "real\\*\\vip", "BEST BROKER, Other*",
-     "50%,real_x", "a" * MASK_MAX, "*a" * 16, ",".join(f"g{n}" for n in range(128))],
-)  # fmt: skip
+    [
+        "*",
+        "demo\\*,!demo\\vip",
+        "!demo\\*",
+        "real\\*\\vip",
+        "BEST BROKER, Other*",
+        "50%,real_x",
+        "a" * MASK_MAX,
+        "*a" * 16,
+        ",".join(f"g{n}" for n in range(128)),
+    ],
+)
 def test_well_formed_masks_are_accepted(services: Application, admin: Actor, mask: str) -> None:
-    created = services.create_manager(CreateManager(1001, group_mask=mask, white_labels=mask),
-                                      admin)  # fmt: skip
+    created = services.create_manager(
+        CreateManager(1001, group_mask=mask, white_labels=mask), admin
+    )
 
     assert (created.group_mask, created.white_labels) == (mask, mask)

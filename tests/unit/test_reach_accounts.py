@@ -223,10 +223,13 @@ def test_a_limited_manager_may_move_an_account_between_groups_it_reaches(world: 
 
 @pytest.mark.parametrize(
     ("actor", "reached"),
-    [(DEMO, ["demo\\usd", "demo\\vip"]), (NOVIP, ["demo\\usd"]),
-     (BRAND, ["demo\\usd", "demo\\vip", "real\\standard"])],
+    [
+        (DEMO, ["demo\\usd", "demo\\vip"]),
+        (NOVIP, ["demo\\usd"]),
+        (BRAND, ["demo\\usd", "demo\\vip", "real\\standard"]),
+    ],
     ids=["demo-groups", "demo-less-vip", "white-label"],
-)  # fmt: skip
+)
 def test_groups_out_of_reach_are_left_out_of_the_list_and_read_as_unknown(
     world: World, actor: Actor, reached: list[str]
 ) -> None:

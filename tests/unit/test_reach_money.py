@@ -153,10 +153,15 @@ def test_approval_thresholds_of_groups_out_of_reach_are_not_listed(
 
 @pytest.mark.parametrize(
     "actor",
-    [DEMO, BRAND, NOVIP, Actor(2020, frozenset({"admin"}), group_mask="demo\\*"),
-     Actor(2021, frozenset({"reports:read"}), white_labels="BESTBROKER")],
+    [
+        DEMO,
+        BRAND,
+        NOVIP,
+        Actor(2020, frozenset({"admin"}), group_mask="demo\\*"),
+        Actor(2021, frozenset({"reports:read"}), white_labels="BESTBROKER"),
+    ],
     ids=["demo-groups", "white-label", "demo-less-vip", "admin-demo-groups", "reporter-brand"],
-)  # fmt: skip
+)
 def test_a_manager_of_limited_reach_cannot_query_the_audit_trail(
     world: World, actor: Actor
 ) -> None:

@@ -65,8 +65,9 @@ def test_without_personal_data_history_and_audit_snapshots_blank_contact_fields(
     world: World,
 ) -> None:
     services = world.services
-    services.update_account(UpdateAccount(BEST, {"email": "new@example.com", "comment": "c"}),
-                            world.admin)  # fmt: skip
+    services.update_account(
+        UpdateAccount(BEST, {"email": "new@example.com", "comment": "c"}), world.admin
+    )
     reporter = Actor(1012, frozenset({"users:read", "reports:read"}))
 
     history = services.account_history(BEST, reporter)

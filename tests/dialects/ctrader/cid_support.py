@@ -11,9 +11,13 @@ from brokerplane.core.user.model import User
 from tests.dialects.ctrader.conftest import SEED_HASH, CTrader, cid_call
 
 # Seed 001's SSO create body, `nickname` spelled as its example spells it.
-SEED_001_CREATE = {"brokerCrmName": "BESTBROKERCRM", "email": "president@bestbroker.com",
-                   "firstName": "Trader", "nickname": "letstrade",
-                   "preferredLanguage": "en"}  # fmt: skip
+SEED_001_CREATE = {
+    "brokerCrmName": "BESTBROKERCRM",
+    "email": "president@bestbroker.com",
+    "firstName": "Trader",
+    "nickname": "letstrade",
+    "preferredLanguage": "en",
+}
 CLASSIC_KEYS = {"userId", "nickname", "email", "utcCreateTimestamp", "status"}
 
 
@@ -51,7 +55,12 @@ def empty(response: httpx.Response, status: int = 200) -> None:
 
 
 def get_user_id(ct: CTrader, email: str, prefix: str = "/cid") -> Any:
-    response = call(ct, "GET", "/oauth2/ctid/getUserId", prefix=prefix,
-                    params={"email": email, "brokerCrmName": "BESTBROKERCRM"})  # fmt: skip
+    response = call(
+        ct,
+        "GET",
+        "/oauth2/ctid/getUserId",
+        prefix=prefix,
+        params={"email": email, "brokerCrmName": "BESTBROKERCRM"},
+    )
     assert response.status_code == 200, response.text
     return response.json() if response.content else None

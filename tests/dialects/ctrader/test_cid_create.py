@@ -41,9 +41,17 @@ def test_seed_003_classic_create_answers_the_new_user_then_only_its_id(
 
 
 def test_classic_create_echoes_the_language_and_keeps_the_white_label(ct: CTrader) -> None:
-    response = call(ct, "POST", "/ctid/create/",
-                    {"email": "lang@example.com", "preferredLanguage": "en",
-                     "brokerName": "BESTBROKER", "unknownKey": [1]})  # fmt: skip
+    response = call(
+        ct,
+        "POST",
+        "/ctid/create/",
+        {
+            "email": "lang@example.com",
+            "preferredLanguage": "en",
+            "brokerName": "BESTBROKER",
+            "unknownKey": [1],
+        },
+    )
     assert response.status_code == 200, response.text
     created = response.json()
     assert set(created) == CLASSIC_KEYS | {"preferredLanguage"}
@@ -59,16 +67,19 @@ def test_classic_create_errors(ct: CTrader) -> None:
         refused = call(ct, "POST", "/ctid/create", {"email": email})
         assert ct.error(refused, 400) == "INVALID_REQUEST"
         assert "email" in refused.json()["error"]["description"]
-    language = call(ct, "POST", "/ctid/create", {"email": "l@example.com",
-                                                 "preferredLanguage": "english"})  # fmt: skip
+    language = call(
+        ct, "POST", "/ctid/create", {"email": "l@example.com", "preferredLanguage": "english"}
+    )
     assert ct.error(language, 400) == "INVALID_REQUEST"
     assert "preferredLanguage" in language.json()["error"]["description"]
     assert ct.error(call(ct, "POST", "/ctid/create", {"email": {"a": 1}}), 400) == (
         "INVALID_REQUEST"
     )
     assert ct.services.list_users(UserQuery(), ct.admin) == []  # no user was created
-    assert ct.error(call(ct, "POST", "/ctid/create", {"email": "a@example.com"}, token="nope"),
-                    401) == "CH_CLIENT_AUTH_FAILURE"  # fmt: skip
+    assert (
+        ct.error(call(ct, "POST", "/ctid/create", {"email": "a@example.com"}, token="nope"), 401)
+        == "CH_CLIENT_AUTH_FAILURE"
+    )
 
 
 # ---- SSO create and the nickname rules -------------------------------------------------------
@@ -93,8 +104,9 @@ def test_sso_create_of_a_known_email_is_ch_email_already_exists(ct: CTrader) -> 
     classic_id = classic(ct, "known@example.com")["userId"]
     sso(ct, "sso@example.com")
     for email in ("KNOWN@example.com", "sso@example.com"):
-        response = call(ct, "POST", "/oauth2/ctid/create",
-                        {"brokerCrmName": "BESTBROKERCRM", "email": email})  # fmt: skip
+        response = call(
+            ct, "POST", "/oauth2/ctid/create", {"brokerCrmName": "BESTBROKERCRM", "email": email}
+        )
         assert ct.error(response, 400) == "CH_EMAIL_ALREADY_EXISTS"
         assert email.lower() in response.json()["error"]["description"]
     # The classic create of an SSO user's email stays idempotent.
@@ -134,8 +146,12 @@ def test_sso_create_errors(ct: CTrader) -> None:
     assert ct.error(both, 400) == "INVALID_REQUEST"
     description = both.json()["error"]["description"]
     assert "brokerCrmName" in description and "email" in description
-    relay = call(ct, "POST", "/oauth2/ctid/create",
-                 {"brokerCrmName": "B", "email": "abc@privaterelay.appleid.com"})  # fmt: skip
+    relay = call(
+        ct,
+        "POST",
+        "/oauth2/ctid/create",
+        {"brokerCrmName": "B", "email": "abc@privaterelay.appleid.com"},
+    )
     assert ct.error(relay, 400) == "INVALID_REQUEST"
     assert "private relay" in relay.json()["error"]["description"]
     long_name = call(

@@ -13,9 +13,14 @@ from tests.dialects.ctrader.conftest import JSON, SEED_HASH, CTrader, as_manager
 # ---- bad input, never a 500 -----------------------------------------------------------------
 
 POSTS = [
-    "/ctid/create", "/oauth2/ctid/create", "/ctid/link", "/ctid/changeCtidTraderAccount",
-    "/oauth2/ctid/changeEmail", "/oauth2/ctid/logout", "/oauth2/ctid/acceptAgreement",
-]  # fmt: skip
+    "/ctid/create",
+    "/oauth2/ctid/create",
+    "/ctid/link",
+    "/ctid/changeCtidTraderAccount",
+    "/oauth2/ctid/changeEmail",
+    "/oauth2/ctid/logout",
+    "/oauth2/ctid/acceptAgreement",
+]
 
 
 @pytest.mark.parametrize("path", POSTS)
@@ -23,8 +28,12 @@ POSTS = [
     "raw", [b"{not json", b"[1, 2]", b"\xff\xfe", b'"text"', b'{"a": 1e999999}']
 )
 def test_garbage_bodies_are_invalid_request_in_json(ct: CTrader, path: str, raw: bytes) -> None:
-    response = ct.client.post("/cid" + path, params={"token": ct.token}, content=raw,
-                              headers={"Content-Type": "application/json"})  # fmt: skip
+    response = ct.client.post(
+        "/cid" + path,
+        params={"token": ct.token},
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["error"]["errorCode"] == "INVALID_REQUEST"
@@ -62,13 +71,19 @@ def test_a_manager_limited_to_a_white_label_neither_sees_nor_creates_users_of_an
     for body in ({"email": "new@example.com", "brokerName": "OTHERBROKER"},):
         refused = call(limited, "POST", "/ctid/create", body)
         assert limited.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
-    refused_sso = call(limited, "POST", "/oauth2/ctid/create",
-                       {"brokerCrmName": "OTHERBROKER", "email": "new@example.com"})  # fmt: skip
+    refused_sso = call(
+        limited,
+        "POST",
+        "/oauth2/ctid/create",
+        {"brokerCrmName": "OTHERBROKER", "email": "new@example.com"},
+    )
     assert limited.error(refused_sso, 403) == "NOT_ENOUGH_RIGHTS"
     assert get_user_id(ct, "new@example.com") is None
 
-    for user_id, email in ((foreign, "foreign@example.com"),
-                           (foreign_sso, "foreign-sso@example.com")):  # fmt: skip
+    for user_id, email in (
+        (foreign, "foreign@example.com"),
+        (foreign_sso, "foreign-sso@example.com"),
+    ):
         assert get_user_id(limited, email) is None
         assert limited.error(link(limited, login, user_id), 404) == "CH_USER_NOT_FOUND"
         query = {"brokerCrmName": "X", "userId": user_id}
@@ -76,8 +91,9 @@ def test_a_manager_limited_to_a_white_label_neither_sees_nor_creates_users_of_an
             assert limited.error(call(limited, "PUT", path, params=query), 404) == (
                 "CH_USER_NOT_FOUND"
             )
-        change = call(limited, "PUT", "/oauth2/ctid/changeEmail",
-                      {**query, "newEmail": "stolen@example.com"})  # fmt: skip
+        change = call(
+            limited, "PUT", "/oauth2/ctid/changeEmail", {**query, "newEmail": "stolen@example.com"}
+        )
         assert limited.error(change, 404) == "CH_USER_NOT_FOUND"
         # Its email is taken, but its id is not given away.
         again = call(limited, "POST", "/ctid/create", {"email": email})
@@ -92,35 +108,79 @@ def test_a_manager_limited_to_a_white_label_neither_sees_nor_creates_users_of_an
     # A trader out of its reach is not found, whoever the user is.
     outside = ct.create(brokerName="OTHERBROKER")["login"]
     assert limited.error(link(limited, outside, own), 404) == "TRADER_NOT_FOUND"
-    move = call(limited, "POST", "/ctid/changeCtidTraderAccount",
-                {"traderLogin": login, "brokerName": "OTHERBROKER"})  # fmt: skip
+    move = call(
+        limited,
+        "POST",
+        "/ctid/changeCtidTraderAccount",
+        {"traderLogin": login, "brokerName": "OTHERBROKER"},
+    )
     assert limited.error(move, 403) == "NOT_ENOUGH_RIGHTS"
     assert ct.trader(login)["brokerName"] == "BESTBROKER"
 
 
-ODD_VALUES: list[Any] = [None, True, 0, -1, 10**19, 10**40, 1.5, "", " ", "\x00", "a\x00b",
-                         "x" * 5000, [], {}, "é", "1e3", "ctid1", "a@b.c"]  # fmt: skip
+ODD_VALUES: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    10**19,
+    10**40,
+    1.5,
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "x" * 5000,
+    [],
+    {},
+    "é",
+    "1e3",
+    "ctid1",
+    "a@b.c",
+]
 FIELDS = {
     "/ctid/create": ["email", "brokerName", "preferredLanguage"],
-    "/oauth2/ctid/create": ["brokerCrmName", "email", "firstName", "nickName", "nickname",
-                            "preferredLanguage"],
-    "/ctid/link": ["traderLogin", "traderPasswordHash", "userId", "brokerName",
-                   "environmentName", "returnAccountDetails"],
+    "/oauth2/ctid/create": [
+        "brokerCrmName",
+        "email",
+        "firstName",
+        "nickName",
+        "nickname",
+        "preferredLanguage",
+    ],
+    "/ctid/link": [
+        "traderLogin",
+        "traderPasswordHash",
+        "userId",
+        "brokerName",
+        "environmentName",
+        "returnAccountDetails",
+    ],
     "/ctid/changeCtidTraderAccount": ["traderLogin", "brokerName", "environmentName"],
     "/oauth2/ctid/changeEmail": ["userId", "newEmail", "brokerCrmName"],
     "/oauth2/ctid/logout": ["userId", "brokerCrmName"],
     "/oauth2/ctid/acceptAgreement": ["userId", "brokerCrmName"],
-}  # fmt: skip
+}
 
 
 def test_no_value_in_any_field_gives_a_server_error(ct: CTrader) -> None:
     user_id = classic(ct, "fuzz@example.com")["userId"]
     login = ct.create()["login"]
-    valid = {"email": "fuzz2@example.com", "brokerName": "BESTBROKER", "preferredLanguage": "EN",
-             "brokerCrmName": "BESTBROKERCRM", "firstName": "F", "nickName": "fuzzy",
-             "nickname": "fuzzy", "traderLogin": login, "traderPasswordHash": SEED_HASH,
-             "userId": user_id, "environmentName": "demo", "returnAccountDetails": True,
-             "newEmail": "fuzz3@example.com"}  # fmt: skip
+    valid = {
+        "email": "fuzz2@example.com",
+        "brokerName": "BESTBROKER",
+        "preferredLanguage": "EN",
+        "brokerCrmName": "BESTBROKERCRM",
+        "firstName": "F",
+        "nickName": "fuzzy",
+        "nickname": "fuzzy",
+        "traderLogin": login,
+        "traderPasswordHash": SEED_HASH,
+        "userId": user_id,
+        "environmentName": "demo",
+        "returnAccountDetails": True,
+        "newEmail": "fuzz3@example.com",
+    }
     for path, fields in FIELDS.items():
         for field in fields:
             for value in ODD_VALUES:
@@ -143,8 +203,12 @@ def test_finding_a_user_by_email_needs_the_personal_data_right(ct: CTrader) -> N
     user_id = classic(ct, "private@example.com")["userId"]
     plain = as_manager(ct, 2002, rights=frozenset({"users:read", "users:write"}))
 
-    refused = call(plain, "GET", "/oauth2/ctid/getUserId",
-                   params={"email": "private@example.com", "brokerCrmName": "X"})  # fmt: skip
+    refused = call(
+        plain,
+        "GET",
+        "/oauth2/ctid/getUserId",
+        params={"email": "private@example.com", "brokerCrmName": "X"},
+    )
     again = call(plain, "POST", "/ctid/create", {"email": "private@example.com"})
 
     assert plain.error(refused, 403) == "NOT_ENOUGH_RIGHTS"
@@ -162,10 +226,11 @@ def test_a_known_email_answers_alike_whichever_white_label_holds_it(ct: CTrader)
 
     answers = []
     for email in ("foreign@example.com", "nolabel@example.com", "crm@example.com"):
-        for path, body in (("/ctid/create", {"email": email}),
-                           ("/ctid/create", {"email": email, "brokerName": "BESTBROKER"}),
-                           ("/oauth2/ctid/create", {"email": email,
-                                                    "brokerCrmName": "BESTBROKER"})):  # fmt: skip
+        for path, body in (
+            ("/ctid/create", {"email": email}),
+            ("/ctid/create", {"email": email, "brokerName": "BESTBROKER"}),
+            ("/oauth2/ctid/create", {"email": email, "brokerCrmName": "BESTBROKER"}),
+        ):
             response = call(limited, "POST", path, body)
             answers.append((response.status_code, response.text.replace(email, "<email>")))
 
@@ -186,9 +251,12 @@ def test_a_white_label_manager_neither_reads_nor_changes_a_user_without_a_white_
         "/oauth2/ctid/changeEmail",
         {"userId": user_id, "newEmail": "taken@example.com", "brokerCrmName": "X"},
     )
-    unknown = call(limited, "PUT", "/oauth2/ctid/changeEmail",
-                   {"userId": user_id + 99, "newEmail": "taken@example.com",
-                    "brokerCrmName": "X"})  # fmt: skip
+    unknown = call(
+        limited,
+        "PUT",
+        "/oauth2/ctid/changeEmail",
+        {"userId": user_id + 99, "newEmail": "taken@example.com", "brokerCrmName": "X"},
+    )
     created = call(limited, "POST", "/ctid/create", {"email": "unlabelled@example.com"})
 
     assert found is None

@@ -18,8 +18,12 @@ from tests.unit.fakes import FakeClock
 def test_seed_003_link_answers_the_ctid_trader_account_id(ct: CTrader, prefix: str) -> None:
     user_id = classic(ct, "test@emailone.com")["userId"]
     login = ct.create(brokerName="BESTBROKER_UK", depositCurrency="EUR")["login"]
-    body = {"traderLogin": login, "traderPasswordHash": SEED_HASH, "userId": user_id,
-            "returnAccountDetails": True}  # fmt: skip
+    body = {
+        "traderLogin": login,
+        "traderPasswordHash": SEED_HASH,
+        "userId": user_id,
+        "returnAccountDetails": True,
+    }
 
     response = call(ct, "POST", "/ctid/link", body, prefix=prefix)
 
@@ -36,8 +40,12 @@ def test_seed_003_link_answers_the_ctid_trader_account_id(ct: CTrader, prefix: s
 def test_seed_001_link_body_and_the_empty_answer_without_account_details(ct: CTrader) -> None:
     user_id = sso(ct, "president@bestbroker.com")
     logins = [ct.create(hashedPassword=md5("Secret#1"))["login"] for _ in range(4)]
-    seed_001 = {"environmentName": "demo", "brokerName": "BESTBROKER",
-                "traderPasswordHash": md5("Secret#1").upper(), "kycNotPassed": True}  # fmt: skip
+    seed_001 = {
+        "environmentName": "demo",
+        "brokerName": "BESTBROKER",
+        "traderPasswordHash": md5("Secret#1").upper(),
+        "kycNotPassed": True,
+    }
     for login, details in zip(logins, (False, "false", None, "0"), strict=True):
         extra = {} if details is None else {"returnAccountDetails": details}
         empty(link(ct, login, user_id, **seed_001, **extra))
@@ -72,8 +80,12 @@ def test_link_errors(ct: CTrader) -> None:
     assert ct.error(taken, 400) == "CH_TRADER_ACCOUNT_ALREADY_LINKED"
     assert ct.services.get_account(login, ct.admin).user_id == owner
 
-    for bad in ({"userId": "abc"}, {"traderLogin": 1.5}, {"returnAccountDetails": "maybe"},
-                {"traderPasswordHash": ["x"]}):  # fmt: skip
+    for bad in (
+        {"userId": "abc"},
+        {"traderLogin": 1.5},
+        {"returnAccountDetails": "maybe"},
+        {"traderPasswordHash": ["x"]},
+    ):
         assert ct.error(link(ct, login, owner, **bad), 400) == "INVALID_REQUEST", bad
     missing = call(ct, "POST", "/ctid/link", {"userId": owner})
     assert ct.error(missing, 400) == "INVALID_REQUEST"

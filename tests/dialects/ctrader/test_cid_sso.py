@@ -18,8 +18,14 @@ def test_seed_001_change_email_answers_204(ct: CTrader, method: str) -> None:
     empty(call(ct, method, "/oauth2/ctid/changeEmail", body), 204)
     assert user(ct, user_id).email == "user@gmail.com"
     assert get_user_id(ct, "user@gmail.com") == {"userId": user_id}
-    empty(call(ct, "GET", "/oauth2/ctid/getUserId",
-               params={"brokerCrmName": "BESTBROKERCRM", "email": "old@example.com"}))  # fmt: skip
+    empty(
+        call(
+            ct,
+            "GET",
+            "/oauth2/ctid/getUserId",
+            params={"brokerCrmName": "BESTBROKERCRM", "email": "old@example.com"},
+        )
+    )
     # The same email again changes nothing and still answers 204.
     empty(call(ct, method, "/oauth2/ctid/changeEmail/", body, prefix="/v2/cid"), 204)
 
@@ -87,10 +93,15 @@ def test_seed_001_accept_agreement_reads_the_query_or_the_body(
         )
     empty(response)
     assert user(ct, user_id).agreement_accepted_at is not None
-    unknown = call(ct, "POST", "/oauth2/ctid/acceptAgreement",
-                   {"brokerCrmName": "BESTBROKERCRM", "userId": 999_999})  # fmt: skip
+    unknown = call(
+        ct,
+        "POST",
+        "/oauth2/ctid/acceptAgreement",
+        {"brokerCrmName": "BESTBROKERCRM", "userId": 999_999},
+    )
     assert ct.error(unknown, 404) == "CH_USER_NOT_FOUND"
-    bad = call(ct, "PUT", "/oauth2/ctid/acceptAgreement",
-               params={"brokerCrmName": "B", "userId": "twelve"})  # fmt: skip
+    bad = call(
+        ct, "PUT", "/oauth2/ctid/acceptAgreement", params={"brokerCrmName": "B", "userId": "twelve"}
+    )
     assert ct.error(bad, 400) == "INVALID_REQUEST"
     assert "userId" in bad.json()["error"]["description"]

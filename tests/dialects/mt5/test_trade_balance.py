@@ -63,8 +63,9 @@ def test_a_json_body_with_any_casing_and_bare_numbers_posts_the_same_way(mt5: Mt
 
 def test_the_body_overrides_the_query(mt5: Mt5) -> None:
     login = _open(mt5)
-    mt5.ok(mt5.post("trade/balance", {"login": login, "type": 2, "balance": "1"},
-                    {"balance": "7.25"}))  # fmt: skip
+    mt5.ok(
+        mt5.post("trade/balance", {"login": login, "type": 2, "balance": "1"}, {"balance": "7.25"})
+    )
     assert _figures(mt5, login)[0] == Decimal("7.25")
 
 
@@ -280,7 +281,9 @@ def test_a_deposit_over_mt5_reads_the_same_through_the_native_api(mt5: Mt5) -> N
     assert first["operation_id"] == ticket
     assert (first["kind"], first["amount"], first["balance"]) == ("deposit", "1234.56", "1234.56")
     assert (first["comment"], first["dialect"], first["manager_login"]) == (
-        "crm deposit", "mt5", 1005,
-    )  # fmt: skip
+        "crm deposit",
+        "mt5",
+        1005,
+    )
     account = mt5.ok(mt5.get("deal/get", ticket=ticket))
     assert account["Profit"] == first["amount"]

@@ -47,12 +47,23 @@ def test_deal_get_answers_the_balance_operation_as_a_deal(mt5: Mt5) -> None:
     zeros = dict.fromkeys(DEAL_FIELDS, "0")
     assert deal == {
         **zeros,
-        "Deal": str(ticket), "ExternalID": "", "Login": str(login), "Dealer": "1005",
-        "Action": "2", "Reason": "2", "DigitsCurrency": "2",
-        "Time": str(int(at.timestamp())), "TimeMsc": str(int(at.timestamp() * 1000)),
-        "Symbol": "", "Profit": "1000.00", "ProfitRaw": "1000.00", "Comment": "onlinedeposit",
-        "Gateway": "", "ApiData": EMPTY_API_DATA, "OrigTime": str(int(at.timestamp())),
-    }  # fmt: skip
+        "Deal": str(ticket),
+        "ExternalID": "",
+        "Login": str(login),
+        "Dealer": "1005",
+        "Action": "2",
+        "Reason": "2",
+        "DigitsCurrency": "2",
+        "Time": str(int(at.timestamp())),
+        "TimeMsc": str(int(at.timestamp() * 1000)),
+        "Symbol": "",
+        "Profit": "1000.00",
+        "ProfitRaw": "1000.00",
+        "Comment": "onlinedeposit",
+        "Gateway": "",
+        "ApiData": EMPTY_API_DATA,
+        "OrigTime": str(int(at.timestamp())),
+    }
 
 
 def test_a_withdrawal_deal_has_a_negative_profit(mt5: Mt5, account: int) -> None:
@@ -191,9 +202,12 @@ EMPTY = [
     ("order/get_total", {}, {"retcode": DONE, "answer": {"Total": "0"}}),
     ("order/get_page", {"offset": 0, "total": 0}, {"retcode": DONE, "answer": []}),
     ("history/get_total", {"from": 0, "to": 2**31}, {"retcode": DONE, "answer": {"Total": "0"}}),
-    ("history/get_page", {"from": 0, "to": 2**31, "offset": 0, "total": 100},
-     {"retcode": DONE, "answer": []}),
-]  # fmt: skip
+    (
+        "history/get_page",
+        {"from": 0, "to": 2**31, "offset": 0, "total": 100},
+        {"retcode": DONE, "answer": []},
+    ),
+]
 
 
 @pytest.mark.parametrize(("cmd", "params", "expected"), EMPTY)

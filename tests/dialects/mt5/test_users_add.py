@@ -22,20 +22,41 @@ from tests.dialects.mt5.users_support import (
 
 
 def test_seed_example_creates_the_user_and_answers_the_whole_record_as_strings(mt5: Mt5) -> None:
-    response = mt5.post("user/add", {"group": "demoforex", "name": "JohnSmith",
-                                     "leverage": "100"}, SEED_BODY)  # fmt: skip
+    response = mt5.post(
+        "user/add", {"group": "demoforex", "name": "JohnSmith", "leverage": "100"}, SEED_BODY
+    )
 
     body = response.json()
     answer = mt5.ok(response)
     assert body["login"] == "954402"
     assert [k for k in SEED_RECORD_KEYS if k not in answer] == []
     assert _all_strings(answer)
-    assert {k: answer[k] for k in ("Login", "Group", "CertSerialNumber", "MQID", "Name",
-                                   "Company", "Country", "City", "Leverage", "Rights")} == {
-        "Login": "954402", "Group": "demoforex", "CertSerialNumber": "0", "MQID": "5CD369A9",
-        "Name": "JohnSmith", "Company": "Individual", "Country": "United States",
-        "City": "New York", "Leverage": "100", "Rights": "355",
-    }  # fmt: skip
+    assert {
+        k: answer[k]
+        for k in (
+            "Login",
+            "Group",
+            "CertSerialNumber",
+            "MQID",
+            "Name",
+            "Company",
+            "Country",
+            "City",
+            "Leverage",
+            "Rights",
+        )
+    } == {
+        "Login": "954402",
+        "Group": "demoforex",
+        "CertSerialNumber": "0",
+        "MQID": "5CD369A9",
+        "Name": "JohnSmith",
+        "Company": "Individual",
+        "Country": "United States",
+        "City": "New York",
+        "Leverage": "100",
+        "Rights": "355",
+    }
     assert answer["Registration"] == answer["LastAccess"] == answer["LastPassChange"]
     assert int(answer["Registration"]) > 1_500_000_000
     assert (answer["Balance"], answer["Credit"], answer["LastIP"]) == ("0.00", "0.00", "0.0.0.0")
@@ -44,34 +65,90 @@ def test_seed_example_creates_the_user_and_answers_the_whole_record_as_strings(m
 
 
 def test_the_added_user_reads_back_the_same_through_user_get(mt5: Mt5) -> None:
-    added = mt5.ok(mt5.post("user/add", {"group": "demoforex", "name": "JohnSmith",
-                                         "leverage": "100"}, SEED_BODY))  # fmt: skip
+    added = mt5.ok(
+        mt5.post(
+            "user/add", {"group": "demoforex", "name": "JohnSmith", "leverage": "100"}, SEED_BODY
+        )
+    )
 
     assert mt5.ok(mt5.get("user/get", login=added["Login"])) == added
 
 
 def test_every_query_parameter_of_user_add_reaches_the_account(mt5: Mt5) -> None:
     query = {
-        "login": "7001", "pass_main": "1Ar#pqkj", "pass_investor": "2Ar#pqkj", "rights": "483",
-        "group": "demoforex", "name": "John Smith", "company": "ACME", "language": "1033",
-        "country": "Cyprus", "city": "Limassol", "state": "Lemesos", "zipcode": "3035",
-        "address": "1 Main St", "phone": "+35799000000", "email": "john@example.com",
-        "id": "P1234567", "status": "RE", "comment": "from CRM", "color": "255",
-        "pass_phone": "4321", "leverage": "200", "account": "CY00-1234", "agent": "5",
-    }  # fmt: skip
+        "login": "7001",
+        "pass_main": "1Ar#pqkj",
+        "pass_investor": "2Ar#pqkj",
+        "rights": "483",
+        "group": "demoforex",
+        "name": "John Smith",
+        "company": "ACME",
+        "language": "1033",
+        "country": "Cyprus",
+        "city": "Limassol",
+        "state": "Lemesos",
+        "zipcode": "3035",
+        "address": "1 Main St",
+        "phone": "+35799000000",
+        "email": "john@example.com",
+        "id": "P1234567",
+        "status": "RE",
+        "comment": "from CRM",
+        "color": "255",
+        "pass_phone": "4321",
+        "leverage": "200",
+        "account": "CY00-1234",
+        "agent": "5",
+    }
 
     answer = mt5.ok(mt5.get("user/add", **query))
 
-    assert {k: answer[k] for k in (
-        "Login", "Rights", "Group", "Name", "Company", "Language", "Country", "City", "State",
-        "ZIPCode", "Address", "Phone", "Email", "ID", "Status", "Comment", "Color", "Leverage",
-        "Account", "Agent")} == {
-        "Login": "7001", "Rights": "483", "Group": "demoforex", "Name": "John Smith",
-        "Company": "ACME", "Language": "1033", "Country": "Cyprus", "City": "Limassol",
-        "State": "Lemesos", "ZIPCode": "3035", "Address": "1 Main St", "Phone": "+35799000000",
-        "Email": "john@example.com", "ID": "P1234567", "Status": "RE", "Comment": "from CRM",
-        "Color": "255", "Leverage": "200", "Account": "CY00-1234", "Agent": "5",
-    }  # fmt: skip
+    assert {
+        k: answer[k]
+        for k in (
+            "Login",
+            "Rights",
+            "Group",
+            "Name",
+            "Company",
+            "Language",
+            "Country",
+            "City",
+            "State",
+            "ZIPCode",
+            "Address",
+            "Phone",
+            "Email",
+            "ID",
+            "Status",
+            "Comment",
+            "Color",
+            "Leverage",
+            "Account",
+            "Agent",
+        )
+    } == {
+        "Login": "7001",
+        "Rights": "483",
+        "Group": "demoforex",
+        "Name": "John Smith",
+        "Company": "ACME",
+        "Language": "1033",
+        "Country": "Cyprus",
+        "City": "Limassol",
+        "State": "Lemesos",
+        "ZIPCode": "3035",
+        "Address": "1 Main St",
+        "Phone": "+35799000000",
+        "Email": "john@example.com",
+        "ID": "P1234567",
+        "Status": "RE",
+        "Comment": "from CRM",
+        "Color": "255",
+        "Leverage": "200",
+        "Account": "CY00-1234",
+        "Agent": "5",
+    }
     stored = mt5.services.get_account(7001, mt5.admin)
     assert passwords.verify(stored.main_password, "1Ar#pqkj")
     assert passwords.verify(stored.investor_password, "2Ar#pqkj")
@@ -80,16 +157,40 @@ def test_every_query_parameter_of_user_add_reaches_the_account(mt5: Mt5) -> None
 
 def test_the_json_body_describes_the_whole_record_in_pascal_case(mt5: Mt5) -> None:
     body = {
-        "Login": "7002", "Group": "demo\\vip", "Name": "Jane Roe", "Leverage": 50,
-        "PassMain": "1Ar#pqkjXY", "PassInvestor": "2Ar#pqkjXY", "PhonePassword": "9999",
-        "Rights": 5, "FirstName": "Jane", "LastName": "Roe", "MiddleName": "Q", "Company": "Roe",
-        "Account": "BANK-1", "Country": "Malta", "Language": 1036, "ClientID": 77,
-        "City": "Valletta", "State": "MT", "ZIPCode": "VLT1", "Address": "2 Side St",
-        "Phone": "+356", "Email": "jane@example.com", "ID": "ID-9", "Status": "NEW",
-        "Comment": "vip", "Color": 65280, "Agent": 3, "MQID": "ABCDEF12",
-        "TradeAccounts": "1=abc|2=def", "LeadSource": "google.com", "LeadCampaign": "spring",
-        "LimitOrders": 10, "LimitPositions": 20,
-    }  # fmt: skip
+        "Login": "7002",
+        "Group": "demo\\vip",
+        "Name": "Jane Roe",
+        "Leverage": 50,
+        "PassMain": "1Ar#pqkjXY",
+        "PassInvestor": "2Ar#pqkjXY",
+        "PhonePassword": "9999",
+        "Rights": 5,
+        "FirstName": "Jane",
+        "LastName": "Roe",
+        "MiddleName": "Q",
+        "Company": "Roe",
+        "Account": "BANK-1",
+        "Country": "Malta",
+        "Language": 1036,
+        "ClientID": 77,
+        "City": "Valletta",
+        "State": "MT",
+        "ZIPCode": "VLT1",
+        "Address": "2 Side St",
+        "Phone": "+356",
+        "Email": "jane@example.com",
+        "ID": "ID-9",
+        "Status": "NEW",
+        "Comment": "vip",
+        "Color": 65280,
+        "Agent": 3,
+        "MQID": "ABCDEF12",
+        "TradeAccounts": "1=abc|2=def",
+        "LeadSource": "google.com",
+        "LeadCampaign": "spring",
+        "LimitOrders": 10,
+        "LimitPositions": 20,
+    }
 
     answer = mt5.ok(mt5.post("user/add", None, body))
 
@@ -99,8 +200,11 @@ def test_the_json_body_describes_the_whole_record_in_pascal_case(mt5: Mt5) -> No
 
 
 def test_the_body_overrides_the_query(mt5: Mt5) -> None:
-    response = _add(mt5, {"name": "From Query", "leverage": "100", "comment": "query"},
-                    {"Name": "From Body", "Leverage": 200})  # fmt: skip
+    response = _add(
+        mt5,
+        {"name": "From Query", "leverage": "100", "comment": "query"},
+        {"Name": "From Body", "Leverage": 200},
+    )
 
     answer = mt5.ok(response)
     assert (answer["Name"], answer["Leverage"], answer["Comment"]) == ("From Body", "200", "query")
@@ -121,8 +225,11 @@ def test_passwords_are_taken_under_every_spelling(
 ) -> None:
     given = {main: "1Ar#pqkj", investor: "2Ar#pqkj"}
     query = {"group": "demoforex", "name": "N", "leverage": "1"}
-    response = mt5.post("user/add", {**query, **given} if where == "query" else query,
-                        given if where == "body" else None)  # fmt: skip
+    response = mt5.post(
+        "user/add",
+        {**query, **given} if where == "query" else query,
+        given if where == "body" else None,
+    )
 
     login = mt5.ok(response)["Login"]
     check = mt5.get("user/check_password", login=login, type="investor", password="2Ar#pqkj")
@@ -156,8 +263,9 @@ def test_the_group_minimum_password_length_is_3006_below_it(mt5: Mt5) -> None:
     response = _add(mt5, {"group": "demo\\vip"}, {"PassMain": "1Ar#pqkjX"})  # 9 < 10
 
     assert mt5.retcode(response) == "3006 Invalid account password"
-    response = _add(mt5, {"group": "demo\\vip"}, {"PassMain": "1Ar#pqkjXY",
-                                                    "PassInvestor": "2Ar#pqkjXY"})  # fmt: skip
+    response = _add(
+        mt5, {"group": "demo\\vip"}, {"PassMain": "1Ar#pqkjXY", "PassInvestor": "2Ar#pqkjXY"}
+    )
     assert mt5.ok(response)["Group"] == "demo\\vip"
 
 
@@ -165,15 +273,30 @@ def test_the_group_minimum_password_length_is_3006_below_it(mt5: Mt5) -> None:
 
 
 def test_overlong_text_is_cut_to_the_length_mt5_keeps(mt5: Mt5) -> None:
-    body = {"Name": "N" * 200, "Company": "C" * 100, "Address": "A" * 300, "Comment": "c" * 64,
-            "FirstName": "F" * 128, "City": "Y" * 40, "Status": "S" * 20,
-            "MQID": "M" * 20}  # fmt: skip
+    body = {
+        "Name": "N" * 200,
+        "Company": "C" * 100,
+        "Address": "A" * 300,
+        "Comment": "c" * 64,
+        "FirstName": "F" * 128,
+        "City": "Y" * 40,
+        "Status": "S" * 20,
+        "MQID": "M" * 20,
+    }
 
     answer = mt5.ok(_add(mt5, None, body))
 
     lengths = {k: len(answer[k]) for k in body}
-    assert lengths == {"Name": 127, "Company": 63, "Address": 127, "Comment": 63,
-                       "FirstName": 127, "City": 31, "Status": 15, "MQID": 15}  # fmt: skip
+    assert lengths == {
+        "Name": 127,
+        "Company": 63,
+        "Address": 127,
+        "Comment": 63,
+        "FirstName": 127,
+        "City": 31,
+        "Status": 15,
+        "MQID": 15,
+    }
     assert answer["Name"] == "N" * 127
 
 
@@ -261,8 +384,9 @@ def test_an_exhausted_login_range_is_3002(mt5: Mt5) -> None:
 def test_an_invalid_record_is_3(mt5: Mt5, query: dict[str, Any], body: dict[str, Any]) -> None:
     params = {"group": "demoforex", "name": "N", "leverage": "100", **query}
 
-    response = mt5.post("user/add", {k: v for k, v in params.items() if v is not None},
-                        {**PASSWORDS, **body})  # fmt: skip
+    response = mt5.post(
+        "user/add", {k: v for k, v in params.items() if v is not None}, {**PASSWORDS, **body}
+    )
 
     assert mt5.retcode(response) == "3 Invalid parameters"
     assert mt5.ok(mt5.get("user/total")) == {"Total": "0"}
@@ -300,26 +424,36 @@ def test_api_data_takes_the_type_of_the_last_value_field_in_mt5_order(mt5: Mt5) 
     answer = mt5.ok(_add(mt5, None, {"ApiData": cells}))
 
     assert len(answer["ApiData"]) == 16
-    assert answer["ApiData"] == [
-        {"AppID": "1", "ID": "2", "ValueUInt": "3"},
-        {"AppID": "1", "ID": "3", "ValueDouble": "2.5"},
-        {"AppID": "1", "ID": "4", "ValueInt": "-7"},
-        {"AppID": "2", "ID": "1", "ValueUInt": "18446744073709551615"},
-    ] + [{"AppID": "0", "ID": "0"}] * 12  # fmt: skip
+    assert (
+        answer["ApiData"]
+        == [
+            {"AppID": "1", "ID": "2", "ValueUInt": "3"},
+            {"AppID": "1", "ID": "3", "ValueDouble": "2.5"},
+            {"AppID": "1", "ID": "4", "ValueInt": "-7"},
+            {"AppID": "2", "ID": "1", "ValueUInt": "18446744073709551615"},
+        ]
+        + [{"AppID": "0", "ID": "0"}] * 12
+    )
 
 
 def test_api_data_read_back_and_sent_again_keeps_values_and_types(mt5: Mt5) -> None:
-    cells = [{"AppID": 9, "ID": 1, "ValueInt": 42}, {"AppID": 9, "ID": 2, "ValueDouble": 3},
-             {"AppID": 9, "ID": 3, "ValueUInt": 0}]  # fmt: skip
+    cells = [
+        {"AppID": 9, "ID": 1, "ValueInt": 42},
+        {"AppID": 9, "ID": 2, "ValueDouble": 3},
+        {"AppID": 9, "ID": 3, "ValueUInt": 0},
+    ]
     added = mt5.ok(_add(mt5, None, {"ApiData": cells}))
 
-    updated = mt5.ok(mt5.post("user/update", {"login": added["Login"]},
-                              {"ApiData": added["ApiData"]}))  # fmt: skip
+    updated = mt5.ok(
+        mt5.post("user/update", {"login": added["Login"]}, {"ApiData": added["ApiData"]})
+    )
 
     assert updated["ApiData"] == added["ApiData"]
-    assert added["ApiData"][:3] == [{"AppID": "9", "ID": "1", "ValueInt": "42"},
-                                    {"AppID": "9", "ID": "2", "ValueDouble": "3"},
-                                    {"AppID": "9", "ID": "3", "ValueUInt": "0"}]  # fmt: skip
+    assert added["ApiData"][:3] == [
+        {"AppID": "9", "ID": "1", "ValueInt": "42"},
+        {"AppID": "9", "ID": "2", "ValueDouble": "3"},
+        {"AppID": "9", "ID": "3", "ValueUInt": "0"},
+    ]
 
 
 @pytest.mark.parametrize(

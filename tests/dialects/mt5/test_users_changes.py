@@ -26,29 +26,59 @@ def test_update_applies_the_fields_it_is_given(mt5: Mt5) -> None:
     answer = mt5.ok(mt5.post("user/update", {"login": login, "comment": "vip soon"}, body))
 
     assert (answer["Name"], answer["Leverage"], answer["Email"], answer["Comment"]) == (
-        "John Q Smith", "300", "j@x.io", "vip soon")  # fmt: skip
+        "John Q Smith",
+        "300",
+        "j@x.io",
+        "vip soon",
+    )
     assert mt5.ok(mt5.get("user/get", login=login)) == answer
 
 
 def test_update_leaves_out_invalid_values_silently_and_applies_the_rest(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
-    answer = mt5.ok(mt5.post("user/update", {"login": login}, {
-        "Leverage": 9999, "Email": "nope", "Rights": -1, "Color": "red", "Language": [1],
-        "ApiData": [{"AppID": 1}], "City": "Paris",
-    }))  # fmt: skip
+    answer = mt5.ok(
+        mt5.post(
+            "user/update",
+            {"login": login},
+            {
+                "Leverage": 9999,
+                "Email": "nope",
+                "Rights": -1,
+                "Color": "red",
+                "Language": [1],
+                "ApiData": [{"AppID": 1}],
+                "City": "Paris",
+            },
+        )
+    )
 
     assert (answer["Leverage"], answer["Email"], answer["Rights"], answer["City"]) == (
-        "100", "", "355", "Paris")  # fmt: skip
+        "100",
+        "",
+        "355",
+        "Paris",
+    )
 
 
 def test_update_ignores_server_fields_and_cannot_change_the_balance(mt5: Mt5) -> None:
     added = mt5.add_user()
 
-    answer = mt5.ok(mt5.post("user/update", {"login": added["Login"]}, {
-        "Balance": "1000", "Credit": "5", "Registration": "1", "CertSerialNumber": "7",
-        "LastIP": "10.0.0.1", "CurrencyDigits": "5", "PassMain": "9Zz#changed",
-    }))  # fmt: skip
+    answer = mt5.ok(
+        mt5.post(
+            "user/update",
+            {"login": added["Login"]},
+            {
+                "Balance": "1000",
+                "Credit": "5",
+                "Registration": "1",
+                "CertSerialNumber": "7",
+                "LastIP": "10.0.0.1",
+                "CurrencyDigits": "5",
+                "PassMain": "9Zz#changed",
+            },
+        )
+    )
 
     assert answer == added
     check = mt5.get("user/check_password", login=added["Login"], type="main", password="1Ar#pqkj")
@@ -70,7 +100,8 @@ def test_update_moves_the_account_to_another_group_of_its_currency(mt5: Mt5) -> 
     moved = mt5.get("user/update", login=login, group="demo\\eur")
     assert mt5.retcode(moved) == "3010 Attempt to move account to different currency group"
     assert mt5.retcode(mt5.get("user/update", login=login, group="nowhere")) == (
-        "8 Not enough permissions")  # fmt: skip
+        "8 Not enough permissions"
+    )
 
 
 def test_update_of_an_unknown_login_is_13_and_without_login_3(mt5: Mt5) -> None:
@@ -83,7 +114,8 @@ def test_update_needs_the_right_to_edit_accounts(mt5: Mt5) -> None:
     reader = mt5.as_manager(1006, rights=frozenset({"users:read"}))
 
     assert reader.retcode(reader.get("user/update", login=login, name="X")) == (
-        "8 Not enough permissions")  # fmt: skip
+        "8 Not enough permissions"
+    )
 
 
 # ---- user/delete --------------------------------------------------------------------------------
@@ -120,8 +152,12 @@ def test_deleting_keeps_the_ledger_and_the_audit(mt5: Mt5) -> None:
     assert mt5.services.verify_ledger() == []
     with mt5.runtime.storage.uow(write=False) as uow:
         assert [e.amount for e in uow.ledger.list(_ledger_query(login))] == [25000]
-    actions = [r.action for r in mt5.services.query_audit(
-        AuditQuery(entity_type="account", entity_id=str(login)), mt5.admin)]  # fmt: skip
+    actions = [
+        r.action
+        for r in mt5.services.query_audit(
+            AuditQuery(entity_type="account", entity_id=str(login)), mt5.admin
+        )
+    ]
     assert actions[0] == "account.opened" and actions[-1] == "account.deleted"
     assert mt5.services.verify_audit().ok
 
@@ -147,8 +183,9 @@ def test_check_password_answers_done_or_3006(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
     def check(kind: str, password: str) -> str:
-        return mt5.retcode(mt5.get("user/check_password", login=login, type=kind,
-                                   password=password))  # fmt: skip
+        return mt5.retcode(
+            mt5.get("user/check_password", login=login, type=kind, password=password)
+        )
 
     assert check("main", "1Ar#pqkj") == "0 Done"
     assert check("investor", "2Ar#pqkj") == "0 Done"
@@ -162,10 +199,12 @@ def test_check_password_answers_done_or_3006(mt5: Mt5) -> None:
 def test_check_password_takes_a_post_body(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
-    ok = mt5.post("user/check_password", None,
-                  {"Login": login, "Type": "main", "Password": "1Ar#pqkj"})  # fmt: skip
-    wrong = mt5.post("user/check_password", None,
-                     {"Login": int(login), "Type": "main", "Password": "nope"})  # fmt: skip
+    ok = mt5.post(
+        "user/check_password", None, {"Login": login, "Type": "main", "Password": "1Ar#pqkj"}
+    )
+    wrong = mt5.post(
+        "user/check_password", None, {"Login": int(login), "Type": "main", "Password": "nope"}
+    )
 
     assert (mt5.retcode(ok), mt5.retcode(wrong)) == ("0 Done", "3006 Invalid account password")
 
@@ -173,20 +212,25 @@ def test_check_password_takes_a_post_body(mt5: Mt5) -> None:
 def test_check_password_errors(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
-    assert mt5.retcode(mt5.get("user/check_password", login="4242", type="main",
-                               password="x")) == "13 Not found"  # fmt: skip
+    assert (
+        mt5.retcode(mt5.get("user/check_password", login="4242", type="main", password="x"))
+        == "13 Not found"
+    )
     assert mt5.retcode(mt5.get("user/check_password", login=login, type="main")) == (
-        "3 Invalid parameters")  # fmt: skip
+        "3 Invalid parameters"
+    )
     assert mt5.retcode(mt5.get("user/check_password", login=login, password="x")) == (
-        "3 Invalid parameters")  # fmt: skip
+        "3 Invalid parameters"
+    )
 
 
 def test_change_password_sets_each_kind(mt5: Mt5) -> None:
     login = mt5.add_user()["Login"]
 
     for kind, new in (("main", "NewMain123"), ("investor", "newinv123"), ("api", "ApiPass99")):
-        changed = mt5.post("user/change_password", None,
-                           {"Login": login, "Type": kind, "Password": new})  # fmt: skip
+        changed = mt5.post(
+            "user/change_password", None, {"Login": login, "Type": kind, "Password": new}
+        )
         assert mt5.retcode(changed) == "0 Done", kind
         check = mt5.get("user/check_password", login=login, type=kind, password=new)
         assert mt5.retcode(check) == "0 Done", kind
@@ -213,8 +257,12 @@ def test_change_password_follows_the_group_minimum_length(mt5: Mt5) -> None:
     short = mt5.get("user/change_password", login=login, type="main", password="Abcdefg12")
 
     assert mt5.retcode(short) == "3006 Invalid account password"
-    assert mt5.retcode(mt5.get("user/change_password", login=login, type="main",
-                               password="Abcdefg123")) == "0 Done"  # fmt: skip
+    assert (
+        mt5.retcode(
+            mt5.get("user/change_password", login=login, type="main", password="Abcdefg123")
+        )
+        == "0 Done"
+    )
 
 
 def test_change_password_is_audited_without_the_password(
@@ -224,11 +272,15 @@ def test_change_password_is_audited_without_the_password(
     secret = "Secr3tPassw0rd"
 
     with caplog.at_level(logging.DEBUG):
-        mt5.ok(mt5.post("user/change_password", None,
-                        {"Login": login, "Type": "main", "Password": secret}))  # fmt: skip
+        mt5.ok(
+            mt5.post(
+                "user/change_password", None, {"Login": login, "Type": "main", "Password": secret}
+            )
+        )
 
-    records = mt5.services.query_audit(AuditQuery(entity_type="account", entity_id=login),
-                                       mt5.admin)  # fmt: skip
+    records = mt5.services.query_audit(
+        AuditQuery(entity_type="account", entity_id=login), mt5.admin
+    )
     changed = [r for r in records if r.action == "account.password_changed"]
     assert len(changed) == 1
     assert changed[0].manager_login == 1005 and changed[0].dialect == "mt5"

@@ -14,8 +14,14 @@ from tests.dialects.mt5.users_support import PASSWORDS, _add
 
 
 def test_user_add_with_query_parameters_only(mt5: Mt5) -> None:
-    response = mt5.get("user/add", group="demoforex", name="Q", leverage="100",
-                       pass_main="1Ar#pqkj", pass_investor="2Ar#pqkj")  # fmt: skip
+    response = mt5.get(
+        "user/add",
+        group="demoforex",
+        name="Q",
+        leverage="100",
+        pass_main="1Ar#pqkj",
+        pass_investor="2Ar#pqkj",
+    )
 
     assert mt5.ok(response)["Name"] == "Q"
 
@@ -33,8 +39,14 @@ def test_a_json_body_is_read_whatever_its_content_type(mt5: Mt5, content_type: s
 
 
 def test_a_form_body_is_read(mt5: Mt5) -> None:
-    form = {"group": "demoforex", "name": "Form", "leverage": "100", "pass_main": "1Ar#pqkj",
-            "pass_investor": "2Ar#pqkj", "comment": "a b&c"}  # fmt: skip
+    form = {
+        "group": "demoforex",
+        "name": "Form",
+        "leverage": "100",
+        "pass_main": "1Ar#pqkj",
+        "pass_investor": "2Ar#pqkj",
+        "comment": "a b&c",
+    }
 
     answer = mt5.ok(mt5.post("user/add", None, data=form))
 
@@ -50,9 +62,16 @@ def test_numbers_are_taken_bare_or_quoted(mt5: Mt5) -> None:
 
 
 def test_keys_match_whatever_their_case(mt5: Mt5) -> None:
-    response = mt5.post("user/add", {"GROUP": "demoforex", "Name": "Case", "LEVERAGE": "100"},
-                        {"passmain": "1Ar#pqkj", "PASSINVESTOR": "2Ar#pqkj",
-                         "company": "lower", "COUNTRY": "upper"})  # fmt: skip
+    response = mt5.post(
+        "user/add",
+        {"GROUP": "demoforex", "Name": "Case", "LEVERAGE": "100"},
+        {
+            "passmain": "1Ar#pqkj",
+            "PASSINVESTOR": "2Ar#pqkj",
+            "company": "lower",
+            "COUNTRY": "upper",
+        },
+    )
 
     answer = mt5.ok(response)
     assert (answer["Company"], answer["Country"]) == ("lower", "upper")
@@ -72,8 +91,9 @@ def test_a_group_path_is_taken_with_one_backslash_or_an_escaped_one(mt5: Mt5, gr
     body = {"PassMain": "1Ar#pqkjXY", "PassInvestor": "2Ar#pqkjXY"}
 
     in_query = mt5.ok(mt5.post("user/add", {"group": group, "name": "G", "leverage": "1"}, body))
-    in_body = mt5.ok(mt5.post("user/add", None, {"Group": "demo\\vip", "Name": "G",
-                                                "Leverage": 1, **body}))  # fmt: skip
+    in_body = mt5.ok(
+        mt5.post("user/add", None, {"Group": "demo\\vip", "Name": "G", "Leverage": 1, **body})
+    )
 
     assert in_query["Group"] == in_body["Group"] == "demo\\vip"
 

@@ -29,9 +29,17 @@ def test_user_get_of_an_unknown_login_is_13_and_without_one_3(mt5: Mt5) -> None:
 
 
 def test_personal_fields_read_empty_without_the_personal_data_right(mt5: Mt5) -> None:
-    personal = {"Email": "a@b.co", "Phone": "+1", "Address": "Street", "City": "Town",
-                "State": "ST", "ZIPCode": "12345", "ID": "P1", "Account": "IBAN1",
-                "MQID": "ABCD1234"}  # fmt: skip
+    personal = {
+        "Email": "a@b.co",
+        "Phone": "+1",
+        "Address": "Street",
+        "City": "Town",
+        "State": "ST",
+        "ZIPCode": "12345",
+        "ID": "P1",
+        "Account": "IBAN1",
+        "MQID": "ABCD1234",
+    }
     login = mt5.ok(_add(mt5, None, personal))["Login"]
     clerk = mt5.as_manager(1006, rights=frozenset({"users:read", "users:write"}))
 
@@ -39,8 +47,9 @@ def test_personal_fields_read_empty_without_the_personal_data_right(mt5: Mt5) ->
 
     assert {k: seen[k] for k in PERSONAL} == dict.fromkeys(PERSONAL, "")
     assert seen["Name"] == "John Smith"
-    assert {k: v for k, v in mt5.ok(mt5.get("user/get", login=login)).items()
-            if k in PERSONAL} == personal  # fmt: skip
+    assert {
+        k: v for k, v in mt5.ok(mt5.get("user/get", login=login)).items() if k in PERSONAL
+    } == personal
     batch = clerk.ok(clerk.get("user/get_batch", login=login))
     assert {k: batch[0][k] for k in PERSONAL} == dict.fromkeys(PERSONAL, "")
     added_by_clerk = clerk.ok(_add(clerk, None, personal))
@@ -149,13 +158,34 @@ def test_account_get_answers_the_money_state(mt5: Mt5) -> None:
     answer = mt5.ok(mt5.get("user/account/get", login=login))
 
     assert _all_strings(answer)
-    assert {k: answer[k] for k in ("Login", "Balance", "Credit", "Equity", "Margin", "MarginFree",
-                                   "MarginLevel", "Profit", "Floating", "MarginLeverage",
-                                   "CurrencyDigits")} == {
-        "Login": str(login), "Balance": "1050.00", "Credit": "200.00", "Equity": "1250.00",
-        "Margin": "0.00", "MarginFree": "1250.00", "MarginLevel": "0.00", "Profit": "0.00",
-        "Floating": "0.00", "MarginLeverage": "100", "CurrencyDigits": "2",
-    }  # fmt: skip
+    assert {
+        k: answer[k]
+        for k in (
+            "Login",
+            "Balance",
+            "Credit",
+            "Equity",
+            "Margin",
+            "MarginFree",
+            "MarginLevel",
+            "Profit",
+            "Floating",
+            "MarginLeverage",
+            "CurrencyDigits",
+        )
+    } == {
+        "Login": str(login),
+        "Balance": "1050.00",
+        "Credit": "200.00",
+        "Equity": "1250.00",
+        "Margin": "0.00",
+        "MarginFree": "1250.00",
+        "MarginLevel": "0.00",
+        "Profit": "0.00",
+        "Floating": "0.00",
+        "MarginLeverage": "100",
+        "CurrencyDigits": "2",
+    }
     user = mt5.ok(mt5.get("user/get", login=login))
     assert (user["Balance"], user["Credit"]) == ("1050.00", "200.00")
 
@@ -164,12 +194,23 @@ def test_account_get_answers_the_money_state(mt5: Mt5) -> None:
 
 
 def test_an_account_created_over_mt5_reads_the_same_natively(mt5: Mt5) -> None:
-    added = mt5.ok(mt5.post("user/add", {"group": "demoforex", "name": "JohnSmith",
-                                         "leverage": "100"},
-                            {**SEED_BODY, "Email": "john@example.com", "Comment": "crm",
-                             "Rights": 483, "Phone": "+100", "Language": 1033}))  # fmt: skip
-    mt5.services.post_ledger_entry(PostLedgerEntry(int(added["Login"]), "deposit", "1000"),
-                                   mt5.admin)  # fmt: skip
+    added = mt5.ok(
+        mt5.post(
+            "user/add",
+            {"group": "demoforex", "name": "JohnSmith", "leverage": "100"},
+            {
+                **SEED_BODY,
+                "Email": "john@example.com",
+                "Comment": "crm",
+                "Rights": 483,
+                "Phone": "+100",
+                "Language": 1033,
+            },
+        )
+    )
+    mt5.services.post_ledger_entry(
+        PostLedgerEntry(int(added["Login"]), "deposit", "1000"), mt5.admin
+    )
     mt5_view = mt5.ok(mt5.get("user/get", login=added["Login"]))
 
     response = _native_get(mt5, added["Login"])
@@ -177,15 +218,43 @@ def test_an_account_created_over_mt5_reads_the_same_natively(mt5: Mt5) -> None:
     assert response.status_code == 200, response.text
     native = response.json()
     assert {
-        "Login": str(native["login"]), "Group": native["group"], "Name": native["name"],
-        "Leverage": str(native["leverage"]), "Rights": str(native["rights"]),
-        "Company": native["company"], "Country": native["country"], "City": native["city"],
-        "MQID": native["mqid"], "Email": native["email"], "Phone": native["phone"],
-        "Comment": native["comment"], "Language": str(native["language"]),
-        "Color": str(native["color"]), "Balance": native["balance"], "Credit": native["credit"],
-    } == {k: mt5_view[k] for k in ("Login", "Group", "Name", "Leverage", "Rights", "Company",
-                                   "Country", "City", "MQID", "Email", "Phone", "Comment",
-                                   "Language", "Color", "Balance", "Credit")}  # fmt: skip
+        "Login": str(native["login"]),
+        "Group": native["group"],
+        "Name": native["name"],
+        "Leverage": str(native["leverage"]),
+        "Rights": str(native["rights"]),
+        "Company": native["company"],
+        "Country": native["country"],
+        "City": native["city"],
+        "MQID": native["mqid"],
+        "Email": native["email"],
+        "Phone": native["phone"],
+        "Comment": native["comment"],
+        "Language": str(native["language"]),
+        "Color": str(native["color"]),
+        "Balance": native["balance"],
+        "Credit": native["credit"],
+    } == {
+        k: mt5_view[k]
+        for k in (
+            "Login",
+            "Group",
+            "Name",
+            "Leverage",
+            "Rights",
+            "Company",
+            "Country",
+            "City",
+            "MQID",
+            "Email",
+            "Phone",
+            "Comment",
+            "Language",
+            "Color",
+            "Balance",
+            "Credit",
+        )
+    }
     assert native["balance"] == "1000.00" and native["currency"] == "USD"
 
 
@@ -199,8 +268,9 @@ def test_five_wrong_password_checks_hold_the_account_back_until_the_lock_ends(
     login = mt5.add_user()["Login"]
 
     def check(password: str) -> str:
-        return mt5.retcode(mt5.get("user/check_password", login=login, type="main",
-                                   password=password))  # fmt: skip
+        return mt5.retcode(
+            mt5.get("user/check_password", login=login, type="main", password=password)
+        )
 
     assert {check(f"Guess#{n}") for n in range(60)} == {"3006 Invalid account password"}
     assert check("1Ar#pqkj") == "3006 Invalid account password"

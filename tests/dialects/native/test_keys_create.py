@@ -40,12 +40,21 @@ def test_a_new_key_shows_its_secret_once_and_is_named_later_by_its_prefix(api: A
     created = _create(api, scopes=["reports:read", "users:read"], name="dashboard")
     secret = created["key"]
     assert set(created) == {
-        "id", "key", "prefix", "manager_login", "scopes", "name", "expires_at", "previous",
-    }  # fmt: skip
+        "id",
+        "key",
+        "prefix",
+        "manager_login",
+        "scopes",
+        "name",
+        "expires_at",
+        "previous",
+    }
     assert secret.startswith(f"bpk_{created['prefix']}_") and len(secret) > 40
     assert (created["manager_login"], created["scopes"], created["name"]) == (
-        1000, ["reports:read", "users:read"], "dashboard",
-    )  # fmt: skip
+        1000,
+        ["reports:read", "users:read"],
+        "dashboard",
+    )
     assert created["expires_at"] is None and created["previous"] is None
     assert api.get("/v1/users", key=secret).status_code == 200
     listed = api.get("/v1/keys")
@@ -53,8 +62,10 @@ def test_a_new_key_shows_its_secret_once_and_is_named_later_by_its_prefix(api: A
     (item,) = [k for k in listed.json()["items"] if k["id"] == created["id"]]
     assert "key" not in item and "secret_hash" not in item
     assert (item["prefix"], item["state"], item["scopes"]) == (
-        created["prefix"], "active", ["reports:read", "users:read"],
-    )  # fmt: skip
+        created["prefix"],
+        "active",
+        ["reports:read", "users:read"],
+    )
     (row,) = [r for r in _rows(api, tables.api_keys) if r["id"] == created["id"]]
     assert row["prefix"] == created["prefix"] and secret not in str(row)
 
@@ -121,8 +132,9 @@ def test_an_admin_creates_a_key_for_another_manager(api: Api) -> None:
 
 def test_a_non_admin_cannot_create_a_key_for_another_manager(api: Api) -> None:
     _other_manager(api, "users:read")
-    refused = api.post("/v1/keys", {"scopes": ["users:read"], "manager_login": OTHER},
-                       key=api.key("users:read"))  # fmt: skip
+    refused = api.post(
+        "/v1/keys", {"scopes": ["users:read"], "manager_login": OTHER}, key=api.key("users:read")
+    )
     _problem(refused, 403, "PermissionDenied")
     assert _items(api, manager=OTHER) == []
     own = _create(api, key=api.key("users:read"), manager_login=1000)

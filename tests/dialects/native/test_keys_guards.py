@@ -118,8 +118,10 @@ def test_an_admin_of_limited_reach_cannot_manage_another_managers_keys(api: Api)
     refused = api.post("/v1/keys", {"scopes": ["users:read"], "manager_login": 1000}, key=desk)
     _problem(refused, 403, "PermissionDenied")
     _problem(api.get("/v1/keys", key=desk, params={"manager": 1000}), 403, "PermissionDenied")
-    for method, path in (("POST", f"/v1/keys/{theirs['id']}/rotate"),
-                         ("DELETE", f"/v1/keys/{theirs['id']}")):  # fmt: skip
+    for method, path in (
+        ("POST", f"/v1/keys/{theirs['id']}/rotate"),
+        ("DELETE", f"/v1/keys/{theirs['id']}"),
+    ):
         _problem(api.client.request(method, path, headers=api.headers(desk)), 404, "NotFound")
     assert {k["manager_login"] for k in _items(api, key=desk)} == {OTHER}
     assert _create(api, key=desk)["manager_login"] == OTHER  # its own keys it still manages

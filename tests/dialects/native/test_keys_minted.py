@@ -75,8 +75,11 @@ def test_revoking_a_key_revokes_what_it_minted_and_what_those_minted(timed: Time
     assert timed.works(bystander["key"]) == 200
     states = {k["name"]: k["state"] for k in timed.items().values()}
     assert {n: states[n] for n in ("parent", "child", "grandchild", "bystander")} == {
-        "parent": "revoked", "child": "revoked", "grandchild": "revoked", "bystander": "active",
-    }  # fmt: skip
+        "parent": "revoked",
+        "child": "revoked",
+        "grandchild": "revoked",
+        "bystander": "active",
+    }
 
 
 def test_the_old_secret_of_a_rotated_key_cannot_mint_or_rotate(timed: Timed) -> None:
@@ -104,8 +107,10 @@ def test_rotating_a_key_revokes_what_it_minted_when_the_overlap_ends(timed: Time
     assert timed.works(child["key"]) == 200
     timed.clock.advance(minutes=1)
 
-    assert "revoked" in _problem(timed.get("/v1/groups", key=child["key"]), 401,
-                                 "Unauthorized")["detail"]  # fmt: skip
+    assert (
+        "revoked"
+        in _problem(timed.get("/v1/groups", key=child["key"]), 401, "Unauthorized")["detail"]
+    )
 
 
 def test_a_key_cannot_rotate_a_key_that_outlives_it(timed: Timed) -> None:

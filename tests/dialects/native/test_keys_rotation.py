@@ -41,8 +41,10 @@ def test_a_rotated_keys_new_secret_works_at_once_and_the_old_one_until_the_overl
     new = response.json()
     assert new["key"] != old["key"] and new["id"] != old["id"] and new["prefix"] != old["prefix"]
     assert (new["scopes"], new["name"], new["expires_at"]) == (
-        ["reports:read", "users:read"], "worker", None,
-    )  # fmt: skip
+        ["reports:read", "users:read"],
+        "worker",
+        None,
+    )
     assert new["previous"] == {
         "id": old["id"],
         "expires_at": _iso(rotated_at + timedelta(hours=24)),
@@ -150,10 +152,12 @@ def test_another_managers_keys_are_not_found(api: Api) -> None:
     _other_manager(api, *("users:read", "users:write", "admin"))
     theirs = _other_key(api, "users:read", "users:write")  # the manager is admin, its key not
     mine = _create(api)
-    for method, path in (("POST", f"/v1/keys/{mine['id']}/rotate"),
-                         ("DELETE", f"/v1/keys/{mine['id']}"),
-                         ("POST", "/v1/keys/0123456789abcdef/rotate"),
-                         ("DELETE", "/v1/keys/0123456789abcdef")):  # fmt: skip
+    for method, path in (
+        ("POST", f"/v1/keys/{mine['id']}/rotate"),
+        ("DELETE", f"/v1/keys/{mine['id']}"),
+        ("POST", "/v1/keys/0123456789abcdef/rotate"),
+        ("DELETE", "/v1/keys/0123456789abcdef"),
+    ):
         refused = api.client.request(method, path, headers=api.headers(theirs))
         assert _problem(refused, 404, "NotFound")["code"] == "api_key.not_found", path
     assert api.get("/v1/groups", key=mine["key"]).status_code == 200

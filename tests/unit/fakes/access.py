@@ -55,8 +55,11 @@ class FakeApiKeys(_Repo):
         return key, _copy(manager) if manager else None
 
     def list(self, manager_login: int | None = None) -> list[ApiKey]:
-        keys = [k for k in self._s.api_keys.values()
-                if manager_login is None or k.manager_login == manager_login]  # fmt: skip
+        keys = [
+            k
+            for k in self._s.api_keys.values()
+            if manager_login is None or k.manager_login == manager_login
+        ]
         return [
             _copy(k)
             for k in sorted(keys, key=lambda k: k.created_at or datetime.min.replace(tzinfo=UTC))
@@ -112,8 +115,11 @@ class FakeManagerTokens(_Repo):
                 del self._s.tokens[key]
 
     def for_manager(self, manager_login: int, dialect: str) -> list[ManagerToken]:
-        found = [t for t in self._s.tokens.values()
-                 if t.manager_login == manager_login and t.dialect == dialect]  # fmt: skip
+        found = [
+            t
+            for t in self._s.tokens.values()
+            if t.manager_login == manager_login and t.dialect == dialect
+        ]
         return sorted(found, key=lambda t: (-t.issued_at.timestamp(), t.token_hash))
 
 
@@ -186,8 +192,11 @@ class FakeLockouts(_Repo):
 
     def purge(self, before: datetime) -> int:
         self._writing()
-        gone = [k for k, s in self._s.strikes.items() if s.last_failure_at < before
-                and (s.locked_until is None or s.locked_until < before)]  # fmt: skip
+        gone = [
+            k
+            for k, s in self._s.strikes.items()
+            if s.last_failure_at < before and (s.locked_until is None or s.locked_until < before)
+        ]
         for key in gone:
             del self._s.strikes[key]
         for slot in [s for s, ends in self._s.reservations.items() if ends < before]:
@@ -234,12 +243,14 @@ class FakeSecondFactor(_Repo):
         return True
 
     def unused_recovery_hashes(self, login: int) -> list[str]:
-        return sorted(h for (who, h), used in self._s.recovery_codes.items()
-                      if who == login and used is None)  # fmt: skip
+        return sorted(
+            h for (who, h), used in self._s.recovery_codes.items() if who == login and used is None
+        )
 
     def recovery_codes_left(self, login: int) -> int:
-        return sum(1 for (who, _), used in self._s.recovery_codes.items()
-                   if who == login and used is None)  # fmt: skip
+        return sum(
+            1 for (who, _), used in self._s.recovery_codes.items() if who == login and used is None
+        )
 
     def add_challenge(self, challenge: Challenge) -> None:
         self._writing()

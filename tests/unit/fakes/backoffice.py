@@ -33,15 +33,17 @@ class FakeBackoffice(_Repo):
     """The BackofficeRepository port: unique names, ids counting up, tokens by hash, and the
     user search and accounts of a user as the SQL twin answers them."""
 
-    def _unique(self, table: str, items: Iterator[tuple[int, str]], item_id: int,
-                value: str) -> None:  # fmt: skip
+    def _unique(
+        self, table: str, items: Iterator[tuple[int, str]], item_id: int, value: str
+    ) -> None:
         if any(name == value and i != item_id for i, name in items):
             raise Conflict(f"unique constraint: {table}")
 
     def add_white_label(self, branding: WhiteLabel) -> WhiteLabel:
         self._writing()
-        self._unique("brokers.name", ((b.id, b.name) for b in self._s.brandings.values()), 0,
-                     branding.name)  # fmt: skip
+        self._unique(
+            "brokers.name", ((b.id, b.name) for b in self._s.brandings.values()), 0, branding.name
+        )
         branding.id = self._s.next_branding_id
         self._s.next_branding_id += 1
         self._s.brandings[branding.id] = _copy(branding)
@@ -52,8 +54,14 @@ class FakeBackoffice(_Repo):
         return _copy(found) if found else None
 
     def white_label_by_name(self, name: str) -> WhiteLabel | None:
-        return next((_copy(b) for _, b in sorted(self._s.brandings.items())
-                     if _folded(b.name) == _folded(name)), None)  # fmt: skip
+        return next(
+            (
+                _copy(b)
+                for _, b in sorted(self._s.brandings.items())
+                if _folded(b.name) == _folded(name)
+            ),
+            None,
+        )
 
     def list_white_labels(self) -> list[WhiteLabel]:
         return [_copy(b) for _, b in sorted(self._s.brandings.items())]
@@ -71,8 +79,14 @@ class FakeBackoffice(_Repo):
         return _copy(found) if found else None
 
     def plan_by_name(self, name: str) -> Plan | None:
-        return next((_copy(p) for _, p in sorted(self._s.plans.items())
-                     if _folded(p.name) == _folded(name)), None)  # fmt: skip
+        return next(
+            (
+                _copy(p)
+                for _, p in sorted(self._s.plans.items())
+                if _folded(p.name) == _folded(name)
+            ),
+            None,
+        )
 
     def list_plans(self) -> list[Plan]:
         return [_copy(p) for _, p in sorted(self._s.plans.items())]
@@ -91,8 +105,14 @@ class FakeBackoffice(_Repo):
         return _copy(found) if found else None
 
     def preset_by_name(self, name: str) -> AccountPreset | None:
-        return next((_copy(p) for _, p in sorted(self._s.presets.items())
-                     if _folded(p.name) == _folded(name)), None)  # fmt: skip
+        return next(
+            (
+                _copy(p)
+                for _, p in sorted(self._s.presets.items())
+                if _folded(p.name) == _folded(name)
+            ),
+            None,
+        )
 
     def list_presets(self) -> list[AccountPreset]:
         return [_copy(p) for _, p in sorted(self._s.presets.items())]
@@ -101,9 +121,12 @@ class FakeBackoffice(_Repo):
         self._writing()
         if key.user_id not in self._s.users:
             raise Conflict("foreign key: webhook_keys.user_id")
-        self._unique("webhook_keys.api_key",
-                     ((k.id, k.api_key) for k in self._s.webhook_keys.values()), 0,
-                     key.api_key)  # fmt: skip
+        self._unique(
+            "webhook_keys.api_key",
+            ((k.id, k.api_key) for k in self._s.webhook_keys.values()),
+            0,
+            key.api_key,
+        )
         key.id = self._s.next_webhook_key_id
         self._s.next_webhook_key_id += 1
         self._s.webhook_keys[key.id] = _copy(key)
@@ -117,8 +140,11 @@ class FakeBackoffice(_Repo):
         return next((_copy(k) for k in self._s.webhook_keys.values() if k.api_key == api_key), None)
 
     def list_webhook_keys(self, user_ids: Sequence[int] | None) -> list[WebhookKey]:
-        return [_copy(k) for _, k in sorted(self._s.webhook_keys.items())
-                if user_ids is None or k.user_id in user_ids]  # fmt: skip
+        return [
+            _copy(k)
+            for _, k in sorted(self._s.webhook_keys.items())
+            if user_ids is None or k.user_id in user_ids
+        ]
 
     def count_webhook_keys(self, user_id: int) -> int:
         return sum(1 for k in self._s.webhook_keys.values() if k.user_id == user_id)
@@ -166,8 +192,14 @@ class FakeBackoffice(_Repo):
     def user_by_login(self, login: str) -> User | None:
         if not login:
             return None
-        return next((_copy(u) for _, u in sorted(self._s.users.items())
-                     if u.login and _folded(u.login) == _folded(login)), None)  # fmt: skip
+        return next(
+            (
+                _copy(u)
+                for _, u in sorted(self._s.users.items())
+                if u.login and _folded(u.login) == _folded(login)
+            ),
+            None,
+        )
 
     def search_users(self, search: UserSearch) -> list[User]:
         logins = None if search.logins is None else {_folded(n) for n in search.logins}
@@ -200,8 +232,11 @@ class FakeBackoffice(_Repo):
 
     def accounts_of_user(self, user_id: int) -> list[Account]:
         accounts = FakeAccounts(self._uow)
-        return [accounts._out(a) for _, a in sorted(self._s.accounts.items())
-                if a.user_id == user_id and a.deleted_at is None]  # fmt: skip
+        return [
+            accounts._out(a)
+            for _, a in sorted(self._s.accounts.items())
+            if a.user_id == user_id and a.deleted_at is None
+        ]
 
 
 class FakeExports(_Repo):

@@ -27,13 +27,17 @@ class FakeEvents(_Repo):
         return (min(ids), max(ids)) if ids else (0, self._s.last_event_id)
 
     def _matches(self, e: Event, q: EventQuery) -> bool:
-        if q.types and not any(e.type.startswith(t) if t.endswith(".") else e.type == t
-                               for t in q.types):  # fmt: skip
+        if q.types and not any(
+            e.type.startswith(t) if t.endswith(".") else e.type == t for t in q.types
+        ):
             return False
         if not q.admin and e.login is None:
             return False
-        for mask, value in ((q.group_mask, e.group), (q.group_filter, e.group),
-                            (q.broker_mask, e.broker)):  # fmt: skip
+        for mask, value in (
+            (q.group_mask, e.group),
+            (q.group_filter, e.group),
+            (q.broker_mask, e.broker),
+        ):
             if mask is not None and (value is None or not masks.matches(mask, value)):
                 return False
         return True
@@ -44,8 +48,9 @@ class FakeEvents(_Repo):
         end = min(start + q.window, head)
         if start >= head:
             return EventPage([], q.after_id, head)
-        found = [_copy(e) for e in self._s.events
-                 if start < e.id <= end and self._matches(e, q)][: q.limit]  # fmt: skip
+        found = [_copy(e) for e in self._s.events if start < e.id <= end and self._matches(e, q)][
+            : q.limit
+        ]
         return EventPage(found, found[-1].id if len(found) == q.limit else end, head)
 
     def purge(self, before: datetime) -> int:
@@ -120,8 +125,9 @@ class FakeEvents(_Repo):
         self._s.deliveries.append(_copy(delivery))
 
     def deliveries(self, sub_id: int, after_id: int, limit: int) -> list[Delivery]:
-        return [_copy(d) for d in self._s.deliveries
-                if d.subscription_id == sub_id and d.id > after_id][:limit]  # fmt: skip
+        return [
+            _copy(d) for d in self._s.deliveries if d.subscription_id == sub_id and d.id > after_id
+        ][:limit]
 
     def watched_logins(self, after_login: int, limit: int) -> list[int]:
         held = {p.login for p in self._s.positions.values()} | set(self._s.margin_states)

@@ -42,8 +42,11 @@ class FakeLedger(_Repo):
             for figure in FIGURES:
                 cached = getattr(acc, figure)
                 if cached != totals[figure]:
-                    found.append(FigureMismatch(login, figure, cached, totals[figure],
-                                                acc.currency, acc.currency_digits))  # fmt: skip
+                    found.append(
+                        FigureMismatch(
+                            login, figure, cached, totals[figure], acc.currency, acc.currency_digits
+                        )
+                    )
         return found
 
     def figures_of(self, login: int) -> tuple[int, int, int]:
@@ -55,8 +58,9 @@ class FakeLedger(_Repo):
 
     def iter_facts(self) -> Iterator[EntryFacts]:
         for x in sorted(self._s.ledger, key=lambda e: e.id):
-            yield EntryFacts(x.id, x.login, x.kind, x.amount, x.balance_after, x.credit_after,
-                             x.bonus_after)  # fmt: skip
+            yield EntryFacts(
+                x.id, x.login, x.kind, x.amount, x.balance_after, x.credit_after, x.bonus_after
+            )
 
     def currency_mismatches(self) -> list[CurrencyMismatch]:
         found = []
@@ -133,9 +137,11 @@ class FakeApprovals(_Repo):
             self._s.approvals[approval.id] = _copy(approval)
 
     def due(self, now: datetime) -> list[Approval]:
-        return [_copy(self._s.approvals[i]) for i in sorted(self._s.approvals)
-                if self._s.approvals[i].state == "pending"
-                and self._s.approvals[i].expires_at <= now]  # fmt: skip
+        return [
+            _copy(self._s.approvals[i])
+            for i in sorted(self._s.approvals)
+            if self._s.approvals[i].state == "pending" and self._s.approvals[i].expires_at <= now
+        ]
 
     def list(self, query: ApprovalQuery) -> list[Approval]:
         out = []

@@ -75,8 +75,11 @@ class FakeAudit(_Repo):
         self.pending.append(_copy(record))
 
     def for_entity(self, entity_type: str, entity_id: str) -> list[AuditRecord]:
-        return [_copy(r) for r in self._s.audit
-                if r.entity_type == entity_type and r.entity_id == entity_id]  # fmt: skip
+        return [
+            _copy(r)
+            for r in self._s.audit
+            if r.entity_type == entity_type and r.entity_id == entity_id
+        ]
 
     def query(self, query: AuditQuery) -> list[AuditRecord]:
         """Committed records only, oldest first; `action` ending in "." matches a prefix."""
@@ -121,21 +124,42 @@ class FakeAudit(_Repo):
             after = rec.after or {}
             if rec.action == "trade.deal":
                 deal = after.get("deal") or {}
-                yield EntryClaim(rec.id, deal.get("id"), rec.entity_id, "trade",
-                                 deal.get("profit"), after.get("balance"), None, None)  # fmt: skip
+                yield EntryClaim(
+                    rec.id,
+                    deal.get("id"),
+                    rec.entity_id,
+                    "trade",
+                    deal.get("profit"),
+                    after.get("balance"),
+                    None,
+                    None,
+                )
             elif rec.action == "ledger.entry_posted":
                 x = after.get("entry") or {}
-                yield EntryClaim(rec.id, x.get("id"), rec.entity_id, x.get("kind"),
-                                 x.get("amount"), x.get("balance_after"), x.get("credit_after"),
-                                 x.get("bonus_after"))  # fmt: skip
+                yield EntryClaim(
+                    rec.id,
+                    x.get("id"),
+                    rec.entity_id,
+                    x.get("kind"),
+                    x.get("amount"),
+                    x.get("balance_after"),
+                    x.get("credit_after"),
+                    x.get("bonus_after"),
+                )
 
     def iter_snapshots(
         self, entity_types: Sequence[str]
     ) -> Iterator[tuple[int, str, str, str, dict[str, Any] | None, int | None]]:
         for rec in sorted(self._s.audit, key=lambda r: r.id):
             if rec.entity_type in entity_types:
-                yield (rec.id, rec.action, rec.entity_type, rec.entity_id,
-                       copy.deepcopy(rec.after), rec.manager_login)  # fmt: skip
+                yield (
+                    rec.id,
+                    rec.action,
+                    rec.entity_type,
+                    rec.entity_id,
+                    copy.deepcopy(rec.after),
+                    rec.manager_login,
+                )
 
     def head(self) -> tuple[int, str]:
         return self._s.head_id, self._s.head_hash

@@ -127,8 +127,10 @@ class FakeTrading(_Repo):
             row[at + 1] += pos.open_value
             row[4] += 1
             logins.setdefault(key, set()).add(pos.login)
-        return [ExposureSum(k[0], k[1], k[2], k[3], v[0], v[1], v[2], v[3], v[4], len(logins[k]))
-                for k, v in sorted(sums.items())]  # fmt: skip
+        return [
+            ExposureSum(k[0], k[1], k[2], k[3], v[0], v[1], v[2], v[3], v[4], len(logins[k]))
+            for k, v in sorted(sums.items())
+        ]
 
     def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
         per_group: dict[int, set[int]] = {}
