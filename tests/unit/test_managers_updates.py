@@ -65,8 +65,8 @@ def test_disabling_a_manager_stops_its_keys_at_once_and_enabling_restores_them(
     assert _update(services, admin, enabled=True).enabled is True
     assert services.authenticate_key(issued.secret).manager.login == 1001
     changes = [
-        (r.before["enabled"], r.after["enabled"])
-        for r in uows.state.audit  # type: ignore[index]
+        (r.before["enabled"], r.after["enabled"])  # type: ignore[index]
+        for r in uows.state.audit
         if r.action == "manager.updated"
     ]
     assert changes == [(True, False), (False, True)]
