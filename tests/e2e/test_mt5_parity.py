@@ -36,8 +36,8 @@ from brokerplane.api.mt5 import mount
 from brokerplane.api.mt5.mount import legacy_paths
 from brokerplane.api.mt5.tcpwire import raw_names
 from brokerplane.api.mt5.wire import COMMANDS
+from tests.e2e.mt5_tcp_support import GROUP, MANAGER, Server, _serve
 from tests.e2e.mt5client import Mt5Client
-from tests.e2e.test_mt5_tcp import GROUP, MANAGER, Server, _serve
 
 DONE = "0 Done"
 NOT_FOUND = "13 Not found"

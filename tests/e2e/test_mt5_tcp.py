@@ -1,13 +1,11 @@
 """A CRM speaking MT5's native TCP protocol (tests/e2e/mt5tcpclient.py, from the spec alone)
 against a real `brokerplane serve --mt5-tcp-port` process: the handshake's golden packets,
 plain and AES channels, TLS on the same port, money and reads, large answers, pings, the idle
-timeout, hostile frames, and the same answers as the HTTP dialect."""
+timeout, hostile frames, and the same answers as the HTTP dialect. (Connection caps, on a
+server of their own: test_mt5_tcp_caps.py.)"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -15,14 +13,21 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from brokerplane.cli.main import main
-from tests.e2e.mt5client import Mt5Client
+from tests.e2e.mt5_tcp_support import (
+    GROUP,
+    IDLE_S,
+    LOCKED_MANAGER,
+    MANAGER,
+    PASSWORD,
+    Server,
+    _free_port,
+    _open_account,
+    _serve,
+)
 from tests.e2e.mt5tcpclient import (
     DONE,
     PREFIX,
@@ -34,109 +39,11 @@ from tests.e2e.mt5tcpclient import (
     rand_answer,
 )
 
-MANAGER = 1005
-PASSWORD = "Manag3r!pw"
-LOCKED_MANAGER = 1006  # spends its sign-in attempts in the lockout tests only
-IDLE_S = 4
-MAX_MESSAGE = 8192
-GROUP = "demo-usd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _cli(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-@dataclass
-class Server:
-    port: int
-    tcp_port: int
-    cert: Path
-    log: Path
-
-    def client(self, **kwargs: object) -> Mt5TcpClient:
-        return Mt5TcpClient("127.0.0.1", self.tcp_port, **kwargs)  # type: ignore[arg-type]
-
-    def session(self, crypt: bool = True) -> Mt5TcpClient:
-        mt5 = self.client().connect()
-        mt5.auth(MANAGER, PASSWORD, crypt=crypt)
-        return mt5
-
-    def http(self) -> Mt5Client:
-        mt5 = Mt5Client(f"http://127.0.0.1:{self.port}")
-        mt5.auth(MANAGER, PASSWORD)
-        return mt5
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with _serve(tmp_path_factory.mktemp("mt5tcp"), {}) as running:
         yield running
-
-
-@contextlib.contextmanager
-def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
-    url = f"sqlite:///{(tmp / 'tcp.db').as_posix()}"
-    _cli("tls", "self-signed", "--out-dir", str(tmp / "tls"))
-    _cli("demo", "--database-url", url, "--json", "--accounts", "30")
-    for login in (MANAGER, LOCKED_MANAGER):
-        _cli("manager", "create", "--database-url", url, "--login", str(login), "--name", "CRM",
-             "--password", PASSWORD, "--rights", "admin", "--groups", "*")  # fmt: skip
-    port, tcp_port = _free_port(), _free_port()
-    log = tmp / "serve.log"
-    cert = tmp / "tls" / "cert.pem"
-    env = {
-        **os.environ, "BROKERPLANE_LOG_LEVEL": "warning", "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
-        "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": str(IDLE_S),
-        "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1", "BROKERPLANE_HEADER_TIMEOUT_S": "2",
-        "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE), **settings,
-    }  # fmt: skip
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--database-url", url, "--mt5-tcp-port", str(tcp_port),
-             "--tls-cert", str(cert), "--tls-key", str(tmp / "tls" / "key.pem")],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", tcp_port), timeout=1).close()
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
-                time.sleep(0.2)
-        yield Server(port, tcp_port, cert, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-    assert "Traceback" not in log.read_text(errors="replace")
-
-
-def _open_account(mt5: Mt5TcpClient, name: str = "Ann Example") -> int:
-    answer = mt5.send(
-        "USER_ADD", {"LOGIN": 0, "GROUP": GROUP, "NAME": name, "LEVERAGE": 100},
-        body={"MainPassword": "Abc123!xyz", "InvestPassword": "Abc123!uvw", "City": "Riga"},
-    )  # fmt: skip
-    assert answer.retcode == DONE, answer
-    login = int(answer.params["LOGIN"])
-    assert answer.json()["Login"] == str(login)
-    return login
 
 
 # ---- the handshake --------------------------------------------------------------------------
@@ -162,8 +69,13 @@ def test_the_spec_worked_example_auth_start_packet_gets_a_challenge_with_its_num
 def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, crypt: bool) -> None:
     with server.session(crypt=crypt) as mt5:
         first, second = _open_account(mt5), _open_account(mt5, "Bob Example")
-        funds = {"LOGIN": first, "TYPE": 2, "BALANCE": "150.25", "COMMENT": "wire | in",
-                 "CHECK_MARGIN": 1}  # fmt: skip
+        funds = {
+            "LOGIN": first,
+            "TYPE": 2,
+            "BALANCE": "150.25",
+            "COMMENT": "wire | in",
+            "CHECK_MARGIN": 1,
+        }
         deposit = mt5.send("TRADE_BALANCE", funds)
         assert deposit.retcode == DONE and int(deposit.params["TICKET"]) > 0
         assert mt5.call("USER_GET", {"LOGIN": first})["Balance"] == "150.25"
@@ -171,8 +83,10 @@ def test_a_manager_opens_funds_reads_and_batch_reads_accounts(server: Server, cr
         batch = mt5.call("USER_GET_BATCH", {"LOGIN": f"{first},{second}"})
         assert [u["Login"] for u in batch] == [str(first), str(second)]
         assert all(isinstance(v, str) for u in batch for v in u.values() if not isinstance(v, list))
-        deals = mt5.call("DEAL_GET_PAGE", {"LOGIN": first, "FROM": 0, "TO": 2_000_000_000,
-                                           "OFFSET": 0, "TOTAL": 10})  # fmt: skip
+        deals = mt5.call(
+            "DEAL_GET_PAGE",
+            {"LOGIN": first, "FROM": 0, "TO": 2_000_000_000, "OFFSET": 0, "TOTAL": 10},
+        )
         assert [d["Comment"] for d in deals] == ["wire | in"]
         assert mt5.send("USER_TOTAL").params["TOTAL"].isdigit()
         assert mt5.send("TEST_ACCESS").retcode == DONE
@@ -184,13 +98,24 @@ def test_the_server_proves_the_password_and_answers_the_spec_crypt_rand_size(
     server: Server,
 ) -> None:
     with server.client() as mt5:
-        started = mt5.send("AUTH_START", {"VERSION": 3211, "AGENT": "WebAPI", "LOGIN": MANAGER,
-                                          "TYPE": "Manager", "CRYPT_METHOD": "NONE"})  # fmt: skip
+        started = mt5.send(
+            "AUTH_START",
+            {
+                "VERSION": 3211,
+                "AGENT": "WebAPI",
+                "LOGIN": MANAGER,
+                "TYPE": "Manager",
+                "CRYPT_METHOD": "NONE",
+            },
+        )
         cli_rand = "4db98fec17aab4dc5a240bdc659e8395"
-        answered = mt5.send("AUTH_ANSWER", {
-            "SRV_RAND_ANSWER": rand_answer(PASSWORD, started.params["SRV_RAND"]).upper(),
-            "CLI_RAND": cli_rand,
-        })  # fmt: skip
+        answered = mt5.send(
+            "AUTH_ANSWER",
+            {
+                "SRV_RAND_ANSWER": rand_answer(PASSWORD, started.params["SRV_RAND"]).upper(),
+                "CLI_RAND": cli_rand,
+            },
+        )
         assert answered.retcode == DONE
         assert answered.params["CLI_RAND_ANSWER"] == rand_answer(PASSWORD, cli_rand)
         assert len(answered.params["CRYPT_RAND"]) == 512
@@ -435,88 +360,23 @@ def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
     tcp = str(_free_port())
     args = [f.format(tcp=tcp) for f in flags]
     done = subprocess.run(
-        [sys.executable, "-m", "brokerplane.cli.main", "serve", "--mt5-tcp-port", tcp,
-         "--data-dir", str(tmp_path / "var"), *args],
-        check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "brokerplane.cli.main",
+            "serve",
+            "--mt5-tcp-port",
+            tcp,
+            "--data-dir",
+            str(tmp_path / "var"),
+            *args,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2
     assert message.format(tcp=tcp) in done.stderr
     assert not (tmp_path / "var").exists()
-
-
-# ---- connection caps -------------------------------------------------------------------------
-
-PER_ADDRESS = 4
-UNAUTHENTICATED = 6
-
-
-@pytest.fixture(scope="module")
-def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    caps = {"BROKERPLANE_MT5_TCP_MAX_PER_ADDRESS": str(PER_ADDRESS),
-            "BROKERPLANE_MT5_TCP_MAX_UNAUTHENTICATED": str(UNAUTHENTICATED),
-            "BROKERPLANE_HEADER_TIMEOUT_S": "30",  # idle connections stay for the whole test
-            "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": "60"}  # fmt: skip
-    with _serve(tmp_path_factory.mktemp("mt5tcpcaps"), caps) as running:
-        yield running
-
-
-def _idle(server: Server, source: str) -> socket.socket:
-    """A connection from `source` (any 127.x address) that sends nothing."""
-    sock = socket.socket()
-    sock.bind((source, 0))
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", server.tcp_port))
-    return sock
-
-
-def _turned_away(sock: socket.socket) -> str:
-    """The one packet a connection over a cap gets (its text), checking the close after it."""
-    head = b""
-    while len(head) < 9:
-        chunk = sock.recv(9 - len(head))
-        assert chunk, "closed without a protocol error"
-        head += chunk
-    body = b""
-    while len(body) < int(head[:4], 16):
-        body += sock.recv(int(head[:4], 16) - len(body))
-    with contextlib.suppress(ConnectionError):
-        assert sock.recv(1) == b""
-    return body.decode("utf-16-le")
-
-
-def _close(socks: list[socket.socket]) -> None:
-    for sock in socks:
-        sock.close()
-    time.sleep(1)  # the server notices the closes and frees their slots
-
-
-def test_an_address_over_its_connection_cap_is_turned_away_and_managers_still_sign_in(
-    capped: Server,
-) -> None:
-    with capped.session() as manager:
-        fillers = [_idle(capped, "127.0.0.2") for _ in range(PER_ADDRESS)]
-        try:
-            with _idle(capped, "127.0.0.2") as extra:
-                text = _turned_away(extra)
-            assert text.startswith("|RETCODE=12 Too frequent requests|REASON=too many conn")
-            assert "from this address" in text
-            assert manager.send("TEST_ACCESS").retcode == DONE
-            with capped.session() as another:
-                assert another.send("TEST_ACCESS").retcode == DONE
-        finally:
-            _close(fillers)
-
-
-def test_connections_not_signed_in_are_capped_and_signed_in_managers_keep_working(
-    capped: Server,
-) -> None:
-    with capped.session() as manager:
-        fillers = [_idle(capped, f"127.0.0.{3 + n % 2}") for n in range(UNAUTHENTICATED)]
-        try:
-            with _idle(capped, "127.0.0.5") as extra:
-                assert "waiting to sign in" in _turned_away(extra)
-            assert manager.send("TEST_ACCESS").retcode == DONE
-        finally:
-            _close(fillers)
-        with capped.session() as again:  # the slots come back once the idle ones go
-            assert again.send("TEST_ACCESS").retcode == DONE

@@ -22,7 +22,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.server.listeners import uvicorn_config
-from tests.e2e.test_transport import Raw, _free_port, mt5_auth
+from tests.e2e.transport_support import Raw, _free_port, mt5_auth
 from tests.reliability.support import engine_of, size, tally, wait_until
 
 VICTIMS = size(8, 64)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import _Cluster, _start_cluster, _unavailable
+from tests.pg import _Cluster, _start_cluster, _unavailable
 from tests.reliability.support import (
     MANAGER,
     PASSWORD,

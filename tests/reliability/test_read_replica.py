@@ -29,8 +29,8 @@ from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.settings import Settings
-from tests.conftest import _Cluster, _free_port, _start_cluster, _unavailable
 from tests.e2e.test_money_server import ServerProcess
+from tests.pg import _Cluster, _free_port, _start_cluster, _unavailable
 from tests.reliability.support import SERVE, SERVER_ENV, wait_until
 
 pytestmark = pytest.mark.postgres

@@ -12,8 +12,7 @@ from brokerplane.core.account.commands import DeleteAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.attribute.commands import DeleteAttributes, ListAttributes
 from brokerplane.core.config import CoreConfig
-from tests.unit.fakes import FakeClock, FakeUowFactory
-from tests.unit.test_attributes import (
+from tests.unit.attributes_support import (
     BEST,
     BEST2,
     BRAND,
@@ -26,6 +25,7 @@ from tests.unit.test_attributes import (
     listed,
     put,
 )
+from tests.unit.fakes import FakeClock, FakeUowFactory
 
 
 def test_upserted_attributes_read_back_whole_with_their_times_and_overwrite_in_place(
