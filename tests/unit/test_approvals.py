@@ -30,6 +30,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.unit.fakes import FakeClock, FakeUowFactory
@@ -40,7 +41,7 @@ REQUESTER = Actor(
     key_id="key-req",
     operator_id="alice",
     request_id="req-1",
-    dialect="native",
+    dialect=Dialect.NATIVE,
 )
 APPROVER = Actor(
     manager_login=1002,
@@ -48,7 +49,7 @@ APPROVER = Actor(
     key_id="key-apr",
     operator_id="bob",
     request_id="req-2",
-    dialect="mt5",
+    dialect=Dialect.MT5,
 )
 TTL = timedelta(hours=72)
 

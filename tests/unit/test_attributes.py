@@ -30,6 +30,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from tests.unit.fakes import FakeClock
 
 # Accounts: two in demo\usd under BESTBROKER, one in demo\usd under OTHERBROKER, one in
@@ -38,10 +39,10 @@ BEST, BEST2, OTHER, REAL = 300_001, 300_002, 300_003, 300_004
 MISSING = 399_999
 WORKER = frozenset(SCOPES) - {"admin"}
 REGULAR, SECOND = 2001, 2002  # managers without admin
-DEMO = Actor(REGULAR, WORKER, group_mask="demo\\*", dialect="ctrader")
-BRAND = Actor(SECOND, WORKER, white_labels="BESTBROKER", dialect="ctrader")
-READER = Actor(REGULAR, frozenset({"users:read"}), dialect="ctrader")
-SUPER = Actor(1000, frozenset(SCOPES), dialect="ctrader")
+DEMO = Actor(REGULAR, WORKER, group_mask="demo\\*", dialect=Dialect.CTRADER)
+BRAND = Actor(SECOND, WORKER, white_labels="BESTBROKER", dialect=Dialect.CTRADER)
+READER = Actor(REGULAR, frozenset({"users:read"}), dialect=Dialect.CTRADER)
+SUPER = Actor(1000, frozenset(SCOPES), dialect=Dialect.CTRADER)
 
 
 @dataclass
@@ -366,7 +367,7 @@ def test_paging_all_traders_shows_only_those_in_reach(world: World) -> None:
 
     assert ids(DEMO) == [BEST, BEST2, OTHER]
     assert ids(BRAND) == [BEST, BEST2, REAL]
-    limited = Actor(REGULAR, WORKER, group_mask="nothing\\*", dialect="ctrader")
+    limited = Actor(REGULAR, WORKER, group_mask="nothing\\*", dialect=Dialect.CTRADER)
     assert ids(limited) == []
 
 
@@ -386,7 +387,7 @@ def test_trader_attributes_need_users_read_to_list_and_users_write_to_change(
 ) -> None:
     s = world.services
     s.set_attributes(put("account", (BEST, {"k": "1"})), world.admin)
-    nobody = Actor(REGULAR, frozenset(), dialect="ctrader")
+    nobody = Actor(REGULAR, frozenset(), dialect=Dialect.CTRADER)
 
     assert listed(s, READER, "account", BEST) == {BEST: {"k": "1"}}
     with pytest.raises(MissingScope):
@@ -454,7 +455,7 @@ def test_a_super_admin_reads_and_writes_any_managers_attributes(world: World) ->
         REGULAR: {"language": "en", "theme": "dark"}, SECOND: {"theme": "x"},
     }  # fmt: skip
     # admin right with limited reach is not a super-admin: only its own id
-    limited_admin = Actor(SECOND, frozenset(SCOPES), group_mask="demo\\*", dialect="ctrader")
+    limited_admin = Actor(SECOND, frozenset(SCOPES), group_mask="demo\\*", dialect=Dialect.CTRADER)
     assert listed(s, limited_admin, "manager", REGULAR, SECOND) == {SECOND: {"theme": "x"}}
 
 

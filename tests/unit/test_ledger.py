@@ -27,6 +27,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger import integrity
 from brokerplane.core.ledger import service as ledger_service
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
@@ -45,7 +46,7 @@ TELLER = Actor(
     key_id="key-1",
     operator_id="teller@backoffice",
     request_id="req-1",
-    dialect="native",
+    dialect=Dialect.NATIVE,
     ip="198.51.100.7",
 )
 REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))

@@ -32,6 +32,7 @@ from brokerplane.core.errors import (
     PermissionDenied,
 )
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from tests.unit.fakes import FakeUowFactory
@@ -43,9 +44,9 @@ EVERY = frozenset({BEST, VIP, OTHER, REAL})
 MISSING = 299_999
 WORKER = frozenset(SCOPES) - {"admin"}
 
-DEMO = Actor(2001, WORKER, group_mask="demo\\*", dialect="native")
-BRAND = Actor(2002, WORKER, white_labels="BESTBROKER", dialect="native")
-NOVIP = Actor(2003, WORKER, group_mask="demo\\*,!demo\\vip", dialect="native")
+DEMO = Actor(2001, WORKER, group_mask="demo\\*", dialect=Dialect.NATIVE)
+BRAND = Actor(2002, WORKER, white_labels="BESTBROKER", dialect=Dialect.NATIVE)
+NOVIP = Actor(2003, WORKER, group_mask="demo\\*,!demo\\vip", dialect=Dialect.NATIVE)
 # What each limited manager reaches of the four accounts.
 LIMITS = [
     pytest.param(DEMO, frozenset({BEST, VIP, OTHER}), id="demo-groups"),
@@ -53,7 +54,7 @@ LIMITS = [
     pytest.param(NOVIP, frozenset({BEST, OTHER}), id="demo-less-vip"),
 ]
 # An unlimited manager that asks for money to move (so another may approve it).
-REQUESTER = Actor(1001, WORKER, dialect="native")
+REQUESTER = Actor(1001, WORKER, dialect=Dialect.NATIVE)
 
 CONTACT = {
     "email": "ann@example.com", "phone": "+44 20 7946 0000", "address": "1 High Street",
@@ -560,7 +561,7 @@ def test_a_writer_without_personal_data_stores_contacts_it_then_reads_back_empty
 
 # --- a manager with admin but limited reach --------------------------------------------------
 
-LIMITED_ADMIN = Actor(2020, frozenset({"admin"}), group_mask="demo\\*", dialect="native")
+LIMITED_ADMIN = Actor(2020, frozenset({"admin"}), group_mask="demo\\*", dialect=Dialect.NATIVE)
 
 
 def test_admin_rights_do_not_widen_reach(world: World) -> None:

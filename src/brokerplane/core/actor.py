@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from brokerplane.core import masks
 from brokerplane.core.errors import MissingScope, ReachTooNarrow
+from brokerplane.core.kinds import Dialect
 
 # Scopes a native API key may hold; the access issue gives managers the same names as rights.
 SCOPES: tuple[str, ...] = (
@@ -32,7 +33,7 @@ class Actor:
     key_id: str | None = None
     operator_id: str | None = None
     request_id: str | None = None
-    dialect: str = "system"
+    dialect: Dialect = Dialect.SYSTEM
     ip: str | None = None
     # Reach: the groups (MT5-style mask) and white labels (broker names, a mask too) the
     # manager may see and touch; "*" is everything.
@@ -72,7 +73,7 @@ class Actor:
             raise MissingScope(" or ".join(scopes))
 
 
-def system_actor(operator_id: str = "brokerplane-cli", dialect: str = "cli") -> Actor:
+def system_actor(operator_id: str = "brokerplane-cli", dialect: Dialect = Dialect.CLI) -> Actor:
     """The actor of commands run by an operator from the command line (or by the server)."""
     return Actor(
         manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id, dialect=dialect
