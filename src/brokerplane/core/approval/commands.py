@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from brokerplane.core.approval.model import Approval
 from brokerplane.core.ledger.commands import Posting
+from brokerplane.core.money import Number
 
 MAX_PAGE = 1000
 DECISION_COMMENT_MAX = 255
@@ -24,7 +25,7 @@ class SetApprovalThreshold:
     `amount` None removes the threshold."""
 
     currency: str
-    amount: object | None
+    amount: Number | None
     group: str | None = None
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from brokerplane.core.account.model import Account
 from brokerplane.core.backoffice.model import WebhookKey
+from brokerplane.core.money import Number
 from brokerplane.core.trading.commands import Execution
 from brokerplane.core.trading.model import Risk
 from brokerplane.core.user.model import User
@@ -250,7 +251,7 @@ class WebhookOrder:
     api_key: str
     action: str
     symbol: str
-    volume: object | None = None
+    volume: Number | None = None
     login: int | None = None
     comment: str = ""
     sent_at: datetime | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from brokerplane.core.approval.model import Approval
 from brokerplane.core.kinds import Operation, OperationName
@@ -13,7 +12,7 @@ from brokerplane.core.ledger.model import (
     FigureMismatch,
     LedgerEntry,
 )
-from brokerplane.core.money import Amount, Currency
+from brokerplane.core.money import Amount, Currency, Number
 
 MAX_PAGE = 1000
 
@@ -89,7 +88,7 @@ class TransferFunds:
 
     source: int
     target: int
-    amount: Decimal | str | int | float
+    amount: Number
     comment: str = ""
     reference: str = ""
     # Money out of a source with open positions may not exceed its free margin.

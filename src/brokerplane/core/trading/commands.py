@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from brokerplane.core.account.model import TradeState
 from brokerplane.core.group.model import Group
+from brokerplane.core.money import Number
 from brokerplane.core.trading.model import Deal, Position, Risk
 
 MAX_PAGE = 1000
@@ -18,9 +19,11 @@ MAX_QUOTES = 1000  # per call
 
 @dataclass(frozen=True)
 class QuoteInput:
-    symbol: object
-    bid: object
-    ask: object
+    """One quote to set: `bid` and `ask` are prices, checked at the symbol's digits."""
+
+    symbol: str
+    bid: Number
+    ask: Number
     at: datetime | None = None
 
 
@@ -32,7 +35,7 @@ class OpenPosition:
     login: int
     symbol: str
     side: str
-    volume: object
+    volume: Number | None  # None (a webhook alert that named none): InvalidVolume
     comment: str = ""
 
 
@@ -51,7 +54,7 @@ class ClosePosition:
     """Close the position, or `volume` lots of it, at the market."""
 
     position_id: int
-    volume: object | None = None
+    volume: Number | None = None
     comment: str = ""
 
 

@@ -10,7 +10,7 @@ from brokerplane.core.access import reach
 from brokerplane.core.access.people import people_behind, people_text
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import SymbolNotFound, ValidationError
-from brokerplane.core.money import parse_decimal
+from brokerplane.core.money import Number, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.commands import MAX_QUOTES, QuoteInput
 from brokerplane.core.trading.model import Market, Quote, check_price
@@ -20,7 +20,7 @@ from brokerplane.core.trading.risk import load_market
 QUOTE_CLOCK_SKEW = timedelta(seconds=60)  # how far ahead of the server's clock a quote may be
 
 
-def _price(value: object, field: str, digits: int) -> Decimal:
+def _price(value: Number, field: str, digits: int) -> Decimal:
     price = check_price(parse_decimal(value, field), field)
     rounded = price.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
     if rounded <= 0:

@@ -42,7 +42,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.ledger import service as ledger
 from brokerplane.core.ledger.model import COMMENT_MAX as LEDGER_COMMENT_MAX
 from brokerplane.core.ledger.model import LedgerEntry
-from brokerplane.core.money import MAX_MINOR, currency, format_minor, parse_decimal
+from brokerplane.core.money import MAX_MINOR, Number, currency, format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.commands import (
@@ -122,7 +122,7 @@ def _check_order(side: object, comment: object) -> None:
     p.raise_if_any()
 
 
-def check_volume(value: object, sym: Symbol, field: str = "volume") -> int:
+def check_volume(value: Number | None, sym: Symbol, field: str = "volume") -> int:
     """Lots as volume units, within the symbol's minimum, maximum and step."""
     try:
         lots = parse_decimal(value, field)
