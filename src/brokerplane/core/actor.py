@@ -1,8 +1,11 @@
-"""Actor: who performs a command, through which credential, dialect and request."""
+"""Actor: who performs a command, through which credential, dialect and request; and the one
+declaration of the scopes each command (and read) needs (`needs`, read back by `scopes_of`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.errors import MissingScope, ReachTooNarrow
@@ -22,6 +25,45 @@ SCOPES: tuple[str, ...] = (
     "metrics:read",
     "admin",
 )
+
+T = TypeVar("T", bound=type)
+
+# Each command class (and read) to the scopes it needs: filled by `needs` as the classes are
+# defined, so the class is the one place a command's scopes are named.
+_NEEDS: dict[type, tuple[str, ...]] = {}
+
+
+def needs(*scopes: str) -> Callable[[T], T]:
+    """Declare on a command (or read) class the scopes that let an actor run it: any one of
+    them, and `admin` opens everything. No scope at all: any caller may ask (a sign-in, a key
+    acting on its own manager), and the command's rule checks who the caller is itself.
+
+    The application layer checks the declaration before it runs a command or replays its
+    answer; the dialects read it (scopes_of) and never name a command's scope themselves."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"not scopes: {', '.join(unknown)}")
+
+    def declare(cls: T) -> T:
+        _NEEDS[cls] = scopes
+        return cls
+
+    return declare
+
+
+def scopes_of(command: object) -> tuple[str, ...]:
+    """The scopes declared for `command` (an instance or its class), any one of which admits;
+    LookupError when its class declares none (a command without a declaration is a bug)."""
+    cls = command if isinstance(command, type) else type(command)
+    try:
+        return _NEEDS[cls]
+    except KeyError:
+        raise LookupError(f"{cls.__name__} declares no scope (core.actor.needs)") from None
+
+
+def declares_scopes(command: object) -> bool:
+    """Whether `command`'s class (or `command`, a class) carries a scope declaration."""
+    return (command if isinstance(command, type) else type(command)) in _NEEDS
 
 
 @dataclass(frozen=True)
@@ -71,6 +113,17 @@ class Actor:
         """Any one of `scopes` will do (e.g. history for finance or for reporting keys)."""
         if not any(self.has(s) for s in scopes):
             raise MissingScope(" or ".join(scopes))
+
+    def may(self, command: object) -> bool:
+        """Whether the scopes `command`'s class declares (needs) let this actor run it."""
+        scopes = scopes_of(command)
+        return not scopes or any(self.has(s) for s in scopes)
+
+    def require_for(self, command: object) -> None:
+        """The scopes `command`'s class declares (needs): MissingScope unless one is held."""
+        scopes = scopes_of(command)
+        if scopes:
+            self.require_any(*scopes)
 
 
 def system_actor(operator_id: str = "brokerplane-cli", dialect: Dialect = Dialect.CLI) -> Actor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from brokerplane.core.actor import needs
 from brokerplane.core.approval.model import Approval
 from brokerplane.core.kinds import Operation, OperationName
 from brokerplane.core.ledger.model import (
@@ -20,6 +21,7 @@ MAX_PAGE = 1000
 ON_THRESHOLD = ("hold", "refuse")
 
 
+@needs("balances:write")
 @dataclass(frozen=True)
 class PostLedgerEntry:
     """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount.
@@ -82,6 +84,7 @@ class LedgerReport:
 MAX_REPORTED = 1000
 
 
+@needs("balances:write")
 @dataclass(frozen=True)
 class TransferFunds:
     """Move `amount` (positive, in the accounts' currency) from `source` to `target`."""

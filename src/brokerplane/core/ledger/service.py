@@ -274,7 +274,7 @@ def threshold_for(uow: UnitOfWork, acc: Account) -> int | None:
 def post_entry(
     uow: UnitOfWork, cmd: PostLedgerEntry, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Posting:
-    actor.require("balances:write")
+    actor.require_for(cmd)
     if cmd.on_threshold not in ON_THRESHOLD:
         raise ValidationError.field("on_threshold", f"must be one of {', '.join(ON_THRESHOLD)}")
     minor = cmd.amount if isinstance(cmd.amount, MinorUnits) else None

@@ -9,6 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.account.model import TradeState
+from brokerplane.core.actor import needs
 from brokerplane.core.group.model import Group
 from brokerplane.core.money import Number
 from brokerplane.core.trading.model import Deal, Position, Risk
@@ -17,6 +18,7 @@ MAX_PAGE = 1000
 MAX_QUOTES = 1000  # per call
 
 
+@needs("quotes:write")
 @dataclass(frozen=True)
 class QuoteInput:
     """One quote to set: `bid` and `ask` are prices, checked at the symbol's digits."""
@@ -27,6 +29,7 @@ class QuoteInput:
     at: datetime | None = None
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class OpenPosition:
     """A market order: `volume` in lots. On a netted account it nets against the position of
@@ -49,6 +52,7 @@ class PositionOf:
     symbol: str | None = None
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class ClosePosition:
     """Close the position, or `volume` lots of it, at the market."""
@@ -128,6 +132,7 @@ class BatchSelection:
     limit: int = MAX_BATCH
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class ChangeTradeRecord:
     """Edit (`delete` False) or delete a deal or an open position by its ticket."""
@@ -137,6 +142,7 @@ class ChangeTradeRecord:
     delete: bool = False
 
 
+@needs("users:read", "reports:read")
 @dataclass(frozen=True)
 class CheckMargin:
     """An order of `volume` lots of `symbol` on account `login`, at `price` (None: market)."""
@@ -154,6 +160,7 @@ class MarginOutlook:
     new: TradeState
 
 
+@needs("users:read", "reports:read")
 @dataclass(frozen=True)
 class CalcProfit:
     group: str

@@ -35,7 +35,7 @@ def set_quotes(
     its symbol is ignored. Returns the quotes as checked.
 
     A quote moves the equity and margin of every account holding the symbol: unlimited reach."""
-    actor.require("quotes:write")
+    actor.require_for(QuoteInput)
     reach.require_unlimited(actor, "a quote")
     if not 1 <= len(items) <= MAX_QUOTES:
         raise ValidationError.field("quotes", f"must hold 1 to {MAX_QUOTES} quotes")

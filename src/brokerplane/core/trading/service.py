@@ -218,7 +218,7 @@ def _prepare(
 
 
 def open_position(uow: UnitOfWork, cmd: OpenPosition, actor: Actor, clock: Clock) -> Execution:
-    actor.require("trades:write")
+    actor.require_for(cmd)
     _check_order(cmd.side, cmd.comment)
     order = _prepare(uow, check_login(cmd.login), cmd.symbol, actor, clock(), cmd.comment)
     volume = check_volume(cmd.volume, order.sym)
@@ -260,7 +260,7 @@ def open_position(uow: UnitOfWork, cmd: OpenPosition, actor: Actor, clock: Clock
 
 
 def close_position(uow: UnitOfWork, cmd: ClosePosition, actor: Actor, clock: Clock) -> Execution:
-    actor.require("trades:write")
+    actor.require_for(cmd)
     _check_order("buy", cmd.comment)
     if isinstance(cmd.position_id, bool) or not isinstance(cmd.position_id, int):
         raise ValidationError.field("position", "must be an integer")
