@@ -177,8 +177,8 @@ def require_declared(call: object, actor: Actor) -> None:
     """The scopes declared by the commands of `call` (commands_in), for `actor`: a dialect
     checks them before it replays a stored answer, so a credential that may not make the
     request cannot read its answer either. The commands' rules check them again."""
-    for command in commands_in(call):
-        actor.require_for(command)
+    for kind in dict.fromkeys(type(c) for c in commands_in(call)):  # a batch: once per class
+        actor.require_for(kind)
 
 
 @functools.cache

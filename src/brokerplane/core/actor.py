@@ -55,10 +55,10 @@ def scopes_of(command: object) -> tuple[str, ...]:
     """The scopes declared for `command` (an instance or its class), any one of which admits;
     LookupError when its class declares none (a command without a declaration is a bug)."""
     cls = command if isinstance(command, type) else type(command)
-    try:
-        return _NEEDS[cls]
-    except KeyError:
-        raise LookupError(f"{cls.__name__} declares no scope (core.actor.needs)") from None
+    found = _NEEDS.get(cls)
+    if found is None:
+        raise LookupError(f"{cls.__name__} declares no scope (core.actor.needs)")
+    return found
 
 
 def declares_scopes(command: object) -> bool:
@@ -122,7 +122,9 @@ class Actor:
     def require_for(self, command: object) -> None:
         """The scopes `command`'s class declares (needs): MissingScope unless one is held."""
         scopes = scopes_of(command)
-        if scopes:
+        if len(scopes) == 1:
+            self.require(scopes[0])
+        elif scopes:
             self.require_any(*scopes)
 
 
