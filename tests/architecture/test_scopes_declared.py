@@ -85,10 +85,11 @@ def test_declared_scopes_are_scopes() -> None:
 
 
 def test_core_rules_read_a_declared_commands_scope_from_its_class() -> None:
-    """A rule given a declared command checks actor.require_for(it), never a scope by name."""
+    """A rule (or front-door method) given a declared command checks actor.require_for(it),
+    never a scope by name."""
     declared = {n for n, c in _command_classes().items() if declares_scopes(c)}
     restated = []
-    for path in sorted((SRC / "core").rglob("*.py")):
+    for path in sorted([*(SRC / "core").rglob("*.py"), *(SRC / "application").rglob("*.py")]):
         tree = ast.parse(path.read_text())
         for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
             typed = [ast.unparse(a.annotation).split(".")[-1] for a in fn.args.args if a.annotation]
