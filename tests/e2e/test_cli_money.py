@@ -18,6 +18,7 @@ from brokerplane.core.approval.commands import DecideApproval, SetApprovalThresh
 from brokerplane.core.approval.model import ApprovalQuery
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeClock
 
@@ -45,7 +46,7 @@ def key_actor(runtime: Runtime, secret: str) -> Actor:
         manager_login=identity.manager.login,
         scopes=identity.scopes,
         key_id=identity.key.id,
-        dialect="native",
+        dialect=Dialect.NATIVE,
     )
 
 

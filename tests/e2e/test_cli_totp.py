@@ -16,6 +16,7 @@ from brokerplane.core.access import totp
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
+from brokerplane.core.kinds import Dialect
 
 pytestmark = pytest.mark.engines("sqlite")
 
@@ -29,7 +30,7 @@ def test_totp_reset_removes_a_managers_second_factor_audited(
 ) -> None:
     s = runtime.services
     s.create_manager(CreateManager(2001, "Desk", "Str0ng#Pass"), admin)
-    desk = Actor(manager_login=2001, dialect="console")
+    desk = Actor(manager_login=2001, dialect=Dialect.CONSOLE)
     text = s.start_second_factor(desk, "Str0ng#Pass").secret
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
     s.confirm_second_factor(desk, totp.code_at(secret, s.clock()), "Str0ng#Pass")

@@ -11,6 +11,7 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import InvalidMask, ValidationError
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 
 COLUMNS = ("login", "name", "broker", "email")
 
@@ -88,7 +89,7 @@ def test_search_filters_are_bounded(services: Application, admin: Actor) -> None
 def test_the_audit_trail_is_searched_by_dialect(
     services: Application, admin: Actor, opened: dict[str, int]
 ) -> None:
-    console = Actor(1000, frozenset(SCOPES), dialect="console")
+    console = Actor(1000, frozenset(SCOPES), dialect=Dialect.CONSOLE)
     services.update_account(UpdateAccount(opened["alice"], {"comment": "via console"}), console)
     found = services.query_audit(AuditQuery(dialect="console", limit=100), admin)
     assert [(r.action, r.entity_id) for r in found] == [("account.updated", str(opened["alice"]))]

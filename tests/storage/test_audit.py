@@ -11,6 +11,7 @@ from brokerplane.core.account.commands import OpenAccount, UpdateAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.storage import tables as t
 from brokerplane.storage.uow import SqlUnitOfWork
 from tests.unit.fakes import FakeClock
@@ -107,7 +108,7 @@ def test_audit_record_keeps_before_after_and_actor_through_storage(
         key_id="k" * 16,
         operator_id="ü-operator",
         request_id="req-ü-1",
-        dialect="native",
+        dialect=Dialect.NATIVE,
         ip="2001:db8::1",
     )
     acc = services.open_account(OpenAccount(group="real\\standard"), actor)

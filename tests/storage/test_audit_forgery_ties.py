@@ -22,6 +22,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.settings import Settings
 from brokerplane.storage import tables as t
@@ -94,8 +95,8 @@ def test_a_legacy_chain_under_an_environment_key_verifies_up_to_the_stated_bound
 
 # --------------------------------------------------------------------------- ledger metadata
 
-REQUESTER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
-APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect="native")
+REQUESTER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect=Dialect.NATIVE)
+APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect=Dialect.NATIVE)
 
 
 def _approved_deposit(services: Application, admin: Actor) -> tuple[int, int, int]:

@@ -23,11 +23,12 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AlreadyApplied, InsufficientFunds, RequestInFlight
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, StoredResponse
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.ports import UnitOfWork
 
-MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
+MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect=Dialect.NATIVE)
 
 
 def _post(

@@ -20,11 +20,12 @@ from brokerplane.core.errors import InsufficientFunds, ValidationError
 from brokerplane.core.events.commands import ReadEvents
 from brokerplane.core.events.model import Event
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.storage import tables as t
 from tests.unit.fakes import FakeClock
 
-APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect="native")
+APPROVER = Actor(manager_login=1001, scopes=frozenset({"balances:approve"}), dialect=Dialect.NATIVE)
 
 
 def _all(services: Application, admin: Actor, **kw: object) -> list[Event]:

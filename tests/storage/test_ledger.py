@@ -22,6 +22,7 @@ from brokerplane.core.errors import InsufficientFunds
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import Claim, IdempotencyRecord, StoredResponse
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.storage import tables as t
@@ -29,12 +30,12 @@ from tests.unit.fakes import FakeClock
 
 REQUESTER = Actor(manager_login=1000, scopes=frozenset({"balances:write", "reports:read"}),
                   key_id="a" * 32, operator_id="crm-worker-ü", request_id="req-1",
-                  dialect="native", ip="192.0.2.7")  # fmt: skip
+                  dialect=Dialect.NATIVE, ip="192.0.2.7")  # fmt: skip
 APPROVER = Actor(
     manager_login=1001,
     scopes=frozenset({"balances:approve"}),
     operator_id="second-pair-of-eyes",
-    dialect="native",
+    dialect=Dialect.NATIVE,
 )
 
 

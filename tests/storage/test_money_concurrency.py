@@ -29,6 +29,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.idempotency import StoredResponse
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import KINDS, LedgerEntry, LedgerQuery
 from brokerplane.settings import Settings
@@ -36,7 +37,7 @@ from tests.unit.fakes import FakeClock
 
 WORKERS = 12
 T = TypeVar("T")
-MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect="native")
+MANAGER = Actor(manager_login=1000, scopes=frozenset({"balances:write"}), dialect=Dialect.NATIVE)
 
 
 def _in_threads(work: Callable[[int], T], workers: int = WORKERS) -> list[T]:

@@ -25,6 +25,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.backoffice.commands import SignIn
 from brokerplane.core.errors import Conflict, PermissionDenied, Unauthorized, ValidationError
+from brokerplane.core.kinds import Dialect
 from brokerplane.storage import tables
 from tests.unit.fakes import FakeClock
 
@@ -40,12 +41,12 @@ def desk(services: Application, admin: Actor) -> Actor:
         CreateManager(LOGIN, "desk", PASSWORD, frozenset({"users:read"})), admin
     )
     return Actor(
-        manager_login=LOGIN, scopes=frozenset({"users:read"}), dialect="console", ip=ADDRESS
+        manager_login=LOGIN, scopes=frozenset({"users:read"}), dialect=Dialect.CONSOLE, ip=ADDRESS
     )
 
 
 def _anonymous() -> Actor:
-    return Actor(manager_login=None, dialect="console", ip=ADDRESS)
+    return Actor(manager_login=None, dialect=Dialect.CONSOLE, ip=ADDRESS)
 
 
 def _secret(enrolment: totp.Enrolment) -> bytes:

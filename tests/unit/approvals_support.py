@@ -17,7 +17,9 @@ from brokerplane.core.approval.model import Approval, ApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery, AuditRecord
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
+from brokerplane.core.money import Number
 
 REQUESTER = Actor(
     manager_login=1001,
@@ -25,7 +27,7 @@ REQUESTER = Actor(
     key_id="key-req",
     operator_id="alice",
     request_id="req-1",
-    dialect="native",
+    dialect=Dialect.NATIVE,
 )
 APPROVER = Actor(
     manager_login=1002,
@@ -33,7 +35,7 @@ APPROVER = Actor(
     key_id="key-apr",
     operator_id="bob",
     request_id="req-2",
-    dialect="mt5",
+    dialect=Dialect.MT5,
 )
 TTL = timedelta(hours=72)
 
@@ -52,7 +54,7 @@ def _post(
 def _threshold(
     services: Application,
     admin: Actor,
-    amount: object,
+    amount: Number | None,
     currency: str = "USD",
     group: str | None = None,
 ) -> ApprovalThreshold | None:

@@ -19,6 +19,7 @@ from brokerplane.core.attribute.commands import (
     SetAttributes,
 )
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 
 # Accounts: two in demo\usd under BESTBROKER, one in demo\usd under OTHERBROKER, one in
 # real\std under BESTBROKER.
@@ -26,10 +27,10 @@ BEST, BEST2, OTHER, REAL = 300_001, 300_002, 300_003, 300_004
 MISSING = 399_999
 WORKER = frozenset(SCOPES) - {"admin"}
 REGULAR, SECOND = 2001, 2002  # managers without admin
-DEMO = Actor(REGULAR, WORKER, group_mask="demo\\*", dialect="ctrader")
-BRAND = Actor(SECOND, WORKER, white_labels="BESTBROKER", dialect="ctrader")
-READER = Actor(REGULAR, frozenset({"users:read"}), dialect="ctrader")
-SUPER = Actor(1000, frozenset(SCOPES), dialect="ctrader")
+DEMO = Actor(REGULAR, WORKER, group_mask="demo\\*", dialect=Dialect.CTRADER)
+BRAND = Actor(SECOND, WORKER, white_labels="BESTBROKER", dialect=Dialect.CTRADER)
+READER = Actor(REGULAR, frozenset({"users:read"}), dialect=Dialect.CTRADER)
+SUPER = Actor(1000, frozenset(SCOPES), dialect=Dialect.CTRADER)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeUowFactory
 
@@ -21,7 +22,7 @@ TELLER = Actor(
     key_id="key-1",
     operator_id="teller@backoffice",
     request_id="req-1",
-    dialect="native",
+    dialect=Dialect.NATIVE,
     ip="198.51.100.7",
 )
 REPORTER = Actor(manager_login=1003, scopes=frozenset({"reports:read"}))

@@ -16,6 +16,7 @@ from brokerplane.core.account.model import Account
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import CoreError
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from tests.unit.fakes import FakeUowFactory
 
 # Four accounts: in demo\usd under BESTBROKER, in demo\vip under BESTBROKER, in demo\usd under
@@ -25,9 +26,9 @@ EVERY = frozenset({BEST, VIP, OTHER, REAL})
 MISSING = 299_999
 WORKER = frozenset(SCOPES) - {"admin"}
 
-DEMO = Actor(2001, WORKER, group_mask="demo\\*", dialect="native")
-BRAND = Actor(2002, WORKER, white_labels="BESTBROKER", dialect="native")
-NOVIP = Actor(2003, WORKER, group_mask="demo\\*,!demo\\vip", dialect="native")
+DEMO = Actor(2001, WORKER, group_mask="demo\\*", dialect=Dialect.NATIVE)
+BRAND = Actor(2002, WORKER, white_labels="BESTBROKER", dialect=Dialect.NATIVE)
+NOVIP = Actor(2003, WORKER, group_mask="demo\\*,!demo\\vip", dialect=Dialect.NATIVE)
 # What each limited manager reaches of the four accounts.
 LIMITS = [
     pytest.param(DEMO, frozenset({BEST, VIP, OTHER}), id="demo-groups"),
@@ -35,7 +36,7 @@ LIMITS = [
     pytest.param(NOVIP, frozenset({BEST, OTHER}), id="demo-less-vip"),
 ]
 # An unlimited manager that asks for money to move (so another may approve it).
-REQUESTER = Actor(1001, WORKER, dialect="native")
+REQUESTER = Actor(1001, WORKER, dialect=Dialect.NATIVE)
 
 CONTACT = {
     "email": "ann@example.com",

@@ -23,6 +23,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 OPS_RIGHTS = frozenset({"users:read", "users:write", "reports:read"})
@@ -279,7 +280,7 @@ def test_manager_cannot_revoke_another_managers_key_and_learns_nothing_of_it(
 
 @pytest.fixture
 def reader() -> Actor:
-    return Actor(manager_login=1001, scopes=frozenset({"users:read"}), dialect="native")
+    return Actor(manager_login=1001, scopes=frozenset({"users:read"}), dialect=Dialect.NATIVE)
 
 
 def test_opening_an_account_needs_the_users_write_scope(

@@ -33,6 +33,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
@@ -45,7 +46,7 @@ def _open(services: Application, admin: Actor, **kw: Any) -> Account:
 
 
 def _actor(*scopes: str) -> Actor:
-    return Actor(manager_login=7, scopes=frozenset(scopes), dialect="mt5")
+    return Actor(manager_login=7, scopes=frozenset(scopes), dialect=Dialect.MT5)
 
 
 # --- delete --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from brokerplane.core.errors import (
     MissingScope,
     PermissionDenied,
 )
+from brokerplane.core.kinds import Dialect
 from tests.unit import attributes_support
 from tests.unit.attributes_support import (
     BEST,
@@ -97,7 +98,7 @@ def test_paging_all_traders_shows_only_those_in_reach(world: World) -> None:
 
     assert ids(DEMO) == [BEST, BEST2, OTHER]
     assert ids(BRAND) == [BEST, BEST2, REAL]
-    limited = Actor(REGULAR, WORKER, group_mask="nothing\\*", dialect="ctrader")
+    limited = Actor(REGULAR, WORKER, group_mask="nothing\\*", dialect=Dialect.CTRADER)
     assert ids(limited) == []
 
 
@@ -118,7 +119,7 @@ def test_trader_attributes_need_users_read_to_list_and_users_write_to_change(
 ) -> None:
     s = world.services
     s.set_attributes(put("account", (BEST, {"k": "1"})), world.admin)
-    nobody = Actor(REGULAR, frozenset(), dialect="ctrader")
+    nobody = Actor(REGULAR, frozenset(), dialect=Dialect.CTRADER)
 
     assert listed(s, READER, "account", BEST) == {BEST: {"k": "1"}}
     with pytest.raises(MissingScope):
@@ -187,7 +188,7 @@ def test_a_super_admin_reads_and_writes_any_managers_attributes(world: World) ->
         SECOND: {"theme": "x"},
     }
     # admin right with limited reach is not a super-admin: only its own id
-    limited_admin = Actor(SECOND, frozenset(SCOPES), group_mask="demo\\*", dialect="ctrader")
+    limited_admin = Actor(SECOND, frozenset(SCOPES), group_mask="demo\\*", dialect=Dialect.CTRADER)
     assert listed(s, limited_admin, "manager", REGULAR, SECOND) == {SECOND: {"theme": "x"}}
 
 

@@ -24,6 +24,7 @@ from brokerplane.core.audit.service import verify_chain
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.group.commands import CreateGroup, UpdateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.symbol.commands import CreateSymbol
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
@@ -33,7 +34,7 @@ OPERATOR = Actor(
     key_id="key-7",
     operator_id="alice@backoffice",
     request_id="req-0001",
-    dialect="native",
+    dialect=Dialect.NATIVE,
     ip="203.0.113.9",
 )
 

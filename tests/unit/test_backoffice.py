@@ -45,6 +45,7 @@ from brokerplane.core.errors import (
     ValidationError,
 )
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 PASSWORD = "Trader#2024x"
@@ -86,7 +87,7 @@ def _open(
 def _sign_in(
     services: Application, login: object, password: str = PASSWORD, ip: str = "192.0.2.1"
 ) -> str:
-    actor = Actor(manager_login=None, dialect="traderevolution", ip=ip)
+    actor = Actor(manager_login=None, dialect=Dialect.TRADEREVOLUTION, ip=ip)
     pair = services.sign_in_backoffice(SignIn(login, password, HOUR, DAY), actor)
     return pair.access_token
 
@@ -252,7 +253,7 @@ def test_sessions_expire_refresh_once_and_end_with_a_new_password(
     services: Application, admin: Actor, groups: dict[str, Group], clock: FakeClock
 ) -> None:
     services.create_manager(CreateManager(1010, "bo", "Backoffice#1", frozenset(SCOPES)), admin)
-    actor = Actor(manager_login=None, dialect="traderevolution")
+    actor = Actor(manager_login=None, dialect=Dialect.TRADEREVOLUTION)
     pair = services.sign_in_backoffice(SignIn("1010", "Backoffice#1", HOUR, DAY), actor)
 
     assert services.authenticate_backoffice_token(pair.access_token).manager.login == 1010  # type: ignore[union-attr]

@@ -23,14 +23,19 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from tests.unit.fakes import FakeUowFactory
 
-TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect="mt5")
+TELLER = Actor(manager_login=1001, scopes=frozenset({"balances:write"}), dialect=Dialect.MT5)
 APPROVER = Actor(
-    manager_login=1002, scopes=frozenset({"balances:write", "balances:approve"}), dialect="mt5"
+    manager_login=1002,
+    scopes=frozenset({"balances:write", "balances:approve"}),
+    dialect=Dialect.MT5,
 )
-APPROVE_ONLY = Actor(manager_login=1003, scopes=frozenset({"balances:approve"}), dialect="mt5")
+APPROVE_ONLY = Actor(
+    manager_login=1003, scopes=frozenset({"balances:approve"}), dialect=Dialect.MT5
+)
 
 
 def _refuse(
@@ -87,7 +92,9 @@ def test_an_approver_s_own_operation_from_a_dialect_is_held_for_a_different_mana
     assert services.get_account(account.login, admin).balance == 500_000
     with pytest.raises(PermissionDenied):
         services.decide_approval(DecideApproval(posting.approval.id, True), APPROVER)
-    other = Actor(manager_login=1004, scopes=frozenset({"balances:approve"}), dialect="native")
+    other = Actor(
+        manager_login=1004, scopes=frozenset({"balances:approve"}), dialect=Dialect.NATIVE
+    )
     decision = services.decide_approval(DecideApproval(posting.approval.id, True), other)
     assert decision.posting is not None and decision.posting.entry is not None
     entry = decision.posting.entry

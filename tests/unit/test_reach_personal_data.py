@@ -14,6 +14,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.audit.model import AuditQuery
 from brokerplane.core.errors import AccountNotFound, GroupNotFound, MissingScope, PermissionDenied
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.unit import reach_support
 from tests.unit.reach_support import BEST, CONTACT, EVERY, NOVIP, OTHER, REAL, VIP, World, _logins
@@ -124,7 +125,7 @@ def test_a_writer_without_personal_data_stores_contacts_it_then_reads_back_empty
 
 # --- a manager with admin but limited reach --------------------------------------------------
 
-LIMITED_ADMIN = Actor(2020, frozenset({"admin"}), group_mask="demo\\*", dialect="native")
+LIMITED_ADMIN = Actor(2020, frozenset({"admin"}), group_mask="demo\\*", dialect=Dialect.NATIVE)
 
 
 def test_admin_rights_do_not_widen_reach(world: World) -> None:

@@ -24,17 +24,18 @@ from brokerplane.core.errors import (
     WrongPassword,
 )
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.passwords import md5_hex
 from brokerplane.core.user.commands import ChangeEmail, CreateUser, LinkAccount
 from brokerplane.core.user.model import User, UserQuery
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 WORKER = frozenset(SCOPES) - {"admin"}
-BRAND = Actor(3001, WORKER, white_labels="BESTBROKER", dialect="ctrader")
+BRAND = Actor(3001, WORKER, white_labels="BESTBROKER", dialect=Dialect.CTRADER)
 # Sees users but not their contact details.
-NO_PERSONAL = Actor(3002, WORKER - {"personal_data"}, dialect="ctrader")
-READER = Actor(3003, frozenset({"users:read"}), dialect="ctrader")
-MANAGER = Actor(3004, WORKER, dialect="ctrader", request_id="req-1")
+NO_PERSONAL = Actor(3002, WORKER - {"personal_data"}, dialect=Dialect.CTRADER)
+READER = Actor(3003, frozenset({"users:read"}), dialect=Dialect.CTRADER)
+MANAGER = Actor(3004, WORKER, dialect=Dialect.CTRADER, request_id="req-1")
 
 BEST, OTHER = 200_001, 200_003  # a BESTBROKER account and an OTHERBROKER account
 PASSWORD = "Secret#123"

@@ -218,8 +218,10 @@ def scope_routes() -> dict[str, list[str]]:
             if not isinstance(op, dict):
                 continue
             text = " ".join(str(op.get(k, "")) for k in ("summary", "description"))
+            declared = op.get("x-scopes") or ()  # from the route's commands (core.actor.needs)
             for scope in scopes():
-                if f"`{scope}`" in text or f" {scope}" in text or f"{scope}," in text:
+                named = f"`{scope}`" in text or f" {scope}" in text or f"{scope}," in text
+                if scope in declared or named:
                     found[scope].append(f"`{method.upper()} {path}`")
     return found
 
@@ -237,7 +239,7 @@ def scopes_page() -> str:
             "`admin` implies every other scope."
         ),
         "",
-        "| scope | native routes whose description names it |",
+        "| scope | native routes that declare it (`x-scopes`) or whose description names it |",
         "|---|---|",
     ]
     routes = scope_routes()

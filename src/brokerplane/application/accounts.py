@@ -53,7 +53,7 @@ class AccountServices(SignInLockout):
     def check_password(self, cmd: accounts.CheckPassword, actor: Actor) -> bool:
         """Whether the password matches, under the sign-in lockout of the account: while it
         is locked every password is answered as wrong, without being checked."""
-        actor.require("users:read")
+        actor.require_for(cmd)
         attempt = lockout.account(cmd.login, actor.ip)
         if self.admit_login(attempt) is not None:
             return False

@@ -33,7 +33,7 @@ from brokerplane.application.money import MoneyServices
 from brokerplane.application.reports import ReportServices
 from brokerplane.application.trading import TradingServices
 from brokerplane.application.users import UserServices
-from brokerplane.core.actor import Actor
+from brokerplane.core.actor import Actor, declares_scopes
 from brokerplane.core.errors import AlreadyApplied
 from brokerplane.core.idempotency import Claim, Replayed, StoredResponse
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 Handler = Callable[["Application", Any, Actor], Any]
 
-__all__ = ["Application", "caller_of"]
+__all__ = ["Application", "caller_of", "commands_in", "require_declared"]
 
 
 class Application(
@@ -106,6 +106,7 @@ class Application(
             handler = _handlers()[type(command)]
         except KeyError:
             raise TypeError(f"no handler runs a {type(command).__name__}") from None
+        actor.require_for(command)  # before a stored answer is replayed, too
         if request is None:
             return handler(self, command, actor)
         return self.run_call(lambda a: handler(self, command, a), actor, request)
@@ -155,6 +156,29 @@ class Application(
             self.release_request(held)
         except Exception:
             return
+
+
+def commands_in(call: object) -> list[object]:
+    """The commands a write runs: `call` itself when it is a command, or those a front-door
+    call is bound to (functools.partial: among its arguments, in lists too). A lambda or a call
+    bound to no command names none."""
+    if declares_scopes(call) and not isinstance(call, type):
+        return [call]
+    if not isinstance(call, functools.partial):
+        return []
+    found: list[object] = []
+    for arg in (*call.args, *call.keywords.values()):
+        items = arg if isinstance(arg, list | tuple) else (arg,)
+        found += [a for a in items if declares_scopes(a) and not isinstance(a, type)]
+    return found
+
+
+def require_declared(call: object, actor: Actor) -> None:
+    """The scopes declared by the commands of `call` (commands_in), for `actor`: a dialect
+    checks them before it replays a stored answer, so a credential that may not make the
+    request cannot read its answer either. The commands' rules check them again."""
+    for kind in dict.fromkeys(type(c) for c in commands_in(call)):  # a batch: once per class
+        actor.require_for(kind)
 
 
 @functools.cache

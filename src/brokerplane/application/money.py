@@ -10,6 +10,7 @@ from brokerplane.application.base import LazySlice, ServiceBase
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.approval.model import Approval, ApprovalQuery, ApprovalThreshold
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.model import FigureMismatch, LedgerEntry, LedgerQuery
 from brokerplane.core.ports import UnitOfWork
 
@@ -39,7 +40,7 @@ class MoneyServices(ServiceBase):
         now = self.clock()
         purged = self._write(lambda u: u.idempotency.purge(now))
         expired = self._write(
-            lambda u: approvals.expire_due(u, system_actor("maintenance", "system"), now)
+            lambda u: approvals.expire_due(u, system_actor("maintenance", Dialect.SYSTEM), now)
         )
         self._write(lambda u: lockout.purge(u.lockouts, self.config.lockout, now))
         return purged, expired
@@ -86,7 +87,9 @@ class MoneyServices(ServiceBase):
 
     def _expire_due(self) -> None:
         now = self.clock()
-        self._write(lambda u: approvals.expire_due(u, system_actor("maintenance", "system"), now))
+        self._write(
+            lambda u: approvals.expire_due(u, system_actor("maintenance", Dialect.SYSTEM), now)
+        )
 
     def decide_approval(self, cmd: approvals.DecideApproval, actor: Actor) -> approvals.Decision:
         self._expire_due()

@@ -44,7 +44,7 @@ class UserServices(SignInLockout):
     def link_account(self, cmd: users.LinkAccount, actor: Actor) -> users.Linked:
         """Link an account to a user once its password is proven, under the account's
         sign-in lockout: while it is locked the password is answered as wrong, unchecked."""
-        actor.require("users:write")
+        actor.require_for(cmd)
         attempt = lockout.account(cmd.login, actor.ip)
         if self.admit_login(attempt) is not None:
             raise WrongPassword("the password does not match the account's")

@@ -1,11 +1,15 @@
-"""Actor: who performs a command, through which credential, dialect and request."""
+"""Actor: who performs a command, through which credential, dialect and request; and the one
+declaration of the scopes each command (and read) needs (`needs`, read back by `scopes_of`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from brokerplane.core import masks
 from brokerplane.core.errors import MissingScope, ReachTooNarrow
+from brokerplane.core.kinds import Dialect
 
 # Scopes a native API key may hold; the access issue gives managers the same names as rights.
 SCOPES: tuple[str, ...] = (
@@ -22,6 +26,45 @@ SCOPES: tuple[str, ...] = (
     "admin",
 )
 
+T = TypeVar("T", bound=type)
+
+# Each command class (and read) to the scopes it needs: filled by `needs` as the classes are
+# defined, so the class is the one place a command's scopes are named.
+_NEEDS: dict[type, tuple[str, ...]] = {}
+
+
+def needs(*scopes: str) -> Callable[[T], T]:
+    """Declare on a command (or read) class the scopes that let an actor run it: any one of
+    them, and `admin` opens everything. No scope at all: any caller may ask (a sign-in, a key
+    acting on its own manager), and the command's rule checks who the caller is itself.
+
+    The application layer checks the declaration before it runs a command or replays its
+    answer; the dialects read it (scopes_of) and never name a command's scope themselves."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise ValueError(f"not scopes: {', '.join(unknown)}")
+
+    def declare(cls: T) -> T:
+        _NEEDS[cls] = scopes
+        return cls
+
+    return declare
+
+
+def scopes_of(command: object) -> tuple[str, ...]:
+    """The scopes declared for `command` (an instance or its class), any one of which admits;
+    LookupError when its class declares none (a command without a declaration is a bug)."""
+    cls = command if isinstance(command, type) else type(command)
+    found = _NEEDS.get(cls)
+    if found is None:
+        raise LookupError(f"{cls.__name__} declares no scope (core.actor.needs)")
+    return found
+
+
+def declares_scopes(command: object) -> bool:
+    """Whether `command`'s class (or `command`, a class) carries a scope declaration."""
+    return (command if isinstance(command, type) else type(command)) in _NEEDS
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -32,7 +75,7 @@ class Actor:
     key_id: str | None = None
     operator_id: str | None = None
     request_id: str | None = None
-    dialect: str = "system"
+    dialect: Dialect = Dialect.SYSTEM
     ip: str | None = None
     # Reach: the groups (MT5-style mask) and white labels (broker names, a mask too) the
     # manager may see and touch; "*" is everything.
@@ -71,8 +114,21 @@ class Actor:
         if not any(self.has(s) for s in scopes):
             raise MissingScope(" or ".join(scopes))
 
+    def may(self, command: object) -> bool:
+        """Whether the scopes `command`'s class declares (needs) let this actor run it."""
+        scopes = scopes_of(command)
+        return not scopes or any(self.has(s) for s in scopes)
 
-def system_actor(operator_id: str = "brokerplane-cli", dialect: str = "cli") -> Actor:
+    def require_for(self, command: object) -> None:
+        """The scopes `command`'s class declares (needs): MissingScope unless one is held."""
+        scopes = scopes_of(command)
+        if len(scopes) == 1:
+            self.require(scopes[0])
+        elif scopes:
+            self.require_any(*scopes)
+
+
+def system_actor(operator_id: str = "brokerplane-cli", dialect: Dialect = Dialect.CLI) -> Actor:
     """The actor of commands run by an operator from the command line (or by the server)."""
     return Actor(
         manager_login=None, scopes=frozenset({"admin"}), operator_id=operator_id, dialect=dialect

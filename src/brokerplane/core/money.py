@@ -145,10 +145,13 @@ class MinorUnits:
         return Decimal(self.units).scaleb(-digits)
 
 
-# An amount as a command carries it: a Decimal, or minor units of the account's currency, or
-# (from a caller that hands the core what it was sent: a form, the command line) a decimal
-# number's text or a JSON number, which the core reads with parse_amount and refuses by name.
-Amount = Decimal | MinorUnits | str | int | float
+# A decimal number (a price, lots, a threshold) as a command carries it: a Decimal, or (from a
+# caller that hands the core what it was sent: a form, the command line) a decimal number's
+# text or a JSON number, which the core reads with parse_decimal and refuses by name.
+Number = Decimal | str | int | float
+
+# An amount as a command carries it: a Number, or minor units of the account's currency.
+Amount = Number | MinorUnits
 
 
 def parse_amount(value: object, field: str = "amount") -> Decimal:

@@ -11,6 +11,7 @@ import pytest
 
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.commands import SetApprovalThreshold
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from tests.dialects.mt5 import trade_support
 from tests.dialects.mt5.conftest import Mt5
@@ -186,7 +187,7 @@ def test_an_operation_held_for_approval_is_no_deal_yet(mt5: Mt5, account: int) -
     mt5.services.set_approval_threshold(SetApprovalThreshold("USD", "100"), mt5.admin)
     held = mt5.services.post_ledger_entry(
         PostLedgerEntry(account, "deposit", "500"),
-        Actor(manager_login=1005, scopes=frozenset({"balances:write"}), dialect="native"),
+        Actor(manager_login=1005, scopes=frozenset({"balances:write"}), dialect=Dialect.NATIVE),
     )
     assert held.approval is not None and held.status == "pending_approval"
     assert mt5.ok(mt5.get("deal/get_total", login=account)) == {"Total": "1"}

@@ -12,6 +12,7 @@ import pytest
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.account.model import DEFAULT_RIGHTS, RIGHT_TRADE_DISABLED
 from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.core.symbol.commands import CreateSymbol
@@ -478,7 +479,7 @@ def test_tick_last_answers_the_latest_quotes_and_what_changed_since(mt5: Mt5, lo
 def test_a_manager_cannot_deal_against_a_quote_it_set_itself(mt5: Mt5, login: int) -> None:
     execute(mt5, login, 0, 10000)  # at the system's quote
     position = positions(mt5, login)[0]["Position"]
-    own = Actor(manager_login=mt5.login, scopes=frozenset(SCOPES), dialect="native")
+    own = Actor(manager_login=mt5.login, scopes=frozenset(SCOPES), dialect=Dialect.NATIVE)
     mt5.services.set_quotes([QuoteInput("EURUSD", "1.50000", "1.50000")], own)
 
     close = send(

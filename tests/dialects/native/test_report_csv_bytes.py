@@ -20,6 +20,7 @@ from brokerplane.core.account.commands import DeleteAccount, ListAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock
 from brokerplane.core.group.commands import CreateGroup
+from brokerplane.core.kinds import Dialect
 from tests.dialects.native.conftest import Api
 
 # The CSV export reads its rows with engine-specific SQL (storage/repositories/exports.py): both
@@ -100,7 +101,7 @@ def _seat(api: Api, login: int, scopes: frozenset[str], mask: str = "*", labels:
         key_id=key.key.id,
         group_mask=mask,
         white_labels=labels,
-        dialect="native",
+        dialect=Dialect.NATIVE,
     )
     return Seat(key.secret, actor)
 
@@ -168,7 +169,9 @@ def make_seats(api: Api, profiles: list[dict[str, Any]]) -> dict[str, Seat]:
     assert api.post("/v1/users/820004/disable", {"reason": "fraud"}).status_code == 200
     services.delete_account(DeleteAccount(820_005), api.admin)
     return {
-        "admin": Seat(api.admin_key, Actor(manager_login=1000, scopes=EVERY, dialect="native")),
+        "admin": Seat(
+            api.admin_key, Actor(manager_login=1000, scopes=EVERY, dialect=Dialect.NATIVE)
+        ),
         "demo": _seat(api, 1101, WORKER, "demo*,!demo\\vip"),
         "plain": _seat(api, 1102, WORKER - {"personal_data"}, "demo*"),
         "brand": _seat(api, 1103, frozenset({"reports:read", "personal_data"}), "*", "brand-a*"),

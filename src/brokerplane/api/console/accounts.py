@@ -36,6 +36,7 @@ from brokerplane.core.account.commands import (
 from brokerplane.core.account.model import PERSONAL_FIELDS
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import PermissionDenied, ValidationError
+from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerEntry, LedgerQuery
 from brokerplane.core.trading.model import Deal, DealQuery, PositionFigures, lots, price_of
 
@@ -196,14 +197,14 @@ class AccountPages(Pages):
             operations=OPERATIONS,
             key=secrets.token_urlsafe(16),
             keys={k: secrets.token_urlsafe(16) for k in ("move", "password")},
-            can_move=actor.has("balances:write"),
-            can_edit=actor.has("users:write"),
+            can_move=actor.may(PostLedgerEntry),
+            can_edit=actor.may(UpdateAccount),
         )
 
     async def edit_form(self, ctx: Ctx) -> Response:
         """An account's attributes as a form (users:write; contacts with personal_data)."""
         login = path_login(ctx.request)
-        ctx.actor.require("users:write")
+        ctx.actor.require_for(UpdateAccount)
         acc = await self.call(self.services.get_account, login, ctx.actor)
         return self.page(
             ctx.request,

@@ -125,7 +125,7 @@ class MoneyPages(Pages):
             state=state,
             states=STATES,
             next_url=next_url,
-            can_decide=ctx.actor.has("balances:approve"),
+            can_decide=ctx.actor.may(DecideApproval),
         )
 
     async def decide(self, ctx: Ctx) -> Response:

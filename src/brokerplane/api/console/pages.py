@@ -35,11 +35,12 @@ from brokerplane.core.errors import (
     Unauthorized,
     ValidationError,
 )
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.money import format_units
 
 log = logging.getLogger("brokerplane.console")
 
-DIALECT = "console"
+DIALECT = Dialect.CONSOLE
 HERE = Path(__file__).parent
 PAGE = 50
 MAX_FORM = 16 * 1024

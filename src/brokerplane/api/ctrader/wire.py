@@ -19,9 +19,10 @@ from brokerplane.api.ctrader.errors import error_body, invalid
 from brokerplane.api.kit.body import LenientBody
 from brokerplane.application.app import Application
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.money import out_of_range, parse_integer
 
-DIALECT = "ctrader"
+DIALECT = Dialect.CTRADER
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 

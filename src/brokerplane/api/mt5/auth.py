@@ -32,6 +32,7 @@ from brokerplane.application.app import Application
 from brokerplane.core.access.commands import WRONG_CREDENTIALS, AnswerChallenge, ResumeSession
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import CoreError, Unauthorized
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.passwords import mt5_challenge_answer, mt5_webapi_hash
 
 IDLE_TIMEOUT_S = 180.0
@@ -223,7 +224,7 @@ def actor(
         group_mask=manager.group_mask,
         white_labels=manager.white_labels,
         request_id="mt5_" + secrets.token_hex(8),
-        dialect="mt5",
+        dialect=Dialect.MT5,
         ip=ip,
     )
 

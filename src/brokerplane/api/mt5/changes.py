@@ -52,5 +52,5 @@ def deal_delete(ctx: Context) -> Answer:
 @command("order/update", "order/delete")
 def order_change(ctx: Context) -> Answer:
     ticket = _ticket(ctx, "Order")
-    ctx.actor.require("trades:write")
+    ctx.actor.require_for(ChangeTradeRecord)
     raise Mt5Error(ERR_NOTFOUND, f"no open order {ticket}: market orders fill at once")

@@ -131,7 +131,7 @@ def client_add(ctx: Context) -> Answer:
         raise Mt5Error(ERR_PARAMS, "send one client record or an array of them as JSON")
     if len(items) > MAX_RECORDS_PER_ADD:
         raise Mt5Error(ERR_PARAMS, f"send at most {MAX_RECORDS_PER_ADD} client records at once")
-    ctx.actor.require("users:write")
+    ctx.actor.require_for(CreateUser)
     return Answer([_add_one(ctx, item) for item in items])
 
 
@@ -245,7 +245,7 @@ def _items(ctx: Context) -> list[Any]:
 @command("client/update")
 def client_update(ctx: Context) -> Answer:
     items = _items(ctx)
-    ctx.actor.require("users:write")
+    ctx.actor.require_for(UpdateProfile)
     done = [_update_one(ctx, item) for item in items]
     return _batch([r for r, _ in done], [c for _, c in done])
 
@@ -276,7 +276,7 @@ def _client_id(ctx: Context) -> int:
 def _link_command(ctx: Context, link: bool) -> Answer:
     user_id = _client_id(ctx)
     logins = _id_list(ctx, "login")
-    ctx.actor.require("users:write")
+    ctx.actor.require_for(AssignAccount)
     act = ctx.services.assign_account if link else ctx.services.release_account
     codes = [_attempt(lambda n=n: act(AssignAccount(user_id, n), ctx.actor)) for n in logins]
     return _batch(

@@ -25,6 +25,7 @@ from brokerplane.api.native.wire import (
     iso,
     next_cursor,
     parse_time,
+    scoped,
     services,
     set_fields,
     wants_csv,
@@ -201,6 +202,7 @@ def _ok_account(acc: Account) -> tuple[int, dict[str, Any]]:
 
 @router.post(
     "/users",
+    openapi_extra=scoped(OpenAccount),
     status_code=201,
     response_model=AccountOut,
     responses={**NOT_FOUND, **CONFLICT},
@@ -235,7 +237,6 @@ async def create_user(
         actor,
         partial(services(request).open_account, cmd),
         lambda acc: (201, render_account(acc)),
-        scopes=("users:write",),
     )
 
 
@@ -253,6 +254,7 @@ async def get_user(login: int, request: Request, actor: Actor = Depends(current_
 
 @router.patch(
     "/users/{login}",
+    openapi_extra=scoped(UpdateAccount, ChangePassword),
     response_model=AccountOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Update leverage, group, names, contacts, comment, rights or passwords",
@@ -272,11 +274,12 @@ async def update_user(
         call = partial(services(request).set_account_passwords, new_passwords, update=update)
     else:
         call = partial(services(request).update_account, UpdateAccount(login, changes))
-    return await write(request, actor, call, _ok_account, scopes=("users:write",))
+    return await write(request, actor, call, _ok_account)
 
 
 @router.post(
     "/users/{login}/disable",
+    openapi_extra=scoped(DisableAccount),
     response_model=AccountOut,
     responses=NOT_FOUND,
     summary="Suspend an account without deleting its history",
@@ -294,12 +297,12 @@ async def disable_user(
         actor,
         partial(services(request).disable_account, cmd),
         _ok_account,
-        scopes=("users:write",),
     )
 
 
 @router.post(
     "/users/{login}/enable",
+    openapi_extra=scoped(EnableAccount),
     response_model=AccountOut,
     responses=NOT_FOUND,
     summary="Re-enable a disabled account",
@@ -309,7 +312,7 @@ async def enable_user(
     login: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     call = partial(services(request).enable_account, EnableAccount(login))
-    return await write(request, actor, call, _ok_account, scopes=("users:write",))
+    return await write(request, actor, call, _ok_account)
 
 
 @router.get(

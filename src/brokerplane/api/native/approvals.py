@@ -22,6 +22,7 @@ from brokerplane.api.native.wire import (
     decode_cursor,
     iso,
     next_cursor,
+    scoped,
     services,
     write,
 )
@@ -176,6 +177,7 @@ def _threshold_answer(t: ApprovalThreshold | None) -> tuple[int, dict[str, Any]]
 
 @router.put(
     "/approval-thresholds",
+    openapi_extra=scoped(SetApprovalThreshold),
     response_model=ThresholdOut | ThresholdRemoved,
     responses=NOT_FOUND,
     tags=["approvals"],
@@ -185,7 +187,7 @@ async def put_threshold(
     body: ThresholdIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = SetApprovalThreshold(currency=body.currency, amount=body.amount, group=body.group)
-    return await write(request, actor, cmd, _threshold_answer, scopes=("admin",))
+    return await write(request, actor, cmd, _threshold_answer)
 
 
 def _approval_id(value: str) -> int:
@@ -223,12 +225,12 @@ async def _decide(
         actor,
         cmd,
         _decided,
-        scopes=("balances:approve",),
     )
 
 
 @router.post(
     "/approvals/{approval_id}/approve",
+    openapi_extra=scoped(DecideApproval),
     response_model=ApprovalOut,
     responses={**NOT_FOUND, **CONFLICT},
     tags=["approvals"],
@@ -247,6 +249,7 @@ async def approve(
 
 @router.post(
     "/approvals/{approval_id}/reject",
+    openapi_extra=scoped(DecideApproval),
     response_model=ApprovalOut,
     responses={**NOT_FOUND, **CONFLICT},
     tags=["approvals"],

@@ -17,6 +17,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import KeyIdentity
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import RateLimited, Unauthorized, ValidationError
+from brokerplane.core.kinds import Dialect
 
 MAX_OPERATOR_ID = 127
 _PREFIX = re.compile(r"[0-9a-f]{12}")
@@ -106,7 +107,7 @@ async def current_actor(request: Request) -> Actor:
         white_labels=identity.manager.white_labels,
         operator_id=operator_id,
         request_id=getattr(request.state, "request_id", None),
-        dialect="native",
+        dialect=Dialect.NATIVE,
         ip=ip,
     )
 

@@ -19,6 +19,7 @@ from brokerplane.api.native.wire import (
     NOT_FOUND,
     NativeRoute,
     iso,
+    scoped,
     services,
     set_fields,
     settings_of,
@@ -120,6 +121,7 @@ async def get_group(name: str, request: Request, actor: Actor = Depends(current_
 
 @router.post(
     "/groups",
+    openapi_extra=scoped(CreateGroup),
     status_code=201,
     response_model=GroupOut,
     responses=CONFLICT,
@@ -136,12 +138,12 @@ async def create_group(
         actor,
         partial(services(request).create_group, cmd),
         lambda group: (201, render_group(group)),
-        scopes=("admin",),
     )
 
 
 @router.patch(
     "/groups/{name}",
+    openapi_extra=scoped(UpdateGroup),
     response_model=GroupOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Update a group (admin)",
@@ -156,7 +158,6 @@ async def update_group(
         actor,
         partial(services(request).update_group, cmd),
         lambda group: (200, render_group(group)),
-        scopes=("admin",),
     )
 
 

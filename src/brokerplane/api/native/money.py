@@ -24,6 +24,7 @@ from brokerplane.api.native.wire import (
     iso,
     next_cursor,
     parse_time,
+    scoped,
     services,
     wants_csv,
     write,
@@ -185,13 +186,13 @@ async def post_balance(
         actor,
         cmd,
         _posted,
-        scopes=("balances:write",),
         claim_in_command=True,  # one transaction per deposit, and grouped with others
     )
 
 
 @router.post(
     "/balances/deposit",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Deposit: add to the balance",
@@ -205,6 +206,7 @@ async def deposit(
 
 @router.post(
     "/balances/withdraw",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Withdraw from the balance; never below zero",
@@ -218,6 +220,7 @@ async def withdraw(
 
 @router.post(
     "/balances/credit",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Credit: a positive amount adds broker credit, a negative one removes it",
@@ -231,6 +234,7 @@ async def credit(
 
 @router.post(
     "/balances/bonus",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Bonus: a positive amount adds bonus, a negative one removes it",
@@ -244,6 +248,7 @@ async def bonus(
 
 @router.post(
     "/balances/correction",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Correction: a signed balance adjustment",
@@ -257,6 +262,7 @@ async def correction(
 
 @router.post(
     "/balances/charge",
+    openapi_extra=scoped(PostLedgerEntry),
     response_model=BalanceOut,
     responses=_POSTED,
     summary="Charge: a fee taken from the balance; never below zero",

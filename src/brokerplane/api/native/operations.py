@@ -26,6 +26,7 @@ from brokerplane.api.native.wire import (
     decode_cursor,
     encode_cursor,
     iso,
+    scoped,
     services,
     wants_csv,
     write,
@@ -70,6 +71,7 @@ class PasswordCheckOut(BaseModel):
 
 @router.put(
     "/users/{login}/password",
+    openapi_extra=scoped(ChangePassword),
     response_model=None,
     responses={**NOT_FOUND, **CONFLICT, 200: {"description": "the account profile"}},
     summary="Set the master (main) or investor password under the group's password policy",
@@ -87,7 +89,6 @@ async def set_password(
         actor,
         partial(services(request).set_account_passwords, [cmd]),
         lambda acc: (200, render_account(acc)),
-        scopes=("users:write",),
     )
 
 
@@ -124,6 +125,7 @@ def _deleted(acc: Account) -> tuple[int, dict[str, Any]]:
 
 @router.delete(
     "/users/{login}",
+    openapi_extra=scoped(DeleteAccount),
     response_model=DeletedOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Delete an account (soft): it reads as not found; its ledger and audit stay",
@@ -133,7 +135,7 @@ async def delete_user(
     request: Request, login: int = Path(ge=1, le=MAX_ID), actor: Actor = Depends(current_actor)
 ) -> Response:
     call = partial(services(request).delete_account, DeleteAccount(login))
-    return await write(request, actor, call, _deleted, scopes=("users:delete",))
+    return await write(request, actor, call, _deleted)
 
 
 # ---- transfers ------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ def _transferred(t: Transfer) -> tuple[int, dict[str, Any]]:
 
 @router.post(
     "/balances/transfer",
+    openapi_extra=scoped(TransferFunds),
     response_model=TransferOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Move money from one account's balance to another's: both legs, one audit record",
@@ -190,7 +193,7 @@ async def transfer(
     body: TransferIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
     cmd = TransferFunds(body.from_login, body.to_login, body.amount, body.comment, body.reference)
-    return await write(request, actor, cmd, _transferred, scopes=("balances:write",))
+    return await write(request, actor, cmd, _transferred)
 
 
 # ---- trade state of many accounts ------------------------------------------------------------

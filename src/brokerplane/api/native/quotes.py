@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.trading import Number, comma_list
-from brokerplane.api.native.wire import COMMON_ERRORS, NOT_FOUND, NativeRoute, iso, services, write
+from brokerplane.api.native.wire import (
+    COMMON_ERRORS,
+    NOT_FOUND,
+    NativeRoute,
+    iso,
+    scoped,
+    services,
+    write,
+)
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.trading.commands import QuoteInput
@@ -107,6 +115,7 @@ def _quotes_answer(quotes: list[Quote]) -> tuple[int, dict[str, Any]]:
 
 @router.put(
     "/quotes",
+    openapi_extra=scoped(QuoteInput),
     response_model=QuoteList,
     responses=NOT_FOUND,
     summary="Set the bid and ask of symbols (a batch of 1 to 1000; quotes:write)",
@@ -133,7 +142,6 @@ async def put_quotes(
         actor,
         partial(services(request).set_quotes, items),
         _quotes_answer,
-        scopes=("quotes:write",),
     )
 
 

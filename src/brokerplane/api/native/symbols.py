@@ -19,6 +19,7 @@ from brokerplane.api.native.wire import (
     NOT_FOUND,
     NativeRoute,
     iso,
+    scoped,
     services,
     set_fields,
     settings_of,
@@ -130,6 +131,7 @@ async def get_symbol(
 
 @router.post(
     "/symbols",
+    openapi_extra=scoped(CreateSymbol),
     status_code=201,
     response_model=SymbolOut,
     responses=CONFLICT,
@@ -146,12 +148,12 @@ async def create_symbol(
         actor,
         partial(services(request).create_symbol, cmd),
         lambda symbol: (201, render_symbol(symbol)),
-        scopes=("admin",),
     )
 
 
 @router.patch(
     "/symbols/{name}",
+    openapi_extra=scoped(UpdateSymbol),
     response_model=SymbolOut,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Update a symbol (admin)",
@@ -166,5 +168,4 @@ async def update_symbol(
         actor,
         partial(services(request).update_symbol, cmd),
         lambda symbol: (200, render_symbol(symbol)),
-        scopes=("admin",),
     )

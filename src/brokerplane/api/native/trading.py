@@ -24,6 +24,7 @@ from brokerplane.api.native.wire import (
     iso,
     next_cursor,
     parse_time,
+    scoped,
     services,
     write,
 )
@@ -272,6 +273,7 @@ def _executed(status: int) -> Any:
 
 @router.post(
     "/positions",
+    openapi_extra=scoped(OpenPosition),
     status_code=201,
     response_model=ExecutionOut,
     responses=_ORDER_ERRORS,
@@ -295,12 +297,12 @@ async def open_position(
         actor,
         partial(services(request).open_position, cmd),
         _executed(201),
-        scopes=("trades:write",),
     )
 
 
 @router.post(
     "/positions/{position_id}/close",
+    openapi_extra=scoped(ClosePosition),
     response_model=ExecutionOut,
     responses=_ORDER_ERRORS,
     summary="Close a position, or `volume` lots of it, at the market; trades:write",
@@ -321,7 +323,6 @@ async def close_position(
         actor,
         partial(services(request).close_position, cmd),
         _executed(200),
-        scopes=("trades:write",),
     )
 
 

@@ -13,7 +13,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from brokerplane.api.native.auth import current_actor
-from brokerplane.api.native.wire import COMMON_ERRORS, NOT_FOUND, NativeRoute, iso, services, write
+from brokerplane.api.native.wire import (
+    COMMON_ERRORS,
+    NOT_FOUND,
+    NativeRoute,
+    iso,
+    scoped,
+    services,
+    write,
+)
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.events import commands as events
@@ -155,6 +163,7 @@ def _save(body: WebhookIn) -> events.SaveSubscription:
 
 @router.post(
     "/webhooks",
+    openapi_extra=scoped(events.SaveSubscription),
     status_code=201,
     tags=["webhooks"],
     response_model=WebhookOut,
@@ -202,6 +211,7 @@ async def get_webhook(
 
 @router.patch(
     "/webhooks/{sub_id}",
+    openapi_extra=scoped(events.SaveSubscription),
     tags=["webhooks"],
     responses=NOT_FOUND,
     response_model=WebhookOut,

@@ -28,9 +28,9 @@ from brokerplane.api.kit import idempotency as keyed
 from brokerplane.api.kit.replay import replay_response
 from brokerplane.api.native.auth import runtime_of
 from brokerplane.api.native.errors import PROBLEM_MEDIA_TYPE, core_problem, problem
-from brokerplane.application.app import Application
+from brokerplane.application.app import Application, require_declared
 from brokerplane.application.idempotency import IdempotentRequest, Replay
-from brokerplane.core.actor import Actor
+from brokerplane.core.actor import Actor, scopes_of
 from brokerplane.core.errors import AlreadyApplied, CoreError, ValidationError
 from brokerplane.core.idempotency import StoredResponse, as_seen_by
 from brokerplane.core.validate import MAX_ID
@@ -313,13 +313,19 @@ def _stored(
     return StoredResponse(status, _encode(body), _operation_id(body))
 
 
+def scoped(*commands: type) -> dict[str, Any]:
+    """A route's OpenAPI extension `x-scopes`: the scopes its commands declare (core.actor.needs),
+    any one of which opens it (`admin` opens every route). The route names its commands; the
+    scopes come from their classes."""
+    return {"x-scopes": sorted({s for c in commands for s in scopes_of(c)})}
+
+
 async def write(
     request: Request,
     actor: Actor,
     call: Callable[[Actor], T] | Any,
     render: Callable[[T], tuple[int, Any]],
     *,
-    scopes: tuple[str, ...] = (),
     secret_fields: tuple[str, ...] = (),
     claim_in_command: bool = False,
 ) -> Response:
@@ -327,13 +333,12 @@ async def write(
     (run by Application.run) or a front-door call taking the actor. With a key, the result is
     stored in the command's own transaction and a repeat renders the stored one.
 
-    `scopes` (any one of them) are checked before a stored answer is replayed, so a key that
-    may not make the request cannot read its answer either; the command checks them again.
+    The scopes its commands declare (core.actor.needs) are checked before a stored answer is
+    replayed, so a key that may not make the request cannot read its answer either.
     `secret_fields` are shown once: any replay has them null. `claim_in_command`: the key is
     claimed in the command's transaction (a concurrent repeat waits and replays), else in one
     of its own first (a concurrent repeat is RequestInFlight)."""
-    if scopes:
-        actor.require_any(*scopes)
+    require_declared(call, actor)
     wanted = await _wanted(request, actor, claim_first=not claim_in_command)
     if wanted is not None:
         actor = _armed(request, actor, wanted.key)

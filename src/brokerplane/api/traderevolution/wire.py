@@ -28,10 +28,11 @@ from brokerplane.api.traderevolution.errors import (
 )
 from brokerplane.application.app import Application
 from brokerplane.core.errors import ValidationError
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.money import out_of_range, parse_integer
 from brokerplane.settings import Settings
 
-DIALECT = "traderevolution"
+DIALECT = Dialect.TRADEREVOLUTION
 PREFIX = "/proftrading/rest"
 MAX_INT = 2**63 - 1
 _TRUE = {"true", "1", "yes"}

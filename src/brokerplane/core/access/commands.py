@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from brokerplane.core.access import totp
 from brokerplane.core.access.model import ApiKey, Manager
-from brokerplane.core.actor import SCOPES
+from brokerplane.core.actor import SCOPES, needs
 from brokerplane.core.backoffice.commands import WRONG_CREDENTIALS as WRONG_CREDENTIALS
 from brokerplane.core.backoffice.commands import TokenPair
 from brokerplane.core.errors import CoreError
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class CreateManager:
     login: int
@@ -24,6 +25,7 @@ class CreateManager:
     white_labels: str = "*"
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class UpdateManager:
     """Change a manager: any field left None stays as it is."""
@@ -38,6 +40,7 @@ class UpdateManager:
     white_labels: str | None = None
 
 
+@needs()
 @dataclass(frozen=True)
 class CreateApiKey:
     manager_login: int
@@ -62,6 +65,7 @@ class KeyIdentity:
     needs_touch: bool
 
 
+@needs()
 @dataclass(frozen=True)
 class IssueToken:
     """Log a manager in: `md5_password` is the hex MD5 of the manager's password."""
@@ -71,6 +75,7 @@ class IssueToken:
     dialect: str
 
 
+@needs()
 @dataclass(frozen=True)
 class AnswerChallenge:
     """An MT5 Web API handshake's answer (either transport): the manager `login` the
@@ -92,6 +97,7 @@ class ChallengeAnswered:
     epoch: int
 
 
+@needs()
 @dataclass(frozen=True)
 class ResumeSession:
     """A connection-bound (MT5) session's next command: the manager, the password hash and the
@@ -134,6 +140,7 @@ class FirstStep:
     challenge: str | None = None
 
 
+@needs()
 @dataclass(frozen=True)
 class SecondStep:
     challenge: str

@@ -34,7 +34,7 @@ __all__ = [
 
 def list_archived(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Account]:
     """One page of archived accounts in login order, after `after_login`."""
-    actor.require("users:read")
+    actor.require_for(cmd)
     if not 1 <= cmd.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
     check_filters(cmd, actor)
@@ -57,7 +57,7 @@ def get_archived(uow: UnitOfWork, login: int, actor: Actor) -> Account:
 
 
 def restore_account(uow: UnitOfWork, cmd: RestoreAccount, actor: Actor, clock: Clock) -> Account:
-    actor.require("users:delete")
+    actor.require_for(cmd)
     _archived(uow, cmd.login, actor)  # exists in the archive and in reach
     # the whole row (the listing may have blanked personal fields)
     query = replace(

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from brokerplane.core.actor import needs
 
+
+@needs("users:write")
 @dataclass(frozen=True)
 class OpenAccount:
     """Open a trading account in `group`; login 0 or None allocates one from the range."""
@@ -31,6 +34,7 @@ class OpenAccount:
     currency_free_groups: bool = False
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class UpdateAccount:
     login: int
@@ -49,17 +53,20 @@ class UpdateAccount:
     currency_free_groups: bool = False
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class DisableAccount:
     login: int
     reason: str = ""
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class EnableAccount:
     login: int
 
 
+@needs("users:delete")
 @dataclass(frozen=True)
 class DeleteAccount:
     """Delete an account: it reads as not found from then on, everywhere; its row, ledger and
@@ -68,6 +75,7 @@ class DeleteAccount:
     login: int
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class CheckPassword:
     """Whether `password` is the account's password of `kind` (main, investor or api)."""
@@ -79,6 +87,7 @@ class CheckPassword:
     hashed: bool = False
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class ChangePassword:
     """Set the account's password of `kind` (main, investor or api). With `hashed`, the
@@ -90,6 +99,7 @@ class ChangePassword:
     hashed: bool = False
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class ListAccounts:
     group_mask: str | None = None
@@ -108,11 +118,13 @@ MAX_PAGE = 1000
 NAME_FILTER_MAX = 127
 
 
+@needs("users:delete")
 @dataclass(frozen=True)
 class RestoreAccount:
     login: int
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class OpenFundedAccount:
     """Open an account with a starting balance (`balance_minor`, minor units of its currency)

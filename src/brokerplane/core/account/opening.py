@@ -49,7 +49,7 @@ def _allocate(uow: UnitOfWork, group: Group, config: CoreConfig) -> int:
 def open_account(
     uow: UnitOfWork, cmd: OpenAccount, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Account:
-    actor.require("users:write")
+    actor.require_for(cmd)
     refuse_unknown_fields(set(cmd.profile), PROFILE_FIELDS)
     group = reach.check_group(actor, load_group(uow, cmd.group))
     acc = _checked_opening(cmd, actor, group)
@@ -73,7 +73,7 @@ def open_accounts(
     """Open many accounts in one transaction: each command is checked, allocated a login and
     audited as `open_account` does, and the rows are written together. Any refusal refuses
     the whole batch. Logins are the ones opening the accounts one by one would allocate."""
-    actor.require("users:write")
+    actor.require_for(OpenAccount)
     groups: dict[str, Group] = {}
     runs: dict[tuple[int, int], int] = {}  # a login range -> its next free login, in a run
     taken: set[int] = set()

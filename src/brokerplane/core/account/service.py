@@ -111,7 +111,7 @@ def _unseen_kept(actor: Actor, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clock) -> Account:
-    actor.require("users:write")
+    actor.require_for(cmd)
     changes = dict(cmd.changes)
     phone_password = cmd.phone_password
     if cmd.skip_invalid:
@@ -178,7 +178,7 @@ def update_account(uow: UnitOfWork, cmd: UpdateAccount, actor: Actor, clock: Clo
 
 
 def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: Clock) -> Account:
-    actor.require("users:write")
+    actor.require_for(cmd)
     p = Problems()
     p.text("reason", cmd.reason, 255)
     p.raise_if_any()
@@ -200,7 +200,7 @@ def disable_account(uow: UnitOfWork, cmd: DisableAccount, actor: Actor, clock: C
 
 
 def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clock) -> Account:
-    actor.require("users:write")
+    actor.require_for(cmd)
     acc = load_account(uow, cmd.login, actor, for_update=True)
     if acc.enabled:
         return reach.redact(actor, acc)
@@ -216,7 +216,7 @@ def enable_account(uow: UnitOfWork, cmd: EnableAccount, actor: Actor, clock: Clo
 
 def delete_account(uow: UnitOfWork, cmd: DeleteAccount, actor: Actor, clock: Clock) -> Account:
     """Mark the account deleted (see DeleteAccount); money it holds stays in its ledger."""
-    actor.require("users:delete")
+    actor.require_for(cmd)
     acc = load_account(uow, cmd.login, actor, for_update=True)
     # A held operation on a deleted account could never be decided (the account reads as
     # absent to the approver) yet would stay listed as pending: decide it first.
@@ -244,7 +244,7 @@ def _password_field(kind: Any, allowed: tuple[str, ...] = CHECKABLE_PASSWORDS) -
 
 def check_password(uow: UnitOfWork, cmd: CheckPassword, actor: Actor) -> bool:
     """Whether the password matches; an account without a password of that kind never does."""
-    actor.require("users:read")
+    actor.require_for(cmd)
     field_name = _password_field(cmd.kind)
     acc = load_account(uow, cmd.login, actor)
     if not isinstance(cmd.password, str) or not cmd.password:
@@ -261,7 +261,7 @@ def check_password(uow: UnitOfWork, cmd: CheckPassword, actor: Actor) -> bool:
 def change_password(uow: UnitOfWork, cmd: ChangePassword, actor: Actor, clock: Clock) -> Account:
     """Set a password under the change policy of the account's group; audited as
     `account.password_changed` naming which password, never its value."""
-    actor.require("users:write")
+    actor.require_for(cmd)
     field_name = _password_field(cmd.kind)
     acc = load_account(uow, cmd.login, actor, for_update=True)
     group = uow.groups.get_by_id(acc.group_id)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from brokerplane.core.actor import needs
 from brokerplane.core.approval.model import Approval
 from brokerplane.core.ledger.commands import Posting
+from brokerplane.core.money import Number
 
 MAX_PAGE = 1000
 DECISION_COMMENT_MAX = 255
 
 
+@needs("balances:approve")
 @dataclass(frozen=True)
 class DecideApproval:
     approval_id: int
@@ -18,13 +21,14 @@ class DecideApproval:
     comment: str = ""
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class SetApprovalThreshold:
     """Hold operations above `amount` in `currency` (for `group` only, when given);
     `amount` None removes the threshold."""
 
     currency: str
-    amount: object | None
+    amount: Number | None
     group: str | None = None
 
 

@@ -68,7 +68,7 @@ def decide(
     uow: UnitOfWork, cmd: DecideApproval, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Decision:
     """Approve (apply now, rules re-checked) or reject a pending operation."""
-    actor.require("balances:approve")
+    actor.require_for(cmd)
     p = Problems()
     p.text("comment", cmd.comment, DECISION_COMMENT_MAX)
     p.raise_if_any()
@@ -153,7 +153,7 @@ def set_threshold(
     threshold applies in every group, so it needs unlimited reach. Raising the threshold that
     applies (the group's, else its currency's) or removing one weakens four eyes, so it needs
     unlimited reach too: within a limited reach a group's threshold may only be set or lowered."""
-    actor.require("admin")
+    actor.require_for(cmd)
     group = get_group(uow, cmd.group, actor) if cmd.group else None
     if group is None:
         reach.require_unlimited(actor, "a currency's approval threshold")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from brokerplane.core.actor import needs
 from brokerplane.core.attribute.model import AttributeSet
 
 # The limits of cTrader's attribute calls (Web Services 4.14-4.22).
@@ -18,6 +19,7 @@ MAX_PAGE = 10_000  # the default and largest page of the all-accounts listing
 FILTER_MAX = 64  # the name filter
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class ListAttributes:
     """Read attribute sets: of the named `ids`, or (accounts only, when `ids` is None or empty)
@@ -52,6 +54,7 @@ class EntityAttributes:
     attributes: tuple[AttributeValue, ...]
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class SetAttributes:
     """Insert or update attributes of several entities; later duplicates win."""
@@ -60,6 +63,7 @@ class SetAttributes:
     sets: tuple[EntityAttributes, ...]
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class DeleteAttributes:
     """Delete the named attributes of the entities, or all of them when `names` is empty."""

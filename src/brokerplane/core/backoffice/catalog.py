@@ -281,7 +281,7 @@ def create_user_group(
 
 def list_user_groups(uow: UnitOfWork, query: GroupFilter, actor: Actor) -> list[Group]:
     """Groups within reach, by branding, name (any case), plan and server, in id order."""
-    actor.require("users:read")
+    actor.require_for(query)
     found = sorted(groups.list_groups(uow, actor), key=lambda g: g.id)
     if query.server_id is not None and query.server_id != SERVER_ID:
         return []

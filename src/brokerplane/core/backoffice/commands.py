@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from brokerplane.core.account.model import Account
+from brokerplane.core.actor import needs
 from brokerplane.core.backoffice.model import WebhookKey
+from brokerplane.core.money import Number
 from brokerplane.core.trading.commands import Execution
 from brokerplane.core.trading.model import Risk
 from brokerplane.core.user.model import User
@@ -17,6 +19,7 @@ MAX_PAGE = 1000
 WRONG_CREDENTIALS = "wrong login or password"
 
 
+@needs()
 @dataclass(frozen=True)
 class SignIn:
     """`login` as sent (a number or a string); lifetimes and the lock count come from the
@@ -28,6 +31,7 @@ class SignIn:
     refresh_ttl: timedelta
 
 
+@needs()
 @dataclass(frozen=True)
 class RefreshSession:
     refresh_token: str
@@ -53,12 +57,14 @@ class SignInOutcome:
     reason: str = WRONG_CREDENTIALS
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class CreateWhiteLabel:
     name: str
     description: str = ""
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class CreatePlan:
     name: str
@@ -66,6 +72,7 @@ class CreatePlan:
     description: str = ""
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class CreatePreset:
     name: str
@@ -76,6 +83,7 @@ class CreatePreset:
     description: str = ""
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class CreateUserGroup:
     """A user group: currency None is the server currency; a branding or plan by id."""
@@ -89,6 +97,7 @@ class CreateUserGroup:
     max_leverage: int | None = None
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class GroupFilter:
     branding_id: int | None = None
@@ -107,6 +116,7 @@ class NewAccount:
     preset_id: int | None = None
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class OpenUser:
     """Seed 004's Create User: the user, its group, and at least one account."""
@@ -126,6 +136,7 @@ class UserWithAccounts:
     accounts: list[Account]
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class AddAccount:
     """POST /accounts: one more account for a user, in the user's group."""
@@ -134,6 +145,7 @@ class AddAccount:
     account: NewAccount
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class UserFilter:
     """GET /users: every filter given must match; logins are a list (any of them)."""
@@ -147,6 +159,7 @@ class UserFilter:
     limit: int = MAX_PAGE
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class UpdateUser:
     """PATCH /users/{id}: move to another user group and/or set the status (ruleValue)."""
@@ -156,12 +169,14 @@ class UpdateUser:
     status: int | None = None
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class ChangeUserPassword:
     user_id: int
     password: str
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class ResetUserPassword:
     """A new random password for the user (its accounts' too), answered once."""
@@ -175,6 +190,7 @@ class PasswordReset:
     password: str
 
 
+@needs("users:delete")
 @dataclass(frozen=True)
 class DeleteUser:
     user_id: int
@@ -186,6 +202,7 @@ WEBHOOK_NAME_MAX = 32
 ACTIONS = ("buy", "sell", "close")
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class CreateWebhookKey:
     """`as_user`: the signed-in TE user acting for itself (None: a back-office user)."""
@@ -204,6 +221,7 @@ class IssuedWebhookKey:
     secret: str
 
 
+@needs("users:read")
 @dataclass(frozen=True)
 class ListWebhookKeys:
     """A user's keys (`user_id`), or, for a back-office user naming none, every key of the
@@ -213,6 +231,7 @@ class ListWebhookKeys:
     as_user: int | None = None
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class DeleteWebhookKey:
     key_id: int
@@ -237,6 +256,7 @@ class WebhookProof:
     secret: str | None = None
 
 
+@needs()
 @dataclass(frozen=True)
 class WebhookOrder:
     """An order placed through webhook key `api_key`, whose secret or signature the caller
@@ -250,7 +270,7 @@ class WebhookOrder:
     api_key: str
     action: str
     symbol: str
-    volume: object | None = None
+    volume: Number | None = None
     login: int | None = None
     comment: str = ""
     sent_at: datetime | None = None

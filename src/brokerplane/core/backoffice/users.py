@@ -197,7 +197,7 @@ def _open_account(
 def open_user(
     uow: UnitOfWork, cmd: OpenUser, actor: Actor, clock: Clock, config: CoreConfig
 ) -> UserWithAccounts:
-    actor.require("users:write")
+    actor.require_for(cmd)
     login = check_user_login(cmd.login)
     email = check_email(cmd.email)
     p = Problems()
@@ -240,7 +240,7 @@ def open_user(
 def add_account(
     uow: UnitOfWork, cmd: AddAccount, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Account:
-    actor.require("users:write")
+    actor.require_for(cmd)
     _check_accounts((cmd.account,), "account")
     user = load_user(uow, cmd.user_id, actor, for_update=True)
     group = uow.groups.get_by_id(user.group_id) if user.group_id is not None else None
@@ -299,7 +299,7 @@ def _derived_matches(uow: UnitOfWork, logins: tuple[str, ...], actor: Actor) -> 
 
 
 def search_users(uow: UnitOfWork, query: UserFilter, actor: Actor) -> list[User]:
-    actor.require("users:read")
+    actor.require_for(query)
     if not 1 <= query.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
     if query.offset < 0:
@@ -362,7 +362,7 @@ def _all_accounts(uow: UnitOfWork, user: User, actor: Actor) -> list[Account]:
 
 
 def update_user(uow: UnitOfWork, cmd: UpdateUser, actor: Actor, clock: Clock) -> User:
-    actor.require("users:write")
+    actor.require_for(cmd)
     if cmd.group_id is None and cmd.status is None:
         raise ValidationError("nothing to change: name userGroup (a group move) or ruleValue")
     if cmd.status is not None and cmd.status not in STATUS_NAMES:
@@ -406,7 +406,7 @@ def _move(uow: UnitOfWork, user: User, target: Group, actor: Actor, now: datetim
 
 def change_password(uow: UnitOfWork, cmd: ChangeUserPassword, actor: Actor, clock: Clock) -> User:
     """The user's new password, which is its accounts' main password too; its sessions end."""
-    actor.require("users:write")
+    actor.require_for(cmd)
     user = load_user(uow, cmd.user_id, actor, for_update=True)
     group = uow.groups.get_by_id(user.group_id) if user.group_id is not None else None
     minimum = group.password_min_length if group is not None else passwords.MIN_LENGTH
@@ -473,7 +473,7 @@ def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) ->
     """Delete a user and every account of it. Accounts holding money or open positions are
     refused (empty them first); the user then reads as absent everywhere, its login and email
     are free again, its sessions and webhook keys end. Rows and audit records stay."""
-    actor.require("users:delete")
+    actor.require_for(cmd)
     user = load_user(uow, cmd.user_id, actor, for_update=True)
     owned = _all_accounts(uow, user, actor)
     for acc in owned:

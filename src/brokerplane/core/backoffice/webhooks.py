@@ -204,7 +204,7 @@ def list_keys(uow: UnitOfWork, query: ListWebhookKeys, actor: Actor) -> list[Web
     if query.user_id is not None:
         user = _owner(uow, query.user_id, actor, None, "users:read")
         return uow.backoffice.list_webhook_keys([user.id])
-    actor.require("users:read")
+    actor.require_for(query)
     keys = uow.backoffice.list_webhook_keys(None)
     reached: dict[int, bool] = {}
     for key in keys:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from brokerplane.core import masks
+from brokerplane.core.actor import needs, scopes_of
 from brokerplane.core.errors import ValidationError
 from brokerplane.core.events.model import TYPES
 
@@ -16,7 +17,6 @@ URL_MAX = 2048
 
 
 DESCRIPTION_MAX = 255
-FEED_SCOPES = ("reports:read", "admin")
 _PREFIXES = frozenset(t.split(".")[0] + "." for t in TYPES)
 
 
@@ -40,6 +40,7 @@ def parse_types(types: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(found)
 
 
+@needs("reports:read", "admin")
 @dataclass(frozen=True)
 class ReadEvents:
     after_id: int = 0
@@ -48,6 +49,11 @@ class ReadEvents:
     limit: int = 100
 
 
+# Who may read the events feed (ReadEvents' declaration, for the feed's stream to re-check).
+FEED_SCOPES = scopes_of(ReadEvents)
+
+
+@needs("admin")
 @dataclass(frozen=True)
 class SaveSubscription:
     url: str | None = None

@@ -17,7 +17,6 @@ from brokerplane.core.errors import NotFound, PermissionDenied, ValidationError
 from brokerplane.core.events import secrets as sealing
 from brokerplane.core.events.commands import (
     DESCRIPTION_MAX,
-    FEED_SCOPES,
     MAX_PAGE,
     ReadEvents,
     SaveSubscription,
@@ -62,7 +61,7 @@ def _mask(field: str, value: str | None) -> str | None:
 
 
 def _reader_query(actor: Actor, cmd: ReadEvents) -> tuple[EventQuery, str | None]:
-    actor.require_any(*FEED_SCOPES)
+    actor.require_for(cmd)
     require_id("after", cmd.after_id, low=0, high=MAX_ID)
     if not 1 <= cmd.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")

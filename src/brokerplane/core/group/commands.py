@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from brokerplane.core.actor import needs
 
+
+@needs("admin")
 @dataclass(frozen=True)
 class CreateGroup:
     name: str
@@ -13,12 +16,14 @@ class CreateGroup:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class UpdateGroup:
     name: str
     changes: dict[str, Any]
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class DeleteGroup:
     """Remove a group that nothing uses: no account (deleted ones included: their ledger names

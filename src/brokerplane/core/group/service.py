@@ -93,7 +93,7 @@ def _coerce(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) -> Group:
-    actor.require("admin")
+    actor.require_for(cmd)
     unknown = sorted(set(cmd.settings) - set(EDITABLE_FIELDS) - {"currency_digits"})
     if unknown:
         p = Problems()
@@ -119,7 +119,7 @@ def create_group(uow: UnitOfWork, cmd: CreateGroup, actor: Actor, clock: Clock) 
 
 
 def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) -> Group:
-    actor.require("admin")
+    actor.require_for(cmd)
     group = uow.groups.get(cmd.name)
     if group is None or not actor.reaches_group(group.name):
         raise GroupNotFound(cmd.name)  # out of reach reads as absent, as accounts do
@@ -170,7 +170,7 @@ def update_group(uow: UnitOfWork, cmd: UpdateGroup, actor: Actor, clock: Clock) 
 def delete_group(uow: UnitOfWork, cmd: DeleteGroup, actor: Actor, clock: Clock) -> Group:
     """Admin whose reach covers every account the group could hold (`check_group_write`); a
     group with any account, even a deleted one, or any user is GroupInUse."""
-    actor.require("admin")
+    actor.require_for(cmd)
     group = uow.groups.get(cmd.name)
     if group is None or not actor.reaches_group(group.name):
         raise GroupNotFound(cmd.name)  # out of reach reads as absent, as accounts do

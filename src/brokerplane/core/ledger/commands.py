@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+from brokerplane.core.actor import needs
 from brokerplane.core.approval.model import Approval
 from brokerplane.core.kinds import Operation, OperationName
 from brokerplane.core.ledger.model import (
@@ -13,7 +13,7 @@ from brokerplane.core.ledger.model import (
     FigureMismatch,
     LedgerEntry,
 )
-from brokerplane.core.money import Amount, Currency
+from brokerplane.core.money import Amount, Currency, Number
 
 MAX_PAGE = 1000
 
@@ -21,6 +21,7 @@ MAX_PAGE = 1000
 ON_THRESHOLD = ("hold", "refuse")
 
 
+@needs("balances:write")
 @dataclass(frozen=True)
 class PostLedgerEntry:
     """Move money on `login`: `operation` is a kind, or `credit`/`bonus` signed by the amount.
@@ -83,13 +84,14 @@ class LedgerReport:
 MAX_REPORTED = 1000
 
 
+@needs("balances:write")
 @dataclass(frozen=True)
 class TransferFunds:
     """Move `amount` (positive, in the accounts' currency) from `source` to `target`."""
 
     source: int
     target: int
-    amount: Decimal | str | int | float
+    amount: Number
     comment: str = ""
     reference: str = ""
     # Money out of a source with open positions may not exceed its free margin.

@@ -57,6 +57,7 @@ from brokerplane.core.money import (
     MAX_MINOR,
     Currency,
     MinorUnits,
+    Number,
     format_amount,
     format_minor,
     parse_decimal,
@@ -99,7 +100,7 @@ class Movement:
     amount: int
 
 
-def _magnitude(operation: object, amount: object) -> tuple[Operation, Decimal, int]:
+def _magnitude(operation: Operation | str, amount: Number) -> tuple[Operation, Decimal, int]:
     """The operation's kind-to-be (or shorthand), its magnitude and its sign."""
     if not isinstance(operation, str) or operation not in OPERATIONS:
         raise ValidationError.field("kind", f"must be one of {', '.join(OPERATIONS)}")
@@ -273,11 +274,12 @@ def threshold_for(uow: UnitOfWork, acc: Account) -> int | None:
 def post_entry(
     uow: UnitOfWork, cmd: PostLedgerEntry, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Posting:
-    actor.require("balances:write")
+    actor.require_for(cmd)
     if cmd.on_threshold not in ON_THRESHOLD:
         raise ValidationError.field("on_threshold", f"must be one of {', '.join(ON_THRESHOLD)}")
     minor = cmd.amount if isinstance(cmd.amount, MinorUnits) else None
-    sent = Decimal(minor.units) if minor is not None else cmd.amount  # signs and zero alike
+    # minor units are read at the account's digits below; their sign and zero are read here
+    sent = Decimal(cmd.amount.units) if isinstance(cmd.amount, MinorUnits) else cmd.amount
     operation, magnitude, sign = _magnitude(cmd.operation, sent)
     check_text(cmd.comment, cmd.reference)
     if isinstance(cmd.reference, str) and cmd.reference.startswith(TRANSFER_PREFIX):

@@ -75,7 +75,7 @@ def _comment(given: str, words: str, login: int) -> str:
 def transfer(
     uow: UnitOfWork, cmd: TransferFunds, actor: Actor, clock: Clock, config: CoreConfig
 ) -> Transfer:
-    actor.require("balances:write")
+    actor.require_for(cmd)
     source, target = check_login(cmd.source, "from_login"), check_login(cmd.target, "to_login")
     if source == target:
         raise ValidationError.field("to_login", "must be another account than from_login")

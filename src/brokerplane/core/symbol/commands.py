@@ -5,19 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from brokerplane.core.actor import needs
 
+
+@needs("admin")
 @dataclass(frozen=True)
 class CreateSymbol:
     name: str
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class UpdateSymbol:
     name: str
     changes: dict[str, Any]
 
 
+@needs("admin")
 @dataclass(frozen=True)
 class DeleteSymbol:
     """Remove a symbol no open position holds, with its latest quote. Closed deals keep the

@@ -131,7 +131,7 @@ def _unknown(names: set[str]) -> None:
 
 def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock) -> Symbol:
     """Symbols are shared by every group: creating one needs admin with unlimited reach."""
-    actor.require("admin")
+    actor.require_for(cmd)
     reach.require_unlimited(actor, "a symbol")
     _unknown(set(cmd.settings) - set(EDITABLE_FIELDS))
     settings = _coerce({k: v for k, v in cmd.settings.items() if k != "name"})
@@ -155,7 +155,7 @@ def create_symbol(uow: UnitOfWork, cmd: CreateSymbol, actor: Actor, clock: Clock
 def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock) -> Symbol:
     """A symbol's settings (its trade mode, say) apply in every group: admin with unlimited
     reach."""
-    actor.require("admin")
+    actor.require_for(cmd)
     reach.require_unlimited(actor, "a symbol")
     symbol = uow.symbols.get(cmd.name)
     if symbol is None:
@@ -186,7 +186,7 @@ def update_symbol(uow: UnitOfWork, cmd: UpdateSymbol, actor: Actor, clock: Clock
 def delete_symbol(uow: UnitOfWork, cmd: DeleteSymbol, actor: Actor, clock: Clock) -> Symbol:
     """Symbols are shared by every group: admin with unlimited reach; SymbolInUse while any
     position on it is open."""
-    actor.require("admin")
+    actor.require_for(cmd)
     reach.require_unlimited(actor, "a symbol")
     symbol = uow.symbols.get(cmd.name)
     if symbol is None:

@@ -9,21 +9,27 @@ from datetime import datetime
 from decimal import Decimal
 
 from brokerplane.core.account.model import TradeState
+from brokerplane.core.actor import needs
 from brokerplane.core.group.model import Group
+from brokerplane.core.money import Number
 from brokerplane.core.trading.model import Deal, Position, Risk
 
 MAX_PAGE = 1000
 MAX_QUOTES = 1000  # per call
 
 
+@needs("quotes:write")
 @dataclass(frozen=True)
 class QuoteInput:
-    symbol: object
-    bid: object
-    ask: object
+    """One quote to set: `bid` and `ask` are prices, checked at the symbol's digits."""
+
+    symbol: str
+    bid: Number
+    ask: Number
     at: datetime | None = None
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class OpenPosition:
     """A market order: `volume` in lots. On a netted account it nets against the position of
@@ -32,7 +38,7 @@ class OpenPosition:
     login: int
     symbol: str
     side: str
-    volume: object
+    volume: Number | None  # None (a webhook alert that named none): InvalidVolume
     comment: str = ""
 
 
@@ -46,12 +52,13 @@ class PositionOf:
     symbol: str | None = None
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class ClosePosition:
     """Close the position, or `volume` lots of it, at the market."""
 
     position_id: int
-    volume: object | None = None
+    volume: Number | None = None
     comment: str = ""
 
 
@@ -125,6 +132,7 @@ class BatchSelection:
     limit: int = MAX_BATCH
 
 
+@needs("trades:write")
 @dataclass(frozen=True)
 class ChangeTradeRecord:
     """Edit (`delete` False) or delete a deal or an open position by its ticket."""
@@ -134,6 +142,7 @@ class ChangeTradeRecord:
     delete: bool = False
 
 
+@needs("users:read", "reports:read")
 @dataclass(frozen=True)
 class CheckMargin:
     """An order of `volume` lots of `symbol` on account `login`, at `price` (None: market)."""
@@ -151,6 +160,7 @@ class MarginOutlook:
     new: TradeState
 
 
+@needs("users:read", "reports:read")
 @dataclass(frozen=True)
 class CalcProfit:
     group: str

@@ -10,7 +10,7 @@ from brokerplane.core.access import reach
 from brokerplane.core.access.people import people_behind, people_text
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import SymbolNotFound, ValidationError
-from brokerplane.core.money import parse_decimal
+from brokerplane.core.money import Number, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.commands import MAX_QUOTES, QuoteInput
 from brokerplane.core.trading.model import Market, Quote, check_price
@@ -20,7 +20,7 @@ from brokerplane.core.trading.risk import load_market
 QUOTE_CLOCK_SKEW = timedelta(seconds=60)  # how far ahead of the server's clock a quote may be
 
 
-def _price(value: object, field: str, digits: int) -> Decimal:
+def _price(value: Number, field: str, digits: int) -> Decimal:
     price = check_price(parse_decimal(value, field), field)
     rounded = price.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
     if rounded <= 0:
@@ -35,7 +35,7 @@ def set_quotes(
     its symbol is ignored. Returns the quotes as checked.
 
     A quote moves the equity and margin of every account holding the symbol: unlimited reach."""
-    actor.require("quotes:write")
+    actor.require_for(QuoteInput)
     reach.require_unlimited(actor, "a quote")
     if not 1 <= len(items) <= MAX_QUOTES:
         raise ValidationError.field("quotes", f"must hold 1 to {MAX_QUOTES} quotes")

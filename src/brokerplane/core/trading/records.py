@@ -28,7 +28,7 @@ RECORD_KINDS = ("deal", "position")
 
 
 def change_trade_record(uow: UnitOfWork, cmd: ChangeTradeRecord, actor: Actor) -> None:
-    actor.require("trades:write")
+    actor.require_for(cmd)
     if cmd.kind == "deal":
         # every ledger entry is a deal to MT5 (balance operations too)
         found = uow.ledger.list(LedgerQuery(after_id=cmd.ticket - 1, limit=1))

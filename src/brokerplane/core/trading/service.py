@@ -42,7 +42,7 @@ from brokerplane.core.errors import (
 from brokerplane.core.ledger import service as ledger
 from brokerplane.core.ledger.model import COMMENT_MAX as LEDGER_COMMENT_MAX
 from brokerplane.core.ledger.model import LedgerEntry
-from brokerplane.core.money import MAX_MINOR, currency, format_minor, parse_decimal
+from brokerplane.core.money import MAX_MINOR, Number, currency, format_minor, parse_decimal
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.symbol.model import Symbol
 from brokerplane.core.trading.commands import (
@@ -122,7 +122,7 @@ def _check_order(side: object, comment: object) -> None:
     p.raise_if_any()
 
 
-def check_volume(value: object, sym: Symbol, field: str = "volume") -> int:
+def check_volume(value: Number | None, sym: Symbol, field: str = "volume") -> int:
     """Lots as volume units, within the symbol's minimum, maximum and step."""
     try:
         lots = parse_decimal(value, field)
@@ -218,7 +218,7 @@ def _prepare(
 
 
 def open_position(uow: UnitOfWork, cmd: OpenPosition, actor: Actor, clock: Clock) -> Execution:
-    actor.require("trades:write")
+    actor.require_for(cmd)
     _check_order(cmd.side, cmd.comment)
     order = _prepare(uow, check_login(cmd.login), cmd.symbol, actor, clock(), cmd.comment)
     volume = check_volume(cmd.volume, order.sym)
@@ -260,7 +260,7 @@ def open_position(uow: UnitOfWork, cmd: OpenPosition, actor: Actor, clock: Clock
 
 
 def close_position(uow: UnitOfWork, cmd: ClosePosition, actor: Actor, clock: Clock) -> Execution:
-    actor.require("trades:write")
+    actor.require_for(cmd)
     _check_order("buy", cmd.comment)
     if isinstance(cmd.position_id, bool) or not isinstance(cmd.position_id, int):
         raise ValidationError.field("position", "must be an integer")

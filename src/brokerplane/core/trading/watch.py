@@ -39,6 +39,7 @@ from brokerplane.core.actor import Actor, system_actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.errors import NoQuote
 from brokerplane.core.group.model import Group
+from brokerplane.core.kinds import Dialect
 from brokerplane.core.money import currency, format_minor
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.trading.model import Position, PositionQuery, Risk
@@ -187,7 +188,7 @@ def scan(uow: UnitOfWork, after_login: int, limit: int) -> PassResult:
     return PassResult(crossings, nxt, len(logins))
 
 
-RISK_ACTOR: Actor = system_actor("risk-pass", "system")
+RISK_ACTOR: Actor = system_actor("risk-pass", Dialect.SYSTEM)
 
 
 def record_crossings(uow: UnitOfWork, crossings: list[Crossing], now: datetime) -> int:

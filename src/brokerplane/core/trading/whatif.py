@@ -39,7 +39,6 @@ from brokerplane.core.trading.risk import figures, load_market, margin_mode, ris
 # slice's commands and the rules of its sibling modules.
 __all__ = [
     "MAX_VOLUME_LOTS",
-    "READ_SCOPES",
     "SIDES",
     "CalcProfit",
     "CheckMargin",
@@ -49,7 +48,6 @@ __all__ = [
     "check_margin",
 ]
 
-READ_SCOPES = ("users:read", "reports:read")
 SIDES = ("buy", "sell")
 MAX_VOLUME_LOTS = Decimal(10) ** 9
 
@@ -83,7 +81,7 @@ def _points(price: Decimal, sym: Symbol) -> int:
 
 
 def check_margin(uow: UnitOfWork, cmd: CheckMargin, actor: Actor, now: datetime) -> MarginOutlook:
-    actor.require_any(*READ_SCOPES)
+    actor.require_for(cmd)
     side = _side(cmd.side)
     acc = uow.accounts.get(check_login(cmd.login))
     if acc is None:
@@ -114,7 +112,7 @@ def check_margin(uow: UnitOfWork, cmd: CheckMargin, actor: Actor, now: datetime)
 
 
 def calc_profit(uow: UnitOfWork, cmd: CalcProfit, actor: Actor) -> ProfitOutlook:
-    actor.require_any(*READ_SCOPES)
+    actor.require_for(cmd)
     side = _side(cmd.side)
     group = uow.groups.get(cmd.group)
     if group is None:

@@ -44,7 +44,7 @@ PARTNER_MAX = 255
 
 
 def set_in_app_controls(uow: UnitOfWork, cmd: SetInAppControls, actor: Actor, clock: Clock) -> User:
-    actor.require("users:write")
+    actor.require_for(cmd)
     if not isinstance(cmd.rules, dict):
         raise ValidationError.field("rules", "must be an object")
     size = len(json.dumps(cmd.rules, separators=(",", ":"), ensure_ascii=False).encode())
@@ -97,7 +97,7 @@ def _owner(
 
 
 def set_partner(uow: UnitOfWork, cmd: SetPartner, actor: Actor, clock: Clock) -> Partner:
-    actor.require("users:write")
+    actor.require_for(cmd)
     if (
         not isinstance(cmd.partner_id, str)
         or len(cmd.partner_id) > PARTNER_MAX

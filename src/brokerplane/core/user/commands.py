@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from brokerplane.core.actor import needs
 from brokerplane.core.user.model import User, UserLink
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class CreateUser:
     email: str
@@ -31,12 +33,14 @@ class CreatedUser:
     created: bool
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class ChangeEmail:
     user_id: int
     email: str
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class LinkAccount:
     """Make the user the owner of the account, proven by the account's password MD5."""
@@ -55,6 +59,7 @@ class Linked:
     created: bool
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class UpdateProfile:
     """A user's name, language and email (MT5's `client/update`): None keeps a field; an email
@@ -68,6 +73,7 @@ class UpdateProfile:
     email: str | None = None
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class AssignAccount:
     """Make the user the account's owner on a manager's word (MT5's `client/user/add`): the
@@ -79,6 +85,7 @@ class AssignAccount:
     login: int
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class SetInAppControls:
     """Replace the user's in-app controls with `rules` ({} clears every control)."""
@@ -87,6 +94,7 @@ class SetInAppControls:
     rules: dict[str, Any]
 
 
+@needs("users:write")
 @dataclass(frozen=True)
 class SetPartner:
     """Attribute the user (or, with `link_id`, one of the user's trading accounts) to

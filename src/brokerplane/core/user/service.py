@@ -164,7 +164,7 @@ def _redact(actor: Actor, user: User) -> User:
 
 
 def create_user(uow: UnitOfWork, cmd: CreateUser, actor: Actor, clock: Clock) -> CreatedUser:
-    actor.require("users:write")
+    actor.require_for(cmd)
     email = check_email(cmd.email)
     p = Problems()
     p.text("broker", cmd.broker, BROKER_MAX)
@@ -267,7 +267,7 @@ def list_users(uow: UnitOfWork, query: UserQuery, actor: Actor) -> list[User]:
 
 
 def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) -> User:
-    actor.require("users:write")
+    actor.require_for(cmd)
     email = check_email(cmd.email)
     user = _load(uow, cmd.user_id, actor, for_update=True)
     if user.email == email:
@@ -285,7 +285,7 @@ def change_email(uow: UnitOfWork, cmd: ChangeEmail, actor: Actor, clock: Clock) 
 
 
 def link_account(uow: UnitOfWork, cmd: LinkAccount, actor: Actor, clock: Clock) -> Linked:
-    actor.require("users:write")
+    actor.require_for(cmd)
     p = Problems()
     p.text("environment", cmd.environment, ENVIRONMENT_MAX)
     p.raise_if_any()
@@ -366,7 +366,7 @@ def log_out(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> User:
 
 
 def update_profile(uow: UnitOfWork, cmd: UpdateProfile, actor: Actor, clock: Clock) -> User:
-    actor.require("users:write")
+    actor.require_for(cmd)
     p = Problems()
     for name in ("first_name", "last_name", "language", "email"):
         if getattr(cmd, name) is not None:
@@ -436,7 +436,7 @@ def _live_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
 
 
 def assign_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Clock) -> Linked:
-    actor.require("users:write")
+    actor.require_for(cmd)
     user = _load(uow, cmd.user_id, actor, for_update=True)
     acc = _live_account(uow, cmd.login, actor)
     existing = uow.users.link_of(acc.login)
@@ -463,7 +463,7 @@ def release_account(uow: UnitOfWork, cmd: AssignAccount, actor: Actor, clock: Cl
     """The account no longer belongs to the user (MT5's `client/user/delete`): its link goes
     and it has no owner. An account of another user (or of none) is AccountNotFound for this
     user. True when something changed."""
-    actor.require("users:write")
+    actor.require_for(cmd)
     user = _load(uow, cmd.user_id, actor, for_update=True)
     acc = _live_account(uow, cmd.login, actor)
     link = uow.users.link_of(acc.login)
