@@ -33,7 +33,6 @@ from brokerplane.core.group.model import Group
 from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
 from brokerplane.core.ledger.model import LedgerQuery
-from brokerplane.core.money import Number
 from tests.unit.fakes import FakeClock, FakeUowFactory
 
 REQUESTER = Actor(
@@ -63,7 +62,7 @@ def _post(
 
 
 def _threshold(
-    services: Application, admin: Actor, amount: Number | None, currency: str = "USD",
+    services: Application, admin: Actor, amount: str | None, currency: str = "USD",
     group: str | None = None,
 ) -> ApprovalThreshold | None:  # fmt: skip
     return services.set_approval_threshold(SetApprovalThreshold(currency, amount, group), admin)
