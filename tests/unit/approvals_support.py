@@ -19,7 +19,6 @@ from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
 from brokerplane.core.kinds import Dialect
 from brokerplane.core.ledger.commands import Posting, PostLedgerEntry
-from brokerplane.core.money import Number
 
 REQUESTER = Actor(
     manager_login=1001,
@@ -54,7 +53,7 @@ def _post(
 def _threshold(
     services: Application,
     admin: Actor,
-    amount: Number | None,
+    amount: str | None,
     currency: str = "USD",
     group: str | None = None,
 ) -> ApprovalThreshold | None:
