@@ -3,13 +3,13 @@ timed through the server over the cached 1,000,000 accounts and 100,000 open pos
 the one statement it sends, run on its own: `EXPLAIN (ANALYZE, BUFFERS)` PLAN_RUNS times (the
 server's own execution times, in `results/exposure-plan.txt` with the last plan), and the
 statement PLAN_RUNS times more with parallel workers off, timing the PostgreSQL backend's CPU
-seconds from /proc (a loopback server on this machine), which a loaded machine does not
-inflate as it does wall time.
+seconds from /proc (a loopback server on this machine), which a loaded machine inflates far
+less than wall time.
 
 Before measuring, `VACUUM (ANALYZE)` of `accounts` and `positions`: the report reads the
 accounts from an index alone (revision 0025), which needs the table's visibility map, and
-autovacuum may be off on a bench server (it is on the shared one); a cache made in one go is
-otherwise never vacuumed. It changes no row; on a vacuumed table it skips every page.
+autovacuum may be off on a bench server (it is off on the shared one), so a cache made in one
+go would never be vacuumed. It changes no row; on a vacuumed table it skips every page.
 """
 
 from __future__ import annotations
