@@ -1,7 +1,7 @@
 """The 1,000,000-account databases of `make bench`, made once and cached, and the rows measured
 on them: `report` (SQLite: the users CSV export, deposits with 1M accounts) and `report-pg`
 (PostgreSQL: the users CSV export against `COPY ... TO STDOUT CSV`, the exposure report over
-100,000 open positions).
+100,000 open positions, bench/exposure.py).
 
 Making a million accounts through `brokerplane demo --accounts` takes minutes on a quiet machine
 and most of an hour on a loaded one, so a cache is built from a seed instead: `demo --accounts`
@@ -18,25 +18,23 @@ report-pg-<N>.json`), kept between runs: delete the JSON to have it made again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import Demo, Http, Load, PgSchema, Server, fetch_report, log, sqlite_report
+import exposure  # bench/exposure.py
+from bench import Demo, Load, PgSchema, Server, fetch_report, log, sqlite_report
 
 if TYPE_CHECKING:
     from bench import Bench
 
 SEED = int(os.environ.get("BENCH_SEED_ACCOUNTS", "").strip() or "20000")
 POSITIONS = int(os.environ.get("BENCH_POSITIONS", "").strip() or "100000")
-EXPOSURE_RUNS = 5
 
 
 def _copy_sql(dialect: str, seed: int, first: int, last: int, lo: int, hi: int) -> str:
@@ -248,51 +246,6 @@ def copy_baseline(schema: PgSchema) -> tuple[int, float]:
     return out.stdout.count(b"\n"), time.monotonic() - started
 
 
-async def _exposure(port: int, key: str) -> float:
-    conn = await Http.open("127.0.0.1", port)
-    try:
-        started = time.monotonic()
-        status, body = await conn.request(
-            "GET", "/v1/reports/exposure", {"Authorization": f"Bearer {key}"}
-        )
-        spent = time.monotonic() - started
-    finally:
-        await conn.close()
-    if status != 200:
-        raise RuntimeError(f"exposure answered {status}: {body[:300]!r}")
-    return spent
-
-
-def exposure_plan(schema: PgSchema) -> str:
-    """EXPLAIN ANALYZE of the statements the exposure report's repository sends, captured as
-    it runs them over the cached schema (for bench/README.md)."""
-    from sqlalchemy import create_engine, event
-
-    from brokerplane.core.trading.model import ExposureFilter
-    from brokerplane.storage.repositories.trading import SqlTrading
-
-    engine = create_engine(schema.url)
-    sent: list[tuple[str, Any]] = []
-    event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda _c, _cur, sql, params, *_: sent.append((sql, params)),
-    )
-    out: list[str] = []
-    try:
-        with engine.connect() as conn:
-            repo = SqlTrading(conn)
-            repo.exposure(ExposureFilter())
-            repo.exposure_accounts(ExposureFilter())
-            for sql, params in list(sent):
-                cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)
-                out += [sql, *(r[0] for r in cur.fetchall()), ""]
-    finally:
-        engine.dispose()
-    return "\n".join(out)
-
-
 def postgres_rows(bench: Bench) -> None:
     """BENCH_ONLY=report-pg: the export against COPY and the exposure report, on PostgreSQL."""
     schema, demo = pg_cache(bench)
@@ -300,9 +253,7 @@ def postgres_rows(bench: Bench) -> None:
     with Server(schema.url, where, bench.cfg.port) as server:
         idle = server.peak_rss_mb()
         rows, seconds, peak = export_row(bench, server, demo)
-        times = sorted(
-            asyncio.run(_exposure(server.port, demo.admin_key)) for _ in range(EXPOSURE_RUNS)
-        )
+        held, notes = exposure.measure(bench, server, schema, demo)
     base_rows, base_seconds = copy_baseline(schema)
     load = Load(rows, seconds, None, None, 0 if rows == base_rows else 1, peak)
     bench.add(
@@ -314,14 +265,10 @@ def postgres_rows(bench: Bench) -> None:
         f"as stored) TO STDOUT CSV into psql, {base_seconds:.1f} s; server RSS "
         f"{idle or 0:.1f} MB before the report (peak in the RSS column); schema {schema.name}",
     )
-    median = statistics.median(times)
-    with contextlib.suppress(Exception):
-        (bench.cfg.output.parent / "exposure-plan.txt").write_text(exposure_plan(schema) + "\n")
     bench.add(
-        "exposure report (GET /v1/reports/exposure)",
-        Load(1, median, median * 1000, times[-1] * 1000),
+        exposure.NAME,
+        held,
         None,
         "postgresql",
-        f"median of {EXPOSURE_RUNS} (all: {', '.join(f'{x:.2f}' for x in times)} s) over "
-        f"{bench.cfg.report_accounts} accounts and {POSITIONS} open positions",
+        f"{notes}; over {bench.cfg.report_accounts} accounts and {POSITIONS} open positions",
     )

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 from alembic import command
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.account.commands import OpenAccount
@@ -108,3 +108,36 @@ def test_an_upgrade_waiting_for_another_process_migrating_says_so(
         holder.close()
         waiter.join(30)
     assert done.is_set()
+
+
+def test_revision_0025_builds_the_covering_index_on_accounts_with_rows(runtime: Runtime) -> None:
+    """On PostgreSQL, with accounts present, the index is built CONCURRENTLY (outside the
+    revision's transaction) and is valid; the revisions before it stay applied."""
+    services, admin = runtime.services, system_actor()
+    services.create_group(CreateGroup("real\\std", "USD"), admin)
+    services.open_account(OpenAccount(group="real\\std"), admin)
+    engine = runtime.storage.engine
+    with engine.connect() as conn:
+        command.downgrade(migrate._config(conn), "0024")
+        conn.commit()
+    assert "ix_accounts_login_group_id_broker" not in _indexes(engine)
+
+    migrate.upgrade(engine)
+
+    assert migrate.current(engine) == migrate.head()
+    assert _indexes(engine)["ix_accounts_login_group_id_broker"] is True
+    assert migrate.drift(engine) == []
+
+
+def _indexes(engine: Engine) -> dict[str, bool]:
+    """The accounts table's indexes, and whether each is valid (always on SQLite)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql("PRAGMA index_list(accounts)")
+            return {r[1]: True for r in rows}
+        rows = conn.exec_driver_sql(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'accounts'::regclass"
+        )
+        return {r[0]: bool(r[1]) for r in rows}

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from brokerplane.core.errors import Conflict
 from brokerplane.core.trading.model import (
     Deal,
     DealQuery,
     ExposureFilter,
-    ExposureSum,
+    ExposureSums,
     Position,
     PositionQuery,
     Quote,
 )
+from tests.unit.fake_exposure import exposure_sums
 from tests.unit.fakes.base import _copy, _Repo
 
 
@@ -103,38 +103,8 @@ class FakeTrading(_Repo):
                 out.append(_copy(deal))
         return out[: query.limit]
 
-    def _exposed(self, query: ExposureFilter) -> list[tuple[Position, int]]:
-        out = []
-        for _, pos in sorted(self._s.positions.items()):
-            group_id = self._s.accounts[pos.login].group_id
-            if query.group_ids is not None and group_id not in query.group_ids:
-                continue
-            if query.symbols is not None and pos.symbol not in query.symbols:
-                continue
-            if not self._in_reach(pos.login, None, query.broker_mask):
-                continue
-            out.append((pos, group_id))
-        return out
-
-    def exposure(self, query: ExposureFilter) -> list[ExposureSum]:
-        sums: dict[tuple[str, int, int, Decimal], list[int]] = {}
-        logins: dict[tuple[str, int, int, Decimal], set[int]] = {}
-        for pos, group_id in self._exposed(query):
-            key = (pos.symbol, group_id, pos.digits, pos.contract_size)
-            row = sums.setdefault(key, [0, 0, 0, 0, 0])
-            at = 0 if pos.side == "buy" else 2
-            row[at] += pos.volume
-            row[at + 1] += pos.open_value
-            row[4] += 1
-            logins.setdefault(key, set()).add(pos.login)
-        return [
-            ExposureSum(k[0], k[1], k[2], k[3], v[0], v[1], v[2], v[3], v[4], len(logins[k]))
-            for k, v in sorted(sums.items())
-        ]
-
-    def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
-        per_group: dict[int, set[int]] = {}
-        for pos, group_id in self._exposed(query):
-            per_group.setdefault(group_id, set()).add(pos.login)
-        everyone = set().union(*per_group.values()) if per_group else set()
-        return {g: len(v) for g, v in per_group.items()}, len(everyone)
+    def exposure(self, query: ExposureFilter) -> ExposureSums:
+        if query.group_ids == () or query.symbols == ():
+            return ExposureSums([], {}, 0)
+        s = self._s
+        return exposure_sums(s.positions, s.accounts, s.quotes, query, self._in_reach)

@@ -9,7 +9,7 @@ from brokerplane.core.trading.model import (
     Deal,
     DealQuery,
     ExposureFilter,
-    ExposureSum,
+    ExposureSums,
     Position,
     PositionQuery,
     Quote,
@@ -43,7 +43,8 @@ class TradingRepository(Protocol):
 
     def get_deal(self, deal_id: int) -> Deal | None: ...
     def list_deals(self, query: DealQuery) -> list[Deal]: ...
-    def exposure(self, query: ExposureFilter) -> list[ExposureSum]: ...
-    def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
-        """Accounts with open positions: how many per group id, and how many in all."""
+    def exposure(self, query: ExposureFilter) -> ExposureSums:
+        """The open positions in scope summed per symbol and group, each line with its
+        symbol's latest quote, and the accounts holding them per group id and in all: one
+        read, so every figure comes from the same snapshot."""
         ...

@@ -23,8 +23,10 @@ from brokerplane.core.trading.risk import load_market, risk_of
 def exposure(
     uow: UnitOfWork, actor: Actor, *, group: str | None, symbol: str | None, report_currency: str
 ) -> ExposureReport:
-    """Net and gross exposure per symbol and group, priced at the latest quotes: sums come
-    from storage (one aggregate over the open positions), prices are applied per line."""
+    """Net and gross exposure per symbol and group, priced at the latest quotes: the sums,
+    each line's quote and the accounts holding positions come from storage in one aggregate
+    over the open positions; prices and rates are applied per line, each line rounded to the
+    report currency's cents."""
     actor.require("reports:read")
     cur = currency(report_currency)
     group_ids, brokers = reach.query_scope(uow, actor)
@@ -38,9 +40,10 @@ def exposure(
     scope = ExposureFilter(group_ids=group_ids, symbols=names, broker_mask=brokers)
     market = load_market(uow)
     lines: list[ExposureLine] = []
-    for s in uow.trading.exposure(scope):
+    sums = uow.trading.exposure(scope)
+    for s in sums.lines:
         sym = market.symbols.get(s.symbol)
-        quote = market.quotes.get(s.symbol)
+        quote = s.quote
         if sym is None or quote is None:
             raise NoQuote(f"no quote for {s.symbol}", symbol=s.symbol)
         rate = market.require_rate(sym.currency_profit, cur.code)
@@ -65,7 +68,7 @@ def exposure(
                 client_profit=money((buy_pl + sell_pl) * scale),
             )
         )
-    per_group, everyone = uow.trading.exposure_accounts(scope)
+    per_group, everyone = sums.accounts_by_group, sums.accounts
     by_symbol = _merge(lines, lambda x: (x.symbol, "*"))
     by_group = _merge(lines, lambda x: ("*", x.group))
     ids = {name: gid for gid, name in groups.items()}

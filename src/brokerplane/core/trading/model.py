@@ -202,6 +202,18 @@ class ExposureSum:
     sell_value: int
     positions: int
     accounts: int
+    # The symbol's latest quote, read in the same statement as the sums; None: never quoted.
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True)
+class ExposureSums:
+    """The exposure aggregate: the sums per symbol and group, and how many accounts hold the
+    positions, per group id and in all (an account trading several symbols counts once)."""
+
+    lines: list[ExposureSum]
+    accounts_by_group: dict[int, int]
+    accounts: int
 
 
 CROSS = "USD"

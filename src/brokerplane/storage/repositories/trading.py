@@ -1,4 +1,5 @@
-"""The TradingRepository over SQL: quotes, open positions, deals and the exposure aggregate."""
+"""The TradingRepository over SQL: quotes, open positions, deals and the exposure aggregate
+(its statement in storage/sql/exposure.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,12 +16,14 @@ from brokerplane.core.trading.model import (
     DealQuery,
     ExposureFilter,
     ExposureSum,
+    ExposureSums,
     Position,
     PositionQuery,
     Quote,
 )
 from brokerplane.storage import tables as t
-from brokerplane.storage.sql.conditions import mask_condition, reach
+from brokerplane.storage.sql.conditions import reach
+from brokerplane.storage.sql.exposure import LINE, exposure_statement
 
 _POSITION_COLUMNS = [c.name for c in t.positions.columns if c.name != "id"]
 _DEAL_COLUMNS = [c.name for c in t.deals.columns]
@@ -158,61 +161,23 @@ class SqlTrading:
         return [Deal(**_mapping(r)) for r in self.c.execute(q)]
 
     # exposure
-    def _exposure_conds(self, query: ExposureFilter) -> list[ColumnElement[bool]]:
-        p, a = t.positions.c, t.accounts.c
-        conds: list[ColumnElement[bool]] = []
-        if query.group_ids is not None:
-            conds.append(a.group_id.in_(query.group_ids))
-        if query.broker_mask is not None:
-            conds.append(mask_condition(a.broker, query.broker_mask, self.c.dialect.name))
-        if query.symbols is not None:
-            conds.append(p.symbol.in_(query.symbols))
-        return conds
-
-    def exposure(self, query: ExposureFilter) -> list[ExposureSum]:
+    def exposure(self, query: ExposureFilter) -> ExposureSums:
         if query.group_ids == () or query.symbols == ():
-            return []
-        p, a = t.positions.c, t.accounts.c
-        buy = p.side == "buy"
-
-        def total(column: Any, on_buy: bool) -> Any:
-            picked = case((buy if on_buy else ~buy, column), else_=0)
-            return func.coalesce(func.sum(picked), 0)
-
-        q = (
-            select(
-                p.symbol,
-                a.group_id,
-                p.digits,
-                p.contract_size,
-                total(p.volume, True).label("buy_volume"),
-                total(p.open_value, True).label("buy_value"),
-                total(p.volume, False).label("sell_volume"),
-                total(p.open_value, False).label("sell_value"),
-                func.count().label("positions"),
-                func.count(func.distinct(p.login)).label("accounts"),
-            )
-            .select_from(t.positions.join(t.accounts, a.login == p.login))
-            .where(and_(True, *self._exposure_conds(query)))
-            .group_by(p.symbol, a.group_id, p.digits, p.contract_size)
-            .order_by(p.symbol, a.group_id)
-        )
-        return [_exposure_sum(r) for r in self.c.execute(q)]
-
-    def exposure_accounts(self, query: ExposureFilter) -> tuple[dict[int, int], int]:
-        if query.group_ids == () or query.symbols == ():
-            return {}, 0
-        p, a = t.positions.c, t.accounts.c
-        joined = t.positions.join(t.accounts, a.login == p.login)
-        where = and_(True, *self._exposure_conds(query))
-        distinct = func.count(func.distinct(p.login))
-        per_group = select(a.group_id, distinct).select_from(joined).where(where)
-        by_group = {int(g): int(n) for g, n in self.c.execute(per_group.group_by(a.group_id))}
-        everyone = self.c.execute(select(distinct).select_from(joined).where(where)).scalar_one()
-        return by_group, int(everyone)
+            return ExposureSums([], {}, 0)
+        lines: list[ExposureSum] = []
+        by_group: dict[int, int] = {}
+        for r in self.c.execute(exposure_statement(query, self.c.dialect.name)):
+            if r.level == LINE:
+                lines.append(_exposure_sum(r))
+            else:
+                by_group[int(r.group_id)] = int(r.accounts)
+        # An account is in one group: the groups' distinct accounts add up to everyone's.
+        everyone = sum(by_group.values())
+        return ExposureSums(lines, by_group, everyone)
 
 
 def _exposure_sum(r: Row[Any]) -> ExposureSum:
+    quote = None if r.bid is None else Quote(r.symbol, r.bid, r.ask, r.at)
     return ExposureSum(
         symbol=r.symbol,
         group_id=int(r.group_id),
@@ -224,4 +189,5 @@ def _exposure_sum(r: Row[Any]) -> ExposureSum:
         sell_value=int(r.sell_value),
         positions=int(r.positions),
         accounts=int(r.accounts),
+        quote=quote,
     )

@@ -91,3 +91,5 @@ accounts = Table(
 )
 
 Index("ix_accounts_registered_at_login", accounts.c.registered_at, accounts.c.login)
+# The exposure aggregate reads its positions' accounts from this index alone (0025).
+Index("ix_accounts_login_group_id_broker", accounts.c.login, accounts.c.group_id, accounts.c.broker)

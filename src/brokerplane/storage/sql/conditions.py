@@ -50,17 +50,26 @@ def mask_condition(column: Any, mask: str, dialect: str = "postgresql") -> Colum
     return result
 
 
-def reach(
-    login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None, dialect: str
-) -> Any:
-    """Logins of accounts within reach (by group ids and white-label mask), as a subquery."""
+def reach_conditions(
+    group_ids: tuple[int, ...] | None, broker_mask: str | None, dialect: str
+) -> list[ColumnElement[bool]]:
+    """Accounts within reach (by group ids and white-label mask), as conditions on the
+    accounts table's own columns: for a statement that joins `accounts`."""
     a = t.accounts.c
     conds: list[ColumnElement[bool]] = []
     if group_ids is not None:
         conds.append(a.group_id.in_(group_ids))
     if broker_mask is not None:
         conds.append(mask_condition(a.broker, broker_mask, dialect))
-    return login.in_(select(a.login).where(and_(True, *conds)))
+    return conds
+
+
+def reach(
+    login: Any, group_ids: tuple[int, ...] | None, broker_mask: str | None, dialect: str
+) -> Any:
+    """Logins of accounts within reach (by group ids and white-label mask), as a subquery."""
+    conds = reach_conditions(group_ids, broker_mask, dialect)
+    return login.in_(select(t.accounts.c.login).where(and_(True, *conds)))
 
 
 def account_conditions(query: AccountQuery, dialect: str) -> list[ColumnElement[bool]]:
