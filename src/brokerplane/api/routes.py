@@ -14,7 +14,7 @@ would be the table's, not an app's: brokerplane uses none.)"""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,21 +46,25 @@ class Table:
     mt5_paths: frozenset[str]
 
 
-_tables: dict[frozenset[str], Table] = {}
+_Key = tuple[frozenset[str], frozenset[tuple[tuple[str, str], hotpaths.Lean]]]
+_tables: dict[_Key, Table] = {}
 _lock = threading.Lock()
 
 
 def table(enabled: Iterable[str]) -> Table:
-    """The table for these enabled dialects, built on first use in this process."""
-    key = frozenset(enabled)
+    """The table for these enabled dialects, built on first use in this process (and again
+    should the native money endpoints' lean handlers, api/native/lean.py, be others)."""
+    dialects = frozenset(enabled)
+    handlers = lean.HANDLERS if "native" in dialects else {}
+    key = (dialects, frozenset(handlers.items()))
     with _lock:
         found = _tables.get(key)
         if found is None:
-            found = _tables[key] = _build(key)
+            found = _tables[key] = _build(dialects, handlers)
         return found
 
 
-def _build(enabled: frozenset[str]) -> Table:
+def _build(enabled: frozenset[str], handlers: Mapping[tuple[str, str], hotpaths.Lean]) -> Table:
     router = APIRouter()
     _offline_docs(router)
     body_routes: list[Route] = []
@@ -96,7 +100,7 @@ def _build(enabled: frozenset[str]) -> Table:
         router,
         hotpaths.NATIVE_MONEY if "native" in enabled else (),
         hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
-        lean.HANDLERS if "native" in enabled else None,
+        handlers or None,
     )
     _probes(router)
     return Table(router, tuple(body_routes), mt5_paths)
