@@ -60,9 +60,13 @@ def in_thread(runtime: Runtime, admin: Actor) -> Iterator[Callable[[str], InThre
         # the TraderEvolution limiter, on a clock that stands still
         app.state.te_throttle = Throttle(1, clock=lambda: 1000.0)
         port = _free_port()
-        settings = runtime.settings.model_copy(update={
-            "port": port, "log_level": "warning", "forwarded_allow_ips": forwarded_allow_ips,
-        })  # fmt: skip
+        settings = runtime.settings.model_copy(
+            update={
+                "port": port,
+                "log_level": "warning",
+                "forwarded_allow_ips": forwarded_allow_ips,
+            }
+        )
         server = uvicorn.Server(uvicorn_config(app, settings))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -76,8 +76,9 @@ class Raw:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def request(self, method: str, target: str, headers: dict[str, str] | None = None,
-                body: bytes = b"") -> Reply:  # fmt: skip
+    def request(
+        self, method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b""
+    ) -> Reply:
         lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         if body or method == "POST":
@@ -125,14 +126,16 @@ class Raw:
 
 def mt5_auth(conn: Raw, login: int, password: str, headers: dict[str, str] | None = None) -> int:
     """The MT5 handshake on `conn`; the status of /api/auth/answer."""
-    start = conn.request("GET", f"/api/auth/start?version=3470&agent=pytest&login={login}"
-                         "&type=manager", headers)  # fmt: skip
+    start = conn.request(
+        "GET", f"/api/auth/start?version=3470&agent=pytest&login={login}&type=manager", headers
+    )
     assert start.status == 200, start.body
     srv_rand = bytes.fromhex(str(start.json()["srv_rand"]))
     answer = rand_answer(password_hash(password), srv_rand)
     cli_rand = secrets.token_hex(16)
-    reply = conn.request("GET", f"/api/auth/answer?srv_rand_answer={answer}&cli_rand={cli_rand}",
-                         headers)  # fmt: skip
+    reply = conn.request(
+        "GET", f"/api/auth/answer?srv_rand_answer={answer}&cli_rand={cli_rand}", headers
+    )
     return reply.status
 
 
@@ -199,8 +202,9 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
     started: list[Serving] = []
 
     def start(*args: str, **env: str) -> Serving:
-        server = Serving(_free_port(), database, tmp_path / f"serve-{len(started)}.log", *args,
-                         **env)  # fmt: skip
+        server = Serving(
+            _free_port(), database, tmp_path / f"serve-{len(started)}.log", *args, **env
+        )
         started.append(server)
         return server
 
@@ -221,8 +225,9 @@ def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     def start(*args: str, **env: str) -> Serving:
         key = (args, tuple(sorted(env.items())))
         if key not in started:
-            started[key] = Serving(_free_port(), url, where / f"serve-{len(started)}.log", *args,
-                                   **env)  # fmt: skip
+            started[key] = Serving(
+                _free_port(), url, where / f"serve-{len(started)}.log", *args, **env
+            )
         server = started[key]
         assert server.proc.poll() is None, server.log.read_text(errors="replace")
         return server
@@ -235,8 +240,9 @@ def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
 # ---- MT5 sessions belong to their connection ------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [(), ("--forwarded-allow-ips", "127.0.0.1")],
-                         ids=["default", "trusted-proxy"])  # fmt: skip
+@pytest.mark.parametrize(
+    "args", [(), ("--forwarded-allow-ips", "127.0.0.1")], ids=["default", "trusted-proxy"]
+)
 def test_an_mt5_session_cannot_be_claimed_with_x_forwarded_for_even_through_a_trusted_proxy(
     serve: Callable[..., Serving], args: tuple[str, ...]
 ) -> None:
@@ -428,9 +434,11 @@ def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent_in_each_dia
         try:
             # 300 MB announced, not a byte of it sent: the answer comes anyway, and the
             # connection closes (the rest of the body is never read).
-            head = (f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    "Content-Type: application/json\r\nAccept: application/json\r\n"
-                    "Content-Length: 300000000\r\nExpect: 100-continue\r\n\r\n")  # fmt: skip
+            head = (
+                f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nAccept: application/json\r\n"
+                "Content-Length: 300000000\r\nExpect: 100-continue\r\n\r\n"
+            )
             conn.send(head.encode())
             reply = conn.reply()
             _check_refusal(dialect, reply)
@@ -449,9 +457,11 @@ def test_a_chunked_body_over_the_limit_is_refused_while_the_client_is_still_send
     for dialect in ("native", "mt5", "ctrader", "traderevolution"):
         conn = Raw(server.port)
         try:
-            conn.send(f"POST {DIALECT_POSTS[dialect]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Content-Type: application/json\r\nAccept: application/json\r\n"
-                      "Transfer-Encoding: chunked\r\n\r\n".encode())  # fmt: skip
+            conn.send(
+                f"POST {DIALECT_POSTS[dialect]} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Content-Type: application/json\r\nAccept: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
             for _ in range(5):  # 80 KiB: past the limit, and the body is far from finished
                 conn.send(framed)
             reply = conn.reply()
@@ -472,8 +482,9 @@ def test_a_body_within_the_limit_is_served_over_a_socket(
     conn = Raw(server.port)
     try:
         body = json.dumps({"login": "nobody", "password": "x" * 60000}).encode()
-        reply = conn.request("POST", "/proftrading/rest/auth/token",
-                             {"Content-Type": "application/json"}, body)  # fmt: skip
+        reply = conn.request(
+            "POST", "/proftrading/rest/auth/token", {"Content-Type": "application/json"}, body
+        )
         assert reply.status == 401, reply.body  # read, parsed and refused as a wrong password
     finally:
         conn.close()
