@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter
 
 from brokerplane.api.mt5 import mount
 from brokerplane.api.mt5.mount import legacy_paths
@@ -55,8 +55,7 @@ Ctx = dict[str, str]
 def _served() -> frozenset[str]:
     """The dialect's route table: `mount()` on a bare app registers every command module the
     app serves under `/api/...` (and as a legacy root route, `/user_get`)."""
-    app = FastAPI()
-    mount.mount(app)
+    mount.mount(APIRouter())
     assert set(legacy_paths().values()) >= set(COMMANDS)
     return frozenset(COMMANDS)
 

@@ -9,27 +9,25 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane import freshness
-from brokerplane.api import hotpaths, riskpass
-from brokerplane.api.bodylimit import BodyLimit, Route
-from brokerplane.api.native import delivery, lean
+from brokerplane.api import riskpass, routes
+from brokerplane.api.bodylimit import BodyLimit
+from brokerplane.api.kit.appstate import AppScope
+from brokerplane.api.native import delivery
 from brokerplane.api.native.auth import AuthFailures, RateLimiter
 from brokerplane.api.native.errors import problem
-from brokerplane.api.native.mount import mount as mount_native
 from brokerplane.api.native.wire import validation_problem
 from brokerplane.api.observe import Observe, ServerMetrics
-from brokerplane.api.observe import router as metrics_router
 from brokerplane.bootstrap import Runtime
 
 log = logging.getLogger("brokerplane.api")
@@ -128,6 +126,13 @@ async def _maintenance(runtime: Runtime, stopping: asyncio.Event) -> None:
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    """The app of one runtime. Its routes are the process's route table for the enabled
+    dialects (api/routes.py: built once per process, since FastAPI builds each route's request
+    handling on its first request and keeps it in the route); what is this app's own (the
+    runtime, rate limiters, metrics, MT5 sessions, the console, its middlewares and its
+    background tasks) lives in `app.state`, which `AppScope` puts in every request's scope
+    for the handlers (api/kit/appstate.py)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stopping = asyncio.Event()
@@ -161,54 +166,31 @@ def create_app(runtime: Runtime) -> FastAPI:
         version=brokerplane.__version__,
         description=DESCRIPTION,
         openapi_url="/openapi.json",
-        docs_url=None,  # served below from assets shipped in the package: no CDN
+        docs_url=None,  # served from assets shipped in the package (api/routes.py): no CDN
         redoc_url=None,
     )
-    _offline_docs(app)
-    app.state.runtime = runtime
-    shared = runtime.storage.rate_limits.take if runtime.settings.shared_rate_limits else None
-    app.state.rate_limiter = RateLimiter(runtime.settings.rate_limit_per_minute, shared=shared)
-    app.state.auth_failures = AuthFailures()
-    app.state.metrics = ServerMetrics(runtime, app.state)
-    enabled = runtime.settings.enabled_dialects
-    body_routes: list[Route] = []  # where a body over the limit is refused in another dialect
-    mt5_paths: frozenset[str] = frozenset()
+    _openapi(app)
+    settings = runtime.settings
+    enabled = settings.enabled_dialects
+    state = app.state
+    state.runtime = runtime
+    shared = runtime.storage.rate_limits.take if settings.shared_rate_limits else None
+    state.rate_limiter = RateLimiter(settings.rate_limit_per_minute, shared=shared)
+    state.auth_failures = AuthFailures()
+    state.metrics = ServerMetrics(runtime, state)
     if "mt5" in enabled:
-        from brokerplane.api.mt5 import mount as mt5_mount
-        from brokerplane.api.mt5.mount import mount as mount_mt5
+        from brokerplane.api.mt5.auth import Sessions
 
-        mount_mt5(app)
-        mt5_paths = frozenset(mt5_mount.legacy_paths())
-        body_routes.append(
-            Route(mt5_mount.body_refused, ("/api",), frozenset(mt5_mount.legacy_paths()))
-        )
-    if "ctrader" in enabled:
-        from brokerplane.api.ctrader import wire as ctrader_wire
-        from brokerplane.api.ctrader.mount import CID_PREFIXES, PROXY_PREFIXES, WEBSERV_PREFIXES
-        from brokerplane.api.ctrader.mount import mount as mount_ctrader
-
-        mount_ctrader(app)
-        body_routes.append(
-            Route(ctrader_wire.body_refused, WEBSERV_PREFIXES + CID_PREFIXES + PROXY_PREFIXES)
-        )
+        state.mt5_sessions = Sessions()
     if "traderevolution" in enabled:
-        from brokerplane.api.traderevolution import wire as te_wire
-        from brokerplane.api.traderevolution.mount import mount as mount_te
+        from brokerplane.api.traderevolution.mount import new_throttle
 
-        mount_te(app)
-        body_routes.append(Route(te_wire.body_refused, (te_wire.PREFIX,)))
-    if "native" in enabled:
-        mount_native(app)
+        state.te_throttle = new_throttle(runtime)
 
-    app.include_router(metrics_router)
-    hotpaths.install(
-        app.router,
-        hotpaths.NATIVE_MONEY if "native" in enabled else (),
-        hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
-        lean.HANDLERS if "native" in enabled else None,
-    )
+    table = routes.table(enabled)
+    app.router.routes.extend(table.router.routes)
 
-    if runtime.settings.console:
+    if settings.console:
         from fastapi.responses import RedirectResponse
 
         from brokerplane.api.console.app import build as build_console
@@ -219,28 +201,6 @@ def create_app(runtime: Runtime) -> FastAPI:
             return RedirectResponse("/console/", 307)
 
         app.mount("/console", build_console(runtime))
-
-    @app.get("/health", tags=["probes"], summary="The process is up")
-    async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": brokerplane.__version__}
-
-    @app.get(
-        "/ready",
-        tags=["probes"],
-        summary="The database is reachable (503 ManagerOffline when not)",
-    )
-    async def ready(request: Request) -> Response:
-        ok = await run_in_threadpool(runtime.storage.ping)
-        if not ok:
-            return problem(
-                503,
-                "ManagerOffline",
-                "the database is unreachable",
-                "storage.unavailable",
-                _rid(request),
-                headers={"Retry-After": "5"},
-            )
-        return JSONResponse({"status": "ready", "database": runtime.storage.backend})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -276,72 +236,31 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     # Inside RequestIdMiddleware, so a refused body's answer carries the request id too.
-    settings = runtime.settings
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        routes=body_routes,
+        routes=list(table.body_routes),
         idle_timeout=settings.header_timeout_s,
         default=_body_refused,
     )
     # Inside RequestIdMiddleware (its lines carry the request id), outside everything else (a
     # refused body is counted and logged too).
-    app.add_middleware(Observe, metrics=app.state.metrics, mt5_paths=mt5_paths)
+    app.add_middleware(Observe, metrics=state.metrics, mt5_paths=table.mt5_paths)
     if runtime.storage.replica is not None:
         app.add_middleware(ReplicaLagHeader)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost: every request of this app, whichever shared route serves it, finds its state.
+    app.add_middleware(AppScope, state=state)
     return app
 
 
-DOCS_ASSETS = "/docs-assets"
 BEARER = "bearerAuth"
 
 
-def _offline_docs(app: FastAPI) -> None:
-    """/docs (Swagger UI) and /redoc from the files the fastapi-offline package ships (Swagger
-    UI under Apache-2.0, ReDoc under MIT), so they work without internet; the OpenAPI document
-    declares the bearer key scheme, so "Authorize" and "Try it out" work with a key."""
-    import fastapi_offline
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+def _openapi(app: FastAPI) -> None:
+    """The OpenAPI document declares the bearer key scheme, so the docs' "Authorize" and "Try
+    it out" work with a key, and the error statuses the API really sends."""
     from fastapi.openapi.utils import get_openapi
-    from starlette.staticfiles import StaticFiles
-
-    assets = Path(fastapi_offline.__file__).parent / "static"
-    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
-
-    # Only this server: ReDoc's own footer would fetch its logo from a CDN; the browser drops it.
-    policy = {
-        "Content-Security-Policy": (
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; "
-            "frame-ancestors 'none'"
-        )
-    }
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger() -> Response:
-        page = get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="brokerplane API",
-            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": False},
-        )
-        page.headers.update(policy)
-        return page
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> Response:
-        page = get_redoc_html(
-            openapi_url="/openapi.json",
-            title="brokerplane API",
-            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
-        page.headers.update(policy)
-        return page
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import brokerplane
 from brokerplane import logs
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.wire import COMMON_ERRORS, NativeRoute
 from brokerplane.core.actor import Actor
@@ -426,6 +427,6 @@ router = APIRouter(route_class=NativeRoute, responses=COMMON_ERRORS)
 )
 async def metrics_endpoint(request: Request, actor: Actor = Depends(current_actor)) -> Response:
     actor.require(METRICS_SCOPE)
-    metrics: ServerMetrics = request.app.state.metrics
+    metrics: ServerMetrics = app_state(request).metrics
     body = await run_in_threadpool(metrics.render)  # the pending approvals are a query
     return Response(body, media_type=CONTENT_TYPE)

@@ -8,11 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.ctrader.mount import webserv_app
-from brokerplane.bootstrap import Runtime
 
 
-def _failing_client(runtime: Runtime) -> TestClient:
-    app = webserv_app(runtime)
+def _failing_client() -> TestClient:
+    app = webserv_app()
 
     async def boom() -> None:
         raise RuntimeError("a bug")
@@ -22,10 +21,10 @@ def _failing_client(runtime: Runtime) -> TestClient:
 
 
 def test_an_unexpected_error_is_unknown_error_in_json_and_logged(
-    runtime: Runtime, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.ERROR, logger="brokerplane.ctrader"):
-        response = _failing_client(runtime).post("/boom", headers={"Accept": "application/json"})
+        response = _failing_client().post("/boom", headers={"Accept": "application/json"})
 
     assert response.status_code == 500
     assert response.json() == {
@@ -35,8 +34,8 @@ def test_an_unexpected_error_is_unknown_error_in_json_and_logged(
     assert logged.exc_info is not None and "a bug" in str(logged.exc_info[1])
 
 
-def test_an_unexpected_error_answers_in_xml_for_xml_clients(runtime: Runtime) -> None:
-    response = _failing_client(runtime).post("/boom", headers={"Accept": "*/*"})
+def test_an_unexpected_error_answers_in_xml_for_xml_clients() -> None:
+    response = _failing_client().post("/boom", headers={"Accept": "*/*"})
 
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/xml")

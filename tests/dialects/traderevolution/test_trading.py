@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
-from starlette.datastructures import State
 
 from brokerplane.api.traderevolution.wire import Throttle
 from brokerplane.core.account.commands import DisableAccount
@@ -426,13 +425,8 @@ def test_bogus_signatures_do_not_use_up_the_keys_rate_limit(market: TE) -> None:
     the key's rate limit, and failed proofs are limited per address instead."""
     te = market
     alice = Trader(te, "alice")
-    (te_app,) = [
-        r.app
-        for r in te.client.app.routes  # type: ignore[attr-defined]
-        if isinstance(getattr(getattr(r, "app", None), "state", None), State)
-        and hasattr(r.app.state, "throttle")
-    ]
-    te_app.state.throttle = Throttle(3, clock=lambda: 0.0)  # 3 a second, time standing still
+    state = te.client.app.state  # type: ignore[attr-defined]
+    state.te_throttle = Throttle(3, clock=lambda: 0.0)  # 3 a second, time standing still
     order = {"symbol": "EURUSD", "side": "buy", "volume": 0.1, "accountId": alice.account}
 
     forged = [send(te, alice, order, headers={"X-Signature": "0" * 64}) for _ in range(6)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +23,7 @@ CID_PREFIXES = ("/cid", "/v2/cid")
 PROXY_PREFIXES = ("/v2/oauth2",)
 
 
-def webserv_app(runtime: object) -> FastAPI:
+def webserv_app() -> FastAPI:
     from brokerplane.api.ctrader import (
         attributes,
         auth,
@@ -34,7 +34,7 @@ def webserv_app(runtime: object) -> FastAPI:
         traders,
     )
 
-    sub = _sub_app(runtime)
+    sub = _sub_app()
     sub.include_router(money.router)  # first: the most frequent calls
     sub.include_router(auth.router)
     # attributes first: /traders/attributes must not be read as a trader login
@@ -45,19 +45,19 @@ def webserv_app(runtime: object) -> FastAPI:
     return sub
 
 
-def cid_app(runtime: object) -> FastAPI:
+def cid_app() -> FastAPI:
     from brokerplane.api.ctrader.cid import router as cid_router
 
-    sub = _sub_app(runtime)
+    sub = _sub_app()
     sub.include_router(cid_router)
     return sub
 
 
-def proxy_app(runtime: object) -> FastAPI:
+def proxy_app() -> FastAPI:
     """/v2/oauth2/ctid/setReferral, the same call as PUT /cid/oauth2/ctid/referral."""
     from brokerplane.api.ctrader.cid import set_referral_proxy_path
 
-    sub = _sub_app(runtime)
+    sub = _sub_app()
     for path in ("/ctid/setReferral", "/ctid/setReferral/"):
         sub.add_api_route(
             path, set_referral_proxy_path, methods=["PUT", "POST"], include_in_schema=False
@@ -65,9 +65,8 @@ def proxy_app(runtime: object) -> FastAPI:
     return sub
 
 
-def _sub_app(runtime: object) -> FastAPI:
+def _sub_app() -> FastAPI:
     sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    sub.state.runtime = runtime
 
     @sub.exception_handler(CTraderError)
     async def ctrader_error(request: Request, exc: CTraderError) -> Response:
@@ -123,13 +122,15 @@ class _UnexpectedErrors:
             await response(scope, receive, send)
 
 
-def mount(app: FastAPI) -> None:
-    webserv = webserv_app(app.state.runtime)
+def mount(app: APIRouter) -> None:
+    """The sub-applications on `app` (a process's route table, api/routes.py): they hold no
+    app's objects; a handler finds its app's runtime with `app_state(request)`."""
+    webserv = webserv_app()
     for prefix in WEBSERV_PREFIXES:
         app.mount(prefix, webserv)
-    cid = cid_app(app.state.runtime)
+    cid = cid_app()
     for prefix in CID_PREFIXES:
         app.mount(prefix, cid)
-    proxy = proxy_app(app.state.runtime)
+    proxy = proxy_app()
     for prefix in PROXY_PREFIXES:
         app.mount(prefix, proxy)

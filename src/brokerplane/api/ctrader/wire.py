@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.ctrader.errors import error_body, invalid
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.kit.body import LenientBody
 from brokerplane.application.app import Application
 from brokerplane.core.errors import ValidationError
@@ -28,7 +29,7 @@ _FALSE = {"false", "0", "no", "off", ""}
 
 
 def services_of(request: Request) -> Application:
-    services: Application = request.app.state.runtime.services
+    services: Application = app_state(request).runtime.services
     return services
 
 

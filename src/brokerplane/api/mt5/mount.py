@@ -10,11 +10,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from brokerplane.api.connection import connection_of
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.kit.idempotency import REPLAY_HEADER, sent_key
 from brokerplane.api.mt5 import auth, errors
 from brokerplane.api.mt5.auth import (
@@ -60,7 +61,7 @@ def _peer(request: Request) -> Peer | None:
     connection = connection_of(request.scope)
     if connection is not None:
         return ("connection", connection.id)
-    if getattr(request.app.state, "connections_required", False):
+    if getattr(app_state(request), "connections_required", False):
         return None
     client = request.client
     return ("address", client.host, client.port) if client else ("address", "", 0)
@@ -79,12 +80,12 @@ def _address(request: Request) -> str:
 
 
 def _sessions(request: Request) -> Sessions:
-    sessions: Sessions = request.app.state.mt5_sessions
+    sessions: Sessions = app_state(request).mt5_sessions
     return sessions
 
 
 def _services(request: Request) -> Application:
-    services: Application = request.app.state.runtime.services
+    services: Application = app_state(request).runtime.services
     return services
 
 
@@ -259,7 +260,9 @@ def add_legacy_routes(router_: APIRouter) -> None:
         )
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: APIRouter) -> None:
+    """The dialect's routes on `app` (a process's route table, api/routes.py); each app's
+    sessions are `new_sessions()` in its state."""
     # Importing the command modules registers their commands.
     from brokerplane.api.mt5 import (  # noqa: F401
         changes,
@@ -276,7 +279,6 @@ def mount(app: FastAPI) -> None:
         users,
     )
 
-    app.state.mt5_sessions = Sessions()
     app.include_router(router)
     legacy = APIRouter(include_in_schema=False)
     add_legacy_routes(legacy)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.kit.ratelimit import Allowance, SharedTake
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import KeyIdentity
@@ -49,7 +50,7 @@ class AuthFailures:
 
 
 def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime = app_state(request).runtime
     return runtime
 
 
@@ -57,7 +58,7 @@ async def current_actor(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, presented = header.partition(" ")
     ip = request.client.host if request.client else None
-    failures: AuthFailures = request.app.state.auth_failures
+    failures: AuthFailures = app_state(request).auth_failures
     if not header:
         failures.record("no credential", "", ip)
         raise Unauthorized("send the manager key as 'Authorization: Bearer <key>'")
@@ -68,7 +69,7 @@ async def current_actor(request: Request) -> Actor:
     if operator_id is not None and len(operator_id) > MAX_OPERATOR_ID:
         raise ValidationError.field("x-operator-id", f"is longer than {MAX_OPERATOR_ID} characters")
     services = runtime_of(request).services
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: RateLimiter = app_state(request).rate_limiter
 
     def authenticate() -> tuple[KeyIdentity, RateLimited | None]:
         """The key's identity, and the refusal when the key is over its rate limit (counted

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.native.accounts import ACCOUNT_OUT_FIELDS
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.wire import COMMON_ERRORS, NativeRoute, iso, services
@@ -281,11 +282,11 @@ class _Streams:
 
 
 def _streams(request: Request) -> _Streams:
-    app = request.app
-    found = getattr(app.state, "event_streams", None)
+    state = app_state(request)
+    found = getattr(state, "event_streams", None)
     if found is None:
-        found = _Streams(app.state.runtime.settings.events_max_streams)
-        app.state.event_streams = found
+        found = _Streams(state.runtime.settings.events_max_streams)
+        state.event_streams = found
     return found
 
 
@@ -379,7 +380,7 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     core = services(request)
     streams = _streams(request)
-    recheck_s = request.app.state.runtime.settings.events_stream_recheck_s
+    recheck_s = app_state(request).runtime.settings.events_stream_recheck_s
     loop = asyncio.get_running_loop()
     started = last_sent = checked = loop.time()
     page = first

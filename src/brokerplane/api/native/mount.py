@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
 from brokerplane.api.native import (
     accounts,
@@ -38,7 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def mount(app: FastAPI) -> None:
+def mount(app: APIRouter) -> None:
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
         app.include_router(router, prefix="/mt4/manager", include_in_schema=False)

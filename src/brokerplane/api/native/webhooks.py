@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.wire import (
     COMMON_ERRORS,
@@ -286,7 +287,7 @@ async def test_webhook(
 
     core = services(request)
     sub = await run_in_threadpool(core.get_webhook, sub_id, actor)
-    settings = request.app.state.runtime.settings
+    settings = app_state(request).runtime.settings
     outcome = await run_in_threadpool(send_test, sub, core.clock(), settings, core.webhook_secret)
     await run_in_threadpool(core.log_webhook_test, sub.id, outcome)
     return JSONResponse(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,12 +22,13 @@ from brokerplane.api.traderevolution.errors import (
     status_and_code,
 )
 from brokerplane.api.traderevolution.wire import PREFIX, Throttle, accepts_json, error_response
+from brokerplane.bootstrap import Runtime
 from brokerplane.core.errors import CoreError, RateLimited
 
 log = logging.getLogger("brokerplane.traderevolution")
 
 
-def te_app(runtime: object) -> FastAPI:
+def te_app() -> FastAPI:
     from brokerplane.api.traderevolution.accounts import router as accounts_router
     from brokerplane.api.traderevolution.apidoc import UI_PATHS
     from brokerplane.api.traderevolution.apidoc import router as apidoc_router
@@ -43,13 +44,6 @@ def te_app(runtime: object) -> FastAPI:
     from brokerplane.api.traderevolution.webhooks import router as webhooks_router
 
     sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    sub.state.runtime = runtime
-    settings = getattr(runtime, "settings", None)
-    storage = getattr(runtime, "storage", None)
-    shared = None
-    if storage is not None and getattr(settings, "shared_rate_limits", False):
-        shared = storage.rate_limits.take
-    sub.state.throttle = Throttle(getattr(settings, "te_rate_limit_per_second", 0), shared=shared)
     routers = (
         apidoc_router,
         auth_router,
@@ -109,5 +103,14 @@ def te_app(runtime: object) -> FastAPI:
     return sub
 
 
-def mount(app: FastAPI) -> None:
-    app.mount(PREFIX, te_app(app.state.runtime))
+def mount(app: APIRouter) -> None:
+    """The sub-application on `app` (a process's route table, api/routes.py): it holds no
+    app's objects; a handler finds its app's runtime and throttle with `app_state(request)`."""
+    app.mount(PREFIX, te_app())
+
+
+def new_throttle(runtime: Runtime) -> Throttle:
+    """An app's TraderEvolution rate limit (its state's `te_throttle`)."""
+    settings = runtime.settings
+    shared = runtime.storage.rate_limits.take if settings.shared_rate_limits else None
+    return Throttle(settings.te_rate_limit_per_second, shared=shared)

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.kit.body import LenientBody
 from brokerplane.api.kit.ratelimit import Allowance, SharedTake
 from brokerplane.api.traderevolution.errors import (
@@ -40,12 +41,12 @@ _FALSE = {"false", "0", "no"}
 
 
 def services_of(request: Request) -> Application:
-    services: Application = request.app.state.runtime.services
+    services: Application = app_state(request).runtime.services
     return services
 
 
 def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.runtime.settings
+    settings: Settings = app_state(request).runtime.settings
     return settings
 
 
@@ -217,5 +218,5 @@ async def throttle(request: Request, who: str) -> None:
     path = request.url.path
     rest = path[len(PREFIX) :] if path.startswith(PREFIX) else path
     collection = rest.strip("/").split("/", 1)[0].lower()
-    limiter: Throttle = request.app.state.throttle
+    limiter: Throttle = app_state(request).te_throttle
     await limiter.admit(f"{who}|{collection}")
