@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, literal, select
+from sqlalchemy import BigInteger, Connection, String, and_, bindparam, literal, select
 
 from brokerplane.core.account.model import AccountQuery, CsvPage
 from brokerplane.core.csvtext import safe_text
@@ -24,6 +25,9 @@ from brokerplane.storage.types import UTCDateTime
 
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
 _TIMES = frozenset(c.name for c in t.accounts.columns if isinstance(c.type, UTCDateTime))
+# The PostgreSQL export's COPY statements, by query (without its cursor) and columns.
+_COPY_STATEMENTS: dict[Any, tuple[str, dict[str, Any]]] = {}
+_KEPT_STATEMENTS = 64
 # Rows per fetch of the SQLite export (one list of plain tuples at a time).
 _SQLITE_BATCH = 2000
 
@@ -75,16 +79,11 @@ class SqlExports:
             return self._sqlite_csv(query, columns, blank)
         if self.c.dialect.name != "postgresql":
             return None
-        # PostgreSQL's types load here, not at import: the CLI's read commands never need them.
-        from brokerplane.storage.sql.csvcells import csv_cell
-
-        cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
-        q = self._page(cells, query)
-        compiled = q.compile(dialect=self.c.dialect, compile_kwargs={"render_postcompile": True})
+        statement, params = self._copy_statement(query, columns, blank)
         raw: Any = self.c.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute("SET LOCAL DateStyle = ISO")  # the text of times csv_cell relies on
-            with cur.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+            with cur.copy(statement, params) as copy:
                 data = b"".join(copy)
             rows = cur.rowcount
         if b"\r" in data or data.count(b"\n") != rows:
@@ -93,6 +92,34 @@ class SqlExports:
             return CsvPage(b"", 0, None)
         start = data.rfind(b"\n", 0, len(data) - 1) + 1
         return CsvPage(data, rows, int(data[start : data.index(b",", start)]))
+
+    def _copy_statement(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The page's `COPY` and its parameters. Building and compiling the statement costs
+        more CPU than passing a page on, so it is made once per query and page size and kept;
+        each page gives only its own cursor (the last login of the page before)."""
+        key = (tuple(columns), frozenset(blank), replace(query, after_login=None))
+        after = query.after_login
+        made = _COPY_STATEMENTS.get((key, after is None))
+        if made is None:
+            # PostgreSQL's types load here, not at import: the CLI's read commands never need
+            # them.
+            from brokerplane.storage.sql.csvcells import csv_cell
+
+            cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
+            q = self._page(cells, replace(query, after_login=None))
+            if after is not None:  # as account_conditions writes the cursor, as a named value
+                q = q.where(t.accounts.c.login > bindparam("page_after", 0, type_=BigInteger))
+            compiled = q.compile(
+                dialect=self.c.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            made = (f"COPY ({compiled}) TO STDOUT (FORMAT csv)", dict(compiled.params))
+            if len(_COPY_STATEMENTS) >= _KEPT_STATEMENTS:
+                _COPY_STATEMENTS.clear()
+            _COPY_STATEMENTS[(key, after is None)] = made
+        statement, params = made
+        return statement, params if after is None else {**params, "page_after": after}
 
     def _page(self, cells: Any, query: AccountQuery) -> Any:
         return (
