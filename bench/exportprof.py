@@ -190,11 +190,26 @@ def _profile_http(engine: str, url: str, where: Path, demo: Any) -> None:
     response), one export over HTTP, then SIGTERM so the profile is written."""
     out = RESULTS / f"profile-export-{engine}-http.prof"
     port = free_port()
-    cmd = [str(BIN / "python"), "-m", "cProfile", "-o", str(out), str(BIN / "brokerplane"),
-           "serve", "--database-url", url, "--data-dir", str(where), "--host", "127.0.0.1",
-           "--port", str(port), "--mt5-tcp-port", str(free_port())]  # fmt: skip
-    env = dict(os.environ, BROKERPLANE_RATE_LIMIT_PER_MINUTE="0",
-               BROKERPLANE_LOG_LEVEL="warning")  # fmt: skip
+    cmd = [
+        str(BIN / "python"),
+        "-m",
+        "cProfile",
+        "-o",
+        str(out),
+        str(BIN / "brokerplane"),
+        "serve",
+        "--database-url",
+        url,
+        "--data-dir",
+        str(where),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--mt5-tcp-port",
+        str(free_port()),
+    ]
+    env = dict(os.environ, BROKERPLANE_RATE_LIMIT_PER_MINUTE="0", BROKERPLANE_LOG_LEVEL="warning")
     proc = subprocess.Popen(cmd, env=env)
     try:
         for _ in range(300):
