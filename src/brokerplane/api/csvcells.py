@@ -24,28 +24,13 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-# A `;` (a list separator where Excel's locale says so) before a formula character.
-_SEPARATED_FORMULA = re.compile(r';(?="*[=+\-@\t\r])')
+# The rule itself is the core's (core/csvtext.py); the names stay importable from here.
+from brokerplane.core.csvtext import FORMULA_STARTS, needs_care, safe_text
 
-
-def needs_care(text: str) -> bool:
-    """Whether `text` may need `safe_text` (cheap: its first character and a search for `;`)."""
-    return text.startswith(FORMULA_STARTS) or ";" in text
-
-
-def safe_text(text: str) -> str:
-    """`text` as a cell no spreadsheet runs as a formula (see the module's note)."""
-    if ";" in text:
-        text = _SEPARATED_FORMULA.sub(";'", text)
-    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
+__all__ = ["FORMULA_STARTS", "CsvOut", "needs_care", "safe_cell", "safe_text"]
 
 
 def safe_cell(value: Any) -> Any:

@@ -414,7 +414,8 @@ _ENABLED = CSV_COLUMNS.index("enabled")
 # The free-text columns: a cell starting like a formula gets a leading ' (api/csvcells.py),
 # and so does a piece after a `;` in it.
 _TEXT = tuple(i for i, c in enumerate(CSV_COLUMNS) if c not in _NOT_TEXT)
-_CSV_CHUNK = 1000  # rows per piece of the response
+_CSV_CHUNK = 1000  # rows per piece of the response, when formatted here
+_CSV_PIECE = 256 * 1024  # bytes per piece of a page the database wrote
 
 
 def _csv_row(row: Sequence[Any]) -> list[Any]:
@@ -436,14 +437,17 @@ def csv_chunks(
     first: CsvPage | list[Sequence[Any]] | None,
     rest: Iterator[CsvPage | list[Sequence[Any]]],
 ) -> Iterator[bytes]:
-    """The users CSV: the header, then each page, as the database wrote it (passed on in one
-    piece) or formatted here from plain rows."""
+    """The users CSV: the header, then each page, as the database wrote it (passed on in
+    pieces of 256 KiB) or formatted here from plain rows."""
     writer = CsvOut()
     writer.writerow(CSV_COLUMNS)
     page, first = first, None  # one page in memory at a time
     while page:
         if isinstance(page, CsvPage):
-            yield writer.take().encode() + page.data
+            if head := writer.take():
+                yield head.encode()
+            data = page.data  # passed on in pieces, not copied whole
+            yield from (data[at : at + _CSV_PIECE] for at in range(0, len(data), _CSV_PIECE))
         else:
             for start in range(0, len(page), _CSV_CHUNK):
                 writer.writerows(map(_csv_row, page[start : start + _CSV_CHUNK]))

@@ -8,31 +8,28 @@ see selected as empty text, and times written as ISO 8601 text in UTC.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, func, literal, select, type_coerce
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import BigInteger, Connection, String, and_, bindparam, literal, select
 
 from brokerplane.core.account.model import AccountQuery, CsvPage
+from brokerplane.core.csvtext import safe_text
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import account_conditions
+from brokerplane.storage.sql.isotime import iso_text
 from brokerplane.storage.types import UTCDateTime
 
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
 _TIMES = frozenset(c.name for c in t.accounts.columns if isinstance(c.type, UTCDateTime))
-
-
-def iso_text(column: Any, dialect: str) -> ColumnElement[str]:
-    """A UTC time column as ISO 8601 text ending in Z, with microseconds only when they are not
-    zero: `datetime.isoformat()` of the stored time with `+00:00` written as `Z`."""
-    if dialect == "sqlite":
-        # SQLAlchemy stores `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, see types.UTCDateTime); two
-        # replaces cost the database less than slicing it.
-        stored = type_coerce(column, String)
-        return func.replace(func.replace(stored, " ", "T") + "Z", ".000000Z", "Z", type_=String)
-    utc = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US', type_=String)
-    return func.replace(utc + "Z", ".000000Z", "Z", type_=String)
+# The PostgreSQL export's COPY statements, by query (without its cursor) and columns.
+_COPY_STATEMENTS: dict[Any, tuple[str, dict[str, Any]]] = {}
+_KEPT_STATEMENTS = 64
+# Rows per fetch of the SQLite export (one list of plain tuples at a time).
+_SQLITE_BATCH = 2000
 
 
 def _account_column(name: str, dialect: str, blank: bool) -> Any:
@@ -71,31 +68,22 @@ class SqlExports:
     def account_csv(
         self, query: AccountQuery, columns: Sequence[str], blank: Collection[str] = ()
     ) -> CsvPage | None:
-        """The page `account_rows` reads, as the users CSV's lines written by PostgreSQL's
-        `COPY ... CSV` (storage/sql/csvcells.py): the same conditions, order and limit, one
-        statement. None on SQLite, and for a page holding a carriage return or a line break in
-        a cell: the caller then writes `account_rows`."""
-        dialect = self.c.dialect.name
-        if dialect != "postgresql":
-            return None
+        """The page `account_rows` reads, as the users CSV's lines (storage/sql/csvcells.py):
+        the same conditions, order and limit, one statement. PostgreSQL writes them with
+        `COPY ... CSV`; on SQLite the cells come out of the statement finished and csv.writer
+        writes them. None for a page holding a carriage return in a cell (PostgreSQL: or a
+        line break): the caller then writes `account_rows`. `columns` starts with `login`."""
         if query.group_ids is not None and not query.group_ids:
             return CsvPage(b"", 0, None)
-        # PostgreSQL's types load here, not at import: the CLI's read commands never need them.
-        from brokerplane.storage.sql.csvcells import csv_cell
-
-        cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
-        q = (
-            select(*cells)
-            .select_from(_ACCOUNTS_WITH_GROUP)
-            .where(and_(*account_conditions(query, dialect)))
-            .order_by(t.accounts.c.login)
-            .limit(query.limit)
-        )
-        compiled = q.compile(dialect=self.c.dialect, compile_kwargs={"render_postcompile": True})
+        if self.c.dialect.name == "sqlite":
+            return self._sqlite_csv(query, columns, blank)
+        if self.c.dialect.name != "postgresql":
+            return None
+        statement, params = self._copy_statement(query, columns, blank)
         raw: Any = self.c.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute("SET LOCAL DateStyle = ISO")  # the text of times csv_cell relies on
-            with cur.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", compiled.params) as copy:
+            with cur.copy(statement, params) as copy:
                 data = b"".join(copy)
             rows = cur.rowcount
         if b"\r" in data or data.count(b"\n") != rows:
@@ -104,3 +92,67 @@ class SqlExports:
             return CsvPage(b"", 0, None)
         start = data.rfind(b"\n", 0, len(data) - 1) + 1
         return CsvPage(data, rows, int(data[start : data.index(b",", start)]))
+
+    def _copy_statement(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """The page's `COPY` and its parameters. Building and compiling the statement costs
+        more CPU than passing a page on, so it is made once per query and page size and kept;
+        each page gives only its own cursor (the last login of the page before)."""
+        key = (tuple(columns), frozenset(blank), replace(query, after_login=None))
+        after = query.after_login
+        made = _COPY_STATEMENTS.get((key, after is None))
+        if made is None:
+            # PostgreSQL's types load here, not at import: the CLI's read commands never need
+            # them.
+            from brokerplane.storage.sql.csvcells import csv_cell
+
+            cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
+            q = self._page(cells, replace(query, after_login=None))
+            if after is not None:  # as account_conditions writes the cursor, as a named value
+                q = q.where(t.accounts.c.login > bindparam("page_after", 0, type_=BigInteger))
+            compiled = q.compile(
+                dialect=self.c.dialect, compile_kwargs={"render_postcompile": True}
+            )
+            made = (f"COPY ({compiled}) TO STDOUT (FORMAT csv)", dict(compiled.params))
+            if len(_COPY_STATEMENTS) >= _KEPT_STATEMENTS:
+                _COPY_STATEMENTS.clear()
+            _COPY_STATEMENTS[(key, after is None)] = made
+        statement, params = made
+        return statement, params if after is None else {**params, "page_after": after}
+
+    def _page(self, cells: Any, query: AccountQuery) -> Any:
+        return (
+            select(*cells)
+            .select_from(_ACCOUNTS_WITH_GROUP)
+            .where(and_(*account_conditions(query, self.c.dialect.name)))
+            .order_by(t.accounts.c.login)
+            .limit(query.limit)
+        )
+
+    def _sqlite_csv(
+        self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
+    ) -> CsvPage | None:
+        """SQLite: the statement gives each row's cells finished (csvcells.sqlite_cell), read
+        from the driver's own cursor (plain tuples, no row objects) and written by csv.writer
+        a batch at a time, with no Python code run per row."""
+        from brokerplane.storage.sql.csvcells import SAFE_TEXT_FUNCTION, sqlite_cell
+
+        raw: Any = self.c.connection.dbapi_connection
+        raw.create_function(SAFE_TEXT_FUNCTION, 1, safe_text, deterministic=True)
+        cells = (literal("", String).label(n) if n in blank else sqlite_cell(n) for n in columns)
+        result = self.c.execute(self._page(cells, query))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        rows, last = 0, None
+        try:
+            while batch := result.cursor.fetchmany(_SQLITE_BATCH):
+                writer.writerows(batch)
+                rows += len(batch)
+                last = batch[-1][0]
+        finally:
+            result.close()
+        text = out.getvalue()
+        if "\r" in text:
+            return None
+        return CsvPage(text.encode(), rows, last)

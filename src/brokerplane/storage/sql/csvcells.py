@@ -1,6 +1,7 @@
 """The users CSV's cells written by the database: the same text, byte for byte, that
 `api/native/accounts.py` (`_csv_row`) and `api/csvcells.py` write from plain rows, so a big
-export can leave the formatting to PostgreSQL's `COPY ... CSV` and only pass its bytes on.
+export can leave the formatting to PostgreSQL's `COPY ... CSV` and only pass its bytes on, or,
+on SQLite, hand rows of finished cells straight to csv.writer (`sqlite_cell`).
 
 Per column: money (`balance`, `credit`, `bonus`) as decimal text with the account currency's
 digits; `enabled` as `True`/`False` from the rights; integers as digits; times as ISO 8601 in
@@ -19,11 +20,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, case, cast, func, literal, literal_column
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, NUMERIC
 
 from brokerplane.core.account.model import RIGHT_ENABLED
 from brokerplane.storage import tables as t
+from brokerplane.storage.sql.isotime import iso_text
 
 MONEY = frozenset({"balance", "credit", "bonus"})
 # The characters a spreadsheet reads as the start of a formula (api/csvcells.FORMULA_STARTS).
@@ -96,3 +107,52 @@ def csv_cell(name: str) -> Any:
     if isinstance(column.type, String):
         return _safe_text(column).label(name)
     return iso_time(column).label(name)
+
+
+# ---- SQLite: cells for csv.writer -----------------------------------------------------------
+
+# The SQL function SQLite calls for the rare text cell that needs care (core.csvtext.safe_text,
+# registered on the connection by the export); every other cell is formatted by SQLite alone.
+SAFE_TEXT_FUNCTION = "bp_safe_text"
+_STARTS_CODES = [ord(c) for c in _STARTS]
+
+
+def _sqlite_text(column: Any) -> Any:
+    """Text as `safe_text` writes it: cells starting with a formula character or holding a `;`
+    go through the registered function; the rest (nearly all) as stored."""
+    care = func.unicode(column).in_(_STARTS_CODES) | (func.instr(column, ";") > 0)
+    return case((care, getattr(func, SAFE_TEXT_FUNCTION)(column, type_=String)), else_=column)
+
+
+def _sqlite_money(column: Any) -> Any:
+    """Minor units as `format_units` writes them, by integer arithmetic (exact for any BIGINT):
+    the sign, the units over 10 ** digits, a point, the remainder padded to `digits`."""
+    digits = t.accounts.c.currency_digits
+    ten = cast(func.substr("1" + "0" * 18, 1, digits + 1), Integer)  # 10 ** digits, up to 18
+    sign = case((column < 0, "-"), else_="")
+    whole = func.abs(column.op("/")(ten))  # SQLite's integer division (truncating)
+    rest = func.abs(column.op("%")(ten))
+    return case(
+        (digits == 0, cast(column, String)),
+        (column == 0, func.substr("0." + "0" * 18, 1, digits + 2)),
+        else_=sign + func.printf("%d.%0*d", whole, digits, rest, type_=String),
+    )
+
+
+def sqlite_cell(name: str) -> Any:
+    """The SQL of one users-CSV cell on SQLite, as csv.writer takes it: text (made safe), money
+    as text, `enabled` as True/False text, integers as integers, times as ISO 8601 text (the
+    `times` expression of the column, from exports.iso_text)."""
+    a = t.accounts.c
+    if name == "enabled":
+        return case((a.rights.op("&")(RIGHT_ENABLED) != 0, "True"), else_="False").label(name)
+    if name == "group":
+        return _sqlite_text(t.groups.c.name).label(name)
+    column = a[name]
+    if name in MONEY:
+        return _sqlite_money(column).label(name)
+    if isinstance(column.type, (Integer, BigInteger)):
+        return column
+    if isinstance(column.type, String):
+        return _sqlite_text(column).label(name)
+    return iso_text(column, "sqlite").label(name)
