@@ -9,12 +9,12 @@ A page's examples are its ```console blocks (docs/CONTRIBUTING-docs.md explains 
     …                                <- a line that is only "…" stands for any number of lines
 
 Every page runs on a server of its own: a temporary directory as the working directory, its
-`var/` a fresh data directory holding `var/demo.json` (written by `brokerplane serve --demo`,
-as `brokerplane demo --json` prints it), and the server on free ports. Commands run in one
-bash process per page, in page order, so shell variables carry from one example to the next,
-as they do for a reader. Commands say `http://127.0.0.1:8080` (and the MT5 TCP port 4430); the
-runner points them at the page's own ports and writes the output back with the documented ones.
-`.venv/bin/brokerplane` and `brokerplane` are the brokerplane under test.
+`var/` a fresh data directory holding `var/demo.json` (from `brokerplane demo --json`), and
+`brokerplane serve` on free ports. Commands run in one bash process per page, in page order,
+so shell variables carry from one example to the next, as they do for a reader. Commands say
+`http://127.0.0.1:8080` (and the MT5 TCP port 4430); the runner points them at the page's own
+ports and writes the output back with the documented ones. `.venv/bin/brokerplane` and
+`brokerplane` are the brokerplane under test.
 
     python tools/docs/examples.py docs/getting-started.md          # check one page
     python tools/docs/examples.py --update docs/getting-started.md # write the actual output in
@@ -259,19 +259,14 @@ class PageServer:
         _install_wrapper(workdir)
         (workdir / "var").mkdir(mode=0o700)
         brokerplane = str(workdir / ".venv" / "bin" / "brokerplane")
+        with open(workdir / "var" / "demo.json", "wb") as out:
+            subprocess.run(
+                [brokerplane, "demo", "--json"], cwd=workdir, env=self.env, stdout=out,
+                stderr=subprocess.PIPE, check=True, timeout=120,
+            )  # fmt: skip
         self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        # --demo loads the demo data and writes var/demo.json (what `brokerplane demo --json`
-        # prints) before the server answers /ready: one process per page, not two.
         self.proc = subprocess.Popen(
-            [
-                brokerplane,
-                "serve",
-                "--demo",
-                "--port",
-                str(self.port),
-                "--mt5-tcp-port",
-                str(self.tcp_port),
-            ],
+            [brokerplane, "serve", "--port", str(self.port), "--mt5-tcp-port", str(self.tcp_port)],
             cwd=workdir,
             env=self.env,
             stdout=self.log,
@@ -287,7 +282,7 @@ class PageServer:
                 break
             url = f"http://127.0.0.1:{self.port}/ready"
             with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200 and (self.workdir / "var" / "demo.json").exists():
+                if answer.status == 200:
                     return
             time.sleep(0.1)
         self.stop()
