@@ -54,9 +54,14 @@ def _runtime(
     settings: Settings, storage: Storage, *, migrate_schema: bool, provision_key: bool
 ) -> Runtime:
     if migrate_schema:
-        from brokerplane.storage import migrate  # alembic: only when migrating
+        from brokerplane.storage import revisions
 
-        migrate.upgrade(storage.engine)
+        # A database already at head (every start but the first) needs nothing of alembic,
+        # whose import and reading of every revision file cost more than the rest of a start.
+        if revisions.current(storage.engine) != revisions.head():
+            from brokerplane.storage import migrate  # alembic: only when migrating
+
+            migrate.upgrade(storage.engine)
     config = CoreConfig(
         login_range_from=settings.login_range_from,
         login_range_to=settings.login_range_to,

@@ -268,3 +268,21 @@ def test_an_unusable_read_replica_url_is_named_as_such_in_one_line(
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("Error: read replica URL ") and "BROKERPLANE_READ_DATABASE_URL" in line
     assert said in line and "s3cret" not in line and "pr1mary" not in line
+
+
+def test_a_command_that_migrates_loads_alembic_only_when_the_schema_is_behind(
+    tmp_path: Path,
+) -> None:
+    """`demo` migrates first: a fresh database through alembic, one already at head (every
+    start but the first, `serve` too) with one read of its revision and nothing of alembic."""
+    url = f"sqlite:///{(tmp_path / 'demo.db').as_posix()}"
+    where = ["--database-url", url, "--data-dir", str(tmp_path)]
+    code, modules, output = _loaded("demo", *where, "--json")
+    assert code in (0, None), output
+    assert json.loads(output)["already_loaded"] is False
+    assert "alembic" in modules  # a fresh database: migrated
+    code, modules, output = _loaded("demo", *where, "--json")
+    assert code in (0, None), output
+    assert json.loads(output)["already_loaded"] is True
+    assert [m for m in modules if m == "alembic" or m.startswith("alembic.")] == []
+    assert "brokerplane.storage.migrate" not in modules
