@@ -5,6 +5,7 @@ In-process over HTTP (no browser), on both engines."""
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import threading
 import time
@@ -12,14 +13,18 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Mount, Route
 
+from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.api.console.pages import safe_next
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
-from brokerplane.core.actor import Actor
+from brokerplane.core.actor import system_actor
+from brokerplane.settings import Settings
+from tests.conftest import SQLITE_FILE
 
 PASSWORD = "Manag3r!pw"
 PUBLIC = {
@@ -31,10 +36,41 @@ PUBLIC = {
 }
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One migrated database per engine for the whole module (every test here that touches
+    the database uses it, so nothing else empties it meanwhile): the tests only sign manager
+    1000 in and read pages, each with a client and cookies of its own."""
+    if request.param == "sqlite":
+        target = tmp_path_factory.mktemp("console-routes") / SQLITE_FILE
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        return f"sqlite:///{target.as_posix()}"
+    schema = request.getfixturevalue("_postgres_schema")
+    schema.reset()
+    return str(schema.url)
+
+
+@pytest.fixture(scope="module")
+def runtime(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    data_dir = tmp_path_factory.mktemp("console-routes-data")
+    rt = bootstrap.build(Settings(database_url=database_url, data_dir=data_dir))
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture(scope="module")
+def app(runtime: Runtime) -> FastAPI:
+    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), system_actor())
+    return create_app(runtime)
+
+
 @pytest.fixture
-def client(runtime: Runtime, admin: Actor) -> Iterator[TestClient]:
-    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), admin)
-    with TestClient(create_app(runtime), follow_redirects=False) as c:
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as c:
         yield c
 
 
@@ -166,9 +202,7 @@ def test_after_sign_in_only_a_path_on_this_server(given: str | None, kept: str) 
     assert safe_next(given) == kept
 
 
-def test_under_tls_the_cookies_are_host_only_and_secure(runtime: Runtime, admin: Actor) -> None:
-    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), admin)
-    app = create_app(runtime)
+def test_under_tls_the_cookies_are_host_only_and_secure(app: FastAPI) -> None:
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         form_page = client.get("/console/signin")
         assert form_page.headers["set-cookie"].startswith("__Host-bp_console_signin=")

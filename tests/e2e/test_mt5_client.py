@@ -5,25 +5,30 @@ windows on an injected clock)."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 
+from brokerplane import bootstrap
 from brokerplane.api.app import create_app
 from brokerplane.api.mt5.auth import Sessions
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
-from brokerplane.core.actor import SCOPES, Actor
+from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.server.listeners import uvicorn_config
+from brokerplane.settings import Settings
 from tests.e2e.mt5client import DONE, Mt5Client, Mt5HttpError, Mt5ProtocolError, rand_answer
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
@@ -82,33 +87,69 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(runtime: Runtime, admin: Actor) -> Iterator[Served]:
-    services = runtime.services
-    services.create_manager(CreateManager(MANAGER, "CRM", PASSWORD), admin)
-    key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
-    services.create_group(
-        CreateGroup("demoforex", "USD", {"login_range_from": RANGE[0], "login_range_to": RANGE[1]}),
-        admin,
-    )
-    clock = Clock()
-    app = create_app(runtime)
-    sessions = app.state.mt5_sessions = Sessions(clock=clock)
-    port = _free_port()
-    settings = runtime.settings.model_copy(update={"port": port, "log_level": "warning"})
-    server = uvicorn.Server(uvicorn_config(app, settings))  # as `brokerplane serve` configures it
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
+@contextmanager
+def _serving(database_url: str, data_dir: Path) -> Iterator[Served]:
+    """The CRM's manager, key and group on a fresh runtime, served by uvicorn in a thread."""
+    admin = system_actor()
+    runtime = bootstrap.build(Settings(database_url=database_url, data_dir=data_dir))
     try:
-        yield Served(f"http://127.0.0.1:{port}", key, clock, runtime, sessions)
+        services = runtime.services
+        services.create_manager(CreateManager(MANAGER, "CRM", PASSWORD), admin)
+        key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
+        services.create_group(
+            CreateGroup(
+                "demoforex", "USD", {"login_range_from": RANGE[0], "login_range_to": RANGE[1]}
+            ),
+            admin,
+        )
+        clock = Clock()
+        app = create_app(runtime)
+        sessions = app.state.mt5_sessions = Sessions(clock=clock)
+        port = _free_port()
+        settings = runtime.settings.model_copy(update={"port": port, "log_level": "warning"})
+        server = uvicorn.Server(uvicorn_config(app, settings))  # as `brokerplane serve` does
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                pytest.fail("the server did not start")
+            time.sleep(0.01)
+        try:
+            yield Served(f"http://127.0.0.1:{port}", key, clock, runtime, sessions)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        runtime.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite"])
+def shared_url(
+    request: pytest.FixtureRequest,
+    _sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, Path]:
+    """A migrated SQLite database for the module's shared server (named like the engine
+    parameter, so the tests keep their ids)."""
+    data_dir = tmp_path_factory.mktemp("mt5-client")
+    shutil.copyfile(_sqlite_template, data_dir / "mt5.db")
+    return f"sqlite:///{(data_dir / 'mt5.db').as_posix()}", data_dir
+
+
+@pytest.fixture(scope="module")
+def served(shared_url: tuple[str, Path]) -> Iterator[Served]:
+    """One server for the module: each test opens its own connections and sessions (closed by
+    its `with`), adds its own accounts, and moves the clock only for sessions of its own."""
+    with _serving(*shared_url) as running:
+        yield running
+
+
+@pytest.fixture
+def fresh(database_url: str, tmp_path: Path) -> Iterator[Served]:
+    """A server of the test's own, for counting every session it holds."""
+    with _serving(database_url, tmp_path) as running:
+        yield running
 
 
 def _forbidden(mt5: Mt5Client, command: str = "test/access") -> int:
@@ -117,7 +158,8 @@ def _forbidden(mt5: Mt5Client, command: str = "test/access") -> int:
     return refused.value.status
 
 
-def test_a_session_ends_when_its_connection_closes(served: Served) -> None:
+def test_a_session_ends_when_its_connection_closes(fresh: Served) -> None:
+    served = fresh
     first, second = served.session(), served.session()
     assert served.sessions.count() == 2
     first.close()
