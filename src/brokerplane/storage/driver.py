@@ -147,7 +147,9 @@ class Result:
         """The first row, or None; the cursor is done with either way."""
         cursor = self._cursor
         try:
-            row = cursor.fetchone() if cursor.description is not None else None
+            # A statement with result columns (a SELECT, a RETURNING) always returns a result
+            # set; asking the cursor instead (`description`) costs psycopg an object a column.
+            row = cursor.fetchone() if self._compiled.readers else None
             cursor.close()
         except Exception as err:
             _close(cursor)
