@@ -38,7 +38,16 @@ class _Compiled:
     """What compiling once gave: a statement's SQL, how to build its parameters from values by
     name, and how to read its rows."""
 
-    __slots__ = ("binds", "columns", "defaults", "names", "positional", "readers", "sql")
+    __slots__ = (
+        "binds",
+        "columns",
+        "converted",
+        "defaults",
+        "names",
+        "positional",
+        "readers",
+        "sql",
+    )
 
     def __init__(
         self, statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None
@@ -67,6 +76,11 @@ class _Compiled:
         self.readers: list[_Processor] = [
             column.type._cached_result_processor(dialect, None) for column in result_columns
         ]
+        # the columns whose values need converting (an account row has 66 columns, most of
+        # them read as the driver gives them)
+        self.converted: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, read) for i, read in enumerate(self.readers) if read is not None
+        ]
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         defaults = self.defaults
@@ -83,10 +97,16 @@ class _Compiled:
         return made
 
     def read(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if read is None or value is None else read(value)
-            for value, read in zip(row, self.readers, strict=True)
-        )
+        if len(row) != len(self.readers):
+            raise ValueError(f"a row of {len(row)} columns for {len(self.readers)}")
+        if not self.converted:
+            return tuple(row)
+        values = list(row)
+        for i, read in self.converted:
+            value = values[i]
+            if value is not None:
+                values[i] = read(value)
+        return tuple(values)
 
 
 class Statement:
@@ -147,7 +167,9 @@ class Result:
         """The first row, or None; the cursor is done with either way."""
         cursor = self._cursor
         try:
-            row = cursor.fetchone() if cursor.description is not None else None
+            # A statement with result columns (a SELECT, a RETURNING) always returns a result
+            # set; asking the cursor instead (`description`) costs psycopg an object a column.
+            row = cursor.fetchone() if self._compiled.readers else None
             cursor.close()
         except Exception as err:
             _close(cursor)
