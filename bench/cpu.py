@@ -192,7 +192,7 @@ async def _main(args: argparse.Namespace) -> None:
     )
     try:
         admin = system_actor()
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(1000, "Bench", "Bench!pw9"), admin)
         key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
         services.create_group(CreateGroup("bench-usd", "USD"), admin)

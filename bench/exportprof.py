@@ -146,7 +146,7 @@ def profile(engine: str, http: bool = True) -> None:
 
     runtime = bootstrap.build(Settings(database_url=url, data_dir=where))
     try:
-        found = runtime.services.authenticate_key(demo.admin_key)
+        found = runtime.app.authenticate_key(demo.admin_key)
         actor = Actor(
             manager_login=found.manager.login,
             scopes=found.scopes,
@@ -158,7 +158,7 @@ def profile(engine: str, http: bool = True) -> None:
 
         def export() -> tuple[int, int]:
             cmd = ListAccounts(limit=100)
-            stream = runtime.services.export_accounts_csv(cmd, actor, CSV_COLUMNS, EXPORT_COLUMNS)
+            stream = runtime.app.export_accounts_csv(cmd, actor, CSV_COLUMNS, EXPORT_COLUMNS)
             size = pieces = 0
             for piece in csv_chunks(next(stream, None), stream):
                 size += len(piece)

@@ -1,4 +1,4 @@
-"""bootstrap.build: settings in, a Runtime (settings, storage, services) out; imports do nothing."""
+"""bootstrap.build: settings in, a Runtime (settings, storage, app) out; imports do nothing."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from brokerplane.storage.database import Storage
 class Runtime:
     settings: Settings
     storage: Storage
-    services: Application  # the application layer, over the storage's units of work
+    app: Application  # the application layer, over the storage's units of work
     keyring: Keyring | None = None
 
     def close(self) -> None:
@@ -29,9 +29,7 @@ class Runtime:
         """Seal new records with the keyring's current key and verify with all of its keys."""
         self.keyring = keyring
         self.storage.seal_key = keyring.keys.current if keyring else None
-        self.services.config = replace(
-            self.services.config, audit_keys=keyring.keys if keyring else None
-        )
+        self.app.config = replace(self.app.config, audit_keys=keyring.keys if keyring else None)
 
 
 def build(
@@ -96,7 +94,7 @@ def _runtime(
     services = Application(storage.uow, config, credentials=storage.credential_watch())
     runtime = Runtime(settings, storage, services)
     if settings.read_database_url:
-        runtime.services.lagging = storage.use_replica(
+        runtime.app.lagging = storage.use_replica(
             settings.read_database_url,
             max_lag_s=settings.read_max_lag_s,
             retry_s=settings.read_retry_s,

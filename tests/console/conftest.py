@@ -102,7 +102,7 @@ def _seed(url: str, data_dir: Path) -> Console:
     runtime = bootstrap.build(Settings(database_url=url, data_dir=data_dir))
     try:
         admin = system_actor()
-        s = runtime.services
+        s = runtime.app
         secrets = load_demo(runtime)
         assert secrets is not None
         s.update_manager(UpdateManager(1001, password=APPROVER_PASSWORD), admin)

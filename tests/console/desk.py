@@ -59,7 +59,7 @@ def post(client: TestClient, path: str, form: dict[str, str] | list[tuple[str, s
 
 @pytest.fixture
 def desk(runtime: Runtime, admin: Actor) -> Iterator[Desk]:
-    s = runtime.services
+    s = runtime.app
     s.create_manager(CreateManager(ADMIN, "Head of desk", PASSWORD), admin)
     s.create_manager(
         CreateManager(LIMITED, "Demo desk", PASSWORD, frozenset(SCOPES), group_mask="demo*"), admin

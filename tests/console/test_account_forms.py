@@ -27,14 +27,14 @@ def keys_of(page: str) -> dict[str, str]:
 
 
 def actions(desk: Desk, login: int) -> list[str]:
-    found = desk.runtime.services.query_audit(
+    found = desk.runtime.app.query_audit(
         AuditQuery(entity_type="account", entity_id=str(login), limit=50), ROOT
     )
     return [r.action for r in found]
 
 
 def test_a_move_is_confirmed_then_applied_once(desk: Desk) -> None:
-    s, login = desk.runtime.services, desk.demo["bruno"]
+    s, login = desk.runtime.app, desk.demo["bruno"]
     s.create_group(CreateGroup("demo-usd2", "USD"), ROOT)
     keys = keys_of(desk.admin.get(f"/console/accounts/{login}").text)
     assert set(keys) == {"move", "password"} and keys["move"] != keys["password"]
@@ -80,11 +80,11 @@ def test_the_confirmation_says_beforehand_whether_the_amount_waits(desk: Desk) -
     form = {"operation": "withdrawal", "amount": "50", "key": "k-thr"}
     page = post(desk.admin, f"/console/accounts/{login}/money", form)
     assert 'id="no-threshold"' in page
-    desk.runtime.services.set_approval_threshold(SetApprovalThreshold("USD", "100"), ROOT)
+    desk.runtime.app.set_approval_threshold(SetApprovalThreshold("USD", "100"), ROOT)
     assert 'id="below-threshold"' in post(desk.admin, f"/console/accounts/{login}/money", form)
     page = post(desk.admin, f"/console/accounts/{login}/money", {**form, "amount": "100.01"})
     assert 'id="will-wait"' in page and "(USD 100.00)" in page
-    desk.runtime.services.set_approval_threshold(
+    desk.runtime.app.set_approval_threshold(
         SetApprovalThreshold("USD", "1000", group="demo-usd"), ROOT
     )  # the group's own threshold comes first
     page = post(desk.admin, f"/console/accounts/{login}/money", {**form, "amount": "500"})
@@ -93,7 +93,7 @@ def test_the_confirmation_says_beforehand_whether_the_amount_waits(desk: Desk) -
 
 def test_credit_bonus_and_correction_are_confirmed_and_applied(desk: Desk) -> None:
     login = desk.demo["bruno"]
-    s = desk.runtime.services
+    s = desk.runtime.app
     for i, (op, amount) in enumerate(
         (
             ("deposit", "100"),

@@ -23,14 +23,14 @@ ROOT = Actor(None, frozenset({"admin"}))
 
 
 def trail(desk: Desk, kind: str, name: str) -> list[tuple[str, str | None]]:
-    found = desk.runtime.services.query_audit(
+    found = desk.runtime.app.query_audit(
         AuditQuery(entity_type=kind, entity_id=name, limit=10), ROOT
     )
     return [(r.action, r.dialect) for r in found]
 
 
 def test_a_group_is_deleted_after_review_unless_it_holds_accounts(desk: Desk) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     s.create_group(CreateGroup("demo-spare", "USD"), ROOT)
     page = desk.admin.get("/console/admin/group", params={"name": "demo-spare"})
     assert "Delete group demo-spare" in page.text
@@ -60,7 +60,7 @@ def test_a_group_is_deleted_after_review_unless_it_holds_accounts(desk: Desk) ->
 
 
 def test_a_symbol_is_added_and_deleted_after_review(desk: Desk) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     page = desk.admin.get("/console/admin/symbol")
     assert page.status_code == 200 and "Add a symbol" in page.text
     new = {
@@ -138,7 +138,7 @@ def test_adding_a_manager_is_applied_once_per_form(desk: Desk) -> None:
     # the same key for another manager is refused: nothing applied
     other = [(k, "1078" if k == "login" else v) for k, v in form]
     assert post(desk.admin, "/console/admin/manager", other).startswith("409")
-    assert desk.runtime.services.get_manager(1078) is None
+    assert desk.runtime.app.get_manager(1078) is None
     with TestClient(desk.admin.app, follow_redirects=False) as it:
         sign_in(it, 1077, password)
 
@@ -155,7 +155,7 @@ def test_a_password_reset_is_applied_once_per_form(desk: Desk) -> None:
 
 
 def test_creating_a_key_is_applied_once_per_form(desk: Desk) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     before = len(s.list_api_keys(ROOT, 1003))
     key = form_key(desk.admin.get("/console/admin").text)
     form = [
@@ -188,7 +188,7 @@ def console_of(client: TestClient) -> Any:
 def test_verifying_the_chain_is_bounded_per_interval(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     calls: list[int] = []
     real = s.verify_audit
 
@@ -213,7 +213,7 @@ def test_verifying_the_chain_is_bounded_per_interval(
 
 
 def test_keys_are_rotated_and_revoked_and_thresholds_set_and_removed(desk: Desk) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     issued = s.create_api_key(CreateApiKey(1003, frozenset({"users:read"}), "crm"), ROOT)
     rotated = post(desk.admin, "/console/admin/keys", {"action": "rotate", "key_id": issued.key.id})
     assert f"Key {issued.key.id} rotated" in rotated and '<code id="secret">' in rotated

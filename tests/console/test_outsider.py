@@ -34,7 +34,7 @@ def form_post(client: TestClient, path: str, body: str | bytes) -> int:
 
 
 def test_a_limited_manager_reaches_no_foreign_account_by_url_or_form(desk: Desk) -> None:
-    s, foreign = desk.runtime.services, desk.foreign
+    s, foreign = desk.runtime.app, desk.foreign
     s.set_approval_threshold(SetApprovalThreshold("USD", "100"), ROOT)
     held = s.post_ledger_entry(PostLedgerEntry(foreign, "deposit", "500", "held"), ROOT)
     assert held.approval is not None
@@ -94,7 +94,7 @@ def test_a_limited_manager_reaches_no_foreign_account_by_url_or_form(desk: Desk)
 
 
 def test_markup_in_any_field_is_shown_as_text(desk: Desk) -> None:
-    s, alice = desk.runtime.services, desk.demo["alice"]
+    s, alice = desk.runtime.app, desk.demo["alice"]
     s.update_account(
         UpdateAccount(alice, {"name": MARKUP, "comment": MARKUP, "attributes": {"note": MARKUP}}),
         ROOT,
@@ -147,10 +147,10 @@ def test_a_token_from_another_session_or_none_is_refused(desk: Desk) -> None:
     sent = desk.admin.post(f"/console/accounts/{bruno}/state", files=parts)
     assert sent.status_code in (403, 415)
     assert desk.admin.get(f"/console/accounts/{bruno}/state").status_code == 405
-    assert desk.runtime.services.get_account(bruno, ROOT).enabled
+    assert desk.runtime.app.get_account(bruno, ROOT).enabled
     # GET pages change nothing, whatever they are given
     desk.admin.get(f"/console/accounts/{bruno}", params={"action": "disable", "step": "apply"})
-    assert desk.runtime.services.get_account(bruno, ROOT).enabled
+    assert desk.runtime.app.get_account(bruno, ROOT).enabled
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_huge_and_malformed_input_gets_a_clear_answer(desk: Desk) -> None:
     assert answer.status_code == 400 and "too many fields" in answer.text
     for body in (b"csrf=" + token.encode() + b"&comment=\xff\xfe", b"%%%\x00&&=="):
         assert form_post(admin, path, body) in (400, 403)
-    assert desk.runtime.services.get_account(bruno, ROOT).comment == ""
+    assert desk.runtime.app.get_account(bruno, ROOT).comment == ""
     # a body past the server's limit is refused before it is read
     huge = admin.post(
         path,
@@ -223,7 +223,7 @@ def test_huge_and_malformed_input_gets_a_clear_answer(desk: Desk) -> None:
 
 
 def test_the_csv_export_writes_no_formula_and_no_header_from_input(desk: Desk) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     hostile = OpenAccount(
         group="demo-usd", name='=HYPERLINK("http://x")', profile={"comment": "@SUM(1)\r\n=1+1"}
     )

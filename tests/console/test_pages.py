@@ -59,7 +59,7 @@ def test_email_is_searched_and_shown_only_with_personal_data(desk: Desk) -> None
 def test_accounts_page_by_fifty_and_the_next_link_keeps_the_filter(
     desk: Desk, admin: Actor
 ) -> None:
-    s = desk.runtime.services
+    s = desk.runtime.app
     s.open_accounts([OpenAccount(group="demo-usd", name=f"Bulk {i:02}") for i in range(55)], admin)
     first = desk.admin.get("/console/accounts", params={"name": "bulk"})
     assert len(logins_on(first.text)) == 50
@@ -114,7 +114,7 @@ def test_attributes_are_edited_through_the_core_and_the_trail_shows_before_and_a
         },
     )
     assert answer.startswith("200") and "Changed: attributes, city, leverage, name." in answer
-    acc = desk.runtime.services.get_account(login, Actor(None, frozenset({"admin"})))
+    acc = desk.runtime.app.get_account(login, Actor(None, frozenset({"admin"})))
     assert (acc.name, acc.city, acc.leverage) == ("Alice Smith-Jones", "Turin", 200)
     assert acc.attributes == {"kyc": "passed", "risk": "low"}
     page = desk.admin.get(f"/console/accounts/{login}")
@@ -139,7 +139,7 @@ def test_editing_obeys_rights_reach_and_personal_data(desk: Desk) -> None:
         {"email": "stolen@example.com", "comment": "checked"},
     )
     assert answer.startswith("200") and "Changed: comment." in answer
-    acc = desk.runtime.services.get_account(login, Actor(None, frozenset({"admin"})))
+    acc = desk.runtime.app.get_account(login, Actor(None, frozenset({"admin"})))
     assert acc.email == "bruno@example.com"  # a field the clerk may not see is not written
     # out of reach: not found, read or write
     assert desk.limited.get(f"/console/accounts/{desk.foreign}/edit").status_code == 404
@@ -217,7 +217,7 @@ def test_administration_refuses_non_admins_and_admins_of_limited_reach(desk: Des
                 "margin_call": "1",
             }
             assert post(who, path, form).startswith("403"), path
-    groups = desk.runtime.services.list_groups(Actor(None, frozenset({"admin"})))
+    groups = desk.runtime.app.list_groups(Actor(None, frozenset({"admin"})))
     assert all(g.margin_call != 1 for g in groups)
     for path in ADMIN_PAGES:
         assert desk.admin.get(path).status_code == 200, path
@@ -240,7 +240,7 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     review = post(desk.admin, "/console/admin/manager", form)
     assert review.startswith("200") and "Add manager 1042?" in review
     assert "reports:read, users:read" in review
-    assert desk.runtime.services.get_manager(1042) is None  # nothing before it is confirmed
+    assert desk.runtime.app.get_manager(1042) is None  # nothing before it is confirmed
     done = post(desk.admin, "/console/admin/manager", [*form, ("step", "apply")])
     assert "Manager 1042 added" in done
     password = done.split('<code id="password">')[1].split("<")[0]
@@ -265,11 +265,11 @@ def test_an_admin_adds_a_manager_then_changes_its_rights_and_reach_after_review(
     assert "balances:write, users:read" in review and "demo-usd" in review
     done = post(desk.admin, "/console/admin/manager", [*change, ("step", "apply")])
     assert "Manager 1042 changed" in done
-    manager = desk.runtime.services.get_manager(1042)
+    manager = desk.runtime.app.get_manager(1042)
     assert manager is not None
     assert manager.rights == {"users:read", "balances:write"}
     assert manager.group_mask == "demo-usd"
-    trail = desk.runtime.services.query_audit(
+    trail = desk.runtime.app.query_audit(
         AuditQuery(entity_type="manager", entity_id="1042", limit=10),
         Actor(None, frozenset({"admin"})),
     )
@@ -318,7 +318,7 @@ def test_an_admin_adds_and_edits_a_group_and_a_symbol_after_review(desk: Desk) -
     change = {"action": "update", "name": "demo-usd", "margin_call": "120", "stop_out": "60"}
     review = post(desk.admin, "/console/admin/group", change)
     assert "Margin call level (%)" in review and "120" in review
-    s, root = desk.runtime.services, Actor(None, frozenset({"admin"}))
+    s, root = desk.runtime.app, Actor(None, frozenset({"admin"}))
     assert s.get_group("demo-usd", root).margin_call == 100  # not yet
     post(desk.admin, "/console/admin/group", {**change, "step": "apply"})
     group = s.get_group("demo-usd", root)

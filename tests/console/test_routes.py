@@ -64,7 +64,7 @@ def runtime(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture(scope="module")
 def app(runtime: Runtime) -> FastAPI:
-    runtime.services.create_manager(CreateManager(1000, "Manager", PASSWORD), system_actor())
+    runtime.app.create_manager(CreateManager(1000, "Manager", PASSWORD), system_actor())
     return create_app(runtime)
 
 

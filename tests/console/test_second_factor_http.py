@@ -25,9 +25,7 @@ TE_TOKEN = "/proftrading/rest/auth/token"
 
 @pytest.fixture
 def client(runtime: Runtime, admin: Actor) -> Iterator[TestClient]:
-    runtime.services.create_manager(
-        CreateManager(1000, "Manager", PASSWORD, frozenset(SCOPES)), admin
-    )
+    runtime.app.create_manager(CreateManager(1000, "Manager", PASSWORD, frozenset(SCOPES)), admin)
     with TestClient(create_app(runtime), follow_redirects=False) as c:
         yield c
 

@@ -45,7 +45,7 @@ def two(
                 rate_limit_per_minute=3 if name == "a" else 0,
             )
             runtime = bootstrap.build(settings)
-            services = runtime.services
+            services = runtime.app
             services.create_manager(
                 CreateManager(MANAGER, f"Manager {name}", password, frozenset(SCOPES)), admin
             )

@@ -49,22 +49,22 @@ def create_manager(
     runtime: Runtime, admin: Actor, login: int = 2001, rights: str = "users:read,reports:read"
 ) -> None:
     cmd = CreateManager(login, "Worker", PASSWORD, frozenset(rights.split(",")), "demo*")
-    runtime.services.create_manager(cmd, admin)
+    runtime.app.create_manager(cmd, admin)
 
 
 def issue(runtime: Runtime, admin: Actor, login: int = 2001, scopes: str = "users:read") -> str:
     cmd = CreateApiKey(login, frozenset(scopes.split(",")))
-    return runtime.services.create_api_key(cmd, admin).secret
+    return runtime.app.create_api_key(cmd, admin).secret
 
 
 def at(runtime: Runtime, when: datetime) -> Application:
     """The same database seen through services whose clock reads `when`."""
-    return Application(runtime.storage.uow, runtime.services.config, FakeClock(when))
+    return Application(runtime.storage.uow, runtime.app.config, FakeClock(when))
 
 
 def state_of(runtime: Runtime, admin: Actor) -> tuple[Any, ...]:
     """Everything the access commands may change, to show a refused command changed nothing."""
-    services = runtime.services
+    services = runtime.app
     managers = tuple(
         (m.login, m.name, m.enabled, m.rights, m.group_mask, m.white_labels, tuple(m.verifiers))
         for m in services.list_managers(admin)

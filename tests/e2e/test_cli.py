@@ -73,14 +73,14 @@ def test_demo_a_second_time_loads_nothing_and_shows_no_secrets(engine_url: str) 
     assert "password" not in again["manager"]
     runtime = bootstrap.build(Settings(database_url=engine_url))
     try:
-        assert len(runtime.services.list_groups(system_actor())) == len(DEMO_GROUPS)
+        assert len(runtime.app.list_groups(system_actor())) == len(DEMO_GROUPS)
     finally:
         runtime.close()
 
 
 def test_the_demo_admin_key_holds_every_scope(loaded: tuple[Runtime, dict[str, Any]]) -> None:
     runtime, payload = loaded
-    identity = runtime.services.authenticate_key(payload["admin_key"])
+    identity = runtime.app.authenticate_key(payload["admin_key"])
     assert identity.manager.login == 1000
     assert identity.scopes == frozenset(SCOPES)
     assert identity.manager.rights == frozenset(SCOPES)
@@ -90,12 +90,12 @@ def test_demo_creates_every_group_and_symbol_the_seeds_name(
     loaded: tuple[Runtime, dict[str, Any]],
 ) -> None:
     runtime, _ = loaded
-    groups = {g.name: g for g in runtime.services.list_groups(system_actor())}
+    groups = {g.name: g for g in runtime.app.list_groups(system_actor())}
     for name in ("demo-usd", "demoforex", "demo\\demoforex", "Default", "DX_452", "real\\vip"):
         assert name in groups
     assert groups["Default"].currency == "EUR"
     assert groups["Default"].broker == "BESTBROKER"
-    symbols = {s.name: s for s in runtime.services.list_symbols(system_actor())}
+    symbols = {s.name: s for s in runtime.app.list_symbols(system_actor())}
     assert set(symbols) == {name for name, _ in DEMO_SYMBOLS}
     assert str(symbols["XAUUSD"].contract_size) == "100"
     assert symbols["EURUSD"].path == "Forex\\Major\\EURUSD"
@@ -104,7 +104,7 @@ def test_demo_creates_every_group_and_symbol_the_seeds_name(
 
 def test_seed_examples_run_against_the_demo_data(loaded: tuple[Runtime, dict[str, Any]]) -> None:
     runtime, _ = loaded
-    services, actor = runtime.services, system_actor()
+    services, actor = runtime.app, system_actor()
     # Seed 000: POST /mt4/manager/users with login 910024 in demo-usd.
     acc = services.open_account(
         OpenAccount(login=910024, name="Demo User", group="demo-usd", leverage=100), actor
@@ -223,7 +223,7 @@ def test_key_create_prints_a_secret_that_authenticates_once_issued(
     )
     assert result.exit_code == 0, result.output
     issued = json.loads(result.stdout)
-    identity = runtime.services.authenticate_key(issued["key"])
+    identity = runtime.app.authenticate_key(issued["key"])
     assert identity.scopes == frozenset({"users:read", "users:write"})
     assert issued["expires_at"] is not None
 

@@ -63,7 +63,7 @@ def test_key_create_json_gives_a_key_that_authenticates_with_its_scopes(
         "dashboard",
         None,
     )
-    identity = runtime.services.authenticate_key(issued["key"])
+    identity = runtime.app.authenticate_key(issued["key"])
     assert (identity.key.id, identity.manager.login) == (issued["id"], 2001)
     assert identity.scopes == {"users:read"}
 
@@ -90,7 +90,7 @@ def test_key_create_takes_a_date_a_time_or_a_duration_as_expiry(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     create_manager(runtime, admin)
-    day = (runtime.services.clock() + timedelta(days=400)).date()
+    day = (runtime.app.clock() + timedelta(days=400)).date()
 
     def expiry(value: str) -> str:
         shown = ok_json(
@@ -109,13 +109,11 @@ def test_key_create_takes_a_date_a_time_or_a_duration_as_expiry(
 
     assert expiry(day.isoformat()) == f"{day.isoformat()}T00:00:00Z"
     assert expiry(f"{day.isoformat()}T18:30:00+02:00") == f"{day.isoformat()}T16:30:00Z"
-    before = runtime.services.clock()
+    before = runtime.app.clock()
     in_30_days = datetime.fromisoformat(expiry("30d"))
-    assert (
-        before + timedelta(days=30) <= in_30_days <= runtime.services.clock() + timedelta(days=30)
-    )
+    assert before + timedelta(days=30) <= in_30_days <= runtime.app.clock() + timedelta(days=30)
     in_12_hours = datetime.fromisoformat(expiry("12h"))
-    assert in_12_hours <= runtime.services.clock() + timedelta(hours=12)
+    assert in_12_hours <= runtime.app.clock() + timedelta(hours=12)
     assert in_12_hours > before + timedelta(hours=11)
     old_flag = ok_json(
         "key",
@@ -208,7 +206,7 @@ def test_key_list_shows_state_and_last_use_but_never_a_secret(
     create_manager(runtime, admin)
     create_manager(runtime, admin, login=2002)
     used, other = issue(runtime, admin), issue(runtime, admin, login=2002)
-    runtime.services.authenticate_key(used)
+    runtime.app.authenticate_key(used)
     shown = ok_json("key", "list", "--database-url", database_url, "--manager", "2001")
     assert len(shown["items"]) == 1
     item = shown["items"][0]
@@ -255,20 +253,20 @@ def test_rotate_keeps_the_old_key_valid_until_the_overlap_ends(
 ) -> None:
     create_manager(runtime, admin)
     old_secret = issue(runtime, admin, scopes="users:read,reports:read")
-    old_id = runtime.services.authenticate_key(old_secret).key.id
-    before = runtime.services.clock()
+    old_id = runtime.app.authenticate_key(old_secret).key.id
+    before = runtime.app.clock()
     rotated = ok_json("key", "rotate", "--database-url", database_url, old_id)
     assert rotated["previous"]["id"] == old_id
     assert rotated["id"] != old_id
     assert rotated["scopes"] == ["reports:read", "users:read"]
     cutoff = datetime.fromisoformat(rotated["previous"]["expires_at"])
-    assert before + timedelta(hours=24) <= cutoff <= runtime.services.clock() + timedelta(hours=24)
+    assert before + timedelta(hours=24) <= cutoff <= runtime.app.clock() + timedelta(hours=24)
 
-    assert runtime.services.authenticate_key(rotated["key"]).scopes == {
+    assert runtime.app.authenticate_key(rotated["key"]).scopes == {
         "users:read",
         "reports:read",
     }
-    assert runtime.services.authenticate_key(old_secret).key.id == old_id
+    assert runtime.app.authenticate_key(old_secret).key.id == old_id
     at(runtime, cutoff - timedelta(seconds=1)).authenticate_key(old_secret)
     with pytest.raises(Unauthorized, match="expired"):
         at(runtime, cutoff).authenticate_key(old_secret)
@@ -282,11 +280,11 @@ def test_rotate_takes_the_overlap_from_the_setting_and_a_key_by_its_prefix(
     old_secret = issue(runtime, admin)
     prefix = old_secret.split("_")[1]
     monkeypatch.setenv("BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS", "2")
-    before = runtime.services.clock()
+    before = runtime.app.clock()
     result = ok("key", "rotate", "--database-url", database_url, prefix)
     assert "key (shown once)" in result.stdout
     assert "keeps working until" in result.stdout
-    old = next(k for k in runtime.services.list_api_keys(admin) if k.prefix == prefix)
+    old = next(k for k in runtime.app.list_api_keys(admin) if k.prefix == prefix)
     assert old.expires_at is not None
     assert before + timedelta(hours=2) <= old.expires_at <= before + timedelta(hours=3)
 
@@ -294,12 +292,12 @@ def test_rotate_takes_the_overlap_from_the_setting_and_a_key_by_its_prefix(
 def test_revoke_stops_a_key_at_once(runtime: Runtime, admin: Actor, database_url: str) -> None:
     create_manager(runtime, admin)
     secret = issue(runtime, admin)
-    key_id = runtime.services.authenticate_key(secret).key.id
+    key_id = runtime.app.authenticate_key(secret).key.id
     result = ok("key", "revoke", "--database-url", database_url, key_id)
     assert result.stdout.startswith(f"key {key_id} (prefix ")
     assert "revoked at" in result.stdout
     with pytest.raises(Unauthorized, match="revoked"):
-        runtime.services.authenticate_key(secret)
+        runtime.app.authenticate_key(secret)
     again = ok("key", "revoke", "--database-url", database_url, key_id)
     assert "was already revoked" in again.stdout
     listed = ok_json("key", "list", "--database-url", database_url)
@@ -320,7 +318,7 @@ def test_rotate_and_revoke_refuse_an_unknown_key(
 
 def test_rotate_refuses_a_revoked_key(runtime: Runtime, admin: Actor, database_url: str) -> None:
     create_manager(runtime, admin)
-    key_id = runtime.services.authenticate_key(issue(runtime, admin)).key.id
+    key_id = runtime.app.authenticate_key(issue(runtime, admin)).key.id
     ok("key", "revoke", "--database-url", database_url, key_id)
     before = state_of(runtime, admin)
     line = refused("key", "rotate", "--database-url", database_url, key_id)
@@ -355,7 +353,7 @@ def test_the_access_commands_are_audited_without_secrets_and_the_chain_holds(
     ok("key", "revoke", "--database-url", database_url, rotated["id"])
     ok("manager", "set-password", "--database-url", database_url, "2001", "--password", PASSWORD)
     ok("manager", "disable", "--database-url", database_url, "2001")
-    records = runtime.services.query_audit(AuditQuery(limit=1000), admin)
+    records = runtime.app.query_audit(AuditQuery(limit=1000), admin)
     actions = [r.action for r in records]
     assert actions.count("manager.updated") == 2
     assert {"manager.created", "api_key.created", "api_key.rotated", "api_key.revoked"} <= set(

@@ -55,7 +55,7 @@ def test_manager_create_stores_rights_and_reach_and_only_verifiers_of_the_passwo
     assert (shown["groups"], shown["brokers"]) == ("demo\\*,!demo\\vip", "BESTBROKER,BESTBROKER_UK")
     assert shown["password_set"] is True
     assert "password" not in shown  # given, so not printed back
-    stored = runtime.services.get_manager(2001)
+    stored = runtime.app.get_manager(2001)
     assert stored is not None
     assert stored.rights == {"users:read", "users:write"}
     assert (stored.group_mask, stored.white_labels) == (
@@ -83,7 +83,7 @@ def test_manager_create_without_a_password_prints_a_generated_one_that_verifies(
         "--groups",
         "*",
     )
-    stored = runtime.services.get_manager(2002)
+    stored = runtime.app.get_manager(2002)
     assert stored is not None
     assert stored.white_labels == "*"  # --brokers defaults to every white label
     assert passwords.verify(stored.verifiers["password"], shown["password"])
@@ -109,7 +109,7 @@ def test_manager_create_with_no_password_stores_no_verifier(
     )
     assert shown["password_set"] is False
     assert "password" not in shown
-    stored = runtime.services.get_manager(2007)
+    stored = runtime.app.get_manager(2007)
     assert stored is not None
     assert stored.verifiers == {}
     line = refused(
@@ -130,7 +130,7 @@ def test_manager_create_with_no_password_stores_no_verifier(
         "*",
     )
     assert line == "Error: give --password or --no-password, not both"
-    assert runtime.services.get_manager(2008) is None
+    assert runtime.app.get_manager(2008) is None
 
 
 def test_manager_create_prints_a_table_and_the_generated_password_once(
@@ -206,7 +206,7 @@ def test_manager_create_needs_groups(runtime: Runtime, admin: Actor, database_ur
     )
     assert result.exit_code == 2
     assert "Missing option '--groups'" in result.stderr
-    assert runtime.services.get_manager(2005) is None
+    assert runtime.app.get_manager(2005) is None
 
 
 def test_manager_create_takes_the_old_group_mask_flag(runtime: Runtime, database_url: str) -> None:
@@ -224,7 +224,7 @@ def test_manager_create_takes_the_old_group_mask_flag(runtime: Runtime, database
         "--group-mask",
         "real*",
     )
-    stored = runtime.services.get_manager(2006)
+    stored = runtime.app.get_manager(2006)
     assert stored is not None
     assert stored.group_mask == "real*"
 
@@ -237,7 +237,7 @@ def test_manager_list_shows_rights_reach_and_keys_but_no_secret_verifier_or_pass
 ) -> None:
     create_manager(runtime, admin)
     secret = issue(runtime, admin)
-    stored = runtime.services.get_manager(2001)
+    stored = runtime.app.get_manager(2001)
     assert stored is not None
     shown = ok_json("manager", "list", "--database-url", database_url)
     assert shown["items"] == [
@@ -276,14 +276,14 @@ def test_manager_disable_stops_all_its_keys_at_once_and_enable_restores_them(
     assert "manager 2001 disabled" in result.stdout
     for secret in (first, second):
         with pytest.raises(Unauthorized):
-            runtime.services.authenticate_key(secret)
+            runtime.app.authenticate_key(secret)
     assert ok_json("manager", "disable", "--database-url", database_url, "2001")["enabled"] is False
     listed = ok("key", "list", "--database-url", database_url, "--manager", "2001").stdout
     assert "active (manager disabled)" in listed
 
     assert ok_json("manager", "enable", "--database-url", database_url, "2001")["enabled"] is True
-    assert runtime.services.authenticate_key(first).manager.login == 2001
-    assert runtime.services.authenticate_key(second).scopes == {"reports:read"}
+    assert runtime.app.authenticate_key(first).manager.login == 2001
+    assert runtime.app.authenticate_key(second).scopes == {"reports:read"}
 
 
 @pytest.mark.parametrize("command", ["disable", "enable", "set-password", "grant", "revoke"])
@@ -315,13 +315,13 @@ def test_manager_set_password_replaces_the_verifiers(
     )
     assert result.stdout.strip() == "password of manager 2001 changed"
     assert "N3w#Passw0rd" not in result.output
-    stored = runtime.services.get_manager(2001)
+    stored = runtime.app.get_manager(2001)
     assert stored is not None
     assert passwords.verify(stored.verifiers["password"], "N3w#Passw0rd")
     assert not passwords.verify(stored.verifiers["password"], PASSWORD)
 
     generated = ok_json("manager", "set-password", "--database-url", database_url, "2001")
-    stored = runtime.services.get_manager(2001)
+    stored = runtime.app.get_manager(2001)
     assert stored is not None
     assert passwords.verify(stored.verifiers["password"], generated["password"])
     assert stored.verifiers["mt5"] == passwords.mt5_webapi_hash(generated["password"])
@@ -351,11 +351,11 @@ def test_grant_and_revoke_change_rights_and_a_revoked_right_leaves_the_keys_at_o
     )
     assert shown["rights"] == ["balances:write", "reports:read", "users:read", "users:write"]
     secret = issue(runtime, admin, scopes="users:read,balances:write")
-    assert runtime.services.authenticate_key(secret).scopes == {"users:read", "balances:write"}
+    assert runtime.app.authenticate_key(secret).scopes == {"users:read", "balances:write"}
 
     result = ok("manager", "revoke", "--database-url", database_url, "2001", "balances:write")
     assert result.stdout.strip() == "manager 2001 rights: reports:read, users:read, users:write"
-    assert runtime.services.authenticate_key(secret).scopes == {"users:read"}
+    assert runtime.app.authenticate_key(secret).scopes == {"users:read"}
 
 
 @pytest.mark.parametrize(
@@ -394,7 +394,7 @@ def test_set_reach_changes_groups_and_brokers(
     )
     assert (shown["groups"], shown["brokers"]) == ("real\\*,!real\\vip", "*")
     ok("manager", "set-reach", "--database-url", database_url, "2001", "--brokers", "BESTBROKER")
-    stored = runtime.services.get_manager(2001)
+    stored = runtime.app.get_manager(2001)
     assert stored is not None
     assert (stored.group_mask, stored.white_labels) == ("real\\*,!real\\vip", "BESTBROKER")
 

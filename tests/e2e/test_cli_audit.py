@@ -52,7 +52,7 @@ def test_ledger_verify_names_a_deposit_inserted_with_the_balance_raised_to_match
                 bonus_after=0,
                 currency="USD",
                 currency_digits=2,
-                at=runtime.services.clock(),
+                at=runtime.app.clock(),
                 comment="",
                 reference="ref-1",
                 dialect="native",

@@ -20,7 +20,7 @@ def run(*args: str) -> Result:
 
 
 def test_events_tail_prints_the_feed(runtime: Runtime, admin: Actor, database_url: str) -> None:
-    services = runtime.services
+    services = runtime.app
     services.create_group(CreateGroup("demo-usd", "USD"), admin)
     services.create_group(CreateGroup("real-usd", "USD"), admin)
     demo = services.open_account(OpenAccount(group="demo-usd", name="Tail Demo"), admin).login

@@ -28,7 +28,7 @@ def run(*args: str) -> Result:
 
 
 def open_usd_account(runtime: Runtime, admin: Actor) -> int:
-    services = runtime.services
+    services = runtime.app
     services.create_group(
         CreateGroup("real\\standard", "USD", {"default_leverage": 100, "max_leverage": 500}), admin
     )
@@ -37,11 +37,11 @@ def open_usd_account(runtime: Runtime, admin: Actor) -> int:
 
 def post(runtime: Runtime, actor: Actor, login: int, operation: str, amount: str) -> Posting:
     cmd = PostLedgerEntry(login=login, operation=operation, amount=amount, reference="ref-1")  # type: ignore[arg-type]  # text the core reads
-    return runtime.services.post_ledger_entry(cmd, actor)
+    return runtime.app.post_ledger_entry(cmd, actor)
 
 
 def key_actor(runtime: Runtime, secret: str) -> Actor:
-    identity = runtime.services.authenticate_key(secret)
+    identity = runtime.app.authenticate_key(secret)
     return Actor(
         manager_login=identity.manager.login,
         scopes=identity.scopes,
@@ -99,7 +99,7 @@ def test_audit_verify_names_the_money_record_that_was_edited(
     login = open_usd_account(runtime, admin)
     post(runtime, admin, login, "deposit", "100.00")
     assert run("audit", "verify", "--database-url", database_url).exit_code == 0
-    [posted] = runtime.services.query_audit(AuditQuery(action="ledger.entry_posted"), admin)
+    [posted] = runtime.app.query_audit(AuditQuery(action="ledger.entry_posted"), admin)
     with runtime.storage.engine.begin() as conn:
         conn.execute(
             text("UPDATE audit_records SET operator_id = 'someone else' WHERE id = :id"),
@@ -151,7 +151,7 @@ def test_thresholds_set_list_and_remove_through_the_command_line(
         "approvals", "thresholds", "remove", *db, "--currency", "USD", "--group", "real\\standard"
     )
     assert "nothing to remove" in again.stdout
-    left = runtime.services.list_approval_thresholds(admin)
+    left = runtime.app.list_approval_thresholds(admin)
     assert [(t.currency, t.group, t.amount) for t in left] == [("USD", None, 1_000_000)]
 
 
@@ -167,7 +167,7 @@ def test_a_threshold_set_from_the_command_line_holds_larger_deposits(
     assert post(runtime, admin, login, "deposit", "500.00").status == "applied"
     held = post(runtime, admin, login, "deposit", "500.01")
     assert held.status == "pending_approval"
-    assert runtime.services.get_account(login, admin).balance == 50_000
+    assert runtime.app.get_account(login, admin).balance == 50_000
 
 
 def test_a_threshold_finer_than_the_currency_is_refused_with_one_line(database_url: str) -> None:
@@ -194,10 +194,10 @@ def test_maintenance_expires_overdue_approvals_and_purges_old_request_ids(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
     login = open_usd_account(runtime, admin)
-    runtime.services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
+    runtime.app.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)
     # The same services with a clock 40 days back: the approval and the request id are old.
-    past = FakeClock(runtime.services.clock() - timedelta(days=40))
-    then = Application(runtime.storage.uow, runtime.services.config, past)
+    past = FakeClock(runtime.app.clock() - timedelta(days=40))
+    then = Application(runtime.storage.uow, runtime.app.config, past)
     held = then.post_ledger_entry(PostLedgerEntry(login, "deposit", "150.00"), admin)
     then.claim_request("manager:1000", "req-old", "fingerprint")
 
@@ -208,8 +208,8 @@ def test_maintenance_expires_overdue_approvals_and_purges_old_request_ids(
         "1 event past the retention purged"  # the held deposit's approval.requested
     )
     assert held.approval is not None
-    assert runtime.services.get_approval(held.approval.id, admin).state == "expired"
-    assert runtime.services.get_account(login, admin).balance == 0
+    assert runtime.app.get_approval(held.approval.id, admin).state == "expired"
+    assert runtime.app.get_account(login, admin).balance == 0
     quiet = run("maintenance", "run", "--database-url", database_url)
     assert quiet.stdout.strip() == (
         "maintenance: 0 expired request ids purged, 0 overdue approvals expired, "
@@ -235,17 +235,15 @@ def test_demo_loads_the_usd_threshold_and_a_second_manager_who_approves(
     assert approver.scopes == {"users:read", "balances:write", "balances:approve", "reports:read"}
     manager = key_actor(runtime, payload["admin_key"])
 
-    login = runtime.services.open_account(
-        OpenAccount(group="demo-usd", leverage=100), manager
-    ).login
+    login = runtime.app.open_account(OpenAccount(group="demo-usd", leverage=100), manager).login
     assert post(runtime, manager, login, "deposit", "10000.00").status == "applied"
     held = post(runtime, manager, login, "deposit", "10000.01")
     assert held.status == "pending_approval" and held.approval is not None
-    pending = runtime.services.list_approvals(ApprovalQuery(state="pending"), approver)
+    pending = runtime.app.list_approvals(ApprovalQuery(state="pending"), approver)
     assert [a.id for a in pending] == [held.approval.id]
-    decided = runtime.services.decide_approval(DecideApproval(held.approval.id, True), approver)
+    decided = runtime.app.decide_approval(DecideApproval(held.approval.id, True), approver)
     assert decided.approval.state == "approved"
-    assert runtime.services.get_account(login, admin).balance == 2_000_001
+    assert runtime.app.get_account(login, admin).balance == 2_000_001
 
 
 def test_demo_prints_the_approver_key_once_beside_the_admin_key(

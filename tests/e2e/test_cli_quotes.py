@@ -22,9 +22,9 @@ def run(*args: str, input: str | None = None) -> Result:
 
 @pytest.fixture
 def symbols(runtime: Runtime, admin: Actor) -> None:
-    runtime.services.create_symbol(CreateSymbol("EURUSD", {}), admin)
+    runtime.app.create_symbol(CreateSymbol("EURUSD", {}), admin)
     gold = {"digits": 2, "contract_size": "100", "currency_base": "XAU", "currency_profit": "USD"}
-    runtime.services.create_symbol(CreateSymbol("XAUUSD", gold), admin)
+    runtime.app.create_symbol(CreateSymbol("XAUUSD", gold), admin)
 
 
 def listed(database_url: str) -> dict[str, Any]:

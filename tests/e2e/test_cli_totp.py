@@ -28,7 +28,7 @@ def run(*args: str) -> Result:
 def test_totp_reset_removes_a_managers_second_factor_audited(
     runtime: Runtime, admin: Actor, database_url: str
 ) -> None:
-    s = runtime.services
+    s = runtime.app
     s.create_manager(CreateManager(2001, "Desk", "Str0ng#Pass"), admin)
     desk = Actor(manager_login=2001, dialect=Dialect.CONSOLE)
     text = s.start_second_factor(desk, "Str0ng#Pass").secret

@@ -131,7 +131,7 @@ def _world(database_url: str, tmp_path: Path, **settings: Any) -> Iterator[World
     runtime = bootstrap.build(Settings(database_url=database_url, data_dir=tmp_path, **settings))
     admin: Actor = system_actor()
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(1000, "Manager", "Manag3r!pw"), admin)
         key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
         services.create_group(CreateGroup("demo-usd", "USD"), admin)
@@ -396,7 +396,7 @@ def test_a_receiver_trickling_its_answer_is_cut_off_and_a_redirect_is_a_failure(
 
 def _desk_key(w: World, mask: str) -> tuple[str, str]:
     """A reporting key of a manager limited to `mask`: (secret, key id)."""
-    services, admin = w.runtime.services, system_actor()
+    services, admin = w.runtime.app, system_actor()
     services.create_manager(CreateManager(3000, "Desk", "Desk!pw-123", rights=frozenset(
         {"reports:read"}), group_mask=mask), admin)  # fmt: skip
     issued = services.create_api_key(CreateApiKey(3000, frozenset({"reports:read"})), admin)
@@ -425,9 +425,7 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
             [first] = _sse_events(lines, 1)
             assert (first["login"], first["data"]["amount"]) == (demo, "2.00")
             # the manager moved to real*: from the next check on, real's events and not demo's
-            w.runtime.services.update_manager(
-                UpdateManager(3000, group_mask="real*"), system_actor()
-            )
+            w.runtime.app.update_manager(UpdateManager(3000, group_mask="real*"), system_actor())
             w.deposit(real, "3.00")
             got = [first]
             while got[-1]["data"]["amount"] != "3.00":
@@ -440,7 +438,7 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
             assert {e["login"] for e in after_move} == {real}
             assert "4.00" not in [e["data"]["amount"] for e in got]
             # revoked: the stream ends (the server closes it) without another event
-            w.runtime.services.revoke_api_key(key_id, system_actor())
+            w.runtime.app.revoke_api_key(key_id, system_actor())
             rest = list(lines)
             assert not any(line.startswith("data: ") for line in rest)
         # and the key opens no new stream
@@ -461,11 +459,11 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
         with _world(database_url, tmp_path, risk_pass_interval_s=0.05) as w:
             fx = {"currency_base": "EUR", "currency_profit": "USD", "currency_margin": "EUR",
                   "digits": 5, "contract_size": "100000"}  # fmt: skip
-            w.runtime.services.create_symbol(CreateSymbol("EURUSD", fx), system_actor())
+            w.runtime.app.create_symbol(CreateSymbol("EURUSD", fx), system_actor())
             w.subscribe(receiver.url, types=["account.margin_call", "account.stop_out"])
 
             def quote(bid: str, ask: str) -> None:  # from the price feed (not the trader)
-                w.runtime.services.set_quotes([QuoteInput("EURUSD", bid, ask)], system_actor())
+                w.runtime.app.set_quotes([QuoteInput("EURUSD", bid, ask)], system_actor())
 
             quote("1.10000", "1.10020")
             login = w.logins[0]
@@ -487,7 +485,7 @@ def test_the_server_records_a_margin_call_once_and_delivers_it(
             _until(lambda: bool(receiver.events()), "its delivery")
             # more passes (the server's and these) find the same state: still the one event
             for _ in range(3):
-                assert w.runtime.services.risk_pass().recorded == 0
+                assert w.runtime.app.risk_pass().recorded == 0
             [call] = calls()
             assert call["login"] == login and call["data"]["state"] == "margin_call"
             assert call["actor"]["operator_id"] == "risk-pass" and call["dialect"] == "system"

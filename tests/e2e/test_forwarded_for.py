@@ -48,7 +48,7 @@ class InThread:
 @pytest.fixture
 def in_thread(runtime: Runtime, admin: Actor) -> Iterator[Callable[[str], InThread]]:
     """The app served as `brokerplane serve` configures it, in a thread of this process."""
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(MANAGER, "CRM", PASSWORD, frozenset(SCOPES)), admin)
     key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
     stops: list[Callable[[], None]] = []

@@ -31,7 +31,7 @@ def _keys(url: str, tmp_path: Path) -> tuple[str, dict[str, tuple[str, str]]]:
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=url, data_dir=tmp_path))
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(MANAGER, "Admin", "Adm1n!passw0rd"), admin)
         services.create_manager(
             CreateManager(OTHER, "Other", "0ther!passw0rd", rights=frozenset({"users:read"})),

@@ -31,7 +31,7 @@ ACCOUNT_INVESTOR = "Invest#Pass-8813"
 def server(
     runtime: Runtime, admin: Actor, database_url: str, tmp_path: Path
 ) -> Iterator[ServerProcess]:
-    runtime.services.create_manager(
+    runtime.app.create_manager(
         CreateManager(MANAGER, "Manager", PASSWORD, frozenset(SCOPES)), admin
     )
     process = ServerProcess(

@@ -54,7 +54,7 @@ def served(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=sqlite_url, data_dir=tmp_path))
     try:
-        services = runtime.services
+        services = runtime.app
         reader = frozenset({"users:read", "reports:read"})
         services.create_manager(CreateManager(MANAGER, "Reader", PASSWORD, rights=reader), admin)
         key = services.create_api_key(CreateApiKey(MANAGER, reader), admin).secret

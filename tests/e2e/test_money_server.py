@@ -48,7 +48,7 @@ class Seeded:
 
 def _seed(runtime: Runtime, admin: Actor) -> Seeded:
     """Manager 1000 with an all-scopes key and one USD account."""
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(1000, "Manager", "Manag3r!pw"), admin)
     key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
     services.create_group(CreateGroup("demo-usd", "USD"), admin)
@@ -134,8 +134,8 @@ def test_one_deposit_fired_from_ten_clients_with_one_request_id_applies_once(
     assert [(i["kind"], i["amount"], i["request_id"]) for i in history["items"]] == [
         ("deposit", "25.00", "dep-2026-0001")
     ]
-    assert runtime.services.get_account(seeded.login, admin).balance == 2500
-    assert runtime.services.verify_ledger() == []
+    assert runtime.app.get_account(seeded.login, admin).balance == 2500
+    assert runtime.app.verify_ledger() == []
 
 
 # ---- a server killed outright ---------------------------------------------------------------
@@ -255,9 +255,9 @@ def test_an_acknowledged_deposit_survives_the_server_being_killed(
             history = http.get("/v1/balances/history", params={"login": seeded.login}).json()
             account = http.get(f"/v1/users/{seeded.login}").json()
             again = http.post("/v1/balances/deposit", json=body)
-        mismatches = restarted.services.verify_ledger()
-        audit = restarted.services.verify_audit()
-        entries = restarted.services.list_ledger(LedgerQuery(login=seeded.login), admin)
+        mismatches = restarted.app.verify_ledger()
+        audit = restarted.app.verify_audit()
+        entries = restarted.app.list_ledger(LedgerQuery(login=seeded.login), admin)
     finally:
         restarted.close()
 

@@ -93,7 +93,7 @@ def _serving(database_url: str, data_dir: Path) -> Iterator[Served]:
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=database_url, data_dir=data_dir))
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(MANAGER, "CRM", PASSWORD), admin)
         key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
         services.create_group(

@@ -42,7 +42,7 @@ class Seeded:
 
 
 def _seed(runtime: Runtime, admin: Actor) -> Seeded:
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(MANAGER, "Ops", PASSWORD, frozenset(SCOPES)), admin)
 
     def key(*scopes: str) -> str:

@@ -27,9 +27,9 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(runtime: Runtime, admin: Actor) -> Iterator[tuple[str, str]]:
-    runtime.services.create_manager(CreateManager(1000, "Manager", "Manag3r!pw"), admin)
-    key = runtime.services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
-    runtime.services.create_group(CreateGroup("demo-usd", "USD"), admin)
+    runtime.app.create_manager(CreateManager(1000, "Manager", "Manag3r!pw"), admin)
+    key = runtime.app.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
+    runtime.app.create_group(CreateGroup("demo-usd", "USD"), admin)
     port = _free_port()
     config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)

@@ -85,11 +85,11 @@ def start(tmp_path: Path) -> Iterator[Start]:
 
 
 def _key(runtime: Runtime, admin: Actor, login: int = MANAGER) -> str:
-    return runtime.services.create_api_key(CreateApiKey(login, frozenset(SCOPES)), admin).secret
+    return runtime.app.create_api_key(CreateApiKey(login, frozenset(SCOPES)), admin).secret
 
 
 def _manager(runtime: Runtime, admin: Actor, login: int = MANAGER) -> None:
-    runtime.services.create_manager(CreateManager(login, f"Manager {login}", PASSWORD), admin)
+    runtime.app.create_manager(CreateManager(login, f"Manager {login}", PASSWORD), admin)
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -100,9 +100,9 @@ def _fifty_over_withdrawals_split_across_them_take_exactly_the_balance(
     runtime: Runtime, admin: Actor, a: ServerProcess, b: ServerProcess
 ) -> None:
     keys = [_key(runtime, admin) for _ in range(5)]  # 10 requests each: under the rate limit
-    runtime.services.create_group(CreateGroup("procs", "USD"), admin)
-    login = runtime.services.open_account(OpenAccount(group="procs", name="Race"), admin).login
-    runtime.services.post_ledger_entry(PostLedgerEntry(login, "deposit", "10.00"), admin)
+    runtime.app.create_group(CreateGroup("procs", "USD"), admin)
+    login = runtime.app.open_account(OpenAccount(group="procs", name="Race"), admin).login
+    runtime.app.post_ledger_entry(PostLedgerEntry(login, "deposit", "10.00"), admin)
 
     def withdraw(n: int) -> httpx.Response:
         server = (a, b)[n % 2]
@@ -118,7 +118,7 @@ def _fifty_over_withdrawals_split_across_them_take_exactly_the_balance(
     codes = [r.json().get("code") if r.status_code != 200 else 200 for r in answers]
     assert codes.count(200) == 14, codes  # 14 x 0.70 = 9.80 of the 10.00
     assert codes.count("ledger.insufficient_funds") == 36, codes
-    assert runtime.services.get_account(login, admin).balance == 20  # cents left
+    assert runtime.app.get_account(login, admin).balance == 20  # cents left
     served = {(a, b)[n % 2].port for n, r in enumerate(answers) if r.status_code == 200}
     assert len(served) == 2  # both processes took some
 
@@ -146,7 +146,7 @@ def _refresh_tokens_and_webhooks_sent_to_both_are_used_once(
     """Each refresh token, and each signed trading webhook id, sent several times at once to
     both processes: one session per token and one position per webhook id, whichever process
     each copy reached; the other copies are refused (tokens) or answered as replays."""
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(1002, "Backoffice", PASSWORD, frozenset(SCOPES)), admin)
     ids = make_catalog(services, admin)
     made = services.open_user_with_accounts(
@@ -228,7 +228,7 @@ def _a_quote_fed_to_one_is_read_by_the_other(
     runtime: Runtime, admin: Actor, key: str, a: ServerProcess, b: ServerProcess
 ) -> None:
     """Quotes are stored, not cached: the next read anywhere sees the acknowledged one."""
-    runtime.services.create_symbol(CreateSymbol("EURUSD"), admin)
+    runtime.app.create_symbol(CreateSymbol("EURUSD"), admin)
     for bid, ask in (("1.10000", "1.10020"), ("1.20000", "1.20020")):
         quote = {"symbol": "EURUSD", "bid": bid, "ask": ask}
         fed = httpx.put(a.base + "/v1/quotes", json={"quotes": [quote]}, headers=_auth(key))
@@ -241,7 +241,7 @@ def _revocation_a_new_password_and_a_disabled_manager(
     runtime: Runtime, admin: Actor, a: ServerProcess, b: ServerProcess
 ) -> None:
     admin_key, other = _key(runtime, admin), _key(runtime, admin, 1001)
-    issued = runtime.services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin)
+    issued = runtime.app.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin)
     revoked = issued.secret
     for server in (a, b):
         for key in (revoked, other):
@@ -260,11 +260,11 @@ def _revocation_a_new_password_and_a_disabled_manager(
         "accept": "application/json",
     }
     assert httpx.get(a.base + "/proftrading/rest/users", headers=bearer).status_code == 200
-    runtime.services.update_manager(UpdateManager(1001, password="N3w!password"), admin)
+    runtime.app.update_manager(UpdateManager(1001, password="N3w!password"), admin)
     for server in (a, b):
         assert httpx.get(server.base + "/proftrading/rest/users", headers=bearer).status_code == 401
 
-    runtime.services.update_manager(UpdateManager(1001, enabled=False), admin)
+    runtime.app.update_manager(UpdateManager(1001, enabled=False), admin)
     for server in (a, b):
         assert httpx.get(server.base + "/v1/groups", headers=_auth(other)).status_code == 401
 
@@ -365,8 +365,8 @@ def test_serve_with_two_workers_serves_and_replaces_a_killed_worker(
 ) -> None:
     _manager(runtime, admin)
     key = _key(runtime, admin)
-    runtime.services.create_group(CreateGroup("procs", "USD"), admin)
-    login = runtime.services.open_account(OpenAccount(group="procs", name="Workers"), admin).login
+    runtime.app.create_group(CreateGroup("procs", "USD"), admin)
+    login = runtime.app.open_account(OpenAccount(group="procs", name="Workers"), admin).login
     (server,) = start(database_url, 1, {**SERVER_ENV, "BROKERPLANE_WORKERS": "2"})
     workers = wait_until(lambda: len(_children(server.proc.pid)) == 2, timeout=60)
     assert workers, server.log.read_text()
@@ -402,7 +402,7 @@ def test_serve_with_two_workers_serves_and_replaces_a_killed_worker(
     assert "was killed by SIGKILL; starting another" in server.log.read_text()
     with ThreadPoolExecutor(max_workers=8) as pool:  # the new worker serves too
         assert list(pool.map(deposit, range(40, 60))) == [200] * 20
-    assert runtime.services.get_account(login, admin).balance == 60_00
+    assert runtime.app.get_account(login, admin).balance == 60_00
 
     server.proc.terminate()  # a graceful stop of every worker
     assert server.proc.wait(timeout=60) == 0

@@ -86,9 +86,7 @@ def test_an_app_set_up_for_the_listeners_keeps_no_mt5_session_for_a_request_with
 ) -> None:
     from fastapi.testclient import TestClient
 
-    runtime.services.create_manager(
-        CreateManager(MANAGER, "CRM", PASSWORD, frozenset(SCOPES)), admin
-    )
+    runtime.app.create_manager(CreateManager(MANAGER, "CRM", PASSWORD, frozenset(SCOPES)), admin)
     app = create_app(runtime)
     uvicorn_config(app, runtime.settings)  # as `brokerplane serve` sets it up
     with TestClient(app) as client:  # in-process: no connection, only an address

@@ -100,7 +100,7 @@ def test_one_key_cannot_take_every_event_stream_slot(database_url: str, tmp_path
 
     headers = {"Accept": "text/event-stream"}
     with _world(database_url, tmp_path, events_max_streams=4) as w:
-        other_key = w.runtime.services.create_api_key(
+        other_key = w.runtime.app.create_api_key(
             CreateApiKey(1000, frozenset({"reports:read"})), system_actor()
         ).secret
         with contextlib.ExitStack() as open_streams:

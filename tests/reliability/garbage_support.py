@@ -257,7 +257,7 @@ class Books:
 
     @classmethod
     def read(cls, runtime: Runtime, admin: Actor) -> Books:
-        services = runtime.services
+        services = runtime.app
         balances = {a.login: a.balance for a in services.iter_accounts(ListAccounts(), admin)}
         entries = sum(1 for _ in services.iter_ledger(LedgerQuery(), admin))
         return cls(balances, entries)
@@ -267,7 +267,7 @@ def check_books(runtime: Runtime, admin: Actor, before: Books, acknowledged: int
     """After garbage: the ledger and the audit chain verify, the ledger grew by at most one
     entry per money call acknowledged (a replayed idempotency key books nothing), and when none
     was acknowledged nothing moved at all."""
-    services = runtime.services
+    services = runtime.app
     assert services.verify_ledger() == []
     report = services.verify_audit()
     assert report.ok, report

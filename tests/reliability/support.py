@@ -117,7 +117,7 @@ def seed(url: str, data_dir: Path, accounts: int, cents: int, *, migrate: bool =
     settings = Settings(database_url=url, data_dir=data_dir)
     runtime = bootstrap.build(settings, migrate_schema=migrate)
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(MANAGER, "Reliability", PASSWORD), admin)
         key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
         services.create_group(CreateGroup(GROUP, "USD"), admin)
@@ -309,12 +309,11 @@ def check(load: Load, url: str, data_dir: Path) -> Findings:
         entries = [
             e
             for login in load.seeded.funded
-            for e in runtime.services.iter_ledger(LedgerQuery(login=login), admin)
+            for e in runtime.app.iter_ledger(LedgerQuery(login=login), admin)
             if e.request_id
         ]
         balances = {
-            login: runtime.services.get_account(login, admin).balance
-            for login in load.seeded.funded
+            login: runtime.app.get_account(login, admin).balance for login in load.seeded.funded
         }
     finally:
         runtime.close()

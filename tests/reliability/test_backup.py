@@ -56,8 +56,8 @@ def test_a_backup_taken_while_the_server_writes_is_consistent_and_verified(
         Settings(database_url=f"sqlite:///{copy}", data_dir=tmp_path), provision_key=False
     )
     try:
-        assert runtime.services.audit_ledger().ok
-        assert runtime.services.verify_audit().ok
+        assert runtime.app.audit_ledger().ok
+        assert runtime.app.verify_audit().ok
     finally:
         runtime.close()
 

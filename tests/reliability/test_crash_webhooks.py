@@ -41,12 +41,12 @@ def _subscribe(url: str, hook: str) -> None:
 
     runtime = bootstrap.build(Settings(database_url=url))
     try:
-        sub = runtime.services.create_webhook(
+        sub = runtime.app.create_webhook(
             SaveSubscription(url=hook, secret=SECRET, types=("ledger.entry_posted",)),
             system_actor(),
         )
         # from the first event on: the seeding deposits too
-        runtime.services.replay_webhook(sub.id, 1, system_actor())
+        runtime.app.replay_webhook(sub.id, 1, system_actor())
     finally:
         runtime.close()
 

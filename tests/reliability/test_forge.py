@@ -105,7 +105,7 @@ class Forger:
                     bonus_after=0,
                     currency="USD",
                     currency_digits=2,
-                    at=self.runtime.services.clock(),
+                    at=self.runtime.app.clock(),
                     comment="",
                     reference="",
                     dialect="native",
@@ -229,8 +229,8 @@ def test_every_forgery_by_a_database_writer_under_load_is_named_by_the_verifiers
                 assert load.wait_for_progress(CLIENTS), "the server made no progress"
                 getattr(forger, forgery)()
             assert load.wait_for_progress(CLIENTS), "the server stopped after the forgeries"
-        ledger = forger.runtime.services.audit_ledger()
-        chain = forger.runtime.services.verify_audit()
+        ledger = forger.runtime.app.audit_ledger()
+        chain = forger.runtime.app.verify_audit()
     finally:
         forger.close()
     verdicts = {what: cli_check(what, database_url) for what in ("ledger", "audit")}

@@ -51,7 +51,7 @@ def server(runtime: Runtime, admin: Actor) -> Iterator[Server]:
     """The app as `brokerplane serve` configures it, trusting 127.0.0.1's X-Forwarded-For."""
     for n in range(VICTIMS):
         login = FIRST_LOGIN + n
-        runtime.services.create_manager(
+        runtime.app.create_manager(
             CreateManager(login, f"Victim {login}", password_of(login), frozenset(SCOPES)), admin
         )
     app = create_app(runtime)

@@ -57,7 +57,7 @@ def test_concurrent_withdrawals_on_one_account_never_overdraw(
         answers = fire(base, [withdrawal] * RACERS)
 
     seen = outcomes(answers)
-    left = runtime.services.get_account(login, admin).balance
+    left = runtime.app.get_account(login, admin).balance
     summary(
         f"race withdrawals {engine_of(database_url)}: {RACERS} withdrawals of {money(amount)} "
         f"from {money(balance)} at once, answers {dict(seen)}, left {money(left)}"
@@ -67,8 +67,8 @@ def test_concurrent_withdrawals_on_one_account_never_overdraw(
     assert left == balance % amount
     after = sorted(int(a.json()["balance"].replace(".", "")) for a in answers if a.is_success)
     assert after == [left + n * amount for n in range(fits)]
-    assert_unbroken_chain(list(runtime.services.iter_ledger(LedgerQuery(login=login), admin)))
-    assert runtime.services.verify_ledger() == []
+    assert_unbroken_chain(list(runtime.app.iter_ledger(LedgerQuery(login=login), admin)))
+    assert runtime.app.verify_ledger() == []
 
 
 def test_concurrent_opens_in_a_small_login_range_fill_it_and_no_more(
@@ -81,7 +81,7 @@ def test_concurrent_opens_in_a_small_login_range_fill_it_and_no_more(
     capacity = size(5, 20)
     seeded = seed(database_url, tmp_path, 0, 0)
     limits = {"login_range_from": 7000, "login_range_to": 7000 + capacity - 1}
-    runtime.services.create_group(CreateGroup("race\\small", "USD", limits), admin)
+    runtime.app.create_group(CreateGroup("race\\small", "USD", limits), admin)
     opens = [
         (seeded.key, "/v1/users", {"group": "race\\small", "name": f"Racer {i}", "leverage": 100})
         for i in range(RACERS)
@@ -100,7 +100,7 @@ def test_concurrent_opens_in_a_small_login_range_fill_it_and_no_more(
     assert seen[exhausted] == RACERS - capacity
     assert sum(seen.values()) - seen[exhausted] == len(logins)
     assert logins == list(range(7000, 7000 + capacity))
-    assert runtime.services.verify_audit().ok
+    assert runtime.app.verify_audit().ok
 
 
 def test_one_pending_approval_decided_by_many_managers_at_once_applies_once(
@@ -110,7 +110,7 @@ def test_one_pending_approval_decided_by_many_managers_at_once_applies_once(
     admin: Actor,
     summary: Callable[[str], None],
 ) -> None:
-    services = runtime.services
+    services = runtime.app
     seeded = seed(database_url, tmp_path, 1, 1_00)
     (login,) = seeded.funded
     services.set_approval_threshold(SetApprovalThreshold("USD", "100"), admin)

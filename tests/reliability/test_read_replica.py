@@ -186,7 +186,7 @@ def _seed(url: str, data_dir: Path) -> tuple[str, str, list[int]]:
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=url, data_dir=data_dir), migrate_schema=True)
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(WRITER, "Writer", "Writer!pw123"), admin)
         services.create_manager(CreateManager(READER, "Reader", "Reader!pw123"), admin)
         writer = services.create_api_key(CreateApiKey(WRITER, frozenset(SCOPES)), admin).secret

@@ -73,7 +73,7 @@ def _names_made_of_a(url: str, data_dir: Path) -> None:
     admin = system_actor()
     runtime = bootstrap.build(Settings(database_url=url, data_dir=data_dir))
     try:
-        services = runtime.services
+        services = runtime.app
         for name in ("a" * 63, "demo\\" + "a" * 58):
             services.create_group(CreateGroup(name, "USD"), admin)
             services.open_account(OpenAccount(group=name, name="Mask Target"), admin)

@@ -61,7 +61,7 @@ def test_replayed_webhooks_and_refresh_tokens_apply_once(
     runtime = bootstrap.build(settings)
     admin = system_actor()
     try:
-        services = runtime.services
+        services = runtime.app
         services.create_manager(CreateManager(MANAGER, "TE", PASSWORD, frozenset(SCOPES)), admin)
         ids = make_catalog(services, admin)
         made = services.open_user_with_accounts(

@@ -20,7 +20,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def services(runtime: Runtime, clock: FakeClock) -> Application:
     """The runtime's services, their clock replaced by one the test moves."""
-    return Application(runtime.storage.uow, runtime.services.config, clock)
+    return Application(runtime.storage.uow, runtime.app.config, clock)
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def test_a_command_that_fails_before_commit_leaves_no_account_and_no_record(
     services: Application, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
 ) -> None:
     records, head = _count(runtime, t.audit_records), _head(runtime)
-    failing = Application(_LostBeforeCommit(runtime), runtime.services.config, clock)
+    failing = Application(_LostBeforeCommit(runtime), runtime.app.config, clock)
 
     with pytest.raises(ConnectionResetError):
         failing.open_account(OpenAccount(group="real\\standard"), admin)
@@ -80,7 +80,7 @@ def test_an_update_that_fails_before_commit_leaves_the_account_as_it_was(
     services: Application, admin: Actor, usd_group: Group, runtime: Runtime, clock: FakeClock
 ) -> None:
     acc = services.open_account(OpenAccount(group="real\\standard"), admin)
-    failing = Application(_LostBeforeCommit(runtime), runtime.services.config, clock)
+    failing = Application(_LostBeforeCommit(runtime), runtime.app.config, clock)
 
     with pytest.raises(ConnectionResetError):
         failing.update_account(UpdateAccount(acc.login, {"comment": "lost"}), admin)

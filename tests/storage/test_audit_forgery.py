@@ -326,16 +326,16 @@ def test_a_new_key_file_is_owner_only_and_seals_the_chain(
         key_file = data_dir / "audit.key"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-        runtime.services.create_group(CreateGroup("real\\standard", "USD", {}), admin)
+        runtime.app.create_group(CreateGroup("real\\standard", "USD", {}), admin)
         assert runtime.keyring is not None
         assert {r.seal_key for r in _records(runtime)} == {runtime.keyring.keys.current.id}
-        assert runtime.services.verify_audit().ok
+        assert runtime.app.verify_audit().ok
     finally:
         runtime.close()
 
 
 def _write_some(runtime: Runtime, admin: Actor, name: str) -> None:
-    runtime.services.create_group(CreateGroup(f"real\\{name}", "USD", {}), admin)
+    runtime.app.create_group(CreateGroup(f"real\\{name}", "USD", {}), admin)
 
 
 def test_a_keyed_chain_whose_key_file_is_missing_refuses_to_start(
@@ -380,7 +380,7 @@ def test_records_sealed_before_and_after_a_key_rotation_all_verify(
         new = ring.keys.current.id
         assert new != old
         assert [r.seal_key for r in _records(runtime)] == [old, new]
-        assert runtime.services.verify_audit().ok
+        assert runtime.app.verify_audit().ok
     finally:
         runtime.close()
 
@@ -399,12 +399,12 @@ def test_a_legacy_chain_still_verifies_and_is_keyed_from_the_upgrade_on(
         assert "legacy-until 2" in (tmp_path / "audit.key").read_text()
         _write_some(runtime, admin, "c")
         assert [r.seal_key is None for r in _records(runtime)] == [True, True, False]
-        report = runtime.services.verify_audit()
+        report = runtime.app.verify_audit()
         assert (report.ok, report.records, report.legacy) == (True, 3, 2)
 
         _rechain(runtime, {3: lambda rec: None}, key=None)  # the keyed tail made "legacy"
 
-        report = runtime.services.verify_audit()
+        report = runtime.app.verify_audit()
         assert (report.ok, report.first_bad_id) == (False, 3)
         assert "unkeyed record where the chain is keyed" in report.reason
     finally:

@@ -48,7 +48,7 @@ def _env_settings(database_url: str, data_dir: Path, legacy_until: int | None = 
 
 def _groups(runtime: bootstrap.Runtime, admin: Actor, *names: str) -> None:
     for name in names:
-        runtime.services.create_group(CreateGroup(f"real\\{name}", "USD", {}), admin)
+        runtime.app.create_group(CreateGroup(f"real\\{name}", "USD", {}), admin)
 
 
 # --------------------------------------------------------------------------- environment key
@@ -60,10 +60,10 @@ def test_a_chain_rewritten_unkeyed_under_an_environment_key_is_refused(
     runtime = bootstrap.build(_env_settings(database_url, tmp_path))
     try:
         _groups(runtime, admin, "a", "b")
-        assert runtime.services.verify_audit().ok
+        assert runtime.app.verify_audit().ok
         _rechain(runtime, {1: lambda rec: None}, key=None)  # every record plain SHA-256, no key
 
-        report = runtime.services.verify_audit()
+        report = runtime.app.verify_audit()
         assert (report.ok, report.first_bad_id) == (False, 1)
         assert "unkeyed record where the chain is keyed" in report.reason
     finally:
@@ -87,7 +87,7 @@ def test_a_legacy_chain_under_an_environment_key_verifies_up_to_the_stated_bound
     try:
         _groups(runtime, admin, "c")
         assert [r.seal_key is None for r in _records(runtime)] == [True, True, False]
-        report = runtime.services.verify_audit()
+        report = runtime.app.verify_audit()
         assert (report.ok, report.records, report.legacy) == (True, 3, 2)
     finally:
         runtime.close()

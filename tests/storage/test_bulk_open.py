@@ -84,5 +84,5 @@ def test_demo_accounts_open_in_batches_with_consecutive_logins(runtime: Runtime)
 
     assert seen == [3, 6, 7]
     assert logins == list(range(logins[0], logins[0] + 7))
-    assert runtime.services.verify_audit().ok
-    assert runtime.services.verify_ledger() == []
+    assert runtime.app.verify_audit().ok
+    assert runtime.app.verify_ledger() == []

@@ -29,7 +29,7 @@ def _backend_pid(watch: PgCredentialWatch) -> int:
 def test_a_change_committed_before_the_call_is_counted_though_its_notice_is_late(
     runtime: Runtime, admin: Actor
 ) -> None:
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(1000, "Watched", "Watch3d!pw"), admin)
     key = services.create_api_key(CreateApiKey(1000, frozenset({"users:read"})), admin).key
     watch = PgCredentialWatch(runtime.storage.engine)

@@ -180,7 +180,7 @@ def test_a_group_without_failures_runs_without_savepoints_and_one_with_them_afte
 def test_only_committed_ledger_entries_are_reported_and_every_batch_size_is_told(
     runtime: Runtime, admin: Actor, usd_group: Group
 ) -> None:
-    services = runtime.services
+    services = runtime.app
     a, b = (_open(services, admin, usd_group, "100.00") for _ in range(2))
     reported: list[str] = []
     sizes: list[int] = []

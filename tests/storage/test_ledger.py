@@ -121,7 +121,7 @@ def test_an_entry_posted_under_a_clock_in_another_zone_is_stored_as_the_same_ins
     runtime: Runtime, admin: Actor, usd_group: Group, clock: FakeClock
 ) -> None:
     elsewhere = FakeClock(clock.now.astimezone(timezone(timedelta(hours=-5, minutes=-30))))
-    services = Application(runtime.storage.uow, runtime.services.config, elsewhere)
+    services = Application(runtime.storage.uow, runtime.app.config, elsewhere)
     login = _open(services, admin).login
 
     entry = _entry(_post(services, admin, login, "deposit", "1"))

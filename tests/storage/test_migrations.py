@@ -37,8 +37,8 @@ def test_migrated_database_starts_an_empty_audit_chain(runtime: Runtime) -> None
     with runtime.storage.uow(write=False) as uow:
         assert uow.audit.head() == (0, GENESIS_HASH)
         assert list(uow.audit.iter_all()) == []
-    assert runtime.services.verify_audit().ok
-    assert runtime.services.is_empty()
+    assert runtime.app.verify_audit().ok
+    assert runtime.app.is_empty()
 
 
 def test_storage_names_its_backend_and_answers_a_ping(runtime: Runtime, database_url: str) -> None:
@@ -49,7 +49,7 @@ def test_storage_names_its_backend_and_answers_a_ping(runtime: Runtime, database
 def test_revision_0008_moves_attributes_out_of_the_rows(runtime: Runtime) -> None:
     """Attributes written into the rows' JSON before 0008 are in the attribute store after it
     (pairs the store cannot hold are dropped) and the rows keep `{}`."""
-    services, admin = runtime.services, system_actor()
+    services, admin = runtime.app, system_actor()
     services.create_group(CreateGroup("real\\std", "USD"), admin)
     login = services.open_account(OpenAccount(group="real\\std"), admin).login
     engine = runtime.storage.engine
@@ -113,7 +113,7 @@ def test_an_upgrade_waiting_for_another_process_migrating_says_so(
 def test_revision_0025_builds_the_covering_index_on_accounts_with_rows(runtime: Runtime) -> None:
     """On PostgreSQL, with accounts present, the index is built CONCURRENTLY (outside the
     revision's transaction) and is valid; the revisions before it stay applied."""
-    services, admin = runtime.services, system_actor()
+    services, admin = runtime.app, system_actor()
     services.create_group(CreateGroup("real\\std", "USD"), admin)
     services.open_account(OpenAccount(group="real\\std"), admin)
     engine = runtime.storage.engine

@@ -370,7 +370,7 @@ def _withdraw_in_process(url: str, login: int, start: Any, results: Any) -> None
         for _ in range(PER_PROCESS):
             cmd = PostLedgerEntry(login, "withdrawal", "1.00")
             try:
-                runtime.services.post_ledger_entry(cmd, system_actor("process"))
+                runtime.app.post_ledger_entry(cmd, system_actor("process"))
                 applied += 1
             except InsufficientFunds:
                 refused += 1

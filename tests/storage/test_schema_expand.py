@@ -49,7 +49,7 @@ def expanded(runtime: Runtime) -> Iterator[Engine]:
 def test_this_code_keeps_working_on_a_schema_one_expand_step_ahead(
     runtime: Runtime, expanded: Engine
 ) -> None:
-    services, admin = runtime.services, system_actor()
+    services, admin = runtime.app, system_actor()
     services.create_group(CreateGroup("real\\expand", "USD"), admin)
     login = services.open_account(OpenAccount(group="real\\expand", name="Ahead"), admin).login
     services.post_ledger_entry(PostLedgerEntry(login, "deposit", "150.00"), admin)

@@ -58,6 +58,6 @@ def test_services_over_an_unreachable_postgres_raise_storage_unavailable(
     unreachable: Runtime, admin: Actor, call: Callable[[Any, Actor], object]
 ) -> None:
     with pytest.raises(StorageUnavailable) as caught:
-        call(unreachable.services, admin)
+        call(unreachable.app, admin)
 
     assert caught.value.code == "storage.unavailable"

@@ -68,7 +68,7 @@ class Receiver:
 def _workers(runtime: bootstrap.Runtime, stop: threading.Event, n: int) -> list[threading.Thread]:
     threads = []
     for i in range(n):
-        worker = Worker(runtime.services, runtime.settings, f"w{i}")
+        worker = Worker(runtime.app, runtime.settings, f"w{i}")
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
         threads.append(thread)
@@ -84,7 +84,7 @@ def test_two_processes_deliver_every_event_once_in_order(
     stops = [threading.Event(), threading.Event()]
     threads: list[threading.Thread] = []
     try:
-        services = first.services
+        services = first.app
         services.create_group(CreateGroup("demo-usd", "USD"), admin)
         logins = [
             services.open_account(OpenAccount(group="demo-usd"), admin).login for _ in range(3)
@@ -93,16 +93,14 @@ def test_two_processes_deliver_every_event_once_in_order(
             SaveSubscription(url=receiver.url, secret=SECRET, types=("ledger.",)), admin
         )
         threads += _workers(first, stops[0], 2)  # the first process holds it first
-        first.services.post_ledger_entry(PostLedgerEntry(logins[0], "deposit", "1"), admin)
+        first.app.post_ledger_entry(PostLedgerEntry(logins[0], "deposit", "1"), admin)
         deadline = time.monotonic() + 60
         while not receiver.ids() and time.monotonic() < deadline:
             time.sleep(0.05)
         threads += _workers(second, stops[1], 2)
         for n in range(1, DEPOSITS):
             runtime = (first, second)[n % 2]  # both processes commit changes
-            runtime.services.post_ledger_entry(
-                PostLedgerEntry(logins[n % 3], "deposit", "1"), admin
-            )
+            runtime.app.post_ledger_entry(PostLedgerEntry(logins[n % 3], "deposit", "1"), admin)
             if n == DEPOSITS // 2:
                 stops[0].set()  # the first process stops: its leases are given back
         deadline = time.monotonic() + 60

@@ -109,8 +109,8 @@ async def _maintenance(runtime: Runtime, stopping: asyncio.Event) -> None:
     interval = runtime.settings.maintenance_interval_s
     while not await riskpass.pause(stopping, interval):
         try:
-            purged, expired = await run_in_threadpool(runtime.services.run_maintenance)
-            events = await run_in_threadpool(runtime.services.purge_events)
+            purged, expired = await run_in_threadpool(runtime.app.run_maintenance)
+            events = await run_in_threadpool(runtime.app.purge_events)
             if runtime.settings.shared_rate_limits:  # names whose allowance is full again
                 await run_in_threadpool(runtime.storage.rate_limits.purge, time.time())
         except Exception:
@@ -140,9 +140,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         tasks = [asyncio.create_task(_maintenance(runtime, stopping))]
         if settings.risk_pass_interval_s > 0:
             tasks.append(asyncio.create_task(riskpass.run(runtime, stopping)))
-        stop, workers = delivery.start(
-            runtime.services, settings, _app.state.metrics.webhook_delivered
-        )
+        stop, workers = delivery.start(runtime.app, settings, _app.state.metrics.webhook_delivered)
         try:
             yield
         finally:

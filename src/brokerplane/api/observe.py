@@ -167,7 +167,7 @@ class ServerMetrics:
         registry.gauge(
             "brokerplane_approvals_pending",
             "Held money operations waiting for a second manager's decision",
-            lambda: [((), runtime.services.count_pending_approvals())],
+            lambda: [((), runtime.app.count_pending_approvals())],
         )
         registry.gauge(
             "brokerplane_mt5_sessions_open",
@@ -230,7 +230,7 @@ class ServerMetrics:
         runtime.storage.on_ledger_commit = self._ledger_committed
         runtime.storage.on_error = self._db_error
         runtime.storage.on_events = self._events_written
-        group_commit = runtime.services.group_commit
+        group_commit = runtime.app.group_commit
         if group_commit is not None:
             group_commit.on_batch = self._batch
 
@@ -255,7 +255,7 @@ class ServerMetrics:
         share a failure too: a database that is down is asked once, not once a gauge)."""
         if self._backlog_read is None:
             try:
-                self._backlog_read = self.runtime.services.webhook_backlog()
+                self._backlog_read = self.runtime.app.webhook_backlog()
             except Exception as err:
                 self._backlog_read = err
         if isinstance(self._backlog_read, Exception):

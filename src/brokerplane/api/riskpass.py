@@ -53,7 +53,7 @@ async def run(runtime: Runtime, stopping: asyncio.Event) -> None:
     interval = settings.risk_pass_interval_s
     while not await pause(stopping, interval):
         try:
-            recorded = await run_cycle(runtime.services, settings.risk_pass_batch, stopping)
+            recorded = await run_cycle(runtime.app, settings.risk_pass_batch, stopping)
         except Exception:
             log.exception("risk pass failed; retrying in %ss", interval)
             continue

@@ -47,7 +47,7 @@ def thresholds_list(database_url: str | None, data_dir: Path | None, as_json: bo
     """List the currency thresholds and the group overrides."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        found = runtime.services.list_approval_thresholds(system_actor())
+        found = runtime.app.list_approval_thresholds(system_actor())
     items = [_threshold_json(t) for t in found]
     if as_json:
         click.echo(json.dumps({"items": items}))
@@ -83,7 +83,7 @@ def thresholds_set(
 
     cmd = SetApprovalThreshold(currency=currency, amount=amount, group=group)
     with runtime_for(settings) as runtime:
-        t = runtime.services.set_approval_threshold(cmd, system_actor())
+        t = runtime.app.set_approval_threshold(cmd, system_actor())
     if t is None:  # pragma: no cover - a set always answers the threshold
         raise CliFailure("the threshold was not set")
     shown = _threshold_json(t)
@@ -107,9 +107,9 @@ def thresholds_remove(
     cmd = SetApprovalThreshold(currency=currency, amount=None, group=group)
     with runtime_for(settings) as runtime:
         before = {
-            (t.currency, t.group) for t in runtime.services.list_approval_thresholds(system_actor())
+            (t.currency, t.group) for t in runtime.app.list_approval_thresholds(system_actor())
         }
-        runtime.services.set_approval_threshold(cmd, system_actor())
+        runtime.app.set_approval_threshold(cmd, system_actor())
     code = currency.strip().upper()
     where = f"group {group}" if group else "every group"
     if (code, group) in before:

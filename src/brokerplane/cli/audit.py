@@ -53,7 +53,7 @@ def audit_verify(database_url: str | None, data_dir: Path | None, checkpoint: Pa
     history (even by someone holding the audit key), a rollback or a truncation fails."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings, provision_key=False) as runtime:
-        keys = runtime.services.config.audit_keys
+        keys = runtime.app.config.audit_keys
         point = None
         if checkpoint is not None:
             try:
@@ -63,7 +63,7 @@ def audit_verify(database_url: str | None, data_dir: Path | None, checkpoint: Pa
             except AuditKeyError as exc:
                 click.echo(f"checkpoint {checkpoint}: {exc}", err=True)
                 click.get_current_context().exit(EXIT_CHECK_FAILED)
-        report = runtime.services.verify_audit(
+        report = runtime.app.verify_audit(
             pin=(point.record, point.hash) if point is not None else None
         )
     if report.ok:
@@ -100,7 +100,7 @@ def audit_checkpoint(database_url: str | None, data_dir: Path | None, out: Path 
                 "no audit key is configured: a checkpoint is signed with it (run "
                 "`brokerplane db upgrade` to make one)"
             )
-        report, totals = runtime.services.chain_statement()
+        report, totals = runtime.app.chain_statement()
         if not report.ok:
             click.echo(
                 f"audit chain broken at record {report.first_bad_id}: {report.reason}; "
@@ -114,7 +114,7 @@ def audit_checkpoint(database_url: str | None, data_dir: Path | None, out: Path 
             report.records,
             report.legacy,
             totals,
-            runtime.services.clock(),
+            runtime.app.clock(),
         )
     text = json.dumps(statement, indent=2, sort_keys=True) + "\n"
     if out is None:

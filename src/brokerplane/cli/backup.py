@@ -162,8 +162,8 @@ def _verify(copy: Path, settings: Settings, *, migrate: bool = False) -> tuple[i
         update={"database_url": f"sqlite:///{copy.as_posix()}", "read_database_url": ""}
     )
     with runtime_for(of_copy, provision_key=False, migrate_schema=migrate) as runtime:
-        ledger = runtime.services.audit_ledger()
-        chain = runtime.services.verify_audit()
+        ledger = runtime.app.audit_ledger()
+        chain = runtime.app.verify_audit()
     if not ledger.ok:
         raise CliFailure("the copy fails `ledger verify`: the database itself needs checking")
     if not chain.ok:

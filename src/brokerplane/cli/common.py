@@ -269,7 +269,7 @@ def key_state(key: ApiKey, now: datetime) -> str:
 
 
 def existing_manager(runtime: Runtime, login: int) -> Manager:
-    found = runtime.services.get_manager(login)
+    found = runtime.app.get_manager(login)
     if found is None:
         raise ManagerNotFound(login)
     return found

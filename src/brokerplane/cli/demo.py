@@ -135,7 +135,7 @@ def _groups_table(runtime: Runtime) -> Table:
     table = rich_table("groups")
     for col in ("name", "currency", "leverage", "logins", "broker"):
         table.add_column(col, no_wrap=True)
-    for g in runtime.services.list_groups(system_actor()):
+    for g in runtime.app.list_groups(system_actor()):
         logins = f"{g.login_range_from}-{g.login_range_to}" if g.login_range_from else "server"
         leverage = f"1:{g.default_leverage} (max {g.max_leverage})"
         table.add_row(escape(g.name), g.currency, leverage, logins, escape(g.broker))
@@ -146,7 +146,7 @@ def _symbols_table(runtime: Runtime) -> Table:
     table = rich_table("symbols")
     for col in ("name", "path", "digits", "contract size", "base/profit/margin"):
         table.add_column(col)
-    for s in runtime.services.list_symbols(system_actor()):
+    for s in runtime.app.list_symbols(system_actor()):
         currencies = f"{s.currency_base}/{s.currency_profit}/{s.currency_margin}"
         table.add_row(
             escape(s.name), escape(s.path), str(s.digits), str(s.contract_size), currencies
@@ -194,7 +194,7 @@ class DemoSecrets:
 
 def is_loaded(runtime: Runtime) -> bool:
     """True once the demo manager exists (the last-but-one thing `load_demo` creates)."""
-    return runtime.services.get_manager(DEMO_MANAGER_LOGIN) is not None
+    return runtime.app.get_manager(DEMO_MANAGER_LOGIN) is not None
 
 
 def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | None:
@@ -213,7 +213,7 @@ def load_demo(runtime: Runtime, actor: Actor | None = None) -> DemoSecrets | Non
     if is_loaded(runtime):
         return None
     actor = actor or system_actor()
-    services = runtime.services
+    services = runtime.app
     for name, cur, settings in DEMO_GROUPS:
         with contextlib.suppress(GroupAlreadyExists):
             services.create_group(CreateGroup(name=name, currency=cur, settings=settings), actor)
@@ -300,7 +300,7 @@ def open_demo_accounts(
     commands = _demo_account_commands(group)
     while len(logins) < count:
         size = min(batch, count - len(logins))
-        opened = runtime.services.open_accounts([next(commands) for _ in range(size)], actor)
+        opened = runtime.app.open_accounts([next(commands) for _ in range(size)], actor)
         logins.extend(account.login for account in opened)
         if on_opened is not None:
             on_opened(len(logins))

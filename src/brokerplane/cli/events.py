@@ -94,7 +94,7 @@ def events_tail(
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     actor = system_actor("events-tail")
     with runtime_for(settings) as runtime:
-        core = runtime.services
+        core = runtime.app
         try:
             wanted = parse_types([n for t in types for n in t.split(",")])
             start = after

@@ -93,7 +93,7 @@ def _show_issued(issued: IssuedKey, title: str) -> None:
 def _key_id(runtime: Runtime, ref: str) -> str:
     """A key's id from its id or its prefix (the part of the secret that logs show)."""
     ref = ref.strip()
-    for k in runtime.services.list_api_keys(system_actor()):
+    for k in runtime.app.list_api_keys(system_actor()):
         if ref in (k.id, k.prefix):
             return k.id
     raise ApiKeyNotFound(ref)
@@ -136,7 +136,7 @@ def key_create(
         expires = f"{expires_in_days}d"
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        services = runtime.services
+        services = runtime.app
         expires_at = parse_expiry(expires, services.clock()) if expires is not None else None
         cmd = CreateApiKey(
             manager_login=manager_login, scopes=comma_list(scopes), name=name, expires_at=expires_at
@@ -165,7 +165,7 @@ def key_list(
     """List keys with their state and last use (never their secrets)."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        services = runtime.services
+        services = runtime.app
         if manager_login is not None:
             existing_manager(runtime, manager_login)
         keys = services.list_api_keys(system_actor(), manager_login)
@@ -218,9 +218,7 @@ def key_rotate(
     for BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS (24), then expires. ID may be the key's prefix."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        issued, previous = runtime.services.rotate_api_key(
-            _key_id(runtime, key_ref), system_actor()
-        )
+        issued, previous = runtime.app.rotate_api_key(_key_id(runtime, key_ref), system_actor())
     if as_json:
         click.echo(json.dumps(_issued_json(issued, previous)))
         return
@@ -242,7 +240,7 @@ def key_revoke(
     """Revoke a key at once. ID may be the key's prefix."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        services = runtime.services
+        services = runtime.app
         started = services.clock()
         revoked = services.revoke_api_key(_key_id(runtime, key_ref), system_actor())
         now = services.clock()

@@ -35,7 +35,7 @@ def ledger_verify(database_url: str | None, data_dir: Path | None) -> None:
     """
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings, provision_key=False) as runtime:
-        report = runtime.services.audit_ledger()
+        report = runtime.app.audit_ledger()
     if report.ok:
         click.echo(
             f"ledger OK: {plural(report.accounts, 'account')} checked, "

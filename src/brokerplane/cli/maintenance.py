@@ -24,8 +24,8 @@ def maintenance_run(database_url: str | None, data_dir: Path | None) -> None:
     """Purge expired request ids and events past the retention; expire overdue approvals, once."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        purged, expired = runtime.services.run_maintenance()
-        old_events = runtime.services.purge_events()
+        purged, expired = runtime.app.run_maintenance()
+        old_events = runtime.app.purge_events()
     click.echo(
         f"maintenance: {plural(purged, 'expired request id')} purged, "
         f"{plural(expired, 'overdue approval')} expired, "

@@ -84,7 +84,7 @@ def _update_manager(
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
         before = existing_manager(runtime, cmd.login)
-        after = runtime.services.update_manager(cmd, system_actor())
+        after = runtime.app.update_manager(cmd, system_actor())
     return before, after
 
 
@@ -170,7 +170,7 @@ def manager_create(
         white_labels=brokers,
     )
     with runtime_for(settings) as runtime:
-        created = runtime.services.create_manager(cmd, system_actor())
+        created = runtime.app.create_manager(cmd, system_actor())
     if as_json:
         payload = _manager_json(created)
         if generated:
@@ -192,7 +192,7 @@ def manager_list(database_url: str | None, data_dir: Path | None, as_json: bool)
     """List the managers with their rights, reach and number of active keys."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        services = runtime.services
+        services = runtime.app
         found = services.list_managers(system_actor())
         keys = services.list_api_keys(system_actor())
         now = services.clock()
@@ -298,7 +298,7 @@ def manager_unlock(
     audited as manager.unlocked. The addresses' own counters stay."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        cleared = runtime.services.unlock_manager(login, system_actor())
+        cleared = runtime.app.unlock_manager(login, system_actor())
     if as_json:
         click.echo(json.dumps({"login": login, "counters_cleared": cleared}))
         return
@@ -319,7 +319,7 @@ def manager_totp_reset(
     again."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        had = runtime.services.reset_second_factor(login, system_actor())
+        had = runtime.app.reset_second_factor(login, system_actor())
     if as_json:
         click.echo(json.dumps({"login": login, "reset": had}))
         return

@@ -193,7 +193,7 @@ def feed(
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     interval = interval_ms / 1000
     with runtime_for(settings) as runtime, _open(source) as stream:
-        services = runtime.services
+        services = runtime.app
         symbols = {s.name: s for s in services.list_symbols(system_actor())}
         state = Feed(services)
         count = since = 0
@@ -247,7 +247,7 @@ def quotes_list(
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     names = sorted(comma_list(symbol)) if symbol else None
     with runtime_for(settings) as runtime:
-        found = runtime.services.list_quotes(system_actor(), names)
+        found = runtime.app.list_quotes(system_actor(), names)
     items = [render_quote(q) for q in found]
     if as_json:
         click.echo(json.dumps({"items": items}))

@@ -175,7 +175,7 @@ def serve(
     from brokerplane.server import StartupError, run
 
     def ready(runtime: Runtime, certificate: CertificateInfo | None) -> None:
-        if demo and runtime.services.is_empty():
+        if demo and runtime.app.is_empty():
             from brokerplane.cli.demo import load_demo, save_demo, show_secrets
 
             secrets = load_demo(runtime)

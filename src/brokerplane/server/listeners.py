@@ -143,7 +143,7 @@ def mt5_tcp_server(app: Any, settings: Settings) -> Any:
     )
     metrics = getattr(app.state, "metrics", None)
     server = Mt5TcpServer(
-        app.state.runtime.services,
+        app.state.runtime.app,
         app.state.mt5_sessions,
         limits,
         tls=context,

@@ -52,7 +52,7 @@ class CTrader:
 
     @property
     def services(self) -> Application:
-        return self.runtime.services
+        return self.runtime.app
 
     def call(
         self,
@@ -111,7 +111,7 @@ def get_token(client: TestClient, login: int, password: str) -> httpx.Response:
 
 @pytest.fixture
 def ct(runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
-    services = runtime.services
+    services = runtime.app
     services.create_manager(
         CreateManager(MANAGER, "cTrader Manager", PASSWORD, frozenset(SCOPES)), admin
     )

@@ -63,7 +63,7 @@ class Mt5:
 
     @property
     def services(self) -> Application:
-        return self.runtime.services
+        return self.runtime.app
 
     def get(self, cmd: str, **params: Any) -> httpx.Response:
         """GET /api/<cmd>?params (values sent as given; None values left out)."""
@@ -132,7 +132,7 @@ class Mt5:
 
 
 def make_groups_and_symbols(runtime: Runtime, admin: Actor) -> None:
-    services = runtime.services
+    services = runtime.app
     low, high = DEMO_RANGE
     services.create_group(
         CreateGroup(
@@ -158,7 +158,7 @@ def make_groups_and_symbols(runtime: Runtime, admin: Actor) -> None:
 @pytest.fixture
 def mt5(runtime: Runtime, admin: Actor) -> Iterator[Mt5]:
     """Manager 1005 (password "Password1", every right) authenticated over MT5."""
-    runtime.services.create_manager(
+    runtime.app.create_manager(
         CreateManager(MANAGER, "MT5 Manager", PASSWORD, frozenset(SCOPES)), admin
     )
     make_groups_and_symbols(runtime, admin)

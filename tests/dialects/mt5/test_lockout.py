@@ -23,7 +23,7 @@ from tests.unit.fakes import FakeClock
 
 @pytest.fixture
 def client(runtime: Runtime, admin: Actor) -> TestClient:
-    runtime.services.create_manager(
+    runtime.app.create_manager(
         CreateManager(MANAGER, "MT5 Manager", PASSWORD, frozenset(SCOPES)), admin
     )
     return TestClient(create_app(runtime))
@@ -33,7 +33,7 @@ def test_after_five_wrong_answers_the_right_password_waits_for_the_lock_to_end(
     runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = FakeClock(datetime.now(UTC))
-    monkeypatch.setattr(runtime.services, "clock", clock)
+    monkeypatch.setattr(runtime.app, "clock", clock)
     for n in range(5):
         client.headers["X-Forwarded-For"] = f"198.51.100.{n}"  # a new address: no help
         wrong = handshake(client, MANAGER, f"Guess#{n}")
@@ -49,7 +49,7 @@ def test_after_five_wrong_answers_the_right_password_waits_for_the_lock_to_end(
 def test_a_good_handshake_starts_the_count_again(
     runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    monkeypatch.setattr(runtime.app, "clock", FakeClock(datetime.now(UTC)))
     for _ in range(2):
         for _ in range(4):
             assert handshake(client, MANAGER, "Wrong#1").status_code == 403
@@ -61,7 +61,7 @@ def test_an_unknown_login_is_counted_like_a_known_one(
 ) -> None:
     """Guessing at a login that does not exist locks the same way: the answer does not
     tell which logins exist."""
-    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    monkeypatch.setattr(runtime.app, "clock", FakeClock(datetime.now(UTC)))
     for _ in range(5):
         assert handshake(client, 4242, PASSWORD).status_code == 403
     held = handshake(client, 4242, PASSWORD)
@@ -75,7 +75,7 @@ def test_forty_parallel_wrong_answers_reach_the_password_at_most_five_times(
 ) -> None:
     """However many connections answer at once, the lockout admits its threshold of them to
     the password and refuses the rest: the attempt is counted before the check."""
-    monkeypatch.setattr(runtime.services, "clock", FakeClock(datetime.now(UTC)))
+    monkeypatch.setattr(runtime.app, "clock", FakeClock(datetime.now(UTC)))
     checked: list[int] = []
     real = core_handshake.check_answer
 

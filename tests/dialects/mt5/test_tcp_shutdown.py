@@ -29,11 +29,11 @@ MANAGER, PASSWORD = 1005, "Password1"
 def test_a_command_being_answered_at_shutdown_gets_its_answer(
     runtime: Runtime, admin: Actor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime.services.create_manager(
+    runtime.app.create_manager(
         CreateManager(MANAGER, "MT5 Manager", PASSWORD, frozenset(SCOPES)), admin
     )
-    runtime.services.create_group(CreateGroup("demoforex", "USD"), admin)
-    login = runtime.services.open_account(OpenAccount("demoforex", name="Ann"), admin).login
+    runtime.app.create_group(CreateGroup("demoforex", "USD"), admin)
+    login = runtime.app.open_account(OpenAccount("demoforex", name="Ann"), admin).login
     create_app(runtime)  # mounting the dialect names the raw commands the listener serves
     entered, release = threading.Event(), threading.Event()
     real_run = auth.run
@@ -47,7 +47,7 @@ def test_a_command_being_answered_at_shutdown_gets_its_answer(
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     port = listener.getsockname()[1]
-    server = Mt5TcpServer(runtime.services, Sessions(), Limits(ping_interval_s=0))
+    server = Mt5TcpServer(runtime.app, Sessions(), Limits(ping_interval_s=0))
 
     def busy_client() -> TcpAnswer:
         with Mt5TcpClient("127.0.0.1", port, timeout=20).connect() as mt5:
@@ -107,4 +107,4 @@ def test_a_command_being_answered_at_shutdown_gets_its_answer(
     answer, idle_closed = outcome[0]
     assert idle_closed
     assert answer.retcode == DONE, answer
-    assert runtime.services.get_account(login, admin).balance == 2550  # minor units: 25.50
+    assert runtime.app.get_account(login, admin).balance == 2550  # minor units: 25.50

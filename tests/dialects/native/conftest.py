@@ -28,7 +28,7 @@ class Api:
     def key(self, *scopes: str) -> str:
         wanted = frozenset(scopes)
         if wanted not in self._keys:
-            issued = self.runtime.services.create_api_key(CreateApiKey(1000, wanted), self.admin)
+            issued = self.runtime.app.create_api_key(CreateApiKey(1000, wanted), self.admin)
             self._keys[wanted] = issued.secret
         return self._keys[wanted]
 
@@ -37,7 +37,7 @@ class Api:
         quotes, so the tests' quotes come from another manager, as in production."""
         wanted = frozenset({"quotes:write", "@feed"})
         if wanted not in self._keys:
-            services = self.runtime.services
+            services = self.runtime.app
             services.create_manager(CreateManager(1099, "Price feed"), self.admin)
             issued = services.create_api_key(
                 CreateApiKey(1099, frozenset({"quotes:write"})), self.admin
@@ -73,7 +73,7 @@ class Api:
 
 @pytest.fixture
 def api(runtime: Runtime, admin: Actor) -> Iterator[Api]:
-    services = runtime.services
+    services = runtime.app
     services.create_manager(CreateManager(1000, "Test Manager", "Manag3r!pw"), admin)
     admin_key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
     services.create_group(CreateGroup("demo-usd", "USD", {"max_leverage": 500}), admin)

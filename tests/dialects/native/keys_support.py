@@ -42,11 +42,11 @@ def _auth(key: str) -> dict[str, str]:
 
 def _other_manager(api: Api, *rights: str) -> None:
     cmd = CreateManager(OTHER, "Other", "0ther!Passw0rd", rights=frozenset(rights))
-    api.runtime.services.create_manager(cmd, api.admin)
+    api.runtime.app.create_manager(cmd, api.admin)
 
 
 def _other_key(api: Api, *scopes: str) -> str:
-    issued = api.runtime.services.create_api_key(CreateApiKey(OTHER, frozenset(scopes)), api.admin)
+    issued = api.runtime.app.create_api_key(CreateApiKey(OTHER, frozenset(scopes)), api.admin)
     return issued.secret
 
 
@@ -127,5 +127,5 @@ def _timed_app(api: Api, config: CoreConfig) -> Iterator[Timed]:
 
 @pytest.fixture
 def timed(api: Api) -> Iterator[Timed]:
-    with _timed_app(api, api.runtime.services.config) as moved:
+    with _timed_app(api, api.runtime.app.config) as moved:
         yield moved

@@ -33,7 +33,7 @@ def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     with api.runtime.storage.uow(write=False) as uow:
         stored = uow.api_keys.get_by_prefix(prefix)
     assert stored is not None
-    api.runtime.services.revoke_api_key(stored.id, api.admin)
+    api.runtime.app.revoke_api_key(stored.id, api.admin)
     assert api.get("/v1/users", key=key).status_code == 401
 
 

@@ -89,7 +89,7 @@ def test_password_checks_lock_out_after_repeated_failures(
 def test_password_calls_are_refused_out_of_reach_and_without_scope(
     api: Api, accounts: tuple[int, int]
 ) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(3000, "Narrow", "Narr0w!pw", group_mask="demo-eur"), api.admin
     )
@@ -119,7 +119,7 @@ def test_delete_is_soft_needs_users_delete_and_replays(api: Api, accounts: tuple
     assert again.status_code == 200 and again.headers.get("idempotent-replay") == "true"
     assert api.client.delete(f"/v1/users/{A}", headers=api.headers()).status_code == 404
     # its money and history stay: the ledger still balances
-    assert api.runtime.services.audit_ledger().ok
+    assert api.runtime.app.audit_ledger().ok
     reopened = api.post(
         "/v1/users", {"login": A, "name": "X", "group": "demo-usd", "leverage": 100}
     )
@@ -174,7 +174,7 @@ def test_a_transfer_moves_both_legs_with_one_audit_record(
     assert {r["after"]["entry"]["id"] for r in posted}.isdisjoint(
         {body["from"]["operation_id"], body["to"]["operation_id"]}
     )
-    report = api.runtime.services.audit_ledger()
+    report = api.runtime.app.audit_ledger()
     assert report.ok, report
 
 
@@ -215,7 +215,7 @@ def test_transfers_that_cannot_be_made_change_nothing(api: Api, accounts: tuple[
 
 
 def test_a_transfer_needs_reach_on_both_accounts(api: Api, accounts: tuple[int, int]) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     api.open(login=C, group="demo\\vip")
     services.create_manager(
         CreateManager(3000, "Desk", "D3sk!pass", group_mask="demo-usd"), api.admin
@@ -246,7 +246,7 @@ def test_a_transfer_above_the_approval_threshold_is_refused_not_half_done(
 def test_money_out_of_a_source_with_open_positions_keeps_its_margin(
     api: Api, accounts: tuple[int, int]
 ) -> None:
-    api.runtime.services.set_quotes([QuoteInput("EURUSD", "1.10000", "1.10020")], api.admin)
+    api.runtime.app.set_quotes([QuoteInput("EURUSD", "1.10000", "1.10020")], api.admin)
     order = {"login": A, "symbol": "EURUSD", "side": "buy", "volume": "0.3"}
     assert api.post("/v1/positions", order).status_code == 201
     state = api.get(f"/v1/users/{A}/trade-state").json()
@@ -289,7 +289,7 @@ def test_trade_states_are_bounded_and_within_reach(api: Api, accounts: tuple[int
     assert api.get("/v1/trade-states", params={"limit": 0}).status_code == 400
     assert api.get("/v1/trade-states", params={"logins": "1,x"}).status_code == 400
     assert api.get("/v1/trade-states", params={"cursor": "bogus"}).status_code == 400
-    services = api.runtime.services
+    services = api.runtime.app
     api.open(login=C, group="demo-eur")
     services.create_manager(
         CreateManager(3000, "Eur", "Eur0!pass", group_mask="demo-eur"), api.admin

@@ -163,7 +163,7 @@ def test_a_body_that_is_not_an_object_is_a_400(api: Api) -> None:
 
 
 def test_a_refused_create_leaves_no_account_and_no_audit_record(api: Api) -> None:
-    before = api.runtime.services.verify_audit().records
+    before = api.runtime.app.verify_audit().records
     response = api.post(
         "/v1/users",
         {
@@ -176,7 +176,7 @@ def test_a_refused_create_leaves_no_account_and_no_audit_record(api: Api) -> Non
     )
     assert response.status_code == 400
     assert api.get("/v1/users/123456").status_code == 404
-    assert api.runtime.services.verify_audit().records == before
+    assert api.runtime.app.verify_audit().records == before
 
 
 def test_patch_changes_fields_and_the_audit_keeps_before_after_operator_and_request(
@@ -324,7 +324,7 @@ def test_an_accounts_owner_cannot_be_set_by_patch_and_unknown_and_real_users_ans
     api: Api,
 ) -> None:
     login = api.open()["login"]
-    user = api.runtime.services.create_user(CreateUser(email="owner@example.com"), api.admin).user
+    user = api.runtime.app.create_user(CreateUser(email="owner@example.com"), api.admin).user
 
     real = api.patch(f"/v1/users/{login}", {"user_id": user.id})
     unknown = api.patch(f"/v1/users/{login}", {"user_id": user.id + 1000})

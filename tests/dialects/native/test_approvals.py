@@ -52,7 +52,7 @@ def _audit_actions(api: Api, approval_id: int) -> list[str]:
 
 
 def _manager_key(api: Api, login: int, *scopes: str) -> str:
-    services = api.runtime.services
+    services = api.runtime.app
     if services.get_manager(login) is None:
         services.create_manager(CreateManager(login, f"Manager {login}", "Check3r!pw"), api.admin)
     return services.create_api_key(CreateApiKey(login, frozenset(scopes)), api.admin).secret
@@ -214,7 +214,7 @@ def test_the_requester_cannot_approve_with_a_key_it_minted_for_another_manager(
 def test_a_manager_cannot_approve_what_it_requested_with_a_key_it_minted_for_another(
     funded: Api, checker: str
 ) -> None:
-    funded.runtime.services.create_manager(CreateManager(2012, "Maker", "Mak3r!pw"), funded.admin)
+    funded.runtime.app.create_manager(CreateManager(2012, "Maker", "Mak3r!pw"), funded.admin)
     minted = funded.post("/v1/keys", {"manager_login": 2012, "scopes": ["balances:write"]})
     assert minted.status_code == 201, minted.text
     held = _post(funded, "deposit", "30000", key=minted.json()["key"])
@@ -338,9 +338,9 @@ def test_maintenance_expires_a_held_operation_once_its_time_is_up(
     funded: Api, checker: str
 ) -> None:
     approval_id = _held(funded, "deposit", "1500")
-    ttl = funded.runtime.services.config.approval_ttl
+    ttl = funded.runtime.app.config.approval_ttl
     clock = FakeClock(datetime.now(UTC) + ttl - timedelta(minutes=5))
-    later = Application(funded.runtime.storage.uow, funded.runtime.services.config, clock)
+    later = Application(funded.runtime.storage.uow, funded.runtime.app.config, clock)
     assert later.run_maintenance()[1] == 0
     assert funded.get(f"/v1/approvals/{approval_id}").json()["state"] == "pending"
     clock.advance(minutes=10)
@@ -358,7 +358,7 @@ def late(funded: Api) -> Iterator[tuple[TestClient, FakeClock]]:
     """The same server and database, but with a clock the test moves."""
     clock = FakeClock(datetime.now(UTC))
     rt = funded.runtime
-    moved = Runtime(rt.settings, rt.storage, Application(rt.storage.uow, rt.services.config, clock))
+    moved = Runtime(rt.settings, rt.storage, Application(rt.storage.uow, rt.app.config, clock))
     with TestClient(create_app(moved)) as client:
         yield client, clock
 

@@ -106,7 +106,7 @@ def test_filter_by_exact_action_and_by_prefix(api: Api, account: int) -> None:
 
 
 def test_filter_by_manager(api: Api, account: int) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(CreateManager(2000, "Other", "Oth3r!pwd"), api.admin)
     other = services.create_api_key(CreateApiKey(2000, frozenset({"balances:write"})), api.admin)
     _deposit(api, "1")

@@ -221,7 +221,7 @@ def test_the_default_per_operation_maximum_is_one_hundred_million(api: Api, acco
 
 
 def test_the_per_operation_maximum_follows_the_configuration(api: Api, account: int) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     services.config = replace(services.config, max_operation_amount=Decimal("500"))
     assert _ok(api, "deposit", "500")["balance"] == "500.00"
     for op, amount in (("deposit", "500.01"), ("withdraw", "501"), ("credit", "-600")):

@@ -60,7 +60,7 @@ def test_the_ledger_history_writes_formula_comments_as_text_and_amounts_as_numbe
 
 
 def test_exposure_and_margin_call_csvs_write_a_formula_group_name_as_text(api: Api) -> None:
-    api.runtime.services.create_group(CreateGroup("=desk", "USD"), api.admin)
+    api.runtime.app.create_group(CreateGroup("=desk", "USD"), api.admin)
     api.open(login=LOGIN, group="=desk")
     assert api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "10000"}).status_code == 200
     quote = {"symbol": "EURUSD", "bid": "1.10000", "ask": "1.10020"}

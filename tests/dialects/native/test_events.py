@@ -33,7 +33,7 @@ def _all(api: Api, key: str | None = None, **params: Any) -> list[dict[str, Any]
 
 
 def _limited_key(api: Api, mask: str, *rights: str) -> str:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(3000, "Demo desk", "Dem0!desk-pw", rights=frozenset(rights), group_mask=mask),
         api.admin,
@@ -130,7 +130,7 @@ def test_a_limited_managers_cursors_say_nothing_of_other_groups_events(api: Api)
 
 
 def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
-    api.runtime.services.create_manager(CreateManager(3100, "Ops"), api.admin)
+    api.runtime.app.create_manager(CreateManager(3100, "Ops"), api.admin)
     created = api.post("/v1/keys", {"scopes": ["users:read"], "name": "crm"})
     assert created.status_code == 201
     key_id = created.json()["id"]
@@ -138,7 +138,7 @@ def test_admin_sees_manager_and_key_events_without_secrets(api: Api) -> None:
     assert api.client.delete(f"/v1/keys/{key_id}", headers=api.headers()).status_code == 200
     from brokerplane.core.access.commands import UpdateManager
 
-    api.runtime.services.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
+    api.runtime.app.update_manager(UpdateManager(3100, name="Ops desk"), api.admin)
     evs = _all(api, types="manager.,key.")
     kinds = [e["type"] for e in evs]
     for kind in ("manager.created", "manager.updated", "key.created", "key.rotated", "key.revoked"):
@@ -216,8 +216,8 @@ def test_approval_requested_decided_and_expired(api: Api) -> None:
     assert put.status_code == 200
     held = api.post("/v1/balances/deposit", {"login": login, "amount": "5000"})
     assert held.status_code == 202
-    later = FakeClock(api.runtime.services.clock() + timedelta(days=4))
-    Application(api.runtime.storage.uow, api.runtime.services.config, later).run_maintenance()
+    later = FakeClock(api.runtime.app.clock() + timedelta(days=4))
+    Application(api.runtime.storage.uow, api.runtime.app.config, later).run_maintenance()
     evs = _all(api, types="approval.")
     assert [e["type"] for e in evs] == ["approval.requested", "approval.expired"]
     assert evs[0]["data"]["amount"] == "5000.00" and evs[0]["login"] == login

@@ -68,7 +68,7 @@ def test_the_account_life_is_one_event_per_change_with_every_field(api: Api) -> 
         assert (answer.status_code < 300) == (
             "refused" not in request_id and "again" not in request_id
         ), answer.text
-    api.runtime.services.restore_account(RestoreAccount(login), api.admin)
+    api.runtime.app.restore_account(RestoreAccount(login), api.admin)
 
     evs = [e for e in _after(api, start) if e["login"] == login]
     assert [e["type"] for e in evs] == [
@@ -190,5 +190,5 @@ def test_events_are_kept_thirty_days_unless_configured(
 ) -> None:
     monkeypatch.delenv("BROKERPLANE_EVENTS_RETENTION_DAYS", raising=False)
     assert Settings().events_retention_days == 30
-    assert runtime.services.config.events_retention.days == 30
+    assert runtime.app.config.events_retention.days == 30
     assert Settings(events_retention_days=7).events_retention_days == 7

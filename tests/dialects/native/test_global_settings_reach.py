@@ -23,7 +23,7 @@ LABELLED = 1004  # every right, admin included, groups *, white label "acme" onl
 
 @pytest.fixture
 def narrow(api: Api) -> str:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(NARROW, "Demo admin", "Dem0!admin-pw", group_mask="demo*"), api.admin
     )
@@ -32,7 +32,7 @@ def narrow(api: Api) -> str:
 
 @pytest.fixture
 def labelled(api: Api) -> str:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(LABELLED, "Acme admin", "Acm3!admin-pw", white_labels="acme"), api.admin
     )

@@ -128,7 +128,7 @@ def test_a_held_operation_replays_its_202_with_the_same_approval(api: Api, accou
 
 
 def test_keys_are_scoped_per_manager(api: Api, account: int) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(CreateManager(2000, "Other", "Oth3r!pwd"), api.admin)
     other = services.create_api_key(CreateApiKey(2000, frozenset({"balances:write"})), api.admin)
     mine = _deposit(api, "100", "shared-key")
@@ -235,7 +235,7 @@ def test_disable_and_enable_replay_with_their_keys(api: Api, account: int) -> No
 
 
 def test_a_repeat_while_the_first_is_still_running_is_409_in_flight(api: Api, account: int) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     held = services.claim_request("manager:1000", "pay-1", "another process's request")
     assert isinstance(held, Claim)
     response = _deposit(api, "100", "pay-1")
@@ -253,7 +253,7 @@ def test_keys_past_retention_are_purged_by_maintenance_and_usable_again(
 ) -> None:
     first = _deposit(api, "100", "pay-1")
     assert _deposit(api, "250", "pay-1").status_code == 409
-    config = api.runtime.services.config
+    config = api.runtime.app.config
     clock = FakeClock(datetime.now(UTC) + config.idempotency_retention - timedelta(hours=1))
     later = Application(api.runtime.storage.uow, config, clock)
     assert later.run_maintenance()[0] == 0

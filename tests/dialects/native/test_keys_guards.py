@@ -33,7 +33,7 @@ def test_a_disabled_managers_keys_stop_at_once(api: Api) -> None:
     first, second = _other_key(api, "users:read"), _other_key(api, "reports:read")
     assert api.get("/v1/groups", key=first).status_code == 200
     assert api.get("/v1/reports/users", key=second).status_code == 200
-    api.runtime.services.update_manager(UpdateManager(OTHER, enabled=False), api.admin)
+    api.runtime.app.update_manager(UpdateManager(OTHER, enabled=False), api.admin)
     for key in (first, second):
         refused = api.get("/v1/keys", key=key)
         assert "disabled" in _problem(refused, 401, "Unauthorized")["detail"]
@@ -45,7 +45,7 @@ def test_a_new_manager_password_leaves_its_keys_working(api: Api) -> None:
     # dialects' manager logins (MT5, cTrader, TE), whose sessions it ends.
     _other_manager(api, "users:read")
     key = _other_key(api, "users:read")
-    api.runtime.services.update_manager(UpdateManager(OTHER, password="N3w#Passw0rd"), api.admin)
+    api.runtime.app.update_manager(UpdateManager(OTHER, password="N3w#Passw0rd"), api.admin)
     assert api.get("/v1/groups", key=key).status_code == 200
 
 
@@ -54,7 +54,7 @@ def test_a_right_revoked_from_the_manager_closes_its_keys_scope_at_once(api: Api
     key = _other_key(api, "users:read", "reports:read")
     assert api.get("/v1/groups", key=key).status_code == 200
     revoke = UpdateManager(OTHER, revoke=frozenset({"users:read"}))
-    api.runtime.services.update_manager(revoke, api.admin)
+    api.runtime.app.update_manager(revoke, api.admin)
     _problem(api.get("/v1/groups", key=key), 403, "PermissionDenied")
     assert api.get("/v1/reports/users", key=key).status_code == 200
 
@@ -110,7 +110,7 @@ def test_a_key_cannot_rotate_a_key_holding_scopes_it_lacks(api: Api) -> None:
 
 
 def test_an_admin_of_limited_reach_cannot_manage_another_managers_keys(api: Api) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     limited = CreateManager(OTHER, "Demo desk", rights=frozenset({"admin"}), group_mask="demo*")
     services.create_manager(limited, api.admin)
     desk = _other_key(api, "admin")

@@ -126,7 +126,7 @@ def test_a_key_cannot_rotate_a_key_that_outlives_it(timed: Timed) -> None:
 def test_a_key_whose_revocation_is_scheduled_mints_nothing_and_nothing_outlives_it(
     api: Api,
 ) -> None:
-    config = replace(api.runtime.services.config, key_rotation_overlap=timedelta(minutes=5))
+    config = replace(api.runtime.app.config, key_rotation_overlap=timedelta(minutes=5))
     with _timed_app(api, config) as timed:
         parent = timed.create(name="parent")
         child = _mint(timed, parent["key"], name="child").json()

@@ -70,7 +70,7 @@ def test_the_rotation_overlap_follows_the_setting(api: Api) -> None:
     settings = api.runtime.settings.model_copy(update={"key_rotation_overlap_hours": 2})
     configured = build(settings)  # the setting's path into the core's config
     try:
-        config = configured.services.config
+        config = configured.app.config
     finally:
         configured.close()
     assert config.key_rotation_overlap == timedelta(hours=2)
@@ -85,7 +85,7 @@ def test_the_rotation_overlap_follows_the_setting(api: Api) -> None:
 
 
 def test_with_no_overlap_a_rotated_secret_stops_at_once(api: Api) -> None:
-    config = replace(api.runtime.services.config, key_rotation_overlap=timedelta(0))
+    config = replace(api.runtime.app.config, key_rotation_overlap=timedelta(0))
     with _timed_app(api, config) as timed:
         old = timed.create()
         new = timed.post(f"/v1/keys/{old['id']}/rotate").json()

@@ -124,8 +124,8 @@ def test_the_lean_route_answers_every_request_as_the_fastapi_route(
     a = api.get(f"/v1/users/{LEAN_LOGIN}").json()
     b = api.get(f"/v1/users/{PLAIN_LOGIN}").json()
     assert (a["balance"], a["credit"], a["bonus"]) == (b["balance"], b["credit"], b["bonus"])
-    assert api.runtime.services.verify_ledger() == []
-    assert api.runtime.services.verify_audit().ok
+    assert api.runtime.app.verify_ledger() == []
+    assert api.runtime.app.verify_audit().ok
 
 
 # ---- hostile requests: the same answer, headers included, from both routes ------------------
@@ -206,7 +206,7 @@ def _answer(response: Any) -> tuple[int, str, dict[str, str]]:
 def test_hostile_requests_are_answered_alike_headers_included(
     api: Api, plain: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     for login in (LEAN_LOGIN, PLAIN_LOGIN):
         api.open(login=login)
         api.post("/v1/balances/deposit", {"login": login, "amount": "100.00"})
@@ -269,7 +269,7 @@ def test_the_lean_route_counts_the_rate_limit_once_and_refuses_alike(
     for client, login in ((api.client, LEAN_LOGIN), (plain, PLAIN_LOGIN)):
         client.app.state.rate_limiter = RateLimiter(3)  # type: ignore[attr-defined]
         scopes = frozenset({"balances:write"})
-        key = api.runtime.services.create_api_key(CreateApiKey(1000, scopes), api.admin).secret
+        key = api.runtime.app.create_api_key(CreateApiKey(1000, scopes), api.admin).secret
         sent = {"content-type": "application/json", **api.headers(key)}
         body = json.dumps({"login": login, "amount": "1.00"}).encode()
         answers.append(

@@ -34,7 +34,7 @@ def _auth(key: str) -> dict[str, str]:
 def _app_with(api: Api, **settings: Any) -> Iterator[TestClient]:
     """A second app over the same database and core, with some settings changed."""
     rt = api.runtime
-    changed = Runtime(rt.settings.model_copy(update=settings), rt.storage, rt.services)
+    changed = Runtime(rt.settings.model_copy(update=settings), rt.storage, rt.app)
     with TestClient(create_app(changed)) as client:
         yield client
 
@@ -117,7 +117,7 @@ def test_failed_authentications_are_counted_by_reason_and_logged_with_the_prefix
     api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="brokerplane.auth")
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(CreateManager(OPS, "Ops", rights=frozenset({"users:read"})), api.admin)
     real = api.key("users:read")
     revoked = services.create_api_key(CreateApiKey(1000, frozenset({"users:read"})), api.admin)
@@ -211,7 +211,7 @@ def test_a_realistic_session_leaves_no_secret_or_password_in_logs_audit_or_table
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, and SQL with its parameters:
     caplog.set_level(logging.DEBUG, logger="sqlalchemy")  # SQLAlchemy holds its own at WARN
-    services = api.runtime.services
+    services = api.runtime.app
     rights = frozenset({"users:read", "users:write", "balances:write", "reports:read"})
     services.create_manager(CreateManager(OPS, "Ops", MANAGER_PASSWORD, rights), api.admin)
     services.update_manager(UpdateManager(OPS, password=MANAGER_NEW_PASSWORD), api.admin)
@@ -373,7 +373,7 @@ def test_the_request_id_is_echoed_on_an_unexpected_errors_500_too(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("an unexpected failure")
 
-    monkeypatch.setattr(api.runtime.services, "list_groups", broken)
+    monkeypatch.setattr(api.runtime.app, "list_groups", broken)
     client = TestClient(api.client.app, raise_server_exceptions=False)
     response = client.get("/v1/groups", headers={**api.headers(), "x-request-id": "req-500"})
     assert response.status_code == 500 and response.json()["request_id"] == "req-500"
@@ -382,10 +382,10 @@ def test_the_request_id_is_echoed_on_an_unexpected_errors_500_too(
 
 def test_the_operator_id_is_recorded_in_the_audit_of_every_write(api: Api) -> None:
     api.open(login=LOGIN)
-    spare = api.runtime.services.create_api_key(
+    spare = api.runtime.app.create_api_key(
         CreateApiKey(1000, frozenset({"users:read"})), api.admin
     ).key.id
-    doomed = api.runtime.services.create_api_key(
+    doomed = api.runtime.app.create_api_key(
         CreateApiKey(1000, frozenset({"users:read"})), api.admin
     ).key.id
     writes: list[tuple[str, str, Any]] = [

@@ -61,7 +61,7 @@ class Desk:
 
 @pytest.fixture
 def desk(api: Api) -> Desk:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_group(CreateGroup("demo\\usd", "USD"), api.admin)
     services.create_manager(
         CreateManager(LIMITED, "Demo desk", "Dem0!desk-pw", rights=WORKER, group_mask="demo\\*"),
@@ -104,7 +104,7 @@ def _logins(response: Any) -> list[int]:
 def _state(api: Api) -> tuple[list[dict[str, Any]], int]:
     """Every account as the admin reads it, and the audit trail's length."""
     accounts = api.get("/v1/users?limit=1000").json()["items"]
-    return accounts, api.runtime.services.verify_audit().records
+    return accounts, api.runtime.app.verify_audit().records
 
 
 # --- lists, reports and exports --------------------------------------------------------------
@@ -361,7 +361,7 @@ def test_the_audit_trail_is_refused_to_a_manager_of_limited_reach(desk: Desk) ->
 
 
 def test_a_limited_manager_holding_admin_still_cannot_read_the_audit_trail(api: Api) -> None:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(1003, rights=frozenset({"admin"}), white_labels="BESTBROKER"), api.admin
     )

@@ -82,7 +82,7 @@ class Seat:
 
 
 def _seat(api: Api, login: int, scopes: frozenset[str], mask: str = "*", labels: str = "*") -> Seat:
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(
         CreateManager(
             login,
@@ -118,7 +118,7 @@ def seats(api: Api) -> dict[str, Seat]:
 def make_seats(api: Api, profiles: list[dict[str, Any]]) -> dict[str, Seat]:
     """Accounts with `profiles` (three times over) in groups of every currency's digits, some
     with deposits, odd figures, disabled or deleted; and the managers reading them."""
-    services = api.runtime.services
+    services = api.runtime.app
     made: list[tuple[str, str, dict[str, Any]]] = [
         ("demo\\jpy", "JPY", {}),
         ("demo\\btc", "BTC", {}),
@@ -195,7 +195,7 @@ def _expected(api: Api, actor: Actor, cmd: ListAccounts) -> bytes:
     writer = csv.writer(buf, lineterminator="\n")
     quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
-    for acc in api.runtime.services.iter_accounts(cmd, actor):
+    for acc in api.runtime.app.iter_accounts(cmd, actor):
         data = render_account(acc)
         row = [_safe(c, data[c]) if data[c] is not None else "" for c in CSV_COLUMNS]
         cr = any(isinstance(cell, str) and "\r" in cell for cell in row)

@@ -55,7 +55,7 @@ class World:
     def key_id(self, scopes: frozenset[str] = frozenset()) -> str:
         """A fresh key of manager 1000, to rotate or revoke (holding `scopes`, so a caller
         holding them may rotate it: rotation hands out no scope the caller lacks)."""
-        issued = self.api.runtime.services.create_api_key(
+        issued = self.api.runtime.app.create_api_key(
             CreateApiKey(1000, scopes or frozenset({"users:read"}), "target"), self.api.admin
         )
         return issued.key.id
@@ -105,14 +105,14 @@ def _key_path(suffix: str) -> Make:
 
 def _quoted(w: World) -> None:
     quote = QuoteInput("EURUSD", "1.10000", "1.10020")
-    w.api.runtime.services.set_quotes([quote], w.api.admin)
+    w.api.runtime.app.set_quotes([quote], w.api.admin)
 
 
 def _position(w: World) -> tuple[int, int]:
     """A fresh 0.01 lot position of the account, and the id of the deal that opened it."""
     _quoted(w)
     order = OpenPosition(LOGIN, "EURUSD", "buy", "0.01")
-    done = w.api.runtime.services.open_position(order, w.api.admin)
+    done = w.api.runtime.app.open_position(order, w.api.admin)
     assert done.position is not None
     return done.position.id, done.deal.id
 
@@ -144,7 +144,7 @@ def _transfer(w: World, scopes: frozenset[str], ok: bool) -> list[Request]:
 
 def _webhook(w: World) -> int:
     """A fresh webhook subscription (to the discard port: deliveries fail fast)."""
-    sub = w.api.runtime.services.create_webhook(
+    sub = w.api.runtime.app.create_webhook(
         SaveSubscription(url="http://127.0.0.1:9/hook"), w.api.admin
     )
     return sub.id
@@ -344,7 +344,7 @@ def test_every_native_endpoint_has_a_row_in_the_scope_matrix(tmp_path: Path) -> 
 
 @pytest.fixture
 def world(api: Api) -> World:
-    services = api.runtime.services
+    services = api.runtime.app
     api.open(login=LOGIN)
     assert api.post("/v1/balances/deposit", {"login": LOGIN, "amount": "100"}).status_code == 200
     put = api.put("/v1/approval-thresholds", {"currency": "USD", "amount": "1000"})

@@ -184,7 +184,7 @@ def test_a_manager_cannot_trade_against_a_quote_it_set_itself(api: Api, account:
 
 def _dealer_key(api: Api, login: int, *scopes: str) -> str:
     """A key for manager `login`, minted by the admin key of manager 1000 over HTTP."""
-    services = api.runtime.services
+    services = api.runtime.app
     if services.get_manager(login) is None:
         services.create_manager(CreateManager(login, f"Dealer {login}", "Deal3r!pw"), api.admin)
     minted = api.post("/v1/keys", {"manager_login": login, "scopes": list(scopes)})
@@ -212,7 +212,7 @@ def test_a_manager_trades_against_quotes_set_by_a_manager_behind_none_of_its_key
     api: Api, account: int
 ) -> None:
     opened = _ok(_order(api, "1"), 201)["position"]
-    services = api.runtime.services
+    services = api.runtime.app
     services.create_manager(CreateManager(2011, "Dealer 2011", "Deal3r!pw"), api.admin)
     dealer = services.create_api_key(CreateApiKey(2011, frozenset({"quotes:write"})), api.admin)
     own = {"quotes": [{"symbol": "EURUSD", "bid": "1.10500", "ask": "1.10520"}]}

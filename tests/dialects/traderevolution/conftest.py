@@ -43,7 +43,7 @@ class TE:
 
     @property
     def services(self) -> Application:
-        return self.runtime.services
+        return self.runtime.app
 
     def call(
         self,
@@ -136,7 +136,7 @@ def make_catalog(services: Application, admin: Actor) -> dict[str, int]:
 
 @pytest.fixture
 def te(runtime: Runtime, admin: Actor) -> Iterator[TE]:
-    services = runtime.services
+    services = runtime.app
     services.create_manager(
         CreateManager(MANAGER, "TE back office", PASSWORD, frozenset(SCOPES)), admin
     )

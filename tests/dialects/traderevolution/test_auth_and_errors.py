@@ -267,7 +267,7 @@ def test_too_many_requests_is_429_with_2_147_1_27(database_url: str, tmp_path: P
     settings = Settings(database_url=database_url, data_dir=tmp_path, te_rate_limit_per_second=3)
     runtime = bootstrap.build(settings)
     try:
-        runtime.services.create_manager(
+        runtime.app.create_manager(
             CreateManager(MANAGER, "TE", PASSWORD, frozenset(SCOPES)), system_actor()
         )
         with TestClient(create_app(runtime)) as client:

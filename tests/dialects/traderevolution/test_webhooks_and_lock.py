@@ -283,7 +283,7 @@ def test_the_lockout_thresholds_are_settings(database_url: str, tmp_path: Path) 
     )
     runtime = bootstrap.build(settings)
     try:
-        runtime.services.create_manager(
+        runtime.app.create_manager(
             CreateManager(1020, "bo", "Backoffice#1020", frozenset(SCOPES)), system_actor()
         )
         with TestClient(create_app(runtime)) as client:
@@ -307,8 +307,8 @@ def test_thresholds_of_zero_never_lock(database_url: str, tmp_path: Path) -> Non
     runtime = bootstrap.build(settings)
     try:
         with TestClient(create_app(runtime)) as client:
-            ids = make_catalog(runtime.services, system_actor())
-            runtime.services.open_user_with_accounts(
+            ids = make_catalog(runtime.app, system_actor())
+            runtime.app.open_user_with_accounts(
                 OpenUser(
                     "eve",
                     USER_PASSWORD,

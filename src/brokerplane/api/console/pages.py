@@ -89,7 +89,7 @@ class Pages:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.services: Application = runtime.services
+        self.services: Application = runtime.app
         self.idle = timedelta(seconds=runtime.settings.console_idle_timeout_s)
         self.env = _env()
 

@@ -29,7 +29,7 @@ _FALSE = {"false", "0", "no", "off", ""}
 
 
 def services_of(request: Request) -> Application:
-    services: Application = app_state(request).runtime.services
+    services: Application = app_state(request).runtime.app
     return services
 
 

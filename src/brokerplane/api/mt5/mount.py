@@ -85,7 +85,7 @@ def _sessions(request: Request) -> Sessions:
 
 
 def _services(request: Request) -> Application:
-    services: Application = app_state(request).runtime.services
+    services: Application = app_state(request).runtime.app
     return services
 
 

@@ -68,7 +68,7 @@ async def current_actor(request: Request) -> Actor:
     operator_id = request.headers.get("x-operator-id")
     if operator_id is not None and len(operator_id) > MAX_OPERATOR_ID:
         raise ValidationError.field("x-operator-id", f"is longer than {MAX_OPERATOR_ID} characters")
-    services = runtime_of(request).services
+    services = runtime_of(request).app
     limiter: RateLimiter = app_state(request).rate_limiter
 
     def authenticate() -> tuple[KeyIdentity, RateLimited | None]:

@@ -82,7 +82,7 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 
 
 def services(request: Request) -> Application:
-    return runtime_of(request).services
+    return runtime_of(request).app
 
 
 def encode_cursor(kind: str, value: int) -> str:

@@ -41,7 +41,7 @@ _FALSE = {"false", "0", "no"}
 
 
 def services_of(request: Request) -> Application:
-    services: Application = app_state(request).runtime.services
+    services: Application = app_state(request).runtime.app
     return services
 
 
