@@ -79,3 +79,25 @@ def test_callers_arriving_together_share_round_trips(runtime: Runtime) -> None:
         assert tokens == [first] * 16
     finally:
         watch.close()
+
+
+def test_a_change_in_another_schema_of_the_database_is_not_counted(runtime: Runtime) -> None:
+    """The triggers of every brokerplane schema in a database notify on one channel with their
+    schema as the payload; a process counts only its own, so another installation's (or test
+    worker's) key changes do not make it forget the keys it verified."""
+    watch = PgCredentialWatch(runtime.storage.engine)
+    try:
+        before = watch.token(connect=True)
+        assert before is not None
+        with runtime.storage.engine.begin() as conn:
+            own = conn.execute(text("SELECT current_schema()")).scalar_one()
+            conn.execute(
+                text("SELECT pg_notify('brokerplane_credentials', :schema)"),
+                {"schema": f"{own}_elsewhere"},
+            )
+        assert watch.token(connect=False) == before
+        with runtime.storage.engine.begin() as conn:
+            conn.execute(text("SELECT pg_notify('brokerplane_credentials', :s)"), {"s": own})
+        assert watch.token(connect=False) != before
+    finally:
+        watch.close()

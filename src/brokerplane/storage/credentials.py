@@ -15,6 +15,10 @@ only while `token()` is unchanged. Triggers announce every UPDATE and DELETE of 
   Callers arriving while a round trip is under way wait for the next one and share it, so a
   process makes at most one at a time. A lost listening connection tells nothing until it is
   open again, and a new one starts a new count (what was missed in between cannot be known).
+  The notice carries the changed table's schema; only those of the schemas on this
+  connection's search path are counted, so databases holding several brokerplane schemas (one
+  per white-label installation, or per test worker) do not make each other's processes forget
+  the keys they verified.
 - SQLite: the triggers count changes in `credential_changes`; `PRAGMA data_version` on a
   connection of the watch's own says whether any other connection committed since it last
   looked (it is kept in the database's shared memory: no read of the file), and only then is
@@ -103,6 +107,7 @@ class PgCredentialWatch:
         # Closed with its Storage: never opened again (a connection opened by a late caller
         # after the close would be left open).
         self._closed = False
+        self._schemas: frozenset[str] = frozenset()  # the search path's: whose notices count
 
     def _open(self) -> None:
         # A connection made as the engine makes them (same server, options, search path),
@@ -114,6 +119,7 @@ class PgCredentialWatch:
             if conn.info.transaction_status != 0:  # the pool may hand it over in a transaction
                 conn.rollback()
             conn.autocommit = True
+            schemas = conn.execute("SELECT current_schemas(false)").fetchone()[0]
             conn.add_notify_handler(self._notified)
             started = next(self._tickets)
             conn.execute(f"LISTEN {CHANNEL}")
@@ -121,13 +127,16 @@ class PgCredentialWatch:
             fairy.close()
             raise
         self._conn, self._pid = conn, os.getpid()
+        self._schemas = frozenset(schemas)
         self._epoch += 1
         self._count = 0
         self._synced_from = started
 
-    def _notified(self, _notice: object) -> None:
-        """A notice received during a round trip (called with the lock held)."""
-        self._count += 1
+    def _notified(self, notice: Any) -> None:
+        """A notice received during a round trip (called with the lock held); its payload is
+        the schema of the table that changed."""
+        if notice.payload in self._schemas:
+            self._count += 1
 
     def token(self, *, connect: bool) -> object | None:
         """The count of changes announced so far, including every change committed before
