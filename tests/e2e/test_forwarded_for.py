@@ -5,7 +5,6 @@ unless the peer is a trusted proxy."""
 from __future__ import annotations
 
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,18 +19,10 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.server.listeners import uvicorn_config
+from tests.e2e.transport_support import MANAGER, PASSWORD, _free_port
 
 # What the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")
-
-MANAGER, PASSWORD = 1005, "Manag3r!pw"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # ---- X-Forwarded-For counts only from trusted proxies -----------------------------------------

@@ -17,6 +17,7 @@ same bytes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -94,19 +95,7 @@ def iso_time(column: Any) -> Any:
 
 def csv_cell(name: str) -> Any:
     """The SQL of one users-CSV cell, on PostgreSQL."""
-    a = t.accounts.c
-    if name == "enabled":
-        return case((a.rights.op("&")(RIGHT_ENABLED) != 0, "True"), else_="False").label(name)
-    if name == "group":
-        return _safe_text(t.groups.c.name).label(name)
-    column = a[name]
-    if name in MONEY:
-        return _money(column).label(name)
-    if isinstance(column.type, (Integer, BigInteger)):
-        return column
-    if isinstance(column.type, String):
-        return _safe_text(column).label(name)
-    return iso_time(column).label(name)
+    return _cell(name, _safe_text, _money, iso_time)
 
 
 # ---- SQLite: cells for csv.writer -----------------------------------------------------------
@@ -143,16 +132,23 @@ def sqlite_cell(name: str) -> Any:
     """The SQL of one users-CSV cell on SQLite, as csv.writer takes it: text (made safe), money
     as text, `enabled` as True/False text, integers as integers, times as ISO 8601 text (the
     `times` expression of the column, from exports.iso_text)."""
+    return _cell(name, _sqlite_text, _sqlite_money, lambda column: iso_text(column, "sqlite"))
+
+
+def _cell(
+    name: str, text: Callable[[Any], Any], money: Callable[[Any], Any], time: Callable[[Any], Any]
+) -> Any:
+    """One cell from the engine's own text, money and time expressions."""
     a = t.accounts.c
     if name == "enabled":
         return case((a.rights.op("&")(RIGHT_ENABLED) != 0, "True"), else_="False").label(name)
     if name == "group":
-        return _sqlite_text(t.groups.c.name).label(name)
+        return text(t.groups.c.name).label(name)
     column = a[name]
     if name in MONEY:
-        return _sqlite_money(column).label(name)
+        return money(column).label(name)
     if isinstance(column.type, (Integer, BigInteger)):
         return column
     if isinstance(column.type, String):
-        return _sqlite_text(column).label(name)
-    return iso_text(column, "sqlite").label(name)
+        return text(column).label(name)
+    return time(column).label(name)
