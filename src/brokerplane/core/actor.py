@@ -61,6 +61,16 @@ def scopes_of(command: object) -> tuple[str, ...]:
     return found
 
 
+def parts_of(command: object) -> tuple[type, ...]:
+    """The command classes an instance of `command` also runs (its `parts()`, when its class
+    has one: an opening with a starting balance also posts a deposit), whose scopes it needs
+    too. A class alone names none: what it runs depends on the instance."""
+    if isinstance(command, type):
+        return ()
+    parts = getattr(command, "parts", None)
+    return tuple(parts()) if callable(parts) else ()
+
+
 def declares_scopes(command: object) -> bool:
     """Whether `command`'s class (or `command`, a class) carries a scope declaration."""
     return (command if isinstance(command, type) else type(command)) in _NEEDS
@@ -115,17 +125,23 @@ class Actor:
             raise MissingScope(" or ".join(scopes))
 
     def may(self, command: object) -> bool:
-        """Whether the scopes `command`'s class declares (needs) let this actor run it."""
+        """Whether the scopes `command`'s class declares (needs) let this actor run it, and
+        those of the commands it also runs (`parts_of`)."""
         scopes = scopes_of(command)
-        return not scopes or any(self.has(s) for s in scopes)
+        if scopes and not any(self.has(s) for s in scopes):
+            return False
+        return all(self.may(part) for part in parts_of(command))
 
     def require_for(self, command: object) -> None:
-        """The scopes `command`'s class declares (needs): MissingScope unless one is held."""
+        """The scopes `command`'s class declares (needs), then those of the commands it also
+        runs (`parts_of`): MissingScope unless one of each is held."""
         scopes = scopes_of(command)
         if len(scopes) == 1:
             self.require(scopes[0])
         elif scopes:
             self.require_any(*scopes)
+        for part in parts_of(command):
+            self.require_for(part)
 
 
 def system_actor(operator_id: str = "brokerplane-cli", dialect: Dialect = Dialect.CLI) -> Actor:

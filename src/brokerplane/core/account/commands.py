@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from brokerplane.core.actor import needs
+from brokerplane.core.ledger.commands import PostLedgerEntry
 
 
 @needs("users:write")
@@ -133,3 +134,7 @@ class OpenFundedAccount:
     account: OpenAccount
     balance_minor: int = 0
     comment: str = ""
+
+    def parts(self) -> tuple[type, ...]:
+        """With a starting balance it also posts a deposit, so it needs that scope too."""
+        return (PostLedgerEntry,) if self.balance_minor else ()
