@@ -8,7 +8,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from harness import Demo, Load
@@ -196,31 +196,38 @@ def mt5_tcp_session(demo: Demo, logins: tuple[int, int]) -> Worker:
     return work, True
 
 
-def mt5_tcp_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
+def _session_balance(
+    demo: Demo,
+    auth: Callable[[Http, Demo], Awaitable[None]],
+    deposit: Callable[[Http], Awaitable[Any]],
+) -> Worker:
+    """Deposits on one authenticated MT5 session per connection (Web API or TCP)."""
+
     async def work(conn: Http, done: Callable[[float], None]) -> None:
         if not conn.mt5_authenticated:
-            await _tcp_auth(conn, demo)
+            await auth(conn, demo)
             conn.mt5_authenticated = True
         started = time.monotonic()
-        deposit = {"LOGIN": _login(logins), "TYPE": 2, "BALANCE": "1.00", "COMMENT": "bench"}
-        await _tcp_call(conn, "TRADE_BALANCE", deposit)
+        await deposit(conn)
         done(started)
 
     return work, False
+
+
+def mt5_tcp_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
+    def deposit(conn: Http) -> Awaitable[dict[str, str]]:
+        fields = {"LOGIN": _login(logins), "TYPE": 2, "BALANCE": "1.00", "COMMENT": "bench"}
+        return _tcp_call(conn, "TRADE_BALANCE", fields)
+
+    return _session_balance(demo, _tcp_auth, deposit)
 
 
 def mt5_balance(demo: Demo, logins: tuple[int, int]) -> Worker:
-    async def work(conn: Http, done: Callable[[float], None]) -> None:
-        if not conn.mt5_authenticated:
-            await _mt5_auth(conn, demo)
-            conn.mt5_authenticated = True
-        started = time.monotonic()
-        await _mt5_call(
-            conn, f"/api/trade/balance?login={_login(logins)}&type=2&balance=1.00&comment=bench"
-        )
-        done(started)
+    def deposit(conn: Http) -> Awaitable[dict[str, Any]]:
+        query = f"login={_login(logins)}&type=2&balance=1.00&comment=bench"
+        return _mt5_call(conn, f"/api/trade/balance?{query}")
 
-    return work, False
+    return _session_balance(demo, _mt5_auth, deposit)
 
 
 def ctrader_balance(port: int, demo: Demo, logins: tuple[int, int]) -> Worker:
