@@ -19,6 +19,9 @@ environment variable; see bench/README.md. Measurements (BENCH_ONLY picks some):
                   data on SQLite), median of BENCH_CLI_RUNS runs each, vs the bare interpreter
                   and the interpreter importing click and sqlalchemy
 
+Each measurement lives in a module of its own (bench/README.md lists them); this one holds
+the run and the order of the measurements.
+
 PostgreSQL work happens in a schema of its own (bench_<pid>), dropped at the end, also on
 Ctrl-C or SIGTERM; nothing else on the server is touched. Only loopback servers are used.
 """
@@ -47,6 +50,9 @@ from serverproc import Server
 
 
 class Bench:
+    """One run: its options, the rows measured so far, a scratch directory, and wrk, which
+    most rows drive; the measurements themselves live in the modules `run` calls."""
+
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.rows: list[Row] = []
