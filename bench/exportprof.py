@@ -37,28 +37,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bigdb
-from bench import (
-    BIN,
-    ROOT,
-    Bench,
-    Config,
-    Server,
-    fetch_report,
-    free_port,
-    log,
-    one_request,
-    sqlite_report,
-)
+from bench import Bench
+from bigdb import sqlite_report
+from harness import BIN, ROOT, Config, free_port, log
+from httpclient import fetch_report, one_request
+from serverproc import Server, _children_cpu
 
 RESULTS = ROOT / "bench" / "results"
 IDLE_SECONDS = 5
-
-
-def _children_cpu() -> float:
-    import resource
-
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def _target(bench: Bench, engine: str) -> tuple[str, Path, Any, Any]:

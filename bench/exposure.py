@@ -21,10 +21,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import Http, Load, PgSchema, log
+from harness import Load, PgSchema, log
+from httpclient import Http
 
 if TYPE_CHECKING:
-    from bench import Bench, Demo, Server
+    from bench import Bench
+    from harness import Demo
+    from serverproc import Server
 
 RUNS = 5  # GET /v1/reports/exposure, timed end to end
 PLAN_RUNS = 5  # EXPLAIN (ANALYZE, BUFFERS), then the statement alone for its CPU

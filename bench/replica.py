@@ -30,7 +30,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import JSON, Demo, Http, Load, Server, _cli_json, drive, log, native_deposit
+from harness import Demo, Load, _cli_json, free_port, log
+from httpclient import Http, drive
+from serverproc import Server
+
+from dialects import JSON, native_deposit
 
 if TYPE_CHECKING:
     from bench import Bench
@@ -223,8 +227,6 @@ def measure(bench: Bench) -> None:
     if binaries is None:
         log("replica: no PostgreSQL server binaries (initdb, pg_basebackup): skipped")
         return
-    from bench import free_port
-
     writers, readers = cfg.connections, max(1, cfg.connections // 4)
     with clusters(binaries, free_port) as (primary, standby):
         demo = Demo.load(primary.url, bench.tmp, cfg.accounts)
