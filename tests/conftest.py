@@ -159,15 +159,19 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         migrate.upgrade(storage.engine)
     finally:
         storage.dispose()
-    # One self-contained file to copy: fold the WAL back in and leave WAL mode (each test's
-    # engine turns it on again when it connects).
+    fold_into_one_file(path)
+    return path
+
+
+def fold_into_one_file(path: Path) -> None:
+    """Make the closed SQLite database at `path` one self-contained file to copy: fold the
+    WAL back in and leave WAL mode (each test's engine turns it on again when it connects)."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA journal_mode=DELETE")
     finally:
         conn.close()
-    return path
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.commands import CreateGroup
+from tests.dialects import seeds
 
 MANAGER = 1007
 PASSWORD = "Manager#1007"
@@ -109,8 +111,8 @@ def get_token(client: TestClient, login: int, password: str) -> httpx.Response:
     return result
 
 
-@pytest.fixture
-def ct(runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
+def seed_ct(runtime: Runtime, admin: Actor) -> None:
+    """What `ct` starts from: manager 1007 with every right and seed 003's groups."""
     services = runtime.app
     services.create_manager(
         CreateManager(MANAGER, "cTrader Manager", PASSWORD, frozenset(SCOPES)), admin
@@ -118,6 +120,22 @@ def ct(runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
     services.create_group(CreateGroup("Default", "EUR", {"broker": "BESTBROKER"}), admin)
     services.create_group(CreateGroup("DX_452", "EUR", {"broker": "BESTBROKER"}), admin)
     services.create_group(CreateGroup("usd\\standard", "USD", {"margin_mode": "NET"}), admin)
+
+
+@pytest.fixture(scope="session")
+def _ct_seed(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> seeds.Seed[None]:
+    return seeds.make_seed("ct", seed_ct, _sqlite_template, tmp_path_factory)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, _sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database: a copy of `ct`'s seeded template for the tests using `ct`."""
+    return seeds.sqlite_copy(request, _sqlite_template, tmp_path, "ct", "_ct_seed")
+
+
+@pytest.fixture
+def ct(request: pytest.FixtureRequest, runtime: Runtime, admin: Actor) -> Iterator[CTrader]:
+    seeds.setup_once(request, "ct", runtime, admin, seed_ct)
     with TestClient(create_app(runtime)) as client:
         response = get_token(client, MANAGER, PASSWORD)
         assert response.status_code == 200, response.text

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
+from tests.dialects import seeds
 
 MANAGER = 1005
 PASSWORD = "Password1"
@@ -155,13 +157,29 @@ def make_groups_and_symbols(runtime: Runtime, admin: Actor) -> None:
     )
 
 
-@pytest.fixture
-def mt5(runtime: Runtime, admin: Actor) -> Iterator[Mt5]:
-    """Manager 1005 (password "Password1", every right) authenticated over MT5."""
+def seed_mt5(runtime: Runtime, admin: Actor) -> None:
+    """What `mt5` starts from: manager 1005 with every right, the groups and the symbols."""
     runtime.app.create_manager(
         CreateManager(MANAGER, "MT5 Manager", PASSWORD, frozenset(SCOPES)), admin
     )
     make_groups_and_symbols(runtime, admin)
+
+
+@pytest.fixture(scope="session")
+def _mt5_seed(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> seeds.Seed[None]:
+    return seeds.make_seed("mt5", seed_mt5, _sqlite_template, tmp_path_factory)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, _sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database: a copy of `mt5`'s seeded template for the tests using `mt5`."""
+    return seeds.sqlite_copy(request, _sqlite_template, tmp_path, "mt5", "_mt5_seed")
+
+
+@pytest.fixture
+def mt5(request: pytest.FixtureRequest, runtime: Runtime, admin: Actor) -> Iterator[Mt5]:
+    """Manager 1005 (password "Password1", every right) authenticated over MT5."""
+    seeds.setup_once(request, "mt5", runtime, admin, seed_mt5)
     with TestClient(create_app(runtime)) as client:
         response = handshake(client, MANAGER, PASSWORD)
         assert response.status_code == 200, response.text

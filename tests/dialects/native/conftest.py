@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
+from tests.dialects import seeds
 
 
 @dataclass
@@ -71,8 +73,9 @@ class Api:
         return result
 
 
-@pytest.fixture
-def api(runtime: Runtime, admin: Actor) -> Iterator[Api]:
+def seed_api(runtime: Runtime, admin: Actor) -> str:
+    """What `api` starts from: manager 1000 with a key of every scope (its secret returned),
+    four groups and two symbols, made through the services."""
     services = runtime.app
     services.create_manager(CreateManager(1000, "Test Manager", "Manag3r!pw"), admin)
     admin_key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
@@ -88,5 +91,22 @@ def api(runtime: Runtime, admin: Actor) -> Iterator[Api]:
         CreateSymbol("XAUUSD", {"path": "Metals\\XAUUSD", "digits": 2, "contract_size": "100"}),
         admin,
     )
+    return admin_key
+
+
+@pytest.fixture(scope="session")
+def _api_seed(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> seeds.Seed[str]:
+    return seeds.make_seed("api", seed_api, _sqlite_template, tmp_path_factory)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, _sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database: a copy of `api`'s seeded template for the tests using `api`."""
+    return seeds.sqlite_copy(request, _sqlite_template, tmp_path, "api", "_api_seed")
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest, runtime: Runtime, admin: Actor) -> Iterator[Api]:
+    admin_key = seeds.setup_once(request, "api", runtime, admin, seed_api)
     with TestClient(create_app(runtime)) as client:
         yield Api(client, runtime, admin, admin_key)

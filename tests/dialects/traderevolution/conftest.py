@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from brokerplane.core.backoffice.commands import (
     CreateUserGroup,
     CreateWhiteLabel,
 )
+from tests.dialects import seeds
 
 BASE = "/proftrading/rest"
 MANAGER = 1010
@@ -134,13 +136,32 @@ def make_catalog(services: Application, admin: Actor) -> dict[str, int]:
     }
 
 
-@pytest.fixture
-def te(runtime: Runtime, admin: Actor) -> Iterator[TE]:
+def seed_te(runtime: Runtime, admin: Actor) -> dict[str, int]:
+    """What `te` starts from: back-office user 1010 with every right and `make_catalog`'s
+    entries (their ids returned)."""
     services = runtime.app
     services.create_manager(
         CreateManager(MANAGER, "TE back office", PASSWORD, frozenset(SCOPES)), admin
     )
-    ids = make_catalog(services, admin)
+    return make_catalog(services, admin)
+
+
+@pytest.fixture(scope="session")
+def _te_seed(
+    _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> seeds.Seed[dict[str, int]]:
+    return seeds.make_seed("te", seed_te, _sqlite_template, tmp_path_factory)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, _sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database: a copy of `te`'s seeded template for the tests using `te`."""
+    return seeds.sqlite_copy(request, _sqlite_template, tmp_path, "te", "_te_seed")
+
+
+@pytest.fixture
+def te(request: pytest.FixtureRequest, runtime: Runtime, admin: Actor) -> Iterator[TE]:
+    ids = dict(seeds.setup_once(request, "te", runtime, admin, seed_te))  # each test its own
     with TestClient(create_app(runtime)) as client:
         response = sign_in(client, MANAGER, PASSWORD)
         assert response.status_code == 200, response.text
