@@ -185,9 +185,11 @@ def require_declared(call: object, actor: Actor) -> None:
 def _handlers() -> dict[type, Handler]:
     """Which front-door method runs each command (imported on first use: the command line's
     start-up does not pay for the ledger's modules)."""
+    from brokerplane.core.access.commands import CreateApiKey, RevokeApiKey, RotateApiKey
     from brokerplane.core.account.commands import OpenFundedAccount
     from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
     from brokerplane.core.backoffice.commands import WebhookOrder
+    from brokerplane.core.events import commands as events
     from brokerplane.core.ledger.commands import PostLedgerEntry, TransferFunds
 
     def open_funded(app: Application, cmd: OpenFundedAccount, actor: Actor) -> Account:
@@ -200,4 +202,11 @@ def _handlers() -> dict[type, Handler]:
         DecideApproval: Application.decide_approval,
         SetApprovalThreshold: Application.set_approval_threshold,
         WebhookOrder: Application.trade_by_webhook,
+        events.SaveSubscription: Application.create_webhook,
+        events.ChangeSubscription: Application.update_webhook,
+        events.DeleteSubscription: Application.delete_webhook,
+        events.ReplaySubscription: Application.replay_webhook,
+        CreateApiKey: Application.create_api_key,
+        RotateApiKey: Application.rotate_api_key,
+        RevokeApiKey: Application.revoke_api_key,
     }

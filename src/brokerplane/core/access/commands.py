@@ -49,6 +49,20 @@ class CreateApiKey:
     expires_at: datetime | None = None
 
 
+# Rotating or revoking a key needs no scope by name: any key of the manager may, and the rule
+# refuses a key holding scopes the caller lacks (as creating one does).
+@needs()
+@dataclass(frozen=True)
+class RotateApiKey:
+    key_id: str
+
+
+@needs()
+@dataclass(frozen=True)
+class RevokeApiKey:
+    key_id: str
+
+
 @dataclass(frozen=True)
 class IssuedKey:
     """A new key: `secret` is shown once and never stored."""
