@@ -30,10 +30,10 @@ SLICES += ("group", "ledger", "symbol", "trading", "user")
 # different scopes): the only command-module classes a front-door call may take undeclared.
 READ_SELECTIONS = {"BatchSelection", "PositionOf"}
 
-# Scopes a dialect still names for something that is not one command: an MT5 batch delete of
-# client records (no command class; each deletion's rule checks it again) and the console's
-# administration pages (many commands behind one page, refused before anything is read).
-DIALECT_LITERALS = {("mt5/clients.py", "users:delete"), ("console/admin.py", "admin")}
+# Scopes a dialect still names for something that is not one command: none. (An MT5 batch
+# delete checks DeleteUser's declaration once, the console's administration pages that of
+# Administration: many commands behind one page, refused before anything is read.)
+DIALECT_LITERALS: set[tuple[str, str]] = set()
 
 
 def _command_classes() -> dict[str, type]:

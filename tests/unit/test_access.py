@@ -12,7 +12,7 @@ from brokerplane.application.app import Application
 from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, RevokeApiKey
 from brokerplane.core.access.keys import TOUCH_INTERVAL
 from brokerplane.core.access.model import Manager
-from brokerplane.core.account.commands import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount, ReportAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     ApiKeyNotFound,
@@ -315,7 +315,8 @@ def test_listing_for_a_report_needs_the_reports_scope(
     services: Application, usd_group: Group, reader: Actor
 ) -> None:
     with pytest.raises(MissingScope, match="reports:read"):
-        list(services.iter_accounts(ListAccounts(), reader))
+        list(services.iter_accounts(ReportAccounts(), reader))
+    assert services.list_accounts(ListAccounts(), reader) == []  # a user reader's listing
 
 
 def test_admin_scope_grants_every_scope() -> None:

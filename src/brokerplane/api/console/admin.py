@@ -20,6 +20,7 @@ from starlette.responses import Response
 from brokerplane.api.console.pages import DIALECT, MAX_TEXT, Ctx, Pages, whole
 from brokerplane.api.kit.idempotency import SentKey, fingerprint
 from brokerplane.core.access.commands import (
+    Administration,
     CreateApiKey,
     CreateManager,
     IssuedKey,
@@ -59,7 +60,7 @@ ONCE = "This form had already been sent: it was applied once, nothing was done a
 def require_admin(ctx: Ctx) -> None:
     """The administration pages are for admins of unlimited reach, as the core's commands
     behind them are: refused before anything is read."""
-    ctx.actor.require("admin")
+    ctx.actor.require_for(Administration)
     ctx.actor.require_unlimited("administration")
 
 

@@ -40,6 +40,14 @@ class UpdateManager:
     white_labels: str | None = None
 
 
+@needs("admin")
+@dataclass(frozen=True)
+class Administration:
+    """Entering the administration as a whole (the console's administration pages: managers,
+    keys, groups, symbols and thresholds, many commands behind one page), refused up front
+    before anything is read; each command behind it checks its own declaration again."""
+
+
 @needs()
 @dataclass(frozen=True)
 class CreateApiKey:

@@ -3,7 +3,7 @@ enable, delete, passwords, list)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -113,6 +113,24 @@ class ListAccounts:
     # The name holds this text (ASCII letters in either case); the white label matches a mask.
     name: str | None = None
     white_label: str | None = None
+
+
+@needs("reports:read")
+@dataclass(frozen=True)
+class ReportAccounts(ListAccounts):
+    """The same listing read for a report (the users report and its CSV export): reports:read
+    opens it instead of users:read."""
+
+    @classmethod
+    def of(cls, query: ListAccounts) -> ReportAccounts:
+        return cls(**{f.name: getattr(query, f.name) for f in fields(query)})
+
+
+@needs("users:read", "reports:read")
+@dataclass(frozen=True)
+class AccountsOfRows(ListAccounts):
+    """The accounts behind a page of trade rows (positions, deals), which either read scope
+    may list: a reporting key reads the rows' owners as a user reader does."""
 
 
 MAX_PAGE = 1000

@@ -85,6 +85,15 @@ class AssignAccount:
     login: int
 
 
+@needs("users:delete")
+@dataclass(frozen=True)
+class DeleteUser:
+    """Delete a user who owns no account and has none linked (MT5's `client/delete`): the
+    scope of deleting an account."""
+
+    user_id: int
+
+
 @needs("users:write")
 @dataclass(frozen=True)
 class SetInAppControls:
