@@ -107,6 +107,29 @@ def test_core_rules_read_a_declared_commands_scope_from_its_class() -> None:
     assert restated == []
 
 
+# What a read (or write) by id is given: a rule taking one of these reads one thing by its id.
+ID_PARAMS = frozenset({"login", "user_id", "approval_id", "branding_id", "group_id", "sub_id"})
+# Writes by id that still name their scope in the rule (no command class yet): an operator's
+# balance repair, a second factor's reset, a user's agreement or log-out mark.
+WRITES_BY_ID = {"fix_balance", "reset", "_mark"}
+
+
+def test_a_read_by_id_reads_its_scope_from_a_declared_read() -> None:
+    """A rule reading one thing by its id (get_*, a history, a balance check) checks the
+    declaration of its read's class (ReadAccount, ReadUser...), never a scope by name."""
+    named = []
+    for path in sorted([*(SRC / "core").rglob("*.py"), *(SRC / "application").rglob("*.py")]):
+        tree = ast.parse(path.read_text())
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            by_id = ID_PARAMS & {a.arg for a in fn.args.args} or fn.name.startswith("get_")
+            if not by_id or fn.name in WRITES_BY_ID:
+                continue
+            named += [
+                f"{path.relative_to(SRC)}:{line} {fn.name}" for line, _ in _scope_literals(fn)
+            ]
+    assert named == []
+
+
 def _scope_literals(tree: ast.AST) -> Iterator[tuple[int, str]]:
     """Scopes named in a check (require, require_any, has) or as a write's `scopes=`."""
     for node in ast.walk(tree):

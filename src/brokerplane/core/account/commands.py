@@ -156,3 +156,11 @@ class OpenFundedAccount:
     def parts(self) -> tuple[type, ...]:
         """With a starting balance it also posts a deposit, so it needs that scope too."""
         return (PostLedgerEntry,) if self.balance_minor else ()
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadAccount:
+    """One account by login: the account, its history, its figures now."""
+
+    login: int

@@ -13,6 +13,7 @@ from brokerplane.core.account.commands import (
     MAX_PAGE,
     NAME_FILTER_MAX,
     ListAccounts,
+    ReadAccount,
     ReportAccounts,
 )
 from brokerplane.core.account.model import PERSONAL_FIELDS, Account, AccountQuery, CsvPage
@@ -24,12 +25,12 @@ from brokerplane.core.validate import Problems
 
 
 def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
-    actor.require("users:read")
+    actor.require_for(ReadAccount)
     return reach.redact(actor, load_account(uow, login, actor))
 
 
 def account_history(uow: UnitOfWork, login: int, actor: Actor) -> list[AuditRecord]:
-    actor.require("users:read")
+    actor.require_for(ReadAccount)
     load_account(uow, login, actor)
     return [reach.redact_record(actor, r) for r in uow.audit.for_entity("account", str(login))]
 

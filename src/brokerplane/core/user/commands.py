@@ -119,3 +119,12 @@ class Partner:
     user_id: int
     link_id: int | None
     partner_id: str
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadUser:
+    """One user by id: the user, its history, its cID partner and in-app controls, the
+    TraderEvolution user with its accounts."""
+
+    user_id: int

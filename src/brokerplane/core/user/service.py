@@ -42,6 +42,7 @@ from brokerplane.core.user.commands import (
     DeleteUser,
     LinkAccount,
     Linked,
+    ReadUser,
     UpdateProfile,
 )
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
@@ -238,7 +239,7 @@ def _nickname(uow: UnitOfWork, cmd: CreateUser, user: User) -> str:
 
 
 def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     return _redact(actor, _load(uow, user_id, actor))
 
 
@@ -490,7 +491,7 @@ MAX_HISTORY = 1000
 def user_history(uow: UnitOfWork, user_id: int, actor: Actor) -> list[AuditRecord]:
     """The user's audit trail, oldest first (the newest MAX_HISTORY records), personal fields
     redacted without `personal_data`."""
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     _load(uow, user_id, actor)
     trail = uow.audit.for_entity("user", str(user_id))[-MAX_HISTORY:]
     return [reach.redact_record(actor, r) for r in trail]
