@@ -109,7 +109,11 @@ class Application(
         actor.require_for(command)  # before a stored answer is replayed, too
         if request is None:
             return handler(self, command, actor)
-        return self.run_call(lambda a: handler(self, command, a), actor, request)
+        outcome = self.run_call(lambda a: handler(self, command, a), actor, request)
+        check = getattr(command, "check_replay", None)
+        if isinstance(outcome, Replay) and outcome.response is None and check is not None:
+            check(outcome.result, actor)  # what the rule checks of the thing it acted on
+        return outcome
 
     def run_call(
         self, call: Callable[[Actor], R], actor: Actor, request: IdempotentRequest | None = None

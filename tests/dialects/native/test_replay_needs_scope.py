@@ -1,7 +1,8 @@
 """A stored answer is replayed only to a key that may make the request: the webhook and key
 writes run their commands through Application.run, which checks the commands' declared scopes
-before it replays, so another key of the same manager cannot read an admin's answer by reusing
-its idempotency key."""
+before it replays (and, for a key's rotation or revocation, that the caller holds the key's
+scopes, as the rule does), so another key of the same manager cannot read an admin's answer by
+reusing its idempotency key."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ def _hook(api: Api) -> int:
     made = api.post("/v1/webhooks", {"url": "http://127.0.0.1:9/other"})
     assert made.status_code == 201, made.text
     return int(made.json()["id"])
+
+
+def _keys(api: Api) -> list[tuple[str, str, str | None]]:
+    return [(k["id"], k["state"], k["expires_at"]) for k in api.get("/v1/keys").json()["items"]]
 
 
 def _send(api: Api, method: str, path: str, body: Any, key: str, idem: str) -> Any:
@@ -86,3 +91,24 @@ def test_key_rotation_and_revocation_replay_their_answers_without_the_secret(api
     revoked = api.client.delete(f"/v1/keys/{target}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
     assert api.client.delete(f"/v1/keys/{target}", headers=headers).headers[REPLAY] == "true"
+
+
+@pytest.mark.parametrize("method", ["rotate", "revoke"])
+def test_a_key_lacking_a_keys_scopes_is_refused_the_replay_of_its_rotation_or_revocation(
+    api: Api, method: str
+) -> None:
+    reader = api.key("users:read")
+    target = api.post("/v1/keys", {"scopes": ["balances:write"], "name": "finance"}).json()["id"]
+    path = f"/v1/keys/{target}/rotate" if method == "rotate" else f"/v1/keys/{target}"
+    send = api.client.post if method == "rotate" else api.client.delete
+    fresh = send(path, headers={**api.headers(reader), "Idempotency-Key": "fresh"})
+    assert fresh.status_code == 403, fresh.text  # the rule: scopes the reader lacks
+    assert send(path, headers={**api.headers(), "Idempotency-Key": "k-1"}).status_code < 300
+    keys_before = _keys(api)
+
+    refused = send(path, headers={**api.headers(reader), "Idempotency-Key": "k-1"})
+    assert (refused.status_code, refused.json()["code"]) == (403, fresh.json()["code"])
+    assert REPLAY not in refused.headers and target not in refused.text
+    assert _keys(api) == keys_before  # no key made, rotated or revoked
+    again = send(path, headers={**api.headers(), "Idempotency-Key": "k-1"})
+    assert again.headers[REPLAY] == "true"  # the admin's repeat still replays

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from brokerplane.core.access import totp
 from brokerplane.core.access.model import ApiKey, Manager
-from brokerplane.core.actor import SCOPES, needs
+from brokerplane.core.actor import SCOPES, Actor, needs
 from brokerplane.core.backoffice.commands import WRONG_CREDENTIALS as WRONG_CREDENTIALS
 from brokerplane.core.backoffice.commands import TokenPair
-from brokerplane.core.errors import CoreError
+from brokerplane.core.errors import CoreError, PermissionDenied
 
 
 @needs("admin")
@@ -57,18 +57,35 @@ class CreateApiKey:
     expires_at: datetime | None = None
 
 
+def require_holding(actor: Actor, key: ApiKey, doing: str) -> None:
+    """A credential may rotate or revoke only a key whose scopes it holds (admin: any): a
+    stolen read-only key must not switch off, or take over, the finance or admin keys."""
+    if not actor.has("admin") and not key.scopes <= actor.scopes:
+        missing = ", ".join(sorted(key.scopes - actor.scopes))
+        raise PermissionDenied(
+            f"this credential cannot {doing} a key holding scopes it lacks: {missing}"
+        )
+
+
 # Rotating or revoking a key needs no scope by name: any key of the manager may, and the rule
-# refuses a key holding scopes the caller lacks (as creating one does).
+# refuses a key holding scopes the caller lacks (as creating one does). A stored answer is
+# replayed only to a caller the rule would let do it (`check_replay`, Application.run).
 @needs()
 @dataclass(frozen=True)
 class RotateApiKey:
     key_id: str
+
+    def check_replay(self, result: tuple[IssuedKey, ApiKey], actor: Actor) -> None:
+        require_holding(actor, result[1], "rotate")
 
 
 @needs()
 @dataclass(frozen=True)
 class RevokeApiKey:
     key_id: str
+
+    def check_replay(self, result: ApiKey, actor: Actor) -> None:
+        require_holding(actor, result, "revoke")
 
 
 @dataclass(frozen=True)
