@@ -30,10 +30,10 @@ SLICES += ("group", "ledger", "symbol", "trading", "user")
 # different scopes): the only command-module classes a front-door call may take undeclared.
 READ_SELECTIONS = {"BatchSelection", "PositionOf"}
 
-# Scopes a dialect still names for something that is not one command: an MT5 batch delete of
-# client records (no command class; each deletion's rule checks it again) and the console's
-# administration pages (many commands behind one page, refused before anything is read).
-DIALECT_LITERALS = {("mt5/clients.py", "users:delete"), ("console/admin.py", "admin")}
+# Scopes a dialect still names for something that is not one command: none. (An MT5 batch
+# delete checks DeleteUser's declaration once, the console's administration pages that of
+# Administration: many commands behind one page, refused before anything is read.)
+DIALECT_LITERALS: set[tuple[str, str]] = set()
 
 
 def _command_classes() -> dict[str, type]:
@@ -105,6 +105,29 @@ def test_core_rules_read_a_declared_commands_scope_from_its_class() -> None:
                 ):
                     restated.append(f"{path.relative_to(SRC)}:{call.lineno} {fn.name}")
     assert restated == []
+
+
+# What a read (or write) by id is given: a rule taking one of these reads one thing by its id.
+ID_PARAMS = frozenset({"login", "user_id", "approval_id", "branding_id", "group_id", "sub_id"})
+# Writes by id that still name their scope in the rule (no command class yet): an operator's
+# balance repair, a second factor's reset, a user's agreement or log-out mark.
+WRITES_BY_ID = {"fix_balance", "reset", "_mark"}
+
+
+def test_a_read_by_id_reads_its_scope_from_a_declared_read() -> None:
+    """A rule reading one thing by its id (get_*, a history, a balance check) checks the
+    declaration of its read's class (ReadAccount, ReadUser...), never a scope by name."""
+    named = []
+    for path in sorted([*(SRC / "core").rglob("*.py"), *(SRC / "application").rglob("*.py")]):
+        tree = ast.parse(path.read_text())
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            by_id = ID_PARAMS & {a.arg for a in fn.args.args} or fn.name.startswith("get_")
+            if not by_id or fn.name in WRITES_BY_ID:
+                continue
+            named += [
+                f"{path.relative_to(SRC)}:{line} {fn.name}" for line, _ in _scope_literals(fn)
+            ]
+    assert named == []
 
 
 def _scope_literals(tree: ast.AST) -> Iterator[tuple[int, str]]:

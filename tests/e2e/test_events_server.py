@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from brokerplane import bootstrap
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, RevokeApiKey
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import SCOPES, Actor, system_actor
 from brokerplane.core.group.commands import CreateGroup
@@ -438,7 +438,7 @@ def test_an_open_stream_follows_its_keys_reach_and_ends_when_it_is_revoked(
             assert {e["login"] for e in after_move} == {real}
             assert "4.00" not in [e["data"]["amount"] for e in got]
             # revoked: the stream ends (the server closes it) without another event
-            w.runtime.app.revoke_api_key(key_id, system_actor())
+            w.runtime.app.revoke_api_key(RevokeApiKey(key_id), system_actor())
             rest = list(lines)
             assert not any(line.startswith("data: ") for line in rest)
         # and the key opens no new stream

@@ -36,7 +36,7 @@ PAUSE_S = (0.3, 1.5)
 def _subscribe(url: str, hook: str) -> None:
     from brokerplane import bootstrap
     from brokerplane.core.actor import system_actor
-    from brokerplane.core.events.commands import SaveSubscription
+    from brokerplane.core.events.commands import ReplaySubscription, SaveSubscription
     from brokerplane.settings import Settings
 
     runtime = bootstrap.build(Settings(database_url=url))
@@ -46,7 +46,7 @@ def _subscribe(url: str, hook: str) -> None:
             system_actor(),
         )
         # from the first event on: the seeding deposits too
-        runtime.app.replay_webhook(sub.id, 1, system_actor())
+        runtime.app.replay_webhook(ReplaySubscription(sub.id, 1), system_actor())
     finally:
         runtime.close()
 

@@ -16,7 +16,13 @@ from brokerplane import bootstrap
 from brokerplane.application.app import Application
 from brokerplane.auditkeys import AuditKeyError
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import (
+    CreateApiKey,
+    CreateManager,
+    RevokeApiKey,
+    RotateApiKey,
+    UpdateManager,
+)
 from brokerplane.core.account.commands import OpenAccount
 from brokerplane.core.actor import Actor
 from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
@@ -207,9 +213,9 @@ def test_managers_and_api_keys_kept_through_commands_tie_to_their_audit_records(
     services.create_manager(desk, admin)
     services.update_manager(UpdateManager(1000, password="password-2", enabled=False), admin)
     key = services.create_api_key(CreateApiKey(1000, frozenset({"balances:write"})), admin)
-    services.rotate_api_key(key.key.id, admin)
+    services.rotate_api_key(RotateApiKey(key.key.id), admin)
     other = services.create_api_key(CreateApiKey(1000, frozenset({"balances:write"})), admin)
-    services.revoke_api_key(other.key.id, admin)
+    services.revoke_api_key(RevokeApiKey(other.key.id), admin)
 
     report = services.audit_ledger()
 

@@ -16,7 +16,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditKey, AuditKeys
 from brokerplane.core.errors import ValidationError
-from brokerplane.core.events.commands import SaveSubscription
+from brokerplane.core.events.commands import ChangeSubscription, SaveSubscription
 from brokerplane.core.events.secrets import SealError
 from brokerplane.storage import tables as t
 
@@ -43,12 +43,14 @@ def test_a_secret_is_stored_sealed_and_opened_to_sign(
     other = services.create_webhook(SaveSubscription(url=URL, secret=SECRET), admin)
     assert _stored(runtime, other.id) != stored
 
-    services.update_webhook(made.id, SaveSubscription(secret="whsec-a-new-secret-000"), admin)
+    services.update_webhook(
+        ChangeSubscription(made.id, SaveSubscription(secret="whsec-a-new-secret-000")), admin
+    )
     assert services.webhook_secret(services.get_webhook(made.id, admin)) == "whsec-a-new-secret-000"
     assert "whsec-a-new" not in _stored(runtime, made.id)
     # an edit that leaves the secret alone keeps it sealed as it was
     before = _stored(runtime, made.id)
-    services.update_webhook(made.id, SaveSubscription(description="crm"), admin)
+    services.update_webhook(ChangeSubscription(made.id, SaveSubscription(description="crm")), admin)
     assert _stored(runtime, made.id) == before
 
     # a secret that looks sealed is refused (the two forms never mix up)

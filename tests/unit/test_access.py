@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.app import Application
-from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, RevokeApiKey
 from brokerplane.core.access.keys import TOUCH_INTERVAL
 from brokerplane.core.access.model import Manager
-from brokerplane.core.account.commands import ListAccounts, OpenAccount
+from brokerplane.core.account.commands import ListAccounts, OpenAccount, ReportAccounts
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import (
     ApiKeyNotFound,
@@ -160,7 +160,7 @@ def test_revoked_key_is_refused_and_the_revocation_is_audited(
     services.authenticate_key(issued.secret)
     clock.advance(seconds=5)
 
-    revoked = services.revoke_api_key(issued.key.id, admin)
+    revoked = services.revoke_api_key(RevokeApiKey(issued.key.id), admin)
 
     assert revoked.revoked_at == clock.now
     with pytest.raises(Unauthorized, match="revoked"):
@@ -270,7 +270,7 @@ def test_manager_cannot_revoke_another_managers_key_and_learns_nothing_of_it(
     stranger = Actor(manager_login=2002, scopes=frozenset({"users:write"}))
 
     with pytest.raises(ApiKeyNotFound):
-        services.revoke_api_key(issued.key.id, stranger)
+        services.revoke_api_key(RevokeApiKey(issued.key.id), stranger)
 
     services.authenticate_key(issued.secret)
 
@@ -315,7 +315,8 @@ def test_listing_for_a_report_needs_the_reports_scope(
     services: Application, usd_group: Group, reader: Actor
 ) -> None:
     with pytest.raises(MissingScope, match="reports:read"):
-        list(services.iter_accounts(ListAccounts(), reader))
+        list(services.iter_accounts(ReportAccounts(), reader))
+    assert services.list_accounts(ListAccounts(), reader) == []  # a user reader's listing
 
 
 def test_admin_scope_grants_every_scope() -> None:

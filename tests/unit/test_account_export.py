@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from brokerplane.application.app import Application
-from brokerplane.core.account.commands import DeleteAccount, ListAccounts, OpenAccount
+from brokerplane.core.account.commands import (
+    DeleteAccount,
+    ListAccounts,
+    OpenAccount,
+    ReportAccounts,
+)
 from brokerplane.core.account.model import PERSONAL_FIELDS
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import MissingScope, ValidationError
@@ -53,7 +58,7 @@ def accounts(services: Application, admin: Actor) -> Application:
 def _listed(services: Application, cmd: ListAccounts, actor: Actor) -> list[tuple[Any, ...]]:
     """The same columns read from the accounts list_accounts gives."""
     out = []
-    for acc in services.iter_accounts(cmd, actor):
+    for acc in services.iter_accounts(ReportAccounts.of(cmd), actor):  # listed as a report
         assert acc.registered_at is not None
         iso = acc.registered_at.isoformat().replace("+00:00", "Z")
         out.append(tuple(iso if c == "registered_at" else getattr(acc, c) for c in COLUMNS))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from brokerplane.application.app import Application
-from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, RevokeApiKey, RotateApiKey
 from brokerplane.core.access.model import Manager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.config import CoreConfig
@@ -37,7 +37,7 @@ def test_a_rotated_key_keeps_working_until_the_overlap_ends(
     old = _key(services, admin, "users:read", "reports:read", name="dashboard")
     rotated_at = clock.advance(hours=3)
 
-    new, retired = services.rotate_api_key(old.key.id, admin)
+    new, retired = services.rotate_api_key(RotateApiKey(old.key.id), admin)
 
     assert retired.expires_at == rotated_at + timedelta(hours=24)
     assert (new.key.scopes, new.key.name, new.key.expires_at) == (old.key.scopes, "dashboard", None)
@@ -58,7 +58,7 @@ def test_the_rotation_overlap_follows_the_configuration(
     services.create_manager(CreateManager(1001, rights=OPS), admin)
     old = _key(services, admin, "users:read")
 
-    _, retired = services.rotate_api_key(old.key.id, admin)
+    _, retired = services.rotate_api_key(RotateApiKey(old.key.id), admin)
 
     assert retired.expires_at == clock.now + timedelta(hours=1)
     clock.advance(minutes=59, seconds=59)
@@ -74,7 +74,7 @@ def test_rotation_neither_extends_a_key_due_to_expire_nor_the_new_keys_life(
     soon = clock.now + timedelta(hours=2)
     old = _key(services, admin, "users:read", expires_at=soon)
 
-    new, retired = services.rotate_api_key(old.key.id, admin)
+    new, retired = services.rotate_api_key(RotateApiKey(old.key.id), admin)
 
     assert retired.expires_at == soon and new.key.expires_at == soon
     clock.advance(hours=2)
@@ -88,7 +88,7 @@ def test_rotation_is_audited_without_any_secret(
 ) -> None:
     old = _key(services, admin, "users:read")
 
-    new, _ = services.rotate_api_key(old.key.id, admin)
+    new, _ = services.rotate_api_key(RotateApiKey(old.key.id), admin)
 
     rotated, created = uows.state.audit[-2:]
     assert (rotated.action, rotated.entity_id) == ("api_key.rotated", old.key.id)
@@ -106,10 +106,10 @@ def test_revoking_the_old_key_during_the_overlap_stops_it_at_once(
     services: Application, admin: Actor, manager: Manager, clock: FakeClock
 ) -> None:
     old = _key(services, admin, "users:read")
-    new, _ = services.rotate_api_key(old.key.id, admin)
+    new, _ = services.rotate_api_key(RotateApiKey(old.key.id), admin)
     clock.advance(minutes=1)
 
-    services.revoke_api_key(old.key.id, admin)
+    services.revoke_api_key(RevokeApiKey(old.key.id), admin)
 
     with pytest.raises(Unauthorized, match="revoked"):
         services.authenticate_key(old.secret)
@@ -120,11 +120,11 @@ def test_revoking_twice_changes_nothing_the_second_time(
     services: Application, admin: Actor, manager: Manager, uows: FakeUowFactory, clock: FakeClock
 ) -> None:
     issued = _key(services, admin, "users:read")
-    first = services.revoke_api_key(issued.key.id, admin)
+    first = services.revoke_api_key(RevokeApiKey(issued.key.id), admin)
     records = len(uows.state.audit)
     clock.advance(hours=1)
 
-    again = services.revoke_api_key(issued.key.id, admin)
+    again = services.revoke_api_key(RevokeApiKey(issued.key.id), admin)
 
     assert again.revoked_at == first.revoked_at
     assert len(uows.state.audit) == records
@@ -141,13 +141,13 @@ def test_a_revoked_or_expired_key_cannot_be_rotated(
 ) -> None:
     issued = _key(services, admin, "users:read", expires_at=clock.now + timedelta(hours=1))
     if state == "revoked":
-        services.revoke_api_key(issued.key.id, admin)
+        services.revoke_api_key(RevokeApiKey(issued.key.id), admin)
     else:
         clock.advance(hours=1)
     keys, records = dict(uows.state.api_keys), len(uows.state.audit)
 
     with pytest.raises(ValidationError, match=state) as caught:
-        services.rotate_api_key(issued.key.id, admin)
+        services.rotate_api_key(RotateApiKey(issued.key.id), admin)
 
     assert [f.field for f in caught.value.fields] == ["key_id"]
     assert (uows.state.api_keys, len(uows.state.audit)) == (keys, records)
@@ -162,12 +162,12 @@ def test_a_manager_rotates_its_own_key_but_not_another_managers(
     me = Actor(1001, frozenset({"users:read"}), key_id=mine.key.id)
 
     with pytest.raises(ApiKeyNotFound):
-        services.rotate_api_key(theirs.key.id, me)
+        services.rotate_api_key(RotateApiKey(theirs.key.id), me)
     with pytest.raises(ApiKeyNotFound):
-        services.revoke_api_key(theirs.key.id, me)
+        services.revoke_api_key(RevokeApiKey(theirs.key.id), me)
     services.authenticate_key(theirs.secret)
 
-    new, _ = services.rotate_api_key(mine.key.id, me)
+    new, _ = services.rotate_api_key(RotateApiKey(mine.key.id), me)
     assert new.key.manager_login == 1001
 
 
@@ -180,7 +180,7 @@ def test_a_key_cannot_rotate_a_key_with_scopes_it_lacks_itself(
     keys = dict(uows.state.api_keys)
 
     with pytest.raises(PermissionDenied, match="users:write"):
-        services.rotate_api_key(provisioning.key.id, reader)
+        services.rotate_api_key(RotateApiKey(provisioning.key.id), reader)
 
     assert uows.state.api_keys == keys
 
@@ -190,7 +190,7 @@ def test_a_key_is_refused_from_the_instant_it_is_revoked(
 ) -> None:
     issued = _key(services, admin, "users:read")
 
-    services.revoke_api_key(issued.key.id, admin)
+    services.revoke_api_key(RevokeApiKey(issued.key.id), admin)
 
     with pytest.raises(Unauthorized, match="revoked"):
         services.authenticate_key(issued.secret)

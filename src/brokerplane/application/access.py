@@ -47,11 +47,13 @@ class AccessServices(SignInLockout):
     def list_api_keys(self, actor: Actor, manager_login: int | None = None) -> list[ApiKey]:
         return self._read(lambda u: access.list_api_keys(u, actor, manager_login))
 
-    def rotate_api_key(self, key_id: str, actor: Actor) -> tuple[access.IssuedKey, ApiKey]:
+    def rotate_api_key(
+        self, cmd: access.RotateApiKey, actor: Actor
+    ) -> tuple[access.IssuedKey, ApiKey]:
         overlap = self.config.key_rotation_overlap
         try:
             return self._write(
-                lambda u: access.rotate_api_key(u, key_id, actor, self.clock, overlap), actor
+                lambda u: access.rotate_api_key(u, cmd.key_id, actor, self.clock, overlap), actor
             )
         finally:
             self._forget_keys()
@@ -62,9 +64,9 @@ class AccessServices(SignInLockout):
     def create_api_key(self, cmd: access.CreateApiKey, actor: Actor) -> access.IssuedKey:
         return self._command(access.create_api_key, cmd, actor)
 
-    def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
+    def revoke_api_key(self, cmd: access.RevokeApiKey, actor: Actor) -> ApiKey:
         try:
-            return self._command(access.revoke_api_key, key_id, actor)
+            return self._command(access.revoke_api_key, cmd.key_id, actor)
         finally:
             self._forget_keys()
 

@@ -99,29 +99,18 @@ class AccountServices(SignInLockout):
     def account_history(self, login: int, actor: Actor) -> list[AuditRecord]:
         return self._query(accounts.account_history, login, actor)
 
-    def list_accounts(
-        self, cmd: accounts.ListAccounts, actor: Actor, scope: str = "users:read"
-    ) -> list[Account]:
-        return self._lagging_read(
-            lambda u: accounts.list_accounts(u, cmd, actor, scope=scope), actor
-        )
+    def list_accounts(self, cmd: accounts.ListAccounts, actor: Actor) -> list[Account]:
+        """A page of accounts; the query's class names the scope (ListAccounts: users:read,
+        ReportAccounts: reports:read, AccountsOfRows: either)."""
+        return self._lagging_read(lambda u: accounts.list_accounts(u, cmd, actor), actor)
 
-    def iter_accounts(
-        self, cmd: accounts.ListAccounts, actor: Actor, scope: str = "reports:read"
-    ) -> Iterator[Account]:
+    def iter_accounts(self, cmd: accounts.ListAccounts, actor: Actor) -> Iterator[Account]:
         """Every matching account, page by page: memory stays flat however many there are."""
         after = cmd.after_login
         while True:
-            page_cmd = accounts.ListAccounts(
-                group_mask=cmd.group_mask,
-                email=cmd.email,
-                logins=cmd.logins,
-                registered_from=cmd.registered_from,
-                registered_to=cmd.registered_to,
-                after_login=after,
-                limit=accounts.MAX_PAGE,
+            page = self.list_accounts(
+                replace(cmd, after_login=after, limit=accounts.MAX_PAGE), actor
             )
-            page = self.list_accounts(page_cmd, actor, scope)
             yield from page
             if len(page) < accounts.MAX_PAGE:
                 return
@@ -132,7 +121,6 @@ class AccountServices(SignInLockout):
         cmd: accounts.ListAccounts,
         actor: Actor,
         columns: Sequence[str],
-        scope: str = "reports:read",
     ) -> Iterator[list[Sequence[Any]]]:
         """What `iter_accounts` lists, as pages of plain rows of `columns` (which must include
         `login`): one short read per page, so memory stays flat and no snapshot is held while
@@ -149,7 +137,6 @@ class AccountServices(SignInLockout):
                     columns=columns,
                     after_login=after,
                     limit=limit,
-                    scope=scope,
                 ),
                 actor,
             )
@@ -167,7 +154,6 @@ class AccountServices(SignInLockout):
         actor: Actor,
         csv_columns: Sequence[str],
         row_columns: Sequence[str],
-        scope: str = "reports:read",
     ) -> Iterator[CsvPage | list[Sequence[Any]]]:
         """What `export_accounts` reads, page by page, each page the CSV's lines when the
         database writes them, else plain rows of `row_columns` (which must include `login`).
@@ -187,7 +173,6 @@ class AccountServices(SignInLockout):
                     row_columns=row_columns,
                     after_login=after,
                     limit=limit,
-                    scope=scope,
                 ),
                 actor,
             )

@@ -109,7 +109,11 @@ class Application(
         actor.require_for(command)  # before a stored answer is replayed, too
         if request is None:
             return handler(self, command, actor)
-        return self.run_call(lambda a: handler(self, command, a), actor, request)
+        outcome = self.run_call(lambda a: handler(self, command, a), actor, request)
+        check = getattr(command, "check_replay", None)
+        if isinstance(outcome, Replay) and outcome.response is None and check is not None:
+            check(outcome.result, actor)  # what the rule checks of the thing it acted on
+        return outcome
 
     def run_call(
         self, call: Callable[[Actor], R], actor: Actor, request: IdempotentRequest | None = None
@@ -185,9 +189,11 @@ def require_declared(call: object, actor: Actor) -> None:
 def _handlers() -> dict[type, Handler]:
     """Which front-door method runs each command (imported on first use: the command line's
     start-up does not pay for the ledger's modules)."""
+    from brokerplane.core.access.commands import CreateApiKey, RevokeApiKey, RotateApiKey
     from brokerplane.core.account.commands import OpenFundedAccount
     from brokerplane.core.approval.commands import DecideApproval, SetApprovalThreshold
     from brokerplane.core.backoffice.commands import WebhookOrder
+    from brokerplane.core.events import commands as events
     from brokerplane.core.ledger.commands import PostLedgerEntry, TransferFunds
 
     def open_funded(app: Application, cmd: OpenFundedAccount, actor: Actor) -> Account:
@@ -200,4 +206,11 @@ def _handlers() -> dict[type, Handler]:
         DecideApproval: Application.decide_approval,
         SetApprovalThreshold: Application.set_approval_threshold,
         WebhookOrder: Application.trade_by_webhook,
+        events.SaveSubscription: Application.create_webhook,
+        events.ChangeSubscription: Application.update_webhook,
+        events.DeleteSubscription: Application.delete_webhook,
+        events.ReplaySubscription: Application.replay_webhook,
+        CreateApiKey: Application.create_api_key,
+        RotateApiKey: Application.rotate_api_key,
+        RevokeApiKey: Application.revoke_api_key,
     }

@@ -11,6 +11,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.backoffice.commands import WebhookProof
 from brokerplane.core.backoffice.model import AccountPreset, Plan, WebhookKey, WhiteLabel
 from brokerplane.core.errors import Unauthorized
+from brokerplane.core.group.commands import ReadGroup
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
 from brokerplane.core.user.model import User
@@ -94,7 +95,7 @@ class BackofficeServices(SignInLockout):
 
     def get_user_group(self, group_id: int, actor: Actor) -> Group:
         def read(u: UnitOfWork) -> Group:
-            actor.require("users:read")
+            actor.require_for(ReadGroup)
             return bo_catalog.group_by_id(u, group_id, actor)
 
         return self._read(read)

@@ -40,19 +40,21 @@ class EventServices(ServiceBase):
     def create_webhook(self, cmd: events.SaveSubscription, actor: Actor) -> Subscription:
         return self._command_configured(events.create_subscription, cmd, actor)
 
-    def update_webhook(
-        self, sub_id: int, cmd: events.SaveSubscription, actor: Actor
-    ) -> Subscription:
+    def update_webhook(self, cmd: events.ChangeSubscription, actor: Actor) -> Subscription:
         return self._write(
-            lambda u: events.update_subscription(u, sub_id, cmd, actor, self.clock, self.config),
+            lambda u: events.update_subscription(
+                u, cmd.sub_id, cmd.changes, actor, self.clock, self.config
+            ),
             actor,
         )
 
-    def delete_webhook(self, sub_id: int, actor: Actor) -> None:
-        self._command(events.delete_subscription, sub_id, actor)
+    def delete_webhook(self, cmd: events.DeleteSubscription, actor: Actor) -> None:
+        self._command(events.delete_subscription, cmd.sub_id, actor)
 
-    def replay_webhook(self, sub_id: int, from_id: int, actor: Actor) -> Subscription:
-        return self._write(lambda u: events.replay(u, sub_id, from_id, actor, self.clock), actor)
+    def replay_webhook(self, cmd: events.ReplaySubscription, actor: Actor) -> Subscription:
+        return self._write(
+            lambda u: events.replay(u, cmd.sub_id, cmd.from_id, actor, self.clock), actor
+        )
 
     def get_webhook(self, sub_id: int, actor: Actor) -> Subscription:
         return self._query(events.get_subscription, sub_id, actor)

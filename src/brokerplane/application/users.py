@@ -68,8 +68,8 @@ class UserServices(SignInLockout):
     def update_user_profile(self, cmd: users.UpdateProfile, actor: Actor) -> User:
         return self._command(users.update_profile, cmd, actor)
 
-    def delete_user(self, user_id: int, actor: Actor) -> None:
-        self._command(users.delete_user, user_id, actor)
+    def delete_user(self, cmd: users.DeleteUser, actor: Actor) -> None:
+        self._command(users.delete_user, cmd, actor)
 
     def assign_account(self, cmd: users.AssignAccount, actor: Actor) -> users.Linked:
         return self._command(users.assign_account, cmd, actor)

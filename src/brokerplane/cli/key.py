@@ -25,7 +25,7 @@ from brokerplane.cli.common import (
     rich_table,
     runtime_for,
 )
-from brokerplane.core.access.commands import CreateApiKey, IssuedKey
+from brokerplane.core.access.commands import CreateApiKey, IssuedKey, RevokeApiKey, RotateApiKey
 from brokerplane.core.actor import SCOPES, system_actor
 from brokerplane.core.errors import ApiKeyNotFound
 
@@ -218,7 +218,9 @@ def key_rotate(
     for BROKERPLANE_KEY_ROTATION_OVERLAP_HOURS (24), then expires. ID may be the key's prefix."""
     settings = build_settings(database_url=database_url, data_dir=data_dir)
     with runtime_for(settings) as runtime:
-        issued, previous = runtime.app.rotate_api_key(_key_id(runtime, key_ref), system_actor())
+        issued, previous = runtime.app.rotate_api_key(
+            RotateApiKey(_key_id(runtime, key_ref)), system_actor()
+        )
     if as_json:
         click.echo(json.dumps(_issued_json(issued, previous)))
         return
@@ -242,7 +244,7 @@ def key_revoke(
     with runtime_for(settings) as runtime:
         services = runtime.app
         started = services.clock()
-        revoked = services.revoke_api_key(_key_id(runtime, key_ref), system_actor())
+        revoked = services.revoke_api_key(RevokeApiKey(_key_id(runtime, key_ref)), system_actor())
         now = services.clock()
     if as_json:
         click.echo(json.dumps(_key_json(revoked, now)))

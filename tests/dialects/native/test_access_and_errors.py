@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from brokerplane.api.app import create_app
 from brokerplane.api.native.errors import ERROR_TABLE
 from brokerplane.bootstrap import build
+from brokerplane.core.access.commands import RevokeApiKey
 from brokerplane.core.errors import all_error_classes
 from brokerplane.settings import Settings
 from tests.dialects.native.conftest import Api
@@ -33,7 +34,7 @@ def test_a_revoked_key_stops_working_at_once(api: Api) -> None:
     with api.runtime.storage.uow(write=False) as uow:
         stored = uow.api_keys.get_by_prefix(prefix)
     assert stored is not None
-    api.runtime.app.revoke_api_key(stored.id, api.admin)
+    api.runtime.app.revoke_api_key(RevokeApiKey(stored.id), api.admin)
     assert api.get("/v1/users", key=key).status_code == 401
 
 

@@ -20,7 +20,7 @@ from brokerplane.api.app import create_app
 from brokerplane.api.native import lean
 from brokerplane.api.native.auth import RateLimiter, current_actor
 from brokerplane.api.native.money import BalanceIn
-from brokerplane.core.access.commands import CreateApiKey, CreateManager
+from brokerplane.core.access.commands import CreateApiKey, CreateManager, RevokeApiKey
 from brokerplane.core.approval.commands import SetApprovalThreshold
 from tests.dialects.native.conftest import Api
 
@@ -214,7 +214,7 @@ def test_hostile_requests_are_answered_alike_headers_included(
     services.create_manager(CreateManager(1001, "EUR desk", group_mask="demo-eur"), api.admin)
     narrow = services.create_api_key(CreateApiKey(1001, frozenset({"balances:write"})), api.admin)
     revoked = services.create_api_key(CreateApiKey(1000, frozenset({"balances:write"})), api.admin)
-    services.revoke_api_key(revoked.key.id, api.admin)
+    services.revoke_api_key(RevokeApiKey(revoked.key.id), api.admin)
     names = {
         "KEY": api.admin_key,
         "READONLY": api.key("users:read"),

@@ -17,7 +17,12 @@ from sqlalchemy import select
 from brokerplane.api.app import create_app
 from brokerplane.api.native.auth import RateLimiter
 from brokerplane.bootstrap import Runtime
-from brokerplane.core.access.commands import CreateApiKey, CreateManager, UpdateManager
+from brokerplane.core.access.commands import (
+    CreateApiKey,
+    CreateManager,
+    RevokeApiKey,
+    UpdateManager,
+)
 from brokerplane.core.errors import RateLimited
 from brokerplane.storage import tables
 from tests.dialects.native.conftest import Api
@@ -121,7 +126,7 @@ def test_failed_authentications_are_counted_by_reason_and_logged_with_the_prefix
     services.create_manager(CreateManager(OPS, "Ops", rights=frozenset({"users:read"})), api.admin)
     real = api.key("users:read")
     revoked = services.create_api_key(CreateApiKey(1000, frozenset({"users:read"})), api.admin)
-    services.revoke_api_key(revoked.key.id, api.admin)
+    services.revoke_api_key(RevokeApiKey(revoked.key.id), api.admin)
     disabled = services.create_api_key(CreateApiKey(OPS, frozenset({"users:read"})), api.admin)
     services.update_manager(UpdateManager(OPS, enabled=False), api.admin)
     prefix = real.split("_")[1]

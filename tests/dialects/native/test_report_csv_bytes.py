@@ -16,7 +16,7 @@ import pytest
 
 from brokerplane.api.native.accounts import CSV_COLUMNS, render_account
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
-from brokerplane.core.account.commands import DeleteAccount, ListAccounts
+from brokerplane.core.account.commands import DeleteAccount, ListAccounts, ReportAccounts
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.clock import Clock
 from brokerplane.core.group.commands import CreateGroup
@@ -195,7 +195,7 @@ def _expected(api: Api, actor: Actor, cmd: ListAccounts) -> bytes:
     writer = csv.writer(buf, lineterminator="\n")
     quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_COLUMNS)
-    for acc in api.runtime.app.iter_accounts(cmd, actor):
+    for acc in api.runtime.app.iter_accounts(ReportAccounts.of(cmd), actor):
         data = render_account(acc)
         row = [_safe(c, data[c]) if data[c] is not None else "" for c in CSV_COLUMNS]
         cr = any(isinstance(cell, str) and "\r" in cell for cell in row)

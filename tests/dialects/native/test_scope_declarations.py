@@ -9,6 +9,7 @@ from typing import Any
 
 from brokerplane.api.app import create_app
 from brokerplane.bootstrap import build
+from brokerplane.core.actor import SCOPES
 from brokerplane.settings import Settings
 from tests.dialects.native.test_scope_matrix import MATRIX
 
@@ -32,7 +33,12 @@ def test_each_writes_declared_scopes_are_the_ones_the_matrix_proves(tmp_path: Pa
     assert len(declared) >= 20  # every write names its commands
     for (method, path), scopes in declared.items():
         endpoint = (method, "/v1" + path.removeprefix("/mt4/manager").removeprefix("/v1"))
-        opened = frozenset(scopes) if scopes == ["admin"] else frozenset(scopes) - {"admin"}
+        if not scopes:  # no scope by name: any valid key, the rule judging the caller
+            opened = frozenset(SCOPES)
+        elif scopes == ["admin"]:
+            opened = frozenset(scopes)
+        else:
+            opened = frozenset(scopes) - {"admin"}
         assert MATRIX[endpoint].allowed == opened, (method, path)
 
 
@@ -41,3 +47,5 @@ def test_a_routes_scopes_in_the_document_come_from_its_commands(tmp_path: Path) 
     assert declared[("POST", "/v1/balances/deposit")] == ["balances:write"]
     assert declared[("PATCH", "/v1/users/{login}")] == ["users:write"]
     assert declared[("PUT", "/v1/approval-thresholds")] == ["admin"]
+    assert declared[("DELETE", "/v1/webhooks/{sub_id}")] == ["admin"]
+    assert declared[("POST", "/v1/keys/{key_id}/rotate")] == []  # any key; the rule judges

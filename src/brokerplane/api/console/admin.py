@@ -19,7 +19,15 @@ from starlette.responses import Response
 
 from brokerplane.api.console.pages import DIALECT, MAX_TEXT, Ctx, Pages, whole
 from brokerplane.api.kit.idempotency import SentKey, fingerprint
-from brokerplane.core.access.commands import CreateApiKey, CreateManager, IssuedKey, UpdateManager
+from brokerplane.core.access.commands import (
+    Administration,
+    CreateApiKey,
+    CreateManager,
+    IssuedKey,
+    RevokeApiKey,
+    RotateApiKey,
+    UpdateManager,
+)
 from brokerplane.core.access.model import Manager
 from brokerplane.core.actor import SCOPES
 from brokerplane.core.approval.commands import SetApprovalThreshold
@@ -52,7 +60,7 @@ ONCE = "This form had already been sent: it was applied once, nothing was done a
 def require_admin(ctx: Ctx) -> None:
     """The administration pages are for admins of unlimited reach, as the core's commands
     behind them are: refused before anything is read."""
-    ctx.actor.require("admin")
+    ctx.actor.require_for(Administration)
     ctx.actor.require_unlimited("administration")
 
 
@@ -122,10 +130,10 @@ class AdminPages(Pages):
             return await self.admin(ctx, issued, f"Key {issued.key.id} created")
         key_id = (form.get("key_id") or "")[:64]
         if action == "rotate":
-            issued, _old = await self.call(s.rotate_api_key, key_id, actor)
+            issued, _old = await self.call(s.rotate_api_key, RotateApiKey(key_id), actor)
             return await self.admin(ctx, issued, f"Key {key_id} rotated")
         if action == "revoke":
-            await self.call(s.revoke_api_key, key_id, actor)
+            await self.call(s.revoke_api_key, RevokeApiKey(key_id), actor)
             return await self.admin(ctx, None, f"Key {key_id} revoked")
         raise ValidationError.field("action", "must be create, rotate or revoke")
 

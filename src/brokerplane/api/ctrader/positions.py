@@ -18,7 +18,7 @@ from brokerplane.api.ctrader.auth import actor_of
 from brokerplane.api.ctrader.errors import invalid
 from brokerplane.api.ctrader.wire import get_both, parse_time, services_of, to_int
 from brokerplane.application.app import Application
-from brokerplane.core.account.commands import ListAccounts
+from brokerplane.core.account.commands import AccountsOfRows
 from brokerplane.core.account.model import Account
 from brokerplane.core.actor import Actor
 from brokerplane.core.money import Currency, from_minor
@@ -126,9 +126,8 @@ def _accounts(services: Application, actor: Actor, logins: Iterable[int]) -> dic
     wanted = tuple(sorted(set(logins)))
     if not wanted:
         return {}
-    scope = "users:read" if actor.has("users:read") else "reports:read"
-    cmd = ListAccounts(logins=wanted, limit=len(wanted))
-    return {a.login: a for a in services.list_accounts(cmd, actor, scope)}
+    cmd = AccountsOfRows(logins=wanted, limit=len(wanted))
+    return {a.login: a for a in services.list_accounts(cmd, actor)}
 
 
 def _common(acc: Account | None) -> dict[str, Any]:

@@ -346,7 +346,7 @@ def _list(services: Application, request: Request, actor: Actor) -> dict[str, An
             raise GroupNotFound(group_id)
         mask = group.name
     cmd = ListAccounts(group_mask=mask, registered_from=start, registered_to=end)
-    found = list(services.iter_accounts(cmd, actor, scope="users:read"))
+    found = list(services.iter_accounts(cmd, actor))
     # The newest first: when hasMore, clients ask again with `to` = the earliest received.
     found.sort(key=lambda a: (millis(a.registered_at), a.login), reverse=True)
     chunk = sorted(found[:MAX_CHUNK], key=lambda a: (millis(a.registered_at), a.login))

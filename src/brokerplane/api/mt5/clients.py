@@ -54,7 +54,7 @@ from brokerplane.api.mt5.wire import Answer, Context, command
 from brokerplane.core.account.commands import ListAccounts
 from brokerplane.core.audit.model import AuditRecord
 from brokerplane.core.errors import CoreError
-from brokerplane.core.user.commands import AssignAccount, CreateUser, UpdateProfile
+from brokerplane.core.user.commands import AssignAccount, CreateUser, DeleteUser, UpdateProfile
 from brokerplane.core.user.model import User, UserQuery
 from brokerplane.paramnames import norm
 
@@ -162,12 +162,9 @@ def client_get_ids(ctx: Context) -> Answer:
     ids = sorted(u.id for u in _users(ctx))
     if mask is None or not mask.strip():
         return Answer(ids)
-    owners = {
-        a.user_id for a in ctx.services.iter_accounts(ListAccounts(), ctx.actor, "users:read")
-    }
+    owners = {a.user_id for a in ctx.services.iter_accounts(ListAccounts(), ctx.actor)}
     matching = {
-        a.user_id
-        for a in ctx.services.iter_accounts(ListAccounts(group_mask=mask), ctx.actor, "users:read")
+        a.user_id for a in ctx.services.iter_accounts(ListAccounts(group_mask=mask), ctx.actor)
     }
     return Answer([i for i in ids if i in matching or i not in owners])
 
@@ -262,8 +259,8 @@ def _id_list(ctx: Context, *names: str) -> list[int]:
 @command("client/delete")
 def client_delete(ctx: Context) -> Answer:
     ids = _id_list(ctx, "id")
-    ctx.actor.require("users:delete")
-    codes = [_attempt(lambda i=i: ctx.services.delete_user(i, ctx.actor)) for i in ids]
+    ctx.actor.require_for(DeleteUser)  # the batch is refused whole, before any is tried
+    codes = [_attempt(lambda i=i: ctx.services.delete_user(DeleteUser(i), ctx.actor)) for i in ids]
     return _batch(
         [{"id": i, "retcode": retcode(c)} for i, c in zip(ids, codes, strict=True)], codes
     )

@@ -123,7 +123,7 @@ def _accounts(ctx: Context, *, archived: bool) -> tuple[list[Account], bool]:
             streams.append(_by_logins(ctx, logins))
         if group is not None:
             every = ListAccounts(group_mask=group)
-            streams.append(ctx.services.iter_accounts(every, ctx.actor, "users:read"))
+            streams.append(ctx.services.iter_accounts(every, ctx.actor))
     return _union(streams, MAX_BATCH)
 
 

@@ -319,7 +319,7 @@ def user_get(ctx: Context) -> Answer:
 
 
 def _accounts(ctx: Context, query: ListAccounts) -> Iterator[Account]:
-    return ctx.services.iter_accounts(query, ctx.actor, "users:read")
+    return ctx.services.iter_accounts(query, ctx.actor)
 
 
 def _by_logins(ctx: Context, logins: list[int]) -> Iterator[Account]:

@@ -37,6 +37,7 @@ from brokerplane.core.account.commands import (
     EnableAccount,
     ListAccounts,
     OpenAccount,
+    ReportAccounts,
     UpdateAccount,
 )
 from brokerplane.core.account.model import RIGHT_ENABLED, Account, CsvPage
@@ -476,7 +477,7 @@ async def report_users(
     core = services(request)
     cmd = filters.command
     if not csv_wanted:
-        page = await run_in_threadpool(core.list_accounts, cmd, actor, "reports:read")
+        page = await run_in_threadpool(core.list_accounts, ReportAccounts.of(cmd), actor)
         return JSONResponse(
             {
                 "items": [render_account(a) for a in page],

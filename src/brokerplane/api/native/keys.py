@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,10 +18,11 @@ from brokerplane.api.native.wire import (
     NativeRoute,
     StrictId,
     iso,
+    scoped,
     services,
     write,
 )
-from brokerplane.core.access.commands import CreateApiKey, IssuedKey
+from brokerplane.core.access.commands import CreateApiKey, IssuedKey, RevokeApiKey, RotateApiKey
 from brokerplane.core.access.model import ApiKey
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.errors import ValidationError
@@ -121,6 +121,7 @@ def _issued(issued: IssuedKey, previous: ApiKey | None = None) -> tuple[int, dic
 
 @router.post(
     "/keys",
+    openapi_extra=scoped(CreateApiKey),
     status_code=201,
     response_model=IssuedKeyOut,
     responses={**NOT_FOUND, **CONFLICT},
@@ -143,13 +144,7 @@ async def create_key(
         name=body.name,
         expires_at=body.expires_at,
     )
-    return await write(
-        request,
-        actor,
-        partial(services(request).create_api_key, cmd),
-        _issued,
-        secret_fields=("key",),
-    )
+    return await write(request, actor, cmd, _issued, secret_fields=("key",))
 
 
 @router.get(
@@ -178,6 +173,7 @@ def _rotated(result: tuple[IssuedKey, ApiKey]) -> tuple[int, dict[str, Any]]:
 
 @router.post(
     "/keys/{key_id}/rotate",
+    openapi_extra=scoped(RotateApiKey),
     status_code=201,
     response_model=IssuedKeyOut,
     responses={**NOT_FOUND, **CONFLICT},
@@ -190,12 +186,12 @@ def _rotated(result: tuple[IssuedKey, ApiKey]) -> tuple[int, dict[str, Any]]:
 async def rotate_key(
     key_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    call = partial(services(request).rotate_api_key, key_id)
-    return await write(request, actor, call, _rotated, secret_fields=("key",))
+    return await write(request, actor, RotateApiKey(key_id), _rotated, secret_fields=("key",))
 
 
 @router.delete(
     "/keys/{key_id}",
+    openapi_extra=scoped(RevokeApiKey),
     response_model=KeyOut,
     responses=NOT_FOUND,
     tags=["keys"],
@@ -204,10 +200,7 @@ async def rotate_key(
 async def revoke_key(
     key_id: str, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    core = services(request)
+    clock = services(request).clock
     return await write(
-        request,
-        actor,
-        partial(core.revoke_api_key, key_id),
-        lambda key: (200, render_key(key, core.clock())),
+        request, actor, RevokeApiKey(key_id), lambda key: (200, render_key(key, clock()))
     )

@@ -175,11 +175,10 @@ async def create_webhook(
 ) -> Response:
     if body.state is not None:
         raise ValidationError.field("state", "is set by updates only")
-    call = lambda a: services(request).create_webhook(_save(body), a)  # noqa: E731
     return await write(
         request,
         actor,
-        call,
+        _save(body),
         lambda s: (201, render_webhook(s, secret=True)),
         secret_fields=("secret",),
     )
@@ -212,7 +211,7 @@ async def get_webhook(
 
 @router.patch(
     "/webhooks/{sub_id}",
-    openapi_extra=scoped(events.SaveSubscription),
+    openapi_extra=scoped(events.ChangeSubscription),
     tags=["webhooks"],
     responses=NOT_FOUND,
     response_model=WebhookOut,
@@ -221,12 +220,13 @@ async def get_webhook(
 async def update_webhook(
     sub_id: int, body: WebhookIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    call = lambda a: services(request).update_webhook(sub_id, _save(body), a)  # noqa: E731
-    return await write(request, actor, call, lambda s: (200, render_webhook(s)))
+    cmd = events.ChangeSubscription(sub_id, _save(body))
+    return await write(request, actor, cmd, lambda s: (200, render_webhook(s)))
 
 
 @router.delete(
     "/webhooks/{sub_id}",
+    openapi_extra=scoped(events.DeleteSubscription),
     tags=["webhooks"],
     responses=NOT_FOUND,
     response_model=WebhookDeletedOut,
@@ -235,12 +235,13 @@ async def update_webhook(
 async def delete_webhook(
     sub_id: int, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    call = lambda a: services(request).delete_webhook(sub_id, a)  # noqa: E731
-    return await write(request, actor, call, lambda _: (200, {"id": sub_id, "deleted": True}))
+    cmd = events.DeleteSubscription(sub_id)
+    return await write(request, actor, cmd, lambda _: (200, {"id": sub_id, "deleted": True}))
 
 
 @router.post(
     "/webhooks/{sub_id}/replay",
+    openapi_extra=scoped(events.ReplaySubscription),
     tags=["webhooks"],
     responses=NOT_FOUND,
     response_model=WebhookOut,
@@ -249,8 +250,8 @@ async def delete_webhook(
 async def replay_webhook(
     sub_id: int, body: ReplayIn, request: Request, actor: Actor = Depends(current_actor)
 ) -> Response:
-    call = lambda a: services(request).replay_webhook(sub_id, body.from_id, a)  # noqa: E731
-    return await write(request, actor, call, lambda s: (200, render_webhook(s)))
+    cmd = events.ReplaySubscription(sub_id, body.from_id)
+    return await write(request, actor, cmd, lambda s: (200, render_webhook(s)))
 
 
 @router.get(

@@ -315,8 +315,8 @@ def _stored(
 
 def scoped(*commands: type) -> dict[str, Any]:
     """A route's OpenAPI extension `x-scopes`: the scopes its commands declare (core.actor.needs),
-    any one of which opens it (`admin` opens every route). The route names its commands; the
-    scopes come from their classes."""
+    any one of which opens it (`admin` opens every route); none: any valid key, and the rule
+    judges the caller. The route names its commands; the scopes come from their classes."""
     return {"x-scopes": sorted({s for c in commands for s in scopes_of(c)})}
 
 

@@ -80,9 +80,7 @@ async def list_accounts(request: Request) -> Response:
             if group_id is not None:
                 group = services.get_user_group(group_id, actor)
                 mask = group.name
-            listed = services.iter_accounts(
-                accounts.ListAccounts(group_mask=mask), actor, "users:read"
-            )
+            listed = services.iter_accounts(accounts.ListAccounts(group_mask=mask), actor)
             if group_id is not None:
                 listed = (a for a in listed if a.group_id == group_id)
             page = list(islice(listed, offset, offset + limit))

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from brokerplane.core.access import totp
 from brokerplane.core.access.model import ApiKey, Manager
-from brokerplane.core.actor import SCOPES, needs
+from brokerplane.core.actor import SCOPES, Actor, needs
 from brokerplane.core.backoffice.commands import WRONG_CREDENTIALS as WRONG_CREDENTIALS
 from brokerplane.core.backoffice.commands import TokenPair
-from brokerplane.core.errors import CoreError
+from brokerplane.core.errors import CoreError, PermissionDenied
 
 
 @needs("admin")
@@ -40,6 +40,14 @@ class UpdateManager:
     white_labels: str | None = None
 
 
+@needs("admin")
+@dataclass(frozen=True)
+class Administration:
+    """Entering the administration as a whole (the console's administration pages: managers,
+    keys, groups, symbols and thresholds, many commands behind one page), refused up front
+    before anything is read; each command behind it checks its own declaration again."""
+
+
 @needs()
 @dataclass(frozen=True)
 class CreateApiKey:
@@ -47,6 +55,37 @@ class CreateApiKey:
     scopes: frozenset[str]
     name: str = ""
     expires_at: datetime | None = None
+
+
+def require_holding(actor: Actor, key: ApiKey, doing: str) -> None:
+    """A credential may rotate or revoke only a key whose scopes it holds (admin: any): a
+    stolen read-only key must not switch off, or take over, the finance or admin keys."""
+    if not actor.has("admin") and not key.scopes <= actor.scopes:
+        missing = ", ".join(sorted(key.scopes - actor.scopes))
+        raise PermissionDenied(
+            f"this credential cannot {doing} a key holding scopes it lacks: {missing}"
+        )
+
+
+# Rotating or revoking a key needs no scope by name: any key of the manager may, and the rule
+# refuses a key holding scopes the caller lacks (as creating one does). A stored answer is
+# replayed only to a caller the rule would let do it (`check_replay`, Application.run).
+@needs()
+@dataclass(frozen=True)
+class RotateApiKey:
+    key_id: str
+
+    def check_replay(self, result: tuple[IssuedKey, ApiKey], actor: Actor) -> None:
+        require_holding(actor, result[1], "rotate")
+
+
+@needs()
+@dataclass(frozen=True)
+class RevokeApiKey:
+    key_id: str
+
+    def check_replay(self, result: ApiKey, actor: Actor) -> None:
+        require_holding(actor, result, "revoke")
 
 
 @dataclass(frozen=True)

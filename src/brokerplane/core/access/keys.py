@@ -14,7 +14,12 @@ import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from brokerplane.core.access.commands import CreateApiKey, IssuedKey, KeyIdentity
+from brokerplane.core.access.commands import (
+    CreateApiKey,
+    IssuedKey,
+    KeyIdentity,
+    require_holding,
+)
 from brokerplane.core.access.model import ApiKey, Manager
 from brokerplane.core.access.people import MAX_LINEAGE
 from brokerplane.core.access.rights import check_scopes, require_manager_admin
@@ -234,11 +239,7 @@ def rotate_api_key(
     itself or an operator rotates it) and records the caller's manager as its minter."""
     parent = _minting_key(uow, actor)
     old = _own_key(uow, key_id, actor)
-    if not actor.has("admin") and not old.scopes <= actor.scopes:
-        missing = ", ".join(sorted(old.scopes - actor.scopes))
-        raise PermissionDenied(
-            f"this credential cannot rotate a key holding scopes it lacks: {missing}"
-        )
+    require_holding(actor, old, "rotate")
     now = clock()
     if old.revoked_at is not None and old.revoked_at <= now:
         raise ValidationError.field("key_id", "the key is revoked; create a new one")
@@ -295,12 +296,7 @@ def rotate_api_key(
 
 def revoke_api_key(uow: UnitOfWork, key_id: str, actor: Actor, clock: Clock) -> ApiKey:
     key = _own_key(uow, key_id, actor)
-    if not actor.has("admin") and not key.scopes <= actor.scopes:
-        # a stolen read-only key must not be able to switch off the finance or admin keys
-        missing = ", ".join(sorted(key.scopes - actor.scopes))
-        raise PermissionDenied(
-            f"this credential cannot revoke a key holding scopes it lacks: {missing}"
-        )
+    require_holding(actor, key, "revoke")
     now = clock()
     if key.revoked_at is not None and key.revoked_at <= now:
         return key

@@ -12,6 +12,8 @@ from brokerplane.core.access.commands import (
     CreateManager,
     IssuedKey,
     KeyIdentity,
+    RevokeApiKey,
+    RotateApiKey,
     UpdateManager,
 )
 from brokerplane.core.access.keys import (
@@ -40,6 +42,8 @@ __all__ = [
     "CreateManager",
     "IssuedKey",
     "KeyIdentity",
+    "RevokeApiKey",
+    "RotateApiKey",
     "UpdateManager",
     "check_mask",
     "check_scopes",

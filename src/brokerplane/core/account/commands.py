@@ -3,7 +3,7 @@ enable, delete, passwords, list)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +115,24 @@ class ListAccounts:
     white_label: str | None = None
 
 
+@needs("reports:read")
+@dataclass(frozen=True)
+class ReportAccounts(ListAccounts):
+    """The same listing read for a report (the users report and its CSV export): reports:read
+    opens it instead of users:read."""
+
+    @classmethod
+    def of(cls, query: ListAccounts) -> ReportAccounts:
+        return cls(**{f.name: getattr(query, f.name) for f in fields(query)})
+
+
+@needs("users:read", "reports:read")
+@dataclass(frozen=True)
+class AccountsOfRows(ListAccounts):
+    """The accounts behind a page of trade rows (positions, deals), which either read scope
+    may list: a reporting key reads the rows' owners as a user reader does."""
+
+
 MAX_PAGE = 1000
 NAME_FILTER_MAX = 127
 
@@ -138,3 +156,11 @@ class OpenFundedAccount:
     def parts(self) -> tuple[type, ...]:
         """With a starting balance it also posts a deposit, so it needs that scope too."""
         return (PostLedgerEntry,) if self.balance_minor else ()
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadAccount:
+    """One account by login: the account, its history, its figures now."""
+
+    login: int

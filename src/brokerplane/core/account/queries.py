@@ -9,7 +9,13 @@ from typing import Any
 from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import check_login, load_account, with_attributes
-from brokerplane.core.account.commands import MAX_PAGE, NAME_FILTER_MAX, ListAccounts
+from brokerplane.core.account.commands import (
+    MAX_PAGE,
+    NAME_FILTER_MAX,
+    ListAccounts,
+    ReadAccount,
+    ReportAccounts,
+)
 from brokerplane.core.account.model import PERSONAL_FIELDS, Account, AccountQuery, CsvPage
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
@@ -19,21 +25,20 @@ from brokerplane.core.validate import Problems
 
 
 def get_account(uow: UnitOfWork, login: int, actor: Actor) -> Account:
-    actor.require("users:read")
+    actor.require_for(ReadAccount)
     return reach.redact(actor, load_account(uow, login, actor))
 
 
 def account_history(uow: UnitOfWork, login: int, actor: Actor) -> list[AuditRecord]:
-    actor.require("users:read")
+    actor.require_for(ReadAccount)
     load_account(uow, login, actor)
     return [reach.redact_record(actor, r) for r in uow.audit.for_entity("account", str(login))]
 
 
-def list_accounts(
-    uow: UnitOfWork, cmd: ListAccounts, actor: Actor, *, scope: str = "users:read"
-) -> list[Account]:
-    """One page of accounts in login order, after `after_login`."""
-    actor.require(scope)
+def list_accounts(uow: UnitOfWork, cmd: ListAccounts, actor: Actor) -> list[Account]:
+    """One page of accounts in login order, after `after_login`: users:read for a ListAccounts,
+    reports:read for a ReportAccounts (its class declares which)."""
+    actor.require_for(cmd)
     if not 1 <= cmd.limit <= MAX_PAGE:
         raise ValidationError.field("limit", f"must be between 1 and {MAX_PAGE}")
     check_filters(cmd, actor)
@@ -72,13 +77,12 @@ def export_accounts(
     *,
     after_login: int | None,
     limit: int,
-    scope: str = "reports:read",
 ) -> list[Sequence[Any]]:
     """Up to `limit` of the accounts `list_accounts` would list, after `after_login`, as plain
     rows of `columns` for bulk output (see ExportRepository.account_rows): the same checks,
     filters, reach and login order, contact fields empty without `personal_data`. The page is
-    `after_login` and `limit`, not the command's own."""
-    actor.require(scope)
+    `after_login` and `limit`, not the command's own. A report: its scope is ReportAccounts'."""
+    actor.require_for(ReportAccounts)
     check_filters(cmd, actor)
     query = account_query(uow, replace(cmd, after_login=after_login, limit=limit), actor)
     hidden = () if actor.has("personal_data") else PERSONAL_FIELDS
@@ -94,12 +98,11 @@ def export_accounts_csv(
     *,
     after_login: int | None,
     limit: int,
-    scope: str = "reports:read",
 ) -> CsvPage | list[Sequence[Any]]:
     """The page `export_accounts` reads, with the same checks, filters, reach and hidden
     contact fields, as the users CSV's lines of `csv_columns` when the database writes them
     (ExportRepository.account_csv), else as the plain rows of `row_columns`."""
-    actor.require(scope)
+    actor.require_for(ReportAccounts)
     check_filters(cmd, actor)
     query = account_query(uow, replace(cmd, after_login=after_login, limit=limit), actor)
     hidden = () if actor.has("personal_data") else PERSONAL_FIELDS

@@ -21,6 +21,7 @@ from brokerplane.core.account.checks import (
 )
 from brokerplane.core.account.commands import (
     MAX_PAGE,
+    AccountsOfRows,
     ChangePassword,
     CheckPassword,
     DeleteAccount,
@@ -28,6 +29,7 @@ from brokerplane.core.account.commands import (
     EnableAccount,
     ListAccounts,
     OpenAccount,
+    ReportAccounts,
     UpdateAccount,
 )
 from brokerplane.core.account.model import PASSWORD_KINDS, PERSONAL_FIELDS, RIGHT_ENABLED, Account
@@ -58,6 +60,7 @@ __all__ = [
     "EXPORT_CSV_PAGE",
     "EXPORT_PAGE",
     "MAX_PAGE",
+    "AccountsOfRows",
     "ChangePassword",
     "CheckPassword",
     "DeleteAccount",
@@ -65,6 +68,7 @@ __all__ = [
     "EnableAccount",
     "ListAccounts",
     "OpenAccount",
+    "ReportAccounts",
     "UpdateAccount",
     "account_history",
     "change_password",

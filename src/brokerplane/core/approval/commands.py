@@ -36,3 +36,11 @@ class SetApprovalThreshold:
 class Decision:
     approval: Approval
     posting: Posting | None = None
+
+
+@needs("balances:write", "balances:approve")
+@dataclass(frozen=True)
+class ReadApproval:
+    """One approval by id: for who may request held operations or decide them."""
+
+    approval_id: int

@@ -15,6 +15,7 @@ from brokerplane.core.approval.commands import (
     MAX_PAGE,
     DecideApproval,
     Decision,
+    ReadApproval,
     SetApprovalThreshold,
 )
 from brokerplane.core.approval.model import STATES, Approval, ApprovalQuery, ApprovalThreshold
@@ -130,7 +131,7 @@ def expire_due(uow: UnitOfWork, actor: Actor, now: datetime) -> int:
 
 
 def get_approval(uow: UnitOfWork, approval_id: int, actor: Actor) -> Approval:
-    actor.require_any("balances:write", "balances:approve")
+    actor.require_for(ReadApproval)
     return _load(uow, approval_id, actor)
 
 

@@ -21,6 +21,7 @@ from brokerplane.core.backoffice.commands import (
     CreateUserGroup,
     CreateWhiteLabel,
     GroupFilter,
+    ReadWhiteLabel,
 )
 from brokerplane.core.backoffice.model import (
     PLAN_KINDS,
@@ -149,7 +150,7 @@ def list_white_labels(uow: UnitOfWork, actor: Actor) -> list[WhiteLabel]:
 
 
 def get_white_label(uow: UnitOfWork, branding_id: int, actor: Actor) -> WhiteLabel:
-    actor.require("users:read")
+    actor.require_for(ReadWhiteLabel)
     branding = uow.backoffice.get_white_label(branding_id) if valid_id(branding_id) else None
     if branding is None or not _white_label_reached(actor, branding.name):
         raise white_label_not_found(branding_id)

@@ -289,3 +289,11 @@ class WebhookFill:
     def risk(self) -> Risk:
         """The account's figures after the order."""
         return self.executions[-1].risk
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadWhiteLabel:
+    """One white label (a TraderEvolution branding) by id."""
+
+    branding_id: int

@@ -58,6 +58,7 @@ from brokerplane.core.errors import (
 )
 from brokerplane.core.group.model import Group
 from brokerplane.core.ports import UnitOfWork
+from brokerplane.core.user.commands import ReadUser
 from brokerplane.core.user.model import DELETED, User, UserQuery
 from brokerplane.core.user.service import check_email, in_reach
 from brokerplane.core.validate import Problems
@@ -344,7 +345,7 @@ def _accounts_in_reach(uow: UnitOfWork, user: User, actor: Actor) -> list[Accoun
 
 def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> UserWithAccounts:
     """The user and its accounts within reach."""
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     user = load_user(uow, user_id, actor)
     found = [reach.redact(actor, a) for a in _accounts_in_reach(uow, user, actor)]
     return UserWithAccounts(redact(actor, te_view(uow, user)), found)

@@ -1,4 +1,5 @@
-"""The events commands: reading the feed and saving a webhook subscription, with their limits."""
+"""The events commands: reading the feed and creating, changing, deleting and replaying a webhook
+subscription, with their limits."""
 
 from __future__ import annotations
 
@@ -64,6 +65,30 @@ class SaveSubscription:
     description: str | None = None
     # For an update: "active" (resume, retrying now) or "paused".
     state: str | None = None
+
+
+@needs("admin")
+@dataclass(frozen=True)
+class ChangeSubscription:
+    """Change subscription `sub_id` by the fields `changes` sets."""
+
+    sub_id: int
+    changes: SaveSubscription
+
+
+@needs("admin")
+@dataclass(frozen=True)
+class DeleteSubscription:
+    sub_id: int
+
+
+@needs("admin")
+@dataclass(frozen=True)
+class ReplaySubscription:
+    """Deliver subscription `sub_id` again from event `from_id` on."""
+
+    sub_id: int
+    from_id: int
 
 
 def check_url(url: str, hosts: str) -> str:

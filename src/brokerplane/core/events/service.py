@@ -18,7 +18,10 @@ from brokerplane.core.events import secrets as sealing
 from brokerplane.core.events.commands import (
     DESCRIPTION_MAX,
     MAX_PAGE,
+    ChangeSubscription,
+    DeleteSubscription,
     ReadEvents,
+    ReplaySubscription,
     SaveSubscription,
     check_url,
     parse_types,
@@ -36,7 +39,10 @@ from brokerplane.core.validate import MAX_ID, require_id
 # What the application layer reaches through this module: its own rules and, re-exported, the
 # slice's commands and the rules of its sibling modules.
 __all__ = [
+    "ChangeSubscription",
+    "DeleteSubscription",
     "ReadEvents",
+    "ReplaySubscription",
     "SaveSubscription",
     "create_subscription",
     "delete_subscription",

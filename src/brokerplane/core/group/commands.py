@@ -30,3 +30,11 @@ class DeleteGroup:
     the group) and no user."""
 
     name: str
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadGroup:
+    """One group by name (or a TraderEvolution user group by id)."""
+
+    name: str

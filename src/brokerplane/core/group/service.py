@@ -19,7 +19,7 @@ from brokerplane.core.errors import (
     GroupNotFound,
     ValidationError,
 )
-from brokerplane.core.group.commands import CreateGroup, DeleteGroup, UpdateGroup
+from brokerplane.core.group.commands import CreateGroup, DeleteGroup, ReadGroup, UpdateGroup
 from brokerplane.core.group.model import ACCOUNT_TYPES, MARGIN_MODES, MAX_LEVERAGE_LIMIT, Group
 from brokerplane.core.money import currency
 from brokerplane.core.ports import UnitOfWork
@@ -184,7 +184,7 @@ def delete_group(uow: UnitOfWork, cmd: DeleteGroup, actor: Actor, clock: Clock) 
 
 
 def get_group(uow: UnitOfWork, name: str, actor: Actor) -> Group:
-    actor.require("users:read")
+    actor.require_for(ReadGroup)
     group = uow.groups.get(name)
     if group is None or not actor.reaches_group(group.name):
         raise GroupNotFound(name)  # out of reach reads as absent, as accounts do

@@ -17,6 +17,7 @@ from brokerplane.core.actor import Actor
 from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import AccountNotFound
+from brokerplane.core.ledger.commands import CheckBalance
 from brokerplane.core.ports import UnitOfWork
 
 
@@ -64,7 +65,7 @@ def _check(uow: UnitOfWork, login: int, actor: Actor, *, for_update: bool) -> Ba
 
 
 def check_balance(uow: UnitOfWork, login: int, actor: Actor) -> BalanceCheck:
-    actor.require_any("users:read", "reports:read")
+    actor.require_for(CheckBalance)
     return _check(uow, login, actor, for_update=False)
 
 

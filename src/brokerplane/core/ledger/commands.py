@@ -115,3 +115,11 @@ class Transfer:
     def reference(self) -> str:
         """The reference both legs carry (`transfer:...`)."""
         return self.target.entry.reference if self.target.entry else ""
+
+
+@needs("users:read", "reports:read")
+@dataclass(frozen=True)
+class CheckBalance:
+    """Re-add one account's entries and compare them with its cached figures (a read)."""
+
+    login: int

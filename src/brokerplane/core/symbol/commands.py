@@ -29,3 +29,11 @@ class DeleteSymbol:
     symbol's name, digits and contract size, so history reads the same afterwards."""
 
     name: str
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadSymbol:
+    """One symbol by name."""
+
+    name: str

@@ -14,7 +14,7 @@ from brokerplane.core.clock import Clock
 from brokerplane.core.errors import SymbolAlreadyExists, SymbolInUse, SymbolNotFound
 from brokerplane.core.money import parse_decimal
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol, UpdateSymbol
+from brokerplane.core.symbol.commands import CreateSymbol, DeleteSymbol, ReadSymbol, UpdateSymbol
 from brokerplane.core.symbol.model import TRADE_MODES, WEEKDAYS, Symbol, session_minutes
 from brokerplane.core.trading.model import PositionQuery
 from brokerplane.core.validate import Problems
@@ -199,7 +199,7 @@ def delete_symbol(uow: UnitOfWork, cmd: DeleteSymbol, actor: Actor, clock: Clock
 
 
 def get_symbol(uow: UnitOfWork, name: str, actor: Actor) -> Symbol:
-    actor.require("users:read")
+    actor.require_for(ReadSymbol)
     symbol = uow.symbols.get(name)
     if symbol is None:
         raise SymbolNotFound(name)

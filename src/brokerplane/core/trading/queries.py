@@ -10,6 +10,7 @@ from dataclasses import replace
 from brokerplane.core import masks
 from brokerplane.core.access import reach
 from brokerplane.core.account.checks import check_login
+from brokerplane.core.account.commands import ReadAccount
 from brokerplane.core.account.model import Account, AccountQuery
 from brokerplane.core.actor import Actor
 from brokerplane.core.errors import AccountNotFound, DealNotFound, PositionNotFound, ValidationError
@@ -31,7 +32,7 @@ READ_SCOPES = ("users:read", "reports:read")
 
 def trade_state(uow: UnitOfWork, login: int, actor: Actor) -> Risk:
     """The account's figures and priced positions now."""
-    actor.require("users:read")
+    actor.require_for(ReadAccount)
     acc = uow.accounts.get(check_login(login))
     if acc is None:
         raise AccountNotFound(login)

@@ -20,7 +20,7 @@ from brokerplane.core.audit.service import record
 from brokerplane.core.clock import Clock
 from brokerplane.core.errors import NotFound, ValidationError
 from brokerplane.core.ports import UnitOfWork
-from brokerplane.core.user.commands import Partner, SetInAppControls, SetPartner
+from brokerplane.core.user.commands import Partner, ReadUser, SetInAppControls, SetPartner
 from brokerplane.core.user.model import User, UserLink
 from brokerplane.core.user.service import _load
 from brokerplane.core.validate import MAX_LOGIN
@@ -128,7 +128,7 @@ def set_partner(uow: UnitOfWork, cmd: SetPartner, actor: Actor, clock: Clock) ->
 
 
 def get_partner(uow: UnitOfWork, user_id: int | None, link_id: int | None, actor: Actor) -> Partner:
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     user = _owner(uow, user_id, link_id, actor)
     if link_id is None:
         return Partner(user.id, None, user.partner_id)
@@ -136,5 +136,5 @@ def get_partner(uow: UnitOfWork, user_id: int | None, link_id: int | None, actor
 
 
 def get_in_app_controls(uow: UnitOfWork, user_id: int, actor: Actor) -> dict[str, Any] | None:
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     return _load(uow, user_id, actor).in_app_controls

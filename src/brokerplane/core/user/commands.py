@@ -85,6 +85,15 @@ class AssignAccount:
     login: int
 
 
+@needs("users:delete")
+@dataclass(frozen=True)
+class DeleteUser:
+    """Delete a user who owns no account and has none linked (MT5's `client/delete`): the
+    scope of deleting an account."""
+
+    user_id: int
+
+
 @needs("users:write")
 @dataclass(frozen=True)
 class SetInAppControls:
@@ -110,3 +119,12 @@ class Partner:
     user_id: int
     link_id: int | None
     partner_id: str
+
+
+@needs("users:read")
+@dataclass(frozen=True)
+class ReadUser:
+    """One user by id: the user, its history, its cID partner and in-app controls, the
+    TraderEvolution user with its accounts."""
+
+    user_id: int

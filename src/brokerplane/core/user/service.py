@@ -39,8 +39,10 @@ from brokerplane.core.user.commands import (
     ChangeEmail,
     CreatedUser,
     CreateUser,
+    DeleteUser,
     LinkAccount,
     Linked,
+    ReadUser,
     UpdateProfile,
 )
 from brokerplane.core.user.model import DELETED, User, UserLink, UserQuery
@@ -62,6 +64,7 @@ __all__ = [
     "ChangeEmail",
     "CreateUser",
     "CreatedUser",
+    "DeleteUser",
     "LinkAccount",
     "Linked",
     "UpdateProfile",
@@ -236,7 +239,7 @@ def _nickname(uow: UnitOfWork, cmd: CreateUser, user: User) -> str:
 
 
 def get_user(uow: UnitOfWork, user_id: int, actor: Actor) -> User:
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     return _redact(actor, _load(uow, user_id, actor))
 
 
@@ -397,14 +400,14 @@ def update_profile(uow: UnitOfWork, cmd: UpdateProfile, actor: Actor, clock: Clo
     return _redact(actor, updated)
 
 
-def delete_user(uow: UnitOfWork, user_id: int, actor: Actor, clock: Clock) -> None:
+def delete_user(uow: UnitOfWork, cmd: DeleteUser, actor: Actor, clock: Clock) -> None:
     """Delete a user who owns no account (open or archived) and has none linked: the row stays
     as a tombstone (its id is never given again, its audit trail stays its own) with its
     email, TraderEvolution login and nickname cleared, so they are free for a new user; its
     sessions end and no read, listing or sign-in finds it again. Needs `users:delete`, as
-    deleting an account does."""
-    actor.require("users:delete")
-    user = _load(uow, user_id, actor, for_update=True)
+    deleting an account does (DeleteUser declares it)."""
+    actor.require_for(cmd)
+    user = _load(uow, cmd.user_id, actor, for_update=True)
     owned = sorted(
         {a.login for a in uow.backoffice.accounts_of_user(user.id)}
         | {link.login for link in uow.users.links_of(user.id)}
@@ -488,7 +491,7 @@ MAX_HISTORY = 1000
 def user_history(uow: UnitOfWork, user_id: int, actor: Actor) -> list[AuditRecord]:
     """The user's audit trail, oldest first (the newest MAX_HISTORY records), personal fields
     redacted without `personal_data`."""
-    actor.require("users:read")
+    actor.require_for(ReadUser)
     _load(uow, user_id, actor)
     trail = uow.audit.for_entity("user", str(user_id))[-MAX_HISTORY:]
     return [reach.redact_record(actor, r) for r in trail]
