@@ -73,7 +73,7 @@ def _encode(value: Any) -> Any:
         return value
     if kind in _SHAPES or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
         tag, names = _shape(kind)
-        fields = {}
+        fields: dict[str, Any] = {}
         for name in names:
             if name in NEVER_STORED:
                 fields[name] = None
