@@ -76,7 +76,10 @@ class BodyLimit:
         size = 0
         while True:
             try:
-                message = await asyncio.wait_for(receive(), self.idle_timeout)
+                # asyncio.timeout, not wait_for: the same deadline on the same awaitable,
+                # without a task made for each receive
+                async with asyncio.timeout(self.idle_timeout):
+                    message = await receive()
             except TimeoutError:
                 stalled = f"no part of the request body arrived for {self.idle_timeout:g} s"
                 await self._refuse(scope, receive, send, 408, stalled)

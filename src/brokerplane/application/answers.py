@@ -73,9 +73,14 @@ def _encode(value: Any) -> Any:
         return value
     if kind in _SHAPES or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
         tag, names = _shape(kind)
-        fields = {
-            name: None if name in NEVER_STORED else _encode(getattr(value, name)) for name in names
-        }
+        fields: dict[str, Any] = {}
+        for name in names:
+            if name in NEVER_STORED:
+                fields[name] = None
+                continue
+            field = getattr(value, name)
+            # plain values as they are, without a call each (most of a result's fields)
+            fields[name] = field if type(field) in _PLAIN else _encode(field)
         return {"$c": tag, "f": fields}
     if isinstance(value, Enum):
         return {"$e": _name(kind), "v": _encode(value.value)}

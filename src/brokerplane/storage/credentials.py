@@ -158,7 +158,7 @@ class PgCredentialWatch:
                 return (self._epoch, self._count)
             try:
                 started = next(self._tickets)
-                self._conn.execute("SELECT 1")  # notices pending arrive before its answer
+                _round_trip(self._conn)  # notices pending arrive before its answer
                 self._synced_from = started
             except Exception:
                 self._close()
@@ -175,6 +175,24 @@ class PgCredentialWatch:
         with self._lock:
             self._closed = True
             self._close()
+
+
+def _round_trip(conn: Any) -> None:
+    """`SELECT 1` on the listening connection, and the notices that arrived before its answer
+    handed to the connection's handlers, as `conn.execute("SELECT 1")` does, on libpq
+    directly: without a cursor, a query conversion and a result set made for a constant."""
+    from psycopg import pq  # PostgreSQL only: not imported where SQLite is all there is
+
+    pgconn = conn.pgconn
+    result = pgconn.exec_(b"SELECT 1")
+    try:
+        while (notice := pgconn.notifies()) is not None:  # as psycopg's own fetch does
+            if pgconn.notify_handler is not None:
+                pgconn.notify_handler(notice)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise OSError(f"the listening connection's round trip failed: {result.status}")
+    finally:
+        result.clear()
 
 
 def watch_for(engine: Engine) -> SqliteCredentialWatch | PgCredentialWatch | None:

@@ -25,6 +25,8 @@ driver cursor:
 from __future__ import annotations
 
 import contextlib
+import operator
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,10 +41,13 @@ class _Compiled:
     name, and how to read its rows."""
 
     __slots__ = (
+        "_processed",
+        "_take",
         "binds",
         "columns",
         "converted",
         "defaults",
+        "keep_cursor",
         "names",
         "positional",
         "readers",
@@ -59,6 +64,12 @@ class _Compiled:
         if "__[POSTCOMPILE_" in self.sql:  # expanding or literal-execute binds: not for this
             raise ValueError(f"a statement with post-compile parameters: {self.sql[:80]}")
         self.positional: bool = bool(compiled.positional)
+        # psycopg's cursors are client-side: a statement's rows are all in the client when it
+        # returns, and the next execute on the cursor starts afresh. One cursor per connection
+        # serves every statement here (a new one costs psycopg a transformer and an adapters
+        # map each time); SQLite's cursor is a statement the database may still be stepping,
+        # so each of its statements has its own, closed when read.
+        self.keep_cursor: bool = dialect.driver == "psycopg"
         names: list[str] = list(compiled.positiontup) if self.positional else list(compiled.binds)
         self.names = names
         binds = compiled.binds
@@ -70,6 +81,12 @@ class _Compiled:
         }
         self.binds: list[tuple[str, _Processor]] = [
             (name, binds[name].type._cached_bind_processor(dialect)) for name in names
+        ]
+        # the values in bind order in one C call, then only the binds with a processor run
+        # (a ledger row has a dozen binds, three of them processed)
+        self._take: Callable[[Mapping[str, Any]], Any] = _taker(names)
+        self._processed: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, process) for i, (_, process) in enumerate(self.binds) if process is not None
         ]
         result_columns = getattr(compiled, "_result_columns", None) or []
         self.columns: list[str] = [column.keyname for column in result_columns]
@@ -83,18 +100,16 @@ class _Compiled:
         ]
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
-        defaults = self.defaults
+        if self.defaults:
+            values = {**self.defaults, **values}
+        taken = self._take(values)
+        if self._processed:
+            taken = list(taken)
+            for i, process in self._processed:
+                taken[i] = process(taken[i])
         if self.positional:
-            out: list[Any] = []
-            for name, process in self.binds:
-                value = values[name] if name in values else defaults[name]
-                out.append(process(value) if process is not None else value)
-            return tuple(out)
-        made: dict[str, Any] = {}
-        for name, process in self.binds:
-            value = values[name] if name in values else defaults[name]
-            made[name] = process(value) if process is not None else value
-        return made
+            return tuple(taken)
+        return dict(zip(self.names, taken, strict=True))
 
     def read(self, row: Sequence[Any]) -> tuple[Any, ...]:
         if len(row) != len(self.readers):
@@ -107,6 +122,18 @@ class _Compiled:
             if value is not None:
                 values[i] = read(value)
         return tuple(values)
+
+
+def _taker(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A function giving the values of `names`, in order, as a tuple (KeyError for one
+    missing)."""
+    if not names:
+        return lambda _: ()
+    if len(names) == 1:
+        one = operator.itemgetter(names[0])
+        return lambda values: (one(values),)
+    many: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
+    return many
 
 
 class Statement:
@@ -155,6 +182,7 @@ class Result:
     """The rows a statement returned (read through its columns' types) and its row count."""
 
     __slots__ = ("_compiled", "_conn", "_cursor", "_params", "rowcount")
+    # (a kept cursor, `_Compiled.keep_cursor`, is left open for the connection's next statement)
 
     def __init__(self, conn: Connection, compiled: _Compiled, cursor: Any, params: Any) -> None:
         self._conn = conn
@@ -170,7 +198,8 @@ class Result:
             # A statement with result columns (a SELECT, a RETURNING) always returns a result
             # set; asking the cursor instead (`description`) costs psycopg an object a column.
             row = cursor.fetchone() if self._compiled.readers else None
-            cursor.close()
+            if not self._compiled.keep_cursor:
+                cursor.close()
         except Exception as err:
             _close(cursor)
             self._conn._handle_dbapi_exception(err, self._compiled.sql, self._params, cursor, None)
@@ -183,7 +212,8 @@ class Result:
         return row
 
     def close(self) -> None:
-        self._cursor.close()
+        if not self._compiled.keep_cursor:
+            self._cursor.close()
 
 
 class _Told:
@@ -211,7 +241,7 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool) -> R
     cursor = None
     try:
         listeners = conn.dispatch.before_cursor_execute
-        cursor = dbapi.cursor()
+        cursor = _cursor_of(dbapi) if compiled.keep_cursor else dbapi.cursor()
         if listeners:
             told = _Told(compiled, many)
             for listener in listeners:
@@ -226,6 +256,17 @@ def _run(conn: Connection, compiled: _Compiled, params: Any, *, many: bool) -> R
         # Wrapped, counted and (for a lost connection) invalidated as Connection.execute does.
         conn._handle_dbapi_exception(err, sql, params, cursor, None)
     return Result(conn, compiled, cursor, params)
+
+
+# The cursor kept for each psycopg connection (gone with the connection).
+_KEPT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _cursor_of(dbapi: Any) -> Any:
+    cursor = _KEPT.get(dbapi)
+    if cursor is None or cursor.closed:
+        cursor = _KEPT[dbapi] = dbapi.cursor()
+    return cursor
 
 
 def _close(cursor: Any) -> None:

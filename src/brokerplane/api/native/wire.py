@@ -287,6 +287,8 @@ async def _wanted(request: Request, actor: Actor, claim_first: bool) -> Idempote
 
 def _armed(request: Request, actor: Actor, key: str) -> Actor:
     request_id = actor.request_id if request.headers.get("x-request-id") else key[:127]
+    if request_id == actor.request_id:
+        return actor  # the same actor: not copied
     return replace(actor, request_id=request_id)
 
 

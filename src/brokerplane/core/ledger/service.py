@@ -12,6 +12,7 @@ an operation above the threshold is refused with ApprovalRequired, for everyone.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -247,9 +248,15 @@ def apply(
         approved_by=actor.manager_login if origin else None,
     )
     uow.ledger.add(entry)
-    updated = replace(
-        acc, balance=after["balance"], credit=after["credit"], bonus=after["bonus"], updated_at=now
+    # dataclasses.replace with these four, without passing the other 60-odd fields through
+    # __init__ again (Account has no __post_init__; its lists and dicts are shared either way)
+    updated = copy.copy(acc)
+    updated.balance, updated.credit, updated.bonus = (
+        after["balance"],
+        after["credit"],
+        after["bonus"],
     )
+    updated.updated_at = now
     uow.accounts.set_figures(acc.login, after["balance"], after["credit"], after["bonus"], now)
     if not audited:
         return entry, updated

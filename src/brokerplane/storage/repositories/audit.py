@@ -3,6 +3,7 @@ and the streams the verifiers read (see the AuditLog port)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -82,6 +83,7 @@ _RUN_HEAD_SEAL = driver.Statement(_HEAD_SEAL)
 _RUN_SEAL_ONE = driver.Statement(_SEAL_ONE)
 _RUN_SEAL_ONE_EVENT = driver.Statement(_SEAL_ONE_EVENT)
 _RUN_AUDIT_INSERT = driver.Statement(insert(t.audit_records), _AUDIT_COLUMNS)
+_AUDIT_VALUES = operator.attrgetter(*_AUDIT_COLUMNS)  # a record's, in one call
 _RUN_EVENT_INSERT = driver.Statement(_EVENT_INSERT)
 
 
@@ -330,7 +332,7 @@ class SqlAudit:
             rec.id = last_id
             rec.seal(last_hash, self.key)
             last_hash = rec.hash
-            rows.append({name: getattr(rec, name) for name in _AUDIT_COLUMNS})
+            rows.append(dict(zip(_AUDIT_COLUMNS, _AUDIT_VALUES(rec), strict=True)))
             for row, event in zip(its, rec.events, strict=True):
                 last_event += 1
                 event.id = row["e_id"] = last_event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, select, update
@@ -13,6 +14,7 @@ from brokerplane.storage.sql.rows import PerDialect
 from brokerplane.storage.sql.rows import row_dict as _row
 
 _IDEMPOTENCY_COLUMNS = [c.name for c in t.idempotency_records.columns]
+_IDEMPOTENCY_VALUES = operator.attrgetter(*_IDEMPOTENCY_COLUMNS)  # a record's, in one call
 _r = t.idempotency_records.c
 # One statement, no savepoint: a key already there (or being inserted by a concurrent claim,
 # which this waits for) inserts nothing.
@@ -63,7 +65,7 @@ class SqlIdempotency:
             self.c.exec_driver_sql("SET LOCAL synchronous_commit TO off")
 
     def insert(self, record: IdempotencyRecord, *, lazy_commit: bool = True) -> bool:
-        values = {name: getattr(record, name) for name in _IDEMPOTENCY_COLUMNS}
+        values = dict(zip(_IDEMPOTENCY_COLUMNS, _IDEMPOTENCY_VALUES(record), strict=True))
         if lazy_commit:
             self._claim_commits_lazily()
         return _CLAIM_INSERT[self.c.dialect.name].execute(self.c, values).first() is not None

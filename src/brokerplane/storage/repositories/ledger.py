@@ -3,6 +3,7 @@ figures (see the LedgerRepository port)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +27,7 @@ from brokerplane.storage.sql.rows import row_dict as _row
 _LEDGER_COLUMNS = [c.name for c in t.ledger_entries.columns if c.name != "id"]
 _LEDGER_INSERT = insert(t.ledger_entries).returning(t.ledger_entries.c.id)
 _RUN_LEDGER_INSERT = driver.Statement(_LEDGER_INSERT, _LEDGER_COLUMNS)
+_LEDGER_VALUES = operator.attrgetter(*_LEDGER_COLUMNS)  # an entry's, in one call
 
 
 class SqlLedger:
@@ -36,7 +38,7 @@ class SqlLedger:
         self.added: list[str] = []
 
     def add(self, entry: LedgerEntry) -> LedgerEntry:
-        values = {name: getattr(entry, name) for name in _LEDGER_COLUMNS}
+        values = dict(zip(_LEDGER_COLUMNS, _LEDGER_VALUES(entry), strict=True))
         entry.id = int(_RUN_LEDGER_INSERT.execute(self.c, values).one()[0])
         self.added.append(entry.kind)
         return entry
