@@ -8,8 +8,6 @@ see selected as empty text, and times written as ISO 8601 text in UTC.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,7 +15,6 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, literal, select
 
 from brokerplane.core.account.model import AccountQuery, CsvPage
-from brokerplane.core.csvtext import safe_text
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import account_conditions
 from brokerplane.storage.sql.isotime import iso_text
@@ -28,8 +25,6 @@ _TIMES = frozenset(c.name for c in t.accounts.columns if isinstance(c.type, UTCD
 # The PostgreSQL export's COPY statements, by query (without its cursor) and columns.
 _COPY_STATEMENTS: dict[Any, tuple[str, dict[str, Any]]] = {}
 _KEPT_STATEMENTS = 64
-# Rows per fetch of the SQLite export (one list of plain tuples at a time).
-_SQLITE_BATCH = 2000
 
 
 def _account_column(name: str, dialect: str, blank: bool) -> Any:
@@ -132,27 +127,18 @@ class SqlExports:
 
     def _sqlite_csv(
         self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
-    ) -> CsvPage | None:
-        """SQLite: the statement gives each row's cells finished (csvcells.sqlite_cell), read
-        from the driver's own cursor (plain tuples, no row objects) and written by csv.writer
-        a batch at a time, with no Python code run per row."""
-        from brokerplane.storage.sql.csvcells import SAFE_TEXT_FUNCTION, sqlite_cell
+    ) -> CsvPage:
+        """SQLite: the statement writes each row's line (csvcells.sqlite_line) and joins the
+        page's lines into one text, so no Python code runs per row (but for the rare row that
+        needs care, which the registered careful_line writes)."""
+        from brokerplane.storage.sql.csvcells import (
+            CAREFUL_LINE_FUNCTION,
+            careful_line,
+            sqlite_page,
+        )
 
         raw: Any = self.c.connection.dbapi_connection
-        raw.create_function(SAFE_TEXT_FUNCTION, 1, safe_text, deterministic=True)
-        cells = (literal("", String).label(n) if n in blank else sqlite_cell(n) for n in columns)
-        result = self.c.execute(self._page(cells, query))
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        rows, last = 0, None
-        try:
-            while batch := result.cursor.fetchmany(_SQLITE_BATCH):
-                writer.writerows(batch)
-                rows += len(batch)
-                last = batch[-1][0]
-        finally:
-            result.close()
-        text = out.getvalue()
-        if "\r" in text:
-            return None
-        return CsvPage(text.encode(), rows, last)
+        raw.create_function(CAREFUL_LINE_FUNCTION, -1, careful_line(columns, blank))
+        q = sqlite_page(columns, blank, lambda cells: self._page(cells, query))
+        rows, last, text = self.c.execute(q).one()
+        return CsvPage((text or "").encode(), rows, last)
