@@ -8,6 +8,7 @@ see selected as empty text, and times written as ISO 8601 text in UTC.
 
 from __future__ import annotations
 
+import select as io_select
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
@@ -79,8 +80,10 @@ class SqlExports:
         with raw.cursor() as cur:
             cur.execute("SET LOCAL DateStyle = ISO")  # the text of times csv_cell relies on
             with cur.copy(statement, params) as copy:
-                data = b"".join(copy)
-            rows = cur.rowcount
+                lines = _copy_out(raw, copy)
+        rows = len(lines)  # one message per row
+        data = b"".join(lines)
+        del lines
         if b"\r" in data or data.count(b"\n") != rows:
             return None
         if not rows:
@@ -142,3 +145,42 @@ class SqlExports:
         q = sqlite_page(columns, blank, lambda cells: self._page(cells, query))
         rows, last, text = self.c.execute(q).one()
         return CsvPage((text or "").encode(), rows, last)
+
+
+def _copy_out(raw: Any, copy: Any) -> list[Any]:
+    """COPY's rows (one libpq message each), taken from libpq while it holds some already
+    received, without psycopg's per-row generator (most of the client's CPU over a page);
+    when it holds none, psycopg's `read` waits for more, and ends the COPY when it sees the
+    end. The end taken here instead is finished here as psycopg would: the statement's
+    result read, an error raised as psycopg raises it."""
+    parts: list[Any] = []
+    take = raw.pgconn.get_copy_data
+    while True:
+        size, row = take(1)  # 1: never block
+        if size > 0:
+            parts.append(row)
+        elif size == 0:
+            if not (row := copy.read()):
+                return parts
+            parts.append(row)
+        else:
+            _end_of_copy(raw)
+            return parts
+
+
+def _end_of_copy(raw: Any) -> None:
+    """After libpq gave COPY's end: read the statement's result (waiting for it on the
+    socket, off the GIL), as psycopg does after the last row."""
+    import psycopg
+    from psycopg import pq
+
+    pgconn = raw.pgconn
+    while pgconn.is_busy():
+        io_select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    results = []
+    while (result := pgconn.get_result()) is not None:
+        results.append(result)
+    failed = [r for r in results if r.status != pq.ExecStatus.COMMAND_OK]
+    if failed:
+        raise psycopg.errors.error_from_result(failed[0], encoding=raw.info.encoding)
