@@ -66,9 +66,9 @@ class SqlExports:
     ) -> CsvPage | None:
         """The page `account_rows` reads, as the users CSV's lines (storage/sql/csvcells.py):
         the same conditions, order and limit, one statement. PostgreSQL writes them with
-        `COPY ... CSV`; on SQLite the cells come out of the statement finished and csv.writer
-        writes them. None for a page holding a carriage return in a cell (PostgreSQL: or a
-        line break): the caller then writes `account_rows`. `columns` starts with `login`."""
+        `COPY ... CSV`; on SQLite the statement writes the page's lines as one text. None
+        (PostgreSQL only) for a page holding a carriage return or a line break in a cell: the
+        caller then writes `account_rows`. `columns` starts with `login`."""
         if query.group_ids is not None and not query.group_ids:
             return CsvPage(b"", 0, None)
         if self.c.dialect.name == "sqlite":

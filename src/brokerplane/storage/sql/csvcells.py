@@ -1,7 +1,7 @@
 """The users CSV's cells written by the database: the same text, byte for byte, that
 `api/native/accounts.py` (`_csv_row`) and `api/csvcells.py` write from plain rows, so a big
 export can leave the formatting to PostgreSQL's `COPY ... CSV` and only pass its bytes on, or,
-on SQLite, hand rows of finished cells straight to csv.writer (`sqlite_cell`).
+on SQLite, have the statement write each page's lines as one text (`sqlite_page`).
 
 Per column: money (`balance`, `credit`, `bonus`) as decimal text with the account currency's
 digits; `enabled` as `True`/`False` from the rights; integers as digits; times as ISO 8601 in
@@ -11,8 +11,8 @@ blank (hidden) cells and empty text as SQL NULL, which COPY writes as an empty f
 csv.writer writes "". COPY quotes a cell holding `,`, `"`, a line feed or a carriage return,
 as csv.writer does, except that the users CSV writes a row holding a carriage return with every
 cell quoted: such a page (and one whose cells hold line feeds, which a caller cannot split into
-rows cheaply) is left to the plain rows. tests/storage/test_export_csv.py holds the two to the
-same bytes.
+rows cheaply) is left to the plain rows on PostgreSQL; SQLite writes such a row's line through
+`careful_line`. tests/dialects/native/test_report_csv_copy.py holds the paths to the same bytes.
 """
 
 from __future__ import annotations
