@@ -8,7 +8,7 @@ the database works). At most two pages are held: the one being sent and the one 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar, cast
 
@@ -16,7 +16,7 @@ T = TypeVar("T")
 _END = object()
 
 
-def read_ahead(source: Iterator[T]) -> Iterator[T]:
+def read_ahead(source: Iterator[T]) -> Generator[T, None, None]:
     """`source`'s items, each next one read in a worker thread while the caller handles the
     current one. Nothing is read before the first `next()`; an error reading an item is
     raised where that item would have been given. When the caller stops early (a client that
