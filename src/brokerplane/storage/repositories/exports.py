@@ -24,7 +24,7 @@ from brokerplane.storage.types import UTCDateTime
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
 _TIMES = frozenset(c.name for c in t.accounts.columns if isinstance(c.type, UTCDateTime))
 # The PostgreSQL export's COPY statements, by query (without its cursor) and columns.
-_COPY_STATEMENTS: dict[Any, tuple[str, dict[str, Any]]] = {}
+_COPY_STATEMENTS: dict[Any, tuple[str, ...]] = {}
 _KEPT_STATEMENTS = 64
 
 
@@ -75,11 +75,11 @@ class SqlExports:
             return self._sqlite_csv(query, columns, blank)
         if self.c.dialect.name != "postgresql":
             return None
-        statement, params = self._copy_statement(query, columns, blank)
+        statement = self._copy_statement(query, columns, blank)
         raw: Any = self.c.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute("SET LOCAL DateStyle = ISO")  # the text of times csv_cell relies on
-            with cur.copy(statement, params) as copy:
+            with cur.copy(statement) as copy:
                 lines = _copy_out(raw, copy)
         rows = len(lines)  # one message per row
         data = b"".join(lines)
@@ -93,16 +93,20 @@ class SqlExports:
 
     def _copy_statement(
         self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
-    ) -> tuple[str, dict[str, Any]]:
-        """The page's `COPY` and its parameters. Building and compiling the statement costs
-        more CPU than passing a page on, so it is made once per query and page size and kept;
-        each page gives only its own cursor (the last login of the page before)."""
+    ) -> str:
+        """The page's `COPY`, its values bound. Building and compiling the statement, and
+        psycopg's parse of it to bind its values, cost more CPU than passing a page on, so it
+        is made once per query and page size, bound (as psycopg binds a COPY's values, on the
+        client) and kept, in pieces around the page's cursor; each page puts in only its own
+        cursor (the last login of the page before, an integer)."""
         key = (tuple(columns), frozenset(blank), replace(query, after_login=None))
         after = query.after_login
         made = _COPY_STATEMENTS.get((key, after is None))
         if made is None:
             # PostgreSQL's types load here, not at import: the CLI's read commands never need
             # them.
+            from psycopg import ClientCursor
+
             from brokerplane.storage.sql.csvcells import csv_cell
 
             cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
@@ -112,12 +116,18 @@ class SqlExports:
             compiled = q.compile(
                 dialect=self.c.dialect, compile_kwargs={"render_postcompile": True}
             )
-            made = (f"COPY ({compiled}) TO STDOUT (FORMAT csv)", dict(compiled.params))
+            statement = f"COPY ({compiled}) TO STDOUT (FORMAT csv)"
+            params = dict(compiled.params)
+            params.pop("page_after", None)
+            raw: Any = self.c.connection.dbapi_connection
+            with ClientCursor(raw) as bind:
+                made = tuple(
+                    bind.mogrify(piece, params) for piece in statement.split("%(page_after)s")
+                )
             if len(_COPY_STATEMENTS) >= _KEPT_STATEMENTS:
                 _COPY_STATEMENTS.clear()
             _COPY_STATEMENTS[(key, after is None)] = made
-        statement, params = made
-        return statement, params if after is None else {**params, "page_after": after}
+        return str(int(after)).join(made) if after is not None else made[0]
 
     def _page(self, cells: Any, query: AccountQuery) -> Any:
         return (
