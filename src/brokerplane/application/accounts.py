@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from brokerplane.application.base import LazySlice
 from brokerplane.application.lockout import SignInLockout
+from brokerplane.application.readahead import read_ahead
 from brokerplane.core.account.model import Account, CsvPage
 from brokerplane.core.actor import Actor
 from brokerplane.core.audit.model import AuditRecord
@@ -157,8 +158,19 @@ class AccountServices(SignInLockout):
     ) -> Iterator[CsvPage | list[Sequence[Any]]]:
         """What `export_accounts` reads, page by page, each page the CSV's lines when the
         database writes them, else plain rows of `row_columns` (which must include `login`).
-        One short read per page, one page in memory; nothing is read before the first
+        One short read per page, the next page read while the current one is sent (two pages
+        in memory at most: application/readahead.py); nothing is read before the first
         `next()`."""
+        return read_ahead(self._export_csv_pages(cmd, actor, csv_columns, row_columns, scope))
+
+    def _export_csv_pages(
+        self,
+        cmd: accounts.ListAccounts,
+        actor: Actor,
+        csv_columns: Sequence[str],
+        row_columns: Sequence[str],
+        scope: str,
+    ) -> Iterator[CsvPage | list[Sequence[Any]]]:
         at = list(row_columns).index("login")
         after = cmd.after_login
         written = False  # whether the database wrote the last page: then pages are larger

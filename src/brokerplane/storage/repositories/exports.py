@@ -8,8 +8,7 @@ see selected as empty text, and times written as ISO 8601 text in UTC.
 
 from __future__ import annotations
 
-import csv
-import io
+import select as io_select
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, literal, select
 
 from brokerplane.core.account.model import AccountQuery, CsvPage
-from brokerplane.core.csvtext import safe_text
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.conditions import account_conditions
 from brokerplane.storage.sql.isotime import iso_text
@@ -26,10 +24,8 @@ from brokerplane.storage.types import UTCDateTime
 _ACCOUNTS_WITH_GROUP = t.accounts.join(t.groups, t.groups.c.id == t.accounts.c.group_id)
 _TIMES = frozenset(c.name for c in t.accounts.columns if isinstance(c.type, UTCDateTime))
 # The PostgreSQL export's COPY statements, by query (without its cursor) and columns.
-_COPY_STATEMENTS: dict[Any, tuple[str, dict[str, Any]]] = {}
+_COPY_STATEMENTS: dict[Any, tuple[str, ...]] = {}
 _KEPT_STATEMENTS = 64
-# Rows per fetch of the SQLite export (one list of plain tuples at a time).
-_SQLITE_BATCH = 2000
 
 
 def _account_column(name: str, dialect: str, blank: bool) -> Any:
@@ -70,22 +66,24 @@ class SqlExports:
     ) -> CsvPage | None:
         """The page `account_rows` reads, as the users CSV's lines (storage/sql/csvcells.py):
         the same conditions, order and limit, one statement. PostgreSQL writes them with
-        `COPY ... CSV`; on SQLite the cells come out of the statement finished and csv.writer
-        writes them. None for a page holding a carriage return in a cell (PostgreSQL: or a
-        line break): the caller then writes `account_rows`. `columns` starts with `login`."""
+        `COPY ... CSV`; on SQLite the statement writes the page's lines as one text. None
+        (PostgreSQL only) for a page holding a carriage return or a line break in a cell: the
+        caller then writes `account_rows`. `columns` starts with `login`."""
         if query.group_ids is not None and not query.group_ids:
             return CsvPage(b"", 0, None)
         if self.c.dialect.name == "sqlite":
             return self._sqlite_csv(query, columns, blank)
         if self.c.dialect.name != "postgresql":
             return None
-        statement, params = self._copy_statement(query, columns, blank)
+        statement = self._copy_statement(query, columns, blank)
         raw: Any = self.c.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute("SET LOCAL DateStyle = ISO")  # the text of times csv_cell relies on
-            with cur.copy(statement, params) as copy:
-                data = b"".join(copy)
-            rows = cur.rowcount
+            with cur.copy(statement) as copy:
+                lines = _copy_out(raw, copy)
+        rows = len(lines)  # one message per row
+        data = b"".join(lines)
+        del lines
         if b"\r" in data or data.count(b"\n") != rows:
             return None
         if not rows:
@@ -95,16 +93,20 @@ class SqlExports:
 
     def _copy_statement(
         self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
-    ) -> tuple[str, dict[str, Any]]:
-        """The page's `COPY` and its parameters. Building and compiling the statement costs
-        more CPU than passing a page on, so it is made once per query and page size and kept;
-        each page gives only its own cursor (the last login of the page before)."""
+    ) -> str:
+        """The page's `COPY`, its values bound. Building and compiling the statement, and
+        psycopg's parse of it to bind its values, cost more CPU than passing a page on, so it
+        is made once per query and page size, bound (as psycopg binds a COPY's values, on the
+        client) and kept, in pieces around the page's cursor; each page puts in only its own
+        cursor (the last login of the page before, an integer)."""
         key = (tuple(columns), frozenset(blank), replace(query, after_login=None))
         after = query.after_login
         made = _COPY_STATEMENTS.get((key, after is None))
         if made is None:
             # PostgreSQL's types load here, not at import: the CLI's read commands never need
             # them.
+            from psycopg import ClientCursor
+
             from brokerplane.storage.sql.csvcells import csv_cell
 
             cells = (literal(None, String).label(n) if n in blank else csv_cell(n) for n in columns)
@@ -114,12 +116,18 @@ class SqlExports:
             compiled = q.compile(
                 dialect=self.c.dialect, compile_kwargs={"render_postcompile": True}
             )
-            made = (f"COPY ({compiled}) TO STDOUT (FORMAT csv)", dict(compiled.params))
+            statement = f"COPY ({compiled}) TO STDOUT (FORMAT csv)"
+            params = dict(compiled.params)
+            params.pop("page_after", None)
+            raw: Any = self.c.connection.dbapi_connection
+            with ClientCursor(raw) as bind:
+                made = tuple(
+                    bind.mogrify(piece, params) for piece in statement.split("%(page_after)s")
+                )
             if len(_COPY_STATEMENTS) >= _KEPT_STATEMENTS:
                 _COPY_STATEMENTS.clear()
             _COPY_STATEMENTS[(key, after is None)] = made
-        statement, params = made
-        return statement, params if after is None else {**params, "page_after": after}
+        return str(int(after)).join(made) if after is not None else made[0]
 
     def _page(self, cells: Any, query: AccountQuery) -> Any:
         return (
@@ -132,27 +140,57 @@ class SqlExports:
 
     def _sqlite_csv(
         self, query: AccountQuery, columns: Sequence[str], blank: Collection[str]
-    ) -> CsvPage | None:
-        """SQLite: the statement gives each row's cells finished (csvcells.sqlite_cell), read
-        from the driver's own cursor (plain tuples, no row objects) and written by csv.writer
-        a batch at a time, with no Python code run per row."""
-        from brokerplane.storage.sql.csvcells import SAFE_TEXT_FUNCTION, sqlite_cell
+    ) -> CsvPage:
+        """SQLite: the statement writes each row's line (csvcells.sqlite_line) and joins the
+        page's lines into one text, so no Python code runs per row (but for the rare row that
+        needs care, which the registered careful_line writes)."""
+        from brokerplane.storage.sql.csvcells import (
+            CAREFUL_LINE_FUNCTION,
+            careful_line,
+            sqlite_page,
+        )
 
         raw: Any = self.c.connection.dbapi_connection
-        raw.create_function(SAFE_TEXT_FUNCTION, 1, safe_text, deterministic=True)
-        cells = (literal("", String).label(n) if n in blank else sqlite_cell(n) for n in columns)
-        result = self.c.execute(self._page(cells, query))
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        rows, last = 0, None
-        try:
-            while batch := result.cursor.fetchmany(_SQLITE_BATCH):
-                writer.writerows(batch)
-                rows += len(batch)
-                last = batch[-1][0]
-        finally:
-            result.close()
-        text = out.getvalue()
-        if "\r" in text:
-            return None
-        return CsvPage(text.encode(), rows, last)
+        raw.create_function(CAREFUL_LINE_FUNCTION, -1, careful_line(columns, blank))
+        q = sqlite_page(columns, blank, lambda cells: self._page(cells, query))
+        rows, last, text = self.c.execute(q).one()
+        return CsvPage((text or "").encode(), rows, last)
+
+
+def _copy_out(raw: Any, copy: Any) -> list[Any]:
+    """COPY's rows (one libpq message each), taken from libpq while it holds some already
+    received, without psycopg's per-row generator (most of the client's CPU over a page);
+    when it holds none, psycopg's `read` waits for more, and ends the COPY when it sees the
+    end. The end taken here instead is finished here as psycopg would: the statement's
+    result read, an error raised as psycopg raises it."""
+    parts: list[Any] = []
+    take = raw.pgconn.get_copy_data
+    while True:
+        size, row = take(1)  # 1: never block
+        if size > 0:
+            parts.append(row)
+        elif size == 0:
+            if not (row := copy.read()):
+                return parts
+            parts.append(row)
+        else:
+            _end_of_copy(raw)
+            return parts
+
+
+def _end_of_copy(raw: Any) -> None:
+    """After libpq gave COPY's end: read the statement's result (waiting for it on the
+    socket, off the GIL), as psycopg does after the last row."""
+    import psycopg
+    from psycopg import pq
+
+    pgconn = raw.pgconn
+    while pgconn.is_busy():
+        io_select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    results = []
+    while (result := pgconn.get_result()) is not None:
+        results.append(result)
+    failed = [r for r in results if r.status != pq.ExecStatus.COMMAND_OK]
+    if failed:
+        raise psycopg.errors.error_from_result(failed[0], encoding=raw.info.encoding)

@@ -1,7 +1,7 @@
 """The users CSV's cells written by the database: the same text, byte for byte, that
 `api/native/accounts.py` (`_csv_row`) and `api/csvcells.py` write from plain rows, so a big
 export can leave the formatting to PostgreSQL's `COPY ... CSV` and only pass its bytes on, or,
-on SQLite, hand rows of finished cells straight to csv.writer (`sqlite_cell`).
+on SQLite, have the statement write each page's lines as one text (`sqlite_page`).
 
 Per column: money (`balance`, `credit`, `bonus`) as decimal text with the account currency's
 digits; `enabled` as `True`/`False` from the rights; integers as digits; times as ISO 8601 in
@@ -11,13 +11,15 @@ blank (hidden) cells and empty text as SQL NULL, which COPY writes as an empty f
 csv.writer writes "". COPY quotes a cell holding `,`, `"`, a line feed or a carriage return,
 as csv.writer does, except that the users CSV writes a row holding a carriage return with every
 cell quoted: such a page (and one whose cells hold line feeds, which a caller cannot split into
-rows cheaply) is left to the plain rows. tests/storage/test_export_csv.py holds the two to the
-same bytes.
+rows cheaply) is left to the plain rows on PostgreSQL; SQLite writes such a row's line through
+`careful_line`. tests/dialects/native/test_report_csv_copy.py holds the paths to the same bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -30,10 +32,13 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
+    select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, NUMERIC
 
 from brokerplane.core.account.model import RIGHT_ENABLED
+from brokerplane.core.csvtext import needs_care, safe_text
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.isotime import iso_text
 
@@ -98,19 +103,16 @@ def csv_cell(name: str) -> Any:
     return _cell(name, _safe_text, _money, iso_time)
 
 
-# ---- SQLite: cells for csv.writer -----------------------------------------------------------
+# ---- SQLite: whole lines -------------------------------------------------------------------
 
-# The SQL function SQLite calls for the rare text cell that needs care (core.csvtext.safe_text,
-# registered on the connection by the export); every other cell is formatted by SQLite alone.
-SAFE_TEXT_FUNCTION = "bp_safe_text"
-_STARTS_CODES = [ord(c) for c in _STARTS]
-
-
-def _sqlite_text(column: Any) -> Any:
-    """Text as `safe_text` writes it: cells starting with a formula character or holding a `;`
-    go through the registered function; the rest (nearly all) as stored."""
-    care = func.unicode(column).in_(_STARTS_CODES) | (func.instr(column, ";") > 0)
-    return case((care, getattr(func, SAFE_TEXT_FUNCTION)(column, type_=String)), else_=column)
+# The SQL function SQLite calls for the rare row that needs more than its cells joined by
+# commas (`careful_line`, registered on the connection by the export).
+CAREFUL_LINE_FUNCTION = "bp_csv_line"
+_UNIT = "\x1f"  # joins a row's text cells for the row's one check; never written out
+# A text cell starting like a formula (after the joining character), or any cell holding a
+# character that calls for quoting or for the `;` rule.
+_STARTS_GLOB = f"*{_UNIT}[{_STARTS}]*"  # `-` first: a literal, not a range
+_SPECIAL = (",", '"', ";", "\n", "\r")
 
 
 def _sqlite_money(column: Any) -> Any:
@@ -128,11 +130,64 @@ def _sqlite_money(column: Any) -> Any:
     )
 
 
-def sqlite_cell(name: str) -> Any:
-    """The SQL of one users-CSV cell on SQLite, as csv.writer takes it: text (made safe), money
-    as text, `enabled` as True/False text, integers as integers, times as ISO 8601 text (the
-    `times` expression of the column, from exports.iso_text)."""
-    return _cell(name, _sqlite_text, _sqlite_money, lambda column: iso_text(column, "sqlite"))
+def _sqlite_plain(name: str) -> Any:
+    """A cell of a row that needs no care, as SQLite's printf('%s') writes it: text as stored,
+    money as text, `enabled` as True/False, integers as digits, times as ISO 8601 text."""
+    return _cell(name, lambda column: column, _sqlite_money, lambda c: iso_text(c, "sqlite"))
+
+
+def sqlite_page(
+    columns: Sequence[str], blank: Collection[str], page: Callable[[list[Any]], Any]
+) -> Any:
+    """The SQL of a page's users-CSV lines on SQLite, as one row: (lines, last login, the
+    page's text). `page(cells)` is the page's statement (ordered, limited) selecting `cells`.
+
+    A row whose text cells hold no `,` `"` `;` or line break and none of which starts like a
+    formula (nearly every row; one check over the row's text cells joined) is its cells
+    joined by commas (one printf); any other row goes through CAREFUL_LINE_FUNCTION
+    (`careful_line`). The page is a subquery (its LIMIT keeps it one), so each cell and the
+    joined text are computed once per row, in the page's order, which group_concat keeps."""
+    cells = [literal("", String) if n in blank else _sqlite_plain(n) for n in columns]
+    texts = [c for n, c in zip(columns, cells, strict=True) if n not in blank and _is_text(n)]
+    joined = func.printf(_UNIT.join(["", *("%s" for _ in texts)]), *texts, type_=String)
+    rows = page([*(c.label(f"c{i}") for i, c in enumerate(cells)), joined.label("joined")])
+    inner = rows.subquery()
+    out = [inner.c[f"c{i}"] for i in range(len(cells))]
+    j = inner.c.joined
+    care = or_(
+        *(func.instr(j, literal(ch)) > 0 for ch in _SPECIAL),
+        j.op("GLOB")(literal(_STARTS_GLOB)),
+    )
+    plain = func.printf(",".join("%s" for _ in out) + "\n", *out, type_=String)
+    careful = getattr(func, CAREFUL_LINE_FUNCTION)(*out, type_=String)
+    line = case((care, careful), else_=plain)
+    return select(func.count(), func.max(out[0]), func.group_concat(line, ""))
+
+
+def _is_text(name: str) -> bool:
+    return name == "group" or (
+        name != "enabled" and name not in MONEY and isinstance(t.accounts.c[name].type, String)
+    )
+
+
+def careful_line(columns: Sequence[str], blank: Collection[str]) -> Callable[..., str]:
+    """The line of a row that needs care, from its cells (`sqlite_line`'s): its text cells
+    made safe (core.csvtext.safe_text), then written as csv.writer writes them, every cell
+    quoted when one holds a carriage return (as the users CSV writes such a row)."""
+    text_at = frozenset(i for i, n in enumerate(columns) if n not in blank and _is_text(n))
+
+    def line(*cells: Any) -> str:
+        row = [
+            safe_text(c) if i in text_at and c and needs_care(c) else c for i, c in enumerate(cells)
+        ]
+        out = io.StringIO()
+        if any(isinstance(c, str) and "\r" in c for c in row):
+            csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(row)
+        else:
+            csv.writer(out, lineterminator="\n").writerow(row)
+        return out.getvalue()
+
+    return line
 
 
 def _cell(
