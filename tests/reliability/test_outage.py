@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -77,6 +78,11 @@ def offline_answers(served: Served, key: str, token: str, login: int) -> dict[st
     }
 
 
+def _knocked(load: Load, answers: int) -> bool:
+    """Whether the load has been answered offline `answers` times."""
+    return load.answers[OFFLINE] >= answers
+
+
 def test_a_database_outage_is_answered_offline_and_recovered_from_without_loss(
     cluster: _Cluster,
     tmp_path: Path,
@@ -100,9 +106,8 @@ def test_a_database_outage_is_answered_offline_and_recovered_from_without_loss(
             assert load.wait_for_progress(CLIENTS), "no progress before the outage"
             pg_ctl(cluster, "stop", "-m", mode)
             offline.append(wait_until(lambda: offline_answers(served, seeded.key, token, login)))
-            knocked = load.answers[OFFLINE] + CLIENTS
             # the load keeps knocking meanwhile, and is told the database is offline
-            assert wait_until(lambda n=knocked: load.answers[OFFLINE] >= n), "the load stopped"
+            assert wait_until(partial(_knocked, load, load.answers[OFFLINE] + CLIENTS))
             time.sleep(DOWN_S)
             pg_ctl(cluster, "restart", "-l", str(cluster.root / "server.log"))  # same options
             recovered.append(load.wait_for_progress(CLIENTS))
