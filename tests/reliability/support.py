@@ -56,6 +56,10 @@ SERVER_ENV = {
     "BROKERPLANE_TE_RATE_LIMIT_PER_SECOND": "0",  # TraderEvolution's per-collection limit too
 }
 MANAGER, PASSWORD = 1000, "Reliab1lity!pw"
+# Load between a restart (once the new server has answered some of it) and the next kill, at
+# random. Each server is killed among requests in flight however long this is: `make test`
+# keeps it short, as every moment of it is both cores flat out; `make soak` lets each run longer.
+KILL_PAUSE_S = size((0.1, 0.8), (0.5, 4.0))
 GROUP = "reliability"
 
 

@@ -16,6 +16,8 @@ import pytest
 
 from brokerplane import bootstrap
 from brokerplane.settings import Settings
+from brokerplane.storage import migrate
+from brokerplane.storage.engine import make_engine
 from tests.reliability.support import SERVE, Load, Served, seed
 
 pytestmark = pytest.mark.engines("sqlite")
@@ -23,6 +25,18 @@ pytestmark = pytest.mark.engines("sqlite")
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*SERVE, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def _migrated(db: Path) -> str:
+    """A brokerplane database at this release's head in `db`, made in this process (the
+    backups are the command under test, not `db upgrade`), as a URL."""
+    url = f"sqlite:///{db}"
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 def _operation_ids(db: Path) -> set[int]:
@@ -79,9 +93,7 @@ def test_backup_of_a_postgresql_database_says_what_to_run_and_writes_nothing(
 
 def test_backup_refuses_the_live_files_and_unwritable_targets_in_one_line(tmp_path: Path) -> None:
     db = tmp_path / "brokerplane.db"
-    url = f"sqlite:///{db}"
-    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
-    assert made.returncode == 0, made.stderr
+    url = _migrated(db)
     base = ("backup", "--database-url", url, "--data-dir", str(tmp_path))
     if not (tmp_path / "audit.key").exists():  # the tests' key may come from the environment
         (tmp_path / "audit.key").write_bytes(b"the key file")
@@ -114,8 +126,7 @@ def test_a_backup_before_an_upgrade_keeps_the_old_revision_and_is_verified(
     database the old release still serves (one revision behind): the backup is that database
     as it is (its revision unchanged), verified on a scratch copy brought to this release's
     head, which is what a restore would then run."""
-    from brokerplane.storage import migrate, revisions
-    from brokerplane.storage.engine import make_engine
+    from brokerplane.storage import revisions
 
     previous = f"{int(revisions.head()) - 1:04d}"  # revisions are numbered
 
@@ -141,9 +152,7 @@ def test_a_backup_of_a_database_newer_than_this_release_is_refused_in_one_line(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "brokerplane.db"
-    url = f"sqlite:///{db}"
-    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
-    assert made.returncode == 0, made.stderr
+    url = _migrated(db)
     with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     copy = tmp_path / "copy.db"
@@ -157,9 +166,7 @@ def test_a_backup_never_removes_the_database_as_its_working_file(tmp_path: Path)
     """The copy is written as .<FILE>.partial next to FILE (stale ones removed first): a FILE
     whose working file would be the live database is refused, the database left alone."""
     db = tmp_path / ".copy.db.partial"
-    url = f"sqlite:///{db}"
-    made = _run("db", "upgrade", "--database-url", url, "--data-dir", str(tmp_path))
-    assert made.returncode == 0, made.stderr
+    url = _migrated(db)
     size = db.stat().st_size
     done = _run(
         "backup", "--database-url", url, "--data-dir", str(tmp_path), str(tmp_path / "copy.db")

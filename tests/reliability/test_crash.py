@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.reliability.support import (
+    KILL_PAUSE_S,
     Load,
     Served,
     check,
@@ -25,7 +26,6 @@ CLIENTS = size(8, 32)
 KILLS = size(2, 20)
 ACCOUNTS = size(4, 8)
 OPENING = 500_00  # cents on each account before the load starts
-PAUSE_S = size((0.3, 1.5), (0.5, 4.0))  # load between a restart and the next kill, at random
 
 
 def test_acknowledged_money_survives_the_server_killed_again_and_again(
@@ -42,7 +42,7 @@ def test_acknowledged_money_survives_the_server_killed_again_and_again(
         for _ in range(KILLS):
             # Each server answers some of the load before it dies, then dies at a random moment.
             assert load.wait_for_progress(CLIENTS), "the server made no progress"
-            time.sleep(rng.uniform(*PAUSE_S))
+            time.sleep(rng.uniform(*KILL_PAUSE_S))
             served.kill()
             served.start()
         assert load.wait_for_progress(CLIENTS), "the last server made no progress"

@@ -16,6 +16,7 @@ import httpx
 
 from brokerplane.api.mt5.auth import password_hash, rand_answer
 from tests.reliability.support import (
+    KILL_PAUSE_S,
     MANAGER,
     PASSWORD,
     SETTLE_S,
@@ -34,7 +35,6 @@ CLIENTS = size(6, 24)  # half TraderEvolution, half MT5
 KILLS = size(2, 12)
 ACCOUNTS = size(4, 8)
 OPENING = 500_00  # cents on each account before the load starts
-PAUSE_S = size((0.3, 1.5), (0.5, 4.0))
 TE = "/proftrading/rest"
 
 
@@ -200,7 +200,7 @@ def test_keyed_money_from_te_and_mt5_survives_the_server_killed_again_and_again(
     with DialectLoad(name.replace(" ", "-"), served, seeded, CLIENTS) as load:
         for _ in range(KILLS):
             assert load.wait_for_progress(CLIENTS), "the server made no progress"
-            time.sleep(rng.uniform(*PAUSE_S))
+            time.sleep(rng.uniform(*KILL_PAUSE_S))
             served.kill()
             served.start()
         assert load.wait_for_progress(CLIENTS), "the last server made no progress"

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, select
 from brokerplane.storage import tables as t
 from tests.e2e.test_events_server import SECRET, Receiver
 from tests.reliability.support import (
+    KILL_PAUSE_S,
     SERVER_ENV,
     Load,
     Served,
@@ -30,7 +31,6 @@ from tests.reliability.support import (
 CLIENTS = size(6, 24)
 KILLS = size(2, 10)
 ACCOUNTS = 4
-PAUSE_S = (0.3, 1.5)
 
 
 def _subscribe(url: str, hook: str) -> None:
@@ -69,7 +69,7 @@ def test_every_committed_change_is_delivered_after_kills(
         with Load(name.replace(" ", "-"), served, seeded, CLIENTS) as load:
             for _ in range(KILLS):
                 assert load.wait_for_progress(CLIENTS), "the server made no progress"
-                time.sleep(rng.uniform(*PAUSE_S))
+                time.sleep(rng.uniform(*KILL_PAUSE_S))
                 served.kill()
                 served.start()
             assert load.wait_for_progress(CLIENTS), "the last server made no progress"

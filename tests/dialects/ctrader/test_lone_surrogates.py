@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.dialects.ctrader.conftest import MINIMAL, CTrader
 
-# The engines' drivers encode text differently (psycopg refuses lone surrogates): both engines.
-pytestmark = pytest.mark.engines("sqlite", "postgres")
+# Translation: the body or query is refused while it is decoded, before any SQL (and neither
+# engine's driver can encode a lone surrogate), so SQLite only (tests/conftest.py).
 
 
 def test_a_lone_surrogate_in_a_new_traders_name_is_an_invalid_request(ct: CTrader) -> None:

@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import secrets
 
-import pytest
-
 from tests.dialects.mt5.conftest import MANAGER, Mt5
 
-# The engines' drivers encode text differently (psycopg refuses lone surrogates): both engines.
-pytestmark = pytest.mark.engines("sqlite", "postgres")
+# Translation: the body or query is refused while it is decoded, before any SQL (and neither
+# engine's driver can encode a lone surrogate), so SQLite only (tests/conftest.py).
 
 
 def test_a_handshake_answer_outside_ascii_is_a_wrong_answer(mt5: Mt5) -> None:

@@ -14,8 +14,8 @@ from brokerplane.core.actor import SCOPES
 from brokerplane.core.group.commands import CreateGroup
 from tests.dialects.native.conftest import Api
 
-# Reach is SQL per listing (masks fold case per engine): both engines.
-pytestmark = pytest.mark.engines("sqlite", "postgres")
+# Translation: these refusals are core rules (Actor.reaches_group and unlimited_reach in
+# Python; no listing filtered in SQL is read), so SQLite only (tests/conftest.py).
 
 NARROW = 1003  # every right, admin included, reach demo*
 LABELLED = 1004  # every right, admin included, groups *, white label "acme" only

@@ -63,5 +63,6 @@ def test_json_report_pages_like_the_user_list(api: Api) -> None:
     assert [i["login"] for i in rest["items"]] == [810003] and rest["next_cursor"] is None
 
 
+@pytest.mark.engines("sqlite")  # refused before any SQL: translation
 def test_an_unknown_report_format_is_400(api: Api) -> None:
     assert api.get("/v1/reports/users?format=xml").status_code == 400

@@ -13,8 +13,8 @@ import pytest
 from tests.dialects.traderevolution.conftest import BASE, TE, sign_in
 from tests.dialects.traderevolution.test_trading import ORDERS, Trader, market  # noqa: F401
 
-# The engines' drivers encode text differently (psycopg refuses lone surrogates): both engines.
-pytestmark = pytest.mark.engines("sqlite", "postgres")
+# Translation: the body or query is refused while it is decoded, before any SQL (and neither
+# engine's driver can encode a lone surrogate), so SQLite only (tests/conftest.py).
 
 LONE = "\\ud800"  # as JSON spells it: half of a UTF-16 pair, with no other half
 
