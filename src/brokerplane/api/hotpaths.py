@@ -43,6 +43,10 @@ NATIVE_MONEY = tuple(
     for operation in ("deposit", "withdraw", "credit", "bonus", "correction", "charge")
 )
 
+# Account openings of the native API (`POST /users`), under both of its prefixes: they come
+# after every other dialect's routes too.
+NATIVE_OPENING = tuple(("POST", f"{prefix}/users") for prefix in ("/v1", "/mt4/manager"))
+
 
 class HotPaths(BaseRoute):
     def __init__(

@@ -98,7 +98,7 @@ def _build(enabled: frozenset[str], handlers: Mapping[tuple[str, str], hotpaths.
     router.include_router(metrics_router)
     hotpaths.install(
         router,
-        hotpaths.NATIVE_MONEY if "native" in enabled else (),
+        hotpaths.NATIVE_MONEY + hotpaths.NATIVE_OPENING if "native" in enabled else (),
         hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
         handlers or None,
     )
