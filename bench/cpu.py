@@ -1,6 +1,7 @@
 """Server CPU per money request, measured in process: the ASGI app without uvicorn or a network.
 
-    PYTHONPATH=src python -m bench.cpu [--engine sqlite|postgres] [--route native|open|none]
+    PYTHONPATH=src python -m bench.cpu [--engine sqlite|postgres]
+        [--route native|open|mt5|ctrader|none]
         [--requests 400] [--concurrency 8] [--rounds 3] [--profile FILE]
 
 A fresh database (a migrated SQLite file, or a new database on BROKERPLANE_TEST_DATABASE_URL's
@@ -10,8 +11,11 @@ requests, `--concurrency` at a time, each with its own request id, through httpx
 transport. The figure is `time.process_time()` over the requests divided by their number: the
 process's CPU in every thread (the event loop, the worker threads, the group commit's leader),
 and on SQLite the database's own work, which runs in the process; PostgreSQL's is not counted.
-The client's own work (httpx building requests and reading answers) is in the figure too, the
-same for every tree; `--route none` measures it alone (an app that answers 200 at once).
+`--route mt5` sends MT5 Web API deposits (`/api/trade/balance?type=2`) on one session,
+`--route ctrader` cTrader's (`changebalance`, DEPOSIT, an Idempotency-Key each), as
+bench/bench.py's dialect rows send them. The client's own work (httpx building requests
+and reading answers) is in the figure too, the same for every tree; `--route none`
+measures it alone (an app that answers 200 at once).
 `--profile FILE` writes a cProfile of every thread over the last round (pstats format).
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import hashlib
 import os
 import pstats
 import secrets
@@ -48,6 +53,7 @@ from brokerplane.settings import Settings
 
 os.environ.setdefault("BROKERPLANE_AUDIT_KEY", "7e57" * 16)
 ACCOUNTS = 32
+MANAGER, PASSWORD = 1000, "Bench!pw9"
 
 
 class Profiles:
@@ -159,6 +165,61 @@ def _open(key: str, _: list[int]) -> Send:
     return send
 
 
+def _mt5_hash(password: str, rand_hex: str) -> str:
+    inner = hashlib.md5(password.encode("utf-16-le")).digest()
+    b2 = hashlib.md5(inner + b"WebAPI").digest()
+    return hashlib.md5(b2 + bytes.fromhex(rand_hex)).hexdigest()
+
+
+async def _mt5(client: httpx.AsyncClient, logins: list[int]) -> Send:
+    """MT5 Web API deposits (`/api/trade/balance`, type=2) on one session, handshaken here
+    (an in-process client's session is keyed by its address: every worker shares it)."""
+    start = await client.get(
+        "/api/auth/start", params={"version": "484", "agent": "bench", "login": str(MANAGER),
+                                   "type": "manager"}
+    )  # fmt: skip
+    proof = _mt5_hash(PASSWORD, start.json()["srv_rand"])
+    answer = await client.get(
+        "/api/auth/answer", params={"srv_rand_answer": proof, "cli_rand": secrets.token_hex(16)}
+    )
+    assert answer.json()["retcode"].startswith("0 "), answer.text
+
+    async def send(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        login = logins[n % len(logins)]
+        path = f"/api/trade/balance?login={login}&type=2&balance=1.00&comment=bench"
+        answer = await client.get(path)
+        if not answer.json().get("retcode", "").startswith("0 "):
+            return httpx.Response(500, text=answer.text)
+        return answer
+
+    return send
+
+
+async def _ctrader(client: httpx.AsyncClient, logins: list[int]) -> Send:
+    """cTrader deposits (`changebalance`), each with its own Idempotency-Key, on a manager
+    token taken here."""
+    hashed = hashlib.md5(PASSWORD.encode()).hexdigest()
+    answer = await client.post(
+        "/v2/webserv/managers/token",
+        json={"login": MANAGER, "hashedPassword": hashed},
+        headers={"accept": "application/json"},
+    )
+    token = answer.json()["webservToken"]
+    headers = {"content-type": "application/json", "accept": "application/json"}
+
+    async def send(client: httpx.AsyncClient, n: int) -> httpx.Response:
+        login = logins[n % len(logins)]
+        body = (
+            b'{"login": %d, "type": "DEPOSIT", "preciseAmount": 1.0, "comment": "bench", '
+            b'"externalId": "bench"}' % login
+        )
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        path = f"/v2/webserv/traders/{login}/changebalance?token={token}"
+        return await client.post(path, content=body, headers=headers | key)
+
+    return send
+
+
 async def _load(send: Send, client: httpx.AsyncClient, requests: int, concurrency: int) -> None:
     queue = iter(range(requests))
     failures: list[str] = []
@@ -193,8 +254,8 @@ async def _main(args: argparse.Namespace) -> None:
     try:
         admin = system_actor()
         services = runtime.app
-        services.create_manager(CreateManager(1000, "Bench", "Bench!pw9"), admin)
-        key = services.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
+        services.create_manager(CreateManager(MANAGER, "Bench", PASSWORD, frozenset(SCOPES)), admin)
+        key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
         services.create_group(CreateGroup("bench-usd", "USD"), admin)
         app = create_app(runtime)
         # httpx asks whether trio runs by trying to import sniffio on every request: not
@@ -211,7 +272,12 @@ async def _main(args: argparse.Namespace) -> None:
                     headers=headers,
                 )
                 logins.append(answer.json()["login"])
-            send = (_open if args.route == "open" else _native)(key, logins)
+            if args.route == "mt5":
+                send = await _mt5(client, logins)
+            elif args.route == "ctrader":
+                send = await _ctrader(client, logins)
+            else:
+                send = (_open if args.route == "open" else _native)(key, logins)
             await _load(send, client, 100, args.concurrency)  # warm-up
             if args.route == "none":
                 transport.app = _bare
@@ -243,7 +309,8 @@ async def _main(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="sqlite", choices=("sqlite", "postgres"))
-    parser.add_argument("--route", default="native", choices=("native", "open", "none"))
+    routes = ("native", "open", "mt5", "ctrader", "none")
+    parser.add_argument("--route", default="native", choices=routes)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)

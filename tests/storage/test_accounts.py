@@ -25,6 +25,7 @@ from brokerplane.core.errors import LoginAlreadyExists, LoginRangeExhausted
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.group.model import Group
 from brokerplane.core.symbol.commands import CreateSymbol
+from brokerplane.storage.repositories.accounts import SqlAccounts
 from tests.unit.fakes import FakeClock
 
 MAX_BIGINT = 2**63 - 1
@@ -407,3 +408,18 @@ def test_duplicate_explicit_login_is_refused_and_the_first_account_kept(
         _open(services, admin, login=777, name="second")
 
     assert services.get_account(777, admin).name == "first"
+
+
+def test_a_login_taken_between_the_check_and_the_insert_is_refused_as_taken(
+    services: Application, admin: Actor, usd_group: Group, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when a concurrent opening of the same login commits after this one's check: the
+    insert itself fails, and is told apart from other failures by the database's error."""
+    _open(services, admin, login=777, name="first")
+    monkeypatch.setattr(SqlAccounts, "exists", lambda self, login: False)
+
+    with pytest.raises(LoginAlreadyExists):
+        _open(services, admin, login=777, name="second")
+
+    assert services.get_account(777, admin).name == "first"
+    assert _open(services, admin, login=778, name="third").login == 778

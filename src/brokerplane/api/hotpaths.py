@@ -17,17 +17,20 @@ match, the ordinary search runs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Receive, Scope, Send
 
+from brokerplane.api.kit.lean import Lean
+
 _ROUTE = "brokerplane.hot_route"
 
-# A leaner handler for one of the pairs: called with the route the ordinary search found (to
-# hand the request back to) and the request (api/native/lean.py).
-Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
+# A leaner handler for one of the pairs, or of the paths with a login (keyed by their
+# (method, prefix, suffix)): called with the route the ordinary search found (to hand the
+# request back to) and the request (api/kit/lean.py).
+_PATTERN = "brokerplane.hot_pattern"
 
 # cTrader's balance change (its sub-application is mounted after MT5's router, whose routes a
 # request for it tries first: about 0.2-1.4 ms).
@@ -36,12 +39,19 @@ CTRADER_MONEY = (
     ("POST", "/webserv/traders/", "/changebalance"),
 )
 
+# MT5's balance operation over the HTTP Web API (its route comes first, but is FastAPI's).
+MT5_MONEY = (("GET", "/api/trade/balance"), ("POST", "/api/trade/balance"))
+
 # Money operations of the native API, under both of its prefixes.
 NATIVE_MONEY = tuple(
     ("POST", f"{prefix}/balances/{operation}")
     for prefix in ("/v1", "/mt4/manager")
     for operation in ("deposit", "withdraw", "credit", "bonus", "correction", "charge")
 )
+
+# Account openings of the native API (`POST /users`), under both of its prefixes: they come
+# after every other dialect's routes too.
+NATIVE_OPENING = tuple(("POST", f"{prefix}/users") for prefix in ("/v1", "/mt4/manager"))
 
 
 class HotPaths(BaseRoute):
@@ -50,10 +60,10 @@ class HotPaths(BaseRoute):
         router: Router,
         pairs: Iterable[tuple[str, str]],
         logins: Iterable[tuple[str, str, str]] = (),
-        lean: Mapping[tuple[str, str], Lean] | None = None,
+        lean: Mapping[tuple[str, ...], Lean] | None = None,
     ) -> None:
         self._router = router
-        self._lean = dict(lean or {})
+        self._lean: dict[tuple[str, ...], Lean] = dict(lean or {})
         self._pairs = frozenset(pairs)
         self._logins = tuple(logins)
         self._found: dict[tuple[str, str], tuple[BaseRoute, dict[str, Any]] | None] = {}
@@ -77,6 +87,8 @@ class HotPaths(BaseRoute):
             match, child = route.matches(scope)
             if match != Match.FULL:
                 return Match.NONE, {}
+            if pattern in self._lean:
+                return Match.FULL, {**child, _ROUTE: route, _PATTERN: pattern}
             return Match.FULL, {**child, _ROUTE: route}
         return Match.NONE, {}
 
@@ -109,7 +121,10 @@ class HotPaths(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         route: BaseRoute = scope.pop(_ROUTE)
-        lean = self._lean.get((scope["method"], scope["path"])) if self._lean else None
+        pattern = scope.pop(_PATTERN, None)
+        lean = None
+        if self._lean:
+            lean = self._lean.get(pattern or (scope["method"], scope["path"]))
         if lean is not None:
             await lean(route, scope, receive, send)
             return
@@ -125,7 +140,7 @@ def install(
     router: Router,
     pairs: Iterable[tuple[str, str]],
     logins: Iterable[tuple[str, str, str]] = (),
-    lean: Mapping[tuple[str, str], Lean] | None = None,
+    lean: Mapping[tuple[str, ...], Lean] | None = None,
 ) -> None:
     """Put a HotPaths for `pairs` (and paths with a login, `logins`) first in the routes;
     a pair with a handler in `lean` is handled by it (given the route found for it)."""

@@ -27,6 +27,7 @@ import brokerplane
 from brokerplane.api import hotpaths
 from brokerplane.api.bodylimit import Route
 from brokerplane.api.kit.appstate import app_state
+from brokerplane.api.kit.lean import Lean
 from brokerplane.api.native import lean
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.mount import mount as mount_native
@@ -46,16 +47,26 @@ class Table:
     mt5_paths: frozenset[str]
 
 
-_Key = tuple[frozenset[str], frozenset[tuple[tuple[str, str], hotpaths.Lean]]]
+_Key = tuple[frozenset[str], frozenset[tuple[tuple[str, ...], Lean]]]
 _tables: dict[_Key, Table] = {}
 _lock = threading.Lock()
 
 
 def table(enabled: Iterable[str]) -> Table:
     """The table for these enabled dialects, built on first use in this process (and again
-    should the native money endpoints' lean handlers, api/native/lean.py, be others)."""
+    should the lean handlers, api/native/lean.py and the dialects' lean.py, be others)."""
     dialects = frozenset(enabled)
-    handlers = lean.HANDLERS if "native" in dialects else {}
+    handlers: dict[tuple[str, ...], Lean] = {}
+    if "native" in dialects:
+        handlers.update(lean.HANDLERS)
+    if "mt5" in dialects:
+        from brokerplane.api.mt5 import lean as mt5_lean
+
+        handlers.update(mt5_lean.HANDLERS)
+    if "ctrader" in dialects:
+        from brokerplane.api.ctrader import lean as ctrader_lean
+
+        handlers.update(ctrader_lean.HANDLERS)
     key = (dialects, frozenset(handlers.items()))
     with _lock:
         found = _tables.get(key)
@@ -64,7 +75,7 @@ def table(enabled: Iterable[str]) -> Table:
         return found
 
 
-def _build(enabled: frozenset[str], handlers: Mapping[tuple[str, str], hotpaths.Lean]) -> Table:
+def _build(enabled: frozenset[str], handlers: Mapping[tuple[str, ...], Lean]) -> Table:
     router = APIRouter()
     _offline_docs(router)
     body_routes: list[Route] = []
@@ -98,7 +109,8 @@ def _build(enabled: frozenset[str], handlers: Mapping[tuple[str, str], hotpaths.
     router.include_router(metrics_router)
     hotpaths.install(
         router,
-        hotpaths.NATIVE_MONEY if "native" in enabled else (),
+        (hotpaths.NATIVE_MONEY + hotpaths.NATIVE_OPENING if "native" in enabled else ())
+        + (hotpaths.MT5_MONEY if "mt5" in enabled else ()),
         hotpaths.CTRADER_MONEY if "ctrader" in enabled else (),
         handlers or None,
     )

@@ -137,6 +137,18 @@ class AccessServices(SignInLockout):
                 kept.keep(hashed, taken, found)
         return tokens.verify_token(found, dialect, now, ttl)
 
+    def authenticate_kept_manager_token(self, token: str, dialect: str) -> Manager | None:
+        """A manager token's check on rows kept in memory, without a database read (so it may
+        run on the event loop); the same rules as `authenticate_manager_token`. None: the
+        database must be read (not kept, or changed since)."""
+        kept = self.verified_tokens
+        if kept is None:
+            return None
+        found = kept.get(tokens.token_hash_of(token))
+        if found is None:
+            return None
+        return tokens.verify_token(found, dialect, self.clock(), self.config.manager_token_ttl)
+
     def answer_mt5_challenge(self, cmd: AnswerChallenge, address: str | None) -> ChallengeAnswered:
         """An MT5 handshake's answer, under the sign-in lockout (admitted before the password
         hash is read, counted after): Unauthorized with the lock's message when the login or

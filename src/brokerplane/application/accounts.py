@@ -32,7 +32,15 @@ class AccountServices(SignInLockout):
     """Accounts, their passwords (under the sign-in lockout), the archive and attributes."""
 
     def open_account(self, cmd: accounts.OpenAccount, actor: Actor) -> Account:
-        return self._command_configured(accounts.open_account, cmd, actor)
+        """Open an account. It may share its transaction and commit with concurrent commands
+        (application.commit): its login allocation reads the logins the batch's earlier
+        commands stored, on the same connection, under the same lock (PostgreSQL's advisory
+        lock is held to the shared commit)."""
+        return self._write(
+            lambda u: accounts.open_account(u, cmd, actor, self.clock, self.config),
+            actor,
+            grouped=True,
+        )
 
     def open_accounts(self, cmds: list[accounts.OpenAccount], actor: Actor) -> list[Account]:
         """Open a batch of accounts in one transaction, each checked and audited as

@@ -133,7 +133,7 @@ class MoneyServices(ServiceBase):
             ledger.post_entry(u, first, actor, self.clock, self.config)
             return accounts.get_account(u, acc.login, actor)
 
-        return self._write(run, actor)
+        return self._write(run, actor, grouped=True)  # as an opening and a deposit are
 
     def check_balance(self, login: int, actor: Actor) -> ledger_check.BalanceCheck:
         return self._query(ledger_check.check_balance, login, actor)

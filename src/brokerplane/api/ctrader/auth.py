@@ -22,7 +22,11 @@ async def actor_of(request: Request) -> Actor:
     if not token:
         raise CTraderError(401, "CH_CLIENT_AUTH_FAILURE", "the token query parameter is missing")
     services = services_of(request)
-    manager = await run_in_threadpool(services.authenticate_manager_token, token, DIALECT)
+    # A token kept since an earlier check (nothing changed anywhere since) is checked here on
+    # the event loop; otherwise the database is read in the thread pool.
+    manager = services.authenticate_kept_manager_token(token, DIALECT)
+    if manager is None:
+        manager = await run_in_threadpool(services.authenticate_manager_token, token, DIALECT)
     request.state.manager = manager.login  # for the access log
     rid = getattr(request.state, "request_id", None) or "ct_" + secrets.token_hex(8)
     return Actor(

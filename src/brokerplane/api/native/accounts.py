@@ -238,6 +238,7 @@ async def create_user(
         actor,
         partial(services(request).open_account, cmd),
         lambda acc: (201, render_account(acc)),
+        claim_in_command=True,  # one transaction per opening, and grouped with others
     )
 
 

@@ -24,14 +24,17 @@ and the order in which its problems are found, are FastAPI's.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from pydantic import ValidationError as ModelError
 from starlette.requests import Request
 from starlette.routing import BaseRoute
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from brokerplane.api import jsonbody
+from brokerplane.api.kit.lean import LEAN_MAX_BYTES, Lean
+from brokerplane.api.kit.lean import is_json as _is_json
+from brokerplane.api.kit.lean import replaying as _replaying
 from brokerplane.api.native import money
 from brokerplane.api.native.auth import current_actor
 from brokerplane.api.native.errors import core_problem
@@ -39,20 +42,9 @@ from brokerplane.api.native.money import BalanceIn
 from brokerplane.core.errors import CoreError
 from brokerplane.core.kinds import Operation
 
-Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
-
-
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return False
-    return content_type.partition(";")[0].strip().lower() == "application/json"
-
-
-# A body the lean handler looks at: an ordinary one is a few hundred bytes (the core allows a
-# comment of 255 characters and a reference of 127). A larger one goes to FastAPI's route
-# unparsed, so that a large body (up to the body limit, before any authentication) is parsed
-# once, not twice; and so does a body naming a field BalanceIn does not have, unvalidated.
-LEAN_MAX_BYTES = 8192
+# A body the lean handler looks at (api/kit/lean.py's bound): an ordinary one is a few hundred
+# bytes (the core allows a comment of 255 characters and a reference of 127). A body naming a
+# field BalanceIn does not have goes to FastAPI's route unvalidated.
 _FIELDS = frozenset(BalanceIn.model_fields)
 
 
@@ -70,20 +62,6 @@ def _body_of(raw: bytes) -> BalanceIn | None:
         return BalanceIn.model_validate(parsed)
     except ModelError:
         return None
-
-
-def _replaying(raw: bytes, receive: Receive) -> Receive:
-    """A receive that gives the body already read once more, then the connection's own."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": raw, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _post(operation: Operation) -> Lean:
@@ -117,7 +95,7 @@ _OPERATIONS = {
     "correction": Operation.CORRECTION,
     "charge": Operation.CHARGE,
 }
-HANDLERS: Mapping[tuple[str, str], Lean] = {
+HANDLERS: Mapping[tuple[str, ...], Lean] = {
     ("POST", f"{prefix}/balances/{path}"): _post(operation)
     for prefix in ("/v1", "/mt4/manager")
     for path, operation in _OPERATIONS.items()

@@ -19,7 +19,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -82,6 +81,29 @@ _SET_FIGURES = (
     )
 )
 _RUN_SET_FIGURES = driver.Statement(_SET_FIGURES)
+# An opening's statements, compiled once too: the insert of its 65 values (building it cost
+# more than a millisecond of CPU an opening), and the login allocation's reads.
+_RUN_ADD = driver.Statement(insert(t.accounts), _ACCOUNT_COLUMNS)
+_RUN_LOGIN_TAKEN = driver.Statement(
+    select(exists().where(t.accounts.c.login == bindparam("b_login")))
+)
+_RUN_LOGIN_LOCK = driver.Statement(select(func.pg_advisory_xact_lock(bindparam("b_key"))))
+_RUN_HIGHEST_LOGIN = driver.Statement(
+    select(func.max(t.accounts.c.login)).where(
+        t.accounts.c.login.between(bindparam("b_low"), bindparam("b_high"))
+    )
+)
+
+
+def _login_taken_error(err: sa_exc.IntegrityError) -> bool:
+    """Whether an insert failed on the accounts' primary key (the login is taken), told by
+    the driver's own error (PostgreSQL's constraint name, SQLite's message): the insert runs
+    without a savepoint, so a failed transaction (PostgreSQL's) is not asked again."""
+    orig = err.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None:
+        return getattr(orig, "sqlstate", None) == "23505" and diag.constraint_name == "pk_accounts"
+    return str(orig).startswith("UNIQUE constraint failed: accounts.login")
 
 
 class SqlAccounts:
@@ -104,15 +126,13 @@ class SqlAccounts:
 
     def exists(self, login: int) -> bool:
         """Whether the login is taken, by a live account or a deleted one (never reused)."""
-        q = select(exists().where(t.accounts.c.login == login))
-        return bool(self.c.execute(q).scalar())
+        return bool(_RUN_LOGIN_TAKEN.execute(self.c, {"b_login": login}).one()[0])
 
     def add(self, account: Account) -> None:
         try:
-            with self.c.begin_nested():
-                self.c.execute(insert(t.accounts).values(**self._values(account)))
+            _RUN_ADD.run(self.c, self._values(account))
         except sa_exc.IntegrityError as err:
-            if self.exists(account.login):
+            if _login_taken_error(err):
                 raise LoginAlreadyExists(account.login) from err
             raise
 
@@ -177,11 +197,9 @@ class SqlAccounts:
         """The next free login in [low, high]: after the highest used, else the lowest gap."""
         if self.c.dialect.name == "postgresql":
             # Concurrent openings in one range take turns until commit (SQLite: BEGIN IMMEDIATE).
-            self.c.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOGIN_LOCK_KEY})
+            _RUN_LOGIN_LOCK.execute(self.c, {"b_key": _LOGIN_LOCK_KEY}).close()
         login = t.accounts.c.login
-        highest = self.c.execute(
-            select(func.max(login)).where(login.between(low, high))
-        ).scalar_one_or_none()
+        highest = _RUN_HIGHEST_LOGIN.execute(self.c, {"b_low": low, "b_high": high}).one()[0]
         if highest is None:
             return low
         if highest < high:
