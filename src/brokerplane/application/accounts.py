@@ -169,7 +169,7 @@ class AccountServices(SignInLockout):
         One short read per page, the next page read while the current one is sent (two pages
         in memory at most: application/readahead.py); nothing is read before the first
         `next()`."""
-        return read_ahead(self._export_csv_pages(cmd, actor, csv_columns, row_columns, scope))
+        return read_ahead(self._export_csv_pages(cmd, actor, csv_columns, row_columns))
 
     def _export_csv_pages(
         self,
@@ -177,7 +177,6 @@ class AccountServices(SignInLockout):
         actor: Actor,
         csv_columns: Sequence[str],
         row_columns: Sequence[str],
-        scope: str,
     ) -> Iterator[CsvPage | list[Sequence[Any]]]:
         at = list(row_columns).index("login")
         after = cmd.after_login
