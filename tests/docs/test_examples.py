@@ -1,11 +1,13 @@
 """Every shell example of the docs runs, in page order, against a fresh server of its page's own,
-and prints what the page shows (docs/CONTRIBUTING-docs.md: the syntax and the markers)."""
+and prints what the page shows (docs/CONTRIBUTING-docs.md: the syntax and the markers). Each
+page's data directory is a copy of one loaded with the demo once per test process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import examples
+import pageserver
 import pytest
 
 PAGES = examples.pages()
@@ -15,9 +17,17 @@ def _id(page: Path) -> str:
     return page.relative_to(examples.DOCS).as_posix()
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the demo loaded, for each page's `var/` to be a copy of."""
+    return pageserver.demo_template(tmp_path_factory.mktemp("docs-demo"))
+
+
 @pytest.mark.parametrize("page", PAGES, ids=_id)
-def test_every_example_on_the_page_prints_what_the_page_shows(page: Path) -> None:
-    problems = examples.check_page(page)
+def test_every_example_on_the_page_prints_what_the_page_shows(
+    page: Path, demo_template: Path
+) -> None:
+    problems = examples.check_page(page, demo_template)
     assert not problems, "\n\n".join(problems)
 
 

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +16,7 @@ from click.testing import CliRunner
 from brokerplane.cli.main import main
 from tests.e2e.mt5client import Mt5Client
 from tests.e2e.mt5tcpclient import DONE, Mt5TcpClient
+from tests.e2e.transport_support import ServeProcess, free_port
 
 MANAGER = 1005
 PASSWORD = "Manag3r!pw"
@@ -26,13 +24,6 @@ LOCKED_MANAGER = 1006  # spends its sign-in attempts in the lockout tests only
 IDLE_S = 4
 MAX_MESSAGE = 8192
 GROUP = "demo-usd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _cli(*args: str) -> str:
@@ -84,12 +75,10 @@ def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
             "--groups",
             "*",
         )
-    port, tcp_port = _free_port(), _free_port()
+    port, tcp_port = free_port(), free_port()
     log = tmp / "serve.log"
     cert = tmp / "tls" / "cert.pem"
     env = {
-        **os.environ,
-        "BROKERPLANE_LOG_LEVEL": "warning",
         "BROKERPLANE_RATE_LIMIT_PER_MINUTE": "0",
         "BROKERPLANE_MT5_TCP_IDLE_TIMEOUT_S": str(IDLE_S),
         "BROKERPLANE_MT5_TCP_PING_INTERVAL_S": "1",
@@ -97,31 +86,9 @@ def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
         "BROKERPLANE_MAX_BODY_BYTES": str(MAX_MESSAGE),
         **settings,
     }
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "brokerplane.cli.main",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--database-url",
-                url,
-                "--mt5-tcp-port",
-                str(tcp_port),
-                "--tls-cert",
-                str(cert),
-                "--tls-key",
-                str(tmp / "tls" / "key.pem"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    listen = ["--host", "127.0.0.1", "--port", str(port), "--database-url", url]
+    tls = ["--tls-cert", str(cert), "--tls-key", str(tmp / "tls" / "key.pem")]
+    server = ServeProcess([*listen, "--mt5-tcp-port", str(tcp_port), *tls], log, env=env)
     deadline = time.monotonic() + 60
     try:
         while True:
@@ -130,17 +97,12 @@ def _serve(tmp: Path, settings: dict[str, str]) -> Iterator[Server]:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if server.proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the server did not start:\n{log.read_text(errors='replace')}")
                 time.sleep(0.2)
         yield Server(port, tcp_port, cert, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+        server.stop()
     assert "Traceback" not in log.read_text(errors="replace")
 
 

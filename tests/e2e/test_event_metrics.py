@@ -19,8 +19,8 @@ from brokerplane.api.observe import ServerMetrics
 from brokerplane.bootstrap import Runtime
 from brokerplane.core.actor import Actor
 from tests.e2e.test_events_server import SECRET, Receiver
-from tests.e2e.test_money_server import ServerProcess
 from tests.e2e.test_operations import Seeded, _seed, scrape, value
+from tests.e2e.transport_support import ServerProcess
 
 WAIT_S = 60  # a bound for the worker to catch up; nothing is timed
 DEPOSITS = 3

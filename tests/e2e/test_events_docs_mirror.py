@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_events_server import World, _until, _world, documented
+from tests.e2e.transport_support import free_port
 
 # receiver.py on the page holds this secret
 PAGE_SECRET = "whsec-3b1f0e9c2d7a4c55b1e2"
@@ -26,12 +27,6 @@ def _page_files(into: Path) -> None:
     into.mkdir()
     for name in ("verify.py", "mirror.py", "receiver.py"):
         (into / name).write_text(documented(name), encoding="utf-8")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -107,7 +102,7 @@ def test_the_documented_mirror_follows_the_feed_and_the_webhooks(
     feed_dir, hook_dir = tmp_path / "feed", tmp_path / "hooks"
     _page_files(feed_dir)
     _page_files(hook_dir)
-    port = _free_port()
+    port = free_port()
     with _world(database_url, tmp_path / "server") as w, _receiver(hook_dir, port):
         sub = w.subscribe(
             f"http://127.0.0.1:{port}/brokerplane", types=["ledger."], secret=PAGE_SECRET

@@ -4,9 +4,8 @@ unless the peer is a trusted proxy."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -19,7 +18,8 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.server.listeners import uvicorn_config
-from tests.e2e.transport_support import MANAGER, PASSWORD, _free_port
+from tests.e2e.transport_support import MANAGER, PASSWORD, free_port
+from tests.e2e.transport_support import in_thread as serving_in_thread
 
 # What the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")
@@ -42,41 +42,24 @@ def in_thread(runtime: Runtime, admin: Actor) -> Iterator[Callable[[str], InThre
     services = runtime.app
     services.create_manager(CreateManager(MANAGER, "CRM", PASSWORD, frozenset(SCOPES)), admin)
     key = services.create_api_key(CreateApiKey(MANAGER, frozenset(SCOPES)), admin).secret
-    stops: list[Callable[[], None]] = []
+    stack = contextlib.ExitStack()
 
     def start(forwarded_allow_ips: str) -> InThread:
-        import uvicorn
-
         app = create_app(runtime)
         # the TraderEvolution limiter, on a clock that stands still
         app.state.te_throttle = Throttle(1, clock=lambda: 1000.0)
-        port = _free_port()
         settings = runtime.settings.model_copy(
             update={
-                "port": port,
+                "port": free_port(),
                 "log_level": "warning",
                 "forwarded_allow_ips": forwarded_allow_ips,
             }
         )
-        server = uvicorn.Server(uvicorn_config(app, settings))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail("the server did not start")
-            time.sleep(0.05)
+        base = stack.enter_context(serving_in_thread(uvicorn_config(app, settings)))
+        return InThread(base, key, runtime, app)
 
-        def stop() -> None:
-            server.should_exit = True
-            thread.join(timeout=10)
-
-        stops.append(stop)
-        return InThread(f"http://127.0.0.1:{port}", key, runtime, app)
-
-    yield start
-    for stop in stops:
-        stop()
+    with stack:  # stops every server started
+        yield start
 
 
 def _audited_ip(served: InThread, forwarded_for: str) -> object:

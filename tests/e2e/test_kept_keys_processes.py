@@ -19,7 +19,7 @@ from brokerplane import bootstrap
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import system_actor
 from brokerplane.settings import Settings
-from tests.e2e.test_money_server import ServerProcess
+from tests.e2e.transport_support import ServerProcess
 
 MANAGER, OTHER = 1000, 1001
 SERVE = (sys.executable, "-m", "brokerplane.cli.main")

@@ -16,7 +16,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.redact import redact, sensitive
-from tests.e2e.test_money_server import ServerProcess
+from tests.e2e.transport_support import ServerProcess
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")

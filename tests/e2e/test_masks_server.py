@@ -24,7 +24,7 @@ from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import Mt5Client, Mt5RetcodeError
-from tests.e2e.test_money_server import ServerProcess
+from tests.e2e.transport_support import ServerProcess
 
 MANAGER, PASSWORD = 1000, "Manag3r!pw"
 GUARD_S = 10.0  # far above any real answer; a backtracking matcher needs hours here

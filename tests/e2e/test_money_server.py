@@ -4,14 +4,10 @@ an acknowledged deposit survives the server being killed outright."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +25,13 @@ from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.commands import CreateGroup
 from brokerplane.core.ledger.model import LedgerQuery
 from brokerplane.settings import Settings
+from tests.e2e.transport_support import SERVE, ServerProcess, free_port, in_thread
+
+# Other test directories import these from here.
+__all__ = ["SERVE", "ServerProcess", "_free_port", "_serving"]
+_free_port = free_port
 
 CLIENTS = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -56,24 +50,10 @@ def _seed(runtime: Runtime, admin: Actor) -> Seeded:
     return Seeded(key, login)
 
 
-@contextlib.contextmanager
-def _serving(runtime: Runtime) -> Iterator[str]:
+def _serving(runtime: Runtime) -> contextlib.AbstractContextManager[str]:
     """A uvicorn server on a thread of this process, over `runtime`; yields its base URL."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    app = create_app(runtime)
+    return in_thread(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
 
 
 @pytest.fixture
@@ -139,76 +119,6 @@ def test_one_deposit_fired_from_ten_clients_with_one_request_id_applies_once(
 
 
 # ---- a server killed outright ---------------------------------------------------------------
-
-
-SERVE = (sys.executable, "-m", "brokerplane.cli.main")
-
-
-class ServerProcess:
-    """`brokerplane serve` (or `program serve`) in a process of its own, on the given database."""
-
-    def __init__(
-        self,
-        url: str,
-        log: Path,
-        *,
-        port: int | None = None,
-        program: Sequence[str] = SERVE,
-        extra_env: Mapping[str, str] | None = None,
-    ) -> None:
-        self.port = port or _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **(extra_env or {})}
-        self.proc = subprocess.Popen(
-            [
-                *program,
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--database-url",
-                url,
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        self.log = log
-
-    def wait_ready(self) -> None:
-        # A server answers /ready within seconds on a quiet machine; a busy shared one (load 20
-        # on 2 CPUs) has taken over a minute to start several at once.
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                if httpx.get(self.base + "/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"the server did not become ready:\n{self.log.read_text(errors='replace')}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush, no goodbye."""
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._log.close()
 
 
 @pytest.fixture

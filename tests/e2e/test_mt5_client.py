@@ -6,8 +6,6 @@ windows on an injected clock)."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from brokerplane import bootstrap
 from brokerplane.api.app import create_app
@@ -30,6 +27,7 @@ from brokerplane.core.group.commands import CreateGroup
 from brokerplane.server.listeners import uvicorn_config
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import DONE, Mt5Client, Mt5HttpError, Mt5ProtocolError, rand_answer
+from tests.e2e.transport_support import free_port, in_thread
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")
@@ -80,13 +78,6 @@ class Served:
         return mt5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _serving(database_url: str, data_dir: Path) -> Iterator[Served]:
     """The CRM's manager, key and group on a fresh runtime, served by uvicorn in a thread."""
@@ -105,21 +96,9 @@ def _serving(database_url: str, data_dir: Path) -> Iterator[Served]:
         clock = Clock()
         app = create_app(runtime)
         sessions = app.state.mt5_sessions = Sessions(clock=clock)
-        port = _free_port()
-        settings = runtime.settings.model_copy(update={"port": port, "log_level": "warning"})
-        server = uvicorn.Server(uvicorn_config(app, settings))  # as `brokerplane serve` does
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail("the server did not start")
-            time.sleep(0.01)
-        try:
-            yield Served(f"http://127.0.0.1:{port}", key, clock, runtime, sessions)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        settings = runtime.settings.model_copy(update={"port": free_port(), "log_level": "warning"})
+        with in_thread(uvicorn_config(app, settings)) as base:  # as `brokerplane serve` does
+            yield Served(base, key, clock, runtime, sessions)
     finally:
         runtime.close()
 

@@ -24,7 +24,6 @@ from tests.e2e.mt5_tcp_support import (
     MANAGER,
     PASSWORD,
     Server,
-    _free_port,
     _open_account,
     _serve,
 )
@@ -38,6 +37,7 @@ from tests.e2e.mt5tcpclient import (
     packet,
     rand_answer,
 )
+from tests.e2e.transport_support import free_port
 
 
 @pytest.fixture(scope="module")
@@ -357,7 +357,7 @@ def test_a_deposit_with_an_idempotency_key_applies_once_over_either_transport(
 def test_serve_refuses_an_unusable_tcp_port_setting_in_one_line_with_exit_2(
     tmp_path: Path, flags: list[str], message: str
 ) -> None:
-    tcp = str(_free_port())
+    tcp = str(free_port())
     args = [f.format(tcp=tcp) for f in flags]
     done = subprocess.run(
         [

@@ -3,40 +3,22 @@ HTTPS, as clients that skip verification and clients that trust the certificate 
 
 from __future__ import annotations
 
-import os
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from brokerplane.cli.main import main
 from brokerplane.server.listeners import uvicorn_config
 from brokerplane.settings import Settings
 from tests.e2e.mt5client import Mt5Client, Mt5HttpError
-
-MANAGER = 1005
-PASSWORD = "Manag3r!pw"
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.e2e.transport_support import MANAGER, PASSWORD, ServeProcess, _database, free_port, run
 
 
 @pytest.fixture
@@ -49,80 +31,19 @@ def tls_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def database(tmp_path: Path) -> str:
     """A migrated SQLite database with manager 1005 and its API password, made with the CLI."""
-    url = f"sqlite:///{(tmp_path / 'tls.db').as_posix()}"
-    assert run("db", "upgrade", "--database-url", url).exit_code == 0
-    created = run(
-        "manager",
-        "create",
-        "--database-url",
-        url,
-        "--login",
-        str(MANAGER),
-        "--name",
-        "CRM",
-        "--password",
-        PASSWORD,
-        "--rights",
-        "admin",
-        "--groups",
-        "*",
-    )
-    assert created.exit_code == 0, created.output
-    return url
-
-
-class Serving:
-    """`brokerplane serve` in a process of its own."""
-
-    def __init__(
-        self,
-        args: list[str],
-        env: dict[str, str],
-        log: Path,
-        ready_url: str,
-        verify: ssl.SSLContext,
-    ) -> None:
-        self.log = log
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "brokerplane.cli.main", "serve", *args],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **env},
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                if httpx.get(ready_url, verify=verify, timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"the server did not become ready:\n{log.read_text(errors='replace')}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=20)
-        self._log.close()
-        return self.proc.returncode
+    return _database(tmp_path)
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Serving]]:
-    started: list[Serving] = []
+def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+    started: list[ServeProcess] = []
 
     def start(
         args: list[str], env: dict[str, str], ready_url: str, verify: ssl.SSLContext
-    ) -> Serving:
-        server = Serving(args, env, tmp_path / f"serve-{len(started)}.log", ready_url, verify)
+    ) -> ServeProcess:
+        server = ServeProcess(args, tmp_path / f"serve-{len(started)}.log", env=env)
         started.append(server)
+        server.wait_ready(ready_url, verify=verify)
         return server
 
     yield start
@@ -152,9 +73,9 @@ def _strict(cafile: Path) -> ssl.SSLContext:
 
 
 def test_serve_with_an_mt5_tls_port_answers_the_handshake_over_https_and_plain_http(
-    tls_dir: Path, database: str, serve: Callable[..., Serving]
+    tls_dir: Path, database: str, serve: Callable[..., ServeProcess]
 ) -> None:
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     cert, key = tls_dir / "cert.pem", tls_dir / "key.pem"
     server = serve(
         [
@@ -185,9 +106,9 @@ def test_serve_with_an_mt5_tls_port_answers_the_handshake_over_https_and_plain_h
 
 
 def test_the_tls_listener_is_configured_by_environment_variables(
-    tls_dir: Path, database: str, serve: Callable[..., Serving]
+    tls_dir: Path, database: str, serve: Callable[..., ServeProcess]
 ) -> None:
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     cert = tls_dir / "cert.pem"
     env = {
         "BROKERPLANE_PORT": str(port),
@@ -212,9 +133,9 @@ def test_serve_refuses_a_certificate_path_that_does_not_exist_in_one_line_with_e
             "brokerplane.cli.main",
             "serve",
             "--port",
-            str(_free_port()),
+            str(free_port()),
             "--mt5-tls-port",
-            str(_free_port()),
+            str(free_port()),
             "--tls-cert",
             str(missing),
             "--tls-key",

@@ -21,7 +21,7 @@ from brokerplane.core.approval.commands import SetApprovalThreshold
 from brokerplane.core.group.commands import CreateGroup
 from tests.e2e.mt5client import Mt5Client
 from tests.e2e.mt5tcpclient import Mt5TcpClient
-from tests.e2e.test_money_server import ServerProcess, _free_port
+from tests.e2e.transport_support import ServerProcess, free_port
 
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana" / "brokerplane.json"
 MANAGER = 1000
@@ -70,7 +70,7 @@ def served(
     tmp_path: Path,
 ) -> Iterator[Served]:
     seeded = _seed(runtime, admin)
-    tcp_port = _free_port()
+    tcp_port = free_port()
     log_format = getattr(request, "param", "text")
     env = {
         "BROKERPLANE_LOG_LEVEL": "info",

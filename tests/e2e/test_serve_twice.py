@@ -4,56 +4,30 @@ first start leaves var/ owner-only with the demo's secrets in var/demo.json (060
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_money_server import _free_port
-
-SERVE = (sys.executable, "-m", "brokerplane.cli.main")
+from tests.e2e.transport_support import ServeProcess, free_port
 
 
-def _serve(data_dir: Path, port: int, tcp_port: int, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [
-                *SERVE,
-                "serve",
-                "--demo",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--mt5-tcp-port",
-                str(tcp_port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning"},
-        )
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(base + "/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-    raise AssertionError(f"the server did not become ready:\n{log.read_text(errors='replace')}")
+def _serve(data_dir: Path, port: int, tcp_port: int, log: Path) -> ServeProcess:
+    return ServeProcess(
+        [
+            "--demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--mt5-tcp-port",
+            str(tcp_port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        log,
+    )
 
 
 def _keys(base: str, key: str) -> list[str]:
@@ -64,11 +38,11 @@ def _keys(base: str, key: str) -> list[str]:
 
 def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    port, tcp_port = _free_port(), _free_port()
+    port, tcp_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     first = _serve(data_dir, port, tcp_port, tmp_path / "first.log")
     try:
-        _wait_ready(first, base, tmp_path / "first.log")
+        first.wait_ready(base + "/ready")
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
         demo_file = data_dir / "demo.json"
         assert stat.S_IMODE(demo_file.stat().st_mode) == 0o600
@@ -83,11 +57,14 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
         database = data_dir / "brokerplane.db"
         assert database.exists()
 
-        busy = ((port, _free_port(), "--port"), (_free_port(), tcp_port, "--mt5-tcp-port"))
+        busy = ((port, free_port(), "--port"), (free_port(), tcp_port, "--mt5-tcp-port"))
         for other_port, other_tcp, flag in busy:
             log = tmp_path / f"second-{flag}.log"
             second = _serve(data_dir, other_port, other_tcp, log)
-            assert second.wait(timeout=120) == 2
+            try:
+                assert second.proc.wait(timeout=120) == 2
+            finally:
+                second.stop()
             said = log.read_text(errors="replace")
             assert "Address already in use" in said, said
             assert f"pick another port with {flag}" in said and "nothing was changed" in said
@@ -103,12 +80,7 @@ def test_a_second_serve_fails_on_the_busy_port_and_changes_nothing(tmp_path: Pat
             == 200
         )
     finally:
-        first.terminate()
-        try:
-            first.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            first.kill()
-            first.wait(timeout=30)
+        first.stop()
 
 
 def test_an_existing_data_dir_others_can_read_is_made_owner_only(tmp_path: Path) -> None:

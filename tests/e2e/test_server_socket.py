@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,13 +13,7 @@ from brokerplane.bootstrap import Runtime
 from brokerplane.core.access.commands import CreateApiKey, CreateManager
 from brokerplane.core.actor import SCOPES, Actor
 from brokerplane.core.group.commands import CreateGroup
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.e2e.transport_support import free_port, in_thread
 
 
 @pytest.fixture
@@ -30,21 +21,10 @@ def served(runtime: Runtime, admin: Actor) -> Iterator[tuple[str, str]]:
     runtime.app.create_manager(CreateManager(1000, "Manager", "Manag3r!pw"), admin)
     key = runtime.app.create_api_key(CreateApiKey(1000, frozenset(SCOPES)), admin).secret
     runtime.app.create_group(CreateGroup("demo-usd", "USD"), admin)
-    port = _free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    app = create_app(runtime)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    with in_thread(config) as base:
+        yield base, key
 
 
 def test_seed_000_example_then_read_update_disable_enable_and_export_over_a_socket(

@@ -32,7 +32,7 @@ from brokerplane.core.ledger.commands import PostLedgerEntry
 from brokerplane.core.symbol.commands import CreateSymbol
 from brokerplane.core.trading.commands import QuoteInput
 from tests.dialects.traderevolution.conftest import make_catalog
-from tests.e2e.test_money_server import ServerProcess
+from tests.e2e.transport_support import ServerProcess
 from tests.reliability.support import (
     SERVE,
     SERVER_ENV,

@@ -6,15 +6,13 @@ Net Open Positions and Account Statement by the ids the catalogue gave."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.e2e.test_money_server import SERVE, _free_port
+from tests.e2e.transport_support import ServeProcess, free_port
 
 BASE = "/proftrading/rest"
 # The order a real TE tool tries them in (spec 6): the first 200 with non-empty paths wins.
@@ -28,37 +26,24 @@ DOC_URLS = (
 
 
 def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     origin = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                *SERVE,
-                "serve",
-                "--demo",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(tmp_path / "data"),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**__import__("os").environ, "COLUMNS": "200", "BROKERPLANE_LOG_LEVEL": "warning"},
-        )
+    server = ServeProcess(
+        [
+            "--demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        log,
+        env={"COLUMNS": "200"},
+    )
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(origin + "/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(log.read_text(errors="replace"))
+        server.wait_ready(origin + "/ready")
         printed = log.read_text(errors="replace")
         login = re.search(r"Manager login\s+(\d+)", printed)
         password = re.search(r"Manager password\s+(\S+)", printed)
@@ -128,9 +113,4 @@ def test_a_te_tool_discovers_the_back_office_and_runs_two_reports(tmp_path: Path
                 assert answer.status_code == 200, (report_id, answer.text)
                 assert answer.json()["headers"] and len(answer.json()["data"]) <= 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        server.stop()

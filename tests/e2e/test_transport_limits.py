@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.e2e.transport_support import Raw, Reply, Serving, _database, _free_port
+from tests.e2e.transport_support import Raw, Reply, Serving, _database, free_port
 
 # What the command line or the wire answers: SQLite only (tests/storage runs the SQL on both).
 pytestmark = pytest.mark.engines("sqlite")
@@ -30,7 +30,7 @@ def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         key = (args, tuple(sorted(env.items())))
         if key not in started:
             started[key] = Serving(
-                _free_port(), url, where / f"serve-{len(started)}.log", *args, **env
+                free_port(), url, where / f"serve-{len(started)}.log", *args, **env
             )
         server = started[key]
         assert server.proc.poll() is None, server.log.read_text(errors="replace")

@@ -22,7 +22,7 @@ from tests.e2e.transport_support import (
     Raw,
     Serving,
     _database,
-    _free_port,
+    free_port,
     mt5_auth,
 )
 
@@ -42,7 +42,7 @@ def serve(tmp_path: Path, database: str) -> Iterator[Callable[..., Serving]]:
 
     def start(*args: str, **env: str) -> Serving:
         server = Serving(
-            _free_port(), database, tmp_path / f"serve-{len(started)}.log", *args, **env
+            free_port(), database, tmp_path / f"serve-{len(started)}.log", *args, **env
         )
         started.append(server)
         return server

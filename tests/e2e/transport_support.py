@@ -1,21 +1,28 @@
-"""What the transport tests share: a raw HTTP/1.1 connection, MT5's sign-in over it, and
-`brokerplane serve` in a process of its own."""
+"""What the server tests share: a free port, a raw HTTP/1.1 connection, MT5's sign-in over it,
+the app under uvicorn in a thread of the test process, and `brokerplane serve` in a process of
+its own (waited for until it answers, stopped however it ended)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from click.testing import CliRunner, Result
 
 from brokerplane.api.mt5.auth import password_hash, rand_answer
@@ -29,11 +36,14 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+_free_port = free_port  # the name other test directories import
 
 
 # ---- a raw HTTP/1.1 connection ----------------------------------------------------------------
@@ -128,47 +138,78 @@ def mt5_auth(conn: Raw, login: int, password: str, headers: dict[str, str] | Non
     return reply.status
 
 
+# ---- the app under uvicorn in a thread of this process ------------------------------------------
+
+
+@contextlib.contextmanager
+def in_thread(config: uvicorn.Config) -> Iterator[str]:
+    """A uvicorn server on a thread of this process; yields its base URL once it listens."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 # ---- `brokerplane serve` in a process of its own ------------------------------------------------
 
+SERVE = (sys.executable, "-m", "brokerplane.cli.main")
 
-class Serving:
-    def __init__(self, port: int, database: str, log: Path, *args: str, **env: str) -> None:
-        self.port = port
-        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+
+class ServeProcess:
+    """`brokerplane serve ARGS` (or `program serve ARGS`) in a process of its own, its output
+    appended to `log`, its log level warning unless `env` says."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        log: Path,
+        *,
+        program: Sequence[str] = SERVE,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.log = log
+        self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "brokerplane.cli.main",
-                "serve",
-                "--port",
-                str(port),
-                "--database-url",
-                database,
-                *args,
-            ],
+            [*program, "serve", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **env},
+            env={**os.environ, "BROKERPLANE_LOG_LEVEL": "warning", **(env or {})},
         )
-        deadline = time.monotonic() + 60
+
+    def wait_ready(self, url: str, *, verify: bool | ssl.SSLContext = True) -> None:
+        """Until `url` (a /ready) answers 200; fails the test, with the log, if the process
+        ends first. A server answers within seconds on a quiet machine; a busy shared one (load
+        20 on 2 CPUs) has taken over a minute to start several at once."""
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if httpx.get(f"{self.base}/ready", timeout=2).status_code == 200:
+                if httpx.get(url, verify=verify, timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
-            time.sleep(0.1)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=0.1)  # returns at once if the process ends
         self.stop()
-        pytest.fail(f"the server did not become ready:\n{log.read_text(errors='replace')}")
+        pytest.fail(f"the server did not become ready:\n{self.log.read_text(errors='replace')}")
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no goodbye."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._log.close()
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it has not ended in 20 seconds; its exit code."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -177,6 +218,37 @@ class Serving:
                 self.proc.kill()
                 self.proc.wait(timeout=20)
         self._log.close()
+        return self.proc.returncode
+
+
+class ServerProcess(ServeProcess):
+    """`brokerplane serve` (or `program serve`) on 127.0.0.1, a free port or `port`, and the
+    given database; `wait_ready()` waits for it."""
+
+    def __init__(
+        self,
+        url: str,
+        log: Path,
+        *args: str,
+        port: int | None = None,
+        program: Sequence[str] = SERVE,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        listen = ["--host", "127.0.0.1", "--port", str(self.port), "--database-url", url]
+        super().__init__([*listen, *args], log, program=program, env=extra_env)
+
+    def wait_ready(self, url: str | None = None, *, verify: bool | ssl.SSLContext = True) -> None:
+        super().wait_ready(url or self.base + "/ready", verify=verify)
+
+
+class Serving(ServerProcess):
+    """A `ServerProcess` on `port` and `database`, with `args` and settings `env`, ready."""
+
+    def __init__(self, port: int, database: str, log: Path, *args: str, **env: str) -> None:
+        super().__init__(database, log, *args, port=port, extra_env=env)
+        self.wait_ready()
 
 
 def _database(where: Path) -> str:

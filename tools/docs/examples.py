@@ -10,43 +10,41 @@ A page's examples are its ```console blocks (docs/CONTRIBUTING-docs.md explains 
 
 Every page runs on a server of its own: a temporary directory as the working directory, its
 `var/` a fresh data directory holding `var/demo.json` (from `brokerplane demo --json`), and
-`brokerplane serve` on free ports. Commands run in one bash process per page, in page order,
-so shell variables carry from one example to the next, as they do for a reader. Commands say
-`http://127.0.0.1:8080` (and the MT5 TCP port 4430); the runner points them at the page's own
-ports and writes the output back with the documented ones. `.venv/bin/brokerplane` and
-`brokerplane` are the brokerplane under test.
+`brokerplane serve` on free ports (tools/docs/pageserver.py). Checking several pages, the demo
+is loaded once, into a template data directory that each page's `var/` is a copy of
+(`demo_template`): the same database, key file and demo.json as a `brokerplane demo` of its
+own, without its second or two of CPU per page. Commands run in one bash process per page, in
+page order, so shell variables carry from one example to the next, as they do for a reader.
+Commands say `http://127.0.0.1:8080` (and the MT5 TCP port 4430); the runner points them at the
+page's own ports and writes the output back with the documented ones. `.venv/bin/brokerplane`
+and `brokerplane` are the brokerplane under test.
 
     python tools/docs/examples.py docs/getting-started.md          # check one page
     python tools/docs/examples.py --update docs/getting-started.md # write the actual output in
 
 --update runs the page twice and writes each command's output in, with what differs between
 the two runs (secrets, generated ids) and times written as "…"; read the diff before keeping it.
+Each of the two runs loads the demo of its own, so that the demo's secrets differ and are masked.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-ROOT = Path(__file__).resolve().parents[2]
+from pageserver import ROOT, PageServer, demo_template
+
 DOCS = ROOT / "docs"
 ELLIPSIS = "…"
-DOC_PORT = 8080
-DOC_TCP_PORT = 4430
 SHELL_LANGS = {"bash", "sh", "shell", "zsh"}
 NOT_TESTED = re.compile(r"<!--\s*not-tested:\s*\S.*?-->")
 FILE_MARK = re.compile(r"<!--\s*file:\s*([\w.-]+)\s*-->")
@@ -214,104 +212,6 @@ def _trim(lines: Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------------------- running
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(workdir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("BROKERPLANE_") and k not in ("PYTEST_XDIST_WORKER", "PYTHONPATH")
-    }
-    env["PYTHONPATH"] = str(ROOT / "src")
-    env["PATH"] = f"{workdir / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["BROKERPLANE_LOG_LEVEL"] = "warning"
-    env["HOME"] = str(workdir)
-    env["LC_ALL"] = "C.UTF-8"
-    env["COLUMNS"] = "100"
-    env["NO_COLOR"] = "1"
-    return env
-
-
-def _install_wrapper(workdir: Path) -> None:
-    """.venv/bin/brokerplane (and python3) in the page's directory: the brokerplane under test."""
-    bindir = workdir / ".venv" / "bin"
-    bindir.mkdir(parents=True)
-    py = sys.executable
-    (bindir / "brokerplane").write_text(
-        f'#!/bin/sh\nexec "{py}" -m brokerplane.cli.main "$@"\n', encoding="utf-8"
-    )
-    (bindir / "python").write_text(f'#!/bin/sh\nexec "{py}" "$@"\n', encoding="utf-8")
-    for name in ("brokerplane", "python"):
-        (bindir / name).chmod(0o755)
-
-
-class PageServer:
-    """A fresh data directory with the demo loaded, and `brokerplane serve` on free ports."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port, self.tcp_port = free_port(), free_port()
-        self.env = _env(workdir)
-        _install_wrapper(workdir)
-        (workdir / "var").mkdir(mode=0o700)
-        brokerplane = str(workdir / ".venv" / "bin" / "brokerplane")
-        with open(workdir / "var" / "demo.json", "wb") as out:
-            subprocess.run(
-                [brokerplane, "demo", "--json"], cwd=workdir, env=self.env, stdout=out,
-                stderr=subprocess.PIPE, check=True, timeout=120,
-            )  # fmt: skip
-        self.log = open(workdir / "server.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [brokerplane, "serve", "--port", str(self.port), "--mt5-tcp-port", str(self.tcp_port)],
-            cwd=workdir,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            url = f"http://127.0.0.1:{self.port}/ready"
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the page's server did not start:\n" + self.server_log())
-
-    def server_log(self) -> str:
-        return (self.workdir / "server.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self.log.close()
-
-    def to_local(self, command: str) -> str:
-        command = command.replace(f"127.0.0.1:{DOC_PORT}", f"127.0.0.1:{self.port}")
-        command = command.replace(f"localhost:{DOC_PORT}", f"localhost:{self.port}")
-        command = command.replace(f'"127.0.0.1", {DOC_PORT}', f'"127.0.0.1", {self.port}')
-        return re.sub(rf"\b{DOC_TCP_PORT}\b", str(self.tcp_port), command)
-
-    def to_doc(self, output: str) -> str:
-        output = re.sub(rf":{self.port}\b", f":{DOC_PORT}", output)
-        return re.sub(rf"\b{self.tcp_port}\b", str(DOC_TCP_PORT), output)
-
-
 def page_files(path: Path) -> dict[str, str]:
     """The blocks a page asks the reader to save (<!-- file: NAME --> before the block)."""
     return {
@@ -321,15 +221,18 @@ def page_files(path: Path) -> dict[str, str]:
     }
 
 
-def run_page(path: Path, examples: Sequence[Example] | None = None) -> list[str]:
-    """Each example's actual output (in the documented ports), in order."""
+def run_page(
+    path: Path, examples: Sequence[Example] | None = None, template: Path | None = None
+) -> list[str]:
+    """Each example's actual output (in the documented ports), in order; the page's `var/` is
+    a copy of `template` (`demo_template`) when given, else the demo is loaded for it."""
     examples = parse(path) if examples is None else examples
     if not examples:
         return []
     workdir = Path(tempfile.mkdtemp(prefix="bp-docs-"))
     server: PageServer | None = None
     try:
-        server = PageServer(workdir)
+        server = PageServer(workdir, template)
         for name, content in page_files(path).items():
             (workdir / name).write_text(server.to_local(content), encoding="utf-8")
         script = ["set +e"]
@@ -364,11 +267,12 @@ def _split(stdout: str, count: int) -> list[str] | None:
     return [found.get(str(i), "") for i in range(count)]
 
 
-def check_page(path: Path) -> list[str]:
-    """Mismatches of one page, each with the command, the documented and the actual output."""
+def check_page(path: Path, template: Path | None = None) -> list[str]:
+    """Mismatches of one page, each with the command, the documented and the actual output
+    (`template`: as for `run_page`)."""
     examples = parse(path)
     problems = untested_shell_blocks(path)
-    actual = run_page(path, examples)
+    actual = run_page(path, examples, template)
     for ex, out in zip(examples, actual, strict=True):
         got = out.split("\n")
         if not matches(ex.expected, got):
@@ -431,7 +335,9 @@ def _shorten(lines: list[str]) -> list[str]:
 
 
 def update_page(path: Path, *, force: bool = False) -> int:
-    """Write each example's actual output into the page where it no longer matches."""
+    """Write each example's actual output into the page where it no longer matches. Each run
+    loads the demo of its own (no template): the demo's secrets differ between the two runs
+    and so are written as "…", never as they are."""
     examples = parse(path)
     with ThreadPool() as pool:
         first, second = pool.map(lambda _: run_page(path, examples), [0, 1])
@@ -478,17 +384,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="with --update: every output")
     args = parser.parse_args(argv)
     chosen = [p.resolve() for p in args.pages] or pages()
-    failed = 0
-    for page in chosen:
-        if args.update:
+    if args.update:
+        for page in chosen:
             written = update_page(page, force=args.force)
             print(f"{_shown(page)}: {written} outputs written")
-            continue
-        problems = check_page(page)
-        failed += bool(problems)
-        for problem in problems:
-            print(problem, end="\n\n")
-        print(f"{_shown(page)}: {'FAILED' if problems else 'ok'}")
+        return 0
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="bp-docs-demo-") as where:
+        template = demo_template(Path(where)) if len(chosen) > 1 else None
+        for page in chosen:
+            problems = check_page(page, template)
+            failed += bool(problems)
+            for problem in problems:
+                print(problem, end="\n\n")
+            print(f"{_shown(page)}: {'FAILED' if problems else 'ok'}")
     return 1 if failed else 0
 
 
