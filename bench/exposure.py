@@ -118,6 +118,7 @@ def measure(bench: Bench, server: Server, schema: PgSchema, demo: Demo) -> tuple
     log(f"exposure: VACUUM (ANALYZE) accounts, positions: {vacuum(schema):.1f} s")
     times = sorted(asyncio.run(_get(server.port, demo.admin_key)) for _ in range(RUNS))
     plan, executions, cpu = explain(schema)
+    bench.cfg.output.parent.mkdir(parents=True, exist_ok=True)
     (bench.cfg.output.parent / "exposure-plan.txt").write_text(plan + "\n")
     median = statistics.median(times)
     cpu_note = f"; backend CPU {statistics.median(cpu):.2f} s (all: {_list(cpu)})" if cpu else ""
