@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, select
 from sqlalchemy import exc as sa_exc
 
 from brokerplane.application.app import Application
@@ -65,3 +65,46 @@ def test_a_driver_error_is_sqlalchemys_and_is_counted_and_listeners_are_told(
         event.remove(engine, "handle_error", failed)
     assert sum("INSERT INTO currencies" in s for s in told) == 4
     assert len(errors) == 2
+
+
+def test_a_group_reads_back_as_sqlalchemy_reads_it(runtime: Runtime, usd_group: Group) -> None:
+    with runtime.storage.uow(write=False) as uow:
+        through_driver = uow.groups.get(usd_group.name)
+        row = uow.connection.execute(
+            select(t.groups).where(t.groups.c.name == usd_group.name)
+        ).first()
+        assert row is not None
+        assert through_driver == Group(**dict(row._mapping))
+        assert uow.groups.get("no such group") is None
+    assert through_driver is not None and through_driver.created_at is not None
+    assert through_driver.created_at.tzinfo is not None
+
+
+def test_statements_run_again_keep_each_runs_own_values(
+    runtime: Runtime, services: Application, admin: Actor, usd_group: Group
+) -> None:
+    """An account insert has more parameters than psycopg keeps a conversion for; the driver
+    keeps it: each opening still stores its own values, in their own columns."""
+    opened = [
+        services.open_account(
+            OpenAccount(
+                group=usd_group.name,
+                name=f"Holder {n}",
+                leverage=100 + n,
+                profile={"email": f"h{n}@example.com", "city": f"City {n}", "agent": n},
+            ),
+            admin,
+        )
+        for n in range(1, 5)
+    ]
+    with runtime.storage.uow(write=False) as uow:
+        for n, account in enumerate(opened, start=1):
+            stored = uow.accounts.get(account.login)
+            assert stored is not None
+            assert (stored.name, stored.leverage, stored.email, stored.city, stored.agent) == (
+                f"Holder {n}",
+                100 + n,
+                f"h{n}@example.com",
+                f"City {n}",
+                n,
+            )

@@ -28,7 +28,7 @@ from brokerplane.api import hotpaths
 from brokerplane.api.bodylimit import Route
 from brokerplane.api.kit.appstate import app_state
 from brokerplane.api.kit.lean import Lean
-from brokerplane.api.native import lean
+from brokerplane.api.native import lean, lean_opening
 from brokerplane.api.native.errors import problem
 from brokerplane.api.native.mount import mount as mount_native
 from brokerplane.api.observe import router as metrics_router
@@ -54,11 +54,12 @@ _lock = threading.Lock()
 
 def table(enabled: Iterable[str]) -> Table:
     """The table for these enabled dialects, built on first use in this process (and again
-    should the lean handlers, api/native/lean.py and the dialects' lean.py, be others)."""
+    should the lean handlers, api/native/lean*.py and the dialects' lean.py, be others)."""
     dialects = frozenset(enabled)
     handlers: dict[tuple[str, ...], Lean] = {}
     if "native" in dialects:
         handlers.update(lean.HANDLERS)
+        handlers.update(lean_opening.HANDLERS)
     if "mt5" in dialects:
         from brokerplane.api.mt5 import lean as mt5_lean
 

@@ -25,6 +25,7 @@ driver cursor:
 from __future__ import annotations
 
 import contextlib
+import functools
 import operator
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -70,6 +71,8 @@ class _Compiled:
         # map each time); SQLite's cursor is a statement the database may still be stepping,
         # so each of its statements has its own, closed when read.
         self.keep_cursor: bool = dialect.driver == "psycopg"
+        if self.keep_cursor:
+            _OWN_SQL.add(self.sql)  # its conversion is kept (_kept_query_class)
         names: list[str] = list(compiled.positiontup) if self.positional else list(compiled.binds)
         self.names = names
         binds = compiled.binds
@@ -265,8 +268,61 @@ _KEPT: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 def _cursor_of(dbapi: Any) -> Any:
     cursor = _KEPT.get(dbapi)
     if cursor is None or cursor.closed:
-        cursor = _KEPT[dbapi] = dbapi.cursor()
+        kept = _kept_cursor_class()
+        if kept is not None and dbapi.cursor_factory is kept.__base__:
+            cursor = kept(dbapi)  # what dbapi.cursor() makes, keeping conversions
+        else:
+            cursor = dbapi.cursor()
+        _KEPT[dbapi] = cursor
     return cursor
+
+
+# psycopg turns a statement's `%(name)s` placeholders into PostgreSQL's `$n` on each execute
+# (a parse of the whole text) and keeps the result only for statements of at most 50
+# parameters and 4 KiB: an opening's account insert (65 parameters) was parsed again on every
+# opening, about a tenth of its client CPU on PostgreSQL. The driver's statements are few and
+# fixed (compiled once per dialect), so the kept cursor keeps each one's conversion, psycopg's
+# own made the first time, by the statement's text: `_OWN_SQL` holds those texts, `_CONVERTED`
+# their conversions by (text, client encoding).
+_OWN_SQL: set[str] = set()
+_CONVERTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+
+
+@functools.cache
+def _kept_cursor_class() -> Any:
+    """psycopg's cursor (server-side binding) whose query conversion keeps those of the
+    driver's own statements; None when psycopg is not as expected (its own cursor then)."""
+    try:
+        from psycopg import Cursor
+        from psycopg._queries import PostgresQuery
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return None
+    if getattr(Cursor, "_query_cls", None) is not PostgresQuery or not all(
+        hasattr(PostgresQuery, name) for name in ("convert", "dump", "_parts", "_order")
+    ):
+        return None  # pragma: no cover - another psycopg: its own conversion as it is
+
+    class KeptQuery(PostgresQuery):
+        __slots__ = ()
+
+        def convert(self, query: Any, vars: Any) -> None:
+            if vars is None or type(query) is not str or query not in _OWN_SQL:
+                super().convert(query, vars)
+                return
+            key = (query, self._tx.encoding)
+            kept = _CONVERTED.get(key)
+            if kept is None:
+                super().convert(query, vars)
+                _CONVERTED[key] = (self.query, self._want_formats, self._order, self._parts)
+                return
+            self.query, self._want_formats, self._order, self._parts = kept
+            self.dump(vars)
+
+    class KeptCursor(Cursor[Any]):
+        __slots__ = ()
+        _query_cls = KeptQuery
+
+    return KeptCursor
 
 
 def _close(cursor: Any) -> None:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from brokerplane.core.group.model import Group
+from brokerplane.storage import driver
 from brokerplane.storage import tables as t
 from brokerplane.storage.sql.rows import row_dict as _row
+
+# A group by name, compiled once (storage/driver.py): every opening reads its group, and
+# building the select per read cost more CPU than running it.
+_RUN_BY_NAME = driver.Statement(select(t.groups).where(t.groups.c.name == bindparam("b_name")))
 
 
 class SqlGroups:
@@ -21,8 +26,10 @@ class SqlGroups:
         return Group(**_row(row))
 
     def get(self, name: str) -> Group | None:
-        row = self.c.execute(select(t.groups).where(t.groups.c.name == name)).first()
-        return self._to(row) if row else None
+        row = _RUN_BY_NAME.execute(self.c, {"b_name": name}).first()
+        if row is None:
+            return None
+        return Group(**dict(zip(_RUN_BY_NAME.columns(self.c), row, strict=True)))
 
     def get_by_id(self, group_id: int) -> Group | None:
         row = self.c.execute(select(t.groups).where(t.groups.c.id == group_id)).first()
