@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from brokerplane.api.app import create_app
+from brokerplane.api.kit import lean as kit_lean
 from brokerplane.api.native import lean
 from brokerplane.api.native.auth import RateLimiter, current_actor
 from brokerplane.api.native.money import BalanceIn
@@ -300,7 +301,7 @@ def test_a_large_body_or_an_unknown_field_is_left_to_fastapi_unread(
         looked.append("validated")
         return validate(value)
 
-    monkeypatch.setattr(lean, "json", SimpleNamespace(loads=loads))
+    monkeypatch.setattr(kit_lean, "json", SimpleNamespace(loads=loads))
     monkeypatch.setattr(BalanceIn, "model_validate", model_validate)
     junk = {f"k{n}": n for n in range(20_000)}
     bodies: list[dict[str, Any]] = [

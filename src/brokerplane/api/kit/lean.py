@@ -11,10 +11,16 @@ the route does hands the request back to it (`route.handle`), with the body it a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from pydantic import BaseModel
+from pydantic import ValidationError as ModelError
 from starlette.routing import BaseRoute
 from starlette.types import Message, Receive, Scope, Send
+
+from brokerplane.api import jsonbody
 
 # A lean handler: the route the ordinary search found for the request (to hand it back to),
 # and the request.
@@ -23,6 +29,27 @@ Lean = Callable[[BaseRoute, Scope, Receive, Send], Awaitable[None]]
 # A body a lean handler looks at: an ordinary one is a few hundred bytes. A larger one goes to
 # the route unparsed, so that a large body (up to the body limit) is parsed once, not twice.
 LEAN_MAX_BYTES = 8192
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def plain_body(raw: bytes, model: type[M], fields: frozenset[str]) -> M | None:
+    """The body as `model` when it is plainly well-formed (at most LEAN_MAX_BYTES, no escaped
+    surrogate to look at, a JSON object naming only `fields`, which `model` accepts), else
+    None: the route decides, finding its problems in its own order."""
+    if not raw or len(raw) > LEAN_MAX_BYTES or jsonbody.may_hold_surrogate(raw):
+        return None
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict) or not parsed.keys() <= fields:
+        return None
+    try:
+        return model.model_validate(parsed)
+    except ModelError:
+        return None
 
 
 def is_json(content_type: str | None) -> bool:

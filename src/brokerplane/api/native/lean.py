@@ -23,16 +23,13 @@ and the order in which its problems are found, are FastAPI's.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from pydantic import ValidationError as ModelError
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from brokerplane.api import jsonbody
-from brokerplane.api.kit.lean import LEAN_MAX_BYTES, Lean
+from brokerplane.api.kit.lean import Lean, plain_body
 from brokerplane.api.kit.lean import is_json as _is_json
 from brokerplane.api.kit.lean import replaying as _replaying
 from brokerplane.api.native import money
@@ -50,18 +47,7 @@ _FIELDS = frozenset(BalanceIn.model_fields)
 
 def _body_of(raw: bytes) -> BalanceIn | None:
     """The body as BalanceIn when it is plainly well-formed, else None (FastAPI decides)."""
-    if not raw or len(raw) > LEAN_MAX_BYTES or jsonbody.may_hold_surrogate(raw):
-        return None
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, dict) or not parsed.keys() <= _FIELDS:
-        return None
-    try:
-        return BalanceIn.model_validate(parsed)
-    except ModelError:
-        return None
+    return plain_body(raw, BalanceIn, _FIELDS)
 
 
 def _post(operation: Operation) -> Lean:

@@ -22,16 +22,14 @@ refuses, a surrogate to look at) goes to the FastAPI route unchanged, with the b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
-from pydantic import ValidationError as ModelError
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from brokerplane.api import hotpaths, jsonbody
-from brokerplane.api.kit.lean import LEAN_MAX_BYTES, Lean, is_json, replaying
+from brokerplane.api import hotpaths
+from brokerplane.api.kit.lean import Lean, is_json, plain_body, replaying
 from brokerplane.api.native import accounts
 from brokerplane.api.native.accounts import AccountCreate
 from brokerplane.api.native.auth import current_actor
@@ -43,18 +41,7 @@ _FIELDS = frozenset(AccountCreate.model_fields)
 
 def _body_of(raw: bytes) -> AccountCreate | None:
     """The body as AccountCreate when it is plainly well-formed, else None (FastAPI decides)."""
-    if not raw or len(raw) > LEAN_MAX_BYTES or jsonbody.may_hold_surrogate(raw):
-        return None
-    try:
-        parsed = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, dict) or not parsed.keys() <= _FIELDS:
-        return None
-    try:
-        return AccountCreate.model_validate(parsed)
-    except ModelError:
-        return None
+    return plain_body(raw, AccountCreate, _FIELDS)
 
 
 async def _open(route: BaseRoute, scope: Scope, receive: Receive, send: Send) -> None:
