@@ -212,8 +212,8 @@ def admin() -> Actor:
 # Test directories (under tests/) whose tests check translation: what a dialect answers on the
 # wire for what the core decided. The SQL under them is the storage layer's, which tests/storage
 # and tests/reliability run on both engines, so these run on SQLite only. A test among them that
-# reaches SQL the storage tests do not (PostgreSQL's integer, NUL and encoding errors, races
-# between connections, engine-specific queries) says so with @pytest.mark.engines("sqlite",
+# reaches SQL the storage tests do not (NUL characters and text the engines store differently,
+# races between connections, reach filters and exports written per engine) says so with @pytest.mark.engines("sqlite",
 # "postgres"); a translation test elsewhere says @pytest.mark.engines("sqlite").
 SQLITE_ONLY_DIRS = frozenset({"dialects"})
 
