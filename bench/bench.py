@@ -134,10 +134,24 @@ class Bench:
         # Sampled while wrk runs, only threads holding the GIL: where the server's CPU goes.
         out = self.cfg.output.parent / f"profile-{kind}-{db}.txt"
         spy = subprocess.Popen(
-            [str(BIN / "py-spy"), "record", "-p", str(server.pid), "-r", "200", "--gil",
-             "-d", str(round(self.cfg.seconds)), "-f", "raw", "-o", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(BIN / "py-spy"),
+                "record",
+                "-p",
+                str(server.pid),
+                "-r",
+                "200",
+                "--gil",
+                "-d",
+                str(round(self.cfg.seconds)),
+                "-f",
+                "raw",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             return self.wrk(server, demo, kind, self.cfg.seconds)
         finally:

@@ -238,8 +238,9 @@ def sqlite_report(db: Path) -> tuple[int, float]:
 
     with contextlib.closing(sqlite3.connect(db)) as probe:
         stored = {r[1] for r in probe.execute("PRAGMA table_info(accounts)")}
-    columns = ", ".join("g.name" if c == "group" else f"a.{c}" for c in CSV_COLUMNS
-                        if c == "group" or c in stored)  # fmt: skip
+    columns = ", ".join(
+        "g.name" if c == "group" else f"a.{c}" for c in CSV_COLUMNS if c == "group" or c in stored
+    )
     conn = sqlite3.connect(db)
     sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
     writer = csv.writer(sink, lineterminator="\n")

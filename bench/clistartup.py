@@ -25,8 +25,11 @@ def measure(bench: Bench) -> None:
         return
     data = bench.tmp / "cli-startup"
     _cli_json("demo", "--data-dir", str(data))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("BROKERPLANE_") and k != "PYTHONDONTWRITEBYTECODE"}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("BROKERPLANE_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     python, cli = str(BIN / "python"), str(BIN / "brokerplane")
     runs = {
         "help": [cli, "--help"],
@@ -39,8 +42,14 @@ def measure(bench: Bench) -> None:
     for n in range(bench.cfg.cli_runs + 1):
         for name, cmd in runs.items():
             before, started = _children_cpu(), time.perf_counter()
-            subprocess.run(cmd, env=env, cwd=bench.tmp, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)  # fmt: skip
+            subprocess.run(
+                cmd,
+                env=env,
+                cwd=bench.tmp,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
             if n:  # the first of each wrote the bytecode caches
                 took[name].append(time.perf_counter() - started)
                 cpu[name].append(_children_cpu() - before)

@@ -175,9 +175,9 @@ async def _mt5(client: httpx.AsyncClient, logins: list[int]) -> Send:
     """MT5 Web API deposits (`/api/trade/balance`, type=2) on one session, handshaken here
     (an in-process client's session is keyed by its address: every worker shares it)."""
     start = await client.get(
-        "/api/auth/start", params={"version": "484", "agent": "bench", "login": str(MANAGER),
-                                   "type": "manager"}
-    )  # fmt: skip
+        "/api/auth/start",
+        params={"version": "484", "agent": "bench", "login": str(MANAGER), "type": "manager"},
+    )
     proof = _mt5_hash(PASSWORD, start.json()["srv_rand"])
     answer = await client.get(
         "/api/auth/answer", params={"srv_rand_answer": proof, "cli_rand": secrets.token_hex(16)}

@@ -82,9 +82,14 @@ def deposit_on_postgres(bench: Bench, schema: PgSchema, demo: Demo) -> None:
     )
     add_ungrouped(bench, alone, ref.rate, "postgresql")
     for name, variant in refs:
-        bench.add(name, variant, ref.rate, "postgresql",
-                 "the database alone (no brokerplane); ratio to the reference at "
-                 f"-c {bench.cfg.connections}")  # fmt: skip
+        bench.add(
+            name,
+            variant,
+            ref.rate,
+            "postgresql",
+            "the database alone (no brokerplane); ratio to the reference at "
+            f"-c {bench.cfg.connections}",
+        )
     bench.add(
         "pgbench, brokerplane's captured statements (diagnostic)",
         captured,
@@ -201,8 +206,13 @@ def sqlite(bench: Bench) -> None:
         f"{_ms(base.p50_ms)}/{_ms(base.p99_ms)} ms",
     )
     add_ungrouped(bench, alone, base.rate, "sqlite")
-    bench.add("reference deposit, sqlite3 loop", base, base.rate, "sqlite",
-             "the database alone (no brokerplane): " + reference.describe())  # fmt: skip
+    bench.add(
+        "reference deposit, sqlite3 loop",
+        base,
+        base.rate,
+        "sqlite",
+        "the database alone (no brokerplane): " + reference.describe(),
+    )
     bench.add(
         "sqlite3 loop, brokerplane's captured statements (diagnostic)",
         captured,
@@ -221,8 +231,9 @@ def reference_on_sqlite(bench: Bench) -> Load:
     done = reference.sqlite_loop(path, bench.cfg.accounts, bench.cfg.seconds)
     if done.problems:
         raise RuntimeError(f"the reference deposit's tables are wrong: {done.problems}")
-    return Load(done.ops, done.seconds, percentile(done.latencies_ms, 50),
-                percentile(done.latencies_ms, 99))  # fmt: skip
+    return Load(
+        done.ops, done.seconds, percentile(done.latencies_ms, 50), percentile(done.latencies_ms, 99)
+    )
 
 
 def ungrouped(bench: Bench, url: str, demo: Demo, db: str) -> Load | None:
@@ -266,9 +277,12 @@ def workers(bench: Bench) -> None:
                 server_cpu = server.cpu_seconds()
                 load = bench.wrk(server, demo, "deposit", bench.cfg.seconds)
                 split = _split(
-                    server.cpu_seconds() - server_cpu, _postgres_cpu() - pg,
-                    _children_cpu() - wrk_cpu, _machine_cpu(), (busy, total),
-                )  # fmt: skip
+                    server.cpu_seconds() - server_cpu,
+                    _postgres_cpu() - pg,
+                    _children_cpu() - wrk_cpu,
+                    _machine_cpu(),
+                    (busy, total),
+                )
                 measured[count] = (load, split)
         one, two = measured[1], measured[2]
         bench.add(

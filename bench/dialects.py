@@ -178,8 +178,17 @@ async def _tcp_call(conn: Http, command: str, params: dict[str, Any]) -> dict[st
 
 
 async def _tcp_auth(conn: Http, demo: Demo) -> None:
-    started = await _tcp_call(conn, "AUTH_START", {"VERSION": 3211, "AGENT": "bench",
-        "LOGIN": demo.manager_login, "TYPE": "MANAGER", "CRYPT_METHOD": "NONE"})  # fmt: skip
+    started = await _tcp_call(
+        conn,
+        "AUTH_START",
+        {
+            "VERSION": 3211,
+            "AGENT": "bench",
+            "LOGIN": demo.manager_login,
+            "TYPE": "MANAGER",
+            "CRYPT_METHOD": "NONE",
+        },
+    )
     proof = _mt5_hash(demo.manager_password, started["SRV_RAND"])
     await _tcp_call(
         conn, "AUTH_ANSWER", {"SRV_RAND_ANSWER": proof, "CLI_RAND": secrets.token_hex(16)}

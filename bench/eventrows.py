@@ -60,31 +60,51 @@ def measure(bench: Bench) -> None:
         def deposits(server: Server) -> Load:
             if bench.cfg.warmup > 0:
                 asyncio.run(drive(server.port, bench.cfg.connections, bench.cfg.warmup, deposit))
-            return asyncio.run(drive(server.port, bench.cfg.connections, bench.cfg.seconds,
-                                     deposit))  # fmt: skip
+            return asyncio.run(
+                drive(server.port, bench.cfg.connections, bench.cfg.seconds, deposit)
+            )
 
         with Server(schema.url, bench.tmp, bench.cfg.port, env) as server:
             plain = deposits(server)
         with Server(schema.url, bench.tmp, bench.cfg.port, env) as server:
             url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
-            status, answer = asyncio.run(one_request(
-                "127.0.0.1", server.port, "POST", "/v1/webhooks", auth,
-                json.dumps({"url": url, "types": ["ledger."]}).encode()))  # fmt: skip
+            status, answer = asyncio.run(
+                one_request(
+                    "127.0.0.1",
+                    server.port,
+                    "POST",
+                    "/v1/webhooks",
+                    auth,
+                    json.dumps({"url": url, "types": ["ledger."]}).encode(),
+                )
+            )
             assert status == 201, answer
             hooked = deposits(server)
             behind = hooked.ops - received[0]
             feed = _feed(server, demo)
-        bench.add("deposit (native API, Python client), no webhook", plain, None,
-                 "postgresql", f"{bench.cfg.connections} connections")  # fmt: skip
+        bench.add(
+            "deposit (native API, Python client), no webhook",
+            plain,
+            None,
+            "postgresql",
+            f"{bench.cfg.connections} connections",
+        )
         bench.add(
             "deposit (native API, Python client), one webhook subscription",
-            hooked, plain.rate, "postgresql",
+            hooked,
+            plain.rate,
+            "postgresql",
             f"every deposit's event delivered to a receiver on loopback by the server's "
             f"worker; baseline: the row above; {max(behind, 0)} events not yet delivered "
             "when the load stopped",
-        )  # fmt: skip
-        bench.add("event feed read (GET /v1/events, pages of 1000)", feed, None,
-                 "postgresql", "ops are events; one client reading from the start")  # fmt: skip
+        )
+        bench.add(
+            "event feed read (GET /v1/events, pages of 1000)",
+            feed,
+            None,
+            "postgresql",
+            "ops are events; one client reading from the start",
+        )
     finally:
         hook.shutdown()
         schema.drop()
@@ -101,7 +121,8 @@ def _feed(server: Server, demo: Demo) -> Load:
             while True:
                 started = time.monotonic()
                 status, body = await conn.request(
-                    "GET", f"/v1/events?after={after}&limit=1000", auth)  # fmt: skip
+                    "GET", f"/v1/events?after={after}&limit=1000", auth
+                )
                 assert status == 200, body[:200]
                 page = json.loads(body)
                 pages.append(time.monotonic() - started)

@@ -18,9 +18,17 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 MEASUREMENTS = (
-    "cli-startup", "deposit-pg", "deposit-sqlite", "accounts", "dialects", "report", "report-pg",
-    "events", "replica", "workers",
-)  # fmt: skip
+    "cli-startup",
+    "deposit-pg",
+    "deposit-sqlite",
+    "accounts",
+    "dialects",
+    "report",
+    "report-pg",
+    "events",
+    "replica",
+    "workers",
+)
 LOOPBACK = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -119,11 +127,25 @@ class Demo:
         opened = data.get("account_logins", {"first": 0, "last": 0})
         if data.get("already_loaded"):
             login = data["manager"]["login"]
-            issued = _cli_json("key", "create", "--manager", str(login), "--scopes", "admin",
-                               "--name", "bench", *where)  # fmt: skip
+            issued = _cli_json(
+                "key",
+                "create",
+                "--manager",
+                str(login),
+                "--scopes",
+                "admin",
+                "--name",
+                "bench",
+                *where,
+            )
             return cls(issued["key"], login, "", opened["first"], opened["last"])
-        return cls(data["admin_key"], data["manager"]["login"], data["manager"]["password"],
-                   opened["first"], opened["last"])  # fmt: skip
+        return cls(
+            data["admin_key"],
+            data["manager"]["login"],
+            data["manager"]["password"],
+            opened["first"],
+            opened["last"],
+        )
 
 
 def _cli_json(*args: str) -> dict[str, Any]:

@@ -124,8 +124,14 @@ async def drive(
     elapsed = time.monotonic() - started
     latencies.sort()
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
-    return Load(len(latencies), elapsed, p50 and p50 * 1000, p99 and p99 * 1000, errors,
-                first_error=first_error)  # fmt: skip
+    return Load(
+        len(latencies),
+        elapsed,
+        p50 and p50 * 1000,
+        p99 and p99 * 1000,
+        errors,
+        first_error=first_error,
+    )
 
 
 async def fetch_report(port: int, key: str) -> tuple[int, float]:

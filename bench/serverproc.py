@@ -90,8 +90,10 @@ class Server:
         BROKERPLANE_WORKERS) has used so far."""
         pids = [self.pid]
         with contextlib.suppress(OSError):
-            pids += [int(p) for p in Path(f"/proc/{self.pid}/task/{self.pid}/children")
-                     .read_text().split()]  # fmt: skip
+            pids += [
+                int(p)
+                for p in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+            ]
         return sum(_cpu_of(pid) for pid in pids)
 
     def peak_rss_mb(self) -> float | None:
@@ -139,14 +141,21 @@ def _children_cpu() -> float:
 
 
 def _split(
-    server: float, postgres: float, wrk: float, now: tuple[float, float],
+    server: float,
+    postgres: float,
+    wrk: float,
+    now: tuple[float, float],
     then: tuple[float, float],
-) -> str:  # fmt: skip
+) -> str:
     """Where the CPU went over one measurement, as shares of the machine's CPU time."""
     busy, total = now[0] - then[0], now[1] - then[1]
     if total <= 0:
         return "unknown"
-    parts = (("brokerplane", server), ("PostgreSQL", postgres), ("wrk", wrk),
-             ("other", max(0.0, busy - server - postgres - wrk)))  # fmt: skip
+    parts = (
+        ("brokerplane", server),
+        ("PostgreSQL", postgres),
+        ("wrk", wrk),
+        ("other", max(0.0, busy - server - postgres - wrk)),
+    )
     shares = ", ".join(f"{name} {100 * cpu / total:.0f}%" for name, cpu in parts)
     return f"{shares}, idle {100 * (1 - busy / total):.0f}%"

@@ -47,47 +47,128 @@ def targets(bench: Bench) -> list[dict[str, Any]]:
         unit: str = "",
         why: str = "",
     ) -> None:
-        shown = "not measured" + (f" ({why})" if why else "") if value is None else (
-            f"{value:.2f}{unit}")  # fmt: skip
-        out.append({"figure": figure, "measured": value, "shown": shown, "this_issue": issue,
-                    "goal": goal, "met": None if value is None else met(value)})  # fmt: skip
+        shown = (
+            "not measured" + (f" ({why})" if why else "")
+            if value is None
+            else (f"{value:.2f}{unit}")
+        )
+        out.append(
+            {
+                "figure": figure,
+                "measured": value,
+                "shown": shown,
+                "this_issue": issue,
+                "goal": goal,
+                "met": None if value is None else met(value),
+            }
+        )
 
     dep = "deposit (native API)"
-    target("server CPU per native deposit, PostgreSQL", cpu(dep, "postgresql"), "<= 0.5 ms",
-           "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
-    target("server CPU per native deposit, SQLite", cpu(dep, "sqlite"), "<= 0.5 ms",
-           "<= 0.25 ms", lambda v: v <= 0.5, " ms")  # fmt: skip
-    target("native deposits/s ÷ reference deposit (pgbench -M prepared -c 32)",
-           ratio(dep, "postgresql"), ">= 1.5", ">= 3.0", lambda v: v >= 1.5)  # fmt: skip
-    target("native deposits/s ÷ reference deposit (sqlite3 loop)", ratio(dep, "sqlite"),
-           ">= 1.0", ">= 1.6", lambda v: v >= 1.0)  # fmt: skip
-    target("p99 of a native deposit, 32 connections, PostgreSQL", p99(dep, "postgresql"),
-           "<= 50 ms", "<= 30 ms", lambda v: v <= 50, " ms")  # fmt: skip
-    target("account openings/s ÷ native deposits/s",
-           ratio("account creation (native API)", "postgresql"), ">= 0.8", "1.0",
-           lambda v: v >= 0.8)  # fmt: skip
-    target("users CSV export, 1M accounts, ÷ raw sqlite3+csv loop",
-           ratio("report /v1/reports/users CSV (rows)", "sqlite"), ">= 1.0",
-           ">= 1.0, flat memory", lambda v: v >= 1.0)  # fmt: skip
-    target("users CSV export on PostgreSQL ÷ COPY ... TO STDOUT CSV",
-           ratio("report /v1/reports/users CSV (rows)", "postgresql"), ">= 0.5", ">= 0.8",
-           lambda v: v >= 0.5)  # fmt: skip
+    target(
+        "server CPU per native deposit, PostgreSQL",
+        cpu(dep, "postgresql"),
+        "<= 0.5 ms",
+        "<= 0.25 ms",
+        lambda v: v <= 0.5,
+        " ms",
+    )
+    target(
+        "server CPU per native deposit, SQLite",
+        cpu(dep, "sqlite"),
+        "<= 0.5 ms",
+        "<= 0.25 ms",
+        lambda v: v <= 0.5,
+        " ms",
+    )
+    target(
+        "native deposits/s ÷ reference deposit (pgbench -M prepared -c 32)",
+        ratio(dep, "postgresql"),
+        ">= 1.5",
+        ">= 3.0",
+        lambda v: v >= 1.5,
+    )
+    target(
+        "native deposits/s ÷ reference deposit (sqlite3 loop)",
+        ratio(dep, "sqlite"),
+        ">= 1.0",
+        ">= 1.6",
+        lambda v: v >= 1.0,
+    )
+    target(
+        "p99 of a native deposit, 32 connections, PostgreSQL",
+        p99(dep, "postgresql"),
+        "<= 50 ms",
+        "<= 30 ms",
+        lambda v: v <= 50,
+        " ms",
+    )
+    target(
+        "account openings/s ÷ native deposits/s",
+        ratio("account creation (native API)", "postgresql"),
+        ">= 0.8",
+        "1.0",
+        lambda v: v >= 0.8,
+    )
+    target(
+        "users CSV export, 1M accounts, ÷ raw sqlite3+csv loop",
+        ratio("report /v1/reports/users CSV (rows)", "sqlite"),
+        ">= 1.0",
+        ">= 1.0, flat memory",
+        lambda v: v >= 1.0,
+    )
+    target(
+        "users CSV export on PostgreSQL ÷ COPY ... TO STDOUT CSV",
+        ratio("report /v1/reports/users CSV (rows)", "postgresql"),
+        ">= 0.5",
+        ">= 0.8",
+        lambda v: v >= 0.5,
+    )
     exposure = row("exposure report (GET /v1/reports/exposure)", "postgresql")
-    target("exposure report, 1M accounts / 100k open positions, PostgreSQL",
-           exposure.p50_ms / 1000 if exposure and exposure.p50_ms else None, "< 1 s",
-           "< 0.3 s", lambda v: v < 1, " s")  # fmt: skip
-    target("deposits/s with 1M accounts ÷ with 1k accounts (SQLite)", ratio(big, "sqlite"),
-           ">= 0.9", ">= 0.95", lambda v: v >= 0.9)  # fmt: skip
-    target("MT5 trade/balance ÷ native deposit", ratio("MT5 trade/balance", "postgresql"),
-           ">= 1.0", ">= 1.0", lambda v: v >= 1.0)  # fmt: skip
-    target("cTrader changebalance ÷ native deposit",
-           ratio("cTrader changebalance", "postgresql"), ">= 1.0", ">= 1.0",
-           lambda v: v >= 1.0)  # fmt: skip
-    target("CLI start-up: brokerplane key list (median wall)",
-           bench.cli_seconds.get("key list"), "< 0.5 s", "<= 0.35 s", lambda v: v < 0.5,
-           " s")  # fmt: skip
-    target("CLI start-up: brokerplane --help (median wall)", bench.cli_seconds.get("help"),
-           "< 0.5 s", "<= 0.1 s", lambda v: v < 0.5, " s")  # fmt: skip
+    target(
+        "exposure report, 1M accounts / 100k open positions, PostgreSQL",
+        exposure.p50_ms / 1000 if exposure and exposure.p50_ms else None,
+        "< 1 s",
+        "< 0.3 s",
+        lambda v: v < 1,
+        " s",
+    )
+    target(
+        "deposits/s with 1M accounts ÷ with 1k accounts (SQLite)",
+        ratio(big, "sqlite"),
+        ">= 0.9",
+        ">= 0.95",
+        lambda v: v >= 0.9,
+    )
+    target(
+        "MT5 trade/balance ÷ native deposit",
+        ratio("MT5 trade/balance", "postgresql"),
+        ">= 1.0",
+        ">= 1.0",
+        lambda v: v >= 1.0,
+    )
+    target(
+        "cTrader changebalance ÷ native deposit",
+        ratio("cTrader changebalance", "postgresql"),
+        ">= 1.0",
+        ">= 1.0",
+        lambda v: v >= 1.0,
+    )
+    target(
+        "CLI start-up: brokerplane key list (median wall)",
+        bench.cli_seconds.get("key list"),
+        "< 0.5 s",
+        "<= 0.35 s",
+        lambda v: v < 0.5,
+        " s",
+    )
+    target(
+        "CLI start-up: brokerplane --help (median wall)",
+        bench.cli_seconds.get("help"),
+        "< 0.5 s",
+        "<= 0.1 s",
+        lambda v: v < 0.5,
+        " s",
+    )
     return out
 
 
@@ -128,10 +209,15 @@ def table(rows: list[Row]) -> str:
 def targets_table(targets: list[dict[str, Any]]) -> str:
     head = ("figure (the performance issue's table)", "this run", "this issue", "goal", "met")
     body = [
-        (t["figure"], t["shown"], t["this_issue"], t["goal"],
-         "-" if t["met"] is None else ("yes" if t["met"] else "no"))
+        (
+            t["figure"],
+            t["shown"],
+            t["this_issue"],
+            t["goal"],
+            "-" if t["met"] is None else ("yes" if t["met"] else "no"),
+        )
         for t in targets
-    ]  # fmt: skip
+    ]
     return _grid(head, body)
 
 
@@ -140,12 +226,16 @@ def write(bench: Bench) -> None:
     bench.cfg.output.parent.mkdir(parents=True, exist_ok=True)
     found = targets(bench)
     document = {
-        "run": {"started": bench.started, "load_average_at_start": bench.load_at_start,
-                "seconds_per_figure": bench.cfg.seconds, "connections": bench.cfg.connections,
-                "measurements": list(bench.cfg.only)},
+        "run": {
+            "started": bench.started,
+            "load_average_at_start": bench.load_at_start,
+            "seconds_per_figure": bench.cfg.seconds,
+            "connections": bench.cfg.connections,
+            "measurements": list(bench.cfg.only),
+        },
         "rows": [asdict(r) for r in bench.rows],
         "targets": found,
-    }  # fmt: skip
+    }
     bench.cfg.output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(table(bench.rows))
     print()

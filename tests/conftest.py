@@ -213,8 +213,9 @@ def admin() -> Actor:
 # wire for what the core decided. The SQL under them is the storage layer's, which tests/storage
 # and tests/reliability run on both engines, so these run on SQLite only. A test among them that
 # reaches SQL the storage tests do not (NUL characters and text the engines store differently,
-# races between connections, reach filters and exports written per engine) says so with @pytest.mark.engines("sqlite",
-# "postgres"); a translation test elsewhere says @pytest.mark.engines("sqlite").
+# races between connections, reach filters and exports written per engine) says so with
+# @pytest.mark.engines("sqlite", "postgres"); a translation test elsewhere says
+# @pytest.mark.engines("sqlite").
 SQLITE_ONLY_DIRS = frozenset({"dialects"})
 
 

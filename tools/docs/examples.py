@@ -242,9 +242,15 @@ def run_page(
             script.append("{ :\n" + server.to_local(ex.command) + "\n} 2>&1 </dev/null")
         script.append(f"printf '\\n{MARK} end\\n'")
         done = subprocess.run(
-            ["bash", "--noprofile", "--norc"], input="\n".join(script) + "\n", cwd=workdir,
-            env=server.env, capture_output=True, check=False, text=True, timeout=PAGE_TIMEOUT_S,
-        )  # fmt: skip
+            ["bash", "--noprofile", "--norc"],
+            input="\n".join(script) + "\n",
+            cwd=workdir,
+            env=server.env,
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=PAGE_TIMEOUT_S,
+        )
         outputs = _split(done.stdout, len(examples))
         if outputs is None:
             raise RuntimeError(

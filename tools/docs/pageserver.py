@@ -61,9 +61,14 @@ def _load_demo(workdir: Path, env: dict[str, str]) -> None:
     brokerplane = str(workdir / ".venv" / "bin" / "brokerplane")
     with open(workdir / "var" / "demo.json", "wb") as out:
         subprocess.run(
-            [brokerplane, "demo", "--json"], cwd=workdir, env=env, stdout=out,
-            stderr=subprocess.PIPE, check=True, timeout=120,
-        )  # fmt: skip
+            [brokerplane, "demo", "--json"],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            check=True,
+            timeout=120,
+        )
 
 
 def demo_template(where: Path) -> Path:

@@ -75,12 +75,24 @@ def test_the_lean_changebalance_answers_as_the_route_does(
     a, b = ct.create()["login"], ct.create()["login"]
     cases: list[tuple[str, dict[str, Any], dict[str, str], Any]] = [
         ("v2", {"token": ct.token}, JSON, {"type": "DEPOSIT", "preciseAmount": 100}),
-        ("v2", {"token": ct.token}, {**JSON, "Idempotency-Key": "k1"},
-         {"type": "DEPOSIT", "preciseAmount": 5, "comment": "c", "externalId": "x"}),
-        ("v2", {"token": ct.token}, {**JSON, "Idempotency-Key": "k1"},
-         {"type": "DEPOSIT", "preciseAmount": 5, "comment": "c", "externalId": "x"}),
-        ("v2", {"token": ct.token}, {**JSON, "Idempotency-Key": "k1"},
-         {"type": "DEPOSIT", "preciseAmount": 6}),
+        (
+            "v2",
+            {"token": ct.token},
+            {**JSON, "Idempotency-Key": "k1"},
+            {"type": "DEPOSIT", "preciseAmount": 5, "comment": "c", "externalId": "x"},
+        ),
+        (
+            "v2",
+            {"token": ct.token},
+            {**JSON, "Idempotency-Key": "k1"},
+            {"type": "DEPOSIT", "preciseAmount": 5, "comment": "c", "externalId": "x"},
+        ),
+        (
+            "v2",
+            {"token": ct.token},
+            {**JSON, "Idempotency-Key": "k1"},
+            {"type": "DEPOSIT", "preciseAmount": 6},
+        ),
         ("v2", {"token": ct.token}, JSON, {"type": "WITHDRAW", "preciseAmount": 1000}),
         ("v2", {"token": ct.token}, JSON, {"type": "NOPE", "preciseAmount": 1}),
         ("v2", {"token": ct.token}, JSON, {"type": "DEPOSIT", "preciseAmount": -1}),
@@ -88,13 +100,21 @@ def test_the_lean_changebalance_answers_as_the_route_does(
         ("v2", {"token": ct.token}, JSON, {"login": 1, "type": "DEPOSIT", "preciseAmount": 1}),
         ("v2", {}, JSON, {"type": "DEPOSIT", "preciseAmount": 1}),
         ("v2", {"token": "nope"}, JSON, {"type": "DEPOSIT", "preciseAmount": 1}),
-        ("v2", {"token": ct.token}, {"Accept": "application/xml"},
-         {"type": "DEPOSIT", "preciseAmount": 2}),
+        (
+            "v2",
+            {"token": ct.token},
+            {"Accept": "application/xml"},
+            {"type": "DEPOSIT", "preciseAmount": 2},
+        ),
         ("v2", {"token": ct.token}, JSON, "not json"),
         ("proxy", {"token": ct.token}, JSON, {"type": "WITHDRAW", "preciseAmount": 1}),
-        ("proxy", {"token": ct.token}, JSON, {"type": "DEPOSIT_NONWITHDRAWABLE_BONUS",
-                                              "amount": 150}),
-    ]  # fmt: skip
+        (
+            "proxy",
+            {"token": ct.token},
+            JSON,
+            {"type": "DEPOSIT_NONWITHDRAWABLE_BONUS", "amount": 150},
+        ),
+    ]
     for prefix, query, headers, body in cases:
         prefix_path = "/v2/webserv" if prefix == "v2" else "/webserv"
         answers = []

@@ -87,8 +87,10 @@ def test_the_lean_trade_balance_answers_as_the_route_does(mt5: Mt5, apps: Apps) 
             )
             answers.append(_same(answer, login))
         assert answers[0] == answers[1], (method, params, headers)
-    missing = [_same(c.get("/api/trade/balance", params={"type": 2, "balance": "1"}), 0)
-               for c in (leaned, plain)]  # fmt: skip
+    missing = [
+        _same(c.get("/api/trade/balance", params={"type": 2, "balance": "1"}), 0)
+        for c in (leaned, plain)
+    ]
     assert missing[0] == missing[1]
     assert len(taken) == len(cases) + 2
     assert (
